@@ -1,0 +1,9 @@
+/**
+ * Every API declaration Samsa knows, one file per API (or per family of small
+ * APIs), each written from the facts of Kafka's message definitions.
+ */
+import type { ApiSpec } from '../schema.ts';
+import { CORE_APIS } from './catalog-core.ts';
+import { MORE_APIS } from './catalog-more.ts';
+
+export const ALL_API_SPECS: ApiSpec[] = [...CORE_APIS, ...MORE_APIS];
