@@ -1,0 +1,294 @@
+/**
+ * The controller: the only writer of the metadata log. It validates admin
+ * requests against the current image, turns them into metadata records,
+ * commits them (durably, in order), then applies them to the image and tells
+ * listeners (the broker creates or deletes partition logs).
+ *
+ * With one node the controller runs in the broker process; a clustered
+ * controller will sit on a Raft quorum behind the same `MetadataLog` seam.
+ */
+import { randomBytes } from 'node:crypto';
+import { ErrorCode } from '../protocol/error-codes.ts';
+import type { MetadataLog } from './metadata-log.ts';
+import { MetadataImage, type TopicState } from './image.ts';
+import type { MetadataRecord, PartitionRecord } from './records.ts';
+
+export interface ControllerResult {
+  errorCode: number;
+  errorMessage: string | null;
+}
+
+export type BatchListener = (batch: MetadataRecord[]) => void | Promise<void>;
+
+const LEGAL_TOPIC = /^[a-zA-Z0-9._-]+$/;
+const MAX_TOPIC_LENGTH = 249;
+
+/** Kafka's topic name rules; returns an error message or null. */
+export function validateTopicName(name: string): string | null {
+  if (name.length === 0) return 'Topic name is illegal, it can\'t be empty';
+  if (name === '.' || name === '..') return 'Topic name cannot be "." or ".."';
+  if (name.length > MAX_TOPIC_LENGTH) return `Topic name is illegal, it can't be longer than ${MAX_TOPIC_LENGTH} characters`;
+  if (!LEGAL_TOPIC.test(name)) return `Topic name "${name}" is illegal, it contains a character other than ASCII alphanumerics, '.', '_' and '-'`;
+  if (name.startsWith('__cluster_metadata')) return `Topic name "${name}" is reserved for the cluster metadata log`;
+  return null;
+}
+
+/** Kafka treats '.' and '_' as the same in metric names, so such names collide. */
+function collisionKey(name: string): string {
+  return name.replace(/\./g, '_');
+}
+
+export function newTopicId(): string {
+  // A random 16-byte id, never the zero id or the reserved sentinel.
+  for (;;) {
+    const b = randomBytes(16);
+    const id = b.toString('base64url');
+    if (!b.every((x) => x === 0) && !id.startsWith('AAAAAAAAAAAAAAAAAAAAA')) return id;
+  }
+}
+
+export interface CreateTopicSpec {
+  name: string;
+  numPartitions: number; // -1 = broker default
+  replicationFactor: number; // -1 = broker default
+  assignments?: { partitionIndex: number; brokerIds: number[] }[];
+  configs: Record<string, string | null>;
+}
+
+export interface ControllerOptions {
+  nodeId: number;
+  defaultPartitions: number;
+  defaultReplicationFactor: number;
+  validateConfig: (name: string, value: string) => string | null;
+}
+
+export class Controller {
+  private tail: Promise<unknown> = Promise.resolve();
+  private readonly listeners: BatchListener[] = [];
+
+  constructor(
+    private readonly log: MetadataLog,
+    readonly image: MetadataImage,
+    private readonly opts: ControllerOptions,
+  ) {}
+
+  onCommit(l: BatchListener): void {
+    this.listeners.push(l);
+  }
+
+  /** Replays the log into the image (startup). */
+  load(): void {
+    for (const batch of this.log.replay()) this.image.applyBatch(batch);
+  }
+
+  /**
+   * Runs `decide` after every earlier operation has committed, against the
+   * current image, commits the records it returns and resolves with its result.
+   */
+  private enqueue<T>(decide: () => { records: MetadataRecord[]; result: T }): Promise<T> {
+    const run = async (): Promise<T> => {
+      const { records, result } = decide();
+      if (records.length > 0) await this.commit(records);
+      return result;
+    };
+    const p = this.tail.then(run, run);
+    this.tail = p.catch(() => undefined);
+    return p;
+  }
+
+  private async commit(batch: MetadataRecord[]): Promise<void> {
+    await this.log.append(batch);
+    this.image.applyBatch(batch);
+    for (const l of this.listeners) await l(batch);
+  }
+
+  registerBroker(listeners: { name: string; host: string; port: number }[]): Promise<void> {
+    return this.enqueue(() => ({
+      records: [
+        {
+          type: 'RegisterBroker',
+          nodeId: this.opts.nodeId,
+          incarnationId: newTopicId(),
+          listeners,
+          rack: null,
+        },
+      ],
+      result: undefined,
+    }));
+  }
+
+  private checkCreate(spec: CreateTopicSpec, pendingNames: Set<string>): ControllerResult & { partitions?: number; rf?: number } {
+    const bad = validateTopicName(spec.name);
+    if (bad) return { errorCode: ErrorCode.INVALID_TOPIC_EXCEPTION, errorMessage: bad };
+    if (this.image.topicsByName.has(spec.name) || pendingNames.has(spec.name)) {
+      return { errorCode: ErrorCode.TOPIC_ALREADY_EXISTS, errorMessage: `Topic '${spec.name}' already exists.` };
+    }
+    const key = collisionKey(spec.name);
+    for (const other of [...this.image.topicsByName.keys(), ...pendingNames]) {
+      if (collisionKey(other) === key) {
+        return {
+          errorCode: ErrorCode.INVALID_TOPIC_EXCEPTION,
+          errorMessage: `Topic '${spec.name}' collides with existing topic: ${other}`,
+        };
+      }
+    }
+    const assigned = spec.assignments && spec.assignments.length > 0 ? spec.assignments : undefined;
+    if (assigned && (spec.numPartitions !== -1 || spec.replicationFactor !== -1)) {
+      return {
+        errorCode: ErrorCode.INVALID_REQUEST,
+        errorMessage: 'Both numPartitions or replicationFactor and replicasAssignments were set.',
+      };
+    }
+    const partitions = assigned ? assigned.length : spec.numPartitions === -1 ? this.opts.defaultPartitions : spec.numPartitions;
+    if (!Number.isInteger(partitions) || partitions <= 0) {
+      return { errorCode: ErrorCode.INVALID_PARTITIONS, errorMessage: 'Number of partitions was set to an invalid non-positive value.' };
+    }
+    if (partitions > 100000) {
+      return { errorCode: ErrorCode.INVALID_PARTITIONS, errorMessage: `Number of partitions ${partitions} is too large.` };
+    }
+    const rf = assigned ? assigned[0].brokerIds.length : spec.replicationFactor === -1 ? this.opts.defaultReplicationFactor : spec.replicationFactor;
+    if (rf <= 0) {
+      return { errorCode: ErrorCode.INVALID_REPLICATION_FACTOR, errorMessage: 'Replication factor must be larger than 0, or -1 to use the default value.' };
+    }
+    const live = Math.max(1, this.image.brokers.size);
+    if (rf > live) {
+      return {
+        errorCode: ErrorCode.INVALID_REPLICATION_FACTOR,
+        errorMessage: `Unable to replicate the partition ${rf} time(s): The target replication factor of ${rf} cannot be reached because only ${live} broker(s) are registered.`,
+      };
+    }
+    if (assigned) {
+      for (const a of assigned) {
+        for (const b of a.brokerIds) {
+          if (!this.image.brokers.has(b)) {
+            return { errorCode: ErrorCode.INVALID_REPLICA_ASSIGNMENT, errorMessage: `Broker ${b} in the assignment of partition ${a.partitionIndex} is not registered.` };
+          }
+        }
+      }
+    }
+    for (const [name, value] of Object.entries(spec.configs)) {
+      if (value === null) {
+        return { errorCode: ErrorCode.INVALID_CONFIG, errorMessage: `Null value not supported for topic config ${name}` };
+      }
+      const err = this.opts.validateConfig(name, value);
+      if (err) return { errorCode: ErrorCode.INVALID_CONFIG, errorMessage: err };
+    }
+    return { errorCode: ErrorCode.NONE, errorMessage: null, partitions, rf };
+  }
+
+  private partitionRecords(topicId: string, from: number, to: number): PartitionRecord[] {
+    const out: PartitionRecord[] = [];
+    for (let p = from; p < to; p++) {
+      out.push({
+        type: 'Partition',
+        topicId,
+        partition: p,
+        replicas: [this.opts.nodeId],
+        isr: [this.opts.nodeId],
+        leader: this.opts.nodeId,
+        leaderEpoch: 0,
+        partitionEpoch: 0,
+      });
+    }
+    return out;
+  }
+
+  /**
+   * Creates topics (one commit for all valid ones). With `validateOnly` nothing
+   * is written. Results are in request order; a created topic's id and
+   * partition count are returned.
+   */
+  createTopics(
+    specs: CreateTopicSpec[],
+    validateOnly: boolean,
+  ): Promise<(ControllerResult & { topicId?: string; numPartitions?: number; replicationFactor?: number })[]> {
+    return this.enqueue(() => {
+      const records: MetadataRecord[] = [];
+      const pending = new Set<string>();
+      const results = specs.map((spec) => {
+        const check = this.checkCreate(spec, pending);
+        if (check.errorCode !== ErrorCode.NONE) return check;
+        pending.add(spec.name);
+        const topicId = newTopicId();
+        if (!validateOnly) {
+          records.push({ type: 'Topic', name: spec.name, topicId });
+          records.push(...this.partitionRecords(topicId, 0, check.partitions!));
+          for (const [name, value] of Object.entries(spec.configs)) {
+            records.push({ type: 'Config', resourceType: 'topic', resourceName: spec.name, name, value });
+          }
+        }
+        return { ...check, topicId, numPartitions: check.partitions, replicationFactor: check.rf };
+      });
+      return { records, result: results };
+    });
+  }
+
+  deleteTopic(topic: TopicState): Promise<ControllerResult> {
+    return this.enqueue(() => {
+      if (this.image.topicsById.get(topic.topicId) !== topic) {
+        return { records: [], result: { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: null } };
+      }
+      return {
+        records: [{ type: 'RemoveTopic', topicId: topic.topicId }],
+        result: { errorCode: ErrorCode.NONE, errorMessage: null },
+      };
+    });
+  }
+
+  createPartitions(name: string, count: number, validateOnly: boolean): Promise<ControllerResult> {
+    return this.enqueue(() => {
+      const t = this.image.topicsByName.get(name);
+      if (!t) return { records: [], result: { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: `Topic '${name}' does not exist.` } };
+      const current = t.partitions.length;
+      if (count < current) {
+        return { records: [], result: { errorCode: ErrorCode.INVALID_PARTITIONS, errorMessage: `Topic currently has ${current} partitions, which is higher than the requested ${count}.` } };
+      }
+      if (count === current) {
+        return { records: [], result: { errorCode: ErrorCode.INVALID_PARTITIONS, errorMessage: `Topic already has ${current} partitions.` } };
+      }
+      if (count > 100000) {
+        return { records: [], result: { errorCode: ErrorCode.INVALID_PARTITIONS, errorMessage: `Number of partitions ${count} is too large.` } };
+      }
+      return {
+        records: validateOnly ? [] : this.partitionRecords(t.topicId, current, count),
+        result: { errorCode: ErrorCode.NONE, errorMessage: null },
+      };
+    });
+  }
+
+  /** Reserves a block of producer ids, durably, so ids never repeat across restarts. */
+  allocateProducerIds(blockSize: number): Promise<{ first: number; last: number }> {
+    return this.enqueue(() => {
+      const first = this.image.nextProducerId;
+      return {
+        records: [{ type: 'ProducerIds', nextProducerId: first + blockSize }],
+        result: { first, last: first + blockSize - 1 },
+      };
+    });
+  }
+
+  /**
+   * Sets (value) or removes (null) config overrides of one resource; validated
+   * by the caller. `replace` removes every existing override first (the legacy
+   * AlterConfigs semantics).
+   */
+  alterConfigs(
+    resourceType: 'topic' | 'broker',
+    resourceName: string,
+    changes: Record<string, string | null>,
+    replace: boolean,
+  ): Promise<void> {
+    return this.enqueue(() => {
+      const records: MetadataRecord[] = [];
+      const existing =
+        resourceType === 'topic'
+          ? this.image.topicsByName.get(resourceName)?.configs
+          : this.image.brokerConfigs.get(resourceName);
+      if (replace && existing) {
+        for (const k of existing.keys()) if (!(k in changes)) records.push({ type: 'Config', resourceType, resourceName, name: k, value: null });
+      }
+      for (const [name, value] of Object.entries(changes)) records.push({ type: 'Config', resourceType, resourceName, name, value });
+      return { records, result: undefined };
+    });
+  }
+}

@@ -1,0 +1,250 @@
+/**
+ * One client connection: frames in, responses out, in order.
+ *
+ * - Frames are read with a size limit (`socket.request.max.bytes`); a size
+ *   out of range closes the connection before anything is allocated for it.
+ * - Requests are handed to the dispatcher in arrival order; each may answer
+ *   later (a long-polling Fetch, an acks=all Produce), but responses are
+ *   written strictly in request order, as Kafka clients expect of pipelining.
+ * - Backpressure: when the socket's write buffer is full, or too many
+ *   requests are in flight, the connection stops reading until it drains.
+ */
+import type { Socket } from 'node:net';
+import type { Logger } from 'pino';
+
+/** What a dispatcher returns for one request frame. */
+export type Reply =
+  | Buffer[] // the encoded response (header + body), as slices
+  | null // no response (Produce with acks=0)
+  | 'close'; // close the connection (malformed frame, unknown API)
+
+export interface FrameHandler {
+  (frame: Buffer, conn: Connection): Reply | Promise<Reply>;
+}
+
+export interface ConnectionOptions {
+  maxFrameBytes: number;
+  idleTimeoutMs: number;
+  maxInFlight: number;
+  logger: Logger;
+}
+
+interface Pending {
+  reply: Reply | undefined;
+  done: boolean;
+}
+
+export class Connection {
+  readonly id: string;
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+  private pending: Pending[] = [];
+  private closed = false;
+  private pausedForWrite = false;
+  private pausedForInFlight = false;
+  private idleTimer: NodeJS.Timeout | undefined;
+  lastActive = Date.now();
+
+  constructor(
+    readonly socket: Socket,
+    private readonly handler: FrameHandler,
+    private readonly opts: ConnectionOptions,
+    private readonly onClose: (c: Connection) => void,
+  ) {
+    this.id = `${socket.remoteAddress}:${socket.remotePort}`;
+    socket.setNoDelay(true);
+    socket.on('data', (d: Buffer) => this.onData(d));
+    socket.on('drain', () => {
+      this.pausedForWrite = false;
+      this.maybeResume();
+    });
+    socket.on('error', (err) => this.opts.logger.debug({ conn: this.id, err: err.message }, 'socket error'));
+    socket.on('close', () => this.teardown());
+    this.armIdleTimer();
+  }
+
+  get inFlight(): number {
+    return this.pending.length;
+  }
+
+  private armIdleTimer(): void {
+    if (this.opts.idleTimeoutMs <= 0) return;
+    this.idleTimer = setTimeout(() => {
+      const idle = Date.now() - this.lastActive;
+      if (idle >= this.opts.idleTimeoutMs && this.pending.length === 0) {
+        this.opts.logger.info({ conn: this.id, idleMs: idle }, 'closing idle connection (connections.max.idle.ms)');
+        this.close();
+      } else {
+        this.armIdleTimer();
+      }
+    }, this.opts.idleTimeoutMs);
+    this.idleTimer.unref();
+  }
+
+  private onData(d: Buffer): void {
+    if (this.closed) return;
+    this.lastActive = Date.now();
+    this.chunks.push(d);
+    this.buffered += d.length;
+    this.drainFrames();
+  }
+
+  private draining = false;
+
+  private drainFrames(): void {
+    if (this.draining) return; // re-entered from a synchronous reply; the outer loop continues
+    this.draining = true;
+    try {
+      this.drainLoop();
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private drainLoop(): void {
+    while (!this.closed && this.buffered >= 4 && !this.pausedForInFlight && !this.pausedForWrite) {
+      const size = this.peekInt32();
+      if (size < 0 || size > this.opts.maxFrameBytes) {
+        this.opts.logger.warn(
+          { conn: this.id, size, limit: this.opts.maxFrameBytes },
+          'closing connection: request frame size out of range (socket.request.max.bytes)',
+        );
+        this.close();
+        return;
+      }
+      if (this.buffered < 4 + size) return;
+      const frame = this.take(4 + size).subarray(4);
+      this.dispatch(frame);
+      if (this.pending.length >= this.opts.maxInFlight) {
+        this.pausedForInFlight = true;
+        this.socket.pause();
+      }
+    }
+  }
+
+  private peekInt32(): number {
+    if (this.chunks[0].length < 4) this.joinAll();
+    return this.chunks[0].readInt32BE(0);
+  }
+
+  private joinAll(): Buffer {
+    if (this.chunks.length > 1) this.chunks = [Buffer.concat(this.chunks, this.buffered)];
+    return this.chunks[0];
+  }
+
+  /** Remove and return the first n buffered bytes (n <= buffered). */
+  private take(n: number): Buffer {
+    const first = this.chunks[0];
+    if (first.length >= n) {
+      const out = first.subarray(0, n);
+      if (first.length === n) this.chunks.shift();
+      else this.chunks[0] = first.subarray(n);
+      this.buffered -= n;
+      return out;
+    }
+    const out = Buffer.allocUnsafe(n);
+    let filled = 0;
+    while (filled < n) {
+      const c = this.chunks[0];
+      const want = n - filled;
+      if (c.length <= want) {
+        c.copy(out, filled);
+        filled += c.length;
+        this.chunks.shift();
+      } else {
+        c.copy(out, filled, 0, want);
+        this.chunks[0] = c.subarray(want);
+        filled += want;
+      }
+    }
+    this.buffered -= n;
+    return out;
+  }
+
+  private dispatch(frame: Buffer): void {
+    const slot: Pending = { reply: undefined, done: false };
+    this.pending.push(slot);
+    let result: Reply | Promise<Reply>;
+    try {
+      result = this.handler(frame, this);
+    } catch (err) {
+      this.opts.logger.error({ conn: this.id, err }, 'request handler failed; closing connection');
+      result = 'close';
+    }
+    if (result instanceof Promise) {
+      result.then(
+        (r) => this.complete(slot, r),
+        (err) => {
+          this.opts.logger.error({ conn: this.id, err }, 'request handler failed; closing connection');
+          this.complete(slot, 'close');
+        },
+      );
+    } else {
+      this.complete(slot, result);
+    }
+  }
+
+  private complete(slot: Pending, reply: Reply): void {
+    slot.reply = reply;
+    slot.done = true;
+    this.flushReplies();
+  }
+
+  private flushReplies(): void {
+    while (this.pending.length > 0 && this.pending[0].done) {
+      const { reply } = this.pending.shift()!;
+      if (this.closed) continue;
+      if (reply === 'close') {
+        this.close();
+        return;
+      }
+      if (reply === null) continue;
+      let size = 0;
+      for (const c of reply!) size += c.length;
+      const prefix = Buffer.allocUnsafe(4);
+      prefix.writeInt32BE(size, 0);
+      this.socket.cork();
+      this.socket.write(prefix);
+      let ok = true;
+      for (const c of reply!) ok = this.socket.write(c);
+      this.socket.uncork();
+      if (!ok) this.pausedForWrite = true;
+    }
+    this.lastActive = Date.now();
+    this.maybeResume();
+  }
+
+  private maybeResume(): void {
+    if (this.closed) return;
+    if (this.pausedForInFlight && this.pending.length < this.opts.maxInFlight) this.pausedForInFlight = false;
+    if (!this.pausedForWrite && !this.pausedForInFlight && this.buffered >= 4) this.drainFrames();
+    if (!this.pausedForWrite && !this.pausedForInFlight) this.socket.resume();
+    else this.socket.pause();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.socket.destroy();
+    this.teardown();
+  }
+
+  private tornDown = false;
+
+  private teardown(): void {
+    if (this.tornDown) return;
+    this.tornDown = true;
+    this.closed = true;
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.chunks = [];
+    this.buffered = 0;
+    this.onClose(this);
+  }
+
+  /** Resolves when every accepted request has been answered (for clean shutdown). */
+  async settle(): Promise<void> {
+    while (this.pending.length > 0 && !this.closed) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+}

@@ -1,0 +1,139 @@
+/**
+ * Turns one request frame into one reply: reads the header, checks the API
+ * and version, decodes the body with the compiled codec, runs the handler and
+ * encodes its response with the response header the version calls for.
+ *
+ * Kafka's behaviour on bad input is kept: an unknown API key, a version the
+ * broker does not support (except ApiVersions) or a body that does not decode
+ * closes the connection (logged once per connection); ApiVersions with an
+ * unsupported version is answered with UNSUPPORTED_VERSION in a v0 response.
+ */
+import type { Logger } from 'pino';
+import { type Api, apiByKey, apiByName } from '../protocol/apis.ts';
+import { Reader } from '../protocol/reader.ts';
+import { Writer } from '../protocol/writer.ts';
+import { peekRequestHeader, readRequestHeader, writeResponseHeader } from '../protocol/headers.ts';
+import { ProtocolError } from '../protocol/protocol-error.ts';
+import { ErrorCode } from '../protocol/error-codes.ts';
+import type { Connection, Reply } from './connection.ts';
+
+/** Returned by a handler that must not answer (Produce with acks=0). */
+export const NO_RESPONSE = Symbol('no-response');
+
+export interface RequestContext {
+  apiKey: number;
+  apiVersion: number;
+  correlationId: number;
+  clientId: string | null;
+  conn: Connection;
+}
+
+export type Handler = (req: any, ctx: RequestContext) => any | Promise<any>;
+
+export interface HandlerEntry {
+  handler: Handler;
+  /** Lowest version served (may be above the declaration's, e.g. Produce v3: magic v2 batches only). */
+  minVersion?: number;
+  /** Highest version served (may be below the declaration's newest). */
+  maxVersion?: number;
+}
+
+export class Dispatcher {
+  private readonly entries = new Map<number, HandlerEntry>();
+  private readonly warned = new WeakSet<Connection>();
+
+  constructor(private readonly logger: Logger) {}
+
+  register(apiName: string, entry: HandlerEntry): void {
+    this.entries.set(apiByName(apiName).key, entry);
+  }
+
+  /** The versions advertised in ApiVersions: declared ∩ served. */
+  supportedApis(): { apiKey: number; minVersion: number; maxVersion: number }[] {
+    const out: { apiKey: number; minVersion: number; maxVersion: number }[] = [];
+    for (const [key, e] of [...this.entries].sort((a, b) => a[0] - b[0])) {
+      const api = apiByKey(key)!;
+      out.push({
+        apiKey: key,
+        minVersion: Math.max(api.minVersion, e.minVersion ?? 0),
+        maxVersion: Math.min(api.maxVersion, e.maxVersion ?? api.maxVersion),
+      });
+    }
+    return out;
+  }
+
+  private versionRange(api: Api): [number, number] | undefined {
+    const e = this.entries.get(api.key);
+    if (!e) return undefined;
+    return [Math.max(api.minVersion, e.minVersion ?? 0), Math.min(api.maxVersion, e.maxVersion ?? api.maxVersion)];
+  }
+
+  private refuse(conn: Connection, msg: string, extra: object): 'close' {
+    if (!this.warned.has(conn)) {
+      this.warned.add(conn);
+      this.logger.warn({ conn: conn.id, ...extra }, msg);
+    }
+    return 'close';
+  }
+
+  handle(frame: Buffer, conn: Connection): Reply | Promise<Reply> {
+    let peek;
+    try {
+      peek = peekRequestHeader(frame);
+    } catch (err) {
+      return this.refuse(conn, 'closing connection: malformed request header', { err: (err as Error).message });
+    }
+    const api = apiByKey(peek.apiKey);
+    const range = api && this.versionRange(api);
+    if (!api || !range) {
+      return this.refuse(conn, 'closing connection: unknown or unsupported API key', { apiKey: peek.apiKey });
+    }
+    const version = peek.apiVersion;
+    if (version < range[0] || version > range[1]) {
+      if (api.key === 18) return this.unsupportedApiVersions(peek.correlationId);
+      return this.refuse(conn, 'closing connection: unsupported API version', {
+        api: api.name,
+        version,
+        supported: range,
+      });
+    }
+    let req;
+    let header;
+    try {
+      const r = new Reader(frame);
+      header = readRequestHeader(r, api.requestIsFlexible(version));
+      req = api.requestDecoder(version)(r);
+    } catch (err) {
+      if (err instanceof ProtocolError) {
+        return this.refuse(conn, 'closing connection: malformed request', { api: api.name, version, err: err.message });
+      }
+      throw err;
+    }
+    const ctx: RequestContext = {
+      apiKey: api.key,
+      apiVersion: version,
+      correlationId: header.correlationId,
+      clientId: header.clientId,
+      conn,
+    };
+    const res = this.entries.get(api.key)!.handler(req, ctx);
+    if (res instanceof Promise) return res.then((body) => this.encode(api, version, header.correlationId, body));
+    return this.encode(api, version, header.correlationId, res);
+  }
+
+  private encode(api: Api, version: number, correlationId: number, body: any): Reply {
+    if (body === NO_RESPONSE) return null;
+    const w = new Writer(512);
+    writeResponseHeader(w, correlationId, api.responseHeaderVersion(version));
+    api.responseEncoder(version)(w, body);
+    return w.chunks();
+  }
+
+  private unsupportedApiVersions(correlationId: number): Reply {
+    const api = apiByKey(18)!;
+    return this.encode(api, 0, correlationId, {
+      errorCode: ErrorCode.UNSUPPORTED_VERSION,
+      apiKeys: this.supportedApis(),
+    });
+  }
+}

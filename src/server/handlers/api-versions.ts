@@ -1,0 +1,16 @@
+/** ApiVersions: the APIs and version ranges this broker serves (KIP-35, KIP-511). */
+import { ErrorCode } from '../../protocol/error-codes.ts';
+import type { Broker } from '../broker.ts';
+import type { Handler } from '../dispatcher.ts';
+
+export function apiVersionsHandler(b: Broker): Handler {
+  return () => ({
+    errorCode: ErrorCode.NONE,
+    apiKeys: b.dispatcher.supportedApis(),
+    throttleTimeMs: 0,
+    supportedFeatures: [],
+    finalizedFeaturesEpoch: -1,
+    finalizedFeatures: [],
+    zkMigrationReady: false,
+  });
+}

@@ -1,0 +1,50 @@
+/** DescribeCluster and DescribeLogDirs: what the cluster and this broker's disks look like. */
+import fs from 'node:fs';
+import { ErrorCode } from '../../protocol/error-codes.ts';
+import type { Broker } from '../broker.ts';
+import type { Handler } from '../dispatcher.ts';
+
+const NO_AUTH_OPS = -2147483648;
+
+export function describeClusterHandler(b: Broker): Handler {
+  return () => ({
+    throttleTimeMs: 0,
+    errorCode: ErrorCode.NONE,
+    errorMessage: null,
+    endpointType: 1,
+    clusterId: b.clusterId,
+    controllerId: b.nodeId,
+    brokers: [...b.image.brokers.values()].map((br) => {
+      const l = br.nodeId === b.nodeId ? b.advertised : br.listeners[0];
+      return { brokerId: br.nodeId, host: l.host, port: l.port, rack: br.rack, isFenced: false };
+    }),
+    clusterAuthorizedOperations: NO_AUTH_OPS,
+  });
+}
+
+export function describeLogDirsHandler(b: Broker): Handler {
+  return (req) => {
+    const wanted: { topic: string; partitions: number[] }[] | null = req.topics;
+    const results = b.config.logDirs.map((dir) => {
+      const topics = new Map<string, { name: string; partitions: any[] }>();
+      for (const p of b.replicas.all()) {
+        if (p.log.dir !== undefined && !p.log.dir.startsWith(dir)) continue;
+        if (wanted && !wanted.some((w) => w.topic === p.topic.name && w.partitions.includes(p.index))) continue;
+        let t = topics.get(p.topic.name);
+        if (!t) topics.set(p.topic.name, (t = { name: p.topic.name, partitions: [] }));
+        t.partitions.push({ partitionIndex: p.index, partitionSize: p.log.size, offsetLag: 0, isFutureKey: false });
+      }
+      let totalBytes = -1;
+      let usableBytes = -1;
+      try {
+        const st = fs.statfsSync(dir);
+        totalBytes = st.blocks * st.bsize;
+        usableBytes = st.bavail * st.bsize;
+      } catch {
+        // leave unknown
+      }
+      return { errorCode: ErrorCode.NONE, logDir: dir, topics: [...topics.values()], totalBytes, usableBytes };
+    });
+    return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, results };
+  };
+}

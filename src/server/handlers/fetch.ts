@@ -1,0 +1,190 @@
+/**
+ * Fetch: read whole record batches as byte slices from each partition's log
+ * (no record decoding, no copy: the slices go to the socket as they are),
+ * bounded by `partition_max_bytes` and `max_bytes` (at least one batch, KIP-74),
+ * up to the high watermark (read_uncommitted) or last stable offset
+ * (read_committed). Long polls until `min_bytes` arrive or `max_wait_ms`
+ * passes, woken by appends. Incremental fetch sessions per KIP-227.
+ */
+import { ErrorCode } from '../../protocol/error-codes.ts';
+import type { Broker } from '../broker.ts';
+import type { Handler } from '../dispatcher.ts';
+import type { Partition } from '../replica-manager.ts';
+import { type FetchSession, type SessionPartition, partitionKey } from '../fetch-sessions.ts';
+import { OffsetOutOfRangeError } from '../../storage/errors.ts';
+
+interface Want extends SessionPartition {
+  part: Partition | undefined;
+  errorCode: number;
+}
+
+interface PartitionData {
+  partitionIndex: number;
+  errorCode: number;
+  highWatermark: number;
+  lastStableOffset: number;
+  logStartOffset: number;
+  abortedTransactions: { producerId: number; firstOffset: number }[] | null;
+  preferredReadReplica: number;
+  records: Buffer[] | null;
+}
+
+export function fetchHandler(b: Broker): Handler {
+  return (req, ctx) => {
+    const v = ctx.apiVersion;
+    const byId = v >= 13;
+    const sess = v >= 7 ? b.fetchSessions.resolve(req.sessionId, req.sessionEpoch, Date.now()) : { session: undefined, full: true };
+    if ('errorCode' in sess) {
+      return { throttleTimeMs: 0, errorCode: sess.errorCode, sessionId: 0, responses: [] };
+    }
+    const { session, full } = sess;
+    const wants = collectWants(b, req, byId, session, full);
+    const readCommitted = v >= 4 && req.isolationLevel === 1;
+    const maxBytes = v >= 3 ? req.maxBytes : 0x7fffffff;
+
+    const attempt = (final: boolean) => {
+      const { data, bytes, anyError } = readAll(b, wants, maxBytes, readCommitted);
+      if (!final && bytes < req.minBytes && !anyError) return undefined;
+      return buildResponse(wants, data, session, full, byId);
+    };
+
+    const now = attempt(req.maxWaitMs <= 0);
+    if (now) return now;
+    // Long poll: wait for appends to any requested partition, or the timeout.
+    return new Promise((resolve) => {
+      const parts = wants.map((w) => w.part).filter((p): p is Partition => p !== undefined);
+      let done = false;
+      const finish = (final: boolean) => {
+        if (done) return;
+        const res = attempt(final);
+        if (!res) return;
+        done = true;
+        clearTimeout(timer);
+        unwatch();
+        resolve(res);
+      };
+      const unwatch = b.replicas.watch(parts, () => finish(false));
+      const timer = setTimeout(() => finish(true), Math.min(req.maxWaitMs, 0x7fffffff));
+    });
+  };
+}
+
+function collectWants(b: Broker, req: any, byId: boolean, session: FetchSession | undefined, full: boolean): Want[] {
+  if (session && full) session.partitions.clear();
+  if (session && !full) {
+    for (const ft of req.forgottenTopicsData ?? []) {
+      for (const p of ft.partitions) session.partitions.delete(partitionKey(byId ? ft.topicId : ft.topic, p));
+    }
+  }
+  const requested: SessionPartition[] = [];
+  for (const t of req.topics) {
+    const topic = byId ? b.image.topicsById.get(t.topicId) : b.image.topicsByName.get(t.topic);
+    for (const p of t.partitions) {
+      const key = partitionKey(byId ? t.topicId : t.topic, p.partition);
+      const prev = session?.partitions.get(key);
+      const sp: SessionPartition = {
+        topic: topic?.name ?? t.topic,
+        topicId: topic?.topicId ?? t.topicId,
+        partition: p.partition,
+        fetchOffset: p.fetchOffset,
+        partitionMaxBytes: p.partitionMaxBytes,
+        currentLeaderEpoch: p.currentLeaderEpoch ?? -1,
+        logStartOffset: p.logStartOffset ?? -1,
+        lastHighWatermark: prev?.lastHighWatermark ?? -1,
+        lastLogStartOffset: prev?.lastLogStartOffset ?? -1,
+      };
+      if (session) session.partitions.set(key, sp);
+      else requested.push(sp);
+    }
+  }
+  const list = session ? [...session.partitions.values()] : requested;
+  return list.map((sp) => {
+    const topic = byId ? b.image.topicsById.get(sp.topicId) : b.image.topicsByName.get(sp.topic);
+    const part = topic ? b.replicas.get(topic.name, sp.partition) : undefined;
+    let errorCode: number = ErrorCode.NONE;
+    if (!topic) errorCode = byId ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+    else if (!part) errorCode = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+    else if (sp.currentLeaderEpoch >= 0) {
+      const epoch = topic.partitions[sp.partition].leaderEpoch;
+      if (sp.currentLeaderEpoch < epoch) errorCode = ErrorCode.FENCED_LEADER_EPOCH;
+      else if (sp.currentLeaderEpoch > epoch) errorCode = ErrorCode.UNKNOWN_LEADER_EPOCH;
+    }
+    return Object.assign(sp, { part, errorCode }) as Want;
+  });
+}
+
+function readAll(b: Broker, wants: Want[], maxBytes: number, readCommitted: boolean) {
+  void b;
+  const data: PartitionData[] = [];
+  let bytes = 0;
+  let anyError = false;
+  for (const w of wants) {
+    const pd: PartitionData = {
+      partitionIndex: w.partition,
+      errorCode: w.errorCode,
+      highWatermark: -1,
+      lastStableOffset: -1,
+      logStartOffset: -1,
+      abortedTransactions: readCommitted ? [] : null,
+      preferredReadReplica: -1,
+      records: null,
+    };
+    data.push(pd);
+    if (w.errorCode !== ErrorCode.NONE || !w.part) {
+      anyError = true;
+      continue;
+    }
+    const log = w.part.log;
+    pd.highWatermark = log.highWatermark;
+    pd.lastStableOffset = log.highWatermark; // no open transactions yet: LSO = HW
+    pd.logStartOffset = log.logStartOffset;
+    const limit = Math.min(w.partitionMaxBytes, maxBytes - bytes);
+    const maxOffset = readCommitted ? pd.lastStableOffset : pd.highWatermark;
+    if (w.fetchOffset === maxOffset && w.fetchOffset >= pd.logStartOffset) {
+      pd.records = []; // caught up: nothing to read, nothing out of range
+      continue;
+    }
+    try {
+      const r = log.read(w.fetchOffset, Math.max(0, limit), {
+        maxOffset,
+        minOneBatch: bytes === 0,
+      });
+      pd.records = r.batches;
+      bytes += r.bytes;
+    } catch (err) {
+      if (!(err instanceof OffsetOutOfRangeError)) throw err;
+      pd.errorCode = ErrorCode.OFFSET_OUT_OF_RANGE;
+      anyError = true;
+    }
+  }
+  return { data, bytes, anyError };
+}
+
+function buildResponse(wants: Want[], data: PartitionData[], session: FetchSession | undefined, full: boolean, byId: boolean) {
+  const topics = new Map<string, { topic: string; topicId: string; partitions: PartitionData[] }>();
+  for (let i = 0; i < wants.length; i++) {
+    const w = wants[i];
+    const pd = data[i];
+    if (session && !full) {
+      // Incremental: only partitions with news.
+      const news =
+        (pd.records !== null && pd.records.length > 0) ||
+        pd.errorCode !== ErrorCode.NONE ||
+        pd.highWatermark !== w.lastHighWatermark ||
+        pd.logStartOffset !== w.lastLogStartOffset;
+      if (!news) continue;
+    }
+    w.lastHighWatermark = pd.highWatermark;
+    w.lastLogStartOffset = pd.logStartOffset;
+    const key = byId ? w.topicId : w.topic;
+    let t = topics.get(key);
+    if (!t) topics.set(key, (t = { topic: w.topic, topicId: w.topicId, partitions: [] }));
+    t.partitions.push(pd);
+  }
+  return {
+    throttleTimeMs: 0,
+    errorCode: ErrorCode.NONE,
+    sessionId: session?.id ?? 0,
+    responses: [...topics.values()],
+  };
+}

@@ -1,0 +1,36 @@
+/**
+ * The API table: which handler serves which API, and the version range
+ * served where it is narrower than the declaration's (only magic v2 record
+ * batches are stored, so Produce starts at v3 and Fetch at v4, as in Kafka 4).
+ */
+import type { Broker } from '../broker.ts';
+import { apiVersionsHandler } from './api-versions.ts';
+import { metadataHandler } from './metadata.ts';
+import { produceHandler } from './produce.ts';
+import { fetchHandler } from './fetch.ts';
+import { listOffsetsHandler } from './list-offsets.ts';
+import { createPartitionsHandler, createTopicsHandler, deleteTopicsHandler } from './topics.ts';
+import { alterConfigsHandler, describeConfigsHandler, incrementalAlterConfigsHandler } from './configs.ts';
+import { describeClusterHandler, describeLogDirsHandler } from './cluster.ts';
+import { deleteRecordsHandler, offsetForLeaderEpochHandler } from './partition-admin.ts';
+import { initProducerIdHandler } from './init-producer-id.ts';
+
+export function registerHandlers(b: Broker): void {
+  const d = b.dispatcher;
+  d.register('ApiVersions', { handler: apiVersionsHandler(b) });
+  d.register('Metadata', { handler: metadataHandler(b) });
+  d.register('Produce', { handler: produceHandler(b), minVersion: 3 });
+  d.register('Fetch', { handler: fetchHandler(b), minVersion: 4 });
+  d.register('ListOffsets', { handler: listOffsetsHandler(b) });
+  d.register('CreateTopics', { handler: createTopicsHandler(b) });
+  d.register('DeleteTopics', { handler: deleteTopicsHandler(b) });
+  d.register('CreatePartitions', { handler: createPartitionsHandler(b) });
+  d.register('DescribeConfigs', { handler: describeConfigsHandler(b) });
+  d.register('AlterConfigs', { handler: alterConfigsHandler(b) });
+  d.register('IncrementalAlterConfigs', { handler: incrementalAlterConfigsHandler(b) });
+  d.register('DescribeCluster', { handler: describeClusterHandler(b) });
+  d.register('DescribeLogDirs', { handler: describeLogDirsHandler(b) });
+  d.register('DeleteRecords', { handler: deleteRecordsHandler(b) });
+  d.register('OffsetForLeaderEpoch', { handler: offsetForLeaderEpochHandler(b) });
+  d.register('InitProducerId', { handler: initProducerIdHandler(b) });
+}

@@ -1,0 +1,70 @@
+/**
+ * ListOffsets: earliest (-2), latest (-1), max timestamp (-3, KIP-734),
+ * earliest local (-4, KIP-405: all data is local here) and the first offset
+ * whose record timestamp is at or after a given time.
+ */
+import { ErrorCode } from '../../protocol/error-codes.ts';
+import type { Broker } from '../broker.ts';
+import type { Handler } from '../dispatcher.ts';
+import type { Partition } from '../replica-manager.ts';
+
+const LATEST = -1;
+const EARLIEST = -2;
+const MAX_TIMESTAMP = -3;
+const EARLIEST_LOCAL = -4;
+
+export function listOffsetsHandler(b: Broker): Handler {
+  return (req, ctx) => {
+    const v = ctx.apiVersion;
+    const readCommitted = v >= 2 && req.isolationLevel === 1;
+    const topics = req.topics.map((t: any) => {
+      const topic = b.image.topicsByName.get(t.name);
+      return {
+        name: t.name,
+        partitions: t.partitions.map((p: any) => {
+          const part = topic ? b.replicas.get(topic.name, p.partitionIndex) : undefined;
+          if (!part) return answer(p.partitionIndex, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, -1, -1, -1, v);
+          const leaderEpoch = topic!.partitions[p.partitionIndex].leaderEpoch;
+          if (p.currentLeaderEpoch !== undefined && p.currentLeaderEpoch >= 0 && p.currentLeaderEpoch !== leaderEpoch) {
+            const code = p.currentLeaderEpoch < leaderEpoch ? ErrorCode.FENCED_LEADER_EPOCH : ErrorCode.UNKNOWN_LEADER_EPOCH;
+            return answer(p.partitionIndex, code, -1, -1, -1, v);
+          }
+          const found = lookup(part, p.timestamp, readCommitted);
+          return answer(p.partitionIndex, ErrorCode.NONE, found.timestamp, found.offset, found.offset >= 0 ? leaderEpoch : -1, v);
+        }),
+      };
+    });
+    return { throttleTimeMs: 0, topics };
+  };
+}
+
+function lookup(part: Partition, timestamp: number, readCommitted: boolean): { offset: number; timestamp: number } {
+  const log = part.log;
+  switch (timestamp) {
+    case LATEST:
+      return { offset: readCommitted ? log.highWatermark : log.highWatermark, timestamp: -1 };
+    case EARLIEST:
+    case EARLIEST_LOCAL:
+      return { offset: log.logStartOffset, timestamp: -1 };
+    case MAX_TIMESTAMP: {
+      const r = log.latestTimestampOffset();
+      return r ?? { offset: -1, timestamp: -1 };
+    }
+    default: {
+      if (timestamp < 0) return { offset: -1, timestamp: -1 };
+      const r = log.offsetForTimestamp(timestamp);
+      return r && r.offset < log.highWatermark ? r : { offset: -1, timestamp: -1 };
+    }
+  }
+}
+
+function answer(partitionIndex: number, errorCode: number, timestamp: number, offset: number, leaderEpoch: number, v: number) {
+  return {
+    partitionIndex,
+    errorCode,
+    oldStyleOffsets: v === 0 && offset >= 0 ? [offset] : [],
+    timestamp,
+    offset,
+    leaderEpoch,
+  };
+}

@@ -1,0 +1,78 @@
+/**
+ * Metadata: brokers, cluster id, controller and, for the topics asked for (or
+ * all), partitions with leader, leader epoch, replicas and ISR. Creates
+ * unknown topics when the request allows it and `auto.create.topics.enable`
+ * is on.
+ */
+import { ErrorCode } from '../../protocol/error-codes.ts';
+import { ZERO_UUID } from '../../protocol/schema.ts';
+import type { TopicState } from '../../metadata/image.ts';
+import { validateTopicName } from '../../metadata/controller.ts';
+import { type Broker, INTERNAL_TOPICS } from '../broker.ts';
+import type { Handler } from '../dispatcher.ts';
+
+const NO_AUTH_OPS = -2147483648;
+
+export function describeTopic(t: TopicState) {
+  return {
+    errorCode: ErrorCode.NONE,
+    name: t.name,
+    topicId: t.topicId,
+    isInternal: INTERNAL_TOPICS.has(t.name),
+    partitions: t.partitions.map((p) => ({
+      errorCode: ErrorCode.NONE,
+      partitionIndex: p.partition,
+      leaderId: p.leader,
+      leaderEpoch: p.leaderEpoch,
+      replicaNodes: p.replicas,
+      isrNodes: p.isr,
+      offlineReplicas: [],
+    })),
+    topicAuthorizedOperations: NO_AUTH_OPS,
+  };
+}
+
+function unknownTopic(name: string | null, topicId: string, errorCode: number) {
+  return { errorCode, name, topicId, isInternal: false, partitions: [], topicAuthorizedOperations: NO_AUTH_OPS };
+}
+
+export function metadataHandler(b: Broker): Handler {
+  return async (req, ctx) => {
+    const v = ctx.apiVersion;
+    let requested: { name: string | null; topicId: string }[] | null = req.topics;
+    // v0: an empty list means all topics; v1+: null means all.
+    if (v === 0 && requested && requested.length === 0) requested = null;
+    const allowAuto = v < 4 ? true : req.allowAutoTopicCreation !== false;
+    const topics = [];
+    if (requested === null) {
+      for (const t of b.image.topicsByName.values()) topics.push(describeTopic(t));
+    } else {
+      for (const rt of requested) {
+        if (rt.name === null || rt.name === undefined) {
+          const t = b.image.topicsById.get(rt.topicId);
+          topics.push(t ? describeTopic(t) : unknownTopic(null, rt.topicId, ErrorCode.UNKNOWN_TOPIC_ID));
+          continue;
+        }
+        let t = b.image.topicsByName.get(rt.name);
+        if (!t && validateTopicName(rt.name) !== null) {
+          topics.push(unknownTopic(rt.name, ZERO_UUID, ErrorCode.INVALID_TOPIC_EXCEPTION));
+          continue;
+        }
+        if (!t && allowAuto) t = await b.autoCreateTopic(rt.name);
+        topics.push(t ? describeTopic(t) : unknownTopic(rt.name, ZERO_UUID, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION));
+      }
+    }
+    const brokers = [...b.image.brokers.values()].map((br) => {
+      const l = br.nodeId === b.nodeId ? b.advertised : br.listeners[0];
+      return { nodeId: br.nodeId, host: l.host, port: l.port, rack: br.rack };
+    });
+    return {
+      throttleTimeMs: 0,
+      brokers,
+      clusterId: b.clusterId,
+      controllerId: b.nodeId,
+      topics,
+      clusterAuthorizedOperations: NO_AUTH_OPS,
+    };
+  };
+}

@@ -1,0 +1,55 @@
+/**
+ * DeleteRecords (move the log start offset) and OffsetForLeaderEpoch (the
+ * end offset of a leader epoch, used by clients to detect log truncation,
+ * KIP-101 / KIP-320).
+ */
+import { ErrorCode } from '../../protocol/error-codes.ts';
+import type { Broker } from '../broker.ts';
+import type { Handler } from '../dispatcher.ts';
+
+export function deleteRecordsHandler(b: Broker): Handler {
+  return async (req) => {
+    const topics = [];
+    for (const t of req.topics) {
+      const partitions = [];
+      for (const p of t.partitions) {
+        const part = b.replicas.get(t.name, p.partitionIndex);
+        if (!part) {
+          partitions.push({ partitionIndex: p.partitionIndex, lowWatermark: -1, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION });
+          continue;
+        }
+        const log = part.log;
+        const target = p.offset === -1 ? log.highWatermark : p.offset;
+        if (target < 0 || target > log.highWatermark) {
+          partitions.push({ partitionIndex: p.partitionIndex, lowWatermark: -1, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE });
+          continue;
+        }
+        if (target > log.logStartOffset) await log.deleteRecordsBefore(target);
+        partitions.push({ partitionIndex: p.partitionIndex, lowWatermark: log.logStartOffset, errorCode: ErrorCode.NONE });
+      }
+      topics.push({ name: t.name, partitions });
+    }
+    return { throttleTimeMs: 0, topics };
+  };
+}
+
+export function offsetForLeaderEpochHandler(b: Broker): Handler {
+  return (req) => ({
+    throttleTimeMs: 0,
+    topics: req.topics.map((t: any) => ({
+      topic: t.topic,
+      partitions: t.partitions.map((p: any) => {
+        const topic = b.image.topicsByName.get(t.topic);
+        const part = topic ? b.replicas.get(t.topic, p.partition) : undefined;
+        if (!part) return { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, partition: p.partition, leaderEpoch: -1, endOffset: -1 };
+        const current = topic!.partitions[p.partition].leaderEpoch;
+        if (p.currentLeaderEpoch !== undefined && p.currentLeaderEpoch >= 0 && p.currentLeaderEpoch !== current) {
+          const code = p.currentLeaderEpoch < current ? ErrorCode.FENCED_LEADER_EPOCH : ErrorCode.UNKNOWN_LEADER_EPOCH;
+          return { errorCode: code, partition: p.partition, leaderEpoch: -1, endOffset: -1 };
+        }
+        const r = part.log.endOffsetForEpoch(p.leaderEpoch);
+        return { errorCode: ErrorCode.NONE, partition: p.partition, leaderEpoch: r.epoch, endOffset: r.endOffset };
+      }),
+    })),
+  });
+}

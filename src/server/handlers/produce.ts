@@ -1,0 +1,146 @@
+/**
+ * Produce: validate each partition's record batches without decoding their
+ * records (size, magic, CRC32C, offsets), check idempotent producers'
+ * sequences, append the bytes as they came (only base offset, leader epoch
+ * and, for LogAppendTime topics, timestamps are patched), then answer per
+ * `acks`: 0 never, 1 after the append, -1 (all) once the bytes are fsynced
+ * (group commit: one fsync serves every producer waiting on that log).
+ */
+import { ErrorCode } from '../../protocol/error-codes.ts';
+import { ProtocolError } from '../../protocol/protocol-error.ts';
+import { batch as hdr, NO_PRODUCER_ID } from '../../protocol/records/batch-header.ts';
+import { splitBatches, validateBatchForAppend } from '../../protocol/records/validate.ts';
+import type { Broker } from '../broker.ts';
+import { type Handler, NO_RESPONSE } from '../dispatcher.ts';
+import type { Partition } from '../replica-manager.ts';
+
+interface PartitionResult {
+  index: number;
+  errorCode: number;
+  baseOffset: number;
+  logAppendTimeMs: number;
+  logStartOffset: number;
+  errorMessage: string | null;
+  recordErrors?: { batchIndex: number; batchIndexErrorMessage: string | null }[];
+}
+
+function failed(index: number, errorCode: number, errorMessage: string | null = null): PartitionResult {
+  return { index, errorCode, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1, errorMessage };
+}
+
+export function produceHandler(b: Broker): Handler {
+  return async (req, ctx) => {
+    const acks: number = req.acks;
+    if (acks !== 0 && acks !== 1 && acks !== -1) {
+      return respond(req, () => failed(-1, ErrorCode.INVALID_REQUIRED_ACKS));
+    }
+    const durableWaits: Promise<void>[] = [];
+    const responses = [];
+    for (const td of req.topicData) {
+      let topic = td.name !== undefined && td.name !== '' ? b.image.topicsByName.get(td.name) : b.image.topicsById.get(td.topicId);
+      if (!topic && td.name && b.config.autoCreateTopicsEnable) topic = await b.autoCreateTopic(td.name);
+      const partitionResponses: PartitionResult[] = [];
+      for (const pd of td.partitionData) {
+        const part = topic ? b.replicas.get(topic.name, pd.index) : undefined;
+        if (!part) {
+          partitionResponses.push(failed(pd.index, topic || td.name ? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION : ErrorCode.UNKNOWN_TOPIC_ID));
+          continue;
+        }
+        const r = appendToPartition(b, part, pd.index, pd.records, req.transactionalId ?? null);
+        partitionResponses.push(r.result);
+        if (r.appended && acks === -1) durableWaits.push(part.log.flushedUpTo(part.log.logEndOffset));
+      }
+      responses.push({ name: td.name, topicId: td.topicId, partitionResponses });
+    }
+    if (acks === 0) return NO_RESPONSE;
+    if (durableWaits.length > 0) await Promise.all(durableWaits);
+    return { responses, throttleTimeMs: 0 };
+  };
+}
+
+function respond(req: any, each: () => PartitionResult) {
+  return {
+    responses: req.topicData.map((td: any) => ({
+      name: td.name,
+      topicId: td.topicId,
+      partitionResponses: td.partitionData.map((pd: any) => ({ ...each(), index: pd.index })),
+    })),
+    throttleTimeMs: 0,
+  };
+}
+
+function appendToPartition(
+  b: Broker,
+  part: Partition,
+  index: number,
+  records: Buffer | null,
+  transactionalId: string | null,
+): { result: PartitionResult; appended: boolean } {
+  if (records === null || records.length === 0) {
+    return { result: failed(index, ErrorCode.INVALID_RECORD, 'Produce request carries no record batch'), appended: false };
+  }
+  const log = part.log;
+  const cfg = log.config;
+  let positions: { at: number; size: number }[];
+  try {
+    positions = splitBatches(records);
+  } catch (err) {
+    if (!(err instanceof ProtocolError)) throw err;
+    return { result: failed(index, ErrorCode.CORRUPT_MESSAGE, err.message), appended: false };
+  }
+  const maxMessageBytes = b.replicas.maxMessageBytes(part.topic);
+  for (let i = 0; i < positions.length; i++) {
+    const { at, size } = positions[i];
+    if (size > maxMessageBytes) {
+      return {
+        result: failed(index, ErrorCode.MESSAGE_TOO_LARGE, `The batch of ${size} bytes is larger than max.message.bytes (${maxMessageBytes})`),
+        appended: false,
+      };
+    }
+    const problem = validateBatchForAppend(records, at, size);
+    if (problem) {
+      return { result: { ...failed(index, problem.errorCode, problem.message), recordErrors: [{ batchIndex: i, batchIndexErrorMessage: problem.message }] }, appended: false };
+    }
+    if (hdr.isTransactional(records, at) && transactionalId === null) {
+      return { result: failed(index, ErrorCode.INVALID_TXN_STATE, 'Transactional batch without a transactional id'), appended: false };
+    }
+  }
+  // Idempotent producers (KIP-98): a batch already in the log is answered with its
+  // first offset and not appended again; a gap or a stale epoch is refused.
+  if (positions.length === 1) {
+    const { at } = positions[0];
+    const producerId = hdr.producerId(records, at);
+    if (producerId !== NO_PRODUCER_ID) {
+      const epoch = hdr.producerEpoch(records, at);
+      const firstSeq = hdr.baseSequence(records, at);
+      const lastSeq = firstSeq + hdr.lastOffsetDelta(records, at);
+      const verdict = log.producerState.check(producerId, epoch, firstSeq, lastSeq);
+      if (verdict !== 'ok') {
+        if (typeof verdict === 'object') {
+          return {
+            result: { index, errorCode: ErrorCode.NONE, baseOffset: verdict.duplicateOf.firstOffset, logAppendTimeMs: -1, logStartOffset: log.logStartOffset, errorMessage: null },
+            appended: false,
+          };
+        }
+        return { result: failed(index, ErrorCode[verdict], null), appended: false };
+      }
+    }
+  }
+  const logAppendTime = cfg.messageTimestampType === 'LogAppendTime' ? Date.now() : undefined;
+  const leaderEpoch = b.image.topicsById.get(part.topic.topicId)?.partitions[index]?.leaderEpoch ?? 0;
+  const info = log.append(records, { leaderEpoch, logAppendTime });
+  // One in-sync replica: the high watermark follows the log end offset.
+  log.setHighWatermark(log.logEndOffset);
+  b.replicas.wake(part);
+  return {
+    result: {
+      index,
+      errorCode: ErrorCode.NONE,
+      baseOffset: info.firstOffset,
+      logAppendTimeMs: info.logAppendTime,
+      logStartOffset: info.logStartOffset,
+      errorMessage: null,
+    },
+    appended: true,
+  };
+}

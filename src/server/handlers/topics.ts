@@ -1,0 +1,82 @@
+/** CreateTopics, DeleteTopics and CreatePartitions: admin requests the controller decides. */
+import { ErrorCode } from '../../protocol/error-codes.ts';
+import { ZERO_UUID } from '../../protocol/schema.ts';
+import type { Broker } from '../broker.ts';
+import type { Handler } from '../dispatcher.ts';
+import { describeTopicConfigs } from '../topic-configs.ts';
+
+export function createTopicsHandler(b: Broker): Handler {
+  return async (req) => {
+    const specs = req.topics.map((t: any) => ({
+      name: t.name,
+      numPartitions: t.numPartitions,
+      replicationFactor: t.replicationFactor,
+      assignments: t.assignments,
+      configs: Object.fromEntries(t.configs.map((c: any) => [c.name, c.value])),
+    }));
+    const results = await b.controller.createTopics(specs, req.validateOnly === true);
+    return {
+      throttleTimeMs: 0,
+      topics: req.topics.map((t: any, i: number) => {
+        const r = results[i];
+        const ok = r.errorCode === ErrorCode.NONE;
+        const topic = ok ? b.image.topicsByName.get(t.name) : undefined;
+        return {
+          name: t.name,
+          topicId: ok && !req.validateOnly ? r.topicId : ZERO_UUID,
+          errorCode: r.errorCode,
+          errorMessage: r.errorMessage,
+          topicConfigErrorCode: ErrorCode.NONE,
+          numPartitions: ok ? r.numPartitions : -1,
+          replicationFactor: ok ? r.replicationFactor : -1,
+          configs:
+            ok && topic
+              ? describeTopicConfigs(topic, b.config).map((c) => ({
+                  name: c.name,
+                  value: c.value,
+                  readOnly: c.readOnly,
+                  configSource: c.source,
+                  isSensitive: c.isSensitive,
+                }))
+              : null,
+        };
+      }),
+    };
+  };
+}
+
+export function deleteTopicsHandler(b: Broker): Handler {
+  return async (req, ctx) => {
+    const v = ctx.apiVersion;
+    // v6+ names topics as {name, topicId}; earlier versions as a list of names.
+    const wanted: { name: string | null; topicId: string }[] =
+      v >= 6 ? req.topics : req.topicNames.map((n: string) => ({ name: n, topicId: ZERO_UUID }));
+    const responses = [];
+    for (const w of wanted) {
+      const t = w.name ? b.image.topicsByName.get(w.name) : b.image.topicsById.get(w.topicId);
+      if (!t) {
+        responses.push({
+          name: w.name,
+          topicId: w.topicId,
+          errorCode: w.name ? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION : ErrorCode.UNKNOWN_TOPIC_ID,
+          errorMessage: null,
+        });
+        continue;
+      }
+      const r = await b.controller.deleteTopic(t);
+      responses.push({ name: t.name, topicId: t.topicId, errorCode: r.errorCode, errorMessage: r.errorMessage });
+    }
+    return { throttleTimeMs: 0, responses };
+  };
+}
+
+export function createPartitionsHandler(b: Broker): Handler {
+  return async (req) => {
+    const results = [];
+    for (const t of req.topics) {
+      const r = await b.controller.createPartitions(t.name, t.count, req.validateOnly === true);
+      results.push({ name: t.name, errorCode: r.errorCode, errorMessage: r.errorMessage });
+    }
+    return { throttleTimeMs: 0, results };
+  };
+}

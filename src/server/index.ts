@@ -1,0 +1,170 @@
+/**
+ * src/server: the broker process — TCP listener, request dispatch, the
+ * per-API handlers, the replicas this node hosts and long-poll wake-ups.
+ * It owns no storage format and no protocol codec: it uses src/storage for
+ * logs, src/metadata for the cluster metadata log and image, src/protocol
+ * for the wire.
+ *
+ * `startBroker` assembles one broker from a BrokerConfig: it loads (or
+ * creates) the cluster identity, replays the metadata log, opens the logs,
+ * registers the broker and starts listening.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import pino, { type Logger } from 'pino';
+import type { BrokerConfig } from '../config/broker-config.ts';
+import { FileMetadataLog } from '../metadata/metadata-log.ts';
+import { MetadataImage, type TopicState } from '../metadata/image.ts';
+import { Controller } from '../metadata/controller.ts';
+import { ErrorCode } from '../protocol/error-codes.ts';
+import { Dispatcher } from './dispatcher.ts';
+import { ReplicaManager } from './replica-manager.ts';
+import { SocketServer } from './socket-server.ts';
+import { FetchSessionCache } from './fetch-sessions.ts';
+import type { Broker } from './broker.ts';
+import { validateTopicConfigValue } from './topic-configs.ts';
+import { registerHandlers } from './handlers/index.ts';
+
+export interface RunningBroker {
+  readonly host: string;
+  readonly port: number;
+  readonly clusterId: string;
+  readonly logDirs: string[];
+  readonly broker: Broker;
+  close(): Promise<void>;
+}
+
+/** Reads meta.properties (cluster.id, node.id) from the log dirs, or writes a new identity. */
+function loadIdentity(config: BrokerConfig, logger: Logger): string {
+  let clusterId: string | undefined = config.clusterId ?? undefined;
+  for (const dir of config.logDirs) {
+    const file = path.join(dir, 'meta.properties');
+    if (!fs.existsSync(file)) continue;
+    const props = Object.fromEntries(
+      fs
+        .readFileSync(file, 'utf8')
+        .split('\n')
+        .filter((l) => l.includes('=') && !l.startsWith('#'))
+        .map((l) => [l.slice(0, l.indexOf('=')).trim(), l.slice(l.indexOf('=') + 1).trim()]),
+    );
+    if (props['node.id'] && Number(props['node.id']) !== config.nodeId) {
+      throw new Error(`log dir ${dir} belongs to node.id ${props['node.id']}, but this broker is node.id ${config.nodeId}`);
+    }
+    if (clusterId && props['cluster.id'] && props['cluster.id'] !== clusterId) {
+      throw new Error(`log dir ${dir} belongs to cluster ${props['cluster.id']}, not ${clusterId}`);
+    }
+    clusterId = props['cluster.id'] ?? clusterId;
+  }
+  if (!clusterId) {
+    clusterId = randomBytes(16).toString('base64url');
+    logger.info({ clusterId }, 'formatting new log dirs with a fresh cluster id');
+  }
+  for (const dir of config.logDirs) {
+    const file = path.join(dir, 'meta.properties');
+    if (fs.existsSync(file)) continue;
+    fs.writeFileSync(file, `# Samsa broker identity\nversion=1\ncluster.id=${clusterId}\nnode.id=${config.nodeId}\n`);
+  }
+  return clusterId;
+}
+
+export async function startBroker(opts: { config: BrokerConfig; logger?: Logger }): Promise<RunningBroker> {
+  const config = opts.config;
+  const logger = opts.logger ?? pino({ level: process.env.SAMSA_LOG_LEVEL ?? 'info' });
+  for (const dir of config.logDirs) fs.mkdirSync(dir, { recursive: true });
+  const clusterId = loadIdentity(config, logger);
+
+  const metadataLog = new FileMetadataLog(config.logDirs[0], (dropped) =>
+    logger.warn({ droppedBytes: dropped }, 'metadata log: truncated a torn tail after an unclean stop'),
+  );
+  const image = new MetadataImage();
+  const controller = new Controller(metadataLog, image, {
+    nodeId: config.nodeId,
+    defaultPartitions: config.numPartitions,
+    defaultReplicationFactor: config.defaultReplicationFactor,
+    validateConfig: validateTopicConfigValue,
+  });
+  controller.load();
+  const replicas = await ReplicaManager.open(image, config, logger);
+  controller.onCommit((batch) => replicas.onMetadata(batch));
+
+  const listener = config.listeners[0];
+  const dispatcher = new Dispatcher(logger);
+  const server = new SocketServer(
+    {
+      host: listener.host,
+      port: listener.port,
+      maxConnections: config.maxConnections,
+      maxFrameBytes: config.socketRequestMaxBytes,
+      idleTimeoutMs: config.connectionsMaxIdleMs,
+      maxInFlightPerConnection: 100,
+      logger,
+    },
+    (frame, conn) => dispatcher.handle(frame, conn),
+  );
+  const bound = await server.listen();
+  const adv = config.advertisedListeners[0] ?? listener;
+  const advertised = {
+    host: adv.host && adv.host !== '0.0.0.0' ? adv.host : bound.host,
+    port: adv.port === 0 || adv.port === listener.port ? bound.port : adv.port,
+  };
+
+  const pendingCreates = new Map<string, Promise<TopicState | undefined>>();
+  const broker: Broker = {
+    config,
+    logger,
+    clusterId,
+    nodeId: config.nodeId,
+    image,
+    controller,
+    replicas,
+    dispatcher,
+    fetchSessions: new FetchSessionCache(),
+    advertised,
+    autoCreateTopic(name: string) {
+      if (!config.autoCreateTopicsEnable) return Promise.resolve(undefined);
+      let p = pendingCreates.get(name);
+      if (!p) {
+        p = controller
+          .createTopics([{ name, numPartitions: -1, replicationFactor: -1, configs: {} }], false)
+          .then(([r]) => {
+            if (r.errorCode !== ErrorCode.NONE && r.errorCode !== ErrorCode.TOPIC_ALREADY_EXISTS) return undefined;
+            if (r.errorCode === ErrorCode.NONE) logger.info({ topic: name }, 'auto-created topic');
+            return image.topicsByName.get(name);
+          })
+          .finally(() => pendingCreates.delete(name));
+        pendingCreates.set(name, p);
+      }
+      return p;
+    },
+  };
+  registerHandlers(broker);
+
+  const me = image.brokers.get(config.nodeId);
+  const regListeners = [{ name: listener.name, host: advertised.host, port: advertised.port }];
+  if (!me || JSON.stringify(me.listeners) !== JSON.stringify(regListeners)) await controller.registerBroker(regListeners);
+
+  logger.info(
+    { listener: `${listener.name}://${bound.host}:${bound.port}`, logDirs: config.logDirs, clusterId, nodeId: config.nodeId },
+    `Samsa broker listening on ${bound.host}:${bound.port}, data in ${config.logDirs.join(', ')}`,
+  );
+
+  let closing: Promise<void> | undefined;
+  return {
+    host: bound.host,
+    port: bound.port,
+    clusterId,
+    logDirs: config.logDirs,
+    broker,
+    close() {
+      closing ??= (async () => {
+        logger.info('shutting down: no new connections, finishing in-flight requests');
+        await server.close();
+        await replicas.close();
+        metadataLog.close();
+        logger.info('shutdown complete (logs flushed, clean-shutdown marker written)');
+      })();
+      return closing;
+    },
+  };
+}

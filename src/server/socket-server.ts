@@ -1,0 +1,77 @@
+/**
+ * The TCP listener: accepts connections up to `max.connections`, wires each
+ * to the dispatcher, and on shutdown stops accepting, lets in-flight requests
+ * finish (bounded wait) and closes what remains.
+ */
+import net from 'node:net';
+import type { Logger } from 'pino';
+import { Connection, type FrameHandler } from './connection.ts';
+
+export interface SocketServerOptions {
+  host: string;
+  port: number;
+  maxConnections: number;
+  maxFrameBytes: number;
+  idleTimeoutMs: number;
+  maxInFlightPerConnection: number;
+  logger: Logger;
+}
+
+export class SocketServer {
+  private readonly server: net.Server;
+  private readonly connections = new Set<Connection>();
+  private rejectedLogged = false;
+
+  constructor(
+    private readonly opts: SocketServerOptions,
+    handler: FrameHandler,
+  ) {
+    this.server = net.createServer((socket) => {
+      if (this.connections.size >= opts.maxConnections) {
+        if (!this.rejectedLogged) {
+          opts.logger.warn({ limit: opts.maxConnections }, 'refusing connection: max.connections reached');
+          this.rejectedLogged = true;
+        }
+        socket.destroy();
+        return;
+      }
+      this.rejectedLogged = false;
+      const conn = new Connection(
+        socket,
+        handler,
+        {
+          maxFrameBytes: opts.maxFrameBytes,
+          idleTimeoutMs: opts.idleTimeoutMs,
+          maxInFlight: opts.maxInFlightPerConnection,
+          logger: opts.logger,
+        },
+        (c) => this.connections.delete(c),
+      );
+      this.connections.add(conn);
+    });
+  }
+
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  listen(): Promise<{ host: string; port: number }> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.opts.port, this.opts.host, () => {
+        this.server.off('error', reject);
+        const addr = this.server.address() as net.AddressInfo;
+        resolve({ host: addr.address, port: addr.port });
+      });
+    });
+  }
+
+  /** Stop accepting; wait up to `graceMs` for in-flight requests; close the rest. */
+  async close(graceMs = 3000): Promise<void> {
+    const closed = new Promise<void>((r) => this.server.close(() => r()));
+    const settle = Promise.all([...this.connections].map((c) => c.settle()));
+    await Promise.race([settle, new Promise((r) => setTimeout(r, graceMs).unref())]);
+    for (const c of [...this.connections]) c.close();
+    await closed;
+  }
+}
