@@ -1,0 +1,134 @@
+/**
+ * Connection framing over a real loopback socket: pipelined requests are
+ * answered in request order even when handlers finish out of order; a frame
+ * size beyond the limit or negative closes only that connection.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import pino from 'pino';
+import { SocketServer } from '../../../src/server/socket-server.ts';
+import type { Reply } from '../../../src/server/connection.ts';
+
+const logger = pino({ level: 'silent' });
+
+async function withServer(
+  handler: (frame: Buffer) => Reply | Promise<Reply>,
+  fn: (port: number) => Promise<void>,
+  maxFrameBytes = 1024,
+) {
+  const s = new SocketServer(
+    { host: '127.0.0.1', port: 0, maxConnections: 10, maxFrameBytes, idleTimeoutMs: 0, maxInFlightPerConnection: 4, logger },
+    (frame) => handler(frame),
+  );
+  const { port } = await s.listen();
+  try {
+    await fn(port);
+  } finally {
+    await s.close(100);
+  }
+}
+
+function frame(payload: Buffer): Buffer {
+  const b = Buffer.alloc(4 + payload.length);
+  b.writeInt32BE(payload.length, 0);
+  payload.copy(b, 4);
+  return b;
+}
+
+function collect(sock: net.Socket, count: number): Promise<Buffer[]> {
+  return new Promise((resolve, reject) => {
+    let buf = Buffer.alloc(0);
+    const out: Buffer[] = [];
+    sock.on('data', (d) => {
+      buf = Buffer.concat([buf, d]);
+      while (buf.length >= 4 && buf.length >= 4 + buf.readInt32BE(0)) {
+        const n = buf.readInt32BE(0);
+        out.push(buf.subarray(4, 4 + n));
+        buf = buf.subarray(4 + n);
+        if (out.length === count) resolve(out);
+      }
+    });
+    sock.on('error', reject);
+  });
+}
+
+test('pipelined requests are answered in order although handlers finish out of order', async () => {
+  await withServer(
+    async (f) => {
+      const n = f.readInt32BE(0);
+      await new Promise((r) => setTimeout(r, (10 - n) * 3)); // later requests finish first
+      return [Buffer.from(`r${n}`)];
+    },
+    async (port) => {
+      const sock = net.connect(port, '127.0.0.1');
+      const got = collect(sock, 10);
+      for (let i = 0; i < 10; i++) {
+        const p = Buffer.alloc(4);
+        p.writeInt32BE(i, 0);
+        sock.write(frame(p)); // more than maxInFlight (4): reading pauses and resumes
+      }
+      const replies = await got;
+      assert.deepEqual(
+        replies.map((r) => r.toString()),
+        Array.from({ length: 10 }, (_, i) => `r${i}`),
+      );
+      sock.destroy();
+    },
+  );
+});
+
+test('a frame split across many TCP writes is reassembled', async () => {
+  await withServer(
+    (f) => [Buffer.from(f)],
+    async (port) => {
+      const sock = net.connect(port, '127.0.0.1');
+      const got = collect(sock, 1);
+      const payload = Buffer.from('0123456789abcdef');
+      const bytes = frame(payload);
+      for (const byte of bytes) {
+        sock.write(Buffer.from([byte]));
+        await new Promise((r) => setImmediate(r));
+      }
+      const [reply] = await got;
+      assert.equal(reply.toString(), '0123456789abcdef');
+      sock.destroy();
+    },
+  );
+});
+
+for (const size of [-5, 2 ** 31 - 1, 1025]) {
+  test(`a frame size of ${size} closes that connection only`, async () => {
+    await withServer(
+      (f) => [Buffer.from(f)],
+      async (port) => {
+        const bad = net.connect(port, '127.0.0.1');
+        const closed = new Promise<void>((r) => bad.on('close', () => r()));
+        bad.on('error', () => {});
+        const hdr = Buffer.alloc(4);
+        hdr.writeInt32BE(size, 0);
+        bad.write(hdr);
+        await closed;
+        const good = net.connect(port, '127.0.0.1');
+        const got = collect(good, 1);
+        good.write(frame(Buffer.from('still here')));
+        assert.equal((await got)[0].toString(), 'still here');
+        good.destroy();
+      },
+    );
+  });
+}
+
+test('a null reply (acks=0) sends nothing and later replies still flow', async () => {
+  await withServer(
+    (f) => (f.toString() === 'quiet' ? null : [Buffer.from('ok:' + f.toString())]),
+    async (port) => {
+      const sock = net.connect(port, '127.0.0.1');
+      const got = collect(sock, 1);
+      sock.write(frame(Buffer.from('quiet')));
+      sock.write(frame(Buffer.from('loud')));
+      assert.equal((await got)[0].toString(), 'ok:loud');
+      sock.destroy();
+    },
+  );
+});
