@@ -1,0 +1,162 @@
+/**
+ * The group coordinator's edge: owns the clock and timers, holds the
+ * promises of requests that wait (JoinGroup, SyncGroup), and persists what
+ * the state machine decides to the __consumer_offsets log before answering.
+ *
+ * Persistence goes through `GroupStore` (implemented over a partition log of
+ * __consumer_offsets by the broker), so this file knows nothing of storage
+ * formats or the network.
+ */
+import { GroupCoordinatorState, type CoordinatorConfig, type OffsetCommitArgs, type OffsetRecord } from './group-coordinator.ts';
+import type { Action, GroupSnapshot, JoinArgs, JoinResult, SyncArgs, SyncResult, Token } from './types.ts';
+
+export interface GroupStore {
+  /** Durably appends offset and group records (in order); resolves when written. */
+  write(records: (OffsetRecord | { groupId: string; snapshot: GroupSnapshot | null })[]): Promise<void>;
+  /** Everything persisted so far, in log order (startup). */
+  load(): Promise<(OffsetRecord | { groupId: string; snapshot: GroupSnapshot | null })[]>;
+}
+
+export class GroupCoordinatorService {
+  readonly state: GroupCoordinatorState;
+  private readonly joinWaiters = new Map<Token, (r: JoinResult) => void>();
+  private readonly syncWaiters = new Map<Token, (r: SyncResult) => void>();
+  private nextToken = 1;
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Infinity;
+  private expiryTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(
+    config: CoordinatorConfig,
+    private readonly store: GroupStore,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.state = new GroupCoordinatorState(config);
+  }
+
+  async load(): Promise<void> {
+    const now = this.now();
+    for (const r of await this.store.load()) {
+      if ('snapshot' in r) this.state.applyGroup(r.groupId, r.snapshot, now);
+      else this.state.applyOffset(r);
+    }
+    this.schedule();
+    // Offset expiry runs every 10 minutes as in Kafka (offsets.retention.check.interval.ms).
+    this.expiryTimer = setInterval(() => void this.expireOffsets(), 600_000);
+    this.expiryTimer.unref();
+  }
+
+  /** Carries out the state machine's actions: answers waiters, persists groups. */
+  private run(actions: Action[]): void {
+    const persists: { groupId: string; snapshot: GroupSnapshot | null }[] = [];
+    for (const a of actions) {
+      if (a.kind === 'persistGroup') persists.push({ groupId: a.groupId, snapshot: a.snapshot });
+    }
+    const answer = () => {
+      for (const a of actions) {
+        if (a.kind === 'join') {
+          const w = this.joinWaiters.get(a.token);
+          this.joinWaiters.delete(a.token);
+          w?.(a.result);
+        } else if (a.kind === 'sync') {
+          const w = this.syncWaiters.get(a.token);
+          this.syncWaiters.delete(a.token);
+          w?.(a.result);
+        }
+      }
+    };
+    // Group metadata is written before members learn of the new state.
+    if (persists.length > 0) this.store.write(persists).then(answer, answer);
+    else answer();
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.closed) return;
+    const at = this.state.nextDeadline();
+    if (at === this.timerAt) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = at;
+    if (at === Infinity) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.timerAt = Infinity;
+      this.run(this.state.tick(this.now()));
+    }, Math.max(0, at - this.now()));
+  }
+
+  join(a: JoinArgs): Promise<JoinResult> {
+    const token = this.nextToken++;
+    const p = new Promise<JoinResult>((resolve) => this.joinWaiters.set(token, resolve));
+    this.run(this.state.join(a, token, this.now()));
+    return p;
+  }
+
+  sync(a: SyncArgs): Promise<SyncResult> {
+    const token = this.nextToken++;
+    const p = new Promise<SyncResult>((resolve) => this.syncWaiters.set(token, resolve));
+    this.run(this.state.sync(a, token, this.now()));
+    return p;
+  }
+
+  heartbeat(groupId: string, memberId: string, groupInstanceId: string | null, generationId: number): number {
+    const code = this.state.heartbeat(groupId, memberId, groupInstanceId, generationId, this.now());
+    this.schedule();
+    return code;
+  }
+
+  leave(groupId: string, members: { memberId: string; groupInstanceId: string | null }[]) {
+    const r = this.state.leave(groupId, members, this.now());
+    this.run(r.actions);
+    return { groupError: r.groupError, results: r.results };
+  }
+
+  async commitOffsets(a: OffsetCommitArgs): Promise<{ errorCode: number; perPartition: number[] }> {
+    const r = this.state.commitOffsets(a, this.now());
+    this.schedule();
+    if (r.records.length > 0) {
+      await this.store.write(r.records);
+      for (const rec of r.records) this.state.applyOffset(rec);
+    }
+    return { errorCode: r.errorCode, perPartition: r.perPartition };
+  }
+
+  async deleteGroup(groupId: string): Promise<number> {
+    const r = this.state.deleteGroup(groupId, this.now());
+    if (r.errorCode === 0) {
+      await this.store.write([...r.records, { groupId, snapshot: null }]);
+      for (const rec of r.records) this.state.applyOffset(rec);
+      this.state.offsets.delete(groupId);
+    }
+    return r.errorCode;
+  }
+
+  async deleteOffsets(groupId: string, parts: { topic: string; partition: number }[]) {
+    const g = this.state.groups.get(groupId);
+    const subscribed = new Set<string>();
+    // The coordinator cannot read subscriptions (opaque bytes); topics with an
+    // assignment-bearing member are treated as consumed while the group is active.
+    if (g) for (const p of parts) if (g.members.size > 0) subscribed.add(p.topic);
+    const r = this.state.deleteOffsets(groupId, parts, subscribed);
+    if (r.records.length > 0) {
+      await this.store.write(r.records);
+      for (const rec of r.records) this.state.applyOffset(rec);
+    }
+    return r;
+  }
+
+  async expireOffsets(): Promise<void> {
+    const records = this.state.expireOffsets(this.now());
+    if (records.length === 0) return;
+    await this.store.write(records);
+    for (const rec of records) this.state.applyOffset(rec);
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    if (this.expiryTimer) clearInterval(this.expiryTimer);
+  }
+}
