@@ -1,0 +1,237 @@
+/**
+ * Consumer-group APIs on the classic protocol: FindCoordinator, JoinGroup,
+ * SyncGroup, Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch,
+ * DescribeGroups, ListGroups, DeleteGroups, OffsetDelete. The decisions are
+ * the group coordinator's (src/coordinator/group); this file maps wire
+ * versions to and from it. This single node coordinates every group.
+ */
+import { ErrorCode } from '../../protocol/error-codes.ts';
+import type { GroupCoordinatorService } from '../../coordinator/group/service.ts';
+import type { Broker } from '../broker.ts';
+import type { Handler } from '../dispatcher.ts';
+
+const GROUP_KEY = 0;
+const TXN_KEY = 1;
+
+export function findCoordinatorHandler(b: Broker): Handler {
+  return (req, ctx) => {
+    const v = ctx.apiVersion;
+    const keyType = req.keyType ?? GROUP_KEY;
+    const keys: string[] = v >= 4 ? req.coordinatorKeys : [req.key];
+    const answer = (key: string) => {
+      const ok = keyType === GROUP_KEY;
+      return {
+        key,
+        nodeId: ok ? b.nodeId : -1,
+        host: ok ? b.advertised.host : '',
+        port: ok ? b.advertised.port : -1,
+        errorCode: ok ? ErrorCode.NONE : keyType === TXN_KEY ? ErrorCode.COORDINATOR_NOT_AVAILABLE : ErrorCode.INVALID_REQUEST,
+        errorMessage: ok ? null : keyType === TXN_KEY ? 'Transactions are not supported yet' : `Unknown key type ${keyType}`,
+      };
+    };
+    if (v >= 4) return { throttleTimeMs: 0, coordinators: keys.map(answer) };
+    const a = answer(keys[0]);
+    return { throttleTimeMs: 0, errorCode: a.errorCode, errorMessage: a.errorMessage, nodeId: a.nodeId, host: a.host, port: a.port };
+  };
+}
+
+function clientHost(ctx: { conn: { socket: { remoteAddress?: string } } }): string {
+  return `/${ctx.conn.socket.remoteAddress ?? 'unknown'}`;
+}
+
+export function joinGroupHandler(groups: GroupCoordinatorService): Handler {
+  return async (req, ctx) => {
+    const v = ctx.apiVersion;
+    const r = await groups.join({
+      groupId: req.groupId,
+      memberId: req.memberId,
+      groupInstanceId: req.groupInstanceId ?? null,
+      sessionTimeoutMs: req.sessionTimeoutMs,
+      rebalanceTimeoutMs: v >= 1 ? req.rebalanceTimeoutMs : req.sessionTimeoutMs,
+      protocolType: req.protocolType,
+      protocols: req.protocols.map((p: any) => ({ name: p.name, metadata: Buffer.from(p.metadata) })),
+      clientId: ctx.clientId ?? '',
+      clientHost: clientHost(ctx),
+      requireKnownMemberId: v >= 4,
+      reason: req.reason ?? null,
+    });
+    return {
+      throttleTimeMs: 0,
+      errorCode: r.errorCode,
+      generationId: r.generationId,
+      protocolType: r.protocolType,
+      protocolName: v >= 7 ? r.protocolName : r.protocolName ?? '',
+      leader: r.leader,
+      skipAssignment: r.skipAssignment,
+      memberId: r.memberId,
+      members: r.members,
+    };
+  };
+}
+
+export function syncGroupHandler(groups: GroupCoordinatorService): Handler {
+  return async (req) => {
+    const r = await groups.sync({
+      groupId: req.groupId,
+      generationId: req.generationId,
+      memberId: req.memberId,
+      groupInstanceId: req.groupInstanceId ?? null,
+      protocolType: req.protocolType ?? null,
+      protocolName: req.protocolName ?? null,
+      assignments: req.assignments.map((a: any) => ({ memberId: a.memberId, assignment: Buffer.from(a.assignment) })),
+    });
+    return { throttleTimeMs: 0, errorCode: r.errorCode, protocolType: r.protocolType, protocolName: r.protocolName, assignment: r.assignment };
+  };
+}
+
+export function heartbeatHandler(groups: GroupCoordinatorService): Handler {
+  return (req) => ({
+    throttleTimeMs: 0,
+    errorCode: groups.heartbeat(req.groupId, req.memberId, req.groupInstanceId ?? null, req.generationId),
+  });
+}
+
+export function leaveGroupHandler(groups: GroupCoordinatorService): Handler {
+  return (req, ctx) => {
+    const v = ctx.apiVersion;
+    const members: { memberId: string; groupInstanceId: string | null }[] =
+      v >= 3 ? req.members.map((m: any) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId ?? null })) : [{ memberId: req.memberId, groupInstanceId: null }];
+    const r = groups.leave(req.groupId, members);
+    return {
+      throttleTimeMs: 0,
+      errorCode: v >= 3 ? r.groupError : r.results[0],
+      members: members.map((m, i) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId, errorCode: r.results[i] })),
+    };
+  };
+}
+
+export function offsetCommitHandler(groups: GroupCoordinatorService): Handler {
+  return async (req) => {
+    const flat: { topic: string; partition: number; offset: number; leaderEpoch: number; metadata: string | null }[] = [];
+    for (const t of req.topics) {
+      for (const p of t.partitions) {
+        flat.push({ topic: t.name, partition: p.partitionIndex, offset: p.committedOffset, leaderEpoch: p.committedLeaderEpoch ?? -1, metadata: p.committedMetadata ?? null });
+      }
+    }
+    const r = await groups.commitOffsets({
+      groupId: req.groupId,
+      generationId: req.generationIdOrMemberEpoch ?? req.generationId ?? -1,
+      memberId: req.memberId ?? '',
+      groupInstanceId: req.groupInstanceId ?? null,
+      offsets: flat,
+    });
+    let i = 0;
+    return {
+      throttleTimeMs: 0,
+      topics: req.topics.map((t: any) => ({
+        name: t.name,
+        partitions: t.partitions.map((p: any) => ({ partitionIndex: p.partitionIndex, errorCode: r.perPartition[i++] })),
+      })),
+    };
+  };
+}
+
+export function offsetFetchHandler(b: Broker, groups: GroupCoordinatorService): Handler {
+  const fetchOne = (groupId: string, topics: { name: string; partitionIndexes: number[] }[] | null) => {
+    const wanted = topics === null ? null : topics.map((t) => ({ topic: t.name, partitions: t.partitionIndexes }));
+    return groups.state.fetchOffsets(groupId, wanted).map((t) => ({
+      name: t.topic,
+      partitions: t.partitions.map((p) => ({
+        partitionIndex: p.partition,
+        committedOffset: p.value ? p.value.offset : -1,
+        committedLeaderEpoch: p.value ? p.value.leaderEpoch : -1,
+        metadata: p.value ? p.value.metadata : '',
+        errorCode: ErrorCode.NONE,
+      })),
+    }));
+  };
+  void b;
+  return (req, ctx) => {
+    const v = ctx.apiVersion;
+    if (v >= 8) {
+      return {
+        throttleTimeMs: 0,
+        groups: req.groups.map((g: any) => ({
+          groupId: g.groupId,
+          topics: fetchOne(g.groupId, g.topics),
+          errorCode: ErrorCode.NONE,
+        })),
+      };
+    }
+    return { throttleTimeMs: 0, topics: fetchOne(req.groupId, req.topics), errorCode: ErrorCode.NONE };
+  };
+}
+
+export function describeGroupsHandler(groups: GroupCoordinatorService): Handler {
+  return (req) => ({
+    throttleTimeMs: 0,
+    groups: req.groups.map((groupId: string) => {
+      const g = groups.state.groups.get(groupId);
+      if (!g) {
+        return { errorCode: ErrorCode.NONE, groupId, groupState: 'Dead', protocolType: '', protocolData: '', members: [], authorizedOperations: -2147483648 };
+      }
+      return {
+        errorCode: ErrorCode.NONE,
+        groupId,
+        groupState: g.state,
+        protocolType: g.protocolType ?? '',
+        protocolData: g.protocolName ?? '',
+        members: [...g.members.values()].map((m) => ({
+          memberId: m.memberId,
+          groupInstanceId: m.groupInstanceId,
+          clientId: m.clientId,
+          clientHost: m.clientHost,
+          memberMetadata: g.is('Stable') || g.is('CompletingRebalance') ? (m.protocols.find((p) => p.name === g.protocolName)?.metadata ?? Buffer.alloc(0)) : Buffer.alloc(0),
+          memberAssignment: g.is('Stable') ? m.assignment : Buffer.alloc(0),
+        })),
+        authorizedOperations: -2147483648,
+      };
+    }),
+  });
+}
+
+export function listGroupsHandler(groups: GroupCoordinatorService): Handler {
+  return (req) => {
+    const filter: string[] = req.statesFilter ?? [];
+    const types: string[] = req.typesFilter ?? [];
+    const out = [];
+    for (const g of groups.state.groups.values()) {
+      if (g.is('Dead')) continue;
+      if (filter.length > 0 && !filter.some((s) => s.toLowerCase() === g.state.toLowerCase())) continue;
+      if (types.length > 0 && !types.some((t) => t.toLowerCase() === 'classic')) continue;
+      out.push({ groupId: g.groupId, protocolType: g.protocolType ?? '', groupState: g.state, groupType: 'classic' });
+    }
+    // Groups that only have committed offsets (simple consumers) are listed as Empty.
+    for (const groupId of groups.state.offsets.keys()) {
+      if (groups.state.groups.has(groupId)) continue;
+      if (filter.length > 0 && !filter.some((s) => s.toLowerCase() === 'empty')) continue;
+      out.push({ groupId, protocolType: '', groupState: 'Empty', groupType: 'classic' });
+    }
+    return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, groups: out };
+  };
+}
+
+export function deleteGroupsHandler(groups: GroupCoordinatorService): Handler {
+  return async (req) => {
+    const results = [];
+    for (const groupId of req.groupsNames) results.push({ groupId, errorCode: await groups.deleteGroup(groupId) });
+    return { throttleTimeMs: 0, results };
+  };
+}
+
+export function offsetDeleteHandler(groups: GroupCoordinatorService): Handler {
+  return async (req) => {
+    const parts: { topic: string; partition: number }[] = [];
+    for (const t of req.topics) for (const p of t.partitions) parts.push({ topic: t.name, partition: p.partitionIndex });
+    const r = await groups.deleteOffsets(req.groupId, parts);
+    let i = 0;
+    return {
+      errorCode: r.errorCode,
+      throttleTimeMs: 0,
+      topics: req.topics.map((t: any) => ({
+        name: t.name,
+        partitions: t.partitions.map((p: any) => ({ partitionIndex: p.partitionIndex, errorCode: r.perPartition[i++] ?? r.errorCode })),
+      })),
+    };
+  };
+}
