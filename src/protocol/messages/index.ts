@@ -5,5 +5,6 @@
 import type { ApiSpec } from '../schema.ts';
 import { CORE_APIS } from './catalog-core.ts';
 import { MORE_APIS } from './catalog-more.ts';
+import { GROUP_APIS } from './catalog-groups.ts';
 
-export const ALL_API_SPECS: ApiSpec[] = [...CORE_APIS, ...MORE_APIS];
+export const ALL_API_SPECS: ApiSpec[] = [...CORE_APIS, ...MORE_APIS, ...GROUP_APIS];
