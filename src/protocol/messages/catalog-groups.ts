@@ -11,6 +11,16 @@ import { DescribeGroups } from './describe-groups.ts';
 import { ListGroups } from './list-groups.ts';
 import { DeleteGroups } from './delete-groups.ts';
 import { OffsetDelete } from './offset-delete.ts';
+import { ConsumerGroupHeartbeat } from './consumer-group-heartbeat.ts';
+import { ConsumerGroupDescribe } from './consumer-group-describe.ts';
+import { AddPartitionsToTxn } from './add-partitions-to-txn.ts';
+import { AddOffsetsToTxn } from './add-offsets-to-txn.ts';
+import { EndTxn } from './end-txn.ts';
+import { WriteTxnMarkers } from './write-txn-markers.ts';
+import { TxnOffsetCommit } from './txn-offset-commit.ts';
+import { DescribeProducers } from './describe-producers.ts';
+import { DescribeTransactions } from './describe-transactions.ts';
+import { ListTransactions } from './list-transactions.ts';
 
 export const GROUP_APIS: ApiSpec[] = [
   OffsetCommit,
@@ -24,4 +34,14 @@ export const GROUP_APIS: ApiSpec[] = [
   ListGroups,
   DeleteGroups,
   OffsetDelete,
+  ConsumerGroupHeartbeat,
+  ConsumerGroupDescribe,
+  AddPartitionsToTxn,
+  AddOffsetsToTxn,
+  EndTxn,
+  WriteTxnMarkers,
+  TxnOffsetCommit,
+  DescribeProducers,
+  DescribeTransactions,
+  ListTransactions,
 ];
