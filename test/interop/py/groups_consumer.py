@@ -1,0 +1,194 @@
+"""A consumer-group member driven by the interop tests (test/interop/groups-*.test.ts).
+
+Run with Debian's python (/usr/bin/python3), which has confluent-kafka and
+kafka-python. It subscribes to one topic in one group and reports, as one
+JSON object per stdout line:
+
+  {"ev": "owned", "partitions": [..]}   the partitions it owns after every
+                                         assign / revoke / lost callback
+  {"ev": "rec", "p": P, "o": O, "v": V} every record consumed
+  {"ev": "commit", "p": P, "o": O}      a synchronous commit succeeded
+  {"ev": "join", "generation": G}       (confluent, --debug-cgrp) a JoinGroup
+                                         response's generation, from librdkafka's
+                                         cgrp debug log
+  {"ev": "error", "msg": ...}           a client error
+  {"ev": "closed"}                      after a clean close
+
+Each record is committed synchronously (offset + 1) right after it is
+consumed, so the committed offsets track what was consumed. The process
+closes the consumer cleanly (LeaveGroup for dynamic members) when it reads
+"close" on stdin or stdin reaches EOF.
+"""
+import argparse
+import json
+import logging
+import re
+import sys
+import threading
+
+parser = argparse.ArgumentParser()
+parser.add_argument('--client', choices=['confluent', 'kafka-python'], required=True)
+parser.add_argument('--bootstrap', required=True)
+parser.add_argument('--group', required=True)
+parser.add_argument('--topic', required=True)
+parser.add_argument('--strategy', default='range')
+parser.add_argument('--instance-id', default=None)
+parser.add_argument('--session-timeout-ms', type=int, default=6000)
+parser.add_argument('--client-id', default=None)
+parser.add_argument('--debug-cgrp', action='store_true')
+args = parser.parse_args()
+
+out_lock = threading.Lock()
+
+
+def emit(obj):
+    with out_lock:
+        sys.stdout.write(json.dumps(obj) + '\n')
+        sys.stdout.flush()
+
+
+stop = threading.Event()
+
+
+def read_stdin():
+    for line in sys.stdin:
+        if line.strip() == 'close':
+            break
+    stop.set()
+
+
+threading.Thread(target=read_stdin, daemon=True).start()
+
+owned = set()
+
+
+def report_owned():
+    emit({'ev': 'owned', 'partitions': sorted(owned)})
+
+
+def run_confluent():
+    from confluent_kafka import Consumer, KafkaException, TopicPartition
+
+    gen_re = re.compile(r'JoinGroup response: GenerationId (-?\d+)')
+
+    class CgrpLog(logging.Handler):
+        def emit(self, record):
+            m = gen_re.search(record.getMessage())
+            if m:
+                emit({'ev': 'join', 'generation': int(m.group(1))})
+
+    conf = {
+        'bootstrap.servers': args.bootstrap,
+        'group.id': args.group,
+        'enable.auto.commit': False,
+        'auto.offset.reset': 'earliest',
+        'partition.assignment.strategy': args.strategy,
+        'session.timeout.ms': args.session_timeout_ms,
+        'heartbeat.interval.ms': 500,
+        'max.poll.interval.ms': 20000,
+        'topic.metadata.refresh.interval.ms': 2000,
+        'error_cb': lambda err: emit({'ev': 'error', 'msg': str(err)}),
+    }
+    if args.client_id:
+        conf['client.id'] = args.client_id
+    if args.instance_id:
+        conf['group.instance.id'] = args.instance_id
+    extra = {}
+    if args.debug_cgrp:
+        conf['debug'] = 'cgrp'
+        log = logging.getLogger('rdkafka-' + (args.client_id or args.group))
+        log.setLevel(logging.DEBUG)
+        log.propagate = False
+        log.addHandler(CgrpLog())
+        extra['logger'] = log
+    consumer = Consumer(conf, **extra)
+    cooperative = args.strategy == 'cooperative-sticky'
+
+    def on_assign(c, parts):
+        # Eager: the full new assignment. Cooperative: only what is added.
+        if not cooperative:
+            owned.clear()
+        owned.update(tp.partition for tp in parts)
+        report_owned()
+
+    def on_revoke(c, parts):
+        for tp in parts:
+            owned.discard(tp.partition)
+        report_owned()
+
+    def on_lost(c, parts):
+        for tp in parts:
+            owned.discard(tp.partition)
+        report_owned()
+
+    consumer.subscribe([args.topic], on_assign=on_assign, on_revoke=on_revoke, on_lost=on_lost)
+    while not stop.is_set():
+        msg = consumer.poll(0.2)
+        if msg is None:
+            continue
+        if msg.error():
+            emit({'ev': 'error', 'msg': str(msg.error())})
+            continue
+        p, o = msg.partition(), msg.offset()
+        emit({'ev': 'rec', 'p': p, 'o': o, 'v': msg.value().decode() if msg.value() is not None else None})
+        try:
+            consumer.commit(offsets=[TopicPartition(args.topic, p, o + 1)], asynchronous=False)
+            emit({'ev': 'commit', 'p': p, 'o': o + 1})
+        except KafkaException as e:
+            # A commit racing a rebalance may fail; the record is consumed again by the next owner.
+            emit({'ev': 'error', 'msg': 'commit: ' + str(e)})
+    consumer.close()
+    emit({'ev': 'closed'})
+
+
+def run_kafka_python():
+    from kafka import KafkaConsumer, TopicPartition, ConsumerRebalanceListener
+    from kafka.structs import OffsetAndMetadata
+    from kafka.coordinator.assignors.range import RangePartitionAssignor
+    from kafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
+    from kafka.errors import KafkaError
+
+    assignors = {'range': RangePartitionAssignor, 'roundrobin': RoundRobinPartitionAssignor}
+    consumer = KafkaConsumer(
+        bootstrap_servers=args.bootstrap,
+        group_id=args.group,
+        client_id=args.client_id or 'groups-kafka-python',
+        enable_auto_commit=False,
+        auto_offset_reset='earliest',
+        session_timeout_ms=args.session_timeout_ms,
+        heartbeat_interval_ms=500,
+        max_poll_interval_ms=20000,
+        metadata_max_age_ms=2000,
+        partition_assignment_strategy=[assignors[args.strategy]],
+    )
+
+    class Listener(ConsumerRebalanceListener):
+        def on_partitions_revoked(self, revoked):
+            for tp in revoked:
+                owned.discard(tp.partition)
+            report_owned()
+
+        def on_partitions_assigned(self, assigned):
+            owned.clear()
+            owned.update(tp.partition for tp in assigned)
+            report_owned()
+
+    consumer.subscribe([args.topic], listener=Listener())
+    while not stop.is_set():
+        batches = consumer.poll(timeout_ms=200)
+        for tp, records in batches.items():
+            for r in records:
+                emit({'ev': 'rec', 'p': r.partition, 'o': r.offset, 'v': r.value.decode() if r.value is not None else None})
+                try:
+                    consumer.commit({TopicPartition(args.topic, r.partition): OffsetAndMetadata(r.offset + 1, None)})
+                    emit({'ev': 'commit', 'p': r.partition, 'o': r.offset + 1})
+                except KafkaError as e:
+                    emit({'ev': 'error', 'msg': 'commit: ' + repr(e)})
+    consumer.close()
+    emit({'ev': 'closed'})
+
+
+if args.client == 'confluent':
+    run_confluent()
+else:
+    run_kafka_python()
