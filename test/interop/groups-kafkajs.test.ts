@@ -1,0 +1,341 @@
+/**
+ * Consumer groups with kafkajs (and the admin views cross-checked with
+ * confluent-kafka-python's AdminClient):
+ *
+ *  - 3 consumers share a 6-partition topic, no partition owned twice; a 4th
+ *    joins and one leaves, and after each rebalance the records produced to
+ *    all 6 partitions reach exactly one member each, its owner; the committed
+ *    offsets (OffsetFetch, read the whole time) never go backwards;
+ *  - a group that restarts resumes from its committed offsets;
+ *  - listGroups / describeGroups / fetchOffsets, and lag = log end offset -
+ *    committed offset; DeleteGroups removes an empty group and its offsets.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { AssignerProtocol, Kafka, Partitioners, logLevel, type Admin, type Consumer, type Producer } from 'kafkajs';
+import { startBroker, type EmbeddedBroker } from '../../src/index.ts';
+
+const PY = '/usr/bin/python3';
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const PARTITIONS = 6;
+const ALL = [...Array(PARTITIONS).keys()];
+const run = promisify(execFile);
+
+async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 45_000, diag?: () => unknown): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastErr: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined && v !== false) return v as T;
+    } catch (e) {
+      lastErr = e;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out waiting for ${what}` + (lastErr ? ` (last error: ${lastErr})` : '') + (diag ? `\n${JSON.stringify(diag(), null, 1)}` : ''));
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+interface GroupView { state: string; protocol: string; members: { memberId: string; clientId: string; partitions: number[] }[] }
+
+async function describeGroup(admin: Admin, groupId: string, topic: string): Promise<GroupView> {
+  const { groups } = await admin.describeGroups([groupId]);
+  const g = groups[0];
+  return {
+    state: g.state,
+    protocol: g.protocol,
+    members: g.members.map((m) => {
+      const a = m.memberAssignment.length > 0 ? AssignerProtocol.MemberAssignment.decode(m.memberAssignment) : null;
+      return { memberId: m.memberId, clientId: m.clientId, partitions: [...(a?.assignment[topic] ?? [])].sort((x, y) => x - y) };
+    }),
+  };
+}
+
+async function committed(admin: Admin, groupId: string, topic: string): Promise<Map<number, number>> {
+  const res = await admin.fetchOffsets({ groupId, topics: [topic] });
+  return new Map(res[0].partitions.map((p) => [p.partition, Number(p.offset)]));
+}
+
+/** A kafkajs group member that records its joins and records and commits each record it consumes. */
+class Member {
+  readonly consumer: Consumer;
+  memberId: string | undefined;
+  owned: number[] | undefined;
+  joins = 0;
+  readonly received: { p: number; o: number; v: string }[] = [];
+  stopped = false;
+
+  constructor(readonly name: string, kafka: Kafka, groupId: string, readonly topic: string, private readonly commitBelow?: (p: number) => number) {
+    this.consumer = kafka.consumer({ groupId, sessionTimeout: 6000, rebalanceTimeout: 10_000, heartbeatInterval: 500, maxWaitTimeInMs: 300 });
+    this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => {
+      this.joins++;
+      this.memberId = e.payload.memberId;
+      this.owned = [...(e.payload.memberAssignment[topic] ?? [])].sort((x, y) => x - y);
+    });
+  }
+
+  async start(fromBeginning = true): Promise<void> {
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topics: [this.topic], fromBeginning });
+    await this.consumer.run({
+      autoCommit: false,
+      eachMessage: async ({ partition, message }) => {
+        const o = Number(message.offset);
+        this.received.push({ p: partition, o, v: message.value!.toString() });
+        if (this.commitBelow && o >= this.commitBelow(partition)) return;
+        try {
+          await this.consumer.commitOffsets([{ topic: this.topic, partition, offset: String(o + 1) }]);
+        } catch {
+          // a commit racing a rebalance fails; the next owner consumes the record again
+        }
+      },
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    await this.consumer.disconnect();
+  }
+}
+
+let broker: EmbeddedBroker;
+let kafka: Kafka;
+let admin: Admin;
+let producer: Producer;
+
+before(async () => {
+  broker = await startBroker({ overrides: { 'group.initial.rebalance.delay.ms': '0', 'num.partitions': '1' } });
+  kafka = new Kafka({ clientId: 'groups-kafkajs-test', brokers: [broker.bootstrapServers], logLevel: logLevel.NOTHING });
+  admin = kafka.admin();
+  await admin.connect();
+  producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+});
+
+after(async () => {
+  await producer?.disconnect();
+  await admin?.disconnect();
+  await broker?.close();
+});
+
+test('kafkajs: 3 members share 6 partitions; join and leave rebalance; every partition is consumed again; commits never go backwards', async () => {
+  const topic = 'groups-kjs-share';
+  const groupId = 'g-kjs-share';
+  await admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS }], waitForLeaders: true });
+  const members: Member[] = [];
+  const live = () => members.filter((m) => !m.stopped);
+  const regressions: string[] = [];
+  const last = new Map<number, number>();
+  let samples = 0;
+  let watching = true;
+  const sample = async () => {
+    const c = await committed(admin, groupId, topic);
+    samples++;
+    for (const [p, o] of c) {
+      const prev = last.get(p);
+      if (prev !== undefined && o < prev) regressions.push(`partition ${p}: committed offset went from ${prev} to ${o}`);
+      if (prev === undefined || o > prev) last.set(p, o);
+    }
+  };
+  const watcher = (async () => {
+    while (watching) {
+      await sample().catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 300));
+    }
+  })();
+  const start = async (name: string) => {
+    const m = new Member(name, kafka, groupId, topic);
+    members.push(m);
+    await m.start();
+    return m;
+  };
+
+  const settle = async (label: string) => {
+    let view: GroupView | undefined;
+    await waitFor(`${label}: the group to settle with ${live().length} members`, async () => {
+      view = await describeGroup(admin, groupId, topic);
+      if (view.state !== 'Stable' || view.members.length !== live().length) return false;
+      for (const m of live()) {
+        const b = view.members.find((x) => x.memberId === m.memberId);
+        if (!b || JSON.stringify(b.partitions) !== JSON.stringify(m.owned)) return false;
+      }
+      return new Set(view.members.flatMap((x) => x.partitions)).size === PARTITIONS;
+    }, 60_000, () => ({ view, members: live().map((m) => ({ name: m.name, memberId: m.memberId, owned: m.owned })) }));
+    const owners = new Map<number, string[]>();
+    for (const m of live()) for (const p of m.owned!) owners.set(p, [...(owners.get(p) ?? []), m.name]);
+    for (const p of ALL) assert.equal(owners.get(p)?.length, 1, `${label}: partition ${p} owned by ${JSON.stringify(owners.get(p))}`);
+    for (const m of live()) assert.ok(m.owned!.length >= 1, `${label}: ${m.name} owns nothing`);
+    assert.equal(new Set(live().map((m) => m.memberId)).size, live().length, `${label}: member ids are distinct`);
+  };
+
+  const produceAndCheck = async (label: string) => {
+    const values: { p: number; v: string }[] = [];
+    for (const p of ALL) for (let i = 0; i < 2; i++) values.push({ p, v: `${label}:${p}:${i}` });
+    await producer.send({ topic, messages: values.map(({ p, v }) => ({ partition: p, value: v })) });
+    const receivers = () => {
+      const got = new Map<string, string[]>();
+      for (const m of members) for (const r of m.received) if (r.v.startsWith(`${label}:`)) got.set(r.v, [...(got.get(r.v) ?? []), m.name]);
+      return got;
+    };
+    await waitFor(`${label}: all ${values.length} records to be consumed`, () => receivers().size === values.length, 45_000, () => [...receivers().keys()]);
+    const got = receivers();
+    for (const { p, v } of values) {
+      const who = got.get(v)!;
+      assert.equal(who.length, 1, `${label}: ${v} consumed by ${JSON.stringify(who)}`);
+      const owner = live().find((m) => m.owned!.includes(p));
+      assert.equal(who[0], owner?.name, `${label}: ${v} consumed by ${who[0]}, but partition ${p} is assigned to ${owner?.name}`);
+    }
+  };
+
+  try {
+    await Promise.all([start('k1'), start('k2'), start('k3')]);
+    await settle('3 members');
+    await produceAndCheck('three');
+
+    const k4 = await start('k4');
+    await settle('after k4 joined');
+    assert.ok(k4.owned!.length >= 1);
+    await produceAndCheck('joined');
+
+    await members[0].stop(); // LeaveGroup
+    await settle('after k1 left');
+    await produceAndCheck('left');
+
+    const ends = await admin.fetchTopicOffsets(topic);
+    for (const e of ends) assert.equal(Number(e.high), 6, `partition ${e.partition}: 3 rounds of 2 records`);
+    await waitFor('committed offsets to reach the log end offsets', async () => {
+      await sample();
+      return ends.every((e) => last.get(e.partition) === Number(e.high));
+    }, 30_000, () => [...last]);
+    assert.ok(samples > 5, 'the committed offsets were read over time');
+    assert.deepEqual(regressions, []);
+  } finally {
+    watching = false;
+    await watcher;
+    await Promise.all(members.map((m) => m.stop().catch(() => undefined)));
+  }
+});
+
+test('kafkajs: a restarted group resumes from its committed offsets', async () => {
+  const topic = 'groups-kjs-resume';
+  const groupId = 'g-kjs-resume';
+  const N = 5;
+  const M = 3;
+  await admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS }], waitForLeaders: true });
+  await producer.send({ topic, messages: ALL.flatMap((p) => Array.from({ length: N }, (_, i) => ({ partition: p, value: `old:${p}:${i}` }))) });
+
+  const first = new Member('first', kafka, groupId, topic);
+  await first.start();
+  try {
+    await waitFor(`the first consumer to consume ${N * PARTITIONS} records`, () => first.received.length >= N * PARTITIONS, 45_000, () => first.received.length);
+    await waitFor('its commits to land', async () => {
+      const c = await committed(admin, groupId, topic);
+      return ALL.every((p) => c.get(p) === N);
+    }, 30_000, async () => [...(await committed(admin, groupId, topic))]);
+  } finally {
+    await first.stop();
+  }
+  assert.equal(first.received.length, N * PARTITIONS, 'each record once');
+  const after = await committed(admin, groupId, topic);
+  for (const p of ALL) assert.equal(after.get(p), N, `partition ${p}: committed offset after close`);
+
+  await producer.send({ topic, messages: ALL.flatMap((p) => Array.from({ length: M }, (_, i) => ({ partition: p, value: `new:${p}:${i}` }))) });
+
+  // fromBeginning only applies without a committed offset: the group has one
+  const second = new Member('second', kafka, groupId, topic);
+  await second.start(true);
+  try {
+    await waitFor(`the restarted group to consume the ${M * PARTITIONS} new records`, () => second.received.filter((r) => r.v.startsWith('new:')).length >= M * PARTITIONS, 45_000, () => second.received);
+    // Per partition, records arrive in offset order: any old record consumed
+    // again would have arrived before the new ones.
+    const got = second.received.map((r) => `${r.p}@${r.o}=${r.v}`).sort();
+    const want = ALL.flatMap((p) => Array.from({ length: M }, (_, i) => `${p}@${N + i}=new:${p}:${i}`)).sort();
+    assert.deepEqual(got, want);
+  } finally {
+    await second.stop();
+  }
+});
+
+test('kafkajs admin: list, describe, fetch offsets, lag; confluent AdminClient agrees; delete an empty group', async () => {
+  const topic = 'groups-kjs-lag';
+  const groupId = 'g-kjs-lag';
+  await admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS }], waitForLeaders: true });
+  // partition p holds 2p+3 records; the consumer reads them all but commits only the first p+1
+  const produced = (p: number) => 2 * p + 3;
+  const commitTo = (p: number) => p + 1;
+  await producer.send({ topic, messages: ALL.flatMap((p) => Array.from({ length: produced(p) }, (_, i) => ({ partition: p, value: `v${p}.${i}` }))) });
+
+  const m = new Member('lagger', kafka, groupId, topic, commitTo);
+  await m.start();
+  try {
+    const total = ALL.reduce((s, p) => s + produced(p), 0);
+    await waitFor(`the consumer to read all ${total} records`, () => m.received.length >= total, 45_000, () => m.received.length);
+    await waitFor('its commits to land', async () => {
+      const c = await committed(admin, groupId, topic);
+      return ALL.every((p) => c.get(p) === commitTo(p));
+    }, 30_000, async () => [...(await committed(admin, groupId, topic))]);
+
+    // while the member is connected
+    const { groups } = await admin.listGroups();
+    const listed = groups.find((g) => g.groupId === groupId);
+    assert.ok(listed, `listGroups includes ${groupId}: ${JSON.stringify(groups)}`);
+    assert.equal(listed.protocolType, 'consumer');
+
+    const view = await describeGroup(admin, groupId, topic);
+    assert.equal(view.state, 'Stable');
+    assert.equal(view.protocol, 'RoundRobinAssigner', 'the protocol kafkajs proposed');
+    assert.equal(view.members.length, 1);
+    assert.equal(view.members[0].memberId, m.memberId);
+    assert.equal(view.members[0].clientId, 'groups-kafkajs-test');
+    assert.deepEqual(view.members[0].partitions, ALL);
+
+    const py = JSON.parse((await run(PY, [path.join(HERE, 'py', 'groups_admin.py'), 'list', broker.bootstrapServers], { timeout: 60_000 })).stdout);
+    const pg = py.groups.find((g: any) => g.id === groupId);
+    assert.ok(pg, `AdminClient.list_groups() includes ${groupId}: ${JSON.stringify(py)}`);
+    assert.equal(pg.state, 'Stable');
+    assert.equal(pg.protocol_type, 'consumer');
+    assert.equal(pg.protocol, 'RoundRobinAssigner');
+    assert.deepEqual(pg.members.map((x: any) => [x.id, x.client_id]), [[m.memberId, 'groups-kafkajs-test']]);
+  } finally {
+    await m.stop();
+  }
+
+  // lag = log end offset - committed offset
+  const ends = new Map((await admin.fetchTopicOffsets(topic)).map((e) => [e.partition, Number(e.high)]));
+  const c = await committed(admin, groupId, topic);
+  for (const p of ALL) {
+    assert.equal(ends.get(p), produced(p), `partition ${p}: high watermark`);
+    assert.equal(c.get(p), commitTo(p), `partition ${p}: committed offset`);
+    assert.equal(ends.get(p)! - c.get(p)!, produced(p) - commitTo(p), `partition ${p}: lag`);
+  }
+  const lag = JSON.parse((await run(PY, [path.join(HERE, 'py', 'groups_admin.py'), 'lag', broker.bootstrapServers, groupId, topic, String(PARTITIONS)], { timeout: 60_000 })).stdout);
+  assert.deepEqual(
+    lag.partitions.map((r: any) => [r.p, r.committed, r.high, r.high - r.committed]).sort((a: number[], b: number[]) => a[0] - b[0]),
+    ALL.map((p) => [p, commitTo(p), produced(p), produced(p) - commitTo(p)]),
+    'confluent-kafka sees the same committed offsets, high watermarks and lag',
+  );
+
+  // after the member left: Empty, no members; an unknown group is Dead
+  const empty = await describeGroup(admin, groupId, topic);
+  assert.equal(empty.state, 'Empty');
+  assert.deepEqual(empty.members, []);
+  const unknown = await admin.describeGroups(['g-never-existed']);
+  assert.equal(unknown.groups[0].state, 'Dead');
+  assert.deepEqual(unknown.groups[0].members, []);
+  const py = JSON.parse((await run(PY, [path.join(HERE, 'py', 'groups_admin.py'), 'list', broker.bootstrapServers], { timeout: 60_000 })).stdout);
+  assert.equal(py.groups.find((g: any) => g.id === groupId)?.state, 'Empty');
+
+  // an empty group can be deleted, offsets and all
+  const del = await admin.deleteGroups([groupId]);
+  assert.deepEqual(del.map((d) => [d.groupId, d.errorCode]), [[groupId, 0]]);
+  assert.ok(!(await admin.listGroups()).groups.some((g) => g.groupId === groupId), 'deleted group is not listed');
+  const gone = await committed(admin, groupId, topic);
+  for (const p of ALL) assert.equal(gone.get(p), -1, `partition ${p}: no committed offset after DeleteGroups`);
+});
