@@ -8,9 +8,9 @@ JSON object per stdout line:
                                          assign / revoke / lost callback
   {"ev": "rec", "p": P, "o": O, "v": V} every record consumed
   {"ev": "commit", "p": P, "o": O}      a synchronous commit succeeded
-  {"ev": "join", "generation": G}       (confluent, --debug-cgrp) a JoinGroup
-                                         response's generation, from librdkafka's
-                                         cgrp debug log
+  {"ev": "join", "generation": G, "ok": B}  (confluent, --debug-cgrp) a JoinGroup
+                                         response's generation (ok: no error), from
+                                         librdkafka's cgrp debug log
   {"ev": "error", "msg": ...}           a client error
   {"ev": "closed"}                      after a clean close
 
@@ -73,9 +73,11 @@ def run_confluent():
 
     class CgrpLog(logging.Handler):
         def emit(self, record):
-            m = gen_re.search(record.getMessage())
+            text = record.getMessage()
+            m = gen_re.search(text)
             if m:
-                emit({'ev': 'join', 'generation': int(m.group(1))})
+                # error answers (e.g. MEMBER_ID_REQUIRED) carry generation -1 and an error text
+                emit({'ev': 'join', 'generation': int(m.group(1)), 'ok': text.rstrip().endswith('(no error)')})
 
     conf = {
         'bootstrap.servers': args.bootstrap,
