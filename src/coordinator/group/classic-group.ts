@@ -365,7 +365,7 @@ export class ClassicGroup {
   // ------------------------------------------------------------- sync
 
   sync(a: SyncArgs, token: Token, now: number): Action[] {
-    const reply = (errorCode: number, assignment = EMPTY): Action[] => [
+    const reply = (errorCode: number, assignment: Buffer = EMPTY): Action[] => [
       { kind: 'sync', token, result: this.syncResult(errorCode, assignment) },
     ];
     if (this.state === 'Dead') return reply(ErrorCode.COORDINATOR_NOT_AVAILABLE);
@@ -579,10 +579,10 @@ export class ClassicGroup {
   }
 }
 
-function sameProtocols(a: { name: string; metadata: Buffer }[], b: { name: string; metadata: Buffer }[]): boolean {
+function sameProtocols(a: { name: string; metadata: Uint8Array }[], b: { name: string; metadata: Uint8Array }[]): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) {
-    if (a[i].name !== b[i].name || !a[i].metadata.equals(b[i].metadata)) return false;
+    if (a[i].name !== b[i].name || !Buffer.from(a[i].metadata).equals(b[i].metadata)) return false;
   }
   return true;
 }

@@ -160,11 +160,13 @@ test('a session expiring while others wait in SyncGroup sends them back to rejoi
   const follower = g.leaderId === a.memberId ? b.memberId : a.memberId;
   const sTok = nextToken++;
   assert.deepEqual(s.sync({ groupId: 'g', generationId: g.generationId, memberId: follower, groupInstanceId: null, protocolType: null, protocolName: null, assignments: [] }, sTok, 3), []);
-  // the leader goes silent: its session expires
-  const actions = s.tick(2 + 1000 + 1);
+  const leader = g.leaderId!;
+  // the leader goes silent: its session (joined at t=2, 1000 ms) expires first
+  const actions = s.tick(2 + 1000);
   const waiting = syncs(actions).get(sTok);
   assert.equal(waiting?.errorCode, ErrorCode.REBALANCE_IN_PROGRESS);
-  assert.equal(g.members.has(g.leaderId ?? 'none'), g.leaderId !== null);
+  assert.equal(g.members.has(leader), false, 'the silent leader is removed');
+  assert.equal(g.members.has(follower), true, 'the follower stays and must rejoin');
   assert.equal(g.state, 'PreparingRebalance');
 });
 
