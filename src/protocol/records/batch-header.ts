@@ -46,7 +46,8 @@ function readInt64(buf: Buffer, at: number): number {
   return buf.readInt32BE(at) * TWO_32 + buf.readUInt32BE(at + 4);
 }
 
-function writeInt64(buf: Buffer, at: number, v: number): void {
+/** Write a non-fractional number below 2^53 in magnitude as a big-endian int64. */
+export function writeInt64(buf: Buffer, at: number, v: number): void {
   const hi = Math.floor(v / TWO_32);
   buf.writeInt32BE(hi, at);
   buf.writeUInt32BE(v - hi * TWO_32, at + 4);
