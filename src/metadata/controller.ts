@@ -224,7 +224,7 @@ export class Controller {
   }
 
   deleteTopic(topic: TopicState): Promise<ControllerResult> {
-    return this.enqueue(() => {
+    return this.enqueue<ControllerResult>(() => {
       if (this.image.topicsById.get(topic.topicId) !== topic) {
         return { records: [], result: { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: null } };
       }
@@ -236,7 +236,7 @@ export class Controller {
   }
 
   createPartitions(name: string, count: number, validateOnly: boolean): Promise<ControllerResult> {
-    return this.enqueue(() => {
+    return this.enqueue<ControllerResult>(() => {
       const t = this.image.topicsByName.get(name);
       if (!t) return { records: [], result: { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: `Topic '${name}' does not exist.` } };
       const current = t.partitions.length;

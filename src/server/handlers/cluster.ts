@@ -25,7 +25,7 @@ export function describeClusterHandler(b: Broker): Handler {
 export function describeLogDirsHandler(b: Broker): Handler {
   return (req) => {
     const wanted: { topic: string; partitions: number[] }[] | null = req.topics;
-    const results = b.config.logDirs.map((dir) => {
+    const results = b.config.logDirs.map((dir: string) => {
       const topics = new Map<string, { name: string; partitions: any[] }>();
       for (const p of b.replicas.all()) {
         if (p.log.dir !== undefined && !p.log.dir.startsWith(dir)) continue;

@@ -122,7 +122,7 @@ function appendToPartition(
             appended: false,
           };
         }
-        return { result: failed(index, ErrorCode[verdict], null), appended: false };
+        return { result: failed(index, ErrorCode[verdict as keyof typeof ErrorCode], null), appended: false };
       }
     }
   }
