@@ -20,7 +20,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { AssignerProtocol, Kafka, Partitioners, logLevel, type Admin, type Producer } from 'kafkajs';
-import { startBroker, type EmbeddedBroker } from '../../src/index.ts';
+import { startTestBroker, type TestBroker } from '../helpers/broker.ts';
 
 const PY = '/usr/bin/python3';
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -137,13 +137,13 @@ class CommitWatcher {
 
 // ---------------------------------------------------------------- scenario
 
-let broker: EmbeddedBroker;
+let broker: TestBroker;
 let kafka: Kafka;
 let admin: Admin;
 let producer: Producer;
 
 before(async () => {
-  broker = await startBroker({ overrides: { 'group.initial.rebalance.delay.ms': '0', 'num.partitions': '1' } });
+  broker = await startTestBroker({ overrides: { 'group.initial.rebalance.delay.ms': '0', 'num.partitions': '1' } });
   kafka = new Kafka({ clientId: 'groups-confluent-test', brokers: [broker.bootstrapServers], logLevel: logLevel.NOTHING });
   admin = kafka.admin();
   await admin.connect();

@@ -17,7 +17,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { AssignerProtocol, Kafka, Partitioners, logLevel, type Admin, type Consumer, type Producer } from 'kafkajs';
-import { startBroker, type EmbeddedBroker } from '../../src/index.ts';
+import { startTestBroker, type TestBroker } from '../helpers/broker.ts';
 
 const PY = '/usr/bin/python3';
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -105,13 +105,13 @@ class Member {
   }
 }
 
-let broker: EmbeddedBroker;
+let broker: TestBroker;
 let kafka: Kafka;
 let admin: Admin;
 let producer: Producer;
 
 before(async () => {
-  broker = await startBroker({ overrides: { 'group.initial.rebalance.delay.ms': '0', 'num.partitions': '1' } });
+  broker = await startTestBroker({ overrides: { 'group.initial.rebalance.delay.ms': '0', 'num.partitions': '1' } });
   kafka = new Kafka({ clientId: 'groups-kafkajs-test', brokers: [broker.bootstrapServers], logLevel: logLevel.NOTHING });
   admin = kafka.admin();
   await admin.connect();
