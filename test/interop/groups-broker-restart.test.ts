@@ -71,7 +71,9 @@ class PyMember {
   async close(): Promise<void> {
     if (this.exited) return;
     this.proc.stdin!.end('close\n');
+    const timer = setTimeout(() => this.proc.kill('SIGKILL'), 30_000);
     const code = await this.exit;
+    clearTimeout(timer);
     assert.equal(code, 0, `${this.name} exited with ${code}: ${this.stderr.slice(-2000)}`);
   }
 
