@@ -1,14 +1,19 @@
 """confluent-kafka Producer -> Consumer(assign) round trip with one compression codec.
 usage: ck_roundtrip.py BOOTSTRAP TOPIC CODEC IDEMPOTENCE(0|1) COUNT PARTITIONS
 Produces COUNT records spread over PARTITIONS partitions (explicit partition), with keys,
-headers, explicit timestamps and one null value per partition; then reads everything back."""
+headers, explicit timestamps and one null value per partition; then reads everything back.
+The topic is created first with AdminClient."""
 import sys
 import time
 from confluent_kafka import Producer, Consumer, TopicPartition, OFFSET_BEGINNING
+from confluent_kafka.admin import AdminClient, NewTopic
 from common import emit, ck_consume
 
 bootstrap, topic, codec = sys.argv[1], sys.argv[2], sys.argv[3]
 idem, count, partitions = sys.argv[4] == '1', int(sys.argv[5]), int(sys.argv[6])
+
+AdminClient({'bootstrap.servers': bootstrap}).create_topics(
+    [NewTopic(topic, num_partitions=partitions, replication_factor=1)])[topic].result(timeout=30)
 
 p = Producer({
     'bootstrap.servers': bootstrap,
