@@ -1,0 +1,86 @@
+/**
+ * The group coordinator's persistence on this broker: records of
+ * `__consumer_offsets` (compacted, `offsets.topic.num.partitions`
+ * partitions, a group's records on partition abs(hash(group)) % n), written
+ * as ordinary record batches through the partition logs and read back at
+ * startup.
+ */
+import { encodeBatch, iterateRecords } from '../protocol/records/index.ts';
+import { splitBatches } from '../protocol/records/validate.ts';
+import { decodeStored, encodeStored, partitionForGroup, type StoredRecord } from '../coordinator/group/offsets-records.ts';
+import type { GroupStore } from '../coordinator/group/service.ts';
+import type { Broker } from './broker.ts';
+import type { TopicState } from '../metadata/image.ts';
+
+export const OFFSETS_TOPIC = '__consumer_offsets';
+
+export class OffsetsTopicStore implements GroupStore {
+  constructor(private readonly b: Broker) {}
+
+  /** Creates __consumer_offsets on first use (compacted, as Kafka does). */
+  async ensureTopic(): Promise<TopicState> {
+    const existing = this.b.image.topicsByName.get(OFFSETS_TOPIC);
+    if (existing) return existing;
+    await this.b.controller.createTopics(
+      [
+        {
+          name: OFFSETS_TOPIC,
+          numPartitions: this.b.config.offsetsTopicNumPartitions,
+          replicationFactor: 1,
+          configs: { 'cleanup.policy': 'compact', 'compression.type': 'producer', 'segment.bytes': String(100 * 1024 * 1024) },
+        },
+      ],
+      false,
+    );
+    return this.b.image.topicsByName.get(OFFSETS_TOPIC)!;
+  }
+
+  async write(records: StoredRecord[]): Promise<void> {
+    const topic = await this.ensureTopic();
+    const byPartition = new Map<number, StoredRecord[]>();
+    for (const r of records) {
+      const p = partitionForGroup(r.groupId, topic.partitions.length);
+      let l = byPartition.get(p);
+      if (!l) byPartition.set(p, (l = []));
+      l.push(r);
+    }
+    const now = Date.now();
+    for (const [p, recs] of byPartition) {
+      const part = this.b.replicas.get(OFFSETS_TOPIC, p);
+      if (!part) throw new Error(`${OFFSETS_TOPIC}-${p} is not hosted here`);
+      const batch = encodeBatch({ records: recs.map((r) => ({ ...encodeStored(r), timestamp: now })) });
+      part.log.append(batch, { leaderEpoch: topic.partitions[p].leaderEpoch });
+      part.log.setHighWatermark(part.log.logEndOffset);
+    }
+  }
+
+  async load(): Promise<StoredRecord[]> {
+    const topic = this.b.image.topicsByName.get(OFFSETS_TOPIC);
+    if (!topic) return [];
+    const out: StoredRecord[] = [];
+    for (const p of topic.partitions) {
+      const part = this.b.replicas.get(OFFSETS_TOPIC, p.partition);
+      if (!part) continue;
+      const log = part.log;
+      let offset = log.logStartOffset;
+      while (offset < log.logEndOffset) {
+        const { batches } = log.read(offset, 1024 * 1024, { maxOffset: log.logEndOffset, minOneBatch: true });
+        if (batches.length === 0) break;
+        for (const chunk of batches) {
+          for (const pos of splitBatches(chunk)) {
+            const base = chunk.readInt32BE(pos.at) * 2 ** 32 + chunk.readUInt32BE(pos.at + 4);
+            for (const rec of iterateRecords(chunk, pos.at)) {
+              if (base + rec.offsetDelta < offset) continue;
+              const key = rec.key();
+              if (key === null) continue;
+              const stored = decodeStored(key, rec.value());
+              if (stored) out.push(stored);
+            }
+            offset = Math.max(offset, base + chunk.readInt32BE(pos.at + 23) + 1);
+          }
+        }
+      }
+    }
+    return out;
+  }
+}
