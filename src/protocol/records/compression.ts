@@ -262,9 +262,9 @@ function zstdDecompress(data: Buffer, maxOutput: number): Buffer {
         if (total > maxOutput) throw tooLarge(total, maxOutput);
         chunks.push(chunk.subarray(0, produced));
       }
-      if (input.length === 0 && produced < chunk.length) {
-        if (pending !== 0) throw new ProtocolError('zstd: truncated frame');
-        break;
+      if (input.length === 0) {
+        if (pending === 0) break; // last frame decoded and flushed
+        if (produced < chunk.length) throw new ProtocolError('zstd: truncated frame');
       }
       if (produced === 0 && consumed === 0) throw new ProtocolError('zstd: no progress decoding frame');
     }
