@@ -1,0 +1,173 @@
+/**
+ * Side-by-side benchmark harness (OpenMessaging-Benchmark style): runs each
+ * workload against Samsa and its peers on loopback in one run, prints one
+ * table per workload with ratios, writes bench/results/latest.json and
+ * docs/bench-latest.svg. runBench() is the entry point for bench/run.ts and
+ * for the CLI.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { clientCpu, hasCommand, nowSec, procCpu, procRss, rssSampler, sleep } from './proc.ts';
+import { measureCeilings } from './ceilings.ts';
+import { measureStartup } from './startup.ts';
+import { payloadFiles } from './payload.ts';
+import { percentiles } from './stats.ts';
+import { ceilingsTable, startupTable, workloadTable, type WorkloadReport } from './report.ts';
+import { renderSvg } from './svg.ts';
+import { NatsTarget } from './targets/nats.ts';
+import { RedisTarget } from './targets/redis.ts';
+import { SamsaTarget } from './targets/samsa.ts';
+import { workloads as allWorkloads } from '../workloads/index.ts';
+import type { BenchOptions, Ceilings, LatencyResult, PhaseResult, StartupResult, Target, TargetResult, Workload } from './types.ts';
+
+export type { BenchOptions } from './types.ts';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+export interface BenchResults {
+  date: string;
+  machine: { cpus: number; cpuModel: string; memGB: number; kernel: string; node: string };
+  quick: boolean;
+  ceilings?: Ceilings;
+  startup?: StartupResult;
+  workloads: WorkloadReport[];
+  missingTools: string[];
+}
+
+async function measured<T extends { msgs: number; bytes: number }>(pid: number, fn: () => Promise<T>): Promise<PhaseResult> {
+  const s0 = procCpu(pid) ?? 0;
+  const c0 = clientCpu();
+  const t0 = nowSec();
+  const r = await fn();
+  const seconds = nowSec() - t0;
+  return { msgs: r.msgs, bytes: r.bytes, seconds, serverCpu: (procCpu(pid) ?? s0) - s0, clientCpu: clientCpu() - c0 };
+}
+
+async function latencyRun(t: Target, w: Workload, rate: number, seconds: number): Promise<LatencyResult> {
+  const pid = t.pid();
+  const s0 = procCpu(pid) ?? 0;
+  const c0 = clientCpu();
+  const r = await t.latency(w, rate, seconds);
+  const [p50, p99, p999, max] = percentiles(r.latenciesUs, [50, 99, 99.9, 100]);
+  return {
+    targetRate: rate,
+    achievedRate: r.received / seconds,
+    sent: r.sent,
+    received: r.received,
+    p50,
+    p99,
+    p999,
+    max,
+    serverCpu: (procCpu(pid) ?? s0) - s0,
+    clientCpu: clientCpu() - c0,
+  };
+}
+
+async function runTarget(t: Target, w: Workload, tmp: string, quick: boolean, log: (s: string) => void): Promise<TargetResult> {
+  const res: TargetResult = { target: t.name, mode: t.mode(w) };
+  const files = payloadFiles(tmp, w, w.partitions > 1 ? 2 : 1);
+  const t0 = nowSec();
+  try {
+    await t.start(w);
+    res.startSeconds = nowSec() - t0;
+    await sleep(300);
+    res.rssRest = procRss(t.pid());
+    const rss = rssSampler(t.pid());
+    try {
+      res.produce = await measured(t.pid(), () => t.produce(w, files));
+      const mps = res.produce.msgs / res.produce.seconds;
+      log(`  ${t.name}: produce ${(res.produce.bytes / 1e6 / res.produce.seconds).toFixed(1)} MB/s, ${mps.toFixed(0)} msgs/s`);
+      res.consume = await measured(t.pid(), () => t.consume(w, res.produce!.msgs));
+      log(`  ${t.name}: consume ${(res.consume.bytes / 1e6 / res.consume.seconds).toFixed(1)} MB/s (${res.consume.msgs} msgs)`);
+      if (res.consume.msgs < res.produce.msgs) throw new Error(`consumed ${res.consume.msgs} of ${res.produce.msgs}`);
+      if (w.latencySeconds > 0) {
+        res.latency = await latencyRun(t, w, Math.max(10, Math.floor(mps * 0.5)), w.latencySeconds);
+        log(`  ${t.name}: latency @${res.latency.targetRate} msgs/s p50 ${(res.latency.p50 / 1000).toFixed(2)} p99 ${(res.latency.p99 / 1000).toFixed(2)} p99.9 ${(res.latency.p999 / 1000).toFixed(2)} ms`);
+        if (!quick) {
+          res.latencyLight = await latencyRun(t, w, Math.max(10, Math.floor(mps * 0.1)), w.latencySeconds);
+          log(`  ${t.name}: latency @${res.latencyLight.targetRate} msgs/s p50 ${(res.latencyLight.p50 / 1000).toFixed(2)} p99 ${(res.latencyLight.p99 / 1000).toFixed(2)} ms`);
+        }
+      }
+    } finally {
+      res.rssPeak = rss.stop();
+    }
+  } catch (e) {
+    res.error = (e as Error).message.split('\n').slice(0, 3).join(' / ');
+    log(`  ${t.name}: FAILED: ${(e as Error).message.slice(0, 600)}`);
+  } finally {
+    await t.stop().catch(() => {});
+  }
+  return res;
+}
+
+export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
+  const verbose = opts.verbose ?? true;
+  const log = (s: string) => verbose && console.error(s);
+  const quick = !!opts.quick;
+  const tmp = fs.mkdtempSync(path.join(opts.tmpDir ?? os.tmpdir(), 'samsa-bench-'));
+  const missingTools = ['kcat', 'nats-server', 'redis-server', 'redis-benchmark', 'iperf3', 'fio'].filter((c) => !hasCommand(c));
+  if (missingTools.length) log(`missing tools: ${missingTools.join(', ')} (run scripts/bench-setup.sh)`);
+
+  const want = opts.targets ?? ['samsa', 'nats', 'redis'];
+  const targets: Target[] = [];
+  if (want.includes('samsa') && hasCommand('kcat')) targets.push(new SamsaTarget(tmp));
+  if (want.includes('nats') && hasCommand('nats-server')) targets.push(new NatsTarget(tmp));
+  if (want.includes('redis') && hasCommand('redis-server') && hasCommand('redis-benchmark')) targets.push(new RedisTarget(tmp));
+
+  const cpus = os.cpus();
+  const results: BenchResults = {
+    date: new Date().toISOString(),
+    machine: { cpus: cpus.length, cpuModel: cpus[0]?.model ?? '?', memGB: Math.round(os.totalmem() / 2 ** 30), kernel: os.release(), node: process.version },
+    quick,
+    workloads: [],
+    missingTools,
+  };
+
+  try {
+    if (opts.ceilings !== false) results.ceilings = await measureCeilings(tmp, quick, log);
+    const ceilings = results.ceilings ?? { notes: ['not measured'] };
+
+    let wls = allWorkloads(quick);
+    if (opts.only?.length) wls = wls.filter((w) => opts.only!.some((o) => w.name.includes(o)));
+    const broken = new Set<string>();
+    for (const w of wls) {
+      log(`workload ${w.name}: ${w.messages} msgs`);
+      const rep: WorkloadReport = { workload: w, results: [] };
+      for (const t of targets) {
+        if (broken.has(t.name)) {
+          rep.results.push({ target: t.name, error: 'skipped: failed to start earlier in this run' });
+          continue;
+        }
+        const r = await runTarget(t, w, tmp, quick, log);
+        if (r.error && r.startSeconds === undefined) broken.add(t.name);
+        rep.results.push(r);
+      }
+      results.workloads.push(rep);
+      console.log(workloadTable(rep, ceilings));
+    }
+
+    if (opts.startup !== false && targets.some((t) => t.name === 'samsa') && !broken.has('samsa')) {
+      results.startup = await measureStartup(tmp, 1000, log);
+    } else if (opts.startup !== false) {
+      results.startup = { partitions: 1000, error: broken.has('samsa') ? 'samsa did not start' : 'samsa not selected' };
+    }
+
+    console.log('## Ceilings\n');
+    console.log(ceilingsTable(ceilings));
+    if (results.startup) console.log(startupTable(results.startup));
+
+    const jsonFile = opts.resultsFile ?? path.join(root, 'bench/results/latest.json');
+    fs.mkdirSync(path.dirname(jsonFile), { recursive: true });
+    fs.writeFileSync(jsonFile, JSON.stringify(results, null, 2) + '\n');
+    const svgFile = opts.svgFile ?? path.join(root, 'docs/bench-latest.svg');
+    fs.mkdirSync(path.dirname(svgFile), { recursive: true });
+    const title = `Samsa vs peers, loopback, ${results.machine.cpus} cores, ${results.date.slice(0, 10)}${quick ? ' (quick)' : ''}`;
+    fs.writeFileSync(svgFile, renderSvg(results.workloads, ceilings, title));
+    log(`wrote ${path.relative(process.cwd(), jsonFile)} and ${path.relative(process.cwd(), svgFile)}`);
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+  return results;
+}

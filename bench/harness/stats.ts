@@ -1,0 +1,33 @@
+/** Percentiles and number formatting. */
+
+export function percentiles(values: Float64Array, ps: number[]): number[] {
+  if (values.length === 0) return ps.map(() => NaN);
+  const sorted = Float64Array.from(values).sort();
+  return ps.map((p) => {
+    const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+    return sorted[i];
+  });
+}
+
+export function fmt(x: number | undefined, digits = 3): string {
+  if (x === undefined || !Number.isFinite(x)) return '-';
+  if (x === 0) return '0';
+  const a = Math.abs(x);
+  if (a >= 1e6) return (x / 1e6).toFixed(2) + 'M';
+  if (a >= 1e4) return (x / 1e3).toFixed(1) + 'k';
+  if (a >= 100) return x.toFixed(0);
+  return x.toPrecision(digits);
+}
+
+export function ratio(a: number | undefined, b: number | undefined): string {
+  if (a === undefined || b === undefined || !Number.isFinite(a) || !Number.isFinite(b) || b === 0) return '-';
+  return (a / b).toFixed(2) + 'x';
+}
+
+export const MB = 1e6;
+export const GB = 1e9;
+
+export function sizeName(size: number): string {
+  if (size % 1024 === 0) return `${size / 1024}KiB`;
+  return `${size}B`;
+}

@@ -1,0 +1,185 @@
+/**
+ * Samsa under test, as a child process so its CPU and RSS are its own.
+ * Started with bin/samsa.mjs when present, else with a small launcher around
+ * the embedded startBroker(). Load comes from librdkafka via kcat: producers
+ * fed from a pre-generated message file (-l), a catch-up consumer to
+ * /dev/null, and for latency a kcat producer fed on stdin at a fixed rate
+ * with a tailing kcat consumer whose output lines carry the send stamps.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { freePort, run, startServer, waitForPort, type Server } from '../proc.ts';
+import { LatencyRecorder, drain, lineStamps, pace, writeStamp } from '../latency.ts';
+import { makePayload } from '../payload.ts';
+import type { PayloadFiles, Target, Workload } from '../types.ts';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+
+export function samsaCommand(dir: string, port: number): { cmd: string; args: string[]; how: string } {
+  const bin = path.join(root, 'bin/samsa.mjs');
+  if (fs.existsSync(bin)) {
+    return {
+      cmd: process.execPath,
+      args: ['--import', 'tsx', bin, 'start', '--override', `log.dirs=${dir}`, '--override', `listeners=PLAINTEXT://127.0.0.1:${port}`],
+      how: 'bin/samsa.mjs start',
+    };
+  }
+  return {
+    cmd: process.execPath,
+    args: ['--import', 'tsx', path.join(root, 'bench/harness/samsa-child.ts'), dir, String(port)],
+    how: 'startBroker() in a child process',
+  };
+}
+
+export async function startSamsa(dir: string, port: number): Promise<Server> {
+  const { cmd, args } = samsaCommand(dir, port);
+  const srv = startServer(cmd, args, { cwd: root, env: { ...process.env, SAMSA_LOG_LEVEL: process.env.SAMSA_LOG_LEVEL ?? 'warn' } });
+  try {
+    await waitForPort(port, 60000, '127.0.0.1', () => !srv.exited());
+  } catch (e) {
+    await srv.stop('SIGKILL');
+    throw new Error(`${(e as Error).message}\n${srv.log().slice(-1500)}`);
+  }
+  return srv;
+}
+
+/** Creates topics with kafkajs's admin client (already a dependency). */
+export async function createTopics(bootstrap: string, topics: Array<{ topic: string; numPartitions: number }>): Promise<void> {
+  const { Kafka, logLevel } = await import('kafkajs');
+  const kafka = new Kafka({ brokers: [bootstrap], logLevel: logLevel.NOTHING, clientId: 'samsa-bench' });
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await admin.createTopics({ topics: topics.map((t) => ({ ...t, replicationFactor: 1 })), waitForLeaders: true, timeout: 60000 });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+export class SamsaTarget implements Target {
+  readonly name = 'samsa';
+  private srv?: Server;
+  private dir?: string;
+  private port = 0;
+  private seq = 0;
+  constructor(private tmp: string) {}
+
+  mode(w: Workload): string {
+    return `acks=${w.acks} (broker default flush policy)`;
+  }
+
+  pid() {
+    return this.srv!.pid;
+  }
+
+  private get bootstrap() {
+    return `127.0.0.1:${this.port}`;
+  }
+
+  async start(w: Workload) {
+    this.dir = fs.mkdtempSync(path.join(this.tmp, 'samsa-'));
+    this.port = await freePort();
+    this.srv = await startSamsa(this.dir, this.port);
+    await createTopics(this.bootstrap, [
+      { topic: 'bench', numPartitions: w.partitions },
+      { topic: 'lat', numPartitions: w.partitions },
+    ]);
+  }
+
+  private producerProps(w: Workload, latency: boolean): string[] {
+    const props = [
+      `acks=${w.acks}`,
+      `linger.ms=${latency ? 1 : 5}`,
+      `batch.size=${latency ? 16384 : 1000000}`,
+      'compression.codec=none',
+      'queue.buffering.max.messages=1000000',
+      'message.max.bytes=2000000',
+    ];
+    return props.flatMap((p) => ['-X', p]);
+  }
+
+  async produce(w: Workload, files: PayloadFiles) {
+    const args = ['-P', '-b', this.bootstrap, '-t', 'bench', ...this.producerProps(w, false), '-l', files.file];
+    if (w.partitions === 1) args.push('-p', '0');
+    const runs = await Promise.all(Array.from({ length: files.copies }, () => run('kcat', args, { timeoutMs: 600000 })));
+    for (const r of runs) if (r.code !== 0 || /error|fail/i.test(r.stderr)) throw new Error(`kcat -P exited ${r.code}: ${r.stderr.slice(-400)}`);
+    const msgs = files.lines * files.copies;
+    return { msgs, bytes: msgs * w.size };
+  }
+
+  async consume(w: Workload, expected: number) {
+    // -f '%S\n' prints only the value size, so counting bytes costs nothing
+    const r = await run('kcat', ['-C', '-b', this.bootstrap, '-t', 'bench', '-o', 'beginning', '-e', '-q', '-c', String(expected), '-f', '%S\n'], {
+      timeoutMs: 600000,
+    });
+    if (r.code !== 0) throw new Error(`kcat -C exited ${r.code}: ${r.stderr.slice(-400)}`);
+    let msgs = 0;
+    let bytes = 0;
+    for (const l of r.stdout.split('\n')) {
+      if (!l) continue;
+      msgs++;
+      bytes += Number(l);
+    }
+    return { msgs, bytes };
+  }
+
+  async latency(w: Workload, rate: number, seconds: number) {
+    const rec = new LatencyRecorder(Math.ceil(rate * seconds * 1.1));
+    const topic = 'lat';
+    const cons = spawn('kcat', ['-C', '-b', this.bootstrap, '-t', topic, '-o', 'end', '-u', '-q', '-f', '%s\n'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    cons.stdout.on('data', lineStamps((st) => rec.onStamp(st)));
+    // the consumer is positioned once a probe message comes through
+    const prod = spawn('kcat', ['-P', '-b', this.bootstrap, '-t', topic, ...this.producerProps(w, true)], { stdio: ['pipe', 'ignore', 'pipe'] });
+    let perr = '';
+    prod.stderr.on('data', (d) => (perr = (perr + d).slice(-2000)));
+    const prodExit = new Promise<void>((r) => prod.once('close', () => r()));
+    const consExit = new Promise<void>((r) => cons.once('close', () => r()));
+    const tpl = makePayload(w.size);
+    const line = Buffer.alloc(w.size + 1);
+    tpl.copy(line);
+    line[w.size] = 10;
+    const t0 = Date.now();
+    while (rec.received === 0) {
+      if (Date.now() - t0 > 30000) throw new Error(`latency probe never arrived: ${perr}`);
+      writeStamp(line, 0);
+      prod.stdin.write(Buffer.from(line));
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    const base = rec.received;
+    let n = 0;
+    let batch: Buffer[] = [];
+    const sent = await pace(
+      rate,
+      1,
+      seconds,
+      rec,
+      (st) => {
+        const l = Buffer.allocUnsafe(w.size + 1);
+        line.copy(l);
+        writeStamp(l, st);
+        batch.push(l);
+        n++;
+      },
+      () => {
+        if (!batch.length) return;
+        const b = Buffer.concat(batch);
+        batch = [];
+        if (!prod.stdin.write(b)) return new Promise<void>((r) => prod.stdin.once('drain', () => r()));
+      },
+    );
+    await drain(() => rec.received - base, n);
+    prod.stdin.end();
+    await prodExit;
+    cons.kill('SIGTERM');
+    await consExit;
+    return { sent, latenciesUs: rec.values(), received: rec.count };
+  }
+
+  async stop() {
+    await this.srv?.stop();
+    if (this.dir) fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}

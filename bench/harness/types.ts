@@ -1,0 +1,123 @@
+/** Shapes shared by the harness, the targets and the report. */
+
+export interface Workload {
+  /** e.g. "p16-1KiB-acks=all" */
+  name: string;
+  partitions: number;
+  /** Message size in bytes (the value; no key). */
+  size: number;
+  acks: '1' | 'all';
+  /** Messages sent in the max-throughput run. */
+  messages: number;
+  /** Length of the fixed-rate latency run, seconds (0 = skip). */
+  latencySeconds: number;
+}
+
+export interface PhaseResult {
+  msgs: number;
+  bytes: number;
+  seconds: number;
+  /** Server CPU seconds spent during the phase. */
+  serverCpu: number;
+  /** Load generator CPU seconds (harness + reaped child processes). */
+  clientCpu: number;
+}
+
+export interface LatencyResult {
+  targetRate: number;
+  achievedRate: number;
+  sent: number;
+  received: number;
+  p50: number;
+  p99: number;
+  p999: number;
+  max: number;
+  serverCpu: number;
+  clientCpu: number;
+}
+
+export interface TargetResult {
+  target: string;
+  error?: string;
+  /** The peer's durability setting used for this workload, in its own words. */
+  mode?: string;
+  produce?: PhaseResult;
+  consume?: PhaseResult;
+  /** Fixed-rate run at 50% of this target's measured max msgs/s. */
+  latency?: LatencyResult;
+  /** Fixed-rate run at 10% of the measured max (well below saturation). */
+  latencyLight?: LatencyResult;
+  rssRest?: number;
+  rssPeak?: number;
+  startSeconds?: number;
+}
+
+export interface LatencyProbe {
+  /** Called with the receive time (µs, harness clock) and the stamp found in the payload. */
+  onMessage(stampUs: number): void;
+}
+
+/** A broker under test. One instance per workload run: start() gets a fresh data dir. */
+export interface Target {
+  readonly name: string;
+  /** Human-readable durability mapping of this workload, e.g. "appendfsync always". */
+  mode(w: Workload): string;
+  start(w: Workload): Promise<void>;
+  /** Server pid, for /proc readings. */
+  pid(): number;
+  /** Sends w.messages messages as fast as the client allows; returns when all are acknowledged. */
+  produce(w: Workload, files: PayloadFiles): Promise<{ msgs: number; bytes: number }>;
+  /** Reads everything back from the beginning. */
+  consume(w: Workload, expected: number): Promise<{ msgs: number; bytes: number }>;
+  /** Fixed-rate run: sends `rate` msgs/s for `seconds`, stamps each message, measures receive - send. */
+  latency(w: Workload, rate: number, seconds: number): Promise<{ sent: number; latenciesUs: Float64Array; received: number }>;
+  stop(): Promise<void>;
+}
+
+export interface PayloadFiles {
+  /** Newline-delimited file, each line exactly `size` bytes, `lines` lines. */
+  file: string;
+  lines: number;
+  /** Parallel producer processes that each send the whole file (lines * copies = messages). */
+  copies: number;
+  payload: Buffer;
+}
+
+export interface Ceilings {
+  loopbackMBps?: number;
+  diskWriteMBps?: number;
+  diskFsyncMBps?: number;
+  diskFsyncIops?: number;
+  diskFsyncP99Ms?: number;
+  notes: string[];
+}
+
+export interface StartupResult {
+  partitions: number;
+  createSeconds?: number;
+  cleanShutdownSeconds?: number;
+  afterCleanPortSeconds?: number;
+  afterCleanReadySeconds?: number;
+  afterKillPortSeconds?: number;
+  afterKillReadySeconds?: number;
+  rssRest?: number;
+  error?: string;
+}
+
+export interface BenchOptions {
+  quick?: boolean;
+  /** Which targets to run: samsa, nats, redis (default all available). */
+  targets?: string[];
+  /** Only workloads whose name contains one of these strings. */
+  only?: string[];
+  ceilings?: boolean;
+  startup?: boolean;
+  /** Where latest.json goes (default bench/results/latest.json). */
+  resultsFile?: string;
+  /** Where the chart goes (default docs/bench-latest.svg). */
+  svgFile?: string;
+  /** Print progress lines (default true). */
+  verbose?: boolean;
+  /** Working dir for temp data (default os.tmpdir()). */
+  tmpDir?: string;
+}
