@@ -45,7 +45,7 @@ export async function measureCeilings(tmp: string, quick: boolean, log: (s: stri
       c.diskFsyncIops = w.iops;
       const sync = jb.jobs[0].sync?.lat_ns?.percentile;
       if (sync) c.diskFsyncP99Ms = (sync['99.000000'] ?? NaN) / 1e6;
-      log(`ceiling: disk write+fdatasync ${c.diskFsyncMBps.toFixed(1)} MB/s, ${c.diskFsyncIops.toFixed(0)} syncs/s (fio, 64 KiB)`);
+      log(`ceiling: disk write+fdatasync ${c.diskFsyncMBps.toFixed(1)} MB/s, ${(c.diskFsyncIops ?? 0).toFixed(0)} syncs/s (fio, 64 KiB)`);
     } catch (e) {
       c.notes.push(`fio failed: ${(e as Error).message}`);
     } finally {

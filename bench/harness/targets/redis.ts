@@ -63,7 +63,7 @@ export class RedisTarget implements Target {
   async consume(w: Workload, _expected: number) {
     const c = await RespConn.connect(this.port);
     const keys = ((await c.send(['KEYS', 's:*'])) as Buffer[]).map((k) => k.toString());
-    const count = String(Math.max(16, Math.floor((256 * 1024) / w.size)));
+    const count = String(Math.max(16, Math.floor((60 * 1024) / w.size)));
     let msgs = 0;
     let bytes = 0;
     await Promise.all(
@@ -93,7 +93,7 @@ export class RedisTarget implements Target {
     const sub = await RespConn.connect(this.port);
     const pub = await RespConn.connect(this.port);
     let stop = false;
-    const count = String(Math.max(16, Math.floor((256 * 1024) / w.size)));
+    const count = String(Math.max(16, Math.floor((60 * 1024) / w.size)));
     const reader = (async () => {
       while (!stop) {
         const r = (await sub.send(['XREAD', 'BLOCK', '200', 'COUNT', count, 'STREAMS', ...keys, ...ids])) as Reply[] | null;
