@@ -1,0 +1,653 @@
+/**
+ * PartitionLog: one partition's log in `<log dir>/<topic>-<partition>/` —
+ * an ordered list of segments, the last one active. Owns offsets (log start
+ * offset <= high watermark <= log end offset, recovery point), appends and
+ * reads of opaque v2 batches, group-committed fsync, retention of whole
+ * segments, truncation, the leader-epoch cache and producer state.
+ *
+ * Everything but flushing is synchronous: the broker appends and reads on
+ * the event loop (writes land in the page cache, where reads see them at
+ * once); fsyncs run on the thread pool and are shared by concurrent waiters.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import {
+  BATCH_HEADER_SIZE,
+  batch as hdr,
+  NO_PRODUCER_ID,
+  setBaseOffset,
+  setLogAppendTime,
+  setPartitionLeaderEpoch,
+} from '../protocol/records/batch-header.ts';
+import { fsyncDir } from './checkpoint.ts';
+import { CorruptRecordError, InvariantViolation, OffsetOutOfRangeError, invariant } from './errors.ts';
+import { type EpochEntry, LeaderEpochCache } from './leader-epoch-cache.ts';
+import type { LogConfig } from './log-config.ts';
+import { ProducerStateManager } from './producer-state.ts';
+import { INT32_MAX, LogSegment, type SegmentSettings, segmentFileName } from './segment.ts';
+import { TailCache } from './tail-cache.ts';
+
+export interface AppendInfo {
+  firstOffset: number;
+  lastOffset: number;
+  /** The append time written into the batches, -1 for CreateTime. */
+  logAppendTime: number;
+  maxTimestamp: number;
+  logStartOffset: number;
+}
+
+export interface ReadResult {
+  /** In offset order; each element holds one or more whole batches. */
+  batches: Buffer[];
+  bytes: number;
+}
+
+/** The subset of pino's Logger the storage engine uses. */
+export interface StorageLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export const silentLogger: StorageLogger = { info() {}, warn() {}, error() {} };
+
+export interface PartitionLogOptions {
+  logger?: StorageLogger;
+  now?: () => number;
+  /** The previous run stopped cleanly: trust index files, don't rescan (default false). */
+  cleanShutdown?: boolean;
+  /** Offsets below this were fsynced before the last stop (default 0: recover everything). */
+  recoveryPoint?: number;
+  /** Checkpointed log start offset (default: the first segment's base offset). */
+  logStartOffset?: number;
+  /** Checkpointed high watermark (default: the log end offset). */
+  highWatermark?: number;
+  /** fsync used for data (default fs.fdatasync); injectable to count or fail. */
+  fsync?: (fd: number) => Promise<void>;
+  /** Bytes of the active segment's tail kept in memory for tail reads (default 1 MiB). */
+  tailCacheBytes?: number;
+  /** Called (and awaited by deleteRecordsBefore) when the log start offset moves. */
+  onLogStartOffsetChange?: (log: PartitionLog) => void | Promise<void>;
+}
+
+const fdatasync = promisify(fs.fdatasync);
+
+interface FlushWaiter {
+  offset: number;
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
+export class PartitionLog {
+  readonly topic: string;
+  readonly partition: number;
+  private segments: LogSegment[] = [];
+  private _logStartOffset = 0;
+  private _highWatermark = 0;
+  private _recoveryPoint = 0;
+  private readonly epochs: LeaderEpochCache;
+  readonly producerState: ProducerStateManager;
+  private readonly logger: StorageLogger;
+  private readonly now: () => number;
+  private readonly fsync: (fd: number) => Promise<void>;
+  private readonly tailCacheBytes: number;
+  private readonly onLogStartOffsetChange?: (log: PartitionLog) => void | Promise<void>;
+  private waiters: FlushWaiter[] = [];
+  private flushing: Promise<void> | null = null;
+  private dirDirty = false;
+  private lastFlushMs: number;
+  private closed = false;
+  /** fsyncs issued (log and index files), for tests and metrics. */
+  fsyncCount = 0;
+
+  private constructor(
+    readonly dir: string,
+    private _config: LogConfig,
+    opts: PartitionLogOptions,
+  ) {
+    const m = /^(.*)-(\d+)$/.exec(path.basename(dir));
+    this.topic = m ? m[1] : path.basename(dir);
+    this.partition = m ? Number(m[2]) : 0;
+    this.logger = opts.logger ?? silentLogger;
+    this.now = opts.now ?? Date.now;
+    const fsync = opts.fsync ?? fdatasync;
+    this.fsync = (fd) => {
+      this.fsyncCount++;
+      return fsync(fd);
+    };
+    this.tailCacheBytes = opts.tailCacheBytes ?? 1024 * 1024;
+    this.onLogStartOffsetChange = opts.onLogStartOffsetChange;
+    this.epochs = new LeaderEpochCache(dir);
+    this.producerState = new ProducerStateManager(dir);
+    this.lastFlushMs = this.now();
+  }
+
+  // ---- opening and recovery -------------------------------------------------
+
+  static async open(dir: string, config: LogConfig, opts: PartitionLogOptions = {}): Promise<PartitionLog> {
+    fs.mkdirSync(dir, { recursive: true });
+    const log = new PartitionLog(dir, config, opts);
+    await log.load(opts);
+    return log;
+  }
+
+  private get settings(): SegmentSettings {
+    return {
+      indexIntervalBytes: this._config.indexIntervalBytes,
+      segmentIndexBytes: this._config.segmentIndexBytes,
+      tailCacheBytes: this.tailCacheBytes,
+    };
+  }
+
+  private async load(opts: PartitionLogOptions): Promise<void> {
+    const clean = opts.cleanShutdown === true;
+    const bases: number[] = [];
+    for (const f of fs.readdirSync(this.dir)) {
+      if (f.endsWith('.deleted') || f.endsWith('.cleaned') || f.endsWith('.tmp')) {
+        fs.rmSync(path.join(this.dir, f), { force: true });
+        continue;
+      }
+      const m = /^(\d{20})\.log$/.exec(f);
+      if (m) bases.push(Number(m[1]));
+    }
+    bases.sort((a, b) => a - b);
+    this.epochs.load();
+    const recoveryPoint = clean ? Infinity : (opts.recoveryPoint ?? 0);
+    let recovered = false;
+    for (let i = 0; i < bases.length; i++) {
+      const seg = LogSegment.open(this.dir, bases[i], this.settings);
+      const prev = this.segments[this.segments.length - 1];
+      const mayHoldUnflushed = i === bases.length - 1 || bases[i + 1] > recoveryPoint;
+      let ok = !mayHoldUnflushed && seg.loadTail();
+      if (!mayHoldUnflushed && !ok) this.logger.warn({ dir: this.dir, segment: bases[i] }, 'index files missing or inconsistent: rebuilding from the log');
+      if (ok && prev && seg.baseOffset < prev.nextOffset) ok = false;
+      if (!ok) {
+        recovered = true;
+        const r = seg.recover(prev ? prev.nextOffset : 0);
+        if (r.droppedBytes > 0) {
+          this.logger.warn({ dir: this.dir, segment: bases[i], validBytes: r.validBytes, droppedBytes: r.droppedBytes, reason: r.reason }, 'recovery truncated a torn or corrupt segment tail');
+        }
+        // Assign epochs from what survives (the checkpoint may be behind).
+        seg.scan(0, seg.size, false, (b, at) => {
+          const e = hdr.partitionLeaderEpoch(b, at);
+          if (e > this.epochs.latestEpoch) this.epochs.assign(e, hdr.baseOffset(b, at));
+        });
+        if (r.droppedBytes > 0 && i < bases.length - 1) {
+          this.segments.push(seg);
+          for (let j = i + 1; j < bases.length; j++) {
+            const later = LogSegment.open(this.dir, bases[j], this.settings);
+            this.logger.warn({ dir: this.dir, segment: bases[j], bytes: later.size }, 'recovery dropped a segment after a truncated one');
+            later.markDeleted();
+          }
+          break;
+        }
+      }
+      this.segments.push(seg);
+    }
+    if (this.segments.length === 0) {
+      const base = Math.max(0, opts.logStartOffset ?? 0);
+      this.segments.push(LogSegment.create(this.dir, base, this.settings, this.now()));
+      this.dirDirty = true;
+    }
+    const leo = this.logEndOffset;
+    let lso = Math.max(opts.logStartOffset ?? 0, this.segments[0].baseOffset);
+    if (lso > leo) {
+      // The checkpointed start is past what survived: start over there, empty.
+      this.logger.warn({ dir: this.dir, logStartOffset: lso, logEndOffset: leo }, 'log start offset beyond the recovered log end: starting empty');
+      for (const s of this.segments) s.markDeleted();
+      this.segments = [LogSegment.create(this.dir, lso, this.settings, this.now())];
+      this.dirDirty = true;
+      this.epochs.clear();
+      lso = this.logEndOffset;
+    }
+    this._logStartOffset = lso;
+    const cutEnd = this.epochs.truncateFromEnd(this.logEndOffset);
+    const cutStart = this.epochs.truncateFromStart(lso);
+    if (recovered || cutEnd || cutStart) this.epochs.save();
+    this._highWatermark = Math.min(Math.max(opts.highWatermark ?? this.logEndOffset, lso), this.logEndOffset);
+    // Writes appended after this point go through a tail cache on the active segment.
+    if (!this.active.tail) this.enableTailCache(this.active);
+    this.rebuildProducerState();
+    if (recovered || !clean) {
+      // What recovery kept is only known durable once fsynced.
+      this._recoveryPoint = Math.min(opts.recoveryPoint ?? 0, this.logEndOffset);
+      await this.flush();
+    } else {
+      this._recoveryPoint = this.logEndOffset;
+    }
+  }
+
+  private enableTailCache(seg: LogSegment): void {
+    seg.tail = new TailCache(this.tailCacheBytes);
+  }
+
+  /** Producer state from the newest readable snapshot <= log end offset plus the batch headers after it. */
+  private rebuildProducerState(): void {
+    const leo = this.logEndOffset;
+    this.producerState.pruneSnapshots(0, leo, Infinity);
+    this.producerState.clear();
+    let from = this._logStartOffset;
+    const snaps = this.producerState.listSnapshots();
+    for (let i = snaps.length - 1; i >= 0; i--) {
+      if (snaps[i] >= this.segments[0].baseOffset && this.producerState.readSnapshot(snaps[i])) {
+        from = snaps[i];
+        break;
+      }
+    }
+    if (from < leo) this.forEachBatchHeader(from, (b, at) => this.producerState.onBatchHeader(b, at));
+    this.producerState.truncateHead(this._logStartOffset);
+  }
+
+  // ---- offsets ----------------------------------------------------------------
+
+  private get active(): LogSegment {
+    return this.segments[this.segments.length - 1];
+  }
+
+  get config(): LogConfig {
+    return this._config;
+  }
+
+  get logStartOffset(): number {
+    return this._logStartOffset;
+  }
+
+  get logEndOffset(): number {
+    return this.active.nextOffset;
+  }
+
+  get highWatermark(): number {
+    return this._highWatermark;
+  }
+
+  /** Offsets below this are fsynced. */
+  get recoveryPoint(): number {
+    return this._recoveryPoint;
+  }
+
+  /** Bytes of all segments. */
+  get size(): number {
+    let n = 0;
+    for (const s of this.segments) n += s.size;
+    return n;
+  }
+
+  /** Base offsets of the segments, oldest first. */
+  get segmentBaseOffsets(): number[] {
+    return this.segments.map((s) => s.baseOffset);
+  }
+
+  /** Leader epoch -> the first offset written in it. */
+  get epochStartOffsets(): Map<number, number> {
+    return new Map(this.epochs.all.map((e: EpochEntry) => [e.epoch, e.startOffset]));
+  }
+
+  private checkOffsets(): void {
+    invariant(
+      this._logStartOffset <= this._highWatermark && this._highWatermark <= this.logEndOffset,
+      () => `offsets out of order: log start ${this._logStartOffset}, high watermark ${this._highWatermark}, log end ${this.logEndOffset}`,
+    );
+  }
+
+  setHighWatermark(offset: number): void {
+    invariant(offset <= this.logEndOffset, () => `high watermark ${offset} above log end offset ${this.logEndOffset}`);
+    invariant(offset >= this._logStartOffset, () => `high watermark ${offset} below log start offset ${this._logStartOffset}`);
+    this._highWatermark = offset;
+  }
+
+  updateConfig(config: LogConfig): void {
+    this._config = config;
+    for (const s of this.segments) s.updateSettings(this.settings);
+  }
+
+  // ---- append -----------------------------------------------------------------
+
+  append(records: Buffer, opts: { leaderEpoch: number; logAppendTime?: number }): AppendInfo {
+    invariant(!this.closed, 'append to a closed log');
+    if (records.length < BATCH_HEADER_SIZE) throw new CorruptRecordError(`${records.length} bytes are not a record batch`);
+    const firstOffset = this.logEndOffset;
+    let next = firstOffset;
+    let maxTimestamp = -1;
+    let hasProducer = false;
+    for (let at = 0; at < records.length; ) {
+      if (records.length - at < BATCH_HEADER_SIZE) throw new CorruptRecordError(`trailing ${records.length - at} bytes after the last batch`);
+      const size = hdr.totalSize(records, at);
+      if (size < BATCH_HEADER_SIZE || at + size > records.length) throw new CorruptRecordError(`batch at byte ${at} claims ${size} bytes`);
+      if (hdr.magic(records, at) !== 2) throw new CorruptRecordError(`batch at byte ${at} has magic ${hdr.magic(records, at)}`);
+      const delta = hdr.lastOffsetDelta(records, at);
+      if (delta < 0) throw new CorruptRecordError(`batch at byte ${at} has last offset delta ${delta}`);
+      setBaseOffset(records, at, next);
+      setPartitionLeaderEpoch(records, at, opts.leaderEpoch);
+      if (opts.logAppendTime !== undefined) setLogAppendTime(records, at, size, opts.logAppendTime);
+      const ts = hdr.maxTimestamp(records, at);
+      if (ts > maxTimestamp) maxTimestamp = ts;
+      if (hdr.producerId(records, at) !== NO_PRODUCER_ID) hasProducer = true;
+      next += delta + 1;
+      at += size;
+    }
+    const lastOffset = next - 1;
+    this.maybeRoll(records.length, maxTimestamp, lastOffset);
+    if (this.epochs.assign(opts.leaderEpoch, firstOffset)) this.epochs.save();
+    const seg = this.active;
+    const before = seg.nextOffset;
+    invariant(before === firstOffset, () => `append at ${firstOffset} but log end offset is ${before}`);
+    seg.append(records);
+    invariant(seg.nextOffset === next, () => `segment next offset ${seg.nextOffset} after append, expected ${next}`);
+    if (hasProducer) {
+      for (let at = 0; at < records.length; at += hdr.totalSize(records, at)) this.producerState.onBatchHeader(records, at);
+    }
+    if (next - this._recoveryPoint >= this._config.flushMessages) this.kickFlush();
+    return {
+      firstOffset,
+      lastOffset,
+      logAppendTime: opts.logAppendTime ?? -1,
+      maxTimestamp,
+      logStartOffset: this._logStartOffset,
+    };
+  }
+
+  private maybeRoll(incomingBytes: number, incomingMaxTs: number, lastOffset: number): void {
+    const seg = this.active;
+    if (seg.size === 0) return;
+    const waited = seg.firstBatchTimestamp >= 0 && incomingMaxTs >= 0 ? incomingMaxTs - seg.firstBatchTimestamp : this.now() - seg.createdMs;
+    let reason: string | null = null;
+    if (seg.size + incomingBytes > this._config.segmentBytes) reason = 'segment.bytes';
+    else if (seg.isIndexFull) reason = 'segment.index.bytes';
+    else if (lastOffset - seg.baseOffset > INT32_MAX) reason = 'relative offset overflow';
+    else if (waited > this._config.segmentMs) reason = 'segment.ms';
+    if (reason) this.roll();
+  }
+
+  /** Close the active segment to appends and start a new one at the log end offset. */
+  roll(): void {
+    const old = this.active;
+    const base = old.nextOffset;
+    if (old.size === 0) return;
+    old.onRoll();
+    this.producerState.writeSnapshot(base, false);
+    this.producerState.pruneSnapshots(this.segments[0].baseOffset, base);
+    const seg = LogSegment.create(this.dir, base, this.settings, this.now());
+    this.segments.push(seg);
+    this.dirDirty = true;
+  }
+
+  // ---- flushing (group commit) ----------------------------------------------
+
+  /** Resolves once every offset below `offset` is fsynced; concurrent callers share fsyncs. */
+  flushedUpTo(offset: number): Promise<void> {
+    if (offset <= this._recoveryPoint) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.waiters.push({ offset, resolve, reject });
+      this.kickFlush();
+    });
+  }
+
+  /** fsync everything appended so far. */
+  flush(): Promise<void> {
+    return this.flushedUpTo(this.logEndOffset);
+  }
+
+  /** flush.ms: fsync if unflushed data is older than the setting. Called by the scheduler. */
+  maybeFlushByTime(nowMs = this.now()): void {
+    if (this.logEndOffset > this._recoveryPoint && nowMs - this.lastFlushMs >= this._config.flushMs) this.kickFlush();
+  }
+
+  private kickFlush(): void {
+    if (this.flushing || this.closed) return;
+    this.flushing = this.runFlushes().finally(() => {
+      this.flushing = null;
+      if (this.waiters.length) this.kickFlush();
+    });
+  }
+
+  private async runFlushes(): Promise<void> {
+    for (;;) {
+      const target = this.logEndOffset;
+      try {
+        await this.flushTo(target);
+      } catch (err) {
+        this.logger.error({ dir: this.dir, err }, 'fsync failed');
+        const ws = this.waiters;
+        this.waiters = [];
+        for (const w of ws) w.reject(err as Error);
+        return;
+      }
+      const still: FlushWaiter[] = [];
+      for (const w of this.waiters) (w.offset <= this._recoveryPoint ? w.resolve() : still.push(w));
+      this.waiters = still;
+      if (!still.length) return;
+    }
+  }
+
+  private async flushTo(target: number): Promise<void> {
+    const rp = this._recoveryPoint;
+    const segs = this.segments.filter((s) => s.dirty || (s.nextOffset > rp && s.baseOffset < target));
+    const active = this.active;
+    const dirDirty = this.dirDirty;
+    this.dirDirty = false;
+    for (const s of segs) await s.sync(this.fsync, s !== active);
+    if (dirDirty) {
+      this.fsyncCount++;
+      fsyncDir(this.dir);
+    }
+    this._recoveryPoint = Math.max(this._recoveryPoint, Math.min(target, this.logEndOffset));
+    this.lastFlushMs = this.now();
+  }
+
+  // ---- reads ------------------------------------------------------------------
+
+  private segmentIndexFor(offset: number): number {
+    let lo = 0;
+    let hi = this.segments.length - 1;
+    let found = 0;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.segments[mid].baseOffset <= offset) {
+        found = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    return found;
+  }
+
+  /**
+   * Whole batches from the one holding `fetchOffset` (it may start before),
+   * up to `maxBytes` (but the first batch whole when minOneBatch, KIP-74),
+   * never a batch holding an offset >= maxOffset (default log end offset).
+   * Reads one segment at most. Throws OffsetOutOfRangeError outside
+   * [log start offset, log end offset].
+   */
+  read(fetchOffset: number, maxBytes: number, opts: { maxOffset?: number; minOneBatch?: boolean } = {}): ReadResult {
+    const leo = this.logEndOffset;
+    if (fetchOffset < this._logStartOffset || fetchOffset > leo) throw new OffsetOutOfRangeError(fetchOffset, this._logStartOffset, leo);
+    const maxOffset = Math.min(opts.maxOffset ?? leo, leo);
+    if (fetchOffset >= maxOffset) return { batches: [], bytes: 0 };
+    const minOne = opts.minOneBatch ?? true;
+    for (let i = this.segmentIndexFor(fetchOffset); i < this.segments.length; i++) {
+      const r = this.segments[i].read(fetchOffset, maxBytes, maxOffset, minOne);
+      if (r) return r;
+    }
+    return { batches: [], bytes: 0 };
+  }
+
+  /**
+   * Walk batch headers (61 bytes at buf[at..]; valid only during the call)
+   * from the batch holding `fromOffset`; return false to stop.
+   */
+  forEachBatchHeader(fromOffset: number, cb: (buf: Buffer, at: number) => boolean | void): void {
+    let stop = false;
+    for (let i = this.segmentIndexFor(fromOffset); i < this.segments.length && !stop; i++) {
+      const seg = this.segments[i];
+      if (seg.nextOffset <= fromOffset) continue;
+      const first = seg.locate(fromOffset);
+      if (!first) continue;
+      seg.scan(first.pos, seg.size, false, (b, at) => {
+        if (cb(b, at) === false) {
+          stop = true;
+          return false;
+        }
+      });
+    }
+  }
+
+  /** First batch whose max timestamp >= ts (via the time indexes): its base offset and max timestamp. */
+  offsetForTimestamp(ts: number): { offset: number; timestamp: number } | null {
+    for (const seg of this.segments) {
+      if (seg.maxTimestamp < ts || seg.nextOffset <= this._logStartOffset) continue;
+      const rel = seg.timeIndex.lookup(ts);
+      const from = rel < 0 ? 0 : seg.offsetIndex.lookup(rel);
+      let found: { offset: number; timestamp: number } | null = null;
+      seg.scan(from, seg.size, false, (b, at) => {
+        const t = hdr.maxTimestamp(b, at);
+        if (t >= ts && hdr.lastOffset(b, at) >= this._logStartOffset) {
+          found = { offset: Math.max(hdr.baseOffset(b, at), this._logStartOffset), timestamp: t };
+          return false;
+        }
+      });
+      if (found) return found;
+    }
+    return null;
+  }
+
+  /** ListOffsets MAX_TIMESTAMP (-3): the batch with the largest timestamp (first such), or null when empty. */
+  latestTimestampOffset(): { offset: number; timestamp: number } | null {
+    let best: { offset: number; timestamp: number } | null = null;
+    for (const seg of this.segments) {
+      if (seg.maxTimestamp >= 0 && seg.nextOffset > this._logStartOffset && (!best || seg.maxTimestamp > best.timestamp)) {
+        best = { offset: Math.max(seg.maxTimestampOffset, this._logStartOffset), timestamp: seg.maxTimestamp };
+      }
+    }
+    return best;
+  }
+
+  /** OffsetForLeaderEpoch. */
+  endOffsetForEpoch(epoch: number): { epoch: number; endOffset: number } {
+    return this.epochs.endOffsetFor(epoch, this.logEndOffset);
+  }
+
+  // ---- moving the start and the end ------------------------------------------
+
+  /** DeleteRecords: the log now starts at `offset` (<= high watermark); whole segments below go. */
+  async deleteRecordsBefore(offset: number): Promise<void> {
+    if (offset > this._highWatermark || offset < 0) throw new OffsetOutOfRangeError(offset, this._logStartOffset, this._highWatermark);
+    if (offset <= this._logStartOffset) return;
+    this.moveLogStartOffset(offset);
+    this.deleteSegmentsWhile(() => false);
+    await this.onLogStartOffsetChange?.(this);
+  }
+
+  private moveLogStartOffset(offset: number): void {
+    if (offset <= this._logStartOffset) return;
+    this._logStartOffset = offset;
+    if (this.epochs.truncateFromStart(offset)) this.epochs.save();
+    this.producerState.truncateHead(offset);
+    this.checkOffsets();
+  }
+
+  /**
+   * Delete the oldest segments (never the active one, never one holding an
+   * offset >= high watermark) while they lie below the log start offset or
+   * `extra(segment)` says so. Returns how many went.
+   */
+  private deleteSegmentsWhile(extra: (seg: LogSegment) => boolean): number {
+    let n = 0;
+    while (this.segments.length > 1) {
+      const seg = this.segments[0];
+      if (seg.nextOffset > this._highWatermark) break;
+      if (!(seg.nextOffset <= this._logStartOffset || extra(seg))) break;
+      this.segments.shift();
+      this.scheduleDelete(seg.markDeleted());
+      n++;
+    }
+    if (n) {
+      this.moveLogStartOffset(this.segments[0].baseOffset);
+      this.producerState.pruneSnapshots(this.segments[0].baseOffset, this.logEndOffset);
+    }
+    return n;
+  }
+
+  private scheduleDelete(files: string[]): void {
+    const rm = () => {
+      for (const f of files) fs.rmSync(f, { force: true });
+    };
+    if (this._config.fileDeleteDelayMs <= 0) rm();
+    else setTimeout(rm, this._config.fileDeleteDelayMs).unref();
+  }
+
+  /**
+   * Retention (retention.ms / retention.bytes, and segments wholly below the
+   * log start offset). Returns the number of segments deleted.
+   */
+  deleteOldSegments(nowMs = this.now()): number {
+    const policyDelete = this._config.cleanupPolicy.includes('delete');
+    const { retentionMs, retentionBytes } = this._config;
+    let excess = retentionBytes >= 0 ? this.size - retentionBytes : -1;
+    const n = this.deleteSegmentsWhile((seg) => {
+      if (!policyDelete) return false;
+      const newest = seg.maxTimestamp >= 0 ? seg.maxTimestamp : seg.createdMs;
+      const byTime = retentionMs >= 0 && nowMs - newest > retentionMs;
+      const bySize = retentionBytes >= 0 && excess - seg.size >= 0;
+      if (byTime || bySize) {
+        excess -= seg.size;
+        return true;
+      }
+      return false;
+    });
+    if (n) void Promise.resolve(this.onLogStartOffsetChange?.(this)).catch((err) => this.logger.error({ dir: this.dir, err }, 'log start offset checkpoint failed'));
+    return n;
+  }
+
+  /** Replication: drop everything at and above `offset` (never below the high watermark). */
+  truncateTo(offset: number): void {
+    invariant(offset >= this._highWatermark, () => `truncation to ${offset} below the high watermark ${this._highWatermark}`);
+    if (offset >= this.logEndOffset) return;
+    while (this.segments.length > 1 && this.active.baseOffset >= offset) {
+      const seg = this.segments.pop()!;
+      this.scheduleDelete(seg.markDeleted());
+    }
+    const seg = this.active;
+    seg.truncateTo(offset);
+    if (!seg.tail) this.enableTailCache(seg);
+    invariant(this.logEndOffset >= this._highWatermark, () => `truncation to ${offset} left log end offset ${this.logEndOffset} below the high watermark ${this._highWatermark}`);
+    this._recoveryPoint = Math.min(this._recoveryPoint, this.logEndOffset);
+    if (this.epochs.truncateFromEnd(this.logEndOffset)) this.epochs.save();
+    this.rebuildProducerState();
+    this.checkOffsets();
+  }
+
+  // ---- lifetime ---------------------------------------------------------------
+
+  /** Flush, write indexes, a producer-state snapshot and the epoch checkpoint, close files. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.flush();
+    if (this.flushing) await this.flushing;
+    this.closed = true;
+    const active = this.active;
+    active.persistIndexes();
+    await active.sync(this.fsync, true);
+    this.producerState.writeSnapshot(this.logEndOffset, true);
+    this.producerState.pruneSnapshots(this.segments[0].baseOffset, this.logEndOffset);
+    this.epochs.save(true);
+    fsyncDir(this.dir);
+    for (const s of this.segments) s.close();
+  }
+
+  /** Close file descriptors without flushing or writing anything: what a crash leaves (tests). */
+  abandon(): void {
+    this.closed = true;
+    const ws = this.waiters;
+    this.waiters = [];
+    for (const w of ws) w.reject(new InvariantViolation('log abandoned'));
+    for (const s of this.segments) s.close();
+  }
+
+  /** Close and remove the partition directory. */
+  async delete(): Promise<void> {
+    this.abandon();
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export { segmentFileName };

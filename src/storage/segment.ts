@@ -1,0 +1,504 @@
+/**
+ * One log segment: `<base offset, 20 digits>.log` holding v2 batches exactly
+ * as on the wire, its sparse `.index` and `.timeindex`, and (while active) a
+ * cache of its newest bytes. Appends are positional writes at the end;
+ * reads are positional reads returning slices of whole batches. Nothing here
+ * decodes records: batches are walked by their headers.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import {
+  BATCH_HEADER_SIZE,
+  LOG_OVERHEAD,
+  OFF_BATCH_LENGTH,
+  OFF_MAGIC,
+  batch as hdr,
+  isBatchCrcValid,
+} from '../protocol/records/batch-header.ts';
+import { OffsetIndex, TimeIndex } from './indexes.ts';
+import { TailCache } from './tail-cache.ts';
+
+export const INT32_MAX = 0x7fffffff;
+
+export function segmentFileName(baseOffset: number, suffix: string): string {
+  return String(baseOffset).padStart(20, '0') + suffix;
+}
+
+export interface SegmentSettings {
+  indexIntervalBytes: number;
+  segmentIndexBytes: number;
+  tailCacheBytes: number;
+}
+
+/** Called per batch: the batch is at buf[at, at+size) (whole when the scan asked for it; else header only), file position `pos`. Return false to stop. */
+export type BatchVisitor = (buf: Buffer, at: number, pos: number, size: number) => boolean | void;
+
+export interface ScanResult {
+  /** Position after the last batch visited (or where the scan stopped). */
+  end: number;
+  /** The bytes at `end` are not a whole batch. */
+  torn: boolean;
+}
+
+export interface RecoverResult {
+  validBytes: number;
+  droppedBytes: number;
+  reason: string | null;
+}
+
+export interface SegmentRead {
+  batches: Buffer[];
+  bytes: number;
+}
+
+// One header-walk window shared by synchronous scans; a nested scan gets its own.
+const SHARED_WINDOW = Buffer.allocUnsafeSlow(64 * 1024);
+let sharedWindowBusy = false;
+
+export class LogSegment {
+  size = 0;
+  /** Last offset + 1 of the last batch; baseOffset when empty. */
+  nextOffset: number;
+  /** Largest batch max timestamp in the segment (-1: none). */
+  maxTimestamp = -1;
+  /** Base offset of the first batch that reached maxTimestamp. */
+  maxTimestampOffset = -1;
+  /** Max timestamp of the first batch (segment.ms rolls on it). */
+  firstBatchTimestamp = -1;
+  private bytesSinceIndexEntry = 0;
+  readonly offsetIndex: OffsetIndex;
+  readonly timeIndex: TimeIndex;
+  tail: TailCache | null = null;
+  /** Bytes written since this segment's last fsync. */
+  dirty = false;
+  private ioRefs = 0;
+  private closeWanted = false;
+  private fdClosed = false;
+
+  private constructor(
+    readonly dir: string,
+    readonly baseOffset: number,
+    public fd: number,
+    private settings: SegmentSettings,
+    public createdMs: number,
+  ) {
+    this.nextOffset = baseOffset;
+    this.offsetIndex = new OffsetIndex(this.file('.index'), settings.segmentIndexBytes);
+    this.timeIndex = new TimeIndex(this.file('.timeindex'), settings.segmentIndexBytes);
+  }
+
+  file(suffix: string): string {
+    return path.join(this.dir, segmentFileName(this.baseOffset, suffix));
+  }
+
+  /** A new, empty, active segment. */
+  static create(dir: string, baseOffset: number, settings: SegmentSettings, nowMs: number): LogSegment {
+    const p = path.join(dir, segmentFileName(baseOffset, ''));
+    for (const s of ['.index', '.timeindex']) fs.rmSync(p + s, { force: true });
+    const fd = fs.openSync(p + '.log', 'w+');
+    const seg = new LogSegment(dir, baseOffset, fd, settings, nowMs);
+    seg.tail = new TailCache(settings.tailCacheBytes);
+    seg.dirty = true;
+    return seg;
+  }
+
+  /** An existing segment; call loadTail() or recover() next. */
+  static open(dir: string, baseOffset: number, settings: SegmentSettings): LogSegment {
+    const p = path.join(dir, segmentFileName(baseOffset, '.log'));
+    const fd = fs.openSync(p, 'r+');
+    const st = fs.fstatSync(fd);
+    const seg = new LogSegment(dir, baseOffset, fd, settings, st.mtimeMs);
+    seg.size = st.size;
+    return seg;
+  }
+
+  updateSettings(settings: SegmentSettings): void {
+    this.settings = settings;
+    this.offsetIndex.maxEntries = Math.max(1, Math.floor(settings.segmentIndexBytes / OffsetIndex.ENTRY_SIZE));
+    this.timeIndex.maxEntries = Math.max(1, Math.floor(settings.segmentIndexBytes / TimeIndex.ENTRY_SIZE));
+  }
+
+  get isIndexFull(): boolean {
+    return this.offsetIndex.isFull || this.timeIndex.isFull;
+  }
+
+  // ---- append ---------------------------------------------------------------
+
+  /** Record one batch (already in the file at `pos`) in the indexes and counters. */
+  private onBatch(baseOffset: number, lastOffset: number, maxTs: number, pos: number, size: number): void {
+    if (pos === 0) this.firstBatchTimestamp = maxTs;
+    if (maxTs > this.maxTimestamp) {
+      this.maxTimestamp = maxTs;
+      this.maxTimestampOffset = baseOffset;
+    }
+    if (this.bytesSinceIndexEntry >= this.settings.indexIntervalBytes) {
+      this.offsetIndex.append(lastOffset - this.baseOffset, pos);
+      if (this.maxTimestamp >= 0) this.timeIndex.maybeAppend(this.maxTimestamp, this.maxTimestampOffset - this.baseOffset);
+      this.bytesSinceIndexEntry = 0;
+    }
+    this.bytesSinceIndexEntry += size;
+    this.nextOffset = lastOffset + 1;
+  }
+
+  /** Append whole, offset-assigned batches. */
+  append(records: Buffer): void {
+    const pos = this.size;
+    let written = 0;
+    try {
+      while (written < records.length) {
+        written += fs.writeSync(this.fd, records, written, records.length - written, pos + written);
+      }
+    } catch (err) {
+      try {
+        fs.ftruncateSync(this.fd, pos);
+      } catch {
+        // the write error is the one to report
+      }
+      throw err;
+    }
+    for (let at = 0; at < records.length; ) {
+      const size = hdr.totalSize(records, at);
+      this.onBatch(hdr.baseOffset(records, at), hdr.lastOffset(records, at), hdr.maxTimestamp(records, at), pos + at, size);
+      at += size;
+    }
+    this.tail?.add(records, pos);
+    this.size = pos + records.length;
+    this.dirty = true;
+  }
+
+  /** Becoming inactive: final time index entry, indexes written, no more tail cache. */
+  onRoll(): void {
+    if (this.maxTimestamp >= 0) this.timeIndex.maybeAppend(this.maxTimestamp, this.maxTimestampOffset - this.baseOffset);
+    this.persistIndexes();
+    this.tail = null;
+  }
+
+  persistIndexes(): void {
+    this.offsetIndex.persist();
+    this.timeIndex.persist();
+  }
+
+  // ---- scanning ---------------------------------------------------------------
+
+  /**
+   * Walk batches from file position `from` up to `to`. With `whole`, each
+   * visit sees the complete batch, else at least its 61-byte header.
+   */
+  scan(from: number, to: number, whole: boolean, visit: BatchVisitor): ScanResult {
+    const useShared = !sharedWindowBusy;
+    let win = useShared ? SHARED_WINDOW : Buffer.allocUnsafeSlow(64 * 1024);
+    if (useShared) sharedWindowBusy = true;
+    try {
+      let wStart = 0;
+      let wLen = 0;
+      const fill = (pos: number): void => {
+        wStart = pos;
+        wLen = 0;
+        const want = Math.min(win.length, to - pos);
+        while (wLen < want) {
+          const n = fs.readSync(this.fd, win, wLen, want - wLen, pos + wLen);
+          if (n === 0) break;
+          wLen += n;
+        }
+      };
+      const tail = this.tail;
+      const tailStart = tail ? tail.start : Infinity;
+      let pos = from;
+      while (pos < to) {
+        const remain = to - pos;
+        if (remain < BATCH_HEADER_SIZE) return { end: pos, torn: true };
+        if (pos >= tailStart) {
+          const ci = tail!.find(pos);
+          if (ci >= 0) {
+            const c = tail!.chunks[ci];
+            const at = pos - c.pos;
+            const size = LOG_OVERHEAD + c.buf.readInt32BE(at + OFF_BATCH_LENGTH);
+            if (size < BATCH_HEADER_SIZE || size > remain) return { end: pos, torn: true };
+            if (visit(c.buf, at, pos, size) === false) return { end: pos, torn: false };
+            pos += size;
+            continue;
+          }
+        }
+        if (pos < wStart || pos + BATCH_HEADER_SIZE > wStart + wLen) fill(pos);
+        if (pos + BATCH_HEADER_SIZE > wStart + wLen) return { end: pos, torn: true };
+        let at = pos - wStart;
+        const size = LOG_OVERHEAD + win.readInt32BE(at + OFF_BATCH_LENGTH);
+        if (size < BATCH_HEADER_SIZE || size > remain) return { end: pos, torn: true };
+        if (whole && pos + size > wStart + wLen) {
+          if (size > win.length) {
+            if (useShared) sharedWindowBusy = false;
+            win = Buffer.allocUnsafeSlow(size);
+          }
+          fill(pos);
+          if (wLen < size) return { end: pos, torn: true };
+          at = 0;
+        }
+        if (visit(win, at, pos, size) === false) return { end: pos, torn: false };
+        pos += size;
+      }
+      return { end: pos, torn: false };
+    } finally {
+      if (useShared && win === SHARED_WINDOW) sharedWindowBusy = false;
+    }
+  }
+
+  /** File position of the first batch whose last offset >= `offset`, with that batch's size; null past the end. */
+  locate(offset: number): { pos: number; size: number } | null {
+    let found: { pos: number; size: number } | null = null;
+    const start = this.offsetIndex.lookup(offset - this.baseOffset);
+    this.scan(start, this.size, false, (b, at, pos, size) => {
+      if (hdr.lastOffset(b, at) >= offset) {
+        found = { pos, size };
+        return false;
+      }
+    });
+    return found;
+  }
+
+  /**
+   * Whole batches from the first one holding an offset >= fetchOffset, up to
+   * maxBytes (the first batch even if larger, with minOneBatch), stopping
+   * before a batch with an offset >= maxOffset. Null: nothing at or after
+   * fetchOffset in this segment.
+   */
+  read(fetchOffset: number, maxBytes: number, maxOffset: number, minOneBatch: boolean): SegmentRead | null {
+    const first = this.locate(fetchOffset);
+    if (!first) return null;
+    const empty: SegmentRead = { batches: [], bytes: 0 };
+    let limit = maxBytes;
+    if (first.size > maxBytes) {
+      if (!minOneBatch) return empty;
+      limit = first.size;
+    }
+    const tail = this.tail;
+    if (tail && first.pos >= tail.start) {
+      const ci = tail.find(first.pos);
+      if (ci >= 0) return this.readFromTail(tail, ci, first.pos, limit, maxOffset);
+    }
+    const len = Math.min(limit, this.size - first.pos);
+    const buf = Buffer.allocUnsafe(len);
+    let got = 0;
+    while (got < len) {
+      const n = fs.readSync(this.fd, buf, got, len - got, first.pos + got);
+      if (n === 0) break;
+      got += n;
+    }
+    let end = 0;
+    while (end + BATCH_HEADER_SIZE <= got) {
+      const size = hdr.totalSize(buf, end);
+      if (end + size > got || hdr.lastOffset(buf, end) >= maxOffset) break;
+      end += size;
+    }
+    if (end === 0) return empty;
+    return { batches: [buf.subarray(0, end)], bytes: end };
+  }
+
+  private readFromTail(tail: TailCache, ci: number, pos: number, limit: number, maxOffset: number): SegmentRead {
+    const batches: Buffer[] = [];
+    let bytes = 0;
+    for (; ci < tail.chunks.length; ci++) {
+      const c = tail.chunks[ci];
+      const start = pos - c.pos;
+      let at = start;
+      let stop = false;
+      while (at < c.len) {
+        const size = hdr.totalSize(c.buf, at);
+        if (bytes + (at - start) + size > limit || hdr.lastOffset(c.buf, at) >= maxOffset) {
+          stop = true;
+          break;
+        }
+        at += size;
+      }
+      if (at > start) {
+        batches.push(c.buf.subarray(start, at));
+        bytes += at - start;
+      }
+      if (stop) break;
+      pos = c.pos + c.len;
+    }
+    return { batches, bytes };
+  }
+
+  // ---- loading and recovery -------------------------------------------------
+
+  /**
+   * Clean-load: trust the index files if they look sane, and learn the
+   * next offset and max timestamp by walking the headers after the last
+   * offset index entry. False: indexes or tail are not trustworthy (recover).
+   */
+  loadTail(): boolean {
+    const okIndex = this.offsetIndex.loadFile() && this.offsetIndex.isSane(this.size);
+    const okTime = this.timeIndex.loadFile();
+    if (!okIndex || !okTime) return false;
+    const from = this.offsetIndex.lastPosition;
+    const expectLast = this.offsetIndex.count ? this.baseOffset + this.offsetIndex.lastRelOffset : -1;
+    let bad = false;
+    let last = this.baseOffset - 1;
+    let checkedFirst = this.offsetIndex.count === 0;
+    this.maxTimestamp = -1;
+    this.maxTimestampOffset = -1;
+    if (this.timeIndex.count) {
+      this.maxTimestamp = this.timeIndex.lastTimestamp;
+      this.maxTimestampOffset = this.baseOffset + this.timeIndex.relOffsetAt(this.timeIndex.count - 1);
+    }
+    const r = this.scan(from, this.size, false, (b, at, pos, size) => {
+      if (hdr.magic(b, at) !== 2 || hdr.lastOffsetDelta(b, at) < 0 || hdr.baseOffset(b, at) <= last) {
+        bad = true;
+        return false;
+      }
+      if (!checkedFirst) {
+        checkedFirst = true;
+        if (hdr.lastOffset(b, at) !== expectLast) {
+          bad = true;
+          return false;
+        }
+      }
+      last = hdr.lastOffset(b, at);
+      const ts = hdr.maxTimestamp(b, at);
+      if (ts > this.maxTimestamp) {
+        this.maxTimestamp = ts;
+        this.maxTimestampOffset = hdr.baseOffset(b, at);
+      }
+      this.bytesSinceIndexEntry = pos + size - from;
+    });
+    if (bad || r.torn) return false;
+    if (!this.timeIndex.isSane(Math.max(0, last - this.baseOffset))) return false;
+    this.nextOffset = last + 1;
+    if (this.size >= BATCH_HEADER_SIZE) {
+      const h = Buffer.alloc(BATCH_HEADER_SIZE);
+      fs.readSync(this.fd, h, 0, BATCH_HEADER_SIZE, 0);
+      this.firstBatchTimestamp = hdr.maxTimestamp(h, 0);
+    }
+    return true;
+  }
+
+  /**
+   * Validate every batch (length, magic, CRC32C, offsets increasing from
+   * `minOffset`), rebuild both indexes, and cut the file at the first bad
+   * byte.
+   */
+  recover(minOffset: number): RecoverResult {
+    this.offsetIndex.reset();
+    this.timeIndex.reset();
+    this.maxTimestamp = -1;
+    this.maxTimestampOffset = -1;
+    this.firstBatchTimestamp = -1;
+    this.bytesSinceIndexEntry = 0;
+    this.nextOffset = this.baseOffset;
+    this.tail?.clear();
+    let next = Math.max(minOffset, this.baseOffset);
+    let reason: string | null = null;
+    const r = this.scan(0, this.size, true, (b, at, pos, size) => {
+      const base = hdr.baseOffset(b, at);
+      const last = base + hdr.lastOffsetDelta(b, at);
+      if (b.readInt8(at + OFF_MAGIC) !== 2) reason = `magic ${b.readInt8(at + OFF_MAGIC)} at position ${pos}`;
+      else if (!isBatchCrcValid(b, at, size)) reason = `CRC mismatch at position ${pos}`;
+      else if (base < next || last < base) reason = `offsets ${base}..${last} at position ${pos} do not follow ${next - 1}`;
+      else if (last - this.baseOffset > INT32_MAX) reason = `offset ${last} too far from segment base`;
+      if (reason) return false;
+      this.onBatch(base, last, hdr.maxTimestamp(b, at), pos, size);
+      next = last + 1;
+    });
+    if (r.torn && !reason) reason = `torn batch at position ${r.end}`;
+    const dropped = this.size - r.end;
+    if (dropped > 0) {
+      fs.ftruncateSync(this.fd, r.end);
+      this.size = r.end;
+    }
+    this.persistIndexes();
+    return { validBytes: r.end, droppedBytes: dropped, reason: dropped > 0 ? reason : null };
+  }
+
+  /** Remove batches holding offsets >= offset. Returns the bytes removed. */
+  truncateTo(offset: number): number {
+    const at = this.locate(offset);
+    if (!at) return 0;
+    const removed = this.size - at.pos;
+    fs.ftruncateSync(this.fd, at.pos);
+    this.size = at.pos;
+    this.offsetIndex.truncateToPosition(at.pos);
+    this.timeIndex.truncateToRelOffset(offset - this.baseOffset);
+    this.tail?.clear();
+    this.dirty = true;
+    // Re-learn next offset and max timestamp from what is left.
+    this.maxTimestamp = -1;
+    this.maxTimestampOffset = -1;
+    if (this.timeIndex.count) {
+      this.maxTimestamp = this.timeIndex.lastTimestamp;
+      this.maxTimestampOffset = this.baseOffset + this.timeIndex.relOffsetAt(this.timeIndex.count - 1);
+    }
+    this.nextOffset = this.baseOffset;
+    const from = this.offsetIndex.lastPosition;
+    this.scan(from, this.size, false, (b, a, pos, size) => {
+      const ts = hdr.maxTimestamp(b, a);
+      if (ts > this.maxTimestamp) {
+        this.maxTimestamp = ts;
+        this.maxTimestampOffset = hdr.baseOffset(b, a);
+      }
+      this.nextOffset = hdr.lastOffset(b, a) + 1;
+      this.bytesSinceIndexEntry = pos + size - from;
+    });
+    if (this.size === 0) {
+      this.firstBatchTimestamp = -1;
+      this.bytesSinceIndexEntry = 0;
+    }
+    return removed;
+  }
+
+  // ---- durability and lifetime ---------------------------------------------
+
+  /** fsync the log file (and, for a rolled segment, its index files). */
+  async sync(fsync: (fd: number) => Promise<void>, withIndexes: boolean): Promise<void> {
+    if (this.fdClosed || this.closeWanted) return;
+    this.ioRefs++;
+    try {
+      this.dirty = false;
+      await fsync(this.fd);
+      if (withIndexes) {
+        this.persistIndexes();
+        for (const f of [this.offsetIndex.file, this.timeIndex.file]) {
+          let fd: number | undefined;
+          try {
+            fd = fs.openSync(f, 'r');
+            await fsync(fd);
+          } catch (err) {
+            if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+          } finally {
+            if (fd !== undefined) fs.closeSync(fd);
+          }
+        }
+      }
+    } finally {
+      this.ioRefs--;
+      if (this.closeWanted && this.ioRefs === 0) this.closeFd();
+    }
+  }
+
+  /** Close the file descriptor (once no fsync uses it). */
+  close(): void {
+    this.closeWanted = true;
+    if (this.ioRefs === 0) this.closeFd();
+  }
+
+  private closeFd(): void {
+    if (this.fdClosed) return;
+    this.fdClosed = true;
+    fs.closeSync(this.fd);
+  }
+
+  /** Rename the segment's files to `<name>.deleted` and close it; returns the new names. */
+  markDeleted(): string[] {
+    this.close();
+    const out: string[] = [];
+    for (const s of ['.log', '.index', '.timeindex']) {
+      const f = this.file(s);
+      try {
+        fs.renameSync(f, f + '.deleted');
+        out.push(f + '.deleted');
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
+    }
+    return out;
+  }
+}
