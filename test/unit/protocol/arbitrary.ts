@@ -23,6 +23,8 @@ export interface GenOptions {
   unknownTags?: boolean;
   /** Max elements of any array. */
   maxArray?: number;
+  /** Sometimes generate bytes/records past the writer's zero-copy threshold (default true). */
+  largeBuffers?: boolean;
 }
 
 /** Tags from here up are never declared by any API, so they stay unknown. */
@@ -50,20 +52,42 @@ function int64(): fc.Arbitrary<number | bigint> {
   return fc.oneof({ arbitrary: safe, weight: 4 }, { arbitrary: wide, weight: 2 }, { arbitrary: edges, weight: 1 });
 }
 
-function buffer(): fc.Arbitrary<Buffer> {
+function buffer(large: boolean): fc.Arbitrary<Buffer> {
   const small = fc.uint8Array({ maxLength: 24 }).map((u) => Buffer.from(u));
   // Past the writer's zero-copy threshold (1 KiB): kept by reference, not copied.
-  const large = fc
+  const big = fc
     .tuple(fc.integer({ min: 1024, max: 1300 }), fc.integer({ min: 0, max: 255 }))
     .map(([n, seed]) => {
       const b = Buffer.allocUnsafe(n);
       for (let i = 0; i < n; i++) b[i] = (seed + i * 31) & 0xff;
       return b;
     });
-  return fc.oneof({ arbitrary: small, weight: 9 }, { arbitrary: large, weight: 1 });
+  if (!large) return small;
+  return fc.oneof({ arbitrary: small, weight: 9 }, { arbitrary: big, weight: 1 });
 }
 
-function primitive(t: string): fc.Arbitrary<unknown> {
+/**
+ * One Unicode scalar value (any plane, no lone surrogates). Built by hand:
+ * fast-check's 'binary' unit constructs a reverse map of every code point,
+ * which costs over a second per process.
+ */
+const CODE_POINT: fc.Arbitrary<string> = fc.oneof(
+  { arbitrary: fc.integer({ min: 0x20, max: 0x7e }), weight: 6 },
+  { arbitrary: fc.integer({ min: 0, max: 0xd7ff }), weight: 2 },
+  { arbitrary: fc.integer({ min: 0xe000, max: 0x10ffff }), weight: 2 },
+).map((cp) => String.fromCodePoint(cp));
+
+// Primitive arbitraries are built once: some (strings) are costly to construct.
+const primitiveCache = new Map<string, fc.Arbitrary<unknown>>();
+
+function primitive(t: string, largeBuffers: boolean): fc.Arbitrary<unknown> {
+  const key = `${t}/${largeBuffers}`;
+  let arb = primitiveCache.get(key);
+  if (arb === undefined) primitiveCache.set(key, (arb = makePrimitive(t, largeBuffers)));
+  return arb;
+}
+
+function makePrimitive(t: string, largeBuffers: boolean): fc.Arbitrary<unknown> {
   switch (t) {
     case 'bool':
       return fc.boolean();
@@ -84,10 +108,10 @@ function primitive(t: string): fc.Arbitrary<unknown> {
     case 'uuid':
       return fc.uint8Array({ minLength: 16, maxLength: 16 }).map((u) => Buffer.from(u).toString('base64url'));
     case 'string':
-      return fc.string({ unit: 'binary', maxLength: 12 });
+      return fc.string({ unit: CODE_POINT, maxLength: 12 });
     case 'bytes':
     case 'records':
-      return buffer();
+      return buffer(largeBuffers);
   }
   throw new Error(`unknown primitive ${t}`);
 }
@@ -112,10 +136,10 @@ function fieldArb(ctx: Ctx, f: FieldSpec): fc.Arbitrary<unknown> {
   let arb: fc.Arbitrary<unknown>;
   if (t.startsWith('[]')) {
     const et = t.slice(2);
-    const elem = PRIMITIVES.has(et) ? primitive(et) : structArb(ctx, structFieldsOf(ctx, f));
+    const elem = PRIMITIVES.has(et) ? primitive(et, ctx.opts.largeBuffers) : structArb(ctx, structFieldsOf(ctx, f));
     arb = fc.array(elem, { maxLength: ctx.opts.maxArray });
   } else if (PRIMITIVES.has(t)) {
-    arb = primitive(t);
+    arb = primitive(t, ctx.opts.largeBuffers);
   } else {
     arb = structArb(ctx, structFieldsOf(ctx, f));
   }
@@ -152,7 +176,7 @@ export function messageArbitrary(spec: MessageSpec, version: number, opts: GenOp
     spec,
     version,
     flexible: isFlexible(spec, version),
-    opts: { unknownTags: opts.unknownTags ?? false, maxArray: opts.maxArray ?? 2 },
+    opts: { unknownTags: opts.unknownTags ?? false, maxArray: opts.maxArray ?? 2, largeBuffers: opts.largeBuffers ?? true },
   };
   return structArb(ctx, spec.fields);
 }
