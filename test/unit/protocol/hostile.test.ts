@@ -55,8 +55,8 @@ const CASES = allCases();
 
 const RealArray = Array;
 let maxArrayAlloc = 0;
-const CountingArray = new Proxy(RealArray, {
-  construct(target, args, newTarget) {
+const CountingArray: ArrayConstructor = new Proxy(RealArray, {
+  construct(target, args, newTarget): object {
     if (args.length === 1 && typeof args[0] === 'number' && args[0] > maxArrayAlloc) maxArrayAlloc = args[0];
     return Reflect.construct(target, args, newTarget === CountingArray ? target : newTarget);
   },
