@@ -17,6 +17,7 @@ export class RedisTarget implements Target {
   private srv?: Server;
   private dir?: string;
   private port = 0;
+  private latencyRuns = 0;
   constructor(private tmp: string) {}
 
   mode(w: Workload): string {
@@ -88,7 +89,9 @@ export class RedisTarget implements Target {
 
   async latency(w: Workload, rate: number, seconds: number) {
     const rec = new LatencyRecorder(Math.ceil(rate * seconds * 1.1));
-    const keys = Array.from({ length: w.partitions }, (_, i) => `l:${i}`);
+    // fresh keys per run, so a backlog left by an earlier run is not read
+    const run = ++this.latencyRuns;
+    const keys = Array.from({ length: w.partitions }, (_, i) => `l${run}:${i}`);
     const ids = keys.map(() => '0-0');
     const sub = await RespConn.connect(this.port);
     const pub = await RespConn.connect(this.port);
