@@ -12,7 +12,6 @@
  * batch exactly, writes it into one allocation and computes the CRC32C.
  */
 import { ProtocolError } from '../protocol-error.ts';
-import { Reader } from '../reader.ts';
 import {
   BATCH_HEADER_SIZE,
   COMPRESSION_MASK,
@@ -188,7 +187,9 @@ export class RecordCursor {
   /** Where the current record's headers start in `section`. */
   headersStart = 0;
 
-  private readonly r: Reader;
+  /** Read position in `section` and the end of the current bounds (record or section). */
+  private pos = 0;
+  private end = 0;
 
   constructor(buf: Buffer, at = 0, opts: DecodeOptions = {}) {
     this.section = recordsSection(buf, at, opts);
@@ -202,7 +203,6 @@ export class RecordCursor {
       throw new ProtocolError(`record count ${count} cannot fit in ${this.section.length} bytes`);
     }
     this.recordCount = count;
-    this.r = new Reader(this.section, 0, this.section.length);
   }
 
   get offset(): number {
@@ -215,53 +215,91 @@ export class RecordCursor {
 
   /** Advance to the next record; false (after checking the section is used up) at the end. */
   next(): boolean {
-    const r = this.r;
+    const sectionEnd = this.section.length;
     if (this.index + 1 >= this.recordCount) {
-      r.end = this.section.length;
-      if (r.pos !== this.section.length) {
-        throw new ProtocolError(`${this.section.length - r.pos} bytes after the last of ${this.recordCount} records`);
+      if (this.pos !== sectionEnd) {
+        throw new ProtocolError(`${sectionEnd - this.pos} bytes after the last of ${this.recordCount} records`);
       }
       this.index = this.recordCount;
       return false;
     }
-    r.end = this.section.length;
-    const length = r.varint();
-    if (length < MIN_RECORD_SIZE - 1 || length > r.remaining()) {
-      throw new ProtocolError(`record length ${length} invalid with ${r.remaining()} bytes left`);
+    this.end = sectionEnd;
+    const length = this.varint();
+    if (length < MIN_RECORD_SIZE - 1 || length > sectionEnd - this.pos) {
+      throw new ProtocolError(`record length ${length} invalid with ${sectionEnd - this.pos} bytes left`);
     }
-    const end = r.pos + length;
-    r.end = end;
-    this.attributes = r.int8();
-    const ts = r.varlong();
-    if (typeof ts !== 'number') throw new ProtocolError('record timestamp delta out of range');
-    this.timestampDelta = ts;
-    this.offsetDelta = r.varint();
-    this.keyLength = r.varint();
+    const end = this.pos + length;
+    this.end = end;
+    this.attributes = (this.section[this.pos++] << 24) >> 24; // int8; in bounds: length >= 6
+    this.timestampDelta = this.varlong();
+    this.offsetDelta = this.varint();
+    this.keyLength = this.varint();
     this.keyStart = this.nullableStart(this.keyLength);
-    this.valueLength = r.varint();
+    this.valueLength = this.varint();
     this.valueStart = this.nullableStart(this.valueLength);
-    const headers = r.varint();
-    if (headers < 0 || headers * 2 > r.remaining()) throw new ProtocolError(`invalid header count ${headers}`);
+    const headers = this.varint();
+    if (headers < 0 || headers * 2 > end - this.pos) throw new ProtocolError(`invalid header count ${headers}`);
     this.headerCount = headers;
-    this.headersStart = r.pos;
+    this.headersStart = this.pos;
     for (let i = 0; i < headers; i++) {
-      const kl = r.varint();
+      const kl = this.varint();
       if (kl < 0) throw new ProtocolError('null record header key');
-      r.skip(kl);
-      const vl = r.varint();
+      this.skip(kl);
+      const vl = this.varint();
       if (vl < -1) throw new ProtocolError(`invalid record header value length ${vl}`);
-      if (vl > 0) r.skip(vl);
+      if (vl > 0) this.skip(vl);
     }
-    if (r.pos !== end) throw new ProtocolError(`record length ${length} disagrees with its ${r.pos - (end - length)} bytes of fields`);
+    if (this.pos !== end) throw new ProtocolError(`record length ${length} disagrees with its ${this.pos - (end - length)} bytes of fields`);
     this.index++;
     return true;
+  }
+
+  private skip(n: number): void {
+    if (n > this.end - this.pos) throw new ProtocolError(`field of ${n} bytes overruns its record`);
+    this.pos += n;
+  }
+
+  /** Zig-zag varint of at most 5 bytes (32 bits), bounded by `end`. */
+  private varint(): number {
+    const buf = this.section;
+    if (this.pos >= this.end) throw new ProtocolError('truncated varint');
+    let b = buf[this.pos++];
+    if (b < 0x80) return (b >>> 1) ^ -(b & 1); // one byte: the common case
+    let u = b & 0x7f;
+    let mul = 128;
+    for (let i = 1; i < 5; i++) {
+      if (this.pos >= this.end) throw new ProtocolError('truncated varint');
+      b = buf[this.pos++];
+      u += (b & 0x7f) * mul;
+      if (b < 0x80) {
+        if (u > 0xffffffff) throw new ProtocolError('varint overflows 32 bits');
+        return u % 2 === 0 ? u / 2 : -(u + 1) / 2;
+      }
+      mul *= 128;
+    }
+    throw new ProtocolError('varint longer than 5 bytes');
+  }
+
+  /** Zig-zag varlong as a number; magnitudes beyond 2^53 are refused. */
+  private varlong(): number {
+    const buf = this.section;
+    let u = 0;
+    let mul = 1;
+    for (let i = 0; i < 8; i++) {
+      if (this.pos >= this.end) throw new ProtocolError('truncated varlong');
+      const b = buf[this.pos++];
+      u += (b & 0x7f) * mul;
+      if (b < 0x80) return u % 2 === 0 ? u / 2 : -(u + 1) / 2;
+      mul *= 128;
+    }
+    throw new ProtocolError('varlong beyond 2^53 (timestamp delta out of range)');
   }
 
   private nullableStart(len: number): number {
     if (len === -1) return -1;
     if (len < -1) throw new ProtocolError(`invalid length ${len}`);
-    const start = this.r.pos;
-    this.r.skip(len);
+    const start = this.pos;
+    this.skip(len);
     return start;
   }
 
@@ -279,16 +317,18 @@ export class RecordCursor {
   headers(): RecordHeader[] {
     const out: RecordHeader[] = [];
     if (this.headerCount === 0) return out;
-    const r = new Reader(this.section, this.headersStart, this.section.length);
+    const save = this.pos;
+    this.pos = this.headersStart; // already validated by next(); `end` still bounds this record
     for (let i = 0; i < this.headerCount; i++) {
-      const kl = r.varint();
-      const key = this.section.toString('utf8', r.pos, r.pos + kl);
-      r.pos += kl;
-      const vl = r.varint();
-      const value = vl < 0 ? null : this.section.subarray(r.pos, r.pos + vl);
-      if (vl > 0) r.pos += vl;
+      const kl = this.varint();
+      const key = this.section.toString('utf8', this.pos, this.pos + kl);
+      this.pos += kl;
+      const vl = this.varint();
+      const value = vl < 0 ? null : this.section.subarray(this.pos, this.pos + vl);
+      if (vl > 0) this.pos += vl;
       out.push({ key, value });
     }
+    this.pos = save;
     return out;
   }
 
