@@ -19,7 +19,7 @@ export interface RunOptions {
 export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const p = spawn(cmd, args, {
-      env: { ...process.env, ...opts.env },
+      env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1', ...opts.env },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     const out: Buffer[] = [];
