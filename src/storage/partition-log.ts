@@ -144,6 +144,12 @@ export class PartitionLog {
     const clean = opts.cleanShutdown === true;
     const bases: number[] = [];
     for (const f of fs.readdirSync(this.dir)) {
+      if (f.endsWith('.log.swap')) {
+        // A compacted segment whose swap did not finish: complete it (indexes rebuilt).
+        this.completeSwap(path.join(this.dir, f));
+        bases.push(Number(f.slice(0, 20)));
+        continue;
+      }
       if (f.endsWith('.deleted') || f.endsWith('.cleaned') || f.endsWith('.tmp')) {
         fs.rmSync(path.join(this.dir, f), { force: true });
         continue;
@@ -152,6 +158,7 @@ export class PartitionLog {
       if (m) bases.push(Number(m[1]));
     }
     bases.sort((a, b) => a - b);
+    for (let i = bases.length - 1; i > 0; i--) if (bases[i] === bases[i - 1]) bases.splice(i, 1);
     this.epochs.load();
     const recoveryPoint = clean ? Infinity : (opts.recoveryPoint ?? 0);
     let recovered = false;
@@ -614,6 +621,39 @@ export class PartitionLog {
     if (this.epochs.truncateFromEnd(this.logEndOffset)) this.epochs.save();
     this.rebuildProducerState();
     this.checkOffsets();
+  }
+
+  // ---- compaction support ----------------------------------------------------
+
+  /** Offsets below this were compacted by the last cleaner pass (in memory only). */
+  cleanerCheckpoint = 0;
+
+  /** The segments, oldest first (for the cleaner; do not mutate). */
+  get segmentList(): readonly LogSegment[] {
+    return this.segments;
+  }
+
+  private completeSwap(swapFile: string): void {
+    const logFile = swapFile.slice(0, -'.swap'.length);
+    const stem = logFile.slice(0, -'.log'.length);
+    fs.rmSync(stem + '.index', { force: true });
+    fs.rmSync(stem + '.timeindex', { force: true });
+    fs.renameSync(swapFile, logFile);
+  }
+
+  /** Replace the rolled segment at `baseOffset` with the compacted `<base>.log.swap`. */
+  swapInCleanedSegment(baseOffset: number, swapFile: string): void {
+    const i = this.segments.findIndex((s) => s.baseOffset === baseOffset);
+    invariant(i >= 0 && i < this.segments.length - 1, () => `no rolled segment at ${baseOffset} to swap`);
+    const old = this.segments[i];
+    old.close();
+    this.completeSwap(swapFile);
+    fsyncDir(this.dir);
+    const seg = LogSegment.open(this.dir, baseOffset, this.settings);
+    const r = seg.recover(i > 0 ? this.segments[i - 1].nextOffset : 0);
+    invariant(r.droppedBytes === 0, () => `compacted segment ${baseOffset} failed validation: ${r.reason}`);
+    if (seg.size === 0) seg.nextOffset = old.nextOffset; // keep the offset range even when nothing is left
+    this.segments[i] = seg;
   }
 
   // ---- lifetime ---------------------------------------------------------------

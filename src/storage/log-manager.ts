@@ -1,0 +1,241 @@
+/**
+ * LogManager: every PartitionLog under the broker's log dirs. Opens them at
+ * startup (recovering from the recovery point when the last stop was not
+ * clean), creates and deletes them, keeps the per-log-dir checkpoints
+ * (recovery-point-offset-checkpoint, log-start-offset-checkpoint,
+ * replication-offset-checkpoint) and the clean-shutdown marker, and runs the
+ * background retention, flush, checkpoint and compaction tasks.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { fsyncDir, readPartitionCheckpoint, writeCheckpoint } from './checkpoint.ts';
+import { cleanLog, needsCleaning } from './cleaner.ts';
+import type { LogConfig } from './log-config.ts';
+import { PartitionLog, type StorageLogger, silentLogger } from './partition-log.ts';
+
+export const CLEAN_SHUTDOWN_FILE = '.kafka_cleanshutdown';
+export const RECOVERY_POINT_CHECKPOINT = 'recovery-point-offset-checkpoint';
+export const LOG_START_OFFSET_CHECKPOINT = 'log-start-offset-checkpoint';
+export const REPLICATION_OFFSET_CHECKPOINT = 'replication-offset-checkpoint';
+
+export interface LogManagerOptions {
+  logDirs: string[];
+  defaultConfig: LogConfig;
+  logger?: StorageLogger;
+  now?: () => number;
+  /** Retention and compaction pass period (Kafka's log.retention.check.interval.ms, default 300000). */
+  retentionCheckIntervalMs?: number;
+  /** Checkpoint period (log.flush.offset.checkpoint.interval.ms, default 60000). */
+  checkpointIntervalMs?: number;
+  /** flush.ms check period (log.flush.scheduler.interval.ms, default 1000 here). */
+  flushCheckIntervalMs?: number;
+  /** Passed to every PartitionLog (tests inject a counting or failing fsync). */
+  fsync?: (fd: number) => Promise<void>;
+  tailCacheBytes?: number;
+}
+
+const PARTITION_DIR = /^(.+)-(\d+)$/;
+
+export class LogManager {
+  private readonly byName = new Map<string, PartitionLog>();
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly logger: StorageLogger;
+  private readonly now: () => number;
+  private closed = false;
+  private checkpointChain: Promise<void> = Promise.resolve();
+
+  private constructor(private readonly opts: LogManagerOptions) {
+    this.logger = opts.logger ?? silentLogger;
+    this.now = opts.now ?? Date.now;
+  }
+
+  static async open(opts: LogManagerOptions): Promise<LogManager> {
+    const m = new LogManager(opts);
+    for (const d of opts.logDirs) await m.loadDir(d);
+    return m;
+  }
+
+  private logOptions(extra: Partial<Parameters<typeof PartitionLog.open>[2]> = {}) {
+    return {
+      logger: this.logger,
+      now: this.now,
+      fsync: this.opts.fsync,
+      tailCacheBytes: this.opts.tailCacheBytes,
+      onLogStartOffsetChange: (log: PartitionLog) => this.checkpointDir(path.dirname(log.dir)),
+      ...extra,
+    };
+  }
+
+  private async loadDir(dir: string): Promise<void> {
+    fs.mkdirSync(dir, { recursive: true });
+    const marker = path.join(dir, CLEAN_SHUTDOWN_FILE);
+    const clean = fs.existsSync(marker);
+    const recovery = readPartitionCheckpoint(path.join(dir, RECOVERY_POINT_CHECKPOINT));
+    const starts = readPartitionCheckpoint(path.join(dir, LOG_START_OFFSET_CHECKPOINT));
+    const hws = readPartitionCheckpoint(path.join(dir, REPLICATION_OFFSET_CHECKPOINT));
+    const started = this.now();
+    let count = 0;
+    for (const name of fs.readdirSync(dir)) {
+      const full = path.join(dir, name);
+      if (name.endsWith('-delete')) {
+        fs.rmSync(full, { recursive: true, force: true });
+        continue;
+      }
+      if (!PARTITION_DIR.test(name) || !fs.statSync(full).isDirectory()) continue;
+      const log = await PartitionLog.open(
+        full,
+        this.opts.defaultConfig,
+        this.logOptions({
+          cleanShutdown: clean,
+          recoveryPoint: recovery.get(name) ?? 0,
+          logStartOffset: starts.get(name),
+          highWatermark: hws.get(name),
+        }),
+      );
+      this.byName.set(name, log);
+      count++;
+    }
+    // From here on a crash is an unclean stop.
+    if (clean) {
+      fs.rmSync(marker, { force: true });
+      fsyncDir(dir);
+    } else if (count) {
+      this.logger.warn({ dir, logs: count }, 'no clean-shutdown marker: logs recovered from their recovery points');
+    }
+    this.writeCheckpoints(dir, false);
+    this.logger.info({ dir, logs: count, ms: this.now() - started, clean }, 'log dir loaded');
+  }
+
+  private static dirName(topic: string, partition: number): string {
+    return `${topic}-${partition}`;
+  }
+
+  getLog(topic: string, partition: number): PartitionLog | undefined {
+    return this.byName.get(LogManager.dirName(topic, partition));
+  }
+
+  /** The log, created (in the log dir holding the fewest) when absent. */
+  async createLog(topic: string, partition: number, config: LogConfig): Promise<PartitionLog> {
+    const name = LogManager.dirName(topic, partition);
+    const existing = this.byName.get(name);
+    if (existing) return existing;
+    const counts = new Map(this.opts.logDirs.map((d) => [d, 0]));
+    for (const log of this.byName.values()) {
+      const d = path.dirname(log.dir);
+      counts.set(d, (counts.get(d) ?? 0) + 1);
+    }
+    let dir = this.opts.logDirs[0];
+    for (const [d, n] of counts) if (n < counts.get(dir)!) dir = d;
+    const log = await PartitionLog.open(path.join(dir, name), config, this.logOptions({ cleanShutdown: true }));
+    fsyncDir(dir);
+    this.byName.set(name, log);
+    return log;
+  }
+
+  /** Close the log and rename its directory to `<name>.<id>-delete`; removed after file.delete.delay.ms. */
+  async deleteLog(topic: string, partition: number): Promise<void> {
+    const name = LogManager.dirName(topic, partition);
+    const log = this.byName.get(name);
+    if (!log) return;
+    this.byName.delete(name);
+    log.abandon();
+    const parent = path.dirname(log.dir);
+    const target = path.join(parent, `${name}.${randomBytes(8).toString('hex')}-delete`);
+    fs.renameSync(log.dir, target);
+    fsyncDir(parent);
+    const rm = () => fs.rmSync(target, { recursive: true, force: true });
+    if (log.config.fileDeleteDelayMs <= 0) rm();
+    else setTimeout(rm, log.config.fileDeleteDelayMs).unref();
+    this.checkpointDir(parent);
+  }
+
+  logs(): PartitionLog[] {
+    return [...this.byName.values()];
+  }
+
+  /** Write a log dir's checkpoints (serialized; a write in flight is followed by one more). */
+  private checkpointDir(dir: string): Promise<void> {
+    this.checkpointChain = this.checkpointChain.then(() => {
+      if (!this.closed) this.writeCheckpoints(dir, true);
+    });
+    return this.checkpointChain;
+  }
+
+  private writeCheckpoints(dir: string, durable: boolean): void {
+    const rp: (string | number)[][] = [];
+    const lso: (string | number)[][] = [];
+    const hw: (string | number)[][] = [];
+    for (const log of this.byName.values()) {
+      if (path.dirname(log.dir) !== dir) continue;
+      rp.push([log.topic, log.partition, log.recoveryPoint]);
+      lso.push([log.topic, log.partition, log.logStartOffset]);
+      hw.push([log.topic, log.partition, log.highWatermark]);
+    }
+    writeCheckpoint(path.join(dir, RECOVERY_POINT_CHECKPOINT), rp, durable);
+    writeCheckpoint(path.join(dir, LOG_START_OFFSET_CHECKPOINT), lso, durable);
+    writeCheckpoint(path.join(dir, REPLICATION_OFFSET_CHECKPOINT), hw, durable);
+  }
+
+  /** One retention pass over every log (and compaction where the policy asks). Returns segments deleted. */
+  runRetention(nowMs = this.now()): number {
+    let n = 0;
+    for (const log of this.byName.values()) {
+      try {
+        if (log.config.cleanupPolicy.includes('compact') && needsCleaning(log, nowMs)) cleanLog(log, nowMs, this.logger);
+        n += log.deleteOldSegments(nowMs);
+      } catch (err) {
+        this.logger.error({ dir: log.dir, err }, 'retention pass failed');
+      }
+    }
+    return n;
+  }
+
+  /** flush.ms for every log. */
+  runFlushPolicy(nowMs = this.now()): void {
+    for (const log of this.byName.values()) log.maybeFlushByTime(nowMs);
+  }
+
+  startBackgroundTasks(): void {
+    if (this.timers.length || this.closed) return;
+    const every = (ms: number, fn: () => void) => {
+      const t = setInterval(() => {
+        try {
+          fn();
+        } catch (err) {
+          this.logger.error({ err }, 'background storage task failed');
+        }
+      }, ms);
+      t.unref();
+      this.timers.push(t);
+    };
+    every(this.opts.retentionCheckIntervalMs ?? 300_000, () => this.runRetention());
+    every(this.opts.flushCheckIntervalMs ?? 1000, () => this.runFlushPolicy());
+    every(this.opts.checkpointIntervalMs ?? 60_000, () => {
+      for (const d of this.opts.logDirs) void this.checkpointDir(d).catch((err) => this.logger.error({ err, dir: d }, 'checkpoint failed'));
+    });
+  }
+
+  /** Flush and close every log, write checkpoints and the clean-shutdown marker. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    for (const t of this.timers) clearInterval(t);
+    this.timers.length = 0;
+    await this.checkpointChain.catch(() => {});
+    for (const log of this.byName.values()) await log.close();
+    this.closed = true;
+    for (const d of this.opts.logDirs) {
+      this.writeCheckpoints(d, true);
+      fs.writeFileSync(path.join(d, CLEAN_SHUTDOWN_FILE), '');
+      fsyncDir(d);
+    }
+  }
+
+  /** Drop everything without flushing or checkpointing: a simulated crash (tests). */
+  abandon(): void {
+    for (const t of this.timers) clearInterval(t);
+    this.timers.length = 0;
+    this.closed = true;
+    for (const log of this.byName.values()) log.abandon();
+  }
+}

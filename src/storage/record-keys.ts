@@ -1,0 +1,62 @@
+/**
+ * A minimal walker over the records inside an uncompressed v2 batch, for the
+ * compacting cleaner only (the append and read paths never decode records).
+ * Record layout (KIP-98): length varint | attributes int8 | timestampDelta
+ * varlong | offsetDelta varint | keyLength varint | key | valueLength varint
+ * | value | headers. Varints are zig-zag encoded.
+ */
+import { BATCH_HEADER_SIZE } from '../protocol/records/batch-header.ts';
+import { CorruptRecordError } from './errors.ts';
+
+export interface RecordView {
+  /** Record bytes (length prefix included) at buf[start, end). */
+  start: number;
+  end: number;
+  offsetDelta: number;
+  /** -1 for a null key. */
+  keyStart: number;
+  keyLength: number;
+  /** -1 for a null value (a tombstone). */
+  valueLength: number;
+}
+
+/** Read a zig-zag varint at `pos`; returns [value, next position]. Values up to 2^53 stay exact. */
+function readVarint(buf: Buffer, pos: number, end: number): [number, number] {
+  let raw = 0;
+  let mul = 1;
+  for (let i = 0; i < 10; i++) {
+    if (pos >= end) throw new CorruptRecordError('varint runs past the record');
+    const b = buf[pos++];
+    raw += (b & 0x7f) * mul;
+    if ((b & 0x80) === 0) return [raw % 2 === 0 ? raw / 2 : -(raw + 1) / 2, pos];
+    mul *= 128;
+  }
+  throw new CorruptRecordError('varint longer than 10 bytes');
+}
+
+/** Visit each record of the uncompressed batch at buf[at, at+size). */
+export function forEachRecord(buf: Buffer, at: number, size: number, visit: (r: RecordView) => void): void {
+  const end = at + size;
+  let pos = at + BATCH_HEADER_SIZE;
+  while (pos < end) {
+    const start = pos;
+    let len: number;
+    [len, pos] = readVarint(buf, pos, end);
+    const recEnd = pos + len;
+    if (len < 0 || recEnd > end) throw new CorruptRecordError('record length past the batch');
+    pos += 1; // attributes
+    let _ts: number;
+    [_ts, pos] = readVarint(buf, pos, recEnd);
+    let offsetDelta: number;
+    [offsetDelta, pos] = readVarint(buf, pos, recEnd);
+    let keyLength: number;
+    [keyLength, pos] = readVarint(buf, pos, recEnd);
+    const keyStart = keyLength >= 0 ? pos : -1;
+    if (keyLength > 0) pos += keyLength;
+    let valueLength: number;
+    [valueLength, pos] = readVarint(buf, pos, recEnd);
+    if (pos > recEnd || (valueLength > 0 && pos + valueLength > recEnd)) throw new CorruptRecordError('record fields past the record');
+    visit({ start, end: recEnd, offsetDelta, keyStart, keyLength, valueLength });
+    pos = recEnd;
+  }
+}
