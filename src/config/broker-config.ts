@@ -1,0 +1,393 @@
+/**
+ * BrokerConfig and its loader: a Java-properties file plus `key=value`
+ * overrides, checked against the broker property table, turned into typed
+ * camelCase fields (Kafka's precedence rules applied, e.g. log.retention.ms
+ * over .minutes over .hours). Any problem is a ConfigError with a one-line
+ * message naming the property.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseProperties } from './properties.ts';
+import { type ConfigValue, checkValue, closestName, parseValue } from './config-def.ts';
+import { BROKER_PROPERTY_BY_NAME, BROKER_PROPERTY_DEFS, IGNORED_PREFIXES } from './broker-defs.ts';
+import { TOPIC_CONFIG_BY_NAME } from './topic-config.ts';
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export type SecurityProtocol = 'PLAINTEXT' | 'SASL_PLAINTEXT';
+
+export interface Listener {
+  /** Listener name, upper case (PLAINTEXT, INTERNAL, ...). */
+  name: string;
+  /** Host to bind / advertise; '0.0.0.0' when the address left it empty. IPv6 without brackets. */
+  host: string;
+  /** 0 = pick a free port. */
+  port: number;
+  securityProtocol: SecurityProtocol;
+}
+
+export type CleanupPolicyItem = 'delete' | 'compact';
+
+export interface BrokerConfig {
+  nodeId: number;
+  clusterId: string | null;
+  /** Client listeners in the order given (controller listeners left out); at least one. */
+  listeners: Listener[];
+  /** advertised.listeners, or the listeners when not set. */
+  advertisedListeners: Listener[];
+  controllerListenerNames: string[];
+  /** Absolute paths, at least one, no duplicates. */
+  logDirs: string[];
+  numPartitions: number;
+  defaultReplicationFactor: number;
+  autoCreateTopicsEnable: boolean;
+  deleteTopicEnable: boolean;
+  /** -1 = keep forever. */
+  logRetentionMs: number;
+  logRetentionBytes: number;
+  logRetentionCheckIntervalMs: number;
+  logSegmentBytes: number;
+  /** From log.roll.ms / log.roll.hours. */
+  logSegmentMs: number;
+  logSegmentJitterMs: number;
+  logIndexSizeMaxBytes: number;
+  logIndexIntervalBytes: number;
+  /** Number.MAX_SAFE_INTEGER stands for Kafka's Long.MAX_VALUE ("never"). */
+  logFlushIntervalMessages: number;
+  /** null = log.flush.interval.ms not set (Kafka then uses log.flush.scheduler.interval.ms). */
+  logFlushIntervalMs: number | null;
+  logFlushSchedulerIntervalMs: number;
+  logCleanupPolicy: CleanupPolicyItem[];
+  logCleanerEnable: boolean;
+  logCleanerBackoffMs: number;
+  logCleanerDeleteRetentionMs: number;
+  logCleanerMinCompactionLagMs: number;
+  logCleanerMaxCompactionLagMs: number;
+  logCleanerMinCleanableRatio: number;
+  logSegmentDeleteDelayMs: number;
+  logPreallocate: boolean;
+  logMessageTimestampType: 'CreateTime' | 'LogAppendTime';
+  logMessageTimestampBeforeMaxMs: number;
+  logMessageTimestampAfterMaxMs: number;
+  messageMaxBytes: number;
+  compressionType: 'uncompressed' | 'zstd' | 'lz4' | 'snappy' | 'gzip' | 'producer';
+  minInsyncReplicas: number;
+  uncleanLeaderElectionEnable: boolean;
+  socketRequestMaxBytes: number;
+  connectionsMaxIdleMs: number;
+  /**
+   * max.connections. Kafka's default is Int.MAX; when it is not set Samsa uses
+   * min(open-file soft limit - 64, 10000) so that accepting connections never
+   * starves the log files of descriptors. An explicit value is used as given.
+   */
+  maxConnections: number;
+  maxConnectionsPerIp: number;
+  fetchMaxBytes: number;
+  groupInitialRebalanceDelayMs: number;
+  groupMinSessionTimeoutMs: number;
+  groupMaxSessionTimeoutMs: number;
+  groupMaxSize: number;
+  offsetsTopicNumPartitions: number;
+  /** Default 1 (Kafka: 3); a single-node broker cannot place more replicas. */
+  offsetsTopicReplicationFactor: number;
+  offsetsTopicSegmentBytes: number;
+  offsetsRetentionMinutes: number;
+  /** offsets.retention.minutes in ms. */
+  offsetsRetentionMs: number;
+  offsetsRetentionCheckIntervalMs: number;
+  offsetMetadataMaxBytes: number;
+  transactionStateLogNumPartitions: number;
+  transactionStateLogReplicationFactor: number;
+  transactionStateLogMinIsr: number;
+  transactionMaxTimeoutMs: number;
+  transactionalIdExpirationMs: number;
+  producerIdExpirationMs: number;
+  /** Every property that was set (file, then overrides), as text. */
+  raw: Map<string, string>;
+  /** Properties that were set but have no effect in Samsa (worth a warning at startup). */
+  ignored: string[];
+}
+
+export interface LoadBrokerConfigOptions {
+  /** Path of a server.properties file. */
+  file?: string;
+  /** Applied after the file: an object, or 'key=value' strings (as from --override). */
+  overrides?: Record<string, string> | string[];
+  /** Directory relative log dirs are resolved against (default process.cwd()). */
+  cwd?: string;
+  /** Open-file soft limit used to cap max.connections (default: read from the OS). */
+  fdLimit?: number;
+}
+
+/** Splits 'key=value' strings; the value may itself contain '='. */
+export function parseOverrides(list: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of list) {
+    const eq = item.indexOf('=');
+    if (eq <= 0) throw new ConfigError(`override '${item}' is not of the form key=value`);
+    out[item.slice(0, eq).trim()] = item.slice(eq + 1);
+  }
+  return out;
+}
+
+/** The process's open-file soft limit, or undefined where it cannot be read. */
+export function openFileSoftLimit(): number | undefined {
+  try {
+    const text = fs.readFileSync('/proc/self/limits', 'utf8');
+    const m = /^Max open files\s+(\S+)/m.exec(text);
+    if (!m) return undefined;
+    return m[1] === 'unlimited' ? Infinity : Number(m[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Default max.connections: room below the fd limit for log segments, indexes and the like. */
+export function defaultMaxConnections(fdLimit: number | undefined): number {
+  const cap = 10_000;
+  if (fdLimit === undefined || !Number.isFinite(fdLimit)) return cap;
+  return Math.max(1, Math.min(fdLimit - 64, cap));
+}
+
+function unknownPropertyError(key: string): ConfigError {
+  const hint = closestName(key, BROKER_PROPERTY_BY_NAME.keys());
+  const topicHint = TOPIC_CONFIG_BY_NAME.has(key) ? ` ('${key}' is a topic config; set it per topic or use its broker name)` : '';
+  return new ConfigError(`unknown property '${key}'${hint ? ` (did you mean '${hint}'?)` : topicHint}`);
+}
+
+/** Parses `NAME://host:port`; '' host = every interface; IPv6 in brackets. */
+export function parseListener(text: string, protocolMap: Map<string, string>, property: string): Listener {
+  const m = /^([A-Za-z0-9_]+):\/\/(\[[0-9a-fA-F:.]*\]|[^:/\[\]]*):(\d+)$/.exec(text.trim());
+  if (!m) throw new ConfigError(`invalid value '${text}' for property '${property}': expected NAME://host:port`);
+  const name = m[1].toUpperCase();
+  let host = m[2];
+  if (host.startsWith('[')) host = host.slice(1, -1);
+  if (host === '') host = '0.0.0.0';
+  const port = Number(m[3]);
+  if (port > 65535) throw new ConfigError(`invalid value '${text}' for property '${property}': port ${port} is out of range 0..65535`);
+  const protocol = protocolMap.get(name);
+  if (!protocol) {
+    throw new ConfigError(`invalid value '${text}' for property '${property}': listener name ${name} has no entry in listener.security.protocol.map`);
+  }
+  if (protocol !== 'PLAINTEXT' && protocol !== 'SASL_PLAINTEXT') {
+    throw new ConfigError(`invalid value '${text}' for property '${property}': security protocol ${protocol} (TLS) is not supported by Samsa`);
+  }
+  return { name, host, port, securityProtocol: protocol };
+}
+
+function parseProtocolMap(text: string): Map<string, string> {
+  const map = new Map<string, string>();
+  for (const item of text.split(',').map((s) => s.trim()).filter((s) => s !== '')) {
+    const [name, proto, ...rest] = item.split(':').map((s) => s.trim());
+    const known = ['PLAINTEXT', 'SSL', 'SASL_PLAINTEXT', 'SASL_SSL'];
+    if (!name || !proto || rest.length > 0 || !known.includes(proto.toUpperCase())) {
+      throw new ConfigError(`invalid value '${item}' in property 'listener.security.protocol.map': expected NAME:PROTOCOL with PROTOCOL one of ${known.join(', ')}`);
+    }
+    map.set(name.toUpperCase(), proto.toUpperCase());
+  }
+  return map;
+}
+
+/** Reads the properties file (if any) and the overrides into one ordered map of raw text values. */
+function collectRaw(opts: LoadBrokerConfigOptions): { raw: Map<string, string>; origin: Map<string, string> } {
+  const raw = new Map<string, string>();
+  const origin = new Map<string, string>();
+  if (opts.file !== undefined) {
+    let text: string;
+    try {
+      text = fs.readFileSync(opts.file, 'utf8');
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      const why = e.code === 'ENOENT' ? 'no such file' : e.code === 'EISDIR' ? 'it is a directory' : e.code === 'EACCES' ? 'permission denied' : e.message;
+      throw new ConfigError(`cannot read config file '${opts.file}': ${why}`);
+    }
+    let entries;
+    try {
+      entries = parseProperties(text);
+    } catch (err) {
+      throw new ConfigError(`${opts.file}: ${(err as Error).message}`);
+    }
+    for (const e of entries) {
+      raw.set(e.key, e.value);
+      origin.set(e.key, `${path.basename(opts.file)}:${e.line}: `);
+    }
+  }
+  const overrides = Array.isArray(opts.overrides) ? parseOverrides(opts.overrides) : (opts.overrides ?? {});
+  for (const [k, v] of Object.entries(overrides)) {
+    raw.delete(k);
+    raw.set(k, String(v));
+    origin.set(k, '');
+  }
+  return { raw, origin };
+}
+
+/** Loads, validates and types the broker configuration. Throws ConfigError. */
+export function loadBrokerConfig(opts: LoadBrokerConfigOptions = {}): BrokerConfig {
+  const { raw, origin } = collectRaw(opts);
+  const values = new Map<string, ConfigValue>();
+  const ignored: string[] = [];
+  for (const [key, text] of raw) {
+    const def = BROKER_PROPERTY_BY_NAME.get(key);
+    if (!def) {
+      if (IGNORED_PREFIXES.some((p) => key.startsWith(p))) {
+        ignored.push(key);
+        continue;
+      }
+      const e = unknownPropertyError(key);
+      e.message = (origin.get(key) ?? '') + e.message;
+      throw e;
+    }
+    const r = checkValue(def, text);
+    if ('problem' in r) throw new ConfigError(`${origin.get(key) ?? ''}invalid value '${text}' for property '${key}': ${r.problem}`);
+    values.set(key, r.value);
+    if (def.ignored) ignored.push(key);
+  }
+  const has = (k: string) => values.has(k);
+  const get = (k: string): ConfigValue | null => {
+    if (values.has(k)) return values.get(k)!;
+    const def = BROKER_PROPERTY_BY_NAME.get(k)!;
+    return def.default === null ? null : parseValue(def.kind, def.default);
+  };
+  const num = (k: string) => get(k) as number;
+  const bool = (k: string) => get(k) as boolean;
+  const str = (k: string) => get(k) as string;
+  const fail = (k: string, problem: string): never => {
+    throw new ConfigError(`${origin.get(k) ?? ''}invalid value '${raw.get(k) ?? ''}' for property '${k}': ${problem}`);
+  };
+
+  // identity
+  let nodeId = num('node.id');
+  if (has('broker.id')) {
+    if (has('node.id') && num('broker.id') !== nodeId) fail('broker.id', `differs from node.id ${nodeId}; set one of them`);
+    nodeId = num('broker.id');
+  }
+  const clusterId = has('cluster.id') ? str('cluster.id') : null;
+  if (clusterId !== null && !/^[A-Za-z0-9_-]{1,64}$/.test(clusterId)) fail('cluster.id', 'expected 1-64 characters of A-Z a-z 0-9 _ -');
+
+  // listeners
+  const protocolMap = parseProtocolMap(str('listener.security.protocol.map'));
+  const controllerNames = ((get('controller.listener.names') as string[] | null) ?? []).map((n) => n.toUpperCase());
+  for (const n of controllerNames) if (!protocolMap.has(n)) protocolMap.set(n, 'PLAINTEXT');
+  const parseList = (k: string): Listener[] => {
+    const items = get(k) as string[];
+    const list = items.map((t) => parseListener(t, protocolMap, k));
+    const seen = new Set<string>();
+    for (const l of list) {
+      if (seen.has(l.name)) fail(k, `listener name ${l.name} appears twice`);
+      seen.add(l.name);
+    }
+    return list;
+  };
+  const allListeners = parseList('listeners');
+  const listeners = allListeners.filter((l) => !controllerNames.includes(l.name));
+  if (listeners.length === 0) fail('listeners', 'no client listener (every listener is a controller listener)');
+  const ports = new Set<number>();
+  for (const l of listeners) {
+    if (l.port !== 0 && ports.has(l.port)) fail('listeners', `port ${l.port} is used by two listeners`);
+    ports.add(l.port);
+  }
+  let advertisedListeners = listeners;
+  if (has('advertised.listeners')) {
+    advertisedListeners = parseList('advertised.listeners').filter((l) => !controllerNames.includes(l.name));
+    for (const a of advertisedListeners) {
+      if (a.host === '0.0.0.0' || a.host === '::') fail('advertised.listeners', `${a.name} advertises the non-routable address ${a.host}`);
+      if (!listeners.some((l) => l.name === a.name)) fail('advertised.listeners', `${a.name} is not one of the listeners`);
+    }
+  }
+
+  // log dirs
+  const cwd = opts.cwd ?? process.cwd();
+  const dirList = has('log.dirs') ? (get('log.dirs') as string[]) : [str('log.dir')];
+  const logDirs = dirList.filter((d) => d !== '').map((d) => path.resolve(cwd, d));
+  if (logDirs.length === 0) fail(has('log.dirs') ? 'log.dirs' : 'log.dir', 'at least one directory is required');
+  if (new Set(logDirs).size !== logDirs.length) fail('log.dirs', 'a directory is listed twice');
+
+  // time settings with Kafka's precedence: ms, then minutes, then hours
+  let logRetentionMs: number;
+  if (has('log.retention.ms')) logRetentionMs = num('log.retention.ms');
+  else if (has('log.retention.minutes')) logRetentionMs = num('log.retention.minutes') * 60_000;
+  else logRetentionMs = num('log.retention.hours') * 3_600_000;
+  if (logRetentionMs < 0) logRetentionMs = -1;
+  else if (logRetentionMs === 0) {
+    const k = has('log.retention.ms') ? 'log.retention.ms' : has('log.retention.minutes') ? 'log.retention.minutes' : 'log.retention.hours';
+    fail(k, 'retention must be -1 (unlimited) or at least 1 ms');
+  }
+  const logSegmentMs = has('log.roll.ms') ? num('log.roll.ms') : num('log.roll.hours') * 3_600_000;
+  const logSegmentJitterMs = has('log.roll.jitter.ms') ? num('log.roll.jitter.ms') : num('log.roll.jitter.hours') * 3_600_000;
+
+  const minSession = num('group.min.session.timeout.ms');
+  const maxSession = num('group.max.session.timeout.ms');
+  if (minSession > maxSession) fail('group.min.session.timeout.ms', `must not exceed group.max.session.timeout.ms (${maxSession})`);
+
+  const maxConnections = has('max.connections')
+    ? num('max.connections')
+    : defaultMaxConnections(opts.fdLimit ?? openFileSoftLimit());
+
+  return {
+    nodeId,
+    clusterId,
+    listeners,
+    advertisedListeners,
+    controllerListenerNames: controllerNames,
+    logDirs,
+    numPartitions: num('num.partitions'),
+    defaultReplicationFactor: num('default.replication.factor'),
+    autoCreateTopicsEnable: bool('auto.create.topics.enable'),
+    deleteTopicEnable: bool('delete.topic.enable'),
+    logRetentionMs,
+    logRetentionBytes: num('log.retention.bytes'),
+    logRetentionCheckIntervalMs: num('log.retention.check.interval.ms'),
+    logSegmentBytes: num('log.segment.bytes'),
+    logSegmentMs,
+    logSegmentJitterMs,
+    logIndexSizeMaxBytes: num('log.index.size.max.bytes'),
+    logIndexIntervalBytes: num('log.index.interval.bytes'),
+    logFlushIntervalMessages: num('log.flush.interval.messages'),
+    logFlushIntervalMs: has('log.flush.interval.ms') ? num('log.flush.interval.ms') : null,
+    logFlushSchedulerIntervalMs: num('log.flush.scheduler.interval.ms'),
+    logCleanupPolicy: get('log.cleanup.policy') as CleanupPolicyItem[],
+    logCleanerEnable: bool('log.cleaner.enable'),
+    logCleanerBackoffMs: num('log.cleaner.backoff.ms'),
+    logCleanerDeleteRetentionMs: num('log.cleaner.delete.retention.ms'),
+    logCleanerMinCompactionLagMs: num('log.cleaner.min.compaction.lag.ms'),
+    logCleanerMaxCompactionLagMs: num('log.cleaner.max.compaction.lag.ms'),
+    logCleanerMinCleanableRatio: num('log.cleaner.min.cleanable.ratio'),
+    logSegmentDeleteDelayMs: num('log.segment.delete.delay.ms'),
+    logPreallocate: bool('log.preallocate'),
+    logMessageTimestampType: str('log.message.timestamp.type') as BrokerConfig['logMessageTimestampType'],
+    logMessageTimestampBeforeMaxMs: num('log.message.timestamp.before.max.ms'),
+    logMessageTimestampAfterMaxMs: num('log.message.timestamp.after.max.ms'),
+    messageMaxBytes: num('message.max.bytes'),
+    compressionType: str('compression.type') as BrokerConfig['compressionType'],
+    minInsyncReplicas: num('min.insync.replicas'),
+    uncleanLeaderElectionEnable: bool('unclean.leader.election.enable'),
+    socketRequestMaxBytes: num('socket.request.max.bytes'),
+    connectionsMaxIdleMs: num('connections.max.idle.ms'),
+    maxConnections,
+    maxConnectionsPerIp: num('max.connections.per.ip'),
+    fetchMaxBytes: num('fetch.max.bytes'),
+    groupInitialRebalanceDelayMs: num('group.initial.rebalance.delay.ms'),
+    groupMinSessionTimeoutMs: minSession,
+    groupMaxSessionTimeoutMs: maxSession,
+    groupMaxSize: num('group.max.size'),
+    offsetsTopicNumPartitions: num('offsets.topic.num.partitions'),
+    offsetsTopicReplicationFactor: num('offsets.topic.replication.factor'),
+    offsetsTopicSegmentBytes: num('offsets.topic.segment.bytes'),
+    offsetsRetentionMinutes: num('offsets.retention.minutes'),
+    offsetsRetentionMs: num('offsets.retention.minutes') * 60_000,
+    offsetsRetentionCheckIntervalMs: num('offsets.retention.check.interval.ms'),
+    offsetMetadataMaxBytes: num('offset.metadata.max.bytes'),
+    transactionStateLogNumPartitions: num('transaction.state.log.num.partitions'),
+    transactionStateLogReplicationFactor: num('transaction.state.log.replication.factor'),
+    transactionStateLogMinIsr: num('transaction.state.log.min.isr'),
+    transactionMaxTimeoutMs: num('transaction.max.timeout.ms'),
+    transactionalIdExpirationMs: num('transactional.id.expiration.ms'),
+    producerIdExpirationMs: num('producer.id.expiration.ms'),
+    raw,
+    ignored,
+  };
+}
+
+export { BROKER_PROPERTY_DEFS };
