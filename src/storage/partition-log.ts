@@ -180,6 +180,11 @@ export class PartitionLog {
           const e = hdr.partitionLeaderEpoch(b, at);
           if (e > this.epochs.latestEpoch) this.epochs.assign(e, hdr.baseOffset(b, at));
         });
+        if (seg.size === 0 && prev && seg.baseOffset < prev.nextOffset) {
+          this.logger.warn({ dir: this.dir, segment: bases[i] }, 'recovery dropped an empty segment overlapping the one before');
+          seg.markDeleted();
+          continue;
+        }
         if (r.droppedBytes > 0 && i < bases.length - 1) {
           this.segments.push(seg);
           for (let j = i + 1; j < bases.length; j++) {
