@@ -25,6 +25,8 @@ import { FetchSessionCache } from './fetch-sessions.ts';
 import type { Broker } from './broker.ts';
 import { validateTopicConfigValue } from './topic-configs.ts';
 import { registerHandlers } from './handlers/index.ts';
+import { GroupCoordinatorService } from '../coordinator/group/service.ts';
+import { OffsetsTopicStore } from './group-store.ts';
 
 export interface RunningBroker {
   readonly host: string;
@@ -138,7 +140,19 @@ export async function startBroker(opts: { config: BrokerConfig; logger?: Logger 
       return p;
     },
   };
-  registerHandlers(broker);
+  const groups = new GroupCoordinatorService(
+    {
+      minSessionTimeoutMs: config.groupMinSessionTimeoutMs,
+      maxSessionTimeoutMs: config.groupMaxSessionTimeoutMs,
+      initialRebalanceDelayMs: config.groupInitialRebalanceDelayMs,
+      maxSize: config.groupMaxSize,
+      offsetsRetentionMs: config.offsetsRetentionMs,
+      maxMetadataSize: config.offsetMetadataMaxBytes,
+    },
+    new OffsetsTopicStore(broker),
+  );
+  await groups.load();
+  registerHandlers(broker, groups);
 
   const me = image.brokers.get(config.nodeId);
   const regListeners = [{ name: listener.name, host: advertised.host, port: advertised.port }];
@@ -160,6 +174,7 @@ export async function startBroker(opts: { config: BrokerConfig; logger?: Logger 
       closing ??= (async () => {
         logger.info('shutting down: no new connections, finishing in-flight requests');
         await server.close();
+        groups.close();
         await replicas.close();
         metadataLog.close();
         logger.info('shutdown complete (logs flushed, clean-shutdown marker written)');

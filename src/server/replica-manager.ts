@@ -27,6 +27,8 @@ type Waiter = () => void;
 
 export class ReplicaManager {
   private readonly partitions = new Map<string, Partition>();
+  /** Effective topic configs by topic id, recomputed when configs change. */
+  private readonly effective = new Map<string, Map<string, string>>();
   private readonly waiters = new Map<Partition, Set<Waiter>>();
 
   private constructor(
@@ -58,8 +60,20 @@ export class ReplicaManager {
     return this.partitions.get(this.key(topic, partition));
   }
 
+  /** The topic's effective configs (overrides, dynamic broker configs, static broker configs, defaults). */
+  topicConfig(topic: TopicState): Map<string, string> {
+    let c = this.effective.get(topic.topicId);
+    if (!c) this.effective.set(topic.topicId, (c = effectiveTopicConfig(topic.configs, this.config, this.image)));
+    return c;
+  }
+
   logConfigFor(topic: TopicState): LogConfig {
-    return toLogConfig(effectiveTopicConfig(topic.configs, this.config));
+    return toLogConfig(this.topicConfig(topic));
+  }
+
+  /** max.message.bytes of the topic (message.max.bytes of the broker unless overridden). */
+  maxMessageBytes(topic: TopicState): number {
+    return Number(this.topicConfig(topic).get('max.message.bytes') ?? this.config.messageMaxBytes);
   }
 
   private async ensurePartition(topic: TopicState, index: number): Promise<void> {
@@ -81,6 +95,7 @@ export class ReplicaManager {
         for (const [k, p] of this.partitions) {
           if (p.topic.topicId !== rec.topicId) continue;
           this.partitions.delete(k);
+          this.effective.delete(rec.topicId);
           this.wake(p);
           this.waiters.delete(p);
           await this.logs.deleteLog(p.topic.name, p.index);
@@ -88,9 +103,11 @@ export class ReplicaManager {
       } else if (rec.type === 'Config' && rec.resourceType === 'topic') {
         const t = this.image.topicsByName.get(rec.resourceName);
         if (!t) continue;
+        this.effective.delete(t.topicId);
         const cfg = this.logConfigFor(t);
         for (const p of t.partitions) if (p) this.get(t.name, p.partition)?.log.updateConfig(cfg);
       } else if (rec.type === 'Config' && rec.resourceType === 'broker') {
+        this.effective.clear();
         for (const p of this.partitions.values()) p.log.updateConfig(this.logConfigFor(p.topic));
       }
     }
@@ -132,6 +149,7 @@ export class ReplicaManager {
 function brokerLogDefaults(config: BrokerConfig): LogConfig {
   return toLogConfig(effectiveTopicConfig(new Map(), config));
 }
+
 
 /** Kafka topic config names -> the storage engine's LogConfig. */
 export function toLogConfig(c: Map<string, string>): LogConfig {

@@ -12,6 +12,7 @@ import {
   describeTopicConfigs,
   isDynamicBrokerConfig,
   isListConfig,
+  validateDynamicBrokerConfigValue,
   validateTopicConfigValue,
 } from '../topic-configs.ts';
 
@@ -98,7 +99,7 @@ async function alterResource(
         return { errorCode: ErrorCode.INVALID_CONFIG, errorMessage: `Cannot update broker config '${k}' dynamically` };
       }
       if (val !== null) {
-        const err = validateTopicConfigValue(k, val);
+        const err = validateDynamicBrokerConfigValue(k, val);
         if (err) return { errorCode: ErrorCode.INVALID_CONFIG, errorMessage: err };
       }
     }

@@ -14,8 +14,22 @@ import { alterConfigsHandler, describeConfigsHandler, incrementalAlterConfigsHan
 import { describeClusterHandler, describeLogDirsHandler } from './cluster.ts';
 import { deleteRecordsHandler, offsetForLeaderEpochHandler } from './partition-admin.ts';
 import { initProducerIdHandler } from './init-producer-id.ts';
+import type { GroupCoordinatorService } from '../../coordinator/group/service.ts';
+import {
+  deleteGroupsHandler,
+  describeGroupsHandler,
+  findCoordinatorHandler,
+  heartbeatHandler,
+  joinGroupHandler,
+  leaveGroupHandler,
+  listGroupsHandler,
+  offsetCommitHandler,
+  offsetDeleteHandler,
+  offsetFetchHandler,
+  syncGroupHandler,
+} from './groups.ts';
 
-export function registerHandlers(b: Broker): void {
+export function registerHandlers(b: Broker, groups: GroupCoordinatorService): void {
   const d = b.dispatcher;
   d.register('ApiVersions', { handler: apiVersionsHandler(b) });
   d.register('Metadata', { handler: metadataHandler(b) });
@@ -33,4 +47,15 @@ export function registerHandlers(b: Broker): void {
   d.register('DeleteRecords', { handler: deleteRecordsHandler(b) });
   d.register('OffsetForLeaderEpoch', { handler: offsetForLeaderEpochHandler(b) });
   d.register('InitProducerId', { handler: initProducerIdHandler(b) });
+  d.register('FindCoordinator', { handler: findCoordinatorHandler(b) });
+  d.register('JoinGroup', { handler: joinGroupHandler(groups) });
+  d.register('SyncGroup', { handler: syncGroupHandler(groups) });
+  d.register('Heartbeat', { handler: heartbeatHandler(groups) });
+  d.register('LeaveGroup', { handler: leaveGroupHandler(groups) });
+  d.register('OffsetCommit', { handler: offsetCommitHandler(groups) });
+  d.register('OffsetFetch', { handler: offsetFetchHandler(b, groups) });
+  d.register('DescribeGroups', { handler: describeGroupsHandler(groups) });
+  d.register('ListGroups', { handler: listGroupsHandler(groups) });
+  d.register('DeleteGroups', { handler: deleteGroupsHandler(groups) });
+  d.register('OffsetDelete', { handler: offsetDeleteHandler(groups) });
 }

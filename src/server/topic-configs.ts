@@ -1,0 +1,48 @@
+/**
+ * Config views the broker's handlers need, computed from the metadata image
+ * (topic overrides, dynamic broker configs) and the static BrokerConfig:
+ * effective topic configs for the logs, and DescribeConfigs entries with
+ * sources and synonyms. The definitions themselves live in src/config.
+ */
+import type { BrokerConfig } from '../config/broker-config.ts';
+import {
+  type DescribedConfig,
+  type DynamicBrokerConfigs,
+  describeBrokerConfigs as describeBroker,
+  effectiveTopicConfigs,
+  isDynamicBrokerConfig,
+  isListConfig,
+  resolveTopicConfigs,
+  validateBrokerConfig,
+  validateTopicConfig,
+} from '../config/topic-config.ts';
+import type { MetadataImage, TopicState } from '../metadata/image.ts';
+
+export type { DescribedConfig };
+export { isDynamicBrokerConfig, isListConfig };
+
+export function dynamicBrokerConfigs(image: MetadataImage | undefined, nodeId: number): DynamicBrokerConfigs {
+  if (!image) return {};
+  return { perBroker: image.brokerConfigs.get(String(nodeId)), clusterDefault: image.brokerConfigs.get('') };
+}
+
+export function effectiveTopicConfig(overrides: ReadonlyMap<string, string>, config: BrokerConfig, image?: MetadataImage): Map<string, string> {
+  return effectiveTopicConfigs(overrides, config, dynamicBrokerConfigs(image, config.nodeId));
+}
+
+export function describeTopicConfigs(topic: TopicState, config: BrokerConfig, image?: MetadataImage): DescribedConfig[] {
+  return resolveTopicConfigs(topic.configs, config, dynamicBrokerConfigs(image, config.nodeId));
+}
+
+export function describeBrokerConfigs(config: BrokerConfig, image?: MetadataImage): DescribedConfig[] {
+  return describeBroker(config, dynamicBrokerConfigs(image, config.nodeId));
+}
+
+/** Validates a topic config (or, for broker resources, a dynamic broker config) value. */
+export function validateTopicConfigValue(name: string, value: string): string | null {
+  return validateTopicConfig(name, value);
+}
+
+export function validateDynamicBrokerConfigValue(name: string, value: string): string | null {
+  return validateBrokerConfig(name, value);
+}
