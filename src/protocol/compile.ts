@@ -88,8 +88,14 @@ function defaultSrc(ctx: Ctx, f: FieldSpec): string {
 
 /** JS expression testing whether `v` equals the field's default (for tagged fields). */
 function isDefaultSrc(ctx: Ctx, f: FieldSpec, v: string): string {
-  const t = f.type;
   if (f.default === null) return `(${v} === null)`;
+  const test = nonNullIsDefaultSrc(ctx, f, v);
+  // A null in a nullable field whose default is not null is not the default.
+  return isNullable(ctx, f) ? `(${v} !== null && ${test})` : test;
+}
+
+function nonNullIsDefaultSrc(ctx: Ctx, f: FieldSpec, v: string): string {
+  const t = f.type;
   if (isArray(t)) return `(${v}.length === 0)`;
   if (!PRIMITIVES.has(t)) return `${structIsDefaultFn(ctx, f)}(${v})`;
   if (t === 'bytes' || t === 'records') return `(${v}.length === 0)`;
@@ -109,7 +115,9 @@ function structIsDefaultFn(ctx: Ctx, f: FieldSpec): string {
   const name = `isdef${ctx.next++}`;
   const fields = structFields(ctx, f).filter((sf) => inVersions(sf.versions, ctx.version));
   const parts = fields.map((sf) => isDefaultSrc(ctx, sf, `o.${sf.name}`));
-  ctx.fns.push(`function ${name}(o) { return ${parts.length ? parts.join(' && ') : 'true'}; }`);
+  // Unknown tagged fields make a struct non-default: dropping it would lose them.
+  parts.push('(o._unknownTaggedFields === undefined || o._unknownTaggedFields.length === 0)');
+  ctx.fns.push(`function ${name}(o) { return ${parts.join(' && ')}; }`);
   return name;
 }
 
