@@ -1,0 +1,80 @@
+/**
+ * The consumer-protocol coordinator's edge: owns the clock and the timer that
+ * drives session and revocation timeouts, and supplies the topic metadata to
+ * the pure state machine (`consumer-groups.ts`). Nothing is persisted yet.
+ */
+import { ConsumerGroups } from './consumer-groups.ts';
+import type { ConsumerGroupConfig, DescribedGroup, HeartbeatRequest, HeartbeatResponse, TopicInfo, TopicsMetadata } from './types.ts';
+
+const INTERNAL = new Set(['__consumer_offsets', '__transaction_state']);
+
+/**
+ * A topics provider over the broker's metadata image, rebuilt only when the
+ * image changed (its `epoch` counts applied batches). Internal topics are left out.
+ */
+export function topicsFromImage(image: { epoch: number; topicsByName: ReadonlyMap<string, { topicId: string; partitions: readonly unknown[] }> }): () => TopicsMetadata {
+  let at = -1;
+  let cached: Map<string, TopicInfo> = new Map();
+  return () => {
+    if (image.epoch !== at) {
+      cached = new Map();
+      for (const [name, t] of image.topicsByName) if (!INTERNAL.has(name)) cached.set(name, { topicId: t.topicId, partitions: t.partitions.length });
+      at = image.epoch;
+    }
+    return cached;
+  };
+}
+
+export class ConsumerGroupService {
+  readonly state: ConsumerGroups;
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Infinity;
+  private closed = false;
+
+  constructor(
+    config: Partial<ConsumerGroupConfig>,
+    private readonly topics: () => TopicsMetadata,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.state = new ConsumerGroups(config);
+  }
+
+  heartbeat(req: HeartbeatRequest): HeartbeatResponse {
+    const r = this.state.heartbeat(req, this.now(), this.topics());
+    this.schedule();
+    return r;
+  }
+
+  describe(groupIds: readonly string[]): DescribedGroup[] {
+    return this.state.describe(groupIds, this.topics());
+  }
+
+  /** Call after topics are created, deleted or grown. */
+  onMetadata(): void {
+    this.state.onMetadata(this.topics());
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.closed) return;
+    const at = this.state.nextDeadline();
+    if (at === this.timerAt) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = at;
+    if (at === Infinity) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.timerAt = Infinity;
+      this.state.tick(this.now());
+      this.schedule();
+    }, Math.max(0, at - this.now()));
+    this.timer.unref();
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+}
