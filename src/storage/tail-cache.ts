@@ -3,7 +3,8 @@
  * tail (the common case: consumers that keep up) is served without a read
  * syscall. Chunks are filled once and never overwritten, so slices handed to
  * a response stay valid after the cache moves on; an append call's batches
- * always land in one chunk, so no batch straddles two.
+ * always land in one chunk, so no batch straddles two. Appends larger than a
+ * chunk are not cached (and restart the cache after them).
  */
 
 const CHUNK_BYTES = 256 * 1024;
@@ -29,6 +30,11 @@ export class TailCache {
   /** Cache `src` written at file position `pos` (must follow the cached bytes). */
   add(src: Buffer, pos: number): void {
     if (this.limit <= 0) return;
+    if (src.length > CHUNK_BYTES) {
+      // Large appends are read back by pread at about the cost of copying them here.
+      this.clear();
+      return;
+    }
     let last: TailChunk | undefined = this.chunks[this.chunks.length - 1];
     if (last && last.pos + last.len !== pos) {
       this.clear();
@@ -38,7 +44,7 @@ export class TailCache {
       src.copy(last.buf, last.len);
       last.len += src.length;
     } else {
-      const buf = Buffer.allocUnsafeSlow(Math.max(CHUNK_BYTES, src.length));
+      const buf = Buffer.allocUnsafeSlow(CHUNK_BYTES);
       src.copy(buf, 0);
       this.chunks.push({ pos, buf, len: src.length });
     }
