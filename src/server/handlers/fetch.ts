@@ -127,7 +127,7 @@ function readAll(b: Broker, wants: Want[], maxBytes: number, readCommitted: bool
       logStartOffset: -1,
       abortedTransactions: readCommitted ? [] : null,
       preferredReadReplica: -1,
-      records: null,
+      records: [], // errors carry an empty record set, not null: clients (librdkafka) expect a size
     };
     data.push(pd);
     if (w.errorCode !== ErrorCode.NONE || !w.part) {
