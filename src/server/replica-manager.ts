@@ -43,6 +43,8 @@ export class ReplicaManager {
       logDirs: config.logDirs,
       defaultConfig: brokerLogDefaults(config),
       logger,
+      retentionCheckIntervalMs: config.logRetentionCheckIntervalMs,
+      flushCheckIntervalMs: config.logFlushSchedulerIntervalMs,
     });
     const rm = new ReplicaManager(logs, image, config, logger);
     for (const t of image.topicsByName.values()) {

@@ -106,24 +106,27 @@ function appendToPartition(
     }
   }
   // Idempotent producers (KIP-98): a batch already in the log is answered with its
-  // first offset and not appended again; a gap or a stale epoch is refused.
-  if (positions.length === 1) {
-    const { at } = positions[0];
-    const producerId = hdr.producerId(records, at);
-    if (producerId !== NO_PRODUCER_ID) {
-      const epoch = hdr.producerEpoch(records, at);
-      const firstSeq = hdr.baseSequence(records, at);
-      const lastSeq = firstSeq + hdr.lastOffsetDelta(records, at);
-      const verdict = log.producerState.check(producerId, epoch, firstSeq, lastSeq);
-      if (verdict !== 'ok') {
-        if (typeof verdict === 'object') {
-          return {
-            result: { index, errorCode: ErrorCode.NONE, baseOffset: verdict.duplicateOf.firstOffset, logAppendTimeMs: -1, logStartOffset: log.logStartOffset, errorMessage: null },
-            appended: false,
-          };
-        }
-        return { result: failed(index, ErrorCode[verdict as keyof typeof ErrorCode], null), appended: false };
+  // first offset and not appended again; a gap or a stale epoch is refused. Clients
+  // send one batch per partition per request; Kafka refuses more for idempotent
+  // batches, and so do we.
+  const { at: firstAt } = positions[0];
+  const producerId = hdr.producerId(records, firstAt);
+  if (producerId !== NO_PRODUCER_ID) {
+    if (positions.length > 1) {
+      return { result: failed(index, ErrorCode.INVALID_RECORD, 'An idempotent produce request must carry one batch per partition'), appended: false };
+    }
+    const epoch = hdr.producerEpoch(records, firstAt);
+    const firstSeq = hdr.baseSequence(records, firstAt);
+    const lastSeq = firstSeq + hdr.lastOffsetDelta(records, firstAt);
+    const verdict = log.producerState.check(producerId, epoch, firstSeq, lastSeq);
+    if (verdict !== 'ok') {
+      if (typeof verdict === 'object') {
+        return {
+          result: { index, errorCode: ErrorCode.NONE, baseOffset: verdict.duplicateOf.firstOffset, logAppendTimeMs: -1, logStartOffset: log.logStartOffset, errorMessage: null },
+          appended: false,
+        };
       }
+      return { result: failed(index, ErrorCode[verdict], null), appended: false };
     }
   }
   const logAppendTime = cfg.messageTimestampType === 'LogAppendTime' ? Date.now() : undefined;
