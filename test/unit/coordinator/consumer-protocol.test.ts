@@ -15,6 +15,7 @@ import fc from 'fast-check';
 import { ConsumerGroups } from '../../../src/coordinator/group/consumer/consumer-groups.ts';
 import { addPartition, fromWire, partitionsOf, toWire } from '../../../src/coordinator/group/consumer/assignment.ts';
 import type { Assignment, HeartbeatRequest, TopicInfo } from '../../../src/coordinator/group/consumer/types.ts';
+import type { ConsumerMember } from '../../../src/coordinator/group/consumer/consumer-group.ts';
 import { ErrorCode, errorName } from '../../../src/protocol/error-codes.ts';
 
 const SESSION = 1000;
@@ -235,7 +236,7 @@ function run(cmds: Cmd[], subsChoices: { names: string[] | null; regex: string |
   assert.equal(g.members.size, running.length, `members ${[...g.members.keys()]} vs clients ${running.map((c) => c.memberId)}`);
   assert.equal(g.state, 'Stable', log.slice(-30).join('\n'));
   for (const c of running) {
-    const m = g.members.get(c.memberId)!;
+    const m: ConsumerMember = g.members.get(c.memberId)!;
     assert.deepEqual(toWire(c.owned), toWire(m.assigned));
     assert.equal(c.epoch, g.groupEpoch);
   }
