@@ -44,7 +44,8 @@ export class ReplicaManager {
       defaultConfig: brokerLogDefaults(config),
       logger,
       retentionCheckIntervalMs: config.logRetentionCheckIntervalMs,
-      flushCheckIntervalMs: config.logFlushSchedulerIntervalMs,
+      // flush.ms is checked at least every second; Kafka's scheduler default (Long.MAX) would never run it
+      flushCheckIntervalMs: Math.min(config.logFlushSchedulerIntervalMs, 1000),
     });
     const rm = new ReplicaManager(logs, image, config, logger);
     for (const t of image.topicsByName.values()) {
