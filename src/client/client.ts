@@ -344,9 +344,9 @@ export class KafkaClient {
     return p.leader;
   }
 
-  /** Partition count of a topic (from metadata). */
-  async partitionsFor(topic: string): Promise<number[]> {
-    const md = await this.metadata([topic]);
+  /** Partition ids of a topic (from metadata); `autoCreate` lets the broker create it, as a producer would. */
+  async partitionsFor(topic: string, opts: { autoCreate?: boolean } = {}): Promise<number[]> {
+    const md = await this.metadata([topic], { allowAutoTopicCreation: opts.autoCreate ?? false });
     const t = md.topics.find((x) => x.name === topic);
     if (!t || t.errorCode === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION) throw new TopicNotFoundError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `topic '${topic}' does not exist`);
     check(t.errorCode, `topic '${topic}'`);

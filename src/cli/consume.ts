@@ -1,0 +1,116 @@
+/**
+ * `samsa consume TOPIC`: read records from one or all partitions, starting
+ * at the beginning, the end, an offset or N from the end (or a group's
+ * committed offset with --group), printing each through a kcat-style
+ * --format template or as JSON lines; stops at --max-messages, at the end
+ * with --exit-at-end, or on Ctrl-C.
+ */
+import type { Command } from 'commander';
+import { type CliIO, type ClientFlags, withClient } from './context.ts';
+import { type StartOffset, UsageError, formatRecord, parseIntOption, parseStartOffset, recordJson } from './format.ts';
+import type { KafkaClient } from '../client/client.ts';
+
+export const DEFAULT_FORMAT = '%v\\n';
+
+interface ConsumeFlags extends ClientFlags {
+  fromBeginning?: boolean;
+  offset?: string;
+  partition?: string;
+  maxMessages?: string;
+  format?: string;
+  exitAtEnd?: boolean;
+  group?: string;
+}
+
+/** Resolves a start spec to an offset of one partition. */
+export async function resolveStart(c: KafkaClient, topic: string, partition: number, spec: StartOffset, committed: Map<number, number>): Promise<number> {
+  switch (spec.kind) {
+    case 'beginning':
+      return (await c.listOffsets(topic, partition, 'earliest')).offset;
+    case 'end':
+      return (await c.listOffsets(topic, partition, 'latest')).offset;
+    case 'absolute':
+      return spec.offset;
+    case 'fromEnd': {
+      const [lo, hi] = await Promise.all([c.listOffsets(topic, partition, 'earliest'), c.listOffsets(topic, partition, 'latest')]);
+      return Math.max(lo.offset, hi.offset - spec.count);
+    }
+    case 'stored': {
+      const o = committed.get(partition);
+      return o !== undefined && o >= 0 ? o : (await c.listOffsets(topic, partition, 'latest')).offset;
+    }
+  }
+}
+
+export function registerConsumeCommand(program: Command, io: CliIO, clientOptions: (c: Command) => Command): void {
+  clientOptions(
+    program
+      .command('consume <topic>')
+      .description('print records of a topic')
+      .option('--from-beginning', 'start at the earliest offset (same as --offset beginning)')
+      .option('--offset <spec>', 'beginning | end | stored | <n> | -<n> (n before the end); default end, or stored with --group')
+      .option('--partition <n>', 'read only this partition (default: all)')
+      .option('--max-messages <n>', 'stop after this many records')
+      .option('-e, --exit-at-end', 'stop once every partition is read to its end')
+      .option('--format <template>', 'output template: %k key, %v value, %h headers, %T timestamp, %o offset, %p partition, %t topic, \\n', DEFAULT_FORMAT)
+      .option('--group <id>', 'start from and commit offsets of this consumer group (no group membership: all partitions are read)'),
+  ).action(async (topic: string, o: ConsumeFlags) => {
+    if (o.fromBeginning && o.offset) throw new UsageError('give either --from-beginning or --offset, not both');
+    const spec: StartOffset = o.fromBeginning ? { kind: 'beginning' } : o.offset ? parseStartOffset(o.offset) : o.group ? { kind: 'stored' } : { kind: 'end' };
+    if (spec.kind === 'stored' && !o.group) throw new UsageError('--offset stored needs --group');
+    const max = o.maxMessages === undefined ? Infinity : parseIntOption(o.maxMessages, '--max-messages', 1);
+    const only = o.partition === undefined ? undefined : parseIntOption(o.partition, '--partition', 0);
+    await withClient(o, (c) => consume(c, topic, io, { spec, max, only, format: o.format ?? DEFAULT_FORMAT, json: !!o.json, exitAtEnd: !!o.exitAtEnd, group: o.group }));
+  });
+}
+
+export async function consume(
+  c: KafkaClient,
+  topic: string,
+  io: CliIO,
+  opts: { spec: StartOffset; max: number; only?: number; format: string; json: boolean; exitAtEnd: boolean; group?: string },
+): Promise<number> {
+  const all = await c.partitionsFor(topic);
+  if (opts.only !== undefined && !all.includes(opts.only)) throw new UsageError(`topic '${topic}' has no partition ${opts.only} (it has ${all.length})`);
+  const partitions = opts.only === undefined ? all : [opts.only];
+  const committed = new Map<number, number>();
+  if (opts.group) for (const x of await c.offsetFetch(opts.group, [{ topic, partitions }])) committed.set(x.partition, x.offset);
+  const position = new Map<number, number>();
+  for (const p of partitions) position.set(p, await resolveStart(c, topic, p, opts.spec, committed));
+
+  let stopping = false;
+  const stop = () => {
+    stopping = true;
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  let printed = 0;
+  try {
+    const atEnd = new Set<number>();
+    while (!stopping && printed < opts.max) {
+      const wait = partitions.length > 1 ? 100 : 500;
+      const results = await Promise.all(partitions.map((p) => c.fetch(topic, p, position.get(p)!, { maxWaitMs: wait })));
+      const commits: { topic: string; partition: number; offset: number }[] = [];
+      for (let i = 0; i < partitions.length && printed < opts.max; i++) {
+        const p = partitions[i];
+        const r = results[i];
+        for (const rec of r.records) {
+          if (printed >= opts.max) break;
+          io.stdout(opts.json ? recordJson(rec, { topic, partition: p }) + '\n' : formatRecord(opts.format, rec, { topic, partition: p }));
+          printed++;
+          position.set(p, rec.offset + 1);
+        }
+        if (r.records.length === 0 && r.nextOffset < r.logStartOffset) position.set(p, r.logStartOffset);
+        if (position.get(p)! >= r.highWatermark) atEnd.add(p);
+        else atEnd.delete(p);
+        if (opts.group && r.records.length > 0) commits.push({ topic, partition: p, offset: position.get(p)! });
+      }
+      if (opts.group && commits.length > 0) await c.offsetCommit(opts.group, commits);
+      if (opts.exitAtEnd && atEnd.size === partitions.length) break;
+    }
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  }
+  return printed;
+}

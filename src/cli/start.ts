@@ -1,0 +1,47 @@
+/**
+ * `samsa start`: load the broker configuration (file + --override), start
+ * the broker, and shut it down cleanly on SIGTERM / SIGINT.
+ */
+import type { Command } from 'commander';
+import pino from 'pino';
+import type { CliIO } from './context.ts';
+import { collect } from './format.ts';
+import { loadBrokerConfig } from '../config/broker-config.ts';
+
+export function registerStartCommand(program: Command, io: CliIO, onStarted: (done: Promise<number>) => void): void {
+  program
+    .command('start')
+    .description('start a broker (Kafka server.properties names; Ctrl-C or SIGTERM stops it cleanly)')
+    .option('-c, --config <file>', 'a server.properties file')
+    .option('-o, --override <key=value>', 'a broker property, applied after the file; repeatable', collect)
+    .action(async (o: { config?: string; override?: string[] }) => {
+      const config = loadBrokerConfig({ file: o.config, overrides: o.override ?? [] });
+      const logger = pino({ level: process.env.SAMSA_LOG_LEVEL ?? 'info' });
+      for (const k of config.ignored) logger.warn({ property: k }, `property '${k}' is accepted for compatibility but has no effect in Samsa`);
+      const { startBroker } = await import('../server/index.ts');
+      const broker = await startBroker({ config, logger });
+      // Stay alive until a signal: close once, exit 0; a second signal exits at once.
+      onStarted(
+        new Promise<number>((resolve) => {
+          let closing = false;
+          const onSignal = (sig: NodeJS.Signals) => {
+            if (closing) {
+              io.stderr(`samsa: ${sig} again, exiting without a clean shutdown\n`);
+              process.exit(1);
+            }
+            closing = true;
+            logger.info({ signal: sig }, 'stopping');
+            broker.close().then(
+              () => resolve(0),
+              (err) => {
+                io.stderr(`samsa: shutdown failed: ${(err as Error).message}\n`);
+                resolve(1);
+              },
+            );
+          };
+          process.on('SIGTERM', onSignal);
+          process.on('SIGINT', onSignal);
+        }),
+      );
+    });
+}
