@@ -101,6 +101,7 @@ export class ConsumerGroup {
   }
 
   addMember(m: ConsumerMember): void {
+    this.subscriptionsChanged();
     this.members.set(m.memberId, m);
     if (m.instanceId !== null) this.staticMembers.set(m.instanceId, m.memberId);
   }
@@ -123,6 +124,7 @@ export class ConsumerGroup {
   removeMember(memberId: string): void {
     const m = this.members.get(memberId);
     if (!m) return;
+    this.subscriptionsChanged();
     this.release(m);
     this.members.delete(memberId);
     this.target.delete(memberId);
@@ -162,16 +164,35 @@ export class ConsumerGroup {
     return [...out];
   }
 
-  /** Recomputes the subscription metadata from `topics`; returns whether it changed (the caller bumps the group epoch). */
+  /** Bumped when a member joins, leaves or changes its subscription (metadata refresh cache key). */
+  private subscriptionsVersion = 0;
+  private refreshed: { topics: TopicsMetadata; version: number } | null = null;
+
+  subscriptionsChanged(): void {
+    this.subscriptionsVersion++;
+  }
+
+  /**
+   * Recomputes the subscription metadata from `topics`; returns whether it
+   * changed (the caller bumps the group epoch). Skipped when neither the
+   * topics object nor the subscriptions changed since the last refresh, so
+   * callers must hand in a new map when metadata changes.
+   */
   refreshMetadata(topics: TopicsMetadata): boolean {
+    if (this.refreshed && this.refreshed.topics === topics && this.refreshed.version === this.subscriptionsVersion) return false;
+    this.refreshed = { topics, version: this.subscriptionsVersion };
     const next = new Map<string, TopicInfo>();
-    const names = topics.keys();
-    const all = [...names];
+    const regexes = new Set<string>();
     for (const m of this.members.values()) {
-      for (const n of this.memberTopicNames(m, all)) {
-        const info = topics.get(n)!;
-        next.set(n, { topicId: info.topicId, partitions: info.partitions });
+      for (const n of m.subscribedTopicNames) {
+        const info = topics.get(n);
+        if (info) next.set(n, { topicId: info.topicId, partitions: info.partitions });
       }
+      if (m.subscribedTopicRegex !== null) regexes.add(m.subscribedTopicRegex);
+    }
+    for (const r of regexes) {
+      const re = compileTopicRegex(r);
+      for (const [n, info] of topics) if (!INTERNAL_TOPICS.has(n) && re.test(n)) next.set(n, { topicId: info.topicId, partitions: info.partitions });
     }
     let same = next.size === this.subscribedTopics.size;
     if (same) {

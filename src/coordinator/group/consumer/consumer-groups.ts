@@ -224,6 +224,7 @@ export class ConsumerGroups {
       member.serverAssignor = assignor;
       changed = true;
     }
+    if (changed) group.subscriptionsChanged();
     if (group.refreshMetadata(this.topics)) changed = true;
     if (changed) group.bumpEpoch();
     if (group.groupEpoch !== group.targetEpoch) group.computeTargetAssignment();
