@@ -1,0 +1,159 @@
+// Tests of the samsa CLI run in-process against an in-process broker: topic admin, produce from stdin, consume formats, errors and exit codes.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { runCli } from '../../../src/cli/main.ts';
+import { startBroker, type EmbeddedBroker } from '../../../src/index.ts';
+
+let broker: EmbeddedBroker;
+before(async () => {
+  broker = await startBroker();
+});
+after(async () => {
+  await broker.close();
+});
+
+async function run(args: string[], stdin = ''): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await runCli([...args, '-b', broker.bootstrapServers], {
+    stdout: (s) => (out += s),
+    stderr: (s) => (err += s),
+    stdin: Readable.from([stdin]),
+  });
+  return { code, out, err };
+}
+
+test('topic create / list / describe / alter-config / delete', async () => {
+  let r = await run(['topic', 'create', 'cli-a', '--partitions', '2', '--config', 'retention.ms=60000']);
+  assert.equal(r.code, 0, r.err);
+  assert.equal(r.out, "created topic 'cli-a'\n");
+  r = await run(['topic', 'create', 'cli-a']);
+  assert.equal(r.code, 1);
+  assert.match(r.err, /^samsa: create topic 'cli-a': TOPIC_ALREADY_EXISTS/);
+  assert.equal(r.err.trim().split('\n').length, 1);
+  r = await run(['topic', 'create', 'cli-a', '--if-not-exists', '--json']);
+  assert.deepEqual(JSON.parse(r.out), { topic: 'cli-a', created: false });
+
+  r = await run(['topic', 'list', '--json']);
+  assert.deepEqual(
+    JSON.parse(r.out).filter((t: any) => t.name === 'cli-a').map((t: any) => t.partitions),
+    [2],
+  );
+  r = await run(['topic', 'list']);
+  assert.match(r.out, /^TOPIC\s+PARTITIONS\s+REPLICATION\n/);
+  assert.match(r.out, /cli-a\s+2\s+1/);
+
+  r = await run(['topic', 'describe', 'cli-a', '--json']);
+  const [d] = JSON.parse(r.out);
+  assert.equal(d.partitions.length, 2);
+  assert.deepEqual(d.configs, { 'retention.ms': '60000' });
+
+  r = await run(['topic', 'alter-config', 'cli-a', '--config', 'segment.bytes=1048576', '--delete-config', 'retention.ms']);
+  assert.equal(r.code, 0, r.err);
+  r = await run(['topic', 'describe', 'cli-a']);
+  assert.match(r.out, /segment\.bytes\s+1048576\s+topic/);
+  assert.doesNotMatch(r.out, /retention\.ms/);
+
+  r = await run(['topic', 'alter-config', 'cli-a', '--config', 'segment.bytez=1']);
+  assert.equal(r.code, 1);
+  assert.match(r.err, /INVALID_CONFIG.*did you mean 'segment.bytes'/);
+
+  r = await run(['topic', 'delete', 'cli-a', 'cli-none']);
+  assert.equal(r.code, 1);
+  assert.equal(r.out, "deleted topic 'cli-a'\n");
+  assert.match(r.err, /UNKNOWN_TOPIC_OR_PARTITION/);
+  r = await run(['topic', 'delete', 'cli-none', '--if-exists']);
+  assert.equal(r.code, 0);
+});
+
+test('produce from stdin, consume with formats, offsets and limits', async () => {
+  await run(['topic', 'create', 'cli-p', '--partitions', '1']);
+  let r = await run(['produce', 'cli-p', '--key-separator', ':', '--header', 'src=test', '--compression', 'gzip', '--json'], 'k1:one\nk2:two\nthree\n');
+  assert.equal(r.code, 0, r.err);
+  assert.deepEqual(JSON.parse(r.out), { topic: 'cli-p', produced: 3 });
+
+  r = await run(['consume', 'cli-p', '--from-beginning', '-e', '--format', '%o %k=%v [%h]\\n']);
+  assert.equal(r.code, 0, r.err);
+  assert.equal(r.out, '0 k1=one [src=test]\n1 k2=two [src=test]\n2 =three [src=test]\n');
+
+  r = await run(['consume', 'cli-p', '--offset', '-1', '-e']);
+  assert.equal(r.out, 'three\n');
+  r = await run(['consume', 'cli-p', '--offset', '1', '--max-messages', '1', '--json']);
+  const j = JSON.parse(r.out);
+  assert.equal(j.offset, 1);
+  assert.equal(j.key, 'k2');
+  r = await run(['consume', 'cli-p', '-e']);
+  assert.equal(r.out, '');
+});
+
+test('keyed records go to the murmur2 partition; --partition pins them', async () => {
+  await run(['topic', 'create', 'cli-k', '--partitions', '3']);
+  let r = await run(['produce', 'cli-k', '--key-separator', '=', '--acks', '1'], 'foobar=x\nfoobar=y\n');
+  assert.equal(r.code, 0, r.err);
+  r = await run(['consume', 'cli-k', '--from-beginning', '-e', '--format', '%p:%v\\n']);
+  // murmur2("foobar") = -790332482; (& 0x7fffffff) % 3 = 0
+  assert.equal(r.out, '0:x\n0:y\n');
+  r = await run(['produce', 'cli-k', '--partition', '2'], 'z\n');
+  r = await run(['consume', 'cli-k', '--partition', '2', '--from-beginning', '-e']);
+  assert.equal(r.out, 'z\n');
+  r = await run(['produce', 'cli-k', '--partition', '9'], 'z\n');
+  assert.equal(r.code, 1);
+  assert.match(r.err, /no partition 9/);
+});
+
+test('consume with --group resumes from the committed offset', async () => {
+  await run(['topic', 'create', 'cli-g']);
+  await run(['produce', 'cli-g'], 'a\nb\nc\n');
+  let r = await run(['consume', 'cli-g', '--group', 'g1', '--offset', 'beginning', '--max-messages', '2']);
+  assert.equal(r.out, 'a\nb\n');
+  r = await run(['consume', 'cli-g', '--group', 'g1', '-e']);
+  assert.equal(r.out, 'c\n');
+});
+
+test('cluster info', async () => {
+  const r = await run(['cluster', 'info', '--json']);
+  const info = JSON.parse(r.out);
+  assert.equal(info.clusterId, broker.clusterId);
+  assert.equal(info.brokers[0].port, broker.port);
+  const t = await run(['cluster', 'info']);
+  assert.match(t.out, new RegExp(`Cluster id: ${broker.clusterId}`));
+});
+
+test('usage errors: one line, non-zero exit', async () => {
+  for (const args of [
+    ['consume'],
+    ['produce', 'x', '--acks', '7'],
+    ['topic', 'create', 'x', '--partitions', 'many'],
+    ['consume', 'x', '--from-beginning', '--offset', '3'],
+    ['topic', 'alter-config', 'x'],
+    ['nosuchcommand'],
+  ]) {
+    const r = await run(args);
+    assert.notEqual(r.code, 0, args.join(' '));
+    assert.equal(r.err.trim().split('\n').length, 1, r.err);
+    assert.match(r.err, /^samsa: /);
+  }
+  const r = await run(['consume', 'cli-missing', '-e']);
+  assert.equal(r.code, 1);
+  assert.equal(r.err, "samsa: topic 'cli-missing' does not exist\n");
+});
+
+test('unreachable broker: one line', async () => {
+  let err = '';
+  const code = await runCli(['cluster', 'info', '-b', '127.0.0.1:1'], { stdout: () => {}, stderr: (s) => (err += s) });
+  assert.equal(code, 1);
+  assert.equal(err, 'samsa: cannot connect to 127.0.0.1:1: connection refused\n');
+});
+
+test('bin/samsa.mjs: --help exits 0; start with a bad property exits 1 with one line', () => {
+  const bin = path.resolve(import.meta.dirname, '../../../bin/samsa.mjs');
+  const help = spawnSync(process.execPath, [bin, '--help'], { encoding: 'utf8' });
+  assert.equal(help.status, 0);
+  assert.match(help.stdout, /Usage: samsa/);
+  const bad = spawnSync(process.execPath, [bin, 'start', '--override', 'log.dirz=/tmp/x'], { encoding: 'utf8' });
+  assert.equal(bad.status, 1);
+  assert.equal(bad.stderr, "samsa: unknown property 'log.dirz' (did you mean 'log.dirs'?)\n");
+});
