@@ -181,15 +181,16 @@ export class Connection {
     this.chunks.push(d);
     this.buffered += d.length;
     while (this.buffered >= 4) {
-      const head = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.buffered);
-      this.chunks = [head];
-      const size = head.readInt32BE(0);
+      if (this.chunks[0].length < 4) this.chunks = [Buffer.concat(this.chunks, this.buffered)];
+      const size = this.chunks[0].readInt32BE(0);
       if (size < 4 || size > this.maxResponseBytes) {
         this.fail(new ConnectionError(`${this.address} sent a response frame of ${size} bytes`));
         this.socket?.destroy();
         return;
       }
-      if (head.length < 4 + size) return;
+      // Join the pieces only once the whole frame is here (no re-copying per packet).
+      if (this.buffered < 4 + size) return;
+      const head = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.buffered);
       const frame = head.subarray(4, 4 + size);
       const rest = head.subarray(4 + size);
       this.chunks = rest.length > 0 ? [rest] : [];

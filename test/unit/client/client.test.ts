@@ -119,3 +119,15 @@ test('group offsets: commit, fetch, list', async () => {
   const groups = await client.listGroups();
   assert.ok(groups.some((g) => g.groupId === 'c-group'));
 });
+
+test('pipelined requests on one connection and a response frame spanning many packets', async () => {
+  await client.createTopics([{ name: 'c-big', numPartitions: 1 }]);
+  const big = Buffer.alloc(600_000, 'x');
+  await client.produce('c-big', 0, [{ value: big }], { compression: 'none' });
+  const [f, ...offsets] = await Promise.all([
+    client.fetch('c-big', 0, 0, { partitionMaxBytes: 2_000_000 }),
+    ...Array.from({ length: 20 }, () => client.listOffsets('c-big', 0, 'latest')),
+  ]);
+  assert.equal(f.records[0].value?.length, big.length);
+  assert.ok(offsets.every((o) => o.offset === 1));
+});
