@@ -10,7 +10,10 @@
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Kafka, CompressionTypes, ConfigResourceTypes, logLevel, Partitioners, type Admin } from 'kafkajs';
+import kafkajs, { Kafka, CompressionTypes, logLevel, Partitioners, type Admin } from 'kafkajs';
+
+// kafkajs is CommonJS and Node cannot see this enum as a named ESM export
+const { ConfigResourceTypes } = kafkajs;
 import { startTestBroker, uniqueTopic, eventually, type TestBroker } from '../helpers/broker.ts';
 import { kcatConsume } from '../helpers/kcat.ts';
 
@@ -339,7 +342,9 @@ describe('kafkajs', () => {
           if (got.length >= expected.size) resolveDone();
         },
       });
-      await Promise.race([done, new Promise((_, rej) => setTimeout(() => rej(new Error(`consumed ${got.length}/${expected.size}`)), 60_000))]);
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise((_, rej) => (timer = setTimeout(() => rej(new Error(`consumed ${got.length}/${expected.size}`)), 60_000)));
+      await Promise.race([done, timeout]).finally(() => clearTimeout(timer));
     } finally {
       await consumer.disconnect();
     }

@@ -8,7 +8,10 @@
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Kafka, ConfigResourceTypes, logLevel, Partitioners, type Producer } from 'kafkajs';
+import kafkajs, { Kafka, logLevel, Partitioners, type Producer } from 'kafkajs';
+
+// kafkajs is CommonJS and Node cannot see this enum as a named ESM export
+const { ConfigResourceTypes } = kafkajs;
 import { startChildBroker, uniqueTopic, sleep, type ChildBroker } from '../helpers/broker.ts';
 import { kcatConsume } from '../helpers/kcat.ts';
 
