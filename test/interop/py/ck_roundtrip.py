@@ -12,8 +12,8 @@ from common import emit, ck_consume
 bootstrap, topic, codec = sys.argv[1], sys.argv[2], sys.argv[3]
 idem, count, partitions = sys.argv[4] == '1', int(sys.argv[5]), int(sys.argv[6])
 
-AdminClient({'bootstrap.servers': bootstrap}).create_topics(
-    [NewTopic(topic, num_partitions=partitions, replication_factor=1)])[topic].result(timeout=30)
+admin = AdminClient({'bootstrap.servers': bootstrap})  # keep a reference: a collected client cancels its futures
+admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)])[topic].result(timeout=30)
 
 p = Producer({
     'bootstrap.servers': bootstrap,
