@@ -1,7 +1,10 @@
 /**
  * The API table: which handler serves which API, and the version range
- * served where it is narrower than the declaration's (only magic v2 record
- * batches are stored, so Produce starts at v3 and Fetch at v4, as in Kafka 4).
+ * served where it is narrower than the declaration's. Only magic v2 record
+ * batches are stored, so Fetch starts at v4 (as in Kafka 4). Produce is
+ * advertised from v0 although v0-v2 carry old message formats (answered with
+ * UNSUPPORTED_FOR_MESSAGE_FORMAT): librdkafka up to 2.11 enables gzip, snappy
+ * and lz4 only when the broker's Produce range includes v0.
  */
 import type { Broker } from '../broker.ts';
 import { apiVersionsHandler } from './api-versions.ts';
@@ -33,7 +36,7 @@ export function registerHandlers(b: Broker, groups: GroupCoordinatorService): vo
   const d = b.dispatcher;
   d.register('ApiVersions', { handler: apiVersionsHandler(b) });
   d.register('Metadata', { handler: metadataHandler(b) });
-  d.register('Produce', { handler: produceHandler(b), minVersion: 3 });
+  d.register('Produce', { handler: produceHandler(b) });
   d.register('Fetch', { handler: fetchHandler(b), minVersion: 4 });
   d.register('ListOffsets', { handler: listOffsetsHandler(b) });
   d.register('CreateTopics', { handler: createTopicsHandler(b) });
