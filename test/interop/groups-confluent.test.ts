@@ -171,13 +171,13 @@ for (const strategy of ['range', 'cooperative-sticky']) {
       const start = (name: string) => {
         const m = new PyMember(name, [
           '--client', 'confluent', '--bootstrap', broker.bootstrapServers, '--group', groupId, '--topic', topic,
-          '--strategy', strategy, '--session-timeout-ms', '6000',
+          '--strategy', strategy, '--session-timeout-ms', '6000', '--debug-cgrp',
         ]);
         members.push(m);
         return m;
       };
       const diag = () => ({
-        members: members.map((m) => ({ name: m.name, exited: m.exited, owned: m.owned, errors: m.events.filter((e) => e.ev === 'error').slice(-3), stderr: m.stderr.slice(-500) })),
+        members: members.map((m) => ({ name: m.name, exited: m.exited, owned: m.owned, history: m.events.filter((e) => e.ev !== 'rec' && e.ev !== 'commit').slice(-8), stderr: m.stderr.slice(-500) })),
       });
 
       /**
