@@ -147,8 +147,13 @@ describe('restart after kill -9', () => {
         // offsets are dense from 0
         recs.forEach((r, i) => assert.equal(r.offset, i, `partition ${p} offset ${i} ${when}`));
         const stored = new Map(recs.map((r) => [r.offset, r.payload]));
+        const maxAcked = Math.max(...acked[p].keys());
         for (const [off, v] of acked[p]) {
-          assert.equal(stored.get(off), v, `partition ${p}: acknowledged offset ${off} (${v}) ${when}`);
+          assert.equal(
+            stored.get(off),
+            v,
+            `partition ${p}: acknowledged offset ${off} (${v}) ${when}; the log now has ${recs.length} records, the highest acknowledged offset is ${maxAcked}`,
+          );
         }
         // in order: record numbers increase along the log (unacknowledged tail records may also be present)
         const nums = recs.filter((r) => r.payload!.startsWith('rec-')).map((r) => Number(r.payload!.slice(4)));
