@@ -89,6 +89,8 @@ export interface BrokerConfig {
   groupMinSessionTimeoutMs: number;
   groupMaxSessionTimeoutMs: number;
   groupMaxSize: number;
+  groupConsumerHeartbeatIntervalMs: number;
+  groupConsumerSessionTimeoutMs: number;
   offsetsTopicNumPartitions: number;
   /** Default 1 (Kafka: 3); a single-node broker cannot place more replicas. */
   offsetsTopicReplicationFactor: number;
@@ -372,6 +374,8 @@ export function loadBrokerConfig(opts: LoadBrokerConfigOptions = {}): BrokerConf
     groupMinSessionTimeoutMs: minSession,
     groupMaxSessionTimeoutMs: maxSession,
     groupMaxSize: num('group.max.size'),
+    groupConsumerHeartbeatIntervalMs: num('group.consumer.heartbeat.interval.ms'),
+    groupConsumerSessionTimeoutMs: num('group.consumer.session.timeout.ms'),
     offsetsTopicNumPartitions: num('offsets.topic.num.partitions'),
     offsetsTopicReplicationFactor: num('offsets.topic.replication.factor'),
     offsetsTopicSegmentBytes: num('offsets.topic.segment.bytes'),

@@ -81,8 +81,6 @@ export const BROKER_PROPERTY_DEFS: BrokerPropertyDef[] = [
   ig('sasl.enabled.mechanisms', 'list', 'GSSAPI', 'SASL mechanisms enabled.'),
   ig('sasl.mechanism.inter.broker.protocol', 'string', 'GSSAPI', 'SASL mechanism between brokers.'),
   ig('group.coordinator.rebalance.protocols', 'list', 'classic,consumer', 'Group protocols enabled.'),
-  ig('group.consumer.heartbeat.interval.ms', 'int', '5000', 'Heartbeat interval of the consumer group protocol.'),
-  ig('group.consumer.session.timeout.ms', 'int', '45000', 'Session timeout of the consumer group protocol.'),
   ig('share.coordinator.state.topic.replication.factor', 'short', '3', 'Replication factor of the share-group state topic.'),
   ig('share.coordinator.state.topic.min.isr', 'short', '2', 'Min ISR of the share-group state topic.'),
   // topics and logs
@@ -138,6 +136,8 @@ export const BROKER_PROPERTY_DEFS: BrokerPropertyDef[] = [
   p('group.min.session.timeout.ms', 'int', '6000', 'The smallest session timeout a member may ask for.'),
   p('group.max.session.timeout.ms', 'int', '1800000', 'The largest session timeout a member may ask for.'),
   p('group.max.size', 'int', INT_MAX_TEXT, 'Most members in one consumer group.', atLeast(1)),
+  p('group.consumer.heartbeat.interval.ms', 'int', '5000', 'Heartbeat interval the coordinator gives members of consumer-protocol groups (KIP-848).', atLeast(1)),
+  p('group.consumer.session.timeout.ms', 'int', '45000', 'Session timeout of members of consumer-protocol groups (KIP-848).', atLeast(1)),
   p('offsets.topic.num.partitions', 'int', '50', 'Partitions of __consumer_offsets (fixed once created).', atLeast(1)),
   p('offsets.topic.replication.factor', 'short', '1', "Replication factor of __consumer_offsets (Kafka's default is 3; Samsa's is 1 as it runs as one node).", atLeast(1)),
   p('offsets.topic.segment.bytes', 'int', '104857600', 'Segment size of __consumer_offsets.', atLeast(1)),

@@ -27,6 +27,7 @@ import { validateTopicConfigValue } from './topic-configs.ts';
 import { registerHandlers } from './handlers/index.ts';
 import { GroupCoordinatorService } from '../coordinator/group/service.ts';
 import { OffsetsTopicStore } from './group-store.ts';
+import { ConsumerGroupService, topicsFromImage } from '../coordinator/group/consumer/service.ts';
 
 export interface RunningBroker {
   readonly host: string;
@@ -152,7 +153,22 @@ export async function startBroker(opts: { config: BrokerConfig; logger?: Logger 
     new OffsetsTopicStore(broker),
   );
   await groups.load();
-  registerHandlers(broker, groups);
+  // KIP-848 consumer groups live beside classic groups; an id belongs to one kind at a time.
+  const consumerGroups = new ConsumerGroupService(
+    {
+      sessionTimeoutMs: config.groupConsumerSessionTimeoutMs,
+      heartbeatIntervalMs: config.groupConsumerHeartbeatIntervalMs,
+      maxSize: config.groupMaxSize,
+      classicGroupInUse: (id) => {
+        const g = groups.state.groups.get(id);
+        return g !== undefined && !g.is('Empty') && !g.is('Dead');
+      },
+    },
+    topicsFromImage(image),
+  );
+  groups.state.consumerGroups = consumerGroups.state;
+  controller.onCommit(() => consumerGroups.onMetadata());
+  registerHandlers(broker, groups, consumerGroups);
 
   const me = image.brokers.get(config.nodeId);
   const regListeners = [{ name: listener.name, host: advertised.host, port: advertised.port }];
@@ -175,6 +191,7 @@ export async function startBroker(opts: { config: BrokerConfig; logger?: Logger 
         logger.info('shutting down: no new connections, finishing in-flight requests');
         await server.close();
         groups.close();
+        consumerGroups.close();
         await replicas.close();
         metadataLog.close();
         logger.info('shutdown complete (logs flushed, clean-shutdown marker written)');

@@ -10,8 +10,11 @@
 import { ErrorCode } from '../../protocol/error-codes.ts';
 import { ClassicGroup, type GroupLimits } from './classic-group.ts';
 import type { Action, CommittedOffset, GroupSnapshot, JoinArgs, SyncArgs, Token } from './types.ts';
+import type { ConsumerGroups } from './consumer/consumer-groups.ts';
 
 export interface OffsetCommitArgs {
+  /** OffsetCommit version (consumer-protocol groups need v9+). */
+  apiVersion?: number;
   groupId: string;
   generationId: number;
   memberId: string;
@@ -39,8 +42,17 @@ export function offsetKey(topic: string, partition: number): string {
 export class GroupCoordinatorState {
   readonly groups = new Map<string, ClassicGroup>();
   readonly offsets = new Map<string, Map<string, CommittedOffset & { topic: string; partition: number }>>();
+  /**
+   * KIP-848 consumer-protocol groups, when enabled. A group id belongs to one
+   * protocol at a time; committed offsets of both kinds live here.
+   */
+  consumerGroups: ConsumerGroups | undefined;
 
   constructor(readonly config: CoordinatorConfig) {}
+
+  private isConsumerGroup(groupId: string): boolean {
+    return this.consumerGroups?.hasGroup(groupId) === true;
+  }
 
   private group(groupId: string, create: boolean): ClassicGroup | undefined {
     let g = this.groups.get(groupId);
@@ -54,6 +66,9 @@ export class GroupCoordinatorState {
   join(a: JoinArgs, token: Token, now: number): Action[] {
     if (a.groupId === '') {
       return [{ kind: 'join', token, result: { errorCode: ErrorCode.INVALID_GROUP_ID, generationId: -1, protocolType: null, protocolName: null, leader: '', skipAssignment: false, memberId: a.memberId, members: [] } }];
+    }
+    if (this.isConsumerGroup(a.groupId)) {
+      return [{ kind: 'join', token, result: { errorCode: ErrorCode.INCONSISTENT_GROUP_PROTOCOL, generationId: -1, protocolType: null, protocolName: null, leader: '', skipAssignment: false, memberId: a.memberId, members: [] } }];
     }
     const existing = this.groups.get(a.groupId);
     if (!existing && a.memberId !== '') {
@@ -96,7 +111,9 @@ export class GroupCoordinatorState {
     const simple = a.generationId < 0 && a.memberId === '';
     let errorCode: number = ErrorCode.NONE;
     if (a.groupId === '') errorCode = ErrorCode.INVALID_GROUP_ID;
-    else if (!g) {
+    else if (this.isConsumerGroup(a.groupId)) {
+      errorCode = this.consumerGroups!.validateOffsetCommit(a.groupId, a.memberId, a.generationId, a.apiVersion ?? 9);
+    } else if (!g) {
       if (!simple) errorCode = ErrorCode.ILLEGAL_GENERATION;
     } else if (g.is('Dead')) errorCode = ErrorCode.COORDINATOR_NOT_AVAILABLE;
     else if (simple) {
@@ -111,7 +128,7 @@ export class GroupCoordinatorState {
       else m.heartbeatDeadline = now + m.sessionTimeoutMs;
     }
     if (errorCode !== ErrorCode.NONE) return { errorCode, records: [], perPartition: a.offsets.map(() => errorCode) };
-    if (!g) this.group(a.groupId, true);
+    if (!g && !this.isConsumerGroup(a.groupId)) this.group(a.groupId, true);
     const records: OffsetRecord[] = [];
     const perPartition = a.offsets.map((o) => {
       if (o.metadata !== null && o.metadata.length > this.config.maxMetadataSize) return ErrorCode.OFFSET_METADATA_TOO_LARGE;
@@ -167,8 +184,13 @@ export class GroupCoordinatorState {
   deleteGroup(groupId: string, now: number): { errorCode: number; records: OffsetRecord[] } {
     const g = this.groups.get(groupId);
     const offsets = this.offsets.get(groupId);
-    if (!g && !offsets) return { errorCode: ErrorCode.GROUP_ID_NOT_FOUND, records: [] };
-    if (g && !g.is('Empty') && !g.is('Dead')) return { errorCode: ErrorCode.NON_EMPTY_GROUP, records: [] };
+    if (this.isConsumerGroup(groupId)) {
+      const code = this.consumerGroups!.deleteGroup(groupId);
+      if (code !== ErrorCode.NONE) return { errorCode: code, records: [] };
+    } else {
+      if (!g && !offsets) return { errorCode: ErrorCode.GROUP_ID_NOT_FOUND, records: [] };
+      if (g && !g.is('Empty') && !g.is('Dead')) return { errorCode: ErrorCode.NON_EMPTY_GROUP, records: [] };
+    }
     g?.markDead(now);
     this.groups.delete(groupId);
     const records: OffsetRecord[] = [...(offsets?.values() ?? [])].map((o) => ({ groupId, topic: o.topic, partition: o.partition, value: null }));
@@ -196,6 +218,7 @@ export class GroupCoordinatorState {
     for (const [groupId, m] of this.offsets) {
       const g = this.groups.get(groupId);
       if (g && !g.is('Empty')) continue;
+      if (this.consumerGroups?.group(groupId)?.members.size) continue;
       const since = g ? g.currentStateTimestamp : 0;
       for (const o of m.values()) {
         const base = Math.max(o.commitTimestamp, since);

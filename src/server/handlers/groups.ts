@@ -106,7 +106,7 @@ export function leaveGroupHandler(groups: GroupCoordinatorService): Handler {
 }
 
 export function offsetCommitHandler(groups: GroupCoordinatorService): Handler {
-  return async (req) => {
+  return async (req, ctx) => {
     const flat: { topic: string; partition: number; offset: number; leaderEpoch: number; metadata: string | null }[] = [];
     for (const t of req.topics) {
       for (const p of t.partitions) {
@@ -114,6 +114,7 @@ export function offsetCommitHandler(groups: GroupCoordinatorService): Handler {
       }
     }
     const r = await groups.commitOffsets({
+      apiVersion: ctx.apiVersion,
       groupId: req.groupId,
       generationId: req.generationIdOrMemberEpoch ?? req.generationId ?? -1,
       memberId: req.memberId ?? '',
@@ -167,6 +168,9 @@ export function describeGroupsHandler(groups: GroupCoordinatorService): Handler 
     throttleTimeMs: 0,
     groups: req.groups.map((groupId: string) => {
       const g = groups.state.groups.get(groupId);
+      if (groups.state.consumerGroups?.hasGroup(groupId)) {
+        return { errorCode: ErrorCode.GROUP_ID_NOT_FOUND, groupId, groupState: '', protocolType: '', protocolData: '', members: [], authorizedOperations: -2147483648 };
+      }
       if (!g) {
         return { errorCode: ErrorCode.NONE, groupId, groupState: 'Dead', protocolType: '', protocolData: '', members: [], authorizedOperations: -2147483648 };
       }
@@ -201,9 +205,14 @@ export function listGroupsHandler(groups: GroupCoordinatorService): Handler {
       if (types.length > 0 && !types.some((t) => t.toLowerCase() === 'classic')) continue;
       out.push({ groupId: g.groupId, protocolType: g.protocolType ?? '', groupState: g.state, groupType: 'classic' });
     }
+    for (const cg of groups.state.consumerGroups?.listGroups() ?? []) {
+      if (filter.length > 0 && !filter.some((s) => s.toLowerCase() === cg.groupState.toLowerCase())) continue;
+      if (types.length > 0 && !types.some((t) => t.toLowerCase() === 'consumer')) continue;
+      out.push(cg);
+    }
     // Groups that only have committed offsets (simple consumers) are listed as Empty.
     for (const groupId of groups.state.offsets.keys()) {
-      if (groups.state.groups.has(groupId)) continue;
+      if (groups.state.groups.has(groupId) || groups.state.consumerGroups?.hasGroup(groupId)) continue;
       if (filter.length > 0 && !filter.some((s) => s.toLowerCase() === 'empty')) continue;
       out.push({ groupId, protocolType: '', groupState: 'Empty', groupType: 'classic' });
     }

@@ -18,6 +18,8 @@ import { describeClusterHandler, describeLogDirsHandler } from './cluster.ts';
 import { deleteRecordsHandler, offsetForLeaderEpochHandler } from './partition-admin.ts';
 import { initProducerIdHandler } from './init-producer-id.ts';
 import type { GroupCoordinatorService } from '../../coordinator/group/service.ts';
+import type { ConsumerGroupService } from '../../coordinator/group/consumer/service.ts';
+import { consumerGroupDescribeHandler, consumerGroupHeartbeatHandler } from './consumer-group.ts';
 import {
   deleteGroupsHandler,
   describeGroupsHandler,
@@ -32,7 +34,7 @@ import {
   syncGroupHandler,
 } from './groups.ts';
 
-export function registerHandlers(b: Broker, groups: GroupCoordinatorService): void {
+export function registerHandlers(b: Broker, groups: GroupCoordinatorService, consumerGroups: ConsumerGroupService): void {
   const d = b.dispatcher;
   d.register('ApiVersions', { handler: apiVersionsHandler(b) });
   d.register('Metadata', { handler: metadataHandler(b) });
@@ -61,4 +63,6 @@ export function registerHandlers(b: Broker, groups: GroupCoordinatorService): vo
   d.register('ListGroups', { handler: listGroupsHandler(groups) });
   d.register('DeleteGroups', { handler: deleteGroupsHandler(groups) });
   d.register('OffsetDelete', { handler: offsetDeleteHandler(groups) });
+  d.register('ConsumerGroupHeartbeat', { handler: consumerGroupHeartbeatHandler(consumerGroups) });
+  d.register('ConsumerGroupDescribe', { handler: consumerGroupDescribeHandler(consumerGroups) });
 }
