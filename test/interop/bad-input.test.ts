@@ -219,7 +219,7 @@ describe('a client that never reads', () => {
     await broker?.close();
   });
 
-  test('pipelined Fetch/Metadata without reading: other clients are served, memory stays bounded', async () => {
+  test('pipelined Fetch/Metadata without reading: other clients are served, memory stays bounded', async (t) => {
     const topic = uniqueTopic('slow');
     await createTopic(broker, topic);
     // ~1 MiB of data in the partition, so every Fetch response is ~1 MiB
@@ -268,6 +268,7 @@ describe('a client that never reads', () => {
       peak = Math.max(peak, broker.rssKiB());
     }
     const growthMiB = (peak - rssBefore) / 1024;
+    t.diagnostic(`broker RSS ${(rssBefore / 1024).toFixed(0)} MiB before, peak ${(peak / 1024).toFixed(0)} MiB while the slow client was stuck`);
     assert.ok(growthMiB < 160, `broker RSS grew by ${growthMiB.toFixed(0)} MiB with one client not reading ~${REQUESTS} MiB of responses`);
     slow.destroy();
     await sleep(300);
