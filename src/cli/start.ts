@@ -7,6 +7,7 @@ import pino from 'pino';
 import type { CliIO } from './context.ts';
 import { collect } from './format.ts';
 import { loadBrokerConfig } from '../config/broker-config.ts';
+import { prettyDestination, wantPretty } from './log-format.ts';
 
 export function registerStartCommand(program: Command, io: CliIO, onStarted: (done: Promise<number>) => void): void {
   program
@@ -16,7 +17,10 @@ export function registerStartCommand(program: Command, io: CliIO, onStarted: (do
     .option('-o, --override <key=value>', 'a broker property, applied after the file; repeatable', collect)
     .action(async (o: { config?: string; override?: string[] }) => {
       const config = loadBrokerConfig({ file: o.config, overrides: o.override ?? [] });
-      const logger = pino({ level: process.env.SAMSA_LOG_LEVEL ?? 'info' });
+      const level = process.env.SAMSA_LOG_LEVEL ?? 'info';
+      const logger = wantPretty(process.stdout.isTTY)
+        ? pino({ level }, prettyDestination((s) => process.stdout.write(s)))
+        : pino({ level });
       for (const k of config.ignored) logger.warn({ property: k }, `property '${k}' is accepted for compatibility but has no effect in Samsa`);
       const { startBroker } = await import('../server/index.ts');
       const broker = await startBroker({ config, logger });

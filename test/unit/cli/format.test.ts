@@ -109,3 +109,10 @@ test('PartitionChooser: fixed, keyed, sticky round-robin', () => {
   c.advance();
   assert.equal(c.choose(null), 0);
 });
+
+test('log lines for a terminal: time, level, message, then the fields', async () => {
+  const { formatLogLine } = await import('../../../src/cli/log-format.ts');
+  const line = JSON.stringify({ level: 30, time: Date.UTC(2026, 0, 1, 9, 20, 1, 123), pid: 1, hostname: 'h', msg: 'listening', port: 9092, dirs: ['/d'] });
+  assert.equal(formatLogLine(line), '09:20:01.123 INFO  listening  port=9092 dirs=["/d"]\n');
+  assert.equal(formatLogLine('not json'), 'not json');
+});
