@@ -85,6 +85,13 @@ export class ReplicaManager {
     const cfg = this.logConfigFor(topic);
     const log = this.logs.getLog(topic.name, index) ?? (await this.logs.createLog(topic.name, index, cfg));
     log.updateConfig(cfg);
+    // Leader with itself as the only in-sync replica: everything in the local log
+    // is replicated to the whole ISR, so the high watermark is the log end offset
+    // (the checkpointed one may lag after an unclean stop).
+    const state = topic.partitions[index];
+    if (state.leader === this.config.nodeId && state.isr.length === 1 && state.isr[0] === this.config.nodeId) {
+      log.setHighWatermark(log.logEndOffset);
+    }
     this.partitions.set(k, { topic, index, log });
   }
 
