@@ -5,7 +5,7 @@
  * as ordinary record batches through the partition logs and read back at
  * startup.
  */
-import { encodeBatch, iterateRecords } from '../protocol/records/index.ts';
+import { batch, encodeBatch, iterateRecords } from '../protocol/records/index.ts';
 import { splitBatches } from '../protocol/records/validate.ts';
 import { decodeStored, encodeStored, partitionForGroup, type StoredRecord } from '../coordinator/group/offsets-records.ts';
 import type { GroupStore } from '../coordinator/group/service.ts';
@@ -48,8 +48,8 @@ export class OffsetsTopicStore implements GroupStore {
     for (const [p, recs] of byPartition) {
       const part = this.b.replicas.get(OFFSETS_TOPIC, p);
       if (!part) throw new Error(`${OFFSETS_TOPIC}-${p} is not hosted here`);
-      const batch = encodeBatch({ records: recs.map((r) => ({ ...encodeStored(r), timestamp: now })) });
-      part.log.append(batch, { leaderEpoch: topic.partitions[p].leaderEpoch });
+      const records = encodeBatch({ records: recs.map((r) => ({ ...encodeStored(r), timestamp: now })) });
+      part.log.append(records, { leaderEpoch: topic.partitions[p].leaderEpoch });
       part.log.setHighWatermark(part.log.logEndOffset);
     }
   }
@@ -68,15 +68,14 @@ export class OffsetsTopicStore implements GroupStore {
         if (batches.length === 0) break;
         for (const chunk of batches) {
           for (const pos of splitBatches(chunk)) {
-            const base = chunk.readInt32BE(pos.at) * 2 ** 32 + chunk.readUInt32BE(pos.at + 4);
             for (const rec of iterateRecords(chunk, pos.at)) {
-              if (base + rec.offsetDelta < offset) continue;
+              if (rec.offset < offset) continue;
               const key = rec.key();
               if (key === null) continue;
               const stored = decodeStored(key, rec.value());
               if (stored) out.push(stored);
             }
-            offset = Math.max(offset, base + chunk.readInt32BE(pos.at + 23) + 1);
+            offset = Math.max(offset, batch.lastOffset(chunk, pos.at) + 1);
           }
         }
       }

@@ -7,6 +7,7 @@ import { ErrorCode } from '../../protocol/error-codes.ts';
 import type { Broker } from '../broker.ts';
 import type { Handler } from '../dispatcher.ts';
 import type { Partition } from '../replica-manager.ts';
+import { batch, iterateRecords, splitBatches } from '../../protocol/records/index.ts';
 
 const LATEST = -1;
 const EARLIEST = -2;
@@ -53,9 +54,37 @@ function lookup(part: Partition, timestamp: number, readCommitted: boolean): { o
     default: {
       if (timestamp < 0) return { offset: -1, timestamp: -1 };
       const r = log.offsetForTimestamp(timestamp);
-      return r && r.offset < log.highWatermark ? r : { offset: -1, timestamp: -1 };
+      if (!r || r.offset >= log.highWatermark) return { offset: -1, timestamp: -1 };
+      return firstRecordAtOrAfter(part, r.offset, timestamp) ?? { offset: -1, timestamp: -1 };
     }
   }
+}
+
+/**
+ * The storage engine finds the first batch whose max timestamp reaches the
+ * target without decoding records; Kafka answers with the first *record* at
+ * or after the timestamp, so that batch (and, if needed, the next ones) is
+ * decoded here. Not a hot path.
+ */
+function firstRecordAtOrAfter(part: Partition, fromOffset: number, timestamp: number): { offset: number; timestamp: number } | null {
+  const log = part.log;
+  let offset = fromOffset;
+  while (offset < log.highWatermark) {
+    const { batches } = log.read(offset, 1, { maxOffset: log.highWatermark, minOneBatch: true });
+    if (batches.length === 0) return null;
+    let next = offset;
+    for (const chunk of batches) {
+      for (const { at } of splitBatches(chunk)) {
+        for (const rec of iterateRecords(chunk, at)) {
+          if (rec.offset >= offset && rec.timestamp >= timestamp) return { offset: rec.offset, timestamp: rec.timestamp };
+        }
+        next = Math.max(next, batch.lastOffset(chunk, at) + 1);
+      }
+    }
+    if (next <= offset) return null;
+    offset = next;
+  }
+  return null;
 }
 
 function answer(partitionIndex: number, errorCode: number, timestamp: number, offset: number, leaderEpoch: number, v: number) {
