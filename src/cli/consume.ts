@@ -3,12 +3,15 @@
  * at the beginning, the end, an offset or N from the end (or a group's
  * committed offset with --group), printing each through a kcat-style
  * --format template or as JSON lines; stops at --max-messages, at the end
- * with --exit-at-end, or on Ctrl-C.
+ * with --exit-at-end, or on Ctrl-C. With --group it is a member of the
+ * consumer group: it reads only the partitions assigned to it, follows
+ * rebalances, commits after each batch and leaves the group when it stops.
  */
 import type { Command } from 'commander';
 import { type CliIO, type ClientFlags, withClient } from './context.ts';
 import { type StartOffset, UsageError, formatRecord, parseIntOption, parseStartOffset, recordJson } from './format.ts';
-import type { KafkaClient } from '../client/client.ts';
+import type { KafkaClient, FetchResult } from '../client/client.ts';
+import { GroupConsumer } from '../client/group-consumer.ts';
 
 export const DEFAULT_FORMAT = '%v\\n';
 
@@ -53,7 +56,7 @@ export function registerConsumeCommand(program: Command, io: CliIO, clientOption
       .option('--max-messages <n>', 'stop after this many records')
       .option('-e, --exit-at-end', 'stop once every partition is read to its end')
       .option('--format <template>', 'output template: %k key, %v value, %h headers, %T timestamp, %o offset, %p partition, %t topic, \\n', DEFAULT_FORMAT)
-      .option('--group <id>', 'start from and commit offsets of this consumer group (no group membership: all partitions are read)'),
+      .option('--group <id>', 'join this consumer group: read only the partitions it assigns, starting at its committed offsets, and commit as it goes (with --partition: no membership, that partition only)'),
   ).action(async (topic: string, o: ConsumeFlags) => {
     if (o.fromBeginning && o.offset) throw new UsageError('give either --from-beginning or --offset, not both');
     const spec: StartOffset = o.fromBeginning ? { kind: 'beginning' } : o.offset ? parseStartOffset(o.offset) : o.group ? { kind: 'stored' } : { kind: 'end' };
@@ -71,6 +74,7 @@ export async function consume(
   opts: { spec: StartOffset; max: number; only?: number; format: string; json: boolean; exitAtEnd: boolean; group?: string },
 ): Promise<number> {
   const all = await c.partitionsFor(topic);
+  if (opts.group && opts.only === undefined) return consumeInGroup(c, topic, io, { ...opts, group: opts.group });
   if (opts.only !== undefined && !all.includes(opts.only)) throw new UsageError(`topic '${topic}' has no partition ${opts.only} (it has ${all.length})`);
   const partitions = opts.only === undefined ? all : [opts.only];
   const committed = new Map<number, number>();
@@ -111,6 +115,79 @@ export async function consume(
   } finally {
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
+  }
+  return printed;
+}
+
+/**
+ * Group mode: join, read the assigned partitions from the committed offsets
+ * (or `spec` where nothing is committed; an explicit --offset/--from-beginning
+ * applies to the first assignment), commit after every fetch round, rejoin
+ * when the group rebalances, leave on exit.
+ */
+async function consumeInGroup(
+  c: KafkaClient,
+  topic: string,
+  io: CliIO,
+  opts: { spec: StartOffset; max: number; format: string; json: boolean; exitAtEnd: boolean; group: string },
+): Promise<number> {
+  const member = new GroupConsumer(c, { groupId: opts.group, topics: [topic] });
+  let stopping = false;
+  const stop = () => {
+    stopping = true;
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  let printed = 0;
+  let firstAssignment = true;
+  const position = new Map<number, number>();
+  let partitions: number[] = [];
+  try {
+    while (!stopping && printed < opts.max) {
+      if (member.rejoinNeeded) {
+        await member.join();
+        partitions = member.partitionsOf(topic);
+        const committed = await member.committed(topic, partitions);
+        position.clear();
+        const fallback: StartOffset = opts.spec.kind === 'stored' || !firstAssignment ? { kind: 'end' } : opts.spec;
+        for (const p of partitions) {
+          const useCommitted = opts.spec.kind === 'stored' || !firstAssignment;
+          const o = committed.get(p);
+          position.set(p, useCommitted && o !== undefined && o >= 0 ? o : await resolveStart(c, topic, p, fallback, committed));
+        }
+        firstAssignment = false;
+        continue;
+      }
+      if (partitions.length === 0) {
+        if (opts.exitAtEnd) break;
+        await new Promise((r) => setTimeout(r, 200));
+        continue;
+      }
+      const wait = partitions.length > 1 ? 100 : 500;
+      const results: FetchResult[] = await Promise.all(partitions.map((p) => c.fetch(topic, p, position.get(p)!, { maxWaitMs: wait })));
+      if (member.rejoinNeeded) continue; // the partitions may be someone else's now: print nothing of this round
+      const commits: { topic: string; partition: number; offset: number }[] = [];
+      let atEnd = 0;
+      for (let i = 0; i < partitions.length; i++) {
+        const p = partitions[i];
+        const r = results[i];
+        for (const rec of r.records) {
+          if (printed >= opts.max) break;
+          io.stdout(opts.json ? recordJson(rec, { topic, partition: p }) + '\n' : formatRecord(opts.format, rec, { topic, partition: p }));
+          printed++;
+          position.set(p, rec.offset + 1);
+        }
+        if (r.records.length === 0 && r.nextOffset < r.logStartOffset) position.set(p, r.logStartOffset);
+        if (position.get(p)! >= r.highWatermark) atEnd++;
+        if (r.records.length > 0) commits.push({ topic, partition: p, offset: position.get(p)! });
+      }
+      await member.commit(commits);
+      if (opts.exitAtEnd && atEnd === partitions.length) break;
+    }
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    await member.close();
   }
   return printed;
 }

@@ -526,6 +526,24 @@ export class KafkaClient {
     });
   }
 
+  /** Sends a group API request to the group's coordinator and returns the answer unchecked (error codes are the caller's). */
+  async groupRequestRaw(groupId: string, apiName: string, body: any): Promise<any> {
+    const coord = await this.findCoordinator(groupId);
+    const c = await this.connection(coord.host, coord.port);
+    return c.send(apiName, body);
+  }
+
+  /** Deletes empty groups (and their committed offsets); one result per group. */
+  async deleteGroups(groupIds: string[]): Promise<{ groupId: string; error: KafkaError | null }[]> {
+    const out: { groupId: string; error: KafkaError | null }[] = [];
+    for (const groupId of groupIds) {
+      const res = await this.groupRequest(groupId, 'DeleteGroups', { groupsNames: [groupId] });
+      const r = res.results.find((x: any) => x.groupId === groupId) ?? res.results[0];
+      out.push({ groupId, error: r.errorCode === ErrorCode.NONE ? null : new KafkaError(r.errorCode, `delete group '${groupId}': ${errorName(r.errorCode)}`) });
+    }
+    return out;
+  }
+
   joinGroup(body: { groupId: string; sessionTimeoutMs: number; rebalanceTimeoutMs?: number; memberId: string; groupInstanceId?: string | null; protocolType: string; protocols: { name: string; metadata: Buffer }[]; reason?: string | null }): Promise<any> {
     return this.groupRequest(body.groupId, 'JoinGroup', { rebalanceTimeoutMs: body.sessionTimeoutMs, groupInstanceId: null, reason: null, ...body });
   }
