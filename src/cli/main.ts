@@ -1,6 +1,6 @@
 /**
  * src/cli: the `samsa` command line — `start` runs a broker; `topic`,
- * `produce`, `consume` and `cluster` talk to any Kafka-compatible broker
+ * `produce`, `consume`, `group` and `cluster` talk to any Kafka-compatible broker
  * through src/client. Output is human-readable tables by default and JSON
  * with --json; every failure is one line on stderr and a non-zero exit code.
  *
@@ -13,6 +13,7 @@ import { registerTopicCommands } from './topic.ts';
 import { registerProduceCommand } from './produce.ts';
 import { registerConsumeCommand } from './consume.ts';
 import { registerClusterCommands } from './cluster.ts';
+import { registerGroupCommands } from './group.ts';
 import { registerStartCommand } from './start.ts';
 
 /** Adds the options every client command shares. */
@@ -35,6 +36,7 @@ export function buildProgram(io: CliIO, onStarted: (done: Promise<number>) => vo
   registerProduceCommand(program, io, clientOptions);
   registerConsumeCommand(program, io, clientOptions);
   registerClusterCommands(program, io, clientOptions);
+  registerGroupCommands(program, io, clientOptions);
   return program;
 }
 
