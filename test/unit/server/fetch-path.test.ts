@@ -1,0 +1,110 @@
+/**
+ * The broker's fetch path over the wire: incremental fetch sessions
+ * (KIP-227: only partitions with news are answered, epochs must follow),
+ * long polls woken by an append, and OFFSET_OUT_OF_RANGE. Records are
+ * produced with kafkajs; fetches are sent at exact versions with the
+ * client's connection, since no client installed here uses fetch sessions.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import kafkajs from 'kafkajs';
+import { startBroker, type EmbeddedBroker } from '../../../src/index.ts';
+import { Connection } from '../../../src/client/connection.ts';
+import { apiByName } from '../../../src/protocol/apis.ts';
+import { ErrorCode } from '../../../src/protocol/error-codes.ts';
+import { decodeBatch, splitBatches } from '../../../src/protocol/records/index.ts';
+
+const TOPIC = 'fetch-path';
+let broker: EmbeddedBroker;
+let producer: kafkajs.Producer;
+let conn: Connection;
+const FETCH = apiByName('Fetch');
+
+before(async () => {
+  broker = await startBroker({ overrides: { 'auto.create.topics.enable': 'false' } });
+  const kafka = new kafkajs.Kafka({ brokers: [broker.bootstrapServers], logLevel: kafkajs.logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic: TOPIC, numPartitions: 2 }] });
+  await admin.disconnect();
+  producer = kafka.producer({ createPartitioner: kafkajs.Partitioners.DefaultPartitioner });
+  await producer.connect();
+  await producer.send({ topic: TOPIC, messages: [{ partition: 0, value: 'a' }, { partition: 0, value: 'b' }, { partition: 0, value: 'c' }] });
+  conn = new Connection({ host: broker.host, port: broker.port });
+  await conn.connect();
+});
+
+after(async () => {
+  await conn?.close();
+  await producer?.disconnect();
+  await broker?.close();
+});
+
+function fetchBody(sessionId: number, sessionEpoch: number, partitions: { partition: number; fetchOffset: number }[], opts: { maxWaitMs?: number; minBytes?: number } = {}) {
+  return {
+    replicaId: -1,
+    maxWaitMs: opts.maxWaitMs ?? 0,
+    minBytes: opts.minBytes ?? 0,
+    maxBytes: 1 << 20,
+    isolationLevel: 0,
+    sessionId,
+    sessionEpoch,
+    topics: partitions.length ? [{ topic: TOPIC, partitions: partitions.map((p) => ({ ...p, partitionMaxBytes: 1 << 20 })) }] : [],
+    forgottenTopicsData: [],
+    rackId: '',
+  };
+}
+
+function values(records: Buffer): string[] {
+  const out: string[] = [];
+  for (const { at } of splitBatches(records)) for (const r of decodeBatch(records, at).records) out.push(r.value!.toString());
+  return out;
+}
+
+test('an incremental fetch session answers only partitions with news', async () => {
+  const full = await conn.sendAt(FETCH, 12, fetchBody(0, 0, [{ partition: 0, fetchOffset: 0 }, { partition: 1, fetchOffset: 0 }]));
+  assert.equal(full.errorCode, ErrorCode.NONE);
+  assert.ok(full.sessionId > 0, 'a session was opened');
+  const parts = full.responses[0].partitions;
+  assert.deepEqual(parts.map((p: any) => p.partitionIndex).sort(), [0, 1]);
+  assert.deepEqual(values(parts.find((p: any) => p.partitionIndex === 0).records), ['a', 'b', 'c']);
+
+  // Nothing changed: the incremental fetch names no partition and gets none back.
+  const quiet = await conn.sendAt(FETCH, 12, fetchBody(full.sessionId, 1, [{ partition: 0, fetchOffset: 3 }]));
+  assert.equal(quiet.errorCode, ErrorCode.NONE);
+  assert.equal(quiet.sessionId, full.sessionId);
+  assert.deepEqual(quiet.responses, []);
+
+  // An append to partition 1 is news; partition 0 (remembered by the session) is not.
+  await producer.send({ topic: TOPIC, messages: [{ partition: 1, value: 'x' }] });
+  const news = await conn.sendAt(FETCH, 12, fetchBody(full.sessionId, 2, []));
+  assert.equal(news.responses.length, 1);
+  assert.deepEqual(news.responses[0].partitions.map((p: any) => p.partitionIndex), [1]);
+  assert.deepEqual(values(news.responses[0].partitions[0].records), ['x']);
+
+  // Replaying an epoch is refused; closing the session makes it unknown.
+  const replay = await conn.sendAt(FETCH, 12, fetchBody(full.sessionId, 2, []));
+  assert.equal(replay.errorCode, ErrorCode.INVALID_FETCH_SESSION_EPOCH);
+  await conn.sendAt(FETCH, 12, fetchBody(full.sessionId, -1, []));
+  const gone = await conn.sendAt(FETCH, 12, fetchBody(full.sessionId, 3, []));
+  assert.equal(gone.errorCode, ErrorCode.FETCH_SESSION_ID_NOT_FOUND);
+});
+
+test('a long poll at the log end is answered by the next append', async () => {
+  const end = 3;
+  const pending = conn.sendAt(FETCH, 11, fetchBody(0, -1, [{ partition: 0, fetchOffset: end }], { maxWaitMs: 20_000, minBytes: 1 }));
+  await new Promise((r) => setTimeout(r, 50));
+  await producer.send({ topic: TOPIC, messages: [{ partition: 0, value: 'late' }] });
+  const res = await pending;
+  const p = res.responses[0].partitions[0];
+  assert.equal(p.errorCode, ErrorCode.NONE);
+  assert.deepEqual(values(p.records), ['late']);
+  assert.equal(p.highWatermark, end + 1);
+});
+
+test('a fetch past the log end is OFFSET_OUT_OF_RANGE with an empty record set', async () => {
+  const res = await conn.sendAt(FETCH, 11, fetchBody(0, -1, [{ partition: 0, fetchOffset: 1000 }]));
+  const p = res.responses[0].partitions[0];
+  assert.equal(p.errorCode, ErrorCode.OFFSET_OUT_OF_RANGE);
+  assert.equal(p.records.length, 0);
+});
