@@ -1,0 +1,249 @@
+/**
+ * `samsa group ...` and `samsa consume --group` against an in-process broker,
+ * sharing groups with kafkajs:
+ *
+ *  - a kafkajs consumer group consumes and commits; `group describe --json`
+ *    shows its member (client id, host, partitions decoded from the
+ *    assignment bytes) and lag = log end offset - committed offset;
+ *  - reset-offsets refuses --execute while the group has members; after the
+ *    member leaves, the dry run changes nothing and --execute moves the
+ *    committed offsets (checked through kafkajs' admin);
+ *  - `samsa consume --group` resumes from the reset position;
+ *  - two `samsa consume --group` processes split a 4-partition topic, no
+ *    partition (and no record) consumed by both;
+ *  - `group list` / `group delete`.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { Kafka, Partitioners, logLevel, type Admin, type Producer } from 'kafkajs';
+import { runCli } from '../../src/cli/main.ts';
+import { startTestBroker, REPO_ROOT, type TestBroker } from '../helpers/broker.ts';
+
+const BIN = path.join(REPO_ROOT, 'bin', 'samsa.mjs');
+let broker: TestBroker;
+let kafka: Kafka;
+let admin: Admin;
+let producer: Producer;
+
+before(async () => {
+  broker = await startTestBroker({ overrides: { 'group.initial.rebalance.delay.ms': '0' } });
+  kafka = new Kafka({ clientId: 'cg-test', brokers: [broker.bootstrapServers], logLevel: logLevel.NOTHING });
+  admin = kafka.admin();
+  await admin.connect();
+  producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+});
+
+after(async () => {
+  await producer?.disconnect();
+  await admin?.disconnect();
+  await broker?.close();
+});
+
+async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await runCli([...args, '-b', broker.bootstrapServers], { stdout: (s) => (out += s), stderr: (s) => (err += s) });
+  return { code, out, err };
+}
+
+async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 45_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined && v !== false) return v as T;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${last})` : ''}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+async function committedOffsets(groupId: string, topic: string): Promise<number[]> {
+  const [t] = await admin.fetchOffsets({ groupId, topics: [topic] });
+  return t.partitions.sort((a, b) => a.partition - b.partition).map((p) => Number(p.offset));
+}
+
+async function produceTo(topic: string, partition: number, values: string[]): Promise<void> {
+  await producer.send({ topic, messages: values.map((value) => ({ partition, value })) });
+}
+
+async function describe(groupId: string): Promise<any> {
+  const r = await cli(['group', 'describe', groupId, '--json']);
+  assert.equal(r.code, 0, r.err);
+  return JSON.parse(r.out);
+}
+
+const TOPIC = 'cg-topic';
+const GROUP = 'cg-kafkajs';
+
+test('kafkajs group: describe shows the member and the lag; reset-offsets dry run / execute; consume --group resumes from the reset', async () => {
+  let r = await cli(['topic', 'create', TOPIC, '--partitions', '4']);
+  assert.equal(r.code, 0, r.err);
+  for (let p = 0; p < 4; p++) await produceTo(TOPIC, p, [0, 1, 2, 3, 4].map((i) => `p${p}-${i}`));
+
+  const consumer = kafka.consumer({ groupId: GROUP, heartbeatInterval: 500 });
+  await consumer.connect();
+  await consumer.subscribe({ topic: TOPIC, fromBeginning: true });
+  const seen: string[] = [];
+  await consumer.run({ eachMessage: async ({ message }) => void seen.push(message.value!.toString()) });
+  await waitFor('kafkajs to consume and commit 20 records', async () => seen.length >= 20 && (await committedOffsets(GROUP, TOPIC)).every((o) => o === 5));
+  consumer.pause([{ topic: TOPIC }]);
+  await produceTo(TOPIC, 1, ['late-1', 'late-2', 'late-3']);
+
+  const view = await describe(GROUP);
+  assert.equal(view.state, 'Stable');
+  assert.equal(view.protocolType, 'consumer');
+  assert.equal(view.members.length, 1);
+  const m = view.members[0];
+  assert.equal(m.clientId, 'cg-test');
+  assert.ok(m.host.length > 0);
+  assert.deepEqual(m.assignment, [{ topic: TOPIC, partitions: [0, 1, 2, 3] }]);
+  const ends = new Map((await admin.fetchTopicOffsets(TOPIC)).map((x) => [x.partition, Number(x.high)]));
+  assert.deepEqual(view.offsets.map((o: any) => [o.partition, o.committedOffset, o.logEndOffset, o.lag, o.memberId]), [
+    [0, 5, 5, 0, m.memberId],
+    [1, 5, 8, 3, m.memberId],
+    [2, 5, 5, 0, m.memberId],
+    [3, 5, 5, 0, m.memberId],
+  ]);
+  for (const o of view.offsets) assert.equal(o.lag, ends.get(o.partition)! - o.committedOffset);
+  assert.equal(view.totalLag, 3);
+
+  r = await cli(['group', 'describe', GROUP]);
+  assert.match(r.out, /State: Stable/);
+  assert.match(r.out, /Total lag: 3/);
+  assert.match(r.out, new RegExp(`${TOPIC}\\s+1\\s+5\\s+8\\s+3\\s+cg-test`));
+
+  r = await cli(['group', 'list', '--json']);
+  assert.deepEqual(JSON.parse(r.out).filter((g: any) => g.groupId === GROUP), [{ groupId: GROUP, protocolType: 'consumer', state: 'Stable' }]);
+
+  // a group with members: --execute refused, delete refused
+  r = await cli(['group', 'reset-offsets', GROUP, '--topic', TOPIC, '--to-earliest', '--execute']);
+  assert.equal(r.code, 1);
+  assert.equal(r.err.trim().split('\n').length, 1);
+  assert.match(r.err, /^samsa: group 'cg-kafkajs' is Stable with 1 member\(s\)/);
+  r = await cli(['group', 'delete', GROUP]);
+  assert.equal(r.code, 1);
+  assert.match(r.err, /NON_EMPTY_GROUP/);
+  assert.deepEqual(await committedOffsets(GROUP, TOPIC), [5, 5, 5, 5]);
+
+  await consumer.disconnect();
+  await waitFor('the group to be empty', async () => (await describe(GROUP)).state === 'Empty');
+
+  // dry run: the plan, nothing committed
+  r = await cli(['group', 'reset-offsets', GROUP, '--topic', TOPIC, '--to-earliest', '--json']);
+  assert.equal(r.code, 0, r.err);
+  const plan = JSON.parse(r.out);
+  assert.equal(plan.executed, false);
+  assert.deepEqual(plan.partitions.map((x: any) => [x.partition, x.currentOffset, x.newOffset]), [
+    [0, 5, 0],
+    [1, 5, 0],
+    [2, 5, 0],
+    [3, 5, 0],
+  ]);
+  r = await cli(['group', 'reset-offsets', GROUP, '--topic', TOPIC, '--to-earliest']);
+  assert.match(r.out, /dry run: nothing changed/);
+  assert.deepEqual(await committedOffsets(GROUP, TOPIC), [5, 5, 5, 5]);
+
+  // other specs, dry run
+  r = await cli(['group', 'reset-offsets', GROUP, '--topic', TOPIC, '--shift-by', '-2', '--json']);
+  assert.deepEqual(JSON.parse(r.out).partitions.map((x: any) => x.newOffset), [3, 3, 3, 3]);
+  r = await cli(['group', 'reset-offsets', GROUP, '--topic', TOPIC, '--to-offset', '7', '--json']);
+  assert.deepEqual(JSON.parse(r.out).partitions.map((x: any) => x.newOffset), [5, 7, 5, 5]);
+  r = await cli(['group', 'reset-offsets', GROUP, '--topic', TOPIC, '--to-latest', '--json']);
+  assert.deepEqual(JSON.parse(r.out).partitions.map((x: any) => x.newOffset), [5, 8, 5, 5]);
+  r = await cli(['group', 'reset-offsets', GROUP, '--topic', TOPIC, '--to-datetime', '2000-01-01T00:00:00Z', '--json']);
+  assert.deepEqual(JSON.parse(r.out).partitions.map((x: any) => x.newOffset), [0, 0, 0, 0]);
+  r = await cli(['group', 'reset-offsets', GROUP, '--topic', TOPIC, '--to-datetime', 'yesterday']);
+  assert.equal(r.code, 1);
+  assert.match(r.err, /^samsa: --to-datetime must be an ISO date-time/);
+  assert.deepEqual(await committedOffsets(GROUP, TOPIC), [5, 5, 5, 5]);
+
+  // execute
+  r = await cli(['group', 'reset-offsets', GROUP, '--topic', TOPIC, '--to-earliest', '--execute']);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /committed new offsets for group 'cg-kafkajs'/);
+  assert.deepEqual(await committedOffsets(GROUP, TOPIC), [0, 0, 0, 0]);
+  assert.equal((await describe(GROUP)).totalLag, 23);
+
+  // samsa joins the same group and reads from the reset position
+  r = await cli(['consume', TOPIC, '--group', GROUP, '-e', '--format', '%p:%o:%v\\n']);
+  assert.equal(r.code, 0, r.err);
+  const lines = r.out.trim().split('\n').sort();
+  const expected = [...seen, 'late-1', 'late-2', 'late-3'];
+  assert.equal(lines.length, 23);
+  assert.deepEqual(lines.map((l) => l.split(':')[2]).sort(), expected.sort());
+  assert.deepEqual(await committedOffsets(GROUP, TOPIC), [5, 8, 5, 5]);
+  const done = await describe(GROUP);
+  assert.equal(done.state, 'Empty');
+  assert.equal(done.totalLag, 0);
+});
+
+function spawnConsumer(topic: string, group: string): { proc: ChildProcess; out: () => string; exited: Promise<number | null> } {
+  const proc = spawn(process.execPath, [BIN, 'consume', topic, '--group', group, '--from-beginning', '--format', '%p:%v\\n', '-b', broker.bootstrapServers], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  proc.stdout!.on('data', (d) => (out += d));
+  proc.stderr!.on('data', (d) => (err += d));
+  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+  void exited.then((code) => {
+    if (code !== 0) process.stderr.write(`consumer exited ${code}: ${err}\n`);
+  });
+  return { proc, out: () => out, exited };
+}
+
+test('two samsa consume --group processes split a 4-partition topic; group delete', async () => {
+  const topic = 'cg-split';
+  const group = 'cg-split-group';
+  let r = await cli(['topic', 'create', topic, '--partitions', '4']);
+  assert.equal(r.code, 0, r.err);
+
+  const a = spawnConsumer(topic, group);
+  const b = spawnConsumer(topic, group);
+  try {
+    const view = await waitFor('two members with two partitions each', async () => {
+      const v = await describe(group);
+      return v.state === 'Stable' && v.members.length === 2 && v.members.every((m: any) => m.assignment.length === 1 && m.assignment[0].partitions.length === 2) ? v : false;
+    });
+    const owned = view.members.flatMap((m: any) => m.assignment[0].partitions).sort();
+    assert.deepEqual(owned, [0, 1, 2, 3]);
+    assert.ok(view.members.every((m: any) => m.clientId === 'samsa-cli'));
+
+    for (let p = 0; p < 4; p++) await produceTo(topic, p, [...Array(10).keys()].map((i) => `v${p}-${i}`));
+    await waitFor('40 records printed', async () => (a.out() + b.out()).trim().split('\n').filter(Boolean).length >= 40);
+    await waitFor('all offsets committed', async () => (await committedOffsets(group, topic)).every((o) => o === 10));
+  } finally {
+    a.proc.kill('SIGTERM');
+    b.proc.kill('SIGTERM');
+  }
+  assert.equal(await a.exited, 0);
+  assert.equal(await b.exited, 0);
+
+  const parse = (s: string) => s.trim().split('\n').filter(Boolean).map((l) => ({ p: Number(l.split(':')[0]), v: l.split(':')[1] }));
+  const ra = parse(a.out());
+  const rb = parse(b.out());
+  const all = [...ra, ...rb].map((x) => x.v).sort();
+  assert.equal(all.length, 40);
+  assert.equal(new Set(all).size, 40, 'no record printed twice');
+  const pa = new Set(ra.map((x) => x.p));
+  const pb = new Set(rb.map((x) => x.p));
+  assert.deepEqual([...pa].filter((p) => pb.has(p)), [], 'no partition consumed by both');
+  assert.equal(pa.size, 2);
+  assert.equal(pb.size, 2);
+
+  // both left on SIGTERM: the group is empty and can be deleted
+  await waitFor('the group to be empty', async () => (await describe(group)).state === 'Empty');
+  r = await cli(['group', 'delete', group]);
+  assert.equal(r.code, 0, r.err);
+  assert.equal(r.out, `deleted group '${group}'\n`);
+  r = await cli(['group', 'list', '--json']);
+  assert.deepEqual(JSON.parse(r.out).filter((g: any) => g.groupId === group), []);
+  r = await cli(['group', 'describe', group]);
+  assert.equal(r.code, 1);
+  assert.equal(r.err, `samsa: group '${group}' does not exist\n`);
+});
