@@ -10,146 +10,24 @@
  *  - listGroups / describeGroups / fetchOffsets, and lag = log end offset -
  *    committed offset; DeleteGroups removes an empty group and its offsets.
  */
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { AssignerProtocol, Kafka, Partitioners, logLevel, type Admin, type Consumer, type Producer } from 'kafkajs';
-import { startTestBroker, type TestBroker } from '../helpers/broker.ts';
+import { ALL, CommitWatcher, KafkajsMember as Member, PARTITIONS, PY, PY_DIR, committed, describeGroup, recordKeys, useGroupsCluster, waitFor, type GroupView } from '../helpers/groups.ts';
 
-const PY = '/usr/bin/python3';
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const PARTITIONS = 6;
-const ALL = [...Array(PARTITIONS).keys()];
 const run = promisify(execFile);
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 45_000, diag?: () => unknown): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastErr: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v as T;
-    } catch (e) {
-      lastErr = e;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${what}` + (lastErr ? ` (last error: ${lastErr})` : '') + (diag ? `\n${JSON.stringify(diag(), null, 1)}` : ''));
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
-interface GroupView { state: string; protocol: string; members: { memberId: string; clientId: string; partitions: number[] }[] }
-
-async function describeGroup(admin: Admin, groupId: string, topic: string): Promise<GroupView> {
-  const { groups } = await admin.describeGroups([groupId]);
-  const g = groups[0];
-  return {
-    state: g.state,
-    protocol: g.protocol,
-    members: g.members.map((m) => {
-      const a = m.memberAssignment.length > 0 ? AssignerProtocol.MemberAssignment.decode(m.memberAssignment) : null;
-      return { memberId: m.memberId, clientId: m.clientId, partitions: [...(a?.assignment[topic] ?? [])].sort((x, y) => x - y) };
-    }),
-  };
-}
-
-async function committed(admin: Admin, groupId: string, topic: string): Promise<Map<number, number>> {
-  const res = await admin.fetchOffsets({ groupId, topics: [topic] });
-  return new Map(res[0].partitions.map((p) => [p.partition, Number(p.offset)]));
-}
-
-/** A kafkajs group member that records its joins and records and commits each record it consumes. */
-class Member {
-  readonly consumer: Consumer;
-  memberId: string | undefined;
-  owned: number[] | undefined;
-  joins = 0;
-  readonly received: { p: number; o: number; v: string }[] = [];
-  stopped = false;
-
-  constructor(readonly name: string, kafka: Kafka, groupId: string, readonly topic: string, private readonly commitBelow?: (p: number) => number) {
-    this.consumer = kafka.consumer({ groupId, sessionTimeout: 6000, rebalanceTimeout: 10_000, heartbeatInterval: 500, maxWaitTimeInMs: 300 });
-    this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => {
-      this.joins++;
-      this.memberId = e.payload.memberId;
-      this.owned = [...(e.payload.memberAssignment[topic] ?? [])].sort((x, y) => x - y);
-    });
-  }
-
-  async start(fromBeginning = true): Promise<void> {
-    await this.consumer.connect();
-    await this.consumer.subscribe({ topics: [this.topic], fromBeginning });
-    await this.consumer.run({
-      autoCommit: false,
-      eachMessage: async ({ partition, message }) => {
-        const o = Number(message.offset);
-        this.received.push({ p: partition, o, v: message.value!.toString() });
-        if (this.commitBelow && o >= this.commitBelow(partition)) return;
-        try {
-          await this.consumer.commitOffsets([{ topic: this.topic, partition, offset: String(o + 1) }]);
-        } catch {
-          // a commit racing a rebalance fails; the next owner consumes the record again
-        }
-      },
-    });
-  }
-
-  async stop(): Promise<void> {
-    if (this.stopped) return;
-    this.stopped = true;
-    await this.consumer.disconnect();
-  }
-}
-
-let broker: TestBroker;
-let kafka: Kafka;
-let admin: Admin;
-let producer: Producer;
-
-before(async () => {
-  broker = await startTestBroker({ overrides: { 'group.initial.rebalance.delay.ms': '0', 'num.partitions': '1' } });
-  kafka = new Kafka({ clientId: 'groups-kafkajs-test', brokers: [broker.bootstrapServers], logLevel: logLevel.NOTHING });
-  admin = kafka.admin();
-  await admin.connect();
-  producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
-  await producer.connect();
-});
-
-after(async () => {
-  await producer?.disconnect();
-  await admin?.disconnect();
-  await broker?.close();
-});
+const cluster = useGroupsCluster('groups-kafkajs-test');
 
 test('kafkajs: 3 members share 6 partitions; join and leave rebalance; every partition is consumed again; commits never go backwards', async () => {
+  const { broker, kafka, admin, producer } = cluster;
   const topic = 'groups-kjs-share';
   const groupId = 'g-kjs-share';
   await admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS }], waitForLeaders: true });
   const members: Member[] = [];
   const live = () => members.filter((m) => !m.stopped);
-  const regressions: string[] = [];
-  const last = new Map<number, number>();
-  let samples = 0;
-  let watching = true;
-  const sample = async () => {
-    const c = await committed(admin, groupId, topic);
-    samples++;
-    for (const [p, o] of c) {
-      const prev = last.get(p);
-      if (prev !== undefined && o < prev) regressions.push(`partition ${p}: committed offset went from ${prev} to ${o}`);
-      if (prev === undefined || o > prev) last.set(p, o);
-    }
-  };
-  const watcher = (async () => {
-    while (watching) {
-      await sample().catch(() => undefined);
-      await new Promise((r) => setTimeout(r, 300));
-    }
-  })();
+  const watcher = new CommitWatcher(admin, groupId, topic);
   const start = async (name: string) => {
     const m = new Member(name, kafka, groupId, topic);
     members.push(m);
@@ -211,19 +89,19 @@ test('kafkajs: 3 members share 6 partitions; join and leave rebalance; every par
     const ends = await admin.fetchTopicOffsets(topic);
     for (const e of ends) assert.equal(Number(e.high), 6, `partition ${e.partition}: 3 rounds of 2 records`);
     await waitFor('committed offsets to reach the log end offsets', async () => {
-      await sample();
-      return ends.every((e) => last.get(e.partition) === Number(e.high));
-    }, 30_000, () => [...last]);
-    assert.ok(samples > 5, 'the committed offsets were read over time');
-    assert.deepEqual(regressions, []);
+      await watcher.sample();
+      return ends.every((e) => watcher.last.get(e.partition) === Number(e.high));
+    }, 30_000, () => [...watcher.last]);
+    assert.ok(watcher.samples > 5, 'the committed offsets were read over time');
+    assert.deepEqual(watcher.regressions, []);
   } finally {
-    watching = false;
-    await watcher;
+    await watcher.stop();
     await Promise.all(members.map((m) => m.stop().catch(() => undefined)));
   }
 });
 
 test('kafkajs: a restarted group resumes from its committed offsets', async () => {
+  const { broker, kafka, admin, producer } = cluster;
   const topic = 'groups-kjs-resume';
   const groupId = 'g-kjs-resume';
   const N = 5;
@@ -255,7 +133,7 @@ test('kafkajs: a restarted group resumes from its committed offsets', async () =
     await waitFor(`the restarted group to consume the ${M * PARTITIONS} new records`, () => second.received.filter((r) => r.v.startsWith('new:')).length >= M * PARTITIONS, 45_000, () => second.received);
     // Per partition, records arrive in offset order: any old record consumed
     // again would have arrived before the new ones.
-    const got = second.received.map((r) => `${r.p}@${r.o}=${r.v}`).sort();
+    const got = recordKeys(second.received).sort();
     const want = ALL.flatMap((p) => Array.from({ length: M }, (_, i) => `${p}@${N + i}=new:${p}:${i}`)).sort();
     assert.deepEqual(got, want);
   } finally {
@@ -264,6 +142,7 @@ test('kafkajs: a restarted group resumes from its committed offsets', async () =
 });
 
 test('kafkajs admin: list, describe, fetch offsets, lag; confluent AdminClient agrees; delete an empty group', async () => {
+  const { broker, kafka, admin, producer } = cluster;
   const topic = 'groups-kjs-lag';
   const groupId = 'g-kjs-lag';
   await admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS }], waitForLeaders: true });
@@ -272,7 +151,7 @@ test('kafkajs admin: list, describe, fetch offsets, lag; confluent AdminClient a
   const commitTo = (p: number) => p + 1;
   await producer.send({ topic, messages: ALL.flatMap((p) => Array.from({ length: produced(p) }, (_, i) => ({ partition: p, value: `v${p}.${i}` }))) });
 
-  const m = new Member('lagger', kafka, groupId, topic, commitTo);
+  const m = new Member('lagger', kafka, groupId, topic, { commitBelow: commitTo });
   await m.start();
   try {
     const total = ALL.reduce((s, p) => s + produced(p), 0);
@@ -296,7 +175,7 @@ test('kafkajs admin: list, describe, fetch offsets, lag; confluent AdminClient a
     assert.equal(view.members[0].clientId, 'groups-kafkajs-test');
     assert.deepEqual(view.members[0].partitions, ALL);
 
-    const py = JSON.parse((await run(PY, [path.join(HERE, 'py', 'groups_admin.py'), 'list', broker.bootstrapServers], { timeout: 60_000 })).stdout);
+    const py = JSON.parse((await run(PY, [path.join(PY_DIR, 'groups_admin.py'), 'list', broker.bootstrapServers], { timeout: 60_000 })).stdout);
     const pg = py.groups.find((g: any) => g.id === groupId);
     assert.ok(pg, `AdminClient.list_groups() includes ${groupId}: ${JSON.stringify(py)}`);
     assert.equal(pg.state, 'Stable');
@@ -315,7 +194,7 @@ test('kafkajs admin: list, describe, fetch offsets, lag; confluent AdminClient a
     assert.equal(c.get(p), commitTo(p), `partition ${p}: committed offset`);
     assert.equal(ends.get(p)! - c.get(p)!, produced(p) - commitTo(p), `partition ${p}: lag`);
   }
-  const lag = JSON.parse((await run(PY, [path.join(HERE, 'py', 'groups_admin.py'), 'lag', broker.bootstrapServers, groupId, topic, String(PARTITIONS)], { timeout: 60_000 })).stdout);
+  const lag = JSON.parse((await run(PY, [path.join(PY_DIR, 'groups_admin.py'), 'lag', broker.bootstrapServers, groupId, topic, String(PARTITIONS)], { timeout: 60_000 })).stdout);
   assert.deepEqual(
     lag.partitions.map((r: any) => [r.p, r.committed, r.high, r.high - r.committed]).sort((a: number[], b: number[]) => a[0] - b[0]),
     ALL.map((p) => [p, commitTo(p), produced(p), produced(p) - commitTo(p)]),
@@ -329,7 +208,7 @@ test('kafkajs admin: list, describe, fetch offsets, lag; confluent AdminClient a
   const unknown = await admin.describeGroups(['g-never-existed']);
   assert.equal(unknown.groups[0].state, 'Dead');
   assert.deepEqual(unknown.groups[0].members, []);
-  const py = JSON.parse((await run(PY, [path.join(HERE, 'py', 'groups_admin.py'), 'list', broker.bootstrapServers], { timeout: 60_000 })).stdout);
+  const py = JSON.parse((await run(PY, [path.join(PY_DIR, 'groups_admin.py'), 'list', broker.bootstrapServers], { timeout: 60_000 })).stdout);
   assert.equal(py.groups.find((g: any) => g.id === groupId)?.state, 'Empty');
 
   // an empty group can be deleted, offsets and all

@@ -13,121 +13,17 @@
  * Generations are read from librdkafka's cgrp debug log ("JoinGroup response:
  * GenerationId N"), reported by test/interop/py/groups_consumer.py.
  */
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
-import readline from 'node:readline';
-import { fileURLToPath } from 'node:url';
-import { AssignerProtocol, Kafka, Partitioners, logLevel, type Admin, type Producer } from 'kafkajs';
-import { startTestBroker, type TestBroker } from '../helpers/broker.ts';
+import { ALL, PARTITIONS, PyMember, describeGroup, useGroupsCluster, waitFor, type GroupView } from '../helpers/groups.ts';
 
-const PY = '/usr/bin/python3';
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const PARTITIONS = 6;
-const ALL = [...Array(PARTITIONS).keys()];
-
-// ---------------------------------------------------------------- helpers
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 45_000, diag?: () => unknown): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastErr: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v as T;
-    } catch (e) {
-      lastErr = e;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${what}` + (lastErr ? ` (last error: ${lastErr})` : '') + (diag ? `\n${JSON.stringify(diag(), null, 1)}` : ''));
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
-interface PyEvent { ev: string; ok?: boolean; partitions?: number[]; p?: number; o?: number; v?: string; generation?: number; msg?: string }
-
-class PyMember {
-  readonly events: PyEvent[] = [];
-  owned: number[] | undefined;
-  readonly received: { p: number; o: number; v: string }[] = [];
-  exited = false;
-  stderr = '';
-  private readonly proc: ChildProcess;
-  private readonly exit: Promise<number | null>;
-
-  constructor(readonly name: string, argv: string[]) {
-    this.proc = spawn(PY, [path.join(HERE, 'py', 'groups_consumer.py'), '--client-id', name, ...argv], { stdio: ['pipe', 'pipe', 'pipe'] });
-    this.exit = new Promise((resolve) => this.proc.on('exit', (code) => { this.exited = true; resolve(code); }));
-    readline.createInterface({ input: this.proc.stdout! }).on('line', (line) => {
-      let e: PyEvent;
-      try { e = JSON.parse(line); } catch { return; }
-      this.events.push(e);
-      if (e.ev === 'owned') this.owned = e.partitions;
-      if (e.ev === 'rec') this.received.push({ p: e.p!, o: e.o!, v: e.v! });
-    });
-    this.proc.stderr!.on('data', (d) => { this.stderr += d; });
-  }
-
-  /** Clean close: the member leaves the group. */
-  async close(): Promise<void> {
-    if (this.exited) return;
-    this.proc.stdin!.end('close\n');
-    const timer = setTimeout(() => this.proc.kill('SIGKILL'), 30_000);
-    const code = await this.exit;
-    clearTimeout(timer);
-    assert.equal(code, 0, `${this.name} exited with ${code}: ${this.stderr.slice(-2000)}`);
-  }
-
-  /** SIGKILL: no LeaveGroup, the broker must notice by the session timeout. */
-  async kill(): Promise<void> {
-    if (this.exited) return;
-    this.proc.kill('SIGKILL');
-    await this.exit;
-  }
-}
-
-interface GroupView { state: string; members: { memberId: string; clientId: string; partitions: number[] }[] }
-
-async function describeGroup(admin: Admin, groupId: string, topic: string): Promise<GroupView> {
-  const { groups } = await admin.describeGroups([groupId]);
-  const g = groups[0];
-  return {
-    state: g.state,
-    members: g.members.map((m) => {
-      const a = m.memberAssignment.length > 0 ? AssignerProtocol.MemberAssignment.decode(m.memberAssignment) : null;
-      return { memberId: m.memberId, clientId: m.clientId, partitions: [...(a?.assignment[topic] ?? [])].sort((x, y) => x - y) };
-    }),
-  };
-}
-
-// ---------------------------------------------------------------- scenario
-
-let broker: TestBroker;
-let kafka: Kafka;
-let admin: Admin;
-let producer: Producer;
-
-before(async () => {
-  broker = await startTestBroker({ overrides: { 'group.initial.rebalance.delay.ms': '0', 'num.partitions': '1' } });
-  kafka = new Kafka({ clientId: 'groups-static-test', brokers: [broker.bootstrapServers], logLevel: logLevel.NOTHING });
-  admin = kafka.admin();
-  await admin.connect();
-  producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
-  await producer.connect();
-});
-
-after(async () => {
-  await producer?.disconnect();
-  await admin?.disconnect();
-  await broker?.close();
-});
+const cluster = useGroupsCluster('groups-static-test');
 
 /** The generations of a member's successful JoinGroup answers. */
 const generations = (m: PyMember) => m.events.filter((e) => e.ev === 'join' && e.ok).map((e) => e.generation!);
 
 test('a restarted static member rejoins without a rebalance; one that stays away past the session timeout is replaced', async () => {
+  const { broker, admin, producer } = cluster;
   const topic = 'groups-static';
   const groupId = 'g-static';
   await admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS }], waitForLeaders: true });
