@@ -9,3 +9,6 @@ export { Connection, ConnectionError, negotiateVersions } from './connection.ts'
 export type { ConnectionOptions, VersionRange } from './connection.ts';
 export * from './client.ts';
 export { KafkaError } from '../protocol/error-codes.ts';
+export { GroupConsumer } from './group-consumer.ts';
+export type { GroupConsumerOptions } from './group-consumer.ts';
+export * from './consumer-protocol.ts';

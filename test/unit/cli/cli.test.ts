@@ -9,7 +9,7 @@ import { startBroker, type EmbeddedBroker } from '../../../src/index.ts';
 
 let broker: EmbeddedBroker;
 before(async () => {
-  broker = await startBroker();
+  broker = await startBroker({ overrides: { 'group.initial.rebalance.delay.ms': '0' } });
 });
 after(async () => {
   await broker.close();
@@ -111,6 +111,41 @@ test('consume with --group resumes from the committed offset', async () => {
   assert.equal(r.out, 'a\nb\n');
   r = await run(['consume', 'cli-g', '--group', 'g1', '-e']);
   assert.equal(r.out, 'c\n');
+});
+
+test('group commands: usage errors and unknown groups are one line with a non-zero exit', async () => {
+  await run(['topic', 'create', 'cli-gr', '--partitions', '2']);
+  for (const [args, msg] of [
+    [['group', 'reset-offsets', 'gx', '--topic', 'cli-gr'], /give exactly one of --to-earliest/],
+    [['group', 'reset-offsets', 'gx', '--topic', 'cli-gr', '--to-earliest', '--to-latest'], /give exactly one of/],
+    [['group', 'reset-offsets', 'gx', '--to-earliest'], /required option '--topic <topic>'/],
+    [['group', 'reset-offsets', 'gx', '--topic', 'cli-gr', '--to-offset', 'ten'], /--to-offset must be a whole number/],
+    [['group', 'reset-offsets', 'gx', '--topic', 'cli-gr', '--shift-by', '-1'], /cannot shift the offset of cli-gr-0: group 'gx' has no committed offset/],
+    [['group', 'reset-offsets', 'gx', '--topic', 'cli-none', '--to-earliest'], /topic 'cli-none' does not exist/],
+    [['group', 'describe', 'gx'], /group 'gx' does not exist/],
+    [['group', 'delete', 'gx'], /GROUP_ID_NOT_FOUND/],
+  ] as const) {
+    const r = await run([...args]);
+    assert.notEqual(r.code, 0, args.join(' '));
+    assert.equal(r.err.trim().split('\n').length, 1, r.err);
+    assert.match(r.err, /^samsa: /);
+    assert.match(r.err, msg);
+  }
+  // a reset of a group that has no offsets yet: every partition from '-' to the target; --execute creates them
+  let r = await run(['group', 'reset-offsets', 'gx', '--topic', 'cli-gr', '--to-latest']);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /^TOPIC\s+PARTITION\s+CURRENT-OFFSET\s+NEW-OFFSET\n/);
+  assert.match(r.out, /cli-gr\s+0\s+-\s+0\n/);
+  r = await run(['group', 'reset-offsets', 'gx', '--topic', 'cli-gr', '--to-offset', '0', '--execute', '--json']);
+  assert.equal(r.code, 0, r.err);
+  assert.equal(JSON.parse(r.out).executed, true);
+  r = await run(['group', 'describe', 'gx', '--json']);
+  assert.deepEqual(JSON.parse(r.out).offsets.map((o: any) => [o.partition, o.committedOffset, o.lag]), [[0, 0, 0], [1, 0, 0]]);
+  r = await run(['group', 'list']);
+  assert.match(r.out, /^GROUP\s+STATE\s+PROTOCOL-TYPE\n/);
+  assert.match(r.out, /\ngx\s+Empty/);
+  r = await run(['group', 'delete', 'gx', '--json']);
+  assert.deepEqual(JSON.parse(r.out), { groupId: 'gx', deleted: true });
 });
 
 test('cluster info', async () => {
