@@ -17,18 +17,24 @@ import type { PayloadFiles, Target, Workload } from '../types.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
+/** SAMSA_BENCH_CPU_PROF=DIR: the broker child runs under `node --cpu-prof` (one .cpuprofile per broker run, written on exit). */
+function profArgs(): string[] {
+  const dir = process.env.SAMSA_BENCH_CPU_PROF;
+  return dir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(dir)}`] : [];
+}
+
 export function samsaCommand(dir: string, port: number): { cmd: string; args: string[]; how: string } {
   const bin = path.join(root, 'bin/samsa.mjs');
   if (fs.existsSync(bin)) {
     return {
       cmd: process.execPath,
-      args: ['--import', 'tsx', bin, 'start', '--override', `log.dirs=${dir}`, '--override', `listeners=PLAINTEXT://127.0.0.1:${port}`],
+      args: [...profArgs(), '--import', 'tsx', bin, 'start', '--override', `log.dirs=${dir}`, '--override', `listeners=PLAINTEXT://127.0.0.1:${port}`],
       how: 'bin/samsa.mjs start',
     };
   }
   return {
     cmd: process.execPath,
-    args: ['--import', 'tsx', path.join(root, 'bench/harness/samsa-child.ts'), dir, String(port)],
+    args: [...profArgs(), '--import', 'tsx', path.join(root, 'bench/harness/samsa-child.ts'), dir, String(port)],
     how: 'startBroker() in a child process',
   };
 }
