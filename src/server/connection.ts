@@ -190,6 +190,13 @@ export class Connection {
     this.flushReplies();
   }
 
+  /** The socket is corked until the end of the current tick, so replies completed together leave in one writev. */
+  private corked = false;
+  private readonly uncork = (): void => {
+    this.corked = false;
+    if (!this.closed) this.socket.uncork();
+  };
+
   private flushReplies(): void {
     while (this.pending.length > 0 && this.pending[0].done) {
       const { reply } = this.pending.shift()!;
@@ -203,11 +210,14 @@ export class Connection {
       for (const c of reply!) size += c.length;
       const prefix = Buffer.allocUnsafe(4);
       prefix.writeInt32BE(size, 0);
-      this.socket.cork();
+      if (!this.corked) {
+        this.corked = true;
+        this.socket.cork();
+        process.nextTick(this.uncork);
+      }
       this.socket.write(prefix);
       let ok = true;
       for (const c of reply!) ok = this.socket.write(c);
-      this.socket.uncork();
       if (!ok) this.pausedForWrite = true;
     }
     this.lastActive = Date.now();
