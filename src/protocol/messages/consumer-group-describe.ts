@@ -1,12 +1,14 @@
 /** ConsumerGroupDescribe (key 69): members, assignments and epochs of consumer-protocol groups. */
 import type { ApiSpec } from '../schema.ts';
 
+// v1 (Kafka 4.x) adds each member's type: -1 unknown, 0 classic,
+// 1 consumer protocol.
 export const ConsumerGroupDescribe: ApiSpec = {
   request: {
     apiKey: 69,
     name: 'ConsumerGroupDescribeRequest',
     type: 'request',
-    validVersions: '0',
+    validVersions: '0-1',
     flexibleVersions: '0+',
     fields: [
       { name: 'groupIds', type: '[]string', versions: '0+' },
@@ -17,7 +19,7 @@ export const ConsumerGroupDescribe: ApiSpec = {
     apiKey: 69,
     name: 'ConsumerGroupDescribeResponse',
     type: 'response',
-    validVersions: '0',
+    validVersions: '0-1',
     flexibleVersions: '0+',
     fields: [
       { name: 'throttleTimeMs', type: 'int32', versions: '0+' },
@@ -48,6 +50,7 @@ export const ConsumerGroupDescribe: ApiSpec = {
               { name: 'subscribedTopicRegex', type: 'string', versions: '0+', nullableVersions: '0+', default: null },
               { name: 'assignment', type: 'Assignment', versions: '0+' },
               { name: 'targetAssignment', type: 'Assignment', versions: '0+' },
+              { name: 'memberType', type: 'int8', versions: '1+', default: -1, ignorable: true },
             ],
           },
           { name: 'authorizedOperations', type: 'int32', versions: '0+', default: -2147483648 },

@@ -5,13 +5,14 @@ import type { ApiSpec } from '../schema.ts';
 // (KIP-227); v11 adds rack-aware follower fetching; v12 (first flexible) adds
 // diverging-epoch and leader hints; v13 replaces topic names by topic ids;
 // v15 moves the replica id into the tagged ReplicaState; v16 adds leader
-// endpoints (KIP-951); v17 adds the replica directory id.
+// endpoints (KIP-951); v17 adds the replica directory id; v18 (Kafka 4.1)
+// adds the follower's high watermark as a tagged partition field (KIP-1166).
 export const Fetch: ApiSpec = {
   request: {
     apiKey: 1,
     name: 'FetchRequest',
     type: 'request',
-    validVersions: '0-17',
+    validVersions: '0-18',
     flexibleVersions: '12+',
     fields: [
       { name: 'clusterId', type: 'string', versions: '12+', nullableVersions: '12+', default: null, taggedVersions: '12+', tag: 0, ignorable: true },
@@ -52,6 +53,7 @@ export const Fetch: ApiSpec = {
               { name: 'logStartOffset', type: 'int64', versions: '5+', default: -1, ignorable: true },
               { name: 'partitionMaxBytes', type: 'int32', versions: '0+' },
               { name: 'replicaDirectoryId', type: 'uuid', versions: '17+', taggedVersions: '17+', tag: 0, ignorable: true },
+              { name: 'highWatermark', type: 'int64', versions: '18+', taggedVersions: '18+', tag: 1, default: 9223372036854775807n, ignorable: true },
             ],
           },
         ],
@@ -74,7 +76,7 @@ export const Fetch: ApiSpec = {
     apiKey: 1,
     name: 'FetchResponse',
     type: 'response',
-    validVersions: '0-17',
+    validVersions: '0-18',
     flexibleVersions: '12+',
     fields: [
       { name: 'throttleTimeMs', type: 'int32', versions: '1+', ignorable: true },

@@ -3,13 +3,15 @@ import type { ApiSpec } from '../schema.ts';
 
 // v0 answers with a list of old-style offsets; v1+ with one timestamp/offset
 // pair. v2 adds the isolation level; v4 leader epochs; v6 is the first
-// flexible version; v10 adds a timeout for remote-storage lookups.
+// flexible version; v10 adds a timeout for remote-storage lookups. v11
+// (Kafka 4.2, KIP-1023) has v10's fields and admits timestamp -6, the
+// earliest offset not yet uploaded to remote storage.
 export const ListOffsets: ApiSpec = {
   request: {
     apiKey: 2,
     name: 'ListOffsetsRequest',
     type: 'request',
-    validVersions: '0-10',
+    validVersions: '0-11',
     flexibleVersions: '6+',
     fields: [
       { name: 'replicaId', type: 'int32', versions: '0+' },
@@ -40,7 +42,7 @@ export const ListOffsets: ApiSpec = {
     apiKey: 2,
     name: 'ListOffsetsResponse',
     type: 'response',
-    validVersions: '0-10',
+    validVersions: '0-11',
     flexibleVersions: '6+',
     fields: [
       { name: 'throttleTimeMs', type: 'int32', versions: '2+', ignorable: true },

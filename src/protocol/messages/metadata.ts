@@ -3,13 +3,15 @@ import type { ApiSpec } from '../schema.ts';
 
 // v1 makes the topic list nullable (null = all topics); v4 adds
 // allowAutoTopicCreation; v8 adds authorized operations (the cluster-level
-// flag is gone from v11); v9 is the first flexible version; v10 adds topic ids.
+// flag is gone from v11); v9 is the first flexible version; v10 adds topic ids;
+// v13 (Kafka 4.0) adds a top-level response error code (KIP-1102: tells the
+// client to rebootstrap).
 export const Metadata: ApiSpec = {
   request: {
     apiKey: 3,
     name: 'MetadataRequest',
     type: 'request',
-    validVersions: '0-12',
+    validVersions: '0-13',
     flexibleVersions: '9+',
     fields: [
       {
@@ -31,7 +33,7 @@ export const Metadata: ApiSpec = {
     apiKey: 3,
     name: 'MetadataResponse',
     type: 'response',
-    validVersions: '0-12',
+    validVersions: '0-13',
     flexibleVersions: '9+',
     fields: [
       { name: 'throttleTimeMs', type: 'int32', versions: '3+', ignorable: true },
@@ -75,6 +77,7 @@ export const Metadata: ApiSpec = {
         ],
       },
       { name: 'clusterAuthorizedOperations', type: 'int32', versions: '8-10', default: -2147483648 },
+      { name: 'errorCode', type: 'int16', versions: '13+', ignorable: true },
     ],
   },
 };

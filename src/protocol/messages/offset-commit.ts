@@ -1,6 +1,11 @@
 /** OffsetCommit (key 8): a consumer stores its committed offsets with the group coordinator. */
 import type { ApiSpec } from '../schema.ts';
 
+// v10 (Kafka 4.2, KIP-848) names topics by id instead of by name. Its fields
+// are declared but validVersions stops at 9: the broker advertises every
+// declared version its handler takes, and the group handlers
+// (src/server/handlers/groups.ts) still read topic names, so a v10 client's
+// commits would name no topic. Raise to 0-10 once they resolve topic ids.
 export const OffsetCommit: ApiSpec = {
   request: {
     apiKey: 8,
@@ -19,7 +24,8 @@ export const OffsetCommit: ApiSpec = {
         type: '[]OffsetCommitRequestTopic',
         versions: '0+',
         fields: [
-          { name: 'name', type: 'string', versions: '0+' },
+          { name: 'name', type: 'string', versions: '0-9', ignorable: true },
+          { name: 'topicId', type: 'uuid', versions: '10+', ignorable: true },
           {
             name: 'partitions',
             type: '[]OffsetCommitRequestPartition',
@@ -49,7 +55,8 @@ export const OffsetCommit: ApiSpec = {
         type: '[]OffsetCommitResponseTopic',
         versions: '0+',
         fields: [
-          { name: 'name', type: 'string', versions: '0+' },
+          { name: 'name', type: 'string', versions: '0-9', ignorable: true },
+          { name: 'topicId', type: 'uuid', versions: '10+', ignorable: true },
           {
             name: 'partitions',
             type: '[]OffsetCommitResponsePartition',

@@ -1,6 +1,11 @@
 /** OffsetFetch (key 9): a consumer reads back the committed offsets of one or more groups. */
 import type { ApiSpec } from '../schema.ts';
 
+// v10 (Kafka 4.2, KIP-848) names the groups' topics by id instead of by name. Its fields
+// are declared but validVersions stops at 9: the broker advertises every
+// declared version its handler takes, and the group handlers
+// (src/server/handlers/groups.ts) still read topic names, so a v10 client's
+// fetches would name no topic. Raise to 0-10 once they resolve topic ids.
 export const OffsetFetch: ApiSpec = {
   request: {
     apiKey: 9,
@@ -34,7 +39,8 @@ export const OffsetFetch: ApiSpec = {
             versions: '8+',
             nullableVersions: '8+',
             fields: [
-              { name: 'name', type: 'string', versions: '8+' },
+              { name: 'name', type: 'string', versions: '8-9', ignorable: true },
+              { name: 'topicId', type: 'uuid', versions: '10+', ignorable: true },
               { name: 'partitionIndexes', type: '[]int32', versions: '8+' },
             ],
           },
@@ -83,7 +89,8 @@ export const OffsetFetch: ApiSpec = {
             type: '[]OffsetFetchResponseTopics',
             versions: '8+',
             fields: [
-              { name: 'name', type: 'string', versions: '8+' },
+              { name: 'name', type: 'string', versions: '8-9', ignorable: true },
+              { name: 'topicId', type: 'uuid', versions: '10+', ignorable: true },
               {
                 name: 'partitions',
                 type: '[]OffsetFetchResponsePartitions',

@@ -3,13 +3,20 @@ import type { ApiSpec } from '../schema.ts';
 
 // v3 adds the transactional id and record batch format v2; v8 adds per-batch
 // record errors; v9 is the first flexible version; v10 adds leader hints
-// (CurrentLeader, NodeEndpoints) for NOT_LEADER_OR_FOLLOWER answers (KIP-951).
+// (CurrentLeader, NodeEndpoints) for NOT_LEADER_OR_FOLLOWER answers (KIP-951);
+// v12 (Kafka 4.0) has v11's fields and tells the producer that the broker
+// takes part in transactions version 2 (KIP-890); v13 (Kafka 4.1) names
+// topics by id instead of by name, in both directions (KIP-516). v13's fields
+// are declared but validVersions stops at 12: the broker advertises every
+// declared version its handler takes, and Samsa's own client
+// (src/client/client.ts) still names produce topics, so at v13 its requests
+// would carry no topic. Raise to 0-13 once the client sends topic ids.
 export const Produce: ApiSpec = {
   request: {
     apiKey: 0,
     name: 'ProduceRequest',
     type: 'request',
-    validVersions: '0-11',
+    validVersions: '0-12',
     flexibleVersions: '9+',
     fields: [
       { name: 'transactionalId', type: 'string', versions: '3+', nullableVersions: '3+', default: null },
@@ -20,7 +27,8 @@ export const Produce: ApiSpec = {
         type: '[]TopicProduceData',
         versions: '0+',
         fields: [
-          { name: 'name', type: 'string', versions: '0+' },
+          { name: 'name', type: 'string', versions: '0-12', ignorable: true },
+          { name: 'topicId', type: 'uuid', versions: '13+', ignorable: true },
           {
             name: 'partitionData',
             type: '[]PartitionProduceData',
@@ -38,7 +46,7 @@ export const Produce: ApiSpec = {
     apiKey: 0,
     name: 'ProduceResponse',
     type: 'response',
-    validVersions: '0-11',
+    validVersions: '0-12',
     flexibleVersions: '9+',
     fields: [
       {
@@ -46,7 +54,8 @@ export const Produce: ApiSpec = {
         type: '[]TopicProduceResponse',
         versions: '0+',
         fields: [
-          { name: 'name', type: 'string', versions: '0+' },
+          { name: 'name', type: 'string', versions: '0-12', ignorable: true },
+          { name: 'topicId', type: 'uuid', versions: '13+', ignorable: true },
           {
             name: 'partitionResponses',
             type: '[]PartitionProduceResponse',

@@ -1,12 +1,13 @@
 /** TxnOffsetCommit (key 28): a transactional producer commits consumer offsets as part of its transaction. */
 import type { ApiSpec } from '../schema.ts';
 
+// v5 (Kafka 4.0, KIP-890 transactions version 2) has v4's fields.
 export const TxnOffsetCommit: ApiSpec = {
   request: {
     apiKey: 28,
     name: 'TxnOffsetCommitRequest',
     type: 'request',
-    validVersions: '0-4',
+    validVersions: '0-5',
     flexibleVersions: '3+',
     fields: [
       { name: 'transactionalId', type: 'string', versions: '0+' },
@@ -41,7 +42,7 @@ export const TxnOffsetCommit: ApiSpec = {
     apiKey: 28,
     name: 'TxnOffsetCommitResponse',
     type: 'response',
-    validVersions: '0-4',
+    validVersions: '0-5',
     flexibleVersions: '3+',
     fields: [
       { name: 'throttleTimeMs', type: 'int32', versions: '0+' },

@@ -1,12 +1,13 @@
 /** WriteTxnMarkers (key 27): the transaction coordinator asks partition leaders to write commit or abort markers. */
 import type { ApiSpec } from '../schema.ts';
 
+// v2 (Kafka 4.2, KIP-1228) tells the leader each marker's transaction version.
 export const WriteTxnMarkers: ApiSpec = {
   request: {
     apiKey: 27,
     name: 'WriteTxnMarkersRequest',
     type: 'request',
-    validVersions: '0-1',
+    validVersions: '0-2',
     flexibleVersions: '1+',
     fields: [
       {
@@ -27,6 +28,7 @@ export const WriteTxnMarkers: ApiSpec = {
             ],
           },
           { name: 'coordinatorEpoch', type: 'int32', versions: '0+' },
+          { name: 'transactionVersion', type: 'int8', versions: '2+', default: 0, ignorable: true },
         ],
       },
     ],
@@ -35,7 +37,7 @@ export const WriteTxnMarkers: ApiSpec = {
     apiKey: 27,
     name: 'WriteTxnMarkersResponse',
     type: 'response',
-    validVersions: '0-1',
+    validVersions: '0-2',
     flexibleVersions: '1+',
     fields: [
       {
