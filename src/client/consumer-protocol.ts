@@ -171,7 +171,8 @@ export interface AssignorMember {
   topics: string[];
 }
 
-export type AssignorName = 'range' | 'roundrobin';
+/** 'RoundRobinAssigner' is kafkajs' name for round robin (its only default), offered so kafkajs members can share a group. */
+export type AssignorName = 'range' | 'roundrobin' | 'RoundRobinAssigner';
 
 /** Kafka's assignors order members by group instance id (static members) then member id. */
 function memberOrder(a: AssignorMember, b: AssignorMember): number {

@@ -31,7 +31,7 @@ export interface GroupConsumerOptions {
   sessionTimeoutMs?: number;
   rebalanceTimeoutMs?: number;
   heartbeatIntervalMs?: number;
-  /** Offered in this order of preference (default range, then roundrobin). */
+  /** Offered in this order of preference (default range, roundrobin, then kafkajs' RoundRobinAssigner). */
   assignors?: AssignorName[];
   /** Called (not awaited) when a heartbeat learns the group is rebalancing. */
   onRebalance?: () => void;
@@ -68,7 +68,7 @@ export class GroupConsumer {
       sessionTimeoutMs: 10_000,
       rebalanceTimeoutMs: 20_000,
       heartbeatIntervalMs: 1_000,
-      assignors: ['range', 'roundrobin'],
+      assignors: ['range', 'roundrobin', 'RoundRobinAssigner'],
       ...opts,
     };
   }
@@ -152,7 +152,7 @@ export class GroupConsumer {
       const md = await this.client.metadata(topics);
       for (const t of md.topics) if (t.errorCode === ErrorCode.NONE) partitionsPerTopic.set(t.name, t.partitions.map((p) => p.partition));
     }
-    const plan = protocol === 'roundrobin' ? roundRobinAssign(subs, partitionsPerTopic) : rangeAssign(subs, partitionsPerTopic);
+    const plan = protocol === 'roundrobin' || protocol === 'RoundRobinAssigner' ? roundRobinAssign(subs, partitionsPerTopic) : rangeAssign(subs, partitionsPerTopic);
     return subs.map((s) => ({ memberId: s.memberId, assignment: encodeAssignment({ version: 0, partitions: toTopicPartitions(plan.get(s.memberId)!) }) }));
   }
 

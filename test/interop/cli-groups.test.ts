@@ -11,6 +11,8 @@
  *  - `samsa consume --group` resumes from the reset position;
  *  - two `samsa consume --group` processes split a 4-partition topic, no
  *    partition (and no record) consumed by both;
+ *  - `samsa consume --group` shares one group with a kafkajs member (its
+ *    RoundRobinAssigner protocol) and with a kcat / librdkafka member (range);
  *  - `group list` / `group delete`.
  */
 import { test, before, after } from 'node:test';
@@ -246,4 +248,89 @@ test('two samsa consume --group processes split a 4-partition topic; group delet
   r = await cli(['group', 'describe', group]);
   assert.equal(r.code, 1);
   assert.equal(r.err, `samsa: group '${group}' does not exist\n`);
+});
+
+/** Waits for a Stable group of `n` members that together own partitions 0..3 of `topic`, each owning some. */
+async function waitForSplit(group: string, topic: string, n: number): Promise<any> {
+  return waitFor(`${n} members sharing ${topic}`, async () => {
+    const v = await describe(group);
+    if (v.state !== 'Stable' || v.members.length !== n) return false;
+    const owned = v.members.flatMap((m: any) => m.assignment.filter((t: any) => t.topic === topic).flatMap((t: any) => t.partitions)).sort();
+    return owned.join() === '0,1,2,3' && v.members.every((m: any) => m.assignment.length > 0) ? v : false;
+  });
+}
+
+test('samsa consume --group shares a group with a kafkajs member', async () => {
+  const topic = 'cg-mixed-kjs';
+  const group = 'cg-mixed-kjs-group';
+  assert.equal((await cli(['topic', 'create', topic, '--partitions', '4'])).code, 0);
+  const consumer = kafka.consumer({ groupId: group, heartbeatInterval: 300 });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  const kjs: { p: number; v: string }[] = [];
+  await consumer.run({ eachMessage: async ({ partition, message }) => void kjs.push({ p: partition, v: message.value!.toString() }) });
+  await waitForSplit(group, topic, 1);
+
+  let out = '';
+  let err = '';
+  const samsa = runCli(['consume', topic, '--group', group, '--from-beginning', '--max-messages', '20', '--format', '%p:%v\\n', '-b', broker.bootstrapServers], {
+    stdout: (x) => (out += x),
+    stderr: (x) => (err += x),
+  });
+  try {
+    const view = await waitForSplit(group, topic, 2);
+    assert.equal(view.protocol, 'RoundRobinAssigner');
+    assert.ok(view.members.some((m: any) => m.clientId === 'samsa-cli'));
+    assert.ok(view.members.some((m: any) => m.clientId === 'cg-test'));
+    for (const m of view.members) assert.equal(m.assignment[0].partitions.length, 2);
+    for (let p = 0; p < 4; p++) await produceTo(topic, p, [...Array(10).keys()].map((i) => `v${p}-${i}`));
+    assert.equal(await samsa, 0, err);
+    await waitFor('kafkajs to get the other 20 records', async () => kjs.length >= 20);
+  } finally {
+    await consumer.disconnect();
+  }
+  const mine = out.trim().split('\n').map((l) => ({ p: Number(l.split(':')[0]), v: l.split(':')[1] }));
+  assert.equal(mine.length, 20);
+  assert.equal(kjs.length, 20);
+  const all = [...mine, ...kjs].map((x) => x.v);
+  assert.equal(new Set(all).size, 40);
+  const pm = new Set(mine.map((x) => x.p));
+  assert.deepEqual([...new Set(kjs.map((x) => x.p))].filter((p) => pm.has(p)), []);
+});
+
+test('samsa consume --group shares a group with a kcat (librdkafka) member', async () => {
+  const topic = 'cg-mixed-kcat';
+  const group = 'cg-mixed-kcat-group';
+  assert.equal((await cli(['topic', 'create', topic, '--partitions', '4'])).code, 0);
+  const kcat = spawn('kcat', ['-b', broker.bootstrapServers, '-G', group, '-X', 'auto.offset.reset=earliest', '-X', 'client.id=kcat-member', '-q', '-u', '-f', '%p:%s\\n', topic], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let kout = '';
+  kcat.stdout!.on('data', (d) => (kout += d));
+  const kcatExit = new Promise((resolve) => kcat.on('exit', resolve));
+  let out = '';
+  let err = '';
+  try {
+    await waitForSplit(group, topic, 1);
+    const samsa = runCli(['consume', topic, '--group', group, '--from-beginning', '--max-messages', '20', '--format', '%p:%v\\n', '-b', broker.bootstrapServers], {
+      stdout: (x) => (out += x),
+      stderr: (x) => (err += x),
+    });
+    const view = await waitForSplit(group, topic, 2);
+    assert.equal(view.protocol, 'range');
+    assert.ok(view.members.some((m: any) => m.clientId === 'kcat-member'));
+    for (const m of view.members) assert.equal(m.assignment[0].partitions.length, 2);
+    for (let p = 0; p < 4; p++) await produceTo(topic, p, [...Array(10).keys()].map((i) => `w${p}-${i}`));
+    assert.equal(await samsa, 0, err);
+    await waitFor('kcat to get the other 20 records', async () => kout.trim().split('\n').filter(Boolean).length >= 20);
+  } finally {
+    kcat.kill('SIGTERM');
+    await kcatExit;
+  }
+  const parse = (s: string) => s.trim().split('\n').filter(Boolean).map((l) => ({ p: Number(l.split(':')[0]), v: l.split(':')[1] }));
+  const mine = parse(out);
+  const theirs = parse(kout);
+  assert.equal(mine.length, 20);
+  assert.equal(theirs.length, 20);
+  assert.equal(new Set([...mine, ...theirs].map((x) => x.v)).size, 40);
+  const pm = new Set(mine.map((x) => x.p));
+  assert.deepEqual([...new Set(theirs.map((x) => x.p))].filter((p) => pm.has(p)), []);
 });
