@@ -12,6 +12,7 @@
  *   close()    stops heartbeating and leaves the group.
  */
 import { type KafkaClient } from './client.ts';
+import { ConnectionError } from './connection.ts';
 import { ErrorCode, KafkaError, errorName } from '../protocol/error-codes.ts';
 import {
   type AssignorName,
@@ -86,7 +87,7 @@ export class GroupConsumer {
       for (let attempt = 0; ; attempt++) {
         if (attempt > 50) throw new KafkaError(ErrorCode.REBALANCE_IN_PROGRESS, `group '${this.groupId}': could not complete a rebalance`);
         const metadata = encodeSubscription({ version: 0, topics: this.opts.topics });
-        const res = await this.client.groupRequestRaw(this.groupId, 'JoinGroup', {
+        const res = await this.tolerant(attempt, () => this.client.groupRequestRaw(this.groupId, 'JoinGroup', {
           groupId: this.groupId,
           sessionTimeoutMs: this.opts.sessionTimeoutMs,
           rebalanceTimeoutMs: this.opts.rebalanceTimeoutMs,
@@ -95,7 +96,8 @@ export class GroupConsumer {
           protocolType: 'consumer',
           protocols: this.opts.assignors.map((name) => ({ name, metadata })),
           reason: null,
-        });
+        }));
+        if (res === undefined) continue;
         if (res.errorCode === ErrorCode.MEMBER_ID_REQUIRED) {
           this.memberId = res.memberId;
           continue;
@@ -115,7 +117,7 @@ export class GroupConsumer {
         this.protocolName = res.protocolName ?? null;
 
         const assignments = this.memberId === res.leader && !res.skipAssignment ? await this.assign(res.protocolName, res.members) : [];
-        const sync = await this.client.groupRequestRaw(this.groupId, 'SyncGroup', {
+        const sync = await this.tolerant(attempt, () => this.client.groupRequestRaw(this.groupId, 'SyncGroup', {
           groupId: this.groupId,
           generationId: this.generationId,
           memberId: this.memberId,
@@ -123,7 +125,8 @@ export class GroupConsumer {
           protocolType: 'consumer',
           protocolName: res.protocolName,
           assignments,
-        });
+        }));
+        if (sync === undefined) continue;
         if (sync.errorCode === ErrorCode.UNKNOWN_MEMBER_ID) {
           this.memberId = '';
           continue;
@@ -140,6 +143,21 @@ export class GroupConsumer {
       }
     } finally {
       this.joining = false;
+    }
+  }
+
+  /**
+   * A join or sync that times out (the coordinator waits for slow members up
+   * to the largest rebalance timeout in the group) or loses its connection is
+   * sent again, a few times: undefined means "try again".
+   */
+  private async tolerant(attempt: number, fn: () => Promise<any>): Promise<any> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!(err instanceof ConnectionError) || attempt >= 5 || this.closed) throw err;
+      await sleep(200);
+      return undefined;
     }
   }
 
