@@ -51,7 +51,7 @@ export function registerConsumeCommand(program: Command, io: CliIO, clientOption
       .command('consume <topic>')
       .description('print records of a topic')
       .option('--from-beginning', 'start at the earliest offset (same as --offset beginning)')
-      .option('--offset <spec>', 'beginning | end | stored | <n> | -<n> (n before the end); default end, or stored with --group')
+      .option('--offset <spec>', 'beginning | end | stored | <n> | -<n> (n before the end); default end; with --group the committed offsets come first and beginning/end apply where none is committed')
       .option('--partition <n>', 'read only this partition (default: all)')
       .option('--max-messages <n>', 'stop after this many records')
       .option('-e, --exit-at-end', 'stop once every partition is read to its end')
@@ -121,9 +121,10 @@ export async function consume(
 
 /**
  * Group mode: join, read the assigned partitions from the committed offsets
- * (or `spec` where nothing is committed; an explicit --offset/--from-beginning
- * applies to the first assignment), commit after every fetch round, rejoin
- * when the group rebalances, leave on exit.
+ * (where nothing is committed: the beginning with --from-beginning/--offset
+ * beginning, else the end; --offset N or -N overrides the committed offsets of
+ * the first assignment), commit after every fetch round, rejoin when the group
+ * rebalances, leave on exit.
  */
 async function consumeInGroup(
   c: KafkaClient,
@@ -149,11 +150,14 @@ async function consumeInGroup(
         partitions = member.partitionsOf(topic);
         const committed = await member.committed(topic, partitions);
         position.clear();
-        const fallback: StartOffset = opts.spec.kind === 'stored' || !firstAssignment ? { kind: 'end' } : opts.spec;
+        // beginning / end act as the reset policy (where nothing is committed), as
+        // auto.offset.reset does; an absolute or from-end offset overrides the
+        // committed one on the first assignment only.
+        const override = firstAssignment && (opts.spec.kind === 'absolute' || opts.spec.kind === 'fromEnd');
+        const reset: StartOffset = opts.spec.kind === 'beginning' ? opts.spec : { kind: 'end' };
         for (const p of partitions) {
-          const useCommitted = opts.spec.kind === 'stored' || !firstAssignment;
           const o = committed.get(p);
-          position.set(p, useCommitted && o !== undefined && o >= 0 ? o : await resolveStart(c, topic, p, fallback, committed));
+          position.set(p, override ? await resolveStart(c, topic, p, opts.spec, committed) : o !== undefined && o >= 0 ? o : await resolveStart(c, topic, p, reset, committed));
         }
         firstAssignment = false;
         continue;

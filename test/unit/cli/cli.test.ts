@@ -111,6 +111,12 @@ test('consume with --group resumes from the committed offset', async () => {
   assert.equal(r.out, 'a\nb\n');
   r = await run(['consume', 'cli-g', '--group', 'g1', '-e']);
   assert.equal(r.out, 'c\n');
+  // committed offsets come before --from-beginning (a reset policy, as auto.offset.reset)...
+  r = await run(['consume', 'cli-g', '--group', 'g1', '--from-beginning', '-e']);
+  assert.equal(r.out, '');
+  // ...but an explicit offset overrides them
+  r = await run(['consume', 'cli-g', '--group', 'g1', '--offset', '1', '-e']);
+  assert.equal(r.out, 'b\nc\n');
 });
 
 test('group commands: usage errors and unknown groups are one line with a non-zero exit', async () => {
