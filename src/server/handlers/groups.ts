@@ -164,14 +164,18 @@ export function offsetFetchHandler(b: Broker, groups: GroupCoordinatorService): 
 }
 
 export function describeGroupsHandler(groups: GroupCoordinatorService): Handler {
-  return (req) => ({
+  return (req, ctx) => ({
     throttleTimeMs: 0,
     groups: req.groups.map((groupId: string) => {
       const g = groups.state.groups.get(groupId);
       if (groups.state.consumerGroups?.hasGroup(groupId)) {
-        return { errorCode: ErrorCode.GROUP_ID_NOT_FOUND, groupId, groupState: '', protocolType: '', protocolData: '', members: [], authorizedOperations: -2147483648 };
+        return { errorCode: ErrorCode.GROUP_ID_NOT_FOUND, errorMessage: `Group ${groupId} is not a classic group.`, groupId, groupState: '', protocolType: '', protocolData: '', members: [], authorizedOperations: -2147483648 };
       }
       if (!g) {
+        // v6+ (Kafka 4.0, KIP-1043) reports an unknown group as an error; older versions as Dead.
+        if (ctx.apiVersion >= 6) {
+          return { errorCode: ErrorCode.GROUP_ID_NOT_FOUND, errorMessage: `Group ${groupId} not found.`, groupId, groupState: 'Dead', protocolType: '', protocolData: '', members: [], authorizedOperations: -2147483648 };
+        }
         return { errorCode: ErrorCode.NONE, groupId, groupState: 'Dead', protocolType: '', protocolData: '', members: [], authorizedOperations: -2147483648 };
       }
       return {
