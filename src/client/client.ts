@@ -615,6 +615,9 @@ export class KafkaClient {
   async describeGroup(groupId: string): Promise<any> {
     const res = await this.groupRequest(groupId, 'DescribeGroups', { groups: [groupId], includeAuthorizedOperations: false });
     const g = res.groups[0];
+    // DescribeGroups v6+ reports a group that does not exist as GROUP_ID_NOT_FOUND;
+    // older versions as state Dead. Callers see the older form either way.
+    if (g.errorCode === ErrorCode.GROUP_ID_NOT_FOUND) return { ...g, errorCode: ErrorCode.NONE, groupState: 'Dead', members: [] };
     check(g.errorCode, `describe group '${groupId}'`);
     return g;
   }

@@ -43,6 +43,16 @@ export interface VersionRange {
 }
 
 /**
+ * Versions this client does not speak although they are declared: they name
+ * topics by id (KIP-516 / KIP-848) and the client addresses topics by name.
+ */
+const CLIENT_MAX_VERSION: ReadonlyMap<number, number> = new Map([
+  [0, 12], // Produce v13
+  [8, 9], // OffsetCommit v10
+  [9, 9], // OffsetFetch v10
+]);
+
+/**
  * Picks the version to use for each API both sides know: the highest both
  * support, or none when the ranges do not overlap.
  */
@@ -51,7 +61,7 @@ export function negotiateVersions(broker: ReadonlyMap<number, VersionRange>): Ma
   for (const [key, b] of broker) {
     const api = apiByKey(key);
     if (!api) continue;
-    const v = Math.min(api.maxVersion, b.max);
+    const v = Math.min(api.maxVersion, CLIENT_MAX_VERSION.get(key) ?? api.maxVersion, b.max);
     if (v >= Math.max(api.minVersion, b.min)) out.set(key, v);
   }
   return out;

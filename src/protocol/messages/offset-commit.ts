@@ -1,17 +1,15 @@
 /** OffsetCommit (key 8): a consumer stores its committed offsets with the group coordinator. */
 import type { ApiSpec } from '../schema.ts';
 
-// v10 (Kafka 4.2, KIP-848) names topics by id instead of by name. Its fields
-// are declared but validVersions stops at 9: the broker advertises every
-// declared version its handler takes, and the group handlers
-// (src/server/handlers/groups.ts) still read topic names, so a v10 client's
-// commits would name no topic. Raise to 0-10 once they resolve topic ids.
+// v10 (Kafka 4.2, KIP-848) names topics by id instead of by name. The broker
+// serves up to v9 for now (src/server/handlers/index.ts): its group handlers
+// read topic names.
 export const OffsetCommit: ApiSpec = {
   request: {
     apiKey: 8,
     name: 'OffsetCommitRequest',
     type: 'request',
-    validVersions: '0-9',
+    validVersions: '0-10',
     flexibleVersions: '8+',
     fields: [
       { name: 'groupId', type: 'string', versions: '0+' },
@@ -46,7 +44,7 @@ export const OffsetCommit: ApiSpec = {
     apiKey: 8,
     name: 'OffsetCommitResponse',
     type: 'response',
-    validVersions: '0-9',
+    validVersions: '0-10',
     flexibleVersions: '8+',
     fields: [
       { name: 'throttleTimeMs', type: 'int32', versions: '3+', ignorable: true },

@@ -1,17 +1,15 @@
 /** OffsetFetch (key 9): a consumer reads back the committed offsets of one or more groups. */
 import type { ApiSpec } from '../schema.ts';
 
-// v10 (Kafka 4.2, KIP-848) names the groups' topics by id instead of by name. Its fields
-// are declared but validVersions stops at 9: the broker advertises every
-// declared version its handler takes, and the group handlers
-// (src/server/handlers/groups.ts) still read topic names, so a v10 client's
-// fetches would name no topic. Raise to 0-10 once they resolve topic ids.
+// v10 (Kafka 4.2, KIP-848) names topics by id instead of by name. The broker
+// serves up to v9 for now (src/server/handlers/index.ts): its group handlers
+// read topic names.
 export const OffsetFetch: ApiSpec = {
   request: {
     apiKey: 9,
     name: 'OffsetFetchRequest',
     type: 'request',
-    validVersions: '0-9',
+    validVersions: '0-10',
     flexibleVersions: '6+',
     fields: [
       { name: 'groupId', type: 'string', versions: '0-7' },
@@ -53,7 +51,7 @@ export const OffsetFetch: ApiSpec = {
     apiKey: 9,
     name: 'OffsetFetchResponse',
     type: 'response',
-    validVersions: '0-9',
+    validVersions: '0-10',
     flexibleVersions: '6+',
     fields: [
       { name: 'throttleTimeMs', type: 'int32', versions: '3+', ignorable: true },

@@ -6,17 +6,15 @@ import type { ApiSpec } from '../schema.ts';
 // (CurrentLeader, NodeEndpoints) for NOT_LEADER_OR_FOLLOWER answers (KIP-951);
 // v12 (Kafka 4.0) has v11's fields and tells the producer that the broker
 // takes part in transactions version 2 (KIP-890); v13 (Kafka 4.1) names
-// topics by id instead of by name, in both directions (KIP-516). v13's fields
-// are declared but validVersions stops at 12: the broker advertises every
-// declared version its handler takes, and Samsa's own client
-// (src/client/client.ts) still names produce topics, so at v13 its requests
-// would carry no topic. Raise to 0-13 once the client sends topic ids.
+// topics by id instead of by name, in both directions (KIP-516). The broker
+// serves v13 (the produce handler resolves topic ids); Samsa's own client
+// stops at v12 (src/client/connection.ts) because it names topics.
 export const Produce: ApiSpec = {
   request: {
     apiKey: 0,
     name: 'ProduceRequest',
     type: 'request',
-    validVersions: '0-12',
+    validVersions: '0-13',
     flexibleVersions: '9+',
     fields: [
       { name: 'transactionalId', type: 'string', versions: '3+', nullableVersions: '3+', default: null },
@@ -46,7 +44,7 @@ export const Produce: ApiSpec = {
     apiKey: 0,
     name: 'ProduceResponse',
     type: 'response',
-    validVersions: '0-12',
+    validVersions: '0-13',
     flexibleVersions: '9+',
     fields: [
       {

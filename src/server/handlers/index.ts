@@ -57,8 +57,9 @@ export function registerHandlers(b: Broker, groups: GroupCoordinatorService, con
   d.register('SyncGroup', { handler: syncGroupHandler(groups) });
   d.register('Heartbeat', { handler: heartbeatHandler(groups) });
   d.register('LeaveGroup', { handler: leaveGroupHandler(groups) });
-  d.register('OffsetCommit', { handler: offsetCommitHandler(groups) });
-  d.register('OffsetFetch', { handler: offsetFetchHandler(b, groups) });
+  // OffsetCommit / OffsetFetch v10 name topics by id; the group handlers read names.
+  d.register('OffsetCommit', { handler: offsetCommitHandler(groups), maxVersion: 9 });
+  d.register('OffsetFetch', { handler: offsetFetchHandler(b, groups), maxVersion: 9 });
   d.register('DescribeGroups', { handler: describeGroupsHandler(groups) });
   d.register('ListGroups', { handler: listGroupsHandler(groups) });
   d.register('DeleteGroups', { handler: deleteGroupsHandler(groups) });

@@ -18,7 +18,8 @@ test('negotiateVersions picks the highest common version, skips non-overlapping 
       [apiByName('Metadata').key, { min: 99, max: 120 }],
     ]),
   );
-  assert.equal(v.get(produce.key), produce.maxVersion);
+  // Produce v13 names topics by id; this client names them, so it stops at v12.
+  assert.equal(v.get(produce.key), 12);
   assert.equal(v.get(fetch.key), 7);
   assert.equal(v.has(1000), false);
   assert.equal(v.has(apiByName('Metadata').key), false);
