@@ -16,6 +16,7 @@ import {
   isBatchCrcValid,
 } from '../protocol/records/batch-header.ts';
 import { OffsetIndex, TimeIndex } from './indexes.ts';
+import { segmentFiles } from './file-cache.ts';
 import { TailCache } from './tail-cache.ts';
 
 export const INT32_MAX = 0x7fffffff;
@@ -74,17 +75,40 @@ export class LogSegment {
   private ioRefs = 0;
   private closeWanted = false;
   private fdClosed = false;
+  /** The `.log` descriptor; -1 while released by the open-file cache. */
+  private _fd: number;
 
   private constructor(
     readonly dir: string,
     readonly baseOffset: number,
-    public fd: number,
+    fd: number,
     private settings: SegmentSettings,
     public createdMs: number,
   ) {
+    this._fd = fd;
+    segmentFiles.touch(this);
     this.nextOffset = baseOffset;
     this.offsetIndex = new OffsetIndex(this.file('.index'), settings.segmentIndexBytes);
     this.timeIndex = new TimeIndex(this.file('.timeindex'), settings.segmentIndexBytes);
+  }
+
+  /** The `.log` file descriptor, reopened if the open-file cache released it. */
+  get fd(): number {
+    if (this._fd < 0) {
+      if (this.fdClosed) throw new Error(`segment ${this.file('.log')} is closed`);
+      this._fd = fs.openSync(this.file('.log'), 'r+');
+    }
+    segmentFiles.touch(this);
+    return this._fd;
+  }
+
+  /** Open-file cache eviction: only an inactive segment with no fsync in flight lets go. */
+  releaseIfIdle(): boolean {
+    if (this._fd < 0) return true;
+    if (this.tail !== null || this.ioRefs > 0 || this.closeWanted || this.fdClosed) return false;
+    fs.closeSync(this._fd);
+    this._fd = -1;
+    return true;
   }
 
   file(suffix: string): string {
@@ -483,7 +507,9 @@ export class LogSegment {
   private closeFd(): void {
     if (this.fdClosed) return;
     this.fdClosed = true;
-    fs.closeSync(this.fd);
+    segmentFiles.forget(this);
+    if (this._fd >= 0) fs.closeSync(this._fd);
+    this._fd = -1;
   }
 
   /** Rename the segment's files to `<name>.deleted` and close it; returns the new names. */
