@@ -74,6 +74,15 @@ export class ReplicaManager {
     return toLogConfig(this.topicConfig(topic));
   }
 
+  /** The accepted CreateTime window (message.timestamp.before/after.max.ms, KIP-937). */
+  timestampBounds(topic: TopicState): { beforeMaxMs: number; afterMaxMs: number } {
+    const c = this.topicConfig(topic);
+    return {
+      beforeMaxMs: Number(c.get('message.timestamp.before.max.ms') ?? Number.MAX_SAFE_INTEGER),
+      afterMaxMs: Number(c.get('message.timestamp.after.max.ms') ?? Number.MAX_SAFE_INTEGER),
+    };
+  }
+
   /** max.message.bytes of the topic (message.max.bytes of the broker unless overridden). */
   maxMessageBytes(topic: TopicState): number {
     return Number(this.topicConfig(topic).get('max.message.bytes') ?? this.config.messageMaxBytes);

@@ -89,6 +89,9 @@ function appendToPartition(
     return { result: failed(index, ErrorCode.CORRUPT_MESSAGE, err.message), appended: false };
   }
   const maxMessageBytes = b.replicas.maxMessageBytes(part.topic);
+  const createTime = cfg.messageTimestampType !== 'LogAppendTime';
+  const bounds = createTime ? b.replicas.timestampBounds(part.topic) : undefined;
+  const now = Date.now();
   for (let i = 0; i < positions.length; i++) {
     const { at, size } = positions[i];
     if (size > maxMessageBytes) {
@@ -100,6 +103,17 @@ function appendToPartition(
     const problem = validateBatchForAppend(records, at, size);
     if (problem) {
       return { result: { ...failed(index, problem.errorCode, problem.message), recordErrors: [{ batchIndex: i, batchIndexErrorMessage: problem.message }] }, appended: false };
+    }
+    if (bounds) {
+      // KIP-937 at batch level: the newest timestamp may not be too far ahead, the
+      // oldest (the base timestamp) not too far behind. Kafka checks each record;
+      // the batch's bounds are what can be read without decoding records.
+      const maxTs = hdr.maxTimestamp(records, at);
+      const baseTs = hdr.baseTimestamp(records, at);
+      if (maxTs > now + bounds.afterMaxMs || (baseTs >= 0 && baseTs < now - bounds.beforeMaxMs)) {
+        const message = `Timestamp ${maxTs > now + bounds.afterMaxMs ? maxTs : baseTs} is out of range (message.timestamp.before.max.ms=${bounds.beforeMaxMs}, after.max.ms=${bounds.afterMaxMs})`;
+        return { result: { ...failed(index, ErrorCode.INVALID_TIMESTAMP, message), recordErrors: [{ batchIndex: i, batchIndexErrorMessage: message }] }, appended: false };
+      }
     }
     if (hdr.isTransactional(records, at) && transactionalId === null) {
       return { result: failed(index, ErrorCode.INVALID_TXN_STATE, 'Transactional batch without a transactional id'), appended: false };
