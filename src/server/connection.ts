@@ -63,10 +63,6 @@ export class Connection {
     this.armIdleTimer();
   }
 
-  get inFlight(): number {
-    return this.pending.length;
-  }
-
   private armIdleTimer(): void {
     if (this.opts.idleTimeoutMs <= 0) return;
     this.idleTimer = setTimeout(() => {

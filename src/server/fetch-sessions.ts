@@ -85,8 +85,4 @@ export class FetchSessionCache {
     this.sessions.set(id, s);
     return s;
   }
-
-  remove(id: number): void {
-    this.sessions.delete(id);
-  }
 }

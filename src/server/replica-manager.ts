@@ -156,10 +156,7 @@ export class ReplicaManager {
   }
 
   async close(): Promise<void> {
-    for (const [p, s] of this.waiters) {
-      void p;
-      for (const w of [...s]) w();
-    }
+    for (const s of this.waiters.values()) for (const w of [...s]) w();
     await this.logs.close();
   }
 }

@@ -43,7 +43,7 @@ export function fetchHandler(b: Broker): Handler {
     const maxBytes = v >= 3 ? req.maxBytes : 0x7fffffff;
 
     const attempt = (final: boolean) => {
-      const { data, bytes, anyError } = readAll(b, wants, maxBytes, readCommitted);
+      const { data, bytes, anyError } = readAll(wants, maxBytes, readCommitted);
       if (!final && bytes < req.minBytes && !anyError) return undefined;
       return buildResponse(wants, data, session, full, byId);
     };
@@ -113,8 +113,7 @@ function collectWants(b: Broker, req: any, byId: boolean, session: FetchSession 
   });
 }
 
-function readAll(b: Broker, wants: Want[], maxBytes: number, readCommitted: boolean) {
-  void b;
+function readAll(wants: Want[], maxBytes: number, readCommitted: boolean) {
   const data: PartitionData[] = [];
   let bytes = 0;
   let anyError = false;

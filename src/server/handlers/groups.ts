@@ -132,7 +132,7 @@ export function offsetCommitHandler(groups: GroupCoordinatorService): Handler {
   };
 }
 
-export function offsetFetchHandler(b: Broker, groups: GroupCoordinatorService): Handler {
+export function offsetFetchHandler(groups: GroupCoordinatorService): Handler {
   const fetchOne = (groupId: string, topics: { name: string; partitionIndexes: number[] }[] | null) => {
     const wanted = topics === null ? null : topics.map((t) => ({ topic: t.name, partitions: t.partitionIndexes }));
     return groups.state.fetchOffsets(groupId, wanted).map((t) => ({
@@ -146,7 +146,6 @@ export function offsetFetchHandler(b: Broker, groups: GroupCoordinatorService): 
       })),
     }));
   };
-  void b;
   return (req, ctx) => {
     const v = ctx.apiVersion;
     if (v >= 8) {

@@ -59,7 +59,7 @@ export function registerHandlers(b: Broker, groups: GroupCoordinatorService, con
   d.register('LeaveGroup', { handler: leaveGroupHandler(groups) });
   // OffsetCommit / OffsetFetch v10 name topics by id; the group handlers read names.
   d.register('OffsetCommit', { handler: offsetCommitHandler(groups), maxVersion: 9 });
-  d.register('OffsetFetch', { handler: offsetFetchHandler(b, groups), maxVersion: 9 });
+  d.register('OffsetFetch', { handler: offsetFetchHandler(groups), maxVersion: 9 });
   d.register('DescribeGroups', { handler: describeGroupsHandler(groups) });
   d.register('ListGroups', { handler: listGroupsHandler(groups) });
   d.register('DeleteGroups', { handler: deleteGroupsHandler(groups) });
