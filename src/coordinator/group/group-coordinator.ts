@@ -229,6 +229,19 @@ export class GroupCoordinatorState {
     return out;
   }
 
+  /** Empty groups whose offsets are all gone are dropped (Kafka's group expiry); returns their ids. */
+  expireEmptyGroups(now: number): string[] {
+    const gone: string[] = [];
+    for (const [groupId, g] of this.groups) {
+      if (!g.is('Empty')) continue;
+      if ((this.offsets.get(groupId)?.size ?? 0) > 0) continue;
+      g.markDead(now);
+      this.groups.delete(groupId);
+      gone.push(groupId);
+    }
+    return gone;
+  }
+
   tick(now: number): Action[] {
     const actions: Action[] = [];
     for (const g of this.groups.values()) if (g.nextDeadline() <= now) actions.push(...g.tick(now));

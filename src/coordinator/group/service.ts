@@ -147,11 +147,15 @@ export class GroupCoordinatorService {
     return r;
   }
 
+  /** Offset expiry (offsets.retention.minutes), then the removal of empty groups left with no offsets. */
   async expireOffsets(): Promise<void> {
     const records = this.state.expireOffsets(this.now());
-    if (records.length === 0) return;
-    await this.store.write(records);
-    for (const rec of records) this.state.applyOffset(rec);
+    if (records.length > 0) {
+      await this.store.write(records);
+      for (const rec of records) this.state.applyOffset(rec);
+    }
+    const gone = this.state.expireEmptyGroups(this.now());
+    if (gone.length > 0) await this.store.write(gone.map((groupId) => ({ groupId, snapshot: null })));
   }
 
   close(): void {

@@ -248,3 +248,16 @@ test('offsets of an empty group expire after the retention; a live group keeps t
   assert.equal(expired.length, 1);
   assert.equal(expired[0].value, null);
 });
+
+test('an empty group whose offsets expired is removed; one with offsets left stays', () => {
+  const s = new GroupCoordinatorState({ ...config, offsetsRetentionMs: 1000 });
+  const t = nextToken++;
+  const j = joins(s.join(joinArgs({ groupId: 'gone' }), t, 0)).get(t)!;
+  s.leave('gone', [{ memberId: j.memberId, groupInstanceId: null }], 1);
+  assert.equal(s.groups.get('gone')?.state, 'Empty');
+  const c = s.commitOffsets({ groupId: 'kept', generationId: -1, memberId: '', groupInstanceId: null, offsets: [{ topic: 't', partition: 0, offset: 1, leaderEpoch: -1, metadata: null }] }, 5000);
+  for (const r of c.records) s.applyOffset(r);
+  assert.deepEqual(s.expireEmptyGroups(6000), ['gone']);
+  assert.equal(s.groups.has('gone'), false);
+  assert.equal(s.groups.has('kept'), true);
+});
