@@ -7,6 +7,7 @@
  * __consumer_offsets by the broker), so this file knows nothing of storage
  * formats or the network.
  */
+import { DeadlineTimer } from './deadline-timer.ts';
 import { GroupCoordinatorState, type CoordinatorConfig, type OffsetCommitArgs, type OffsetRecord } from './group-coordinator.ts';
 import type { Action, GroupSnapshot, JoinArgs, JoinResult, SyncArgs, SyncResult, Token } from './types.ts';
 
@@ -22,10 +23,8 @@ export class GroupCoordinatorService {
   private readonly joinWaiters = new Map<Token, (r: JoinResult) => void>();
   private readonly syncWaiters = new Map<Token, (r: SyncResult) => void>();
   private nextToken = 1;
-  private timer: NodeJS.Timeout | undefined;
-  private timerAt = Infinity;
+  private readonly timer: DeadlineTimer;
   private expiryTimer: NodeJS.Timeout | undefined;
-  private closed = false;
 
   constructor(
     config: CoordinatorConfig,
@@ -33,6 +32,7 @@ export class GroupCoordinatorService {
     private readonly now: () => number = Date.now,
   ) {
     this.state = new GroupCoordinatorState(config);
+    this.timer = new DeadlineTimer(() => this.run(this.state.tick(this.now())), now);
   }
 
   async load(): Promise<void> {
@@ -73,18 +73,7 @@ export class GroupCoordinatorService {
   }
 
   private schedule(): void {
-    if (this.closed) return;
-    const at = this.state.nextDeadline();
-    if (at === this.timerAt) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    this.timerAt = at;
-    if (at === Infinity) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.timerAt = Infinity;
-      this.run(this.state.tick(this.now()));
-    }, Math.max(0, at - this.now()));
+    this.timer.schedule(this.state.nextDeadline());
   }
 
   join(a: JoinArgs): Promise<JoinResult> {
@@ -159,8 +148,7 @@ export class GroupCoordinatorService {
   }
 
   close(): void {
-    this.closed = true;
-    if (this.timer) clearTimeout(this.timer);
+    this.timer.close();
     if (this.expiryTimer) clearInterval(this.expiryTimer);
   }
 }

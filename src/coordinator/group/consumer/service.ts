@@ -3,6 +3,7 @@
  * drives session and revocation timeouts, and supplies the topic metadata to
  * the pure state machine (`consumer-groups.ts`). Nothing is persisted yet.
  */
+import { DeadlineTimer } from '../deadline-timer.ts';
 import { ConsumerGroups } from './consumer-groups.ts';
 import type { ConsumerGroupConfig, DescribedGroup, HeartbeatRequest, HeartbeatResponse, TopicInfo, TopicsMetadata } from './types.ts';
 
@@ -27,9 +28,7 @@ export function topicsFromImage(image: { epoch: number; topicsByName: ReadonlyMa
 
 export class ConsumerGroupService {
   readonly state: ConsumerGroups;
-  private timer: NodeJS.Timeout | undefined;
-  private timerAt = Infinity;
-  private closed = false;
+  private readonly timer: DeadlineTimer;
 
   constructor(
     config: Partial<ConsumerGroupConfig>,
@@ -37,6 +36,10 @@ export class ConsumerGroupService {
     private readonly now: () => number = Date.now,
   ) {
     this.state = new ConsumerGroups(config);
+    this.timer = new DeadlineTimer(() => {
+      this.state.tick(this.now());
+      this.schedule();
+    }, now);
   }
 
   heartbeat(req: HeartbeatRequest): HeartbeatResponse {
@@ -56,25 +59,10 @@ export class ConsumerGroupService {
   }
 
   private schedule(): void {
-    if (this.closed) return;
-    const at = this.state.nextDeadline();
-    if (at === this.timerAt) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    this.timerAt = at;
-    if (at === Infinity) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.timerAt = Infinity;
-      this.state.tick(this.now());
-      this.schedule();
-    }, Math.max(0, at - this.now()));
-    this.timer.unref();
+    this.timer.schedule(this.state.nextDeadline());
   }
 
   close(): void {
-    this.closed = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
+    this.timer.close();
   }
 }
