@@ -4,26 +4,50 @@
  * older than min.compaction.lag.ms), drop tombstones older than
  * delete.retention.ms, keep offsets unchanged.
  *
+ * Keys are indexed in uncompressed and compressed batches alike (compressed
+ * ones are decoded through the records module), so the offset map holds the
+ * true latest offset of every key. A batch that loses records is rewritten:
+ * uncompressed ones by splicing the kept record bytes under the original
+ * header; compressed ones re-encoded with the same codec. Either way the
+ * batch keeps its base offset, lastOffsetDelta (so its offset range, and the
+ * producer's last offset, are unchanged), leader epoch, producer id, epoch
+ * and base sequence, attributes (timestamp type) and base/max timestamps;
+ * each kept record keeps its offsetDelta, timestamp, headers and attributes.
+ *
+ * A batch left with no records is dropped, except when it carries a producer
+ * id and is the last batch of that producer in the cleanable range: then it
+ * is kept whole (records included), so rebuilding producer state from the log
+ * still finds the producer's last sequence and epoch (Kafka keeps such a
+ * batch too, as an empty one). Judging "last" within the cleanable range only
+ * is conservative: it may keep a batch a later segment has superseded.
+ *
+ * Transactional and control batches are kept whole and their keys are not
+ * indexed (transactions are not implemented by the broker: their abort
+ * markers, which would decide what may go, are never written). A compressed
+ * batch that does not decode (the produce path does not decompress, so one
+ * can be stored with a valid CRC) is treated the same way.
+ *
  * Each cleaned segment is written to `<base>.log.cleaned`, fsynced, renamed
  * to `<base>.log.swap`, then renamed over `<base>.log`. A crash before the
  * `.swap` rename leaves the old segment (the `.cleaned` file is deleted at
  * open); after it, open completes the swap. Either way nothing is lost.
  *
- * Limits: compressed, transactional and control batches are kept whole and
- * their keys are not indexed (an older value of such a key may survive); the
- * cleaner position is kept in memory (a restart cleans everything again).
+ * Limits: the cleaner position is kept in memory (a restart cleans
+ * everything again); segments are not merged.
  */
 import fs from 'node:fs';
 import {
   BATCH_HEADER_SIZE,
+  COMPRESSION_MASK,
   OFF_BATCH_LENGTH,
   OFF_CRC,
   OFF_RECORD_COUNT,
   batch as hdr,
   computeBatchCrc,
 } from '../protocol/records/batch-header.ts';
+import { TimestampType, encodeBatch, type RecordInput } from '../protocol/records/record-batch.ts';
 import type { PartitionLog, StorageLogger } from './partition-log.ts';
-import { forEachRecord } from './record-keys.ts';
+import { decodeCompressedRecords, forEachRecord } from './record-keys.ts';
 import type { LogSegment } from './segment.ts';
 
 /** Rolled segments the cleaner may rewrite now. */
@@ -51,60 +75,117 @@ export function needsCleaning(log: PartitionLog, nowMs: number): boolean {
   return total > 0 && dirty > 0 && dirty / total >= log.config.minCleanableDirtyRatio;
 }
 
-function isPlain(b: Buffer, at: number): boolean {
-  return hdr.compression(b, at) === 0 && !hdr.isControl(b, at) && !hdr.isTransactional(b, at);
+/** Test hooks: called after each durable step; throwing simulates a crash there. */
+export interface CleanerHooks {
+  /** `<base>.log.cleaned` written and fsynced. */
+  afterCleaned?(segmentBase: number): void;
+  /** `.cleaned` renamed to `<base>.log.swap`, not yet swapped in. */
+  afterSwapFile?(segmentBase: number): void;
+  /** The segment at `segmentBase` swapped in. */
+  afterSwapIn?(segmentBase: number): void;
 }
 
-/** Compact the log's cleanable segments. Returns the bytes removed. */
-export function cleanLog(log: PartitionLog, nowMs: number, logger: StorageLogger): number {
+/** Batches kept whole and not indexed (transactions are not implemented). */
+function isTxnOrControl(b: Buffer, at: number): boolean {
+  return hdr.isControl(b, at) || hdr.isTransactional(b, at);
+}
+
+/**
+ * Compact the log's cleanable segments. Returns the bytes removed.
+ * `hooks` is for crash-injection tests only.
+ */
+export function cleanLog(log: PartitionLog, nowMs: number, logger: StorageLogger, hooks: CleanerHooks = {}): number {
   const segs = cleanableSegments(log, nowMs);
   if (!segs.length) return 0;
-  // Pass 1: the latest offset of every key in the cleanable range.
+  // Pass 1: the latest offset of every key in the cleanable range, and the
+  // base offset of each producer's last batch there.
   const latest = new Map<string, number>();
+  const lastOfProducer = new Map<number, number>();
+  let undecodable = 0;
   for (const s of segs) {
     s.scan(0, s.size, true, (b, at, _pos, size) => {
-      if (!isPlain(b, at)) return;
       const base = hdr.baseOffset(b, at);
+      const pid = hdr.producerId(b, at);
+      if (pid >= 0) lastOfProducer.set(pid, base);
+      if (isTxnOrControl(b, at)) return;
+      if (hdr.compression(b, at) !== 0) {
+        const recs = decodeCompressedRecords(b, at, size);
+        if (recs === null) {
+          undecodable++;
+          return;
+        }
+        for (const r of recs) if (r.key !== null) latest.set(r.key, base + r.offsetDelta);
+        return;
+      }
       forEachRecord(b, at, size, (r) => {
         if (r.keyStart >= 0) latest.set(b.toString('latin1', r.keyStart, r.keyStart + r.keyLength), base + r.offsetDelta);
       });
     });
   }
+  if (undecodable > 0) logger.warn({ dir: log.dir, batches: undecodable }, 'compressed batches that do not decode are kept whole');
   const tombstoneHorizon = nowMs - log.config.deleteRetentionMs;
+  /** Whether a record at `offset` with this key stays. */
+  const retained = (key: string | null, offset: number, tombstone: boolean, dropTombstones: boolean): boolean =>
+    key === null || (latest.get(key) === offset && !(tombstone && dropTombstones));
   let removed = 0;
   // Pass 2: rewrite each segment, then swap it in.
   for (const s of segs) {
     const parts: Buffer[] = [];
     let outBytes = 0;
+    const keepWhole = (b: Buffer, at: number, size: number): void => {
+      parts.push(Buffer.from(b.subarray(at, at + size)));
+      outBytes += size;
+    };
     s.scan(0, s.size, true, (b, at, _pos, size) => {
-      if (!isPlain(b, at)) {
-        parts.push(Buffer.from(b.subarray(at, at + size)));
-        outBytes += size;
-        return;
-      }
+      if (isTxnOrControl(b, at)) return keepWhole(b, at, size);
       const base = hdr.baseOffset(b, at);
       const dropTombstones = hdr.maxTimestamp(b, at) < tombstoneHorizon;
+      const pid = hdr.producerId(b, at);
+      const emptyPolicy = (): void => {
+        // Nothing retained: keep the producer's last batch whole, drop any other.
+        if (pid >= 0 && lastOfProducer.get(pid) === base) keepWhole(b, at, size);
+      };
+      if (hdr.compression(b, at) !== 0) {
+        // Decoded again rather than held from pass 1: memory stays one batch.
+        const recs = decodeCompressedRecords(b, at, size);
+        if (!recs) return keepWhole(b, at, size);
+        const kept: RecordInput[] = [];
+        for (const r of recs) if (retained(r.key, base + r.offsetDelta, r.isTombstone, dropTombstones)) kept.push(r.input);
+        if (kept.length === 0) return emptyPolicy();
+        if (kept.length === hdr.recordCount(b, at)) return keepWhole(b, at, size);
+        const attrs = hdr.attributes(b, at);
+        const nb = encodeBatch({
+          baseOffset: base,
+          partitionLeaderEpoch: hdr.partitionLeaderEpoch(b, at),
+          compression: attrs & COMPRESSION_MASK,
+          // Every other attribute bit as it was (timestamp type included).
+          attributes: attrs & ~COMPRESSION_MASK,
+          timestampType: hdr.isLogAppendTime(b, at) ? TimestampType.LOG_APPEND_TIME : TimestampType.CREATE_TIME,
+          producerId: pid,
+          producerEpoch: hdr.producerEpoch(b, at),
+          baseSequence: hdr.baseSequence(b, at),
+          baseTimestamp: hdr.baseTimestamp(b, at),
+          maxTimestamp: hdr.maxTimestamp(b, at),
+          lastOffsetDelta: hdr.lastOffsetDelta(b, at),
+          records: kept,
+        });
+        parts.push(nb);
+        outBytes += nb.length;
+        return;
+      }
       const keep: [number, number][] = [];
       let count = 0;
       forEachRecord(b, at, size, (r) => {
-        let keepIt = true;
-        if (r.keyStart >= 0) {
-          const key = b.toString('latin1', r.keyStart, r.keyStart + r.keyLength);
-          keepIt = latest.get(key) === base + r.offsetDelta && !(r.valueLength < 0 && dropTombstones);
-        }
-        if (keepIt) {
+        const key = r.keyStart >= 0 ? b.toString('latin1', r.keyStart, r.keyStart + r.keyLength) : null;
+        if (retained(key, base + r.offsetDelta, r.valueLength < 0, dropTombstones)) {
           count++;
           const last = keep[keep.length - 1];
           if (last && last[1] === r.start) last[1] = r.end;
           else keep.push([r.start, r.end]);
         }
       });
-      if (count === 0) return;
-      if (count === hdr.recordCount(b, at)) {
-        parts.push(Buffer.from(b.subarray(at, at + size)));
-        outBytes += size;
-        return;
-      }
+      if (count === 0) return emptyPolicy();
+      if (count === hdr.recordCount(b, at)) return keepWhole(b, at, size);
       // Same base offset, last offset delta and timestamps; fewer records.
       let len = BATCH_HEADER_SIZE;
       for (const [a, z] of keep) len += z - a;
@@ -127,9 +208,12 @@ export function cleanLog(log: PartitionLog, nowMs: number, logger: StorageLogger
     } finally {
       fs.closeSync(fd);
     }
+    hooks.afterCleaned?.(s.baseOffset);
     const swap = s.file('.log.swap');
     fs.renameSync(cleaned, swap);
+    hooks.afterSwapFile?.(s.baseOffset);
     log.swapInCleanedSegment(s.baseOffset, swap);
+    hooks.afterSwapIn?.(s.baseOffset);
     removed += s.size - outBytes;
   }
   log.cleanerCheckpoint = segs[segs.length - 1].nextOffset;
