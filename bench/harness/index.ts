@@ -49,7 +49,9 @@ async function latencyRun(t: Target, w: Workload, rate: number, seconds: number)
   const pid = t.pid();
   const s0 = procCpu(pid) ?? 0;
   const c0 = clientCpu();
+  const t0 = nowSec();
   const r = await t.latency(w, rate, seconds);
+  const wall = nowSec() - t0;
   const [p50, p99, p999, max] = percentiles(r.latenciesUs, [50, 99, 99.9, 100]);
   return {
     targetRate: rate,
@@ -60,9 +62,22 @@ async function latencyRun(t: Target, w: Workload, rate: number, seconds: number)
     p99,
     p999,
     max,
-    serverCpu: (procCpu(pid) ?? s0) - s0,
-    clientCpu: clientCpu() - c0,
+    ...(r.window
+      ? {
+          serverCpu: r.window.serverCpu,
+          clientCpu: r.window.clients.reduce((a, c) => a + c.cpu, 0),
+          cpuSeconds: r.window.seconds,
+          clients: r.window.clients,
+          driver: r.window.driver,
+        }
+      : { serverCpu: (procCpu(pid) ?? s0) - s0, clientCpu: clientCpu() - c0, cpuSeconds: wall }),
   };
+}
+
+function cpuNote(l: LatencyResult): string {
+  const pct = (x: number) => `${Math.round((100 * x) / l.cpuSeconds)}%`;
+  const parts = [`server ${pct(l.serverCpu)}`, ...(l.clients?.map((c) => `${c.name} ${Math.round((100 * c.cpu) / c.seconds)}%`) ?? [`client ${pct(l.clientCpu)}`])];
+  return ` (received ${l.received}/${l.sent}; CPU of one core: ${parts.join(', ')})${l.driver ? `\n    ${l.driver}` : ''}`;
 }
 
 async function runTarget(t: Target, w: Workload, tmp: string, quick: boolean, log: (s: string) => void): Promise<TargetResult> {
@@ -84,10 +99,10 @@ async function runTarget(t: Target, w: Workload, tmp: string, quick: boolean, lo
       if (res.consume.msgs < res.produce.msgs) throw new Error(`consumed ${res.consume.msgs} of ${res.produce.msgs}`);
       if (w.latencySeconds > 0) {
         res.latency = await latencyRun(t, w, Math.max(10, Math.floor(mps * 0.5)), w.latencySeconds);
-        log(`  ${t.name}: latency @${res.latency.targetRate} msgs/s p50 ${(res.latency.p50 / 1000).toFixed(2)} p99 ${(res.latency.p99 / 1000).toFixed(2)} p99.9 ${(res.latency.p999 / 1000).toFixed(2)} ms`);
+        log(`  ${t.name}: latency @${res.latency.targetRate} msgs/s p50 ${(res.latency.p50 / 1000).toFixed(2)} p99 ${(res.latency.p99 / 1000).toFixed(2)} p99.9 ${(res.latency.p999 / 1000).toFixed(2)} ms${cpuNote(res.latency)}`);
         if (!quick) {
           res.latencyLight = await latencyRun(t, w, Math.max(10, Math.floor(mps * 0.1)), w.latencySeconds);
-          log(`  ${t.name}: latency @${res.latencyLight.targetRate} msgs/s p50 ${(res.latencyLight.p50 / 1000).toFixed(2)} p99 ${(res.latencyLight.p99 / 1000).toFixed(2)} ms`);
+          log(`  ${t.name}: latency @${res.latencyLight.targetRate} msgs/s p50 ${(res.latencyLight.p50 / 1000).toFixed(2)} p99 ${(res.latencyLight.p99 / 1000).toFixed(2)} p99.9 ${(res.latencyLight.p999 / 1000).toFixed(2)} ms${cpuNote(res.latencyLight)}`);
         }
       }
     } finally {

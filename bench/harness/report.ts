@@ -35,6 +35,11 @@ export function workloadTable(rep: WorkloadReport, ceilings: Ceilings): string {
   const pc = produceCeiling(ceilings);
   type Row = [string, (r: TargetResult) => number | undefined, number | undefined];
   const lat = (k: 'latency' | 'latencyLight', f: 'p50' | 'p99' | 'p999') => (r: TargetResult) => ms(r[k]?.[f]);
+  /** CPU over the latency run as % of one core (the machine has os.cpus().length of them). */
+  const cpuPct = (k: 'latency' | 'latencyLight', side: 'serverCpu' | 'clientCpu') => (r: TargetResult) => {
+    const l = r[k];
+    return l && l.cpuSeconds > 0 ? (100 * l[side]) / l.cpuSeconds : undefined;
+  };
   const defs: Row[] = [
     ['produce MB/s', (r) => mbps(r.produce), pc],
     ['produce msgs/s', (r) => mps(r.produce), undefined],
@@ -45,10 +50,14 @@ export function workloadTable(rep: WorkloadReport, ceilings: Ceilings): string {
     ['  e2e p50 ms', lat('latency', 'p50'), undefined],
     ['  e2e p99 ms', lat('latency', 'p99'), undefined],
     ['  e2e p99.9 ms', lat('latency', 'p999'), undefined],
+    ['  server CPU % of a core', cpuPct('latency', 'serverCpu'), undefined],
+    ['  client CPU % of a core', cpuPct('latency', 'clientCpu'), undefined],
     ['latency rate msgs/s (10%)', (r) => r.latencyLight?.targetRate, undefined],
     ['  e2e p50 ms', lat('latencyLight', 'p50'), undefined],
     ['  e2e p99 ms', lat('latencyLight', 'p99'), undefined],
     ['  e2e p99.9 ms', lat('latencyLight', 'p999'), undefined],
+    ['  server CPU % of a core', cpuPct('latencyLight', 'serverCpu'), undefined],
+    ['  client CPU % of a core', cpuPct('latencyLight', 'clientCpu'), undefined],
     ['RSS at rest MB', (r) => (r.rssRest ? r.rssRest / MB : undefined), undefined],
     ['RSS peak MB', (r) => (r.rssPeak ? r.rssPeak / MB : undefined), undefined],
   ];
@@ -62,6 +71,11 @@ export function workloadTable(rep: WorkloadReport, ceilings: Ceilings): string {
     rows.push(row);
   }
   const notes = rs.map((r) => `  ${r.target}: ${r.error ? 'FAILED: ' + r.error : r.mode ?? ''}`);
+  for (const r of rs) {
+    for (const [k, l] of [['50%', r.latency], ['10%', r.latencyLight]] as const) {
+      if (l?.clients) notes.push(`  ${r.target} latency ${k}: ${l.clients.map((c) => `${c.name} ${Math.round((100 * c.cpu) / c.seconds)}%`).join(', ')} of a core; ${l.driver ?? ''}`);
+    }
+  }
   return `### ${rep.workload.name} (${rep.workload.messages} msgs)\n\n${table(rows)}\n${notes.join('\n')}\n`;
 }
 

@@ -34,6 +34,26 @@ export interface LatencyResult {
   max: number;
   serverCpu: number;
   clientCpu: number;
+  /** Wall seconds over which serverCpu and clientCpu were taken. */
+  cpuSeconds: number;
+  /** Load generator processes, each with its own CPU seconds over its own window (when known). */
+  clients?: LatencyClient[];
+  /** How the load was generated, in words. */
+  driver?: string;
+}
+
+export interface LatencyClient {
+  name: string;
+  cpu: number;
+  seconds: number;
+}
+
+/** CPU taken by the target over the sending window instead of the whole latency() call. */
+export interface LatencyWindow {
+  seconds: number;
+  serverCpu: number;
+  clients: LatencyClient[];
+  driver: string;
 }
 
 export interface TargetResult {
@@ -70,7 +90,7 @@ export interface Target {
   /** Reads everything back from the beginning. */
   consume(w: Workload, expected: number): Promise<{ msgs: number; bytes: number }>;
   /** Fixed-rate run: sends `rate` msgs/s for `seconds`, stamps each message, measures receive - send. */
-  latency(w: Workload, rate: number, seconds: number): Promise<{ sent: number; latenciesUs: Float64Array; received: number }>;
+  latency(w: Workload, rate: number, seconds: number): Promise<{ sent: number; latenciesUs: Float64Array; received: number; window?: LatencyWindow }>;
   stop(): Promise<void>;
 }
 

@@ -3,17 +3,23 @@
  * Started with bin/samsa.mjs when present, else with a small launcher around
  * the embedded startBroker(). Load comes from librdkafka via kcat: producers
  * fed from a pre-generated message file (-l), a catch-up consumer to
- * /dev/null, and for latency a kcat producer fed on stdin at a fixed rate
- * with a tailing kcat consumer whose output lines carry the send stamps.
+ * /dev/null. Latency comes from Samsa's own client in two child processes
+ * (samsa-latency-client.ts): a fixed-rate producer batching a few ms per
+ * Produce request and a long-polling consumer.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { freePort, run, startServer, waitForPort, type Server } from '../proc.ts';
+import { freePort, procCpu, run, sleep, startServer, waitForPort, type Server } from '../proc.ts';
 import { LatencyRecorder, drain, lineStamps, pace, writeStamp } from '../latency.ts';
 import { makePayload } from '../payload.ts';
 import type { PayloadFiles, Target, Workload } from '../types.ts';
+
+/** Produce requests go out every LINGER_MS with what is due (like linger.ms). */
+const LINGER_MS = 2;
+const ms = (us: number) => (us / 1000).toFixed(2);
+const monoUs = (): number => Number(process.hrtime.bigint() / 1000n);
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
@@ -131,7 +137,95 @@ export class SamsaTarget implements Target {
     return { msgs, bytes };
   }
 
+  /**
+   * Fixed-rate latency run with Samsa's own client in two child processes
+   * (bench/harness/samsa-latency-client.ts): a producer sending every
+   * LINGER_MS what is due as one pipelined Produce request, and a consumer
+   * long-polling one Fetch at a time. SAMSA_BENCH_LATENCY=kcat runs the older
+   * kcat stdin/stdout path instead.
+   */
   async latency(w: Workload, rate: number, seconds: number) {
+    if (process.env.SAMSA_BENCH_LATENCY === 'kcat') return this.latencyKcat(w, rate, seconds);
+    const outFile = path.join(this.dir!, `lat-${++this.seq}.f64`);
+    const base = {
+      host: '127.0.0.1',
+      port: this.port,
+      topic: 'lat',
+      partitions: w.partitions,
+      size: w.size,
+      acks: w.acks === 'all' ? -1 : 1,
+      rate,
+      startUs: 0,
+      warmupSec: 1,
+      seconds,
+      lingerMs: LINGER_MS,
+      maxInFlight: 32,
+      fetchMaxWaitMs: 100,
+    };
+    const script = path.join(root, 'bench/harness/samsa-latency-client.ts');
+    const child = (role: string, cfg: object) => {
+      const c = spawn(process.execPath, ['--import', 'tsx', script, role, JSON.stringify(cfg)], { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      c.stdout.on('data', (d) => (out += d));
+      c.stderr.on('data', (d) => (err = (err + d).slice(-3000)));
+      const exit = new Promise<void>((resolve, reject) =>
+        c.once('close', (code) => (code === 0 ? resolve() : reject(new Error(`latency ${role} exited ${code}: ${err}`)))),
+      );
+      exit.catch(() => {});
+      const ready = (async () => {
+        const t0 = Date.now();
+        while (!out.includes('ready\n')) {
+          if (c.exitCode !== null || Date.now() - t0 > 60000) throw new Error(`latency ${role} not ready: ${err}`);
+          await sleep(10);
+        }
+      })();
+      return { c, exit, ready, result: () => JSON.parse(out.slice(out.indexOf('ready\n') + 6).trim()) };
+    };
+    const cons = child('consume', { ...base, outFile });
+    await cons.ready;
+    const prod = child('produce', base);
+    try {
+      await prod.ready;
+      const startUs = monoUs() + 100_000;
+      const go = `${startUs}\n`;
+      cons.c.stdin.end(go);
+      prod.c.stdin.end(go);
+      // broker CPU over the sending window, sampled at its start and end
+      await sleep((startUs - monoUs()) / 1000);
+      const s0 = procCpu(this.srv!.pid) ?? 0;
+      const windowSec = 1 + seconds;
+      await sleep(windowSec * 1000);
+      const serverCpu = (procCpu(this.srv!.pid) ?? s0) - s0;
+      await Promise.all([prod.exit, cons.exit]);
+      const p = prod.result();
+      const c = cons.result();
+      const lat = fs.readFileSync(outFile);
+      const latenciesUs = new Float64Array(lat.buffer.slice(lat.byteOffset, lat.byteOffset + lat.length));
+      fs.rmSync(outFile, { force: true });
+      return {
+        sent: Math.floor(rate * seconds),
+        received: latenciesUs.length,
+        latenciesUs,
+        window: {
+          seconds: windowSec,
+          serverCpu,
+          clients: [
+            { name: 'producer', cpu: p.cpu, seconds: p.wall },
+            { name: 'consumer', cpu: c.cpu, seconds: c.wall },
+          ],
+          driver: `samsa client, 2 processes: linger ${LINGER_MS} ms (${p.requests} produce requests, max ${p.maxInFlight} in flight; oldest message's wait before its request p50/p99 ${ms(p.sendLagP50Us)}/${ms(p.sendLagP99Us)} ms, produce round trip p50/p99 ${ms(p.ackP50Us)}/${ms(p.ackP99Us)} ms), fetch maxWait 100 ms (${c.fetches} fetches)`,
+        },
+      };
+    } catch (e) {
+      prod.c.kill('SIGKILL');
+      cons.c.kill('SIGKILL');
+      throw e;
+    }
+  }
+
+  /** The kcat latency path: a kcat producer fed on stdin, a tailing kcat consumer printing each message. */
+  async latencyKcat(w: Workload, rate: number, seconds: number) {
     const rec = new LatencyRecorder(Math.ceil(rate * seconds * 1.1));
     const topic = 'lat';
     const cons = spawn('kcat', ['-C', '-b', this.bootstrap, '-t', topic, '-o', 'end', '-u', '-q', '-f', '%s\n'], { stdio: ['ignore', 'pipe', 'pipe'] });
