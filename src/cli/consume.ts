@@ -98,13 +98,7 @@ export async function consume(
       for (let i = 0; i < partitions.length && printed < opts.max; i++) {
         const p = partitions[i];
         const r = results[i];
-        for (const rec of r.records) {
-          if (printed >= opts.max) break;
-          io.stdout(opts.json ? recordJson(rec, { topic, partition: p }) + '\n' : formatRecord(opts.format, rec, { topic, partition: p }));
-          printed++;
-          position.set(p, rec.offset + 1);
-        }
-        if (r.records.length === 0 && r.nextOffset < r.logStartOffset) position.set(p, r.logStartOffset);
+        printed += printFetched(io, opts, topic, p, r, position, opts.max - printed);
         if (position.get(p)! >= r.highWatermark) atEnd.add(p);
         else atEnd.delete(p);
         if (opts.group && r.records.length > 0) commits.push({ topic, partition: p, offset: position.get(p)! });
@@ -117,6 +111,31 @@ export async function consume(
     process.off('SIGTERM', stop);
   }
   return printed;
+}
+
+/**
+ * Prints up to `budget` records of one partition's fetch result and moves its
+ * position past them (or to the log start offset when the position fell below
+ * it); returns how many were printed.
+ */
+function printFetched(
+  io: CliIO,
+  opts: { json: boolean; format: string },
+  topic: string,
+  p: number,
+  r: FetchResult,
+  position: Map<number, number>,
+  budget: number,
+): number {
+  let n = 0;
+  for (const rec of r.records) {
+    if (n >= budget) break;
+    io.stdout(opts.json ? recordJson(rec, { topic, partition: p }) + '\n' : formatRecord(opts.format, rec, { topic, partition: p }));
+    n++;
+    position.set(p, rec.offset + 1);
+  }
+  if (r.records.length === 0 && r.nextOffset < r.logStartOffset) position.set(p, r.logStartOffset);
+  return n;
 }
 
 /**
@@ -175,13 +194,7 @@ async function consumeInGroup(
       for (let i = 0; i < partitions.length; i++) {
         const p = partitions[i];
         const r = results[i];
-        for (const rec of r.records) {
-          if (printed >= opts.max) break;
-          io.stdout(opts.json ? recordJson(rec, { topic, partition: p }) + '\n' : formatRecord(opts.format, rec, { topic, partition: p }));
-          printed++;
-          position.set(p, rec.offset + 1);
-        }
-        if (r.records.length === 0 && r.nextOffset < r.logStartOffset) position.set(p, r.logStartOffset);
+        printed += printFetched(io, opts, topic, p, r, position, opts.max - printed);
         if (position.get(p)! >= r.highWatermark) atEnd++;
         if (r.records.length > 0) commits.push({ topic, partition: p, offset: position.get(p)! });
       }
