@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the benchmark peers, load generators and ceiling tools (Debian),
-# only those that are missing. Idempotent; needs root (or sudo) for apt-get.
+# only those that are missing, then builds the C latency load generator
+# (bench/loadgen, on librdkafka). Idempotent; needs root (or sudo) for apt-get.
+# Only for benchmarks: `npm test` needs none of this.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
@@ -12,15 +14,29 @@ declare -A PKGS=(
   [iperf3]=iperf3
   [fio]=fio
   [kcat]=kcat
+  [gcc]=gcc
+)
+# package -> a file it provides (build dependencies of bench/loadgen)
+declare -A DEVPKGS=(
+  [librdkafka-dev]=/usr/include/librdkafka/rdkafka.h
+  [libc6-dev]=/usr/include/stdio.h
 )
 
 missing=()
 for pkg in "${!PKGS[@]}"; do
   command -v "${PKGS[$pkg]}" >/dev/null 2>&1 || missing+=("$pkg")
 done
+for pkg in "${!DEVPKGS[@]}"; do
+  [ -e "${DEVPKGS[$pkg]}" ] || missing+=("$pkg")
+done
+
+build_loadgen() {
+  bash "$(dirname "$0")/../bench/loadgen/build.sh"
+}
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "bench-setup: all tools present"
+  build_loadgen
   exit 0
 fi
 
@@ -44,4 +60,5 @@ for svc in redis-server nats-server; do
 done
 # iperf3's package may ask to start a daemon; make sure none is left running.
 pgrep -x iperf3 >/dev/null 2>&1 && echo "bench-setup: note: an iperf3 process is running" || true
+build_loadgen
 echo "bench-setup: done"

@@ -3,21 +3,26 @@
  * Started with bin/samsa.mjs when present, else with a small launcher around
  * the embedded startBroker(). Load comes from librdkafka via kcat: producers
  * fed from a pre-generated message file (-l), a catch-up consumer to
- * /dev/null. Latency comes from Samsa's own client in two child processes
- * (samsa-latency-client.ts): a fixed-rate producer batching a few ms per
- * Produce request and a long-polling consumer.
+ * /dev/null. Latency comes from two child processes, a fixed-rate producer
+ * and a long-polling consumer: by default the C load generator on librdkafka
+ * (bench/loadgen/latency.c, built by bench/loadgen/build.sh), else
+ * (SAMSA_BENCH_LATENCY=node, or when it cannot be built) Samsa's own client
+ * (samsa-latency-client.ts); SAMSA_BENCH_LATENCY=kcat runs the older kcat path.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { freePort, procCpu, run, sleep, startServer, waitForPort, type Server } from '../proc.ts';
 import { LatencyRecorder, drain, lineStamps, pace, writeStamp } from '../latency.ts';
 import { makePayload } from '../payload.ts';
 import type { PayloadFiles, Target, Workload } from '../types.ts';
 
-/** Produce requests go out every LINGER_MS with what is due (like linger.ms). */
+/** Node client: produce requests go out every LINGER_MS with what is due (like linger.ms). */
 const LINGER_MS = 2;
+/** C generator: librdkafka's linger.ms (a float in librdkafka >= 1.5) and the pacer's wake-up period. */
+const C_LINGER_MS = 1;
+const C_TICK_US = 500;
 const ms = (us: number) => (us / 1000).toFixed(2);
 const monoUs = (): number => Number(process.hrtime.bigint() / 1000n);
 
@@ -44,6 +49,39 @@ export function samsaCommand(dir: string, port: number): { cmd: string; args: st
     how: 'startBroker() in a child process',
   };
 }
+
+type LatencyLoad = 'c' | 'node' | 'kcat';
+
+let loadgenBin: string | null | undefined;
+/** bench/loadgen/build/latency, (re)built if its source is newer; null when it cannot be built (no librdkafka-dev). */
+export function latencyLoadgen(): string | null {
+  if (loadgenBin !== undefined) return loadgenBin;
+  const bin = path.join(root, 'bench/loadgen/build/latency');
+  try {
+    execFileSync('bash', [path.join(root, 'bench/loadgen/build.sh')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  } catch (e) {
+    const err = String((e as { stderr?: Buffer }).stderr ?? e).trim();
+    process.stderr.write(`bench/loadgen/build.sh failed${fs.existsSync(bin) ? ' (using the existing binary)' : ''}: ${err.slice(-400)}\n`);
+  }
+  loadgenBin = fs.existsSync(bin) ? bin : null;
+  return loadgenBin;
+}
+
+/** Which latency load runs: SAMSA_BENCH_LATENCY=c|node|kcat, default the C generator when it builds, else node. */
+export function latencyLoad(): LatencyLoad {
+  const v = process.env.SAMSA_BENCH_LATENCY;
+  if (v === 'node' || v === 'kcat') return v;
+  if (v && v !== 'c') throw new Error(`SAMSA_BENCH_LATENCY=${v}: expected c, node or kcat`);
+  if (latencyLoadgen()) return 'c';
+  if (v === 'c') throw new Error('SAMSA_BENCH_LATENCY=c but bench/loadgen cannot be built (run scripts/bench-setup.sh)');
+  return 'node';
+}
+
+const LOAD_NAMES: Record<LatencyLoad, string> = {
+  c: 'librdkafka C generator (bench/loadgen), 2 processes',
+  node: 'samsa Node client (samsa-latency-client.ts), 2 processes',
+  kcat: 'kcat producer on stdin + kcat -C read by the harness',
+};
 
 export async function startSamsa(dir: string, port: number): Promise<Server> {
   const { cmd, args } = samsaCommand(dir, port);
@@ -79,7 +117,7 @@ export class SamsaTarget implements Target {
   constructor(private tmp: string) {}
 
   mode(w: Workload): string {
-    return `acks=${w.acks} (broker default flush policy)`;
+    return `acks=${w.acks} (broker default flush policy); latency load: ${LOAD_NAMES[latencyLoad()]}`;
   }
 
   pid() {
@@ -138,14 +176,20 @@ export class SamsaTarget implements Target {
   }
 
   /**
-   * Fixed-rate latency run with Samsa's own client in two child processes
+   * Fixed-rate latency run with a producer and a consumer in two child
+   * processes, started at the same CLOCK_MONOTONIC time. Default: the C load
+   * generator (bench/loadgen/latency.c): librdkafka producer paced every
+   * C_TICK_US with linger.ms C_LINGER_MS, librdkafka consumer assigned at the
+   * end offsets. SAMSA_BENCH_LATENCY=node: Samsa's own client
    * (bench/harness/samsa-latency-client.ts): a producer sending every
    * LINGER_MS what is due as one pipelined Produce request, and a consumer
    * long-polling one Fetch at a time. SAMSA_BENCH_LATENCY=kcat runs the older
    * kcat stdin/stdout path instead.
    */
   async latency(w: Workload, rate: number, seconds: number) {
-    if (process.env.SAMSA_BENCH_LATENCY === 'kcat') return this.latencyKcat(w, rate, seconds);
+    const load = latencyLoad();
+    if (load === 'kcat') return this.latencyKcat(w, rate, seconds);
+    const bin = load === 'c' ? latencyLoadgen()! : '';
     const outFile = path.join(this.dir!, `lat-${++this.seq}.f64`);
     const base = {
       host: '127.0.0.1',
@@ -158,13 +202,14 @@ export class SamsaTarget implements Target {
       startUs: 0,
       warmupSec: 1,
       seconds,
-      lingerMs: LINGER_MS,
-      maxInFlight: 32,
       fetchMaxWaitMs: 100,
+      // the C generator leaves max.in.flight at librdkafka's default (0 = not set)
+      ...(load === 'c' ? { lingerMs: C_LINGER_MS, maxInFlight: 0, batchSize: 1_000_000, tickUs: C_TICK_US } : { lingerMs: LINGER_MS, maxInFlight: 32 }),
     };
     const script = path.join(root, 'bench/harness/samsa-latency-client.ts');
     const child = (role: string, cfg: object) => {
-      const c = spawn(process.execPath, ['--import', 'tsx', script, role, JSON.stringify(cfg)], { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] });
+      const [cmd, args] = load === 'c' ? [bin, [role, JSON.stringify(cfg)]] : [process.execPath, ['--import', 'tsx', script, role, JSON.stringify(cfg)]];
+      const c = spawn(cmd, args, { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] });
       let out = '';
       let err = '';
       c.stdout.on('data', (d) => (out += d));
@@ -203,6 +248,12 @@ export class SamsaTarget implements Target {
       const lat = fs.readFileSync(outFile);
       const latenciesUs = new Float64Array(lat.buffer.slice(lat.byteOffset, lat.byteOffset + lat.length));
       fs.rmSync(outFile, { force: true });
+      const lost = p.sent - c.received;
+      if (lost !== 0) process.stderr.write(`  samsa latency: the consumer received ${c.received} of the ${p.sent} messages the producer sent\n`);
+      const driver =
+        load === 'c'
+          ? `${LOAD_NAMES.c}, librdkafka ${p.librdkafka}: linger.ms ${p.lingerMs}, batch.size ${p.batchSize}, pacer every ${p.tickUs / 1000} ms (${p.requests} produce requests; pacer lateness p50/p99 ${ms(p.sendLagP50Us)}/${ms(p.sendLagP99Us)} ms, hand-off to delivery report p50/p99 ${ms(p.ackP50Us)}/${ms(p.ackP99Us)} ms), fetch.wait.max.ms 100 (${c.fetches} fetches); sent ${p.sent}, received ${c.received}`
+          : `${LOAD_NAMES.node}: linger ${LINGER_MS} ms (${p.requests} produce requests, max ${p.maxInFlight} in flight; oldest message's wait before its request p50/p99 ${ms(p.sendLagP50Us)}/${ms(p.sendLagP99Us)} ms, produce round trip p50/p99 ${ms(p.ackP50Us)}/${ms(p.ackP99Us)} ms), fetch maxWait 100 ms (${c.fetches} fetches); sent ${p.sent}, received ${c.received}`;
       return {
         sent: Math.floor(rate * seconds),
         received: latenciesUs.length,
@@ -214,7 +265,7 @@ export class SamsaTarget implements Target {
             { name: 'producer', cpu: p.cpu, seconds: p.wall },
             { name: 'consumer', cpu: c.cpu, seconds: c.wall },
           ],
-          driver: `samsa client, 2 processes: linger ${LINGER_MS} ms (${p.requests} produce requests, max ${p.maxInFlight} in flight; oldest message's wait before its request p50/p99 ${ms(p.sendLagP50Us)}/${ms(p.sendLagP99Us)} ms, produce round trip p50/p99 ${ms(p.ackP50Us)}/${ms(p.ackP99Us)} ms), fetch maxWait 100 ms (${c.fetches} fetches)`,
+          driver,
         },
       };
     } catch (e) {

@@ -1,0 +1,585 @@
+/*
+ * Latency load generator for the benchmark harness, on librdkafka.
+ *
+ *   latency produce '<json config>'     (or key=value ... instead of the JSON)
+ *   latency consume '<json config>'
+ *
+ * The same contract as bench/harness/samsa-latency-client.ts, so the harness
+ * can run either:
+ *
+ *  - config: one flat JSON object: host, port, topic, partitions, size,
+ *    acks (1 or -1), rate, warmupSec, seconds, lingerMs, maxInFlight,
+ *    fetchMaxWaitMs, outFile; optional here: batchSize, tickUs; any key with
+ *    a dot in it is passed to librdkafka as a configuration property.
+ *  - both print "ready\n" once connected, then read the start time (one
+ *    line: CLOCK_MONOTONIC microseconds, the clock Node's process.hrtime
+ *    reads) on stdin, and at the end print one JSON line of figures.
+ *  - producer: message i is intended at start + i*1e6/rate and goes to
+ *    partition i % partitions; its value is `size` bytes whose first 16 are
+ *    the intended time as 16 ASCII decimal digits (µs), the rest 'x'. The
+ *    pacer wakes every tickUs (clock_nanosleep, absolute) and hands every
+ *    message now due to librdkafka, which batches them for linger.ms.
+ *    Stamps are the intended times, so a late sender shows as latency.
+ *  - consumer: assigned to every partition at its end offset taken before
+ *    'ready'; latency = time the message reaches the application - stamp,
+ *    for stamps from start + warmup on; written to outFile as little-endian
+ *    float64 µs.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include <librdkafka/rdkafka.h>
+
+/* ---------------------------------------------------------------- config */
+
+#define MAX_EXTRA 32
+
+struct config {
+  char host[256];
+  int port;
+  char topic[256];
+  int partitions;
+  int size;
+  int acks;
+  double rate;
+  int64_t startUs;
+  double warmupSec;
+  double seconds;
+  double lingerMs;
+  int batchSize;
+  int maxInFlight;
+  int fetchMaxWaitMs;
+  int tickUs;
+  char outFile[4096];
+  int nextra;
+  char extraKey[MAX_EXTRA][128];
+  char extraVal[MAX_EXTRA][256];
+};
+
+static struct config cfg = {
+    .host = "127.0.0.1",
+    .port = 9092,
+    .topic = "lat",
+    .partitions = 1,
+    .size = 1024,
+    .acks = 1,
+    .rate = 1000,
+    .warmupSec = 1,
+    .seconds = 2,
+    .lingerMs = 1,
+    .batchSize = 1000000,
+    .maxInFlight = 0,
+    .fetchMaxWaitMs = 100,
+    .tickUs = 500,
+};
+
+static void die(const char *fmt, const char *a) {
+  fprintf(stderr, "latency: ");
+  fprintf(stderr, fmt, a);
+  fputc('\n', stderr);
+  exit(2);
+}
+
+static void copy_str(char *dst, size_t cap, const char *src) {
+  if (strlen(src) >= cap) die("value too long: %s", src);
+  strcpy(dst, src);
+}
+
+/* One key of the config; val is the string's text or a number's token. */
+static void set_key(const char *key, const char *val) {
+  if (!strcmp(key, "host")) copy_str(cfg.host, sizeof cfg.host, val);
+  else if (!strcmp(key, "port")) cfg.port = atoi(val);
+  else if (!strcmp(key, "topic")) copy_str(cfg.topic, sizeof cfg.topic, val);
+  else if (!strcmp(key, "partitions")) cfg.partitions = atoi(val);
+  else if (!strcmp(key, "size")) cfg.size = atoi(val);
+  else if (!strcmp(key, "acks")) cfg.acks = (!strcmp(val, "all") || atoi(val) == -1) ? -1 : atoi(val);
+  else if (!strcmp(key, "rate")) cfg.rate = strtod(val, NULL);
+  else if (!strcmp(key, "startUs")) cfg.startUs = strtoll(val, NULL, 10);
+  else if (!strcmp(key, "warmupSec")) cfg.warmupSec = strtod(val, NULL);
+  else if (!strcmp(key, "seconds")) cfg.seconds = strtod(val, NULL);
+  else if (!strcmp(key, "lingerMs")) cfg.lingerMs = strtod(val, NULL);
+  else if (!strcmp(key, "batchSize")) cfg.batchSize = atoi(val);
+  else if (!strcmp(key, "maxInFlight")) cfg.maxInFlight = atoi(val);
+  else if (!strcmp(key, "fetchMaxWaitMs")) cfg.fetchMaxWaitMs = atoi(val);
+  else if (!strcmp(key, "tickUs")) cfg.tickUs = atoi(val);
+  else if (!strcmp(key, "outFile")) copy_str(cfg.outFile, sizeof cfg.outFile, val);
+  else if (strchr(key, '.')) {
+    if (cfg.nextra == MAX_EXTRA) die("too many librdkafka properties at %s", key);
+    copy_str(cfg.extraKey[cfg.nextra], sizeof cfg.extraKey[0], key);
+    copy_str(cfg.extraVal[cfg.nextra], sizeof cfg.extraVal[0], val);
+    cfg.nextra++;
+  }
+  /* other keys (e.g. the Node client's) are ignored */
+}
+
+static const char *skip_ws(const char *p) {
+  while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') p++;
+  return p;
+}
+
+/* Reads a JSON string at p (on its opening quote) into out; returns the position after it. */
+static const char *parse_string(const char *p, char *out, size_t cap) {
+  size_t n = 0;
+  if (*p != '"') die("expected a string at: %.40s", p);
+  p++;
+  while (*p && *p != '"') {
+    char c = *p++;
+    if (c == '\\') {
+      c = *p++;
+      switch (c) {
+        case 'n': c = '\n'; break;
+        case 't': c = '\t'; break;
+        case 'r': c = '\r'; break;
+        case 'b': c = '\b'; break;
+        case 'f': c = '\f'; break;
+        case 'u': {
+          unsigned v = 0;
+          for (int k = 0; k < 4; k++) {
+            char h = *p++;
+            v = v * 16 + (unsigned)(h >= 'a' ? h - 'a' + 10 : h >= 'A' ? h - 'A' + 10 : h - '0');
+          }
+          c = v < 128 ? (char)v : '?';
+          break;
+        }
+        case '\0': die("unterminated string%s", ""); break;
+        default: break; /* \" \\ \/ */
+      }
+    }
+    if (n + 1 >= cap) die("string too long at: %.40s", p);
+    out[n++] = c;
+  }
+  if (*p != '"') die("unterminated string%s", "");
+  out[n] = 0;
+  return p + 1;
+}
+
+/* A flat JSON object of strings, numbers, true/false/null. */
+static void parse_json(const char *s) {
+  char key[256], val[4096];
+  const char *p = skip_ws(s);
+  if (*p != '{') die("config is not a JSON object: %.40s", p);
+  p = skip_ws(p + 1);
+  if (*p == '}') return;
+  for (;;) {
+    p = parse_string(skip_ws(p), key, sizeof key);
+    p = skip_ws(p);
+    if (*p != ':') die("expected ':' at: %.40s", p);
+    p = skip_ws(p + 1);
+    if (*p == '"') {
+      p = parse_string(p, val, sizeof val);
+    } else {
+      size_t n = 0;
+      while (*p && *p != ',' && *p != '}' && *p != ' ' && *p != '\n' && *p != '\t' && *p != '\r') {
+        if (*p == '{' || *p == '[') die("nested values are not supported: %.40s", p);
+        if (n + 1 >= sizeof val) die("value too long at: %.40s", p);
+        val[n++] = *p++;
+      }
+      val[n] = 0;
+    }
+    set_key(key, val);
+    p = skip_ws(p);
+    if (*p == ',') {
+      p++;
+      continue;
+    }
+    if (*p == '}') return;
+    die("expected ',' or '}' at: %.40s", p);
+  }
+}
+
+/* ------------------------------------------------------------------ util */
+
+static int64_t mono_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void sleep_until_us(int64_t us) {
+  struct timespec ts = {.tv_sec = us / 1000000, .tv_nsec = (long)(us % 1000000) * 1000};
+  while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {
+  }
+}
+
+/* User + system CPU seconds of this process, all threads (librdkafka's too). */
+static double cpu_sec(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
+
+static void put_stamp(char *p, int64_t v) {
+  for (int k = 15; k >= 0; k--) {
+    p[k] = (char)('0' + v % 10);
+    v /= 10;
+  }
+}
+
+static int64_t read_stamp(const char *p) {
+  int64_t v = 0;
+  for (int k = 0; k < 16; k++) {
+    unsigned c = (unsigned)(p[k] - '0');
+    if (c > 9) return -1;
+    v = v * 10 + c;
+  }
+  return v;
+}
+
+/* A growable array of doubles. */
+struct vec {
+  double *v;
+  size_t n, cap;
+};
+
+static void vec_push(struct vec *a, double x) {
+  if (a->n == a->cap) {
+    a->cap = a->cap ? a->cap * 2 : 4096;
+    a->v = realloc(a->v, a->cap * sizeof(double));
+    if (!a->v) die("out of memory%s", "");
+  }
+  a->v[a->n++] = x;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* Sorts in place; the same rank as the Node client: floor(q/100 * n). */
+static double pct(struct vec *a, double q, int sorted) {
+  if (!a->n) return 0;
+  if (!sorted) qsort(a->v, a->n, sizeof(double), cmp_double);
+  size_t i = (size_t)floor(q / 100 * (double)a->n);
+  return a->v[i < a->n ? i : a->n - 1];
+}
+
+/* Waits for the harness: prints ready, reads the start time. */
+static void ready_and_start(void) {
+  char line[64];
+  fputs("ready\n", stdout);
+  fflush(stdout);
+  if (!fgets(line, sizeof line, stdin)) die("stdin closed before the start time came%s", "");
+  cfg.startUs = strtoll(line, NULL, 10);
+  if (cfg.startUs <= 0) die("bad start time: %s", line);
+}
+
+static void conf_set(rd_kafka_conf_t *conf, const char *k, const char *v) {
+  char err[512];
+  if (rd_kafka_conf_set(conf, k, v, err, sizeof err) != RD_KAFKA_CONF_OK) {
+    fprintf(stderr, "latency: %s=%s: %s\n", k, v, err);
+    exit(2);
+  }
+}
+
+static rd_kafka_conf_t *base_conf(void) {
+  char buf[300];
+  rd_kafka_conf_t *conf = rd_kafka_conf_new();
+  snprintf(buf, sizeof buf, "%s:%d", cfg.host, cfg.port);
+  conf_set(conf, "bootstrap.servers", buf);
+  conf_set(conf, "socket.nagle.disable", "true");
+  /* stats only for the request counters (req.Produce / req.Fetch); 1 s is librdkafka's granularity */
+  conf_set(conf, "statistics.interval.ms", "1000");
+  return conf;
+}
+
+static void apply_extra(rd_kafka_conf_t *conf) {
+  for (int k = 0; k < cfg.nextra; k++) conf_set(conf, cfg.extraKey[k], cfg.extraVal[k]);
+}
+
+/* Sum of the numbers after every occurrence of `"name":` (one per broker's "req" object). */
+static int64_t sum_counter(const char *json, const char *name) {
+  char pat[64];
+  int64_t sum = 0;
+  snprintf(pat, sizeof pat, "\"%s\":", name);
+  for (const char *p = strstr(json, pat); p; p = strstr(p + 1, pat)) sum += strtoll(p + strlen(pat), NULL, 10);
+  return sum;
+}
+
+static const char *stats_counter_name;
+static int64_t stats_requests = -1;
+static int stats_seen;
+
+static int stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque) {
+  (void)rk, (void)len, (void)opaque;
+  stats_requests = sum_counter(json, stats_counter_name);
+  stats_seen++;
+  return 0;
+}
+
+static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque) {
+  (void)opaque;
+  fprintf(stderr, "latency: librdkafka: %s: %s\n", rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+  if (err == RD_KAFKA_RESP_ERR__FATAL) {
+    char buf[512];
+    rd_kafka_fatal_error(rk, buf, sizeof buf);
+    fprintf(stderr, "latency: fatal: %s\n", buf);
+    exit(1);
+  }
+}
+
+/* ------------------------------------------------------------- producer */
+
+static int64_t *handoff_us; /* per message: when it was handed to librdkafka */
+static unsigned char *slot_busy;
+static int64_t nslots;
+static int64_t delivered, delivery_errors;
+static char first_error[512];
+static struct vec acks_us;
+
+static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
+  (void)rk, (void)opaque;
+  uint64_t o = (uint64_t)(uintptr_t)m->_private;
+  int64_t i = (int64_t)(o >> 1);
+  if (o & 1) slot_busy[i % nslots] = 0;
+  if (m->err) {
+    if (!delivery_errors++)
+      snprintf(first_error, sizeof first_error, "%s (partition %" PRId32 ")", rd_kafka_err2str(m->err), m->partition);
+    return;
+  }
+  delivered++;
+  vec_push(&acks_us, (double)(mono_us() - handoff_us[i]));
+}
+
+static int produce_main(void) {
+  char errstr[512], buf[64];
+  rd_kafka_conf_t *conf = base_conf();
+  conf_set(conf, "acks", cfg.acks == -1 ? "all" : cfg.acks == 0 ? "0" : "1");
+  snprintf(buf, sizeof buf, "%g", cfg.lingerMs);
+  conf_set(conf, "linger.ms", buf);
+  snprintf(buf, sizeof buf, "%d", cfg.batchSize);
+  conf_set(conf, "batch.size", buf);
+  conf_set(conf, "compression.codec", "none");
+  conf_set(conf, "queue.buffering.max.messages", "0"); /* no limit on count; the byte limit below applies */
+  conf_set(conf, "queue.buffering.max.kbytes", "2097151");
+  conf_set(conf, "message.max.bytes", "2000000");
+  if (cfg.maxInFlight > 0) {
+    snprintf(buf, sizeof buf, "%d", cfg.maxInFlight);
+    conf_set(conf, "max.in.flight.requests.per.connection", buf);
+  }
+  apply_extra(conf);
+  rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
+  rd_kafka_conf_set_stats_cb(conf, stats_cb);
+  rd_kafka_conf_set_error_cb(conf, error_cb);
+  stats_counter_name = "Produce";
+  rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+  if (!rk) die("rd_kafka_new: %s", errstr);
+  rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, cfg.topic, NULL);
+
+  /* connected once the topic's metadata (and its partitions' leaders) came back */
+  const struct rd_kafka_metadata *md;
+  rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, 30000);
+  if (err) die("metadata: %s", rd_kafka_err2str(err));
+  if (md->topic_cnt != 1 || md->topics[0].err || md->topics[0].partition_cnt < cfg.partitions)
+    die("topic %s is missing or has too few partitions", cfg.topic);
+  rd_kafka_metadata_destroy(md);
+
+  const int64_t total = (int64_t)floor(cfg.rate * (cfg.warmupSec + cfg.seconds));
+  const double interval = 1e6 / cfg.rate;
+  const int size = cfg.size;
+  /* values live in a ring of preallocated slots (no copy); a slot still awaiting its delivery report is not reused: that message is copied */
+  nslots = (64LL << 20) / (size > 0 ? size : 1);
+  if (nslots < 1024) nslots = 1024;
+  if (nslots > total) nslots = total > 0 ? total : 1;
+  char *ring = malloc((size_t)nslots * (size_t)size + 16);
+  char *scratch = malloc((size_t)size + 16);
+  slot_busy = calloc((size_t)nslots, 1);
+  handoff_us = malloc((size_t)(total > 0 ? total : 1) * sizeof(int64_t));
+  if (!ring || !scratch || !slot_busy || !handoff_us) die("out of memory%s", "");
+  memset(ring, 'x', (size_t)nslots * (size_t)size);
+  memset(scratch, 'x', (size_t)size);
+  struct vec lags = {0};
+  int64_t copied = 0, wakes = 0;
+
+  ready_and_start();
+  const int64_t t0 = cfg.startUs;
+  sleep_until_us(t0);
+  const double cpu0 = cpu_sec();
+  int64_t i = 0;
+  while (i < total) {
+    int64_t now = mono_us();
+    int64_t due = now < t0 ? 0 : (int64_t)floor((double)(now - t0) / interval) + 1;
+    if (due > total) due = total;
+    wakes++;
+    if (due > i) vec_push(&lags, (double)(now - (int64_t)floor((double)t0 + (double)i * interval)));
+    for (; i < due; i++) {
+      const int64_t slot = i % nslots;
+      uint64_t opaque = (uint64_t)i << 1;
+      char *p;
+      int flags;
+      if (!slot_busy[slot]) {
+        slot_busy[slot] = 1;
+        p = ring + slot * size;
+        flags = 0;
+        opaque |= 1;
+      } else {
+        p = scratch;
+        flags = RD_KAFKA_MSG_F_COPY;
+        copied++;
+      }
+      if (size >= 16) put_stamp(p, (int64_t)floor((double)t0 + (double)i * interval));
+      handoff_us[i] = now;
+      while (rd_kafka_produce(rkt, (int32_t)(i % cfg.partitions), flags, p, (size_t)size, NULL, 0, (void *)(uintptr_t)opaque) == -1) {
+        rd_kafka_resp_err_t e = rd_kafka_last_error();
+        if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) die("produce: %s", rd_kafka_err2str(e));
+        rd_kafka_poll(rk, 1);
+      }
+    }
+    rd_kafka_poll(rk, 0);
+    if (i >= total) break;
+    /* next wake: one tick from now, or the next message's time if later */
+    int64_t next = (int64_t)floor((double)t0 + (double)i * interval);
+    int64_t tick = now + cfg.tickUs;
+    sleep_until_us(next > tick ? next : tick);
+  }
+  rd_kafka_resp_err_t ferr = rd_kafka_flush(rk, 120000);
+  const int64_t tEnd = mono_us();
+  const double cpu = cpu_sec() - cpu0;
+  /* one more statistics callback for the final request count */
+  int seen = stats_seen;
+  for (int64_t until = mono_us() + 1500000; stats_seen == seen && mono_us() < until;) rd_kafka_poll(rk, 50);
+
+  /* percentiles first: pct() sorts on the first call, and printf's arguments have no evaluation order */
+  const double lag50 = pct(&lags, 50, 0), lag99 = pct(&lags, 99, 1);
+  const double ack50 = pct(&acks_us, 50, 0), ack99 = pct(&acks_us, 99, 1), ack999 = pct(&acks_us, 99.9, 1);
+  printf("{\"sent\":%" PRId64 ",\"delivered\":%" PRId64 ",\"errors\":%" PRId64 ",\"requests\":%" PRId64
+         ",\"maxInFlight\":%d,\"cpu\":%.4f,\"wall\":%.4f,\"sendLagP50Us\":%.0f,\"sendLagP99Us\":%.0f,\"ackP50Us\":%.0f,"
+         "\"ackP99Us\":%.0f,\"ackP999Us\":%.0f,\"wakes\":%" PRId64 ",\"copied\":%" PRId64 ",\"lingerMs\":%g,\"batchSize\":%d,"
+         "\"tickUs\":%d,\"librdkafka\":\"%s\"}\n",
+         i, delivered, delivery_errors, stats_requests, cfg.maxInFlight, cpu, (double)(tEnd - t0) / 1e6, lag50, lag99,
+         ack50, ack99, ack999, wakes, copied, cfg.lingerMs,
+         cfg.batchSize, cfg.tickUs, rd_kafka_version_str());
+  fflush(stdout);
+  int rc = 0;
+  if (ferr) {
+    fprintf(stderr, "latency: flush: %s (%d messages not delivered)\n", rd_kafka_err2str(ferr), rd_kafka_outq_len(rk));
+    rc = 1;
+  }
+  if (delivery_errors) {
+    fprintf(stderr, "latency: %" PRId64 " delivery errors, first: %s\n", delivery_errors, first_error);
+    rc = 1;
+  }
+  rd_kafka_topic_destroy(rkt);
+  rd_kafka_destroy(rk);
+  return rc;
+}
+
+/* ------------------------------------------------------------- consumer */
+
+static int consume_main(void) {
+  char errstr[512], buf[64];
+  rd_kafka_conf_t *conf = base_conf();
+  conf_set(conf, "group.id", "samsa-bench-latency"); /* required by the API; partitions are assigned, not subscribed */
+  conf_set(conf, "enable.auto.commit", "false");
+  conf_set(conf, "enable.auto.offset.store", "false");
+  conf_set(conf, "enable.partition.eof", "false");
+  snprintf(buf, sizeof buf, "%d", cfg.fetchMaxWaitMs);
+  conf_set(conf, "fetch.wait.max.ms", buf);
+  conf_set(conf, "fetch.min.bytes", "1");
+  conf_set(conf, "max.partition.fetch.bytes", "8388608");
+  apply_extra(conf);
+  rd_kafka_conf_set_stats_cb(conf, stats_cb);
+  rd_kafka_conf_set_error_cb(conf, error_cb);
+  stats_counter_name = "Fetch";
+  rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+  if (!rk) die("rd_kafka_new: %s", errstr);
+  rd_kafka_poll_set_consumer(rk);
+
+  /* the end offsets, taken now, before anything is sent */
+  rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(cfg.partitions);
+  for (int p = 0; p < cfg.partitions; p++) {
+    int64_t lo, hi;
+    rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(rk, cfg.topic, p, &lo, &hi, 30000);
+    if (err) die("watermarks: %s", rd_kafka_err2str(err));
+    rd_kafka_topic_partition_list_add(parts, cfg.topic, p)->offset = hi;
+  }
+  rd_kafka_resp_err_t aerr = rd_kafka_assign(rk, parts);
+  if (aerr) die("assign: %s", rd_kafka_err2str(aerr));
+  rd_kafka_topic_partition_list_destroy(parts);
+
+  const int64_t total = (int64_t)floor(cfg.rate * (cfg.warmupSec + cfg.seconds));
+  struct vec lat = {0};
+  int64_t received = 0, consumeErrors = 0;
+
+  /* let the assignment take effect (leader lookup, first Fetch out) before saying ready */
+  for (int k = 0; k < 3; k++) {
+    rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+    if (m) {
+      if (!m->err) received++;
+      rd_kafka_message_destroy(m);
+    }
+  }
+  ready_and_start();
+  const int64_t recordFrom = cfg.startUs + (int64_t)(cfg.warmupSec * 1e6);
+  const int64_t endUs = cfg.startUs + (int64_t)((cfg.warmupSec + cfg.seconds) * 1e6);
+  int64_t lastRecv = mono_us();
+  double cpu0 = -1;
+  while (received < total) {
+    rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+    const int64_t now = mono_us();
+    if (cpu0 < 0 && now >= cfg.startUs) cpu0 = cpu_sec();
+    if (m) {
+      if (m->err) {
+        if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF && !consumeErrors++)
+          fprintf(stderr, "latency: consume: %s\n", rd_kafka_message_errstr(m));
+      } else {
+        received++;
+        lastRecv = now;
+        if (m->len >= 16) {
+          int64_t st = read_stamp((const char *)m->payload);
+          if (st >= recordFrom) vec_push(&lat, (double)(now - st));
+        }
+      }
+      rd_kafka_message_destroy(m);
+    }
+    if (now > endUs + 20000000 || (now > endUs && now - lastRecv > 3000000)) break;
+  }
+  const double cpu = cpu0 < 0 ? 0 : cpu_sec() - cpu0;
+  const double wall = (double)(lastRecv - cfg.startUs) / 1e6;
+  if (cfg.outFile[0]) {
+    FILE *f = fopen(cfg.outFile, "wb");
+    if (!f || fwrite(lat.v, sizeof(double), lat.n, f) != lat.n || fclose(f)) die("cannot write %s", cfg.outFile);
+  }
+  int seen = stats_seen;
+  for (int64_t until = mono_us() + 1500000; stats_seen == seen && mono_us() < until;) {
+    rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 50);
+    if (m) rd_kafka_message_destroy(m);
+  }
+  printf("{\"received\":%" PRId64 ",\"recorded\":%zu,\"fetches\":%" PRId64 ",\"errors\":%" PRId64
+         ",\"cpu\":%.4f,\"wall\":%.4f,\"librdkafka\":\"%s\"}\n",
+         received, lat.n, stats_requests, consumeErrors, cpu, wall, rd_kafka_version_str());
+  fflush(stdout);
+  rd_kafka_consumer_close(rk);
+  rd_kafka_destroy(rk);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2 || (strcmp(argv[1], "produce") && strcmp(argv[1], "consume"))) {
+    fprintf(stderr, "usage: %s produce|consume '<json config>' | key=value ...\n", argv[0]);
+    return 2;
+  }
+  for (int a = 2; a < argc; a++) {
+    const char *s = skip_ws(argv[a]);
+    if (*s == '{') {
+      parse_json(s);
+    } else {
+      const char *eq = strchr(s, '=');
+      if (!eq || eq == s || (size_t)(eq - s) >= 256) die("expected key=value: %s", s);
+      char key[256];
+      memcpy(key, s, (size_t)(eq - s));
+      key[eq - s] = 0;
+      set_key(key, eq + 1);
+    }
+  }
+  if (cfg.rate <= 0 || cfg.partitions < 1 || cfg.size < 0) die("bad rate, partitions or size%s", "");
+  if (cfg.tickUs < 50) cfg.tickUs = 50;
+  return !strcmp(argv[1], "produce") ? produce_main() : consume_main();
+}
