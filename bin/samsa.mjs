@@ -1,5 +1,5 @@
-#!/usr/bin/env node
-// The `samsa` executable: registers tsx so the TypeScript sources run as they are, then runs the CLI.
+#!/usr/bin/env -S node --initial-old-space-size=64
+// The `samsa` executable (its V8 option is BROKER_NODE_FLAGS in src/cli/start.ts): registers tsx so the TypeScript sources run as they are, then runs the CLI.
 import { register } from 'tsx/esm/api';
 
 register();

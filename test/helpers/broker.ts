@@ -13,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { BROKER_NODE_FLAGS } from '../../src/cli/start.ts';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -119,7 +120,7 @@ export async function startChildBroker(opts: ChildOptions = {}): Promise<ChildBr
     ];
     for (const [k, v] of Object.entries(opts.overrides ?? {})) args.push('--override', `${k}=${v}`);
     out = '';
-    const p = spawn(process.execPath, args, {
+    const p = spawn(process.execPath, [...BROKER_NODE_FLAGS, ...args], {
       cwd: REPO_ROOT,
       env: { ...process.env, SAMSA_LOG_LEVEL: process.env.SAMSA_LOG_LEVEL ?? 'warn', ...opts.env },
       stdio: ['ignore', 'pipe', 'pipe'],

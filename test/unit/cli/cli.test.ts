@@ -3,6 +3,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { runCli } from '../../../src/cli/main.ts';
 import { startBroker, type EmbeddedBroker } from '../../../src/index.ts';
@@ -187,6 +188,17 @@ test('unreachable broker: one line', async () => {
   const code = await runCli(['cluster', 'info', '-b', '127.0.0.1:1'], { stdout: () => {}, stderr: (s) => (err += s) });
   assert.equal(code, 1);
   assert.equal(err, 'samsa: cannot connect to 127.0.0.1:1: connection refused\n');
+});
+
+test('bin/samsa.mjs runs by its own #! line with the broker V8 flags of start.ts', async () => {
+  const { BROKER_NODE_FLAGS } = await import('../../../src/cli/start.ts');
+  const bin = path.resolve(import.meta.dirname, '../../../bin/samsa.mjs');
+  const first = fs.readFileSync(bin, 'utf8').split('\n')[0];
+  assert.equal(first, `#!/usr/bin/env -S node ${BROKER_NODE_FLAGS.join(' ')}`);
+  // executed as a program (not `node bin/samsa.mjs`), the kernel and env run the #! line
+  const direct = spawnSync(bin, ['--version'], { encoding: 'utf8' });
+  assert.equal(direct.status, 0, direct.stderr);
+  assert.equal(direct.stdout.trim(), '0.1.0');
 });
 
 test('bin/samsa.mjs: --help exits 0; start with a bad property exits 1 with one line', () => {
