@@ -1,7 +1,7 @@
 /**
  * src/cli: the `samsa` command line — `start` runs a broker; `topic`,
- * `produce`, `consume`, `group` and `cluster` talk to any Kafka-compatible broker
- * through src/client. Output is human-readable tables by default and JSON
+ * `produce`, `consume`, `group`, `cluster` and `bench` talk to any
+ * Kafka-compatible broker through src/client. Output is human-readable tables by default and JSON
  * with --json; every failure is one line on stderr and a non-zero exit code.
  *
  * This file builds the commander program and maps errors to exit codes;
@@ -15,6 +15,7 @@ import { registerConsumeCommand } from './consume.ts';
 import { registerClusterCommands } from './cluster.ts';
 import { registerGroupCommands } from './group.ts';
 import { registerStartCommand } from './start.ts';
+import { registerBenchCommand } from './bench/command.ts';
 
 /** Adds the options every client command shares. */
 function clientOptions(c: Command): Command {
@@ -37,6 +38,7 @@ export function buildProgram(io: CliIO, onStarted: (done: Promise<number>) => vo
   registerConsumeCommand(program, io, clientOptions);
   registerClusterCommands(program, io, clientOptions);
   registerGroupCommands(program, io, clientOptions);
+  registerBenchCommand(program, io, clientOptions);
   return program;
 }
 
