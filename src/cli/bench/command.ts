@@ -23,6 +23,7 @@ interface BenchFlags extends ClientFlags {
   messages?: string;
   duration?: string;
   batchBytes: string;
+  requestBytes: string;
   lingerMs: string;
   maxInFlight: string;
   rate?: string;
@@ -37,7 +38,7 @@ interface BenchFlags extends ClientFlags {
 /** Largest --size: well above any broker's message.max.bytes default. */
 const MAX_SIZE = 64 * 1024 * 1024;
 /** Default volume of the max-throughput phase when neither --messages nor --duration is given. */
-const DEFAULT_BYTES = 100e6;
+const DEFAULT_BYTES = 500e6;
 
 /** A decimal number > `above` (or >= when `orEqual`). */
 function parseSeconds(s: string, what: string, orEqual = false): number {
@@ -63,6 +64,7 @@ export function planFromFlags(o: BenchFlags): BenchPlan {
     messages: messages ?? (durationSec === undefined ? Math.max(1000, Math.round(DEFAULT_BYTES / size)) : undefined),
     durationSec,
     batchBytes: parseIntOption(o.batchBytes, '--batch-bytes', 1),
+    requestBytes: parseIntOption(o.requestBytes, '--request-bytes', 1),
     lingerMs: parseIntOption(o.lingerMs, '--linger-ms', 0),
     maxInFlight: parseIntOption(o.maxInFlight, '--max-in-flight', 1),
     latency: o.latency
@@ -91,9 +93,10 @@ export function registerBenchCommand(program: Command, io: CliIO, clientOptions:
       .option('--replication-factor <n>', 'replicas per partition of a new topic', '1')
       .option('--size <bytes>', `value size (at least ${STAMP_BYTES}: each value starts with its send time)`, '1024')
       .option('--acks <acks>', 'all / -1, 1 or 0', 'all')
-      .option('--messages <n>', 'messages in the max-throughput phase (default: 100 MB of values, at least 1000)')
+      .option('--messages <n>', 'messages in the max-throughput phase (default: 500 MB of values, at least 1000)')
       .option('--duration <seconds>', 'run the max-throughput phase this long instead of a message count')
-      .option('--batch-bytes <n>', `largest record batch per partition per request (a request carries at most ${REQUEST_BYTES >> 20} MiB)`, '1000000')
+      .option('--batch-bytes <n>', 'largest record batch (one per partition per request)', '1000000')
+      .option('--request-bytes <n>', 'most record bytes per Produce request (like max.request.size)', String(REQUEST_BYTES))
       .option('--linger-ms <ms>', 'latency phase: how long the producer gathers due messages before a request', '2')
       .option('--max-in-flight <n>', 'produce requests in flight per broker connection', '8')
       .option('--rate <msgs/s>', 'latency phase rate (default: 50% of the measured max msgs/s)')

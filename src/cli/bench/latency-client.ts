@@ -38,8 +38,10 @@ export interface LatencyClientConfig {
   lingerMs: number;
   maxInFlight: number;
   fetchMaxWaitMs: number;
-  /** Largest batch per partition per request (default 512 KiB). */
+  /** Largest batch per partition per request (default 512 KiB, under message.max.bytes). */
   batchBytes?: number;
+  /** Most record bytes per request (default 512 KiB): a producer that fell behind catches up in requests of this. */
+  requestBytes?: number;
   /** Request timeout (default 60 s). */
   requestTimeoutMs?: number;
   /** consumer: where the latencies go */
@@ -76,6 +78,8 @@ export const cpuSeconds = (): number => {
 /** Messages the producer sends over warm-up + recorded window. */
 export const totalMessages = (cfg: LatencyClientConfig): number => Math.floor(cfg.rate * (cfg.warmupSec + cfg.seconds));
 
+const LATENCY_REQUEST_BYTES = 512 * 1024;
+
 const orZero = (x: number) => (Number.isFinite(x) ? x : 0);
 
 function connect(cfg: LatencyClientConfig, clientId: string): Promise<TopicRoute> {
@@ -98,7 +102,16 @@ export async function prepareLatencyProducer(cfg: LatencyClientConfig): Promise<
     const cpu0 = cpuSeconds();
     const s = await produce(
       route,
-      { size: cfg.size, acks: cfg.acks, rate: cfg.rate, messages: totalMessages(cfg), lingerMs: cfg.lingerMs, maxInFlight: cfg.maxInFlight, batchBytes: cfg.batchBytes ?? 512 * 1024 },
+      {
+        size: cfg.size,
+        acks: cfg.acks,
+        rate: cfg.rate,
+        messages: totalMessages(cfg),
+        lingerMs: cfg.lingerMs,
+        maxInFlight: cfg.maxInFlight,
+        batchBytes: cfg.batchBytes ?? LATENCY_REQUEST_BYTES,
+        requestBytes: cfg.requestBytes ?? LATENCY_REQUEST_BYTES,
+      },
       startUs,
     );
     const wall = (monoUs() - startUs) / 1e6;

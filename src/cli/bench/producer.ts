@@ -3,7 +3,7 @@
  * topic's partitions (message i goes to partition i mod P), pipelined
  * Produce requests with one batch per partition, one request per leader.
  * Unpaced, it keeps `maxInFlight` requests of full batches (a request: at
- * most REQUEST_BYTES) in flight per leader (max throughput). Paced, message i is due at start + i / rate;
+ * most `requestBytes`) in flight per leader (max throughput). Paced, message i is due at start + i / rate;
  * every `lingerMs` what is due goes out (like linger.ms), stamped with its
  * intended send time, so a sender that falls behind shows as latency.
  * Request buffers are pooled; nothing is allocated per record.
@@ -31,6 +31,8 @@ export interface ProduceSpec {
   maxInFlight: number;
   /** Largest record batch in bytes (at least one record per batch). */
   batchBytes: number;
+  /** Most record bytes per request (default REQUEST_BYTES; at least one record). */
+  requestBytes?: number;
   /** The broker's wait for acks=all (Produce timeoutMs). */
   timeoutMs?: number;
 }
@@ -57,8 +59,8 @@ interface LeaderState {
   inFlight: number;
 }
 
-/** Most record bytes one Produce request carries (batches of many partitions add up). */
-export const REQUEST_BYTES = 8 << 20;
+/** Default cap on the record bytes of one Produce request (Kafka's max.request.size default). */
+export const REQUEST_BYTES = 1 << 20;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -66,8 +68,8 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 export async function produce(route: TopicRoute, spec: ProduceSpec, startUs: number): Promise<ProduceStats> {
   const P = route.partitions;
   const tpl = new BatchTemplate(spec.size, spec.batchBytes);
-  // one batch per partition per request, at most REQUEST_BYTES of them (but at least one record)
-  const perRequest = Math.max(1, Math.min(P * tpl.maxRecords, Math.floor(REQUEST_BYTES / tpl.sizeOf(1))));
+  // one batch per partition per request, at most requestBytes of them (but at least one record)
+  const perRequest = Math.max(1, Math.min(P * tpl.maxRecords, Math.floor((spec.requestBytes ?? REQUEST_BYTES) / tpl.sizeOf(1))));
   const paced = Number.isFinite(spec.rate);
   const interval = paced ? 1e6 / spec.rate : 0;
   const api = apiByName('Produce');

@@ -11,6 +11,7 @@ import { produce } from './producer.ts';
 import { TopicReader, readRange } from './consumer.ts';
 import { endOffsets, openRoute } from './route.ts';
 import { runLatency } from './latency-run.ts';
+import { cpuSeconds } from './latency-client.ts';
 import { summarize, type Summary } from './percentiles.ts';
 import { monoUs } from './stamp.ts';
 
@@ -26,6 +27,7 @@ export interface BenchPlan {
   messages?: number;
   durationSec?: number;
   batchBytes: number;
+  requestBytes: number;
   lingerMs: number;
   maxInFlight: number;
   /** Latency phase: messages/s (undefined: half the measured max), or no latency phase. */
@@ -38,6 +40,8 @@ export interface Throughput {
   messages: number;
   bytes: number;
   seconds: number;
+  /** This process's CPU seconds over the phase (the load generator's share of the limit). */
+  cpuSeconds: number;
 }
 
 export interface BenchResult {
@@ -58,8 +62,9 @@ export interface BenchResult {
     latencyUs: Summary;
     sendLagUs: { p50: number; p99: number };
     ackUs: { p50: number; p99: number };
-    producerCpu: number;
-    consumerCpu: number;
+    /** CPU time over wall time of each side (in one process: both the process's). */
+    producerCpuShare: number;
+    consumerCpuShare: number;
   };
 }
 
@@ -94,6 +99,7 @@ async function runPhases(admin: KafkaClient, plan: BenchPlan, isNew: boolean): P
 
     // 1. max produce
     const start = await endOffsets(route);
+    const pCpu0 = cpuSeconds();
     const t0 = monoUs();
     const p = await produce(
       route,
@@ -106,15 +112,18 @@ async function runPhases(admin: KafkaClient, plan: BenchPlan, isNew: boolean): P
         lingerMs: plan.lingerMs,
         maxInFlight: plan.maxInFlight,
         batchBytes: plan.batchBytes,
+        requestBytes: plan.requestBytes,
         timeoutMs: plan.requestTimeoutMs,
       },
       t0,
     );
+    const pCpu = cpuSeconds() - pCpu0;
     const end = await endOffsets(route);
     const produced: BenchResult['produce'] = {
       messages: p.sent,
       bytes: p.sent * plan.size,
       seconds: (p.lastAckUs - p.firstSendUs) / 1e6,
+      cpuSeconds: pCpu,
       requests: p.requests,
       stored: sum(end) - sum(start),
       ackUs: summarize(p.ackUs),
@@ -122,9 +131,10 @@ async function runPhases(admin: KafkaClient, plan: BenchPlan, isNew: boolean): P
 
     // 2. catch-up consume of exactly that range
     const reader = new TopicReader(route, start, { maxWaitMs: 100 });
+    const cCpu0 = cpuSeconds();
     const c0 = monoUs();
     const read = await readRange(reader, end);
-    const consumed = { ...read, seconds: (monoUs() - c0) / 1e6, fetches: reader.fetches };
+    const consumed = { ...read, seconds: (monoUs() - c0) / 1e6, cpuSeconds: cpuSeconds() - cCpu0, fetches: reader.fetches };
 
     // 3. fixed-rate end-to-end latency
     let latency: BenchResult['latency'] = null;
@@ -148,6 +158,7 @@ async function runPhases(admin: KafkaClient, plan: BenchPlan, isNew: boolean): P
         maxInFlight: plan.maxInFlight,
         fetchMaxWaitMs: plan.latency.fetchMaxWaitMs,
         batchBytes: plan.batchBytes,
+        requestBytes: plan.requestBytes,
         requestTimeoutMs: plan.requestTimeoutMs,
       };
       const r = await runLatency(cfg, plan.latency.inProcess);
@@ -161,8 +172,8 @@ async function runPhases(admin: KafkaClient, plan: BenchPlan, isNew: boolean): P
         latencyUs: summarize(r.latencyUs),
         sendLagUs: { p50: r.producer.sendLagP50Us, p99: r.producer.sendLagP99Us },
         ackUs: { p50: r.producer.ackP50Us, p99: r.producer.ackP99Us },
-        producerCpu: r.producer.cpu,
-        consumerCpu: r.consumer.cpu,
+        producerCpuShare: r.producer.cpu / r.producer.wall,
+        consumerCpuShare: r.consumer.cpu / r.consumer.wall,
       };
     }
     return { topic: plan.topic, created: isNew, deleted: false, partitions: route.partitions, replicationFactor, produce: produced, consume: consumed, latency };

@@ -108,7 +108,7 @@ test('the text report names the phases and the topic', async () => {
   const r = await bench(['--messages', '1000', '--size', '16', '--acks', '0', '--no-latency']);
   assert.equal(r.code, 0, r.err);
   assert.match(r.out, /^topic samsa-bench-[0-9a-f]{8}: 1 partition\(s\), replication factor 1, 16 B values, acks=0\n/);
-  assert.match(r.out, /\nPHASE\s+MESSAGES\s+MB\/S\s+MSGS\/S\s+SECONDS\n/);
+  assert.match(r.out, /\nPHASE\s+MESSAGES\s+MB\/S\s+MSGS\/S\s+SECONDS\s+CLIENT CPU %\n/);
   assert.match(r.out, /\nconsume\s+1000\s/);
   assert.match(r.out, /1000 messages stored \(ListOffsets\)/);
   assert.match(r.out, /\ntopic samsa-bench-[0-9a-f]{8} deleted\n$/);
