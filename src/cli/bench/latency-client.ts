@@ -44,6 +44,8 @@ export interface LatencyClientConfig {
   requestBytes?: number;
   /** Request timeout (default 60 s). */
   requestTimeoutMs?: number;
+  /** producer: wait and round-trip percentiles without the warm-up, as the latencies (default: the whole run) */
+  statsAfterWarmup?: boolean;
   /** consumer: where the latencies go */
   outFile?: string;
 }
@@ -111,6 +113,7 @@ export async function prepareLatencyProducer(cfg: LatencyClientConfig): Promise<
         maxInFlight: cfg.maxInFlight,
         batchBytes: cfg.batchBytes ?? LATENCY_REQUEST_BYTES,
         requestBytes: cfg.requestBytes ?? LATENCY_REQUEST_BYTES,
+        statsFromUs: cfg.statsAfterWarmup ? startUs + cfg.warmupSec * 1e6 : undefined,
       },
       startUs,
     );

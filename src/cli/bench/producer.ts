@@ -35,6 +35,8 @@ export interface ProduceSpec {
   requestBytes?: number;
   /** The broker's wait for acks=all (Produce timeoutMs). */
   timeoutMs?: number;
+  /** Paced: leave requests whose oldest message was due before this (a warm-up) out of `sendLagUs` and `ackUs`. */
+  statsFromUs?: number;
 }
 
 export interface ProduceStats {
@@ -46,9 +48,9 @@ export interface ProduceStats {
   /** CLOCK_MONOTONIC µs of the first send and the last acknowledgement. */
   firstSendUs: number;
   lastAckUs: number;
-  /** Per request, paced only: µs its oldest message waited past its intended time. */
+  /** Per request (from `statsFromUs`), paced only: µs its oldest message waited past its intended time. */
   sendLagUs: number[];
-  /** Per request: µs from send to acknowledgement. */
+  /** Per request (from `statsFromUs`): µs from send to acknowledgement. */
   ackUs: number[];
 }
 
@@ -83,7 +85,7 @@ export async function produce(route: TopicRoute, spec: ProduceSpec, startUs: num
   let wake: (() => void) | undefined;
   const full = () => leaders.some((l) => l.inFlight >= spec.maxInFlight);
 
-  const sendRequest = (l: LeaderState, bytes: number, sentUs: number, nowMs: number, stampStep: number) => {
+  const sendRequest = (l: LeaderState, bytes: number, sentUs: number, nowMs: number, stampStep: number, measured: boolean) => {
     let buf = pool.pop();
     if (!buf || buf.length < bytes) buf = Buffer.allocUnsafe(Math.max(bytes, (buf?.length ?? 0) * 2));
     const partitionData = [];
@@ -110,7 +112,7 @@ export async function produce(route: TopicRoute, spec: ProduceSpec, startUs: num
       else {
         stats.sent += n;
         stats.lastAckUs = monoUs();
-        stats.ackUs.push(stats.lastAckUs - sentUs);
+        if (measured) stats.ackUs.push(stats.lastAckUs - sentUs);
       }
       wake?.();
     };
@@ -136,12 +138,14 @@ export async function produce(route: TopicRoute, spec: ProduceSpec, startUs: num
     }
     const sentUs = monoUs();
     if (stats.requests === 0) stats.firstSendUs = sentUs;
-    if (paced) stats.sendLagUs.push(sentUs - (startUs + i * interval));
+    const dueUs = paced ? startUs + i * interval : sentUs;
+    const measured = spec.statsFromUs === undefined || dueUs >= spec.statsFromUs;
+    if (paced && measured) stats.sendLagUs.push(sentUs - dueUs);
     const nowMs = Date.now();
     for (const l of leaders) {
       let bytes = 0;
       for (const p of l.partitions) if (counts[p] > 0) bytes += tpl.sizeOf(counts[p]);
-      if (bytes > 0) sendRequest(l, bytes, sentUs, nowMs, P * interval);
+      if (bytes > 0) sendRequest(l, bytes, sentUs, nowMs, P * interval, measured);
     }
   };
 

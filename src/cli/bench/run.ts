@@ -159,6 +159,7 @@ async function runPhases(admin: KafkaClient, plan: BenchPlan, isNew: boolean): P
         fetchMaxWaitMs: plan.latency.fetchMaxWaitMs,
         batchBytes: plan.batchBytes,
         requestBytes: plan.requestBytes,
+        statsAfterWarmup: true,
         requestTimeoutMs: plan.requestTimeoutMs,
       };
       const r = await runLatency(cfg, plan.latency.inProcess);
