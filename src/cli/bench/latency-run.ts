@@ -9,6 +9,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+// the same heap setting as the broker: these processes churn network buffers the same way
+import { BROKER_NODE_FLAGS } from '../start.ts';
 import { fileURLToPath } from 'node:url';
 import { type ConsumerReport, type LatencyClientConfig, type ProducerReport, prepareLatencyConsumer, prepareLatencyProducer } from './latency-client.ts';
 import type { LatencyRole } from './latency-process.ts';
@@ -55,7 +57,7 @@ class Child {
   readonly done: Promise<any>;
 
   constructor(readonly role: LatencyRole, cfg: LatencyClientConfig) {
-    this.proc = spawn(process.execPath, ['--import', 'tsx', CHILD_ENTRY, role, JSON.stringify(cfg)], { cwd: PACKAGE_ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+    this.proc = spawn(process.execPath, [...BROKER_NODE_FLAGS, '--import', 'tsx', CHILD_ENTRY, role, JSON.stringify(cfg)], { cwd: PACKAGE_ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
     this.proc.stdout.on('data', (d) => (this.out += d));
     this.proc.stderr.on('data', (d) => (this.err = (this.err + d).slice(-8000)));
     const exited = new Promise<number | null>((resolve, reject) => {
