@@ -23,6 +23,11 @@ const LINGER_MS = 2;
 /** C generator: librdkafka's linger.ms (a float in librdkafka >= 1.5) and the pacer's wake-up period. */
 const C_LINGER_MS = 1;
 const C_TICK_US = 500;
+/** SAMSA_BENCH_LATENCY_LINGER_MS overrides the latency producer's linger (either generator) for experiments. */
+const lingerOverride = (): number | undefined => {
+  const v = process.env.SAMSA_BENCH_LATENCY_LINGER_MS;
+  return v ? Number(v) : undefined;
+};
 const ms = (us: number) => (us / 1000).toFixed(2);
 const monoUs = (): number => Number(process.hrtime.bigint() / 1000n);
 
@@ -190,6 +195,7 @@ export class SamsaTarget implements Target {
     const load = latencyLoad();
     if (load === 'kcat') return this.latencyKcat(w, rate, seconds);
     const bin = load === 'c' ? latencyLoadgen()! : '';
+    const linger = lingerOverride() ?? (load === 'c' ? C_LINGER_MS : LINGER_MS);
     const outFile = path.join(this.dir!, `lat-${++this.seq}.f64`);
     const base = {
       host: '127.0.0.1',
@@ -204,7 +210,7 @@ export class SamsaTarget implements Target {
       seconds,
       fetchMaxWaitMs: 100,
       // the C generator leaves max.in.flight at librdkafka's default (0 = not set)
-      ...(load === 'c' ? { lingerMs: C_LINGER_MS, maxInFlight: 0, batchSize: 1_000_000, tickUs: C_TICK_US } : { lingerMs: LINGER_MS, maxInFlight: 32 }),
+      ...(load === 'c' ? { lingerMs: linger, maxInFlight: 0, batchSize: 1_000_000, tickUs: C_TICK_US } : { lingerMs: linger, maxInFlight: 32 }),
     };
     const script = path.join(root, 'bench/harness/samsa-latency-client.ts');
     const child = (role: string, cfg: object) => {
@@ -253,7 +259,7 @@ export class SamsaTarget implements Target {
       const driver =
         load === 'c'
           ? `${LOAD_NAMES.c}, librdkafka ${p.librdkafka}: linger.ms ${p.lingerMs}, batch.size ${p.batchSize}, pacer every ${p.tickUs / 1000} ms (${p.requests} produce requests; pacer lateness p50/p99 ${ms(p.sendLagP50Us)}/${ms(p.sendLagP99Us)} ms, hand-off to delivery report p50/p99 ${ms(p.ackP50Us)}/${ms(p.ackP99Us)} ms), fetch.wait.max.ms 100 (${c.fetches} fetches); sent ${p.sent}, received ${c.received}`
-          : `${LOAD_NAMES.node}: linger ${LINGER_MS} ms (${p.requests} produce requests, max ${p.maxInFlight} in flight; oldest message's wait before its request p50/p99 ${ms(p.sendLagP50Us)}/${ms(p.sendLagP99Us)} ms, produce round trip p50/p99 ${ms(p.ackP50Us)}/${ms(p.ackP99Us)} ms), fetch maxWait 100 ms (${c.fetches} fetches); sent ${p.sent}, received ${c.received}`;
+          : `${LOAD_NAMES.node}: linger ${linger} ms (${p.requests} produce requests, max ${p.maxInFlight} in flight; oldest message's wait before its request p50/p99 ${ms(p.sendLagP50Us)}/${ms(p.sendLagP99Us)} ms, produce round trip p50/p99 ${ms(p.ackP50Us)}/${ms(p.ackP99Us)} ms), fetch maxWait 100 ms (${c.fetches} fetches); sent ${p.sent}, received ${c.received}`;
       return {
         sent: Math.floor(rate * seconds),
         received: latenciesUs.length,
