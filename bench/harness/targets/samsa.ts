@@ -17,6 +17,7 @@ import { freePort, procCpu, run, sleep, startServer, waitForPort, type Server } 
 import { LatencyRecorder, drain, lineStamps, pace, writeStamp } from '../latency.ts';
 import { makePayload } from '../payload.ts';
 import type { PayloadFiles, Target, Workload } from '../types.ts';
+import { BROKER_NODE_FLAGS } from '../../../src/cli/start.ts';
 
 /** Node client: produce requests go out every LINGER_MS with what is due (like linger.ms). */
 const LINGER_MS = 2;
@@ -34,6 +35,16 @@ const monoUs = (): number => Number(process.hrtime.bigint() / 1000n);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
 /** SAMSA_BENCH_CPU_PROF=DIR: the broker child runs under `node --cpu-prof` (one .cpuprofile per broker run, written on exit). */
+/**
+ * Node/V8 options of the broker child: BROKER_NODE_FLAGS, what bin/samsa.mjs's
+ * #! line gives `npx samsa start` (it is run here as `node bin/samsa.mjs`, which
+ * skips that line). SAMSA_BENCH_BROKER_FLAGS=none runs without them, to
+ * measure what they change.
+ */
+function brokerFlags(): string[] {
+  return process.env.SAMSA_BENCH_BROKER_FLAGS === 'none' ? [] : BROKER_NODE_FLAGS;
+}
+
 function profArgs(): string[] {
   const dir = process.env.SAMSA_BENCH_CPU_PROF;
   return dir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(dir)}`] : [];
@@ -44,13 +55,13 @@ export function samsaCommand(dir: string, port: number): { cmd: string; args: st
   if (fs.existsSync(bin)) {
     return {
       cmd: process.execPath,
-      args: [...profArgs(), '--import', 'tsx', bin, 'start', '--override', `log.dirs=${dir}`, '--override', `listeners=PLAINTEXT://127.0.0.1:${port}`],
+      args: [...brokerFlags(), ...profArgs(), '--import', 'tsx', bin, 'start', '--override', `log.dirs=${dir}`, '--override', `listeners=PLAINTEXT://127.0.0.1:${port}`],
       how: 'bin/samsa.mjs start',
     };
   }
   return {
     cmd: process.execPath,
-    args: [...profArgs(), '--import', 'tsx', path.join(root, 'bench/harness/samsa-child.ts'), dir, String(port)],
+    args: [...brokerFlags(), ...profArgs(), '--import', 'tsx', path.join(root, 'bench/harness/samsa-child.ts'), dir, String(port)],
     how: 'startBroker() in a child process',
   };
 }
@@ -214,7 +225,7 @@ export class SamsaTarget implements Target {
     };
     const script = path.join(root, 'bench/harness/samsa-latency-client.ts');
     const child = (role: string, cfg: object) => {
-      const [cmd, args] = load === 'c' ? [bin, [role, JSON.stringify(cfg)]] : [process.execPath, ['--import', 'tsx', script, role, JSON.stringify(cfg)]];
+      const [cmd, args] = load === 'c' ? [bin, [role, JSON.stringify(cfg)]] : [process.execPath, [...BROKER_NODE_FLAGS, '--import', 'tsx', script, role, JSON.stringify(cfg)]];
       const c = spawn(cmd, args, { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] });
       let out = '';
       let err = '';
