@@ -173,6 +173,8 @@ export async function startBroker(opts: { config: BrokerConfig; logger?: Logger 
   const me = image.brokers.get(config.nodeId);
   const regListeners = [{ name: listener.name, host: advertised.host, port: advertised.port }];
   if (!me || JSON.stringify(me.listeners) !== JSON.stringify(regListeners)) await controller.registerBroker(regListeners);
+  // only now, registered and with every handler in place, are requests read
+  server.open();
 
   logger.info(
     { listener: `${listener.name}://${bound.host}:${bound.port}`, logDirs: config.logDirs, clusterId, nodeId: config.nodeId },

@@ -1,7 +1,10 @@
 /**
  * The TCP listener: accepts connections up to `max.connections`, wires each
  * to the dispatcher, and on shutdown stops accepting, lets in-flight requests
- * finish (bounded wait) and closes what remains.
+ * finish (bounded wait) and closes what remains. Connections accepted
+ * between listen() and open() (the broker binds first to learn its port,
+ * then finishes starting) are parked unread, so no request is served before
+ * the broker is registered and its handlers are in place.
  */
 import net from 'node:net';
 import type { Logger } from 'pino';
@@ -21,34 +24,63 @@ export class SocketServer {
   private readonly server: net.Server;
   private readonly connections = new Set<Connection>();
   private rejectedLogged = false;
+  /** Sockets accepted before open(); null once open. */
+  private parked: net.Socket[] | null = [];
 
   constructor(
     private readonly opts: SocketServerOptions,
-    handler: FrameHandler,
+    private readonly handler: FrameHandler,
   ) {
     this.server = net.createServer((socket) => {
-      if (this.connections.size >= opts.maxConnections) {
-        if (!this.rejectedLogged) {
-          opts.logger.warn({ limit: opts.maxConnections }, 'refusing connection: max.connections reached');
-          this.rejectedLogged = true;
+      if (this.parked) {
+        if (this.parked.length >= opts.maxConnections) {
+          socket.destroy();
+          return;
         }
-        socket.destroy();
+        socket.pause();
+        socket.on('error', ignore); // a peer that resets while parked
+        this.parked.push(socket);
         return;
       }
-      this.rejectedLogged = false;
-      const conn = new Connection(
-        socket,
-        handler,
-        {
-          maxFrameBytes: opts.maxFrameBytes,
-          idleTimeoutMs: opts.idleTimeoutMs,
-          maxInFlight: opts.maxInFlightPerConnection,
-          logger: opts.logger,
-        },
-        (c) => this.connections.delete(c),
-      );
-      this.connections.add(conn);
+      this.accept(socket);
     });
+  }
+
+  /** Serve from now on, starting with the connections parked since listen(). */
+  open(): void {
+    const parked = this.parked ?? [];
+    this.parked = null;
+    for (const socket of parked) {
+      socket.off('error', ignore);
+      if (socket.destroyed) continue;
+      socket.resume();
+      this.accept(socket);
+    }
+  }
+
+  private accept(socket: net.Socket): void {
+    const opts = this.opts;
+    if (this.connections.size >= opts.maxConnections) {
+      if (!this.rejectedLogged) {
+        opts.logger.warn({ limit: opts.maxConnections }, 'refusing connection: max.connections reached');
+        this.rejectedLogged = true;
+      }
+      socket.destroy();
+      return;
+    }
+    this.rejectedLogged = false;
+    const conn = new Connection(
+      socket,
+      this.handler,
+      {
+        maxFrameBytes: opts.maxFrameBytes,
+        idleTimeoutMs: opts.idleTimeoutMs,
+        maxInFlight: opts.maxInFlightPerConnection,
+        logger: opts.logger,
+      },
+      (c) => this.connections.delete(c),
+    );
+    this.connections.add(conn);
   }
 
   get connectionCount(): number {
@@ -68,6 +100,8 @@ export class SocketServer {
 
   /** Stop accepting; wait up to `graceMs` for in-flight requests; close the rest. */
   async close(graceMs = 3000): Promise<void> {
+    for (const socket of this.parked ?? []) socket.destroy();
+    this.parked = [];
     const closed = new Promise<void>((r) => this.server.close(() => r()));
     const settle = Promise.all([...this.connections].map((c) => c.settle()));
     await Promise.race([settle, new Promise((r) => setTimeout(r, graceMs).unref())]);
@@ -75,3 +109,5 @@ export class SocketServer {
     await closed;
   }
 }
+
+function ignore(): void {}

@@ -22,6 +22,7 @@ async function withServer(
     (frame) => handler(frame),
   );
   const { port } = await s.listen();
+  s.open();
   try {
     await fn(port);
   } finally {
@@ -131,4 +132,36 @@ test('a null reply (acks=0) sends nothing and later replies still flow', async (
       sock.destroy();
     },
   );
+});
+
+test('a connection accepted before open() is parked unread, then served in order once open', async () => {
+  let handled = 0;
+  const s = new SocketServer(
+    { host: '127.0.0.1', port: 0, maxConnections: 10, maxFrameBytes: 1024, idleTimeoutMs: 0, maxInFlightPerConnection: 4, logger },
+    (f) => {
+      handled++;
+      return [Buffer.from(f)];
+    },
+  );
+  const { port } = await s.listen();
+  const sock = net.connect(port, '127.0.0.1');
+  try {
+    await new Promise<void>((r) => sock.once('connect', () => r()));
+    const answers = collect(sock, 2);
+    const a = Buffer.alloc(4);
+    a.writeInt32BE(1, 0);
+    const b = Buffer.alloc(4);
+    b.writeInt32BE(2, 0);
+    sock.write(Buffer.concat([frame(a), frame(b)]));
+    await new Promise((r) => setTimeout(r, 150));
+    assert.equal(handled, 0, 'no request is handled before open()');
+    assert.equal(s.connectionCount, 0);
+    s.open();
+    const got = await answers;
+    assert.equal(handled, 2);
+    assert.deepEqual(got.map((g) => g.readInt32BE(0)), [1, 2]);
+  } finally {
+    sock.destroy();
+    await s.close(100);
+  }
 });
