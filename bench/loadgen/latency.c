@@ -1,16 +1,19 @@
 /*
- * Latency load generator for the benchmark harness, on librdkafka.
+ * Load generator for the benchmark harness, on librdkafka: the fixed-rate
+ * latency producer and consumer, and the catch-up consumer.
  *
  *   latency produce '<json config>'     (or key=value ... instead of the JSON)
  *   latency consume '<json config>'
+ *   latency catchup '<json config>'
  *
- * The same contract as bench/harness/samsa-latency-client.ts, so the harness
- * can run either:
+ * produce and consume: the same contract as
+ * bench/harness/samsa-latency-client.ts, so the harness can run either:
  *
  *  - config: one flat JSON object: host, port, topic, partitions, size,
  *    acks (1 or -1), rate, warmupSec, seconds, lingerMs, maxInFlight,
  *    fetchMaxWaitMs, outFile; optional here: batchSize, tickUs; any key with
- *    a dot in it is passed to librdkafka as a configuration property.
+ *    a dot in it, and `debug`, is passed to librdkafka as a configuration
+ *    property.
  *  - both print "ready\n" once connected, then read the start time (one
  *    line: CLOCK_MONOTONIC microseconds, the clock Node's process.hrtime
  *    reads) on stdin, and at the end print one JSON line of figures.
@@ -24,6 +27,22 @@
  *    'ready'; latency = time the message reaches the application - stamp,
  *    for stamps from start + warmup on; written to outFile as little-endian
  *    float64 µs.
+ *
+ * catchup: the harness's max-throughput consume phase. Config keys host,
+ * port, topic, partitions, expected (messages in all; 0 = whatever lies
+ * between the watermarks), timeoutSec (default 300), fetchMaxWaitMs, batch
+ * (messages per rd_kafka_consume_batch_queue call, default 10000; 0 =
+ * rd_kafka_consumer_poll, one message a call, which took about twice the CPU
+ * per message here), and librdkafka properties as above. Reads every partition's low and
+ * high watermarks, assigns every partition at its low watermark (no group
+ * join), and consumes until every partition has delivered the offsets
+ * below its high watermark or `expected` messages came, counting messages
+ * and value bytes (the payload is not read). Prints no "ready", only one
+ * JSON line at the end: messages, bytes, seconds (from the assign to the
+ * last message), cpu (getrusage, all threads, over the same span) and
+ * cpuTotal (the whole process so far). Exits non-zero on any consumer error
+ * (a message's, or librdkafka's error callback), or when fewer than
+ * `expected` messages came within timeoutSec.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -58,6 +77,9 @@ struct config {
   int maxInFlight;
   int fetchMaxWaitMs;
   int tickUs;
+  int64_t expected;
+  double timeoutSec;
+  int batch;
   char outFile[4096];
   int nextra;
   char extraKey[MAX_EXTRA][128];
@@ -79,6 +101,8 @@ static struct config cfg = {
     .maxInFlight = 0,
     .fetchMaxWaitMs = 100,
     .tickUs = 500,
+    .timeoutSec = 300,
+    .batch = 10000,
 };
 
 static void die(const char *fmt, const char *a) {
@@ -110,8 +134,11 @@ static void set_key(const char *key, const char *val) {
   else if (!strcmp(key, "maxInFlight")) cfg.maxInFlight = atoi(val);
   else if (!strcmp(key, "fetchMaxWaitMs")) cfg.fetchMaxWaitMs = atoi(val);
   else if (!strcmp(key, "tickUs")) cfg.tickUs = atoi(val);
+  else if (!strcmp(key, "expected")) cfg.expected = strtoll(val, NULL, 10);
+  else if (!strcmp(key, "timeoutSec")) cfg.timeoutSec = strtod(val, NULL);
+  else if (!strcmp(key, "batch")) cfg.batch = atoi(val);
   else if (!strcmp(key, "outFile")) copy_str(cfg.outFile, sizeof cfg.outFile, val);
-  else if (strchr(key, '.')) {
+  else if (strchr(key, '.') || !strcmp(key, "debug")) {
     if (cfg.nextra == MAX_EXTRA) die("too many librdkafka properties at %s", key);
     copy_str(cfg.extraKey[cfg.nextra], sizeof cfg.extraKey[0], key);
     copy_str(cfg.extraVal[cfg.nextra], sizeof cfg.extraVal[0], val);
@@ -314,8 +341,11 @@ static int stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque) {
   return 0;
 }
 
+static int64_t client_errors; /* error_cb calls: the catch-up consumer fails on any */
+
 static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque) {
   (void)opaque;
+  client_errors++;
   fprintf(stderr, "latency: librdkafka: %s: %s\n", rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
   if (err == RD_KAFKA_RESP_ERR__FATAL) {
     char buf[512];
@@ -473,17 +503,23 @@ static int produce_main(void) {
 
 /* ------------------------------------------------------------- consumer */
 
-static int consume_main(void) {
+/*
+ * A consumer of the settings both consumers share: partitions are assigned,
+ * not subscribed (group.id is required by the API, no group is joined);
+ * nothing is committed. `props` (name, value pairs, NULL-terminated) come
+ * next, then the config's own librdkafka properties.
+ */
+static rd_kafka_t *new_consumer(const char *group, const char *const *props) {
   char errstr[512], buf[64];
   rd_kafka_conf_t *conf = base_conf();
-  conf_set(conf, "group.id", "samsa-bench-latency"); /* required by the API; partitions are assigned, not subscribed */
+  conf_set(conf, "group.id", group);
   conf_set(conf, "enable.auto.commit", "false");
   conf_set(conf, "enable.auto.offset.store", "false");
   conf_set(conf, "enable.partition.eof", "false");
   snprintf(buf, sizeof buf, "%d", cfg.fetchMaxWaitMs);
   conf_set(conf, "fetch.wait.max.ms", buf);
   conf_set(conf, "fetch.min.bytes", "1");
-  conf_set(conf, "max.partition.fetch.bytes", "8388608");
+  for (; props[0]; props += 2) conf_set(conf, props[0], props[1]);
   apply_extra(conf);
   rd_kafka_conf_set_stats_cb(conf, stats_cb);
   rd_kafka_conf_set_error_cb(conf, error_cb);
@@ -491,18 +527,41 @@ static int consume_main(void) {
   rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
   if (!rk) die("rd_kafka_new: %s", errstr);
   rd_kafka_poll_set_consumer(rk);
+  return rk;
+}
+
+/* Low and high watermarks of every partition (one ListOffsets round trip each). */
+static void watermarks(rd_kafka_t *rk, int64_t *lo, int64_t *hi) {
+  for (int p = 0; p < cfg.partitions; p++) {
+    rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(rk, cfg.topic, p, &lo[p], &hi[p], 30000);
+    if (err) die("watermarks: %s", rd_kafka_err2str(err));
+  }
+}
+
+/* Assigns every partition at offsets[p]. */
+static void assign_all(rd_kafka_t *rk, const int64_t *offsets) {
+  rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(cfg.partitions);
+  for (int p = 0; p < cfg.partitions; p++) rd_kafka_topic_partition_list_add(parts, cfg.topic, p)->offset = offsets[p];
+  rd_kafka_resp_err_t err = rd_kafka_assign(rk, parts);
+  if (err) die("assign: %s", rd_kafka_err2str(err));
+  rd_kafka_topic_partition_list_destroy(parts);
+}
+
+/* An array of n int64 (zeroed). */
+static int64_t *int64s(size_t n) {
+  int64_t *a = calloc(n ? n : 1, sizeof(int64_t));
+  if (!a) die("out of memory%s", "");
+  return a;
+}
+
+static int consume_main(void) {
+  static const char *const props[] = {"max.partition.fetch.bytes", "8388608", NULL};
+  rd_kafka_t *rk = new_consumer("samsa-bench-latency", props);
 
   /* the end offsets, taken now, before anything is sent */
-  rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(cfg.partitions);
-  for (int p = 0; p < cfg.partitions; p++) {
-    int64_t lo, hi;
-    rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(rk, cfg.topic, p, &lo, &hi, 30000);
-    if (err) die("watermarks: %s", rd_kafka_err2str(err));
-    rd_kafka_topic_partition_list_add(parts, cfg.topic, p)->offset = hi;
-  }
-  rd_kafka_resp_err_t aerr = rd_kafka_assign(rk, parts);
-  if (aerr) die("assign: %s", rd_kafka_err2str(aerr));
-  rd_kafka_topic_partition_list_destroy(parts);
+  int64_t *lo = int64s((size_t)cfg.partitions), *hi = int64s((size_t)cfg.partitions);
+  watermarks(rk, lo, hi);
+  assign_all(rk, hi);
 
   const int64_t total = (int64_t)floor(cfg.rate * (cfg.warmupSec + cfg.seconds));
   struct vec lat = {0};
@@ -561,9 +620,105 @@ static int consume_main(void) {
   return 0;
 }
 
+/* ------------------------------------------------------------- catch-up */
+
+static int catchup_main(void) {
+  /*
+   * Room to queue everything fetched (queued.min.messages is per partition),
+   * so fetching never waits for the application. Fetches of 1 MB a partition,
+   * 4 MB in all: measured faster here than 16/64 MB (1 partition of 100 B
+   * messages: ~200 against ~150 MB/s), as the buffers stay small.
+   */
+  static const char *const props[] = {
+      "statistics.interval.ms", "0",
+      "max.partition.fetch.bytes", "1048576",
+      "fetch.max.bytes", "4194304",
+      "queued.min.messages", "10000000",
+      "queued.max.messages.kbytes", "1048576",
+      NULL,
+  };
+  rd_kafka_t *rk = new_consumer("samsa-bench-catchup", props);
+  const size_t np = (size_t)cfg.partitions;
+  int64_t *lo = int64s(np), *hi = int64s(np), *next = int64s(np);
+  watermarks(rk, lo, hi);
+  int64_t available = 0;
+  int pending = 0; /* partitions not yet read up to their high watermark */
+  for (size_t p = 0; p < np; p++) {
+    next[p] = lo[p];
+    available += hi[p] - lo[p];
+    if (hi[p] > lo[p]) pending++;
+  }
+  const int64_t target = cfg.expected > 0 ? cfg.expected : available;
+  if (available < target)
+    fprintf(stderr, "latency: catchup: %" PRId64 " messages between the watermarks, %" PRId64 " expected\n", available, target);
+
+  const int batch = cfg.batch > 0 ? cfg.batch : 1;
+  rd_kafka_message_t **ms = malloc((size_t)batch * sizeof *ms);
+  if (!ms) die("out of memory%s", "");
+  int64_t msgs = 0, bytes = 0, errors = 0;
+  const int64_t t0 = mono_us();
+  const int64_t deadline = t0 + (int64_t)(cfg.timeoutSec * 1e6);
+  const double cpu0 = cpu_sec();
+  /*
+   * At the low watermarks as offsets, not RD_KAFKA_OFFSET_BEGINNING (the same
+   * place): with BEGINNING, librdkafka 2.0.2 looks the offset up first, and
+   * when that runs before the partition has its leader it waits for its
+   * 500 ms retry timer.
+   */
+  assign_all(rk, lo);
+  rd_kafka_queue_t *q = cfg.batch > 0 ? rd_kafka_queue_get_consumer(rk) : NULL;
+  int64_t tLast = t0;
+  while (pending > 0 && msgs < target && !errors && !client_errors) {
+    ssize_t n;
+    if (q) {
+      n = rd_kafka_consume_batch_queue(q, 10, ms, (size_t)batch);
+      if (n < 0) die("consume_batch_queue: %s", rd_kafka_err2str(rd_kafka_last_error()));
+    } else {
+      ms[0] = rd_kafka_consumer_poll(rk, 10);
+      n = ms[0] != NULL;
+    }
+    for (ssize_t k = 0; k < n; k++) {
+      const rd_kafka_message_t *m = ms[k];
+      const int32_t p = m->partition;
+      if (m->err) {
+        if (!errors++) fprintf(stderr, "latency: catchup: %s [%" PRId32 "]: %s\n", rd_kafka_err2name(m->err), p, rd_kafka_message_errstr(m));
+      } else if (msgs < target && p >= 0 && p < cfg.partitions && m->offset >= next[p] && m->offset < hi[p]) {
+        /* only offsets below the high watermark taken before, each once, and no more than expected */
+        msgs++;
+        bytes += (int64_t)m->len;
+        next[p] = m->offset + 1;
+        if (next[p] == hi[p]) pending--;
+      }
+      rd_kafka_message_destroy(ms[k]);
+    }
+    const int64_t now = mono_us();
+    if (n > 0) tLast = now;
+    if (now > deadline) {
+      fprintf(stderr, "latency: catchup: timed out after %g s\n", cfg.timeoutSec);
+      break;
+    }
+  }
+  const double cpu = cpu_sec() - cpu0;
+  printf("{\"messages\":%" PRId64 ",\"bytes\":%" PRId64 ",\"seconds\":%.4f,\"cpu\":%.4f,\"cpuTotal\":%.4f,\"expected\":%" PRId64
+         ",\"available\":%" PRId64 ",\"errors\":%" PRId64 ",\"batch\":%d,\"librdkafka\":\"%s\"}\n",
+         msgs, bytes, (double)(tLast - t0) / 1e6, cpu, cpu_sec(), target, available, errors + client_errors, cfg.batch,
+         rd_kafka_version_str());
+  fflush(stdout);
+  int rc = 0;
+  if (errors || client_errors) rc = 1;
+  if (msgs < target) {
+    fprintf(stderr, "latency: catchup: %" PRId64 " of %" PRId64 " messages\n", msgs, target);
+    rc = 1;
+  }
+  if (q) rd_kafka_queue_destroy(q);
+  rd_kafka_consumer_close(rk);
+  rd_kafka_destroy(rk);
+  return rc;
+}
+
 int main(int argc, char **argv) {
-  if (argc < 2 || (strcmp(argv[1], "produce") && strcmp(argv[1], "consume"))) {
-    fprintf(stderr, "usage: %s produce|consume '<json config>' | key=value ...\n", argv[0]);
+  if (argc < 2 || (strcmp(argv[1], "produce") && strcmp(argv[1], "consume") && strcmp(argv[1], "catchup"))) {
+    fprintf(stderr, "usage: %s produce|consume|catchup '<json config>' | key=value ...\n", argv[0]);
     return 2;
   }
   for (int a = 2; a < argc; a++) {
@@ -581,5 +736,6 @@ int main(int argc, char **argv) {
   }
   if (cfg.rate <= 0 || cfg.partitions < 1 || cfg.size < 0) die("bad rate, partitions or size%s", "");
   if (cfg.tickUs < 50) cfg.tickUs = 50;
+  if (!strcmp(argv[1], "catchup")) return catchup_main();
   return !strcmp(argv[1], "produce") ? produce_main() : consume_main();
 }
