@@ -1,9 +1,12 @@
 /**
  * Samsa under test, as a child process so its CPU and RSS are its own.
  * Started with bin/samsa.mjs when present, else with a small launcher around
- * the embedded startBroker(). Load comes from librdkafka via kcat: producers
- * fed from a pre-generated message file (-l), a catch-up consumer to
- * /dev/null. Latency comes from two child processes, a fixed-rate producer
+ * the embedded startBroker(). Load comes from librdkafka: kcat producers
+ * fed from a pre-generated message file (-l); for catch-up, by default the C
+ * load generator's catchup role (bench/loadgen/latency.c), which counts
+ * messages and value bytes itself, else (SAMSA_BENCH_CONSUME=kcat, or when it
+ * cannot be built) kcat -C printing each value's size for the harness to sum.
+ * Latency comes from two child processes, a fixed-rate producer
  * and a long-polling consumer: by default the C load generator on librdkafka
  * (bench/loadgen/latency.c, built by bench/loadgen/build.sh), else
  * (SAMSA_BENCH_LATENCY=node, or when it cannot be built) Samsa's own client
@@ -67,10 +70,11 @@ export function samsaCommand(dir: string, port: number): { cmd: string; args: st
 }
 
 type LatencyLoad = 'c' | 'node' | 'kcat';
+type ConsumeLoad = 'c' | 'kcat';
 
 let loadgenBin: string | null | undefined;
 /** bench/loadgen/build/latency, (re)built if its source is newer; null when it cannot be built (no librdkafka-dev). */
-export function latencyLoadgen(): string | null {
+export function loadgenBinary(): string | null {
   if (loadgenBin !== undefined) return loadgenBin;
   const bin = path.join(root, 'bench/loadgen/build/latency');
   try {
@@ -83,14 +87,24 @@ export function latencyLoadgen(): string | null {
   return loadgenBin;
 }
 
+/** The load named by the environment variable `env` (c or one of `others`); by default the C generator when it builds, else `fallback`. */
+function chooseLoad<T extends string>(env: string, others: readonly T[], fallback: T): 'c' | T {
+  const v = process.env[env];
+  if (v && (others as readonly string[]).includes(v)) return v as T;
+  if (v && v !== 'c') throw new Error(`${env}=${v}: expected c or ${others.join(' or ')}`);
+  if (loadgenBinary()) return 'c';
+  if (v === 'c') throw new Error(`${env}=c but bench/loadgen cannot be built (run scripts/bench-setup.sh)`);
+  return fallback;
+}
+
 /** Which latency load runs: SAMSA_BENCH_LATENCY=c|node|kcat, default the C generator when it builds, else node. */
 export function latencyLoad(): LatencyLoad {
-  const v = process.env.SAMSA_BENCH_LATENCY;
-  if (v === 'node' || v === 'kcat') return v;
-  if (v && v !== 'c') throw new Error(`SAMSA_BENCH_LATENCY=${v}: expected c, node or kcat`);
-  if (latencyLoadgen()) return 'c';
-  if (v === 'c') throw new Error('SAMSA_BENCH_LATENCY=c but bench/loadgen cannot be built (run scripts/bench-setup.sh)');
-  return 'node';
+  return chooseLoad('SAMSA_BENCH_LATENCY', ['node', 'kcat'] as const, 'node');
+}
+
+/** Which catch-up consumer runs: SAMSA_BENCH_CONSUME=c|kcat, default the C generator when it builds, else kcat. */
+export function consumeLoad(): ConsumeLoad {
+  return chooseLoad('SAMSA_BENCH_CONSUME', ['kcat'] as const, 'kcat');
 }
 
 const LOAD_NAMES: Record<LatencyLoad, string> = {
@@ -98,6 +112,18 @@ const LOAD_NAMES: Record<LatencyLoad, string> = {
   node: 'samsa Node client (samsa-latency-client.ts), 2 processes',
   kcat: 'kcat producer on stdin + kcat -C read by the harness',
 };
+
+const CONSUME_NAMES: Record<ConsumeLoad, string> = {
+  c: 'librdkafka C generator (bench/loadgen catchup)',
+  kcat: "kcat -C -f '%S\\n' summed by the harness",
+};
+
+/** The catch-up consumer's count must be exactly what was produced. */
+function exactCount(w: Workload, expected: number, got: { msgs: number; bytes: number }, by: string) {
+  if (got.msgs !== expected || got.bytes !== got.msgs * w.size)
+    throw new Error(`${by}: consumed ${got.msgs} messages (${got.bytes} bytes) of ${expected} (${expected * w.size} bytes)`);
+  return got;
+}
 
 export async function startSamsa(dir: string, port: number): Promise<Server> {
   const { cmd, args } = samsaCommand(dir, port);
@@ -133,7 +159,7 @@ export class SamsaTarget implements Target {
   constructor(private tmp: string) {}
 
   mode(w: Workload): string {
-    return `acks=${w.acks} (broker default flush policy); latency load: ${LOAD_NAMES[latencyLoad()]}`;
+    return `acks=${w.acks} (broker default flush policy); catch-up: ${CONSUME_NAMES[consumeLoad()]}; latency load: ${LOAD_NAMES[latencyLoad()]}`;
   }
 
   pid() {
@@ -175,8 +201,28 @@ export class SamsaTarget implements Target {
     return { msgs, bytes: msgs * w.size };
   }
 
+  /**
+   * Catch-up: everything in `bench` from the beginning. By default the C load
+   * generator's catchup role: one librdkafka consumer assigned to every
+   * partition at its low watermark, reading up to the high watermarks taken
+   * before, counting messages and value bytes without reading the payloads.
+   * SAMSA_BENCH_CONSUME=kcat (or no build): kcat -C, one line per message.
+   * The harness times the whole call (process start and exit included).
+   */
   async consume(w: Workload, expected: number) {
-    // -f '%S\n' prints only the value size, so counting bytes costs nothing
+    if (consumeLoad() === 'kcat') return exactCount(w, expected, await this.consumeKcat(expected), 'kcat -C');
+    const cfg = { host: '127.0.0.1', port: this.port, topic: 'bench', partitions: w.partitions, expected, fetchMaxWaitMs: 10, timeoutSec: 300 };
+    const r = await run(loadgenBinary()!, ['catchup', JSON.stringify(cfg)], { timeoutMs: 600000 });
+    if (r.code !== 0) throw new Error(`bench/loadgen catchup exited ${r.code}: ${r.stderr.slice(-400)}`);
+    const c = JSON.parse(r.stdout.trim()) as { messages: number; bytes: number; seconds: number; cpu: number };
+    process.stderr.write(
+      `  samsa catch-up consumer: ${c.seconds.toFixed(3)} s from assign to last message (${(c.bytes / 1e6 / c.seconds).toFixed(1)} MB/s), CPU ${c.cpu.toFixed(3)} s; process ${r.seconds.toFixed(3)} s\n`,
+    );
+    return exactCount(w, expected, { msgs: c.messages, bytes: c.bytes }, 'bench/loadgen catchup');
+  }
+
+  /** The kcat catch-up path: -f '%S\n' prints only the value size, so counting bytes costs nothing in kcat. */
+  private async consumeKcat(expected: number) {
     const r = await run('kcat', ['-C', '-b', this.bootstrap, '-t', 'bench', '-o', 'beginning', '-e', '-q', '-c', String(expected), '-f', '%S\n'], {
       timeoutMs: 600000,
     });
@@ -205,7 +251,7 @@ export class SamsaTarget implements Target {
   async latency(w: Workload, rate: number, seconds: number) {
     const load = latencyLoad();
     if (load === 'kcat') return this.latencyKcat(w, rate, seconds);
-    const bin = load === 'c' ? latencyLoadgen()! : '';
+    const bin = load === 'c' ? loadgenBinary()! : '';
     const linger = lingerOverride() ?? (load === 'c' ? C_LINGER_MS : LINGER_MS);
     const outFile = path.join(this.dir!, `lat-${++this.seq}.f64`);
     const base = {
