@@ -6,7 +6,7 @@
  * --json (report.ts); the phases are in run.ts.
  */
 import { randomBytes } from 'node:crypto';
-import type { Command } from 'commander';
+import { type Command, CommanderError } from 'commander';
 import { type CliIO, type ClientFlags, withClient } from '../context.ts';
 import { UsageError, parseAcks, parseIntOption } from '../format.ts';
 import { STAMP_BYTES } from './stamp.ts';
@@ -131,8 +131,26 @@ Examples:
     const plan = planFromFlags(o);
     const workload = { size: plan.size, acks: plan.acks };
     await withClient(o, async (admin) => {
-      const r = await runBench(admin, plan);
-      io.stdout(o.json ? JSON.stringify(benchJson(r, workload)) + '\n' : benchText(r, workload));
+      // Ctrl-C / SIGTERM: stop where the run is, delete the topic it created (runBench does), exit 130.
+      const abort = new AbortController();
+      let signalName: NodeJS.Signals | undefined;
+      const onSignal = (sig: NodeJS.Signals) => {
+        signalName = sig;
+        abort.abort();
+      };
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      try {
+        const r = await runBench(admin, plan, abort.signal);
+        io.stdout(o.json ? JSON.stringify(benchJson(r, workload)) + '\n' : benchText(r, workload));
+      } catch (err) {
+        if (!signalName) throw err;
+        io.stderr(`samsa: ${signalName}: benchmark stopped${plan.keepTopic ? '' : `; a topic this run created is deleted`}\n`);
+        throw new CommanderError(130, 'samsa.interrupted', '');
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
     });
   });
 }

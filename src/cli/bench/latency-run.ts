@@ -28,19 +28,27 @@ const PACKAGE_ROOT = path.resolve(HERE, '../../..');
 const CHILD_ENTRY = path.join(HERE, 'latency-child.ts');
 const START_DELAY_US = 100_000;
 
-export async function runLatency(cfg: LatencyClientConfig, inProcess: boolean): Promise<LatencyRun> {
-  return inProcess ? runInProcess(cfg) : runInChildren(cfg);
+/** Aborting `signal` ends the run early (connections closed or processes killed); it then rejects. */
+export async function runLatency(cfg: LatencyClientConfig, inProcess: boolean, signal?: AbortSignal): Promise<LatencyRun> {
+  signal?.throwIfAborted();
+  const run = inProcess ? runInProcess(cfg, signal) : runInChildren(cfg, signal);
+  const r = await run;
+  signal?.throwIfAborted();
+  return r;
 }
 
-async function runInProcess(cfg: LatencyClientConfig): Promise<LatencyRun> {
+async function runInProcess(cfg: LatencyClientConfig, signal?: AbortSignal): Promise<LatencyRun> {
   const consumer = await prepareLatencyConsumer(cfg);
   try {
     const producer = await prepareLatencyProducer(cfg);
+    const stop = () => void Promise.all([producer.close(), consumer.close()]);
+    signal?.addEventListener('abort', stop, { once: true });
     try {
       const startUs = monoUs() + START_DELAY_US;
       const [p, c] = await Promise.all([producer.run(startUs), consumer.run(startUs)]);
       return { producer: p, consumer: c.report, latencyUs: c.latencyUs };
     } finally {
+      signal?.removeEventListener('abort', stop);
       await producer.close();
     }
   } finally {
@@ -102,11 +110,16 @@ class Child {
   }
 }
 
-async function runInChildren(cfg: LatencyClientConfig): Promise<LatencyRun> {
+async function runInChildren(cfg: LatencyClientConfig, signal?: AbortSignal): Promise<LatencyRun> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'samsa-bench-'));
   const outFile = path.join(dir, 'latency.f64');
   const consumer = new Child('consume', { ...cfg, outFile });
   const producer = new Child('produce', cfg);
+  const stop = () => {
+    producer.kill();
+    consumer.kill();
+  };
+  signal?.addEventListener('abort', stop, { once: true });
   try {
     await Promise.all([consumer.ready, producer.ready]);
     const startUs = monoUs() + START_DELAY_US;
@@ -117,8 +130,8 @@ async function runInChildren(cfg: LatencyClientConfig): Promise<LatencyRun> {
     const latencyUs = new Float64Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.length));
     return { producer: p, consumer: c, latencyUs };
   } finally {
-    producer.kill();
-    consumer.kill();
+    signal?.removeEventListener('abort', stop);
+    stop();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }

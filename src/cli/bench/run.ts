@@ -70,13 +70,17 @@ export interface BenchResult {
 
 const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
 
-export async function runBench(admin: KafkaClient, plan: BenchPlan): Promise<BenchResult> {
+/**
+ * Aborting `signal` stops the run where it is (connections closed, latency
+ * processes killed); the topic it created is still deleted, then the run rejects.
+ */
+export async function runBench(admin: KafkaClient, plan: BenchPlan, signal?: AbortSignal): Promise<BenchResult> {
   const [created] = await admin.createTopics([{ name: plan.topic, numPartitions: plan.partitions ?? 1, replicationFactor: plan.replicationFactor }]);
   if (created.error && created.error.code !== ErrorCode.TOPIC_ALREADY_EXISTS) throw created.error;
   const isNew = !created.error;
   let result: BenchResult | undefined;
   try {
-    result = await runPhases(admin, plan, isNew);
+    result = await runPhases(admin, plan, isNew, signal);
   } finally {
     // After a failure, the first error is the one reported; a failed delete is then left unsaid.
     if (isNew && !plan.keepTopic) {
@@ -88,8 +92,12 @@ export async function runBench(admin: KafkaClient, plan: BenchPlan): Promise<Ben
   return result;
 }
 
-async function runPhases(admin: KafkaClient, plan: BenchPlan, isNew: boolean): Promise<BenchResult> {
+async function runPhases(admin: KafkaClient, plan: BenchPlan, isNew: boolean, signal?: AbortSignal): Promise<BenchResult> {
+  signal?.throwIfAborted();
   const route = await openRoute(plan.topic, { bootstrap: plan.bootstrap, clientId: 'samsa-bench', requestTimeoutMs: plan.requestTimeoutMs });
+  // closing the producer's and consumer's connections ends phases 1 and 2 at once
+  const stop = () => void route.close();
+  signal?.addEventListener('abort', stop, { once: true });
   try {
     if (!isNew && plan.partitions !== undefined && plan.partitions !== route.partitions) {
       throw new UsageError(`topic '${plan.topic}' already exists with ${route.partitions} partitions, not ${plan.partitions}`);
@@ -129,6 +137,7 @@ async function runPhases(admin: KafkaClient, plan: BenchPlan, isNew: boolean): P
       ackUs: summarize(p.ackUs),
     };
 
+    signal?.throwIfAborted();
     // 2. catch-up consume of exactly that range
     const reader = new TopicReader(route, start, { maxWaitMs: 100 });
     const cCpu0 = cpuSeconds();
@@ -136,6 +145,7 @@ async function runPhases(admin: KafkaClient, plan: BenchPlan, isNew: boolean): P
     const read = await readRange(reader, end);
     const consumed = { ...read, seconds: (monoUs() - c0) / 1e6, cpuSeconds: cpuSeconds() - cCpu0, fetches: reader.fetches };
 
+    signal?.throwIfAborted();
     // 3. fixed-rate end-to-end latency
     let latency: BenchResult['latency'] = null;
     if (plan.latency) {
@@ -162,7 +172,7 @@ async function runPhases(admin: KafkaClient, plan: BenchPlan, isNew: boolean): P
         statsAfterWarmup: true,
         requestTimeoutMs: plan.requestTimeoutMs,
       };
-      const r = await runLatency(cfg, plan.latency.inProcess);
+      const r = await runLatency(cfg, plan.latency.inProcess, signal);
       latency = {
         rate,
         inProcess: plan.latency.inProcess,
@@ -179,6 +189,7 @@ async function runPhases(admin: KafkaClient, plan: BenchPlan, isNew: boolean): P
     }
     return { topic: plan.topic, created: isNew, deleted: false, partitions: route.partitions, replicationFactor, produce: produced, consume: consumed, latency };
   } finally {
+    signal?.removeEventListener('abort', stop);
     await route.close();
   }
 }

@@ -3,6 +3,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
+import { spawn } from 'node:child_process';
+import path from 'node:path';
 import { runCli } from '../../../src/cli/main.ts';
 import { startBroker, type EmbeddedBroker } from '../../../src/index.ts';
 import { KafkaClient } from '../../../src/client/client.ts';
@@ -138,4 +140,29 @@ test('an unreachable bootstrap server: one line, no stack trace', async () => {
   assert.equal(r.code, 1);
   assert.equal(r.out, '');
   assert.equal(r.err, `samsa: cannot connect to 127.0.0.1:${port}: connection refused\n`);
+});
+
+test('SIGINT mid-run: the topic the run created is deleted, exit code 130, one line', async () => {
+  const topic = `bench-interrupted-${process.pid}`;
+  const bin = path.resolve(import.meta.dirname, '../../../bin/samsa.mjs');
+  const child = spawn(process.execPath, [bin, 'bench', '-b', broker.bootstrapServers, '--topic', topic, '--duration', '60', '--acks', '1', '--no-latency'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let err = '';
+  child.stderr.on('data', (d) => (err += d));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  try {
+    // wait until the run has created its topic and is producing into it
+    const t0 = Date.now();
+    while (!(await topicNames()).includes(topic) || (await client.listOffsets(topic, 0, 'latest')).offset === 0) {
+      assert.ok(Date.now() - t0 < 30_000, `topic never appeared; stderr: ${err}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    child.kill('SIGINT');
+    assert.equal(await exited, 130);
+    assert.equal(err, 'samsa: SIGINT: benchmark stopped; a topic this run created is deleted\n');
+    assert.ok(!(await topicNames()).includes(topic), 'the interrupted run deleted its topic');
+  } finally {
+    child.kill('SIGKILL');
+  }
 });
