@@ -37,8 +37,9 @@ export function produceHandler(b: Broker): Handler {
     const durableWaits: Promise<void>[] = [];
     const responses = [];
     for (const td of req.topicData) {
-      let topic = td.name !== undefined && td.name !== '' ? b.image.topicsByName.get(td.name) : b.image.topicsById.get(td.topicId);
-      if (!topic && td.name && b.config.autoCreateTopicsEnable) topic = await b.autoCreateTopic(td.name);
+      // As in Kafka, only Metadata creates topics automatically; a Produce to an unknown
+      // (or just deleted) topic gets UNKNOWN_TOPIC_OR_PARTITION and does not bring it back.
+      const topic = td.name !== undefined && td.name !== '' ? b.image.topicsByName.get(td.name) : b.image.topicsById.get(td.topicId);
       const partitionResponses: PartitionResult[] = [];
       for (const pd of td.partitionData) {
         const part = topic ? b.replicas.get(topic.name, pd.index) : undefined;
