@@ -17,8 +17,12 @@
  *  - both print "ready\n" once connected, then read the start time (one
  *    line: CLOCK_MONOTONIC microseconds, the clock Node's process.hrtime
  *    reads) on stdin, and at the end print one JSON line of figures.
- *  - producer: message i is intended at start + i*1e6/rate and goes to
- *    partition i % partitions; its value is `size` bytes whose first 16 are
+ *  - producer: message i is intended at start + i*1e6/rate; it has no key,
+ *    so librdkafka's default partitioner places it (sticky for keyless
+ *    messages: one partition at a time, switching every
+ *    sticky.partitioning.linger.ms, as kcat's max-produce run and Kafka's
+ *    Java producer do); with "partitioner": "roundrobin" it goes to
+ *    partition i % partitions instead. Its value is `size` bytes whose first 16 are
  *    the intended time as 16 ASCII decimal digits (µs), the rest 'x'. The
  *    pacer wakes every tickUs (clock_nanosleep, absolute) and hands every
  *    message now due to librdkafka, which batches them for linger.ms.
@@ -77,6 +81,7 @@ struct config {
   int maxInFlight;
   int fetchMaxWaitMs;
   int tickUs;
+  int roundRobin;
   int64_t expected;
   double timeoutSec;
   int batch;
@@ -133,6 +138,11 @@ static void set_key(const char *key, const char *val) {
   else if (!strcmp(key, "batchSize")) cfg.batchSize = atoi(val);
   else if (!strcmp(key, "maxInFlight")) cfg.maxInFlight = atoi(val);
   else if (!strcmp(key, "fetchMaxWaitMs")) cfg.fetchMaxWaitMs = atoi(val);
+  else if (!strcmp(key, "partitioner")) {
+    if (!strcmp(val, "roundrobin")) cfg.roundRobin = 1;
+    else if (!strcmp(val, "sticky")) cfg.roundRobin = 0;
+    else die("partitioner must be sticky or roundrobin, not %s", val);
+  }
   else if (!strcmp(key, "tickUs")) cfg.tickUs = atoi(val);
   else if (!strcmp(key, "expected")) cfg.expected = strtoll(val, NULL, 10);
   else if (!strcmp(key, "timeoutSec")) cfg.timeoutSec = strtod(val, NULL);
@@ -456,7 +466,8 @@ static int produce_main(void) {
       }
       if (size >= 16) put_stamp(p, (int64_t)floor((double)t0 + (double)i * interval));
       handoff_us[i] = now;
-      while (rd_kafka_produce(rkt, (int32_t)(i % cfg.partitions), flags, p, (size_t)size, NULL, 0, (void *)(uintptr_t)opaque) == -1) {
+      const int32_t partition = cfg.roundRobin ? (int32_t)(i % cfg.partitions) : RD_KAFKA_PARTITION_UA;
+      while (rd_kafka_produce(rkt, partition, flags, p, (size_t)size, NULL, 0, (void *)(uintptr_t)opaque) == -1) {
         rd_kafka_resp_err_t e = rd_kafka_last_error();
         if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) die("produce: %s", rd_kafka_err2str(e));
         rd_kafka_poll(rk, 1);
