@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the C load generator (librdkafka; latency producer and consumer, and
-# the catch-up consumer: `latency produce|consume|catchup`) into bench/loadgen/build/,
+# the catch-up consumer, and the max-throughput producer: `latency produce|consume|catchup|produce-max`) into bench/loadgen/build/,
 # only when a source is newer than the binary. Needs gcc and librdkafka-dev
 # (scripts/bench-setup.sh installs them). Prints the binary's path.
 set -euo pipefail

@@ -5,6 +5,7 @@
  *   latency produce '<json config>'     (or key=value ... instead of the JSON)
  *   latency consume '<json config>'
  *   latency catchup '<json config>'
+ *   latency produce-max '<json config>'
  *
  * produce and consume: the same contract as
  * bench/harness/samsa-latency-client.ts, so the harness can run either:
@@ -47,6 +48,22 @@
  * cpuTotal (the whole process so far). Exits non-zero on any consumer error
  * (a message's, or librdkafka's error callback), or when fewer than
  * `expected` messages came within timeoutSec.
+ *
+ * produce-max: the harness's max-throughput produce phase. Config keys host,
+ * port, topic, partitions, size, acks, messages (how many in all), lingerMs
+ * (default 5) and batchSize (default 1000000), as kcat's run had them, and
+ * librdkafka properties as above; no compression, the queue bounded only by
+ * queue.buffering.max.kbytes (2 GB). Prints "ready" once the topic's
+ * metadata came back, reads the start line (CLOCK_MONOTONIC µs, as above;
+ * it starts then, or at once when that time has passed), and hands
+ * `messages` keyless values of `size` bytes to librdkafka as fast as it
+ * takes them, every one pointing at the same preallocated buffer (not
+ * copied), to RD_KAFKA_PARTITION_UA (the sticky partitioner, as kcat), or
+ * partition 0 when partitions is 1; on a full queue it serves delivery
+ * reports and retries; then rd_kafka_flush. One JSON line: messages
+ * (delivered), errors, seconds (start time to the last delivery report), cpu
+ * (getrusage, all threads, over the same span). Exits non-zero on any
+ * delivery error.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -83,6 +100,7 @@ struct config {
   int tickUs;
   int roundRobin;
   int64_t expected;
+  int64_t messages;
   double timeoutSec;
   int batch;
   char outFile[4096];
@@ -101,7 +119,7 @@ static struct config cfg = {
     .rate = 1000,
     .warmupSec = 1,
     .seconds = 2,
-    .lingerMs = 1,
+    .lingerMs = -1, /* the role's default: 1 ms for produce, 5 for produce-max */
     .batchSize = 1000000,
     .maxInFlight = 0,
     .fetchMaxWaitMs = 100,
@@ -145,6 +163,7 @@ static void set_key(const char *key, const char *val) {
   }
   else if (!strcmp(key, "tickUs")) cfg.tickUs = atoi(val);
   else if (!strcmp(key, "expected")) cfg.expected = strtoll(val, NULL, 10);
+  else if (!strcmp(key, "messages")) cfg.messages = strtoll(val, NULL, 10);
   else if (!strcmp(key, "timeoutSec")) cfg.timeoutSec = strtod(val, NULL);
   else if (!strcmp(key, "batch")) cfg.batch = atoi(val);
   else if (!strcmp(key, "outFile")) copy_str(cfg.outFile, sizeof cfg.outFile, val);
@@ -374,21 +393,31 @@ static int64_t delivered, delivery_errors;
 static char first_error[512];
 static struct vec acks_us;
 
+static int64_t last_dr_us; /* when the last delivery report was served */
+
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
   (void)rk, (void)opaque;
   uint64_t o = (uint64_t)(uintptr_t)m->_private;
   int64_t i = (int64_t)(o >> 1);
   if (o & 1) slot_busy[i % nslots] = 0;
+  last_dr_us = mono_us();
   if (m->err) {
     if (!delivery_errors++)
       snprintf(first_error, sizeof first_error, "%s (partition %" PRId32 ")", rd_kafka_err2str(m->err), m->partition);
     return;
   }
   delivered++;
-  vec_push(&acks_us, (double)(mono_us() - handoff_us[i]));
+  if (handoff_us) vec_push(&acks_us, (double)(last_dr_us - handoff_us[i]));
 }
 
-static int produce_main(void) {
+/*
+ * The producer both producing roles share: the workload's acks, linger.ms and
+ * batch.size, no compression, the queue limited only by its byte size, then
+ * `props` (name, value pairs, NULL-terminated) and the config's own librdkafka
+ * properties. Returns once the topic's metadata (and its partitions' leaders)
+ * came back: connected.
+ */
+static rd_kafka_t *new_producer(rd_kafka_topic_t **rkt, const char *const *props) {
   char errstr[512], buf[64];
   rd_kafka_conf_t *conf = base_conf();
   conf_set(conf, "acks", cfg.acks == -1 ? "all" : cfg.acks == 0 ? "0" : "1");
@@ -404,6 +433,7 @@ static int produce_main(void) {
     snprintf(buf, sizeof buf, "%d", cfg.maxInFlight);
     conf_set(conf, "max.in.flight.requests.per.connection", buf);
   }
+  for (; props[0]; props += 2) conf_set(conf, props[0], props[1]);
   apply_extra(conf);
   rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
   rd_kafka_conf_set_stats_cb(conf, stats_cb);
@@ -411,15 +441,46 @@ static int produce_main(void) {
   stats_counter_name = "Produce";
   rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
   if (!rk) die("rd_kafka_new: %s", errstr);
-  rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, cfg.topic, NULL);
+  *rkt = rd_kafka_topic_new(rk, cfg.topic, NULL);
 
-  /* connected once the topic's metadata (and its partitions' leaders) came back */
   const struct rd_kafka_metadata *md;
-  rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, 30000);
+  rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, *rkt, &md, 30000);
   if (err) die("metadata: %s", rd_kafka_err2str(err));
   if (md->topic_cnt != 1 || md->topics[0].err || md->topics[0].partition_cnt < cfg.partitions)
     die("topic %s is missing or has too few partitions", cfg.topic);
   rd_kafka_metadata_destroy(md);
+  return rk;
+}
+
+/* Hands one message to librdkafka; while its queue is full, serves delivery reports and retries. */
+static void produce_one(rd_kafka_t *rk, rd_kafka_topic_t *rkt, int32_t partition, int flags, char *p, size_t len, void *opaque) {
+  while (rd_kafka_produce(rkt, partition, flags, p, len, NULL, 0, opaque) == -1) {
+    rd_kafka_resp_err_t e = rd_kafka_last_error();
+    if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) die("produce: %s", rd_kafka_err2str(e));
+    rd_kafka_poll(rk, 1);
+  }
+}
+
+/* Exit code after the flush: 1 (with the reason on stderr) when it timed out or any delivery failed. Destroys the producer. */
+static int finish_producer(rd_kafka_t *rk, rd_kafka_topic_t *rkt, rd_kafka_resp_err_t ferr) {
+  int rc = 0;
+  if (ferr) {
+    fprintf(stderr, "latency: flush: %s (%d messages not delivered)\n", rd_kafka_err2str(ferr), rd_kafka_outq_len(rk));
+    rc = 1;
+  }
+  if (delivery_errors) {
+    fprintf(stderr, "latency: %" PRId64 " delivery errors, first: %s\n", delivery_errors, first_error);
+    rc = 1;
+  }
+  rd_kafka_topic_destroy(rkt);
+  rd_kafka_destroy(rk);
+  return rc;
+}
+
+static int produce_main(void) {
+  static const char *const props[] = {NULL};
+  rd_kafka_topic_t *rkt;
+  rd_kafka_t *rk = new_producer(&rkt, props);
 
   const int64_t total = (int64_t)floor(cfg.rate * (cfg.warmupSec + cfg.seconds));
   const double interval = 1e6 / cfg.rate;
@@ -467,11 +528,7 @@ static int produce_main(void) {
       if (size >= 16) put_stamp(p, (int64_t)floor((double)t0 + (double)i * interval));
       handoff_us[i] = now;
       const int32_t partition = cfg.roundRobin ? (int32_t)(i % cfg.partitions) : RD_KAFKA_PARTITION_UA;
-      while (rd_kafka_produce(rkt, partition, flags, p, (size_t)size, NULL, 0, (void *)(uintptr_t)opaque) == -1) {
-        rd_kafka_resp_err_t e = rd_kafka_last_error();
-        if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) die("produce: %s", rd_kafka_err2str(e));
-        rd_kafka_poll(rk, 1);
-      }
+      produce_one(rk, rkt, partition, flags, p, (size_t)size, (void *)(uintptr_t)opaque);
     }
     rd_kafka_poll(rk, 0);
     if (i >= total) break;
@@ -498,17 +555,39 @@ static int produce_main(void) {
          ack50, ack99, ack999, wakes, copied, cfg.lingerMs,
          cfg.batchSize, cfg.tickUs, rd_kafka_version_str());
   fflush(stdout);
-  int rc = 0;
-  if (ferr) {
-    fprintf(stderr, "latency: flush: %s (%d messages not delivered)\n", rd_kafka_err2str(ferr), rd_kafka_outq_len(rk));
-    rc = 1;
+  return finish_producer(rk, rkt, ferr);
+}
+
+/* ------------------------------------------------------ max produce */
+
+static int produce_max_main(void) {
+  /* no statistics: no request count is reported, and the run should not wait for one */
+  static const char *const props[] = {"statistics.interval.ms", "0", NULL};
+  if (cfg.messages < 0) die("bad messages%s", "");
+  rd_kafka_topic_t *rkt;
+  rd_kafka_t *rk = new_producer(&rkt, props);
+  /* every message points at this one buffer (flags 0: neither copied nor freed by librdkafka); it lives until the end */
+  const size_t size = (size_t)cfg.size;
+  char *value = malloc(size + 1);
+  if (!value) die("out of memory%s", "");
+  memset(value, 'x', size);
+  const int32_t partition = cfg.partitions == 1 ? 0 : RD_KAFKA_PARTITION_UA;
+
+  ready_and_start();
+  sleep_until_us(cfg.startUs);
+  const double cpu0 = cpu_sec();
+  for (int64_t i = 0; i < cfg.messages; i++) {
+    produce_one(rk, rkt, partition, 0, value, size, NULL);
+    if ((i & 1023) == 1023) rd_kafka_poll(rk, 0);
   }
-  if (delivery_errors) {
-    fprintf(stderr, "latency: %" PRId64 " delivery errors, first: %s\n", delivery_errors, first_error);
-    rc = 1;
-  }
-  rd_kafka_topic_destroy(rkt);
-  rd_kafka_destroy(rk);
+  rd_kafka_resp_err_t ferr = rd_kafka_flush(rk, 300000);
+  const double cpu = cpu_sec() - cpu0;
+  const int64_t tLast = last_dr_us > cfg.startUs ? last_dr_us : cfg.startUs;
+  printf("{\"messages\":%" PRId64 ",\"errors\":%" PRId64 ",\"seconds\":%.4f,\"cpu\":%.4f,\"lingerMs\":%g,\"batchSize\":%d,\"librdkafka\":\"%s\"}\n",
+         delivered, delivery_errors, (double)(tLast - cfg.startUs) / 1e6, cpu, cfg.lingerMs, cfg.batchSize, rd_kafka_version_str());
+  fflush(stdout);
+  int rc = finish_producer(rk, rkt, ferr);
+  free(value);
   return rc;
 }
 
@@ -728,8 +807,13 @@ static int catchup_main(void) {
 }
 
 int main(int argc, char **argv) {
-  if (argc < 2 || (strcmp(argv[1], "produce") && strcmp(argv[1], "consume") && strcmp(argv[1], "catchup"))) {
-    fprintf(stderr, "usage: %s produce|consume|catchup '<json config>' | key=value ...\n", argv[0]);
+  static const char *const roles[] = {"produce", "consume", "catchup", "produce-max"};
+  static int (*const mains[])(void) = {produce_main, consume_main, catchup_main, produce_max_main};
+  int role = -1;
+  for (int k = 0; argc >= 2 && k < 4; k++)
+    if (!strcmp(argv[1], roles[k])) role = k;
+  if (role < 0) {
+    fprintf(stderr, "usage: %s produce|consume|catchup|produce-max '<json config>' | key=value ...\n", argv[0]);
     return 2;
   }
   for (int a = 2; a < argc; a++) {
@@ -747,6 +831,6 @@ int main(int argc, char **argv) {
   }
   if (cfg.rate <= 0 || cfg.partitions < 1 || cfg.size < 0) die("bad rate, partitions or size%s", "");
   if (cfg.tickUs < 50) cfg.tickUs = 50;
-  if (!strcmp(argv[1], "catchup")) return catchup_main();
-  return !strcmp(argv[1], "produce") ? produce_main() : consume_main();
+  if (cfg.lingerMs < 0) cfg.lingerMs = mains[role] == produce_max_main ? 5 : 1;
+  return mains[role]();
 }

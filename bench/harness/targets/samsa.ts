@@ -1,8 +1,11 @@
 /**
  * Samsa under test, as a child process so its CPU and RSS are its own.
  * Started with bin/samsa.mjs when present, else with a small launcher around
- * the embedded startBroker(). Load comes from librdkafka: kcat producers
- * fed from a pre-generated message file (-l); for catch-up, by default the C
+ * the embedded startBroker(). Load comes from librdkafka: for max produce, by
+ * default the C load generator's produce-max role (bench/loadgen/latency.c),
+ * one preallocated value for every message, else (SAMSA_BENCH_PRODUCE=kcat,
+ * or when it cannot be built) kcat producers fed from a pre-generated message
+ * file (-l); for catch-up, by default the C
  * load generator's catchup role (bench/loadgen/latency.c), which counts
  * messages and value bytes itself, else (SAMSA_BENCH_CONSUME=kcat, or when it
  * cannot be built) kcat -C printing each value's size for the harness to sum.
@@ -71,6 +74,7 @@ export function samsaCommand(dir: string, port: number): { cmd: string; args: st
 
 type LatencyLoad = 'c' | 'node' | 'kcat';
 type ConsumeLoad = 'c' | 'kcat';
+type ProduceLoad = 'c' | 'kcat';
 
 let loadgenBin: string | null | undefined;
 /** bench/loadgen/build/latency, (re)built if its source is newer; null when it cannot be built (no librdkafka-dev). */
@@ -107,6 +111,23 @@ export function consumeLoad(): ConsumeLoad {
   return chooseLoad('SAMSA_BENCH_CONSUME', ['kcat'] as const, 'kcat');
 }
 
+/** Which max-produce load runs: SAMSA_BENCH_PRODUCE=c|kcat, default the C generator when it builds, else kcat. */
+export function produceLoad(): ProduceLoad {
+  return chooseLoad('SAMSA_BENCH_PRODUCE', ['kcat'] as const, 'kcat');
+}
+
+/**
+ * Max-produce generator processes, each sending its share of the messages.
+ * One: measured faster than two here for both 1 and 16 partitions (1 KiB,
+ * acks=1). SAMSA_BENCH_PRODUCE_PROCESSES=N for experiments.
+ */
+const produceProcesses = (): number => Math.max(1, Number(process.env.SAMSA_BENCH_PRODUCE_PROCESSES) || 1);
+
+const PRODUCE_NAMES: Record<ProduceLoad, string> = {
+  c: 'librdkafka C generator (bench/loadgen produce-max)',
+  kcat: 'kcat -P -l FILE',
+};
+
 const LOAD_NAMES: Record<LatencyLoad, string> = {
   c: 'librdkafka C generator (bench/loadgen), 2 processes',
   node: 'samsa Node client (samsa-latency-client.ts), 2 processes',
@@ -123,6 +144,28 @@ function exactCount(w: Workload, expected: number, got: { msgs: number; bytes: n
   if (got.msgs !== expected || got.bytes !== got.msgs * w.size)
     throw new Error(`${by}: consumed ${got.msgs} messages (${got.bytes} bytes) of ${expected} (${expected * w.size} bytes)`);
   return got;
+}
+
+/**
+ * A load process of the ready/start protocol: it prints "ready\n" once
+ * connected, waits for the start line on stdin, and ends with one JSON line.
+ */
+function loadProcess(cmd: string, args: string[], name: string) {
+  const c = spawn(cmd, args, { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  c.stdout.on('data', (d) => (out += d));
+  c.stderr.on('data', (d) => (err = (err + d).slice(-3000)));
+  const exit = new Promise<void>((resolve, reject) => c.once('close', (code) => (code === 0 ? resolve() : reject(new Error(`${name} exited ${code}: ${err}`)))));
+  exit.catch(() => {});
+  const ready = (async () => {
+    const t0 = Date.now();
+    while (!out.includes('ready\n')) {
+      if (c.exitCode !== null || Date.now() - t0 > 60000) throw new Error(`${name} not ready: ${err}`);
+      await sleep(10);
+    }
+  })();
+  return { c, exit, ready, result: () => JSON.parse(out.slice(out.indexOf('ready\n') + 6).trim()) };
 }
 
 export async function startSamsa(dir: string, port: number): Promise<Server> {
@@ -159,7 +202,9 @@ export class SamsaTarget implements Target {
   constructor(private tmp: string) {}
 
   mode(w: Workload): string {
-    return `acks=${w.acks} (broker default flush policy); catch-up: ${CONSUME_NAMES[consumeLoad()]}; latency load: ${LOAD_NAMES[latencyLoad()]}`;
+    const n = produceProcesses();
+    const produce = produceLoad() === 'c' ? `${PRODUCE_NAMES.c}${n > 1 ? `, ${n} processes` : ''}` : PRODUCE_NAMES.kcat;
+    return `acks=${w.acks} (broker default flush policy); max produce: ${produce}; catch-up: ${CONSUME_NAMES[consumeLoad()]}; latency load: ${LOAD_NAMES[latencyLoad()]}`;
   }
 
   pid() {
@@ -192,7 +237,45 @@ export class SamsaTarget implements Target {
     return props.flatMap((p) => ['-X', p]);
   }
 
+  /**
+   * Max produce. By default the C load generator's produce-max role
+   * (produceProcesses() processes, the messages split between them): every
+   * message points at one preallocated value, sticky partitioner (partition 0
+   * for 1 partition), linger.ms 5, batch.size 1000000, like the kcat run.
+   * The harness times the whole call (process start, connect and exit
+   * included), as it does for kcat; the generators start on one start line
+   * once all are connected. SAMSA_BENCH_PRODUCE=kcat (or no build): kcat -P
+   * on the pre-generated file, one process per files.copies.
+   */
   async produce(w: Workload, files: PayloadFiles) {
+    if (produceLoad() === 'kcat') return this.produceKcat(w, files);
+    const n = Math.min(produceProcesses(), Math.max(1, w.messages));
+    const base = { host: '127.0.0.1', port: this.port, topic: 'bench', partitions: w.partitions, size: w.size, acks: w.acks === 'all' ? -1 : 1, lingerMs: 5, batchSize: 1_000_000 };
+    const procs = Array.from({ length: n }, (_, k) => {
+      const messages = Math.floor(w.messages / n) + (k < w.messages % n ? 1 : 0);
+      return loadProcess(loadgenBinary()!, ['produce-max', JSON.stringify({ ...base, messages })], 'bench/loadgen produce-max');
+    });
+    try {
+      await Promise.all(procs.map((p) => p.ready));
+      const go = `${monoUs()}\n`;
+      for (const p of procs) p.c.stdin.end(go);
+      await Promise.all(procs.map((p) => p.exit));
+    } catch (e) {
+      for (const p of procs) p.c.kill('SIGKILL');
+      throw e;
+    }
+    const rs = procs.map((p) => p.result() as { messages: number; errors: number; seconds: number; cpu: number });
+    const msgs = rs.reduce((a, r) => a + r.messages, 0);
+    const secs = Math.max(...rs.map((r) => r.seconds));
+    process.stderr.write(
+      `  samsa max producer: ${secs.toFixed(3)} s from start to last delivery report (${((msgs * w.size) / 1e6 / secs).toFixed(1)} MB/s), CPU ${rs.map((r) => r.cpu.toFixed(3)).join(' + ')} s\n`,
+    );
+    if (msgs !== w.messages) throw new Error(`bench/loadgen produce-max: ${msgs} of ${w.messages} messages delivered`);
+    return { msgs, bytes: msgs * w.size };
+  }
+
+  /** The kcat max-produce path: kcat -P -l FILE, files.copies processes each sending the whole file. */
+  private async produceKcat(w: Workload, files: PayloadFiles) {
     const args = ['-P', '-b', this.bootstrap, '-t', 'bench', ...this.producerProps(w, false), '-l', files.file];
     if (w.partitions === 1) args.push('-p', '0');
     const runs = await Promise.all(Array.from({ length: files.copies }, () => run('kcat', args, { timeoutMs: 600000 })));
@@ -270,26 +353,10 @@ export class SamsaTarget implements Target {
       ...(load === 'c' ? { lingerMs: linger, maxInFlight: 0, batchSize: 1_000_000, tickUs: C_TICK_US } : { lingerMs: linger, maxInFlight: 32 }),
     };
     const script = path.join(root, 'bench/harness/samsa-latency-client.ts');
-    const child = (role: string, cfg: object) => {
-      const [cmd, args] = load === 'c' ? [bin, [role, JSON.stringify(cfg)]] : [process.execPath, [...BROKER_NODE_FLAGS, '--import', 'tsx', script, role, JSON.stringify(cfg)]];
-      const c = spawn(cmd, args, { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] });
-      let out = '';
-      let err = '';
-      c.stdout.on('data', (d) => (out += d));
-      c.stderr.on('data', (d) => (err = (err + d).slice(-3000)));
-      const exit = new Promise<void>((resolve, reject) =>
-        c.once('close', (code) => (code === 0 ? resolve() : reject(new Error(`latency ${role} exited ${code}: ${err}`)))),
-      );
-      exit.catch(() => {});
-      const ready = (async () => {
-        const t0 = Date.now();
-        while (!out.includes('ready\n')) {
-          if (c.exitCode !== null || Date.now() - t0 > 60000) throw new Error(`latency ${role} not ready: ${err}`);
-          await sleep(10);
-        }
-      })();
-      return { c, exit, ready, result: () => JSON.parse(out.slice(out.indexOf('ready\n') + 6).trim()) };
-    };
+    const child = (role: string, cfg: object) =>
+      load === 'c'
+        ? loadProcess(bin, [role, JSON.stringify(cfg)], `latency ${role}`)
+        : loadProcess(process.execPath, [...BROKER_NODE_FLAGS, '--import', 'tsx', script, role, JSON.stringify(cfg)], `latency ${role}`);
     const cons = child('consume', { ...base, outFile });
     await cons.ready;
     const prod = child('produce', base);
