@@ -100,23 +100,3 @@ export async function drain(received: () => number, target: number, idleMs = 300
     } else if (Date.now() - lastChange > idleMs) break;
   }
 }
-
-/** Splits a byte stream into newline-terminated lines, handing each line's stamp to `cb`. */
-export function lineStamps(cb: (stampUs: number) => void): (chunk: Buffer) => void {
-  let partial: Buffer | undefined;
-  return (chunk: Buffer) => {
-    let buf = partial ? Buffer.concat([partial, chunk]) : chunk;
-    partial = undefined;
-    let pos = 0;
-    for (;;) {
-      const nl = buf.indexOf(10, pos);
-      if (nl < 0) break;
-      if (nl - pos >= STAMP_LEN) cb(readStamp(buf, pos));
-      pos = nl + 1;
-    }
-    if (pos < buf.length) {
-      // keep only what is needed to read the stamp and find the newline
-      partial = Buffer.from(buf.subarray(pos));
-    }
-  };
-}

@@ -13,15 +13,13 @@
  * and a long-polling consumer: by default the C load generator on librdkafka
  * (bench/loadgen/latency.c, built by bench/loadgen/build.sh), else
  * (SAMSA_BENCH_LATENCY=node, or when it cannot be built) Samsa's own client
- * (samsa-latency-client.ts); SAMSA_BENCH_LATENCY=kcat runs the older kcat path.
+ * (samsa-latency-client.ts).
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { freePort, procCpu, run, sleep, startServer, waitForPort, type Server } from '../proc.ts';
-import { LatencyRecorder, drain, lineStamps, pace, writeStamp } from '../latency.ts';
-import { makePayload } from '../payload.ts';
 import type { PayloadFiles, Target, Workload } from '../types.ts';
 import { BROKER_NODE_FLAGS } from '../../../src/cli/start.ts';
 
@@ -72,7 +70,7 @@ export function samsaCommand(dir: string, port: number): { cmd: string; args: st
   };
 }
 
-type LatencyLoad = 'c' | 'node' | 'kcat';
+type LatencyLoad = 'c' | 'node';
 type ConsumeLoad = 'c' | 'kcat';
 type ProduceLoad = 'c' | 'kcat';
 
@@ -101,9 +99,9 @@ function chooseLoad<T extends string>(env: string, others: readonly T[], fallbac
   return fallback;
 }
 
-/** Which latency load runs: SAMSA_BENCH_LATENCY=c|node|kcat, default the C generator when it builds, else node. */
+/** Which latency load runs: SAMSA_BENCH_LATENCY=c|node, default the C generator when it builds, else node. */
 export function latencyLoad(): LatencyLoad {
-  return chooseLoad('SAMSA_BENCH_LATENCY', ['node', 'kcat'] as const, 'node');
+  return chooseLoad('SAMSA_BENCH_LATENCY', ['node'] as const, 'node');
 }
 
 /** Which catch-up consumer runs: SAMSA_BENCH_CONSUME=c|kcat, default the C generator when it builds, else kcat. */
@@ -131,7 +129,6 @@ const PRODUCE_NAMES: Record<ProduceLoad, string> = {
 const LOAD_NAMES: Record<LatencyLoad, string> = {
   c: 'librdkafka C generator (bench/loadgen), 2 processes',
   node: 'samsa Node client (samsa-latency-client.ts), 2 processes',
-  kcat: 'kcat producer on stdin + kcat -C read by the harness',
 };
 
 const CONSUME_NAMES: Record<ConsumeLoad, string> = {
@@ -225,11 +222,12 @@ export class SamsaTarget implements Target {
     ]);
   }
 
-  private producerProps(w: Workload, latency: boolean): string[] {
+  /** kcat's producer settings for the max-produce fallback. */
+  private producerProps(w: Workload): string[] {
     const props = [
       `acks=${w.acks}`,
-      `linger.ms=${latency ? 1 : 5}`,
-      `batch.size=${latency ? 16384 : 1000000}`,
+      'linger.ms=5',
+      'batch.size=1000000',
       'compression.codec=none',
       'queue.buffering.max.messages=1000000',
       'message.max.bytes=2000000',
@@ -276,7 +274,7 @@ export class SamsaTarget implements Target {
 
   /** The kcat max-produce path: kcat -P -l FILE, files.copies processes each sending the whole file. */
   private async produceKcat(w: Workload, files: PayloadFiles) {
-    const args = ['-P', '-b', this.bootstrap, '-t', 'bench', ...this.producerProps(w, false), '-l', files.file];
+    const args = ['-P', '-b', this.bootstrap, '-t', 'bench', ...this.producerProps(w), '-l', files.file];
     if (w.partitions === 1) args.push('-p', '0');
     const runs = await Promise.all(Array.from({ length: files.copies }, () => run('kcat', args, { timeoutMs: 600000 })));
     for (const r of runs) if (r.code !== 0 || /error|fail/i.test(r.stderr)) throw new Error(`kcat -P exited ${r.code}: ${r.stderr.slice(-400)}`);
@@ -328,12 +326,10 @@ export class SamsaTarget implements Target {
    * end offsets. SAMSA_BENCH_LATENCY=node: Samsa's own client
    * (bench/harness/samsa-latency-client.ts): a producer sending every
    * LINGER_MS what is due as one pipelined Produce request, and a consumer
-   * long-polling one Fetch at a time. SAMSA_BENCH_LATENCY=kcat runs the older
-   * kcat stdin/stdout path instead.
+   * long-polling one Fetch at a time.
    */
   async latency(w: Workload, rate: number, seconds: number) {
     const load = latencyLoad();
-    if (load === 'kcat') return this.latencyKcat(w, rate, seconds);
     const bin = load === 'c' ? loadgenBinary()! : '';
     const linger = lingerOverride() ?? (load === 'c' ? C_LINGER_MS : LINGER_MS);
     const outFile = path.join(this.dir!, `lat-${++this.seq}.f64`);
@@ -403,60 +399,6 @@ export class SamsaTarget implements Target {
       cons.c.kill('SIGKILL');
       throw e;
     }
-  }
-
-  /** The kcat latency path: a kcat producer fed on stdin, a tailing kcat consumer printing each message. */
-  async latencyKcat(w: Workload, rate: number, seconds: number) {
-    const rec = new LatencyRecorder(Math.ceil(rate * seconds * 1.1));
-    const topic = 'lat';
-    const cons = spawn('kcat', ['-C', '-b', this.bootstrap, '-t', topic, '-o', 'end', '-u', '-q', '-f', '%s\n'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    cons.stdout.on('data', lineStamps((st) => rec.onStamp(st)));
-    // the consumer is positioned once a probe message comes through
-    const prod = spawn('kcat', ['-P', '-b', this.bootstrap, '-t', topic, ...this.producerProps(w, true)], { stdio: ['pipe', 'ignore', 'pipe'] });
-    let perr = '';
-    prod.stderr.on('data', (d) => (perr = (perr + d).slice(-2000)));
-    const prodExit = new Promise<void>((r) => prod.once('close', () => r()));
-    const consExit = new Promise<void>((r) => cons.once('close', () => r()));
-    const tpl = makePayload(w.size);
-    const line = Buffer.alloc(w.size + 1);
-    tpl.copy(line);
-    line[w.size] = 10;
-    const t0 = Date.now();
-    while (rec.received === 0) {
-      if (Date.now() - t0 > 30000) throw new Error(`latency probe never arrived: ${perr}`);
-      writeStamp(line, 0);
-      prod.stdin.write(Buffer.from(line));
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    await new Promise((r) => setTimeout(r, 300));
-    const base = rec.received;
-    let n = 0;
-    let batch: Buffer[] = [];
-    const sent = await pace(
-      rate,
-      1,
-      seconds,
-      rec,
-      (st) => {
-        const l = Buffer.allocUnsafe(w.size + 1);
-        line.copy(l);
-        writeStamp(l, st);
-        batch.push(l);
-        n++;
-      },
-      () => {
-        if (!batch.length) return;
-        const b = Buffer.concat(batch);
-        batch = [];
-        if (!prod.stdin.write(b)) return new Promise<void>((r) => prod.stdin.once('drain', () => r()));
-      },
-    );
-    await drain(() => rec.received - base, n);
-    prod.stdin.end();
-    await prodExit;
-    cons.kill('SIGTERM');
-    await consExit;
-    return { sent, latenciesUs: rec.values(), received: rec.count };
   }
 
   async stop() {
