@@ -97,8 +97,7 @@ export class NatsConn {
     });
   }
 
-  // 60 s: with 16 streams of ~40 MB each, JetStream took over 10 s to answer CONSUMER.CREATE (12:16 run)
-  async request(subject: string, body: unknown, timeoutMs = 60000): Promise<any> {
+  async request(subject: string, body: unknown, timeoutMs = 10000): Promise<any> {
     const reply = `${this.inbox}.r.${++this.reqId}`;
     const p = new Promise<Buffer>((resolve, reject) => {
       const t = setTimeout(() => {
