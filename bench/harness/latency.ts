@@ -5,28 +5,10 @@
  * than as fewer samples (no coordinated omission).
  */
 import { sleep } from './proc.ts';
+import { monoUs as nowUs } from '../../src/cli/bench/stamp.ts';
 
-export const STAMP_LEN = 16;
-const hr0 = process.hrtime.bigint();
-
-/** Microseconds on the harness's monotonic clock. */
-export function nowUs(): number {
-  return Number((process.hrtime.bigint() - hr0) / 1000n) + 1e9; // keep 10 digits, always > 0
-}
-
-export function writeStamp(buf: Buffer, us: number, offset = 0): void {
-  buf.write(String(Math.floor(us)).padStart(STAMP_LEN, '0'), offset, STAMP_LEN, 'latin1');
-}
-
-export function readStamp(buf: Buffer, offset = 0): number {
-  let v = 0;
-  for (let i = offset; i < offset + STAMP_LEN; i++) {
-    const c = buf[i] - 48;
-    if (c < 0 || c > 9) return NaN;
-    v = v * 10 + c;
-  }
-  return v;
-}
+// The stamp and its clock are the ones `samsa bench` uses (CLOCK_MONOTONIC µs, 16 digits).
+export { readStamp, writeStamp } from '../../src/cli/bench/stamp.ts';
 
 export class LatencyRecorder {
   private lat: Float64Array;

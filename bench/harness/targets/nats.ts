@@ -115,7 +115,7 @@ export class NatsTarget implements Target {
       const deliver = `_L.${i}.${Math.random().toString(36).slice(2)}`;
       sub.sub(deliver, (_s, reply, headers, payload) => {
         if (handleControl(sub, reply, headers, payload.length)) return;
-        rec.onStamp(readStamp(payload));
+        rec.onStamp(readStamp(payload, 0));
       });
       await sub.request(`$JS.API.CONSUMER.CREATE.S${i}`, {
         stream_name: `S${i}`,
@@ -137,7 +137,7 @@ export class NatsTarget implements Target {
       (st) => {
         const p = Buffer.allocUnsafe(w.size);
         tpl.copy(p);
-        writeStamp(p, st);
+        writeStamp(p, 0, st);
         pub.pub(`s.${n % w.partitions}`, `${inbox}.${n}`, p);
         n++;
         sentTotal.v++;

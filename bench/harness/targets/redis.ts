@@ -105,7 +105,7 @@ export class RedisTarget implements Target {
         for (const s of r as Reply[][]) {
           const ki = keys.indexOf((s[0] as Buffer).toString());
           const entries = s[1] as Reply[][];
-          for (const e of entries) rec.onStamp(readStamp((e[1] as Buffer[])[1]));
+          for (const e of entries) rec.onStamp(readStamp((e[1] as Buffer[])[1], 0));
           ids[ki] = (entries[entries.length - 1][0] as Buffer).toString();
         }
       }
@@ -124,7 +124,7 @@ export class RedisTarget implements Target {
       (st) => {
         const p = Buffer.allocUnsafe(w.size);
         tpl.copy(p);
-        writeStamp(p, st);
+        writeStamp(p, 0, st);
         pub.sendCb(['XADD', keys[n++ % keys.length], '*', 'd', p], onReply);
       },
       () => {
