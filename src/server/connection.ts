@@ -12,9 +12,15 @@
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 
+/** The encoded response (header + body) as slices, with what to do once they are written. */
+export type ReplyChunks = Buffer[] & {
+  /** Called once, after the last slice has been handed to the kernel or will never be. */
+  afterWrite?: () => void;
+};
+
 /** What a dispatcher returns for one request frame. */
 export type Reply =
-  | Buffer[] // the encoded response (header + body), as slices
+  | ReplyChunks
   | null // no response (Produce with acks=0)
   | 'close'; // close the connection (malformed frame, unknown API)
 
@@ -196,7 +202,10 @@ export class Connection {
   private flushReplies(): void {
     while (this.pending.length > 0 && this.pending[0].done) {
       const { reply } = this.pending.shift()!;
-      if (this.closed) continue;
+      if (this.closed) {
+        if (reply && reply !== 'close') reply.afterWrite?.();
+        continue;
+      }
       if (reply === 'close') {
         this.close();
         return;
@@ -213,7 +222,10 @@ export class Connection {
       }
       this.socket.write(prefix);
       let ok = true;
-      for (const c of reply!) ok = this.socket.write(c);
+      const last = reply!.length - 1;
+      const after = reply!.afterWrite;
+      for (let i = 0; i <= last; i++) ok = this.socket.write(reply![i], i === last && after ? () => after() : undefined);
+      if (last < 0 && after) after();
       if (!ok) this.pausedForWrite = true;
     }
     this.lastActive = Date.now();
@@ -242,6 +254,11 @@ export class Connection {
     this.tornDown = true;
     this.closed = true;
     if (this.idleTimer) clearTimeout(this.idleTimer);
+    // Answers that will never be written release what they hold now; the rest when they complete.
+    for (const p of this.pending) {
+      if (p.done && p.reply && p.reply !== 'close') p.reply.afterWrite?.();
+      if (p.done) p.reply = null;
+    }
     this.chunks = [];
     this.buffered = 0;
     this.onClose(this);

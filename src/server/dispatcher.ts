@@ -15,10 +15,17 @@ import { Writer } from '../protocol/writer.ts';
 import { peekRequestHeader, readRequestHeader, writeResponseHeader } from '../protocol/headers.ts';
 import { ProtocolError } from '../protocol/protocol-error.ts';
 import { ErrorCode } from '../protocol/error-codes.ts';
-import type { Connection, Reply } from './connection.ts';
+import type { Connection, Reply, ReplyChunks } from './connection.ts';
 
 /** Returned by a handler that must not answer (Produce with acks=0). */
 export const NO_RESPONSE = Symbol('no-response');
+
+/**
+ * A response body may carry, under this key, a function to call once its
+ * bytes have been written to the socket (or will never be): Fetch uses it to
+ * unpin the pooled buffers its record slices point into.
+ */
+export const AFTER_WRITE = Symbol('after-write');
 
 export interface RequestContext {
   apiKey: number;
@@ -126,7 +133,10 @@ export class Dispatcher {
     const w = new Writer(512);
     writeResponseHeader(w, correlationId, api.responseHeaderVersion(version));
     api.responseEncoder(version)(w, body);
-    return w.chunks();
+    const chunks: ReplyChunks = w.chunks();
+    const after = body[AFTER_WRITE];
+    if (after) chunks.afterWrite = after;
+    return chunks;
   }
 
   private unsupportedApiVersions(correlationId: number): Reply {

@@ -12,6 +12,7 @@
  *   segment.ts            one segment file and its indexes; batch scanning, recovery
  *   indexes.ts            sparse offset and time indexes
  *   tail-cache.ts         in-memory tail of the active segment
+ *   buffer-pool.ts        reused memory for tail chunks and fetch reads, pinned while in flight
  *   leader-epoch-cache.ts epoch -> start offset (OffsetForLeaderEpoch)
  *   producer-state.ts     idempotent-producer sequence and epoch checks, snapshots
  *   cleaner.ts            compaction; record-keys.ts walks record keys for it
@@ -22,4 +23,5 @@ export { LogManager, type LogManagerOptions } from './log-manager.ts';
 export { PartitionLog, type AppendInfo, type ReadResult, type PartitionLogOptions, type StorageLogger } from './partition-log.ts';
 export { type LogConfig, defaultLogConfig } from './log-config.ts';
 export { OffsetOutOfRangeError, CorruptRecordError, InvariantViolation } from './errors.ts';
+export { BufferPool, PooledBuffer, sharedBufferPool } from './buffer-pool.ts';
 export { ProducerStateManager, type SequenceVerdict } from './producer-state.ts';

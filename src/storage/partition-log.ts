@@ -27,6 +27,7 @@ import type { LogConfig } from './log-config.ts';
 import { ProducerStateManager } from './producer-state.ts';
 import { INT32_MAX, LogSegment, type SegmentSettings, segmentFileName } from './segment.ts';
 import { TailCache } from './tail-cache.ts';
+import type { PooledBuffer } from './buffer-pool.ts';
 
 export interface AppendInfo {
   firstOffset: number;
@@ -469,15 +470,20 @@ export class PartitionLog {
    * never a batch holding an offset >= maxOffset (default log end offset).
    * Reads one segment at most. Throws OffsetOutOfRangeError outside
    * [log start offset, log end offset].
+   *
+   * `pins` (for readers that pass the slices on, like Fetch): read into pooled
+   * memory, whose buffers are pushed onto `pins`, pinned; unpin each once the
+   * bytes have left (see buffer-pool.ts). Without it the slices are the
+   * caller's own.
    */
-  read(fetchOffset: number, maxBytes: number, opts: { maxOffset?: number; minOneBatch?: boolean } = {}): ReadResult {
+  read(fetchOffset: number, maxBytes: number, opts: { maxOffset?: number; minOneBatch?: boolean; pins?: PooledBuffer[] } = {}): ReadResult {
     const leo = this.logEndOffset;
     if (fetchOffset < this._logStartOffset || fetchOffset > leo) throw new OffsetOutOfRangeError(fetchOffset, this._logStartOffset, leo);
     const maxOffset = Math.min(opts.maxOffset ?? leo, leo);
     if (fetchOffset >= maxOffset) return { batches: [], bytes: 0 };
     const minOne = opts.minOneBatch ?? true;
     for (let i = this.segmentIndexFor(fetchOffset); i < this.segments.length; i++) {
-      const r = this.segments[i].read(fetchOffset, maxBytes, maxOffset, minOne);
+      const r = this.segments[i].read(fetchOffset, maxBytes, maxOffset, minOne, opts.pins ?? null);
       if (r) return r;
     }
     return { batches: [], bytes: 0 };

@@ -18,6 +18,7 @@ import {
 import { OffsetIndex, TimeIndex } from './indexes.ts';
 import { segmentFiles } from './file-cache.ts';
 import { TailCache } from './tail-cache.ts';
+import { type PooledBuffer, sharedBufferPool } from './buffer-pool.ts';
 
 export const INT32_MAX = 0x7fffffff;
 
@@ -194,6 +195,7 @@ export class LogSegment {
   onRoll(): void {
     if (this.maxTimestamp >= 0) this.timeIndex.maybeAppend(this.maxTimestamp, this.maxTimestampOffset - this.baseOffset);
     this.persistIndexes();
+    this.tail?.clear();
     this.tail = null;
   }
 
@@ -283,9 +285,12 @@ export class LogSegment {
    * Whole batches from the first one holding an offset >= fetchOffset, up to
    * maxBytes (the first batch even if larger, with minOneBatch), stopping
    * before a batch with an offset >= maxOffset. Null: nothing at or after
-   * fetchOffset in this segment.
+   * fetchOffset in this segment. With `pins`, the slices come from pooled
+   * memory (tail chunks, or a pool buffer the pread fills) whose buffers are
+   * pushed onto `pins`, pinned: the caller unpins each once the slices are no
+   * longer used. Without it, the slices are the caller's own copies.
    */
-  read(fetchOffset: number, maxBytes: number, maxOffset: number, minOneBatch: boolean): SegmentRead | null {
+  read(fetchOffset: number, maxBytes: number, maxOffset: number, minOneBatch: boolean, pins: PooledBuffer[] | null): SegmentRead | null {
     const first = this.locate(fetchOffset);
     if (!first) return null;
     const empty: SegmentRead = { batches: [], bytes: 0 };
@@ -297,10 +302,19 @@ export class LogSegment {
     const tail = this.tail;
     if (tail && first.pos >= tail.start) {
       const ci = tail.find(first.pos);
-      if (ci >= 0) return this.readFromTail(tail, ci, first.pos, limit, maxOffset);
+      if (ci >= 0) return this.readFromTail(tail, ci, first.pos, limit, maxOffset, pins);
     }
     const len = Math.min(limit, this.size - first.pos);
-    const buf = Buffer.allocUnsafe(len);
+    let block: PooledBuffer | null = null;
+    let buf: Buffer;
+    if (pins) {
+      block = sharedBufferPool.acquire(len);
+      block.pin();
+      block.retire(); // the reader is its only owner: it goes back to the pool when unpinned
+      buf = block.buf;
+    } else {
+      buf = Buffer.allocUnsafe(len);
+    }
     let got = 0;
     while (got < len) {
       const n = fs.readSync(this.fd, buf, got, len - got, first.pos + got);
@@ -313,11 +327,15 @@ export class LogSegment {
       if (end + size > got || hdr.lastOffset(buf, end) >= maxOffset) break;
       end += size;
     }
-    if (end === 0) return empty;
+    if (end === 0) {
+      block?.unpin();
+      return empty;
+    }
+    if (block) pins!.push(block);
     return { batches: [buf.subarray(0, end)], bytes: end };
   }
 
-  private readFromTail(tail: TailCache, ci: number, pos: number, limit: number, maxOffset: number): SegmentRead {
+  private readFromTail(tail: TailCache, ci: number, pos: number, limit: number, maxOffset: number, pins: PooledBuffer[] | null): SegmentRead {
     const batches: Buffer[] = [];
     let bytes = 0;
     for (; ci < tail.chunks.length; ci++) {
@@ -334,7 +352,14 @@ export class LogSegment {
         at += size;
       }
       if (at > start) {
-        batches.push(c.buf.subarray(start, at));
+        const slice = c.buf.subarray(start, at);
+        if (pins) {
+          c.block.pin();
+          pins.push(c.block);
+          batches.push(slice);
+        } else {
+          batches.push(Buffer.from(slice)); // the chunk is reused once the cache moves on
+        }
         bytes += at - start;
       }
       if (stop) break;

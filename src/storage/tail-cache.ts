@@ -5,7 +5,13 @@
  * a response stay valid after the cache moves on; an append call's batches
  * always land in one chunk, so no batch straddles two. Appends larger than a
  * chunk are not cached (and restart the cache after them).
+ *
+ * Chunks come from a BufferPool and go back to it when the cache moves past
+ * them, once no fetch still holds a slice (readers pin the chunks they hand
+ * out): a steady producer reuses the same few chunks instead of promoting
+ * 256 KiB of fresh memory into V8's old generation every 256 KiB appended.
  */
+import { type BufferPool, type PooledBuffer, sharedBufferPool } from './buffer-pool.ts';
 
 const CHUNK_BYTES = 256 * 1024;
 
@@ -14,13 +20,17 @@ export interface TailChunk {
   pos: number;
   buf: Buffer;
   len: number;
+  block: PooledBuffer;
 }
 
 export class TailCache {
   readonly chunks: TailChunk[] = [];
   private bytes = 0;
 
-  constructor(private readonly limit: number) {}
+  constructor(
+    private readonly limit: number,
+    private readonly pool: BufferPool = sharedBufferPool,
+  ) {}
 
   /** First cached file position (Infinity when empty). */
   get start(): number {
@@ -44,14 +54,14 @@ export class TailCache {
       src.copy(last.buf, last.len);
       last.len += src.length;
     } else {
-      const buf = Buffer.allocUnsafeSlow(CHUNK_BYTES);
-      src.copy(buf, 0);
-      this.chunks.push({ pos, buf, len: src.length });
+      const block = this.pool.acquire(CHUNK_BYTES);
+      src.copy(block.buf, 0);
+      this.chunks.push({ pos, buf: block.buf, len: src.length, block });
     }
     this.bytes += src.length;
     while (this.chunks.length > 1 && this.bytes - this.chunks[0].len >= this.limit) {
       this.bytes -= this.chunks[0].len;
-      this.chunks.shift();
+      this.chunks.shift()!.block.retire();
     }
   }
 
@@ -65,6 +75,7 @@ export class TailCache {
   }
 
   clear(): void {
+    for (const c of this.chunks) c.block.retire();
     this.chunks.length = 0;
     this.bytes = 0;
   }

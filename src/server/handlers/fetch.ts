@@ -8,10 +8,11 @@
  */
 import { ErrorCode } from '../../protocol/error-codes.ts';
 import type { Broker } from '../broker.ts';
-import type { Handler } from '../dispatcher.ts';
+import { AFTER_WRITE, type Handler } from '../dispatcher.ts';
 import type { Partition } from '../replica-manager.ts';
 import { type FetchSession, type SessionPartition, partitionKey } from '../fetch-sessions.ts';
 import { OffsetOutOfRangeError } from '../../storage/errors.ts';
+import type { PooledBuffer } from '../../storage/buffer-pool.ts';
 
 interface Want extends SessionPartition {
   part: Partition | undefined;
@@ -43,9 +44,18 @@ export function fetchHandler(b: Broker): Handler {
     const maxBytes = v >= 3 ? req.maxBytes : 0x7fffffff;
 
     const attempt = (final: boolean) => {
-      const { data, bytes, anyError } = readAll(wants, maxBytes, readCommitted);
-      if (!final && bytes < req.minBytes && !anyError) return undefined;
-      return buildResponse(wants, data, session, full, byId);
+      // Record slices point into pooled buffers, pinned until the socket has taken them.
+      const pins: PooledBuffer[] = [];
+      const { data, bytes, anyError } = readAll(wants, maxBytes, readCommitted, pins);
+      if (!final && bytes < req.minBytes && !anyError) {
+        for (const p of pins) p.unpin();
+        return undefined;
+      }
+      const res = buildResponse(wants, data, session, full, byId);
+      if (pins.length > 0) res[AFTER_WRITE] = () => {
+        for (const p of pins) p.unpin();
+      };
+      return res;
     };
 
     const now = attempt(req.maxWaitMs <= 0);
@@ -113,7 +123,7 @@ function collectWants(b: Broker, req: any, byId: boolean, session: FetchSession 
   });
 }
 
-function readAll(wants: Want[], maxBytes: number, readCommitted: boolean) {
+function readAll(wants: Want[], maxBytes: number, readCommitted: boolean, pins: PooledBuffer[]) {
   const data: PartitionData[] = [];
   let bytes = 0;
   let anyError = false;
@@ -147,6 +157,7 @@ function readAll(wants: Want[], maxBytes: number, readCommitted: boolean) {
       const r = log.read(w.fetchOffset, Math.max(0, limit), {
         maxOffset,
         minOneBatch: bytes === 0,
+        pins,
       });
       pd.records = r.batches;
       bytes += r.bytes;
@@ -185,5 +196,5 @@ function buildResponse(wants: Want[], data: PartitionData[], session: FetchSessi
     errorCode: ErrorCode.NONE,
     sessionId: session?.id ?? 0,
     responses: [...topics.values()],
-  };
+  } as { [AFTER_WRITE]?: () => void; [k: string]: unknown };
 }

@@ -13,6 +13,7 @@ import { Connection } from '../../../src/client/connection.ts';
 import { apiByName } from '../../../src/protocol/apis.ts';
 import { ErrorCode } from '../../../src/protocol/error-codes.ts';
 import { decodeBatch, splitBatches } from '../../../src/protocol/records/index.ts';
+import { PooledBuffer } from '../../../src/storage/buffer-pool.ts';
 
 const TOPIC = 'fetch-path';
 let broker: EmbeddedBroker;
@@ -107,4 +108,32 @@ test('a fetch past the log end is OFFSET_OUT_OF_RANGE with an empty record set',
   const p = res.responses[0].partitions[0];
   assert.equal(p.errorCode, ErrorCode.OFFSET_OUT_OF_RANGE);
   assert.equal(p.records.length, 0);
+});
+
+test('fetched record slices are unpinned once written, not answered, or dropped with their connection', async () => {
+  const baseline = PooledBuffer.outstandingPins;
+  // Written: the pins taken by the read are released after the socket write.
+  const res = await conn.sendAt(FETCH, 11, fetchBody(0, -1, [{ partition: 0, fetchOffset: 0 }]));
+  assert.deepEqual(values(res.responses[0].partitions[0].records).slice(0, 3), ['a', 'b', 'c']);
+  await new Promise((r) => setImmediate(r));
+  assert.equal(PooledBuffer.outstandingPins, baseline);
+
+  // Read but below min_bytes: the long poll drops what it read, then answers at its timeout.
+  const small = await conn.sendAt(FETCH, 11, fetchBody(0, -1, [{ partition: 0, fetchOffset: 0 }], { maxWaitMs: 100, minBytes: 1 << 20 }));
+  assert.ok(values(small.responses[0].partitions[0].records).length >= 3);
+  await new Promise((r) => setImmediate(r));
+  assert.equal(PooledBuffer.outstandingPins, baseline);
+
+  // The client goes away while its long poll waits; an append then completes it into a closed connection.
+  const other = new Connection({ host: broker.host, port: broker.port });
+  await other.connect();
+  const end = Number((await conn.sendAt(FETCH, 11, fetchBody(0, -1, [{ partition: 1, fetchOffset: 0 }]))).responses[0].partitions[0].highWatermark);
+  const abandoned = other.sendAt(FETCH, 11, fetchBody(0, -1, [{ partition: 1, fetchOffset: end }], { maxWaitMs: 5_000, minBytes: 1 })).catch(() => null);
+  await new Promise((r) => setTimeout(r, 50));
+  await other.close();
+  await abandoned;
+  await new Promise((r) => setTimeout(r, 50));
+  await producer.send({ topic: TOPIC, messages: [{ partition: 1, value: 'after-close' }] });
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(PooledBuffer.outstandingPins, baseline);
 });
