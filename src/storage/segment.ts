@@ -53,6 +53,9 @@ export interface SegmentRead {
   bytes: number;
 }
 
+/** Bytes read per step when locating a batch from its index entry. */
+const LOCATE_READ_BYTES = 8 * 1024;
+
 // One header-walk window shared by synchronous scans; a nested scan gets its own.
 const SHARED_WINDOW = Buffer.allocUnsafeSlow(64 * 1024);
 let sharedWindowBusy = false;
@@ -209,8 +212,10 @@ export class LogSegment {
   /**
    * Walk batches from file position `from` up to `to`. With `whole`, each
    * visit sees the complete batch, else at least its 61-byte header.
+   * `readBytes` caps each header-only read (default: the 64 KiB window), for
+   * walks that expect to stop after a batch or two.
    */
-  scan(from: number, to: number, whole: boolean, visit: BatchVisitor): ScanResult {
+  scan(from: number, to: number, whole: boolean, visit: BatchVisitor, readBytes = Infinity): ScanResult {
     const useShared = !sharedWindowBusy;
     let win = useShared ? SHARED_WINDOW : Buffer.allocUnsafeSlow(64 * 1024);
     if (useShared) sharedWindowBusy = true;
@@ -220,7 +225,7 @@ export class LogSegment {
       const fill = (pos: number): void => {
         wStart = pos;
         wLen = 0;
-        const want = Math.min(win.length, to - pos);
+        const want = Math.min(win.length, to - pos, whole ? Infinity : readBytes);
         while (wLen < want) {
           const n = fs.readSync(this.fd, win, wLen, want - wLen, pos + wLen);
           if (n === 0) break;
@@ -272,12 +277,20 @@ export class LogSegment {
   locate(offset: number): { pos: number; size: number } | null {
     let found: { pos: number; size: number } | null = null;
     const start = this.offsetIndex.lookup(offset - this.baseOffset);
-    this.scan(start, this.size, false, (b, at, pos, size) => {
-      if (hdr.lastOffset(b, at) >= offset) {
-        found = { pos, size };
-        return false;
-      }
-    });
+    // The index entry lies within index.interval.bytes (4 KiB by default) of the batch:
+    // small reads, not a 64 KiB window per header (with 1 MB batches, 6% more bytes read per fetch).
+    this.scan(
+      start,
+      this.size,
+      false,
+      (b, at, pos, size) => {
+        if (hdr.lastOffset(b, at) >= offset) {
+          found = { pos, size };
+          return false;
+        }
+      },
+      LOCATE_READ_BYTES,
+    );
     return found;
   }
 

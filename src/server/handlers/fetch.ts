@@ -153,6 +153,9 @@ function readAll(wants: Want[], maxBytes: number, readCommitted: boolean, pins: 
       pd.records = []; // caught up: nothing to read, nothing out of range
       continue;
     }
+    if (limit <= 0 && bytes > 0 && w.fetchOffset >= pd.logStartOffset && w.fetchOffset <= maxOffset) {
+      continue; // the response is full (max_bytes): watermarks only, as Kafka answers; no read
+    }
     try {
       const r = log.read(w.fetchOffset, Math.max(0, limit), {
         maxOffset,

@@ -137,3 +137,16 @@ test('fetched record slices are unpinned once written, not answered, or dropped 
   await new Promise((r) => setTimeout(r, 50));
   assert.equal(PooledBuffer.outstandingPins, baseline);
 });
+
+test('once max_bytes is used up, later partitions answer watermarks and no records', async () => {
+  const body = fetchBody(0, -1, [{ partition: 0, fetchOffset: 0 }, { partition: 1, fetchOffset: 0 }]);
+  body.maxBytes = 1; // the first partition still gets its first batch (KIP-74)
+  const res = await conn.sendAt(FETCH, 11, body);
+  const byIndex = new Map(res.responses[0].partitions.map((p: any) => [p.partitionIndex, p]));
+  const p0: any = byIndex.get(0);
+  const p1: any = byIndex.get(1);
+  assert.deepEqual(values(p0.records), ['a', 'b', 'c'], 'one whole batch for the first partition');
+  assert.equal(p1.errorCode, ErrorCode.NONE);
+  assert.equal(p1.records.length, 0);
+  assert.ok(Number(p1.highWatermark) >= 1, 'the high watermark is still reported');
+});
