@@ -224,8 +224,8 @@ export class Connection {
       let ok = true;
       const last = reply!.length - 1;
       const after = reply!.afterWrite;
+      // A reply always has its header chunk, so the last write carries the callback.
       for (let i = 0; i <= last; i++) ok = this.socket.write(reply![i], i === last && after ? () => after() : undefined);
-      if (last < 0 && after) after();
       if (!ok) this.pausedForWrite = true;
     }
     this.lastActive = Date.now();

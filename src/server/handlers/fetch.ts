@@ -46,15 +46,16 @@ export function fetchHandler(b: Broker): Handler {
     const attempt = (final: boolean) => {
       // Record slices point into pooled buffers, pinned until the socket has taken them.
       const pins: PooledBuffer[] = [];
+      const release = () => {
+        for (const p of pins) p.unpin();
+      };
       const { data, bytes, anyError } = readAll(wants, maxBytes, readCommitted, pins);
       if (!final && bytes < req.minBytes && !anyError) {
-        for (const p of pins) p.unpin();
+        release();
         return undefined;
       }
       const res = buildResponse(wants, data, session, full, byId);
-      if (pins.length > 0) res[AFTER_WRITE] = () => {
-        for (const p of pins) p.unpin();
-      };
+      if (pins.length > 0) res[AFTER_WRITE] = release;
       return res;
     };
 
