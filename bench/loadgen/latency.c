@@ -40,7 +40,9 @@
  * rd_kafka_consumer_poll, one message a call, which took about twice the CPU
  * per message here), slice and slices (this process reads part `slice` of
  * `slices` of every partition's offsets, so that several processes share one
- * partition's backlog; default 0 of 1), and librdkafka properties as above.
+ * partition's backlog, or with at least as many partitions as slices, the
+ * whole partitions p with p % slices == slice; default 0 of 1), and
+ * librdkafka properties as above.
  * Reads every partition's low and
  * high watermarks, assigns every partition at its low watermark (no group
  * join), and consumes until every partition has delivered the offsets
@@ -638,9 +640,11 @@ static void watermarks(rd_kafka_t *rk, int64_t *lo, int64_t *hi) {
 }
 
 /* Assigns every partition at offsets[p]. */
+/* Assign every partition at offsets[p], except those with a negative offset (not this process's). */
 static void assign_all(rd_kafka_t *rk, const int64_t *offsets) {
   rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(cfg.partitions);
-  for (int p = 0; p < cfg.partitions; p++) rd_kafka_topic_partition_list_add(parts, cfg.topic, p)->offset = offsets[p];
+  for (int p = 0; p < cfg.partitions; p++)
+    if (offsets[p] >= 0) rd_kafka_topic_partition_list_add(parts, cfg.topic, p)->offset = offsets[p];
   rd_kafka_resp_err_t err = rd_kafka_assign(rk, parts);
   if (err) die("assign: %s", rd_kafka_err2str(err));
   rd_kafka_topic_partition_list_destroy(parts);
@@ -737,12 +741,27 @@ static int catchup_main(void) {
   watermarks(rk, lo, hi);
   const int slices = cfg.slices > 1 ? cfg.slices : 1;
   if (cfg.slice < 0 || cfg.slice >= slices) die("slice must be in [0, slices)%s", "");
-  for (size_t p = 0; p < np && slices > 1; p++) {
-    /* this process's share of [lo, hi): offsets below the next slice's start */
-    const int64_t span = hi[p] - lo[p];
-    const int64_t a = lo[p] + span * cfg.slice / slices, b = lo[p] + span * (cfg.slice + 1) / slices;
-    lo[p] = a;
-    hi[p] = b;
+  /*
+   * Several processes: with at least one partition each, process k reads the
+   * whole partitions p with p % slices == k (as a consumer group would split
+   * them); otherwise each reads its share of every partition's offsets. Whole
+   * partitions waste nothing: with offset ranges, librdkafka prefetches past
+   * a range's end into the next process's range (on 16 partitions the broker
+   * sent 24% more bytes than were consumed).
+   */
+  const int byPartition = slices > 1 && np >= (size_t)slices;
+  int64_t *assignAt = int64s(np);
+  for (size_t p = 0; p < np; p++) {
+    assignAt[p] = lo[p];
+    if (byPartition) {
+      if ((int)(p % (size_t)slices) != cfg.slice) assignAt[p] = -1, hi[p] = lo[p];
+    } else if (slices > 1) {
+      /* this process's share of [lo, hi): offsets below the next slice's start */
+      const int64_t span = hi[p] - lo[p];
+      const int64_t a = lo[p] + span * cfg.slice / slices, b = lo[p] + span * (cfg.slice + 1) / slices;
+      assignAt[p] = lo[p] = a;
+      hi[p] = b;
+    }
   }
   int64_t available = 0;
   int pending = 0; /* partitions not yet read up to their high watermark */
@@ -768,7 +787,7 @@ static int catchup_main(void) {
    * when that runs before the partition has its leader it waits for its
    * 500 ms retry timer.
    */
-  assign_all(rk, lo);
+  assign_all(rk, assignAt);
   rd_kafka_queue_t *q = cfg.batch > 0 ? rd_kafka_queue_get_consumer(rk) : NULL;
   int64_t tLast = t0;
   while (pending > 0 && msgs < target && !errors && !client_errors) {
