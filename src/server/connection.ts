@@ -1,8 +1,9 @@
 /**
  * One client connection: frames in, responses out, in order.
  *
- * - Frames are read with a size limit (`socket.request.max.bytes`); a size
- *   out of range closes the connection before anything is allocated for it.
+ * - Frames are cut by a FrameReader (frame-reader.ts: few copies, Produce
+ *   frames in pooled memory), with a size limit (`socket.request.max.bytes`);
+ *   a size out of range closes the connection before anything is allocated.
  * - Requests are handed to the dispatcher in arrival order; each may answer
  *   later (a long-polling Fetch, an acks=all Produce), but responses are
  *   written strictly in request order, as Kafka clients expect of pipelining.
@@ -11,6 +12,9 @@
  */
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
+import type { PooledBuffer } from '../storage/buffer-pool.ts';
+import { FrameReader } from './frame-reader.ts';
+import { readIntoUserBuffers } from './socket-user-buffer.ts';
 
 /** The encoded response (header + body) as slices, with what to do once they are written. */
 export type ReplyChunks = Buffer[] & {
@@ -38,12 +42,15 @@ export interface ConnectionOptions {
 interface Pending {
   reply: Reply | undefined;
   done: boolean;
+  /** The request frame's pooled memory, retired once the request is answered. */
+  block: PooledBuffer | null;
 }
 
 export class Connection {
   readonly id: string;
-  private chunks: Buffer[] = [];
-  private buffered = 0;
+  private readonly reader: FrameReader;
+  /** The socket reads into buffers the FrameReader chooses (else Node's 'data' events). */
+  readonly readsInPlace: boolean;
   private pending: Pending[] = [];
   private closed = false;
   private pausedForWrite = false;
@@ -59,7 +66,22 @@ export class Connection {
   ) {
     this.id = `${socket.remoteAddress}:${socket.remotePort}`;
     socket.setNoDelay(true);
-    socket.on('data', (d: Buffer) => this.onData(d));
+    this.reader = new FrameReader(opts.maxFrameBytes, {
+      frame: (frame, block) => this.dispatch(frame, block),
+      oversize: (size) => {
+        this.opts.logger.warn(
+          { conn: this.id, size, limit: this.opts.maxFrameBytes },
+          'closing connection: request frame size out of range (socket.request.max.bytes)',
+        );
+        this.close();
+      },
+      paused: () => this.closed || this.pausedForInFlight || this.pausedForWrite,
+    });
+    this.readsInPlace = readIntoUserBuffers(socket, {
+      next: () => this.reader.target(),
+      read: (n, buf) => this.onRead(buf, n, false),
+    });
+    if (!this.readsInPlace) socket.on('data', (d: Buffer) => this.onRead(d, d.length, true));
     socket.on('drain', () => {
       this.pausedForWrite = false;
       this.maybeResume();
@@ -83,89 +105,17 @@ export class Connection {
     this.idleTimer.unref();
   }
 
-  private onData(d: Buffer): void {
+  private onRead(buf: Buffer, n: number, owned: boolean): void {
     if (this.closed) return;
     this.lastActive = Date.now();
-    this.chunks.push(d);
-    this.buffered += d.length;
-    this.drainFrames();
+    this.reader.received(buf, n, owned);
+    if (this.pausedForInFlight || this.pausedForWrite) this.socket.pause();
   }
 
-  private draining = false;
-
-  private drainFrames(): void {
-    if (this.draining) return; // re-entered from a synchronous reply; the outer loop continues
-    this.draining = true;
-    try {
-      this.drainLoop();
-    } finally {
-      this.draining = false;
-    }
-  }
-
-  private drainLoop(): void {
-    while (!this.closed && this.buffered >= 4 && !this.pausedForInFlight && !this.pausedForWrite) {
-      const size = this.peekInt32();
-      if (size < 0 || size > this.opts.maxFrameBytes) {
-        this.opts.logger.warn(
-          { conn: this.id, size, limit: this.opts.maxFrameBytes },
-          'closing connection: request frame size out of range (socket.request.max.bytes)',
-        );
-        this.close();
-        return;
-      }
-      if (this.buffered < 4 + size) return;
-      const frame = this.take(4 + size).subarray(4);
-      this.dispatch(frame);
-      if (this.pending.length >= this.opts.maxInFlight) {
-        this.pausedForInFlight = true;
-        this.socket.pause();
-      }
-    }
-  }
-
-  private peekInt32(): number {
-    if (this.chunks[0].length < 4) this.joinAll();
-    return this.chunks[0].readInt32BE(0);
-  }
-
-  private joinAll(): Buffer {
-    if (this.chunks.length > 1) this.chunks = [Buffer.concat(this.chunks, this.buffered)];
-    return this.chunks[0];
-  }
-
-  /** Remove and return the first n buffered bytes (n <= buffered). */
-  private take(n: number): Buffer {
-    const first = this.chunks[0];
-    if (first.length >= n) {
-      const out = first.subarray(0, n);
-      if (first.length === n) this.chunks.shift();
-      else this.chunks[0] = first.subarray(n);
-      this.buffered -= n;
-      return out;
-    }
-    const out = Buffer.allocUnsafe(n);
-    let filled = 0;
-    while (filled < n) {
-      const c = this.chunks[0];
-      const want = n - filled;
-      if (c.length <= want) {
-        c.copy(out, filled);
-        filled += c.length;
-        this.chunks.shift();
-      } else {
-        c.copy(out, filled, 0, want);
-        this.chunks[0] = c.subarray(want);
-        filled += want;
-      }
-    }
-    this.buffered -= n;
-    return out;
-  }
-
-  private dispatch(frame: Buffer): void {
-    const slot: Pending = { reply: undefined, done: false };
+  private dispatch(frame: Buffer, block: PooledBuffer | null): void {
+    const slot: Pending = { reply: undefined, done: false, block };
     this.pending.push(slot);
+    if (this.pending.length >= this.opts.maxInFlight) this.pausedForInFlight = true;
     let result: Reply | Promise<Reply>;
     try {
       result = this.handler(frame, this);
@@ -189,6 +139,8 @@ export class Connection {
   private complete(slot: Pending, reply: Reply): void {
     slot.reply = reply;
     slot.done = true;
+    slot.block?.retire();
+    slot.block = null;
     this.flushReplies();
   }
 
@@ -235,7 +187,8 @@ export class Connection {
   private maybeResume(): void {
     if (this.closed) return;
     if (this.pausedForInFlight && this.pending.length < this.opts.maxInFlight) this.pausedForInFlight = false;
-    if (!this.pausedForWrite && !this.pausedForInFlight && this.buffered >= 4) this.drainFrames();
+    if (!this.pausedForWrite && !this.pausedForInFlight) this.reader.resume();
+    if (this.closed) return;
     if (!this.pausedForWrite && !this.pausedForInFlight) this.socket.resume();
     else this.socket.pause();
   }
@@ -259,8 +212,7 @@ export class Connection {
       if (p.done && p.reply && p.reply !== 'close') p.reply.afterWrite?.();
       if (p.done) p.reply = null;
     }
-    this.chunks = [];
-    this.buffered = 0;
+    this.reader.stop();
     this.onClose(this);
   }
 

@@ -31,13 +31,13 @@ export class SocketServer {
     private readonly opts: SocketServerOptions,
     private readonly handler: FrameHandler,
   ) {
-    this.server = net.createServer((socket) => {
+    // Paused until a Connection has set up how the socket is read (see frame-reader.ts).
+    this.server = net.createServer({ pauseOnConnect: true }, (socket) => {
       if (this.parked) {
         if (this.parked.length >= opts.maxConnections) {
           socket.destroy();
           return;
         }
-        socket.pause();
         socket.on('error', ignore); // a peer that resets while parked
         this.parked.push(socket);
         return;
@@ -53,7 +53,6 @@ export class SocketServer {
     for (const socket of parked) {
       socket.off('error', ignore);
       if (socket.destroyed) continue;
-      socket.resume();
       this.accept(socket);
     }
   }
@@ -81,6 +80,7 @@ export class SocketServer {
       (c) => this.connections.delete(c),
     );
     this.connections.add(conn);
+    socket.resume();
   }
 
   get connectionCount(): number {

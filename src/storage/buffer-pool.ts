@@ -12,8 +12,16 @@
  * pin remains. Whoever pins must unpin exactly once, after the bytes have left
  * (the socket write's callback); a buffer that is never unpinned is simply
  * left to the garbage collector.
+ *
+ * Request frames of Produce are read into pooled buffers too (see
+ * server/frame-reader.ts). A slice of any pooled buffer can be traced back to
+ * its PooledBuffer (`BufferPool.ownerOf`), so the tail cache can keep a large
+ * appended batch by pinning the frame it arrived in instead of copying it.
  */
 import { invariant } from './errors.ts';
+
+/** Every PooledBuffer by the memory it wraps, for ownerOf. */
+const owners = new WeakMap<ArrayBufferLike, PooledBuffer>();
 
 export class PooledBuffer {
   /** Pins held across all pooled buffers of the process (a leak shows here). */
@@ -24,7 +32,14 @@ export class PooledBuffer {
   constructor(
     readonly buf: Buffer,
     private readonly pool: BufferPool | null,
-  ) {}
+  ) {
+    owners.set(buf.buffer, this);
+  }
+
+  /** Still with its owner (not retired), so a pin now keeps its bytes as they are. */
+  get inService(): boolean {
+    return !this.retired;
+  }
 
   pin(): void {
     invariant(!this.retired || this.pins > 0, 'pin of a buffer already returned to its pool');
@@ -92,6 +107,16 @@ export class BufferPool {
     if (!list) this.free.set(cap, (list = []));
     list.push(b);
     this.idleBytes += cap;
+  }
+
+  /**
+   * The pooled buffer a slice lies in, if it lies in one that is in service
+   * (its bytes will not change while pinned). Pooled buffers own their
+   * memory (allocUnsafeSlow), so the ArrayBuffer identifies them.
+   */
+  static ownerOf(slice: Buffer): PooledBuffer | undefined {
+    const owner = owners.get(slice.buffer);
+    return owner?.inService ? owner : undefined;
   }
 
   get idle(): number {

@@ -38,17 +38,20 @@ const monoUs = (): number => Number(process.hrtime.bigint() / 1000n);
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
-/** SAMSA_BENCH_CPU_PROF=DIR: the broker child runs under `node --cpu-prof` (one .cpuprofile per broker run, written on exit). */
 /**
  * Node/V8 options of the broker child: BROKER_NODE_FLAGS, what bin/samsa.mjs's
  * #! line gives `npx samsa start` (it is run here as `node bin/samsa.mjs`, which
  * skips that line). SAMSA_BENCH_BROKER_FLAGS=none runs without them, to
- * measure what they change.
+ * measure what they change; any other value replaces them (space-separated
+ * flags, e.g. "--initial-old-space-size=128").
  */
 function brokerFlags(): string[] {
-  return process.env.SAMSA_BENCH_BROKER_FLAGS === 'none' ? [] : BROKER_NODE_FLAGS;
+  const v = process.env.SAMSA_BENCH_BROKER_FLAGS;
+  if (v === undefined || v === '') return BROKER_NODE_FLAGS;
+  return v === 'none' ? [] : v.split(' ').filter(Boolean);
 }
 
+/** SAMSA_BENCH_CPU_PROF=DIR: the broker child runs under `node --cpu-prof` (one .cpuprofile per broker run, written on exit). */
 function profArgs(): string[] {
   const dir = process.env.SAMSA_BENCH_CPU_PROF;
   return dir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(dir)}`] : [];

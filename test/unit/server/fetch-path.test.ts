@@ -150,3 +150,15 @@ test('once max_bytes is used up, later partitions answer watermarks and no recor
   assert.equal(p1.records.length, 0);
   assert.ok(Number(p1.highWatermark) >= 1, 'the high watermark is still reported');
 });
+
+test('a large produced batch is served from the request frame it arrived in (pinned by the tail, not copied)', async () => {
+  const baseline = PooledBuffer.outstandingPins;
+  const end = Number((await conn.sendAt(FETCH, 11, fetchBody(0, -1, [{ partition: 1, fetchOffset: 0 }]))).responses[0].partitions[0].highWatermark);
+  const big = Buffer.alloc(100_000, 'x').toString();
+  await producer.send({ topic: TOPIC, messages: [{ partition: 1, value: big }] });
+  assert.equal(PooledBuffer.outstandingPins, baseline + 1, 'the tail cache holds the Produce frame by one pin');
+  const res = await conn.sendAt(FETCH, 11, fetchBody(0, -1, [{ partition: 1, fetchOffset: end }]));
+  assert.deepEqual(values(res.responses[0].partitions[0].records), [big]);
+  await new Promise((r) => setImmediate(r));
+  assert.equal(PooledBuffer.outstandingPins, baseline + 1, "the fetch's own pin is released after the write");
+});

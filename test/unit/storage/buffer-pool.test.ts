@@ -106,3 +106,47 @@ test('reads without pins return copies that later appends cannot change', async 
     assert.deepEqual(joined(r), copy);
   });
 });
+
+test('a large append that lies in a pooled buffer (a Produce frame) is kept in the tail by a pin, not copied', async () => {
+  await withLog((log) => {
+    const batch = makeBatch(100, {}, 1000); // ~100 KB: above the adoption threshold
+    const frame = sharedBufferPool.acquire(batch.length + 64);
+    const records = frame.buf.subarray(64, 64 + batch.length);
+    batch.copy(records);
+    const before = PooledBuffer.outstandingPins;
+    log.append(records, { leaderEpoch: 0 });
+    log.setHighWatermark(log.logEndOffset);
+    assert.equal(PooledBuffer.outstandingPins, before + 1, 'the tail pinned the frame');
+    // The connection is done with the request: the frame stays out of the pool while the tail holds it.
+    const idle = sharedBufferPool.idle;
+    frame.retire();
+    assert.equal(sharedBufferPool.idle, idle);
+    const pins: PooledBuffer[] = [];
+    const r = log.read(0, 1 << 20, { pins });
+    assert.equal(r.batches[0].buffer, frame.buf.buffer, 'served from the frame itself');
+    assert.deepEqual(batchOffsets(joined(r)), [{ base: 0, last: 99 }]);
+    for (const p of pins) p.unpin();
+    // Later appends move the 64 KiB tail past it: the last pin goes and the frame is reused.
+    for (let i = 0; i < 100; i++) log.append(makeBatch(10, {}, 1000), { leaderEpoch: 0 });
+    assert.equal(PooledBuffer.outstandingPins, before, 'the tail let go of the frame (its own chunks take no pins)');
+    assert.equal(sharedBufferPool.acquire(batch.length + 64), frame, 'back in the pool');
+  });
+});
+
+test('small appends and appends outside pooled memory are copied into the tail', async () => {
+  await withLog((log) => {
+    const frame = sharedBufferPool.acquire(8192);
+    const small = makeBatch(5, {}, 1000);
+    small.copy(frame.buf);
+    log.append(frame.buf.subarray(0, small.length), { leaderEpoch: 0 });
+    const big = makeBatch(100, {}, 1000); // plain memory: not adoptable
+    log.append(big, { leaderEpoch: 0 });
+    log.setHighWatermark(log.logEndOffset);
+    const pins: PooledBuffer[] = [];
+    const r = log.read(0, 1 << 20, { pins });
+    assert.notEqual(r.batches[0].buffer, frame.buf.buffer, 'the small batch was copied');
+    assert.ok(r.batches.every((b) => b.buffer !== big.buffer), 'the plain one was not kept by reference');
+    for (const p of pins) p.unpin();
+    frame.retire();
+  });
+});

@@ -1,0 +1,201 @@
+/**
+ * Splits a connection's byte stream into request frames (int32 size, then
+ * the request), with as few copies and allocations as the sizes allow.
+ *
+ * Where the bytes land (the kernel reads into the buffer `target()` gives):
+ * - A frame that is still arriving and has at least DIRECT_MIN_BYTES to go is
+ *   read straight into its own buffer, in place: a Produce request of 1 MB
+ *   costs one allocation-free pass of the kernel, not a copy per 64 KiB read.
+ * - Everything else is read into one scratch buffer shared by all
+ *   connections (reads run one at a time on the event loop, and every byte
+ *   left there is consumed or copied out before the read callback returns),
+ *   instead of a fresh 64 KiB buffer per read: those cost an allocation each
+ *   and, counted as external memory by V8, start full garbage collections.
+ *
+ * A frame's own buffer is a PooledBuffer for Produce requests of
+ * POOLED_MIN_BYTES and up (the sink retires it once the request is answered;
+ * the tail cache may pin it to keep the records without copying them), and
+ * a plain allocation otherwise: other handlers may keep slices of their
+ * request (group metadata, assignments), so their memory must never be
+ * reused.
+ *
+ * Data from a socket's 'data' events (sockets this reader cannot read into,
+ * see socket-user-buffer.ts) is owned by us and passed on as slices.
+ *
+ * A size outside [0, maxFrameBytes] is reported before anything is allocated
+ * for it (`socket.request.max.bytes`).
+ */
+import { type BufferPool, type PooledBuffer, sharedBufferPool } from '../storage/buffer-pool.ts';
+
+/** A frame still arriving with at least this much to go is read into its own buffer directly. */
+export const DIRECT_MIN_BYTES = 16 * 1024;
+/** Produce frames of this size and up get pooled buffers. */
+export const POOLED_MIN_BYTES = 16 * 1024;
+const SCRATCH_BYTES = 64 * 1024;
+const API_PRODUCE = 0;
+
+let scratch: Buffer | null = null;
+/** The buffer every connection reads small data into (see the header). */
+function sharedScratch(): Buffer {
+  return (scratch ??= Buffer.allocUnsafeSlow(SCRATCH_BYTES));
+}
+
+export interface FrameSink {
+  /** One complete frame; `block` (if any) is the caller's to retire when done with the frame. */
+  frame(frame: Buffer, block: PooledBuffer | null): void;
+  /** A size prefix out of range: nothing more will be read. */
+  oversize(size: number): void;
+  /** True while no frame should be handed over (backpressure, or closed). */
+  paused(): boolean;
+}
+
+interface Partial {
+  buf: Buffer;
+  filled: number;
+  block: PooledBuffer | null;
+}
+
+export class FrameReader {
+  /** Bytes received but not yet parsed (only while paused, or a size prefix split across reads); owned. */
+  private carry: Buffer | null = null;
+  /** The frame being received, its size known. */
+  private partial: Partial | null = null;
+  /** The in-place target last handed out by target(), if any. */
+  private direct: Buffer | null = null;
+  private stopped = false;
+  /** parse() is on the stack (a frame's handler may call resume() back). */
+  private parsing = false;
+
+  constructor(
+    private readonly maxFrameBytes: number,
+    private readonly sink: FrameSink,
+    private readonly pool: BufferPool = sharedBufferPool,
+  ) {}
+
+  /** Where the next read should put its bytes. */
+  target(): Buffer {
+    const p = this.partial;
+    if (p && !this.carry && p.buf.length - p.filled >= DIRECT_MIN_BYTES) {
+      return (this.direct = p.buf.subarray(p.filled));
+    }
+    this.direct = null;
+    return sharedScratch();
+  }
+
+  /** Bytes not yet handed over as frames (for tests and backpressure decisions). */
+  get buffered(): number {
+    return (this.carry?.length ?? 0) + (this.partial?.filled ?? 0);
+  }
+
+  /**
+   * `n` bytes arrived at the start of `buf`: a buffer from target(), or
+   * (owned = true) a chunk of our own from a 'data' event.
+   */
+  received(buf: Buffer, n: number, owned = false): void {
+    if (this.stopped || n <= 0) return;
+    if (buf === this.direct && this.partial) {
+      this.direct = null;
+      this.partial.filled += n;
+      this.completePartial();
+      return;
+    }
+    let data = buf.subarray(0, n);
+    const p = this.partial;
+    if (p) {
+      const k = Math.min(p.buf.length - p.filled, data.length);
+      data.copy(p.buf, p.filled, 0, k);
+      p.filled += k;
+      data = data.subarray(k);
+      this.completePartial();
+    }
+    if (data.length === 0) return;
+    if (this.carry) {
+      // Rare (a size prefix split across reads, or bytes that came while paused). Parsed as if
+      // in the scratch, so frames get their usual buffers (pooled for Produce).
+      data = Buffer.concat([this.carry, data]);
+      this.carry = null;
+      owned = false;
+    }
+    this.parse(data, owned);
+  }
+
+  /** Hand over what was carried while paused (call when the sink unpauses). */
+  resume(): void {
+    if (this.parsing || this.stopped || !this.carry || this.sink.paused()) return;
+    const data = this.carry;
+    this.carry = null;
+    this.parse(data, false);
+  }
+
+  /** No more frames: returns the unfinished frame's pooled buffer, if any. */
+  stop(): void {
+    this.stopped = true;
+    this.carry = null;
+    this.direct = null;
+    this.partial?.block?.retire();
+    this.partial = null;
+  }
+
+  private completePartial(): void {
+    const p = this.partial!;
+    if (p.filled < p.buf.length) return;
+    this.partial = null;
+    this.sink.frame(p.buf, p.block);
+  }
+
+  /** Frames out of `data` (owned: slices of it may be kept) until it runs out or the sink pauses. */
+  private parse(data: Buffer, owned: boolean): void {
+    this.parsing = true;
+    try {
+      this.parseFrames(data, owned);
+    } finally {
+      this.parsing = false;
+    }
+  }
+
+  private parseFrames(data: Buffer, owned: boolean): void {
+    let at = 0;
+    const end = data.length;
+    while (!this.stopped) {
+      const left = end - at;
+      if (left === 0) return;
+      if (this.sink.paused() || left < 4) break;
+      const size = data.readInt32BE(at);
+      if (size < 0 || size > this.maxFrameBytes) {
+        this.stopped = true;
+        this.sink.oversize(size);
+        return;
+      }
+      if (left >= 4 + size) {
+        const body = data.subarray(at + 4, at + 4 + size);
+        at += 4 + size;
+        if (owned) {
+          this.sink.frame(body, null);
+        } else {
+          const { buf, block } = this.allocate(size, body);
+          body.copy(buf);
+          this.sink.frame(buf, block);
+        }
+        continue;
+      }
+      if (left < 6) break; // the API key decides where the frame goes
+      const { buf, block } = this.allocate(size, data.subarray(at + 4));
+      const filled = data.copy(buf, 0, at + 4, end);
+      this.partial = { buf, filled, block };
+      return;
+    }
+    if (this.stopped) return;
+    // Paused, or a size prefix not yet complete: keep the rest (copied out of the shared scratch).
+    const rest = data.subarray(at);
+    this.carry = owned ? rest : Buffer.from(rest);
+  }
+
+  /** A frame buffer of `size` bytes; `head` starts with the frame's first bytes (at least 2: the API key). */
+  private allocate(size: number, head: Buffer): { buf: Buffer; block: PooledBuffer | null } {
+    if (size >= POOLED_MIN_BYTES && head.readInt16BE(0) === API_PRODUCE) {
+      const block = this.pool.acquire(size);
+      return { buf: block.buf.subarray(0, size), block };
+    }
+    return { buf: Buffer.allocUnsafe(size), block: null };
+  }
+}
