@@ -40,8 +40,8 @@
  * rd_kafka_consumer_poll, one message a call, which took about twice the CPU
  * per message here), slice and slices (this process reads part `slice` of
  * `slices` of every partition's offsets, so that several processes share one
- * partition's backlog, or with at least as many partitions as slices, the
- * whole partitions p with p % slices == slice; default 0 of 1), and
+ * partition's backlog, or with at least as many partitions as slices, whole
+ * partitions, balanced by backlog; default 0 of 1), and
  * librdkafka properties as above.
  * Reads every partition's low and
  * high watermarks, assigns every partition at its low watermark (no group
@@ -720,6 +720,33 @@ static int consume_main(void) {
 
 /* ------------------------------------------------------------- catch-up */
 
+/*
+ * Which of `slices` processes reads each partition: largest backlog first, each
+ * to the process with the fewest messages so far (every process computes the
+ * same answer from the same watermarks). Sticky partitioning leaves backlogs
+ * uneven, and p % slices gave one process up to twice the other's share.
+ */
+static int *balance(const int64_t *lo, const int64_t *hi, size_t np, int slices) {
+  int *owner = calloc(np, sizeof(int));
+  int64_t *load = int64s((size_t)slices);
+  char *done = calloc(np, 1);
+  if (!owner || !done) die("out of memory%s", "");
+  for (size_t k = 0; k < np; k++) {
+    size_t best = np;
+    for (size_t p = 0; p < np; p++)
+      if (!done[p] && (best == np || hi[p] - lo[p] > hi[best] - lo[best])) best = p;
+    int to = 0;
+    for (int j = 1; j < slices; j++)
+      if (load[j] < load[to]) to = j;
+    owner[best] = to;
+    load[to] += hi[best] - lo[best];
+    done[best] = 1;
+  }
+  free(load);
+  free(done);
+  return owner;
+}
+
 static int catchup_main(void) {
   /*
    * Room to queue everything fetched (queued.min.messages is per partition),
@@ -743,18 +770,19 @@ static int catchup_main(void) {
   if (cfg.slice < 0 || cfg.slice >= slices) die("slice must be in [0, slices)%s", "");
   /*
    * Several processes: with at least one partition each, process k reads the
-   * whole partitions p with p % slices == k (as a consumer group would split
-   * them); otherwise each reads its share of every partition's offsets. Whole
+   * whole partitions (as a consumer group would split them; balanced by
+   * message count, see balance()); otherwise each reads its share of every partition's offsets. Whole
    * partitions waste nothing: with offset ranges, librdkafka prefetches past
    * a range's end into the next process's range (on 16 partitions the broker
    * sent 24% more bytes than were consumed).
    */
   const int byPartition = slices > 1 && np >= (size_t)slices;
   int64_t *assignAt = int64s(np);
+  int *owner = byPartition ? balance(lo, hi, np, slices) : NULL;
   for (size_t p = 0; p < np; p++) {
     assignAt[p] = lo[p];
     if (byPartition) {
-      if ((int)(p % (size_t)slices) != cfg.slice) assignAt[p] = -1, hi[p] = lo[p];
+      if (owner[p] != cfg.slice) assignAt[p] = -1, hi[p] = lo[p];
     } else if (slices > 1) {
       /* this process's share of [lo, hi): offsets below the next slice's start */
       const int64_t span = hi[p] - lo[p];
