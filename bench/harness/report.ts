@@ -44,6 +44,8 @@ export function workloadTable(rep: WorkloadReport, ceilings: Ceilings): string {
     ['produce MB/s', (r) => mbps(r.produce), pc],
     ['produce msgs/s', (r) => mps(r.produce), undefined],
     ['consume MB/s', (r) => mbps(r.consume), ceilings.loopbackMBps],
+    ['produce MB/s, tailed', (r) => mbps(r.tail?.produce), pc],
+    ['  tailing consume MB/s', (r) => mbps(r.tail?.consume), undefined],
     ['server CPU s/GB', (r) => cpuPerGB(r, 'serverCpu'), undefined],
     ['client CPU s/GB', (r) => cpuPerGB(r, 'clientCpu'), undefined],
     ['latency rate msgs/s (50%)', (r) => r.latency?.targetRate, undefined],

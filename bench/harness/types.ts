@@ -23,6 +23,15 @@ export interface PhaseResult {
   clientCpu: number;
 }
 
+export interface TailResult {
+  produce: { msgs: number; bytes: number; seconds: number };
+  consume: { msgs: number; bytes: number; seconds: number };
+  /** Over the whole phase (process start to exit). */
+  serverCpu: number;
+  clientCpu: number;
+  driver: string;
+}
+
 export interface LatencyResult {
   targetRate: number;
   achievedRate: number;
@@ -63,6 +72,8 @@ export interface TargetResult {
   mode?: string;
   produce?: PhaseResult;
   consume?: PhaseResult;
+  /** Max produce again, into a fresh topic, with consumers tailing it (Samsa only). */
+  tail?: TailResult;
   /** Fixed-rate run at 50% of this target's measured max msgs/s. */
   latency?: LatencyResult;
   /** Fixed-rate run at 10% of the measured max (well below saturation). */
@@ -89,6 +100,12 @@ export interface Target {
   produce(w: Workload, files: PayloadFiles): Promise<{ msgs: number; bytes: number }>;
   /** Reads everything back from the beginning. */
   consume(w: Workload, expected: number): Promise<{ msgs: number; bytes: number }>;
+  /**
+   * Optional: max produce into a fresh topic while consumers tail it from its
+   * end; seconds from the common start to the last delivery report / the last
+   * message consumed. Null when the target cannot run it here.
+   */
+  tail?(w: Workload): Promise<{ produce: { msgs: number; bytes: number; seconds: number }; consume: { msgs: number; bytes: number; seconds: number }; driver: string } | null>;
   /** Fixed-rate run: sends `rate` msgs/s for `seconds`, stamps each message, measures receive - send. */
   latency(w: Workload, rate: number, seconds: number): Promise<{ sent: number; latenciesUs: Float64Array; received: number; window?: LatencyWindow }>;
   stop(): Promise<void>;

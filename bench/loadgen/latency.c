@@ -41,7 +41,11 @@
  * per message here), slice and slices (this process reads part `slice` of
  * `slices` of every partition's offsets, so that several processes share one
  * partition's backlog, or with at least as many partitions as slices, whole
- * partitions, balanced by backlog; default 0 of 1), and
+ * partitions, balanced by backlog; default 0 of 1), tail (1: start at the
+ * high watermarks, print "ready", read the start line, and read what is
+ * produced from then on: until `expected` messages, or without it until
+ * idleMs (default 1000) pass without a message; seconds are then from the
+ * start time to the last message), and
  * librdkafka properties as above.
  * Reads every partition's low and
  * high watermarks, assigns every partition at its low watermark (no group
@@ -110,6 +114,8 @@ struct config {
   double timeoutSec;
   int batch;
   int slice, slices;
+  int tail; /* catchup: start at the high watermarks and read what is produced from now on */
+  int idleMs; /* catchup with tail and no expected count: stop this long after the last message */
   char outFile[4096];
   int nextra;
   char extraKey[MAX_EXTRA][128];
@@ -175,6 +181,8 @@ static void set_key(const char *key, const char *val) {
   else if (!strcmp(key, "batch")) cfg.batch = atoi(val);
   else if (!strcmp(key, "slice")) cfg.slice = atoi(val);
   else if (!strcmp(key, "slices")) cfg.slices = atoi(val);
+  else if (!strcmp(key, "tail")) cfg.tail = atoi(val);
+  else if (!strcmp(key, "idleMs")) cfg.idleMs = atoi(val);
   else if (!strcmp(key, "outFile")) copy_str(cfg.outFile, sizeof cfg.outFile, val);
   else if (strchr(key, '.') || !strcmp(key, "debug")) {
     if (cfg.nextra == MAX_EXTRA) die("too many librdkafka properties at %s", key);
@@ -739,7 +747,7 @@ static int *balance(const int64_t *lo, const int64_t *hi, size_t np, int slices)
     for (int j = 1; j < slices; j++)
       if (load[j] < load[to]) to = j;
     owner[best] = to;
-    load[to] += hi[best] - lo[best];
+    load[to] += hi[best] - lo[best] + 1; /* + 1: empty partitions (tailing) go round-robin */
     done[best] = 1;
   }
   free(load);
@@ -791,6 +799,13 @@ static int catchup_main(void) {
       hi[p] = b;
     }
   }
+  if (cfg.tail) {
+    /* from the end on, without an upper bound: what the producer sends from now */
+    for (size_t p = 0; p < np; p++) {
+      if (assignAt[p] >= 0) assignAt[p] = lo[p] = hi[p];
+      hi[p] = assignAt[p] >= 0 ? INT64_MAX : lo[p];
+    }
+  }
   int64_t available = 0;
   int pending = 0; /* partitions not yet read up to their high watermark */
   for (size_t p = 0; p < np; p++) {
@@ -798,8 +813,8 @@ static int catchup_main(void) {
     available += hi[p] - lo[p];
     if (hi[p] > lo[p]) pending++;
   }
-  const int64_t target = cfg.expected > 0 ? cfg.expected : available;
-  if (available < target)
+  const int64_t target = cfg.expected > 0 ? cfg.expected : cfg.tail ? INT64_MAX : available;
+  if (!cfg.tail && available < target)
     fprintf(stderr, "latency: catchup: %" PRId64 " messages between the watermarks, %" PRId64 " expected\n", available, target);
 
   const int batch = cfg.batch > 0 ? cfg.batch : 1;
@@ -817,7 +832,13 @@ static int catchup_main(void) {
    */
   assign_all(rk, assignAt);
   rd_kafka_queue_t *q = cfg.batch > 0 ? rd_kafka_queue_get_consumer(rk) : NULL;
-  int64_t tLast = t0;
+  int64_t t0Run = t0;
+  if (cfg.tail) {
+    ready_and_start(); /* the producer starts at the same time */
+    t0Run = cfg.startUs;
+  }
+  const int64_t idleUs = (int64_t)(cfg.idleMs > 0 ? cfg.idleMs : 1000) * 1000;
+  int64_t tLast = t0Run;
   while (pending > 0 && msgs < target && !errors && !client_errors) {
     ssize_t n;
     if (q) {
@@ -843,6 +864,7 @@ static int catchup_main(void) {
     }
     const int64_t now = mono_us();
     if (n > 0) tLast = now;
+    if (cfg.tail && cfg.expected <= 0 && msgs > 0 && now - tLast > idleUs) break;
     if (now > deadline) {
       fprintf(stderr, "latency: catchup: timed out after %g s\n", cfg.timeoutSec);
       break;
@@ -851,12 +873,12 @@ static int catchup_main(void) {
   const double cpu = cpu_sec() - cpu0;
   printf("{\"messages\":%" PRId64 ",\"bytes\":%" PRId64 ",\"seconds\":%.4f,\"cpu\":%.4f,\"cpuTotal\":%.4f,\"expected\":%" PRId64
          ",\"available\":%" PRId64 ",\"errors\":%" PRId64 ",\"batch\":%d,\"librdkafka\":\"%s\"}\n",
-         msgs, bytes, (double)(tLast - t0) / 1e6, cpu, cpu_sec(), target, available, errors + client_errors, cfg.batch,
+         msgs, bytes, (double)(tLast - t0Run) / 1e6, cpu, cpu_sec(), target, available, errors + client_errors, cfg.batch,
          rd_kafka_version_str());
   fflush(stdout);
   int rc = 0;
   if (errors || client_errors) rc = 1;
-  if (msgs < target) {
+  if (msgs < target && !(cfg.tail && cfg.expected <= 0)) {
     fprintf(stderr, "latency: catchup: %" PRId64 " of %" PRId64 " messages\n", msgs, target);
     rc = 1;
   }

@@ -28,6 +28,12 @@ const LINGER_MS = 2;
 /** C generator: librdkafka's linger.ms (a float in librdkafka >= 1.5) and the pacer's wake-up period. */
 const C_LINGER_MS = 1;
 const C_TICK_US = 500;
+/**
+ * Tailing consumers fetch up to 8 MiB a partition (as the latency consumer
+ * does): with the catch-up role's 1 MiB, a consumer behind a producer at
+ * 450 MB/s needs 450 round trips a second to the busy broker.
+ */
+const TAIL_FETCH_BYTES = String(8 * 1024 * 1024);
 /** SAMSA_BENCH_LATENCY_LINGER_MS overrides the latency producer's linger (either generator) for experiments. */
 const lingerOverride = (): number | undefined => {
   const v = process.env.SAMSA_BENCH_LATENCY_LINGER_MS;
@@ -157,6 +163,11 @@ function exactCount(w: Workload, expected: number, got: { msgs: number; bytes: n
  * A load process of the ready/start protocol: it prints "ready\n" once
  * connected, waits for the start line on stdin, and ends with one JSON line.
  */
+function producerResults(procs: ReturnType<typeof loadProcess>[]) {
+  const rs = procs.map((p) => p.result() as { messages: number; errors: number; seconds: number; cpu: number });
+  return { msgs: rs.reduce((a, r) => a + r.messages, 0), secs: Math.max(...rs.map((r) => r.seconds)), cpus: rs.map((r) => r.cpu.toFixed(3)).join(' + ') };
+}
+
 function loadProcess(cmd: string, args: string[], name: string) {
   const c = spawn(cmd, args, { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
@@ -231,6 +242,7 @@ export class SamsaTarget implements Target {
     await createTopics(this.bootstrap, [
       { topic: 'bench', numPartitions: w.partitions },
       { topic: 'lat', numPartitions: w.partitions },
+      { topic: 'tail', numPartitions: w.partitions },
     ]);
   }
 
@@ -259,12 +271,7 @@ export class SamsaTarget implements Target {
    */
   async produce(w: Workload, files: PayloadFiles) {
     if (produceLoad() === 'kcat') return this.produceKcat(w, files);
-    const n = Math.min(produceProcesses(), Math.max(1, w.messages));
-    const base = { host: '127.0.0.1', port: this.port, topic: 'bench', partitions: w.partitions, size: w.size, acks: w.acks === 'all' ? -1 : 1, lingerMs: 5, batchSize: 1_000_000 };
-    const procs = Array.from({ length: n }, (_, k) => {
-      const messages = Math.floor(w.messages / n) + (k < w.messages % n ? 1 : 0);
-      return loadProcess(loadgenBinary()!, ['produce-max', JSON.stringify({ ...base, messages })], 'bench/loadgen produce-max');
-    });
+    const procs = this.maxProducers(w, 'bench');
     try {
       await Promise.all(procs.map((p) => p.ready));
       const go = `${monoUs()}\n`;
@@ -274,14 +281,52 @@ export class SamsaTarget implements Target {
       for (const p of procs) p.c.kill('SIGKILL');
       throw e;
     }
-    const rs = procs.map((p) => p.result() as { messages: number; errors: number; seconds: number; cpu: number });
-    const msgs = rs.reduce((a, r) => a + r.messages, 0);
-    const secs = Math.max(...rs.map((r) => r.seconds));
+    const { msgs, secs, cpus } = producerResults(procs);
     process.stderr.write(
-      `  samsa max producer: ${secs.toFixed(3)} s from start to last delivery report (${((msgs * w.size) / 1e6 / secs).toFixed(1)} MB/s), CPU ${rs.map((r) => r.cpu.toFixed(3)).join(' + ')} s\n`,
+      `  samsa max producer: ${secs.toFixed(3)} s from start to last delivery report (${((msgs * w.size) / 1e6 / secs).toFixed(1)} MB/s), CPU ${cpus} s\n`,
     );
     if (msgs !== w.messages) throw new Error(`bench/loadgen produce-max: ${msgs} of ${w.messages} messages delivered`);
     return { msgs, bytes: msgs * w.size };
+  }
+
+  /**
+   * Tailing: the max producer again, into the empty topic `tail`, while
+   * catchup consumers (tail mode: assigned at the end, whole partitions
+   * shared out between min(consumeProcesses(), partitions) processes) read
+   * what arrives. Both start on the same start line; each side's seconds run
+   * from it to its last delivery report / last message.
+   */
+  async tail(w: Workload) {
+    if (produceLoad() === 'kcat' || consumeLoad() === 'kcat') return null; // needs bench/loadgen
+    const n = Math.min(consumeProcesses(), w.partitions);
+    const cfg = { host: '127.0.0.1', port: this.port, topic: 'tail', partitions: w.partitions, tail: 1, expected: n > 1 ? 0 : w.messages, fetchMaxWaitMs: 100, timeoutSec: 300, slices: n, 'max.partition.fetch.bytes': TAIL_FETCH_BYTES };
+    const cons = Array.from({ length: n }, (_, k) => loadProcess(loadgenBinary()!, ['catchup', JSON.stringify({ ...cfg, slice: k })], 'bench/loadgen catchup (tail)'));
+    const procs = this.maxProducers(w, 'tail');
+    const all = [...cons, ...procs];
+    try {
+      await Promise.all(all.map((p) => p.ready));
+      const go = `${monoUs()}\n`;
+      for (const p of all) p.c.stdin.end(go);
+      await Promise.all(all.map((p) => p.exit));
+    } catch (e) {
+      for (const p of all) p.c.kill('SIGKILL');
+      throw e;
+    }
+    const { msgs, secs, cpus } = producerResults(procs);
+    const cs = cons.map((c) => c.result() as { messages: number; bytes: number; seconds: number; cpu: number });
+    const consume = { msgs: cs.reduce((a, x) => a + x.messages, 0), bytes: cs.reduce((a, x) => a + x.bytes, 0), seconds: Math.max(...cs.map((x) => x.seconds)) };
+    const driver = `${procs.length} produce-max + ${n} tailing catchup process${n > 1 ? 'es' : ''} (bench/loadgen); producer CPU ${cpus} s, consumer CPU ${cs.map((x) => x.cpu.toFixed(3)).join(' + ')} s`;
+    return { produce: { msgs, bytes: msgs * w.size, seconds: secs }, consume, driver };
+  }
+
+  /** The produce-max processes for `w.messages` into `topic`, connected and waiting for the start line. */
+  private maxProducers(w: Workload, topic: string) {
+    const n = Math.min(produceProcesses(), Math.max(1, w.messages));
+    const base = { host: '127.0.0.1', port: this.port, topic, partitions: w.partitions, size: w.size, acks: w.acks === 'all' ? -1 : 1, lingerMs: 5, batchSize: 1_000_000 };
+    return Array.from({ length: n }, (_, k) => {
+      const messages = Math.floor(w.messages / n) + (k < w.messages % n ? 1 : 0);
+      return loadProcess(loadgenBinary()!, ['produce-max', JSON.stringify({ ...base, messages })], 'bench/loadgen produce-max');
+    });
   }
 
   /** The kcat max-produce path: kcat -P -l FILE, files.copies processes each sending the whole file. */
