@@ -6,9 +6,10 @@
  * always land in one chunk, so no batch straddles two.
  *
  * Large appends (ADOPT_MIN_BYTES and up) that lie in a pooled buffer, which is
- * how a Produce request's records arrive (server/frame-reader.ts), are not
- * copied: the cache pins that buffer and keeps the slice as a chunk of its
- * own. Other appends larger than a chunk are not cached (and restart the
+ * how a Produce request's records arrive (server/frame-reader.ts), and fill
+ * at least half of it, are not copied: the cache pins that buffer and keeps
+ * the slice as a chunk of its own (so what a tail pins is at most twice what
+ * it counts). Other appends larger than a chunk are not cached (and restart the
  * cache after them).
  *
  * Chunks come from a BufferPool and go back to it when the cache moves past
@@ -50,7 +51,9 @@ export class TailCache {
   add(src: Buffer, pos: number): void {
     if (this.limit <= 0) return;
     const owner = src.length >= ADOPT_MIN_BYTES ? BufferPool.ownerOf(src) : undefined;
-    if (owner) {
+    // Only when the append is most of that buffer: a 16 MB request carrying 16 partitions' batches
+    // would otherwise stay pinned by 16 tails that each count 1 MB of it.
+    if (owner && src.length * 2 >= owner.buf.length) {
       const last = this.chunks[this.chunks.length - 1];
       if (last && last.pos + last.len !== pos) this.clear();
       owner.pin();

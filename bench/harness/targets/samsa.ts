@@ -163,6 +163,19 @@ function exactCount(w: Workload, expected: number, got: { msgs: number; bytes: n
  * A load process of the ready/start protocol: it prints "ready\n" once
  * connected, waits for the start line on stdin, and ends with one JSON line.
  */
+/** Once every process is ready, one start line to all; resolves when all have exited (kills all on a failure). */
+async function startTogether(procs: ReturnType<typeof loadProcess>[]): Promise<void> {
+  try {
+    await Promise.all(procs.map((p) => p.ready));
+    const go = `${monoUs()}\n`;
+    for (const p of procs) p.c.stdin.end(go);
+    await Promise.all(procs.map((p) => p.exit));
+  } catch (e) {
+    for (const p of procs) p.c.kill('SIGKILL');
+    throw e;
+  }
+}
+
 function producerResults(procs: ReturnType<typeof loadProcess>[]) {
   const rs = procs.map((p) => p.result() as { messages: number; errors: number; seconds: number; cpu: number });
   return { msgs: rs.reduce((a, r) => a + r.messages, 0), secs: Math.max(...rs.map((r) => r.seconds)), cpus: rs.map((r) => r.cpu.toFixed(3)).join(' + ') };
@@ -272,15 +285,7 @@ export class SamsaTarget implements Target {
   async produce(w: Workload, files: PayloadFiles) {
     if (produceLoad() === 'kcat') return this.produceKcat(w, files);
     const procs = this.maxProducers(w, 'bench');
-    try {
-      await Promise.all(procs.map((p) => p.ready));
-      const go = `${monoUs()}\n`;
-      for (const p of procs) p.c.stdin.end(go);
-      await Promise.all(procs.map((p) => p.exit));
-    } catch (e) {
-      for (const p of procs) p.c.kill('SIGKILL');
-      throw e;
-    }
+    await startTogether(procs);
     const { msgs, secs, cpus } = producerResults(procs);
     process.stderr.write(
       `  samsa max producer: ${secs.toFixed(3)} s from start to last delivery report (${((msgs * w.size) / 1e6 / secs).toFixed(1)} MB/s), CPU ${cpus} s\n`,
@@ -302,16 +307,7 @@ export class SamsaTarget implements Target {
     const cfg = { host: '127.0.0.1', port: this.port, topic: 'tail', partitions: w.partitions, tail: 1, expected: n > 1 ? 0 : w.messages, fetchMaxWaitMs: 100, timeoutSec: 300, slices: n, 'max.partition.fetch.bytes': TAIL_FETCH_BYTES };
     const cons = Array.from({ length: n }, (_, k) => loadProcess(loadgenBinary()!, ['catchup', JSON.stringify({ ...cfg, slice: k })], 'bench/loadgen catchup (tail)'));
     const procs = this.maxProducers(w, 'tail');
-    const all = [...cons, ...procs];
-    try {
-      await Promise.all(all.map((p) => p.ready));
-      const go = `${monoUs()}\n`;
-      for (const p of all) p.c.stdin.end(go);
-      await Promise.all(all.map((p) => p.exit));
-    } catch (e) {
-      for (const p of all) p.c.kill('SIGKILL');
-      throw e;
-    }
+    await startTogether([...cons, ...procs]);
     const { msgs, secs, cpus } = producerResults(procs);
     const cs = cons.map((c) => c.result() as { messages: number; bytes: number; seconds: number; cpu: number });
     const consume = { msgs: cs.reduce((a, x) => a + x.messages, 0), bytes: cs.reduce((a, x) => a + x.bytes, 0), seconds: Math.max(...cs.map((x) => x.seconds)) };

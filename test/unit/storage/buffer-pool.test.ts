@@ -150,3 +150,15 @@ test('small appends and appends outside pooled memory are copied into the tail',
     frame.retire();
   });
 });
+
+test('an append that is a small part of a large pooled buffer is not adopted (the tail would pin far more than it counts)', async () => {
+  await withLog((log) => {
+    const batch = makeBatch(100, {}, 1000); // ~100 KB in a 1 MiB request of several partitions
+    const frame = sharedBufferPool.acquire(1 << 20);
+    batch.copy(frame.buf, 500_000);
+    const before = PooledBuffer.outstandingPins;
+    log.append(frame.buf.subarray(500_000, 500_000 + batch.length), { leaderEpoch: 0 });
+    assert.equal(PooledBuffer.outstandingPins, before, 'not pinned');
+    frame.retire();
+  });
+});
