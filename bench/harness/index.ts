@@ -97,6 +97,16 @@ async function runTarget(t: Target, w: Workload, tmp: string, quick: boolean, lo
       res.consume = await measured(t.pid(), () => t.consume(w, res.produce!.msgs));
       log(`  ${t.name}: consume ${(res.consume.bytes / 1e6 / res.consume.seconds).toFixed(1)} MB/s (${res.consume.msgs} msgs)`);
       if (res.consume.msgs < res.produce.msgs) throw new Error(`consumed ${res.consume.msgs} of ${res.produce.msgs}`);
+      res.rssPeakMaxThroughput = rss.peakSoFar();
+      if (w.latencySeconds > 0) {
+        res.latency = await latencyRun(t, w, Math.max(10, Math.floor(mps * 0.5)), w.latencySeconds);
+        log(`  ${t.name}: latency @${res.latency.targetRate} msgs/s p50 ${(res.latency.p50 / 1000).toFixed(2)} p99 ${(res.latency.p99 / 1000).toFixed(2)} p99.9 ${(res.latency.p999 / 1000).toFixed(2)} ms${cpuNote(res.latency)}`);
+        if (!quick) {
+          res.latencyLight = await latencyRun(t, w, Math.max(10, Math.floor(mps * 0.1)), w.latencySeconds);
+          log(`  ${t.name}: latency @${res.latencyLight.targetRate} msgs/s p50 ${(res.latencyLight.p50 / 1000).toFixed(2)} p99 ${(res.latencyLight.p99 / 1000).toFixed(2)} p99.9 ${(res.latencyLight.p999 / 1000).toFixed(2)} ms${cpuNote(res.latencyLight)}`);
+        }
+      }
+      // After the latency runs: its writes would otherwise still be flushing while they measure.
       if (t.tail) {
         const s0 = procCpu(t.pid()) ?? 0;
         const c0 = clientCpu();
@@ -106,14 +116,6 @@ async function runTarget(t: Target, w: Workload, tmp: string, quick: boolean, lo
           const mb = (x: { bytes: number; seconds: number }) => (x.bytes / 1e6 / x.seconds).toFixed(1);
           log(`  ${t.name}: produce with tailing consumers ${mb(r.produce)} MB/s, tailing consume ${mb(r.consume)} MB/s (${r.consume.msgs} msgs)\n    ${r.driver}`);
           if (r.consume.msgs < r.produce.msgs) throw new Error(`tailing consumers got ${r.consume.msgs} of ${r.produce.msgs}`);
-        }
-      }
-      if (w.latencySeconds > 0) {
-        res.latency = await latencyRun(t, w, Math.max(10, Math.floor(mps * 0.5)), w.latencySeconds);
-        log(`  ${t.name}: latency @${res.latency.targetRate} msgs/s p50 ${(res.latency.p50 / 1000).toFixed(2)} p99 ${(res.latency.p99 / 1000).toFixed(2)} p99.9 ${(res.latency.p999 / 1000).toFixed(2)} ms${cpuNote(res.latency)}`);
-        if (!quick) {
-          res.latencyLight = await latencyRun(t, w, Math.max(10, Math.floor(mps * 0.1)), w.latencySeconds);
-          log(`  ${t.name}: latency @${res.latencyLight.targetRate} msgs/s p50 ${(res.latencyLight.p50 / 1000).toFixed(2)} p99 ${(res.latencyLight.p99 / 1000).toFixed(2)} p99.9 ${(res.latencyLight.p999 / 1000).toFixed(2)} ms${cpuNote(res.latencyLight)}`);
         }
       }
     } finally {

@@ -68,6 +68,12 @@ export function rssSampler(pid: number, everyMs = 100) {
   }, everyMs);
   t.unref();
   return {
+    /** The peak up to now (sampling goes on). */
+    peakSoFar(): number {
+      const r = procRss(pid);
+      if (r !== undefined && r > peak) peak = r;
+      return peak;
+    },
     stop(): number {
       clearInterval(t);
       const r = procRss(pid);

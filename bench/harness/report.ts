@@ -61,7 +61,8 @@ export function workloadTable(rep: WorkloadReport, ceilings: Ceilings): string {
     ['  server CPU % of a core', cpuPct('latencyLight', 'serverCpu'), undefined],
     ['  client CPU % of a core', cpuPct('latencyLight', 'clientCpu'), undefined],
     ['RSS at rest MB', (r) => (r.rssRest ? r.rssRest / MB : undefined), undefined],
-    ['RSS peak MB', (r) => (r.rssPeak ? r.rssPeak / MB : undefined), undefined],
+    ['RSS peak MB, max throughput', (r) => (r.rssPeakMaxThroughput ? r.rssPeakMaxThroughput / MB : undefined), undefined],
+    ['RSS peak MB, whole run', (r) => (r.rssPeak ? r.rssPeak / MB : undefined), undefined],
   ];
   const rows: string[][] = [head];
   for (const [label, f, ceil] of defs) {

@@ -79,7 +79,10 @@ export interface TargetResult {
   /** Fixed-rate run at 10% of the measured max (well below saturation). */
   latencyLight?: LatencyResult;
   rssRest?: number;
+  /** Peak over the whole run (the latency runs at 50% can queue far more than max throughput does). */
   rssPeak?: number;
+  /** Peak over the max-throughput phases (produce and catch-up). */
+  rssPeakMaxThroughput?: number;
   startSeconds?: number;
 }
 

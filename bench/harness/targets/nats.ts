@@ -84,13 +84,22 @@ export class NatsTarget implements Target {
     return { msgs: N, bytes: N * w.size };
   }
 
+  /**
+   * Catch-up: one push consumer per stream, each on a connection of its own.
+   * With all of them on one connection, 16 streams pushing at once went over
+   * the server's 64 MB of pending bytes per client ("Slow Consumer
+   * Detected"), and the server dropped messages, or a consumer-create reply,
+   * so the run never finished. The create requests go over a separate
+   * connection too, so a reply never waits behind a backlog.
+   */
   async consume(w: Workload, expected: number) {
-    const c = await NatsConn.connect(this.port);
+    const ctl = await NatsConn.connect(this.port);
+    const conns = await Promise.all(Array.from({ length: w.partitions }, () => NatsConn.connect(this.port)));
     let msgs = 0;
     let bytes = 0;
     let done: () => void;
     const finished = new Promise<void>((r) => (done = r));
-    for (let i = 0; i < w.partitions; i++) {
+    const delivers = conns.map((c, i) => {
       const deliver = `_D.${i}.${Math.random().toString(36).slice(2)}`;
       c.sub(deliver, (_s, reply, headers, payload) => {
         if (handleControl(c, reply, headers, payload.length)) return;
@@ -98,13 +107,18 @@ export class NatsTarget implements Target {
         bytes += payload.length;
         if (msgs >= expected) done();
       });
-      await c.request(`$JS.API.CONSUMER.CREATE.S${i}`, {
+      return deliver;
+    });
+    await Promise.all(conns.map((c) => c.ping())); // every subscription is registered before any consumer pushes
+    for (const [i, deliver] of delivers.entries()) {
+      await ctl.request(`$JS.API.CONSUMER.CREATE.S${i}`, {
         stream_name: `S${i}`,
         config: { deliver_subject: deliver, deliver_policy: 'all', ack_policy: 'none', flow_control: true, idle_heartbeat: 2_000_000_000 },
       });
     }
     await finished;
-    c.close();
+    ctl.close();
+    for (const c of conns) c.close();
     return { msgs, bytes };
   }
 
