@@ -44,7 +44,8 @@
  * partitions, balanced by backlog; default 0 of 1), tail (1: start at the
  * high watermarks, print "ready", read the start line, and read what is
  * produced from then on: until `expected` messages, or without it until
- * idleMs (default 1000) pass without a message; seconds are then from the
+ * idleMs (default 2000) pass without a message (counted from the start
+ * line if none came); seconds are then from the
  * start time to the last message), and
  * librdkafka properties as above.
  * Reads every partition's low and
@@ -837,7 +838,7 @@ static int catchup_main(void) {
     ready_and_start(); /* the producer starts at the same time */
     t0Run = cfg.startUs;
   }
-  const int64_t idleUs = (int64_t)(cfg.idleMs > 0 ? cfg.idleMs : 1000) * 1000;
+  const int64_t idleUs = (int64_t)(cfg.idleMs > 0 ? cfg.idleMs : 2000) * 1000;
   int64_t tLast = t0Run;
   while (pending > 0 && msgs < target && !errors && !client_errors) {
     ssize_t n;
@@ -864,7 +865,8 @@ static int catchup_main(void) {
     }
     const int64_t now = mono_us();
     if (n > 0) tLast = now;
-    if (cfg.tail && cfg.expected <= 0 && msgs > 0 && now - tLast > idleUs) break;
+    /* tLast starts at the start time: a process whose partitions got nothing stops too */
+    if (cfg.tail && cfg.expected <= 0 && now - tLast > idleUs) break;
     if (now > deadline) {
       fprintf(stderr, "latency: catchup: timed out after %g s\n", cfg.timeoutSec);
       break;
