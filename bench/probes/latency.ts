@@ -1,0 +1,91 @@
+/**
+ * Latency probe: one broker, one fixed-rate run of the C load generator's
+ * producer and consumer (the harness's latency phase, without the rest), and
+ * what the broker spent doing it.
+ *
+ *   node --import tsx bench/probes/latency.ts [partitions=1] [rate=50000] [acks=1|all] [seconds=3]
+ *
+ * Env: PROBE_SIZE (bytes, default 1024), PROBE_WARMUP (s, default 1), PROBE_LINGER_MS (default 1, as
+ * the harness), PROBE_LOADGEN_JSON (extra generator config, e.g. librdkafka properties), PROBE_OUT
+ * (write the recorded latencies, µs as float64, to this file), plus PROBE_BROKER_FLAGS /
+ * PROBE_BROKER_OVERRIDES (broker.ts). Prints p50/p99/p99.9/max, broker CPU as % of a core over the
+ * run (main thread and helper threads apart), the broker's syscalls, and the generators' own lines.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { sleep } from '../harness/proc.ts';
+import { percentiles } from '../harness/stats.ts';
+import { loadgenBinary } from '../harness/targets/samsa.ts';
+import { procIo, startProbeBroker, threadCpu, threadCpuDelta } from './broker.ts';
+
+const [partitions = '1', rate = '50000', acks = '1', seconds = '3'] = process.argv.slice(2);
+const bin = loadgenBinary();
+if (!bin) throw new Error('bench/loadgen does not build here: run scripts/bench-setup.sh');
+const warmup = Number(process.env.PROBE_WARMUP ?? 1);
+const broker = await startProbeBroker([{ topic: 'lat', numPartitions: Number(partitions) }]);
+const outFile = path.join(broker.dir, 'lat.f64');
+const cfg = {
+  host: '127.0.0.1',
+  port: broker.port,
+  topic: 'lat',
+  partitions: Number(partitions),
+  size: Number(process.env.PROBE_SIZE ?? 1024),
+  acks: acks === 'all' ? -1 : 1,
+  rate: Number(rate),
+  startUs: 0,
+  warmupSec: warmup,
+  seconds: Number(seconds),
+  lingerMs: Number(process.env.PROBE_LINGER_MS ?? 1),
+  maxInFlight: 0,
+  batchSize: 1_000_000,
+  tickUs: 500,
+  fetchMaxWaitMs: 100,
+  ...JSON.parse(process.env.PROBE_LOADGEN_JSON ?? '{}'),
+};
+
+function generator(role: string, c: object) {
+  const child = spawn(bin!, [role, JSON.stringify(c)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  const exit = new Promise<void>((r) => child.once('close', () => r()));
+  return {
+    child,
+    exit,
+    ready: async () => {
+      while (!out.includes('ready\n')) await sleep(10);
+    },
+    result: () => out.slice(out.indexOf('ready\n') + 6).trim(),
+  };
+}
+
+try {
+  const cons = generator('consume', { ...cfg, outFile });
+  await cons.ready();
+  const prod = generator('produce', cfg);
+  await prod.ready();
+  const startUs = Number(process.hrtime.bigint() / 1000n) + 100_000;
+  cons.child.stdin.end(`${startUs}\n`);
+  prod.child.stdin.end(`${startUs}\n`);
+  await sleep(100);
+  const pid = broker.srv.pid;
+  const c0 = broker.cpu();
+  const t0 = threadCpu(pid);
+  const io0 = procIo(pid);
+  const runSec = warmup + Number(seconds);
+  await sleep(runSec * 1000);
+  const cpu = broker.cpu() - c0;
+  const threads = threadCpuDelta(pid, t0, threadCpu(pid));
+  const io1 = procIo(pid);
+  await Promise.all([prod.exit, cons.exit]);
+  const b = fs.readFileSync(outFile);
+  const lat = new Float64Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length));
+  if (process.env.PROBE_OUT) fs.copyFileSync(outFile, process.env.PROBE_OUT);
+  const [p50, p99, p999, max] = percentiles(lat, [50, 99, 99.9, 100]).map((x) => (x / 1000).toFixed(2));
+  console.log(`p${partitions} ${cfg.size} B acks=${acks} at ${rate} msgs/s: n=${lat.length} p50 ${p50} p99 ${p99} p99.9 ${p999} max ${max} ms`);
+  console.log(`broker: ${((100 * cpu) / runSec).toFixed(0)}% of a core over ${runSec} s (${threads}); ${io1.syscr - io0.syscr} read and ${io1.syscw - io0.syscw} write syscalls`);
+  console.log(`producer ${prod.result()}`);
+  console.log(`consumer ${cons.result()}`);
+} finally {
+  await broker.stop();
+}
