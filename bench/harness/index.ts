@@ -108,14 +108,19 @@ async function runTarget(t: Target, w: Workload, tmp: string, quick: boolean, lo
       }
       // After the latency runs: its writes would otherwise still be flushing while they measure.
       if (t.tail) {
-        const s0 = procCpu(t.pid()) ?? 0;
-        const c0 = clientCpu();
-        const r = await t.tail(w);
-        if (r) {
-          res.tail = { ...r, serverCpu: (procCpu(t.pid()) ?? s0) - s0, clientCpu: clientCpu() - c0 };
-          const mb = (x: { bytes: number; seconds: number }) => (x.bytes / 1e6 / x.seconds).toFixed(1);
-          log(`  ${t.name}: produce with tailing consumers ${mb(r.produce)} MB/s, tailing consume ${mb(r.consume)} MB/s (${r.consume.msgs} msgs)\n    ${r.driver}`);
-          if (r.consume.msgs < r.produce.msgs) throw new Error(`tailing consumers got ${r.consume.msgs} of ${r.produce.msgs}`);
+        // A failed tailing phase costs only its own rows, not the workload's other figures.
+        try {
+          const s0 = procCpu(t.pid()) ?? 0;
+          const c0 = clientCpu();
+          const r = await t.tail(w, files);
+          if (r) {
+            const mb = (x: { bytes: number; seconds: number }) => (x.bytes / 1e6 / x.seconds).toFixed(1);
+            log(`  ${t.name}: produce with tailing consumers ${mb(r.produce)} MB/s, tailing consume ${mb(r.consume)} MB/s (${r.consume.msgs} msgs)\n    ${r.driver}`);
+            if (r.consume.msgs < r.produce.msgs) throw new Error(`tailing consumers got ${r.consume.msgs} of ${r.produce.msgs}`);
+            res.tail = { ...r, serverCpu: (procCpu(t.pid()) ?? s0) - s0, clientCpu: clientCpu() - c0 };
+          }
+        } catch (e) {
+          log(`  ${t.name}: tailing phase FAILED: ${(e as Error).message.slice(0, 300)}`);
         }
       }
     } finally {

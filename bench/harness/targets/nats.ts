@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { freePort, startServer, waitForPort, type Server } from '../proc.ts';
+import { freePort, nowSec, startServer, waitForPort, type Server } from '../proc.ts';
 import { handleControl, NatsConn } from '../nats-client.ts';
 import { LatencyRecorder, drain, pace, readStamp, writeStamp } from '../latency.ts';
 import { makePayload } from '../payload.ts';
@@ -85,27 +85,30 @@ export class NatsTarget implements Target {
   }
 
   /**
-   * Catch-up: one push consumer per stream, each on a connection of its own.
-   * With all of them on one connection, 16 streams pushing at once went over
-   * the server's 64 MB of pending bytes per client ("Slow Consumer
+   * One push consumer per stream (ack none, flow control), each on a
+   * connection of its own, calling `onMessage` per message until `count`
+   * came. With all of them on one connection, 16 streams pushing at once
+   * went over the server's 64 MB of pending bytes per client ("Slow Consumer
    * Detected"), and the server dropped messages, or a consumer-create reply,
    * so the run never finished. The create requests go over a separate
    * connection too, so a reply never waits behind a backlog.
    */
-  async consume(w: Workload, expected: number) {
+  private async pushConsumers(partitions: number, policy: 'all' | 'new', count: number) {
     const ctl = await NatsConn.connect(this.port);
-    const conns = await Promise.all(Array.from({ length: w.partitions }, () => NatsConn.connect(this.port)));
-    let msgs = 0;
-    let bytes = 0;
+    const conns = await Promise.all(Array.from({ length: partitions }, () => NatsConn.connect(this.port)));
+    const got = { msgs: 0, bytes: 0, tLast: 0 };
     let done: () => void;
     const finished = new Promise<void>((r) => (done = r));
     const delivers = conns.map((c, i) => {
       const deliver = `_D.${i}.${Math.random().toString(36).slice(2)}`;
       c.sub(deliver, (_s, reply, headers, payload) => {
         if (handleControl(c, reply, headers, payload.length)) return;
-        msgs++;
-        bytes += payload.length;
-        if (msgs >= expected) done();
+        got.msgs++;
+        got.bytes += payload.length;
+        if (got.msgs >= count) {
+          got.tLast = nowSec();
+          done();
+        }
       });
       return deliver;
     });
@@ -113,13 +116,41 @@ export class NatsTarget implements Target {
     for (const [i, deliver] of delivers.entries()) {
       await ctl.request(`$JS.API.CONSUMER.CREATE.S${i}`, {
         stream_name: `S${i}`,
-        config: { deliver_subject: deliver, deliver_policy: 'all', ack_policy: 'none', flow_control: true, idle_heartbeat: 2_000_000_000 },
+        config: { deliver_subject: deliver, deliver_policy: policy, ack_policy: 'none', flow_control: true, idle_heartbeat: 2_000_000_000 },
       });
     }
+    const close = () => {
+      ctl.close();
+      for (const c of conns) c.close();
+    };
+    return { got, finished, close };
+  }
+
+  /** Catch-up: push consumers delivering every stream from its start. */
+  async consume(w: Workload, expected: number) {
+    const { got, finished, close } = await this.pushConsumers(w.partitions, 'all', expected);
     await finished;
-    ctl.close();
-    for (const c of conns) c.close();
-    return { msgs, bytes };
+    close();
+    return { msgs: got.msgs, bytes: got.bytes };
+  }
+
+  /**
+   * Tailing: push consumers delivering new messages, then the max publisher
+   * of produce() adds w.messages more; seconds from the publisher's start to
+   * its last PubAck / to the last message delivered.
+   */
+  async tail(w: Workload, files: PayloadFiles) {
+    const { got, finished, close } = await this.pushConsumers(w.partitions, 'new', w.messages);
+    const t0 = nowSec();
+    const p = await this.produce(w, files);
+    const produceSeconds = nowSec() - t0;
+    await Promise.race([finished, new Promise((r) => setTimeout(r, 60_000))]);
+    close();
+    return {
+      produce: { msgs: p.msgs, bytes: p.bytes, seconds: produceSeconds },
+      consume: { msgs: got.msgs, bytes: got.bytes, seconds: (got.tLast || nowSec()) - t0 },
+      driver: `the harness's NATS client: the max publisher + ${w.partitions} push consumer${w.partitions > 1 ? 's' : ''} (deliver new), one connection each`,
+    };
   }
 
   async latency(w: Workload, rate: number, seconds: number) {

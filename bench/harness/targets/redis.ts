@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { freePort, run, startServer, waitForPort, type Server } from '../proc.ts';
+import { freePort, nowSec, run, startServer, waitForPort, type Server } from '../proc.ts';
 import { RespConn, type Reply } from '../resp-client.ts';
 import { LatencyRecorder, drain, pace, readStamp, writeStamp } from '../latency.ts';
 import { makePayload } from '../payload.ts';
@@ -87,6 +87,51 @@ export class RedisTarget implements Target {
     return { msgs, bytes };
   }
 
+  /**
+   * Tailing: a reader (XREAD BLOCK on every stream key, from its last entry)
+   * while redis-benchmark adds w.messages more with produce()'s settings;
+   * seconds from the start to the end of redis-benchmark / to the last entry
+   * read.
+   */
+  async tail(w: Workload, files: PayloadFiles) {
+    const c = await RespConn.connect(this.port);
+    const keys = ((await c.send(['KEYS', 's:*'])) as Buffer[]).map((k) => k.toString());
+    const ids: string[] = [];
+    for (const k of keys) {
+      const last = (await c.send(['XREVRANGE', k, '+', '-', 'COUNT', '1'])) as Reply[][];
+      ids.push(last.length ? (last[0][0] as Buffer).toString() : '0-0');
+    }
+    const count = String(Math.max(16, Math.floor((60 * 1024) / w.size)));
+    let msgs = 0;
+    let bytes = 0;
+    let tLast = 0;
+    let stop = false;
+    const t0 = nowSec();
+    const reader = xreadLoop(
+      c,
+      keys,
+      ids,
+      count,
+      () => stop || msgs >= w.messages,
+      (value) => {
+        msgs++;
+        bytes += value.length;
+      },
+      () => (tLast = nowSec()),
+    );
+    const p = await this.produce(w, files);
+    const produceSeconds = nowSec() - t0;
+    await Promise.race([reader, new Promise((r) => setTimeout(r, 60_000))]);
+    stop = true;
+    await reader;
+    c.close();
+    return {
+      produce: { msgs: w.messages, bytes: w.messages * w.size, seconds: produceSeconds },
+      consume: { msgs, bytes, seconds: (tLast || nowSec()) - t0 },
+      driver: `redis-benchmark XADD (as in produce; ${p.msgs} entries stored in all) + one XREAD BLOCK reader (the harness's RESP client)`,
+    };
+  }
+
   async latency(w: Workload, rate: number, seconds: number) {
     const rec = new LatencyRecorder(Math.ceil(rate * seconds * 1.1));
     // fresh keys per run, so a backlog left by an earlier run is not read
@@ -97,19 +142,7 @@ export class RedisTarget implements Target {
     const pub = await RespConn.connect(this.port);
     let stop = false;
     const count = String(Math.max(16, Math.floor((60 * 1024) / w.size)));
-    const reader = (async () => {
-      while (!stop) {
-        const r = (await sub.send(['XREAD', 'BLOCK', '200', 'COUNT', count, 'STREAMS', ...keys, ...ids])) as Reply[] | null;
-        if (r instanceof Error) throw r;
-        if (!r) continue;
-        for (const s of r as Reply[][]) {
-          const ki = keys.indexOf((s[0] as Buffer).toString());
-          const entries = s[1] as Reply[][];
-          for (const e of entries) rec.onStamp(readStamp((e[1] as Buffer[])[1], 0));
-          ids[ki] = (entries[entries.length - 1][0] as Buffer).toString();
-        }
-      }
-    })();
+    const reader = xreadLoop(sub, keys, ids, count, () => stop, (value) => rec.onStamp(readStamp(value, 0)));
     const tpl = makePayload(w.size);
     let n = 0;
     let errors = 0;
@@ -144,5 +177,33 @@ export class RedisTarget implements Target {
   async stop() {
     await this.srv?.stop();
     if (this.dir) fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * XREAD BLOCK on `keys` from `ids` (advanced as entries come) until `done()`,
+ * calling `onValue` with each entry's value field and `onReply` after each
+ * reply that brought entries.
+ */
+async function xreadLoop(
+  c: RespConn,
+  keys: string[],
+  ids: string[],
+  count: string,
+  done: () => boolean,
+  onValue: (value: Buffer) => void,
+  onReply?: () => void,
+): Promise<void> {
+  while (!done()) {
+    const r = (await c.send(['XREAD', 'BLOCK', '200', 'COUNT', count, 'STREAMS', ...keys, ...ids])) as Reply[] | null;
+    if (r instanceof Error) throw r;
+    if (!r) continue;
+    for (const st of r as Reply[][]) {
+      const ki = keys.indexOf((st[0] as Buffer).toString());
+      const entries = st[1] as Reply[][];
+      for (const e of entries) onValue((e[1] as Buffer[])[1]);
+      ids[ki] = (entries[entries.length - 1][0] as Buffer).toString();
+    }
+    onReply?.();
   }
 }
