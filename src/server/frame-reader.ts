@@ -62,8 +62,6 @@ export class FrameReader {
   private partial: Partial | null = null;
   /** The in-place target last handed out by target(), if any. */
   private direct: Buffer | null = null;
-  /** A frame that was completed while the sink was paused; handed over first on resume(). */
-  private held: { buf: Buffer; block: PooledBuffer | null } | null = null;
   private stopped = false;
   /** parse() is on the stack (a frame's handler may call resume() back). */
   private parsing = false;
@@ -84,9 +82,9 @@ export class FrameReader {
     return sharedScratch();
   }
 
-  /** Bytes received and not yet handed over as frames. */
+  /** Bytes not yet handed over as frames (for tests and backpressure decisions). */
   get buffered(): number {
-    return (this.carry?.length ?? 0) + (this.partial?.filled ?? 0) + (this.held?.buf.length ?? 0);
+    return (this.carry?.length ?? 0) + (this.partial?.filled ?? 0);
   }
 
   /**
@@ -123,14 +121,7 @@ export class FrameReader {
 
   /** Hand over what was carried while paused (call when the sink unpauses). */
   resume(): void {
-    if (this.parsing || this.stopped || this.sink.paused()) return;
-    const h = this.held;
-    if (h) {
-      this.held = null;
-      this.sink.frame(h.buf, h.block);
-      if (this.stopped || this.sink.paused()) return;
-    }
-    if (!this.carry) return;
+    if (this.parsing || this.stopped || !this.carry || this.sink.paused()) return;
     const data = this.carry;
     this.carry = null;
     this.parse(data, false);
@@ -143,17 +134,13 @@ export class FrameReader {
     this.direct = null;
     this.partial?.block?.retire();
     this.partial = null;
-    this.held?.block?.retire();
-    this.held = null;
   }
 
   private completePartial(): void {
     const p = this.partial!;
     if (p.filled < p.buf.length) return;
     this.partial = null;
-    // Started before the sink paused (e.g. at its in-flight limit): wait for resume() like the rest.
-    if (this.sink.paused()) this.held = { buf: p.buf, block: p.block };
-    else this.sink.frame(p.buf, p.block);
+    this.sink.frame(p.buf, p.block);
   }
 
   /** Frames out of `data` (owned: slices of it may be kept) until it runs out or the sink pauses. */

@@ -155,23 +155,3 @@ test('stop() returns an unfinished pooled frame to its pool', () => {
   reader.stop();
   assert.equal(pool.idle, BufferPool.capacityFor(200_000));
 });
-
-test('a frame that completes while paused is held, then handed over first on resume()', () => {
-  const frames = [frameBytes(0, 100_000, 1), frameBytes(1, 50, 2)];
-  let paused = false;
-  const got: Got[] = [];
-  const reader = new FrameReader(MAX, sink(got, { paused: () => paused }), new BufferPool(8 << 20));
-  const bytes = stream(frames);
-  const t = reader.target();
-  bytes.copy(t, 0, 0, 1000);
-  reader.received(t, 1000);
-  paused = true; // e.g. the connection reached its in-flight limit meanwhile
-  kernel(reader, bytes.subarray(1000), () => 1 << 30); // the rest of the first frame in place, then the second
-  assert.equal(got.length, 0, 'nothing handed over while paused');
-  assert.equal(reader.buffered, bytes.length - 4, 'the held frame, and the carried one with its size prefix');
-  paused = false;
-  reader.resume();
-  assert.equal(got.length, 2);
-  assert.ok(got[0].frame.equals(frames[0]) && got[0].block, 'the held frame first, in its pooled buffer');
-  assert.ok(got[1].frame.equals(frames[1]));
-});
