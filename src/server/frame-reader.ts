@@ -6,11 +6,14 @@
  * - A frame that is still arriving and has at least DIRECT_MIN_BYTES to go is
  *   read straight into its own buffer, in place: a Produce request of 1 MB
  *   costs one allocation-free pass of the kernel, not a copy per 64 KiB read.
- * - Everything else is read into one scratch buffer shared by all
- *   connections (reads run one at a time on the event loop, and every byte
- *   left there is consumed or copied out before the read callback returns),
- *   instead of a fresh 64 KiB buffer per read: those cost an allocation each
- *   and, counted as external memory by V8, start full garbage collections.
+ * - Everything else is read into the connection's 64 KiB scratch buffer
+ *   (every byte left there is consumed or copied out before the read
+ *   callback returns), instead of a fresh 64 KiB buffer per read: those cost
+ *   an allocation each and, counted as external memory by V8, start full
+ *   garbage collections. One scratch shared by all connections looked safe
+ *   (reads run one at a time) but made an interop test (static group
+ *   membership with librdkafka) fail about 1 run in 5, for a reason not
+ *   found; with a scratch per connection it passed 16 of 16.
  *
  * A frame's own buffer is a PooledBuffer for Produce requests of
  * POOLED_MIN_BYTES and up (the sink retires it once the request is answered;
@@ -34,11 +37,6 @@ export const POOLED_MIN_BYTES = 16 * 1024;
 const SCRATCH_BYTES = 64 * 1024;
 const API_PRODUCE = 0;
 
-let scratch: Buffer | null = null;
-/** The buffer every connection reads small data into (see the header). */
-function sharedScratch(): Buffer {
-  return (scratch ??= Buffer.allocUnsafeSlow(SCRATCH_BYTES));
-}
 
 export interface FrameSink {
   /** One complete frame; `block` (if any) is the caller's to retire when done with the frame. */
@@ -65,6 +63,8 @@ export class FrameReader {
   private stopped = false;
   /** parse() is on the stack (a frame's handler may call resume() back). */
   private parsing = false;
+  /** Where small reads land (see the header); allocated on the first read. */
+  private scratch: Buffer | null = null;
 
   constructor(
     private readonly maxFrameBytes: number,
@@ -79,7 +79,7 @@ export class FrameReader {
       return (this.direct = p.buf.subarray(p.filled));
     }
     this.direct = null;
-    return sharedScratch();
+    return (this.scratch ??= Buffer.allocUnsafeSlow(SCRATCH_BYTES));
   }
 
   /** Bytes not yet handed over as frames (for tests and backpressure decisions). */
@@ -132,6 +132,7 @@ export class FrameReader {
     this.stopped = true;
     this.carry = null;
     this.direct = null;
+    this.scratch = null;
     this.partial?.block?.retire();
     this.partial = null;
   }
@@ -185,7 +186,7 @@ export class FrameReader {
       return;
     }
     if (this.stopped) return;
-    // Paused, or a size prefix not yet complete: keep the rest (copied out of the shared scratch).
+    // Paused, or a size prefix not yet complete: keep the rest (copied out of the scratch).
     const rest = data.subarray(at);
     this.carry = owned ? rest : Buffer.from(rest);
   }

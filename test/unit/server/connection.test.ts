@@ -171,7 +171,7 @@ test('pipelined frames of all sizes, read in place, are intact when their handle
     { host: '127.0.0.1', port: 0, maxConnections: 10, maxFrameBytes: 1 << 20, idleTimeoutMs: 0, maxInFlightPerConnection: 4, logger },
     async (f, conn) => {
       inPlace.push(conn.readsInPlace);
-      await new Promise((r) => setTimeout(r, 2)); // later reads reuse the shared scratch meanwhile
+      await new Promise((r) => setTimeout(r, 2)); // later reads reuse the scratch meanwhile
       return [Buffer.from(f)];
     },
   );

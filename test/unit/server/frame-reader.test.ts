@@ -1,7 +1,7 @@
 // The frame reader against a simulated kernel: every read fills the buffer
 // the reader asked for (its target) with the next bytes of the stream, cut at
 // random points. Frames must come out whole, in order, and unchanged after the
-// shared scratch buffer has been overwritten by later reads.
+// scratch buffer has been overwritten by later reads.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
@@ -120,7 +120,7 @@ test('while paused nothing is handed over; resume() delivers the rest in order',
   reader.received(t, bytes.length);
   assert.equal(got.length, 2, 'paused after the second frame');
   assert.ok(reader.buffered > 0);
-  // The scratch is overwritten by another connection's read before we resume.
+  // The scratch is overwritten by the next read before we resume.
   reader.target().fill(0xee);
   paused = false;
   reader.resume();
