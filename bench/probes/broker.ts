@@ -10,9 +10,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort, procCpu, startServer, waitForPort, type Server } from '../harness/proc.ts';
-import { createTopics } from '../harness/targets/samsa.ts';
-import { BROKER_NODE_FLAGS } from '../../src/cli/start.ts';
+import { freePort, procCpu, type Server } from '../harness/proc.ts';
+import { createTopics, startSamsa } from '../harness/targets/samsa.ts';
 
 export interface ProbeBroker {
   srv: Server;
@@ -24,18 +23,13 @@ export interface ProbeBroker {
 }
 
 /**
- * PROBE_BROKER_FLAGS replaces BROKER_NODE_FLAGS (e.g. "--initial-old-space-size=64 --cpu-prof
- * --cpu-prof-dir=/tmp/prof"); PROBE_BROKER_OVERRIDES adds `--override k=v` pairs (space-separated).
+ * Started as the harness starts it (`startSamsa`), so SAMSA_BENCH_BROKER_FLAGS and
+ * SAMSA_BENCH_CPU_PROF apply; PROBE_BROKER_OVERRIDES adds broker settings ("k=v k=v").
  */
 export async function startProbeBroker(topics: Array<{ topic: string; numPartitions: number }>): Promise<ProbeBroker> {
-  const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'samsa-probe-'));
   const port = await freePort();
-  const flags = process.env.PROBE_BROKER_FLAGS?.split(' ').filter(Boolean) ?? BROKER_NODE_FLAGS;
-  const overrides = (process.env.PROBE_BROKER_OVERRIDES ?? '').split(' ').filter(Boolean).flatMap((o) => ['--override', o]);
-  const args = [...flags, '--import', 'tsx', 'bin/samsa.mjs', 'start', '--override', `log.dirs=${dir}`, '--override', `listeners=PLAINTEXT://127.0.0.1:${port}`, ...overrides];
-  const srv = startServer(process.execPath, args, { cwd: root, env: { ...process.env, SAMSA_LOG_LEVEL: process.env.SAMSA_LOG_LEVEL ?? 'warn' } });
-  await waitForPort(port, 60000, '127.0.0.1', () => !srv.exited());
+  const srv = await startSamsa(dir, port, (process.env.PROBE_BROKER_OVERRIDES ?? '').split(' ').filter(Boolean));
   await createTopics(`127.0.0.1:${port}`, topics);
   return {
     srv,

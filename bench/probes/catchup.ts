@@ -8,11 +8,12 @@
  * Env: PROBE_VARIANTS (";"-separated, each a ","-separated list of k=v: `procs=N` is the number of
  * catchup processes, other keys go to the generator, e.g. "procs=2;procs=3,max.partition.fetch.bytes=2097152";
  * default "procs=2", the harness's), PROBE_REPS (rounds over the variants, default 2), plus
- * PROBE_BROKER_FLAGS / PROBE_BROKER_OVERRIDES (broker.ts). MB/s is from the probe's wall time around the
+ * SAMSA_BENCH_BROKER_FLAGS / SAMSA_BENCH_CPU_PROF / PROBE_BROKER_OVERRIDES (broker.ts). MB/s is from the probe's wall time around the
  * processes (start and exit included), as in the harness; "inner" is each process's own time from
  * assign to last message.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
+import { run } from '../harness/proc.ts';
 import { loadgenBinary } from '../harness/targets/samsa.ts';
 import { procIo, startProbeBroker } from './broker.ts';
 
@@ -21,16 +22,6 @@ const bin = loadgenBinary();
 if (!bin) throw new Error('bench/loadgen does not build here: run scripts/bench-setup.sh');
 const broker = await startProbeBroker([{ topic: 'bench', numPartitions: Number(partitions) }]);
 const base = { host: '127.0.0.1', port: broker.port, topic: 'bench', partitions: Number(partitions) };
-
-function catchup(cfg: object): Promise<string> {
-  return new Promise((resolve) => {
-    const c = spawn(bin!, ['catchup', JSON.stringify(cfg)]);
-    let out = '';
-    c.stdout.on('data', (d) => (out += d));
-    c.stderr.on('data', (d) => process.stderr.write(d));
-    c.on('close', () => resolve(out));
-  });
-}
 
 try {
   const p = spawnSync(bin, ['produce-max', JSON.stringify({ ...base, size: Number(size), acks: 1, messages: Number(messages), lingerMs: 5, batchSize: 1_000_000 })], {
@@ -49,7 +40,11 @@ try {
       const io0 = procIo(pid);
       const c0 = broker.cpu();
       const t0 = performance.now();
-      const outs = await Promise.all(Array.from({ length: n }, (_, k) => catchup({ ...base, expected: 0, fetchMaxWaitMs: 10, timeoutSec: 60, slice: k, slices: n, ...props })));
+      const runs = await Promise.all(
+        Array.from({ length: n }, (_, k) => run(bin, ['catchup', JSON.stringify({ ...base, expected: 0, fetchMaxWaitMs: 10, timeoutSec: 60, slice: k, slices: n, ...props })], { timeoutMs: 120_000 })),
+      );
+      for (const r of runs) if (r.code !== 0) throw new Error(`catchup exited ${r.code}: ${r.stderr.slice(-300)}`);
+      const outs = runs.map((r) => r.stdout);
       const wall = (performance.now() - t0) / 1000;
       const cpu = broker.cpu() - c0;
       const io1 = procIo(pid);

@@ -7,16 +7,15 @@
  *
  * Env: PROBE_SIZE (bytes, default 1024), PROBE_WARMUP (s, default 1), PROBE_LINGER_MS (default 1, as
  * the harness), PROBE_LOADGEN_JSON (extra generator config, e.g. librdkafka properties), PROBE_OUT
- * (write the recorded latencies, µs as float64, to this file), plus PROBE_BROKER_FLAGS /
- * PROBE_BROKER_OVERRIDES (broker.ts). Prints p50/p99/p99.9/max, broker CPU as % of a core over the
+ * (write the recorded latencies, µs as float64, to this file), plus SAMSA_BENCH_BROKER_FLAGS /
+ * SAMSA_BENCH_CPU_PROF / PROBE_BROKER_OVERRIDES (broker.ts). Prints p50/p99/p99.9/max, broker CPU as % of a core over the
  * run (main thread and helper threads apart), the broker's syscalls, and the generators' own lines.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
 import { sleep } from '../harness/proc.ts';
 import { percentiles } from '../harness/stats.ts';
-import { loadgenBinary } from '../harness/targets/samsa.ts';
+import { loadProcess, loadgenBinary } from '../harness/targets/samsa.ts';
 import { procIo, startProbeBroker, threadCpu, threadCpuDelta } from './broker.ts';
 
 const [partitions = '1', rate = '50000', acks = '1', seconds = '3'] = process.argv.slice(2);
@@ -44,29 +43,14 @@ const cfg = {
   ...JSON.parse(process.env.PROBE_LOADGEN_JSON ?? '{}'),
 };
 
-function generator(role: string, c: object) {
-  const child = spawn(bin!, [role, JSON.stringify(c)], { stdio: ['pipe', 'pipe', 'inherit'] });
-  let out = '';
-  child.stdout.on('data', (d) => (out += d));
-  const exit = new Promise<void>((r) => child.once('close', () => r()));
-  return {
-    child,
-    exit,
-    ready: async () => {
-      while (!out.includes('ready\n')) await sleep(10);
-    },
-    result: () => out.slice(out.indexOf('ready\n') + 6).trim(),
-  };
-}
-
 try {
-  const cons = generator('consume', { ...cfg, outFile });
-  await cons.ready();
-  const prod = generator('produce', cfg);
-  await prod.ready();
+  const cons = loadProcess(bin, ['consume', JSON.stringify({ ...cfg, outFile })], 'latency consume');
+  await cons.ready;
+  const prod = loadProcess(bin, ['produce', JSON.stringify(cfg)], 'latency produce');
+  await prod.ready;
   const startUs = Number(process.hrtime.bigint() / 1000n) + 100_000;
-  cons.child.stdin.end(`${startUs}\n`);
-  prod.child.stdin.end(`${startUs}\n`);
+  cons.c.stdin.end(`${startUs}\n`);
+  prod.c.stdin.end(`${startUs}\n`);
   await sleep(100);
   const pid = broker.srv.pid;
   const c0 = broker.cpu();
@@ -84,8 +68,8 @@ try {
   const [p50, p99, p999, max] = percentiles(lat, [50, 99, 99.9, 100]).map((x) => (x / 1000).toFixed(2));
   console.log(`p${partitions} ${cfg.size} B acks=${acks} at ${rate} msgs/s: n=${lat.length} p50 ${p50} p99 ${p99} p99.9 ${p999} max ${max} ms`);
   console.log(`broker: ${((100 * cpu) / runSec).toFixed(0)}% of a core over ${runSec} s (${threads}); ${io1.syscr - io0.syscr} read and ${io1.syscw - io0.syscw} write syscalls`);
-  console.log(`producer ${prod.result()}`);
-  console.log(`consumer ${cons.result()}`);
+  console.log(`producer ${JSON.stringify(prod.result())}`);
+  console.log(`consumer ${JSON.stringify(cons.result())}`);
 } finally {
   await broker.stop();
 }

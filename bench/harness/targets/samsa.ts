@@ -63,12 +63,14 @@ function profArgs(): string[] {
   return dir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(dir)}`] : [];
 }
 
-export function samsaCommand(dir: string, port: number): { cmd: string; args: string[]; how: string } {
+/** `overrides` ("key=value" broker settings) are passed to `samsa start` (the bin/ path only). */
+export function samsaCommand(dir: string, port: number, overrides: string[] = []): { cmd: string; args: string[]; how: string } {
   const bin = path.join(root, 'bin/samsa.mjs');
   if (fs.existsSync(bin)) {
+    const settings = [`log.dirs=${dir}`, `listeners=PLAINTEXT://127.0.0.1:${port}`, ...overrides];
     return {
       cmd: process.execPath,
-      args: [...brokerFlags(), ...profArgs(), '--import', 'tsx', bin, 'start', '--override', `log.dirs=${dir}`, '--override', `listeners=PLAINTEXT://127.0.0.1:${port}`],
+      args: [...brokerFlags(), ...profArgs(), '--import', 'tsx', bin, 'start', ...settings.flatMap((o) => ['--override', o])],
       how: 'bin/samsa.mjs start',
     };
   }
@@ -181,7 +183,8 @@ function producerResults(procs: ReturnType<typeof loadProcess>[]) {
   return { msgs: rs.reduce((a, r) => a + r.messages, 0), secs: Math.max(...rs.map((r) => r.seconds)), cpus: rs.map((r) => r.cpu.toFixed(3)).join(' + ') };
 }
 
-function loadProcess(cmd: string, args: string[], name: string) {
+/** A load generator child: resolves `ready` on its "ready" line; result() parses the JSON after it. */
+export function loadProcess(cmd: string, args: string[], name: string) {
   const c = spawn(cmd, args, { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
@@ -199,8 +202,8 @@ function loadProcess(cmd: string, args: string[], name: string) {
   return { c, exit, ready, result: () => JSON.parse(out.slice(out.indexOf('ready\n') + 6).trim()) };
 }
 
-export async function startSamsa(dir: string, port: number): Promise<Server> {
-  const { cmd, args } = samsaCommand(dir, port);
+export async function startSamsa(dir: string, port: number, overrides: string[] = []): Promise<Server> {
+  const { cmd, args } = samsaCommand(dir, port, overrides);
   const srv = startServer(cmd, args, { cwd: root, env: { ...process.env, SAMSA_LOG_LEVEL: process.env.SAMSA_LOG_LEVEL ?? 'warn' } });
   try {
     await waitForPort(port, 60000, '127.0.0.1', () => !srv.exited());
