@@ -20,6 +20,9 @@ if [ "${SAMSA_TEST_SKIP_DEPS:-0}" != "1" ]; then
   bash scripts/install-test-deps.sh || { echo "could not install the interop clients" >&2; exit 1; }
 fi
 
+echo "== native addon (zero-copy fetch)"
+node scripts/build-native.mjs
+
 failed=()
 
 echo "== typecheck (tsc -p .)"

@@ -759,13 +759,16 @@ static int *balance(const int64_t *lo, const int64_t *hi, size_t np, int slices)
 static int catchup_main(void) {
   /*
    * Room to queue everything fetched (queued.min.messages is per partition),
-   * so fetching never waits for the application. Fetches of 1 MB a partition,
-   * 4 MB in all: measured faster here than 16/64 MB (1 partition of 100 B
-   * messages: ~200 against ~150 MB/s), as the buffers stay small.
+   * so fetching never waits for the application. Fetches of up to 4 MB in
+   * all (measured faster here than 16/64 MB: 1 partition of 100 B messages,
+   * ~200 against ~150 MB/s, as the buffers stay small), and of up to 4 MB a
+   * partition: with zero-copy fetch the broker's cost is per request more than
+   * per byte, and 4 MB beat librdkafka's 1 MB default on every workload
+   * (1 KiB on 1 and 16 partitions: +10-20%, broker CPU -40%).
    */
   static const char *const props[] = {
       "statistics.interval.ms", "0",
-      "max.partition.fetch.bytes", "1048576",
+      "max.partition.fetch.bytes", "4194304",
       "fetch.max.bytes", "4194304",
       "queued.min.messages", "10000000",
       "queued.max.messages.kbytes", "1048576",

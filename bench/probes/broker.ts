@@ -29,6 +29,8 @@ export interface ProbeBroker {
 export async function startProbeBroker(topics: Array<{ topic: string; numPartitions: number }>): Promise<ProbeBroker> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'samsa-probe-'));
   const port = await freePort();
+  // info level, for the broker's sendfile account at shutdown (the harness runs it at warn)
+  process.env.SAMSA_LOG_LEVEL ??= 'info';
   const srv = await startSamsa(dir, port, (process.env.PROBE_BROKER_OVERRIDES ?? '').split(' ').filter(Boolean));
   await createTopics(`127.0.0.1:${port}`, topics);
   return {
@@ -38,6 +40,8 @@ export async function startProbeBroker(topics: Array<{ topic: string; numPartiti
     cpu: () => procCpu(srv.pid) ?? 0,
     async stop() {
       await srv.stop();
+      // The broker's own account of fetch bytes sent in place (sendfile) and copied.
+      for (const line of srv.log().split('\n')) if (line.includes('"sendfile"')) console.log(`broker: ${line.trim()}`);
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -4,16 +4,30 @@
  * Small fields are written into a scratch buffer; large byte payloads (record
  * batches read from the log) are not copied: the writer closes the current
  * chunk and keeps a reference to the caller's Buffer, so a Fetch response is a
- * list of slices handed to the socket as they are (`chunks()`).
+ * list of slices handed to the socket as they are (`chunks()`). Bytes that
+ * are not in memory at all (a file range the transport sends with sendfile)
+ * come as ExternalBytes: counted, and passed through as a chunk of their own.
  */
 const ZERO_COPY_THRESHOLD = 1024;
+
+/** Bytes the transport writes itself (e.g. a file range); the writer only counts them. */
+export interface ExternalBytes {
+  readonly external: true;
+  readonly length: number;
+}
+
+/** A byte payload: one buffer, or slices in order (some of them possibly external). */
+export type ByteChunks = Buffer | readonly (Buffer | ExternalBytes)[];
+/** What chunks() returns. */
+export type Chunk = Buffer | ExternalBytes;
 const TWO_32 = 4294967296;
 
 export class Writer {
   private buf: Buffer;
   private pos = 0;
   private start = 0; // start of the current (not yet closed) chunk in buf
-  private done: Buffer[] = [];
+  private done: Chunk[] = [];
+  private external = false;
   private doneBytes = 0;
 
   constructor(initial = 256) {
@@ -161,7 +175,7 @@ export class Writer {
   }
 
   /** Raw bytes; large ones are kept by reference (no copy). Accepts a list of slices. */
-  raw(v: Buffer | readonly Buffer[]): void {
+  raw(v: ByteChunks): void {
     if (Buffer.isBuffer(v)) {
       this.rawOne(v);
     } else {
@@ -169,7 +183,14 @@ export class Writer {
     }
   }
 
-  private rawOne(v: Buffer): void {
+  private rawOne(v: Buffer | ExternalBytes): void {
+    if (!Buffer.isBuffer(v)) {
+      this.closeChunk();
+      this.done.push(v);
+      this.doneBytes += v.length;
+      this.external = true;
+      return;
+    }
     if (v.length >= ZERO_COPY_THRESHOLD) {
       this.closeChunk();
       this.done.push(v);
@@ -189,29 +210,29 @@ export class Writer {
     }
   }
 
-  static byteLength(v: Buffer | readonly Buffer[]): number {
+  static byteLength(v: ByteChunks): number {
     if (Buffer.isBuffer(v)) return v.length;
     let n = 0;
     for (const b of v) n += b.length;
     return n;
   }
 
-  bytes(v: Buffer | readonly Buffer[]): void {
+  bytes(v: ByteChunks): void {
     this.int32(Writer.byteLength(v));
     this.raw(v);
   }
 
-  nullableBytes(v: Buffer | readonly Buffer[] | null): void {
+  nullableBytes(v: ByteChunks | null): void {
     if (v === null || v === undefined) this.int32(-1);
     else this.bytes(v);
   }
 
-  compactBytes(v: Buffer | readonly Buffer[]): void {
+  compactBytes(v: ByteChunks): void {
     this.uvarint(Writer.byteLength(v) + 1);
     this.raw(v);
   }
 
-  compactNullableBytes(v: Buffer | readonly Buffer[] | null): void {
+  compactNullableBytes(v: ByteChunks | null): void {
     if (v === null || v === undefined) this.uvarint(0);
     else this.compactBytes(v);
   }
@@ -224,15 +245,16 @@ export class Writer {
     this.uvarint(n + 1);
   }
 
-  /** All bytes written, as slices in order (large payloads by reference). */
-  chunks(): Buffer[] {
+  /** All bytes written, as slices in order (large payloads by reference, external bytes as given). */
+  chunks(): Chunk[] {
     this.closeChunk();
     return this.done;
   }
 
   /** All bytes written, as one Buffer (copies when there is more than one chunk). */
   toBuffer(): Buffer {
-    const c = this.chunks();
+    if (this.external) throw new Error('Writer.toBuffer: the message holds external bytes, which only a transport can write');
+    const c = this.chunks() as Buffer[];
     if (c.length === 1) return c[0];
     return Buffer.concat(c, this.doneBytes);
   }

@@ -7,17 +7,27 @@
  * - Requests are handed to the dispatcher in arrival order; each may answer
  *   later (a long-polling Fetch, an acks=all Produce), but responses are
  *   written strictly in request order, as Kafka clients expect of pipelining.
+ * - File regions in a Fetch response go by sendfile once everything before
+ *   them is with the kernel (sendfile.ts); what the socket does not take at
+ *   once is read and queued like any buffer.
  * - Backpressure: when the socket's write buffer is full, or too many
  *   requests are in flight, the connection stops reading until it drains.
  */
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
+import type { Chunk } from '../protocol/writer.ts';
 import type { PooledBuffer } from '../storage/buffer-pool.ts';
+import type { FileRegion } from '../storage/file-region.ts';
 import { FrameReader } from './frame-reader.ts';
+import { sendRegion } from './sendfile.ts';
 import { readIntoUserBuffers } from './socket-user-buffer.ts';
 
-/** The encoded response (header + body) as slices, with what to do once they are written. */
-export type ReplyChunks = Buffer[] & {
+/**
+ * The encoded response (header + body) as slices, with what to do once they
+ * are written. A chunk that is not a Buffer is a FileRegion (the only
+ * ExternalBytes the broker makes), sent with sendfile.
+ */
+export type ReplyChunks = Chunk[] & {
   /** Called once, after the last slice has been handed to the kernel or will never be. */
   afterWrite?: () => void;
 };
@@ -147,9 +157,37 @@ export class Connection {
   /** The socket is corked until the end of the current tick, so replies completed together leave in one writev. */
   private corked = false;
   private readonly uncork = (): void => {
+    if (!this.corked) return;
     this.corked = false;
     if (!this.closed) this.socket.uncork();
   };
+
+  private cork(): void {
+    if (this.corked) return;
+    this.corked = true;
+    this.socket.cork();
+    process.nextTick(this.uncork);
+  }
+
+  /** Everything written so far goes to the kernel first (uncorked); then the region; `cb` once it has all left. */
+  private writeRegion(region: FileRegion, cb: (() => void) | undefined): boolean {
+    this.uncork();
+    let rest: Buffer | null;
+    try {
+      rest = sendRegion(this.socket, region);
+    } catch (err) {
+      // The file no longer holds the bytes (cannot happen below the high watermark): the frame cannot be completed.
+      this.opts.logger.error({ conn: this.id, err }, 'fetch response could not be sent; closing connection');
+      cb?.();
+      this.close();
+      return false;
+    }
+    this.cork();
+    if (rest) return this.socket.write(rest, cb);
+    // Sent in place, so every byte before it was already with the kernel too.
+    cb?.();
+    return true;
+  }
 
   private flushReplies(): void {
     while (this.pending.length > 0 && this.pending[0].done) {
@@ -167,17 +205,17 @@ export class Connection {
       for (const c of reply!) size += c.length;
       const prefix = Buffer.allocUnsafe(4);
       prefix.writeInt32BE(size, 0);
-      if (!this.corked) {
-        this.corked = true;
-        this.socket.cork();
-        process.nextTick(this.uncork);
-      }
+      this.cork();
       this.socket.write(prefix);
       let ok = true;
       const last = reply!.length - 1;
       const after = reply!.afterWrite;
       // A reply always has its header chunk, so the last write carries the callback.
-      for (let i = 0; i <= last; i++) ok = this.socket.write(reply![i], i === last && after ? () => after() : undefined);
+      for (let i = 0; i <= last; i++) {
+        const c = reply![i];
+        const cb = i === last && after ? () => after() : undefined;
+        ok = Buffer.isBuffer(c) ? this.socket.write(c, cb) : this.writeRegion(c as FileRegion, cb);
+      }
       if (!ok) this.pausedForWrite = true;
     }
     this.lastActive = Date.now();

@@ -28,6 +28,7 @@ import { registerHandlers } from './handlers/index.ts';
 import { GroupCoordinatorService } from '../coordinator/group/service.ts';
 import { OffsetsTopicStore } from './group-store.ts';
 import { ConsumerGroupService, topicsFromImage } from '../coordinator/group/consumer/service.ts';
+import { sendfileAvailable, sendfileStats, sendfileUnavailableReason } from './sendfile.ts';
 
 export interface RunningBroker {
   readonly host: string;
@@ -180,6 +181,7 @@ export async function startBroker(opts: { config: BrokerConfig; logger?: Logger 
     { listener: `${listener.name}://${bound.host}:${bound.port}`, logDirs: config.logDirs, clusterId, nodeId: config.nodeId },
     `Samsa broker listening on ${bound.host}:${bound.port}, data in ${config.logDirs.join(', ')}`,
   );
+  if (!sendfileAvailable) logger.warn(`fetches read segment files into memory (no zero-copy sendfile): ${sendfileUnavailableReason}`);
 
   let closing: Promise<void> | undefined;
   return {
@@ -196,6 +198,7 @@ export async function startBroker(opts: { config: BrokerConfig; logger?: Logger 
         consumerGroups.close();
         await replicas.close();
         metadataLog.close();
+        if (sendfileStats.regions > 0) logger.info({ sendfile: sendfileStats }, 'fetch bytes sent from segment files: in place (sendfile) and copied');
         logger.info('shutdown complete (logs flushed, clean-shutdown marker written)');
       })();
       return closing;

@@ -13,6 +13,7 @@
  *   indexes.ts            sparse offset and time indexes
  *   tail-cache.ts         in-memory tail of the active segment
  *   buffer-pool.ts        reused memory for tail chunks and fetch reads, pinned while in flight
+ *   file-region.ts        a range of a segment file handed to the network as is (sendfile)
  *   leader-epoch-cache.ts epoch -> start offset (OffsetForLeaderEpoch)
  *   producer-state.ts     idempotent-producer sequence and epoch checks, snapshots
  *   cleaner.ts            compaction; record-keys.ts walks record keys for it
@@ -24,4 +25,6 @@ export { PartitionLog, type AppendInfo, type ReadResult, type PartitionLogOption
 export { type LogConfig, defaultLogConfig } from './log-config.ts';
 export { OffsetOutOfRangeError, CorruptRecordError, InvariantViolation } from './errors.ts';
 export { BufferPool, PooledBuffer, sharedBufferPool } from './buffer-pool.ts';
+export { FileRegion } from './file-region.ts';
+export { type Pin, FILE_REGION_MIN_BYTES } from './segment.ts';
 export { ProducerStateManager, type SequenceVerdict } from './producer-state.ts';

@@ -149,6 +149,12 @@ export class OffsetIndex extends EntryIndex {
     return i < 0 ? 0 : this.positionAt(i);
   }
 
+  /** Largest indexed batch position <= `position` (0 when none): where a header walk to `position` can start. */
+  floorPosition(position: number): number {
+    const i = this.floorEntry(position, (j) => this.positionAt(j));
+    return i < 0 ? 0 : this.positionAt(i);
+  }
+
   /** Drop entries whose batch starts at or after `position`. */
   truncateToPosition(position: number): void {
     let n = this.count;

@@ -25,9 +25,9 @@ import { CorruptRecordError, InvariantViolation, OffsetOutOfRangeError, invarian
 import { type EpochEntry, LeaderEpochCache } from './leader-epoch-cache.ts';
 import type { LogConfig } from './log-config.ts';
 import { ProducerStateManager } from './producer-state.ts';
-import { INT32_MAX, LogSegment, type SegmentSettings, segmentFileName } from './segment.ts';
+import { INT32_MAX, LogSegment, type Pin, type SegmentSettings, segmentFileName } from './segment.ts';
 import { TailCache } from './tail-cache.ts';
-import type { PooledBuffer } from './buffer-pool.ts';
+import type { FileRegion } from './file-region.ts';
 
 export interface AppendInfo {
   firstOffset: number;
@@ -42,6 +42,8 @@ export interface ReadResult {
   /** In offset order; each element holds one or more whole batches. */
   batches: Buffer[];
   bytes: number;
+  /** Set instead of `batches` when the read asked for `regions` and got one. */
+  region?: FileRegion;
 }
 
 /** The subset of pino's Logger the storage engine uses. */
@@ -474,16 +476,17 @@ export class PartitionLog {
    * `pins` (for readers that pass the slices on, like Fetch): read into pooled
    * memory, whose buffers are pushed onto `pins`, pinned; unpin each once the
    * bytes have left (see buffer-pool.ts). Without it the slices are the
-   * caller's own.
+   * caller's own. `regions` (with `pins`): a large read from a segment file
+   * comes back as `region`, a FileRegion the transport sends in place.
    */
-  read(fetchOffset: number, maxBytes: number, opts: { maxOffset?: number; minOneBatch?: boolean; pins?: PooledBuffer[] } = {}): ReadResult {
+  read(fetchOffset: number, maxBytes: number, opts: { maxOffset?: number; minOneBatch?: boolean; pins?: Pin[]; regions?: boolean } = {}): ReadResult {
     const leo = this.logEndOffset;
     if (fetchOffset < this._logStartOffset || fetchOffset > leo) throw new OffsetOutOfRangeError(fetchOffset, this._logStartOffset, leo);
     const maxOffset = Math.min(opts.maxOffset ?? leo, leo);
     if (fetchOffset >= maxOffset) return { batches: [], bytes: 0 };
     const minOne = opts.minOneBatch ?? true;
     for (let i = this.segmentIndexFor(fetchOffset); i < this.segments.length; i++) {
-      const r = this.segments[i].read(fetchOffset, maxBytes, maxOffset, minOne, opts.pins ?? null);
+      const r = this.segments[i].read(fetchOffset, maxBytes, maxOffset, minOne, opts.pins ?? null, opts.regions ?? false);
       if (r) return r;
     }
     return { batches: [], bytes: 0 };

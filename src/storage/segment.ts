@@ -19,6 +19,8 @@ import { OffsetIndex, TimeIndex } from './indexes.ts';
 import { segmentFiles } from './file-cache.ts';
 import { TailCache } from './tail-cache.ts';
 import { type PooledBuffer, sharedBufferPool } from './buffer-pool.ts';
+import { FileRegion } from './file-region.ts';
+import { invariant } from './errors.ts';
 
 export const INT32_MAX = 0x7fffffff;
 
@@ -51,7 +53,17 @@ export interface RecoverResult {
 export interface SegmentRead {
   batches: Buffer[];
   bytes: number;
+  /** Set instead of `batches` when the caller accepted a file region: the same whole batches, left in the file. */
+  region?: FileRegion;
 }
+
+/** What a reader that passes slices on must release once the bytes have left. */
+export interface Pin {
+  unpin(): void;
+}
+
+/** A read of the file (not the tail cache) at least this long is handed out as a FileRegion when the caller accepts one. */
+export const FILE_REGION_MIN_BYTES = 64 * 1024;
 
 /** Bytes read per step when locating a batch from its index entry. */
 const LOCATE_READ_BYTES = 8 * 1024;
@@ -302,8 +314,10 @@ export class LogSegment {
    * memory (tail chunks, or a pool buffer the pread fills) whose buffers are
    * pushed onto `pins`, pinned: the caller unpins each once the slices are no
    * longer used. Without it, the slices are the caller's own copies.
+   * With `regions` too, a read from the file of FILE_REGION_MIN_BYTES or more
+   * is not read at all: it comes back as `region` (pinned on `pins` as well).
    */
-  read(fetchOffset: number, maxBytes: number, maxOffset: number, minOneBatch: boolean, pins: PooledBuffer[] | null): SegmentRead | null {
+  read(fetchOffset: number, maxBytes: number, maxOffset: number, minOneBatch: boolean, pins: Pin[] | null, regions = false): SegmentRead | null {
     const first = this.locate(fetchOffset);
     if (!first) return null;
     const empty: SegmentRead = { batches: [], bytes: 0 };
@@ -318,6 +332,13 @@ export class LogSegment {
       if (ci >= 0) return this.readFromTail(tail, ci, first.pos, limit, maxOffset, pins);
     }
     const len = Math.min(limit, this.size - first.pos);
+    if (pins && regions && len >= FILE_REGION_MIN_BYTES) {
+      const end = this.wholeBatchesEnd(first.pos, first.pos + len, maxOffset);
+      if (end === first.pos) return empty;
+      const region = new FileRegion(this.holdFile(), first.pos, end - first.pos);
+      pins.push(region);
+      return { batches: [], bytes: end - first.pos, region };
+    }
     let block: PooledBuffer | null = null;
     let buf: Buffer;
     if (pins) {
@@ -348,7 +369,38 @@ export class LogSegment {
     return { batches: [buf.subarray(0, end)], bytes: end };
   }
 
-  private readFromTail(tail: TailCache, ci: number, pos: number, limit: number, maxOffset: number, pins: PooledBuffer[] | null): SegmentRead {
+  /**
+   * File position after the last whole batch that starts at or after `start`,
+   * ends by `byteEnd` and holds no offset >= maxOffset (`start` if none does),
+   * found without reading the batches: the offset index gives a batch start
+   * near the end, and only the headers from there are read.
+   */
+  private wholeBatchesEnd(start: number, byteEnd: number, maxOffset: number): number {
+    if (maxOffset < this.nextOffset) {
+      const stop = this.locate(maxOffset);
+      if (stop && stop.pos <= byteEnd) return Math.max(start, stop.pos);
+    }
+    if (byteEnd >= this.size) return this.size;
+    const from = Math.max(start, this.offsetIndex.floorPosition(byteEnd));
+    const end = this.scan(from, byteEnd, false, () => {}, LOCATE_READ_BYTES).end;
+    invariant(end >= start && end <= byteEnd, 'whole-batch end outside the read');
+    return end;
+  }
+
+  /** Keep the descriptor open (closing waits) until the hold is released; for FileRegions. */
+  private holdFile(): { fd: number; release: () => void } {
+    const fd = this.fd;
+    this.ioRefs++;
+    return {
+      fd,
+      release: () => {
+        this.ioRefs--;
+        if (this.closeWanted && this.ioRefs === 0) this.closeFd();
+      },
+    };
+  }
+
+  private readFromTail(tail: TailCache, ci: number, pos: number, limit: number, maxOffset: number, pins: Pin[] | null): SegmentRead {
     const batches: Buffer[] = [];
     let bytes = 0;
     for (; ci < tail.chunks.length; ci++) {

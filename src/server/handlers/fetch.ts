@@ -3,8 +3,10 @@
  * (no record decoding, no copy: the slices go to the socket as they are),
  * bounded by `partition_max_bytes` and `max_bytes` (at least one batch, KIP-74),
  * up to the high watermark (read_uncommitted) or last stable offset
- * (read_committed). Long polls until `min_bytes` arrive or `max_wait_ms`
- * passes, woken by appends. Incremental fetch sessions per KIP-227.
+ * (read_committed). Large reads from segment files are not read at all:
+ * they go out by sendfile (FileRegion, server/sendfile.ts). Long polls until
+ * `min_bytes` arrive or `max_wait_ms` passes, woken by appends. Incremental
+ * fetch sessions per KIP-227.
  */
 import { ErrorCode } from '../../protocol/error-codes.ts';
 import type { Broker } from '../broker.ts';
@@ -12,7 +14,9 @@ import { AFTER_WRITE, type Handler } from '../dispatcher.ts';
 import type { Partition } from '../replica-manager.ts';
 import { type FetchSession, type SessionPartition, partitionKey } from '../fetch-sessions.ts';
 import { OffsetOutOfRangeError } from '../../storage/errors.ts';
-import type { PooledBuffer } from '../../storage/buffer-pool.ts';
+import type { FileRegion } from '../../storage/file-region.ts';
+import type { Pin } from '../../storage/segment.ts';
+import { sendfileAvailable } from '../sendfile.ts';
 
 interface Want extends SessionPartition {
   part: Partition | undefined;
@@ -27,7 +31,7 @@ interface PartitionData {
   logStartOffset: number;
   abortedTransactions: { producerId: number; firstOffset: number }[] | null;
   preferredReadReplica: number;
-  records: Buffer[] | null;
+  records: (Buffer | FileRegion)[] | null;
 }
 
 export function fetchHandler(b: Broker): Handler {
@@ -44,8 +48,8 @@ export function fetchHandler(b: Broker): Handler {
     const maxBytes = v >= 3 ? req.maxBytes : 0x7fffffff;
 
     const attempt = (final: boolean) => {
-      // Record slices point into pooled buffers, pinned until the socket has taken them.
-      const pins: PooledBuffer[] = [];
+      // Record slices point into pooled buffers or segment files, pinned until the socket has taken them.
+      const pins: Pin[] = [];
       const release = () => {
         for (const p of pins) p.unpin();
       };
@@ -124,7 +128,7 @@ function collectWants(b: Broker, req: any, byId: boolean, session: FetchSession 
   });
 }
 
-function readAll(wants: Want[], maxBytes: number, readCommitted: boolean, pins: PooledBuffer[]) {
+function readAll(wants: Want[], maxBytes: number, readCommitted: boolean, pins: Pin[]) {
   const data: PartitionData[] = [];
   let bytes = 0;
   let anyError = false;
@@ -162,8 +166,9 @@ function readAll(wants: Want[], maxBytes: number, readCommitted: boolean, pins: 
         maxOffset,
         minOneBatch: bytes === 0,
         pins,
+        regions: sendfileAvailable, // large reads from segment files stay there: sendfile
       });
-      pd.records = r.batches;
+      pd.records = r.region ? [r.region] : r.batches;
       bytes += r.bytes;
     } catch (err) {
       if (!(err instanceof OffsetOutOfRangeError)) throw err;

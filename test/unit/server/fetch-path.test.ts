@@ -4,6 +4,7 @@
  * long polls woken by an append, and OFFSET_OUT_OF_RANGE. Records are
  * produced with kafkajs; fetches are sent at exact versions with the
  * client's connection, since no client installed here uses fetch sessions.
+ * Reads older than the tail cache go out by sendfile.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,6 +15,8 @@ import { apiByName } from '../../../src/protocol/apis.ts';
 import { ErrorCode } from '../../../src/protocol/error-codes.ts';
 import { decodeBatch, splitBatches } from '../../../src/protocol/records/index.ts';
 import { PooledBuffer } from '../../../src/storage/buffer-pool.ts';
+import { FileRegion } from '../../../src/storage/file-region.ts';
+import { sendfileStats } from '../../../src/server/sendfile.ts';
 
 const TOPIC = 'fetch-path';
 let broker: EmbeddedBroker;
@@ -161,4 +164,19 @@ test('a large produced batch is served from the request frame it arrived in (pin
   assert.deepEqual(values(res.responses[0].partitions[0].records), [big]);
   await new Promise((r) => setImmediate(r));
   assert.equal(PooledBuffer.outstandingPins, baseline + 1, "the fetch's own pin is released after the write");
+});
+
+test('a fetch of bytes older than the tail cache is sent from the segment file in place (sendfile)', async () => {
+  const end = Number((await conn.sendAt(FETCH, 11, fetchBody(0, -1, [{ partition: 0, fetchOffset: 0 }]))).responses[0].partitions[0].highWatermark);
+  const big = (i: number) => `${i}:`.padEnd(100_000, String.fromCharCode(97 + (i % 26)));
+  for (let i = 0; i < 30; i++) await producer.send({ topic: TOPIC, messages: [{ partition: 0, value: big(i) }] }); // 3 MB: past the 1 MiB tail cache
+  const before = { ...sendfileStats };
+  const res = await conn.sendAt(FETCH, 11, fetchBody(0, -1, [{ partition: 0, fetchOffset: end }]));
+  const records: Buffer = res.responses[0].partitions[0].records;
+  const got = values(records);
+  assert.ok(got.length >= 5 && got.length <= 10, `whole batches within partition_max_bytes (1 MiB): ${got.length}`);
+  assert.deepEqual(got, got.map((_, i) => big(i)));
+  assert.equal(sendfileStats.bytesInPlace - before.bytesInPlace, records.length, 'every record byte by sendfile');
+  await new Promise((r) => setImmediate(r));
+  assert.equal(FileRegion.outstanding, 0, 'the region is unpinned once sent');
 });

@@ -1,0 +1,68 @@
+/**
+ * Zero-copy fetch: a FileRegion (a range of a segment file) goes to a client
+ * socket with sendfile(2), through the addon in native/ (built by
+ * scripts/build-native.mjs on `npm install`). The page cache feeds the socket
+ * directly: no pread into memory and no copy from memory into the socket, the
+ * two copies per byte that otherwise dominate the broker's CPU when consumers
+ * catch up (docs/performance.md).
+ *
+ * The call never blocks: it sends what the socket's send buffer takes now. The
+ * rest (a slow consumer, a full buffer) is read from the file and written like
+ * any other buffer, so Node's own write queue handles backpressure. Without the
+ * addon (not Linux, no compiler at install, or SAMSA_SENDFILE=0) the broker
+ * never makes regions: Segment.read fills pooled memory instead.
+ */
+import { createRequire } from 'node:module';
+import type { Socket } from 'node:net';
+import type { FileRegion } from '../storage/file-region.ts';
+
+interface Native {
+  sendfile(outFd: number, inFd: number, position: number, length: number): number;
+}
+
+function load(): { native: Native | null; why: string } {
+  if (process.env.SAMSA_SENDFILE === '0') return { native: null, why: 'SAMSA_SENDFILE=0' };
+  if (process.platform !== 'linux') return { native: null, why: `sendfile is used on Linux only (this is ${process.platform})` };
+  try {
+    return { native: createRequire(import.meta.url)('../../native/build/samsa_native.node') as Native, why: '' };
+  } catch (err) {
+    return { native: null, why: `native/build/samsa_native.node did not load (${(err as Error).message.split('\n')[0]}); run: node scripts/build-native.mjs` };
+  }
+}
+
+const loaded = load();
+
+/** Fetch hands out file regions only when they can be sent in place. */
+export const sendfileAvailable = loaded.native !== null;
+/** Why not, when not (for the start-up log). */
+export const sendfileUnavailableReason = loaded.why;
+
+/** Bytes of file regions sent in place and bytes that had to be read and written (the process's totals). */
+export const sendfileStats = { regions: 0, bytesInPlace: 0, bytesCopied: 0 };
+
+interface StreamHandle {
+  fd?: number;
+  writeQueueSize?: number;
+}
+
+/**
+ * Send `region` on `socket`, whose cork the caller has released. When nothing
+ * is queued before it, as much as the kernel takes now goes by sendfile.
+ * Returns the bytes still to send, read from the file, for the caller to write
+ * like any buffer; null when all of the region was sent.
+ */
+export function sendRegion(socket: Socket, region: FileRegion): Buffer | null {
+  let sent = 0;
+  const handle = (socket as unknown as { _handle?: StreamHandle })._handle;
+  const native = loaded.native;
+  // Bytes still in Node's or libuv's queue would otherwise arrive after the region.
+  if (native && handle && typeof handle.fd === 'number' && handle.fd >= 0 && handle.writeQueueSize === 0 && socket.writableLength === 0) {
+    const n = native.sendfile(handle.fd, region.fd, region.position, region.length);
+    if (n > 0) sent = n; // < 0: a socket error, which the next write reports and closes on
+  }
+  sendfileStats.regions++;
+  sendfileStats.bytesInPlace += sent;
+  if (sent === region.length) return null;
+  sendfileStats.bytesCopied += region.length - sent;
+  return region.read(sent, region.length - sent);
+}
