@@ -122,6 +122,13 @@ async function runTarget(t: Target, w: Workload, tmp: string, quick: boolean, lo
         } catch (e) {
           log(`  ${t.name}: tailing phase FAILED: ${(e as Error).message.slice(0, 300)}`);
         }
+        // 50% of the end-to-end max: what OMB calls the max rate (producers and consumers at once).
+        if (res.tail && w.latencySeconds > 0 && !quick) {
+          const tailedMps = res.tail.produce.msgs / res.tail.produce.seconds;
+          res.latencyTailed = await latencyRun(t, w, Math.max(10, Math.floor(tailedMps * 0.5)), w.latencySeconds);
+          const l = res.latencyTailed;
+          log(`  ${t.name}: latency @${l.targetRate} msgs/s (50% of tailed max) p50 ${(l.p50 / 1000).toFixed(2)} p99 ${(l.p99 / 1000).toFixed(2)} p99.9 ${(l.p999 / 1000).toFixed(2)} ms${cpuNote(l)}`);
+        }
       }
     } finally {
       res.rssPeak = rss.stop();

@@ -34,9 +34,10 @@ export function workloadTable(rep: WorkloadReport, ceilings: Ceilings): string {
   const head = ['metric', ...rs.map((r) => r.target), ...(samsa ? peers.map((p) => `samsa/${p.target}`) : []), ...(samsa ? ['samsa/ceiling'] : [])];
   const pc = produceCeiling(ceilings);
   type Row = [string, (r: TargetResult) => number | undefined, number | undefined];
-  const lat = (k: 'latency' | 'latencyLight', f: 'p50' | 'p99' | 'p999') => (r: TargetResult) => ms(r[k]?.[f]);
+  type LatencyKey = 'latency' | 'latencyLight' | 'latencyTailed';
+  const lat = (k: LatencyKey, f: 'p50' | 'p99' | 'p999') => (r: TargetResult) => ms(r[k]?.[f]);
   /** CPU over the latency run as % of one core (the machine has os.cpus().length of them). */
-  const cpuPct = (k: 'latency' | 'latencyLight', side: 'serverCpu' | 'clientCpu') => (r: TargetResult) => {
+  const cpuPct = (k: LatencyKey, side: 'serverCpu' | 'clientCpu') => (r: TargetResult) => {
     const l = r[k];
     return l && l.cpuSeconds > 0 ? (100 * l[side]) / l.cpuSeconds : undefined;
   };
@@ -60,6 +61,12 @@ export function workloadTable(rep: WorkloadReport, ceilings: Ceilings): string {
     ['  e2e p99.9 ms', lat('latencyLight', 'p999'), undefined],
     ['  server CPU % of a core', cpuPct('latencyLight', 'serverCpu'), undefined],
     ['  client CPU % of a core', cpuPct('latencyLight', 'clientCpu'), undefined],
+    ['latency rate msgs/s (50% of tailed)', (r) => r.latencyTailed?.targetRate, undefined],
+    ['  e2e p50 ms', lat('latencyTailed', 'p50'), undefined],
+    ['  e2e p99 ms', lat('latencyTailed', 'p99'), undefined],
+    ['  e2e p99.9 ms', lat('latencyTailed', 'p999'), undefined],
+    ['  server CPU % of a core', cpuPct('latencyTailed', 'serverCpu'), undefined],
+    ['  client CPU % of a core', cpuPct('latencyTailed', 'clientCpu'), undefined],
     ['RSS at rest MB', (r) => (r.rssRest ? r.rssRest / MB : undefined), undefined],
     ['RSS peak MB, max throughput', (r) => (r.rssPeakMaxThroughput ? r.rssPeakMaxThroughput / MB : undefined), undefined],
     ['RSS peak MB, whole run', (r) => (r.rssPeak ? r.rssPeak / MB : undefined), undefined],
@@ -75,7 +82,7 @@ export function workloadTable(rep: WorkloadReport, ceilings: Ceilings): string {
   }
   const notes = rs.map((r) => `  ${r.target}: ${r.error ? 'FAILED: ' + r.error : r.mode ?? ''}`);
   for (const r of rs) {
-    for (const [k, l] of [['50%', r.latency], ['10%', r.latencyLight]] as const) {
+    for (const [k, l] of [['50%', r.latency], ['10%', r.latencyLight], ['50% of tailed', r.latencyTailed]] as const) {
       if (l?.clients) notes.push(`  ${r.target} latency ${k}: ${l.clients.map((c) => `${c.name} ${Math.round((100 * c.cpu) / c.seconds)}%`).join(', ')} of a core; ${l.driver ?? ''}`);
     }
   }

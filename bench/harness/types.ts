@@ -78,6 +78,12 @@ export interface TargetResult {
   latency?: LatencyResult;
   /** Fixed-rate run at 10% of the measured max (well below saturation). */
   latencyLight?: LatencyResult;
+  /**
+   * Fixed-rate run at 50% of the max produce rate reached with consumers
+   * tailing (the `tail` phase): the max rate as the OpenMessaging Benchmark
+   * finds it, with producers and consumers running at once.
+   */
+  latencyTailed?: LatencyResult;
   rssRest?: number;
   /** Peak over the whole run (the latency runs at 50% can queue far more than max throughput does). */
   rssPeak?: number;
