@@ -8,8 +8,9 @@
  *   later (a long-polling Fetch, an acks=all Produce), but responses are
  *   written strictly in request order, as Kafka clients expect of pipelining.
  * - File regions in a Fetch response go by sendfile once everything before
- *   them is with the kernel (sendfile.ts); what the socket does not take at
- *   once is read and queued like any buffer.
+ *   them is with the kernel (sendfile.ts). When the socket's send buffer is
+ *   full, a piece is read and queued like any buffer, and the rest of the
+ *   response waits for that piece's write callback (the socket drained).
  * - Backpressure: when the socket's write buffer is full, or too many
  *   requests are in flight, the connection stops reading until it drains.
  */
@@ -19,7 +20,7 @@ import type { Chunk } from '../protocol/writer.ts';
 import type { PooledBuffer } from '../storage/buffer-pool.ts';
 import type { FileRegion } from '../storage/file-region.ts';
 import { FrameReader } from './frame-reader.ts';
-import { sendRegion } from './sendfile.ts';
+import { copyOut, sendInPlace } from './sendfile.ts';
 import { readIntoUserBuffers } from './socket-user-buffer.ts';
 
 /**
@@ -37,6 +38,9 @@ export type Reply =
   | ReplyChunks
   | null // no response (Produce with acks=0)
   | 'close'; // close the connection (malformed frame, unknown API)
+
+/** What a region's piece is when the socket's send buffer is full: queued like any buffer, its write callback says the socket drained. */
+const REGION_PIECE_BYTES = 128 * 1024;
 
 export interface FrameHandler {
   (frame: Buffer, conn: Connection): Reply | Promise<Reply>;
@@ -85,7 +89,7 @@ export class Connection {
         );
         this.close();
       },
-      paused: () => this.closed || this.pausedForInFlight || this.pausedForWrite,
+      paused: () => this.closed || this.pausedForInFlight || this.writeBlocked,
     });
     this.readsInPlace = readIntoUserBuffers(socket, {
       next: () => this.reader.target(),
@@ -119,7 +123,7 @@ export class Connection {
     if (this.closed) return;
     this.lastActive = Date.now();
     this.reader.received(buf, n, owned);
-    if (this.pausedForInFlight || this.pausedForWrite) this.socket.pause();
+    if (this.pausedForInFlight || this.writeBlocked) this.socket.pause();
   }
 
   private dispatch(frame: Buffer, block: PooledBuffer | null): void {
@@ -169,65 +173,121 @@ export class Connection {
     process.nextTick(this.uncork);
   }
 
-  /** Everything written so far goes to the kernel first (uncorked); then the region; `cb` once it has all left. */
-  private writeRegion(region: FileRegion, cb: (() => void) | undefined): boolean {
-    this.uncork();
-    let rest: Buffer | null;
-    try {
-      rest = sendRegion(this.socket, region);
-    } catch (err) {
-      // The file no longer holds the bytes (cannot happen below the high watermark): the frame cannot be completed.
-      this.opts.logger.error({ conn: this.id, err }, 'fetch response could not be sent; closing connection');
-      cb?.();
-      this.close();
-      return false;
-    }
-    this.cork();
-    if (rest) return this.socket.write(rest, cb);
-    // Sent in place, so every byte before it was already with the kernel too.
-    cb?.();
-    return true;
-  }
+  /** The head reply, handed over up to chunk `next` (`offset` bytes into it), while a region waits for the socket to drain. */
+  private writing: { reply: ReplyChunks; next: number; offset: number } | null = null;
+  /** A piece of a region is queued; the rest waits for that write's callback (the socket has drained). */
+  private waitingForDrain = false;
 
   private flushReplies(): void {
-    while (this.pending.length > 0 && this.pending[0].done) {
-      const { reply } = this.pending.shift()!;
-      if (this.closed) {
-        if (reply && reply !== 'close') reply.afterWrite?.();
-        continue;
+    while (!this.waitingForDrain) {
+      if (!this.writing) {
+        if (this.pending.length === 0 || !this.pending[0].done) break;
+        const reply = this.pending[0].reply as Reply;
+        if (this.closed || reply === null || reply === 'close') {
+          this.pending.shift();
+          if (this.closed) {
+            if (reply && reply !== 'close') reply.afterWrite?.();
+            continue;
+          }
+          if (reply === 'close') {
+            this.close();
+            return;
+          }
+          continue;
+        }
+        let size = 0;
+        for (const c of reply) size += c.length;
+        const prefix = Buffer.allocUnsafe(4);
+        prefix.writeInt32BE(size, 0);
+        this.cork();
+        this.socket.write(prefix);
+        this.writing = { reply, next: 0, offset: 0 };
       }
-      if (reply === 'close') {
-        this.close();
-        return;
-      }
-      if (reply === null) continue;
-      let size = 0;
-      for (const c of reply!) size += c.length;
-      const prefix = Buffer.allocUnsafe(4);
-      prefix.writeInt32BE(size, 0);
-      this.cork();
-      this.socket.write(prefix);
-      let ok = true;
-      const last = reply!.length - 1;
-      const after = reply!.afterWrite;
-      // A reply always has its header chunk, so the last write carries the callback.
-      for (let i = 0; i <= last; i++) {
-        const c = reply![i];
-        const cb = i === last && after ? () => after() : undefined;
-        ok = Buffer.isBuffer(c) ? this.socket.write(c, cb) : this.writeRegion(c as FileRegion, cb);
-      }
-      if (!ok) this.pausedForWrite = true;
+      if (!this.handOver(this.writing!)) break;
+      this.writing = null;
+      this.pending.shift();
     }
     this.lastActive = Date.now();
     this.maybeResume();
   }
 
+  /** Hands the rest of a reply to the socket; false when a region has to wait for the socket to drain first. */
+  private handOver(w: { reply: ReplyChunks; next: number; offset: number }): boolean {
+    const chunks = w.reply;
+    const last = chunks.length - 1;
+    const after = chunks.afterWrite;
+    // A reply always has its header chunk, so the last write carries the callback.
+    for (; w.next <= last; w.next++) {
+      const c = chunks[w.next];
+      const cb = w.next === last && after ? () => after() : undefined;
+      if (Buffer.isBuffer(c)) {
+        if (!this.socket.write(c, cb)) this.pausedForWrite = true;
+      } else if (!this.sendRegion(c as FileRegion, w, cb)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /**
+   * A file region goes by sendfile as far as the socket takes it. When its
+   * send buffer is full, the next piece is read and queued like any buffer,
+   * and the rest waits for that write's callback, which comes once the socket
+   * has drained enough: then sendfile again. True once the whole region was
+   * handed over; `cb` when it has left.
+   */
+  private sendRegion(region: FileRegion, w: { offset: number }, cb: (() => void) | undefined): boolean {
+    try {
+      this.uncork(); // every byte before the region must reach the kernel first
+      w.offset += sendInPlace(this.socket, region, w.offset);
+      if (w.offset === region.length) {
+        w.offset = 0;
+        this.cork();
+        cb?.(); // sent in place, so every byte before it was already with the kernel too
+        return true;
+      }
+      const piece = copyOut(region, w.offset, Math.min(REGION_PIECE_BYTES, region.length - w.offset));
+      w.offset += piece.length;
+      if (w.offset === region.length) {
+        w.offset = 0;
+        if (!this.socket.write(piece, cb)) this.pausedForWrite = true;
+        return true;
+      }
+      this.waitingForDrain = true;
+      this.socket.write(piece, (err) => {
+        this.waitingForDrain = false;
+        if (err || this.closed) this.abandonWriting();
+        else this.flushReplies();
+      });
+      return false;
+    } catch (err) {
+      // The file no longer holds the bytes (cannot happen below the high watermark): the frame cannot be completed.
+      this.opts.logger.error({ conn: this.id, err }, 'fetch response could not be sent; closing connection');
+      this.abandonWriting();
+      this.close();
+      return false;
+    }
+  }
+
+  /** The head reply will not be finished (connection gone): release what it holds, once. */
+  private abandonWriting(): void {
+    const w = this.writing;
+    if (!w) return;
+    this.writing = null;
+    this.pending.shift();
+    w.reply.afterWrite?.();
+  }
+
+  private get writeBlocked(): boolean {
+    return this.pausedForWrite || this.waitingForDrain;
+  }
+
   private maybeResume(): void {
     if (this.closed) return;
     if (this.pausedForInFlight && this.pending.length < this.opts.maxInFlight) this.pausedForInFlight = false;
-    if (!this.pausedForWrite && !this.pausedForInFlight) this.reader.resume();
+    if (!this.writeBlocked && !this.pausedForInFlight) this.reader.resume();
     if (this.closed) return;
-    if (!this.pausedForWrite && !this.pausedForInFlight) this.socket.resume();
+    if (!this.writeBlocked && !this.pausedForInFlight) this.socket.resume();
     else this.socket.pause();
   }
 
@@ -247,6 +307,7 @@ export class Connection {
     if (this.idleTimer) clearTimeout(this.idleTimer);
     // Answers that will never be written release what they hold now; the rest when they complete.
     for (const p of this.pending) {
+      if (this.writing && p.reply === this.writing.reply) continue; // its queued piece's callback releases it
       if (p.done && p.reply && p.reply !== 'close') p.reply.afterWrite?.();
       if (p.done) p.reply = null;
     }

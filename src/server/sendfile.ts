@@ -6,9 +6,11 @@
  * two copies per byte that otherwise dominate the broker's CPU when consumers
  * catch up (docs/performance.md).
  *
- * The call never blocks: it sends what the socket's send buffer takes now. The
- * rest (a slow consumer, a full buffer) is read from the file and written like
- * any other buffer, so Node's own write queue handles backpressure. Without the
+ * The call never blocks: it sends what the socket's send buffer takes now.
+ * When the buffer is full (a consumer slower than the broker), the connection
+ * reads a piece of the region and queues it like any buffer; Node's write
+ * callback for that piece then says the socket drained, and sendfile goes on
+ * (connection.ts). Without the
  * addon (not Linux, no compiler at install, or SAMSA_SENDFILE=0) the broker
  * never makes regions: Segment.read fills pooled memory instead.
  */
@@ -46,23 +48,25 @@ interface StreamHandle {
 }
 
 /**
- * Send `region` on `socket`, whose cork the caller has released. When nothing
- * is queued before it, as much as the kernel takes now goes by sendfile.
- * Returns the bytes still to send, read from the file, for the caller to write
- * like any buffer; null when all of the region was sent.
+ * Sends as much of `region` from `from` on as the socket takes now, by
+ * sendfile, and returns how many bytes that was: 0 when the addon is missing,
+ * the socket is not a plain TCP handle, or bytes are still queued on it (Node's
+ * or libuv's queue; they must leave first, or the region would overtake them).
+ * The caller has released the socket's cork.
  */
-export function sendRegion(socket: Socket, region: FileRegion): Buffer | null {
-  let sent = 0;
+export function sendInPlace(socket: Socket, region: FileRegion, from: number): number {
   const handle = (socket as unknown as { _handle?: StreamHandle })._handle;
   const native = loaded.native;
-  // Bytes still in Node's or libuv's queue would otherwise arrive after the region.
-  if (native && handle && typeof handle.fd === 'number' && handle.fd >= 0 && handle.writeQueueSize === 0 && socket.writableLength === 0) {
-    const n = native.sendfile(handle.fd, region.fd, region.position, region.length);
-    if (n > 0) sent = n; // < 0: a socket error, which the next write reports and closes on
-  }
-  sendfileStats.regions++;
-  sendfileStats.bytesInPlace += sent;
-  if (sent === region.length) return null;
-  sendfileStats.bytesCopied += region.length - sent;
-  return region.read(sent, region.length - sent);
+  if (from === 0) sendfileStats.regions++;
+  if (!native || !handle || typeof handle.fd !== 'number' || handle.fd < 0 || handle.writeQueueSize !== 0 || socket.writableLength !== 0) return 0;
+  const n = native.sendfile(handle.fd, region.fd, region.position + from, region.length - from);
+  if (n <= 0) return 0; // < 0: a socket error, which the next write reports and closes on
+  sendfileStats.bytesInPlace += n;
+  return n;
+}
+
+/** Bytes of the region read into memory, for the cases sendfile does not cover. */
+export function copyOut(region: FileRegion, from: number, len: number): Buffer {
+  sendfileStats.bytesCopied += len;
+  return region.read(from, len);
 }

@@ -1,7 +1,10 @@
-// The transport half of zero-copy fetch: a file region goes to the socket by
-// sendfile when nothing is queued before it; what the socket does not take at
-// once, or everything when bytes are already queued, comes back read from the
-// file, so the bytes arrive whole and in order either way.
+// Zero-copy fetch over a real loopback socket. The primitives: a file region
+// goes out by sendfile only when nothing is queued before it, and as far as
+// the socket takes it. The connection: a response holding a region larger
+// than the socket's buffers reaches a slow reader whole and in order (pieces
+// through Node's queue tell it when the socket drained, then sendfile goes
+// on), and what the response holds is released once, also when the reader
+// goes away mid-way.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
@@ -9,8 +12,11 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import pino from 'pino';
 import { FileRegion } from '../../../src/storage/file-region.ts';
-import { sendRegion, sendfileAvailable, sendfileStats } from '../../../src/server/sendfile.ts';
+import { copyOut, sendInPlace, sendfileAvailable, sendfileStats } from '../../../src/server/sendfile.ts';
+import { SocketServer } from '../../../src/server/socket-server.ts';
+import type { Reply, ReplyChunks } from '../../../src/server/connection.ts';
 
 const SIZE = 48 * 1024 * 1024;
 let dir: string;
@@ -28,13 +34,13 @@ after(() => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-function region(position: number, length: number): { region: FileRegion; released: () => boolean } {
-  let released = false;
-  const r = new FileRegion({ fd, release: () => (released = true) }, position, length);
-  return { region: r, released: () => released };
+function region(position: number, length: number): { region: FileRegion; releases: () => number } {
+  let releases = 0;
+  const r = new FileRegion({ fd, release: () => releases++ }, position, length);
+  return { region: r, releases: () => releases };
 }
 
-/** A connected pair: `sender` is the accepted (broker-side) socket; `received()` resolves with all bytes once the sender ends. */
+/** A connected pair: `sender` is the accepted socket; `received` resolves with all bytes once the sender ends. */
 async function pair(): Promise<{ sender: net.Socket; receiver: net.Socket; received: Promise<Buffer>; close: () => void }> {
   const srv = net.createServer();
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
@@ -51,65 +57,145 @@ test('the addon is built and loads (npm install / scripts/test.sh build it)', ()
   assert.equal(sendfileAvailable, true);
 });
 
-test('a region with nothing queued before it goes out in place', async () => {
+test('sendInPlace: with nothing queued, the region goes out by sendfile', async () => {
   const { sender, received, close } = await pair();
-  const before = { ...sendfileStats };
+  const before = sendfileStats.bytesInPlace;
   const r = region(12_345, 256 * 1024);
-  assert.equal(sendRegion(sender, r.region), null, 'all sent by sendfile');
-  assert.equal(sendfileStats.bytesInPlace - before.bytesInPlace, 256 * 1024);
-  assert.equal(sendfileStats.bytesCopied, before.bytesCopied);
+  assert.equal(sendInPlace(sender, r.region, 0), 256 * 1024);
+  assert.equal(sendfileStats.bytesInPlace - before, 256 * 1024);
   sender.end();
   assert.ok((await received).equals(content.subarray(12_345, 12_345 + 256 * 1024)));
   r.region.unpin();
-  assert.ok(r.released());
+  assert.equal(r.releases(), 1);
   close();
 });
 
-test('what a full send buffer does not take is returned, read from the file, and the bytes arrive whole', async () => {
+test('sendInPlace: as far as a full send buffer takes it; nothing past bytes already queued', async () => {
   const { sender, receiver, received, close } = await pair();
-  receiver.pause(); // a consumer that does not read: the kernel's buffers fill
-  const before = { ...sendfileStats };
+  receiver.pause(); // a reader that does not read: the kernel's buffers fill
   const r = region(1, SIZE - 1);
-  const rest = sendRegion(sender, r.region);
-  assert.ok(rest, 'the socket did not take 48 MiB at once');
-  const inPlace = sendfileStats.bytesInPlace - before.bytesInPlace;
-  assert.ok(inPlace > 0 && inPlace < SIZE - 1, `some bytes in place (${inPlace})`);
-  assert.equal(rest.length, SIZE - 1 - inPlace);
-  assert.equal(sendfileStats.bytesCopied - before.bytesCopied, rest.length);
-  assert.ok(rest.equals(content.subarray(1 + inPlace)), 'the rest is the file from where sendfile stopped');
-  sender.end(rest);
+  const n = sendInPlace(sender, r.region, 0);
+  assert.ok(n > 0 && n < SIZE - 1, `some bytes in place (${n})`);
+  const queued = copyOut(r.region, n, 1 << 20);
+  assert.ok(queued.equals(content.subarray(1 + n, 1 + n + (1 << 20))), 'copyOut reads the file from where sendfile stopped');
+  sender.write(queued);
+  assert.ok(sender.writableLength > 0, 'the copy is queued');
+  assert.equal(sendInPlace(sender, r.region, n + queued.length), 0, 'no sendfile past queued bytes');
+  sender.end();
   receiver.resume();
-  assert.ok((await received).equals(content.subarray(1)));
+  assert.ok((await received).equals(content.subarray(1, 1 + n + queued.length)));
   r.region.unpin();
   close();
 });
 
-test('bytes already queued on the socket go first: the region is then written like any buffer', async () => {
-  const { sender, receiver, received, close } = await pair();
-  receiver.pause();
-  const first = crypto.randomBytes(16 * 1024 * 1024);
-  sender.write(first);
-  assert.ok(sender.writableLength > 0, 'the first write is queued');
-  const before = { ...sendfileStats };
-  const r = region(0, 1024 * 1024);
-  const rest = sendRegion(sender, r.region);
-  assert.equal(sendfileStats.bytesInPlace, before.bytesInPlace, 'no sendfile past queued bytes');
-  assert.ok(rest?.equals(content.subarray(0, 1024 * 1024)));
-  sender.end(rest!);
-  receiver.resume();
-  assert.ok((await received).equals(Buffer.concat([first, content.subarray(0, 1024 * 1024)])));
-  r.region.unpin();
-  close();
-});
-
-test('a region the file no longer holds is an error, not short bytes', async () => {
-  const { sender, receiver, close } = await pair();
-  receiver.pause();
-  sender.write(Buffer.alloc(8 * 1024 * 1024)); // queued: the region must be read, and the read comes up short
+test('copyOut of bytes the file no longer holds is an error, not short bytes', () => {
   const r = region(SIZE - 100, 1000);
-  assert.throws(() => sendRegion(sender, r.region), /ends early/);
+  assert.throws(() => copyOut(r.region, 0, 1000), /ends early/);
   r.region.unpin();
-  sender.destroy();
-  receiver.destroy();
-  close();
+});
+
+const logger = pino({ level: 'silent' });
+
+/** A server whose every reply is built by `reply(n)` for the n-th request (requests are empty frames). */
+async function withServer(reply: (n: number) => Reply, fn: (port: number) => Promise<void>) {
+  let n = 0;
+  const s = new SocketServer(
+    { host: '127.0.0.1', port: 0, maxConnections: 10, maxFrameBytes: 1024, idleTimeoutMs: 0, maxInFlightPerConnection: 8, logger },
+    () => reply(n++),
+  );
+  const { port } = await s.listen();
+  s.open();
+  try {
+    await fn(port);
+  } finally {
+    await s.close(100);
+  }
+}
+
+const EMPTY_FRAME = Buffer.alloc(4);
+
+/** Reads `total` bytes after an initial stall of `stallMs`, slowly (small reads with pauses). */
+function slowRead(sock: net.Socket, total: number, stallMs: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let got = 0;
+    sock.pause();
+    setTimeout(() => sock.resume(), stallMs);
+    sock.on('data', (d) => {
+      chunks.push(d);
+      got += d.length;
+      if (got >= total) resolve(Buffer.concat(chunks));
+      else if (chunks.length % 8 === 0) {
+        sock.pause();
+        setTimeout(() => sock.resume(), 2);
+      }
+    });
+    sock.on('error', reject);
+  });
+}
+
+test('a response with a region far larger than the socket buffers reaches a slow reader whole, mostly in place, in order with the next', async () => {
+  const r = region(7, SIZE - 7);
+  let released = 0;
+  await withServer(
+    (n) => {
+      if (n === 0) {
+        const chunks: ReplyChunks = [Buffer.from('head'), r.region, Buffer.from('tail')];
+        chunks.afterWrite = () => {
+          released++;
+          r.region.unpin();
+        };
+        return chunks;
+      }
+      return [Buffer.from('second')];
+    },
+    async (port) => {
+      const sock = net.connect(port, '127.0.0.1');
+      await new Promise((res) => sock.once('connect', res));
+      const before = { ...sendfileStats };
+      sock.write(Buffer.concat([EMPTY_FRAME, EMPTY_FRAME]));
+      const first = 4 + 4 + (SIZE - 7) + 4;
+      const all = await slowRead(sock, first + 4 + 6, 200);
+      assert.equal(all.readInt32BE(0), 8 + SIZE - 7);
+      assert.equal(all.subarray(4, 8).toString(), 'head');
+      assert.ok(all.subarray(8, 8 + SIZE - 7).equals(content.subarray(7)), 'the region, byte for byte');
+      assert.equal(all.subarray(first - 4, first).toString(), 'tail');
+      assert.equal(all.readInt32BE(first), 6);
+      assert.equal(all.subarray(first + 4).toString(), 'second', 'the next response comes after the whole region');
+      const inPlace = sendfileStats.bytesInPlace - before.bytesInPlace;
+      const copied = sendfileStats.bytesCopied - before.bytesCopied;
+      assert.equal(inPlace + copied, SIZE - 7);
+      assert.ok(copied < (SIZE - 7) / 4, `pieces, not the rest, are copied while the reader is slow (${copied} of ${SIZE - 7} bytes)`);
+      sock.destroy();
+    },
+  );
+  assert.equal(released, 1);
+  assert.equal(r.releases(), 1);
+});
+
+test('a reader that goes away while a region waits for the socket to drain: the response is released once', async () => {
+  const r = region(0, SIZE);
+  let released = 0;
+  await withServer(
+    () => {
+      const chunks: ReplyChunks = [Buffer.from('head'), r.region];
+      chunks.afterWrite = () => {
+        released++;
+        r.region.unpin();
+      };
+      return chunks;
+    },
+    async (port) => {
+      const sock = net.connect(port, '127.0.0.1');
+      await new Promise((res) => sock.once('connect', res));
+      sock.pause(); // never reads: the broker's send buffer fills and the region waits
+      sock.write(EMPTY_FRAME);
+      await new Promise((res) => setTimeout(res, 300));
+      assert.equal(released, 0, 'still waiting to finish the region');
+      sock.destroy();
+      for (let i = 0; i < 50 && released === 0; i++) await new Promise((res) => setTimeout(res, 20));
+    },
+  );
+  assert.equal(released, 1);
+  assert.equal(r.releases(), 1);
 });
