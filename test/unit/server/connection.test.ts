@@ -9,25 +9,12 @@ import net from 'node:net';
 import pino from 'pino';
 import { SocketServer } from '../../../src/server/socket-server.ts';
 import type { Reply } from '../../../src/server/connection.ts';
+import { withSocketServer } from '../../helpers/socket-server.ts';
 
 const logger = pino({ level: 'silent' });
 
-async function withServer(
-  handler: (frame: Buffer) => Reply | Promise<Reply>,
-  fn: (port: number) => Promise<void>,
-  maxFrameBytes = 1024,
-) {
-  const s = new SocketServer(
-    { host: '127.0.0.1', port: 0, maxConnections: 10, maxFrameBytes, idleTimeoutMs: 0, maxInFlightPerConnection: 4, logger },
-    (frame) => handler(frame),
-  );
-  const { port } = await s.listen();
-  s.open();
-  try {
-    await fn(port);
-  } finally {
-    await s.close(100);
-  }
+function withServer(handler: (frame: Buffer) => Reply | Promise<Reply>, fn: (port: number) => Promise<void>, maxFrameBytes = 1024) {
+  return withSocketServer(handler, fn, { maxFrameBytes });
 }
 
 function frame(payload: Buffer): Buffer {

@@ -12,11 +12,10 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import pino from 'pino';
 import { FileRegion } from '../../../src/storage/file-region.ts';
 import { copyOut, sendInPlace, sendfileAvailable, sendfileStats } from '../../../src/server/sendfile.ts';
-import { SocketServer } from '../../../src/server/socket-server.ts';
 import type { Reply, ReplyChunks } from '../../../src/server/connection.ts';
+import { withSocketServer } from '../../helpers/socket-server.ts';
 
 const SIZE = 48 * 1024 * 1024;
 let dir: string;
@@ -94,22 +93,10 @@ test('copyOut of bytes the file no longer holds is an error, not short bytes', (
   r.region.unpin();
 });
 
-const logger = pino({ level: 'silent' });
-
-/** A server whose every reply is built by `reply(n)` for the n-th request (requests are empty frames). */
-async function withServer(reply: (n: number) => Reply, fn: (port: number) => Promise<void>) {
+/** A server whose n-th reply is built by `reply(n)` (requests are empty frames). */
+function withServer(reply: (n: number) => Reply, fn: (port: number) => Promise<void>) {
   let n = 0;
-  const s = new SocketServer(
-    { host: '127.0.0.1', port: 0, maxConnections: 10, maxFrameBytes: 1024, idleTimeoutMs: 0, maxInFlightPerConnection: 8, logger },
-    () => reply(n++),
-  );
-  const { port } = await s.listen();
-  s.open();
-  try {
-    await fn(port);
-  } finally {
-    await s.close(100);
-  }
+  return withSocketServer(() => reply(n++), fn, { maxInFlight: 8 });
 }
 
 const EMPTY_FRAME = Buffer.alloc(4);
