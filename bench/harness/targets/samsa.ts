@@ -132,8 +132,9 @@ export function produceLoad(): ProduceLoad {
  */
 const produceProcesses = (): number => Math.max(1, Number(process.env.SAMSA_BENCH_PRODUCE_PROCESSES) || 1);
 /**
- * Catch-up consumer processes, each reading its slice of every partition's
- * backlog (default 2): one librdkafka consumer keeps one fetch in flight and
+ * Catch-up consumer processes (default 2), sharing out whole partitions, or
+ * with fewer partitions than processes each reading its slice of every
+ * partition's offsets: one librdkafka consumer keeps one fetch in flight and
  * spent as much CPU per byte as the broker, so alone it, not the broker, set
  * the pace (p1 1 KiB: 600-835 MB/s alone, 870-1070 MB/s with two, same run).
  */
@@ -239,7 +240,8 @@ export class SamsaTarget implements Target {
     const n = produceProcesses();
     const produce = produceLoad() === 'c' ? `${PRODUCE_NAMES.c}${n > 1 ? `, ${n} processes` : ''}` : PRODUCE_NAMES.kcat;
     const nc = consumeProcesses();
-    const consume = consumeLoad() === 'c' ? `${CONSUME_NAMES.c}${nc > 1 ? `, ${nc} processes, each a slice of every partition's offsets` : ''}` : CONSUME_NAMES.kcat;
+    const split = w.partitions >= nc ? 'sharing out whole partitions' : "each a slice of every partition's offsets";
+    const consume = consumeLoad() === 'c' ? `${CONSUME_NAMES.c}${nc > 1 ? `, ${nc} processes, ${split}, fetches of 4 MB a partition` : ''}` : CONSUME_NAMES.kcat;
     return `acks=${w.acks} (broker default flush policy); max produce: ${produce}; catch-up: ${consume}; latency load: ${LOAD_NAMES[latencyLoad()]}`;
   }
 
