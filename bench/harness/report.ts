@@ -41,6 +41,15 @@ export function workloadTable(rep: WorkloadReport, ceilings: Ceilings): string {
     const l = r[k];
     return l && l.cpuSeconds > 0 ? (100 * l[side]) / l.cpuSeconds : undefined;
   };
+  /** One latency run's rows: its rate, percentiles and CPU. */
+  const latencyRows = (label: string, k: LatencyKey): Row[] => [
+    [`latency rate msgs/s (${label})`, (r) => r[k]?.targetRate, undefined],
+    ['  e2e p50 ms', lat(k, 'p50'), undefined],
+    ['  e2e p99 ms', lat(k, 'p99'), undefined],
+    ['  e2e p99.9 ms', lat(k, 'p999'), undefined],
+    ['  server CPU % of a core', cpuPct(k, 'serverCpu'), undefined],
+    ['  client CPU % of a core', cpuPct(k, 'clientCpu'), undefined],
+  ];
   const defs: Row[] = [
     ['produce MB/s', (r) => mbps(r.produce), pc],
     ['produce msgs/s', (r) => mps(r.produce), undefined],
@@ -49,24 +58,9 @@ export function workloadTable(rep: WorkloadReport, ceilings: Ceilings): string {
     ['  tailing consume MB/s', (r) => mbps(r.tail?.consume), undefined],
     ['server CPU s/GB', (r) => cpuPerGB(r, 'serverCpu'), undefined],
     ['client CPU s/GB', (r) => cpuPerGB(r, 'clientCpu'), undefined],
-    ['latency rate msgs/s (50%)', (r) => r.latency?.targetRate, undefined],
-    ['  e2e p50 ms', lat('latency', 'p50'), undefined],
-    ['  e2e p99 ms', lat('latency', 'p99'), undefined],
-    ['  e2e p99.9 ms', lat('latency', 'p999'), undefined],
-    ['  server CPU % of a core', cpuPct('latency', 'serverCpu'), undefined],
-    ['  client CPU % of a core', cpuPct('latency', 'clientCpu'), undefined],
-    ['latency rate msgs/s (10%)', (r) => r.latencyLight?.targetRate, undefined],
-    ['  e2e p50 ms', lat('latencyLight', 'p50'), undefined],
-    ['  e2e p99 ms', lat('latencyLight', 'p99'), undefined],
-    ['  e2e p99.9 ms', lat('latencyLight', 'p999'), undefined],
-    ['  server CPU % of a core', cpuPct('latencyLight', 'serverCpu'), undefined],
-    ['  client CPU % of a core', cpuPct('latencyLight', 'clientCpu'), undefined],
-    ['latency rate msgs/s (50% of tailed)', (r) => r.latencyTailed?.targetRate, undefined],
-    ['  e2e p50 ms', lat('latencyTailed', 'p50'), undefined],
-    ['  e2e p99 ms', lat('latencyTailed', 'p99'), undefined],
-    ['  e2e p99.9 ms', lat('latencyTailed', 'p999'), undefined],
-    ['  server CPU % of a core', cpuPct('latencyTailed', 'serverCpu'), undefined],
-    ['  client CPU % of a core', cpuPct('latencyTailed', 'clientCpu'), undefined],
+    ...latencyRows('50%', 'latency'),
+    ...latencyRows('10%', 'latencyLight'),
+    ...latencyRows('50% of tailed', 'latencyTailed'),
     ['RSS at rest MB', (r) => (r.rssRest ? r.rssRest / MB : undefined), undefined],
     ['RSS peak MB, max throughput', (r) => (r.rssPeakMaxThroughput ? r.rssPeakMaxThroughput / MB : undefined), undefined],
     ['RSS peak MB, whole run', (r) => (r.rssPeak ? r.rssPeak / MB : undefined), undefined],
