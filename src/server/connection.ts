@@ -20,7 +20,7 @@ import type { Chunk } from '../protocol/writer.ts';
 import type { PooledBuffer } from '../storage/buffer-pool.ts';
 import type { FileRegion } from '../storage/file-region.ts';
 import { FrameReader } from './frame-reader.ts';
-import { copyOut, sendInPlace } from './sendfile.ts';
+import { canSendInPlace, copyOut, sendInPlace } from './sendfile.ts';
 import { readIntoUserBuffers } from './socket-user-buffer.ts';
 
 /**
@@ -185,14 +185,8 @@ export class Connection {
         const reply = this.pending[0].reply as Reply;
         if (this.closed || reply === null || reply === 'close') {
           this.pending.shift();
-          if (this.closed) {
-            if (reply && reply !== 'close') reply.afterWrite?.();
-            continue;
-          }
-          if (reply === 'close') {
-            this.close();
-            return;
-          }
+          if (reply === 'close' && !this.closed) return this.close();
+          if (reply && reply !== 'close') reply.afterWrite?.(); // closed: it will never be written
           continue;
         }
         let size = 0;
@@ -246,7 +240,9 @@ export class Connection {
         cb?.(); // sent in place, so every byte before it was already with the kernel too
         return true;
       }
-      const piece = copyOut(region, w.offset, Math.min(REGION_PIECE_BYTES, region.length - w.offset));
+      // Only a piece while sendfile can take over again; all of the rest for a socket it cannot write to.
+      const pieceBytes = canSendInPlace(this.socket) ? REGION_PIECE_BYTES : region.length;
+      const piece = copyOut(region, w.offset, Math.min(pieceBytes, region.length - w.offset));
       w.offset += piece.length;
       if (w.offset === region.length) {
         w.offset = 0;

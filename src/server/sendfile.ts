@@ -47,6 +47,17 @@ interface StreamHandle {
   writeQueueSize?: number;
 }
 
+/** The socket's descriptor when sendfile can write to it (a plain TCP socket, the addon loaded), else -1. */
+function socketFd(socket: Socket): number {
+  const handle = (socket as unknown as { _handle?: StreamHandle })._handle;
+  return loaded.native && handle && typeof handle.fd === 'number' ? handle.fd : -1;
+}
+
+/** Whether regions can go to this socket by sendfile at all (if not, they are copied whole). */
+export function canSendInPlace(socket: Socket): boolean {
+  return socketFd(socket) >= 0;
+}
+
 /**
  * Sends as much of `region` from `from` on as the socket takes now, by
  * sendfile, and returns how many bytes that was: 0 when the addon is missing,
@@ -55,11 +66,11 @@ interface StreamHandle {
  * The caller has released the socket's cork.
  */
 export function sendInPlace(socket: Socket, region: FileRegion, from: number): number {
-  const handle = (socket as unknown as { _handle?: StreamHandle })._handle;
-  const native = loaded.native;
   if (from === 0) sendfileStats.regions++;
-  if (!native || !handle || typeof handle.fd !== 'number' || handle.fd < 0 || handle.writeQueueSize !== 0 || socket.writableLength !== 0) return 0;
-  const n = native.sendfile(handle.fd, region.fd, region.position + from, region.length - from);
+  const fd = socketFd(socket);
+  const handle = (socket as unknown as { _handle: StreamHandle })._handle;
+  if (fd < 0 || handle.writeQueueSize !== 0 || socket.writableLength !== 0) return 0;
+  const n = loaded.native!.sendfile(fd, region.fd, region.position + from, region.length - from);
   if (n <= 0) return 0; // < 0: a socket error, which the next write reports and closes on
   sendfileStats.bytesInPlace += n;
   return n;

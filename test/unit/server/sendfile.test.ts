@@ -13,7 +13,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { FileRegion } from '../../../src/storage/file-region.ts';
-import { copyOut, sendInPlace, sendfileAvailable, sendfileStats } from '../../../src/server/sendfile.ts';
+import { canSendInPlace, copyOut, sendInPlace, sendfileAvailable, sendfileStats } from '../../../src/server/sendfile.ts';
 import type { Reply, ReplyChunks } from '../../../src/server/connection.ts';
 import { withSocketServer } from '../../helpers/socket-server.ts';
 
@@ -59,6 +59,8 @@ test('the addon is built and loads (npm install / scripts/test.sh build it)', ()
 test('sendInPlace: with nothing queued, the region goes out by sendfile', async () => {
   const { sender, received, close } = await pair();
   const before = sendfileStats.bytesInPlace;
+  assert.equal(canSendInPlace(sender), true);
+  assert.equal(canSendInPlace(new net.Socket()), false, 'no descriptor (not connected): regions are copied whole');
   const r = region(12_345, 256 * 1024);
   assert.equal(sendInPlace(sender, r.region, 0), 256 * 1024);
   assert.equal(sendfileStats.bytesInPlace - before, 256 * 1024);
