@@ -5,12 +5,14 @@
  *
  *   node --import tsx bench/probes/latency.ts [partitions=1] [rate=50000] [acks=1|all] [seconds=3]
  *
- * Env: PROBE_SIZE (bytes, default 1024), PROBE_WARMUP (s, default 1), PROBE_LINGER_MS (default 1, as
+ * Env: PROBE_RATES (comma-separated msgs/s: runs in a row on the same broker, instead of `rate`; each
+ * after a `sync`, as in the harness, unless PROBE_SYNC=0), PROBE_SIZE (bytes, default 1024), PROBE_WARMUP (s, default 1), PROBE_LINGER_MS (default 1, as
  * the harness), PROBE_LOADGEN_JSON (extra generator config, e.g. librdkafka properties), PROBE_OUT
  * (write the recorded latencies, µs as float64, to this file), plus SAMSA_BENCH_BROKER_FLAGS /
  * SAMSA_BENCH_CPU_PROF / PROBE_BROKER_OVERRIDES (broker.ts). Prints p50/p99/p99.9/max, broker CPU as % of a core over the
  * run (main thread and helper threads apart), the broker's syscalls, and the generators' own lines.
  */
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { sleep } from '../harness/proc.ts';
@@ -44,32 +46,37 @@ const cfg = {
 };
 
 try {
-  const cons = loadProcess(bin, ['consume', JSON.stringify({ ...cfg, outFile })], 'latency consume');
-  await cons.ready;
-  const prod = loadProcess(bin, ['produce', JSON.stringify(cfg)], 'latency produce');
-  await prod.ready;
-  const startUs = Number(process.hrtime.bigint() / 1000n) + 100_000;
-  cons.c.stdin.end(`${startUs}\n`);
-  prod.c.stdin.end(`${startUs}\n`);
-  await sleep(100);
-  const pid = broker.srv.pid;
-  const c0 = broker.cpu();
-  const t0 = threadCpu(pid);
-  const io0 = procIo(pid);
-  const runSec = warmup + Number(seconds);
-  await sleep(runSec * 1000);
-  const cpu = broker.cpu() - c0;
-  const threads = threadCpuDelta(pid, t0, threadCpu(pid));
-  const io1 = procIo(pid);
-  await Promise.all([prod.exit, cons.exit]);
-  const b = fs.readFileSync(outFile);
-  const lat = new Float64Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length));
-  if (process.env.PROBE_OUT) fs.copyFileSync(outFile, process.env.PROBE_OUT);
-  const [p50, p99, p999, max] = percentiles(lat, [50, 99, 99.9, 100]).map((x) => (x / 1000).toFixed(2));
-  console.log(`p${partitions} ${cfg.size} B acks=${acks} at ${rate} msgs/s: n=${lat.length} p50 ${p50} p99 ${p99} p99.9 ${p999} max ${max} ms`);
-  console.log(`broker: ${((100 * cpu) / runSec).toFixed(0)}% of a core over ${runSec} s (${threads}); ${io1.syscr - io0.syscr} read and ${io1.syscw - io0.syscw} write syscalls`);
-  console.log(`producer ${JSON.stringify(prod.result())}`);
-  console.log(`consumer ${JSON.stringify(cons.result())}`);
+  // PROBE_RATES="300000,200000": several runs in a row on the same broker (e.g. a saturating one first, as in the harness)
+  const rates = (process.env.PROBE_RATES ?? rate).split(',').map(Number);
+  for (const r of rates) {
+    if (process.env.PROBE_SYNC !== '0') spawnSync('sync'); // as the harness does before each latency run
+    const cons = loadProcess(bin, ['consume', JSON.stringify({ ...cfg, rate: r, outFile })], 'latency consume');
+    await cons.ready;
+    const prod = loadProcess(bin, ['produce', JSON.stringify({ ...cfg, rate: r })], 'latency produce');
+    await prod.ready;
+    const startUs = Number(process.hrtime.bigint() / 1000n) + 100_000;
+    cons.c.stdin.end(`${startUs}\n`);
+    prod.c.stdin.end(`${startUs}\n`);
+    await sleep(100);
+    const pid = broker.srv.pid;
+    const c0 = broker.cpu();
+    const t0 = threadCpu(pid);
+    const io0 = procIo(pid);
+    const runSec = warmup + Number(seconds);
+    await sleep(runSec * 1000);
+    const cpu = broker.cpu() - c0;
+    const threads = threadCpuDelta(pid, t0, threadCpu(pid));
+    const io1 = procIo(pid);
+    await Promise.all([prod.exit, cons.exit]);
+    const b = fs.readFileSync(outFile);
+    const lat = new Float64Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length));
+    if (process.env.PROBE_OUT) fs.copyFileSync(outFile, process.env.PROBE_OUT);
+    const [p50, p99, p999, max] = percentiles(lat, [50, 99, 99.9, 100]).map((x) => (x / 1000).toFixed(2));
+    console.log(`p${partitions} ${cfg.size} B acks=${acks} at ${r} msgs/s: n=${lat.length} p50 ${p50} p99 ${p99} p99.9 ${p999} max ${max} ms`);
+    console.log(`broker: ${((100 * cpu) / runSec).toFixed(0)}% of a core over ${runSec} s (${threads}); ${io1.syscr - io0.syscr} read and ${io1.syscw - io0.syscw} write syscalls`);
+    console.log(`producer ${JSON.stringify(prod.result())}`);
+    console.log(`consumer ${JSON.stringify(cons.result())}`);
+  }
 } finally {
   await broker.stop();
 }
