@@ -243,14 +243,19 @@ export class Connection {
       // Only a piece while sendfile can take over again; all of the rest for a socket it cannot write to.
       const pieceBytes = canSendInPlace(this.socket) ? REGION_PIECE_BYTES : region.length;
       const piece = copyOut(region, w.offset, Math.min(pieceBytes, region.length - w.offset));
-      w.offset += piece.length;
+      w.offset += piece.bytes.length;
       if (w.offset === region.length) {
         w.offset = 0;
-        if (!this.socket.write(piece, cb)) this.pausedForWrite = true;
+        const written = () => {
+          piece.release();
+          cb?.();
+        };
+        if (!this.socket.write(piece.bytes, written)) this.pausedForWrite = true;
         return true;
       }
       this.waitingForDrain = true;
-      this.socket.write(piece, (err) => {
+      this.socket.write(piece.bytes, (err) => {
+        piece.release();
         this.waitingForDrain = false;
         if (err || this.closed) this.abandonWriting();
         else this.flushReplies();

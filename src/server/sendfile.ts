@@ -8,14 +8,15 @@
  *
  * The call never blocks: it sends what the socket's send buffer takes now.
  * When the buffer is full (a consumer slower than the broker), the connection
- * reads a piece of the region and queues it like any buffer; Node's write
- * callback for that piece then says the socket drained, and sendfile goes on
- * (connection.ts). Without the
- * addon (not Linux, no compiler at install, or SAMSA_SENDFILE=0) the broker
- * never makes regions: Segment.read fills pooled memory instead.
+ * reads a piece of the region into pooled memory and queues it like any
+ * buffer; Node's write callback for that piece then says the socket drained,
+ * and sendfile goes on (connection.ts). Without the addon (not Linux, no
+ * compiler at install, or SAMSA_SENDFILE=0) the broker never makes regions:
+ * Segment.read fills pooled memory instead.
  */
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
+import { sharedBufferPool } from '../storage/buffer-pool.ts';
 import type { FileRegion } from '../storage/file-region.ts';
 
 interface Native {
@@ -47,15 +48,15 @@ interface StreamHandle {
   writeQueueSize?: number;
 }
 
-/** The socket's descriptor when sendfile can write to it (a plain TCP socket, the addon loaded), else -1. */
-function socketFd(socket: Socket): number {
+/** The socket's libuv handle when sendfile can write to it (a plain TCP socket, the addon loaded), else null. */
+function sendfileHandle(socket: Socket): Required<StreamHandle> | null {
   const handle = (socket as unknown as { _handle?: StreamHandle })._handle;
-  return loaded.native && handle && typeof handle.fd === 'number' ? handle.fd : -1;
+  return loaded.native && handle && typeof handle.fd === 'number' && handle.fd >= 0 ? (handle as Required<StreamHandle>) : null;
 }
 
 /** Whether regions can go to this socket by sendfile at all (if not, they are copied whole). */
 export function canSendInPlace(socket: Socket): boolean {
-  return socketFd(socket) >= 0;
+  return sendfileHandle(socket) !== null;
 }
 
 /**
@@ -67,17 +68,29 @@ export function canSendInPlace(socket: Socket): boolean {
  */
 export function sendInPlace(socket: Socket, region: FileRegion, from: number): number {
   if (from === 0) sendfileStats.regions++;
-  const fd = socketFd(socket);
-  const handle = (socket as unknown as { _handle: StreamHandle })._handle;
-  if (fd < 0 || handle.writeQueueSize !== 0 || socket.writableLength !== 0) return 0;
-  const n = loaded.native!.sendfile(fd, region.fd, region.position + from, region.length - from);
+  const handle = sendfileHandle(socket);
+  if (!handle || handle.writeQueueSize !== 0 || socket.writableLength !== 0) return 0;
+  const n = loaded.native!.sendfile(handle.fd, region.fd, region.position + from, region.length - from);
   if (n <= 0) return 0; // < 0: a socket error, which the next write reports and closes on
   sendfileStats.bytesInPlace += n;
   return n;
 }
 
-/** Bytes of the region read into memory, for the cases sendfile does not cover. */
-export function copyOut(region: FileRegion, from: number, len: number): Buffer {
-  sendfileStats.bytesCopied += len;
-  return region.read(from, len);
+/**
+ * Bytes of the region read into pooled memory (see storage/buffer-pool.ts),
+ * for what sendfile does not cover; `release` once the socket has written
+ * them (the write's callback).
+ */
+export function copyOut(region: FileRegion, from: number, len: number): { bytes: Buffer; release: () => void } {
+  const block = sharedBufferPool.acquire(len);
+  block.pin();
+  block.retire(); // its only owner is this copy: back to the pool when unpinned
+  try {
+    const bytes = region.read(from, len, block.buf);
+    sendfileStats.bytesCopied += len;
+    return { bytes, release: () => block.unpin() };
+  } catch (err) {
+    block.unpin();
+    throw err;
+  }
 }

@@ -39,13 +39,13 @@ export class FileRegion {
   }
 
   /**
-   * Copy `len` bytes starting `from` bytes into the region into a new buffer
-   * (the transport's fallback when it cannot send the rest in place). Throws
-   * when the file no longer holds them.
+   * Copy `len` bytes starting `from` bytes into the region into `into` (a new
+   * buffer by default) and return them (the transport's fallback when it
+   * cannot send the rest in place). Throws when the file no longer holds them.
    */
-  read(from: number, len: number): Buffer {
-    invariant(from >= 0 && from + len <= this.length, 'file region read out of range');
-    const buf = Buffer.allocUnsafe(len);
+  read(from: number, len: number, into: Buffer = Buffer.allocUnsafe(len)): Buffer {
+    invariant(from >= 0 && from + len <= this.length && into.length >= len, 'file region read out of range');
+    const buf = into.subarray(0, len);
     let got = 0;
     while (got < len) {
       const n = fs.readSync(this.fd, buf, got, len - got, this.position + from + got);

@@ -13,6 +13,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { FileRegion } from '../../../src/storage/file-region.ts';
+import { PooledBuffer } from '../../../src/storage/buffer-pool.ts';
 import { canSendInPlace, copyOut, sendInPlace, sendfileAvailable, sendfileStats } from '../../../src/server/sendfile.ts';
 import type { Reply, ReplyChunks } from '../../../src/server/connection.ts';
 import { withSocketServer } from '../../helpers/socket-server.ts';
@@ -77,21 +78,26 @@ test('sendInPlace: as far as a full send buffer takes it; nothing past bytes alr
   const r = region(1, SIZE - 1);
   const n = sendInPlace(sender, r.region, 0);
   assert.ok(n > 0 && n < SIZE - 1, `some bytes in place (${n})`);
-  const queued = copyOut(r.region, n, 1 << 20);
+  const pinsBefore = PooledBuffer.outstandingPins;
+  const piece = copyOut(r.region, n, 1 << 20);
+  const queued = piece.bytes;
   assert.ok(queued.equals(content.subarray(1 + n, 1 + n + (1 << 20))), 'copyOut reads the file from where sendfile stopped');
-  sender.write(queued);
+  sender.write(queued, () => piece.release());
   assert.ok(sender.writableLength > 0, 'the copy is queued');
   assert.equal(sendInPlace(sender, r.region, n + queued.length), 0, 'no sendfile past queued bytes');
   sender.end();
   receiver.resume();
   assert.ok((await received).equals(content.subarray(1, 1 + n + queued.length)));
+  assert.equal(PooledBuffer.outstandingPins, pinsBefore, 'the copy is pooled memory, released once written');
   r.region.unpin();
   close();
 });
 
 test('copyOut of bytes the file no longer holds is an error, not short bytes', () => {
   const r = region(SIZE - 100, 1000);
+  const pinsBefore = PooledBuffer.outstandingPins;
   assert.throws(() => copyOut(r.region, 0, 1000), /ends early/);
+  assert.equal(PooledBuffer.outstandingPins, pinsBefore, 'the pooled buffer is given back');
   r.region.unpin();
 });
 
@@ -125,6 +131,7 @@ function slowRead(sock: net.Socket, total: number, stallMs: number): Promise<Buf
 
 test('a response with a region far larger than the socket buffers reaches a slow reader whole, mostly in place, in order with the next', async () => {
   const r = region(7, SIZE - 7);
+  const pinsBefore = PooledBuffer.outstandingPins;
   let released = 0;
   await withServer(
     (n) => {
@@ -160,10 +167,12 @@ test('a response with a region far larger than the socket buffers reaches a slow
   );
   assert.equal(released, 1);
   assert.equal(r.releases(), 1);
+  assert.equal(PooledBuffer.outstandingPins, pinsBefore, 'every copied piece went back to the pool');
 });
 
 test('a reader that goes away while a region waits for the socket to drain: the response is released once', async () => {
   const r = region(0, SIZE);
+  const pinsBefore = PooledBuffer.outstandingPins;
   let released = 0;
   await withServer(
     () => {
@@ -187,4 +196,5 @@ test('a reader that goes away while a region waits for the socket to drain: the 
   );
   assert.equal(released, 1);
   assert.equal(r.releases(), 1);
+  assert.equal(PooledBuffer.outstandingPins, pinsBefore, 'the queued piece went back to the pool');
 });
