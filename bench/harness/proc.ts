@@ -125,8 +125,11 @@ export interface Server {
 export function startServer(cmd: string, args: string[], opts: SpawnOptions = {}): Server {
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
   let tail = '';
+  // SAMSA_BENCH_SERVER_LOG=FILE: every server's whole output is appended there too (e.g. the broker under --trace-gc)
+  const whole = process.env.SAMSA_BENCH_SERVER_LOG;
   const keep = (d: Buffer) => {
     tail = (tail + d.toString()).slice(-4000);
+    if (whole) fs.appendFileSync(whole, d);
   };
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);

@@ -18,7 +18,7 @@ import path from 'node:path';
 import { sleep } from '../harness/proc.ts';
 import { percentiles } from '../harness/stats.ts';
 import { loadProcess, loadgenBinary } from '../harness/targets/samsa.ts';
-import { procIo, startProbeBroker, threadCpu, threadCpuDelta } from './broker.ts';
+import { procIo, runqueueWait, startProbeBroker, threadCpu, threadCpuDelta } from './broker.ts';
 
 const [partitions = '1', rate = '50000', acks = '1', seconds = '3'] = process.argv.slice(2);
 const bin = loadgenBinary();
@@ -45,14 +45,21 @@ const cfg = {
   ...JSON.parse(process.env.PROBE_LOADGEN_JSON ?? '{}'),
 };
 
+// PROBE_LOAD_CPUS=1: the producer and consumer run under `taskset -c 1`; PROBE_BROKER_CPUS=0 pins every broker thread
+const loadCpus = process.env.PROBE_LOAD_CPUS;
+const load = (args: string[], name: string) => (loadCpus ? loadProcess('taskset', ['-c', loadCpus, bin, ...args], name) : loadProcess(bin, args, name));
+if (process.env.PROBE_BROKER_CPUS) spawnSync('taskset', ['-a', '-p', '-c', process.env.PROBE_BROKER_CPUS, String(broker.srv.pid)]);
+
 try {
   // PROBE_RATES="300000,200000": several runs in a row on the same broker (e.g. a saturating one first, as in the harness)
   const rates = (process.env.PROBE_RATES ?? rate).split(',').map(Number);
   for (const r of rates) {
     if (process.env.PROBE_SYNC !== '0') spawnSync('sync'); // as the harness does before each latency run
-    const cons = loadProcess(bin, ['consume', JSON.stringify({ ...cfg, rate: r, outFile })], 'latency consume');
+    // PROBE_BEFORE: a shell command run before each rate (e.g. to put the VM's memory in a known state, docs/performance.md)
+    if (process.env.PROBE_BEFORE) spawnSync('sh', ['-c', process.env.PROBE_BEFORE], { stdio: 'inherit' });
+    const cons = load(['consume', JSON.stringify({ ...cfg, rate: r, outFile })], 'latency consume');
     await cons.ready;
-    const prod = loadProcess(bin, ['produce', JSON.stringify({ ...cfg, rate: r })], 'latency produce');
+    const prod = load(['produce', JSON.stringify({ ...cfg, rate: r })], 'latency produce');
     await prod.ready;
     const startUs = Number(process.hrtime.bigint() / 1000n) + 100_000;
     cons.c.stdin.end(`${startUs}\n`);
@@ -61,11 +68,15 @@ try {
     const pid = broker.srv.pid;
     const c0 = broker.cpu();
     const t0 = threadCpu(pid);
+    const pids = { main: [pid, pid], producer: [prod.c.pid ?? -1], consumer: [cons.c.pid ?? -1] } as Record<string, number[]>;
+    const wait = (): Record<string, number> => Object.fromEntries(Object.entries(pids).map(([k, [p, t]]) => [k, runqueueWait(p, t)]));
+    const w0 = wait();
     const io0 = procIo(pid);
     const runSec = warmup + Number(seconds);
     await sleep(runSec * 1000);
     const cpu = broker.cpu() - c0;
     const threads = threadCpuDelta(pid, t0, threadCpu(pid));
+    const w1 = wait();
     const io1 = procIo(pid);
     await Promise.all([prod.exit, cons.exit]);
     const b = fs.readFileSync(outFile);
@@ -74,6 +85,7 @@ try {
     const [p50, p99, p999, max] = percentiles(lat, [50, 99, 99.9, 100]).map((x) => (x / 1000).toFixed(2));
     console.log(`p${partitions} ${cfg.size} B acks=${acks} at ${r} msgs/s: n=${lat.length} p50 ${p50} p99 ${p99} p99.9 ${p999} max ${max} ms`);
     console.log(`broker: ${((100 * cpu) / runSec).toFixed(0)}% of a core over ${runSec} s (${threads}); ${io1.syscr - io0.syscr} read and ${io1.syscw - io0.syscw} write syscalls`);
+    console.log(`waiting for a CPU (runqueue): ${Object.keys(w1).map((k) => `${k === 'main' ? 'broker main thread' : k} ${(w1[k] - w0[k]).toFixed(2)} s`).join(', ')}`);
     console.log(`producer ${JSON.stringify(prod.result())}`);
     console.log(`consumer ${JSON.stringify(cons.result())}`);
   }
