@@ -9,8 +9,11 @@
  * after a `sync`, as in the harness, unless PROBE_SYNC=0), PROBE_SIZE (bytes, default 1024), PROBE_WARMUP (s, default 1), PROBE_LINGER_MS (default 1, as
  * the harness), PROBE_LOADGEN_JSON (extra generator config, e.g. librdkafka properties), PROBE_OUT
  * (write the recorded latencies, µs as float64, to this file), plus SAMSA_BENCH_BROKER_FLAGS /
- * SAMSA_BENCH_CPU_PROF / PROBE_BROKER_OVERRIDES (broker.ts). Prints p50/p99/p99.9/max, broker CPU as % of a core over the
- * run (main thread and helper threads apart), the broker's syscalls, and the generators' own lines.
+ * SAMSA_BENCH_CPU_PROF / PROBE_BROKER_OVERRIDES (broker.ts), PROBE_BEFORE (a shell command run before each rate, after the
+ * sync), PROBE_LOAD_CPUS / PROBE_BROKER_CPUS (taskset CPU lists for the generators / every broker thread). Prints
+ * p50/p99/p99.9/max, broker CPU as % of a core over the run (main thread, its user and system time, and helper threads
+ * apart), how long the broker's main thread, the producer and the consumer waited for a CPU, the broker's syscalls, and
+ * the generators' own lines.
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
