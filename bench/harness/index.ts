@@ -136,8 +136,8 @@ async function runTarget(t: Target, w: Workload, tmp: string, quick: boolean, lo
         }
         // 50% of the end-to-end max: what OMB calls the max rate, the rate producers and consumers
         // sustain together. That is the lower of the two tailed rates: when the consumers fall behind
-        // a saturating producer, the producer's rate is not one the pipeline sustains (until 2026-11-23
-        // 18:40 UTC the produce rate alone was used, and p16 1 KiB came out above the producer-only max).
+        // a saturating producer, the producer's rate is not one the pipeline sustains (before 2026-11-23
+        // 18:34 UTC the produce rate alone was used, and p16 1 KiB came out above the producer-only max).
         if (res.tail && w.latencySeconds > 0 && !quick) {
           const tailedMps = tailedMaxMps(res.tail);
           res.latencyTailed = await latencyRun(t, w, Math.max(10, Math.floor(tailedMps * 0.5)), w.latencySeconds);

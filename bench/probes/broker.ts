@@ -97,7 +97,12 @@ export function procIo(pid: number): Record<string, number> {
 /** Seconds the threads of `pid` spent runnable but waiting for a CPU, summed (/proc/PID/task/TID/schedstat); `tid` limits it to one thread. */
 export function runqueueWait(pid: number, tid?: number): number {
   let ns = 0;
-  const tids = tid === undefined ? fs.readdirSync(`/proc/${pid}/task`) : [String(tid)];
+  let tids: string[] = [];
+  try {
+    tids = tid === undefined ? fs.readdirSync(`/proc/${pid}/task`) : [String(tid)];
+  } catch {
+    // the process ended
+  }
   for (const t of tids) {
     try {
       ns += Number(fs.readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[1]);

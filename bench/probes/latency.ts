@@ -71,8 +71,11 @@ try {
     const pid = broker.srv.pid;
     const c0 = broker.cpu();
     const t0 = threadCpu(pid);
-    const pids = { main: [pid, pid], producer: [prod.c.pid ?? -1], consumer: [cons.c.pid ?? -1] } as Record<string, number[]>;
-    const wait = (): Record<string, number> => Object.fromEntries(Object.entries(pids).map(([k, [p, t]]) => [k, runqueueWait(p, t)]));
+    const wait = () => ({
+      'broker main thread': runqueueWait(pid, pid),
+      producer: runqueueWait(prod.c.pid ?? -1),
+      consumer: runqueueWait(cons.c.pid ?? -1),
+    });
     const w0 = wait();
     const io0 = procIo(pid);
     const runSec = warmup + Number(seconds);
@@ -88,7 +91,7 @@ try {
     const [p50, p99, p999, max] = percentiles(lat, [50, 99, 99.9, 100]).map((x) => (x / 1000).toFixed(2));
     console.log(`p${partitions} ${cfg.size} B acks=${acks} at ${r} msgs/s: n=${lat.length} p50 ${p50} p99 ${p99} p99.9 ${p999} max ${max} ms`);
     console.log(`broker: ${((100 * cpu) / runSec).toFixed(0)}% of a core over ${runSec} s (${threads}); ${io1.syscr - io0.syscr} read and ${io1.syscw - io0.syscw} write syscalls`);
-    console.log(`waiting for a CPU (runqueue): ${Object.keys(w1).map((k) => `${k === 'main' ? 'broker main thread' : k} ${(w1[k] - w0[k]).toFixed(2)} s`).join(', ')}`);
+    console.log(`waiting for a CPU (runqueue): ${Object.entries(w1).map(([k, v]) => `${k} ${(v - w0[k as keyof typeof w0]).toFixed(2)} s`).join(', ')}`);
     console.log(`producer ${JSON.stringify(prod.result())}`);
     console.log(`consumer ${JSON.stringify(cons.result())}`);
   }
