@@ -158,7 +158,7 @@ async function runTarget(t: Target, w: Workload, tmp: string, quick: boolean, lo
 }
 
 /** msgs/s that went all the way through in the tailing phase: the lower of the produce and the tailing consume rate. */
-export function tailedMaxMps(tail: { produce: { msgs: number; seconds: number }; consume: { msgs: number; seconds: number } }): number {
+function tailedMaxMps(tail: { produce: { msgs: number; seconds: number }; consume: { msgs: number; seconds: number } }): number {
   return Math.min(tail.produce.msgs / tail.produce.seconds, tail.consume.msgs / tail.consume.seconds);
 }
 

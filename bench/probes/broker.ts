@@ -47,9 +47,15 @@ export async function startProbeBroker(topics: Array<{ topic: string; numPartiti
   };
 }
 
-/** CPU seconds of each thread of `pid`, by thread id: user and system (kernel) time apart. */
-export function threadCpu(pid: number): Map<string, { user: number; sys: number }> {
-  const out = new Map<string, { user: number; sys: number }>();
+/** CPU seconds of one thread: user and system (kernel) time apart. */
+export interface ThreadTimes {
+  user: number;
+  sys: number;
+}
+
+/** CPU seconds of each thread of `pid`, by thread id. */
+export function threadCpu(pid: number): Map<string, ThreadTimes> {
+  const out = new Map<string, ThreadTimes>();
   const tick = 100; // USER_HZ on Linux
   for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
     try {
@@ -64,9 +70,9 @@ export function threadCpu(pid: number): Map<string, { user: number; sys: number 
 }
 
 /** "main 1.27 s (user 0.80, sys 0.47), others 0.13 0.11 s": the change in per-thread CPU between two readings. */
-export function threadCpuDelta(pid: number, before: Map<string, { user: number; sys: number }>, after: Map<string, { user: number; sys: number }>): string {
-  const zero = { user: 0, sys: 0 };
-  const d = (t: string) => {
+export function threadCpuDelta(pid: number, before: Map<string, ThreadTimes>, after: Map<string, ThreadTimes>): string {
+  const zero: ThreadTimes = { user: 0, sys: 0 };
+  const d = (t: string): ThreadTimes => {
     const a = after.get(t) ?? zero;
     const b = before.get(t) ?? zero;
     return { user: a.user - b.user, sys: a.sys - b.sys };
@@ -74,8 +80,10 @@ export function threadCpuDelta(pid: number, before: Map<string, { user: number; 
   const main = d(String(pid));
   const others = [...after.keys()]
     .filter((t) => t !== String(pid))
-    .map((t) => d(t))
-    .map((v) => v.user + v.sys)
+    .map((t) => {
+      const v = d(t);
+      return v.user + v.sys;
+    })
     .filter((v) => v > 0.005);
   return `main ${(main.user + main.sys).toFixed(2)} s (user ${main.user.toFixed(2)}, sys ${main.sys.toFixed(2)}), others ${others.map((v) => v.toFixed(2)).join(' ') || '-'} s`;
 }
