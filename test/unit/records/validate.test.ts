@@ -1,7 +1,8 @@
 /**
  * Produce-path checks: splitBatches positions and truncation, and
  * validateBatchForAppend verdicts (magic, length, CRC, counts, control
- * batches, record walk of uncompressed batches, compressed batches opaque).
+ * batches, record walk of uncompressed batches; the record-level checks of
+ * compressed batches are in validate-records.test.ts).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -90,11 +91,12 @@ test('record count and offset range must agree (without decompressing)', () => {
     recrc(delta);
     assert.equal(validateBatchForAppend(delta, 0, delta.length)?.errorCode, ErrorCode.INVALID_RECORD);
   }
-  // A compressed batch whose section is garbage still passes: it is not decompressed.
+  // A compressed batch whose section is garbage is refused once decompressed.
   const gz = Buffer.from(one('v', Compression.GZIP));
   gz.fill(0x55, BATCH_HEADER_SIZE);
   recrc(gz);
-  assert.equal(validateBatchForAppend(gz, 0, gz.length), null);
+  assert.equal(validateBatchForAppend(gz, 0, gz.length)?.errorCode, ErrorCode.CORRUPT_MESSAGE);
+  assert.equal(validateBatchForAppend(gz, 0, gz.length, { checkRecords: false }), null);
 });
 
 test('uncompressed records are walked: structure and offset deltas', () => {
@@ -103,7 +105,7 @@ test('uncompressed records are walked: structure and offset deltas', () => {
   const broken = Buffer.from(one('v'));
   broken[BATCH_HEADER_SIZE] = 0x7e; // first record length beyond the section
   recrc(broken);
-  assert.equal(validateBatchForAppend(broken, 0, broken.length)?.errorCode, ErrorCode.CORRUPT_MESSAGE);
+  assert.equal(validateBatchForAppend(broken, 0, broken.length)?.errorCode, ErrorCode.INVALID_RECORD);
   assert.equal(validateBatchForAppend(broken, 0, broken.length, { checkRecords: false }), null);
 });
 
