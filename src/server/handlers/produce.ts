@@ -8,8 +8,8 @@
  */
 import { ErrorCode } from '../../protocol/error-codes.ts';
 import { ProtocolError } from '../../protocol/protocol-error.ts';
-import { batch as hdr, NO_PRODUCER_ID } from '../../protocol/records/batch-header.ts';
-import { splitBatches, validateBatchForAppend } from '../../protocol/records/validate.ts';
+import { batch as hdr, NO_PRODUCER_ID, OFF_BASE_TIMESTAMP, OFF_MAX_TIMESTAMP } from '../../protocol/records/batch-header.ts';
+import { appendDecompressionLimit, splitBatches, validateBatchForAppend } from '../../protocol/records/validate.ts';
 import type { Broker } from '../broker.ts';
 import { type Handler, NO_RESPONSE } from '../dispatcher.ts';
 import type { Partition } from '../replica-manager.ts';
@@ -26,6 +26,20 @@ interface PartitionResult {
 
 function failed(index: number, errorCode: number, errorMessage: string | null = null): PartitionResult {
   return { index, errorCode, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1, errorMessage };
+}
+
+/** Refused batches are logged at most once per this many ms (with the count refused since). */
+const REFUSED_LOG_INTERVAL_MS = 10_000;
+let refusedLoggedAt = -Infinity;
+let refusedSince = 0;
+
+function logRefused(b: Broker, topic: string, index: number, errorCode: number, message: string): void {
+  refusedSince++;
+  const now = Date.now();
+  if (now - refusedLoggedAt < REFUSED_LOG_INTERVAL_MS) return;
+  b.logger.warn({ topic, partition: index, errorCode, refused: refusedSince }, `refused a produced batch: ${message}`);
+  refusedLoggedAt = now;
+  refusedSince = 0;
 }
 
 export function produceHandler(b: Broker): Handler {
@@ -101,9 +115,12 @@ function appendToPartition(
         appended: false,
       };
     }
-    const problem = validateBatchForAppend(records, at, size);
+    const problem = validateBatchForAppend(records, at, size, { maxDecompressedBytes: appendDecompressionLimit(maxMessageBytes) });
     if (problem) {
-      return { result: { ...failed(index, problem.errorCode, problem.message), recordErrors: [{ batchIndex: i, batchIndexErrorMessage: problem.message }] }, appended: false };
+      logRefused(b, part.topic.name, index, problem.errorCode, problem.message);
+      // As Kafka: record_errors name the record at fault (KIP-467); batch-level problems carry only the message.
+      const recordErrors = problem.recordIndex === undefined ? [] : [{ batchIndex: problem.recordIndex, batchIndexErrorMessage: problem.message }];
+      return { result: { ...failed(index, problem.errorCode, problem.message), recordErrors }, appended: false };
     }
     if (bounds) {
       // KIP-937 at batch level: the newest timestamp may not be too far ahead, the
@@ -112,7 +129,9 @@ function appendToPartition(
       const maxTs = hdr.maxTimestamp(records, at);
       const baseTs = hdr.baseTimestamp(records, at);
       if (maxTs > now + bounds.afterMaxMs || (baseTs >= 0 && baseTs < now - bounds.beforeMaxMs)) {
-        const message = `Timestamp ${maxTs > now + bounds.afterMaxMs ? maxTs : baseTs} is out of range (message.timestamp.before.max.ms=${bounds.beforeMaxMs}, after.max.ms=${bounds.afterMaxMs})`;
+        // The exact 64-bit value for the message (the numbers above are rounded beyond 2^53).
+        const exact = records.readBigInt64BE(at + (maxTs > now + bounds.afterMaxMs ? OFF_MAX_TIMESTAMP : OFF_BASE_TIMESTAMP));
+        const message = `Timestamp ${exact} is out of range (message.timestamp.before.max.ms=${bounds.beforeMaxMs}, after.max.ms=${bounds.afterMaxMs})`;
         return { result: { ...failed(index, ErrorCode.INVALID_TIMESTAMP, message), recordErrors: [{ batchIndex: i, batchIndexErrorMessage: message }] }, appended: false };
       }
     }
