@@ -129,9 +129,12 @@ function appendToPartition(
       const maxTs = hdr.maxTimestamp(records, at);
       const baseTs = hdr.baseTimestamp(records, at);
       if (maxTs > now + bounds.afterMaxMs || (baseTs >= 0 && baseTs < now - bounds.beforeMaxMs)) {
-        // The exact 64-bit value for the message (the numbers above are rounded beyond 2^53).
+        // Exact 64-bit values for the message (the numbers above are rounded beyond 2^53).
         const exact = records.readBigInt64BE(at + (maxTs > now + bounds.afterMaxMs ? OFF_MAX_TIMESTAMP : OFF_BASE_TIMESTAMP));
-        const message = `Timestamp ${exact} is out of range (message.timestamp.before.max.ms=${bounds.beforeMaxMs}, after.max.ms=${bounds.afterMaxMs})`;
+        const cfgText = b.replicas.topicConfig(part.topic);
+        const before = cfgText.get('message.timestamp.before.max.ms') ?? String(bounds.beforeMaxMs);
+        const after = cfgText.get('message.timestamp.after.max.ms') ?? String(bounds.afterMaxMs);
+        const message = `Timestamp ${exact} is out of range (message.timestamp.before.max.ms=${before}, after.max.ms=${after})`;
         return { result: { ...failed(index, ErrorCode.INVALID_TIMESTAMP, message), recordErrors: [{ batchIndex: i, batchIndexErrorMessage: message }] }, appended: false };
       }
     }
