@@ -370,15 +370,21 @@ function lz4DecodeBlock(src: Buffer, s: number, sEnd: number, dst: Buffer, d: nu
 
 interface ZstdDCtx {
   decompressStream(dst: Uint8Array, src: Uint8Array): [number, number, number];
+  reset(directive: number): void;
 }
 interface ZstdBinding {
   DCtx: new () => ZstdDCtx;
+  ResetDirective: { sessionOnly: number };
   getFrameContentSize(frame: Uint8Array): number | null;
   findFrameCompressedSize(frame: Uint8Array): number;
   dStreamOutSize(): number;
 }
 const zstdBinding = createRequire(import.meta.url)('zstd-napi/binding') as ZstdBinding;
 const ZSTD_OUT_CHUNK = zstdBinding.dStreamOutSize();
+/** ZSTD_reset_session_only: drop any frame left half-decoded by a failed call, keep the context's memory. */
+const ZSTD_RESET_SESSION = zstdBinding.ResetDirective.sessionOnly;
+/** One decompression context, reused: creating one per batch costs more than decoding a small batch. */
+let zstdDctx: ZstdDCtx | undefined;
 
 /** Sum of the frames' declared content sizes, or null if any frame omits it. */
 function zstdDeclaredSize(data: Buffer): number | null {
@@ -397,7 +403,8 @@ function zstdDecompress(data: Buffer, maxOutput: number): Buffer {
   try {
     const declared = zstdDeclaredSize(data);
     if (declared !== null && declared > maxOutput) throw tooLarge(declared, maxOutput);
-    const dctx = new zstdBinding.DCtx();
+    const dctx = (zstdDctx ??= new zstdBinding.DCtx());
+    dctx.reset(ZSTD_RESET_SESSION);
     const chunks: Buffer[] = [];
     let total = 0;
     let input: Buffer = data;

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import zlib from 'node:zlib';
 import snappy from 'snappy';
 import { CompressStream } from 'zstd-napi';
+import { compressFrameSync } from 'lz4-napi';
 import {
   Compression,
   XERIAL_BLOCK_SIZE,
@@ -110,4 +111,34 @@ test('corrupt input is a ProtocolError for every codec', () => {
   const hostile = Buffer.concat([framed.subarray(0, 16), Buffer.from([0x7f, 0xff, 0xff, 0xff])]);
   assert.throws(() => decompress(Compression.SNAPPY, hostile), ProtocolError);
   assert.throws(() => decompress(7, junk), ProtocolError);
+});
+
+test('zstd: a failed decode leaves the reused context ready for the next frame', () => {
+  const data = sample(50_000);
+  const good = compress(Compression.ZSTD, data);
+  const cut = good.subarray(0, good.length >> 1);
+  for (let i = 0; i < 3; i++) {
+    assert.throws(() => decompress(Compression.ZSTD, cut), ProtocolError);
+    assert.throws(() => decompress(Compression.ZSTD, Buffer.concat([good.subarray(0, 6), Buffer.alloc(40, 0xee)])), ProtocolError);
+    assert.ok(decompress(Compression.ZSTD, good).equals(data));
+  }
+});
+
+test('lz4: frames with block and content checksums, concatenated frames, and hostile headers', () => {
+  const data = sample(300_000);
+  const checked = compressFrameSync(data, { contentChecksum: true, blockChecksums: true });
+  assert.ok(decompress(Compression.LZ4, checked).equals(data));
+  const plain = compress(Compression.LZ4, data);
+  assert.ok(decompress(Compression.LZ4, Buffer.concat([plain, plain])).equals(Buffer.concat([data, data])));
+  // A frame declaring 2^40 bytes of content is refused from its header.
+  const huge = Buffer.from([0x04, 0x22, 0x4d, 0x18, 0x68, 0x40, 0, 0, 0, 0, 0, 1, 0, 0, 0x00, 0, 0, 0, 0]);
+  assert.throws(() => decompress(Compression.LZ4, huge), /exceed/);
+  // A block length beyond the frame's 64 KiB maximum.
+  const big = Buffer.from([0x04, 0x22, 0x4d, 0x18, 0x60, 0x40, 0x82, 0x01, 0x00, 0x01, 0x00]);
+  assert.throws(() => decompress(Compression.LZ4, Buffer.concat([big, Buffer.alloc(70_000)])), /maximum/);
+  // A match reaching before the start of the output.
+  const back = Buffer.from([0x04, 0x22, 0x4d, 0x18, 0x60, 0x40, 0x82, 0x05, 0, 0, 0, 0x14, 0x61, 0x09, 0x00, 0x00, 0, 0, 0, 0]);
+  assert.throws(() => decompress(Compression.LZ4, back), ProtocolError);
+  // A bomb: 8 MiB of zeros stops at the limit.
+  assert.throws(() => decompress(Compression.LZ4, compress(Compression.LZ4, Buffer.alloc(8 << 20)), 1 << 20), /exceed/);
 });
