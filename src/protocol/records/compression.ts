@@ -11,10 +11,9 @@
  *   32 KiB of input). Read: xerial framing when the magic is present, else a
  *   single raw snappy block, which librdkafka and kafkajs-snappy emit.
  * - lz4: standard LZ4 frame (KIP-57). Written with independent blocks and no
- *   checksums; read by our own frame and block decoder (any block mode, block
- *   and content checksums skipped unverified: the batch CRC32C covers the
- *   bytes), which writes into an output it grows block by block up to the
- *   limit.
+ *   checksums; decoded by lz4-napi after the frame headers and block sizes
+ *   have bounded the output (a compressed block decodes to at most the
+ *   frame's block maximum).
  * - zstd: standard zstd frames; streamed decompression when a frame carries no
  *   content size (the Java client streams its output).
  *
@@ -22,14 +21,14 @@
  * it is a DecompressedTooLargeError (a ProtocolError) before the output is
  * allocated where the format declares sizes (snappy, zstd frame headers, lz4
  * content size), otherwise as soon as the output being produced passes the
- * limit (gzip and zstd decode in chunks, lz4 block by block, xerial snappy
- * per 32 KiB block), so a small payload can never make the broker hold more
- * than `maxOutput` bytes. Any codec failure on input is a ProtocolError.
+ * limit (gzip and zstd decode in chunks, xerial snappy per 32 KiB block; lz4's
+ * bound comes from its block count before anything is decoded), so a small
+ * payload can never make the broker hold more than `maxOutput` bytes. Any codec failure on input is a ProtocolError.
  */
 import { createRequire } from 'node:module';
 import zlib from 'node:zlib';
 import snappy from 'snappy';
-import { compressFrameSync } from 'lz4-napi';
+import { compressFrameSync, decompressFrameSync } from 'lz4-napi';
 import { compress as zstdCompress } from 'zstd-napi';
 import { ProtocolError } from '../protocol-error.ts';
 
@@ -226,13 +225,16 @@ const LZ4_SKIPPABLE_MAGIC = 0x184d2a50;
 const LZ4_UNCOMPRESSED_BIT = 0x80000000;
 
 /**
- * LZ4 frames (one or more; skippable frames ignored) decoded into one output
- * that grows as blocks arrive. Each block is decoded against the room left
- * under `maxOutput`, so the output is never larger than the limit.
+ * Where the LZ4 frames in `data` are (skippable frames left out), and the
+ * most bytes they can decode to, read from the frame headers and block sizes alone: a
+ * frame's declared content size, else the sum of its blocks' bounds (the
+ * frame's block maximum for a compressed block, the length of a stored one).
+ * Malformed framing is a ProtocolError; a declared content size over
+ * `maxOutput` is refused as soon as it is read.
  */
-function lz4Decompress(data: Buffer, maxOutput: number): Buffer {
-  let out = Buffer.allocUnsafe(Math.min(maxOutput, Math.max(64, data.length * 4)));
-  let total = 0;
+function lz4Frames(data: Buffer, maxOutput: number): { bound: number; frames: [number, number][] } {
+  let bound = 0;
+  const frames: [number, number][] = [];
   let pos = 0;
   const need = (n: number) => {
     if (n > data.length - pos) throw new ProtocolError('lz4: truncated frame');
@@ -249,30 +251,32 @@ function lz4Decompress(data: Buffer, maxOutput: number): Buffer {
       continue;
     }
     if (magic !== LZ4_FRAME_MAGIC) throw new ProtocolError(`lz4: bad frame magic 0x${magic.toString(16)}`);
+    const frameStart = pos;
     need(7);
     const flg = data[pos + 4];
     const bd = data[pos + 5];
     if (flg >> 6 !== 1) throw new ProtocolError(`lz4: unsupported frame version ${flg >> 6}`);
     if (flg & 0x02 || bd & 0x8f) throw new ProtocolError('lz4: reserved frame descriptor bits set');
-    if (flg & 0x01) throw new ProtocolError('lz4: frames with a dictionary id are not supported');
     const blockSizeId = (bd >> 4) & 0x07;
     if (blockSizeId < 4) throw new ProtocolError(`lz4: invalid block size id ${blockSizeId}`);
     const blockMax = 1 << (8 + 2 * blockSizeId);
-    const independent = (flg & 0x20) !== 0;
     const blockChecksums = (flg & 0x10) !== 0;
     const hasContentSize = (flg & 0x08) !== 0;
-    const contentChecksum = (flg & 0x04) !== 0;
     pos += 6;
     let declared = -1;
     if (hasContentSize) {
       need(8);
       declared = data.readUInt32LE(pos) + data.readUInt32LE(pos + 4) * 4294967296;
-      if (declared > maxOutput - total) throw tooLarge(total + declared, maxOutput);
+      if (bound + declared > maxOutput) throw tooLarge(bound + declared, maxOutput);
       pos += 8;
     }
+    if (flg & 0x01) {
+      need(4);
+      pos += 4; // dictionary id
+    }
     need(1);
-    pos += 1; // header checksum (covered by the batch CRC)
-    const frameStart = total;
+    pos += 1; // header checksum
+    let blocksBound = 0;
     for (;;) {
       need(4);
       const word = data.readUInt32LE(pos);
@@ -281,89 +285,37 @@ function lz4Decompress(data: Buffer, maxOutput: number): Buffer {
       const n = (word & ~LZ4_UNCOMPRESSED_BIT) >>> 0;
       if (n > blockMax) throw new ProtocolError(`lz4: block of ${n} bytes exceeds the frame's ${blockMax}-byte maximum`);
       need(n + (blockChecksums ? 4 : 0));
-      const room = Math.min(blockMax, maxOutput - total);
-      if (out.length - total < room) {
-        const grown = Buffer.allocUnsafe(Math.min(maxOutput, Math.max(total + room, out.length * 2)));
-        out.copy(grown, 0, 0, total);
-        out = grown;
-      }
-      if ((word & LZ4_UNCOMPRESSED_BIT) !== 0) {
-        if (n > room) throw tooLarge(total + n, maxOutput);
-        data.copy(out, total, pos, pos + n);
-        total += n;
-      } else {
-        const end = lz4DecodeBlock(data, pos, pos + n, out, total, total + room, independent ? total : frameStart);
-        if (end < 0) {
-          if (room < blockMax) throw tooLarge(maxOutput + 1, maxOutput);
-          throw new ProtocolError(`lz4: block decodes to more than the frame's ${blockMax}-byte maximum`);
-        }
-        total = end;
-      }
+      blocksBound += (word & LZ4_UNCOMPRESSED_BIT) !== 0 ? n : blockMax;
       pos += n + (blockChecksums ? 4 : 0);
     }
-    if (contentChecksum) {
+    if (flg & 0x04) {
       need(4);
-      pos += 4;
+      pos += 4; // content checksum
     }
-    if (declared >= 0 && total - frameStart !== declared) {
-      throw new ProtocolError(`lz4: frame declares ${declared} bytes of content, decoded ${total - frameStart}`);
-    }
+    bound += declared >= 0 ? Math.min(declared, blocksBound) : blocksBound;
+    frames.push([frameStart, pos]);
   }
-  return out.subarray(0, total);
+  return { bound, frames };
 }
 
 /**
- * Decode one LZ4 block `src[s, sEnd)` into `dst` at `d`, writing below
- * `dLimit`; matches may reach back to `windowStart`. Returns the end of the
- * output, or -1 when the block would write past `dLimit`. Malformed input
- * is a ProtocolError.
+ * LZ4 frames decoded by lz4-napi once their framing shows the output cannot
+ * pass `maxOutput` (the decoder itself takes no output limit).
  */
-function lz4DecodeBlock(src: Buffer, s: number, sEnd: number, dst: Buffer, d: number, dLimit: number, windowStart: number): number {
-  if (s >= sEnd) throw new ProtocolError('lz4: empty block');
-  for (;;) {
-    const token = src[s++];
-    let lit = token >>> 4;
-    if (lit === 15) {
-      let b: number;
-      do {
-        if (s >= sEnd) throw new ProtocolError('lz4: truncated literal length');
-        b = src[s++];
-        lit += b;
-      } while (b === 255);
-    }
-    if (lit > sEnd - s) throw new ProtocolError('lz4: literals overrun the block');
-    if (lit > dLimit - d) return -1;
-    if (lit < 16) {
-      for (let i = 0; i < lit; i++) dst[d + i] = src[s + i];
-    } else {
-      src.copy(dst, d, s, s + lit);
-    }
-    s += lit;
-    d += lit;
-    if (s === sEnd) return d; // the last sequence carries literals only
-    if (sEnd - s < 2) throw new ProtocolError('lz4: truncated match offset');
-    const offset = src[s] | (src[s + 1] << 8);
-    s += 2;
-    if (offset === 0 || offset > d - windowStart) throw new ProtocolError(`lz4: match offset ${offset} outside the window`);
-    let len = (token & 15) + 4;
-    if ((token & 15) === 15) {
-      let b: number;
-      do {
-        if (s >= sEnd) throw new ProtocolError('lz4: truncated match length');
-        b = src[s++];
-        len += b;
-      } while (b === 255);
-    }
-    if (len > dLimit - d) return -1;
-    let m = d - offset;
-    if (offset >= len && len >= 32) {
-      dst.copy(dst, d, m, m + len);
-      d += len;
-    } else {
-      const end = d + len;
-      while (d < end) dst[d++] = dst[m++];
-    }
+function lz4Decompress(data: Buffer, maxOutput: number): Buffer {
+  const { bound, frames } = lz4Frames(data, maxOutput);
+  if (bound > maxOutput) throw tooLarge(bound, maxOutput);
+  let out: Buffer;
+  try {
+    // lz4-napi decodes one frame per call
+    out = frames.length === 1 && frames[0][0] === 0 && frames[0][1] === data.length
+      ? decompressFrameSync(data)
+      : Buffer.concat(frames.map(([from, to]) => decompressFrameSync(data.subarray(from, to))));
+  } catch (e) {
+    throw codecError('lz4', e);
   }
+  if (out.length > bound) throw new ProtocolError(`lz4: decoded ${out.length} bytes, more than the frames allow (${bound})`);
+  return out;
 }
 
 // ---------------------------------------------------------------- zstd

@@ -156,7 +156,8 @@ test('a decompression bomb is refused at the output limit, before the output is 
     assert.ok(b.length < zeros.length / 20, `${compressionName(codec)} compresses ${zeros.length} to ${b.length}`);
     const p = verdict(b, { maxDecompressedBytes: 1024 * 1024 });
     assert.equal(p?.errorCode, ErrorCode.MESSAGE_TOO_LARGE, `${compressionName(codec)}: ${p?.message}`);
-    assert.equal(verdict(b, { maxDecompressedBytes: 9 * 1024 * 1024 }), null, compressionName(codec));
+    // lz4 is bounded by its block count (4 MiB blocks here: three of them), the others by what they decode
+    assert.equal(verdict(b, { maxDecompressedBytes: 12 * 1024 * 1024 }), null, compressionName(codec));
   }
 });
 
