@@ -2,18 +2,25 @@
  * The log cleaner's schedule: compaction runs on its own timer, apart from
  * retention and off the request path, as Kafka's CleanerThread does. Each
  * turn cleans the filthiest compacted log (cleaner.ts chooses it: dirty ratio,
- * min/max.compaction.lag.ms). After a clean the next turn comes on the next
- * round of the event loop, so requests queued meanwhile are served between two
- * cleans; when no log needs cleaning the cleaner sleeps log.cleaner.backoff.ms.
+ * min/max.compaction.lag.ms). After a clean the next turn comes on a fresh
+ * timer, so requests queued meanwhile are served between two cleans; when no
+ * log needs cleaning the cleaner sleeps log.cleaner.backoff.ms.
  *
- * One turn cleans one log synchronously (cleanLog), so a turn blocks the event
- * loop for as long as that log takes to rewrite; it never spans two logs.
+ * A turn takes on at most `maxDirtyBytesPerClean` (16 MiB) of a log's dirty
+ * segments; a log with more is finished by the turns that follow (each picks
+ * the filthiest log again). The clean itself runs synchronously, so a turn
+ * holds the event loop for the rewrite of those dirty segments plus the
+ * log's already-clean segments below them, which every clean rescans (as in
+ * Kafka, newer keys may supersede records there).
  *
  * A log whose clean throws is logged and left alone until the broker restarts
  * (Kafka marks such a partition uncleanable).
  */
 import { cleanLog, grabFilthiestLog, type LogToClean } from './cleaner.ts';
 import { type PartitionLog, type StorageLogger, silentLogger } from './partition-log.ts';
+
+/** Cleans up to `maxDirtyBytes` of dirty segments of `log`; may return a promise. */
+export type CleanFn = (log: PartitionLog, nowMs: number, logger: StorageLogger, maxDirtyBytes: number) => unknown;
 
 export interface LogCleanerOptions {
   /** The logs to consider on every turn (the log manager's current set). */
@@ -22,25 +29,33 @@ export interface LogCleanerOptions {
   backoffMs: number;
   now?: () => number;
   logger?: StorageLogger;
+  /** Most dirty bytes one turn cleans (default 16 MiB; at least one segment). */
+  maxDirtyBytesPerClean?: number;
   /** Cleans one log (cleanLog by default; tests count or fail it). */
-  clean?: (log: PartitionLog, nowMs: number, logger: StorageLogger) => number;
+  clean?: CleanFn;
 }
+
+export const DEFAULT_MAX_DIRTY_BYTES_PER_CLEAN = 16 * 1024 * 1024;
 
 export class LogCleaner {
   private timer: NodeJS.Timeout | null = null;
   private started = false;
   private stopped = false;
+  /** The turn under way, if any. */
+  private inFlight: Promise<void> | null = null;
   private readonly uncleanable = new WeakSet<PartitionLog>();
   private readonly now: () => number;
   private readonly logger: StorageLogger;
-  private readonly clean: (log: PartitionLog, nowMs: number, logger: StorageLogger) => number;
+  private readonly clean: CleanFn;
+  private readonly maxDirtyBytes: number;
   /** Completed cleans (tests and logs). */
   cleans = 0;
 
   constructor(private readonly opts: LogCleanerOptions) {
     this.now = opts.now ?? Date.now;
     this.logger = opts.logger ?? silentLogger;
-    this.clean = opts.clean ?? cleanLog;
+    this.clean = opts.clean ?? ((log, nowMs, logger, maxDirtyBytes) => cleanLog(log, nowMs, logger, {}, maxDirtyBytes));
+    this.maxDirtyBytes = opts.maxDirtyBytesPerClean ?? DEFAULT_MAX_DIRTY_BYTES_PER_CLEAN;
   }
 
   /** Start the timer; the first look comes after one backoff. */
@@ -50,11 +65,12 @@ export class LogCleaner {
     this.schedule(this.opts.backoffMs);
   }
 
-  /** Stop for good (no turn runs after this returns). */
-  stop(): void {
+  /** Stop: no turn starts after this; resolves once a turn under way has finished. */
+  stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    return this.inFlight ?? Promise.resolve();
   }
 
   /** Whether `log` was given up on after a failed clean. */
@@ -63,16 +79,16 @@ export class LogCleaner {
   }
 
   /**
-   * One turn: clean the filthiest log that qualifies. Returns what was chosen
-   * (null: nothing to clean). A failed clean is logged and marks the log
-   * uncleanable; it is still returned.
+   * One turn: clean the filthiest log that qualifies. Resolves to what was
+   * chosen (null: nothing to clean). A failed clean is logged and marks the
+   * log uncleanable; it is still returned.
    */
-  cleanFilthiestLog(nowMs = this.now()): LogToClean | null {
+  async cleanFilthiestLog(nowMs = this.now()): Promise<LogToClean | null> {
     const pick = grabFilthiestLog(this.opts.logs(), nowMs, (l) => this.uncleanable.has(l));
     if (!pick) return null;
     const { log } = pick;
     try {
-      this.clean(log, nowMs, this.logger);
+      await this.clean(log, nowMs, this.logger, this.maxDirtyBytes);
       this.cleans++;
     } catch (err) {
       this.uncleanable.add(log);
@@ -83,22 +99,23 @@ export class LogCleaner {
 
   private schedule(ms: number): void {
     if (this.stopped) return;
-    this.timer = setTimeout(() => this.turn(), ms);
+    this.timer = setTimeout(() => {
+      this.inFlight = this.turn().finally(() => (this.inFlight = null));
+    }, ms);
     this.timer.unref();
   }
 
-  private turn(): void {
+  private async turn(): Promise<void> {
     this.timer = null;
     if (this.stopped) return;
     let progress = false;
     try {
-      const pick = this.cleanFilthiestLog();
+      const pick = await this.cleanFilthiestLog();
       // A clean moves the log's checkpoint past its first dirty offset; one that did not is not repeated at once.
       progress = pick !== null && (this.uncleanable.has(pick.log) || pick.log.cleanerCheckpoint > pick.firstDirtyOffset);
     } catch (err) {
       this.logger.error({ err }, 'log cleaner turn failed');
     }
-    // After a clean look again at once (a timer of 0 lets pending I/O and requests run first).
     this.schedule(progress ? 0 : this.opts.backoffMs);
   }
 }

@@ -1,8 +1,9 @@
 /**
  * Log compaction (cleanup.policy=compact): keep the latest record per key in
- * the cleanable part of a log (rolled segments below the high watermark and
- * older than min.compaction.lag.ms), drop tombstones older than
- * delete.retention.ms, keep offsets unchanged.
+ * the cleanable part of a log (rolled segments below the first uncleanable
+ * offset; see "choosing what to clean" below), drop tombstones older than
+ * delete.retention.ms, keep offsets unchanged. cleaner-scheduler.ts decides
+ * when, and which log.
  *
  * Keys are indexed in uncompressed and compressed batches alike (compressed
  * ones are decoded through the records module), so the offset map holds the
@@ -181,12 +182,25 @@ export function grabFilthiestLog(logs: Iterable<PartitionLog>, nowMs: number, sk
   return best;
 }
 
-/** Rolled segments the cleaner rewrites now: every segment below the first uncleanable offset. */
-function cleanableSegments(log: PartitionLog, nowMs: number): LogSegment[] {
-  const { firstUncleanableOffset } = cleanableOffsets(log, nowMs);
+/**
+ * Rolled segments the cleaner rewrites now: every segment below the first
+ * uncleanable offset, or, when the dirty ones among them exceed
+ * `maxDirtyBytes`, only up to the dirty segment that reaches it (at least one
+ * dirty segment). The next clean goes on from there, as a Kafka clean stops
+ * where its offset map (log.cleaner.dedupe.buffer.size) is full.
+ */
+function cleanableSegments(log: PartitionLog, nowMs: number, maxDirtyBytes = Infinity): LogSegment[] {
+  const { firstDirtyOffset, firstUncleanableOffset } = cleanableOffsets(log, nowMs);
   const segs = log.segmentList;
   const out: LogSegment[] = [];
-  for (let i = 0; i < segs.length - 1 && segs[i].baseOffset < firstUncleanableOffset; i++) out.push(segs[i]);
+  let dirty = 0;
+  for (let i = 0; i < segs.length - 1 && segs[i].baseOffset < firstUncleanableOffset; i++) {
+    if (segs[i].nextOffset > firstDirtyOffset) {
+      if (dirty > 0 && dirty + segs[i].size > maxDirtyBytes) break;
+      dirty += segs[i].size;
+    }
+    out.push(segs[i]);
+  }
   return out;
 }
 
@@ -206,11 +220,12 @@ function isTxnOrControl(b: Buffer, at: number): boolean {
 }
 
 /**
- * Compact the log's cleanable segments. Returns the bytes removed.
+ * Compact the log's cleanable segments (at most `maxDirtyBytes` of dirty
+ * ones, see cleanableSegments). Returns the bytes removed.
  * `hooks` is for crash-injection tests only.
  */
-export function cleanLog(log: PartitionLog, nowMs: number, logger: StorageLogger, hooks: CleanerHooks = {}): number {
-  const segs = cleanableSegments(log, nowMs);
+export function cleanLog(log: PartitionLog, nowMs: number, logger: StorageLogger, hooks: CleanerHooks = {}, maxDirtyBytes = Infinity): number {
+  const segs = cleanableSegments(log, nowMs, maxDirtyBytes);
   if (!segs.length) return 0;
   // Pass 1: the latest offset of every key in the cleanable range, and the
   // base offset of each producer's last batch there.

@@ -230,7 +230,7 @@ export class LogManager {
   /** Flush and close every log, write checkpoints and the clean-shutdown marker. */
   async close(): Promise<void> {
     if (this.closed) return;
-    this.cleaner?.stop();
+    await this.cleaner?.stop();
     for (const t of this.timers) clearInterval(t);
     this.timers.length = 0;
     await this.checkpointChain.catch(() => {});
@@ -245,7 +245,7 @@ export class LogManager {
 
   /** Drop everything without flushing or checkpointing: a simulated crash (tests). */
   abandon(): void {
-    this.cleaner?.stop();
+    void this.cleaner?.stop();
     for (const t of this.timers) clearInterval(t);
     this.timers.length = 0;
     this.closed = true;

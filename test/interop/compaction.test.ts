@@ -56,7 +56,8 @@ function compactionProblem(recs: KcatRecord[], produced: { key: string; value: s
   const offsets = recs.map((r) => r.offset);
   for (let o = activeBase; o < produced.length; o++) assert.ok(offsets.includes(o), `offset ${o} of the active segment is missing`);
   for (const k of KEYS) {
-    const last = produced.findLastIndex((p) => p.key === k);
+    let last = produced.length - 1;
+    while (produced[last].key !== k) last--;
     assert.ok(offsets.includes(last), `the latest value of ${k} (offset ${last}) is missing`);
   }
   return null;

@@ -1,6 +1,7 @@
 // The log cleaner's own schedule (cleaner-scheduler.ts): it compacts on its
 // timer (log.cleaner.backoff.ms), not with the retention pass; one log per
-// turn, filthiest first; a log whose clean fails is left alone; the log
+// turn, filthiest first, at most maxDirtyBytesPerClean of it; an async clean
+// is awaited before the next turn; a log whose clean fails is left alone; the log
 // manager starts it with the background tasks unless log.cleaner.enable is
 // false.
 import { test } from 'node:test';
@@ -9,6 +10,7 @@ import { LogCleaner } from '../../../src/storage/cleaner-scheduler.ts';
 import { cleanLog } from '../../../src/storage/cleaner.ts';
 import { LogManager } from '../../../src/storage/log-manager.ts';
 import type { PartitionLog } from '../../../src/storage/partition-log.ts';
+import { forEachRecord } from '../../../src/storage/record-keys.ts';
 import { config, makeBatch, silent, tempDir } from './fixtures.ts';
 
 const fsync = async () => {};
@@ -84,9 +86,9 @@ test('one log per turn, the filthiest first; nothing qualifies: null', async () 
     a.append(makeBatch([{ key: 'tail', value: 't' }], { timestamp: now }), { leaderEpoch: 0 });
     a.setHighWatermark(a.logEndOffset);
     const cleaner = m.cleaner!;
-    assert.equal(cleaner.cleanFilthiestLog(now)?.log, b, 'b is all dirty, a partly');
-    assert.equal(cleaner.cleanFilthiestLog(now)?.log, a);
-    assert.equal(cleaner.cleanFilthiestLog(now), null);
+    assert.equal((await cleaner.cleanFilthiestLog(now))?.log, b, 'b is all dirty, a partly');
+    assert.equal((await cleaner.cleanFilthiestLog(now))?.log, a);
+    assert.equal(await cleaner.cleanFilthiestLog(now), null);
     assert.equal(cleaner.cleans, 2);
   } finally {
     await m.close();
@@ -117,10 +119,10 @@ test('a log whose clean throws is logged, marked uncleanable and skipped; the ot
       logs: () => m.logs(),
       backoffMs: 10,
       logger,
-      clean: (log, t, lg) => {
+      clean: (log, t, lg, max) => {
         tried.push(log);
         if (log === bad) throw new Error('injected');
-        return cleanLog(log, t, lg);
+        return cleanLog(log, t, lg, {}, max);
       },
     });
     cleaner.start();
@@ -131,7 +133,71 @@ test('a log whose clean throws is logged, marked uncleanable and skipped; the ot
     assert.equal(errors.length, 1);
     assert.equal(cleaner.cleans, 1);
   } finally {
-    cleaner?.stop();
+    await cleaner?.stop();
+    await m.close();
+    cleanup();
+  }
+});
+
+test('a turn cleans at most maxDirtyBytesPerClean of dirty segments; the following turns finish the log', async () => {
+  const { dir, cleanup } = tempDir();
+  const now = 1_700_000_000_000;
+  const cfg = config({ cleanupPolicy: 'compact' });
+  const m = await LogManager.open({ logDirs: [dir], defaultConfig: cfg, logger: silent, fsync, cleanerEnable: false });
+  try {
+    const log = await m.createLog('c', 0, cfg);
+    fill(log, now);
+    const bases = log.segmentBaseOffsets; // [0, 4, 8, 12]: three rolled segments and the active one
+    assert.equal(bases.length, 4);
+    const cleaner = new LogCleaner({ logs: () => m.logs(), backoffMs: 1000, now: () => now, maxDirtyBytesPerClean: 1 });
+    for (const expected of bases.slice(1)) {
+      assert.ok(await cleaner.cleanFilthiestLog());
+      assert.equal(log.cleanerCheckpoint, expected, 'one dirty segment per turn');
+    }
+    assert.equal(await cleaner.cleanFilthiestLog(), null);
+    const keys: string[] = [];
+    for (const s of log.segmentList) s.scan(0, s.size, true, (b, at, _p, size) => forEachRecord(b, at, size, (r) => keys.push(b.toString('utf8', r.keyStart, r.keyStart + r.keyLength))));
+    assert.deepEqual(keys, ['k0', 'k1', 'tail'], 'the same result as one whole clean');
+  } finally {
+    await m.close();
+    cleanup();
+  }
+});
+
+test('an asynchronous clean is awaited: no second turn starts before it settles', async () => {
+  const { dir, cleanup } = tempDir();
+  const now = Date.now();
+  const cfg = config({ cleanupPolicy: 'compact' });
+  const m = await LogManager.open({ logDirs: [dir], defaultConfig: cfg, logger: silent, fsync, cleanerEnable: false });
+  let cleaner: LogCleaner | null = null;
+  try {
+    const log = await m.createLog('c', 0, cfg);
+    fill(log, now);
+    let calls = 0;
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    cleaner = new LogCleaner({
+      logs: () => m.logs(),
+      backoffMs: 1,
+      clean: async (l, t, lg, max) => {
+        calls++;
+        await gate;
+        return cleanLog(l, t, lg, {}, max);
+      },
+    });
+    cleaner.start();
+    await until(() => calls === 1, 'the first clean to start');
+    // While it waits, timers keep firing; none may start another clean of the still-dirty log.
+    const ticks = { n: 0 };
+    await until(() => ++ticks.n > 20, 'the event loop to turn');
+    assert.equal(calls, 1);
+    release();
+    await until(() => cleaner!.cleans === 1, 'the clean to finish');
+    const stopped = cleaner.stop();
+    await stopped;
+    assert.equal(calls, 1);
+  } finally {
+    await cleaner?.stop();
     await m.close();
     cleanup();
   }
