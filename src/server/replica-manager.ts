@@ -44,6 +44,8 @@ export class ReplicaManager {
       defaultConfig: brokerLogDefaults(config),
       logger,
       retentionCheckIntervalMs: config.logRetentionCheckIntervalMs,
+      cleanerEnable: config.logCleanerEnable,
+      cleanerBackoffMs: config.logCleanerBackoffMs,
       // flush.ms is checked at least every second; Kafka's scheduler default (Long.MAX) would never run it
       flushCheckIntervalMs: Math.min(config.logFlushSchedulerIntervalMs, 1000),
     });
@@ -189,6 +191,7 @@ export function toLogConfig(c: Map<string, string>): LogConfig {
     deleteRetentionMs: num('delete.retention.ms', d.deleteRetentionMs),
     minCleanableDirtyRatio: num('min.cleanable.dirty.ratio', d.minCleanableDirtyRatio),
     minCompactionLagMs: num('min.compaction.lag.ms', d.minCompactionLagMs),
+    maxCompactionLagMs: num('max.compaction.lag.ms', d.maxCompactionLagMs),
     messageTimestampType: (c.get('message.timestamp.type') as LogConfig['messageTimestampType']) ?? d.messageTimestampType,
   };
 }

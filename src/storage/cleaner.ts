@@ -1,8 +1,9 @@
 /**
  * Log compaction (cleanup.policy=compact): keep the latest record per key in
- * the cleanable part of a log (rolled segments below the high watermark and
- * older than min.compaction.lag.ms), drop tombstones older than
- * delete.retention.ms, keep offsets unchanged.
+ * the cleanable part of a log (rolled segments below the first uncleanable
+ * offset; see "choosing what to clean" below), drop tombstones older than
+ * delete.retention.ms, keep offsets unchanged. cleaner-scheduler.ts decides
+ * when, and which log.
  *
  * Keys are indexed in uncompressed and compressed batches alike (compressed
  * ones are decoded through the records module), so the offset map holds the
@@ -50,29 +51,157 @@ import type { PartitionLog, StorageLogger } from './partition-log.ts';
 import { decodeCompressedRecords, forEachRecord } from './record-keys.ts';
 import type { LogSegment } from './segment.ts';
 
-/** Rolled segments the cleaner may rewrite now. */
-function cleanableSegments(log: PartitionLog, nowMs: number): LogSegment[] {
-  const segs = log.segmentList;
-  const out: LogSegment[] = [];
-  for (let i = 0; i < segs.length - 1; i++) {
-    const s = segs[i];
-    if (s.nextOffset > log.highWatermark) break;
-    if (s.maxTimestamp >= 0 && nowMs - s.maxTimestamp < log.config.minCompactionLagMs) break;
-    out.push(s);
-  }
-  return out;
+// ---- choosing what to clean --------------------------------------------------
+//
+// As Kafka's LogCleanerManager chooses (grabFilthiestCompactedLog,
+// cleanableOffsets, maxCompactionDelay, calculateCleanableBytes; KIP-58 for
+// min.compaction.lag.ms, KIP-354 for max.compaction.lag.ms):
+// - the first dirty offset is the cleaner checkpoint (the end of the last
+//   clean), or the log start offset when the checkpoint lies outside the log;
+// - the first uncleanable offset is the least of the high watermark (Kafka's
+//   last stable offset: transactions are not implemented, so it is the high
+//   watermark), the active segment's base offset (the active segment is never
+//   cleaned) and, when min.compaction.lag.ms > 0, the base offset of the first
+//   dirty rolled segment whose largest timestamp is within that lag of now;
+//   it is then moved down to the base of the segment holding it, so the
+//   cleanable range is whole segments;
+// - cleanable bytes are those of the segments from the first dirty offset to
+//   the first uncleanable one, clean bytes those below the first dirty
+//   offset; the cleanable ratio is cleanable / (clean + cleanable);
+// - the compaction delay is how far the earliest first-batch timestamp of the
+//   dirty rolled segments lies beyond now - max.compaction.lag.ms;
+// - a log is cleaned when its ratio exceeds min.cleanable.dirty.ratio, or
+//   when its compaction delay is positive and it has cleanable bytes; of those,
+//   the log with the highest ratio goes first.
+
+/** The cleaner's view of one compacted log at one instant. */
+export interface LogToClean {
+  log: PartitionLog;
+  /** Offsets below this were cleaned by an earlier pass. */
+  firstDirtyOffset: number;
+  /** Base offset of the first segment that may not be cleaned now; the cleaner rewrites the segments below it. */
+  firstUncleanableOffset: number;
+  /** Bytes of the segments below firstDirtyOffset. */
+  cleanBytes: number;
+  /** Bytes of the segments in [firstDirtyOffset, firstUncleanableOffset). */
+  cleanableBytes: number;
+  /** cleanableBytes / (cleanBytes + cleanableBytes); 0 for an empty log. */
+  cleanableRatio: number;
+  /** How long ago max.compaction.lag.ms expired for the oldest dirty record (0: not expired). */
+  compactionDelayMs: number;
 }
 
-/** The dirty ratio of the cleanable part reached min.cleanable.dirty.ratio. */
-export function needsCleaning(log: PartitionLog, nowMs: number): boolean {
-  const segs = cleanableSegments(log, nowMs);
-  let total = 0;
-  let dirty = 0;
-  for (const s of segs) {
-    total += s.size;
-    if (s.nextOffset > log.cleanerCheckpoint) dirty += s.size;
+/** Index of the segment holding `offset`: the last one whose base offset is <= offset (0 when none is). */
+function segmentIndexFor(segs: readonly LogSegment[], offset: number): number {
+  let i = 0;
+  while (i + 1 < segs.length && segs[i + 1].baseOffset <= offset) i++;
+  return i;
+}
+
+/** Bytes of the segments holding offsets in [from, to). */
+function bytesBetween(segs: readonly LogSegment[], from: number, to: number): number {
+  if (from >= to) return 0;
+  let n = 0;
+  for (let i = segmentIndexFor(segs, from); i < segs.length && segs[i].baseOffset < to; i++) n += segs[i].size;
+  return n;
+}
+
+/** Where cleaning would start and stop for this log now (whole segments). */
+export function cleanableOffsets(log: PartitionLog, nowMs: number): { firstDirtyOffset: number; firstUncleanableOffset: number } {
+  const segs = log.segmentList;
+  const activeIdx = segs.length - 1;
+  let firstDirty = log.cleanerCheckpoint;
+  if (firstDirty < log.logStartOffset || firstDirty > log.logEndOffset) firstDirty = log.logStartOffset;
+  let uncleanable = Math.min(log.highWatermark, segs[activeIdx].baseOffset);
+  const minLag = Math.max(log.config.minCompactionLagMs, 0);
+  if (minLag > 0) {
+    for (let i = segmentIndexFor(segs, firstDirty); i < activeIdx; i++) {
+      if (segs[i].maxTimestamp > nowMs - minLag) {
+        uncleanable = Math.min(uncleanable, segs[i].baseOffset);
+        break;
+      }
+    }
   }
-  return total > 0 && dirty > 0 && dirty / total >= log.config.minCleanableDirtyRatio;
+  uncleanable = Math.max(firstDirty, uncleanable);
+  // Down to the base of the segment holding it.
+  return { firstDirtyOffset: firstDirty, firstUncleanableOffset: segs[segmentIndexFor(segs, uncleanable)].baseOffset };
+}
+
+/** How far past max.compaction.lag.ms the oldest dirty rolled segment is (0: not past). */
+export function maxCompactionDelay(log: PartitionLog, firstDirtyOffset: number, nowMs: number): number {
+  const segs = log.segmentList;
+  let earliest = Infinity;
+  for (let i = segmentIndexFor(segs, firstDirtyOffset); i < segs.length - 1; i++) {
+    const t = segs[i].firstBatchTimestamp;
+    if (t > 0 && t < earliest) earliest = t;
+  }
+  const cleanUntil = nowMs - Math.max(log.config.maxCompactionLagMs, 0);
+  return earliest < cleanUntil ? cleanUntil - earliest : 0;
+}
+
+/** The cleaner's figures for `log` now. */
+export function logToClean(log: PartitionLog, nowMs: number): LogToClean {
+  const segs = log.segmentList;
+  const { firstDirtyOffset, firstUncleanableOffset } = cleanableOffsets(log, nowMs);
+  const cleanBytes = bytesBetween(segs, -1, firstDirtyOffset);
+  const cleanableBytes = bytesBetween(segs, Math.min(firstDirtyOffset, firstUncleanableOffset), firstUncleanableOffset);
+  const total = cleanBytes + cleanableBytes;
+  return {
+    log,
+    firstDirtyOffset,
+    firstUncleanableOffset,
+    cleanBytes,
+    cleanableBytes,
+    cleanableRatio: total > 0 ? cleanableBytes / total : 0,
+    compactionDelayMs: maxCompactionDelay(log, firstDirtyOffset, nowMs),
+  };
+}
+
+function isCompacted(log: PartitionLog): boolean {
+  return log.config.cleanupPolicy.includes('compact');
+}
+
+function qualifies(c: LogToClean): boolean {
+  return (c.compactionDelayMs > 0 && c.cleanableBytes > 0) || c.cleanableRatio > c.log.config.minCleanableDirtyRatio;
+}
+
+/** Whether the cleaner would clean this log now (a compacted log whose dirty ratio or max.compaction.lag.ms says so). */
+export function needsCleaning(log: PartitionLog, nowMs: number): boolean {
+  return isCompacted(log) && qualifies(logToClean(log, nowMs));
+}
+
+/** The compacted log to clean next, or null: of those that qualify, the highest cleanable ratio. */
+export function grabFilthiestLog(logs: Iterable<PartitionLog>, nowMs: number, skip: (log: PartitionLog) => boolean = () => false): LogToClean | null {
+  let best: LogToClean | null = null;
+  for (const log of logs) {
+    if (!isCompacted(log) || skip(log)) continue;
+    const c = logToClean(log, nowMs);
+    if (c.cleanBytes + c.cleanableBytes === 0 || !qualifies(c)) continue;
+    if (!best || c.cleanableRatio > best.cleanableRatio) best = c;
+  }
+  return best;
+}
+
+/**
+ * Rolled segments the cleaner rewrites now: every segment below the first
+ * uncleanable offset, or, when the dirty ones among them exceed
+ * `maxDirtyBytes`, only up to the dirty segment that reaches it (at least one
+ * dirty segment). The next clean goes on from there, as a Kafka clean stops
+ * where its offset map (log.cleaner.dedupe.buffer.size) is full.
+ */
+function cleanableSegments(log: PartitionLog, nowMs: number, maxDirtyBytes = Infinity): LogSegment[] {
+  const { firstDirtyOffset, firstUncleanableOffset } = cleanableOffsets(log, nowMs);
+  const segs = log.segmentList;
+  const out: LogSegment[] = [];
+  let dirty = 0;
+  for (let i = 0; i < segs.length - 1 && segs[i].baseOffset < firstUncleanableOffset; i++) {
+    if (segs[i].nextOffset > firstDirtyOffset) {
+      if (dirty > 0 && dirty + segs[i].size > maxDirtyBytes) break;
+      dirty += segs[i].size;
+    }
+    out.push(segs[i]);
+  }
+  return out;
 }
 
 /** Test hooks: called after each durable step; throwing simulates a crash there. */
@@ -91,11 +220,12 @@ function isTxnOrControl(b: Buffer, at: number): boolean {
 }
 
 /**
- * Compact the log's cleanable segments. Returns the bytes removed.
+ * Compact the log's cleanable segments (at most `maxDirtyBytes` of dirty
+ * ones, see cleanableSegments). Returns the bytes removed.
  * `hooks` is for crash-injection tests only.
  */
-export function cleanLog(log: PartitionLog, nowMs: number, logger: StorageLogger, hooks: CleanerHooks = {}): number {
-  const segs = cleanableSegments(log, nowMs);
+export function cleanLog(log: PartitionLog, nowMs: number, logger: StorageLogger, hooks: CleanerHooks = {}, maxDirtyBytes = Infinity): number {
+  const segs = cleanableSegments(log, nowMs, maxDirtyBytes);
   if (!segs.length) return 0;
   // Pass 1: the latest offset of every key in the cleanable range, and the
   // base offset of each producer's last batch there.

@@ -17,6 +17,7 @@
  *   leader-epoch-cache.ts epoch -> start offset (OffsetForLeaderEpoch)
  *   producer-state.ts     idempotent-producer sequence and epoch checks, snapshots
  *   cleaner.ts            compaction; record-keys.ts walks record keys for it
+ *   cleaner-scheduler.ts  the cleaner's timer: the filthiest compacted log every log.cleaner.backoff.ms
  *   checkpoint.ts         Kafka's text checkpoint files
  *   log-config.ts         LogConfig and defaults; errors.ts the typed errors
  */

@@ -32,6 +32,8 @@ export interface LogConfig {
   minCleanableDirtyRatio: number;
   /** min.compaction.lag.ms: records younger than this are never compacted. */
   minCompactionLagMs: number;
+  /** max.compaction.lag.ms: a record older than this is cleaned even below min.cleanable.dirty.ratio (KIP-354). */
+  maxCompactionLagMs: number;
   messageTimestampType: TimestampType;
 }
 
@@ -53,6 +55,7 @@ export function defaultLogConfig(): LogConfig {
     deleteRetentionMs: 24 * 3600 * 1000,
     minCleanableDirtyRatio: 0.5,
     minCompactionLagMs: 0,
+    maxCompactionLagMs: NEVER,
     messageTimestampType: 'CreateTime',
   };
 }

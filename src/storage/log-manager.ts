@@ -4,13 +4,14 @@
  * clean), creates and deletes them, keeps the per-log-dir checkpoints
  * (recovery-point-offset-checkpoint, log-start-offset-checkpoint,
  * replication-offset-checkpoint) and the clean-shutdown marker, and runs the
- * background retention, flush, checkpoint and compaction tasks.
+ * background retention, flush and checkpoint tasks and the log cleaner's
+ * timer (cleaner-scheduler.ts).
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { fsyncDir, readPartitionCheckpoint, writeCheckpoint } from './checkpoint.ts';
-import { cleanLog, needsCleaning } from './cleaner.ts';
+import { LogCleaner } from './cleaner-scheduler.ts';
 import type { LogConfig } from './log-config.ts';
 import { PartitionLog, type StorageLogger, silentLogger } from './partition-log.ts';
 
@@ -24,7 +25,7 @@ export interface LogManagerOptions {
   defaultConfig: LogConfig;
   logger?: StorageLogger;
   now?: () => number;
-  /** Retention and compaction pass period (Kafka's log.retention.check.interval.ms, default 300000). */
+  /** Retention pass period (Kafka's log.retention.check.interval.ms, default 300000). */
   retentionCheckIntervalMs?: number;
   /** Checkpoint period (log.flush.offset.checkpoint.interval.ms, default 60000). */
   checkpointIntervalMs?: number;
@@ -33,6 +34,10 @@ export interface LogManagerOptions {
   /** Passed to every PartitionLog (tests inject a counting or failing fsync). */
   fsync?: (fd: number) => Promise<void>;
   tailCacheBytes?: number;
+  /** log.cleaner.enable (default true): compact logs with cleanup.policy=compact. */
+  cleanerEnable?: boolean;
+  /** log.cleaner.backoff.ms (default 15000): the cleaner's sleep when no log needs cleaning. */
+  cleanerBackoffMs?: number;
 }
 
 const PARTITION_DIR = /^(.+)-(\d+)$/;
@@ -44,10 +49,16 @@ export class LogManager {
   private readonly now: () => number;
   private closed = false;
   private checkpointChain: Promise<void> = Promise.resolve();
+  /** The log cleaner (null when log.cleaner.enable is false); its timer starts with the background tasks. */
+  readonly cleaner: LogCleaner | null;
 
   private constructor(private readonly opts: LogManagerOptions) {
     this.logger = opts.logger ?? silentLogger;
     this.now = opts.now ?? Date.now;
+    this.cleaner =
+      opts.cleanerEnable === false
+        ? null
+        : new LogCleaner({ logs: () => this.byName.values(), backoffMs: opts.cleanerBackoffMs ?? 15_000, now: this.now, logger: this.logger });
   }
 
   static async open(opts: LogManagerOptions): Promise<LogManager> {
@@ -177,12 +188,11 @@ export class LogManager {
     writeCheckpoint(path.join(dir, REPLICATION_OFFSET_CHECKPOINT), hw, durable);
   }
 
-  /** One retention pass over every log (and compaction where the policy asks). Returns segments deleted. */
+  /** One retention pass over every log. Returns segments deleted. */
   runRetention(nowMs = this.now()): number {
     let n = 0;
     for (const log of this.byName.values()) {
       try {
-        if (log.config.cleanupPolicy.includes('compact') && needsCleaning(log, nowMs)) cleanLog(log, nowMs, this.logger);
         n += log.deleteOldSegments(nowMs);
       } catch (err) {
         this.logger.error({ dir: log.dir, err }, 'retention pass failed');
@@ -214,11 +224,13 @@ export class LogManager {
     every(this.opts.checkpointIntervalMs ?? 60_000, () => {
       for (const d of this.opts.logDirs) void this.checkpointDir(d).catch((err) => this.logger.error({ err, dir: d }, 'checkpoint failed'));
     });
+    this.cleaner?.start();
   }
 
   /** Flush and close every log, write checkpoints and the clean-shutdown marker. */
   async close(): Promise<void> {
     if (this.closed) return;
+    await this.cleaner?.stop();
     for (const t of this.timers) clearInterval(t);
     this.timers.length = 0;
     await this.checkpointChain.catch(() => {});
@@ -233,6 +245,7 @@ export class LogManager {
 
   /** Drop everything without flushing or checkpointing: a simulated crash (tests). */
   abandon(): void {
+    void this.cleaner?.stop();
     for (const t of this.timers) clearInterval(t);
     this.timers.length = 0;
     this.closed = true;

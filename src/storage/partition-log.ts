@@ -370,7 +370,7 @@ export class PartitionLog {
     if (seg.size + incomingBytes > this._config.segmentBytes) reason = 'segment.bytes';
     else if (seg.isIndexFull) reason = 'segment.index.bytes';
     else if (lastOffset - seg.baseOffset > INT32_MAX) reason = 'relative offset overflow';
-    else if (waited > this._config.segmentMs) reason = 'segment.ms';
+    else if (waited > maxSegmentMs(this._config)) reason = 'segment.ms';
     if (reason) this.roll();
   }
 
@@ -702,6 +702,15 @@ export class PartitionLog {
     this.abandon();
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * segment.ms, or max.compaction.lag.ms when lower on a compacted log (KIP-354,
+ * Kafka's LogConfig.maxSegmentMs): records leave the active segment, which the
+ * cleaner never touches, within the lag.
+ */
+function maxSegmentMs(c: LogConfig): number {
+  return c.cleanupPolicy.includes('compact') && c.maxCompactionLagMs > 0 ? Math.min(c.maxCompactionLagMs, c.segmentMs) : c.segmentMs;
 }
 
 export { segmentFileName };
