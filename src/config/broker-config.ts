@@ -9,14 +9,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseProperties } from './properties.ts';
 import { type ConfigValue, checkValue, closestName, parseValue } from './config-def.ts';
-import { BROKER_PROPERTY_BY_NAME, BROKER_PROPERTY_DEFS, IGNORED_PREFIXES } from './broker-defs.ts';
+import { type BrokerPropertyDef, BROKER_PROPERTY_BY_NAME, BROKER_PROPERTY_DEFS, IGNORED_PREFIXES, securityRefusal } from './broker-defs.ts';
 import { TOPIC_CONFIG_BY_NAME } from './topic-config.ts';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-export type SecurityProtocol = 'PLAINTEXT' | 'SASL_PLAINTEXT';
+/** The only security protocol Samsa serves; SSL / SASL_* listeners stop startup until Samsa implements them. */
+export type SecurityProtocol = 'PLAINTEXT';
 
 export interface Listener {
   /** Listener name, upper case (PLAINTEXT, INTERNAL, ...). */
@@ -108,7 +109,7 @@ export interface BrokerConfig {
   producerIdExpirationMs: number;
   /** Every property that was set (file, then overrides), as text. */
   raw: Map<string, string>;
-  /** Properties that were set but have no effect in Samsa (worth a warning at startup). */
+  /** Properties that were set but have no effect in Samsa (listed in one log line at startup). */
   ignored: string[];
 }
 
@@ -153,14 +154,30 @@ export function defaultMaxConnections(fdLimit: number | undefined): number {
   return Math.max(1, Math.min(fdLimit - 64, cap));
 }
 
+/** "invalid value 'x'", without the value when it is a secret. */
+function invalidValue(def: BrokerPropertyDef | undefined, text: string): string {
+  return def?.sensitive ? 'invalid value' : `invalid value '${text}'`;
+}
+
 function unknownPropertyError(key: string): ConfigError {
   const hint = closestName(key, BROKER_PROPERTY_BY_NAME.keys());
   const topicHint = TOPIC_CONFIG_BY_NAME.has(key) ? ` ('${key}' is a topic config; set it per topic or use its broker name)` : '';
   return new ConfigError(`unknown property '${key}'${hint ? ` (did you mean '${hint}'?)` : topicHint}`);
 }
 
-/** Parses `NAME://host:port`; '' host = every interface; IPv6 in brackets. */
-export function parseListener(text: string, protocolMap: Map<string, string>, property: string): Listener {
+/** Why Samsa cannot serve a listener of this security protocol. */
+const UNSUPPORTED_PROTOCOL: Record<string, string> = {
+  SSL: 'Samsa has no TLS yet',
+  SASL_PLAINTEXT: 'Samsa has no SASL authentication yet and would serve clients that send no credentials',
+  SASL_SSL: 'Samsa has no TLS and no SASL authentication yet',
+};
+
+/**
+ * Parses `NAME://host:port`; '' host = every interface; IPv6 in brackets.
+ * A listener whose security protocol is not PLAINTEXT is refused, except
+ * when `opened` is false (controller listeners, which Samsa does not open).
+ */
+export function parseListener(text: string, protocolMap: Map<string, string>, property: string, opened = true): Listener {
   const m = /^([A-Za-z0-9_]+):\/\/(\[[0-9a-fA-F:.]*\]|[^:/\[\]]*):(\d+)$/.exec(text.trim());
   if (!m) throw new ConfigError(`invalid value '${text}' for property '${property}': expected NAME://host:port`);
   const name = m[1].toUpperCase();
@@ -173,10 +190,13 @@ export function parseListener(text: string, protocolMap: Map<string, string>, pr
   if (!protocol) {
     throw new ConfigError(`invalid value '${text}' for property '${property}': listener name ${name} has no entry in listener.security.protocol.map`);
   }
-  if (protocol !== 'PLAINTEXT' && protocol !== 'SASL_PLAINTEXT') {
-    throw new ConfigError(`invalid value '${text}' for property '${property}': security protocol ${protocol} (TLS) is not supported by Samsa`);
+  if (protocol !== 'PLAINTEXT' && opened) {
+    throw new ConfigError(
+      `invalid value '${text}' for property '${property}': listener ${name} uses security protocol ${protocol}, but ${UNSUPPORTED_PROTOCOL[protocol]}; ` +
+        'use a PLAINTEXT:// listener (on a trusted network) instead',
+    );
   }
-  return { name, host, port, securityProtocol: protocol };
+  return { name, host, port, securityProtocol: 'PLAINTEXT' };
 }
 
 function parseProtocolMap(text: string): Map<string, string> {
@@ -230,10 +250,26 @@ export function loadBrokerConfig(opts: LoadBrokerConfigOptions = {}): BrokerConf
   const { raw, origin } = collectRaw(opts);
   const values = new Map<string, ConfigValue>();
   const ignored: string[] = [];
+  const refused = (key: string, why: string) => new ConfigError(`${origin.get(key) ?? ''}property '${key}' cannot be honoured: ${why}`);
+  /** Type-checks a value and refuses security promises Samsa cannot keep. */
+  const check = (key: string, def: BrokerPropertyDef, text: string): ConfigValue => {
+    const r = checkValue(def, text);
+    if ('problem' in r) throw new ConfigError(`${origin.get(key) ?? ''}${invalidValue(def, text)} for property '${key}': ${r.problem}`);
+    const why = def.refuse?.(r.value) ?? null;
+    if (why !== null) throw refused(key, why);
+    return r.value;
+  };
   for (const [key, text] of raw) {
     const def = BROKER_PROPERTY_BY_NAME.get(key);
     if (!def) {
-      if (IGNORED_PREFIXES.some((p) => key.startsWith(p))) {
+      const perListener = IGNORED_PREFIXES.some((p) => key.startsWith(p)) ? /^listener\.name\.[^.]+\.(.+)$/.exec(key)?.[1] : undefined;
+      const baseDef = perListener === undefined ? undefined : BROKER_PROPERTY_BY_NAME.get(perListener);
+      if (baseDef) check(key, baseDef, text);
+      else {
+        const why = securityRefusal(perListener ?? key);
+        if (why !== null) throw refused(key, why);
+      }
+      if (perListener !== undefined) {
         ignored.push(key);
         continue;
       }
@@ -241,9 +277,7 @@ export function loadBrokerConfig(opts: LoadBrokerConfigOptions = {}): BrokerConf
       e.message = (origin.get(key) ?? '') + e.message;
       throw e;
     }
-    const r = checkValue(def, text);
-    if ('problem' in r) throw new ConfigError(`${origin.get(key) ?? ''}invalid value '${text}' for property '${key}': ${r.problem}`);
-    values.set(key, r.value);
+    values.set(key, check(key, def, text));
     if (def.ignored) ignored.push(key);
   }
   const has = (k: string) => values.has(k);
@@ -256,7 +290,7 @@ export function loadBrokerConfig(opts: LoadBrokerConfigOptions = {}): BrokerConf
   const bool = (k: string) => get(k) as boolean;
   const str = (k: string) => get(k) as string;
   const fail = (k: string, problem: string): never => {
-    throw new ConfigError(`${origin.get(k) ?? ''}invalid value '${raw.get(k) ?? ''}' for property '${k}': ${problem}`);
+    throw new ConfigError(`${origin.get(k) ?? ''}${invalidValue(BROKER_PROPERTY_BY_NAME.get(k), raw.get(k) ?? '')} for property '${k}': ${problem}`);
   };
 
   // identity
@@ -274,7 +308,10 @@ export function loadBrokerConfig(opts: LoadBrokerConfigOptions = {}): BrokerConf
   for (const n of controllerNames) if (!protocolMap.has(n)) protocolMap.set(n, 'PLAINTEXT');
   const parseList = (k: string): Listener[] => {
     const items = get(k) as string[];
-    const list = items.map((t) => parseListener(t, protocolMap, k));
+    const list = items.map((t) => {
+      const name = /^\s*([A-Za-z0-9_]+):\/\//.exec(t)?.[1]?.toUpperCase();
+      return parseListener(t, protocolMap, k, name === undefined || !controllerNames.includes(name));
+    });
     const seen = new Set<string>();
     for (const l of list) {
       if (seen.has(l.name)) fail(k, `listener name ${l.name} appears twice`);

@@ -1,31 +1,63 @@
 /**
  * The table of broker properties Samsa knows: Kafka's names, types and
- * defaults, with our validation and one-line documentation. Properties
- * marked `ignored` are accepted (so a stock server.properties loads) but
- * change nothing in Samsa.
+ * defaults, with our validation and one-line documentation.
+ *
+ * - `p` / `d`: enforced by Samsa.
+ * - `ig`: accepted (so a stock server.properties loads) but changes nothing;
+ *   set ones are listed in one log line at startup.
+ * - `sec`: promises security (TLS, SASL, ACLs) that Samsa does not provide:
+ *   a value that would make that promise stops startup (and is refused by
+ *   AlterConfigs); the harmless values are accepted and ignored.
+ *
+ * Whether a property can be changed at runtime, and at which level, follows
+ * Kafka (update-modes.ts) and is filled in below the table.
  */
-import { type PropertyDef, type ConfigKind, type Validator, LONG_MAX_TEXT, INT_MAX, atLeast, between, oneOf, listOf } from './config-def.ts';
+import { type PropertyDef, type ConfigKind, type ConfigValue, type Validator, LONG_MAX_TEXT, INT_MAX, atLeast, between, oneOf, listOf } from './config-def.ts';
+import { type UpdateMode, kafkaUpdateMode } from './update-modes.ts';
 
 export interface BrokerPropertyDef extends PropertyDef {
   /** Accepted for compatibility; has no effect in Samsa. */
   ignored?: boolean;
-  /** Can be changed at runtime through AlterConfigs / IncrementalAlterConfigs on the broker resource. */
+  /** Kafka's dynamic update mode (set from update-modes.ts for every property). */
+  updateMode: UpdateMode;
+  /** Can be changed at runtime through AlterConfigs / IncrementalAlterConfigs on the broker resource (updateMode is not read-only). */
   dynamic?: boolean;
-  /** The value is a secret: DescribeConfigs reports it as null. */
+  /** The value is a secret: DescribeConfigs reports it as null, errors never repeat it. */
   sensitive?: boolean;
+  /**
+   * For properties that promise security Samsa does not provide: why the
+   * value cannot be honoured and what to do, or null for a harmless value.
+   */
+  refuse?: (v: ConfigValue) => string | null;
+  /** Which values `refuse` accepts, for the reference docs. */
+  accepts?: string;
 }
 
 function p(name: string, kind: ConfigKind, dflt: string | null, doc: string, validate?: Validator, extra: Partial<BrokerPropertyDef> = {}): BrokerPropertyDef {
-  return { name, kind, default: dflt, doc, validate, ...extra };
+  return { name, kind, default: dflt, doc, validate, updateMode: 'read-only', ...extra };
 }
 /** A property that is accepted and type-checked but has no effect. */
-function ig(name: string, kind: ConfigKind, dflt: string | null, doc: string, validate?: Validator): BrokerPropertyDef {
-  return p(name, kind, dflt, `${doc} (accepted for compatibility; no effect in Samsa)`, validate, { ignored: true });
+function ig(name: string, kind: ConfigKind, dflt: string | null, doc: string, validate?: Validator, extra: Partial<BrokerPropertyDef> = {}): BrokerPropertyDef {
+  return p(name, kind, dflt, `${doc} (accepted for compatibility; no effect in Samsa)`, validate, { ...extra, ignored: true });
 }
 /** A broker default for a topic config: it can also be changed dynamically, cluster-wide or per broker. */
 function d(name: string, kind: ConfigKind, dflt: string | null, doc: string, validate?: Validator): BrokerPropertyDef {
   return p(name, kind, dflt, doc, validate, { dynamic: true });
 }
+/**
+ * A security property Samsa cannot honour yet: `refuse` says why a value would
+ * make a promise Samsa cannot keep; `accepts` names the values that are fine
+ * (and ignored).
+ */
+function sec(name: string, kind: ConfigKind, dflt: string | null, doc: string, accepts: string, refuse: (v: ConfigValue) => string | null): BrokerPropertyDef {
+  return p(name, kind, dflt, doc, undefined, { ignored: true, refuse, accepts });
+}
+
+const NO_TLS = 'Samsa has no TLS yet';
+const NO_SASL = 'Samsa has no SASL authentication yet, so clients would connect without credentials';
+const NO_ACLS = 'Samsa has no authorizer (ACLs) yet, so every client may do everything';
+const always = (why: string) => (): string => why;
+const unlessEmpty = (why: string) => (v: ConfigValue): string | null => (v === '' || (Array.isArray(v) && v.length === 0) ? null : why);
 
 const INT_MAX_TEXT = String(INT_MAX);
 const COMPRESSION = ['uncompressed', 'zstd', 'lz4', 'snappy', 'gzip', 'producer'];
@@ -46,14 +78,15 @@ export const BROKER_PROPERTY_DEFS: BrokerPropertyDef[] = [
   p('listener.security.protocol.map', 'string', DEFAULT_SECURITY_PROTOCOL_MAP, 'Maps listener names to security protocols, as NAME:PROTOCOL pairs.'),
   p('controller.listener.names', 'list', null, 'Listeners used only by the KRaft controller; Samsa does not open them.'),
   ig('inter.broker.listener.name', 'string', null, 'Listener used between brokers.'),
-  ig('security.inter.broker.protocol', 'string', 'PLAINTEXT', 'Security protocol used between brokers.'),
+  sec('security.inter.broker.protocol', 'string', 'PLAINTEXT', 'Security protocol used between brokers.', 'PLAINTEXT', (v) =>
+    v === 'PLAINTEXT' ? null : 'Samsa has no TLS or SASL yet (and one broker has no inter-broker traffic); remove it or set it to PLAINTEXT'),
   p('socket.request.max.bytes', 'int', '104857600', 'The largest request frame a client may send.', atLeast(1)),
   ig('socket.send.buffer.bytes', 'int', '102400', 'SO_SNDBUF of the server sockets.'),
   ig('socket.receive.buffer.bytes', 'int', '102400', 'SO_RCVBUF of the server sockets.'),
   ig('socket.listen.backlog.size', 'int', '50', 'Backlog of pending connections.', atLeast(1)),
   p('connections.max.idle.ms', 'long', '600000', 'Connections idle for longer than this are closed.'),
   p('max.connections', 'int', INT_MAX_TEXT, 'Most client connections accepted at once; Samsa caps the default below the open-file limit.', atLeast(0), { dynamic: true }),
-  p('max.connections.per.ip', 'int', INT_MAX_TEXT, 'Most connections accepted from one IP address.', atLeast(0), { dynamic: true }),
+  ig('max.connections.per.ip', 'int', INT_MAX_TEXT, 'Most connections accepted from one IP address.', atLeast(0), { dynamic: true }),
   ig('num.network.threads', 'int', '3', 'Threads handling network requests.', atLeast(1)),
   ig('num.io.threads', 'int', '8', 'Threads processing requests.', atLeast(1)),
   ig('background.threads', 'int', '10', 'Threads for background work.', atLeast(1)),
@@ -63,9 +96,10 @@ export const BROKER_PROPERTY_DEFS: BrokerPropertyDef[] = [
   ig('replica.lag.time.max.ms', 'long', '30000', 'Followers behind for longer leave the ISR.'),
   ig('replica.fetch.max.bytes', 'int', '1048576', 'Bytes per partition a follower fetches.', atLeast(0)),
   ig('replica.fetch.response.max.bytes', 'int', '10485760', 'Bytes per response a follower fetches.', atLeast(0)),
-  p('fetch.max.bytes', 'int', '57671680', 'The most bytes returned by one Fetch response.', atLeast(1024)),
+  ig('fetch.max.bytes', 'int', '57671680', 'The most bytes returned by one Fetch response.', atLeast(1024)),
   ig('auto.leader.rebalance.enable', 'boolean', 'true', 'Move leadership back to preferred replicas.'),
-  p('delete.topic.enable', 'boolean', 'true', 'Allow DeleteTopics.'),
+  sec('delete.topic.enable', 'boolean', 'true', 'Allow DeleteTopics.', 'true', (v) =>
+    v === false ? 'Samsa cannot refuse DeleteTopics yet, so topics could still be deleted; remove it' : null),
   // KRaft / ZooKeeper deployment settings that a single Samsa process does not need
   ig('process.roles', 'list', null, 'KRaft roles of this process.', listOf(['broker', 'controller'])),
   ig('controller.quorum.voters', 'list', '', 'KRaft controller voters.'),
@@ -76,10 +110,10 @@ export const BROKER_PROPERTY_DEFS: BrokerPropertyDef[] = [
   ig('zookeeper.session.timeout.ms', 'int', '18000', 'ZooKeeper session timeout.'),
   ig('inter.broker.protocol.version', 'string', null, 'Inter-broker protocol version.'),
   ig('log.message.format.version', 'string', null, 'Record format version (removed in Kafka 4.0).'),
-  ig('authorizer.class.name', 'string', '', 'Authorizer class.'),
-  ig('super.users', 'list', '', 'Principals allowed everything.'),
-  ig('sasl.enabled.mechanisms', 'list', 'GSSAPI', 'SASL mechanisms enabled.'),
-  ig('sasl.mechanism.inter.broker.protocol', 'string', 'GSSAPI', 'SASL mechanism between brokers.'),
+  sec('authorizer.class.name', 'string', '', 'Authorizer class.', 'empty', unlessEmpty(`${NO_ACLS}; remove it (keep the broker on a trusted network)`)),
+  sec('super.users', 'list', '', 'Principals allowed everything.', 'empty', unlessEmpty(`${NO_ACLS} and no principals; remove it`)),
+  sec('sasl.enabled.mechanisms', 'list', 'GSSAPI', 'SASL mechanisms enabled.', 'none (leave unset)', always(`${NO_SASL}; remove it`)),
+  sec('sasl.mechanism.inter.broker.protocol', 'string', 'GSSAPI', 'SASL mechanism between brokers.', 'none (leave unset)', always(`${NO_SASL}; remove it`)),
   ig('group.coordinator.rebalance.protocols', 'list', 'classic,consumer', 'Group protocols enabled.'),
   ig('share.coordinator.state.topic.replication.factor', 'short', '3', 'Replication factor of the share-group state topic.'),
   ig('share.coordinator.state.topic.min.isr', 'short', '2', 'Min ISR of the share-group state topic.'),
@@ -97,8 +131,8 @@ export const BROKER_PROPERTY_DEFS: BrokerPropertyDef[] = [
   d('log.segment.bytes', 'int', '1073741824', 'Roll a new segment before the active one would exceed this size.', atLeast(14)),
   d('log.roll.ms', 'long', null, 'Roll a new segment once the active one is this old; takes precedence over log.roll.hours.', atLeast(1)),
   p('log.roll.hours', 'int', '168', 'log.roll.ms in hours.', atLeast(1)),
-  d('log.roll.jitter.ms', 'long', null, 'Random reduction of the roll time, to spread segment rolls; takes precedence over log.roll.jitter.hours.', atLeast(0)),
-  p('log.roll.jitter.hours', 'int', '0', 'log.roll.jitter.ms in hours.', atLeast(0)),
+  ig('log.roll.jitter.ms', 'long', null, 'Random reduction of the roll time, to spread segment rolls; takes precedence over log.roll.jitter.hours.', atLeast(0)),
+  ig('log.roll.jitter.hours', 'int', '0', 'log.roll.jitter.ms in hours.', atLeast(0)),
   d('log.index.size.max.bytes', 'int', '10485760', 'Most bytes of a segment offset or time index.', atLeast(4)),
   d('log.index.interval.bytes', 'int', '4096', 'Bytes of log between two offset index entries.', atLeast(0)),
   d('log.flush.interval.messages', 'long', LONG_MAX_TEXT, 'fsync a partition once this many records are unflushed.', atLeast(1)),
@@ -117,20 +151,20 @@ export const BROKER_PROPERTY_DEFS: BrokerPropertyDef[] = [
   d('log.cleaner.max.compaction.lag.ms', 'long', LONG_MAX_TEXT, 'Records older than this are compacted even if the dirty ratio is low; compacted logs also roll after this long.', atLeast(1)),
   d('log.cleaner.min.cleanable.ratio', 'double', '0.5', 'Compact once dirty bytes / total bytes exceed this ratio.', between(0, 1)),
   d('log.segment.delete.delay.ms', 'long', '60000', 'How long a deleted segment file lingers before it is removed.', atLeast(0)),
-  d('log.preallocate', 'boolean', 'false', 'Preallocate segment files.'),
+  ig('log.preallocate', 'boolean', 'false', 'Preallocate segment files.'),
   d('log.message.timestamp.type', 'string', 'CreateTime', 'CreateTime keeps the producer timestamp; LogAppendTime stamps the broker time.', oneOf('CreateTime', 'LogAppendTime')),
   d('log.message.timestamp.before.max.ms', 'long', LONG_MAX_TEXT, 'Reject records whose timestamp is further than this in the past (CreateTime only).', atLeast(0)),
   d('log.message.timestamp.after.max.ms', 'long', '3600000', 'Reject records whose timestamp is further than this in the future (CreateTime only).', atLeast(0)),
-  d('log.local.retention.ms', 'long', '-2', 'Tiered storage local retention (-2: same as log.retention.ms).', atLeast(-2)),
-  d('log.local.retention.bytes', 'long', '-2', 'Tiered storage local retention (-2: same as log.retention.bytes).', atLeast(-2)),
+  ig('log.local.retention.ms', 'long', '-2', 'Tiered storage local retention (-2: same as log.retention.ms).', atLeast(-2)),
+  ig('log.local.retention.bytes', 'long', '-2', 'Tiered storage local retention (-2: same as log.retention.bytes).', atLeast(-2)),
   d('message.max.bytes', 'int', '1048588', 'The largest record batch a producer may send.', atLeast(0)),
-  d('compression.type', 'string', 'producer', 'Compression of stored batches; producer keeps what the producer sent.', oneOf(...COMPRESSION)),
-  d('compression.gzip.level', 'int', '-1', 'gzip level used when the broker compresses.', (v) =>
+  ig('compression.type', 'string', 'producer', 'Compression of stored batches; producer keeps what the producer sent.', oneOf(...COMPRESSION)),
+  ig('compression.gzip.level', 'int', '-1', 'gzip level used when the broker compresses.', (v) =>
     typeof v === 'number' && v !== -1 && (v < 1 || v > 9) ? 'must be -1 or between 1 and 9' : null),
-  d('compression.lz4.level', 'int', '9', 'lz4 level used when the broker compresses.', between(1, 17)),
-  d('compression.zstd.level', 'int', '3', 'zstd level used when the broker compresses.', between(-131072, 22)),
-  d('min.insync.replicas', 'int', '1', 'Replicas that must have a record before an acks=all produce succeeds.', atLeast(1)),
-  d('unclean.leader.election.enable', 'boolean', 'false', 'Allow an out-of-sync replica to become leader.'),
+  ig('compression.lz4.level', 'int', '9', 'lz4 level used when the broker compresses.', between(1, 17)),
+  ig('compression.zstd.level', 'int', '3', 'zstd level used when the broker compresses.', between(-131072, 22)),
+  ig('min.insync.replicas', 'int', '1', 'Replicas that must have a record before an acks=all produce succeeds.', atLeast(1)),
+  ig('unclean.leader.election.enable', 'boolean', 'false', 'Allow an out-of-sync replica to become leader.'),
   // groups and internal topics
   p('group.initial.rebalance.delay.ms', 'int', '3000', 'How long the first rebalance of an empty group waits for more members.', atLeast(0)),
   p('group.min.session.timeout.ms', 'int', '6000', 'The smallest session timeout a member may ask for.'),
@@ -139,24 +173,63 @@ export const BROKER_PROPERTY_DEFS: BrokerPropertyDef[] = [
   p('group.consumer.heartbeat.interval.ms', 'int', '5000', 'Heartbeat interval the coordinator gives members of consumer-protocol groups (KIP-848).', atLeast(1)),
   p('group.consumer.session.timeout.ms', 'int', '45000', 'Session timeout of members of consumer-protocol groups (KIP-848).', atLeast(1)),
   p('offsets.topic.num.partitions', 'int', '50', 'Partitions of __consumer_offsets (fixed once created).', atLeast(1)),
-  p('offsets.topic.replication.factor', 'short', '1', "Replication factor of __consumer_offsets (Kafka's default is 3; Samsa's is 1 as it runs as one node).", atLeast(1)),
-  p('offsets.topic.segment.bytes', 'int', '104857600', 'Segment size of __consumer_offsets.', atLeast(1)),
+  ig('offsets.topic.replication.factor', 'short', '1', "Replication factor of __consumer_offsets (Kafka's default is 3; Samsa's is 1 as it runs as one node).", atLeast(1)),
+  ig('offsets.topic.segment.bytes', 'int', '104857600', 'Segment size of __consumer_offsets.', atLeast(1)),
   ig('offsets.topic.compression.codec', 'int', '0', 'Compression of __consumer_offsets batches.'),
   ig('offsets.load.buffer.size', 'int', '5242880', 'Read buffer when loading offsets.', atLeast(1)),
   ig('offsets.commit.timeout.ms', 'int', '5000', 'How long an offset commit waits for replication.', atLeast(1)),
   p('offsets.retention.minutes', 'int', '10080', 'Committed offsets of an empty group are removed after this.', atLeast(1)),
-  p('offsets.retention.check.interval.ms', 'long', '600000', 'How often stale offsets are looked for.', atLeast(1)),
+  ig('offsets.retention.check.interval.ms', 'long', '600000', 'How often stale offsets are looked for.', atLeast(1)),
   p('offset.metadata.max.bytes', 'int', '4096', 'The most metadata bytes stored with a committed offset.'),
-  p('transaction.state.log.num.partitions', 'int', '50', 'Partitions of __transaction_state.', atLeast(1)),
-  p('transaction.state.log.replication.factor', 'short', '1', "Replication factor of __transaction_state (Kafka's default is 3).", atLeast(1)),
-  p('transaction.state.log.min.isr', 'int', '1', "min.insync.replicas of __transaction_state (Kafka's default is 2).", atLeast(1)),
+  ig('transaction.state.log.num.partitions', 'int', '50', 'Partitions of __transaction_state.', atLeast(1)),
+  ig('transaction.state.log.replication.factor', 'short', '1', "Replication factor of __transaction_state (Kafka's default is 3).", atLeast(1)),
+  ig('transaction.state.log.min.isr', 'int', '1', "min.insync.replicas of __transaction_state (Kafka's default is 2).", atLeast(1)),
   ig('transaction.state.log.segment.bytes', 'int', '104857600', 'Segment size of __transaction_state.', atLeast(1)),
-  p('transaction.max.timeout.ms', 'int', '900000', 'The longest transaction timeout a producer may ask for.', atLeast(1)),
-  p('transactional.id.expiration.ms', 'int', '604800000', 'Forget a transactional id unused for this long.', atLeast(1)),
-  p('producer.id.expiration.ms', 'int', '86400000', 'Forget an idempotent producer id unused for this long.', atLeast(1)),
+  ig('transaction.max.timeout.ms', 'int', '900000', 'The longest transaction timeout a producer may ask for.', atLeast(1)),
+  ig('transactional.id.expiration.ms', 'int', '604800000', 'Forget a transactional id unused for this long.', atLeast(1)),
+  ig('producer.id.expiration.ms', 'int', '86400000', 'Forget an idempotent producer id unused for this long.', atLeast(1)),
+  // security that Samsa does not provide yet (TLS, SASL, ACLs): promising values stop startup, tuning is ignored
+  sec('allow.everyone.if.no.acl.found', 'boolean', null, 'Whether the authorizer allows a request on a resource without ACLs.', 'true', (v) =>
+    v === false ? `${NO_ACLS}; remove it` : null),
+  sec('ssl.client.auth', 'string', 'none', 'Whether TLS clients must present a certificate.', 'none', (v) =>
+    v === 'none' ? null : `${NO_TLS}, so client certificates cannot be required; remove it`),
+  ig('sasl.kerberos.kinit.cmd', 'string', '/usr/bin/kinit', 'Kerberos kinit command path.'),
+  ig('sasl.kerberos.ticket.renew.window.factor', 'double', '0.8', 'Part of the Kerberos ticket lifetime after which the login thread renews it.'),
+  ig('sasl.kerberos.ticket.renew.jitter', 'double', '0.05', 'Random jitter added to the Kerberos renewal time.'),
+  ig('sasl.kerberos.min.time.before.relogin', 'long', '60000', 'Login thread sleep between Kerberos refresh attempts.'),
+  ig('sasl.login.refresh.window.factor', 'double', '0.8', 'Part of the login credential lifetime after which it is refreshed.', between(0.5, 1)),
+  ig('sasl.login.refresh.window.jitter', 'double', '0.05', 'Random jitter added to the credential refresh time.', between(0, 0.25)),
+  ig('sasl.login.refresh.min.period.seconds', 'short', '60', 'Least time between two credential refreshes.', between(0, 900)),
+  ig('sasl.login.refresh.buffer.seconds', 'short', '300', 'Time to keep before credential expiry when refreshing.', between(0, 3600)),
+  ig('password.encoder.secret', 'password', null, 'Secret that encodes dynamically set passwords (ZooKeeper mode).'),
+  // runtime-tunable in Kafka; nothing to tune in Samsa
+  ig('log.cleaner.io.buffer.load.factor', 'double', '0.9', 'Load factor of the log cleaner de-duplication buffer.'),
+  ig('log.cleaner.io.max.bytes.per.second', 'double', '1.7976931348623157E308', 'I/O throttle of the log cleaner.'),
+  ig('metric.reporters', 'list', '', 'Metrics reporter classes.'),
+  ig('transaction.partition.verification.enable', 'boolean', 'true', 'Verify that a partition was added to a transaction before a transactional write.'),
 ];
+
+for (const def of BROKER_PROPERTY_DEFS) {
+  def.updateMode = kafkaUpdateMode(def.name);
+  def.dynamic = def.updateMode !== 'read-only';
+  if (def.kind === 'password') def.sensitive = true;
+}
 
 export const BROKER_PROPERTY_BY_NAME: ReadonlyMap<string, BrokerPropertyDef> = new Map(BROKER_PROPERTY_DEFS.map((d) => [d.name, d]));
 
-/** Prefixes of per-listener settings (listener.name.<name>.<config>); accepted and ignored. */
+/** Prefixes of per-listener settings (listener.name.<name>.<config>); accepted and ignored unless they configure TLS or SASL. */
 export const IGNORED_PREFIXES = ['listener.name.'];
+
+/**
+ * Why a property that is not in the table promises security Samsa does not
+ * provide (an ssl.* or sasl.* setting Samsa does not list), or null.
+ * `name` is without any listener.name.<listener>. prefix.
+ */
+export function securityRefusal(name: string): string | null {
+  // SASL mechanism configs: <mechanism>.sasl.jaas.config behind a listener prefix
+  const base = name.replace(/^[a-z0-9-]+\.(?=sasl\.)/, '');
+  if (BROKER_PROPERTY_BY_NAME.has(base)) return null;
+  if (base.startsWith('ssl.')) return `${NO_TLS}; remove it (and any SSL listener)`;
+  if (base.startsWith('sasl.') || base === 'principal.builder.class' || base === 'connections.max.reauth.ms') return `${NO_SASL}; remove it`;
+  return null;
+}

@@ -159,7 +159,7 @@ test('listeners: parsing, empty host, IPv6, controller listeners, advertised', (
   assert.deepEqual(c.advertisedListeners, [{ name: 'PLAINTEXT', host: 'broker1', port: 19092, securityProtocol: 'PLAINTEXT' }]);
   assert.match(configError(() => load({ listeners: 'localhost:9092' })), /property 'listeners': expected NAME:\/\/host:port/);
   assert.match(configError(() => load({ listeners: 'FOO://h:1' })), /FOO has no entry in listener.security.protocol.map/);
-  assert.match(configError(() => load({ listeners: 'SSL://h:1' })), /not supported/);
+  assert.match(configError(() => load({ listeners: 'SSL://h:1' })), /security protocol SSL, but Samsa has no TLS/);
   assert.match(configError(() => load({ listeners: 'PLAINTEXT://h:70000' })), /out of range/);
   assert.match(configError(() => load({ 'advertised.listeners': 'PLAINTEXT://0.0.0.0:9092' })), /non-routable/);
 });
