@@ -39,7 +39,6 @@ export function registerStartCommand(program: Command, io: CliIO, onStarted: (do
         : pino({ level });
       const missing = BROKER_NODE_FLAGS.filter((f) => !process.execArgv.includes(f));
       if (missing.length) logger.info({ missing }, `node runs without ${missing.join(' ')}: expect frequent full GCs under load (bin/samsa.mjs sets it)`);
-      for (const k of config.ignored) logger.warn({ property: k }, `property '${k}' is accepted for compatibility but has no effect in Samsa`);
       const { startBroker } = await import('../server/index.ts');
       const broker = await startBroker({ config, logger });
       // Stay alive until a signal: close once, exit 0; a second signal exits at once.

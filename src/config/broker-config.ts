@@ -10,7 +10,7 @@ import path from 'node:path';
 import { parseProperties } from './properties.ts';
 import { type ConfigValue, checkValue, closestName, parseValue } from './config-def.ts';
 import { type BrokerPropertyDef, BROKER_PROPERTY_BY_NAME, BROKER_PROPERTY_DEFS, IGNORED_PREFIXES, securityRefusal } from './broker-defs.ts';
-import { TOPIC_CONFIG_BY_NAME } from './topic-config.ts';
+import { type DynamicBrokerConfigs, TOPIC_CONFIG_BY_NAME } from './topic-config.ts';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -432,3 +432,20 @@ export function loadBrokerConfig(opts: LoadBrokerConfigOptions = {}): BrokerConf
 }
 
 export { BROKER_PROPERTY_DEFS };
+
+/**
+ * The configuration with the dynamic broker configs applied over the static
+ * ones (cluster default, then per broker, as Kafka orders them), checked as a
+ * whole as at startup. `raw` stays the static properties (DescribeConfigs
+ * reports those as STATIC_BROKER_CONFIG); `ignored` includes dynamic values
+ * without effect. Throws ConfigError when the combination is not valid.
+ */
+export function withDynamicConfigs(config: BrokerConfig, dynamic: DynamicBrokerConfigs, opts: { fdLimit?: number } = {}): BrokerConfig {
+  if (!dynamic.clusterDefault?.size && !dynamic.perBroker?.size) return config;
+  const overrides: Record<string, string> = Object.fromEntries(config.raw);
+  for (const level of [dynamic.clusterDefault, dynamic.perBroker]) {
+    for (const [k, v] of level ?? []) if (BROKER_PROPERTY_BY_NAME.get(k)?.dynamic) overrides[k] = v;
+  }
+  const merged = loadBrokerConfig({ overrides, fdLimit: opts.fdLimit });
+  return { ...merged, logDirs: config.logDirs, raw: config.raw };
+}

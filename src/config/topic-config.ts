@@ -22,7 +22,7 @@ import {
   oneOf,
 } from './config-def.ts';
 import { BROKER_PROPERTY_BY_NAME, BROKER_PROPERTY_DEFS } from './broker-defs.ts';
-import type { BrokerConfig } from './broker-config.ts';
+import { type BrokerConfig, ConfigError, withDynamicConfigs } from './broker-config.ts';
 
 /** A broker property standing in for a topic config; `factor` converts its unit (hours -> ms). */
 export interface BrokerSynonym {
@@ -128,14 +128,53 @@ export function validateTopicConfig(name: string, value: string | null): string 
   return 'problem' in r ? `invalid value '${value}' for topic config '${name}': ${r.problem}` : null;
 }
 
-/** Checks a dynamic broker config (AlterConfigs on the broker); returns a problem or null. */
-export function validateBrokerConfig(name: string, value: string | null): string | null {
-  const def = BROKER_PROPERTY_BY_NAME.get(name);
-  if (!def) return `unknown broker config '${name}'`;
-  if (!def.dynamic) return `broker config '${name}' cannot be changed at runtime`;
-  if (value === null) return null;
-  const r = checkValue(def, value);
-  return 'problem' in r ? `invalid value '${value}' for broker config '${name}': ${r.problem}` : null;
+/** Why a change of dynamic broker configs is refused; Kafka answers most of these with INVALID_REQUEST (KAFKA-13609). */
+export interface BrokerConfigRefusal {
+  error: 'INVALID_REQUEST' | 'INVALID_CONFIG';
+  message: string;
+}
+
+/**
+ * Checks AlterConfigs / IncrementalAlterConfigs on the BROKER resource as
+ * Kafka does: unknown names are INVALID_CONFIG; read-only properties,
+ * per-broker properties set as the cluster default (resource name ''),
+ * invalid values and values Samsa cannot honour (security) are
+ * INVALID_REQUEST. The values are checked together with the static and the
+ * other dynamic ones, as at startup. `replace` (legacy AlterConfigs) drops
+ * the resource's other dynamic configs.
+ */
+export function checkBrokerConfigChange(
+  broker: BrokerConfig,
+  dynamic: DynamicBrokerConfigs,
+  resourceName: string,
+  changes: Record<string, string | null>,
+  replace: boolean,
+): BrokerConfigRefusal | null {
+  const names = Object.keys(changes);
+  const unknown = names.find((n) => !BROKER_PROPERTY_BY_NAME.has(n));
+  if (unknown !== undefined) {
+    const hint = closestName(unknown, BROKER_PROPERTY_BY_NAME.keys());
+    return { error: 'INVALID_CONFIG', message: `Unknown broker config '${unknown}'${hint ? ` (did you mean '${hint}'?)` : ''}` };
+  }
+  const readOnly = names.filter((n) => BROKER_PROPERTY_BY_NAME.get(n)!.updateMode === 'read-only');
+  if (readOnly.length) return { error: 'INVALID_REQUEST', message: `Cannot update these configs dynamically: ${readOnly.join(', ')}` };
+  const clusterLevel = resourceName === '';
+  const perBroker = names.filter((n) => BROKER_PROPERTY_BY_NAME.get(n)!.updateMode === 'per-broker');
+  if (clusterLevel && perBroker.length) {
+    return { error: 'INVALID_REQUEST', message: `Cannot update these configs at default cluster level, broker id must be specified: ${perBroker.join(', ')}` };
+  }
+  const level = new Map(replace ? [] : ((clusterLevel ? dynamic.clusterDefault : dynamic.perBroker) ?? []));
+  for (const [k, v] of Object.entries(changes)) {
+    if (v === null) level.delete(k);
+    else level.set(k, v);
+  }
+  try {
+    withDynamicConfigs(broker, clusterLevel ? { ...dynamic, clusterDefault: level } : { ...dynamic, perBroker: level });
+  } catch (err) {
+    if (err instanceof ConfigError) return { error: 'INVALID_REQUEST', message: err.message };
+    throw err;
+  }
+  return null;
 }
 
 /** Topic or broker configs whose value is a comma-separated list (the ones APPEND/SUBTRACT work on). */
@@ -145,6 +184,27 @@ export function isListConfig(name: string): boolean {
 
 export function isDynamicBrokerConfig(name: string): boolean {
   return BROKER_PROPERTY_BY_NAME.get(name)?.dynamic === true;
+}
+
+/** The configs set as the cluster default (DescribeConfigs on broker resource ''), as Kafka lists them: only those. */
+export function describeClusterDefaultConfigs(dynamic: DynamicBrokerConfigs = {}): DescribedConfig[] {
+  const out: DescribedConfig[] = [];
+  for (const [name, text] of dynamic.clusterDefault ?? []) {
+    const def = BROKER_PROPERTY_BY_NAME.get(name);
+    if (!def) continue;
+    const value = def.sensitive ? null : canonical(def.kind, text);
+    out.push({
+      name,
+      value,
+      source: ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG,
+      isSensitive: def.sensitive === true,
+      readOnly: false,
+      synonyms: [{ name, value, source: ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG }],
+      configType: CONFIG_TYPE_OF[def.kind],
+      documentation: def.doc,
+    });
+  }
+  return out;
 }
 
 /** Normalises a value to the text DescribeConfigs shows (e.g. Long.MAX spelled out, list spacing removed). */
@@ -238,7 +298,7 @@ export function effectiveTopicConfigs(
 /** The broker's own properties as DescribeConfigs on the BROKER resource reports them. */
 export function describeBrokerConfigs(broker: BrokerConfig, dynamic: DynamicBrokerConfigs = {}): DescribedConfig[] {
   return BROKER_PROPERTY_DEFS.map((def) => {
-    const synonyms = brokerSources(def.name, broker, dynamic);
+    const synonyms = brokerSources(def.name, broker, dynamic).map((e) => (def.sensitive ? { ...e, value: null } : e));
     const first = synonyms[0];
     const value = first ? (first.value === null ? null : canonical(def.kind, first.value)) : null;
     return {

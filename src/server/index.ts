@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pino, { type Logger } from 'pino';
-import type { BrokerConfig } from '../config/broker-config.ts';
+import { type BrokerConfig, ConfigError, withDynamicConfigs } from '../config/broker-config.ts';
 import { FileMetadataLog } from '../metadata/metadata-log.ts';
 import { MetadataImage, type TopicState } from '../metadata/image.ts';
 import { Controller } from '../metadata/controller.ts';
@@ -23,7 +23,7 @@ import { ReplicaManager } from './replica-manager.ts';
 import { SocketServer } from './socket-server.ts';
 import { FetchSessionCache } from './fetch-sessions.ts';
 import type { Broker } from './broker.ts';
-import { validateTopicConfigValue } from './topic-configs.ts';
+import { dynamicBrokerConfigs, validateTopicConfigValue } from './topic-configs.ts';
 import { registerHandlers } from './handlers/index.ts';
 import { GroupCoordinatorService } from '../coordinator/group/service.ts';
 import { OffsetsTopicStore } from './group-store.ts';
@@ -72,8 +72,23 @@ function loadIdentity(config: BrokerConfig, logger: Logger): string {
   return clusterId;
 }
 
+/**
+ * The static configuration with the dynamic broker configs of the metadata
+ * log applied (AlterConfigs made before this start). A combination that no
+ * longer loads is logged and the static configuration kept.
+ */
+function applyDynamicConfigs(config: BrokerConfig, image: MetadataImage, logger: Logger): BrokerConfig {
+  try {
+    return withDynamicConfigs(config, dynamicBrokerConfigs(image, config.nodeId));
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    logger.error(`dynamic broker configs ignored at start, the static configuration is used: ${err.message}`);
+    return config;
+  }
+}
+
 export async function startBroker(opts: { config: BrokerConfig; logger?: Logger }): Promise<RunningBroker> {
-  const config = opts.config;
+  let config = opts.config;
   const logger = opts.logger ?? pino({ level: process.env.SAMSA_LOG_LEVEL ?? 'info' });
   for (const dir of config.logDirs) fs.mkdirSync(dir, { recursive: true });
   const clusterId = loadIdentity(config, logger);
@@ -89,6 +104,10 @@ export async function startBroker(opts: { config: BrokerConfig; logger?: Logger 
     validateConfig: validateTopicConfigValue,
   });
   controller.load();
+  config = applyDynamicConfigs(config, image, logger);
+  if (config.ignored.length > 0) {
+    logger.warn({ ignored: config.ignored }, `set but without effect in Samsa (accepted for compatibility): ${config.ignored.join(', ')}`);
+  }
   const replicas = await ReplicaManager.open(image, config, logger);
   controller.onCommit((batch) => replicas.onMetadata(batch));
 

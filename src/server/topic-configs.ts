@@ -6,6 +6,7 @@
  */
 import type { BrokerConfig } from '../config/broker-config.ts';
 import {
+  type BrokerConfigRefusal,
   type DescribedConfig,
   type DynamicBrokerConfigs,
   describeBrokerConfigs as describeBroker,
@@ -13,7 +14,8 @@ import {
   isDynamicBrokerConfig,
   isListConfig,
   resolveTopicConfigs,
-  validateBrokerConfig,
+  checkBrokerConfigChange,
+  describeClusterDefaultConfigs as describeClusterDefault,
   validateTopicConfig,
 } from '../config/topic-config.ts';
 import type { MetadataImage, TopicState } from '../metadata/image.ts';
@@ -43,6 +45,18 @@ export function validateTopicConfigValue(name: string, value: string): string | 
   return validateTopicConfig(name, value);
 }
 
-export function validateDynamicBrokerConfigValue(name: string, value: string): string | null {
-  return validateBrokerConfig(name, value);
+/** DescribeConfigs on broker resource '': only the configs set as the cluster default. */
+export function describeClusterDefaultConfigs(image?: MetadataImage): DescribedConfig[] {
+  return describeClusterDefault({ clusterDefault: image?.brokerConfigs.get('') });
+}
+
+/** Checks a change of dynamic broker configs against the static and current dynamic ones; null when acceptable. */
+export function checkDynamicBrokerConfigChange(
+  config: BrokerConfig,
+  image: MetadataImage,
+  resourceName: string,
+  changes: Record<string, string | null>,
+  replace: boolean,
+): BrokerConfigRefusal | null {
+  return checkBrokerConfigChange(config, dynamicBrokerConfigs(image, config.nodeId), resourceName, changes, replace);
 }

@@ -8,11 +8,11 @@ import type { Broker } from '../broker.ts';
 import type { Handler } from '../dispatcher.ts';
 import {
   type DescribedConfig,
+  checkDynamicBrokerConfigChange,
   describeBrokerConfigs,
+  describeClusterDefaultConfigs,
   describeTopicConfigs,
-  isDynamicBrokerConfig,
   isListConfig,
-  validateDynamicBrokerConfigValue,
   validateTopicConfigValue,
 } from '../topic-configs.ts';
 
@@ -39,7 +39,7 @@ export function describeConfigsHandler(b: Broker): Handler {
         if (r.resourceName !== '' && r.resourceName !== String(b.nodeId)) {
           return resourceError(r, ErrorCode.INVALID_REQUEST, `Unexpected broker id, expected ${b.nodeId} or empty string, but received ${r.resourceName}`);
         }
-        configs = describeBrokerConfigs(b.config, b.image);
+        configs = r.resourceName === '' ? describeClusterDefaultConfigs(b.image) : describeBrokerConfigs(b.config, b.image);
       } else if (r.resourceType === BROKER_LOGGER) {
         configs = [];
       } else {
@@ -94,15 +94,8 @@ async function alterResource(
     if (resourceName !== '' && resourceName !== String(b.nodeId)) {
       return { errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `Unexpected broker id ${resourceName}` };
     }
-    for (const [k, val] of Object.entries(changes)) {
-      if (!isDynamicBrokerConfig(k)) {
-        return { errorCode: ErrorCode.INVALID_CONFIG, errorMessage: `Cannot update broker config '${k}' dynamically` };
-      }
-      if (val !== null) {
-        const err = validateDynamicBrokerConfigValue(k, val);
-        if (err) return { errorCode: ErrorCode.INVALID_CONFIG, errorMessage: err };
-      }
-    }
+    const refused = checkDynamicBrokerConfigChange(b.config, b.image, resourceName, changes, replace);
+    if (refused) return { errorCode: ErrorCode[refused.error], errorMessage: refused.message };
     if (!validateOnly) await b.controller.alterConfigs('broker', resourceName, changes, replace);
     return { errorCode: ErrorCode.NONE, errorMessage: null };
   }
@@ -133,14 +126,14 @@ export function incrementalAlterConfigsHandler(b: Broker): Handler {
     for (const r of req.resources) {
       const current = currentOverrides(b, r.resourceType, r.resourceName);
       const changes: Changes = {};
-      let bad: string | null = null;
+      let bad: { errorCode: number; errorMessage: string } | null = null;
       for (const c of r.configs) {
         const op = c.configOperation;
         if (op === SET) changes[c.name] = c.value;
         else if (op === DELETE) changes[c.name] = null;
         else if (op === APPEND || op === SUBTRACT) {
           if (!isListConfig(c.name)) {
-            bad = `Config value append/subtract is not allowed for config key ${c.name}`;
+            bad = { errorCode: ErrorCode.INVALID_CONFIG, errorMessage: `Config value append/subtract is not allowed for config key ${c.name}` };
             break;
           }
           const list = (changes[c.name] ?? current.get(c.name) ?? '').split(',').filter((x) => x !== '');
@@ -148,12 +141,12 @@ export function incrementalAlterConfigsHandler(b: Broker): Handler {
           const next = op === APPEND ? [...list, ...items.filter((x: string) => !list.includes(x))] : list.filter((x) => !items.includes(x));
           changes[c.name] = next.join(',');
         } else {
-          bad = `Unknown config operation ${op}`;
+          bad = { errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `Unknown config operation ${op}` };
           break;
         }
       }
       const res = bad
-        ? { errorCode: ErrorCode.INVALID_REQUEST, errorMessage: bad }
+        ? bad
         : await alterResource(b, r.resourceType, r.resourceName, changes, false, req.validateOnly === true);
       responses.push({ ...res, resourceType: r.resourceType, resourceName: r.resourceName });
     }

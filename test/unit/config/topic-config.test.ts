@@ -9,7 +9,8 @@ import {
   describeBrokerConfigs,
   isListConfig,
   isDynamicBrokerConfig,
-  validateBrokerConfig,
+  checkBrokerConfigChange,
+  describeClusterDefaultConfigs,
 } from '../../../src/config/topic-config.ts';
 import { ConfigSource, ConfigType } from '../../../src/config/config-def.ts';
 
@@ -105,7 +106,35 @@ test('list and dynamic predicates; broker config validation', () => {
   assert.equal(isListConfig('retention.ms'), false);
   assert.equal(isDynamicBrokerConfig('log.retention.ms'), true);
   assert.equal(isDynamicBrokerConfig('node.id'), false);
-  assert.equal(validateBrokerConfig('log.retention.bytes', '10'), null);
-  assert.match(validateBrokerConfig('node.id', '3')!, /cannot be changed at runtime/);
-  assert.match(validateBrokerConfig('log.retention.bytes', 'x')!, /expected a long/);
+  const check = (resource: string, changes: Record<string, string | null>) => checkBrokerConfigChange(broker(), {}, resource, changes, false);
+  assert.equal(check('1', { 'log.retention.bytes': '10' }), null);
+  assert.equal(check('', { 'log.retention.bytes': '10' }), null);
+  assert.deepEqual(check('1', { 'node.id': '3' }), { error: 'INVALID_REQUEST', message: 'Cannot update these configs dynamically: node.id' });
+  assert.equal(check('1', { 'log.retention.bytes': 'x' })?.error, 'INVALID_REQUEST');
+  assert.match(check('1', { 'log.retention.bytes': 'x' })!.message, /expected a long/);
+  assert.equal(check('1', { 'log.retention.bytez': '1' })?.error, 'INVALID_CONFIG');
+  assert.equal(check('1', { 'sasl.kerberos.min.time.before.relogin': '1000' }), null);
+  assert.match(check('', { 'sasl.kerberos.min.time.before.relogin': '1000' })!.message, /broker id must be specified/);
+  assert.match(check('1', { 'sasl.enabled.mechanisms': 'PLAIN' })?.message ?? '', /cannot be honoured/);
+  assert.match(check('1', { 'super.users': 'User:admin' })?.message ?? '', /Cannot update these configs dynamically/);
+});
+
+test('every broker property has Kafka\'s update mode', () => {
+  const list = describeBrokerConfigs(broker());
+  const mode = (n: string) => (byName(list, n).readOnly ? 'read-only' : 'dynamic');
+  for (const n of ['node.id', 'log.dirs', 'log.retention.hours', 'log.roll.hours', 'group.max.size', 'advertised.listeners']) assert.equal(mode(n), 'read-only', n);
+  for (const n of ['log.retention.ms', 'log.cleaner.threads', 'num.io.threads', 'max.connections', 'listeners', 'sasl.kerberos.min.time.before.relogin']) {
+    assert.equal(mode(n), 'dynamic', n);
+  }
+});
+
+test('a sensitive property is never shown, not even in synonyms', () => {
+  const b = broker({ 'password.encoder.secret': 'hunter2' });
+  const e = byName(describeBrokerConfigs(b), 'password.encoder.secret');
+  assert.equal(e.isSensitive, true);
+  assert.equal(e.value, null);
+  assert.ok(e.synonyms.length > 0 && e.synonyms.every((s) => s.value === null), JSON.stringify(e.synonyms));
+  assert.deepEqual(describeClusterDefaultConfigs({ clusterDefault: new Map([['log.cleaner.threads', '2']]) }).map((c) => [c.name, c.value, c.source]), [
+    ['log.cleaner.threads', '2', ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG],
+  ]);
 });
