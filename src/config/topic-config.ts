@@ -33,6 +33,8 @@ export interface BrokerSynonym {
 export interface TopicConfigDef extends PropertyDef {
   /** Broker properties that supply the value when the topic has no override, highest priority first. */
   synonyms: BrokerSynonym[];
+  /** Accepted, stored and described, but without effect in Samsa (TOPIC_CONFIGS_WITHOUT_EFFECT). */
+  ignored?: boolean;
 }
 
 export interface ConfigSynonymEntry {
@@ -113,6 +115,26 @@ export const TOPIC_CONFIG_DEFS: TopicConfigDef[] = [
   t('segment.ms', 'long', '604800000', [syn('log.roll.ms'), syn('log.roll.hours', H)], 'Roll a new segment once the active one is this old.', atLeast(1)),
   t('unclean.leader.election.enable', 'boolean', 'false', [syn('unclean.leader.election.enable')], 'Allow an out-of-sync replica to become leader (data loss).'),
 ];
+
+/** Topic configs Samsa accepts, stores and describes but does not act on yet. */
+const TOPIC_CONFIGS_WITHOUT_EFFECT = new Set([
+  'compression.type',
+  'compression.gzip.level',
+  'compression.lz4.level',
+  'compression.zstd.level',
+  'follower.replication.throttled.replicas',
+  'leader.replication.throttled.replicas',
+  'local.retention.bytes',
+  'local.retention.ms',
+  'min.insync.replicas',
+  'preallocate',
+  'segment.jitter.ms',
+  'unclean.leader.election.enable',
+]);
+for (const def of TOPIC_CONFIG_DEFS) if (TOPIC_CONFIGS_WITHOUT_EFFECT.has(def.name)) def.ignored = true;
+
+/** Broker properties that are the broker default of an enforced topic config: a runtime change reaches the logs at once. */
+export const LIVE_BROKER_SYNONYMS: ReadonlySet<string> = new Set(TOPIC_CONFIG_DEFS.filter((d) => !d.ignored).flatMap((d) => d.synonyms.map((s) => s.name)));
 
 export const TOPIC_CONFIG_BY_NAME: ReadonlyMap<string, TopicConfigDef> = new Map(TOPIC_CONFIG_DEFS.map((d) => [d.name, d]));
 

@@ -1,0 +1,79 @@
+/**
+ * What an operator sees at start: properties set without effect are listed
+ * in one log line (none when there are none), and `samsa start` refuses a
+ * security promise it cannot keep with one line on stderr and exit code 1.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
+import { startBroker } from '../../../src/index.ts';
+import { runCli } from '../../../src/cli/main.ts';
+
+function capture() {
+  const lines: any[] = [];
+  const logger = pino({ level: 'info' }, { write: (s: string) => void lines.push(JSON.parse(s)) });
+  return { logger, lines };
+}
+
+const ignoredLines = (lines: any[]) => lines.filter((l) => /without effect/.test(l.msg));
+
+test('the ignored properties that were set are listed in one log line at start', async () => {
+  const { logger, lines } = capture();
+  const b = await startBroker({ logger, overrides: { 'num.io.threads': '4', 'socket.send.buffer.bytes': '1000', 'log.retention.ms': '1000' } });
+  await b.close();
+  const found = ignoredLines(lines);
+  assert.equal(found.length, 1, JSON.stringify(found));
+  assert.equal(found[0].level, 40, 'a warning');
+  assert.deepEqual(found[0].ignored, ['num.io.threads', 'socket.send.buffer.bytes']);
+  assert.match(found[0].msg, /num\.io\.threads, socket\.send\.buffer\.bytes/);
+});
+
+test('no such line when every property that was set has an effect', async () => {
+  const { logger, lines } = capture();
+  const b = await startBroker({ logger, overrides: { 'num.partitions': '2' } });
+  await b.close();
+  assert.deepEqual(ignoredLines(lines), []);
+});
+
+test('ignored dynamic properties stored at runtime are listed at the next start', async () => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'samsa-startup-'));
+  try {
+    const first = await startBroker({ dataDir });
+    const { KafkaClient } = await import('../../../src/client/client.ts');
+    const c = new KafkaClient({ bootstrapServers: first.bootstrapServers, clientId: 'startup-test' });
+    const [r] = await c.incrementalAlterConfigs([{ type: 'broker', name: '1', configs: [{ name: 'log.cleaner.threads', value: '2' }] }]);
+    assert.equal(r.error, null);
+    await c.close();
+    await first.close();
+    const { logger, lines } = capture();
+    const second = await startBroker({ dataDir, logger });
+    await second.close();
+    assert.deepEqual(ignoredLines(lines).map((l) => l.ignored), [['log.cleaner.threads']]);
+  } finally {
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('samsa start refuses a SASL_PLAINTEXT listener and security properties with one line', async () => {
+  const cases: [string[], RegExp][] = [
+    [['listeners=SASL_PLAINTEXT://127.0.0.1:0'], /listener SASL_PLAINTEXT uses security protocol SASL_PLAINTEXT.*use a PLAINTEXT:\/\/ listener/],
+    [['listeners=SSL://127.0.0.1:0'], /no TLS/],
+    [['authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer'], /'authorizer\.class\.name' cannot be honoured: .*ACLs.*remove it/],
+    [['sasl.jaas.config=x required;'], /'sasl\.jaas\.config' cannot be honoured: .*SASL.*remove it/],
+  ];
+  for (const [overrides, expected] of cases) {
+    let out = '';
+    let err = '';
+    const args = ['start', ...overrides.flatMap((o) => ['--override', o]), '--override', `log.dirs=${path.join(os.tmpdir(), 'samsa-never-created')}`];
+    const code = await runCli(args, { stdout: (s) => (out += s), stderr: (s) => (err += s) });
+    assert.equal(code, 1, overrides.join(' '));
+    assert.equal(out, '');
+    assert.equal(err.split('\n').filter((l) => l !== '').length, 1, err);
+    assert.match(err, /^samsa: /);
+    assert.match(err, expected);
+  }
+  assert.equal(fs.existsSync(path.join(os.tmpdir(), 'samsa-never-created')), false, 'nothing was created');
+});
