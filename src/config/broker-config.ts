@@ -322,6 +322,9 @@ export function loadBrokerConfig(opts: LoadBrokerConfigOptions = {}): BrokerConf
   const allListeners = parseList('listeners');
   const listeners = allListeners.filter((l) => !controllerNames.includes(l.name));
   if (listeners.length === 0) fail('listeners', 'no client listener (every listener is a controller listener)');
+  if (listeners.length > 1) {
+    fail('listeners', `Samsa serves one client listener, not ${listeners.length} (${listeners.map((l) => l.name).join(', ')}); keep one (controller listeners may stay)`);
+  }
   const ports = new Set<number>();
   for (const l of listeners) {
     if (l.port !== 0 && ports.has(l.port)) fail('listeners', `port ${l.port} is used by two listeners`);
@@ -447,5 +450,7 @@ export function withDynamicConfigs(config: BrokerConfig, dynamic: DynamicBrokerC
     for (const [k, v] of level ?? []) if (BROKER_PROPERTY_BY_NAME.get(k)?.dynamic) overrides[k] = v;
   }
   const merged = loadBrokerConfig({ overrides, fdLimit: opts.fdLimit });
-  return { ...merged, logDirs: config.logDirs, raw: config.raw };
+  // the default max.connections came from the fd limit the static config was loaded with
+  const maxConnections = 'max.connections' in overrides ? merged.maxConnections : config.maxConnections;
+  return { ...merged, maxConnections, logDirs: config.logDirs, raw: config.raw };
 }

@@ -73,7 +73,7 @@ export const BROKER_PROPERTY_DEFS: BrokerPropertyDef[] = [
   p('node.id', 'int', '1', 'The id of this broker in the cluster.', atLeast(0)),
   p('broker.id', 'int', null, 'Older name of node.id; when both are set they must be equal.', atLeast(0)),
   p('cluster.id', 'string', null, 'Cluster id to format fresh log dirs with (Samsa extension; a random id is generated when unset).'),
-  p('listeners', 'list', DEFAULT_LISTENERS, 'Comma-separated NAME://host:port addresses to listen on; an empty host binds every interface, port 0 picks a free port.'),
+  p('listeners', 'list', DEFAULT_LISTENERS, 'The NAME://host:port address to listen on (one client listener, plus any controller listeners, which Samsa does not open); an empty host binds every interface, port 0 picks a free port.'),
   p('advertised.listeners', 'list', null, 'The addresses given to clients in Metadata responses; defaults to listeners.'),
   p('listener.security.protocol.map', 'string', DEFAULT_SECURITY_PROTOCOL_MAP, 'Maps listener names to security protocols, as NAME:PROTOCOL pairs.'),
   p('controller.listener.names', 'list', null, 'Listeners used only by the KRaft controller; Samsa does not open them.'),

@@ -147,16 +147,21 @@ test('roll and flush settings', () => {
 
 test('listeners: parsing, empty host, IPv6, controller listeners, advertised', () => {
   const c = load({
-    listeners: 'PLAINTEXT://:9092,CONTROLLER://:9093, internal://[::1]:0',
+    listeners: 'PLAINTEXT://:9092,CONTROLLER://:9093',
     'controller.listener.names': 'CONTROLLER',
     'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,INTERNAL:PLAINTEXT',
     'advertised.listeners': 'PLAINTEXT://broker1:19092',
   });
-  assert.deepEqual(c.listeners, [
-    { name: 'PLAINTEXT', host: '0.0.0.0', port: 9092, securityProtocol: 'PLAINTEXT' },
+  assert.deepEqual(c.listeners, [{ name: 'PLAINTEXT', host: '0.0.0.0', port: 9092, securityProtocol: 'PLAINTEXT' }]);
+  assert.deepEqual(c.advertisedListeners, [{ name: 'PLAINTEXT', host: 'broker1', port: 19092, securityProtocol: 'PLAINTEXT' }]);
+  assert.deepEqual(load({ listeners: 'internal://[::1]:0', 'listener.security.protocol.map': 'INTERNAL:PLAINTEXT' }).listeners, [
     { name: 'INTERNAL', host: '::1', port: 0, securityProtocol: 'PLAINTEXT' },
   ]);
-  assert.deepEqual(c.advertisedListeners, [{ name: 'PLAINTEXT', host: 'broker1', port: 19092, securityProtocol: 'PLAINTEXT' }]);
+  // only the first client listener would be opened: refused rather than silently dropped
+  assert.match(
+    configError(() => load({ listeners: 'PLAINTEXT://:9092,INTERNAL://:9094', 'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,INTERNAL:PLAINTEXT' })),
+    /'listeners': Samsa serves one client listener, not 2 \(PLAINTEXT, INTERNAL\); keep one/,
+  );
   assert.match(configError(() => load({ listeners: 'localhost:9092' })), /property 'listeners': expected NAME:\/\/host:port/);
   assert.match(configError(() => load({ listeners: 'FOO://h:1' })), /FOO has no entry in listener.security.protocol.map/);
   assert.match(configError(() => load({ listeners: 'SSL://h:1' })), /security protocol SSL, but Samsa has no TLS/);
