@@ -25,6 +25,12 @@ export interface BrokerPropertyDef extends PropertyDef {
   /** The value is a secret: DescribeConfigs reports it as null, errors never repeat it. */
   sensitive?: boolean;
   /**
+   * A runtime change takes effect at once. Derived for the broker defaults of
+   * enforced topic configs; set it on other dynamic properties whose change
+   * the broker applies while running (otherwise it applies from the next start).
+   */
+  live?: boolean;
+  /**
    * For properties that promise security Samsa does not provide: why the
    * value cannot be honoured and what to do, or null for a harmless value.
    */

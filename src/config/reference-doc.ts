@@ -22,7 +22,7 @@ export function brokerPropertyEffect(d: BrokerPropertyDef): string {
   if (d.refuse) return `refused unless ${d.accepts ?? 'unset'} (then no effect)`;
   if (d.ignored) return d.dynamic ? 'stored only (dynamic, nothing to reconfigure)' : 'ignored (no effect)';
   if (!d.dynamic) return 'enforced';
-  return LIVE_BROKER_SYNONYMS.has(d.name) ? 'enforced; runtime changes apply at once' : 'enforced; runtime changes apply from the next start';
+  return d.live || LIVE_BROKER_SYNONYMS.has(d.name) ? 'enforced; runtime changes apply at once' : 'enforced; runtime changes apply from the next start';
 }
 
 export function renderConfigReference(): string {
