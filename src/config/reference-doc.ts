@@ -45,8 +45,8 @@ export function renderConfigReference(): string {
   out.push('- **stored only (dynamic, nothing to reconfigure)**: as ignored, and it can also');
   out.push('  be changed at runtime: the value is checked, stored in the metadata log and');
   out.push('  shown by DescribeConfigs, and changes nothing.');
-  out.push('- **refused unless ...**: the property promises security Samsa does not');
-  out.push('  provide yet (TLS, SASL authentication, ACLs). Any other value stops startup');
+  out.push('- **refused unless ...**: the property promises something Samsa does not');
+  out.push('  provide yet (TLS, SASL authentication, ACLs, refusing DeleteTopics). Any other value stops startup');
   out.push('  with one line naming the property, and AlterConfigs refuses it. The accepted');
   out.push('  values have no effect. The same holds for every `ssl.*` and `sasl.*` property');
   out.push('  not listed here (also behind a `listener.name.<listener>.` prefix), for');
