@@ -13,6 +13,16 @@
  *   response waits for that piece's write callback (the socket drained).
  * - Backpressure: when the socket's write buffer is full, or too many
  *   requests are in flight, the connection stops reading until it drains.
+ * - Request memory: a frame is only allocated once the broker-wide
+ *   RequestMemory (request-memory.ts) admits it; until then the connection
+ *   stops reading and waits its turn. The room is given back when the
+ *   request is answered.
+ * - Deadlines: a connection with nothing in flight is closed once idle for
+ *   `connections.max.idle.ms`; a frame that started arriving must be
+ *   complete within `samsa.request.read.timeout.ms` of its first bytes
+ *   (a client that trickles bytes cannot hold its frame's memory forever).
+ *   Time the connection spends not reading (its own backpressure) does not
+ *   count against the client.
  */
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
@@ -20,6 +30,8 @@ import type { Chunk } from '../protocol/writer.ts';
 import type { PooledBuffer } from '../storage/buffer-pool.ts';
 import type { FileRegion } from '../storage/file-region.ts';
 import { FrameReader } from './frame-reader.ts';
+import type { LogLimiter } from './log-limiter.ts';
+import { type MemoryWaiter, RequestMemory } from './request-memory.ts';
 import { canSendInPlace, copyOut, sendInPlace } from './sendfile.ts';
 import { readIntoUserBuffers } from './socket-user-buffer.ts';
 
@@ -51,6 +63,12 @@ export interface ConnectionOptions {
   idleTimeoutMs: number;
   maxInFlight: number;
   logger: Logger;
+  /** The broker's request memory (default: unbounded, for this connection alone). */
+  memory?: RequestMemory;
+  /** Most ms from a frame's first bytes to its last (0: no deadline). */
+  requestReadTimeoutMs?: number;
+  /** Rate limit of the warnings a client can cause, shared by the broker's connections. */
+  logLimiter?: LogLimiter;
 }
 
 interface Pending {
@@ -58,7 +76,13 @@ interface Pending {
   done: boolean;
   /** The request frame's pooled memory, retired once the request is answered. */
   block: PooledBuffer | null;
+  /** What the frame took from the request memory. */
+  bytes: number;
+  apiKey: number;
 }
+
+/** Orders connections by last activity (LRU eviction); cheaper and finer than a clock. */
+let activityTick = 0;
 
 export class Connection {
   readonly id: string;
@@ -71,6 +95,24 @@ export class Connection {
   private pausedForInFlight = false;
   private idleTimer: NodeJS.Timeout | undefined;
   lastActive = Date.now();
+  /** activityTick at the last read or write: larger is more recent. */
+  lastActivity = ++activityTick;
+  /** The client's address (IPv4-mapped IPv6 addresses as plain IPv4). */
+  readonly ip: string;
+  private readonly memory: RequestMemory;
+  /** Waiting for room in the request memory: not reading. */
+  private waitingForMemory = false;
+  private readonly memoryWaiter: MemoryWaiter = {
+    retry: () => {
+      if (this.closed) return true;
+      this.waitingForMemory = false;
+      this.maybeResume();
+      return !this.waitingForMemory;
+    },
+  };
+  /** When the frame now arriving started (0: none is). */
+  private frameStartedAt = 0;
+  private frameTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly socket: Socket,
@@ -79,17 +121,23 @@ export class Connection {
     private readonly onClose: (c: Connection) => void,
   ) {
     this.id = `${socket.remoteAddress}:${socket.remotePort}`;
+    this.ip = normalizeIp(socket.remoteAddress);
+    this.memory = opts.memory ?? new RequestMemory(-1, -1);
     socket.setNoDelay(true);
     this.reader = new FrameReader(opts.maxFrameBytes, {
       frame: (frame, block) => this.dispatch(frame, block),
       oversize: (size) => {
-        this.opts.logger.warn(
-          { conn: this.id, size, limit: this.opts.maxFrameBytes },
-          'closing connection: request frame size out of range (socket.request.max.bytes)',
-        );
+        this.warn('closing connection: request frame size out of range (socket.request.max.bytes)', { size, limit: this.opts.maxFrameBytes });
         this.close();
       },
       paused: () => this.closed || this.pausedForInFlight || this.writeBlocked,
+      admit: (size, apiKey) => {
+        if (this.memory.tryAdmit(size, apiKey)) return true;
+        this.waitingForMemory = true;
+        this.memory.wait(this.memoryWaiter);
+        return false;
+      },
+      abandon: (size, apiKey) => this.memory.release(size, apiKey),
     });
     this.readsInPlace = readIntoUserBuffers(socket, {
       next: () => this.reader.target(),
@@ -105,29 +153,91 @@ export class Connection {
     this.armIdleTimer();
   }
 
-  private armIdleTimer(): void {
+  /** Fires when the connection will have been idle for the period since its last activity (a busy one is looked at again a period later). */
+  private armIdleTimer(delayMs = this.opts.idleTimeoutMs): void {
     if (this.opts.idleTimeoutMs <= 0) return;
     this.idleTimer = setTimeout(() => {
       const idle = Date.now() - this.lastActive;
-      if (idle >= this.opts.idleTimeoutMs && this.pending.length === 0) {
-        this.opts.logger.info({ conn: this.id, idleMs: idle }, 'closing idle connection (connections.max.idle.ms)');
+      if (this.pending.length > 0) {
+        this.armIdleTimer();
+      } else if (idle >= this.opts.idleTimeoutMs) {
+        this.info('closing idle connection (connections.max.idle.ms)', { idleMs: idle });
         this.close();
       } else {
-        this.armIdleTimer();
+        this.armIdleTimer(this.opts.idleTimeoutMs - idle);
       }
-    }, this.opts.idleTimeoutMs);
+    }, delayMs);
     this.idleTimer.unref();
+  }
+
+  /** Fires at the deadline of the frame now arriving; looks again if that frame was done with meanwhile. */
+  private armFrameTimer(delayMs: number): void {
+    this.frameTimer = setTimeout(() => {
+      this.frameTimer = undefined;
+      if (this.closed || this.frameStartedAt === 0) return;
+      const limit = this.opts.requestReadTimeoutMs!;
+      if (!this.reader.frameInProgress) {
+        this.frameStartedAt = 0;
+        return;
+      }
+      if (this.notReading) {
+        // our own backpressure: the client's clock restarts
+        this.frameStartedAt = Date.now();
+        this.armFrameTimer(limit);
+        return;
+      }
+      const took = Date.now() - this.frameStartedAt;
+      if (took >= limit) {
+        this.warn('closing connection: request frame not complete in time (samsa.request.read.timeout.ms)', { ms: took, buffered: this.reader.buffered });
+        this.close();
+      } else {
+        this.armFrameTimer(limit - took);
+      }
+    }, delayMs);
+    this.frameTimer.unref();
   }
 
   private onRead(buf: Buffer, n: number, owned: boolean): void {
     if (this.closed) return;
     this.lastActive = Date.now();
+    this.lastActivity = ++activityTick;
     this.reader.received(buf, n, owned);
-    if (this.pausedForInFlight || this.writeBlocked) this.socket.pause();
+    if (this.closed) return;
+    // dispatch() clears frameStartedAt for every frame completed, so one in progress now started in this read
+    if (this.frameStartedAt === 0 && this.reader.frameInProgress && (this.opts.requestReadTimeoutMs ?? 0) > 0) {
+      this.frameStartedAt = this.lastActive;
+      if (!this.frameTimer) this.armFrameTimer(this.opts.requestReadTimeoutMs!);
+    }
+    if (this.notReading) this.socket.pause();
+  }
+
+  /** Not reading for a reason of ours: too many requests in flight, writes blocked, or no room in the request memory. */
+  private get notReading(): boolean {
+    return this.pausedForInFlight || this.writeBlocked || this.waitingForMemory;
+  }
+
+  /** Nothing in flight, no frame arriving and nothing being written: the connection may be closed to make room for another. */
+  get idle(): boolean {
+    return this.pending.length === 0 && this.writing === null && !this.reader.frameInProgress;
+  }
+
+  /** A warning a client can cause: rate-limited per message and client address. */
+  warn(msg: string, extra: object = {}): void {
+    const suppressed = this.opts.logLimiter ? this.opts.logLimiter.take(`${msg}|${this.ip}`) : 0;
+    if (suppressed === null) return;
+    this.opts.logger.warn({ conn: this.id, ...extra, ...(suppressed > 0 ? { suppressed } : {}) }, msg);
+  }
+
+  /** As warn(), at info level. */
+  private info(msg: string, extra: object = {}): void {
+    const suppressed = this.opts.logLimiter ? this.opts.logLimiter.take(`${msg}|${this.ip}`) : 0;
+    if (suppressed === null) return;
+    this.opts.logger.info({ conn: this.id, ...extra, ...(suppressed > 0 ? { suppressed } : {}) }, msg);
   }
 
   private dispatch(frame: Buffer, block: PooledBuffer | null): void {
-    const slot: Pending = { reply: undefined, done: false, block };
+    this.frameStartedAt = 0;
+    const slot: Pending = { reply: undefined, done: false, block, bytes: frame.length, apiKey: frame.length >= 2 ? frame.readInt16BE(0) : -1 };
     this.pending.push(slot);
     if (this.pending.length >= this.opts.maxInFlight) this.pausedForInFlight = true;
     let result: Reply | Promise<Reply>;
@@ -155,6 +265,7 @@ export class Connection {
     slot.done = true;
     slot.block?.retire();
     slot.block = null;
+    this.memory.release(slot.bytes, slot.apiKey);
     this.flushReplies();
   }
 
@@ -202,6 +313,7 @@ export class Connection {
       this.pending.shift();
     }
     this.lastActive = Date.now();
+    this.lastActivity = ++activityTick;
     this.maybeResume();
   }
 
@@ -286,9 +398,9 @@ export class Connection {
   private maybeResume(): void {
     if (this.closed) return;
     if (this.pausedForInFlight && this.pending.length < this.opts.maxInFlight) this.pausedForInFlight = false;
-    if (!this.writeBlocked && !this.pausedForInFlight) this.reader.resume();
+    if (!this.notReading) this.reader.resume();
     if (this.closed) return;
-    if (!this.writeBlocked && !this.pausedForInFlight) this.socket.resume();
+    if (!this.notReading) this.socket.resume();
     else this.socket.pause();
   }
 
@@ -306,6 +418,8 @@ export class Connection {
     this.tornDown = true;
     this.closed = true;
     if (this.idleTimer) clearTimeout(this.idleTimer);
+    if (this.frameTimer) clearTimeout(this.frameTimer);
+    this.memory.cancel(this.memoryWaiter);
     // Answers that will never be written release what they hold now; the rest when they complete.
     for (const p of this.pending) {
       if (this.writing && p.reply === this.writing.reply) continue; // its queued piece's callback releases it
@@ -322,4 +436,10 @@ export class Connection {
       await new Promise((r) => setTimeout(r, 5));
     }
   }
+}
+
+/** The address as one key per client: IPv4-mapped IPv6 (::ffff:a.b.c.d) as plain IPv4. */
+export function normalizeIp(address: string | undefined): string {
+  if (!address) return '';
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
 }

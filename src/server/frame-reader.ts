@@ -26,7 +26,9 @@
  * see socket-user-buffer.ts) is owned by us and passed on as slices.
  *
  * A size outside [0, maxFrameBytes] is reported before anything is allocated
- * for it (`socket.request.max.bytes`).
+ * for it (`socket.request.max.bytes`). A size in range is only allocated once
+ * the sink admits it (the broker's request memory, request-memory.ts); until
+ * then the bytes are carried and nothing more is parsed.
  */
 import { type BufferPool, type PooledBuffer, sharedBufferPool } from '../storage/buffer-pool.ts';
 
@@ -45,6 +47,15 @@ export interface FrameSink {
   oversize(size: number): void;
   /** True while no frame should be handed over (backpressure, or closed). */
   paused(): boolean;
+  /**
+   * Room for a frame of `size` bytes of API `apiKey` (-1 for a frame shorter
+   * than an API key), asked before its buffer is allocated. False: the reader
+   * stops until resume(); the sink gives the room back once the frame handed
+   * over is done with, or through abandon().
+   */
+  admit(size: number, apiKey: number): boolean;
+  /** An admitted frame will never be handed over (stop() during it). */
+  abandon(size: number, apiKey: number): void;
 }
 
 interface Partial {
@@ -127,14 +138,23 @@ export class FrameReader {
     this.parse(data, false);
   }
 
-  /** No more frames: returns the unfinished frame's pooled buffer, if any. */
+  /** A frame has started and is not complete yet (its size prefix, or part of it, has arrived), or bytes wait to be parsed. */
+  get frameInProgress(): boolean {
+    return this.partial !== null || this.carry !== null;
+  }
+
+  /** No more frames: returns the unfinished frame's pooled buffer and its admitted room, if any. */
   stop(): void {
     this.stopped = true;
     this.carry = null;
     this.direct = null;
     this.scratch = null;
-    this.partial?.block?.retire();
+    const p = this.partial;
     this.partial = null;
+    if (p) {
+      p.block?.retire();
+      this.sink.abandon(p.buf.length, apiKeyOf(p.buf, p.buf.length));
+    }
   }
 
   private completePartial(): void {
@@ -168,6 +188,7 @@ export class FrameReader {
         return;
       }
       if (left >= 4 + size) {
+        if (!this.sink.admit(size, size >= 2 ? data.readInt16BE(at + 4) : -1)) break;
         const body = data.subarray(at + 4, at + 4 + size);
         at += 4 + size;
         if (owned) {
@@ -180,13 +201,14 @@ export class FrameReader {
         continue;
       }
       if (left < 6) break; // the API key decides where the frame goes
+      if (!this.sink.admit(size, data.readInt16BE(at + 4))) break;
       const { buf, block } = this.allocate(size, data.subarray(at + 4));
       const filled = data.copy(buf, 0, at + 4, end);
       this.partial = { buf, filled, block };
       return;
     }
     if (this.stopped) return;
-    // Paused, or a size prefix not yet complete: keep the rest (copied out of the scratch).
+    // Paused, not admitted, or a size prefix not yet complete: keep the rest (copied out of the scratch).
     const rest = data.subarray(at);
     this.carry = owned ? rest : Buffer.from(rest);
   }
@@ -199,4 +221,9 @@ export class FrameReader {
     }
     return { buf: Buffer.allocUnsafe(size), block: null };
   }
+}
+
+/** The API key at the start of a frame of `size` bytes, -1 when it is too short to have one. */
+function apiKeyOf(frame: Buffer, size: number): number {
+  return size >= 2 ? frame.readInt16BE(0) : -1;
 }

@@ -1,16 +1,44 @@
 /**
- * The TCP listener: accepts connections up to `max.connections`, wires each
- * to the dispatcher, and on shutdown stops accepting, lets in-flight requests
+ * The TCP listener: accepts connections within the limits, wires each to
+ * the dispatcher, and on shutdown stops accepting, lets in-flight requests
  * finish (bounded wait) and closes what remains. Connections accepted
  * between listen() and open() (the broker binds first to learn its port,
  * then finishes starting) are parked unread, so no request is served before
  * the broker is registered and its handlers are in place.
+ *
+ * Limits on accepting (all four can be changed at runtime, updateLimits()):
+ * - `max.connections.per.ip` / `max.connections.per.ip.overrides`: a
+ *   connection beyond its address's limit is closed at once.
+ * - `max.connection.creation.rate`: connections accepted per second across
+ *   the listener, as a token bucket holding at most one second's worth; a
+ *   connection beyond it is closed at once (Kafka instead delays accepting
+ *   it).
+ * - `max.connections`: when it is reached, the least recently used idle
+ *   connection (nothing in flight, no frame arriving) is closed to make room
+ *   for the new one, so idle clients cannot lock others out; when every
+ *   connection is busy the new one is closed. Lowering the limit closes no
+ *   connection that is already open.
+ * Warnings about refused or bad connections are rate-limited per client
+ * address (log-limiter.ts).
  */
+import dns from 'node:dns';
 import net from 'node:net';
 import type { Logger } from 'pino';
-import { Connection, type FrameHandler } from './connection.ts';
+import { Connection, type FrameHandler, normalizeIp } from './connection.ts';
+import { LogLimiter } from './log-limiter.ts';
+import { RequestMemory } from './request-memory.ts';
 
-export interface SocketServerOptions {
+/** The limits on accepting connections that can change at runtime. */
+export interface ConnectionLimits {
+  maxConnections: number;
+  maxConnectionsPerIp: number;
+  /** Address (or host name, resolved when set) -> its own per-IP limit. */
+  maxConnectionsPerIpOverrides: ReadonlyMap<string, number>;
+  /** Connections accepted per second. */
+  maxConnectionCreationRate: number;
+}
+
+export interface SocketServerOptions extends Partial<Omit<ConnectionLimits, 'maxConnections'>> {
   host: string;
   port: number;
   maxConnections: number;
@@ -18,23 +46,57 @@ export interface SocketServerOptions {
   idleTimeoutMs: number;
   maxInFlightPerConnection: number;
   logger: Logger;
+  /** queued.max.request.bytes: most bytes held by request frames across connections (-1 or unset: unbounded). */
+  queuedMaxRequestBytes?: number;
+  /** queued.max.requests: most requests read and not yet answered (request-memory.ts says which count; -1 or unset: unbounded). */
+  queuedMaxRequests?: number;
+  /** samsa.request.read.timeout.ms: most ms from a frame's first bytes to its last (0 or unset: none). */
+  requestReadTimeoutMs?: number;
+  /** Rate limit of client-caused warnings (default: one line per message and address per 10 s). */
+  logLimiter?: LogLimiter;
+  /** Clock of the creation rate (tests). */
+  now?: () => number;
 }
+
+const INT_MAX = 2147483647;
 
 export class SocketServer {
   private readonly server: net.Server;
   private readonly connections = new Set<Connection>();
-  private rejectedLogged = false;
+  private readonly perIp = new Map<string, number>();
   /** Sockets accepted before open(); null once open. */
   private parked: net.Socket[] | null = [];
+  readonly memory: RequestMemory;
+  private readonly limiter: LogLimiter;
+  private readonly now: () => number;
+  private limits: ConnectionLimits;
+  /** The overrides with host names resolved to addresses. */
+  private overrides: ReadonlyMap<string, number> = new Map();
+  private overridesGeneration = 0;
+  /** Token bucket of max.connection.creation.rate. */
+  private tokens = 0;
+  private tokensAt = 0;
 
   constructor(
     private readonly opts: SocketServerOptions,
     private readonly handler: FrameHandler,
   ) {
+    this.memory = new RequestMemory(opts.queuedMaxRequestBytes ?? -1, opts.queuedMaxRequests ?? -1);
+    this.limiter = opts.logLimiter ?? new LogLimiter(10_000);
+    this.now = opts.now ?? Date.now;
+    this.limits = {
+      maxConnections: opts.maxConnections,
+      maxConnectionsPerIp: opts.maxConnectionsPerIp ?? INT_MAX,
+      maxConnectionsPerIpOverrides: new Map(),
+      maxConnectionCreationRate: opts.maxConnectionCreationRate ?? INT_MAX,
+    };
+    this.updateLimits({ maxConnectionsPerIpOverrides: opts.maxConnectionsPerIpOverrides ?? new Map() });
+    this.tokens = this.limits.maxConnectionCreationRate;
+    this.tokensAt = this.now();
     // Paused until a Connection has set up how the socket is read (see frame-reader.ts).
     this.server = net.createServer({ pauseOnConnect: true }, (socket) => {
       if (this.parked) {
-        if (this.parked.length >= opts.maxConnections) {
+        if (this.parked.length >= this.limits.maxConnections) {
           socket.destroy();
           return;
         }
@@ -43,6 +105,45 @@ export class SocketServer {
         return;
       }
       this.accept(socket);
+    });
+  }
+
+  /** Applies new connection limits (dynamic broker configs); open connections stay. */
+  updateLimits(changes: Partial<ConnectionLimits>): void {
+    const next = { ...this.limits, ...changes };
+    if (changes.maxConnectionCreationRate !== undefined && changes.maxConnectionCreationRate !== this.limits.maxConnectionCreationRate) {
+      this.tokens = Math.min(this.tokens, next.maxConnectionCreationRate);
+    }
+    this.limits = next;
+    if (changes.maxConnectionsPerIpOverrides) this.resolveOverrides(changes.maxConnectionsPerIpOverrides);
+  }
+
+  get currentLimits(): Readonly<ConnectionLimits> {
+    return this.limits;
+  }
+
+  /** Addresses apply at once; host names once resolved (all their addresses), as Kafka resolves them when the config is set. */
+  private resolveOverrides(given: ReadonlyMap<string, number>): void {
+    const generation = ++this.overridesGeneration;
+    const resolved = new Map<string, number>();
+    const names: [string, number][] = [];
+    for (const [host, n] of given) {
+      if (net.isIP(host)) resolved.set(normalizeIp(host), n);
+      else names.push([host, n]);
+    }
+    this.overrides = new Map(resolved);
+    if (names.length === 0) return;
+    void Promise.all(
+      names.map(([host, n]) =>
+        dns.promises.lookup(host, { all: true }).then(
+          (addrs) => {
+            for (const a of addrs) if (!resolved.has(normalizeIp(a.address))) resolved.set(normalizeIp(a.address), n);
+          },
+          (err) => this.opts.logger.warn({ host, err: (err as Error).message }, 'max.connections.per.ip.overrides: cannot resolve host name; its override is not applied'),
+        ),
+      ),
+    ).then(() => {
+      if (generation === this.overridesGeneration) this.overrides = resolved;
     });
   }
 
@@ -57,17 +158,51 @@ export class SocketServer {
     }
   }
 
+  private refuse(socket: net.Socket, ip: string, msg: string, extra: object): void {
+    const suppressed = this.limiter.take(`${msg}|${ip}`);
+    if (suppressed !== null) this.opts.logger.warn({ ip, ...extra, ...(suppressed > 0 ? { suppressed } : {}) }, msg);
+    socket.destroy();
+  }
+
+  /** One token of the creation rate, if there is one. */
+  private takeCreationToken(): boolean {
+    const rate = this.limits.maxConnectionCreationRate;
+    if (rate >= INT_MAX) return true;
+    const now = this.now();
+    this.tokens = Math.min(rate, this.tokens + ((now - this.tokensAt) * rate) / 1000);
+    this.tokensAt = now;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+
+  /** Closes the least recently used idle connection; false when every connection is busy. */
+  private evictIdle(): boolean {
+    let victim: Connection | undefined;
+    for (const c of this.connections) if (c.idle && (!victim || c.lastActivity < victim.lastActivity)) victim = c;
+    if (!victim) return false;
+    const msg = 'closing the least recently used idle connection to make room for a new one (max.connections)';
+    const suppressed = this.limiter.take(msg);
+    if (suppressed !== null) this.opts.logger.info({ conn: victim.id, limit: this.limits.maxConnections, ...(suppressed > 0 ? { suppressed } : {}) }, msg);
+    victim.close();
+    return true;
+  }
+
   private accept(socket: net.Socket): void {
     const opts = this.opts;
-    if (this.connections.size >= opts.maxConnections) {
-      if (!this.rejectedLogged) {
-        opts.logger.warn({ limit: opts.maxConnections }, 'refusing connection: max.connections reached');
-        this.rejectedLogged = true;
-      }
-      socket.destroy();
-      return;
+    const limits = this.limits;
+    const ip = normalizeIp(socket.remoteAddress);
+    const perIpLimit = this.overrides.get(ip) ?? limits.maxConnectionsPerIp;
+    const fromIp = this.perIp.get(ip) ?? 0;
+    if (fromIp >= perIpLimit) {
+      return this.refuse(socket, ip, 'refusing connection: max.connections.per.ip reached for this address', { limit: perIpLimit });
     }
-    this.rejectedLogged = false;
+    if (!this.takeCreationToken()) {
+      return this.refuse(socket, ip, 'refusing connection: max.connection.creation.rate exceeded', { rate: limits.maxConnectionCreationRate });
+    }
+    if (this.connections.size >= limits.maxConnections && !this.evictIdle()) {
+      return this.refuse(socket, ip, 'refusing connection: max.connections reached and no connection is idle', { limit: limits.maxConnections });
+    }
     const conn = new Connection(
       socket,
       this.handler,
@@ -76,10 +211,19 @@ export class SocketServer {
         idleTimeoutMs: opts.idleTimeoutMs,
         maxInFlight: opts.maxInFlightPerConnection,
         logger: opts.logger,
+        memory: this.memory,
+        requestReadTimeoutMs: opts.requestReadTimeoutMs ?? 0,
+        logLimiter: this.limiter,
       },
-      (c) => this.connections.delete(c),
+      (c) => {
+        if (!this.connections.delete(c)) return;
+        const n = (this.perIp.get(c.ip) ?? 1) - 1;
+        if (n <= 0) this.perIp.delete(c.ip);
+        else this.perIp.set(c.ip, n);
+      },
     );
     this.connections.add(conn);
+    this.perIp.set(ip, fromIp + 1);
     socket.resume();
   }
 

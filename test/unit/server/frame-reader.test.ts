@@ -15,11 +15,16 @@ interface Got {
   block: PooledBuffer | null;
 }
 
-function sink(got: Got[], opts: { paused?: () => boolean; oversize?: (n: number) => void } = {}): FrameSink {
+function sink(
+  got: Got[],
+  opts: { paused?: () => boolean; oversize?: (n: number) => void; admit?: (size: number, apiKey: number) => boolean; abandon?: (size: number, apiKey: number) => void } = {},
+): FrameSink {
   return {
     frame: (frame, block) => got.push({ frame, block }),
     oversize: opts.oversize ?? ((n) => assert.fail(`unexpected oversize ${n}`)),
     paused: opts.paused ?? (() => false),
+    admit: opts.admit ?? (() => true),
+    abandon: opts.abandon ?? (() => {}),
   };
 }
 
@@ -113,6 +118,8 @@ test('while paused nothing is handed over; resume() delivers the rest in order',
     },
     oversize: () => assert.fail('oversize'),
     paused: () => paused,
+    admit: () => true,
+    abandon: () => {},
   });
   const bytes = stream(frames);
   const t = reader.target();
@@ -154,4 +161,42 @@ test('stop() returns an unfinished pooled frame to its pool', () => {
   assert.equal(pool.idle, 0);
   reader.stop();
   assert.equal(pool.idle, BufferPool.capacityFor(200_000));
+});
+
+test('a frame the sink does not admit is neither allocated nor handed over until resume(); an abandoned one is given back', () => {
+  const frames = [frameBytes(0, 30_000, 1), frameBytes(3, 50, 2), frameBytes(0, 40_000, 3)];
+  const asked: [number, number][] = [];
+  const abandoned: [number, number][] = [];
+  let room = 1;
+  const got: Got[] = [];
+  const pool = new BufferPool(8 << 20);
+  const reader = new FrameReader(
+    MAX,
+    sink(got, {
+      admit: (size, apiKey) => {
+        asked.push([size, apiKey]);
+        if (room === 0) return false;
+        room--;
+        return true;
+      },
+      abandon: (size, apiKey) => abandoned.push([size, apiKey]),
+    }),
+    pool,
+  );
+  const bytes = stream(frames);
+  // all but the last 100 bytes arrive
+  kernel(reader, bytes.subarray(0, bytes.length - 100), () => 1 << 20);
+  assert.equal(got.length, 1, 'only the admitted frame is handed over');
+  assert.deepEqual(asked[0], [30_000, 0]);
+  assert.ok(asked.length >= 2 && asked.slice(1).every(([s, k]) => s === 50 && k === 3), 'then only the refused frame is asked for, again');
+  assert.ok(reader.frameInProgress, 'the refused bytes are carried');
+  const before = asked.length;
+  room = 2;
+  reader.resume();
+  assert.equal(got.length, 2);
+  assert.ok(got[1].frame.equals(frames[1]));
+  assert.deepEqual(asked.slice(before), [[50, 3], [40_000, 0]]);
+  // the third frame is admitted and partly received: stopping gives its room back
+  reader.stop();
+  assert.deepEqual(abandoned, [[40_000, 0]]);
 });
