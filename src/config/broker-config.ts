@@ -6,10 +6,11 @@
  * message naming the property.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { parseProperties } from './properties.ts';
 import { type ConfigValue, checkValue, closestName, parseValue } from './config-def.ts';
-import { type BrokerPropertyDef, BROKER_PROPERTY_BY_NAME, BROKER_PROPERTY_DEFS, IGNORED_PREFIXES, securityRefusal } from './broker-defs.ts';
+import { type BrokerPropertyDef, BROKER_PROPERTY_BY_NAME, BROKER_PROPERTY_DEFS, IGNORED_PREFIXES, parseConnectionOverrides, securityRefusal } from './broker-defs.ts';
 import { type DynamicBrokerConfigs, TOPIC_CONFIG_BY_NAME } from './topic-config.ts';
 
 export class ConfigError extends Error {
@@ -85,6 +86,17 @@ export interface BrokerConfig {
    */
   maxConnections: number;
   maxConnectionsPerIp: number;
+  /** max.connections.per.ip.overrides: host (name or address) -> limit. */
+  maxConnectionsPerIpOverrides: Map<string, number>;
+  maxConnectionCreationRate: number;
+  queuedMaxRequests: number;
+  /**
+   * queued.max.request.bytes; -1 = unbounded. Kafka's default is -1; when it
+   * is not set Samsa uses min(256 MiB, a quarter of the memory).
+   */
+  queuedMaxRequestBytes: number;
+  /** samsa.request.read.timeout.ms (0 = none). */
+  requestReadTimeoutMs: number;
   fetchMaxBytes: number;
   groupInitialRebalanceDelayMs: number;
   groupMinSessionTimeoutMs: number;
@@ -122,6 +134,8 @@ export interface LoadBrokerConfigOptions {
   cwd?: string;
   /** Open-file soft limit used to cap max.connections (default: read from the OS). */
   fdLimit?: number;
+  /** Memory the default of queued.max.request.bytes is a quarter of (default: the OS's, or the cgroup's limit). */
+  totalMemory?: number;
 }
 
 /** Splits 'key=value' strings; the value may itself contain '='. */
@@ -157,6 +171,17 @@ export function defaultMaxConnections(fdLimit: number | undefined): number {
 /** "invalid value 'x'", without the value when it is a secret. */
 function invalidValue(def: BrokerPropertyDef | undefined, text: string): string {
   return def?.sensitive ? 'invalid value' : `invalid value '${text}'`;
+}
+
+/** Default queued.max.request.bytes: 256 MiB, or a quarter of the memory when that is less. */
+export function defaultQueuedMaxRequestBytes(totalMemory: number = availableMemory()): number {
+  return Math.max(1, Math.min(256 * 1024 * 1024, Math.floor(totalMemory / 4)));
+}
+
+function availableMemory(): number {
+  const constrained = typeof process.constrainedMemory === 'function' ? process.constrainedMemory() : 0;
+  const total = os.totalmem();
+  return constrained && constrained > 0 && constrained < total ? constrained : total;
 }
 
 function unknownPropertyError(key: string): ConfigError {
@@ -409,6 +434,11 @@ export function loadBrokerConfig(opts: LoadBrokerConfigOptions = {}): BrokerConf
     connectionsMaxIdleMs: num('connections.max.idle.ms'),
     maxConnections,
     maxConnectionsPerIp: num('max.connections.per.ip'),
+    maxConnectionsPerIpOverrides: parseConnectionOverrides(str('max.connections.per.ip.overrides')) as Map<string, number>,
+    maxConnectionCreationRate: num('max.connection.creation.rate'),
+    queuedMaxRequests: num('queued.max.requests'),
+    queuedMaxRequestBytes: has('queued.max.request.bytes') ? num('queued.max.request.bytes') : defaultQueuedMaxRequestBytes(opts.totalMemory),
+    requestReadTimeoutMs: num('samsa.request.read.timeout.ms'),
     fetchMaxBytes: num('fetch.max.bytes'),
     groupInitialRebalanceDelayMs: num('group.initial.rebalance.delay.ms'),
     groupMinSessionTimeoutMs: minSession,

@@ -91,12 +91,17 @@ export const BROKER_PROPERTY_DEFS: BrokerPropertyDef[] = [
   ig('socket.receive.buffer.bytes', 'int', '102400', 'SO_RCVBUF of the server sockets.'),
   ig('socket.listen.backlog.size', 'int', '50', 'Backlog of pending connections.', atLeast(1)),
   p('connections.max.idle.ms', 'long', '600000', 'Connections idle for longer than this are closed.'),
-  p('max.connections', 'int', INT_MAX_TEXT, 'Most client connections accepted at once; Samsa caps the default below the open-file limit.', atLeast(0), { dynamic: true }),
-  ig('max.connections.per.ip', 'int', INT_MAX_TEXT, 'Most connections accepted from one IP address.', atLeast(0), { dynamic: true }),
+  p('max.connections', 'int', INT_MAX_TEXT, 'Most client connections accepted at once; Samsa caps the default below the open-file limit. When it is reached, the least recently used idle connection (nothing in flight) is closed to make room for the new one; when none is idle, the new one is closed. Lowering it closes no open connection.', atLeast(0), { dynamic: true, live: true }),
+  p('max.connections.per.ip', 'int', INT_MAX_TEXT, 'Most connections accepted from one IP address; a connection beyond it is closed at once.', atLeast(0), { dynamic: true, live: true }),
+  p('max.connections.per.ip.overrides', 'string', '', 'Per-address exceptions to max.connections.per.ip, as host:count pairs separated by commas (e.g. 10.0.0.7:200,client.example:50); host names are resolved when the value is set.', validConnectionOverrides, { dynamic: true, live: true }),
+  p('max.connection.creation.rate', 'int', INT_MAX_TEXT, 'Most connections accepted per second (a burst of at most one second\'s worth); a connection beyond the rate is closed at once (Kafka delays accepting it instead).', atLeast(0), { dynamic: true, live: true }),
+  p('samsa.request.read.timeout.ms', 'long', '30000', '(Samsa extension) Most time from the first bytes of a request frame to its last: a connection whose frame is still incomplete after this is closed, even if bytes trickle in, so that it cannot hold the frame\'s memory. Time the broker itself is not reading from the connection (backpressure, request memory full) does not count. 0 disables it.', atLeast(0)),
   ig('num.network.threads', 'int', '3', 'Threads handling network requests.', atLeast(1)),
   ig('num.io.threads', 'int', '8', 'Threads processing requests.', atLeast(1)),
   ig('background.threads', 'int', '10', 'Threads for background work.', atLeast(1)),
-  ig('queued.max.requests', 'int', '500', 'Requests queued before the network threads stop reading.', atLeast(1)),
+  p('queued.max.requests', 'int', '500', 'Most requests read and not yet answered across all connections; when reached, the broker reads no more requests until one is answered. Fetch, JoinGroup and SyncGroup requests, which wait by design (Kafka parks them outside its queue), do not count.', atLeast(1)),
+  p('queued.max.request.bytes', 'long', '-1', "Most bytes held by requests being received or not yet answered, across all connections; when reached, the broker stops reading from its connections until requests are answered (a frame is admitted while the total is below the limit, so it may go over by one frame). Kafka's default -1 is unbounded; when this is not set Samsa uses 256 MiB or a quarter of the memory, whichever is less. Set -1 for unbounded.", (v) =>
+    typeof v === 'number' && v !== -1 && v < 1 ? 'must be -1 (unbounded) or at least 1' : null),
   ig('num.recovery.threads.per.data.dir', 'int', '2', 'Threads per data dir for log recovery and shutdown.', atLeast(1)),
   ig('num.replica.fetchers', 'int', '1', 'Replica fetcher threads.'),
   ig('replica.lag.time.max.ms', 'long', '30000', 'Followers behind for longer leave the ISR.'),
@@ -219,6 +224,24 @@ for (const def of BROKER_PROPERTY_DEFS) {
   def.updateMode = kafkaUpdateMode(def.name);
   def.dynamic = def.updateMode !== 'read-only';
   if (def.kind === 'password') def.sensitive = true;
+}
+
+/** Parses max.connections.per.ip.overrides: `host:count,...` (the count after the last ':', so IPv6 addresses work). */
+export function parseConnectionOverrides(text: string): Map<string, number> | string {
+  const out = new Map<string, number>();
+  for (const item of text.split(',').map((x) => x.trim()).filter((x) => x !== '')) {
+    const at = item.lastIndexOf(':');
+    const host = at > 0 ? item.slice(0, at).trim().replace(/^\[(.*)\]$/, '$1') : '';
+    const count = at > 0 ? item.slice(at + 1).trim() : '';
+    if (host === '' || !/^\d+$/.test(count) || Number(count) > INT_MAX) return `'${item}' is not host:count with count 0..${INT_MAX}`;
+    out.set(host, Number(count));
+  }
+  return out;
+}
+
+function validConnectionOverrides(v: ConfigValue): string | null {
+  const r = parseConnectionOverrides(String(v));
+  return typeof r === 'string' ? r : null;
 }
 
 export const BROKER_PROPERTY_BY_NAME: ReadonlyMap<string, BrokerPropertyDef> = new Map(BROKER_PROPERTY_DEFS.map((d) => [d.name, d]));

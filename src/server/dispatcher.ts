@@ -78,7 +78,7 @@ export class Dispatcher {
   private refuse(conn: Connection, msg: string, extra: object): 'close' {
     if (!this.warned.has(conn)) {
       this.warned.add(conn);
-      this.logger.warn({ conn: conn.id, ...extra }, msg);
+      conn.warn(msg, extra); // rate-limited per client address
     }
     return 'close';
   }

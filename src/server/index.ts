@@ -21,6 +21,7 @@ import { ErrorCode } from '../protocol/error-codes.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { ReplicaManager } from './replica-manager.ts';
 import { SocketServer } from './socket-server.ts';
+import { connectionLimits, touchesConnectionLimits } from './connection-limits.ts';
 import { FetchSessionCache } from './fetch-sessions.ts';
 import type { Broker } from './broker.ts';
 import { dynamicBrokerConfigs, validateTopicConfigValue } from './topic-configs.ts';
@@ -117,14 +118,21 @@ export async function startBroker(opts: { config: BrokerConfig; logger?: Logger 
     {
       host: listener.host,
       port: listener.port,
-      maxConnections: config.maxConnections,
+      ...connectionLimits(opts.config, image), // the static config: a deleted dynamic value falls back to it
       maxFrameBytes: config.socketRequestMaxBytes,
       idleTimeoutMs: config.connectionsMaxIdleMs,
       maxInFlightPerConnection: 100,
+      queuedMaxRequests: config.queuedMaxRequests,
+      queuedMaxRequestBytes: config.queuedMaxRequestBytes,
+      requestReadTimeoutMs: config.requestReadTimeoutMs,
       logger,
     },
     (frame, conn) => dispatcher.handle(frame, conn),
   );
+  // dynamic max.connections* and max.connection.creation.rate apply as soon as they are committed
+  controller.onCommit((batch) => {
+    if (touchesConnectionLimits(batch)) server.updateLimits(connectionLimits(opts.config, image));
+  });
   const bound = await server.listen();
   const adv = config.advertisedListeners[0] ?? listener;
   const advertised = {

@@ -223,7 +223,7 @@ export class SocketServer {
       },
     );
     this.connections.add(conn);
-    this.perIp.set(ip, fromIp + 1);
+    this.perIp.set(ip, (this.perIp.get(ip) ?? 0) + 1); // not fromIp: an eviction may have closed one from this address
     socket.resume();
   }
 

@@ -157,6 +157,24 @@ test('max.connections reached: the least recently used idle connection is closed
   );
 });
 
+test('an eviction of a connection from the same address keeps that address\'s count right', async () => {
+  await withSocketServer(
+    echo,
+    async (port, server) => {
+      const a = await openAll(port, 3); // the third evicts the first
+      assert.deepEqual(a.results, ['served', 'served', 'served']);
+      await a.clients[0].closedP;
+      a.clients[1].destroy();
+      await until(() => server.connectionCount === 1, 'the server saw the close');
+      // one open from this address: two more get in (the second by evicting), within the 3 per address
+      const b = await openAll(port, 2);
+      assert.deepEqual(b.results, ['served', 'served']);
+      for (const c of [...a.clients, ...b.clients]) c.destroy();
+    },
+    { maxConnections: 2, maxConnectionsPerIp: 3 },
+  );
+});
+
 test('max.connections reached and every connection busy: the new one is refused', async () => {
   let held = 0;
   await withSocketServer(
