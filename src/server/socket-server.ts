@@ -122,6 +122,11 @@ export class SocketServer {
     return this.limits;
   }
 
+  /** The per-IP overrides in force, by address (host names resolved). */
+  get resolvedOverrides(): ReadonlyMap<string, number> {
+    return this.overrides;
+  }
+
   /** Addresses apply at once; host names once resolved (all their addresses), as Kafka resolves them when the config is set. */
   private resolveOverrides(given: ReadonlyMap<string, number>): void {
     const generation = ++this.overridesGeneration;

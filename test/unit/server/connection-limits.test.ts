@@ -121,6 +121,19 @@ test('max.connections.per.ip.overrides: an address with an override gets its own
   );
 });
 
+test('max.connections.per.ip.overrides: a host name applies to its addresses once resolved', async () => {
+  await withSocketServer(
+    echo,
+    async (port, server) => {
+      await until(() => server.resolvedOverrides.get('127.0.0.1') === 2, 'localhost resolved');
+      const a = await openAll(port, 3, '127.0.0.1');
+      assert.deepEqual(a.results, ['served', 'served', 'closed']);
+      for (const c of a.clients) c.destroy();
+    },
+    { maxConnectionsPerIp: 1, maxConnectionsPerIpOverrides: new Map([['localhost', 2]]), maxConnections: 100 },
+  );
+});
+
 test('max.connection.creation.rate: connections beyond the rate are closed, and accepted again a second later', async () => {
   let clock = 1_000_000;
   await withSocketServer(
