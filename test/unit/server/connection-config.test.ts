@@ -106,11 +106,11 @@ test('max.connections.per.ip set per broker with AlterConfigs (kafkajs) refuses 
   for (const c of many) c.destroy();
 });
 
-test('an invalid max.connections.per.ip.overrides is refused with INVALID_CONFIG', async () => {
+test('an invalid max.connections.per.ip.overrides is refused (INVALID_REQUEST, as Kafka answers for a bad broker config)', async () => {
   const client = new KafkaClient({ bootstrapServers: broker.bootstrapServers, clientId: 'conn-config-test' });
   try {
     const [r] = await client.incrementalAlterConfigs([{ type: 'broker', name: '', configs: [{ name: 'max.connections.per.ip.overrides', value: '127.0.0.1=5' }] }]);
-    assert.equal(r.error?.code, 40); // INVALID_CONFIG
+    assert.equal(r.error?.code, 42); // INVALID_REQUEST
   } finally {
     await client.close();
   }
@@ -127,4 +127,45 @@ test('config: queued.max.request.bytes defaults to 256 MiB or a quarter of the m
   assert.throws(() => loadBrokerConfig({ overrides: { 'max.connections.per.ip.overrides': 'nohost' } }), /max\.connections\.per\.ip\.overrides/);
   assert.equal(loadBrokerConfig().queuedMaxRequests, 500);
   assert.equal(loadBrokerConfig().requestReadTimeoutMs, 30_000);
+});
+
+test('a dynamic max.connections kept from before a restart applies, and deleting it falls back to the static value', async () => {
+  const fs = await import('node:fs');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'samsa-conn-config-'));
+  let b = await startBroker({ dataDir: dir });
+  try {
+    const alter = async (configs: { name: string; value?: string; op?: 'set' | 'delete' }[]) => {
+      const client = new KafkaClient({ bootstrapServers: b.bootstrapServers, clientId: 'conn-config-test' });
+      try {
+        const [r] = await client.incrementalAlterConfigs([{ type: 'broker', name: '', configs }]);
+        assert.equal(r.error, null);
+      } finally {
+        await client.close();
+      }
+    };
+    await alter([{ name: 'max.connections', value: '2' }]);
+    await b.close();
+    b = await startBroker({ dataDir: dir });
+    const open = async (n: number) => {
+      const conns: WireConn[] = [];
+      for (let i = 0; i < n; i++) {
+        const c = await WireConn.open(b.host, b.port);
+        await c.request(18, 0, i, Buffer.alloc(0));
+        conns.push(c);
+      }
+      return conns;
+    };
+    const limited = await open(4);
+    await until(() => limited.filter((c) => c.closed).length === 2, 'the limit of 2 kept across the restart');
+    for (const c of limited) c.destroy();
+    await alter([{ name: 'max.connections', op: 'delete' }]);
+    const free = await open(4);
+    assert.ok(free.every((c) => !c.closed), 'the static limit again');
+    for (const c of free) c.destroy();
+  } finally {
+    await b.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
