@@ -25,7 +25,10 @@ export interface LatencyRun {
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const PACKAGE_ROOT = path.resolve(HERE, '../../..');
-const CHILD_ENTRY = path.join(HERE, 'latency-child.ts');
+// compiled (dist/*.js, no tsx installed) or the TypeScript sources run through tsx
+const COMPILED = import.meta.url.endsWith('.js');
+const CHILD_ENTRY = path.join(HERE, COMPILED ? 'latency-child.js' : 'latency-child.ts');
+const CHILD_LOADER = COMPILED ? [] : ['--import', 'tsx'];
 const START_DELAY_US = 100_000;
 
 /** Aborting `signal` ends the run early (connections closed or processes killed); it then rejects. */
@@ -65,7 +68,7 @@ class Child {
   readonly done: Promise<any>;
 
   constructor(readonly role: LatencyRole, cfg: LatencyClientConfig) {
-    this.proc = spawn(process.execPath, [...BROKER_NODE_FLAGS, '--import', 'tsx', CHILD_ENTRY, role, JSON.stringify(cfg)], { cwd: PACKAGE_ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+    this.proc = spawn(process.execPath, [...BROKER_NODE_FLAGS, ...CHILD_LOADER, CHILD_ENTRY, role, JSON.stringify(cfg)], { cwd: PACKAGE_ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
     this.proc.stdout.on('data', (d) => (this.out += d));
     this.proc.stderr.on('data', (d) => (this.err = (this.err + d).slice(-8000)));
     const exited = new Promise<number | null>((resolve, reject) => {
