@@ -8,8 +8,10 @@
  * log end offset and high watermark apart. With a single in-sync replica the
  * high watermark follows the log end offset on append.
  */
+import path from 'node:path';
 import type { Logger } from 'pino';
 import { LogManager } from '../storage/log-manager.ts';
+import { TimeSlice } from '../storage/time-slice.ts';
 import type { PartitionLog } from '../storage/partition-log.ts';
 import { type LogConfig, defaultLogConfig } from '../storage/log-config.ts';
 import type { MetadataImage, TopicState } from '../metadata/image.ts';
@@ -27,6 +29,8 @@ type Waiter = () => void;
 
 export class ReplicaManager {
   private readonly partitions = new Map<string, Partition>();
+  /** The hosted partitions of each topic, by topic id. */
+  private readonly byTopic = new Map<string, Partition[]>();
   /** Effective topic configs by topic id, recomputed when configs change. */
   private readonly effective = new Map<string, Map<string, string>>();
   private readonly waiters = new Map<Partition, Set<Waiter>>();
@@ -50,9 +54,18 @@ export class ReplicaManager {
       flushCheckIntervalMs: Math.min(config.logFlushSchedulerIntervalMs, 1000),
     });
     const rm = new ReplicaManager(logs, image, config, logger);
-    for (const t of image.topicsByName.values()) {
-      for (const p of t.partitions) if (p) await rm.ensurePartition(t, p.partition);
+    // Logs of partitions the metadata no longer has: a deletion was committed but the
+    // broker stopped before their directories were renamed away. They go before
+    // anything is served, so that a topic created again under the name starts empty.
+    const stray = logs.logs().filter((l) => !image.topicsByName.get(l.topic)?.partitions[l.partition]);
+    if (stray.length > 0) {
+      logger.warn({ logs: stray.length }, 'deleting logs of partitions the metadata no longer has (a topic deletion the last run did not finish)');
+      // nothing has read them in this run, so file.delete.delay.ms need not pass first
+      await logs.deleteLogs(stray.map((l) => ({ topic: l.topic, partition: l.partition })), undefined, { removeNow: true });
     }
+    const wanted: { topic: TopicState; index: number }[] = [];
+    for (const t of image.topicsByName.values()) for (const p of t.partitions) if (p) wanted.push({ topic: t, index: p.partition });
+    await rm.ensurePartitions(wanted, new TimeSlice());
     logs.startBackgroundTasks();
     return rm;
   }
@@ -90,48 +103,98 @@ export class ReplicaManager {
     return Number(this.topicConfig(topic).get('max.message.bytes') ?? this.config.messageMaxBytes);
   }
 
-  private async ensurePartition(topic: TopicState, index: number): Promise<void> {
-    const k = this.key(topic.name, index);
-    if (this.partitions.has(k)) return;
-    const cfg = this.logConfigFor(topic);
-    const log = this.logs.getLog(topic.name, index) ?? (await this.logs.createLog(topic.name, index, cfg));
-    log.updateConfig(cfg);
-    // Leader with itself as the only in-sync replica: everything in the local log
-    // is replicated to the whole ISR, so the high watermark is the log end offset
-    // (the checkpointed one may lag after an unclean stop).
-    const state = topic.partitions[index];
-    if (state.leader === this.config.nodeId && state.isr.length === 1 && state.isr[0] === this.config.nodeId) {
-      log.setHighWatermark(log.logEndOffset);
+  /**
+   * Opens (or creates) the logs of these partitions, yielding to the event loop
+   * as `slice` says. New log directories are made durable with one fsync per
+   * log dir, and only then are the partitions served.
+   */
+  private async ensurePartitions(items: { topic: TopicState; index: number }[], slice: TimeSlice): Promise<void> {
+    const created = new Set<string>();
+    const ready: Partition[] = [];
+    let cfgTopic: TopicState | undefined;
+    let cfg: LogConfig | undefined;
+    for (const { topic, index } of items) {
+      if (this.partitions.has(this.key(topic.name, index))) continue;
+      if (topic !== cfgTopic) {
+        cfgTopic = topic;
+        cfg = this.logConfigFor(topic);
+      }
+      let log = this.logs.getLog(topic.name, index);
+      if (!log) {
+        log = await this.logs.createLog(topic.name, index, cfg!, { syncDir: false });
+        created.add(path.dirname(log.dir));
+      }
+      log.updateConfig(cfg!);
+      // Leader with itself as the only in-sync replica: everything in the local log
+      // is replicated to the whole ISR, so the high watermark is the log end offset
+      // (the checkpointed one may lag after an unclean stop).
+      const state = topic.partitions[index];
+      if (state.leader === this.config.nodeId && state.isr.length === 1 && state.isr[0] === this.config.nodeId) {
+        log.setHighWatermark(log.logEndOffset);
+      }
+      ready.push({ topic, index, log });
+      const y = slice.tick();
+      if (y) await y;
     }
-    this.partitions.set(k, { topic, index, log });
+    this.logs.syncDirs(created);
+    for (const p of ready) {
+      this.partitions.set(this.key(p.topic.name, p.index), p);
+      let list = this.byTopic.get(p.topic.topicId);
+      if (!list) this.byTopic.set(p.topic.topicId, (list = []));
+      list.push(p);
+    }
   }
 
-  /** Follows committed metadata: new partitions get logs, removed topics lose theirs. */
+  /**
+   * Follows committed metadata: new partitions get logs, removed topics lose
+   * theirs. Long runs of work yield to the event loop, so other requests are
+   * served meanwhile; a removed topic's partitions stop being served at once.
+   */
   async onMetadata(batch: MetadataRecord[]): Promise<void> {
+    const slice = new TimeSlice();
+    let creating: { topic: TopicState; index: number }[] = [];
+    const create = async () => {
+      if (creating.length === 0) return;
+      const items = creating;
+      creating = [];
+      await this.ensurePartitions(items, slice);
+    };
     for (const rec of batch) {
       if (rec.type === 'Partition') {
         const t = this.image.topicsById.get(rec.topicId);
-        if (t) await this.ensurePartition(t, rec.partition);
-      } else if (rec.type === 'RemoveTopic') {
-        for (const [k, p] of this.partitions) {
-          if (p.topic.topicId !== rec.topicId) continue;
-          this.partitions.delete(k);
-          this.effective.delete(rec.topicId);
+        if (t) creating.push({ topic: t, index: rec.partition });
+        continue;
+      }
+      await create();
+      if (rec.type === 'RemoveTopic') {
+        const parts = this.byTopic.get(rec.topicId) ?? [];
+        this.byTopic.delete(rec.topicId);
+        this.effective.delete(rec.topicId);
+        for (const p of parts) {
+          this.partitions.delete(this.key(p.topic.name, p.index));
           this.wake(p);
           this.waiters.delete(p);
-          await this.logs.deleteLog(p.topic.name, p.index);
         }
+        await this.logs.deleteLogs(
+          parts.map((p) => ({ topic: p.topic.name, partition: p.index })),
+          slice,
+        );
       } else if (rec.type === 'Config' && rec.resourceType === 'topic') {
         const t = this.image.topicsByName.get(rec.resourceName);
         if (!t) continue;
         this.effective.delete(t.topicId);
         const cfg = this.logConfigFor(t);
-        for (const p of t.partitions) if (p) this.get(t.name, p.partition)?.log.updateConfig(cfg);
+        for (const p of this.byTopic.get(t.topicId) ?? []) p.log.updateConfig(cfg);
       } else if (rec.type === 'Config' && rec.resourceType === 'broker') {
         this.effective.clear();
-        for (const p of this.partitions.values()) p.log.updateConfig(this.logConfigFor(p.topic));
+        for (const p of this.partitions.values()) {
+          p.log.updateConfig(this.logConfigFor(p.topic));
+          const y = slice.tick();
+          if (y) await y;
+        }
       }
     }
+    await create();
   }
 
   /** Register a wake-up for new data on any of `parts`; returns the unregister function. */

@@ -14,6 +14,7 @@ import { fsyncDir, readPartitionCheckpoint, writeCheckpoint } from './checkpoint
 import { LogCleaner } from './cleaner-scheduler.ts';
 import type { LogConfig } from './log-config.ts';
 import { PartitionLog, type StorageLogger, silentLogger } from './partition-log.ts';
+import type { TimeSlice } from './time-slice.ts';
 
 export const CLEAN_SHUTDOWN_FILE = '.kafka_cleanshutdown';
 export const RECOVERY_POINT_CHECKPOINT = 'recovery-point-offset-checkpoint';
@@ -41,6 +42,8 @@ export interface LogManagerOptions {
 }
 
 const PARTITION_DIR = /^(.+)-(\d+)$/;
+/** Directories of deleted logs removed at once (each removal is a chain of fs calls on libuv's pool). */
+const REMOVAL_CONCURRENCY = 2;
 
 export class LogManager {
   private readonly byName = new Map<string, PartitionLog>();
@@ -51,6 +54,13 @@ export class LogManager {
   private checkpointChain: Promise<void> = Promise.resolve();
   /** The log cleaner (null when log.cleaner.enable is false); its timer starts with the background tasks. */
   readonly cleaner: LogCleaner | null;
+  /** Logs per log dir, so a new log's dir is chosen without a pass over every log. */
+  private readonly dirCounts = new Map<string, number>();
+  /** `-delete` directories waiting for removal (from `removalHead` on), and removals in flight. */
+  private removals: string[] = [];
+  private removalHead = 0;
+  private removing = 0;
+  private drained: (() => void)[] = [];
 
   private constructor(private readonly opts: LogManagerOptions) {
     this.logger = opts.logger ?? silentLogger;
@@ -59,6 +69,7 @@ export class LogManager {
       opts.cleanerEnable === false
         ? null
         : new LogCleaner({ logs: () => this.byName.values(), backoffMs: opts.cleanerBackoffMs ?? 15_000, now: this.now, logger: this.logger });
+    for (const d of opts.logDirs) this.dirCounts.set(d, 0);
   }
 
   static async open(opts: LogManagerOptions): Promise<LogManager> {
@@ -90,7 +101,8 @@ export class LogManager {
     for (const name of fs.readdirSync(dir)) {
       const full = path.join(dir, name);
       if (name.endsWith('-delete')) {
-        fs.rmSync(full, { recursive: true, force: true });
+        // A deletion the last run did not finish: its name is no partition's, so removal can go on in the background.
+        this.enqueueRemoval(full);
         continue;
       }
       if (!PARTITION_DIR.test(name) || !fs.statSync(full).isDirectory()) continue;
@@ -107,6 +119,7 @@ export class LogManager {
       this.byName.set(name, log);
       count++;
     }
+    this.dirCounts.set(dir, count);
     // From here on a crash is an unclean stop.
     if (clean) {
       fs.rmSync(marker, { force: true });
@@ -126,39 +139,95 @@ export class LogManager {
     return this.byName.get(LogManager.dirName(topic, partition));
   }
 
-  /** The log, created (in the log dir holding the fewest) when absent. */
-  async createLog(topic: string, partition: number, config: LogConfig): Promise<PartitionLog> {
+  /**
+   * The log, created (in the log dir holding the fewest) when absent. With
+   * `syncDir: false` the new directory's entry in its log dir is not fsynced:
+   * the caller creating many logs calls `syncDirs` once for all of them.
+   */
+  async createLog(topic: string, partition: number, config: LogConfig, opts: { syncDir?: boolean } = {}): Promise<PartitionLog> {
     const name = LogManager.dirName(topic, partition);
     const existing = this.byName.get(name);
     if (existing) return existing;
-    const counts = new Map(this.opts.logDirs.map((d) => [d, 0]));
-    for (const log of this.byName.values()) {
-      const d = path.dirname(log.dir);
-      counts.set(d, (counts.get(d) ?? 0) + 1);
-    }
     let dir = this.opts.logDirs[0];
-    for (const [d, n] of counts) if (n < counts.get(dir)!) dir = d;
+    for (const [d, n] of this.dirCounts) if (n < this.dirCounts.get(dir)!) dir = d;
     const log = await PartitionLog.open(path.join(dir, name), config, this.logOptions({ cleanShutdown: true }));
-    fsyncDir(dir);
+    if (opts.syncDir !== false) fsyncDir(dir);
     this.byName.set(name, log);
+    this.dirCounts.set(dir, this.dirCounts.get(dir)! + 1);
     return log;
   }
 
+  /** Makes new and renamed entries of these log dirs durable. */
+  syncDirs(dirs: Iterable<string>): void {
+    for (const d of dirs) fsyncDir(d);
+  }
+
   /** Close the log and rename its directory to `<name>.<id>-delete`; removed after file.delete.delay.ms. */
-  async deleteLog(topic: string, partition: number): Promise<void> {
-    const name = LogManager.dirName(topic, partition);
-    const log = this.byName.get(name);
-    if (!log) return;
-    this.byName.delete(name);
-    log.abandon();
-    const parent = path.dirname(log.dir);
-    const target = path.join(parent, `${name}.${randomBytes(8).toString('hex')}-delete`);
-    fs.renameSync(log.dir, target);
-    fsyncDir(parent);
-    const rm = () => fs.rmSync(target, { recursive: true, force: true });
-    if (log.config.fileDeleteDelayMs <= 0) rm();
-    else setTimeout(rm, log.config.fileDeleteDelayMs).unref();
-    this.checkpointDir(parent);
+  deleteLog(topic: string, partition: number): Promise<void> {
+    return this.deleteLogs([{ topic, partition }]);
+  }
+
+  /**
+   * Closes the logs and renames their directories to `<name>.<id>-delete`
+   * (yielding to the event loop as `slice` says), then fsyncs each log dir
+   * touched and rewrites its checkpoints once. When this resolves no log of
+   * these partitions is found under its own name, now or after a restart; the
+   * renamed directories are removed in the background after file.delete.delay.ms
+   * (at once with `removeNow`; should the broker stop first, at the next start).
+   */
+  async deleteLogs(parts: Iterable<{ topic: string; partition: number }>, slice?: TimeSlice, opts: { removeNow?: boolean } = {}): Promise<void> {
+    const parents = new Set<string>();
+    for (const { topic, partition } of parts) {
+      const name = LogManager.dirName(topic, partition);
+      const log = this.byName.get(name);
+      if (!log) continue;
+      this.byName.delete(name);
+      log.abandon();
+      const parent = path.dirname(log.dir);
+      this.dirCounts.set(parent, Math.max(0, (this.dirCounts.get(parent) ?? 1) - 1));
+      const target = path.join(parent, `${name}.${randomBytes(8).toString('hex')}-delete`);
+      fs.renameSync(log.dir, target);
+      parents.add(parent);
+      const delay = opts.removeNow ? 0 : log.config.fileDeleteDelayMs;
+      if (delay <= 0) this.enqueueRemoval(target);
+      else setTimeout(() => this.enqueueRemoval(target), delay).unref();
+      const y = slice?.tick();
+      if (y) await y;
+    }
+    for (const parent of parents) {
+      fsyncDir(parent);
+      void this.checkpointDir(parent).catch((err) => this.logger.error({ err, dir: parent }, 'checkpoint failed'));
+    }
+  }
+
+  private enqueueRemoval(dir: string): void {
+    this.removals.push(dir);
+    this.pumpRemovals();
+  }
+
+  private pumpRemovals(): void {
+    while (!this.closed && this.removing < REMOVAL_CONCURRENCY && this.removalHead < this.removals.length) {
+      const dir = this.removals[this.removalHead++];
+      this.removing++;
+      fs.promises
+        .rm(dir, { recursive: true, force: true })
+        .catch((err) => this.logger.warn({ err, dir }, 'removing a deleted log failed; retried at the next start'))
+        .finally(() => {
+          this.removing--;
+          this.pumpRemovals();
+        });
+    }
+    if (this.removalHead === this.removals.length) {
+      this.removals = [];
+      this.removalHead = 0;
+    }
+    if (this.removing === 0 && this.removals.length === 0) for (const r of this.drained.splice(0)) r();
+  }
+
+  /** Resolves once every deleted log's directory queued for removal so far is gone (or the manager closed). */
+  removalsDrained(): Promise<void> {
+    if (this.closed || (this.removing === 0 && this.removals.length === 0)) return Promise.resolve();
+    return new Promise((resolve) => this.drained.push(resolve));
   }
 
   logs(): PartitionLog[] {
@@ -236,6 +305,7 @@ export class LogManager {
     await this.checkpointChain.catch(() => {});
     for (const log of this.byName.values()) await log.close();
     this.closed = true;
+    for (const r of this.drained.splice(0)) r();
     for (const d of this.opts.logDirs) {
       this.writeCheckpoints(d, true);
       fs.writeFileSync(path.join(d, CLEAN_SHUTDOWN_FILE), '');
@@ -249,6 +319,7 @@ export class LogManager {
     for (const t of this.timers) clearInterval(t);
     this.timers.length = 0;
     this.closed = true;
+    for (const r of this.drained.splice(0)) r();
     for (const log of this.byName.values()) log.abandon();
   }
 }

@@ -37,12 +37,15 @@ async function connect(b: RunningBroker, clientId: string): Promise<Connection> 
   return c;
 }
 
-/** Resolves once `cond` holds, checking on every turn of the event loop; fails after `ms`. */
-async function until(cond: () => boolean, what: string, ms = 120_000): Promise<void> {
+/**
+ * Resolves once `cond` holds, checked on every turn of the event loop (or every
+ * `everyMs` for a costly check); fails after `ms`.
+ */
+async function until(cond: () => boolean, what: string, everyMs = 0, ms = 120_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!cond()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => (everyMs > 0 ? setTimeout(r, everyMs) : setImmediate(r)));
   }
 }
 
@@ -66,7 +69,8 @@ const PARTITIONS = 4000;
 
 test('a large CreateTopics and DeleteTopics: another connection is answered before they complete', async () => {
   const dir = tempDir();
-  const b = await start(dir);
+  // file.delete.delay.ms 0: removal of the renamed directories starts at once
+  const b = await start(dir, { 'log.segment.delete.delay.ms': '0' });
   const admin = await connect(b, 'admin');
   const other = await connect(b, 'other');
   try {
@@ -100,7 +104,7 @@ test('a large CreateTopics and DeleteTopics: another connection is answered befo
     // answered: no partition directory of the topic is left under its own name
     assert.equal(fs.readdirSync(dir).filter((n) => /^big-\d+$/.test(n)).length, 0);
     // and the renamed directories are removed in the background
-    await until(() => fs.readdirSync(dir).every((n) => !n.startsWith('big-')), 'the -delete directories to be removed');
+    await until(() => fs.readdirSync(dir).every((n) => !n.startsWith('big-')), 'the -delete directories to be removed', 50);
   } finally {
     await admin.close();
     await other.close();
@@ -112,10 +116,12 @@ test('a large CreateTopics and DeleteTopics: another connection is answered befo
 test('a deletion cut short by a restart is finished at start-up, and the re-created topic is empty', async () => {
   const dir = tempDir();
   const aside = tempDir();
+  const open: { b?: RunningBroker; c?: Connection } = {};
   try {
     // Keep file removal from starting, so that the renamed directories are what a crash would leave.
-    let b = await start(dir, { 'log.segment.delete.delay.ms': '600000' });
-    let c = await connect(b, 'restart');
+    open.b = await start(dir, { 'log.segment.delete.delay.ms': '600000' });
+    open.c = await connect(open.b, 'restart');
+    let c = open.c;
     assert.equal((await c.send('CreateTopics', createBody('gone', 3))).topics[0].errorCode, ErrorCode.NONE);
     for (let p = 0; p < 3; p++) assert.equal((await produceOne(c, 'gone', p)).responses[0].partitionResponses[0].errorCode, ErrorCode.NONE);
     // a copy of partition 2 as it was: put back below, it stands for a crash after the
@@ -125,21 +131,22 @@ test('a deletion cut short by a restart is finished at start-up, and the re-crea
     const renamed = fs.readdirSync(dir).filter((n) => n.startsWith('gone-') && n.endsWith('-delete'));
     assert.equal(renamed.length, 3);
     await c.close();
-    await b.close();
+    await open.b.close();
     fs.cpSync(path.join(aside, 'gone-2'), path.join(dir, 'gone-2'), { recursive: true });
 
-    b = await start(dir);
-    c = await connect(b, 'restart');
+    // file.delete.delay.ms stays at its default (60 s): what is left from the last run goes at once
+    const b = (open.b = await start(dir));
+    c = open.c = await connect(b, 'restart');
     assert.equal(b.broker.replicas.logs.getLog('gone', 2), undefined, 'the stray partition is not served');
     assert.equal((await c.send('CreateTopics', createBody('gone', 3))).topics[0].errorCode, ErrorCode.NONE);
     for (let p = 0; p < 3; p++) {
       const log = b.broker.replicas.get('gone', p)!.log;
       assert.equal(log.logEndOffset, 0, `gone-${p} starts empty`);
     }
-    await until(() => fs.readdirSync(dir).every((n) => !n.startsWith('gone-') || /^gone-\d+$/.test(n)), 'leftover directories to be removed');
-    await c.close();
-    await b.close();
+    await until(() => fs.readdirSync(dir).every((n) => !n.startsWith('gone-') || /^gone-\d+$/.test(n)), 'leftover directories to be removed', 20);
   } finally {
+    await open.c?.close();
+    await open.b?.close();
     fs.rmSync(dir, { recursive: true, force: true });
     fs.rmSync(aside, { recursive: true, force: true });
   }

@@ -73,6 +73,8 @@ test('deleteLog renames the directory to -delete and removes it', async () => {
     log.append(makeBatch(1), { leaderEpoch: 0 });
     await m.deleteLog('gone', 0);
     assert.equal(m.getLog('gone', 0), undefined);
+    assert.deepEqual(fs.readdirSync(dir).filter((f) => /^gone-0$/.test(f)), []);
+    await m.removalsDrained();
     assert.deepEqual(fs.readdirSync(dir).filter((f) => f.startsWith('gone')), []);
     await m.close();
   } finally {
