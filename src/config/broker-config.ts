@@ -45,6 +45,10 @@ export interface BrokerConfig {
   numPartitions: number;
   defaultReplicationFactor: number;
   autoCreateTopicsEnable: boolean;
+  /** samsa.max.partitions: partitions hosted by this broker (Samsa extension). */
+  maxPartitions: number;
+  /** samsa.max.topics: topics in the cluster (Samsa extension). */
+  maxTopics: number;
   deleteTopicEnable: boolean;
   /** -1 = keep forever. */
   logRetentionMs: number;
@@ -402,6 +406,8 @@ export function loadBrokerConfig(opts: LoadBrokerConfigOptions = {}): BrokerConf
     numPartitions: num('num.partitions'),
     defaultReplicationFactor: num('default.replication.factor'),
     autoCreateTopicsEnable: bool('auto.create.topics.enable'),
+    maxPartitions: num('samsa.max.partitions'),
+    maxTopics: num('samsa.max.topics'),
     deleteTopicEnable: bool('delete.topic.enable'),
     logRetentionMs,
     logRetentionBytes: num('log.retention.bytes'),

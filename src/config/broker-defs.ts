@@ -134,6 +134,8 @@ export const BROKER_PROPERTY_DEFS: BrokerPropertyDef[] = [
   p('num.partitions', 'int', '1', 'Partitions of an auto-created topic, or of a CreateTopics request that asks for the default (-1).', atLeast(1)),
   p('default.replication.factor', 'int', '1', 'Replication factor of an auto-created topic or of a request asking for the default.', atLeast(1)),
   p('auto.create.topics.enable', 'boolean', 'true', 'Create a topic the first time a client asks for it in a Metadata request (as in Kafka, a Produce to an unknown topic does not create it).'),
+  p('samsa.max.partitions', 'int', '10000', 'The most partitions one broker hosts, internal topics included (Samsa extension; Kafka has no such cap). A CreateTopics, CreatePartitions or auto-creation that would pass it is refused with POLICY_VIOLATION.', atLeast(1)),
+  p('samsa.max.topics', 'int', '10000', 'The most topics in the cluster, internal topics included (Samsa extension; Kafka has no such cap). A CreateTopics or auto-creation that would pass it is refused with POLICY_VIOLATION.', atLeast(1)),
   p('log.retention.ms', 'long', null, 'How long to keep a segment; -1 keeps forever. Takes precedence over log.retention.minutes and log.retention.hours.', unlimitedOrAtLeast(1), { dynamic: true }),
   p('log.retention.minutes', 'int', null, 'log.retention.ms in minutes; used when log.retention.ms is not set.'),
   p('log.retention.hours', 'int', '168', 'log.retention.ms in hours; used when neither log.retention.ms nor log.retention.minutes is set.'),

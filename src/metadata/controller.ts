@@ -60,11 +60,21 @@ export interface ControllerOptions {
   defaultPartitions: number;
   defaultReplicationFactor: number;
   validateConfig: (name: string, value: string) => string | null;
+  /** samsa.max.topics: topics in the cluster (unlimited when absent). */
+  maxTopics?: number;
+  /** samsa.max.partitions: partition replicas on one broker (unlimited when absent). */
+  maxPartitions?: number;
+  /** Where refusals by a cap are reported (at most one line per 10 s, with the count of those not shown). */
+  logger?: { warn(obj: object, msg: string): void };
 }
+
+const CAP_LOG_INTERVAL_MS = 10_000;
 
 export class Controller {
   private tail: Promise<unknown> = Promise.resolve();
   private readonly listeners: BatchListener[] = [];
+  private capLoggedAt = -Infinity;
+  private capSuppressed = 0;
 
   constructor(
     private readonly log: MetadataLog,
@@ -117,20 +127,28 @@ export class Controller {
     }));
   }
 
-  private checkCreate(spec: CreateTopicSpec, pendingNames: Set<string>): ControllerResult & { partitions?: number; rf?: number } {
+  /**
+   * Validates one topic of a CreateTopics request. `pendingNames` and
+   * `pendingPartitions` are what earlier topics of the same request add;
+   * `collisions` maps collision keys of existing and pending names to the name.
+   */
+  private checkCreate(
+    spec: CreateTopicSpec,
+    pendingNames: Set<string>,
+    pendingPartitions: number,
+    collisions: Map<string, string>,
+  ): ControllerResult & { partitions?: number; rf?: number } {
     const bad = validateTopicName(spec.name);
     if (bad) return { errorCode: ErrorCode.INVALID_TOPIC_EXCEPTION, errorMessage: bad };
     if (this.image.topicsByName.has(spec.name) || pendingNames.has(spec.name)) {
       return { errorCode: ErrorCode.TOPIC_ALREADY_EXISTS, errorMessage: `Topic '${spec.name}' already exists.` };
     }
-    const key = collisionKey(spec.name);
-    for (const other of [...this.image.topicsByName.keys(), ...pendingNames]) {
-      if (collisionKey(other) === key) {
-        return {
-          errorCode: ErrorCode.INVALID_TOPIC_EXCEPTION,
-          errorMessage: `Topic '${spec.name}' collides with existing topic: ${other}`,
-        };
-      }
+    const other = collisions.get(collisionKey(spec.name));
+    if (other !== undefined) {
+      return {
+        errorCode: ErrorCode.INVALID_TOPIC_EXCEPTION,
+        errorMessage: `Topic '${spec.name}' collides with existing topic: ${other}`,
+      };
     }
     const assigned = spec.assignments && spec.assignments.length > 0 ? spec.assignments : undefined;
     if (assigned && (spec.numPartitions !== -1 || spec.replicationFactor !== -1)) {
@@ -173,7 +191,45 @@ export class Controller {
       const err = this.opts.validateConfig(name, value);
       if (err) return { errorCode: ErrorCode.INVALID_CONFIG, errorMessage: err };
     }
+    const capped = this.checkTopicCap(pendingNames.size + 1) ?? this.checkPartitionCap(pendingPartitions + partitions);
+    if (capped) return capped;
     return { errorCode: ErrorCode.NONE, errorMessage: null, partitions, rf };
+  }
+
+  /** POLICY_VIOLATION when `adding` more topics would pass samsa.max.topics. */
+  private checkTopicCap(adding: number): ControllerResult | null {
+    const max = this.opts.maxTopics;
+    const have = this.image.topicCount;
+    if (max === undefined || have + adding <= max) return null;
+    return this.refuse(`Creating a topic would exceed samsa.max.topics (${max}): the cluster has ${have} topics.`);
+  }
+
+  /**
+   * POLICY_VIOLATION when `adding` more partitions would pass samsa.max.partitions
+   * on this broker (every partition this controller creates has a replica here).
+   */
+  private checkPartitionCap(adding: number): ControllerResult | null {
+    const max = this.opts.maxPartitions;
+    const have = this.image.partitionsOn(this.opts.nodeId);
+    if (max === undefined || have + adding <= max) return null;
+    return this.refuse(
+      `Adding ${adding} partitions would exceed samsa.max.partitions (${max}) on broker ${this.opts.nodeId}, which hosts ${have}.`,
+    );
+  }
+
+  private refuse(message: string): ControllerResult {
+    const log = this.opts.logger;
+    if (log) {
+      const now = Date.now();
+      if (now - this.capLoggedAt >= CAP_LOG_INTERVAL_MS) {
+        log.warn({ suppressed: this.capSuppressed }, `refused: ${message}`);
+        this.capLoggedAt = now;
+        this.capSuppressed = 0;
+      } else {
+        this.capSuppressed++;
+      }
+    }
+    return { errorCode: ErrorCode.POLICY_VIOLATION, errorMessage: message };
   }
 
   private partitionRecords(topicId: string, from: number, to: number): PartitionRecord[] {
@@ -205,10 +261,15 @@ export class Controller {
     return this.enqueue(() => {
       const records: MetadataRecord[] = [];
       const pending = new Set<string>();
+      let pendingPartitions = 0;
+      const collisions = new Map<string, string>();
+      for (const name of this.image.topicsByName.keys()) collisions.set(collisionKey(name), name);
       const results = specs.map((spec) => {
-        const check = this.checkCreate(spec, pending);
+        const check = this.checkCreate(spec, pending, pendingPartitions, collisions);
         if (check.errorCode !== ErrorCode.NONE) return check;
         pending.add(spec.name);
+        pendingPartitions += check.partitions!;
+        collisions.set(collisionKey(spec.name), spec.name);
         const topicId = newTopicId();
         if (!validateOnly) {
           records.push({ type: 'Topic', name: spec.name, topicId });
@@ -249,6 +310,8 @@ export class Controller {
       if (count > 100000) {
         return { records: [], result: { errorCode: ErrorCode.INVALID_PARTITIONS, errorMessage: `Number of partitions ${count} is too large.` } };
       }
+      const capped = this.checkPartitionCap(count - current);
+      if (capped) return { records: [], result: capped };
       return {
         records: validateOnly ? [] : this.partitionRecords(t.topicId, current, count),
         result: { errorCode: ErrorCode.NONE, errorMessage: null },

@@ -37,6 +37,26 @@ export class MetadataImage {
   nextProducerId = 0;
   /** Number of record batches applied (a version for caches). */
   epoch = 0;
+  /** Partition replicas by broker id, kept as records apply (the partition cap is checked against it). */
+  private readonly replicaCounts = new Map<number, number>();
+
+  /** Topics in the cluster. */
+  get topicCount(): number {
+    return this.topicsByName.size;
+  }
+
+  /** Partition replicas placed on broker `nodeId`. */
+  partitionsOn(nodeId: number): number {
+    return this.replicaCounts.get(nodeId) ?? 0;
+  }
+
+  private countReplicas(replicas: readonly number[], delta: number): void {
+    for (const id of replicas) {
+      const n = (this.replicaCounts.get(id) ?? 0) + delta;
+      if (n === 0) this.replicaCounts.delete(id);
+      else this.replicaCounts.set(id, n);
+    }
+  }
 
   apply(rec: MetadataRecord): void {
     switch (rec.type) {
@@ -52,6 +72,9 @@ export class MetadataImage {
       case 'Partition': {
         const t = this.topicsById.get(rec.topicId);
         if (!t) throw new Error(`metadata: PartitionRecord for unknown topic id ${rec.topicId}`);
+        const old = t.partitions[rec.partition];
+        if (old) this.countReplicas(old.replicas, -1);
+        this.countReplicas(rec.replicas, 1);
         t.partitions[rec.partition] = {
           partition: rec.partition,
           leader: rec.leader,
@@ -70,7 +93,11 @@ export class MetadataImage {
           p.leaderEpoch++;
         }
         if (rec.isr) p.isr = rec.isr;
-        if (rec.replicas) p.replicas = rec.replicas;
+        if (rec.replicas) {
+          this.countReplicas(p.replicas, -1);
+          this.countReplicas(rec.replicas, 1);
+          p.replicas = rec.replicas;
+        }
         p.partitionEpoch++;
         break;
       }
@@ -93,6 +120,7 @@ export class MetadataImage {
       case 'RemoveTopic': {
         const t = this.topicsById.get(rec.topicId);
         if (t) {
+          for (const p of t.partitions) if (p) this.countReplicas(p.replicas, -1);
           this.topicsById.delete(rec.topicId);
           this.topicsByName.delete(t.name);
         }

@@ -23,8 +23,12 @@ export interface Broker {
   readonly fetchSessions: FetchSessionCache;
   /** The advertised host and port of the listener clients use. */
   readonly advertised: { host: string; port: number };
-  /** Creates a topic with broker defaults when auto-creation is on; resolves to it or undefined. */
-  autoCreateTopic(name: string): Promise<TopicState | undefined>;
+  /**
+   * Creates a topic with broker defaults when auto-creation is on; resolves to
+   * it, or to the error code for the Metadata response (UNKNOWN_TOPIC_OR_PARTITION,
+   * or POLICY_VIOLATION when a cap refused it).
+   */
+  autoCreateTopic(name: string): Promise<TopicState | number>;
 }
 
 /** Topics internal to Kafka: shown with isInternal in Metadata. */

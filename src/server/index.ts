@@ -103,6 +103,9 @@ export async function startBroker(opts: { config: BrokerConfig; logger?: Logger 
     defaultPartitions: config.numPartitions,
     defaultReplicationFactor: config.defaultReplicationFactor,
     validateConfig: validateTopicConfigValue,
+    maxTopics: config.maxTopics,
+    maxPartitions: config.maxPartitions,
+    logger,
   });
   controller.load();
   config = applyDynamicConfigs(config, image, logger);
@@ -140,7 +143,7 @@ export async function startBroker(opts: { config: BrokerConfig; logger?: Logger 
     port: adv.port === 0 || adv.port === listener.port ? bound.port : adv.port,
   };
 
-  const pendingCreates = new Map<string, Promise<TopicState | undefined>>();
+  const pendingCreates = new Map<string, Promise<TopicState | number>>();
   const broker: Broker = {
     config,
     logger,
@@ -153,15 +156,16 @@ export async function startBroker(opts: { config: BrokerConfig; logger?: Logger 
     fetchSessions: new FetchSessionCache(),
     advertised,
     autoCreateTopic(name: string) {
-      if (!config.autoCreateTopicsEnable) return Promise.resolve(undefined);
+      if (!config.autoCreateTopicsEnable) return Promise.resolve(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
       let p = pendingCreates.get(name);
       if (!p) {
         p = controller
           .createTopics([{ name, numPartitions: -1, replicationFactor: -1, configs: {} }], false)
           .then(([r]) => {
-            if (r.errorCode !== ErrorCode.NONE && r.errorCode !== ErrorCode.TOPIC_ALREADY_EXISTS) return undefined;
             if (r.errorCode === ErrorCode.NONE) logger.info({ topic: name }, 'auto-created topic');
-            return image.topicsByName.get(name);
+            // a cap's refusal is told to the client (the controller logs it); other failures read as unknown
+            if (r.errorCode === ErrorCode.POLICY_VIOLATION) return r.errorCode;
+            return image.topicsByName.get(name) ?? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
           })
           .finally(() => pendingCreates.delete(name));
         pendingCreates.set(name, p);

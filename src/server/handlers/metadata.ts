@@ -58,8 +58,13 @@ export function metadataHandler(b: Broker): Handler {
           topics.push(unknownTopic(rt.name, ZERO_UUID, ErrorCode.INVALID_TOPIC_EXCEPTION));
           continue;
         }
-        if (!t && allowAuto) t = await b.autoCreateTopic(rt.name);
-        topics.push(t ? describeTopic(t) : unknownTopic(rt.name, ZERO_UUID, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION));
+        let error: number = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+        if (!t && allowAuto) {
+          const created = await b.autoCreateTopic(rt.name);
+          if (typeof created === 'number') error = created;
+          else t = created;
+        }
+        topics.push(t ? describeTopic(t) : unknownTopic(rt.name, ZERO_UUID, error));
       }
     }
     const brokers = [...b.image.brokers.values()].map((br) => {
