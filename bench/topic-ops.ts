@@ -14,6 +14,9 @@
  *     layout: 1x10000 | 10x1000 | <topics>x<partitions> (default: both)
  *
  *   npm run bench:topics
+ *
+ * With SAMSA_BENCH_CPU_PROF=DIR the broker process writes a CPU profile there
+ * (summarize it with bench/profile-summary.ts).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -85,7 +88,9 @@ async function parent(): Promise<void> {
     return { topics: Number(m[1]), partitions: Number(m[2]), label: l };
   });
   const dir = fs.mkdtempSync(path.join(base, 'samsa-topic-ops-'));
-  const broker = fork(fileURLToPath(import.meta.url), ['--child', dir], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const prof = process.env.SAMSA_BENCH_CPU_PROF;
+  const execArgv = ['--import', 'tsx', ...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : [])];
+  const broker = fork(fileURLToPath(import.meta.url), ['--child', dir], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   try {
     const { port } = await waitFor(broker, isPort);
     const connect = async (clientId: string) => {
@@ -120,7 +125,8 @@ async function parent(): Promise<void> {
       await pinging;
       return { seconds, stallMs: stall.maxMs, maxRtt, answered };
     };
-    const partitionDirs = () => fs.readdirSync(dir).filter((n) => /-\d+(\.[0-9a-f]+-delete)?$/.test(n) && !n.startsWith('__')).length;
+    // asynchronous, so that listing a large directory does not delay the probe's round trips
+    const partitionDirs = async () => (await fs.promises.readdir(dir)).filter((n) => /-\d+(\.[0-9a-f]+-delete)?$/.test(n) && !n.startsWith('__')).length;
 
     for (const l of layouts) {
       const names = Array.from({ length: l.topics }, (_, i) => `bench-${l.label}-${i}`);
@@ -142,14 +148,16 @@ async function parent(): Promise<void> {
         if (bad) throw new Error(`DeleteTopics ${bad.name}: error ${bad.errorCode}`);
         responded = performance.now();
         // the files: poll the directory until the last partition directory is gone
-        while (partitionDirs() > 0) await sleep(20);
+        while ((await partitionDirs()) > 0) await sleep(50);
       });
       const gone = (performance.now() - t0) / 1000;
       rows.push([`delete ${l.label}`, ((responded - t0) / 1000).toFixed(2), gone.toFixed(2), deleted.stallMs.toFixed(0), deleted.maxRtt.toFixed(0), String(deleted.answered)]);
     }
     await admin.close();
     await probe.close();
+    const exited = new Promise((resolve) => broker.once('exit', resolve));
     await ask(broker, { op: 'stop' }, isStopped);
+    await exited;
     const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
     console.log(`topic operations, ${os.cpus().length} CPUs, Node ${process.version}, data in ${dir}`);
     for (const r of rows) console.log(r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  '));
