@@ -285,14 +285,23 @@ export class Controller {
   }
 
   deleteTopic(topic: TopicState): Promise<ControllerResult> {
-    return this.enqueue<ControllerResult>(() => {
-      if (this.image.topicsById.get(topic.topicId) !== topic) {
-        return { records: [], result: { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: null } };
-      }
-      return {
-        records: [{ type: 'RemoveTopic', topicId: topic.topicId }],
-        result: { errorCode: ErrorCode.NONE, errorMessage: null },
-      };
+    return this.deleteTopics([topic]).then(([r]) => r);
+  }
+
+  /** Deletes topics in one commit; results in the order given. */
+  deleteTopics(topics: TopicState[]): Promise<ControllerResult[]> {
+    return this.enqueue(() => {
+      const records: MetadataRecord[] = [];
+      const gone = new Set<string>();
+      const result = topics.map((topic): ControllerResult => {
+        if (this.image.topicsById.get(topic.topicId) !== topic || gone.has(topic.topicId)) {
+          return { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: null };
+        }
+        gone.add(topic.topicId);
+        records.push({ type: 'RemoveTopic', topicId: topic.topicId });
+        return { errorCode: ErrorCode.NONE, errorMessage: null };
+      });
+      return { records, result };
     });
   }
 

@@ -152,21 +152,32 @@ export class ReplicaManager {
    */
   async onMetadata(batch: MetadataRecord[]): Promise<void> {
     const slice = new TimeSlice();
+    // Runs of creations and of removals are each carried out together (one
+    // directory fsync and one checkpoint per log dir), in record order.
     let creating: { topic: TopicState; index: number }[] = [];
+    let removing: Partition[] = [];
     const create = async () => {
       if (creating.length === 0) return;
       const items = creating;
       creating = [];
       await this.ensurePartitions(items, slice);
     };
+    const remove = async () => {
+      if (removing.length === 0) return;
+      const parts = removing;
+      removing = [];
+      await this.logs.deleteLogs(
+        parts.map((p) => ({ topic: p.topic.name, partition: p.index })),
+        slice,
+      );
+    };
     for (const rec of batch) {
       if (rec.type === 'Partition') {
+        await remove();
         const t = this.image.topicsById.get(rec.topicId);
         if (t) creating.push({ topic: t, index: rec.partition });
-        continue;
-      }
-      await create();
-      if (rec.type === 'RemoveTopic') {
+      } else if (rec.type === 'RemoveTopic') {
+        await create();
         const parts = this.byTopic.get(rec.topicId) ?? [];
         this.byTopic.delete(rec.topicId);
         this.effective.delete(rec.topicId);
@@ -174,12 +185,10 @@ export class ReplicaManager {
           this.partitions.delete(this.key(p.topic.name, p.index));
           this.wake(p);
           this.waiters.delete(p);
+          removing.push(p);
         }
-        await this.logs.deleteLogs(
-          parts.map((p) => ({ topic: p.topic.name, partition: p.index })),
-          slice,
-        );
       } else if (rec.type === 'Config' && rec.resourceType === 'topic') {
+        // partitions still to be created get the image's configs, this change included
         const t = this.image.topicsByName.get(rec.resourceName);
         if (!t) continue;
         this.effective.delete(t.topicId);
@@ -195,6 +204,7 @@ export class ReplicaManager {
       }
     }
     await create();
+    await remove();
   }
 
   /** Register a wake-up for new data on any of `parts`; returns the unregister function. */

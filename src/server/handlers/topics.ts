@@ -4,6 +4,8 @@ import { ZERO_UUID } from '../../protocol/schema.ts';
 import type { Broker } from '../broker.ts';
 import type { Handler } from '../dispatcher.ts';
 import { describeTopicConfigs } from '../topic-configs.ts';
+import type { TopicState } from '../../metadata/image.ts';
+import { TimeSlice } from '../../storage/time-slice.ts';
 
 export function createTopicsHandler(b: Broker): Handler {
   return async (req) => {
@@ -15,33 +17,37 @@ export function createTopicsHandler(b: Broker): Handler {
       configs: Object.fromEntries(t.configs.map((c: any) => [c.name, c.value])),
     }));
     const results = await b.controller.createTopics(specs, req.validateOnly === true);
-    return {
-      throttleTimeMs: 0,
-      topics: req.topics.map((t: any, i: number) => {
-        const r = results[i];
-        const ok = r.errorCode === ErrorCode.NONE;
-        const topic = ok ? b.image.topicsByName.get(t.name) : undefined;
-        return {
-          name: t.name,
-          topicId: ok && !req.validateOnly ? r.topicId : ZERO_UUID,
-          errorCode: r.errorCode,
-          errorMessage: r.errorMessage,
-          topicConfigErrorCode: ErrorCode.NONE,
-          numPartitions: ok ? r.numPartitions : -1,
-          replicationFactor: ok ? r.replicationFactor : -1,
-          configs:
-            ok && topic
-              ? describeTopicConfigs(topic, b.config).map((c) => ({
-                  name: c.name,
-                  value: c.value,
-                  readOnly: c.readOnly,
-                  configSource: c.source,
-                  isSensitive: c.isSensitive,
-                }))
-              : null,
-        };
-      }),
-    };
+    // The configs of thousands of topics take a while to describe: yield meanwhile.
+    const slice = new TimeSlice();
+    const topics = [];
+    for (let i = 0; i < req.topics.length; i++) {
+      const t = req.topics[i];
+      const r = results[i];
+      const ok = r.errorCode === ErrorCode.NONE;
+      const topic = ok ? b.image.topicsByName.get(t.name) : undefined;
+      topics.push({
+        name: t.name,
+        topicId: ok && !req.validateOnly ? r.topicId : ZERO_UUID,
+        errorCode: r.errorCode,
+        errorMessage: r.errorMessage,
+        topicConfigErrorCode: ErrorCode.NONE,
+        numPartitions: ok ? r.numPartitions : -1,
+        replicationFactor: ok ? r.replicationFactor : -1,
+        configs:
+          ok && topic
+            ? describeTopicConfigs(topic, b.config).map((c) => ({
+                name: c.name,
+                value: c.value,
+                readOnly: c.readOnly,
+                configSource: c.source,
+                isSensitive: c.isSensitive,
+              }))
+            : null,
+      });
+      const y = slice.tick();
+      if (y) await y;
+    }
+    return { throttleTimeMs: 0, topics };
   };
 }
 
@@ -51,7 +57,10 @@ export function deleteTopicsHandler(b: Broker): Handler {
     // v6+ names topics as {name, topicId}; earlier versions as a list of names.
     const wanted: { name: string | null; topicId: string }[] =
       v >= 6 ? req.topics : req.topicNames.map((n: string) => ({ name: n, topicId: ZERO_UUID }));
-    const responses = [];
+    // Every topic found is deleted in one metadata commit.
+    const responses: { name: string | null; topicId: string; errorCode: number; errorMessage: string | null }[] = [];
+    const found: TopicState[] = [];
+    const at: number[] = [];
     for (const w of wanted) {
       const t = w.name ? b.image.topicsByName.get(w.name) : b.image.topicsById.get(w.topicId);
       if (!t) {
@@ -63,8 +72,13 @@ export function deleteTopicsHandler(b: Broker): Handler {
         });
         continue;
       }
-      const r = await b.controller.deleteTopic(t);
-      responses.push({ name: t.name, topicId: t.topicId, errorCode: r.errorCode, errorMessage: r.errorMessage });
+      at.push(responses.length);
+      found.push(t);
+      responses.push({ name: t.name, topicId: t.topicId, errorCode: ErrorCode.NONE, errorMessage: null });
+    }
+    if (found.length > 0) {
+      const results = await b.controller.deleteTopics(found);
+      results.forEach((r, i) => Object.assign(responses[at[i]], { errorCode: r.errorCode, errorMessage: r.errorMessage }));
     }
     return { throttleTimeMs: 0, responses };
   };

@@ -188,3 +188,30 @@ test('caps: CreateTopics, CreatePartitions and Metadata auto-creation are refuse
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('DeleteTopics of several topics, unknown and repeated names among them: one answer per name, in order', async () => {
+  const dir = tempDir();
+  const b = await start(dir, { 'log.segment.delete.delay.ms': '0' });
+  const c = await connect(b, 'multi');
+  try {
+    const made = await c.send('CreateTopics', {
+      topics: ['m1', 'm2', 'm3'].map((name) => ({ name, numPartitions: 2, replicationFactor: 1, assignments: [], configs: [] })),
+      timeoutMs: 10_000,
+      validateOnly: false,
+    });
+    assert.deepEqual(made.topics.map((t: any) => t.errorCode), [ErrorCode.NONE, ErrorCode.NONE, ErrorCode.NONE]);
+    const r = await c.send('DeleteTopics', deleteBody(['m1', 'nope', 'm3', 'm1']));
+    assert.deepEqual(
+      r.responses.map((x: any) => [x.name, x.errorCode]),
+      [['m1', ErrorCode.NONE], ['nope', ErrorCode.UNKNOWN_TOPIC_OR_PARTITION], ['m3', ErrorCode.NONE], ['m1', ErrorCode.UNKNOWN_TOPIC_OR_PARTITION]],
+    );
+    assert.deepEqual([...b.broker.image.topicsByName.keys()], ['m2']);
+    assert.deepEqual(fs.readdirSync(dir).filter((n) => /^m\d-\d+$/.test(n)).sort(), ['m2-0', 'm2-1']);
+    assert.equal(b.broker.replicas.get('m1', 0), undefined);
+    assert.ok(b.broker.replicas.get('m2', 1));
+  } finally {
+    await c.close();
+    await b.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
