@@ -31,6 +31,8 @@ export class ReplicaManager {
   private readonly partitions = new Map<string, Partition>();
   /** The hosted partitions of each topic, by topic id. */
   private readonly byTopic = new Map<string, Partition[]>();
+  /** Topics (by id) some of whose committed partitions have no log yet: being created. */
+  private readonly opening = new Set<string>();
   /** Effective topic configs by topic id, recomputed when configs change. */
   private readonly effective = new Map<string, Map<string, string>>();
   private readonly waiters = new Map<Partition, Set<Waiter>>();
@@ -76,6 +78,11 @@ export class ReplicaManager {
 
   get(topic: string, partition: number): Partition | undefined {
     return this.partitions.get(this.key(topic, partition));
+  }
+
+  /** Whether some of the topic's committed partitions are still getting their logs. */
+  isOpening(topicId: string): boolean {
+    return this.opening.has(topicId);
   }
 
   /** The topic's effective configs (overrides, dynamic broker configs, static broker configs, defaults). */
@@ -160,7 +167,11 @@ export class ReplicaManager {
       if (creating.length === 0) return;
       const items = creating;
       creating = [];
-      await this.ensurePartitions(items, slice);
+      try {
+        await this.ensurePartitions(items, slice);
+      } finally {
+        for (const { topic } of items) this.opening.delete(topic.topicId);
+      }
     };
     const remove = async () => {
       if (removing.length === 0) return;
@@ -175,7 +186,10 @@ export class ReplicaManager {
       if (rec.type === 'Partition') {
         await remove();
         const t = this.image.topicsById.get(rec.topicId);
-        if (t) creating.push({ topic: t, index: rec.partition });
+        if (t) {
+          creating.push({ topic: t, index: rec.partition });
+          this.opening.add(t.topicId);
+        }
       } else if (rec.type === 'RemoveTopic') {
         await create();
         const parts = this.byTopic.get(rec.topicId) ?? [];

@@ -13,21 +13,38 @@ import type { Handler } from '../dispatcher.ts';
 
 const NO_AUTH_OPS = -2147483648;
 
-export function describeTopic(t: TopicState) {
+/**
+ * A topic's entry. `opening` (a topic whose new partitions' logs are still
+ * being created) marks those partitions LEADER_NOT_AVAILABLE, as Kafka does
+ * for a partition without a leader yet, so that clients wait and retry.
+ */
+export function describeTopic(t: TopicState, opening?: (partition: number) => boolean) {
   return {
     errorCode: ErrorCode.NONE,
     name: t.name,
     topicId: t.topicId,
     isInternal: INTERNAL_TOPICS.has(t.name),
-    partitions: t.partitions.map((p) => ({
-      errorCode: ErrorCode.NONE,
-      partitionIndex: p.partition,
-      leaderId: p.leader,
-      leaderEpoch: p.leaderEpoch,
-      replicaNodes: p.replicas,
-      isrNodes: p.isr,
-      offlineReplicas: [],
-    })),
+    partitions: t.partitions.map((p) =>
+      opening?.(p.partition)
+        ? {
+            errorCode: ErrorCode.LEADER_NOT_AVAILABLE,
+            partitionIndex: p.partition,
+            leaderId: -1,
+            leaderEpoch: -1,
+            replicaNodes: p.replicas,
+            isrNodes: p.isr,
+            offlineReplicas: [],
+          }
+        : {
+            errorCode: ErrorCode.NONE,
+            partitionIndex: p.partition,
+            leaderId: p.leader,
+            leaderEpoch: p.leaderEpoch,
+            replicaNodes: p.replicas,
+            isrNodes: p.isr,
+            offlineReplicas: [],
+          },
+    ),
     topicAuthorizedOperations: NO_AUTH_OPS,
   };
 }
@@ -37,6 +54,8 @@ function unknownTopic(name: string | null, topicId: string, errorCode: number) {
 }
 
 export function metadataHandler(b: Broker): Handler {
+  const describe = (t: TopicState) =>
+    describeTopic(t, b.replicas.isOpening(t.topicId) ? (p) => !b.replicas.get(t.name, p) : undefined);
   return async (req, ctx) => {
     const v = ctx.apiVersion;
     let requested: { name: string | null; topicId: string }[] | null = req.topics;
@@ -45,12 +64,12 @@ export function metadataHandler(b: Broker): Handler {
     const allowAuto = v < 4 ? true : req.allowAutoTopicCreation !== false;
     const topics = [];
     if (requested === null) {
-      for (const t of b.image.topicsByName.values()) topics.push(describeTopic(t));
+      for (const t of b.image.topicsByName.values()) topics.push(describe(t));
     } else {
       for (const rt of requested) {
         if (rt.name === null || rt.name === undefined) {
           const t = b.image.topicsById.get(rt.topicId);
-          topics.push(t ? describeTopic(t) : unknownTopic(null, rt.topicId, ErrorCode.UNKNOWN_TOPIC_ID));
+          topics.push(t ? describe(t) : unknownTopic(null, rt.topicId, ErrorCode.UNKNOWN_TOPIC_ID));
           continue;
         }
         let t = b.image.topicsByName.get(rt.name);
@@ -64,7 +83,7 @@ export function metadataHandler(b: Broker): Handler {
           if (typeof created === 'number') error = created;
           else t = created;
         }
-        topics.push(t ? describeTopic(t) : unknownTopic(rt.name, ZERO_UUID, error));
+        topics.push(t ? describe(t) : unknownTopic(rt.name, ZERO_UUID, error));
       }
     }
     const brokers = [...b.image.brokers.values()].map((br) => {

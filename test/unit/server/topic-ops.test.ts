@@ -70,7 +70,7 @@ const PARTITIONS = 4000;
 test('a large CreateTopics and DeleteTopics: another connection is answered before they complete', async () => {
   const dir = tempDir();
   // file.delete.delay.ms 0: removal of the renamed directories starts at once
-  const b = await start(dir, { 'log.segment.delete.delay.ms': '0' });
+  const b = await start(dir, { 'log.segment.delete.delay.ms': '0', 'samsa.max.partitions': String(2 * PARTITIONS) });
   const admin = await connect(b, 'admin');
   const other = await connect(b, 'other');
   try {
@@ -81,11 +81,16 @@ test('a large CreateTopics and DeleteTopics: another connection is answered befo
       return r;
     });
     await until(() => fs.existsSync(path.join(dir, 'big-0')) || events.length > 0, 'the first partition directory');
-    await other.send('ApiVersions', { clientSoftwareName: 't', clientSoftwareVersion: '1' });
-    events.push('ApiVersions answered');
+    const md = await other.send('Metadata', { topics: [{ topicId: ZERO_UUID, name: 'big' }], allowAutoTopicCreation: false, includeTopicAuthorizedOperations: false });
+    events.push('Metadata answered');
     const cr = await created;
     assert.equal(cr.topics[0].errorCode, ErrorCode.NONE);
-    assert.deepEqual(events, ['ApiVersions answered', 'create answered']);
+    assert.deepEqual(events, ['Metadata answered', 'create answered']);
+    // partitions whose logs were not open yet are shown without a leader (clients wait and retry)
+    for (const p of md.topics[0].partitions) {
+      if (p.errorCode === ErrorCode.LEADER_NOT_AVAILABLE) assert.equal(p.leaderId, -1);
+      else assert.deepEqual([p.errorCode, p.leaderId], [ErrorCode.NONE, b.broker.nodeId]);
+    }
     assert.equal(b.broker.image.topicsByName.get('big')!.partitions.length, PARTITIONS);
     for (let p = 0; p < PARTITIONS; p += 499) assert.ok(b.broker.replicas.get('big', p), `big-${p} has a log`);
 
