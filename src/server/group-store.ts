@@ -21,7 +21,7 @@ export class OffsetsTopicStore implements GroupStore {
   async ensureTopic(): Promise<TopicState> {
     const existing = this.b.image.topicsByName.get(OFFSETS_TOPIC);
     if (existing) return existing;
-    await this.b.controller.createTopics(
+    const [r] = await this.b.controller.createTopics(
       [
         {
           name: OFFSETS_TOPIC,
@@ -32,7 +32,10 @@ export class OffsetsTopicStore implements GroupStore {
       ],
       false,
     );
-    return this.b.image.topicsByName.get(OFFSETS_TOPIC)!;
+    const topic = this.b.image.topicsByName.get(OFFSETS_TOPIC);
+    // e.g. refused by samsa.max.partitions: the request that needed it fails with this reason
+    if (!topic) throw new Error(`${OFFSETS_TOPIC} could not be created: ${r.errorMessage ?? `error code ${r.errorCode}`}`);
+    return topic;
   }
 
   async write(records: StoredRecord[]): Promise<void> {
