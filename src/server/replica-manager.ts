@@ -120,35 +120,39 @@ export class ReplicaManager {
     const ready: Partition[] = [];
     let cfgTopic: TopicState | undefined;
     let cfg: LogConfig | undefined;
-    for (const { topic, index } of items) {
-      if (this.partitions.has(this.key(topic.name, index))) continue;
-      if (topic !== cfgTopic) {
-        cfgTopic = topic;
-        cfg = this.logConfigFor(topic);
+    try {
+      for (const { topic, index } of items) {
+        if (this.partitions.has(this.key(topic.name, index))) continue;
+        if (topic !== cfgTopic) {
+          cfgTopic = topic;
+          cfg = this.logConfigFor(topic);
+        }
+        let log = this.logs.getLog(topic.name, index);
+        if (!log) {
+          log = await this.logs.createLog(topic.name, index, cfg!, { syncDir: false });
+          created.add(path.dirname(log.dir));
+        }
+        log.updateConfig(cfg!);
+        // Leader with itself as the only in-sync replica: everything in the local log
+        // is replicated to the whole ISR, so the high watermark is the log end offset
+        // (the checkpointed one may lag after an unclean stop).
+        const state = topic.partitions[index];
+        if (state.leader === this.config.nodeId && state.isr.length === 1 && state.isr[0] === this.config.nodeId) {
+          log.setHighWatermark(log.logEndOffset);
+        }
+        ready.push({ topic, index, log });
+        const y = slice.tick();
+        if (y) await y;
       }
-      let log = this.logs.getLog(topic.name, index);
-      if (!log) {
-        log = await this.logs.createLog(topic.name, index, cfg!, { syncDir: false });
-        created.add(path.dirname(log.dir));
+    } finally {
+      // also when a creation failed part-way: the logs made so far are served
+      this.logs.syncDirs(created);
+      for (const p of ready) {
+        this.partitions.set(this.key(p.topic.name, p.index), p);
+        let list = this.byTopic.get(p.topic.topicId);
+        if (!list) this.byTopic.set(p.topic.topicId, (list = []));
+        list.push(p);
       }
-      log.updateConfig(cfg!);
-      // Leader with itself as the only in-sync replica: everything in the local log
-      // is replicated to the whole ISR, so the high watermark is the log end offset
-      // (the checkpointed one may lag after an unclean stop).
-      const state = topic.partitions[index];
-      if (state.leader === this.config.nodeId && state.isr.length === 1 && state.isr[0] === this.config.nodeId) {
-        log.setHighWatermark(log.logEndOffset);
-      }
-      ready.push({ topic, index, log });
-      const y = slice.tick();
-      if (y) await y;
-    }
-    this.logs.syncDirs(created);
-    for (const p of ready) {
-      this.partitions.set(this.key(p.topic.name, p.index), p);
-      let list = this.byTopic.get(p.topic.topicId);
-      if (!list) this.byTopic.set(p.topic.topicId, (list = []));
-      list.push(p);
     }
   }
 
