@@ -109,8 +109,7 @@ export const BROKER_PROPERTY_DEFS: BrokerPropertyDef[] = [
   ig('replica.fetch.response.max.bytes', 'int', '10485760', 'Bytes per response a follower fetches.', atLeast(0)),
   ig('fetch.max.bytes', 'int', '57671680', 'The most bytes returned by one Fetch response.', atLeast(1024)),
   ig('auto.leader.rebalance.enable', 'boolean', 'true', 'Move leadership back to preferred replicas.'),
-  sec('delete.topic.enable', 'boolean', 'true', 'Allow DeleteTopics.', 'true', (v) =>
-    v === false ? 'Samsa cannot refuse DeleteTopics yet, so topics could still be deleted; remove it' : null),
+  p('delete.topic.enable', 'boolean', 'true', 'Allow DeleteTopics; when false every DeleteTopics is answered TOPIC_DELETION_DISABLED (INVALID_REQUEST before v3).'),
   // KRaft / ZooKeeper deployment settings that a single Samsa process does not need
   ig('process.roles', 'list', null, 'KRaft roles of this process.', listOf(['broker', 'controller'])),
   ig('controller.quorum.voters', 'list', '', 'KRaft controller voters.'),

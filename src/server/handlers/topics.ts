@@ -59,6 +59,12 @@ export function deleteTopicsHandler(b: Broker): Handler {
       v >= 6 ? req.topics : req.topicNames.map((n: string) => ({ name: n, topicId: ZERO_UUID }));
     // Every topic found is deleted in one metadata commit.
     const responses: { name: string | null; topicId: string; errorCode: number; errorMessage: string | null }[] = [];
+    if (!b.config.deleteTopicEnable) {
+      // As Kafka's controller: the whole request is refused, INVALID_REQUEST before v3.
+      const errorCode = v >= 3 ? ErrorCode.TOPIC_DELETION_DISABLED : ErrorCode.INVALID_REQUEST;
+      for (const w of wanted) responses.push({ ...w, errorCode, errorMessage: 'Topic deletion is disabled (delete.topic.enable=false).' });
+      return { throttleTimeMs: 0, responses };
+    }
     const found: TopicState[] = [];
     const at: number[] = [];
     for (const w of wanted) {

@@ -220,3 +220,24 @@ test('DeleteTopics of several topics, unknown and repeated names among them: one
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('delete.topic.enable=false: DeleteTopics is answered TOPIC_DELETION_DISABLED and the topic stays', async () => {
+  const dir = tempDir();
+  const b = await start(dir, { 'delete.topic.enable': 'false' });
+  const c = await connect(b, 'no-delete');
+  try {
+    const made = await c.send('CreateTopics', createBody('kept', 1));
+    assert.equal(made.topics[0].errorCode, ErrorCode.NONE);
+    const r = await c.send('DeleteTopics', deleteBody(['kept', 'nope']));
+    assert.deepEqual(
+      r.responses.map((x: any) => [x.name, x.errorCode]),
+      [['kept', ErrorCode.TOPIC_DELETION_DISABLED], ['nope', ErrorCode.TOPIC_DELETION_DISABLED]],
+    );
+    assert.ok(b.broker.image.topicsByName.has('kept'));
+    assert.ok(b.broker.replicas.get('kept', 0));
+  } finally {
+    await c.close();
+    await b.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
