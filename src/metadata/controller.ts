@@ -9,7 +9,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { ErrorCode } from '../protocol/error-codes.ts';
-import type { MetadataLog } from './metadata-log.ts';
+import { type MetadataLog, MetadataStorageError } from './metadata-log.ts';
 import { MetadataImage, type TopicState } from './image.ts';
 import type { MetadataRecord, PartitionRecord } from './records.ts';
 
@@ -95,10 +95,18 @@ export class Controller {
    * Runs `decide` after every earlier operation has committed, against the
    * current image, commits the records it returns and resolves with its result.
    */
-  private enqueue<T>(decide: () => { records: MetadataRecord[]; result: T }): Promise<T> {
+  private enqueue<T>(decide: () => { records: MetadataRecord[]; result: T; onStorageError?: (err: MetadataStorageError) => T }): Promise<T> {
     const run = async (): Promise<T> => {
-      const { records, result } = decide();
-      if (records.length > 0) await this.commit(records);
+      const { records, result, onStorageError } = decide();
+      if (records.length > 0) {
+        try {
+          await this.commit(records);
+        } catch (err) {
+          // Not committed (the image is unchanged): answered with the storage error where the API has one.
+          if (err instanceof MetadataStorageError && onStorageError) return onStorageError(err);
+          throw err;
+        }
+      }
       return result;
     };
     const p = this.tail.then(run, run);
@@ -280,7 +288,9 @@ export class Controller {
         }
         return { ...check, topicId, numPartitions: check.partitions, replicationFactor: check.rf };
       });
-      return { records, result: results };
+      const onStorageError = (err: MetadataStorageError) =>
+        results.map((r) => (r.errorCode === ErrorCode.NONE ? { errorCode: ErrorCode.KAFKA_STORAGE_ERROR, errorMessage: err.message } : r));
+      return { records, result: results, onStorageError };
     });
   }
 
@@ -301,7 +311,9 @@ export class Controller {
         records.push({ type: 'RemoveTopic', topicId: topic.topicId });
         return { errorCode: ErrorCode.NONE, errorMessage: null };
       });
-      return { records, result };
+      const onStorageError = (err: MetadataStorageError) =>
+        result.map((r) => (r.errorCode === ErrorCode.NONE ? { errorCode: ErrorCode.KAFKA_STORAGE_ERROR, errorMessage: err.message } : r));
+      return { records, result, onStorageError };
     });
   }
 
@@ -324,6 +336,7 @@ export class Controller {
       return {
         records: validateOnly ? [] : this.partitionRecords(t.topicId, current, count),
         result: { errorCode: ErrorCode.NONE, errorMessage: null },
+        onStorageError: (err) => ({ errorCode: ErrorCode.KAFKA_STORAGE_ERROR, errorMessage: err.message }),
       };
     });
   }

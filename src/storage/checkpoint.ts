@@ -4,11 +4,11 @@
  *
  *   <version, 0>\n<entry count>\n<entry>\n...   entry = space-separated fields
  *
- * Written to `<file>.tmp`, optionally fsynced, then renamed over the old file,
- * so a reader sees the old or the new content, never a mix.
+ * Written to `<file>.tmp`, fsynced, renamed over the old file, and the
+ * directory fsynced: a reader sees the old or the new content, never a mix.
  */
 import fs from 'node:fs';
-import path from 'node:path';
+import { fsyncDir, replaceFile } from './file-io.ts';
 
 const VERSION = 0;
 
@@ -34,32 +34,12 @@ export function readCheckpoint(file: string): string[][] | null {
   return out;
 }
 
-export function writeCheckpoint(file: string, entries: readonly (readonly (string | number)[])[], durable: boolean): void {
-  const body = `${VERSION}\n${entries.length}\n${entries.map((e) => e.join(' ')).join('\n')}${entries.length ? '\n' : ''}`;
-  const tmp = `${file}.tmp`;
-  const fd = fs.openSync(tmp, 'w');
-  try {
-    fs.writeSync(fd, body);
-    if (durable) fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(tmp, file);
-  if (durable) fsyncDir(path.dirname(file));
+/** Replace `file` with the entries, atomically and durably (file-io.ts replaceFile); throws when any step fails. */
+export function writeCheckpoint(file: string, entries: readonly (readonly (string | number)[])[]): void {
+  replaceFile(file, `${VERSION}\n${entries.length}\n${entries.map((e) => e.join(' ')).join('\n')}${entries.length ? '\n' : ''}`);
 }
 
-/** Make renames and new files in `dir` durable. */
-export function fsyncDir(dir: string): void {
-  let fd: number | undefined;
-  try {
-    fd = fs.openSync(dir, 'r');
-    fs.fsyncSync(fd);
-  } catch {
-    // Some platforms refuse fsync on directories; nothing more can be done there.
-  } finally {
-    if (fd !== undefined) fs.closeSync(fd);
-  }
-}
+export { fsyncDir };
 
 /** The `<topic>-<partition>` entries of a log dir's per-partition checkpoint. */
 export function readPartitionCheckpoint(file: string): Map<string, number> {

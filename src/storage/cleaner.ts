@@ -28,7 +28,8 @@
  * batch that does not decode (the produce path does not decompress, so one
  * can be stored with a valid CRC) is treated the same way.
  *
- * Each cleaned segment is written to `<base>.log.cleaned`, fsynced, renamed
+ * Each cleaned segment is written whole to `<base>.log.cleaned` (a failed
+ * write or fsync removes it and fails the pass, the segment untouched), fsynced, renamed
  * to `<base>.log.swap`, then renamed over `<base>.log`. A crash before the
  * `.swap` rename leaves the old segment (the `.cleaned` file is deleted at
  * open); after it, open completes the swap. Either way nothing is lost.
@@ -50,6 +51,7 @@ import { TimestampType, encodeBatch, type RecordInput } from '../protocol/record
 import type { PartitionLog, StorageLogger } from './partition-log.ts';
 import { decodeCompressedRecords, forEachRecord } from './record-keys.ts';
 import type { LogSegment } from './segment.ts';
+import { fsyncFd, writeFully } from './file-io.ts';
 
 // ---- choosing what to clean --------------------------------------------------
 //
@@ -333,11 +335,19 @@ export function cleanLog(log: PartitionLog, nowMs: number, logger: StorageLogger
     const cleaned = s.file('.log.cleaned');
     const fd = fs.openSync(cleaned, 'w');
     try {
-      for (const p of parts) fs.writeSync(fd, p);
-      fs.fsyncSync(fd);
-    } finally {
+      let pos = 0;
+      for (const p of parts) {
+        writeFully(fd, p, 0, p.length, pos);
+        pos += p.length;
+      }
+      fsyncFd(fd);
+    } catch (err) {
+      // Nothing was swapped: the segment stays as it was; the partial file goes.
       fs.closeSync(fd);
+      fs.rmSync(cleaned, { force: true });
+      throw err;
     }
+    fs.closeSync(fd);
     hooks.afterCleaned?.(s.baseOffset);
     const swap = s.file('.log.swap');
     fs.renameSync(cleaned, swap);

@@ -38,3 +38,20 @@ export class InvariantViolation extends Error {
 export function invariant(cond: unknown, message: string | (() => string)): asserts cond {
   if (!cond) throw new InvariantViolation(typeof message === 'string' ? message : message());
 }
+
+/**
+ * A write or fsync under a log dir failed, or the dir is full or failed and
+ * refuses writes (Kafka's KafkaStorageException): the operation did not
+ * happen and must not be acknowledged.
+ */
+export class KafkaStorageError extends Error {
+  readonly errorCode = 'KAFKA_STORAGE_ERROR' as const;
+  constructor(
+    message: string,
+    readonly dir: string,
+    override readonly cause?: unknown,
+  ) {
+    super(message);
+    this.name = 'KafkaStorageError';
+  }
+}

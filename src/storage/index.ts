@@ -24,7 +24,8 @@
 export { LogManager, type LogManagerOptions } from './log-manager.ts';
 export { PartitionLog, type AppendInfo, type ReadResult, type PartitionLogOptions, type StorageLogger } from './partition-log.ts';
 export { type LogConfig, defaultLogConfig } from './log-config.ts';
-export { OffsetOutOfRangeError, CorruptRecordError, InvariantViolation } from './errors.ts';
+export { OffsetOutOfRangeError, CorruptRecordError, InvariantViolation, KafkaStorageError } from './errors.ts';
+export { LogDirHealth, type LogDirState } from './log-dir-health.ts';
 export { BufferPool, PooledBuffer, sharedBufferPool } from './buffer-pool.ts';
 export { FileRegion } from './file-region.ts';
 export { type Pin, FILE_REGION_MIN_BYTES } from './segment.ts';

@@ -13,6 +13,7 @@
  * its segment rebuilds the index from the log.
  */
 import fs from 'node:fs';
+import { writeFully } from './file-io.ts';
 
 const TWO_32 = 4294967296;
 
@@ -74,14 +75,30 @@ abstract class EntryIndex {
     return true;
   }
 
-  /** Write the entries not yet in the file (no fsync). */
+  /**
+   * Write the entries not yet in the file (no fsync). On failure the file is
+   * cut back to the entries it held (best effort; a file that still holds a
+   * partial entry fails to load and is rebuilt) and the error is thrown.
+   */
   persist(): void {
     if (this.persisted === this.count && !this.fileTooLong && fs.existsSync(this.file)) return;
     const fd = fs.openSync(this.file, fs.existsSync(this.file) ? 'r+' : 'w');
     try {
       const from = this.persisted * this.entrySize;
       const to = this.count * this.entrySize;
-      if (to > from) fs.writeSync(fd, this.buf, from, to - from, from);
+      if (this.fileTooLong) fs.ftruncateSync(fd, Math.min(from, to));
+      if (to > from) {
+        try {
+          writeFully(fd, this.buf, from, to - from, from);
+        } catch (err) {
+          try {
+            fs.ftruncateSync(fd, from);
+          } catch {
+            // the write error is the one to report
+          }
+          throw err;
+        }
+      }
       if (this.fileTooLong) fs.ftruncateSync(fd, to);
     } finally {
       fs.closeSync(fd);

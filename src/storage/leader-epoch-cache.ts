@@ -40,11 +40,11 @@ export class LeaderEpochCache {
     }
   }
 
-  save(durable = false): void {
+  /** Replace the checkpoint (atomically, durably); throws when the write fails. */
+  save(): void {
     writeCheckpoint(
       path.join(this.dir, LEADER_EPOCH_CHECKPOINT),
       this.entries.map((e) => [e.epoch, e.startOffset]),
-      durable,
     );
   }
 

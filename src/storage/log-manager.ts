@@ -6,6 +6,11 @@
  * replication-offset-checkpoint) and the clean-shutdown marker, and runs the
  * background retention, flush and checkpoint tasks and the log cleaner's
  * timer (cleaner-scheduler.ts).
+ *
+ * Each log dir has a LogDirHealth shared by its logs (online, full, failed).
+ * A dir that is full at startup or at close does not stop either: logs open
+ * read-only (appends answer a storage error), and a close whose writes
+ * failed leaves no clean-shutdown marker, so the next start recovers.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -15,6 +20,8 @@ import { LogCleaner } from './cleaner-scheduler.ts';
 import type { LogConfig } from './log-config.ts';
 import { PartitionLog, type StorageLogger, silentLogger } from './partition-log.ts';
 import type { TimeSlice } from './time-slice.ts';
+import { KafkaStorageError } from './errors.ts';
+import { LogDirHealth } from './log-dir-health.ts';
 
 export const CLEAN_SHUTDOWN_FILE = '.kafka_cleanshutdown';
 export const RECOVERY_POINT_CHECKPOINT = 'recovery-point-offset-checkpoint';
@@ -39,6 +46,10 @@ export interface LogManagerOptions {
   cleanerEnable?: boolean;
   /** log.cleaner.backoff.ms (default 15000): the cleaner's sleep when no log needs cleaning. */
   cleanerBackoffMs?: number;
+  /** How often a full log dir is probed for space again (default 1000). */
+  fullDirProbeIntervalMs?: number;
+  /** Bytes a probe must write before a full dir is online again (default 1 MiB). */
+  probeBytes?: number;
 }
 
 const PARTITION_DIR = /^(.+)-(\d+)$/;
@@ -61,6 +72,7 @@ export class LogManager {
   private removalHead = 0;
   private removing = 0;
   private drained: (() => void)[] = [];
+  private readonly health = new Map<string, LogDirHealth>();
 
   private constructor(private readonly opts: LogManagerOptions) {
     this.logger = opts.logger ?? silentLogger;
@@ -78,7 +90,29 @@ export class LogManager {
     return m;
   }
 
-  private logOptions(extra: Partial<Parameters<typeof PartitionLog.open>[2]> = {}) {
+  /** The state of a log dir (one of opts.logDirs). */
+  dirHealth(dir: string): LogDirHealth {
+    let h = this.health.get(dir);
+    if (!h) {
+      h = new LogDirHealth(dir, this.logger, this.opts.probeBytes);
+      this.health.set(dir, h);
+    }
+    return h;
+  }
+
+  /** Every log dir's state. */
+  dirStates(): { dir: string; state: LogDirHealth['state'] }[] {
+    return this.opts.logDirs.map((dir) => ({ dir, state: this.dirHealth(dir).state }));
+  }
+
+  /** Probe every full dir (after space may have been freed); returns whether all dirs are online. */
+  probeFullDirs(): boolean {
+    let all = true;
+    for (const d of this.opts.logDirs) if (!this.dirHealth(d).probe()) all = false;
+    return all;
+  }
+
+  private logOptions(logDir: string, extra: Partial<Parameters<typeof PartitionLog.open>[2]> = {}) {
     return {
       logger: this.logger,
       now: this.now,
@@ -86,11 +120,13 @@ export class LogManager {
       tailCacheBytes: this.opts.tailCacheBytes,
       onLogStartOffsetChange: (log: PartitionLog) => this.checkpointDir(path.dirname(log.dir)),
       ...extra,
+      dirHealth: this.dirHealth(logDir),
     };
   }
 
   private async loadDir(dir: string): Promise<void> {
     fs.mkdirSync(dir, { recursive: true });
+    const health = this.dirHealth(dir);
     const marker = path.join(dir, CLEAN_SHUTDOWN_FILE);
     const clean = fs.existsSync(marker);
     const recovery = readPartitionCheckpoint(path.join(dir, RECOVERY_POINT_CHECKPOINT));
@@ -109,7 +145,7 @@ export class LogManager {
       const log = await PartitionLog.open(
         full,
         this.opts.defaultConfig,
-        this.logOptions({
+        this.logOptions(dir, {
           cleanShutdown: clean,
           recoveryPoint: recovery.get(name) ?? 0,
           logStartOffset: starts.get(name),
@@ -127,8 +163,14 @@ export class LogManager {
     } else if (count) {
       this.logger.warn({ dir, logs: count }, 'no clean-shutdown marker: logs recovered from their recovery points');
     }
-    this.writeCheckpoints(dir, false);
-    this.logger.info({ dir, logs: count, ms: this.now() - started, clean }, 'log dir loaded');
+    try {
+      this.writeCheckpoints(dir);
+    } catch (err) {
+      // A full disk at startup: the logs stay readable; writes wait for space (LogDirHealth).
+      const e = health.writeFailed(err, 'checkpoints at startup');
+      if (!(e instanceof KafkaStorageError)) throw e;
+    }
+    this.logger.info({ dir, logs: count, ms: this.now() - started, clean, state: health.state }, 'log dir loaded');
   }
 
   private static dirName(topic: string, partition: number): string {
@@ -150,7 +192,7 @@ export class LogManager {
     if (existing) return existing;
     let dir = this.opts.logDirs[0];
     for (const [d, n] of this.dirCounts) if (n < this.dirCounts.get(dir)!) dir = d;
-    const log = await PartitionLog.open(path.join(dir, name), config, this.logOptions({ cleanShutdown: true }));
+    const log = await PartitionLog.open(path.join(dir, name), config, this.logOptions(dir, { cleanShutdown: true }));
     if (opts.syncDir !== false) fsyncDir(dir);
     this.byName.set(name, log);
     this.dirCounts.set(dir, this.dirCounts.get(dir)! + 1);
@@ -196,7 +238,9 @@ export class LogManager {
     }
     for (const parent of parents) {
       fsyncDir(parent);
-      void this.checkpointDir(parent).catch((err) => this.logger.error({ err, dir: parent }, 'checkpoint failed'));
+      void this.checkpointDir(parent).catch((err) => {
+        if (!(err instanceof KafkaStorageError)) this.logger.error({ err, dir: parent }, 'checkpoint failed');
+      });
     }
   }
 
@@ -211,6 +255,11 @@ export class LogManager {
       this.removing++;
       fs.promises
         .rm(dir, { recursive: true, force: true })
+        .then(() => {
+          // The space may be what a full log dir was waiting for.
+          const h = this.dirHealth(path.dirname(dir));
+          if (h.state === 'full') h.probe();
+        })
         .catch((err) => this.logger.warn({ err, dir }, 'removing a deleted log failed; retried at the next start'))
         .finally(() => {
           this.removing--;
@@ -236,13 +285,19 @@ export class LogManager {
 
   /** Write a log dir's checkpoints (serialized; a write in flight is followed by one more). */
   private checkpointDir(dir: string): Promise<void> {
-    this.checkpointChain = this.checkpointChain.then(() => {
-      if (!this.closed) this.writeCheckpoints(dir, true);
+    const run = this.checkpointChain.then(() => {
+      if (this.closed) return;
+      try {
+        this.writeCheckpoints(dir);
+      } catch (err) {
+        throw this.dirHealth(dir).writeFailed(err, 'checkpoints');
+      }
     });
-    return this.checkpointChain;
+    this.checkpointChain = run.catch(() => {});
+    return run;
   }
 
-  private writeCheckpoints(dir: string, durable: boolean): void {
+  private writeCheckpoints(dir: string): void {
     const rp: (string | number)[][] = [];
     const lso: (string | number)[][] = [];
     const hw: (string | number)[][] = [];
@@ -252,9 +307,9 @@ export class LogManager {
       lso.push([log.topic, log.partition, log.logStartOffset]);
       hw.push([log.topic, log.partition, log.highWatermark]);
     }
-    writeCheckpoint(path.join(dir, RECOVERY_POINT_CHECKPOINT), rp, durable);
-    writeCheckpoint(path.join(dir, LOG_START_OFFSET_CHECKPOINT), lso, durable);
-    writeCheckpoint(path.join(dir, REPLICATION_OFFSET_CHECKPOINT), hw, durable);
+    writeCheckpoint(path.join(dir, RECOVERY_POINT_CHECKPOINT), rp);
+    writeCheckpoint(path.join(dir, LOG_START_OFFSET_CHECKPOINT), lso);
+    writeCheckpoint(path.join(dir, REPLICATION_OFFSET_CHECKPOINT), hw);
   }
 
   /** One retention pass over every log. Returns segments deleted. */
@@ -264,9 +319,11 @@ export class LogManager {
       try {
         n += log.deleteOldSegments(nowMs);
       } catch (err) {
+        if (err instanceof KafkaStorageError) continue; // the dir's state change is logged once
         this.logger.error({ dir: log.dir, err }, 'retention pass failed');
       }
     }
+    if (n > 0) this.probeFullDirs();
     return n;
   }
 
@@ -291,25 +348,51 @@ export class LogManager {
     every(this.opts.retentionCheckIntervalMs ?? 300_000, () => this.runRetention());
     every(this.opts.flushCheckIntervalMs ?? 1000, () => this.runFlushPolicy());
     every(this.opts.checkpointIntervalMs ?? 60_000, () => {
-      for (const d of this.opts.logDirs) void this.checkpointDir(d).catch((err) => this.logger.error({ err, dir: d }, 'checkpoint failed'));
+      for (const d of this.opts.logDirs) {
+        if (this.dirHealth(d).state !== 'online') continue;
+        void this.checkpointDir(d).catch((err) => {
+          if (!(err instanceof KafkaStorageError)) this.logger.error({ err, dir: d }, 'checkpoint failed');
+        });
+      }
+    });
+    every(this.opts.fullDirProbeIntervalMs ?? 1000, () => {
+      for (const d of this.opts.logDirs) if (this.dirHealth(d).state === 'full') this.dirHealth(d).probe();
     });
     this.cleaner?.start();
   }
 
-  /** Flush and close every log, write checkpoints and the clean-shutdown marker. */
+  /**
+   * Flush and close every log, write checkpoints and the clean-shutdown
+   * marker. A dir where anything failed (full or failed disk) gets no marker:
+   * its next start recovers from the recovery points. Never throws for I/O.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     await this.cleaner?.stop();
     for (const t of this.timers) clearInterval(t);
     this.timers.length = 0;
-    await this.checkpointChain.catch(() => {});
-    for (const log of this.byName.values()) await log.close();
+    await this.checkpointChain;
+    const unclean = new Set<string>();
+    for (const log of this.byName.values()) if (!(await log.close())) unclean.add(path.dirname(log.dir));
     this.closed = true;
     for (const r of this.drained.splice(0)) r();
     for (const d of this.opts.logDirs) {
-      this.writeCheckpoints(d, true);
-      fs.writeFileSync(path.join(d, CLEAN_SHUTDOWN_FILE), '');
-      fsyncDir(d);
+      const health = this.dirHealth(d);
+      if (health.state === 'failed') unclean.add(d);
+      if (!unclean.has(d)) {
+        try {
+          this.writeCheckpoints(d);
+          const fd = fs.openSync(path.join(d, CLEAN_SHUTDOWN_FILE), 'w');
+          fs.closeSync(fd);
+          fsyncDir(d);
+        } catch (err) {
+          const e = health.writeFailed(err, 'clean-shutdown marker');
+          if (!(e instanceof KafkaStorageError)) throw e;
+          fs.rmSync(path.join(d, CLEAN_SHUTDOWN_FILE), { force: true });
+          unclean.add(d);
+        }
+      }
+      if (unclean.has(d)) this.logger.warn({ dir: d, state: health.state }, 'log dir closed without a clean-shutdown marker (writes failed): the next start recovers its logs');
     }
   }
 

@@ -11,7 +11,6 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import {
   BATCH_HEADER_SIZE,
   batch as hdr,
@@ -21,7 +20,9 @@ import {
   setPartitionLeaderEpoch,
 } from '../protocol/records/batch-header.ts';
 import { fsyncDir } from './checkpoint.ts';
-import { CorruptRecordError, InvariantViolation, OffsetOutOfRangeError, invariant } from './errors.ts';
+import { fdatasyncAsync } from './file-io.ts';
+import { CorruptRecordError, InvariantViolation, KafkaStorageError, OffsetOutOfRangeError, invariant } from './errors.ts';
+import { LogDirHealth } from './log-dir-health.ts';
 import { type EpochEntry, LeaderEpochCache } from './leader-epoch-cache.ts';
 import type { LogConfig } from './log-config.ts';
 import { ProducerStateManager } from './producer-state.ts';
@@ -72,9 +73,11 @@ export interface PartitionLogOptions {
   tailCacheBytes?: number;
   /** Called (and awaited by deleteRecordsBefore) when the log start offset moves. */
   onLogStartOffsetChange?: (log: PartitionLog) => void | Promise<void>;
+  /** The state of the log dir holding this log, shared by its logs (default: one of its own). */
+  dirHealth?: LogDirHealth;
 }
 
-const fdatasync = promisify(fs.fdatasync);
+const fdatasync = fdatasyncAsync;
 
 interface FlushWaiter {
   offset: number;
@@ -103,6 +106,8 @@ export class PartitionLog {
   private closed = false;
   /** fsyncs issued (log and index files), for tests and metrics. */
   fsyncCount = 0;
+  /** Online, full or failed: appends and flushes are refused unless online (flushes: unless failed). */
+  readonly dirHealth: LogDirHealth;
 
   private constructor(
     readonly dir: string,
@@ -114,10 +119,15 @@ export class PartitionLog {
     this.partition = m ? Number(m[2]) : 0;
     this.logger = opts.logger ?? silentLogger;
     this.now = opts.now ?? Date.now;
+    this.dirHealth = opts.dirHealth ?? new LogDirHealth(path.dirname(dir), this.logger);
     const fsync = opts.fsync ?? fdatasync;
-    this.fsync = (fd) => {
+    this.fsync = async (fd) => {
       this.fsyncCount++;
-      return fsync(fd);
+      try {
+        await fsync(fd);
+      } catch (err) {
+        throw this.dirHealth.fsyncFailed(err, `fsync in ${this.dir}`);
+      }
     };
     this.tailCacheBytes = opts.tailCacheBytes ?? 1024 * 1024;
     this.onLogStartOffsetChange = opts.onLogStartOffsetChange;
@@ -175,6 +185,7 @@ export class PartitionLog {
       if (!ok) {
         recovered = true;
         const r = seg.recover(prev ? prev.nextOffset : 0);
+        this.auxWrite(() => seg.persistIndexes(), 'index files of a recovered segment');
         if (r.droppedBytes > 0) {
           this.logger.warn({ dir: this.dir, segment: bases[i], validBytes: r.validBytes, droppedBytes: r.droppedBytes, reason: r.reason }, 'recovery truncated a torn or corrupt segment tail');
         }
@@ -219,7 +230,7 @@ export class PartitionLog {
     this._logStartOffset = lso;
     const cutEnd = this.epochs.truncateFromEnd(this.logEndOffset);
     const cutStart = this.epochs.truncateFromStart(lso);
-    if (recovered || cutEnd || cutStart) this.epochs.save();
+    if (recovered || cutEnd || cutStart) this.auxWrite(() => this.epochs.save(), 'leader-epoch checkpoint');
     this._highWatermark = Math.min(Math.max(opts.highWatermark ?? this.logEndOffset, lso), this.logEndOffset);
     // Writes appended after this point go through a tail cache on the active segment.
     if (!this.active.tail) this.enableTailCache(this.active);
@@ -230,6 +241,24 @@ export class PartitionLog {
       await this.flush();
     } else {
       this._recoveryPoint = this.logEndOffset;
+    }
+  }
+
+  /**
+   * A write the log does not depend on for correctness: index files (checked
+   * at load, rebuilt when wrong) and a leader-epoch checkpoint that load
+   * re-cuts to the log's offsets. A failure marks the dir (full or failed)
+   * and is otherwise carried: the next write of the same file retries.
+   * Returns whether it worked.
+   */
+  private auxWrite(fn: () => void, what: string): boolean {
+    try {
+      fn();
+      return true;
+    } catch (err) {
+      const e = this.dirHealth.writeFailed(err, what);
+      if (!(e instanceof KafkaStorageError)) throw e;
+      return false;
     }
   }
 
@@ -318,8 +347,13 @@ export class PartitionLog {
 
   // ---- append -----------------------------------------------------------------
 
+  /**
+   * Append whole batches. Throws KafkaStorageError, with nothing appended,
+   * when the log dir is full or failed or a write fails (see LogDirHealth).
+   */
   append(records: Buffer, opts: { leaderEpoch: number; logAppendTime?: number }): AppendInfo {
     invariant(!this.closed, 'append to a closed log');
+    if (this.dirHealth.state !== 'online') throw this.dirHealth.refusal();
     if (records.length < BATCH_HEADER_SIZE) throw new CorruptRecordError(`${records.length} bytes are not a record batch`);
     const firstOffset = this.logEndOffset;
     let next = firstOffset;
@@ -342,12 +376,24 @@ export class PartitionLog {
       at += size;
     }
     const lastOffset = next - 1;
-    this.maybeRoll(records.length, maxTimestamp, lastOffset);
-    if (this.epochs.assign(opts.leaderEpoch, firstOffset)) this.epochs.save();
-    const seg = this.active;
-    const before = seg.nextOffset;
-    invariant(before === firstOffset, () => `append at ${firstOffset} but log end offset is ${before}`);
-    seg.append(records);
+    let seg: LogSegment;
+    try {
+      this.maybeRoll(records.length, maxTimestamp, lastOffset);
+      if (this.epochs.assign(opts.leaderEpoch, firstOffset)) {
+        try {
+          this.epochs.save();
+        } catch (err) {
+          this.epochs.truncateFromEnd(firstOffset);
+          throw err;
+        }
+      }
+      seg = this.active;
+      const before = seg.nextOffset;
+      invariant(before === firstOffset, () => `append at ${firstOffset} but log end offset is ${before}`);
+      seg.append(records);
+    } catch (err) {
+      throw this.dirHealth.writeFailed(err, `append to ${this.topic}-${this.partition}`);
+    }
     invariant(seg.nextOffset === next, () => `segment next offset ${seg.nextOffset} after append, expected ${next}`);
     if (hasProducer) {
       for (let at = 0; at < records.length; at += hdr.totalSize(records, at)) this.producerState.onBatchHeader(records, at);
@@ -379,12 +425,14 @@ export class PartitionLog {
     const old = this.active;
     const base = old.nextOffset;
     if (old.size === 0) return;
-    old.onRoll();
-    this.producerState.writeSnapshot(base, false);
-    this.producerState.pruneSnapshots(this.segments[0].baseOffset, base);
+    // Writes first (each may throw, leaving the old segment active and the roll to be retried).
+    old.prepareRoll();
+    this.producerState.writeSnapshot(base);
     const seg = LogSegment.create(this.dir, base, this.settings, this.now());
+    old.onRoll();
     this.segments.push(seg);
     this.dirDirty = true;
+    this.producerState.pruneSnapshots(this.segments[0].baseOffset, base);
   }
 
   // ---- flushing (group commit) ----------------------------------------------
@@ -392,6 +440,7 @@ export class PartitionLog {
   /** Resolves once every offset below `offset` is fsynced; concurrent callers share fsyncs. */
   flushedUpTo(offset: number): Promise<void> {
     if (offset <= this._recoveryPoint) return Promise.resolve();
+    if (this.dirHealth.state === 'failed') return Promise.reject(this.dirHealth.refusal());
     return new Promise((resolve, reject) => {
       this.waiters.push({ offset, resolve, reject });
       this.kickFlush();
@@ -420,12 +469,15 @@ export class PartitionLog {
     for (;;) {
       const target = this.logEndOffset;
       try {
+        if (this.dirHealth.state === 'failed') throw this.dirHealth.refusal();
         await this.flushTo(target);
       } catch (err) {
-        this.logger.error({ dir: this.dir, err }, 'fsync failed');
+        // The dir's state change is logged once by LogDirHealth; anything else is a bug.
+        const e = this.dirHealth.writeFailed(err, `flush of ${this.topic}-${this.partition}`);
+        if (!(e instanceof KafkaStorageError)) this.logger.error({ dir: this.dir, err }, 'flush failed');
         const ws = this.waiters;
         this.waiters = [];
-        for (const w of ws) w.reject(err as Error);
+        for (const w of ws) w.reject(e);
         return;
       }
       const still: FlushWaiter[] = [];
@@ -444,7 +496,11 @@ export class PartitionLog {
     for (const s of segs) await s.sync(this.fsync, s !== active);
     if (dirDirty) {
       this.fsyncCount++;
-      fsyncDir(this.dir);
+      try {
+        fsyncDir(this.dir);
+      } catch (err) {
+        throw this.dirHealth.fsyncFailed(err, `fsync of directory ${this.dir}`);
+      }
     }
     this._recoveryPoint = Math.max(this._recoveryPoint, Math.min(target, this.logEndOffset));
     this.lastFlushMs = this.now();
@@ -561,7 +617,7 @@ export class PartitionLog {
   private moveLogStartOffset(offset: number): void {
     if (offset <= this._logStartOffset) return;
     this._logStartOffset = offset;
-    if (this.epochs.truncateFromStart(offset)) this.epochs.save();
+    if (this.epochs.truncateFromStart(offset)) this.auxWrite(() => this.epochs.save(), 'leader-epoch checkpoint');
     this.producerState.truncateHead(offset);
     this.checkOffsets();
   }
@@ -632,7 +688,7 @@ export class PartitionLog {
     if (!seg.tail) this.enableTailCache(seg);
     invariant(this.logEndOffset >= this._highWatermark, () => `truncation to ${offset} left log end offset ${this.logEndOffset} below the high watermark ${this._highWatermark}`);
     this._recoveryPoint = Math.min(this._recoveryPoint, this.logEndOffset);
-    if (this.epochs.truncateFromEnd(this.logEndOffset)) this.epochs.save();
+    if (this.epochs.truncateFromEnd(this.logEndOffset)) this.auxWrite(() => this.epochs.save(), 'leader-epoch checkpoint');
     this.rebuildProducerState();
     this.checkOffsets();
   }
@@ -665,6 +721,7 @@ export class PartitionLog {
     fsyncDir(this.dir);
     const seg = LogSegment.open(this.dir, baseOffset, this.settings);
     const r = seg.recover(i > 0 ? this.segments[i - 1].nextOffset : 0);
+    this.auxWrite(() => seg.persistIndexes(), 'index files of a compacted segment');
     invariant(r.droppedBytes === 0, () => `compacted segment ${baseOffset} failed validation: ${r.reason}`);
     if (seg.size === 0) seg.nextOffset = old.nextOffset; // keep the offset range even when nothing is left
     this.segments[i] = seg;
@@ -672,20 +729,40 @@ export class PartitionLog {
 
   // ---- lifetime ---------------------------------------------------------------
 
-  /** Flush, write indexes, a producer-state snapshot and the epoch checkpoint, close files. */
-  async close(): Promise<void> {
-    if (this.closed) return;
-    await this.flush();
-    if (this.flushing) await this.flushing;
+  /**
+   * Flush, write indexes, a producer-state snapshot and the epoch checkpoint,
+   * close files. Resolves true when all of that was written and fsynced (the
+   * stop was clean); false when the dir is failed or a write failed (full
+   * disk): the files are closed all the same, and the next open recovers.
+   */
+  async close(): Promise<boolean> {
+    if (this.closed) return true;
+    let clean = this.dirHealth.state !== 'failed';
+    try {
+      await this.flush();
+      if (this.flushing) await this.flushing;
+    } catch (err) {
+      if (!(err instanceof KafkaStorageError)) throw err;
+      clean = false;
+    }
     this.closed = true;
-    const active = this.active;
-    active.persistIndexes();
-    await active.sync(this.fsync, true);
-    this.producerState.writeSnapshot(this.logEndOffset, true);
-    this.producerState.pruneSnapshots(this.segments[0].baseOffset, this.logEndOffset);
-    this.epochs.save(true);
-    fsyncDir(this.dir);
+    if (clean) {
+      try {
+        const active = this.active;
+        active.persistIndexes();
+        await active.sync(this.fsync, true);
+        this.producerState.writeSnapshot(this.logEndOffset);
+        this.producerState.pruneSnapshots(this.segments[0].baseOffset, this.logEndOffset);
+        this.epochs.save();
+        fsyncDir(this.dir);
+      } catch (err) {
+        const e = this.dirHealth.writeFailed(err, `close of ${this.topic}-${this.partition}`);
+        if (!(e instanceof KafkaStorageError)) throw e;
+        clean = false;
+      }
+    }
     for (const s of this.segments) s.close();
+    return clean;
   }
 
   /** Close file descriptors without flushing or writing anything: what a crash leaves (tests). */

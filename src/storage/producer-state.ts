@@ -16,6 +16,7 @@ import path from 'node:path';
 import { crc32c } from '@node-rs/crc32';
 import { batch as hdr, NO_PRODUCER_ID, NO_SEQUENCE } from '../protocol/records/batch-header.ts';
 import { segmentFileName } from './segment.ts';
+import { replaceFile } from './file-io.ts';
 
 export const BATCHES_RETAINED = 5;
 const INT32_MAX = 0x7fffffff;
@@ -160,8 +161,8 @@ export class ProducerStateManager {
     return out.sort((a, b) => a - b);
   }
 
-  /** Write the state as of `offset` (the log end offset). */
-  writeSnapshot(offset: number, durable: boolean): void {
+  /** Write the state as of `offset` (the log end offset), atomically and durably; throws when the write fails. */
+  writeSnapshot(offset: number): void {
     let size = 10;
     for (const e of this.producers.values()) size += 19 + e.batches.length * 24;
     const buf = Buffer.alloc(size);
@@ -190,15 +191,7 @@ export class ProducerStateManager {
       }
     }
     buf.writeUInt32BE(crc32c(buf.subarray(6)) >>> 0, 2);
-    const file = this.snapshotFile(offset);
-    const fd = fs.openSync(file + '.tmp', 'w');
-    try {
-      fs.writeSync(fd, buf);
-      if (durable) fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    fs.renameSync(file + '.tmp', file);
+    replaceFile(this.snapshotFile(offset), buf);
   }
 
   /** Replace the state with the snapshot at `offset`; false when it is unreadable. */

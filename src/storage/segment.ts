@@ -21,6 +21,7 @@ import { TailCache } from './tail-cache.ts';
 import { type PooledBuffer, sharedBufferPool } from './buffer-pool.ts';
 import { FileRegion } from './file-region.ts';
 import { invariant } from './errors.ts';
+import { errnoError, writeFully } from './file-io.ts';
 
 export const INT32_MAX = 0x7fffffff;
 
@@ -180,19 +181,20 @@ export class LogSegment {
     this.nextOffset = lastOffset + 1;
   }
 
-  /** Append whole, offset-assigned batches. */
+  /**
+   * Append whole, offset-assigned batches. All of them are written or none:
+   * after a failed write the file is cut back to where the append started.
+   * If even that fails, the error is EIO (the segment's end is unknown).
+   */
   append(records: Buffer): void {
     const pos = this.size;
-    let written = 0;
     try {
-      while (written < records.length) {
-        written += fs.writeSync(this.fd, records, written, records.length - written, pos + written);
-      }
+      writeFully(this.fd, records, 0, records.length, pos);
     } catch (err) {
       try {
         fs.ftruncateSync(this.fd, pos);
-      } catch {
-        // the write error is the one to report
+      } catch (cut) {
+        throw errnoError('EIO', `append failed (${(err as Error).message}) and its partial write could not be cut off (${(cut as Error).message})`);
       }
       throw err;
     }
@@ -206,10 +208,14 @@ export class LogSegment {
     this.dirty = true;
   }
 
-  /** Becoming inactive: final time index entry, indexes written, no more tail cache. */
-  onRoll(): void {
+  /** Becoming inactive, step 1 (may throw; repeatable): final time index entry, indexes written. */
+  prepareRoll(): void {
     if (this.maxTimestamp >= 0) this.timeIndex.maybeAppend(this.maxTimestamp, this.maxTimestampOffset - this.baseOffset);
     this.persistIndexes();
+  }
+
+  /** Becoming inactive, step 2, once the next segment exists: no more tail cache. */
+  onRoll(): void {
     this.tail?.clear();
     this.tail = null;
   }
@@ -488,8 +494,8 @@ export class LogSegment {
 
   /**
    * Validate every batch (length, magic, CRC32C, offsets increasing from
-   * `minOffset`), rebuild both indexes, and cut the file at the first bad
-   * byte.
+   * `minOffset`), rebuild both indexes in memory, and cut the file at the
+   * first bad byte. The caller writes the index files (persistIndexes).
    */
   recover(minOffset: number): RecoverResult {
     this.offsetIndex.reset();
@@ -519,7 +525,6 @@ export class LogSegment {
       fs.ftruncateSync(this.fd, r.end);
       this.size = r.end;
     }
-    this.persistIndexes();
     return { validBytes: r.end, droppedBytes: dropped, reason: dropped > 0 ? reason : null };
   }
 

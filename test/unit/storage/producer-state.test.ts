@@ -46,7 +46,7 @@ test('snapshots round-trip; a damaged snapshot is refused; truncateHead forgets 
     const p = new ProducerStateManager(dir);
     p.onAppend(1, 2, 0, 4, 0, 4, 111);
     p.onAppend(2, 0, 10, 10, 5, 5, 222);
-    p.writeSnapshot(6, true);
+    p.writeSnapshot(6);
     const q = new ProducerStateManager(dir);
     assert.deepEqual(q.listSnapshots(), [6]);
     assert.ok(q.readSnapshot(6));

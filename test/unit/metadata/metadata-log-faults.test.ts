@@ -1,0 +1,155 @@
+/**
+ * The metadata log under injected write faults (test/unit/storage/faults.ts):
+ * a commit that did not reach the disk whole fails its admin request and
+ * leaves the image unchanged; every acknowledged record survives a restart,
+ * including everything committed after a failed one; an fsync EIO stops all
+ * further commits; a damaged record is never skipped.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { FileMetadataLog, RESERVE_BYTES, RESERVE_FILE } from '../../../src/metadata/metadata-log.ts';
+import { MetadataImage } from '../../../src/metadata/image.ts';
+import { Controller } from '../../../src/metadata/controller.ts';
+import { ErrorCode } from '../../../src/protocol/error-codes.ts';
+import { FaultyIO, withFileIO } from '../storage/faults.ts';
+
+function tempDir(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'samsa-meta-faults-'));
+}
+
+function open(dir: string, onTruncate?: (n: number) => void) {
+  const log = new FileMetadataLog(dir, onTruncate);
+  const image = new MetadataImage();
+  const controller = new Controller(log, image, { nodeId: 1, defaultPartitions: 1, defaultReplicationFactor: 1, validateConfig: () => null });
+  controller.load();
+  return { log, image, controller };
+}
+
+const isMetaLog = (p: string) => p.endsWith('cluster-metadata.log');
+
+async function create(c: Controller, name: string): Promise<number> {
+  const [r] = await c.createTopics([{ name, numPartitions: 1, replicationFactor: 1, configs: {} }], false);
+  return r.errorCode;
+}
+
+for (const kind of ['short', 'ENOSPC'] as const) {
+  test(`a ${kind} write of a metadata record fails the request, and every acknowledged topic survives a restart`, async () => {
+    const dir = tempDir();
+    const a = open(dir);
+    assert.equal(await create(a.controller, 'first'), ErrorCode.NONE);
+    // The disk stays full for this request, reserve or not.
+    const io = new FaultyIO().add({ op: 'write', kind, file: isMetaLog, times: kind === 'short' ? 1 : Infinity });
+    if (kind === 'short') io.add({ op: 'write', kind: 'ENOSPC', file: isMetaLog });
+    const code = await withFileIO(io, () => create(a.controller, 'torn'));
+    assert.ok(io.injected.length > 0, 'the fault was injected');
+    assert.equal(code, ErrorCode.KAFKA_STORAGE_ERROR);
+    assert.equal(a.image.topicsByName.has('torn'), false, 'the image is unchanged by a failed commit');
+    // space is back: later commits succeed and are acknowledged
+    assert.equal(await create(a.controller, '__consumer_offsets'), ErrorCode.NONE);
+    assert.equal(await create(a.controller, 'last'), ErrorCode.NONE);
+    a.log.close();
+
+    let truncated = 0;
+    const b = open(dir, (n) => (truncated += n));
+    assert.deepEqual([...b.image.topicsByName.keys()].sort(), ['__consumer_offsets', 'first', 'last']);
+    assert.equal(truncated, 0, 'nothing torn was left in the file');
+    // re-creating the failed name makes a new, empty topic
+    assert.equal(await create(b.controller, 'torn'), ErrorCode.NONE);
+    b.log.close();
+  });
+}
+
+test('a full disk releases the reserve file so that a commit (a topic deletion) still succeeds', async () => {
+  const dir = tempDir();
+  const a = open(dir);
+  assert.equal(await create(a.controller, 'big'), ErrorCode.NONE);
+  assert.ok(fs.existsSync(path.join(dir, RESERVE_FILE)));
+  const io = new FaultyIO().add({ op: 'write', kind: 'ENOSPC', file: isMetaLog, times: 1 });
+  const r = await withFileIO(io, () => a.controller.deleteTopic(a.image.topicsByName.get('big')!));
+  assert.equal(io.injected.length, 1);
+  assert.equal(r.errorCode, ErrorCode.NONE);
+  assert.equal(a.image.topicsByName.has('big'), false);
+  // put back by the next append once there is room
+  assert.equal(await create(a.controller, 'next'), ErrorCode.NONE);
+  assert.equal(fs.statSync(path.join(dir, RESERVE_FILE)).size, RESERVE_BYTES);
+  a.log.close();
+  const b = open(dir);
+  assert.deepEqual([...b.image.topicsByName.keys()], ['next']);
+  b.log.close();
+});
+
+test('an fsync EIO on the metadata log fails the request and every later one until restart', async () => {
+  const dir = tempDir();
+  const a = open(dir);
+  assert.equal(await create(a.controller, 'first'), ErrorCode.NONE);
+  const io = new FaultyIO().add({ op: 'fdatasync', kind: 'EIO', file: isMetaLog, times: 1 });
+  assert.equal(await withFileIO(io, () => create(a.controller, 'unsure')), ErrorCode.KAFKA_STORAGE_ERROR);
+  assert.equal(a.image.topicsByName.has('unsure'), false);
+  // The page cache may have dropped the bytes: nothing more is acknowledged from this log.
+  assert.equal(await create(a.controller, 'after'), ErrorCode.KAFKA_STORAGE_ERROR);
+  assert.equal(a.image.topicsByName.has('after'), false);
+  a.log.close();
+  const b = open(dir);
+  assert.ok(b.image.topicsByName.has('first'));
+  assert.equal(b.image.topicsByName.has('after'), false);
+  b.log.close();
+});
+
+test('random write faults: every acknowledged commit survives, no failed one is applied', async () => {
+  let seed = 12345;
+  const rnd = (n: number) => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed % n;
+  };
+  for (let round = 0; round < 20; round++) {
+    const dir = tempDir();
+    const a = open(dir);
+    const acked: string[] = [];
+    const kinds = ['short', 'ENOSPC', 'EIO'] as const;
+    const io = new FaultyIO()
+      .add({ op: 'write', kind: kinds[rnd(3)], file: isMetaLog, skip: rnd(6), times: 1 + rnd(2) })
+      .add({ op: 'write', kind: 'ENOSPC', file: isMetaLog, skip: rnd(8), times: 1 });
+    await withFileIO(io, async () => {
+      for (let i = 0; i < 10; i++) {
+        const name = `t${round}-${i}`;
+        const code = await create(a.controller, name);
+        if (code === ErrorCode.NONE) acked.push(name);
+        else assert.equal(a.image.topicsByName.has(name), false);
+      }
+    });
+    a.log.close();
+    const b = open(dir);
+    assert.deepEqual([...b.image.topicsByName.keys()].sort(), [...acked].sort(), `round ${round}`);
+    b.log.close();
+  }
+});
+
+test('a damaged record in the middle of the metadata log is not skipped: the log refuses to load', async () => {
+  const dir = tempDir();
+  const a = open(dir);
+  for (const n of ['one', 'two', 'three']) assert.equal(await create(a.controller, n), ErrorCode.NONE);
+  a.log.close();
+  const file = path.join(dir, 'cluster-metadata.log');
+  const data = fs.readFileSync(file);
+  const second = 8 + data.readInt32BE(0);
+  data[second + 8 + 3] ^= 0xff; // a payload byte of the second record
+  fs.writeFileSync(file, data);
+  assert.throws(() => open(dir), /cluster-metadata\.log.*damaged/);
+  assert.equal(fs.statSync(file).size, data.length, 'the file is left as found');
+});
+
+test('a clean close and reopen reports no torn tail', async () => {
+  const dir = tempDir();
+  const a = open(dir);
+  await a.controller.registerBroker([{ name: 'PLAINTEXT', host: '127.0.0.1', port: 9092 }]);
+  for (const n of ['one', 'two']) assert.equal(await create(a.controller, n), ErrorCode.NONE);
+  a.log.close();
+  let truncated = 0;
+  const b = open(dir, (n) => (truncated += n));
+  assert.equal(truncated, 0);
+  assert.deepEqual([...b.image.topicsByName.keys()].sort(), ['one', 'two']);
+  b.log.close();
+});
