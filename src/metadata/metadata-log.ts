@@ -139,12 +139,15 @@ export class FileMetadataLog implements MetadataLog {
     frame.writeUInt32BE(crc32c(payload) >>> 0, 4);
     payload.copy(frame, 8);
     const start = this.size;
+    const fd = this.fd;
     if (!this.writeAt(frame, start) && !(this.releaseReserve() && this.writeAt(frame, start))) {
       throw new MetadataStorageError(`metadata log ${this.file}: no space for a record batch of ${frame.length} bytes`);
     }
     try {
-      await fdatasyncAsync(this.fd);
+      await fdatasyncAsync(fd);
+      if (this.fd !== fd) throw new Error('the log was closed during the fdatasync');
     } catch (err) {
+      if (this.fd !== fd) throw new MetadataStorageError(`metadata log ${this.file} was closed before the append was durable`, err);
       this.broken = `fdatasync failed: ${(err as Error).message}`;
       // Best effort: do not leave the unacknowledged frame for a later replay to apply.
       try {
@@ -211,8 +214,12 @@ export class FileMetadataLog implements MetadataLog {
     }
   }
 
+  /** Close the file; later appends are refused (they must not write through a descriptor number the process may reuse). */
   close(): void {
+    if (this.fd < 0) return;
+    this.broken = 'closed';
     fs.closeSync(this.fd);
+    this.fd = -1;
   }
 }
 

@@ -11,6 +11,13 @@ import { DeadlineTimer } from './deadline-timer.ts';
 import { GroupCoordinatorState, type CoordinatorConfig, type OffsetCommitArgs, type OffsetRecord } from './group-coordinator.ts';
 import type { Action, GroupSnapshot, JoinArgs, JoinResult, SyncArgs, SyncResult, Token } from './types.ts';
 
+const NOT_COORDINATOR = 16;
+
+/** The store's log dir is full or failed (the storage engine's KafkaStorageError, by its code). */
+function isStorageError(err: unknown): boolean {
+  return (err as { errorCode?: unknown } | null)?.errorCode === 'KAFKA_STORAGE_ERROR';
+}
+
 export interface GroupStore {
   /** Durably appends offset and group records (in order); resolves when written. */
   write(records: (OffsetRecord | { groupId: string; snapshot: GroupSnapshot | null })[]): Promise<void>;
@@ -43,7 +50,12 @@ export class GroupCoordinatorService {
     }
     this.schedule();
     // Offset expiry runs every 10 minutes as in Kafka (offsets.retention.check.interval.ms).
-    this.expiryTimer = setInterval(() => void this.expireOffsets(), 600_000);
+    this.expiryTimer = setInterval(() => {
+      // A full or failed log dir (logged once by the storage engine): expiry runs again next time.
+      this.expireOffsets().catch((err) => {
+        if (!isStorageError(err)) throw err;
+      });
+    }, 600_000);
     this.expiryTimer.unref();
   }
 
@@ -106,7 +118,13 @@ export class GroupCoordinatorService {
     const r = this.state.commitOffsets(a, this.now());
     this.schedule();
     if (r.records.length > 0) {
-      await this.store.write(r.records);
+      try {
+        await this.store.write(r.records);
+      } catch (err) {
+        // As Kafka: offsets that could not be written answer NOT_COORDINATOR (the client retries).
+        if (!isStorageError(err)) throw err;
+        return { errorCode: NOT_COORDINATOR, perPartition: r.perPartition.map((c) => (c === 0 ? NOT_COORDINATOR : c)) };
+      }
       for (const rec of r.records) this.state.applyOffset(rec);
     }
     return { errorCode: r.errorCode, perPartition: r.perPartition };

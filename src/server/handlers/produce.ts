@@ -5,6 +5,8 @@
  * and, for LogAppendTime topics, timestamps are patched), then answer per
  * `acks`: 0 never, 1 after the append, -1 (all) once the bytes are fsynced
  * (group commit: one fsync serves every producer waiting on that log).
+ * A log dir that is full or failed answers KAFKA_STORAGE_ERROR (nothing
+ * appended, or, for acks=-1, not known durable); the connection stays open.
  */
 import { ErrorCode } from '../../protocol/error-codes.ts';
 import { ProtocolError } from '../../protocol/protocol-error.ts';
@@ -13,6 +15,7 @@ import { appendDecompressionLimit, splitBatches, validateBatchForAppend } from '
 import type { Broker } from '../broker.ts';
 import { type Handler, NO_RESPONSE } from '../dispatcher.ts';
 import type { Partition } from '../replica-manager.ts';
+import { KafkaStorageError } from '../../storage/errors.ts';
 
 interface PartitionResult {
   index: number;
@@ -61,9 +64,25 @@ export function produceHandler(b: Broker): Handler {
           partitionResponses.push(failed(pd.index, topic || td.name ? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION : ErrorCode.UNKNOWN_TOPIC_ID));
           continue;
         }
-        const r = appendToPartition(b, part, pd.index, pd.records, req.transactionalId ?? null);
+        let r: { result: PartitionResult; appended: boolean };
+        try {
+          r = appendToPartition(b, part, pd.index, pd.records, req.transactionalId ?? null);
+        } catch (err) {
+          // The log dir is full or failed (logged once by the storage engine, not per request).
+          if (!(err instanceof KafkaStorageError)) throw err;
+          r = { result: storageFailure(pd.index), appended: false };
+        }
         partitionResponses.push(r.result);
-        if (r.appended && acks === -1) durableWaits.push(part.log.flushedUpTo(part.log.logEndOffset));
+        if (r.appended && acks === -1) {
+          const result = r.result;
+          durableWaits.push(
+            part.log.flushedUpTo(part.log.logEndOffset).catch((err) => {
+              // Not known durable (fsync failed, or the dir failed meanwhile): not acknowledged.
+              if (!(err instanceof KafkaStorageError)) throw err;
+              Object.assign(result, storageFailure(pd.index));
+            }),
+          );
+        }
       }
       responses.push({ name: td.name, topicId: td.topicId, partitionResponses });
     }
@@ -71,6 +90,10 @@ export function produceHandler(b: Broker): Handler {
     if (durableWaits.length > 0) await Promise.all(durableWaits);
     return { responses, throttleTimeMs: 0 };
   };
+}
+
+function storageFailure(index: number): PartitionResult {
+  return failed(index, ErrorCode.KAFKA_STORAGE_ERROR, 'The partition\'s log directory is full or has failed');
 }
 
 function respond(req: any, each: () => PartitionResult) {
