@@ -43,6 +43,11 @@ export class LogDirHealth {
     return this._state;
   }
 
+  /** Failed for good (until restart). */
+  isFailed(): boolean {
+    return this._state === 'failed';
+  }
+
   /** Called after every state change. */
   onChange(cb: (h: LogDirHealth) => void): void {
     this.listeners.push(cb);

@@ -472,7 +472,7 @@ export class PartitionLog {
         if (this.dirHealth.state === 'failed') throw this.dirHealth.refusal();
         await this.flushTo(target);
         // Another log's fsync in this dir failed meanwhile: nothing more is acknowledged from it.
-        if (this.dirHealth.state === 'failed') throw this.dirHealth.refusal();
+        if (this.dirHealth.isFailed()) throw this.dirHealth.refusal();
       } catch (err) {
         // The dir's state change is logged once by LogDirHealth; anything else is a bug.
         const e = this.dirHealth.writeFailed(err, `flush of ${this.topic}-${this.partition}`);
