@@ -71,6 +71,8 @@ export class FileMetadataLog implements MetadataLog {
   constructor(
     private readonly dir: string,
     private readonly onTruncate?: (droppedBytes: number) => void,
+    /** Called once when the log stops taking appends (failed fsync, failed cut), with the reason. */
+    private readonly onBroken?: (reason: string) => void,
   ) {
     fs.mkdirSync(dir, { recursive: true });
     this.file = path.join(dir, METADATA_LOG_FILE);
@@ -148,7 +150,7 @@ export class FileMetadataLog implements MetadataLog {
       if (this.fd !== fd) throw new Error('the log was closed during the fdatasync');
     } catch (err) {
       if (this.fd !== fd) throw new MetadataStorageError(`metadata log ${this.file} was closed before the append was durable`, err);
-      this.broken = `fdatasync failed: ${(err as Error).message}`;
+      this.setBroken(`fdatasync failed: ${(err as Error).message}`);
       // Best effort: do not leave the unacknowledged frame for a later replay to apply.
       try {
         fs.ftruncateSync(this.fd, start);
@@ -173,12 +175,17 @@ export class FileMetadataLog implements MetadataLog {
       try {
         fs.ftruncateSync(this.fd, pos);
       } catch (cut) {
-        this.broken = `a failed write (${(err as Error).message}) could not be cut off (${(cut as Error).message})`;
+        this.setBroken(`a failed write (${(err as Error).message}) could not be cut off (${(cut as Error).message})`);
         throw new MetadataStorageError(`metadata log ${this.file}: ${this.broken}`, err);
       }
       if (isNoSpace(err)) return false;
       throw new MetadataStorageError(`metadata log ${this.file}: write failed: ${(err as Error).message}`, err);
     }
+  }
+
+  private setBroken(reason: string): void {
+    this.broken = reason;
+    this.onBroken?.(reason);
   }
 
   private releaseReserve(): boolean {

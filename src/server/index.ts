@@ -15,6 +15,7 @@ import { randomBytes } from 'node:crypto';
 import pino, { type Logger } from 'pino';
 import { type BrokerConfig, ConfigError, withDynamicConfigs } from '../config/broker-config.ts';
 import { FileMetadataLog } from '../metadata/metadata-log.ts';
+import { replaceFile } from '../storage/file-io.ts';
 import { MetadataImage, type TopicState } from '../metadata/image.ts';
 import { Controller } from '../metadata/controller.ts';
 import { ErrorCode } from '../protocol/error-codes.ts';
@@ -68,7 +69,8 @@ function loadIdentity(config: BrokerConfig, logger: Logger): string {
   for (const dir of config.logDirs) {
     const file = path.join(dir, 'meta.properties');
     if (fs.existsSync(file)) continue;
-    fs.writeFileSync(file, `# Samsa broker identity\nversion=1\ncluster.id=${clusterId}\nnode.id=${config.nodeId}\n`);
+    // Atomic and durable: a torn identity file would make the next start format the dirs anew.
+    replaceFile(file, `# Samsa broker identity\nversion=1\ncluster.id=${clusterId}\nnode.id=${config.nodeId}\n`);
   }
   return clusterId;
 }
@@ -94,8 +96,10 @@ export async function startBroker(opts: { config: BrokerConfig; logger?: Logger 
   for (const dir of config.logDirs) fs.mkdirSync(dir, { recursive: true });
   const clusterId = loadIdentity(config, logger);
 
-  const metadataLog = new FileMetadataLog(config.logDirs[0], (dropped) =>
-    logger.warn({ droppedBytes: dropped }, 'metadata log: truncated a torn tail after an unclean stop'),
+  const metadataLog = new FileMetadataLog(
+    config.logDirs[0],
+    (dropped) => logger.warn({ droppedBytes: dropped }, 'metadata log: truncated a torn tail after an unclean stop'),
+    (reason) => logger.error({ reason }, 'metadata log failed: admin requests that change metadata answer KAFKA_STORAGE_ERROR until the broker restarts'),
   );
   const image = new MetadataImage();
   const controller = new Controller(metadataLog, image, {

@@ -20,8 +20,8 @@ function tempDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'samsa-meta-faults-'));
 }
 
-function open(dir: string, onTruncate?: (n: number) => void) {
-  const log = new FileMetadataLog(dir, onTruncate);
+function open(dir: string, onTruncate?: (n: number) => void, onBroken?: (reason: string) => void) {
+  const log = new FileMetadataLog(dir, onTruncate, onBroken);
   const image = new MetadataImage();
   const controller = new Controller(log, image, { nodeId: 1, defaultPartitions: 1, defaultReplicationFactor: 1, validateConfig: () => null });
   controller.load();
@@ -83,7 +83,8 @@ test('a full disk releases the reserve file so that a commit (a topic deletion) 
 
 test('an fsync EIO on the metadata log fails the request and every later one until restart', async () => {
   const dir = tempDir();
-  const a = open(dir);
+  const broken: string[] = [];
+  const a = open(dir, undefined, (r) => broken.push(r));
   assert.equal(await create(a.controller, 'first'), ErrorCode.NONE);
   const io = new FaultyIO().add({ op: 'fdatasync', kind: 'EIO', file: isMetaLog, times: 1 });
   assert.equal(await withFileIO(io, () => create(a.controller, 'unsure')), ErrorCode.KAFKA_STORAGE_ERROR);
@@ -91,6 +92,8 @@ test('an fsync EIO on the metadata log fails the request and every later one unt
   // The page cache may have dropped the bytes: nothing more is acknowledged from this log.
   assert.equal(await create(a.controller, 'after'), ErrorCode.KAFKA_STORAGE_ERROR);
   assert.equal(a.image.topicsByName.has('after'), false);
+  assert.equal(broken.length, 1, 'reported once');
+  assert.match(broken[0], /fdatasync failed/);
   a.log.close();
   const b = open(dir);
   assert.ok(b.image.topicsByName.has('first'));
