@@ -98,7 +98,7 @@ export async function startBroker(opts: { config: BrokerConfig; logger?: Logger 
 
   const metadataLog = new FileMetadataLog(
     config.logDirs[0],
-    (dropped) => logger.warn({ droppedBytes: dropped }, 'metadata log: truncated a torn tail after an unclean stop'),
+    (dropped) => logger.warn({ droppedBytes: dropped }, 'metadata log: cut a torn tail (an append interrupted by a crash or power loss)'),
     (reason) => logger.error({ reason }, 'metadata log failed: admin requests that change metadata answer KAFKA_STORAGE_ERROR until the broker restarts'),
   );
   const image = new MetadataImage();
