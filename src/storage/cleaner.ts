@@ -28,9 +28,10 @@
  * batch that does not decode (the produce path does not decompress, so one
  * can be stored with a valid CRC) is treated the same way.
  *
- * Each cleaned segment is written whole to `<base>.log.cleaned` (a failed
- * write or fsync removes it and fails the pass, the segment untouched), fsynced, renamed
- * to `<base>.log.swap`, then renamed over `<base>.log`. A crash before the
+ * Each cleaned segment is written whole to `<base>.log.cleaned` and
+ * fsynced (a failed write or fsync removes it and fails the pass, the
+ * segment untouched), renamed to `<base>.log.swap`, then renamed over
+ * `<base>.log`. A crash before the
  * `.swap` rename leaves the old segment (the `.cleaned` file is deleted at
  * open); after it, open completes the swap. Either way nothing is lost.
  *
@@ -224,9 +225,12 @@ function isTxnOrControl(b: Buffer, at: number): boolean {
 /**
  * Compact the log's cleanable segments (at most `maxDirtyBytes` of dirty
  * ones, see cleanableSegments). Returns the bytes removed.
- * `hooks` is for crash-injection tests only.
+ * `hooks` is for crash-injection tests only. Nothing is cleaned while the
+ * log dir is full or failed; a write that fails marks the dir (LogDirHealth)
+ * and throws KafkaStorageError.
  */
 export function cleanLog(log: PartitionLog, nowMs: number, logger: StorageLogger, hooks: CleanerHooks = {}, maxDirtyBytes = Infinity): number {
+  if (log.dirHealth.state !== 'online') return 0;
   const segs = cleanableSegments(log, nowMs, maxDirtyBytes);
   if (!segs.length) return 0;
   // Pass 1: the latest offset of every key in the cleanable range, and the
@@ -345,7 +349,7 @@ export function cleanLog(log: PartitionLog, nowMs: number, logger: StorageLogger
       // Nothing was swapped: the segment stays as it was; the partial file goes.
       fs.closeSync(fd);
       fs.rmSync(cleaned, { force: true });
-      throw err;
+      throw log.dirHealth.writeFailed(err, `compaction of ${log.topic}-${log.partition}`);
     }
     fs.closeSync(fd);
     hooks.afterCleaned?.(s.baseOffset);
