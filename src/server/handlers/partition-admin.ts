@@ -6,6 +6,7 @@
 import { ErrorCode } from '../../protocol/error-codes.ts';
 import type { Broker } from '../broker.ts';
 import type { Handler } from '../dispatcher.ts';
+import { KafkaStorageError } from '../../storage/errors.ts';
 
 export function deleteRecordsHandler(b: Broker): Handler {
   return async (req) => {
@@ -24,7 +25,16 @@ export function deleteRecordsHandler(b: Broker): Handler {
           partitions.push({ partitionIndex: p.partitionIndex, lowWatermark: -1, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE });
           continue;
         }
-        if (target > log.logStartOffset) await log.deleteRecordsBefore(target);
+        if (target > log.logStartOffset) {
+          try {
+            await log.deleteRecordsBefore(target);
+          } catch (err) {
+            // The log start offset checkpoint could not be written (full or failed log dir).
+            if (!(err instanceof KafkaStorageError)) throw err;
+            partitions.push({ partitionIndex: p.partitionIndex, lowWatermark: -1, errorCode: ErrorCode.KAFKA_STORAGE_ERROR });
+            continue;
+          }
+        }
         partitions.push({ partitionIndex: p.partitionIndex, lowWatermark: log.logStartOffset, errorCode: ErrorCode.NONE });
       }
       topics.push({ name: t.name, partitions });

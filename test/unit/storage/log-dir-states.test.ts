@@ -113,3 +113,19 @@ test('a failed fsync on one log fails the waiting acks of every log in the dir, 
     cleanup();
   }
 });
+
+test('DeleteRecords whose log-start-offset checkpoint cannot be written fails with a storage error', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const lm = await open(dir, capture().logger);
+    const log = await lm.createLog('t', 0, cfg);
+    for (let i = 0; i < 4; i++) log.append(makeBatch(2), { leaderEpoch: 0 });
+    log.setHighWatermark(log.logEndOffset);
+    const io = new FaultyIO().add({ op: 'write', kind: 'ENOSPC', file: (p) => p.includes('log-start-offset-checkpoint') });
+    await withFileIO(io, () => assert.rejects(log.deleteRecordsBefore(4), KafkaStorageError));
+    assert.deepEqual(lm.dirStates(), [{ dir, state: 'full' }]);
+    await lm.close();
+  } finally {
+    cleanup();
+  }
+});
