@@ -8,7 +8,8 @@
  *           (written, fsynced, removed) succeeds: after retention or a topic
  *           deletion freed space, or an operator removed files.
  *   failed  an fsync failed, or a write failed with anything but "no space"
- *           (EIO, EROFS...). After a failed fsync the kernel may have dropped
+ *           (EIO, EROFS...; out of descriptors or memory only fail the
+ *           operation). After a failed fsync the kernel may have dropped
  *           the dirty pages and will not report it again, so nothing written
  *           there is ever acknowledged again: writes and fsyncs are refused
  *           until the broker restarts (and recovers the logs). Reads are
@@ -23,6 +24,9 @@ import { fsyncFd, isIoError, isNoSpace, writeFully } from './file-io.ts';
 import type { StorageLogger } from './partition-log.ts';
 
 export type LogDirState = 'online' | 'full' | 'failed';
+
+/** Errors of the process, not of the disk: they fail the operation and leave the state alone. */
+const TRANSIENT = new Set(['EMFILE', 'ENFILE', 'ENOMEM', 'EAGAIN', 'EINTR']);
 
 /** Probe write size: some room for more than one batch before the dir is called online again. */
 export const PROBE_BYTES = 1024 * 1024;
@@ -68,7 +72,7 @@ export class LogDirHealth {
     if (err instanceof KafkaStorageError) return err;
     if (!isIoError(err)) return err as Error;
     if (isNoSpace(err)) this.set('full', `${what}: ${err.message}`);
-    else this.set('failed', `${what}: ${err.message}`);
+    else if (!TRANSIENT.has(err.code!)) this.set('failed', `${what}: ${err.message}`);
     return new KafkaStorageError(`${what} failed in log dir ${this.dir}: ${err.message}`, this.dir, err);
   }
 

@@ -377,21 +377,18 @@ export class PartitionLog {
     }
     const lastOffset = next - 1;
     let seg: LogSegment;
+    let newEpoch = false;
     try {
       this.maybeRoll(records.length, maxTimestamp, lastOffset);
-      if (this.epochs.assign(opts.leaderEpoch, firstOffset)) {
-        try {
-          this.epochs.save();
-        } catch (err) {
-          this.epochs.truncateFromEnd(firstOffset);
-          throw err;
-        }
-      }
+      newEpoch = this.epochs.assign(opts.leaderEpoch, firstOffset);
+      if (newEpoch) this.epochs.save();
       seg = this.active;
       const before = seg.nextOffset;
       invariant(before === firstOffset, () => `append at ${firstOffset} but log end offset is ${before}`);
       seg.append(records);
     } catch (err) {
+      // Nothing was appended: no epoch starts here (a saved checkpoint entry past the log end is cut at load).
+      if (newEpoch) this.epochs.truncateFromEnd(firstOffset);
       throw this.dirHealth.writeFailed(err, `append to ${this.topic}-${this.partition}`);
     }
     invariant(seg.nextOffset === next, () => `segment next offset ${seg.nextOffset} after append, expected ${next}`);
