@@ -14,11 +14,12 @@
  * say so again), the log refuses every later append until the process
  * restarts.
  *
- * Replay stops at the first frame that is not whole and valid. A torn tail
- * (the frame runs past the end of the file, or everything from it on is
- * zeros, as a kill -9 or power loss mid-append leaves) was never
- * acknowledged and is cut. Any other damage has acknowledged frames after it:
- * replay refuses to load rather than skip or drop them.
+ * Replay stops at the first frame that is not whole and valid. When no valid
+ * frame starts anywhere after it, the bytes are a torn tail (a partial
+ * frame, zeros or garbage, as a kill -9 or power loss mid-append leaves),
+ * never acknowledged, and are cut. When a valid frame follows the damage, it
+ * was acknowledged after the damaged one: replay refuses to load rather than
+ * skip or drop it.
  *
  * Space: `cluster-metadata.reserve` (RESERVE_BYTES) is kept beside the log.
  * An append that finds the disk full releases it and tries once more, so that
@@ -230,11 +231,26 @@ export class FileMetadataLog implements MetadataLog {
   }
 }
 
-/** Whether the bytes from `pos` on are what an interrupted last append leaves: a frame running past the end, or zeros. */
-function isTornTail(data: Buffer, pos: number): boolean {
-  if (pos + 8 > data.length) return true;
+/** A whole, valid frame starts at `pos`. */
+function validFrameAt(data: Buffer, pos: number): boolean {
+  if (pos + 8 > data.length) return false;
   const len = data.readInt32BE(pos);
-  if (len >= 0 && len <= MAX_FRAME && pos + 8 + len >= data.length) return true;
-  for (let i = pos; i < data.length; i++) if (data[i] !== 0) return false;
+  if (len < 2 || len > MAX_FRAME || pos + 8 + len > data.length) return false;
+  const payload = data.subarray(pos + 8, pos + 8 + len);
+  if ((crc32c(payload) >>> 0) !== data.readUInt32BE(pos + 4)) return false;
+  try {
+    return Array.isArray(JSON.parse(payload.toString('utf8')));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Whether the bad bytes from `pos` on are what an interrupted last append
+ * leaves (a partial frame, zeros, garbage): no valid frame starts anywhere
+ * after `pos`. A valid frame after the damage was acknowledged after it.
+ */
+function isTornTail(data: Buffer, pos: number): boolean {
+  for (let p = pos + 1; p + 8 <= data.length; p++) if (validFrameAt(data, p)) return false;
   return true;
 }

@@ -146,6 +146,24 @@ test('a damaged record in the middle of the metadata log is not skipped: the log
 
 // A torn frame reported after a clean stop came from a short write during the run
 // (left in the file, later frames written after it), not from the stop.
+test('garbage or zeros after the last whole record are a torn tail: cut, the records before it kept', async () => {
+  for (const tail of [Buffer.alloc(300), Buffer.from(Array.from({ length: 300 }, (_, i) => (i * 7919 + 13) & 0xff))]) {
+    const dir = tempDir();
+    const a = open(dir);
+    for (const n of ['one', 'two']) assert.equal(await create(a.controller, n), ErrorCode.NONE);
+    a.log.close();
+    const file = path.join(dir, 'cluster-metadata.log');
+    const good = fs.statSync(file).size;
+    fs.appendFileSync(file, tail);
+    let truncated = 0;
+    const b = open(dir, (n) => (truncated += n));
+    assert.equal(truncated, tail.length);
+    assert.equal(fs.statSync(file).size, good);
+    assert.deepEqual([...b.image.topicsByName.keys()].sort(), ['one', 'two']);
+    b.log.close();
+  }
+});
+
 test('a clean close after a failed append reopens without a torn tail', async () => {
   const dir = tempDir();
   const a = open(dir);
