@@ -1,0 +1,70 @@
+/**
+ * What a client sees when the storage under an in-process broker fails
+ * (faults injected at the write seam, faults.ts): an fdatasync EIO fails the
+ * waiting acks=all produce with KAFKA_STORAGE_ERROR, and nothing more is
+ * acknowledged from that log dir (acks=1 included); the connection stays
+ * open; a metadata commit that cannot be written answers
+ * CreateTopics with KAFKA_STORAGE_ERROR and creates nothing.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import kafkajs from 'kafkajs';
+import { startBroker, type EmbeddedBroker } from '../../../src/index.ts';
+import { FaultyIO, withFileIO } from './faults.ts';
+
+let broker: EmbeddedBroker;
+let kafka: kafkajs.Kafka;
+
+before(async () => {
+  broker = await startBroker({ overrides: { 'auto.create.topics.enable': 'false' }, logLevel: 'silent' });
+  kafka = new kafkajs.Kafka({ brokers: [broker.bootstrapServers], logLevel: kafkajs.logLevel.NOTHING, retry: { retries: 0 } });
+});
+
+after(async () => {
+  await broker?.close();
+});
+
+const storageError = (err: any) => err?.type === 'KAFKA_STORAGE_ERROR' || err?.cause?.type === 'KAFKA_STORAGE_ERROR';
+
+test('a metadata commit that cannot be written: CreateTopics answers KAFKA_STORAGE_ERROR, the topic does not exist', async () => {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const io = new FaultyIO().add({ op: 'write', kind: 'ENOSPC', file: (p) => p.endsWith('cluster-metadata.log') });
+    await withFileIO(io, () =>
+      assert.rejects(admin.createTopics({ topics: [{ topic: 'no-room' }] }), (err: any) => (err.errors ?? [err]).some(storageError) || storageError(err)),
+    );
+    assert.ok(io.injected.length >= 2, 'the write was tried again after releasing the reserve');
+    assert.equal((await admin.listTopics()).includes('no-room'), false);
+    assert.equal(await admin.createTopics({ topics: [{ topic: 'room' }] }), true);
+  } finally {
+    await admin.disconnect();
+  }
+});
+
+test('fdatasync EIO: the acks=all produce gets KAFKA_STORAGE_ERROR, later produces too', async () => {
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic: 'eio', numPartitions: 1 }] });
+  await admin.disconnect();
+  const producer = kafka.producer({ createPartitioner: kafkajs.Partitioners.DefaultPartitioner, retry: { retries: 0 } });
+  await producer.connect();
+  try {
+    const [ok] = await producer.send({ topic: 'eio', acks: -1, messages: [{ value: 'durable' }] });
+    assert.equal(ok.errorCode, 0);
+    const io = new FaultyIO().add({ op: 'fdatasync', kind: 'EIO', file: (p) => p.includes('/eio-0/'), times: 1 });
+    await withFileIO(io, () => assert.rejects(producer.send({ topic: 'eio', acks: -1, messages: [{ value: 'unsure' }] }), storageError));
+    assert.equal(io.injected.length, 1);
+    // The fsync would work now; the dir still acknowledges nothing more.
+    await assert.rejects(producer.send({ topic: 'eio', acks: -1, messages: [{ value: 'after' }] }), storageError);
+    await assert.rejects(producer.send({ topic: 'eio', acks: 1, messages: [{ value: 'after' }] }), storageError);
+    // Same connection, still answering: the acknowledged record is still listed.
+    const admin2 = kafka.admin();
+    await admin2.connect();
+    const [p0] = await admin2.fetchTopicOffsets('eio');
+    assert.equal(p0.high, '2', 'the acknowledged record and the unacknowledged one whose fsync failed');
+    await admin2.disconnect();
+  } finally {
+    await producer.disconnect();
+  }
+});
