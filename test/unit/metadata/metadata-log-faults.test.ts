@@ -5,7 +5,7 @@
  * including everything committed after a failed one; an fsync EIO stops all
  * further commits; a damaged record is never skipped.
  */
-import { test } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -16,8 +16,15 @@ import { Controller } from '../../../src/metadata/controller.ts';
 import { ErrorCode } from '../../../src/protocol/error-codes.ts';
 import { FaultyIO, withFileIO } from '../storage/faults.ts';
 
+const dirs: string[] = [];
+after(() => {
+  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+});
+
 function tempDir(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'samsa-meta-faults-'));
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'samsa-meta-faults-'));
+  dirs.push(d);
+  return d;
 }
 
 function open(dir: string, onTruncate?: (n: number) => void, onBroken?: (reason: string) => void) {
