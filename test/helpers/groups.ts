@@ -8,13 +8,17 @@
 import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { AssignerProtocol, Kafka, Partitioners, logLevel, type Admin, type Consumer, type KafkaConfig, type Producer } from 'kafkajs';
 import { startTestBroker, type StartOptions, type TestBroker } from './broker.ts';
+import type { KafkaClient } from '../../src/client/index.ts';
+import { ErrorCode, errorName } from '../../src/protocol/error-codes.ts';
 
-export const PY = '/usr/bin/python3';
+/** Debian's python, which has python3-confluent-kafka and python3-kafka (SAMSA_TEST_PYTHON overrides it). */
+export const PY = process.env.SAMSA_TEST_PYTHON ?? '/usr/bin/python3';
 /** test/interop/py: the python clients the group tests run. */
 export const PY_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'interop', 'py');
 /** The group tests' topics have this many partitions, ALL = [0, 1, ..., PARTITIONS - 1]. */
@@ -149,27 +153,42 @@ export class CommitWatcher {
 // ---------------------------------------------------------------- python members
 
 /** A JSON line of groups_consumer.py. */
-export interface PyEvent { ev: string; ok?: boolean; partitions?: number[]; p?: number; o?: number; v?: string; generation?: number; msg?: string }
+export interface PyEvent { ev: string; ok?: boolean; partitions?: number[]; tps?: string[]; t?: string; p?: number; o?: number; v?: string; generation?: number; msg?: string; lib?: string }
 
 /** A group member process running test/interop/py/groups_consumer.py. */
 export class PyMember {
   readonly events: PyEvent[] = [];
   owned: number[] | undefined;
-  readonly received: { p: number; o: number; v: string }[] = [];
+  /** Owned partitions as "topic:partition", sorted. */
+  ownedTps: string[] | undefined;
+  readonly received: { t?: string; p: number; o: number; v: string }[] = [];
+  /** librdkafka's version (confluent members). */
+  lib: string | undefined;
+  /** The LeaveGroup response arrived (confluent members with --debug-cgrp). */
+  left = false;
+  /** close() returned in the process. */
+  closed = false;
   exited = false;
+  exitCode: number | null = null;
   stderr = '';
   private readonly proc: ChildProcess;
   private readonly exit: Promise<number | null>;
 
   constructor(readonly name: string, argv: string[]) {
     this.proc = spawn(PY, [path.join(PY_DIR, 'groups_consumer.py'), '--client-id', name, ...argv], { stdio: ['pipe', 'pipe', 'pipe'] });
-    this.exit = new Promise((resolve) => this.proc.on('exit', (code) => { this.exited = true; resolve(code); }));
+    this.exit = new Promise((resolve) => this.proc.on('exit', (code) => { this.exited = true; this.exitCode = code; resolve(code); }));
     readline.createInterface({ input: this.proc.stdout! }).on('line', (line) => {
       let e: PyEvent;
       try { e = JSON.parse(line); } catch { return; }
       this.events.push(e);
-      if (e.ev === 'owned') this.owned = e.partitions;
-      if (e.ev === 'rec') this.received.push({ p: e.p!, o: e.o!, v: e.v! });
+      if (e.ev === 'owned') {
+        this.owned = e.partitions;
+        this.ownedTps = e.tps;
+      }
+      if (e.ev === 'rec') this.received.push({ t: e.t, p: e.p!, o: e.o!, v: e.v! });
+      if (e.ev === 'version') this.lib = e.lib;
+      if (e.ev === 'left') this.left = true;
+      if (e.ev === 'closed') this.closed = true;
     });
     this.proc.stderr!.on('data', (d) => { this.stderr += d; });
   }
@@ -182,6 +201,20 @@ export class PyMember {
     const code = await this.exit;
     clearTimeout(timer);
     assert.equal(code, 0, `${this.name} exited with ${code}: ${this.stderr.slice(-2000)}`);
+  }
+
+  /** Asks the process to close its consumer (clean close) without waiting. */
+  requestClose(): void {
+    if (!this.exited) this.proc.stdin!.end('close\n');
+  }
+
+  /** The exit code once the process has exited, or undefined if it is still running after timeoutMs. */
+  async waitExit(timeoutMs: number): Promise<number | null | undefined> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<undefined>((resolve) => { timer = setTimeout(() => resolve(undefined), timeoutMs); });
+    const r = await Promise.race([this.exit, timeout]);
+    clearTimeout(timer);
+    return r;
   }
 
   /** SIGKILL: no LeaveGroup, the broker must notice by the session timeout. */
@@ -370,3 +403,103 @@ export class KafkajsMember {
 
 /** Records as `partition@offset=value`, the form the tests compare. */
 export const recordKeys = (received: { p: number; o: number; v: string }[]) => received.map((r) => `${r.p}@${r.o}=${r.v}`);
+
+// ---------------------------------------------------------------- KIP-848 members
+
+/**
+ * A consumer-protocol (KIP-848) group member made of ConsumerGroupHeartbeat
+ * requests sent with Samsa's own client (src/client): none of the installed
+ * clients (librdkafka 2.0.2, kafkajs, kafka-python) speaks KIP-848. It joins
+ * with a topic subscription, heartbeats every `intervalMs` reporting the
+ * partitions it owns, takes the assignment the coordinator sends (giving up
+ * revoked partitions at once), and leaves with member epoch -1. It fetches no
+ * records.
+ */
+export class Kip848Member {
+  /** ConsumerGroupHeartbeat v1 (KIP-1082): the member makes its own id. */
+  memberId = randomUUID();
+  epoch = 0;
+  /** Owned partitions by topic id. */
+  private readonly owned = new Map<string, number[]>();
+  readonly errors: string[] = [];
+  private running = false;
+  private loop: Promise<void> | undefined;
+
+  constructor(
+    private readonly client: KafkaClient,
+    readonly groupId: string,
+    private readonly topics: string[],
+    private readonly intervalMs = 300,
+  ) {}
+
+  /** Owned partitions as "topic:partition", sorted (topic names from the client's metadata). */
+  async ownedTps(): Promise<string[]> {
+    const md = await this.client.metadata(null);
+    const names = new Map(md.topics.map((t) => [t.topicId, t.name]));
+    const out: string[] = [];
+    for (const [id, ps] of this.owned) for (const p of ps) out.push(`${names.get(id) ?? id}:${p}`);
+    return out.sort();
+  }
+
+  private async heartbeat(): Promise<void> {
+    const joining = this.epoch === 0;
+    const res = await this.client.groupRequestRaw(this.groupId, 'ConsumerGroupHeartbeat', {
+      groupId: this.groupId,
+      memberId: this.memberId,
+      memberEpoch: this.epoch,
+      instanceId: null,
+      rackId: null,
+      rebalanceTimeoutMs: joining ? 10_000 : -1,
+      subscribedTopicNames: joining ? this.topics : null,
+      subscribedTopicRegex: null,
+      serverAssignor: null,
+      topicPartitions: joining ? [] : [...this.owned].map(([topicId, partitions]) => ({ topicId, partitions })),
+    });
+    if (res.errorCode !== ErrorCode.NONE) {
+      this.errors.push(`${errorName(res.errorCode)}: ${res.errorMessage}`);
+      return;
+    }
+    if (res.memberId) this.memberId = res.memberId;
+    this.epoch = res.memberEpoch;
+    if (res.assignment) {
+      this.owned.clear();
+      for (const tp of res.assignment.topicPartitions) this.owned.set(tp.topicId, [...tp.partitions].sort((a: number, b: number) => a - b));
+    }
+  }
+
+  start(): void {
+    this.running = true;
+    this.loop = (async () => {
+      while (this.running) {
+        await this.heartbeat().catch((e) => { this.errors.push(String(e)); });
+        await new Promise((r) => setTimeout(r, this.intervalMs));
+      }
+    })();
+  }
+
+  /** Stops heartbeating (without leaving). */
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.loop;
+  }
+
+  /** Stops heartbeating and leaves the group (member epoch -1); resolves with the leave's error code. */
+  async leave(): Promise<number> {
+    await this.stop();
+    const res = await this.client.groupRequestRaw(this.groupId, 'ConsumerGroupHeartbeat', {
+      groupId: this.groupId,
+      memberId: this.memberId,
+      memberEpoch: -1,
+      instanceId: null,
+      rackId: null,
+      rebalanceTimeoutMs: -1,
+      subscribedTopicNames: null,
+      subscribedTopicRegex: null,
+      serverAssignor: null,
+      topicPartitions: null,
+    });
+    this.owned.clear();
+    this.epoch = -1;
+    return res.errorCode;
+  }
+}

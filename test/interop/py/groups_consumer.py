@@ -1,18 +1,24 @@
 """A consumer-group member driven by the interop tests (test/interop/groups-*.test.ts).
 
 Run with Debian's python (/usr/bin/python3), which has confluent-kafka and
-kafka-python. It subscribes to one topic in one group and reports, as one
-JSON object per stdout line:
+kafka-python. It subscribes to one topic (or several: --topic repeated) in
+one group and reports, as one JSON object per stdout line:
 
-  {"ev": "owned", "partitions": [..]}   the partitions it owns after every
+  {"ev": "owned", "partitions": [..], "tps": ["topic:p", ..]}
+                                         the partitions it owns after every
                                          assign / revoke / lost callback
-  {"ev": "rec", "p": P, "o": O, "v": V} every record consumed
-  {"ev": "commit", "p": P, "o": O}      a synchronous commit succeeded
+                                         (partitions: their numbers, of
+                                         whichever topic; tps: topic:partition)
+  {"ev": "rec", "t": T, "p": P, "o": O, "v": V} every record consumed
+  {"ev": "commit", "t": T, "p": P, "o": O}  a synchronous commit succeeded
   {"ev": "join", "generation": G, "ok": B}  (confluent, --debug-cgrp) a JoinGroup
                                          response's generation (ok: no error), from
                                          librdkafka's cgrp debug log
+  {"ev": "left"}                        (confluent, --debug-cgrp) the LeaveGroup
+                                         response arrived, from the cgrp debug log
+  {"ev": "version", "lib": "x.y.z"}     (confluent) the librdkafka version, first
   {"ev": "error", "msg": ...}           a client error
-  {"ev": "closed"}                      after a clean close
+  {"ev": "closed"}                      after a clean close (close() returned)
 
 Each record is committed synchronously (offset + 1) right after it is
 consumed, so the committed offsets track what was consumed. The process
@@ -30,12 +36,14 @@ parser = argparse.ArgumentParser()
 parser.add_argument('--client', choices=['confluent', 'kafka-python'], required=True)
 parser.add_argument('--bootstrap', required=True)
 parser.add_argument('--group', required=True)
-parser.add_argument('--topic', required=True)
+parser.add_argument('--topic', action='append', required=True)
 parser.add_argument('--strategy', default='range')
 parser.add_argument('--instance-id', default=None)
 parser.add_argument('--session-timeout-ms', type=int, default=6000)
 parser.add_argument('--client-id', default=None)
 parser.add_argument('--debug-cgrp', action='store_true')
+# confluent: group.protocol (classic, or consumer for KIP-848 where librdkafka has it)
+parser.add_argument('--group-protocol', default=None)
 args = parser.parse_args()
 
 out_lock = threading.Lock()
@@ -63,17 +71,20 @@ owned = set()
 
 
 def report_owned():
-    emit({'ev': 'owned', 'partitions': sorted(owned)})
+    emit({'ev': 'owned', 'partitions': sorted(p for _, p in owned), 'tps': sorted('%s:%d' % tp for tp in owned)})
 
 
 def run_confluent():
-    from confluent_kafka import Consumer, KafkaException, TopicPartition
+    from confluent_kafka import Consumer, KafkaException, TopicPartition, libversion
 
+    emit({'ev': 'version', 'lib': libversion()[0]})
     gen_re = re.compile(r'JoinGroup response: GenerationId (-?\d+)')
 
     class CgrpLog(logging.Handler):
         def emit(self, record):
             text = record.getMessage()
+            if 'LeaveGroup response received' in text:
+                emit({'ev': 'left'})
             m = gen_re.search(text)
             if m:
                 # error answers (e.g. MEMBER_ID_REQUIRED) carry generation -1 and an error text
@@ -95,6 +106,12 @@ def run_confluent():
         conf['client.id'] = args.client_id
     if args.instance_id:
         conf['group.instance.id'] = args.instance_id
+    if args.group_protocol:
+        conf['group.protocol'] = args.group_protocol
+        if args.group_protocol == 'consumer':
+            # KIP-848: the broker assigns; these are classic-protocol settings.
+            for k in ('partition.assignment.strategy', 'session.timeout.ms', 'heartbeat.interval.ms'):
+                del conf[k]
     extra = {}
     if args.debug_cgrp:
         conf['debug'] = 'cgrp'
@@ -104,26 +121,26 @@ def run_confluent():
         log.addHandler(CgrpLog())
         extra['logger'] = log
     consumer = Consumer(conf, **extra)
-    cooperative = args.strategy == 'cooperative-sticky'
+    cooperative = args.strategy == 'cooperative-sticky' or args.group_protocol == 'consumer'
 
     def on_assign(c, parts):
         # Eager: the full new assignment. Cooperative: only what is added.
         if not cooperative:
             owned.clear()
-        owned.update(tp.partition for tp in parts)
+        owned.update((tp.topic, tp.partition) for tp in parts)
         report_owned()
 
     def on_revoke(c, parts):
         for tp in parts:
-            owned.discard(tp.partition)
+            owned.discard((tp.topic, tp.partition))
         report_owned()
 
     def on_lost(c, parts):
         for tp in parts:
-            owned.discard(tp.partition)
+            owned.discard((tp.topic, tp.partition))
         report_owned()
 
-    consumer.subscribe([args.topic], on_assign=on_assign, on_revoke=on_revoke, on_lost=on_lost)
+    consumer.subscribe(args.topic, on_assign=on_assign, on_revoke=on_revoke, on_lost=on_lost)
     while not stop.is_set():
         msg = consumer.poll(0.2)
         if msg is None:
@@ -131,11 +148,11 @@ def run_confluent():
         if msg.error():
             emit({'ev': 'error', 'msg': str(msg.error())})
             continue
-        p, o = msg.partition(), msg.offset()
-        emit({'ev': 'rec', 'p': p, 'o': o, 'v': msg.value().decode() if msg.value() is not None else None})
+        t, p, o = msg.topic(), msg.partition(), msg.offset()
+        emit({'ev': 'rec', 't': t, 'p': p, 'o': o, 'v': msg.value().decode() if msg.value() is not None else None})
         try:
-            consumer.commit(offsets=[TopicPartition(args.topic, p, o + 1)], asynchronous=False)
-            emit({'ev': 'commit', 'p': p, 'o': o + 1})
+            consumer.commit(offsets=[TopicPartition(t, p, o + 1)], asynchronous=False)
+            emit({'ev': 'commit', 't': t, 'p': p, 'o': o + 1})
         except KafkaException as e:
             # A commit racing a rebalance may fail; the record is consumed again by the next owner.
             emit({'ev': 'error', 'msg': 'commit: ' + str(e)})
@@ -167,23 +184,23 @@ def run_kafka_python():
     class Listener(ConsumerRebalanceListener):
         def on_partitions_revoked(self, revoked):
             for tp in revoked:
-                owned.discard(tp.partition)
+                owned.discard((tp.topic, tp.partition))
             report_owned()
 
         def on_partitions_assigned(self, assigned):
             owned.clear()
-            owned.update(tp.partition for tp in assigned)
+            owned.update((tp.topic, tp.partition) for tp in assigned)
             report_owned()
 
-    consumer.subscribe([args.topic], listener=Listener())
+    consumer.subscribe(args.topic, listener=Listener())
     while not stop.is_set():
         batches = consumer.poll(timeout_ms=200)
         for tp, records in batches.items():
             for r in records:
-                emit({'ev': 'rec', 'p': r.partition, 'o': r.offset, 'v': r.value.decode() if r.value is not None else None})
+                emit({'ev': 'rec', 't': r.topic, 'p': r.partition, 'o': r.offset, 'v': r.value.decode() if r.value is not None else None})
                 try:
-                    consumer.commit({TopicPartition(args.topic, r.partition): OffsetAndMetadata(r.offset + 1, None)})
-                    emit({'ev': 'commit', 'p': r.partition, 'o': r.offset + 1})
+                    consumer.commit({TopicPartition(r.topic, r.partition): OffsetAndMetadata(r.offset + 1, None)})
+                    emit({'ev': 'commit', 't': r.topic, 'p': r.partition, 'o': r.offset + 1})
                 except KafkaError as e:
                     emit({'ev': 'error', 'msg': 'commit: ' + repr(e)})
     consumer.close()
