@@ -27,6 +27,7 @@ import { FetchSessionCache } from './fetch-sessions.ts';
 import type { Broker } from './broker.ts';
 import { dynamicBrokerConfigs, validateTopicConfigValue } from './topic-configs.ts';
 import { registerHandlers } from './handlers/index.ts';
+import { partitionExistsIn } from './handlers/groups.ts';
 import { GroupCoordinatorService } from '../coordinator/group/service.ts';
 import { OffsetsTopicStore } from './group-store.ts';
 import { ConsumerGroupService, topicsFromImage } from '../coordinator/group/consumer/service.ts';
@@ -189,6 +190,13 @@ export async function startBroker(opts: { config: BrokerConfig; logger?: Logger 
     new OffsetsTopicStore(broker),
   );
   await groups.load();
+  // The committed offsets of deleted topics go, as in Kafka: after each deletion, and at startup for any left.
+  const removeDeletedOffsets = () =>
+    groups.removeOffsetsOfDeletedPartitions(partitionExistsIn(image)).catch((err) => logger.warn({ err }, 'could not remove the committed offsets of deleted topics'));
+  await removeDeletedOffsets();
+  controller.onCommit((batch) => {
+    if (batch.some((r) => r.type === 'RemoveTopic')) void removeDeletedOffsets();
+  });
   // KIP-848 consumer groups live beside classic groups; an id belongs to one kind at a time.
   const consumerGroups = new ConsumerGroupService(
     {

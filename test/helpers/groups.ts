@@ -59,6 +59,8 @@ export interface GroupsClusterOptions<B extends TestBroker> {
   retry?: KafkaConfig['retry'];
   /** Ignore errors disconnecting the producer and admin in after(). */
   quietDisconnect?: boolean;
+  /** More broker properties. */
+  overrides?: Record<string, string>;
 }
 
 /**
@@ -70,7 +72,7 @@ export function useGroupsCluster<B extends TestBroker = TestBroker>(clientId: st
   const c = {} as Partial<GroupsCluster<B>>;
   const startBroker = opts.startBroker ?? (startTestBroker as unknown as (o: StartOptions) => Promise<B>);
   before(async () => {
-    c.broker = await startBroker({ overrides: { 'group.initial.rebalance.delay.ms': '0', 'num.partitions': '1' } });
+    c.broker = await startBroker({ overrides: { 'group.initial.rebalance.delay.ms': '0', 'num.partitions': '1', ...opts.overrides } });
     c.kafka = new Kafka({
       clientId,
       brokers: [c.broker.bootstrapServers],

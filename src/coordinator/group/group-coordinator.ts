@@ -35,6 +35,9 @@ export interface CoordinatorConfig extends GroupLimits {
   maxMetadataSize: number;
 }
 
+/** Whether the cluster has this partition (from the broker's metadata image). */
+export type PartitionExists = (topic: string, partition: number) => boolean;
+
 export function offsetKey(topic: string, partition: number): string {
   return `${topic}\u0000${partition}`;
 }
@@ -105,8 +108,22 @@ export class GroupCoordinatorState {
     return { groupError: g ? ErrorCode.NONE : ErrorCode.UNKNOWN_MEMBER_ID, results, actions };
   }
 
-  /** Validates an offset commit; on success returns the records to persist. */
-  commitOffsets(a: OffsetCommitArgs, now: number): { errorCode: number; records: OffsetRecord[]; perPartition: number[] } {
+  /**
+   * Validates an offset commit; on success returns the records to persist.
+   * As in Kafka, a partition the cluster does not have (`partitionExists`,
+   * when given) gets UNKNOWN_TOPIC_OR_PARTITION before the group is
+   * consulted, and a request with no known partition does not reach the
+   * group at all.
+   */
+  commitOffsets(a: OffsetCommitArgs, now: number, partitionExists?: PartitionExists): { errorCode: number; records: OffsetRecord[]; perPartition: number[] } {
+    if (partitionExists && a.offsets.length > 0) {
+      const known = a.offsets.map((o) => partitionExists(o.topic, o.partition));
+      if (!known.every(Boolean)) {
+        const r = known.some(Boolean) ? this.commitOffsets({ ...a, offsets: a.offsets.filter((_, i) => known[i]) }, now) : { errorCode: ErrorCode.NONE, records: [], perPartition: [] };
+        let j = 0;
+        return { errorCode: r.errorCode, records: r.records, perPartition: known.map((k) => (k ? r.perPartition[j++] : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)) };
+      }
+    }
     const g = this.groups.get(a.groupId);
     const simple = a.generationId < 0 && a.memberId === '';
     let errorCode: number = ErrorCode.NONE;
@@ -210,6 +227,18 @@ export class GroupCoordinatorState {
       return ErrorCode.NONE;
     });
     return { errorCode: ErrorCode.NONE, perPartition, records };
+  }
+
+  /**
+   * Tombstones for the committed offsets, in every group, of partitions the
+   * cluster no longer has (Kafka's GroupCoordinator.onPartitionsDeleted).
+   */
+  offsetsOfDeletedPartitions(partitionExists: PartitionExists): OffsetRecord[] {
+    const out: OffsetRecord[] = [];
+    for (const [groupId, m] of this.offsets) {
+      for (const o of m.values()) if (!partitionExists(o.topic, o.partition)) out.push({ groupId, topic: o.topic, partition: o.partition, value: null });
+    }
+    return out;
   }
 
   /** Offsets of empty groups past offsets.retention.ms, as tombstones to write (KIP-211). */

@@ -8,7 +8,7 @@
  * formats or the network.
  */
 import { DeadlineTimer } from './deadline-timer.ts';
-import { GroupCoordinatorState, type CoordinatorConfig, type OffsetCommitArgs, type OffsetRecord } from './group-coordinator.ts';
+import { GroupCoordinatorState, type CoordinatorConfig, type OffsetCommitArgs, type OffsetRecord, type PartitionExists } from './group-coordinator.ts';
 import type { Action, GroupSnapshot, JoinArgs, JoinResult, SyncArgs, SyncResult, Token } from './types.ts';
 
 const NOT_COORDINATOR = 16;
@@ -114,8 +114,9 @@ export class GroupCoordinatorService {
     return { groupError: r.groupError, results: r.results };
   }
 
-  async commitOffsets(a: OffsetCommitArgs): Promise<{ errorCode: number; perPartition: number[] }> {
-    const r = this.state.commitOffsets(a, this.now());
+  /** OffsetCommit; `partitionExists` (the broker's metadata) refuses partitions the cluster does not have. */
+  async commitOffsets(a: OffsetCommitArgs, partitionExists?: PartitionExists): Promise<{ errorCode: number; perPartition: number[] }> {
+    const r = this.state.commitOffsets(a, this.now(), partitionExists);
     this.schedule();
     if (r.records.length > 0) {
       try {
@@ -152,6 +153,20 @@ export class GroupCoordinatorService {
       for (const rec of r.records) this.state.applyOffset(rec);
     }
     return r;
+  }
+
+  /**
+   * Removes every group's committed offsets of partitions the cluster no
+   * longer has (call after topics are deleted, and at startup): tombstones
+   * are written first, then the offsets are dropped. Resolves with how many
+   * were removed; rejects, keeping them, if the write fails.
+   */
+  async removeOffsetsOfDeletedPartitions(partitionExists: PartitionExists): Promise<number> {
+    const records = this.state.offsetsOfDeletedPartitions(partitionExists);
+    if (records.length === 0) return 0;
+    await this.store.write(records);
+    for (const rec of records) this.state.applyOffset(rec);
+    return records.length;
   }
 
   /** Offset expiry (offsets.retention.minutes), then the removal of empty groups left with no offsets. */

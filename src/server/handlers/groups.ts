@@ -7,6 +7,8 @@
  */
 import { ErrorCode } from '../../protocol/error-codes.ts';
 import type { GroupCoordinatorService } from '../../coordinator/group/service.ts';
+import type { PartitionExists } from '../../coordinator/group/group-coordinator.ts';
+import type { MetadataImage } from '../../metadata/image.ts';
 import type { Broker } from '../broker.ts';
 import type { Handler } from '../dispatcher.ts';
 
@@ -105,7 +107,13 @@ export function leaveGroupHandler(groups: GroupCoordinatorService): Handler {
   };
 }
 
-export function offsetCommitHandler(groups: GroupCoordinatorService): Handler {
+/** Whether the metadata image has the partition: what OffsetCommit accepts and deleted-topic cleanup keeps. */
+export function partitionExistsIn(image: MetadataImage): PartitionExists {
+  return (topic, partition) => image.topicsByName.get(topic)?.partitions[partition] !== undefined;
+}
+
+/** OffsetCommit; a partition the cluster does not have gets UNKNOWN_TOPIC_OR_PARTITION (`partitionExists`), as in Kafka. */
+export function offsetCommitHandler(groups: GroupCoordinatorService, partitionExists?: PartitionExists): Handler {
   return async (req, ctx) => {
     const flat: { topic: string; partition: number; offset: number; leaderEpoch: number; metadata: string | null }[] = [];
     for (const t of req.topics) {
@@ -120,7 +128,7 @@ export function offsetCommitHandler(groups: GroupCoordinatorService): Handler {
       memberId: req.memberId ?? '',
       groupInstanceId: req.groupInstanceId ?? null,
       offsets: flat,
-    });
+    }, partitionExists);
     let i = 0;
     return {
       throttleTimeMs: 0,

@@ -31,6 +31,7 @@ import {
   offsetCommitHandler,
   offsetDeleteHandler,
   offsetFetchHandler,
+  partitionExistsIn,
   syncGroupHandler,
 } from './groups.ts';
 
@@ -58,7 +59,7 @@ export function registerHandlers(b: Broker, groups: GroupCoordinatorService, con
   d.register('Heartbeat', { handler: heartbeatHandler(groups) });
   d.register('LeaveGroup', { handler: leaveGroupHandler(groups) });
   // OffsetCommit / OffsetFetch v10 name topics by id; the group handlers read names.
-  d.register('OffsetCommit', { handler: offsetCommitHandler(groups), maxVersion: 9 });
+  d.register('OffsetCommit', { handler: offsetCommitHandler(groups, partitionExistsIn(b.image)), maxVersion: 9 });
   d.register('OffsetFetch', { handler: offsetFetchHandler(groups), maxVersion: 9 });
   d.register('DescribeGroups', { handler: describeGroupsHandler(groups) });
   d.register('ListGroups', { handler: listGroupsHandler(groups) });
