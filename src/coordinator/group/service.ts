@@ -127,6 +127,10 @@ export class GroupCoordinatorService {
         return { errorCode: NOT_COORDINATOR, perPartition: r.perPartition.map((c) => (c === 0 ? NOT_COORDINATOR : c)) };
       }
       for (const rec of r.records) this.state.applyOffset(rec);
+      // A topic deleted while the commit was being written: its offsets go too.
+      if (partitionExists && r.records.some((rec) => !partitionExists(rec.topic, rec.partition))) {
+        await this.removeOffsetsOfDeletedPartitions(partitionExists);
+      }
     }
     return { errorCode: r.errorCode, perPartition: r.perPartition };
   }

@@ -130,3 +130,30 @@ test('service: OffsetCommit for a deleted partition is refused and nothing is wr
   assert.deepEqual(store.written, []);
   svc.close();
 });
+
+test('service: a topic deleted while a commit of it is being written loses that offset too', async () => {
+  let deleted = false;
+  const existsUntilDeleted = (topic: string, partition: number) => exists(topic, partition) && !(deleted && topic === 'u');
+  let release!: () => void;
+  const store = new MemoryStore();
+  const write = store.write.bind(store);
+  let first = true;
+  store.write = async (records) => {
+    if (first) {
+      first = false;
+      await new Promise<void>((r) => { release = r; });
+    }
+    return write(records);
+  };
+  const svc = new GroupCoordinatorService(config, store, () => 1000);
+  const commit = svc.commitOffsets({ groupId: 'g', generationId: -1, memberId: '', groupInstanceId: null, offsets: [offset('t', 0, 1), offset('u', 0, 2)] }, existsUntilDeleted);
+  // The deletion and its cleanup happen while the commit's write is in flight.
+  deleted = true;
+  assert.equal(await svc.removeOffsetsOfDeletedPartitions(existsUntilDeleted), 0, 'nothing of u is applied yet');
+  release();
+  assert.deepEqual((await commit).perPartition, [ErrorCode.NONE, ErrorCode.NONE]);
+  assert.equal(committedOf(svc.state, 'g', 'u', 0), null);
+  assert.equal(committedOf(svc.state, 'g', 't', 0), 1);
+  assert.deepEqual(store.written.at(-1), { groupId: 'g', topic: 'u', partition: 0, value: null }, 'the tombstone follows the commit');
+  svc.close();
+});
