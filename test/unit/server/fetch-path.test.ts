@@ -59,6 +59,33 @@ function fetchBody(sessionId: number, sessionEpoch: number, partitions: { partit
   };
 }
 
+/**
+ * Resolves once the broker has armed the timer of a long poll of exactly `maxWaitMs` (the broker runs
+ * in this process): the fetch is then parked, so an append that follows wakes it rather than being read
+ * with it. A distinctive `maxWaitMs` tells this poll's timer from every other.
+ */
+function longPollParked(maxWaitMs: number): Promise<void> {
+  const original = globalThis.setTimeout;
+  return new Promise((resolve) => {
+    globalThis.setTimeout = ((fn: (...args: any[]) => void, ms?: number, ...args: any[]) => {
+      if (ms === maxWaitMs) {
+        globalThis.setTimeout = original;
+        queueMicrotask(resolve);
+      }
+      return original(fn, ms, ...args);
+    }) as typeof setTimeout;
+  });
+}
+
+/** Polls `cond` until it holds, failing after `ms`. */
+async function waitFor(what: string, cond: () => boolean, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 function values(records: Buffer): string[] {
   const out: string[] = [];
   for (const { at } of splitBatches(records)) for (const r of decodeBatch(records, at).records) out.push(r.value!.toString());
@@ -96,8 +123,9 @@ test('an incremental fetch session answers only partitions with news', async () 
 
 test('a long poll at the log end is answered by the next append', async () => {
   const end = 3;
-  const pending = conn.sendAt(FETCH, 11, fetchBody(0, -1, [{ partition: 0, fetchOffset: end }], { maxWaitMs: 20_000, minBytes: 1 }));
-  await new Promise((r) => setTimeout(r, 50));
+  const parked = longPollParked(20_001);
+  const pending = conn.sendAt(FETCH, 11, fetchBody(0, -1, [{ partition: 0, fetchOffset: end }], { maxWaitMs: 20_001, minBytes: 1 }));
+  await parked;
   await producer.send({ topic: TOPIC, messages: [{ partition: 0, value: 'late' }] });
   const res = await pending;
   const p = res.responses[0].partitions[0];
@@ -118,27 +146,27 @@ test('fetched record slices are unpinned once written, not answered, or dropped 
   // Written: the pins taken by the read are released after the socket write.
   const res = await conn.sendAt(FETCH, 11, fetchBody(0, -1, [{ partition: 0, fetchOffset: 0 }]));
   assert.deepEqual(values(res.responses[0].partitions[0].records).slice(0, 3), ['a', 'b', 'c']);
-  await new Promise((r) => setImmediate(r));
-  assert.equal(PooledBuffer.outstandingPins, baseline);
+  await waitFor('the written fetch to release its pins', () => PooledBuffer.outstandingPins === baseline);
 
   // Read but below min_bytes: the long poll drops what it read, then answers at its timeout.
   const small = await conn.sendAt(FETCH, 11, fetchBody(0, -1, [{ partition: 0, fetchOffset: 0 }], { maxWaitMs: 100, minBytes: 1 << 20 }));
   assert.ok(values(small.responses[0].partitions[0].records).length >= 3);
-  await new Promise((r) => setImmediate(r));
-  assert.equal(PooledBuffer.outstandingPins, baseline);
+  await waitFor('the long poll below min_bytes to release its pins', () => PooledBuffer.outstandingPins === baseline);
 
   // The client goes away while its long poll waits; an append then completes it into a closed connection.
   const other = new Connection({ host: broker.host, port: broker.port });
   await other.connect();
   const end = Number((await conn.sendAt(FETCH, 11, fetchBody(0, -1, [{ partition: 1, fetchOffset: 0 }]))).responses[0].partitions[0].highWatermark);
-  const abandoned = other.sendAt(FETCH, 11, fetchBody(0, -1, [{ partition: 1, fetchOffset: end }], { maxWaitMs: 5_000, minBytes: 1 })).catch(() => null);
-  await new Promise((r) => setTimeout(r, 50));
+  const parked = longPollParked(5_001);
+  const abandoned = other.sendAt(FETCH, 11, fetchBody(0, -1, [{ partition: 1, fetchOffset: end }], { maxWaitMs: 5_001, minBytes: 1 })).catch(() => null);
+  await parked;
   await other.close();
   await abandoned;
+  // The broker's side of the close is not observable from here; a short pause lets it usually land before
+  // the append (either order must release every pin, which is what is asserted).
   await new Promise((r) => setTimeout(r, 50));
   await producer.send({ topic: TOPIC, messages: [{ partition: 1, value: 'after-close' }] });
-  await new Promise((r) => setTimeout(r, 50));
-  assert.equal(PooledBuffer.outstandingPins, baseline);
+  await waitFor('the abandoned long poll to release its pins', () => PooledBuffer.outstandingPins === baseline);
 });
 
 test('once max_bytes is used up, later partitions answer watermarks and no records', async () => {
@@ -162,8 +190,7 @@ test('a large produced batch is served from the request frame it arrived in (pin
   assert.equal(PooledBuffer.outstandingPins, baseline + 1, 'the tail cache holds the Produce frame by one pin');
   const res = await conn.sendAt(FETCH, 11, fetchBody(0, -1, [{ partition: 1, fetchOffset: end }]));
   assert.deepEqual(values(res.responses[0].partitions[0].records), [big]);
-  await new Promise((r) => setImmediate(r));
-  assert.equal(PooledBuffer.outstandingPins, baseline + 1, "the fetch's own pin is released after the write");
+  await waitFor("the fetch's own pin to be released after the write", () => PooledBuffer.outstandingPins === baseline + 1);
 });
 
 test('a fetch of bytes older than the tail cache is sent from the segment file in place (sendfile)', async () => {
@@ -177,6 +204,5 @@ test('a fetch of bytes older than the tail cache is sent from the segment file i
   assert.ok(got.length >= 5 && got.length <= 10, `whole batches within partition_max_bytes (1 MiB): ${got.length}`);
   assert.deepEqual(got, got.map((_, i) => big(i)));
   assert.equal(sendfileStats.bytesInPlace - before.bytesInPlace, records.length, 'every record byte by sendfile');
-  await new Promise((r) => setImmediate(r));
-  assert.equal(FileRegion.outstanding, 0, 'the region is unpinned once sent');
+  await waitFor('the region to be unpinned once sent', () => FileRegion.outstanding === 0);
 });
