@@ -109,20 +109,34 @@ function withServer(reply: (n: number) => Reply, fn: (port: number) => Promise<v
 
 const EMPTY_FRAME = Buffer.alloc(4);
 
-/** Reads `total` bytes after an initial stall of `stallMs`, slowly (small reads with pauses). */
-function slowRead(sock: net.Socket, total: number, stallMs: number): Promise<Buffer> {
+/** Polls `cond` until it holds, failing after `ms`. */
+async function waitFor(what: string, cond: () => boolean, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** The server has filled the socket and queued a copied piece of a region: the region waits for a drain. */
+function regionWaits(before: typeof sendfileStats): () => boolean {
+  return () => sendfileStats.bytesCopied > before.bytesCopied;
+}
+
+/** Reads `total` bytes, not before `start` holds, then slowly (small reads with pauses). */
+function slowRead(sock: net.Socket, total: number, start: () => boolean): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let got = 0;
     sock.pause();
-    setTimeout(() => sock.resume(), stallMs);
+    waitFor('the server to fill the socket', start).then(() => sock.resume(), reject);
     sock.on('data', (d) => {
       chunks.push(d);
       got += d.length;
       if (got >= total) resolve(Buffer.concat(chunks));
       else if (chunks.length % 8 === 0) {
         sock.pause();
-        setTimeout(() => sock.resume(), 2);
+        setTimeout(() => sock.resume(), 2); // the slow reader under test: the socket fills again and drains in steps
       }
     });
     sock.on('error', reject);
@@ -151,7 +165,7 @@ test('a response with a region far larger than the socket buffers reaches a slow
       const before = { ...sendfileStats };
       sock.write(Buffer.concat([EMPTY_FRAME, EMPTY_FRAME]));
       const first = 4 + 4 + (SIZE - 7) + 4;
-      const all = await slowRead(sock, first + 4 + 6, 200);
+      const all = await slowRead(sock, first + 4 + 6, regionWaits(before));
       assert.equal(all.readInt32BE(0), 8 + SIZE - 7);
       assert.equal(all.subarray(4, 8).toString(), 'head');
       assert.ok(all.subarray(8, 8 + SIZE - 7).equals(content.subarray(7)), 'the region, byte for byte');
@@ -187,11 +201,12 @@ test('a reader that goes away while a region waits for the socket to drain: the 
       const sock = net.connect(port, '127.0.0.1');
       await new Promise((res) => sock.once('connect', res));
       sock.pause(); // never reads: the broker's send buffer fills and the region waits
+      const before = { ...sendfileStats };
       sock.write(EMPTY_FRAME);
-      await new Promise((res) => setTimeout(res, 300));
+      await waitFor('the region to wait for the socket to drain', regionWaits(before));
       assert.equal(released, 0, 'still waiting to finish the region');
       sock.destroy();
-      for (let i = 0; i < 50 && released === 0; i++) await new Promise((res) => setTimeout(res, 20));
+      await waitFor('the response to be released', () => released > 0);
     },
   );
   assert.equal(released, 1);
