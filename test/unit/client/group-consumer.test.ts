@@ -91,12 +91,13 @@ after(async () => {
   await broker.close();
 });
 
-async function until(what: string, fn: () => Promise<boolean> | boolean): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    if (await fn()) return;
-    await new Promise((r) => setTimeout(r, 100));
+/** Polls `fn` until it holds, failing after `ms`. */
+async function until(what: string, fn: () => Promise<boolean> | boolean, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await fn())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
   }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 test('GroupConsumer: join, rebalance on a second member (heartbeat -> rejoin), generation-checked commits, leave', async () => {
@@ -115,10 +116,10 @@ test('GroupConsumer: join, rebalance on a second member (heartbeat -> rejoin), g
     assert.equal(await m1.commit([{ topic: 'gc-t', partition: 0, offset: 0 }]), true);
 
     const joining2 = m2.join();
-    await until('m1 to see the rebalance', async () => {
-      await m1.heartbeatOnce();
-      return m1.rejoinNeeded;
-    });
+    // m2's JoinGroup has reached the coordinator once the group is rebalancing; m1's next heartbeat says so
+    await until('the group to rebalance for m2', async () => (await c1.describeGroup('gc-g')).groupState === 'PreparingRebalance');
+    await m1.heartbeatOnce();
+    assert.equal(m1.rejoinNeeded, true, 'a heartbeat during the rebalance asks m1 to rejoin');
     // before rejoining, a member may still commit in its generation (as a revoking consumer does)
     assert.equal(await m1.commit([{ topic: 'gc-t', partition: 3, offset: 1 }]), true);
     await Promise.all([m1.join(), joining2]);
@@ -142,11 +143,9 @@ test('GroupConsumer: join, rebalance on a second member (heartbeat -> rejoin), g
     assert.deepEqual([...committed.values()], mine.map((p) => 10 + p));
 
     // m2 leaves: m1 is told to rejoin and gets everything
-    await m2.close();
-    await until('m1 to see the leave', async () => {
-      await m1.heartbeatOnce();
-      return m1.rejoinNeeded;
-    });
+    await m2.close(); // its LeaveGroup is answered: the rebalance has begun
+    await m1.heartbeatOnce();
+    assert.equal(m1.rejoinNeeded, true, 'a heartbeat after the leave asks m1 to rejoin');
     assert.deepEqual((await m1.join())[0].partitions.sort(), [0, 1, 2, 3]);
     // a commit in an old generation is refused: reported (false + rejoinNeeded), not thrown
     const current = m1.generationId;
