@@ -42,10 +42,16 @@ function collect(sock: net.Socket, count: number): Promise<Buffer[]> {
 }
 
 test('pipelined requests are answered in order although handlers finish out of order', async () => {
-  await withServer(
+  const WINDOW = 4; // maxInFlight: the server handles this many at once, then pauses reading
+  const held: (() => void)[] = [];
+  await withSocketServer(
     async (f) => {
       const n = f.readInt32BE(0);
-      await new Promise((r) => setTimeout(r, (10 - n) * 3)); // later requests finish first
+      // Each handler waits until a window is full (or the last request came), then they finish last-first.
+      await new Promise<void>((r) => {
+        held.push(r);
+        if (held.length === WINDOW || n === 9) while (held.length > 0) held.pop()!();
+      });
       return [Buffer.from(`r${n}`)];
     },
     async (port) => {
@@ -63,6 +69,7 @@ test('pipelined requests are answered in order although handlers finish out of o
       );
       sock.destroy();
     },
+    { maxFrameBytes: 1024, maxInFlight: WINDOW },
   );
 });
 
@@ -140,6 +147,7 @@ test('a connection accepted before open() is parked unread, then served in order
     const b = Buffer.alloc(4);
     b.writeInt32BE(2, 0);
     sock.write(Buffer.concat([frame(a), frame(b)]));
+    // Showing that nothing happens takes a window of time; no event marks its end.
     await new Promise((r) => setTimeout(r, 150));
     assert.equal(handled, 0, 'no request is handled before open()');
     assert.equal(s.connectionCount, 0);
