@@ -80,9 +80,8 @@ describe('kcat', () => {
   test('offsets by timestamp: -o s@ts and -Q', async () => {
     const topic = uniqueTopic('kc-ts');
     await kcatProduce(bs, topic, ['a:first', 'b:second'], ['-p', '0']);
-    await sleep(50);
-    const mid = Date.now();
-    await sleep(50);
+    const mid = Date.now() + 1; // later than both records' CreateTime
+    while (Date.now() <= mid) await sleep(1); // the next two are stamped after mid
     await kcatProduce(bs, topic, ['c:third', 'd:fourth'], ['-p', '0']);
 
     const recs = await kcatConsume(bs, topic, { partition: 0, offset: `s@${mid}` });

@@ -12,7 +12,7 @@ import kafkajs, { Kafka, logLevel, Partitioners, type Producer } from 'kafkajs';
 
 // kafkajs is CommonJS and Node cannot see this enum as a named ESM export
 const { ConfigResourceTypes } = kafkajs;
-import { startChildBroker, uniqueTopic, sleep, type ChildBroker } from '../helpers/broker.ts';
+import { eventually, startChildBroker, uniqueTopic, type ChildBroker } from '../helpers/broker.ts';
 import { kcatConsume } from '../helpers/kcat.ts';
 
 const PARTITIONS = 3;
@@ -81,18 +81,23 @@ describe('restart after kill -9', () => {
       const producer = kafkaFor(broker).producer({ createPartitioner: Partitioners.DefaultPartitioner, retry: { retries: 0 } });
       await producer.connect();
       let stop = false;
+      const ackedNow = new Array(PARTITIONS).fill(0);
       const loops = Array.from({ length: PARTITIONS }, async (_, p) => {
         while (!stop) {
           const values = Array.from({ length: 5 }, () => `rec-${n++}`);
           try {
             const res = await producer.send({ topic, acks: -1, messages: values.map((value) => ({ partition: p, value })) });
-            if (res[0].errorCode === 0) record(p, res[0].baseOffset!, values);
+            if (res[0].errorCode === 0) {
+              record(p, res[0].baseOffset!, values);
+              ackedNow[p]++;
+            }
           } catch {
             return; // the broker went away: this batch was not acknowledged
           }
         }
       });
-      await sleep(700);
+      // every partition's loop is acknowledged a few times, so requests are in flight on all of them
+      await eventually(() => ackedNow.every((c) => c >= 3), 30_000, 10);
       await broker.kill('SIGKILL');
       stop = true;
       await Promise.all(loops);

@@ -218,6 +218,7 @@ test('connections.max.idle.ms: an idle connection is closed within the period, n
       const c = new Client(port);
       assert.equal(await c.roundTrip(), 'served');
       // active again part-way through the first period: the idle time counts from here
+      // (a real pause: the socket server's idle timer runs on the wall clock, no clock is injected)
       await new Promise((r) => setTimeout(r, IDLE * 0.2));
       assert.equal(await c.roundTrip(), 'served');
       const lastActive = Date.now();
