@@ -1,5 +1,5 @@
 // Tests for the broker config loader: properties syntax, overrides, Kafka's precedence rules and one-line errors.
-import { test } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -7,8 +7,14 @@ import path from 'node:path';
 import { parseProperties } from '../../../src/config/properties.ts';
 import { ConfigError, loadBrokerConfig, defaultMaxConnections } from '../../../src/config/broker-config.ts';
 
+const dirs: string[] = [];
+after(() => {
+  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+});
+
 function tmpFile(text: string): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'samsa-cfg-'));
+  dirs.push(dir);
   const file = path.join(dir, 'server.properties');
   fs.writeFileSync(file, text);
   return file;

@@ -3,7 +3,7 @@
  * tail is cut (never half-applied), admin requests are validated the way
  * Kafka validates them, and the image is the fold of the log.
  */
-import { test } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -13,8 +13,15 @@ import { MetadataImage } from '../../../src/metadata/image.ts';
 import { Controller, validateTopicName } from '../../../src/metadata/controller.ts';
 import { ErrorCode } from '../../../src/protocol/error-codes.ts';
 
+const dirs: string[] = [];
+after(() => {
+  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+});
+
 function tempDir(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'samsa-meta-'));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'samsa-meta-'));
+  dirs.push(dir);
+  return dir;
 }
 
 function open(dir: string) {

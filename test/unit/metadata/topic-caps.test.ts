@@ -5,7 +5,7 @@
  * a message naming the property, nothing is written, and the counts the caps
  * are checked against follow creates, partition additions and deletes.
  */
-import { test } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -15,8 +15,14 @@ import { MetadataImage } from '../../../src/metadata/image.ts';
 import { Controller, type CreateTopicSpec } from '../../../src/metadata/controller.ts';
 import { ErrorCode } from '../../../src/protocol/error-codes.ts';
 
+const dirs: string[] = [];
+after(() => {
+  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+});
+
 function open(caps: { maxTopics: number; maxPartitions: number }) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'samsa-caps-'));
+  dirs.push(dir);
   const log = new FileMetadataLog(dir);
   const image = new MetadataImage();
   const controller = new Controller(log, image, {
