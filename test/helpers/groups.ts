@@ -129,7 +129,7 @@ export class CommitWatcher {
     this.loop = (async () => {
       while (this.running) {
         await this.sample().catch(() => undefined);
-        await new Promise((r) => setTimeout(r, 300));
+        await new Promise((r) => setTimeout(r, 300)); // the sampling period of a watcher, not a wait for an event
       }
     })();
   }
