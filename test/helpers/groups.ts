@@ -474,7 +474,7 @@ export class Kip848Member {
     this.loop = (async () => {
       while (this.running) {
         await this.heartbeat().catch((e) => { this.errors.push(String(e)); });
-        await new Promise((r) => setTimeout(r, this.intervalMs));
+        await new Promise((r) => setTimeout(r, this.intervalMs)); // the member's heartbeat interval, as a client keeps it
       }
     })();
   }
