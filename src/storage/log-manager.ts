@@ -53,6 +53,8 @@ export interface LogManagerOptions {
 }
 
 const PARTITION_DIR = /^(.+)-(\d+)$/;
+/** `__cluster_metadata-0`: the metadata log (src/metadata/metadata-log.ts) may share a log dir. */
+const METADATA_LOG_DIR_NAME = '__cluster_metadata-0';
 /** Directories of deleted logs removed at once (each removal is a chain of fs calls on libuv's pool). */
 const REMOVAL_CONCURRENCY = 2;
 
@@ -142,6 +144,7 @@ export class LogManager {
         continue;
       }
       if (!PARTITION_DIR.test(name) || !fs.statSync(full).isDirectory()) continue;
+      if (name === METADATA_LOG_DIR_NAME) continue; // the cluster metadata log, opened by src/metadata
       const log = await PartitionLog.open(
         full,
         this.opts.defaultConfig,
