@@ -47,7 +47,7 @@ import path from 'node:path';
 import { crc32c } from '@node-rs/crc32';
 import type { MetadataRecord } from './records.ts';
 import { MetadataImage } from './image.ts';
-import { fsyncDir, fsyncFd, replaceFile, writeFully } from '../storage/file-io.ts';
+import { fsyncDir, fsyncFd, isIoError, replaceFile, writeFully } from '../storage/file-io.ts';
 import { PartitionLog, type StorageLogger, silentLogger } from '../storage/partition-log.ts';
 import { LogDirHealth } from '../storage/log-dir-health.ts';
 import { KafkaStorageError, invariant } from '../storage/errors.ts';
@@ -94,7 +94,7 @@ export interface MetadataLog {
   load(): { snapshot: MetadataSnapshot | null; batches: MetadataBatch[] };
   /** Append one batch and wait until it is committed; rejects (MetadataStorageError) if it is not. */
   append(records: MetadataRecord[]): Promise<MetadataBatch>;
-  /** Record bytes appended since the newest snapshot (or since the log start). */
+  /** Batch bytes appended since the newest snapshot (or the log start); truncated ones still count. */
   readonly bytesSinceSnapshot: number;
   /** Write a snapshot of the image at `endOffset` (<= committed offset) and trim the log up to it. */
   writeSnapshot(endOffset: number, records: MetadataRecord[]): Promise<void>;
@@ -179,8 +179,16 @@ export class FileMetadataLog implements MetadataLog {
       dirHealth: health,
     });
     if (torn > 0) opts.onTruncate?.(torn);
-    // Segments wholly below the snapshot (a trim the last run did not finish).
-    log.deleteOldSegments();
+    // Segments wholly below the snapshot: a trim the last run did not finish.
+    if (log.segmentBaseOffsets[0] < log.logStartOffset) {
+      try {
+        if (log.logEndOffset === log.logStartOffset) log.roll();
+        log.deleteOldSegments();
+      } catch (err) {
+        if (!isIoError(err)) throw err;
+        logger.warn({ dir: partDir, err }, 'metadata log: segments below the snapshot not deleted (retried at the next start)');
+      }
+    }
     let epoch = snapshot?.epoch ?? -1;
     for (const e of log.epochStartOffsets.keys()) if (e > epoch) epoch = e;
     const m = new FileMetadataLog(dir, log, health, snapshot, epoch + 1, now);
@@ -248,10 +256,7 @@ export class FileMetadataLog implements MetadataLog {
   }
 
   async append(records: MetadataRecord[]): Promise<MetadataBatch> {
-    if (this.closed) throw new MetadataStorageError(`metadata log ${this.log.dir} is closed`);
-    if (records.length === 0) throw new Error('metadata: an empty batch');
-    const buf = encodeBatch({ baseTimestamp: this.now(), records: records.map((r) => ({ value: JSON.stringify(r) })) });
-    const info = this.appendUncommitted(buf);
+    const info = this.appendUncommitted(records);
     try {
       await this.log.flushedUpTo(info.lastOffset + 1);
     } catch (err) {
@@ -265,17 +270,25 @@ export class FileMetadataLog implements MetadataLog {
     }
     if (this.closed) throw new MetadataStorageError(`metadata log ${this.log.dir} was closed before the append was durable`);
     this.advanceCommittedOffset(info.lastOffset + 1);
-    this._bytesSinceSnapshot += buf.length;
     this.restoreReserve();
     return { baseOffset: info.firstOffset, lastOffset: info.lastOffset, leaderEpoch: this.leaderEpoch, records };
   }
 
   /**
-   * Write one encoded batch at the log end with this run's leader epoch, not
-   * yet durable nor committed. A full disk releases the reserve and tries once
-   * more.
+   * Writes `records` as one batch at the log end with this run's leader
+   * epoch: not yet durable nor committed (a Raft leader commits it once a
+   * majority has it). A full disk releases the reserve and tries once more.
    */
-  private appendUncommitted(buf: Buffer): { firstOffset: number; lastOffset: number } {
+  appendUncommitted(records: MetadataRecord[]): { firstOffset: number; lastOffset: number } {
+    if (this.closed) throw new MetadataStorageError(`metadata log ${this.log.dir} is closed`);
+    if (records.length === 0) throw new Error('metadata: an empty batch');
+    const buf = encodeBatch({ baseTimestamp: this.now(), records: records.map((r) => ({ value: JSON.stringify(r) })) });
+    const info = this.writeBatch(buf);
+    this._bytesSinceSnapshot += buf.length;
+    return info;
+  }
+
+  private writeBatch(buf: Buffer): { firstOffset: number; lastOffset: number } {
     // A dir found full by an earlier append takes writes again once a probe write fits.
     if (this.health.state === 'full') this.health.probe();
     try {
@@ -304,6 +317,7 @@ export class FileMetadataLog implements MetadataLog {
   /** Drop the batches at and above `offset`; never a committed one. */
   truncateTo(offset: number): void {
     invariant(offset >= this.committedOffset, () => `metadata log truncation to ${offset} below the committed offset ${this.committedOffset}`);
+    if (offset >= this.log.logEndOffset) return;
     this.log.truncateTo(offset);
   }
 
