@@ -142,7 +142,8 @@ export class FileMetadataLog implements MetadataLog {
     readonly dir: string,
     /** The PartitionLog under this log (tests look at its offsets and segments). */
     readonly log: PartitionLog,
-    private readonly health: LogDirHealth,
+    /** The state of the log dir (shared with the data logs there: one state per dir). */
+    readonly dirHealth: LogDirHealth,
     snapshot: MetadataSnapshot | null,
     /** The leader epoch of this run's appends. */
     readonly leaderEpoch: number,
@@ -290,12 +291,12 @@ export class FileMetadataLog implements MetadataLog {
 
   private writeBatch(buf: Buffer): { firstOffset: number; lastOffset: number } {
     // A dir found full by an earlier append takes writes again once a probe write fits.
-    if (this.health.state === 'full') this.health.probe();
+    if (this.dirHealth.state === 'full') this.dirHealth.probe();
     try {
       return this.log.append(buf, { leaderEpoch: this.leaderEpoch });
     } catch (err) {
       if (!(err instanceof KafkaStorageError)) throw err;
-      if (this.health.state === 'full' && this.releaseReserve() && this.health.probe()) {
+      if (this.dirHealth.state === 'full' && this.releaseReserve() && this.dirHealth.probe()) {
         try {
           return this.log.append(buf, { leaderEpoch: this.leaderEpoch });
         } catch (again) {

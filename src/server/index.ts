@@ -119,7 +119,7 @@ export async function startBroker(opts: { config: BrokerConfig; logger?: Logger 
   if (config.ignored.length > 0) {
     logger.warn({ ignored: config.ignored }, `set but without effect in Samsa (accepted for compatibility): ${config.ignored.join(', ')}`);
   }
-  const replicas = await ReplicaManager.open(image, config, logger);
+  const replicas = await ReplicaManager.open(image, config, logger, [metadataLog.dirHealth]);
   controller.onCommit((batch) => replicas.onMetadata(batch));
 
   const listener = config.listeners[0];

@@ -50,6 +50,8 @@ export interface LogManagerOptions {
   fullDirProbeIntervalMs?: number;
   /** Bytes a probe must write before a full dir is online again (default 1 MiB). */
   probeBytes?: number;
+  /** States of log dirs that another log in them (the metadata log) already has: shared, one state per dir. */
+  dirHealth?: LogDirHealth[];
 }
 
 const PARTITION_DIR = /^(.+)-(\d+)$/;
@@ -84,6 +86,7 @@ export class LogManager {
         ? null
         : new LogCleaner({ logs: () => this.byName.values(), backoffMs: opts.cleanerBackoffMs ?? 15_000, now: this.now, logger: this.logger });
     for (const d of opts.logDirs) this.dirCounts.set(d, 0);
+    for (const h of opts.dirHealth ?? []) this.health.set(h.dir, h);
   }
 
   static async open(opts: LogManagerOptions): Promise<LogManager> {
