@@ -47,6 +47,10 @@ export interface BrokerConfig {
   autoCreateTopicsEnable: boolean;
   /** samsa.max.partitions: partitions hosted by this broker (Samsa extension). */
   maxPartitions: number;
+  /** metadata.log.dir: where the metadata log lives (null: the first log dir). */
+  metadataLogDir: string | null;
+  /** metadata.log.max.record.bytes.between.snapshots */
+  metadataLogMaxRecordBytesBetweenSnapshots: number;
   /** samsa.max.topics: topics in the cluster (Samsa extension). */
   maxTopics: number;
   deleteTopicEnable: boolean;
@@ -408,6 +412,8 @@ export function loadBrokerConfig(opts: LoadBrokerConfigOptions = {}): BrokerConf
     autoCreateTopicsEnable: bool('auto.create.topics.enable'),
     maxPartitions: num('samsa.max.partitions'),
     maxTopics: num('samsa.max.topics'),
+    metadataLogDir: has('metadata.log.dir') && str('metadata.log.dir') !== '' ? path.resolve(cwd, str('metadata.log.dir')) : null,
+    metadataLogMaxRecordBytesBetweenSnapshots: num('metadata.log.max.record.bytes.between.snapshots'),
     deleteTopicEnable: bool('delete.topic.enable'),
     logRetentionMs,
     logRetentionBytes: num('log.retention.bytes'),

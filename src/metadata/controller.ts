@@ -4,12 +4,19 @@
  * commits them (durably, in order), then applies them to the image and tells
  * listeners (the broker creates or deletes partition logs).
  *
+ * Commit is atomic from a caller's point of view: a batch is checked against
+ * the image before it is written; a batch that was not committed leaves the
+ * image unchanged and fails the request; a committed batch is applied whole
+ * and the request succeeds, whatever a listener does afterwards (a listener's
+ * failure is logged; the records are part of the metadata from then on, and
+ * the next start acts on them).
+ *
  * With one node the controller runs in the broker process; a clustered
  * controller will sit on a Raft quorum behind the same `MetadataLog` seam.
  */
 import { randomBytes } from 'node:crypto';
 import { ErrorCode } from '../protocol/error-codes.ts';
-import { type MetadataLog, MetadataStorageError } from './metadata-log.ts';
+import { DEFAULT_MAX_BYTES_BETWEEN_SNAPSHOTS, type MetadataLog, MetadataStorageError } from './metadata-log.ts';
 import { MetadataImage, type TopicState } from './image.ts';
 import type { MetadataRecord, PartitionRecord } from './records.ts';
 
@@ -64,8 +71,13 @@ export interface ControllerOptions {
   maxTopics?: number;
   /** samsa.max.partitions: partition replicas on one broker (unlimited when absent). */
   maxPartitions?: number;
-  /** Where refusals by a cap are reported (at most one line per 10 s, with the count of those not shown). */
-  logger?: { warn(obj: object, msg: string): void };
+  /** metadata.log.max.record.bytes.between.snapshots: a snapshot is written once the log grew this much since the last. */
+  maxRecordBytesBetweenSnapshots?: number;
+  /**
+   * Where refusals by a cap are reported (at most one line per 10 s, with the
+   * count of those not shown), and failed listeners and snapshots.
+   */
+  logger?: { warn(obj: object, msg: string): void; error?(obj: object, msg: string): void };
 }
 
 const CAP_LOG_INTERVAL_MS = 10_000;
@@ -75,6 +87,8 @@ export class Controller {
   private readonly listeners: BatchListener[] = [];
   private capLoggedAt = -Infinity;
   private capSuppressed = 0;
+  /** Set when a committed batch could not be applied: the image no longer follows the log. */
+  private diverged: string | null = null;
 
   constructor(
     private readonly log: MetadataLog,
@@ -86,9 +100,11 @@ export class Controller {
     this.listeners.push(l);
   }
 
-  /** Replays the log into the image (startup). */
+  /** Loads the newest snapshot and the committed batches after it into the image (startup). */
   load(): void {
-    for (const batch of this.log.replay()) this.image.applyBatch(batch);
+    const { snapshot, batches } = this.log.load();
+    if (snapshot) this.image.applyBatch(snapshot.records, snapshot.endOffset - 1);
+    for (const b of batches) this.image.applyBatch(b.records, b.lastOffset);
   }
 
   /**
@@ -115,9 +131,35 @@ export class Controller {
   }
 
   private async commit(batch: MetadataRecord[]): Promise<void> {
-    await this.log.append(batch);
-    this.image.applyBatch(batch);
-    for (const l of this.listeners) await l(batch);
+    if (this.diverged !== null) throw new MetadataStorageError(`the metadata image stopped following the log (${this.diverged}); restart the broker`);
+    const bad = this.image.check(batch);
+    if (bad !== null) throw new Error(`metadata: a batch that would not apply was not written: ${bad}`);
+    const { lastOffset } = await this.log.append(batch);
+    try {
+      this.image.applyBatch(batch, lastOffset);
+    } catch (err) {
+      // Unreachable after check(); should it happen, later commits are refused rather than built on a half-applied image.
+      this.diverged = `batch ending at ${lastOffset}: ${(err as Error).message}`;
+      throw err;
+    }
+    for (const l of this.listeners) {
+      try {
+        await l(batch);
+      } catch (err) {
+        this.opts.logger?.error?.({ err, offset: lastOffset }, 'a committed metadata batch was not acted on by a listener (it is, at the next start)');
+      }
+    }
+    await this.maybeSnapshot();
+  }
+
+  /** Writes a snapshot once enough record bytes were appended since the last; a failure is logged and retried at the next commit. */
+  private async maybeSnapshot(): Promise<void> {
+    if (this.log.bytesSinceSnapshot < (this.opts.maxRecordBytesBetweenSnapshots ?? DEFAULT_MAX_BYTES_BETWEEN_SNAPSHOTS)) return;
+    try {
+      await this.log.writeSnapshot(this.image.epoch + 1, this.image.toRecords());
+    } catch (err) {
+      this.opts.logger?.warn({ err, offset: this.image.epoch + 1 }, 'metadata snapshot not written; the log is not trimmed until one is');
+    }
   }
 
   registerBroker(listeners: { name: string; host: string; port: number }[]): Promise<void> {
@@ -173,24 +215,19 @@ export class Controller {
       return { errorCode: ErrorCode.INVALID_PARTITIONS, errorMessage: `Number of partitions ${partitions} is too large.` };
     }
     const rf = assigned ? assigned[0].brokerIds.length : spec.replicationFactor === -1 ? this.opts.defaultReplicationFactor : spec.replicationFactor;
-    if (rf <= 0) {
+    if (rf <= 0 && !assigned) {
       return { errorCode: ErrorCode.INVALID_REPLICATION_FACTOR, errorMessage: 'Replication factor must be larger than 0, or -1 to use the default value.' };
     }
     const live = Math.max(1, this.image.brokers.size);
-    if (rf > live) {
+    if (rf > live && !assigned) {
       return {
         errorCode: ErrorCode.INVALID_REPLICATION_FACTOR,
         errorMessage: `Unable to replicate the partition ${rf} time(s): The target replication factor of ${rf} cannot be reached because only ${live} broker(s) are registered.`,
       };
     }
     if (assigned) {
-      for (const a of assigned) {
-        for (const b of a.brokerIds) {
-          if (!this.image.brokers.has(b)) {
-            return { errorCode: ErrorCode.INVALID_REPLICA_ASSIGNMENT, errorMessage: `Broker ${b} in the assignment of partition ${a.partitionIndex} is not registered.` };
-          }
-        }
-      }
+      const bad = this.checkAssignments(assigned);
+      if (bad) return bad;
     }
     for (const [name, value] of Object.entries(spec.configs)) {
       if (value === null) {
@@ -202,6 +239,29 @@ export class Controller {
     const capped = this.checkTopicCap(pendingNames.size + 1) ?? this.checkPartitionCap(pendingPartitions + partitions);
     if (capped) return capped;
     return { errorCode: ErrorCode.NONE, errorMessage: null, partitions, rf };
+  }
+
+  /** A manual assignment, checked as Kafka's controller does (INVALID_REPLICA_ASSIGNMENT, Kafka's wording). */
+  private checkAssignments(assigned: { partitionIndex: number; brokerIds: number[] }[]): ControllerResult | null {
+    const refuse = (errorMessage: string): ControllerResult => ({ errorCode: ErrorCode.INVALID_REPLICA_ASSIGNMENT, errorMessage });
+    let rf = -1;
+    for (let i = 0; i < assigned.length; i++) {
+      const a = assigned[i];
+      if (a.partitionIndex !== i) return refuse('partitions should be a consecutive 0-based integer sequence');
+      if (a.brokerIds.length === 0) return refuse('The manual partition assignment includes an empty replica list.');
+      const sorted = [...a.brokerIds].sort((x, y) => x - y);
+      for (let j = 0; j < sorted.length; j++) {
+        if (!this.image.brokers.has(sorted[j])) return refuse(`The manual partition assignment includes broker ${sorted[j]}, but no such broker is registered.`);
+        if (j > 0 && sorted[j] === sorted[j - 1]) return refuse(`The manual partition assignment includes the broker ${sorted[j]} more than once.`);
+      }
+      if (rf !== -1 && a.brokerIds.length !== rf) {
+        return refuse(
+          `The manual partition assignment includes a partition with ${a.brokerIds.length} replica(s), but this is not consistent with previous partitions, which have ${rf} replica(s).`,
+        );
+      }
+      rf = a.brokerIds.length;
+    }
+    return null;
   }
 
   /** POLICY_VIOLATION when `adding` more topics would pass samsa.max.topics. */
@@ -240,16 +300,29 @@ export class Controller {
     return { errorCode: ErrorCode.POLICY_VIOLATION, errorMessage: message };
   }
 
-  private partitionRecords(topicId: string, from: number, to: number): PartitionRecord[] {
+  /**
+   * Partition records for partitions [from, to): replicas as assigned, else
+   * `rf` registered brokers placed round robin (each partition's list starts
+   * one broker further); the first replica leads, all are in sync.
+   */
+  private partitionRecords(topicId: string, from: number, to: number, rf: number, assigned?: { brokerIds: number[] }[]): PartitionRecord[] {
     const out: PartitionRecord[] = [];
+    const brokers = [...this.image.brokers.keys()].sort((a, b) => a - b);
+    if (brokers.length === 0) brokers.push(this.opts.nodeId);
     for (let p = from; p < to; p++) {
+      let replicas: number[];
+      if (assigned) replicas = [...assigned[p - from].brokerIds];
+      else {
+        replicas = [];
+        for (let i = 0; i < Math.min(rf, brokers.length); i++) replicas.push(brokers[(p + i) % brokers.length]);
+      }
       out.push({
         type: 'Partition',
         topicId,
         partition: p,
-        replicas: [this.opts.nodeId],
-        isr: [this.opts.nodeId],
-        leader: this.opts.nodeId,
+        replicas,
+        isr: [...replicas],
+        leader: replicas[0],
         leaderEpoch: 0,
         partitionEpoch: 0,
       });
@@ -281,7 +354,8 @@ export class Controller {
         const topicId = newTopicId();
         if (!validateOnly) {
           records.push({ type: 'Topic', name: spec.name, topicId });
-          records.push(...this.partitionRecords(topicId, 0, check.partitions!));
+          const assigned = spec.assignments && spec.assignments.length > 0 ? spec.assignments : undefined;
+          records.push(...this.partitionRecords(topicId, 0, check.partitions!, check.rf!, assigned));
           for (const [name, value] of Object.entries(spec.configs)) {
             records.push({ type: 'Config', resourceType: 'topic', resourceName: spec.name, name, value });
           }
@@ -334,7 +408,7 @@ export class Controller {
       const capped = this.checkPartitionCap(count - current);
       if (capped) return { records: [], result: capped };
       return {
-        records: validateOnly ? [] : this.partitionRecords(t.topicId, current, count),
+        records: validateOnly ? [] : this.partitionRecords(t.topicId, current, count, t.partitions[0]?.replicas.length ?? 1),
         result: { errorCode: ErrorCode.NONE, errorMessage: null },
         onStorageError: (err) => ({ errorCode: ErrorCode.KAFKA_STORAGE_ERROR, errorMessage: err.message }),
       };

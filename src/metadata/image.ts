@@ -1,6 +1,7 @@
 /**
- * The in-memory metadata image: the fold of the metadata log. Read by every
- * request handler; changed only by `apply` with records from the log.
+ * The in-memory metadata image: the fold of the metadata log (a snapshot,
+ * then the committed batches after it). Read by every request handler;
+ * changed only by `applyBatch` with committed records from the log.
  */
 import type { MetadataRecord } from './records.ts';
 
@@ -23,6 +24,7 @@ export interface TopicState {
 
 export interface BrokerState {
   nodeId: number;
+  incarnationId: string;
   listeners: { name: string; host: string; port: number }[];
   rack: string | null;
 }
@@ -35,8 +37,11 @@ export class MetadataImage {
   readonly brokerConfigs = new Map<string, Map<string, string>>();
   /** First producer id not yet handed out in a block. */
   nextProducerId = 0;
-  /** Number of record batches applied (a version for caches). */
-  epoch = 0;
+  /**
+   * The metadata offset: the offset of the last record applied (-1 before
+   * any), what KRaft calls the metadata offset. Only grows: caches key on it.
+   */
+  epoch = -1;
   /** Partition replicas by broker id, kept as records apply (the partition cap is checked against it). */
   private readonly replicaCounts = new Map<number, number>();
 
@@ -61,7 +66,7 @@ export class MetadataImage {
   apply(rec: MetadataRecord): void {
     switch (rec.type) {
       case 'RegisterBroker':
-        this.brokers.set(rec.nodeId, { nodeId: rec.nodeId, listeners: rec.listeners, rack: rec.rack });
+        this.brokers.set(rec.nodeId, { nodeId: rec.nodeId, incarnationId: rec.incarnationId, listeners: rec.listeners, rack: rec.rack });
         break;
       case 'Topic': {
         const t: TopicState = { name: rec.name, topicId: rec.topicId, partitions: [], configs: new Map() };
@@ -129,8 +134,80 @@ export class MetadataImage {
     }
   }
 
-  applyBatch(batch: MetadataRecord[]): void {
+  /**
+   * Applies one committed batch whose last record is at `lastOffset`. Call
+   * `check` first: a batch it accepts applies whole.
+   */
+  applyBatch(batch: MetadataRecord[], lastOffset: number): void {
     for (const r of batch) this.apply(r);
-    this.epoch++;
+    this.epoch = lastOffset;
+  }
+
+  /**
+   * Why `batch` would not apply to this image (a record naming a topic or
+   * partition that neither the image nor an earlier record of the batch has),
+   * or null. Run before the batch is written, so that a committed batch never
+   * stops half applied.
+   */
+  check(batch: readonly MetadataRecord[]): string | null {
+    const added = new Set<string>();
+    const removed = new Set<string>();
+    const parts = new Set<string>();
+    const known = (id: string) => !removed.has(id) && (added.has(id) || this.topicsById.has(id));
+    for (const r of batch) {
+      switch (r.type) {
+        case 'Topic':
+          added.add(r.topicId);
+          removed.delete(r.topicId);
+          break;
+        case 'RemoveTopic':
+          removed.add(r.topicId);
+          break;
+        case 'Partition':
+          if (!known(r.topicId)) return `PartitionRecord for unknown topic id ${r.topicId}`;
+          parts.add(`${r.topicId}:${r.partition}`);
+          break;
+        case 'PartitionChange':
+          if (!known(r.topicId) || !(parts.has(`${r.topicId}:${r.partition}`) || this.topicsById.get(r.topicId)?.partitions[r.partition])) {
+            return `PartitionChangeRecord for unknown partition ${r.topicId}-${r.partition}`;
+          }
+          break;
+      }
+    }
+    return null;
+  }
+
+  /**
+   * The image as records which, applied in order to an empty image, give this
+   * image (the content of a snapshot). Partition records keep their leader
+   * and partition epochs.
+   */
+  toRecords(): MetadataRecord[] {
+    const out: MetadataRecord[] = [];
+    for (const b of this.brokers.values()) {
+      out.push({ type: 'RegisterBroker', nodeId: b.nodeId, incarnationId: b.incarnationId, listeners: b.listeners, rack: b.rack });
+    }
+    for (const [resourceName, configs] of this.brokerConfigs) {
+      for (const [name, value] of configs) out.push({ type: 'Config', resourceType: 'broker', resourceName, name, value });
+    }
+    out.push({ type: 'ProducerIds', nextProducerId: this.nextProducerId });
+    for (const t of this.topicsByName.values()) {
+      out.push({ type: 'Topic', name: t.name, topicId: t.topicId });
+      for (const p of t.partitions) {
+        if (!p) continue;
+        out.push({
+          type: 'Partition',
+          topicId: t.topicId,
+          partition: p.partition,
+          replicas: p.replicas,
+          isr: p.isr,
+          leader: p.leader,
+          leaderEpoch: p.leaderEpoch,
+          partitionEpoch: p.partitionEpoch,
+        });
+      }
+      for (const [name, value] of t.configs) out.push({ type: 'Config', resourceType: 'topic', resourceName: t.name, name, value });
+    }
+    return out;
   }
 }

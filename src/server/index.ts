@@ -97,11 +97,12 @@ export async function startBroker(opts: { config: BrokerConfig; logger?: Logger 
   for (const dir of config.logDirs) fs.mkdirSync(dir, { recursive: true });
   const clusterId = loadIdentity(config, logger);
 
-  const metadataLog = new FileMetadataLog(
-    config.logDirs[0],
-    (dropped) => logger.warn({ droppedBytes: dropped }, 'metadata log: cut a torn tail (an append interrupted by a crash or power loss)'),
-    (reason) => logger.error({ reason }, 'metadata log failed: admin requests that change metadata answer KAFKA_STORAGE_ERROR until the broker restarts'),
-  );
+  // KRaft's place for the metadata log: metadata.log.dir, else the first log dir.
+  const metadataLog = await FileMetadataLog.open(config.metadataLogDir ?? config.logDirs[0], {
+    logger,
+    onTruncate: (dropped) => logger.warn({ droppedBytes: dropped }, 'metadata log: cut a torn tail (an append interrupted by a crash or power loss)'),
+    onBroken: (reason) => logger.error({ reason }, 'metadata log failed: admin requests that change metadata answer KAFKA_STORAGE_ERROR until the broker restarts'),
+  });
   const image = new MetadataImage();
   const controller = new Controller(metadataLog, image, {
     nodeId: config.nodeId,
@@ -110,6 +111,7 @@ export async function startBroker(opts: { config: BrokerConfig; logger?: Logger 
     validateConfig: validateTopicConfigValue,
     maxTopics: config.maxTopics,
     maxPartitions: config.maxPartitions,
+    maxRecordBytesBetweenSnapshots: config.metadataLogMaxRecordBytesBetweenSnapshots,
     logger,
   });
   controller.load();
@@ -117,7 +119,7 @@ export async function startBroker(opts: { config: BrokerConfig; logger?: Logger 
   if (config.ignored.length > 0) {
     logger.warn({ ignored: config.ignored }, `set but without effect in Samsa (accepted for compatibility): ${config.ignored.join(', ')}`);
   }
-  const replicas = await ReplicaManager.open(image, config, logger);
+  const replicas = await ReplicaManager.open(image, config, logger, [metadataLog.dirHealth]);
   controller.onCommit((batch) => replicas.onMetadata(batch));
 
   const listener = config.listeners[0];
@@ -240,7 +242,7 @@ export async function startBroker(opts: { config: BrokerConfig; logger?: Logger 
         groups.close();
         consumerGroups.close();
         await replicas.close();
-        metadataLog.close();
+        await metadataLog.close();
         if (sendfileStats.regions > 0) logger.info({ sendfile: sendfileStats }, 'fetch bytes sent from segment files: in place (sendfile) and copied');
         logger.info('shutdown complete (logs flushed, clean-shutdown marker written)');
       })();

@@ -11,6 +11,7 @@
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { LogManager } from '../storage/log-manager.ts';
+import type { LogDirHealth } from '../storage/log-dir-health.ts';
 import { TimeSlice } from '../storage/time-slice.ts';
 import type { PartitionLog } from '../storage/partition-log.ts';
 import { type LogConfig, defaultLogConfig } from '../storage/log-config.ts';
@@ -44,9 +45,10 @@ export class ReplicaManager {
     private readonly logger: Logger,
   ) {}
 
-  static async open(image: MetadataImage, config: BrokerConfig, logger: Logger): Promise<ReplicaManager> {
+  static async open(image: MetadataImage, config: BrokerConfig, logger: Logger, dirHealth: LogDirHealth[] = []): Promise<ReplicaManager> {
     const logs = await LogManager.open({
       logDirs: config.logDirs,
+      dirHealth,
       defaultConfig: brokerLogDefaults(config),
       logger,
       retentionCheckIntervalMs: config.logRetentionCheckIntervalMs,

@@ -50,9 +50,13 @@ export interface LogManagerOptions {
   fullDirProbeIntervalMs?: number;
   /** Bytes a probe must write before a full dir is online again (default 1 MiB). */
   probeBytes?: number;
+  /** States of log dirs that another log in them (the metadata log) already has: shared, one state per dir. */
+  dirHealth?: LogDirHealth[];
 }
 
 const PARTITION_DIR = /^(.+)-(\d+)$/;
+/** `__cluster_metadata-0`: the metadata log (src/metadata/metadata-log.ts) may share a log dir. */
+const METADATA_LOG_DIR_NAME = '__cluster_metadata-0';
 /** Directories of deleted logs removed at once (each removal is a chain of fs calls on libuv's pool). */
 const REMOVAL_CONCURRENCY = 2;
 
@@ -82,6 +86,7 @@ export class LogManager {
         ? null
         : new LogCleaner({ logs: () => this.byName.values(), backoffMs: opts.cleanerBackoffMs ?? 15_000, now: this.now, logger: this.logger });
     for (const d of opts.logDirs) this.dirCounts.set(d, 0);
+    for (const h of opts.dirHealth ?? []) this.health.set(h.dir, h);
   }
 
   static async open(opts: LogManagerOptions): Promise<LogManager> {
@@ -142,6 +147,7 @@ export class LogManager {
         continue;
       }
       if (!PARTITION_DIR.test(name) || !fs.statSync(full).isDirectory()) continue;
+      if (name === METADATA_LOG_DIR_NAME) continue; // the cluster metadata log, opened by src/metadata
       const log = await PartitionLog.open(
         full,
         this.opts.defaultConfig,

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { FileMetadataLog, RESERVE_BYTES, RESERVE_FILE } from '../../../src/metadata/metadata-log.ts';
+import { FileMetadataLog, METADATA_PARTITION_DIR, RESERVE_BYTES, RESERVE_FILE } from '../../../src/metadata/metadata-log.ts';
 import { MetadataImage } from '../../../src/metadata/image.ts';
 import { Controller } from '../../../src/metadata/controller.ts';
 import { ErrorCode } from '../../../src/protocol/error-codes.ts';
@@ -27,15 +27,17 @@ function tempDir(): string {
   return d;
 }
 
-function open(dir: string, onTruncate?: (n: number) => void, onBroken?: (reason: string) => void) {
-  const log = new FileMetadataLog(dir, onTruncate, onBroken);
+async function open(dir: string, onTruncate?: (n: number) => void, onBroken?: (reason: string) => void) {
+  const log = await FileMetadataLog.open(dir, { onTruncate, onBroken });
   const image = new MetadataImage();
   const controller = new Controller(log, image, { nodeId: 1, defaultPartitions: 1, defaultReplicationFactor: 1, validateConfig: () => null });
   controller.load();
   return { log, image, controller };
 }
 
-const isMetaLog = (p: string) => p.endsWith('cluster-metadata.log');
+/** A segment file of the metadata log. */
+const isMetaLog = (p: string) => p.includes(`/${METADATA_PARTITION_DIR}/`) && p.endsWith('.log');
+const segmentFile = (dir: string) => path.join(dir, METADATA_PARTITION_DIR, '00000000000000000000.log');
 
 async function create(c: Controller, name: string): Promise<number> {
   const [r] = await c.createTopics([{ name, numPartitions: 1, replicationFactor: 1, configs: {} }], false);
@@ -45,7 +47,7 @@ async function create(c: Controller, name: string): Promise<number> {
 for (const kind of ['short', 'ENOSPC'] as const) {
   test(`a ${kind} write of a metadata record fails the request, and every acknowledged topic survives a restart`, async () => {
     const dir = tempDir();
-    const a = open(dir);
+    const a = await open(dir);
     assert.equal(await create(a.controller, 'first'), ErrorCode.NONE);
     // The disk stays full for this request, reserve or not.
     const io = new FaultyIO().add({ op: 'write', kind, file: isMetaLog, times: kind === 'short' ? 1 : Infinity });
@@ -57,21 +59,21 @@ for (const kind of ['short', 'ENOSPC'] as const) {
     // space is back: later commits succeed and are acknowledged
     assert.equal(await create(a.controller, '__consumer_offsets'), ErrorCode.NONE);
     assert.equal(await create(a.controller, 'last'), ErrorCode.NONE);
-    a.log.close();
+    await a.log.close();
 
     let truncated = 0;
-    const b = open(dir, (n) => (truncated += n));
+    const b = await open(dir, (n) => (truncated += n));
     assert.deepEqual([...b.image.topicsByName.keys()].sort(), ['__consumer_offsets', 'first', 'last']);
     assert.equal(truncated, 0, 'nothing torn was left in the file');
     // re-creating the failed name makes a new, empty topic
     assert.equal(await create(b.controller, 'torn'), ErrorCode.NONE);
-    b.log.close();
+    await b.log.close();
   });
 }
 
 test('a full disk releases the reserve file so that a commit (a topic deletion) still succeeds', async () => {
   const dir = tempDir();
-  const a = open(dir);
+  const a = await open(dir);
   assert.equal(await create(a.controller, 'big'), ErrorCode.NONE);
   assert.ok(fs.existsSync(path.join(dir, RESERVE_FILE)));
   const io = new FaultyIO().add({ op: 'write', kind: 'ENOSPC', file: isMetaLog, times: 1 });
@@ -82,16 +84,16 @@ test('a full disk releases the reserve file so that a commit (a topic deletion) 
   // put back by the next append once there is room
   assert.equal(await create(a.controller, 'next'), ErrorCode.NONE);
   assert.equal(fs.statSync(path.join(dir, RESERVE_FILE)).size, RESERVE_BYTES);
-  a.log.close();
-  const b = open(dir);
+  await a.log.close();
+  const b = await open(dir);
   assert.deepEqual([...b.image.topicsByName.keys()], ['next']);
-  b.log.close();
+  await b.log.close();
 });
 
 test('an fsync EIO on the metadata log fails the request and every later one until restart', async () => {
   const dir = tempDir();
   const broken: string[] = [];
-  const a = open(dir, undefined, (r) => broken.push(r));
+  const a = await open(dir, undefined, (r) => broken.push(r));
   assert.equal(await create(a.controller, 'first'), ErrorCode.NONE);
   const io = new FaultyIO().add({ op: 'fdatasync', kind: 'EIO', file: isMetaLog, times: 1 });
   assert.equal(await withFileIO(io, () => create(a.controller, 'unsure')), ErrorCode.KAFKA_STORAGE_ERROR);
@@ -100,12 +102,12 @@ test('an fsync EIO on the metadata log fails the request and every later one unt
   assert.equal(await create(a.controller, 'after'), ErrorCode.KAFKA_STORAGE_ERROR);
   assert.equal(a.image.topicsByName.has('after'), false);
   assert.equal(broken.length, 1, 'reported once');
-  assert.match(broken[0], /fdatasync failed/);
-  a.log.close();
-  const b = open(dir);
+  assert.match(broken[0], /fsync failed/);
+  await a.log.close();
+  const b = await open(dir);
   assert.ok(b.image.topicsByName.has('first'));
   assert.equal(b.image.topicsByName.has('after'), false);
-  b.log.close();
+  await b.log.close();
 });
 
 test('random write faults: every acknowledged commit survives, no failed one is applied', async () => {
@@ -116,7 +118,7 @@ test('random write faults: every acknowledged commit survives, no failed one is 
   };
   for (let round = 0; round < 20; round++) {
     const dir = tempDir();
-    const a = open(dir);
+    const a = await open(dir);
     const acked: string[] = [];
     const kinds = ['short', 'ENOSPC', 'EIO'] as const;
     const io = new FaultyIO()
@@ -130,24 +132,24 @@ test('random write faults: every acknowledged commit survives, no failed one is 
         else assert.equal(a.image.topicsByName.has(name), false);
       }
     });
-    a.log.close();
-    const b = open(dir);
+    await a.log.close();
+    const b = await open(dir);
     assert.deepEqual([...b.image.topicsByName.keys()].sort(), [...acked].sort(), `round ${round}`);
-    b.log.close();
+    await b.log.close();
   }
 });
 
 test('a damaged record in the middle of the metadata log is not skipped: the log refuses to load', async () => {
   const dir = tempDir();
-  const a = open(dir);
+  const a = await open(dir);
   for (const n of ['one', 'two', 'three']) assert.equal(await create(a.controller, n), ErrorCode.NONE);
-  a.log.close();
-  const file = path.join(dir, 'cluster-metadata.log');
+  await a.log.close();
+  const file = segmentFile(dir);
   const data = fs.readFileSync(file);
-  const second = 8 + data.readInt32BE(0);
-  data[second + 8 + 3] ^= 0xff; // a payload byte of the second record
+  const second = 12 + data.readInt32BE(8); // the second batch: after the first one's log overhead and length
+  data[second + 70] ^= 0xff; // a record byte of the second batch
   fs.writeFileSync(file, data);
-  assert.throws(() => open(dir), /cluster-metadata\.log.*damaged/);
+  await assert.rejects(open(dir), /__cluster_metadata-0.*damaged/);
   assert.equal(fs.statSync(file).size, data.length, 'the file is left as found');
 });
 
@@ -156,33 +158,33 @@ test('a damaged record in the middle of the metadata log is not skipped: the log
 test('garbage or zeros after the last whole record are a torn tail: cut, the records before it kept', async () => {
   for (const tail of [Buffer.alloc(300), Buffer.from(Array.from({ length: 300 }, (_, i) => (i * 7919 + 13) & 0xff))]) {
     const dir = tempDir();
-    const a = open(dir);
+    const a = await open(dir);
     for (const n of ['one', 'two']) assert.equal(await create(a.controller, n), ErrorCode.NONE);
-    a.log.close();
-    const file = path.join(dir, 'cluster-metadata.log');
+    await a.log.close();
+    const file = segmentFile(dir);
     const good = fs.statSync(file).size;
     fs.appendFileSync(file, tail);
     let truncated = 0;
-    const b = open(dir, (n) => (truncated += n));
+    const b = await open(dir, (n) => (truncated += n));
     assert.equal(truncated, tail.length);
     assert.equal(fs.statSync(file).size, good);
     assert.deepEqual([...b.image.topicsByName.keys()].sort(), ['one', 'two']);
-    b.log.close();
+    await b.log.close();
   }
 });
 
 test('a clean close after a failed append reopens without a torn tail', async () => {
   const dir = tempDir();
-  const a = open(dir);
+  const a = await open(dir);
   await a.controller.registerBroker([{ name: 'PLAINTEXT', host: '127.0.0.1', port: 9092 }]);
   assert.equal(await create(a.controller, 'one'), ErrorCode.NONE);
   const io = new FaultyIO().add({ op: 'write', kind: 'short', file: isMetaLog, times: 1 }).add({ op: 'write', kind: 'ENOSPC', file: isMetaLog });
   assert.equal(await withFileIO(io, () => create(a.controller, 'failed')), ErrorCode.KAFKA_STORAGE_ERROR);
   assert.equal(await create(a.controller, 'two'), ErrorCode.NONE);
-  a.log.close();
+  await a.log.close();
   let truncated = 0;
-  const b = open(dir, (n) => (truncated += n));
+  const b = await open(dir, (n) => (truncated += n));
   assert.equal(truncated, 0);
   assert.deepEqual([...b.image.topicsByName.keys()].sort(), ['one', 'two']);
-  b.log.close();
+  await b.log.close();
 });

@@ -8,10 +8,11 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { FileMetadataLog } from '../../../src/metadata/metadata-log.ts';
+import { FileMetadataLog, METADATA_PARTITION_DIR } from '../../../src/metadata/metadata-log.ts';
 import { MetadataImage } from '../../../src/metadata/image.ts';
 import { Controller, validateTopicName } from '../../../src/metadata/controller.ts';
 import { ErrorCode } from '../../../src/protocol/error-codes.ts';
+import type { PartitionRecord } from '../../../src/metadata/records.ts';
 
 const dirs: string[] = [];
 after(() => {
@@ -19,13 +20,15 @@ after(() => {
 });
 
 function tempDir(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'samsa-meta-'));
-  dirs.push(dir);
-  return dir;
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'samsa-meta-'));
+  dirs.push(d);
+  return d;
 }
 
-function open(dir: string) {
-  const log = new FileMetadataLog(dir);
+const segmentFile = (dir: string) => path.join(dir, METADATA_PARTITION_DIR, '00000000000000000000.log');
+
+async function open(dir: string) {
+  const log = await FileMetadataLog.open(dir);
   const image = new MetadataImage();
   const controller = new Controller(log, image, {
     nodeId: 1,
@@ -39,16 +42,16 @@ function open(dir: string) {
 
 test('topics, partitions and configs survive a restart; deletes too', async () => {
   const dir = tempDir();
-  const a = open(dir);
+  const a = await open(dir);
   await a.controller.registerBroker([{ name: 'PLAINTEXT', host: '127.0.0.1', port: 9092 }]);
   const [r] = await a.controller.createTopics([{ name: 'orders', numPartitions: -1, replicationFactor: -1, configs: { 'retention.ms': '1000' } }], false);
   assert.equal(r.errorCode, ErrorCode.NONE);
   await a.controller.createTopics([{ name: 'gone', numPartitions: 1, replicationFactor: 1, configs: {} }], false);
   await a.controller.deleteTopic(a.image.topicsByName.get('gone')!);
   await a.controller.createPartitions('orders', 5, false);
-  a.log.close();
+  await a.log.close();
 
-  const b = open(dir);
+  const b = await open(dir);
   const t = b.image.topicsByName.get('orders')!;
   assert.equal(t.topicId, r.topicId);
   assert.equal(t.partitions.length, 5);
@@ -56,33 +59,33 @@ test('topics, partitions and configs survive a restart; deletes too', async () =
   assert.equal(t.configs.get('retention.ms'), '1000');
   assert.equal(b.image.topicsByName.has('gone'), false);
   assert.equal(b.image.brokers.get(1)?.listeners[0].port, 9092);
-  b.log.close();
+  await b.log.close();
 });
 
 test('a torn tail is cut at the last whole record batch', async () => {
   const dir = tempDir();
-  const a = open(dir);
+  const a = await open(dir);
   await a.controller.createTopics([{ name: 'kept', numPartitions: 1, replicationFactor: 1, configs: {} }], false);
   await a.controller.createTopics([{ name: 'torn', numPartitions: 1, replicationFactor: 1, configs: {} }], false);
-  a.log.close();
-  const file = path.join(dir, 'cluster-metadata.log');
+  await a.log.close();
+  const file = segmentFile(dir);
   const size = fs.statSync(file).size;
   fs.truncateSync(file, size - 3); // the second batch loses its last bytes
   let dropped = 0;
-  const log = new FileMetadataLog(dir, (n) => (dropped = n));
+  const log = await FileMetadataLog.open(dir, { onTruncate: (n) => (dropped = n) });
   const image = new MetadataImage();
-  for (const batch of log.replay()) image.applyBatch(batch);
+  for (const b of log.load().batches) image.applyBatch(b.records, b.lastOffset);
   assert.ok(dropped > 0);
   assert.deepEqual([...image.topicsByName.keys()], ['kept']);
   // the log accepts appends again after the cut
   const c = new Controller(log, image, { nodeId: 1, defaultPartitions: 1, defaultReplicationFactor: 1, validateConfig: () => null });
   const [r] = await c.createTopics([{ name: 'torn', numPartitions: 1, replicationFactor: 1, configs: {} }], false);
   assert.equal(r.errorCode, ErrorCode.NONE);
-  log.close();
+  await log.close();
 });
 
 test('CreateTopics validation: names, duplicates, collisions, partitions, replication factor, configs, validate_only', async () => {
-  const { controller, image, log } = open(tempDir());
+  const { controller, image, log } = await open(tempDir());
   await controller.registerBroker([{ name: 'PLAINTEXT', host: '127.0.0.1', port: 9092 }]);
   const results = await controller.createTopics(
     [
@@ -114,10 +117,146 @@ test('CreateTopics validation: names, duplicates, collisions, partitions, replic
   assert.equal(dry.errorCode, ErrorCode.NONE);
   assert.equal(image.topicsByName.has('dry'), false, 'validate_only writes nothing');
   assert.equal((await controller.createPartitions('ok.topic', 1, false)).errorCode, ErrorCode.INVALID_PARTITIONS);
-  log.close();
+  await log.close();
 });
 
 test('topic name rules', () => {
   assert.equal(validateTopicName('a-b_c.d'), null);
   for (const bad of ['', '.', '..', 'a/b', 'é', 'x'.repeat(250), '__cluster_metadata']) assert.notEqual(validateTopicName(bad), null, bad);
+});
+
+/** A second broker registered in the same metadata (as another node's controller request would). */
+async function registerOther(log: FileMetadataLog, image: MetadataImage, nodeId: number) {
+  const other = new Controller(log, image, { nodeId, defaultPartitions: 1, defaultReplicationFactor: 1, validateConfig: () => null });
+  await other.registerBroker([{ name: 'PLAINTEXT', host: '127.0.0.1', port: 9092 + nodeId }]);
+}
+
+test('a replication factor above the registered brokers is INVALID_REPLICATION_FACTOR; within them the replicas are placed and kept', async () => {
+  const dir = tempDir();
+  const { controller, image, log } = await open(dir);
+  await controller.registerBroker([{ name: 'PLAINTEXT', host: '127.0.0.1', port: 9092 }]);
+  const [tooMany] = await controller.createTopics([{ name: 'rf2', numPartitions: 1, replicationFactor: 2, configs: {} }], false);
+  assert.equal(tooMany.errorCode, ErrorCode.INVALID_REPLICATION_FACTOR);
+  assert.equal(
+    tooMany.errorMessage,
+    'Unable to replicate the partition 2 time(s): The target replication factor of 2 cannot be reached because only 1 broker(s) are registered.',
+  );
+  assert.equal(image.topicsByName.has('rf2'), false);
+  await registerOther(log, image, 2);
+  const [ok] = await controller.createTopics([{ name: 'rf2', numPartitions: 3, replicationFactor: 2, configs: {} }], false);
+  assert.equal(ok.errorCode, ErrorCode.NONE);
+  assert.equal(ok.replicationFactor, 2);
+  const placed = image.topicsByName.get('rf2')!.partitions.map((p) => [p.replicas, p.isr, p.leader]);
+  assert.deepEqual(placed, [[[1, 2], [1, 2], 1], [[2, 1], [2, 1], 2], [[1, 2], [1, 2], 1]]);
+  const [three] = await controller.createTopics([{ name: 'rf3', numPartitions: 1, replicationFactor: 3, configs: {} }], false);
+  assert.equal(three.errorCode, ErrorCode.INVALID_REPLICATION_FACTOR);
+  // CreatePartitions keeps the topic's replication factor
+  assert.equal((await controller.createPartitions('rf2', 4, false)).errorCode, ErrorCode.NONE);
+  assert.deepEqual(image.topicsByName.get('rf2')!.partitions[3].replicas, [2, 1]);
+  await log.close();
+  const b = await open(dir);
+  assert.deepEqual(b.image.topicsByName.get('rf2')!.partitions.map((p) => p.replicas), [[1, 2], [2, 1], [1, 2], [2, 1]]);
+  await b.log.close();
+});
+
+test('manual replica assignments are kept in the records; unknown brokers, duplicates and gaps are INVALID_REPLICA_ASSIGNMENT', async () => {
+  const dir = tempDir();
+  const { controller, image, log } = await open(dir);
+  await controller.registerBroker([{ name: 'PLAINTEXT', host: '127.0.0.1', port: 9092 }]);
+  await registerOther(log, image, 2);
+  const assigned = (name: string, lists: number[][]) => ({
+    name,
+    numPartitions: -1,
+    replicationFactor: -1,
+    configs: {},
+    assignments: lists.map((brokerIds, partitionIndex) => ({ partitionIndex, brokerIds })),
+  });
+  const results = await controller.createTopics(
+    [
+      assigned('manual', [[2, 1], [1, 2], [2, 1]]),
+      assigned('unknown', [[1, 7]]),
+      assigned('twice', [[1, 1]]),
+      assigned('uneven', [[1, 2], [1]]),
+      assigned('empty', [[]]),
+      { ...assigned('gap', [[1]]), assignments: [{ partitionIndex: 1, brokerIds: [1] }] },
+    ],
+    false,
+  );
+  assert.deepEqual(
+    results.map((r) => [r.errorCode, r.errorMessage]),
+    [
+      [ErrorCode.NONE, null],
+      [ErrorCode.INVALID_REPLICA_ASSIGNMENT, 'The manual partition assignment includes broker 7, but no such broker is registered.'],
+      [ErrorCode.INVALID_REPLICA_ASSIGNMENT, 'The manual partition assignment includes the broker 1 more than once.'],
+      [
+        ErrorCode.INVALID_REPLICA_ASSIGNMENT,
+        'The manual partition assignment includes a partition with 1 replica(s), but this is not consistent with previous partitions, which have 2 replica(s).',
+      ],
+      [ErrorCode.INVALID_REPLICA_ASSIGNMENT, 'The manual partition assignment includes an empty replica list.'],
+      [ErrorCode.INVALID_REPLICA_ASSIGNMENT, 'partitions should be a consecutive 0-based integer sequence'],
+    ],
+  );
+  assert.equal(results[0].numPartitions, 3);
+  assert.equal(results[0].replicationFactor, 2);
+  const expect = [[[2, 1], 2], [[1, 2], 1], [[2, 1], 2]];
+  assert.deepEqual(image.topicsByName.get('manual')!.partitions.map((p) => [p.replicas, p.leader]), expect);
+  for (const name of ['unknown', 'twice', 'uneven', 'empty', 'gap']) assert.equal(image.topicsByName.has(name), false, name);
+  await log.close();
+  const b = await open(dir);
+  assert.deepEqual(b.image.topicsByName.get('manual')!.partitions.map((p) => [p.replicas, p.leader]), expect);
+  await b.log.close();
+});
+
+test('a listener that fails after a commit: the request succeeds, the image and the other listeners follow the committed batch', async () => {
+  const dir = tempDir();
+  const errors: string[] = [];
+  const log = await FileMetadataLog.open(dir);
+  const image = new MetadataImage();
+  const controller = new Controller(log, image, {
+    nodeId: 1,
+    defaultPartitions: 1,
+    defaultReplicationFactor: 1,
+    validateConfig: () => null,
+    logger: { warn() {}, error: (_o, m) => errors.push(m) },
+  });
+  controller.load();
+  const seen: string[] = [];
+  controller.onCommit(() => {
+    throw new Error('injected: creating the partition log failed');
+  });
+  controller.onCommit((batch) => {
+    for (const r of batch) if (r.type === 'Topic') seen.push(r.name);
+  });
+  const [r] = await controller.createTopics([{ name: 'made', numPartitions: 1, replicationFactor: 1, configs: {} }], false);
+  assert.equal(r.errorCode, ErrorCode.NONE, 'committed: the answer says so');
+  assert.ok(image.topicsByName.has('made'));
+  assert.deepEqual(seen, ['made'], 'the listener after the failing one ran');
+  assert.equal(errors.length, 1);
+  // the controller goes on
+  const [r2] = await controller.createTopics([{ name: 'next', numPartitions: 1, replicationFactor: 1, configs: {} }], false);
+  assert.equal(r2.errorCode, ErrorCode.NONE);
+  await log.close();
+  const b = await open(dir);
+  assert.deepEqual([...b.image.topicsByName.keys()], ['made', 'next']);
+  await b.log.close();
+});
+
+test('check() names the record of a batch that would not apply to the image (the controller writes no such batch)', () => {
+  const image = new MetadataImage();
+  image.applyBatch([{ type: 'Topic', name: 't', topicId: 'T' }], 0);
+  const part = (topicId: string, partition: number): PartitionRecord => ({
+    type: 'Partition',
+    topicId,
+    partition,
+    replicas: [1],
+    isr: [1],
+    leader: 1,
+    leaderEpoch: 0,
+    partitionEpoch: 0,
+  });
+  assert.equal(image.check([part('T', 0)]), null);
+  assert.equal(image.check([{ type: 'Topic', name: 'u', topicId: 'U' }, part('U', 0)]), null);
+  assert.match(image.check([part('nope', 0)])!, /unknown topic id nope/);
+  assert.match(image.check([{ type: 'RemoveTopic', topicId: 'T' }, part('T', 0)])!, /unknown topic id T/);
+  assert.match(image.check([{ type: 'PartitionChange', topicId: 'T', partition: 3, leader: 1 }])!, /unknown partition/);
 });

@@ -20,10 +20,10 @@ after(() => {
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
 });
 
-function open(caps: { maxTopics: number; maxPartitions: number }) {
+async function open(caps: { maxTopics: number; maxPartitions: number }) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'samsa-caps-'));
   dirs.push(dir);
-  const log = new FileMetadataLog(dir);
+  const log = await FileMetadataLog.open(dir);
   const image = new MetadataImage();
   const controller = new Controller(log, image, {
     nodeId: 1,
@@ -36,10 +36,10 @@ function open(caps: { maxTopics: number; maxPartitions: number }) {
   return {
     image,
     controller,
-    reopen() {
-      log.close();
+    async reopen() {
+      await log.close();
       const again = new MetadataImage();
-      const c = new Controller(new FileMetadataLog(dir), again, { nodeId: 1, defaultPartitions: 1, defaultReplicationFactor: 1, validateConfig: () => null, ...caps });
+      const c = new Controller(await FileMetadataLog.open(dir), again, { nodeId: 1, defaultPartitions: 1, defaultReplicationFactor: 1, validateConfig: () => null, ...caps });
       c.load();
       return again;
     },
@@ -49,7 +49,7 @@ function open(caps: { maxTopics: number; maxPartitions: number }) {
 const spec = (name: string, numPartitions: number): CreateTopicSpec => ({ name, numPartitions, replicationFactor: 1, configs: {} });
 
 test('topics over samsa.max.topics: POLICY_VIOLATION naming the cap; topics within it in the same request are created', async () => {
-  const { image, controller } = open({ maxTopics: 3, maxPartitions: 1000 });
+  const { image, controller } = await open({ maxTopics: 3, maxPartitions: 1000 });
   await controller.registerBroker([{ name: 'PLAINTEXT', host: '127.0.0.1', port: 9092 }]);
   const r = await controller.createTopics([spec('a', 1), spec('b', 1), spec('c', 1), spec('d', 1)], false);
   assert.deepEqual(r.map((x) => x.errorCode), [ErrorCode.NONE, ErrorCode.NONE, ErrorCode.NONE, ErrorCode.POLICY_VIOLATION]);
@@ -67,7 +67,7 @@ test('topics over samsa.max.topics: POLICY_VIOLATION naming the cap; topics with
 });
 
 test('partitions over samsa.max.partitions: POLICY_VIOLATION on CreateTopics and CreatePartitions; counts survive a restart', async () => {
-  const m = open({ maxTopics: 100, maxPartitions: 10 });
+  const m = await open({ maxTopics: 100, maxPartitions: 10 });
   const { image, controller } = m;
   await controller.registerBroker([{ name: 'PLAINTEXT', host: '127.0.0.1', port: 9092 }]);
   const r = await controller.createTopics([spec('six', 6), spec('five', 5), spec('four', 4)], false);
@@ -88,7 +88,7 @@ test('partitions over samsa.max.partitions: POLICY_VIOLATION on CreateTopics and
   const [full] = await controller.createTopics([spec('one', 1)], true);
   assert.equal(full.errorCode, ErrorCode.POLICY_VIOLATION);
 
-  const replayed = m.reopen();
+  const replayed = await m.reopen();
   assert.equal(replayed.partitionsOn(1), 10);
   assert.equal(replayed.topicCount, 1);
 });

@@ -30,7 +30,7 @@ test('a metadata commit that cannot be written: CreateTopics answers KAFKA_STORA
   const admin = kafka.admin();
   await admin.connect();
   try {
-    const io = new FaultyIO().add({ op: 'write', kind: 'ENOSPC', file: (p) => p.endsWith('cluster-metadata.log') });
+    const io = new FaultyIO().add({ op: 'write', kind: 'ENOSPC', file: (p) => p.includes('/__cluster_metadata-0/') && p.endsWith('.log') });
     await withFileIO(io, () =>
       assert.rejects(admin.createTopics({ topics: [{ topic: 'no-room' }] }), (err: any) => (err.errors ?? [err]).some(storageError) || storageError(err)),
     );

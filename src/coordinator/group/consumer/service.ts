@@ -11,7 +11,7 @@ const INTERNAL = new Set(['__consumer_offsets', '__transaction_state']);
 
 /**
  * A topics provider over the broker's metadata image, rebuilt only when the
- * image changed (its `epoch` counts applied batches). Internal topics are left out.
+ * image changed (its `epoch`, the metadata offset, grows with every commit). Internal topics are left out.
  */
 export function topicsFromImage(image: { epoch: number; topicsByName: ReadonlyMap<string, { topicId: string; partitions: readonly unknown[] }> }): () => TopicsMetadata {
   let at = -1;
