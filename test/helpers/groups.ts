@@ -111,6 +111,28 @@ export async function describeGroup(admin: Admin, groupId: string, topic: string
   };
 }
 
+/**
+ * ConsumerGroupDescribe (KIP-848 groups), in describeGroup's form: each
+ * member's current assignment of `topic` (sorted partitions), the server
+ * assignor as the protocol. A group the coordinator does not have as a
+ * consumer-protocol group is Dead with no members.
+ */
+export async function describeConsumerGroup(client: KafkaClient, groupId: string, topic: string): Promise<GroupView> {
+  const res = await client.groupRequestRaw(groupId, 'ConsumerGroupDescribe', { groupIds: [groupId], includeAuthorizedOperations: false });
+  const g = res.groups[0];
+  if (g.errorCode === ErrorCode.GROUP_ID_NOT_FOUND) return { state: 'Dead', protocol: '', members: [] };
+  if (g.errorCode !== ErrorCode.NONE) throw new Error(`ConsumerGroupDescribe ${groupId}: ${errorName(g.errorCode)} ${g.errorMessage ?? ''}`);
+  return {
+    state: g.groupState,
+    protocol: g.assignorName,
+    members: g.members.map((m: { memberId: string; clientId: string; assignment: { topicPartitions: { topicName: string; partitions: number[] }[] } }) => ({
+      memberId: m.memberId,
+      clientId: m.clientId,
+      partitions: m.assignment.topicPartitions.filter((t) => t.topicName === topic).flatMap((t) => t.partitions).sort((x, y) => x - y),
+    })),
+  };
+}
+
 /** The group's committed offsets of `topic` (OffsetFetch), partition -> offset (-1: none). */
 export async function committed(admin: Admin, groupId: string, topic: string): Promise<Map<number, number>> {
   const res = await admin.fetchOffsets({ groupId, topics: [topic] });
@@ -176,8 +198,9 @@ export class PyMember {
   private readonly proc: ChildProcess;
   private readonly exit: Promise<number | null>;
 
-  constructor(readonly name: string, argv: string[]) {
-    this.proc = spawn(PY, [path.join(PY_DIR, 'groups_consumer.py'), '--client-id', name, ...argv], { stdio: ['pipe', 'pipe', 'pipe'] });
+  /** python: the interpreter (default PY; currentPython() in test/helpers/pyclient.ts for the current confluent-kafka). */
+  constructor(readonly name: string, argv: string[], python: string = PY) {
+    this.proc = spawn(python, [path.join(PY_DIR, 'groups_consumer.py'), '--client-id', name, ...argv], { stdio: ['pipe', 'pipe', 'pipe'] });
     this.exit = new Promise((resolve) => this.proc.on('exit', (code) => { this.exited = true; this.exitCode = code; resolve(code); }));
     readline.createInterface({ input: this.proc.stdout! }).on('line', (line) => {
       let e: PyEvent;
@@ -236,6 +259,10 @@ export interface PyGroupScenario {
   strategy: string;
   /** More groups_consumer.py arguments. */
   extraArgs?: string[];
+  /** The members' python (default PY). */
+  python?: string;
+  /** The group as the broker describes it (default describeGroup: DescribeGroups, classic groups). */
+  view?: (groupId: string, topic: string) => Promise<GroupView>;
   /** What failure diagnostics show of a member besides its name, owned partitions and stderr. */
   memberDiag: (m: PyMember) => object;
 }
@@ -261,7 +288,7 @@ export async function pyGroupRebalanceScenario(cluster: GroupsCluster, o: PyGrou
     const m = new PyMember(name, [
       '--client', o.client, '--bootstrap', broker.bootstrapServers, '--group', groupId, '--topic', topic,
       '--strategy', o.strategy, '--session-timeout-ms', '6000', ...(o.extraArgs ?? []),
-    ]);
+    ], o.python);
     members.push(m);
     return m;
   };
@@ -277,7 +304,7 @@ export async function pyGroupRebalanceScenario(cluster: GroupsCluster, o: PyGrou
   const settle = async (label: string) => {
     let view: GroupView | undefined;
     await waitFor(`${label}: the group to settle with ${live().length} members`, async () => {
-      view = await describeGroup(admin, groupId, topic);
+      view = await (o.view ? o.view(groupId, topic) : describeGroup(admin, groupId, topic));
       if (view.state !== 'Stable' || view.members.length !== live().length) return false;
       const fromBroker = view.members.map((m) => JSON.stringify(m.partitions)).sort();
       const fromMembers = live().map((m) => JSON.stringify(m.owned ?? null)).sort();
@@ -307,7 +334,7 @@ export async function pyGroupRebalanceScenario(cluster: GroupsCluster, o: PyGrou
       const who = got.get(v)!;
       assert.equal(who.length, 1, `${label}: ${v} consumed by ${JSON.stringify(who)}`);
       const owner = live().find((m) => m.owned!.includes(p));
-      assert.equal(who[0], owner?.name, `${label}: ${v} consumed by ${who[0]}, but partition ${p} is assigned to ${owner?.name}`);
+      assert.equal(who[0], owner?.name, `${label}: ${v} consumed by ${who[0]}, but partition ${p} is assigned to ${owner?.name}: ${JSON.stringify(diag())}`);
     }
   };
 

@@ -8,8 +8,16 @@
       Consumer.committed() (OffsetFetch, without joining the group) and
       get_watermark_offsets() per partition: one JSON line
       {"partitions": [{"p", "committed", "low", "high"}]}
+  groups_admin.py describe BOOTSTRAP GROUP
+      AdminClient.describe_consumer_groups() (librdkafka 2.10+ asks with
+      ConsumerGroupDescribe, KIP-848, and falls back to DescribeGroups for
+      classic groups): one JSON line
+      {"group_id", "type", "state", "assignor", "error",
+       "members": [{"id", "client_id", "assignment": ["topic:p", ..],
+                    "target_assignment": ["topic:p", ..] or null}]}
 
-Run with Debian's python (/usr/bin/python3).
+Run with Debian's python (/usr/bin/python3); `describe` with a current
+confluent-kafka (test/helpers/pyclient.ts).
 """
 import json
 import sys
@@ -46,5 +54,28 @@ elif mode == 'lag':
         rows.append({'p': tp.partition, 'committed': tp.offset, 'low': low, 'high': high})
     c.close()
     print(json.dumps({'partitions': rows}), flush=True)
+elif mode == 'describe':
+    group = sys.argv[3]
+    admin = AdminClient({'bootstrap.servers': bootstrap})
+
+    def tps(a):
+        return None if a is None else sorted('%s:%d' % (tp.topic, tp.partition) for tp in a.topic_partitions)
+
+    try:
+        g = admin.describe_consumer_groups([group], request_timeout=15)[group].result()
+    except Exception as e:  # the group's error (e.g. GROUP_ID_NOT_FOUND) comes as the future's exception
+        print(json.dumps({'group_id': group, 'error': str(e)}), flush=True)
+        raise SystemExit(0)
+    print(json.dumps({
+        'group_id': g.group_id,
+        'type': g.type.name if g.type is not None else None,
+        'state': g.state.name if g.state is not None else None,
+        'assignor': g.partition_assignor,
+        'error': None,
+        'members': [
+            {'id': m.member_id, 'client_id': m.client_id, 'assignment': tps(m.assignment), 'target_assignment': tps(m.target_assignment)}
+            for m in g.members
+        ],
+    }), flush=True)
 else:
     raise SystemExit('unknown mode ' + mode)

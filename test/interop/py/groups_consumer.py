@@ -1,7 +1,9 @@
 """A consumer-group member driven by the interop tests (test/interop/groups-*.test.ts).
 
 Run with Debian's python (/usr/bin/python3), which has confluent-kafka and
-kafka-python. It subscribes to one topic (or several: --topic repeated) in
+kafka-python, or (--client confluent) with the current confluent-kafka's
+virtualenv python (test/helpers/pyclient.ts), which also speaks KIP-848
+(--group-protocol consumer). It subscribes to one topic (or several: --topic repeated) in
 one group and reports, as one JSON object per stdout line:
 
   {"ev": "owned", "partitions": [..], "tps": ["topic:p", ..]}
