@@ -13,13 +13,16 @@
  *  - its close completes within 20 s and the group then has no members.
  *
  * Protocols and clients:
- *  - classic eager: kafka-python 2.0.2 (range) and confluent-kafka-python /
- *    librdkafka (range);
- *  - classic cooperative: confluent-kafka-python / librdkafka
+ *  - classic eager: kafka-python 2.0.2 (range) and confluent-kafka-python
+ *    (range), Debian's 1.7.0 (librdkafka 2.0.2) and 2.16 (librdkafka 2.16,
+ *    test/helpers/pyclient.ts);
+ *  - classic cooperative: confluent-kafka-python 1.7.0 and 2.16
  *    (cooperative-sticky);
- *  - KIP-848 (consumer protocol): none of the installed clients speaks it, so
- *    the member is made of ConsumerGroupHeartbeat requests sent with Samsa's
- *    own client (Kip848Member in test/helpers/groups.ts).
+ *  - KIP-848 (consumer protocol): confluent-kafka-python 2.16 with
+ *    group.protocol=consumer, and a member made of ConsumerGroupHeartbeat
+ *    requests sent with Samsa's own client (Kip848Member in
+ *    test/helpers/groups.ts), which also commits as a member (OffsetCommit
+ *    with its member epoch).
  *
  * librdkafka 2.0.2 (Debian's, installed here) never returns from close()
  * after a partition it consumed was removed from the cluster: its consumer
@@ -31,19 +34,24 @@
  * librdkafka #4187). So for librdkafka the test asserts what the broker
  * answers: the LeaveGroup answer (from librdkafka's cgrp debug log) and the
  * empty group, both within 20 s; the process must also exit within 20 s
- * when librdkafka is 2.1.0 or newer (SAMSA_TEST_PYTHON can name a python
- * with such a confluent-kafka); a 2.0.x process is killed.
+ * when librdkafka is 2.1.0 or newer (the 2.16 cases; SAMSA_TEST_PYTHON can
+ * name a python with a newer confluent-kafka for the others too); a 2.0.x
+ * process is killed.
  */
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { KafkaClient } from '../../src/client/index.ts';
 import { ErrorCode } from '../../src/protocol/error-codes.ts';
-import { Kip848Member, PyMember, describeGroup, useGroupsCluster, waitFor } from '../helpers/groups.ts';
+import { Kip848Member, PyMember, describeConsumerGroup, describeGroup, useGroupsCluster, waitFor, type GroupView } from '../helpers/groups.ts';
+import { currentPython } from '../helpers/pyclient.ts';
 
 // kafka-python 2.0.2 asks for metadata with versions that allow auto-creation, and
 // would create the deleted topic again (as it does against Kafka, where
 // auto.create.topics.enable is also on by default).
-const cluster = useGroupsCluster('groups-topic-delete-test', { overrides: { 'auto.create.topics.enable': 'false' } });
+// KIP-848 members heartbeat every 500 ms (and so learn of the deletion soon).
+const cluster = useGroupsCluster('groups-topic-delete-test', {
+  overrides: { 'auto.create.topics.enable': 'false', 'group.consumer.heartbeat.interval.ms': '500' },
+});
 let samsaClient: KafkaClient | undefined;
 /** Samsa's own client on the test's broker (created once the broker runs). */
 function client(): KafkaClient {
@@ -97,11 +105,27 @@ function librdkafkaClosesAfterDeletion(lib: string): boolean {
   return major > 2 || (major === 2 && minor >= 1);
 }
 
-for (const c of [
+interface Case {
+  name: string;
+  client: 'kafka-python' | 'confluent';
+  strategy: string;
+  tag: string;
+  /** The python with the current confluent-kafka (default: Debian's). */
+  current?: boolean;
+  /** KIP-848: group.protocol=consumer. */
+  kip848?: boolean;
+}
+
+const cases: Case[] = [
   { name: 'classic eager, kafka-python 2.0.2 (range)', client: 'kafka-python', strategy: 'range', tag: 'kp-range' },
   { name: 'classic eager, confluent-kafka-python (range)', client: 'confluent', strategy: 'range', tag: 'ck-range' },
   { name: 'classic cooperative, confluent-kafka-python (cooperative-sticky)', client: 'confluent', strategy: 'cooperative-sticky', tag: 'ck-coop' },
-]) {
+  { name: 'classic eager, confluent-kafka-python 2.16 (range)', client: 'confluent', strategy: 'range', tag: 'ck216-range', current: true },
+  { name: 'classic cooperative, confluent-kafka-python 2.16 (cooperative-sticky)', client: 'confluent', strategy: 'cooperative-sticky', tag: 'ck216-coop', current: true },
+  { name: 'KIP-848, confluent-kafka-python 2.16 (group.protocol=consumer)', client: 'confluent', strategy: 'unused', tag: 'ck216-848', current: true, kip848: true },
+];
+
+for (const c of cases) {
   describe(c.name, () => {
     test('a subscribed topic is deleted: the assignment drops it, its offsets go, consuming goes on, close completes and the group empties', async () => {
       const t1 = `del-${c.tag}-t1`;
@@ -111,8 +135,9 @@ for (const c of [
       const m = new PyMember(`${c.tag}-m1`, [
         '--client', c.client, '--bootstrap', cluster.broker.bootstrapServers, '--group', groupId,
         '--topic', t1, '--topic', t2, '--strategy', c.strategy, '--session-timeout-ms', '6000',
-        ...(c.client === 'confluent' ? ['--debug-cgrp'] : []),
-      ]);
+        ...(c.client === 'confluent' ? ['--debug-cgrp'] : []), ...(c.kip848 ? ['--group-protocol', 'consumer'] : []),
+      ], c.current ? currentPython() : undefined);
+      const view = (): Promise<GroupView> => (c.kip848 ? describeConsumerGroup(client(), groupId, t1) : describeGroup(cluster.admin, groupId, t1));
       const diag = () => ({ ownedTps: m.ownedTps, left: m.left, closed: m.closed, exited: m.exited, lib: m.lib, events: m.events.filter((e) => e.ev !== 'join').slice(-12), stderr: m.stderr.slice(-1500) });
       try {
         await waitFor('the member to own both partitions', () => JSON.stringify(m.ownedTps) === JSON.stringify([`${t1}:0`, `${t2}:0`]), 45_000, diag);
@@ -128,24 +153,26 @@ for (const c of [
         await produce(t1, 'after-1');
         await waitFor(`the member to consume ${t1} after the deletion`, () => m.received.some((r) => r.v === 'after-1'), 30_000, diag);
         await waitFor(`${t1}'s offset to be committed`, async () => (await committedOf(groupId, t1)) === 2, 30_000, diag);
-        const view = await describeGroup(cluster.admin, groupId, t1);
-        assert.equal(view.state, 'Stable');
-        assert.equal(view.members.length, 1);
+        const g = await view();
+        assert.equal(g.state, 'Stable');
+        assert.equal(g.members.length, 1);
+        assert.deepEqual(g.members[0].partitions, [0]);
 
         const closing = Date.now();
         m.requestClose();
-        if (c.client === 'confluent') {
+        if (c.client === 'confluent' && !c.current) {
           await waitFor('the LeaveGroup answer', () => m.left, CLOSE_DEADLINE_MS, diag);
         } else {
           assert.equal(await m.waitExit(CLOSE_DEADLINE_MS), 0, `close() returns within ${CLOSE_DEADLINE_MS} ms: ${JSON.stringify(diag())}`);
           assert.ok(m.closed);
         }
         await waitFor('the group to have no members', async () => {
-          const g = await describeGroup(cluster.admin, groupId, t1);
+          const g = await view();
           return g.members.length === 0 && g.state === 'Empty';
         }, CLOSE_DEADLINE_MS - (Date.now() - closing), diag);
         if (c.client === 'confluent') assert.ok(m.lib, 'the member reported its librdkafka version');
-        if (c.client === 'confluent' && librdkafkaClosesAfterDeletion(m.lib!)) {
+        if (c.current) assert.ok(librdkafkaClosesAfterDeletion(m.lib!), `librdkafka ${m.lib}`);
+        if (c.client === 'confluent' && !c.current && librdkafkaClosesAfterDeletion(m.lib!)) {
           assert.equal(await m.waitExit(CLOSE_DEADLINE_MS), 0, `close() returns within ${CLOSE_DEADLINE_MS} ms: ${JSON.stringify(diag())}`);
           assert.ok(m.closed);
         }
