@@ -15,12 +15,23 @@ import type { TopicState } from '../metadata/image.ts';
 export const OFFSETS_TOPIC = '__consumer_offsets';
 
 export class OffsetsTopicStore implements GroupStore {
+  /** The creation in flight: the topic is in the image before its partitions are open, so later writers wait for it. */
+  private creating: Promise<TopicState> | null = null;
+
   constructor(private readonly b: Broker) {}
 
   /** Creates __consumer_offsets on first use (compacted, as Kafka does). */
-  async ensureTopic(): Promise<TopicState> {
+  ensureTopic(): Promise<TopicState> {
+    if (this.creating) return this.creating;
     const existing = this.b.image.topicsByName.get(OFFSETS_TOPIC);
-    if (existing) return existing;
+    if (existing) return Promise.resolve(existing);
+    this.creating = this.create().finally(() => {
+      this.creating = null;
+    });
+    return this.creating;
+  }
+
+  private async create(): Promise<TopicState> {
     const [r] = await this.b.controller.createTopics(
       [
         {
