@@ -5,6 +5,7 @@
 import { type ApiSpec, parseVersions } from './schema.ts';
 import { type Decoder, type Encoder, compileDecoder, compileEncoder, isFlexible } from './compile.ts';
 import { ALL_API_SPECS } from './messages/index.ts';
+import { ApiKey } from './generated/messages.ts';
 
 export class Api {
   readonly key: number;
@@ -36,7 +37,7 @@ export class Api {
   responseHeaderVersion(version: number): 0 | 1 {
     // ApiVersions responses always use header v0 so that a client can parse
     // them before it knows which versions the broker speaks.
-    if (this.key === 18) return 0;
+    if (this.key === ApiKey.ApiVersions) return 0;
     return isFlexible(this.spec.response, version) ? 1 : 0;
   }
 

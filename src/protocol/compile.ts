@@ -3,10 +3,12 @@
  * encode functions (generated source, built once with `new Function` and
  * cached). Nothing is interpreted per field per message on the hot path.
  *
- * Decoders read from a bounds-checked Reader and return plain objects; every
- * field of the version is present (defaults fill fields absent in that
- * version). Unknown tagged fields are kept in `_unknownTaggedFields` as
- * [tag, bytes] pairs so that a re-encode is byte-identical.
+ * Decoders read from a bounds-checked Reader and return plain objects with
+ * every declared field: a field absent from the version (or a tagged field
+ * absent from the frame) holds its default, as in Kafka's generated message
+ * classes, so a decoded object has one shape in every version. Unknown tagged
+ * fields are kept in `_unknownTaggedFields` as [tag, bytes] pairs so that a
+ * re-encode is byte-identical.
  *
  * Encoders accept partial objects: a missing (undefined) field is written as
  * its default, so handlers set only what they mean.
@@ -105,7 +107,8 @@ function nonNullIsDefaultSrc(ctx: Ctx, f: FieldSpec, v: string): string {
 
 function structDefaultFn(ctx: Ctx, f: FieldSpec): string {
   const name = `def${ctx.next++}`;
-  const fields = structFields(ctx, f).filter((sf) => inVersions(sf.versions, ctx.version));
+  // Every declared field, like a decoded struct (absent ones hold their defaults too).
+  const fields = structFields(ctx, f);
   const parts = fields.map((sf) => `${JSON.stringify(sf.name)}: ${defaultSrc(ctx, sf)}`);
   ctx.fns.push(`function ${name}() { return { ${parts.join(', ')} }; }`);
   return name;
@@ -243,7 +246,12 @@ function genDecoder(ctx: Ctx, fields: FieldSpec[]): string {
     }
   } }`);
   }
-  const obj = present.map((f, i) => `${JSON.stringify(f.name)}: v${i}`).join(', ');
+  const obj = fields
+    .map((f) => {
+      const i = present.indexOf(f);
+      return `${JSON.stringify(f.name)}: ${i >= 0 ? `v${i}` : defaultSrc(ctx, f)}`;
+    })
+    .join(', ');
   body.push(`const o = { ${obj} };`);
   if (ctx.flexible) body.push('if (unk !== undefined) o._unknownTaggedFields = unk;');
   body.push('return o;');

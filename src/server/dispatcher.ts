@@ -15,6 +15,7 @@ import { Writer } from '../protocol/writer.ts';
 import { peekRequestHeader, readRequestHeader, writeResponseHeader } from '../protocol/headers.ts';
 import { ProtocolError } from '../protocol/protocol-error.ts';
 import { ErrorCode } from '../protocol/error-codes.ts';
+import { ApiKey, type ApiMessages, type ApiName, type ApiVersionsResponseInput } from '../protocol/generated/messages.ts';
 import type { Connection, Reply, ReplyChunks } from './connection.ts';
 
 /** Returned by a handler that must not answer (Produce with acks=0). */
@@ -35,24 +36,45 @@ export interface RequestContext {
   conn: Connection;
 }
 
-export type Handler = (req: any, ctx: RequestContext) => any | Promise<any>;
+/** A response body as a handler returns it: the encoder's input, and optionally the after-write hook. */
+export type ResponseBody<Res> = Res & { [AFTER_WRITE]?: () => void };
 
-export interface HandlerEntry {
-  handler: Handler;
+/**
+ * Serves one API: takes the decoded request (`XxxRequest`) and returns the
+ * response as the encoder takes it (`XxxResponseInput`), or NO_RESPONSE.
+ */
+export type Handler<Req, Res> = (
+  req: Req,
+  ctx: RequestContext,
+) => ResponseBody<Res> | typeof NO_RESPONSE | Promise<ResponseBody<Res> | typeof NO_RESPONSE>;
+
+/** The handler type of API `K`, from the generated protocol types. */
+export type ApiHandler<K extends ApiName> = Handler<ApiMessages[K]['request'], ApiMessages[K]['responseInput']>;
+
+export interface HandlerEntry<K extends ApiName = ApiName> {
+  handler: ApiHandler<K>;
   /** Lowest version served (may be above the declaration's, e.g. Produce v3: magic v2 batches only). */
   minVersion?: number;
   /** Highest version served (may be below the declaration's newest). */
   maxVersion?: number;
 }
 
+/** A HandlerEntry with its API's types erased, as the dispatcher's table holds it. */
+interface StoredEntry {
+  handler: Handler<unknown, object>;
+  minVersion?: number;
+  maxVersion?: number;
+}
+
 export class Dispatcher {
-  private readonly entries = new Map<number, HandlerEntry>();
+  private readonly entries = new Map<number, StoredEntry>();
   private readonly warned = new WeakSet<Connection>();
 
   constructor(private readonly logger: Logger) {}
 
-  register(apiName: string, entry: HandlerEntry): void {
-    this.entries.set(apiByName(apiName).key, entry);
+  register<K extends ApiName>(apiName: K, entry: HandlerEntry<K>): void {
+    // Erased for storage: handle() passes it only what the decoder of this very API returns.
+    this.entries.set(apiByName(apiName).key, entry as unknown as StoredEntry);
   }
 
   /** The versions advertised in ApiVersions: declared ∩ served. */
@@ -97,14 +119,14 @@ export class Dispatcher {
     }
     const version = peek.apiVersion;
     if (version < range[0] || version > range[1]) {
-      if (api.key === 18) return this.unsupportedApiVersions(peek.correlationId);
+      if (api.key === ApiKey.ApiVersions) return this.unsupportedApiVersions(peek.correlationId);
       return this.refuse(conn, 'closing connection: unsupported API version', {
         api: api.name,
         version,
         supported: range,
       });
     }
-    let req;
+    let req: unknown;
     let header;
     try {
       const r = new Reader(frame);
@@ -128,7 +150,7 @@ export class Dispatcher {
     return this.encode(api, version, header.correlationId, res);
   }
 
-  private encode(api: Api, version: number, correlationId: number, body: any): Reply {
+  private encode(api: Api, version: number, correlationId: number, body: ResponseBody<object> | typeof NO_RESPONSE): Reply {
     if (body === NO_RESPONSE) return null;
     const w = new Writer(512);
     writeResponseHeader(w, correlationId, api.responseHeaderVersion(version));
@@ -140,10 +162,8 @@ export class Dispatcher {
   }
 
   private unsupportedApiVersions(correlationId: number): Reply {
-    const api = apiByKey(18)!;
-    return this.encode(api, 0, correlationId, {
-      errorCode: ErrorCode.UNSUPPORTED_VERSION,
-      apiKeys: this.supportedApis(),
-    });
+    const api = apiByKey(ApiKey.ApiVersions)!;
+    const body: ApiVersionsResponseInput = { errorCode: ErrorCode.UNSUPPORTED_VERSION, apiKeys: this.supportedApis() };
+    return this.encode(api, 0, correlationId, body);
   }
 }

@@ -2,8 +2,9 @@
 import { ErrorCode } from '../../protocol/error-codes.ts';
 import type { Broker } from '../broker.ts';
 import type { Handler } from '../dispatcher.ts';
+import type { ApiVersionsRequest, ApiVersionsResponseInput } from '../../protocol/generated/messages.ts';
 
-export function apiVersionsHandler(b: Broker): Handler {
+export function apiVersionsHandler(b: Broker): Handler<ApiVersionsRequest, ApiVersionsResponseInput> {
   return () => ({
     errorCode: ErrorCode.NONE,
     apiKeys: b.dispatcher.supportedApis(),

@@ -3,10 +3,11 @@ import fs from 'node:fs';
 import { ErrorCode } from '../../protocol/error-codes.ts';
 import type { Broker } from '../broker.ts';
 import type { Handler } from '../dispatcher.ts';
+import type { DescribeClusterRequest, DescribeClusterResponseInput, DescribeLogDirsRequest, DescribeLogDirsResponseInput } from '../../protocol/generated/messages.ts';
 
 const NO_AUTH_OPS = -2147483648;
 
-export function describeClusterHandler(b: Broker): Handler {
+export function describeClusterHandler(b: Broker): Handler<DescribeClusterRequest, DescribeClusterResponseInput> {
   return () => ({
     throttleTimeMs: 0,
     errorCode: ErrorCode.NONE,
@@ -22,7 +23,7 @@ export function describeClusterHandler(b: Broker): Handler {
   });
 }
 
-export function describeLogDirsHandler(b: Broker): Handler {
+export function describeLogDirsHandler(b: Broker): Handler<DescribeLogDirsRequest, DescribeLogDirsResponseInput> {
   return (req) => {
     const wanted: { topic: string; partitions: number[] }[] | null = req.topics;
     const results = b.config.logDirs.map((dir: string) => {

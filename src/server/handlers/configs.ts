@@ -6,6 +6,7 @@
 import { ErrorCode } from '../../protocol/error-codes.ts';
 import type { Broker } from '../broker.ts';
 import type { Handler } from '../dispatcher.ts';
+import type { AlterConfigsRequest, AlterConfigsResponseInput, DescribeConfigsRequest, DescribeConfigsResponseInput, IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponseInput } from '../../protocol/generated/messages.ts';
 import {
   type DescribedConfig,
   checkDynamicBrokerConfigChange,
@@ -26,7 +27,7 @@ function resourceError(r: any, errorCode: number, errorMessage: string) {
   return { errorCode, errorMessage, resourceType: r.resourceType, resourceName: r.resourceName, configs: [] };
 }
 
-export function describeConfigsHandler(b: Broker): Handler {
+export function describeConfigsHandler(b: Broker): Handler<DescribeConfigsRequest, DescribeConfigsResponseInput> {
   return (req, ctx) => {
     const v = ctx.apiVersion;
     const results = req.resources.map((r: any) => {
@@ -102,7 +103,7 @@ async function alterResource(
   return { errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `Unsupported resource type ${resourceType}` };
 }
 
-export function alterConfigsHandler(b: Broker): Handler {
+export function alterConfigsHandler(b: Broker): Handler<AlterConfigsRequest, AlterConfigsResponseInput> {
   return async (req) => {
     const responses = [];
     for (const r of req.resources) {
@@ -120,7 +121,7 @@ const DELETE = 1;
 const APPEND = 2;
 const SUBTRACT = 3;
 
-export function incrementalAlterConfigsHandler(b: Broker): Handler {
+export function incrementalAlterConfigsHandler(b: Broker): Handler<IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponseInput> {
   return async (req) => {
     const responses = [];
     for (const r of req.resources) {

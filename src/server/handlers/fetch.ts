@@ -10,7 +10,8 @@
  */
 import { ErrorCode } from '../../protocol/error-codes.ts';
 import type { Broker } from '../broker.ts';
-import { AFTER_WRITE, type Handler } from '../dispatcher.ts';
+import { AFTER_WRITE, type Handler, type ResponseBody } from '../dispatcher.ts';
+import type { FetchRequest, FetchResponseInput } from '../../protocol/generated/messages.ts';
 import type { Partition } from '../replica-manager.ts';
 import { type FetchSession, type SessionPartition, partitionKey } from '../fetch-sessions.ts';
 import { OffsetOutOfRangeError } from '../../storage/errors.ts';
@@ -34,7 +35,7 @@ interface PartitionData {
   records: (Buffer | FileRegion)[] | null;
 }
 
-export function fetchHandler(b: Broker): Handler {
+export function fetchHandler(b: Broker): Handler<FetchRequest, FetchResponseInput> {
   return (req, ctx) => {
     const v = ctx.apiVersion;
     const byId = v >= 13;
@@ -179,7 +180,7 @@ function readAll(wants: Want[], maxBytes: number, readCommitted: boolean, pins: 
   return { data, bytes, anyError };
 }
 
-function buildResponse(wants: Want[], data: PartitionData[], session: FetchSession | undefined, full: boolean, byId: boolean) {
+function buildResponse(wants: Want[], data: PartitionData[], session: FetchSession | undefined, full: boolean, byId: boolean): ResponseBody<FetchResponseInput> {
   const topics = new Map<string, { topic: string; topicId: string; partitions: PartitionData[] }>();
   for (let i = 0; i < wants.length; i++) {
     const w = wants[i];
@@ -205,5 +206,5 @@ function buildResponse(wants: Want[], data: PartitionData[], session: FetchSessi
     errorCode: ErrorCode.NONE,
     sessionId: session?.id ?? 0,
     responses: [...topics.values()],
-  } as { [AFTER_WRITE]?: () => void; [k: string]: unknown };
+  };
 }

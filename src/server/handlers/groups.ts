@@ -11,11 +11,12 @@ import type { PartitionExists } from '../../coordinator/group/group-coordinator.
 import type { MetadataImage } from '../../metadata/image.ts';
 import type { Broker } from '../broker.ts';
 import type { Handler } from '../dispatcher.ts';
+import type { DeleteGroupsRequest, DeleteGroupsResponseInput, DescribeGroupsRequest, DescribeGroupsResponseInput, FindCoordinatorRequest, FindCoordinatorResponseInput, HeartbeatRequest, HeartbeatResponseInput, JoinGroupRequest, JoinGroupResponseInput, LeaveGroupRequest, LeaveGroupResponseInput, ListGroupsRequest, ListGroupsResponseInput, OffsetCommitRequest, OffsetCommitResponseInput, OffsetDeleteRequest, OffsetDeleteResponseInput, OffsetFetchRequest, OffsetFetchResponseInput, SyncGroupRequest, SyncGroupResponseInput } from '../../protocol/generated/messages.ts';
 
 const GROUP_KEY = 0;
 const TXN_KEY = 1;
 
-export function findCoordinatorHandler(b: Broker): Handler {
+export function findCoordinatorHandler(b: Broker): Handler<FindCoordinatorRequest, FindCoordinatorResponseInput> {
   return (req, ctx) => {
     const v = ctx.apiVersion;
     const keyType = req.keyType ?? GROUP_KEY;
@@ -41,7 +42,7 @@ function clientHost(ctx: { conn: { socket: { remoteAddress?: string } } }): stri
   return `/${ctx.conn.socket.remoteAddress ?? 'unknown'}`;
 }
 
-export function joinGroupHandler(groups: GroupCoordinatorService): Handler {
+export function joinGroupHandler(groups: GroupCoordinatorService): Handler<JoinGroupRequest, JoinGroupResponseInput> {
   return async (req, ctx) => {
     const v = ctx.apiVersion;
     const r = await groups.join({
@@ -71,7 +72,7 @@ export function joinGroupHandler(groups: GroupCoordinatorService): Handler {
   };
 }
 
-export function syncGroupHandler(groups: GroupCoordinatorService): Handler {
+export function syncGroupHandler(groups: GroupCoordinatorService): Handler<SyncGroupRequest, SyncGroupResponseInput> {
   return async (req) => {
     const r = await groups.sync({
       groupId: req.groupId,
@@ -86,14 +87,14 @@ export function syncGroupHandler(groups: GroupCoordinatorService): Handler {
   };
 }
 
-export function heartbeatHandler(groups: GroupCoordinatorService): Handler {
+export function heartbeatHandler(groups: GroupCoordinatorService): Handler<HeartbeatRequest, HeartbeatResponseInput> {
   return (req) => ({
     throttleTimeMs: 0,
     errorCode: groups.heartbeat(req.groupId, req.memberId, req.groupInstanceId ?? null, req.generationId),
   });
 }
 
-export function leaveGroupHandler(groups: GroupCoordinatorService): Handler {
+export function leaveGroupHandler(groups: GroupCoordinatorService): Handler<LeaveGroupRequest, LeaveGroupResponseInput> {
   return (req, ctx) => {
     const v = ctx.apiVersion;
     const members: { memberId: string; groupInstanceId: string | null }[] =
@@ -113,18 +114,18 @@ export function partitionExistsIn(image: MetadataImage): PartitionExists {
 }
 
 /** OffsetCommit; a partition the cluster does not have gets UNKNOWN_TOPIC_OR_PARTITION (`partitionExists`), as in Kafka. */
-export function offsetCommitHandler(groups: GroupCoordinatorService, partitionExists?: PartitionExists): Handler {
+export function offsetCommitHandler(groups: GroupCoordinatorService, partitionExists?: PartitionExists): Handler<OffsetCommitRequest, OffsetCommitResponseInput> {
   return async (req, ctx) => {
     const flat: { topic: string; partition: number; offset: number; leaderEpoch: number; metadata: string | null }[] = [];
     for (const t of req.topics) {
       for (const p of t.partitions) {
-        flat.push({ topic: t.name, partition: p.partitionIndex, offset: p.committedOffset, leaderEpoch: p.committedLeaderEpoch ?? -1, metadata: p.committedMetadata ?? null });
+        flat.push({ topic: t.name, partition: p.partitionIndex, offset: Number(p.committedOffset), leaderEpoch: p.committedLeaderEpoch, metadata: p.committedMetadata ?? null });
       }
     }
     const r = await groups.commitOffsets({
       apiVersion: ctx.apiVersion,
       groupId: req.groupId,
-      generationId: req.generationIdOrMemberEpoch ?? req.generationId ?? -1,
+      generationId: req.generationIdOrMemberEpoch,
       memberId: req.memberId ?? '',
       groupInstanceId: req.groupInstanceId ?? null,
       offsets: flat,
@@ -140,7 +141,7 @@ export function offsetCommitHandler(groups: GroupCoordinatorService, partitionEx
   };
 }
 
-export function offsetFetchHandler(groups: GroupCoordinatorService): Handler {
+export function offsetFetchHandler(groups: GroupCoordinatorService): Handler<OffsetFetchRequest, OffsetFetchResponseInput> {
   const fetchOne = (groupId: string, topics: { name: string; partitionIndexes: number[] }[] | null) => {
     const wanted = topics === null ? null : topics.map((t) => ({ topic: t.name, partitions: t.partitionIndexes }));
     return groups.state.fetchOffsets(groupId, wanted).map((t) => ({
@@ -170,7 +171,7 @@ export function offsetFetchHandler(groups: GroupCoordinatorService): Handler {
   };
 }
 
-export function describeGroupsHandler(groups: GroupCoordinatorService): Handler {
+export function describeGroupsHandler(groups: GroupCoordinatorService): Handler<DescribeGroupsRequest, DescribeGroupsResponseInput> {
   return (req, ctx) => ({
     throttleTimeMs: 0,
     groups: req.groups.map((groupId: string) => {
@@ -205,7 +206,7 @@ export function describeGroupsHandler(groups: GroupCoordinatorService): Handler 
   });
 }
 
-export function listGroupsHandler(groups: GroupCoordinatorService): Handler {
+export function listGroupsHandler(groups: GroupCoordinatorService): Handler<ListGroupsRequest, ListGroupsResponseInput> {
   return (req) => {
     const filter: string[] = req.statesFilter ?? [];
     const types: string[] = req.typesFilter ?? [];
@@ -231,7 +232,7 @@ export function listGroupsHandler(groups: GroupCoordinatorService): Handler {
   };
 }
 
-export function deleteGroupsHandler(groups: GroupCoordinatorService): Handler {
+export function deleteGroupsHandler(groups: GroupCoordinatorService): Handler<DeleteGroupsRequest, DeleteGroupsResponseInput> {
   return async (req) => {
     const results = [];
     for (const groupId of req.groupsNames) results.push({ groupId, errorCode: await groups.deleteGroup(groupId) });
@@ -239,7 +240,7 @@ export function deleteGroupsHandler(groups: GroupCoordinatorService): Handler {
   };
 }
 
-export function offsetDeleteHandler(groups: GroupCoordinatorService): Handler {
+export function offsetDeleteHandler(groups: GroupCoordinatorService): Handler<OffsetDeleteRequest, OffsetDeleteResponseInput> {
   return async (req) => {
     const parts: { topic: string; partition: number }[] = [];
     for (const t of req.topics) for (const p of t.partitions) parts.push({ topic: t.name, partition: p.partitionIndex });

@@ -7,10 +7,11 @@
 import { ErrorCode } from '../../protocol/error-codes.ts';
 import type { Broker } from '../broker.ts';
 import type { Handler } from '../dispatcher.ts';
+import type { InitProducerIdRequest, InitProducerIdResponseInput } from '../../protocol/generated/messages.ts';
 
 const BLOCK = 1000;
 
-export function initProducerIdHandler(b: Broker): Handler {
+export function initProducerIdHandler(b: Broker): Handler<InitProducerIdRequest, InitProducerIdResponseInput> {
   let next = 0;
   let last = -1;
   return async (req) => {

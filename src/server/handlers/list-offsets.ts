@@ -6,6 +6,7 @@
 import { ErrorCode } from '../../protocol/error-codes.ts';
 import type { Broker } from '../broker.ts';
 import type { Handler } from '../dispatcher.ts';
+import type { ListOffsetsRequest, ListOffsetsResponseInput } from '../../protocol/generated/messages.ts';
 import type { Partition } from '../replica-manager.ts';
 import { batch, iterateRecords, splitBatches } from '../../protocol/records/index.ts';
 
@@ -14,7 +15,7 @@ const EARLIEST = -2;
 const MAX_TIMESTAMP = -3;
 const EARLIEST_LOCAL = -4;
 
-export function listOffsetsHandler(b: Broker): Handler {
+export function listOffsetsHandler(b: Broker): Handler<ListOffsetsRequest, ListOffsetsResponseInput> {
   return (req, ctx) => {
     const v = ctx.apiVersion;
     const readCommitted = v >= 2 && req.isolationLevel === 1;

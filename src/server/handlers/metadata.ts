@@ -10,6 +10,7 @@ import type { TopicState } from '../../metadata/image.ts';
 import { validateTopicName } from '../../metadata/controller.ts';
 import { type Broker, INTERNAL_TOPICS } from '../broker.ts';
 import type { Handler } from '../dispatcher.ts';
+import type { MetadataRequest, MetadataResponseInput } from '../../protocol/generated/messages.ts';
 
 const NO_AUTH_OPS = -2147483648;
 
@@ -53,7 +54,7 @@ function unknownTopic(name: string | null, topicId: string, errorCode: number) {
   return { errorCode, name, topicId, isInternal: false, partitions: [], topicAuthorizedOperations: NO_AUTH_OPS };
 }
 
-export function metadataHandler(b: Broker): Handler {
+export function metadataHandler(b: Broker): Handler<MetadataRequest, MetadataResponseInput> {
   const describe = (t: TopicState) =>
     describeTopic(t, b.replicas.isOpening(t.topicId) ? (p) => !b.replicas.get(t.name, p) : undefined);
   return async (req, ctx) => {

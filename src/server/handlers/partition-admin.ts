@@ -6,9 +6,10 @@
 import { ErrorCode } from '../../protocol/error-codes.ts';
 import type { Broker } from '../broker.ts';
 import type { Handler } from '../dispatcher.ts';
+import type { DeleteRecordsRequest, DeleteRecordsResponseInput, OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponseInput } from '../../protocol/generated/messages.ts';
 import { KafkaStorageError } from '../../storage/errors.ts';
 
-export function deleteRecordsHandler(b: Broker): Handler {
+export function deleteRecordsHandler(b: Broker): Handler<DeleteRecordsRequest, DeleteRecordsResponseInput> {
   return async (req) => {
     const topics = [];
     for (const t of req.topics) {
@@ -20,7 +21,7 @@ export function deleteRecordsHandler(b: Broker): Handler {
           continue;
         }
         const log = part.log;
-        const target = p.offset === -1 ? log.highWatermark : p.offset;
+        const target = p.offset === -1 ? log.highWatermark : Number(p.offset);
         if (target < 0 || target > log.highWatermark) {
           partitions.push({ partitionIndex: p.partitionIndex, lowWatermark: -1, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE });
           continue;
@@ -43,7 +44,7 @@ export function deleteRecordsHandler(b: Broker): Handler {
   };
 }
 
-export function offsetForLeaderEpochHandler(b: Broker): Handler {
+export function offsetForLeaderEpochHandler(b: Broker): Handler<OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponseInput> {
   return (req) => ({
     throttleTimeMs: 0,
     topics: req.topics.map((t: any) => ({

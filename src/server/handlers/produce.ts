@@ -14,6 +14,7 @@ import { batch as hdr, NO_PRODUCER_ID, OFF_BASE_TIMESTAMP, OFF_MAX_TIMESTAMP } f
 import { appendDecompressionLimit, splitBatches, validateBatchForAppend } from '../../protocol/records/validate.ts';
 import type { Broker } from '../broker.ts';
 import { type Handler, NO_RESPONSE } from '../dispatcher.ts';
+import type { ProduceRequest, ProduceResponseInput } from '../../protocol/generated/messages.ts';
 import type { Partition } from '../replica-manager.ts';
 import { KafkaStorageError } from '../../storage/errors.ts';
 
@@ -45,7 +46,7 @@ function logRefused(b: Broker, topic: string, index: number, errorCode: number, 
   refusedSince = 0;
 }
 
-export function produceHandler(b: Broker): Handler {
+export function produceHandler(b: Broker): Handler<ProduceRequest, ProduceResponseInput> {
   return async (req, ctx) => {
     const acks: number = req.acks;
     if (acks !== 0 && acks !== 1 && acks !== -1) {

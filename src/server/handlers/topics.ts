@@ -3,11 +3,12 @@ import { ErrorCode } from '../../protocol/error-codes.ts';
 import { ZERO_UUID } from '../../protocol/schema.ts';
 import type { Broker } from '../broker.ts';
 import type { Handler } from '../dispatcher.ts';
+import type { CreatePartitionsRequest, CreatePartitionsResponseInput, CreateTopicsRequest, CreateTopicsResponseInput, DeleteTopicsRequest, DeleteTopicsResponseInput } from '../../protocol/generated/messages.ts';
 import { describeTopicConfigs } from '../topic-configs.ts';
 import type { TopicState } from '../../metadata/image.ts';
 import { TimeSlice } from '../../storage/time-slice.ts';
 
-export function createTopicsHandler(b: Broker): Handler {
+export function createTopicsHandler(b: Broker): Handler<CreateTopicsRequest, CreateTopicsResponseInput> {
   return async (req) => {
     const specs = req.topics.map((t: any) => ({
       name: t.name,
@@ -51,7 +52,7 @@ export function createTopicsHandler(b: Broker): Handler {
   };
 }
 
-export function deleteTopicsHandler(b: Broker): Handler {
+export function deleteTopicsHandler(b: Broker): Handler<DeleteTopicsRequest, DeleteTopicsResponseInput> {
   return async (req, ctx) => {
     const v = ctx.apiVersion;
     // v6+ names topics as {name, topicId}; earlier versions as a list of names.
@@ -90,7 +91,7 @@ export function deleteTopicsHandler(b: Broker): Handler {
   };
 }
 
-export function createPartitionsHandler(b: Broker): Handler {
+export function createPartitionsHandler(b: Broker): Handler<CreatePartitionsRequest, CreatePartitionsResponseInput> {
   return async (req) => {
     const results = [];
     for (const t of req.topics) {

@@ -11,6 +11,7 @@ import { ConsumerGroups } from '../../../src/coordinator/group/consumer/consumer
 import type { HeartbeatRequest, HeartbeatResponse, TopicsMetadata } from '../../../src/coordinator/group/consumer/types.ts';
 import { consumerGroupDescribeHandler, consumerGroupHeartbeatHandler } from '../../../src/server/handlers/consumer-group.ts';
 import { ErrorCode } from '../../../src/protocol/error-codes.ts';
+import type { ConsumerGroupDescribeResponseInput, ConsumerGroupHeartbeatResponseInput } from '../../../src/protocol/generated/messages.ts';
 
 const T1 = '00000000-0000-0000-0000-000000000001';
 const T2 = '00000000-0000-0000-0000-000000000002';
@@ -282,12 +283,12 @@ test('handlers map the wire fields and versions', () => {
   const ctx = (apiVersion: number) => ({ apiKey: 68, apiVersion, correlationId: 1, clientId: 'cli', conn: { socket: { remoteAddress: '10.0.0.1' } } }) as any;
   const hb = consumerGroupHeartbeatHandler(svc);
   const r = hb(
-    { groupId: 'g', memberId: '', memberEpoch: 0, instanceId: null, rackId: null, rebalanceTimeoutMs: 3000, subscribedTopicNames: ['orders'], serverAssignor: null, topicPartitions: [] },
+    { groupId: 'g', memberId: '', memberEpoch: 0, instanceId: null, rackId: null, rebalanceTimeoutMs: 3000, subscribedTopicNames: ['orders'], subscribedTopicRegex: null, serverAssignor: null, topicPartitions: [] },
     ctx(0),
-  );
+  ) as ConsumerGroupHeartbeatResponseInput; // these handlers answer synchronously
   assert.equal(r.errorCode, ErrorCode.NONE);
   assert.equal(r.memberId, 'gen-1');
-  const d = consumerGroupDescribeHandler(svc)({ groupIds: ['g', 'nope'], includeAuthorizedOperations: false }, ctx(0));
+  const d = consumerGroupDescribeHandler(svc)({ groupIds: ['g', 'nope'], includeAuthorizedOperations: false }, ctx(0)) as ConsumerGroupDescribeResponseInput;
   assert.equal(d.throttleTimeMs, 0);
   assert.equal(d.groups[0].members[0].clientId, 'cli');
   assert.equal(d.groups[0].members[0].clientHost, '/10.0.0.1');

@@ -4,7 +4,8 @@
  * version, so that `decode(encode(v))` can be compared to `v` as it is.
  *
  * What the decoder returns, type by type (and so what is generated):
- * - every field of the version is present, fields of other versions are not;
+ * - every declared field is present: fields of other versions hold their
+ *   defaults (computed here from the declaration, independently of compile.ts);
  * - bool -> boolean; int8..uint32 -> number in range; float64 -> any double;
  * - int64 -> number when it is a safe integer, bigint otherwise;
  * - uuid -> base64url text of 16 bytes;
@@ -15,7 +16,7 @@
  *   [tag, Buffer] pairs in ascending tag order (generated only on request).
  */
 import fc from 'fast-check';
-import { type FieldSpec, type MessageSpec, PRIMITIVES, inVersions } from '../../../src/protocol/schema.ts';
+import { type FieldSpec, type MessageSpec, PRIMITIVES, ZERO_UUID, inVersions } from '../../../src/protocol/schema.ts';
 import { isFlexible } from '../../../src/protocol/compile.ts';
 
 export interface GenOptions {
@@ -157,10 +158,36 @@ function unknownTags(): fc.Arbitrary<[number, Buffer][]> {
     );
 }
 
+/** The value a decoder gives a field that the version lacks: the declared default, or Kafka's. */
+function defaultValue(ctx: Ctx, f: FieldSpec): unknown {
+  const d = f.default;
+  if (d === null) return null;
+  if (f.type.startsWith('[]')) return [];
+  switch (f.type) {
+    case 'bool':
+      return d === true || d === 'true';
+    case 'int64': {
+      const b = BigInt(d ?? 0);
+      return Number.isSafeInteger(Number(b)) ? Number(b) : b;
+    }
+    case 'uuid':
+      return ZERO_UUID;
+    case 'string':
+      return d === undefined ? '' : String(d);
+    case 'bytes':
+    case 'records':
+      return Buffer.alloc(0);
+  }
+  if (PRIMITIVES.has(f.type)) return d === undefined ? 0 : Number(d);
+  return Object.fromEntries(structFieldsOf(ctx, f).map((sf) => [sf.name, defaultValue(ctx, sf)]));
+}
+
 function structArb(ctx: Ctx, fields: FieldSpec[]): fc.Arbitrary<Record<string, unknown>> {
-  const present = fields.filter((f) => inVersions(f.versions, ctx.version));
   const shape: Record<string, fc.Arbitrary<unknown>> = {};
-  for (const f of present) shape[f.name] = fieldArb(ctx, f);
+  for (const f of fields) {
+    // A fresh default per value: generated values are mutated (unknown tags added) and must not share.
+    shape[f.name] = inVersions(f.versions, ctx.version) ? fieldArb(ctx, f) : fc.constant(null).map(() => defaultValue(ctx, f));
+  }
   // fc.record builds null-prototype objects; the decoder returns plain ones.
   const base = fc.record(shape).map((o) => ({ ...o }) as Record<string, unknown>);
   if (!(ctx.flexible && ctx.opts.unknownTags)) return base;
