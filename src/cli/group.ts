@@ -48,7 +48,7 @@ export interface GroupView {
 export async function describeGroupView(c: KafkaClient, groupId: string): Promise<GroupView> {
   const g = await c.describeGroup(groupId);
   const committed = await c.offsetFetch(groupId);
-  const members: GroupMemberView[] = g.members.map((m: any) => {
+  const members: GroupMemberView[] = g.members.map((m) => {
     let assignment: TopicPartitions[] = [];
     if (g.protocolType === 'consumer' || g.protocolType === '') {
       try {

@@ -11,6 +11,16 @@ import { Connection, ConnectionError } from './connection.ts';
 import { ErrorCode, KafkaError, errorName, isRetriable } from '../protocol/error-codes.ts';
 import { type BytesLike, encodeBatch, decodeBatch, compressionByName } from '../protocol/records/index.ts';
 import { splitBatches } from '../protocol/records/validate.ts';
+import type {
+  ApiMessages,
+  ApiName,
+  DescribeGroupsResponseDescribedGroup,
+  HeartbeatResponse,
+  OffsetCommitRequestPartitionInput,
+  JoinGroupResponse,
+  LeaveGroupResponse,
+  SyncGroupResponse,
+} from '../protocol/generated/messages.ts';
 
 export interface ClientOptions {
   /** 'host:port', comma-separated list, or an array of them. */
@@ -246,7 +256,7 @@ export class KafkaClient {
   }
 
   /** Sends any API request to any broker (or to `nodeId`); the raw decoded response. */
-  async request(apiName: string, body: any, opts: { nodeId?: number; noResponse?: boolean } = {}): Promise<any> {
+  async request<K extends ApiName>(apiName: K, body: ApiMessages[K]['requestInput'], opts: { nodeId?: number; noResponse?: boolean } = {}): Promise<ApiMessages[K]['response']> {
     const c = opts.nodeId === undefined ? await this.anyConnection() : await this.brokerConnection(opts.nodeId);
     return c.send(apiName, body, { noResponse: opts.noResponse });
   }
@@ -289,14 +299,14 @@ export class KafkaClient {
     const md: ClusterMetadata = {
       clusterId: res.clusterId ?? null,
       controllerId: res.controllerId ?? -1,
-      brokers: res.brokers.map((b: any) => ({ nodeId: b.nodeId, host: b.host, port: b.port, rack: b.rack ?? null })),
-      topics: res.topics.map((t: any) => ({
-        name: t.name,
+      brokers: res.brokers.map((b) => ({ nodeId: b.nodeId, host: b.host, port: b.port, rack: b.rack ?? null })),
+      topics: res.topics.map((t) => ({
+        name: t.name ?? '', // null only for a topic asked by id; this client asks by name
         topicId: t.topicId,
         isInternal: t.isInternal,
         errorCode: t.errorCode,
         partitions: t.partitions
-          .map((p: any) => ({
+          .map((p) => ({
             partition: p.partitionIndex,
             leader: p.leaderId,
             leaderEpoch: p.leaderEpoch,
@@ -439,7 +449,7 @@ export class KafkaClient {
       timeoutMs: opts.timeoutMs ?? 30_000,
       validateOnly: opts.validateOnly ?? false,
     }));
-    return res.topics.map((t: any) => ({
+    return res.topics.map((t) => ({
       name: t.name,
       error: t.errorCode === ErrorCode.NONE ? null : new KafkaError(t.errorCode, `create topic '${t.name}': ${errorName(t.errorCode)}${t.errorMessage ? ` (${t.errorMessage})` : ''}`),
     }));
@@ -453,8 +463,8 @@ export class KafkaClient {
     }));
     for (const n of names) this.topicIds.delete(n);
     if (this.meta) this.meta = { ...this.meta, topics: this.meta.topics.filter((t) => !names.includes(t.name)) };
-    return res.responses.map((t: any) => ({
-      name: t.name,
+    return res.responses.map((t) => ({
+      name: t.name ?? '', // null only for a topic deleted by id
       error: t.errorCode === ErrorCode.NONE ? null : new KafkaError(t.errorCode, `delete topic '${t.name}': ${errorName(t.errorCode)}${t.errorMessage ? ` (${t.errorMessage})` : ''}`),
     }));
   }
@@ -468,11 +478,11 @@ export class KafkaClient {
       includeSynonyms: opts.includeSynonyms ?? false,
       includeDocumentation: opts.includeDocumentation ?? false,
     }));
-    return res.results.map((r: any) => ({
+    return res.results.map((r) => ({
       type: r.resourceType,
       name: r.resourceName,
       error: r.errorCode === ErrorCode.NONE ? null : new KafkaError(r.errorCode, `describe configs of '${r.resourceName}': ${errorName(r.errorCode)}${r.errorMessage ? ` (${r.errorMessage})` : ''}`),
-      configs: (r.configs ?? []).map((c: any) => ({
+      configs: (r.configs ?? []).map((c) => ({
         name: c.name,
         value: c.value,
         readOnly: c.readOnly,
@@ -494,7 +504,7 @@ export class KafkaClient {
       })),
       validateOnly: opts.validateOnly ?? false,
     }));
-    return res.responses.map((r: any) => ({
+    return res.responses.map((r) => ({
       type: r.resourceType,
       name: r.resourceName,
       error: r.errorCode === ErrorCode.NONE ? null : new KafkaError(r.errorCode, `alter configs of '${r.resourceName}': ${errorName(r.errorCode)}${r.errorMessage ? ` (${r.errorMessage})` : ''}`),
@@ -516,18 +526,19 @@ export class KafkaClient {
   }
 
   /** Sends a group API request to the group's coordinator; throws on a top-level error code. */
-  async groupRequest(groupId: string, apiName: string, body: any): Promise<any> {
+  async groupRequest<K extends ApiName>(groupId: string, apiName: K, body: ApiMessages[K]['requestInput']): Promise<ApiMessages[K]['response']> {
     return this.withRetry(async () => {
       const coord = await this.findCoordinator(groupId);
       const c = await this.connection(coord.host, coord.port);
       const res = await c.send(apiName, body);
-      if (typeof res.errorCode === 'number') check(res.errorCode, `${apiName} for group '${groupId}'`, res.errorMessage);
+      const top = res as { errorCode?: unknown; errorMessage?: string | null }; // not every group API has a top-level error
+      if (typeof top.errorCode === 'number') check(top.errorCode, `${apiName} for group '${groupId}'`, top.errorMessage);
       return res;
     });
   }
 
   /** Sends a group API request to the group's coordinator and returns the answer unchecked (error codes are the caller's). */
-  async groupRequestRaw(groupId: string, apiName: string, body: any): Promise<any> {
+  async groupRequestRaw<K extends ApiName>(groupId: string, apiName: K, body: ApiMessages[K]['requestInput']): Promise<ApiMessages[K]['response']> {
     const coord = await this.findCoordinator(groupId);
     const c = await this.connection(coord.host, coord.port);
     return c.send(apiName, body);
@@ -538,31 +549,31 @@ export class KafkaClient {
     const out: { groupId: string; error: KafkaError | null }[] = [];
     for (const groupId of groupIds) {
       const res = await this.groupRequest(groupId, 'DeleteGroups', { groupsNames: [groupId] });
-      const r = res.results.find((x: any) => x.groupId === groupId) ?? res.results[0];
+      const r = res.results.find((x) => x.groupId === groupId) ?? res.results[0];
       out.push({ groupId, error: r.errorCode === ErrorCode.NONE ? null : new KafkaError(r.errorCode, `delete group '${groupId}': ${errorName(r.errorCode)}`) });
     }
     return out;
   }
 
-  joinGroup(body: { groupId: string; sessionTimeoutMs: number; rebalanceTimeoutMs?: number; memberId: string; groupInstanceId?: string | null; protocolType: string; protocols: { name: string; metadata: Buffer }[]; reason?: string | null }): Promise<any> {
+  joinGroup(body: { groupId: string; sessionTimeoutMs: number; rebalanceTimeoutMs?: number; memberId: string; groupInstanceId?: string | null; protocolType: string; protocols: { name: string; metadata: Buffer }[]; reason?: string | null }): Promise<JoinGroupResponse> {
     return this.groupRequest(body.groupId, 'JoinGroup', { rebalanceTimeoutMs: body.sessionTimeoutMs, groupInstanceId: null, reason: null, ...body });
   }
 
-  syncGroup(body: { groupId: string; generationId: number; memberId: string; groupInstanceId?: string | null; protocolType?: string | null; protocolName?: string | null; assignments: { memberId: string; assignment: Buffer }[] }): Promise<any> {
+  syncGroup(body: { groupId: string; generationId: number; memberId: string; groupInstanceId?: string | null; protocolType?: string | null; protocolName?: string | null; assignments: { memberId: string; assignment: Buffer }[] }): Promise<SyncGroupResponse> {
     return this.groupRequest(body.groupId, 'SyncGroup', { groupInstanceId: null, protocolType: null, protocolName: null, ...body });
   }
 
-  heartbeat(body: { groupId: string; generationId: number; memberId: string; groupInstanceId?: string | null }): Promise<any> {
+  heartbeat(body: { groupId: string; generationId: number; memberId: string; groupInstanceId?: string | null }): Promise<HeartbeatResponse> {
     return this.groupRequest(body.groupId, 'Heartbeat', { groupInstanceId: null, ...body });
   }
 
-  leaveGroup(groupId: string, memberId: string): Promise<any> {
+  leaveGroup(groupId: string, memberId: string): Promise<LeaveGroupResponse> {
     return this.groupRequest(groupId, 'LeaveGroup', { groupId, memberId, members: [{ memberId, groupInstanceId: null, reason: null }] });
   }
 
   /** Commits offsets outside of a generation (a simple/standalone consumer) unless generation fields are given. */
   async offsetCommit(groupId: string, offsets: { topic: string; partition: number; offset: number; metadata?: string | null }[], member: { generationId?: number; memberId?: string } = {}): Promise<void> {
-    const topics = new Map<string, any[]>();
+    const topics = new Map<string, OffsetCommitRequestPartitionInput[]>();
     for (const o of offsets) {
       const list = topics.get(o.topic) ?? [];
       list.push({ partitionIndex: o.partition, committedOffset: o.offset, committedLeaderEpoch: -1, commitTimestamp: -1, committedMetadata: o.metadata ?? null });
@@ -612,7 +623,7 @@ export class KafkaClient {
     return out;
   }
 
-  async describeGroup(groupId: string): Promise<any> {
+  async describeGroup(groupId: string): Promise<DescribeGroupsResponseDescribedGroup> {
     const res = await this.groupRequest(groupId, 'DescribeGroups', { groups: [groupId], includeAuthorizedOperations: false });
     const g = res.groups[0];
     // DescribeGroups v6+ reports a group that does not exist as GROUP_ID_NOT_FOUND;

@@ -10,6 +10,7 @@ import { Reader } from '../protocol/reader.ts';
 import { Writer } from '../protocol/writer.ts';
 import { writeRequestHeader, readResponseHeader } from '../protocol/headers.ts';
 import { ErrorCode, KafkaError } from '../protocol/error-codes.ts';
+import { ApiKey, type ApiMessages, type ApiName } from '../protocol/generated/messages.ts';
 
 export interface ConnectionOptions {
   host: string;
@@ -31,7 +32,7 @@ export class ConnectionError extends Error {
 interface Pending {
   api: Api;
   version: number;
-  resolve(v: any): void;
+  resolve(v: unknown): void;
   reject(e: Error): void;
   timer: NodeJS.Timeout;
 }
@@ -135,7 +136,7 @@ export class Connection {
       const res = await this.sendAt(api, version, { clientSoftwareName: 'samsa', clientSoftwareVersion: '0.1.0' });
       if (res.errorCode === ErrorCode.UNSUPPORTED_VERSION) {
         // The broker answers in v0 and lists the ApiVersions range it does speak.
-        const own = (res.apiKeys as any[]).find((k) => k.apiKey === api.key);
+        const own = res.apiKeys.find((k) => k.apiKey === api.key);
         version = own ? Math.min(own.maxVersion, api.maxVersion) : 0;
         continue;
       }
@@ -149,7 +150,7 @@ export class Connection {
   }
 
   /** The negotiated version of an API; throws when the broker does not support it. */
-  versionOf(apiName: string): number {
+  versionOf(apiName: ApiName): number {
     const api = apiByName(apiName);
     const v = this.versions.get(api.key);
     if (v === undefined) throw new KafkaError(ErrorCode.UNSUPPORTED_VERSION, `broker ${this.address} does not support ${apiName}`);
@@ -157,12 +158,17 @@ export class Connection {
   }
 
   /** Sends a request at the negotiated version; resolves to the decoded response body. */
-  send(apiName: string, body: any, opts: { noResponse?: boolean } = {}): Promise<any> {
+  send<K extends ApiName>(apiName: K, body: ApiMessages[K]['requestInput'], opts: { noResponse?: boolean } = {}): Promise<ApiMessages[K]['response']> {
     return this.sendAt(apiByName(apiName), this.versionOf(apiName), body, opts);
   }
 
   /** Sends a request at an explicit version. `noResponse` (Produce with acks=0) resolves once written. */
-  sendAt(api: Api, version: number, body: any, opts: { noResponse?: boolean } = {}): Promise<any> {
+  sendAt<K extends ApiName>(
+    api: Api<K>,
+    version: number,
+    body: ApiMessages[K]['requestInput'],
+    opts: { noResponse?: boolean } = {},
+  ): Promise<ApiMessages[K]['response']> {
     if (this.closedError) return Promise.reject(this.closedError);
     if (!this.socket) return Promise.reject(new ConnectionError(`not connected to ${this.address}`));
     const correlationId = this.nextCorrelationId;
@@ -175,7 +181,8 @@ export class Connection {
     frame.writeInt32BE(frame.length - 4, 0);
     const socket = this.socket;
     if (opts.noResponse) {
-      return new Promise((resolve, reject) => socket.write(frame, (err) => (err ? reject(new ConnectionError(err.message)) : resolve(undefined))));
+      // Nothing comes back: resolves to undefined once written (callers of noResponse ignore the value).
+      return new Promise((resolve, reject) => socket.write(frame, (err) => (err ? reject(new ConnectionError(err.message)) : resolve(undefined as never))));
     }
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -219,7 +226,7 @@ export class Connection {
       const r = new Reader(frame);
       readResponseHeader(r, p.api.responseHeaderVersion(p.version));
       // An ApiVersions error answer is always in v0, whatever version was asked.
-      const decodeVersion = p.api.key === 18 && frame.length >= 6 && frame.readInt16BE(4) === ErrorCode.UNSUPPORTED_VERSION ? 0 : p.version;
+      const decodeVersion = p.api.key === ApiKey.ApiVersions && frame.length >= 6 && frame.readInt16BE(4) === ErrorCode.UNSUPPORTED_VERSION ? 0 : p.version;
       p.resolve(p.api.responseDecoder(decodeVersion)(r));
     } catch (err) {
       p.reject(new ConnectionError(`${this.address}: cannot decode ${p.api.name} v${p.version} response: ${(err as Error).message}`));

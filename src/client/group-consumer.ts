@@ -14,6 +14,7 @@
 import { type KafkaClient } from './client.ts';
 import { ConnectionError } from './connection.ts';
 import { ErrorCode, KafkaError, errorName } from '../protocol/error-codes.ts';
+import type { OffsetCommitRequestPartitionInput } from '../protocol/generated/messages.ts';
 import {
   type AssignorName,
   type TopicPartitions,
@@ -116,7 +117,7 @@ export class GroupConsumer {
         this.leaderId = res.leader;
         this.protocolName = res.protocolName ?? null;
 
-        const assignments = this.memberId === res.leader && !res.skipAssignment ? await this.assign(res.protocolName, res.members) : [];
+        const assignments = this.memberId === res.leader && !res.skipAssignment ? await this.assign(res.protocolName ?? '', res.members) : [];
         const sync = await this.tolerant(attempt, () => this.client.groupRequestRaw(this.groupId, 'SyncGroup', {
           groupId: this.groupId,
           generationId: this.generationId,
@@ -151,7 +152,7 @@ export class GroupConsumer {
    * to the largest rebalance timeout in the group) or loses its connection is
    * sent again, a few times: undefined means "try again".
    */
-  private async tolerant(attempt: number, fn: () => Promise<any>): Promise<any> {
+  private async tolerant<T>(attempt: number, fn: () => Promise<T>): Promise<T | undefined> {
     try {
       return await fn();
     } catch (err) {
@@ -211,7 +212,7 @@ export class GroupConsumer {
    */
   async commit(offsets: { topic: string; partition: number; offset: number }[]): Promise<boolean> {
     if (offsets.length === 0) return true;
-    const topics = new Map<string, any[]>();
+    const topics = new Map<string, OffsetCommitRequestPartitionInput[]>();
     for (const o of offsets) {
       const list = topics.get(o.topic) ?? [];
       list.push({ partitionIndex: o.partition, committedOffset: o.offset, committedLeaderEpoch: -1, commitTimestamp: -1, committedMetadata: null });

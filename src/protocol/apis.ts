@@ -5,11 +5,12 @@
 import { type ApiSpec, parseVersions } from './schema.ts';
 import { type Decoder, type Encoder, compileDecoder, compileEncoder, isFlexible } from './compile.ts';
 import { ALL_API_SPECS } from './messages/index.ts';
-import { ApiKey } from './generated/messages.ts';
+import { ApiKey, type ApiName } from './generated/messages.ts';
 
-export class Api {
+/** One API; `K` (its name) ties it to its generated request and response types. */
+export class Api<K extends ApiName = ApiName> {
   readonly key: number;
-  readonly name: string;
+  readonly name: K;
   readonly minVersion: number;
   readonly maxVersion: number;
   private readonly reqDec: Decoder[] = [];
@@ -19,7 +20,7 @@ export class Api {
 
   constructor(readonly spec: ApiSpec) {
     this.key = spec.request.apiKey;
-    this.name = spec.request.name.replace(/Request$/, '');
+    this.name = spec.request.name.replace(/Request$/, '') as K;
     const r = parseVersions(spec.request.validVersions);
     this.minVersion = r.min;
     this.maxVersion = r.max;
@@ -71,10 +72,10 @@ export function apiByKey(key: number): Api | undefined {
   return key >= 0 && key < byKey.length ? byKey[key] : undefined;
 }
 
-export function apiByName(name: string): Api {
+export function apiByName<K extends ApiName>(name: K): Api<K> {
   const a = byName.get(name);
   if (!a) throw new Error(`unknown API ${name}`);
-  return a;
+  return a as Api<K>;
 }
 
 export function allApis(): Api[] {

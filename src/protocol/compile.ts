@@ -18,6 +18,8 @@ import { Writer } from './writer.ts';
 import { ProtocolError } from './protocol-error.ts';
 import { type FieldSpec, type MessageSpec, PRIMITIVES, ZERO_UUID, inVersions } from './schema.ts';
 
+// any: what a compiled codec reads or writes is shaped by the declaration given at run time;
+// the generated types (generated/messages.ts, through Api<K> and Handler) say which shape.
 export type Decoder = (r: Reader) => any;
 export type Encoder = (w: Writer, value: any) => void;
 
@@ -74,7 +76,7 @@ function defaultSrc(ctx: Ctx, f: FieldSpec): string {
       return d === undefined ? '0' : String(Number(d));
     case 'int64': {
       if (d === undefined) return '0';
-      const b = BigInt(d as any);
+      const b = BigInt(d as number | bigint | string | boolean);
       return Number.isSafeInteger(Number(b)) && BigInt(Number(b)) === b ? String(Number(b)) : `${b}n`;
     }
     case 'uuid':
@@ -376,7 +378,7 @@ function writeTags(w: Writer, known: [number, Buffer][], unknown: [number, Buffe
 const EMPTY = Buffer.alloc(0);
 const EMPTY_OBJ = Object.freeze({});
 
-function build(ctx: Ctx, root: string): any {
+function build<T>(ctx: Ctx, root: string): T {
   const src = `${ctx.fns.join('\n')}\nreturn ${root};`;
   // eslint-disable-next-line @typescript-eslint/no-implied-eval
   return new Function('ProtocolError', 'Writer', 'writeTags', 'EMPTY', 'EMPTY_OBJ', src)(
@@ -395,13 +397,13 @@ export function isFlexible(spec: MessageSpec, version: number): boolean {
 export function compileDecoder(spec: MessageSpec, version: number): Decoder {
   const ctx: Ctx = { spec, version, flexible: isFlexible(spec, version), fns: [], next: 0 };
   const root = genDecoder(ctx, spec.fields);
-  return build(ctx, root);
+  return build<Decoder>(ctx, root);
 }
 
 export function compileEncoder(spec: MessageSpec, version: number): Encoder {
   const ctx: Ctx = { spec, version, flexible: isFlexible(spec, version), fns: [], next: 0 };
   const root = genEncoder(ctx, spec.fields);
-  return build(ctx, root);
+  return build<Encoder>(ctx, root);
 }
 
 /** The generated source, for reading and debugging (`samsa` never evaluates it twice). */

@@ -11,8 +11,8 @@
  *   Kafka's own handlers do.
  * - `XxxRequestInput` / `XxxResponseInput`: what an encoder accepts. The
  *   encoder writes the default for a missing field, so only fields that exist
- *   in every version, are not tagged, are not nullable and declare no default
- *   are required.
+ *   in every version, are not tagged, are not nullable, declare no default
+ *   and are not uuids (zero meaning "none") are required.
  */
 import { type FieldSpec, type MessageSpec, PRIMITIVES, parseVersions, type VersionRange } from './schema.ts';
 
@@ -140,7 +140,8 @@ class MessageRenderer {
       const always = covers(present, s.range);
       const nullable = !isEmpty(intersect(present, parseVersions(f.nullableVersions)));
       const tagged = f.tag !== undefined && !isEmpty(intersect(present, parseVersions(f.taggedVersions)));
-      const optional = input && (!always || tagged || nullable || f.default !== undefined);
+      // A zero uuid means "none" in Kafka (a topic named by name), so uuids may be left out too.
+      const optional = input && (!always || tagged || nullable || f.default !== undefined || f.type === 'uuid');
       const notes = [`versions ${showRange(present)}`];
       if (nullable) notes.push(`nullable in ${f.nullableVersions}`);
       if (tagged) notes.push(`tag ${f.tag}`);

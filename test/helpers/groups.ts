@@ -446,7 +446,7 @@ export const recordKeys = (received: { p: number; o: number; v: string }[]) => r
  */
 export class Kip848Member {
   /** ConsumerGroupHeartbeat v1 (KIP-1082): the member makes its own id. */
-  memberId = randomUUID();
+  memberId: string = randomUUID();
   epoch = 0;
   /** Owned partitions by topic id. */
   private readonly owned = new Map<string, number[]>();

@@ -117,7 +117,7 @@ export async function produce(route: TopicRoute, spec: ProduceSpec, startUs: num
       wake?.();
     };
     l.connection.sendAt(api, l.version, body, { noResponse: spec.acks === 0 }).then(
-      (res: any) => {
+      (res) => {
         try {
           if (res) for (const t of res.responses) for (const pr of t.partitionResponses) check(pr.errorCode, `produce to ${t.name}-${pr.index}`, pr.errorMessage);
           done();

@@ -17,6 +17,7 @@ import {
 } from '../../protocol/messages/consumer-offsets-records.ts';
 import type { OffsetRecord } from './group-coordinator.ts';
 import type { GroupSnapshot } from './types.ts';
+import type { GroupMetadataValueMemberMetadata } from '../../protocol/generated/messages.ts';
 
 const OFFSET_KEY_VERSION = 1;
 const OFFSET_VALUE_VERSION = 3;
@@ -117,7 +118,7 @@ export function decodeStored(key: Buffer, value: Buffer | null): StoredRecord | 
         protocolName: v.protocol,
         leader: v.leader,
         currentStateTimestamp: Number(v.currentStateTimestamp),
-        members: v.members.map((m: any) => ({
+        members: v.members.map((m: GroupMetadataValueMemberMetadata) => ({
           memberId: m.memberId,
           groupInstanceId: m.groupInstanceId,
           clientId: m.clientId,

@@ -2558,7 +2558,7 @@ export interface DeleteTopicsRequestDeleteTopicStateInput {
   /** versions 6; nullable in 6+; default null */
   name?: string | null;
   /** versions 6 */
-  topicId: string;
+  topicId?: string;
   /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
   _unknownTaggedFields?: [number, Buffer][];
 }
@@ -5790,7 +5790,7 @@ export interface EndQuorumEpochRequestReplicaInfoInput {
   /** versions 1 */
   candidateId: number;
   /** versions 1 */
-  candidateDirectoryId: string;
+  candidateDirectoryId?: string;
   /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
   _unknownTaggedFields?: [number, Buffer][];
 }
@@ -6608,7 +6608,7 @@ export interface ConsumerGroupHeartbeatRequestInput {
 /** ConsumerGroupHeartbeatRequest.topicPartitions, in versions 0-1: what the encoder accepts (a missing field is written as its default). */
 export interface ConsumerGroupHeartbeatRequestTopicPartitionsInput {
   /** versions 0-1 */
-  topicId: string;
+  topicId?: string;
   /** versions 0-1 */
   partitions: number[];
   /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
@@ -6684,7 +6684,7 @@ export interface ConsumerGroupHeartbeatResponseAssignmentInput {
 /** ConsumerGroupHeartbeatResponse.assignment.topicPartitions, in versions 0-1: what the encoder accepts (a missing field is written as its default). */
 export interface ConsumerGroupHeartbeatResponseTopicPartitionsInput {
   /** versions 0-1 */
-  topicId: string;
+  topicId?: string;
   /** versions 0-1 */
   partitions: number[];
   /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
@@ -6866,7 +6866,7 @@ export interface ConsumerGroupDescribeResponseAssignmentInput {
 /** ConsumerGroupDescribeResponse.groups.members.assignment.topicPartitions, in versions 0-1: what the encoder accepts (a missing field is written as its default). */
 export interface ConsumerGroupDescribeResponseTopicPartitionsInput {
   /** versions 0-1 */
-  topicId: string;
+  topicId?: string;
   /** versions 0-1 */
   topicName: string;
   /** versions 0-1 */

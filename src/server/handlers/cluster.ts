@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import { ErrorCode } from '../../protocol/error-codes.ts';
 import type { Broker } from '../broker.ts';
 import type { Handler } from '../dispatcher.ts';
-import type { DescribeClusterRequest, DescribeClusterResponseInput, DescribeLogDirsRequest, DescribeLogDirsResponseInput } from '../../protocol/generated/messages.ts';
+import type { DescribeClusterRequest, DescribeClusterResponseInput, DescribeLogDirsRequest, DescribeLogDirsResponseDescribeLogDirsTopicInput, DescribeLogDirsResponseInput } from '../../protocol/generated/messages.ts';
 
 const NO_AUTH_OPS = -2147483648;
 
@@ -27,7 +27,7 @@ export function describeLogDirsHandler(b: Broker): Handler<DescribeLogDirsReques
   return (req) => {
     const wanted: { topic: string; partitions: number[] }[] | null = req.topics;
     const results = b.config.logDirs.map((dir: string) => {
-      const topics = new Map<string, { name: string; partitions: any[] }>();
+      const topics = new Map<string, DescribeLogDirsResponseDescribeLogDirsTopicInput>();
       for (const p of b.replicas.all()) {
         if (p.log.dir !== undefined && !p.log.dir.startsWith(dir)) continue;
         if (wanted && !wanted.some((w) => w.topic === p.topic.name && w.partitions.includes(p.index))) continue;

@@ -23,14 +23,14 @@ const BROKER_LOGGER = 8;
 
 type Changes = Record<string, string | null>;
 
-function resourceError(r: any, errorCode: number, errorMessage: string) {
+function resourceError(r: { resourceType: number; resourceName: string }, errorCode: number, errorMessage: string) {
   return { errorCode, errorMessage, resourceType: r.resourceType, resourceName: r.resourceName, configs: [] };
 }
 
 export function describeConfigsHandler(b: Broker): Handler<DescribeConfigsRequest, DescribeConfigsResponseInput> {
   return (req, ctx) => {
     const v = ctx.apiVersion;
-    const results = req.resources.map((r: any) => {
+    const results = req.resources.map((r) => {
       let configs: DescribedConfig[];
       if (r.resourceType === TOPIC) {
         const t = b.image.topicsByName.get(r.resourceName);

@@ -85,7 +85,7 @@ export function fetchHandler(b: Broker): Handler<FetchRequest, FetchResponseInpu
   };
 }
 
-function collectWants(b: Broker, req: any, byId: boolean, session: FetchSession | undefined, full: boolean): Want[] {
+function collectWants(b: Broker, req: FetchRequest, byId: boolean, session: FetchSession | undefined, full: boolean): Want[] {
   if (session && full) session.partitions.clear();
   if (session && !full) {
     for (const ft of req.forgottenTopicsData ?? []) {
@@ -102,10 +102,10 @@ function collectWants(b: Broker, req: any, byId: boolean, session: FetchSession 
         topic: topic?.name ?? t.topic,
         topicId: topic?.topicId ?? t.topicId,
         partition: p.partition,
-        fetchOffset: p.fetchOffset,
+        fetchOffset: Number(p.fetchOffset),
         partitionMaxBytes: p.partitionMaxBytes,
         currentLeaderEpoch: p.currentLeaderEpoch ?? -1,
-        logStartOffset: p.logStartOffset ?? -1,
+        logStartOffset: Number(p.logStartOffset),
         lastHighWatermark: prev?.lastHighWatermark ?? -1,
         lastLogStartOffset: prev?.lastLogStartOffset ?? -1,
       };

@@ -52,7 +52,7 @@ export function joinGroupHandler(groups: GroupCoordinatorService): Handler<JoinG
       sessionTimeoutMs: req.sessionTimeoutMs,
       rebalanceTimeoutMs: v >= 1 ? req.rebalanceTimeoutMs : req.sessionTimeoutMs,
       protocolType: req.protocolType,
-      protocols: req.protocols.map((p: any) => ({ name: p.name, metadata: Buffer.from(p.metadata) })),
+      protocols: req.protocols.map((p) => ({ name: p.name, metadata: Buffer.from(p.metadata) })),
       clientId: ctx.clientId ?? '',
       clientHost: clientHost(ctx),
       requireKnownMemberId: v >= 4,
@@ -81,7 +81,7 @@ export function syncGroupHandler(groups: GroupCoordinatorService): Handler<SyncG
       groupInstanceId: req.groupInstanceId ?? null,
       protocolType: req.protocolType ?? null,
       protocolName: req.protocolName ?? null,
-      assignments: req.assignments.map((a: any) => ({ memberId: a.memberId, assignment: Buffer.from(a.assignment) })),
+      assignments: req.assignments.map((a) => ({ memberId: a.memberId, assignment: Buffer.from(a.assignment) })),
     });
     return { throttleTimeMs: 0, errorCode: r.errorCode, protocolType: r.protocolType, protocolName: r.protocolName, assignment: r.assignment };
   };
@@ -98,7 +98,7 @@ export function leaveGroupHandler(groups: GroupCoordinatorService): Handler<Leav
   return (req, ctx) => {
     const v = ctx.apiVersion;
     const members: { memberId: string; groupInstanceId: string | null }[] =
-      v >= 3 ? req.members.map((m: any) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId ?? null })) : [{ memberId: req.memberId, groupInstanceId: null }];
+      v >= 3 ? req.members.map((m) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId ?? null })) : [{ memberId: req.memberId, groupInstanceId: null }];
     const r = groups.leave(req.groupId, members);
     return {
       throttleTimeMs: 0,
@@ -133,9 +133,9 @@ export function offsetCommitHandler(groups: GroupCoordinatorService, partitionEx
     let i = 0;
     return {
       throttleTimeMs: 0,
-      topics: req.topics.map((t: any) => ({
+      topics: req.topics.map((t) => ({
         name: t.name,
-        partitions: t.partitions.map((p: any) => ({ partitionIndex: p.partitionIndex, errorCode: r.perPartition[i++] })),
+        partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: r.perPartition[i++] })),
       })),
     };
   };
@@ -160,7 +160,7 @@ export function offsetFetchHandler(groups: GroupCoordinatorService): Handler<Off
     if (v >= 8) {
       return {
         throttleTimeMs: 0,
-        groups: req.groups.map((g: any) => ({
+        groups: req.groups.map((g) => ({
           groupId: g.groupId,
           topics: fetchOne(g.groupId, g.topics),
           errorCode: ErrorCode.NONE,
@@ -249,9 +249,9 @@ export function offsetDeleteHandler(groups: GroupCoordinatorService): Handler<Of
     return {
       errorCode: r.errorCode,
       throttleTimeMs: 0,
-      topics: req.topics.map((t: any) => ({
+      topics: req.topics.map((t) => ({
         name: t.name,
-        partitions: t.partitions.map((p: any) => ({ partitionIndex: p.partitionIndex, errorCode: r.perPartition[i++] ?? r.errorCode })),
+        partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: r.perPartition[i++] ?? r.errorCode })),
       })),
     };
   };

@@ -19,11 +19,11 @@ export function listOffsetsHandler(b: Broker): Handler<ListOffsetsRequest, ListO
   return (req, ctx) => {
     const v = ctx.apiVersion;
     const readCommitted = v >= 2 && req.isolationLevel === 1;
-    const topics = req.topics.map((t: any) => {
+    const topics = req.topics.map((t) => {
       const topic = b.image.topicsByName.get(t.name);
       return {
         name: t.name,
-        partitions: t.partitions.map((p: any) => {
+        partitions: t.partitions.map((p) => {
           const part = topic ? b.replicas.get(topic.name, p.partitionIndex) : undefined;
           if (!part) return answer(p.partitionIndex, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, -1, -1, -1, v);
           const leaderEpoch = topic!.partitions[p.partitionIndex].leaderEpoch;
@@ -31,7 +31,7 @@ export function listOffsetsHandler(b: Broker): Handler<ListOffsetsRequest, ListO
             const code = p.currentLeaderEpoch < leaderEpoch ? ErrorCode.FENCED_LEADER_EPOCH : ErrorCode.UNKNOWN_LEADER_EPOCH;
             return answer(p.partitionIndex, code, -1, -1, -1, v);
           }
-          const found = lookup(part, p.timestamp, readCommitted);
+          const found = lookup(part, Number(p.timestamp), readCommitted);
           return answer(p.partitionIndex, ErrorCode.NONE, found.timestamp, found.offset, found.offset >= 0 ? leaderEpoch : -1, v);
         }),
       };

@@ -47,9 +47,9 @@ export function deleteRecordsHandler(b: Broker): Handler<DeleteRecordsRequest, D
 export function offsetForLeaderEpochHandler(b: Broker): Handler<OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponseInput> {
   return (req) => ({
     throttleTimeMs: 0,
-    topics: req.topics.map((t: any) => ({
+    topics: req.topics.map((t) => ({
       topic: t.topic,
-      partitions: t.partitions.map((p: any) => {
+      partitions: t.partitions.map((p) => {
         const topic = b.image.topicsByName.get(t.topic);
         const part = topic ? b.replicas.get(t.topic, p.partition) : undefined;
         if (!part) return { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, partition: p.partition, leaderEpoch: -1, endOffset: -1 };

@@ -97,12 +97,12 @@ function storageFailure(index: number): PartitionResult {
   return failed(index, ErrorCode.KAFKA_STORAGE_ERROR, 'The partition\'s log directory is full or has failed');
 }
 
-function respond(req: any, each: () => PartitionResult) {
+function respond(req: ProduceRequest, each: () => PartitionResult) {
   return {
-    responses: req.topicData.map((td: any) => ({
+    responses: req.topicData.map((td) => ({
       name: td.name,
       topicId: td.topicId,
-      partitionResponses: td.partitionData.map((pd: any) => ({ ...each(), index: pd.index })),
+      partitionResponses: td.partitionData.map((pd) => ({ ...each(), index: pd.index })),
     })),
     throttleTimeMs: 0,
   };

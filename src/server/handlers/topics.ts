@@ -10,12 +10,12 @@ import { TimeSlice } from '../../storage/time-slice.ts';
 
 export function createTopicsHandler(b: Broker): Handler<CreateTopicsRequest, CreateTopicsResponseInput> {
   return async (req) => {
-    const specs = req.topics.map((t: any) => ({
+    const specs = req.topics.map((t) => ({
       name: t.name,
       numPartitions: t.numPartitions,
       replicationFactor: t.replicationFactor,
       assignments: t.assignments,
-      configs: Object.fromEntries(t.configs.map((c: any) => [c.name, c.value])),
+      configs: Object.fromEntries(t.configs.map((c) => [c.name, c.value])),
     }));
     const results = await b.controller.createTopics(specs, req.validateOnly === true);
     // The configs of thousands of topics take a while to describe: yield meanwhile.

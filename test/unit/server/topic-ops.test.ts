@@ -171,11 +171,11 @@ test('caps: CreateTopics, CreatePartitions and Metadata auto-creation are refuse
       validateOnly: false,
     });
     assert.deepEqual(r.topics.map((t: any) => t.errorCode), [ErrorCode.NONE, ErrorCode.POLICY_VIOLATION]);
-    assert.match(r.topics[1].errorMessage, /samsa\.max\.partitions/);
+    assert.match(r.topics[1].errorMessage ?? '', /samsa\.max\.partitions/);
 
     const grow = await c.send('CreatePartitions', { topics: [{ name: 'five', count: 9, assignments: null }], timeoutMs: 10_000, validateOnly: false });
     assert.equal(grow.results[0].errorCode, ErrorCode.POLICY_VIOLATION);
-    assert.match(grow.results[0].errorMessage, /samsa\.max\.partitions/);
+    assert.match(grow.results[0].errorMessage ?? '', /samsa\.max\.partitions/);
 
     // auto-creation asks for num.partitions (2): the first fits (7 of 8), the second does not
     const md = await c.send('Metadata', { topics: [{ topicId: ZERO_UUID, name: 'auto-a' }, { topicId: ZERO_UUID, name: 'auto-b' }], allowAutoTopicCreation: true, includeTopicAuthorizedOperations: false });
@@ -186,7 +186,7 @@ test('caps: CreateTopics, CreatePartitions and Metadata auto-creation are refuse
     assert.equal(one.topics[0].errorCode, ErrorCode.NONE);
     const third = await c.send('CreateTopics', createBody('x', 1));
     assert.equal(third.topics[0].errorCode, ErrorCode.POLICY_VIOLATION);
-    assert.match(third.topics[0].errorMessage, /samsa\.max\.(topics|partitions)/);
+    assert.match(third.topics[0].errorMessage ?? '', /samsa\.max\.(topics|partitions)/);
   } finally {
     await c.close();
     await b.close();
