@@ -29,6 +29,7 @@ import { dynamicBrokerConfigs, validateTopicConfigValue } from './topic-configs.
 import { registerHandlers } from './handlers/index.ts';
 import { partitionExistsIn } from './handlers/groups.ts';
 import { GroupCoordinatorService } from '../coordinator/group/service.ts';
+import { systemEnv } from '../util/env.ts';
 import { OffsetsTopicStore } from './group-store.ts';
 import { ConsumerGroupService, topicsFromImage } from '../coordinator/group/consumer/service.ts';
 import { sendfileAvailable, sendfileStats, sendfileUnavailableReason } from './sendfile.ts';
@@ -190,6 +191,8 @@ export async function startBroker(opts: { config: BrokerConfig; logger?: Logger 
       maxMetadataSize: config.offsetMetadataMaxBytes,
     },
     new OffsetsTopicStore(broker),
+    systemEnv,
+    logger,
   );
   await groups.load();
   // The committed offsets of deleted topics go, as in Kafka: after each deletion, and at startup for any left.

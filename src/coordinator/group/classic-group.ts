@@ -12,9 +12,9 @@
  * timeouts. Assignment bytes are opaque: range, round-robin, sticky and
  * cooperative-sticky (KIP-429) all run in the clients.
  */
-import { randomUUID } from 'node:crypto';
 import { ErrorCode } from '../../protocol/error-codes.ts';
 import type { Action, GroupSnapshot, GroupState, JoinArgs, JoinResult, SyncArgs, Token } from './types.ts';
+import { systemEnv } from '../../util/env.ts';
 
 export interface Member {
   memberId: string;
@@ -66,6 +66,8 @@ export class ClassicGroup {
   constructor(
     readonly groupId: string,
     private readonly limits: GroupLimits,
+    /** Where new member ids come from (the edge's injected environment). */
+    private readonly newId: () => string = systemEnv.uuid,
   ) {}
 
   is(state: GroupState): boolean {
@@ -106,7 +108,7 @@ export class ClassicGroup {
   }
 
   private joinUnknownMember(a: JoinArgs, token: Token, now: number): Action[] {
-    const newId = `${a.clientId}-${randomUUID()}`;
+    const newId = `${a.clientId}-${this.newId()}`;
     if (a.groupInstanceId !== null) {
       const oldId = this.staticMembers.get(a.groupInstanceId);
       if (oldId !== undefined && this.members.has(oldId)) {
@@ -546,8 +548,8 @@ export class ClassicGroup {
   }
 
   /** Rebuilds a group from its persisted snapshot (after a restart members must heartbeat again). */
-  static restore(s: GroupSnapshot, limits: GroupLimits, now: number): ClassicGroup {
-    const g = new ClassicGroup(s.groupId, limits);
+  static restore(s: GroupSnapshot, limits: GroupLimits, now: number, newId?: () => string): ClassicGroup {
+    const g = new ClassicGroup(s.groupId, limits, newId);
     g.protocolType = s.protocolType;
     g.generationId = s.generationId;
     g.protocolName = s.protocolName;
@@ -572,6 +574,17 @@ export class ClassicGroup {
     }
     g.state = g.members.size > 0 ? 'Stable' : 'Empty';
     return g;
+  }
+
+  /**
+   * The group's metadata of `generationId` could not be written: as in Kafka,
+   * its assignment is dropped and the group rebalances (members rejoin).
+   * Nothing changes if the group has moved on meanwhile.
+   */
+  persistFailed(generationId: number, now: number): Action[] {
+    if (generationId !== this.generationId || (this.state !== 'Stable' && this.state !== 'CompletingRebalance')) return [];
+    for (const m of this.members.values()) m.assignment = EMPTY;
+    return this.prepareRebalance(now);
   }
 
   markDead(now: number): void {

@@ -11,6 +11,7 @@ import { ErrorCode } from '../../protocol/error-codes.ts';
 import { ClassicGroup, type GroupLimits } from './classic-group.ts';
 import type { Action, CommittedOffset, GroupSnapshot, JoinArgs, SyncArgs, Token } from './types.ts';
 import type { ConsumerGroups } from './consumer/consumer-groups.ts';
+import { systemEnv } from '../../util/env.ts';
 
 export interface OffsetCommitArgs {
   /** OffsetCommit version (consumer-protocol groups need v9+). */
@@ -51,7 +52,11 @@ export class GroupCoordinatorState {
    */
   consumerGroups: ConsumerGroups | undefined;
 
-  constructor(readonly config: CoordinatorConfig) {}
+  constructor(
+    readonly config: CoordinatorConfig,
+    /** Where new member ids come from (the edge's injected environment). */
+    private readonly newId: () => string = systemEnv.uuid,
+  ) {}
 
   private isConsumerGroup(groupId: string): boolean {
     return this.consumerGroups?.hasGroup(groupId) === true;
@@ -60,7 +65,7 @@ export class GroupCoordinatorState {
   private group(groupId: string, create: boolean): ClassicGroup | undefined {
     let g = this.groups.get(groupId);
     if (!g && create) {
-      g = new ClassicGroup(groupId, this.config);
+      g = new ClassicGroup(groupId, this.config, this.newId);
       this.groups.set(groupId, g);
     }
     return g;
@@ -177,7 +182,7 @@ export class GroupCoordinatorState {
       this.groups.delete(groupId);
       return;
     }
-    this.groups.set(groupId, ClassicGroup.restore(snapshot, this.config, now));
+    this.groups.set(groupId, ClassicGroup.restore(snapshot, this.config, now, this.newId));
   }
 
   fetchOffsets(groupId: string, wanted: { topic: string; partitions: number[] }[] | null) {
@@ -269,6 +274,11 @@ export class GroupCoordinatorState {
       gone.push(groupId);
     }
     return gone;
+  }
+
+  /** A group record (a snapshot of `generationId`) could not be written: see ClassicGroup.persistFailed. */
+  persistFailed(groupId: string, generationId: number, now: number): Action[] {
+    return this.groups.get(groupId)?.persistFailed(generationId, now) ?? [];
   }
 
   tick(now: number): Action[] {

@@ -1,22 +1,24 @@
 /**
- * The group coordinator's edge: owns the clock and timers, holds the
- * promises of requests that wait (JoinGroup, SyncGroup), and persists what
- * the state machine decides to the __consumer_offsets log before answering.
+ * The group coordinator's edge: owns the clock and timers (an injected
+ * `Env`), holds the promises of requests that wait (JoinGroup, SyncGroup),
+ * and persists what the state machine decides to the __consumer_offsets log
+ * before answering. A write that fails fails the requests that needed it,
+ * with the error Kafka's group coordinator gives (see `writeError`), and is
+ * logged (rate-limited).
  *
  * Persistence goes through `GroupStore` (implemented over a partition log of
  * __consumer_offsets by the broker), so this file knows nothing of storage
  * formats or the network.
  */
+import { ErrorCode, errorName } from '../../protocol/error-codes.ts';
+import { LogLimiter } from '../../server/log-limiter.ts';
+import { systemEnv, type Env, type TimerHandle } from '../../util/env.ts';
 import { DeadlineTimer } from './deadline-timer.ts';
 import { GroupCoordinatorState, type CoordinatorConfig, type OffsetCommitArgs, type OffsetRecord, type PartitionExists } from './group-coordinator.ts';
 import type { Action, GroupSnapshot, JoinArgs, JoinResult, SyncArgs, SyncResult, Token } from './types.ts';
 
-const NOT_COORDINATOR = 16;
-
-/** The store's log dir is full or failed (the storage engine's KafkaStorageError, by its code). */
-function isStorageError(err: unknown): boolean {
-  return (err as { errorCode?: unknown } | null)?.errorCode === 'KAFKA_STORAGE_ERROR';
-}
+/** Offset expiry runs every 10 minutes as in Kafka (offsets.retention.check.interval.ms). */
+const OFFSETS_RETENTION_CHECK_INTERVAL_MS = 600_000;
 
 export interface GroupStore {
   /** Durably appends offset and group records (in order); resolves when written. */
@@ -25,21 +27,80 @@ export interface GroupStore {
   load(): Promise<(OffsetRecord | { groupId: string; snapshot: GroupSnapshot | null })[]>;
 }
 
+/** What the service logs with (pino's shape). */
+export interface CoordinatorLogger {
+  warn(fields: object, msg: string): void;
+}
+
+/** The Kafka error a failed write carries in its `errorCode` (a name, as the storage engine's errors, or a number); null if none. */
+function kafkaErrorOf(err: unknown): number | null {
+  const c = (err as { errorCode?: unknown } | null)?.errorCode;
+  if (typeof c === 'number') return c;
+  if (typeof c === 'string' && c in ErrorCode) return ErrorCode[c as keyof typeof ErrorCode];
+  return null;
+}
+
+/**
+ * The error a request gets when its write to __consumer_offsets failed, as
+ * Kafka's group coordinator maps the append's error: the partition missing,
+ * too few replicas or a timeout -> COORDINATOR_NOT_AVAILABLE; not the leader
+ * or a failed log dir -> NOT_COORDINATOR; records too large ->
+ * INVALID_COMMIT_OFFSET_SIZE for offsets, UNKNOWN_SERVER_ERROR for group
+ * metadata; any other Kafka error as it is; anything else UNKNOWN_SERVER_ERROR.
+ */
+export function writeError(err: unknown, kind: 'offsets' | 'group'): number {
+  const code = kafkaErrorOf(err);
+  switch (code) {
+    case null:
+      return ErrorCode.UNKNOWN_SERVER_ERROR;
+    case ErrorCode.UNKNOWN_TOPIC_OR_PARTITION:
+    case ErrorCode.NOT_ENOUGH_REPLICAS:
+    case ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND:
+    case ErrorCode.REQUEST_TIMED_OUT:
+      return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+    case ErrorCode.NOT_LEADER_OR_FOLLOWER:
+    case ErrorCode.KAFKA_STORAGE_ERROR:
+      return ErrorCode.NOT_COORDINATOR;
+    case ErrorCode.MESSAGE_TOO_LARGE:
+    case ErrorCode.RECORD_LIST_TOO_LARGE:
+    case ErrorCode.INVALID_FETCH_SIZE:
+      return kind === 'offsets' ? ErrorCode.INVALID_COMMIT_OFFSET_SIZE : ErrorCode.UNKNOWN_SERVER_ERROR;
+    default:
+      return code;
+  }
+}
+
 export class GroupCoordinatorService {
   readonly state: GroupCoordinatorState;
   private readonly joinWaiters = new Map<Token, (r: JoinResult) => void>();
   private readonly syncWaiters = new Map<Token, (r: SyncResult) => void>();
   private nextToken = 1;
   private readonly timer: DeadlineTimer;
-  private expiryTimer: NodeJS.Timeout | undefined;
+  private expiryTimer: TimerHandle | undefined;
+  private closed = false;
+  private readonly limiter: LogLimiter;
 
   constructor(
     config: CoordinatorConfig,
     private readonly store: GroupStore,
-    private readonly now: () => number = Date.now,
+    private readonly env: Env = systemEnv,
+    private readonly logger?: CoordinatorLogger,
   ) {
-    this.state = new GroupCoordinatorState(config);
-    this.timer = new DeadlineTimer(() => this.run(this.state.tick(this.now())), now);
+    this.state = new GroupCoordinatorState(config, () => env.uuid());
+    this.timer = new DeadlineTimer(() => this.run(this.state.tick(this.now())), env);
+    this.limiter = new LogLimiter(10_000, 1000, () => env.now());
+  }
+
+  private now(): number {
+    return this.env.now();
+  }
+
+  /** A failed write, logged at most once per interval for each kind and error. */
+  private writeFailed(what: string, err: unknown, answered: number): void {
+    if (!this.logger) return;
+    const suppressed = this.limiter.take(`${what}|${kafkaErrorOf(err) ?? (err as Error)?.message}`);
+    if (suppressed === null) return;
+    this.logger.warn({ err, answered: errorName(answered), ...(suppressed > 0 ? { suppressed } : {}) }, `could not write ${what} to __consumer_offsets`);
   }
 
   async load(): Promise<void> {
@@ -49,23 +110,30 @@ export class GroupCoordinatorService {
       else this.state.applyOffset(r);
     }
     this.schedule();
-    // Offset expiry runs every 10 minutes as in Kafka (offsets.retention.check.interval.ms).
-    this.expiryTimer = setInterval(() => {
-      // A full or failed log dir (logged once by the storage engine): expiry runs again next time.
-      this.expireOffsets().catch((err) => {
-        if (!isStorageError(err)) throw err;
-      });
-    }, 600_000);
-    this.expiryTimer.unref();
+    this.scheduleExpiry();
   }
 
-  /** Carries out the state machine's actions: answers waiters, persists groups. */
+  private scheduleExpiry(): void {
+    if (this.closed) return;
+    this.expiryTimer = this.env.setTimer(OFFSETS_RETENTION_CHECK_INTERVAL_MS, () => {
+      // A failed write is logged; expiry runs again next time.
+      this.expireOffsets()
+        .catch((err) => this.writeFailed('expired offsets', err, writeError(err, 'offsets')))
+        .finally(() => this.scheduleExpiry());
+    });
+  }
+
+  /**
+   * Carries out the state machine's actions: persists groups, then answers
+   * waiters. If the write fails, the waiters of these actions get the error
+   * instead, and the groups written rebalance (`persistFailed`).
+   */
   private run(actions: Action[]): void {
     const persists: { groupId: string; snapshot: GroupSnapshot | null }[] = [];
     for (const a of actions) {
       if (a.kind === 'persistGroup') persists.push({ groupId: a.groupId, snapshot: a.snapshot });
     }
-    const answer = () => {
+    const answer = (actions: Action[]) => {
       for (const a of actions) {
         if (a.kind === 'join') {
           const w = this.joinWaiters.get(a.token);
@@ -79,8 +147,18 @@ export class GroupCoordinatorService {
       }
     };
     // Group metadata is written before members learn of the new state.
-    if (persists.length > 0) this.store.write(persists).then(answer, answer);
-    else answer();
+    if (persists.length > 0) {
+      this.store.write(persists).then(
+        () => answer(actions),
+        (err) => {
+          const code = writeError(err, 'group');
+          this.writeFailed('group metadata', err, code);
+          answer(actions.map((a) => failedAnswer(a, code)));
+          const now = this.now();
+          for (const p of persists) if (p.snapshot) this.run(this.state.persistFailed(p.groupId, p.snapshot.generationId, now));
+        },
+      );
+    } else answer(actions);
     this.schedule();
   }
 
@@ -122,9 +200,9 @@ export class GroupCoordinatorService {
       try {
         await this.store.write(r.records);
       } catch (err) {
-        // As Kafka: offsets that could not be written answer NOT_COORDINATOR (the client retries).
-        if (!isStorageError(err)) throw err;
-        return { errorCode: NOT_COORDINATOR, perPartition: r.perPartition.map((c) => (c === 0 ? NOT_COORDINATOR : c)) };
+        const code = writeError(err, 'offsets');
+        this.writeFailed('committed offsets', err, code);
+        return { errorCode: code, perPartition: r.perPartition.map((c) => (c === ErrorCode.NONE ? code : c)) };
       }
       for (const rec of r.records) this.state.applyOffset(rec);
       // A topic deleted while the commit was being written: its offsets go too.
@@ -138,7 +216,13 @@ export class GroupCoordinatorService {
   async deleteGroup(groupId: string): Promise<number> {
     const r = this.state.deleteGroup(groupId, this.now());
     if (r.errorCode === 0) {
-      await this.store.write([...r.records, { groupId, snapshot: null }]);
+      try {
+        await this.store.write([...r.records, { groupId, snapshot: null }]);
+      } catch (err) {
+        const code = writeError(err, 'group');
+        this.writeFailed('a group deletion', err, code);
+        return code;
+      }
       for (const rec of r.records) this.state.applyOffset(rec);
       this.state.offsets.delete(groupId);
     }
@@ -153,7 +237,13 @@ export class GroupCoordinatorService {
     if (g) for (const p of parts) if (g.members.size > 0) subscribed.add(p.topic);
     const r = this.state.deleteOffsets(groupId, parts, subscribed);
     if (r.records.length > 0) {
-      await this.store.write(r.records);
+      try {
+        await this.store.write(r.records);
+      } catch (err) {
+        const code = writeError(err, 'group');
+        this.writeFailed('deleted offsets', err, code);
+        return { errorCode: code, perPartition: r.perPartition.map(() => code), records: [] };
+      }
       for (const rec of r.records) this.state.applyOffset(rec);
     }
     return r;
@@ -185,7 +275,17 @@ export class GroupCoordinatorService {
   }
 
   close(): void {
+    this.closed = true;
     this.timer.close();
-    if (this.expiryTimer) clearInterval(this.expiryTimer);
+    this.expiryTimer?.cancel();
   }
+}
+
+/** A waiter's answer when the group write it waited for failed. */
+function failedAnswer(a: Action, errorCode: number): Action {
+  if (a.kind === 'join') {
+    return { ...a, result: { ...a.result, errorCode, generationId: -1, protocolName: null, leader: '', skipAssignment: false, members: [] } };
+  }
+  if (a.kind === 'sync') return { ...a, result: { ...a.result, errorCode, assignment: Buffer.alloc(0) } };
+  return a;
 }

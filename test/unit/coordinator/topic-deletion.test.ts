@@ -10,6 +10,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { GroupCoordinatorState, type OffsetRecord } from '../../../src/coordinator/group/group-coordinator.ts';
 import { GroupCoordinatorService, type GroupStore } from '../../../src/coordinator/group/service.ts';
+import { SimulatedEnv } from '../../../src/util/env.ts';
 import type { GroupSnapshot, JoinResult } from '../../../src/coordinator/group/types.ts';
 import { ConsumerGroups } from '../../../src/coordinator/group/consumer/consumer-groups.ts';
 import { ErrorCode } from '../../../src/protocol/error-codes.ts';
@@ -106,7 +107,7 @@ class MemoryStore implements GroupStore {
 
 test('service: the offsets of deleted partitions are written as tombstones, then dropped; a failed write keeps them and fails', async () => {
   const store = new MemoryStore();
-  const svc = new GroupCoordinatorService(config, store, () => 1000);
+  const svc = new GroupCoordinatorService(config, store, new SimulatedEnv(1, 1000));
   await svc.commitOffsets({ groupId: 'g', generationId: -1, memberId: '', groupInstanceId: null, offsets: [offset('t', 0, 1), offset('u', 0, 2)] }, exists);
   const existsAfterTDeleted = (topic: string, partition: number) => topic === 'u' && exists(topic, partition);
 
@@ -124,7 +125,7 @@ test('service: the offsets of deleted partitions are written as tombstones, then
 
 test('service: OffsetCommit for a deleted partition is refused and nothing is written', async () => {
   const store = new MemoryStore();
-  const svc = new GroupCoordinatorService(config, store, () => 1000);
+  const svc = new GroupCoordinatorService(config, store, new SimulatedEnv(1, 1000));
   const r = await svc.commitOffsets({ groupId: 'g', generationId: -1, memberId: '', groupInstanceId: null, offsets: [offset('gone', 0, 1)] }, exists);
   assert.deepEqual(r.perPartition, [ErrorCode.UNKNOWN_TOPIC_OR_PARTITION]);
   assert.deepEqual(store.written, []);
@@ -145,7 +146,7 @@ test('service: a topic deleted while a commit of it is being written loses that 
     }
     return write(records);
   };
-  const svc = new GroupCoordinatorService(config, store, () => 1000);
+  const svc = new GroupCoordinatorService(config, store, new SimulatedEnv(1, 1000));
   const commit = svc.commitOffsets({ groupId: 'g', generationId: -1, memberId: '', groupInstanceId: null, offsets: [offset('t', 0, 1), offset('u', 0, 2)] }, existsUntilDeleted);
   // The deletion and its cleanup happen while the commit's write is in flight.
   deleted = true;

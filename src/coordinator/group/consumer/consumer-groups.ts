@@ -6,7 +6,6 @@
  * with response bodies; it does no I/O and has no clock or timers of its own
  * (`service.ts` is the edge). Nothing is persisted yet: groups live in memory.
  */
-import { randomUUID } from 'node:crypto';
 import { ErrorCode } from '../../../protocol/error-codes.ts';
 import { assignmentsEqual, copyAssignment, emptyAssignment, fromWire, toWire } from './assignment.ts';
 import { SERVER_ASSIGNORS } from './assignors.ts';
@@ -21,13 +20,14 @@ import type {
   ListedGroup,
   TopicsMetadata,
 } from './types.ts';
+import { systemEnv } from '../../../util/env.ts';
 
 export const DEFAULT_CONSUMER_GROUP_CONFIG: ConsumerGroupConfig = {
   sessionTimeoutMs: 45_000,
   heartbeatIntervalMs: 5_000,
   maxSize: 2 ** 31 - 1,
   assignors: ['uniform', 'range'],
-  newMemberId: () => randomUUID(),
+  newMemberId: systemEnv.uuid,
   classicGroupInUse: () => false,
 };
 

@@ -1,8 +1,11 @@
 /**
- * The consumer-protocol coordinator's edge: owns the clock and the timer that
- * drives session and revocation timeouts, and supplies the topic metadata to
- * the pure state machine (`consumer-groups.ts`). Nothing is persisted yet.
+ * The consumer-protocol coordinator's edge: owns the clock, the timer that
+ * drives session and revocation timeouts and the source of member ids (an
+ * injected `Env`), and supplies the topic metadata to the pure state machine
+ * (`consumer-groups.ts`). Nothing is persisted yet, so a heartbeat writes
+ * nothing and cannot fail on a write.
  */
+import { systemEnv, type Env } from '../../../util/env.ts';
 import { DeadlineTimer } from '../deadline-timer.ts';
 import { ConsumerGroups } from './consumer-groups.ts';
 import type { ConsumerGroupConfig, DescribedGroup, HeartbeatRequest, HeartbeatResponse, TopicInfo, TopicsMetadata } from './types.ts';
@@ -33,13 +36,17 @@ export class ConsumerGroupService {
   constructor(
     config: Partial<ConsumerGroupConfig>,
     private readonly topics: () => TopicsMetadata,
-    private readonly now: () => number = Date.now,
+    private readonly env: Env = systemEnv,
   ) {
-    this.state = new ConsumerGroups(config);
+    this.state = new ConsumerGroups({ newMemberId: () => env.uuid(), ...config });
     this.timer = new DeadlineTimer(() => {
       this.state.tick(this.now());
       this.schedule();
-    }, now);
+    }, env);
+  }
+
+  private now(): number {
+    return this.env.now();
   }
 
   heartbeat(req: HeartbeatRequest): HeartbeatResponse {
