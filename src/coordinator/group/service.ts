@@ -214,11 +214,19 @@ export class GroupCoordinatorService {
   }
 
   async deleteGroup(groupId: string): Promise<number> {
+    const g = this.state.groups.get(groupId);
+    const before = g && { state: g.state, at: g.currentStateTimestamp };
     const r = this.state.deleteGroup(groupId, this.now());
     if (r.errorCode === 0) {
       try {
         await this.store.write([...r.records, { groupId, snapshot: null }]);
       } catch (err) {
+        // The deletion did not happen: the (empty) classic group is put back.
+        if (g && before && !this.state.groups.has(groupId)) {
+          g.state = before.state;
+          g.currentStateTimestamp = before.at;
+          this.state.groups.set(groupId, g);
+        }
         const code = writeError(err, 'group');
         this.writeFailed('a group deletion', err, code);
         return code;
