@@ -10,10 +10,9 @@
  *   (every byte left there is consumed or copied out before the read
  *   callback returns), instead of a fresh 64 KiB buffer per read: those cost
  *   an allocation each and, counted as external memory by V8, start full
- *   garbage collections. One scratch shared by all connections looked safe
- *   (reads run one at a time) but made an interop test (static group
- *   membership with librdkafka) fail about 1 run in 5, for a reason not
- *   found; with a scratch per connection it passed 16 of 16.
+ *   garbage collections. One scratch shared by all connections is as safe
+ *   (nothing refers into it after the read callback: frame-reader.test.ts,
+ *   "shared scratch"); it did not cause the static-membership flake blamed on it.
  *
  * A frame's own buffer is a PooledBuffer for Produce requests of
  * POOLED_MIN_BYTES and up (the sink retires it once the request is answered;

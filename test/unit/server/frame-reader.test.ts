@@ -200,3 +200,84 @@ test('a frame the sink does not admit is neither allocated nor handed over until
   reader.stop();
   assert.deepEqual(abandoned, [[40_000, 0]]);
 });
+
+/**
+ * The scratch shared by several connections, as it once was: one event-loop
+ * simulation runs several readers whose small reads all land in one buffer,
+ * reads of different connections interleaved (several in one loop turn),
+ * connections paused and resumed in between, and every frame kept by its
+ * handler until the end (as JoinGroup keeps member metadata). With the real
+ * reader every frame stays intact and none lies in the scratch: nothing
+ * outlives the read callback, so sharing it is safe. The control run hands
+ * the scratch's bytes over as if owned (a handler keeping a slice of the
+ * scratch), and the same check catches it.
+ */
+function sharedScratchLoop(specs: { apiKey: number; size: number }[][], steps: { conn: number; cut: number; pause: number }[], keepSlices: boolean) {
+  const shared = Buffer.allocUnsafeSlow(64 * 1024);
+  class SharedScratchReader extends FrameReader {
+    override target(): Buffer {
+      const t = super.target();
+      return t === (this as unknown as { scratch: Buffer | null }).scratch ? shared : t;
+    }
+  }
+  const pool = new BufferPool(16 << 20);
+  const conns = specs.map((frames, c) => {
+    const originals = frames.map((s, i) => frameBytes(s.apiKey, s.size, c * 1000 + i));
+    const got: Got[] = [];
+    const conn = { originals, bytes: stream(originals), at: 0, got, paused: false, reader: null as unknown as FrameReader };
+    conn.reader = new SharedScratchReader(MAX, sink(got, { paused: () => conn.paused }), pool);
+    return conn;
+  });
+  const read = (c: (typeof conns)[number], cut: number) => {
+    const t = c.reader.target();
+    const n = Math.min(t.length, Math.max(1, cut), c.bytes.length - c.at);
+    c.bytes.copy(t, 0, c.at, c.at + n);
+    c.at += n;
+    c.reader.received(t, n, keepSlices && t === shared);
+  };
+  for (const s of steps) {
+    const c = conns[s.conn % conns.length];
+    // A connection at its in-flight limit is paused; one whose replies went out resumes.
+    if (s.pause === 1) c.paused = true;
+    if (s.pause === 2 && c.paused) {
+      c.paused = false;
+      c.reader.resume();
+    }
+    if (c.at < c.bytes.length) read(c, s.cut);
+  }
+  for (const c of conns) {
+    c.paused = false;
+    c.reader.resume();
+    while (c.at < c.bytes.length) read(c, 1 << 20);
+  }
+  return { conns, shared };
+}
+
+const specsArb = fc.array(
+  fc.array(fc.record({ apiKey: fc.constantFrom(0, 1, 11, 14), size: fc.oneof(fc.integer({ min: 0, max: 300 }), fc.integer({ min: 300, max: 40_000 })) }), { minLength: 1, maxLength: 8 }),
+  { minLength: 2, maxLength: 4 },
+);
+const stepsArb = fc.array(fc.record({ conn: fc.nat(3), cut: fc.integer({ min: 1, max: 70_000 }), pause: fc.constantFrom(0, 0, 0, 1, 2) }), { minLength: 1, maxLength: 60 });
+
+test('shared scratch: connections reading into one scratch, interleaved and paused, get every kept frame intact', () => {
+  fc.assert(
+    fc.property(specsArb, stepsArb, (specs, steps) => {
+      const { conns, shared } = sharedScratchLoop(specs, steps, false);
+      for (const [ci, c] of conns.entries()) {
+        assert.equal(c.got.length, c.originals.length, `connection ${ci}`);
+        for (let i = 0; i < c.originals.length; i++) {
+          assert.ok(c.got[i].frame.equals(c.originals[i]), `connection ${ci}, frame ${i} (${c.originals[i].length} bytes)`);
+          assert.notEqual(c.got[i].frame.buffer, shared.buffer, 'no frame lies in the scratch');
+        }
+      }
+    }),
+    { numRuns: 200 },
+  );
+});
+
+test('shared scratch, control: frames left as slices of the scratch are overwritten by other connections\u2019 reads', () => {
+  const specs = [[{ apiKey: 11, size: 200 }], [{ apiKey: 14, size: 200 }]];
+  const { conns } = sharedScratchLoop(specs, [{ conn: 0, cut: 1 << 20, pause: 0 }, { conn: 1, cut: 1 << 20, pause: 0 }], true);
+  assert.equal(conns[0].got.length, 1);
+  assert.ok(!conns[0].got[0].frame.equals(conns[0].originals[0]), 'connection 0\u2019s JoinGroup-like frame was overwritten by connection 1\u2019s read');
+});
