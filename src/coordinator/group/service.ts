@@ -11,7 +11,7 @@
  * formats or the network.
  */
 import { ErrorCode, errorName } from '../../protocol/error-codes.ts';
-import { LogLimiter } from '../../server/log-limiter.ts';
+import { LogLimiter } from '../../util/log-limiter.ts';
 import { systemEnv, type Env, type TimerHandle } from '../../util/env.ts';
 import { DeadlineTimer } from './deadline-timer.ts';
 import { GroupCoordinatorState, type CoordinatorConfig, type OffsetCommitArgs, type OffsetRecord, type PartitionExists } from './group-coordinator.ts';
@@ -289,11 +289,11 @@ export class GroupCoordinatorService {
   }
 }
 
-/** A waiter's answer when the group write it waited for failed. */
+/** A waiter's answer when the group write it waited for failed (an answer that is already an error stays as it is). */
 function failedAnswer(a: Action, errorCode: number): Action {
+  if (a.kind === 'persistGroup' || a.result.errorCode !== ErrorCode.NONE) return a;
   if (a.kind === 'join') {
     return { ...a, result: { ...a.result, errorCode, generationId: -1, protocolName: null, leader: '', skipAssignment: false, members: [] } };
   }
-  if (a.kind === 'sync') return { ...a, result: { ...a.result, errorCode, assignment: Buffer.alloc(0) } };
-  return a;
+  return { ...a, result: { ...a.result, errorCode, assignment: Buffer.alloc(0) } };
 }
