@@ -261,3 +261,40 @@ test('an empty group whose offsets expired is removed; one with offsets left sta
   assert.equal(s.groups.has('gone'), false);
   assert.equal(s.groups.has('kept'), true);
 });
+
+test('the leader re-sending its JoinGroup while the group awaits its SyncGroup gets the members again, and its assignment completes the rebalance', () => {
+  const s = new GroupCoordinatorState(config);
+  const tA = nextToken++;
+  const a = joins(s.join(joinArgs({ clientId: 'a' }), tA, 0)).get(tA)!;
+  const tB = nextToken++;
+  s.join(joinArgs({ clientId: 'b' }), tB, 1);
+  const tA2 = nextToken++;
+  const first = joins(s.join(joinArgs({ memberId: a.memberId }), tA2, 2));
+  const g = s.groups.get('g')!;
+  assert.equal(g.state, 'CompletingRebalance');
+  const leader = g.leaderId!;
+  const follower = [...g.members.keys()].find((id) => id !== leader)!;
+  const generation = g.generationId;
+  assert.equal([...first.values()].find((r) => r.memberId === leader)!.members.length, 2);
+  // The follower waits in SyncGroup; the leader's JoinGroup answer is lost and it joins again, same protocols.
+  const fTok = nextToken++;
+  assert.deepEqual(s.sync({ groupId: 'g', generationId: generation, memberId: follower, groupInstanceId: null, protocolType: 'consumer', protocolName: 'range', assignments: [] }, fTok, 3), []);
+  const tL = nextToken++;
+  const again = joins(s.join(joinArgs({ memberId: leader }), tL, 4)).get(tL)!;
+  assert.equal(again.errorCode, ErrorCode.NONE);
+  assert.equal(again.generationId, generation);
+  assert.equal(again.leader, leader);
+  assert.equal(again.skipAssignment, false, 'the leader must compute the assignment (skipAssignment is for a static leader rejoining a Stable group)');
+  assert.deepEqual(again.members.map((m) => m.memberId).sort(), [leader, follower].sort());
+  // A follower re-sending its JoinGroup gets the generation without the members.
+  const tF = nextToken++;
+  const fAgain = joins(s.join(joinArgs({ memberId: follower }), tF, 5)).get(tF)!;
+  assert.equal(fAgain.generationId, generation);
+  assert.deepEqual(fAgain.members, []);
+  const lTok = nextToken++;
+  const out = syncs(s.sync({ groupId: 'g', generationId: generation, memberId: leader, groupInstanceId: null, protocolType: 'consumer', protocolName: 'range',
+    assignments: [{ memberId: leader, assignment: Buffer.from('L') }, { memberId: follower, assignment: Buffer.from('F') }] }, lTok, 6));
+  assert.equal(g.state, 'Stable');
+  assert.equal(out.get(lTok)!.assignment.toString(), 'L');
+  assert.equal(out.get(fTok)!.assignment.toString(), 'F');
+});
