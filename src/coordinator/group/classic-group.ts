@@ -210,8 +210,10 @@ export class ClassicGroup {
         return actions;
       case 'CompletingRebalance':
         if (!changed) {
-          // It missed our JoinGroup answer: send the current generation again.
-          actions.push({ kind: 'join', token, result: this.currentGenerationJoin(m, true) });
+          // It missed our JoinGroup answer (or, like librdkafka's leader on a metadata
+          // change, joined again): send the current generation again, to the leader
+          // with the members, since its SyncGroup is what completes this rebalance.
+          actions.push({ kind: 'join', token, result: this.currentGenerationJoin(m, false) });
           return actions;
         }
         m.joinToken = token;
