@@ -26,10 +26,15 @@ Each record is committed synchronously (offset + 1) right after it is
 consumed, so the committed offsets track what was consumed. The process
 closes the consumer cleanly (LeaveGroup for dynamic members) when it reads
 "close" on stdin or stdin reaches EOF.
+
+For diagnosis (confluent): SAMSA_TEST_RDKAFKA_DEBUG=cgrp,metadata,... sets
+librdkafka's `debug`, and SAMSA_TEST_RDKAFKA_LOG_DIR=DIR writes its log lines
+to DIR/<client-id>-<pid>.log.
 """
 import argparse
 import json
 import logging
+import os
 import re
 import sys
 import threading
@@ -115,12 +120,22 @@ def run_confluent():
             for k in ('partition.assignment.strategy', 'session.timeout.ms', 'heartbeat.interval.ms'):
                 del conf[k]
     extra = {}
-    if args.debug_cgrp:
-        conf['debug'] = 'cgrp'
+    debug = [c for c in os.environ.get('SAMSA_TEST_RDKAFKA_DEBUG', '').split(',') if c]
+    log_dir = os.environ.get('SAMSA_TEST_RDKAFKA_LOG_DIR')
+    if args.debug_cgrp and 'cgrp' not in debug:
+        debug.append('cgrp')
+    if debug or log_dir:
+        if debug:
+            conf['debug'] = ','.join(debug)
         log = logging.getLogger('rdkafka-' + (args.client_id or args.group))
         log.setLevel(logging.DEBUG)
         log.propagate = False
-        log.addHandler(CgrpLog())
+        if args.debug_cgrp:
+            log.addHandler(CgrpLog())
+        if log_dir:
+            fh = logging.FileHandler(os.path.join(log_dir, '%s-%d.log' % (args.client_id or args.group, os.getpid())))
+            fh.setFormatter(logging.Formatter('%(asctime)s %(message)s'))
+            log.addHandler(fh)
         extra['logger'] = log
     consumer = Consumer(conf, **extra)
     cooperative = args.strategy == 'cooperative-sticky' or args.group_protocol == 'consumer'
