@@ -1,9 +1,14 @@
 /**
  * `samsa group list | describe | reset-offsets | delete`: consumer groups.
  *
- *   describe      state, members (client id, host, assigned partitions decoded
- *                 from the ConsumerProtocol assignment bytes), and per partition
- *                 committed offset, log end offset and lag, plus the total lag;
+ *   describe      state, members (client id, host, assigned partitions), and per
+ *                 partition committed offset, log end offset and lag, plus the
+ *                 total lag. Like Kafka's kafka-consumer-groups, it asks with
+ *                 ConsumerGroupDescribe first (KIP-848 groups, group.protocol=
+ *                 consumer: the broker's assignment) and with DescribeGroups for
+ *                 a classic group (assignments decoded from the ConsumerProtocol
+ *                 bytes);
+ *   list          every group with its type (classic / consumer, ListGroups v5);
  *   reset-offsets a plan (current -> new per partition) printed as a dry run,
  *                 committed with --execute only while the group has no members
  *                 (Empty or Dead), as Kafka's kafka-consumer-groups does;
@@ -22,6 +27,9 @@ export interface GroupMemberView {
   clientId: string;
   host: string;
   assignment: TopicPartitions[];
+  /** Consumer-protocol groups: the member's epoch and the assignment it is moving to. */
+  memberEpoch?: number;
+  targetAssignment?: TopicPartitions[];
 }
 
 export interface PartitionLag {
@@ -36,6 +44,8 @@ export interface PartitionLag {
 
 export interface GroupView {
   groupId: string;
+  /** 'consumer' for a KIP-848 group, else 'classic'. */
+  groupType: 'classic' | 'consumer';
   state: string;
   protocolType: string;
   protocol: string;
@@ -44,22 +54,68 @@ export interface GroupView {
   totalLag: number;
 }
 
-/** A group's members and, per partition it owns or has committed, committed offset, log end and lag. */
-export async function describeGroupView(c: KafkaClient, groupId: string): Promise<GroupView> {
+export interface GroupDescription {
+  groupType: 'classic' | 'consumer';
+  state: string;
+  protocolType: string;
+  /** Classic: the selected protocol (assignor); consumer: the server assignor. */
+  protocol: string;
+  members: GroupMemberView[];
+}
+
+const sortedTps = (tps: TopicPartitions[]): TopicPartitions[] =>
+  tps.map((t) => ({ topic: t.topic, partitions: [...t.partitions].sort((a, b) => a - b) })).sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : 0));
+
+/** The partitions of a ConsumerGroupDescribe assignment, by topic name (its id when the broker gave no name). */
+function consumerAssignment(a: { topicPartitions: { topicId: string; topicName: string; partitions: number[] }[] }): TopicPartitions[] {
+  return sortedTps(a.topicPartitions.map((t) => ({ topic: t.topicName || t.topicId, partitions: t.partitions })));
+}
+
+/**
+ * The group as its coordinator describes it: ConsumerGroupDescribe for a
+ * consumer-protocol (KIP-848) group, else DescribeGroups (a group that does
+ * not exist is a classic Dead group without members).
+ */
+export async function describeAnyGroup(c: KafkaClient, groupId: string): Promise<GroupDescription> {
+  const cg = await c.describeConsumerGroup(groupId);
+  if (cg) {
+    return {
+      groupType: 'consumer',
+      state: cg.groupState,
+      protocolType: 'consumer',
+      protocol: cg.assignorName,
+      members: cg.members.map((m) => ({
+        memberId: m.memberId,
+        groupInstanceId: m.instanceId ?? null,
+        clientId: m.clientId,
+        host: m.clientHost,
+        assignment: consumerAssignment(m.assignment),
+        memberEpoch: m.memberEpoch,
+        targetAssignment: consumerAssignment(m.targetAssignment),
+      })),
+    };
+  }
   const g = await c.describeGroup(groupId);
-  const committed = await c.offsetFetch(groupId);
   const members: GroupMemberView[] = g.members.map((m) => {
     let assignment: TopicPartitions[] = [];
     if (g.protocolType === 'consumer' || g.protocolType === '') {
       try {
-        assignment = decodeAssignment(m.memberAssignment).partitions.map((t) => ({ topic: t.topic, partitions: [...t.partitions].sort((a, b) => a - b) }));
+        assignment = sortedTps(decodeAssignment(m.memberAssignment).partitions);
       } catch {
         assignment = [];
       }
     }
     return { memberId: m.memberId, groupInstanceId: m.groupInstanceId ?? null, clientId: m.clientId, host: m.clientHost, assignment };
   });
-  if ((g.groupState === 'Dead' || g.groupState === '') && members.length === 0 && committed.filter((x) => x.offset >= 0).length === 0) {
+  return { groupType: 'classic', state: g.groupState, protocolType: g.protocolType, protocol: g.protocolData, members };
+}
+
+/** A group's members and, per partition it owns or has committed, committed offset, log end and lag. */
+export async function describeGroupView(c: KafkaClient, groupId: string): Promise<GroupView> {
+  const g = await describeAnyGroup(c, groupId);
+  const committed = await c.offsetFetch(groupId);
+  const members = g.members;
+  if ((g.state === 'Dead' || g.state === '') && members.length === 0 && committed.filter((x) => x.offset >= 0).length === 0) {
     throw new KafkaError(69, `group '${groupId}' does not exist`);
   }
   const owner = new Map<string, GroupMemberView>();
@@ -78,7 +134,7 @@ export async function describeGroupView(c: KafkaClient, groupId: string): Promis
     const m = owner.get(key);
     offsets.push({ topic, partition, committedOffset: co, logEndOffset: end, lag, memberId: m?.memberId ?? null, clientId: m?.clientId ?? null });
   }
-  return { groupId, state: g.groupState, protocolType: g.protocolType, protocol: g.protocolData, members, offsets, totalLag };
+  return { groupId, groupType: g.groupType, state: g.state, protocolType: g.protocolType, protocol: g.protocol, members, offsets, totalLag };
 }
 
 export type ResetSpec =
@@ -171,7 +227,7 @@ export function registerGroupCommands(program: Command, io: CliIO, clientOptions
         io.stdout(JSON.stringify(groups) + '\n');
         return;
       }
-      io.stdout(formatTable(['GROUP', 'STATE', 'PROTOCOL-TYPE'], groups.map((g) => [g.groupId, g.state, g.protocolType || null])));
+      io.stdout(formatTable(['GROUP', 'TYPE', 'STATE', 'PROTOCOL-TYPE'], groups.map((g) => [g.groupId, g.type, g.state, g.protocolType || null])));
     });
   });
 
@@ -182,12 +238,15 @@ export function registerGroupCommands(program: Command, io: CliIO, clientOptions
         io.stdout(JSON.stringify(v) + '\n');
         return;
       }
-      io.stdout(`Group: ${v.groupId}\nState: ${v.state}\nProtocol: ${v.protocolType || '-'}${v.protocol ? ` (${v.protocol})` : ''}\nMembers: ${v.members.length}\nTotal lag: ${v.totalLag}\n\n`);
+      io.stdout(`Group: ${v.groupId}\nType: ${v.groupType}\nState: ${v.state}\nProtocol: ${v.protocolType || '-'}${v.protocol ? ` (${v.protocol})` : ''}\nMembers: ${v.members.length}\nTotal lag: ${v.totalLag}\n\n`);
       if (v.members.length > 0) {
+        const tps = (a: TopicPartitions[] | undefined) => a?.map((t) => `${t.topic}:${t.partitions.join(',')}`).join(' ') || null;
+        // A consumer-protocol member also has an epoch and the assignment it is reconciling towards.
+        const consumer = v.groupType === 'consumer';
         io.stdout(
           formatTable(
-            ['MEMBER', 'CLIENT-ID', 'HOST', 'PARTITIONS'],
-            v.members.map((m) => [m.memberId, m.clientId, m.host, m.assignment.map((t) => `${t.topic}:${t.partitions.join(',')}`).join(' ') || null]),
+            ['MEMBER', 'CLIENT-ID', 'HOST', ...(consumer ? ['EPOCH'] : []), 'PARTITIONS', ...(consumer ? ['TARGET-PARTITIONS'] : [])],
+            v.members.map((m) => [m.memberId, m.clientId, m.host, ...(consumer ? [m.memberEpoch ?? null] : []), tps(m.assignment), ...(consumer ? [tps(m.targetAssignment)] : [])]),
           ) + '\n',
         );
       }
@@ -211,9 +270,9 @@ export function registerGroupCommands(program: Command, io: CliIO, clientOptions
     const spec = parseResetSpec(o);
     if (o.execute && o.dryRun) throw new UsageError('give either --dry-run or --execute, not both');
     await withClient(o, async (c) => {
-      const g = await c.describeGroup(groupId);
-      if (o.execute && !RESETTABLE.has(g.groupState)) {
-        throw new UsageError(`group '${groupId}' is ${g.groupState} with ${g.members.length} member(s): offsets can only be reset while it has no members (stop its consumers first)`);
+      const g = await describeAnyGroup(c, groupId);
+      if (o.execute && !RESETTABLE.has(g.state)) {
+        throw new UsageError(`group '${groupId}' is ${g.state} with ${g.members.length} member(s): offsets can only be reset while it has no members (stop its consumers first)`);
       }
       const rows = await planReset(c, groupId, o.topic ?? [], spec);
       if (o.execute) await c.offsetCommit(groupId, rows.map((r) => ({ topic: r.topic, partition: r.partition, offset: r.newOffset })));

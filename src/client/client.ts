@@ -14,6 +14,7 @@ import { splitBatches } from '../protocol/records/validate.ts';
 import type {
   ApiMessages,
   ApiName,
+  ConsumerGroupDescribeResponseDescribedGroup,
   DescribeGroupsResponseDescribedGroup,
   HeartbeatResponse,
   OffsetCommitRequestPartitionInput,
@@ -611,14 +612,14 @@ export class KafkaClient {
     return out;
   }
 
-  /** Groups known to every broker in the cluster. */
-  async listGroups(): Promise<{ groupId: string; protocolType: string; state: string | null }[]> {
+  /** Groups known to every broker in the cluster; type: 'classic' or 'consumer' (KIP-848), null before ListGroups v5. */
+  async listGroups(): Promise<{ groupId: string; protocolType: string; state: string | null; type: string | null }[]> {
     const md = await this.metadata([]);
-    const out: { groupId: string; protocolType: string; state: string | null }[] = [];
+    const out: { groupId: string; protocolType: string; state: string | null; type: string | null }[] = [];
     for (const b of md.brokers) {
       const res = await this.request('ListGroups', { statesFilter: [], typesFilter: [] }, { nodeId: b.nodeId });
       check(res.errorCode, 'list groups');
-      for (const g of res.groups) out.push({ groupId: g.groupId, protocolType: g.protocolType, state: g.groupState ?? null });
+      for (const g of res.groups) out.push({ groupId: g.groupId, protocolType: g.protocolType, state: g.groupState ?? null, type: g.groupType ?? null });
     }
     return out;
   }
@@ -631,6 +632,24 @@ export class KafkaClient {
     if (g.errorCode === ErrorCode.GROUP_ID_NOT_FOUND) return { ...g, errorCode: ErrorCode.NONE, groupState: 'Dead', members: [] };
     check(g.errorCode, `describe group '${groupId}'`);
     return g;
+  }
+
+  /**
+   * ConsumerGroupDescribe (KIP-848 consumer-protocol groups): the group as the
+   * coordinator answers it, or null when it has no such group (a classic group
+   * or none: GROUP_ID_NOT_FOUND) or does not support the API.
+   */
+  async describeConsumerGroup(groupId: string): Promise<ConsumerGroupDescribeResponseDescribedGroup | null> {
+    return this.withRetry(async () => {
+      const coord = await this.findCoordinator(groupId);
+      const c = await this.connection(coord.host, coord.port);
+      if (!c.supports('ConsumerGroupDescribe')) return null;
+      const res = await c.send('ConsumerGroupDescribe', { groupIds: [groupId], includeAuthorizedOperations: false });
+      const g = res.groups[0];
+      if (g.errorCode === ErrorCode.GROUP_ID_NOT_FOUND) return null;
+      check(g.errorCode, `describe consumer group '${groupId}'`, g.errorMessage);
+      return g;
+    });
   }
 
   /** A fresh client-side member id prefix, as Java clients use client.id-UUID. */

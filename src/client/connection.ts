@@ -157,6 +157,11 @@ export class Connection {
     return v;
   }
 
+  /** Whether this client and the broker share a version of the API. */
+  supports(apiName: ApiName): boolean {
+    return this.versions.has(apiByName(apiName).key);
+  }
+
   /** Sends a request at the negotiated version; resolves to the decoded response body. */
   send<K extends ApiName>(apiName: K, body: ApiMessages[K]['requestInput'], opts: { noResponse?: boolean } = {}): Promise<ApiMessages[K]['response']> {
     return this.sendAt(apiByName(apiName), this.versionOf(apiName), body, opts);

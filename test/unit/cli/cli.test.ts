@@ -7,6 +7,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { runCli } from '../../../src/cli/main.ts';
 import { startBroker, type EmbeddedBroker } from '../../../src/index.ts';
+import { KafkaClient } from '../../../src/client/index.ts';
+import { Kip848Member } from '../../helpers/groups.ts';
 
 let broker: EmbeddedBroker;
 before(async () => {
@@ -149,10 +151,88 @@ test('group commands: usage errors and unknown groups are one line with a non-ze
   r = await run(['group', 'describe', 'gx', '--json']);
   assert.deepEqual(JSON.parse(r.out).offsets.map((o: any) => [o.partition, o.committedOffset, o.lag]), [[0, 0, 0], [1, 0, 0]]);
   r = await run(['group', 'list']);
-  assert.match(r.out, /^GROUP\s+STATE\s+PROTOCOL-TYPE\n/);
-  assert.match(r.out, /\ngx\s+Empty/);
+  assert.match(r.out, /^GROUP\s+TYPE\s+STATE\s+PROTOCOL-TYPE\n/);
+  assert.match(r.out, /\ngx\s+classic\s+Empty/);
   r = await run(['group', 'delete', 'gx', '--json']);
   assert.deepEqual(JSON.parse(r.out), { groupId: 'gx', deleted: true });
+});
+
+async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined && v !== false) return v as T;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+test('group describe / list / reset-offsets / delete of a KIP-848 (consumer protocol) group', async () => {
+  await run(['topic', 'create', 'cli-848', '--partitions', '2']);
+  await run(['produce', 'cli-848', '--partition', '1'], 'a\nb\nc\n');
+  const client = new KafkaClient({ bootstrapServers: broker.bootstrapServers, clientId: 'cli-848-member' });
+  const member = new Kip848Member(client, 'g848', ['cli-848'], 100);
+  try {
+    member.start();
+    await until('the member to own both partitions', async () => JSON.stringify(await member.ownedTps()) === '["cli-848:0","cli-848:1"]');
+    const described = async () => {
+      const r = await run(['group', 'describe', 'g848', '--json']);
+      assert.equal(r.code, 0, r.err);
+      return JSON.parse(r.out);
+    };
+    const v = await until('the group to be Stable', async () => { const x = await described(); return x.state === 'Stable' && x; });
+    assert.equal(v.groupType, 'consumer');
+    assert.equal(v.protocolType, 'consumer');
+    assert.ok(v.protocol.length > 0, 'the server assignor');
+    assert.equal(v.members.length, 1);
+    const m = v.members[0];
+    assert.equal(m.memberId, member.memberId);
+    assert.equal(m.clientId, 'cli-848-member');
+    assert.match(m.host, /127\.0\.0\.1/);
+    assert.equal(m.memberEpoch, member.epoch);
+    assert.deepEqual(m.assignment, [{ topic: 'cli-848', partitions: [0, 1] }]);
+    assert.deepEqual(m.targetAssignment, [{ topic: 'cli-848', partitions: [0, 1] }]);
+    assert.deepEqual(v.offsets.map((o: any) => [o.partition, o.committedOffset, o.logEndOffset, o.lag, o.memberId]), [
+      [0, null, 0, null, member.memberId],
+      [1, null, 3, null, member.memberId],
+    ]);
+    let r = await run(['group', 'describe', 'g848']);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /^Group: g848\nType: consumer\nState: Stable\n/);
+    assert.match(r.out, /MEMBER\s+CLIENT-ID\s+HOST\s+EPOCH\s+PARTITIONS\s+TARGET-PARTITIONS\n/);
+    assert.match(r.out, new RegExp(`${member.memberId}\\s+cli-848-member\\s+\\S+\\s+${member.epoch}\\s+cli-848:0,1\\s+cli-848:0,1\\n`));
+
+    r = await run(['group', 'list', '--json']);
+    assert.deepEqual(JSON.parse(r.out).filter((g: any) => g.groupId === 'g848'), [{ groupId: 'g848', protocolType: 'consumer', state: 'Stable', type: 'consumer' }]);
+    r = await run(['group', 'list']);
+    assert.match(r.out, /\ng848\s+consumer\s+Stable\s+consumer\n/);
+
+    // with a member: --execute and delete are refused
+    r = await run(['group', 'reset-offsets', 'g848', '--topic', 'cli-848', '--to-latest', '--execute']);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /^samsa: group 'g848' is Stable with 1 member\(s\): offsets can only be reset while it has no members/);
+    r = await run(['group', 'delete', 'g848']);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /NON_EMPTY_GROUP/);
+
+    assert.equal(await member.leave(), 0);
+    const empty = await described();
+    assert.equal(empty.groupType, 'consumer');
+    assert.equal(empty.state, 'Empty');
+    assert.deepEqual(empty.members, []);
+    r = await run(['group', 'reset-offsets', 'g848', '--topic', 'cli-848', '--to-latest', '--execute', '--json']);
+    assert.equal(r.code, 0, r.err);
+    assert.deepEqual(JSON.parse(r.out).partitions.map((p: any) => [p.partition, p.newOffset]), [[0, 0], [1, 3]]);
+    assert.deepEqual((await described()).offsets.map((o: any) => [o.partition, o.committedOffset, o.lag]), [[0, 0, 0], [1, 3, 0]]);
+    r = await run(['group', 'delete', 'g848', '--json']);
+    assert.equal(r.code, 0, r.err);
+    r = await run(['group', 'describe', 'g848']);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /group 'g848' does not exist/);
+  } finally {
+    await member.stop();
+    await client.close();
+  }
 });
 
 test('cluster info', async () => {
