@@ -13,7 +13,10 @@
  *    partition (and no record) consumed by both;
  *  - `samsa consume --group` shares one group with a kafkajs member (its
  *    RoundRobinAssigner protocol) and with a kcat / librdkafka member (range);
- *  - `group list` / `group delete`.
+ *  - `group list` / `group delete`;
+ *  - a KIP-848 group (confluent-kafka 2.16, group.protocol=consumer):
+ *    describe shows its members with what the broker assigned them and the
+ *    lag, list its type; reset-offsets and delete wait until it is empty.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -22,6 +25,8 @@ import path from 'node:path';
 import { Kafka, Partitioners, logLevel, type Admin, type Producer } from 'kafkajs';
 import { runCli } from '../../src/cli/main.ts';
 import { startTestBroker, REPO_ROOT, type TestBroker } from '../helpers/broker.ts';
+import { PyMember } from '../helpers/groups.ts';
+import { currentPython } from '../helpers/pyclient.ts';
 
 const BIN = path.join(REPO_ROOT, 'bin', 'samsa.mjs');
 let broker: TestBroker;
@@ -122,7 +127,7 @@ test('kafkajs group: describe shows the member and the lag; reset-offsets dry ru
   assert.match(r.out, new RegExp(`${TOPIC}\\s+1\\s+5\\s+8\\s+3\\s+cg-test`));
 
   r = await cli(['group', 'list', '--json']);
-  assert.deepEqual(JSON.parse(r.out).filter((g: any) => g.groupId === GROUP), [{ groupId: GROUP, protocolType: 'consumer', state: 'Stable' }]);
+  assert.deepEqual(JSON.parse(r.out).filter((g: any) => g.groupId === GROUP), [{ groupId: GROUP, protocolType: 'consumer', state: 'Stable', type: 'classic' }]);
 
   // a group with members: --execute refused, delete refused
   r = await cli(['group', 'reset-offsets', GROUP, '--topic', TOPIC, '--to-earliest', '--execute']);
@@ -333,4 +338,68 @@ test('samsa consume --group shares a group with a kcat (librdkafka) member', asy
   assert.equal(new Set([...mine, ...theirs].map((x) => x.v)).size, 40);
   const pm = new Set(mine.map((x) => x.p));
   assert.deepEqual([...new Set(theirs.map((x) => x.p))].filter((p) => pm.has(p)), []);
+});
+
+test('a KIP-848 group of confluent-kafka 2.16 members: describe, list, reset-offsets and delete', async () => {
+  const topic = 'cg-848';
+  const group = 'cg-848-group';
+  assert.equal((await cli(['topic', 'create', topic, '--partitions', '4'])).code, 0);
+  for (let p = 0; p < 4; p++) await produceTo(topic, p, [...Array(5).keys()].map((i) => `k${p}-${i}`));
+  const python = currentPython();
+  const start = (name: string) => new PyMember(name, ['--client', 'confluent', '--bootstrap', broker.bootstrapServers, '--group', group, '--topic', topic, '--group-protocol', 'consumer'], python);
+  const members = [start('m848-a'), start('m848-b')];
+  try {
+    // Stable, both members own what the broker says they were assigned, all 4 partitions, all 20 records committed
+    const view = await waitFor('2 members sharing the topic with everything committed', async () => {
+      const v = await describe(group);
+      if (v.state !== 'Stable' || v.members.length !== 2) return false;
+      for (const pm of members) {
+        const m = v.members.find((x: any) => x.clientId === pm.name);
+        const tps = (m?.assignment ?? []).flatMap((t: any) => t.partitions.map((p: number) => `${t.topic}:${p}`)).sort();
+        if (!m || tps.length === 0 || JSON.stringify(tps) !== JSON.stringify(pm.ownedTps ?? null)) return false;
+      }
+      const owned = v.members.flatMap((m: any) => m.assignment.flatMap((t: any) => t.partitions)).sort();
+      return owned.join() === '0,1,2,3' && v.offsets.length === 4 && v.offsets.every((o: any) => o.committedOffset === 5) ? v : false;
+    });
+    assert.equal(view.groupType, 'consumer');
+    assert.equal(view.protocolType, 'consumer');
+    assert.equal(view.totalLag, 0);
+    for (const m of view.members) {
+      assert.ok(m.memberEpoch > 0);
+      assert.deepEqual(m.targetAssignment, m.assignment);
+    }
+    for (const o of view.offsets) {
+      assert.deepEqual([o.logEndOffset, o.lag], [5, 0]);
+      assert.equal(o.memberId, view.members.find((m: any) => m.assignment.some((t: any) => t.partitions.includes(o.partition))).memberId);
+    }
+    let r = await cli(['group', 'describe', group]);
+    assert.match(r.out, /^Group: cg-848-group\nType: consumer\nState: Stable\n/);
+    assert.match(r.out, /Members: 2\n/);
+    assert.match(r.out, /\sm848-a\s/);
+
+    r = await cli(['group', 'list', '--json']);
+    assert.deepEqual(JSON.parse(r.out).filter((g: any) => g.groupId === group), [{ groupId: group, protocolType: 'consumer', state: 'Stable', type: 'consumer' }]);
+
+    r = await cli(['group', 'reset-offsets', group, '--topic', topic, '--to-earliest', '--execute']);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /^samsa: group 'cg-848-group' is Stable with 2 member\(s\)/);
+    r = await cli(['group', 'delete', group]);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /NON_EMPTY_GROUP/);
+  } finally {
+    await Promise.all(members.map((m) => m.close()));
+  }
+  await waitFor('the group to be empty', async () => {
+    const v = await describe(group);
+    return v.groupType === 'consumer' && v.state === 'Empty' && v.members.length === 0;
+  });
+  let r = await cli(['group', 'reset-offsets', group, '--topic', topic, '--to-earliest', '--execute']);
+  assert.equal(r.code, 0, r.err);
+  assert.deepEqual(await committedOffsets(group, topic), [0, 0, 0, 0]);
+  assert.equal((await describe(group)).totalLag, 20);
+  r = await cli(['group', 'delete', group]);
+  assert.equal(r.code, 0, r.err);
+  r = await cli(['group', 'describe', group]);
+  assert.equal(r.code, 1);
+  assert.equal(r.err, `samsa: group '${group}' does not exist\n`);
 });
