@@ -21,15 +21,16 @@ pom="$root/scripts/kafka-ref/pom.xml"
 die() { echo "kafka-ref: $*" >&2; exit 1; }
 
 resolve() {
-  local stamp="$lib/.resolved"
-  if [ -f "$stamp" ] && [ "$stamp" -nt "$pom" ]; then return 0; fi
+  local stamp="$lib/.resolved" want
+  want="$(sha256sum "$pom" | cut -d' ' -f1)"
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return 0; fi
   command -v mvn >/dev/null || die "Maven (mvn) is not installed"
   rm -rf "$lib.tmp"
   mvn -q -B -f "$pom" dependency:copy-dependencies -DoutputDirectory="$lib.tmp" >&2 ||
     die "could not resolve Apache Kafka from Maven Central (see the Maven output above)"
   rm -rf "$lib"
   mv "$lib.tmp" "$lib"
-  touch "$lib/.resolved"
+  echo "$want" >"$lib/.resolved"
 }
 
 free_port() {
