@@ -176,7 +176,7 @@ export const BROKER_PROPERTY_DEFS: BrokerPropertyDef[] = [
     typeof v === 'number' && v !== -1 && (v < 1 || v > 9) ? 'must be -1 or between 1 and 9' : null),
   ig('compression.lz4.level', 'int', '9', 'lz4 level used when the broker compresses.', between(1, 17)),
   ig('compression.zstd.level', 'int', '3', 'zstd level used when the broker compresses.', between(-131072, 22)),
-  ig('min.insync.replicas', 'int', '1', 'Replicas that must have a record before an acks=all produce succeeds.', atLeast(1)),
+  d('min.insync.replicas', 'int', '1', 'In-sync replicas needed for an acks=all produce to succeed (NOT_ENOUGH_REPLICAS otherwise).', atLeast(1)),
   ig('unclean.leader.election.enable', 'boolean', 'false', 'Allow an out-of-sync replica to become leader.'),
   // groups and internal topics
   p('group.initial.rebalance.delay.ms', 'int', '3000', 'How long the first rebalance of an empty group waits for more members.', atLeast(0)),

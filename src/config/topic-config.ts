@@ -126,7 +126,6 @@ const TOPIC_CONFIGS_WITHOUT_EFFECT = new Set([
   'leader.replication.throttled.replicas',
   'local.retention.bytes',
   'local.retention.ms',
-  'min.insync.replicas',
   'preallocate',
   'segment.jitter.ms',
   'unclean.leader.election.enable',

@@ -11,6 +11,7 @@ import { decodeStored, encodeStored, partitionForGroup, type StoredRecord } from
 import type { GroupStore } from '../coordinator/group/service.ts';
 import type { Broker } from './broker.ts';
 import type { TopicState } from '../metadata/image.ts';
+import { ErrorCode } from '../protocol/error-codes.ts';
 
 export const OFFSETS_TOPIC = '__consumer_offsets';
 
@@ -62,9 +63,11 @@ export class OffsetsTopicStore implements GroupStore {
     for (const [p, recs] of byPartition) {
       const part = this.b.replicas.get(OFFSETS_TOPIC, p);
       if (!part) throw new Error(`${OFFSETS_TOPIC}-${p} is not hosted here`);
+      const refused = part.checkAppend(1);
+      if (refused === ErrorCode.KAFKA_STORAGE_ERROR) throw part.log.dirHealth.refusal();
+      if (refused !== ErrorCode.NONE) throw new Error(`${OFFSETS_TOPIC}-${p} refuses the write (error code ${refused})`);
       const records = encodeBatch({ records: recs.map((r) => ({ ...encodeStored(r), timestamp: now })) });
-      part.log.append(records, { leaderEpoch: topic.partitions[p].leaderEpoch });
-      part.log.setHighWatermark(part.log.logEndOffset);
+      part.appendAsLeader(records);
     }
   }
 

@@ -1,30 +1,24 @@
 /**
- * The replicas this broker hosts: one PartitionLog per partition in the
- * metadata image, created and deleted as metadata records commit, plus the
- * wake-ups that long-polling fetches wait on.
- *
- * A partition keeps Kafka's replication vocabulary even on one node: it has a
- * leader, a leader epoch and in-sync replicas from the image; the log keeps
- * log end offset and high watermark apart. With a single in-sync replica the
- * high watermark follows the log end offset on append.
+ * The replicas this broker hosts, following the metadata image: a Partition
+ * (partition.ts: role, leader epoch, ISR, high watermark, delayed acks) with
+ * its PartitionLog for every partition whose replica set names this node,
+ * created and deleted as metadata records commit. A partition change in the
+ * image makes the Partition leader or follower (with one node: always
+ * leader). Also the wake-ups that long-polling fetches wait on.
  */
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { LogManager } from '../storage/log-manager.ts';
 import type { LogDirHealth } from '../storage/log-dir-health.ts';
 import { TimeSlice } from '../storage/time-slice.ts';
-import type { PartitionLog } from '../storage/partition-log.ts';
 import { type LogConfig, defaultLogConfig } from '../storage/log-config.ts';
-import type { MetadataImage, TopicState } from '../metadata/image.ts';
+import type { MetadataImage, PartitionState, TopicState } from '../metadata/image.ts';
 import type { MetadataRecord } from '../metadata/records.ts';
 import type { BrokerConfig } from '../config/broker-config.ts';
 import { effectiveTopicConfig } from './topic-configs.ts';
+import { type Clock, Partition } from './partition.ts';
 
-export interface Partition {
-  topic: TopicState;
-  index: number;
-  log: PartitionLog;
-}
+export { Partition };
 
 type Waiter = () => void;
 
@@ -36,16 +30,16 @@ export class ReplicaManager {
   private readonly opening = new Set<string>();
   /** Effective topic configs by topic id, recomputed when configs change. */
   private readonly effective = new Map<string, Map<string, string>>();
-  private readonly waiters = new Map<Partition, Set<Waiter>>();
 
   private constructor(
     readonly logs: LogManager,
     private readonly image: MetadataImage,
     private readonly config: BrokerConfig,
     private readonly logger: Logger,
+    private readonly clock: Clock,
   ) {}
 
-  static async open(image: MetadataImage, config: BrokerConfig, logger: Logger, dirHealth: LogDirHealth[] = []): Promise<ReplicaManager> {
+  static async open(image: MetadataImage, config: BrokerConfig, logger: Logger, dirHealth: LogDirHealth[] = [], clock: Clock = Date): Promise<ReplicaManager> {
     const logs = await LogManager.open({
       logDirs: config.logDirs,
       dirHealth,
@@ -57,7 +51,7 @@ export class ReplicaManager {
       // flush.ms is checked at least every second; Kafka's scheduler default (Long.MAX) would never run it
       flushCheckIntervalMs: Math.min(config.logFlushSchedulerIntervalMs, 1000),
     });
-    const rm = new ReplicaManager(logs, image, config, logger);
+    const rm = new ReplicaManager(logs, image, config, logger, clock);
     // Logs of partitions the metadata no longer has: a deletion was committed but the
     // broker stopped before their directories were renamed away. They go before
     // anything is served, so that a topic created again under the name starts empty.
@@ -68,10 +62,26 @@ export class ReplicaManager {
       await logs.deleteLogs(stray.map((l) => ({ topic: l.topic, partition: l.partition })), undefined, { removeNow: true });
     }
     const wanted: { topic: TopicState; index: number }[] = [];
-    for (const t of image.topicsByName.values()) for (const p of t.partitions) if (p) wanted.push({ topic: t, index: p.partition });
+    let elsewhere = 0;
+    for (const t of image.topicsByName.values()) {
+      for (const p of t.partitions) {
+        if (!p) continue;
+        if (rm.isReplica(p)) wanted.push({ topic: t, index: p.partition });
+        else if (logs.getLog(t.name, p.partition)) elsewhere++;
+      }
+    }
+    if (elsewhere > 0) {
+      // kept on disk: they may be this node's again after a reassignment
+      logger.warn({ logs: elsewhere }, 'not serving logs of partitions whose replica set does not name this node');
+    }
     await rm.ensurePartitions(wanted, new TimeSlice());
     logs.startBackgroundTasks();
     return rm;
+  }
+
+  /** Whether this node is in the partition's replica set: only then does it host the partition. */
+  private isReplica(state: PartitionState): boolean {
+    return state.replicas.includes(this.config.nodeId);
   }
 
   private key(topic: string, partition: number): string {
@@ -107,6 +117,17 @@ export class ReplicaManager {
     };
   }
 
+  /** min.insync.replicas of the topic (the broker's unless overridden). */
+  minInsyncReplicas(topic: TopicState): number {
+    return Number(this.topicConfig(topic).get('min.insync.replicas') ?? this.config.minInsyncReplicas);
+  }
+
+  /** The topic's configs, applied to one of its partitions. */
+  private configure(p: Partition, cfg: LogConfig): void {
+    p.log.updateConfig(cfg);
+    p.minInsyncReplicas = this.minInsyncReplicas(p.topic);
+  }
+
   /** max.message.bytes of the topic (message.max.bytes of the broker unless overridden). */
   maxMessageBytes(topic: TopicState): number {
     return Number(this.topicConfig(topic).get('max.message.bytes') ?? this.config.messageMaxBytes);
@@ -134,15 +155,12 @@ export class ReplicaManager {
           log = await this.logs.createLog(topic.name, index, cfg!, { syncDir: false });
           created.add(path.dirname(log.dir));
         }
-        log.updateConfig(cfg!);
-        // Leader with itself as the only in-sync replica: everything in the local log
-        // is replicated to the whole ISR, so the high watermark is the log end offset
-        // (the checkpointed one may lag after an unclean stop).
-        const state = topic.partitions[index];
-        if (state.leader === this.config.nodeId && state.isr.length === 1 && state.isr[0] === this.config.nodeId) {
-          log.setHighWatermark(log.logEndOffset);
-        }
-        ready.push({ topic, index, log });
+        const p = new Partition(topic, index, log, this.config.nodeId, this.clock);
+        this.configure(p, cfg!);
+        // leader or follower as the image says; a leader alone in its ISR moves the
+        // high watermark to the log end offset (the checkpointed one may lag after an unclean stop)
+        p.update(topic.partitions[index]);
+        ready.push(p);
         const y = slice.tick();
         if (y) await y;
       }
@@ -189,10 +207,22 @@ export class ReplicaManager {
       );
     };
     for (const rec of batch) {
-      if (rec.type === 'Partition') {
-        await remove();
+      if (rec.type === 'Partition' || rec.type === 'PartitionChange') {
+        // the image holds the state after the whole batch; a topic removed later in it is skipped
         const t = this.image.topicsById.get(rec.topicId);
-        if (t) {
+        const state = t?.partitions[rec.partition];
+        if (!t || !state) continue;
+        const hosted = this.get(t.name, rec.partition);
+        if (!this.isReplica(state)) {
+          // this node left the replica set: the partition is no longer hosted here
+          if (!hosted) continue;
+          await create();
+          this.unhost(hosted);
+          removing.push(hosted);
+        } else if (hosted) {
+          hosted.update(state); // become leader or follower
+        } else {
+          await remove();
           creating.push({ topic: t, index: rec.partition });
           this.opening.add(t.topicId);
         }
@@ -203,8 +233,7 @@ export class ReplicaManager {
         this.effective.delete(rec.topicId);
         for (const p of parts) {
           this.partitions.delete(this.key(p.topic.name, p.index));
-          this.wake(p);
-          this.waiters.delete(p);
+          p.stop();
           removing.push(p);
         }
       } else if (rec.type === 'Config' && rec.resourceType === 'topic') {
@@ -213,11 +242,11 @@ export class ReplicaManager {
         if (!t) continue;
         this.effective.delete(t.topicId);
         const cfg = this.logConfigFor(t);
-        for (const p of this.byTopic.get(t.topicId) ?? []) p.log.updateConfig(cfg);
+        for (const p of this.byTopic.get(t.topicId) ?? []) this.configure(p, cfg);
       } else if (rec.type === 'Config' && rec.resourceType === 'broker') {
         this.effective.clear();
         for (const p of this.partitions.values()) {
-          p.log.updateConfig(this.logConfigFor(p.topic));
+          this.configure(p, this.logConfigFor(p.topic));
           const y = slice.tick();
           if (y) await y;
         }
@@ -227,23 +256,21 @@ export class ReplicaManager {
     await remove();
   }
 
-  /** Register a wake-up for new data on any of `parts`; returns the unregister function. */
-  watch(parts: Partition[], w: Waiter): () => void {
-    for (const p of parts) {
-      let s = this.waiters.get(p);
-      if (!s) this.waiters.set(p, (s = new Set()));
-      s.add(w);
-    }
-    return () => {
-      for (const p of parts) this.waiters.get(p)?.delete(w);
-    };
+  /** A partition stops being served here (its log is deleted by the caller). */
+  private unhost(p: Partition): void {
+    this.partitions.delete(this.key(p.topic.name, p.index));
+    const list = this.byTopic.get(p.topic.topicId);
+    const i = list ? list.indexOf(p) : -1;
+    if (i >= 0) list!.splice(i, 1);
+    p.stop();
   }
 
-  /** New data is readable on `p` (high watermark moved). */
-  wake(p: Partition): void {
-    const s = this.waiters.get(p);
-    if (!s || s.size === 0) return;
-    for (const w of [...s]) w();
+  /** Register a wake-up for new data on any of `parts`; returns the unregister function. */
+  watch(parts: Partition[], w: Waiter): () => void {
+    for (const p of parts) p.watch(w);
+    return () => {
+      for (const p of parts) p.unwatch(w);
+    };
   }
 
   all(): IterableIterator<Partition> {
@@ -251,7 +278,7 @@ export class ReplicaManager {
   }
 
   async close(): Promise<void> {
-    for (const s of this.waiters.values()) for (const w of [...s]) w();
+    for (const p of this.partitions.values()) p.wake();
     await this.logs.close();
   }
 }

@@ -5,14 +5,16 @@
  * up to the high watermark (read_uncommitted) or last stable offset
  * (read_committed). Large reads from segment files are not read at all:
  * they go out by sendfile (FileRegion, server/sendfile.ts). Long polls until
- * `min_bytes` arrive or `max_wait_ms` passes, woken by appends. Incremental
- * fetch sessions per KIP-227.
+ * `min_bytes` arrive or `max_wait_ms` passes, woken when the high watermark
+ * moves. Whether a partition is served (leader, current leader epoch, log
+ * dir not failed) is the Partition's rule. Incremental fetch sessions per
+ * KIP-227.
  */
 import { ErrorCode } from '../../protocol/error-codes.ts';
 import type { Broker } from '../broker.ts';
 import { AFTER_WRITE, type Handler, type ResponseBody } from '../dispatcher.ts';
 import type { FetchRequest, FetchResponseInput } from '../../protocol/generated/messages.ts';
-import type { Partition } from '../replica-manager.ts';
+import type { Partition } from '../partition.ts';
 import { type FetchSession, type SessionPartition, partitionKey } from '../fetch-sessions.ts';
 import { OffsetOutOfRangeError } from '../../storage/errors.ts';
 import type { FileRegion } from '../../storage/file-region.ts';
@@ -120,11 +122,7 @@ function collectWants(b: Broker, req: FetchRequest, byId: boolean, session: Fetc
     let errorCode: number = ErrorCode.NONE;
     if (!topic) errorCode = byId ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
     else if (!part) errorCode = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
-    else if (sp.currentLeaderEpoch >= 0) {
-      const epoch = topic.partitions[sp.partition].leaderEpoch;
-      if (sp.currentLeaderEpoch < epoch) errorCode = ErrorCode.FENCED_LEADER_EPOCH;
-      else if (sp.currentLeaderEpoch > epoch) errorCode = ErrorCode.UNKNOWN_LEADER_EPOCH;
-    }
+    else errorCode = part.checkLeader(sp.currentLeaderEpoch);
     return Object.assign(sp, { part, errorCode }) as Want;
   });
 }
@@ -150,8 +148,8 @@ function readAll(wants: Want[], maxBytes: number, readCommitted: boolean, pins: 
       continue;
     }
     const log = w.part.log;
-    pd.highWatermark = log.highWatermark;
-    pd.lastStableOffset = log.highWatermark; // no open transactions yet: LSO = HW
+    pd.highWatermark = w.part.highWatermark;
+    pd.lastStableOffset = pd.highWatermark; // no open transactions yet: LSO = HW
     pd.logStartOffset = log.logStartOffset;
     const limit = Math.min(w.partitionMaxBytes, maxBytes - bytes);
     const maxOffset = readCommitted ? pd.lastStableOffset : pd.highWatermark;

@@ -7,7 +7,7 @@ import { ErrorCode } from '../../protocol/error-codes.ts';
 import type { Broker } from '../broker.ts';
 import type { Handler } from '../dispatcher.ts';
 import type { ListOffsetsRequest, ListOffsetsResponseInput } from '../../protocol/generated/messages.ts';
-import type { Partition } from '../replica-manager.ts';
+import type { Partition } from '../partition.ts';
 import { batch, iterateRecords, splitBatches } from '../../protocol/records/index.ts';
 
 const LATEST = -1;
@@ -26,13 +26,11 @@ export function listOffsetsHandler(b: Broker): Handler<ListOffsetsRequest, ListO
         partitions: t.partitions.map((p) => {
           const part = topic ? b.replicas.get(topic.name, p.partitionIndex) : undefined;
           if (!part) return answer(p.partitionIndex, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, -1, -1, -1, v);
-          const leaderEpoch = topic!.partitions[p.partitionIndex].leaderEpoch;
-          if (p.currentLeaderEpoch !== undefined && p.currentLeaderEpoch >= 0 && p.currentLeaderEpoch !== leaderEpoch) {
-            const code = p.currentLeaderEpoch < leaderEpoch ? ErrorCode.FENCED_LEADER_EPOCH : ErrorCode.UNKNOWN_LEADER_EPOCH;
-            return answer(p.partitionIndex, code, -1, -1, -1, v);
-          }
+          // leader, current leader epoch, log dir not failed: the Partition's rule
+          const refused = part.checkLeader(p.currentLeaderEpoch ?? -1);
+          if (refused !== ErrorCode.NONE) return answer(p.partitionIndex, refused, -1, -1, -1, v);
           const found = lookup(part, Number(p.timestamp), readCommitted);
-          return answer(p.partitionIndex, ErrorCode.NONE, found.timestamp, found.offset, found.offset >= 0 ? leaderEpoch : -1, v);
+          return answer(p.partitionIndex, ErrorCode.NONE, found.timestamp, found.offset, found.offset >= 0 ? part.leaderEpoch : -1, v);
         }),
       };
     });
@@ -44,7 +42,7 @@ function lookup(part: Partition, timestamp: number, readCommitted: boolean): { o
   const log = part.log;
   switch (timestamp) {
     case LATEST:
-      return { offset: readCommitted ? log.highWatermark : log.highWatermark, timestamp: -1 };
+      return { offset: readCommitted ? part.highWatermark : part.highWatermark, timestamp: -1 };
     case EARLIEST:
     case EARLIEST_LOCAL:
       return { offset: log.logStartOffset, timestamp: -1 };
@@ -55,7 +53,7 @@ function lookup(part: Partition, timestamp: number, readCommitted: boolean): { o
     default: {
       if (timestamp < 0) return { offset: -1, timestamp: -1 };
       const r = log.offsetForTimestamp(timestamp);
-      if (!r || r.offset >= log.highWatermark) return { offset: -1, timestamp: -1 };
+      if (!r || r.offset >= part.highWatermark) return { offset: -1, timestamp: -1 };
       return firstRecordAtOrAfter(part, r.offset, timestamp) ?? { offset: -1, timestamp: -1 };
     }
   }
@@ -70,8 +68,8 @@ function lookup(part: Partition, timestamp: number, readCommitted: boolean): { o
 function firstRecordAtOrAfter(part: Partition, fromOffset: number, timestamp: number): { offset: number; timestamp: number } | null {
   const log = part.log;
   let offset = fromOffset;
-  while (offset < log.highWatermark) {
-    const { batches } = log.read(offset, 1, { maxOffset: log.highWatermark, minOneBatch: true });
+  while (offset < part.highWatermark) {
+    const { batches } = log.read(offset, 1, { maxOffset: part.highWatermark, minOneBatch: true });
     if (batches.length === 0) return null;
     let next = offset;
     for (const chunk of batches) {

@@ -20,9 +20,14 @@ export function deleteRecordsHandler(b: Broker): Handler<DeleteRecordsRequest, D
           partitions.push({ partitionIndex: p.partitionIndex, lowWatermark: -1, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION });
           continue;
         }
+        const refused = part.checkLeader();
+        if (refused !== ErrorCode.NONE) {
+          partitions.push({ partitionIndex: p.partitionIndex, lowWatermark: -1, errorCode: refused });
+          continue;
+        }
         const log = part.log;
-        const target = p.offset === -1 ? log.highWatermark : Number(p.offset);
-        if (target < 0 || target > log.highWatermark) {
+        const target = p.offset === -1 ? part.highWatermark : Number(p.offset);
+        if (target < 0 || target > part.highWatermark) {
           partitions.push({ partitionIndex: p.partitionIndex, lowWatermark: -1, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE });
           continue;
         }
@@ -53,11 +58,9 @@ export function offsetForLeaderEpochHandler(b: Broker): Handler<OffsetForLeaderE
         const topic = b.image.topicsByName.get(t.topic);
         const part = topic ? b.replicas.get(t.topic, p.partition) : undefined;
         if (!part) return { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, partition: p.partition, leaderEpoch: -1, endOffset: -1 };
-        const current = topic!.partitions[p.partition].leaderEpoch;
-        if (p.currentLeaderEpoch !== undefined && p.currentLeaderEpoch >= 0 && p.currentLeaderEpoch !== current) {
-          const code = p.currentLeaderEpoch < current ? ErrorCode.FENCED_LEADER_EPOCH : ErrorCode.UNKNOWN_LEADER_EPOCH;
-          return { errorCode: code, partition: p.partition, leaderEpoch: -1, endOffset: -1 };
-        }
+        // leader, current leader epoch, log dir not failed: the Partition's rule
+        const refused = part.checkLeader(p.currentLeaderEpoch ?? -1);
+        if (refused !== ErrorCode.NONE) return { errorCode: refused, partition: p.partition, leaderEpoch: -1, endOffset: -1 };
         const r = part.log.endOffsetForEpoch(p.leaderEpoch);
         return { errorCode: ErrorCode.NONE, partition: p.partition, leaderEpoch: r.epoch, endOffset: r.endOffset };
       }),

@@ -1,10 +1,13 @@
 /**
  * Produce: validate each partition's record batches without decoding their
  * records (size, magic, CRC32C, offsets), check idempotent producers'
- * sequences, append the bytes as they came (only base offset, leader epoch
- * and, for LogAppendTime topics, timestamps are patched), then answer per
- * `acks`: 0 never, 1 after the append, -1 (all) once the bytes are fsynced
- * (group commit: one fsync serves every producer waiting on that log).
+ * sequences, then hand the bytes to the Partition (partition.ts), which
+ * decides whether this node may append (leader, min.insync.replicas for
+ * acks=-1), appends them as they came (only base offset, leader epoch and,
+ * for LogAppendTime topics, timestamps are patched) and moves the high
+ * watermark. Answer per `acks`: 0 never, 1 after the append, -1 (all) when
+ * the Partition's delayed operation completes (today: once fsynced, one
+ * fsync serving every producer waiting on that log).
  * A log dir that is full or failed answers KAFKA_STORAGE_ERROR (nothing
  * appended, or, for acks=-1, not known durable); the connection stays open.
  */
@@ -15,7 +18,7 @@ import { appendDecompressionLimit, splitBatches, validateBatchForAppend } from '
 import type { Broker } from '../broker.ts';
 import { type Handler, NO_RESPONSE } from '../dispatcher.ts';
 import type { ProduceRequest, ProduceResponseInput } from '../../protocol/generated/messages.ts';
-import type { Partition } from '../replica-manager.ts';
+import type { Partition } from '../partition.ts';
 import { KafkaStorageError } from '../../storage/errors.ts';
 
 interface PartitionResult {
@@ -67,7 +70,7 @@ export function produceHandler(b: Broker): Handler<ProduceRequest, ProduceRespon
         }
         let r: { result: PartitionResult; appended: boolean };
         try {
-          r = appendToPartition(b, part, pd.index, pd.records, req.transactionalId ?? null);
+          r = appendToPartition(b, part, pd.index, pd.records, req.transactionalId ?? null, acks);
         } catch (err) {
           // The log dir is full or failed (logged once by the storage engine, not per request).
           if (!(err instanceof KafkaStorageError)) throw err;
@@ -77,10 +80,10 @@ export function produceHandler(b: Broker): Handler<ProduceRequest, ProduceRespon
         if (r.appended && acks === -1) {
           const result = r.result;
           durableWaits.push(
-            part.log.flushedUpTo(part.log.logEndOffset).catch((err) => {
-              // Not known durable (fsync failed, or the dir failed meanwhile): not acknowledged.
-              if (!(err instanceof KafkaStorageError)) throw err;
-              Object.assign(result, storageFailure(pd.index));
+            part.waitForAcks(part.log.logEndOffset).then((errorCode) => {
+              // not acknowledged: e.g. not known durable (fsync failed, or the dir failed meanwhile)
+              if (errorCode === ErrorCode.KAFKA_STORAGE_ERROR) Object.assign(result, storageFailure(pd.index));
+              else if (errorCode !== ErrorCode.NONE) Object.assign(result, failed(pd.index, errorCode));
             }),
           );
         }
@@ -114,7 +117,12 @@ function appendToPartition(
   index: number,
   records: Buffer | null,
   transactionalId: string | null,
+  acks: number,
 ): { result: PartitionResult; appended: boolean } {
+  // not the leader, a failed log dir, or (acks=-1) fewer in-sync replicas than min.insync.replicas
+  const refused = part.checkAppend(acks);
+  if (refused === ErrorCode.KAFKA_STORAGE_ERROR) return { result: storageFailure(index), appended: false };
+  if (refused !== ErrorCode.NONE) return { result: failed(index, refused), appended: false };
   if (records === null || records.length === 0) {
     return { result: failed(index, ErrorCode.INVALID_RECORD, 'Produce request carries no record batch'), appended: false };
   }
@@ -190,12 +198,7 @@ function appendToPartition(
       return { result: failed(index, ErrorCode[verdict], null), appended: false };
     }
   }
-  const logAppendTime = cfg.messageTimestampType === 'LogAppendTime' ? Date.now() : undefined;
-  const leaderEpoch = b.image.topicsById.get(part.topic.topicId)?.partitions[index]?.leaderEpoch ?? 0;
-  const info = log.append(records, { leaderEpoch, logAppendTime });
-  // One in-sync replica: the high watermark follows the log end offset.
-  log.setHighWatermark(log.logEndOffset);
-  b.replicas.wake(part);
+  const info = part.appendAsLeader(records);
   return {
     result: {
       index,

@@ -51,5 +51,6 @@ test('topic configs say whether they are enforced', () => {
   const topics = md.slice(md.indexOf('## Topic configs'));
   assert.match(topics, /\| config \| type \| default \| effect \| broker synonyms \| description \|/);
   assert.equal(row(topics, 'retention.ms')[3], 'enforced');
-  assert.equal(row(topics, 'min.insync.replicas')[3], 'ignored (no effect)');
+  assert.equal(row(topics, 'min.insync.replicas')[3], 'enforced');
+  assert.equal(row(topics, 'preallocate')[3], 'ignored (no effect)');
 });
