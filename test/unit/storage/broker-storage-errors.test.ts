@@ -2,8 +2,9 @@
  * What a client sees when the storage under an in-process broker fails
  * (faults injected at the write seam, faults.ts): an fdatasync EIO fails the
  * waiting acks=all produce with KAFKA_STORAGE_ERROR, and nothing more is
- * acknowledged from that log dir (acks=1 included); the connection stays
- * open; a metadata commit that cannot be written answers
+ * acknowledged from that log dir (acks=1 included); Fetch and ListOffsets
+ * on its partitions answer KAFKA_STORAGE_ERROR, as Kafka does for an offline
+ * log dir; the connection stays open; a metadata commit that cannot be written answers
  * CreateTopics with KAFKA_STORAGE_ERROR and creates nothing.
  */
 import { test, before, after } from 'node:test';
@@ -11,6 +12,8 @@ import assert from 'node:assert/strict';
 import kafkajs from 'kafkajs';
 import { startBroker, type EmbeddedBroker } from '../../../src/index.ts';
 import { FaultyIO, withFileIO } from './faults.ts';
+import { KafkaClient } from '../../../src/client/index.ts';
+import { ErrorCode } from '../../../src/protocol/error-codes.ts';
 
 let broker: EmbeddedBroker;
 let kafka: kafkajs.Kafka;
@@ -58,12 +61,18 @@ test('fdatasync EIO: the acks=all produce gets KAFKA_STORAGE_ERROR, later produc
     // The fsync would work now; the dir still acknowledges nothing more.
     await assert.rejects(producer.send({ topic: 'eio', acks: -1, messages: [{ value: 'after' }] }), storageError);
     await assert.rejects(producer.send({ topic: 'eio', acks: 1, messages: [{ value: 'after' }] }), storageError);
-    // Same connection, still answering: the acknowledged record is still listed.
+    // Still answering, but the failed log dir serves no reads either (a full one would).
     const admin2 = kafka.admin();
     await admin2.connect();
-    const [p0] = await admin2.fetchTopicOffsets('eio');
-    assert.equal(p0.high, '2', 'the acknowledged record and the unacknowledged one whose fsync failed');
+    await assert.rejects(admin2.fetchTopicOffsets('eio'), storageError);
     await admin2.disconnect();
+    const client = new KafkaClient({ bootstrapServers: broker.bootstrapServers, retries: 0 });
+    try {
+      await assert.rejects(client.fetch('eio', 0, 0), (err: any) => err.code === ErrorCode.KAFKA_STORAGE_ERROR);
+      await assert.rejects(client.listOffsets('eio', 0, 'latest'), (err: any) => err.code === ErrorCode.KAFKA_STORAGE_ERROR);
+    } finally {
+      await client.close();
+    }
   } finally {
     await producer.disconnect();
   }
