@@ -55,6 +55,8 @@ export class Partition {
   private readonly fetchWaiters = new Set<Waiter>();
   /** acks=all produces waiting to be acknowledged. */
   private readonly acks = new DelayedOffsetOps();
+  /** A log flush was asked for the waiting acks and has not answered yet (one at a time: it covers every append before it). */
+  private flushAsked = false;
 
   constructor(
     readonly topic: TopicState,
@@ -179,8 +181,15 @@ export class Partition {
   waitForAcks(endOffset: number): Promise<number> {
     if (endOffset <= this.ackedOffset()) return Promise.resolve(this.ackCode());
     const op = this.acks.add(endOffset);
-    this.log.flushedUpTo(endOffset).then(this.onFlushed, this.onFlushFailed);
+    this.askFlush();
     return op;
+  }
+
+  /** Asks the log to fsync up to the last waiting acks=all (concurrent appends share the fsync). */
+  private askFlush(): void {
+    if (this.flushAsked || this.acks.size === 0 || this.acks.lastOffset <= this.log.recoveryPoint) return;
+    this.flushAsked = true;
+    this.log.flushedUpTo(this.acks.lastOffset).then(this.onFlushed, this.onFlushFailed);
   }
 
   /** What acks=all has reached: below the high watermark and fsynced on this node. */
@@ -196,9 +205,14 @@ export class Partition {
     if (this.acks.size > 0 && this._role === 'leader') this.acks.completeUpTo(this.ackedOffset(), this.ackCode());
   }
 
-  private readonly onFlushed = (): void => this.tryCompleteAcks();
+  private readonly onFlushed = (): void => {
+    this.flushAsked = false;
+    this.tryCompleteAcks();
+    this.askFlush(); // appended while that fsync ran
+  };
 
   private readonly onFlushFailed = (err: unknown): void => {
+    this.flushAsked = false;
     // What the fsyncs reached is acknowledged; the rest is not known durable. A failed fsync
     // fails the dir for good, so nothing above the point reached can be acknowledged later.
     this.tryCompleteAcks();

@@ -146,6 +146,25 @@ test('with another ISR member the high watermark is the smallest log end offset 
   );
 });
 
+test('with another ISR member a delayed acks=all waits for the high watermark as well as the fsync', async () => {
+  await withPartition(
+    async (p, log, fsync) => {
+      p.appendAsLeader(makeBatch(3));
+      const a = settled(p.waitForAcks(log.logEndOffset));
+      while (log.recoveryPoint < 3) {
+        fsync.release();
+        await new Promise((r) => setImmediate(r));
+      }
+      await new Promise((r) => setImmediate(r));
+      assert.equal(a.done, false, 'fsynced here, but the follower does not have it');
+      p.updateFollowerEndOffset(2, 3);
+      await until(() => a.done, 'the delayed acks=all');
+      assert.equal(a.value, ErrorCode.NONE);
+    },
+    state({ replicas: [ME, 2], isr: [ME, 2] }),
+  );
+});
+
 test('fencing with the current leader epoch: older is FENCED_LEADER_EPOCH, newer UNKNOWN_LEADER_EPOCH, none skips it', async () => {
   await withPartition(
     async (p) => {
