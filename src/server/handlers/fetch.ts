@@ -68,7 +68,7 @@ export function fetchHandler(b: Broker): Handler<FetchRequest, FetchResponseInpu
 
     const now = attempt(req.maxWaitMs <= 0);
     if (now) return now;
-    // Long poll: wait for appends to any requested partition, or the timeout.
+    // Long poll: wait for the high watermark of any requested partition to move, or the timeout.
     return new Promise((resolve) => {
       const parts = wants.map((w) => w.part).filter((p): p is Partition => p !== undefined);
       let done = false;
