@@ -16,6 +16,7 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { Kafka, logLevel, Partitioners, type Producer } from 'kafkajs';
 import { startChildBroker, sleep, type ChildBroker } from '../helpers/broker.ts';
+import { kcatConsume } from '../helpers/kcat.ts';
 
 const FS_BYTES = 16 * 1024 * 1024;
 const VALUE = 'v'.repeat(16 * 1024);
@@ -53,24 +54,15 @@ function countLines(out: string, text: string): number {
   return out.split('\n').filter((l) => l.includes(text)).length;
 }
 
-/** Every record of the topic's partition 0, offset -> value (read with a consumer-less fetch loop). */
+/**
+ * Every record of the topic's partition 0, offset -> value, read with kcat
+ * (no consumer group: a group cannot form while the disk holding
+ * __consumer_offsets is full, on Kafka as here).
+ */
 async function readAll(b: ChildBroker, topic: string, expect: number): Promise<Map<number, string>> {
-  const kafka = kafkaFor(b);
-  const consumer = kafka.consumer({ groupId: `reader-${Date.now()}-${Math.random()}`, maxBytesPerPartition: 4 * 1024 * 1024 });
-  const got = new Map<number, string>();
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topic, fromBeginning: true });
-    await consumer.run({
-      autoCommit: false,
-      eachMessage: async ({ message }) => {
-        got.set(Number(message.offset), message.value?.toString() ?? '');
-      },
-    });
-    await until(`${expect} records of ${topic}`, 60_000, () => got.size >= expect);
-  } finally {
-    await consumer.disconnect();
-  }
+  const records = await kcatConsume(b.bootstrapServers, topic, { partition: 0 });
+  const got = new Map<number, string>(records.map((r) => [r.offset, r.payload ?? '']));
+  assert.ok(got.size >= expect, `${topic}: read ${got.size} records, expected at least ${expect}`);
   return got;
 }
 
