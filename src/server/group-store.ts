@@ -46,7 +46,7 @@ export class OffsetsTopicStore implements GroupStore {
     );
     const topic = this.b.image.topicsByName.get(OFFSETS_TOPIC);
     // e.g. refused by samsa.max.partitions: the request that needed it fails with this reason
-    if (!topic) throw new Error(`${OFFSETS_TOPIC} could not be created: ${r.errorMessage ?? `error code ${r.errorCode}`}`);
+    if (!topic) throw writeFailure(`${OFFSETS_TOPIC} could not be created: ${r.errorMessage ?? `error code ${r.errorCode}`}`, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
     return topic;
   }
 
@@ -62,10 +62,10 @@ export class OffsetsTopicStore implements GroupStore {
     const now = Date.now();
     for (const [p, recs] of byPartition) {
       const part = this.b.replicas.get(OFFSETS_TOPIC, p);
-      if (!part) throw new Error(`${OFFSETS_TOPIC}-${p} is not hosted here`);
+      if (!part) throw writeFailure(`${OFFSETS_TOPIC}-${p} is not hosted here`, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
       const refused = part.checkAppend(1);
       if (refused === ErrorCode.KAFKA_STORAGE_ERROR) throw part.log.dirHealth.refusal();
-      if (refused !== ErrorCode.NONE) throw new Error(`${OFFSETS_TOPIC}-${p} refuses the write (error code ${refused})`);
+      if (refused !== ErrorCode.NONE) throw writeFailure(`${OFFSETS_TOPIC}-${p} refuses the write (error code ${refused})`, refused);
       const records = encodeBatch({ records: recs.map((r) => ({ ...encodeStored(r), timestamp: now })) });
       part.appendAsLeader(records);
     }
@@ -99,4 +99,9 @@ export class OffsetsTopicStore implements GroupStore {
     }
     return out;
   }
+}
+
+/** An append to __consumer_offsets that failed with a Kafka error: the coordinator maps `errorCode` to its answer (service.ts writeError). */
+function writeFailure(message: string, errorCode: number): Error & { errorCode: number } {
+  return Object.assign(new Error(message), { errorCode });
 }
