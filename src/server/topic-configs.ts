@@ -36,6 +36,11 @@ export function describeTopicConfigs(topic: TopicState, config: BrokerConfig, im
   return resolveTopicConfigs(topic.configs, config, dynamicBrokerConfigs(image, config.nodeId));
 }
 
+/** The configs a topic with these overrides would have (CreateTopics with validateOnly). */
+export function describeTopicOverrides(overrides: ReadonlyMap<string, string>, config: BrokerConfig, image?: MetadataImage): DescribedConfig[] {
+  return resolveTopicConfigs(overrides, config, dynamicBrokerConfigs(image, config.nodeId));
+}
+
 export function describeBrokerConfigs(config: BrokerConfig, image?: MetadataImage): DescribedConfig[] {
   return describeBroker(config, dynamicBrokerConfigs(image, config.nodeId));
 }

@@ -68,7 +68,8 @@ export function metadataHandler(b: Broker): Handler<MetadataRequest, MetadataRes
       for (const t of b.image.topicsByName.values()) topics.push(describe(t));
     } else {
       for (const rt of requested) {
-        if (rt.name === null || rt.name === undefined) {
+        // v10+ may name a topic by id; Kafka's clients then leave the name null or empty.
+        if (rt.name === null || rt.name === undefined || (rt.topicId !== undefined && rt.topicId !== ZERO_UUID)) {
           const t = b.image.topicsById.get(rt.topicId);
           topics.push(t ? describe(t) : unknownTopic(null, rt.topicId, ErrorCode.UNKNOWN_TOPIC_ID));
           continue;

@@ -4,7 +4,7 @@ import { ZERO_UUID } from '../../protocol/schema.ts';
 import type { Broker } from '../broker.ts';
 import type { Handler } from '../dispatcher.ts';
 import type { CreatePartitionsRequest, CreatePartitionsResponseInput, CreateTopicsRequest, CreateTopicsResponseInput, DeleteTopicsRequest, DeleteTopicsResponseInput } from '../../protocol/generated/messages.ts';
-import { describeTopicConfigs } from '../topic-configs.ts';
+import { describeTopicConfigs, describeTopicOverrides } from '../topic-configs.ts';
 import type { TopicState } from '../../metadata/image.ts';
 import { TimeSlice } from '../../storage/time-slice.ts';
 
@@ -26,6 +26,15 @@ export function createTopicsHandler(b: Broker): Handler<CreateTopicsRequest, Cre
       const r = results[i];
       const ok = r.errorCode === ErrorCode.NONE;
       const topic = ok ? b.image.topicsByName.get(t.name) : undefined;
+      // validateOnly creates nothing: describe the configs the topic would have
+      const overrides = () => new Map(t.configs.flatMap((c) => (c.value === null ? [] : [[c.name, c.value] as const])));
+      const described = !ok
+        ? null
+        : req.validateOnly
+          ? describeTopicOverrides(overrides(), b.config, b.image)
+          : topic
+            ? describeTopicConfigs(topic, b.config)
+            : null;
       topics.push({
         name: t.name,
         topicId: ok && !req.validateOnly ? r.topicId : ZERO_UUID,
@@ -34,16 +43,15 @@ export function createTopicsHandler(b: Broker): Handler<CreateTopicsRequest, Cre
         topicConfigErrorCode: ErrorCode.NONE,
         numPartitions: ok ? r.numPartitions : -1,
         replicationFactor: ok ? r.replicationFactor : -1,
-        configs:
-          ok && topic
-            ? describeTopicConfigs(topic, b.config).map((c) => ({
-                name: c.name,
-                value: c.value,
-                readOnly: c.readOnly,
-                configSource: c.source,
-                isSensitive: c.isSensitive,
-              }))
-            : null,
+        configs: described
+          ? described.map((c) => ({
+              name: c.name,
+              value: c.value,
+              readOnly: c.readOnly,
+              configSource: c.source,
+              isSensitive: c.isSensitive,
+            }))
+          : null,
       });
       const y = slice.tick();
       if (y) await y;

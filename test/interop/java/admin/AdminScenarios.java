@@ -174,7 +174,7 @@ public class AdminScenarios {
         single &= pi.leader() != null && pi.leader().id() == nodeId && pi.replicas().size() == 1 && pi.isr().size() == 1;
       out.put("leaderAndSingleReplica", single);
       TopicDescription byId = admin.describeTopics(TopicCollection.ofTopicIds(List.of(d.topicId()))).allTopicIds().get().get(d.topicId());
-      out.put("byIdName", byId.name());
+      out.put("byIdNameMatches", t1.equals(byId.name()));
     });
 
     scenario("describeTopics.unknown", out -> admin.describeTopics(List.of(p(t1) + "-nope")).allTopicNames().get());
