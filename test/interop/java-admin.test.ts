@@ -28,6 +28,7 @@ const SCENARIOS = [
   'listTopics',
   'describeTopics',
   'describeTopics.unknown',
+  'describeTopics.unknownId',
   'createPartitions',
   'createPartitions.validateOnly',
   'createPartitions.decrease',

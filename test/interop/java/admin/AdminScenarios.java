@@ -141,9 +141,12 @@ public class AdminScenarios {
     });
 
     scenario("createTopics.validateOnly", out -> {
-      CreateTopicsResult r = admin.createTopics(List.of(new NewTopic(t2, 2, (short) 1)), new CreateTopicsOptions().validateOnly(true));
+      CreateTopicsResult r = admin.createTopics(List.of(new NewTopic(t2, 2, (short) 1).configs(Map.of("retention.ms", "5000"))),
+          new CreateTopicsOptions().validateOnly(true));
       r.all().get();
       out.put("numPartitions", r.numPartitions(t2).get());
+      out.put("retention.ms", entry(r.config(t2).get().get("retention.ms")));
+      out.put("segment.bytes", entry(r.config(t2).get().get("segment.bytes")));
       out.put("createdAfterwards", admin.listTopics().names().get().contains(t2));
     });
 
@@ -178,6 +181,9 @@ public class AdminScenarios {
     });
 
     scenario("describeTopics.unknown", out -> admin.describeTopics(List.of(p(t1) + "-nope")).allTopicNames().get());
+
+    scenario("describeTopics.unknownId", out ->
+        admin.describeTopics(TopicCollection.ofTopicIds(List.of(org.apache.kafka.common.Uuid.randomUuid()))).allTopicIds().get());
 
     scenario("createPartitions", out -> {
       admin.createPartitions(Map.of(t1, NewPartitions.increaseTo(5))).all().get();
