@@ -34,6 +34,7 @@ const SCENARIOS = [
   'createPartitions.decrease',
   'createPartitions.unknownTopic',
   'describeConfigs.topic',
+  'describeConfigs.topic.synonyms',
   'describeConfigs.unknownTopic',
   'describeConfigs.broker',
   'incrementalAlterConfigs.topic',
@@ -45,6 +46,7 @@ const SCENARIOS = [
   'incrementalAlterConfigs.broker.readOnly',
   'produce',
   'listOffsets',
+  'listOffsets.moreSpecs',
   'deleteRecords',
   'deleteRecords.beyondHighWatermark',
   'consumer.joinAndCommit',
@@ -58,12 +60,18 @@ const SCENARIOS = [
   'deleteConsumerGroupOffsets.subscribedTopic',
   'removeMembersFromConsumerGroup',
   'removeMembersFromConsumerGroup.unknownMember',
+  'consumerProtocol.join',
+  'consumerProtocol.listGroups',
+  'consumerProtocol.describeConsumerGroups',
+  'consumerProtocol.deleteConsumerGroups.nonEmpty',
   'alterConsumerGroupOffsets',
   'deleteConsumerGroupOffsets',
   'deleteConsumerGroups',
   'deleteConsumerGroups.unknown',
   'describeLogDirs',
   'describeReplicaLogDirs',
+  'describeCluster.authorizedOperations',
+  'listConfigResources',
   'describeFeatures',
   'electLeaders',
   'describeProducers',
@@ -77,6 +85,8 @@ const SCENARIOS = [
   'describeMetadataQuorum',
   'listPartitionReassignments',
   'deleteTopics',
+  'deleteTopics.byId',
+  'deleteTopics.unknownId',
   'deleteTopics.unknown',
 ];
 
@@ -92,6 +102,16 @@ const DIFFERENT: Record<string, Outcome> = {
     'min.insync.replicas': { value: '1', source: 'DEFAULT_CONFIG', readOnly: false },
     ok: true,
   },
+  // Samsa also lists the broker synonym log.retention.hours (default 168); Kafka lists no broker synonym
+  // of retention.ms here (its first broker synonym, log.retention.ms, has no value)
+  'describeConfigs.topic.synonyms': {
+    'retention.ms': ['retention.ms=123456:DYNAMIC_TOPIC_CONFIG', 'log.retention.hours=168:DEFAULT_CONFIG'],
+    'segment.bytes': ['log.segment.bytes=1073741824:DEFAULT_CONFIG'],
+    ok: true,
+  },
+  // Samsa has no authorizer and answers "not provided"; Kafka without one answers every cluster operation
+  'describeCluster.authorizedOperations': { operations: null, ok: true },
+  listConfigResources: unsupported,
   // Samsa has no feature flags (ApiVersions carries none)
   describeFeatures: { finalized: [], supported: [], ok: true },
   electLeaders: unsupported,

@@ -99,20 +99,20 @@ public class AdminScenarios {
   public static void main(String[] args) throws Exception {
     bootstrap = args[0];
     String p = args[1];
-    String t1 = p + "-t1", t2 = p + "-validate-only", t3 = p + "-t3", g1 = p + "-g1", g2 = p + "-g2";
+    String t1 = p + "-t1", t2 = p + "-validate-only", t3 = p + "-t3", g1 = p + "-g1", g2 = p + "-g2", g3 = p + "-g3";
     Properties props = new Properties();
     props.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
     props.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, "20000");
     props.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, "40000");
     admin = Admin.create(props);
     try {
-      run(t1, t2, t3, g1, g2);
+      run(t1, t2, t3, g1, g2, g3);
     } finally {
       admin.close(Duration.ofSeconds(10));
     }
   }
 
-  static void run(String t1, String t2, String t3, String g1, String g2) throws Exception {
+  static void run(String t1, String t2, String t3, String g1, String g2, String g3) throws Exception {
     scenario("describeCluster", out -> {
       DescribeClusterResult r = admin.describeCluster();
       Collection<Node> nodes = r.nodes().get();
@@ -202,6 +202,15 @@ public class AdminScenarios {
     ConfigResource topicRes = new ConfigResource(ConfigResource.Type.TOPIC, t1);
     scenario("describeConfigs.topic", out -> out.putAll(configsOf(topicRes, "retention.ms", "cleanup.policy", "segment.bytes", "min.insync.replicas")));
 
+    scenario("describeConfigs.topic.synonyms", out -> {
+      Config c = admin.describeConfigs(List.of(topicRes), new DescribeConfigsOptions().includeSynonyms(true)).all().get().get(topicRes);
+      for (String n : List.of("retention.ms", "segment.bytes")) {
+        List<String> syn = new ArrayList<>();
+        for (ConfigEntry.ConfigSynonym cs : c.get(n).synonyms()) syn.add(cs.name() + "=" + cs.value() + ":" + cs.source());
+        out.put(n, syn);
+      }
+    });
+
     scenario("describeConfigs.unknownTopic", out -> admin.describeConfigs(List.of(new ConfigResource(ConfigResource.Type.TOPIC, p(t1) + "-nope"))).all().get());
 
     scenario("describeConfigs.broker", out -> {
@@ -271,6 +280,13 @@ public class AdminScenarios {
       out.put("maxTimestamp", admin.listOffsets(Map.of(tp0, OffsetSpec.maxTimestamp())).partitionResult(tp0).get().offset());
       out.put("forTimestamp", admin.listOffsets(Map.of(tp0, OffsetSpec.forTimestamp(1_000_004L))).partitionResult(tp0).get().offset());
       out.put("afterLastTimestamp", admin.listOffsets(Map.of(tp0, OffsetSpec.forTimestamp(2_000_000L))).partitionResult(tp0).get().offset());
+    });
+
+    scenario("listOffsets.moreSpecs", out -> {
+      ListOffsetsOptions rc = new ListOffsetsOptions(org.apache.kafka.common.IsolationLevel.READ_COMMITTED);
+      out.put("latestReadCommitted", admin.listOffsets(Map.of(tp0, OffsetSpec.latest()), rc).partitionResult(tp0).get().offset());
+      out.put("earliestLocal", admin.listOffsets(Map.of(tp0, OffsetSpec.earliestLocal())).partitionResult(tp0).get().offset());
+      out.put("latestTiered", admin.listOffsets(Map.of(tp0, OffsetSpec.latestTiered())).partitionResult(tp0).get().offset());
     });
 
     scenario("deleteRecords", out -> {
@@ -361,6 +377,43 @@ public class AdminScenarios {
       consumer.close(Duration.ofSeconds(5));
     }
 
+    // a KIP-848 (group.protocol=consumer) group with one member
+    Properties cp2 = new Properties();
+    cp2.putAll(cp);
+    cp2.remove(ConsumerConfig.GROUP_INSTANCE_ID_CONFIG);
+    cp2.put(ConsumerConfig.GROUP_ID_CONFIG, g3);
+    cp2.put(ConsumerConfig.GROUP_PROTOCOL_CONFIG, "consumer");
+    KafkaConsumer<String, String> consumer2 = new KafkaConsumer<>(cp2);
+    try {
+      scenario("consumerProtocol.join", out -> {
+        consumer2.subscribe(List.of(t1));
+        long deadline = System.currentTimeMillis() + 60_000;
+        while (consumer2.assignment().size() < 5 && System.currentTimeMillis() < deadline) consumer2.poll(Duration.ofMillis(200));
+        out.put("assigned", consumer2.assignment().size());
+      });
+
+      scenario("consumerProtocol.listGroups", out -> {
+        Optional<GroupListing> l = admin.listGroups().all().get().stream().filter(x -> x.groupId().equals(g3)).findFirst();
+        out.put("type", l.flatMap(GroupListing::type).map(Object::toString).orElse(null));
+        out.put("protocol", l.map(GroupListing::protocol).orElse(null));
+        out.put("state", l.flatMap(GroupListing::groupState).map(Object::toString).orElse(null));
+      });
+
+      scenario("consumerProtocol.describeConsumerGroups", out -> {
+        ConsumerGroupDescription d = admin.describeConsumerGroups(List.of(g3)).describedGroups().get(g3).get();
+        out.put("state", d.groupState().toString());
+        out.put("type", d.type().toString());
+        out.put("partitionAssignor", d.partitionAssignor());
+        out.put("members", d.members().size());
+        out.put("assignedPartitions", d.members().isEmpty() ? 0 : d.members().iterator().next().assignment().topicPartitions().size());
+        out.put("groupEpochPresent", d.groupEpoch().isPresent());
+      });
+
+      scenario("consumerProtocol.deleteConsumerGroups.nonEmpty", out -> admin.deleteConsumerGroups(List.of(g3)).all().get());
+    } finally {
+      consumer2.close(Duration.ofSeconds(5));
+    }
+
     scenario("alterConsumerGroupOffsets", out -> {
       admin.alterConsumerGroupOffsets(g2, Map.of(tp0, new OffsetAndMetadata(5), new TopicPartition(t1, 1), new OffsetAndMetadata(0))).all().get();
       Map<TopicPartition, OffsetAndMetadata> m = admin.listConsumerGroupOffsets(g2).partitionsToOffsetAndMetadata().get();
@@ -377,8 +430,8 @@ public class AdminScenarios {
     });
 
     scenario("deleteConsumerGroups", out -> {
-      admin.deleteConsumerGroups(List.of(g1, g2)).all().get();
-      out.put("listedAfter", admin.listConsumerGroups().all().get().stream().anyMatch(l -> l.groupId().equals(g1) || l.groupId().equals(g2)));
+      admin.deleteConsumerGroups(List.of(g1, g2, g3)).all().get();
+      out.put("listedAfter", admin.listConsumerGroups().all().get().stream().anyMatch(l -> l.groupId().equals(g1) || l.groupId().equals(g2) || l.groupId().equals(g3)));
     });
 
     scenario("deleteConsumerGroups.unknown", out -> admin.deleteConsumerGroups(List.of(g1 + "-nope")).all().get());
@@ -399,6 +452,16 @@ public class AdminScenarios {
       DescribeReplicaLogDirsResult.ReplicaLogDirInfo info = admin.describeReplicaLogDirs(List.of(r)).all().get().get(r);
       out.put("currentDirPresent", info.getCurrentReplicaLogDir() != null);
       out.put("futureDir", info.getFutureReplicaLogDir());
+    });
+
+    scenario("describeCluster.authorizedOperations", out -> {
+      Set<AclOperation> ops = admin.describeCluster(new DescribeClusterOptions().includeAuthorizedOperations(true)).authorizedOperations().get();
+      out.put("operations", ops == null ? null : new TreeSet<>(ops.stream().map(Object::toString).toList()));
+    });
+
+    scenario("listConfigResources", out -> {
+      Collection<ConfigResource> rs = admin.listConfigResources().all().get();
+      out.put("brokers", rs.stream().filter(r -> r.type() == ConfigResource.Type.BROKER).count());
     });
 
     scenario("describeFeatures", out -> {
@@ -455,6 +518,15 @@ public class AdminScenarios {
       }
       out.put("goneFromListing", gone);
     });
+
+    scenario("deleteTopics.byId", out -> {
+      org.apache.kafka.common.Uuid id = admin.createTopics(List.of(new NewTopic(p(t1) + "-byid", 1, (short) 1))).topicId(p(t1) + "-byid").get();
+      admin.deleteTopics(TopicCollection.ofTopicIds(List.of(id))).all().get();
+      out.put("listedAfter", admin.listTopics().names().get().contains(p(t1) + "-byid"));
+    });
+
+    scenario("deleteTopics.unknownId", out ->
+        admin.deleteTopics(TopicCollection.ofTopicIds(List.of(org.apache.kafka.common.Uuid.randomUuid()))).all().get());
 
     scenario("deleteTopics.unknown", out -> admin.deleteTopics(List.of(p(t1) + "-nope")).all().get());
   }
