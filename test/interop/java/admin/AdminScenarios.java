@@ -92,6 +92,23 @@ public class AdminScenarios {
     }
   }
 
+  interface Condition {
+    boolean holds() throws Exception;
+  }
+
+  /**
+   * Waits up to 15 s for a change to be visible: Kafka answers an admin request once its controller
+   * committed it, and the broker's metadata catches up a moment later.
+   */
+  static void await(Condition c) throws Exception {
+    long deadline = System.currentTimeMillis() + 15_000;
+    while (!c.holds() && System.currentTimeMillis() < deadline) Thread.sleep(50);
+  }
+
+  static boolean topicListed(String topic) throws Exception {
+    return admin.listTopics().names().get().contains(topic);
+  }
+
   static int partitionCount(String topic) throws Exception {
     return admin.describeTopics(List.of(topic)).allTopicNames().get().get(topic).partitions().size();
   }
@@ -140,6 +157,8 @@ public class AdminScenarios {
       out.put("replicationFactor", r.replicationFactor(t3).get());
     });
 
+    await(() -> topicListed(t1) && topicListed(t3));
+
     scenario("createTopics.validateOnly", out -> {
       CreateTopicsResult r = admin.createTopics(List.of(new NewTopic(t2, 2, (short) 1).configs(Map.of("retention.ms", "5000"))),
           new CreateTopicsOptions().validateOnly(true));
@@ -187,6 +206,7 @@ public class AdminScenarios {
 
     scenario("createPartitions", out -> {
       admin.createPartitions(Map.of(t1, NewPartitions.increaseTo(5))).all().get();
+      await(() -> partitionCount(t1) == 5);
       out.put("partitionsAfter", partitionCount(t1));
     });
 
@@ -224,10 +244,14 @@ public class AdminScenarios {
       admin.incrementalAlterConfigs(Map.of(topicRes, List.of(
           new AlterConfigOp(new ConfigEntry("retention.ms", "200000"), AlterConfigOp.OpType.SET),
           new AlterConfigOp(new ConfigEntry("cleanup.policy", "compact"), AlterConfigOp.OpType.APPEND)))).all().get();
+      awaitConfig(topicRes, "cleanup.policy", "delete,compact");
+      awaitConfig(topicRes, "retention.ms", "200000");
       out.putAll(configsOf(topicRes, "retention.ms", "cleanup.policy"));
       admin.incrementalAlterConfigs(Map.of(topicRes, List.of(
           new AlterConfigOp(new ConfigEntry("retention.ms", ""), AlterConfigOp.OpType.DELETE),
           new AlterConfigOp(new ConfigEntry("cleanup.policy", "compact"), AlterConfigOp.OpType.SUBTRACT)))).all().get();
+      awaitConfig(topicRes, "cleanup.policy", "delete");
+      awaitConfig(topicRes, "retention.ms", "604800000");
       out.put("after", configsOf(topicRes, "retention.ms", "cleanup.policy"));
     });
 
@@ -521,7 +545,9 @@ public class AdminScenarios {
 
     scenario("deleteTopics.byId", out -> {
       org.apache.kafka.common.Uuid id = admin.createTopics(List.of(new NewTopic(p(t1) + "-byid", 1, (short) 1))).topicId(p(t1) + "-byid").get();
+      await(() -> topicListed(p(t1) + "-byid"));
       admin.deleteTopics(TopicCollection.ofTopicIds(List.of(id))).all().get();
+      await(() -> !topicListed(p(t1) + "-byid"));
       out.put("listedAfter", admin.listTopics().names().get().contains(p(t1) + "-byid"));
     });
 
