@@ -8,8 +8,8 @@
  * empty state directory after more input, so that its stores come back from
  * their changelog topics and its input resumes from the committed offsets.
  * The output must be exactly the expected one on both brokers, as must the
- * internal topics Streams creates with their configs, and the group the
- * Streams assignor forms.
+ * internal topics Streams creates with their configs, the group the Streams
+ * assignor forms, and the repartition records Streams deletes once consumed.
  *
  * exactly_once_v2 needs transactions, which Samsa does not serve yet
  * (FindCoordinator for a transactional id answers COORDINATOR_NOT_AVAILABLE):
@@ -93,6 +93,8 @@ describe('Kafka Streams 4.3.1 on Samsa, checked against Apache Kafka 4.3.1', () 
       assert.deepEqual(first.internalTopics, INTERNAL_TOPICS, msg);
       // one member in a classic group, assigned by the Streams assignor
       assert.deepEqual(first.group, { assignor: 'stream', state: 'Stable', members: 1, type: 'Classic' }, msg);
+      // consumed repartition records deleted (DeleteRecords): each topic's log starts at its end
+      assert.deepEqual(first.repartitionStart, { 'by-word-repartition': 16, 'clicks-by-user-repartition': 4 }, msg);
       assert.equal(first.stateAfterClose, 'NOT_RUNNING', msg);
       // every input record's offset committed by the close
       assert.deepEqual(first.committed, { clicks: 4, readings: 6, users: 3, words: 4 }, msg);

@@ -204,6 +204,8 @@ public final class StreamsScenarios {
     p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, "200");
     p.put(StreamsConfig.STATESTORE_CACHE_MAX_BYTES_CONFIG, "0");
     p.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, "1");
+    // Purge consumed repartition records (DeleteRecords) at every commit.
+    p.put(StreamsConfig.REPARTITION_PURGE_INTERVAL_MS_CONFIG, "0");
     p.put(StreamsConfig.consumerPrefix(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG), "earliest");
     return p;
   }
@@ -322,6 +324,33 @@ public final class StreamsScenarios {
     }
   }
 
+  /**
+   * The log start offsets of the repartition topics, summed over partitions,
+   * once they reach their end offsets (Streams deletes the records it has
+   * consumed and committed), or at the deadline.
+   */
+  Map<String, Long> repartitionPurged(Run run) throws Exception {
+    List<String> topics = List.of(appId + "-by-word-repartition", appId + "-clicks-by-user-repartition");
+    Properties p = new Properties();
+    p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+    p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
+    p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
+    try (KafkaConsumer<String, String> c = new KafkaConsumer<>(p)) {
+      List<TopicPartition> tps = new ArrayList<>();
+      for (String t : topics) for (var pi : c.partitionsFor(t)) tps.add(new TopicPartition(t, pi.partition()));
+      long deadline = System.currentTimeMillis() + DEADLINE_MS;
+      Map<String, Long> start = new TreeMap<>();
+      for (;;) {
+        Map<TopicPartition, Long> begin = c.beginningOffsets(tps);
+        Map<TopicPartition, Long> end = c.endOffsets(tps);
+        start.clear();
+        begin.forEach((tp, o) -> start.merge(tp.topic().substring(appId.length() + 1), o, Long::sum));
+        if (begin.equals(end) || System.currentTimeMillis() > deadline || run.error.get() != null) return start;
+        Thread.sleep(100);
+      }
+    }
+  }
+
   /** The application's consumer group as the Admin client describes it while the app runs. */
   Map<String, Object> group() throws Exception {
     try (Admin admin = admin()) {
@@ -377,6 +406,7 @@ public final class StreamsScenarios {
       r.put("outputMs", System.currentTimeMillis() - t0);
       r.put("internalTopics", internalTopics());
       r.put("group", group());
+      r.put("repartitionStart", repartitionPurged(run));
       long t1 = System.currentTimeMillis();
       run.close();
       r.put("closeMs", System.currentTimeMillis() - t1);
