@@ -43,6 +43,7 @@ const INTERNAL_TOPICS = { 'connect-configs': 1, 'connect-offsets': 25, 'connect-
 const DATA_TOPIC = 'lines';
 const FIRST = 200;
 const MORE = 50;
+const WORKERS = 2;
 const DEADLINE = 90_000;
 
 const lines = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => `line ${from + i} ${'x'.repeat((from + i) % 17)}`);
@@ -129,60 +130,88 @@ class Worker {
 interface Outcome {
   internalTopics: Record<string, { partitions: number; cleanupPolicy: string | undefined }>;
   group: { protocolType: string; protocol: string; members: number };
+  /** How many distinct workers run the two connectors and their two tasks. */
+  spread: number;
   firstSink: string[];
   afterRestartSink: string[];
   topicValues: string[];
   expected: string[];
 }
 
+/**
+ * Waits until both connectors and their tasks are RUNNING and returns on how
+ * many distinct workers they run (the group leader's assignment spreads them,
+ * possibly over a few cooperative rebalances).
+ */
+async function runningOn(worker: Worker): Promise<number> {
+  return eventually(
+    async () => {
+      const st = await worker.get('/connectors?expand=status');
+      const units = Object.values(st).flatMap((c: any) => [c.status.connector, ...c.status.tasks]);
+      if (units.length !== 4 || !units.every((u: any) => u.state === 'RUNNING')) return false;
+      const ids = new Set(units.map((u: any) => u.worker_id));
+      return ids.size === WORKERS && ids.size;
+    },
+    DEADLINE,
+    250,
+  );
+}
+
 const readLines = (f: string) => (fs.existsSync(f) ? fs.readFileSync(f, 'utf8').split('\n').slice(0, -1) : []);
+
+function workerProps(bootstrap: string, restPort: number): string {
+  return [
+    `bootstrap.servers=${bootstrap}`,
+    `group.id=${GROUP}`,
+    'key.converter=org.apache.kafka.connect.storage.StringConverter',
+    'value.converter=org.apache.kafka.connect.storage.StringConverter',
+    'config.storage.topic=connect-configs',
+    'offset.storage.topic=connect-offsets',
+    'status.storage.topic=connect-status',
+    'config.storage.replication.factor=1',
+    'offset.storage.replication.factor=1',
+    'status.storage.replication.factor=1',
+    'offset.flush.interval.ms=500',
+    // the sink task's consumer: a killed worker's member leaves its group after 6 s, not 45
+    'consumer.session.timeout.ms=6000',
+    'consumer.heartbeat.interval.ms=1000',
+    'session.timeout.ms=6000',
+    'heartbeat.interval.ms=1000',
+    // a lost worker's connectors and tasks move to the others after 3 s (default 5 min)
+    'scheduled.rebalance.max.delay.ms=3000',
+    `listeners=http://127.0.0.1:${restPort}`,
+    'rest.advertised.host.name=127.0.0.1',
+    `rest.advertised.port=${restPort}`,
+    '',
+  ].join('\n');
+}
 
 /** The whole scenario against one broker; returns what it observed for the assertions. */
 async function runScenario(bootstrap: string, cp: string): Promise<Outcome> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'samsa-connect-'));
-  const restPort = await freePort();
-  const props = path.join(dir, 'worker.properties');
-  fs.writeFileSync(
-    props,
-    [
-      `bootstrap.servers=${bootstrap}`,
-      `group.id=${GROUP}`,
-      'key.converter=org.apache.kafka.connect.storage.StringConverter',
-      'value.converter=org.apache.kafka.connect.storage.StringConverter',
-      'config.storage.topic=connect-configs',
-      'offset.storage.topic=connect-offsets',
-      'status.storage.topic=connect-status',
-      'config.storage.replication.factor=1',
-      'offset.storage.replication.factor=1',
-      'status.storage.replication.factor=1',
-      'offset.flush.interval.ms=500',
-      // the sink task's consumer: a killed worker's member leaves its group after 6 s, not 45
-      'consumer.session.timeout.ms=6000',
-      'consumer.heartbeat.interval.ms=1000',
-      'session.timeout.ms=6000',
-      'heartbeat.interval.ms=1000',
-      `listeners=http://127.0.0.1:${restPort}`,
-      'rest.advertised.host.name=127.0.0.1',
-      `rest.advertised.port=${restPort}`,
-      '',
-    ].join('\n'),
-  );
   const src = path.join(dir, 'in.txt');
   const sink = path.join(dir, 'out.txt');
   fs.writeFileSync(src, lines(1, FIRST).join('\n') + '\n');
 
+  const workers: Worker[] = [];
+  for (let i = 0; i < WORKERS; i++) {
+    const restPort = await freePort();
+    const props = path.join(dir, `worker-${i}.properties`);
+    fs.writeFileSync(props, workerProps(bootstrap, restPort));
+    workers.push(new Worker(cp, props, `http://127.0.0.1:${restPort}`));
+  }
+  const worker = workers[0];
   const kafka = new Kafka({ clientId: 'samsa-connect-test', brokers: [bootstrap], logLevel: logLevel.NOTHING });
   const admin: Admin = kafka.admin();
   await admin.connect();
-  const worker = new Worker(cp, props, `http://127.0.0.1:${restPort}`);
   try {
-    await worker.start();
+    await Promise.all(workers.map((w) => w.start()));
 
     // GET /connectors answers before the first rebalance ends (group.initial.rebalance.delay.ms)
     const g = await eventually(
       async () => {
         const d = (await admin.describeGroups([GROUP])).groups[0];
-        return d.state === 'Stable' && d;
+        return d.state === 'Stable' && d.members.length === WORKERS && d;
       },
       DEADLINE,
       250,
@@ -232,18 +261,19 @@ async function runScenario(bootstrap: string, cp: string): Promise<Outcome> {
 
     await settled(FIRST);
     const firstSink = readLines(sink);
+    const spread = await runningOn(worker);
 
-    await worker.kill();
+    await Promise.all(workers.map((w) => w.kill()));
     fs.appendFileSync(src, lines(FIRST + 1, FIRST + MORE).join('\n') + '\n');
-    await worker.start();
+    await Promise.all(workers.map((w) => w.start()));
     await settled(FIRST + MORE);
     const afterRestartSink = readLines(sink);
     const topicValues = (await kcatConsume(bootstrap, DATA_TOPIC)).map((r) => r.payload ?? '');
-    return { internalTopics, group, firstSink, afterRestartSink, topicValues, expected: lines(1, FIRST + MORE) };
+    return { internalTopics, group, spread, firstSink, afterRestartSink, topicValues, expected: lines(1, FIRST + MORE) };
   } catch (e) {
-    throw new Error(`${(e as Error).stack}\nworker output:\n${worker.out}`);
+    throw new Error(`${(e as Error).stack}\n${workers.map((w, i) => `worker ${i} output:\n${w.out}`).join('\n')}`);
   } finally {
-    await worker.kill();
+    await Promise.all(workers.map((w) => w.kill()));
     await admin.disconnect();
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -255,7 +285,8 @@ function assertOutcome(o: Outcome): void {
     'connect-offsets': { partitions: INTERNAL_TOPICS['connect-offsets'], cleanupPolicy: 'compact' },
     'connect-status': { partitions: INTERNAL_TOPICS['connect-status'], cleanupPolicy: 'compact' },
   });
-  assert.deepEqual(o.group, { protocolType: 'connect', protocol: 'sessioned', members: 1 });
+  assert.deepEqual(o.group, { protocolType: 'connect', protocol: 'sessioned', members: WORKERS });
+  assert.equal(o.spread, WORKERS, 'the connectors and tasks run on every worker of the group');
   assert.deepEqual(o.firstSink, o.expected.slice(0, FIRST), 'the sink file equals the source file');
   assert.deepEqual(o.topicValues, o.expected, 'each line in the topic once, in order, across the restart');
   assert.deepEqual(o.afterRestartSink, o.expected, 'after the restart the sink gained exactly the appended lines');
