@@ -172,6 +172,8 @@ function workerProps(bootstrap: string, restPort: number): string {
     'offset.storage.replication.factor=1',
     'status.storage.replication.factor=1',
     'offset.flush.interval.ms=500',
+    // the connectors are found through their ServiceLoader manifests, not by scanning the classpath (seconds per start)
+    'plugin.discovery=service_load',
     // the sink task's consumer: a killed worker's member leaves its group after 6 s, not 45
     'consumer.session.timeout.ms=6000',
     'consumer.heartbeat.interval.ms=1000',
