@@ -3,21 +3,22 @@
  * scripts/kafka-ref.sh) in distributed mode on Samsa, and the same scenario
  * on the reference Kafka to check the expectations against Kafka itself:
  *
- * - the worker creates its config, offset and status topics (compacted, with
- *   Kafka's default partition counts 1 / 25 / 5) and joins its group with the
- *   connect protocol (protocol type "connect", protocol "sessioned");
+ * - two workers create the config, offset and status topics (compacted, with
+ *   Kafka's default partition counts 1 / 25 / 5) and form one group with the
+ *   connect protocol (protocol type "connect", protocol "sessioned"), whose
+ *   leader spreads the connectors and tasks over both;
  * - a FileStreamSource connector reads a file into a topic and a
  *   FileStreamSink connector writes that topic to another file, which must
  *   equal the source file line for line;
- * - more lines are appended while the worker is down (SIGKILL), and the
- *   restarted worker moves exactly those lines: the topic holds each line
+ * - more lines are appended while the workers are down (SIGKILL), and the
+ *   restarted workers move exactly those lines: the topic holds each line
  *   once and the sink file equals the source file again.
  *
  * Why exactly once across the restart may be asserted of an at-least-once
  * pipeline: Connect stores source offsets (offset topic) and sink positions
  * (committed offsets of the sink's consumer group) every
  * offset.flush.interval.ms, after the records are written; a crash replays
- * only what lies beyond the last stored offset. The test kills the worker
+ * only what lies beyond the last stored offset. The test kills the workers
  * only once the REST API (GET /connectors/NAME/offsets, which reads the
  * offset topic and the group's committed offsets back from the broker) shows
  * both offsets covering everything moved so far. So nothing may be replayed:
@@ -84,7 +85,7 @@ class Worker {
     p.stdout!.on('data', keep);
     p.stderr!.on('data', keep);
     this.exited = new Promise((resolve) => p.once('exit', () => resolve()));
-    // The worker serves GET /connectors once it has joined its group and read the config topic.
+    // GET /connectors answers once the REST server and the herder are up, possibly before the first rebalance ends.
     await eventually(
       async () => {
         if (p.exitCode !== null) throw new Error(`worker exited (${p.exitCode}):\n${this.out}`);
@@ -139,22 +140,29 @@ interface Outcome {
 }
 
 /**
- * Waits until both connectors and their tasks are RUNNING and returns on how
- * many distinct workers they run (the group leader's assignment spreads them,
- * possibly over a few cooperative rebalances).
+ * Waits until both connectors and their tasks are RUNNING on every worker of
+ * the group (the leader's assignment spreads them, possibly over a few
+ * cooperative rebalances) and returns on how many distinct workers they run;
+ * fails with the last status seen if that does not happen in time.
  */
 async function runningOn(worker: Worker): Promise<number> {
-  return eventually(
-    async () => {
-      const st = await worker.get('/connectors?expand=status');
-      const units = Object.values(st).flatMap((c: any) => [c.status.connector, ...c.status.tasks]);
-      if (units.length !== 4 || !units.every((u: any) => u.state === 'RUNNING')) return false;
-      const ids = new Set(units.map((u: any) => u.worker_id));
-      return ids.size === WORKERS && ids.size;
-    },
-    DEADLINE,
-    250,
-  );
+  let last: unknown;
+  try {
+    return await eventually(
+      async () => {
+        const st = await worker.get('/connectors?expand=status');
+        last = st;
+        const units = Object.values(st).flatMap((c: any) => [c.status.connector, ...c.status.tasks]);
+        if (units.length !== 4 || !units.every((u: any) => u.state === 'RUNNING')) return false;
+        const ids = new Set(units.map((u: any) => u.worker_id));
+        return ids.size === WORKERS && ids.size;
+      },
+      DEADLINE,
+      250,
+    );
+  } catch (e) {
+    throw new Error(`connectors and tasks not RUNNING on all ${WORKERS} workers: ${JSON.stringify(last)} (${e})`);
+  }
 }
 
 const readLines = (f: string) => (fs.existsSync(f) ? fs.readFileSync(f, 'utf8').split('\n').slice(0, -1) : []);
@@ -174,7 +182,8 @@ function workerProps(bootstrap: string, restPort: number): string {
     'offset.flush.interval.ms=500',
     // the connectors are found through their ServiceLoader manifests, not by scanning the classpath (seconds per start)
     'plugin.discovery=service_load',
-    // the sink task's consumer: a killed worker's member leaves its group after 6 s, not 45
+    // a killed worker leaves the workers' group, and its sink task's consumer leaves the
+    // connector's group, after 6 s (defaults 10 s and 45 s)
     'consumer.session.timeout.ms=6000',
     'consumer.heartbeat.interval.ms=1000',
     'session.timeout.ms=6000',
@@ -209,7 +218,7 @@ async function runScenario(bootstrap: string, cp: string): Promise<Outcome> {
   try {
     await Promise.all(workers.map((w) => w.start()));
 
-    // GET /connectors answers before the first rebalance ends (group.initial.rebalance.delay.ms)
+    // the workers answer GET /connectors before their first rebalance ends (group.initial.rebalance.delay.ms)
     const g = await eventually(
       async () => {
         const d = (await admin.describeGroups([GROUP])).groups[0];
@@ -306,7 +315,7 @@ describe('Kafka Connect (distributed, FileStream source and sink) on Samsa', () 
     await broker?.close();
   });
 
-  test('a file through a Samsa topic and back, line for line; a killed worker resumes from its stored offsets', async () => {
+  test('a file through a Samsa topic and back, line for line; killed workers resume from their stored offsets', async () => {
     assertOutcome(await runScenario(broker.bootstrapServers, cp));
   });
 });
