@@ -1,0 +1,85 @@
+/**
+ * Differential protocol tests: the same request sequences (sequences.ts) sent
+ * to the reference Apache Kafka and to Samsa, every case at every version
+ * both serve, the decoded answers compared field by field after the
+ * allow-list (allow-list.ts). The resulting table API × version → identical /
+ * differs (fields), and the list of APIs Kafka serves and Samsa does not, are
+ * kept in docs/protocol.md; this test fails when a run produces anything
+ * else, so a new difference (or a fixed one) shows up in npm test.
+ *
+ *   SAMSA_DIFF_UPDATE=1 node --import tsx --test test/interop/differential/differential.test.ts
+ *
+ * rewrites the two sections of docs/protocol.md from a run. Each run writes
+ * both answers of every differing case to .cache/differential/last-run.json.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { REPO_ROOT, startTestBroker, type TestBroker } from '../../helpers/broker.ts';
+import { startReferenceKafka, type ReferenceKafka } from '../../helpers/kafka-ref.ts';
+import { renderTable } from './compare.ts';
+import { knownDifference } from './allow-list.ts';
+import { type RunResult, type Side, openSide, runDifferential } from './run.ts';
+
+const DOC = path.join(REPO_ROOT, 'docs', 'protocol.md');
+const TABLE = ['<!-- differential-table:begin -->', '<!-- differential-table:end -->'] as const;
+const NOT_SERVED = ['<!-- not-yet-served:begin -->', '<!-- not-yet-served:end -->'] as const;
+
+function section(doc: string, [begin, end]: readonly [string, string]): string {
+  const i = doc.indexOf(begin);
+  const j = doc.indexOf(end);
+  assert.ok(i >= 0 && j > i, `docs/protocol.md has no ${begin} … ${end} section`);
+  return doc.slice(i + begin.length, j).trim();
+}
+
+function replaceSection(doc: string, [begin, end]: readonly [string, string], body: string): string {
+  const i = doc.indexOf(begin);
+  const j = doc.indexOf(end);
+  assert.ok(i >= 0 && j > i, `docs/protocol.md has no ${begin} … ${end} section`);
+  return `${doc.slice(0, i + begin.length)}\n${body}\n${doc.slice(j)}`;
+}
+
+function notServedTable(r: RunResult): string {
+  const lines = ['| API (key) | Kafka 4.3 serves | Samsa serves |', '| --- | --- | --- |'];
+  for (const n of r.notServed) lines.push(`| ${n.api} | ${n.kafka} | ${n.samsa} |`);
+  return lines.join('\n');
+}
+
+let kafka: ReferenceKafka | undefined;
+let samsa: TestBroker | undefined;
+const sides: Side[] = [];
+
+before(async () => {
+  [kafka, samsa] = await Promise.all([startReferenceKafka(), startTestBroker({ overrides: { 'group.initial.rebalance.delay.ms': '0' } })]);
+});
+
+after(async () => {
+  for (const s of sides) await s.conn.close();
+  await Promise.all([kafka?.stop(), samsa?.close()]);
+});
+
+test('Samsa answers the differential sequences as the reference Kafka does, but for the differences in docs/protocol.md', async () => {
+  const [host, port] = kafka!.bootstrapServers.split(':');
+  const k = await openSide('kafka', host, Number(port));
+  sides.push(k);
+  const s = await openSide('samsa', samsa!.host, samsa!.port);
+  sides.push(s);
+  const r = await runDifferential(k, s);
+  const out = path.join(REPO_ROOT, '.cache', 'differential');
+  fs.mkdirSync(out, { recursive: true });
+  fs.writeFileSync(path.join(out, 'last-run.json'), JSON.stringify(r, null, 1));
+
+  const unexplained = [...new Set(r.outcomes.filter((o) => o.paths.length > 0 && !knownDifference(o.api, o.caseName)).map((o) => `${o.api} v${o.version} ${o.caseName}: ${o.paths.join(', ')}`))];
+  const table = renderTable(r.outcomes);
+  const notServed = notServedTable(r);
+  if (process.env.SAMSA_DIFF_UPDATE === '1') {
+    let doc = fs.readFileSync(DOC, 'utf8');
+    doc = replaceSection(replaceSection(doc, TABLE, table), NOT_SERVED, notServed);
+    fs.writeFileSync(DOC, doc);
+  }
+  assert.deepEqual(unexplained, [], 'differences that are neither fixed nor explained in allow-list.ts (both answers: .cache/differential/last-run.json)');
+  const doc = fs.readFileSync(DOC, 'utf8');
+  assert.equal(table, section(doc, TABLE), 'the differential table of docs/protocol.md (both answers of each difference: .cache/differential/last-run.json)');
+  assert.equal(notServed, section(doc, NOT_SERVED), 'the not-yet-served list of docs/protocol.md');
+});
