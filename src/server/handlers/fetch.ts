@@ -144,6 +144,7 @@ function readAll(wants: Want[], maxBytes: number, readCommitted: boolean, pins: 
     };
     data.push(pd);
     if (w.errorCode !== ErrorCode.NONE || !w.part) {
+      pd.abortedTransactions = []; // as Kafka answers a partition it does not read
       anyError = true;
       continue;
     }
@@ -172,6 +173,8 @@ function readAll(wants: Want[], maxBytes: number, readCommitted: boolean, pins: 
     } catch (err) {
       if (!(err instanceof OffsetOutOfRangeError)) throw err;
       pd.errorCode = ErrorCode.OFFSET_OUT_OF_RANGE;
+      // Kafka gives no watermarks with this error: the consumer resets by ListOffsets.
+      pd.highWatermark = pd.lastStableOffset = pd.logStartOffset = -1;
       anyError = true;
     }
   }

@@ -47,8 +47,9 @@ function lookup(part: Partition, timestamp: number, readCommitted: boolean): { o
     case EARLIEST_LOCAL:
       return { offset: log.logStartOffset, timestamp: -1 };
     case MAX_TIMESTAMP: {
+      // The segment knows the batch holding the max timestamp; Kafka answers with the record's own offset.
       const r = log.latestTimestampOffset();
-      return r ?? { offset: -1, timestamp: -1 };
+      return r ? (firstRecordAtOrAfter(part, r.offset, r.timestamp) ?? r) : { offset: -1, timestamp: -1 };
     }
     default: {
       if (timestamp < 0) return { offset: -1, timestamp: -1 };

@@ -52,6 +52,9 @@ function logRefused(b: Broker, topic: string, index: number, errorCode: number, 
 export function produceHandler(b: Broker): Handler<ProduceRequest, ProduceResponseInput> {
   return async (req, ctx) => {
     const acks: number = req.acks;
+    // v0–v2 are advertised for librdkafka only (see handlers/index.ts): they carry the old
+    // message formats, so nothing sent with them is appended, whatever its magic.
+    if (ctx.apiVersion < 3) return acks === 0 ? NO_RESPONSE : respond(req, () => failed(-1, ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT));
     if (acks !== 0 && acks !== 1 && acks !== -1) {
       return respond(req, () => failed(-1, ErrorCode.INVALID_REQUIRED_ACKS));
     }
