@@ -78,8 +78,16 @@ export function mask(v: Plain, api: string, entries: readonly AllowEntry[], path
   return v;
 }
 
+/** Fields that name an element of a list (a topic, a partition, a config…): elements are ordered by them first. */
+const IDENTIFYING = ['name', 'topic', 'groupId', 'partitionIndex', 'partition', 'index', 'nodeId', 'brokerId', 'apiKey', 'resourceName', 'key', 'logDir'];
+
+function sortKey(o: { [k: string]: Plain }): string {
+  const id = IDENTIFYING.filter((k) => k in o && o[k] !== '<allowed>').map((k) => JSON.stringify(o[k]).padStart(24));
+  return `${id.join('|')}#${JSON.stringify(o)}`;
+}
+
 /**
- * Sorts every array of objects by its elements' JSON (after masking): the
+ * Sorts every array of objects by its elements' names, then JSON (after masking): the
  * protocol's lists of topics, partitions, brokers and groups are maps whose
  * order neither broker promises. Records inside a batch keep their order.
  */
@@ -87,7 +95,9 @@ export function canonical(v: Plain, key = ''): Plain {
   if (Array.isArray(v)) {
     const xs = v.map((x) => canonical(x, key));
     if (key === 'records' || xs.some((x) => x === null || typeof x !== 'object')) return xs;
-    return xs.sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : JSON.stringify(a) > JSON.stringify(b) ? 1 : 0));
+    const keyed = xs.map((x) => ({ x, k: sortKey(x as { [k: string]: Plain }) }));
+    keyed.sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0));
+    return keyed.map((e) => e.x);
   }
   if (v !== null && typeof v === 'object') {
     const o: { [k: string]: Plain } = {};

@@ -51,7 +51,10 @@ let samsa: TestBroker | undefined;
 const sides: Side[] = [];
 
 before(async () => {
-  [kafka, samsa] = await Promise.all([startReferenceKafka(), startTestBroker({ overrides: { 'group.initial.rebalance.delay.ms': '0' } })]);
+  // The same settings on both: scripts/kafka-ref.sh's server.properties, and one offsets
+  // partition, so that the coordinator FindCoordinator waited for serves every group.
+  const common = { 'offsets.topic.num.partitions': '1', 'num.partitions': '1', 'group.initial.rebalance.delay.ms': '0', 'offsets.topic.replication.factor': '1' };
+  [kafka, samsa] = await Promise.all([startReferenceKafka({ 'offsets.topic.num.partitions': '1' }), startTestBroker({ overrides: common })]);
 });
 
 after(async () => {
