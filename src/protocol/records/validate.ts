@@ -85,6 +85,8 @@ export interface AppendValidationOptions {
    * and producer batches need no sequence number. Clients get neither.
    */
   allowControl?: boolean;
+  /** Refuse a record without a key (a compacted topic's), INVALID_RECORD as Kafka. */
+  requireKeys?: boolean;
   /** Walk the records (decompressing compressed batches); default true. */
   checkRecords?: boolean;
   /** Ceiling on a compressed batch's records after decompression (default: appendDecompressionLimit of 1 MiB). */
@@ -105,7 +107,8 @@ function problem(errorCode: number, message: string, recordIndex?: number): Batc
  * decompress (CORRUPT_MESSAGE) within `maxDecompressedBytes`
  * (MESSAGE_TOO_LARGE), and, compressed or not, hold exactly the declared
  * number of records, each with offset delta 0..n-1 in order and a length
- * that matches its fields, and nothing after the last (INVALID_RECORD).
+ * that matches its fields (and a key, with `requireKeys`), and nothing after
+ * the last (INVALID_RECORD).
  * Returns null when the batch may be appended.
  */
 export function validateBatchForAppend(buf: Buffer, at: number, size: number, opts: AppendValidationOptions = {}): BatchProblem | null {
@@ -148,7 +151,7 @@ export function validateBatchForAppend(buf: Buffer, at: number, size: number, op
     return problem(ErrorCode.INVALID_RECORD, `record count ${count} cannot fit in ${size - BATCH_HEADER_SIZE} bytes`);
   }
   if (opts.checkRecords === false) return null;
-  if (codec === 0) return walkRecords(buf, at + BATCH_HEADER_SIZE, at + size, count);
+  if (codec === 0) return walkRecords(buf, at + BATCH_HEADER_SIZE, at + size, count, opts.requireKeys === true);
   const limit = opts.maxDecompressedBytes ?? appendDecompressionLimit(1024 * 1024);
   let section: Buffer;
   try {
@@ -161,7 +164,7 @@ export function validateBatchForAppend(buf: Buffer, at: number, size: number, op
     const why = err instanceof Error ? err.message : String(err);
     return problem(ErrorCode.CORRUPT_MESSAGE, `${compressionName(codec)} records do not decompress: ${why}`);
   }
-  return walkRecords(section, 0, section.length, count);
+  return walkRecords(section, 0, section.length, count, opts.requireKeys === true);
 }
 
 // The walk reads varints where they lie; `cur` is the read position shared by
@@ -211,7 +214,7 @@ function skipBytes(s: Buffer, end: number, nullable: boolean): boolean {
  * must fit in the section and equal the bytes of its fields, offset deltas
  * must be 0..count-1, and the last record must end the section.
  */
-function walkRecords(s: Buffer, start: number, end: number, count: number): BatchProblem | null {
+function walkRecords(s: Buffer, start: number, end: number, count: number, requireKeys: boolean): BatchProblem | null {
   if (count > Math.floor((end - start) / MIN_RECORD_SIZE)) {
     return problem(ErrorCode.INVALID_RECORD, `record count ${count} cannot fit in ${end - start} bytes of records`);
   }
@@ -228,6 +231,10 @@ function walkRecords(s: Buffer, start: number, end: number, count: number): Batc
     const offsetDelta = varint(s, recordEnd);
     if (offsetDelta !== i) {
       return problem(ErrorCode.INVALID_RECORD, `record ${i} has offset delta ${offsetDelta}; inner offsets must be consecutive from 0`, i);
+    }
+    // A null key is the varint -1: the single byte 0x01.
+    if (requireKeys && cur < recordEnd && s[cur] === 0x01) {
+      return problem(ErrorCode.INVALID_RECORD, `record ${i} has no key; a compacted topic accepts only records with a key`, i);
     }
     if (!skipBytes(s, recordEnd, true) || !skipBytes(s, recordEnd, true)) {
       return problem(ErrorCode.INVALID_RECORD, `record ${i} has a key or value overrunning its ${length}-byte length`, i);

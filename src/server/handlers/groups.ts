@@ -83,7 +83,9 @@ export function syncGroupHandler(groups: GroupCoordinatorService): Handler<SyncG
       protocolName: req.protocolName ?? null,
       assignments: req.assignments.map((a) => ({ memberId: a.memberId, assignment: Buffer.from(a.assignment) })),
     });
-    return { throttleTimeMs: 0, errorCode: r.errorCode, protocolType: r.protocolType, protocolName: r.protocolName, assignment: r.assignment };
+    // A failed sync names no protocol, as Kafka answers.
+    const ok = r.errorCode === ErrorCode.NONE;
+    return { throttleTimeMs: 0, errorCode: r.errorCode, protocolType: ok ? r.protocolType : null, protocolName: ok ? r.protocolName : null, assignment: r.assignment };
   };
 }
 
@@ -191,13 +193,14 @@ export function describeGroupsHandler(groups: GroupCoordinatorService): Handler<
         groupId,
         groupState: g.state,
         protocolType: g.protocolType ?? '',
-        protocolData: g.protocolName ?? '',
+        // As Kafka: the protocol and the members' metadata only once the group is Stable.
+        protocolData: g.is('Stable') ? (g.protocolName ?? '') : '',
         members: [...g.members.values()].map((m) => ({
           memberId: m.memberId,
           groupInstanceId: m.groupInstanceId,
           clientId: m.clientId,
           clientHost: m.clientHost,
-          memberMetadata: g.is('Stable') || g.is('CompletingRebalance') ? (m.protocols.find((p) => p.name === g.protocolName)?.metadata ?? Buffer.alloc(0)) : Buffer.alloc(0),
+          memberMetadata: g.is('Stable') ? (m.protocols.find((p) => p.name === g.protocolName)?.metadata ?? Buffer.alloc(0)) : Buffer.alloc(0),
           memberAssignment: g.is('Stable') ? m.assignment : Buffer.alloc(0),
         })),
         authorizedOperations: -2147483648,

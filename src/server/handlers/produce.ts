@@ -150,12 +150,17 @@ function appendToPartition(
         appended: false,
       };
     }
-    const problem = validateBatchForAppend(records, at, size, { maxDecompressedBytes: appendDecompressionLimit(maxMessageBytes) });
+    const problem = validateBatchForAppend(records, at, size, {
+      maxDecompressedBytes: appendDecompressionLimit(maxMessageBytes),
+      requireKeys: cfg.cleanupPolicy.includes('compact'),
+    });
     if (problem) {
       logRefused(b, part.topic.name, index, problem.errorCode, problem.message);
       // As Kafka: record_errors name the record at fault (KIP-467); batch-level problems carry only the message.
       const recordErrors = problem.recordIndex === undefined ? [] : [{ batchIndex: problem.recordIndex, batchIndexErrorMessage: problem.message }];
-      return { result: { ...failed(index, problem.errorCode, problem.message), recordErrors }, appended: false };
+      // Kafka reports the partition's log start offset with a record-level refusal.
+      const logStartOffset = problem.recordIndex === undefined ? -1 : log.logStartOffset;
+      return { result: { ...failed(index, problem.errorCode, problem.message), recordErrors, logStartOffset }, appended: false };
     }
     if (bounds) {
       // KIP-937 at batch level: the newest timestamp may not be too far ahead, the

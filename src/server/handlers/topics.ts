@@ -51,7 +51,7 @@ export function createTopicsHandler(b: Broker): Handler<CreateTopicsRequest, Cre
               configSource: c.source,
               isSensitive: c.isSensitive,
             }))
-          : null,
+          : [], // a refused topic: no configs (an empty array, as Kafka answers)
       });
       const y = slice.tick();
       if (y) await y;
