@@ -165,6 +165,10 @@ export function renderTable(outcomes: readonly Outcome[]): string {
     perVersion.set(o.api, m);
     const s = m.get(o.version) ?? { paths: new Set<string>(), reasons: new Set<string>() };
     m.set(o.version, s);
+    if (o.caseName === '') {
+      s.paths.add('no case yet');
+      continue;
+    }
     for (const p of o.paths) s.paths.add(`${o.caseName}: ${p}`);
     if (o.paths.length > 0) s.reasons.add(knownDifference(o.api, o.caseName)?.reason ?? `(${o.caseName}: unexplained)`);
   }
@@ -175,6 +179,8 @@ export function renderTable(outcomes: readonly Outcome[]): string {
       const r =
         s.paths.size === 0
           ? 'identical |'
+          : s.paths.has('no case yet')
+            ? 'not compared: no case yet |'
           : `differs: ${[...s.paths].sort().map((x) => `\`${x}\``).join(', ')} | ${[...s.reasons].sort().join('; ')}`;
       byResult.set(r, [...(byResult.get(r) ?? []), v]);
     }

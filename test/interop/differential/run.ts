@@ -164,6 +164,14 @@ export async function runDifferential(kafka: Side, samsa: Side, cases: readonly 
       if (o.paths.length > 0) details.push(o);
     }
   }
+  // APIs both serve that no case covers yet: listed in the table, so that a gap is visible.
+  const covered = new Set(outcomes.map((o) => o.api));
+  for (const [key, kr] of samsa.ranges) {
+    const api = apiByKey(key);
+    const sr = kafka.ranges.get(key);
+    if (!api || !sr || covered.has(api.name)) continue;
+    for (let v = Math.max(kr.min, sr.min); v <= Math.min(kr.max, sr.max); v++) outcomes.push({ api: api.name, version: v, caseName: '', paths: ['no case yet'] });
+  }
   const notServed: RunResult['notServed'] = [];
   for (const [key, kr] of [...kafka.ranges].sort((a, b) => a[0] - b[0])) {
     const sr = samsa.ranges.get(key);

@@ -193,6 +193,25 @@ const offsetCommit = (group: string, topic: string, partition: number, offset: n
 const offsetFetch = (v: number, group: string, topics: { name: string; partitionIndexes: number[] }[] | null) =>
   v >= 8 ? { groups: [{ groupId: group, memberId: null, memberEpoch: -1, topics }], requireStable: false } : { groupId: group, topics, requireStable: false };
 
+const legacyAlter = (name: string, configs: { name: string; value: string }[], validateOnly = false) => ({
+  resources: [{ resourceType: TOPIC_RESOURCE, resourceName: name, configs }],
+  validateOnly,
+});
+
+/** A ConsumerGroupHeartbeat of group diff-cg-v<v>; v1 members pick their own id (KIP-1082), v0 members get one. */
+const cgHeartbeat = (v: number, memberEpoch: number, topics: string[] | null) => ({
+  groupId: `diff-cg-v${v}`,
+  memberId: v >= 1 ? `AAAAAAAAAAAAAAAAAAAAA${'BCDEFGH'[v]}` : '',
+  memberEpoch,
+  instanceId: null,
+  rackId: null,
+  rebalanceTimeoutMs: 60_000,
+  subscribedTopicNames: topics,
+  subscribedTopicRegex: null,
+  serverAssignor: null,
+  topicPartitions: memberEpoch === 0 ? [] : null,
+});
+
 export const CASES: Case[] = [
   { api: 'ApiVersions', name: 'handshake', body: () => ({ clientSoftwareName: 'samsa-diff', clientSoftwareVersion: '1.0' }) },
 
@@ -338,4 +357,36 @@ export const CASES: Case[] = [
   { api: 'DescribeGroups', name: 'after leaving', body: () => ({ groups: ['diff-sync-v0', 'diff-commit'], includeAuthorizedOperations: false }) },
   { api: 'ListGroups', name: 'all', body: () => ({ statesFilter: [], typesFilter: [] }) },
   { api: 'ListGroups', name: 'empty groups', minVersion: 4, body: () => ({ statesFilter: ['Empty'], typesFilter: [] }) },
+
+  { api: 'OffsetDelete', name: 'committed partition', body: () => ({ groupId: 'diff-commit', topics: [{ name: DATA, partitions: [{ partitionIndex: 0 }] }] }) },
+  { api: 'OffsetDelete', name: 'unknown group', body: () => ({ groupId: 'diff-no-such-group', topics: [{ name: DATA, partitions: [{ partitionIndex: 0 }] }] }) },
+  { api: 'DeleteGroups', name: 'empty group', body: (v) => ({ groupsNames: [`diff-sync-v${v}`] }) },
+  { api: 'DeleteGroups', name: 'group with a member', body: () => ({ groupsNames: ['diff-sync-v5'] }) },
+  { api: 'DeleteGroups', name: 'unknown group', body: () => ({ groupsNames: ['diff-no-such-group'] }) },
+
+  // KIP-848: a member joins (epoch 0), is given both partitions, heartbeats, leaves (epoch -1).
+  {
+    api: 'ConsumerGroupHeartbeat',
+    name: 'join',
+    body: (v) => cgHeartbeat(v, 0, [DATA]),
+    save: (r, v, s) => {
+      s.vars[`cg-member:${v}`] = r.memberId;
+      s.vars[`cg-epoch:${v}`] = r.memberEpoch;
+    },
+  },
+  {
+    api: 'ConsumerGroupHeartbeat',
+    name: 'heartbeat',
+    body: (v, s) => ({ ...cgHeartbeat(v, s.vars[`cg-epoch:${v}`], null), memberId: s.vars[`cg-member:${v}`], rebalanceTimeoutMs: -1 }),
+  },
+  { api: 'ConsumerGroupHeartbeat', name: 'fenced epoch', body: (v, s) => ({ ...cgHeartbeat(v, 99, null), memberId: s.vars[`cg-member:${v}`], rebalanceTimeoutMs: -1 }) },
+  { api: 'ConsumerGroupHeartbeat', name: 'unknown member', body: (v) => ({ ...cgHeartbeat(v, 1, null), memberId: 'AAAAAAAAAAAAAAAAAAAAAg', rebalanceTimeoutMs: -1 }) },
+  { api: 'ConsumerGroupDescribe', name: 'group and unknown', body: (v) => ({ groupIds: [`diff-cg-v${v}`, 'diff-no-such-group'], includeAuthorizedOperations: false }) },
+  { api: 'ConsumerGroupHeartbeat', name: 'leave', body: (v, s) => ({ ...cgHeartbeat(v, -1, null), memberId: s.vars[`cg-member:${v}`], rebalanceTimeoutMs: -1 }) },
+
+  { api: 'AlterConfigs', name: 'set', body: (v) => legacyAlter(DATA, [{ name: 'retention.ms', value: String(3_600_000 * (v + 1)) }]) },
+  { api: 'AlterConfigs', name: 'validate only', body: () => legacyAlter(DATA, [{ name: 'retention.ms', value: '1' }], true) },
+  { api: 'AlterConfigs', name: 'unknown config', body: () => legacyAlter(DATA, [{ name: 'no.such.config', value: '1' }]) },
+  { api: 'AlterConfigs', name: 'unknown topic', body: () => legacyAlter(UNKNOWN, [{ name: 'retention.ms', value: '1' }]) },
+  { api: 'DescribeConfigs', name: 'after AlterConfigs', body: () => describeConfigs(TOPIC_RESOURCE, DATA, TOPIC_KEYS) },
 ];
