@@ -135,7 +135,8 @@ export function offsetCommitHandler(groups: GroupCoordinatorService, partitionEx
     let i = 0;
     return {
       throttleTimeMs: 0,
-      topics: req.topics.map((t) => ({
+      // A group-level error (unknown group, group in use) comes without partitions, as in Kafka.
+      topics: r.errorCode !== ErrorCode.NONE && r.perPartition.length === 0 ? [] : req.topics.map((t) => ({
         name: t.name,
         partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: r.perPartition[i++] })),
       })),
@@ -252,7 +253,8 @@ export function offsetDeleteHandler(groups: GroupCoordinatorService): Handler<Of
     return {
       errorCode: r.errorCode,
       throttleTimeMs: 0,
-      topics: req.topics.map((t) => ({
+      // A group-level error (unknown group, group in use) comes without partitions, as in Kafka.
+      topics: r.errorCode !== ErrorCode.NONE && r.perPartition.length === 0 ? [] : req.topics.map((t) => ({
         name: t.name,
         partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: r.perPartition[i++] ?? r.errorCode })),
       })),

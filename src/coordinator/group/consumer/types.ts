@@ -69,12 +69,15 @@ export interface DescribedGroup {
   errorCode: number;
   errorMessage: string | null;
   groupId: string;
-  groupState: ConsumerGroupState;
+  /** '' for a group that does not exist, as Kafka answers. */
+  groupState: ConsumerGroupState | '';
   groupEpoch: number;
   assignmentEpoch: number;
   assignorName: string;
   members: {
     memberId: string;
+    /** v1+: 1 for a member of the consumer protocol (0 would be a classic member). */
+    memberType: number;
     instanceId: string | null;
     rackId: string | null;
     memberEpoch: number;
