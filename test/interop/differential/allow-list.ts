@@ -49,18 +49,17 @@ export interface KnownDifference {
   reason: string;
 }
 
+const TOPIC_CONFIGS =
+  'Samsa has no tiered storage: remote.log.copy.disable and remote.log.delete.on.disable are not described; the reference Kafka (ELR on) holds min.insync.replicas as a cluster default (source DYNAMIC_DEFAULT_BROKER_CONFIG), Samsa as its default';
+
 export const KNOWN_DIFFERENCES: readonly KnownDifference[] = [
   {
     api: 'ApiVersions',
-    caseName: 'handshake',
+    caseName: '*',
     reason: 'Samsa has no feature flags (metadata.version, group.version, transaction.version, …): clients choose by API versions',
   },
-  {
-    api: 'CreateTopics',
-    caseName: '*',
-    reason:
-      'Samsa has no tiered storage: remote.log.copy.disable and remote.log.delete.on.disable are not described; the reference Kafka (ELR on) holds min.insync.replicas as a cluster default (source DYNAMIC_DEFAULT_BROKER_CONFIG), Samsa as its default',
-  },
+  { api: 'CreateTopics', caseName: '*', reason: TOPIC_CONFIGS },
+  { api: 'DescribeConfigs', caseName: 'kafkajs/DescribeConfigs-v2.bin', reason: TOPIC_CONFIGS },
   {
     api: 'ConsumerGroupHeartbeat',
     caseName: '*',

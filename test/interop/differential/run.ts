@@ -8,7 +8,7 @@ import { apiByKey, apiByName } from '../../../src/protocol/apis.ts';
 import type { ApiName } from '../../../src/protocol/generated/messages.ts';
 import { ALLOW_LIST } from './allow-list.ts';
 import { type Outcome, type Plain, compareResponses } from './compare.ts';
-import { CASES, FIXTURE_TOPICS, type Case, type State } from './sequences.ts';
+import { CASES, FIXTURE_TOPICS, type Case, type State, waitForLeaders } from './sequences.ts';
 
 export interface Side {
   name: 'kafka' | 'samsa';
@@ -127,16 +127,9 @@ async function setup(side: Side): Promise<void> {
   };
   const res: any = await exchange(side, 'CreateTopics', 5, create);
   for (const t of res.topics) if (t.errorCode !== 0) throw new Error(`${side.name}: creating ${t.name}: error ${t.errorCode}`);
-  const meta: Case = {
-    api: 'Metadata',
-    name: 'fixture',
-    body: () => ({ topics: FIXTURE_TOPICS.map((t) => ({ name: t.name })), allowAutoTopicCreation: false }),
-    until: (r: any) => r.topics.every((t: any) => t.errorCode === 0 && t.partitions.length > 0 && t.partitions.every((p: any) => p.errorCode === 0 && p.leaderId >= 0)),
-    save: (r: any, _v, s) => {
-      for (const t of r.topics) s.topicIds.set(t.name, t.topicId);
-    },
-  };
-  await exchange(side, 'Metadata', 12, meta);
+  for (const t of FIXTURE_TOPICS) await waitForLeaders(side.conn, t.name, t.partitions);
+  const meta = await side.conn.sendAt(apiByName('Metadata'), 12, { topics: FIXTURE_TOPICS.map((t) => ({ name: t.name })), allowAutoTopicCreation: false });
+  for (const t of meta.topics) side.state.topicIds.set(t.name!, t.topicId);
 }
 
 function describe(e: unknown): string {

@@ -11,8 +11,12 @@
  * loading the offsets topic), and may keep values for later cases (`save`:
  * topic ids, member ids, generations), each broker in its own `State`.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import type { Connection } from '../../../src/client/connection.ts';
-import { apiByName } from '../../../src/protocol/apis.ts';
+import { apiByKey, apiByName } from '../../../src/protocol/apis.ts';
+import { readRequestHeader } from '../../../src/protocol/headers.ts';
+import { Reader } from '../../../src/protocol/reader.ts';
 import type { ApiName } from '../../../src/protocol/generated/messages.ts';
 import { encodeBatch } from '../../../src/protocol/records/index.ts';
 
@@ -118,11 +122,27 @@ const createTopics = (topics: ReturnType<typeof createTopic>[], validateOnly = f
 /** Creates a topic (unchecked) and waits until its partitions have a leader. */
 async function ensureTopic(c: Connection, name: string, partitions: number): Promise<void> {
   await c.sendAt(apiByName('CreateTopics'), 5, createTopics([createTopic(name, partitions)]));
+  await waitForLeaders(c, name, partitions);
+}
+
+/**
+ * Waits until Metadata names a leader for each partition of `name` and the
+ * leader answers for it (ListOffsets): Kafka's metadata cache may name a
+ * leader a moment before the partition is ready there.
+ */
+export async function waitForLeaders(c: Connection, name: string, partitions: number): Promise<void> {
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
     const m = await c.sendAt(apiByName('Metadata'), 12, { topics: [{ name }], allowAutoTopicCreation: false });
     const t = m.topics[0];
-    if (t.errorCode === 0 && t.partitions.length === partitions && t.partitions.every((p) => p.leaderId >= 0)) return;
+    if (t.errorCode === 0 && t.partitions.length === partitions && t.partitions.every((p) => p.leaderId >= 0)) {
+      const lo = await c.sendAt(apiByName('ListOffsets'), 7, {
+        replicaId: -1,
+        isolationLevel: 0,
+        topics: [{ name, partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, currentLeaderEpoch: -1, timestamp: -1 })) }],
+      });
+      if (lo.topics[0].partitions.every((p) => p.errorCode === 0)) return;
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`${name} has no leader`);
@@ -389,4 +409,49 @@ export const CASES: Case[] = [
   { api: 'AlterConfigs', name: 'unknown config', body: () => legacyAlter(DATA, [{ name: 'no.such.config', value: '1' }]) },
   { api: 'AlterConfigs', name: 'unknown topic', body: () => legacyAlter(UNKNOWN, [{ name: 'retention.ms', value: '1' }]) },
   { api: 'DescribeConfigs', name: 'after AlterConfigs', body: () => describeConfigs(TOPIC_RESOURCE, DATA, TOPIC_KEYS) },
+
+  ...capturedCases(),
 ];
+
+/**
+ * The request frames recorded from real clients (test/fixtures/captures:
+ * kcat, kafkajs and confluent-kafka-python, by scripts/capture-client-frames.ts),
+ * replayed as one session per client: each frame at its own version, in the
+ * order a client sends them (API order below, then the recorded files'
+ * order). Their topics are created (or found) after the clients' own
+ * CreateTopics, so that what follows meets partitions with a leader.
+ */
+function capturedCases(): Case[] {
+  const root = path.resolve(import.meta.dirname, '../../fixtures/captures');
+  const order = ['ApiVersions', 'CreateTopics', 'Metadata', 'InitProducerId', 'Produce', 'ListOffsets', 'Fetch', 'FindCoordinator', 'JoinGroup', 'SyncGroup', 'Heartbeat', 'OffsetCommit', 'OffsetFetch', 'DescribeGroups', 'ListGroups', 'LeaveGroup', 'DescribeConfigs', 'DeleteTopics'];
+  const out: Case[] = [];
+  for (const client of fs.readdirSync(root).sort()) {
+    const frames = fs
+      .readdirSync(path.join(root, client))
+      .filter((f) => f.endsWith('.bin'))
+      .map((f) => {
+        const frame = fs.readFileSync(path.join(root, client, f));
+        const api = apiByKey(frame.readInt16BE(0))!;
+        const version = frame.readInt16BE(2);
+        const r = new Reader(frame);
+        readRequestHeader(r, api.requestIsFlexible(version));
+        return { file: f, api: api.name, version, body: api.requestDecoder(version)(r) };
+      })
+      .filter((x) => order.includes(x.api))
+      .sort((a, b) => order.indexOf(a.api) - order.indexOf(b.api) || (a.file < b.file ? -1 : 1));
+    const topics = new Set<string>();
+    for (const f of frames) for (const t of (f.body as any).topics ?? []) if (typeof t?.name === 'string' && t.name.startsWith('cap-')) topics.add(t.name);
+    let waited = false;
+    for (const f of frames) {
+      const c: Case = { api: f.api, name: `${client}/${f.file}`, minVersion: f.version, maxVersion: f.version, body: () => f.body };
+      if (!waited && f.api !== 'ApiVersions' && f.api !== 'CreateTopics') {
+        waited = true;
+        c.prepare = async (conn) => {
+          for (const t of topics) await ensureTopic(conn, t, 2);
+        };
+      }
+      out.push(c);
+    }
+  }
+  return out;
+}
