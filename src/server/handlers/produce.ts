@@ -79,6 +79,9 @@ export function produceHandler(b: Broker): Handler<ProduceRequest, ProduceRespon
           if (!(err instanceof KafkaStorageError)) throw err;
           r = { result: storageFailure(pd.index), appended: false };
         }
+        if (!r.appended && r.result.errorCode !== ErrorCode.NONE && !NO_LOG_START_OFFSET.has(r.result.errorCode) && pd.records !== null && pd.records.length > 0) {
+          r.result.logStartOffset = part.log.logStartOffset;
+        }
         partitionResponses.push(r.result);
         if (r.appended && acks === -1) {
           const result = r.result;
@@ -98,6 +101,20 @@ export function produceHandler(b: Broker): Handler<ProduceRequest, ProduceRespon
     return { responses, throttleTimeMs: 0 };
   };
 }
+
+/**
+ * Refusals Kafka answers without the partition's log start offset (-1); a
+ * batch refused by the log itself (invalid records, sequence or epoch
+ * errors, timestamps) carries it, as the leader knows the log then.
+ */
+const NO_LOG_START_OFFSET: ReadonlySet<number> = new Set([
+  ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+  ErrorCode.NOT_LEADER_OR_FOLLOWER,
+  ErrorCode.MESSAGE_TOO_LARGE,
+  ErrorCode.RECORD_LIST_TOO_LARGE,
+  ErrorCode.CORRUPT_MESSAGE,
+  ErrorCode.KAFKA_STORAGE_ERROR,
+]);
 
 function storageFailure(index: number): PartitionResult {
   return failed(index, ErrorCode.KAFKA_STORAGE_ERROR, 'The partition\'s log directory is full or has failed');
@@ -158,9 +175,7 @@ function appendToPartition(
       logRefused(b, part.topic.name, index, problem.errorCode, problem.message);
       // As Kafka: record_errors name the record at fault (KIP-467); batch-level problems carry only the message.
       const recordErrors = problem.recordIndex === undefined ? [] : [{ batchIndex: problem.recordIndex, batchIndexErrorMessage: problem.message }];
-      // Kafka reports the partition's log start offset with a record-level refusal.
-      const logStartOffset = problem.recordIndex === undefined ? -1 : log.logStartOffset;
-      return { result: { ...failed(index, problem.errorCode, problem.message), recordErrors, logStartOffset }, appended: false };
+      return { result: { ...failed(index, problem.errorCode, problem.message), recordErrors }, appended: false };
     }
     if (bounds) {
       // KIP-937 at batch level: the newest timestamp may not be too far ahead, the
