@@ -15,6 +15,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { REPO_ROOT, startTestBroker, type TestBroker } from '../../helpers/broker.ts';
 import { startReferenceKafka, type ReferenceKafka } from '../../helpers/kafka-ref.ts';
@@ -85,4 +86,53 @@ test('Samsa answers the differential sequences as the reference Kafka does, but 
   const doc = fs.readFileSync(DOC, 'utf8');
   assert.equal(table, section(doc, TABLE), 'the differential table of docs/protocol.md (both answers of each difference: .cache/differential/last-run.json)');
   assert.equal(notServed, section(doc, NOT_SERVED), 'the not-yet-served list of docs/protocol.md');
+});
+
+/** Sends raw bytes and reports what the broker did: closed the connection, or answered. */
+function rawExchange(host: string, port: number, bytes: Buffer): Promise<'closed' | 'answered'> {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect({ host, port });
+    const timer = setTimeout(() => {
+      sock.destroy();
+      reject(new Error(`${host}:${port} neither answered nor closed within 30 s`));
+    }, 30_000);
+    const done = (r: 'closed' | 'answered') => {
+      clearTimeout(timer);
+      sock.destroy();
+      resolve(r);
+    };
+    sock.once('connect', () => sock.write(bytes));
+    sock.once('data', () => done('answered'));
+    sock.once('close', () => done('closed'));
+    sock.once('error', () => done('closed'));
+  });
+}
+
+/** A request header v1 frame (no body) of `apiKey` at `version`. */
+function headerFrame(apiKey: number, version: number): Buffer {
+  const b = Buffer.alloc(4 + 2 + 2 + 4 + 2 + 4);
+  b.writeInt32BE(b.length - 4, 0);
+  b.writeInt16BE(apiKey, 4);
+  b.writeInt16BE(version, 6);
+  b.writeInt32BE(7, 8);
+  b.writeInt16BE(4, 12);
+  b.write('diff', 14);
+  return b;
+}
+
+test('both brokers close the connection on an oversize frame, an unknown API key and an unsupported version', async () => {
+  const oversize = Buffer.alloc(64);
+  oversize.writeInt32BE(200 * 1024 * 1024, 0); // above socket.request.max.bytes (100 MiB)
+  const frames: [string, Buffer][] = [
+    ['frame of 200 MiB', oversize],
+    ['API key 999', headerFrame(999, 0)],
+    ['Metadata v99', headerFrame(3, 99)],
+    ['Fetch v3 (message sets, below the served range)', headerFrame(1, 3)],
+  ];
+  const [kHost, kPort] = kafka!.bootstrapServers.split(':');
+  for (const [name, frame] of frames) {
+    const [k, s] = await Promise.all([rawExchange(kHost, Number(kPort), frame), rawExchange(samsa!.host, samsa!.port, frame)]);
+    assert.equal(k, 'closed', `Kafka on ${name}`);
+    assert.equal(s, k, `Samsa on ${name}`);
+  }
 });

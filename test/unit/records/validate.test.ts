@@ -114,3 +114,15 @@ test('control batches are refused from clients, accepted for the broker', () => 
   assert.equal(validateBatchForAppend(marker, 0, marker.length)?.errorCode, ErrorCode.INVALID_RECORD);
   assert.equal(validateBatchForAppend(marker, 0, marker.length, { allowControl: true }), null);
 });
+
+test('requireKeys (a compacted topic) refuses a record without a key, naming it, compressed or not', () => {
+  for (const compression of [Compression.NONE, Compression.GZIP]) {
+    const keyed = encodeBatch({ compression, records: [{ key: 'a', value: 'x', timestamp: T0 }, { key: '', value: null, timestamp: T0 }] });
+    assert.equal(validateBatchForAppend(keyed, 0, keyed.length, { requireKeys: true }), null, 'an empty key and a tombstone are keyed records');
+    const unkeyed = encodeBatch({ compression, records: [{ key: 'a', value: 'x', timestamp: T0 }, { key: null, value: 'y', timestamp: T0 }] });
+    const p = validateBatchForAppend(unkeyed, 0, unkeyed.length, { requireKeys: true });
+    assert.equal(p?.errorCode, ErrorCode.INVALID_RECORD);
+    assert.equal(p?.recordIndex, 1);
+    assert.equal(validateBatchForAppend(unkeyed, 0, unkeyed.length), null, 'keys are optional by default');
+  }
+});
