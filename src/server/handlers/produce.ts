@@ -79,7 +79,7 @@ export function produceHandler(b: Broker): Handler<ProduceRequest, ProduceRespon
           if (!(err instanceof KafkaStorageError)) throw err;
           r = { result: storageFailure(pd.index), appended: false };
         }
-        if (!r.appended && r.result.errorCode !== ErrorCode.NONE && !NO_LOG_START_OFFSET.has(r.result.errorCode) && pd.records !== null && pd.records.length > 0) {
+        if (!r.appended && WITH_LOG_START_OFFSET.has(r.result.errorCode) && pd.records !== null && pd.records.length > 0) {
           r.result.logStartOffset = part.log.logStartOffset;
         }
         partitionResponses.push(r.result);
@@ -103,17 +103,20 @@ export function produceHandler(b: Broker): Handler<ProduceRequest, ProduceRespon
 }
 
 /**
- * Refusals Kafka answers without the partition's log start offset (-1); a
- * batch refused by the log itself (invalid records, sequence or epoch
- * errors, timestamps) carries it, as the leader knows the log then.
+ * Refusals of a batch by the leader's log (its records, timestamps, producer
+ * sequence or epoch): Kafka answers them with the partition's log start
+ * offset. Other refusals (unknown partition, not the leader, too large,
+ * corrupt, storage failure) carry -1.
  */
-const NO_LOG_START_OFFSET: ReadonlySet<number> = new Set([
-  ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
-  ErrorCode.NOT_LEADER_OR_FOLLOWER,
-  ErrorCode.MESSAGE_TOO_LARGE,
-  ErrorCode.RECORD_LIST_TOO_LARGE,
-  ErrorCode.CORRUPT_MESSAGE,
-  ErrorCode.KAFKA_STORAGE_ERROR,
+const WITH_LOG_START_OFFSET: ReadonlySet<number> = new Set([
+  ErrorCode.INVALID_RECORD,
+  ErrorCode.INVALID_TIMESTAMP,
+  ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER,
+  ErrorCode.INVALID_PRODUCER_EPOCH,
+  ErrorCode.UNKNOWN_PRODUCER_ID,
+  ErrorCode.INVALID_PRODUCER_ID_MAPPING,
+  ErrorCode.INVALID_TXN_STATE,
+  ErrorCode.UNSUPPORTED_COMPRESSION_TYPE,
 ]);
 
 function storageFailure(index: number): PartitionResult {
