@@ -1,0 +1,259 @@
+/**
+ * The Java client (kafka-clients 4.3.1, the reference Kafka's) against
+ * Samsa and against Apache Kafka 4.3.1 itself (scripts/kafka-ref.sh), the
+ * same scenario program (test/interop/java/client/ClientScenarios.java) run
+ * once per broker, one JVM each:
+ *
+ *  - the producer with its defaults (idempotent, acks=all): keyed records
+ *    land on the partitions murmur2 picks, at the same offsets, and read back;
+ *  - every compression type (none, gzip, snappy, lz4, zstd);
+ *  - headers (repeated keys, null and empty values, non-ASCII), a tombstone
+ *    with a null key;
+ *  - a 1,000,000-byte record, fetched by a consumer with 64 KiB fetch limits
+ *    (KIP-74); RecordTooLargeException from the broker over the topic's
+ *    max.message.bytes and from the client over max.request.size;
+ *  - seek, seekToEnd, seekToBeginning, a seek past the end with
+ *    auto.offset.reset=earliest (reset) and none (OffsetOutOfRangeException);
+ *  - offsetsForTimes before, between, at and after the records' timestamps,
+ *    beginning and end offsets;
+ *  - a classic-protocol group member: commitSync, commitAsync and commitSync
+ *    with explicit offsets and metadata, committed(), a new member resuming
+ *    from the committed offsets;
+ *  - the cooperative-sticky assignor: a second member takes half, the first
+ *    revokes only what moves, and gets it all back when the second leaves;
+ *  - static membership (KIP-345): a static member that closes and returns
+ *    keeps its assignment in the same generation; a duplicate
+ *    group.instance.id fences the old member (FencedInstanceIdException);
+ *  - group.protocol=consumer (KIP-848): the broker assigns, a second member
+ *    takes a share, each record is consumed once by its owner, commits, and
+ *    Admin's describeConsumerGroups sees a Stable consumer group of 2;
+ *  - a transactional producer: on Kafka initTransactions succeeds and a
+ *    read_committed consumer reads the committed transaction; Samsa has no
+ *    transaction coordinator yet (FindCoordinator for a transactional id
+ *    answers COORDINATOR_NOT_AVAILABLE, which the client retries), so the
+ *    Java client's initTransactions ends in TimeoutException after
+ *    max.block.ms (docs/compatibility.md, "Java client").
+ *
+ * Every scenario's result on Samsa must equal Kafka's, apart from the
+ * transactions difference above.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { type ChildBroker, startChildBroker } from '../helpers/broker.ts';
+import { type ReferenceKafka, compileJava, runJava, startReferenceKafka } from '../helpers/kafka-ref.ts';
+
+type Result = Record<string, unknown> & { scenario: string };
+
+const SCENARIOS = [
+  'producer-defaults',
+  'compression-none',
+  'compression-gzip',
+  'compression-snappy',
+  'compression-lz4',
+  'compression-zstd',
+  'headers',
+  'large-records',
+  'seek',
+  'offsets-for-times',
+  'classic-commit',
+  'cooperative-sticky',
+  'static-membership',
+  'kip848',
+  'transactions',
+];
+
+let kafka: ReferenceKafka | undefined;
+let samsa: ChildBroker | undefined;
+let onKafka: Map<string, Result>;
+let onSamsa: Map<string, Result>;
+let stderr: { kafka: string; samsa: string };
+
+async function scenarios(cp: string, bootstrap: string): Promise<{ results: Map<string, Result>; stderr: string }> {
+  const r = await runJava(cp, 'ClientScenarios', [bootstrap, `jc${Date.now().toString(36)}`], { timeoutMs: 600_000 });
+  const results = new Map<string, Result>();
+  for (const line of r.stdout.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    const obj = JSON.parse(line) as Result;
+    results.set(obj.scenario, obj);
+  }
+  if (r.code !== 0) throw new Error(`ClientScenarios against ${bootstrap} exited ${r.code} ${r.signal}:\n${r.stdout}\n${r.stderr.slice(-4000)}`);
+  return { results, stderr: r.stderr };
+}
+
+before(async () => {
+  const [cp, k, s] = await Promise.all([
+    compileJava('client'),
+    startReferenceKafka({
+      // KIP-848 heartbeats every second instead of 5 s (the scenario waits for reconciliation)
+      'group.consumer.heartbeat.interval.ms': '1000',
+      'group.consumer.min.heartbeat.interval.ms': '1000',
+    }),
+    startChildBroker({
+      overrides: {
+        // as kafka-ref.sh sets for the reference broker
+        'group.initial.rebalance.delay.ms': '0',
+        'group.consumer.heartbeat.interval.ms': '1000',
+      },
+    }),
+  ]);
+  kafka = k;
+  samsa = s;
+  const [rk, rs] = await Promise.all([scenarios(cp, k.bootstrapServers), scenarios(cp, s.bootstrapServers)]);
+  onKafka = rk.results;
+  onSamsa = rs.results;
+  stderr = { kafka: rk.stderr, samsa: rs.stderr };
+});
+
+after(async () => {
+  await Promise.all([kafka?.stop(), samsa?.close()]);
+});
+
+/** The scenario's result on `where`, which must have completed without an exception. */
+function result(where: 'kafka' | 'samsa', name: string): Result {
+  const r = (where === 'kafka' ? onKafka : onSamsa).get(name);
+  assert.ok(r, `${name} printed no result on ${where}:\n${stderr[where].slice(-4000)}`);
+  assert.equal(r.error, undefined, `${name} failed on ${where}: ${r.error}: ${r.message}\n${stderr[where].slice(-4000)}`);
+  return r;
+}
+
+/** Asserts `check` on Kafka's result, then that Samsa's equals Kafka's. */
+function same(name: string, check: (r: Result) => void) {
+  const k = result('kafka', name);
+  check(k);
+  assert.deepEqual(result('samsa', name), k, `${name}: Samsa's result differs from Kafka's`);
+}
+
+describe('Java client 4.3.1: Samsa gives the results Apache Kafka 4.3.1 gives', () => {
+  test('every scenario ran on both brokers', () => {
+    assert.deepEqual([...onKafka.keys()], SCENARIOS);
+    assert.deepEqual([...onSamsa.keys()], SCENARIOS);
+  });
+
+  test('producer defaults (idempotent, acks=all): keyed records on murmur2 partitions, offsets, read back in order', () =>
+    same('producer-defaults', (r) => {
+      const acks = r.acks as [number, number][];
+      const read = r.read as [number, number, string, string][];
+      assert.equal(acks.length, 30);
+      assert.equal(read.length, 30);
+      for (let i = 0; i < 30; i++) {
+        const [p, o] = acks[i];
+        assert.deepEqual(read.find((x) => x[2] === `k${i}`), [p, o, `k${i}`, `v${i}`]);
+      }
+      assert.deepEqual(new Set(acks.map((a) => a[0])), new Set([0, 1, 2]), 'keys spread over all 3 partitions');
+    }));
+
+  for (const type of ['none', 'gzip', 'snappy', 'lz4', 'zstd']) {
+    test(`compression.type=${type}: 500 records read back intact`, () =>
+      same(`compression-${type}`, (r) => assert.deepEqual(r, { scenario: `compression-${type}`, read: 500, intact: 500 })));
+  }
+
+  test('headers: repeated keys, null and empty values, non-ASCII; a null key and value', () =>
+    same('headers', (r) =>
+      assert.deepEqual(r.read, [
+        [0, 'k1', 'with headers', [['a', '1'], ['a', '2'], ['b', null], ['', ''], ['ünï', 'välue']]],
+        [1, 'k2', 'no headers', []],
+        [2, null, null, []],
+      ])));
+
+  test('large records: 1,000,000 bytes through 64 KiB fetch limits; RecordTooLargeException from broker and client', () =>
+    same('large-records', (r) =>
+      assert.deepEqual(r, {
+        scenario: 'large-records',
+        bigAck: [[0, 0]],
+        overTopicLimit: 'org.apache.kafka.common.errors.RecordTooLargeException',
+        overRequestLimit: 'org.apache.kafka.common.errors.RecordTooLargeException',
+        smallTopicStillTakes: [[0, 0]],
+        readCount: 1,
+        readIntact: true,
+      })));
+
+  test('seek, seekToEnd, seekToBeginning; past the end: reset to earliest, or OffsetOutOfRangeException', () =>
+    same('seek', (r) =>
+      assert.deepEqual(r, {
+        scenario: 'seek',
+        fromFive: [5, 6, 7, 8, 9].map((i) => [i, `v${i}`]),
+        positionAtEnd: 10,
+        positionAtBeginning: 0,
+        pastEndResetTo: 0,
+        pastEndWithResetNone: 'org.apache.kafka.clients.consumer.OffsetOutOfRangeException',
+      })));
+
+  test('offsetsForTimes, beginningOffsets, endOffsets', () =>
+    same('offsets-for-times', (r) =>
+      assert.deepEqual(r, {
+        scenario: 'offsets-for-times',
+        'at+zero': [0, 0],
+        'at+0': [0, 0],
+        'at+2500': [3, 3000],
+        'at+4000': [4, 4000],
+        'at+10000': null,
+        beginning: 0,
+        end: 5,
+      })));
+
+  test('classic group: commitSync, commitAsync with metadata, committed(), a new member resumes there', () =>
+    same('classic-commit', (r) => {
+      assert.equal(r.read, 30);
+      assert.deepEqual(r.assignment, [0, 1, 2]);
+      assert.equal(r.asyncCallback, 'ok');
+      const sync = r.afterCommitSync as Record<string, [number, string]>;
+      assert.equal(Object.values(sync).reduce((n, [o]) => n + o, 0), 30, 'committed at the end of every partition');
+      assert.deepEqual(r.afterExplicitCommits, { 0: [5, 'async'], 1: [7, 'sync'], 2: sync['2'] });
+      assert.equal(r.resumedRead, sync['0'][0] - 5 + sync['1'][0] - 7);
+      assert.deepEqual(r.resumedFirstOffsets, { 0: 5, 1: 7 });
+    }));
+
+  test('cooperative-sticky: the second member takes half, the first revokes only what moves, then gets it back', () =>
+    same('cooperative-sticky', (r) =>
+      assert.deepEqual(r, {
+        scenario: 'cooperative-sticky',
+        c1Alone: [0, 1, 2, 3],
+        sizes: [2, 2],
+        union: [0, 1, 2, 3],
+        c1RevokedCount: 2,
+        c1AfterC2Left: [0, 1, 2, 3],
+        c1Lost: [],
+      })));
+
+  test('static membership: a returning member keeps its generation and partitions; a duplicate instance id fences the old one', () =>
+    same('static-membership', (r) =>
+      assert.deepEqual(r, {
+        scenario: 'static-membership',
+        assignment: [0, 1],
+        groupInstanceId: 'instance-1',
+        membersAfterClose: ['instance-1'],
+        rejoinSameGeneration: true,
+        rejoinNewMemberId: true,
+        rejoinAssignment: [0, 1],
+        duplicateInstanceFencesOld: 'org.apache.kafka.common.errors.FencedInstanceIdException',
+        newcomerAssignment: [0, 1],
+      })));
+
+  test('group.protocol=consumer (KIP-848): shares, each record once by its owner, commits, describeConsumerGroups', () =>
+    same('kip848', (r) =>
+      assert.deepEqual(r, {
+        scenario: 'kip848',
+        sizes: [1, 2],
+        union: [0, 1, 2],
+        consumed: 30,
+        duplicates: 0,
+        fromNonOwners: 0,
+        committedSum: 30,
+        type: 'Consumer',
+        state: 'Stable',
+        members: 2,
+        c1AfterC2Left: [0, 1, 2],
+      })));
+
+  test('transactions: Kafka commits a transaction; on Samsa initTransactions times out (no transaction coordinator yet)', () => {
+    assert.deepEqual(result('kafka', 'transactions'), {
+      scenario: 'transactions',
+      initTransactions: null,
+      readCommitted: [[0, 't0'], [1, 't1'], [2, 't2']],
+    });
+    assert.deepEqual(result('samsa', 'transactions'), {
+      scenario: 'transactions',
+      initTransactions: 'org.apache.kafka.common.errors.TimeoutException',
+    });
+  });
+});
