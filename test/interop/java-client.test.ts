@@ -35,10 +35,17 @@
  *    max.block.ms (docs/compatibility.md, "Java client").
  *
  * Every scenario's result on Samsa must equal Kafka's, apart from the
- * transactions difference above.
+ * transactions difference above. The record batches the producer wrote are
+ * then fetched raw from both brokers (Samsa's client): the default producer's
+ * batches carry a producer id and consecutive sequence numbers (it is
+ * idempotent), and each compression scenario's batches are stored with the
+ * codec the producer chose.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { KafkaClient } from '../../src/client/index.ts';
+import { readBatchHeader } from '../../src/protocol/records/record-batch.ts';
+import { splitBatches } from '../../src/protocol/records/validate.ts';
 import { type ChildBroker, startChildBroker } from '../helpers/broker.ts';
 import { type ReferenceKafka, compileJava, runJava, startReferenceKafka } from '../helpers/kafka-ref.ts';
 
@@ -67,9 +74,11 @@ let samsa: ChildBroker | undefined;
 let onKafka: Map<string, Result>;
 let onSamsa: Map<string, Result>;
 let stderr: { kafka: string; samsa: string };
+/** The prefix of the scenarios' topic and group names. */
+const PREFIX = `jc${Date.now().toString(36)}`;
 
 async function scenarios(cp: string, bootstrap: string): Promise<{ results: Map<string, Result>; stderr: string }> {
-  const r = await runJava(cp, 'ClientScenarios', [bootstrap, `jc${Date.now().toString(36)}`], { timeoutMs: 600_000 });
+  const r = await runJava(cp, 'ClientScenarios', [bootstrap, PREFIX], { timeoutMs: 600_000 });
   const results = new Map<string, Result>();
   for (const line of r.stdout.split('\n')) {
     if (!line.startsWith('{')) continue;
@@ -103,6 +112,45 @@ before(async () => {
   onSamsa = rs.results;
   stderr = { kafka: rk.stderr, samsa: rs.stderr };
 });
+
+interface BatchInfo {
+  baseOffset: number;
+  records: number;
+  compression: number;
+  producerId: number;
+  producerEpoch: number;
+  baseSequence: number;
+}
+
+/** The headers of the record batches of `topic`-`partition` as the broker at `bootstrap` serves them (one raw Fetch). */
+async function batchesOf(bootstrap: string, topic: string, partition: number): Promise<BatchInfo[]> {
+  const client = new KafkaClient({ bootstrapServers: bootstrap, clientId: 'java-client-test' });
+  try {
+    const md = await client.metadata([topic]);
+    const c = await client.anyConnection();
+    const res = await c.send('Fetch', {
+      replicaId: -1,
+      maxWaitMs: 0,
+      minBytes: 0,
+      maxBytes: 52_428_800,
+      isolationLevel: 0,
+      sessionId: 0,
+      sessionEpoch: -1,
+      topics: [{ topic, topicId: md.topics[0].topicId, partitions: [{ partition, currentLeaderEpoch: -1, fetchOffset: 0, lastFetchedEpoch: -1, logStartOffset: -1, partitionMaxBytes: 52_428_800 }] }],
+      forgottenTopicsData: [],
+      rackId: '',
+    });
+    const pr = res.responses[0].partitions[0];
+    assert.equal(pr.errorCode, 0, `fetch ${topic}-${partition} from ${bootstrap}`);
+    const records = pr.records ?? Buffer.alloc(0);
+    return splitBatches(records, 0, records.length).map(({ at }) => {
+      const h = readBatchHeader(records, at);
+      return { baseOffset: h.baseOffset, records: h.recordCount, compression: h.compression, producerId: h.producerId, producerEpoch: h.producerEpoch, baseSequence: h.baseSequence };
+    });
+  } finally {
+    await client.close();
+  }
+}
 
 after(async () => {
   await Promise.all([kafka?.stop(), samsa?.close()]);
@@ -244,6 +292,36 @@ describe('Java client 4.3.1: Samsa gives the results Apache Kafka 4.3.1 gives', 
         members: 2,
         c1AfterC2Left: [0, 1, 2],
       })));
+
+  test('the default producer is idempotent: its batches carry a producer id and consecutive sequences, on both brokers', async () => {
+    for (const [where, bootstrap] of [['kafka', kafka!.bootstrapServers], ['samsa', samsa!.bootstrapServers]]) {
+      const perPartition = await Promise.all([0, 1, 2].map((p) => batchesOf(bootstrap, `${PREFIX}-defaults`, p)));
+      const producerIds = new Set(perPartition.flat().map((b) => b.producerId));
+      assert.equal(producerIds.size, 1, `${where}: one producer wrote every batch: ${JSON.stringify(perPartition)}`);
+      assert.ok([...producerIds][0] >= 0, `${where}: the batches carry a producer id`);
+      for (const batches of perPartition) {
+        let seq = 0;
+        for (const b of batches) {
+          assert.equal(b.producerEpoch, 0, `${where}: producer epoch`);
+          assert.equal(b.baseSequence, seq, `${where}: batches numbered consecutively: ${JSON.stringify(batches)}`);
+          seq += b.records;
+        }
+        assert.equal(seq, batches.length ? batches.at(-1)!.baseOffset + batches.at(-1)!.records : 0);
+      }
+      assert.equal(perPartition.flat().reduce((n, b) => n + b.records, 0), 30);
+    }
+  });
+
+  test('each compression type is stored as the producer compressed it, on both brokers', async () => {
+    const codecs = { none: 0, gzip: 1, snappy: 2, lz4: 3, zstd: 4 };
+    for (const [where, bootstrap] of [['kafka', kafka!.bootstrapServers], ['samsa', samsa!.bootstrapServers]]) {
+      for (const [type, codec] of Object.entries(codecs)) {
+        const batches = await batchesOf(bootstrap, `${PREFIX}-compression-${type}`, 0);
+        assert.equal(batches.reduce((n, b) => n + b.records, 0), 500, `${where} ${type}: all records`);
+        assert.deepEqual(new Set(batches.map((b) => b.compression)), new Set([codec]), `${where} ${type}: codec of every batch`);
+      }
+    }
+  });
 
   test('transactions: Kafka commits a transaction; on Samsa initTransactions times out (no transaction coordinator yet)', () => {
     assert.deepEqual(result('kafka', 'transactions'), {
