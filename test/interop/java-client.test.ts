@@ -7,6 +7,9 @@
  *  - the producer with its defaults (idempotent, acks=all): keyed records
  *    land on the partitions murmur2 picks, at the same offsets, and read back;
  *  - every compression type (none, gzip, snappy, lz4, zstd);
+ *  - a send to a topic nobody created (auto.create.topics.enable);
+ *  - a read_committed consumer (no transactions: everything, end offsets
+ *    at the high watermark);
  *  - headers (repeated keys, null and empty values, non-ASCII), a tombstone
  *    with a null key;
  *  - a 1,000,000-byte record, fetched by a consumer with 64 KiB fetch limits
@@ -58,6 +61,8 @@ const SCENARIOS = [
   'compression-snappy',
   'compression-lz4',
   'compression-zstd',
+  'auto-create',
+  'read-committed',
   'headers',
   'large-records',
   'seek',
@@ -194,6 +199,16 @@ describe('Java client 4.3.1: Samsa gives the results Apache Kafka 4.3.1 gives', 
     test(`compression.type=${type}: 500 records read back intact`, () =>
       same(`compression-${type}`, (r) => assert.deepEqual(r, { scenario: `compression-${type}`, read: 500, intact: 500 })));
   }
+
+  test('a send to an unknown topic creates it with num.partitions', () =>
+    same('auto-create', (r) => assert.deepEqual(r, { scenario: 'auto-create', acks: [[0, 0]], partitions: 1, read: 1 })));
+
+  test('read_committed reads everything, end offsets at the high watermark', () =>
+    same('read-committed', (r) => {
+      assert.equal(r.read, 30);
+      const ends = r.endOffsets as Record<string, number>;
+      assert.equal(Object.values(ends).reduce((n, o) => n + o, 0), 30);
+    }));
 
   test('headers: repeated keys, null and empty values, non-ASCII; a null key and value', () =>
     same('headers', (r) =>

@@ -63,6 +63,8 @@ public class ClientScenarios {
     for (String type : List.of("none", "gzip", "snappy", "lz4", "zstd")) {
       scenarios.put("compression-" + type, () -> compression(type));
     }
+    scenarios.put("auto-create", ClientScenarios::autoCreate);
+    scenarios.put("read-committed", ClientScenarios::readCommitted);
     scenarios.put("headers", ClientScenarios::headers);
     scenarios.put("large-records", ClientScenarios::largeRecords);
     scenarios.put("seek", ClientScenarios::seek);
@@ -212,6 +214,34 @@ public class ClientScenarios {
     List<Object> read = new ArrayList<>();
     for (ConsumerRecord<byte[], byte[]> r : readAll(t, 30, Map.of())) read.add(List.of(r.partition(), r.offset(), s(r.key()), s(r.value())));
     return Map.of("acks", acks, "read", read);
+  }
+
+  /** A send to a topic nobody created: the producer's Metadata request creates it (auto.create.topics.enable, num.partitions=1). */
+  static Map<String, Object> autoCreate() throws Exception {
+    String t = prefix + "-auto";
+    Map<String, Object> out = new LinkedHashMap<>();
+    try (KafkaProducer<byte[], byte[]> p = producer(Map.of())) {
+      out.put("acks", sendAll(p, List.of(new ProducerRecord<>(t, b("k"), b("v")))));
+      out.put("partitions", p.partitionsFor(t).size());
+    }
+    out.put("read", readAll(t, 1, Map.of()).size());
+    return out;
+  }
+
+  /** A read_committed consumer of what producer-defaults wrote (no transactions): everything, and end offsets at the high watermark. */
+  static Map<String, Object> readCommitted() throws Exception {
+    String t = prefix + "-defaults";
+    Map<String, Object> out = new LinkedHashMap<>();
+    Map<String, Object> props = Map.of("isolation.level", "read_committed");
+    out.put("read", readAll(t, 30, props).size());
+    try (KafkaConsumer<byte[], byte[]> c = consumer(props)) {
+      Map<String, Long> ends = new TreeMap<>();
+      for (Map.Entry<TopicPartition, Long> e : c.endOffsets(List.of(new TopicPartition(t, 0), new TopicPartition(t, 1), new TopicPartition(t, 2))).entrySet()) {
+        ends.put(String.valueOf(e.getKey().partition()), e.getValue());
+      }
+      out.put("endOffsets", ends);
+    }
+    return out;
   }
 
   /** One compression type: 500 records in batches, read back intact. */
