@@ -19,6 +19,14 @@
  *    auto.offset.reset=earliest (reset) and none (OffsetOutOfRangeException);
  *  - offsetsForTimes before, between, at and after the records' timestamps,
  *    beginning and end offsets;
+ *  - after Admin.deleteRecords: beginningOffsets, offsetsForTimes(0) and
+ *    seekToBeginning at the new log start; a fetch below it resets to it,
+ *    or throws OffsetOutOfRangeException with auto.offset.reset=none;
+ *  - a LogAppendTime topic: the broker's time in the acknowledgement and
+ *    on the record;
+ *  - commitSync of an offset of a topic that does not exist: the broker
+ *    answers UNKNOWN_TOPIC_OR_PARTITION, which the client retries until
+ *    TimeoutException;
  *  - a classic-protocol group member: commitSync, commitAsync and commitSync
  *    with explicit offsets and metadata, committed(), a new member resuming
  *    from the committed offsets;
@@ -30,6 +38,12 @@
  *  - group.protocol=consumer (KIP-848): the broker assigns, a second member
  *    takes a share, each record is consumed once by its owner, commits, and
  *    Admin's describeConsumerGroups sees a Stable consumer group of 2;
+ *  - KIP-848 with group.remote.assignor=range and a SubscriptionPattern
+ *    (regex resolved by the broker): range shares, and a matching topic
+ *    created later is assigned (the client then asks Metadata by topic id);
+ *  - KIP-848 static membership: a static member that closes and returns
+ *    gets its partitions again; a duplicate group.instance.id of a live
+ *    member is refused (UnreleasedInstanceIdException);
  *  - a transactional producer: on Kafka initTransactions succeeds and a
  *    read_committed consumer reads the committed transaction; Samsa has no
  *    transaction coordinator yet (FindCoordinator for a transactional id
@@ -67,10 +81,15 @@ const SCENARIOS = [
   'large-records',
   'seek',
   'offsets-for-times',
+  'log-start',
+  'log-append-time',
+  'commit-unknown-topic',
   'classic-commit',
   'cooperative-sticky',
   'static-membership',
   'kip848',
+  'kip848-range-regex',
+  'kip848-static',
   'transactions',
 ];
 
@@ -254,6 +273,25 @@ describe('Java client 4.3.1: Samsa gives the results Apache Kafka 4.3.1 gives', 
         end: 5,
       })));
 
+  test('log start after deleteRecords: beginning, offsetsForTimes, reset from below it, or OffsetOutOfRangeException', () =>
+    same('log-start', (r) =>
+      assert.deepEqual(r, {
+        scenario: 'log-start',
+        beginning: 4,
+        offsetForTimeZero: 4,
+        positionAtBeginning: 4,
+        belowStartResetTo: 4,
+        belowStartWithResetNone: 'org.apache.kafka.clients.consumer.OffsetOutOfRangeException',
+      })));
+
+  test('LogAppendTime: the broker time in the acknowledgement and on the record', () =>
+    same('log-append-time', (r) =>
+      assert.deepEqual(r, { scenario: 'log-append-time', ackTimestampIsBrokerTime: true, timestampType: 'LogAppendTime', recordTimestampIsAckTimestamp: true })));
+
+  test('commitSync for a topic that does not exist times out (UNKNOWN_TOPIC_OR_PARTITION, retried)', () =>
+    same('commit-unknown-topic', (r) =>
+      assert.deepEqual(r, { scenario: 'commit-unknown-topic', commit: 'org.apache.kafka.common.errors.TimeoutException', committed: null })));
+
   test('classic group: commitSync, commitAsync with metadata, committed(), a new member resumes there', () =>
     same('classic-commit', (r) => {
       assert.equal(r.read, 30);
@@ -306,6 +344,26 @@ describe('Java client 4.3.1: Samsa gives the results Apache Kafka 4.3.1 gives', 
         state: 'Stable',
         members: 2,
         c1AfterC2Left: [0, 1, 2],
+      })));
+
+  test('KIP-848, range assignor and a broker-side regex: shares by partition index; a new matching topic is assigned', () =>
+    same('kip848-range-regex', (r) =>
+      assert.deepEqual(r, {
+        scenario: 'kip848-range-regex',
+        c1Alone: ['rx-a:0', 'rx-a:1', 'rx-b:0', 'rx-b:1'],
+        rangeShares: ['[rx-a:0, rx-b:0]', '[rx-a:1, rx-b:1]'],
+        afterNewTopic: ['rx-a:0', 'rx-a:1', 'rx-b:0', 'rx-b:1', 'rx-c:0', 'rx-c:1'],
+      })));
+
+  test('KIP-848 static membership: a returning member gets its partitions; a duplicate live instance id is refused', () =>
+    same('kip848-static', (r) =>
+      assert.deepEqual(r, {
+        scenario: 'kip848-static',
+        assignment: [0, 1],
+        membersAfterClose: ['s-1'],
+        rejoinAssignment: [0, 1],
+        duplicateInstance: 'org.apache.kafka.common.errors.UnreleasedInstanceIdException',
+        liveMemberKeeps: [0, 1],
       })));
 
   test('the default producer is idempotent: its batches carry a producer id and consecutive sequences, on both brokers', async () => {

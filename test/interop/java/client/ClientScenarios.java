@@ -69,10 +69,15 @@ public class ClientScenarios {
     scenarios.put("large-records", ClientScenarios::largeRecords);
     scenarios.put("seek", ClientScenarios::seek);
     scenarios.put("offsets-for-times", ClientScenarios::offsetsForTimes);
+    scenarios.put("log-start", ClientScenarios::logStart);
+    scenarios.put("log-append-time", ClientScenarios::logAppendTime);
+    scenarios.put("commit-unknown-topic", ClientScenarios::commitUnknownTopic);
     scenarios.put("classic-commit", ClientScenarios::classicCommit);
     scenarios.put("cooperative-sticky", ClientScenarios::cooperativeSticky);
     scenarios.put("static-membership", ClientScenarios::staticMembership);
     scenarios.put("kip848", ClientScenarios::kip848);
+    scenarios.put("kip848-range-regex", ClientScenarios::kip848RangeRegex);
+    scenarios.put("kip848-static", ClientScenarios::kip848Static);
     scenarios.put("transactions", ClientScenarios::transactions);
     for (Map.Entry<String, Callable<Map<String, Object>>> e : scenarios.entrySet()) {
       if (!only.isEmpty() && !only.contains(e.getKey())) continue;
@@ -385,6 +390,70 @@ public class ClientScenarios {
     return out;
   }
 
+  /** After Admin.deleteRecords: beginningOffsets, seekToBeginning, and a fetch below the log start (reset earliest, or none). */
+  static Map<String, Object> logStart() throws Exception {
+    String t = topic("log-start", 1);
+    List<ProducerRecord<byte[], byte[]>> rs = new ArrayList<>();
+    for (int i = 0; i < 10; i++) rs.add(new ProducerRecord<>(t, b("v" + i)));
+    try (KafkaProducer<byte[], byte[]> p = producer(Map.of())) {
+      sendAll(p, rs);
+    }
+    TopicPartition tp = new TopicPartition(t, 0);
+    admin.deleteRecords(Map.of(tp, org.apache.kafka.clients.admin.RecordsToDelete.beforeOffset(4))).all().get();
+    Map<String, Object> out = new LinkedHashMap<>();
+    try (KafkaConsumer<byte[], byte[]> c = consumer(Map.of())) {
+      c.assign(List.of(tp));
+      out.put("beginning", c.beginningOffsets(List.of(tp)).get(tp));
+      OffsetAndTimestamp o = c.offsetsForTimes(Map.of(tp, 0L)).get(tp);
+      out.put("offsetForTimeZero", o == null ? null : o.offset());
+      c.seekToBeginning(List.of(tp));
+      out.put("positionAtBeginning", c.position(tp));
+      c.seek(tp, 2);
+      ConsumerRecords<byte[], byte[]> got = ConsumerRecords.empty();
+      long deadline = System.currentTimeMillis() + DEADLINE_MS;
+      while (got.isEmpty() && System.currentTimeMillis() < deadline) got = c.poll(POLL);
+      out.put("belowStartResetTo", got.iterator().next().offset());
+    }
+    try (KafkaConsumer<byte[], byte[]> c = consumer(Map.of("auto.offset.reset", "none"))) {
+      c.assign(List.of(tp));
+      c.seek(tp, 2);
+      out.put("belowStartWithResetNone", errorOf(() -> {
+        long deadline = System.currentTimeMillis() + DEADLINE_MS;
+        while (System.currentTimeMillis() < deadline) c.poll(POLL);
+      }));
+    }
+    return out;
+  }
+
+  /** A topic with message.timestamp.type=LogAppendTime: the broker's time in the acknowledgement and on every record. */
+  static Map<String, Object> logAppendTime() throws Exception {
+    String t = topic("log-append-time", 1, Map.of("message.timestamp.type", "LogAppendTime"));
+    long created = 1_700_000_000_000L;
+    long before = System.currentTimeMillis();
+    RecordMetadata ack;
+    try (KafkaProducer<byte[], byte[]> p = producer(Map.of())) {
+      ack = p.send(new ProducerRecord<>(t, 0, created, null, b("v"))).get();
+    }
+    Map<String, Object> out = new LinkedHashMap<>();
+    out.put("ackTimestampIsBrokerTime", ack.timestamp() >= before - 60_000 && ack.timestamp() != created);
+    List<ConsumerRecord<byte[], byte[]>> read = readAll(t, 1, Map.of());
+    out.put("timestampType", read.get(0).timestampType().toString());
+    out.put("recordTimestampIsAckTimestamp", read.get(0).timestamp() == ack.timestamp());
+    return out;
+  }
+
+  /** commitSync of an offset of a topic that does not exist, by a consumer with a group and no subscription. */
+  static Map<String, Object> commitUnknownTopic() throws Exception {
+    String group = prefix + "-commit-unknown";
+    Map<String, Object> out = new LinkedHashMap<>();
+    try (KafkaConsumer<byte[], byte[]> c = consumer(Map.of("group.id", group, "default.api.timeout.ms", "3000"))) {
+      TopicPartition tp = new TopicPartition(prefix + "-no-such-topic", 0);
+      out.put("commit", errorOf(() -> c.commitSync(Map.of(tp, new OffsetAndMetadata(3)))));
+      out.put("committed", errorOf(() -> c.committed(Set.of(tp))));
+    }
+    return out;
+  }
+
   /** A classic-protocol group member: subscribe, read all, commitSync, commitAsync with metadata, committed(). */
   static Map<String, Object> classicCommit() throws Exception {
     String t = topic("classic", 3);
@@ -568,6 +637,83 @@ public class ClientScenarios {
       }
       pollUntil("c1 to own all partitions again", () -> c1.assignment().size() == 3, c1);
       out.put("c1AfterC2Left", partitionsOf(c1.assignment()));
+    }
+    return out;
+  }
+
+  /**
+   * KIP-848 with group.remote.assignor=range and a pattern subscription (the
+   * broker resolves the regex): two members share the matching topics; a
+   * matching topic created later is assigned too.
+   */
+  static Map<String, Object> kip848RangeRegex() throws Exception {
+    String group = prefix + "-kip848-rx";
+    String t1 = topic("rx-a", 2);
+    String t2 = topic("rx-b", 2);
+    topic("other", 2);
+    Map<String, Object> props = Map.of("group.id", group, "group.protocol", "consumer", "group.remote.assignor", "range");
+    // a SubscriptionPattern (RE2J syntax) goes to the broker, which resolves it (a java.util.regex.Pattern the client resolves itself)
+    org.apache.kafka.clients.consumer.SubscriptionPattern pattern = new org.apache.kafka.clients.consumer.SubscriptionPattern(prefix + "-rx-.*");
+    Map<String, Object> out = new LinkedHashMap<>();
+    try (KafkaConsumer<byte[], byte[]> c1 = consumer(props); KafkaConsumer<byte[], byte[]> c2 = consumer(props)) {
+      c1.subscribe(pattern);
+      pollUntil("c1 to own both matching topics", () -> c1.assignment().size() == 4, c1);
+      out.put("c1Alone", names(c1.assignment()));
+      c2.subscribe(pattern);
+      pollUntil("c2 to own a share", () -> c1.assignment().size() == 2 && c2.assignment().size() == 2, c1, c2);
+      // range: each member gets the same partition index of every topic
+      out.put("rangeShares", List.of(names(c1.assignment()), names(c2.assignment())).stream().map(Object::toString).sorted().toList());
+      topic("rx-c", 2);
+      pollUntil("the new matching topic to be assigned", () -> c1.assignment().size() + c2.assignment().size() == 6, c1, c2);
+      Set<String> all = new TreeSet<>(names(c1.assignment()));
+      all.addAll(names(c2.assignment()));
+      out.put("afterNewTopic", new ArrayList<>(all));
+    }
+    return out;
+  }
+
+  /** Partitions as "<topic without the prefix>:<partition>", sorted. */
+  static List<String> names(Collection<TopicPartition> tps) {
+    List<String> out = new ArrayList<>();
+    for (TopicPartition tp : tps) out.add(tp.topic().substring(prefix.length() + 1) + ":" + tp.partition());
+    out.sort(null);
+    return out;
+  }
+
+  /**
+   * KIP-848 static membership: a static member that closes and comes back
+   * with its group.instance.id gets its partitions again; a second member
+   * with the id of a live one is refused (UnreleasedInstanceIdException).
+   */
+  static Map<String, Object> kip848Static() throws Exception {
+    String t = topic("kip848-static", 2);
+    String group = prefix + "-kip848-static";
+    Map<String, Object> props = Map.of("group.id", group, "group.protocol", "consumer", "group.instance.id", "s-1");
+    Map<String, Object> out = new LinkedHashMap<>();
+    try (KafkaConsumer<byte[], byte[]> c1 = consumer(props)) {
+      c1.subscribe(List.of(t));
+      pollUntil("c1 assignment", () -> c1.assignment().size() == 2, c1);
+      out.put("assignment", partitionsOf(c1.assignment()));
+    }
+    ConsumerGroupDescription d = admin.describeConsumerGroups(List.of(group)).all().get().get(group);
+    List<Object> instances = new ArrayList<>();
+    for (MemberDescription m : d.members()) instances.add(m.groupInstanceId().orElse(null));
+    out.put("membersAfterClose", instances);
+    try (KafkaConsumer<byte[], byte[]> c2 = consumer(props)) {
+      c2.subscribe(List.of(t));
+      pollUntil("c2 assignment", () -> c2.assignment().size() == 2, c2);
+      out.put("rejoinAssignment", partitionsOf(c2.assignment()));
+      try (KafkaConsumer<byte[], byte[]> c3 = consumer(props)) {
+        c3.subscribe(List.of(t));
+        AtomicReference<String> refused = new AtomicReference<>();
+        long deadline = System.currentTimeMillis() + DEADLINE_MS;
+        while (refused.get() == null && System.currentTimeMillis() < deadline) {
+          refused.set(errorOf(() -> c3.poll(POLL)));
+          c2.poll(POLL);
+        }
+        out.put("duplicateInstance", refused.get());
+        out.put("liveMemberKeeps", partitionsOf(c2.assignment()));
+      }
     }
     return out;
   }
