@@ -405,6 +405,8 @@ describe('Java client 4.3.1: Samsa gives the results Apache Kafka 4.3.1 gives', 
     assert.deepEqual(result('samsa', 'transactions'), {
       scenario: 'transactions',
       initTransactions: 'org.apache.kafka.common.errors.TimeoutException',
+      initTransactionsMessage:
+        'Timeout expired after 5000ms while awaiting InitProducerId. InitTransactions timed out - did not complete coordinator discovery or receive the InitProducerId response within max.block.ms.',
     });
   });
 });

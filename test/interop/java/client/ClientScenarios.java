@@ -725,9 +725,14 @@ public class ClientScenarios {
     String t = topic("txn", 1);
     Map<String, Object> out = new LinkedHashMap<>();
     try (KafkaProducer<byte[], byte[]> p = producer(Map.of("transactional.id", prefix + "-txn", "max.block.ms", "5000"))) {
-      String init = errorOf(p::initTransactions);
-      out.put("initTransactions", init);
-      if (init != null) return out;
+      try {
+        p.initTransactions();
+        out.put("initTransactions", null);
+      } catch (Exception e) {
+        out.put("initTransactions", e.getClass().getName());
+        out.put("initTransactionsMessage", e.getMessage());
+        return out;
+      }
       p.beginTransaction();
       for (int i = 0; i < 3; i++) p.send(new ProducerRecord<>(t, b("t" + i)));
       p.commitTransaction();
