@@ -30,6 +30,9 @@
  *  - a classic-protocol group member: commitSync, commitAsync and commitSync
  *    with explicit offsets and metadata, committed(), a new member resuming
  *    from the committed offsets;
+ *  - a commit while the group prepares a rebalance (a member joining, the
+ *    other not rejoined yet) is accepted, as Kafka accepts the current
+ *    generation's commits; then range shares and commits go on;
  *  - the cooperative-sticky assignor: a second member takes half, the first
  *    revokes only what moves, and gets it all back when the second leaves;
  *  - static membership (KIP-345): a static member that closes and returns
@@ -85,6 +88,7 @@ const SCENARIOS = [
   'log-append-time',
   'commit-unknown-topic',
   'classic-commit',
+  'classic-rebalance-commit',
   'cooperative-sticky',
   'static-membership',
   'kip848',
@@ -303,6 +307,18 @@ describe('Java client 4.3.1: Samsa gives the results Apache Kafka 4.3.1 gives', 
       assert.equal(r.resumedRead, sync['0'][0] - 5 + sync['1'][0] - 7);
       assert.deepEqual(r.resumedFirstOffsets, { 0: 5, 1: 7 });
     }));
+
+  test('classic group: a commit while a rebalance is being prepared is accepted; then range shares', () =>
+    same('classic-rebalance-commit', (r) =>
+      assert.deepEqual(r, {
+        scenario: 'classic-rebalance-commit',
+        stateWhileJoining: 'PreparingRebalance',
+        commitDuringRebalance: null,
+        committedDuringRebalance: { 0: [1, ''] },
+        sizes: [1, 2],
+        commitAfterRebalance: null,
+        state: 'Stable',
+      })));
 
   test('cooperative-sticky: the second member takes half, the first revokes only what moves, then gets it back', () =>
     same('cooperative-sticky', (r) =>

@@ -73,6 +73,7 @@ public class ClientScenarios {
     scenarios.put("log-append-time", ClientScenarios::logAppendTime);
     scenarios.put("commit-unknown-topic", ClientScenarios::commitUnknownTopic);
     scenarios.put("classic-commit", ClientScenarios::classicCommit);
+    scenarios.put("classic-rebalance-commit", ClientScenarios::classicRebalanceCommit);
     scenarios.put("cooperative-sticky", ClientScenarios::cooperativeSticky);
     scenarios.put("static-membership", ClientScenarios::staticMembership);
     scenarios.put("kip848", ClientScenarios::kip848);
@@ -495,6 +496,36 @@ public class ClientScenarios {
       // the resumed member starts at the committed offsets: 5 and 7 of partitions 0 and 1, the end of 2
       out.put("resumedRead", got.size());
       out.put("resumedFirstOffsets", firstOffsets);
+    }
+    return out;
+  }
+
+  /**
+   * A commit while the group prepares a rebalance (a second member is joining
+   * and the first has not rejoined yet): accepted, since the member's
+   * generation is still the current one; after the rebalance the members
+   * share the partitions (range) and commits succeed.
+   */
+  static Map<String, Object> classicRebalanceCommit() throws Exception {
+    String t = topic("rebalance-commit", 3);
+    String group = prefix + "-rebalance-commit";
+    Map<String, Object> props = Map.of("group.id", group, "group.protocol", "classic", "heartbeat.interval.ms", "500");
+    Map<String, Object> out = new LinkedHashMap<>();
+    try (KafkaConsumer<byte[], byte[]> c1 = consumer(props); KafkaConsumer<byte[], byte[]> c2 = consumer(props)) {
+      c1.subscribe(List.of(t));
+      pollUntil("c1 assignment", () -> c1.assignment().size() == 3, c1);
+      c2.subscribe(List.of(t));
+      pollUntil("the group to prepare a rebalance", () -> admin.describeConsumerGroups(List.of(group)).all().get().get(group).groupState().toString().equals("PreparingRebalance"), c2);
+      out.put("stateWhileJoining", "PreparingRebalance");
+      out.put("commitDuringRebalance", errorOf(() -> c1.commitSync(Map.of(new TopicPartition(t, 0), new OffsetAndMetadata(1)))));
+      out.put("committedDuringRebalance", committed(c1, t, 1));
+      pollUntil("both members to own partitions", () -> c1.assignment().size() + c2.assignment().size() == 3 && !c1.assignment().isEmpty() && !c2.assignment().isEmpty(), c1, c2);
+      List<Integer> sizes = new ArrayList<>(List.of(c1.assignment().size(), c2.assignment().size()));
+      sizes.sort(null);
+      out.put("sizes", sizes);
+      TopicPartition owned = c1.assignment().iterator().next();
+      out.put("commitAfterRebalance", errorOf(() -> c1.commitSync(Map.of(owned, new OffsetAndMetadata(0)))));
+      out.put("state", admin.describeConsumerGroups(List.of(group)).all().get().get(group).groupState().toString());
     }
     return out;
   }
