@@ -105,7 +105,6 @@ function run(cmd: string, args: string[], input?: string): Promise<void> {
 }
 
 fs.rmSync(OUT, { recursive: true, force: true });
-{
   // kcat (librdkafka): metadata, produce with every codec, consume, consume in a group.
   {
     const p = await behindProxy('kcat');
@@ -182,6 +181,5 @@ c.close()
     await run('/usr/bin/python3', ['-c', script, p.bs]);
     await p.close();
   }
-}
 const files = fs.readdirSync(OUT, { recursive: true }).filter((f) => String(f).endsWith('.bin'));
 console.log(`captured ${files.length} frames under ${path.relative(process.cwd(), OUT)}`);

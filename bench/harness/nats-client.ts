@@ -123,7 +123,7 @@ export class NatsConn {
   }
 
   private onData(chunk: Buffer) {
-    let buf = this.rest ? Buffer.concat([this.rest, chunk]) : chunk;
+    const buf = this.rest ? Buffer.concat([this.rest, chunk]) : chunk;
     this.rest = undefined;
     let pos = 0;
     const n = buf.length;

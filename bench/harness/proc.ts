@@ -134,7 +134,12 @@ export function startServer(cmd: string, args: string[], opts: SpawnOptions = {}
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
   let done = false;
-  const exitP = new Promise<void>((r) => child.once('exit', () => ((done = true), r())));
+  const exitP = new Promise<void>((r) =>
+    child.once('exit', () => {
+      done = true;
+      r();
+    }),
+  );
   child.once('error', (e) => {
     tail += `\nspawn error: ${e.message}`;
     done = true;

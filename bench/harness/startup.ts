@@ -35,7 +35,7 @@ export async function measureStartup(tmp: string, partitions: number, log: (s: s
   const port = await freePort();
   const bootstrap = `127.0.0.1:${port}`;
   const topics = 10;
-  let srv;
+  let srv: Awaited<ReturnType<typeof startSamsa>> | undefined;
   try {
     srv = await startSamsa(dir, port);
     let t = nowSec();

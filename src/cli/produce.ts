@@ -4,7 +4,7 @@
  * compression; records are sent in batches as lines arrive.
  */
 import readline from 'node:readline';
-import type { Command } from 'commander';
+import type { Command, OptionValues } from 'commander';
 import { type CliIO, type ClientFlags, withClient } from './context.ts';
 import { UsageError, collect, parseAcks, parseCompression, parseIntOption, parseKeyValue, splitKeyValue } from './format.ts';
 import type { KafkaClient, ProduceRecord } from '../client/client.ts';
@@ -41,7 +41,7 @@ export function registerProduceCommand(program: Command, io: CliIO, clientOption
       .option('--partition <n>', 'send every record to this partition')
       .option('--acks <acks>', 'all / -1, 1 or 0', 'all')
       .option('--compression <codec>', 'none, gzip, snappy, lz4 or zstd', 'none'),
-  ).action(async (topic: string, o: ClientFlags & Record<string, any>) => {
+  ).action(async (topic: string, o: ClientFlags & OptionValues) => {
     const acks = parseAcks(o.acks);
     const compression = parseCompression(o.compression);
     const fixed = o.partition === undefined ? undefined : parseIntOption(o.partition, '--partition', 0);

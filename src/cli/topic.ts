@@ -2,13 +2,13 @@
  * `samsa topic create|list|describe|delete|alter-config`: topic admin over
  * the wire, tables for people and --json for scripts.
  */
-import type { Command } from 'commander';
+import type { Command, OptionValues } from 'commander';
 import { type CliIO, type ClientFlags, withClient } from './context.ts';
 import { UsageError, collect, formatTable, parseIntOption, parseKeyValue } from './format.ts';
 import { ErrorCode } from '../protocol/error-codes.ts';
 import type { TopicInfo } from '../client/client.ts';
 
-type Flags = ClientFlags & Record<string, any>;
+type Flags = ClientFlags & OptionValues;
 
 const SOURCE_NAMES: Record<number, string> = { 1: 'topic', 2: 'broker', 3: 'cluster-default', 4: 'server.properties', 5: 'default' };
 

@@ -11,7 +11,7 @@
  *   commit()   offsets committed with the generation and member id;
  *   close()    stops heartbeating and leaves the group.
  */
-import { type KafkaClient } from './client.ts';
+import type { KafkaClient } from './client.ts';
 import { ConnectionError } from './connection.ts';
 import { ErrorCode, KafkaError, errorName } from '../protocol/error-codes.ts';
 import type { OffsetCommitRequestPartitionInput } from '../protocol/generated/messages.ts';

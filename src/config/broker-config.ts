@@ -211,7 +211,7 @@ const UNSUPPORTED_PROTOCOL: Record<string, string> = {
  * when `opened` is false (controller listeners, which Samsa does not open).
  */
 export function parseListener(text: string, protocolMap: Map<string, string>, property: string, opened = true): Listener {
-  const m = /^([A-Za-z0-9_]+):\/\/(\[[0-9a-fA-F:.]*\]|[^:/\[\]]*):(\d+)$/.exec(text.trim());
+  const m = /^([A-Za-z0-9_]+):\/\/(\[[0-9a-fA-F:.]*\]|[^:/[\]]*):(\d+)$/.exec(text.trim());
   if (!m) throw new ConfigError(`invalid value '${text}' for property '${property}': expected NAME://host:port`);
   const name = m[1].toUpperCase();
   let host = m[2];
@@ -258,7 +258,7 @@ function collectRaw(opts: LoadBrokerConfigOptions): { raw: Map<string, string>; 
       const why = e.code === 'ENOENT' ? 'no such file' : e.code === 'EISDIR' ? 'it is a directory' : e.code === 'EACCES' ? 'permission denied' : e.message;
       throw new ConfigError(`cannot read config file '${opts.file}': ${why}`);
     }
-    let entries;
+    let entries: ReturnType<typeof parseProperties>;
     try {
       entries = parseProperties(text);
     } catch (err) {

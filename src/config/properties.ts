@@ -48,7 +48,7 @@ function endsWithOddBackslashes(s: string): boolean {
   return n % 2 === 1;
 }
 
-function unescape(s: string, line: number): string {
+function unescapeText(s: string, line: number): string {
   if (!s.includes('\\')) return s;
   let out = '';
   for (let k = 0; k < s.length; k++) {
@@ -93,9 +93,9 @@ export function parseProperties(text: string): PropertyEntry[] {
     while (v < l.length && WS.has(l[v])) v++;
     if (v < l.length && (l[v] === '=' || l[v] === ':')) v++;
     while (v < l.length && WS.has(l[v])) v++;
-    const key = unescape(rawKey, line);
+    const key = unescapeText(rawKey, line);
     byKey.delete(key);
-    byKey.set(key, { key, value: unescape(l.slice(v), line), line });
+    byKey.set(key, { key, value: unescapeText(l.slice(v), line), line });
   }
   return [...byKey.values()];
 }

@@ -262,7 +262,7 @@ function describeTopicConfig(def: TopicConfigDef, overrides: Record<string, stri
   let value: string | null = null;
   let source: number = ConfigSource.DEFAULT_CONFIG;
   let found = false;
-  if (Object.prototype.hasOwnProperty.call(overrides, def.name)) {
+  if (Object.hasOwn(overrides, def.name)) {
     const v = canonical(def.kind, overrides[def.name]);
     synonyms.push({ name: def.name, value: v, source: ConfigSource.DYNAMIC_TOPIC_CONFIG });
     value = v;

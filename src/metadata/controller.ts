@@ -17,7 +17,7 @@
 import { randomBytes } from 'node:crypto';
 import { ErrorCode } from '../protocol/error-codes.ts';
 import { DEFAULT_MAX_BYTES_BETWEEN_SNAPSHOTS, type MetadataLog, MetadataStorageError } from './metadata-log.ts';
-import { MetadataImage, type TopicState } from './image.ts';
+import type { MetadataImage, TopicState } from './image.ts';
 import type { MetadataRecord, PartitionRecord } from './records.ts';
 
 export interface ControllerResult {

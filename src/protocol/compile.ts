@@ -13,14 +13,16 @@
  * Encoders accept partial objects: a missing (undefined) field is written as
  * its default, so handlers set only what they mean.
  */
-import { Reader } from './reader.ts';
+import type { Reader } from './reader.ts';
 import { Writer } from './writer.ts';
 import { ProtocolError } from './protocol-error.ts';
 import { type FieldSpec, type MessageSpec, PRIMITIVES, ZERO_UUID, inVersions } from './schema.ts';
 
 // any: what a compiled codec reads or writes is shaped by the declaration given at run time;
 // the generated types (generated/messages.ts, through Api<K> and Handler) say which shape.
+// biome-ignore lint/suspicious/noExplicitAny: see above
 export type Decoder = (r: Reader) => any;
+// biome-ignore lint/suspicious/noExplicitAny: see above
 export type Encoder = (w: Writer, value: any) => void;
 
 interface Ctx {
@@ -366,7 +368,7 @@ function genEncoder(ctx: Ctx, fields: FieldSpec[]): string {
 
 /** Writes a tag section: known tagged fields and preserved unknown ones, in tag order. */
 function writeTags(w: Writer, known: [number, Buffer][], unknown: [number, Buffer][] | undefined): void {
-  const all = unknown && unknown.length ? known.concat(unknown).sort((a, b) => a[0] - b[0]) : known;
+  const all = unknown?.length ? known.concat(unknown).sort((a, b) => a[0] - b[0]) : known;
   w.uvarint(all.length);
   for (const [tag, bytes] of all) {
     w.uvarint(tag);

@@ -6,8 +6,8 @@
  * tag section in v2 (flexible request versions). Response header:
  * correlation_id int32, then a tag section in v1.
  */
-import { Reader } from './reader.ts';
-import { Writer } from './writer.ts';
+import type { Reader } from './reader.ts';
+import type { Writer } from './writer.ts';
 import { ProtocolError } from './protocol-error.ts';
 
 export interface RequestHeader {

@@ -54,9 +54,7 @@ export type Reply =
 /** What a region's piece is when the socket's send buffer is full: queued like any buffer, its write callback says the socket drained. */
 const REGION_PIECE_BYTES = 128 * 1024;
 
-export interface FrameHandler {
-  (frame: Buffer, conn: Connection): Reply | Promise<Reply>;
-}
+export type FrameHandler = (frame: Buffer, conn: Connection) => Reply | Promise<Reply>;
 
 export interface ConnectionOptions {
   maxFrameBytes: number;
@@ -296,7 +294,10 @@ export class Connection {
         const reply = this.pending[0].reply as Reply;
         if (this.closed || reply === null || reply === 'close') {
           this.pending.shift();
-          if (reply === 'close' && !this.closed) return this.close();
+          if (reply === 'close' && !this.closed) {
+            this.close();
+            return;
+          }
           if (reply && reply !== 'close') reply.afterWrite?.(); // closed: it will never be written
           continue;
         }

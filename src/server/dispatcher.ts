@@ -8,11 +8,10 @@
  * closes the connection (logged once per connection); ApiVersions with an
  * unsupported version is answered with UNSUPPORTED_VERSION in a v0 response.
  */
-import type { Logger } from 'pino';
 import { type Api, apiByKey, apiByName } from '../protocol/apis.ts';
 import { Reader } from '../protocol/reader.ts';
 import { Writer } from '../protocol/writer.ts';
-import { peekRequestHeader, readRequestHeader, writeResponseHeader } from '../protocol/headers.ts';
+import { peekRequestHeader, readRequestHeader, type RequestHeader, writeResponseHeader } from '../protocol/headers.ts';
 import { ProtocolError } from '../protocol/protocol-error.ts';
 import { ErrorCode } from '../protocol/error-codes.ts';
 import { ApiKey, type ApiMessages, type ApiName, type ApiVersionsResponseInput } from '../protocol/generated/messages.ts';
@@ -70,8 +69,6 @@ export class Dispatcher {
   private readonly entries = new Map<number, StoredEntry>();
   private readonly warned = new WeakSet<Connection>();
 
-  constructor(private readonly logger: Logger) {}
-
   register<K extends ApiName>(apiName: K, entry: HandlerEntry<K>): void {
     // Erased for storage: handle() passes it only what the decoder of this very API returns.
     this.entries.set(apiByName(apiName).key, entry as unknown as StoredEntry);
@@ -106,7 +103,7 @@ export class Dispatcher {
   }
 
   handle(frame: Buffer, conn: Connection): Reply | Promise<Reply> {
-    let peek;
+    let peek: ReturnType<typeof peekRequestHeader>;
     try {
       peek = peekRequestHeader(frame);
     } catch (err) {
@@ -127,7 +124,7 @@ export class Dispatcher {
       });
     }
     let req: unknown;
-    let header;
+    let header: RequestHeader;
     try {
       const r = new Reader(frame);
       header = readRequestHeader(r, api.requestIsFlexible(version));

@@ -124,7 +124,7 @@ export async function startBroker(opts: { config: BrokerConfig; logger?: Logger 
   controller.onCommit((batch) => replicas.onMetadata(batch));
 
   const listener = config.listeners[0];
-  const dispatcher = new Dispatcher(logger);
+  const dispatcher = new Dispatcher();
   const server = new SocketServer(
     {
       host: listener.host,

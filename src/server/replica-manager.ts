@@ -35,7 +35,6 @@ export class ReplicaManager {
     readonly logs: LogManager,
     private readonly image: MetadataImage,
     private readonly config: BrokerConfig,
-    private readonly logger: Logger,
     private readonly clock: Clock,
   ) {}
 
@@ -51,7 +50,7 @@ export class ReplicaManager {
       // flush.ms is checked at least every second; Kafka's scheduler default (Long.MAX) would never run it
       flushCheckIntervalMs: Math.min(config.logFlushSchedulerIntervalMs, 1000),
     });
-    const rm = new ReplicaManager(logs, image, config, logger, clock);
+    const rm = new ReplicaManager(logs, image, config, clock);
     // Logs of partitions the metadata no longer has: a deletion was committed but the
     // broker stopped before their directories were renamed away. They go before
     // anything is served, so that a topic created again under the name starts empty.

@@ -69,7 +69,7 @@ export function canSendInPlace(socket: Socket): boolean {
 export function sendInPlace(socket: Socket, region: FileRegion, from: number): number {
   if (from === 0) sendfileStats.regions++;
   const handle = sendfileHandle(socket);
-  if (!handle || handle.writeQueueSize !== 0 || socket.writableLength !== 0) return 0;
+  if (handle?.writeQueueSize !== 0 || socket.writableLength !== 0) return 0;
   const n = loaded.native!.sendfile(handle.fd, region.fd, region.position + from, region.length - from);
   if (n <= 0) return 0; // < 0: a socket error, which the next write reports and closes on
   sendfileStats.bytesInPlace += n;

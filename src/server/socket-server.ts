@@ -200,13 +200,16 @@ export class SocketServer {
     const perIpLimit = this.overrides.get(ip) ?? limits.maxConnectionsPerIp;
     const fromIp = this.perIp.get(ip) ?? 0;
     if (fromIp >= perIpLimit) {
-      return this.refuse(socket, ip, 'refusing connection: max.connections.per.ip reached for this address', { limit: perIpLimit });
+      this.refuse(socket, ip, 'refusing connection: max.connections.per.ip reached for this address', { limit: perIpLimit });
+      return;
     }
     if (!this.takeCreationToken()) {
-      return this.refuse(socket, ip, 'refusing connection: max.connection.creation.rate exceeded', { rate: limits.maxConnectionCreationRate });
+      this.refuse(socket, ip, 'refusing connection: max.connection.creation.rate exceeded', { rate: limits.maxConnectionCreationRate });
+      return;
     }
     if (this.connections.size >= limits.maxConnections && !this.evictIdle()) {
-      return this.refuse(socket, ip, 'refusing connection: max.connections reached and no connection is idle', { limit: limits.maxConnections });
+      this.refuse(socket, ip, 'refusing connection: max.connections reached and no connection is idle', { limit: limits.maxConnections });
+      return;
     }
     const conn = new Connection(
       socket,

@@ -551,6 +551,7 @@ export class PartitionLog {
    * Walk batch headers (61 bytes at buf[at..]; valid only during the call)
    * from the batch holding `fromOffset`; return false to stop.
    */
+  // biome-ignore lint/suspicious/noConfusingVoidType: as BatchVisitor, a callback that never stops returns nothing
   forEachBatchHeader(fromOffset: number, cb: (buf: Buffer, at: number) => boolean | void): void {
     let stop = false;
     for (let i = this.segmentIndexFor(fromOffset); i < this.segments.length && !stop; i++) {

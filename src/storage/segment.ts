@@ -36,6 +36,7 @@ export interface SegmentSettings {
 }
 
 /** Called per batch: the batch is at buf[at, at+size) (whole when the scan asked for it; else header only), file position `pos`. Return false to stop. */
+// biome-ignore lint/suspicious/noConfusingVoidType: visitors that never stop are plain void callbacks, which `undefined` would reject
 export type BatchVisitor = (buf: Buffer, at: number, pos: number, size: number) => boolean | void;
 
 export interface ScanResult {

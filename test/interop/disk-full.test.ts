@@ -123,7 +123,7 @@ describe('disk full', () => {
       try {
         const [r] = await producer.send({ topic: 'main', acks: -1, messages: values.map((value) => ({ value })) });
         assert.equal(r.errorCode, 0);
-        values.forEach((v, i) => acked.set(Number(r.baseOffset) + i, v));
+        for (const [i, v] of values.entries()) acked.set(Number(r.baseOffset) + i, v);
         return null;
       } catch (err) {
         return errorType(err);

@@ -21,7 +21,7 @@ const run = promisify(execFile);
 const cluster = useGroupsCluster('groups-kafkajs-test');
 
 test('kafkajs: 3 members share 6 partitions; join and leave rebalance; every partition is consumed again; commits never go backwards', async () => {
-  const { broker, kafka, admin, producer } = cluster;
+  const { kafka, admin, producer } = cluster;
   const topic = 'groups-kjs-share';
   const groupId = 'g-kjs-share';
   await admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS }], waitForLeaders: true });
@@ -101,7 +101,7 @@ test('kafkajs: 3 members share 6 partitions; join and leave rebalance; every par
 });
 
 test('kafkajs: a restarted group resumes from its committed offsets', async () => {
-  const { broker, kafka, admin, producer } = cluster;
+  const { kafka, admin, producer } = cluster;
   const topic = 'groups-kjs-resume';
   const groupId = 'g-kjs-resume';
   const N = 5;

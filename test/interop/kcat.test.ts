@@ -48,7 +48,7 @@ describe('kcat', () => {
       });
 
       const recs = await kcatConsume(bs, topic, { partition: 1 });
-      assert.deepEqual(recs.map((r) => [r.key, r.payload, r.offset, r.partition]), p1.map((l, i) => [`other${i}`, `p1-${codec}-${i}`, i, 1]));
+      assert.deepEqual(recs.map((r) => [r.key, r.payload, r.offset, r.partition]), p1.map((_, i) => [`other${i}`, `p1-${codec}-${i}`, i, 1]));
       for (const r of recs) assert.deepEqual(r.headers, [['only', 'p1']]);
 
       // whole topic, both partitions

@@ -191,7 +191,10 @@ test('npx samsa --help; the installed samsa start listens (with its V8 option), 
   const connects = () =>
     new Promise<boolean>((resolve) => {
       const s = net.connect(port, '127.0.0.1');
-      s.once('connect', () => (s.destroy(), resolve(true)));
+      s.once('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
       s.once('error', () => resolve(false));
     });
   try {

@@ -31,9 +31,10 @@ export function murmur2(data: Uint8Array): number {
   }
   const tail = len & ~3;
   switch (len % 4) {
+    // biome-ignore lint/suspicious/noFallthroughSwitchClause: murmur2 mixes in the last 3, 2 or 1 bytes, falling through
     case 3:
       h ^= data[tail + 2] << 16;
-    // falls through
+    // biome-ignore lint/suspicious/noFallthroughSwitchClause: falls through, as above
     case 2:
       h ^= data[tail + 1] << 8;
     // falls through

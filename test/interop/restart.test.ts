@@ -43,7 +43,9 @@ describe('restart after kill -9', () => {
     const other = uniqueTopic('durable-cfg');
     // acknowledged[p][offset] = value
     const acked: Map<number, string>[] = Array.from({ length: PARTITIONS }, () => new Map());
-    const record = (p: number, base: string, values: string[]) => values.forEach((v, i) => acked[p].set(Number(base) + i, v));
+    const record = (p: number, base: string, values: string[]) => {
+      for (const [i, v] of values.entries()) acked[p].set(Number(base) + i, v);
+    };
 
     {
       const admin = kafkaFor(broker).admin();
@@ -150,7 +152,7 @@ describe('restart after kill -9', () => {
       for (let p = 0; p < PARTITIONS; p++) {
         const recs = await kcatConsume(broker.bootstrapServers, topic, { partition: p });
         // offsets are dense from 0
-        recs.forEach((r, i) => assert.equal(r.offset, i, `partition ${p} offset ${i} ${when}`));
+        for (const [i, r] of recs.entries()) assert.equal(r.offset, i, `partition ${p} offset ${i} ${when}`);
         const stored = new Map(recs.map((r) => [r.offset, r.payload]));
         const maxAcked = Math.max(...acked[p].keys());
         for (const [off, v] of acked[p]) {

@@ -65,7 +65,7 @@ class Child {
   private out = '';
   private err = '';
   readonly ready: Promise<void>;
-  readonly done: Promise<any>;
+  readonly done: Promise<unknown>; // the JSON report the child printed
 
   constructor(readonly role: LatencyRole, cfg: LatencyClientConfig) {
     this.proc = spawn(process.execPath, [...BROKER_NODE_FLAGS, ...CHILD_LOADER, CHILD_ENTRY, role, JSON.stringify(cfg)], { cwd: PACKAGE_ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
@@ -128,7 +128,7 @@ async function runInChildren(cfg: LatencyClientConfig, signal?: AbortSignal): Pr
     const startUs = monoUs() + START_DELAY_US;
     consumer.start(startUs);
     producer.start(startUs);
-    const [p, c] = await Promise.all([producer.done, consumer.done]);
+    const [p, c] = (await Promise.all([producer.done, consumer.done])) as [ProducerReport, ConsumerReport];
     const raw = fs.readFileSync(outFile);
     const latencyUs = new Float64Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.length));
     return { producer: p, consumer: c, latencyUs };

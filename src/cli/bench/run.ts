@@ -78,16 +78,19 @@ export async function runBench(admin: KafkaClient, plan: BenchPlan, signal?: Abo
   const [created] = await admin.createTopics([{ name: plan.topic, numPartitions: plan.partitions ?? 1, replicationFactor: plan.replicationFactor }]);
   if (created.error && created.error.code !== ErrorCode.TOPIC_ALREADY_EXISTS) throw created.error;
   const isNew = !created.error;
-  let result: BenchResult | undefined;
+  const deleteTopic = () => admin.deleteTopics([plan.topic]).then(([d]) => d.error, (e: Error) => e);
+  let result: BenchResult;
   try {
     result = await runPhases(admin, plan, isNew, signal);
-  } finally {
+  } catch (err) {
     // After a failure, the first error is the one reported; a failed delete is then left unsaid.
-    if (isNew && !plan.keepTopic) {
-      const failed = await admin.deleteTopics([plan.topic]).then(([d]) => d.error, (e: Error) => e);
-      if (result && failed) throw failed;
-      if (result) result.deleted = true;
-    }
+    if (isNew && !plan.keepTopic) await deleteTopic();
+    throw err;
+  }
+  if (isNew && !plan.keepTopic) {
+    const failed = await deleteTopic();
+    if (failed) throw failed;
+    result.deleted = true;
   }
   return result;
 }

@@ -93,7 +93,7 @@ export function deleteTopicsHandler(b: Broker): Handler<DeleteTopicsRequest, Del
     }
     if (found.length > 0) {
       const results = await b.controller.deleteTopics(found);
-      results.forEach((r, i) => Object.assign(responses[at[i]], { errorCode: r.errorCode, errorMessage: r.errorMessage }));
+      for (const [i, r] of results.entries()) Object.assign(responses[at[i]], { errorCode: r.errorCode, errorMessage: r.errorMessage });
     }
     return { throttleTimeMs: 0, responses };
   };

@@ -91,7 +91,7 @@ const groupArb = fc
   })
   .map(({ members, topics, seed }) => {
     const spec: Record<string, number> = {};
-    topics.forEach((n, i) => (spec[`t${i}`] = n));
+    for (const [i, n] of topics.entries()) spec[`t${i}`] = n;
     // A random (possibly stale, possibly invalid) previous assignment: partitions may not exist any more.
     const ms = Array.from({ length: members }, (_, i) => {
       const cur: Assignment = new Map();
@@ -136,7 +136,7 @@ test('range (property): per topic, ranges are contiguous, ordered by member, siz
         const sizes: number[] = [];
         for (const id of order) {
           const ps = [...(out.get(id)!.get(t) ?? [])].sort((a, b) => a - b);
-          ps.forEach((p, i) => assert.equal(p, next + i));
+          for (const [i, p] of ps.entries()) assert.equal(p, next + i);
           next += ps.length;
           sizes.push(ps.length);
         }

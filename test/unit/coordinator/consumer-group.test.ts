@@ -33,8 +33,6 @@ function beat(memberId: string, memberEpoch: number, owned: HeartbeatResponse['a
   return { groupId: 'g', memberId, memberEpoch, topicPartitions: owned ? owned.topicPartitions : null, ...over };
 }
 
-const parts = (r: HeartbeatResponse) => (r.assignment?.topicPartitions ?? []).flatMap((t) => t.partitions.map((p) => `${t.topicId === T1 ? 'o' : 'p'}${p}`));
-
 test('a first member gets every partition and the group is Stable at epoch 1', () => {
   const s = newGroups();
   const r = s.heartbeat(join('a'), 0, topics);

@@ -184,7 +184,7 @@ test('pipelined frames of all sizes, read in place, are intact when their handle
     const got = collect(sock, payloads.length);
     sock.write(Buffer.concat(payloads.map(frame)));
     const replies = await got;
-    replies.forEach((r, i) => assert.ok(r.equals(payloads[i]), `reply ${i} (${payloads[i].length} bytes)`));
+    for (const [i, r] of replies.entries()) assert.ok(r.equals(payloads[i]), `reply ${i} (${payloads[i].length} bytes)`);
     assert.ok(inPlace.length === payloads.length && inPlace.every((v) => v === inPlace[0]));
     // Node 20/22 let the reader choose its read buffers; if this fails, the fallback ('data' events) is in use.
     assert.equal(inPlace[0], process.env.SAMSA_SOCKET_USER_BUFFER !== '0');

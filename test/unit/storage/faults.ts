@@ -75,13 +75,16 @@ export class FaultyIO implements FileIO {
 
   fsync(fd: number): void {
     const f = this.pick('fsync', fd);
-    if (!f) return realFileIO.fsync(fd);
-    throw errnoError(f.kind === 'short' ? 'EIO' : f.kind, `injected ${f.kind} on fsync of ${f.file}`);
+    if (f) throw errnoError(f.kind === 'short' ? 'EIO' : f.kind, `injected ${f.kind} on fsync of ${f.file}`);
+    realFileIO.fsync(fd);
   }
 
   fdatasync(fd: number, cb: (err: NodeJS.ErrnoException | null) => void): void {
     const f = this.pick('fdatasync', fd);
-    if (!f) return realFileIO.fdatasync(fd, cb);
+    if (!f) {
+      realFileIO.fdatasync(fd, cb);
+      return;
+    }
     const e = errnoError(f.kind === 'short' ? 'EIO' : f.kind, `injected ${f.kind} on fdatasync of ${f.file}`);
     setImmediate(() => cb(e));
   }

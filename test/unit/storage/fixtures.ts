@@ -37,7 +37,10 @@ function varint(out: number[], v: number): void {
 }
 
 function bytesField(out: number[], b: Buffer | string | null | undefined): void {
-  if (b === null || b === undefined) return varint(out, -1);
+  if (b === null || b === undefined) {
+    varint(out, -1);
+    return;
+  }
   const buf = typeof b === 'string' ? Buffer.from(b) : b;
   varint(out, buf.length);
   for (const x of buf) out.push(x);
