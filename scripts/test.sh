@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# `npm test`: type check, unit tests, then interop tests in which real Kafka
-# clients (kafkajs, kcat, confluent-kafka-python, kafka-python) talk to a
-# broker each test file starts itself. Runs every stage, exits non-zero if
-# any stage failed.
+# `npm test`: type check, lint and format check, unit tests, then interop
+# tests in which real Kafka clients (kafkajs, kcat, confluent-kafka-python,
+# kafka-python) talk to a broker each test file starts itself. Runs every
+# stage, exits non-zero if any stage failed.
 #
 #   npm test                          # everything
-#   bash scripts/test.sh FILE...      # only these test files (still type checks)
+#   bash scripts/test.sh FILE...      # only these test files (still type checks and lints)
 #   SAMSA_TEST_SKIP_DEPS=1 ...        # don't try to apt-get the client tools
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -32,6 +32,11 @@ node scripts/build.mjs || failed+=("build")
 
 echo "== typecheck (tsc -p .)"
 npx tsc -p . || failed+=("typecheck")
+
+# biome.jsonc: lint findings (warnings included) and unformatted files fail the run
+echo "== lint (biome lint, biome format)"
+npx biome lint --error-on-warnings . || failed+=("lint")
+npx biome format . || failed+=("format")
 
 # Node 20's --test takes no globs: list the files ourselves.
 NODE_TEST=(node --import tsx --test --test-reporter=spec)
