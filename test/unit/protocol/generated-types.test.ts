@@ -39,8 +39,10 @@ test('types catch misspelt and mistyped fields', () => {
   // Compile-time checks: `npx tsc -p .` fails if the generated types accept these.
   // @ts-expect-error a misspelt field of a response
   const a: ProduceResponseInput = { responses: [], throttleTimeMS: 0 };
-  // @ts-expect-error a field of the wrong type
-  const b: ProduceResponseInput = { responses: [{ name: 't', partitionResponses: [{ index: '0', errorCode: 0, baseOffset: 0 }] }] };
+  const b: ProduceResponseInput = {
+    // @ts-expect-error a field of the wrong type
+    responses: [{ name: 't', partitionResponses: [{ index: '0', errorCode: 0, baseOffset: 0 }] }],
+  };
   // @ts-expect-error a required field left out (partitionResponses has no default)
   const c: ProduceResponseInput = { responses: [{ name: 't' }] };
   assert.ok(a && b && c);
