@@ -26,12 +26,20 @@ const VALUE = Buffer.alloc(1000, 7);
 
 async function main(): Promise<void> {
   const cfg = { ...defaultLogConfig(), cleanupPolicy: 'compact' as const, segmentBytes: 8 << 20, fileDeleteDelayMs: 0 };
-  const log = await PartitionLog.open(path.join(root, 'c-0'), cfg, { cleanShutdown: true, recoveryPoint: 0, fsync: async () => {} });
+  const log = await PartitionLog.open(path.join(root, 'c-0'), cfg, {
+    cleanShutdown: true,
+    recoveryPoint: 0,
+    fsync: async () => {},
+  });
   const now = Date.now();
   let n = 0;
   let bytes = 0;
   while (bytes < totalMiB * 1048576) {
-    const records = Array.from({ length: PER_BATCH }, () => ({ key: `key-${n++ % keys}`, value: VALUE, timestamp: now }));
+    const records = Array.from({ length: PER_BATCH }, () => ({
+      key: `key-${n++ % keys}`,
+      value: VALUE,
+      timestamp: now,
+    }));
     const b = encodeBatch({ records });
     log.append(b, { leaderEpoch: 0 });
     bytes += b.length;

@@ -69,11 +69,15 @@ try {
   }
   peak = Math.max(peak, broker.rssKiB());
   const took = sockets.reduce((n, s) => n + (s.destroyed ? 0 : 1), 0);
-  console.log(`connections: ${connections} x ${(frameBytes / 1048576).toFixed(0)} MiB frames (each short of its last byte)`);
+  console.log(
+    `connections: ${connections} x ${(frameBytes / 1048576).toFixed(0)} MiB frames (each short of its last byte)`,
+  );
   console.log(`overrides: ${JSON.stringify(overrides)}`);
   console.log(`broker RSS before: ${mib(before)} MiB`);
   console.log(`broker RSS peak:   ${mib(peak)} MiB`);
-  console.log(`bytes the broker took in (left the client): ${(lastSent / 1048576).toFixed(0)} MiB of ${(queued / 1048576).toFixed(0)} MiB, in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  console.log(
+    `bytes the broker took in (left the client): ${(lastSent / 1048576).toFixed(0)} MiB of ${(queued / 1048576).toFixed(0)} MiB, in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+  );
   console.log(`connections still open: ${took}, closed by the broker: ${closedByBroker}`);
   for (const s of sockets) s.destroy();
 } finally {

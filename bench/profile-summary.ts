@@ -36,7 +36,8 @@ const parent = new Map<number, number>();
 for (const n of prof.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
 // self time per node from samples x time deltas (µs)
 const selfUs = new Map<number, number>();
-for (let i = 0; i < prof.samples.length; i++) selfUs.set(prof.samples[i], (selfUs.get(prof.samples[i]) ?? 0) + (prof.timeDeltas[i] ?? 0));
+for (let i = 0; i < prof.samples.length; i++)
+  selfUs.set(prof.samples[i], (selfUs.get(prof.samples[i]) ?? 0) + (prof.timeDeltas[i] ?? 0));
 const total = [...selfUs.values()].reduce((a, b) => a + b, 0);
 
 const label = (n: Node) => {
@@ -63,6 +64,14 @@ console.log(`${file}: ${(total / 1e6).toFixed(2)} s sampled, ${prof.samples.leng
 const idle = [...self].filter(([l]) => /^\((idle|program|garbage collector)\)/.test(l));
 for (const [l, us] of idle) console.log(`  ${pct(us)} ${ms(us)}  ${l}`);
 console.log(`\ntop ${top} by self time:`);
-for (const [l, us] of [...self].filter(([l]) => !/^\(idle\)/.test(l)).sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`  ${pct(us)} ${ms(us)}  ${l}`);
+for (const [l, us] of [...self]
+  .filter(([l]) => !/^\(idle\)/.test(l))
+  .sort((a, b) => b[1] - a[1])
+  .slice(0, top))
+  console.log(`  ${pct(us)} ${ms(us)}  ${l}`);
 console.log(`\ntop ${top} by total time, frames matching "${filter}":`);
-for (const [l, us] of [...incl].filter(([l]) => l.includes(filter)).sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`  ${pct(us)} ${ms(us)}  ${l}`);
+for (const [l, us] of [...incl]
+  .filter(([l]) => l.includes(filter))
+  .sort((a, b) => b[1] - a[1])
+  .slice(0, top))
+  console.log(`  ${pct(us)} ${ms(us)}  ${l}`);

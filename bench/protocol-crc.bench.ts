@@ -25,7 +25,8 @@ function buildRecords(total: number): Buffer {
   let offset = 0;
   while (size < total) {
     const records = [];
-    for (let i = 0; i < perBatch; i++) records.push({ value: payload.subarray(i * VALUE, (i + 1) * VALUE), timestamp: 1_700_000_000_000 + i });
+    for (let i = 0; i < perBatch; i++)
+      records.push({ value: payload.subarray(i * VALUE, (i + 1) * VALUE), timestamp: 1_700_000_000_000 + i });
     const b = encodeBatch({ baseOffset: offset, records });
     parts.push(b);
     size += b.length;

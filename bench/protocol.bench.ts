@@ -70,7 +70,9 @@ function row(label: string, mbps: number, base: number): string {
   return `  ${label.padEnd(34)} ${mbps.toFixed(0).padStart(9)} MB/s   ${(mbps / base).toFixed(2).padStart(7)}x copy`;
 }
 
-console.log(`Produce request codec, ${(totalBytes / MiB).toFixed(1)} MiB of records in ${partitions} partitions (2 topics)`);
+console.log(
+  `Produce request codec, ${(totalBytes / MiB).toFixed(1)} MiB of records in ${partitions} partitions (2 topics)`,
+);
 for (const version of [7, produce.maxVersion]) {
   if (!produce.supports(version)) continue;
   const dec = produce.requestDecoder(version);

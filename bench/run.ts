@@ -23,7 +23,9 @@ for (let i = 0; i < argv.length; i++) {
   else if (a === '--json') opts.resultsFile = val();
   else if (a === '--svg') opts.svgFile = val();
   else if (a === '-h' || a === '--help') {
-    console.log('usage: npm run bench -- [--quick] [--targets samsa,nats,redis] [--only NAME,...] [--no-ceilings] [--no-startup] [--json FILE] [--svg FILE]');
+    console.log(
+      'usage: npm run bench -- [--quick] [--targets samsa,nats,redis] [--only NAME,...] [--no-ceilings] [--no-startup] [--json FILE] [--svg FILE]',
+    );
     process.exit(0);
   } else {
     console.error(`unknown option ${a}`);

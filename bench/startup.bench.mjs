@@ -15,10 +15,19 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const bin = path.resolve(process.argv[2] ?? path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'samsa.mjs'));
+const bin = path.resolve(
+  process.argv[2] ?? path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'samsa.mjs'),
+);
 const runs = Number(process.argv[3] ?? 10);
 // the V8 option of the #! line, which `node bin` alone would drop
-const flags = (fs.readFileSync(bin, 'utf8').split('\n')[0].match(/^#!\/usr\/bin\/env -S node ?(.*)$/)?.[1] ?? '').split(' ').filter(Boolean);
+const flags = (
+  fs
+    .readFileSync(bin, 'utf8')
+    .split('\n')[0]
+    .match(/^#!\/usr\/bin\/env -S node ?(.*)$/)?.[1] ?? ''
+)
+  .split(' ')
+  .filter(Boolean);
 
 function stats(ms) {
   const s = [...ms].sort((a, b) => a - b);
@@ -51,10 +60,14 @@ async function startOnce() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'samsa-startup-'));
   const port = await freePort();
   const t0 = performance.now();
-  const p = spawn(process.execPath, [...flags, bin, 'start', '--override', `log.dirs=${dir}`, '--override', `listeners=PLAINTEXT://127.0.0.1:${port}`], {
-    env: { ...process.env, SAMSA_LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  const p = spawn(
+    process.execPath,
+    [...flags, bin, 'start', '--override', `log.dirs=${dir}`, '--override', `listeners=PLAINTEXT://127.0.0.1:${port}`],
+    {
+      env: { ...process.env, SAMSA_LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
   const exited = new Promise((resolve) => p.once('exit', resolve));
   let gone = false;
   exited.then(() => (gone = true));

@@ -129,7 +129,9 @@ function logRead(log: PartitionLog): number {
 }
 
 const row = (name: string, ours: number, raw: number) =>
-  console.log(`${name.padEnd(44)} ${ours.toFixed(0).padStart(7)} MB/s   raw ${raw.toFixed(0).padStart(7)} MB/s   ratio ${(ours / raw).toFixed(2)}`);
+  console.log(
+    `${name.padEnd(44)} ${ours.toFixed(0).padStart(7)} MB/s   raw ${raw.toFixed(0).padStart(7)} MB/s   ratio ${(ours / raw).toFixed(2)}`,
+  );
 
 try {
   console.log(`storage bench: ${totalMiB} MiB per case in ${root}`);
@@ -156,7 +158,11 @@ try {
   const seg = path.join(log.dir, '00000000000000000000.log');
   logRead(log); // warm the page cache
   rawRead(seg);
-  row('sequential read (16 KiB batches, 1 MiB fetches)', Math.max(logRead(log), logRead(log)), Math.max(rawRead(seg), rawRead(seg)));
+  row(
+    'sequential read (16 KiB batches, 1 MiB fetches)',
+    Math.max(logRead(log), logRead(log)),
+    Math.max(rawRead(seg), rawRead(seg)),
+  );
   await log.delete();
 } finally {
   fs.rmSync(root, { recursive: true, force: true });

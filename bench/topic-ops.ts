@@ -34,7 +34,10 @@ async function child(dir: string): Promise<void> {
   const { startBroker } = await import('../src/index.ts');
   const { BROKER_PROPERTY_BY_NAME } = await import('../src/config/broker-defs.ts');
   // Removal of deleted partitions starts at once (file.delete.delay.ms 0), so that its cost shows.
-  const overrides: Record<string, string> = { 'auto.create.topics.enable': 'false', 'log.segment.delete.delay.ms': '0' };
+  const overrides: Record<string, string> = {
+    'auto.create.topics.enable': 'false',
+    'log.segment.delete.delay.ms': '0',
+  };
   // The caps are raised so that every layout fits (they are absent on older builds).
   if (BROKER_PROPERTY_BY_NAME.has('samsa.max.partitions')) overrides['samsa.max.partitions'] = '1000000';
   if (BROKER_PROPERTY_BY_NAME.has('samsa.max.topics')) overrides['samsa.max.topics'] = '1000000';
@@ -43,7 +46,8 @@ async function child(dir: string): Promise<void> {
   h.enable();
   process.on('message', async (m: ToChild) => {
     if (m.op === 'reset') h.reset();
-    else if (m.op === 'report') process.send!({ maxMs: h.max / 1e6, p99Ms: h.percentile(99) / 1e6 } satisfies FromChild);
+    else if (m.op === 'report')
+      process.send!({ maxMs: h.max / 1e6, p99Ms: h.percentile(99) / 1e6 } satisfies FromChild);
     else if (m.op === 'stop') {
       h.disable();
       await broker.close();
@@ -90,7 +94,10 @@ async function parent(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(base, 'samsa-topic-ops-'));
   const prof = process.env.SAMSA_BENCH_CPU_PROF;
   const execArgv = ['--import', 'tsx', ...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : [])];
-  const broker = fork(fileURLToPath(import.meta.url), ['--child', dir], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const broker = fork(fileURLToPath(import.meta.url), ['--child', dir], {
+    execArgv,
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   try {
     const { port } = await waitFor(broker, isPort);
     const connect = async (clientId: string) => {
@@ -100,7 +107,9 @@ async function parent(): Promise<void> {
     };
     const admin = await connect('topic-ops-admin');
     const probe = await connect('topic-ops-probe');
-    const rows: string[][] = [['operation', 'response s', 'files gone s', 'max loop stall ms', 'max ApiVersions rtt ms', 'probes answered']];
+    const rows: string[][] = [
+      ['operation', 'response s', 'files gone s', 'max loop stall ms', 'max ApiVersions rtt ms', 'probes answered'],
+    ];
 
     /** Runs `op` while the probe pings; returns the figures. */
     const measure = async (op: () => Promise<void>) => {
@@ -126,24 +135,43 @@ async function parent(): Promise<void> {
       return { seconds, stallMs: stall.maxMs, maxRtt, answered };
     };
     // asynchronous, so that listing a large directory does not delay the probe's round trips
-    const partitionDirs = async () => (await fs.promises.readdir(dir)).filter((n) => /-\d+(\.[0-9a-f]+-delete)?$/.test(n) && !n.startsWith('__')).length;
+    const partitionDirs = async () =>
+      (await fs.promises.readdir(dir)).filter((n) => /-\d+(\.[0-9a-f]+-delete)?$/.test(n) && !n.startsWith('__'))
+        .length;
 
     for (const l of layouts) {
       const names = Array.from({ length: l.topics }, (_, i) => `bench-${l.label}-${i}`);
       const created = await measure(async () => {
         const res = await admin.send('CreateTopics', {
-          topics: names.map((name) => ({ name, numPartitions: l.partitions, replicationFactor: 1, assignments: [], configs: [] })),
+          topics: names.map((name) => ({
+            name,
+            numPartitions: l.partitions,
+            replicationFactor: 1,
+            assignments: [],
+            configs: [],
+          })),
           timeoutMs: 900_000,
           validateOnly: false,
         });
         const bad = res.topics.find((t: any) => t.errorCode !== 0);
         if (bad) throw new Error(`CreateTopics ${bad.name}: error ${bad.errorCode} ${bad.errorMessage ?? ''}`);
       });
-      rows.push([`create ${l.label}`, created.seconds.toFixed(2), '', created.stallMs.toFixed(0), created.maxRtt.toFixed(0), String(created.answered)]);
+      rows.push([
+        `create ${l.label}`,
+        created.seconds.toFixed(2),
+        '',
+        created.stallMs.toFixed(0),
+        created.maxRtt.toFixed(0),
+        String(created.answered),
+      ]);
       let responded = 0;
       const t0 = performance.now();
       const deleted = await measure(async () => {
-        const res = await admin.send('DeleteTopics', { topics: names.map((name) => ({ name })), topicNames: names, timeoutMs: 900_000 });
+        const res = await admin.send('DeleteTopics', {
+          topics: names.map((name) => ({ name })),
+          topicNames: names,
+          timeoutMs: 900_000,
+        });
         const bad = res.responses.find((t: any) => t.errorCode !== 0);
         if (bad) throw new Error(`DeleteTopics ${bad.name}: error ${bad.errorCode}`);
         responded = performance.now();
@@ -151,7 +179,14 @@ async function parent(): Promise<void> {
         while ((await partitionDirs()) > 0) await sleep(50);
       });
       const gone = (performance.now() - t0) / 1000;
-      rows.push([`delete ${l.label}`, ((responded - t0) / 1000).toFixed(2), gone.toFixed(2), deleted.stallMs.toFixed(0), deleted.maxRtt.toFixed(0), String(deleted.answered)]);
+      rows.push([
+        `delete ${l.label}`,
+        ((responded - t0) / 1000).toFixed(2),
+        gone.toFixed(2),
+        deleted.stallMs.toFixed(0),
+        deleted.maxRtt.toFixed(0),
+        String(deleted.answered),
+      ]);
     }
     await admin.close();
     await probe.close();
@@ -160,7 +195,8 @@ async function parent(): Promise<void> {
     await exited;
     const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
     console.log(`topic operations, ${os.cpus().length} CPUs, Node ${process.version}, data in ${dir}`);
-    for (const r of rows) console.log(r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  '));
+    for (const r of rows)
+      console.log(r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  '));
   } finally {
     if (broker.exitCode === null) broker.kill('SIGKILL');
     fs.rmSync(dir, { recursive: true, force: true });

@@ -30,7 +30,11 @@ function makeValues(n: number): Buffer[] {
   const out: Buffer[] = [];
   for (let i = 0; i < n; i++) {
     const id = randomBytes(8).toString('hex');
-    out.push(Buffer.from(`{"ts":${1_700_000_000_000 + i},"level":"info","service":"checkout","trace":"${id}","msg":"order ${i} placed by user ${i % 977} with ${i % 7} items","latency_ms":${i % 250}}`));
+    out.push(
+      Buffer.from(
+        `{"ts":${1_700_000_000_000 + i},"level":"info","service":"checkout","trace":"${id}","msg":"order ${i} placed by user ${i % 977} with ${i % 7} items","latency_ms":${i % 250}}`,
+      ),
+    );
   }
   return out;
 }
@@ -77,7 +81,8 @@ const rows: string[][] = [];
 for (const codec of [Compression.NONE, Compression.GZIP, Compression.SNAPPY, Compression.LZ4, Compression.ZSTD]) {
   const { batches, wire } = buildBatches(codec);
   const check = (checkRecords: boolean) => () => {
-    for (const b of batches) if (validateBatchForAppend(b, 0, b.length, { checkRecords }) !== null) throw new Error('invalid batch');
+    for (const b of batches)
+      if (validateBatchForAppend(b, 0, b.length, { checkRecords }) !== null) throw new Error('invalid batch');
   };
   const header = rate(wire, check(false));
   const full = rate(wire, check(true));
@@ -86,7 +91,8 @@ for (const codec of [Compression.NONE, Compression.GZIP, Compression.SNAPPY, Com
     old = (
       rate(wire, () => {
         for (const b of batches) {
-          if (validateBatchForAppend(b, 0, b.length, { checkRecords: false }) !== null) throw new Error('invalid batch');
+          if (validateBatchForAppend(b, 0, b.length, { checkRecords: false }) !== null)
+            throw new Error('invalid batch');
           const c = new RecordCursor(b, 0, { verifyCrc: false });
           let expected = 0;
           while (c.next()) if (c.offsetDelta !== expected++) throw new Error('bad delta');
@@ -108,6 +114,8 @@ for (const codec of [Compression.NONE, Compression.GZIP, Compression.SNAPPY, Com
 
 const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
 const line = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i])).join('  ');
-console.log(`produce-path validation, ~${batchKiB} KiB of records per batch, ${TOTAL / MiB} MiB of records per codec, best of ${ROUNDS} x ${seconds / ROUNDS}s`);
+console.log(
+  `produce-path validation, ~${batchKiB} KiB of records per batch, ${TOTAL / MiB} MiB of records per codec, best of ${ROUNDS} x ${seconds / ROUNDS}s`,
+);
 console.log(line(head));
 for (const r of rows) console.log(line(r));

@@ -31,7 +31,9 @@ try {
 fs.mkdirSync(outDir, { recursive: true });
 const cc = process.env.CC || 'cc';
 try {
-  execFileSync(cc, ['-O2', '-Wall', '-shared', '-fPIC', `-I${include}`, '-o', out + '.tmp', src], { stdio: ['ignore', 'inherit', 'inherit'] });
+  execFileSync(cc, ['-O2', '-Wall', '-shared', '-fPIC', `-I${include}`, '-o', out + '.tmp', src], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
   fs.renameSync(out + '.tmp', out);
 } catch (err) {
   skip(`${cc} failed: ${err.message.split('\n')[0]}`);

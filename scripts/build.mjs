@@ -19,7 +19,9 @@ let tsc;
 try {
   tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
 } catch {
-  console.error('samsa: cannot build dist/: the devDependency typescript is not installed (run npm install without --omit=dev)');
+  console.error(
+    'samsa: cannot build dist/: the devDependency typescript is not installed (run npm install without --omit=dev)',
+  );
   process.exit(1);
 }
 const started = Date.now();
@@ -27,7 +29,10 @@ const tmp = path.join(root, 'dist.tmp');
 const dist = path.join(root, 'dist');
 fs.rmSync(tmp, { recursive: true, force: true });
 try {
-  execFileSync(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.build.json'), '--outDir', tmp], { stdio: 'inherit', cwd: root });
+  execFileSync(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.build.json'), '--outDir', tmp], {
+    stdio: 'inherit',
+    cwd: root,
+  });
 } catch {
   fs.rmSync(tmp, { recursive: true, force: true });
   console.error('samsa: tsc -p tsconfig.build.json failed; dist/ not built');

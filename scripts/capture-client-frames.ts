@@ -66,7 +66,9 @@ function proxy(client: string): Promise<Proxy> {
     c.on('close', () => up.destroy());
   });
   return new Promise((resolve) =>
-    server.listen(0, '127.0.0.1', () => resolve({ port: (server.address() as net.AddressInfo).port, target, close: () => server.close() })),
+    server.listen(0, '127.0.0.1', () =>
+      resolve({ port: (server.address() as net.AddressInfo).port, target, close: () => server.close() }),
+    ),
   );
 }
 
@@ -105,58 +107,74 @@ function run(cmd: string, args: string[], input?: string): Promise<void> {
 }
 
 fs.rmSync(OUT, { recursive: true, force: true });
-  // kcat (librdkafka): metadata, produce with every codec, consume, consume in a group.
-  {
-    const p = await behindProxy('kcat');
-    const bs = p.bs;
-    await run('kcat', ['-b', bs, '-L']);
-    // Values padded with a repeated tail: librdkafka sends a batch uncompressed
-    // when compression would not make it smaller.
-    const pad = 'x'.repeat(300);
-    for (const z of ['none', 'gzip', 'snappy', 'lz4', 'zstd']) {
-      await run('kcat', ['-b', bs, '-P', '-t', 'cap-kcat', '-z', z, '-K:', '-H', 'h=v', '-X', 'linger.ms=5'], `k1:v1${pad}\nk2:v2${pad}\n:nokey${pad}\n`);
-    }
-    await run('kcat', ['-b', bs, '-P', '-t', 'cap-kcat', '-X', 'enable.idempotence=true'], 'a\nb\n');
-    await run('kcat', ['-b', bs, '-C', '-t', 'cap-kcat', '-o', 'beginning', '-e', '-q']);
-    await run('kcat', ['-b', bs, '-C', '-t', 'cap-kcat', '-o', 's@0', '-e', '-q']);
-    await run('kcat', ['-b', bs, '-G', 'cap-kcat-group', 'cap-kcat', '-e', '-q', '-X', 'auto.offset.reset=earliest']);
-    await p.close();
+// kcat (librdkafka): metadata, produce with every codec, consume, consume in a group.
+{
+  const p = await behindProxy('kcat');
+  const bs = p.bs;
+  await run('kcat', ['-b', bs, '-L']);
+  // Values padded with a repeated tail: librdkafka sends a batch uncompressed
+  // when compression would not make it smaller.
+  const pad = 'x'.repeat(300);
+  for (const z of ['none', 'gzip', 'snappy', 'lz4', 'zstd']) {
+    await run(
+      'kcat',
+      ['-b', bs, '-P', '-t', 'cap-kcat', '-z', z, '-K:', '-H', 'h=v', '-X', 'linger.ms=5'],
+      `k1:v1${pad}\nk2:v2${pad}\n:nokey${pad}\n`,
+    );
   }
-  // kafkajs: admin, producer (none, gzip), consumer group with commits.
-  {
-    const p = await behindProxy('kafkajs');
-    const kafka = new kafkajs.Kafka({ brokers: [p.bs], logLevel: kafkajs.logLevel.NOTHING });
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.createTopics({ topics: [{ topic: 'cap-kjs', numPartitions: 2 }] });
-    await admin.describeConfigs({ resources: [{ type: 2, name: 'cap-kjs' }], includeSynonyms: false });
-    const producer = kafka.producer({ createPartitioner: kafkajs.Partitioners.DefaultPartitioner, idempotent: true });
-    await producer.connect();
-    await producer.send({ topic: 'cap-kjs', acks: -1, messages: [{ key: 'k', value: 'v', headers: { h: 'x' } }, { value: null }] });
-    await producer.send({ topic: 'cap-kjs', compression: kafkajs.CompressionTypes.GZIP, messages: [{ key: 'k', value: 'zipped' }] });
-    await producer.disconnect();
-    await admin.fetchTopicOffsets('cap-kjs');
-    await admin.fetchTopicOffsetsByTimestamp('cap-kjs', Date.now() - 60_000);
-    const consumer = kafka.consumer({ groupId: 'cap-kjs-group' });
-    await consumer.connect();
-    await consumer.subscribe({ topic: 'cap-kjs', fromBeginning: true });
-    let seen = 0;
-    await new Promise<void>((resolve) => {
-      void consumer.run({ eachMessage: async () => { if (++seen === 3) resolve(); } });
+  await run('kcat', ['-b', bs, '-P', '-t', 'cap-kcat', '-X', 'enable.idempotence=true'], 'a\nb\n');
+  await run('kcat', ['-b', bs, '-C', '-t', 'cap-kcat', '-o', 'beginning', '-e', '-q']);
+  await run('kcat', ['-b', bs, '-C', '-t', 'cap-kcat', '-o', 's@0', '-e', '-q']);
+  await run('kcat', ['-b', bs, '-G', 'cap-kcat-group', 'cap-kcat', '-e', '-q', '-X', 'auto.offset.reset=earliest']);
+  await p.close();
+}
+// kafkajs: admin, producer (none, gzip), consumer group with commits.
+{
+  const p = await behindProxy('kafkajs');
+  const kafka = new kafkajs.Kafka({ brokers: [p.bs], logLevel: kafkajs.logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic: 'cap-kjs', numPartitions: 2 }] });
+  await admin.describeConfigs({ resources: [{ type: 2, name: 'cap-kjs' }], includeSynonyms: false });
+  const producer = kafka.producer({ createPartitioner: kafkajs.Partitioners.DefaultPartitioner, idempotent: true });
+  await producer.connect();
+  await producer.send({
+    topic: 'cap-kjs',
+    acks: -1,
+    messages: [{ key: 'k', value: 'v', headers: { h: 'x' } }, { value: null }],
+  });
+  await producer.send({
+    topic: 'cap-kjs',
+    compression: kafkajs.CompressionTypes.GZIP,
+    messages: [{ key: 'k', value: 'zipped' }],
+  });
+  await producer.disconnect();
+  await admin.fetchTopicOffsets('cap-kjs');
+  await admin.fetchTopicOffsetsByTimestamp('cap-kjs', Date.now() - 60_000);
+  const consumer = kafka.consumer({ groupId: 'cap-kjs-group' });
+  await consumer.connect();
+  await consumer.subscribe({ topic: 'cap-kjs', fromBeginning: true });
+  let seen = 0;
+  await new Promise<void>((resolve) => {
+    void consumer.run({
+      eachMessage: async () => {
+        if (++seen === 3) resolve();
+      },
     });
-    await consumer.commitOffsets([{ topic: 'cap-kjs', partition: 0, offset: '1' }]).catch(() => {});
-    await consumer.disconnect();
-    await admin.fetchOffsets({ groupId: 'cap-kjs-group', topics: ['cap-kjs'] });
-    await admin.listGroups();
-    await admin.describeGroups(['cap-kjs-group']);
-    await admin.deleteTopics({ topics: ['cap-kjs'] });
-    await admin.disconnect();
-    await p.close();
-  }
-  // confluent-kafka-python: admin, producer with every codec, group consumer.
-  {
-    const p = await behindProxy('confluent-kafka-python');
-    const script = `
+  });
+  await consumer.commitOffsets([{ topic: 'cap-kjs', partition: 0, offset: '1' }]).catch(() => {});
+  await consumer.disconnect();
+  await admin.fetchOffsets({ groupId: 'cap-kjs-group', topics: ['cap-kjs'] });
+  await admin.listGroups();
+  await admin.describeGroups(['cap-kjs-group']);
+  await admin.deleteTopics({ topics: ['cap-kjs'] });
+  await admin.disconnect();
+  await p.close();
+}
+// confluent-kafka-python: admin, producer with every codec, group consumer.
+{
+  const p = await behindProxy('confluent-kafka-python');
+  const script = `
 import sys
 from confluent_kafka import Producer, Consumer
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -178,8 +196,8 @@ for _ in range(100):
 c.commit(asynchronous=False)
 c.close()
 `;
-    await run('/usr/bin/python3', ['-c', script, p.bs]);
-    await p.close();
-  }
+  await run('/usr/bin/python3', ['-c', script, p.bs]);
+  await p.close();
+}
 const files = fs.readdirSync(OUT, { recursive: true }).filter((f) => String(f).endsWith('.bin'));
 console.log(`captured ${files.length} frames under ${path.relative(process.cwd(), OUT)}`);

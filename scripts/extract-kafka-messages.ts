@@ -71,7 +71,11 @@ function load(name: string): Record<string, unknown> {
       fields: m.fields.map(field),
     };
     if (m.commonStructs) {
-      out.commonStructs = m.commonStructs.map((s: RawField) => ({ name: s.name, versions: s.versions, fields: (s.fields ?? []).map(field) }));
+      out.commonStructs = m.commonStructs.map((s: RawField) => ({
+        name: s.name,
+        versions: s.versions,
+        fields: (s.fields ?? []).map(field),
+      }));
     }
     return out;
   }

@@ -16,7 +16,9 @@ export async function measureCeilings(tmp: string, quick: boolean, log: (s: stri
     const srv = startServer('iperf3', ['-s', '-B', '127.0.0.1', '-p', String(port)]);
     try {
       await waitForPort(port, 5000, '127.0.0.1', () => !srv.exited());
-      const r = await run('iperf3', ['-c', '127.0.0.1', '-p', String(port), '-t', String(secs), '-J'], { timeoutMs: 30000 });
+      const r = await run('iperf3', ['-c', '127.0.0.1', '-p', String(port), '-t', String(secs), '-J'], {
+        timeoutMs: 30000,
+      });
       const j = JSON.parse(r.stdout);
       if (!j.end?.sum_received) throw new Error(j.error ?? r.stderr.slice(-300));
       c.loopbackMBps = j.end.sum_received.bits_per_second / 8 / 1e6;
@@ -32,20 +34,37 @@ export async function measureCeilings(tmp: string, quick: boolean, log: (s: stri
     const dir = fs.mkdtempSync(path.join(tmp, 'fio-'));
     const file = path.join(dir, 'seq');
     try {
-      const base = ['--name=seq', `--filename=${file}`, '--rw=write', '--ioengine=psync', '--output-format=json', '--group_reporting'];
-      const a = await run('fio', [...base, '--bs=1M', '--direct=1', `--size=${quick ? '256M' : '1G'}`, `--runtime=${secs}`, '--time_based'], { timeoutMs: 120000 });
+      const base = [
+        '--name=seq',
+        `--filename=${file}`,
+        '--rw=write',
+        '--ioengine=psync',
+        '--output-format=json',
+        '--group_reporting',
+      ];
+      const a = await run(
+        'fio',
+        [...base, '--bs=1M', '--direct=1', `--size=${quick ? '256M' : '1G'}`, `--runtime=${secs}`, '--time_based'],
+        { timeoutMs: 120000 },
+      );
       const ja = JSON.parse(a.stdout.slice(a.stdout.indexOf('{')));
       c.diskWriteMBps = ja.jobs[0].write.bw_bytes / 1e6;
       log(`ceiling: disk sequential write ${c.diskWriteMBps.toFixed(0)} MB/s (fio, 1 MiB O_DIRECT)`);
       fs.rmSync(file, { force: true });
-      const b = await run('fio', [...base, '--bs=64k', '--fdatasync=1', `--size=${quick ? '256M' : '1G'}`, `--runtime=${secs}`, '--time_based'], { timeoutMs: 120000 });
+      const b = await run(
+        'fio',
+        [...base, '--bs=64k', '--fdatasync=1', `--size=${quick ? '256M' : '1G'}`, `--runtime=${secs}`, '--time_based'],
+        { timeoutMs: 120000 },
+      );
       const jb = JSON.parse(b.stdout.slice(b.stdout.indexOf('{')));
       const w = jb.jobs[0].write;
       c.diskFsyncMBps = w.bw_bytes / 1e6;
       c.diskFsyncIops = w.iops;
       const sync = jb.jobs[0].sync?.lat_ns?.percentile;
       if (sync) c.diskFsyncP99Ms = (sync['99.000000'] ?? NaN) / 1e6;
-      log(`ceiling: disk write+fdatasync ${c.diskFsyncMBps.toFixed(1)} MB/s, ${(c.diskFsyncIops ?? 0).toFixed(0)} syncs/s (fio, 64 KiB)`);
+      log(
+        `ceiling: disk write+fdatasync ${c.diskFsyncMBps.toFixed(1)} MB/s, ${(c.diskFsyncIops ?? 0).toFixed(0)} syncs/s (fio, 64 KiB)`,
+      );
     } catch (e) {
       c.notes.push(`fio failed: ${(e as Error).message}`);
     } finally {

@@ -21,7 +21,16 @@ import { NatsTarget } from './targets/nats.ts';
 import { RedisTarget } from './targets/redis.ts';
 import { SamsaTarget } from './targets/samsa.ts';
 import { workloads as allWorkloads } from '../workloads/index.ts';
-import type { BenchOptions, Ceilings, LatencyResult, PhaseResult, StartupResult, Target, TargetResult, Workload } from './types.ts';
+import type {
+  BenchOptions,
+  Ceilings,
+  LatencyResult,
+  PhaseResult,
+  StartupResult,
+  Target,
+  TargetResult,
+  Workload,
+} from './types.ts';
 
 export type { BenchOptions } from './types.ts';
 
@@ -37,7 +46,10 @@ export interface BenchResults {
   missingTools: string[];
 }
 
-async function measured<T extends { msgs: number; bytes: number }>(pid: number, fn: () => Promise<T>): Promise<PhaseResult> {
+async function measured<T extends { msgs: number; bytes: number }>(
+  pid: number,
+  fn: () => Promise<T>,
+): Promise<PhaseResult> {
   const s0 = procCpu(pid) ?? 0;
   const c0 = clientCpu();
   const t0 = nowSec();
@@ -88,11 +100,20 @@ async function latencyRun(t: Target, w: Workload, rate: number, seconds: number)
 
 function cpuNote(l: LatencyResult): string {
   const pct = (x: number) => `${Math.round((100 * x) / l.cpuSeconds)}%`;
-  const parts = [`server ${pct(l.serverCpu)}`, ...(l.clients?.map((c) => `${c.name} ${Math.round((100 * c.cpu) / c.seconds)}%`) ?? [`client ${pct(l.clientCpu)}`])];
+  const parts = [
+    `server ${pct(l.serverCpu)}`,
+    ...(l.clients?.map((c) => `${c.name} ${Math.round((100 * c.cpu) / c.seconds)}%`) ?? [`client ${pct(l.clientCpu)}`]),
+  ];
   return ` (received ${l.received}/${l.sent}; CPU of one core: ${parts.join(', ')})${l.driver ? `\n    ${l.driver}` : ''}`;
 }
 
-async function runTarget(t: Target, w: Workload, tmp: string, quick: boolean, log: (s: string) => void): Promise<TargetResult> {
+async function runTarget(
+  t: Target,
+  w: Workload,
+  tmp: string,
+  quick: boolean,
+  log: (s: string) => void,
+): Promise<TargetResult> {
   const res: TargetResult = { target: t.name, mode: t.mode(w) };
   const files = payloadFiles(tmp, w, w.partitions > 1 ? 2 : 1);
   const t0 = nowSec();
@@ -105,17 +126,25 @@ async function runTarget(t: Target, w: Workload, tmp: string, quick: boolean, lo
     try {
       res.produce = await measured(t.pid(), () => t.produce(w, files));
       const mps = res.produce.msgs / res.produce.seconds;
-      log(`  ${t.name}: produce ${(res.produce.bytes / 1e6 / res.produce.seconds).toFixed(1)} MB/s, ${mps.toFixed(0)} msgs/s`);
+      log(
+        `  ${t.name}: produce ${(res.produce.bytes / 1e6 / res.produce.seconds).toFixed(1)} MB/s, ${mps.toFixed(0)} msgs/s`,
+      );
       res.consume = await measured(t.pid(), () => t.consume(w, res.produce!.msgs));
-      log(`  ${t.name}: consume ${(res.consume.bytes / 1e6 / res.consume.seconds).toFixed(1)} MB/s (${res.consume.msgs} msgs)`);
+      log(
+        `  ${t.name}: consume ${(res.consume.bytes / 1e6 / res.consume.seconds).toFixed(1)} MB/s (${res.consume.msgs} msgs)`,
+      );
       if (res.consume.msgs < res.produce.msgs) throw new Error(`consumed ${res.consume.msgs} of ${res.produce.msgs}`);
       res.rssPeakMaxThroughput = rss.peakSoFar();
       if (w.latencySeconds > 0) {
         res.latency = await latencyRun(t, w, Math.max(10, Math.floor(mps * 0.5)), w.latencySeconds);
-        log(`  ${t.name}: latency @${res.latency.targetRate} msgs/s p50 ${(res.latency.p50 / 1000).toFixed(2)} p99 ${(res.latency.p99 / 1000).toFixed(2)} p99.9 ${(res.latency.p999 / 1000).toFixed(2)} ms${cpuNote(res.latency)}`);
+        log(
+          `  ${t.name}: latency @${res.latency.targetRate} msgs/s p50 ${(res.latency.p50 / 1000).toFixed(2)} p99 ${(res.latency.p99 / 1000).toFixed(2)} p99.9 ${(res.latency.p999 / 1000).toFixed(2)} ms${cpuNote(res.latency)}`,
+        );
         if (!quick) {
           res.latencyLight = await latencyRun(t, w, Math.max(10, Math.floor(mps * 0.1)), w.latencySeconds);
-          log(`  ${t.name}: latency @${res.latencyLight.targetRate} msgs/s p50 ${(res.latencyLight.p50 / 1000).toFixed(2)} p99 ${(res.latencyLight.p99 / 1000).toFixed(2)} p99.9 ${(res.latencyLight.p999 / 1000).toFixed(2)} ms${cpuNote(res.latencyLight)}`);
+          log(
+            `  ${t.name}: latency @${res.latencyLight.targetRate} msgs/s p50 ${(res.latencyLight.p50 / 1000).toFixed(2)} p99 ${(res.latencyLight.p99 / 1000).toFixed(2)} p99.9 ${(res.latencyLight.p999 / 1000).toFixed(2)} ms${cpuNote(res.latencyLight)}`,
+          );
         }
       }
       // After the latency runs: its writes would otherwise still be flushing while they measure.
@@ -127,8 +156,11 @@ async function runTarget(t: Target, w: Workload, tmp: string, quick: boolean, lo
           const r = await t.tail(w, files);
           if (r) {
             const mb = (x: { bytes: number; seconds: number }) => (x.bytes / 1e6 / x.seconds).toFixed(1);
-            log(`  ${t.name}: produce with tailing consumers ${mb(r.produce)} MB/s, tailing consume ${mb(r.consume)} MB/s (${r.consume.msgs} msgs)\n    ${r.driver}`);
-            if (r.consume.msgs < r.produce.msgs) throw new Error(`tailing consumers got ${r.consume.msgs} of ${r.produce.msgs}`);
+            log(
+              `  ${t.name}: produce with tailing consumers ${mb(r.produce)} MB/s, tailing consume ${mb(r.consume)} MB/s (${r.consume.msgs} msgs)\n    ${r.driver}`,
+            );
+            if (r.consume.msgs < r.produce.msgs)
+              throw new Error(`tailing consumers got ${r.consume.msgs} of ${r.produce.msgs}`);
             res.tail = { ...r, serverCpu: (procCpu(t.pid()) ?? s0) - s0, clientCpu: clientCpu() - c0 };
           }
         } catch (e) {
@@ -142,7 +174,9 @@ async function runTarget(t: Target, w: Workload, tmp: string, quick: boolean, lo
           const tailedMps = tailedMaxMps(res.tail);
           res.latencyTailed = await latencyRun(t, w, Math.max(10, Math.floor(tailedMps * 0.5)), w.latencySeconds);
           const l = res.latencyTailed;
-          log(`  ${t.name}: latency @${l.targetRate} msgs/s (50% of tailed max) p50 ${(l.p50 / 1000).toFixed(2)} p99 ${(l.p99 / 1000).toFixed(2)} p99.9 ${(l.p999 / 1000).toFixed(2)} ms${cpuNote(l)}`);
+          log(
+            `  ${t.name}: latency @${l.targetRate} msgs/s (50% of tailed max) p50 ${(l.p50 / 1000).toFixed(2)} p99 ${(l.p99 / 1000).toFixed(2)} p99.9 ${(l.p999 / 1000).toFixed(2)} ms${cpuNote(l)}`,
+          );
         }
       }
     } finally {
@@ -158,7 +192,10 @@ async function runTarget(t: Target, w: Workload, tmp: string, quick: boolean, lo
 }
 
 /** msgs/s that went all the way through in the tailing phase: the lower of the produce and the tailing consume rate. */
-function tailedMaxMps(tail: { produce: { msgs: number; seconds: number }; consume: { msgs: number; seconds: number } }): number {
+function tailedMaxMps(tail: {
+  produce: { msgs: number; seconds: number };
+  consume: { msgs: number; seconds: number };
+}): number {
   return Math.min(tail.produce.msgs / tail.produce.seconds, tail.consume.msgs / tail.consume.seconds);
 }
 
@@ -167,19 +204,28 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
   const log = (s: string) => verbose && console.error(s);
   const quick = !!opts.quick;
   const tmp = fs.mkdtempSync(path.join(opts.tmpDir ?? os.tmpdir(), 'samsa-bench-'));
-  const missingTools = ['kcat', 'nats-server', 'redis-server', 'redis-benchmark', 'iperf3', 'fio'].filter((c) => !hasCommand(c));
+  const missingTools = ['kcat', 'nats-server', 'redis-server', 'redis-benchmark', 'iperf3', 'fio'].filter(
+    (c) => !hasCommand(c),
+  );
   if (missingTools.length) log(`missing tools: ${missingTools.join(', ')} (run scripts/bench-setup.sh)`);
 
   const want = opts.targets ?? ['samsa', 'nats', 'redis'];
   const targets: Target[] = [];
   if (want.includes('samsa') && hasCommand('kcat')) targets.push(new SamsaTarget(tmp));
   if (want.includes('nats') && hasCommand('nats-server')) targets.push(new NatsTarget(tmp));
-  if (want.includes('redis') && hasCommand('redis-server') && hasCommand('redis-benchmark')) targets.push(new RedisTarget(tmp));
+  if (want.includes('redis') && hasCommand('redis-server') && hasCommand('redis-benchmark'))
+    targets.push(new RedisTarget(tmp));
 
   const cpus = os.cpus();
   const results: BenchResults = {
     date: new Date().toISOString(),
-    machine: { cpus: cpus.length, cpuModel: cpus[0]?.model ?? '?', memGB: Math.round(os.totalmem() / 2 ** 30), kernel: os.release(), node: process.version },
+    machine: {
+      cpus: cpus.length,
+      cpuModel: cpus[0]?.model ?? '?',
+      memGB: Math.round(os.totalmem() / 2 ** 30),
+      kernel: os.release(),
+      node: process.version,
+    },
     quick,
     workloads: [],
     missingTools,

@@ -83,7 +83,9 @@ export class NatsConn {
   }
 
   pub(subject: string, reply: string | undefined, payload: Buffer) {
-    const head = Buffer.from(reply ? `PUB ${subject} ${reply} ${payload.length}\r\n` : `PUB ${subject} ${payload.length}\r\n`);
+    const head = Buffer.from(
+      reply ? `PUB ${subject} ${reply} ${payload.length}\r\n` : `PUB ${subject} ${payload.length}\r\n`,
+    );
     this.write(head);
     this.write(payload);
     this.write(CRLF);
@@ -135,7 +137,11 @@ export class NatsConn {
         const line = buf.toString('latin1', pos, eol);
         const parts = line.split(' ');
         const isH = c0 === 0x48;
-        let subject: string, sid: number, reply: string | undefined, hlen = 0, total: number;
+        let subject: string,
+          sid: number,
+          reply: string | undefined,
+          hlen = 0,
+          total: number;
         if (isH) {
           // HMSG subject sid [reply] hdrlen totlen
           subject = parts[1];
@@ -176,7 +182,12 @@ export class NatsConn {
  * Handles JetStream push-consumer control messages (heartbeats and flow
  * control); returns true when `headers` marked a control message.
  */
-export function handleControl(conn: NatsConn, reply: string | undefined, headers: Buffer | undefined, payloadLen: number): boolean {
+export function handleControl(
+  conn: NatsConn,
+  reply: string | undefined,
+  headers: Buffer | undefined,
+  payloadLen: number,
+): boolean {
   if (!headers || payloadLen > 0) return false;
   const h = headers.toString('latin1');
   if (!h.startsWith('NATS/1.0 100')) return false;

@@ -83,7 +83,12 @@ export function rssSampler(pid: number, everyMs = 100) {
   };
 }
 
-export async function waitForPort(port: number, timeoutMs: number, host = '127.0.0.1', alive?: () => boolean): Promise<void> {
+export async function waitForPort(
+  port: number,
+  timeoutMs: number,
+  host = '127.0.0.1',
+  alive?: () => boolean,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const ok = await new Promise<boolean>((resolve) => {

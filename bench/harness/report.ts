@@ -9,7 +9,8 @@ export interface WorkloadReport {
 
 function table(rows: string[][]): string {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  const line = (r: string[]) => '| ' + r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ') + ' |';
+  const line = (r: string[]) =>
+    '| ' + r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ') + ' |';
   const sep = '|' + widths.map((w, i) => (i === 0 ? ':' : '-') + '-'.repeat(w) + (i === 0 ? '-' : ':')).join('|') + '|';
   return [line(rows[0]), sep, ...rows.slice(1).map(line)].join('\n');
 }
@@ -31,7 +32,12 @@ export function workloadTable(rep: WorkloadReport, ceilings: Ceilings): string {
   const rs = rep.results;
   const samsa = rs.find((r) => r.target === 'samsa');
   const peers = rs.filter((r) => r.target !== 'samsa');
-  const head = ['metric', ...rs.map((r) => r.target), ...(samsa ? peers.map((p) => `samsa/${p.target}`) : []), ...(samsa ? ['samsa/ceiling'] : [])];
+  const head = [
+    'metric',
+    ...rs.map((r) => r.target),
+    ...(samsa ? peers.map((p) => `samsa/${p.target}`) : []),
+    ...(samsa ? ['samsa/ceiling'] : []),
+  ];
   const pc = produceCeiling(ceilings);
   type Row = [string, (r: TargetResult) => number | undefined, number | undefined];
   type LatencyKey = 'latency' | 'latencyLight' | 'latencyTailed';
@@ -62,7 +68,11 @@ export function workloadTable(rep: WorkloadReport, ceilings: Ceilings): string {
     ...latencyRows('10%', 'latencyLight'),
     ...latencyRows('50% of tailed', 'latencyTailed'),
     ['RSS at rest MB', (r) => (r.rssRest ? r.rssRest / MB : undefined), undefined],
-    ['RSS peak MB, max throughput', (r) => (r.rssPeakMaxThroughput ? r.rssPeakMaxThroughput / MB : undefined), undefined],
+    [
+      'RSS peak MB, max throughput',
+      (r) => (r.rssPeakMaxThroughput ? r.rssPeakMaxThroughput / MB : undefined),
+      undefined,
+    ],
     ['RSS peak MB, whole run', (r) => (r.rssPeak ? r.rssPeak / MB : undefined), undefined],
   ];
   const rows: string[][] = [head];
@@ -74,10 +84,17 @@ export function workloadTable(rep: WorkloadReport, ceilings: Ceilings): string {
     }
     rows.push(row);
   }
-  const notes = rs.map((r) => `  ${r.target}: ${r.error ? 'FAILED: ' + r.error : r.mode ?? ''}`);
+  const notes = rs.map((r) => `  ${r.target}: ${r.error ? 'FAILED: ' + r.error : (r.mode ?? '')}`);
   for (const r of rs) {
-    for (const [k, l] of [['50%', r.latency], ['10%', r.latencyLight], ['50% of tailed', r.latencyTailed]] as const) {
-      if (l?.clients) notes.push(`  ${r.target} latency ${k}: ${l.clients.map((c) => `${c.name} ${Math.round((100 * c.cpu) / c.seconds)}%`).join(', ')} of a core; ${l.driver ?? ''}`);
+    for (const [k, l] of [
+      ['50%', r.latency],
+      ['10%', r.latencyLight],
+      ['50% of tailed', r.latencyTailed],
+    ] as const) {
+      if (l?.clients)
+        notes.push(
+          `  ${r.target} latency ${k}: ${l.clients.map((c) => `${c.name} ${Math.round((100 * c.cpu) / c.seconds)}%`).join(', ')} of a core; ${l.driver ?? ''}`,
+        );
     }
   }
   return `### ${rep.workload.name} (${rep.workload.messages} msgs)\n\n${table(rows)}\n${notes.join('\n')}\n`;
@@ -96,7 +113,8 @@ export function ceilingsTable(c: Ceilings): string {
 }
 
 export function startupTable(s: StartupResult): string {
-  if (s.error && s.afterCleanPortSeconds === undefined) return `Samsa startup with ${s.partitions} partitions: FAILED: ${s.error}\n`;
+  if (s.error && s.afterCleanPortSeconds === undefined)
+    return `Samsa startup with ${s.partitions} partitions: FAILED: ${s.error}\n`;
   const rows = [
     [`samsa, ${s.partitions} partitions`, 'seconds'],
     ['create all partitions', fmt(s.createSeconds)],

@@ -18,7 +18,8 @@ async function partitionsReady(bootstrap: string, want: number, timeoutMs: numbe
       try {
         const md = JSON.parse(r.stdout);
         let n = 0;
-        for (const t of md.topics ?? []) if (!String(t.topic).startsWith('__')) for (const p of t.partitions ?? []) if (p.leader >= 0) n++;
+        for (const t of md.topics ?? [])
+          if (!String(t.topic).startsWith('__')) for (const p of t.partitions ?? []) if (p.leader >= 0) n++;
         if (n >= want) return true;
       } catch {
         /* retry */
@@ -29,7 +30,11 @@ async function partitionsReady(bootstrap: string, want: number, timeoutMs: numbe
   return false;
 }
 
-export async function measureStartup(tmp: string, partitions: number, log: (s: string) => void): Promise<StartupResult> {
+export async function measureStartup(
+  tmp: string,
+  partitions: number,
+  log: (s: string) => void,
+): Promise<StartupResult> {
   const res: StartupResult = { partitions };
   const dir = fs.mkdtempSync(path.join(tmp, 'samsa-startup-'));
   const port = await freePort();
@@ -49,9 +54,25 @@ export async function measureStartup(tmp: string, partitions: number, log: (s: s
     fs.writeFileSync(file, 'x'.repeat(100).concat('\n').repeat(2000));
     await Promise.all(
       Array.from({ length: topics }, (_, i) =>
-        run('kcat', ['-P', '-b', bootstrap, '-t', `many-${i}`, '-X', 'linger.ms=0', '-X', 'sticky.partitioning.linger.ms=0', '-l', file], {
-          timeoutMs: 60000,
-        }),
+        run(
+          'kcat',
+          [
+            '-P',
+            '-b',
+            bootstrap,
+            '-t',
+            `many-${i}`,
+            '-X',
+            'linger.ms=0',
+            '-X',
+            'sticky.partitioning.linger.ms=0',
+            '-l',
+            file,
+          ],
+          {
+            timeoutMs: 60000,
+          },
+        ),
       ),
     );
     fs.rmSync(file, { force: true });
@@ -59,20 +80,26 @@ export async function measureStartup(tmp: string, partitions: number, log: (s: s
     t = nowSec();
     await srv.stop('SIGTERM', 60000);
     res.cleanShutdownSeconds = nowSec() - t;
-    log(`startup: ${partitions} partitions created in ${res.createSeconds.toFixed(2)} s, clean shutdown ${res.cleanShutdownSeconds.toFixed(2)} s`);
+    log(
+      `startup: ${partitions} partitions created in ${res.createSeconds.toFixed(2)} s, clean shutdown ${res.cleanShutdownSeconds.toFixed(2)} s`,
+    );
 
     t = nowSec();
     srv = await startSamsa(dir, port);
     res.afterCleanPortSeconds = nowSec() - t;
     if (await partitionsReady(bootstrap, partitions, 120000)) res.afterCleanReadySeconds = nowSec() - t;
-    log(`startup: after clean shutdown: port ${res.afterCleanPortSeconds.toFixed(2)} s, all partitions led ${res.afterCleanReadySeconds?.toFixed(2) ?? 'never'} s`);
+    log(
+      `startup: after clean shutdown: port ${res.afterCleanPortSeconds.toFixed(2)} s, all partitions led ${res.afterCleanReadySeconds?.toFixed(2) ?? 'never'} s`,
+    );
 
     await srv.stop('SIGKILL');
     t = nowSec();
     srv = await startSamsa(dir, port);
     res.afterKillPortSeconds = nowSec() - t;
     if (await partitionsReady(bootstrap, partitions, 120000)) res.afterKillReadySeconds = nowSec() - t;
-    log(`startup: after kill -9: port ${res.afterKillPortSeconds.toFixed(2)} s, all partitions led ${res.afterKillReadySeconds?.toFixed(2) ?? 'never'} s`);
+    log(
+      `startup: after kill -9: port ${res.afterKillPortSeconds.toFixed(2)} s, all partitions led ${res.afterKillReadySeconds?.toFixed(2) ?? 'never'} s`,
+    );
   } catch (e) {
     res.error = (e as Error).message.split('\n')[0];
     log(`startup: failed: ${(e as Error).message}`);

@@ -114,9 +114,20 @@ export interface Target {
    * end; seconds from the common start to the last delivery report / the last
    * message consumed. Null when the target cannot run it here.
    */
-  tail?(w: Workload, files: PayloadFiles): Promise<{ produce: { msgs: number; bytes: number; seconds: number }; consume: { msgs: number; bytes: number; seconds: number }; driver: string } | null>;
+  tail?(
+    w: Workload,
+    files: PayloadFiles,
+  ): Promise<{
+    produce: { msgs: number; bytes: number; seconds: number };
+    consume: { msgs: number; bytes: number; seconds: number };
+    driver: string;
+  } | null>;
   /** Fixed-rate run: sends `rate` msgs/s for `seconds`, stamps each message, measures receive - send. */
-  latency(w: Workload, rate: number, seconds: number): Promise<{ sent: number; latenciesUs: Float64Array; received: number; window?: LatencyWindow }>;
+  latency(
+    w: Workload,
+    rate: number,
+    seconds: number,
+  ): Promise<{ sent: number; latenciesUs: Float64Array; received: number; window?: LatencyWindow }>;
   stop(): Promise<void>;
 }
 

@@ -24,16 +24,36 @@ const broker = await startProbeBroker([{ topic: 'bench', numPartitions: Number(p
 const base = { host: '127.0.0.1', port: broker.port, topic: 'bench', partitions: Number(partitions) };
 
 try {
-  const p = spawnSync(bin, ['produce-max', JSON.stringify({ ...base, size: Number(size), acks: 1, messages: Number(messages), lingerMs: 5, batchSize: 1_000_000 })], {
-    input: '1\n',
-    encoding: 'utf8',
-  });
+  const p = spawnSync(
+    bin,
+    [
+      'produce-max',
+      JSON.stringify({
+        ...base,
+        size: Number(size),
+        acks: 1,
+        messages: Number(messages),
+        lingerMs: 5,
+        batchSize: 1_000_000,
+      }),
+    ],
+    {
+      input: '1\n',
+      encoding: 'utf8',
+    },
+  );
   const produced = JSON.parse(p.stdout.slice(p.stdout.indexOf('ready\n') + 6).trim() || '{}');
-  if (produced.messages !== Number(messages)) throw new Error(`produce-max: ${p.stdout.slice(-300)} ${p.stderr.slice(-300)}`);
+  if (produced.messages !== Number(messages))
+    throw new Error(`produce-max: ${p.stdout.slice(-300)} ${p.stderr.slice(-300)}`);
   const variants = (process.env.PROBE_VARIANTS ?? 'procs=2').split(';').filter(Boolean);
   for (let rep = 0; rep < Number(process.env.PROBE_REPS ?? 2); rep++) {
     for (const v of variants) {
-      const props: Record<string, string> = Object.fromEntries(v.split(',').filter(Boolean).map((kv) => kv.split('=') as [string, string]));
+      const props: Record<string, string> = Object.fromEntries(
+        v
+          .split(',')
+          .filter(Boolean)
+          .map((kv) => kv.split('=') as [string, string]),
+      );
       const n = Number(props.procs ?? 1);
       delete props.procs;
       const pid = broker.srv.pid;
@@ -41,14 +61,33 @@ try {
       const c0 = broker.cpu();
       const t0 = performance.now();
       const runs = await Promise.all(
-        Array.from({ length: n }, (_, k) => run(bin, ['catchup', JSON.stringify({ ...base, expected: 0, fetchMaxWaitMs: 10, timeoutSec: 60, slice: k, slices: n, ...props })], { timeoutMs: 120_000 })),
+        Array.from({ length: n }, (_, k) =>
+          run(
+            bin,
+            [
+              'catchup',
+              JSON.stringify({
+                ...base,
+                expected: 0,
+                fetchMaxWaitMs: 10,
+                timeoutSec: 60,
+                slice: k,
+                slices: n,
+                ...props,
+              }),
+            ],
+            { timeoutMs: 120_000 },
+          ),
+        ),
       );
       for (const r of runs) if (r.code !== 0) throw new Error(`catchup exited ${r.code}: ${r.stderr.slice(-300)}`);
       const outs = runs.map((r) => r.stdout);
       const wall = (performance.now() - t0) / 1000;
       const cpu = broker.cpu() - c0;
       const io1 = procIo(pid);
-      const cs = outs.map((o) => JSON.parse(o.trim()) as { messages: number; bytes: number; seconds: number; cpu: number });
+      const cs = outs.map(
+        (o) => JSON.parse(o.trim()) as { messages: number; bytes: number; seconds: number; cpu: number },
+      );
       const bytes = cs.reduce((a, c) => a + c.bytes, 0);
       const msgs = cs.reduce((a, c) => a + c.messages, 0);
       console.log(

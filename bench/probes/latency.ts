@@ -50,8 +50,10 @@ const cfg = {
 
 // PROBE_LOAD_CPUS=1: the producer and consumer run under `taskset -c 1`; PROBE_BROKER_CPUS=0 pins every broker thread
 const loadCpus = process.env.PROBE_LOAD_CPUS;
-const load = (args: string[], name: string) => (loadCpus ? loadProcess('taskset', ['-c', loadCpus, bin, ...args], name) : loadProcess(bin, args, name));
-if (process.env.PROBE_BROKER_CPUS) spawnSync('taskset', ['-a', '-p', '-c', process.env.PROBE_BROKER_CPUS, String(broker.srv.pid)]);
+const load = (args: string[], name: string) =>
+  loadCpus ? loadProcess('taskset', ['-c', loadCpus, bin, ...args], name) : loadProcess(bin, args, name);
+if (process.env.PROBE_BROKER_CPUS)
+  spawnSync('taskset', ['-a', '-p', '-c', process.env.PROBE_BROKER_CPUS, String(broker.srv.pid)]);
 
 try {
   // PROBE_RATES="300000,200000": several runs in a row on the same broker (e.g. a saturating one first, as in the harness)
@@ -89,9 +91,17 @@ try {
     const lat = new Float64Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length));
     if (process.env.PROBE_OUT) fs.copyFileSync(outFile, process.env.PROBE_OUT);
     const [p50, p99, p999, max] = percentiles(lat, [50, 99, 99.9, 100]).map((x) => (x / 1000).toFixed(2));
-    console.log(`p${partitions} ${cfg.size} B acks=${acks} at ${r} msgs/s: n=${lat.length} p50 ${p50} p99 ${p99} p99.9 ${p999} max ${max} ms`);
-    console.log(`broker: ${((100 * cpu) / runSec).toFixed(0)}% of a core over ${runSec} s (${threads}); ${io1.syscr - io0.syscr} read and ${io1.syscw - io0.syscw} write syscalls`);
-    console.log(`waiting for a CPU (runqueue): ${Object.entries(w1).map(([k, v]) => `${k} ${(v - w0[k as keyof typeof w0]).toFixed(2)} s`).join(', ')}`);
+    console.log(
+      `p${partitions} ${cfg.size} B acks=${acks} at ${r} msgs/s: n=${lat.length} p50 ${p50} p99 ${p99} p99.9 ${p999} max ${max} ms`,
+    );
+    console.log(
+      `broker: ${((100 * cpu) / runSec).toFixed(0)}% of a core over ${runSec} s (${threads}); ${io1.syscr - io0.syscr} read and ${io1.syscw - io0.syscw} write syscalls`,
+    );
+    console.log(
+      `waiting for a CPU (runqueue): ${Object.entries(w1)
+        .map(([k, v]) => `${k} ${(v - w0[k as keyof typeof w0]).toFixed(2)} s`)
+        .join(', ')}`,
+    );
     console.log(`producer ${JSON.stringify(prod.result())}`);
     console.log(`consumer ${JSON.stringify(cons.result())}`);
   }

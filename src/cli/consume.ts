@@ -26,7 +26,13 @@ interface ConsumeFlags extends ClientFlags {
 }
 
 /** Resolves a start spec to an offset of one partition. */
-export async function resolveStart(c: KafkaClient, topic: string, partition: number, spec: StartOffset, committed: Map<number, number>): Promise<number> {
+export async function resolveStart(
+  c: KafkaClient,
+  topic: string,
+  partition: number,
+  spec: StartOffset,
+  committed: Map<number, number>,
+): Promise<number> {
   switch (spec.kind) {
     case 'beginning':
       return (await c.listOffsets(topic, partition, 'earliest')).offset;
@@ -35,7 +41,10 @@ export async function resolveStart(c: KafkaClient, topic: string, partition: num
     case 'absolute':
       return spec.offset;
     case 'fromEnd': {
-      const [lo, hi] = await Promise.all([c.listOffsets(topic, partition, 'earliest'), c.listOffsets(topic, partition, 'latest')]);
+      const [lo, hi] = await Promise.all([
+        c.listOffsets(topic, partition, 'earliest'),
+        c.listOffsets(topic, partition, 'latest'),
+      ]);
       return Math.max(lo.offset, hi.offset - spec.count);
     }
     case 'stored': {
@@ -51,19 +60,45 @@ export function registerConsumeCommand(program: Command, io: CliIO, clientOption
       .command('consume <topic>')
       .description('print records of a topic')
       .option('--from-beginning', 'start at the earliest offset (same as --offset beginning)')
-      .option('--offset <spec>', 'beginning | end | stored | <n> | -<n> (n before the end); default end; with --group the committed offsets come first and beginning/end apply where none is committed')
+      .option(
+        '--offset <spec>',
+        'beginning | end | stored | <n> | -<n> (n before the end); default end; with --group the committed offsets come first and beginning/end apply where none is committed',
+      )
       .option('--partition <n>', 'read only this partition (default: all)')
       .option('--max-messages <n>', 'stop after this many records')
       .option('-e, --exit-at-end', 'stop once every partition is read to its end')
-      .option('--format <template>', 'output template: %k key, %v value, %h headers, %T timestamp, %o offset, %p partition, %t topic, \\n', DEFAULT_FORMAT)
-      .option('--group <id>', 'join this consumer group: read only the partitions it assigns, starting at its committed offsets, and commit as it goes (with --partition: no membership, that partition only)'),
+      .option(
+        '--format <template>',
+        'output template: %k key, %v value, %h headers, %T timestamp, %o offset, %p partition, %t topic, \\n',
+        DEFAULT_FORMAT,
+      )
+      .option(
+        '--group <id>',
+        'join this consumer group: read only the partitions it assigns, starting at its committed offsets, and commit as it goes (with --partition: no membership, that partition only)',
+      ),
   ).action(async (topic: string, o: ConsumeFlags) => {
     if (o.fromBeginning && o.offset) throw new UsageError('give either --from-beginning or --offset, not both');
-    const spec: StartOffset = o.fromBeginning ? { kind: 'beginning' } : o.offset ? parseStartOffset(o.offset) : o.group ? { kind: 'stored' } : { kind: 'end' };
+    const spec: StartOffset = o.fromBeginning
+      ? { kind: 'beginning' }
+      : o.offset
+        ? parseStartOffset(o.offset)
+        : o.group
+          ? { kind: 'stored' }
+          : { kind: 'end' };
     if (spec.kind === 'stored' && !o.group) throw new UsageError('--offset stored needs --group');
     const max = o.maxMessages === undefined ? Infinity : parseIntOption(o.maxMessages, '--max-messages', 1);
     const only = o.partition === undefined ? undefined : parseIntOption(o.partition, '--partition', 0);
-    await withClient(o, (c) => consume(c, topic, io, { spec, max, only, format: o.format ?? DEFAULT_FORMAT, json: !!o.json, exitAtEnd: !!o.exitAtEnd, group: o.group }));
+    await withClient(o, (c) =>
+      consume(c, topic, io, {
+        spec,
+        max,
+        only,
+        format: o.format ?? DEFAULT_FORMAT,
+        json: !!o.json,
+        exitAtEnd: !!o.exitAtEnd,
+        group: o.group,
+      }),
+    );
   });
 }
 
@@ -71,14 +106,24 @@ export async function consume(
   c: KafkaClient,
   topic: string,
   io: CliIO,
-  opts: { spec: StartOffset; max: number; only?: number; format: string; json: boolean; exitAtEnd: boolean; group?: string },
+  opts: {
+    spec: StartOffset;
+    max: number;
+    only?: number;
+    format: string;
+    json: boolean;
+    exitAtEnd: boolean;
+    group?: string;
+  },
 ): Promise<number> {
   const all = await c.partitionsFor(topic);
   if (opts.group && opts.only === undefined) return consumeInGroup(c, topic, io, { ...opts, group: opts.group });
-  if (opts.only !== undefined && !all.includes(opts.only)) throw new UsageError(`topic '${topic}' has no partition ${opts.only} (it has ${all.length})`);
+  if (opts.only !== undefined && !all.includes(opts.only))
+    throw new UsageError(`topic '${topic}' has no partition ${opts.only} (it has ${all.length})`);
   const partitions = opts.only === undefined ? all : [opts.only];
   const committed = new Map<number, number>();
-  if (opts.group) for (const x of await c.offsetFetch(opts.group, [{ topic, partitions }])) committed.set(x.partition, x.offset);
+  if (opts.group)
+    for (const x of await c.offsetFetch(opts.group, [{ topic, partitions }])) committed.set(x.partition, x.offset);
   const position = new Map<number, number>();
   for (const p of partitions) position.set(p, await resolveStart(c, topic, p, opts.spec, committed));
 
@@ -93,7 +138,9 @@ export async function consume(
     const atEnd = new Set<number>();
     while (!stopping && printed < opts.max) {
       const wait = partitions.length > 1 ? 100 : 500;
-      const results = await Promise.all(partitions.map((p) => c.fetch(topic, p, position.get(p)!, { maxWaitMs: wait })));
+      const results = await Promise.all(
+        partitions.map((p) => c.fetch(topic, p, position.get(p)!, { maxWaitMs: wait })),
+      );
       const commits: { topic: string; partition: number; offset: number }[] = [];
       for (let i = 0; i < partitions.length && printed < opts.max; i++) {
         const p = partitions[i];
@@ -130,7 +177,11 @@ function printFetched(
   let n = 0;
   for (const rec of r.records) {
     if (n >= budget) break;
-    io.stdout(opts.json ? recordJson(rec, { topic, partition: p }) + '\n' : formatRecord(opts.format, rec, { topic, partition: p }));
+    io.stdout(
+      opts.json
+        ? recordJson(rec, { topic, partition: p }) + '\n'
+        : formatRecord(opts.format, rec, { topic, partition: p }),
+    );
     n++;
     position.set(p, rec.offset + 1);
   }
@@ -176,7 +227,14 @@ async function consumeInGroup(
         const reset: StartOffset = opts.spec.kind === 'beginning' ? opts.spec : { kind: 'end' };
         for (const p of partitions) {
           const o = committed.get(p);
-          position.set(p, override ? await resolveStart(c, topic, p, opts.spec, committed) : o !== undefined && o >= 0 ? o : await resolveStart(c, topic, p, reset, committed));
+          position.set(
+            p,
+            override
+              ? await resolveStart(c, topic, p, opts.spec, committed)
+              : o !== undefined && o >= 0
+                ? o
+                : await resolveStart(c, topic, p, reset, committed),
+          );
         }
         firstAssignment = false;
         continue;
@@ -187,7 +245,9 @@ async function consumeInGroup(
         continue;
       }
       const wait = partitions.length > 1 ? 100 : 500;
-      const results: FetchResult[] = await Promise.all(partitions.map((p) => c.fetch(topic, p, position.get(p)!, { maxWaitMs: wait })));
+      const results: FetchResult[] = await Promise.all(
+        partitions.map((p) => c.fetch(topic, p, position.get(p)!, { maxWaitMs: wait })),
+      );
       if (member.rejoinNeeded) continue; // the partitions may be someone else's now: print nothing of this round
       const commits: { topic: string; partition: number; offset: number }[] = [];
       let atEnd = 0;

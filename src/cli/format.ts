@@ -14,7 +14,11 @@ export class UsageError extends Error {
 export function formatTable(headers: string[], rows: (string | number | null | undefined)[][]): string {
   const cells = rows.map((r) => r.map((c) => (c === null || c === undefined ? '-' : String(c))));
   const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((r) => (r[i] ?? '').length)));
-  const numeric = headers.map((_, i) => rows.some((r) => typeof r[i] === 'number') && rows.every((r) => typeof r[i] === 'number' || r[i] === null || r[i] === undefined));
+  const numeric = headers.map(
+    (_, i) =>
+      rows.some((r) => typeof r[i] === 'number') &&
+      rows.every((r) => typeof r[i] === 'number' || r[i] === null || r[i] === undefined),
+  );
   const line = (r: string[]) =>
     r
       .map((c, i) => (numeric[i] ? c.padStart(widths[i]) : i === r.length - 1 ? c : c.padEnd(widths[i])))
@@ -58,7 +62,12 @@ export function parseCompression(s: string): (typeof COMPRESSIONS)[number] {
 }
 
 /** Where a consumer starts: an absolute offset, the beginning, the end, or N before the end. */
-export type StartOffset = { kind: 'beginning' } | { kind: 'end' } | { kind: 'absolute'; offset: number } | { kind: 'fromEnd'; count: number } | { kind: 'stored' };
+export type StartOffset =
+  | { kind: 'beginning' }
+  | { kind: 'end' }
+  | { kind: 'absolute'; offset: number }
+  | { kind: 'fromEnd'; count: number }
+  | { kind: 'stored' };
 
 /** kcat's -o forms: beginning | end | stored | <n> | -<n> (n from the end). */
 export function parseStartOffset(s: string): StartOffset {

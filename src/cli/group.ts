@@ -64,10 +64,14 @@ export interface GroupDescription {
 }
 
 const sortedTps = (tps: TopicPartitions[]): TopicPartitions[] =>
-  tps.map((t) => ({ topic: t.topic, partitions: [...t.partitions].sort((a, b) => a - b) })).sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : 0));
+  tps
+    .map((t) => ({ topic: t.topic, partitions: [...t.partitions].sort((a, b) => a - b) }))
+    .sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : 0));
 
 /** The partitions of a ConsumerGroupDescribe assignment, by topic name (its id when the broker gave no name). */
-function consumerAssignment(a: { topicPartitions: { topicId: string; topicName: string; partitions: number[] }[] }): TopicPartitions[] {
+function consumerAssignment(a: {
+  topicPartitions: { topicId: string; topicName: string; partitions: number[] }[];
+}): TopicPartitions[] {
   return sortedTps(a.topicPartitions.map((t) => ({ topic: t.topicName || t.topicId, partitions: t.partitions })));
 }
 
@@ -105,7 +109,13 @@ export async function describeAnyGroup(c: KafkaClient, groupId: string): Promise
         assignment = [];
       }
     }
-    return { memberId: m.memberId, groupInstanceId: m.groupInstanceId ?? null, clientId: m.clientId, host: m.clientHost, assignment };
+    return {
+      memberId: m.memberId,
+      groupInstanceId: m.groupInstanceId ?? null,
+      clientId: m.clientId,
+      host: m.clientHost,
+      assignment,
+    };
   });
   return { groupType: 'classic', state: g.groupState, protocolType: g.protocolType, protocol: g.protocolData, members };
 }
@@ -115,15 +125,24 @@ export async function describeGroupView(c: KafkaClient, groupId: string): Promis
   const g = await describeAnyGroup(c, groupId);
   const committed = await c.offsetFetch(groupId);
   const members = g.members;
-  if ((g.state === 'Dead' || g.state === '') && members.length === 0 && committed.filter((x) => x.offset >= 0).length === 0) {
+  if (
+    (g.state === 'Dead' || g.state === '') &&
+    members.length === 0 &&
+    committed.filter((x) => x.offset >= 0).length === 0
+  ) {
     throw new KafkaError(69, `group '${groupId}' does not exist`);
   }
   const owner = new Map<string, GroupMemberView>();
   for (const m of members) for (const t of m.assignment) for (const p of t.partitions) owner.set(`${t.topic}\0${p}`, m);
   const keys = new Map<string, { topic: string; partition: number }>();
-  for (const x of committed) if (x.offset >= 0) keys.set(`${x.topic}\0${x.partition}`, { topic: x.topic, partition: x.partition });
-  for (const m of members) for (const t of m.assignment) for (const p of t.partitions) keys.set(`${t.topic}\0${p}`, { topic: t.topic, partition: p });
-  const sorted = [...keys.entries()].sort(([, a], [, b]) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition));
+  for (const x of committed)
+    if (x.offset >= 0) keys.set(`${x.topic}\0${x.partition}`, { topic: x.topic, partition: x.partition });
+  for (const m of members)
+    for (const t of m.assignment)
+      for (const p of t.partitions) keys.set(`${t.topic}\0${p}`, { topic: t.topic, partition: p });
+  const sorted = [...keys.entries()].sort(([, a], [, b]) =>
+    a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition,
+  );
   const offsets: PartitionLag[] = [];
   let totalLag = 0;
   for (const [key, { topic, partition }] of sorted) {
@@ -132,9 +151,26 @@ export async function describeGroupView(c: KafkaClient, groupId: string): Promis
     const lag = co === null ? null : Math.max(0, end - co);
     if (lag !== null) totalLag += lag;
     const m = owner.get(key);
-    offsets.push({ topic, partition, committedOffset: co, logEndOffset: end, lag, memberId: m?.memberId ?? null, clientId: m?.clientId ?? null });
+    offsets.push({
+      topic,
+      partition,
+      committedOffset: co,
+      logEndOffset: end,
+      lag,
+      memberId: m?.memberId ?? null,
+      clientId: m?.clientId ?? null,
+    });
   }
-  return { groupId, groupType: g.groupType, state: g.state, protocolType: g.protocolType, protocol: g.protocol, members, offsets, totalLag };
+  return {
+    groupId,
+    groupType: g.groupType,
+    state: g.state,
+    protocolType: g.protocolType,
+    protocol: g.protocol,
+    members,
+    offsets,
+    totalLag,
+  };
 }
 
 export type ResetSpec =
@@ -152,12 +188,18 @@ export interface ResetPlanRow {
 }
 
 /** The offsets a reset would commit, per partition of the topics. */
-export async function planReset(c: KafkaClient, groupId: string, topics: string[], spec: ResetSpec): Promise<ResetPlanRow[]> {
+export async function planReset(
+  c: KafkaClient,
+  groupId: string,
+  topics: string[],
+  spec: ResetSpec,
+): Promise<ResetPlanRow[]> {
   const rows: ResetPlanRow[] = [];
   for (const topic of topics) {
     const partitions = await c.partitionsFor(topic);
     const committed = new Map<number, number>();
-    for (const x of await c.offsetFetch(groupId, [{ topic, partitions }])) if (x.offset >= 0) committed.set(x.partition, x.offset);
+    for (const x of await c.offsetFetch(groupId, [{ topic, partitions }]))
+      if (x.offset >= 0) committed.set(x.partition, x.offset);
     for (const p of partitions) {
       const [lo, hi] = await Promise.all([c.listOffsets(topic, p, 'earliest'), c.listOffsets(topic, p, 'latest')]);
       const clamp = (n: number) => Math.min(hi.offset, Math.max(lo.offset, n));
@@ -179,7 +221,10 @@ export async function planReset(c: KafkaClient, groupId: string, topics: string[
           next = clamp(spec.offset);
           break;
         case 'shift':
-          if (current === null) throw new UsageError(`cannot shift the offset of ${topic}-${p}: group '${groupId}' has no committed offset for it`);
+          if (current === null)
+            throw new UsageError(
+              `cannot shift the offset of ${topic}-${p}: group '${groupId}' has no committed offset for it`,
+            );
           next = clamp(current + spec.by);
           break;
       }
@@ -206,12 +251,16 @@ export function parseResetSpec(o: ResetFlags): ResetSpec {
   if (o.toLatest) given.push({ kind: 'latest' });
   if (o.toDatetime !== undefined) {
     const t = Date.parse(o.toDatetime);
-    if (Number.isNaN(t)) throw new UsageError(`--to-datetime must be an ISO date-time such as 2024-01-31T12:00:00Z, got '${o.toDatetime}'`);
+    if (Number.isNaN(t))
+      throw new UsageError(
+        `--to-datetime must be an ISO date-time such as 2024-01-31T12:00:00Z, got '${o.toDatetime}'`,
+      );
     given.push({ kind: 'datetime', timestamp: t });
   }
   if (o.toOffset !== undefined) given.push({ kind: 'offset', offset: parseIntOption(o.toOffset, '--to-offset', 0) });
   if (o.shiftBy !== undefined) given.push({ kind: 'shift', by: parseIntOption(o.shiftBy, '--shift-by') });
-  if (given.length !== 1) throw new UsageError('give exactly one of --to-earliest, --to-latest, --to-datetime, --to-offset, --shift-by');
+  if (given.length !== 1)
+    throw new UsageError('give exactly one of --to-earliest, --to-latest, --to-datetime, --to-offset, --shift-by');
   return given[0];
 }
 
@@ -222,42 +271,75 @@ export function registerGroupCommands(program: Command, io: CliIO, clientOptions
 
   clientOptions(group.command('list').description('consumer groups of the cluster')).action(async (o: ClientFlags) => {
     await withClient(o, async (c) => {
-      const groups = (await c.listGroups()).sort((a, b) => (a.groupId < b.groupId ? -1 : a.groupId > b.groupId ? 1 : 0));
+      const groups = (await c.listGroups()).sort((a, b) =>
+        a.groupId < b.groupId ? -1 : a.groupId > b.groupId ? 1 : 0,
+      );
       if (o.json) {
         io.stdout(JSON.stringify(groups) + '\n');
         return;
       }
-      io.stdout(formatTable(['GROUP', 'TYPE', 'STATE', 'PROTOCOL-TYPE'], groups.map((g) => [g.groupId, g.type, g.state, g.protocolType || null])));
+      io.stdout(
+        formatTable(
+          ['GROUP', 'TYPE', 'STATE', 'PROTOCOL-TYPE'],
+          groups.map((g) => [g.groupId, g.type, g.state, g.protocolType || null]),
+        ),
+      );
     });
   });
 
-  clientOptions(group.command('describe <group>').description('members, assigned partitions, committed offsets and lag')).action(async (groupId: string, o: ClientFlags) => {
+  clientOptions(
+    group.command('describe <group>').description('members, assigned partitions, committed offsets and lag'),
+  ).action(async (groupId: string, o: ClientFlags) => {
     await withClient(o, async (c) => {
       const v = await describeGroupView(c, groupId);
       if (o.json) {
         io.stdout(JSON.stringify(v) + '\n');
         return;
       }
-      io.stdout(`Group: ${v.groupId}\nType: ${v.groupType}\nState: ${v.state}\nProtocol: ${v.protocolType || '-'}${v.protocol ? ` (${v.protocol})` : ''}\nMembers: ${v.members.length}\nTotal lag: ${v.totalLag}\n\n`);
+      io.stdout(
+        `Group: ${v.groupId}\nType: ${v.groupType}\nState: ${v.state}\nProtocol: ${v.protocolType || '-'}${v.protocol ? ` (${v.protocol})` : ''}\nMembers: ${v.members.length}\nTotal lag: ${v.totalLag}\n\n`,
+      );
       if (v.members.length > 0) {
-        const tps = (a: TopicPartitions[] | undefined) => a?.map((t) => `${t.topic}:${t.partitions.join(',')}`).join(' ') || null;
+        const tps = (a: TopicPartitions[] | undefined) =>
+          a?.map((t) => `${t.topic}:${t.partitions.join(',')}`).join(' ') || null;
         // A consumer-protocol member also has an epoch and the assignment it is reconciling towards.
         const consumer = v.groupType === 'consumer';
         io.stdout(
           formatTable(
-            ['MEMBER', 'CLIENT-ID', 'HOST', ...(consumer ? ['EPOCH'] : []), 'PARTITIONS', ...(consumer ? ['TARGET-PARTITIONS'] : [])],
-            v.members.map((m) => [m.memberId, m.clientId, m.host, ...(consumer ? [m.memberEpoch ?? null] : []), tps(m.assignment), ...(consumer ? [tps(m.targetAssignment)] : [])]),
+            [
+              'MEMBER',
+              'CLIENT-ID',
+              'HOST',
+              ...(consumer ? ['EPOCH'] : []),
+              'PARTITIONS',
+              ...(consumer ? ['TARGET-PARTITIONS'] : []),
+            ],
+            v.members.map((m) => [
+              m.memberId,
+              m.clientId,
+              m.host,
+              ...(consumer ? [m.memberEpoch ?? null] : []),
+              tps(m.assignment),
+              ...(consumer ? [tps(m.targetAssignment)] : []),
+            ]),
           ) + '\n',
         );
       }
-      io.stdout(formatTable(['TOPIC', 'PARTITION', 'CURRENT-OFFSET', 'LOG-END-OFFSET', 'LAG', 'CLIENT-ID'], v.offsets.map((p) => [p.topic, p.partition, p.committedOffset, p.logEndOffset, p.lag, p.clientId])));
+      io.stdout(
+        formatTable(
+          ['TOPIC', 'PARTITION', 'CURRENT-OFFSET', 'LOG-END-OFFSET', 'LAG', 'CLIENT-ID'],
+          v.offsets.map((p) => [p.topic, p.partition, p.committedOffset, p.logEndOffset, p.lag, p.clientId]),
+        ),
+      );
     });
   });
 
   clientOptions(
     group
       .command('reset-offsets <group>')
-      .description("plan (dry run, the default) or --execute a change of a group's committed offsets; the group must have no members")
+      .description(
+        "plan (dry run, the default) or --execute a change of a group's committed offsets; the group must have no members",
+      )
       .requiredOption('--topic <topic>', 'topic whose offsets to reset (repeatable)', collect)
       .option('--to-earliest', 'the log start offset')
       .option('--to-latest', 'the log end offset')
@@ -272,20 +354,37 @@ export function registerGroupCommands(program: Command, io: CliIO, clientOptions
     await withClient(o, async (c) => {
       const g = await describeAnyGroup(c, groupId);
       if (o.execute && !RESETTABLE.has(g.state)) {
-        throw new UsageError(`group '${groupId}' is ${g.state} with ${g.members.length} member(s): offsets can only be reset while it has no members (stop its consumers first)`);
+        throw new UsageError(
+          `group '${groupId}' is ${g.state} with ${g.members.length} member(s): offsets can only be reset while it has no members (stop its consumers first)`,
+        );
       }
       const rows = await planReset(c, groupId, o.topic ?? [], spec);
-      if (o.execute) await c.offsetCommit(groupId, rows.map((r) => ({ topic: r.topic, partition: r.partition, offset: r.newOffset })));
+      if (o.execute)
+        await c.offsetCommit(
+          groupId,
+          rows.map((r) => ({ topic: r.topic, partition: r.partition, offset: r.newOffset })),
+        );
       if (o.json) {
         io.stdout(JSON.stringify({ groupId, executed: !!o.execute, partitions: rows }) + '\n');
         return;
       }
-      io.stdout(formatTable(['TOPIC', 'PARTITION', 'CURRENT-OFFSET', 'NEW-OFFSET'], rows.map((r) => [r.topic, r.partition, r.currentOffset, r.newOffset])));
-      io.stdout(o.execute ? `committed new offsets for group '${groupId}'\n` : 'dry run: nothing changed (add --execute to commit these offsets)\n');
+      io.stdout(
+        formatTable(
+          ['TOPIC', 'PARTITION', 'CURRENT-OFFSET', 'NEW-OFFSET'],
+          rows.map((r) => [r.topic, r.partition, r.currentOffset, r.newOffset]),
+        ),
+      );
+      io.stdout(
+        o.execute
+          ? `committed new offsets for group '${groupId}'\n`
+          : 'dry run: nothing changed (add --execute to commit these offsets)\n',
+      );
     });
   });
 
-  clientOptions(group.command('delete <group>').description('delete a group without members, and its committed offsets')).action(async (groupId: string, o: ClientFlags) => {
+  clientOptions(
+    group.command('delete <group>').description('delete a group without members, and its committed offsets'),
+  ).action(async (groupId: string, o: ClientFlags) => {
     await withClient(o, async (c) => {
       const [r] = await c.deleteGroups([groupId]);
       if (r.error) throw r.error;

@@ -20,7 +20,11 @@ import { registerBenchCommand } from './bench/command.ts';
 /** Adds the options every client command shares. */
 function clientOptions(c: Command): Command {
   return c
-    .addOption(new Option('-b, --bootstrap-server <host:port>', 'broker(s) to connect to, comma-separated').default(process.env.SAMSA_BOOTSTRAP_SERVER ?? DEFAULT_BOOTSTRAP))
+    .addOption(
+      new Option('-b, --bootstrap-server <host:port>', 'broker(s) to connect to, comma-separated').default(
+        process.env.SAMSA_BOOTSTRAP_SERVER ?? DEFAULT_BOOTSTRAP,
+      ),
+    )
     .option('--json', 'machine-readable JSON output')
     .option('--timeout-ms <ms>', 'request timeout', '30000');
 }
@@ -31,7 +35,11 @@ export function buildProgram(io: CliIO, onStarted: (done: Promise<number>) => vo
     .description('Samsa: a Kafka-compatible event-streaming broker, and a command line for any Kafka cluster')
     .version('0.1.0')
     .exitOverride()
-    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr, outputError: (s, write) => write(`samsa: ${s.replace(/^error: /, '')}`) });
+    .configureOutput({
+      writeOut: io.stdout,
+      writeErr: io.stderr,
+      outputError: (s, write) => write(`samsa: ${s.replace(/^error: /, '')}`),
+    });
   registerStartCommand(program, io, onStarted);
   registerTopicCommands(program, io, clientOptions);
   registerProduceCommand(program, io, clientOptions);

@@ -6,7 +6,15 @@
 import readline from 'node:readline';
 import type { Command, OptionValues } from 'commander';
 import { type CliIO, type ClientFlags, withClient } from './context.ts';
-import { UsageError, collect, parseAcks, parseCompression, parseIntOption, parseKeyValue, splitKeyValue } from './format.ts';
+import {
+  UsageError,
+  collect,
+  parseAcks,
+  parseCompression,
+  parseIntOption,
+  parseKeyValue,
+  splitKeyValue,
+} from './format.ts';
 import type { KafkaClient, ProduceRecord } from '../client/client.ts';
 import { partitionForKey } from '../client/partitioner.ts';
 
@@ -52,7 +60,8 @@ export function registerProduceCommand(program: Command, io: CliIO, clientOption
     await withClient(o, async (c) => {
       // Like a producer, ask the broker to auto-create an absent topic (if it is configured to).
       const partitions = await c.partitionsFor(topic, { autoCreate: true });
-      if (fixed !== undefined && !partitions.includes(fixed)) throw new UsageError(`topic '${topic}' has no partition ${fixed} (it has ${partitions.length})`);
+      if (fixed !== undefined && !partitions.includes(fixed))
+        throw new UsageError(`topic '${topic}' has no partition ${fixed} (it has ${partitions.length})`);
       const total = await produceLines(c, topic, io.stdin, new PartitionChooser(partitions.length, fixed), {
         separator: o.keySeparator,
         headers,
@@ -70,7 +79,12 @@ export async function produceLines(
   topic: string,
   input: NodeJS.ReadableStream,
   chooser: PartitionChooser,
-  opts: { separator?: string; headers: { key: string; value: string }[]; acks: -1 | 0 | 1; compression: ReturnType<typeof parseCompression> },
+  opts: {
+    separator?: string;
+    headers: { key: string; value: string }[];
+    acks: -1 | 0 | 1;
+    compression: ReturnType<typeof parseCompression>;
+  },
 ): Promise<number> {
   let pending = new Map<number, ProduceRecord[]>();
   let count = 0;
@@ -89,7 +103,8 @@ export async function produceLines(
     count = 0;
     chooser.advance();
     chain = chain.then(async () => {
-      for (const [partition, records] of batch) await c.produce(topic, partition, records, { acks: opts.acks, compression: opts.compression });
+      for (const [partition, records] of batch)
+        await c.produce(topic, partition, records, { acks: opts.acks, compression: opts.compression });
       sent += n;
     });
     chain.catch((err) => {

@@ -35,10 +35,17 @@ export function registerStartCommand(program: Command, io: CliIO, onStarted: (do
       const config = loadBrokerConfig({ file: o.config, overrides: o.override ?? [] });
       const level = process.env.SAMSA_LOG_LEVEL ?? 'info';
       const logger = wantPretty(process.stdout.isTTY)
-        ? pino({ level }, prettyDestination((s) => process.stdout.write(s)))
+        ? pino(
+            { level },
+            prettyDestination((s) => process.stdout.write(s)),
+          )
         : pino({ level });
       const missing = BROKER_NODE_FLAGS.filter((f) => !process.execArgv.includes(f));
-      if (missing.length) logger.info({ missing }, `node runs without ${missing.join(' ')}: expect frequent full GCs under load (bin/samsa.mjs sets it)`);
+      if (missing.length)
+        logger.info(
+          { missing },
+          `node runs without ${missing.join(' ')}: expect frequent full GCs under load (bin/samsa.mjs sets it)`,
+        );
       const { startBroker } = await import('../server/index.ts');
       const broker = await startBroker({ config, logger });
       // Stay alive until a signal: close once, exit 0; a second signal exits at once.

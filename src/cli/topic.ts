@@ -10,7 +10,13 @@ import type { TopicInfo } from '../client/client.ts';
 
 type Flags = ClientFlags & OptionValues;
 
-const SOURCE_NAMES: Record<number, string> = { 1: 'topic', 2: 'broker', 3: 'cluster-default', 4: 'server.properties', 5: 'default' };
+const SOURCE_NAMES: Record<number, string> = {
+  1: 'topic',
+  2: 'broker',
+  3: 'cluster-default',
+  4: 'server.properties',
+  5: 'default',
+};
 
 function configMap(list: string[] | undefined, what: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -34,7 +40,8 @@ export function registerTopicCommands(program: Command, io: CliIO, clientOptions
       .option('--if-not-exists', 'succeed when the topic already exists'),
   ).action(async (name: string, o: Flags) => {
     const numPartitions = o.partitions === undefined ? -1 : parseIntOption(o.partitions, '--partitions', 1);
-    const replicationFactor = o.replicationFactor === undefined ? -1 : parseIntOption(o.replicationFactor, '--replication-factor', 1);
+    const replicationFactor =
+      o.replicationFactor === undefined ? -1 : parseIntOption(o.replicationFactor, '--replication-factor', 1);
     const configs = configMap(o.config, '--config');
     await withClient(o, async (c) => {
       const [r] = await c.createTopics([{ name, numPartitions, replicationFactor, configs }]);
@@ -46,28 +53,49 @@ export function registerTopicCommands(program: Command, io: CliIO, clientOptions
   });
 
   clientOptions(
-    topic.command('list').description('list topics').option('--internal', 'include internal topics (__consumer_offsets ...)'),
+    topic
+      .command('list')
+      .description('list topics')
+      .option('--internal', 'include internal topics (__consumer_offsets ...)'),
   ).action(async (o: Flags) => {
     await withClient(o, async (c) => {
       const md = await c.metadata();
       const topics = md.topics.filter((t) => o.internal || !t.isInternal).sort((a, b) => a.name.localeCompare(b.name));
       if (o.json) {
-        io.stdout(JSON.stringify(topics.map((t) => ({ name: t.name, topicId: t.topicId, partitions: t.partitions.length, internal: t.isInternal }))) + '\n');
+        io.stdout(
+          JSON.stringify(
+            topics.map((t) => ({
+              name: t.name,
+              topicId: t.topicId,
+              partitions: t.partitions.length,
+              internal: t.isInternal,
+            })),
+          ) + '\n',
+        );
       } else {
-        io.stdout(formatTable(['TOPIC', 'PARTITIONS', 'REPLICATION'], topics.map((t) => [t.name, t.partitions.length, t.partitions[0]?.replicas.length ?? 0])));
+        io.stdout(
+          formatTable(
+            ['TOPIC', 'PARTITIONS', 'REPLICATION'],
+            topics.map((t) => [t.name, t.partitions.length, t.partitions[0]?.replicas.length ?? 0]),
+          ),
+        );
       }
     });
   });
 
   clientOptions(
-    topic.command('describe <names...>').description('partitions, leaders and configs of topics').option('--all-configs', 'show every config, not only the ones set'),
+    topic
+      .command('describe <names...>')
+      .description('partitions, leaders and configs of topics')
+      .option('--all-configs', 'show every config, not only the ones set'),
   ).action(async (names: string[], o: Flags) => {
     await withClient(o, async (c) => {
       const md = await c.metadata(names);
       const results = [];
       for (const name of names) {
         const t = md.topics.find((x) => x.name === name);
-        if (!t || t.errorCode === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION) throw new UsageError(`topic '${name}' does not exist`);
+        if (!t || t.errorCode === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
+          throw new UsageError(`topic '${name}' does not exist`);
         const [cfg] = await c.describeConfigs([{ type: 'topic', name }]);
         if (cfg.error) throw cfg.error;
         const configs = cfg.configs.filter((x) => o.allConfigs || x.source === 1);
@@ -80,7 +108,13 @@ export function registerTopicCommands(program: Command, io: CliIO, clientOptions
               name: t.name,
               topicId: t.topicId,
               internal: t.isInternal,
-              partitions: t.partitions.map((p) => ({ partition: p.partition, leader: p.leader, leaderEpoch: p.leaderEpoch, replicas: p.replicas, isr: p.isr })),
+              partitions: t.partitions.map((p) => ({
+                partition: p.partition,
+                leader: p.leader,
+                leaderEpoch: p.leaderEpoch,
+                replicas: p.replicas,
+                isr: p.isr,
+              })),
               configs: Object.fromEntries(configs.map((x) => [x.name, x.value])),
             })),
           ) + '\n',
@@ -92,14 +126,19 @@ export function registerTopicCommands(program: Command, io: CliIO, clientOptions
   });
 
   clientOptions(
-    topic.command('delete <names...>').description('delete topics').option('--if-exists', 'succeed when a topic does not exist'),
+    topic
+      .command('delete <names...>')
+      .description('delete topics')
+      .option('--if-exists', 'succeed when a topic does not exist'),
   ).action(async (names: string[], o: Flags) => {
     await withClient(o, async (c) => {
       const results = await c.deleteTopics(names);
       const deleted = results.filter((r) => !r.error).map((r) => r.name);
       if (o.json) io.stdout(JSON.stringify({ deleted }) + '\n');
       else for (const n of deleted) io.stdout(`deleted topic '${n}'\n`);
-      const failed = results.find((r) => r.error && !(o.ifExists && r.error.code === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION));
+      const failed = results.find(
+        (r) => r.error && !(o.ifExists && r.error.code === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION),
+      );
       if (failed) throw failed.error;
     });
   });
@@ -113,13 +152,17 @@ export function registerTopicCommands(program: Command, io: CliIO, clientOptions
   ).action(async (name: string, o: Flags) => {
     const set = configMap(o.config, '--config');
     const del: string[] = o.deleteConfig ?? [];
-    if (Object.keys(set).length === 0 && del.length === 0) throw new UsageError('nothing to change: give --config key=value or --delete-config key');
+    if (Object.keys(set).length === 0 && del.length === 0)
+      throw new UsageError('nothing to change: give --config key=value or --delete-config key');
     await withClient(o, async (c) => {
       const [r] = await c.incrementalAlterConfigs([
         {
           type: 'topic',
           name,
-          configs: [...Object.entries(set).map(([k, value]) => ({ name: k, value, op: 'set' as const })), ...del.map((k) => ({ name: k, op: 'delete' as const }))],
+          configs: [
+            ...Object.entries(set).map(([k, value]) => ({ name: k, value, op: 'set' as const })),
+            ...del.map((k) => ({ name: k, op: 'delete' as const })),
+          ],
         },
       ]);
       if (r.error) throw r.error;
@@ -136,7 +179,10 @@ function describeText(t: TopicInfo, configs: { name: string; value: string | nul
     t.partitions.map((p) => [p.partition, p.leader, p.leaderEpoch, p.replicas.join(','), p.isr.join(',')]),
   );
   if (configs.length > 0) {
-    s += formatTable(['CONFIG', 'VALUE', 'SOURCE'], configs.map((c) => [c.name, c.value, SOURCE_NAMES[c.source] ?? String(c.source)]));
+    s += formatTable(
+      ['CONFIG', 'VALUE', 'SOURCE'],
+      configs.map((c) => [c.name, c.value, SOURCE_NAMES[c.source] ?? String(c.source)]),
+    );
   }
   return s;
 }

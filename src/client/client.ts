@@ -224,7 +224,13 @@ export class KafkaClient {
         return this.connection(host, port);
       });
     }
-    const c = new Connection({ host, port, clientId: this.opts.clientId, requestTimeoutMs: this.opts.requestTimeoutMs, connectTimeoutMs: this.opts.connectTimeoutMs });
+    const c = new Connection({
+      host,
+      port,
+      clientId: this.opts.clientId,
+      requestTimeoutMs: this.opts.requestTimeoutMs,
+      connectTimeoutMs: this.opts.connectTimeoutMs,
+    });
     p = c.connect().then(() => c);
     p.catch(() => this.connections.delete(key));
     this.connections.set(key, p);
@@ -257,7 +263,11 @@ export class KafkaClient {
   }
 
   /** Sends any API request to any broker (or to `nodeId`); the raw decoded response. */
-  async request<K extends ApiName>(apiName: K, body: ApiMessages[K]['requestInput'], opts: { nodeId?: number; noResponse?: boolean } = {}): Promise<ApiMessages[K]['response']> {
+  async request<K extends ApiName>(
+    apiName: K,
+    body: ApiMessages[K]['requestInput'],
+    opts: { nodeId?: number; noResponse?: boolean } = {},
+  ): Promise<ApiMessages[K]['response']> {
     const c = opts.nodeId === undefined ? await this.anyConnection() : await this.brokerConnection(opts.nodeId);
     return c.send(apiName, body, { noResponse: opts.noResponse });
   }
@@ -270,10 +280,15 @@ export class KafkaClient {
       try {
         return await fn();
       } catch (err) {
-        const retriable = err instanceof ConnectionError || (!(err instanceof TopicNotFoundError) && (err instanceof KafkaError && (isRetriable(err.code) || REFRESH_ON.has(err.code))));
+        const retriable =
+          err instanceof ConnectionError ||
+          (!(err instanceof TopicNotFoundError) &&
+            err instanceof KafkaError &&
+            (isRetriable(err.code) || REFRESH_ON.has(err.code)));
         if (!retriable || attempt > retries || this.closed) throw err;
         await sleep(backoff * attempt);
-        if (err instanceof ConnectionError || REFRESH_ON.has((err as KafkaError).code)) await this.refreshMetadata().catch(() => undefined);
+        if (err instanceof ConnectionError || REFRESH_ON.has((err as KafkaError).code))
+          await this.refreshMetadata().catch(() => undefined);
       }
     }
   }
@@ -288,7 +303,10 @@ export class KafkaClient {
   // --------------------------------------------------------------- metadata
 
   /** Cluster metadata for the given topics (all topics when omitted/null). */
-  async metadata(topics: string[] | null = null, opts: { allowAutoTopicCreation?: boolean } = {}): Promise<ClusterMetadata> {
+  async metadata(
+    topics: string[] | null = null,
+    opts: { allowAutoTopicCreation?: boolean } = {},
+  ): Promise<ClusterMetadata> {
     const c = await this.anyConnection();
     const v = c.versionOf('Metadata');
     const res = await c.send('Metadata', {
@@ -359,7 +377,8 @@ export class KafkaClient {
   async partitionsFor(topic: string, opts: { autoCreate?: boolean } = {}): Promise<number[]> {
     const md = await this.metadata([topic], { allowAutoTopicCreation: opts.autoCreate ?? false });
     const t = md.topics.find((x) => x.name === topic);
-    if (!t || t.errorCode === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION) throw new TopicNotFoundError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `topic '${topic}' does not exist`);
+    if (!t || t.errorCode === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
+      throw new TopicNotFoundError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `topic '${topic}' does not exist`);
     check(t.errorCode, `topic '${topic}'`);
     return t.partitions.map((p) => p.partition);
   }
@@ -367,12 +386,22 @@ export class KafkaClient {
   // ------------------------------------------------------- produce / fetch
 
   /** Appends records to one partition as one v2 batch. */
-  produce(topic: string, partition: number, records: ProduceRecord[], opts: ProduceOptions = {}): Promise<ProduceResult> {
+  produce(
+    topic: string,
+    partition: number,
+    records: ProduceRecord[],
+    opts: ProduceOptions = {},
+  ): Promise<ProduceResult> {
     const acks = opts.acks ?? -1;
     const batch = encodeBatch({ compression: compressionByName(opts.compression ?? 'none'), records });
     return this.withRetry(async () => {
       const c = await this.brokerConnection(await this.leaderOf(topic, partition, true));
-      const body = { transactionalId: null, acks, timeoutMs: opts.timeoutMs ?? 30_000, topicData: [{ name: topic, partitionData: [{ index: partition, records: batch }] }] };
+      const body = {
+        transactionalId: null,
+        acks,
+        timeoutMs: opts.timeoutMs ?? 30_000,
+        topicData: [{ name: topic, partitionData: [{ index: partition, records: batch }] }],
+      };
       if (acks === 0) {
         await c.send('Produce', body, { noResponse: true });
         return { baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1 };
@@ -380,7 +409,11 @@ export class KafkaClient {
       const res = await c.send('Produce', body);
       const pr = res.responses[0].partitionResponses[0];
       check(pr.errorCode, `produce to ${topic}-${partition}`, pr.errorMessage);
-      return { baseOffset: Number(pr.baseOffset), logAppendTimeMs: Number(pr.logAppendTimeMs), logStartOffset: Number(pr.logStartOffset) };
+      return {
+        baseOffset: Number(pr.baseOffset),
+        logAppendTimeMs: Number(pr.logAppendTimeMs),
+        logStartOffset: Number(pr.logStartOffset),
+      };
     });
   }
 
@@ -399,7 +432,22 @@ export class KafkaClient {
         isolationLevel: opts.isolationLevel ?? 0,
         sessionId: 0,
         sessionEpoch: -1,
-        topics: [{ topic, topicId, partitions: [{ partition, currentLeaderEpoch: -1, fetchOffset: offset, lastFetchedEpoch: -1, logStartOffset: -1, partitionMaxBytes: opts.partitionMaxBytes ?? 1_048_576 }] }],
+        topics: [
+          {
+            topic,
+            topicId,
+            partitions: [
+              {
+                partition,
+                currentLeaderEpoch: -1,
+                fetchOffset: offset,
+                lastFetchedEpoch: -1,
+                logStartOffset: -1,
+                partitionMaxBytes: opts.partitionMaxBytes ?? 1_048_576,
+              },
+            ],
+          },
+        ],
         forgottenTopicsData: [],
         rackId: '',
       });
@@ -419,54 +467,85 @@ export class KafkaClient {
   }
 
   /** The offset for a timestamp, or EARLIEST (-2) / LATEST (-1). */
-  listOffsets(topic: string, partition: number, timestamp: number | 'earliest' | 'latest'): Promise<{ offset: number; timestamp: number; leaderEpoch: number }> {
+  listOffsets(
+    topic: string,
+    partition: number,
+    timestamp: number | 'earliest' | 'latest',
+  ): Promise<{ offset: number; timestamp: number; leaderEpoch: number }> {
     const ts = timestamp === 'earliest' ? EARLIEST : timestamp === 'latest' ? LATEST : timestamp;
     return this.withRetry(async () => {
       const c = await this.brokerConnection(await this.leaderOf(topic, partition));
       const res = await c.send('ListOffsets', {
         replicaId: -1,
         isolationLevel: 0,
-        topics: [{ name: topic, partitions: [{ partitionIndex: partition, currentLeaderEpoch: -1, timestamp: ts, maxNumOffsets: 1 }] }],
+        topics: [
+          {
+            name: topic,
+            partitions: [{ partitionIndex: partition, currentLeaderEpoch: -1, timestamp: ts, maxNumOffsets: 1 }],
+          },
+        ],
         timeoutMs: 30_000,
       });
       const pr = res.topics[0].partitions[0];
       check(pr.errorCode, `list offsets of ${topic}-${partition}`);
-      const offset = pr.oldStyleOffsets && pr.oldStyleOffsets.length > 0 && c.versionOf('ListOffsets') === 0 ? Number(pr.oldStyleOffsets[0]) : Number(pr.offset);
+      const offset =
+        pr.oldStyleOffsets && pr.oldStyleOffsets.length > 0 && c.versionOf('ListOffsets') === 0
+          ? Number(pr.oldStyleOffsets[0])
+          : Number(pr.offset);
       return { offset, timestamp: Number(pr.timestamp), leaderEpoch: pr.leaderEpoch ?? -1 };
     });
   }
 
   // ---------------------------------------------------------------- admin
 
-  async createTopics(topics: NewTopic[], opts: { timeoutMs?: number; validateOnly?: boolean } = {}): Promise<TopicResult[]> {
-    const res = await this.withRetry(async () => this.request('CreateTopics', {
-      topics: topics.map((t) => ({
-        name: t.name,
-        numPartitions: t.numPartitions ?? -1,
-        replicationFactor: t.replicationFactor ?? -1,
-        assignments: [],
-        configs: Object.entries(t.configs ?? {}).map(([name, value]) => ({ name, value })),
-      })),
-      timeoutMs: opts.timeoutMs ?? 30_000,
-      validateOnly: opts.validateOnly ?? false,
-    }));
+  async createTopics(
+    topics: NewTopic[],
+    opts: { timeoutMs?: number; validateOnly?: boolean } = {},
+  ): Promise<TopicResult[]> {
+    const res = await this.withRetry(async () =>
+      this.request('CreateTopics', {
+        topics: topics.map((t) => ({
+          name: t.name,
+          numPartitions: t.numPartitions ?? -1,
+          replicationFactor: t.replicationFactor ?? -1,
+          assignments: [],
+          configs: Object.entries(t.configs ?? {}).map(([name, value]) => ({ name, value })),
+        })),
+        timeoutMs: opts.timeoutMs ?? 30_000,
+        validateOnly: opts.validateOnly ?? false,
+      }),
+    );
     return res.topics.map((t) => ({
       name: t.name,
-      error: t.errorCode === ErrorCode.NONE ? null : new KafkaError(t.errorCode, `create topic '${t.name}': ${errorName(t.errorCode)}${t.errorMessage ? ` (${t.errorMessage})` : ''}`),
+      error:
+        t.errorCode === ErrorCode.NONE
+          ? null
+          : new KafkaError(
+              t.errorCode,
+              `create topic '${t.name}': ${errorName(t.errorCode)}${t.errorMessage ? ` (${t.errorMessage})` : ''}`,
+            ),
     }));
   }
 
   async deleteTopics(names: string[], opts: { timeoutMs?: number } = {}): Promise<TopicResult[]> {
-    const res = await this.withRetry(async () => this.request('DeleteTopics', {
-      topics: names.map((name) => ({ name, topicId: undefined })),
-      topicNames: names,
-      timeoutMs: opts.timeoutMs ?? 30_000,
-    }));
+    const res = await this.withRetry(async () =>
+      this.request('DeleteTopics', {
+        topics: names.map((name) => ({ name, topicId: undefined })),
+        topicNames: names,
+        timeoutMs: opts.timeoutMs ?? 30_000,
+      }),
+    );
     for (const n of names) this.topicIds.delete(n);
     if (this.meta) this.meta = { ...this.meta, topics: this.meta.topics.filter((t) => !names.includes(t.name)) };
     return res.responses.map((t) => ({
       name: t.name ?? '', // null only for a topic deleted by id
-      error: t.errorCode === ErrorCode.NONE ? null : new KafkaError(t.errorCode, `delete topic '${t.name}': ${errorName(t.errorCode)}${t.errorMessage ? ` (${t.errorMessage})` : ''}`),
+      error:
+        t.errorCode === ErrorCode.NONE
+          ? null
+          : new KafkaError(
+              t.errorCode,
+              `delete topic '${t.name}': ${errorName(t.errorCode)}${t.errorMessage ? ` (${t.errorMessage})` : ''}`,
+            ),
     }));
   }
 
@@ -474,15 +553,27 @@ export class KafkaClient {
     resources: { type: ResourceTypeName | number; name: string; keys?: string[] | null }[],
     opts: { includeSynonyms?: boolean; includeDocumentation?: boolean } = {},
   ): Promise<ConfigResourceResult[]> {
-    const res = await this.withRetry(async () => this.request('DescribeConfigs', {
-      resources: resources.map((r) => ({ resourceType: resourceType(r.type), resourceName: r.name, configurationKeys: r.keys ?? null })),
-      includeSynonyms: opts.includeSynonyms ?? false,
-      includeDocumentation: opts.includeDocumentation ?? false,
-    }));
+    const res = await this.withRetry(async () =>
+      this.request('DescribeConfigs', {
+        resources: resources.map((r) => ({
+          resourceType: resourceType(r.type),
+          resourceName: r.name,
+          configurationKeys: r.keys ?? null,
+        })),
+        includeSynonyms: opts.includeSynonyms ?? false,
+        includeDocumentation: opts.includeDocumentation ?? false,
+      }),
+    );
     return res.results.map((r) => ({
       type: r.resourceType,
       name: r.resourceName,
-      error: r.errorCode === ErrorCode.NONE ? null : new KafkaError(r.errorCode, `describe configs of '${r.resourceName}': ${errorName(r.errorCode)}${r.errorMessage ? ` (${r.errorMessage})` : ''}`),
+      error:
+        r.errorCode === ErrorCode.NONE
+          ? null
+          : new KafkaError(
+              r.errorCode,
+              `describe configs of '${r.resourceName}': ${errorName(r.errorCode)}${r.errorMessage ? ` (${r.errorMessage})` : ''}`,
+            ),
       configs: (r.configs ?? []).map((c) => ({
         name: c.name,
         value: c.value,
@@ -496,19 +587,34 @@ export class KafkaClient {
     }));
   }
 
-  async incrementalAlterConfigs(resources: AlterConfigResource[], opts: { validateOnly?: boolean } = {}): Promise<{ type: number; name: string; error: KafkaError | null }[]> {
-    const res = await this.withRetry(async () => this.request('IncrementalAlterConfigs', {
-      resources: resources.map((r) => ({
-        resourceType: resourceType(r.type),
-        resourceName: r.name,
-        configs: r.configs.map((c) => ({ name: c.name, configOperation: ALTER_OPS[c.op ?? 'set'], value: c.value ?? null })),
-      })),
-      validateOnly: opts.validateOnly ?? false,
-    }));
+  async incrementalAlterConfigs(
+    resources: AlterConfigResource[],
+    opts: { validateOnly?: boolean } = {},
+  ): Promise<{ type: number; name: string; error: KafkaError | null }[]> {
+    const res = await this.withRetry(async () =>
+      this.request('IncrementalAlterConfigs', {
+        resources: resources.map((r) => ({
+          resourceType: resourceType(r.type),
+          resourceName: r.name,
+          configs: r.configs.map((c) => ({
+            name: c.name,
+            configOperation: ALTER_OPS[c.op ?? 'set'],
+            value: c.value ?? null,
+          })),
+        })),
+        validateOnly: opts.validateOnly ?? false,
+      }),
+    );
     return res.responses.map((r) => ({
       type: r.resourceType,
       name: r.resourceName,
-      error: r.errorCode === ErrorCode.NONE ? null : new KafkaError(r.errorCode, `alter configs of '${r.resourceName}': ${errorName(r.errorCode)}${r.errorMessage ? ` (${r.errorMessage})` : ''}`),
+      error:
+        r.errorCode === ErrorCode.NONE
+          ? null
+          : new KafkaError(
+              r.errorCode,
+              `alter configs of '${r.resourceName}': ${errorName(r.errorCode)}${r.errorMessage ? ` (${r.errorMessage})` : ''}`,
+            ),
     }));
   }
 
@@ -527,19 +633,28 @@ export class KafkaClient {
   }
 
   /** Sends a group API request to the group's coordinator; throws on a top-level error code. */
-  async groupRequest<K extends ApiName>(groupId: string, apiName: K, body: ApiMessages[K]['requestInput']): Promise<ApiMessages[K]['response']> {
+  async groupRequest<K extends ApiName>(
+    groupId: string,
+    apiName: K,
+    body: ApiMessages[K]['requestInput'],
+  ): Promise<ApiMessages[K]['response']> {
     return this.withRetry(async () => {
       const coord = await this.findCoordinator(groupId);
       const c = await this.connection(coord.host, coord.port);
       const res = await c.send(apiName, body);
       const top = res as { errorCode?: unknown; errorMessage?: string | null }; // not every group API has a top-level error
-      if (typeof top.errorCode === 'number') check(top.errorCode, `${apiName} for group '${groupId}'`, top.errorMessage);
+      if (typeof top.errorCode === 'number')
+        check(top.errorCode, `${apiName} for group '${groupId}'`, top.errorMessage);
       return res;
     });
   }
 
   /** Sends a group API request to the group's coordinator and returns the answer unchecked (error codes are the caller's). */
-  async groupRequestRaw<K extends ApiName>(groupId: string, apiName: K, body: ApiMessages[K]['requestInput']): Promise<ApiMessages[K]['response']> {
+  async groupRequestRaw<K extends ApiName>(
+    groupId: string,
+    apiName: K,
+    body: ApiMessages[K]['requestInput'],
+  ): Promise<ApiMessages[K]['response']> {
     const coord = await this.findCoordinator(groupId);
     const c = await this.connection(coord.host, coord.port);
     return c.send(apiName, body);
@@ -551,33 +666,85 @@ export class KafkaClient {
     for (const groupId of groupIds) {
       const res = await this.groupRequest(groupId, 'DeleteGroups', { groupsNames: [groupId] });
       const r = res.results.find((x) => x.groupId === groupId) ?? res.results[0];
-      out.push({ groupId, error: r.errorCode === ErrorCode.NONE ? null : new KafkaError(r.errorCode, `delete group '${groupId}': ${errorName(r.errorCode)}`) });
+      out.push({
+        groupId,
+        error:
+          r.errorCode === ErrorCode.NONE
+            ? null
+            : new KafkaError(r.errorCode, `delete group '${groupId}': ${errorName(r.errorCode)}`),
+      });
     }
     return out;
   }
 
-  joinGroup(body: { groupId: string; sessionTimeoutMs: number; rebalanceTimeoutMs?: number; memberId: string; groupInstanceId?: string | null; protocolType: string; protocols: { name: string; metadata: Buffer }[]; reason?: string | null }): Promise<JoinGroupResponse> {
-    return this.groupRequest(body.groupId, 'JoinGroup', { rebalanceTimeoutMs: body.sessionTimeoutMs, groupInstanceId: null, reason: null, ...body });
+  joinGroup(body: {
+    groupId: string;
+    sessionTimeoutMs: number;
+    rebalanceTimeoutMs?: number;
+    memberId: string;
+    groupInstanceId?: string | null;
+    protocolType: string;
+    protocols: { name: string; metadata: Buffer }[];
+    reason?: string | null;
+  }): Promise<JoinGroupResponse> {
+    return this.groupRequest(body.groupId, 'JoinGroup', {
+      rebalanceTimeoutMs: body.sessionTimeoutMs,
+      groupInstanceId: null,
+      reason: null,
+      ...body,
+    });
   }
 
-  syncGroup(body: { groupId: string; generationId: number; memberId: string; groupInstanceId?: string | null; protocolType?: string | null; protocolName?: string | null; assignments: { memberId: string; assignment: Buffer }[] }): Promise<SyncGroupResponse> {
-    return this.groupRequest(body.groupId, 'SyncGroup', { groupInstanceId: null, protocolType: null, protocolName: null, ...body });
+  syncGroup(body: {
+    groupId: string;
+    generationId: number;
+    memberId: string;
+    groupInstanceId?: string | null;
+    protocolType?: string | null;
+    protocolName?: string | null;
+    assignments: { memberId: string; assignment: Buffer }[];
+  }): Promise<SyncGroupResponse> {
+    return this.groupRequest(body.groupId, 'SyncGroup', {
+      groupInstanceId: null,
+      protocolType: null,
+      protocolName: null,
+      ...body,
+    });
   }
 
-  heartbeat(body: { groupId: string; generationId: number; memberId: string; groupInstanceId?: string | null }): Promise<HeartbeatResponse> {
+  heartbeat(body: {
+    groupId: string;
+    generationId: number;
+    memberId: string;
+    groupInstanceId?: string | null;
+  }): Promise<HeartbeatResponse> {
     return this.groupRequest(body.groupId, 'Heartbeat', { groupInstanceId: null, ...body });
   }
 
   leaveGroup(groupId: string, memberId: string): Promise<LeaveGroupResponse> {
-    return this.groupRequest(groupId, 'LeaveGroup', { groupId, memberId, members: [{ memberId, groupInstanceId: null, reason: null }] });
+    return this.groupRequest(groupId, 'LeaveGroup', {
+      groupId,
+      memberId,
+      members: [{ memberId, groupInstanceId: null, reason: null }],
+    });
   }
 
   /** Commits offsets outside of a generation (a simple/standalone consumer) unless generation fields are given. */
-  async offsetCommit(groupId: string, offsets: { topic: string; partition: number; offset: number; metadata?: string | null }[], member: { generationId?: number; memberId?: string } = {}): Promise<void> {
+  async offsetCommit(
+    groupId: string,
+    offsets: { topic: string; partition: number; offset: number; metadata?: string | null }[],
+    member: { generationId?: number; memberId?: string } = {},
+  ): Promise<void> {
     const topics = new Map<string, OffsetCommitRequestPartitionInput[]>();
     for (const o of offsets) {
       const list = topics.get(o.topic) ?? [];
-      list.push({ partitionIndex: o.partition, committedOffset: o.offset, committedLeaderEpoch: -1, commitTimestamp: -1, committedMetadata: o.metadata ?? null });
+      list.push({
+        partitionIndex: o.partition,
+        committedOffset: o.offset,
+        committedLeaderEpoch: -1,
+        commitTimestamp: -1,
+        committedMetadata: o.metadata ?? null,
+      });
       topics.set(o.topic, list);
     }
     const res = await this.groupRequest(groupId, 'OffsetCommit', {
@@ -588,17 +755,23 @@ export class KafkaClient {
       retentionTimeMs: -1,
       topics: [...topics].map(([name, partitions]) => ({ name, partitions })),
     });
-    for (const t of res.topics) for (const p of t.partitions) check(p.errorCode, `commit offset of ${t.name}-${p.partitionIndex} for group '${groupId}'`);
+    for (const t of res.topics)
+      for (const p of t.partitions)
+        check(p.errorCode, `commit offset of ${t.name}-${p.partitionIndex} for group '${groupId}'`);
   }
 
   /** Committed offsets of a group; all of its partitions when `topics` is omitted. */
-  async offsetFetch(groupId: string, topics?: { topic: string; partitions: number[] }[]): Promise<{ topic: string; partition: number; offset: number; metadata: string | null }[]> {
+  async offsetFetch(
+    groupId: string,
+    topics?: { topic: string; partitions: number[] }[],
+  ): Promise<{ topic: string; partition: number; offset: number; metadata: string | null }[]> {
     const c0 = await this.anyConnection();
     const v = c0.versionOf('OffsetFetch');
     const reqTopics = topics ? topics.map((t) => ({ name: t.topic, partitionIndexes: t.partitions })) : null;
-    const body = v >= 8
-      ? { groups: [{ groupId, memberId: null, memberEpoch: -1, topics: reqTopics }], requireStable: false }
-      : { groupId, topics: reqTopics, requireStable: false };
+    const body =
+      v >= 8
+        ? { groups: [{ groupId, memberId: null, memberEpoch: -1, topics: reqTopics }], requireStable: false }
+        : { groupId, topics: reqTopics, requireStable: false };
     const res = await this.groupRequest(groupId, 'OffsetFetch', body);
     const g = v >= 8 ? res.groups[0] : res;
     check(g.errorCode ?? 0, `fetch offsets of group '${groupId}'`);
@@ -606,7 +779,12 @@ export class KafkaClient {
     for (const t of g.topics) {
       for (const p of t.partitions) {
         check(p.errorCode, `fetch offset of ${t.name}-${p.partitionIndex} for group '${groupId}'`);
-        out.push({ topic: t.name, partition: p.partitionIndex, offset: Number(p.committedOffset), metadata: p.metadata });
+        out.push({
+          topic: t.name,
+          partition: p.partitionIndex,
+          offset: Number(p.committedOffset),
+          metadata: p.metadata,
+        });
       }
     }
     return out;
@@ -619,17 +797,27 @@ export class KafkaClient {
     for (const b of md.brokers) {
       const res = await this.request('ListGroups', { statesFilter: [], typesFilter: [] }, { nodeId: b.nodeId });
       check(res.errorCode, 'list groups');
-      for (const g of res.groups) out.push({ groupId: g.groupId, protocolType: g.protocolType, state: g.groupState ?? null, type: g.groupType ?? null });
+      for (const g of res.groups)
+        out.push({
+          groupId: g.groupId,
+          protocolType: g.protocolType,
+          state: g.groupState ?? null,
+          type: g.groupType ?? null,
+        });
     }
     return out;
   }
 
   async describeGroup(groupId: string): Promise<DescribeGroupsResponseDescribedGroup> {
-    const res = await this.groupRequest(groupId, 'DescribeGroups', { groups: [groupId], includeAuthorizedOperations: false });
+    const res = await this.groupRequest(groupId, 'DescribeGroups', {
+      groups: [groupId],
+      includeAuthorizedOperations: false,
+    });
     const g = res.groups[0];
     // DescribeGroups v6+ reports a group that does not exist as GROUP_ID_NOT_FOUND;
     // older versions as state Dead. Callers see the older form either way.
-    if (g.errorCode === ErrorCode.GROUP_ID_NOT_FOUND) return { ...g, errorCode: ErrorCode.NONE, groupState: 'Dead', members: [] };
+    if (g.errorCode === ErrorCode.GROUP_ID_NOT_FOUND)
+      return { ...g, errorCode: ErrorCode.NONE, groupState: 'Dead', members: [] };
     check(g.errorCode, `describe group '${groupId}'`);
     return g;
   }

@@ -140,7 +140,8 @@ export class Connection {
         version = own ? Math.min(own.maxVersion, api.maxVersion) : 0;
         continue;
       }
-      if (res.errorCode !== ErrorCode.NONE) throw new KafkaError(res.errorCode, `ApiVersions failed: ${new KafkaError(res.errorCode).errorName}`);
+      if (res.errorCode !== ErrorCode.NONE)
+        throw new KafkaError(res.errorCode, `ApiVersions failed: ${new KafkaError(res.errorCode).errorName}`);
       const ranges = new Map<number, VersionRange>();
       for (const k of res.apiKeys) ranges.set(k.apiKey, { min: k.minVersion, max: k.maxVersion });
       this.versions = negotiateVersions(ranges);
@@ -153,7 +154,8 @@ export class Connection {
   versionOf(apiName: ApiName): number {
     const api = apiByName(apiName);
     const v = this.versions.get(api.key);
-    if (v === undefined) throw new KafkaError(ErrorCode.UNSUPPORTED_VERSION, `broker ${this.address} does not support ${apiName}`);
+    if (v === undefined)
+      throw new KafkaError(ErrorCode.UNSUPPORTED_VERSION, `broker ${this.address} does not support ${apiName}`);
     return v;
   }
 
@@ -163,7 +165,11 @@ export class Connection {
   }
 
   /** Sends a request at the negotiated version; resolves to the decoded response body. */
-  send<K extends ApiName>(apiName: K, body: ApiMessages[K]['requestInput'], opts: { noResponse?: boolean } = {}): Promise<ApiMessages[K]['response']> {
+  send<K extends ApiName>(
+    apiName: K,
+    body: ApiMessages[K]['requestInput'],
+    opts: { noResponse?: boolean } = {},
+  ): Promise<ApiMessages[K]['response']> {
     return this.sendAt(apiByName(apiName), this.versionOf(apiName), body, opts);
   }
 
@@ -180,19 +186,27 @@ export class Connection {
     this.nextCorrelationId = (this.nextCorrelationId + 1) | 0 || 1;
     const w = new Writer(256);
     w.int32(0); // frame length, patched below
-    writeRequestHeader(w, { apiKey: api.key, apiVersion: version, correlationId, clientId: this.clientId }, api.requestIsFlexible(version));
+    writeRequestHeader(
+      w,
+      { apiKey: api.key, apiVersion: version, correlationId, clientId: this.clientId },
+      api.requestIsFlexible(version),
+    );
     api.requestEncoder(version)(w, body);
     const frame = w.toBuffer();
     frame.writeInt32BE(frame.length - 4, 0);
     const socket = this.socket;
     if (opts.noResponse) {
       // Nothing comes back: resolves to undefined once written (callers of noResponse ignore the value).
-      return new Promise((resolve, reject) => socket.write(frame, (err) => (err ? reject(new ConnectionError(err.message)) : resolve(undefined as never))));
+      return new Promise((resolve, reject) =>
+        socket.write(frame, (err) => (err ? reject(new ConnectionError(err.message)) : resolve(undefined as never))),
+      );
     }
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(correlationId);
-        reject(new ConnectionError(`${api.name} request to ${this.address} timed out after ${this.requestTimeoutMs} ms`));
+        reject(
+          new ConnectionError(`${api.name} request to ${this.address} timed out after ${this.requestTimeoutMs} ms`),
+        );
       }, this.requestTimeoutMs);
       this.pending.set(correlationId, { api, version, resolve, reject, timer });
       socket.write(frame);
@@ -231,10 +245,17 @@ export class Connection {
       const r = new Reader(frame);
       readResponseHeader(r, p.api.responseHeaderVersion(p.version));
       // An ApiVersions error answer is always in v0, whatever version was asked.
-      const decodeVersion = p.api.key === ApiKey.ApiVersions && frame.length >= 6 && frame.readInt16BE(4) === ErrorCode.UNSUPPORTED_VERSION ? 0 : p.version;
+      const decodeVersion =
+        p.api.key === ApiKey.ApiVersions && frame.length >= 6 && frame.readInt16BE(4) === ErrorCode.UNSUPPORTED_VERSION
+          ? 0
+          : p.version;
       p.resolve(p.api.responseDecoder(decodeVersion)(r));
     } catch (err) {
-      p.reject(new ConnectionError(`${this.address}: cannot decode ${p.api.name} v${p.version} response: ${(err as Error).message}`));
+      p.reject(
+        new ConnectionError(
+          `${this.address}: cannot decode ${p.api.name} v${p.version} response: ${(err as Error).message}`,
+        ),
+      );
     }
   }
 

@@ -190,7 +190,10 @@ function emptyResult(members: AssignorMember[]): Map<string, Map<string, number[
  * Range: per topic, the subscribed members in order each get a contiguous
  * run of partitions; the first (n mod m) members get one extra.
  */
-export function rangeAssign(members: AssignorMember[], partitionsPerTopic: Map<string, number[]>): Map<string, Map<string, number[]>> {
+export function rangeAssign(
+  members: AssignorMember[],
+  partitionsPerTopic: Map<string, number[]>,
+): Map<string, Map<string, number[]>> {
   const out = emptyResult(members);
   const sorted = [...members].sort(memberOrder);
   for (const [topic, parts] of [...partitionsPerTopic].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
@@ -209,7 +212,10 @@ export function rangeAssign(members: AssignorMember[], partitionsPerTopic: Map<s
 }
 
 /** Round robin: all (topic, partition) pairs in order dealt to the members subscribed to the topic, in turn. */
-export function roundRobinAssign(members: AssignorMember[], partitionsPerTopic: Map<string, number[]>): Map<string, Map<string, number[]>> {
+export function roundRobinAssign(
+  members: AssignorMember[],
+  partitionsPerTopic: Map<string, number[]>,
+): Map<string, Map<string, number[]>> {
   const out = emptyResult(members);
   const sorted = [...members].sort(memberOrder);
   if (sorted.length === 0) return out;

@@ -39,8 +39,17 @@ export interface GroupConsumerOptions {
   onRebalance?: () => void;
 }
 
-const REJOIN = new Set<number>([ErrorCode.REBALANCE_IN_PROGRESS, ErrorCode.ILLEGAL_GENERATION, ErrorCode.UNKNOWN_MEMBER_ID, ErrorCode.FENCED_INSTANCE_ID]);
-const COORDINATOR_MOVED = new Set<number>([ErrorCode.NOT_COORDINATOR, ErrorCode.COORDINATOR_NOT_AVAILABLE, ErrorCode.COORDINATOR_LOAD_IN_PROGRESS]);
+const REJOIN = new Set<number>([
+  ErrorCode.REBALANCE_IN_PROGRESS,
+  ErrorCode.ILLEGAL_GENERATION,
+  ErrorCode.UNKNOWN_MEMBER_ID,
+  ErrorCode.FENCED_INSTANCE_ID,
+]);
+const COORDINATOR_MOVED = new Set<number>([
+  ErrorCode.NOT_COORDINATOR,
+  ErrorCode.COORDINATOR_NOT_AVAILABLE,
+  ErrorCode.COORDINATOR_LOAD_IN_PROGRESS,
+]);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -55,7 +64,8 @@ export class GroupConsumer {
   /** Set when the group rebalances under us; join() again. */
   rejoinNeeded = true;
 
-  private readonly opts: Required<Omit<GroupConsumerOptions, 'onRebalance'>> & Pick<GroupConsumerOptions, 'onRebalance'>;
+  private readonly opts: Required<Omit<GroupConsumerOptions, 'onRebalance'>> &
+    Pick<GroupConsumerOptions, 'onRebalance'>;
   private timer: NodeJS.Timeout | undefined;
   private joining = false;
   private beating = false;
@@ -86,18 +96,24 @@ export class GroupConsumer {
     this.joining = true;
     try {
       for (let attempt = 0; ; attempt++) {
-        if (attempt > 50) throw new KafkaError(ErrorCode.REBALANCE_IN_PROGRESS, `group '${this.groupId}': could not complete a rebalance`);
+        if (attempt > 50)
+          throw new KafkaError(
+            ErrorCode.REBALANCE_IN_PROGRESS,
+            `group '${this.groupId}': could not complete a rebalance`,
+          );
         const metadata = encodeSubscription({ version: 0, topics: this.opts.topics });
-        const res = await this.tolerant(attempt, () => this.client.groupRequestRaw(this.groupId, 'JoinGroup', {
-          groupId: this.groupId,
-          sessionTimeoutMs: this.opts.sessionTimeoutMs,
-          rebalanceTimeoutMs: this.opts.rebalanceTimeoutMs,
-          memberId: this.memberId,
-          groupInstanceId: null,
-          protocolType: 'consumer',
-          protocols: this.opts.assignors.map((name) => ({ name, metadata })),
-          reason: null,
-        }));
+        const res = await this.tolerant(attempt, () =>
+          this.client.groupRequestRaw(this.groupId, 'JoinGroup', {
+            groupId: this.groupId,
+            sessionTimeoutMs: this.opts.sessionTimeoutMs,
+            rebalanceTimeoutMs: this.opts.rebalanceTimeoutMs,
+            memberId: this.memberId,
+            groupInstanceId: null,
+            protocolType: 'consumer',
+            protocols: this.opts.assignors.map((name) => ({ name, metadata })),
+            reason: null,
+          }),
+        );
         if (res === undefined) continue;
         if (res.errorCode === ErrorCode.MEMBER_ID_REQUIRED) {
           this.memberId = res.memberId;
@@ -111,22 +127,28 @@ export class GroupConsumer {
           await sleep(100);
           continue;
         }
-        if (res.errorCode !== ErrorCode.NONE) throw new KafkaError(res.errorCode, `join group '${this.groupId}': ${errorName(res.errorCode)}`);
+        if (res.errorCode !== ErrorCode.NONE)
+          throw new KafkaError(res.errorCode, `join group '${this.groupId}': ${errorName(res.errorCode)}`);
         this.memberId = res.memberId;
         this.generationId = res.generationId;
         this.leaderId = res.leader;
         this.protocolName = res.protocolName ?? null;
 
-        const assignments = this.memberId === res.leader && !res.skipAssignment ? await this.assign(res.protocolName ?? '', res.members) : [];
-        const sync = await this.tolerant(attempt, () => this.client.groupRequestRaw(this.groupId, 'SyncGroup', {
-          groupId: this.groupId,
-          generationId: this.generationId,
-          memberId: this.memberId,
-          groupInstanceId: null,
-          protocolType: 'consumer',
-          protocolName: res.protocolName,
-          assignments,
-        }));
+        const assignments =
+          this.memberId === res.leader && !res.skipAssignment
+            ? await this.assign(res.protocolName ?? '', res.members)
+            : [];
+        const sync = await this.tolerant(attempt, () =>
+          this.client.groupRequestRaw(this.groupId, 'SyncGroup', {
+            groupId: this.groupId,
+            generationId: this.generationId,
+            memberId: this.memberId,
+            groupInstanceId: null,
+            protocolType: 'consumer',
+            protocolName: res.protocolName,
+            assignments,
+          }),
+        );
         if (sync === undefined) continue;
         if (sync.errorCode === ErrorCode.UNKNOWN_MEMBER_ID) {
           this.memberId = '';
@@ -136,8 +158,11 @@ export class GroupConsumer {
           await sleep(100);
           continue;
         }
-        if (sync.errorCode !== ErrorCode.NONE) throw new KafkaError(sync.errorCode, `sync group '${this.groupId}': ${errorName(sync.errorCode)}`);
-        this.assignment = decodeAssignment(sync.assignment).partitions.filter((t) => this.opts.topics.includes(t.topic));
+        if (sync.errorCode !== ErrorCode.NONE)
+          throw new KafkaError(sync.errorCode, `sync group '${this.groupId}': ${errorName(sync.errorCode)}`);
+        this.assignment = decodeAssignment(sync.assignment).partitions.filter((t) =>
+          this.opts.topics.includes(t.topic),
+        );
         this.rejoinNeeded = false;
         this.startHeartbeats();
         return this.assignment;
@@ -163,16 +188,34 @@ export class GroupConsumer {
   }
 
   /** The leader's work: every member's subscription -> its assignment bytes. */
-  private async assign(protocol: string, members: { memberId: string; groupInstanceId?: string | null; metadata: Buffer }[]): Promise<{ memberId: string; assignment: Buffer }[]> {
-    const subs = members.map((m) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId ?? null, topics: decodeSubscription(m.metadata).topics }));
+  private async assign(
+    protocol: string,
+    members: { memberId: string; groupInstanceId?: string | null; metadata: Buffer }[],
+  ): Promise<{ memberId: string; assignment: Buffer }[]> {
+    const subs = members.map((m) => ({
+      memberId: m.memberId,
+      groupInstanceId: m.groupInstanceId ?? null,
+      topics: decodeSubscription(m.metadata).topics,
+    }));
     const topics = [...new Set(subs.flatMap((s) => s.topics))].sort();
     const partitionsPerTopic = new Map<string, number[]>();
     if (topics.length > 0) {
       const md = await this.client.metadata(topics);
-      for (const t of md.topics) if (t.errorCode === ErrorCode.NONE) partitionsPerTopic.set(t.name, t.partitions.map((p) => p.partition));
+      for (const t of md.topics)
+        if (t.errorCode === ErrorCode.NONE)
+          partitionsPerTopic.set(
+            t.name,
+            t.partitions.map((p) => p.partition),
+          );
     }
-    const plan = protocol === 'roundrobin' || protocol === 'RoundRobinAssigner' ? roundRobinAssign(subs, partitionsPerTopic) : rangeAssign(subs, partitionsPerTopic);
-    return subs.map((s) => ({ memberId: s.memberId, assignment: encodeAssignment({ version: 0, partitions: toTopicPartitions(plan.get(s.memberId)!) }) }));
+    const plan =
+      protocol === 'roundrobin' || protocol === 'RoundRobinAssigner'
+        ? roundRobinAssign(subs, partitionsPerTopic)
+        : rangeAssign(subs, partitionsPerTopic);
+    return subs.map((s) => ({
+      memberId: s.memberId,
+      assignment: encodeAssignment({ version: 0, partitions: toTopicPartitions(plan.get(s.memberId)!) }),
+    }));
   }
 
   private startHeartbeats(): void {
@@ -186,7 +229,12 @@ export class GroupConsumer {
     if (this.joining || this.beating || this.closed || this.rejoinNeeded || this.generationId < 0) return;
     this.beating = true;
     try {
-      const res = await this.client.groupRequestRaw(this.groupId, 'Heartbeat', { groupId: this.groupId, generationId: this.generationId, memberId: this.memberId, groupInstanceId: null });
+      const res = await this.client.groupRequestRaw(this.groupId, 'Heartbeat', {
+        groupId: this.groupId,
+        generationId: this.generationId,
+        memberId: this.memberId,
+        groupInstanceId: null,
+      });
       this.noteError(res.errorCode);
     } catch {
       // a lost connection: the next beat tries again; the session timeout decides
@@ -215,7 +263,13 @@ export class GroupConsumer {
     const topics = new Map<string, OffsetCommitRequestPartitionInput[]>();
     for (const o of offsets) {
       const list = topics.get(o.topic) ?? [];
-      list.push({ partitionIndex: o.partition, committedOffset: o.offset, committedLeaderEpoch: -1, commitTimestamp: -1, committedMetadata: null });
+      list.push({
+        partitionIndex: o.partition,
+        committedOffset: o.offset,
+        committedLeaderEpoch: -1,
+        commitTimestamp: -1,
+        committedMetadata: null,
+      });
       topics.set(o.topic, list);
     }
     const res = await this.client.groupRequestRaw(this.groupId, 'OffsetCommit', {
@@ -230,7 +284,10 @@ export class GroupConsumer {
       for (const p of t.partitions) {
         if (p.errorCode === ErrorCode.NONE) continue;
         if (this.noteError(p.errorCode)) return false;
-        throw new KafkaError(p.errorCode, `commit offset of ${t.name}-${p.partitionIndex} for group '${this.groupId}': ${errorName(p.errorCode)}`);
+        throw new KafkaError(
+          p.errorCode,
+          `commit offset of ${t.name}-${p.partitionIndex} for group '${this.groupId}': ${errorName(p.errorCode)}`,
+        );
       }
     }
     return true;
@@ -240,7 +297,8 @@ export class GroupConsumer {
   async committed(topic: string, partitions: number[]): Promise<Map<number, number>> {
     const out = new Map<number, number>();
     if (partitions.length === 0) return out;
-    for (const x of await this.client.offsetFetch(this.groupId, [{ topic, partitions }])) out.set(x.partition, x.offset);
+    for (const x of await this.client.offsetFetch(this.groupId, [{ topic, partitions }]))
+      out.set(x.partition, x.offset);
     return out;
   }
 
@@ -251,7 +309,13 @@ export class GroupConsumer {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     if (this.memberId) {
-      await this.client.groupRequestRaw(this.groupId, 'LeaveGroup', { groupId: this.groupId, memberId: this.memberId, members: [{ memberId: this.memberId, groupInstanceId: null, reason: 'consumer closed' }] }).catch(() => undefined);
+      await this.client
+        .groupRequestRaw(this.groupId, 'LeaveGroup', {
+          groupId: this.groupId,
+          memberId: this.memberId,
+          members: [{ memberId: this.memberId, groupInstanceId: null, reason: 'consumer closed' }],
+        })
+        .catch(() => undefined);
     }
     this.assignment = [];
     this.generationId = -1;

@@ -10,7 +10,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseProperties } from './properties.ts';
 import { type ConfigValue, checkValue, closestName, parseValue } from './config-def.ts';
-import { type BrokerPropertyDef, BROKER_PROPERTY_BY_NAME, BROKER_PROPERTY_DEFS, IGNORED_PREFIXES, parseConnectionOverrides, securityRefusal } from './broker-defs.ts';
+import {
+  type BrokerPropertyDef,
+  BROKER_PROPERTY_BY_NAME,
+  BROKER_PROPERTY_DEFS,
+  IGNORED_PREFIXES,
+  parseConnectionOverrides,
+  securityRefusal,
+} from './broker-defs.ts';
 import { type DynamicBrokerConfigs, TOPIC_CONFIG_BY_NAME } from './topic-config.ts';
 
 export class ConfigError extends Error {
@@ -194,7 +201,9 @@ function availableMemory(): number {
 
 function unknownPropertyError(key: string): ConfigError {
   const hint = closestName(key, BROKER_PROPERTY_BY_NAME.keys());
-  const topicHint = TOPIC_CONFIG_BY_NAME.has(key) ? ` ('${key}' is a topic config; set it per topic or use its broker name)` : '';
+  const topicHint = TOPIC_CONFIG_BY_NAME.has(key)
+    ? ` ('${key}' is a topic config; set it per topic or use its broker name)`
+    : '';
   return new ConfigError(`unknown property '${key}'${hint ? ` (did you mean '${hint}'?)` : topicHint}`);
 }
 
@@ -210,7 +219,12 @@ const UNSUPPORTED_PROTOCOL: Record<string, string> = {
  * A listener whose security protocol is not PLAINTEXT is refused, except
  * when `opened` is false (controller listeners, which Samsa does not open).
  */
-export function parseListener(text: string, protocolMap: Map<string, string>, property: string, opened = true): Listener {
+export function parseListener(
+  text: string,
+  protocolMap: Map<string, string>,
+  property: string,
+  opened = true,
+): Listener {
   const m = /^([A-Za-z0-9_]+):\/\/(\[[0-9a-fA-F:.]*\]|[^:/[\]]*):(\d+)$/.exec(text.trim());
   if (!m) throw new ConfigError(`invalid value '${text}' for property '${property}': expected NAME://host:port`);
   const name = m[1].toUpperCase();
@@ -218,10 +232,13 @@ export function parseListener(text: string, protocolMap: Map<string, string>, pr
   if (host.startsWith('[')) host = host.slice(1, -1);
   if (host === '') host = '0.0.0.0';
   const port = Number(m[3]);
-  if (port > 65535) throw new ConfigError(`invalid value '${text}' for property '${property}': port ${port} is out of range 0..65535`);
+  if (port > 65535)
+    throw new ConfigError(`invalid value '${text}' for property '${property}': port ${port} is out of range 0..65535`);
   const protocol = protocolMap.get(name);
   if (!protocol) {
-    throw new ConfigError(`invalid value '${text}' for property '${property}': listener name ${name} has no entry in listener.security.protocol.map`);
+    throw new ConfigError(
+      `invalid value '${text}' for property '${property}': listener name ${name} has no entry in listener.security.protocol.map`,
+    );
   }
   if (protocol !== 'PLAINTEXT' && opened) {
     throw new ConfigError(
@@ -234,11 +251,16 @@ export function parseListener(text: string, protocolMap: Map<string, string>, pr
 
 function parseProtocolMap(text: string): Map<string, string> {
   const map = new Map<string, string>();
-  for (const item of text.split(',').map((s) => s.trim()).filter((s) => s !== '')) {
+  for (const item of text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')) {
     const [name, proto, ...rest] = item.split(':').map((s) => s.trim());
     const known = ['PLAINTEXT', 'SSL', 'SASL_PLAINTEXT', 'SASL_SSL'];
     if (!name || !proto || rest.length > 0 || !known.includes(proto.toUpperCase())) {
-      throw new ConfigError(`invalid value '${item}' in property 'listener.security.protocol.map': expected NAME:PROTOCOL with PROTOCOL one of ${known.join(', ')}`);
+      throw new ConfigError(
+        `invalid value '${item}' in property 'listener.security.protocol.map': expected NAME:PROTOCOL with PROTOCOL one of ${known.join(', ')}`,
+      );
     }
     map.set(name.toUpperCase(), proto.toUpperCase());
   }
@@ -255,7 +277,14 @@ function collectRaw(opts: LoadBrokerConfigOptions): { raw: Map<string, string>; 
       text = fs.readFileSync(opts.file, 'utf8');
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
-      const why = e.code === 'ENOENT' ? 'no such file' : e.code === 'EISDIR' ? 'it is a directory' : e.code === 'EACCES' ? 'permission denied' : e.message;
+      const why =
+        e.code === 'ENOENT'
+          ? 'no such file'
+          : e.code === 'EISDIR'
+            ? 'it is a directory'
+            : e.code === 'EACCES'
+              ? 'permission denied'
+              : e.message;
       throw new ConfigError(`cannot read config file '${opts.file}': ${why}`);
     }
     let entries: ReturnType<typeof parseProperties>;
@@ -283,11 +312,13 @@ export function loadBrokerConfig(opts: LoadBrokerConfigOptions = {}): BrokerConf
   const { raw, origin } = collectRaw(opts);
   const values = new Map<string, ConfigValue>();
   const ignored: string[] = [];
-  const refused = (key: string, why: string) => new ConfigError(`${origin.get(key) ?? ''}property '${key}' cannot be honoured: ${why}`);
+  const refused = (key: string, why: string) =>
+    new ConfigError(`${origin.get(key) ?? ''}property '${key}' cannot be honoured: ${why}`);
   /** Type-checks a value and refuses security promises Samsa cannot keep. */
   const check = (key: string, def: BrokerPropertyDef, text: string): ConfigValue => {
     const r = checkValue(def, text);
-    if ('problem' in r) throw new ConfigError(`${origin.get(key) ?? ''}${invalidValue(def, text)} for property '${key}': ${r.problem}`);
+    if ('problem' in r)
+      throw new ConfigError(`${origin.get(key) ?? ''}${invalidValue(def, text)} for property '${key}': ${r.problem}`);
     const why = def.refuse?.(r.value) ?? null;
     if (why !== null) throw refused(key, why);
     return r.value;
@@ -295,7 +326,9 @@ export function loadBrokerConfig(opts: LoadBrokerConfigOptions = {}): BrokerConf
   for (const [key, text] of raw) {
     const def = BROKER_PROPERTY_BY_NAME.get(key);
     if (!def) {
-      const perListener = IGNORED_PREFIXES.some((p) => key.startsWith(p)) ? /^listener\.name\.[^.]+\.(.+)$/.exec(key)?.[1] : undefined;
+      const perListener = IGNORED_PREFIXES.some((p) => key.startsWith(p))
+        ? /^listener\.name\.[^.]+\.(.+)$/.exec(key)?.[1]
+        : undefined;
       const baseDef = perListener === undefined ? undefined : BROKER_PROPERTY_BY_NAME.get(perListener);
       if (baseDef) check(key, baseDef, text);
       else {
@@ -323,17 +356,21 @@ export function loadBrokerConfig(opts: LoadBrokerConfigOptions = {}): BrokerConf
   const bool = (k: string) => get(k) as boolean;
   const str = (k: string) => get(k) as string;
   const fail = (k: string, problem: string): never => {
-    throw new ConfigError(`${origin.get(k) ?? ''}${invalidValue(BROKER_PROPERTY_BY_NAME.get(k), raw.get(k) ?? '')} for property '${k}': ${problem}`);
+    throw new ConfigError(
+      `${origin.get(k) ?? ''}${invalidValue(BROKER_PROPERTY_BY_NAME.get(k), raw.get(k) ?? '')} for property '${k}': ${problem}`,
+    );
   };
 
   // identity
   let nodeId = num('node.id');
   if (has('broker.id')) {
-    if (has('node.id') && num('broker.id') !== nodeId) fail('broker.id', `differs from node.id ${nodeId}; set one of them`);
+    if (has('node.id') && num('broker.id') !== nodeId)
+      fail('broker.id', `differs from node.id ${nodeId}; set one of them`);
     nodeId = num('broker.id');
   }
   const clusterId = has('cluster.id') ? str('cluster.id') : null;
-  if (clusterId !== null && !/^[A-Za-z0-9_-]{1,64}$/.test(clusterId)) fail('cluster.id', 'expected 1-64 characters of A-Z a-z 0-9 _ -');
+  if (clusterId !== null && !/^[A-Za-z0-9_-]{1,64}$/.test(clusterId))
+    fail('cluster.id', 'expected 1-64 characters of A-Z a-z 0-9 _ -');
 
   // listeners
   const protocolMap = parseProtocolMap(str('listener.security.protocol.map'));
@@ -356,7 +393,10 @@ export function loadBrokerConfig(opts: LoadBrokerConfigOptions = {}): BrokerConf
   const listeners = allListeners.filter((l) => !controllerNames.includes(l.name));
   if (listeners.length === 0) fail('listeners', 'no client listener (every listener is a controller listener)');
   if (listeners.length > 1) {
-    fail('listeners', `Samsa serves one client listener, not ${listeners.length} (${listeners.map((l) => l.name).join(', ')}); keep one (controller listeners may stay)`);
+    fail(
+      'listeners',
+      `Samsa serves one client listener, not ${listeners.length} (${listeners.map((l) => l.name).join(', ')}); keep one (controller listeners may stay)`,
+    );
   }
   const ports = new Set<number>();
   for (const l of listeners) {
@@ -367,8 +407,10 @@ export function loadBrokerConfig(opts: LoadBrokerConfigOptions = {}): BrokerConf
   if (has('advertised.listeners')) {
     advertisedListeners = parseList('advertised.listeners').filter((l) => !controllerNames.includes(l.name));
     for (const a of advertisedListeners) {
-      if (a.host === '0.0.0.0' || a.host === '::') fail('advertised.listeners', `${a.name} advertises the non-routable address ${a.host}`);
-      if (!listeners.some((l) => l.name === a.name)) fail('advertised.listeners', `${a.name} is not one of the listeners`);
+      if (a.host === '0.0.0.0' || a.host === '::')
+        fail('advertised.listeners', `${a.name} advertises the non-routable address ${a.host}`);
+      if (!listeners.some((l) => l.name === a.name))
+        fail('advertised.listeners', `${a.name} is not one of the listeners`);
     }
   }
 
@@ -386,15 +428,22 @@ export function loadBrokerConfig(opts: LoadBrokerConfigOptions = {}): BrokerConf
   else logRetentionMs = num('log.retention.hours') * 3_600_000;
   if (logRetentionMs < 0) logRetentionMs = -1;
   else if (logRetentionMs === 0) {
-    const k = has('log.retention.ms') ? 'log.retention.ms' : has('log.retention.minutes') ? 'log.retention.minutes' : 'log.retention.hours';
+    const k = has('log.retention.ms')
+      ? 'log.retention.ms'
+      : has('log.retention.minutes')
+        ? 'log.retention.minutes'
+        : 'log.retention.hours';
     fail(k, 'retention must be -1 (unlimited) or at least 1 ms');
   }
   const logSegmentMs = has('log.roll.ms') ? num('log.roll.ms') : num('log.roll.hours') * 3_600_000;
-  const logSegmentJitterMs = has('log.roll.jitter.ms') ? num('log.roll.jitter.ms') : num('log.roll.jitter.hours') * 3_600_000;
+  const logSegmentJitterMs = has('log.roll.jitter.ms')
+    ? num('log.roll.jitter.ms')
+    : num('log.roll.jitter.hours') * 3_600_000;
 
   const minSession = num('group.min.session.timeout.ms');
   const maxSession = num('group.max.session.timeout.ms');
-  if (minSession > maxSession) fail('group.min.session.timeout.ms', `must not exceed group.max.session.timeout.ms (${maxSession})`);
+  if (minSession > maxSession)
+    fail('group.min.session.timeout.ms', `must not exceed group.max.session.timeout.ms (${maxSession})`);
 
   const maxConnections = has('max.connections')
     ? num('max.connections')
@@ -412,7 +461,8 @@ export function loadBrokerConfig(opts: LoadBrokerConfigOptions = {}): BrokerConf
     autoCreateTopicsEnable: bool('auto.create.topics.enable'),
     maxPartitions: num('samsa.max.partitions'),
     maxTopics: num('samsa.max.topics'),
-    metadataLogDir: has('metadata.log.dir') && str('metadata.log.dir') !== '' ? path.resolve(cwd, str('metadata.log.dir')) : null,
+    metadataLogDir:
+      has('metadata.log.dir') && str('metadata.log.dir') !== '' ? path.resolve(cwd, str('metadata.log.dir')) : null,
     metadataLogMaxRecordBytesBetweenSnapshots: num('metadata.log.max.record.bytes.between.snapshots'),
     deleteTopicEnable: bool('delete.topic.enable'),
     logRetentionMs,
@@ -446,10 +496,15 @@ export function loadBrokerConfig(opts: LoadBrokerConfigOptions = {}): BrokerConf
     connectionsMaxIdleMs: num('connections.max.idle.ms'),
     maxConnections,
     maxConnectionsPerIp: num('max.connections.per.ip'),
-    maxConnectionsPerIpOverrides: parseConnectionOverrides(str('max.connections.per.ip.overrides')) as Map<string, number>,
+    maxConnectionsPerIpOverrides: parseConnectionOverrides(str('max.connections.per.ip.overrides')) as Map<
+      string,
+      number
+    >,
     maxConnectionCreationRate: num('max.connection.creation.rate'),
     queuedMaxRequests: num('queued.max.requests'),
-    queuedMaxRequestBytes: has('queued.max.request.bytes') ? num('queued.max.request.bytes') : defaultQueuedMaxRequestBytes(opts.totalMemory),
+    queuedMaxRequestBytes: has('queued.max.request.bytes')
+      ? num('queued.max.request.bytes')
+      : defaultQueuedMaxRequestBytes(opts.totalMemory),
     requestReadTimeoutMs: num('samsa.request.read.timeout.ms'),
     fetchMaxBytes: num('fetch.max.bytes'),
     groupInitialRebalanceDelayMs: num('group.initial.rebalance.delay.ms'),
@@ -485,7 +540,11 @@ export { BROKER_PROPERTY_DEFS };
  * reports those as STATIC_BROKER_CONFIG); `ignored` includes dynamic values
  * without effect. Throws ConfigError when the combination is not valid.
  */
-export function withDynamicConfigs(config: BrokerConfig, dynamic: DynamicBrokerConfigs, opts: { fdLimit?: number } = {}): BrokerConfig {
+export function withDynamicConfigs(
+  config: BrokerConfig,
+  dynamic: DynamicBrokerConfigs,
+  opts: { fdLimit?: number } = {},
+): BrokerConfig {
   if (!dynamic.clusterDefault?.size && !dynamic.perBroker?.size) return config;
   const overrides: Record<string, string> = Object.fromEntries(config.raw);
   for (const level of [dynamic.clusterDefault, dynamic.perBroker]) {

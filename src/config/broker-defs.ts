@@ -12,7 +12,18 @@
  * Whether a property can be changed at runtime, and at which level, follows
  * Kafka (update-modes.ts) and is filled in below the table.
  */
-import { type PropertyDef, type ConfigKind, type ConfigValue, type Validator, LONG_MAX_TEXT, INT_MAX, atLeast, between, oneOf, listOf } from './config-def.ts';
+import {
+  type PropertyDef,
+  type ConfigKind,
+  type ConfigValue,
+  type Validator,
+  LONG_MAX_TEXT,
+  INT_MAX,
+  atLeast,
+  between,
+  oneOf,
+  listOf,
+} from './config-def.ts';
 import { type UpdateMode, kafkaUpdateMode } from './update-modes.ts';
 
 export interface BrokerPropertyDef extends PropertyDef {
@@ -39,12 +50,29 @@ export interface BrokerPropertyDef extends PropertyDef {
   accepts?: string;
 }
 
-function p(name: string, kind: ConfigKind, dflt: string | null, doc: string, validate?: Validator, extra: Partial<BrokerPropertyDef> = {}): BrokerPropertyDef {
+function p(
+  name: string,
+  kind: ConfigKind,
+  dflt: string | null,
+  doc: string,
+  validate?: Validator,
+  extra: Partial<BrokerPropertyDef> = {},
+): BrokerPropertyDef {
   return { name, kind, default: dflt, doc, validate, updateMode: 'read-only', ...extra };
 }
 /** A property that is accepted and type-checked but has no effect. */
-function ig(name: string, kind: ConfigKind, dflt: string | null, doc: string, validate?: Validator, extra: Partial<BrokerPropertyDef> = {}): BrokerPropertyDef {
-  return p(name, kind, dflt, `${doc} (accepted for compatibility; no effect in Samsa)`, validate, { ...extra, ignored: true });
+function ig(
+  name: string,
+  kind: ConfigKind,
+  dflt: string | null,
+  doc: string,
+  validate?: Validator,
+  extra: Partial<BrokerPropertyDef> = {},
+): BrokerPropertyDef {
+  return p(name, kind, dflt, `${doc} (accepted for compatibility; no effect in Samsa)`, validate, {
+    ...extra,
+    ignored: true,
+  });
 }
 /** A broker default for a topic config: it can also be changed dynamically, cluster-wide or per broker. */
 function d(name: string, kind: ConfigKind, dflt: string | null, doc: string, validate?: Validator): BrokerPropertyDef {
@@ -55,7 +83,14 @@ function d(name: string, kind: ConfigKind, dflt: string | null, doc: string, val
  * make a promise Samsa cannot keep; `accepts` names the values that are fine
  * (and ignored).
  */
-function sec(name: string, kind: ConfigKind, dflt: string | null, doc: string, accepts: string, refuse: (v: ConfigValue) => string | null): BrokerPropertyDef {
+function sec(
+  name: string,
+  kind: ConfigKind,
+  dflt: string | null,
+  doc: string,
+  accepts: string,
+  refuse: (v: ConfigValue) => string | null,
+): BrokerPropertyDef {
   return p(name, kind, dflt, doc, undefined, { ignored: true, refuse, accepts });
 }
 
@@ -63,163 +98,575 @@ const NO_TLS = 'Samsa has no TLS yet';
 const NO_SASL = 'Samsa has no SASL authentication yet, so clients would connect without credentials';
 const NO_ACLS = 'Samsa has no authorizer (ACLs) yet, so every client may do everything';
 const always = (why: string) => (): string => why;
-const unlessEmpty = (why: string) => (v: ConfigValue): string | null => (v === '' || (Array.isArray(v) && v.length === 0) ? null : why);
+const unlessEmpty =
+  (why: string) =>
+  (v: ConfigValue): string | null =>
+    v === '' || (Array.isArray(v) && v.length === 0) ? null : why;
 
 const INT_MAX_TEXT = String(INT_MAX);
 const COMPRESSION = ['uncompressed', 'zstd', 'lz4', 'snappy', 'gzip', 'producer'];
 /** -1 is Kafka's "unlimited" for the retention settings. */
-const unlimitedOrAtLeast = (min: number): Validator => (v) =>
-  typeof v === 'number' && v !== -1 && v < min ? `must be -1 (unlimited) or at least ${min}` : null;
+const unlimitedOrAtLeast =
+  (min: number): Validator =>
+  (v) =>
+    typeof v === 'number' && v !== -1 && v < min ? `must be -1 (unlimited) or at least ${min}` : null;
 
 export const DEFAULT_LISTENERS = 'PLAINTEXT://127.0.0.1:9092';
-export const DEFAULT_SECURITY_PROTOCOL_MAP = 'PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL';
+export const DEFAULT_SECURITY_PROTOCOL_MAP =
+  'PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL';
 
 export const BROKER_PROPERTY_DEFS: BrokerPropertyDef[] = [
   // identity and network
   p('node.id', 'int', '1', 'The id of this broker in the cluster.', atLeast(0)),
   p('broker.id', 'int', null, 'Older name of node.id; when both are set they must be equal.', atLeast(0)),
-  p('cluster.id', 'string', null, 'Cluster id to format fresh log dirs with (Samsa extension; a random id is generated when unset).'),
-  p('listeners', 'list', DEFAULT_LISTENERS, 'The NAME://host:port address to listen on (one client listener, plus any controller listeners, which Samsa does not open); an empty host binds every interface, port 0 picks a free port.'),
-  p('advertised.listeners', 'list', null, 'The addresses given to clients in Metadata responses; defaults to listeners.'),
-  p('listener.security.protocol.map', 'string', DEFAULT_SECURITY_PROTOCOL_MAP, 'Maps listener names to security protocols, as NAME:PROTOCOL pairs.'),
-  p('controller.listener.names', 'list', null, 'Listeners used only by the KRaft controller; Samsa does not open them.'),
+  p(
+    'cluster.id',
+    'string',
+    null,
+    'Cluster id to format fresh log dirs with (Samsa extension; a random id is generated when unset).',
+  ),
+  p(
+    'listeners',
+    'list',
+    DEFAULT_LISTENERS,
+    'The NAME://host:port address to listen on (one client listener, plus any controller listeners, which Samsa does not open); an empty host binds every interface, port 0 picks a free port.',
+  ),
+  p(
+    'advertised.listeners',
+    'list',
+    null,
+    'The addresses given to clients in Metadata responses; defaults to listeners.',
+  ),
+  p(
+    'listener.security.protocol.map',
+    'string',
+    DEFAULT_SECURITY_PROTOCOL_MAP,
+    'Maps listener names to security protocols, as NAME:PROTOCOL pairs.',
+  ),
+  p(
+    'controller.listener.names',
+    'list',
+    null,
+    'Listeners used only by the KRaft controller; Samsa does not open them.',
+  ),
   ig('inter.broker.listener.name', 'string', null, 'Listener used between brokers.'),
-  sec('security.inter.broker.protocol', 'string', 'PLAINTEXT', 'Security protocol used between brokers.', 'PLAINTEXT', (v) =>
-    v === 'PLAINTEXT' ? null : 'Samsa has no TLS or SASL yet (and one broker has no inter-broker traffic); remove it or set it to PLAINTEXT'),
+  sec(
+    'security.inter.broker.protocol',
+    'string',
+    'PLAINTEXT',
+    'Security protocol used between brokers.',
+    'PLAINTEXT',
+    (v) =>
+      v === 'PLAINTEXT'
+        ? null
+        : 'Samsa has no TLS or SASL yet (and one broker has no inter-broker traffic); remove it or set it to PLAINTEXT',
+  ),
   p('socket.request.max.bytes', 'int', '104857600', 'The largest request frame a client may send.', atLeast(1)),
   ig('socket.send.buffer.bytes', 'int', '102400', 'SO_SNDBUF of the server sockets.'),
   ig('socket.receive.buffer.bytes', 'int', '102400', 'SO_RCVBUF of the server sockets.'),
   ig('socket.listen.backlog.size', 'int', '50', 'Backlog of pending connections.', atLeast(1)),
   p('connections.max.idle.ms', 'long', '600000', 'Connections idle for longer than this are closed.'),
-  p('max.connections', 'int', INT_MAX_TEXT, 'Most client connections accepted at once; Samsa caps the default below the open-file limit. When it is reached, the least recently used idle connection (nothing in flight) is closed to make room for the new one; when none is idle, the new one is closed. Lowering it closes no open connection.', atLeast(0), { dynamic: true, live: true }),
-  p('max.connections.per.ip', 'int', INT_MAX_TEXT, 'Most connections accepted from one IP address; a connection beyond it is closed at once.', atLeast(0), { dynamic: true, live: true }),
-  p('max.connections.per.ip.overrides', 'string', '', 'Per-address exceptions to max.connections.per.ip, as host:count pairs separated by commas (e.g. 10.0.0.7:200,client.example:50); host names are resolved when the value is set.', validConnectionOverrides, { dynamic: true, live: true }),
-  p('max.connection.creation.rate', 'int', INT_MAX_TEXT, 'Most connections accepted per second (a burst of at most one second\'s worth); a connection beyond the rate is closed at once (Kafka delays accepting it instead).', atLeast(0), { dynamic: true, live: true }),
-  p('samsa.request.read.timeout.ms', 'long', '30000', '(Samsa extension) Most time from the first bytes of a request frame to its last: a connection whose frame is still incomplete after this is closed, even if bytes trickle in, so that it cannot hold the frame\'s memory. Time the broker itself is not reading from the connection (backpressure, request memory full) does not count. 0 disables it.', atLeast(0)),
+  p(
+    'max.connections',
+    'int',
+    INT_MAX_TEXT,
+    'Most client connections accepted at once; Samsa caps the default below the open-file limit. When it is reached, the least recently used idle connection (nothing in flight) is closed to make room for the new one; when none is idle, the new one is closed. Lowering it closes no open connection.',
+    atLeast(0),
+    { dynamic: true, live: true },
+  ),
+  p(
+    'max.connections.per.ip',
+    'int',
+    INT_MAX_TEXT,
+    'Most connections accepted from one IP address; a connection beyond it is closed at once.',
+    atLeast(0),
+    { dynamic: true, live: true },
+  ),
+  p(
+    'max.connections.per.ip.overrides',
+    'string',
+    '',
+    'Per-address exceptions to max.connections.per.ip, as host:count pairs separated by commas (e.g. 10.0.0.7:200,client.example:50); host names are resolved when the value is set.',
+    validConnectionOverrides,
+    { dynamic: true, live: true },
+  ),
+  p(
+    'max.connection.creation.rate',
+    'int',
+    INT_MAX_TEXT,
+    "Most connections accepted per second (a burst of at most one second's worth); a connection beyond the rate is closed at once (Kafka delays accepting it instead).",
+    atLeast(0),
+    { dynamic: true, live: true },
+  ),
+  p(
+    'samsa.request.read.timeout.ms',
+    'long',
+    '30000',
+    "(Samsa extension) Most time from the first bytes of a request frame to its last: a connection whose frame is still incomplete after this is closed, even if bytes trickle in, so that it cannot hold the frame's memory. Time the broker itself is not reading from the connection (backpressure, request memory full) does not count. 0 disables it.",
+    atLeast(0),
+  ),
   ig('num.network.threads', 'int', '3', 'Threads handling network requests.', atLeast(1)),
   ig('num.io.threads', 'int', '8', 'Threads processing requests.', atLeast(1)),
   ig('background.threads', 'int', '10', 'Threads for background work.', atLeast(1)),
-  p('queued.max.requests', 'int', '500', 'Most requests read and not yet answered across all connections; when reached, the broker reads no more requests until one is answered. Fetch, JoinGroup and SyncGroup requests, which wait by design (Kafka parks them outside its queue), do not count.', atLeast(1)),
-  p('queued.max.request.bytes', 'long', '-1', "Most bytes held by requests being received or not yet answered, across all connections; when reached, the broker stops reading from its connections until requests are answered (a frame is admitted while the total is below the limit, so it may go over by one frame). Kafka's default -1 is unbounded; when this is not set Samsa uses 256 MiB or a quarter of the memory, whichever is less. Set -1 for unbounded.", (v) =>
-    typeof v === 'number' && v !== -1 && v < 1 ? 'must be -1 (unbounded) or at least 1' : null),
-  ig('num.recovery.threads.per.data.dir', 'int', '2', 'Threads per data dir for log recovery and shutdown.', atLeast(1)),
+  p(
+    'queued.max.requests',
+    'int',
+    '500',
+    'Most requests read and not yet answered across all connections; when reached, the broker reads no more requests until one is answered. Fetch, JoinGroup and SyncGroup requests, which wait by design (Kafka parks them outside its queue), do not count.',
+    atLeast(1),
+  ),
+  p(
+    'queued.max.request.bytes',
+    'long',
+    '-1',
+    "Most bytes held by requests being received or not yet answered, across all connections; when reached, the broker stops reading from its connections until requests are answered (a frame is admitted while the total is below the limit, so it may go over by one frame). Kafka's default -1 is unbounded; when this is not set Samsa uses 256 MiB or a quarter of the memory, whichever is less. Set -1 for unbounded.",
+    (v) => (typeof v === 'number' && v !== -1 && v < 1 ? 'must be -1 (unbounded) or at least 1' : null),
+  ),
+  ig(
+    'num.recovery.threads.per.data.dir',
+    'int',
+    '2',
+    'Threads per data dir for log recovery and shutdown.',
+    atLeast(1),
+  ),
   ig('num.replica.fetchers', 'int', '1', 'Replica fetcher threads.'),
   ig('replica.lag.time.max.ms', 'long', '30000', 'Followers behind for longer leave the ISR.'),
   ig('replica.fetch.max.bytes', 'int', '1048576', 'Bytes per partition a follower fetches.', atLeast(0)),
   ig('replica.fetch.response.max.bytes', 'int', '10485760', 'Bytes per response a follower fetches.', atLeast(0)),
   ig('fetch.max.bytes', 'int', '57671680', 'The most bytes returned by one Fetch response.', atLeast(1024)),
   ig('auto.leader.rebalance.enable', 'boolean', 'true', 'Move leadership back to preferred replicas.'),
-  p('delete.topic.enable', 'boolean', 'true', 'Allow DeleteTopics; when false every DeleteTopics is answered TOPIC_DELETION_DISABLED (INVALID_REQUEST before v3).'),
+  p(
+    'delete.topic.enable',
+    'boolean',
+    'true',
+    'Allow DeleteTopics; when false every DeleteTopics is answered TOPIC_DELETION_DISABLED (INVALID_REQUEST before v3).',
+  ),
   // KRaft / ZooKeeper deployment settings that a single Samsa process does not need
   ig('process.roles', 'list', null, 'KRaft roles of this process.', listOf(['broker', 'controller'])),
   ig('controller.quorum.voters', 'list', '', 'KRaft controller voters.'),
   ig('controller.quorum.bootstrap.servers', 'list', '', 'KRaft controller bootstrap addresses.'),
-  p('metadata.log.dir', 'string', null, 'Directory of the cluster metadata log (the __cluster_metadata-0 partition); when unset, the first of log.dirs.'),
-  p('metadata.log.max.record.bytes.between.snapshots', 'long', '20971520', 'Record bytes appended to the metadata log after the latest snapshot that trigger a new snapshot (and the trimming of the log up to it).', atLeast(1)),
+  p(
+    'metadata.log.dir',
+    'string',
+    null,
+    'Directory of the cluster metadata log (the __cluster_metadata-0 partition); when unset, the first of log.dirs.',
+  ),
+  p(
+    'metadata.log.max.record.bytes.between.snapshots',
+    'long',
+    '20971520',
+    'Record bytes appended to the metadata log after the latest snapshot that trigger a new snapshot (and the trimming of the log up to it).',
+    atLeast(1),
+  ),
   ig('zookeeper.connect', 'string', null, 'ZooKeeper connection string.'),
   ig('zookeeper.connection.timeout.ms', 'int', null, 'ZooKeeper connection timeout.'),
   ig('zookeeper.session.timeout.ms', 'int', '18000', 'ZooKeeper session timeout.'),
   ig('inter.broker.protocol.version', 'string', null, 'Inter-broker protocol version.'),
   ig('log.message.format.version', 'string', null, 'Record format version (removed in Kafka 4.0).'),
-  sec('authorizer.class.name', 'string', '', 'Authorizer class.', 'empty', unlessEmpty(`${NO_ACLS}; remove it (keep the broker on a trusted network)`)),
-  sec('super.users', 'list', '', 'Principals allowed everything.', 'empty', unlessEmpty(`${NO_ACLS} and no principals; remove it`)),
-  sec('sasl.enabled.mechanisms', 'list', 'GSSAPI', 'SASL mechanisms enabled.', 'none (leave unset)', always(`${NO_SASL}; remove it`)),
-  sec('sasl.mechanism.inter.broker.protocol', 'string', 'GSSAPI', 'SASL mechanism between brokers.', 'none (leave unset)', always(`${NO_SASL}; remove it`)),
+  sec(
+    'authorizer.class.name',
+    'string',
+    '',
+    'Authorizer class.',
+    'empty',
+    unlessEmpty(`${NO_ACLS}; remove it (keep the broker on a trusted network)`),
+  ),
+  sec(
+    'super.users',
+    'list',
+    '',
+    'Principals allowed everything.',
+    'empty',
+    unlessEmpty(`${NO_ACLS} and no principals; remove it`),
+  ),
+  sec(
+    'sasl.enabled.mechanisms',
+    'list',
+    'GSSAPI',
+    'SASL mechanisms enabled.',
+    'none (leave unset)',
+    always(`${NO_SASL}; remove it`),
+  ),
+  sec(
+    'sasl.mechanism.inter.broker.protocol',
+    'string',
+    'GSSAPI',
+    'SASL mechanism between brokers.',
+    'none (leave unset)',
+    always(`${NO_SASL}; remove it`),
+  ),
   ig('group.coordinator.rebalance.protocols', 'list', 'classic,consumer', 'Group protocols enabled.'),
-  ig('share.coordinator.state.topic.replication.factor', 'short', '3', 'Replication factor of the share-group state topic.'),
+  ig(
+    'share.coordinator.state.topic.replication.factor',
+    'short',
+    '3',
+    'Replication factor of the share-group state topic.',
+  ),
   ig('share.coordinator.state.topic.min.isr', 'short', '2', 'Min ISR of the share-group state topic.'),
   // topics and logs
-  p('log.dirs', 'list', null, 'Directories holding partition data; overrides log.dir. Relative paths are resolved against the working directory.'),
+  p(
+    'log.dirs',
+    'list',
+    null,
+    'Directories holding partition data; overrides log.dir. Relative paths are resolved against the working directory.',
+  ),
   p('log.dir', 'string', './data', 'The data directory when log.dirs is not set.'),
-  p('num.partitions', 'int', '1', 'Partitions of an auto-created topic, or of a CreateTopics request that asks for the default (-1).', atLeast(1)),
-  p('default.replication.factor', 'int', '1', 'Replication factor of an auto-created topic or of a request asking for the default.', atLeast(1)),
-  p('auto.create.topics.enable', 'boolean', 'true', 'Create a topic the first time a client asks for it in a Metadata request (as in Kafka, a Produce to an unknown topic does not create it).'),
-  p('samsa.max.partitions', 'int', '4000', '(Samsa extension; Kafka has no such cap) The most partitions one broker hosts, internal topics included. A CreateTopics, CreatePartitions or auto-creation that would pass it is refused with POLICY_VIOLATION. The default is the per-broker limit Kafka recommends; docs/architecture.md says what more costs.', atLeast(1)),
-  p('samsa.max.topics', 'int', '4000', '(Samsa extension; Kafka has no such cap) The most topics in the cluster, internal topics included. A CreateTopics or auto-creation that would pass it is refused with POLICY_VIOLATION.', atLeast(1)),
-  p('log.retention.ms', 'long', null, 'How long to keep a segment; -1 keeps forever. Takes precedence over log.retention.minutes and log.retention.hours.', unlimitedOrAtLeast(1), { dynamic: true }),
+  p(
+    'num.partitions',
+    'int',
+    '1',
+    'Partitions of an auto-created topic, or of a CreateTopics request that asks for the default (-1).',
+    atLeast(1),
+  ),
+  p(
+    'default.replication.factor',
+    'int',
+    '1',
+    'Replication factor of an auto-created topic or of a request asking for the default.',
+    atLeast(1),
+  ),
+  p(
+    'auto.create.topics.enable',
+    'boolean',
+    'true',
+    'Create a topic the first time a client asks for it in a Metadata request (as in Kafka, a Produce to an unknown topic does not create it).',
+  ),
+  p(
+    'samsa.max.partitions',
+    'int',
+    '4000',
+    '(Samsa extension; Kafka has no such cap) The most partitions one broker hosts, internal topics included. A CreateTopics, CreatePartitions or auto-creation that would pass it is refused with POLICY_VIOLATION. The default is the per-broker limit Kafka recommends; docs/architecture.md says what more costs.',
+    atLeast(1),
+  ),
+  p(
+    'samsa.max.topics',
+    'int',
+    '4000',
+    '(Samsa extension; Kafka has no such cap) The most topics in the cluster, internal topics included. A CreateTopics or auto-creation that would pass it is refused with POLICY_VIOLATION.',
+    atLeast(1),
+  ),
+  p(
+    'log.retention.ms',
+    'long',
+    null,
+    'How long to keep a segment; -1 keeps forever. Takes precedence over log.retention.minutes and log.retention.hours.',
+    unlimitedOrAtLeast(1),
+    { dynamic: true },
+  ),
   p('log.retention.minutes', 'int', null, 'log.retention.ms in minutes; used when log.retention.ms is not set.'),
-  p('log.retention.hours', 'int', '168', 'log.retention.ms in hours; used when neither log.retention.ms nor log.retention.minutes is set.'),
-  d('log.retention.bytes', 'long', '-1', 'Delete the oldest segments while a partition is larger than this; -1 means no size limit.'),
+  p(
+    'log.retention.hours',
+    'int',
+    '168',
+    'log.retention.ms in hours; used when neither log.retention.ms nor log.retention.minutes is set.',
+  ),
+  d(
+    'log.retention.bytes',
+    'long',
+    '-1',
+    'Delete the oldest segments while a partition is larger than this; -1 means no size limit.',
+  ),
   p('log.retention.check.interval.ms', 'long', '300000', 'How often retention is checked.', atLeast(1)),
-  d('log.segment.bytes', 'int', '1073741824', 'Roll a new segment before the active one would exceed this size.', atLeast(14)),
-  d('log.roll.ms', 'long', null, 'Roll a new segment once the active one is this old; takes precedence over log.roll.hours.', atLeast(1)),
+  d(
+    'log.segment.bytes',
+    'int',
+    '1073741824',
+    'Roll a new segment before the active one would exceed this size.',
+    atLeast(14),
+  ),
+  d(
+    'log.roll.ms',
+    'long',
+    null,
+    'Roll a new segment once the active one is this old; takes precedence over log.roll.hours.',
+    atLeast(1),
+  ),
   p('log.roll.hours', 'int', '168', 'log.roll.ms in hours.', atLeast(1)),
-  ig('log.roll.jitter.ms', 'long', null, 'Random reduction of the roll time, to spread segment rolls; takes precedence over log.roll.jitter.hours.', atLeast(0)),
+  ig(
+    'log.roll.jitter.ms',
+    'long',
+    null,
+    'Random reduction of the roll time, to spread segment rolls; takes precedence over log.roll.jitter.hours.',
+    atLeast(0),
+  ),
   ig('log.roll.jitter.hours', 'int', '0', 'log.roll.jitter.ms in hours.', atLeast(0)),
   d('log.index.size.max.bytes', 'int', '10485760', 'Most bytes of a segment offset or time index.', atLeast(4)),
   d('log.index.interval.bytes', 'int', '4096', 'Bytes of log between two offset index entries.', atLeast(0)),
-  d('log.flush.interval.messages', 'long', LONG_MAX_TEXT, 'fsync a partition once this many records are unflushed.', atLeast(1)),
-  d('log.flush.interval.ms', 'long', null, 'fsync a partition once its oldest unflushed record is this old; defaults to log.flush.scheduler.interval.ms.', atLeast(0)),
-  p('log.flush.scheduler.interval.ms', 'long', LONG_MAX_TEXT, 'How often the flusher checks whether a partition needs an fsync.'),
-  ig('log.flush.offset.checkpoint.interval.ms', 'int', '60000', 'How often recovery points are checkpointed.', atLeast(0)),
-  ig('log.flush.start.offset.checkpoint.interval.ms', 'int', '60000', 'How often log start offsets are checkpointed.', atLeast(0)),
-  d('log.cleanup.policy', 'list', 'delete', 'What to do with old segments: delete, compact, or both.', listOf(['delete', 'compact'])),
+  d(
+    'log.flush.interval.messages',
+    'long',
+    LONG_MAX_TEXT,
+    'fsync a partition once this many records are unflushed.',
+    atLeast(1),
+  ),
+  d(
+    'log.flush.interval.ms',
+    'long',
+    null,
+    'fsync a partition once its oldest unflushed record is this old; defaults to log.flush.scheduler.interval.ms.',
+    atLeast(0),
+  ),
+  p(
+    'log.flush.scheduler.interval.ms',
+    'long',
+    LONG_MAX_TEXT,
+    'How often the flusher checks whether a partition needs an fsync.',
+  ),
+  ig(
+    'log.flush.offset.checkpoint.interval.ms',
+    'int',
+    '60000',
+    'How often recovery points are checkpointed.',
+    atLeast(0),
+  ),
+  ig(
+    'log.flush.start.offset.checkpoint.interval.ms',
+    'int',
+    '60000',
+    'How often log start offsets are checkpointed.',
+    atLeast(0),
+  ),
+  d(
+    'log.cleanup.policy',
+    'list',
+    'delete',
+    'What to do with old segments: delete, compact, or both.',
+    listOf(['delete', 'compact']),
+  ),
   p('log.cleaner.enable', 'boolean', 'true', 'Run the log cleaner for compacted topics.'),
   ig('log.cleaner.threads', 'int', '1', 'Log cleaner threads.', atLeast(0)),
   ig('log.cleaner.dedupe.buffer.size', 'long', '134217728', 'Memory for compaction de-duplication.'),
   ig('log.cleaner.io.buffer.size', 'int', '524288', 'I/O buffer of the log cleaner.', atLeast(0)),
   p('log.cleaner.backoff.ms', 'long', '15000', 'Sleep of the log cleaner when there is nothing to clean.', atLeast(0)),
-  d('log.cleaner.delete.retention.ms', 'long', '86400000', 'How long tombstones stay in a compacted topic.', atLeast(0)),
+  d(
+    'log.cleaner.delete.retention.ms',
+    'long',
+    '86400000',
+    'How long tombstones stay in a compacted topic.',
+    atLeast(0),
+  ),
   d('log.cleaner.min.compaction.lag.ms', 'long', '0', 'Records younger than this are never compacted.', atLeast(0)),
-  d('log.cleaner.max.compaction.lag.ms', 'long', LONG_MAX_TEXT, 'Records older than this are compacted even if the dirty ratio is low; compacted logs also roll after this long.', atLeast(1)),
-  d('log.cleaner.min.cleanable.ratio', 'double', '0.5', 'Compact once dirty bytes / total bytes exceed this ratio.', between(0, 1)),
-  d('log.segment.delete.delay.ms', 'long', '60000', 'How long a deleted segment file lingers before it is removed.', atLeast(0)),
+  d(
+    'log.cleaner.max.compaction.lag.ms',
+    'long',
+    LONG_MAX_TEXT,
+    'Records older than this are compacted even if the dirty ratio is low; compacted logs also roll after this long.',
+    atLeast(1),
+  ),
+  d(
+    'log.cleaner.min.cleanable.ratio',
+    'double',
+    '0.5',
+    'Compact once dirty bytes / total bytes exceed this ratio.',
+    between(0, 1),
+  ),
+  d(
+    'log.segment.delete.delay.ms',
+    'long',
+    '60000',
+    'How long a deleted segment file lingers before it is removed.',
+    atLeast(0),
+  ),
   ig('log.preallocate', 'boolean', 'false', 'Preallocate segment files.'),
-  d('log.message.timestamp.type', 'string', 'CreateTime', 'CreateTime keeps the producer timestamp; LogAppendTime stamps the broker time.', oneOf('CreateTime', 'LogAppendTime')),
-  d('log.message.timestamp.before.max.ms', 'long', LONG_MAX_TEXT, 'Reject records whose timestamp is further than this in the past (CreateTime only).', atLeast(0)),
-  d('log.message.timestamp.after.max.ms', 'long', '3600000', 'Reject records whose timestamp is further than this in the future (CreateTime only).', atLeast(0)),
-  ig('log.local.retention.ms', 'long', '-2', 'Tiered storage local retention (-2: same as log.retention.ms).', atLeast(-2)),
-  ig('log.local.retention.bytes', 'long', '-2', 'Tiered storage local retention (-2: same as log.retention.bytes).', atLeast(-2)),
+  d(
+    'log.message.timestamp.type',
+    'string',
+    'CreateTime',
+    'CreateTime keeps the producer timestamp; LogAppendTime stamps the broker time.',
+    oneOf('CreateTime', 'LogAppendTime'),
+  ),
+  d(
+    'log.message.timestamp.before.max.ms',
+    'long',
+    LONG_MAX_TEXT,
+    'Reject records whose timestamp is further than this in the past (CreateTime only).',
+    atLeast(0),
+  ),
+  d(
+    'log.message.timestamp.after.max.ms',
+    'long',
+    '3600000',
+    'Reject records whose timestamp is further than this in the future (CreateTime only).',
+    atLeast(0),
+  ),
+  ig(
+    'log.local.retention.ms',
+    'long',
+    '-2',
+    'Tiered storage local retention (-2: same as log.retention.ms).',
+    atLeast(-2),
+  ),
+  ig(
+    'log.local.retention.bytes',
+    'long',
+    '-2',
+    'Tiered storage local retention (-2: same as log.retention.bytes).',
+    atLeast(-2),
+  ),
   d('message.max.bytes', 'int', '1048588', 'The largest record batch a producer may send.', atLeast(0)),
-  ig('compression.type', 'string', 'producer', 'Compression of stored batches; producer keeps what the producer sent.', oneOf(...COMPRESSION)),
+  ig(
+    'compression.type',
+    'string',
+    'producer',
+    'Compression of stored batches; producer keeps what the producer sent.',
+    oneOf(...COMPRESSION),
+  ),
   ig('compression.gzip.level', 'int', '-1', 'gzip level used when the broker compresses.', (v) =>
-    typeof v === 'number' && v !== -1 && (v < 1 || v > 9) ? 'must be -1 or between 1 and 9' : null),
+    typeof v === 'number' && v !== -1 && (v < 1 || v > 9) ? 'must be -1 or between 1 and 9' : null,
+  ),
   ig('compression.lz4.level', 'int', '9', 'lz4 level used when the broker compresses.', between(1, 17)),
   ig('compression.zstd.level', 'int', '3', 'zstd level used when the broker compresses.', between(-131072, 22)),
-  d('min.insync.replicas', 'int', '1', 'In-sync replicas needed for an acks=all produce to succeed (NOT_ENOUGH_REPLICAS otherwise).', atLeast(1)),
+  d(
+    'min.insync.replicas',
+    'int',
+    '1',
+    'In-sync replicas needed for an acks=all produce to succeed (NOT_ENOUGH_REPLICAS otherwise).',
+    atLeast(1),
+  ),
   ig('unclean.leader.election.enable', 'boolean', 'false', 'Allow an out-of-sync replica to become leader.'),
   // groups and internal topics
-  p('group.initial.rebalance.delay.ms', 'int', '3000', 'How long the first rebalance of an empty group waits for more members.', atLeast(0)),
+  p(
+    'group.initial.rebalance.delay.ms',
+    'int',
+    '3000',
+    'How long the first rebalance of an empty group waits for more members.',
+    atLeast(0),
+  ),
   p('group.min.session.timeout.ms', 'int', '6000', 'The smallest session timeout a member may ask for.'),
   p('group.max.session.timeout.ms', 'int', '1800000', 'The largest session timeout a member may ask for.'),
   p('group.max.size', 'int', INT_MAX_TEXT, 'Most members in one consumer group.', atLeast(1)),
-  p('group.consumer.heartbeat.interval.ms', 'int', '5000', 'Heartbeat interval the coordinator gives members of consumer-protocol groups (KIP-848).', atLeast(1)),
-  p('group.consumer.session.timeout.ms', 'int', '45000', 'Session timeout of members of consumer-protocol groups (KIP-848).', atLeast(1)),
+  p(
+    'group.consumer.heartbeat.interval.ms',
+    'int',
+    '5000',
+    'Heartbeat interval the coordinator gives members of consumer-protocol groups (KIP-848).',
+    atLeast(1),
+  ),
+  p(
+    'group.consumer.session.timeout.ms',
+    'int',
+    '45000',
+    'Session timeout of members of consumer-protocol groups (KIP-848).',
+    atLeast(1),
+  ),
   p('offsets.topic.num.partitions', 'int', '50', 'Partitions of __consumer_offsets (fixed once created).', atLeast(1)),
-  ig('offsets.topic.replication.factor', 'short', '1', "Replication factor of __consumer_offsets (Kafka's default is 3; Samsa's is 1 as it runs as one node).", atLeast(1)),
+  ig(
+    'offsets.topic.replication.factor',
+    'short',
+    '1',
+    "Replication factor of __consumer_offsets (Kafka's default is 3; Samsa's is 1 as it runs as one node).",
+    atLeast(1),
+  ),
   ig('offsets.topic.segment.bytes', 'int', '104857600', 'Segment size of __consumer_offsets.', atLeast(1)),
   ig('offsets.topic.compression.codec', 'int', '0', 'Compression of __consumer_offsets batches.'),
   ig('offsets.load.buffer.size', 'int', '5242880', 'Read buffer when loading offsets.', atLeast(1)),
   ig('offsets.commit.timeout.ms', 'int', '5000', 'How long an offset commit waits for replication.', atLeast(1)),
-  p('offsets.retention.minutes', 'int', '10080', 'Committed offsets of an empty group are removed after this.', atLeast(1)),
+  p(
+    'offsets.retention.minutes',
+    'int',
+    '10080',
+    'Committed offsets of an empty group are removed after this.',
+    atLeast(1),
+  ),
   ig('offsets.retention.check.interval.ms', 'long', '600000', 'How often stale offsets are looked for.', atLeast(1)),
   p('offset.metadata.max.bytes', 'int', '4096', 'The most metadata bytes stored with a committed offset.'),
   ig('transaction.state.log.num.partitions', 'int', '50', 'Partitions of __transaction_state.', atLeast(1)),
-  ig('transaction.state.log.replication.factor', 'short', '1', "Replication factor of __transaction_state (Kafka's default is 3).", atLeast(1)),
-  ig('transaction.state.log.min.isr', 'int', '1', "min.insync.replicas of __transaction_state (Kafka's default is 2).", atLeast(1)),
+  ig(
+    'transaction.state.log.replication.factor',
+    'short',
+    '1',
+    "Replication factor of __transaction_state (Kafka's default is 3).",
+    atLeast(1),
+  ),
+  ig(
+    'transaction.state.log.min.isr',
+    'int',
+    '1',
+    "min.insync.replicas of __transaction_state (Kafka's default is 2).",
+    atLeast(1),
+  ),
   ig('transaction.state.log.segment.bytes', 'int', '104857600', 'Segment size of __transaction_state.', atLeast(1)),
-  ig('transaction.max.timeout.ms', 'int', '900000', 'The longest transaction timeout a producer may ask for.', atLeast(1)),
-  ig('transactional.id.expiration.ms', 'int', '604800000', 'Forget a transactional id unused for this long.', atLeast(1)),
-  ig('producer.id.expiration.ms', 'int', '86400000', 'Forget an idempotent producer id unused for this long.', atLeast(1)),
+  ig(
+    'transaction.max.timeout.ms',
+    'int',
+    '900000',
+    'The longest transaction timeout a producer may ask for.',
+    atLeast(1),
+  ),
+  ig(
+    'transactional.id.expiration.ms',
+    'int',
+    '604800000',
+    'Forget a transactional id unused for this long.',
+    atLeast(1),
+  ),
+  ig(
+    'producer.id.expiration.ms',
+    'int',
+    '86400000',
+    'Forget an idempotent producer id unused for this long.',
+    atLeast(1),
+  ),
   // security that Samsa does not provide yet (TLS, SASL, ACLs): promising values stop startup, tuning is ignored
-  sec('allow.everyone.if.no.acl.found', 'boolean', null, 'Whether the authorizer allows a request on a resource without ACLs.', 'true', (v) =>
-    v === false ? `${NO_ACLS}; remove it` : null),
+  sec(
+    'allow.everyone.if.no.acl.found',
+    'boolean',
+    null,
+    'Whether the authorizer allows a request on a resource without ACLs.',
+    'true',
+    (v) => (v === false ? `${NO_ACLS}; remove it` : null),
+  ),
   sec('ssl.client.auth', 'string', 'none', 'Whether TLS clients must present a certificate.', 'none', (v) =>
-    v === 'none' ? null : `${NO_TLS}, so client certificates cannot be required; remove it`),
+    v === 'none' ? null : `${NO_TLS}, so client certificates cannot be required; remove it`,
+  ),
   ig('sasl.kerberos.kinit.cmd', 'string', '/usr/bin/kinit', 'Kerberos kinit command path.'),
-  ig('sasl.kerberos.ticket.renew.window.factor', 'double', '0.8', 'Part of the Kerberos ticket lifetime after which the login thread renews it.'),
+  ig(
+    'sasl.kerberos.ticket.renew.window.factor',
+    'double',
+    '0.8',
+    'Part of the Kerberos ticket lifetime after which the login thread renews it.',
+  ),
   ig('sasl.kerberos.ticket.renew.jitter', 'double', '0.05', 'Random jitter added to the Kerberos renewal time.'),
   ig('sasl.kerberos.min.time.before.relogin', 'long', '60000', 'Login thread sleep between Kerberos refresh attempts.'),
-  ig('sasl.login.refresh.window.factor', 'double', '0.8', 'Part of the login credential lifetime after which it is refreshed.', between(0.5, 1)),
-  ig('sasl.login.refresh.window.jitter', 'double', '0.05', 'Random jitter added to the credential refresh time.', between(0, 0.25)),
-  ig('sasl.login.refresh.min.period.seconds', 'short', '60', 'Least time between two credential refreshes.', between(0, 900)),
-  ig('sasl.login.refresh.buffer.seconds', 'short', '300', 'Time to keep before credential expiry when refreshing.', between(0, 3600)),
+  ig(
+    'sasl.login.refresh.window.factor',
+    'double',
+    '0.8',
+    'Part of the login credential lifetime after which it is refreshed.',
+    between(0.5, 1),
+  ),
+  ig(
+    'sasl.login.refresh.window.jitter',
+    'double',
+    '0.05',
+    'Random jitter added to the credential refresh time.',
+    between(0, 0.25),
+  ),
+  ig(
+    'sasl.login.refresh.min.period.seconds',
+    'short',
+    '60',
+    'Least time between two credential refreshes.',
+    between(0, 900),
+  ),
+  ig(
+    'sasl.login.refresh.buffer.seconds',
+    'short',
+    '300',
+    'Time to keep before credential expiry when refreshing.',
+    between(0, 3600),
+  ),
   ig('password.encoder.secret', 'password', null, 'Secret that encodes dynamically set passwords (ZooKeeper mode).'),
   // runtime-tunable in Kafka; nothing to tune in Samsa
   ig('log.cleaner.io.buffer.load.factor', 'double', '0.9', 'Load factor of the log cleaner de-duplication buffer.'),
   ig('log.cleaner.io.max.bytes.per.second', 'double', '1.7976931348623157E308', 'I/O throttle of the log cleaner.'),
   ig('metric.reporters', 'list', '', 'Metrics reporter classes.'),
-  ig('transaction.partition.verification.enable', 'boolean', 'true', 'Verify that a partition was added to a transaction before a transactional write.'),
+  ig(
+    'transaction.partition.verification.enable',
+    'boolean',
+    'true',
+    'Verify that a partition was added to a transaction before a transactional write.',
+  ),
 ];
 
 for (const def of BROKER_PROPERTY_DEFS) {
@@ -231,11 +678,21 @@ for (const def of BROKER_PROPERTY_DEFS) {
 /** Parses max.connections.per.ip.overrides: `host:count,...` (the count after the last ':', so IPv6 addresses work). */
 export function parseConnectionOverrides(text: string): Map<string, number> | string {
   const out = new Map<string, number>();
-  for (const item of text.split(',').map((x) => x.trim()).filter((x) => x !== '')) {
+  for (const item of text
+    .split(',')
+    .map((x) => x.trim())
+    .filter((x) => x !== '')) {
     const at = item.lastIndexOf(':');
-    const host = at > 0 ? item.slice(0, at).trim().replace(/^\[(.*)\]$/, '$1') : '';
+    const host =
+      at > 0
+        ? item
+            .slice(0, at)
+            .trim()
+            .replace(/^\[(.*)\]$/, '$1')
+        : '';
     const count = at > 0 ? item.slice(at + 1).trim() : '';
-    if (host === '' || !/^\d+$/.test(count) || Number(count) > INT_MAX) return `'${item}' is not host:count with count 0..${INT_MAX}`;
+    if (host === '' || !/^\d+$/.test(count) || Number(count) > INT_MAX)
+      return `'${item}' is not host:count with count 0..${INT_MAX}`;
     out.set(host, Number(count));
   }
   return out;
@@ -246,7 +703,9 @@ function validConnectionOverrides(v: ConfigValue): string | null {
   return typeof r === 'string' ? r : null;
 }
 
-export const BROKER_PROPERTY_BY_NAME: ReadonlyMap<string, BrokerPropertyDef> = new Map(BROKER_PROPERTY_DEFS.map((d) => [d.name, d]));
+export const BROKER_PROPERTY_BY_NAME: ReadonlyMap<string, BrokerPropertyDef> = new Map(
+  BROKER_PROPERTY_DEFS.map((d) => [d.name, d]),
+);
 
 /** Prefixes of per-listener settings (listener.name.<name>.<config>); accepted and ignored unless they configure TLS or SASL. */
 export const IGNORED_PREFIXES = ['listener.name.'];
@@ -261,6 +720,7 @@ export function securityRefusal(name: string): string | null {
   const base = name.replace(/^[a-z0-9-]+\.(?=sasl\.)/, '');
   if (BROKER_PROPERTY_BY_NAME.has(base)) return null;
   if (base.startsWith('ssl.')) return `${NO_TLS}; remove it (and any SSL listener)`;
-  if (base.startsWith('sasl.') || base === 'principal.builder.class' || base === 'connections.max.reauth.ms') return `${NO_SASL}; remove it`;
+  if (base.startsWith('sasl.') || base === 'principal.builder.class' || base === 'connections.max.reauth.ms')
+    return `${NO_SASL}; remove it`;
   return null;
 }

@@ -88,7 +88,10 @@ export function parseValue(kind: ConfigKind, text: string): ConfigValue {
     case 'short':
     case 'int':
     case 'long': {
-      if (!/^[+-]?\d+$/.test(t)) throw new Error(`expected ${kind === 'long' ? 'a long' : kind === 'int' ? 'an int' : 'a short'} (whole number)`);
+      if (!/^[+-]?\d+$/.test(t))
+        throw new Error(
+          `expected ${kind === 'long' ? 'a long' : kind === 'int' ? 'an int' : 'a short'} (whole number)`,
+        );
       const big = BigInt(t);
       const [lo, hi] = RANGES[kind]!;
       if (big < lo || big > hi) throw new Error(`out of range for type ${kind.toUpperCase()} (${lo}..${hi})`);

@@ -5,7 +5,14 @@
  * broker configs. Nothing here touches the network or the disk beyond
  * reading the properties file.
  */
-export { ConfigError, loadBrokerConfig, parseOverrides, parseListener, defaultMaxConnections, withDynamicConfigs } from './broker-config.ts';
+export {
+  ConfigError,
+  loadBrokerConfig,
+  parseOverrides,
+  parseListener,
+  defaultMaxConnections,
+  withDynamicConfigs,
+} from './broker-config.ts';
 export type { BrokerConfig, Listener, LoadBrokerConfigOptions, SecurityProtocol } from './broker-config.ts';
 export { BROKER_PROPERTY_DEFS, BROKER_PROPERTY_BY_NAME } from './broker-defs.ts';
 export type { BrokerPropertyDef } from './broker-defs.ts';
@@ -22,6 +29,12 @@ export {
   effectiveTopicConfigs,
   describeBrokerConfigs,
 } from './topic-config.ts';
-export type { BrokerConfigRefusal, DescribedConfig, ConfigSynonymEntry, DynamicBrokerConfigs, TopicConfigDef } from './topic-config.ts';
+export type {
+  BrokerConfigRefusal,
+  DescribedConfig,
+  ConfigSynonymEntry,
+  DynamicBrokerConfigs,
+  TopicConfigDef,
+} from './topic-config.ts';
 export { ConfigType, ConfigSource } from './config-def.ts';
 export { parseProperties } from './properties.ts';

@@ -22,7 +22,9 @@ export function brokerPropertyEffect(d: BrokerPropertyDef): string {
   if (d.refuse) return `refused unless ${d.accepts ?? 'unset'} (then no effect)`;
   if (d.ignored) return d.dynamic ? 'stored only (dynamic, nothing to reconfigure)' : 'ignored (no effect)';
   if (!d.dynamic) return 'enforced';
-  return d.live || LIVE_BROKER_SYNONYMS.has(d.name) ? 'enforced; runtime changes apply at once' : 'enforced; runtime changes apply from the next start';
+  return d.live || LIVE_BROKER_SYNONYMS.has(d.name)
+    ? 'enforced; runtime changes apply at once'
+    : 'enforced; runtime changes apply from the next start';
 }
 
 export function renderConfigReference(): string {
@@ -78,14 +80,16 @@ export function renderConfigReference(): string {
   out.push('Set per topic at creation (`samsa topic create --config k=v`, CreateTopics) or later');
   out.push('(`samsa topic alter-config`, IncrementalAlterConfigs). Without an override a topic');
   out.push('takes the value of the first broker property listed as its synonym, then the default.');
-  out.push('A change applies to the topic\'s partitions at once. Configs marked *ignored* are');
+  out.push("A change applies to the topic's partitions at once. Configs marked *ignored* are");
   out.push('accepted, stored and described, but Samsa does not act on them.');
   out.push('');
   out.push('| config | type | default | effect | broker synonyms | description |');
   out.push('| --- | --- | --- | --- | --- | --- |');
   for (const d of [...TOPIC_CONFIG_DEFS].sort((a, b) => a.name.localeCompare(b.name))) {
     const syn = d.synonyms.map((s) => `\`${s.name}\``).join(', ');
-    out.push(`| \`${d.name}\` | ${d.kind} | ${cell(d.default)} | ${d.ignored ? 'ignored (no effect)' : 'enforced'} | ${syn} | ${doc(d.doc)} |`);
+    out.push(
+      `| \`${d.name}\` | ${d.kind} | ${cell(d.default)} | ${d.ignored ? 'ignored (no effect)' : 'enforced'} | ${syn} | ${doc(d.doc)} |`,
+    );
   }
   out.push('');
   return out.join('\n');

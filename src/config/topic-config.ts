@@ -70,7 +70,14 @@ const H = 3_600_000;
 const MIN = 60_000;
 const COMPRESSION = ['uncompressed', 'zstd', 'lz4', 'snappy', 'gzip', 'producer'];
 const syn = (name: string, factor = 1): BrokerSynonym => ({ name, factor });
-function t(name: string, kind: ConfigKind, dflt: string, synonyms: BrokerSynonym[], doc: string, validate?: Validator): TopicConfigDef {
+function t(
+  name: string,
+  kind: ConfigKind,
+  dflt: string,
+  synonyms: BrokerSynonym[],
+  doc: string,
+  validate?: Validator,
+): TopicConfigDef {
   return { name, kind, default: dflt, synonyms, doc, validate };
 }
 const throttledReplicas: Validator = (v) => {
@@ -81,39 +88,246 @@ const throttledReplicas: Validator = (v) => {
 };
 
 export const TOPIC_CONFIG_DEFS: TopicConfigDef[] = [
-  t('cleanup.policy', 'list', 'delete', [syn('log.cleanup.policy')], 'delete removes old segments by time/size; compact keeps the latest record per key; both may be given.', listOf(['delete', 'compact'])),
-  t('compression.type', 'string', 'producer', [syn('compression.type')], 'Codec batches are stored with; producer keeps what the producer sent, uncompressed stores them plain.', oneOf(...COMPRESSION)),
-  t('compression.gzip.level', 'int', '-1', [syn('compression.gzip.level')], 'gzip level when the broker recompresses.', (v) =>
-    typeof v === 'number' && v !== -1 && (v < 1 || v > 9) ? 'must be -1 or between 1 and 9' : null),
-  t('compression.lz4.level', 'int', '9', [syn('compression.lz4.level')], 'lz4 level when the broker recompresses.', between(1, 17)),
-  t('compression.zstd.level', 'int', '3', [syn('compression.zstd.level')], 'zstd level when the broker recompresses.', between(-131072, 22)),
-  t('delete.retention.ms', 'long', '86400000', [syn('log.cleaner.delete.retention.ms')], 'How long a tombstone stays readable in a compacted topic.', atLeast(0)),
-  t('file.delete.delay.ms', 'long', '60000', [syn('log.segment.delete.delay.ms')], 'How long a deleted segment file lingers before it is removed.', atLeast(0)),
-  t('flush.messages', 'long', LONG_MAX_TEXT, [syn('log.flush.interval.messages')], 'fsync once this many records are unflushed.', atLeast(1)),
-  t('flush.ms', 'long', LONG_MAX_TEXT, [syn('log.flush.interval.ms'), syn('log.flush.scheduler.interval.ms')], 'fsync once the oldest unflushed record is this old.', atLeast(0)),
-  t('follower.replication.throttled.replicas', 'list', '', [], 'Replicas throttled on the follower side (partition:broker pairs or *).', throttledReplicas),
-  t('index.interval.bytes', 'int', '4096', [syn('log.index.interval.bytes')], 'Bytes of log between two offset index entries.', atLeast(0)),
-  t('leader.replication.throttled.replicas', 'list', '', [], 'Replicas throttled on the leader side (partition:broker pairs or *).', throttledReplicas),
-  t('local.retention.bytes', 'long', '-2', [syn('log.local.retention.bytes')], 'Tiered storage: local size retention (-2: same as retention.bytes).', atLeast(-2)),
-  t('local.retention.ms', 'long', '-2', [syn('log.local.retention.ms')], 'Tiered storage: local time retention (-2: same as retention.ms).', atLeast(-2)),
-  t('max.compaction.lag.ms', 'long', LONG_MAX_TEXT, [syn('log.cleaner.max.compaction.lag.ms')], 'A record older than this gets its segment cleaned even below min.cleanable.dirty.ratio; a compacted log also rolls its active segment after this long.', atLeast(1)),
-  t('max.message.bytes', 'int', '1048588', [syn('message.max.bytes')], 'Largest record batch accepted for this topic.', atLeast(0)),
-  t('message.timestamp.after.max.ms', 'long', '3600000', [syn('log.message.timestamp.after.max.ms')], 'Reject CreateTime records more than this far in the future.', atLeast(0)),
-  t('message.timestamp.before.max.ms', 'long', LONG_MAX_TEXT, [syn('log.message.timestamp.before.max.ms')], 'Reject CreateTime records more than this far in the past.', atLeast(0)),
-  t('message.timestamp.type', 'string', 'CreateTime', [syn('log.message.timestamp.type')], 'CreateTime keeps the producer timestamp; LogAppendTime stamps the broker time.', oneOf('CreateTime', 'LogAppendTime')),
-  t('min.cleanable.dirty.ratio', 'double', '0.5', [syn('log.cleaner.min.cleanable.ratio')], 'Compact once dirty bytes / total bytes exceed this ratio.', between(0, 1)),
-  t('min.compaction.lag.ms', 'long', '0', [syn('log.cleaner.min.compaction.lag.ms')], 'Records younger than this are never compacted.', atLeast(0)),
-  t('min.insync.replicas', 'int', '1', [syn('min.insync.replicas')], 'In-sync replicas needed for an acks=all produce to succeed.', atLeast(1)),
+  t(
+    'cleanup.policy',
+    'list',
+    'delete',
+    [syn('log.cleanup.policy')],
+    'delete removes old segments by time/size; compact keeps the latest record per key; both may be given.',
+    listOf(['delete', 'compact']),
+  ),
+  t(
+    'compression.type',
+    'string',
+    'producer',
+    [syn('compression.type')],
+    'Codec batches are stored with; producer keeps what the producer sent, uncompressed stores them plain.',
+    oneOf(...COMPRESSION),
+  ),
+  t(
+    'compression.gzip.level',
+    'int',
+    '-1',
+    [syn('compression.gzip.level')],
+    'gzip level when the broker recompresses.',
+    (v) => (typeof v === 'number' && v !== -1 && (v < 1 || v > 9) ? 'must be -1 or between 1 and 9' : null),
+  ),
+  t(
+    'compression.lz4.level',
+    'int',
+    '9',
+    [syn('compression.lz4.level')],
+    'lz4 level when the broker recompresses.',
+    between(1, 17),
+  ),
+  t(
+    'compression.zstd.level',
+    'int',
+    '3',
+    [syn('compression.zstd.level')],
+    'zstd level when the broker recompresses.',
+    between(-131072, 22),
+  ),
+  t(
+    'delete.retention.ms',
+    'long',
+    '86400000',
+    [syn('log.cleaner.delete.retention.ms')],
+    'How long a tombstone stays readable in a compacted topic.',
+    atLeast(0),
+  ),
+  t(
+    'file.delete.delay.ms',
+    'long',
+    '60000',
+    [syn('log.segment.delete.delay.ms')],
+    'How long a deleted segment file lingers before it is removed.',
+    atLeast(0),
+  ),
+  t(
+    'flush.messages',
+    'long',
+    LONG_MAX_TEXT,
+    [syn('log.flush.interval.messages')],
+    'fsync once this many records are unflushed.',
+    atLeast(1),
+  ),
+  t(
+    'flush.ms',
+    'long',
+    LONG_MAX_TEXT,
+    [syn('log.flush.interval.ms'), syn('log.flush.scheduler.interval.ms')],
+    'fsync once the oldest unflushed record is this old.',
+    atLeast(0),
+  ),
+  t(
+    'follower.replication.throttled.replicas',
+    'list',
+    '',
+    [],
+    'Replicas throttled on the follower side (partition:broker pairs or *).',
+    throttledReplicas,
+  ),
+  t(
+    'index.interval.bytes',
+    'int',
+    '4096',
+    [syn('log.index.interval.bytes')],
+    'Bytes of log between two offset index entries.',
+    atLeast(0),
+  ),
+  t(
+    'leader.replication.throttled.replicas',
+    'list',
+    '',
+    [],
+    'Replicas throttled on the leader side (partition:broker pairs or *).',
+    throttledReplicas,
+  ),
+  t(
+    'local.retention.bytes',
+    'long',
+    '-2',
+    [syn('log.local.retention.bytes')],
+    'Tiered storage: local size retention (-2: same as retention.bytes).',
+    atLeast(-2),
+  ),
+  t(
+    'local.retention.ms',
+    'long',
+    '-2',
+    [syn('log.local.retention.ms')],
+    'Tiered storage: local time retention (-2: same as retention.ms).',
+    atLeast(-2),
+  ),
+  t(
+    'max.compaction.lag.ms',
+    'long',
+    LONG_MAX_TEXT,
+    [syn('log.cleaner.max.compaction.lag.ms')],
+    'A record older than this gets its segment cleaned even below min.cleanable.dirty.ratio; a compacted log also rolls its active segment after this long.',
+    atLeast(1),
+  ),
+  t(
+    'max.message.bytes',
+    'int',
+    '1048588',
+    [syn('message.max.bytes')],
+    'Largest record batch accepted for this topic.',
+    atLeast(0),
+  ),
+  t(
+    'message.timestamp.after.max.ms',
+    'long',
+    '3600000',
+    [syn('log.message.timestamp.after.max.ms')],
+    'Reject CreateTime records more than this far in the future.',
+    atLeast(0),
+  ),
+  t(
+    'message.timestamp.before.max.ms',
+    'long',
+    LONG_MAX_TEXT,
+    [syn('log.message.timestamp.before.max.ms')],
+    'Reject CreateTime records more than this far in the past.',
+    atLeast(0),
+  ),
+  t(
+    'message.timestamp.type',
+    'string',
+    'CreateTime',
+    [syn('log.message.timestamp.type')],
+    'CreateTime keeps the producer timestamp; LogAppendTime stamps the broker time.',
+    oneOf('CreateTime', 'LogAppendTime'),
+  ),
+  t(
+    'min.cleanable.dirty.ratio',
+    'double',
+    '0.5',
+    [syn('log.cleaner.min.cleanable.ratio')],
+    'Compact once dirty bytes / total bytes exceed this ratio.',
+    between(0, 1),
+  ),
+  t(
+    'min.compaction.lag.ms',
+    'long',
+    '0',
+    [syn('log.cleaner.min.compaction.lag.ms')],
+    'Records younger than this are never compacted.',
+    atLeast(0),
+  ),
+  t(
+    'min.insync.replicas',
+    'int',
+    '1',
+    [syn('min.insync.replicas')],
+    'In-sync replicas needed for an acks=all produce to succeed.',
+    atLeast(1),
+  ),
   t('preallocate', 'boolean', 'false', [syn('log.preallocate')], 'Preallocate segment files.'),
-  t('remote.storage.enable', 'boolean', 'false', [], 'Tiered storage for this topic (not supported by Samsa; only false is accepted).', (v) =>
-    v === true ? 'tiered storage is not supported' : null),
-  t('retention.bytes', 'long', '-1', [syn('log.retention.bytes')], 'Delete the oldest segments while a partition is larger than this; -1 means no size limit.', atLeast(-1)),
-  t('retention.ms', 'long', '604800000', [syn('log.retention.ms'), syn('log.retention.minutes', MIN), syn('log.retention.hours', H)], 'Delete segments older than this; -1 keeps them forever.', atLeast(-1)),
-  t('segment.bytes', 'int', '1073741824', [syn('log.segment.bytes')], 'Roll a new segment before the active one would exceed this size.', atLeast(14)),
-  t('segment.index.bytes', 'int', '10485760', [syn('log.index.size.max.bytes')], 'Most bytes of a segment offset or time index.', atLeast(4)),
-  t('segment.jitter.ms', 'long', '0', [syn('log.roll.jitter.ms'), syn('log.roll.jitter.hours', H)], 'Random reduction of segment.ms, to spread segment rolls.', atLeast(0)),
-  t('segment.ms', 'long', '604800000', [syn('log.roll.ms'), syn('log.roll.hours', H)], 'Roll a new segment once the active one is this old.', atLeast(1)),
-  t('unclean.leader.election.enable', 'boolean', 'false', [syn('unclean.leader.election.enable')], 'Allow an out-of-sync replica to become leader (data loss).'),
+  t(
+    'remote.storage.enable',
+    'boolean',
+    'false',
+    [],
+    'Tiered storage for this topic (not supported by Samsa; only false is accepted).',
+    (v) => (v === true ? 'tiered storage is not supported' : null),
+  ),
+  t(
+    'retention.bytes',
+    'long',
+    '-1',
+    [syn('log.retention.bytes')],
+    'Delete the oldest segments while a partition is larger than this; -1 means no size limit.',
+    atLeast(-1),
+  ),
+  t(
+    'retention.ms',
+    'long',
+    '604800000',
+    [syn('log.retention.ms'), syn('log.retention.minutes', MIN), syn('log.retention.hours', H)],
+    'Delete segments older than this; -1 keeps them forever.',
+    atLeast(-1),
+  ),
+  t(
+    'segment.bytes',
+    'int',
+    '1073741824',
+    [syn('log.segment.bytes')],
+    'Roll a new segment before the active one would exceed this size.',
+    atLeast(14),
+  ),
+  t(
+    'segment.index.bytes',
+    'int',
+    '10485760',
+    [syn('log.index.size.max.bytes')],
+    'Most bytes of a segment offset or time index.',
+    atLeast(4),
+  ),
+  t(
+    'segment.jitter.ms',
+    'long',
+    '0',
+    [syn('log.roll.jitter.ms'), syn('log.roll.jitter.hours', H)],
+    'Random reduction of segment.ms, to spread segment rolls.',
+    atLeast(0),
+  ),
+  t(
+    'segment.ms',
+    'long',
+    '604800000',
+    [syn('log.roll.ms'), syn('log.roll.hours', H)],
+    'Roll a new segment once the active one is this old.',
+    atLeast(1),
+  ),
+  t(
+    'unclean.leader.election.enable',
+    'boolean',
+    'false',
+    [syn('unclean.leader.election.enable')],
+    'Allow an out-of-sync replica to become leader (data loss).',
+  ),
 ];
 
 /** Topic configs Samsa accepts, stores and describes but does not act on yet. */
@@ -133,9 +347,13 @@ const TOPIC_CONFIGS_WITHOUT_EFFECT = new Set([
 for (const def of TOPIC_CONFIG_DEFS) if (TOPIC_CONFIGS_WITHOUT_EFFECT.has(def.name)) def.ignored = true;
 
 /** Broker properties that are the broker default of an enforced topic config: a runtime change reaches the logs at once. */
-export const LIVE_BROKER_SYNONYMS: ReadonlySet<string> = new Set(TOPIC_CONFIG_DEFS.filter((d) => !d.ignored).flatMap((d) => d.synonyms.map((s) => s.name)));
+export const LIVE_BROKER_SYNONYMS: ReadonlySet<string> = new Set(
+  TOPIC_CONFIG_DEFS.filter((d) => !d.ignored).flatMap((d) => d.synonyms.map((s) => s.name)),
+);
 
-export const TOPIC_CONFIG_BY_NAME: ReadonlyMap<string, TopicConfigDef> = new Map(TOPIC_CONFIG_DEFS.map((d) => [d.name, d]));
+export const TOPIC_CONFIG_BY_NAME: ReadonlyMap<string, TopicConfigDef> = new Map(
+  TOPIC_CONFIG_DEFS.map((d) => [d.name, d]),
+);
 
 /** Checks one topic config; returns a one-line problem, or null when it is acceptable. */
 export function validateTopicConfig(name: string, value: string | null): string | null {
@@ -175,14 +393,21 @@ export function checkBrokerConfigChange(
   const unknown = names.find((n) => !BROKER_PROPERTY_BY_NAME.has(n));
   if (unknown !== undefined) {
     const hint = closestName(unknown, BROKER_PROPERTY_BY_NAME.keys());
-    return { error: 'INVALID_CONFIG', message: `Unknown broker config '${unknown}'${hint ? ` (did you mean '${hint}'?)` : ''}` };
+    return {
+      error: 'INVALID_CONFIG',
+      message: `Unknown broker config '${unknown}'${hint ? ` (did you mean '${hint}'?)` : ''}`,
+    };
   }
   const readOnly = names.filter((n) => BROKER_PROPERTY_BY_NAME.get(n)!.updateMode === 'read-only');
-  if (readOnly.length) return { error: 'INVALID_REQUEST', message: `Cannot update these configs dynamically: ${readOnly.join(', ')}` };
+  if (readOnly.length)
+    return { error: 'INVALID_REQUEST', message: `Cannot update these configs dynamically: ${readOnly.join(', ')}` };
   const clusterLevel = resourceName === '';
   const perBroker = names.filter((n) => BROKER_PROPERTY_BY_NAME.get(n)!.updateMode === 'per-broker');
   if (clusterLevel && perBroker.length) {
-    return { error: 'INVALID_REQUEST', message: `Cannot update these configs at default cluster level, broker id must be specified: ${perBroker.join(', ')}` };
+    return {
+      error: 'INVALID_REQUEST',
+      message: `Cannot update these configs at default cluster level, broker id must be specified: ${perBroker.join(', ')}`,
+    };
   }
   const level = new Map(replace ? [] : ((clusterLevel ? dynamic.clusterDefault : dynamic.perBroker) ?? []));
   for (const [k, v] of Object.entries(changes)) {
@@ -257,7 +482,12 @@ function scaled(def: TopicConfigDef, s: ConfigSynonymEntry, factor: number): str
 }
 
 /** One topic config described: the override if any, else the first broker synonym that is set, else the default. */
-function describeTopicConfig(def: TopicConfigDef, overrides: Record<string, string>, broker: BrokerConfig, dyn: DynamicBrokerConfigs): DescribedConfig {
+function describeTopicConfig(
+  def: TopicConfigDef,
+  overrides: Record<string, string>,
+  broker: BrokerConfig,
+  dyn: DynamicBrokerConfigs,
+): DescribedConfig {
   const synonyms: ConfigSynonymEntry[] = [];
   let value: string | null = null;
   let source: number = ConfigSource.DEFAULT_CONFIG;
@@ -301,7 +531,8 @@ export function resolveTopicConfigs(
   broker: BrokerConfig,
   dynamic: DynamicBrokerConfigs = {},
 ): DescribedConfig[] {
-  const overrides = topicOverrides instanceof Map ? Object.fromEntries(topicOverrides) : (topicOverrides as Record<string, string>);
+  const overrides =
+    topicOverrides instanceof Map ? Object.fromEntries(topicOverrides) : (topicOverrides as Record<string, string>);
   return TOPIC_CONFIG_DEFS.map((def) => describeTopicConfig(def, overrides, broker, dynamic));
 }
 

@@ -32,10 +32,12 @@ const MAX_TOPIC_LENGTH = 249;
 
 /** Kafka's topic name rules; returns an error message or null. */
 export function validateTopicName(name: string): string | null {
-  if (name.length === 0) return 'Topic name is illegal, it can\'t be empty';
+  if (name.length === 0) return "Topic name is illegal, it can't be empty";
   if (name === '.' || name === '..') return 'Topic name cannot be "." or ".."';
-  if (name.length > MAX_TOPIC_LENGTH) return `Topic name is illegal, it can't be longer than ${MAX_TOPIC_LENGTH} characters`;
-  if (!LEGAL_TOPIC.test(name)) return `Topic name "${name}" is illegal, it contains a character other than ASCII alphanumerics, '.', '_' and '-'`;
+  if (name.length > MAX_TOPIC_LENGTH)
+    return `Topic name is illegal, it can't be longer than ${MAX_TOPIC_LENGTH} characters`;
+  if (!LEGAL_TOPIC.test(name))
+    return `Topic name "${name}" is illegal, it contains a character other than ASCII alphanumerics, '.', '_' and '-'`;
   if (name.startsWith('__cluster_metadata')) return `Topic name "${name}" is reserved for the cluster metadata log`;
   return null;
 }
@@ -111,7 +113,9 @@ export class Controller {
    * Runs `decide` after every earlier operation has committed, against the
    * current image, commits the records it returns and resolves with its result.
    */
-  private enqueue<T>(decide: () => { records: MetadataRecord[]; result: T; onStorageError?: (err: MetadataStorageError) => T }): Promise<T> {
+  private enqueue<T>(
+    decide: () => { records: MetadataRecord[]; result: T; onStorageError?: (err: MetadataStorageError) => T },
+  ): Promise<T> {
     const run = async (): Promise<T> => {
       const { records, result, onStorageError } = decide();
       if (records.length > 0) {
@@ -131,7 +135,10 @@ export class Controller {
   }
 
   private async commit(batch: MetadataRecord[]): Promise<void> {
-    if (this.diverged !== null) throw new MetadataStorageError(`the metadata image stopped following the log (${this.diverged}); restart the broker`);
+    if (this.diverged !== null)
+      throw new MetadataStorageError(
+        `the metadata image stopped following the log (${this.diverged}); restart the broker`,
+      );
     const bad = this.image.check(batch);
     if (bad !== null) throw new Error(`metadata: a batch that would not apply was not written: ${bad}`);
     const { lastOffset } = await this.log.append(batch);
@@ -146,7 +153,10 @@ export class Controller {
       try {
         await l(batch);
       } catch (err) {
-        this.opts.logger?.error?.({ err, offset: lastOffset }, 'a committed metadata batch was not acted on by a listener (it is, at the next start)');
+        this.opts.logger?.error?.(
+          { err, offset: lastOffset },
+          'a committed metadata batch was not acted on by a listener (it is, at the next start)',
+        );
       }
     }
     await this.maybeSnapshot();
@@ -154,11 +164,15 @@ export class Controller {
 
   /** Writes a snapshot once enough record bytes were appended since the last; a failure is logged and retried at the next commit. */
   private async maybeSnapshot(): Promise<void> {
-    if (this.log.bytesSinceSnapshot < (this.opts.maxRecordBytesBetweenSnapshots ?? DEFAULT_MAX_BYTES_BETWEEN_SNAPSHOTS)) return;
+    if (this.log.bytesSinceSnapshot < (this.opts.maxRecordBytesBetweenSnapshots ?? DEFAULT_MAX_BYTES_BETWEEN_SNAPSHOTS))
+      return;
     try {
       await this.log.writeSnapshot(this.image.epoch + 1, this.image.toRecords());
     } catch (err) {
-      this.opts.logger?.warn({ err, offset: this.image.epoch + 1 }, 'metadata snapshot not written; the log is not trimmed until one is');
+      this.opts.logger?.warn(
+        { err, offset: this.image.epoch + 1 },
+        'metadata snapshot not written; the log is not trimmed until one is',
+      );
     }
   }
 
@@ -207,16 +221,33 @@ export class Controller {
         errorMessage: 'Both numPartitions or replicationFactor and replicasAssignments were set.',
       };
     }
-    const partitions = assigned ? assigned.length : spec.numPartitions === -1 ? this.opts.defaultPartitions : spec.numPartitions;
+    const partitions = assigned
+      ? assigned.length
+      : spec.numPartitions === -1
+        ? this.opts.defaultPartitions
+        : spec.numPartitions;
     if (!Number.isInteger(partitions) || partitions <= 0) {
-      return { errorCode: ErrorCode.INVALID_PARTITIONS, errorMessage: 'Number of partitions was set to an invalid non-positive value.' };
+      return {
+        errorCode: ErrorCode.INVALID_PARTITIONS,
+        errorMessage: 'Number of partitions was set to an invalid non-positive value.',
+      };
     }
     if (partitions > 100000) {
-      return { errorCode: ErrorCode.INVALID_PARTITIONS, errorMessage: `Number of partitions ${partitions} is too large.` };
+      return {
+        errorCode: ErrorCode.INVALID_PARTITIONS,
+        errorMessage: `Number of partitions ${partitions} is too large.`,
+      };
     }
-    const rf = assigned ? assigned[0].brokerIds.length : spec.replicationFactor === -1 ? this.opts.defaultReplicationFactor : spec.replicationFactor;
+    const rf = assigned
+      ? assigned[0].brokerIds.length
+      : spec.replicationFactor === -1
+        ? this.opts.defaultReplicationFactor
+        : spec.replicationFactor;
     if (rf <= 0 && !assigned) {
-      return { errorCode: ErrorCode.INVALID_REPLICATION_FACTOR, errorMessage: 'Replication factor must be larger than 0, or -1 to use the default value.' };
+      return {
+        errorCode: ErrorCode.INVALID_REPLICATION_FACTOR,
+        errorMessage: 'Replication factor must be larger than 0, or -1 to use the default value.',
+      };
     }
     const live = Math.max(1, this.image.brokers.size);
     if (rf > live && !assigned) {
@@ -231,7 +262,10 @@ export class Controller {
     }
     for (const [name, value] of Object.entries(spec.configs)) {
       if (value === null) {
-        return { errorCode: ErrorCode.INVALID_CONFIG, errorMessage: `Null value not supported for topic config ${name}` };
+        return {
+          errorCode: ErrorCode.INVALID_CONFIG,
+          errorMessage: `Null value not supported for topic config ${name}`,
+        };
       }
       const err = this.opts.validateConfig(name, value);
       if (err) return { errorCode: ErrorCode.INVALID_CONFIG, errorMessage: err };
@@ -243,7 +277,10 @@ export class Controller {
 
   /** A manual assignment, checked as Kafka's controller does (INVALID_REPLICA_ASSIGNMENT, Kafka's wording). */
   private checkAssignments(assigned: { partitionIndex: number; brokerIds: number[] }[]): ControllerResult | null {
-    const refuse = (errorMessage: string): ControllerResult => ({ errorCode: ErrorCode.INVALID_REPLICA_ASSIGNMENT, errorMessage });
+    const refuse = (errorMessage: string): ControllerResult => ({
+      errorCode: ErrorCode.INVALID_REPLICA_ASSIGNMENT,
+      errorMessage,
+    });
     let rf = -1;
     for (let i = 0; i < assigned.length; i++) {
       const a = assigned[i];
@@ -251,8 +288,12 @@ export class Controller {
       if (a.brokerIds.length === 0) return refuse('The manual partition assignment includes an empty replica list.');
       const sorted = [...a.brokerIds].sort((x, y) => x - y);
       for (let j = 0; j < sorted.length; j++) {
-        if (!this.image.brokers.has(sorted[j])) return refuse(`The manual partition assignment includes broker ${sorted[j]}, but no such broker is registered.`);
-        if (j > 0 && sorted[j] === sorted[j - 1]) return refuse(`The manual partition assignment includes the broker ${sorted[j]} more than once.`);
+        if (!this.image.brokers.has(sorted[j]))
+          return refuse(
+            `The manual partition assignment includes broker ${sorted[j]}, but no such broker is registered.`,
+          );
+        if (j > 0 && sorted[j] === sorted[j - 1])
+          return refuse(`The manual partition assignment includes the broker ${sorted[j]} more than once.`);
       }
       if (rf !== -1 && a.brokerIds.length !== rf) {
         return refuse(
@@ -305,7 +346,13 @@ export class Controller {
    * `rf` registered brokers placed round robin (each partition's list starts
    * one broker further); the first replica leads, all are in sync.
    */
-  private partitionRecords(topicId: string, from: number, to: number, rf: number, assigned?: { brokerIds: number[] }[]): PartitionRecord[] {
+  private partitionRecords(
+    topicId: string,
+    from: number,
+    to: number,
+    rf: number,
+    assigned?: { brokerIds: number[] }[],
+  ): PartitionRecord[] {
     const out: PartitionRecord[] = [];
     const brokers = [...this.image.brokers.keys()].sort((a, b) => a - b);
     if (brokers.length === 0) brokers.push(this.opts.nodeId);
@@ -363,7 +410,9 @@ export class Controller {
         return { ...check, topicId, numPartitions: check.partitions, replicationFactor: check.rf };
       });
       const onStorageError = (err: MetadataStorageError) =>
-        results.map((r) => (r.errorCode === ErrorCode.NONE ? { errorCode: ErrorCode.KAFKA_STORAGE_ERROR, errorMessage: err.message } : r));
+        results.map((r) =>
+          r.errorCode === ErrorCode.NONE ? { errorCode: ErrorCode.KAFKA_STORAGE_ERROR, errorMessage: err.message } : r,
+        );
       return { records, result: results, onStorageError };
     });
   }
@@ -386,7 +435,9 @@ export class Controller {
         return { errorCode: ErrorCode.NONE, errorMessage: null };
       });
       const onStorageError = (err: MetadataStorageError) =>
-        result.map((r) => (r.errorCode === ErrorCode.NONE ? { errorCode: ErrorCode.KAFKA_STORAGE_ERROR, errorMessage: err.message } : r));
+        result.map((r) =>
+          r.errorCode === ErrorCode.NONE ? { errorCode: ErrorCode.KAFKA_STORAGE_ERROR, errorMessage: err.message } : r,
+        );
       return { records, result, onStorageError };
     });
   }
@@ -394,21 +445,42 @@ export class Controller {
   createPartitions(name: string, count: number, validateOnly: boolean): Promise<ControllerResult> {
     return this.enqueue<ControllerResult>(() => {
       const t = this.image.topicsByName.get(name);
-      if (!t) return { records: [], result: { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: `Topic '${name}' does not exist.` } };
+      if (!t)
+        return {
+          records: [],
+          result: { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: `Topic '${name}' does not exist.` },
+        };
       const current = t.partitions.length;
       if (count < current) {
-        return { records: [], result: { errorCode: ErrorCode.INVALID_PARTITIONS, errorMessage: `Topic currently has ${current} partitions, which is higher than the requested ${count}.` } };
+        return {
+          records: [],
+          result: {
+            errorCode: ErrorCode.INVALID_PARTITIONS,
+            errorMessage: `Topic currently has ${current} partitions, which is higher than the requested ${count}.`,
+          },
+        };
       }
       if (count === current) {
-        return { records: [], result: { errorCode: ErrorCode.INVALID_PARTITIONS, errorMessage: `Topic already has ${current} partitions.` } };
+        return {
+          records: [],
+          result: { errorCode: ErrorCode.INVALID_PARTITIONS, errorMessage: `Topic already has ${current} partitions.` },
+        };
       }
       if (count > 100000) {
-        return { records: [], result: { errorCode: ErrorCode.INVALID_PARTITIONS, errorMessage: `Number of partitions ${count} is too large.` } };
+        return {
+          records: [],
+          result: {
+            errorCode: ErrorCode.INVALID_PARTITIONS,
+            errorMessage: `Number of partitions ${count} is too large.`,
+          },
+        };
       }
       const capped = this.checkPartitionCap(count - current);
       if (capped) return { records: [], result: capped };
       return {
-        records: validateOnly ? [] : this.partitionRecords(t.topicId, current, count, t.partitions[0]?.replicas.length ?? 1),
+        records: validateOnly
+          ? []
+          : this.partitionRecords(t.topicId, current, count, t.partitions[0]?.replicas.length ?? 1),
         result: { errorCode: ErrorCode.NONE, errorMessage: null },
         onStorageError: (err) => ({ errorCode: ErrorCode.KAFKA_STORAGE_ERROR, errorMessage: err.message }),
       };
@@ -444,9 +516,11 @@ export class Controller {
           ? this.image.topicsByName.get(resourceName)?.configs
           : this.image.brokerConfigs.get(resourceName);
       if (replace && existing) {
-        for (const k of existing.keys()) if (!(k in changes)) records.push({ type: 'Config', resourceType, resourceName, name: k, value: null });
+        for (const k of existing.keys())
+          if (!(k in changes)) records.push({ type: 'Config', resourceType, resourceName, name: k, value: null });
       }
-      for (const [name, value] of Object.entries(changes)) records.push({ type: 'Config', resourceType, resourceName, name, value });
+      for (const [name, value] of Object.entries(changes))
+        records.push({ type: 'Config', resourceType, resourceName, name, value });
       return { records, result: undefined };
     });
   }

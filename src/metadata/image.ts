@@ -66,7 +66,12 @@ export class MetadataImage {
   apply(rec: MetadataRecord): void {
     switch (rec.type) {
       case 'RegisterBroker':
-        this.brokers.set(rec.nodeId, { nodeId: rec.nodeId, incarnationId: rec.incarnationId, listeners: rec.listeners, rack: rec.rack });
+        this.brokers.set(rec.nodeId, {
+          nodeId: rec.nodeId,
+          incarnationId: rec.incarnationId,
+          listeners: rec.listeners,
+          rack: rec.rack,
+        });
         break;
       case 'Topic': {
         const t: TopicState = { name: rec.name, topicId: rec.topicId, partitions: [], configs: new Map() };
@@ -92,7 +97,8 @@ export class MetadataImage {
       }
       case 'PartitionChange': {
         const p = this.topicsById.get(rec.topicId)?.partitions[rec.partition];
-        if (!p) throw new Error(`metadata: PartitionChangeRecord for unknown partition ${rec.topicId}-${rec.partition}`);
+        if (!p)
+          throw new Error(`metadata: PartitionChangeRecord for unknown partition ${rec.topicId}-${rec.partition}`);
         if (rec.leader !== undefined && rec.leader !== p.leader) {
           p.leader = rec.leader;
           p.leaderEpoch++;
@@ -168,7 +174,10 @@ export class MetadataImage {
           parts.add(`${r.topicId}:${r.partition}`);
           break;
         case 'PartitionChange':
-          if (!known(r.topicId) || !(parts.has(`${r.topicId}:${r.partition}`) || this.topicsById.get(r.topicId)?.partitions[r.partition])) {
+          if (
+            !known(r.topicId) ||
+            !(parts.has(`${r.topicId}:${r.partition}`) || this.topicsById.get(r.topicId)?.partitions[r.partition])
+          ) {
             return `PartitionChangeRecord for unknown partition ${r.topicId}-${r.partition}`;
           }
           break;
@@ -185,10 +194,17 @@ export class MetadataImage {
   toRecords(): MetadataRecord[] {
     const out: MetadataRecord[] = [];
     for (const b of this.brokers.values()) {
-      out.push({ type: 'RegisterBroker', nodeId: b.nodeId, incarnationId: b.incarnationId, listeners: b.listeners, rack: b.rack });
+      out.push({
+        type: 'RegisterBroker',
+        nodeId: b.nodeId,
+        incarnationId: b.incarnationId,
+        listeners: b.listeners,
+        rack: b.rack,
+      });
     }
     for (const [resourceName, configs] of this.brokerConfigs) {
-      for (const [name, value] of configs) out.push({ type: 'Config', resourceType: 'broker', resourceName, name, value });
+      for (const [name, value] of configs)
+        out.push({ type: 'Config', resourceType: 'broker', resourceName, name, value });
     }
     out.push({ type: 'ProducerIds', nextProducerId: this.nextProducerId });
     for (const t of this.topicsByName.values()) {
@@ -206,7 +222,8 @@ export class MetadataImage {
           partitionEpoch: p.partitionEpoch,
         });
       }
-      for (const [name, value] of t.configs) out.push({ type: 'Config', resourceType: 'topic', resourceName: t.name, name, value });
+      for (const [name, value] of t.configs)
+        out.push({ type: 'Config', resourceType: 'topic', resourceName: t.name, name, value });
     }
     return out;
   }

@@ -52,7 +52,13 @@ import { PartitionLog, type StorageLogger, silentLogger } from '../storage/parti
 import { LogDirHealth } from '../storage/log-dir-health.ts';
 import { KafkaStorageError, invariant } from '../storage/errors.ts';
 import { defaultLogConfig, type LogConfig } from '../storage/log-config.ts';
-import { BATCH_HEADER_SIZE, LOG_OVERHEAD, batch as hdr, isBatchCrcValid, setBaseOffset } from '../protocol/records/batch-header.ts';
+import {
+  BATCH_HEADER_SIZE,
+  LOG_OVERHEAD,
+  batch as hdr,
+  isBatchCrcValid,
+  setBaseOffset,
+} from '../protocol/records/batch-header.ts';
 import { checkBatchBounds, decodeBatch, encodeBatch } from '../protocol/records/record-batch.ts';
 
 export const METADATA_TOPIC = '__cluster_metadata';
@@ -187,7 +193,10 @@ export class FileMetadataLog implements MetadataLog {
         log.deleteOldSegments();
       } catch (err) {
         if (!isIoError(err)) throw err;
-        logger.warn({ dir: partDir, err }, 'metadata log: segments below the snapshot not deleted (retried at the next start)');
+        logger.warn(
+          { dir: partDir, err },
+          'metadata log: segments below the snapshot not deleted (retried at the next start)',
+        );
       }
     }
     let epoch = snapshot?.epoch ?? -1;
@@ -251,7 +260,10 @@ export class FileMetadataLog implements MetadataLog {
           next = b.lastOffset + 1;
         }
       }
-      invariant(next > before, () => `metadata log read at ${before} returned nothing below the committed offset ${end}`);
+      invariant(
+        next > before,
+        () => `metadata log read at ${before} returned nothing below the committed offset ${end}`,
+      );
     }
     return out;
   }
@@ -269,7 +281,8 @@ export class FileMetadataLog implements MetadataLog {
       }
       throw new MetadataStorageError(`metadata log ${this.log.dir}: ${(err as Error).message}`, err);
     }
-    if (this.closed) throw new MetadataStorageError(`metadata log ${this.log.dir} was closed before the append was durable`);
+    if (this.closed)
+      throw new MetadataStorageError(`metadata log ${this.log.dir} was closed before the append was durable`);
     this.advanceCommittedOffset(info.lastOffset + 1);
     this.restoreReserve();
     return { baseOffset: info.firstOffset, lastOffset: info.lastOffset, leaderEpoch: this.leaderEpoch, records };
@@ -311,13 +324,19 @@ export class FileMetadataLog implements MetadataLog {
   /** Offsets below `offset` are committed (one node: once fsynced; Raft: once a majority has them). */
   advanceCommittedOffset(offset: number): void {
     invariant(offset >= this.committedOffset, () => `committed offset ${offset} below ${this.committedOffset}`);
-    invariant(offset <= this.log.recoveryPoint, () => `committed offset ${offset} above the durable end ${this.log.recoveryPoint}`);
+    invariant(
+      offset <= this.log.recoveryPoint,
+      () => `committed offset ${offset} above the durable end ${this.log.recoveryPoint}`,
+    );
     this.log.setHighWatermark(offset);
   }
 
   /** Drop the batches at and above `offset`; never a committed one. */
   truncateTo(offset: number): void {
-    invariant(offset >= this.committedOffset, () => `metadata log truncation to ${offset} below the committed offset ${this.committedOffset}`);
+    invariant(
+      offset >= this.committedOffset,
+      () => `metadata log truncation to ${offset} below the committed offset ${this.committedOffset}`,
+    );
     if (offset >= this.log.logEndOffset) return;
     this.log.truncateTo(offset);
   }
@@ -331,8 +350,14 @@ export class FileMetadataLog implements MetadataLog {
    */
   async writeSnapshot(endOffset: number, records: MetadataRecord[]): Promise<void> {
     invariant(!this.closed, 'snapshot of a closed metadata log');
-    invariant(endOffset <= this.committedOffset, () => `snapshot at ${endOffset} above the committed offset ${this.committedOffset}`);
-    invariant(endOffset >= this.log.logStartOffset, () => `snapshot at ${endOffset} below the log start offset ${this.log.logStartOffset}`);
+    invariant(
+      endOffset <= this.committedOffset,
+      () => `snapshot at ${endOffset} above the committed offset ${this.committedOffset}`,
+    );
+    invariant(
+      endOffset >= this.log.logStartOffset,
+      () => `snapshot at ${endOffset} below the log start offset ${this.log.logStartOffset}`,
+    );
     const epoch = this.epochAt(endOffset - 1);
     const dir = this.log.dir;
     replaceFile(path.join(dir, snapshotFileName(endOffset, epoch)), encodeSnapshot(records));
@@ -413,7 +438,12 @@ function decodeMetadataBatch(buf: Buffer, at: number, where: string): MetadataBa
       throw new Error(`${where}: the record at offset ${r.offset} is not a metadata record`);
     }
   });
-  return { baseOffset: b.baseOffset, lastOffset: b.baseOffset + b.lastOffsetDelta, leaderEpoch: b.partitionLeaderEpoch, records };
+  return {
+    baseOffset: b.baseOffset,
+    lastOffset: b.baseOffset + b.lastOffsetDelta,
+    leaderEpoch: b.partitionLeaderEpoch,
+    records,
+  };
 }
 
 /** A snapshot file: the records as v2 batches (offsets from 0), CRC-checked when read. */
@@ -487,7 +517,8 @@ function checkSegments(partDir: string): number {
     if (pos === data.length) continue;
     const laterData = files.slice(i + 1).some((f) => fs.statSync(path.join(partDir, f)).size > 0);
     let validAfter = laterData;
-    for (let p = pos + 1; !validAfter && p + BATCH_HEADER_SIZE <= data.length; p++) if (validBatchAt(data, p) > 0) validAfter = true;
+    for (let p = pos + 1; !validAfter && p + BATCH_HEADER_SIZE <= data.length; p++)
+      if (validBatchAt(data, p) > 0) validAfter = true;
     if (validAfter) {
       throw new Error(
         `${file} is damaged at byte ${pos} of ${data.length} with record batches after it; ` +
@@ -509,7 +540,7 @@ function legacyFrameAt(data: Buffer, pos: number): number {
   const len = data.readInt32BE(pos);
   if (len < 2 || len > LEGACY_MAX_FRAME || pos + 8 + len > data.length) return 0;
   const payload = data.subarray(pos + 8, pos + 8 + len);
-  if ((crc32c(payload) >>> 0) !== data.readUInt32BE(pos + 4)) return 0;
+  if (crc32c(payload) >>> 0 !== data.readUInt32BE(pos + 4)) return 0;
   try {
     return Array.isArray(JSON.parse(payload.toString('utf8'))) ? len : 0;
   } catch {
@@ -555,7 +586,10 @@ function convertLegacyLog(dir: string, partDir: string, logger: StorageLogger): 
   if (!fs.existsSync(legacy)) return;
   const converted = fs.existsSync(partDir) && fs.readdirSync(partDir).some((f) => SNAPSHOT_FILE.test(f));
   if (!converted) {
-    if (fs.existsSync(partDir) && fs.readdirSync(partDir).some((f) => /^\d{20}\.log$/.test(f) && fs.statSync(path.join(partDir, f)).size > 0)) {
+    if (
+      fs.existsSync(partDir) &&
+      fs.readdirSync(partDir).some((f) => /^\d{20}\.log$/.test(f) && fs.statSync(path.join(partDir, f)).size > 0)
+    ) {
       throw new Error(`both ${legacy} and a metadata log in ${partDir}: refusing to guess which holds the metadata`);
     }
     const image = new MetadataImage();
@@ -569,7 +603,10 @@ function convertLegacyLog(dir: string, partDir: string, logger: StorageLogger): 
       fsyncDir(dir);
       replaceFile(path.join(partDir, snapshotFileName(count, 0)), encodeSnapshot(image.toRecords()));
     }
-    logger.info({ file: legacy, records: count, topics: image.topicCount }, `metadata: converted ${LEGACY_METADATA_LOG_FILE} to the ${METADATA_TOPIC} log (as its first snapshot)`);
+    logger.info(
+      { file: legacy, records: count, topics: image.topicCount },
+      `metadata: converted ${LEGACY_METADATA_LOG_FILE} to the ${METADATA_TOPIC} log (as its first snapshot)`,
+    );
   }
   fs.rmSync(legacy);
   fsyncDir(dir);

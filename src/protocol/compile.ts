@@ -185,10 +185,22 @@ function readPrimitive(ctx: Ctx, t: string, nullable: boolean): string {
     case 'uuid':
       return 'r.uuid()';
     case 'string':
-      return fx ? (nullable ? 'r.compactNullableString()' : 'r.compactString()') : nullable ? 'r.nullableString()' : 'r.string()';
+      return fx
+        ? nullable
+          ? 'r.compactNullableString()'
+          : 'r.compactString()'
+        : nullable
+          ? 'r.nullableString()'
+          : 'r.string()';
     case 'bytes':
     case 'records':
-      return fx ? (nullable ? 'r.compactNullableBytes()' : 'r.compactBytes()') : nullable ? 'r.nullableBytes()' : 'r.bytes()';
+      return fx
+        ? nullable
+          ? 'r.compactNullableBytes()'
+          : 'r.compactBytes()'
+        : nullable
+          ? 'r.nullableBytes()'
+          : 'r.bytes()';
   }
   throw new Error(`unknown primitive ${t}`);
 }

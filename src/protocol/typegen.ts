@@ -132,7 +132,9 @@ class MessageRenderer {
     const what = isRoot
       ? `${this.spec.name}${this.spec.apiKey >= 0 ? ` (API key ${this.spec.apiKey})` : ''}, versions ${this.spec.validVersions}`
       : `${s.path}, in versions ${showRange(s.range)}`;
-    lines.push(`/** ${what}${input ? ': what the encoder accepts (a missing field is written as its default)' : ''}. */`);
+    lines.push(
+      `/** ${what}${input ? ': what the encoder accepts (a missing field is written as its default)' : ''}. */`,
+    );
     lines.push(`export interface ${s.tsName}${input ? 'Input' : ''} {`);
     for (const f of s.fields) {
       const present = intersect(s.range, parseVersions(f.versions));
@@ -198,7 +200,7 @@ import type { ByteChunks } from '../writer.ts';
   for (const a of apis) out.push(`  ${apiName(a.request)}: ${a.request.apiKey},`);
   out.push('} as const;\n');
   out.push('export type ApiName = keyof typeof ApiKey;\n');
-  out.push('/** Each API\'s four shapes: decoded and encoder input, of request and response. */');
+  out.push("/** Each API's four shapes: decoded and encoder input, of request and response. */");
   out.push('export interface ApiMessages {');
   for (const a of apis) {
     const n = apiName(a.request);

@@ -253,7 +253,8 @@ export class Writer {
 
   /** All bytes written, as one Buffer (copies when there is more than one chunk). */
   toBuffer(): Buffer {
-    if (this.external) throw new Error('Writer.toBuffer: the message holds external bytes, which only a transport can write');
+    if (this.external)
+      throw new Error('Writer.toBuffer: the message holds external bytes, which only a transport can write');
     const c = this.chunks() as Buffer[];
     if (c.length === 1) return c[0];
     return Buffer.concat(c, this.doneBytes);

@@ -28,7 +28,8 @@ export function connectionLimits(config: BrokerConfig, image: MetadataImage): Co
     const r = checkValue(BROKER_PROPERTY_BY_NAME.get(name)!, text);
     return 'value' in r ? (r.value as number) : undefined; // validated when set
   };
-  const overridesText = perBroker?.get('max.connections.per.ip.overrides') ?? clusterDefault?.get('max.connections.per.ip.overrides');
+  const overridesText =
+    perBroker?.get('max.connections.per.ip.overrides') ?? clusterDefault?.get('max.connections.per.ip.overrides');
   const parsed = overridesText === undefined ? undefined : parseConnectionOverrides(overridesText);
   return {
     maxConnections: dynamicNumber('max.connections') ?? config.maxConnections,
@@ -40,5 +41,10 @@ export function connectionLimits(config: BrokerConfig, image: MetadataImage): Co
 
 /** Whether a committed metadata batch changes a broker config the connection limits read. */
 export function touchesConnectionLimits(batch: readonly MetadataRecord[]): boolean {
-  return batch.some((r) => r.type === 'Config' && r.resourceType === 'broker' && (CONNECTION_LIMIT_PROPERTIES as readonly string[]).includes(r.name));
+  return batch.some(
+    (r) =>
+      r.type === 'Config' &&
+      r.resourceType === 'broker' &&
+      (CONNECTION_LIMIT_PROPERTIES as readonly string[]).includes(r.name),
+  );
 }

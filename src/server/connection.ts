@@ -125,7 +125,10 @@ export class Connection {
     this.reader = new FrameReader(opts.maxFrameBytes, {
       frame: (frame, block) => this.dispatch(frame, block),
       oversize: (size) => {
-        this.warn('closing connection: request frame size out of range (socket.request.max.bytes)', { size, limit: this.opts.maxFrameBytes });
+        this.warn('closing connection: request frame size out of range (socket.request.max.bytes)', {
+          size,
+          limit: this.opts.maxFrameBytes,
+        });
         this.close();
       },
       paused: () => this.closed || this.pausedForInFlight || this.writeBlocked,
@@ -186,7 +189,10 @@ export class Connection {
       }
       const took = Date.now() - this.frameStartedAt;
       if (took >= limit) {
-        this.warn('closing connection: request frame not complete in time (samsa.request.read.timeout.ms)', { ms: took, buffered: this.reader.buffered });
+        this.warn('closing connection: request frame not complete in time (samsa.request.read.timeout.ms)', {
+          ms: took,
+          buffered: this.reader.buffered,
+        });
         this.close();
       } else {
         this.armFrameTimer(limit - took);
@@ -235,7 +241,13 @@ export class Connection {
 
   private dispatch(frame: Buffer, block: PooledBuffer | null): void {
     this.frameStartedAt = 0;
-    const slot: Pending = { reply: undefined, done: false, block, bytes: frame.length, apiKey: frame.length >= 2 ? frame.readInt16BE(0) : -1 };
+    const slot: Pending = {
+      reply: undefined,
+      done: false,
+      block,
+      bytes: frame.length,
+      apiKey: frame.length >= 2 ? frame.readInt16BE(0) : -1,
+    };
     this.pending.push(slot);
     if (this.pending.length >= this.opts.maxInFlight) this.pausedForInFlight = true;
     let result: Reply | Promise<Reply>;

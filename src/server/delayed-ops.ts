@@ -32,7 +32,10 @@ export class DelayedOffsetOps {
 
   /** An operation that completes once every offset below `offset` is acknowledged. */
   add(offset: number): Promise<number> {
-    invariant(offset >= this.lastOffset, () => `delayed operation for offset ${offset} added after one for ${this.lastOffset}`);
+    invariant(
+      offset >= this.lastOffset,
+      () => `delayed operation for offset ${offset} added after one for ${this.lastOffset}`,
+    );
     return new Promise((resolve, reject) => {
       this.queue.push({ offset, resolve, reject });
     });

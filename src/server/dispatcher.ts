@@ -14,7 +14,12 @@ import { Writer } from '../protocol/writer.ts';
 import { peekRequestHeader, readRequestHeader, type RequestHeader, writeResponseHeader } from '../protocol/headers.ts';
 import { ProtocolError } from '../protocol/protocol-error.ts';
 import { ErrorCode } from '../protocol/error-codes.ts';
-import { ApiKey, type ApiMessages, type ApiName, type ApiVersionsResponseInput } from '../protocol/generated/messages.ts';
+import {
+  ApiKey,
+  type ApiMessages,
+  type ApiName,
+  type ApiVersionsResponseInput,
+} from '../protocol/generated/messages.ts';
 import type { Connection, Reply, ReplyChunks } from './connection.ts';
 
 /** Returned by a handler that must not answer (Produce with acks=0). */
@@ -147,7 +152,12 @@ export class Dispatcher {
     return this.encode(api, version, header.correlationId, res);
   }
 
-  private encode(api: Api, version: number, correlationId: number, body: ResponseBody<object> | typeof NO_RESPONSE): Reply {
+  private encode(
+    api: Api,
+    version: number,
+    correlationId: number,
+    body: ResponseBody<object> | typeof NO_RESPONSE,
+  ): Reply {
     if (body === NO_RESPONSE) return null;
     const w = new Writer(512);
     writeResponseHeader(w, correlationId, api.responseHeaderVersion(version));

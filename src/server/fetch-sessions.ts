@@ -48,9 +48,11 @@ export class FetchSessionCache {
    * Resolves the session a request refers to. Returns an error code, or the
    * session (undefined for a sessionless fetch) and whether the fetch is full.
    */
-  resolve(sessionId: number, epoch: number, now: number):
-    | { errorCode: number }
-    | { session: FetchSession | undefined; full: boolean } {
+  resolve(
+    sessionId: number,
+    epoch: number,
+    now: number,
+  ): { errorCode: number } | { session: FetchSession | undefined; full: boolean } {
     if (sessionId === 0) {
       if (epoch === -1) return { session: undefined, full: true };
       if (epoch === 0) return { session: this.create(now), full: true };

@@ -38,7 +38,6 @@ export const POOLED_MIN_BYTES = 16 * 1024;
 const SCRATCH_BYTES = 64 * 1024;
 const API_PRODUCE = 0;
 
-
 export interface FrameSink {
   /** One complete frame; `block` (if any) is the caller's to retire when done with the frame. */
   frame(frame: Buffer, block: PooledBuffer | null): void;

@@ -7,7 +7,12 @@
  */
 import { batch, encodeBatch, iterateRecords } from '../protocol/records/index.ts';
 import { splitBatches } from '../protocol/records/validate.ts';
-import { decodeStored, encodeStored, partitionForGroup, type StoredRecord } from '../coordinator/group/offsets-records.ts';
+import {
+  decodeStored,
+  encodeStored,
+  partitionForGroup,
+  type StoredRecord,
+} from '../coordinator/group/offsets-records.ts';
 import type { GroupStore } from '../coordinator/group/service.ts';
 import type { Broker } from './broker.ts';
 import type { TopicState } from '../metadata/image.ts';
@@ -39,14 +44,22 @@ export class OffsetsTopicStore implements GroupStore {
           name: OFFSETS_TOPIC,
           numPartitions: this.b.config.offsetsTopicNumPartitions,
           replicationFactor: 1,
-          configs: { 'cleanup.policy': 'compact', 'compression.type': 'producer', 'segment.bytes': String(100 * 1024 * 1024) },
+          configs: {
+            'cleanup.policy': 'compact',
+            'compression.type': 'producer',
+            'segment.bytes': String(100 * 1024 * 1024),
+          },
         },
       ],
       false,
     );
     const topic = this.b.image.topicsByName.get(OFFSETS_TOPIC);
     // e.g. refused by samsa.max.partitions: the request that needed it fails with this reason
-    if (!topic) throw writeFailure(`${OFFSETS_TOPIC} could not be created: ${r.errorMessage ?? `error code ${r.errorCode}`}`, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+    if (!topic)
+      throw writeFailure(
+        `${OFFSETS_TOPIC} could not be created: ${r.errorMessage ?? `error code ${r.errorCode}`}`,
+        ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+      );
     return topic;
   }
 
@@ -65,7 +78,8 @@ export class OffsetsTopicStore implements GroupStore {
       if (!part) throw writeFailure(`${OFFSETS_TOPIC}-${p} is not hosted here`, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
       const refused = part.checkAppend(1);
       if (refused === ErrorCode.KAFKA_STORAGE_ERROR) throw part.log.dirHealth.refusal();
-      if (refused !== ErrorCode.NONE) throw writeFailure(`${OFFSETS_TOPIC}-${p} refuses the write (error code ${refused})`, refused);
+      if (refused !== ErrorCode.NONE)
+        throw writeFailure(`${OFFSETS_TOPIC}-${p} refuses the write (error code ${refused})`, refused);
       const records = encodeBatch({ records: recs.map((r) => ({ ...encodeStored(r), timestamp: now })) });
       part.appendAsLeader(records);
     }

@@ -57,7 +57,9 @@ function loadIdentity(config: BrokerConfig, logger: Logger): string {
         .map((l) => [l.slice(0, l.indexOf('=')).trim(), l.slice(l.indexOf('=') + 1).trim()]),
     );
     if (props['node.id'] && Number(props['node.id']) !== config.nodeId) {
-      throw new Error(`log dir ${dir} belongs to node.id ${props['node.id']}, but this broker is node.id ${config.nodeId}`);
+      throw new Error(
+        `log dir ${dir} belongs to node.id ${props['node.id']}, but this broker is node.id ${config.nodeId}`,
+      );
     }
     if (clusterId && props['cluster.id'] && props['cluster.id'] !== clusterId) {
       throw new Error(`log dir ${dir} belongs to cluster ${props['cluster.id']}, not ${clusterId}`);
@@ -101,8 +103,16 @@ export async function startBroker(opts: { config: BrokerConfig; logger?: Logger 
   // KRaft's place for the metadata log: metadata.log.dir, else the first log dir.
   const metadataLog = await FileMetadataLog.open(config.metadataLogDir ?? config.logDirs[0], {
     logger,
-    onTruncate: (dropped) => logger.warn({ droppedBytes: dropped }, 'metadata log: cut a torn tail (an append interrupted by a crash or power loss)'),
-    onBroken: (reason) => logger.error({ reason }, 'metadata log failed: admin requests that change metadata answer KAFKA_STORAGE_ERROR until the broker restarts'),
+    onTruncate: (dropped) =>
+      logger.warn(
+        { droppedBytes: dropped },
+        'metadata log: cut a torn tail (an append interrupted by a crash or power loss)',
+      ),
+    onBroken: (reason) =>
+      logger.error(
+        { reason },
+        'metadata log failed: admin requests that change metadata answer KAFKA_STORAGE_ERROR until the broker restarts',
+      ),
   });
   const image = new MetadataImage();
   const controller = new Controller(metadataLog, image, {
@@ -118,7 +128,10 @@ export async function startBroker(opts: { config: BrokerConfig; logger?: Logger 
   controller.load();
   config = applyDynamicConfigs(config, image, logger);
   if (config.ignored.length > 0) {
-    logger.warn({ ignored: config.ignored }, `set but without effect in Samsa (accepted for compatibility): ${config.ignored.join(', ')}`);
+    logger.warn(
+      { ignored: config.ignored },
+      `set but without effect in Samsa (accepted for compatibility): ${config.ignored.join(', ')}`,
+    );
   }
   const replicas = await ReplicaManager.open(image, config, logger, [metadataLog.dirHealth]);
   controller.onCommit((batch) => replicas.onMetadata(batch));
@@ -197,7 +210,9 @@ export async function startBroker(opts: { config: BrokerConfig; logger?: Logger 
   await groups.load();
   // The committed offsets of deleted topics go, as in Kafka: after each deletion, and at startup for any left.
   const removeDeletedOffsets = () =>
-    groups.removeOffsetsOfDeletedPartitions(partitionExistsIn(image)).catch((err) => logger.warn({ err }, 'could not remove the committed offsets of deleted topics'));
+    groups
+      .removeOffsetsOfDeletedPartitions(partitionExistsIn(image))
+      .catch((err) => logger.warn({ err }, 'could not remove the committed offsets of deleted topics'));
   await removeDeletedOffsets();
   controller.onCommit((batch) => {
     if (batch.some((r) => r.type === 'RemoveTopic')) void removeDeletedOffsets();
@@ -221,15 +236,22 @@ export async function startBroker(opts: { config: BrokerConfig; logger?: Logger 
 
   const me = image.brokers.get(config.nodeId);
   const regListeners = [{ name: listener.name, host: advertised.host, port: advertised.port }];
-  if (!me || JSON.stringify(me.listeners) !== JSON.stringify(regListeners)) await controller.registerBroker(regListeners);
+  if (!me || JSON.stringify(me.listeners) !== JSON.stringify(regListeners))
+    await controller.registerBroker(regListeners);
   // only now, registered and with every handler in place, are requests read
   server.open();
 
   logger.info(
-    { listener: `${listener.name}://${bound.host}:${bound.port}`, logDirs: config.logDirs, clusterId, nodeId: config.nodeId },
+    {
+      listener: `${listener.name}://${bound.host}:${bound.port}`,
+      logDirs: config.logDirs,
+      clusterId,
+      nodeId: config.nodeId,
+    },
     `Samsa broker listening on ${bound.host}:${bound.port}, data in ${config.logDirs.join(', ')}`,
   );
-  if (!sendfileAvailable) logger.warn(`fetches read segment files into memory (no zero-copy sendfile): ${sendfileUnavailableReason}`);
+  if (!sendfileAvailable)
+    logger.warn(`fetches read segment files into memory (no zero-copy sendfile): ${sendfileUnavailableReason}`);
 
   let closing: Promise<void> | undefined;
   return {
@@ -246,7 +268,11 @@ export async function startBroker(opts: { config: BrokerConfig; logger?: Logger 
         consumerGroups.close();
         await replicas.close();
         await metadataLog.close();
-        if (sendfileStats.regions > 0) logger.info({ sendfile: sendfileStats }, 'fetch bytes sent from segment files: in place (sendfile) and copied');
+        if (sendfileStats.regions > 0)
+          logger.info(
+            { sendfile: sendfileStats },
+            'fetch bytes sent from segment files: in place (sendfile) and copied',
+          );
         logger.info('shutdown complete (logs flushed, clean-shutdown marker written)');
       })();
       return closing;

@@ -245,7 +245,10 @@ export class Partition {
       if (end < hw) hw = end;
     }
     if (hw <= old) return false;
-    invariant(hw <= this.log.logEndOffset, () => `${this.name()}: high watermark ${hw} above log end offset ${this.log.logEndOffset}`);
+    invariant(
+      hw <= this.log.logEndOffset,
+      () => `${this.name()}: high watermark ${hw} above log end offset ${this.log.logEndOffset}`,
+    );
     this.log.setHighWatermark(hw);
     this.wake();
     this.tryCompleteAcks();

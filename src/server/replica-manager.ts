@@ -38,7 +38,13 @@ export class ReplicaManager {
     private readonly clock: Clock,
   ) {}
 
-  static async open(image: MetadataImage, config: BrokerConfig, logger: Logger, dirHealth: LogDirHealth[] = [], clock: Clock = Date): Promise<ReplicaManager> {
+  static async open(
+    image: MetadataImage,
+    config: BrokerConfig,
+    logger: Logger,
+    dirHealth: LogDirHealth[] = [],
+    clock: Clock = Date,
+  ): Promise<ReplicaManager> {
     const logs = await LogManager.open({
       logDirs: config.logDirs,
       dirHealth,
@@ -56,9 +62,16 @@ export class ReplicaManager {
     // anything is served, so that a topic created again under the name starts empty.
     const stray = logs.logs().filter((l) => !image.topicsByName.get(l.topic)?.partitions[l.partition]);
     if (stray.length > 0) {
-      logger.warn({ logs: stray.length }, 'deleting logs of partitions the metadata no longer has (a topic deletion the last run did not finish)');
+      logger.warn(
+        { logs: stray.length },
+        'deleting logs of partitions the metadata no longer has (a topic deletion the last run did not finish)',
+      );
       // nothing has read them in this run, so file.delete.delay.ms need not pass first
-      await logs.deleteLogs(stray.map((l) => ({ topic: l.topic, partition: l.partition })), undefined, { removeNow: true });
+      await logs.deleteLogs(
+        stray.map((l) => ({ topic: l.topic, partition: l.partition })),
+        undefined,
+        { removeNow: true },
+      );
     }
     const wanted: { topic: TopicState; index: number }[] = [];
     let elsewhere = 0;
@@ -287,7 +300,6 @@ function brokerLogDefaults(config: BrokerConfig): LogConfig {
   return toLogConfig(effectiveTopicConfig(new Map(), config));
 }
 
-
 /** Kafka topic config names -> the storage engine's LogConfig. */
 export function toLogConfig(c: Map<string, string>): LogConfig {
   const d = defaultLogConfig();
@@ -311,6 +323,7 @@ export function toLogConfig(c: Map<string, string>): LogConfig {
     minCleanableDirtyRatio: num('min.cleanable.dirty.ratio', d.minCleanableDirtyRatio),
     minCompactionLagMs: num('min.compaction.lag.ms', d.minCompactionLagMs),
     maxCompactionLagMs: num('max.compaction.lag.ms', d.maxCompactionLagMs),
-    messageTimestampType: (c.get('message.timestamp.type') as LogConfig['messageTimestampType']) ?? d.messageTimestampType,
+    messageTimestampType:
+      (c.get('message.timestamp.type') as LogConfig['messageTimestampType']) ?? d.messageTimestampType,
   };
 }

@@ -25,11 +25,15 @@ interface Native {
 
 function load(): { native: Native | null; why: string } {
   if (process.env.SAMSA_SENDFILE === '0') return { native: null, why: 'SAMSA_SENDFILE=0' };
-  if (process.platform !== 'linux') return { native: null, why: `sendfile is used on Linux only (this is ${process.platform})` };
+  if (process.platform !== 'linux')
+    return { native: null, why: `sendfile is used on Linux only (this is ${process.platform})` };
   try {
     return { native: createRequire(import.meta.url)('../../native/build/samsa_native.node') as Native, why: '' };
   } catch (err) {
-    return { native: null, why: `native/build/samsa_native.node did not load (${(err as Error).message.split('\n')[0]}); run: node scripts/build-native.mjs` };
+    return {
+      native: null,
+      why: `native/build/samsa_native.node did not load (${(err as Error).message.split('\n')[0]}); run: node scripts/build-native.mjs`,
+    };
   }
 }
 
@@ -51,7 +55,9 @@ interface StreamHandle {
 /** The socket's libuv handle when sendfile can write to it (a plain TCP socket, the addon loaded), else null. */
 function sendfileHandle(socket: Socket): Required<StreamHandle> | null {
   const handle = (socket as unknown as { _handle?: StreamHandle })._handle;
-  return loaded.native && handle && typeof handle.fd === 'number' && handle.fd >= 0 ? (handle as Required<StreamHandle>) : null;
+  return loaded.native && handle && typeof handle.fd === 'number' && handle.fd >= 0
+    ? (handle as Required<StreamHandle>)
+    : null;
 }
 
 /** Whether regions can go to this socket by sendfile at all (if not, they are copied whole). */

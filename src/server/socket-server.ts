@@ -111,7 +111,10 @@ export class SocketServer {
   /** Applies new connection limits (dynamic broker configs); open connections stay. */
   updateLimits(changes: Partial<ConnectionLimits>): void {
     const next = { ...this.limits, ...changes };
-    if (changes.maxConnectionCreationRate !== undefined && changes.maxConnectionCreationRate !== this.limits.maxConnectionCreationRate) {
+    if (
+      changes.maxConnectionCreationRate !== undefined &&
+      changes.maxConnectionCreationRate !== this.limits.maxConnectionCreationRate
+    ) {
       this.tokens = Math.min(this.tokens, next.maxConnectionCreationRate);
     }
     this.limits = next;
@@ -144,7 +147,11 @@ export class SocketServer {
           (addrs) => {
             for (const a of addrs) if (!resolved.has(normalizeIp(a.address))) resolved.set(normalizeIp(a.address), n);
           },
-          (err) => this.opts.logger.warn({ host, err: (err as Error).message }, 'max.connections.per.ip.overrides: cannot resolve host name; its override is not applied'),
+          (err) =>
+            this.opts.logger.warn(
+              { host, err: (err as Error).message },
+              'max.connections.per.ip.overrides: cannot resolve host name; its override is not applied',
+            ),
         ),
       ),
     ).then(() => {
@@ -188,7 +195,11 @@ export class SocketServer {
     if (!victim) return false;
     const msg = 'closing the least recently used idle connection to make room for a new one (max.connections)';
     const suppressed = this.limiter.take(msg);
-    if (suppressed !== null) this.opts.logger.info({ conn: victim.id, limit: this.limits.maxConnections, ...(suppressed > 0 ? { suppressed } : {}) }, msg);
+    if (suppressed !== null)
+      this.opts.logger.info(
+        { conn: victim.id, limit: this.limits.maxConnections, ...(suppressed > 0 ? { suppressed } : {}) },
+        msg,
+      );
     victim.close();
     return true;
   }
@@ -200,15 +211,21 @@ export class SocketServer {
     const perIpLimit = this.overrides.get(ip) ?? limits.maxConnectionsPerIp;
     const fromIp = this.perIp.get(ip) ?? 0;
     if (fromIp >= perIpLimit) {
-      this.refuse(socket, ip, 'refusing connection: max.connections.per.ip reached for this address', { limit: perIpLimit });
+      this.refuse(socket, ip, 'refusing connection: max.connections.per.ip reached for this address', {
+        limit: perIpLimit,
+      });
       return;
     }
     if (!this.takeCreationToken()) {
-      this.refuse(socket, ip, 'refusing connection: max.connection.creation.rate exceeded', { rate: limits.maxConnectionCreationRate });
+      this.refuse(socket, ip, 'refusing connection: max.connection.creation.rate exceeded', {
+        rate: limits.maxConnectionCreationRate,
+      });
       return;
     }
     if (this.connections.size >= limits.maxConnections && !this.evictIdle()) {
-      this.refuse(socket, ip, 'refusing connection: max.connections reached and no connection is idle', { limit: limits.maxConnections });
+      this.refuse(socket, ip, 'refusing connection: max.connections reached and no connection is idle', {
+        limit: limits.maxConnections,
+      });
       return;
     }
     const conn = new Connection(

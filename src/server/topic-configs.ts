@@ -28,16 +28,28 @@ export function dynamicBrokerConfigs(image: MetadataImage | undefined, nodeId: n
   return { perBroker: image.brokerConfigs.get(String(nodeId)), clusterDefault: image.brokerConfigs.get('') };
 }
 
-export function effectiveTopicConfig(overrides: ReadonlyMap<string, string>, config: BrokerConfig, image?: MetadataImage): Map<string, string> {
+export function effectiveTopicConfig(
+  overrides: ReadonlyMap<string, string>,
+  config: BrokerConfig,
+  image?: MetadataImage,
+): Map<string, string> {
   return effectiveTopicConfigs(overrides, config, dynamicBrokerConfigs(image, config.nodeId));
 }
 
-export function describeTopicConfigs(topic: TopicState, config: BrokerConfig, image?: MetadataImage): DescribedConfig[] {
+export function describeTopicConfigs(
+  topic: TopicState,
+  config: BrokerConfig,
+  image?: MetadataImage,
+): DescribedConfig[] {
   return resolveTopicConfigs(topic.configs, config, dynamicBrokerConfigs(image, config.nodeId));
 }
 
 /** The configs a topic with these overrides would have (CreateTopics with validateOnly). */
-export function describeTopicOverrides(overrides: ReadonlyMap<string, string>, config: BrokerConfig, image?: MetadataImage): DescribedConfig[] {
+export function describeTopicOverrides(
+  overrides: ReadonlyMap<string, string>,
+  config: BrokerConfig,
+  image?: MetadataImage,
+): DescribedConfig[] {
   return resolveTopicConfigs(overrides, config, dynamicBrokerConfigs(image, config.nodeId));
 }
 

@@ -36,7 +36,10 @@ export function readCheckpoint(file: string): string[][] | null {
 
 /** Replace `file` with the entries, atomically and durably (file-io.ts replaceFile); throws when any step fails. */
 export function writeCheckpoint(file: string, entries: readonly (readonly (string | number)[])[]): void {
-  replaceFile(file, `${VERSION}\n${entries.length}\n${entries.map((e) => e.join(' ')).join('\n')}${entries.length ? '\n' : ''}`);
+  replaceFile(
+    file,
+    `${VERSION}\n${entries.length}\n${entries.map((e) => e.join(' ')).join('\n')}${entries.length ? '\n' : ''}`,
+  );
 }
 
 export { fsyncDir };

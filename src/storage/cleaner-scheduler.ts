@@ -92,7 +92,10 @@ export class LogCleaner {
       this.cleans++;
     } catch (err) {
       this.uncleanable.add(log);
-      this.logger.error({ dir: log.dir, err }, 'log cleaning failed: the partition is not cleaned again until the broker restarts');
+      this.logger.error(
+        { dir: log.dir, err },
+        'log cleaning failed: the partition is not cleaned again until the broker restarts',
+      );
     }
     return pick;
   }
@@ -112,7 +115,8 @@ export class LogCleaner {
     try {
       const pick = await this.cleanFilthiestLog();
       // A clean moves the log's checkpoint past its first dirty offset; one that did not is not repeated at once.
-      progress = pick !== null && (this.uncleanable.has(pick.log) || pick.log.cleanerCheckpoint > pick.firstDirtyOffset);
+      progress =
+        pick !== null && (this.uncleanable.has(pick.log) || pick.log.cleanerCheckpoint > pick.firstDirtyOffset);
     } catch (err) {
       this.logger.error({ err }, 'log cleaner turn failed');
     }

@@ -110,7 +110,10 @@ function bytesBetween(segs: readonly LogSegment[], from: number, to: number): nu
 }
 
 /** Where cleaning would start and stop for this log now (whole segments). */
-export function cleanableOffsets(log: PartitionLog, nowMs: number): { firstDirtyOffset: number; firstUncleanableOffset: number } {
+export function cleanableOffsets(
+  log: PartitionLog,
+  nowMs: number,
+): { firstDirtyOffset: number; firstUncleanableOffset: number } {
   const segs = log.segmentList;
   const activeIdx = segs.length - 1;
   let firstDirty = log.cleanerCheckpoint;
@@ -174,7 +177,11 @@ export function needsCleaning(log: PartitionLog, nowMs: number): boolean {
 }
 
 /** The compacted log to clean next, or null: of those that qualify, the highest cleanable ratio. */
-export function grabFilthiestLog(logs: Iterable<PartitionLog>, nowMs: number, skip: (log: PartitionLog) => boolean = () => false): LogToClean | null {
+export function grabFilthiestLog(
+  logs: Iterable<PartitionLog>,
+  nowMs: number,
+  skip: (log: PartitionLog) => boolean = () => false,
+): LogToClean | null {
   let best: LogToClean | null = null;
   for (const log of logs) {
     if (!isCompacted(log) || skip(log)) continue;
@@ -229,7 +236,13 @@ function isTxnOrControl(b: Buffer, at: number): boolean {
  * log dir is full or failed; a write that fails marks the dir (LogDirHealth)
  * and throws KafkaStorageError.
  */
-export function cleanLog(log: PartitionLog, nowMs: number, logger: StorageLogger, hooks: CleanerHooks = {}, maxDirtyBytes = Infinity): number {
+export function cleanLog(
+  log: PartitionLog,
+  nowMs: number,
+  logger: StorageLogger,
+  hooks: CleanerHooks = {},
+  maxDirtyBytes = Infinity,
+): number {
   if (log.dirHealth.state !== 'online') return 0;
   const segs = cleanableSegments(log, nowMs, maxDirtyBytes);
   if (!segs.length) return 0;
@@ -254,11 +267,13 @@ export function cleanLog(log: PartitionLog, nowMs: number, logger: StorageLogger
         return;
       }
       forEachRecord(b, at, size, (r) => {
-        if (r.keyStart >= 0) latest.set(b.toString('latin1', r.keyStart, r.keyStart + r.keyLength), base + r.offsetDelta);
+        if (r.keyStart >= 0)
+          latest.set(b.toString('latin1', r.keyStart, r.keyStart + r.keyLength), base + r.offsetDelta);
       });
     });
   }
-  if (undecodable > 0) logger.warn({ dir: log.dir, batches: undecodable }, 'compressed batches that do not decode are kept whole');
+  if (undecodable > 0)
+    logger.warn({ dir: log.dir, batches: undecodable }, 'compressed batches that do not decode are kept whole');
   const tombstoneHorizon = nowMs - log.config.deleteRetentionMs;
   /** Whether a record at `offset` with this key stays. */
   const retained = (key: string | null, offset: number, tombstone: boolean, dropTombstones: boolean): boolean =>
@@ -286,7 +301,8 @@ export function cleanLog(log: PartitionLog, nowMs: number, logger: StorageLogger
         const recs = decodeCompressedRecords(b, at, size);
         if (!recs) return keepWhole(b, at, size);
         const kept: RecordInput[] = [];
-        for (const r of recs) if (retained(r.key, base + r.offsetDelta, r.isTombstone, dropTombstones)) kept.push(r.input);
+        for (const r of recs)
+          if (retained(r.key, base + r.offsetDelta, r.isTombstone, dropTombstones)) kept.push(r.input);
         if (kept.length === 0) return emptyPolicy();
         if (kept.length === hdr.recordCount(b, at)) return keepWhole(b, at, size);
         const attrs = hdr.attributes(b, at);

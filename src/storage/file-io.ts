@@ -54,7 +54,11 @@ export function isNoSpace(err: unknown): boolean {
 
 /** The error came from the operating system (has an errno code), not from our code. */
 export function isIoError(err: unknown): err is NodeJS.ErrnoException {
-  return err instanceof Error && typeof (err as NodeJS.ErrnoException).code === 'string' && /^E[A-Z0-9]+$/.test((err as NodeJS.ErrnoException).code!);
+  return (
+    err instanceof Error &&
+    typeof (err as NodeJS.ErrnoException).code === 'string' &&
+    /^E[A-Z0-9]+$/.test((err as NodeJS.ErrnoException).code!)
+  );
 }
 
 /** Write all of buf[offset, offset+length) at `pos` (null: the file position), or throw. */

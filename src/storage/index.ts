@@ -22,7 +22,13 @@
  *   log-config.ts         LogConfig and defaults; errors.ts the typed errors
  */
 export { LogManager, type LogManagerOptions } from './log-manager.ts';
-export { PartitionLog, type AppendInfo, type ReadResult, type PartitionLogOptions, type StorageLogger } from './partition-log.ts';
+export {
+  PartitionLog,
+  type AppendInfo,
+  type ReadResult,
+  type PartitionLogOptions,
+  type StorageLogger,
+} from './partition-log.ts';
 export { type LogConfig, defaultLogConfig } from './log-config.ts';
 export { OffsetOutOfRangeError, CorruptRecordError, InvariantViolation, KafkaStorageError } from './errors.ts';
 export { LogDirHealth, type LogDirState } from './log-dir-health.ts';

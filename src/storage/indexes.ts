@@ -212,7 +212,8 @@ export class TimeIndex extends EntryIndex {
 
   /** Append when `timestamp` is a new maximum (the index only grows in both fields). */
   maybeAppend(timestamp: number, relOffset: number): void {
-    if (this.count && (timestamp <= this.timestampAt(this.count - 1) || relOffset <= this.relOffsetAt(this.count - 1))) return;
+    if (this.count && (timestamp <= this.timestampAt(this.count - 1) || relOffset <= this.relOffsetAt(this.count - 1)))
+      return;
     this.grow();
     const at = this.count * 12;
     const hi = Math.floor(timestamp / TWO_32);

@@ -64,7 +64,10 @@ export class LeaderEpochCache {
       invariant(epoch === last.epoch, () => `leader epoch ${epoch} is older than the latest epoch ${last.epoch}`);
       return false;
     }
-    invariant(!last || startOffset >= last.startOffset, () => `epoch ${epoch} starts at ${startOffset}, before epoch ${last!.epoch} at ${last!.startOffset}`);
+    invariant(
+      !last || startOffset >= last.startOffset,
+      () => `epoch ${epoch} starts at ${startOffset}, before epoch ${last!.epoch} at ${last!.startOffset}`,
+    );
     this.entries.push({ epoch, startOffset });
     return true;
   }

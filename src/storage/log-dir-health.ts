@@ -80,7 +80,11 @@ export class LogDirHealth {
   fsyncFailed(err: unknown, what: string): KafkaStorageError {
     if (err instanceof KafkaStorageError) return err;
     this.set('failed', `${what}: fsync failed: ${(err as Error)?.message ?? String(err)}`);
-    return new KafkaStorageError(`${what}: fsync failed in log dir ${this.dir}: ${(err as Error)?.message ?? String(err)}`, this.dir, err);
+    return new KafkaStorageError(
+      `${what}: fsync failed in log dir ${this.dir}: ${(err as Error)?.message ?? String(err)}`,
+      this.dir,
+      err,
+    );
   }
 
   /**
@@ -112,9 +116,15 @@ export class LogDirHealth {
     this._state = state;
     this.reason = reason;
     if (state === 'full') {
-      this.logger.warn({ dir: this.dir, reason }, 'log dir is full: writes refused (produce answers KAFKA_STORAGE_ERROR), reads served, until space is freed');
+      this.logger.warn(
+        { dir: this.dir, reason },
+        'log dir is full: writes refused (produce answers KAFKA_STORAGE_ERROR), reads served, until space is freed',
+      );
     } else if (state === 'failed') {
-      this.logger.error({ dir: this.dir, reason }, 'log dir failed: nothing more is written or acknowledged from it until the broker restarts; reads served');
+      this.logger.error(
+        { dir: this.dir, reason },
+        'log dir failed: nothing more is written or acknowledged from it until the broker restarts; reads served',
+      );
     } else {
       this.logger.info({ dir: this.dir }, 'log dir has space again: writes accepted');
     }

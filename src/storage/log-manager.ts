@@ -84,7 +84,12 @@ export class LogManager {
     this.cleaner =
       opts.cleanerEnable === false
         ? null
-        : new LogCleaner({ logs: () => this.byName.values(), backoffMs: opts.cleanerBackoffMs ?? 15_000, now: this.now, logger: this.logger });
+        : new LogCleaner({
+            logs: () => this.byName.values(),
+            backoffMs: opts.cleanerBackoffMs ?? 15_000,
+            now: this.now,
+            logger: this.logger,
+          });
     for (const d of opts.logDirs) this.dirCounts.set(d, 0);
     for (const h of opts.dirHealth ?? []) this.health.set(h.dir, h);
   }
@@ -192,7 +197,12 @@ export class LogManager {
    * `syncDir: false` the new directory's entry in its log dir is not fsynced:
    * the caller creating many logs calls `syncDirs` once for all of them.
    */
-  async createLog(topic: string, partition: number, config: LogConfig, opts: { syncDir?: boolean } = {}): Promise<PartitionLog> {
+  async createLog(
+    topic: string,
+    partition: number,
+    config: LogConfig,
+    opts: { syncDir?: boolean } = {},
+  ): Promise<PartitionLog> {
     const name = LogManager.dirName(topic, partition);
     const existing = this.byName.get(name);
     if (existing) return existing;
@@ -223,7 +233,11 @@ export class LogManager {
    * renamed directories are removed in the background after file.delete.delay.ms
    * (at once with `removeNow`; should the broker stop first, at the next start).
    */
-  async deleteLogs(parts: Iterable<{ topic: string; partition: number }>, slice?: TimeSlice, opts: { removeNow?: boolean } = {}): Promise<void> {
+  async deleteLogs(
+    parts: Iterable<{ topic: string; partition: number }>,
+    slice?: TimeSlice,
+    opts: { removeNow?: boolean } = {},
+  ): Promise<void> {
     const parents = new Set<string>();
     for (const { topic, partition } of parts) {
       const name = LogManager.dirName(topic, partition);
@@ -398,7 +412,11 @@ export class LogManager {
           unclean.add(d);
         }
       }
-      if (unclean.has(d)) this.logger.warn({ dir: d, state: health.state }, 'log dir closed without a clean-shutdown marker (writes failed): the next start recovers its logs');
+      if (unclean.has(d))
+        this.logger.warn(
+          { dir: d, state: health.state },
+          'log dir closed without a clean-shutdown marker (writes failed): the next start recovers its logs',
+        );
     }
   }
 

@@ -21,7 +21,13 @@ import {
 } from '../protocol/records/batch-header.ts';
 import { fsyncDir } from './checkpoint.ts';
 import { fdatasyncAsync } from './file-io.ts';
-import { CorruptRecordError, InvariantViolation, KafkaStorageError, OffsetOutOfRangeError, invariant } from './errors.ts';
+import {
+  CorruptRecordError,
+  InvariantViolation,
+  KafkaStorageError,
+  OffsetOutOfRangeError,
+  invariant,
+} from './errors.ts';
 import { LogDirHealth } from './log-dir-health.ts';
 import { type EpochEntry, LeaderEpochCache } from './leader-epoch-cache.ts';
 import type { LogConfig } from './log-config.ts';
@@ -180,14 +186,27 @@ export class PartitionLog {
       const prev = this.segments[this.segments.length - 1];
       const mayHoldUnflushed = i === bases.length - 1 || bases[i + 1] > recoveryPoint;
       let ok = !mayHoldUnflushed && seg.loadTail();
-      if (!mayHoldUnflushed && !ok) this.logger.warn({ dir: this.dir, segment: bases[i] }, 'index files missing or inconsistent: rebuilding from the log');
+      if (!mayHoldUnflushed && !ok)
+        this.logger.warn(
+          { dir: this.dir, segment: bases[i] },
+          'index files missing or inconsistent: rebuilding from the log',
+        );
       if (ok && prev && seg.baseOffset < prev.nextOffset) ok = false;
       if (!ok) {
         recovered = true;
         const r = seg.recover(prev ? prev.nextOffset : 0);
         this.auxWrite(() => seg.persistIndexes(), 'index files of a recovered segment');
         if (r.droppedBytes > 0) {
-          this.logger.warn({ dir: this.dir, segment: bases[i], validBytes: r.validBytes, droppedBytes: r.droppedBytes, reason: r.reason }, 'recovery truncated a torn or corrupt segment tail');
+          this.logger.warn(
+            {
+              dir: this.dir,
+              segment: bases[i],
+              validBytes: r.validBytes,
+              droppedBytes: r.droppedBytes,
+              reason: r.reason,
+            },
+            'recovery truncated a torn or corrupt segment tail',
+          );
         }
         // Assign epochs from what survives (the checkpoint may be behind).
         seg.scan(0, seg.size, false, (b, at) => {
@@ -195,7 +214,10 @@ export class PartitionLog {
           if (e > this.epochs.latestEpoch) this.epochs.assign(e, hdr.baseOffset(b, at));
         });
         if (seg.size === 0 && prev && seg.baseOffset < prev.nextOffset) {
-          this.logger.warn({ dir: this.dir, segment: bases[i] }, 'recovery dropped an empty segment overlapping the one before');
+          this.logger.warn(
+            { dir: this.dir, segment: bases[i] },
+            'recovery dropped an empty segment overlapping the one before',
+          );
           seg.markDeleted();
           continue;
         }
@@ -203,7 +225,10 @@ export class PartitionLog {
           this.segments.push(seg);
           for (let j = i + 1; j < bases.length; j++) {
             const later = LogSegment.open(this.dir, bases[j], this.settings);
-            this.logger.warn({ dir: this.dir, segment: bases[j], bytes: later.size }, 'recovery dropped a segment after a truncated one');
+            this.logger.warn(
+              { dir: this.dir, segment: bases[j], bytes: later.size },
+              'recovery dropped a segment after a truncated one',
+            );
             later.markDeleted();
           }
           break;
@@ -220,7 +245,10 @@ export class PartitionLog {
     let lso = Math.max(opts.logStartOffset ?? 0, this.segments[0].baseOffset);
     if (lso > leo) {
       // The checkpointed start is past what survived: start over there, empty.
-      this.logger.warn({ dir: this.dir, logStartOffset: lso, logEndOffset: leo }, 'log start offset beyond the recovered log end: starting empty');
+      this.logger.warn(
+        { dir: this.dir, logStartOffset: lso, logEndOffset: leo },
+        'log start offset beyond the recovered log end: starting empty',
+      );
       for (const s of this.segments) s.markDeleted();
       this.segments = [LogSegment.create(this.dir, lso, this.settings, this.now())];
       this.dirDirty = true;
@@ -330,13 +358,17 @@ export class PartitionLog {
   private checkOffsets(): void {
     invariant(
       this._logStartOffset <= this._highWatermark && this._highWatermark <= this.logEndOffset,
-      () => `offsets out of order: log start ${this._logStartOffset}, high watermark ${this._highWatermark}, log end ${this.logEndOffset}`,
+      () =>
+        `offsets out of order: log start ${this._logStartOffset}, high watermark ${this._highWatermark}, log end ${this.logEndOffset}`,
     );
   }
 
   setHighWatermark(offset: number): void {
     invariant(offset <= this.logEndOffset, () => `high watermark ${offset} above log end offset ${this.logEndOffset}`);
-    invariant(offset >= this._logStartOffset, () => `high watermark ${offset} below log start offset ${this._logStartOffset}`);
+    invariant(
+      offset >= this._logStartOffset,
+      () => `high watermark ${offset} below log start offset ${this._logStartOffset}`,
+    );
     this._highWatermark = offset;
   }
 
@@ -354,16 +386,20 @@ export class PartitionLog {
   append(records: Buffer, opts: { leaderEpoch: number; logAppendTime?: number }): AppendInfo {
     invariant(!this.closed, 'append to a closed log');
     if (this.dirHealth.state !== 'online') throw this.dirHealth.refusal();
-    if (records.length < BATCH_HEADER_SIZE) throw new CorruptRecordError(`${records.length} bytes are not a record batch`);
+    if (records.length < BATCH_HEADER_SIZE)
+      throw new CorruptRecordError(`${records.length} bytes are not a record batch`);
     const firstOffset = this.logEndOffset;
     let next = firstOffset;
     let maxTimestamp = -1;
     let hasProducer = false;
     for (let at = 0; at < records.length; ) {
-      if (records.length - at < BATCH_HEADER_SIZE) throw new CorruptRecordError(`trailing ${records.length - at} bytes after the last batch`);
+      if (records.length - at < BATCH_HEADER_SIZE)
+        throw new CorruptRecordError(`trailing ${records.length - at} bytes after the last batch`);
       const size = hdr.totalSize(records, at);
-      if (size < BATCH_HEADER_SIZE || at + size > records.length) throw new CorruptRecordError(`batch at byte ${at} claims ${size} bytes`);
-      if (hdr.magic(records, at) !== 2) throw new CorruptRecordError(`batch at byte ${at} has magic ${hdr.magic(records, at)}`);
+      if (size < BATCH_HEADER_SIZE || at + size > records.length)
+        throw new CorruptRecordError(`batch at byte ${at} claims ${size} bytes`);
+      if (hdr.magic(records, at) !== 2)
+        throw new CorruptRecordError(`batch at byte ${at} has magic ${hdr.magic(records, at)}`);
       const delta = hdr.lastOffsetDelta(records, at);
       if (delta < 0) throw new CorruptRecordError(`batch at byte ${at} has last offset delta ${delta}`);
       setBaseOffset(records, at, next);
@@ -393,7 +429,8 @@ export class PartitionLog {
     }
     invariant(seg.nextOffset === next, () => `segment next offset ${seg.nextOffset} after append, expected ${next}`);
     if (hasProducer) {
-      for (let at = 0; at < records.length; at += hdr.totalSize(records, at)) this.producerState.onBatchHeader(records, at);
+      for (let at = 0; at < records.length; at += hdr.totalSize(records, at))
+        this.producerState.onBatchHeader(records, at);
     }
     if (next - this._recoveryPoint >= this._config.flushMessages) this.kickFlush();
     return {
@@ -408,7 +445,10 @@ export class PartitionLog {
   private maybeRoll(incomingBytes: number, incomingMaxTs: number, lastOffset: number): void {
     const seg = this.active;
     if (seg.size === 0) return;
-    const waited = seg.firstBatchTimestamp >= 0 && incomingMaxTs >= 0 ? incomingMaxTs - seg.firstBatchTimestamp : this.now() - seg.createdMs;
+    const waited =
+      seg.firstBatchTimestamp >= 0 && incomingMaxTs >= 0
+        ? incomingMaxTs - seg.firstBatchTimestamp
+        : this.now() - seg.createdMs;
     let reason: string | null = null;
     if (seg.size + incomingBytes > this._config.segmentBytes) reason = 'segment.bytes';
     else if (seg.isIndexFull) reason = 'segment.index.bytes';
@@ -480,7 +520,7 @@ export class PartitionLog {
         return;
       }
       const still: FlushWaiter[] = [];
-      for (const w of this.waiters) (w.offset <= this._recoveryPoint ? w.resolve() : still.push(w));
+      for (const w of this.waiters) w.offset <= this._recoveryPoint ? w.resolve() : still.push(w);
       this.waiters = still;
       if (!still.length) return;
     }
@@ -534,14 +574,26 @@ export class PartitionLog {
    * caller's own. `regions` (with `pins`): a large read from a segment file
    * comes back as `region`, a FileRegion the transport sends in place.
    */
-  read(fetchOffset: number, maxBytes: number, opts: { maxOffset?: number; minOneBatch?: boolean; pins?: Pin[]; regions?: boolean } = {}): ReadResult {
+  read(
+    fetchOffset: number,
+    maxBytes: number,
+    opts: { maxOffset?: number; minOneBatch?: boolean; pins?: Pin[]; regions?: boolean } = {},
+  ): ReadResult {
     const leo = this.logEndOffset;
-    if (fetchOffset < this._logStartOffset || fetchOffset > leo) throw new OffsetOutOfRangeError(fetchOffset, this._logStartOffset, leo);
+    if (fetchOffset < this._logStartOffset || fetchOffset > leo)
+      throw new OffsetOutOfRangeError(fetchOffset, this._logStartOffset, leo);
     const maxOffset = Math.min(opts.maxOffset ?? leo, leo);
     if (fetchOffset >= maxOffset) return { batches: [], bytes: 0 };
     const minOne = opts.minOneBatch ?? true;
     for (let i = this.segmentIndexFor(fetchOffset); i < this.segments.length; i++) {
-      const r = this.segments[i].read(fetchOffset, maxBytes, maxOffset, minOne, opts.pins ?? null, opts.regions ?? false);
+      const r = this.segments[i].read(
+        fetchOffset,
+        maxBytes,
+        maxOffset,
+        minOne,
+        opts.pins ?? null,
+        opts.regions ?? false,
+      );
       if (r) return r;
     }
     return { batches: [], bytes: 0 };
@@ -591,7 +643,11 @@ export class PartitionLog {
   latestTimestampOffset(): { offset: number; timestamp: number } | null {
     let best: { offset: number; timestamp: number } | null = null;
     for (const seg of this.segments) {
-      if (seg.maxTimestamp >= 0 && seg.nextOffset > this._logStartOffset && (!best || seg.maxTimestamp > best.timestamp)) {
+      if (
+        seg.maxTimestamp >= 0 &&
+        seg.nextOffset > this._logStartOffset &&
+        (!best || seg.maxTimestamp > best.timestamp)
+      ) {
         best = { offset: Math.max(seg.maxTimestampOffset, this._logStartOffset), timestamp: seg.maxTimestamp };
       }
     }
@@ -607,7 +663,8 @@ export class PartitionLog {
 
   /** DeleteRecords: the log now starts at `offset` (<= high watermark); whole segments below go. */
   async deleteRecordsBefore(offset: number): Promise<void> {
-    if (offset > this._highWatermark || offset < 0) throw new OffsetOutOfRangeError(offset, this._logStartOffset, this._highWatermark);
+    if (offset > this._highWatermark || offset < 0)
+      throw new OffsetOutOfRangeError(offset, this._logStartOffset, this._highWatermark);
     if (offset <= this._logStartOffset) return;
     this.moveLogStartOffset(offset);
     this.deleteSegmentsWhile(() => false);
@@ -671,13 +728,19 @@ export class PartitionLog {
       }
       return false;
     });
-    if (n) void Promise.resolve(this.onLogStartOffsetChange?.(this)).catch((err) => this.logger.error({ dir: this.dir, err }, 'log start offset checkpoint failed'));
+    if (n)
+      void Promise.resolve(this.onLogStartOffsetChange?.(this)).catch((err) =>
+        this.logger.error({ dir: this.dir, err }, 'log start offset checkpoint failed'),
+      );
     return n;
   }
 
   /** Replication: drop everything at and above `offset` (never below the high watermark). */
   truncateTo(offset: number): void {
-    invariant(offset >= this._highWatermark, () => `truncation to ${offset} below the high watermark ${this._highWatermark}`);
+    invariant(
+      offset >= this._highWatermark,
+      () => `truncation to ${offset} below the high watermark ${this._highWatermark}`,
+    );
     if (offset >= this.logEndOffset) return;
     while (this.segments.length > 1 && this.active.baseOffset >= offset) {
       const seg = this.segments.pop()!;
@@ -686,9 +749,14 @@ export class PartitionLog {
     const seg = this.active;
     seg.truncateTo(offset);
     if (!seg.tail) this.enableTailCache(seg);
-    invariant(this.logEndOffset >= this._highWatermark, () => `truncation to ${offset} left log end offset ${this.logEndOffset} below the high watermark ${this._highWatermark}`);
+    invariant(
+      this.logEndOffset >= this._highWatermark,
+      () =>
+        `truncation to ${offset} left log end offset ${this.logEndOffset} below the high watermark ${this._highWatermark}`,
+    );
     this._recoveryPoint = Math.min(this._recoveryPoint, this.logEndOffset);
-    if (this.epochs.truncateFromEnd(this.logEndOffset)) this.auxWrite(() => this.epochs.save(), 'leader-epoch checkpoint');
+    if (this.epochs.truncateFromEnd(this.logEndOffset))
+      this.auxWrite(() => this.epochs.save(), 'leader-epoch checkpoint');
     this.rebuildProducerState();
     this.checkOffsets();
   }
@@ -787,7 +855,9 @@ export class PartitionLog {
  * cleaner never touches, within the lag.
  */
 function maxSegmentMs(c: LogConfig): number {
-  return c.cleanupPolicy.includes('compact') && c.maxCompactionLagMs > 0 ? Math.min(c.maxCompactionLagMs, c.segmentMs) : c.segmentMs;
+  return c.cleanupPolicy.includes('compact') && c.maxCompactionLagMs > 0
+    ? Math.min(c.maxCompactionLagMs, c.segmentMs)
+    : c.segmentMs;
 }
 
 export { segmentFileName };

@@ -87,7 +87,8 @@ export class ProducerStateManager {
     if (!e) return 'ok';
     if (epoch === e.epoch) {
       for (const b of e.batches) {
-        if (b.firstSeq === firstSeq && b.lastSeq === lastSeq) return { duplicateOf: { firstOffset: b.firstOffset, lastOffset: b.lastOffset } };
+        if (b.firstSeq === firstSeq && b.lastSeq === lastSeq)
+          return { duplicateOf: { firstOffset: b.firstOffset, lastOffset: b.lastOffset } };
       }
     }
     if (epoch < e.epoch) return 'INVALID_PRODUCER_EPOCH';
@@ -98,7 +99,15 @@ export class ProducerStateManager {
   }
 
   /** Record an appended batch (header fields only). */
-  onAppend(producerId: number, epoch: number, firstSeq: number, lastSeq: number, firstOffset: number, lastOffset: number, timestamp: number): void {
+  onAppend(
+    producerId: number,
+    epoch: number,
+    firstSeq: number,
+    lastSeq: number,
+    firstOffset: number,
+    lastOffset: number,
+    timestamp: number,
+  ): void {
     if (producerId === NO_PRODUCER_ID) return;
     let e = this.producers.get(producerId);
     if (!e) {
@@ -203,7 +212,7 @@ export class ProducerStateManager {
       return false;
     }
     if (buf.length < 10 || buf.readInt16BE(0) !== SNAPSHOT_VERSION) return false;
-    if ((crc32c(buf.subarray(6)) >>> 0) !== buf.readUInt32BE(2)) return false;
+    if (crc32c(buf.subarray(6)) >>> 0 !== buf.readUInt32BE(2)) return false;
     const next = new Map<number, ProducerEntry>();
     let at = 10;
     const i64 = () => {

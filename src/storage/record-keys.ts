@@ -59,7 +59,8 @@ export function forEachRecord(buf: Buffer, at: number, size: number, visit: (r: 
     if (keyLength > 0) pos += keyLength;
     let valueLength: number;
     [valueLength, pos] = readVarint(buf, pos, recEnd);
-    if (pos > recEnd || (valueLength > 0 && pos + valueLength > recEnd)) throw new CorruptRecordError('record fields past the record');
+    if (pos > recEnd || (valueLength > 0 && pos + valueLength > recEnd))
+      throw new CorruptRecordError('record fields past the record');
     visit({ start, end: recEnd, offsetDelta, keyStart, keyLength, valueLength });
     pos = recEnd;
   }

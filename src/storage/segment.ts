@@ -175,7 +175,8 @@ export class LogSegment {
     }
     if (this.bytesSinceIndexEntry >= this.settings.indexIntervalBytes) {
       this.offsetIndex.append(lastOffset - this.baseOffset, pos);
-      if (this.maxTimestamp >= 0) this.timeIndex.maybeAppend(this.maxTimestamp, this.maxTimestampOffset - this.baseOffset);
+      if (this.maxTimestamp >= 0)
+        this.timeIndex.maybeAppend(this.maxTimestamp, this.maxTimestampOffset - this.baseOffset);
       this.bytesSinceIndexEntry = 0;
     }
     this.bytesSinceIndexEntry += size;
@@ -195,13 +196,22 @@ export class LogSegment {
       try {
         fs.ftruncateSync(this.fd, pos);
       } catch (cut) {
-        throw errnoError('EIO', `append failed (${(err as Error).message}) and its partial write could not be cut off (${(cut as Error).message})`);
+        throw errnoError(
+          'EIO',
+          `append failed (${(err as Error).message}) and its partial write could not be cut off (${(cut as Error).message})`,
+        );
       }
       throw err;
     }
     for (let at = 0; at < records.length; ) {
       const size = hdr.totalSize(records, at);
-      this.onBatch(hdr.baseOffset(records, at), hdr.lastOffset(records, at), hdr.maxTimestamp(records, at), pos + at, size);
+      this.onBatch(
+        hdr.baseOffset(records, at),
+        hdr.lastOffset(records, at),
+        hdr.maxTimestamp(records, at),
+        pos + at,
+        size,
+      );
       at += size;
     }
     this.tail?.add(records, pos);
@@ -211,7 +221,8 @@ export class LogSegment {
 
   /** Becoming inactive, step 1 (may throw; repeatable): final time index entry, indexes written. */
   prepareRoll(): void {
-    if (this.maxTimestamp >= 0) this.timeIndex.maybeAppend(this.maxTimestamp, this.maxTimestampOffset - this.baseOffset);
+    if (this.maxTimestamp >= 0)
+      this.timeIndex.maybeAppend(this.maxTimestamp, this.maxTimestampOffset - this.baseOffset);
     this.persistIndexes();
   }
 
@@ -324,7 +335,14 @@ export class LogSegment {
    * With `regions` too, a read from the file of FILE_REGION_MIN_BYTES or more
    * is not read at all: it comes back as `region` (pinned on `pins` as well).
    */
-  read(fetchOffset: number, maxBytes: number, maxOffset: number, minOneBatch: boolean, pins: Pin[] | null, regions = false): SegmentRead | null {
+  read(
+    fetchOffset: number,
+    maxBytes: number,
+    maxOffset: number,
+    minOneBatch: boolean,
+    pins: Pin[] | null,
+    regions = false,
+  ): SegmentRead | null {
     const first = this.locate(fetchOffset);
     if (!first) return null;
     const empty: SegmentRead = { batches: [], bytes: 0 };
@@ -407,7 +425,14 @@ export class LogSegment {
     };
   }
 
-  private readFromTail(tail: TailCache, ci: number, pos: number, limit: number, maxOffset: number, pins: Pin[] | null): SegmentRead {
+  private readFromTail(
+    tail: TailCache,
+    ci: number,
+    pos: number,
+    limit: number,
+    maxOffset: number,
+    pins: Pin[] | null,
+  ): SegmentRead {
     const batches: Buffer[] = [];
     let bytes = 0;
     for (; ci < tail.chunks.length; ci++) {
@@ -514,7 +539,8 @@ export class LogSegment {
       const last = base + hdr.lastOffsetDelta(b, at);
       if (b.readInt8(at + OFF_MAGIC) !== 2) reason = `magic ${b.readInt8(at + OFF_MAGIC)} at position ${pos}`;
       else if (!isBatchCrcValid(b, at, size)) reason = `CRC mismatch at position ${pos}`;
-      else if (base < next || last < base) reason = `offsets ${base}..${last} at position ${pos} do not follow ${next - 1}`;
+      else if (base < next || last < base)
+        reason = `offsets ${base}..${last} at position ${pos} do not follow ${next - 1}`;
       else if (last - this.baseOffset > INT32_MAX) reason = `offset ${last} too far from segment base`;
       if (reason) return false;
       this.onBatch(base, last, hdr.maxTimestamp(b, at), pos, size);

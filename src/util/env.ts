@@ -89,7 +89,8 @@ export class SimulatedEnv implements Env {
     for (;;) {
       this.timers = this.timers.filter((t) => !t.cancelled);
       let first: SimTimer | undefined;
-      for (const t of this.timers) if (t.at <= until && (!first || t.at < first.at || (t.at === first.at && t.seq < first.seq))) first = t;
+      for (const t of this.timers)
+        if (t.at <= until && (!first || t.at < first.at || (t.at === first.at && t.seq < first.seq))) first = t;
       if (!first) break;
       first.cancelled = true;
       this.clock = Math.max(this.clock, first.at);
@@ -114,7 +115,9 @@ export class SimulatedEnv implements Env {
   }
 
   uuid(): string {
-    const hex = (this.nextBits().toString(16).padStart(16, '0') + this.nextBits().toString(16).padStart(16, '0')).split('');
+    const hex = (this.nextBits().toString(16).padStart(16, '0') + this.nextBits().toString(16).padStart(16, '0')).split(
+      '',
+    );
     hex[12] = '4'; // version 4 layout, as randomUUID()
     hex[16] = '89ab'[parseInt(hex[16], 16) & 3];
     const h = hex.join('');

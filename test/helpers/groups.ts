@@ -12,7 +12,16 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { AssignerProtocol, Kafka, Partitioners, logLevel, type Admin, type Consumer, type KafkaConfig, type Producer } from 'kafkajs';
+import {
+  AssignerProtocol,
+  Kafka,
+  Partitioners,
+  logLevel,
+  type Admin,
+  type Consumer,
+  type KafkaConfig,
+  type Producer,
+} from 'kafkajs';
 import { startTestBroker, type StartOptions, type TestBroker } from './broker.ts';
 import type { KafkaClient } from '../../src/client/index.ts';
 import { ErrorCode, errorName } from '../../src/protocol/error-codes.ts';
@@ -26,7 +35,12 @@ export const PARTITIONS = 6;
 export const ALL = [...Array(PARTITIONS).keys()];
 
 /** Polls fn until it returns something other than undefined / false (its errors count as not yet). */
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 45_000, diag?: () => unknown): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs = 45_000,
+  diag?: () => unknown,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastErr: unknown;
   for (;;) {
@@ -37,7 +51,11 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined |
       lastErr = e;
     }
     if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${what}` + (lastErr ? ` (last error: ${lastErr})` : '') + (diag ? `\n${JSON.stringify(diag(), null, 1)}` : ''));
+      throw new Error(
+        `timed out waiting for ${what}` +
+          (lastErr ? ` (last error: ${lastErr})` : '') +
+          (diag ? `\n${JSON.stringify(diag(), null, 1)}` : ''),
+      );
     }
     await new Promise((r) => setTimeout(r, 250));
   }
@@ -68,11 +86,16 @@ export interface GroupsClusterOptions<B extends TestBroker> {
  * delay, 1 partition by default) with a connected kafkajs admin and producer,
  * and stop them. The returned object's fields are set once before() has run.
  */
-export function useGroupsCluster<B extends TestBroker = TestBroker>(clientId: string, opts: GroupsClusterOptions<B> = {}): GroupsCluster<B> {
+export function useGroupsCluster<B extends TestBroker = TestBroker>(
+  clientId: string,
+  opts: GroupsClusterOptions<B> = {},
+): GroupsCluster<B> {
   const c = {} as Partial<GroupsCluster<B>>;
   const startBroker = opts.startBroker ?? (startTestBroker as unknown as (o: StartOptions) => Promise<B>);
   before(async () => {
-    c.broker = await startBroker({ overrides: { 'group.initial.rebalance.delay.ms': '0', 'num.partitions': '1', ...opts.overrides } });
+    c.broker = await startBroker({
+      overrides: { 'group.initial.rebalance.delay.ms': '0', 'num.partitions': '1', ...opts.overrides },
+    });
     c.kafka = new Kafka({
       clientId,
       brokers: [c.broker.bootstrapServers],
@@ -95,7 +118,11 @@ export function useGroupsCluster<B extends TestBroker = TestBroker>(clientId: st
 
 // ---------------------------------------------------------------- group state
 
-export interface GroupView { state: string; protocol: string; members: { memberId: string; clientId: string; partitions: number[] }[] }
+export interface GroupView {
+  state: string;
+  protocol: string;
+  members: { memberId: string; clientId: string; partitions: number[] }[];
+}
 
 /** DescribeGroups, with each member's assignment of `topic` decoded (sorted partitions). */
 export async function describeGroup(admin: Admin, groupId: string, topic: string): Promise<GroupView> {
@@ -106,7 +133,11 @@ export async function describeGroup(admin: Admin, groupId: string, topic: string
     protocol: g.protocol,
     members: g.members.map((m) => {
       const a = m.memberAssignment.length > 0 ? AssignerProtocol.MemberAssignment.decode(m.memberAssignment) : null;
-      return { memberId: m.memberId, clientId: m.clientId, partitions: [...(a?.assignment[topic] ?? [])].sort((x, y) => x - y) };
+      return {
+        memberId: m.memberId,
+        clientId: m.clientId,
+        partitions: [...(a?.assignment[topic] ?? [])].sort((x, y) => x - y),
+      };
     }),
   };
 }
@@ -118,18 +149,31 @@ export async function describeGroup(admin: Admin, groupId: string, topic: string
  * consumer-protocol group is Dead with no members.
  */
 export async function describeConsumerGroup(client: KafkaClient, groupId: string, topic: string): Promise<GroupView> {
-  const res = await client.groupRequestRaw(groupId, 'ConsumerGroupDescribe', { groupIds: [groupId], includeAuthorizedOperations: false });
+  const res = await client.groupRequestRaw(groupId, 'ConsumerGroupDescribe', {
+    groupIds: [groupId],
+    includeAuthorizedOperations: false,
+  });
   const g = res.groups[0];
   if (g.errorCode === ErrorCode.GROUP_ID_NOT_FOUND) return { state: 'Dead', protocol: '', members: [] };
-  if (g.errorCode !== ErrorCode.NONE) throw new Error(`ConsumerGroupDescribe ${groupId}: ${errorName(g.errorCode)} ${g.errorMessage ?? ''}`);
+  if (g.errorCode !== ErrorCode.NONE)
+    throw new Error(`ConsumerGroupDescribe ${groupId}: ${errorName(g.errorCode)} ${g.errorMessage ?? ''}`);
   return {
     state: g.groupState,
     protocol: g.assignorName,
-    members: g.members.map((m: { memberId: string; clientId: string; assignment: { topicPartitions: { topicName: string; partitions: number[] }[] } }) => ({
-      memberId: m.memberId,
-      clientId: m.clientId,
-      partitions: m.assignment.topicPartitions.filter((t) => t.topicName === topic).flatMap((t) => t.partitions).sort((x, y) => x - y),
-    })),
+    members: g.members.map(
+      (m: {
+        memberId: string;
+        clientId: string;
+        assignment: { topicPartitions: { topicName: string; partitions: number[] }[] };
+      }) => ({
+        memberId: m.memberId,
+        clientId: m.clientId,
+        partitions: m.assignment.topicPartitions
+          .filter((t) => t.topicName === topic)
+          .flatMap((t) => t.partitions)
+          .sort((x, y) => x - y),
+      }),
+    ),
   };
 }
 
@@ -147,7 +191,11 @@ export class CommitWatcher {
   private running = true;
   private readonly loop: Promise<void>;
 
-  constructor(private readonly admin: Admin, private readonly groupId: string, private readonly topic: string) {
+  constructor(
+    private readonly admin: Admin,
+    private readonly groupId: string,
+    private readonly topic: string,
+  ) {
     this.loop = (async () => {
       while (this.running) {
         await this.sample().catch(() => undefined);
@@ -162,7 +210,8 @@ export class CommitWatcher {
     for (const { partition, offset } of res[0].partitions) {
       const o = Number(offset);
       const prev = this.last.get(partition);
-      if (prev !== undefined && o < prev) this.regressions.push(`partition ${partition}: committed offset went from ${prev} to ${o}`);
+      if (prev !== undefined && o < prev)
+        this.regressions.push(`partition ${partition}: committed offset went from ${prev} to ${o}`);
       if (prev === undefined || o > prev) this.last.set(partition, o);
     }
     return this.last;
@@ -177,7 +226,19 @@ export class CommitWatcher {
 // ---------------------------------------------------------------- python members
 
 /** A JSON line of groups_consumer.py. */
-export interface PyEvent { ev: string; ok?: boolean; partitions?: number[]; tps?: string[]; t?: string; p?: number; o?: number; v?: string; generation?: number; msg?: string; lib?: string }
+export interface PyEvent {
+  ev: string;
+  ok?: boolean;
+  partitions?: number[];
+  tps?: string[];
+  t?: string;
+  p?: number;
+  o?: number;
+  v?: string;
+  generation?: number;
+  msg?: string;
+  lib?: string;
+}
 
 /** A group member process running test/interop/py/groups_consumer.py. */
 export class PyMember {
@@ -199,12 +260,28 @@ export class PyMember {
   private readonly exit: Promise<number | null>;
 
   /** python: the interpreter (default PY; currentPython() in test/helpers/pyclient.ts for the current confluent-kafka). */
-  constructor(readonly name: string, argv: string[], python: string = PY) {
-    this.proc = spawn(python, [path.join(PY_DIR, 'groups_consumer.py'), '--client-id', name, ...argv], { stdio: ['pipe', 'pipe', 'pipe'] });
-    this.exit = new Promise((resolve) => this.proc.on('exit', (code) => { this.exited = true; this.exitCode = code; resolve(code); }));
+  constructor(
+    readonly name: string,
+    argv: string[],
+    python: string = PY,
+  ) {
+    this.proc = spawn(python, [path.join(PY_DIR, 'groups_consumer.py'), '--client-id', name, ...argv], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    this.exit = new Promise((resolve) =>
+      this.proc.on('exit', (code) => {
+        this.exited = true;
+        this.exitCode = code;
+        resolve(code);
+      }),
+    );
     readline.createInterface({ input: this.proc.stdout! }).on('line', (line) => {
       let e: PyEvent;
-      try { e = JSON.parse(line); } catch { return; }
+      try {
+        e = JSON.parse(line);
+      } catch {
+        return;
+      }
       this.events.push(e);
       if (e.ev === 'owned') {
         this.owned = e.partitions;
@@ -215,7 +292,9 @@ export class PyMember {
       if (e.ev === 'left') this.left = true;
       if (e.ev === 'closed') this.closed = true;
     });
-    this.proc.stderr!.on('data', (d) => { this.stderr += d; });
+    this.proc.stderr!.on('data', (d) => {
+      this.stderr += d;
+    });
   }
 
   /** Clean close: the member leaves the group. */
@@ -236,7 +315,9 @@ export class PyMember {
   /** The exit code once the process has exited, or undefined if it is still running after timeoutMs. */
   async waitExit(timeoutMs: number): Promise<number | null | undefined> {
     let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<undefined>((resolve) => { timer = setTimeout(() => resolve(undefined), timeoutMs); });
+    const timeout = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), timeoutMs);
+    });
     const r = await Promise.race([this.exit, timeout]);
     clearTimeout(timer);
     return r;
@@ -285,15 +366,36 @@ export async function pyGroupRebalanceScenario(cluster: GroupsCluster, o: PyGrou
   const live = () => members.filter((m) => !m.exited);
   const watcher = new CommitWatcher(admin, groupId, topic);
   const start = (name: string) => {
-    const m = new PyMember(name, [
-      '--client', o.client, '--bootstrap', broker.bootstrapServers, '--group', groupId, '--topic', topic,
-      '--strategy', o.strategy, '--session-timeout-ms', '6000', ...(o.extraArgs ?? []),
-    ], o.python);
+    const m = new PyMember(
+      name,
+      [
+        '--client',
+        o.client,
+        '--bootstrap',
+        broker.bootstrapServers,
+        '--group',
+        groupId,
+        '--topic',
+        topic,
+        '--strategy',
+        o.strategy,
+        '--session-timeout-ms',
+        '6000',
+        ...(o.extraArgs ?? []),
+      ],
+      o.python,
+    );
     members.push(m);
     return m;
   };
   const diag = () => ({
-    members: members.map((m) => ({ name: m.name, exited: m.exited, owned: m.owned, ...o.memberDiag(m), stderr: m.stderr.slice(-500) })),
+    members: members.map((m) => ({
+      name: m.name,
+      exited: m.exited,
+      owned: m.owned,
+      ...o.memberDiag(m),
+      stderr: m.stderr.slice(-500),
+    })),
   });
 
   /**
@@ -303,19 +405,28 @@ export async function pyGroupRebalanceScenario(cluster: GroupsCluster, o: PyGrou
    */
   const settle = async (label: string) => {
     let view: GroupView | undefined;
-    await waitFor(`${label}: the group to settle with ${live().length} members`, async () => {
-      view = await (o.view ? o.view(groupId, topic) : describeGroup(admin, groupId, topic));
-      if (view.state !== 'Stable' || view.members.length !== live().length) return false;
-      const fromBroker = view.members.map((m) => JSON.stringify(m.partitions)).sort();
-      const fromMembers = live().map((m) => JSON.stringify(m.owned ?? null)).sort();
-      if (JSON.stringify(fromBroker) !== JSON.stringify(fromMembers)) return false;
-      const covered = new Set(view.members.flatMap((m) => m.partitions));
-      return covered.size === PARTITIONS;
-    }, 60_000, () => ({ view, ...diag() }));
+    await waitFor(
+      `${label}: the group to settle with ${live().length} members`,
+      async () => {
+        view = await (o.view ? o.view(groupId, topic) : describeGroup(admin, groupId, topic));
+        if (view.state !== 'Stable' || view.members.length !== live().length) return false;
+        const fromBroker = view.members.map((m) => JSON.stringify(m.partitions)).sort();
+        const fromMembers = live()
+          .map((m) => JSON.stringify(m.owned ?? null))
+          .sort();
+        if (JSON.stringify(fromBroker) !== JSON.stringify(fromMembers)) return false;
+        const covered = new Set(view.members.flatMap((m) => m.partitions));
+        return covered.size === PARTITIONS;
+      },
+      60_000,
+      () => ({ view, ...diag() }),
+    );
     const owners = new Map<number, string[]>();
     for (const m of live()) for (const p of m.owned!) owners.set(p, [...(owners.get(p) ?? []), m.name]);
-    for (const p of ALL) assert.equal(owners.get(p)?.length, 1, `${label}: partition ${p} owned by ${JSON.stringify(owners.get(p))}`);
-    for (const m of live()) assert.ok(m.owned!.length >= 1, `${label}: ${m.name} owns nothing while there are enough partitions`);
+    for (const p of ALL)
+      assert.equal(owners.get(p)?.length, 1, `${label}: partition ${p} owned by ${JSON.stringify(owners.get(p))}`);
+    for (const m of live())
+      assert.ok(m.owned!.length >= 1, `${label}: ${m.name} owns nothing while there are enough partitions`);
   };
 
   /** Produces 2 records to every partition; each must reach exactly one live member, its owner. */
@@ -325,22 +436,34 @@ export async function pyGroupRebalanceScenario(cluster: GroupsCluster, o: PyGrou
     await producer.send({ topic, messages: values.map(({ p, v }) => ({ partition: p, value: v })) });
     const receivers = () => {
       const got = new Map<string, string[]>();
-      for (const m of members) for (const r of m.received) if (r.v.startsWith(`${label}:`)) got.set(r.v, [...(got.get(r.v) ?? []), m.name]);
+      for (const m of members)
+        for (const r of m.received) if (r.v.startsWith(`${label}:`)) got.set(r.v, [...(got.get(r.v) ?? []), m.name]);
       return got;
     };
-    await waitFor(`${label}: all ${values.length} records to be consumed`, () => receivers().size === values.length, 45_000, () => ({ received: [...receivers().keys()], ...diag() }));
+    await waitFor(
+      `${label}: all ${values.length} records to be consumed`,
+      () => receivers().size === values.length,
+      45_000,
+      () => ({ received: [...receivers().keys()], ...diag() }),
+    );
     const got = receivers();
     for (const { p, v } of values) {
       const who = got.get(v)!;
       assert.equal(who.length, 1, `${label}: ${v} consumed by ${JSON.stringify(who)}`);
       const owner = live().find((m) => m.owned!.includes(p));
-      assert.equal(who[0], owner?.name, `${label}: ${v} consumed by ${who[0]}, but partition ${p} is assigned to ${owner?.name}: ${JSON.stringify(diag())}`);
+      assert.equal(
+        who[0],
+        owner?.name,
+        `${label}: ${v} consumed by ${who[0]}, but partition ${p} is assigned to ${owner?.name}: ${JSON.stringify(diag())}`,
+      );
     }
   };
 
   try {
     // 1. three members share six partitions
-    start('m1'); start('m2'); start('m3');
+    start('m1');
+    start('m2');
+    start('m3');
     await settle('3 members');
     await produceAndCheck('three');
 
@@ -363,10 +486,15 @@ export async function pyGroupRebalanceScenario(cluster: GroupsCluster, o: PyGrou
 
     // the survivors commit everything they consumed: committed = log end, and never went backwards
     const ends = await admin.fetchTopicOffsets(topic);
-    await waitFor('committed offsets to reach the log end offsets', async () => {
-      const c = await watcher.sample();
-      return ends.every((e) => c.get(e.partition) === Number(e.high));
-    }, 30_000, () => ({ committed: [...watcher.last], ends }));
+    await waitFor(
+      'committed offsets to reach the log end offsets',
+      async () => {
+        const c = await watcher.sample();
+        return ends.every((e) => c.get(e.partition) === Number(e.high));
+      },
+      30_000,
+      () => ({ committed: [...watcher.last], ends }),
+    );
     for (const e of ends) assert.equal(Number(e.high), 8, `partition ${e.partition}: 4 rounds of 2 records`);
     assert.ok(watcher.samples > 5, 'the committed offsets were read over time');
     assert.deepEqual(watcher.regressions, []);
@@ -395,9 +523,21 @@ export class KafkajsMember {
   stopped = false;
   private readonly commitBelow?: (p: number) => number;
 
-  constructor(readonly name: string, kafka: Kafka, groupId: string, readonly topic: string, opts: KafkajsMemberOptions = {}) {
+  constructor(
+    readonly name: string,
+    kafka: Kafka,
+    groupId: string,
+    readonly topic: string,
+    opts: KafkajsMemberOptions = {},
+  ) {
     this.commitBelow = opts.commitBelow;
-    this.consumer = kafka.consumer({ groupId, sessionTimeout: opts.sessionTimeout ?? 6000, rebalanceTimeout: opts.rebalanceTimeout ?? 10_000, heartbeatInterval: 500, maxWaitTimeInMs: 300 });
+    this.consumer = kafka.consumer({
+      groupId,
+      sessionTimeout: opts.sessionTimeout ?? 6000,
+      rebalanceTimeout: opts.rebalanceTimeout ?? 10_000,
+      heartbeatInterval: 500,
+      maxWaitTimeInMs: 300,
+    });
     this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => {
       this.joins++;
       this.memberId = e.payload.memberId;
@@ -431,7 +571,8 @@ export class KafkajsMember {
 }
 
 /** Records as `partition@offset=value`, the form the tests compare. */
-export const recordKeys = (received: { p: number; o: number; v: string }[]) => received.map((r) => `${r.p}@${r.o}=${r.v}`);
+export const recordKeys = (received: { p: number; o: number; v: string }[]) =>
+  received.map((r) => `${r.p}@${r.o}=${r.v}`);
 
 // ---------------------------------------------------------------- KIP-848 members
 
@@ -492,7 +633,11 @@ export class Kip848Member {
     this.epoch = res.memberEpoch;
     if (res.assignment) {
       this.owned.clear();
-      for (const tp of res.assignment.topicPartitions) this.owned.set(tp.topicId, [...tp.partitions].sort((a: number, b: number) => a - b));
+      for (const tp of res.assignment.topicPartitions)
+        this.owned.set(
+          tp.topicId,
+          [...tp.partitions].sort((a: number, b: number) => a - b),
+        );
     }
   }
 
@@ -500,7 +645,9 @@ export class Kip848Member {
     this.running = true;
     this.loop = (async () => {
       while (this.running) {
-        await this.heartbeat().catch((e) => { this.errors.push(String(e)); });
+        await this.heartbeat().catch((e) => {
+          this.errors.push(String(e));
+        });
         await new Promise((r) => setTimeout(r, this.intervalMs)); // the member's heartbeat interval, as a client keeps it
       }
     })();

@@ -18,7 +18,9 @@ let classpath: Promise<string> | undefined;
 
 /** The reference Kafka's classpath (`<lib>/*`), resolving it with Maven on first use. */
 export function kafkaClasspath(): Promise<string> {
-  classpath ??= runOk('bash', [SCRIPT, 'classpath'], { timeoutMs: 600_000 }).then((r) => r.stdout.trim().split('\n').pop()!);
+  classpath ??= runOk('bash', [SCRIPT, 'classpath'], { timeoutMs: 600_000 }).then(
+    (r) => r.stdout.trim().split('\n').pop()!,
+  );
   return classpath;
 }
 
@@ -48,7 +50,12 @@ export async function compileJava(subdir: string): Promise<string> {
 }
 
 /** Runs `mainClass` with `args` on a classpath from compileJava (small heap, warnings-only logging). */
-export function runJava(cp: string, mainClass: string, args: string[], opts: RunOptions & { heap?: string } = {}): Promise<RunResult> {
+export function runJava(
+  cp: string,
+  mainClass: string,
+  args: string[],
+  opts: RunOptions & { heap?: string } = {},
+): Promise<RunResult> {
   return run(
     'java',
     [

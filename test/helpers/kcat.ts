@@ -53,8 +53,16 @@ export function parseKcatJson(stdout: string): KcatRecord[] {
 }
 
 /** Produces "key:value" lines with kcat -P -K: (and any extra args). */
-export async function kcatProduce(bootstrap: string, topic: string, lines: string[], extra: string[] = []): Promise<RunResult> {
-  return runOk(KCAT, ['-b', bootstrap, '-P', '-t', topic, '-K:', ...extra], { input: lines.join('\n') + '\n', timeoutMs: 60_000 });
+export async function kcatProduce(
+  bootstrap: string,
+  topic: string,
+  lines: string[],
+  extra: string[] = [],
+): Promise<RunResult> {
+  return runOk(KCAT, ['-b', bootstrap, '-P', '-t', topic, '-K:', ...extra], {
+    input: lines.join('\n') + '\n',
+    timeoutMs: 60_000,
+  });
 }
 
 export { run, runOk };

@@ -14,7 +14,13 @@ import { fileURLToPath } from 'node:url';
 /** The confluent-kafka version scripts/install-test-deps.sh installs (keep the two equal). */
 export const CURRENT_CK_VERSION = '2.16.1';
 /** The virtualenv scripts/install-test-deps.sh makes. */
-export const CURRENT_PY_VENV = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '.cache', 'py-current');
+export const CURRENT_PY_VENV = path.resolve(
+  path.dirname(fileURLToPath(import.meta.url)),
+  '..',
+  '..',
+  '.cache',
+  'py-current',
+);
 
 let checked: string | undefined;
 
@@ -26,12 +32,19 @@ let checked: string | undefined;
 export function currentPython(): string {
   if (checked) return checked;
   const py = process.env.SAMSA_TEST_PYTHON_CURRENT ?? path.join(CURRENT_PY_VENV, 'bin', 'python');
-  const howto = 'run `bash scripts/install-test-deps.sh` (npm test does) to create it, or set SAMSA_TEST_PYTHON_CURRENT';
+  const howto =
+    'run `bash scripts/install-test-deps.sh` (npm test does) to create it, or set SAMSA_TEST_PYTHON_CURRENT';
   if (!existsSync(py)) throw new Error(`the current confluent-kafka's python ${py} is missing: ${howto}`);
-  const r = spawnSync(py, ['-c', 'import confluent_kafka, importlib.metadata as m; print(m.version("confluent-kafka"))'], { encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(
+    py,
+    ['-c', 'import confluent_kafka, importlib.metadata as m; print(m.version("confluent-kafka"))'],
+    { encoding: 'utf8', timeout: 60_000 },
+  );
   const version = r.stdout?.trim();
   if (r.status !== 0 || version !== CURRENT_CK_VERSION) {
-    throw new Error(`${py} does not have confluent-kafka ${CURRENT_CK_VERSION} (${r.status === 0 ? `it has ${version}` : (r.stderr || String(r.error)).trim().slice(-500)}): ${howto}`);
+    throw new Error(
+      `${py} does not have confluent-kafka ${CURRENT_CK_VERSION} (${r.status === 0 ? `it has ${version}` : (r.stderr || String(r.error)).trim().slice(-500)}): ${howto}`,
+    );
   }
   checked = py;
   return py;

@@ -144,8 +144,18 @@ export class R {
 }
 
 /** A request frame: int32 size, then header v1 (key, version, correlation id, client id) or v2 (+ tags), then body. */
-export function requestFrame(apiKey: number, apiVersion: number, correlationId: number, body: Buffer, opts: { flexibleHeader?: boolean; clientId?: string | null } = {}): Buffer {
-  const h = new W().int16(apiKey).int16(apiVersion).int32(correlationId).string(opts.clientId === undefined ? 'samsa-wire-test' : opts.clientId);
+export function requestFrame(
+  apiKey: number,
+  apiVersion: number,
+  correlationId: number,
+  body: Buffer,
+  opts: { flexibleHeader?: boolean; clientId?: string | null } = {},
+): Buffer {
+  const h = new W()
+    .int16(apiKey)
+    .int16(apiVersion)
+    .int32(correlationId)
+    .string(opts.clientId === undefined ? 'samsa-wire-test' : opts.clientId);
   if (opts.flexibleHeader) h.emptyTags();
   const payload = Buffer.concat([h.build(), body]);
   return Buffer.concat([new W().int32(payload.length).build(), payload]);
@@ -159,10 +169,16 @@ export interface RecordSpec {
 }
 
 /** A magic-2 record batch (uncompressed) with a correct CRC32C. */
-export function recordBatch(records: RecordSpec[], opts: { baseTimestamp?: number; producerId?: bigint; producerEpoch?: number; baseSequence?: number } = {}): Buffer {
+export function recordBatch(
+  records: RecordSpec[],
+  opts: { baseTimestamp?: number; producerId?: bigint; producerEpoch?: number; baseSequence?: number } = {},
+): Buffer {
   const ts = BigInt(opts.baseTimestamp ?? Date.now());
   const recs: Buffer[] = records.map((r, i) => {
-    const body = new W().int8(0).varlong(BigInt(r.timestampDelta ?? 0)).varint(i);
+    const body = new W()
+      .int8(0)
+      .varlong(BigInt(r.timestampDelta ?? 0))
+      .varint(i);
     if (r.key === null) body.varint(-1);
     else body.varint(r.key.length).raw(r.key);
     if (r.value === null) body.varint(-1);
@@ -202,12 +218,24 @@ export const BATCH_ATTRIBUTES_OFFSET = 21;
 
 /** Produce v3 body: one topic, one partition, one batch. */
 export function produceV3Body(topic: string, partition: number, batch: Buffer, acks = -1, timeoutMs = 10_000): Buffer {
-  return new W().string(null).int16(acks).int32(timeoutMs).int32(1).string(topic).int32(1).int32(partition).bytes(batch).build();
+  return new W()
+    .string(null)
+    .int16(acks)
+    .int32(timeoutMs)
+    .int32(1)
+    .string(topic)
+    .int32(1)
+    .int32(partition)
+    .bytes(batch)
+    .build();
 }
 
 export interface ProduceV3Response {
   correlationId: number;
-  topics: { name: string; partitions: { index: number; errorCode: number; baseOffset: bigint; logAppendTime: bigint }[] }[];
+  topics: {
+    name: string;
+    partitions: { index: number; errorCode: number; baseOffset: bigint; logAppendTime: bigint }[];
+  }[];
   throttleMs: number;
 }
 
@@ -218,7 +246,8 @@ export function parseProduceV3(frame: Buffer): ProduceV3Response {
   for (let t = r.int32(); t > 0; t--) {
     const name = r.string()!;
     const partitions = [];
-    for (let p = r.int32(); p > 0; p--) partitions.push({ index: r.int32(), errorCode: r.int16(), baseOffset: r.int64(), logAppendTime: r.int64() });
+    for (let p = r.int32(); p > 0; p--)
+      partitions.push({ index: r.int32(), errorCode: r.int16(), baseOffset: r.int64(), logAppendTime: r.int64() });
     topics.push({ name, partitions });
   }
   return { correlationId, topics, throttleMs: r.int32() };
@@ -345,10 +374,17 @@ export class WireConn {
   /** Resolves once the broker has closed the connection (throws if it answers or stays open past timeoutMs). */
   async expectClose(timeoutMs = 10_000): Promise<void> {
     const f = await this.next(timeoutMs);
-    if (f !== undefined) throw new Error(`expected the broker to close the connection, got a ${f.length}-byte response`);
+    if (f !== undefined)
+      throw new Error(`expected the broker to close the connection, got a ${f.length}-byte response`);
   }
 
-  async request(apiKey: number, apiVersion: number, correlationId: number, body: Buffer, opts: { flexibleHeader?: boolean } = {}) {
+  async request(
+    apiKey: number,
+    apiVersion: number,
+    correlationId: number,
+    body: Buffer,
+    opts: { flexibleHeader?: boolean } = {},
+  ) {
     await this.write(requestFrame(apiKey, apiVersion, correlationId, body, opts));
     const f = await this.next();
     if (!f) throw new Error(`connection closed instead of answering api ${apiKey} v${apiVersion}`);

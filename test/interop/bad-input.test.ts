@@ -8,7 +8,14 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Kafka, logLevel } from 'kafkajs';
-import { startTestBroker, startChildBroker, uniqueTopic, sleep, type TestBroker, type ChildBroker } from '../helpers/broker.ts';
+import {
+  startTestBroker,
+  startChildBroker,
+  uniqueTopic,
+  sleep,
+  type TestBroker,
+  type ChildBroker,
+} from '../helpers/broker.ts';
 import {
   W,
   WireConn,
@@ -125,11 +132,20 @@ describe('bad input on raw sockets', () => {
     await c.expectClose();
     // Produce v3 with partitions = -2
     c = await WireConn.open(broker.host, broker.port);
-    await c.write(requestFrame(API_PRODUCE, 3, 4, new W().string(null).int16(-1).int32(1000).int32(1).string('x').int32(-2).build()));
+    await c.write(
+      requestFrame(
+        API_PRODUCE,
+        3,
+        4,
+        new W().string(null).int16(-1).int32(1000).int32(1).string('x').int32(-2).build(),
+      ),
+    );
     await c.expectClose();
     // Produce v3 with topics = -1000000
     c = await WireConn.open(broker.host, broker.port);
-    await c.write(requestFrame(API_PRODUCE, 3, 5, new W().string(null).int16(-1).int32(1000).int32(-1_000_000).build()));
+    await c.write(
+      requestFrame(API_PRODUCE, 3, 5, new W().string(null).int16(-1).int32(1000).int32(-1_000_000).build()),
+    );
     await c.expectClose();
     await assertServes(broker);
   });
@@ -193,7 +209,11 @@ describe('bad input on raw sockets', () => {
       if (f !== undefined) {
         const resp = parseProduceV3(f);
         assert.equal(resp.correlationId, 20);
-        assert.notEqual(resp.topics[0].partitions[0].errorCode, 0, 'a batch overrunning its field must not be accepted');
+        assert.notEqual(
+          resp.topics[0].partitions[0].errorCode,
+          0,
+          'a batch overrunning its field must not be accepted',
+        );
       }
     } finally {
       c.destroy();
@@ -201,7 +221,14 @@ describe('bad input on raw sockets', () => {
     // the partition is still empty and writable
     const c2 = await WireConn.open(broker.host, broker.port);
     try {
-      const ok = parseProduceV3(await c2.request(API_PRODUCE, 3, 21, produceV3Body(topic, 0, recordBatch([{ key: null, value: Buffer.from('ok') }]))));
+      const ok = parseProduceV3(
+        await c2.request(
+          API_PRODUCE,
+          3,
+          21,
+          produceV3Body(topic, 0, recordBatch([{ key: null, value: Buffer.from('ok') }])),
+        ),
+      );
       assert.equal(ok.topics[0].partitions[0].errorCode, 0);
       assert.equal(ok.topics[0].partitions[0].baseOffset, 0n);
     } finally {
@@ -227,7 +254,9 @@ describe('a client that never reads', () => {
       const c = await WireConn.open(broker.host, broker.port);
       const chunk = Buffer.alloc(64 * 1024, 0x61);
       for (let i = 0; i < 16; i++) {
-        const r = parseProduceV3(await c.request(API_PRODUCE, 3, 100 + i, produceV3Body(topic, 0, recordBatch([{ key: null, value: chunk }]))));
+        const r = parseProduceV3(
+          await c.request(API_PRODUCE, 3, 100 + i, produceV3Body(topic, 0, recordBatch([{ key: null, value: chunk }]))),
+        );
         assert.equal(r.topics[0].partitions[0].errorCode, 0);
       }
       c.destroy();
@@ -268,8 +297,13 @@ describe('a client that never reads', () => {
       peak = Math.max(peak, broker.rssKiB());
     }
     const growthMiB = (peak - rssBefore) / 1024;
-    t.diagnostic(`broker RSS ${(rssBefore / 1024).toFixed(0)} MiB before, peak ${(peak / 1024).toFixed(0)} MiB while the slow client was stuck`);
-    assert.ok(growthMiB < 160, `broker RSS grew by ${growthMiB.toFixed(0)} MiB with one client not reading ~${REQUESTS} MiB of responses`);
+    t.diagnostic(
+      `broker RSS ${(rssBefore / 1024).toFixed(0)} MiB before, peak ${(peak / 1024).toFixed(0)} MiB while the slow client was stuck`,
+    );
+    assert.ok(
+      growthMiB < 160,
+      `broker RSS grew by ${growthMiB.toFixed(0)} MiB with one client not reading ~${REQUESTS} MiB of responses`,
+    );
     slow.destroy();
     // after the slow client went away the broker still answers
     const later = await WireConn.open(broker.host, broker.port);

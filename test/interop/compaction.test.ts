@@ -39,7 +39,11 @@ function activeSegmentBase(broker: TestBroker, topic: string): number {
  * Whether `recs` is the compacted view of `produced` (value by offset): null
  * when it is, else what is still missing.
  */
-function compactionProblem(recs: KcatRecord[], produced: { key: string; value: string }[], activeBase: number): string | null {
+function compactionProblem(
+  recs: KcatRecord[],
+  produced: { key: string; value: string }[],
+  activeBase: number,
+): string | null {
   const latestBelow = new Map<string, number>();
   for (let o = 0; o < Math.min(activeBase, produced.length); o++) latestBelow.set(produced[o].key, o);
   const seenBelow = new Set<string>();
@@ -49,12 +53,14 @@ function compactionProblem(recs: KcatRecord[], produced: { key: string; value: s
     assert.equal(r.key, p.key, `key at offset ${r.offset}`);
     assert.equal(r.payload, p.value, `value at offset ${r.offset}`);
     if (r.offset < activeBase) {
-      if (seenBelow.has(r.key!) || latestBelow.get(r.key!) !== r.offset) return `offset ${r.offset} (${r.key}) is superseded below the active segment at ${activeBase}`;
+      if (seenBelow.has(r.key!) || latestBelow.get(r.key!) !== r.offset)
+        return `offset ${r.offset} (${r.key}) is superseded below the active segment at ${activeBase}`;
       seenBelow.add(r.key!);
     }
   }
   const offsets = recs.map((r) => r.offset);
-  for (let o = activeBase; o < produced.length; o++) assert.ok(offsets.includes(o), `offset ${o} of the active segment is missing`);
+  for (let o = activeBase; o < produced.length; o++)
+    assert.ok(offsets.includes(o), `offset ${o} of the active segment is missing`);
   for (const k of KEYS) {
     let last = produced.length - 1;
     while (produced[last].key !== k) last--;
@@ -89,10 +95,21 @@ describe('log compaction on the cleaner schedule', () => {
   });
 
   /** Create a one-partition compacted topic with these configs, produce 80 1 KB records over 4 keys one request each. */
-  async function createAndProduce(name: string, configs: Record<string, string>): Promise<{ topic: string; produced: { key: string; value: string }[] }> {
+  async function createAndProduce(
+    name: string,
+    configs: Record<string, string>,
+  ): Promise<{ topic: string; produced: { key: string; value: string }[] }> {
     const topic = uniqueTopic(name);
-    const configEntries = Object.entries({ 'cleanup.policy': 'compact', 'segment.bytes': '10000', ...configs }).map(([n, value]) => ({ name: n, value }));
-    assert.equal(await admin.createTopics({ topics: [{ topic, numPartitions: 1, replicationFactor: 1, configEntries }], waitForLeaders: true }), true);
+    const configEntries = Object.entries({ 'cleanup.policy': 'compact', 'segment.bytes': '10000', ...configs }).map(
+      ([n, value]) => ({ name: n, value }),
+    );
+    assert.equal(
+      await admin.createTopics({
+        topics: [{ topic, numPartitions: 1, replicationFactor: 1, configEntries }],
+        waitForLeaders: true,
+      }),
+      true,
+    );
     const produced: { key: string; value: string }[] = [];
     for (let i = 0; i < RECORDS; i++) {
       const key = KEYS[i % KEYS.length];
@@ -112,28 +129,38 @@ describe('log compaction on the cleaner schedule', () => {
   async function awaitCompacted(topic: string, produced: { key: string; value: string }[]): Promise<KcatRecord[]> {
     let last = '';
     try {
-      return await eventually(async () => {
-        const base = activeSegmentBase(broker, topic);
-        assert.ok(base > 0, 'segments rolled');
-        const recs = await kcatConsume(broker.bootstrapServers, topic, { partition: 0 });
-        const problem = compactionProblem(recs, produced, base);
-        last = problem ?? '';
-        return problem === null ? recs : false;
-      }, 10_000, 100);
+      return await eventually(
+        async () => {
+          const base = activeSegmentBase(broker, topic);
+          assert.ok(base > 0, 'segments rolled');
+          const recs = await kcatConsume(broker.bootstrapServers, topic, { partition: 0 });
+          const problem = compactionProblem(recs, produced, base);
+          last = problem ?? '';
+          return problem === null ? recs : false;
+        },
+        10_000,
+        100,
+      );
     } catch (e) {
       throw new Error(`not compacted: ${last || (e as Error).message}`);
     }
   }
 
   test('the issue: ratio 0.01, max.compaction.lag.ms=100, 80 x 1 KB over 4 keys are compacted within the backoff, not at the retention check', async () => {
-    const { topic, produced } = await createAndProduce('compact-issue', { 'min.cleanable.dirty.ratio': '0.01', 'max.compaction.lag.ms': '100' });
+    const { topic, produced } = await createAndProduce('compact-issue', {
+      'min.cleanable.dirty.ratio': '0.01',
+      'max.compaction.lag.ms': '100',
+    });
     const recs = await awaitCompacted(topic, produced);
     assert.ok(recs.length < RECORDS, `${recs.length} records read`);
     assert.ok(recs.length >= KEYS.length);
   });
 
   test('max.compaction.lag.ms alone forces the clean when no dirty ratio can qualify (min.cleanable.dirty.ratio=1)', async () => {
-    const { topic, produced } = await createAndProduce('compact-maxlag', { 'min.cleanable.dirty.ratio': '1', 'max.compaction.lag.ms': '100' });
+    const { topic, produced } = await createAndProduce('compact-maxlag', {
+      'min.cleanable.dirty.ratio': '1',
+      'max.compaction.lag.ms': '100',
+    });
     const recs = await awaitCompacted(topic, produced);
     assert.ok(recs.length < RECORDS, `${recs.length} records read`);
   });

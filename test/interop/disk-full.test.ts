@@ -110,11 +110,18 @@ describe('disk full', () => {
     });
     await admin.disconnect();
 
-    const producer: Producer = kafkaFor(b).producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
+    const producer: Producer = kafkaFor(b).producer({
+      createPartitioner: Partitioners.DefaultPartitioner,
+      allowAutoTopicCreation: false,
+    });
     await producer.connect();
     // 4 MiB that a topic deletion can give back later
     for (let i = 0; i < 16; i++) {
-      await producer.send({ topic: 'filler', acks: -1, messages: Array.from({ length: 16 }, () => ({ value: VALUE })) });
+      await producer.send({
+        topic: 'filler',
+        acks: -1,
+        messages: Array.from({ length: 16 }, () => ({ value: VALUE })),
+      });
     }
 
     const acked = new Map<number, string>();
@@ -150,7 +157,11 @@ describe('disk full', () => {
     await admin2.connect();
     await admin2.deleteTopics({ topics: ['filler'], timeout: 30000 });
     await admin2.disconnect();
-    await until('a produce to succeed after the topic deletion', 30_000, async () => (await send(4, 'after-delete')) === null);
+    await until(
+      'a produce to succeed after the topic deletion',
+      30_000,
+      async () => (await send(4, 'after-delete')) === null,
+    );
     assert.ok(countLines(b.output(), 'has space again') >= 1);
     await producer.disconnect();
 
@@ -177,7 +188,10 @@ describe('disk full', () => {
       fs.closeSync(fd);
     }
     await b.restart();
-    const p2 = kafkaFor(b).producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
+    const p2 = kafkaFor(b).producer({
+      createPartitioner: Partitioners.DefaultPartitioner,
+      allowAutoTopicCreation: false,
+    });
     await p2.connect();
     const sendP2 = async (tag: string) => {
       try {
@@ -196,7 +210,11 @@ describe('disk full', () => {
 
     // 6. Space comes back: the probe notices and produces succeed.
     fs.rmSync(filler);
-    await until('a produce to succeed once the filler file is gone', 30_000, async () => (await sendP2('back')) === null);
+    await until(
+      'a produce to succeed once the filler file is gone',
+      30_000,
+      async () => (await sendP2('back')) === null,
+    );
     assert.equal(countLines(b.output(), 'has space again'), 1);
     await p2.disconnect();
   });

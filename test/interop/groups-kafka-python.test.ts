@@ -13,7 +13,16 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ALL, PARTITIONS, PyMember, committed, pyGroupRebalanceScenario, recordKeys, useGroupsCluster, waitFor } from '../helpers/groups.ts';
+import {
+  ALL,
+  PARTITIONS,
+  PyMember,
+  committed,
+  pyGroupRebalanceScenario,
+  recordKeys,
+  useGroupsCluster,
+  waitFor,
+} from '../helpers/groups.ts';
 
 const cluster = useGroupsCluster('groups-kafka-python-test');
 
@@ -36,19 +45,45 @@ test('a restarted group resumes from its committed offsets (kafka-python, then c
   const topic = 'groups-kp-resume';
   const groupId = 'g-kp-resume';
   await admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS }], waitForLeaders: true });
-  const argv = (client: string) => ['--client', client, '--bootstrap', broker.bootstrapServers, '--group', groupId, '--topic', topic, '--session-timeout-ms', '6000'];
+  const argv = (client: string) => [
+    '--client',
+    client,
+    '--bootstrap',
+    broker.bootstrapServers,
+    '--group',
+    groupId,
+    '--topic',
+    topic,
+    '--session-timeout-ms',
+    '6000',
+  ];
   const send = (tag: string, count: number) =>
-    producer.send({ topic, messages: ALL.flatMap((p) => Array.from({ length: count }, (_, i) => ({ partition: p, value: `${tag}:${p}:${i}` }))) });
+    producer.send({
+      topic,
+      messages: ALL.flatMap((p) =>
+        Array.from({ length: count }, (_, i) => ({ partition: p, value: `${tag}:${p}:${i}` })),
+      ),
+    });
   // what a member should get: offsets from..from+count-1 of every partition, in `tag`
   const expected = (tag: string, from: number, count: number) =>
     ALL.flatMap((p) => Array.from({ length: count }, (_, i) => `${p}@${from + i}=${tag}:${p}:${i}`)).sort();
   const consumeAll = async (m: PyMember, count: number, endOffset: number) => {
     try {
-      await waitFor(`${m.name} to consume ${count} records`, () => m.received.length >= count, 45_000, () => ({ received: m.received.length, events: m.events.slice(-5), stderr: m.stderr.slice(-500) }));
-      await waitFor(`${m.name}'s commits to reach ${endOffset}`, async () => {
-        const c = await committed(admin, groupId, topic);
-        return ALL.every((p) => c.get(p) === endOffset);
-      }, 30_000, async () => [...(await committed(admin, groupId, topic))]);
+      await waitFor(
+        `${m.name} to consume ${count} records`,
+        () => m.received.length >= count,
+        45_000,
+        () => ({ received: m.received.length, events: m.events.slice(-5), stderr: m.stderr.slice(-500) }),
+      );
+      await waitFor(
+        `${m.name}'s commits to reach ${endOffset}`,
+        async () => {
+          const c = await committed(admin, groupId, topic);
+          return ALL.every((p) => c.get(p) === endOffset);
+        },
+        30_000,
+        async () => [...(await committed(admin, groupId, topic))],
+      );
     } finally {
       await m.close();
     }

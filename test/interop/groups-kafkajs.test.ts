@@ -15,7 +15,20 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { ALL, CommitWatcher, KafkajsMember as Member, PARTITIONS, PY, PY_DIR, committed, describeGroup, recordKeys, useGroupsCluster, waitFor, type GroupView } from '../helpers/groups.ts';
+import {
+  ALL,
+  CommitWatcher,
+  KafkajsMember as Member,
+  PARTITIONS,
+  PY,
+  PY_DIR,
+  committed,
+  describeGroup,
+  recordKeys,
+  useGroupsCluster,
+  waitFor,
+  type GroupView,
+} from '../helpers/groups.ts';
 
 const run = promisify(execFile);
 const cluster = useGroupsCluster('groups-kafkajs-test');
@@ -37,18 +50,24 @@ test('kafkajs: 3 members share 6 partitions; join and leave rebalance; every par
 
   const settle = async (label: string) => {
     let view: GroupView | undefined;
-    await waitFor(`${label}: the group to settle with ${live().length} members`, async () => {
-      view = await describeGroup(admin, groupId, topic);
-      if (view.state !== 'Stable' || view.members.length !== live().length) return false;
-      for (const m of live()) {
-        const b = view.members.find((x) => x.memberId === m.memberId);
-        if (!b || JSON.stringify(b.partitions) !== JSON.stringify(m.owned)) return false;
-      }
-      return new Set(view.members.flatMap((x) => x.partitions)).size === PARTITIONS;
-    }, 60_000, () => ({ view, members: live().map((m) => ({ name: m.name, memberId: m.memberId, owned: m.owned })) }));
+    await waitFor(
+      `${label}: the group to settle with ${live().length} members`,
+      async () => {
+        view = await describeGroup(admin, groupId, topic);
+        if (view.state !== 'Stable' || view.members.length !== live().length) return false;
+        for (const m of live()) {
+          const b = view.members.find((x) => x.memberId === m.memberId);
+          if (!b || JSON.stringify(b.partitions) !== JSON.stringify(m.owned)) return false;
+        }
+        return new Set(view.members.flatMap((x) => x.partitions)).size === PARTITIONS;
+      },
+      60_000,
+      () => ({ view, members: live().map((m) => ({ name: m.name, memberId: m.memberId, owned: m.owned })) }),
+    );
     const owners = new Map<number, string[]>();
     for (const m of live()) for (const p of m.owned!) owners.set(p, [...(owners.get(p) ?? []), m.name]);
-    for (const p of ALL) assert.equal(owners.get(p)?.length, 1, `${label}: partition ${p} owned by ${JSON.stringify(owners.get(p))}`);
+    for (const p of ALL)
+      assert.equal(owners.get(p)?.length, 1, `${label}: partition ${p} owned by ${JSON.stringify(owners.get(p))}`);
     for (const m of live()) assert.ok(m.owned!.length >= 1, `${label}: ${m.name} owns nothing`);
     assert.equal(new Set(live().map((m) => m.memberId)).size, live().length, `${label}: member ids are distinct`);
   };
@@ -59,16 +78,26 @@ test('kafkajs: 3 members share 6 partitions; join and leave rebalance; every par
     await producer.send({ topic, messages: values.map(({ p, v }) => ({ partition: p, value: v })) });
     const receivers = () => {
       const got = new Map<string, string[]>();
-      for (const m of members) for (const r of m.received) if (r.v.startsWith(`${label}:`)) got.set(r.v, [...(got.get(r.v) ?? []), m.name]);
+      for (const m of members)
+        for (const r of m.received) if (r.v.startsWith(`${label}:`)) got.set(r.v, [...(got.get(r.v) ?? []), m.name]);
       return got;
     };
-    await waitFor(`${label}: all ${values.length} records to be consumed`, () => receivers().size === values.length, 45_000, () => [...receivers().keys()]);
+    await waitFor(
+      `${label}: all ${values.length} records to be consumed`,
+      () => receivers().size === values.length,
+      45_000,
+      () => [...receivers().keys()],
+    );
     const got = receivers();
     for (const { p, v } of values) {
       const who = got.get(v)!;
       assert.equal(who.length, 1, `${label}: ${v} consumed by ${JSON.stringify(who)}`);
       const owner = live().find((m) => m.owned!.includes(p));
-      assert.equal(who[0], owner?.name, `${label}: ${v} consumed by ${who[0]}, but partition ${p} is assigned to ${owner?.name}`);
+      assert.equal(
+        who[0],
+        owner?.name,
+        `${label}: ${v} consumed by ${who[0]}, but partition ${p} is assigned to ${owner?.name}`,
+      );
     }
   };
 
@@ -88,10 +117,15 @@ test('kafkajs: 3 members share 6 partitions; join and leave rebalance; every par
 
     const ends = await admin.fetchTopicOffsets(topic);
     for (const e of ends) assert.equal(Number(e.high), 6, `partition ${e.partition}: 3 rounds of 2 records`);
-    await waitFor('committed offsets to reach the log end offsets', async () => {
-      await watcher.sample();
-      return ends.every((e) => watcher.last.get(e.partition) === Number(e.high));
-    }, 30_000, () => [...watcher.last]);
+    await waitFor(
+      'committed offsets to reach the log end offsets',
+      async () => {
+        await watcher.sample();
+        return ends.every((e) => watcher.last.get(e.partition) === Number(e.high));
+      },
+      30_000,
+      () => [...watcher.last],
+    );
     assert.ok(watcher.samples > 5, 'the committed offsets were read over time');
     assert.deepEqual(watcher.regressions, []);
   } finally {
@@ -107,16 +141,29 @@ test('kafkajs: a restarted group resumes from its committed offsets', async () =
   const N = 5;
   const M = 3;
   await admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS }], waitForLeaders: true });
-  await producer.send({ topic, messages: ALL.flatMap((p) => Array.from({ length: N }, (_, i) => ({ partition: p, value: `old:${p}:${i}` }))) });
+  await producer.send({
+    topic,
+    messages: ALL.flatMap((p) => Array.from({ length: N }, (_, i) => ({ partition: p, value: `old:${p}:${i}` }))),
+  });
 
   const first = new Member('first', kafka, groupId, topic);
   await first.start();
   try {
-    await waitFor(`the first consumer to consume ${N * PARTITIONS} records`, () => first.received.length >= N * PARTITIONS, 45_000, () => first.received.length);
-    await waitFor('its commits to land', async () => {
-      const c = await committed(admin, groupId, topic);
-      return ALL.every((p) => c.get(p) === N);
-    }, 30_000, async () => [...(await committed(admin, groupId, topic))]);
+    await waitFor(
+      `the first consumer to consume ${N * PARTITIONS} records`,
+      () => first.received.length >= N * PARTITIONS,
+      45_000,
+      () => first.received.length,
+    );
+    await waitFor(
+      'its commits to land',
+      async () => {
+        const c = await committed(admin, groupId, topic);
+        return ALL.every((p) => c.get(p) === N);
+      },
+      30_000,
+      async () => [...(await committed(admin, groupId, topic))],
+    );
   } finally {
     await first.stop();
   }
@@ -124,13 +171,21 @@ test('kafkajs: a restarted group resumes from its committed offsets', async () =
   const after = await committed(admin, groupId, topic);
   for (const p of ALL) assert.equal(after.get(p), N, `partition ${p}: committed offset after close`);
 
-  await producer.send({ topic, messages: ALL.flatMap((p) => Array.from({ length: M }, (_, i) => ({ partition: p, value: `new:${p}:${i}` }))) });
+  await producer.send({
+    topic,
+    messages: ALL.flatMap((p) => Array.from({ length: M }, (_, i) => ({ partition: p, value: `new:${p}:${i}` }))),
+  });
 
   // fromBeginning only applies without a committed offset: the group has one
   const second = new Member('second', kafka, groupId, topic);
   await second.start(true);
   try {
-    await waitFor(`the restarted group to consume the ${M * PARTITIONS} new records`, () => second.received.filter((r) => r.v.startsWith('new:')).length >= M * PARTITIONS, 45_000, () => second.received);
+    await waitFor(
+      `the restarted group to consume the ${M * PARTITIONS} new records`,
+      () => second.received.filter((r) => r.v.startsWith('new:')).length >= M * PARTITIONS,
+      45_000,
+      () => second.received,
+    );
     // Per partition, records arrive in offset order: any old record consumed
     // again would have arrived before the new ones.
     const got = recordKeys(second.received).sort();
@@ -149,17 +204,32 @@ test('kafkajs admin: list, describe, fetch offsets, lag; confluent AdminClient a
   // partition p holds 2p+3 records; the consumer reads them all but commits only the first p+1
   const produced = (p: number) => 2 * p + 3;
   const commitTo = (p: number) => p + 1;
-  await producer.send({ topic, messages: ALL.flatMap((p) => Array.from({ length: produced(p) }, (_, i) => ({ partition: p, value: `v${p}.${i}` }))) });
+  await producer.send({
+    topic,
+    messages: ALL.flatMap((p) =>
+      Array.from({ length: produced(p) }, (_, i) => ({ partition: p, value: `v${p}.${i}` })),
+    ),
+  });
 
   const m = new Member('lagger', kafka, groupId, topic, { commitBelow: commitTo });
   await m.start();
   try {
     const total = ALL.reduce((s, p) => s + produced(p), 0);
-    await waitFor(`the consumer to read all ${total} records`, () => m.received.length >= total, 45_000, () => m.received.length);
-    await waitFor('its commits to land', async () => {
-      const c = await committed(admin, groupId, topic);
-      return ALL.every((p) => c.get(p) === commitTo(p));
-    }, 30_000, async () => [...(await committed(admin, groupId, topic))]);
+    await waitFor(
+      `the consumer to read all ${total} records`,
+      () => m.received.length >= total,
+      45_000,
+      () => m.received.length,
+    );
+    await waitFor(
+      'its commits to land',
+      async () => {
+        const c = await committed(admin, groupId, topic);
+        return ALL.every((p) => c.get(p) === commitTo(p));
+      },
+      30_000,
+      async () => [...(await committed(admin, groupId, topic))],
+    );
 
     // while the member is connected
     const { groups } = await admin.listGroups();
@@ -175,13 +245,19 @@ test('kafkajs admin: list, describe, fetch offsets, lag; confluent AdminClient a
     assert.equal(view.members[0].clientId, 'groups-kafkajs-test');
     assert.deepEqual(view.members[0].partitions, ALL);
 
-    const py = JSON.parse((await run(PY, [path.join(PY_DIR, 'groups_admin.py'), 'list', broker.bootstrapServers], { timeout: 60_000 })).stdout);
+    const py = JSON.parse(
+      (await run(PY, [path.join(PY_DIR, 'groups_admin.py'), 'list', broker.bootstrapServers], { timeout: 60_000 }))
+        .stdout,
+    );
     const pg = py.groups.find((g: any) => g.id === groupId);
     assert.ok(pg, `AdminClient.list_groups() includes ${groupId}: ${JSON.stringify(py)}`);
     assert.equal(pg.state, 'Stable');
     assert.equal(pg.protocol_type, 'consumer');
     assert.equal(pg.protocol, 'RoundRobinAssigner');
-    assert.deepEqual(pg.members.map((x: any) => [x.id, x.client_id]), [[m.memberId, 'groups-kafkajs-test']]);
+    assert.deepEqual(
+      pg.members.map((x: any) => [x.id, x.client_id]),
+      [[m.memberId, 'groups-kafkajs-test']],
+    );
   } finally {
     await m.stop();
   }
@@ -194,9 +270,19 @@ test('kafkajs admin: list, describe, fetch offsets, lag; confluent AdminClient a
     assert.equal(c.get(p), commitTo(p), `partition ${p}: committed offset`);
     assert.equal(ends.get(p)! - c.get(p)!, produced(p) - commitTo(p), `partition ${p}: lag`);
   }
-  const lag = JSON.parse((await run(PY, [path.join(PY_DIR, 'groups_admin.py'), 'lag', broker.bootstrapServers, groupId, topic, String(PARTITIONS)], { timeout: 60_000 })).stdout);
+  const lag = JSON.parse(
+    (
+      await run(
+        PY,
+        [path.join(PY_DIR, 'groups_admin.py'), 'lag', broker.bootstrapServers, groupId, topic, String(PARTITIONS)],
+        { timeout: 60_000 },
+      )
+    ).stdout,
+  );
   assert.deepEqual(
-    lag.partitions.map((r: any) => [r.p, r.committed, r.high, r.high - r.committed]).sort((a: number[], b: number[]) => a[0] - b[0]),
+    lag.partitions
+      .map((r: any) => [r.p, r.committed, r.high, r.high - r.committed])
+      .sort((a: number[], b: number[]) => a[0] - b[0]),
     ALL.map((p) => [p, commitTo(p), produced(p), produced(p) - commitTo(p)]),
     'confluent-kafka sees the same committed offsets, high watermarks and lag',
   );
@@ -208,12 +294,18 @@ test('kafkajs admin: list, describe, fetch offsets, lag; confluent AdminClient a
   const unknown = await admin.describeGroups(['g-never-existed']);
   assert.equal(unknown.groups[0].state, 'Dead');
   assert.deepEqual(unknown.groups[0].members, []);
-  const py = JSON.parse((await run(PY, [path.join(PY_DIR, 'groups_admin.py'), 'list', broker.bootstrapServers], { timeout: 60_000 })).stdout);
+  const py = JSON.parse(
+    (await run(PY, [path.join(PY_DIR, 'groups_admin.py'), 'list', broker.bootstrapServers], { timeout: 60_000 }))
+      .stdout,
+  );
   assert.equal(py.groups.find((g: any) => g.id === groupId)?.state, 'Empty');
 
   // an empty group can be deleted, offsets and all
   const del = await admin.deleteGroups([groupId]);
-  assert.deepEqual(del.map((d) => [d.groupId, d.errorCode]), [[groupId, 0]]);
+  assert.deepEqual(
+    del.map((d) => [d.groupId, d.errorCode]),
+    [[groupId, 0]],
+  );
   assert.ok(!(await admin.listGroups()).groups.some((g) => g.groupId === groupId), 'deleted group is not listed');
   const gone = await committed(admin, groupId, topic);
   for (const p of ALL) assert.equal(gone.get(p), -1, `partition ${p}: no committed offset after DeleteGroups`);

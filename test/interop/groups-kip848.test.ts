@@ -21,7 +21,16 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { KafkaClient } from '../../src/client/index.ts';
-import { ALL, PARTITIONS, PY_DIR, PyMember, describeConsumerGroup, pyGroupRebalanceScenario, useGroupsCluster, waitFor } from '../helpers/groups.ts';
+import {
+  ALL,
+  PARTITIONS,
+  PY_DIR,
+  PyMember,
+  describeConsumerGroup,
+  pyGroupRebalanceScenario,
+  useGroupsCluster,
+  waitFor,
+} from '../helpers/groups.ts';
 import { currentPython } from '../helpers/pyclient.ts';
 import { runOk } from '../helpers/proc.ts';
 
@@ -31,7 +40,10 @@ const cluster = useGroupsCluster('groups-kip848-test', {
 let samsaClient: KafkaClient | undefined;
 /** Samsa's own client on the test's broker (created once the broker runs). */
 function client(): KafkaClient {
-  samsaClient ??= new KafkaClient({ bootstrapServers: cluster.broker.bootstrapServers, clientId: 'groups-kip848-test' });
+  samsaClient ??= new KafkaClient({
+    bootstrapServers: cluster.broker.bootstrapServers,
+    clientId: 'groups-kip848-test',
+  });
   return samsaClient;
 }
 after(() => samsaClient?.close());
@@ -57,16 +69,51 @@ describe('KIP-848, confluent-kafka-python 2.16 (group.protocol=consumer)', () =>
     const groupId = 'g-848-describe';
     const { broker, admin } = cluster;
     await admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS }], waitForLeaders: true });
-    const members = ['d1', 'd2'].map((name) => new PyMember(name, [
-      '--client', 'confluent', '--bootstrap', broker.bootstrapServers, '--group', groupId, '--topic', topic, '--group-protocol', 'consumer',
-    ], python));
-    const diag = () => ({ members: members.map((m) => ({ name: m.name, ownedTps: m.ownedTps, ...memberDiag(m), stderr: m.stderr.slice(-500) })) });
-    const describeWithClient = async () => JSON.parse((await runOk(python, [path.join(PY_DIR, 'groups_admin.py'), 'describe', broker.bootstrapServers, groupId], { timeoutMs: 60_000 })).stdout);
+    const members = ['d1', 'd2'].map(
+      (name) =>
+        new PyMember(
+          name,
+          [
+            '--client',
+            'confluent',
+            '--bootstrap',
+            broker.bootstrapServers,
+            '--group',
+            groupId,
+            '--topic',
+            topic,
+            '--group-protocol',
+            'consumer',
+          ],
+          python,
+        ),
+    );
+    const diag = () => ({
+      members: members.map((m) => ({
+        name: m.name,
+        ownedTps: m.ownedTps,
+        ...memberDiag(m),
+        stderr: m.stderr.slice(-500),
+      })),
+    });
+    const describeWithClient = async () =>
+      JSON.parse(
+        (
+          await runOk(python, [path.join(PY_DIR, 'groups_admin.py'), 'describe', broker.bootstrapServers, groupId], {
+            timeoutMs: 60_000,
+          })
+        ).stdout,
+      );
     try {
-      await waitFor('both members to own 3 partitions each', async () => {
-        const v = await describeConsumerGroup(client(), groupId, topic);
-        return v.state === 'Stable' && members.every((m) => m.owned?.length === 3);
-      }, 45_000, diag);
+      await waitFor(
+        'both members to own 3 partitions each',
+        async () => {
+          const v = await describeConsumerGroup(client(), groupId, topic);
+          return v.state === 'Stable' && members.every((m) => m.owned?.length === 3);
+        },
+        45_000,
+        diag,
+      );
 
       const d = await describeWithClient();
       assert.equal(d.error, null);
@@ -80,7 +127,10 @@ describe('KIP-848, confluent-kafka-python 2.16 (group.protocol=consumer)', () =>
         assert.deepEqual(described.assignment, m.ownedTps, `${m.name}'s assignment as described`);
         assert.deepEqual(described.target_assignment, m.ownedTps, `${m.name}'s target assignment as described`);
       }
-      assert.deepEqual(d.members.flatMap((m: { assignment: string[] }) => m.assignment).sort(), ALL.map((p) => `${topic}:${p}`).sort());
+      assert.deepEqual(
+        d.members.flatMap((m: { assignment: string[] }) => m.assignment).sort(),
+        ALL.map((p) => `${topic}:${p}`).sort(),
+      );
 
       const listed = (await client().listGroups()).find((g) => g.groupId === groupId);
       assert.deepEqual(listed, { groupId, protocolType: 'consumer', state: 'Stable' });

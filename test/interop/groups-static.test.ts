@@ -15,7 +15,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ALL, PARTITIONS, PyMember, describeGroup, useGroupsCluster, waitFor, type GroupView } from '../helpers/groups.ts';
+import {
+  ALL,
+  PARTITIONS,
+  PyMember,
+  describeGroup,
+  useGroupsCluster,
+  waitFor,
+  type GroupView,
+} from '../helpers/groups.ts';
 
 const cluster = useGroupsCluster('groups-static-test');
 
@@ -30,13 +38,33 @@ test('a restarted static member rejoins without a rebalance; one that stays away
   const members: PyMember[] = [];
   const start = (name: string, instanceId: string) => {
     const m = new PyMember(name, [
-      '--client', 'confluent', '--bootstrap', broker.bootstrapServers, '--group', groupId, '--topic', topic,
-      '--strategy', 'range', '--session-timeout-ms', '10000', '--instance-id', instanceId, '--debug-cgrp',
+      '--client',
+      'confluent',
+      '--bootstrap',
+      broker.bootstrapServers,
+      '--group',
+      groupId,
+      '--topic',
+      topic,
+      '--strategy',
+      'range',
+      '--session-timeout-ms',
+      '10000',
+      '--instance-id',
+      instanceId,
+      '--debug-cgrp',
     ]);
     members.push(m);
     return m;
   };
-  const diag = () => members.map((m) => ({ name: m.name, exited: m.exited, owned: m.owned, events: m.events.filter((e) => e.ev !== 'rec' && e.ev !== 'commit').slice(-6), stderr: m.stderr.slice(-300) }));
+  const diag = () =>
+    members.map((m) => ({
+      name: m.name,
+      exited: m.exited,
+      owned: m.owned,
+      events: m.events.filter((e) => e.ev !== 'rec' && e.ev !== 'commit').slice(-6),
+      stderr: m.stderr.slice(-300),
+    }));
   const settled = async (live: PyMember[]) => {
     const view = await describeGroup(admin, groupId, topic);
     if (view.state !== 'Stable' || view.members.length !== live.length) return false;
@@ -47,12 +75,20 @@ test('a restarted static member rejoins without a rebalance; one that stays away
   };
   const produceAndCheck = async (label: string, owners: PyMember[]) => {
     await producer.send({ topic, messages: ALL.map((p) => ({ partition: p, value: `${label}:${p}` })) });
-    await waitFor(`${label}: every partition's record to be consumed`, () =>
-      ALL.every((p) => owners.some((m) => m.received.some((r) => r.v === `${label}:${p}`))), 45_000, diag);
+    await waitFor(
+      `${label}: every partition's record to be consumed`,
+      () => ALL.every((p) => owners.some((m) => m.received.some((r) => r.v === `${label}:${p}`))),
+      45_000,
+      diag,
+    );
     for (const p of ALL) {
       const who = members.filter((m) => m.received.some((r) => r.v === `${label}:${p}`)).map((m) => m.name);
       const owner = owners.find((m) => m.owned!.includes(p))!;
-      assert.deepEqual(who, [owner.name], `${label}: partition ${p}'s record consumed by ${who}, its owner is ${owner.name}`);
+      assert.deepEqual(
+        who,
+        [owner.name],
+        `${label}: partition ${p}'s record consumed by ${who}, its owner is ${owner.name}`,
+      );
     }
   };
 
@@ -63,21 +99,39 @@ test('a restarted static member rejoins without a rebalance; one that stays away
     await produceAndCheck('before', [a, b]);
     const genA = generations(a).at(-1);
     const genB = generations(b).at(-1);
-    assert.ok(genA !== undefined && genA > 0, `a's JoinGroup generation from the cgrp log: ${JSON.stringify(generations(a))}`);
+    assert.ok(
+      genA !== undefined && genA > 0,
+      `a's JoinGroup generation from the cgrp log: ${JSON.stringify(generations(a))}`,
+    );
     assert.equal(genB, genA, 'both members are in the same generation');
     const aOwned = a.owned!;
     const bEventsBefore = b.events.filter((e) => e.ev === 'owned' || e.ev === 'join').length;
-    const memberIdOf = (v: GroupView, partitions: number[]) => v.members.find((m) => JSON.stringify(m.partitions) === JSON.stringify(partitions))?.memberId;
+    const memberIdOf = (v: GroupView, partitions: number[]) =>
+      v.members.find((m) => JSON.stringify(m.partitions) === JSON.stringify(partitions))?.memberId;
     const aMemberId = memberIdOf(before, aOwned);
     const bMemberId = memberIdOf(before, b.owned!);
 
     // restart instance-a within the session timeout: no LeaveGroup was sent
     await a.kill();
     const a2 = start('static-a2', 'instance-a');
-    await waitFor('the restarted instance to own its old partitions', () => JSON.stringify(a2.owned) === JSON.stringify(aOwned), 30_000, diag);
-    const after = await waitFor('the group to be stable with the restarted instance', () => settled([a2, b]), 30_000, diag);
+    await waitFor(
+      'the restarted instance to own its old partitions',
+      () => JSON.stringify(a2.owned) === JSON.stringify(aOwned),
+      30_000,
+      diag,
+    );
+    const after = await waitFor(
+      'the group to be stable with the restarted instance',
+      () => settled([a2, b]),
+      30_000,
+      diag,
+    );
     assert.deepEqual(generations(a2), [genA], 'the rejoining static member was answered with the same generation');
-    assert.equal(b.events.filter((e) => e.ev === 'owned' || e.ev === 'join').length, bEventsBefore, `b saw no rebalance: ${JSON.stringify(b.events.slice(-5))}`);
+    assert.equal(
+      b.events.filter((e) => e.ev === 'owned' || e.ev === 'join').length,
+      bEventsBefore,
+      `b saw no rebalance: ${JSON.stringify(b.events.slice(-5))}`,
+    );
     assert.equal(memberIdOf(after, b.owned!), bMemberId, "b's membership is untouched");
     const a2MemberId = memberIdOf(after, aOwned);
     assert.ok(a2MemberId, 'the instance keeps its assignment');
@@ -88,7 +142,10 @@ test('a restarted static member rejoins without a rebalance; one that stays away
     await a2.kill();
     await waitFor('b to take over every partition after the session timeout', () => settled([b]), 45_000, diag);
     assert.deepEqual(b.owned, ALL);
-    assert.ok(generations(b).at(-1)! > genA, `the removal was a rebalance into a new generation: ${JSON.stringify(generations(b))}`);
+    assert.ok(
+      generations(b).at(-1)! > genA,
+      `the removal was a rebalance into a new generation: ${JSON.stringify(generations(b))}`,
+    );
     await produceAndCheck('replaced', [b]);
   } finally {
     await Promise.all(members.map((m) => m.close().catch(() => m.kill())));

@@ -49,7 +49,8 @@ describe('idempotent produce on the wire', () => {
           Array.from({ length: n }, (_, i) => ({ key: null, value: Buffer.from(`seq-${seq + i}`) })),
           { producerId, producerEpoch, baseSequence: seq },
         );
-      const send = async (corr: number, batch: Buffer) => parseProduceV3(await c.request(API_PRODUCE, 3, corr, produceV3Body(topic, 0, batch))).topics[0].partitions[0];
+      const send = async (corr: number, batch: Buffer) =>
+        parseProduceV3(await c.request(API_PRODUCE, 3, corr, produceV3Body(topic, 0, batch))).topics[0].partitions[0];
 
       const first = await send(10, mk(0, 3));
       assert.equal(first.errorCode, 0);

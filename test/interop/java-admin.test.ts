@@ -172,7 +172,11 @@ describe('Java Admin client against Kafka and Samsa', () => {
       const s = samsaOut.get(name);
       if (name in DIFFERENT) {
         assert.deepEqual(s, DIFFERENT[name], `Samsa's outcome (Kafka's: ${JSON.stringify(k)})`);
-        assert.notDeepEqual(k, s, 'Kafka now gives the same outcome: drop the entry from DIFFERENT and docs/compatibility.md');
+        assert.notDeepEqual(
+          k,
+          s,
+          'Kafka now gives the same outcome: drop the entry from DIFFERENT and docs/compatibility.md',
+        );
       } else {
         assert.deepEqual(s, k, 'Samsa gives the same outcome as Kafka');
       }

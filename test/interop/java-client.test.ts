@@ -113,7 +113,10 @@ async function scenarios(cp: string, bootstrap: string): Promise<{ results: Map<
     const obj = JSON.parse(line) as Result;
     results.set(obj.scenario, obj);
   }
-  if (r.code !== 0) throw new Error(`ClientScenarios against ${bootstrap} exited ${r.code} ${r.signal}:\n${r.stdout}\n${r.stderr.slice(-4000)}`);
+  if (r.code !== 0)
+    throw new Error(
+      `ClientScenarios against ${bootstrap} exited ${r.code} ${r.signal}:\n${r.stdout}\n${r.stderr.slice(-4000)}`,
+    );
   return { results, stderr: r.stderr };
 }
 
@@ -164,7 +167,22 @@ async function batchesOf(bootstrap: string, topic: string, partition: number): P
       isolationLevel: 0,
       sessionId: 0,
       sessionEpoch: -1,
-      topics: [{ topic, topicId: md.topics[0].topicId, partitions: [{ partition, currentLeaderEpoch: -1, fetchOffset: 0, lastFetchedEpoch: -1, logStartOffset: -1, partitionMaxBytes: 52_428_800 }] }],
+      topics: [
+        {
+          topic,
+          topicId: md.topics[0].topicId,
+          partitions: [
+            {
+              partition,
+              currentLeaderEpoch: -1,
+              fetchOffset: 0,
+              lastFetchedEpoch: -1,
+              logStartOffset: -1,
+              partitionMaxBytes: 52_428_800,
+            },
+          ],
+        },
+      ],
       forgottenTopicsData: [],
       rackId: '',
     });
@@ -173,7 +191,14 @@ async function batchesOf(bootstrap: string, topic: string, partition: number): P
     const records = pr.records ?? Buffer.alloc(0);
     return splitBatches(records, 0, records.length).map(({ at }) => {
       const h = readBatchHeader(records, at);
-      return { baseOffset: h.baseOffset, records: h.recordCount, compression: h.compression, producerId: h.producerId, producerEpoch: h.producerEpoch, baseSequence: h.baseSequence };
+      return {
+        baseOffset: h.baseOffset,
+        records: h.recordCount,
+        compression: h.compression,
+        producerId: h.producerId,
+        producerEpoch: h.producerEpoch,
+        baseSequence: h.baseSequence,
+      };
     });
   } finally {
     await client.close();
@@ -188,7 +213,11 @@ after(async () => {
 function result(where: 'kafka' | 'samsa', name: string): Result {
   const r = (where === 'kafka' ? onKafka : onSamsa).get(name);
   assert.ok(r, `${name} printed no result on ${where}:\n${stderr[where].slice(-4000)}`);
-  assert.equal(r.error, undefined, `${name} failed on ${where}: ${r.error}: ${r.message}\n${stderr[where].slice(-4000)}`);
+  assert.equal(
+    r.error,
+    undefined,
+    `${name} failed on ${where}: ${r.error}: ${r.message}\n${stderr[where].slice(-4000)}`,
+  );
   return r;
 }
 
@@ -213,33 +242,55 @@ describe('Java client 4.3.1: Samsa gives the results Apache Kafka 4.3.1 gives', 
       assert.equal(read.length, 30);
       for (let i = 0; i < 30; i++) {
         const [p, o] = acks[i];
-        assert.deepEqual(read.find((x) => x[2] === `k${i}`), [p, o, `k${i}`, `v${i}`]);
+        assert.deepEqual(
+          read.find((x) => x[2] === `k${i}`),
+          [p, o, `k${i}`, `v${i}`],
+        );
       }
       assert.deepEqual(new Set(acks.map((a) => a[0])), new Set([0, 1, 2]), 'keys spread over all 3 partitions');
     }));
 
   for (const type of ['none', 'gzip', 'snappy', 'lz4', 'zstd']) {
     test(`compression.type=${type}: 500 records read back intact`, () =>
-      same(`compression-${type}`, (r) => assert.deepEqual(r, { scenario: `compression-${type}`, read: 500, intact: 500 })));
+      same(`compression-${type}`, (r) =>
+        assert.deepEqual(r, { scenario: `compression-${type}`, read: 500, intact: 500 }),
+      ));
   }
 
   test('a send to an unknown topic creates it with num.partitions', () =>
-    same('auto-create', (r) => assert.deepEqual(r, { scenario: 'auto-create', acks: [[0, 0]], partitions: 1, read: 1 })));
+    same('auto-create', (r) =>
+      assert.deepEqual(r, { scenario: 'auto-create', acks: [[0, 0]], partitions: 1, read: 1 }),
+    ));
 
   test('read_committed reads everything, end offsets at the high watermark', () =>
     same('read-committed', (r) => {
       assert.equal(r.read, 30);
       const ends = r.endOffsets as Record<string, number>;
-      assert.equal(Object.values(ends).reduce((n, o) => n + o, 0), 30);
+      assert.equal(
+        Object.values(ends).reduce((n, o) => n + o, 0),
+        30,
+      );
     }));
 
   test('headers: repeated keys, null and empty values, non-ASCII; a null key and value', () =>
     same('headers', (r) =>
       assert.deepEqual(r.read, [
-        [0, 'k1', 'with headers', [['a', '1'], ['a', '2'], ['b', null], ['', ''], ['ünï', 'välue']]],
+        [
+          0,
+          'k1',
+          'with headers',
+          [
+            ['a', '1'],
+            ['a', '2'],
+            ['b', null],
+            ['', ''],
+            ['ünï', 'välue'],
+          ],
+        ],
         [1, 'k2', 'no headers', []],
         [2, null, null, []],
-      ])));
+      ]),
+    ));
 
   test('large records: 1,000,000 bytes through 64 KiB fetch limits; RecordTooLargeException from broker and client', () =>
     same('large-records', (r) =>
@@ -251,7 +302,8 @@ describe('Java client 4.3.1: Samsa gives the results Apache Kafka 4.3.1 gives', 
         smallTopicStillTakes: [[0, 0]],
         readCount: 1,
         readIntact: true,
-      })));
+      }),
+    ));
 
   test('seek, seekToEnd, seekToBeginning; past the end: reset to earliest, or OffsetOutOfRangeException', () =>
     same('seek', (r) =>
@@ -262,7 +314,8 @@ describe('Java client 4.3.1: Samsa gives the results Apache Kafka 4.3.1 gives', 
         positionAtBeginning: 0,
         pastEndResetTo: 0,
         pastEndWithResetNone: 'org.apache.kafka.clients.consumer.OffsetOutOfRangeException',
-      })));
+      }),
+    ));
 
   test('offsetsForTimes, beginningOffsets, endOffsets', () =>
     same('offsets-for-times', (r) =>
@@ -275,7 +328,8 @@ describe('Java client 4.3.1: Samsa gives the results Apache Kafka 4.3.1 gives', 
         'at+10000': null,
         beginning: 0,
         end: 5,
-      })));
+      }),
+    ));
 
   test('log start after deleteRecords: beginning, offsetsForTimes, reset from below it, or OffsetOutOfRangeException', () =>
     same('log-start', (r) =>
@@ -286,15 +340,27 @@ describe('Java client 4.3.1: Samsa gives the results Apache Kafka 4.3.1 gives', 
         positionAtBeginning: 4,
         belowStartResetTo: 4,
         belowStartWithResetNone: 'org.apache.kafka.clients.consumer.OffsetOutOfRangeException',
-      })));
+      }),
+    ));
 
   test('LogAppendTime: the broker time in the acknowledgement and on the record', () =>
     same('log-append-time', (r) =>
-      assert.deepEqual(r, { scenario: 'log-append-time', ackTimestampIsBrokerTime: true, timestampType: 'LogAppendTime', recordTimestampIsAckTimestamp: true })));
+      assert.deepEqual(r, {
+        scenario: 'log-append-time',
+        ackTimestampIsBrokerTime: true,
+        timestampType: 'LogAppendTime',
+        recordTimestampIsAckTimestamp: true,
+      }),
+    ));
 
   test('commitSync for a topic that does not exist times out (UNKNOWN_TOPIC_OR_PARTITION, retried)', () =>
     same('commit-unknown-topic', (r) =>
-      assert.deepEqual(r, { scenario: 'commit-unknown-topic', commit: 'org.apache.kafka.common.errors.TimeoutException', committed: null })));
+      assert.deepEqual(r, {
+        scenario: 'commit-unknown-topic',
+        commit: 'org.apache.kafka.common.errors.TimeoutException',
+        committed: null,
+      }),
+    ));
 
   test('classic group: commitSync, commitAsync with metadata, committed(), a new member resumes there', () =>
     same('classic-commit', (r) => {
@@ -302,7 +368,11 @@ describe('Java client 4.3.1: Samsa gives the results Apache Kafka 4.3.1 gives', 
       assert.deepEqual(r.assignment, [0, 1, 2]);
       assert.equal(r.asyncCallback, 'ok');
       const sync = r.afterCommitSync as Record<string, [number, string]>;
-      assert.equal(Object.values(sync).reduce((n, [o]) => n + o, 0), 30, 'committed at the end of every partition');
+      assert.equal(
+        Object.values(sync).reduce((n, [o]) => n + o, 0),
+        30,
+        'committed at the end of every partition',
+      );
       assert.deepEqual(r.afterExplicitCommits, { 0: [5, 'async'], 1: [7, 'sync'], 2: sync['2'] });
       assert.equal(r.resumedRead, sync['0'][0] - 5 + sync['1'][0] - 7);
       assert.deepEqual(r.resumedFirstOffsets, { 0: 5, 1: 7 });
@@ -318,7 +388,8 @@ describe('Java client 4.3.1: Samsa gives the results Apache Kafka 4.3.1 gives', 
         sizes: [1, 2],
         commitAfterRebalance: null,
         state: 'Stable',
-      })));
+      }),
+    ));
 
   test('cooperative-sticky: the second member takes half, the first revokes only what moves, then gets it back', () =>
     same('cooperative-sticky', (r) =>
@@ -330,7 +401,8 @@ describe('Java client 4.3.1: Samsa gives the results Apache Kafka 4.3.1 gives', 
         c1RevokedCount: 2,
         c1AfterC2Left: [0, 1, 2, 3],
         c1Lost: [],
-      })));
+      }),
+    ));
 
   test('static membership: a returning member keeps its generation and partitions; a duplicate instance id fences the old one', () =>
     same('static-membership', (r) =>
@@ -344,7 +416,8 @@ describe('Java client 4.3.1: Samsa gives the results Apache Kafka 4.3.1 gives', 
         rejoinAssignment: [0, 1],
         duplicateInstanceFencesOld: 'org.apache.kafka.common.errors.FencedInstanceIdException',
         newcomerAssignment: [0, 1],
-      })));
+      }),
+    ));
 
   test('group.protocol=consumer (KIP-848): shares, each record once by its owner, commits, describeConsumerGroups', () =>
     same('kip848', (r) =>
@@ -360,7 +433,8 @@ describe('Java client 4.3.1: Samsa gives the results Apache Kafka 4.3.1 gives', 
         state: 'Stable',
         members: 2,
         c1AfterC2Left: [0, 1, 2],
-      })));
+      }),
+    ));
 
   test('KIP-848, range assignor and a broker-side regex: shares by partition index; a new matching topic is assigned', () =>
     same('kip848-range-regex', (r) =>
@@ -369,7 +443,8 @@ describe('Java client 4.3.1: Samsa gives the results Apache Kafka 4.3.1 gives', 
         c1Alone: ['rx-a:0', 'rx-a:1', 'rx-b:0', 'rx-b:1'],
         rangeShares: ['[rx-a:0, rx-b:0]', '[rx-a:1, rx-b:1]'],
         afterNewTopic: ['rx-a:0', 'rx-a:1', 'rx-b:0', 'rx-b:1', 'rx-c:0', 'rx-c:1'],
-      })));
+      }),
+    ));
 
   test('KIP-848 static membership: a returning member gets its partitions; a duplicate live instance id is refused', () =>
     same('kip848-static', (r) =>
@@ -380,10 +455,14 @@ describe('Java client 4.3.1: Samsa gives the results Apache Kafka 4.3.1 gives', 
         rejoinAssignment: [0, 1],
         duplicateInstance: 'org.apache.kafka.common.errors.UnreleasedInstanceIdException',
         liveMemberKeeps: [0, 1],
-      })));
+      }),
+    ));
 
   test('the default producer is idempotent: its batches carry a producer id and consecutive sequences, on both brokers', async () => {
-    for (const [where, bootstrap] of [['kafka', kafka!.bootstrapServers], ['samsa', samsa!.bootstrapServers]]) {
+    for (const [where, bootstrap] of [
+      ['kafka', kafka!.bootstrapServers],
+      ['samsa', samsa!.bootstrapServers],
+    ]) {
       const perPartition = await Promise.all([0, 1, 2].map((p) => batchesOf(bootstrap, `${PREFIX}-defaults`, p)));
       const producerIds = new Set(perPartition.flat().map((b) => b.producerId));
       assert.equal(producerIds.size, 1, `${where}: one producer wrote every batch: ${JSON.stringify(perPartition)}`);
@@ -397,17 +476,31 @@ describe('Java client 4.3.1: Samsa gives the results Apache Kafka 4.3.1 gives', 
         }
         assert.equal(seq, batches.length ? batches.at(-1)!.baseOffset + batches.at(-1)!.records : 0);
       }
-      assert.equal(perPartition.flat().reduce((n, b) => n + b.records, 0), 30);
+      assert.equal(
+        perPartition.flat().reduce((n, b) => n + b.records, 0),
+        30,
+      );
     }
   });
 
   test('each compression type is stored as the producer compressed it, on both brokers', async () => {
     const codecs = { none: 0, gzip: 1, snappy: 2, lz4: 3, zstd: 4 };
-    for (const [where, bootstrap] of [['kafka', kafka!.bootstrapServers], ['samsa', samsa!.bootstrapServers]]) {
+    for (const [where, bootstrap] of [
+      ['kafka', kafka!.bootstrapServers],
+      ['samsa', samsa!.bootstrapServers],
+    ]) {
       for (const [type, codec] of Object.entries(codecs)) {
         const batches = await batchesOf(bootstrap, `${PREFIX}-compression-${type}`, 0);
-        assert.equal(batches.reduce((n, b) => n + b.records, 0), 500, `${where} ${type}: all records`);
-        assert.deepEqual(new Set(batches.map((b) => b.compression)), new Set([codec]), `${where} ${type}: codec of every batch`);
+        assert.equal(
+          batches.reduce((n, b) => n + b.records, 0),
+          500,
+          `${where} ${type}: all records`,
+        );
+        assert.deepEqual(
+          new Set(batches.map((b) => b.compression)),
+          new Set([codec]),
+          `${where} ${type}: codec of every batch`,
+        );
       }
     }
   });
@@ -416,7 +509,11 @@ describe('Java client 4.3.1: Samsa gives the results Apache Kafka 4.3.1 gives', 
     assert.deepEqual(result('kafka', 'transactions'), {
       scenario: 'transactions',
       initTransactions: null,
-      readCommitted: [[0, 't0'], [1, 't1'], [2, 't2']],
+      readCommitted: [
+        [0, 't0'],
+        [1, 't1'],
+        [2, 't2'],
+      ],
     });
     assert.deepEqual(result('samsa', 'transactions'), {
       scenario: 'transactions',

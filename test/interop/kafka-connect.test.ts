@@ -47,7 +47,8 @@ const MORE = 50;
 const WORKERS = 2;
 const DEADLINE = 90_000;
 
-const lines = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => `line ${from + i} ${'x'.repeat((from + i) % 17)}`);
+const lines = (from: number, to: number) =>
+  Array.from({ length: to - from + 1 }, (_, i) => `line ${from + i} ${'x'.repeat((from + i) % 17)}`);
 
 /** A ConnectDistributed worker in a child JVM, REST on a loopback port. */
 class Worker {
@@ -280,7 +281,15 @@ async function runScenario(bootstrap: string, cp: string): Promise<Outcome> {
     await settled(FIRST + MORE);
     const afterRestartSink = readLines(sink);
     const topicValues = (await kcatConsume(bootstrap, DATA_TOPIC)).map((r) => r.payload ?? '');
-    return { internalTopics, group, spread, firstSink, afterRestartSink, topicValues, expected: lines(1, FIRST + MORE) };
+    return {
+      internalTopics,
+      group,
+      spread,
+      firstSink,
+      afterRestartSink,
+      topicValues,
+      expected: lines(1, FIRST + MORE),
+    };
   } catch (e) {
     throw new Error(`${(e as Error).stack}\n${workers.map((w, i) => `worker ${i} output:\n${w.out}`).join('\n')}`);
   } finally {

@@ -22,30 +22,61 @@ import assert from 'node:assert/strict';
 import { startChildBroker, uniqueTopic, type ChildBroker } from '../helpers/broker.ts';
 import { compileJava, runJava, startReferenceKafka, type ReferenceKafka } from '../helpers/kafka-ref.ts';
 
-const COUNTS_1 = { a: '2', barks: '1', brown: '1', dog: '3', fox: '2', jumps: '1', lazy: '1', over: '1', quick: '1', the: '3' };
+const COUNTS_1 = {
+  a: '2',
+  barks: '1',
+  brown: '1',
+  dog: '3',
+  fox: '2',
+  jumps: '1',
+  lazy: '1',
+  over: '1',
+  quick: '1',
+  the: '3',
+};
 const JOINS_1 = ['alice=eu/cart', 'alice=eu/home', 'bob=us/cart'];
 const WINDOWS_1 = { 's1@0': '12', 's1@10000': '2', 's1@20000': '10', 's2@0': '1', 's2@10000': '4' };
 const COUNTS_2 = { ...COUNTS_1, days: '1', dog: '4', fox: '3', returns: '1', the: '4' };
 const JOINS_2 = [...JOINS_1, 'bob=us/checkout', 'carol=apac/home'];
 const WINDOWS_2 = { ...WINDOWS_1, 's1@0': '112', 's2@10000': '10', 's2@30000': '3' };
 
-const REPARTITION_CONFIGS = { 'cleanup.policy': 'delete', 'message.timestamp.type': 'CreateTime', 'retention.ms': '-1', 'segment.bytes': '52428800' };
+const REPARTITION_CONFIGS = {
+  'cleanup.policy': 'delete',
+  'message.timestamp.type': 'CreateTime',
+  'retention.ms': '-1',
+  'segment.bytes': '52428800',
+};
 const INTERNAL_TOPICS = {
   'by-word-repartition': { partitions: 2, configs: REPARTITION_CONFIGS },
   'clicks-by-user-repartition': { partitions: 2, configs: REPARTITION_CONFIGS },
-  'users-changelog': { partitions: 2, configs: { 'cleanup.policy': 'compact', 'message.timestamp.type': 'CreateTime' } },
-  'word-counts-changelog': { partitions: 2, configs: { 'cleanup.policy': 'compact', 'message.timestamp.type': 'CreateTime' } },
+  'users-changelog': {
+    partitions: 2,
+    configs: { 'cleanup.policy': 'compact', 'message.timestamp.type': 'CreateTime' },
+  },
+  'word-counts-changelog': {
+    partitions: 2,
+    configs: { 'cleanup.policy': 'compact', 'message.timestamp.type': 'CreateTime' },
+  },
   // window retention (10 s + 30 min grace) + windowstore.changelog.additional.retention.ms (1 day)
-  'window-sums-changelog': { partitions: 2, configs: { 'cleanup.policy': 'compact,delete', 'message.timestamp.type': 'CreateTime', 'retention.ms': '88210000' } },
+  'window-sums-changelog': {
+    partitions: 2,
+    configs: { 'cleanup.policy': 'compact,delete', 'message.timestamp.type': 'CreateTime', 'retention.ms': '88210000' },
+  },
 };
 
 type Line = Record<string, any>;
 
 /** Runs one scenario of StreamsScenarios against `bootstrap`; returns its JSON lines by phase. */
-async function scenario(cp: string, bootstrap: string, name: 'at_least_once' | 'exactly_once_v2'): Promise<Record<string, Line>> {
+async function scenario(
+  cp: string,
+  bootstrap: string,
+  name: 'at_least_once' | 'exactly_once_v2',
+): Promise<Record<string, Line>> {
   // event times are offsets from a recent 10 s boundary (recent, so that no retention.ms deletes them)
   const base = Math.floor(Date.now() / 10_000) * 10_000 - 300_000;
-  const r = await runJava(cp, 'StreamsScenarios', [bootstrap, uniqueTopic('st'), String(base), name], { timeoutMs: 280_000 });
+  const r = await runJava(cp, 'StreamsScenarios', [bootstrap, uniqueTopic('st'), String(base), name], {
+    timeoutMs: 280_000,
+  });
   const byPhase: Record<string, Line> = {};
   for (const l of r.stdout.split('\n')) {
     if (!l.startsWith('{')) continue;
@@ -75,8 +106,13 @@ describe('Kafka Streams 4.3.1 on Samsa, checked against Apache Kafka 4.3.1', () 
     await Promise.all([samsa?.close(), kafka?.stop()]);
   });
 
-  test('at_least_once: word count, stream-table join, windowed sums; a restart restores the stores and resumes', { timeout: 300_000 }, async () => {
-    const [s, k] = await Promise.all([scenario(cp, samsa.bootstrapServers, 'at_least_once'), scenario(cp, kafka.bootstrapServers, 'at_least_once')]);
+  test('at_least_once: word count, stream-table join, windowed sums; a restart restores the stores and resumes', {
+    timeout: 300_000,
+  }, async () => {
+    const [s, k] = await Promise.all([
+      scenario(cp, samsa.bootstrapServers, 'at_least_once'),
+      scenario(cp, kafka.bootstrapServers, 'at_least_once'),
+    ]);
     for (const [broker, r] of [
       ['kafka', k],
       ['samsa', s],
@@ -111,8 +147,13 @@ describe('Kafka Streams 4.3.1 on Samsa, checked against Apache Kafka 4.3.1', () 
     }
   });
 
-  test('exactly_once_v2: Kafka produces the counts; on Samsa Streams waits for a transaction coordinator', { timeout: 300_000 }, async () => {
-    const [s, k] = await Promise.all([scenario(cp, samsa.bootstrapServers, 'exactly_once_v2'), scenario(cp, kafka.bootstrapServers, 'exactly_once_v2')]);
+  test('exactly_once_v2: Kafka produces the counts; on Samsa Streams waits for a transaction coordinator', {
+    timeout: 300_000,
+  }, async () => {
+    const [s, k] = await Promise.all([
+      scenario(cp, samsa.bootstrapServers, 'exactly_once_v2'),
+      scenario(cp, kafka.bootstrapServers, 'exactly_once_v2'),
+    ]);
     const ke = k.exactly_once_v2;
     assert.ok(ke, k.context.text);
     assert.equal(ke.error, null, k.context.text);
@@ -126,6 +167,10 @@ describe('Kafka Streams 4.3.1 on Samsa, checked against Apache Kafka 4.3.1', () 
     assert.ok(se, s.context.text);
     assert.equal(se.error, null, s.context.text);
     assert.deepEqual(se.counts, {}, s.context.text);
-    assert.match(se.initTransactions, /^org\.apache\.kafka\.common\.errors\.TimeoutException: Timeout expired after 5000ms while awaiting InitProducerId/, s.context.text);
+    assert.match(
+      se.initTransactions,
+      /^org\.apache\.kafka\.common\.errors\.TimeoutException: Timeout expired after 5000ms while awaiting InitProducerId/,
+      s.context.text,
+    );
   });
 });

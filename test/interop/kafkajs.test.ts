@@ -70,7 +70,9 @@ describe('kafkajs', () => {
   test('admin: create, list, fetchTopicMetadata, describeConfigs, delete', async () => {
     const topic = uniqueTopic('admin');
     const created = await admin.createTopics({
-      topics: [{ topic, numPartitions: 4, replicationFactor: 1, configEntries: [{ name: 'retention.ms', value: '7200000' }] }],
+      topics: [
+        { topic, numPartitions: 4, replicationFactor: 1, configEntries: [{ name: 'retention.ms', value: '7200000' }] },
+      ],
       waitForLeaders: true,
     });
     assert.equal(created, true);
@@ -82,7 +84,10 @@ describe('kafkajs', () => {
     assert.equal(md.topics.length, 1);
     assert.equal(md.topics[0].name, topic);
     const parts = md.topics[0].partitions.slice().sort((a, b) => a.partitionId - b.partitionId);
-    assert.deepEqual(parts.map((p) => p.partitionId), [0, 1, 2, 3]);
+    assert.deepEqual(
+      parts.map((p) => p.partitionId),
+      [0, 1, 2, 3],
+    );
     for (const p of parts) {
       assert.equal(p.partitionErrorCode, 0);
       assert.ok(p.leader >= 0, 'every partition has a leader');
@@ -114,7 +119,11 @@ describe('kafkajs', () => {
     const producer = kafkaFor(broker).producer({ createPartitioner: Partitioners.DefaultPartitioner });
     await producer.connect();
     try {
-      const all = await producer.send({ topic, acks: -1, messages: [{ value: 'a0' }, { value: 'a1' }, { value: 'a2' }] });
+      const all = await producer.send({
+        topic,
+        acks: -1,
+        messages: [{ value: 'a0' }, { value: 'a1' }, { value: 'a2' }],
+      });
       assert.equal(all.length, 1);
       assert.equal(all[0].errorCode, 0);
       assert.equal(all[0].baseOffset, '0');
@@ -135,8 +144,14 @@ describe('kafkajs', () => {
       await producer.disconnect();
     }
     const recs = await kcatConsume(broker.bootstrapServers, topic, { partition: 0 });
-    assert.deepEqual(recs.map((r) => r.payload), ['a0', 'a1', 'a2', 'b0', 'b1', 'c0', 'd0']);
-    assert.deepEqual(recs.map((r) => r.offset), [0, 1, 2, 3, 4, 5, 6]);
+    assert.deepEqual(
+      recs.map((r) => r.payload),
+      ['a0', 'a1', 'a2', 'b0', 'b1', 'c0', 'd0'],
+    );
+    assert.deepEqual(
+      recs.map((r) => r.offset),
+      [0, 1, 2, 3, 4, 5, 6],
+    );
   });
 
   test('keys, null values, headers and timestamps across partitions; fetchTopicOffsetsByTimestamp', async () => {
@@ -145,7 +160,10 @@ describe('kafkajs', () => {
     const producer = kafkaFor(broker).producer({ createPartitioner: Partitioners.DefaultPartitioner });
     await producer.connect();
     const base = Date.now() - 3_600_000;
-    const expected: Record<number, { key: string | null; value: string | null; ts: number; headers: [string, string][] }[]> = { 0: [], 1: [], 2: [] };
+    const expected: Record<
+      number,
+      { key: string | null; value: string | null; ts: number; headers: [string, string][] }[]
+    > = { 0: [], 1: [], 2: [] };
     try {
       for (let batch = 0; batch < 4; batch++) {
         const messages = [];
@@ -155,7 +173,13 @@ describe('kafkajs', () => {
           const key = n % 5 === 0 ? null : `k${n}`;
           const value = n % 7 === 3 ? null : `value ${n} ` + 'é'.repeat(n);
           const ts = base + n * 1000;
-          const headers: [string, string][] = n % 2 ? [['trace', `t${n}`], ['empty', '']] : [];
+          const headers: [string, string][] =
+            n % 2
+              ? [
+                  ['trace', `t${n}`],
+                  ['empty', ''],
+                ]
+              : [];
           messages.push({ partition, key, value, timestamp: String(ts), headers: Object.fromEntries(headers) });
           expected[partition].push({ key, value, ts, headers });
         }
@@ -179,14 +203,27 @@ describe('kafkajs', () => {
       });
     }
     const offsets = (await admin.fetchTopicOffsets(topic)).sort((a, b) => a.partition - b.partition);
-    assert.deepEqual(offsets.map((o) => o.high), ['8', '8', '8']);
+    assert.deepEqual(
+      offsets.map((o) => o.high),
+      ['8', '8', '8'],
+    );
     // partition p holds records n = p, p+3, ...; the first with ts >= base + 10.5 s is n = 11..13
-    const byTs = (await admin.fetchTopicOffsetsByTimestamp(topic, base + 10_500)).sort((a, b) => a.partition - b.partition);
+    const byTs = (await admin.fetchTopicOffsetsByTimestamp(topic, base + 10_500)).sort(
+      (a, b) => a.partition - b.partition,
+    );
     // p0: n=0,3,6,9,12 -> offset 4 ; p1: n=1,4,7,10,13 -> offset 4 ; p2: n=2,5,8,11 -> offset 3
-    assert.deepEqual(byTs.map((o) => o.offset), ['4', '4', '3']);
+    assert.deepEqual(
+      byTs.map((o) => o.offset),
+      ['4', '4', '3'],
+    );
     // past the newest timestamp the broker answers -1, which kafkajs replaces with the high watermark
-    const future = (await admin.fetchTopicOffsetsByTimestamp(topic, Date.now() + 3_600_000)).sort((a, b) => a.partition - b.partition);
-    assert.deepEqual(future.map((o) => o.offset), ['8', '8', '8']);
+    const future = (await admin.fetchTopicOffsetsByTimestamp(topic, Date.now() + 3_600_000)).sort(
+      (a, b) => a.partition - b.partition,
+    );
+    assert.deepEqual(
+      future.map((o) => o.offset),
+      ['8', '8', '8'],
+    );
   });
 
   test('gzip-compressed batches are stored and served as written', async () => {
@@ -196,23 +233,43 @@ describe('kafkajs', () => {
     await producer.connect();
     const values = Array.from({ length: 200 }, (_, i) => `gzip record ${i} ${'abc'.repeat(i % 30)}`);
     try {
-      const r1 = await producer.send({ topic, compression: CompressionTypes.GZIP, messages: values.slice(0, 120).map((value, i) => ({ key: `k${i}`, value })) });
+      const r1 = await producer.send({
+        topic,
+        compression: CompressionTypes.GZIP,
+        messages: values.slice(0, 120).map((value, i) => ({ key: `k${i}`, value })),
+      });
       assert.equal(r1[0].baseOffset, '0');
-      const r2 = await producer.send({ topic, compression: CompressionTypes.GZIP, messages: values.slice(120).map((value, i) => ({ key: `k${120 + i}`, value })) });
+      const r2 = await producer.send({
+        topic,
+        compression: CompressionTypes.GZIP,
+        messages: values.slice(120).map((value, i) => ({ key: `k${120 + i}`, value })),
+      });
       assert.equal(r2[0].baseOffset, '120');
     } finally {
       await producer.disconnect();
     }
     const recs = await kcatConsume(broker.bootstrapServers, topic, { partition: 0 });
-    assert.deepEqual(recs.map((r) => r.payload), values);
-    assert.deepEqual(recs.map((r) => r.key), values.map((_, i) => `k${i}`));
-    assert.deepEqual(recs.map((r) => r.offset), values.map((_, i) => i));
+    assert.deepEqual(
+      recs.map((r) => r.payload),
+      values,
+    );
+    assert.deepEqual(
+      recs.map((r) => r.key),
+      values.map((_, i) => `k${i}`),
+    );
+    assert.deepEqual(
+      recs.map((r) => r.offset),
+      values.map((_, i) => i),
+    );
   });
 
   test('a 1 MiB message is accepted; one over message.max.bytes gets MESSAGE_TOO_LARGE', async () => {
     const topic = uniqueTopic('big');
     await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
-    const producer = kafkaFor(broker, 0).producer({ createPartitioner: Partitioners.DefaultPartitioner, retry: { retries: 0 } });
+    const producer = kafkaFor(broker, 0).producer({
+      createPartitioner: Partitioners.DefaultPartitioner,
+      retry: { retries: 0 },
+    });
     await producer.connect();
     const big = Buffer.alloc(1024 * 1024);
     for (let i = 0; i < big.length; i++) big[i] = 97 + ((i * 31 + 7) % 26); // printable, non-repeating-ish
@@ -227,7 +284,10 @@ describe('kafkajs', () => {
         (e) => e,
       );
       assert.ok(err, 'the oversized message must be rejected');
-      assert.ok(errorTypes(err).includes('MESSAGE_TOO_LARGE'), `expected MESSAGE_TOO_LARGE, got ${errorTypes(err)} ${err}`);
+      assert.ok(
+        errorTypes(err).includes('MESSAGE_TOO_LARGE'),
+        `expected MESSAGE_TOO_LARGE, got ${errorTypes(err)} ${err}`,
+      );
 
       // the connection and the partition are still usable; nothing of the rejected batch was appended
       const after = await producer.send({ topic, acks: -1, messages: [{ value: 'small' }] });
@@ -250,7 +310,10 @@ describe('kafkajs', () => {
 
   test('UNKNOWN_TOPIC_OR_PARTITION when auto-create is off', async () => {
     const topic = uniqueTopic('missing');
-    const producer = kafkaFor(broker, 1).producer({ createPartitioner: Partitioners.DefaultPartitioner, retry: { retries: 1 } });
+    const producer = kafkaFor(broker, 1).producer({
+      createPartitioner: Partitioners.DefaultPartitioner,
+      retry: { retries: 1 },
+    });
     await producer.connect();
     try {
       const err = await producer.send({ topic, messages: [{ value: 'x' }] }).then(
@@ -258,7 +321,10 @@ describe('kafkajs', () => {
         (e) => e,
       );
       assert.ok(err, 'producing to a missing topic must fail');
-      assert.ok(errorTypes(err).includes('UNKNOWN_TOPIC_OR_PARTITION'), `expected UNKNOWN_TOPIC_OR_PARTITION, got ${errorTypes(err)} ${err}`);
+      assert.ok(
+        errorTypes(err).includes('UNKNOWN_TOPIC_OR_PARTITION'),
+        `expected UNKNOWN_TOPIC_OR_PARTITION, got ${errorTypes(err)} ${err}`,
+      );
     } finally {
       await producer.disconnect();
     }
@@ -295,10 +361,17 @@ describe('kafkajs', () => {
     }
     for (const p of [0, 1]) {
       const recs = await kcatConsume(broker.bootstrapServers, topic, { partition: p });
-      assert.deepEqual(recs.map((r) => r.payload), sent[p], `partition ${p}`);
+      assert.deepEqual(
+        recs.map((r) => r.payload),
+        sent[p],
+        `partition ${p}`,
+      );
     }
     const offs = (await admin.fetchTopicOffsets(topic)).sort((a, b) => a.partition - b.partition);
-    assert.deepEqual(offs.map((o) => o.high), ['50', '50']);
+    assert.deepEqual(
+      offs.map((o) => o.high),
+      ['50', '50'],
+    );
   });
 
   // Needs the group coordinator (FindCoordinator, JoinGroup, SyncGroup, Heartbeat, OffsetCommit/Fetch).
@@ -316,13 +389,24 @@ describe('kafkajs', () => {
         const value = i % 9 === 4 ? null : `val-${i}`;
         expected.set(key, { partition: i % 3, key, value, ts: String(base + i), h: `h${i}` });
       }
-      const msgs = [...expected.values()].map((e) => ({ partition: e.partition, key: e.key, value: e.value, timestamp: e.ts, headers: { h: e.h } }));
+      const msgs = [...expected.values()].map((e) => ({
+        partition: e.partition,
+        key: e.key,
+        value: e.value,
+        timestamp: e.ts,
+        headers: { h: e.h },
+      }));
       await producer.send({ topic, messages: msgs.slice(0, 30) });
       await producer.send({ topic, compression: CompressionTypes.GZIP, messages: msgs.slice(30) });
     } finally {
       await producer.disconnect();
     }
-    const consumer = kafka.consumer({ groupId: uniqueTopic('g'), sessionTimeout: 10000, heartbeatInterval: 500, maxWaitTimeInMs: 200 });
+    const consumer = kafka.consumer({
+      groupId: uniqueTopic('g'),
+      sessionTimeout: 10000,
+      heartbeatInterval: 500,
+      maxWaitTimeInMs: 200,
+    });
     await consumer.connect();
     const got: { partition: number; offset: string; key: string; value: string | null; ts: string; h: string }[] = [];
     try {
@@ -343,7 +427,9 @@ describe('kafkajs', () => {
         },
       });
       let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise((_, rej) => (timer = setTimeout(() => rej(new Error(`consumed ${got.length}/${expected.size}`)), 60_000)));
+      const timeout = new Promise(
+        (_, rej) => (timer = setTimeout(() => rej(new Error(`consumed ${got.length}/${expected.size}`)), 60_000)),
+      );
       await Promise.race([done, timeout]).finally(() => clearTimeout(timer));
     } finally {
       await consumer.disconnect();
@@ -359,7 +445,11 @@ describe('kafkajs', () => {
     }
     for (const p of [0, 1, 2]) {
       const offs = got.filter((g) => g.partition === p).map((g) => Number(g.offset));
-      assert.deepEqual(offs, offs.map((_, i) => i), `partition ${p} offsets in order`);
+      assert.deepEqual(
+        offs,
+        offs.map((_, i) => i),
+        `partition ${p} offsets in order`,
+      );
     }
   });
 });

@@ -31,10 +31,34 @@ describe('kcat', () => {
       const p0 = Array.from({ length: 50 }, (_, i) => `key${i}:value-${codec}-${i}-${'z'.repeat(i)}`);
       const p1 = Array.from({ length: 30 }, (_, i) => `other${i}:p1-${codec}-${i}`);
       const compress = codec === 'none' ? [] : ['-z', codec];
-      await kcatProduce(bs, topic, p0, ['-p', '0', '-H', 'h1=v1', '-H', `codec=${codec}`, ...compress, '-X', 'api.version.request=true']);
+      await kcatProduce(bs, topic, p0, [
+        '-p',
+        '0',
+        '-H',
+        'h1=v1',
+        '-H',
+        `codec=${codec}`,
+        ...compress,
+        '-X',
+        'api.version.request=true',
+      ]);
       await kcatProduce(bs, topic, p1, ['-p', '1', '-H', 'only=p1', ...compress]);
 
-      const fmt = await runOk(KCAT, ['-b', bs, '-C', '-t', topic, '-p', '0', '-o', 'beginning', '-e', '-q', '-f', '%k %s %h %T %o %p\n']);
+      const fmt = await runOk(KCAT, [
+        '-b',
+        bs,
+        '-C',
+        '-t',
+        topic,
+        '-p',
+        '0',
+        '-o',
+        'beginning',
+        '-e',
+        '-q',
+        '-f',
+        '%k %s %h %T %o %p\n',
+      ]);
       const lines = fmt.stdout.split('\n').filter(Boolean);
       assert.equal(lines.length, 50);
       lines.forEach((line, i) => {
@@ -48,7 +72,10 @@ describe('kcat', () => {
       });
 
       const recs = await kcatConsume(bs, topic, { partition: 1 });
-      assert.deepEqual(recs.map((r) => [r.key, r.payload, r.offset, r.partition]), p1.map((_, i) => [`other${i}`, `p1-${codec}-${i}`, i, 1]));
+      assert.deepEqual(
+        recs.map((r) => [r.key, r.payload, r.offset, r.partition]),
+        p1.map((_, i) => [`other${i}`, `p1-${codec}-${i}`, i, 1]),
+      );
       for (const r of recs) assert.deepEqual(r.headers, [['only', 'p1']]);
 
       // whole topic, both partitions
@@ -69,12 +96,21 @@ describe('kcat', () => {
     assert.equal(t.partitions.length, 2);
     for (const p of t.partitions) {
       assert.equal(p.leader, md.brokers[0].id);
-      assert.deepEqual(p.replicas.map((x: any) => x.id), [md.brokers[0].id]);
-      assert.deepEqual(p.isrs.map((x: any) => x.id), [md.brokers[0].id]);
+      assert.deepEqual(
+        p.replicas.map((x: any) => x.id),
+        [md.brokers[0].id],
+      );
+      assert.deepEqual(
+        p.isrs.map((x: any) => x.id),
+        [md.brokers[0].id],
+      );
     }
     // one topic only
     const one = JSON.parse((await runOk(KCAT, ['-b', bs, '-L', '-J', '-t', topic])).stdout);
-    assert.deepEqual(one.topics.map((x: any) => x.topic), [topic]);
+    assert.deepEqual(
+      one.topics.map((x: any) => x.topic),
+      [topic],
+    );
   });
 
   test('offsets by timestamp: -o s@ts and -Q', async () => {
@@ -85,8 +121,14 @@ describe('kcat', () => {
     await kcatProduce(bs, topic, ['c:third', 'd:fourth'], ['-p', '0']);
 
     const recs = await kcatConsume(bs, topic, { partition: 0, offset: `s@${mid}` });
-    assert.deepEqual(recs.map((r) => r.payload), ['third', 'fourth']);
-    assert.deepEqual(recs.map((r) => r.offset), [2, 3]);
+    assert.deepEqual(
+      recs.map((r) => r.payload),
+      ['third', 'fourth'],
+    );
+    assert.deepEqual(
+      recs.map((r) => r.offset),
+      [2, 3],
+    );
     assert.ok(recs[0].ts >= mid);
 
     const q = await runOk(KCAT, ['-b', bs, '-Q', '-t', `${topic}:0:${mid}`]);
@@ -99,30 +141,67 @@ describe('kcat', () => {
     const topic = uniqueTopic('kc-rel');
     await kcatProduce(bs, topic, ['a:0', 'a:1', 'a:2', 'a:3', 'a:4'], ['-p', '1']);
     const recs = await kcatConsume(bs, topic, { partition: 1, offset: '-2' });
-    assert.deepEqual(recs.map((r) => [r.offset, r.payload]), [
-      [3, '3'],
-      [4, '4'],
-    ]);
+    assert.deepEqual(
+      recs.map((r) => [r.offset, r.payload]),
+      [
+        [3, '3'],
+        [4, '4'],
+      ],
+    );
   });
 
   test('idempotent producer with acks=all', async () => {
     const topic = uniqueTopic('kc-idem');
     const lines = Array.from({ length: 500 }, (_, i) => `k${i}:idem-${i}`);
-    await kcatProduce(bs, topic, lines, ['-p', '0', '-X', 'enable.idempotence=true', '-X', 'acks=all', '-X', 'linger.ms=5', '-X', 'batch.num.messages=37']);
+    await kcatProduce(bs, topic, lines, [
+      '-p',
+      '0',
+      '-X',
+      'enable.idempotence=true',
+      '-X',
+      'acks=all',
+      '-X',
+      'linger.ms=5',
+      '-X',
+      'batch.num.messages=37',
+    ]);
     const recs = await kcatConsume(bs, topic, { partition: 0 });
-    assert.deepEqual(recs.map((r) => r.payload), lines.map((_, i) => `idem-${i}`));
-    assert.deepEqual(recs.map((r) => r.offset), lines.map((_, i) => i));
+    assert.deepEqual(
+      recs.map((r) => r.payload),
+      lines.map((_, i) => `idem-${i}`),
+    );
+    assert.deepEqual(
+      recs.map((r) => r.offset),
+      lines.map((_, i) => i),
+    );
   });
 
   test('-Z sends empty values as NULL and they read back as NULL', async () => {
     const topic = uniqueTopic('kc-null');
     await kcatProduce(bs, topic, ['knull:', 'kval:v'], ['-p', '0', '-Z']);
     const recs = await kcatConsume(bs, topic, { partition: 0 });
-    assert.deepEqual(recs.map((r) => [r.key, r.payload]), [
-      ['knull', null],
-      ['kval', 'v'],
+    assert.deepEqual(
+      recs.map((r) => [r.key, r.payload]),
+      [
+        ['knull', null],
+        ['kval', 'v'],
+      ],
+    );
+    const f = await runOk(KCAT, [
+      '-b',
+      bs,
+      '-C',
+      '-t',
+      topic,
+      '-p',
+      '0',
+      '-o',
+      'beginning',
+      '-e',
+      '-q',
+      '-f',
+      '%k %S\n',
     ]);
-    const f = await runOk(KCAT, ['-b', bs, '-C', '-t', topic, '-p', '0', '-o', 'beginning', '-e', '-q', '-f', '%k %S\n']);
     assert.equal(f.stdout, 'knull -1\nkval 1\n');
   });
 });

@@ -19,37 +19,59 @@ const ATTEMPTS = 3;
 const CLIENTS = 8;
 const ROUNDS = 20;
 const TOPIC = 'first-commits';
-const RETRIABLE = new Set<number>([ErrorCode.NOT_COORDINATOR, ErrorCode.COORDINATOR_LOAD_IN_PROGRESS, ErrorCode.COORDINATOR_NOT_AVAILABLE]);
+const RETRIABLE = new Set<number>([
+  ErrorCode.NOT_COORDINATOR,
+  ErrorCode.COORDINATOR_LOAD_IN_PROGRESS,
+  ErrorCode.COORDINATOR_NOT_AVAILABLE,
+]);
 
-const commit = (c: KafkaClient, groupId: string, offset: number) => c.groupRequestRaw(groupId, 'OffsetCommit', {
-  groupId,
-  generationIdOrMemberEpoch: -1,
-  memberId: '',
-  groupInstanceId: null,
-  retentionTimeMs: -1,
-  topics: [{ name: TOPIC, partitions: [{ partitionIndex: 0, committedOffset: offset, committedLeaderEpoch: -1, commitTimestamp: -1, committedMetadata: null }] }],
-});
+const commit = (c: KafkaClient, groupId: string, offset: number) =>
+  c.groupRequestRaw(groupId, 'OffsetCommit', {
+    groupId,
+    generationIdOrMemberEpoch: -1,
+    memberId: '',
+    groupInstanceId: null,
+    retentionTimeMs: -1,
+    topics: [
+      {
+        name: TOPIC,
+        partitions: [
+          {
+            partitionIndex: 0,
+            committedOffset: offset,
+            committedLeaderEpoch: -1,
+            commitTimestamp: -1,
+            committedMetadata: null,
+          },
+        ],
+      },
+    ],
+  });
 
 test('first commits while __consumer_offsets is created are each answered, none closes the connection', async () => {
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
     const broker = await startTestBroker();
-    const clients = [...Array(CLIENTS).keys()].map((i) => new KafkaClient({ bootstrapServers: broker.bootstrapServers, clientId: `first-commit-${i}` }));
+    const clients = [...Array(CLIENTS).keys()].map(
+      (i) => new KafkaClient({ bootstrapServers: broker.bootstrapServers, clientId: `first-commit-${i}` }),
+    );
     try {
       await clients[0].createTopics([{ name: TOPIC, numPartitions: 1, replicationFactor: 1 }]);
       const failures: string[] = [];
       const answered: { c: KafkaClient; groupId: string; offset: number; code: number }[] = [];
-      await Promise.all(clients.map(async (c, i) => {
-        for (let r = 0; r < ROUNDS; r++) {
-          const groupId = `first-commit-c${i}-r${r}`;
-          const offset = 100 * i + r;
-          try {
-            const res = await commit(c, groupId, offset);
-            answered.push({ c, groupId, offset, code: res.topics[0].partitions[0].errorCode });
-          } catch (e) {
-            failures.push(`${groupId}: ${e}`);
+      await Promise.all(
+        clients.map(async (c, i) => {
+          for (let r = 0; r < ROUNDS; r++) {
+            const groupId = `first-commit-c${i}-r${r}`;
+            const offset = 100 * i + r;
+            try {
+              const res = await commit(c, groupId, offset);
+              answered.push({ c, groupId, offset, code: res.topics[0].partitions[0].errorCode });
+            } catch (e) {
+              failures.push(`${groupId}: ${e}`);
+            }
           }
-        }
-      }));
+        }),
+      );
       assert.deepEqual(failures, [], `attempt ${attempt + 1}: every commit is answered`);
       for (const a of answered) {
         assert.ok(a.code === ErrorCode.NONE || RETRIABLE.has(a.code), `${a.groupId}: ${errorName(a.code)}`);

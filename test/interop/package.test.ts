@@ -41,7 +41,12 @@ function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return { ...env, ...extra };
 }
 
-function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = cleanEnv()): Promise<{ code: number; out: string; err: string }> {
+function run(
+  cmd: string,
+  args: string[],
+  cwd: string,
+  env: NodeJS.ProcessEnv = cleanEnv(),
+): Promise<{ code: number; out: string; err: string }> {
   return new Promise((resolve, reject) => {
     execFile(cmd, args, { cwd, env, maxBuffer: 64 << 20 }, (err, out, errOut) => {
       if (err && typeof err.code !== 'number') return reject(err);
@@ -84,22 +89,44 @@ after(() => {
 });
 
 test('the tarball holds dist/ (JavaScript and .d.ts), the bin and the native source; no TypeScript sources or tests', async () => {
-  const files = (await ok('tar', ['-tzf', tarball], tmp)).split('\n').filter(Boolean).map((f) => f.replace(/^package\//, ''));
-  for (const f of ['package.json', 'bin/samsa.mjs', 'dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'dist/server/index.js', 'native/sendfile.c', 'scripts/build-native.mjs']) {
+  const files = (await ok('tar', ['-tzf', tarball], tmp))
+    .split('\n')
+    .filter(Boolean)
+    .map((f) => f.replace(/^package\//, ''));
+  for (const f of [
+    'package.json',
+    'bin/samsa.mjs',
+    'dist/index.js',
+    'dist/index.d.ts',
+    'dist/cli/main.js',
+    'dist/server/index.js',
+    'native/sendfile.c',
+    'scripts/build-native.mjs',
+  ]) {
     assert.ok(files.includes(f), `${f} missing from the tarball`);
   }
   assert.deepEqual(
-    files.filter((f) => f.startsWith('src/') || f.startsWith('test/') || f.startsWith('bench/') || (f.endsWith('.ts') && !f.endsWith('.d.ts'))),
+    files.filter(
+      (f) =>
+        f.startsWith('src/') ||
+        f.startsWith('test/') ||
+        f.startsWith('bench/') ||
+        (f.endsWith('.ts') && !f.endsWith('.d.ts')),
+    ),
     [],
   );
 });
 
 test('installed: runtime dependencies only, and the postinstall built the sendfile addon', () => {
-  for (const dev of ['tsx', 'typescript', 'kafkajs', 'fast-check']) assert.ok(!fs.existsSync(path.join(app, 'node_modules', dev)), `${dev} was installed`);
+  for (const dev of ['tsx', 'typescript', 'kafkajs', 'fast-check'])
+    assert.ok(!fs.existsSync(path.join(app, 'node_modules', dev)), `${dev} was installed`);
   assert.ok(!fs.existsSync(path.join(installed, 'src')));
   // the repo's own build says whether this machine can compile it
   if (fs.existsSync(path.join(REPO_ROOT, 'native', 'build', 'samsa_native.node'))) {
-    assert.ok(fs.existsSync(path.join(installed, 'native', 'build', 'samsa_native.node')), 'native/build/samsa_native.node not built');
+    assert.ok(
+      fs.existsSync(path.join(installed, 'native', 'build', 'samsa_native.node')),
+      'native/build/samsa_native.node not built',
+    );
   }
 });
 
@@ -124,7 +151,12 @@ await broker.close();
 console.log(JSON.stringify({ resolved: import.meta.resolve('samsa'), got, dataDirGone: !(await import('node:fs')).existsSync(broker.logDirs[0]) }));
 `;
   fs.writeFileSync(path.join(app, 'embed.mjs'), script);
-  const out = await ok(process.execPath, ['embed.mjs'], app, cleanEnv({ KAFKAJS_FROM: path.join(REPO_ROOT, 'package.json') }));
+  const out = await ok(
+    process.execPath,
+    ['embed.mjs'],
+    app,
+    cleanEnv({ KAFKAJS_FROM: path.join(REPO_ROOT, 'package.json') }),
+  );
   const r = JSON.parse(out.trim().split('\n').pop()!);
   assert.equal(r.resolved, `file://${installed}/dist/index.js`);
   assert.deepEqual(r.got, ['a=one', 'b=two', 'c=three']);
@@ -159,7 +191,12 @@ export { servers, wrong };
   fs.writeFileSync(path.join(app, 'tsconfig.json'), JSON.stringify(tsconfig));
   const tsc = path.join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
   await ok(process.execPath, [tsc, '-p', app, '--traceResolution'], app).then((out) => {
-    assert.match(out, new RegExp(`Module name 'samsa' was successfully resolved to '${installed.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/dist/index\\.d\\.ts'`));
+    assert.match(
+      out,
+      new RegExp(
+        `Module name 'samsa' was successfully resolved to '${installed.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/dist/index\\.d\\.ts'`,
+      ),
+    );
   });
 });
 
@@ -176,11 +213,15 @@ test('npx samsa --help; the installed samsa start listens (with its V8 option), 
     });
   });
   // executed as a program, so its #! line (and the V8 option on it) applies
-  const proc = spawn(path.join(app, 'node_modules', '.bin', 'samsa'), ['start', '--override', `log.dirs=${dir}`, '--override', `listeners=PLAINTEXT://127.0.0.1:${port}`], {
-    cwd: app,
-    env: cleanEnv({ SAMSA_LOG_LEVEL: 'info' }),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const proc = spawn(
+    path.join(app, 'node_modules', '.bin', 'samsa'),
+    ['start', '--override', `log.dirs=${dir}`, '--override', `listeners=PLAINTEXT://127.0.0.1:${port}`],
+    {
+      cwd: app,
+      env: cleanEnv({ SAMSA_LOG_LEVEL: 'info' }),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let log = '';
   proc.stdout.on('data', (d) => (log += d));
   proc.stderr.on('data', (d) => (log += d));
@@ -205,7 +246,23 @@ test('npx samsa --help; the installed samsa start listens (with its V8 option), 
       await new Promise((r) => setTimeout(r, 50));
     }
     // samsa bench's latency phase runs its producer and consumer as child processes of the compiled code
-    const bench = await run(path.join(app, 'node_modules', '.bin', 'samsa'), ['bench', '-b', `127.0.0.1:${port}`, '--messages', '1000', '--size', '100', '--warmup', '0', '--latency-seconds', '1'], app);
+    const bench = await run(
+      path.join(app, 'node_modules', '.bin', 'samsa'),
+      [
+        'bench',
+        '-b',
+        `127.0.0.1:${port}`,
+        '--messages',
+        '1000',
+        '--size',
+        '100',
+        '--warmup',
+        '0',
+        '--latency-seconds',
+        '1',
+      ],
+      app,
+    );
     assert.equal(bench.code, 0, bench.err);
     assert.match(bench.out, /end-to-end latency at \d+ msgs\/s \(producer and consumer in 2 processes/);
   } finally {

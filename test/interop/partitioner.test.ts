@@ -51,7 +51,9 @@ export function murmur2(data: Uint8Array): number {
 const javaPartition = (key: string, n: number) => (murmur2(Buffer.from(key, 'utf8')) & 0x7fffffff) % n;
 
 const PARTITIONS = 7;
-const KEYS = Array.from({ length: 150 }, (_, i) => (i % 3 === 0 ? `user-${i}` : i % 3 === 1 ? `${i}` : `ключ-${i}-${'x'.repeat(i % 11)}`));
+const KEYS = Array.from({ length: 150 }, (_, i) =>
+  i % 3 === 0 ? `user-${i}` : i % 3 === 1 ? `${i}` : `ключ-${i}-${'x'.repeat(i % 11)}`,
+);
 
 test('murmur2 matches the published reference values', () => {
   const cases: [string, number][] = [

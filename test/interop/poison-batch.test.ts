@@ -22,7 +22,15 @@ import { apiByKey } from '../../src/protocol/apis.ts';
 import { Reader } from '../../src/protocol/reader.ts';
 import { Writer } from '../../src/protocol/writer.ts';
 import { ErrorCode } from '../../src/protocol/error-codes.ts';
-import { BATCH_HEADER_SIZE, LOG_OVERHEAD, OFF_BATCH_LENGTH, OFF_LAST_OFFSET_DELTA, OFF_MAX_TIMESTAMP, OFF_RECORD_COUNT, computeBatchCrc } from '../../src/protocol/records/batch-header.ts';
+import {
+  BATCH_HEADER_SIZE,
+  LOG_OVERHEAD,
+  OFF_BATCH_LENGTH,
+  OFF_LAST_OFFSET_DELTA,
+  OFF_MAX_TIMESTAMP,
+  OFF_RECORD_COUNT,
+  computeBatchCrc,
+} from '../../src/protocol/records/batch-header.ts';
 import { Compression, compressionName } from '../../src/protocol/records/compression.ts';
 import { encodeBatch } from '../../src/protocol/records/record-batch.ts';
 
@@ -42,7 +50,8 @@ function recrc(b: Buffer): Buffer {
   return b;
 }
 
-const records = (tag: string, n: number) => Array.from({ length: n }, (_, i) => ({ value: `bad-${tag}-${i}`, timestamp: Date.now() }));
+const records = (tag: string, n: number) =>
+  Array.from({ length: n }, (_, i) => ({ value: `bad-${tag}-${i}`, timestamp: Date.now() }));
 
 /** A batch of `codec` whose payload (after the header) is `payload`, with a valid CRC. */
 function withPayload(codec: number, payload: Buffer): Buffer {
@@ -130,7 +139,12 @@ describe('poison batches between good ones', () => {
       const codec = goodCodecs[round % goodCodecs.length];
       const lines = Array.from({ length: 5 }, (_, i) => `good-${round}-${KCAT_CODEC[codec]}-${i}-${'x'.repeat(40)}`);
       round++;
-      await kcatProduce(broker.bootstrapServers, topic, lines.map((l) => `k:${l}`), ['-p', '0', ...(codec === 0 ? [] : ['-z', KCAT_CODEC[codec]])]);
+      await kcatProduce(
+        broker.bootstrapServers,
+        topic,
+        lines.map((l) => `k:${l}`),
+        ['-p', '0', ...(codec === 0 ? [] : ['-z', KCAT_CODEC[codec]])],
+      );
       good.push(...lines);
     };
 
@@ -149,10 +163,21 @@ describe('poison batches between good ones', () => {
       const fewer = withCount(encodeBatch({ compression: codec, records: records(name, 3) }), 2);
       a = await rawProduce(topic, fewer);
       assert.equal(a.errorCode, ErrorCode.INVALID_RECORD, `${name} count 2 for 3 records: ${a.errorMessage}`);
-      const gap = encodeBatch({ compression: codec, records: [{ value: 'gap-0', offsetDelta: 0 }, { value: 'gap-1', offsetDelta: 7 }], lastOffsetDelta: 1 });
+      const gap = encodeBatch({
+        compression: codec,
+        records: [
+          { value: 'gap-0', offsetDelta: 0 },
+          { value: 'gap-1', offsetDelta: 7 },
+        ],
+        lastOffsetDelta: 1,
+      });
       a = await rawProduce(topic, gap);
       assert.equal(a.errorCode, ErrorCode.INVALID_RECORD, `${name} offset delta gap: ${a.errorMessage}`);
-      assert.deepEqual(a.recordErrors.map((e) => e.batchIndex), [1], 'record_errors name the record at fault');
+      assert.deepEqual(
+        a.recordErrors.map((e) => e.batchIndex),
+        [1],
+        'record_errors name the record at fault',
+      );
       await produceGood();
     }
     // Uncompressed: 2^31-1 records declared.
@@ -167,7 +192,10 @@ describe('poison batches between good ones', () => {
 
   let zstdBomb: Buffer;
   before(() => {
-    zstdBomb = encodeBatch({ compression: Compression.ZSTD, records: [{ value: Buffer.alloc(80 * 1024 * 1024), timestamp: Date.now() }] });
+    zstdBomb = encodeBatch({
+      compression: Compression.ZSTD,
+      records: [{ value: Buffer.alloc(80 * 1024 * 1024), timestamp: Date.now() }],
+    });
     assert.ok(zstdBomb.length < 64 * 1024, `the bomb is ${zstdBomb.length} bytes`);
   });
 
@@ -178,12 +206,28 @@ describe('poison batches between good ones', () => {
     assert.equal(await highWatermark(topic), good.length, 'the high watermark counts the good records only');
 
     const kc = await kcatConsume(broker.bootstrapServers, topic, { partition: 0 });
-    assert.deepEqual(kc.map((r) => r.payload), good, 'kcat reads every good record, in order, and nothing else');
-    assert.deepEqual(kc.map((r) => r.offset), good.map((_, i) => i));
+    assert.deepEqual(
+      kc.map((r) => r.payload),
+      good,
+      'kcat reads every good record, in order, and nothing else',
+    );
+    assert.deepEqual(
+      kc.map((r) => r.offset),
+      good.map((_, i) => i),
+    );
 
-    const ck = await runPy<{ consumed: { offset: number; value: string }[]; errors: unknown[] }>('ck_consume.py', [broker.bootstrapServers, topic, '1', String(good.length)]);
+    const ck = await runPy<{ consumed: { offset: number; value: string }[]; errors: unknown[] }>('ck_consume.py', [
+      broker.bootstrapServers,
+      topic,
+      '1',
+      String(good.length),
+    ]);
     assert.deepEqual(ck.errors, []);
-    assert.deepEqual(ck.consumed.map((r) => r.value), good, 'confluent-kafka-python reads every good record, in order');
+    assert.deepEqual(
+      ck.consumed.map((r) => r.value),
+      good,
+      'confluent-kafka-python reads every good record, in order',
+    );
   });
 
   test('good none/gzip batches (the codecs kafka-python has here) around the poison: kafka-python reads exactly the good records', async () => {
@@ -191,11 +235,21 @@ describe('poison batches between good ones', () => {
     await createTopic(topic);
     const good = await poisonSequence(topic, [Compression.NONE, Compression.GZIP]);
     assert.equal(await highWatermark(topic), good.length, 'the high watermark counts the good records only');
-    const kp = await runPy<{ end: number; records: { offset: number; value: string }[]; error: string | null }>('kp_consume_all.py', [broker.bootstrapServers, topic, '0']);
+    const kp = await runPy<{ end: number; records: { offset: number; value: string }[]; error: string | null }>(
+      'kp_consume_all.py',
+      [broker.bootstrapServers, topic, '0'],
+    );
     assert.equal(kp.error, null);
     assert.equal(kp.end, good.length);
-    assert.deepEqual(kp.records.map((r) => r.value), good, 'kafka-python reads every good record, in order, and nothing else');
-    assert.deepEqual(kp.records.map((r) => r.offset), good.map((_, i) => i));
+    assert.deepEqual(
+      kp.records.map((r) => r.value),
+      good,
+      'kafka-python reads every good record, in order, and nothing else',
+    );
+    assert.deepEqual(
+      kp.records.map((r) => r.offset),
+      good.map((_, i) => i),
+    );
   });
 
   test('INVALID_TIMESTAMP names the exact 64-bit timestamp', async () => {

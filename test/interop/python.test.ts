@@ -16,7 +16,11 @@ describe('confluent-kafka-python', () => {
 
   before(async () => {
     broker = await startTestBroker({
-      overrides: { 'num.partitions': '1', 'auto.create.topics.enable': 'true', 'message.max.bytes': String(MAX_MESSAGE_BYTES) },
+      overrides: {
+        'num.partitions': '1',
+        'auto.create.topics.enable': 'true',
+        'message.max.bytes': String(MAX_MESSAGE_BYTES),
+      },
     });
     bs = broker.bootstrapServers;
   });
@@ -48,7 +52,14 @@ describe('confluent-kafka-python', () => {
         const topic = uniqueTopic(`py-${codec}`);
         const partitions = 3;
         const count = 120;
-        const r = await runPy('ck_roundtrip.py', [bs, topic, codec, idem ? '1' : '0', String(count), String(partitions)]);
+        const r = await runPy('ck_roundtrip.py', [
+          bs,
+          topic,
+          codec,
+          idem ? '1' : '0',
+          String(count),
+          String(partitions),
+        ]);
         assert.deepEqual(r.produceErrors, []);
         assert.equal(r.unflushed, 0);
         assert.equal(r.delivered.length, count);
@@ -60,8 +71,14 @@ describe('confluent-kafka-python', () => {
           const delivered = r.delivered.filter((x: any) => x.partition === part);
           assert.equal(consumed.length, produced.length, `partition ${part}`);
           // delivery reports: offsets 0..n-1 in produce order
-          assert.deepEqual(delivered.map((d: any) => d.key), produced.map((x: any) => x.key));
-          assert.deepEqual(delivered.map((d: any) => d.offset), produced.map((_: any, i: number) => i));
+          assert.deepEqual(
+            delivered.map((d: any) => d.key),
+            produced.map((x: any) => x.key),
+          );
+          assert.deepEqual(
+            delivered.map((d: any) => d.offset),
+            produced.map((_: any, i: number) => i),
+          );
           consumed.forEach((c: any, i: number) => {
             const p = produced[i];
             assert.equal(c.offset, i);
@@ -150,7 +167,11 @@ describe('kafka-python', () => {
       }
       for (const p of [0, 1]) {
         const offs = r.records.filter((x: any) => x.partition === p).map((x: any) => x.offset);
-        assert.deepEqual(offs, offs.map((_: any, i: number) => i), `partition ${p} in order`);
+        assert.deepEqual(
+          offs,
+          offs.map((_: any, i: number) => i),
+          `partition ${p} in order`,
+        );
       }
       assert.deepEqual(r.afterSeek, [{ partition: 1, offset: 2, value: 'v5' }]);
       assert.deepEqual(r.end, { '0': count / 2, '1': count / 2 });

@@ -53,7 +53,14 @@ describe('restart after kill -9', () => {
       await admin.createTopics({
         topics: [
           { topic, numPartitions: PARTITIONS, configEntries: [{ name: 'retention.ms', value: '86400000' }] },
-          { topic: other, numPartitions: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }, { name: 'segment.bytes', value: '1048576' }] },
+          {
+            topic: other,
+            numPartitions: 1,
+            configEntries: [
+              { name: 'cleanup.policy', value: 'compact' },
+              { name: 'segment.bytes', value: '1048576' },
+            ],
+          },
         ],
         waitForLeaders: true,
       });
@@ -64,7 +71,11 @@ describe('restart after kill -9', () => {
     let n = 0;
     const sendBatch = async (producer: Producer, p: number, size: number) => {
       const values = Array.from({ length: size }, () => `rec-${n++}`);
-      const res = await producer.send({ topic, acks: -1, messages: values.map((value) => ({ partition: p, key: `k${p}`, value })) });
+      const res = await producer.send({
+        topic,
+        acks: -1,
+        messages: values.map((value) => ({ partition: p, key: `k${p}`, value })),
+      });
       assert.equal(res[0].errorCode, 0);
       record(p, res[0].baseOffset!, values);
     };
@@ -80,7 +91,10 @@ describe('restart after kill -9', () => {
 
     // phase 2: kill -9 while acks=all requests are in flight on every partition
     {
-      const producer = kafkaFor(broker).producer({ createPartitioner: Partitioners.DefaultPartitioner, retry: { retries: 0 } });
+      const producer = kafkaFor(broker).producer({
+        createPartitioner: Partitioners.DefaultPartitioner,
+        retry: { retries: 0 },
+      });
       await producer.connect();
       let stop = false;
       const ackedNow = new Array(PARTITIONS).fill(0);
@@ -88,7 +102,11 @@ describe('restart after kill -9', () => {
         while (!stop) {
           const values = Array.from({ length: 5 }, () => `rec-${n++}`);
           try {
-            const res = await producer.send({ topic, acks: -1, messages: values.map((value) => ({ partition: p, value })) });
+            const res = await producer.send({
+              topic,
+              acks: -1,
+              messages: values.map((value) => ({ partition: p, value })),
+            });
             if (res[0].errorCode === 0) {
               record(p, res[0].baseOffset!, values);
               ackedNow[p]++;
@@ -116,7 +134,11 @@ describe('restart after kill -9', () => {
       for (let p = 0; p < PARTITIONS; p++) {
         const end = (await kcatConsume(broker.bootstrapServers, topic, { partition: p })).length;
         const values = [`after-restart-${p}-a`, `after-restart-${p}-b`];
-        const res = await producer.send({ topic, acks: -1, messages: values.map((value) => ({ partition: p, value })) });
+        const res = await producer.send({
+          topic,
+          acks: -1,
+          messages: values.map((value) => ({ partition: p, value })),
+        });
         assert.equal(Number(res[0].baseOffset), end, `partition ${p} continues at the recovered log end`);
         record(p, res[0].baseOffset!, values);
       }
@@ -141,7 +163,10 @@ describe('restart after kill -9', () => {
           includeSynonyms: false,
         });
         const values = Object.fromEntries(
-          cfg.resources.map((r) => [r.resourceName, Object.fromEntries(r.configEntries.map((e) => [e.configName, e.configValue]))]),
+          cfg.resources.map((r) => [
+            r.resourceName,
+            Object.fromEntries(r.configEntries.map((e) => [e.configName, e.configValue])),
+          ]),
         );
         assert.equal(values[topic]['retention.ms'], '86400000', `config ${when}`);
         assert.equal(values[other]['cleanup.policy'], 'compact', `config ${when}`);

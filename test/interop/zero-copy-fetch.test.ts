@@ -50,7 +50,9 @@ describe('zero-copy fetch (sendfile) with real clients', () => {
   const topic = uniqueTopic('zero-copy');
 
   before(async () => {
-    broker = await startTestBroker({ overrides: { 'log.segment.bytes': String(4 * 1024 * 1024), 'auto.create.topics.enable': 'false' } });
+    broker = await startTestBroker({
+      overrides: { 'log.segment.bytes': String(4 * 1024 * 1024), 'auto.create.topics.enable': 'false' },
+    });
     bs = broker.bootstrapServers;
     const kafka = new kafkajs.Kafka({ brokers: [bs], logLevel: kafkajs.logLevel.NOTHING });
     const admin = kafka.admin();
@@ -68,9 +70,27 @@ describe('zero-copy fetch (sendfile) with real clients', () => {
 
   test('kcat reads the whole backlog intact, sent in place', async () => {
     const before = { ...sendfileStats };
-    const r = await runOk(KCAT, ['-b', bs, '-C', '-t', topic, '-o', 'beginning', '-e', '-q', '-f', '%p %o %s\n', '-X', 'max.partition.fetch.bytes=4194304'], {
-      timeoutMs: 120_000,
-    });
+    const r = await runOk(
+      KCAT,
+      [
+        '-b',
+        bs,
+        '-C',
+        '-t',
+        topic,
+        '-o',
+        'beginning',
+        '-e',
+        '-q',
+        '-f',
+        '%p %o %s\n',
+        '-X',
+        'max.partition.fetch.bytes=4194304',
+      ],
+      {
+        timeoutMs: 120_000,
+      },
+    );
     const digests = Array.from({ length: PARTITIONS }, () => crypto.createHash('sha256'));
     const counts = new Array(PARTITIONS).fill(0);
     for (const line of r.stdout.split('\n')) {
@@ -80,24 +100,37 @@ describe('zero-copy fetch (sendfile) with real clients', () => {
       counts[p]++;
     }
     assert.deepEqual(counts, new Array(PARTITIONS).fill(PER_PARTITION));
-    for (let p = 0; p < PARTITIONS; p++) assert.equal(digests[p].digest('hex'), expectedDigest(p), `partition ${p}: every record, in order`);
+    for (let p = 0; p < PARTITIONS; p++)
+      assert.equal(digests[p].digest('hex'), expectedDigest(p), `partition ${p}: every record, in order`);
     assertSentFromFiles(before);
     assert.equal(FileRegion.outstanding, 0);
   });
 
   test('confluent-kafka-python reads the whole backlog intact', async () => {
     const before = { ...sendfileStats };
-    const out = await runPy<{ counts: number[]; digests: string[]; errors: string[] }>('ck_digest.py', [bs, topic, String(PARTITIONS), String(PARTITIONS * PER_PARTITION)]);
+    const out = await runPy<{ counts: number[]; digests: string[]; errors: string[] }>('ck_digest.py', [
+      bs,
+      topic,
+      String(PARTITIONS),
+      String(PARTITIONS * PER_PARTITION),
+    ]);
     assert.deepEqual(out.errors, []);
     assert.deepEqual(out.counts, new Array(PARTITIONS).fill(PER_PARTITION));
-    assert.deepEqual(out.digests, Array.from({ length: PARTITIONS }, (_, p) => expectedDigest(p)));
+    assert.deepEqual(
+      out.digests,
+      Array.from({ length: PARTITIONS }, (_, p) => expectedDigest(p)),
+    );
     assertSentFromFiles(before);
     assert.equal(FileRegion.outstanding, 0);
   });
 
   test('kafkajs reads the whole backlog intact', async () => {
     const kafka = new kafkajs.Kafka({ brokers: [bs], logLevel: kafkajs.logLevel.NOTHING });
-    const consumer = kafka.consumer({ groupId: `${topic}-kafkajs`, maxBytesPerPartition: 4 * 1024 * 1024, maxBytes: 16 * 1024 * 1024 });
+    const consumer = kafka.consumer({
+      groupId: `${topic}-kafkajs`,
+      maxBytesPerPartition: 4 * 1024 * 1024,
+      maxBytes: 16 * 1024 * 1024,
+    });
     const digests = Array.from({ length: PARTITIONS }, () => crypto.createHash('sha256'));
     const next = new Array(PARTITIONS).fill(0);
     let total = 0;
@@ -117,7 +150,10 @@ describe('zero-copy fetch (sendfile) with real clients', () => {
         }
       },
     });
-    await Promise.race([finished, new Promise((_, rej) => setTimeout(() => rej(new Error(`kafkajs: ${total} records after 90 s`)), 90_000))]);
+    await Promise.race([
+      finished,
+      new Promise((_, rej) => setTimeout(() => rej(new Error(`kafkajs: ${total} records after 90 s`)), 90_000)),
+    ]);
     await consumer.disconnect();
     for (let p = 0; p < PARTITIONS; p++) assert.equal(digests[p].digest('hex'), expectedDigest(p));
     await eventually(() => FileRegion.outstanding === 0, 10_000, 10).catch(() => undefined);

@@ -116,7 +116,13 @@ export class NatsTarget implements Target {
     for (const [i, deliver] of delivers.entries()) {
       await ctl.request(`$JS.API.CONSUMER.CREATE.S${i}`, {
         stream_name: `S${i}`,
-        config: { deliver_subject: deliver, deliver_policy: policy, ack_policy: 'none', flow_control: true, idle_heartbeat: 2_000_000_000 },
+        config: {
+          deliver_subject: deliver,
+          deliver_policy: policy,
+          ack_policy: 'none',
+          flow_control: true,
+          idle_heartbeat: 2_000_000_000,
+        },
       });
     }
     const close = () => {
@@ -164,7 +170,13 @@ export class NatsTarget implements Target {
       });
       await sub.request(`$JS.API.CONSUMER.CREATE.S${i}`, {
         stream_name: `S${i}`,
-        config: { deliver_subject: deliver, deliver_policy: 'new', ack_policy: 'none', flow_control: true, idle_heartbeat: 2_000_000_000 },
+        config: {
+          deliver_subject: deliver,
+          deliver_policy: 'new',
+          ack_policy: 'none',
+          flow_control: true,
+          idle_heartbeat: 2_000_000_000,
+        },
       });
     }
     const pub = await NatsConn.connect(this.port);

@@ -32,14 +32,22 @@ export class RedisTarget implements Target {
     this.dir = fs.mkdtempSync(path.join(this.tmp, 'redis-'));
     this.port = await freePort();
     this.srv = startServer('redis-server', [
-      '--port', String(this.port),
-      '--bind', '127.0.0.1',
-      '--dir', this.dir,
-      '--appendonly', 'yes',
-      '--appendfsync', w.acks === 'all' ? 'always' : 'everysec',
-      '--save', '',
-      '--daemonize', 'no',
-      '--protected-mode', 'no',
+      '--port',
+      String(this.port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      this.dir,
+      '--appendonly',
+      'yes',
+      '--appendfsync',
+      w.acks === 'all' ? 'always' : 'everysec',
+      '--save',
+      '',
+      '--daemonize',
+      'no',
+      '--protected-mode',
+      'no',
     ]);
     await waitForPort(this.port, 10000, '127.0.0.1', () => !this.srv!.exited());
   }
@@ -142,7 +150,14 @@ export class RedisTarget implements Target {
     const pub = await RespConn.connect(this.port);
     let stop = false;
     const count = String(Math.max(16, Math.floor((60 * 1024) / w.size)));
-    const reader = xreadLoop(sub, keys, ids, count, () => stop, (value) => rec.onStamp(readStamp(value, 0)));
+    const reader = xreadLoop(
+      sub,
+      keys,
+      ids,
+      count,
+      () => stop,
+      (value) => rec.onStamp(readStamp(value, 0)),
+    );
     const tpl = makePayload(w.size);
     let n = 0;
     let errors = 0;

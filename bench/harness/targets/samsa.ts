@@ -64,19 +64,39 @@ function profArgs(): string[] {
 }
 
 /** `overrides` ("key=value" broker settings) are passed to `samsa start` (the bin/ path only). */
-export function samsaCommand(dir: string, port: number, overrides: string[] = []): { cmd: string; args: string[]; how: string } {
+export function samsaCommand(
+  dir: string,
+  port: number,
+  overrides: string[] = [],
+): { cmd: string; args: string[]; how: string } {
   const bin = path.join(root, 'bin/samsa.mjs');
   if (fs.existsSync(bin)) {
     const settings = [`log.dirs=${dir}`, `listeners=PLAINTEXT://127.0.0.1:${port}`, ...overrides];
     return {
       cmd: process.execPath,
-      args: [...brokerFlags(), ...profArgs(), '--import', 'tsx', bin, 'start', ...settings.flatMap((o) => ['--override', o])],
+      args: [
+        ...brokerFlags(),
+        ...profArgs(),
+        '--import',
+        'tsx',
+        bin,
+        'start',
+        ...settings.flatMap((o) => ['--override', o]),
+      ],
       how: 'bin/samsa.mjs start',
     };
   }
   return {
     cmd: process.execPath,
-    args: [...brokerFlags(), ...profArgs(), '--import', 'tsx', path.join(root, 'bench/harness/samsa-child.ts'), dir, String(port)],
+    args: [
+      ...brokerFlags(),
+      ...profArgs(),
+      '--import',
+      'tsx',
+      path.join(root, 'bench/harness/samsa-child.ts'),
+      dir,
+      String(port),
+    ],
     how: 'startBroker() in a child process',
   };
 }
@@ -94,7 +114,9 @@ export function loadgenBinary(): string | null {
     execFileSync('bash', [path.join(root, 'bench/loadgen/build.sh')], { stdio: ['ignore', 'ignore', 'pipe'] });
   } catch (e) {
     const err = String((e as { stderr?: Buffer }).stderr ?? e).trim();
-    process.stderr.write(`bench/loadgen/build.sh failed${fs.existsSync(bin) ? ' (using the existing binary)' : ''}: ${err.slice(-400)}\n`);
+    process.stderr.write(
+      `bench/loadgen/build.sh failed${fs.existsSync(bin) ? ' (using the existing binary)' : ''}: ${err.slice(-400)}\n`,
+    );
   }
   loadgenBin = fs.existsSync(bin) ? bin : null;
   return loadgenBin;
@@ -158,7 +180,9 @@ const CONSUME_NAMES: Record<ConsumeLoad, string> = {
 /** The catch-up consumer's count must be exactly what was produced. */
 function exactCount(w: Workload, expected: number, got: { msgs: number; bytes: number }, by: string) {
   if (got.msgs !== expected || got.bytes !== got.msgs * w.size)
-    throw new Error(`${by}: consumed ${got.msgs} messages (${got.bytes} bytes) of ${expected} (${expected * w.size} bytes)`);
+    throw new Error(
+      `${by}: consumed ${got.msgs} messages (${got.bytes} bytes) of ${expected} (${expected * w.size} bytes)`,
+    );
   return got;
 }
 
@@ -181,7 +205,11 @@ async function startTogether(procs: ReturnType<typeof loadProcess>[]): Promise<v
 
 function producerResults(procs: ReturnType<typeof loadProcess>[]) {
   const rs = procs.map((p) => p.result() as { messages: number; errors: number; seconds: number; cpu: number });
-  return { msgs: rs.reduce((a, r) => a + r.messages, 0), secs: Math.max(...rs.map((r) => r.seconds)), cpus: rs.map((r) => r.cpu.toFixed(3)).join(' + ') };
+  return {
+    msgs: rs.reduce((a, r) => a + r.messages, 0),
+    secs: Math.max(...rs.map((r) => r.seconds)),
+    cpus: rs.map((r) => r.cpu.toFixed(3)).join(' + '),
+  };
 }
 
 /** A load generator child: resolves `ready` on its "ready" line; result() parses the JSON after it. */
@@ -191,7 +219,9 @@ export function loadProcess(cmd: string, args: string[], name: string) {
   let err = '';
   c.stdout.on('data', (d) => (out += d));
   c.stderr.on('data', (d) => (err = (err + d).slice(-3000)));
-  const exit = new Promise<void>((resolve, reject) => c.once('close', (code) => (code === 0 ? resolve() : reject(new Error(`${name} exited ${code}: ${err}`)))));
+  const exit = new Promise<void>((resolve, reject) =>
+    c.once('close', (code) => (code === 0 ? resolve() : reject(new Error(`${name} exited ${code}: ${err}`)))),
+  );
   exit.catch(() => {});
   const ready = (async () => {
     const t0 = Date.now();
@@ -205,7 +235,10 @@ export function loadProcess(cmd: string, args: string[], name: string) {
 
 export async function startSamsa(dir: string, port: number, overrides: string[] = []): Promise<Server> {
   const { cmd, args } = samsaCommand(dir, port, overrides);
-  const srv = startServer(cmd, args, { cwd: root, env: { ...process.env, SAMSA_LOG_LEVEL: process.env.SAMSA_LOG_LEVEL ?? 'warn' } });
+  const srv = startServer(cmd, args, {
+    cwd: root,
+    env: { ...process.env, SAMSA_LOG_LEVEL: process.env.SAMSA_LOG_LEVEL ?? 'warn' },
+  });
   try {
     await waitForPort(port, 60000, '127.0.0.1', () => !srv.exited());
   } catch (e) {
@@ -216,13 +249,20 @@ export async function startSamsa(dir: string, port: number, overrides: string[] 
 }
 
 /** Creates topics with kafkajs's admin client (already a dependency). */
-export async function createTopics(bootstrap: string, topics: Array<{ topic: string; numPartitions: number }>): Promise<void> {
+export async function createTopics(
+  bootstrap: string,
+  topics: Array<{ topic: string; numPartitions: number }>,
+): Promise<void> {
   const { Kafka, logLevel } = await import('kafkajs');
   const kafka = new Kafka({ brokers: [bootstrap], logLevel: logLevel.NOTHING, clientId: 'samsa-bench' });
   const admin = kafka.admin();
   await admin.connect();
   try {
-    await admin.createTopics({ topics: topics.map((t) => ({ ...t, replicationFactor: 1 })), waitForLeaders: true, timeout: 60000 });
+    await admin.createTopics({
+      topics: topics.map((t) => ({ ...t, replicationFactor: 1 })),
+      waitForLeaders: true,
+      timeout: 60000,
+    });
   } finally {
     await admin.disconnect();
   }
@@ -241,7 +281,10 @@ export class SamsaTarget implements Target {
     const produce = produceLoad() === 'c' ? `${PRODUCE_NAMES.c}${n > 1 ? `, ${n} processes` : ''}` : PRODUCE_NAMES.kcat;
     const nc = consumeProcesses();
     const split = w.partitions >= nc ? 'sharing out whole partitions' : "each a slice of every partition's offsets";
-    const consume = consumeLoad() === 'c' ? `${CONSUME_NAMES.c}${nc > 1 ? `, ${nc} processes, ${split}, fetches of 4 MB a partition` : ''}` : CONSUME_NAMES.kcat;
+    const consume =
+      consumeLoad() === 'c'
+        ? `${CONSUME_NAMES.c}${nc > 1 ? `, ${nc} processes, ${split}, fetches of 4 MB a partition` : ''}`
+        : CONSUME_NAMES.kcat;
     return `acks=${w.acks} (broker default flush policy); max produce: ${produce}; catch-up: ${consume}; latency load: ${LOAD_NAMES[latencyLoad()]}`;
   }
 
@@ -309,13 +352,30 @@ export class SamsaTarget implements Target {
   async tail(w: Workload) {
     if (produceLoad() === 'kcat' || consumeLoad() === 'kcat') return null; // needs bench/loadgen
     const n = Math.min(consumeProcesses(), w.partitions);
-    const cfg = { host: '127.0.0.1', port: this.port, topic: 'tail', partitions: w.partitions, tail: 1, expected: n > 1 ? 0 : w.messages, fetchMaxWaitMs: 100, timeoutSec: 300, slices: n, 'max.partition.fetch.bytes': TAIL_FETCH_BYTES };
-    const cons = Array.from({ length: n }, (_, k) => loadProcess(loadgenBinary()!, ['catchup', JSON.stringify({ ...cfg, slice: k })], 'bench/loadgen catchup (tail)'));
+    const cfg = {
+      host: '127.0.0.1',
+      port: this.port,
+      topic: 'tail',
+      partitions: w.partitions,
+      tail: 1,
+      expected: n > 1 ? 0 : w.messages,
+      fetchMaxWaitMs: 100,
+      timeoutSec: 300,
+      slices: n,
+      'max.partition.fetch.bytes': TAIL_FETCH_BYTES,
+    };
+    const cons = Array.from({ length: n }, (_, k) =>
+      loadProcess(loadgenBinary()!, ['catchup', JSON.stringify({ ...cfg, slice: k })], 'bench/loadgen catchup (tail)'),
+    );
     const procs = this.maxProducers(w, 'tail');
     await startTogether([...cons, ...procs]);
     const { msgs, secs, cpus } = producerResults(procs);
     const cs = cons.map((c) => c.result() as { messages: number; bytes: number; seconds: number; cpu: number });
-    const consume = { msgs: cs.reduce((a, x) => a + x.messages, 0), bytes: cs.reduce((a, x) => a + x.bytes, 0), seconds: Math.max(...cs.map((x) => x.seconds)) };
+    const consume = {
+      msgs: cs.reduce((a, x) => a + x.messages, 0),
+      bytes: cs.reduce((a, x) => a + x.bytes, 0),
+      seconds: Math.max(...cs.map((x) => x.seconds)),
+    };
     const driver = `${procs.length} produce-max + ${n} tailing catchup process${n > 1 ? 'es' : ''} (bench/loadgen); producer CPU ${cpus} s, consumer CPU ${cs.map((x) => x.cpu.toFixed(3)).join(' + ')} s`;
     return { produce: { msgs, bytes: msgs * w.size, seconds: secs }, consume, driver };
   }
@@ -323,10 +383,23 @@ export class SamsaTarget implements Target {
   /** The produce-max processes for `w.messages` into `topic`, connected and waiting for the start line. */
   private maxProducers(w: Workload, topic: string) {
     const n = Math.min(produceProcesses(), Math.max(1, w.messages));
-    const base = { host: '127.0.0.1', port: this.port, topic, partitions: w.partitions, size: w.size, acks: w.acks === 'all' ? -1 : 1, lingerMs: 5, batchSize: 1_000_000 };
+    const base = {
+      host: '127.0.0.1',
+      port: this.port,
+      topic,
+      partitions: w.partitions,
+      size: w.size,
+      acks: w.acks === 'all' ? -1 : 1,
+      lingerMs: 5,
+      batchSize: 1_000_000,
+    };
     return Array.from({ length: n }, (_, k) => {
       const messages = Math.floor(w.messages / n) + (k < w.messages % n ? 1 : 0);
-      return loadProcess(loadgenBinary()!, ['produce-max', JSON.stringify({ ...base, messages })], 'bench/loadgen produce-max');
+      return loadProcess(
+        loadgenBinary()!,
+        ['produce-max', JSON.stringify({ ...base, messages })],
+        'bench/loadgen produce-max',
+      );
     });
   }
 
@@ -334,8 +407,12 @@ export class SamsaTarget implements Target {
   private async produceKcat(w: Workload, files: PayloadFiles) {
     const args = ['-P', '-b', this.bootstrap, '-t', 'bench', ...this.producerProps(w), '-l', files.file];
     if (w.partitions === 1) args.push('-p', '0');
-    const runs = await Promise.all(Array.from({ length: files.copies }, () => run('kcat', args, { timeoutMs: 600000 })));
-    for (const r of runs) if (r.code !== 0 || /error|fail/i.test(r.stderr)) throw new Error(`kcat -P exited ${r.code}: ${r.stderr.slice(-400)}`);
+    const runs = await Promise.all(
+      Array.from({ length: files.copies }, () => run('kcat', args, { timeoutMs: 600000 })),
+    );
+    for (const r of runs)
+      if (r.code !== 0 || /error|fail/i.test(r.stderr))
+        throw new Error(`kcat -P exited ${r.code}: ${r.stderr.slice(-400)}`);
     const msgs = files.lines * files.copies;
     return { msgs, bytes: msgs * w.size };
   }
@@ -352,13 +429,33 @@ export class SamsaTarget implements Target {
     if (consumeLoad() === 'kcat') return exactCount(w, expected, await this.consumeKcat(expected), 'kcat -C');
     const n = consumeProcesses();
     // With one process it must see `expected`; with several, each takes what lies in its slice and the sum must be `expected`.
-    const cfg = { host: '127.0.0.1', port: this.port, topic: 'bench', partitions: w.partitions, expected: n > 1 ? 0 : expected, fetchMaxWaitMs: 10, timeoutSec: 300, slices: n };
+    const cfg = {
+      host: '127.0.0.1',
+      port: this.port,
+      topic: 'bench',
+      partitions: w.partitions,
+      expected: n > 1 ? 0 : expected,
+      fetchMaxWaitMs: 10,
+      timeoutSec: 300,
+      slices: n,
+    };
     const t0 = nowSec();
-    const runs = await Promise.all(Array.from({ length: n }, (_, k) => run(loadgenBinary()!, ['catchup', JSON.stringify({ ...cfg, slice: k })], { timeoutMs: 600000 })));
+    const runs = await Promise.all(
+      Array.from({ length: n }, (_, k) =>
+        run(loadgenBinary()!, ['catchup', JSON.stringify({ ...cfg, slice: k })], { timeoutMs: 600000 }),
+      ),
+    );
     const seconds = nowSec() - t0;
-    for (const r of runs) if (r.code !== 0) throw new Error(`bench/loadgen catchup exited ${r.code}: ${r.stderr.slice(-400)}`);
-    const cs = runs.map((r) => JSON.parse(r.stdout.trim()) as { messages: number; bytes: number; seconds: number; cpu: number });
-    const c = { messages: cs.reduce((a, x) => a + x.messages, 0), bytes: cs.reduce((a, x) => a + x.bytes, 0), seconds: Math.max(...cs.map((x) => x.seconds)) };
+    for (const r of runs)
+      if (r.code !== 0) throw new Error(`bench/loadgen catchup exited ${r.code}: ${r.stderr.slice(-400)}`);
+    const cs = runs.map(
+      (r) => JSON.parse(r.stdout.trim()) as { messages: number; bytes: number; seconds: number; cpu: number },
+    );
+    const c = {
+      messages: cs.reduce((a, x) => a + x.messages, 0),
+      bytes: cs.reduce((a, x) => a + x.bytes, 0),
+      seconds: Math.max(...cs.map((x) => x.seconds)),
+    };
     process.stderr.write(
       `  samsa catch-up consumer${n > 1 ? `s (${n})` : ''}: ${c.seconds.toFixed(3)} s from assign to last message (${(c.bytes / 1e6 / c.seconds).toFixed(1)} MB/s), CPU ${cs.map((x) => x.cpu.toFixed(3)).join(' + ')} s; processes ${seconds.toFixed(3)} s\n`,
     );
@@ -367,9 +464,13 @@ export class SamsaTarget implements Target {
 
   /** The kcat catch-up path: -f '%S\n' prints only the value size, so counting bytes costs nothing in kcat. */
   private async consumeKcat(expected: number) {
-    const r = await run('kcat', ['-C', '-b', this.bootstrap, '-t', 'bench', '-o', 'beginning', '-e', '-q', '-c', String(expected), '-f', '%S\n'], {
-      timeoutMs: 600000,
-    });
+    const r = await run(
+      'kcat',
+      ['-C', '-b', this.bootstrap, '-t', 'bench', '-o', 'beginning', '-e', '-q', '-c', String(expected), '-f', '%S\n'],
+      {
+        timeoutMs: 600000,
+      },
+    );
     if (r.code !== 0) throw new Error(`kcat -C exited ${r.code}: ${r.stderr.slice(-400)}`);
     let msgs = 0;
     let bytes = 0;
@@ -409,13 +510,19 @@ export class SamsaTarget implements Target {
       seconds,
       fetchMaxWaitMs: 100,
       // the C generator leaves max.in.flight at librdkafka's default (0 = not set)
-      ...(load === 'c' ? { lingerMs: linger, maxInFlight: 0, batchSize: 1_000_000, tickUs: C_TICK_US } : { lingerMs: linger, maxInFlight: 32 }),
+      ...(load === 'c'
+        ? { lingerMs: linger, maxInFlight: 0, batchSize: 1_000_000, tickUs: C_TICK_US }
+        : { lingerMs: linger, maxInFlight: 32 }),
     };
     const script = path.join(root, 'bench/harness/samsa-latency-client.ts');
     const child = (role: string, cfg: object) =>
       load === 'c'
         ? loadProcess(bin, [role, JSON.stringify(cfg)], `latency ${role}`)
-        : loadProcess(process.execPath, [...BROKER_NODE_FLAGS, '--import', 'tsx', script, role, JSON.stringify(cfg)], `latency ${role}`);
+        : loadProcess(
+            process.execPath,
+            [...BROKER_NODE_FLAGS, '--import', 'tsx', script, role, JSON.stringify(cfg)],
+            `latency ${role}`,
+          );
     const cons = child('consume', { ...base, outFile });
     await cons.ready;
     const prod = child('produce', base);
@@ -438,7 +545,10 @@ export class SamsaTarget implements Target {
       const latenciesUs = new Float64Array(lat.buffer.slice(lat.byteOffset, lat.byteOffset + lat.length));
       fs.rmSync(outFile, { force: true });
       const lost = p.sent - c.received;
-      if (lost !== 0) process.stderr.write(`  samsa latency: the consumer received ${c.received} of the ${p.sent} messages the producer sent\n`);
+      if (lost !== 0)
+        process.stderr.write(
+          `  samsa latency: the consumer received ${c.received} of the ${p.sent} messages the producer sent\n`,
+        );
       const driver =
         load === 'c'
           ? `${LOAD_NAMES.c}, librdkafka ${p.librdkafka}: linger.ms ${p.lingerMs}, batch.size ${p.batchSize}, pacer every ${p.tickUs / 1000} ms (${p.requests} produce requests; pacer lateness p50/p99 ${ms(p.sendLagP50Us)}/${ms(p.sendLagP99Us)} ms, hand-off to delivery report p50/p99 ${ms(p.ackP50Us)}/${ms(p.ackP99Us)} ms), fetch.wait.max.ms 100 (${c.fetches} fetches); sent ${p.sent}, received ${c.received}`

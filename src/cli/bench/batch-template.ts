@@ -38,7 +38,10 @@ export class BatchTemplate {
    * Values of `valueSize` bytes (at least STAMP_BYTES); as many records per
    * batch as fit in `maxBatchBytes` (at least one).
    */
-  constructor(readonly valueSize: number, maxBatchBytes: number) {
+  constructor(
+    readonly valueSize: number,
+    maxBatchBytes: number,
+  ) {
     if (valueSize < STAMP_BYTES) throw new RangeError(`values must be at least ${STAMP_BYTES} bytes, got ${valueSize}`);
     const value = Buffer.alloc(valueSize, FILL);
     // Record i is 1 (attributes) + 1 (timestamp delta 0) + varint(i) + 1 (null key) + varint(size) + size + 1 (no headers),
@@ -71,7 +74,14 @@ export class BatchTemplate {
    * Writes a batch of `count` records at `out[at]`; record r's stamp is
    * `firstStampUs + r * stampStepUs`. Returns the batch's size.
    */
-  write(out: Buffer, at: number, count: number, timestampMs: number, firstStampUs: number, stampStepUs: number): number {
+  write(
+    out: Buffer,
+    at: number,
+    count: number,
+    timestampMs: number,
+    firstStampUs: number,
+    stampStepUs: number,
+  ): number {
     const size = this.sizeWith[count - 1];
     this.template.copy(out, at, 0, size);
     out.writeInt32BE(size - LOG_OVERHEAD, at + OFF_BATCH_LENGTH);

@@ -43,14 +43,16 @@ const DEFAULT_BYTES = 500e6;
 /** A decimal number > `above` (or >= when `orEqual`). */
 function parseSeconds(s: string, what: string, orEqual = false): number {
   const n = Number(s.trim());
-  if (s.trim() === '' || !Number.isFinite(n) || (orEqual ? n < 0 : n <= 0)) throw new UsageError(`${what} must be a number ${orEqual ? '>= 0' : '> 0'}, got '${s}'`);
+  if (s.trim() === '' || !Number.isFinite(n) || (orEqual ? n < 0 : n <= 0))
+    throw new UsageError(`${what} must be a number ${orEqual ? '>= 0' : '> 0'}, got '${s}'`);
   return n;
 }
 
 export function planFromFlags(o: BenchFlags): BenchPlan {
   const size = parseIntOption(o.size, '--size', STAMP_BYTES);
   if (size > MAX_SIZE) throw new UsageError(`--size must be at most ${MAX_SIZE}, got ${size}`);
-  if (o.messages !== undefined && o.duration !== undefined) throw new UsageError('give either --messages or --duration, not both');
+  if (o.messages !== undefined && o.duration !== undefined)
+    throw new UsageError('give either --messages or --duration, not both');
   const messages = o.messages !== undefined ? parseIntOption(o.messages, '--messages', 1) : undefined;
   const durationSec = o.duration !== undefined ? parseSeconds(o.duration, '--duration') : undefined;
   const timeoutMs = parseIntOption(o.timeoutMs ?? '30000', '--timeout-ms', 1);
@@ -96,7 +98,11 @@ export function registerBenchCommand(program: Command, io: CliIO, clientOptions:
       .option('--messages <n>', 'messages in the max-throughput phase (default: 500 MB of values, at least 1000)')
       .option('--duration <seconds>', 'run the max-throughput phase this long instead of a message count')
       .option('--batch-bytes <n>', 'largest record batch (one per partition per request)', '1000000')
-      .option('--request-bytes <n>', 'most record bytes per Produce request (like max.request.size)', String(REQUEST_BYTES))
+      .option(
+        '--request-bytes <n>',
+        'most record bytes per Produce request (like max.request.size)',
+        String(REQUEST_BYTES),
+      )
       .option('--linger-ms <ms>', 'latency phase: how long the producer gathers due messages before a request', '2')
       .option('--max-in-flight <n>', 'produce requests in flight per broker connection', '8')
       .option('--rate <msgs/s>', 'latency phase rate (default: 50% of the measured max msgs/s)')
@@ -104,7 +110,10 @@ export function registerBenchCommand(program: Command, io: CliIO, clientOptions:
       .option('--latency-seconds <seconds>', 'latency phase: seconds recorded after the warm-up', '5')
       .option('--fetch-max-wait-ms <ms>', 'latency phase: long-poll wait of the consumer Fetch', '100')
       .option('--no-latency', 'skip the latency phase')
-      .option('--in-process', 'latency phase: run producer and consumer in this process (one event loop: latency includes their contention) instead of two child processes')
+      .option(
+        '--in-process',
+        'latency phase: run producer and consumer in this process (one event loop: latency includes their contention) instead of two child processes',
+      )
       .option('--keep-topic', 'do not delete the topic afterwards (a topic that existed before is never deleted)')
       .addHelpText(
         'after',
@@ -145,7 +154,9 @@ Examples:
         io.stdout(o.json ? JSON.stringify(benchJson(r, workload)) + '\n' : benchText(r, workload));
       } catch (err) {
         if (!signalName) throw err;
-        io.stderr(`samsa: ${signalName}: benchmark stopped${plan.keepTopic ? '' : `; a topic this run created is deleted`}\n`);
+        io.stderr(
+          `samsa: ${signalName}: benchmark stopped${plan.keepTopic ? '' : `; a topic this run created is deleted`}\n`,
+        );
         throw new CommanderError(130, 'samsa.interrupted', '');
       } finally {
         process.off('SIGINT', onSignal);

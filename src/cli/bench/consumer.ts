@@ -46,7 +46,14 @@ export class TopicReader {
     const version = Math.min(l.connection.versionOf('Fetch'), 12); // v13+ names topics by id
     const { topic } = this.route;
     const offsets = this.offsets;
-    const parts = l.partitions.map((partition) => ({ partition, currentLeaderEpoch: -1, fetchOffset: 0, lastFetchedEpoch: -1, logStartOffset: -1, partitionMaxBytes: this.spec.partitionMaxBytes ?? 8 << 20 }));
+    const parts = l.partitions.map((partition) => ({
+      partition,
+      currentLeaderEpoch: -1,
+      fetchOffset: 0,
+      lastFetchedEpoch: -1,
+      logStartOffset: -1,
+      partitionMaxBytes: this.spec.partitionMaxBytes ?? 8 << 20,
+    }));
     const body = {
       replicaId: -1,
       maxWaitMs: this.spec.maxWaitMs,

@@ -121,7 +121,17 @@ export async function prepareLatencyProducer(cfg: LatencyClientConfig): Promise<
     const cpu = cpuSeconds() - cpu0;
     const lag = summarize(s.sendLagUs);
     const ack = summarize(s.ackUs);
-    return { sent: s.sent, requests: s.requests, maxInFlight: s.maxInFlight, cpu, wall, sendLagP50Us: orZero(lag.p50), sendLagP99Us: orZero(lag.p99), ackP50Us: orZero(ack.p50), ackP99Us: orZero(ack.p99) };
+    return {
+      sent: s.sent,
+      requests: s.requests,
+      maxInFlight: s.maxInFlight,
+      cpu,
+      wall,
+      sendLagP50Us: orZero(lag.p50),
+      sendLagP99Us: orZero(lag.p99),
+      ackP50Us: orZero(ack.p50),
+      ackP99Us: orZero(ack.p99),
+    };
   };
   return { run, close: () => route.close() };
 }
@@ -151,7 +161,13 @@ export async function prepareLatencyConsumer(cfg: LatencyClientConfig): Promise<
       endUs: startUs + (cfg.warmupSec + cfg.seconds) * 1e6,
       expected: Math.ceil(cfg.rate * cfg.seconds * 1.05),
     });
-    const report = { received: r.received, recorded: r.latencyUs.length, fetches: reader.fetches, cpu: cpuSeconds() - cpu0, wall: (r.lastRecvUs - startUs) / 1e6 };
+    const report = {
+      received: r.received,
+      recorded: r.latencyUs.length,
+      fetches: reader.fetches,
+      cpu: cpuSeconds() - cpu0,
+      wall: (r.lastRecvUs - startUs) / 1e6,
+    };
     return { report, latencyUs: r.latencyUs };
   };
   return { run, close: () => route.close() };

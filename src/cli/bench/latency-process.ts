@@ -13,7 +13,12 @@
  * bench/harness/samsa-latency-client.ts (npm run bench).
  */
 import fs from 'node:fs';
-import { type LatencyClientConfig, type LatencySide, prepareLatencyConsumer, prepareLatencyProducer } from './latency-client.ts';
+import {
+  type LatencyClientConfig,
+  type LatencySide,
+  prepareLatencyConsumer,
+  prepareLatencyProducer,
+} from './latency-client.ts';
 
 export type LatencyRole = 'produce' | 'consume';
 
@@ -41,7 +46,8 @@ async function runSide<R>(side: LatencySide<R>, output: (r: R) => object): Promi
 export async function runLatencyRole(role: LatencyRole, cfg: LatencyClientConfig): Promise<void> {
   if (role === 'produce') return runSide(await prepareLatencyProducer(cfg), (r) => r);
   return runSide(await prepareLatencyConsumer(cfg), ({ report, latencyUs }) => {
-    if (cfg.outFile) fs.writeFileSync(cfg.outFile, Buffer.from(latencyUs.buffer, latencyUs.byteOffset, latencyUs.byteLength));
+    if (cfg.outFile)
+      fs.writeFileSync(cfg.outFile, Buffer.from(latencyUs.buffer, latencyUs.byteOffset, latencyUs.byteLength));
     return report;
   });
 }

@@ -12,7 +12,13 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 // the same heap setting as the broker: these processes churn network buffers the same way
 import { BROKER_NODE_FLAGS } from '../start.ts';
 import { fileURLToPath } from 'node:url';
-import { type ConsumerReport, type LatencyClientConfig, type ProducerReport, prepareLatencyConsumer, prepareLatencyProducer } from './latency-client.ts';
+import {
+  type ConsumerReport,
+  type LatencyClientConfig,
+  type ProducerReport,
+  prepareLatencyConsumer,
+  prepareLatencyProducer,
+} from './latency-client.ts';
 import type { LatencyRole } from './latency-process.ts';
 import { monoUs } from './stamp.ts';
 
@@ -32,7 +38,11 @@ const CHILD_LOADER = COMPILED ? [] : ['--import', 'tsx'];
 const START_DELAY_US = 100_000;
 
 /** Aborting `signal` ends the run early (connections closed or processes killed); it then rejects. */
-export async function runLatency(cfg: LatencyClientConfig, inProcess: boolean, signal?: AbortSignal): Promise<LatencyRun> {
+export async function runLatency(
+  cfg: LatencyClientConfig,
+  inProcess: boolean,
+  signal?: AbortSignal,
+): Promise<LatencyRun> {
   signal?.throwIfAborted();
   const run = inProcess ? runInProcess(cfg, signal) : runInChildren(cfg, signal);
   const r = await run;
@@ -67,8 +77,15 @@ class Child {
   readonly ready: Promise<void>;
   readonly done: Promise<unknown>; // the JSON report the child printed
 
-  constructor(readonly role: LatencyRole, cfg: LatencyClientConfig) {
-    this.proc = spawn(process.execPath, [...BROKER_NODE_FLAGS, ...CHILD_LOADER, CHILD_ENTRY, role, JSON.stringify(cfg)], { cwd: PACKAGE_ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+  constructor(
+    readonly role: LatencyRole,
+    cfg: LatencyClientConfig,
+  ) {
+    this.proc = spawn(
+      process.execPath,
+      [...BROKER_NODE_FLAGS, ...CHILD_LOADER, CHILD_ENTRY, role, JSON.stringify(cfg)],
+      { cwd: PACKAGE_ROOT, stdio: ['pipe', 'pipe', 'pipe'] },
+    );
     this.proc.stdout.on('data', (d) => (this.out += d));
     this.proc.stderr.on('data', (d) => (this.err = (this.err + d).slice(-8000)));
     const exited = new Promise<number | null>((resolve, reject) => {

@@ -22,5 +22,11 @@ export function rank(sorted: Float64Array, q: number): number {
 /** p50 / p99 / p99.9 / max of the samples (copied, the input is left as it is). */
 export function summarize(samples: Float64Array | readonly number[]): Summary {
   const sorted = Float64Array.from(samples).sort();
-  return { count: sorted.length, p50: rank(sorted, 50), p99: rank(sorted, 99), p999: rank(sorted, 99.9), max: sorted.length ? sorted[sorted.length - 1] : NaN };
+  return {
+    count: sorted.length,
+    p50: rank(sorted, 50),
+    p99: rank(sorted, 99),
+    p999: rank(sorted, 99.9),
+    max: sorted.length ? sorted[sorted.length - 1] : NaN,
+  };
 }

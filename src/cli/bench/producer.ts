@@ -71,21 +71,44 @@ export async function produce(route: TopicRoute, spec: ProduceSpec, startUs: num
   const P = route.partitions;
   const tpl = new BatchTemplate(spec.size, spec.batchBytes);
   // one batch per partition per request, at most requestBytes of them (but at least one record)
-  const perRequest = Math.max(1, Math.min(P * tpl.maxRecords, Math.floor((spec.requestBytes ?? REQUEST_BYTES) / tpl.sizeOf(1))));
+  const perRequest = Math.max(
+    1,
+    Math.min(P * tpl.maxRecords, Math.floor((spec.requestBytes ?? REQUEST_BYTES) / tpl.sizeOf(1))),
+  );
   const paced = Number.isFinite(spec.rate);
   const interval = paced ? 1e6 / spec.rate : 0;
   const api = apiByName('Produce');
-  const leaders: LeaderState[] = route.leaders.map((l) => ({ connection: l.connection, version: l.connection.versionOf('Produce'), partitions: l.partitions, inFlight: 0 }));
+  const leaders: LeaderState[] = route.leaders.map((l) => ({
+    connection: l.connection,
+    version: l.connection.versionOf('Produce'),
+    partitions: l.partitions,
+    inFlight: 0,
+  }));
   const counts = new Int32Array(P);
   const firstIndex = new Float64Array(P);
   const pool: Buffer[] = [];
-  const stats: ProduceStats = { sent: 0, requests: 0, maxInFlight: 0, firstSendUs: 0, lastAckUs: 0, sendLagUs: [], ackUs: [] };
+  const stats: ProduceStats = {
+    sent: 0,
+    requests: 0,
+    maxInFlight: 0,
+    firstSendUs: 0,
+    lastAckUs: 0,
+    sendLagUs: [],
+    ackUs: [],
+  };
   let failed: Error | undefined;
   let pending = 0;
   let wake: (() => void) | undefined;
   const full = () => leaders.some((l) => l.inFlight >= spec.maxInFlight);
 
-  const sendRequest = (l: LeaderState, bytes: number, sentUs: number, nowMs: number, stampStep: number, measured: boolean) => {
+  const sendRequest = (
+    l: LeaderState,
+    bytes: number,
+    sentUs: number,
+    nowMs: number,
+    stampStep: number,
+    measured: boolean,
+  ) => {
     let buf = pool.pop();
     if (!buf || buf.length < bytes) buf = Buffer.allocUnsafe(Math.max(bytes, (buf?.length ?? 0) * 2));
     const partitionData = [];
@@ -99,7 +122,12 @@ export async function produce(route: TopicRoute, spec: ProduceSpec, startUs: num
       at += size;
       n += k;
     }
-    const body = { transactionalId: null, acks: spec.acks, timeoutMs: spec.timeoutMs ?? 30_000, topicData: [{ name: route.topic, partitionData }] };
+    const body = {
+      transactionalId: null,
+      acks: spec.acks,
+      timeoutMs: spec.timeoutMs ?? 30_000,
+      topicData: [{ name: route.topic, partitionData }],
+    };
     l.inFlight++;
     pending++;
     stats.requests++;
@@ -119,7 +147,10 @@ export async function produce(route: TopicRoute, spec: ProduceSpec, startUs: num
     l.connection.sendAt(api, l.version, body, { noResponse: spec.acks === 0 }).then(
       (res) => {
         try {
-          if (res) for (const t of res.responses) for (const pr of t.partitionResponses) check(pr.errorCode, `produce to ${t.name}-${pr.index}`, pr.errorMessage);
+          if (res)
+            for (const t of res.responses)
+              for (const pr of t.partitionResponses)
+                check(pr.errorCode, `produce to ${t.name}-${pr.index}`, pr.errorMessage);
           done();
         } catch (err) {
           done(err as Error);

@@ -38,7 +38,13 @@ export function benchJson(r: BenchResult, w: Workload) {
     replicationFactor: r.replicationFactor,
     size: w.size,
     acks: w.acks === -1 ? 'all' : String(w.acks),
-    produce: { ...rates(r.produce), requests: r.produce.requests, stored: r.produce.stored, ackP50Ms: ms(r.produce.ackUs.p50), ackP99Ms: ms(r.produce.ackUs.p99) },
+    produce: {
+      ...rates(r.produce),
+      requests: r.produce.requests,
+      stored: r.produce.stored,
+      ackP50Ms: ms(r.produce.ackUs.p50),
+      ackP99Ms: ms(r.produce.ackUs.p99),
+    },
     consume: { ...rates(r.consume), fetches: r.consume.fetches },
     latency: l && {
       rate: l.rate,
@@ -79,9 +85,15 @@ export function benchText(r: BenchResult, w: Workload): string {
   if (l) {
     const where = l.processes === 2 ? 'producer and consumer in 2 processes' : 'producer and consumer in this process';
     s += `\nend-to-end latency at ${l.rate} msgs/s (${where}; ${l.warmupSeconds} s warm-up, then ${l.seconds} s recorded)\n`;
-    s += formatTable(['SAMPLES', 'P50 MS', 'P99 MS', 'P99.9 MS', 'MAX MS'], [[l.samples, l.p50Ms, l.p99Ms, l.p999Ms, l.maxMs]]);
+    s += formatTable(
+      ['SAMPLES', 'P50 MS', 'P99 MS', 'P99.9 MS', 'MAX MS'],
+      [[l.samples, l.p50Ms, l.p99Ms, l.p999Ms, l.maxMs]],
+    );
     s += `sent ${l.sent}, received ${l.received}; after the warm-up, oldest message's wait for its request p50/p99 ${l.sendLagP50Ms}/${l.sendLagP99Ms} ms, produce round trip p50/p99 ${l.ackP50Ms}/${l.ackP99Ms} ms\n`;
-    s += l.processes === 2 ? `client CPU: producer ${l.producerCpuPct}%, consumer ${l.consumerCpuPct}% of a core\n` : `client CPU: ${l.producerCpuPct}% of a core\n`;
+    s +=
+      l.processes === 2
+        ? `client CPU: producer ${l.producerCpuPct}%, consumer ${l.consumerCpuPct}% of a core\n`
+        : `client CPU: ${l.producerCpuPct}% of a core\n`;
     if ((l.sendLagP99Ms ?? 0) > LAG_NOTE_MS) {
       s += `note: the producer fell behind its schedule (p99 wait ${l.sendLagP99Ms} ms); the latencies include that backlog: the cluster or this machine did not keep up with ${l.rate} msgs/s (try a lower --rate)\n`;
     }

@@ -75,10 +75,16 @@ const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
  * processes killed); the topic it created is still deleted, then the run rejects.
  */
 export async function runBench(admin: KafkaClient, plan: BenchPlan, signal?: AbortSignal): Promise<BenchResult> {
-  const [created] = await admin.createTopics([{ name: plan.topic, numPartitions: plan.partitions ?? 1, replicationFactor: plan.replicationFactor }]);
+  const [created] = await admin.createTopics([
+    { name: plan.topic, numPartitions: plan.partitions ?? 1, replicationFactor: plan.replicationFactor },
+  ]);
   if (created.error && created.error.code !== ErrorCode.TOPIC_ALREADY_EXISTS) throw created.error;
   const isNew = !created.error;
-  const deleteTopic = () => admin.deleteTopics([plan.topic]).then(([d]) => d.error, (e: Error) => e);
+  const deleteTopic = () =>
+    admin.deleteTopics([plan.topic]).then(
+      ([d]) => d.error,
+      (e: Error) => e,
+    );
   let result: BenchResult;
   try {
     result = await runPhases(admin, plan, isNew, signal);
@@ -95,15 +101,26 @@ export async function runBench(admin: KafkaClient, plan: BenchPlan, signal?: Abo
   return result;
 }
 
-async function runPhases(admin: KafkaClient, plan: BenchPlan, isNew: boolean, signal?: AbortSignal): Promise<BenchResult> {
+async function runPhases(
+  admin: KafkaClient,
+  plan: BenchPlan,
+  isNew: boolean,
+  signal?: AbortSignal,
+): Promise<BenchResult> {
   signal?.throwIfAborted();
-  const route = await openRoute(plan.topic, { bootstrap: plan.bootstrap, clientId: 'samsa-bench', requestTimeoutMs: plan.requestTimeoutMs });
+  const route = await openRoute(plan.topic, {
+    bootstrap: plan.bootstrap,
+    clientId: 'samsa-bench',
+    requestTimeoutMs: plan.requestTimeoutMs,
+  });
   // closing the producer's and consumer's connections ends phases 1 and 2 at once
   const stop = () => void route.close();
   signal?.addEventListener('abort', stop, { once: true });
   try {
     if (!isNew && plan.partitions !== undefined && plan.partitions !== route.partitions) {
-      throw new UsageError(`topic '${plan.topic}' already exists with ${route.partitions} partitions, not ${plan.partitions}`);
+      throw new UsageError(
+        `topic '${plan.topic}' already exists with ${route.partitions} partitions, not ${plan.partitions}`,
+      );
     }
     const md = await admin.metadata([plan.topic]);
     const replicationFactor = md.topics[0]?.partitions[0]?.replicas.length ?? plan.replicationFactor;
@@ -146,7 +163,12 @@ async function runPhases(admin: KafkaClient, plan: BenchPlan, isNew: boolean, si
     const cCpu0 = cpuSeconds();
     const c0 = monoUs();
     const read = await readRange(reader, end);
-    const consumed = { ...read, seconds: (monoUs() - c0) / 1e6, cpuSeconds: cpuSeconds() - cCpu0, fetches: reader.fetches };
+    const consumed = {
+      ...read,
+      seconds: (monoUs() - c0) / 1e6,
+      cpuSeconds: cpuSeconds() - cCpu0,
+      fetches: reader.fetches,
+    };
 
     signal?.throwIfAborted();
     // 3. fixed-rate end-to-end latency
@@ -190,7 +212,16 @@ async function runPhases(admin: KafkaClient, plan: BenchPlan, isNew: boolean, si
         consumerCpuShare: r.consumer.cpu / r.consumer.wall,
       };
     }
-    return { topic: plan.topic, created: isNew, deleted: false, partitions: route.partitions, replicationFactor, produce: produced, consume: consumed, latency };
+    return {
+      topic: plan.topic,
+      created: isNew,
+      deleted: false,
+      partitions: route.partitions,
+      replicationFactor,
+      produce: produced,
+      consume: consumed,
+      latency,
+    };
   } finally {
     signal?.removeEventListener('abort', stop);
     await route.close();

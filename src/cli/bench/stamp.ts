@@ -13,7 +13,8 @@ export const monoUs = (): number => Number(process.hrtime.bigint() / 1000n);
 
 /** Resolves at `us` on CLOCK_MONOTONIC: timers until the last millisecond, then a spin. */
 export async function sleepUntilUs(us: number): Promise<void> {
-  for (let left = us - monoUs(); left > 1500; left = us - monoUs()) await new Promise<void>((r) => setTimeout(r, Math.min(50, left / 1000 - 1)));
+  for (let left = us - monoUs(); left > 1500; left = us - monoUs())
+    await new Promise<void>((r) => setTimeout(r, Math.min(50, left / 1000 - 1)));
   while (monoUs() < us) {
     /* spin the last ms */
   }

@@ -134,10 +134,18 @@ export class ClassicGroup {
     const actions: Action[] = [];
     // Fence the old incarnation's pending answers.
     if (old.joinToken !== undefined) {
-      actions.push({ kind: 'join', token: old.joinToken, result: this.joinResult(ErrorCode.FENCED_INSTANCE_ID, oldId, false) });
+      actions.push({
+        kind: 'join',
+        token: old.joinToken,
+        result: this.joinResult(ErrorCode.FENCED_INSTANCE_ID, oldId, false),
+      });
     }
     if (old.syncToken !== undefined) {
-      actions.push({ kind: 'sync', token: old.syncToken, result: this.syncResult(ErrorCode.FENCED_INSTANCE_ID, EMPTY) });
+      actions.push({
+        kind: 'sync',
+        token: old.syncToken,
+        result: this.syncResult(ErrorCode.FENCED_INSTANCE_ID, EMPTY),
+      });
     }
     this.members.delete(oldId);
     const protocolsChanged = !sameProtocols(old.protocols, a.protocols);
@@ -196,7 +204,11 @@ export class ClassicGroup {
     const actions: Action[] = [];
     if (m.joinToken !== undefined) {
       // A duplicate join from the same member: the newer request wins.
-      actions.push({ kind: 'join', token: m.joinToken, result: this.joinResult(ErrorCode.REBALANCE_IN_PROGRESS, m.memberId, false) });
+      actions.push({
+        kind: 'join',
+        token: m.joinToken,
+        result: this.joinResult(ErrorCode.REBALANCE_IN_PROGRESS, m.memberId, false),
+      });
     }
     const changed = !sameProtocols(m.protocols, a.protocols);
     m.protocols = a.protocols;
@@ -242,7 +254,11 @@ export class ClassicGroup {
       // Members waiting for an assignment of the old generation must rejoin.
       for (const m of this.members.values()) {
         if (m.syncToken !== undefined) {
-          actions.push({ kind: 'sync', token: m.syncToken, result: this.syncResult(ErrorCode.REBALANCE_IN_PROGRESS, EMPTY) });
+          actions.push({
+            kind: 'sync',
+            token: m.syncToken,
+            result: this.syncResult(ErrorCode.REBALANCE_IN_PROGRESS, EMPTY),
+          });
           m.syncToken = undefined;
         }
       }
@@ -319,13 +335,14 @@ export class ClassicGroup {
       leader: this.leaderId ?? '',
       skipAssignment,
       memberId: m.memberId,
-      members: isLeader && !skipAssignment
-        ? [...this.members.values()].map((x) => ({
-            memberId: x.memberId,
-            groupInstanceId: x.groupInstanceId,
-            metadata: x.protocols.find((p) => p.name === this.protocolName)?.metadata ?? EMPTY,
-          }))
-        : [],
+      members:
+        isLeader && !skipAssignment
+          ? [...this.members.values()].map((x) => ({
+              memberId: x.memberId,
+              groupInstanceId: x.groupInstanceId,
+              metadata: x.protocols.find((p) => p.name === this.protocolName)?.metadata ?? EMPTY,
+            }))
+          : [],
     };
   }
 
@@ -345,7 +362,9 @@ export class ClassicGroup {
   /** The protocol every member supports with the most first-choice votes. */
   private selectProtocol(): string {
     const all = [...this.members.values()];
-    const candidates = all[0].protocols.map((p) => p.name).filter((name) => all.every((m) => m.protocols.some((p) => p.name === name)));
+    const candidates = all[0].protocols
+      .map((p) => p.name)
+      .filter((name) => all.every((m) => m.protocols.some((p) => p.name === name)));
     const votes = new Map<string, number>();
     for (const m of all) {
       const choice = m.protocols.find((p) => candidates.includes(p.name))!.name;
@@ -379,7 +398,10 @@ export class ClassicGroup {
       return reply(ErrorCode.FENCED_INSTANCE_ID);
     }
     if (a.generationId !== this.generationId) return reply(ErrorCode.ILLEGAL_GENERATION);
-    if ((a.protocolType !== null && a.protocolType !== this.protocolType) || (a.protocolName !== null && a.protocolName !== this.protocolName)) {
+    if (
+      (a.protocolType !== null && a.protocolType !== this.protocolType) ||
+      (a.protocolName !== null && a.protocolName !== this.protocolName)
+    ) {
       return reply(ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
     }
     m.heartbeatDeadline = now + m.sessionTimeoutMs;
@@ -398,7 +420,11 @@ export class ClassicGroup {
         this.transition('Stable', now);
         for (const member of this.members.values()) {
           if (member.syncToken !== undefined) {
-            actions.push({ kind: 'sync', token: member.syncToken, result: this.syncResult(ErrorCode.NONE, member.assignment) });
+            actions.push({
+              kind: 'sync',
+              token: member.syncToken,
+              result: this.syncResult(ErrorCode.NONE, member.assignment),
+            });
             member.syncToken = undefined;
           }
         }
@@ -419,7 +445,11 @@ export class ClassicGroup {
   heartbeat(memberId: string, groupInstanceId: string | null, generationId: number, now: number): number {
     if (this.state === 'Dead') return ErrorCode.COORDINATOR_NOT_AVAILABLE;
     const m = this.members.get(memberId);
-    if (groupInstanceId !== null && this.staticMembers.has(groupInstanceId) && this.staticMembers.get(groupInstanceId) !== memberId) {
+    if (
+      groupInstanceId !== null &&
+      this.staticMembers.has(groupInstanceId) &&
+      this.staticMembers.get(groupInstanceId) !== memberId
+    ) {
       return ErrorCode.FENCED_INSTANCE_ID;
     }
     if (!m) return ErrorCode.UNKNOWN_MEMBER_ID;
@@ -448,8 +478,10 @@ export class ClassicGroup {
   /** A member left or its session expired: answer its pending requests and rebalance. */
   private memberGone(m: Member, now: number, errorCode: number): Action[] {
     const actions: Action[] = [];
-    if (m.joinToken !== undefined) actions.push({ kind: 'join', token: m.joinToken, result: this.joinResult(errorCode, m.memberId, false) });
-    if (m.syncToken !== undefined) actions.push({ kind: 'sync', token: m.syncToken, result: this.syncResult(errorCode, EMPTY) });
+    if (m.joinToken !== undefined)
+      actions.push({ kind: 'join', token: m.joinToken, result: this.joinResult(errorCode, m.memberId, false) });
+    if (m.syncToken !== undefined)
+      actions.push({ kind: 'sync', token: m.syncToken, result: this.syncResult(errorCode, EMPTY) });
     m.joinToken = undefined;
     m.syncToken = undefined;
     this.removeMember(m);
@@ -584,7 +616,8 @@ export class ClassicGroup {
    * Nothing changes if the group has moved on meanwhile.
    */
   persistFailed(generationId: number, now: number): Action[] {
-    if (generationId !== this.generationId || (this.state !== 'Stable' && this.state !== 'CompletingRebalance')) return [];
+    if (generationId !== this.generationId || (this.state !== 'Stable' && this.state !== 'CompletingRebalance'))
+      return [];
     for (const m of this.members.values()) m.assignment = EMPTY;
     return this.prepareRebalance(now);
   }
@@ -594,7 +627,10 @@ export class ClassicGroup {
   }
 }
 
-function sameProtocols(a: { name: string; metadata: Uint8Array }[], b: { name: string; metadata: Uint8Array }[]): boolean {
+function sameProtocols(
+  a: { name: string; metadata: Uint8Array }[],
+  b: { name: string; metadata: Uint8Array }[],
+): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) {
     if (a[i].name !== b[i].name || !Buffer.from(a[i].metadata).equals(b[i].metadata)) return false;

@@ -73,25 +73,88 @@ export class GroupCoordinatorState {
 
   join(a: JoinArgs, token: Token, now: number): Action[] {
     if (a.groupId === '') {
-      return [{ kind: 'join', token, result: { errorCode: ErrorCode.INVALID_GROUP_ID, generationId: -1, protocolType: null, protocolName: null, leader: '', skipAssignment: false, memberId: a.memberId, members: [] } }];
+      return [
+        {
+          kind: 'join',
+          token,
+          result: {
+            errorCode: ErrorCode.INVALID_GROUP_ID,
+            generationId: -1,
+            protocolType: null,
+            protocolName: null,
+            leader: '',
+            skipAssignment: false,
+            memberId: a.memberId,
+            members: [],
+          },
+        },
+      ];
     }
     if (this.isConsumerGroup(a.groupId)) {
-      return [{ kind: 'join', token, result: { errorCode: ErrorCode.INCONSISTENT_GROUP_PROTOCOL, generationId: -1, protocolType: null, protocolName: null, leader: '', skipAssignment: false, memberId: a.memberId, members: [] } }];
+      return [
+        {
+          kind: 'join',
+          token,
+          result: {
+            errorCode: ErrorCode.INCONSISTENT_GROUP_PROTOCOL,
+            generationId: -1,
+            protocolType: null,
+            protocolName: null,
+            leader: '',
+            skipAssignment: false,
+            memberId: a.memberId,
+            members: [],
+          },
+        },
+      ];
     }
     const existing = this.groups.get(a.groupId);
     if (!existing && a.memberId !== '') {
-      return [{ kind: 'join', token, result: { errorCode: ErrorCode.UNKNOWN_MEMBER_ID, generationId: -1, protocolType: null, protocolName: null, leader: '', skipAssignment: false, memberId: a.memberId, members: [] } }];
+      return [
+        {
+          kind: 'join',
+          token,
+          result: {
+            errorCode: ErrorCode.UNKNOWN_MEMBER_ID,
+            generationId: -1,
+            protocolType: null,
+            protocolName: null,
+            leader: '',
+            skipAssignment: false,
+            memberId: a.memberId,
+            members: [],
+          },
+        },
+      ];
     }
     return this.group(a.groupId, true)!.join(a, token, now);
   }
 
   sync(a: SyncArgs, token: Token, now: number): Action[] {
     const g = this.groups.get(a.groupId);
-    if (!g) return [{ kind: 'sync', token, result: { errorCode: ErrorCode.UNKNOWN_MEMBER_ID, protocolType: null, protocolName: null, assignment: Buffer.alloc(0) } }];
+    if (!g)
+      return [
+        {
+          kind: 'sync',
+          token,
+          result: {
+            errorCode: ErrorCode.UNKNOWN_MEMBER_ID,
+            protocolType: null,
+            protocolName: null,
+            assignment: Buffer.alloc(0),
+          },
+        },
+      ];
     return g.sync(a, token, now);
   }
 
-  heartbeat(groupId: string, memberId: string, groupInstanceId: string | null, generationId: number, now: number): number {
+  heartbeat(
+    groupId: string,
+    memberId: string,
+    groupInstanceId: string | null,
+    generationId: number,
+    now: number,
+  ): number {
     const g = this.groups.get(groupId);
     if (!g) return ErrorCode.UNKNOWN_MEMBER_ID;
     return g.heartbeat(memberId, groupInstanceId, generationId, now);
@@ -120,13 +183,23 @@ export class GroupCoordinatorState {
    * consulted, and a request with no known partition does not reach the
    * group at all.
    */
-  commitOffsets(a: OffsetCommitArgs, now: number, partitionExists?: PartitionExists): { errorCode: number; records: OffsetRecord[]; perPartition: number[] } {
+  commitOffsets(
+    a: OffsetCommitArgs,
+    now: number,
+    partitionExists?: PartitionExists,
+  ): { errorCode: number; records: OffsetRecord[]; perPartition: number[] } {
     if (partitionExists && a.offsets.length > 0) {
       const known = a.offsets.map((o) => partitionExists(o.topic, o.partition));
       if (!known.every(Boolean)) {
-        const r = known.some(Boolean) ? this.commitOffsets({ ...a, offsets: a.offsets.filter((_, i) => known[i]) }, now) : { errorCode: ErrorCode.NONE, records: [], perPartition: [] };
+        const r = known.some(Boolean)
+          ? this.commitOffsets({ ...a, offsets: a.offsets.filter((_, i) => known[i]) }, now)
+          : { errorCode: ErrorCode.NONE, records: [], perPartition: [] };
         let j = 0;
-        return { errorCode: r.errorCode, records: r.records, perPartition: known.map((k) => (k ? r.perPartition[j++] : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)) };
+        return {
+          errorCode: r.errorCode,
+          records: r.records,
+          perPartition: known.map((k) => (k ? r.perPartition[j++] : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)),
+        };
       }
     }
     const g = this.groups.get(a.groupId);
@@ -142,7 +215,11 @@ export class GroupCoordinatorState {
       if (g.members.size > 0) errorCode = ErrorCode.UNKNOWN_MEMBER_ID;
     } else {
       const m = g.members.get(a.memberId);
-      if (a.groupInstanceId !== null && g.staticMembers.has(a.groupInstanceId) && g.staticMembers.get(a.groupInstanceId) !== a.memberId) {
+      if (
+        a.groupInstanceId !== null &&
+        g.staticMembers.has(a.groupInstanceId) &&
+        g.staticMembers.get(a.groupInstanceId) !== a.memberId
+      ) {
         errorCode = ErrorCode.FENCED_INSTANCE_ID;
       } else if (!m) errorCode = ErrorCode.UNKNOWN_MEMBER_ID;
       else if (a.generationId !== g.generationId) errorCode = ErrorCode.ILLEGAL_GENERATION;
@@ -153,12 +230,19 @@ export class GroupCoordinatorState {
     if (!g && !this.isConsumerGroup(a.groupId)) this.group(a.groupId, true);
     const records: OffsetRecord[] = [];
     const perPartition = a.offsets.map((o) => {
-      if (o.metadata !== null && o.metadata.length > this.config.maxMetadataSize) return ErrorCode.OFFSET_METADATA_TOO_LARGE;
+      if (o.metadata !== null && o.metadata.length > this.config.maxMetadataSize)
+        return ErrorCode.OFFSET_METADATA_TOO_LARGE;
       records.push({
         groupId: a.groupId,
         topic: o.topic,
         partition: o.partition,
-        value: { offset: o.offset, leaderEpoch: o.leaderEpoch, metadata: o.metadata ?? '', commitTimestamp: now, expireTimestamp: -1 },
+        value: {
+          offset: o.offset,
+          leaderEpoch: o.leaderEpoch,
+          metadata: o.metadata ?? '',
+          commitTimestamp: now,
+          expireTimestamp: -1,
+        },
       });
       return ErrorCode.NONE;
     });
@@ -194,7 +278,10 @@ export class GroupCoordinatorState {
         if (!l) byTopic.set(o.topic, (l = []));
         l.push({ partition: o.partition, value: o });
       }
-      return [...byTopic].map(([topic, parts]) => ({ topic, partitions: parts.sort((a, b) => a.partition - b.partition) }));
+      return [...byTopic].map(([topic, parts]) => ({
+        topic,
+        partitions: parts.sort((a, b) => a.partition - b.partition),
+      }));
     }
     return wanted.map((w) => ({
       topic: w.topic,
@@ -215,7 +302,12 @@ export class GroupCoordinatorState {
     }
     g?.markDead(now);
     this.groups.delete(groupId);
-    const records: OffsetRecord[] = [...(offsets?.values() ?? [])].map((o) => ({ groupId, topic: o.topic, partition: o.partition, value: null }));
+    const records: OffsetRecord[] = [...(offsets?.values() ?? [])].map((o) => ({
+      groupId,
+      topic: o.topic,
+      partition: o.partition,
+      value: null,
+    }));
     return { errorCode: ErrorCode.NONE, records };
   }
 
@@ -223,12 +315,14 @@ export class GroupCoordinatorState {
   deleteOffsets(groupId: string, parts: { topic: string; partition: number }[], subscribedTopics: Set<string>) {
     const g = this.groups.get(groupId);
     const offsets = this.offsets.get(groupId);
-    if (!g && !offsets) return { errorCode: ErrorCode.GROUP_ID_NOT_FOUND, perPartition: [] as number[], records: [] as OffsetRecord[] };
+    if (!g && !offsets)
+      return { errorCode: ErrorCode.GROUP_ID_NOT_FOUND, perPartition: [] as number[], records: [] as OffsetRecord[] };
     const active = g !== undefined && !g.is('Empty') && !g.is('Dead');
     const records: OffsetRecord[] = [];
     const perPartition = parts.map((p) => {
       if (active && subscribedTopics.has(p.topic)) return ErrorCode.GROUP_SUBSCRIBED_TO_TOPIC;
-      if (offsets?.has(offsetKey(p.topic, p.partition))) records.push({ groupId, topic: p.topic, partition: p.partition, value: null });
+      if (offsets?.has(offsetKey(p.topic, p.partition)))
+        records.push({ groupId, topic: p.topic, partition: p.partition, value: null });
       return ErrorCode.NONE;
     });
     return { errorCode: ErrorCode.NONE, perPartition, records };
@@ -241,7 +335,9 @@ export class GroupCoordinatorState {
   offsetsOfDeletedPartitions(partitionExists: PartitionExists): OffsetRecord[] {
     const out: OffsetRecord[] = [];
     for (const [groupId, m] of this.offsets) {
-      for (const o of m.values()) if (!partitionExists(o.topic, o.partition)) out.push({ groupId, topic: o.topic, partition: o.partition, value: null });
+      for (const o of m.values())
+        if (!partitionExists(o.topic, o.partition))
+          out.push({ groupId, topic: o.topic, partition: o.partition, value: null });
     }
     return out;
   }
@@ -256,7 +352,8 @@ export class GroupCoordinatorState {
       const since = g ? g.currentStateTimestamp : 0;
       for (const o of m.values()) {
         const base = Math.max(o.commitTimestamp, since);
-        const expired = o.expireTimestamp >= 0 ? now >= o.expireTimestamp : now >= base + this.config.offsetsRetentionMs;
+        const expired =
+          o.expireTimestamp >= 0 ? now >= o.expireTimestamp : now >= base + this.config.offsetsRetentionMs;
         if (expired) out.push({ groupId, topic: o.topic, partition: o.partition, value: null });
       }
     }

@@ -75,11 +75,18 @@ export function encodeStored(r: StoredRecord): { key: Buffer; value: Buffer | nu
     );
     return { key, value };
   }
-  const key = versioned(OFFSET_KEY_VERSION, (w) => enc.offsetKey(w, { group: r.groupId, topic: r.topic, partition: r.partition }));
+  const key = versioned(OFFSET_KEY_VERSION, (w) =>
+    enc.offsetKey(w, { group: r.groupId, topic: r.topic, partition: r.partition }),
+  );
   if (r.value === null) return { key, value: null };
   const v = r.value;
   const value = versioned(OFFSET_VALUE_VERSION, (w) =>
-    enc.offsetValue(w, { offset: v.offset, leaderEpoch: v.leaderEpoch, metadata: v.metadata ?? '', commitTimestamp: v.commitTimestamp }),
+    enc.offsetValue(w, {
+      offset: v.offset,
+      leaderEpoch: v.leaderEpoch,
+      metadata: v.metadata ?? '',
+      commitTimestamp: v.commitTimestamp,
+    }),
   );
   return { key, value };
 }
@@ -99,7 +106,13 @@ export function decodeStored(key: Buffer, value: Buffer | null): StoredRecord | 
       groupId: k.group,
       topic: k.topic,
       partition: k.partition,
-      value: { offset: Number(v.offset), leaderEpoch: v.leaderEpoch, metadata: v.metadata, commitTimestamp: Number(v.commitTimestamp), expireTimestamp: v.expireTimestamp === undefined ? -1 : Number(v.expireTimestamp) },
+      value: {
+        offset: Number(v.offset),
+        leaderEpoch: v.leaderEpoch,
+        metadata: v.metadata,
+        commitTimestamp: Number(v.commitTimestamp),
+        expireTimestamp: v.expireTimestamp === undefined ? -1 : Number(v.expireTimestamp),
+      },
     };
   }
   if (kv === 2) {

@@ -14,7 +14,13 @@ import { ErrorCode, errorName } from '../../protocol/error-codes.ts';
 import { LogLimiter } from '../../util/log-limiter.ts';
 import { systemEnv, type Env, type TimerHandle } from '../../util/env.ts';
 import { DeadlineTimer } from './deadline-timer.ts';
-import { GroupCoordinatorState, type CoordinatorConfig, type OffsetCommitArgs, type OffsetRecord, type PartitionExists } from './group-coordinator.ts';
+import {
+  GroupCoordinatorState,
+  type CoordinatorConfig,
+  type OffsetCommitArgs,
+  type OffsetRecord,
+  type PartitionExists,
+} from './group-coordinator.ts';
 import type { Action, GroupSnapshot, JoinArgs, JoinResult, SyncArgs, SyncResult, Token } from './types.ts';
 
 /** Offset expiry runs every 10 minutes as in Kafka (offsets.retention.check.interval.ms). */
@@ -100,7 +106,10 @@ export class GroupCoordinatorService {
     if (!this.logger) return;
     const suppressed = this.limiter.take(`${what}|${kafkaErrorOf(err) ?? (err as Error)?.message}`);
     if (suppressed === null) return;
-    this.logger.warn({ err, answered: errorName(answered), ...(suppressed > 0 ? { suppressed } : {}) }, `could not write ${what} to __consumer_offsets`);
+    this.logger.warn(
+      { err, answered: errorName(answered), ...(suppressed > 0 ? { suppressed } : {}) },
+      `could not write ${what} to __consumer_offsets`,
+    );
   }
 
   async load(): Promise<void> {
@@ -155,7 +164,8 @@ export class GroupCoordinatorService {
           this.writeFailed('group metadata', err, code);
           answer(actions.map((a) => failedAnswer(a, code)));
           const now = this.now();
-          for (const p of persists) if (p.snapshot) this.run(this.state.persistFailed(p.groupId, p.snapshot.generationId, now));
+          for (const p of persists)
+            if (p.snapshot) this.run(this.state.persistFailed(p.groupId, p.snapshot.generationId, now));
         },
       );
     } else answer(actions);
@@ -193,7 +203,10 @@ export class GroupCoordinatorService {
   }
 
   /** OffsetCommit; `partitionExists` (the broker's metadata) refuses partitions the cluster does not have. */
-  async commitOffsets(a: OffsetCommitArgs, partitionExists?: PartitionExists): Promise<{ errorCode: number; perPartition: number[] }> {
+  async commitOffsets(
+    a: OffsetCommitArgs,
+    partitionExists?: PartitionExists,
+  ): Promise<{ errorCode: number; perPartition: number[] }> {
     const r = this.state.commitOffsets(a, this.now(), partitionExists);
     this.schedule();
     if (r.records.length > 0) {
@@ -293,7 +306,18 @@ export class GroupCoordinatorService {
 function failedAnswer(a: Action, errorCode: number): Action {
   if (a.kind === 'persistGroup' || a.result.errorCode !== ErrorCode.NONE) return a;
   if (a.kind === 'join') {
-    return { ...a, result: { ...a.result, errorCode, generationId: -1, protocolName: null, leader: '', skipAssignment: false, members: [] } };
+    return {
+      ...a,
+      result: {
+        ...a.result,
+        errorCode,
+        generationId: -1,
+        protocolName: null,
+        leader: '',
+        skipAssignment: false,
+        members: [],
+      },
+    };
   }
   return { ...a, result: { ...a.result, errorCode, assignment: Buffer.alloc(0) } };
 }

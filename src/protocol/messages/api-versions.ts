@@ -45,7 +45,15 @@ export const ApiVersions: ApiSpec = {
           { name: 'maxVersion', type: 'int16', versions: '3+' },
         ],
       },
-      { name: 'finalizedFeaturesEpoch', type: 'int64', versions: '3+', tag: 1, taggedVersions: '3+', default: -1, ignorable: true },
+      {
+        name: 'finalizedFeaturesEpoch',
+        type: 'int64',
+        versions: '3+',
+        tag: 1,
+        taggedVersions: '3+',
+        default: -1,
+        ignorable: true,
+      },
       {
         name: 'finalizedFeatures',
         type: '[]FinalizedFeatureKey',
@@ -59,7 +67,15 @@ export const ApiVersions: ApiSpec = {
           { name: 'minVersionLevel', type: 'int16', versions: '3+' },
         ],
       },
-      { name: 'zkMigrationReady', type: 'bool', versions: '3+', tag: 3, taggedVersions: '3+', default: false, ignorable: true },
+      {
+        name: 'zkMigrationReady',
+        type: 'bool',
+        versions: '3+',
+        tag: 3,
+        taggedVersions: '3+',
+        default: false,
+        ignorable: true,
+      },
     ],
   },
 };

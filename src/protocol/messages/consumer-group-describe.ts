@@ -63,9 +63,7 @@ export const ConsumerGroupDescribe: ApiSpec = {
         { name: 'topicName', type: 'string', versions: '0+' },
         { name: 'partitions', type: '[]int32', versions: '0+' },
       ],
-      Assignment: [
-        { name: 'topicPartitions', type: '[]TopicPartitions', versions: '0+' },
-      ],
+      Assignment: [{ name: 'topicPartitions', type: '[]TopicPartitions', versions: '0+' }],
     },
   },
 };

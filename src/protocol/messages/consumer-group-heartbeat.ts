@@ -50,9 +50,7 @@ export const ConsumerGroupHeartbeat: ApiSpec = {
         versions: '0+',
         nullableVersions: '0+',
         default: null,
-        fields: [
-          { name: 'topicPartitions', type: '[]TopicPartitions', versions: '0+' },
-        ],
+        fields: [{ name: 'topicPartitions', type: '[]TopicPartitions', versions: '0+' }],
       },
     ],
     commonStructs: {

@@ -50,9 +50,7 @@ export const GroupMetadataKey: MessageSpec = {
   type: 'request',
   validVersions: '2',
   flexibleVersions: 'none',
-  fields: [
-    { name: 'group', type: 'string', versions: '2' },
-  ],
+  fields: [{ name: 'group', type: 'string', versions: '2' }],
 };
 
 /** Value of a classic group's metadata: generation, protocol, leader, members. */
@@ -73,7 +71,14 @@ export const GroupMetadataValue: MessageSpec = {
   commonStructs: {
     MemberMetadata: [
       { name: 'memberId', type: 'string', versions: '0+' },
-      { name: 'groupInstanceId', type: 'string', versions: '3+', nullableVersions: '3+', default: null, ignorable: true },
+      {
+        name: 'groupInstanceId',
+        type: 'string',
+        versions: '3+',
+        nullableVersions: '3+',
+        default: null,
+        ignorable: true,
+      },
       { name: 'clientId', type: 'string', versions: '0+' },
       { name: 'clientHost', type: 'string', versions: '0+' },
       { name: 'rebalanceTimeout', type: 'int32', versions: '1+', default: -1, ignorable: true },

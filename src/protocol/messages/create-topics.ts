@@ -60,7 +60,14 @@ export const CreateTopics: ApiSpec = {
           { name: 'topicId', type: 'uuid', versions: '7+', ignorable: true },
           { name: 'errorCode', type: 'int16', versions: '0+' },
           { name: 'errorMessage', type: 'string', versions: '1+', nullableVersions: '0+', ignorable: true },
-          { name: 'topicConfigErrorCode', type: 'int16', versions: '5+', taggedVersions: '5+', tag: 0, ignorable: true },
+          {
+            name: 'topicConfigErrorCode',
+            type: 'int16',
+            versions: '5+',
+            taggedVersions: '5+',
+            tag: 0,
+            ignorable: true,
+          },
           { name: 'numPartitions', type: 'int32', versions: '5+', default: -1, ignorable: true },
           { name: 'replicationFactor', type: 'int16', versions: '5+', default: -1, ignorable: true },
           {

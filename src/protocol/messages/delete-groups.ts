@@ -8,9 +8,7 @@ export const DeleteGroups: ApiSpec = {
     type: 'request',
     validVersions: '0-2',
     flexibleVersions: '2+',
-    fields: [
-      { name: 'groupsNames', type: '[]string', versions: '0+' },
-    ],
+    fields: [{ name: 'groupsNames', type: '[]string', versions: '0+' }],
   },
   response: {
     apiKey: 42,

@@ -40,7 +40,14 @@ export const DescribeGroups: ApiSpec = {
             versions: '0+',
             fields: [
               { name: 'memberId', type: 'string', versions: '0+' },
-              { name: 'groupInstanceId', type: 'string', versions: '4+', nullableVersions: '4+', default: null, ignorable: true },
+              {
+                name: 'groupInstanceId',
+                type: 'string',
+                versions: '4+',
+                nullableVersions: '4+',
+                default: null,
+                ignorable: true,
+              },
               { name: 'clientId', type: 'string', versions: '0+' },
               { name: 'clientHost', type: 'string', versions: '0+' },
               { name: 'memberMetadata', type: 'bytes', versions: '0+' },

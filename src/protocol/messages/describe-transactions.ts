@@ -8,9 +8,7 @@ export const DescribeTransactions: ApiSpec = {
     type: 'request',
     validVersions: '0',
     flexibleVersions: '0+',
-    fields: [
-      { name: 'transactionalIds', type: '[]string', versions: '0+' },
-    ],
+    fields: [{ name: 'transactionalIds', type: '[]string', versions: '0+' }],
   },
   response: {
     apiKey: 65,

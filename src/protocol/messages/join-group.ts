@@ -48,7 +48,14 @@ export const JoinGroup: ApiSpec = {
         versions: '0+',
         fields: [
           { name: 'memberId', type: 'string', versions: '0+' },
-          { name: 'groupInstanceId', type: 'string', versions: '5+', nullableVersions: '5+', default: null, ignorable: true },
+          {
+            name: 'groupInstanceId',
+            type: 'string',
+            versions: '5+',
+            nullableVersions: '5+',
+            default: null,
+            ignorable: true,
+          },
           { name: 'metadata', type: 'bytes', versions: '0+' },
         ],
       },

@@ -20,9 +20,7 @@ export const OffsetDelete: ApiSpec = {
             name: 'partitions',
             type: '[]OffsetDeleteRequestPartition',
             versions: '0+',
-            fields: [
-              { name: 'partitionIndex', type: 'int32', versions: '0+' },
-            ],
+            fields: [{ name: 'partitionIndex', type: 'int32', versions: '0+' }],
           },
         ],
       },

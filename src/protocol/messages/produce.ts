@@ -71,10 +71,23 @@ export const Produce: ApiSpec = {
                 ignorable: true,
                 fields: [
                   { name: 'batchIndex', type: 'int32', versions: '8+' },
-                  { name: 'batchIndexErrorMessage', type: 'string', versions: '8+', nullableVersions: '8+', default: null },
+                  {
+                    name: 'batchIndexErrorMessage',
+                    type: 'string',
+                    versions: '8+',
+                    nullableVersions: '8+',
+                    default: null,
+                  },
                 ],
               },
-              { name: 'errorMessage', type: 'string', versions: '8+', nullableVersions: '8+', default: null, ignorable: true },
+              {
+                name: 'errorMessage',
+                type: 'string',
+                versions: '8+',
+                nullableVersions: '8+',
+                default: null,
+                ignorable: true,
+              },
               {
                 name: 'currentLeader',
                 type: 'LeaderIdAndEpoch',

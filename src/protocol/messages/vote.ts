@@ -71,7 +71,14 @@ export const Vote: ApiSpec = {
           },
         ],
       },
-      { name: 'nodeEndpoints', type: '[]NodeEndpoint', versions: '1+', taggedVersions: '1+', tag: 0, fields: nodeEndpoint },
+      {
+        name: 'nodeEndpoints',
+        type: '[]NodeEndpoint',
+        versions: '1+',
+        taggedVersions: '1+',
+        tag: 0,
+        fields: nodeEndpoint,
+      },
     ],
   },
 };

@@ -171,7 +171,8 @@ function xerialSnappyDecompress(data: Buffer, maxOutput: number): Buffer {
     if (pos + 4 > data.length) throw new ProtocolError('snappy: truncated xerial block length');
     const len = data.readInt32BE(pos);
     pos += 4;
-    if (len < 0 || pos + len > data.length) throw new ProtocolError(`snappy: xerial block of ${len} bytes overruns the input`);
+    if (len < 0 || pos + len > data.length)
+      throw new ProtocolError(`snappy: xerial block of ${len} bytes overruns the input`);
     const block = data.subarray(pos, pos + len);
     pos += len;
     total += snappyDeclaredLength(block);
@@ -283,7 +284,8 @@ function lz4Frames(data: Buffer, maxOutput: number): { bound: number; frames: [n
       pos += 4;
       if (word === 0) break; // end mark
       const n = (word & ~LZ4_UNCOMPRESSED_BIT) >>> 0;
-      if (n > blockMax) throw new ProtocolError(`lz4: block of ${n} bytes exceeds the frame's ${blockMax}-byte maximum`);
+      if (n > blockMax)
+        throw new ProtocolError(`lz4: block of ${n} bytes exceeds the frame's ${blockMax}-byte maximum`);
       need(n + (blockChecksums ? 4 : 0));
       blocksBound += (word & LZ4_UNCOMPRESSED_BIT) !== 0 ? n : blockMax;
       pos += n + (blockChecksums ? 4 : 0);
@@ -308,13 +310,15 @@ function lz4Decompress(data: Buffer, maxOutput: number): Buffer {
   let out: Buffer;
   try {
     // lz4-napi decodes one frame per call
-    out = frames.length === 1 && frames[0][0] === 0 && frames[0][1] === data.length
-      ? decompressFrameSync(data)
-      : Buffer.concat(frames.map(([from, to]) => decompressFrameSync(data.subarray(from, to))));
+    out =
+      frames.length === 1 && frames[0][0] === 0 && frames[0][1] === data.length
+        ? decompressFrameSync(data)
+        : Buffer.concat(frames.map(([from, to]) => decompressFrameSync(data.subarray(from, to))));
   } catch (e) {
     throw codecError('lz4', e);
   }
-  if (out.length > bound) throw new ProtocolError(`lz4: decoded ${out.length} bytes, more than the frames allow (${bound})`);
+  if (out.length > bound)
+    throw new ProtocolError(`lz4: decoded ${out.length} bytes, more than the frames allow (${bound})`);
   return out;
 }
 

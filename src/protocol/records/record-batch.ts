@@ -111,9 +111,11 @@ export function checkBatchBounds(buf: Buffer, at = 0): number {
   const magic = batch.magic(buf, at);
   if (magic !== MAGIC_V2) throw new ProtocolError(`unsupported record batch magic ${magic}`);
   const length = batch.batchLength(buf, at);
-  if (length < BATCH_HEADER_SIZE - LOG_OVERHEAD) throw new ProtocolError(`record batch length ${length} is below the header size`);
+  if (length < BATCH_HEADER_SIZE - LOG_OVERHEAD)
+    throw new ProtocolError(`record batch length ${length} is below the header size`);
   const size = LOG_OVERHEAD + length;
-  if (size > buf.length - at) throw new ProtocolError(`record batch truncated: needs ${size} bytes, ${buf.length - at} present`);
+  if (size > buf.length - at)
+    throw new ProtocolError(`record batch truncated: needs ${size} bytes, ${buf.length - at} present`);
   return size;
 }
 
@@ -129,7 +131,8 @@ export function readBatchHeader(buf: Buffer, at = 0): BatchHeader {
     crc: batch.crc(buf, at),
     attributes,
     compression: attributes & COMPRESSION_MASK,
-    timestampType: (attributes & TIMESTAMP_TYPE_LOG_APPEND) !== 0 ? TimestampType.LOG_APPEND_TIME : TimestampType.CREATE_TIME,
+    timestampType:
+      (attributes & TIMESTAMP_TYPE_LOG_APPEND) !== 0 ? TimestampType.LOG_APPEND_TIME : TimestampType.CREATE_TIME,
     isTransactional: (attributes & TRANSACTIONAL_FLAG) !== 0,
     isControl: (attributes & CONTROL_FLAG) !== 0,
     hasDeleteHorizon: (attributes & DELETE_HORIZON_FLAG) !== 0,
@@ -249,7 +252,10 @@ export class RecordCursor {
       if (vl < -1) throw new ProtocolError(`invalid record header value length ${vl}`);
       if (vl > 0) this.skip(vl);
     }
-    if (this.pos !== end) throw new ProtocolError(`record length ${length} disagrees with its ${this.pos - (end - length)} bytes of fields`);
+    if (this.pos !== end)
+      throw new ProtocolError(
+        `record length ${length} disagrees with its ${this.pos - (end - length)} bytes of fields`,
+      );
     this.index++;
     return true;
   }
@@ -348,14 +354,22 @@ export class RecordCursor {
 }
 
 /** Walk the records of the batch at `at`; `cb` sees the reused cursor. Returns the count seen. */
-export function forEachRecord(buf: Buffer, cb: (record: RecordCursor) => void, opts: DecodeOptions & { at?: number } = {}): number {
+export function forEachRecord(
+  buf: Buffer,
+  cb: (record: RecordCursor) => void,
+  opts: DecodeOptions & { at?: number } = {},
+): number {
   const cursor = new RecordCursor(buf, opts.at ?? 0, opts);
   while (cursor.next()) cb(cursor);
   return cursor.recordCount;
 }
 
 /** Generator form of the walk: yields the same reused cursor for each record. */
-export function* iterateRecords(buf: Buffer, at = 0, opts: DecodeOptions = {}): Generator<RecordCursor, void, undefined> {
+export function* iterateRecords(
+  buf: Buffer,
+  at = 0,
+  opts: DecodeOptions = {},
+): Generator<RecordCursor, void, undefined> {
   const cursor = new RecordCursor(buf, at, opts);
   while (cursor.next()) yield cursor;
 }
@@ -463,13 +477,28 @@ export function encodeBatch(input: BatchInput): Buffer {
     const headerValues: (Buffer | null)[] = new Array(hs.length);
     const offsetDelta = r.offsetDelta ?? i;
     const timestampDelta = ts - baseTimestamp;
-    let body = 1 + sizeOfVarint(timestampDelta) + sizeOfVarint(offsetDelta) + sizeOfNullable(key) + sizeOfNullable(value) + sizeOfVarint(hs.length);
+    let body =
+      1 +
+      sizeOfVarint(timestampDelta) +
+      sizeOfVarint(offsetDelta) +
+      sizeOfNullable(key) +
+      sizeOfNullable(value) +
+      sizeOfVarint(hs.length);
     for (let h = 0; h < hs.length; h++) {
       headerKeys[h] = Buffer.from(hs[h].key, 'utf8');
       headerValues[h] = toBytes(hs[h].value);
       body += sizeOfNullable(headerKeys[h]) + sizeOfNullable(headerValues[h]);
     }
-    prepared[i] = { bodySize: body, timestampDelta, offsetDelta, attributes: r.attributes ?? 0, key, value, headerKeys, headerValues };
+    prepared[i] = {
+      bodySize: body,
+      timestampDelta,
+      offsetDelta,
+      attributes: r.attributes ?? 0,
+      key,
+      value,
+      headerKeys,
+      headerValues,
+    };
     sectionSize += sizeOfVarint(body) + body;
   }
 
@@ -510,7 +539,8 @@ export function encodeBatch(input: BatchInput): Buffer {
   if (input.timestampType === TimestampType.LOG_APPEND_TIME) attributes |= TIMESTAMP_TYPE_LOG_APPEND;
   if (input.isTransactional) attributes |= TRANSACTIONAL_FLAG;
   if (input.isControl) attributes |= CONTROL_FLAG;
-  const lastOffsetDelta = input.lastOffsetDelta ?? (prepared.length > 0 ? prepared[prepared.length - 1].offsetDelta : 0);
+  const lastOffsetDelta =
+    input.lastOffsetDelta ?? (prepared.length > 0 ? prepared[prepared.length - 1].offsetDelta : 0);
 
   setBaseOffset(out, 0, input.baseOffset ?? 0);
   out.writeInt32BE(out.length - LOG_OVERHEAD, OFF_BATCH_LENGTH);
@@ -527,4 +557,3 @@ export function encodeBatch(input: BatchInput): Buffer {
   out.writeUInt32BE(computeBatchCrc(out, 0, out.length), OFF_CRC);
   return out;
 }
-

@@ -7,8 +7,21 @@
  */
 import { ErrorCode } from '../error-codes.ts';
 import { ProtocolError } from '../protocol-error.ts';
-import { BATCH_HEADER_SIZE, LOG_OVERHEAD, OFF_BATCH_LENGTH, OFF_MAGIC, batch, computeBatchCrc } from './batch-header.ts';
-import { DEFAULT_MAX_DECOMPRESSED_BYTES, DecompressedTooLargeError, compressionName, decompress, isCompressionCodec } from './compression.ts';
+import {
+  BATCH_HEADER_SIZE,
+  LOG_OVERHEAD,
+  OFF_BATCH_LENGTH,
+  OFF_MAGIC,
+  batch,
+  computeBatchCrc,
+} from './batch-header.ts';
+import {
+  DEFAULT_MAX_DECOMPRESSED_BYTES,
+  DecompressedTooLargeError,
+  compressionName,
+  decompress,
+  isCompressionCodec,
+} from './compression.ts';
 import { MAGIC_V2, MIN_RECORD_SIZE } from './record-batch.ts';
 
 export interface BatchPosition {
@@ -38,7 +51,10 @@ export const APPEND_DECOMPRESSION_FACTOR = 64;
  * decoder accepts. A batch beyond it is refused with MESSAGE_TOO_LARGE.
  */
 export function appendDecompressionLimit(maxMessageBytes: number): number {
-  return Math.min(DEFAULT_MAX_DECOMPRESSED_BYTES, Math.max(MIN_APPEND_DECOMPRESSED_BYTES, APPEND_DECOMPRESSION_FACTOR * maxMessageBytes));
+  return Math.min(
+    DEFAULT_MAX_DECOMPRESSED_BYTES,
+    Math.max(MIN_APPEND_DECOMPRESSED_BYTES, APPEND_DECOMPRESSION_FACTOR * maxMessageBytes),
+  );
 }
 
 export interface SplitOptions {
@@ -56,7 +72,8 @@ const MAGIC_PREFIX = OFF_MAGIC + 1;
  * batch, none per record.
  */
 export function splitBatches(buf: Buffer, start = 0, end = buf.length, opts: SplitOptions = {}): BatchPosition[] {
-  if (start < 0 || end > buf.length || start > end) throw new RangeError(`bad range [${start}, ${end}) of ${buf.length}`);
+  if (start < 0 || end > buf.length || start > end)
+    throw new RangeError(`bad range [${start}, ${end}) of ${buf.length}`);
   const out: BatchPosition[] = [];
   let at = start;
   while (at < end) {
@@ -66,7 +83,8 @@ export function splitBatches(buf: Buffer, start = 0, end = buf.length, opts: Spl
       throw new ProtocolError(`truncated record batch: ${left} trailing bytes at ${at}`);
     }
     const length = buf.readInt32BE(at + OFF_BATCH_LENGTH);
-    const min = buf.readInt8(at + OFF_MAGIC) >= MAGIC_V2 ? BATCH_HEADER_SIZE - LOG_OVERHEAD : MAGIC_PREFIX - LOG_OVERHEAD;
+    const min =
+      buf.readInt8(at + OFF_MAGIC) >= MAGIC_V2 ? BATCH_HEADER_SIZE - LOG_OVERHEAD : MAGIC_PREFIX - LOG_OVERHEAD;
     if (length < min) throw new ProtocolError(`record batch at ${at} declares length ${length}, below ${min}`);
     const size = LOG_OVERHEAD + length;
     if (size > left) {
@@ -111,16 +129,30 @@ function problem(errorCode: number, message: string, recordIndex?: number): Batc
  * the last (INVALID_RECORD).
  * Returns null when the batch may be appended.
  */
-export function validateBatchForAppend(buf: Buffer, at: number, size: number, opts: AppendValidationOptions = {}): BatchProblem | null {
+export function validateBatchForAppend(
+  buf: Buffer,
+  at: number,
+  size: number,
+  opts: AppendValidationOptions = {},
+): BatchProblem | null {
   if (at < 0 || size < 0 || at + size > buf.length) {
-    return problem(ErrorCode.CORRUPT_MESSAGE, `batch range [${at}, ${at + size}) outside the ${buf.length}-byte records`);
+    return problem(
+      ErrorCode.CORRUPT_MESSAGE,
+      `batch range [${at}, ${at + size}) outside the ${buf.length}-byte records`,
+    );
   }
   if (size < BATCH_HEADER_SIZE) {
-    return problem(ErrorCode.CORRUPT_MESSAGE, `record batch of ${size} bytes is smaller than the ${BATCH_HEADER_SIZE}-byte header`);
+    return problem(
+      ErrorCode.CORRUPT_MESSAGE,
+      `record batch of ${size} bytes is smaller than the ${BATCH_HEADER_SIZE}-byte header`,
+    );
   }
   const magic = batch.magic(buf, at);
   if (magic !== MAGIC_V2) {
-    return problem(ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT, `record batch magic ${magic} is not supported; magic ${MAGIC_V2} is required`);
+    return problem(
+      ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT,
+      `record batch magic ${magic} is not supported; magic ${MAGIC_V2} is required`,
+    );
   }
   const declared = batch.totalSize(buf, at);
   if (declared !== size) {
@@ -142,10 +174,16 @@ export function validateBatchForAppend(buf: Buffer, at: number, size: number, op
   if (count <= 0) return problem(ErrorCode.INVALID_RECORD, `invalid record count ${count}`);
   const lastOffsetDelta = batch.lastOffsetDelta(buf, at);
   if (lastOffsetDelta !== count - 1) {
-    return problem(ErrorCode.INVALID_RECORD, `inconsistent batch: lastOffsetDelta ${lastOffsetDelta} with ${count} records`);
+    return problem(
+      ErrorCode.INVALID_RECORD,
+      `inconsistent batch: lastOffsetDelta ${lastOffsetDelta} with ${count} records`,
+    );
   }
   if (!opts.allowControl && batch.producerId(buf, at) >= 0 && batch.baseSequence(buf, at) < 0) {
-    return problem(ErrorCode.INVALID_RECORD, `invalid sequence number ${batch.baseSequence(buf, at)} in a batch with producer id ${batch.producerId(buf, at)}`);
+    return problem(
+      ErrorCode.INVALID_RECORD,
+      `invalid sequence number ${batch.baseSequence(buf, at)} in a batch with producer id ${batch.producerId(buf, at)}`,
+    );
   }
   if (codec === 0 && count > Math.floor((size - BATCH_HEADER_SIZE) / MIN_RECORD_SIZE)) {
     return problem(ErrorCode.INVALID_RECORD, `record count ${count} cannot fit in ${size - BATCH_HEADER_SIZE} bytes`);
@@ -159,7 +197,10 @@ export function validateBatchForAppend(buf: Buffer, at: number, size: number, op
   } catch (err) {
     // Whatever a codec throws on a client's bytes refuses the batch, never the broker.
     if (err instanceof DecompressedTooLargeError) {
-      return problem(ErrorCode.MESSAGE_TOO_LARGE, `${compressionName(codec)} records decompress to more than ${limit} bytes`);
+      return problem(
+        ErrorCode.MESSAGE_TOO_LARGE,
+        `${compressionName(codec)} records decompress to more than ${limit} bytes`,
+      );
     }
     const why = err instanceof Error ? err.message : String(err);
     return problem(ErrorCode.CORRUPT_MESSAGE, `${compressionName(codec)} records do not decompress: ${why}`);
@@ -223,31 +264,53 @@ function walkRecords(s: Buffer, start: number, end: number, count: number, requi
     const length = varint(s, end);
     if (!(length >= MIN_RECORD_SIZE - 1) || length > end - cur) {
       const left = end - cur;
-      return problem(ErrorCode.INVALID_RECORD, `record ${i} has length ${length} with ${left} bytes left of ${count} declared records`, i);
+      return problem(
+        ErrorCode.INVALID_RECORD,
+        `record ${i} has length ${length} with ${left} bytes left of ${count} declared records`,
+        i,
+      );
     }
     const recordEnd = cur + length;
     cur++; // attributes
-    if (!skipVarlong(s, recordEnd)) return problem(ErrorCode.INVALID_RECORD, `record ${i} has a malformed timestamp delta`, i);
+    if (!skipVarlong(s, recordEnd))
+      return problem(ErrorCode.INVALID_RECORD, `record ${i} has a malformed timestamp delta`, i);
     const offsetDelta = varint(s, recordEnd);
     if (offsetDelta !== i) {
-      return problem(ErrorCode.INVALID_RECORD, `record ${i} has offset delta ${offsetDelta}; inner offsets must be consecutive from 0`, i);
+      return problem(
+        ErrorCode.INVALID_RECORD,
+        `record ${i} has offset delta ${offsetDelta}; inner offsets must be consecutive from 0`,
+        i,
+      );
     }
     // A null key is the varint -1: the single byte 0x01.
     if (requireKeys && cur < recordEnd && s[cur] === 0x01) {
-      return problem(ErrorCode.INVALID_RECORD, `record ${i} has no key; a compacted topic accepts only records with a key`, i);
+      return problem(
+        ErrorCode.INVALID_RECORD,
+        `record ${i} has no key; a compacted topic accepts only records with a key`,
+        i,
+      );
     }
     if (!skipBytes(s, recordEnd, true) || !skipBytes(s, recordEnd, true)) {
-      return problem(ErrorCode.INVALID_RECORD, `record ${i} has a key or value overrunning its ${length}-byte length`, i);
+      return problem(
+        ErrorCode.INVALID_RECORD,
+        `record ${i} has a key or value overrunning its ${length}-byte length`,
+        i,
+      );
     }
     const headers = varint(s, recordEnd);
-    if (!(headers >= 0) || headers > (recordEnd - cur) / 2) return problem(ErrorCode.INVALID_RECORD, `record ${i} has invalid header count ${headers}`, i);
+    if (!(headers >= 0) || headers > (recordEnd - cur) / 2)
+      return problem(ErrorCode.INVALID_RECORD, `record ${i} has invalid header count ${headers}`, i);
     for (let h = 0; h < headers; h++) {
       if (!skipBytes(s, recordEnd, false) || !skipBytes(s, recordEnd, true)) {
         return problem(ErrorCode.INVALID_RECORD, `record ${i} has a malformed header ${h}`, i);
       }
     }
     if (cur !== recordEnd) {
-      return problem(ErrorCode.INVALID_RECORD, `record ${i} declares length ${length} but its fields take ${cur - (recordEnd - length)} bytes`, i);
+      return problem(
+        ErrorCode.INVALID_RECORD,
+        `record ${i} declares length ${length} but its fields take ${cur - (recordEnd - length)} bytes`,
+        i,
+      );
     }
   }
   if (cur !== end) {

@@ -3,7 +3,13 @@ import fs from 'node:fs';
 import { ErrorCode } from '../../protocol/error-codes.ts';
 import type { Broker } from '../broker.ts';
 import type { Handler } from '../dispatcher.ts';
-import type { DescribeClusterRequest, DescribeClusterResponseInput, DescribeLogDirsRequest, DescribeLogDirsResponseDescribeLogDirsTopicInput, DescribeLogDirsResponseInput } from '../../protocol/generated/messages.ts';
+import type {
+  DescribeClusterRequest,
+  DescribeClusterResponseInput,
+  DescribeLogDirsRequest,
+  DescribeLogDirsResponseDescribeLogDirsTopicInput,
+  DescribeLogDirsResponseInput,
+} from '../../protocol/generated/messages.ts';
 
 const NO_AUTH_OPS = -2147483648;
 

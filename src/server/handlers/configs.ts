@@ -6,7 +6,14 @@
 import { ErrorCode } from '../../protocol/error-codes.ts';
 import type { Broker } from '../broker.ts';
 import type { Handler } from '../dispatcher.ts';
-import type { AlterConfigsRequest, AlterConfigsResponseInput, DescribeConfigsRequest, DescribeConfigsResponseInput, IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponseInput } from '../../protocol/generated/messages.ts';
+import type {
+  AlterConfigsRequest,
+  AlterConfigsResponseInput,
+  DescribeConfigsRequest,
+  DescribeConfigsResponseInput,
+  IncrementalAlterConfigsRequest,
+  IncrementalAlterConfigsResponseInput,
+} from '../../protocol/generated/messages.ts';
 import {
   type DescribedConfig,
   checkDynamicBrokerConfigChange,
@@ -34,13 +41,19 @@ export function describeConfigsHandler(b: Broker): Handler<DescribeConfigsReques
       let configs: DescribedConfig[];
       if (r.resourceType === TOPIC) {
         const t = b.image.topicsByName.get(r.resourceName);
-        if (!t) return resourceError(r, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `Topic '${r.resourceName}' does not exist.`);
+        if (!t)
+          return resourceError(r, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `Topic '${r.resourceName}' does not exist.`);
         configs = describeTopicConfigs(t, b.config, b.image);
       } else if (r.resourceType === BROKER) {
         if (r.resourceName !== '' && r.resourceName !== String(b.nodeId)) {
-          return resourceError(r, ErrorCode.INVALID_REQUEST, `Unexpected broker id, expected ${b.nodeId} or empty string, but received ${r.resourceName}`);
+          return resourceError(
+            r,
+            ErrorCode.INVALID_REQUEST,
+            `Unexpected broker id, expected ${b.nodeId} or empty string, but received ${r.resourceName}`,
+          );
         }
-        configs = r.resourceName === '' ? describeClusterDefaultConfigs(b.image) : describeBrokerConfigs(b.config, b.image);
+        configs =
+          r.resourceName === '' ? describeClusterDefaultConfigs(b.image) : describeBrokerConfigs(b.config, b.image);
       } else if (r.resourceType === BROKER_LOGGER) {
         configs = [];
       } else {
@@ -81,7 +94,10 @@ async function alterResource(
 ): Promise<{ errorCode: number; errorMessage: string | null }> {
   if (resourceType === TOPIC) {
     if (!b.image.topicsByName.has(resourceName)) {
-      return { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: `Topic '${resourceName}' does not exist.` };
+      return {
+        errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+        errorMessage: `Topic '${resourceName}' does not exist.`,
+      };
     }
     for (const [k, val] of Object.entries(changes)) {
       if (val === null) continue;
@@ -121,7 +137,9 @@ const DELETE = 1;
 const APPEND = 2;
 const SUBTRACT = 3;
 
-export function incrementalAlterConfigsHandler(b: Broker): Handler<IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponseInput> {
+export function incrementalAlterConfigsHandler(
+  b: Broker,
+): Handler<IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponseInput> {
   return async (req) => {
     const responses = [];
     for (const r of req.resources) {
@@ -134,12 +152,18 @@ export function incrementalAlterConfigsHandler(b: Broker): Handler<IncrementalAl
         else if (op === DELETE) changes[c.name] = null;
         else if (op === APPEND || op === SUBTRACT) {
           if (!isListConfig(c.name)) {
-            bad = { errorCode: ErrorCode.INVALID_CONFIG, errorMessage: `Config value append/subtract is not allowed for config key ${c.name}` };
+            bad = {
+              errorCode: ErrorCode.INVALID_CONFIG,
+              errorMessage: `Config value append/subtract is not allowed for config key ${c.name}`,
+            };
             break;
           }
           const list = (changes[c.name] ?? current.get(c.name) ?? '').split(',').filter((x) => x !== '');
           const items = (c.value ?? '').split(',').filter((x: string) => x !== '');
-          const next = op === APPEND ? [...list, ...items.filter((x: string) => !list.includes(x))] : list.filter((x) => !items.includes(x));
+          const next =
+            op === APPEND
+              ? [...list, ...items.filter((x: string) => !list.includes(x))]
+              : list.filter((x) => !items.includes(x));
           changes[c.name] = next.join(',');
         } else {
           bad = { errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `Unknown config operation ${op}` };

@@ -6,7 +6,12 @@
  */
 import type { DescribedGroup, HeartbeatRequest, HeartbeatResponse } from '../../coordinator/group/consumer/types.ts';
 import type { Handler } from '../dispatcher.ts';
-import type { ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponseInput, ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponseInput } from '../../protocol/generated/messages.ts';
+import type {
+  ConsumerGroupDescribeRequest,
+  ConsumerGroupDescribeResponseInput,
+  ConsumerGroupHeartbeatRequest,
+  ConsumerGroupHeartbeatResponseInput,
+} from '../../protocol/generated/messages.ts';
 
 /** What the handlers need of the coordinator (ConsumerGroupService provides it). */
 export interface ConsumerGroupApi {
@@ -18,7 +23,9 @@ function clientHost(ctx: { conn: { socket: { remoteAddress?: string } } }): stri
   return `/${ctx.conn.socket.remoteAddress ?? 'unknown'}`;
 }
 
-export function consumerGroupHeartbeatHandler(groups: ConsumerGroupApi): Handler<ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponseInput> {
+export function consumerGroupHeartbeatHandler(
+  groups: ConsumerGroupApi,
+): Handler<ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponseInput> {
   return (req, ctx) => {
     const v = ctx.apiVersion;
     return groups.heartbeat({
@@ -40,6 +47,8 @@ export function consumerGroupHeartbeatHandler(groups: ConsumerGroupApi): Handler
   };
 }
 
-export function consumerGroupDescribeHandler(groups: ConsumerGroupApi): Handler<ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponseInput> {
+export function consumerGroupDescribeHandler(
+  groups: ConsumerGroupApi,
+): Handler<ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponseInput> {
   return (req) => ({ throttleTimeMs: 0, groups: groups.describe(req.groupIds) });
 }

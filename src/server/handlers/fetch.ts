@@ -41,7 +41,10 @@ export function fetchHandler(b: Broker): Handler<FetchRequest, FetchResponseInpu
   return (req, ctx) => {
     const v = ctx.apiVersion;
     const byId = v >= 13;
-    const sess = v >= 7 ? b.fetchSessions.resolve(req.sessionId, req.sessionEpoch, Date.now()) : { session: undefined, full: true };
+    const sess =
+      v >= 7
+        ? b.fetchSessions.resolve(req.sessionId, req.sessionEpoch, Date.now())
+        : { session: undefined, full: true };
     if ('errorCode' in sess) {
       return { throttleTimeMs: 0, errorCode: sess.errorCode, sessionId: 0, responses: [] };
     }
@@ -87,7 +90,13 @@ export function fetchHandler(b: Broker): Handler<FetchRequest, FetchResponseInpu
   };
 }
 
-function collectWants(b: Broker, req: FetchRequest, byId: boolean, session: FetchSession | undefined, full: boolean): Want[] {
+function collectWants(
+  b: Broker,
+  req: FetchRequest,
+  byId: boolean,
+  session: FetchSession | undefined,
+  full: boolean,
+): Want[] {
   if (session && full) session.partitions.clear();
   if (session && !full) {
     for (const ft of req.forgottenTopicsData ?? []) {
@@ -181,7 +190,13 @@ function readAll(wants: Want[], maxBytes: number, readCommitted: boolean, pins: 
   return { data, bytes, anyError };
 }
 
-function buildResponse(wants: Want[], data: PartitionData[], session: FetchSession | undefined, full: boolean, byId: boolean): ResponseBody<FetchResponseInput> {
+function buildResponse(
+  wants: Want[],
+  data: PartitionData[],
+  session: FetchSession | undefined,
+  full: boolean,
+  byId: boolean,
+): ResponseBody<FetchResponseInput> {
   const topics = new Map<string, { topic: string; topicId: string; partitions: PartitionData[] }>();
   for (let i = 0; i < wants.length; i++) {
     const w = wants[i];

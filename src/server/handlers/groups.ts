@@ -11,7 +11,30 @@ import type { PartitionExists } from '../../coordinator/group/group-coordinator.
 import type { MetadataImage } from '../../metadata/image.ts';
 import type { Broker } from '../broker.ts';
 import type { Handler } from '../dispatcher.ts';
-import type { DeleteGroupsRequest, DeleteGroupsResponseInput, DescribeGroupsRequest, DescribeGroupsResponseInput, FindCoordinatorRequest, FindCoordinatorResponseInput, HeartbeatRequest, HeartbeatResponseInput, JoinGroupRequest, JoinGroupResponseInput, LeaveGroupRequest, LeaveGroupResponseInput, ListGroupsRequest, ListGroupsResponseInput, OffsetCommitRequest, OffsetCommitResponseInput, OffsetDeleteRequest, OffsetDeleteResponseInput, OffsetFetchRequest, OffsetFetchResponseInput, SyncGroupRequest, SyncGroupResponseInput } from '../../protocol/generated/messages.ts';
+import type {
+  DeleteGroupsRequest,
+  DeleteGroupsResponseInput,
+  DescribeGroupsRequest,
+  DescribeGroupsResponseInput,
+  FindCoordinatorRequest,
+  FindCoordinatorResponseInput,
+  HeartbeatRequest,
+  HeartbeatResponseInput,
+  JoinGroupRequest,
+  JoinGroupResponseInput,
+  LeaveGroupRequest,
+  LeaveGroupResponseInput,
+  ListGroupsRequest,
+  ListGroupsResponseInput,
+  OffsetCommitRequest,
+  OffsetCommitResponseInput,
+  OffsetDeleteRequest,
+  OffsetDeleteResponseInput,
+  OffsetFetchRequest,
+  OffsetFetchResponseInput,
+  SyncGroupRequest,
+  SyncGroupResponseInput,
+} from '../../protocol/generated/messages.ts';
 
 const GROUP_KEY = 0;
 const TXN_KEY = 1;
@@ -28,13 +51,28 @@ export function findCoordinatorHandler(b: Broker): Handler<FindCoordinatorReques
         nodeId: ok ? b.nodeId : -1,
         host: ok ? b.advertised.host : '',
         port: ok ? b.advertised.port : -1,
-        errorCode: ok ? ErrorCode.NONE : keyType === TXN_KEY ? ErrorCode.COORDINATOR_NOT_AVAILABLE : ErrorCode.INVALID_REQUEST,
-        errorMessage: ok ? null : keyType === TXN_KEY ? 'Transactions are not supported yet' : `Unknown key type ${keyType}`,
+        errorCode: ok
+          ? ErrorCode.NONE
+          : keyType === TXN_KEY
+            ? ErrorCode.COORDINATOR_NOT_AVAILABLE
+            : ErrorCode.INVALID_REQUEST,
+        errorMessage: ok
+          ? null
+          : keyType === TXN_KEY
+            ? 'Transactions are not supported yet'
+            : `Unknown key type ${keyType}`,
       };
     };
     if (v >= 4) return { throttleTimeMs: 0, coordinators: keys.map(answer) };
     const a = answer(keys[0]);
-    return { throttleTimeMs: 0, errorCode: a.errorCode, errorMessage: a.errorMessage, nodeId: a.nodeId, host: a.host, port: a.port };
+    return {
+      throttleTimeMs: 0,
+      errorCode: a.errorCode,
+      errorMessage: a.errorMessage,
+      nodeId: a.nodeId,
+      host: a.host,
+      port: a.port,
+    };
   };
 }
 
@@ -63,7 +101,7 @@ export function joinGroupHandler(groups: GroupCoordinatorService): Handler<JoinG
       errorCode: r.errorCode,
       generationId: r.generationId,
       protocolType: r.protocolType,
-      protocolName: v >= 7 ? r.protocolName : r.protocolName ?? '',
+      protocolName: v >= 7 ? r.protocolName : (r.protocolName ?? ''),
       leader: r.leader,
       skipAssignment: r.skipAssignment,
       memberId: r.memberId,
@@ -85,7 +123,13 @@ export function syncGroupHandler(groups: GroupCoordinatorService): Handler<SyncG
     });
     // A failed sync names no protocol, as Kafka answers.
     const ok = r.errorCode === ErrorCode.NONE;
-    return { throttleTimeMs: 0, errorCode: r.errorCode, protocolType: ok ? r.protocolType : null, protocolName: ok ? r.protocolName : null, assignment: r.assignment };
+    return {
+      throttleTimeMs: 0,
+      errorCode: r.errorCode,
+      protocolType: ok ? r.protocolType : null,
+      protocolName: ok ? r.protocolName : null,
+      assignment: r.assignment,
+    };
   };
 }
 
@@ -96,16 +140,24 @@ export function heartbeatHandler(groups: GroupCoordinatorService): Handler<Heart
   });
 }
 
-export function leaveGroupHandler(groups: GroupCoordinatorService): Handler<LeaveGroupRequest, LeaveGroupResponseInput> {
+export function leaveGroupHandler(
+  groups: GroupCoordinatorService,
+): Handler<LeaveGroupRequest, LeaveGroupResponseInput> {
   return (req, ctx) => {
     const v = ctx.apiVersion;
     const members: { memberId: string; groupInstanceId: string | null }[] =
-      v >= 3 ? req.members.map((m) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId ?? null })) : [{ memberId: req.memberId, groupInstanceId: null }];
+      v >= 3
+        ? req.members.map((m) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId ?? null }))
+        : [{ memberId: req.memberId, groupInstanceId: null }];
     const r = groups.leave(req.groupId, members);
     return {
       throttleTimeMs: 0,
       errorCode: v >= 3 ? r.groupError : r.results[0],
-      members: members.map((m, i) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId, errorCode: r.results[i] })),
+      members: members.map((m, i) => ({
+        memberId: m.memberId,
+        groupInstanceId: m.groupInstanceId,
+        errorCode: r.results[i],
+      })),
     };
   };
 }
@@ -116,35 +168,56 @@ export function partitionExistsIn(image: MetadataImage): PartitionExists {
 }
 
 /** OffsetCommit; a partition the cluster does not have gets UNKNOWN_TOPIC_OR_PARTITION (`partitionExists`), as in Kafka. */
-export function offsetCommitHandler(groups: GroupCoordinatorService, partitionExists?: PartitionExists): Handler<OffsetCommitRequest, OffsetCommitResponseInput> {
+export function offsetCommitHandler(
+  groups: GroupCoordinatorService,
+  partitionExists?: PartitionExists,
+): Handler<OffsetCommitRequest, OffsetCommitResponseInput> {
   return async (req, ctx) => {
-    const flat: { topic: string; partition: number; offset: number; leaderEpoch: number; metadata: string | null }[] = [];
+    const flat: { topic: string; partition: number; offset: number; leaderEpoch: number; metadata: string | null }[] =
+      [];
     for (const t of req.topics) {
       for (const p of t.partitions) {
-        flat.push({ topic: t.name, partition: p.partitionIndex, offset: Number(p.committedOffset), leaderEpoch: p.committedLeaderEpoch, metadata: p.committedMetadata ?? null });
+        flat.push({
+          topic: t.name,
+          partition: p.partitionIndex,
+          offset: Number(p.committedOffset),
+          leaderEpoch: p.committedLeaderEpoch,
+          metadata: p.committedMetadata ?? null,
+        });
       }
     }
-    const r = await groups.commitOffsets({
-      apiVersion: ctx.apiVersion,
-      groupId: req.groupId,
-      generationId: req.generationIdOrMemberEpoch,
-      memberId: req.memberId ?? '',
-      groupInstanceId: req.groupInstanceId ?? null,
-      offsets: flat,
-    }, partitionExists);
+    const r = await groups.commitOffsets(
+      {
+        apiVersion: ctx.apiVersion,
+        groupId: req.groupId,
+        generationId: req.generationIdOrMemberEpoch,
+        memberId: req.memberId ?? '',
+        groupInstanceId: req.groupInstanceId ?? null,
+        offsets: flat,
+      },
+      partitionExists,
+    );
     let i = 0;
     return {
       throttleTimeMs: 0,
       // A group-level error (unknown group, group in use) comes without partitions, as in Kafka.
-      topics: r.errorCode !== ErrorCode.NONE && r.perPartition.length === 0 ? [] : req.topics.map((t) => ({
-        name: t.name,
-        partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: r.perPartition[i++] })),
-      })),
+      topics:
+        r.errorCode !== ErrorCode.NONE && r.perPartition.length === 0
+          ? []
+          : req.topics.map((t) => ({
+              name: t.name,
+              partitions: t.partitions.map((p) => ({
+                partitionIndex: p.partitionIndex,
+                errorCode: r.perPartition[i++],
+              })),
+            })),
     };
   };
 }
 
-export function offsetFetchHandler(groups: GroupCoordinatorService): Handler<OffsetFetchRequest, OffsetFetchResponseInput> {
+export function offsetFetchHandler(
+  groups: GroupCoordinatorService,
+): Handler<OffsetFetchRequest, OffsetFetchResponseInput> {
   const fetchOne = (groupId: string, topics: { name: string; partitionIndexes: number[] }[] | null) => {
     const wanted = topics === null ? null : topics.map((t) => ({ topic: t.name, partitions: t.partitionIndexes }));
     return groups.state.fetchOffsets(groupId, wanted).map((t) => ({
@@ -174,20 +247,48 @@ export function offsetFetchHandler(groups: GroupCoordinatorService): Handler<Off
   };
 }
 
-export function describeGroupsHandler(groups: GroupCoordinatorService): Handler<DescribeGroupsRequest, DescribeGroupsResponseInput> {
+export function describeGroupsHandler(
+  groups: GroupCoordinatorService,
+): Handler<DescribeGroupsRequest, DescribeGroupsResponseInput> {
   return (req, ctx) => ({
     throttleTimeMs: 0,
     groups: req.groups.map((groupId: string) => {
       const g = groups.state.groups.get(groupId);
       if (groups.state.consumerGroups?.hasGroup(groupId)) {
-        return { errorCode: ErrorCode.GROUP_ID_NOT_FOUND, errorMessage: `Group ${groupId} is not a classic group.`, groupId, groupState: '', protocolType: '', protocolData: '', members: [], authorizedOperations: -2147483648 };
+        return {
+          errorCode: ErrorCode.GROUP_ID_NOT_FOUND,
+          errorMessage: `Group ${groupId} is not a classic group.`,
+          groupId,
+          groupState: '',
+          protocolType: '',
+          protocolData: '',
+          members: [],
+          authorizedOperations: -2147483648,
+        };
       }
       if (!g) {
         // v6+ (Kafka 4.0, KIP-1043) reports an unknown group as an error; older versions as Dead.
         if (ctx.apiVersion >= 6) {
-          return { errorCode: ErrorCode.GROUP_ID_NOT_FOUND, errorMessage: `Group ${groupId} not found.`, groupId, groupState: 'Dead', protocolType: '', protocolData: '', members: [], authorizedOperations: -2147483648 };
+          return {
+            errorCode: ErrorCode.GROUP_ID_NOT_FOUND,
+            errorMessage: `Group ${groupId} not found.`,
+            groupId,
+            groupState: 'Dead',
+            protocolType: '',
+            protocolData: '',
+            members: [],
+            authorizedOperations: -2147483648,
+          };
         }
-        return { errorCode: ErrorCode.NONE, groupId, groupState: 'Dead', protocolType: '', protocolData: '', members: [], authorizedOperations: -2147483648 };
+        return {
+          errorCode: ErrorCode.NONE,
+          groupId,
+          groupState: 'Dead',
+          protocolType: '',
+          protocolData: '',
+          members: [],
+          authorizedOperations: -2147483648,
+        };
       }
       return {
         errorCode: ErrorCode.NONE,
@@ -201,7 +302,9 @@ export function describeGroupsHandler(groups: GroupCoordinatorService): Handler<
           groupInstanceId: m.groupInstanceId,
           clientId: m.clientId,
           clientHost: m.clientHost,
-          memberMetadata: g.is('Stable') ? (m.protocols.find((p) => p.name === g.protocolName)?.metadata ?? Buffer.alloc(0)) : Buffer.alloc(0),
+          memberMetadata: g.is('Stable')
+            ? (m.protocols.find((p) => p.name === g.protocolName)?.metadata ?? Buffer.alloc(0))
+            : Buffer.alloc(0),
           memberAssignment: g.is('Stable') ? m.assignment : Buffer.alloc(0),
         })),
         authorizedOperations: -2147483648,
@@ -210,7 +313,9 @@ export function describeGroupsHandler(groups: GroupCoordinatorService): Handler<
   });
 }
 
-export function listGroupsHandler(groups: GroupCoordinatorService): Handler<ListGroupsRequest, ListGroupsResponseInput> {
+export function listGroupsHandler(
+  groups: GroupCoordinatorService,
+): Handler<ListGroupsRequest, ListGroupsResponseInput> {
   return (req) => {
     const filter: string[] = req.statesFilter ?? [];
     const types: string[] = req.typesFilter ?? [];
@@ -236,7 +341,9 @@ export function listGroupsHandler(groups: GroupCoordinatorService): Handler<List
   };
 }
 
-export function deleteGroupsHandler(groups: GroupCoordinatorService): Handler<DeleteGroupsRequest, DeleteGroupsResponseInput> {
+export function deleteGroupsHandler(
+  groups: GroupCoordinatorService,
+): Handler<DeleteGroupsRequest, DeleteGroupsResponseInput> {
   return async (req) => {
     const results = [];
     for (const groupId of req.groupsNames) results.push({ groupId, errorCode: await groups.deleteGroup(groupId) });
@@ -244,20 +351,29 @@ export function deleteGroupsHandler(groups: GroupCoordinatorService): Handler<De
   };
 }
 
-export function offsetDeleteHandler(groups: GroupCoordinatorService): Handler<OffsetDeleteRequest, OffsetDeleteResponseInput> {
+export function offsetDeleteHandler(
+  groups: GroupCoordinatorService,
+): Handler<OffsetDeleteRequest, OffsetDeleteResponseInput> {
   return async (req) => {
     const parts: { topic: string; partition: number }[] = [];
-    for (const t of req.topics) for (const p of t.partitions) parts.push({ topic: t.name, partition: p.partitionIndex });
+    for (const t of req.topics)
+      for (const p of t.partitions) parts.push({ topic: t.name, partition: p.partitionIndex });
     const r = await groups.deleteOffsets(req.groupId, parts);
     let i = 0;
     return {
       errorCode: r.errorCode,
       throttleTimeMs: 0,
       // A group-level error (unknown group, group in use) comes without partitions, as in Kafka.
-      topics: r.errorCode !== ErrorCode.NONE && r.perPartition.length === 0 ? [] : req.topics.map((t) => ({
-        name: t.name,
-        partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: r.perPartition[i++] ?? r.errorCode })),
-      })),
+      topics:
+        r.errorCode !== ErrorCode.NONE && r.perPartition.length === 0
+          ? []
+          : req.topics.map((t) => ({
+              name: t.name,
+              partitions: t.partitions.map((p) => ({
+                partitionIndex: p.partitionIndex,
+                errorCode: r.perPartition[i++] ?? r.errorCode,
+              })),
+            })),
     };
   };
 }

@@ -35,7 +35,11 @@ import {
   syncGroupHandler,
 } from './groups.ts';
 
-export function registerHandlers(b: Broker, groups: GroupCoordinatorService, consumerGroups: ConsumerGroupService): void {
+export function registerHandlers(
+  b: Broker,
+  groups: GroupCoordinatorService,
+  consumerGroups: ConsumerGroupService,
+): void {
   const d = b.dispatcher;
   d.register('ApiVersions', { handler: apiVersionsHandler(b) });
   d.register('Metadata', { handler: metadataHandler(b) });

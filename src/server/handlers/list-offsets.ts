@@ -30,7 +30,14 @@ export function listOffsetsHandler(b: Broker): Handler<ListOffsetsRequest, ListO
           const refused = part.checkLeader(p.currentLeaderEpoch ?? -1);
           if (refused !== ErrorCode.NONE) return answer(p.partitionIndex, refused, -1, -1, -1, v);
           const found = lookup(part, Number(p.timestamp), readCommitted);
-          return answer(p.partitionIndex, ErrorCode.NONE, found.timestamp, found.offset, found.offset >= 0 ? part.leaderEpoch : -1, v);
+          return answer(
+            p.partitionIndex,
+            ErrorCode.NONE,
+            found.timestamp,
+            found.offset,
+            found.offset >= 0 ? part.leaderEpoch : -1,
+            v,
+          );
         }),
       };
     });
@@ -66,7 +73,11 @@ function lookup(part: Partition, timestamp: number, readCommitted: boolean): { o
  * or after the timestamp, so that batch (and, if needed, the next ones) is
  * decoded here. Not a hot path.
  */
-function firstRecordAtOrAfter(part: Partition, fromOffset: number, timestamp: number): { offset: number; timestamp: number } | null {
+function firstRecordAtOrAfter(
+  part: Partition,
+  fromOffset: number,
+  timestamp: number,
+): { offset: number; timestamp: number } | null {
   const log = part.log;
   let offset = fromOffset;
   while (offset < part.highWatermark) {
@@ -76,7 +87,8 @@ function firstRecordAtOrAfter(part: Partition, fromOffset: number, timestamp: nu
     for (const chunk of batches) {
       for (const { at } of splitBatches(chunk)) {
         for (const rec of iterateRecords(chunk, at)) {
-          if (rec.offset >= offset && rec.timestamp >= timestamp) return { offset: rec.offset, timestamp: rec.timestamp };
+          if (rec.offset >= offset && rec.timestamp >= timestamp)
+            return { offset: rec.offset, timestamp: rec.timestamp };
         }
         next = Math.max(next, batch.lastOffset(chunk, at) + 1);
       }
@@ -87,7 +99,14 @@ function firstRecordAtOrAfter(part: Partition, fromOffset: number, timestamp: nu
   return null;
 }
 
-function answer(partitionIndex: number, errorCode: number, timestamp: number, offset: number, leaderEpoch: number, v: number) {
+function answer(
+  partitionIndex: number,
+  errorCode: number,
+  timestamp: number,
+  offset: number,
+  leaderEpoch: number,
+  v: number,
+) {
   return {
     partitionIndex,
     errorCode,

@@ -6,7 +6,12 @@
 import { ErrorCode } from '../../protocol/error-codes.ts';
 import type { Broker } from '../broker.ts';
 import type { Handler } from '../dispatcher.ts';
-import type { DeleteRecordsRequest, DeleteRecordsResponseInput, OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponseInput } from '../../protocol/generated/messages.ts';
+import type {
+  DeleteRecordsRequest,
+  DeleteRecordsResponseInput,
+  OffsetForLeaderEpochRequest,
+  OffsetForLeaderEpochResponseInput,
+} from '../../protocol/generated/messages.ts';
 import { KafkaStorageError } from '../../storage/errors.ts';
 
 export function deleteRecordsHandler(b: Broker): Handler<DeleteRecordsRequest, DeleteRecordsResponseInput> {
@@ -17,7 +22,11 @@ export function deleteRecordsHandler(b: Broker): Handler<DeleteRecordsRequest, D
       for (const p of t.partitions) {
         const part = b.replicas.get(t.name, p.partitionIndex);
         if (!part) {
-          partitions.push({ partitionIndex: p.partitionIndex, lowWatermark: -1, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION });
+          partitions.push({
+            partitionIndex: p.partitionIndex,
+            lowWatermark: -1,
+            errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+          });
           continue;
         }
         const refused = part.checkLeader();
@@ -28,7 +37,11 @@ export function deleteRecordsHandler(b: Broker): Handler<DeleteRecordsRequest, D
         const log = part.log;
         const target = p.offset === -1 ? part.highWatermark : Number(p.offset);
         if (target < 0 || target > part.highWatermark) {
-          partitions.push({ partitionIndex: p.partitionIndex, lowWatermark: -1, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE });
+          partitions.push({
+            partitionIndex: p.partitionIndex,
+            lowWatermark: -1,
+            errorCode: ErrorCode.OFFSET_OUT_OF_RANGE,
+          });
           continue;
         }
         if (target > log.logStartOffset) {
@@ -37,11 +50,19 @@ export function deleteRecordsHandler(b: Broker): Handler<DeleteRecordsRequest, D
           } catch (err) {
             // The log start offset checkpoint could not be written (full or failed log dir).
             if (!(err instanceof KafkaStorageError)) throw err;
-            partitions.push({ partitionIndex: p.partitionIndex, lowWatermark: -1, errorCode: ErrorCode.KAFKA_STORAGE_ERROR });
+            partitions.push({
+              partitionIndex: p.partitionIndex,
+              lowWatermark: -1,
+              errorCode: ErrorCode.KAFKA_STORAGE_ERROR,
+            });
             continue;
           }
         }
-        partitions.push({ partitionIndex: p.partitionIndex, lowWatermark: log.logStartOffset, errorCode: ErrorCode.NONE });
+        partitions.push({
+          partitionIndex: p.partitionIndex,
+          lowWatermark: log.logStartOffset,
+          errorCode: ErrorCode.NONE,
+        });
       }
       topics.push({ name: t.name, partitions });
     }
@@ -49,7 +70,9 @@ export function deleteRecordsHandler(b: Broker): Handler<DeleteRecordsRequest, D
   };
 }
 
-export function offsetForLeaderEpochHandler(b: Broker): Handler<OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponseInput> {
+export function offsetForLeaderEpochHandler(
+  b: Broker,
+): Handler<OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponseInput> {
   return (req) => ({
     throttleTimeMs: 0,
     topics: req.topics.map((t) => ({
@@ -57,10 +80,17 @@ export function offsetForLeaderEpochHandler(b: Broker): Handler<OffsetForLeaderE
       partitions: t.partitions.map((p) => {
         const topic = b.image.topicsByName.get(t.topic);
         const part = topic ? b.replicas.get(t.topic, p.partition) : undefined;
-        if (!part) return { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, partition: p.partition, leaderEpoch: -1, endOffset: -1 };
+        if (!part)
+          return {
+            errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+            partition: p.partition,
+            leaderEpoch: -1,
+            endOffset: -1,
+          };
         // leader, current leader epoch, log dir not failed: the Partition's rule
         const refused = part.checkLeader(p.currentLeaderEpoch ?? -1);
-        if (refused !== ErrorCode.NONE) return { errorCode: refused, partition: p.partition, leaderEpoch: -1, endOffset: -1 };
+        if (refused !== ErrorCode.NONE)
+          return { errorCode: refused, partition: p.partition, leaderEpoch: -1, endOffset: -1 };
         const r = part.log.endOffsetForEpoch(p.leaderEpoch);
         return { errorCode: ErrorCode.NONE, partition: p.partition, leaderEpoch: r.epoch, endOffset: r.endOffset };
       }),

@@ -13,7 +13,12 @@
  */
 import { ErrorCode } from '../../protocol/error-codes.ts';
 import { ProtocolError } from '../../protocol/protocol-error.ts';
-import { batch as hdr, NO_PRODUCER_ID, OFF_BASE_TIMESTAMP, OFF_MAX_TIMESTAMP } from '../../protocol/records/batch-header.ts';
+import {
+  batch as hdr,
+  NO_PRODUCER_ID,
+  OFF_BASE_TIMESTAMP,
+  OFF_MAX_TIMESTAMP,
+} from '../../protocol/records/batch-header.ts';
 import { appendDecompressionLimit, splitBatches, validateBatchForAppend } from '../../protocol/records/validate.ts';
 import type { Broker } from '../broker.ts';
 import { type Handler, NO_RESPONSE } from '../dispatcher.ts';
@@ -54,7 +59,8 @@ export function produceHandler(b: Broker): Handler<ProduceRequest, ProduceRespon
     const acks: number = req.acks;
     // v0–v2 are advertised for librdkafka only (see handlers/index.ts): they carry the old
     // message formats, so nothing sent with them is appended, whatever its magic.
-    if (ctx.apiVersion < 3) return acks === 0 ? NO_RESPONSE : respond(req, () => failed(-1, ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT));
+    if (ctx.apiVersion < 3)
+      return acks === 0 ? NO_RESPONSE : respond(req, () => failed(-1, ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT));
     if (acks !== 0 && acks !== 1 && acks !== -1) {
       return respond(req, () => failed(-1, ErrorCode.INVALID_REQUIRED_ACKS));
     }
@@ -63,12 +69,17 @@ export function produceHandler(b: Broker): Handler<ProduceRequest, ProduceRespon
     for (const td of req.topicData) {
       // As in Kafka, only Metadata creates topics automatically; a Produce to an unknown
       // (or just deleted) topic gets UNKNOWN_TOPIC_OR_PARTITION and does not bring it back.
-      const topic = td.name !== undefined && td.name !== '' ? b.image.topicsByName.get(td.name) : b.image.topicsById.get(td.topicId);
+      const topic =
+        td.name !== undefined && td.name !== ''
+          ? b.image.topicsByName.get(td.name)
+          : b.image.topicsById.get(td.topicId);
       const partitionResponses: PartitionResult[] = [];
       for (const pd of td.partitionData) {
         const part = topic ? b.replicas.get(topic.name, pd.index) : undefined;
         if (!part) {
-          partitionResponses.push(failed(pd.index, topic || td.name ? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION : ErrorCode.UNKNOWN_TOPIC_ID));
+          partitionResponses.push(
+            failed(pd.index, topic || td.name ? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION : ErrorCode.UNKNOWN_TOPIC_ID),
+          );
           continue;
         }
         let r: { result: PartitionResult; appended: boolean };
@@ -79,7 +90,12 @@ export function produceHandler(b: Broker): Handler<ProduceRequest, ProduceRespon
           if (!(err instanceof KafkaStorageError)) throw err;
           r = { result: storageFailure(pd.index), appended: false };
         }
-        if (!r.appended && WITH_LOG_START_OFFSET.has(r.result.errorCode) && pd.records !== null && pd.records.length > 0) {
+        if (
+          !r.appended &&
+          WITH_LOG_START_OFFSET.has(r.result.errorCode) &&
+          pd.records !== null &&
+          pd.records.length > 0
+        ) {
           r.result.logStartOffset = part.log.logStartOffset;
         }
         partitionResponses.push(r.result);
@@ -120,7 +136,7 @@ const WITH_LOG_START_OFFSET: ReadonlySet<number> = new Set([
 ]);
 
 function storageFailure(index: number): PartitionResult {
-  return failed(index, ErrorCode.KAFKA_STORAGE_ERROR, 'The partition\'s log directory is full or has failed');
+  return failed(index, ErrorCode.KAFKA_STORAGE_ERROR, "The partition's log directory is full or has failed");
 }
 
 function respond(req: ProduceRequest, each: () => PartitionResult) {
@@ -147,7 +163,10 @@ function appendToPartition(
   if (refused === ErrorCode.KAFKA_STORAGE_ERROR) return { result: storageFailure(index), appended: false };
   if (refused !== ErrorCode.NONE) return { result: failed(index, refused), appended: false };
   if (records === null || records.length === 0) {
-    return { result: failed(index, ErrorCode.INVALID_RECORD, 'Produce request carries no record batch'), appended: false };
+    return {
+      result: failed(index, ErrorCode.INVALID_RECORD, 'Produce request carries no record batch'),
+      appended: false,
+    };
   }
   const log = part.log;
   const cfg = log.config;
@@ -166,7 +185,11 @@ function appendToPartition(
     const { at, size } = positions[i];
     if (size > maxMessageBytes) {
       return {
-        result: failed(index, ErrorCode.MESSAGE_TOO_LARGE, `The batch of ${size} bytes is larger than max.message.bytes (${maxMessageBytes})`),
+        result: failed(
+          index,
+          ErrorCode.MESSAGE_TOO_LARGE,
+          `The batch of ${size} bytes is larger than max.message.bytes (${maxMessageBytes})`,
+        ),
         appended: false,
       };
     }
@@ -177,7 +200,10 @@ function appendToPartition(
     if (problem) {
       logRefused(b, part.topic.name, index, problem.errorCode, problem.message);
       // As Kafka: record_errors name the record at fault (KIP-467); batch-level problems carry only the message.
-      const recordErrors = problem.recordIndex === undefined ? [] : [{ batchIndex: problem.recordIndex, batchIndexErrorMessage: problem.message }];
+      const recordErrors =
+        problem.recordIndex === undefined
+          ? []
+          : [{ batchIndex: problem.recordIndex, batchIndexErrorMessage: problem.message }];
       return { result: { ...failed(index, problem.errorCode, problem.message), recordErrors }, appended: false };
     }
     if (bounds) {
@@ -188,16 +214,27 @@ function appendToPartition(
       const baseTs = hdr.baseTimestamp(records, at);
       if (maxTs > now + bounds.afterMaxMs || (baseTs >= 0 && baseTs < now - bounds.beforeMaxMs)) {
         // Exact 64-bit values for the message (the numbers above are rounded beyond 2^53).
-        const exact = records.readBigInt64BE(at + (maxTs > now + bounds.afterMaxMs ? OFF_MAX_TIMESTAMP : OFF_BASE_TIMESTAMP));
+        const exact = records.readBigInt64BE(
+          at + (maxTs > now + bounds.afterMaxMs ? OFF_MAX_TIMESTAMP : OFF_BASE_TIMESTAMP),
+        );
         const cfgText = b.replicas.topicConfig(part.topic);
         const before = cfgText.get('message.timestamp.before.max.ms') ?? String(bounds.beforeMaxMs);
         const after = cfgText.get('message.timestamp.after.max.ms') ?? String(bounds.afterMaxMs);
         const message = `Timestamp ${exact} is out of range (message.timestamp.before.max.ms=${before}, after.max.ms=${after})`;
-        return { result: { ...failed(index, ErrorCode.INVALID_TIMESTAMP, message), recordErrors: [{ batchIndex: i, batchIndexErrorMessage: message }] }, appended: false };
+        return {
+          result: {
+            ...failed(index, ErrorCode.INVALID_TIMESTAMP, message),
+            recordErrors: [{ batchIndex: i, batchIndexErrorMessage: message }],
+          },
+          appended: false,
+        };
       }
     }
     if (hdr.isTransactional(records, at) && transactionalId === null) {
-      return { result: failed(index, ErrorCode.INVALID_TXN_STATE, 'Transactional batch without a transactional id'), appended: false };
+      return {
+        result: failed(index, ErrorCode.INVALID_TXN_STATE, 'Transactional batch without a transactional id'),
+        appended: false,
+      };
     }
   }
   // Idempotent producers (KIP-98): a batch already in the log is answered with its
@@ -208,7 +245,14 @@ function appendToPartition(
   const producerId = hdr.producerId(records, firstAt);
   if (producerId !== NO_PRODUCER_ID) {
     if (positions.length > 1) {
-      return { result: failed(index, ErrorCode.INVALID_RECORD, 'An idempotent produce request must carry one batch per partition'), appended: false };
+      return {
+        result: failed(
+          index,
+          ErrorCode.INVALID_RECORD,
+          'An idempotent produce request must carry one batch per partition',
+        ),
+        appended: false,
+      };
     }
     const epoch = hdr.producerEpoch(records, firstAt);
     const firstSeq = hdr.baseSequence(records, firstAt);
@@ -217,7 +261,14 @@ function appendToPartition(
     if (verdict !== 'ok') {
       if (typeof verdict === 'object') {
         return {
-          result: { index, errorCode: ErrorCode.NONE, baseOffset: verdict.duplicateOf.firstOffset, logAppendTimeMs: -1, logStartOffset: log.logStartOffset, errorMessage: null },
+          result: {
+            index,
+            errorCode: ErrorCode.NONE,
+            baseOffset: verdict.duplicateOf.firstOffset,
+            logAppendTimeMs: -1,
+            logStartOffset: log.logStartOffset,
+            errorMessage: null,
+          },
           appended: false,
         };
       }

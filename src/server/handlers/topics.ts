@@ -3,7 +3,14 @@ import { ErrorCode } from '../../protocol/error-codes.ts';
 import { ZERO_UUID } from '../../protocol/schema.ts';
 import type { Broker } from '../broker.ts';
 import type { Handler } from '../dispatcher.ts';
-import type { CreatePartitionsRequest, CreatePartitionsResponseInput, CreateTopicsRequest, CreateTopicsResponseInput, DeleteTopicsRequest, DeleteTopicsResponseInput } from '../../protocol/generated/messages.ts';
+import type {
+  CreatePartitionsRequest,
+  CreatePartitionsResponseInput,
+  CreateTopicsRequest,
+  CreateTopicsResponseInput,
+  DeleteTopicsRequest,
+  DeleteTopicsResponseInput,
+} from '../../protocol/generated/messages.ts';
 import { describeTopicConfigs, describeTopicOverrides } from '../topic-configs.ts';
 import type { TopicState } from '../../metadata/image.ts';
 import { TimeSlice } from '../../storage/time-slice.ts';
@@ -71,7 +78,8 @@ export function deleteTopicsHandler(b: Broker): Handler<DeleteTopicsRequest, Del
     if (!b.config.deleteTopicEnable) {
       // As Kafka's controller: the whole request is refused, INVALID_REQUEST before v3.
       const errorCode = v >= 3 ? ErrorCode.TOPIC_DELETION_DISABLED : ErrorCode.INVALID_REQUEST;
-      for (const w of wanted) responses.push({ ...w, errorCode, errorMessage: 'Topic deletion is disabled (delete.topic.enable=false).' });
+      for (const w of wanted)
+        responses.push({ ...w, errorCode, errorMessage: 'Topic deletion is disabled (delete.topic.enable=false).' });
       return { throttleTimeMs: 0, responses };
     }
     const found: TopicState[] = [];
@@ -93,7 +101,8 @@ export function deleteTopicsHandler(b: Broker): Handler<DeleteTopicsRequest, Del
     }
     if (found.length > 0) {
       const results = await b.controller.deleteTopics(found);
-      for (const [i, r] of results.entries()) Object.assign(responses[at[i]], { errorCode: r.errorCode, errorMessage: r.errorMessage });
+      for (const [i, r] of results.entries())
+        Object.assign(responses[at[i]], { errorCode: r.errorCode, errorMessage: r.errorMessage });
     }
     return { throttleTimeMs: 0, responses };
   };

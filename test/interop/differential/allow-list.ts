@@ -14,9 +14,21 @@ export interface AllowEntry {
 }
 
 export const ALLOW_LIST: readonly AllowEntry[] = [
-  { api: '*', path: 'throttleTimeMs', reason: 'quota throttling depends on timing; neither broker throttles these requests' },
-  { api: '*', path: '*.errorMessage', reason: 'wording of an error message, at any level (the error code is compared)' },
-  { api: 'Produce', path: 'responses[].partitionResponses[].recordErrors[].batchIndexErrorMessage', reason: 'wording of an error message' },
+  {
+    api: '*',
+    path: 'throttleTimeMs',
+    reason: 'quota throttling depends on timing; neither broker throttles these requests',
+  },
+  {
+    api: '*',
+    path: '*.errorMessage',
+    reason: 'wording of an error message, at any level (the error code is compared)',
+  },
+  {
+    api: 'Produce',
+    path: 'responses[].partitionResponses[].recordErrors[].batchIndexErrorMessage',
+    reason: 'wording of an error message',
+  },
   { api: '*', path: 'clusterId', reason: 'each cluster has its own random id' },
   { api: '*', path: 'brokers[].port', reason: 'each broker listens on a free port' },
   { api: '*', path: 'port', reason: 'each broker listens on a free port (FindCoordinator v0–v3)' },
@@ -26,15 +38,34 @@ export const ALLOW_LIST: readonly AllowEntry[] = [
   { api: '*', path: '*.memberId', reason: 'a member id is the client id and a random UUID' },
   { api: 'JoinGroup', path: 'leader', reason: "the leader's member id (a random UUID)" },
   { api: 'DescribeLogDirs', path: 'results[].logDir', reason: 'each broker has its own data directory' },
-  { api: 'DescribeLogDirs', path: 'results[].totalBytes', reason: 'size of the file system holding the data directory' },
-  { api: 'DescribeLogDirs', path: 'results[].usableBytes', reason: 'free space of the file system holding the data directory' },
-  { api: 'ApiVersions', path: 'apiKeys', reason: 'the served ranges are compared key by key in the "not yet served" list of docs/protocol.md' },
+  {
+    api: 'DescribeLogDirs',
+    path: 'results[].totalBytes',
+    reason: 'size of the file system holding the data directory',
+  },
+  {
+    api: 'DescribeLogDirs',
+    path: 'results[].usableBytes',
+    reason: 'free space of the file system holding the data directory',
+  },
+  {
+    api: 'ApiVersions',
+    path: 'apiKeys',
+    reason: 'the served ranges are compared key by key in the "not yet served" list of docs/protocol.md',
+  },
 ];
 
 /** Whether an entry covers `path` of a response of `api`. */
 export function allowed(entries: readonly AllowEntry[], api: string, path: string): boolean {
   const field = path.slice(path.lastIndexOf('.') + 1);
-  return entries.some((e) => (e.api === '*' || e.api === api) && ((e.path.startsWith('*.') && field === e.path.slice(2)) || path === e.path || path.startsWith(`${e.path}.`) || path.startsWith(`${e.path}[]`)));
+  return entries.some(
+    (e) =>
+      (e.api === '*' || e.api === api) &&
+      ((e.path.startsWith('*.') && field === e.path.slice(2)) ||
+        path === e.path ||
+        path.startsWith(`${e.path}.`) ||
+        path.startsWith(`${e.path}[]`)),
+  );
 }
 
 /**
@@ -56,20 +87,23 @@ export const KNOWN_DIFFERENCES: readonly KnownDifference[] = [
   {
     api: 'ApiVersions',
     caseName: '*',
-    reason: 'Samsa has no feature flags (metadata.version, group.version, transaction.version, …): clients choose by API versions',
+    reason:
+      'Samsa has no feature flags (metadata.version, group.version, transaction.version, …): clients choose by API versions',
   },
   { api: 'CreateTopics', caseName: '*', reason: TOPIC_CONFIGS },
   { api: 'DescribeConfigs', caseName: 'kafkajs/DescribeConfigs-v2.bin', reason: TOPIC_CONFIGS },
   {
     api: 'ConsumerGroupHeartbeat',
     caseName: '*',
-    reason: "Kafka 4.3 gives a new group's first member epoch 2, Samsa epoch 1: clients echo epochs, they do not compare them",
+    reason:
+      "Kafka 4.3 gives a new group's first member epoch 2, Samsa epoch 1: clients echo epochs, they do not compare them",
   },
   { api: 'ConsumerGroupDescribe', caseName: '*', reason: 'the group and member epochs of the heartbeat row above' },
   {
     api: 'Produce',
     caseName: 'old message format',
-    reason: 'Kafka 4 advertises Produce v0–v2 (for librdkafka) but closes the connection on them; Samsa answers UNSUPPORTED_FOR_MESSAGE_FORMAT',
+    reason:
+      'Kafka 4 advertises Produce v0–v2 (for librdkafka) but closes the connection on them; Samsa answers UNSUPPORTED_FOR_MESSAGE_FORMAT',
   },
 ];
 

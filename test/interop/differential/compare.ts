@@ -79,7 +79,20 @@ export function mask(v: Plain, api: string, entries: readonly AllowEntry[], path
 }
 
 /** Fields that name an element of a list (a topic, a partition, a config…): elements are ordered by them first. */
-const IDENTIFYING = ['name', 'topic', 'groupId', 'partitionIndex', 'partition', 'index', 'nodeId', 'brokerId', 'apiKey', 'resourceName', 'key', 'logDir'];
+const IDENTIFYING = [
+  'name',
+  'topic',
+  'groupId',
+  'partitionIndex',
+  'partition',
+  'index',
+  'nodeId',
+  'brokerId',
+  'apiKey',
+  'resourceName',
+  'key',
+  'logDir',
+];
 
 function sortKey(o: { [k: string]: Plain }): string {
   const id = IDENTIFYING.filter((k) => k in o && o[k] !== '<allowed>').map((k) => JSON.stringify(o[k]).padStart(24));
@@ -115,7 +128,14 @@ export function diffPaths(a: Plain, b: Plain, path = ''): string[] {
     for (let i = 0; i < a.length; i++) for (const p of diffPaths(a[i], b[i], `${path}[]`)) out.add(p);
     return [...out];
   }
-  if (a !== null && b !== null && typeof a === 'object' && typeof b === 'object' && !Array.isArray(a) && !Array.isArray(b)) {
+  if (
+    a !== null &&
+    b !== null &&
+    typeof a === 'object' &&
+    typeof b === 'object' &&
+    !Array.isArray(a) &&
+    !Array.isArray(b)
+  ) {
     const out = new Set<string>();
     for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) {
       for (const p of diffPaths(a[k] ?? null, b[k] ?? null, path === '' ? k : `${path}.${k}`)) out.add(p);
@@ -126,7 +146,12 @@ export function diffPaths(a: Plain, b: Plain, path = ''): string[] {
 }
 
 /** Compares two decoded responses of `api`: the differing paths that no allow-list entry covers. */
-export function compareResponses(api: string, kafka: unknown, samsa: unknown, entries: readonly AllowEntry[]): { paths: string[]; kafka: Plain; samsa: Plain } {
+export function compareResponses(
+  api: string,
+  kafka: unknown,
+  samsa: unknown,
+  entries: readonly AllowEntry[],
+): { paths: string[]; kafka: Plain; samsa: Plain } {
   const k = canonical(mask(toPlain(kafka), api, entries));
   const s = canonical(mask(toPlain(samsa), api, entries));
   return { paths: diffPaths(k, s).sort(), kafka: k, samsa: s };
@@ -181,7 +206,10 @@ export function renderTable(outcomes: readonly Outcome[]): string {
           ? 'identical |'
           : s.paths.has('no case yet')
             ? 'not compared: no case yet |'
-          : `differs: ${[...s.paths].sort().map((x) => `\`${x}\``).join(', ')} | ${[...s.reasons].sort().join('; ')}`;
+            : `differs: ${[...s.paths]
+                .sort()
+                .map((x) => `\`${x}\``)
+                .join(', ')} | ${[...s.reasons].sort().join('; ')}`;
       byResult.set(r, [...(byResult.get(r) ?? []), v]);
     }
     const rows = [...byResult].sort((a, b) => Math.min(...a[1]) - Math.min(...b[1]));

@@ -54,8 +54,16 @@ const sides: Side[] = [];
 before(async () => {
   // The same settings on both: scripts/kafka-ref.sh's server.properties, and one offsets
   // partition, so that the coordinator FindCoordinator waited for serves every group.
-  const common = { 'offsets.topic.num.partitions': '1', 'num.partitions': '1', 'group.initial.rebalance.delay.ms': '0', 'offsets.topic.replication.factor': '1' };
-  [kafka, samsa] = await Promise.all([startReferenceKafka({ 'offsets.topic.num.partitions': '1' }), startTestBroker({ overrides: common })]);
+  const common = {
+    'offsets.topic.num.partitions': '1',
+    'num.partitions': '1',
+    'group.initial.rebalance.delay.ms': '0',
+    'offsets.topic.replication.factor': '1',
+  };
+  [kafka, samsa] = await Promise.all([
+    startReferenceKafka({ 'offsets.topic.num.partitions': '1' }),
+    startTestBroker({ overrides: common }),
+  ]);
 });
 
 after(async () => {
@@ -74,7 +82,13 @@ test('Samsa answers the differential sequences as the reference Kafka does, but 
   fs.mkdirSync(out, { recursive: true });
   fs.writeFileSync(path.join(out, 'last-run.json'), JSON.stringify(r, null, 1));
 
-  const unexplained = [...new Set(r.outcomes.filter((o) => o.caseName !== '' && o.paths.length > 0 && !knownDifference(o.api, o.caseName)).map((o) => `${o.api} v${o.version} ${o.caseName}: ${o.paths.join(', ')}`))];
+  const unexplained = [
+    ...new Set(
+      r.outcomes
+        .filter((o) => o.caseName !== '' && o.paths.length > 0 && !knownDifference(o.api, o.caseName))
+        .map((o) => `${o.api} v${o.version} ${o.caseName}: ${o.paths.join(', ')}`),
+    ),
+  ];
   const table = renderTable(r.outcomes);
   const notServed = notServedTable(r);
   if (process.env.SAMSA_DIFF_UPDATE === '1') {
@@ -82,9 +96,17 @@ test('Samsa answers the differential sequences as the reference Kafka does, but 
     doc = replaceSection(replaceSection(doc, TABLE, table), NOT_SERVED, notServed);
     fs.writeFileSync(DOC, doc);
   }
-  assert.deepEqual(unexplained, [], 'differences that are neither fixed nor explained in allow-list.ts (both answers: .cache/differential/last-run.json)');
+  assert.deepEqual(
+    unexplained,
+    [],
+    'differences that are neither fixed nor explained in allow-list.ts (both answers: .cache/differential/last-run.json)',
+  );
   const doc = fs.readFileSync(DOC, 'utf8');
-  assert.equal(table, section(doc, TABLE), 'the differential table of docs/protocol.md (both answers of each difference: .cache/differential/last-run.json)');
+  assert.equal(
+    table,
+    section(doc, TABLE),
+    'the differential table of docs/protocol.md (both answers of each difference: .cache/differential/last-run.json)',
+  );
   assert.equal(notServed, section(doc, NOT_SERVED), 'the not-yet-served list of docs/protocol.md');
 });
 
@@ -131,7 +153,10 @@ test('both brokers close the connection on an oversize frame, an unknown API key
   ];
   const [kHost, kPort] = kafka!.bootstrapServers.split(':');
   for (const [name, frame] of frames) {
-    const [k, s] = await Promise.all([rawExchange(kHost, Number(kPort), frame), rawExchange(samsa!.host, samsa!.port, frame)]);
+    const [k, s] = await Promise.all([
+      rawExchange(kHost, Number(kPort), frame),
+      rawExchange(samsa!.host, samsa!.port, frame),
+    ]);
     assert.equal(k, 'closed', `Kafka on ${name}`);
     assert.equal(s, k, `Samsa on ${name}`);
   }

@@ -74,7 +74,10 @@ async function connect(host: string, port: number): Promise<Connection> {
 
 export async function openSide(name: Side['name'], host: string, port: number): Promise<Side> {
   const conn = await connect(host, port);
-  const res = await conn.sendAt(apiByName('ApiVersions'), 3, { clientSoftwareName: 'samsa-diff', clientSoftwareVersion: '1.0' });
+  const res = await conn.sendAt(apiByName('ApiVersions'), 3, {
+    clientSoftwareName: 'samsa-diff',
+    clientSoftwareVersion: '1.0',
+  });
   const ranges = new Map<number, { min: number; max: number }>();
   for (const k of res.apiKeys) ranges.set(k.apiKey, { min: k.minVersion, max: k.maxVersion });
   return { name, host, port, conn, ranges, state: { topicIds: new Map(), vars: {} } };
@@ -126,9 +129,13 @@ async function setup(side: Side): Promise<void> {
     }),
   };
   const res: any = await exchange(side, 'CreateTopics', 5, create);
-  for (const t of res.topics) if (t.errorCode !== 0) throw new Error(`${side.name}: creating ${t.name}: error ${t.errorCode}`);
+  for (const t of res.topics)
+    if (t.errorCode !== 0) throw new Error(`${side.name}: creating ${t.name}: error ${t.errorCode}`);
   for (const t of FIXTURE_TOPICS) await waitForLeaders(side.conn, t.name, t.partitions);
-  const meta = await side.conn.sendAt(apiByName('Metadata'), 12, { topics: FIXTURE_TOPICS.map((t) => ({ name: t.name })), allowAutoTopicCreation: false });
+  const meta = await side.conn.sendAt(apiByName('Metadata'), 12, {
+    topics: FIXTURE_TOPICS.map((t) => ({ name: t.name })),
+    allowAutoTopicCreation: false,
+  });
   for (const t of meta.topics) side.state.topicIds.set(t.name!, t.topicId);
 }
 
@@ -150,7 +157,10 @@ export async function runDifferential(kafka: Side, samsa: Side, cases: readonly 
         o = { api: c.api, version: v, caseName: c.name, paths: r.paths, kafka: r.kafka, samsa: r.samsa };
       } else {
         const why = (x: PromiseSettledResult<unknown>) => (x.status === 'rejected' ? describe(x.reason) : 'answered');
-        const paths = [k.status === 'rejected' ? 'kafka failed' : '', s.status === 'rejected' ? 'samsa failed' : ''].filter(Boolean);
+        const paths = [
+          k.status === 'rejected' ? 'kafka failed' : '',
+          s.status === 'rejected' ? 'samsa failed' : '',
+        ].filter(Boolean);
         o = { api: c.api, version: v, caseName: c.name, paths, kafka: why(k), samsa: why(s) };
       }
       outcomes.push({ api: o.api, version: o.version, caseName: o.caseName, paths: o.paths });
@@ -163,7 +173,8 @@ export async function runDifferential(kafka: Side, samsa: Side, cases: readonly 
     const api = apiByKey(key);
     const sr = kafka.ranges.get(key);
     if (!api || !sr || covered.has(api.name)) continue;
-    for (let v = Math.max(kr.min, sr.min); v <= Math.min(kr.max, sr.max); v++) outcomes.push({ api: api.name, version: v, caseName: '', paths: ['no case yet'] });
+    for (let v = Math.max(kr.min, sr.min); v <= Math.min(kr.max, sr.max); v++)
+      outcomes.push({ api: api.name, version: v, caseName: '', paths: ['no case yet'] });
   }
   const notServed: RunResult['notServed'] = [];
   for (const [key, kr] of [...kafka.ranges].sort((a, b) => a[0] - b[0])) {

@@ -18,7 +18,9 @@ test('template batches: any record count, placed anywhere, decode with a valid C
     assert.ok(t.maxRecords >= 1);
     if (t.maxRecords > 1) {
       assert.ok(t.sizeOf(t.maxRecords) <= cap);
-      const oneMore = encodeBatch({ records: Array.from({ length: t.maxRecords + 1 }, () => ({ value: Buffer.alloc(size) })) });
+      const oneMore = encodeBatch({
+        records: Array.from({ length: t.maxRecords + 1 }, () => ({ value: Buffer.alloc(size) })),
+      });
       assert.ok(oneMore.length > cap, `${t.maxRecords} records is not the most that fit in ${cap}`);
     }
     for (const count of new Set([1, 2, Math.ceil(t.maxRecords / 3), t.maxRecords])) {
@@ -27,7 +29,10 @@ test('template batches: any record count, placed anywhere, decode with a valid C
       const n1 = t.write(out, 7, count, 1_700_000_000_123, 5_000_000, 250);
       const n2 = t.write(out, 7 + n1, count, 1_700_000_000_124, 9_000_000, 0);
       assert.equal(n1, t.sizeOf(count));
-      assert.deepEqual(splitBatches(out, 7, 7 + n1 + n2).map((p) => p.size), [n1, n2]);
+      assert.deepEqual(
+        splitBatches(out, 7, 7 + n1 + n2).map((p) => p.size),
+        [n1, n2],
+      );
       const b = decodeBatch(out, 7); // verifies the CRC
       assert.equal(b.records.length, count);
       assert.equal(b.lastOffsetDelta, count - 1);

@@ -21,10 +21,17 @@ after(async () => {
   await broker.close();
 });
 
-async function bench(args: string[], bootstrap = broker.bootstrapServers): Promise<{ code: number; out: string; err: string }> {
+async function bench(
+  args: string[],
+  bootstrap = broker.bootstrapServers,
+): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
-  const code = await runCli(['bench', '-b', bootstrap, ...args], { stdout: (s) => (out += s), stderr: (s) => (err += s), stdin: Readable.from([]) });
+  const code = await runCli(['bench', '-b', bootstrap, ...args], {
+    stdout: (s) => (out += s),
+    stderr: (s) => (err += s),
+    stdin: Readable.from([]),
+  });
   return { code, out, err };
 }
 
@@ -35,11 +42,30 @@ async function topicNames(): Promise<string[]> {
 /** Log end - log start of each partition. */
 async function storedPerPartition(topic: string, partitions: number): Promise<number[]> {
   return Promise.all(
-    Array.from({ length: partitions }, async (_, p) => (await client.listOffsets(topic, p, 'latest')).offset - (await client.listOffsets(topic, p, 'earliest')).offset),
+    Array.from(
+      { length: partitions },
+      async (_, p) =>
+        (await client.listOffsets(topic, p, 'latest')).offset - (await client.listOffsets(topic, p, 'earliest')).offset,
+    ),
   );
 }
 
-const SMALL = ['--messages', '2000', '--size', '100', '--partitions', '4', '--acks', 'all', '--rate', '2000', '--warmup', '0.3', '--latency-seconds', '0.7'];
+const SMALL = [
+  '--messages',
+  '2000',
+  '--size',
+  '100',
+  '--partitions',
+  '4',
+  '--acks',
+  'all',
+  '--rate',
+  '2000',
+  '--warmup',
+  '0.3',
+  '--latency-seconds',
+  '0.7',
+];
 
 test('a small workload: produced = consumed = stored, ordered latency percentiles, topic deleted afterwards', async () => {
   const r = await bench([...SMALL, '--json']);
@@ -85,7 +111,10 @@ test('--keep-topic keeps it; ListOffsets shows every message; a second run on th
   let stored = await storedPerPartition(topic, 4);
   // round-robin: each of the 4 partitions got a quarter of both phases
   assert.deepEqual(stored, [1000, 1000, 1000, 1000]);
-  assert.equal(stored.reduce((a, b) => a + b), first.produce.messages + first.latency.sent);
+  assert.equal(
+    stored.reduce((a, b) => a + b),
+    first.produce.messages + first.latency.sent,
+  );
 
   // the topic exists now: used as it is, and kept without --keep-topic
   r = await bench(['--topic', topic, '--messages', '400', '--size', '64', '--acks', '1', '--no-latency', '--json']);
@@ -145,9 +174,13 @@ test('an unreachable bootstrap server: one line, no stack trace', async () => {
 test('SIGINT mid-run: the topic the run created is deleted, exit code 130, one line', async () => {
   const topic = `bench-interrupted-${process.pid}`;
   const bin = path.resolve(import.meta.dirname, '../../../bin/samsa.mjs');
-  const child = spawn(process.execPath, [bin, 'bench', '-b', broker.bootstrapServers, '--topic', topic, '--duration', '60', '--acks', '1', '--no-latency'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [bin, 'bench', '-b', broker.bootstrapServers, '--topic', topic, '--duration', '60', '--acks', '1', '--no-latency'],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let err = '';
   child.stderr.on('data', (d) => (err += d));
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));

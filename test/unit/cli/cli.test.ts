@@ -42,7 +42,9 @@ test('topic create / list / describe / alter-config / delete', async () => {
 
   r = await run(['topic', 'list', '--json']);
   assert.deepEqual(
-    JSON.parse(r.out).filter((t: any) => t.name === 'cli-a').map((t: any) => t.partitions),
+    JSON.parse(r.out)
+      .filter((t: any) => t.name === 'cli-a')
+      .map((t: any) => t.partitions),
     [2],
   );
   r = await run(['topic', 'list']);
@@ -54,7 +56,15 @@ test('topic create / list / describe / alter-config / delete', async () => {
   assert.equal(d.partitions.length, 2);
   assert.deepEqual(d.configs, { 'retention.ms': '60000' });
 
-  r = await run(['topic', 'alter-config', 'cli-a', '--config', 'segment.bytes=1048576', '--delete-config', 'retention.ms']);
+  r = await run([
+    'topic',
+    'alter-config',
+    'cli-a',
+    '--config',
+    'segment.bytes=1048576',
+    '--delete-config',
+    'retention.ms',
+  ]);
   assert.equal(r.code, 0, r.err);
   r = await run(['topic', 'describe', 'cli-a']);
   assert.match(r.out, /segment\.bytes\s+1048576\s+topic/);
@@ -74,7 +84,10 @@ test('topic create / list / describe / alter-config / delete', async () => {
 
 test('produce from stdin, consume with formats, offsets and limits', async () => {
   await run(['topic', 'create', 'cli-p', '--partitions', '1']);
-  let r = await run(['produce', 'cli-p', '--key-separator', ':', '--header', 'src=test', '--compression', 'gzip', '--json'], 'k1:one\nk2:two\nthree\n');
+  let r = await run(
+    ['produce', 'cli-p', '--key-separator', ':', '--header', 'src=test', '--compression', 'gzip', '--json'],
+    'k1:one\nk2:two\nthree\n',
+  );
   assert.equal(r.code, 0, r.err);
   assert.deepEqual(JSON.parse(r.out), { topic: 'cli-p', produced: 3 });
 
@@ -129,7 +142,10 @@ test('group commands: usage errors and unknown groups are one line with a non-ze
     [['group', 'reset-offsets', 'gx', '--topic', 'cli-gr', '--to-earliest', '--to-latest'], /give exactly one of/],
     [['group', 'reset-offsets', 'gx', '--to-earliest'], /required option '--topic <topic>'/],
     [['group', 'reset-offsets', 'gx', '--topic', 'cli-gr', '--to-offset', 'ten'], /--to-offset must be a whole number/],
-    [['group', 'reset-offsets', 'gx', '--topic', 'cli-gr', '--shift-by', '-1'], /cannot shift the offset of cli-gr-0: group 'gx' has no committed offset/],
+    [
+      ['group', 'reset-offsets', 'gx', '--topic', 'cli-gr', '--shift-by', '-1'],
+      /cannot shift the offset of cli-gr-0: group 'gx' has no committed offset/,
+    ],
     [['group', 'reset-offsets', 'gx', '--topic', 'cli-none', '--to-earliest'], /topic 'cli-none' does not exist/],
     [['group', 'describe', 'gx'], /group 'gx' does not exist/],
     [['group', 'delete', 'gx'], /GROUP_ID_NOT_FOUND/],
@@ -149,7 +165,13 @@ test('group commands: usage errors and unknown groups are one line with a non-ze
   assert.equal(r.code, 0, r.err);
   assert.equal(JSON.parse(r.out).executed, true);
   r = await run(['group', 'describe', 'gx', '--json']);
-  assert.deepEqual(JSON.parse(r.out).offsets.map((o: any) => [o.partition, o.committedOffset, o.lag]), [[0, 0, 0], [1, 0, 0]]);
+  assert.deepEqual(
+    JSON.parse(r.out).offsets.map((o: any) => [o.partition, o.committedOffset, o.lag]),
+    [
+      [0, 0, 0],
+      [1, 0, 0],
+    ],
+  );
   r = await run(['group', 'list']);
   assert.match(r.out, /^GROUP\s+TYPE\s+STATE\s+PROTOCOL-TYPE\n/);
   assert.match(r.out, /\ngx\s+classic\s+Empty/);
@@ -174,13 +196,19 @@ test('group describe / list / reset-offsets / delete of a KIP-848 (consumer prot
   const member = new Kip848Member(client, 'g848', ['cli-848'], 100);
   try {
     member.start();
-    await until('the member to own both partitions', async () => JSON.stringify(await member.ownedTps()) === '["cli-848:0","cli-848:1"]');
+    await until(
+      'the member to own both partitions',
+      async () => JSON.stringify(await member.ownedTps()) === '["cli-848:0","cli-848:1"]',
+    );
     const described = async () => {
       const r = await run(['group', 'describe', 'g848', '--json']);
       assert.equal(r.code, 0, r.err);
       return JSON.parse(r.out);
     };
-    const v = await until('the group to be Stable', async () => { const x = await described(); return x.state === 'Stable' && x; });
+    const v = await until('the group to be Stable', async () => {
+      const x = await described();
+      return x.state === 'Stable' && x;
+    });
     assert.equal(v.groupType, 'consumer');
     assert.equal(v.protocolType, 'consumer');
     assert.ok(v.protocol.length > 0, 'the server assignor');
@@ -192,25 +220,37 @@ test('group describe / list / reset-offsets / delete of a KIP-848 (consumer prot
     assert.equal(m.memberEpoch, member.epoch);
     assert.deepEqual(m.assignment, [{ topic: 'cli-848', partitions: [0, 1] }]);
     assert.deepEqual(m.targetAssignment, [{ topic: 'cli-848', partitions: [0, 1] }]);
-    assert.deepEqual(v.offsets.map((o: any) => [o.partition, o.committedOffset, o.logEndOffset, o.lag, o.memberId]), [
-      [0, null, 0, null, member.memberId],
-      [1, null, 3, null, member.memberId],
-    ]);
+    assert.deepEqual(
+      v.offsets.map((o: any) => [o.partition, o.committedOffset, o.logEndOffset, o.lag, o.memberId]),
+      [
+        [0, null, 0, null, member.memberId],
+        [1, null, 3, null, member.memberId],
+      ],
+    );
     let r = await run(['group', 'describe', 'g848']);
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, /^Group: g848\nType: consumer\nState: Stable\n/);
     assert.match(r.out, /MEMBER\s+CLIENT-ID\s+HOST\s+EPOCH\s+PARTITIONS\s+TARGET-PARTITIONS\n/);
-    assert.match(r.out, new RegExp(`${member.memberId}\\s+cli-848-member\\s+\\S+\\s+${member.epoch}\\s+cli-848:0,1\\s+cli-848:0,1\\n`));
+    assert.match(
+      r.out,
+      new RegExp(`${member.memberId}\\s+cli-848-member\\s+\\S+\\s+${member.epoch}\\s+cli-848:0,1\\s+cli-848:0,1\\n`),
+    );
 
     r = await run(['group', 'list', '--json']);
-    assert.deepEqual(JSON.parse(r.out).filter((g: any) => g.groupId === 'g848'), [{ groupId: 'g848', protocolType: 'consumer', state: 'Stable', type: 'consumer' }]);
+    assert.deepEqual(
+      JSON.parse(r.out).filter((g: any) => g.groupId === 'g848'),
+      [{ groupId: 'g848', protocolType: 'consumer', state: 'Stable', type: 'consumer' }],
+    );
     r = await run(['group', 'list']);
     assert.match(r.out, /\ng848\s+consumer\s+Stable\s+consumer\n/);
 
     // with a member: --execute and delete are refused
     r = await run(['group', 'reset-offsets', 'g848', '--topic', 'cli-848', '--to-latest', '--execute']);
     assert.equal(r.code, 1);
-    assert.match(r.err, /^samsa: group 'g848' is Stable with 1 member\(s\): offsets can only be reset while it has no members/);
+    assert.match(
+      r.err,
+      /^samsa: group 'g848' is Stable with 1 member\(s\): offsets can only be reset while it has no members/,
+    );
     r = await run(['group', 'delete', 'g848']);
     assert.equal(r.code, 1);
     assert.match(r.err, /NON_EMPTY_GROUP/);
@@ -222,8 +262,20 @@ test('group describe / list / reset-offsets / delete of a KIP-848 (consumer prot
     assert.deepEqual(empty.members, []);
     r = await run(['group', 'reset-offsets', 'g848', '--topic', 'cli-848', '--to-latest', '--execute', '--json']);
     assert.equal(r.code, 0, r.err);
-    assert.deepEqual(JSON.parse(r.out).partitions.map((p: any) => [p.partition, p.newOffset]), [[0, 0], [1, 3]]);
-    assert.deepEqual((await described()).offsets.map((o: any) => [o.partition, o.committedOffset, o.lag]), [[0, 0, 0], [1, 3, 0]]);
+    assert.deepEqual(
+      JSON.parse(r.out).partitions.map((p: any) => [p.partition, p.newOffset]),
+      [
+        [0, 0],
+        [1, 3],
+      ],
+    );
+    assert.deepEqual(
+      (await described()).offsets.map((o: any) => [o.partition, o.committedOffset, o.lag]),
+      [
+        [0, 0, 0],
+        [1, 3, 0],
+      ],
+    );
     r = await run(['group', 'delete', 'g848', '--json']);
     assert.equal(r.code, 0, r.err);
     r = await run(['group', 'describe', 'g848']);

@@ -31,7 +31,10 @@ const rec = {
 test('formatRecord expands kcat-style tokens and escapes', () => {
   const ctx = { topic: 't', partition: 3 };
   assert.equal(formatRecord('%k=%v\\n', rec, ctx), 'k=hello\n');
-  assert.equal(formatRecord('%t/%p@%o %T %s %K %S [%h] 100%%\\t', rec, ctx), 't/3@42 1700000000000 hello 1 5 [a=1,b=] 100%\t');
+  assert.equal(
+    formatRecord('%t/%p@%o %T %s %K %S [%h] 100%%\\t', rec, ctx),
+    't/3@42 1700000000000 hello 1 5 [a=1,b=] 100%\t',
+  );
   assert.equal(formatRecord('%k|%v|%K|%S', { ...rec, key: null, value: null }, ctx), '||-1|-1');
   assert.equal(formatRecord('%x', rec, ctx), '%x');
   assert.equal(unescapeTemplate('a\\\\n'), 'a\\n');
@@ -53,7 +56,16 @@ test('recordJson', () => {
 });
 
 test('formatTable aligns columns and right-aligns numbers', () => {
-  assert.equal(formatTable(['NAME', 'N'], [['a', 1], ['long-name', 100]]), ['NAME         N', 'a            1', 'long-name  100', ''].join('\n'));
+  assert.equal(
+    formatTable(
+      ['NAME', 'N'],
+      [
+        ['a', 1],
+        ['long-name', 100],
+      ],
+    ),
+    ['NAME         N', 'a            1', 'long-name  100', ''].join('\n'),
+  );
   assert.equal(formatTable(['A', 'B'], [[null, 'x']]), 'A  B\n-  x\n');
 });
 
@@ -112,7 +124,15 @@ test('PartitionChooser: fixed, keyed, sticky round-robin', () => {
 
 test('log lines for a terminal: time, level, message, then the fields', async () => {
   const { formatLogLine } = await import('../../../src/cli/log-format.ts');
-  const line = JSON.stringify({ level: 30, time: Date.UTC(2026, 0, 1, 9, 20, 1, 123), pid: 1, hostname: 'h', msg: 'listening', port: 9092, dirs: ['/d'] });
+  const line = JSON.stringify({
+    level: 30,
+    time: Date.UTC(2026, 0, 1, 9, 20, 1, 123),
+    pid: 1,
+    hostname: 'h',
+    msg: 'listening',
+    port: 9092,
+    dirs: ['/d'],
+  });
   assert.equal(formatLogLine(line), '09:20:01.123 INFO  listening  port=9092 dirs=["/d"]\n');
   assert.equal(formatLogLine('not json'), 'not json');
 });

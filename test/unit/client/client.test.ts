@@ -33,7 +33,11 @@ test('parseHostPort', () => {
 });
 
 test('decodeFetchedRecords skips earlier offsets and tolerates a partial trailing batch', () => {
-  const a = encodeBatch({ baseOffset: 10, compression: Compression.GZIP, records: [{ value: 'a' }, { value: 'b' }, { key: 'k', value: 'c' }] });
+  const a = encodeBatch({
+    baseOffset: 10,
+    compression: Compression.GZIP,
+    records: [{ value: 'a' }, { value: 'b' }, { key: 'k', value: 'c' }],
+  });
   const b = encodeBatch({ baseOffset: 13, records: [{ value: 'd', headers: [{ key: 'h', value: 'v' }] }] });
   const buf = Buffer.concat([a, b, b.subarray(0, 20)]);
   const out = decodeFetchedRecords(buf, 11);
@@ -75,9 +79,17 @@ test('topics: create, duplicate, metadata, delete', async () => {
 
 test('produce and fetch round trip, with compression and headers', async () => {
   await client.createTopics([{ name: 'c-data', numPartitions: 1 }]);
-  const first = await client.produce('c-data', 0, [{ key: 'k1', value: 'v1', headers: [{ key: 'h', value: 'x' }] }, { value: 'v2' }], { compression: 'gzip' });
+  const first = await client.produce(
+    'c-data',
+    0,
+    [{ key: 'k1', value: 'v1', headers: [{ key: 'h', value: 'x' }] }, { value: 'v2' }],
+    { compression: 'gzip' },
+  );
   assert.equal(first.baseOffset, 0);
-  const second = await client.produce('c-data', 0, [{ value: 'v3', timestamp: 1_700_000_000_000 }], { acks: 1, compression: 'lz4' });
+  const second = await client.produce('c-data', 0, [{ value: 'v3', timestamp: 1_700_000_000_000 }], {
+    acks: 1,
+    compression: 'lz4',
+  });
   assert.equal(second.baseOffset, 2);
   const f = await client.fetch('c-data', 0, 1);
   assert.deepEqual(
@@ -92,7 +104,10 @@ test('produce and fetch round trip, with compression and headers', async () => {
   assert.equal(f.nextOffset, 3);
   const all = await client.fetch('c-data', 0, 0);
   assert.equal(all.records[0].key?.toString(), 'k1');
-  assert.deepEqual(all.records[0].headers.map((h) => [h.key, h.value?.toString()]), [['h', 'x']]);
+  assert.deepEqual(
+    all.records[0].headers.map((h) => [h.key, h.value?.toString()]),
+    [['h', 'x']],
+  );
   assert.equal((await client.listOffsets('c-data', 0, 'latest')).offset, 3);
   assert.equal((await client.listOffsets('c-data', 0, 'earliest')).offset, 0);
   await assert.rejects(client.fetch('c-missing', 0, 0), /topic 'c-missing' does not exist/);
@@ -100,15 +115,21 @@ test('produce and fetch round trip, with compression and headers', async () => {
 
 test('configs: describe with synonyms, incremental alter, unknown config rejected', async () => {
   await client.createTopics([{ name: 'c-cfg', configs: { 'retention.ms': '60000' } }]);
-  const [d] = await client.describeConfigs([{ type: 'topic', name: 'c-cfg', keys: ['retention.ms'] }], { includeSynonyms: true });
+  const [d] = await client.describeConfigs([{ type: 'topic', name: 'c-cfg', keys: ['retention.ms'] }], {
+    includeSynonyms: true,
+  });
   assert.equal(d.error, null);
   assert.equal(d.configs[0].value, '60000');
   assert.equal(d.configs[0].source, 1);
-  const [ok] = await client.incrementalAlterConfigs([{ type: 'topic', name: 'c-cfg', configs: [{ name: 'retention.ms', op: 'delete' }] }]);
+  const [ok] = await client.incrementalAlterConfigs([
+    { type: 'topic', name: 'c-cfg', configs: [{ name: 'retention.ms', op: 'delete' }] },
+  ]);
   assert.equal(ok.error, null);
   const [after] = await client.describeConfigs([{ type: 'topic', name: 'c-cfg', keys: ['retention.ms'] }]);
   assert.equal(after.configs[0].value, '604800000');
-  const [bad] = await client.incrementalAlterConfigs([{ type: 'topic', name: 'c-cfg', configs: [{ name: 'retention.mz', value: '1' }] }]);
+  const [bad] = await client.incrementalAlterConfigs([
+    { type: 'topic', name: 'c-cfg', configs: [{ name: 'retention.mz', value: '1' }] },
+  ]);
   assert.equal(bad.error?.errorName, 'INVALID_CONFIG');
 });
 

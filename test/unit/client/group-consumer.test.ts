@@ -16,10 +16,16 @@ import { startBroker, type EmbeddedBroker } from '../../../src/index.ts';
 
 test('subscription bytes: v0 equals kafkajs MemberMetadata; decodes kafkajs bytes', () => {
   const mine = encodeSubscription({ version: 0, topics: ['a', 'bb'], userData: Buffer.from('x') });
-  const theirs = AssignerProtocol.MemberMetadata.encode({ version: 0, topics: ['a', 'bb'], userData: Buffer.from('x') });
+  const theirs = AssignerProtocol.MemberMetadata.encode({
+    version: 0,
+    topics: ['a', 'bb'],
+    userData: Buffer.from('x'),
+  });
   assert.deepEqual(mine, theirs);
   assert.equal(mine.toString('hex'), '0000' + '00000002' + '0001' + '61' + '0002' + '6262' + '00000001' + '78');
-  const d = decodeSubscription(AssignerProtocol.MemberMetadata.encode({ version: 1, topics: ['t'], userData: Buffer.alloc(0) }));
+  const d = decodeSubscription(
+    AssignerProtocol.MemberMetadata.encode({ version: 1, topics: ['t'], userData: Buffer.alloc(0) }),
+  );
   assert.deepEqual(d.topics, ['t']);
   assert.equal(d.version, 1);
   // null user data, and v0 bytes without a user data field at all
@@ -28,26 +34,60 @@ test('subscription bytes: v0 equals kafkajs MemberMetadata; decodes kafkajs byte
 });
 
 test('subscription v1-v3 round trip (owned partitions, generation, rack)', () => {
-  const s = { version: 3, topics: ['x', 'y'], userData: null, ownedPartitions: [{ topic: 'x', partitions: [1, 3] }], generationId: 7, rackId: 'r1' };
+  const s = {
+    version: 3,
+    topics: ['x', 'y'],
+    userData: null,
+    ownedPartitions: [{ topic: 'x', partitions: [1, 3] }],
+    generationId: 7,
+    rackId: 'r1',
+  };
   assert.deepEqual(decodeSubscription(encodeSubscription(s)), s);
   const v1 = encodeSubscription({ version: 1, topics: ['x'], ownedPartitions: [{ topic: 'x', partitions: [2] }] });
-  assert.equal(v1.toString('hex'), '0001' + '00000001' + '000178' + 'ffffffff' + '00000001' + '000178' + '00000001' + '00000002');
+  assert.equal(
+    v1.toString('hex'),
+    '0001' + '00000001' + '000178' + 'ffffffff' + '00000001' + '000178' + '00000001' + '00000002',
+  );
 });
 
 test('assignment bytes: equal kafkajs MemberAssignment; decode kafkajs bytes; empty buffer = nothing assigned', () => {
-  const mine = encodeAssignment({ version: 0, partitions: [{ topic: 'a', partitions: [0, 2] }], userData: Buffer.alloc(0) });
-  const theirs = AssignerProtocol.MemberAssignment.encode({ version: 0, assignment: { a: [0, 2] }, userData: Buffer.alloc(0) });
+  const mine = encodeAssignment({
+    version: 0,
+    partitions: [{ topic: 'a', partitions: [0, 2] }],
+    userData: Buffer.alloc(0),
+  });
+  const theirs = AssignerProtocol.MemberAssignment.encode({
+    version: 0,
+    assignment: { a: [0, 2] },
+    userData: Buffer.alloc(0),
+  });
   assert.deepEqual(mine, theirs);
-  const d = decodeAssignment(AssignerProtocol.MemberAssignment.encode({ version: 1, assignment: { a: [1], b: [0, 4] }, userData: Buffer.from('u') }));
-  assert.deepEqual(d, { version: 1, partitions: [{ topic: 'a', partitions: [1] }, { topic: 'b', partitions: [0, 4] }], userData: Buffer.from('u') });
+  const d = decodeAssignment(
+    AssignerProtocol.MemberAssignment.encode({
+      version: 1,
+      assignment: { a: [1], b: [0, 4] },
+      userData: Buffer.from('u'),
+    }),
+  );
+  assert.deepEqual(d, {
+    version: 1,
+    partitions: [
+      { topic: 'a', partitions: [1] },
+      { topic: 'b', partitions: [0, 4] },
+    ],
+    userData: Buffer.from('u'),
+  });
   // and kafkajs reads ours
-  const back = AssignerProtocol.MemberAssignment.decode(encodeAssignment({ partitions: [{ topic: 't', partitions: [3, 1] }] }));
+  const back = AssignerProtocol.MemberAssignment.decode(
+    encodeAssignment({ partitions: [{ topic: 't', partitions: [3, 1] }] }),
+  );
   assert.deepEqual(back!.assignment, { t: [3, 1] });
   assert.deepEqual(decodeAssignment(Buffer.alloc(0)).partitions, []);
   assert.throws(() => decodeAssignment(Buffer.from('000000000001', 'hex')), /truncated/);
 });
 
-const plain = (m: Map<string, Map<string, number[]>>) => Object.fromEntries([...m].map(([k, v]) => [k, Object.fromEntries(v)]));
+const plain = (m: Map<string, Map<string, number[]>>) =>
+  Object.fromEntries([...m].map(([k, v]) => [k, Object.fromEntries(v)]));
 
 test('range assignor: contiguous runs per topic, the first members get the extra partitions, only subscribers', () => {
   const members = [
@@ -65,9 +105,32 @@ test('range assignor: contiguous runs per topic, the first members get the extra
     c: { t: [5, 6], u: [1] },
   });
   // more members than partitions: the last ones get nothing
-  assert.deepEqual(plain(rangeAssign([{ memberId: 'x', topics: ['u'] }, { memberId: 'y', topics: ['u'] }, { memberId: 'z', topics: ['u'] }], parts)), { x: { u: [0] }, y: { u: [1] }, z: {} });
+  assert.deepEqual(
+    plain(
+      rangeAssign(
+        [
+          { memberId: 'x', topics: ['u'] },
+          { memberId: 'y', topics: ['u'] },
+          { memberId: 'z', topics: ['u'] },
+        ],
+        parts,
+      ),
+    ),
+    { x: { u: [0] }, y: { u: [1] }, z: {} },
+  );
   // static members are ordered by instance id
-  assert.deepEqual(plain(rangeAssign([{ memberId: 'a', groupInstanceId: 'i2', topics: ['u'] }, { memberId: 'b', groupInstanceId: 'i1', topics: ['u'] }], parts)), { a: { u: [1] }, b: { u: [0] } });
+  assert.deepEqual(
+    plain(
+      rangeAssign(
+        [
+          { memberId: 'a', groupInstanceId: 'i2', topics: ['u'] },
+          { memberId: 'b', groupInstanceId: 'i1', topics: ['u'] },
+        ],
+        parts,
+      ),
+    ),
+    { a: { u: [1] }, b: { u: [0] } },
+  );
 });
 
 test('round-robin assignor: partitions dealt in turn, skipping non-subscribers', () => {
@@ -75,10 +138,21 @@ test('round-robin assignor: partitions dealt in turn, skipping non-subscribers',
     ['t', [0, 1, 2, 3]],
     ['u', [0, 1]],
   ]);
-  assert.deepEqual(plain(roundRobinAssign([{ memberId: 'b', topics: ['t', 'u'] }, { memberId: 'a', topics: ['t'] }], parts)), {
-    a: { t: [0, 2] },
-    b: { t: [1, 3], u: [0, 1] },
-  });
+  assert.deepEqual(
+    plain(
+      roundRobinAssign(
+        [
+          { memberId: 'b', topics: ['t', 'u'] },
+          { memberId: 'a', topics: ['t'] },
+        ],
+        parts,
+      ),
+    ),
+    {
+      a: { t: [0, 2] },
+      b: { t: [1, 3], u: [0, 1] },
+    },
+  );
 });
 
 // ------------------------------------------------------------ against a broker
@@ -117,7 +191,10 @@ test('GroupConsumer: join, rebalance on a second member (heartbeat -> rejoin), g
 
     const joining2 = m2.join();
     // m2's JoinGroup has reached the coordinator once the group is rebalancing; m1's next heartbeat says so
-    await until('the group to rebalance for m2', async () => (await c1.describeGroup('gc-g')).groupState === 'PreparingRebalance');
+    await until(
+      'the group to rebalance for m2',
+      async () => (await c1.describeGroup('gc-g')).groupState === 'PreparingRebalance',
+    );
     await m1.heartbeatOnce();
     assert.equal(m1.rejoinNeeded, true, 'a heartbeat during the rebalance asks m1 to rejoin');
     // before rejoining, a member may still commit in its generation (as a revoking consumer does)
@@ -133,14 +210,19 @@ test('GroupConsumer: join, rebalance on a second member (heartbeat -> rejoin), g
     const g = await c1.describeGroup('gc-g');
     assert.equal(g.groupState, 'Stable');
     assert.equal(g.protocolType, 'consumer');
-    const byMember = new Map(g.members.map((m: any) => [m.memberId, decodeAssignment(m.memberAssignment).partitions[0].partitions.sort()]));
+    const byMember = new Map(
+      g.members.map((m: any) => [m.memberId, decodeAssignment(m.memberAssignment).partitions[0].partitions.sort()]),
+    );
     assert.deepEqual(byMember.get(m1.memberId), m1.partitionsOf('gc-t'));
     assert.deepEqual(decodeSubscription(g.members[0].memberMetadata).topics, ['gc-t']);
 
     const mine = m2.partitionsOf('gc-t');
     assert.equal(await m2.commit(mine.map((p) => ({ topic: 'gc-t', partition: p, offset: 10 + p }))), true);
     const committed = await m2.committed('gc-t', mine);
-    assert.deepEqual([...committed.values()], mine.map((p) => 10 + p));
+    assert.deepEqual(
+      [...committed.values()],
+      mine.map((p) => 10 + p),
+    );
 
     // m2 leaves: m1 is told to rejoin and gets everything
     await m2.close(); // its LeaveGroup is answered: the rebalance has begun

@@ -131,24 +131,39 @@ test('override values may contain "="', () => {
   const c = load(['cluster.id=abc', 'advertised.listeners=PLAINTEXT://example.com:9092']);
   assert.equal(c.clusterId, 'abc');
   assert.equal(c.advertisedListeners[0].host, 'example.com');
-  assert.match(configError(() => load(['novalue'])), /override 'novalue' is not of the form key=value/);
+  assert.match(
+    configError(() => load(['novalue'])),
+    /override 'novalue' is not of the form key=value/,
+  );
 });
 
 test('retention precedence: ms over minutes over hours; -1 is unlimited', () => {
   assert.equal(load({ 'log.retention.hours': '2' }).logRetentionMs, 2 * 3_600_000);
   assert.equal(load({ 'log.retention.hours': '2', 'log.retention.minutes': '5' }).logRetentionMs, 5 * 60_000);
-  assert.equal(load({ 'log.retention.hours': '2', 'log.retention.minutes': '5', 'log.retention.ms': '1234' }).logRetentionMs, 1234);
+  assert.equal(
+    load({ 'log.retention.hours': '2', 'log.retention.minutes': '5', 'log.retention.ms': '1234' }).logRetentionMs,
+    1234,
+  );
   assert.equal(load({ 'log.retention.ms': '-1' }).logRetentionMs, -1);
   assert.equal(load({ 'log.retention.hours': '-1' }).logRetentionMs, -1);
-  assert.match(configError(() => load({ 'log.retention.ms': '0' })), /'log.retention.ms'/);
-  assert.match(configError(() => load({ 'log.retention.minutes': '0' })), /'log.retention.minutes'/);
+  assert.match(
+    configError(() => load({ 'log.retention.ms': '0' })),
+    /'log.retention.ms'/,
+  );
+  assert.match(
+    configError(() => load({ 'log.retention.minutes': '0' })),
+    /'log.retention.minutes'/,
+  );
 });
 
 test('roll and flush settings', () => {
   assert.equal(load({ 'log.roll.hours': '1' }).logSegmentMs, 3_600_000);
   assert.equal(load({ 'log.roll.hours': '1', 'log.roll.ms': '500' }).logSegmentMs, 500);
   assert.equal(load({ 'log.flush.interval.ms': '1000' }).logFlushIntervalMs, 1000);
-  assert.equal(load({ 'log.flush.interval.messages': '9223372036854775807' }).logFlushIntervalMessages, Number.MAX_SAFE_INTEGER);
+  assert.equal(
+    load({ 'log.flush.interval.messages': '9223372036854775807' }).logFlushIntervalMessages,
+    Number.MAX_SAFE_INTEGER,
+  );
 });
 
 test('listeners: parsing, empty host, IPv6, controller listeners, advertised', () => {
@@ -159,20 +174,43 @@ test('listeners: parsing, empty host, IPv6, controller listeners, advertised', (
     'advertised.listeners': 'PLAINTEXT://broker1:19092',
   });
   assert.deepEqual(c.listeners, [{ name: 'PLAINTEXT', host: '0.0.0.0', port: 9092, securityProtocol: 'PLAINTEXT' }]);
-  assert.deepEqual(c.advertisedListeners, [{ name: 'PLAINTEXT', host: 'broker1', port: 19092, securityProtocol: 'PLAINTEXT' }]);
-  assert.deepEqual(load({ listeners: 'internal://[::1]:0', 'listener.security.protocol.map': 'INTERNAL:PLAINTEXT' }).listeners, [
-    { name: 'INTERNAL', host: '::1', port: 0, securityProtocol: 'PLAINTEXT' },
+  assert.deepEqual(c.advertisedListeners, [
+    { name: 'PLAINTEXT', host: 'broker1', port: 19092, securityProtocol: 'PLAINTEXT' },
   ]);
+  assert.deepEqual(
+    load({ listeners: 'internal://[::1]:0', 'listener.security.protocol.map': 'INTERNAL:PLAINTEXT' }).listeners,
+    [{ name: 'INTERNAL', host: '::1', port: 0, securityProtocol: 'PLAINTEXT' }],
+  );
   // only the first client listener would be opened: refused rather than silently dropped
   assert.match(
-    configError(() => load({ listeners: 'PLAINTEXT://:9092,INTERNAL://:9094', 'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,INTERNAL:PLAINTEXT' })),
+    configError(() =>
+      load({
+        listeners: 'PLAINTEXT://:9092,INTERNAL://:9094',
+        'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,INTERNAL:PLAINTEXT',
+      }),
+    ),
     /'listeners': Samsa serves one client listener, not 2 \(PLAINTEXT, INTERNAL\); keep one/,
   );
-  assert.match(configError(() => load({ listeners: 'localhost:9092' })), /property 'listeners': expected NAME:\/\/host:port/);
-  assert.match(configError(() => load({ listeners: 'FOO://h:1' })), /FOO has no entry in listener.security.protocol.map/);
-  assert.match(configError(() => load({ listeners: 'SSL://h:1' })), /security protocol SSL, but Samsa has no TLS/);
-  assert.match(configError(() => load({ listeners: 'PLAINTEXT://h:70000' })), /out of range/);
-  assert.match(configError(() => load({ 'advertised.listeners': 'PLAINTEXT://0.0.0.0:9092' })), /non-routable/);
+  assert.match(
+    configError(() => load({ listeners: 'localhost:9092' })),
+    /property 'listeners': expected NAME:\/\/host:port/,
+  );
+  assert.match(
+    configError(() => load({ listeners: 'FOO://h:1' })),
+    /FOO has no entry in listener.security.protocol.map/,
+  );
+  assert.match(
+    configError(() => load({ listeners: 'SSL://h:1' })),
+    /security protocol SSL, but Samsa has no TLS/,
+  );
+  assert.match(
+    configError(() => load({ listeners: 'PLAINTEXT://h:70000' })),
+    /out of range/,
+  );
+  assert.match(
+    configError(() => load({ 'advertised.listeners': 'PLAINTEXT://0.0.0.0:9092' })),
+    /non-routable/,
+  );
 });
 
 test('a stock KRaft server.properties loads', () => {
@@ -211,9 +249,18 @@ test('a stock KRaft server.properties loads', () => {
 });
 
 test('unknown property: one line, with a suggestion', () => {
-  assert.equal(configError(() => load({ 'log.dirz': '/x' })), "unknown property 'log.dirz' (did you mean 'log.dirs'?)");
-  assert.equal(configError(() => load({ 'completely.made.up.thing': '1' })), "unknown property 'completely.made.up.thing'");
-  assert.match(configError(() => load({ 'retention.ms': '1' })), /is a topic config/);
+  assert.equal(
+    configError(() => load({ 'log.dirz': '/x' })),
+    "unknown property 'log.dirz' (did you mean 'log.dirs'?)",
+  );
+  assert.equal(
+    configError(() => load({ 'completely.made.up.thing': '1' })),
+    "unknown property 'completely.made.up.thing'",
+  );
+  assert.match(
+    configError(() => load({ 'retention.ms': '1' })),
+    /is a topic config/,
+  );
 });
 
 test('invalid values name the property and the problem; file errors carry the line', () => {
@@ -221,12 +268,30 @@ test('invalid values name the property and the problem; file errors carry the li
     configError(() => load({ 'num.partitions': 'abc' })),
     "invalid value 'abc' for property 'num.partitions': expected an int (whole number)",
   );
-  assert.match(configError(() => load({ 'num.partitions': '0' })), /'num.partitions': must be at least 1/);
-  assert.match(configError(() => load({ 'auto.create.topics.enable': 'yes' })), /expected true or false/);
-  assert.match(configError(() => load({ 'message.max.bytes': '3000000000' })), /out of range for type INT/);
-  assert.match(configError(() => load({ 'log.cleanup.policy': 'delete,shred' })), /'shred' is not one of delete, compact/);
-  assert.match(configError(() => load({ 'log.message.timestamp.type': 'Now' })), /must be one of CreateTime, LogAppendTime/);
-  assert.match(configError(() => load({ 'node.id': '2', 'broker.id': '3' })), /'broker.id'.*differs from node.id 2/);
+  assert.match(
+    configError(() => load({ 'num.partitions': '0' })),
+    /'num.partitions': must be at least 1/,
+  );
+  assert.match(
+    configError(() => load({ 'auto.create.topics.enable': 'yes' })),
+    /expected true or false/,
+  );
+  assert.match(
+    configError(() => load({ 'message.max.bytes': '3000000000' })),
+    /out of range for type INT/,
+  );
+  assert.match(
+    configError(() => load({ 'log.cleanup.policy': 'delete,shred' })),
+    /'shred' is not one of delete, compact/,
+  );
+  assert.match(
+    configError(() => load({ 'log.message.timestamp.type': 'Now' })),
+    /must be one of CreateTime, LogAppendTime/,
+  );
+  assert.match(
+    configError(() => load({ 'node.id': '2', 'broker.id': '3' })),
+    /'broker.id'.*differs from node.id 2/,
+  );
   assert.match(
     configError(() => load({ 'group.min.session.timeout.ms': '10', 'group.max.session.timeout.ms': '5' })),
     /group.min.session.timeout.ms/,
@@ -236,7 +301,10 @@ test('invalid values name the property and the problem; file errors carry the li
     configError(() => loadBrokerConfig({ file })),
     "server.properties:3: unknown property 'num.partitons' (did you mean 'num.partitions'?)",
   );
-  assert.match(configError(() => loadBrokerConfig({ file: '/nonexistent/x.properties' })), /cannot read config file '\/nonexistent\/x.properties': no such file/);
+  assert.match(
+    configError(() => loadBrokerConfig({ file: '/nonexistent/x.properties' })),
+    /cannot read config file '\/nonexistent\/x.properties': no such file/,
+  );
 });
 
 test('broker.id alone sets the node id', () => {

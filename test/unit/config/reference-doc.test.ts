@@ -12,7 +12,15 @@ test('docs/configuration.md is generated from the current property tables', () =
 
 test('the reference lists the properties users know', () => {
   const md = renderConfigReference();
-  for (const name of ['node.id', 'listeners', 'log.dirs', 'log.retention.hours', 'message.max.bytes', 'retention.ms', 'cleanup.policy']) {
+  for (const name of [
+    'node.id',
+    'listeners',
+    'log.dirs',
+    'log.retention.hours',
+    'message.max.bytes',
+    'retention.ms',
+    'cleanup.policy',
+  ]) {
     assert.ok(md.includes(`\`${name}\``), `${name} is documented`);
   }
 });
@@ -27,7 +35,8 @@ function row(md: string, name: string): string[] {
 test('every broker property says whether it is enforced, ignored, stored only or refused, and its update mode', () => {
   const md = renderConfigReference();
   assert.match(md, /\| property \| type \| default \| effect \| update mode \| description \|/);
-  const effects = /^(enforced|enforced; runtime changes apply at once|enforced; runtime changes apply from the next start|ignored \(no effect\)|stored only \(dynamic, nothing to reconfigure\)|refused unless .*)(; sensitive \(never shown\))?$/;
+  const effects =
+    /^(enforced|enforced; runtime changes apply at once|enforced; runtime changes apply from the next start|ignored \(no effect\)|stored only \(dynamic, nothing to reconfigure\)|refused unless .*)(; sensitive \(never shown\))?$/;
   const section = md.slice(md.indexOf('## Broker properties'), md.indexOf('## Topic configs'));
   const rows = section.split('\n').filter((l) => l.startsWith('| `'));
   assert.ok(rows.length > 100);
@@ -36,11 +45,23 @@ test('every broker property says whether it is enforced, ignored, stored only or
     assert.match(cells[3], effects, l);
     assert.match(cells[4], /^(read-only|per-broker|cluster-wide)$/, l);
   }
-  assert.deepEqual(row(md, 'log.cleaner.threads').slice(3, 5), ['stored only (dynamic, nothing to reconfigure)', 'cluster-wide']);
-  assert.deepEqual(row(md, 'sasl.kerberos.min.time.before.relogin').slice(3, 5), ['stored only (dynamic, nothing to reconfigure)', 'per-broker']);
-  assert.deepEqual(row(md, 'log.retention.ms').slice(3, 5), ['enforced; runtime changes apply at once', 'cluster-wide']);
+  assert.deepEqual(row(md, 'log.cleaner.threads').slice(3, 5), [
+    'stored only (dynamic, nothing to reconfigure)',
+    'cluster-wide',
+  ]);
+  assert.deepEqual(row(md, 'sasl.kerberos.min.time.before.relogin').slice(3, 5), [
+    'stored only (dynamic, nothing to reconfigure)',
+    'per-broker',
+  ]);
+  assert.deepEqual(row(md, 'log.retention.ms').slice(3, 5), [
+    'enforced; runtime changes apply at once',
+    'cluster-wide',
+  ]);
   assert.deepEqual(row(md, 'node.id').slice(3, 5), ['enforced', 'read-only']);
-  assert.deepEqual(row(md, 'num.io.threads').slice(3, 5), ['stored only (dynamic, nothing to reconfigure)', 'cluster-wide']);
+  assert.deepEqual(row(md, 'num.io.threads').slice(3, 5), [
+    'stored only (dynamic, nothing to reconfigure)',
+    'cluster-wide',
+  ]);
   assert.deepEqual(row(md, 'socket.send.buffer.bytes').slice(3, 5), ['ignored (no effect)', 'read-only']);
   assert.match(row(md, 'authorizer.class.name')[3], /^refused unless empty/);
   assert.match(row(md, 'password.encoder.secret')[3], /sensitive \(never shown\)/);

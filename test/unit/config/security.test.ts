@@ -33,7 +33,10 @@ test('SASL_PLAINTEXT, SASL_SSL and SSL listeners stop startup', () => {
 });
 
 test('a listener mapped to a secure protocol by listener.security.protocol.map stops startup', () => {
-  const m = refusal({ listeners: 'CLIENT://127.0.0.1:9092', 'listener.security.protocol.map': 'CLIENT:SASL_PLAINTEXT' });
+  const m = refusal({
+    listeners: 'CLIENT://127.0.0.1:9092',
+    'listener.security.protocol.map': 'CLIENT:SASL_PLAINTEXT',
+  });
   assert.match(m, /CLIENT/);
   assert.match(m, /SASL_PLAINTEXT/);
   const adv = refusal({
@@ -47,7 +50,8 @@ test('secure protocols in the map for listeners that are not used are fine (stoc
   const c = load({
     listeners: 'PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093',
     'controller.listener.names': 'CONTROLLER',
-    'listener.security.protocol.map': 'CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL',
+    'listener.security.protocol.map':
+      'CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL',
   });
   assert.equal(c.listeners[0].securityProtocol, 'PLAINTEXT');
 });
@@ -96,5 +100,6 @@ test('harmless values and tuning-only settings are accepted and listed as ignore
     'sasl.kerberos.min.time.before.relogin': '60000',
     'sasl.login.refresh.window.factor': '0.8',
   });
-  for (const k of ['sasl.kerberos.min.time.before.relogin', 'sasl.login.refresh.window.factor']) assert.ok(c.ignored.includes(k), k);
+  for (const k of ['sasl.kerberos.min.time.before.relogin', 'sasl.login.refresh.window.factor'])
+    assert.ok(c.ignored.includes(k), k);
 });

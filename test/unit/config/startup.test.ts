@@ -22,7 +22,10 @@ const ignoredLines = (lines: any[]) => lines.filter((l) => /without effect/.test
 
 test('the ignored properties that were set are listed in one log line at start', async () => {
   const { logger, lines } = capture();
-  const b = await startBroker({ logger, overrides: { 'num.io.threads': '4', 'socket.send.buffer.bytes': '1000', 'log.retention.ms': '1000' } });
+  const b = await startBroker({
+    logger,
+    overrides: { 'num.io.threads': '4', 'socket.send.buffer.bytes': '1000', 'log.retention.ms': '1000' },
+  });
   await b.close();
   const found = ignoredLines(lines);
   assert.equal(found.length, 1, JSON.stringify(found));
@@ -44,14 +47,19 @@ test('ignored dynamic properties stored at runtime are listed at the next start'
     const first = await startBroker({ dataDir });
     const { KafkaClient } = await import('../../../src/client/client.ts');
     const c = new KafkaClient({ bootstrapServers: first.bootstrapServers, clientId: 'startup-test' });
-    const [r] = await c.incrementalAlterConfigs([{ type: 'broker', name: '1', configs: [{ name: 'log.cleaner.threads', value: '2' }] }]);
+    const [r] = await c.incrementalAlterConfigs([
+      { type: 'broker', name: '1', configs: [{ name: 'log.cleaner.threads', value: '2' }] },
+    ]);
     assert.equal(r.error, null);
     await c.close();
     await first.close();
     const { logger, lines } = capture();
     const second = await startBroker({ dataDir, logger });
     await second.close();
-    assert.deepEqual(ignoredLines(lines).map((l) => l.ignored), [['log.cleaner.threads']]);
+    assert.deepEqual(
+      ignoredLines(lines).map((l) => l.ignored),
+      [['log.cleaner.threads']],
+    );
   } finally {
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
@@ -59,15 +67,26 @@ test('ignored dynamic properties stored at runtime are listed at the next start'
 
 test('samsa start refuses a SASL_PLAINTEXT listener and security properties with one line', async () => {
   const cases: [string[], RegExp][] = [
-    [['listeners=SASL_PLAINTEXT://127.0.0.1:0'], /listener SASL_PLAINTEXT uses security protocol SASL_PLAINTEXT.*use a PLAINTEXT:\/\/ listener/],
+    [
+      ['listeners=SASL_PLAINTEXT://127.0.0.1:0'],
+      /listener SASL_PLAINTEXT uses security protocol SASL_PLAINTEXT.*use a PLAINTEXT:\/\/ listener/,
+    ],
     [['listeners=SSL://127.0.0.1:0'], /no TLS/],
-    [['authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer'], /'authorizer\.class\.name' cannot be honoured: .*ACLs.*remove it/],
+    [
+      ['authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer'],
+      /'authorizer\.class\.name' cannot be honoured: .*ACLs.*remove it/,
+    ],
     [['sasl.jaas.config=x required;'], /'sasl\.jaas\.config' cannot be honoured: .*SASL.*remove it/],
   ];
   for (const [overrides, expected] of cases) {
     let out = '';
     let err = '';
-    const args = ['start', ...overrides.flatMap((o) => ['--override', o]), '--override', `log.dirs=${path.join(os.tmpdir(), 'samsa-never-created')}`];
+    const args = [
+      'start',
+      ...overrides.flatMap((o) => ['--override', o]),
+      '--override',
+      `log.dirs=${path.join(os.tmpdir(), 'samsa-never-created')}`,
+    ];
     const code = await runCli(args, { stdout: (s) => (out += s), stderr: (s) => (err += s) });
     assert.equal(code, 1, overrides.join(' '));
     assert.equal(out, '');

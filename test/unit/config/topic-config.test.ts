@@ -21,8 +21,14 @@ test('validateTopicConfig', () => {
   assert.equal(validateTopicConfig('retention.ms', '1000'), null);
   assert.equal(validateTopicConfig('retention.ms', '-1'), null);
   assert.equal(validateTopicConfig('cleanup.policy', 'compact,delete'), null);
-  assert.equal(validateTopicConfig('retention.mz', '1'), "unknown topic config 'retention.mz' (did you mean 'retention.ms'?)");
-  assert.equal(validateTopicConfig('segment.bytes', '10'), "invalid value '10' for topic config 'segment.bytes': must be at least 14");
+  assert.equal(
+    validateTopicConfig('retention.mz', '1'),
+    "unknown topic config 'retention.mz' (did you mean 'retention.ms'?)",
+  );
+  assert.equal(
+    validateTopicConfig('segment.bytes', '10'),
+    "invalid value '10' for topic config 'segment.bytes': must be at least 14",
+  );
   assert.match(validateTopicConfig('min.cleanable.dirty.ratio', '1.5')!, /between 0 and 1/);
   assert.match(validateTopicConfig('compression.type', 'brotli')!, /must be one of/);
   assert.match(validateTopicConfig('max.message.bytes', 'x')!, /expected an int/);
@@ -59,7 +65,10 @@ test('static broker synonyms convert units and keep their order', () => {
 
 test('topic override beats dynamic and static broker values', () => {
   const b = broker({ 'log.retention.ms': '5000' });
-  const dyn = { perBroker: new Map([['log.retention.ms', '7000']]), clusterDefault: new Map([['log.retention.ms', '8000']]) };
+  const dyn = {
+    perBroker: new Map([['log.retention.ms', '7000']]),
+    clusterDefault: new Map([['log.retention.ms', '8000']]),
+  };
   const withOverride = byName(resolveTopicConfigs({ 'retention.ms': '1000' }, b, dyn), 'retention.ms');
   assert.equal(withOverride.value, '1000');
   assert.equal(withOverride.source, ConfigSource.DYNAMIC_TOPIC_CONFIG);
@@ -106,10 +115,14 @@ test('list and dynamic predicates; broker config validation', () => {
   assert.equal(isListConfig('retention.ms'), false);
   assert.equal(isDynamicBrokerConfig('log.retention.ms'), true);
   assert.equal(isDynamicBrokerConfig('node.id'), false);
-  const check = (resource: string, changes: Record<string, string | null>) => checkBrokerConfigChange(broker(), {}, resource, changes, false);
+  const check = (resource: string, changes: Record<string, string | null>) =>
+    checkBrokerConfigChange(broker(), {}, resource, changes, false);
   assert.equal(check('1', { 'log.retention.bytes': '10' }), null);
   assert.equal(check('', { 'log.retention.bytes': '10' }), null);
-  assert.deepEqual(check('1', { 'node.id': '3' }), { error: 'INVALID_REQUEST', message: 'Cannot update these configs dynamically: node.id' });
+  assert.deepEqual(check('1', { 'node.id': '3' }), {
+    error: 'INVALID_REQUEST',
+    message: 'Cannot update these configs dynamically: node.id',
+  });
   assert.equal(check('1', { 'log.retention.bytes': 'x' })?.error, 'INVALID_REQUEST');
   assert.match(check('1', { 'log.retention.bytes': 'x' })!.message, /expected a long/);
   assert.equal(check('1', { 'log.retention.bytez': '1' })?.error, 'INVALID_CONFIG');
@@ -119,11 +132,26 @@ test('list and dynamic predicates; broker config validation', () => {
   assert.match(check('1', { 'super.users': 'User:admin' })?.message ?? '', /Cannot update these configs dynamically/);
 });
 
-test('every broker property has Kafka\'s update mode', () => {
+test("every broker property has Kafka's update mode", () => {
   const list = describeBrokerConfigs(broker());
   const mode = (n: string) => (byName(list, n).readOnly ? 'read-only' : 'dynamic');
-  for (const n of ['node.id', 'log.dirs', 'log.retention.hours', 'log.roll.hours', 'group.max.size', 'advertised.listeners']) assert.equal(mode(n), 'read-only', n);
-  for (const n of ['log.retention.ms', 'log.cleaner.threads', 'num.io.threads', 'max.connections', 'listeners', 'sasl.kerberos.min.time.before.relogin']) {
+  for (const n of [
+    'node.id',
+    'log.dirs',
+    'log.retention.hours',
+    'log.roll.hours',
+    'group.max.size',
+    'advertised.listeners',
+  ])
+    assert.equal(mode(n), 'read-only', n);
+  for (const n of [
+    'log.retention.ms',
+    'log.cleaner.threads',
+    'num.io.threads',
+    'max.connections',
+    'listeners',
+    'sasl.kerberos.min.time.before.relogin',
+  ]) {
     assert.equal(mode(n), 'dynamic', n);
   }
 });
@@ -134,7 +162,12 @@ test('a sensitive property is never shown, not even in synonyms', () => {
   assert.equal(e.isSensitive, true);
   assert.equal(e.value, null);
   assert.ok(e.synonyms.length > 0 && e.synonyms.every((s) => s.value === null), JSON.stringify(e.synonyms));
-  assert.deepEqual(describeClusterDefaultConfigs({ clusterDefault: new Map([['log.cleaner.threads', '2']]) }).map((c) => [c.name, c.value, c.source]), [
-    ['log.cleaner.threads', '2', ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG],
-  ]);
+  assert.deepEqual(
+    describeClusterDefaultConfigs({ clusterDefault: new Map([['log.cleaner.threads', '2']]) }).map((c) => [
+      c.name,
+      c.value,
+      c.source,
+    ]),
+    [['log.cleaner.threads', '2', ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG]],
+  );
 });

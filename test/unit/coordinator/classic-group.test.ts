@@ -61,15 +61,41 @@ function stableGroup(s: GroupCoordinatorState, n: number, now = 0) {
     const g = s.groups.get('g')!;
     if (g.state === 'CompletingRebalance' && g.members.size === n) break;
     actions = [];
-    for (const id of [...g.members.keys()]) actions = actions.concat(s.join(joinArgs({ memberId: id }), nextToken++, now));
+    for (const id of [...g.members.keys()])
+      actions = actions.concat(s.join(joinArgs({ memberId: id }), nextToken++, now));
   }
   const g = s.groups.get('g')!;
   assert.equal(g.state, 'CompletingRebalance');
   ids = [...g.members.keys()];
   const leader = g.leaderId!;
   const assignments = ids.map((id) => ({ memberId: id, assignment: Buffer.from(`a-${id}`) }));
-  for (const id of ids.filter((x) => x !== leader)) s.sync({ groupId: 'g', generationId: g.generationId, memberId: id, groupInstanceId: null, protocolType: 'consumer', protocolName: 'range', assignments: [] }, nextToken++, now);
-  const out = s.sync({ groupId: 'g', generationId: g.generationId, memberId: leader, groupInstanceId: null, protocolType: 'consumer', protocolName: 'range', assignments }, nextToken++, now);
+  for (const id of ids.filter((x) => x !== leader))
+    s.sync(
+      {
+        groupId: 'g',
+        generationId: g.generationId,
+        memberId: id,
+        groupInstanceId: null,
+        protocolType: 'consumer',
+        protocolName: 'range',
+        assignments: [],
+      },
+      nextToken++,
+      now,
+    );
+  const out = s.sync(
+    {
+      groupId: 'g',
+      generationId: g.generationId,
+      memberId: leader,
+      groupInstanceId: null,
+      protocolType: 'consumer',
+      protocolName: 'range',
+      assignments,
+    },
+    nextToken++,
+    now,
+  );
   assert.equal(g.state, 'Stable');
   assert.equal([...syncs(out).values()].filter((r) => r.errorCode === ErrorCode.NONE).length, n);
   return { ids, leader, generation: g.generationId };
@@ -86,7 +112,19 @@ test('a single member joins, becomes leader, syncs and is Stable', () => {
   assert.equal(j.protocolName, 'range');
   const st = nextToken++;
   const r = syncs(
-    s.sync({ groupId: 'g', generationId: 1, memberId: j.memberId, groupInstanceId: null, protocolType: 'consumer', protocolName: 'range', assignments: [{ memberId: j.memberId, assignment: Buffer.from('A') }] }, st, 1),
+    s.sync(
+      {
+        groupId: 'g',
+        generationId: 1,
+        memberId: j.memberId,
+        groupInstanceId: null,
+        protocolType: 'consumer',
+        protocolName: 'range',
+        assignments: [{ memberId: j.memberId, assignment: Buffer.from('A') }],
+      },
+      st,
+      1,
+    ),
   ).get(st)!;
   assert.equal(r.errorCode, ErrorCode.NONE);
   assert.equal(r.assignment.toString(), 'A');
@@ -159,7 +197,22 @@ test('a session expiring while others wait in SyncGroup sends them back to rejoi
   assert.equal(g.state, 'CompletingRebalance');
   const follower = g.leaderId === a.memberId ? b.memberId : a.memberId;
   const sTok = nextToken++;
-  assert.deepEqual(s.sync({ groupId: 'g', generationId: g.generationId, memberId: follower, groupInstanceId: null, protocolType: null, protocolName: null, assignments: [] }, sTok, 3), []);
+  assert.deepEqual(
+    s.sync(
+      {
+        groupId: 'g',
+        generationId: g.generationId,
+        memberId: follower,
+        groupInstanceId: null,
+        protocolType: null,
+        protocolName: null,
+        assignments: [],
+      },
+      sTok,
+      3,
+    ),
+    [],
+  );
   const leader = g.leaderId!;
   // the leader goes silent: its session (joined at t=2, 1000 ms) expires first
   const actions = s.tick(2 + 1000);
@@ -194,7 +247,19 @@ test('a static member restarting rejoins without a rebalance; the old incarnatio
   const s = new GroupCoordinatorState(config);
   const t = nextToken++;
   const first = joins(s.join(joinArgs({ groupInstanceId: 'i-1' }), t, 0)).get(t)!;
-  s.sync({ groupId: 'g', generationId: 1, memberId: first.memberId, groupInstanceId: 'i-1', protocolType: 'consumer', protocolName: 'range', assignments: [{ memberId: first.memberId, assignment: Buffer.from('P0') }] }, nextToken++, 1);
+  s.sync(
+    {
+      groupId: 'g',
+      generationId: 1,
+      memberId: first.memberId,
+      groupInstanceId: 'i-1',
+      protocolType: 'consumer',
+      protocolName: 'range',
+      assignments: [{ memberId: first.memberId, assignment: Buffer.from('P0') }],
+    },
+    nextToken++,
+    1,
+  );
   const g = s.groups.get('g')!;
   assert.equal(g.state, 'Stable');
   const t2 = nextToken++;
@@ -204,7 +269,21 @@ test('a static member restarting rejoins without a rebalance; the old incarnatio
   assert.equal(again.generationId, 1, 'same generation: no rebalance');
   assert.equal(g.state, 'Stable');
   const st = nextToken++;
-  const got = syncs(s.sync({ groupId: 'g', generationId: 1, memberId: again.memberId, groupInstanceId: 'i-1', protocolType: null, protocolName: null, assignments: [] }, st, 51)).get(st)!;
+  const got = syncs(
+    s.sync(
+      {
+        groupId: 'g',
+        generationId: 1,
+        memberId: again.memberId,
+        groupInstanceId: 'i-1',
+        protocolType: null,
+        protocolName: null,
+        assignments: [],
+      },
+      st,
+      51,
+    ),
+  ).get(st)!;
   assert.equal(got.assignment.toString(), 'P0', 'keeps its assignment');
   assert.equal(s.heartbeat('g', first.memberId, 'i-1', 1, 52), ErrorCode.FENCED_INSTANCE_ID);
 });
@@ -224,24 +303,64 @@ test('the initial rebalance delay gathers members of a new group into one genera
 
 test('offset commits: simple consumers, members of the current generation, and fencing', () => {
   const s = new GroupCoordinatorState(config);
-  const simple = s.commitOffsets({ groupId: 'solo', generationId: -1, memberId: '', groupInstanceId: null, offsets: [{ topic: 't', partition: 0, offset: 5, leaderEpoch: -1, metadata: null }] }, 1);
+  const simple = s.commitOffsets(
+    {
+      groupId: 'solo',
+      generationId: -1,
+      memberId: '',
+      groupInstanceId: null,
+      offsets: [{ topic: 't', partition: 0, offset: 5, leaderEpoch: -1, metadata: null }],
+    },
+    1,
+  );
   assert.equal(simple.errorCode, ErrorCode.NONE);
   for (const r of simple.records) s.applyOffset(r);
   assert.equal(s.fetchOffsets('solo', [{ topic: 't', partitions: [0, 1] }])[0].partitions[0].value?.offset, 5);
   assert.equal(s.fetchOffsets('solo', [{ topic: 't', partitions: [0, 1] }])[0].partitions[1].value, null);
 
   const { ids, generation } = stableGroup(s, 1);
-  const ok = s.commitOffsets({ groupId: 'g', generationId: generation, memberId: ids[0], groupInstanceId: null, offsets: [{ topic: 't', partition: 1, offset: 9, leaderEpoch: 0, metadata: 'm' }] }, 5);
+  const ok = s.commitOffsets(
+    {
+      groupId: 'g',
+      generationId: generation,
+      memberId: ids[0],
+      groupInstanceId: null,
+      offsets: [{ topic: 't', partition: 1, offset: 9, leaderEpoch: 0, metadata: 'm' }],
+    },
+    5,
+  );
   assert.equal(ok.errorCode, ErrorCode.NONE);
-  assert.equal(s.commitOffsets({ groupId: 'g', generationId: generation + 1, memberId: ids[0], groupInstanceId: null, offsets: [] }, 5).errorCode, ErrorCode.ILLEGAL_GENERATION);
-  assert.equal(s.commitOffsets({ groupId: 'g', generationId: generation, memberId: 'x', groupInstanceId: null, offsets: [] }, 5).errorCode, ErrorCode.UNKNOWN_MEMBER_ID);
-  assert.equal(s.commitOffsets({ groupId: 'g', generationId: -1, memberId: '', groupInstanceId: null, offsets: [] }, 5).errorCode, ErrorCode.UNKNOWN_MEMBER_ID);
+  assert.equal(
+    s.commitOffsets(
+      { groupId: 'g', generationId: generation + 1, memberId: ids[0], groupInstanceId: null, offsets: [] },
+      5,
+    ).errorCode,
+    ErrorCode.ILLEGAL_GENERATION,
+  );
+  assert.equal(
+    s.commitOffsets({ groupId: 'g', generationId: generation, memberId: 'x', groupInstanceId: null, offsets: [] }, 5)
+      .errorCode,
+    ErrorCode.UNKNOWN_MEMBER_ID,
+  );
+  assert.equal(
+    s.commitOffsets({ groupId: 'g', generationId: -1, memberId: '', groupInstanceId: null, offsets: [] }, 5).errorCode,
+    ErrorCode.UNKNOWN_MEMBER_ID,
+  );
   assert.equal(s.deleteGroup('g', 6).errorCode, ErrorCode.NON_EMPTY_GROUP);
 });
 
 test('offsets of an empty group expire after the retention; a live group keeps them', () => {
   const s = new GroupCoordinatorState({ ...config, offsetsRetentionMs: 1000 });
-  const c = s.commitOffsets({ groupId: 'solo', generationId: -1, memberId: '', groupInstanceId: null, offsets: [{ topic: 't', partition: 0, offset: 1, leaderEpoch: -1, metadata: null }] }, 0);
+  const c = s.commitOffsets(
+    {
+      groupId: 'solo',
+      generationId: -1,
+      memberId: '',
+      groupInstanceId: null,
+      offsets: [{ topic: 't', partition: 0, offset: 1, leaderEpoch: -1, metadata: null }],
+    },
+    0,
+  );
   for (const r of c.records) s.applyOffset(r);
   assert.deepEqual(s.expireOffsets(999), []);
   const expired = s.expireOffsets(1000);
@@ -255,7 +374,16 @@ test('an empty group whose offsets expired is removed; one with offsets left sta
   const j = joins(s.join(joinArgs({ groupId: 'gone' }), t, 0)).get(t)!;
   s.leave('gone', [{ memberId: j.memberId, groupInstanceId: null }], 1);
   assert.equal(s.groups.get('gone')?.state, 'Empty');
-  const c = s.commitOffsets({ groupId: 'kept', generationId: -1, memberId: '', groupInstanceId: null, offsets: [{ topic: 't', partition: 0, offset: 1, leaderEpoch: -1, metadata: null }] }, 5000);
+  const c = s.commitOffsets(
+    {
+      groupId: 'kept',
+      generationId: -1,
+      memberId: '',
+      groupInstanceId: null,
+      offsets: [{ topic: 't', partition: 0, offset: 1, leaderEpoch: -1, metadata: null }],
+    },
+    5000,
+  );
   for (const r of c.records) s.applyOffset(r);
   assert.deepEqual(s.expireEmptyGroups(6000), ['gone']);
   assert.equal(s.groups.has('gone'), false);
@@ -278,13 +406,32 @@ test('the leader re-sending its JoinGroup while the group awaits its SyncGroup g
   assert.equal([...first.values()].find((r) => r.memberId === leader)!.members.length, 2);
   // The follower waits in SyncGroup; the leader's JoinGroup answer is lost and it joins again, same protocols.
   const fTok = nextToken++;
-  assert.deepEqual(s.sync({ groupId: 'g', generationId: generation, memberId: follower, groupInstanceId: null, protocolType: 'consumer', protocolName: 'range', assignments: [] }, fTok, 3), []);
+  assert.deepEqual(
+    s.sync(
+      {
+        groupId: 'g',
+        generationId: generation,
+        memberId: follower,
+        groupInstanceId: null,
+        protocolType: 'consumer',
+        protocolName: 'range',
+        assignments: [],
+      },
+      fTok,
+      3,
+    ),
+    [],
+  );
   const tL = nextToken++;
   const again = joins(s.join(joinArgs({ memberId: leader }), tL, 4)).get(tL)!;
   assert.equal(again.errorCode, ErrorCode.NONE);
   assert.equal(again.generationId, generation);
   assert.equal(again.leader, leader);
-  assert.equal(again.skipAssignment, false, 'the leader must compute the assignment (skipAssignment is for a static leader rejoining a Stable group)');
+  assert.equal(
+    again.skipAssignment,
+    false,
+    'the leader must compute the assignment (skipAssignment is for a static leader rejoining a Stable group)',
+  );
   assert.deepEqual(again.members.map((m) => m.memberId).sort(), [leader, follower].sort());
   // A follower re-sending its JoinGroup gets the generation without the members.
   const tF = nextToken++;
@@ -292,8 +439,24 @@ test('the leader re-sending its JoinGroup while the group awaits its SyncGroup g
   assert.equal(fAgain.generationId, generation);
   assert.deepEqual(fAgain.members, []);
   const lTok = nextToken++;
-  const out = syncs(s.sync({ groupId: 'g', generationId: generation, memberId: leader, groupInstanceId: null, protocolType: 'consumer', protocolName: 'range',
-    assignments: [{ memberId: leader, assignment: Buffer.from('L') }, { memberId: follower, assignment: Buffer.from('F') }] }, lTok, 6));
+  const out = syncs(
+    s.sync(
+      {
+        groupId: 'g',
+        generationId: generation,
+        memberId: leader,
+        groupInstanceId: null,
+        protocolType: 'consumer',
+        protocolName: 'range',
+        assignments: [
+          { memberId: leader, assignment: Buffer.from('L') },
+          { memberId: follower, assignment: Buffer.from('F') },
+        ],
+      },
+      lTok,
+      6,
+    ),
+  );
   assert.equal(g.state, 'Stable');
   assert.equal(out.get(lTok)!.assignment.toString(), 'L');
   assert.equal(out.get(fTok)!.assignment.toString(), 'F');

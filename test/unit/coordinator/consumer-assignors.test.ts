@@ -6,11 +6,20 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { rangeAssignor, uniformAssignor, type AssignorMember } from '../../../src/coordinator/group/consumer/assignors.ts';
+import {
+  rangeAssignor,
+  uniformAssignor,
+  type AssignorMember,
+} from '../../../src/coordinator/group/consumer/assignors.ts';
 import { countPartitions, toWire } from '../../../src/coordinator/group/consumer/assignment.ts';
 import type { Assignment } from '../../../src/coordinator/group/consumer/types.ts';
 
-function member(memberId: string, topicIds: string[], current: Assignment = new Map(), instanceId: string | null = null): AssignorMember {
+function member(
+  memberId: string,
+  topicIds: string[],
+  current: Assignment = new Map(),
+  instanceId: string | null = null,
+): AssignorMember {
   return { memberId, instanceId, rackId: null, topicIds: new Set(topicIds), current };
 }
 
@@ -38,7 +47,10 @@ function assertCovers(out: Map<string, Assignment>, topics: Map<string, { partit
 
 test('range: contiguous ranges per topic, the first members take the extra partitions', () => {
   const topics = topicsOf({ a: 7, b: 2 });
-  const out = rangeAssignor.assign({ members: [member('m3', ['a', 'b']), member('m1', ['a', 'b']), member('m2', ['a'])], topics });
+  const out = rangeAssignor.assign({
+    members: [member('m3', ['a', 'b']), member('m1', ['a', 'b']), member('m2', ['a'])],
+    topics,
+  });
   assert.deepEqual(toWire(out.get('m1')!), [
     { topicId: 'a', partitions: [0, 1, 2] },
     { topicId: 'b', partitions: [0] },
@@ -76,7 +88,10 @@ test('uniform: a new member takes only what balance requires; the others keep th
 
 test('uniform: heterogeneous subscriptions only get subscribed topics', () => {
   const topics = topicsOf({ a: 3, b: 3 });
-  const out = uniformAssignor.assign({ members: [member('m1', ['a']), member('m2', ['a', 'b']), member('m3', ['b'])], topics });
+  const out = uniformAssignor.assign({
+    members: [member('m1', ['a']), member('m2', ['a', 'b']), member('m3', ['b'])],
+    topics,
+  });
   assertCovers(out, topics);
   assert.deepEqual([...out.get('m1')!.keys()], ['a']);
   assert.deepEqual([...out.get('m3')!.keys()], ['b']);
@@ -106,7 +121,11 @@ const groupArb = fc
     });
     // Previous owners never overlap in a real target; drop duplicates.
     const seen = new Set<string>();
-    for (const m of ms) for (const [t, ps] of m.current) for (const p of [...ps]) if (seen.has(`${t}:${p}`)) ps.delete(p); else seen.add(`${t}:${p}`);
+    for (const m of ms)
+      for (const [t, ps] of m.current)
+        for (const p of [...ps])
+          if (seen.has(`${t}:${p}`)) ps.delete(p);
+          else seen.add(`${t}:${p}`);
     return { members: ms, topics: topicsOf(spec) };
   });
 
@@ -118,7 +137,10 @@ test('uniform (property): every partition once, counts differ by at most one, a 
       const counts = [...out.values()].map(countPartitions);
       assert.ok(Math.max(...counts) - Math.min(...counts) <= 1, `counts ${counts}`);
       // Stickiness: assigning again from the result changes nothing.
-      const again = uniformAssignor.assign({ members: members.map((m) => ({ ...m, current: out.get(m.memberId)! })), topics });
+      const again = uniformAssignor.assign({
+        members: members.map((m) => ({ ...m, current: out.get(m.memberId)! })),
+        topics,
+      });
       for (const m of members) assert.deepEqual(toWire(again.get(m.memberId)!), toWire(out.get(m.memberId)!));
     }),
     { numRuns: 200 },
@@ -142,7 +164,8 @@ test('range (property): per topic, ranges are contiguous, ordered by member, siz
         }
         assert.equal(next, info.partitions);
         assert.ok(Math.max(...sizes) - Math.min(...sizes) <= 1);
-        for (let i = 1; i < sizes.length; i++) assert.ok(sizes[i] <= sizes[i - 1], 'extra partitions go to the first members');
+        for (let i = 1; i < sizes.length; i++)
+          assert.ok(sizes[i] <= sizes[i - 1], 'extra partitions go to the first members');
       }
     }),
     { numRuns: 200 },

@@ -8,10 +8,20 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConsumerGroups } from '../../../src/coordinator/group/consumer/consumer-groups.ts';
-import type { HeartbeatRequest, HeartbeatResponse, TopicsMetadata } from '../../../src/coordinator/group/consumer/types.ts';
-import { consumerGroupDescribeHandler, consumerGroupHeartbeatHandler } from '../../../src/server/handlers/consumer-group.ts';
+import type {
+  HeartbeatRequest,
+  HeartbeatResponse,
+  TopicsMetadata,
+} from '../../../src/coordinator/group/consumer/types.ts';
+import {
+  consumerGroupDescribeHandler,
+  consumerGroupHeartbeatHandler,
+} from '../../../src/server/handlers/consumer-group.ts';
 import { ErrorCode } from '../../../src/protocol/error-codes.ts';
-import type { ConsumerGroupDescribeResponseInput, ConsumerGroupHeartbeatResponseInput } from '../../../src/protocol/generated/messages.ts';
+import type {
+  ConsumerGroupDescribeResponseInput,
+  ConsumerGroupHeartbeatResponseInput,
+} from '../../../src/protocol/generated/messages.ts';
 
 const T1 = '00000000-0000-0000-0000-000000000001';
 const T2 = '00000000-0000-0000-0000-000000000002';
@@ -22,14 +32,32 @@ const topics: TopicsMetadata = new Map([
 
 function newGroups(over: ConstructorParameters<typeof ConsumerGroups>[0] = {}) {
   let n = 0;
-  return new ConsumerGroups({ sessionTimeoutMs: 1000, heartbeatIntervalMs: 100, newMemberId: () => `gen-${++n}`, ...over });
+  return new ConsumerGroups({
+    sessionTimeoutMs: 1000,
+    heartbeatIntervalMs: 100,
+    newMemberId: () => `gen-${++n}`,
+    ...over,
+  });
 }
 
 function join(memberId: string, over: Partial<HeartbeatRequest> = {}): HeartbeatRequest {
-  return { groupId: 'g', memberId, memberEpoch: 0, rebalanceTimeoutMs: 5000, subscribedTopicNames: ['orders'], topicPartitions: [], ...over };
+  return {
+    groupId: 'g',
+    memberId,
+    memberEpoch: 0,
+    rebalanceTimeoutMs: 5000,
+    subscribedTopicNames: ['orders'],
+    topicPartitions: [],
+    ...over,
+  };
 }
 
-function beat(memberId: string, memberEpoch: number, owned: HeartbeatResponse['assignment'] | null, over: Partial<HeartbeatRequest> = {}): HeartbeatRequest {
+function beat(
+  memberId: string,
+  memberEpoch: number,
+  owned: HeartbeatResponse['assignment'] | null,
+  over: Partial<HeartbeatRequest> = {},
+): HeartbeatRequest {
   return { groupId: 'g', memberId, memberEpoch, topicPartitions: owned ? owned.topicPartitions : null, ...over };
 }
 
@@ -46,7 +74,9 @@ test('a first member gets every partition and the group is Stable at epoch 1', (
   assert.equal(d.groupEpoch, 1);
   assert.equal(d.assignmentEpoch, 1);
   assert.equal(d.assignorName, 'uniform');
-  assert.deepEqual(d.members[0].assignment.topicPartitions, [{ topicId: T1, topicName: 'orders', partitions: [0, 1, 2, 3] }]);
+  assert.deepEqual(d.members[0].assignment.topicPartitions, [
+    { topicId: T1, topicName: 'orders', partitions: [0, 1, 2, 3] },
+  ]);
   // A plain heartbeat with nothing new carries no assignment.
   const r2 = s.heartbeat(beat('a', 1, r.assignment), 10);
   assert.equal(r2.memberEpoch, 1);
@@ -61,7 +91,8 @@ test('revocation before assignment: the new member gets partitions only after th
   assert.equal(b1.memberEpoch, 2);
   assert.deepEqual(b1.assignment, { topicPartitions: [] });
   assert.equal(s.describe(['g'])[0].groupState, 'Reconciling');
-  const bTarget = s.describe(['g'])[0].members.find((m) => m.memberId === 'b')!.targetAssignment.topicPartitions[0].partitions;
+  const bTarget = s.describe(['g'])[0].members.find((m) => m.memberId === 'b')!.targetAssignment
+    .topicPartitions[0].partitions;
   assert.equal(bTarget.length, 2);
 
   // a is told to give up b's share; it stays at epoch 1 while it still owns them.
@@ -142,7 +173,7 @@ test('a member that does not revoke within its rebalance timeout is fenced and i
   assert.equal(s.heartbeat(beat('a', 1, a1.assignment), 340).errorCode, ErrorCode.UNKNOWN_MEMBER_ID);
 });
 
-test('leaving (-1) frees the member\'s partitions at once', () => {
+test("leaving (-1) frees the member's partitions at once", () => {
   const s = newGroups();
   const a1 = s.heartbeat(join('a'), 0, topics);
   const b1 = s.heartbeat(join('b'), 0);
@@ -155,7 +186,9 @@ test('leaving (-1) frees the member\'s partitions at once', () => {
   // The last member leaving leaves an Empty group behind.
   s.heartbeat(beat('b', -1, null), 4);
   assert.equal(s.describe(['g'])[0].groupState, 'Empty');
-  assert.deepEqual(s.listGroups(), [{ groupId: 'g', protocolType: 'consumer', groupState: 'Empty', groupType: 'consumer' }]);
+  assert.deepEqual(s.listGroups(), [
+    { groupId: 'g', protocolType: 'consumer', groupState: 'Empty', groupType: 'consumer' },
+  ]);
   assert.equal(s.deleteGroup('g'), ErrorCode.NONE);
   assert.equal(s.hasGroup('g'), false);
   assert.equal(s.describe(['g'])[0].errorCode, ErrorCode.GROUP_ID_NOT_FOUND);
@@ -216,7 +249,10 @@ test('request validation and coordinator errors', () => {
   assert.equal(code(beat('a', -3, null)), ErrorCode.INVALID_REQUEST);
   assert.equal(code(beat('a', -2, null)), ErrorCode.INVALID_REQUEST, 'a static leave needs the instance id');
   assert.equal(code(join('a', { serverAssignor: 'sticky' })), ErrorCode.UNSUPPORTED_ASSIGNOR);
-  assert.equal(code(join('a', { subscribedTopicNames: null, subscribedTopicRegex: '(' })), ErrorCode.INVALID_REGULAR_EXPRESSION);
+  assert.equal(
+    code(join('a', { subscribedTopicNames: null, subscribedTopicRegex: '(' })),
+    ErrorCode.INVALID_REGULAR_EXPRESSION,
+  );
   assert.equal(code(join('a', { groupId: 'classic' })), ErrorCode.GROUP_ID_NOT_FOUND);
   assert.equal(code(beat('a', 3, null)), ErrorCode.UNKNOWN_MEMBER_ID, 'unknown group');
   assert.equal(s.hasGroup('g'), false, 'failed joins leave no group behind');
@@ -232,21 +268,42 @@ test('request validation and coordinator errors', () => {
 
 test('subscription changes and new topics bump the group epoch; a regex picks up new topics', () => {
   const s = newGroups();
-  const a1 = s.heartbeat(join('a', { subscribedTopicNames: null, subscribedTopicRegex: 'pay.*', serverAssignor: 'range' }), 0, topics);
+  const a1 = s.heartbeat(
+    join('a', { subscribedTopicNames: null, subscribedTopicRegex: 'pay.*', serverAssignor: 'range' }),
+    0,
+    topics,
+  );
   assert.deepEqual(a1.assignment, { topicPartitions: [{ topicId: T2, partitions: [0, 1] }] });
   assert.equal(s.describe(['g'])[0].assignorName, 'range');
   const T3 = '00000000-0000-0000-0000-000000000003';
-  const more = new Map([...topics, ['payouts', { topicId: T3, partitions: 1 }], ['__consumer_offsets', { topicId: 'x', partitions: 50 }]]);
+  const more = new Map([
+    ...topics,
+    ['payouts', { topicId: T3, partitions: 1 }],
+    ['__consumer_offsets', { topicId: 'x', partitions: 50 }],
+  ]);
   const a2 = s.heartbeat(beat('a', 1, a1.assignment), 10, more);
   assert.equal(a2.memberEpoch, 2);
-  assert.deepEqual(a2.assignment, { topicPartitions: [{ topicId: T2, partitions: [0, 1] }, { topicId: T3, partitions: [0] }] });
+  assert.deepEqual(a2.assignment, {
+    topicPartitions: [
+      { topicId: T2, partitions: [0, 1] },
+      { topicId: T3, partitions: [0] },
+    ],
+  });
   // Switching to names: payments is revoked first.
-  const a3 = s.heartbeat(beat('a', 2, a2.assignment, { subscribedTopicNames: ['orders', 'payouts'], subscribedTopicRegex: '' }), 20);
+  const a3 = s.heartbeat(
+    beat('a', 2, a2.assignment, { subscribedTopicNames: ['orders', 'payouts'], subscribedTopicRegex: '' }),
+    20,
+  );
   assert.equal(a3.memberEpoch, 2);
   assert.deepEqual(a3.assignment, { topicPartitions: [{ topicId: T3, partitions: [0] }] });
   const a4 = s.heartbeat(beat('a', 2, a3.assignment), 30);
   assert.equal(a4.memberEpoch, 3);
-  assert.deepEqual(a4.assignment, { topicPartitions: [{ topicId: T1, partitions: [0, 1, 2, 3] }, { topicId: T3, partitions: [0] }] });
+  assert.deepEqual(a4.assignment, {
+    topicPartitions: [
+      { topicId: T1, partitions: [0, 1, 2, 3] },
+      { topicId: T3, partitions: [0] },
+    ],
+  });
   // Partitions added to a topic (onMetadata) change the target too.
   s.onMetadata(new Map([...more, ['orders', { topicId: T1, partitions: 5 }]]));
   assert.equal(s.describe(['g'])[0].groupEpoch, 4);
@@ -277,16 +334,40 @@ test('offset commits and fetches are checked against the member epoch', () => {
 
 test('handlers map the wire fields and versions', () => {
   const s = newGroups();
-  const svc = { heartbeat: (r: HeartbeatRequest) => s.heartbeat(r, 0, topics), describe: (ids: readonly string[]) => s.describe(ids, topics) };
-  const ctx = (apiVersion: number) => ({ apiKey: 68, apiVersion, correlationId: 1, clientId: 'cli', conn: { socket: { remoteAddress: '10.0.0.1' } } }) as any;
+  const svc = {
+    heartbeat: (r: HeartbeatRequest) => s.heartbeat(r, 0, topics),
+    describe: (ids: readonly string[]) => s.describe(ids, topics),
+  };
+  const ctx = (apiVersion: number) =>
+    ({
+      apiKey: 68,
+      apiVersion,
+      correlationId: 1,
+      clientId: 'cli',
+      conn: { socket: { remoteAddress: '10.0.0.1' } },
+    }) as any;
   const hb = consumerGroupHeartbeatHandler(svc);
   const r = hb(
-    { groupId: 'g', memberId: '', memberEpoch: 0, instanceId: null, rackId: null, rebalanceTimeoutMs: 3000, subscribedTopicNames: ['orders'], subscribedTopicRegex: null, serverAssignor: null, topicPartitions: [] },
+    {
+      groupId: 'g',
+      memberId: '',
+      memberEpoch: 0,
+      instanceId: null,
+      rackId: null,
+      rebalanceTimeoutMs: 3000,
+      subscribedTopicNames: ['orders'],
+      subscribedTopicRegex: null,
+      serverAssignor: null,
+      topicPartitions: [],
+    },
     ctx(0),
   ) as ConsumerGroupHeartbeatResponseInput; // these handlers answer synchronously
   assert.equal(r.errorCode, ErrorCode.NONE);
   assert.equal(r.memberId, 'gen-1');
-  const d = consumerGroupDescribeHandler(svc)({ groupIds: ['g', 'nope'], includeAuthorizedOperations: false }, ctx(0)) as ConsumerGroupDescribeResponseInput;
+  const d = consumerGroupDescribeHandler(svc)(
+    { groupIds: ['g', 'nope'], includeAuthorizedOperations: false },
+    ctx(0),
+  ) as ConsumerGroupDescribeResponseInput;
   assert.equal(d.throttleTimeMs, 0);
   assert.equal(d.groups[0].members[0].clientId, 'cli');
   assert.equal(d.groups[0].members[0].clientHost, '/10.0.0.1');

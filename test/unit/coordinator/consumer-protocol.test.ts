@@ -46,20 +46,49 @@ interface Client {
 
 const cmdArb = (nSubs: number): fc.Arbitrary<Cmd> =>
   fc.oneof(
-    { weight: 3, arbitrary: fc.record({ k: fc.constant('join' as const), isStatic: fc.boolean(), v0: fc.boolean(), subs: fc.nat(nSubs - 1), assignor: fc.nat(2) }) },
-    { weight: 10, arbitrary: fc.record({ k: fc.constant('beat' as const), i: fc.nat(7), lost: fc.nat(6).map((n) => n === 0) }) },
+    {
+      weight: 3,
+      arbitrary: fc.record({
+        k: fc.constant('join' as const),
+        isStatic: fc.boolean(),
+        v0: fc.boolean(),
+        subs: fc.nat(nSubs - 1),
+        assignor: fc.nat(2),
+      }),
+    },
+    {
+      weight: 10,
+      arbitrary: fc.record({ k: fc.constant('beat' as const), i: fc.nat(7), lost: fc.nat(6).map((n) => n === 0) }),
+    },
     { weight: 1, arbitrary: fc.record({ k: fc.constant('leave' as const), i: fc.nat(7) }) },
     { weight: 1, arbitrary: fc.record({ k: fc.constant('restart' as const), i: fc.nat(7) }) },
     { weight: 1, arbitrary: fc.record({ k: fc.constant('crash' as const), i: fc.nat(7) }) },
     { weight: 3, arbitrary: fc.record({ k: fc.constant('advance' as const), ms: fc.integer({ min: 1, max: 700 }) }) },
-    { weight: 1, arbitrary: fc.record({ k: fc.constant('topics' as const), what: fc.constantFrom('grow' as const, 'create' as const, 'delete' as const), n: fc.integer({ min: 1, max: 3 }), push: fc.boolean() }) },
+    {
+      weight: 1,
+      arbitrary: fc.record({
+        k: fc.constant('topics' as const),
+        what: fc.constantFrom('grow' as const, 'create' as const, 'delete' as const),
+        n: fc.integer({ min: 1, max: 3 }),
+        push: fc.boolean(),
+      }),
+    },
   );
 
-function run(cmds: Cmd[], subsChoices: { names: string[] | null; regex: string | null }[], assignors: (string | null)[], homogeneous: boolean) {
+function run(
+  cmds: Cmd[],
+  subsChoices: { names: string[] | null; regex: string | null }[],
+  assignors: (string | null)[],
+  homogeneous: boolean,
+) {
   let ids = 0;
   let topicIds = 0;
   const tid = () => `00000000-0000-0000-0000-${String(++topicIds).padStart(12, '0')}`;
-  const s = new ConsumerGroups({ sessionTimeoutMs: SESSION, heartbeatIntervalMs: 100, newMemberId: () => `v0-${++ids}` });
+  const s = new ConsumerGroups({
+    sessionTimeoutMs: SESSION,
+    heartbeatIntervalMs: 100,
+    newMemberId: () => `v0-${++ids}`,
+  });
   let topics = new Map<string, TopicInfo>([
     ['a', { topicId: tid(), partitions: 3 }],
     ['b', { topicId: tid(), partitions: 4 }],
@@ -71,10 +100,26 @@ function run(cmds: Cmd[], subsChoices: { names: string[] | null; regex: string |
   const request = (c: Client): HeartbeatRequest => {
     const base = { groupId: 'g', memberId: c.memberId, instanceId: c.instanceId, apiVersion: c.v0 ? 0 : 1 };
     if (c.status === 'joining') {
-      return { ...base, memberEpoch: 0, rebalanceTimeoutMs: 2 * SESSION, subscribedTopicNames: c.subs.names, subscribedTopicRegex: c.subs.regex, serverAssignor: c.assignor, topicPartitions: [] };
+      return {
+        ...base,
+        memberEpoch: 0,
+        rebalanceTimeoutMs: 2 * SESSION,
+        subscribedTopicNames: c.subs.names,
+        subscribedTopicRegex: c.subs.regex,
+        serverAssignor: c.assignor,
+        topicPartitions: [],
+      };
     }
     if (c.sendFull) {
-      return { ...base, memberEpoch: c.epoch, rebalanceTimeoutMs: 2 * SESSION, subscribedTopicNames: c.subs.names, subscribedTopicRegex: c.subs.regex, serverAssignor: c.assignor, topicPartitions: toWire(c.owned) };
+      return {
+        ...base,
+        memberEpoch: c.epoch,
+        rebalanceTimeoutMs: 2 * SESSION,
+        subscribedTopicNames: c.subs.names,
+        subscribedTopicRegex: c.subs.regex,
+        serverAssignor: c.assignor,
+        topicPartitions: toWire(c.owned),
+      };
     }
     return { ...base, memberEpoch: c.epoch, topicPartitions: toWire(c.owned) };
   };
@@ -83,7 +128,9 @@ function run(cmds: Cmd[], subsChoices: { names: string[] | null; regex: string |
     if (c.status === 'left' || c.status === 'gone') return;
     c.revoking = new Map();
     const r = s.heartbeat(request(c), now, topics);
-    log.push(`${now} ${c.memberId || '(new)'} e${c.epoch} ${c.status} -> ${errorName(r.errorCode)} ${r.memberId} e${r.memberEpoch} ${JSON.stringify(r.assignment)}${lost ? ' LOST' : ''}`);
+    log.push(
+      `${now} ${c.memberId || '(new)'} e${c.epoch} ${c.status} -> ${errorName(r.errorCode)} ${r.memberId} e${r.memberEpoch} ${JSON.stringify(r.assignment)}${lost ? ' LOST' : ''}`,
+    );
     if (lost) {
       c.sendFull = true;
       return;
@@ -126,7 +173,10 @@ function run(cmds: Cmd[], subsChoices: { names: string[] | null; regex: string |
     for (const c of clients) {
       for (const [t, p] of [...partitionsOf(c.owned), ...partitionsOf(c.revoking)]) {
         const k = `${t}:${p}`;
-        assert.ok(!holder.has(k), `${where}: ${k} held by clients ${holder.get(k)} and ${c.memberId}\n${log.join('\n')}`);
+        assert.ok(
+          !holder.has(k),
+          `${where}: ${k} held by clients ${holder.get(k)} and ${c.memberId}\n${log.join('\n')}`,
+        );
         holder.set(k, c.memberId);
       }
     }
@@ -143,7 +193,11 @@ function run(cmds: Cmd[], subsChoices: { names: string[] | null; regex: string |
     }
     for (const c of clients) {
       for (const [t, p] of [...partitionsOf(c.owned), ...partitionsOf(c.revoking)]) {
-        assert.equal(coord.get(`${t}:${p}`), c.memberId, `${where}: client ${c.memberId} holds ${t}:${p} the coordinator gives ${coord.get(`${t}:${p}`)}\n${log.join('\n')}`);
+        assert.equal(
+          coord.get(`${t}:${p}`),
+          c.memberId,
+          `${where}: client ${c.memberId} holds ${t}:${p} the coordinator gives ${coord.get(`${t}:${p}`)}\n${log.join('\n')}`,
+        );
       }
     }
   };
@@ -177,7 +231,11 @@ function run(cmds: Cmd[], subsChoices: { names: string[] | null; regex: string |
       case 'leave':
         if (c && c.status === 'active') {
           // A static member leaves with -2 (it means to come back), a dynamic one with -1.
-          s.heartbeat({ groupId: 'g', memberId: c.memberId, instanceId: c.instanceId, memberEpoch: c.instanceId ? -2 : -1 }, now, topics);
+          s.heartbeat(
+            { groupId: 'g', memberId: c.memberId, instanceId: c.instanceId, memberEpoch: c.instanceId ? -2 : -1 },
+            now,
+            topics,
+          );
           c.owned = new Map();
           c.revoking = new Map();
           c.status = 'left';
@@ -231,9 +289,17 @@ function run(cmds: Cmd[], subsChoices: { names: string[] | null; regex: string |
   }
   const g = s.group('g');
   const running = clients.filter((c) => c.status === 'active');
-  assert.equal(running.length, clients.filter((c) => c.status !== 'left' && c.status !== 'gone').length, 'every running client is in');
+  assert.equal(
+    running.length,
+    clients.filter((c) => c.status !== 'left' && c.status !== 'gone').length,
+    'every running client is in',
+  );
   if (!g || running.length === 0) return;
-  assert.equal(g.members.size, running.length, `members ${[...g.members.keys()]} vs clients ${running.map((c) => c.memberId)}`);
+  assert.equal(
+    g.members.size,
+    running.length,
+    `members ${[...g.members.keys()]} vs clients ${running.map((c) => c.memberId)}`,
+  );
   assert.equal(g.state, 'Stable', log.slice(-30).join('\n'));
   for (const c of running) {
     const m: ConsumerMember = g.members.get(c.memberId)!;
@@ -243,8 +309,13 @@ function run(cmds: Cmd[], subsChoices: { names: string[] | null; regex: string |
   // Coverage: every partition of a topic someone subscribes to is held.
   const held = new Set<string>();
   for (const c of running) for (const [t, p] of partitionsOf(c.owned)) held.add(`${t}:${p}`);
-  for (const [, info] of g.subscribedTopics) for (let p = 0; p < info.partitions; p++) assert.ok(held.has(`${info.topicId}:${p}`), `${info.topicId}:${p} unassigned`);
-  assert.equal(held.size, [...g.subscribedTopics.values()].reduce((n, t) => n + t.partitions, 0));
+  for (const [, info] of g.subscribedTopics)
+    for (let p = 0; p < info.partitions; p++)
+      assert.ok(held.has(`${info.topicId}:${p}`), `${info.topicId}:${p} unassigned`);
+  assert.equal(
+    held.size,
+    [...g.subscribedTopics.values()].reduce((n, t) => n + t.partitions, 0),
+  );
   if (homogeneous) {
     const counts = running.map((c) => [...partitionsOf(c.owned)].length);
     assert.ok(Math.max(...counts) - Math.min(...counts) <= 1, `uniform counts ${counts}`);
@@ -254,7 +325,9 @@ function run(cmds: Cmd[], subsChoices: { names: string[] | null; regex: string |
 test('uniform, same subscriptions: safety after every step, then Stable, full coverage and balance', () => {
   const subs = [{ names: ['a', 'b', 'c'], regex: null }];
   fc.assert(
-    fc.property(fc.array(cmdArb(1), { minLength: 1, maxLength: 40 }), (cmds) => run(cmds, subs, [null, 'uniform'], true)),
+    fc.property(fc.array(cmdArb(1), { minLength: 1, maxLength: 40 }), (cmds) =>
+      run(cmds, subs, [null, 'uniform'], true),
+    ),
     { numRuns: 150 },
   );
 });
@@ -267,7 +340,9 @@ test('mixed subscriptions (names, regex) and assignors: safety after every step,
     { names: ['c'], regex: null },
   ];
   fc.assert(
-    fc.property(fc.array(cmdArb(subs.length), { minLength: 1, maxLength: 40 }), (cmds) => run(cmds, subs, [null, 'uniform', 'range'], false)),
+    fc.property(fc.array(cmdArb(subs.length), { minLength: 1, maxLength: 40 }), (cmds) =>
+      run(cmds, subs, [null, 'uniform', 'range'], false),
+    ),
     { numRuns: 150 },
   );
 });

@@ -72,19 +72,54 @@ async function classicRun(seed: number): Promise<{ trace: string[]; ids: string[
   const pb = svc.join(joinArgs('b', b0.memberId));
   env.advance(config.initialRebalanceDelayMs);
   const [a1, b1] = await Promise.all([pa, pb]);
-  for (const [n, r] of [['a', a1], ['b', b1]] as const) log(`joined-${n}`, { e: errorName(r.errorCode), gen: r.generationId, leader: r.leader, members: r.members.map((m) => m.memberId) });
+  for (const [n, r] of [
+    ['a', a1],
+    ['b', b1],
+  ] as const)
+    log(`joined-${n}`, {
+      e: errorName(r.errorCode),
+      gen: r.generationId,
+      leader: r.leader,
+      members: r.members.map((m) => m.memberId),
+    });
 
   const leader = a1.leader === a1.memberId ? a1 : b1;
   const follower = leader === a1 ? b1 : a1;
-  const assignments = [leader, follower].map((m) => ({ memberId: m.memberId, assignment: Buffer.from(`parts-of-${m.memberId}`) }));
-  const pf = svc.sync({ groupId: 'g', generationId: follower.generationId, memberId: follower.memberId, groupInstanceId: null, protocolType: 'consumer', protocolName: 'range', assignments: [] });
-  const pl = svc.sync({ groupId: 'g', generationId: leader.generationId, memberId: leader.memberId, groupInstanceId: null, protocolType: 'consumer', protocolName: 'range', assignments });
-  for (const [n, r] of [['follower', await pf], ['leader', await pl]] as const) log(`synced-${n}`, { e: errorName(r.errorCode), assignment: r.assignment.toString() });
+  const assignments = [leader, follower].map((m) => ({
+    memberId: m.memberId,
+    assignment: Buffer.from(`parts-of-${m.memberId}`),
+  }));
+  const pf = svc.sync({
+    groupId: 'g',
+    generationId: follower.generationId,
+    memberId: follower.memberId,
+    groupInstanceId: null,
+    protocolType: 'consumer',
+    protocolName: 'range',
+    assignments: [],
+  });
+  const pl = svc.sync({
+    groupId: 'g',
+    generationId: leader.generationId,
+    memberId: leader.memberId,
+    groupInstanceId: null,
+    protocolType: 'consumer',
+    protocolName: 'range',
+    assignments,
+  });
+  for (const [n, r] of [
+    ['follower', await pf],
+    ['leader', await pl],
+  ] as const)
+    log(`synced-${n}`, { e: errorName(r.errorCode), assignment: r.assignment.toString() });
 
   // Both heartbeat for a while, then b goes quiet: its session expires and the group rebalances without it.
   for (let i = 0; i < 3; i++) {
     env.advance(SESSION / 2);
-    log('hb', { a: errorName(svc.heartbeat('g', a1.memberId, null, a1.generationId)), b: errorName(svc.heartbeat('g', b1.memberId, null, b1.generationId)) });
+    log('hb', {
+      a: errorName(svc.heartbeat('g', a1.memberId, null, a1.generationId)),
+      b: errorName(svc.heartbeat('g', b1.memberId, null, b1.generationId)),
+    });
   }
   env.advance(SESSION / 2);
   log('hb-a', { e: errorName(svc.heartbeat('g', a1.memberId, null, a1.generationId)) });
@@ -92,7 +127,12 @@ async function classicRun(seed: number): Promise<{ trace: string[]; ids: string[
   log('expired', { state: svc.state.groups.get('g')!.state, members: [...svc.state.groups.get('g')!.members.keys()] });
   log('hb-a', { e: errorName(svc.heartbeat('g', a1.memberId, null, a1.generationId)) });
   const a2 = await svc.join(joinArgs('a', a1.memberId));
-  log('rejoined-a', { e: errorName(a2.errorCode), gen: a2.generationId, leader: a2.leader, members: a2.members.map((m) => m.memberId) });
+  log('rejoined-a', {
+    e: errorName(a2.errorCode),
+    gen: a2.generationId,
+    leader: a2.leader,
+    members: a2.members.map((m) => m.memberId),
+  });
   svc.close();
   return { trace, ids: [a0.memberId, b0.memberId], written: store.written.length };
 }
@@ -102,15 +142,22 @@ test('a classic group driven from a seed: same member ids and outcome twice; ano
   const again = await classicRun(42);
   assert.deepEqual(again, first);
   // The ids are the client id and a seeded UUID, as the real ones are.
-  for (const id of first.ids) assert.match(id, /^[ab]-[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  for (const id of first.ids)
+    assert.match(id, /^[ab]-[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
   // The outcome itself: b's session expired after it stopped heartbeating, a alone forms generation 2.
   const last = first.trace.at(-1)!;
   assert.match(last, /rejoined-a .*"gen":2/);
   assert.ok(last.includes(`"members":["${first.ids[0]}"]`), last);
-  assert.ok(first.trace.some((l) => l.includes('"state":"PreparingRebalance"') && !l.includes(first.ids[1])), first.trace.join('\n'));
+  assert.ok(
+    first.trace.some((l) => l.includes('"state":"PreparingRebalance"') && !l.includes(first.ids[1])),
+    first.trace.join('\n'),
+  );
   const other = await classicRun(43);
   assert.notDeepEqual(other.ids, first.ids);
-  assert.deepEqual(other.trace.map((l) => l.replace(/[ab]-[0-9a-f-]{36}/g, 'ID')), first.trace.map((l) => l.replace(/[ab]-[0-9a-f-]{36}/g, 'ID')));
+  assert.deepEqual(
+    other.trace.map((l) => l.replace(/[ab]-[0-9a-f-]{36}/g, 'ID')),
+    first.trace.map((l) => l.replace(/[ab]-[0-9a-f-]{36}/g, 'ID')),
+  );
 });
 
 /** A KIP-848 group from a seed: two members join (v0: the coordinator makes their ids), reconcile, one's session expires. */
@@ -125,10 +172,24 @@ function consumerRun(seed: number): { trace: string[]; ids: string[] } {
     const m = members.get(memberId);
     const req: HeartbeatRequest = m
       ? { groupId: 'g', memberId, memberEpoch: m.epoch, topicPartitions: m.owned, apiVersion: 0 }
-      : { groupId: 'g', memberId: '', memberEpoch: 0, rebalanceTimeoutMs: 5000, subscribedTopicNames: ['t'], topicPartitions: [], apiVersion: 0 };
+      : {
+          groupId: 'g',
+          memberId: '',
+          memberEpoch: 0,
+          rebalanceTimeoutMs: 5000,
+          subscribedTopicNames: ['t'],
+          topicPartitions: [],
+          apiVersion: 0,
+        };
     const r = svc.heartbeat(req);
-    trace.push(`${env.now() - t0} ${name} ${errorName(r.errorCode)} ${r.memberId} e${r.memberEpoch} ${JSON.stringify(r.assignment)}`);
-    if (r.memberId) members.set(r.memberId, { epoch: r.memberEpoch, owned: r.assignment ? r.assignment.topicPartitions : (members.get(r.memberId)?.owned ?? []) });
+    trace.push(
+      `${env.now() - t0} ${name} ${errorName(r.errorCode)} ${r.memberId} e${r.memberEpoch} ${JSON.stringify(r.assignment)}`,
+    );
+    if (r.memberId)
+      members.set(r.memberId, {
+        epoch: r.memberEpoch,
+        owned: r.assignment ? r.assignment.topicPartitions : (members.get(r.memberId)?.owned ?? []),
+      });
     return r.memberId ?? memberId;
   };
   const a = beat('a', '');
@@ -144,7 +205,9 @@ function consumerRun(seed: number): { trace: string[]; ids: string[] } {
     beat('a', a);
   }
   const [g] = svc.describe(['g']);
-  trace.push(`described ${g.groupState} e${g.groupEpoch} ${JSON.stringify(g.members.map((m) => [m.memberId, m.memberEpoch, m.assignment]))}`);
+  trace.push(
+    `described ${g.groupState} e${g.groupEpoch} ${JSON.stringify(g.members.map((m) => [m.memberId, m.memberEpoch, m.assignment]))}`,
+  );
   svc.close();
   return { trace, ids: [a, b] };
 }

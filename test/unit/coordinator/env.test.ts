@@ -34,7 +34,8 @@ test('SimulatedEnv: ids and random numbers are a function of the seed', () => {
   };
   assert.deepEqual(draw(5), draw(5));
   assert.notDeepEqual(draw(5).ids, draw(6).ids);
-  for (const id of draw(0).ids) assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  for (const id of draw(0).ids)
+    assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
   assert.equal(new Set(draw(0).ids).size, 3);
   for (const r of draw(9).r) assert.ok(r >= 0 && r < 1);
 });

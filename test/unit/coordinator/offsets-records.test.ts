@@ -12,7 +12,12 @@ test('group -> partition matches Java String.hashCode based placement (values co
 });
 
 test('offset commit records round-trip, tombstones included', () => {
-  const rec = { groupId: 'g', topic: 't', partition: 3, value: { offset: 42, leaderEpoch: 7, metadata: 'meta', commitTimestamp: 1700000000000, expireTimestamp: -1 } };
+  const rec = {
+    groupId: 'g',
+    topic: 't',
+    partition: 3,
+    value: { offset: 42, leaderEpoch: 7, metadata: 'meta', commitTimestamp: 1700000000000, expireTimestamp: -1 },
+  };
   const { key, value } = encodeStored(rec);
   assert.equal(key.readInt16BE(0), 1, 'offset key version 1');
   assert.equal(value!.readInt16BE(0), 3, 'offset value version 3');
@@ -31,7 +36,16 @@ test('group metadata records round-trip', () => {
     leader: 'm1',
     currentStateTimestamp: 123,
     members: [
-      { memberId: 'm1', groupInstanceId: 'i1', clientId: 'c', clientHost: '/127.0.0.1', rebalanceTimeoutMs: 300000, sessionTimeoutMs: 45000, subscription: Buffer.from([1, 2]), assignment: Buffer.from([3]) },
+      {
+        memberId: 'm1',
+        groupInstanceId: 'i1',
+        clientId: 'c',
+        clientHost: '/127.0.0.1',
+        rebalanceTimeoutMs: 300000,
+        sessionTimeoutMs: 45000,
+        subscription: Buffer.from([1, 2]),
+        assignment: Buffer.from([3]),
+      },
     ],
   };
   const { key, value } = encodeStored({ groupId: 'g', snapshot });

@@ -58,21 +58,43 @@ function setup() {
   return { env, store, log, svc };
 }
 
-const commit = (offset: number) => ({ groupId: 'g', generationId: -1, memberId: '', groupInstanceId: null, offsets: [{ topic: 't', partition: 0, offset, leaderEpoch: 0, metadata: null }] });
+const commit = (offset: number) => ({
+  groupId: 'g',
+  generationId: -1,
+  memberId: '',
+  groupInstanceId: null,
+  offsets: [{ topic: 't', partition: 0, offset, leaderEpoch: 0, metadata: null }],
+});
 
 test('writeError maps an append failure as Kafka does, for offsets and for group metadata', () => {
   const cases: [unknown, number, number][] = [
-    [appendError('UNKNOWN_TOPIC_OR_PARTITION'), ErrorCode.COORDINATOR_NOT_AVAILABLE, ErrorCode.COORDINATOR_NOT_AVAILABLE],
+    [
+      appendError('UNKNOWN_TOPIC_OR_PARTITION'),
+      ErrorCode.COORDINATOR_NOT_AVAILABLE,
+      ErrorCode.COORDINATOR_NOT_AVAILABLE,
+    ],
     [appendError('NOT_ENOUGH_REPLICAS'), ErrorCode.COORDINATOR_NOT_AVAILABLE, ErrorCode.COORDINATOR_NOT_AVAILABLE],
-    [appendError('NOT_ENOUGH_REPLICAS_AFTER_APPEND'), ErrorCode.COORDINATOR_NOT_AVAILABLE, ErrorCode.COORDINATOR_NOT_AVAILABLE],
+    [
+      appendError('NOT_ENOUGH_REPLICAS_AFTER_APPEND'),
+      ErrorCode.COORDINATOR_NOT_AVAILABLE,
+      ErrorCode.COORDINATOR_NOT_AVAILABLE,
+    ],
     [appendError('REQUEST_TIMED_OUT'), ErrorCode.COORDINATOR_NOT_AVAILABLE, ErrorCode.COORDINATOR_NOT_AVAILABLE],
     [appendError('NOT_LEADER_OR_FOLLOWER'), ErrorCode.NOT_COORDINATOR, ErrorCode.NOT_COORDINATOR],
     [new KafkaStorageError('fsync failed', '/data'), ErrorCode.NOT_COORDINATOR, ErrorCode.NOT_COORDINATOR],
     [appendError('MESSAGE_TOO_LARGE'), ErrorCode.INVALID_COMMIT_OFFSET_SIZE, ErrorCode.UNKNOWN_SERVER_ERROR],
     [appendError('RECORD_LIST_TOO_LARGE'), ErrorCode.INVALID_COMMIT_OFFSET_SIZE, ErrorCode.UNKNOWN_SERVER_ERROR],
     [appendError('INVALID_FETCH_SIZE'), ErrorCode.INVALID_COMMIT_OFFSET_SIZE, ErrorCode.UNKNOWN_SERVER_ERROR],
-    [Object.assign(new Error('x'), { errorCode: ErrorCode.CORRUPT_MESSAGE }), ErrorCode.CORRUPT_MESSAGE, ErrorCode.CORRUPT_MESSAGE],
-    [new Error('__consumer_offsets could not be created'), ErrorCode.UNKNOWN_SERVER_ERROR, ErrorCode.UNKNOWN_SERVER_ERROR],
+    [
+      Object.assign(new Error('x'), { errorCode: ErrorCode.CORRUPT_MESSAGE }),
+      ErrorCode.CORRUPT_MESSAGE,
+      ErrorCode.CORRUPT_MESSAGE,
+    ],
+    [
+      new Error('__consumer_offsets could not be created'),
+      ErrorCode.UNKNOWN_SERVER_ERROR,
+      ErrorCode.UNKNOWN_SERVER_ERROR,
+    ],
   ];
   for (const [err, offsets, group] of cases) {
     assert.equal(errorName(writeError(err, 'offsets')), errorName(offsets), String(err));
@@ -84,7 +106,11 @@ test('OffsetCommit whose write fails answers the mapped error, applies nothing, 
   const { env, store, log, svc } = setup();
   store.failWith = appendError('NOT_ENOUGH_REPLICAS');
   assert.deepEqual((await svc.commitOffsets(commit(5))).perPartition, [ErrorCode.COORDINATOR_NOT_AVAILABLE]);
-  assert.deepEqual(svc.state.fetchOffsets('g', [{ topic: 't', partitions: [0] }])[0].partitions[0].value, null, 'not applied');
+  assert.deepEqual(
+    svc.state.fetchOffsets('g', [{ topic: 't', partitions: [0] }])[0].partitions[0].value,
+    null,
+    'not applied',
+  );
   store.failWith = new KafkaStorageError('log dir failed', '/data');
   assert.deepEqual((await svc.commitOffsets(commit(6))).perPartition, [ErrorCode.NOT_COORDINATOR]);
   store.failWith = appendError('RECORD_LIST_TOO_LARGE');
@@ -94,11 +120,15 @@ test('OffsetCommit whose write fails answers the mapped error, applies nothing, 
   assert.deepEqual((await svc.commitOffsets(commit(8))).perPartition, [ErrorCode.UNKNOWN_SERVER_ERROR]);
   assert.equal(log.lines.length, 4, 'one line for each distinct error');
   assert.ok(log.lines.every((l) => l.msg === 'could not write committed offsets to __consumer_offsets'));
-  assert.deepEqual(log.lines.map((l) => l.fields.answered), ['COORDINATOR_NOT_AVAILABLE', 'NOT_COORDINATOR', 'INVALID_COMMIT_OFFSET_SIZE', 'UNKNOWN_SERVER_ERROR']);
+  assert.deepEqual(
+    log.lines.map((l) => l.fields.answered),
+    ['COORDINATOR_NOT_AVAILABLE', 'NOT_COORDINATOR', 'INVALID_COMMIT_OFFSET_SIZE', 'UNKNOWN_SERVER_ERROR'],
+  );
 
   // The same error again within the interval is not logged; after it, one line counts what was held back.
   store.failWith = appendError('NOT_ENOUGH_REPLICAS');
-  for (let i = 0; i < 3; i++) assert.deepEqual((await svc.commitOffsets(commit(9))).perPartition, [ErrorCode.COORDINATOR_NOT_AVAILABLE]);
+  for (let i = 0; i < 3; i++)
+    assert.deepEqual((await svc.commitOffsets(commit(9))).perPartition, [ErrorCode.COORDINATOR_NOT_AVAILABLE]);
   assert.equal(log.lines.length, 4);
   env.advance(10_000);
   await svc.commitOffsets(commit(9));
@@ -149,8 +179,19 @@ for (const [name, err, expected] of [
     const { store, log, svc } = setup();
     const { leader, follower } = await formGroup(svc);
     const sync = (m: typeof leader, assignments: { memberId: string; assignment: Buffer }[]) =>
-      svc.sync({ groupId: 'g', generationId: m.generationId, memberId: m.memberId, groupInstanceId: null, protocolType: 'consumer', protocolName: 'range', assignments });
-    const assignments = [leader, follower].map((m) => ({ memberId: m.memberId, assignment: Buffer.from(`for-${m.memberId}`) }));
+      svc.sync({
+        groupId: 'g',
+        generationId: m.generationId,
+        memberId: m.memberId,
+        groupInstanceId: null,
+        protocolType: 'consumer',
+        protocolName: 'range',
+        assignments,
+      });
+    const assignments = [leader, follower].map((m) => ({
+      memberId: m.memberId,
+      assignment: Buffer.from(`for-${m.memberId}`),
+    }));
 
     store.failWith = err;
     const [f, l] = await Promise.all([sync(follower, []), sync(leader, assignments)]);
@@ -168,7 +209,10 @@ for (const [name, err, expected] of [
 
     // The store works again: the members rejoin and the next generation's assignment is written and answered.
     store.failWith = null;
-    const [a2, b2] = await Promise.all([svc.join(joinArgs('a', leader.memberId)), svc.join(joinArgs('b', follower.memberId))]);
+    const [a2, b2] = await Promise.all([
+      svc.join(joinArgs('a', leader.memberId)),
+      svc.join(joinArgs('b', follower.memberId)),
+    ]);
     assert.equal(a2.errorCode, ErrorCode.NONE);
     assert.equal(a2.generationId, leader.generationId + 1);
     const leader2 = a2.leader === a2.memberId ? a2 : b2;
@@ -191,7 +235,11 @@ test('DeleteGroups and OffsetDelete whose writes fail answer the mapped error an
   assert.equal(del.errorCode, ErrorCode.NOT_COORDINATOR);
   assert.deepEqual(del.perPartition, [ErrorCode.NOT_COORDINATOR]);
   assert.equal(await svc.deleteGroup('g'), ErrorCode.NOT_COORDINATOR);
-  assert.equal(svc.state.fetchOffsets('g', [{ topic: 't', partitions: [0] }])[0].partitions[0].value?.offset, 5, 'kept');
+  assert.equal(
+    svc.state.fetchOffsets('g', [{ topic: 't', partitions: [0] }])[0].partitions[0].value?.offset,
+    5,
+    'kept',
+  );
   assert.equal(svc.state.groups.get('g')?.state, 'Empty', 'the group is still there');
   store.failWith = null;
   assert.equal(await svc.deleteGroup('g'), ErrorCode.NONE);

@@ -10,7 +10,12 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { FileMetadataLog, METADATA_PARTITION_DIR, RESERVE_BYTES, RESERVE_FILE } from '../../../src/metadata/metadata-log.ts';
+import {
+  FileMetadataLog,
+  METADATA_PARTITION_DIR,
+  RESERVE_BYTES,
+  RESERVE_FILE,
+} from '../../../src/metadata/metadata-log.ts';
 import { MetadataImage } from '../../../src/metadata/image.ts';
 import { Controller } from '../../../src/metadata/controller.ts';
 import { ErrorCode } from '../../../src/protocol/error-codes.ts';
@@ -30,7 +35,12 @@ function tempDir(): string {
 async function open(dir: string, onTruncate?: (n: number) => void, onBroken?: (reason: string) => void) {
   const log = await FileMetadataLog.open(dir, { onTruncate, onBroken });
   const image = new MetadataImage();
-  const controller = new Controller(log, image, { nodeId: 1, defaultPartitions: 1, defaultReplicationFactor: 1, validateConfig: () => null });
+  const controller = new Controller(log, image, {
+    nodeId: 1,
+    defaultPartitions: 1,
+    defaultReplicationFactor: 1,
+    validateConfig: () => null,
+  });
   controller.load();
   return { log, image, controller };
 }
@@ -178,7 +188,9 @@ test('a clean close after a failed append reopens without a torn tail', async ()
   const a = await open(dir);
   await a.controller.registerBroker([{ name: 'PLAINTEXT', host: '127.0.0.1', port: 9092 }]);
   assert.equal(await create(a.controller, 'one'), ErrorCode.NONE);
-  const io = new FaultyIO().add({ op: 'write', kind: 'short', file: isMetaLog, times: 1 }).add({ op: 'write', kind: 'ENOSPC', file: isMetaLog });
+  const io = new FaultyIO()
+    .add({ op: 'write', kind: 'short', file: isMetaLog, times: 1 })
+    .add({ op: 'write', kind: 'ENOSPC', file: isMetaLog });
   assert.equal(await withFileIO(io, () => create(a.controller, 'failed')), ErrorCode.KAFKA_STORAGE_ERROR);
   assert.equal(await create(a.controller, 'two'), ErrorCode.NONE);
   await a.log.close();

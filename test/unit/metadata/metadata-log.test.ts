@@ -37,7 +37,13 @@ function tempDir(): string {
 async function open(dir: string, opts: Partial<ControllerOptions> = {}) {
   const log = await FileMetadataLog.open(dir);
   const image = new MetadataImage();
-  const controller = new Controller(log, image, { nodeId: 1, defaultPartitions: 2, defaultReplicationFactor: 1, validateConfig: () => null, ...opts });
+  const controller = new Controller(log, image, {
+    nodeId: 1,
+    defaultPartitions: 2,
+    defaultReplicationFactor: 1,
+    validateConfig: () => null,
+    ...opts,
+  });
   controller.load();
   return { log, image, controller };
 }
@@ -59,7 +65,14 @@ test('batches get consecutive offsets and the leader epoch of the run; the commi
   const b1 = await a.append([topic('a')]);
   const b2 = await a.append([ids(10), ids(20)]);
   const b3 = await a.append([ids(30), ids(40), ids(50)]);
-  assert.deepEqual([b1, b2, b3].map((b) => [b.baseOffset, b.lastOffset, b.leaderEpoch]), [[0, 0, 0], [1, 2, 0], [3, 5, 0]]);
+  assert.deepEqual(
+    [b1, b2, b3].map((b) => [b.baseOffset, b.lastOffset, b.leaderEpoch]),
+    [
+      [0, 0, 0],
+      [1, 2, 0],
+      [3, 5, 0],
+    ],
+  );
   assert.equal(a.committedOffset, 6);
   assert.equal(a.logEndOffset, 6);
   await a.close();
@@ -69,9 +82,27 @@ test('batches get consecutive offsets and the leader epoch of the run; the commi
   assert.equal(b.leaderEpoch, 1);
   assert.equal(b.committedOffset, 6);
   await b.append([ids(60)]);
-  assert.deepEqual(b.readBatches(0).map((x) => [x.baseOffset, x.lastOffset, x.leaderEpoch]), [[0, 0, 0], [1, 2, 0], [3, 5, 0], [6, 6, 1]]);
-  assert.deepEqual(b.readBatches(4).map((x) => x.baseOffset), [3, 6], 'from the batch holding the offset');
-  assert.deepEqual([...b.log.epochStartOffsets], [[0, 0], [1, 6]]);
+  assert.deepEqual(
+    b.readBatches(0).map((x) => [x.baseOffset, x.lastOffset, x.leaderEpoch]),
+    [
+      [0, 0, 0],
+      [1, 2, 0],
+      [3, 5, 0],
+      [6, 6, 1],
+    ],
+  );
+  assert.deepEqual(
+    b.readBatches(4).map((x) => x.baseOffset),
+    [3, 6],
+    'from the batch holding the offset',
+  );
+  assert.deepEqual(
+    [...b.log.epochStartOffsets],
+    [
+      [0, 0],
+      [1, 6],
+    ],
+  );
   await b.close();
 
   // the image's metadata offset is the offset of the last record applied
@@ -89,7 +120,11 @@ test('truncation drops uncommitted batches and never goes below the committed of
   assert.deepEqual([u.firstOffset, u.lastOffset], [1, 2]);
   assert.equal(m.committedOffset, 1);
   assert.equal(m.logEndOffset, 3);
-  assert.deepEqual(m.readBatches(0).map((b) => b.lastOffset), [0], 'the uncommitted batch is not read');
+  assert.deepEqual(
+    m.readBatches(0).map((b) => b.lastOffset),
+    [0],
+    'the uncommitted batch is not read',
+  );
   m.truncateTo(1);
   assert.equal(m.logEndOffset, 1);
   // a committed batch cannot be truncated away
@@ -114,7 +149,10 @@ test('a snapshot is written once enough bytes were appended; the log is trimmed 
   const a = await open(dir, { maxRecordBytesBetweenSnapshots: 4096 });
   await a.controller.registerBroker([{ name: 'PLAINTEXT', host: '127.0.0.1', port: 9092 }]);
   for (let i = 0; i < 40; i++) {
-    const [r] = await a.controller.createTopics([{ name: `t${i}`, numPartitions: 3, replicationFactor: 1, configs: { 'retention.ms': String(i) } }], false);
+    const [r] = await a.controller.createTopics(
+      [{ name: `t${i}`, numPartitions: 3, replicationFactor: 1, configs: { 'retention.ms': String(i) } }],
+      false,
+    );
     assert.equal(r.errorCode, ErrorCode.NONE);
     if (i % 7 === 3) await a.controller.deleteTopic(a.image.topicsByName.get(`t${i - 1}`)!);
   }
@@ -127,7 +165,11 @@ test('a snapshot is written once enough bytes were appended; the log is trimmed 
   assert.ok(a.log.committedOffset > snap.endOffset, 'records after the snapshot: the tail');
   const partDir = path.join(dir, METADATA_PARTITION_DIR);
   const files = fs.readdirSync(partDir);
-  assert.deepEqual(files.filter((f) => f.endsWith('.checkpoint')), [snapshotFileName(snap.endOffset, snap.epoch)], 'older snapshots removed');
+  assert.deepEqual(
+    files.filter((f) => f.endsWith('.checkpoint')),
+    [snapshotFileName(snap.endOffset, snap.epoch)],
+    'older snapshots removed',
+  );
   assert.ok(
     files.filter((f) => f.endsWith('.log')).every((f) => Number(f.slice(0, 20)) >= snap.endOffset),
     'segments below the snapshot deleted',
@@ -141,7 +183,10 @@ test('a snapshot is written once enough bytes were appended; the log is trimmed 
   assert.ok(loaded.batches.length > 0 && loaded.batches[0].baseOffset === snap.endOffset);
   assert.deepEqual(dump(b.image), before);
   // and the restarted controller goes on from there
-  const [r] = await b.controller.createTopics([{ name: 'after', numPartitions: 1, replicationFactor: 1, configs: {} }], false);
+  const [r] = await b.controller.createTopics(
+    [{ name: 'after', numPartitions: 1, replicationFactor: 1, configs: {} }],
+    false,
+  );
   assert.equal(r.errorCode, ErrorCode.NONE);
   assert.equal(b.image.epoch, before.offset + 2, 'a Topic and a Partition record');
   await b.log.close();
@@ -150,7 +195,8 @@ test('a snapshot is written once enough bytes were appended; the log is trimmed 
 test('a snapshot load reads only the snapshot and the tail; a trim that did not happen before a stop is done at the next start', async () => {
   const dir = tempDir();
   const a = await open(dir);
-  for (let i = 0; i < 5; i++) await a.controller.createTopics([{ name: `t${i}`, numPartitions: 1, replicationFactor: 1, configs: {} }], false);
+  for (let i = 0; i < 5; i++)
+    await a.controller.createTopics([{ name: `t${i}`, numPartitions: 1, replicationFactor: 1, configs: {} }], false);
   const end = a.log.committedOffset;
   const expected = dump(a.image);
   // the snapshot file as a snapshot write leaves it, without the trim after it
@@ -183,13 +229,18 @@ test('a snapshot that cannot be written leaves the log untrimmed and the commit 
   const warnings: string[] = [];
   const a = await open(dir, { maxRecordBytesBetweenSnapshots: 1, logger: { warn: (_o, m) => warnings.push(m) } });
   const io = new FaultyIO().add({ op: 'write', kind: 'ENOSPC', file: (p) => p.endsWith('.checkpoint.tmp') });
-  const [r] = await withFileIO(io, () => a.controller.createTopics([{ name: 'x', numPartitions: 1, replicationFactor: 1, configs: {} }], false));
+  const [r] = await withFileIO(io, () =>
+    a.controller.createTopics([{ name: 'x', numPartitions: 1, replicationFactor: 1, configs: {} }], false),
+  );
   assert.equal(r.errorCode, ErrorCode.NONE);
   assert.ok(io.injected.length > 0);
   assert.equal(a.log.latestSnapshot, null);
   assert.equal(a.log.logStartOffset, 0);
   assert.ok(warnings.some((w) => /snapshot not written/.test(w)));
-  assert.deepEqual(fs.readdirSync(path.join(dir, METADATA_PARTITION_DIR)).filter((f) => f.includes('checkpoint.tmp')), []);
+  assert.deepEqual(
+    fs.readdirSync(path.join(dir, METADATA_PARTITION_DIR)).filter((f) => f.includes('checkpoint.tmp')),
+    [],
+  );
   // the next commit writes it
   await a.controller.createTopics([{ name: 'y', numPartitions: 1, replicationFactor: 1, configs: {} }], false);
   assert.equal(snapshotEnd(a.log), a.log.committedOffset);
@@ -204,7 +255,12 @@ function legacyImage(image: MetadataImage) {
     nextProducerId: image.nextProducerId,
     brokers: [...image.brokers.values()].map((b) => ({ nodeId: b.nodeId, listeners: b.listeners, rack: b.rack })),
     brokerConfigs: Object.fromEntries([...image.brokerConfigs].map(([k, v]) => [k, Object.fromEntries(v)])),
-    topics: [...image.topicsByName.values()].map((t) => ({ name: t.name, topicId: t.topicId, partitions: t.partitions, configs: Object.fromEntries(t.configs) })),
+    topics: [...image.topicsByName.values()].map((t) => ({
+      name: t.name,
+      topicId: t.topicId,
+      partitions: t.partitions,
+      configs: Object.fromEntries(t.configs),
+    })),
   };
 }
 

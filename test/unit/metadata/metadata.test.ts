@@ -44,7 +44,10 @@ test('topics, partitions and configs survive a restart; deletes too', async () =
   const dir = tempDir();
   const a = await open(dir);
   await a.controller.registerBroker([{ name: 'PLAINTEXT', host: '127.0.0.1', port: 9092 }]);
-  const [r] = await a.controller.createTopics([{ name: 'orders', numPartitions: -1, replicationFactor: -1, configs: { 'retention.ms': '1000' } }], false);
+  const [r] = await a.controller.createTopics(
+    [{ name: 'orders', numPartitions: -1, replicationFactor: -1, configs: { 'retention.ms': '1000' } }],
+    false,
+  );
   assert.equal(r.errorCode, ErrorCode.NONE);
   await a.controller.createTopics([{ name: 'gone', numPartitions: 1, replicationFactor: 1, configs: {} }], false);
   await a.controller.deleteTopic(a.image.topicsByName.get('gone')!);
@@ -55,7 +58,10 @@ test('topics, partitions and configs survive a restart; deletes too', async () =
   const t = b.image.topicsByName.get('orders')!;
   assert.equal(t.topicId, r.topicId);
   assert.equal(t.partitions.length, 5);
-  assert.deepEqual(t.partitions.map((p) => [p.leader, p.leaderEpoch, p.isr]), Array.from({ length: 5 }, () => [1, 0, [1]]));
+  assert.deepEqual(
+    t.partitions.map((p) => [p.leader, p.leaderEpoch, p.isr]),
+    Array.from({ length: 5 }, () => [1, 0, [1]]),
+  );
   assert.equal(t.configs.get('retention.ms'), '1000');
   assert.equal(b.image.topicsByName.has('gone'), false);
   assert.equal(b.image.brokers.get(1)?.listeners[0].port, 9092);
@@ -78,7 +84,12 @@ test('a torn tail is cut at the last whole record batch', async () => {
   assert.ok(dropped > 0);
   assert.deepEqual([...image.topicsByName.keys()], ['kept']);
   // the log accepts appends again after the cut
-  const c = new Controller(log, image, { nodeId: 1, defaultPartitions: 1, defaultReplicationFactor: 1, validateConfig: () => null });
+  const c = new Controller(log, image, {
+    nodeId: 1,
+    defaultPartitions: 1,
+    defaultReplicationFactor: 1,
+    validateConfig: () => null,
+  });
   const [r] = await c.createTopics([{ name: 'torn', numPartitions: 1, replicationFactor: 1, configs: {} }], false);
   assert.equal(r.errorCode, ErrorCode.NONE);
   await log.close();
@@ -113,7 +124,10 @@ test('CreateTopics validation: names, duplicates, collisions, partitions, replic
       ErrorCode.INVALID_CONFIG,
     ],
   );
-  const [dry] = await controller.createTopics([{ name: 'dry', numPartitions: 1, replicationFactor: 1, configs: {} }], true);
+  const [dry] = await controller.createTopics(
+    [{ name: 'dry', numPartitions: 1, replicationFactor: 1, configs: {} }],
+    true,
+  );
   assert.equal(dry.errorCode, ErrorCode.NONE);
   assert.equal(image.topicsByName.has('dry'), false, 'validate_only writes nothing');
   assert.equal((await controller.createPartitions('ok.topic', 1, false)).errorCode, ErrorCode.INVALID_PARTITIONS);
@@ -122,12 +136,18 @@ test('CreateTopics validation: names, duplicates, collisions, partitions, replic
 
 test('topic name rules', () => {
   assert.equal(validateTopicName('a-b_c.d'), null);
-  for (const bad of ['', '.', '..', 'a/b', 'é', 'x'.repeat(250), '__cluster_metadata']) assert.notEqual(validateTopicName(bad), null, bad);
+  for (const bad of ['', '.', '..', 'a/b', 'é', 'x'.repeat(250), '__cluster_metadata'])
+    assert.notEqual(validateTopicName(bad), null, bad);
 });
 
 /** A second broker registered in the same metadata (as another node's controller request would). */
 async function registerOther(log: FileMetadataLog, image: MetadataImage, nodeId: number) {
-  const other = new Controller(log, image, { nodeId, defaultPartitions: 1, defaultReplicationFactor: 1, validateConfig: () => null });
+  const other = new Controller(log, image, {
+    nodeId,
+    defaultPartitions: 1,
+    defaultReplicationFactor: 1,
+    validateConfig: () => null,
+  });
   await other.registerBroker([{ name: 'PLAINTEXT', host: '127.0.0.1', port: 9092 + nodeId }]);
 }
 
@@ -135,7 +155,10 @@ test('a replication factor above the registered brokers is INVALID_REPLICATION_F
   const dir = tempDir();
   const { controller, image, log } = await open(dir);
   await controller.registerBroker([{ name: 'PLAINTEXT', host: '127.0.0.1', port: 9092 }]);
-  const [tooMany] = await controller.createTopics([{ name: 'rf2', numPartitions: 1, replicationFactor: 2, configs: {} }], false);
+  const [tooMany] = await controller.createTopics(
+    [{ name: 'rf2', numPartitions: 1, replicationFactor: 2, configs: {} }],
+    false,
+  );
   assert.equal(tooMany.errorCode, ErrorCode.INVALID_REPLICATION_FACTOR);
   assert.equal(
     tooMany.errorMessage,
@@ -143,19 +166,37 @@ test('a replication factor above the registered brokers is INVALID_REPLICATION_F
   );
   assert.equal(image.topicsByName.has('rf2'), false);
   await registerOther(log, image, 2);
-  const [ok] = await controller.createTopics([{ name: 'rf2', numPartitions: 3, replicationFactor: 2, configs: {} }], false);
+  const [ok] = await controller.createTopics(
+    [{ name: 'rf2', numPartitions: 3, replicationFactor: 2, configs: {} }],
+    false,
+  );
   assert.equal(ok.errorCode, ErrorCode.NONE);
   assert.equal(ok.replicationFactor, 2);
   const placed = image.topicsByName.get('rf2')!.partitions.map((p) => [p.replicas, p.isr, p.leader]);
-  assert.deepEqual(placed, [[[1, 2], [1, 2], 1], [[2, 1], [2, 1], 2], [[1, 2], [1, 2], 1]]);
-  const [three] = await controller.createTopics([{ name: 'rf3', numPartitions: 1, replicationFactor: 3, configs: {} }], false);
+  assert.deepEqual(placed, [
+    [[1, 2], [1, 2], 1],
+    [[2, 1], [2, 1], 2],
+    [[1, 2], [1, 2], 1],
+  ]);
+  const [three] = await controller.createTopics(
+    [{ name: 'rf3', numPartitions: 1, replicationFactor: 3, configs: {} }],
+    false,
+  );
   assert.equal(three.errorCode, ErrorCode.INVALID_REPLICATION_FACTOR);
   // CreatePartitions keeps the topic's replication factor
   assert.equal((await controller.createPartitions('rf2', 4, false)).errorCode, ErrorCode.NONE);
   assert.deepEqual(image.topicsByName.get('rf2')!.partitions[3].replicas, [2, 1]);
   await log.close();
   const b = await open(dir);
-  assert.deepEqual(b.image.topicsByName.get('rf2')!.partitions.map((p) => p.replicas), [[1, 2], [2, 1], [1, 2], [2, 1]]);
+  assert.deepEqual(
+    b.image.topicsByName.get('rf2')!.partitions.map((p) => p.replicas),
+    [
+      [1, 2],
+      [2, 1],
+      [1, 2],
+      [2, 1],
+    ],
+  );
   await b.log.close();
 });
 
@@ -173,7 +214,11 @@ test('manual replica assignments are kept in the records; unknown brokers, dupli
   });
   const results = await controller.createTopics(
     [
-      assigned('manual', [[2, 1], [1, 2], [2, 1]]),
+      assigned('manual', [
+        [2, 1],
+        [1, 2],
+        [2, 1],
+      ]),
       assigned('unknown', [[1, 7]]),
       assigned('twice', [[1, 1]]),
       assigned('uneven', [[1, 2], [1]]),
@@ -186,7 +231,10 @@ test('manual replica assignments are kept in the records; unknown brokers, dupli
     results.map((r) => [r.errorCode, r.errorMessage]),
     [
       [ErrorCode.NONE, null],
-      [ErrorCode.INVALID_REPLICA_ASSIGNMENT, 'The manual partition assignment includes broker 7, but no such broker is registered.'],
+      [
+        ErrorCode.INVALID_REPLICA_ASSIGNMENT,
+        'The manual partition assignment includes broker 7, but no such broker is registered.',
+      ],
       [ErrorCode.INVALID_REPLICA_ASSIGNMENT, 'The manual partition assignment includes the broker 1 more than once.'],
       [
         ErrorCode.INVALID_REPLICA_ASSIGNMENT,
@@ -198,12 +246,23 @@ test('manual replica assignments are kept in the records; unknown brokers, dupli
   );
   assert.equal(results[0].numPartitions, 3);
   assert.equal(results[0].replicationFactor, 2);
-  const expect = [[[2, 1], 2], [[1, 2], 1], [[2, 1], 2]];
-  assert.deepEqual(image.topicsByName.get('manual')!.partitions.map((p) => [p.replicas, p.leader]), expect);
-  for (const name of ['unknown', 'twice', 'uneven', 'empty', 'gap']) assert.equal(image.topicsByName.has(name), false, name);
+  const expect = [
+    [[2, 1], 2],
+    [[1, 2], 1],
+    [[2, 1], 2],
+  ];
+  assert.deepEqual(
+    image.topicsByName.get('manual')!.partitions.map((p) => [p.replicas, p.leader]),
+    expect,
+  );
+  for (const name of ['unknown', 'twice', 'uneven', 'empty', 'gap'])
+    assert.equal(image.topicsByName.has(name), false, name);
   await log.close();
   const b = await open(dir);
-  assert.deepEqual(b.image.topicsByName.get('manual')!.partitions.map((p) => [p.replicas, p.leader]), expect);
+  assert.deepEqual(
+    b.image.topicsByName.get('manual')!.partitions.map((p) => [p.replicas, p.leader]),
+    expect,
+  );
   await b.log.close();
 });
 
@@ -227,13 +286,19 @@ test('a listener that fails after a commit: the request succeeds, the image and 
   controller.onCommit((batch) => {
     for (const r of batch) if (r.type === 'Topic') seen.push(r.name);
   });
-  const [r] = await controller.createTopics([{ name: 'made', numPartitions: 1, replicationFactor: 1, configs: {} }], false);
+  const [r] = await controller.createTopics(
+    [{ name: 'made', numPartitions: 1, replicationFactor: 1, configs: {} }],
+    false,
+  );
   assert.equal(r.errorCode, ErrorCode.NONE, 'committed: the answer says so');
   assert.ok(image.topicsByName.has('made'));
   assert.deepEqual(seen, ['made'], 'the listener after the failing one ran');
   assert.equal(errors.length, 1);
   // the controller goes on
-  const [r2] = await controller.createTopics([{ name: 'next', numPartitions: 1, replicationFactor: 1, configs: {} }], false);
+  const [r2] = await controller.createTopics(
+    [{ name: 'next', numPartitions: 1, replicationFactor: 1, configs: {} }],
+    false,
+  );
   assert.equal(r2.errorCode, ErrorCode.NONE);
   await log.close();
   const b = await open(dir);

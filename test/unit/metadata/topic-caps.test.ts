@@ -39,20 +39,34 @@ async function open(caps: { maxTopics: number; maxPartitions: number }) {
     async reopen() {
       await log.close();
       const again = new MetadataImage();
-      const c = new Controller(await FileMetadataLog.open(dir), again, { nodeId: 1, defaultPartitions: 1, defaultReplicationFactor: 1, validateConfig: () => null, ...caps });
+      const c = new Controller(await FileMetadataLog.open(dir), again, {
+        nodeId: 1,
+        defaultPartitions: 1,
+        defaultReplicationFactor: 1,
+        validateConfig: () => null,
+        ...caps,
+      });
       c.load();
       return again;
     },
   };
 }
 
-const spec = (name: string, numPartitions: number): CreateTopicSpec => ({ name, numPartitions, replicationFactor: 1, configs: {} });
+const spec = (name: string, numPartitions: number): CreateTopicSpec => ({
+  name,
+  numPartitions,
+  replicationFactor: 1,
+  configs: {},
+});
 
 test('topics over samsa.max.topics: POLICY_VIOLATION naming the cap; topics within it in the same request are created', async () => {
   const { image, controller } = await open({ maxTopics: 3, maxPartitions: 1000 });
   await controller.registerBroker([{ name: 'PLAINTEXT', host: '127.0.0.1', port: 9092 }]);
   const r = await controller.createTopics([spec('a', 1), spec('b', 1), spec('c', 1), spec('d', 1)], false);
-  assert.deepEqual(r.map((x) => x.errorCode), [ErrorCode.NONE, ErrorCode.NONE, ErrorCode.NONE, ErrorCode.POLICY_VIOLATION]);
+  assert.deepEqual(
+    r.map((x) => x.errorCode),
+    [ErrorCode.NONE, ErrorCode.NONE, ErrorCode.NONE, ErrorCode.POLICY_VIOLATION],
+  );
   assert.match(r[3].errorMessage!, /samsa\.max\.topics/);
   assert.match(r[3].errorMessage!, /\b3\b/);
   assert.equal(image.topicsByName.has('d'), false);
@@ -71,7 +85,10 @@ test('partitions over samsa.max.partitions: POLICY_VIOLATION on CreateTopics and
   const { image, controller } = m;
   await controller.registerBroker([{ name: 'PLAINTEXT', host: '127.0.0.1', port: 9092 }]);
   const r = await controller.createTopics([spec('six', 6), spec('five', 5), spec('four', 4)], false);
-  assert.deepEqual(r.map((x) => x.errorCode), [ErrorCode.NONE, ErrorCode.POLICY_VIOLATION, ErrorCode.NONE]);
+  assert.deepEqual(
+    r.map((x) => x.errorCode),
+    [ErrorCode.NONE, ErrorCode.POLICY_VIOLATION, ErrorCode.NONE],
+  );
   assert.match(r[1].errorMessage!, /samsa\.max\.partitions/);
   assert.match(r[1].errorMessage!, /\b10\b/);
   assert.equal(image.partitionsOn(1), 10);

@@ -16,7 +16,8 @@ import { fileURLToPath } from 'node:url';
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 let root = '';
 
-const cli = (which: string) => `export async function runCli(argv) { process.stdout.write('${which} ' + argv.join(' ') + '\\n'); return 0; }\n`;
+const cli = (which: string) =>
+  `export async function runCli(argv) { process.stdout.write('${which} ' + argv.join(' ') + '\\n'); return 0; }\n`;
 
 /** Sets the modification time of `p` and, for a directory, of everything under it. */
 function setMtime(p: string, ms: number): void {
@@ -90,7 +91,10 @@ test('stale dist/ and no tsx: runs dist/ and says it is stale', () => {
   const r = runBin('--version');
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout, 'dist --version\n');
-  assert.equal(r.stderr, 'samsa: src/ changed after dist/ was built and tsx is not installed: running the stale dist/ (npm run build)\n');
+  assert.equal(
+    r.stderr,
+    'samsa: src/ changed after dist/ was built and tsx is not installed: running the stale dist/ (npm run build)\n',
+  );
 });
 
 test('no dist/ and no tsx: exit 1 with one line', () => {

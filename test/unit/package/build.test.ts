@@ -20,11 +20,14 @@ function write(rel: string, text: string): void {
   fs.writeFileSync(path.join(root, rel), text);
 }
 
-const build = (...args: string[]) => spawnSync(process.execPath, [path.join(root, 'scripts', 'build.mjs'), ...args], { cwd: root, encoding: 'utf8' });
-const state = async () => (await import(path.join(root, 'scripts', 'dist-state.mjs'))).distState(root) as { fresh: boolean; why: string };
+const build = (...args: string[]) =>
+  spawnSync(process.execPath, [path.join(root, 'scripts', 'build.mjs'), ...args], { cwd: root, encoding: 'utf8' });
+const state = async () =>
+  (await import(path.join(root, 'scripts', 'dist-state.mjs'))).distState(root) as { fresh: boolean; why: string };
 
 before(() => {
-  for (const f of ['tsconfig.json', 'tsconfig.build.json', 'scripts/build.mjs', 'scripts/dist-state.mjs']) write(f, fs.readFileSync(path.join(REPO_ROOT, f), 'utf8'));
+  for (const f of ['tsconfig.json', 'tsconfig.build.json', 'scripts/build.mjs', 'scripts/dist-state.mjs'])
+    write(f, fs.readFileSync(path.join(REPO_ROOT, f), 'utf8'));
   write('package.json', JSON.stringify({ name: 'samsa', type: 'module' }));
   write('src/index.ts', "export { twice } from './lib/twice.ts';\n");
   write('src/lib/twice.ts', 'export function twice(n: number): number {\n  return 2 * n;\n}\n');
@@ -39,7 +42,10 @@ test('builds dist/: runnable JavaScript with .js imports, declarations, and a st
   const r = build();
   assert.equal(r.status, 0, r.stdout + r.stderr);
   assert.match(fs.readFileSync(path.join(root, 'dist', 'index.js'), 'utf8'), /from "\.\/lib\/twice\.js"/);
-  assert.match(fs.readFileSync(path.join(root, 'dist', 'lib', 'twice.d.ts'), 'utf8'), /export declare function twice\(n: number\): number;/);
+  assert.match(
+    fs.readFileSync(path.join(root, 'dist', 'lib', 'twice.d.ts'), 'utf8'),
+    /export declare function twice\(n: number\): number;/,
+  );
   const { twice } = await import(path.join(root, 'dist', 'index.js'));
   assert.equal(twice(21), 42);
   assert.deepEqual(await state(), { fresh: true, why: '' });

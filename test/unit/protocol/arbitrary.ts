@@ -56,13 +56,11 @@ function int64(): fc.Arbitrary<number | bigint> {
 function buffer(large: boolean): fc.Arbitrary<Buffer> {
   const small = fc.uint8Array({ maxLength: 24 }).map((u) => Buffer.from(u));
   // Past the writer's zero-copy threshold (1 KiB): kept by reference, not copied.
-  const big = fc
-    .tuple(fc.integer({ min: 1024, max: 1300 }), fc.integer({ min: 0, max: 255 }))
-    .map(([n, seed]) => {
-      const b = Buffer.allocUnsafe(n);
-      for (let i = 0; i < n; i++) b[i] = (seed + i * 31) & 0xff;
-      return b;
-    });
+  const big = fc.tuple(fc.integer({ min: 1024, max: 1300 }), fc.integer({ min: 0, max: 255 })).map(([n, seed]) => {
+    const b = Buffer.allocUnsafe(n);
+    for (let i = 0; i < n; i++) b[i] = (seed + i * 31) & 0xff;
+    return b;
+  });
   if (!large) return small;
   return fc.oneof({ arbitrary: small, weight: 9 }, { arbitrary: big, weight: 1 });
 }
@@ -72,11 +70,13 @@ function buffer(large: boolean): fc.Arbitrary<Buffer> {
  * fast-check's 'binary' unit constructs a reverse map of every code point,
  * which costs over a second per process.
  */
-const CODE_POINT: fc.Arbitrary<string> = fc.oneof(
-  { arbitrary: fc.integer({ min: 0x20, max: 0x7e }), weight: 6 },
-  { arbitrary: fc.integer({ min: 0, max: 0xd7ff }), weight: 2 },
-  { arbitrary: fc.integer({ min: 0xe000, max: 0x10ffff }), weight: 2 },
-).map((cp) => String.fromCodePoint(cp));
+const CODE_POINT: fc.Arbitrary<string> = fc
+  .oneof(
+    { arbitrary: fc.integer({ min: 0x20, max: 0x7e }), weight: 6 },
+    { arbitrary: fc.integer({ min: 0, max: 0xd7ff }), weight: 2 },
+    { arbitrary: fc.integer({ min: 0xe000, max: 0x10ffff }), weight: 2 },
+  )
+  .map((cp) => String.fromCodePoint(cp));
 
 // Primitive arbitraries are built once: some (strings) are costly to construct.
 const primitiveCache = new Map<string, fc.Arbitrary<unknown>>();
@@ -154,7 +154,11 @@ function unknownTags(): fc.Arbitrary<[number, Buffer][]> {
   return fc
     .uniqueArray(fc.integer({ min: UNKNOWN_TAG_BASE, max: UNKNOWN_TAG_BASE + 5000 }), { minLength: 1, maxLength: 3 })
     .chain((tags) =>
-      fc.tuple(...tags.sort((a, b) => a - b).map((tag) => fc.uint8Array({ maxLength: 8 }).map((u) => [tag, Buffer.from(u)] as [number, Buffer]))),
+      fc.tuple(
+        ...tags
+          .sort((a, b) => a - b)
+          .map((tag) => fc.uint8Array({ maxLength: 8 }).map((u) => [tag, Buffer.from(u)] as [number, Buffer])),
+      ),
     );
 }
 
@@ -186,7 +190,9 @@ function structArb(ctx: Ctx, fields: FieldSpec[]): fc.Arbitrary<Record<string, u
   const shape: Record<string, fc.Arbitrary<unknown>> = {};
   for (const f of fields) {
     // A fresh default per value: generated values are mutated (unknown tags added) and must not share.
-    shape[f.name] = inVersions(f.versions, ctx.version) ? fieldArb(ctx, f) : fc.constant(null).map(() => defaultValue(ctx, f));
+    shape[f.name] = inVersions(f.versions, ctx.version)
+      ? fieldArb(ctx, f)
+      : fc.constant(null).map(() => defaultValue(ctx, f));
   }
   // fc.record builds null-prototype objects; the decoder returns plain ones.
   const base = fc.record(shape).map((o) => ({ ...o }) as Record<string, unknown>);
@@ -198,12 +204,20 @@ function structArb(ctx: Ctx, fields: FieldSpec[]): fc.Arbitrary<Record<string, u
 }
 
 /** An arbitrary of decoded-shaped values of `spec` at `version`. */
-export function messageArbitrary(spec: MessageSpec, version: number, opts: GenOptions = {}): fc.Arbitrary<Record<string, unknown>> {
+export function messageArbitrary(
+  spec: MessageSpec,
+  version: number,
+  opts: GenOptions = {},
+): fc.Arbitrary<Record<string, unknown>> {
   const ctx: Ctx = {
     spec,
     version,
     flexible: isFlexible(spec, version),
-    opts: { unknownTags: opts.unknownTags ?? false, maxArray: opts.maxArray ?? 2, largeBuffers: opts.largeBuffers ?? true },
+    opts: {
+      unknownTags: opts.unknownTags ?? false,
+      maxArray: opts.maxArray ?? 2,
+      largeBuffers: opts.largeBuffers ?? true,
+    },
   };
   return structArb(ctx, spec.fields);
 }

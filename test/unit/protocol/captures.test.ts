@@ -83,14 +83,20 @@ test('kcat Produce frames carry every codec, with the keys, values and headers t
             values.add(value);
             if (rec.key?.toString() === 'k1') {
               assert.equal(value, 'v1');
-              assert.deepEqual(rec.headers.map((h) => [h.key, h.value?.toString()]), [['h', 'v']]);
+              assert.deepEqual(
+                rec.headers.map((h) => [h.key, h.value?.toString()]),
+                [['h', 'v']],
+              );
             }
           }
         }
       }
     }
   }
-  assert.deepEqual([...codecs].sort(), [Compression.NONE, Compression.GZIP, Compression.SNAPPY, Compression.LZ4, Compression.ZSTD].sort());
+  assert.deepEqual(
+    [...codecs].sort(),
+    [Compression.NONE, Compression.GZIP, Compression.SNAPPY, Compression.LZ4, Compression.ZSTD].sort(),
+  );
   for (const v of ['v1', 'v2', 'nokey', 'a', 'b']) assert.ok(values.has(v), `value ${v} was produced`);
 });
 
@@ -103,21 +109,39 @@ test('kafkajs Produce v7 carries an idempotent batch and a gzip batch', () => {
     for (const td of body.topicData) {
       for (const pd of td.partitionData) {
         const b = decodeBatch(pd.records, 0);
-        seen.push({ compression: b.compression, producerId: b.producerId, values: b.records.map((r) => r.value?.toString() ?? 'null') });
+        seen.push({
+          compression: b.compression,
+          producerId: b.producerId,
+          values: b.records.map((r) => r.value?.toString() ?? 'null'),
+        });
       }
     }
   }
   assert.ok(seen.some((s) => s.compression === Compression.GZIP && s.values.includes('zipped')));
-  assert.ok(seen.every((s) => s.producerId >= 0), 'every batch carries the producer id from InitProducerId');
-  assert.ok(seen.some((s) => s.values.includes('null')), 'a null value travels as null');
+  assert.ok(
+    seen.every((s) => s.producerId >= 0),
+    'every batch carries the producer id from InitProducerId',
+  );
+  assert.ok(
+    seen.some((s) => s.values.includes('null')),
+    'a null value travels as null',
+  );
 });
 
 test('group requests: JoinGroup names the consumer protocol and its assignors', () => {
-  const expect: Record<string, string[]> = { kcat: ['range', 'roundrobin'], 'confluent-kafka-python': ['range', 'roundrobin'], kafkajs: ['RoundRobinAssigner'] };
+  const expect: Record<string, string[]> = {
+    kcat: ['range', 'roundrobin'],
+    'confluent-kafka-python': ['range', 'roundrobin'],
+    kafkajs: ['RoundRobinAssigner'],
+  };
   for (const client of CLIENTS) {
     const { body } = decode(fs.readFileSync(path.join(ROOT, client, 'JoinGroup-v5.bin')));
     assert.equal(body.protocolType, 'consumer');
     assert.match(body.groupId, /^cap-/);
-    for (const name of expect[client]) assert.ok(body.protocols.some((p: { name: string }) => p.name === name), `${client} offers ${name}`);
+    for (const name of expect[client])
+      assert.ok(
+        body.protocols.some((p: { name: string }) => p.name === name),
+        `${client} offers ${name}`,
+      );
   }
 });

@@ -218,7 +218,9 @@ test('every decoder: valid frames decode; every truncation throws ProtocolError'
           const outcome = run(c.dec, backed(frame.subarray(0, cut), 0), PREFIX, cut);
           assert.ok(!outcome.ok, `${c.label}: a ${cut}-byte prefix of a ${frame.length}-byte frame was accepted`);
           if (!(outcome.error instanceof ProtocolError)) {
-            assert.fail(`${c.label} cut at ${cut}: threw ${(outcome.error as Error)?.constructor?.name}: ${(outcome.error as Error)?.message}`);
+            assert.fail(
+              `${c.label} cut at ${cut}: threw ${(outcome.error as Error)?.constructor?.name}: ${(outcome.error as Error)?.message}`,
+            );
           }
         }
       }
@@ -321,7 +323,11 @@ test('negative lengths: strings, bytes and arrays below -1 are ProtocolErrors', 
   return import('../../../src/protocol/compile.ts').then(({ compileDecoder }) => {
     for (const [type, nullable, frame] of frames) {
       const dec = compileDecoder(mkSpec(type, nullable), 0);
-      assert.throws(() => dec(new Reader(frame)), ProtocolError, `${type} nullable=${nullable} ${frame.toString('hex')}`);
+      assert.throws(
+        () => dec(new Reader(frame)),
+        ProtocolError,
+        `${type} nullable=${nullable} ${frame.toString('hex')}`,
+      );
     }
   });
 });

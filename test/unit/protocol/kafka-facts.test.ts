@@ -13,7 +13,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ALL_API_SPECS } from '../../../src/protocol/messages/index.ts';
 import { RECORD_SPECS } from '../../../src/protocol/typegen-sources.ts';
-import { type FieldSpec, type MessageSpec, PRIMITIVES, inVersions, parseVersions } from '../../../src/protocol/schema.ts';
+import {
+  type FieldSpec,
+  type MessageSpec,
+  PRIMITIVES,
+  inVersions,
+  parseVersions,
+} from '../../../src/protocol/schema.ts';
 
 interface KafkaField {
   name: string;
@@ -113,7 +119,8 @@ function compareStructs(
   where: string,
   out: string[],
 ): void {
-  const isTagged = (f: { tag?: number; taggedVersions?: string }) => flexible && f.tag !== undefined && inVersions(f.taggedVersions, v);
+  const isTagged = (f: { tag?: number; taggedVersions?: string }) =>
+    flexible && f.tag !== undefined && inVersions(f.taggedVersions, v);
   const o = ours.filter((f) => inVersions(f.versions, v));
   const k = theirs.filter((f) => inVersions(f.versions, v));
   const pairs: [FieldSpec | undefined, KafkaField | undefined][] = [];
@@ -127,7 +134,9 @@ function compareStructs(
   }
   for (const [a, b] of pairs) {
     if (!a || !b) {
-      out.push(`${where} v${v}: ${a ? `our field ${a.name}` : `Kafka's field ${b!.name}`} has no counterpart at this position`);
+      out.push(
+        `${where} v${v}: ${a ? `our field ${a.name}` : `Kafka's field ${b!.name}`} has no counterpart at this position`,
+      );
       continue;
     }
     const at = `${where}.${a.name} v${v}`;
@@ -147,7 +156,8 @@ function compareStructs(
     const da = normDefault(a.type, a.default, aNull);
     const db = normDefault(b.type, b.default, bNull);
     if (da !== db) out.push(`${at}: default ${String(da)}, Kafka's ${String(db)}`);
-    if (!aPrim) compareStructs(ourStruct(spec, a), kafkaStruct(km, b), spec, km, v, flexible, `${where}.${a.name}`, out);
+    if (!aPrim)
+      compareStructs(ourStruct(spec, a), kafkaStruct(km, b), spec, km, v, flexible, `${where}.${a.name}`, out);
   }
 }
 
@@ -157,7 +167,8 @@ function differences(spec: MessageSpec): { diffs: string[]; unchecked: number[] 
   assert.ok(km, `${spec.name} is in the fixture`);
   const diffs: string[] = [];
   const unchecked: number[] = [];
-  if (km.apiKey !== undefined && spec.apiKey >= 0 && km.apiKey !== spec.apiKey) diffs.push(`${spec.name}: apiKey ${spec.apiKey}, Kafka's ${km.apiKey}`);
+  if (km.apiKey !== undefined && spec.apiKey >= 0 && km.apiKey !== spec.apiKey)
+    diffs.push(`${spec.name}: apiKey ${spec.apiKey}, Kafka's ${km.apiKey}`);
   const ours = parseVersions(spec.validVersions);
   for (let v = ours.min; v <= ours.max; v++) {
     if (!inVersions(km.validVersions, v)) {

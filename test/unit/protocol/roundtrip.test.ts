@@ -108,11 +108,20 @@ test('a hand-made frame with an unknown top-level tag decodes with _unknownTagge
   // ApiVersionsRequest v3: compact string name, compact string version, tags.
   const api = allApis().find((a) => a.key === 18)!;
   const frame = Buffer.from([
-    0x04, 0x6b, 0x61, 0x66, // "kaf"
-    0x02, 0x31, // "1"
+    0x04,
+    0x6b,
+    0x61,
+    0x66, // "kaf"
+    0x02,
+    0x31, // "1"
     0x02, // two tags
-    0x05, 0x02, 0xaa, 0xbb, // tag 5, 2 bytes
-    0xe8, 0x07, 0x00, // tag 1000, 0 bytes
+    0x05,
+    0x02,
+    0xaa,
+    0xbb, // tag 5, 2 bytes
+    0xe8,
+    0x07,
+    0x00, // tag 1000, 0 bytes
   ]);
   const decoded = decodeAll(api.requestDecoder(3), frame);
   assert.equal(decoded.clientSoftwareName, 'kaf');
@@ -184,14 +193,37 @@ const SYNTHETIC: MessageSpec = {
     { name: 'ints', type: '[]int64', versions: '0+', nullableVersions: '0+' },
     { name: 'one', type: 'Common', versions: '0+', nullableVersions: '0+' },
     { name: 'many', type: '[]Common', versions: '0+' },
-    { name: 'inline', type: 'Inline', versions: '0+', fields: [{ name: 'x', type: 'int16', versions: '0+' }, { name: 'y', type: '[]string', versions: '3+' }] },
+    {
+      name: 'inline',
+      type: 'Inline',
+      versions: '0+',
+      fields: [
+        { name: 'x', type: 'int16', versions: '0+' },
+        { name: 'y', type: '[]string', versions: '3+' },
+      ],
+    },
     { name: 'tInt', type: 'int64', versions: '2+', taggedVersions: '2+', tag: 0, default: -1 },
-    { name: 'tStr', type: 'string', versions: '2+', taggedVersions: '2+', tag: 1, nullableVersions: '2+', default: null },
+    {
+      name: 'tStr',
+      type: 'string',
+      versions: '2+',
+      taggedVersions: '2+',
+      tag: 1,
+      nullableVersions: '2+',
+      default: null,
+    },
     { name: 'tArr', type: '[]Common', versions: '2+', taggedVersions: '2+', tag: 3 },
-    { name: 'tStruct', type: 'Leader', versions: '3+', taggedVersions: '3+', tag: 2, fields: [
-      { name: 'leaderId', type: 'int32', versions: '3+', default: -1 },
-      { name: 'leaderEpoch', type: 'int32', versions: '3+', default: -1 },
-    ] },
+    {
+      name: 'tStruct',
+      type: 'Leader',
+      versions: '3+',
+      taggedVersions: '3+',
+      tag: 2,
+      fields: [
+        { name: 'leaderId', type: 'int32', versions: '3+', default: -1 },
+        { name: 'leaderEpoch', type: 'int32', versions: '3+', default: -1 },
+      ],
+    },
   ],
   commonStructs: {
     Common: [

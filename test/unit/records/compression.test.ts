@@ -63,7 +63,10 @@ test('snappy writes xerial framing with 32 KiB blocks, like the Java client', ()
     pos += 4 + len;
   }
   assert.equal(parts.length, 3);
-  assert.deepEqual(parts.map((p) => p.length), [XERIAL_BLOCK_SIZE, XERIAL_BLOCK_SIZE, 5]);
+  assert.deepEqual(
+    parts.map((p) => p.length),
+    [XERIAL_BLOCK_SIZE, XERIAL_BLOCK_SIZE, 5],
+  );
   assert.ok(Buffer.concat(parts).equals(data));
 });
 
@@ -98,7 +101,10 @@ test('output beyond the limit is refused for every codec', () => {
     assert.throws(() => decompress(codec, compress(codec, data), 50_000), ProtocolError, compressionName(codec));
   }
   // raw snappy: the declared length alone is enough to refuse
-  assert.throws(() => decompress(Compression.SNAPPY, Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f, 0x00]), 1000), /exceed/);
+  assert.throws(
+    () => decompress(Compression.SNAPPY, Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f, 0x00]), 1000),
+    /exceed/,
+  );
 });
 
 test('corrupt input is a ProtocolError for every codec', () => {
@@ -119,7 +125,10 @@ test('zstd: a failed decode leaves the reused context ready for the next frame',
   const cut = good.subarray(0, good.length >> 1);
   for (let i = 0; i < 3; i++) {
     assert.throws(() => decompress(Compression.ZSTD, cut), ProtocolError);
-    assert.throws(() => decompress(Compression.ZSTD, Buffer.concat([good.subarray(0, 6), Buffer.alloc(40, 0xee)])), ProtocolError);
+    assert.throws(
+      () => decompress(Compression.ZSTD, Buffer.concat([good.subarray(0, 6), Buffer.alloc(40, 0xee)])),
+      ProtocolError,
+    );
     assert.ok(decompress(Compression.ZSTD, good).equals(data));
   }
 });
@@ -137,7 +146,9 @@ test('lz4: frames with block and content checksums, concatenated frames, and hos
   const big = Buffer.from([0x04, 0x22, 0x4d, 0x18, 0x60, 0x40, 0x82, 0x01, 0x00, 0x01, 0x00]);
   assert.throws(() => decompress(Compression.LZ4, Buffer.concat([big, Buffer.alloc(70_000)])), /maximum/);
   // A match reaching before the start of the output.
-  const back = Buffer.from([0x04, 0x22, 0x4d, 0x18, 0x60, 0x40, 0x82, 0x05, 0, 0, 0, 0x14, 0x61, 0x09, 0x00, 0x00, 0, 0, 0, 0]);
+  const back = Buffer.from([
+    0x04, 0x22, 0x4d, 0x18, 0x60, 0x40, 0x82, 0x05, 0, 0, 0, 0x14, 0x61, 0x09, 0x00, 0x00, 0, 0, 0, 0,
+  ]);
   assert.throws(() => decompress(Compression.LZ4, back), ProtocolError);
   // A bomb: 8 MiB of zeros stops at the limit.
   assert.throws(() => decompress(Compression.LZ4, compress(Compression.LZ4, Buffer.alloc(8 << 20)), 1 << 20), /exceed/);

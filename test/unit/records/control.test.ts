@@ -40,7 +40,15 @@ test('short, null or negative-version inputs are ProtocolErrors', () => {
 
 test('commit and abort marker batches', () => {
   for (const commit of [true, false]) {
-    const b = encodeTxnMarkerBatch({ commit, producerId: 77, producerEpoch: 4, coordinatorEpoch: 12, baseOffset: 500, partitionLeaderEpoch: 2, timestamp: 1234 });
+    const b = encodeTxnMarkerBatch({
+      commit,
+      producerId: 77,
+      producerEpoch: 4,
+      coordinatorEpoch: 12,
+      baseOffset: 500,
+      partitionLeaderEpoch: 2,
+      timestamp: 1234,
+    });
     const d = decodeBatch(b);
     assert.equal(d.isControl, true);
     assert.equal(d.isTransactional, true);
@@ -53,7 +61,10 @@ test('commit and abort marker batches', () => {
     assert.equal(d.lastOffsetDelta, 0);
     assert.equal(d.maxTimestamp, 1234);
     const r = d.records[0];
-    assert.deepEqual(decodeControlKey(r.key), { version: 0, type: commit ? ControlRecordType.COMMIT : ControlRecordType.ABORT });
+    assert.deepEqual(decodeControlKey(r.key), {
+      version: 0,
+      type: commit ? ControlRecordType.COMMIT : ControlRecordType.ABORT,
+    });
     assert.deepEqual(decodeEndTxnMarkerValue(r.value), { version: 0, coordinatorEpoch: 12 });
   }
 });

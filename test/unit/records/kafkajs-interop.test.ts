@@ -11,7 +11,9 @@ import { splitBatches, validateBatchForAppend } from '../../../src/protocol/reco
 import { Compression } from '../../../src/protocol/records/compression.ts';
 
 const require = createRequire(import.meta.url);
-interface KjsLong { toString(): string }
+interface KjsLong {
+  toString(): string;
+}
 const Long = require('kafkajs/src/utils/long') as { fromNumber(n: number): KjsLong };
 const { RecordBatch } = require('kafkajs/src/protocol/recordBatch/v0') as {
   RecordBatch(args: Record<string, unknown>): Promise<{ buffer: Buffer }>;
@@ -20,7 +22,13 @@ const Record = require('kafkajs/src/protocol/recordBatch/record/v0') as (r: Reco
 const KjsDecoder = require('kafkajs/src/protocol/decoder') as new (b: Buffer) => unknown;
 const decodeKjsBatch = require('kafkajs/src/protocol/recordBatch/v0/decoder') as (d: unknown) => Promise<{
   firstOffset: string;
-  records: { key: Buffer | null; value: Buffer | null; offset: string; timestamp: string; headers: Record<string, Buffer> }[];
+  records: {
+    key: Buffer | null;
+    value: Buffer | null;
+    offset: string;
+    timestamp: string;
+    headers: Record<string, Buffer>;
+  }[];
 }>;
 const KJS = require('kafkajs/src/protocol/message/compression') as { Types: { None: number; GZIP: number } };
 
@@ -28,9 +36,21 @@ const T0 = 1_700_000_000_000;
 
 async function kafkajsBatch(compression: number): Promise<Buffer> {
   const records = [
-    Record({ offsetDelta: 0, timestampDelta: 0, key: Buffer.from('key-0'), value: Buffer.from('value-0'), headers: { a: Buffer.from('1') } }),
+    Record({
+      offsetDelta: 0,
+      timestampDelta: 0,
+      key: Buffer.from('key-0'),
+      value: Buffer.from('value-0'),
+      headers: { a: Buffer.from('1') },
+    }),
     Record({ offsetDelta: 1, timestampDelta: 25, key: null, value: Buffer.from('value-1') }),
-    Record({ offsetDelta: 2, timestampDelta: 7, key: Buffer.from('key-2'), value: null, headers: { x: Buffer.from('y'), z: Buffer.alloc(0) } }),
+    Record({
+      offsetDelta: 2,
+      timestampDelta: 7,
+      key: Buffer.from('key-2'),
+      value: null,
+      headers: { x: Buffer.from('y'), z: Buffer.alloc(0) },
+    }),
   ];
   const encoder = await RecordBatch({
     compression,
@@ -47,7 +67,10 @@ async function kafkajsBatch(compression: number): Promise<Buffer> {
   return encoder.buffer;
 }
 
-for (const [name, codec] of [['none', 0], ['gzip', 1]] as const) {
+for (const [name, codec] of [
+  ['none', 0],
+  ['gzip', 1],
+] as const) {
   test(`decodes a batch written by kafkajs's encoder (${name})`, async () => {
     const buf = await kafkajsBatch(codec === 0 ? KJS.Types.None : KJS.Types.GZIP);
     assert.deepEqual(splitBatches(buf), [{ at: 0, size: buf.length }]);
@@ -70,8 +93,17 @@ for (const [name, codec] of [['none', 0], ['gzip', 1]] as const) {
         [2, T0 + 7, 'key-2', null],
       ],
     );
-    assert.deepEqual(d.records[0].headers.map((h) => [h.key, s(h.value)]), [['a', '1']]);
-    assert.deepEqual(d.records[2].headers.map((h) => [h.key, s(h.value)]), [['x', 'y'], ['z', '']]);
+    assert.deepEqual(
+      d.records[0].headers.map((h) => [h.key, s(h.value)]),
+      [['a', '1']],
+    );
+    assert.deepEqual(
+      d.records[2].headers.map((h) => [h.key, s(h.value)]),
+      [
+        ['x', 'y'],
+        ['z', ''],
+      ],
+    );
   });
 }
 

@@ -150,12 +150,24 @@ test('batches are read at an offset inside a larger buffer', () => {
 });
 
 test('LogAppendTime: records report the batch max timestamp', () => {
-  const buf = encodeBatch({ records: [{ value: 'x', timestamp: T0 }, { value: 'y', timestamp: T0 + 9 }] });
+  const buf = encodeBatch({
+    records: [
+      { value: 'x', timestamp: T0 },
+      { value: 'y', timestamp: T0 + 9 },
+    ],
+  });
   setLogAppendTime(buf, 0, buf.length, T0 + 1000);
   const d = decodeBatch(buf);
   assert.equal(d.timestampType, TimestampType.LOG_APPEND_TIME);
-  assert.deepEqual(d.records.map((r) => r.timestamp), [T0 + 1000, T0 + 1000]);
-  const encoded = encodeBatch({ timestampType: TimestampType.LOG_APPEND_TIME, maxTimestamp: T0 + 77, records: [{ value: 'z', timestamp: T0 }] });
+  assert.deepEqual(
+    d.records.map((r) => r.timestamp),
+    [T0 + 1000, T0 + 1000],
+  );
+  const encoded = encodeBatch({
+    timestampType: TimestampType.LOG_APPEND_TIME,
+    maxTimestamp: T0 + 77,
+    records: [{ value: 'z', timestamp: T0 }],
+  });
   assert.equal(decodeBatch(encoded).records[0].timestamp, T0 + 77);
 });
 
@@ -175,7 +187,10 @@ test('explicit offsetDeltas and lastOffsetDelta (a compacted batch) are kept', (
   });
   const d = decodeBatch(buf);
   assert.equal(d.lastOffsetDelta, 9);
-  assert.deepEqual(d.records.map((r) => r.offsetDelta), [0, 4]);
+  assert.deepEqual(
+    d.records.map((r) => r.offsetDelta),
+    [0, 4],
+  );
 });
 
 test('an empty batch has no timestamps and no records', () => {
@@ -209,7 +224,12 @@ test('structurally bad records are ProtocolErrors even with a valid CRC', () => 
     b.writeUInt32BE(computeBatchCrc(b, 0, b.length), 17);
     return b;
   };
-  const base = encodeBatch({ records: [{ key: 'k', value: 'v', timestamp: T0 }, { key: 'k2', value: 'v2', timestamp: T0 }] });
+  const base = encodeBatch({
+    records: [
+      { key: 'k', value: 'v', timestamp: T0 },
+      { key: 'k2', value: 'v2', timestamp: T0 },
+    ],
+  });
   // record count larger than the records present
   const more = Buffer.from(base);
   more.writeInt32BE(3, OFF_RECORD_COUNT);
@@ -243,7 +263,10 @@ test('structurally bad records are ProtocolErrors even with a valid CRC', () => 
   assert.throws(() => decodeBatch(fix(gz)), ProtocolError);
 });
 
-const bytes = fc.oneof(fc.constant(null), fc.uint8Array({ maxLength: 64 }).map((u) => Buffer.from(u)));
+const bytes = fc.oneof(
+  fc.constant(null),
+  fc.uint8Array({ maxLength: 64 }).map((u) => Buffer.from(u)),
+);
 const recordArb = fc.record({
   key: bytes,
   value: bytes,
@@ -271,7 +294,10 @@ test('property: decode(encode(x)) preserves every record field, any codec', () =
           assert.equal(r.timestamp, want.timestamp);
           assert.deepEqual(r.key, want.key);
           assert.deepEqual(r.value, want.value);
-          assert.deepEqual(r.headers, want.headers.map((h) => ({ key: h.key, value: h.value })));
+          assert.deepEqual(
+            r.headers,
+            want.headers.map((h) => ({ key: h.key, value: h.value })),
+          );
         });
       },
     ),
@@ -283,7 +309,10 @@ test('property: arbitrary bytes never crash the decoder, only ProtocolError', ()
   const seed = encodeBatch({ records: RECORDS });
   fc.assert(
     fc.property(
-      fc.array(fc.tuple(fc.nat({ max: seed.length - 1 }), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 6 }),
+      fc.array(fc.tuple(fc.nat({ max: seed.length - 1 }), fc.integer({ min: 0, max: 255 })), {
+        minLength: 1,
+        maxLength: 6,
+      }),
       fc.boolean(),
       (edits, keepCrc) => {
         const b = Buffer.from(seed);

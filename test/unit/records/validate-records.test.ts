@@ -41,7 +41,10 @@ function recrc(b: Buffer): Buffer {
 
 /** A batch whose records section (before compression) is `section`, with the given count. */
 function craft(codec: number, section: Buffer, count: number, lastOffsetDelta = count - 1): Buffer {
-  const header = encodeBatch({ compression: 0, records: [{ value: 'x', timestamp: T0 }] }).subarray(0, BATCH_HEADER_SIZE);
+  const header = encodeBatch({ compression: 0, records: [{ value: 'x', timestamp: T0 }] }).subarray(
+    0,
+    BATCH_HEADER_SIZE,
+  );
   const payload = compress(codec, section);
   const out = Buffer.concat([header, payload]);
   out.writeInt16BE(codec, 21);
@@ -61,7 +64,12 @@ function verdict(b: Buffer, opts = {}) {
 
 test('good batches pass for every codec, including many records and large values', () => {
   for (const codec of ALL) {
-    for (const [n, size] of [[1, 1], [3, 20], [500, 100], [4, 200_000]]) {
+    for (const [n, size] of [
+      [1, 1],
+      [3, 20],
+      [500, 100],
+      [4, 200_000],
+    ]) {
       const b = encodeBatch({ compression: codec, records: recs(n, size) });
       assert.equal(verdict(b), null, `${compressionName(codec)} n=${n} size=${size}`);
     }
@@ -92,7 +100,10 @@ test('garbage compressed payload behind a valid CRC is CORRUPT_MESSAGE, per code
     cut.writeInt32BE(cut.length - LOG_OVERHEAD, OFF_BATCH_LENGTH);
     recrc(cut);
     const p = verdict(cut);
-    assert.ok(p !== null && [ErrorCode.CORRUPT_MESSAGE, ErrorCode.INVALID_RECORD].includes(p.errorCode as 2), `${compressionName(codec)} truncated: ${p?.message}`);
+    assert.ok(
+      p !== null && [ErrorCode.CORRUPT_MESSAGE, ErrorCode.INVALID_RECORD].includes(p.errorCode as 2),
+      `${compressionName(codec)} truncated: ${p?.message}`,
+    );
   }
 });
 
@@ -116,12 +127,20 @@ test('a bogus count of 2^31-1 is INVALID_RECORD for every codec', () => {
 
 test('offset deltas must run 0..n-1 in order; the error names the record', () => {
   for (const codec of ALL) {
-    for (const deltas of [[0, 2], [1, 0], [0, 0], [0, 1, 1]]) {
+    for (const deltas of [
+      [0, 2],
+      [1, 0],
+      [0, 0],
+      [0, 1, 1],
+    ]) {
       const records = deltas.map((offsetDelta, i) => ({ value: `v${i}`, timestamp: T0, offsetDelta }));
       const b = encodeBatch({ compression: codec, records, lastOffsetDelta: deltas.length - 1 });
       const p = verdict(b);
       assert.equal(p?.errorCode, ErrorCode.INVALID_RECORD, `${compressionName(codec)} ${deltas}: ${p?.message}`);
-      assert.equal(p?.recordIndex, deltas.findIndex((d, i) => d !== i));
+      assert.equal(
+        p?.recordIndex,
+        deltas.findIndex((d, i) => d !== i),
+      );
     }
   }
 });

@@ -20,7 +20,14 @@ import { encodeBatch } from '../../../src/protocol/records/record-batch.ts';
 import { splitBatches, validateBatchForAppend } from '../../../src/protocol/records/validate.ts';
 
 const T0 = 1_700_000_000_000;
-const one = (value: string, compression = 0): Buffer => encodeBatch({ compression, records: [{ value, timestamp: T0 }, { value: value + '2', timestamp: T0 }] });
+const one = (value: string, compression = 0): Buffer =>
+  encodeBatch({
+    compression,
+    records: [
+      { value, timestamp: T0 },
+      { value: value + '2', timestamp: T0 },
+    ],
+  });
 
 function recrc(b: Buffer): Buffer {
   b.writeUInt32BE(computeBatchCrc(b, 0, b.length), 17);
@@ -100,7 +107,13 @@ test('record count and offset range must agree (without decompressing)', () => {
 });
 
 test('uncompressed records are walked: structure and offset deltas', () => {
-  const gap = encodeBatch({ lastOffsetDelta: 1, records: [{ value: 'a', timestamp: T0, offsetDelta: 0 }, { value: 'b', timestamp: T0, offsetDelta: 5 }] });
+  const gap = encodeBatch({
+    lastOffsetDelta: 1,
+    records: [
+      { value: 'a', timestamp: T0, offsetDelta: 0 },
+      { value: 'b', timestamp: T0, offsetDelta: 5 },
+    ],
+  });
   assert.equal(validateBatchForAppend(gap, 0, gap.length)?.errorCode, ErrorCode.INVALID_RECORD);
   const broken = Buffer.from(one('v'));
   broken[BATCH_HEADER_SIZE] = 0x7e; // first record length beyond the section
@@ -110,16 +123,38 @@ test('uncompressed records are walked: structure and offset deltas', () => {
 });
 
 test('control batches are refused from clients, accepted for the broker', () => {
-  const marker = encodeTxnMarkerBatch({ commit: true, producerId: 1, producerEpoch: 0, coordinatorEpoch: 3, timestamp: T0 });
+  const marker = encodeTxnMarkerBatch({
+    commit: true,
+    producerId: 1,
+    producerEpoch: 0,
+    coordinatorEpoch: 3,
+    timestamp: T0,
+  });
   assert.equal(validateBatchForAppend(marker, 0, marker.length)?.errorCode, ErrorCode.INVALID_RECORD);
   assert.equal(validateBatchForAppend(marker, 0, marker.length, { allowControl: true }), null);
 });
 
 test('requireKeys (a compacted topic) refuses a record without a key, naming it, compressed or not', () => {
   for (const compression of [Compression.NONE, Compression.GZIP]) {
-    const keyed = encodeBatch({ compression, records: [{ key: 'a', value: 'x', timestamp: T0 }, { key: '', value: null, timestamp: T0 }] });
-    assert.equal(validateBatchForAppend(keyed, 0, keyed.length, { requireKeys: true }), null, 'an empty key and a tombstone are keyed records');
-    const unkeyed = encodeBatch({ compression, records: [{ key: 'a', value: 'x', timestamp: T0 }, { key: null, value: 'y', timestamp: T0 }] });
+    const keyed = encodeBatch({
+      compression,
+      records: [
+        { key: 'a', value: 'x', timestamp: T0 },
+        { key: '', value: null, timestamp: T0 },
+      ],
+    });
+    assert.equal(
+      validateBatchForAppend(keyed, 0, keyed.length, { requireKeys: true }),
+      null,
+      'an empty key and a tombstone are keyed records',
+    );
+    const unkeyed = encodeBatch({
+      compression,
+      records: [
+        { key: 'a', value: 'x', timestamp: T0 },
+        { key: null, value: 'y', timestamp: T0 },
+      ],
+    });
     const p = validateBatchForAppend(unkeyed, 0, unkeyed.length, { requireKeys: true });
     assert.equal(p?.errorCode, ErrorCode.INVALID_RECORD);
     assert.equal(p?.recordIndex, 1);

@@ -52,7 +52,15 @@ test('Metadata by topic id with an empty name, and CreateTopics validateOnly con
     );
 
     const v = await c.send('CreateTopics', {
-      topics: [{ name: 'validate-only', numPartitions: 3, replicationFactor: 1, assignments: [], configs: [{ name: 'retention.ms', value: '5000' }] }],
+      topics: [
+        {
+          name: 'validate-only',
+          numPartitions: 3,
+          replicationFactor: 1,
+          assignments: [],
+          configs: [{ name: 'retention.ms', value: '5000' }],
+        },
+      ],
       timeoutMs: 30_000,
       validateOnly: true,
     });
@@ -69,7 +77,11 @@ test('Metadata by topic id with an empty name, and CreateTopics validateOnly con
       [byName.get('segment.bytes')?.value, byName.get('segment.bytes')?.configSource],
       ['1073741824', DEFAULT_CONFIG],
     );
-    const after = await c.send('Metadata', { topics: null, allowAutoTopicCreation: false, includeTopicAuthorizedOperations: false });
+    const after = await c.send('Metadata', {
+      topics: null,
+      allowAutoTopicCreation: false,
+      includeTopicAuthorizedOperations: false,
+    });
     assert.deepEqual(
       after.topics.map((x: any) => x.name),
       ['by-id'],

@@ -37,7 +37,14 @@ function produce(topic: string) {
     transactionalId: null,
     acks: 1,
     timeoutMs: 5000,
-    topicData: [{ name: topic, partitionData: [{ index: 0, records: encodeBatch({ baseTimestamp: Date.now(), records: [{ value: Buffer.from('v') }] }) }] }],
+    topicData: [
+      {
+        name: topic,
+        partitionData: [
+          { index: 0, records: encodeBatch({ baseTimestamp: Date.now(), records: [{ value: Buffer.from('v') }] }) },
+        ],
+      },
+    ],
   });
 }
 

@@ -25,10 +25,17 @@ let admin: kafkajs.Admin;
 
 before(async () => {
   broker = await startBroker();
-  admin = new kafkajs.Kafka({ brokers: [broker.bootstrapServers], logLevel: kafkajs.logLevel.NOTHING, retry: { retries: 0 } }).admin();
+  admin = new kafkajs.Kafka({
+    brokers: [broker.bootstrapServers],
+    logLevel: kafkajs.logLevel.NOTHING,
+    retry: { retries: 0 },
+  }).admin();
   await admin.connect();
   await admin.createTopics({
-    topics: [{ topic: 'cfg-plain' }, { topic: 'cfg-override', configEntries: [{ name: 'retention.ms', value: '555' }] }],
+    topics: [
+      { topic: 'cfg-plain' },
+      { topic: 'cfg-override', configEntries: [{ name: 'retention.ms', value: '555' }] },
+    ],
   });
 });
 
@@ -38,7 +45,10 @@ after(async () => {
 });
 
 async function topicEntry(topic: string, name: string) {
-  const r = await admin.describeConfigs({ resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: [name] }], includeSynonyms: true });
+  const r = await admin.describeConfigs({
+    resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: [name] }],
+    includeSynonyms: true,
+  });
   return r.resources[0].configEntries.find((e: any) => e.configName === name) as any;
 }
 
@@ -49,7 +59,9 @@ test('a dynamic broker retention becomes the default of topics without an overri
 
   await admin.alterConfigs({
     validateOnly: false,
-    resources: [{ type: ConfigResourceTypes.BROKER, name: '1', configEntries: [{ name: 'log.retention.ms', value: '1234' }] }],
+    resources: [
+      { type: ConfigResourceTypes.BROKER, name: '1', configEntries: [{ name: 'log.retention.ms', value: '1234' }] },
+    ],
   });
 
   const plain = await topicEntry('cfg-plain', 'retention.ms');
@@ -61,18 +73,29 @@ test('a dynamic broker retention becomes the default of topics without an overri
   assert.equal(overridden.configValue, '555');
   assert.equal(overridden.configSource, DYNAMIC_TOPIC_CONFIG);
 
-  const b = await admin.describeConfigs({ resources: [{ type: ConfigResourceTypes.BROKER, name: '1', configNames: ['log.retention.ms'] }], includeSynonyms: false });
+  const b = await admin.describeConfigs({
+    resources: [{ type: ConfigResourceTypes.BROKER, name: '1', configNames: ['log.retention.ms'] }],
+    includeSynonyms: false,
+  });
   const e = b.resources[0].configEntries.find((x: any) => x.configName === 'log.retention.ms') as any;
   assert.equal(e.configValue, '1234');
 });
 
 test('a read-only broker property is INVALID_REQUEST (as in Kafka); an unknown topic config is INVALID_CONFIG', async () => {
   await assert.rejects(
-    admin.alterConfigs({ validateOnly: false, resources: [{ type: ConfigResourceTypes.BROKER, name: '1', configEntries: [{ name: 'node.id', value: '7' }] }] }),
+    admin.alterConfigs({
+      validateOnly: false,
+      resources: [{ type: ConfigResourceTypes.BROKER, name: '1', configEntries: [{ name: 'node.id', value: '7' }] }],
+    }),
     (err: any) => err.type === 'INVALID_REQUEST',
   );
   await assert.rejects(
-    admin.alterConfigs({ validateOnly: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: 'cfg-plain', configEntries: [{ name: 'retention.mss', value: '1' }] }] }),
+    admin.alterConfigs({
+      validateOnly: false,
+      resources: [
+        { type: ConfigResourceTypes.TOPIC, name: 'cfg-plain', configEntries: [{ name: 'retention.mss', value: '1' }] },
+      ],
+    }),
     (err: any) => /INVALID_CONFIG|unknown/i.test(`${err.type} ${err.message}`),
   );
 });
@@ -104,13 +127,19 @@ after(async () => {
   fs.rmSync(dataDir, { recursive: true, force: true });
 });
 
-async function alter(name: string, configs: { name: string; value?: string | null; op?: 'set' | 'delete' }[], validateOnly = false) {
+async function alter(
+  name: string,
+  configs: { name: string; value?: string | null; op?: 'set' | 'delete' }[],
+  validateOnly = false,
+) {
   const [r] = await client!.incrementalAlterConfigs([{ type: 'broker', name, configs }], { validateOnly });
   return r.error;
 }
 
 async function brokerEntry(resource: string, key: string) {
-  const [r] = await client!.describeConfigs([{ type: 'broker', name: resource, keys: [key] }], { includeSynonyms: true });
+  const [r] = await client!.describeConfigs([{ type: 'broker', name: resource, keys: [key] }], {
+    includeSynonyms: true,
+  });
   assert.equal(r.error, null);
   return r.configs.find((c) => c.name === key);
 }
@@ -136,10 +165,16 @@ test('cluster-wide properties can be set as the cluster default; per-broker ones
   // the per-broker value still wins for broker 1, the default is next in its synonyms
   const mine = await brokerEntry('1', 'log.cleaner.threads');
   assert.equal(mine?.value, '2');
-  assert.deepEqual(mine?.synonyms.map((s: any) => s.source).slice(0, 2), [DYNAMIC_BROKER_CONFIG, DYNAMIC_DEFAULT_BROKER_CONFIG]);
+  assert.deepEqual(mine?.synonyms.map((s: any) => s.source).slice(0, 2), [
+    DYNAMIC_BROKER_CONFIG,
+    DYNAMIC_DEFAULT_BROKER_CONFIG,
+  ]);
   // the cluster default resource lists only what was set there
   const [all] = await client!.describeConfigs([{ type: 'broker', name: '' }]);
-  assert.deepEqual(all.configs.map((c) => c.name), ['log.cleaner.threads']);
+  assert.deepEqual(
+    all.configs.map((c) => c.name),
+    ['log.cleaner.threads'],
+  );
 
   const perBroker = await alter('', [{ name: 'sasl.kerberos.min.time.before.relogin', value: '1000' }]);
   assert.equal(perBroker?.code, INVALID_REQUEST);
@@ -172,5 +207,9 @@ test('dynamic broker configs survive a restart', async () => {
   assert.equal((await brokerEntry('', 'log.cleaner.threads'))?.source, DYNAMIC_DEFAULT_BROKER_CONFIG);
   assert.equal((await brokerEntry('1', 'sasl.kerberos.min.time.before.relogin'))?.value, '120000');
   assert.equal(await alter('1', [{ name: 'log.cleaner.threads', op: 'delete' }]), null);
-  assert.equal((await brokerEntry('1', 'log.cleaner.threads'))?.value, '3', 'the cluster default shows once the per-broker value is gone');
+  assert.equal(
+    (await brokerEntry('1', 'log.cleaner.threads'))?.value,
+    '3',
+    'the cluster default shows once the per-broker value is gone',
+  );
 });

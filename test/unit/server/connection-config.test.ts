@@ -63,16 +63,29 @@ test('max.connections lowered with IncrementalAlterConfigs: a new client gets in
   for (const c of conns) c.destroy();
   await alterIncremental('', [{ name: 'max.connections', op: 'delete' }]);
   const again = await openServed(5);
-  assert.ok(again.every((c) => !c.closed), 'back to the static limit: all five were served after each other');
+  assert.ok(
+    again.every((c) => !c.closed),
+    'back to the static limit: all five were served after each other',
+  );
   for (const c of again) c.destroy();
 });
 
 test('max.connections.per.ip set per broker with AlterConfigs (kafkajs) refuses the connection beyond it; removing it lifts the limit', async () => {
-  const admin = new kafkajs.Kafka({ brokers: [broker.bootstrapServers], logLevel: kafkajs.logLevel.NOTHING, retry: { retries: 0 } }).admin();
+  const admin = new kafkajs.Kafka({
+    brokers: [broker.bootstrapServers],
+    logLevel: kafkajs.logLevel.NOTHING,
+    retry: { retries: 0 },
+  }).admin();
   await admin.connect();
   await admin.alterConfigs({
     validateOnly: false,
-    resources: [{ type: kafkajs.ConfigResourceTypes.BROKER, name: '1', configEntries: [{ name: 'max.connections.per.ip', value: '2' }] }],
+    resources: [
+      {
+        type: kafkajs.ConfigResourceTypes.BROKER,
+        name: '1',
+        configEntries: [{ name: 'max.connections.per.ip', value: '2' }],
+      },
+    ],
   });
   await admin.disconnect();
   // the broker sees the admin's connections from this address close shortly after disconnect()
@@ -109,7 +122,9 @@ test('max.connections.per.ip set per broker with AlterConfigs (kafkajs) refuses 
 test('an invalid max.connections.per.ip.overrides is refused (INVALID_REQUEST, as Kafka answers for a bad broker config)', async () => {
   const client = new KafkaClient({ bootstrapServers: broker.bootstrapServers, clientId: 'conn-config-test' });
   try {
-    const [r] = await client.incrementalAlterConfigs([{ type: 'broker', name: '', configs: [{ name: 'max.connections.per.ip.overrides', value: '127.0.0.1=5' }] }]);
+    const [r] = await client.incrementalAlterConfigs([
+      { type: 'broker', name: '', configs: [{ name: 'max.connections.per.ip.overrides', value: '127.0.0.1=5' }] },
+    ]);
     assert.equal(r.error?.code, 42); // INVALID_REQUEST
   } finally {
     await client.close();
@@ -121,10 +136,25 @@ test('config: queued.max.request.bytes defaults to 256 MiB or a quarter of the m
   assert.equal(loadBrokerConfig({ totalMemory: 64 * 2 ** 30 }).queuedMaxRequestBytes, 256 << 20);
   assert.equal(loadBrokerConfig({ totalMemory: 512 << 20 }).queuedMaxRequestBytes, 128 << 20);
   assert.equal(loadBrokerConfig({ overrides: { 'queued.max.request.bytes': '-1' } }).queuedMaxRequestBytes, -1);
-  assert.throws(() => loadBrokerConfig({ overrides: { 'queued.max.request.bytes': '0' } }), /queued\.max\.request\.bytes/);
-  const c = loadBrokerConfig({ overrides: { 'max.connections.per.ip.overrides': '10.0.0.7:200, client.example:50,[::1]:3' } });
-  assert.deepEqual([...c.maxConnectionsPerIpOverrides], [['10.0.0.7', 200], ['client.example', 50], ['::1', 3]]);
-  assert.throws(() => loadBrokerConfig({ overrides: { 'max.connections.per.ip.overrides': 'nohost' } }), /max\.connections\.per\.ip\.overrides/);
+  assert.throws(
+    () => loadBrokerConfig({ overrides: { 'queued.max.request.bytes': '0' } }),
+    /queued\.max\.request\.bytes/,
+  );
+  const c = loadBrokerConfig({
+    overrides: { 'max.connections.per.ip.overrides': '10.0.0.7:200, client.example:50,[::1]:3' },
+  });
+  assert.deepEqual(
+    [...c.maxConnectionsPerIpOverrides],
+    [
+      ['10.0.0.7', 200],
+      ['client.example', 50],
+      ['::1', 3],
+    ],
+  );
+  assert.throws(
+    () => loadBrokerConfig({ overrides: { 'max.connections.per.ip.overrides': 'nohost' } }),
+    /max\.connections\.per\.ip\.overrides/,
+  );
   assert.equal(loadBrokerConfig().queuedMaxRequests, 500);
   assert.equal(loadBrokerConfig().requestReadTimeoutMs, 30_000);
 });
@@ -162,7 +192,10 @@ test('a dynamic max.connections kept from before a restart applies, and deleting
     for (const c of limited) c.destroy();
     await alter([{ name: 'max.connections', op: 'delete' }]);
     const free = await open(4);
-    assert.ok(free.every((c) => !c.closed), 'the static limit again');
+    assert.ok(
+      free.every((c) => !c.closed),
+      'the static limit again',
+    );
     for (const c of free) c.destroy();
   } finally {
     await b.close();

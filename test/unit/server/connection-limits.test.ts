@@ -170,7 +170,7 @@ test('max.connections reached: the least recently used idle connection is closed
   );
 });
 
-test('an eviction of a connection from the same address keeps that address\'s count right', async () => {
+test("an eviction of a connection from the same address keeps that address's count right", async () => {
   await withSocketServer(
     echo,
     async (port, server) => {

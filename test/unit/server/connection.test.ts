@@ -13,7 +13,11 @@ import { withSocketServer } from '../../helpers/socket-server.ts';
 
 const logger = pino({ level: 'silent' });
 
-function withServer(handler: (frame: Buffer) => Reply | Promise<Reply>, fn: (port: number) => Promise<void>, maxFrameBytes = 1024) {
+function withServer(
+  handler: (frame: Buffer) => Reply | Promise<Reply>,
+  fn: (port: number) => Promise<void>,
+  maxFrameBytes = 1024,
+) {
   return withSocketServer(handler, fn, { maxFrameBytes });
 }
 
@@ -131,7 +135,15 @@ test('a null reply (acks=0) sends nothing and later replies still flow', async (
 test('a connection accepted before open() is parked unread, then served in order once open', async () => {
   let handled = 0;
   const s = new SocketServer(
-    { host: '127.0.0.1', port: 0, maxConnections: 10, maxFrameBytes: 1024, idleTimeoutMs: 0, maxInFlightPerConnection: 4, logger },
+    {
+      host: '127.0.0.1',
+      port: 0,
+      maxConnections: 10,
+      maxFrameBytes: 1024,
+      idleTimeoutMs: 0,
+      maxInFlightPerConnection: 4,
+      logger,
+    },
     (f) => {
       handled++;
       return [Buffer.from(f)];
@@ -154,7 +166,10 @@ test('a connection accepted before open() is parked unread, then served in order
     s.open();
     const got = await answers;
     assert.equal(handled, 2);
-    assert.deepEqual(got.map((g) => g.readInt32BE(0)), [1, 2]);
+    assert.deepEqual(
+      got.map((g) => g.readInt32BE(0)),
+      [1, 2],
+    );
   } finally {
     sock.destroy();
     await s.close(100);
@@ -163,7 +178,15 @@ test('a connection accepted before open() is parked unread, then served in order
 
 test('pipelined frames of all sizes, read in place, are intact when their handlers finish later', async () => {
   const s = new SocketServer(
-    { host: '127.0.0.1', port: 0, maxConnections: 10, maxFrameBytes: 1 << 20, idleTimeoutMs: 0, maxInFlightPerConnection: 4, logger },
+    {
+      host: '127.0.0.1',
+      port: 0,
+      maxConnections: 10,
+      maxFrameBytes: 1 << 20,
+      idleTimeoutMs: 0,
+      maxInFlightPerConnection: 4,
+      logger,
+    },
     async (f, conn) => {
       inPlace.push(conn.readsInPlace);
       await new Promise((r) => setTimeout(r, 2)); // later reads reuse the scratch meanwhile
@@ -184,7 +207,8 @@ test('pipelined frames of all sizes, read in place, are intact when their handle
     const got = collect(sock, payloads.length);
     sock.write(Buffer.concat(payloads.map(frame)));
     const replies = await got;
-    for (const [i, r] of replies.entries()) assert.ok(r.equals(payloads[i]), `reply ${i} (${payloads[i].length} bytes)`);
+    for (const [i, r] of replies.entries())
+      assert.ok(r.equals(payloads[i]), `reply ${i} (${payloads[i].length} bytes)`);
     assert.ok(inPlace.length === payloads.length && inPlace.every((v) => v === inPlace[0]));
     // Node 20/22 let the reader choose its read buffers; if this fails, the fallback ('data' events) is in use.
     assert.equal(inPlace[0], process.env.SAMSA_SOCKET_USER_BUFFER !== '0');

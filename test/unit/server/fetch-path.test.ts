@@ -33,7 +33,14 @@ before(async () => {
   await admin.disconnect();
   producer = kafka.producer({ createPartitioner: kafkajs.Partitioners.DefaultPartitioner });
   await producer.connect();
-  await producer.send({ topic: TOPIC, messages: [{ partition: 0, value: 'a' }, { partition: 0, value: 'b' }, { partition: 0, value: 'c' }] });
+  await producer.send({
+    topic: TOPIC,
+    messages: [
+      { partition: 0, value: 'a' },
+      { partition: 0, value: 'b' },
+      { partition: 0, value: 'c' },
+    ],
+  });
   conn = new Connection({ host: broker.host, port: broker.port });
   await conn.connect();
 });
@@ -44,7 +51,12 @@ after(async () => {
   await broker?.close();
 });
 
-function fetchBody(sessionId: number, sessionEpoch: number, partitions: { partition: number; fetchOffset: number }[], opts: { maxWaitMs?: number; minBytes?: number } = {}) {
+function fetchBody(
+  sessionId: number,
+  sessionEpoch: number,
+  partitions: { partition: number; fetchOffset: number }[],
+  opts: { maxWaitMs?: number; minBytes?: number } = {},
+) {
   return {
     replicaId: -1,
     maxWaitMs: opts.maxWaitMs ?? 0,
@@ -53,7 +65,9 @@ function fetchBody(sessionId: number, sessionEpoch: number, partitions: { partit
     isolationLevel: 0,
     sessionId,
     sessionEpoch,
-    topics: partitions.length ? [{ topic: TOPIC, partitions: partitions.map((p) => ({ ...p, partitionMaxBytes: 1 << 20 })) }] : [],
+    topics: partitions.length
+      ? [{ topic: TOPIC, partitions: partitions.map((p) => ({ ...p, partitionMaxBytes: 1 << 20 })) }]
+      : [],
     forgottenTopicsData: [],
     rackId: '',
   };
@@ -89,12 +103,20 @@ async function waitFor(what: string, cond: () => boolean, ms = 10_000): Promise<
 function values(records: Buffer | null): string[] {
   assert.ok(records, 'records are not null');
   const out: string[] = [];
-  for (const { at } of splitBatches(records)) for (const r of decodeBatch(records, at).records) out.push(r.value!.toString());
+  for (const { at } of splitBatches(records))
+    for (const r of decodeBatch(records, at).records) out.push(r.value!.toString());
   return out;
 }
 
 test('an incremental fetch session answers only partitions with news', async () => {
-  const full = await conn.sendAt(FETCH, 12, fetchBody(0, 0, [{ partition: 0, fetchOffset: 0 }, { partition: 1, fetchOffset: 0 }]));
+  const full = await conn.sendAt(
+    FETCH,
+    12,
+    fetchBody(0, 0, [
+      { partition: 0, fetchOffset: 0 },
+      { partition: 1, fetchOffset: 0 },
+    ]),
+  );
   assert.equal(full.errorCode, ErrorCode.NONE);
   assert.ok(full.sessionId > 0, 'a session was opened');
   const parts = full.responses[0].partitions;
@@ -111,7 +133,10 @@ test('an incremental fetch session answers only partitions with news', async () 
   await producer.send({ topic: TOPIC, messages: [{ partition: 1, value: 'x' }] });
   const news = await conn.sendAt(FETCH, 12, fetchBody(full.sessionId, 2, []));
   assert.equal(news.responses.length, 1);
-  assert.deepEqual(news.responses[0].partitions.map((p: any) => p.partitionIndex), [1]);
+  assert.deepEqual(
+    news.responses[0].partitions.map((p: any) => p.partitionIndex),
+    [1],
+  );
   assert.deepEqual(values(news.responses[0].partitions[0].records), ['x']);
 
   // Replaying an epoch is refused; closing the session makes it unknown.
@@ -125,7 +150,11 @@ test('an incremental fetch session answers only partitions with news', async () 
 test('a long poll at the log end is answered by the next append', async () => {
   const end = 3;
   const parked = longPollParked(20_001);
-  const pending = conn.sendAt(FETCH, 11, fetchBody(0, -1, [{ partition: 0, fetchOffset: end }], { maxWaitMs: 20_001, minBytes: 1 }));
+  const pending = conn.sendAt(
+    FETCH,
+    11,
+    fetchBody(0, -1, [{ partition: 0, fetchOffset: end }], { maxWaitMs: 20_001, minBytes: 1 }),
+  );
   await parked;
   await producer.send({ topic: TOPIC, messages: [{ partition: 0, value: 'late' }] });
   const res = await pending;
@@ -150,16 +179,25 @@ test('fetched record slices are unpinned once written, not answered, or dropped 
   await waitFor('the written fetch to release its pins', () => PooledBuffer.outstandingPins === baseline);
 
   // Read but below min_bytes: the long poll drops what it read, then answers at its timeout.
-  const small = await conn.sendAt(FETCH, 11, fetchBody(0, -1, [{ partition: 0, fetchOffset: 0 }], { maxWaitMs: 100, minBytes: 1 << 20 }));
+  const small = await conn.sendAt(
+    FETCH,
+    11,
+    fetchBody(0, -1, [{ partition: 0, fetchOffset: 0 }], { maxWaitMs: 100, minBytes: 1 << 20 }),
+  );
   assert.ok(values(small.responses[0].partitions[0].records).length >= 3);
   await waitFor('the long poll below min_bytes to release its pins', () => PooledBuffer.outstandingPins === baseline);
 
   // The client goes away while its long poll waits; an append then completes it into a closed connection.
   const other = new Connection({ host: broker.host, port: broker.port });
   await other.connect();
-  const end = Number((await conn.sendAt(FETCH, 11, fetchBody(0, -1, [{ partition: 1, fetchOffset: 0 }]))).responses[0].partitions[0].highWatermark);
+  const end = Number(
+    (await conn.sendAt(FETCH, 11, fetchBody(0, -1, [{ partition: 1, fetchOffset: 0 }]))).responses[0].partitions[0]
+      .highWatermark,
+  );
   const parked = longPollParked(5_001);
-  const abandoned = other.sendAt(FETCH, 11, fetchBody(0, -1, [{ partition: 1, fetchOffset: end }], { maxWaitMs: 5_001, minBytes: 1 })).catch(() => null);
+  const abandoned = other
+    .sendAt(FETCH, 11, fetchBody(0, -1, [{ partition: 1, fetchOffset: end }], { maxWaitMs: 5_001, minBytes: 1 }))
+    .catch(() => null);
   await parked;
   await other.close();
   await abandoned;
@@ -171,7 +209,10 @@ test('fetched record slices are unpinned once written, not answered, or dropped 
 });
 
 test('once max_bytes is used up, later partitions answer watermarks and no records', async () => {
-  const body = fetchBody(0, -1, [{ partition: 0, fetchOffset: 0 }, { partition: 1, fetchOffset: 0 }]);
+  const body = fetchBody(0, -1, [
+    { partition: 0, fetchOffset: 0 },
+    { partition: 1, fetchOffset: 0 },
+  ]);
   body.maxBytes = 1; // the first partition still gets its first batch (KIP-74)
   const res = await conn.sendAt(FETCH, 11, body);
   const byIndex = new Map(res.responses[0].partitions.map((p: any) => [p.partitionIndex, p]));
@@ -185,17 +226,26 @@ test('once max_bytes is used up, later partitions answer watermarks and no recor
 
 test('a large produced batch is served from the request frame it arrived in (pinned by the tail, not copied)', async () => {
   const baseline = PooledBuffer.outstandingPins;
-  const end = Number((await conn.sendAt(FETCH, 11, fetchBody(0, -1, [{ partition: 1, fetchOffset: 0 }]))).responses[0].partitions[0].highWatermark);
+  const end = Number(
+    (await conn.sendAt(FETCH, 11, fetchBody(0, -1, [{ partition: 1, fetchOffset: 0 }]))).responses[0].partitions[0]
+      .highWatermark,
+  );
   const big = Buffer.alloc(100_000, 'x').toString();
   await producer.send({ topic: TOPIC, messages: [{ partition: 1, value: big }] });
   assert.equal(PooledBuffer.outstandingPins, baseline + 1, 'the tail cache holds the Produce frame by one pin');
   const res = await conn.sendAt(FETCH, 11, fetchBody(0, -1, [{ partition: 1, fetchOffset: end }]));
   assert.deepEqual(values(res.responses[0].partitions[0].records), [big]);
-  await waitFor("the fetch's own pin to be released after the write", () => PooledBuffer.outstandingPins === baseline + 1);
+  await waitFor(
+    "the fetch's own pin to be released after the write",
+    () => PooledBuffer.outstandingPins === baseline + 1,
+  );
 });
 
 test('a fetch of bytes older than the tail cache is sent from the segment file in place (sendfile)', async () => {
-  const end = Number((await conn.sendAt(FETCH, 11, fetchBody(0, -1, [{ partition: 0, fetchOffset: 0 }]))).responses[0].partitions[0].highWatermark);
+  const end = Number(
+    (await conn.sendAt(FETCH, 11, fetchBody(0, -1, [{ partition: 0, fetchOffset: 0 }]))).responses[0].partitions[0]
+      .highWatermark,
+  );
   const big = (i: number) => `${i}:`.padEnd(100_000, String.fromCharCode(97 + (i % 26)));
   for (let i = 0; i < 30; i++) await producer.send({ topic: TOPIC, messages: [{ partition: 0, value: big(i) }] }); // 3 MB: past the 1 MiB tail cache
   const before = { ...sendfileStats };
@@ -203,7 +253,10 @@ test('a fetch of bytes older than the tail cache is sent from the segment file i
   const records = res.responses[0].partitions[0].records!;
   const got = values(records);
   assert.ok(got.length >= 5 && got.length <= 10, `whole batches within partition_max_bytes (1 MiB): ${got.length}`);
-  assert.deepEqual(got, got.map((_, i) => big(i)));
+  assert.deepEqual(
+    got,
+    got.map((_, i) => big(i)),
+  );
   assert.equal(sendfileStats.bytesInPlace - before.bytesInPlace, records.length, 'every record byte by sendfile');
   await waitFor('the region to be unpinned once sent', () => FileRegion.outstanding === 0);
 });

@@ -17,7 +17,12 @@ interface Got {
 
 function sink(
   got: Got[],
-  opts: { paused?: () => boolean; oversize?: (n: number) => void; admit?: (size: number, apiKey: number) => boolean; abandon?: (size: number, apiKey: number) => void } = {},
+  opts: {
+    paused?: () => boolean;
+    oversize?: (n: number) => void;
+    admit?: (size: number, apiKey: number) => boolean;
+    abandon?: (size: number, apiKey: number) => void;
+  } = {},
 ): FrameSink {
   return {
     frame: (frame, block) => got.push({ frame, block }),
@@ -37,7 +42,12 @@ function frameBytes(apiKey: number, size: number, seed: number): Buffer {
 }
 
 function stream(frames: Buffer[]): Buffer {
-  return Buffer.concat(frames.flatMap((f) => [Buffer.from([f.length >>> 24, (f.length >>> 16) & 0xff, (f.length >>> 8) & 0xff, f.length & 0xff]), f]));
+  return Buffer.concat(
+    frames.flatMap((f) => [
+      Buffer.from([f.length >>> 24, (f.length >>> 16) & 0xff, (f.length >>> 8) & 0xff, f.length & 0xff]),
+      f,
+    ]),
+  );
 }
 
 /** Feed `bytes` as the kernel would: each read into reader.target(), at most `cut(i)` bytes. */
@@ -57,26 +67,39 @@ function kernel(reader: FrameReader, bytes: Buffer, cut: (i: number) => number):
 
 const frameArb = fc.record({
   apiKey: fc.constantFrom(0, 1, 3, 11),
-  size: fc.oneof(fc.integer({ min: 0, max: 300 }), fc.integer({ min: 300, max: 70_000 }), fc.integer({ min: 70_000, max: 300_000 })),
+  size: fc.oneof(
+    fc.integer({ min: 0, max: 300 }),
+    fc.integer({ min: 300, max: 70_000 }),
+    fc.integer({ min: 70_000, max: 300_000 }),
+  ),
 });
 
 test('frames cut at any points come out whole, in order, and stay intact after later reads', () => {
   fc.assert(
-    fc.property(fc.array(frameArb, { minLength: 1, maxLength: 12 }), fc.array(fc.integer({ min: 1, max: 200_000 }), { minLength: 1, maxLength: 20 }), (specs, cuts) => {
-      const pool = new BufferPool(8 << 20);
-      const frames = specs.map((s, i) => frameBytes(s.apiKey, s.size, i));
-      const got: Got[] = [];
-      const reader = new FrameReader(MAX, sink(got), pool);
-      kernel(reader, stream(frames), (i) => cuts[i % cuts.length]);
-      assert.equal(got.length, frames.length);
-      for (let i = 0; i < frames.length; i++) {
-        assert.ok(got[i].frame.equals(frames[i]), `frame ${i} (${frames[i].length} bytes)`);
-        const pooled = specs[i].apiKey === 0 && specs[i].size >= POOLED_MIN_BYTES;
-        assert.equal(got[i].block !== null, pooled, `frame ${i}: pooled iff a Produce of ${POOLED_MIN_BYTES} bytes or more`);
-        if (got[i].block) assert.equal(got[i].frame.buffer, got[i].block!.buf.buffer, 'the frame lies in its pooled buffer');
-      }
-      assert.equal(reader.buffered, 0);
-    }),
+    fc.property(
+      fc.array(frameArb, { minLength: 1, maxLength: 12 }),
+      fc.array(fc.integer({ min: 1, max: 200_000 }), { minLength: 1, maxLength: 20 }),
+      (specs, cuts) => {
+        const pool = new BufferPool(8 << 20);
+        const frames = specs.map((s, i) => frameBytes(s.apiKey, s.size, i));
+        const got: Got[] = [];
+        const reader = new FrameReader(MAX, sink(got), pool);
+        kernel(reader, stream(frames), (i) => cuts[i % cuts.length]);
+        assert.equal(got.length, frames.length);
+        for (let i = 0; i < frames.length; i++) {
+          assert.ok(got[i].frame.equals(frames[i]), `frame ${i} (${frames[i].length} bytes)`);
+          const pooled = specs[i].apiKey === 0 && specs[i].size >= POOLED_MIN_BYTES;
+          assert.equal(
+            got[i].block !== null,
+            pooled,
+            `frame ${i}: pooled iff a Produce of ${POOLED_MIN_BYTES} bytes or more`,
+          );
+          if (got[i].block)
+            assert.equal(got[i].frame.buffer, got[i].block!.buf.buffer, 'the frame lies in its pooled buffer');
+        }
+        assert.equal(reader.buffered, 0);
+      },
+    ),
     { numRuns: 150 },
   );
 });
@@ -140,7 +163,11 @@ for (const size of [-1, -2147483648, MAX + 1, 2147483647]) {
     const sizes: number[] = [];
     const got: Got[] = [];
     const reader = new FrameReader(MAX, sink(got, { oversize: (n) => sizes.push(n) }));
-    const bytes = Buffer.concat([stream([frameBytes(1, 8, 1)]), Buffer.from([size >>> 24, (size >>> 16) & 0xff, (size >>> 8) & 0xff, size & 0xff]), stream([frameBytes(1, 8, 2)])]);
+    const bytes = Buffer.concat([
+      stream([frameBytes(1, 8, 1)]),
+      Buffer.from([size >>> 24, (size >>> 16) & 0xff, (size >>> 8) & 0xff, size & 0xff]),
+      stream([frameBytes(1, 8, 2)]),
+    ]);
     reader.received(bytes, bytes.length, true);
     assert.deepEqual(sizes, [size]);
     assert.equal(got.length, 1, 'the frame before it, nothing after');
@@ -188,14 +215,20 @@ test('a frame the sink does not admit is neither allocated nor handed over until
   kernel(reader, bytes.subarray(0, bytes.length - 100), () => 1 << 20);
   assert.equal(got.length, 1, 'only the admitted frame is handed over');
   assert.deepEqual(asked[0], [30_000, 0]);
-  assert.ok(asked.length >= 2 && asked.slice(1).every(([s, k]) => s === 50 && k === 3), 'then only the refused frame is asked for, again');
+  assert.ok(
+    asked.length >= 2 && asked.slice(1).every(([s, k]) => s === 50 && k === 3),
+    'then only the refused frame is asked for, again',
+  );
   assert.ok(reader.frameInProgress, 'the refused bytes are carried');
   const before = asked.length;
   room = 2;
   reader.resume();
   assert.equal(got.length, 2);
   assert.ok(got[1].frame.equals(frames[1]));
-  assert.deepEqual(asked.slice(before), [[50, 3], [40_000, 0]]);
+  assert.deepEqual(asked.slice(before), [
+    [50, 3],
+    [40_000, 0],
+  ]);
   // the third frame is admitted and partly received: stopping gives its room back
   reader.stop();
   assert.deepEqual(abandoned, [[40_000, 0]]);
@@ -212,7 +245,11 @@ test('a frame the sink does not admit is neither allocated nor handed over until
  * the scratch's bytes over as if owned (a handler keeping a slice of the
  * scratch), and the same check catches it.
  */
-function sharedScratchLoop(specs: { apiKey: number; size: number }[][], steps: { conn: number; cut: number; pause: number }[], keepSlices: boolean) {
+function sharedScratchLoop(
+  specs: { apiKey: number; size: number }[][],
+  steps: { conn: number; cut: number; pause: number }[],
+  keepSlices: boolean,
+) {
   const shared = Buffer.allocUnsafeSlow(64 * 1024);
   class SharedScratchReader extends FrameReader {
     override target(): Buffer {
@@ -224,7 +261,14 @@ function sharedScratchLoop(specs: { apiKey: number; size: number }[][], steps: {
   const conns = specs.map((frames, c) => {
     const originals = frames.map((s, i) => frameBytes(s.apiKey, s.size, c * 1000 + i));
     const got: Got[] = [];
-    const conn = { originals, bytes: stream(originals), at: 0, got, paused: false, reader: null as unknown as FrameReader };
+    const conn = {
+      originals,
+      bytes: stream(originals),
+      at: 0,
+      got,
+      paused: false,
+      reader: null as unknown as FrameReader,
+    };
     conn.reader = new SharedScratchReader(MAX, sink(got, { paused: () => conn.paused }), pool);
     return conn;
   });
@@ -254,10 +298,19 @@ function sharedScratchLoop(specs: { apiKey: number; size: number }[][], steps: {
 }
 
 const specsArb = fc.array(
-  fc.array(fc.record({ apiKey: fc.constantFrom(0, 1, 11, 14), size: fc.oneof(fc.integer({ min: 0, max: 300 }), fc.integer({ min: 300, max: 40_000 })) }), { minLength: 1, maxLength: 8 }),
+  fc.array(
+    fc.record({
+      apiKey: fc.constantFrom(0, 1, 11, 14),
+      size: fc.oneof(fc.integer({ min: 0, max: 300 }), fc.integer({ min: 300, max: 40_000 })),
+    }),
+    { minLength: 1, maxLength: 8 },
+  ),
   { minLength: 2, maxLength: 4 },
 );
-const stepsArb = fc.array(fc.record({ conn: fc.nat(3), cut: fc.integer({ min: 1, max: 70_000 }), pause: fc.constantFrom(0, 0, 0, 1, 2) }), { minLength: 1, maxLength: 60 });
+const stepsArb = fc.array(
+  fc.record({ conn: fc.nat(3), cut: fc.integer({ min: 1, max: 70_000 }), pause: fc.constantFrom(0, 0, 0, 1, 2) }),
+  { minLength: 1, maxLength: 60 },
+);
 
 test('shared scratch: connections reading into one scratch, interleaved and paused, get every kept frame intact', () => {
   fc.assert(
@@ -266,7 +319,10 @@ test('shared scratch: connections reading into one scratch, interleaved and paus
       for (const [ci, c] of conns.entries()) {
         assert.equal(c.got.length, c.originals.length, `connection ${ci}`);
         for (let i = 0; i < c.originals.length; i++) {
-          assert.ok(c.got[i].frame.equals(c.originals[i]), `connection ${ci}, frame ${i} (${c.originals[i].length} bytes)`);
+          assert.ok(
+            c.got[i].frame.equals(c.originals[i]),
+            `connection ${ci}, frame ${i} (${c.originals[i].length} bytes)`,
+          );
           assert.notEqual(c.got[i].frame.buffer, shared.buffer, 'no frame lies in the scratch');
         }
       }
@@ -277,7 +333,17 @@ test('shared scratch: connections reading into one scratch, interleaved and paus
 
 test('shared scratch, control: frames left as slices of the scratch are overwritten by other connections\u2019 reads', () => {
   const specs = [[{ apiKey: 11, size: 200 }], [{ apiKey: 14, size: 200 }]];
-  const { conns } = sharedScratchLoop(specs, [{ conn: 0, cut: 1 << 20, pause: 0 }, { conn: 1, cut: 1 << 20, pause: 0 }], true);
+  const { conns } = sharedScratchLoop(
+    specs,
+    [
+      { conn: 0, cut: 1 << 20, pause: 0 },
+      { conn: 1, cut: 1 << 20, pause: 0 },
+    ],
+    true,
+  );
   assert.equal(conns[0].got.length, 1);
-  assert.ok(!conns[0].got[0].frame.equals(conns[0].originals[0]), 'connection 0\u2019s JoinGroup-like frame was overwritten by connection 1\u2019s read');
+  assert.ok(
+    !conns[0].got[0].frame.equals(conns[0].originals[0]),
+    'connection 0\u2019s JoinGroup-like frame was overwritten by connection 1\u2019s read',
+  );
 });

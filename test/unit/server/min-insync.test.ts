@@ -18,7 +18,11 @@ let admin: kafkajs.Admin;
 
 before(async () => {
   broker = await startBroker({ overrides: { 'auto.create.topics.enable': 'false' }, logLevel: 'silent' });
-  kafka = new kafkajs.Kafka({ brokers: [broker.bootstrapServers], logLevel: kafkajs.logLevel.NOTHING, retry: { retries: 0 } });
+  kafka = new kafkajs.Kafka({
+    brokers: [broker.bootstrapServers],
+    logLevel: kafkajs.logLevel.NOTHING,
+    retry: { retries: 0 },
+  });
   admin = kafka.admin();
   await admin.connect();
   await admin.createTopics({
@@ -37,7 +41,8 @@ after(async () => {
   await broker?.close();
 });
 
-const notEnoughReplicas = (err: any) => err?.type === 'NOT_ENOUGH_REPLICAS' || err?.cause?.type === 'NOT_ENOUGH_REPLICAS';
+const notEnoughReplicas = (err: any) =>
+  err?.type === 'NOT_ENOUGH_REPLICAS' || err?.cause?.type === 'NOT_ENOUGH_REPLICAS';
 
 async function high(topic: string): Promise<string> {
   const [p0] = await admin.fetchTopicOffsets(topic);
@@ -58,16 +63,31 @@ test('min.insync.replicas=2 on one node: acks=all gets NOT_ENOUGH_REPLICAS and a
 test('a runtime change of min.insync.replicas applies at once, for the topic and for the broker default', async () => {
   await admin.alterConfigs({
     validateOnly: false,
-    resources: [{ type: kafkajs.ConfigResourceTypes.TOPIC, name: 'two-isr', configEntries: [{ name: 'min.insync.replicas', value: '1' }] }],
+    resources: [
+      {
+        type: kafkajs.ConfigResourceTypes.TOPIC,
+        name: 'two-isr',
+        configEntries: [{ name: 'min.insync.replicas', value: '1' }],
+      },
+    ],
   });
   const [ok] = await producer.send({ topic: 'two-isr', acks: -1, messages: [{ value: 'all' }] });
   assert.equal(ok.errorCode, 0);
   // the broker default (set dynamically for this broker) reaches topics without an override
   await admin.alterConfigs({
     validateOnly: false,
-    resources: [{ type: kafkajs.ConfigResourceTypes.BROKER, name: '1', configEntries: [{ name: 'min.insync.replicas', value: '2' }] }],
+    resources: [
+      {
+        type: kafkajs.ConfigResourceTypes.BROKER,
+        name: '1',
+        configEntries: [{ name: 'min.insync.replicas', value: '2' }],
+      },
+    ],
   });
-  await assert.rejects(producer.send({ topic: 'default-isr', acks: -1, messages: [{ value: 'all' }] }), notEnoughReplicas);
+  await assert.rejects(
+    producer.send({ topic: 'default-isr', acks: -1, messages: [{ value: 'all' }] }),
+    notEnoughReplicas,
+  );
   const [one] = await producer.send({ topic: 'default-isr', acks: 1, messages: [{ value: 'one' }] });
   assert.equal(one.errorCode, 0);
 });

@@ -64,7 +64,12 @@ async function withPartition(
       l.append(makeBatch(logOpts.prefill), { leaderEpoch: 0 });
       await l.close();
     }
-    log = await PartitionLog.open(logDir, config(), { logger: silent, fsync: fsync.fsync, cleanShutdown: true, highWatermark: logOpts.highWatermark });
+    log = await PartitionLog.open(logDir, config(), {
+      logger: silent,
+      fsync: fsync.fsync,
+      cleanShutdown: true,
+      highWatermark: logOpts.highWatermark,
+    });
     const topic: TopicState = { name: 't', topicId: 'id-t', partitions: [s], configs: new Map() };
     const p = new Partition(topic, 0, log, ME, { now: () => 1_234 });
     p.update(s);
@@ -268,7 +273,9 @@ test('min.insync.replicas: acks=all is refused with NOT_ENOUGH_REPLICAS while th
 
 test('LogAppendTime topics are stamped with the injected clock', async () => {
   const { dir, cleanup } = tempDir('samsa-partition-');
-  const log = await PartitionLog.open(path.join(dir, 't-0'), config({ messageTimestampType: 'LogAppendTime' }), { logger: silent });
+  const log = await PartitionLog.open(path.join(dir, 't-0'), config({ messageTimestampType: 'LogAppendTime' }), {
+    logger: silent,
+  });
   try {
     const topic: TopicState = { name: 't', topicId: 'id-t', partitions: [state()], configs: new Map() };
     const p = new Partition(topic, 0, log, ME, { now: () => 424242 });

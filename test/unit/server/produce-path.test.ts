@@ -15,13 +15,20 @@ let producer: kafkajs.Producer;
 
 before(async () => {
   broker = await startBroker({ overrides: { 'auto.create.topics.enable': 'false' } });
-  kafka = new kafkajs.Kafka({ brokers: [broker.bootstrapServers], logLevel: kafkajs.logLevel.NOTHING, retry: { retries: 0 } });
+  kafka = new kafkajs.Kafka({
+    brokers: [broker.bootstrapServers],
+    logLevel: kafkajs.logLevel.NOTHING,
+    retry: { retries: 0 },
+  });
   const admin = kafka.admin();
   await admin.connect();
   await admin.createTopics({
     topics: [
       { topic: 'ts-default' },
-      { topic: 'ts-wide', configEntries: [{ name: 'message.timestamp.after.max.ms', value: String(24 * 3600 * 1000) }] },
+      {
+        topic: 'ts-wide',
+        configEntries: [{ name: 'message.timestamp.after.max.ms', value: String(24 * 3600 * 1000) }],
+      },
       { topic: 'ts-append', configEntries: [{ name: 'message.timestamp.type', value: 'LogAppendTime' }] },
     ],
   });
@@ -49,7 +56,13 @@ test('a timestamp beyond message.timestamp.after.max.ms (1 h by default) is INVA
 test('a topic override widens the window; LogAppendTime topics ignore the producer timestamp', async () => {
   const wide = await producer.send({ topic: 'ts-wide', messages: [{ value: 'future', timestamp: twoHoursAhead() }] });
   assert.equal(wide[0].errorCode, 0);
-  const stamped = await producer.send({ topic: 'ts-append', messages: [{ value: 'future', timestamp: twoHoursAhead() }] });
+  const stamped = await producer.send({
+    topic: 'ts-append',
+    messages: [{ value: 'future', timestamp: twoHoursAhead() }],
+  });
   assert.equal(stamped[0].errorCode, 0);
-  assert.ok(Number(stamped[0].logAppendTime) > 0 && Number(stamped[0].logAppendTime) <= Date.now(), 'the broker stamped its own time');
+  assert.ok(
+    Number(stamped[0].logAppendTime) > 0 && Number(stamped[0].logAppendTime) <= Date.now(),
+    'the broker stamped its own time',
+  );
 });

@@ -26,10 +26,19 @@ function commit(image: MetadataImage, rm: ReplicaManager | undefined, batch: Met
 
 test('hosts only partitions whose replica set names this node, and follows leader, replica and ISR changes', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'samsa-replicas-'));
-  const config = loadBrokerConfig({ overrides: { 'node.id': String(ME), 'log.dirs': dir, listeners: 'PLAINTEXT://127.0.0.1:0' } });
+  const config = loadBrokerConfig({
+    overrides: { 'node.id': String(ME), 'log.dirs': dir, listeners: 'PLAINTEXT://127.0.0.1:0' },
+  });
   const image = new MetadataImage();
   const part = (partition: number, replicas: number[], leader: number): MetadataRecord => ({
-    type: 'Partition', topicId: 'tid', partition, replicas, isr: replicas, leader, leaderEpoch: 0, partitionEpoch: 0,
+    type: 'Partition',
+    topicId: 'tid',
+    partition,
+    replicas,
+    isr: replicas,
+    leader,
+    leaderEpoch: 0,
+    partitionEpoch: 0,
   });
   // before the start: partition 1 is placed on another node only
   await commit(image, undefined, [{ type: 'Topic', name: 't', topicId: 'tid' }, part(0, [ME], ME), part(1, [2], 2)]);
@@ -47,7 +56,9 @@ test('hosts only partitions whose replica set names this node, and follows leade
     assert.equal(rm.get('t', 2), undefined);
 
     // leadership moves to node 2 (this node stays a replica): follower, next leader epoch
-    await commit(image, rm, [{ type: 'PartitionChange', topicId: 'tid', partition: 0, replicas: [ME, 2], isr: [ME, 2], leader: 2 }]);
+    await commit(image, rm, [
+      { type: 'PartitionChange', topicId: 'tid', partition: 0, replicas: [ME, 2], isr: [ME, 2], leader: 2 },
+    ]);
     assert.equal(rm.get('t', 0), p0, 'the same Partition');
     assert.equal(p0.role, 'follower');
     assert.equal(p0.leaderEpoch, 1);
@@ -62,16 +73,23 @@ test('hosts only partitions whose replica set names this node, and follows leade
     assert.equal(p0.checkLeader(2), ErrorCode.NONE);
 
     // this node joins t-1's replica set: hosted from now on
-    await commit(image, rm, [{ type: 'PartitionChange', topicId: 'tid', partition: 1, replicas: [2, ME], isr: [2, ME] }]);
+    await commit(image, rm, [
+      { type: 'PartitionChange', topicId: 'tid', partition: 1, replicas: [2, ME], isr: [2, ME] },
+    ]);
     const p1 = rm.get('t', 1);
     assert.ok(p1, 't-1 hosted once its replica set names this node');
     assert.equal(p1.role, 'follower', 'node 2 leads it');
 
     // this node leaves t-0's replica set: no longer hosted, its log deleted
-    await commit(image, rm, [{ type: 'PartitionChange', topicId: 'tid', partition: 0, replicas: [2], isr: [2], leader: 2 }]);
+    await commit(image, rm, [
+      { type: 'PartitionChange', topicId: 'tid', partition: 0, replicas: [2], isr: [2], leader: 2 },
+    ]);
     assert.equal(rm.get('t', 0), undefined);
     assert.equal(rm.logs.getLog('t', 0), undefined);
-    assert.deepEqual([...rm.all()].map((p) => `${p.topic.name}-${p.index}`), ['t-1']);
+    assert.deepEqual(
+      [...rm.all()].map((p) => `${p.topic.name}-${p.index}`),
+      ['t-1'],
+    );
   } finally {
     await rm.close();
     fs.rmSync(dir, { recursive: true, force: true });

@@ -14,7 +14,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { FileRegion } from '../../../src/storage/file-region.ts';
 import { PooledBuffer } from '../../../src/storage/buffer-pool.ts';
-import { canSendInPlace, copyOut, sendInPlace, sendfileAvailable, sendfileStats } from '../../../src/server/sendfile.ts';
+import {
+  canSendInPlace,
+  copyOut,
+  sendInPlace,
+  sendfileAvailable,
+  sendfileStats,
+} from '../../../src/server/sendfile.ts';
 import type { Reply, ReplyChunks } from '../../../src/server/connection.ts';
 import { withSocketServer } from '../../helpers/socket-server.ts';
 
@@ -41,7 +47,12 @@ function region(position: number, length: number): { region: FileRegion; release
 }
 
 /** A connected pair: `sender` is the accepted socket; `received` resolves with all bytes once the sender ends. */
-async function pair(): Promise<{ sender: net.Socket; receiver: net.Socket; received: Promise<Buffer>; close: () => void }> {
+async function pair(): Promise<{
+  sender: net.Socket;
+  receiver: net.Socket;
+  received: Promise<Buffer>;
+  close: () => void;
+}> {
   const srv = net.createServer();
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
   const accepted = new Promise<net.Socket>((r) => srv.once('connection', r));
@@ -81,7 +92,10 @@ test('sendInPlace: as far as a full send buffer takes it; nothing past bytes alr
   const pinsBefore = PooledBuffer.outstandingPins;
   const piece = copyOut(r.region, n, 1 << 20);
   const queued = piece.bytes;
-  assert.ok(queued.equals(content.subarray(1 + n, 1 + n + (1 << 20))), 'copyOut reads the file from where sendfile stopped');
+  assert.ok(
+    queued.equals(content.subarray(1 + n, 1 + n + (1 << 20))),
+    'copyOut reads the file from where sendfile stopped',
+  );
   sender.write(queued, () => piece.release());
   assert.ok(sender.writableLength > 0, 'the copy is queued');
   assert.equal(sendInPlace(sender, r.region, n + queued.length), 0, 'no sendfile past queued bytes');
@@ -175,7 +189,10 @@ test('a response with a region far larger than the socket buffers reaches a slow
       const inPlace = sendfileStats.bytesInPlace - before.bytesInPlace;
       const copied = sendfileStats.bytesCopied - before.bytesCopied;
       assert.equal(inPlace + copied, SIZE - 7);
-      assert.ok(copied < (SIZE - 7) / 4, `pieces, not the rest, are copied while the reader is slow (${copied} of ${SIZE - 7} bytes)`);
+      assert.ok(
+        copied < (SIZE - 7) / 4,
+        `pieces, not the rest, are copied while the reader is slow (${copied} of ${SIZE - 7} bytes)`,
+      );
       sock.destroy();
     },
   );

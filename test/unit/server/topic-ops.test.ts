@@ -26,7 +26,12 @@ function tempDir(): string {
 
 function start(dir: string, overrides: Record<string, string> = {}): Promise<RunningBroker> {
   const config = loadBrokerConfig({
-    overrides: { listeners: 'PLAINTEXT://127.0.0.1:0', 'log.dirs': dir, 'auto.create.topics.enable': 'false', ...overrides },
+    overrides: {
+      listeners: 'PLAINTEXT://127.0.0.1:0',
+      'log.dirs': dir,
+      'auto.create.topics.enable': 'false',
+      ...overrides,
+    },
   });
   return startBroker({ config, logger: pino({ level: 'silent' }) });
 }
@@ -54,14 +59,28 @@ const createBody = (name: string, numPartitions: number) => ({
   timeoutMs: 300_000,
   validateOnly: false,
 });
-const deleteBody = (names: string[]) => ({ topics: names.map((name) => ({ name })), topicNames: names, timeoutMs: 300_000 });
+const deleteBody = (names: string[]) => ({
+  topics: names.map((name) => ({ name })),
+  topicNames: names,
+  timeoutMs: 300_000,
+});
 
 function produceOne(c: Connection, topic: string, partition: number) {
   return c.send('Produce', {
     transactionalId: null,
     acks: 1,
     timeoutMs: 5000,
-    topicData: [{ name: topic, partitionData: [{ index: partition, records: encodeBatch({ baseTimestamp: Date.now(), records: [{ value: Buffer.from('old') }] }) }] }],
+    topicData: [
+      {
+        name: topic,
+        partitionData: [
+          {
+            index: partition,
+            records: encodeBatch({ baseTimestamp: Date.now(), records: [{ value: Buffer.from('old') }] }),
+          },
+        ],
+      },
+    ],
   });
 }
 
@@ -81,7 +100,11 @@ test('a large CreateTopics and DeleteTopics: another connection is answered befo
       return r;
     });
     await until(() => fs.existsSync(path.join(dir, 'big-0')) || events.length > 0, 'the first partition directory');
-    const md = await other.send('Metadata', { topics: [{ topicId: ZERO_UUID, name: 'big' }], allowAutoTopicCreation: false, includeTopicAuthorizedOperations: false });
+    const md = await other.send('Metadata', {
+      topics: [{ topicId: ZERO_UUID, name: 'big' }],
+      allowAutoTopicCreation: false,
+      includeTopicAuthorizedOperations: false,
+    });
     events.push('Metadata answered');
     const cr = await created;
     assert.equal(cr.topics[0].errorCode, ErrorCode.NONE);
@@ -100,8 +123,15 @@ test('a large CreateTopics and DeleteTopics: another connection is answered befo
       events.push('delete answered');
       return r;
     });
-    await until(() => !fs.existsSync(path.join(dir, 'big-0')) || events.length > 0, 'the first partition directory to go');
-    await other.send('Metadata', { topics: [], allowAutoTopicCreation: false, includeTopicAuthorizedOperations: false });
+    await until(
+      () => !fs.existsSync(path.join(dir, 'big-0')) || events.length > 0,
+      'the first partition directory to go',
+    );
+    await other.send('Metadata', {
+      topics: [],
+      allowAutoTopicCreation: false,
+      includeTopicAuthorizedOperations: false,
+    });
     events.push('Metadata answered');
     const dr = await deleted;
     assert.equal(dr.responses[0].errorCode, ErrorCode.NONE);
@@ -109,7 +139,11 @@ test('a large CreateTopics and DeleteTopics: another connection is answered befo
     // answered: no partition directory of the topic is left under its own name
     assert.equal(fs.readdirSync(dir).filter((n) => /^big-\d+$/.test(n)).length, 0);
     // and the renamed directories are removed in the background
-    await until(() => fs.readdirSync(dir).every((n) => !n.startsWith('big-')), 'the -delete directories to be removed', 50);
+    await until(
+      () => fs.readdirSync(dir).every((n) => !n.startsWith('big-')),
+      'the -delete directories to be removed',
+      50,
+    );
   } finally {
     await admin.close();
     await other.close();
@@ -128,7 +162,8 @@ test('a deletion cut short by a restart is finished at start-up, and the re-crea
     open.c = await connect(open.b, 'restart');
     let c = open.c;
     assert.equal((await c.send('CreateTopics', createBody('gone', 3))).topics[0].errorCode, ErrorCode.NONE);
-    for (let p = 0; p < 3; p++) assert.equal((await produceOne(c, 'gone', p)).responses[0].partitionResponses[0].errorCode, ErrorCode.NONE);
+    for (let p = 0; p < 3; p++)
+      assert.equal((await produceOne(c, 'gone', p)).responses[0].partitionResponses[0].errorCode, ErrorCode.NONE);
     // a copy of partition 2 as it was: put back below, it stands for a crash after the
     // deletion was committed but before that partition's directory was renamed away
     fs.cpSync(path.join(dir, 'gone-2'), path.join(aside, 'gone-2'), { recursive: true });
@@ -148,7 +183,11 @@ test('a deletion cut short by a restart is finished at start-up, and the re-crea
       const log = b.broker.replicas.get('gone', p)!.log;
       assert.equal(log.logEndOffset, 0, `gone-${p} starts empty`);
     }
-    await until(() => fs.readdirSync(dir).every((n) => !n.startsWith('gone-') || /^gone-\d+$/.test(n)), 'leftover directories to be removed', 20);
+    await until(
+      () => fs.readdirSync(dir).every((n) => !n.startsWith('gone-') || /^gone-\d+$/.test(n)),
+      'leftover directories to be removed',
+      20,
+    );
   } finally {
     await open.c?.close();
     await open.b?.close();
@@ -159,7 +198,12 @@ test('a deletion cut short by a restart is finished at start-up, and the re-crea
 
 test('caps: CreateTopics, CreatePartitions and Metadata auto-creation are refused with POLICY_VIOLATION', async () => {
   const dir = tempDir();
-  const b = await start(dir, { 'samsa.max.partitions': '8', 'samsa.max.topics': '3', 'auto.create.topics.enable': 'true', 'num.partitions': '2' });
+  const b = await start(dir, {
+    'samsa.max.partitions': '8',
+    'samsa.max.topics': '3',
+    'auto.create.topics.enable': 'true',
+    'num.partitions': '2',
+  });
   const c = await connect(b, 'caps');
   try {
     const r = await c.send('CreateTopics', {
@@ -170,16 +214,33 @@ test('caps: CreateTopics, CreatePartitions and Metadata auto-creation are refuse
       timeoutMs: 10_000,
       validateOnly: false,
     });
-    assert.deepEqual(r.topics.map((t: any) => t.errorCode), [ErrorCode.NONE, ErrorCode.POLICY_VIOLATION]);
+    assert.deepEqual(
+      r.topics.map((t: any) => t.errorCode),
+      [ErrorCode.NONE, ErrorCode.POLICY_VIOLATION],
+    );
     assert.match(r.topics[1].errorMessage ?? '', /samsa\.max\.partitions/);
 
-    const grow = await c.send('CreatePartitions', { topics: [{ name: 'five', count: 9, assignments: null }], timeoutMs: 10_000, validateOnly: false });
+    const grow = await c.send('CreatePartitions', {
+      topics: [{ name: 'five', count: 9, assignments: null }],
+      timeoutMs: 10_000,
+      validateOnly: false,
+    });
     assert.equal(grow.results[0].errorCode, ErrorCode.POLICY_VIOLATION);
     assert.match(grow.results[0].errorMessage ?? '', /samsa\.max\.partitions/);
 
     // auto-creation asks for num.partitions (2): the first fits (7 of 8), the second does not
-    const md = await c.send('Metadata', { topics: [{ topicId: ZERO_UUID, name: 'auto-a' }, { topicId: ZERO_UUID, name: 'auto-b' }], allowAutoTopicCreation: true, includeTopicAuthorizedOperations: false });
-    assert.deepEqual(md.topics.map((t: any) => t.errorCode), [ErrorCode.NONE, ErrorCode.POLICY_VIOLATION]);
+    const md = await c.send('Metadata', {
+      topics: [
+        { topicId: ZERO_UUID, name: 'auto-a' },
+        { topicId: ZERO_UUID, name: 'auto-b' },
+      ],
+      allowAutoTopicCreation: true,
+      includeTopicAuthorizedOperations: false,
+    });
+    assert.deepEqual(
+      md.topics.map((t: any) => t.errorCode),
+      [ErrorCode.NONE, ErrorCode.POLICY_VIOLATION],
+    );
     assert.equal(b.broker.image.topicsByName.has('auto-b'), false);
 
     const one = await c.send('CreateTopics', createBody('one', 1));
@@ -200,18 +261,38 @@ test('DeleteTopics of several topics, unknown and repeated names among them: one
   const c = await connect(b, 'multi');
   try {
     const made = await c.send('CreateTopics', {
-      topics: ['m1', 'm2', 'm3'].map((name) => ({ name, numPartitions: 2, replicationFactor: 1, assignments: [], configs: [] })),
+      topics: ['m1', 'm2', 'm3'].map((name) => ({
+        name,
+        numPartitions: 2,
+        replicationFactor: 1,
+        assignments: [],
+        configs: [],
+      })),
       timeoutMs: 10_000,
       validateOnly: false,
     });
-    assert.deepEqual(made.topics.map((t: any) => t.errorCode), [ErrorCode.NONE, ErrorCode.NONE, ErrorCode.NONE]);
+    assert.deepEqual(
+      made.topics.map((t: any) => t.errorCode),
+      [ErrorCode.NONE, ErrorCode.NONE, ErrorCode.NONE],
+    );
     const r = await c.send('DeleteTopics', deleteBody(['m1', 'nope', 'm3', 'm1']));
     assert.deepEqual(
       r.responses.map((x: any) => [x.name, x.errorCode]),
-      [['m1', ErrorCode.NONE], ['nope', ErrorCode.UNKNOWN_TOPIC_OR_PARTITION], ['m3', ErrorCode.NONE], ['m1', ErrorCode.UNKNOWN_TOPIC_OR_PARTITION]],
+      [
+        ['m1', ErrorCode.NONE],
+        ['nope', ErrorCode.UNKNOWN_TOPIC_OR_PARTITION],
+        ['m3', ErrorCode.NONE],
+        ['m1', ErrorCode.UNKNOWN_TOPIC_OR_PARTITION],
+      ],
     );
     assert.deepEqual([...b.broker.image.topicsByName.keys()], ['m2']);
-    assert.deepEqual(fs.readdirSync(dir).filter((n) => /^m\d-\d+$/.test(n)).sort(), ['m2-0', 'm2-1']);
+    assert.deepEqual(
+      fs
+        .readdirSync(dir)
+        .filter((n) => /^m\d-\d+$/.test(n))
+        .sort(),
+      ['m2-0', 'm2-1'],
+    );
     assert.equal(b.broker.replicas.get('m1', 0), undefined);
     assert.ok(b.broker.replicas.get('m2', 1));
   } finally {
@@ -231,7 +312,10 @@ test('delete.topic.enable=false: DeleteTopics is answered TOPIC_DELETION_DISABLE
     const r = await c.send('DeleteTopics', deleteBody(['kept', 'nope']));
     assert.deepEqual(
       r.responses.map((x: any) => [x.name, x.errorCode]),
-      [['kept', ErrorCode.TOPIC_DELETION_DISABLED], ['nope', ErrorCode.TOPIC_DELETION_DISABLED]],
+      [
+        ['kept', ErrorCode.TOPIC_DELETION_DISABLED],
+        ['nope', ErrorCode.TOPIC_DELETION_DISABLED],
+      ],
     );
     assert.ok(b.broker.image.topicsByName.has('kept'));
     assert.ok(b.broker.replicas.get('kept', 0));

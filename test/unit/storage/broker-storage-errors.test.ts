@@ -20,7 +20,11 @@ let kafka: kafkajs.Kafka;
 
 before(async () => {
   broker = await startBroker({ overrides: { 'auto.create.topics.enable': 'false' }, logLevel: 'silent' });
-  kafka = new kafkajs.Kafka({ brokers: [broker.bootstrapServers], logLevel: kafkajs.logLevel.NOTHING, retry: { retries: 0 } });
+  kafka = new kafkajs.Kafka({
+    brokers: [broker.bootstrapServers],
+    logLevel: kafkajs.logLevel.NOTHING,
+    retry: { retries: 0 },
+  });
 });
 
 after(async () => {
@@ -33,9 +37,16 @@ test('a metadata commit that cannot be written: CreateTopics answers KAFKA_STORA
   const admin = kafka.admin();
   await admin.connect();
   try {
-    const io = new FaultyIO().add({ op: 'write', kind: 'ENOSPC', file: (p) => p.includes('/__cluster_metadata-0/') && p.endsWith('.log') });
+    const io = new FaultyIO().add({
+      op: 'write',
+      kind: 'ENOSPC',
+      file: (p) => p.includes('/__cluster_metadata-0/') && p.endsWith('.log'),
+    });
     await withFileIO(io, () =>
-      assert.rejects(admin.createTopics({ topics: [{ topic: 'no-room' }] }), (err: any) => (err.errors ?? [err]).some(storageError) || storageError(err)),
+      assert.rejects(
+        admin.createTopics({ topics: [{ topic: 'no-room' }] }),
+        (err: any) => (err.errors ?? [err]).some(storageError) || storageError(err),
+      ),
     );
     assert.ok(io.injected.length >= 2, 'the write was tried again after releasing the reserve');
     assert.equal((await admin.listTopics()).includes('no-room'), false);
@@ -50,13 +61,18 @@ test('fdatasync EIO: the acks=all produce gets KAFKA_STORAGE_ERROR, later produc
   await admin.connect();
   await admin.createTopics({ topics: [{ topic: 'eio', numPartitions: 1 }] });
   await admin.disconnect();
-  const producer = kafka.producer({ createPartitioner: kafkajs.Partitioners.DefaultPartitioner, retry: { retries: 0 } });
+  const producer = kafka.producer({
+    createPartitioner: kafkajs.Partitioners.DefaultPartitioner,
+    retry: { retries: 0 },
+  });
   await producer.connect();
   try {
     const [ok] = await producer.send({ topic: 'eio', acks: -1, messages: [{ value: 'durable' }] });
     assert.equal(ok.errorCode, 0);
     const io = new FaultyIO().add({ op: 'fdatasync', kind: 'EIO', file: (p) => p.includes('/eio-0/'), times: 1 });
-    await withFileIO(io, () => assert.rejects(producer.send({ topic: 'eio', acks: -1, messages: [{ value: 'unsure' }] }), storageError));
+    await withFileIO(io, () =>
+      assert.rejects(producer.send({ topic: 'eio', acks: -1, messages: [{ value: 'unsure' }] }), storageError),
+    );
     assert.equal(io.injected.length, 1);
     // The fsync would work now; the dir still acknowledges nothing more.
     await assert.rejects(producer.send({ topic: 'eio', acks: -1, messages: [{ value: 'after' }] }), storageError);
@@ -69,7 +85,10 @@ test('fdatasync EIO: the acks=all produce gets KAFKA_STORAGE_ERROR, later produc
     const client = new KafkaClient({ bootstrapServers: broker.bootstrapServers, retries: 0 });
     try {
       await assert.rejects(client.fetch('eio', 0, 0), (err: any) => err.code === ErrorCode.KAFKA_STORAGE_ERROR);
-      await assert.rejects(client.listOffsets('eio', 0, 'latest'), (err: any) => err.code === ErrorCode.KAFKA_STORAGE_ERROR);
+      await assert.rejects(
+        client.listOffsets('eio', 0, 'latest'),
+        (err: any) => err.code === ErrorCode.KAFKA_STORAGE_ERROR,
+      );
     } finally {
       await client.close();
     }

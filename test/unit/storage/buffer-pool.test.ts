@@ -145,7 +145,10 @@ test('small appends and appends outside pooled memory are copied into the tail',
     const pins: PooledBuffer[] = [];
     const r = log.read(0, 1 << 20, { pins });
     assert.notEqual(r.batches[0].buffer, frame.buf.buffer, 'the small batch was copied');
-    assert.ok(r.batches.every((b) => b.buffer !== big.buffer), 'the plain one was not kept by reference');
+    assert.ok(
+      r.batches.every((b) => b.buffer !== big.buffer),
+      'the plain one was not kept by reference',
+    );
     for (const p of pins) p.unpin();
     frame.retire();
   });

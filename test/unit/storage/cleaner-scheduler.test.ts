@@ -27,7 +27,8 @@ async function until(cond: () => boolean, what: string, ms = 20_000): Promise<vo
 /** Three rolled segments of duplicated keys plus an active one. */
 function fill(log: PartitionLog, ts: number): void {
   for (let s = 0; s < 3; s++) {
-    for (let i = 0; i < 4; i++) log.append(makeBatch([{ key: `k${i % 2}`, value: `v${s}.${i}` }], { timestamp: ts }), { leaderEpoch: 0 });
+    for (let i = 0; i < 4; i++)
+      log.append(makeBatch([{ key: `k${i % 2}`, value: `v${s}.${i}` }], { timestamp: ts }), { leaderEpoch: 0 });
     log.roll();
   }
   log.append(makeBatch([{ key: 'tail', value: 't' }], { timestamp: ts }), { leaderEpoch: 0 });
@@ -42,7 +43,14 @@ test('the log manager compacts on the cleaner timer while the retention pass is 
   const { dir, cleanup } = tempDir();
   const now = Date.now();
   const cfg = config({ cleanupPolicy: 'compact', minCleanableDirtyRatio: 0.5 });
-  const m = await LogManager.open({ logDirs: [dir], defaultConfig: cfg, logger: silent, fsync, retentionCheckIntervalMs: 300_000, cleanerBackoffMs: 20 });
+  const m = await LogManager.open({
+    logDirs: [dir],
+    defaultConfig: cfg,
+    logger: silent,
+    fsync,
+    retentionCheckIntervalMs: 300_000,
+    cleanerBackoffMs: 20,
+  });
   try {
     const log = await m.createLog('c', 0, cfg);
     fill(log, now);
@@ -59,7 +67,13 @@ test('the log manager compacts on the cleaner timer while the retention pass is 
 
 test('log.cleaner.enable=false: no cleaner', async () => {
   const { dir, cleanup } = tempDir();
-  const m = await LogManager.open({ logDirs: [dir], defaultConfig: config(), logger: silent, fsync, cleanerEnable: false });
+  const m = await LogManager.open({
+    logDirs: [dir],
+    defaultConfig: config(),
+    logger: silent,
+    fsync,
+    cleanerEnable: false,
+  });
   try {
     assert.equal(m.cleaner, null);
   } finally {
@@ -81,7 +95,8 @@ test('one log per turn, the filthiest first; nothing qualifies: null', async () 
     fill(b, now);
     fill(d, now);
     cleanLog(a, now, silent);
-    for (let i = 0; i < 4; i++) a.append(makeBatch([{ key: `k${i % 2}`, value: 'again' }], { timestamp: now }), { leaderEpoch: 0 });
+    for (let i = 0; i < 4; i++)
+      a.append(makeBatch([{ key: `k${i % 2}`, value: 'again' }], { timestamp: now }), { leaderEpoch: 0 });
     a.roll();
     a.append(makeBatch([{ key: 'tail', value: 't' }], { timestamp: now }), { leaderEpoch: 0 });
     a.setHighWatermark(a.logEndOffset);
@@ -110,7 +125,8 @@ test('a log whose clean throws is logged, marked uncleanable and skipped; the ot
     fill(bad, now);
     fill(good, now);
     // `bad` is dirtier, so it is chosen first.
-    for (let i = 0; i < 8; i++) bad.append(makeBatch([{ key: 'x', value: 'y' }], { timestamp: now }), { leaderEpoch: 0 });
+    for (let i = 0; i < 8; i++)
+      bad.append(makeBatch([{ key: 'x', value: 'y' }], { timestamp: now }), { leaderEpoch: 0 });
     bad.roll();
     bad.append(makeBatch([{ key: 'tail', value: 't' }], { timestamp: now }), { leaderEpoch: 0 });
     bad.setHighWatermark(bad.logEndOffset);
@@ -156,7 +172,10 @@ test('a turn cleans at most maxDirtyBytesPerClean of dirty segments; the followi
     }
     assert.equal(await cleaner.cleanFilthiestLog(), null);
     const keys: string[] = [];
-    for (const s of log.segmentList) s.scan(0, s.size, true, (b, at, _p, size) => forEachRecord(b, at, size, (r) => keys.push(b.toString('utf8', r.keyStart, r.keyStart + r.keyLength))));
+    for (const s of log.segmentList)
+      s.scan(0, s.size, true, (b, at, _p, size) =>
+        forEachRecord(b, at, size, (r) => keys.push(b.toString('utf8', r.keyStart, r.keyStart + r.keyLength))),
+      );
     assert.deepEqual(keys, ['k0', 'k1', 'tail'], 'the same result as one whole clean');
   } finally {
     await m.close();

@@ -6,7 +6,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PartitionLog } from '../../../src/storage/partition-log.ts';
-import { cleanLog, cleanableOffsets, grabFilthiestLog, logToClean, needsCleaning } from '../../../src/storage/cleaner.ts';
+import {
+  cleanLog,
+  cleanableOffsets,
+  grabFilthiestLog,
+  logToClean,
+  needsCleaning,
+} from '../../../src/storage/cleaner.ts';
 import type { LogConfig } from '../../../src/storage/log-config.ts';
 import { forEachRecord } from '../../../src/storage/record-keys.ts';
 import { batch as hdr } from '../../../src/protocol/records/batch-header.ts';
@@ -48,7 +54,9 @@ function keysOf(log: PartitionLog): string[] {
   while (off < log.logEndOffset) {
     const r = joined(log.read(off, 1 << 20));
     for (let at = 0; at < r.length; at += hdr.totalSize(r, at)) {
-      forEachRecord(r, at, hdr.totalSize(r, at), (x) => out.push(r.toString('utf8', x.keyStart, x.keyStart + x.keyLength)));
+      forEachRecord(r, at, hdr.totalSize(r, at), (x) =>
+        out.push(r.toString('utf8', x.keyStart, x.keyStart + x.keyLength)),
+      );
     }
     off = batchOffsets(r).at(-1)!.last + 1;
   }
@@ -100,7 +108,11 @@ test('dirty ratio: a fresh log is all dirty; after a clean only new rolled segme
     assert.ok(d.cleanBytes > 0 && d.cleanableBytes > 0);
     assert.equal(d.cleanableRatio, d.cleanableBytes / (d.cleanBytes + d.cleanableBytes));
     log.updateConfig({ ...log.config, minCleanableDirtyRatio: d.cleanableRatio });
-    assert.equal(needsCleaning(log, clock.now), false, 'a ratio equal to min.cleanable.dirty.ratio does not qualify (Kafka compares with >)');
+    assert.equal(
+      needsCleaning(log, clock.now),
+      false,
+      'a ratio equal to min.cleanable.dirty.ratio does not qualify (Kafka compares with >)',
+    );
     log.updateConfig({ ...log.config, minCleanableDirtyRatio: d.cleanableRatio - 0.01 });
     assert.ok(needsCleaning(log, clock.now));
   });
@@ -131,7 +143,11 @@ test('offsets at or above the high watermark are not cleaned: the range stops at
     log.setHighWatermark(3); // as a follower that has not caught up would have it
     assert.deepEqual(cleanableOffsets(log, clock.now), { firstDirtyOffset: 0, firstUncleanableOffset: 2 });
     cleanLog(log, clock.now, silent);
-    assert.deepEqual(keysOf(log), ['a', 'b', 'a', 'b', 'a', 'b', 'z'], 'one segment alone holds no duplicates: nothing changes');
+    assert.deepEqual(
+      keysOf(log),
+      ['a', 'b', 'a', 'b', 'a', 'b', 'z'],
+      'one segment alone holds no duplicates: nothing changes',
+    );
     log.setHighWatermark(7);
     assert.equal(cleanableOffsets(log, clock.now).firstUncleanableOffset, 6);
   });
@@ -184,7 +200,11 @@ test('max.compaction.lag.ms forces a clean below min.cleanable.dirty.ratio once 
 
 test('max.compaction.lag.ms does not override min.compaction.lag.ms: no cleanable bytes, no clean', async () => {
   await withLogs(async (open) => {
-    const { log, clock } = await open({ minCleanableDirtyRatio: 0.99, maxCompactionLagMs: 1000, minCompactionLagMs: 100_000 });
+    const { log, clock } = await open({
+      minCleanableDirtyRatio: 0.99,
+      maxCompactionLagMs: 1000,
+      minCompactionLagMs: 100_000,
+    });
     segment(log, ['a', 'a'], T0);
     segment(log, ['z'], T0, false);
     clock.now = T0 + 50_000;

@@ -163,18 +163,66 @@ for (const [name, codec] of [
       const log = await openLog(dir);
       appendGroups(log, [
         [
-          { records: [['k1', 'a1'], ['k2', 'a2'], ['k3', 'a3']] }, // 0-2: all superseded, dropped
+          {
+            records: [
+              ['k1', 'a1'],
+              ['k2', 'a2'],
+              ['k3', 'a3'],
+            ],
+          }, // 0-2: all superseded, dropped
           // 3-6: k1 and k2 stay (k1 with a header), k4 and k5 are superseded
-          { codec, records: [['k1', 'b1'], ['k4', 'b4'], ['k2', 'b2'], ['k5', 'b5']], producerId: 7, producerEpoch: 2, baseSequence: 0, headerOn: 0 },
+          {
+            codec,
+            records: [
+              ['k1', 'b1'],
+              ['k4', 'b4'],
+              ['k2', 'b2'],
+              ['k5', 'b5'],
+            ],
+            producerId: 7,
+            producerEpoch: 2,
+            baseSequence: 0,
+            headerOn: 0,
+          },
         ],
         [
-          { records: [['k4', 'c4'], ['k6', 'c6']] }, // 7-8
-          { codec, records: [['k5', 'd5'], ['k7', 'd7']], logAppendTime: true, ts: NOW - 20_000 }, // 9-10
+          {
+            records: [
+              ['k4', 'c4'],
+              ['k6', 'c6'],
+            ],
+          }, // 7-8
+          {
+            codec,
+            records: [
+              ['k5', 'd5'],
+              ['k7', 'd7'],
+            ],
+            logAppendTime: true,
+            ts: NOW - 20_000,
+          }, // 9-10
         ],
         [
-          { codec, records: [['k3', 'e3'], ['k8', 'e8']] }, // 11-12: all kept, whole
-          { codec, records: [['k6', 'f6'], ['k7', 'f7']] }, // 13-14: all superseded, dropped
-          { records: [['k6', 'g6'], ['k7', 'g7']] }, // 15-16
+          {
+            codec,
+            records: [
+              ['k3', 'e3'],
+              ['k8', 'e8'],
+            ],
+          }, // 11-12: all kept, whole
+          {
+            codec,
+            records: [
+              ['k6', 'f6'],
+              ['k7', 'f7'],
+            ],
+          }, // 13-14: all superseded, dropped
+          {
+            records: [
+              ['k6', 'g6'],
+              ['k7', 'g7'],
+            ],
+          }, // 15-16
         ],
         [{ codec, records: [['k1', 'tail']] }], // 17: active segment, not cleanable
       ]);
@@ -220,7 +268,17 @@ for (const [name, codec] of [
       );
       for (const b of after.batches) {
         const o = beforeBatch.get(b.base)!;
-        for (const f of ['last', 'codec', 'producerId', 'producerEpoch', 'baseSequence', 'leaderEpoch', 'baseTimestamp', 'maxTimestamp', 'attributes'] as const) {
+        for (const f of [
+          'last',
+          'codec',
+          'producerId',
+          'producerEpoch',
+          'baseSequence',
+          'leaderEpoch',
+          'baseTimestamp',
+          'maxTimestamp',
+          'attributes',
+        ] as const) {
           assert.equal(b[f], o[f], `batch ${b.base} ${f}`);
         }
         if (b.count === o.count) assert.deepEqual(b.bytes, o.bytes, `batch ${b.base} kept whole`);
@@ -248,12 +306,37 @@ test('tombstones in compressed batches shadow older values and go after delete.r
     const log = await openLog(dir);
     appendGroups(log, [
       [
-        { records: [['k1', 'w1'], ['k4', 'w4']] }, // 0-1: both superseded
-        { codec: Compression.GZIP, records: [['k1', 'x1'], ['k2', 'x2']] }, // 2-3: both superseded
+        {
+          records: [
+            ['k1', 'w1'],
+            ['k4', 'w4'],
+          ],
+        }, // 0-1: both superseded
+        {
+          codec: Compression.GZIP,
+          records: [
+            ['k1', 'x1'],
+            ['k2', 'x2'],
+          ],
+        }, // 2-3: both superseded
       ],
       [
-        { codec: Compression.ZSTD, records: [['k1', null], ['k3', 'y3']], ts: NOW - 5000 }, // 4-5: old tombstone
-        { codec: Compression.LZ4, records: [['k2', null], ['k4', 'z4']], ts: NOW - 10 }, // 6-7: young tombstone
+        {
+          codec: Compression.ZSTD,
+          records: [
+            ['k1', null],
+            ['k3', 'y3'],
+          ],
+          ts: NOW - 5000,
+        }, // 4-5: old tombstone
+        {
+          codec: Compression.LZ4,
+          records: [
+            ['k2', null],
+            ['k4', 'z4'],
+          ],
+          ts: NOW - 10,
+        }, // 6-7: young tombstone
       ],
       [{ records: [['tail', 't']] }],
     ]);
@@ -311,12 +394,36 @@ test("an emptied batch is dropped unless it is its producer's last batch in the 
     const log = await openLog(dir);
     appendGroups(log, [
       [
-        { codec: Compression.ZSTD, records: [['a', '1'], ['b', '1']], producerId: 5, producerEpoch: 1, baseSequence: 0 }, // 0-1: dropped
-        { codec: Compression.ZSTD, records: [['a', '2'], ['b', '2']], producerId: 5, producerEpoch: 1, baseSequence: 2 }, // 2-3: last of 5, kept whole
+        {
+          codec: Compression.ZSTD,
+          records: [
+            ['a', '1'],
+            ['b', '1'],
+          ],
+          producerId: 5,
+          producerEpoch: 1,
+          baseSequence: 0,
+        }, // 0-1: dropped
+        {
+          codec: Compression.ZSTD,
+          records: [
+            ['a', '2'],
+            ['b', '2'],
+          ],
+          producerId: 5,
+          producerEpoch: 1,
+          baseSequence: 2,
+        }, // 2-3: last of 5, kept whole
         { records: [['c', '1']], producerId: 6, producerEpoch: 0, baseSequence: 0 }, // 4: last of 6, kept whole
       ],
       [
-        { records: [['a', '3'], ['b', '3'], ['c', '2']] }, // 5-7: no producer
+        {
+          records: [
+            ['a', '3'],
+            ['b', '3'],
+            ['c', '2'],
+          ],
+        }, // 5-7: no producer
         { records: [['a', '4']] }, // 8
       ],
       [{ records: [['tail', 't']] }],
@@ -362,10 +469,32 @@ test('transactional batches and compressed batches that do not decode are kept w
     junk.writeUInt32BE(computeBatchCrc(junk, 0, junk.length), OFF_CRC);
     appendGroups(log, [
       [
-        { records: [['k2', 'p2'], ['k1', 'p1']] }, // 0-1: k1 superseded; k2 stays (the transactional k2 does not shadow it)
-        { codec: Compression.LZ4, records: [['k1', 't1'], ['k2', 't2']], producerId: 9, producerEpoch: 0, baseSequence: 0, isTransactional: true }, // 2-3
+        {
+          records: [
+            ['k2', 'p2'],
+            ['k1', 'p1'],
+          ],
+        }, // 0-1: k1 superseded; k2 stays (the transactional k2 does not shadow it)
+        {
+          codec: Compression.LZ4,
+          records: [
+            ['k1', 't1'],
+            ['k2', 't2'],
+          ],
+          producerId: 9,
+          producerEpoch: 0,
+          baseSequence: 0,
+          isTransactional: true,
+        }, // 2-3
       ],
-      [{ records: [['k1', 'p3'], ['q', 'old']] }], // 4-5: q not shadowed by the undecodable batch
+      [
+        {
+          records: [
+            ['k1', 'p3'],
+            ['q', 'old'],
+          ],
+        },
+      ], // 4-5: q not shadowed by the undecodable batch
       [{ records: [['k1', 'p4']] }], // 6
     ]);
     log.roll();
@@ -418,14 +547,47 @@ class Crash extends Error {}
 test('a crash after any step of the cleaner loses nothing; a later pass finishes the job', async () => {
   const groups: BatchSpec[][] = [
     [
-      { records: [['k1', 'a1'], ['k2', 'a2']] },
-      { codec: Compression.GZIP, records: [['k1', 'b1'], ['k3', 'b3'], ['k4', 'b4']] },
+      {
+        records: [
+          ['k1', 'a1'],
+          ['k2', 'a2'],
+        ],
+      },
+      {
+        codec: Compression.GZIP,
+        records: [
+          ['k1', 'b1'],
+          ['k3', 'b3'],
+          ['k4', 'b4'],
+        ],
+      },
     ],
     [
-      { codec: Compression.ZSTD, records: [['k2', 'c2'], ['k3', null]], ts: NOW - 5000 },
-      { codec: Compression.LZ4, records: [['k4', 'd4'], ['k5', 'd5']] },
+      {
+        codec: Compression.ZSTD,
+        records: [
+          ['k2', 'c2'],
+          ['k3', null],
+        ],
+        ts: NOW - 5000,
+      },
+      {
+        codec: Compression.LZ4,
+        records: [
+          ['k4', 'd4'],
+          ['k5', 'd5'],
+        ],
+      },
     ],
-    [{ codec: Compression.GZIP, records: [['k5', 'e5'], ['k1', 'e1']] }],
+    [
+      {
+        codec: Compression.GZIP,
+        records: [
+          ['k5', 'e5'],
+          ['k1', 'e1'],
+        ],
+      },
+    ],
     [{ records: [['tail', 't']] }],
   ];
   // The result of an uninterrupted pass.

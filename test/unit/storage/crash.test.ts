@@ -17,7 +17,8 @@ function readAll(log: PartitionLog): Buffer {
   while (off < log.logEndOffset) {
     const r = joined(log.read(off, 1 << 20, { maxOffset: log.logEndOffset }));
     assert.ok(r.length > 0, `read at ${off} returned nothing`);
-    for (let at = 0; at < r.length; at += hdr.totalSize(r, at)) assert.ok(isBatchCrcValid(r, at, hdr.totalSize(r, at)), 'served a corrupt batch');
+    for (let at = 0; at < r.length; at += hdr.totalSize(r, at))
+      assert.ok(isBatchCrcValid(r, at, hdr.totalSize(r, at)), 'served a corrupt batch');
     parts.push(r);
     const bs = batchOffsets(r);
     off = bs[bs.length - 1].last + 1;
@@ -25,7 +26,10 @@ function readAll(log: PartitionLog): Buffer {
   return Buffer.concat(parts);
 }
 
-async function build(d: string, n: number): Promise<{ bytes: Buffer; flushedEnd: number; lastBatchPos: number; segFile: string }> {
+async function build(
+  d: string,
+  n: number,
+): Promise<{ bytes: Buffer; flushedEnd: number; lastBatchPos: number; segFile: string }> {
   const log = await PartitionLog.open(d, cfg, { cleanShutdown: true, fsync: noFsync });
   for (let i = 0; i < n - 1; i++) log.append(makeBatch(3, { timestamp: 1000 + i }, 20), { leaderEpoch: 1 });
   await log.flush();
@@ -130,14 +134,20 @@ test('kill -9 (no close, data in the page cache) loses nothing; producer state a
   try {
     const d = path.join(dir, 't-0');
     let log = await PartitionLog.open(d, cfg, { cleanShutdown: true, fsync: noFsync });
-    for (let i = 0; i < 50; i++) log.append(makeBatch(2, { producerId: 42, producerEpoch: 1, baseSequence: i * 2 }, 30), { leaderEpoch: i < 25 ? 4 : 5 });
+    for (let i = 0; i < 50; i++)
+      log.append(makeBatch(2, { producerId: 42, producerEpoch: 1, baseSequence: i * 2 }, 30), {
+        leaderEpoch: i < 25 ? 4 : 5,
+      });
     log.abandon();
     log = await PartitionLog.open(d, cfg, { recoveryPoint: 0, fsync: noFsync });
     assert.equal(log.logEndOffset, 100);
-    assert.deepEqual([...log.epochStartOffsets], [
-      [4, 0],
-      [5, 50],
-    ]);
+    assert.deepEqual(
+      [...log.epochStartOffsets],
+      [
+        [4, 0],
+        [5, 50],
+      ],
+    );
     assert.deepEqual(log.producerState.check(42, 1, 98, 99), { duplicateOf: { firstOffset: 98, lastOffset: 99 } });
     assert.equal(log.producerState.check(42, 1, 100, 101), 'ok');
     assert.equal(log.producerState.check(42, 1, 102, 103), 'OUT_OF_ORDER_SEQUENCE_NUMBER');

@@ -67,7 +67,11 @@ test('small reads, tail reads and reads without pins are not regions', async () 
     assert.equal(log.read(0, 32 * 1024, { pins, regions: true }).region, undefined, 'below FILE_REGION_MIN_BYTES');
     assert.equal(log.read(0, 1 << 20, { regions: true }).region, undefined, 'without pins the caller owns copies');
     const tailStart = log.logEndOffset - 5;
-    assert.equal(log.read(tailStart, 1 << 20, { pins, regions: true }).region, undefined, 'newest bytes: the tail cache');
+    assert.equal(
+      log.read(tailStart, 1 << 20, { pins, regions: true }).region,
+      undefined,
+      'newest bytes: the tail cache',
+    );
     for (const p of pins) p.unpin();
   });
 });

@@ -64,7 +64,9 @@ export interface BatchOptions {
 /** A valid v2 batch holding `records` (or `count` records with `valueBytes`-byte values). */
 export function makeBatch(records: FixtureRecord[] | number, opts: BatchOptions = {}, valueBytes = 10): Buffer {
   const recs: FixtureRecord[] =
-    typeof records === 'number' ? Array.from({ length: records }, (_, i) => ({ key: null, value: Buffer.alloc(valueBytes, i & 0xff) })) : records;
+    typeof records === 'number'
+      ? Array.from({ length: records }, (_, i) => ({ key: null, value: Buffer.alloc(valueBytes, i & 0xff) }))
+      : records;
   const ts = opts.timestamp ?? 1_700_000_000_000;
   const step = opts.step ?? 0;
   const body: number[] = [];

@@ -27,7 +27,8 @@ function capture() {
   return { logger, lines, count };
 }
 
-const open = (dir: string, logger: ReturnType<typeof capture>['logger']) => LogManager.open({ logDirs: [dir], defaultConfig: cfg, logger });
+const open = (dir: string, logger: ReturnType<typeof capture>['logger']) =>
+  LogManager.open({ logDirs: [dir], defaultConfig: cfg, logger });
 
 test('a full disk at close: close completes, no clean-shutdown marker, the next open recovers every acknowledged batch', async () => {
   const { dir, cleanup } = tempDir();
@@ -99,7 +100,12 @@ test('a failed fsync on one log fails the waiting acks of every log in the dir, 
     const b = await lm.createLog('b', 0, cfg);
     a.append(makeBatch(1), { leaderEpoch: 0 });
     b.append(makeBatch(1), { leaderEpoch: 0 });
-    const io = new FaultyIO().add({ op: 'fdatasync', kind: 'EIO', file: (p) => p.includes(`${path.sep}a-0${path.sep}`), times: 1 });
+    const io = new FaultyIO().add({
+      op: 'fdatasync',
+      kind: 'EIO',
+      file: (p) => p.includes(`${path.sep}a-0${path.sep}`),
+      times: 1,
+    });
     await withFileIO(io, async () => {
       await assert.rejects(a.flushedUpTo(1), KafkaStorageError);
     });
@@ -121,7 +127,11 @@ test('DeleteRecords whose log-start-offset checkpoint cannot be written fails wi
     const log = await lm.createLog('t', 0, cfg);
     for (let i = 0; i < 4; i++) log.append(makeBatch(2), { leaderEpoch: 0 });
     log.setHighWatermark(log.logEndOffset);
-    const io = new FaultyIO().add({ op: 'write', kind: 'ENOSPC', file: (p) => p.includes('log-start-offset-checkpoint') });
+    const io = new FaultyIO().add({
+      op: 'write',
+      kind: 'ENOSPC',
+      file: (p) => p.includes('log-start-offset-checkpoint'),
+    });
     await withFileIO(io, () => assert.rejects(log.deleteRecordsBefore(4), KafkaStorageError));
     assert.deepEqual(lm.dirStates(), [{ dir, state: 'full' }]);
     await lm.close();

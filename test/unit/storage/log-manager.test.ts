@@ -68,14 +68,25 @@ test('after a crash the logs recover from the recovery point and keep the checkp
 test('deleteLog renames the directory to -delete and removes it', async () => {
   const { dir, cleanup } = tempDir();
   try {
-    const m = await LogManager.open({ logDirs: [dir], defaultConfig: config({ fileDeleteDelayMs: 0 }), logger: silent, fsync });
+    const m = await LogManager.open({
+      logDirs: [dir],
+      defaultConfig: config({ fileDeleteDelayMs: 0 }),
+      logger: silent,
+      fsync,
+    });
     const log = await m.createLog('gone', 0, config({ fileDeleteDelayMs: 0 }));
     log.append(makeBatch(1), { leaderEpoch: 0 });
     await m.deleteLog('gone', 0);
     assert.equal(m.getLog('gone', 0), undefined);
-    assert.deepEqual(fs.readdirSync(dir).filter((f) => /^gone-0$/.test(f)), []);
+    assert.deepEqual(
+      fs.readdirSync(dir).filter((f) => /^gone-0$/.test(f)),
+      [],
+    );
     await m.removalsDrained();
-    assert.deepEqual(fs.readdirSync(dir).filter((f) => f.startsWith('gone')), []);
+    assert.deepEqual(
+      fs.readdirSync(dir).filter((f) => f.startsWith('gone')),
+      [],
+    );
     await m.close();
   } finally {
     cleanup();
@@ -110,7 +121,11 @@ function keyedValues(buf: Buffer): [string, string | null, number][] {
       const key = buf.toString('utf8', r.keyStart, r.keyStart + r.keyLength);
       const vs = r.keyStart + r.keyLength;
       // value starts after its varint length: re-walk the bytes (values here are < 64 bytes: 1-byte varint)
-      out.push([key, r.valueLength < 0 ? null : buf.toString('utf8', vs + 1, vs + 1 + r.valueLength), base + r.offsetDelta]);
+      out.push([
+        key,
+        r.valueLength < 0 ? null : buf.toString('utf8', vs + 1, vs + 1 + r.valueLength),
+        base + r.offsetDelta,
+      ]);
     });
   }
   return out;
@@ -120,10 +135,25 @@ test('compaction keeps the latest value per key with offsets unchanged and drops
   const { dir, cleanup } = tempDir();
   try {
     const now = 50_000_000;
-    const cfg = config({ cleanupPolicy: 'compact', segmentBytes: 400, deleteRetentionMs: 1000, minCleanableDirtyRatio: 0.1 });
+    const cfg = config({
+      cleanupPolicy: 'compact',
+      segmentBytes: 400,
+      deleteRetentionMs: 1000,
+      minCleanableDirtyRatio: 0.1,
+    });
     let m = await LogManager.open({ logDirs: [dir], defaultConfig: cfg, logger: silent, fsync, now: () => now });
     const log = await m.createLog('c', 0, cfg);
-    const put = (k: string, v: string | null, ts: number) => log.append(makeBatch([{ key: k, value: v }, { key: 'x' + k, value: 'y' }], { timestamp: ts }), { leaderEpoch: 0 });
+    const put = (k: string, v: string | null, ts: number) =>
+      log.append(
+        makeBatch(
+          [
+            { key: k, value: v },
+            { key: 'x' + k, value: 'y' },
+          ],
+          { timestamp: ts },
+        ),
+        { leaderEpoch: 0 },
+      );
     for (let i = 0; i < 30; i++) put(`k${i % 4}`, `v${i}`, now - 10_000);
     put('k3', null, now - 10_000); // old tombstone: removed
     put('k2', null, now); // young tombstone: kept

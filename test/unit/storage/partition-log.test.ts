@@ -8,7 +8,11 @@ import { InvariantViolation, OffsetOutOfRangeError } from '../../../src/storage/
 import { batch as hdr } from '../../../src/protocol/records/batch-header.ts';
 import { batchOffsets, config, joined, makeBatch, tempDir } from './fixtures.ts';
 
-async function withLog(over: Parameters<typeof config>[0], fn: (log: PartitionLog, dir: string) => Promise<void>, opts = {}) {
+async function withLog(
+  over: Parameters<typeof config>[0],
+  fn: (log: PartitionLog, dir: string) => Promise<void>,
+  opts = {},
+) {
   const { dir, cleanup } = tempDir();
   const d = path.join(dir, 'topic-0');
   const log = await PartitionLog.open(d, config(over), { cleanShutdown: true, ...opts });
@@ -45,7 +49,10 @@ test('maxOffset bounds a read and minOneBatch returns an oversized first batch (
   await withLog({}, async (log) => {
     for (let i = 0; i < 5; i++) log.append(makeBatch(2, {}, 100), { leaderEpoch: 0 });
     const size = hdr.totalSize(joined(log.read(0, 1 << 20)), 0);
-    assert.deepEqual(batchOffsets(joined(log.read(0, 1 << 20, { maxOffset: 4 }))).map((b) => b.base), [0, 2]);
+    assert.deepEqual(
+      batchOffsets(joined(log.read(0, 1 << 20, { maxOffset: 4 }))).map((b) => b.base),
+      [0, 2],
+    );
     assert.equal(log.read(0, 10).bytes, size);
     assert.equal(log.read(0, 10, { minOneBatch: false }).bytes, 0);
     assert.equal(log.read(0, size * 2 + 5).bytes, size * 2);
@@ -57,7 +64,8 @@ test('segments roll on segment.bytes and index fullness; reads cross them; files
     for (let i = 0; i < 40; i++) log.append(makeBatch(2, {}, 50), { leaderEpoch: 0 });
     log.setHighWatermark(log.logEndOffset);
     assert.ok(log.segmentBaseOffsets.length > 5);
-    for (const base of log.segmentBaseOffsets) assert.ok(fs.existsSync(path.join(d, String(base).padStart(20, '0') + '.log')));
+    for (const base of log.segmentBaseOffsets)
+      assert.ok(fs.existsSync(path.join(d, String(base).padStart(20, '0') + '.log')));
     for (let off = 0; off < 80; off += 7) {
       const r = log.read(off, 1 << 20);
       const bs = batchOffsets(joined(r));
@@ -99,7 +107,8 @@ test('offsetForTimestamp uses the time index; latestTimestampOffset finds the ma
       [1001, 2],
       [1250, 50],
       [1590, 118],
-    ]) assert.deepEqual(log.offsetForTimestamp(ts)?.offset, off, `ts ${ts}`);
+    ])
+      assert.deepEqual(log.offsetForTimestamp(ts)?.offset, off, `ts ${ts}`);
     assert.equal(log.offsetForTimestamp(1591), null);
     assert.deepEqual(log.latestTimestampOffset(), { offset: 118, timestamp: 1590 });
   });
@@ -214,10 +223,13 @@ test('truncateTo drops the tail (never below the high watermark) and appends con
     assert.throws(() => log.truncateTo(4), InvariantViolation);
     log.truncateTo(12);
     assert.equal(log.logEndOffset, 12);
-    assert.deepEqual([...log.epochStartOffsets], [
-      [1, 0],
-      [2, 10],
-    ]);
+    assert.deepEqual(
+      [...log.epochStartOffsets],
+      [
+        [1, 0],
+        [2, 10],
+      ],
+    );
     log.truncateTo(8);
     assert.equal(log.logEndOffset, 8);
     assert.deepEqual([...log.epochStartOffsets], [[1, 0]]);
@@ -242,10 +254,13 @@ test('leader-epoch cache answers OffsetForLeaderEpoch and survives reopen', asyn
     assert.deepEqual(log.endOffsetForEpoch(4), { epoch: -1, endOffset: -1 });
     await log.close();
     log = await PartitionLog.open(d, config(), { cleanShutdown: true });
-    assert.deepEqual([...log.epochStartOffsets], [
-      [1, 0],
-      [3, 3],
-    ]);
+    assert.deepEqual(
+      [...log.epochStartOffsets],
+      [
+        [1, 0],
+        [3, 3],
+      ],
+    );
     await log.close();
   } finally {
     cleanup();
@@ -254,7 +269,8 @@ test('leader-epoch cache answers OffsetForLeaderEpoch and survives reopen', asyn
 
 test('forEachBatchHeader walks headers from the batch holding an offset', async () => {
   await withLog({ segmentBytes: 300 }, async (log) => {
-    for (let i = 0; i < 8; i++) log.append(makeBatch(2, { producerId: 7, producerEpoch: 0, baseSequence: i * 2 }), { leaderEpoch: 0 });
+    for (let i = 0; i < 8; i++)
+      log.append(makeBatch(2, { producerId: 7, producerEpoch: 0, baseSequence: i * 2 }), { leaderEpoch: 0 });
     const seen: number[] = [];
     log.forEachBatchHeader(5, (b, at) => void seen.push(hdr.baseSequence(b, at)));
     assert.deepEqual(seen, [4, 6, 8, 10, 12, 14]);

@@ -40,7 +40,8 @@ function readAll(log: PartitionLog): Buffer {
 /** Map offset -> the bytes of the batch holding it, for the batches in `buf`. */
 function byBase(buf: Buffer): Map<number, Buffer> {
   const m = new Map<number, Buffer>();
-  for (let at = 0; at < buf.length; at += hdr.totalSize(buf, at)) m.set(hdr.baseOffset(buf, at), Buffer.from(buf.subarray(at, at + hdr.totalSize(buf, at))));
+  for (let at = 0; at < buf.length; at += hdr.totalSize(buf, at))
+    m.set(hdr.baseOffset(buf, at), Buffer.from(buf.subarray(at, at + hdr.totalSize(buf, at))));
   return m;
 }
 
@@ -60,7 +61,11 @@ for (const kind of ['short', 'ENOSPC'] as const) {
       });
       assert.equal(log.logEndOffset, 2);
       assert.equal(log.size, sizeBefore);
-      assert.equal(fs.statSync(path.join(d, '00000000000000000000.log')).size, sizeBefore, 'the partial write was cut off');
+      assert.equal(
+        fs.statSync(path.join(d, '00000000000000000000.log')).size,
+        sizeBefore,
+        'the partial write was cut off',
+      );
       assert.equal(log.dirHealth.state, 'full');
       // Refused without touching the disk while full.
       assert.throws(() => log.append(makeBatch(1), { leaderEpoch: 0 }), KafkaStorageError);
@@ -111,7 +116,9 @@ test('index files: a failed write at roll fails the append, and a clean reopen s
     try {
       const d = path.join(dir, 't-0');
       const log = await PartitionLog.open(d, cfg, { cleanShutdown: true, logger: silent });
-      const io = new FaultyIO().add({ op: 'write', kind: 'short', file: endsWith(suffix), times: 1 }).add({ op: 'write', kind: 'ENOSPC', file: endsWith(suffix) });
+      const io = new FaultyIO()
+        .add({ op: 'write', kind: 'short', file: endsWith(suffix), times: 1 })
+        .add({ op: 'write', kind: 'ENOSPC', file: endsWith(suffix) });
       let acked = 0;
       await withFileIO(io, () => {
         for (let i = 0; i < 40; i++) {
@@ -188,17 +195,32 @@ test('cleaner: a failed write of a cleaned segment fails the pass and leaves tha
     const { dir, cleanup } = tempDir();
     try {
       const d = path.join(dir, 't-0');
-      const c = config({ segmentBytes: 600, cleanupPolicy: 'compact', minCleanableDirtyRatio: 0, minCompactionLagMs: 0, deleteRetentionMs: 0 });
+      const c = config({
+        segmentBytes: 600,
+        cleanupPolicy: 'compact',
+        minCleanableDirtyRatio: 0,
+        minCompactionLagMs: 0,
+        deleteRetentionMs: 0,
+      });
       const log = await PartitionLog.open(d, c, { cleanShutdown: true, logger: silent });
-      for (let i = 0; i < 30; i++) log.append(makeBatch([{ key: `k${i % 3}`, value: `v${i}` }], { timestamp: 1000 + i }), { leaderEpoch: 0 });
+      for (let i = 0; i < 30; i++)
+        log.append(makeBatch([{ key: `k${i % 3}`, value: `v${i}` }], { timestamp: 1000 + i }), { leaderEpoch: 0 });
       log.setHighWatermark(log.logEndOffset);
-      const files = new Map(fs.readdirSync(d).filter((f) => f.endsWith('.log')).map((f) => [f, fs.readFileSync(path.join(d, f))]));
+      const files = new Map(
+        fs
+          .readdirSync(d)
+          .filter((f) => f.endsWith('.log'))
+          .map((f) => [f, fs.readFileSync(path.join(d, f))]),
+      );
       const io = new FaultyIO().add({ ...rule, file: endsWith('.cleaned') });
       await withFileIO(io, () => assert.throws(() => cleanLog(log, 1_000_000, silent)));
       assert.ok(io.injected.length > 0);
       const hit = path.basename(io.injected[0].file).replace(/\.cleaned$/, '');
       assert.deepEqual(fs.readFileSync(path.join(d, hit)), files.get(hit), `${hit} is untouched`);
-      assert.deepEqual(fs.readdirSync(d).filter((f) => f.endsWith('.cleaned') || f.endsWith('.swap')), []);
+      assert.deepEqual(
+        fs.readdirSync(d).filter((f) => f.endsWith('.cleaned') || f.endsWith('.swap')),
+        [],
+      );
       const latest = readAll(log);
       log.abandon();
       const back = await PartitionLog.open(d, c, { recoveryPoint: 0, logger: silent });
@@ -229,7 +251,8 @@ test('random faults on every writer: each acknowledged batch is there after reco
       const log = await PartitionLog.open(d, cfg, { cleanShutdown: true, logger: silent });
       const acked = new Map<number, Buffer>();
       const io = new FaultyIO();
-      for (let k = 0; k < 3; k++) io.add({ op: ops[rnd(ops.length)], kind: kinds[rnd(kinds.length)], skip: rnd(30), times: 1 + rnd(3) });
+      for (let k = 0; k < 3; k++)
+        io.add({ op: ops[rnd(ops.length)], kind: kinds[rnd(kinds.length)], skip: rnd(30), times: 1 + rnd(3) });
       await withFileIO(io, async () => {
         for (let i = 0; i < 30; i++) {
           if (log.dirHealth.state === 'full') log.dirHealth.probe();
@@ -254,7 +277,8 @@ test('random faults on every writer: each acknowledged batch is there after reco
       const back = await PartitionLog.open(d, cfg, { recoveryPoint: 0, logger: silent });
       back.setHighWatermark(back.logEndOffset);
       const got = byBase(readAll(back));
-      for (const [off, bytes] of acked) assert.deepEqual(got.get(off), bytes, `round ${round}: acknowledged batch at ${off}`);
+      for (const [off, bytes] of acked)
+        assert.deepEqual(got.get(off), bytes, `round ${round}: acknowledged batch at ${off}`);
       const next = back.logEndOffset;
       assert.equal(back.append(makeBatch(1), { leaderEpoch: 2 }).firstOffset, next);
       back.abandon();

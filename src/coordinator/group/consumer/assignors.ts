@@ -75,12 +75,16 @@ export const uniformAssignor: ServerAssignor = {
       for (const [t, ps] of m.current) {
         const info = topics.get(t);
         if (!info || !m.topicIds.has(t)) continue;
-        for (const p of [...ps].sort((a, b) => a - b)) if (p < info.partitions && !owned.has(key(t, p))) give(m.memberId, t, p);
+        for (const p of [...ps].sort((a, b) => a - b))
+          if (p < info.partitions && !owned.has(key(t, p))) give(m.memberId, t, p);
       }
     }
     // 2. Unowned partitions to the least loaded eligible member.
     const topicOrder = [...eligible.keys()].sort(
-      (a, b) => eligible.get(a)!.length - eligible.get(b)!.length || byString(topics.get(a)!.name, topics.get(b)!.name) || byString(a, b),
+      (a, b) =>
+        eligible.get(a)!.length - eligible.get(b)!.length ||
+        byString(topics.get(a)!.name, topics.get(b)!.name) ||
+        byString(a, b),
     );
     for (const t of topicOrder) {
       const n = topics.get(t)!.partitions;
@@ -91,11 +95,15 @@ export const uniformAssignor: ServerAssignor = {
     let moved = true;
     while (moved) {
       moved = false;
-      const heavyFirst = [...sorted].sort((a, b) => count.get(b.memberId)! - count.get(a.memberId)! || byString(a.memberId, b.memberId));
+      const heavyFirst = [...sorted].sort(
+        (a, b) => count.get(b.memberId)! - count.get(a.memberId)! || byString(a.memberId, b.memberId),
+      );
       for (const m of heavyFirst) {
-        const mine = [...(function* () {
-          for (const [t, ps] of out.get(m.memberId)!) for (const p of ps) yield [t, p] as [string, number];
-        })()].sort(([t1, p1], [t2, p2]) => byString(name(t2), name(t1)) || p2 - p1);
+        const mine = [
+          ...(function* () {
+            for (const [t, ps] of out.get(m.memberId)!) for (const p of ps) yield [t, p] as [string, number];
+          })(),
+        ].sort(([t1, p1], [t2, p2]) => byString(name(t2), name(t1)) || p2 - p1);
         for (const [t, p] of mine) {
           const to = leastLoaded(eligible.get(t)!);
           if (count.get(m.memberId)! - count.get(to)! < 2) continue;
@@ -113,7 +121,8 @@ export const uniformAssignor: ServerAssignor = {
 
 /** Static members first by instance id, then dynamic members by member id (the client-side range order). */
 function rangeOrder(a: AssignorMember, b: AssignorMember): number {
-  if (a.instanceId !== null && b.instanceId !== null) return byString(a.instanceId, b.instanceId) || byString(a.memberId, b.memberId);
+  if (a.instanceId !== null && b.instanceId !== null)
+    return byString(a.instanceId, b.instanceId) || byString(a.memberId, b.memberId);
   if (a.instanceId !== null) return -1;
   if (b.instanceId !== null) return 1;
   return byString(a.memberId, b.memberId);

@@ -75,14 +75,16 @@ export class ConsumerGroup {
     if (this.dead) return 'Dead';
     if (this.members.size === 0) return 'Empty';
     if (this.groupEpoch !== this.targetEpoch) return 'Assigning';
-    for (const m of this.members.values()) if (m.state !== 'stable' || m.memberEpoch !== this.targetEpoch) return 'Reconciling';
+    for (const m of this.members.values())
+      if (m.state !== 'stable' || m.memberEpoch !== this.targetEpoch) return 'Reconciling';
     return 'Stable';
   }
 
   /** The assignor most members ask for, else the configured default. */
   get assignorName(): string {
     const votes = new Map<string, number>();
-    for (const m of this.members.values()) if (m.serverAssignor !== null) votes.set(m.serverAssignor, (votes.get(m.serverAssignor) ?? 0) + 1);
+    for (const m of this.members.values())
+      if (m.serverAssignor !== null) votes.set(m.serverAssignor, (votes.get(m.serverAssignor) ?? 0) + 1);
     let best = this.assignors[0];
     let n = 0;
     for (const a of this.assignors) {
@@ -116,7 +118,8 @@ export class ConsumerGroup {
     const t = this.target.get(oldId);
     this.target.delete(oldId);
     if (t) this.target.set(newId, t);
-    for (const [topicId, p] of [...partitionsOf(m.assigned), ...partitionsOf(m.pendingRevocation)]) this.owners.get(topicId)!.set(p, newId);
+    for (const [topicId, p] of [...partitionsOf(m.assigned), ...partitionsOf(m.pendingRevocation)])
+      this.owners.get(topicId)!.set(p, newId);
     return m;
   }
 
@@ -128,7 +131,8 @@ export class ConsumerGroup {
     this.release(m);
     this.members.delete(memberId);
     this.target.delete(memberId);
-    if (m.instanceId !== null && this.staticMembers.get(m.instanceId) === memberId) this.staticMembers.delete(m.instanceId);
+    if (m.instanceId !== null && this.staticMembers.get(m.instanceId) === memberId)
+      this.staticMembers.delete(m.instanceId);
     this.bumpEpoch();
   }
 
@@ -147,7 +151,8 @@ export class ConsumerGroup {
       let o = this.owners.get(t);
       if (!o) this.owners.set(t, (o = new Map()));
       const prev = o.get(p);
-      if (prev !== undefined && prev !== m.memberId) throw new Error(`consumer group ${this.groupId}: partition ${t}-${p} held by ${prev} given to ${m.memberId}`);
+      if (prev !== undefined && prev !== m.memberId)
+        throw new Error(`consumer group ${this.groupId}: partition ${t}-${p} held by ${prev} given to ${m.memberId}`);
       o.set(p, m.memberId);
     }
   }
@@ -179,7 +184,8 @@ export class ConsumerGroup {
    * callers must hand in a new map when metadata changes.
    */
   refreshMetadata(topics: TopicsMetadata): boolean {
-    if (this.refreshed && this.refreshed.topics === topics && this.refreshed.version === this.subscriptionsVersion) return false;
+    if (this.refreshed && this.refreshed.topics === topics && this.refreshed.version === this.subscriptionsVersion)
+      return false;
     this.refreshed = { topics, version: this.subscriptionsVersion };
     const next = new Map<string, TopicInfo>();
     const regexes = new Set<string>();
@@ -192,7 +198,8 @@ export class ConsumerGroup {
     }
     for (const r of regexes) {
       const re = compileTopicRegex(r);
-      for (const [n, info] of topics) if (!INTERNAL_TOPICS.has(n) && re.test(n)) next.set(n, { topicId: info.topicId, partitions: info.partitions });
+      for (const [n, info] of topics)
+        if (!INTERNAL_TOPICS.has(n) && re.test(n)) next.set(n, { topicId: info.topicId, partitions: info.partitions });
     }
     let same = next.size === this.subscribedTopics.size;
     if (same) {

@@ -9,7 +9,13 @@
 import { ErrorCode } from '../../../protocol/error-codes.ts';
 import { assignmentsEqual, copyAssignment, emptyAssignment, fromWire, toWire } from './assignment.ts';
 import { SERVER_ASSIGNORS } from './assignors.ts';
-import { ConsumerGroup, LEAVE_EPOCH, STATIC_LEAVE_EPOCH, compileTopicRegex, type ConsumerMember } from './consumer-group.ts';
+import {
+  ConsumerGroup,
+  LEAVE_EPOCH,
+  STATIC_LEAVE_EPOCH,
+  compileTopicRegex,
+  type ConsumerMember,
+} from './consumer-group.ts';
 import type {
   Assignment,
   ConsumerGroupConfig,
@@ -35,7 +41,15 @@ export const DEFAULT_CONSUMER_GROUP_CONFIG: ConsumerGroupConfig = {
 const NO_AUTHORIZED_OPERATIONS = -2147483648;
 
 function errorResponse(errorCode: number, errorMessage: string | null): HeartbeatResponse {
-  return { throttleTimeMs: 0, errorCode, errorMessage, memberId: null, memberEpoch: 0, heartbeatIntervalMs: 0, assignment: null };
+  return {
+    throttleTimeMs: 0,
+    errorCode,
+    errorMessage,
+    memberId: null,
+    memberEpoch: 0,
+    heartbeatIntervalMs: 0,
+    assignment: null,
+  };
 }
 
 function sameNames(a: readonly string[], b: readonly string[]): boolean {
@@ -54,7 +68,8 @@ export class ConsumerGroups {
 
   constructor(config: Partial<ConsumerGroupConfig> = {}) {
     this.config = { ...DEFAULT_CONSUMER_GROUP_CONFIG, ...config };
-    for (const a of this.config.assignors) if (!SERVER_ASSIGNORS.has(a)) throw new Error(`unknown server assignor ${a}`);
+    for (const a of this.config.assignors)
+      if (!SERVER_ASSIGNORS.has(a)) throw new Error(`unknown server assignor ${a}`);
     if (this.config.assignors.length === 0) throw new Error('group.consumer.assignors must not be empty');
   }
 
@@ -91,8 +106,10 @@ export class ConsumerGroups {
     if (req.rackId === '') return bad("RackId can't be empty.");
     if (req.memberId === '' && (version >= 1 || req.memberEpoch !== 0)) return bad("MemberId can't be empty.");
     if (req.memberEpoch === 0) {
-      if (req.rebalanceTimeoutMs === undefined || req.rebalanceTimeoutMs < 0) return bad('RebalanceTimeoutMs must be provided in first request.');
-      if (!req.topicPartitions || req.topicPartitions.length > 0) return bad('TopicPartitions must be empty when (re-)joining.');
+      if (req.rebalanceTimeoutMs === undefined || req.rebalanceTimeoutMs < 0)
+        return bad('RebalanceTimeoutMs must be provided in first request.');
+      if (!req.topicPartitions || req.topicPartitions.length > 0)
+        return bad('TopicPartitions must be empty when (re-)joining.');
       if ((req.subscribedTopicNames ?? null) === null && (req.subscribedTopicRegex ?? null) === null) {
         return bad('Either SubscribedTopicNames or SubscribedTopicRegex must be non-null when (re-)joining.');
       }
@@ -103,14 +120,20 @@ export class ConsumerGroups {
     }
     const assignor = req.serverAssignor ?? null;
     if (assignor !== null && !this.config.assignors.includes(assignor)) {
-      return errorResponse(ErrorCode.UNSUPPORTED_ASSIGNOR, `ServerAssignor ${assignor} is not supported. Supported assignors: ${this.config.assignors.join(', ')}.`);
+      return errorResponse(
+        ErrorCode.UNSUPPORTED_ASSIGNOR,
+        `ServerAssignor ${assignor} is not supported. Supported assignors: ${this.config.assignors.join(', ')}.`,
+      );
     }
     const regex = req.subscribedTopicRegex ?? null;
     if (regex !== null && regex !== '') {
       try {
         compileTopicRegex(regex);
       } catch {
-        return errorResponse(ErrorCode.INVALID_REGULAR_EXPRESSION, `SubscribedTopicRegex ${regex} is not a valid regular expression.`);
+        return errorResponse(
+          ErrorCode.INVALID_REGULAR_EXPRESSION,
+          `SubscribedTopicRegex ${regex} is not a valid regular expression.`,
+        );
       }
     }
     return null;
@@ -127,17 +150,26 @@ export class ConsumerGroups {
       const holder = group?.staticMembers.get(instanceId);
       if (holder !== undefined && holder !== memberId) {
         if (group!.members.get(holder)!.memberEpoch !== STATIC_LEAVE_EPOCH) {
-          return errorResponse(ErrorCode.UNRELEASED_INSTANCE_ID, `Static member ${holder} with instance id ${instanceId} is still in the group and must leave first.`);
+          return errorResponse(
+            ErrorCode.UNRELEASED_INSTANCE_ID,
+            `Static member ${holder} with instance id ${instanceId} is still in the group and must leave first.`,
+          );
         }
         if (member) return errorResponse(ErrorCode.INVALID_REQUEST, `MemberId ${memberId} is already in use.`);
         replaces = holder;
       }
     }
     if (member && member.instanceId !== instanceId) {
-      return errorResponse(ErrorCode.FENCED_INSTANCE_ID, `Member ${memberId} joined with instance id ${member.instanceId ?? 'null'}.`);
+      return errorResponse(
+        ErrorCode.FENCED_INSTANCE_ID,
+        `Member ${memberId} joined with instance id ${member.instanceId ?? 'null'}.`,
+      );
     }
     if (!member && replaces === null && group && group.members.size >= this.config.maxSize) {
-      return errorResponse(ErrorCode.GROUP_MAX_SIZE_REACHED, `The consumer group has reached its maximum capacity of ${this.config.maxSize} members.`);
+      return errorResponse(
+        ErrorCode.GROUP_MAX_SIZE_REACHED,
+        `The consumer group has reached its maximum capacity of ${this.config.maxSize} members.`,
+      );
     }
 
     // Accepted: from here on, state changes.
@@ -175,35 +207,52 @@ export class ConsumerGroups {
   private beat(req: HeartbeatRequest, now: number): HeartbeatResponse {
     const group = this.groups.get(req.groupId);
     const instanceId = req.instanceId ?? null;
-    const unknown = () => errorResponse(ErrorCode.UNKNOWN_MEMBER_ID, `Member ${req.memberId} is not a member of group ${req.groupId}.`);
+    const unknown = () =>
+      errorResponse(ErrorCode.UNKNOWN_MEMBER_ID, `Member ${req.memberId} is not a member of group ${req.groupId}.`);
     if (!group || group.dead) return unknown();
     if (instanceId !== null) {
       const holder = group.staticMembers.get(instanceId);
       if (holder === undefined) return unknown();
-      if (holder !== req.memberId) return errorResponse(ErrorCode.FENCED_INSTANCE_ID, `Instance id ${instanceId} is held by another member.`);
+      if (holder !== req.memberId)
+        return errorResponse(ErrorCode.FENCED_INSTANCE_ID, `Instance id ${instanceId} is held by another member.`);
     }
     const member = group.members.get(req.memberId);
     if (!member) return unknown();
     const owned = req.topicPartitions ? fromWire(req.topicPartitions) : null;
     if (req.memberEpoch > member.memberEpoch) {
-      return errorResponse(ErrorCode.FENCED_MEMBER_EPOCH, `The member has a greater epoch (${req.memberEpoch}) than the coordinator's (${member.memberEpoch}); it must give up its partitions and rejoin.`);
+      return errorResponse(
+        ErrorCode.FENCED_MEMBER_EPOCH,
+        `The member has a greater epoch (${req.memberEpoch}) than the coordinator's (${member.memberEpoch}); it must give up its partitions and rejoin.`,
+      );
     }
     if (req.memberEpoch < member.memberEpoch) {
       // The previous epoch is accepted when the member owns no more than it is assigned: the answer that moved it on may be lost.
-      const subset = owned !== null && [...owned].every(([t, ps]) => [...ps].every((p) => member.assigned.get(t)?.has(p)));
+      const subset =
+        owned !== null && [...owned].every(([t, ps]) => [...ps].every((p) => member.assigned.get(t)?.has(p)));
       if (req.memberEpoch !== member.previousMemberEpoch || !subset) {
-        return errorResponse(ErrorCode.FENCED_MEMBER_EPOCH, `The member has a smaller epoch (${req.memberEpoch}) than the coordinator's (${member.memberEpoch}); it must give up its partitions and rejoin.`);
+        return errorResponse(
+          ErrorCode.FENCED_MEMBER_EPOCH,
+          `The member has a smaller epoch (${req.memberEpoch}) than the coordinator's (${member.memberEpoch}); it must give up its partitions and rejoin.`,
+        );
       }
     }
     return this.update(group, member, req, false, now, false);
   }
 
   /** Applies an accepted join or heartbeat: subscription, metadata, target assignment, reconciliation, answer. */
-  private update(group: ConsumerGroup, member: ConsumerMember, req: HeartbeatRequest, changed: boolean, now: number, joining: boolean): HeartbeatResponse {
+  private update(
+    group: ConsumerGroup,
+    member: ConsumerMember,
+    req: HeartbeatRequest,
+    changed: boolean,
+    now: number,
+    joining: boolean,
+  ): HeartbeatResponse {
     member.sessionDeadline = now + this.config.sessionTimeoutMs;
     if (req.clientId !== undefined) member.clientId = req.clientId;
     if (req.clientHost !== undefined) member.clientHost = req.clientHost;
-    if (req.rebalanceTimeoutMs !== undefined && req.rebalanceTimeoutMs >= 0) member.rebalanceTimeoutMs = req.rebalanceTimeoutMs;
+    if (req.rebalanceTimeoutMs !== undefined && req.rebalanceTimeoutMs >= 0)
+      member.rebalanceTimeoutMs = req.rebalanceTimeoutMs;
     const rack = req.rackId ?? null;
     if (rack !== null && rack !== member.rackId) {
       member.rackId = rack;
@@ -235,7 +284,9 @@ export class ConsumerGroups {
 
     const full =
       joining ||
-      ((req.rebalanceTimeoutMs ?? -1) >= 0 && ((req.subscribedTopicNames ?? null) !== null || (req.subscribedTopicRegex ?? null) !== null) && owned !== null);
+      ((req.rebalanceTimeoutMs ?? -1) >= 0 &&
+        ((req.subscribedTopicNames ?? null) !== null || (req.subscribedTopicRegex ?? null) !== null) &&
+        owned !== null);
     return {
       throttleTimeMs: 0,
       errorCode: ErrorCode.NONE,
@@ -243,19 +294,22 @@ export class ConsumerGroups {
       memberId: member.memberId,
       memberEpoch: member.memberEpoch,
       heartbeatIntervalMs: this.config.heartbeatIntervalMs,
-      assignment: full || !assignmentsEqual(before, member.assigned) ? { topicPartitions: toWire(member.assigned) } : null,
+      assignment:
+        full || !assignmentsEqual(before, member.assigned) ? { topicPartitions: toWire(member.assigned) } : null,
     };
   }
 
   private leave(req: HeartbeatRequest, now: number): HeartbeatResponse {
     const group = this.groups.get(req.groupId);
     const instanceId = req.instanceId ?? null;
-    const unknown = () => errorResponse(ErrorCode.UNKNOWN_MEMBER_ID, `Member ${req.memberId} is not a member of group ${req.groupId}.`);
+    const unknown = () =>
+      errorResponse(ErrorCode.UNKNOWN_MEMBER_ID, `Member ${req.memberId} is not a member of group ${req.groupId}.`);
     if (!group || group.dead) return unknown();
     if (instanceId !== null) {
       const holder = group.staticMembers.get(instanceId);
       if (holder === undefined) return unknown();
-      if (holder !== req.memberId) return errorResponse(ErrorCode.FENCED_INSTANCE_ID, `Instance id ${instanceId} is held by another member.`);
+      if (holder !== req.memberId)
+        return errorResponse(ErrorCode.FENCED_INSTANCE_ID, `Instance id ${instanceId} is held by another member.`);
     }
     const member = group.members.get(req.memberId);
     if (!member) return unknown();
@@ -268,7 +322,15 @@ export class ConsumerGroups {
       group.removeMember(member.memberId);
       group.computeTargetAssignment();
     }
-    return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, errorMessage: null, memberId: req.memberId, memberEpoch: req.memberEpoch, heartbeatIntervalMs: 0, assignment: null };
+    return {
+      throttleTimeMs: 0,
+      errorCode: ErrorCode.NONE,
+      errorMessage: null,
+      memberId: req.memberId,
+      memberEpoch: req.memberEpoch,
+      heartbeatIntervalMs: 0,
+      assignment: null,
+    };
   }
 
   // ------------------------------------------------------------- metadata
@@ -325,7 +387,11 @@ export class ConsumerGroups {
       for (const [name, info] of this.topics) names.set(info.topicId, name);
       for (const [name, info] of g.subscribedTopics) names.set(info.topicId, name);
       const describe = (a: Assignment): { topicPartitions: DescribedTopicPartitions[] } => ({
-        topicPartitions: toWire(a).map((t) => ({ topicId: t.topicId, topicName: names.get(t.topicId) ?? '', partitions: t.partitions })),
+        topicPartitions: toWire(a).map((t) => ({
+          topicId: t.topicId,
+          topicName: names.get(t.topicId) ?? '',
+          partitions: t.partitions,
+        })),
       });
       return {
         errorCode: ErrorCode.NONE,

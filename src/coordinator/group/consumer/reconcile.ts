@@ -75,7 +75,13 @@ function next(
   }
   if (revoke.size > 0 && stillOwns(revoke)) {
     // Revoke first; nothing new until the member says it let go.
-    return { memberEpoch: m.memberEpoch, previousMemberEpoch: m.previousMemberEpoch, state: 'unrevoked', assigned: kept, pendingRevocation: revoke };
+    return {
+      memberEpoch: m.memberEpoch,
+      previousMemberEpoch: m.previousMemberEpoch,
+      state: 'unrevoked',
+      assigned: kept,
+      pendingRevocation: revoke,
+    };
   }
   for (const [t, ps] of fresh) for (const p of ps) addPartition(kept, t, p);
   return {

@@ -8,7 +8,14 @@
 import { systemEnv, type Env } from '../../../util/env.ts';
 import { DeadlineTimer } from '../deadline-timer.ts';
 import { ConsumerGroups } from './consumer-groups.ts';
-import type { ConsumerGroupConfig, DescribedGroup, HeartbeatRequest, HeartbeatResponse, TopicInfo, TopicsMetadata } from './types.ts';
+import type {
+  ConsumerGroupConfig,
+  DescribedGroup,
+  HeartbeatRequest,
+  HeartbeatResponse,
+  TopicInfo,
+  TopicsMetadata,
+} from './types.ts';
 
 const INTERNAL = new Set(['__consumer_offsets', '__transaction_state']);
 
@@ -16,13 +23,17 @@ const INTERNAL = new Set(['__consumer_offsets', '__transaction_state']);
  * A topics provider over the broker's metadata image, rebuilt only when the
  * image changed (its `epoch`, the metadata offset, grows with every commit). Internal topics are left out.
  */
-export function topicsFromImage(image: { epoch: number; topicsByName: ReadonlyMap<string, { topicId: string; partitions: readonly unknown[] }> }): () => TopicsMetadata {
+export function topicsFromImage(image: {
+  epoch: number;
+  topicsByName: ReadonlyMap<string, { topicId: string; partitions: readonly unknown[] }>;
+}): () => TopicsMetadata {
   let at = -1;
   let cached: Map<string, TopicInfo> = new Map();
   return () => {
     if (image.epoch !== at) {
       cached = new Map();
-      for (const [name, t] of image.topicsByName) if (!INTERNAL.has(name)) cached.set(name, { topicId: t.topicId, partitions: t.partitions.length });
+      for (const [name, t] of image.topicsByName)
+        if (!INTERNAL.has(name)) cached.set(name, { topicId: t.topicId, partitions: t.partitions.length });
       at = image.epoch;
     }
     return cached;
