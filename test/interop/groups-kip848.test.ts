@@ -133,7 +133,7 @@ describe('KIP-848, confluent-kafka-python 2.16 (group.protocol=consumer)', () =>
       );
 
       const listed = (await client().listGroups()).find((g) => g.groupId === groupId);
-      assert.deepEqual(listed, { groupId, protocolType: 'consumer', state: 'Stable' });
+      assert.deepEqual(listed, { groupId, protocolType: 'consumer', state: 'Stable', type: 'consumer' });
 
       await Promise.all(members.map((m) => m.close()));
       const empty = await describeWithClient();
