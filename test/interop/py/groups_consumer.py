@@ -23,7 +23,8 @@ one group and reports, as one JSON object per stdout line:
   {"ev": "closed"}                      after a clean close (close() returned)
 
 Each record is committed synchronously (offset + 1) right after it is
-consumed, so the committed offsets track what was consumed. The process
+consumed (a commit refused during a rebalance is retried while the partition
+stays this member's), so the committed offsets track what was consumed. The process
 closes the consumer cleanly (LeaveGroup for dynamic members) when it reads
 "close" on stdin or stdin reaches EOF.
 
@@ -147,19 +148,40 @@ def run_confluent():
         owned.update((tp.topic, tp.partition) for tp in parts)
         report_owned()
 
+    # Commits refused by a rebalance (e.g. REBALANCE_IN_PROGRESS) of partitions this member still owns,
+    # retried as an application would: (topic, partition) -> offset.
+    pending = {}
+
     def on_revoke(c, parts):
         for tp in parts:
             owned.discard((tp.topic, tp.partition))
+            pending.pop((tp.topic, tp.partition), None)
         report_owned()
 
     def on_lost(c, parts):
         for tp in parts:
             owned.discard((tp.topic, tp.partition))
+            pending.pop((tp.topic, tp.partition), None)
         report_owned()
+
+    def commit(t, p, o):
+        try:
+            consumer.commit(offsets=[TopicPartition(t, p, o)], asynchronous=False)
+            pending.pop((t, p), None)
+            emit({'ev': 'commit', 't': t, 'p': p, 'o': o})
+        except KafkaException as e:
+            # A commit racing a rebalance may fail: retried while the partition stays ours; a partition
+            # that moves is consumed again by its next owner from the last committed offset.
+            if pending.get((t, p)) != o:
+                emit({'ev': 'error', 'msg': 'commit: ' + str(e)})
+            pending[(t, p)] = o
 
     consumer.subscribe(args.topic, on_assign=on_assign, on_revoke=on_revoke, on_lost=on_lost)
     while not stop.is_set():
         msg = consumer.poll(0.2)
+        for (t, p), o in list(pending.items()):
+            if (t, p) in owned:
+                commit(t, p, o)
         if msg is None:
             continue
         if msg.error():
@@ -167,12 +189,7 @@ def run_confluent():
             continue
         t, p, o = msg.topic(), msg.partition(), msg.offset()
         emit({'ev': 'rec', 't': t, 'p': p, 'o': o, 'v': msg.value().decode() if msg.value() is not None else None})
-        try:
-            consumer.commit(offsets=[TopicPartition(t, p, o + 1)], asynchronous=False)
-            emit({'ev': 'commit', 't': t, 'p': p, 'o': o + 1})
-        except KafkaException as e:
-            # A commit racing a rebalance may fail; the record is consumed again by the next owner.
-            emit({'ev': 'error', 'msg': 'commit: ' + str(e)})
+        commit(t, p, o + 1)
     consumer.close()
     emit({'ev': 'closed'})
 
