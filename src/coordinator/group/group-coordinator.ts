@@ -73,59 +73,14 @@ export class GroupCoordinatorState {
 
   join(a: JoinArgs, token: Token, now: number): Action[] {
     if (a.groupId === '') {
-      return [
-        {
-          kind: 'join',
-          token,
-          result: {
-            errorCode: ErrorCode.INVALID_GROUP_ID,
-            generationId: -1,
-            protocolType: null,
-            protocolName: null,
-            leader: '',
-            skipAssignment: false,
-            memberId: a.memberId,
-            members: [],
-          },
-        },
-      ];
+      return [joinError(token, a.memberId, ErrorCode.INVALID_GROUP_ID)];
     }
     if (this.isConsumerGroup(a.groupId)) {
-      return [
-        {
-          kind: 'join',
-          token,
-          result: {
-            errorCode: ErrorCode.INCONSISTENT_GROUP_PROTOCOL,
-            generationId: -1,
-            protocolType: null,
-            protocolName: null,
-            leader: '',
-            skipAssignment: false,
-            memberId: a.memberId,
-            members: [],
-          },
-        },
-      ];
+      return [joinError(token, a.memberId, ErrorCode.INCONSISTENT_GROUP_PROTOCOL)];
     }
     const existing = this.groups.get(a.groupId);
     if (!existing && a.memberId !== '') {
-      return [
-        {
-          kind: 'join',
-          token,
-          result: {
-            errorCode: ErrorCode.UNKNOWN_MEMBER_ID,
-            generationId: -1,
-            protocolType: null,
-            protocolName: null,
-            leader: '',
-            skipAssignment: false,
-            memberId: a.memberId,
-            members: [],
-          },
-        },
-      ];
+      return [joinError(token, a.memberId, ErrorCode.UNKNOWN_MEMBER_ID)];
     }
     return this.group(a.groupId, true)!.join(a, token, now);
   }
@@ -389,4 +344,22 @@ export class GroupCoordinatorState {
     for (const g of this.groups.values()) t = Math.min(t, g.nextDeadline());
     return t;
   }
+}
+
+/** A JoinGroup answered with an error before any group is involved. */
+function joinError(token: Token, memberId: string, errorCode: number): Action {
+  return {
+    kind: 'join',
+    token,
+    result: {
+      errorCode,
+      generationId: -1,
+      protocolType: null,
+      protocolName: null,
+      leader: '',
+      skipAssignment: false,
+      memberId,
+      members: [],
+    },
+  };
 }
