@@ -24,6 +24,11 @@ resolve() {
   local stamp="$lib/.resolved" want
   want="$(sha256sum "$pom" | cut -d' ' -f1)"
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return 0; fi
+  # test files running side by side may all ask at once: one resolves, the others wait for it
+  mkdir -p "$cache"
+  exec 9>"$cache/.resolve.lock"
+  flock 9
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then flock -u 9; return 0; fi
   command -v mvn >/dev/null || die "Maven (mvn) is not installed"
   rm -rf "$lib.tmp"
   mvn -q -B -f "$pom" dependency:copy-dependencies -DoutputDirectory="$lib.tmp" >&2 ||
@@ -31,6 +36,7 @@ resolve() {
   rm -rf "$lib"
   mv "$lib.tmp" "$lib"
   echo "$want" >"$lib/.resolved"
+  flock -u 9
 }
 
 free_port() {
