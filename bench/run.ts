@@ -1,7 +1,7 @@
 /**
- * npm run bench [-- --quick] [--targets samsa,nats,redis] [--only p1-1KiB,...]
+ * npm run bench [-- --quick] [--targets samsa,kafka,nats,redis] [--only p1-1KiB,...]
  *                [--no-ceilings] [--no-startup] [--json FILE] [--svg FILE]
- * Side-by-side benchmark of Samsa against NATS JetStream and Redis Streams on
+ * Side-by-side benchmark of Samsa against Apache Kafka, NATS JetStream and Redis Streams on
  * loopback; see docs/performance.md. Tools: scripts/bench-setup.sh.
  */
 import { runBench, type BenchOptions } from './harness/index.ts';
@@ -24,7 +24,7 @@ for (let i = 0; i < argv.length; i++) {
   else if (a === '--svg') opts.svgFile = val();
   else if (a === '-h' || a === '--help') {
     console.log(
-      'usage: npm run bench -- [--quick] [--targets samsa,nats,redis] [--only NAME,...] [--no-ceilings] [--no-startup] [--json FILE] [--svg FILE]',
+      'usage: npm run bench -- [--quick] [--targets samsa,kafka,nats,redis] [--only NAME,...] [--no-ceilings] [--no-startup] [--json FILE] [--svg FILE]',
     );
     process.exit(0);
   } else {

@@ -17,6 +17,7 @@ import { payloadFiles } from './payload.ts';
 import { percentiles } from './stats.ts';
 import { ceilingsTable, startupTable, workloadTable, type WorkloadReport } from './report.ts';
 import { renderSvg } from './svg.ts';
+import { KafkaTarget } from './targets/kafka.ts';
 import { NatsTarget } from './targets/nats.ts';
 import { RedisTarget } from './targets/redis.ts';
 import { SamsaTarget } from './targets/samsa.ts';
@@ -120,6 +121,7 @@ async function runTarget(
   try {
     await t.start(w);
     res.startSeconds = nowSec() - t0;
+    res.firstProduceSeconds = t.firstProduceSeconds;
     await sleep(300);
     res.rssRest = procRss(t.pid());
     const rss = rssSampler(t.pid());
@@ -209,9 +211,11 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
   );
   if (missingTools.length) log(`missing tools: ${missingTools.join(', ')} (run scripts/bench-setup.sh)`);
 
-  const want = opts.targets ?? ['samsa', 'nats', 'redis'];
+  const want = opts.targets ?? ['samsa', 'kafka', 'nats', 'redis'];
   const targets: Target[] = [];
   if (want.includes('samsa') && hasCommand('kcat')) targets.push(new SamsaTarget(tmp));
+  if (want.includes('kafka') && hasCommand('kcat') && hasCommand('java')) targets.push(new KafkaTarget(tmp));
+  else if (want.includes('kafka')) log('kafka: needs java and kcat; skipped');
   if (want.includes('nats') && hasCommand('nats-server')) targets.push(new NatsTarget(tmp));
   if (want.includes('redis') && hasCommand('redis-server') && hasCommand('redis-benchmark'))
     targets.push(new RedisTarget(tmp));

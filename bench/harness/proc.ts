@@ -48,6 +48,18 @@ export function clientCpu(): number {
   return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / clkTck;
 }
 
+/** Seconds since a process started (from its start time in /proc, clock-tick resolution); undefined once it is gone. */
+export function procAgeSec(pid: number): number | undefined {
+  const f = statFields(pid);
+  if (!f) return undefined;
+  try {
+    const uptime = Number(fs.readFileSync('/proc/uptime', 'latin1').split(' ')[0]);
+    return uptime - Number(f[19]) / clkTck;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Resident set size in bytes (VmRSS), undefined once the process is gone. */
 export function procRss(pid: number): number | undefined {
   try {

@@ -74,6 +74,8 @@ export function workloadTable(rep: WorkloadReport, ceilings: Ceilings): string {
       undefined,
     ],
     ['RSS peak MB, whole run', (r) => (r.rssPeak ? r.rssPeak / MB : undefined), undefined],
+    ['start + create topics s', (r) => r.startSeconds, undefined],
+    ['process start to first produce s', (r) => r.firstProduceSeconds, undefined],
   ];
   const rows: string[][] = [head];
   for (const [label, f, ceil] of defs) {

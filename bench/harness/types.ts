@@ -90,6 +90,8 @@ export interface TargetResult {
   /** Peak over the max-throughput phases (produce and catch-up). */
   rssPeakMaxThroughput?: number;
   startSeconds?: number;
+  /** Seconds from the broker process's start to its first acknowledged produce, topics created first (Kafka-protocol targets). */
+  firstProduceSeconds?: number;
 }
 
 export interface LatencyProbe {
@@ -129,6 +131,8 @@ export interface Target {
     seconds: number,
   ): Promise<{ sent: number; latenciesUs: Float64Array; received: number; window?: LatencyWindow }>;
   stop(): Promise<void>;
+  /** Set by start() where measured: seconds from the broker process's start to its first acknowledged produce. */
+  readonly firstProduceSeconds?: number;
 }
 
 export interface PayloadFiles {
@@ -163,7 +167,7 @@ export interface StartupResult {
 
 export interface BenchOptions {
   quick?: boolean;
-  /** Which targets to run: samsa, nats, redis (default all available). */
+  /** Which targets to run: samsa, kafka, nats, redis (default all available). */
   targets?: string[];
   /** Only workloads whose name contains one of these strings. */
   only?: string[];

@@ -19,7 +19,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { freePort, nowSec, procCpu, run, sleep, startServer, waitForPort, type Server } from '../proc.ts';
+import { freePort, nowSec, procAgeSec, procCpu, run, sleep, startServer, waitForPort, type Server } from '../proc.ts';
 import type { PayloadFiles, Target, Workload } from '../types.ts';
 import { BROKER_NODE_FLAGS } from '../../../src/cli/start.ts';
 
@@ -268,13 +268,45 @@ export async function createTopics(
   }
 }
 
+/**
+ * One acks=all message into `topic` with kafkajs (after the topics exist);
+ * returns the broker process's age in seconds once it is acknowledged.
+ */
+export async function firstProduce(bootstrap: string, topic: string, pid: number): Promise<number | undefined> {
+  const { Kafka, logLevel } = await import('kafkajs');
+  const kafka = new Kafka({ brokers: [bootstrap], logLevel: logLevel.NOTHING, clientId: 'samsa-bench' });
+  const producer = kafka.producer();
+  await producer.connect();
+  try {
+    await producer.send({ topic, acks: -1, messages: [{ value: 'first' }] });
+    return procAgeSec(pid);
+  } finally {
+    await producer.disconnect();
+  }
+}
+
+/** The broker process a target runs: what the phases need of it. */
+export type BrokerHandle = Pick<Server, 'pid' | 'stop'>;
+
 export class SamsaTarget implements Target {
-  readonly name = 'samsa';
-  private srv?: Server;
-  private dir?: string;
-  private port = 0;
+  readonly name: string = 'samsa';
+  protected srv?: BrokerHandle;
+  protected dir?: string;
+  protected port = 0;
   private seq = 0;
-  constructor(private tmp: string) {}
+  /** Seconds from the broker process's start to its first acknowledged produce (topics created first). */
+  firstProduceSeconds?: number;
+  constructor(protected tmp: string) {}
+
+  /** Starts the broker on `port` with its data in `dir`. */
+  protected launch(dir: string, port: number): Promise<BrokerHandle> {
+    return startSamsa(dir, port);
+  }
+
+  /** The broker and its durability setting, for the mode line. */
+  protected brokerMode(w: Workload): string {
+    return `acks=${w.acks} (broker default flush policy)`;
+  }
 
   mode(w: Workload): string {
     const n = produceProcesses();
@@ -285,7 +317,7 @@ export class SamsaTarget implements Target {
       consumeLoad() === 'c'
         ? `${CONSUME_NAMES.c}${nc > 1 ? `, ${nc} processes, ${split}, fetches of 4 MB a partition` : ''}`
         : CONSUME_NAMES.kcat;
-    return `acks=${w.acks} (broker default flush policy); max produce: ${produce}; catch-up: ${consume}; latency load: ${LOAD_NAMES[latencyLoad()]}`;
+    return `${this.brokerMode(w)}; max produce: ${produce}; catch-up: ${consume}; latency load: ${LOAD_NAMES[latencyLoad()]}`;
   }
 
   pid() {
@@ -297,14 +329,16 @@ export class SamsaTarget implements Target {
   }
 
   async start(w: Workload) {
-    this.dir = fs.mkdtempSync(path.join(this.tmp, 'samsa-'));
+    this.dir = fs.mkdtempSync(path.join(this.tmp, `${this.name}-`));
     this.port = await freePort();
-    this.srv = await startSamsa(this.dir, this.port);
+    this.srv = await this.launch(this.dir, this.port);
     await createTopics(this.bootstrap, [
       { topic: 'bench', numPartitions: w.partitions },
       { topic: 'lat', numPartitions: w.partitions },
       { topic: 'tail', numPartitions: w.partitions },
     ]);
+    // into `lat`: the latency consumer starts at the end offsets, so this message is never counted
+    this.firstProduceSeconds = await firstProduce(this.bootstrap, 'lat', this.srv.pid);
   }
 
   /** kcat's producer settings for the max-produce fallback. */
@@ -336,7 +370,7 @@ export class SamsaTarget implements Target {
     await startTogether(procs);
     const { msgs, secs, cpus } = producerResults(procs);
     process.stderr.write(
-      `  samsa max producer: ${secs.toFixed(3)} s from start to last delivery report (${((msgs * w.size) / 1e6 / secs).toFixed(1)} MB/s), CPU ${cpus} s\n`,
+      `  ${this.name} max producer: ${secs.toFixed(3)} s from start to last delivery report (${((msgs * w.size) / 1e6 / secs).toFixed(1)} MB/s), CPU ${cpus} s\n`,
     );
     if (msgs !== w.messages) throw new Error(`bench/loadgen produce-max: ${msgs} of ${w.messages} messages delivered`);
     return { msgs, bytes: msgs * w.size };
@@ -457,7 +491,7 @@ export class SamsaTarget implements Target {
       seconds: Math.max(...cs.map((x) => x.seconds)),
     };
     process.stderr.write(
-      `  samsa catch-up consumer${n > 1 ? `s (${n})` : ''}: ${c.seconds.toFixed(3)} s from assign to last message (${(c.bytes / 1e6 / c.seconds).toFixed(1)} MB/s), CPU ${cs.map((x) => x.cpu.toFixed(3)).join(' + ')} s; processes ${seconds.toFixed(3)} s\n`,
+      `  ${this.name} catch-up consumer${n > 1 ? `s (${n})` : ''}: ${c.seconds.toFixed(3)} s from assign to last message (${(c.bytes / 1e6 / c.seconds).toFixed(1)} MB/s), CPU ${cs.map((x) => x.cpu.toFixed(3)).join(' + ')} s; processes ${seconds.toFixed(3)} s\n`,
     );
     return exactCount(w, expected, { msgs: c.messages, bytes: c.bytes }, 'bench/loadgen catchup');
   }
@@ -547,7 +581,7 @@ export class SamsaTarget implements Target {
       const lost = p.sent - c.received;
       if (lost !== 0)
         process.stderr.write(
-          `  samsa latency: the consumer received ${c.received} of the ${p.sent} messages the producer sent\n`,
+          `  ${this.name} latency: the consumer received ${c.received} of the ${p.sent} messages the producer sent\n`,
         );
       const driver =
         load === 'c'
