@@ -40,7 +40,7 @@ export function workloadTable(rep: WorkloadReport, ceilings: Ceilings): string {
   ];
   const pc = produceCeiling(ceilings);
   type Row = [string, (r: TargetResult) => number | undefined, number | undefined];
-  type LatencyKey = 'latency' | 'latencyLight' | 'latencyTailed';
+  type LatencyKey = 'latency' | 'latencyLight' | 'latencyTailed' | 'latencyCommon';
   const lat = (k: LatencyKey, f: 'p50' | 'p99' | 'p999') => (r: TargetResult) => ms(r[k]?.[f]);
   /** CPU over the latency run as % of one core (the machine has os.cpus().length of them). */
   const cpuPct = (k: LatencyKey, side: 'serverCpu' | 'clientCpu') => (r: TargetResult) => {
@@ -67,6 +67,7 @@ export function workloadTable(rep: WorkloadReport, ceilings: Ceilings): string {
     ...latencyRows('50%', 'latency'),
     ...latencyRows('10%', 'latencyLight'),
     ...latencyRows('50% of tailed', 'latencyTailed'),
+    ...latencyRows("common: 50% of kafka's max", 'latencyCommon'),
     ['RSS at rest MB', (r) => (r.rssRest ? r.rssRest / MB : undefined), undefined],
     [
       'RSS peak MB, max throughput',
@@ -92,6 +93,7 @@ export function workloadTable(rep: WorkloadReport, ceilings: Ceilings): string {
       ['50%', r.latency],
       ['10%', r.latencyLight],
       ['50% of tailed', r.latencyTailed],
+      ['common rate', r.latencyCommon],
     ] as const) {
       if (l?.clients)
         notes.push(

@@ -7,7 +7,7 @@ import type { Ceilings } from './types.ts';
 import type { WorkloadReport } from './report.ts';
 import { produceCeiling } from './report.ts';
 
-const COLORS: Record<string, string> = { samsa: '#d9480f', nats: '#1971c2', redis: '#2f9e44' };
+const COLORS: Record<string, string> = { samsa: '#d9480f', kafka: '#495057', nats: '#1971c2', redis: '#2f9e44' };
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
 
 export function renderSvg(reports: WorkloadReport[], ceilings: Ceilings, title: string): string {

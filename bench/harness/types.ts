@@ -84,6 +84,12 @@ export interface TargetResult {
    * finds it, with producers and consumers running at once.
    */
   latencyTailed?: LatencyResult;
+  /**
+   * Fixed-rate run at the workload's common rate, 50% of the reference Kafka's
+   * max produce, so that every target's latency is also compared at one rate
+   * (skipped where that is above 90% of the target's own max).
+   */
+  latencyCommon?: LatencyResult;
   rssRest?: number;
   /** Peak over the whole run (the latency runs at 50% can queue far more than max throughput does). */
   rssPeak?: number;
