@@ -93,7 +93,7 @@ export function workloadTable(rep: WorkloadReport, ceilings: Ceilings): string {
       ['50%', r.latency],
       ['10%', r.latencyLight],
       ['50% of tailed', r.latencyTailed],
-      ['common rate', r.latencyCommon],
+      ['common rate', r.latencyCommon === r.latency ? undefined : r.latencyCommon],
     ] as const) {
       if (l?.clients)
         notes.push(
