@@ -25,17 +25,18 @@ export class OpenFileCache {
   touch(f: CachedFile): void {
     this.open.delete(f);
     this.open.add(f);
-    if (this.open.size > this.capacity) this.evict();
+    if (this.open.size > this.capacity) this.evict(f);
   }
 
   forget(f: CachedFile): void {
     this.open.delete(f);
   }
 
-  private evict(): void {
+  /** Closes idle files, oldest first, down to the capacity; never `keep`, the file being used right now. */
+  private evict(keep: CachedFile): void {
     for (const f of this.open) {
       if (this.open.size <= this.capacity) return;
-      if (f.releaseIfIdle()) this.open.delete(f);
+      if (f !== keep && f.releaseIfIdle()) this.open.delete(f);
     }
   }
 }

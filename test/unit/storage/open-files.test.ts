@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { PartitionLog } from '../../../src/storage/partition-log.ts';
-import { segmentFiles } from '../../../src/storage/file-cache.ts';
+import { OpenFileCache, segmentFiles } from '../../../src/storage/file-cache.ts';
 import { batchOffsets, config, joined, makeBatch, silent, tempDir } from './fixtures.ts';
 
 function openFds(): number {
@@ -52,4 +52,23 @@ test('segments beyond the open-file cap are closed and reopened on read', async 
     segmentFiles.capacity = saved;
     cleanup();
   }
+});
+
+test('the file being used is never the one evicted, even when every other open file is busy', () => {
+  const cache = new OpenFileCache(1);
+  const released: string[] = [];
+  const file = (name: string, idle: boolean) => ({
+    releaseIfIdle: () => {
+      if (idle) released.push(name);
+      return idle;
+    },
+  });
+  const active = file('active', false); // e.g. an active segment: never closed
+  const recovering = file('recovering', true);
+  cache.touch(active);
+  cache.touch(recovering); // over capacity, but the only idle file is the one in use
+  assert.deepEqual(released, []);
+  const other = file('other', true);
+  cache.touch(other); // now the older idle file goes
+  assert.deepEqual(released, ['recovering']);
 });
