@@ -4,6 +4,7 @@
  * state machine sees it (decoded, version folded in), its response body, the
  * describe result and the configuration.
  */
+import type { ConsumerGroupHeartbeatRequestInput } from '../../../protocol/generated/messages.ts';
 
 /** What the coordinator knows of a topic; taken as an input, never read from the broker. */
 export interface TopicInfo {
@@ -17,28 +18,19 @@ export type TopicsMetadata = ReadonlyMap<string, TopicInfo>;
 /** topicId -> partitions. */
 export type Assignment = Map<string, Set<number>>;
 
-/** ConsumerGroupHeartbeat request fields (lowerCamelCase of Kafka's) plus who sent it. */
-export interface HeartbeatRequest {
-  groupId: string;
-  memberId: string;
-  memberEpoch: number;
-  instanceId?: string | null;
-  rackId?: string | null;
-  /** -1: unchanged. */
-  rebalanceTimeoutMs?: number;
-  /** null: unchanged. */
-  subscribedTopicNames?: string[] | null;
-  /** v1+; null: unchanged, '': no regex. */
-  subscribedTopicRegex?: string | null;
-  /** null: unchanged. */
-  serverAssignor?: string | null;
+/**
+ * A ConsumerGroupHeartbeat request as the coordinator takes it: the declared
+ * fields (null / -1: unchanged; a v1 regex of '': none), with the owned
+ * partitions' topic ids required, plus who sent it.
+ */
+export type HeartbeatRequest = Omit<ConsumerGroupHeartbeatRequestInput, 'topicPartitions' | '_unknownTaggedFields'> & {
   /** What the member owns now; null: not sent in this heartbeat. */
   topicPartitions?: { topicId: string; partitions: number[] }[] | null;
   /** Request version: v0 lets the coordinator make the member id, v1+ the client makes it. Default 1. */
   apiVersion?: number;
   clientId?: string;
   clientHost?: string;
-}
+};
 
 export interface WireTopicPartitions {
   topicId: string;
