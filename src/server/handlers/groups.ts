@@ -268,20 +268,10 @@ export function describeGroupsHandler(
       }
       if (!g) {
         // v6+ (Kafka 4.0, KIP-1043) reports an unknown group as an error; older versions as Dead.
-        if (ctx.apiVersion >= 6) {
-          return {
-            errorCode: ErrorCode.GROUP_ID_NOT_FOUND,
-            errorMessage: `Group ${groupId} not found.`,
-            groupId,
-            groupState: 'Dead',
-            protocolType: '',
-            protocolData: '',
-            members: [],
-            authorizedOperations: -2147483648,
-          };
-        }
+        const notFound = ctx.apiVersion >= 6;
         return {
-          errorCode: ErrorCode.NONE,
+          errorCode: notFound ? ErrorCode.GROUP_ID_NOT_FOUND : ErrorCode.NONE,
+          ...(notFound ? { errorMessage: `Group ${groupId} not found.` } : {}),
           groupId,
           groupState: 'Dead',
           protocolType: '',
