@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { isBatchCrcValid } from '../src/protocol/records/batch-header.ts';
 import { encodeBatch } from '../src/protocol/records/record-batch.ts';
 import { splitBatches, validateBatchForAppend, type BatchPosition } from '../src/protocol/records/validate.ts';
+import { bestRate } from './harness/stats.ts';
 
 const MiB = 1024 * 1024;
 const SIZES_MIB = [1, 4, 16, 64];
@@ -35,26 +36,9 @@ function buildRecords(total: number): Buffer {
   return Buffer.concat(parts, size);
 }
 
-/**
- * Bytes per second of `fn` over `bytes`: the best of ROUNDS rounds, each
- * repeating `fn` for MIN_SECONDS / ROUNDS (shared cores make single runs noisy).
- */
 const ROUNDS = 5;
 function rate(bytes: number, fn: () => void): number {
-  fn(); // warm up
-  let best = 0;
-  for (let round = 0; round < ROUNDS; round++) {
-    let n = 0;
-    const start = process.hrtime.bigint();
-    let elapsed = 0;
-    do {
-      fn();
-      n++;
-      elapsed = Number(process.hrtime.bigint() - start) / 1e9;
-    } while (elapsed < MIN_SECONDS / ROUNDS);
-    best = Math.max(best, (bytes * n) / elapsed);
-  }
-  return best;
+  return bestRate(bytes, fn, MIN_SECONDS, ROUNDS);
 }
 
 const all = buildRecords(SIZES_MIB[SIZES_MIB.length - 1] * MiB);

@@ -14,6 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { Compression, compressionName } from '../src/protocol/records/compression.ts';
 import { RecordCursor, encodeBatch } from '../src/protocol/records/record-batch.ts';
 import { validateBatchForAppend } from '../src/protocol/records/validate.ts';
+import { bestRate } from './harness/stats.ts';
 
 const MiB = 1024 * 1024;
 const argOf = (name: string, dflt: number) => {
@@ -60,20 +61,7 @@ function buildBatches(codec: number): { batches: Buffer[]; wire: number } {
 }
 
 function rate(bytes: number, fn: () => void): number {
-  fn(); // warm up
-  let best = 0;
-  for (let round = 0; round < ROUNDS; round++) {
-    let n = 0;
-    const start = process.hrtime.bigint();
-    let elapsed = 0;
-    do {
-      fn();
-      n++;
-      elapsed = Number(process.hrtime.bigint() - start) / 1e9;
-    } while (elapsed < seconds / ROUNDS);
-    best = Math.max(best, (bytes * n) / elapsed);
-  }
-  return best;
+  return bestRate(bytes, fn, seconds, ROUNDS);
 }
 
 const head = ['codec', 'batches', 'wire MiB', 'ratio', 'header-only MB/s', 'full MB/s', 'full/header', 'old walk MB/s'];

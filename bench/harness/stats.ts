@@ -31,3 +31,25 @@ export function sizeName(size: number): string {
   if (size % 1024 === 0) return `${size / 1024}KiB`;
   return `${size}B`;
 }
+
+/**
+ * Bytes per second of `fn` over `bytes`: the best of `rounds` rounds, each
+ * repeating `fn` for `seconds / rounds` after one warm-up call (shared cores
+ * make single runs noisy).
+ */
+export function bestRate(bytes: number, fn: () => void, seconds: number, rounds = 5): number {
+  fn();
+  let best = 0;
+  for (let round = 0; round < rounds; round++) {
+    let n = 0;
+    const start = process.hrtime.bigint();
+    let elapsed = 0;
+    do {
+      fn();
+      n++;
+      elapsed = Number(process.hrtime.bigint() - start) / 1e9;
+    } while (elapsed < seconds / rounds);
+    best = Math.max(best, (bytes * n) / elapsed);
+  }
+  return best;
+}
