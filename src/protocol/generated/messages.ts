@@ -56,6 +56,9 @@ export const ApiKey = {
   DescribeQuorum: 55,
   DescribeCluster: 60,
   DescribeProducers: 61,
+  BrokerRegistration: 62,
+  BrokerHeartbeat: 63,
+  UnregisterBroker: 64,
   DescribeTransactions: 65,
   ListTransactions: 66,
   ConsumerGroupHeartbeat: 68,
@@ -113,6 +116,9 @@ export interface ApiMessages {
   DescribeQuorum: { request: DescribeQuorumRequest; requestInput: DescribeQuorumRequestInput; response: DescribeQuorumResponse; responseInput: DescribeQuorumResponseInput };
   DescribeCluster: { request: DescribeClusterRequest; requestInput: DescribeClusterRequestInput; response: DescribeClusterResponse; responseInput: DescribeClusterResponseInput };
   DescribeProducers: { request: DescribeProducersRequest; requestInput: DescribeProducersRequestInput; response: DescribeProducersResponse; responseInput: DescribeProducersResponseInput };
+  BrokerRegistration: { request: BrokerRegistrationRequest; requestInput: BrokerRegistrationRequestInput; response: BrokerRegistrationResponse; responseInput: BrokerRegistrationResponseInput };
+  BrokerHeartbeat: { request: BrokerHeartbeatRequest; requestInput: BrokerHeartbeatRequestInput; response: BrokerHeartbeatResponse; responseInput: BrokerHeartbeatResponseInput };
+  UnregisterBroker: { request: UnregisterBrokerRequest; requestInput: UnregisterBrokerRequestInput; response: UnregisterBrokerResponse; responseInput: UnregisterBrokerResponseInput };
   DescribeTransactions: { request: DescribeTransactionsRequest; requestInput: DescribeTransactionsRequestInput; response: DescribeTransactionsResponse; responseInput: DescribeTransactionsResponseInput };
   ListTransactions: { request: ListTransactionsRequest; requestInput: ListTransactionsRequestInput; response: ListTransactionsResponse; responseInput: ListTransactionsResponseInput };
   ConsumerGroupHeartbeat: { request: ConsumerGroupHeartbeatRequest; requestInput: ConsumerGroupHeartbeatRequestInput; response: ConsumerGroupHeartbeatResponse; responseInput: ConsumerGroupHeartbeatResponseInput };
@@ -6359,6 +6365,238 @@ export interface DescribeProducersResponseProducerStateInput {
   coordinatorEpoch: number;
   /** versions 0; default -1 */
   currentTxnStartOffset?: number | bigint;
+  /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
+  _unknownTaggedFields?: [number, Buffer][];
+}
+
+/** BrokerRegistrationRequest (API key 62), versions 0-4. */
+export interface BrokerRegistrationRequest {
+  /** versions 0-4 */
+  brokerId: number;
+  /** versions 0-4 */
+  clusterId: string;
+  /** versions 0-4 */
+  incarnationId: string;
+  /** versions 0-4 */
+  listeners: BrokerRegistrationRequestListener[];
+  /** versions 0-4 */
+  features: BrokerRegistrationRequestFeature[];
+  /** versions 0-4; nullable in 0+ */
+  rack: string | null;
+  /** versions 1-4; default false */
+  isMigratingZkBroker: boolean;
+  /** versions 2-4 */
+  logDirs: string[];
+  /** versions 3-4; default -1 */
+  previousBrokerEpoch: number | bigint;
+  /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
+  _unknownTaggedFields?: [number, Buffer][];
+}
+
+/** BrokerRegistrationRequest.listeners, in versions 0-4. */
+export interface BrokerRegistrationRequestListener {
+  /** versions 0-4 */
+  name: string;
+  /** versions 0-4 */
+  host: string;
+  /** versions 0-4 */
+  port: number;
+  /** versions 0-4 */
+  securityProtocol: number;
+  /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
+  _unknownTaggedFields?: [number, Buffer][];
+}
+
+/** BrokerRegistrationRequest.features, in versions 0-4. */
+export interface BrokerRegistrationRequestFeature {
+  /** versions 0-4 */
+  name: string;
+  /** versions 0-4 */
+  minSupportedVersion: number;
+  /** versions 0-4 */
+  maxSupportedVersion: number;
+  /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
+  _unknownTaggedFields?: [number, Buffer][];
+}
+
+/** BrokerRegistrationRequest (API key 62), versions 0-4: what the encoder accepts (a missing field is written as its default). */
+export interface BrokerRegistrationRequestInput {
+  /** versions 0-4 */
+  brokerId: number;
+  /** versions 0-4 */
+  clusterId: string;
+  /** versions 0-4 */
+  incarnationId?: string;
+  /** versions 0-4 */
+  listeners: BrokerRegistrationRequestListenerInput[];
+  /** versions 0-4 */
+  features: BrokerRegistrationRequestFeatureInput[];
+  /** versions 0-4; nullable in 0+ */
+  rack?: string | null;
+  /** versions 1-4; default false */
+  isMigratingZkBroker?: boolean;
+  /** versions 2-4 */
+  logDirs?: string[];
+  /** versions 3-4; default -1 */
+  previousBrokerEpoch?: number | bigint;
+  /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
+  _unknownTaggedFields?: [number, Buffer][];
+}
+
+/** BrokerRegistrationRequest.listeners, in versions 0-4: what the encoder accepts (a missing field is written as its default). */
+export interface BrokerRegistrationRequestListenerInput {
+  /** versions 0-4 */
+  name: string;
+  /** versions 0-4 */
+  host: string;
+  /** versions 0-4 */
+  port: number;
+  /** versions 0-4 */
+  securityProtocol: number;
+  /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
+  _unknownTaggedFields?: [number, Buffer][];
+}
+
+/** BrokerRegistrationRequest.features, in versions 0-4: what the encoder accepts (a missing field is written as its default). */
+export interface BrokerRegistrationRequestFeatureInput {
+  /** versions 0-4 */
+  name: string;
+  /** versions 0-4 */
+  minSupportedVersion: number;
+  /** versions 0-4 */
+  maxSupportedVersion: number;
+  /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
+  _unknownTaggedFields?: [number, Buffer][];
+}
+
+/** BrokerRegistrationResponse (API key 62), versions 0-4. */
+export interface BrokerRegistrationResponse {
+  /** versions 0-4 */
+  throttleTimeMs: number;
+  /** versions 0-4 */
+  errorCode: number;
+  /** versions 0-4; default -1 */
+  brokerEpoch: number | bigint;
+  /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
+  _unknownTaggedFields?: [number, Buffer][];
+}
+
+/** BrokerRegistrationResponse (API key 62), versions 0-4: what the encoder accepts (a missing field is written as its default). */
+export interface BrokerRegistrationResponseInput {
+  /** versions 0-4 */
+  throttleTimeMs: number;
+  /** versions 0-4 */
+  errorCode: number;
+  /** versions 0-4; default -1 */
+  brokerEpoch?: number | bigint;
+  /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
+  _unknownTaggedFields?: [number, Buffer][];
+}
+
+/** BrokerHeartbeatRequest (API key 63), versions 0-1. */
+export interface BrokerHeartbeatRequest {
+  /** versions 0-1 */
+  brokerId: number;
+  /** versions 0-1; default -1 */
+  brokerEpoch: number | bigint;
+  /** versions 0-1 */
+  currentMetadataOffset: number | bigint;
+  /** versions 0-1 */
+  wantFence: boolean;
+  /** versions 0-1 */
+  wantShutDown: boolean;
+  /** versions 1; tag 0 */
+  offlineLogDirs: string[];
+  /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
+  _unknownTaggedFields?: [number, Buffer][];
+}
+
+/** BrokerHeartbeatRequest (API key 63), versions 0-1: what the encoder accepts (a missing field is written as its default). */
+export interface BrokerHeartbeatRequestInput {
+  /** versions 0-1 */
+  brokerId: number;
+  /** versions 0-1; default -1 */
+  brokerEpoch?: number | bigint;
+  /** versions 0-1 */
+  currentMetadataOffset: number | bigint;
+  /** versions 0-1 */
+  wantFence: boolean;
+  /** versions 0-1 */
+  wantShutDown: boolean;
+  /** versions 1; tag 0 */
+  offlineLogDirs?: string[];
+  /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
+  _unknownTaggedFields?: [number, Buffer][];
+}
+
+/** BrokerHeartbeatResponse (API key 63), versions 0-1. */
+export interface BrokerHeartbeatResponse {
+  /** versions 0-1 */
+  throttleTimeMs: number;
+  /** versions 0-1 */
+  errorCode: number;
+  /** versions 0-1; default false */
+  isCaughtUp: boolean;
+  /** versions 0-1; default true */
+  isFenced: boolean;
+  /** versions 0-1 */
+  shouldShutDown: boolean;
+  /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
+  _unknownTaggedFields?: [number, Buffer][];
+}
+
+/** BrokerHeartbeatResponse (API key 63), versions 0-1: what the encoder accepts (a missing field is written as its default). */
+export interface BrokerHeartbeatResponseInput {
+  /** versions 0-1 */
+  throttleTimeMs: number;
+  /** versions 0-1 */
+  errorCode: number;
+  /** versions 0-1; default false */
+  isCaughtUp?: boolean;
+  /** versions 0-1; default true */
+  isFenced?: boolean;
+  /** versions 0-1 */
+  shouldShutDown: boolean;
+  /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
+  _unknownTaggedFields?: [number, Buffer][];
+}
+
+/** UnregisterBrokerRequest (API key 64), versions 0. */
+export interface UnregisterBrokerRequest {
+  /** versions 0 */
+  brokerId: number;
+  /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
+  _unknownTaggedFields?: [number, Buffer][];
+}
+
+/** UnregisterBrokerRequest (API key 64), versions 0: what the encoder accepts (a missing field is written as its default). */
+export interface UnregisterBrokerRequestInput {
+  /** versions 0 */
+  brokerId: number;
+  /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
+  _unknownTaggedFields?: [number, Buffer][];
+}
+
+/** UnregisterBrokerResponse (API key 64), versions 0. */
+export interface UnregisterBrokerResponse {
+  /** versions 0 */
+  throttleTimeMs: number;
+  /** versions 0 */
+  errorCode: number;
+  /** versions 0; nullable in 0+ */
+  errorMessage: string | null;
+  /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
+  _unknownTaggedFields?: [number, Buffer][];
+}
+
+/** UnregisterBrokerResponse (API key 64), versions 0: what the encoder accepts (a missing field is written as its default). */
+export interface UnregisterBrokerResponseInput {
+  /** versions 0 */
+  throttleTimeMs: number;
+  /** versions 0 */
+  errorCode: number;
+  /** versions 0; nullable in 0+ */
+  errorMessage?: string | null;
   /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
   _unknownTaggedFields?: [number, Buffer][];
 }

@@ -6,5 +6,6 @@ import type { ApiSpec } from '../schema.ts';
 import { CORE_APIS } from './catalog-core.ts';
 import { MORE_APIS } from './catalog-more.ts';
 import { GROUP_APIS } from './catalog-groups.ts';
+import { BROKER_LIFECYCLE_APIS } from './broker-lifecycle.ts';
 
-export const ALL_API_SPECS: ApiSpec[] = [...CORE_APIS, ...MORE_APIS, ...GROUP_APIS];
+export const ALL_API_SPECS: ApiSpec[] = [...CORE_APIS, ...MORE_APIS, ...GROUP_APIS, ...BROKER_LIFECYCLE_APIS];

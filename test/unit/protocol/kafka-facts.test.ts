@@ -27,7 +27,7 @@ interface KafkaField {
   versions: string;
   nullableVersions?: string;
   taggedVersions?: string;
-  tag?: number;
+  tag?: number | string;
   default?: string;
   fields?: KafkaField[];
 }
@@ -119,7 +119,7 @@ function compareStructs(
   where: string,
   out: string[],
 ): void {
-  const isTagged = (f: { tag?: number; taggedVersions?: string }) =>
+  const isTagged = (f: { tag?: number | string; taggedVersions?: string }) =>
     flexible && f.tag !== undefined && inVersions(f.taggedVersions, v);
   const o = ours.filter((f) => inVersions(f.versions, v));
   const k = theirs.filter((f) => inVersions(f.versions, v));
@@ -129,8 +129,9 @@ function compareStructs(
   for (let i = 0; i < Math.max(oPlain.length, kPlain.length); i++) pairs.push([oPlain[i], kPlain[i]]);
   const oTagged = o.filter(isTagged);
   const kTagged = k.filter(isTagged);
-  for (const t of new Set([...oTagged, ...kTagged].map((f) => f.tag))) {
-    pairs.push([oTagged.find((f) => f.tag === t), kTagged.find((f) => f.tag === t)]);
+  // Kafka's files write some tags as strings ("tag": "0").
+  for (const t of new Set([...oTagged, ...kTagged].map((f) => Number(f.tag)))) {
+    pairs.push([oTagged.find((f) => f.tag === t), kTagged.find((f) => Number(f.tag) === t)]);
   }
   for (const [a, b] of pairs) {
     if (!a || !b) {
@@ -152,7 +153,7 @@ function compareStructs(
     const aNull = inVersions(a.nullableVersions, v);
     const bNull = inVersions(b.nullableVersions, v);
     if (aNull !== bNull) out.push(`${at}: nullable ${aNull}, Kafka's ${bNull}`);
-    if (isTagged(a) && a.tag !== b.tag) out.push(`${at}: tag ${a.tag}, Kafka's ${b.tag}`);
+    if (isTagged(a) && a.tag !== Number(b.tag)) out.push(`${at}: tag ${a.tag}, Kafka's ${b.tag}`);
     const da = normDefault(a.type, a.default, aNull);
     const db = normDefault(b.type, b.default, bNull);
     if (da !== db) out.push(`${at}: default ${String(da)}, Kafka's ${String(db)}`);
