@@ -19,6 +19,15 @@ import { ErrorCode } from '../protocol/error-codes.ts';
 import { DEFAULT_MAX_BYTES_BETWEEN_SNAPSHOTS, type MetadataLog, MetadataStorageError } from './metadata-log.ts';
 import type { MetadataImage, TopicState } from './image.ts';
 import type { MetadataRecord, PartitionRecord } from './records.ts';
+import {
+  type BrokerHeartbeatAnswer,
+  type BrokerHeartbeatInput,
+  BrokerHeartbeats,
+  type BrokerRegistrationInput,
+  type LifecycleAnswer,
+} from './broker-heartbeats.ts';
+import { NotControllerError } from './quorum.ts';
+import { type Env, systemEnv, type TimerHandle } from '../util/env.ts';
 
 export interface ControllerResult {
   errorCode: number;
@@ -80,7 +89,22 @@ export interface ControllerOptions {
    * count of those not shown), and failed listeners and snapshots.
    */
   logger?: { warn(obj: object, msg: string): void; error?(obj: object, msg: string): void };
+  /** Whether this node is the active controller now (default: always, as a single node is). */
+  isActive?: () => boolean;
 }
+
+/** The broker lifecycle's settings (enableBrokerLifecycle). */
+export interface BrokerLifecycleOptions {
+  /** broker.session.timeout.ms */
+  sessionTimeoutMs: number;
+  /** The cluster id registrations must carry (null while unknown). */
+  clusterId?: () => string | null;
+  /** Clock and timers (default: the system's). */
+  env?: Env;
+}
+
+/** Longest wait between two looks at the broker sessions (a change of active controller is noticed by then). */
+const SESSION_CHECK_MAX_MS = 1000;
 
 const CAP_LOG_INTERVAL_MS = 10_000;
 
@@ -91,6 +115,14 @@ export class Controller {
   private capSuppressed = 0;
   /** Set when a committed batch could not be applied: the image no longer follows the log. */
   private diverged: string | null = null;
+  /** The broker lifecycle (KIP-631) state machine, once enabled. */
+  private lifecycle: BrokerHeartbeats | null = null;
+  private lifecycleEnv: Env = systemEnv;
+  /** Whether the lifecycle's sessions belong to the current term as active controller. */
+  private lifecycleActive = false;
+  private sessionTimer: TimerHandle | null = null;
+  private sessionTimerAt = Number.POSITIVE_INFINITY;
+  private lifecycleStopped = false;
 
   constructor(
     private readonly log: MetadataLog,
@@ -114,10 +146,16 @@ export class Controller {
    * current image, commits the records it returns and resolves with its result.
    */
   private enqueue<T>(
-    decide: () => { records: MetadataRecord[]; result: T; onStorageError?: (err: MetadataStorageError) => T },
+    decide: () => {
+      records: MetadataRecord[];
+      result: T;
+      onStorageError?: (err: MetadataStorageError) => T;
+      /** The result, computed once the records are committed and applied (instead of `result`). */
+      afterCommit?: () => T;
+    },
   ): Promise<T> {
     const run = async (): Promise<T> => {
-      const { records, result, onStorageError } = decide();
+      const { records, result, onStorageError, afterCommit } = decide();
       if (records.length > 0) {
         try {
           await this.commit(records);
@@ -126,6 +164,7 @@ export class Controller {
           if (err instanceof MetadataStorageError && onStorageError) return onStorageError(err);
           throw err;
         }
+        if (afterCommit) return afterCommit();
       }
       return result;
     };
@@ -522,6 +561,157 @@ export class Controller {
       for (const [name, value] of Object.entries(changes))
         records.push({ type: 'Config', resourceType, resourceName, name, value });
       return { records, result: undefined };
+    });
+  }
+
+  /**
+   * Runs the broker lifecycle (KIP-631) on this controller: registrations,
+   * heartbeats, fencing when a session ends (broker.session.timeout.ms) or a
+   * heartbeat connection closes, controlled shutdown. Decisions are made by
+   * `BrokerHeartbeats` against the image, in turn with every other operation,
+   * and committed before they are answered. While this node is not the
+   * active controller (`isActive`) the methods below reject with
+   * NotControllerError and no broker is fenced.
+   */
+  enableBrokerLifecycle(opts: BrokerLifecycleOptions): void {
+    this.lifecycleEnv = opts.env ?? systemEnv;
+    this.lifecycle = new BrokerHeartbeats(this.image, {
+      sessionTimeoutMs: opts.sessionTimeoutMs,
+      env: this.lifecycleEnv,
+      clusterId: opts.clusterId,
+    });
+    this.lifecycleStopped = false;
+    this.armSessionCheck(0);
+  }
+
+  /** Stops the session checks (shutdown). */
+  stopBrokerLifecycle(): void {
+    this.lifecycleStopped = true;
+    this.sessionTimer?.cancel();
+    this.sessionTimer = null;
+    this.sessionTimerAt = Number.POSITIVE_INFINITY;
+  }
+
+  /**
+   * The lifecycle state machine when this node is the active controller (its
+   * sessions restarted when it became so), else NotControllerError.
+   */
+  private activeLifecycle(): BrokerHeartbeats {
+    const hb = this.lifecycle;
+    if (!hb) throw new Error('the broker lifecycle is not enabled on this controller');
+    if (!(this.opts.isActive?.() ?? true)) {
+      if (this.lifecycleActive) hb.deactivate();
+      this.lifecycleActive = false;
+      throw new NotControllerError('this node is not the active controller', -1);
+    }
+    if (!this.lifecycleActive) {
+      hb.activate();
+      this.lifecycleActive = true;
+    }
+    return hb;
+  }
+
+  /** Re-arms the session check `delayMs` from now unless one is due sooner. */
+  private armSessionCheck(delayMs: number): void {
+    if (this.lifecycleStopped || !this.lifecycle) return;
+    const at = this.lifecycleEnv.now() + Math.max(0, delayMs);
+    if (this.sessionTimer && this.sessionTimerAt <= at) return;
+    this.sessionTimer?.cancel();
+    this.sessionTimerAt = at;
+    this.sessionTimer = this.lifecycleEnv.setTimer(Math.max(0, delayMs), () => {
+      this.sessionTimer = null;
+      this.sessionTimerAt = Number.POSITIVE_INFINITY;
+      void this.checkSessions();
+    });
+  }
+
+  /** After a lifecycle event: the next session check at the earliest deadline (or a bounded wait). */
+  private rearmAfterLifecycleEvent(): void {
+    const next = this.lifecycle?.nextDeadline() ?? null;
+    const now = this.lifecycleEnv.now();
+    this.armSessionCheck(Math.min(SESSION_CHECK_MAX_MS, next === null ? SESSION_CHECK_MAX_MS : next - now));
+  }
+
+  /** Fences, one commit each, the live brokers whose session has ended; then waits for the next deadline. */
+  private async checkSessions(): Promise<void> {
+    try {
+      for (;;) {
+        const fenced = await this.enqueue(() => {
+          let hb: BrokerHeartbeats;
+          try {
+            hb = this.activeLifecycle();
+          } catch (err) {
+            if (err instanceof NotControllerError) return { records: [], result: false };
+            throw err;
+          }
+          const records = hb.expireOne();
+          return { records, result: records.length > 0 };
+        });
+        if (!fenced || this.lifecycleStopped) break;
+      }
+    } catch (err) {
+      // Not committed (storage, lost leadership): tried again at the next check.
+      this.opts.logger?.warn({ err }, 'broker session check failed');
+    }
+    this.rearmAfterLifecycleEvent();
+  }
+
+  /**
+   * BrokerRegistration (key 62): commits a new, fenced, registration; its
+   * broker epoch is the offset of the RegisterBroker record (-1 when refused).
+   */
+  brokerRegistration(req: BrokerRegistrationInput): Promise<LifecycleAnswer & { brokerEpoch: number }> {
+    return this.enqueue(() => {
+      const { records, answer } = this.activeLifecycle().register(req);
+      return {
+        records,
+        result: { ...answer, brokerEpoch: -1 },
+        afterCommit: () => {
+          const b = this.image.brokers.get(req.brokerId);
+          return {
+            ...answer,
+            brokerEpoch: b && b.incarnationId === req.incarnationId ? b.brokerEpoch : -1,
+          };
+        },
+      };
+    }).finally(() => this.rearmAfterLifecycleEvent());
+  }
+
+  /** BrokerHeartbeat (key 63): answered once what it decided (unfence, fence, leadership moves) is committed. */
+  brokerHeartbeat(req: BrokerHeartbeatInput): Promise<BrokerHeartbeatAnswer> {
+    // The session is extended on arrival, not when the heartbeat's turn comes.
+    if (this.lifecycle && this.lifecycleActive && (this.opts.isActive?.() ?? true))
+      this.lifecycle.touch(req.brokerId, req.brokerEpoch);
+    return this.enqueue(() => {
+      const { records, answer } = this.activeLifecycle().heartbeat(req);
+      return { records, result: answer };
+    }).finally(() => this.rearmAfterLifecycleEvent());
+  }
+
+  /** UnregisterBroker (key 64). */
+  unregisterBroker(brokerId: number): Promise<LifecycleAnswer> {
+    return this.enqueue(() => {
+      const { records, answer } = this.activeLifecycle().unregister(brokerId);
+      return {
+        records,
+        result: answer,
+        onStorageError: (err: MetadataStorageError) => ({
+          errorCode: ErrorCode.KAFKA_STORAGE_ERROR,
+          errorMessage: err.message,
+        }),
+      };
+    });
+  }
+
+  /**
+   * The connection carrying the heartbeats of registration `brokerEpoch`
+   * closed: the broker is fenced at once (see BrokerHeartbeats). Resolves
+   * true when a fence was committed.
+   */
+  brokerConnectionClosed(brokerId: number, brokerEpoch: number): Promise<boolean> {
+    return this.enqueue(() => {
+      const records = this.activeLifecycle().connectionClosed(brokerId, brokerEpoch);
+      return { records, result: records.length > 0 };
     });
   }
 }

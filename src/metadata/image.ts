@@ -3,7 +3,7 @@
  * then the committed batches after it). Read by every request handler;
  * changed only by `applyBatch` with committed records from the log.
  */
-import type { MetadataRecord } from './records.ts';
+import type { MetadataRecord, PartitionChangeRecord } from './records.ts';
 
 export interface PartitionState {
   partition: number;
@@ -27,6 +27,12 @@ export interface BrokerState {
   incarnationId: string;
   listeners: { name: string; host: string; port: number }[];
   rack: string | null;
+  /** The offset of its registration record: KIP-631's broker epoch, new with every registration. */
+  brokerEpoch: number;
+  /** Registered but not live: not caught up yet, heartbeats stopped, connection lost or shut down. */
+  fenced: boolean;
+  /** Handing its leaderships over before it stops (controlled shutdown). */
+  inControlledShutdown: boolean;
 }
 
 export class MetadataImage {
@@ -63,7 +69,8 @@ export class MetadataImage {
     }
   }
 
-  apply(rec: MetadataRecord): void {
+  /** Applies one record; `offset` is where it sits in the log (a registration's broker epoch unless it says). */
+  apply(rec: MetadataRecord, offset = -1): void {
     switch (rec.type) {
       case 'RegisterBroker':
         this.brokers.set(rec.nodeId, {
@@ -71,8 +78,28 @@ export class MetadataImage {
           incarnationId: rec.incarnationId,
           listeners: rec.listeners,
           rack: rec.rack,
+          brokerEpoch: rec.brokerEpoch ?? offset,
+          fenced: rec.fenced ?? false,
+          inControlledShutdown: rec.inControlledShutdown ?? false,
         });
         break;
+      case 'FenceBroker':
+      case 'UnfenceBroker':
+      case 'BrokerRegistrationChange': {
+        const b = this.brokers.get(rec.nodeId);
+        if (!b || b.brokerEpoch !== rec.brokerEpoch) break; // about an earlier registration: moot
+        const fenced = rec.type === 'FenceBroker' ? true : rec.type === 'UnfenceBroker' ? false : rec.fenced;
+        if (fenced !== undefined) b.fenced = fenced;
+        if (rec.type === 'BrokerRegistrationChange' && rec.inControlledShutdown !== undefined)
+          b.inControlledShutdown = rec.inControlledShutdown;
+        if (b.fenced) b.inControlledShutdown = false; // a fenced broker has stopped, or never started, shutting down
+        break;
+      }
+      case 'UnregisterBroker': {
+        const b = this.brokers.get(rec.nodeId);
+        if (b && b.brokerEpoch === rec.brokerEpoch) this.brokers.delete(rec.nodeId);
+        break;
+      }
       case 'Topic': {
         const t: TopicState = { name: rec.name, topicId: rec.topicId, partitions: [], configs: new Map() };
         this.topicsByName.set(rec.name, t);
@@ -145,8 +172,87 @@ export class MetadataImage {
    * `check` first: a batch it accepts applies whole.
    */
   applyBatch(batch: MetadataRecord[], lastOffset: number): void {
-    for (const r of batch) this.apply(r);
+    const base = lastOffset - batch.length + 1;
+    for (let i = 0; i < batch.length; i++) this.apply(batch[i], base + i);
     this.epoch = lastOffset;
+  }
+
+  /** Registered and not fenced. */
+  isLive(nodeId: number): boolean {
+    const b = this.brokers.get(nodeId);
+    return b !== undefined && !b.fenced;
+  }
+
+  /** Live and not in controlled shutdown: may be elected leader of a partition. */
+  canLead(nodeId: number): boolean {
+    const b = this.brokers.get(nodeId);
+    return b !== undefined && !b.fenced && !b.inControlledShutdown;
+  }
+
+  /** The live (unfenced) brokers, by node id: the ones clients are told about and replicas are placed on. */
+  liveBrokers(): BrokerState[] {
+    const out: BrokerState[] = [];
+    for (const b of this.brokers.values()) if (!b.fenced) out.push(b);
+    return out.sort((a, b) => a.nodeId - b.nodeId);
+  }
+
+  /** Partitions broker `nodeId` leads. */
+  partitionsLedBy(nodeId: number): number {
+    let n = 0;
+    for (const t of this.topicsById.values()) for (const p of t.partitions) if (p && p.leader === nodeId) n++;
+    return n;
+  }
+
+  /**
+   * The PartitionChange records that take broker `nodeId` out of every ISR it
+   * is in and move its leaderships to the first replica (in replica order) of
+   * the remaining ISR that can lead (live, not shutting down).
+   *
+   * - `fence`: the broker is being fenced. Where it is the last ISR member
+   *   the ISR stays as it is (as in Kafka without eligible leader replicas:
+   *   an ISR never empties, so the last in-sync copy stays known) and the
+   *   partition has no leader (-1) until an ISR member is live again.
+   * - `shutdown`: controlled shutdown. A partition whose leadership no other
+   *   ISR member can take is left alone: the broker keeps leading it until
+   *   it stops (it is fenced then).
+   *
+   * Every leader change bumps the leader epoch when applied; every record
+   * bumps the partition epoch.
+   */
+  partitionChangesWithout(nodeId: number, mode: 'fence' | 'shutdown'): PartitionChangeRecord[] {
+    const out: PartitionChangeRecord[] = [];
+    const electable = (id: number) => id !== nodeId && this.canLead(id);
+    for (const t of this.topicsById.values()) {
+      for (const p of t.partitions) {
+        if (!p?.isr.includes(nodeId)) continue;
+        const isr = p.isr.filter((id) => id !== nodeId);
+        const leader = electLeader(p, isr, electable);
+        if (mode === 'shutdown' && (isr.length === 0 || (p.leader === nodeId && leader === -1))) continue;
+        const rec: PartitionChangeRecord = { type: 'PartitionChange', topicId: t.topicId, partition: p.partition };
+        if (isr.length > 0) rec.isr = isr;
+        if (leader !== p.leader) rec.leader = leader;
+        if (rec.isr !== undefined || rec.leader !== undefined) out.push(rec);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * PartitionChange records that give every leaderless partition a leader
+   * from its ISR, the first replica (in replica order) that can lead or is
+   * `joining` (a broker about to be unfenced): what follows an unfence.
+   */
+  partitionChangesElectingLeaderless(joining: number): PartitionChangeRecord[] {
+    const out: PartitionChangeRecord[] = [];
+    const electable = (id: number) => id === joining || this.canLead(id);
+    for (const t of this.topicsById.values()) {
+      for (const p of t.partitions) {
+        if (!p || p.leader !== -1) continue;
+        const leader = electLeader(p, p.isr, electable);
+        if (leader !== -1) out.push({ type: 'PartitionChange', topicId: t.topicId, partition: p.partition, leader });
+      }
+    }
+    return out;
   }
 
   /**
@@ -200,6 +306,9 @@ export class MetadataImage {
         incarnationId: b.incarnationId,
         listeners: b.listeners,
         rack: b.rack,
+        brokerEpoch: b.brokerEpoch,
+        fenced: b.fenced,
+        inControlledShutdown: b.inControlledShutdown,
       });
     }
     for (const [resourceName, configs] of this.brokerConfigs) {
@@ -227,4 +336,14 @@ export class MetadataImage {
     }
     return out;
   }
+}
+
+/**
+ * A partition's leader for the ISR `isr`: the current one while it is in
+ * `isr` and electable, else the first replica in replica order that is, else -1.
+ */
+function electLeader(p: PartitionState, isr: readonly number[], electable: (id: number) => boolean): number {
+  if (p.leader !== -1 && isr.includes(p.leader) && electable(p.leader)) return p.leader;
+  for (const id of p.replicas) if (isr.includes(id) && electable(id)) return id;
+  return -1;
 }

@@ -9,6 +9,59 @@ export interface RegisterBrokerRecord {
   incarnationId: string;
   listeners: { name: string; host: string; port: number }[];
   rack: string | null;
+  /**
+   * The broker epoch: the offset of this record in the log. Left out in the
+   * log (the image takes the record's offset) and written in snapshots,
+   * where the record sits at another offset.
+   */
+  brokerEpoch?: number;
+  /**
+   * A broker registers fenced (KIP-631) and is unfenced once it has caught up
+   * with the metadata log. Absent in registrations written before the broker
+   * lifecycle existed (a single node registering itself): those are live.
+   */
+  fenced?: boolean;
+  /** Written in snapshots only (see BrokerRegistrationChangeRecord). */
+  inControlledShutdown?: boolean;
+}
+
+/**
+ * The broker stops being live: it leads no partition and is left out of the
+ * brokers clients are told about. Ignored unless `brokerEpoch` is the
+ * broker's current registration (an older incarnation's fencing is moot).
+ */
+export interface FenceBrokerRecord {
+  type: 'FenceBroker';
+  nodeId: number;
+  brokerEpoch: number;
+}
+
+/** The broker caught up with the metadata log and is live (same epoch rule as FenceBroker). */
+export interface UnfenceBrokerRecord {
+  type: 'UnfenceBroker';
+  nodeId: number;
+  brokerEpoch: number;
+}
+
+/** The registration is removed (UnregisterBroker, key 64); same epoch rule as FenceBroker. */
+export interface UnregisterBrokerRecord {
+  type: 'UnregisterBroker';
+  nodeId: number;
+  brokerEpoch: number;
+}
+
+/**
+ * A change of a registration's state, as KRaft's BrokerRegistrationChangeRecord:
+ * written when a broker enters controlled shutdown (`inControlledShutdown`);
+ * `fenced` has the meaning of FenceBroker / UnfenceBroker. A field left out
+ * is unchanged. Same epoch rule as FenceBroker.
+ */
+export interface BrokerRegistrationChangeRecord {
+  type: 'BrokerRegistrationChange';
+  nodeId: number;
+  brokerEpoch: number;
+  fenced?: boolean;
+  inControlledShutdown?: boolean;
 }
 
 export interface TopicRecord {
@@ -62,6 +115,10 @@ export interface ProducerIdsRecord {
 export type MetadataRecord =
   | ProducerIdsRecord
   | RegisterBrokerRecord
+  | FenceBrokerRecord
+  | UnfenceBrokerRecord
+  | UnregisterBrokerRecord
+  | BrokerRegistrationChangeRecord
   | TopicRecord
   | PartitionRecord
   | PartitionChangeRecord

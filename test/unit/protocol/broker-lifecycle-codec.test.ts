@@ -145,10 +145,7 @@ test('BrokerHeartbeatRequest v1 carries offline log dirs as tagged field 0; v0 h
 
 test('BrokerHeartbeatResponse: caught up, fenced, should shut down', () => {
   const res = roundTrip('BrokerHeartbeat', 'response', 1, [...i32(0), ...i16(0), 1, 0, 1, 0]);
-  assert.deepEqual(
-    [res.isCaughtUp, res.isFenced, res.shouldShutDown, res.errorCode],
-    [true, false, true, 0],
-  );
+  assert.deepEqual([res.isCaughtUp, res.isFenced, res.shouldShutDown, res.errorCode], [true, false, true, 0]);
   // Kafka's default for isFenced is true: an encoder given nothing writes a fenced answer.
   const w = new Writer(16);
   apiByName('BrokerHeartbeat').responseEncoder(0)(w, { errorCode: 77 });
