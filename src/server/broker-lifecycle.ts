@@ -163,14 +163,16 @@ export class BrokerLifecycle {
   /**
    * The quorum reported a leader change: a connection to another controller
    * is closed (a request waiting on it is abandoned) and the next request
-   * goes to the new one at once.
+   * goes to the new one at once. While an election runs (no leader known)
+   * the connection stays: closing it would have a controller that is still
+   * active fence this broker.
    */
   controllerChanged(): void {
     if (!this.started || this.stopped) return;
     const leader = this.opts.controllerId();
-    if (this.channel && leader === this.channelController) return;
+    if (leader < 0 || (this.channel && leader === this.channelController)) return;
     this.dropChannel();
-    if (leader >= 0) this.runSoon(0);
+    this.runSoon(0);
   }
 
   /**
@@ -268,7 +270,8 @@ export class BrokerLifecycle {
   /** The open channel to the active controller, opened if need be; null while no controller is known. */
   private async controllerChannel(): Promise<ControllerChannel | null> {
     const leader = this.opts.controllerId();
-    if (this.channel && this.channelController === leader) return this.channel;
+    // No leader known (an election): the controller we have stays, until a new one is named or it fails.
+    if (this.channel && (this.channelController === leader || leader < 0)) return this.channel;
     this.dropChannel();
     if (leader < 0) return null;
     const ep = this.opts.controllerEndpoint(leader);

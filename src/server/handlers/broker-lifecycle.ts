@@ -33,7 +33,7 @@ export interface BrokerLifecycleHandlerOptions {
 }
 
 /** A connection as far as these handlers need it: its socket says when it closes. */
-type ClosableConnection = { socket: Pick<EventEmitter, 'once'> };
+type ClosableConnection = { socket: Pick<EventEmitter, 'once'> & { destroyed?: boolean } };
 
 /** The error code for a failure of the controller (not a refusal it decided). */
 function failureCode(err: unknown): number {
@@ -91,7 +91,9 @@ export function brokerLifecycleHandlers(controller: LifecycleController, opts: B
     byBroker.set(brokerId, { conn, brokerEpoch });
     if (watched.has(conn)) return;
     watched.add(conn);
-    conn.socket.once('close', () => closed(conn));
+    // It may have closed while the request waited for its commit.
+    if (conn.socket.destroyed) closed(conn);
+    else conn.socket.once('close', () => closed(conn));
   };
 
   const registration: Handler<BrokerRegistrationRequest, BrokerRegistrationResponseInput> = async (req, ctx) => {

@@ -163,3 +163,15 @@ test('refusals and failures carry Kafka error codes', async () => {
   assert.equal(((await h.unregister({ brokerId: 2 }, a.ctx)) as any).errorCode, ErrorCode.NOT_CONTROLLER);
   assert.deepEqual(warnings, [], 'not being the controller is not worth a warning');
 });
+
+test('a connection that closed while its heartbeat was being committed still fences the broker', async () => {
+  const { image, h } = setup();
+  const a = connection();
+  await h.registration(registration(1), a.ctx);
+  const socket = (a.ctx.conn as any).socket;
+  const answer = h.heartbeat(heartbeat(1, 0, image.epoch), a.ctx); // unfences: waits for its commit
+  a.close();
+  socket.destroyed = true;
+  assert.equal(((await answer) as any).isFenced, false);
+  await until(() => image.brokers.get(1)!.fenced, 'fenced although the close came first');
+});

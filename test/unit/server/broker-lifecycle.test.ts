@@ -355,6 +355,7 @@ test('NOT_CONTROLLER and a leader change: the connection moves to the new active
   let leader = 0;
   const opened: number[] = [];
   const closedChannels: number[] = [];
+  let sent2 = 0;
   const b = new BrokerLifecycle({
     nodeId: 1,
     clusterId: () => 'c',
@@ -373,6 +374,7 @@ test('NOT_CONTROLLER and a leader change: the connection moves to the new active
           // Controller 0 has lost its leadership and says so.
           if (me === 0) return { throttleTimeMs: 0, errorCode: ErrorCode.NOT_CONTROLLER, brokerEpoch: -1 } as any;
           if (api === 'BrokerRegistration') return { throttleTimeMs: 0, errorCode: 0, brokerEpoch: 5 } as any;
+          sent2++;
           const bye = body.wantShutDown === true;
           return { throttleTimeMs: 0, errorCode: 0, isCaughtUp: true, isFenced: bye, shouldShutDown: bye } as any;
         },
@@ -400,6 +402,18 @@ test('NOT_CONTROLLER and a leader change: the connection moves to the new active
   assert.equal(b.state.fenced, false);
   assert.equal(b.state.controllerId, 2);
   assert.equal(opened.at(-1), 2);
+  // An election (no leader known): the connection stays open and heartbeats go on over it; closing it
+  // would have a controller that is still active fence this broker.
+  leader = -1;
+  b.controllerChanged();
+  const sentBefore = sent2;
+  for (let i = 0; i < 30; i++) {
+    env.advance(100);
+    await settle();
+  }
+  assert.ok(!closedChannels.includes(2));
+  assert.equal(b.state.controllerId, 2);
+  assert.ok(sent2 > sentBefore, 'still heartbeating to controller 2');
   let closed = false;
   void b.close().then(() => (closed = true));
   for (let i = 0; i < 100 && !closed; i++) {
