@@ -196,13 +196,6 @@ export class MetadataImage {
     return out.sort((a, b) => a.nodeId - b.nodeId);
   }
 
-  /** Partitions broker `nodeId` leads. */
-  partitionsLedBy(nodeId: number): number {
-    let n = 0;
-    for (const t of this.topicsById.values()) for (const p of t.partitions) if (p && p.leader === nodeId) n++;
-    return n;
-  }
-
   /**
    * The PartitionChange records that take broker `nodeId` out of every ISR it
    * is in and move its leaderships to the first replica (in replica order) of
