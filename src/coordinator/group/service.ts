@@ -70,10 +70,12 @@ interface HostedPartition {
   /** The partition's leader epoch in which this node was elected. */
   readonly leaderEpoch: number;
   loaded: boolean;
+  /** Settles when the load is over (loaded, failed, or given up because leadership moved on). */
+  done: Promise<void>;
 }
 
 /** Without partitioning (one coordinator for every group: the state machine's unit tests), every group is hosted. */
-const EVERY_GROUP: HostedPartition = { partition: -1, leaderEpoch: -1, loaded: true };
+const EVERY_GROUP: HostedPartition = { partition: -1, leaderEpoch: -1, loaded: true, done: Promise.resolve() };
 
 /** The Kafka error a failed write carries in its `errorCode` (a name, as the storage engine's errors, or a number); null if none. */
 function kafkaErrorOf(err: unknown): number | null {
@@ -205,7 +207,14 @@ export class GroupCoordinatorService {
 
   /** The partitions hosted here, and whether each is loaded. */
   hostedPartitions(): { partition: number; leaderEpoch: number; loaded: boolean }[] {
-    return [...this.hosted.values()].map((h) => ({ ...h })).sort((a, b) => a.partition - b.partition);
+    return [...this.hosted.values()]
+      .map(({ partition, leaderEpoch, loaded }) => ({ partition, leaderEpoch, loaded }))
+      .sort((a, b) => a.partition - b.partition);
+  }
+
+  /** Settles once the partition's current load is over (at once when it is loaded or not hosted). */
+  whenLoaded(partition: number): Promise<void> {
+    return this.hosted.get(partition)?.done ?? Promise.resolve();
   }
 
   /**
@@ -216,14 +225,19 @@ export class GroupCoordinatorService {
    * reloads, since another leader may have written meanwhile. Never
    * rejects: a failed load is logged and the partition is not hosted.
    */
-  async onElection(partition: number, leaderEpoch: number): Promise<void> {
-    const p = this.partitioning;
-    if (!p || this.closed) return;
+  onElection(partition: number, leaderEpoch: number): Promise<void> {
+    if (!this.partitioning || this.closed) return Promise.resolve();
     const cur = this.hosted.get(partition);
-    if (cur && cur.leaderEpoch >= leaderEpoch) return;
+    if (cur && cur.leaderEpoch >= leaderEpoch) return cur.done;
     if (cur) this.unloadGroups(partition);
-    const h: HostedPartition = { partition, leaderEpoch, loaded: false };
+    const h: HostedPartition = { partition, leaderEpoch, loaded: false, done: Promise.resolve() };
     this.hosted.set(partition, h);
+    h.done = this.loadPartition(h, this.partitioning);
+    return h.done;
+  }
+
+  private async loadPartition(h: HostedPartition, p: OffsetsPartitioning): Promise<void> {
+    const { partition, leaderEpoch } = h;
     const started = this.now();
     let records: Awaited<ReturnType<GroupStore['load']>>;
     try {
