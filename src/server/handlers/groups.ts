@@ -118,12 +118,12 @@ export function findCoordinatorHandler(b: Broker): Handler<FindCoordinatorReques
         };
       }
       const c: CoordinatorAnswer =
-        typeof topic === 'string' || topic === null
-          ? {
+        topic !== null && typeof topic !== 'string'
+          ? groupCoordinator(b, topic, key)
+          : {
               errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE,
-              errorMessage: `The coordinator is not available: ${topic}`,
-            }
-          : groupCoordinator(b, topic, key);
+              errorMessage: `The coordinator is not available: ${topic ?? `${OFFSETS_TOPIC} does not exist`}`,
+            };
       if ('nodeId' in c)
         return { key, nodeId: c.nodeId, host: c.host, port: c.port, errorCode: c.errorCode, errorMessage: null };
       return { key, nodeId: -1, host: '', port: -1, errorCode: c.errorCode, errorMessage: c.errorMessage };
