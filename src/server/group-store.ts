@@ -2,8 +2,9 @@
  * The group coordinator's persistence on this broker: records of
  * `__consumer_offsets` (compacted, `offsets.topic.num.partitions`
  * partitions, a group's records on partition abs(hash(group)) % n), written
- * as ordinary record batches through the partition logs and read back at
- * startup.
+ * as ordinary record batches through the partition logs and read back when
+ * this node is elected leader of a partition (`followOffsetsLeadership`:
+ * the coordinator hosts the groups of the partitions this node leads).
  */
 import { batch, encodeBatch, iterateRecords } from '../protocol/records/index.ts';
 import { splitBatches } from '../protocol/records/validate.ts';
@@ -14,53 +15,96 @@ import {
   type StoredRecord,
 } from '../coordinator/group/offsets-records.ts';
 import type { GroupStore } from '../coordinator/group/service.ts';
+import type { GroupCoordinatorService } from '../coordinator/group/service.ts';
 import type { Broker } from './broker.ts';
+import type { Partition } from './partition.ts';
 import type { TopicState } from '../metadata/image.ts';
 import { ErrorCode } from '../protocol/error-codes.ts';
+import { TimeSlice } from '../storage/time-slice.ts';
 
 export const OFFSETS_TOPIC = '__consumer_offsets';
 
-export class OffsetsTopicStore implements GroupStore {
-  /** The creation in flight: the topic is in the image before its partitions are open, so later writers wait for it. */
-  private creating: Promise<TopicState> | null = null;
+/** The creation of __consumer_offsets in flight, per broker: the topic is in the image before its partitions are open, so later users wait for it. */
+const creating = new WeakMap<Broker, Promise<TopicState>>();
 
+/**
+ * __consumer_offsets, created on first use (compacted, as Kafka does) by the
+ * group store's first write or by FindCoordinator; one creation at a time.
+ * Rejects, with the reason in the message, when the controller refuses it.
+ */
+export function ensureOffsetsTopic(b: Broker): Promise<TopicState> {
+  const inFlight = creating.get(b);
+  if (inFlight) return inFlight;
+  const existing = b.image.topicsByName.get(OFFSETS_TOPIC);
+  if (existing) return Promise.resolve(existing);
+  const p = createOffsetsTopic(b).finally(() => creating.delete(b));
+  creating.set(b, p);
+  return p;
+}
+
+async function createOffsetsTopic(b: Broker): Promise<TopicState> {
+  const [r] = await b.controller.createTopics(
+    [
+      {
+        name: OFFSETS_TOPIC,
+        numPartitions: b.config.offsetsTopicNumPartitions,
+        replicationFactor: 1,
+        configs: {
+          'cleanup.policy': 'compact',
+          'compression.type': 'producer',
+          'segment.bytes': String(100 * 1024 * 1024),
+        },
+      },
+    ],
+    false,
+  );
+  const topic = b.image.topicsByName.get(OFFSETS_TOPIC);
+  // e.g. refused by samsa.max.partitions: the request that needed it fails with this reason
+  if (!topic)
+    throw writeFailure(
+      `${OFFSETS_TOPIC} could not be created: ${r.errorMessage ?? `error code ${r.errorCode}`}`,
+      ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+    );
+  return topic;
+}
+
+/**
+ * Makes the group coordinator host only the groups of the __consumer_offsets
+ * partitions this node leads, following the replica manager: a partition
+ * that becomes leader here is loaded (its groups answer
+ * COORDINATOR_LOAD_IN_PROGRESS until then), one that becomes a follower or
+ * stops being hosted here is unloaded (NOT_COORDINATOR). Resolves once the
+ * partitions this node leads now are loaded. Call once, before serving.
+ */
+export async function followOffsetsLeadership(b: Broker, groups: GroupCoordinatorService): Promise<void> {
+  const offsetsTopic = () => b.image.topicsByName.get(OFFSETS_TOPIC);
+  groups.hostElectedPartitionsOnly({
+    partitionCount: () => offsetsTopic()?.partitions.length ?? b.config.offsetsTopicNumPartitions,
+    isLeader: (partition) => offsetsTopic()?.partitions[partition]?.leader === b.nodeId,
+    partitionExists: (topic, partition) => b.image.topicsByName.get(topic)?.partitions[partition] !== undefined,
+  });
+  const follow = (p: Partition, hosted: boolean): Promise<void> | undefined => {
+    if (p.topic.name !== OFFSETS_TOPIC) return undefined;
+    if (hosted && p.role === 'leader') return groups.onElection(p.index, p.leaderEpoch);
+    groups.onResignation(p.index);
+    return undefined;
+  };
+  b.replicas.onLeadershipChange((p, hosted) => {
+    try {
+      void follow(p, hosted);
+    } catch (err) {
+      b.logger.error({ err, partition: p.index }, `group coordinator: could not follow ${OFFSETS_TOPIC} leadership`);
+    }
+  });
+  await Promise.all([...b.replicas.all()].map((p) => follow(p, true)));
+}
+
+export class OffsetsTopicStore implements GroupStore {
   constructor(private readonly b: Broker) {}
 
   /** Creates __consumer_offsets on first use (compacted, as Kafka does). */
   ensureTopic(): Promise<TopicState> {
-    if (this.creating) return this.creating;
-    const existing = this.b.image.topicsByName.get(OFFSETS_TOPIC);
-    if (existing) return Promise.resolve(existing);
-    this.creating = this.create().finally(() => {
-      this.creating = null;
-    });
-    return this.creating;
-  }
-
-  private async create(): Promise<TopicState> {
-    const [r] = await this.b.controller.createTopics(
-      [
-        {
-          name: OFFSETS_TOPIC,
-          numPartitions: this.b.config.offsetsTopicNumPartitions,
-          replicationFactor: 1,
-          configs: {
-            'cleanup.policy': 'compact',
-            'compression.type': 'producer',
-            'segment.bytes': String(100 * 1024 * 1024),
-          },
-        },
-      ],
-      false,
-    );
-    const topic = this.b.image.topicsByName.get(OFFSETS_TOPIC);
-    // e.g. refused by samsa.max.partitions: the request that needed it fails with this reason
-    if (!topic)
-      throw writeFailure(
-        `${OFFSETS_TOPIC} could not be created: ${r.errorMessage ?? `error code ${r.errorCode}`}`,
-        ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
-      );
-    return topic;
+    return ensureOffsetsTopic(this.b);
   }
 
   async write(records: StoredRecord[]): Promise<void> {
@@ -85,17 +129,31 @@ export class OffsetsTopicStore implements GroupStore {
     }
   }
 
-  async load(): Promise<StoredRecord[]> {
+  /**
+   * The records of one partition (`partition` given) or of every hosted
+   * partition, in log order, read up to the log end offset as it was when
+   * the read of that partition began. A long read yields to the event loop
+   * every ~10 ms.
+   */
+  async load(partition?: number): Promise<StoredRecord[]> {
     const topic = this.b.image.topicsByName.get(OFFSETS_TOPIC);
     if (!topic) return [];
     const out: StoredRecord[] = [];
+    const slice = new TimeSlice();
     for (const p of topic.partitions) {
+      if (!p || (partition !== undefined && p.partition !== partition)) continue;
       const part = this.b.replicas.get(OFFSETS_TOPIC, p.partition);
       if (!part) continue;
       const log = part.log;
+      const end = log.logEndOffset;
       let offset = log.logStartOffset;
-      while (offset < log.logEndOffset) {
-        const { batches } = log.read(offset, 1024 * 1024, { maxOffset: log.logEndOffset, minOneBatch: true });
+      while (offset < end) {
+        const y = slice.tick();
+        if (y) await y;
+        // records below a log start offset moved meanwhile (DeleteRecords) are gone
+        offset = Math.max(offset, log.logStartOffset);
+        if (offset >= end) break;
+        const { batches } = log.read(offset, 1024 * 1024, { maxOffset: end, minOneBatch: true });
         if (batches.length === 0) break;
         for (const chunk of batches) {
           for (const pos of splitBatches(chunk)) {

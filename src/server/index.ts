@@ -30,7 +30,7 @@ import { registerHandlers } from './handlers/index.ts';
 import { partitionExistsIn } from './handlers/groups.ts';
 import { GroupCoordinatorService } from '../coordinator/group/service.ts';
 import { systemEnv } from '../util/env.ts';
-import { OffsetsTopicStore } from './group-store.ts';
+import { followOffsetsLeadership, OffsetsTopicStore } from './group-store.ts';
 import { ConsumerGroupService, topicsFromImage } from '../coordinator/group/consumer/service.ts';
 import { sendfileAvailable, sendfileStats, sendfileUnavailableReason } from './sendfile.ts';
 
@@ -207,7 +207,8 @@ export async function startBroker(opts: { config: BrokerConfig; logger?: Logger 
     systemEnv,
     logger,
   );
-  await groups.load();
+  // hosts the groups of the __consumer_offsets partitions this node leads, loaded now and as leadership moves
+  await followOffsetsLeadership(broker, groups);
   // The committed offsets of deleted topics go, as in Kafka: after each deletion, and at startup for any left.
   const removeDeletedOffsets = () =>
     groups
@@ -230,7 +231,7 @@ export async function startBroker(opts: { config: BrokerConfig; logger?: Logger 
     },
     topicsFromImage(image),
   );
-  groups.state.consumerGroups = consumerGroups.state;
+  groups.attachConsumerGroups(consumerGroups);
   controller.onCommit(() => consumerGroups.onMetadata());
   registerHandlers(broker, groups, consumerGroups);
 

@@ -22,6 +22,9 @@ export { Partition };
 
 type Waiter = () => void;
 
+/** Told of a hosted partition's role and leader epoch (`hosted` false: no longer hosted here). Must not throw. */
+export type LeadershipListener = (p: Partition, hosted: boolean) => void;
+
 export class ReplicaManager {
   private readonly partitions = new Map<string, Partition>();
   /** The hosted partitions of each topic, by topic id. */
@@ -30,6 +33,7 @@ export class ReplicaManager {
   private readonly opening = new Set<string>();
   /** Effective topic configs by topic id, recomputed when configs change. */
   private readonly effective = new Map<string, Map<string, string>>();
+  private readonly leadershipListeners: LeadershipListener[] = [];
 
   private constructor(
     readonly logs: LogManager,
@@ -102,6 +106,22 @@ export class ReplicaManager {
 
   get(topic: string, partition: number): Partition | undefined {
     return this.partitions.get(this.key(topic, partition));
+  }
+
+  /**
+   * Calls `l` whenever a hosted partition's role or leader epoch may have
+   * changed: once it is hosted (after its log is open), after each change
+   * of its state in the image (also when only the ISR changed), and with
+   * `hosted` false when it stops being hosted here. Partitions hosted before
+   * the call are not replayed: read them with `all()`. The group coordinator
+   * follows __consumer_offsets leadership with it.
+   */
+  onLeadershipChange(l: LeadershipListener): void {
+    this.leadershipListeners.push(l);
+  }
+
+  private leadershipChanged(p: Partition, hosted: boolean): void {
+    for (const l of this.leadershipListeners) l(p, hosted);
   }
 
   /** Whether some of the topic's committed partitions are still getting their logs. */
@@ -185,6 +205,7 @@ export class ReplicaManager {
         if (!list) this.byTopic.set(p.topic.topicId, (list = []));
         list.push(p);
       }
+      for (const p of ready) this.leadershipChanged(p, true);
     }
   }
 
@@ -233,6 +254,7 @@ export class ReplicaManager {
           removing.push(hosted);
         } else if (hosted) {
           hosted.update(state); // become leader or follower
+          this.leadershipChanged(hosted, true);
         } else {
           await remove();
           creating.push({ topic: t, index: rec.partition });
@@ -246,6 +268,7 @@ export class ReplicaManager {
         for (const p of parts) {
           this.partitions.delete(this.key(p.topic.name, p.index));
           p.stop();
+          this.leadershipChanged(p, false);
           removing.push(p);
         }
       } else if (rec.type === 'Config' && rec.resourceType === 'topic') {
@@ -275,6 +298,7 @@ export class ReplicaManager {
     const i = list ? list.indexOf(p) : -1;
     if (i >= 0) list!.splice(i, 1);
     p.stop();
+    this.leadershipChanged(p, false);
   }
 
   /** Register a wake-up for new data on any of `parts`; returns the unregister function. */

@@ -625,6 +625,30 @@ export class ClassicGroup {
   markDead(now: number): void {
     this.transition('Dead', now);
   }
+
+  /**
+   * This coordinator no longer hosts the group (its __consumer_offsets
+   * partition is led elsewhere now): as Kafka's unloading, the requests
+   * waiting in a rebalance are answered NOT_COORDINATOR, so the members find
+   * the new coordinator, and the group is Dead here.
+   */
+  unload(now: number): Action[] {
+    const actions: Action[] = [];
+    for (const m of this.members.values()) {
+      if (m.joinToken !== undefined)
+        actions.push({
+          kind: 'join',
+          token: m.joinToken,
+          result: this.joinResult(ErrorCode.NOT_COORDINATOR, m.memberId, false),
+        });
+      if (m.syncToken !== undefined)
+        actions.push({ kind: 'sync', token: m.syncToken, result: this.syncResult(ErrorCode.NOT_COORDINATOR, EMPTY) });
+      m.joinToken = undefined;
+      m.syncToken = undefined;
+    }
+    this.transition('Dead', now);
+    return actions;
+  }
 }
 
 function sameProtocols(

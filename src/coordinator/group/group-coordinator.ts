@@ -328,6 +328,23 @@ export class GroupCoordinatorState {
     return gone;
   }
 
+  /**
+   * Drops the classic groups and the committed offsets of every group for
+   * which `belongs` holds (Kafka's unloading: their coordinator is now on
+   * another broker); the requests waiting in their rebalances get
+   * NOT_COORDINATOR. KIP-848 groups are the consumer coordinator's to drop.
+   */
+  unload(belongs: (groupId: string) => boolean, now: number): Action[] {
+    const actions: Action[] = [];
+    for (const [groupId, g] of this.groups) {
+      if (!belongs(groupId)) continue;
+      actions.push(...g.unload(now));
+      this.groups.delete(groupId);
+    }
+    for (const groupId of this.offsets.keys()) if (belongs(groupId)) this.offsets.delete(groupId);
+    return actions;
+  }
+
   /** A group record (a snapshot of `generationId`) could not be written: see ClassicGroup.persistFailed. */
   persistFailed(groupId: string, generationId: number, now: number): Action[] {
     return this.groups.get(groupId)?.persistFailed(generationId, now) ?? [];

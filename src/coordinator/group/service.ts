@@ -9,11 +9,22 @@
  * Persistence goes through `GroupStore` (implemented over a partition log of
  * __consumer_offsets by the broker), so this file knows nothing of storage
  * formats or the network.
+ *
+ * On a cluster (`hostElectedPartitionsOnly`) the coordinator hosts only the
+ * groups of the __consumer_offsets partitions this node leads, as Kafka's:
+ * a group belongs to partition abs(javaHashCode(groupId)) % partitions.
+ * When this node is elected leader of a partition (`onElection`), the
+ * partition's groups and committed offsets are loaded from its log
+ * (COORDINATOR_LOAD_IN_PROGRESS meanwhile); when it resigns
+ * (`onResignation`), they are unloaded. Requests for groups of other
+ * partitions answer NOT_COORDINATOR, so the client asks FindCoordinator again.
  */
 import { ErrorCode, errorName } from '../../protocol/error-codes.ts';
 import { LogLimiter } from '../../util/log-limiter.ts';
 import { systemEnv, type Env, type TimerHandle } from '../../util/env.ts';
 import { DeadlineTimer } from './deadline-timer.ts';
+import { partitionForGroup } from './offsets-records.ts';
+import type { ConsumerGroupService } from './consumer/service.ts';
 import {
   GroupCoordinatorState,
   type CoordinatorConfig,
@@ -29,14 +40,42 @@ const OFFSETS_RETENTION_CHECK_INTERVAL_MS = 600_000;
 export interface GroupStore {
   /** Durably appends offset and group records (in order); resolves when written. */
   write(records: (OffsetRecord | { groupId: string; snapshot: GroupSnapshot | null })[]): Promise<void>;
-  /** Everything persisted so far, in log order (startup). */
-  load(): Promise<(OffsetRecord | { groupId: string; snapshot: GroupSnapshot | null })[]>;
+  /**
+   * Everything persisted so far, in log order: of every partition (startup
+   * of a coordinator that hosts every group), or of one __consumer_offsets
+   * partition (its loading, when this node is elected its leader).
+   */
+  load(partition?: number): Promise<(OffsetRecord | { groupId: string; snapshot: GroupSnapshot | null })[]>;
 }
 
 /** What the service logs with (pino's shape). */
 export interface CoordinatorLogger {
   warn(fields: object, msg: string): void;
+  info?(fields: object, msg: string): void;
 }
+
+/** What a coordinator on a cluster knows of __consumer_offsets (see `hostElectedPartitionsOnly`). */
+export interface OffsetsPartitioning {
+  /** The number of __consumer_offsets partitions (offsets.topic.num.partitions before the topic exists). */
+  partitionCount(): number;
+  /** Whether the metadata names this node leader of the partition (its hosting and loading may still be on the way). */
+  isLeader(partition: number): boolean;
+  /** Whether the cluster has this partition: after a load, the offsets of deleted partitions are removed. */
+  partitionExists?: PartitionExists;
+}
+
+/** A __consumer_offsets partition whose groups this coordinator hosts: being loaded from the log, or loaded. */
+interface HostedPartition {
+  readonly partition: number;
+  /** The partition's leader epoch in which this node was elected. */
+  readonly leaderEpoch: number;
+  loaded: boolean;
+  /** Settles when the load is over (loaded, failed, or given up because leadership moved on). */
+  done: Promise<void>;
+}
+
+/** Without partitioning (one coordinator for every group: the state machine's unit tests), every group is hosted. */
+const EVERY_GROUP: HostedPartition = { partition: -1, leaderEpoch: -1, loaded: true, done: Promise.resolve() };
 
 /** The Kafka error a failed write carries in its `errorCode` (a name, as the storage engine's errors, or a number); null if none. */
 function kafkaErrorOf(err: unknown): number | null {
@@ -85,6 +124,10 @@ export class GroupCoordinatorService {
   private expiryTimer: TimerHandle | undefined;
   private closed = false;
   private readonly limiter: LogLimiter;
+  /** Null: every group is hosted here. */
+  private partitioning: OffsetsPartitioning | null = null;
+  /** The __consumer_offsets partitions this coordinator hosts, by partition. */
+  private readonly hosted = new Map<number, HostedPartition>();
 
   constructor(
     config: CoordinatorConfig,
@@ -111,6 +154,153 @@ export class GroupCoordinatorService {
       `could not write ${what} to __consumer_offsets`,
     );
   }
+
+  // ---- which groups this coordinator hosts --------------------------------------
+
+  /**
+   * From now on this coordinator hosts only the groups of the
+   * __consumer_offsets partitions it is elected for (`onElection`, until
+   * `onResignation`); it starts with none. Without this call it hosts every
+   * group (`load` reads them all).
+   */
+  hostElectedPartitionsOnly(partitioning: OffsetsPartitioning): void {
+    this.partitioning = partitioning;
+    this.scheduleExpiry();
+  }
+
+  /** KIP-848 groups live beside classic groups (one id namespace) and are hosted by the same rule. */
+  attachConsumerGroups(consumerGroups: ConsumerGroupService): void {
+    this.state.consumerGroups = consumerGroups.state;
+    consumerGroups.coordinatorError = (groupId) => this.coordinatorError(groupId);
+  }
+
+  /** The group's __consumer_offsets partition (-1 when every group is hosted here). */
+  partitionFor(groupId: string): number {
+    return this.partitioning ? partitionForGroup(groupId, this.partitioning.partitionCount()) : -1;
+  }
+
+  private hostOf(groupId: string): HostedPartition | undefined {
+    return this.partitioning ? this.hosted.get(this.partitionFor(groupId)) : EVERY_GROUP;
+  }
+
+  /**
+   * NONE when this coordinator serves the group; otherwise the error its
+   * group APIs answer: COORDINATOR_LOAD_IN_PROGRESS while its partition is
+   * being loaded (or this node was just made its leader and the partition
+   * is not hosted yet), NOT_COORDINATOR when this node does not lead it. An
+   * empty group id is left to each API's validation (INVALID_GROUP_ID).
+   */
+  coordinatorError(groupId: string): number {
+    if (groupId === '') return ErrorCode.NONE;
+    const h = this.hostOf(groupId);
+    if (h) return h.loaded ? ErrorCode.NONE : ErrorCode.COORDINATOR_LOAD_IN_PROGRESS;
+    return this.partitioning?.isLeader(this.partitionFor(groupId))
+      ? ErrorCode.COORDINATOR_LOAD_IN_PROGRESS
+      : ErrorCode.NOT_COORDINATOR;
+  }
+
+  /** Whether some hosted partition is still being loaded. */
+  get loading(): boolean {
+    for (const h of this.hosted.values()) if (!h.loaded) return true;
+    return false;
+  }
+
+  /** The partitions hosted here, and whether each is loaded. */
+  hostedPartitions(): { partition: number; leaderEpoch: number; loaded: boolean }[] {
+    return [...this.hosted.values()]
+      .map(({ partition, leaderEpoch, loaded }) => ({ partition, leaderEpoch, loaded }))
+      .sort((a, b) => a.partition - b.partition);
+  }
+
+  /** Settles once the partition's current load is over (at once when it is loaded or not hosted). */
+  whenLoaded(partition: number): Promise<void> {
+    return this.hosted.get(partition)?.done ?? Promise.resolve();
+  }
+
+  /**
+   * This node became leader of `partition` in `leaderEpoch`: its groups and
+   * committed offsets are loaded from the partition's log (Kafka's
+   * loading); its groups answer COORDINATOR_LOAD_IN_PROGRESS until then.
+   * The same epoch again (an ISR change) changes nothing; a newer one
+   * reloads, since another leader may have written meanwhile. Never
+   * rejects: a failed load is logged and the partition is not hosted.
+   */
+  onElection(partition: number, leaderEpoch: number): Promise<void> {
+    if (!this.partitioning || this.closed) return Promise.resolve();
+    const cur = this.hosted.get(partition);
+    if (cur && cur.leaderEpoch >= leaderEpoch) return cur.done;
+    if (cur) this.unloadGroups(partition);
+    const h: HostedPartition = { partition, leaderEpoch, loaded: false, done: Promise.resolve() };
+    this.hosted.set(partition, h);
+    h.done = this.loadPartition(h, this.partitioning);
+    return h.done;
+  }
+
+  private async loadPartition(h: HostedPartition, p: OffsetsPartitioning): Promise<void> {
+    const { partition, leaderEpoch } = h;
+    const started = this.now();
+    let records: Awaited<ReturnType<GroupStore['load']>>;
+    try {
+      records = await this.store.load(partition);
+    } catch (err) {
+      if (this.hosted.get(partition) !== h) return; // no longer led here: the read was cut short by it
+      this.hosted.delete(partition);
+      this.logger?.warn(
+        { err, partition, leaderEpoch },
+        `could not load the groups of __consumer_offsets-${partition}: not coordinating them until it is led here again`,
+      );
+      return;
+    }
+    // resigned, elected again, or closed while the log was read
+    if (this.hosted.get(partition) !== h || this.closed) return;
+    const now = this.now();
+    const count = p.partitionCount();
+    let groups = 0;
+    let offsets = 0;
+    for (const r of records) {
+      if (partitionForGroup(r.groupId, count) !== partition) continue;
+      if ('snapshot' in r) {
+        this.state.applyGroup(r.groupId, r.snapshot, now);
+        groups++;
+      } else {
+        this.state.applyOffset(r);
+        offsets++;
+      }
+    }
+    h.loaded = true;
+    this.schedule();
+    if (groups + offsets > 0)
+      this.logger?.info?.(
+        { partition, leaderEpoch, groupRecords: groups, offsetRecords: offsets, ms: now - started },
+        `loaded the groups of __consumer_offsets-${partition}`,
+      );
+    if (p.partitionExists) {
+      await this.removeOffsetsOfDeletedPartitions(p.partitionExists).catch((err) =>
+        this.writeFailed('the removal of offsets of deleted topics', err, writeError(err, 'offsets')),
+      );
+    }
+  }
+
+  /**
+   * This node no longer leads `partition` (another broker does, or nobody):
+   * its groups and committed offsets are dropped here (Kafka's unloading)
+   * and their requests answer NOT_COORDINATOR; JoinGroup and SyncGroup
+   * requests waiting in a rebalance are answered so at once.
+   */
+  onResignation(partition: number): void {
+    if (!this.partitioning || !this.hosted.delete(partition)) return;
+    this.unloadGroups(partition);
+    this.logger?.info?.({ partition }, `unloaded the groups of __consumer_offsets-${partition}`);
+  }
+
+  private unloadGroups(partition: number): void {
+    const count = this.partitioning!.partitionCount();
+    const belongs = (groupId: string) => partitionForGroup(groupId, count) === partition;
+    this.run(this.state.unload(belongs, this.now()));
+    this.state.consumerGroups?.unload(belongs);
+  }
+
+  // ---- requests ------------------------------------------------------------------
 
   async load(): Promise<void> {
     const now = this.now();
@@ -177,6 +367,19 @@ export class GroupCoordinatorService {
   }
 
   join(a: JoinArgs): Promise<JoinResult> {
+    const refused = this.coordinatorError(a.groupId);
+    if (refused !== ErrorCode.NONE) {
+      return Promise.resolve({
+        errorCode: refused,
+        generationId: -1,
+        protocolType: null,
+        protocolName: null,
+        leader: '',
+        skipAssignment: false,
+        memberId: a.memberId,
+        members: [],
+      });
+    }
     const token = this.nextToken++;
     const p = new Promise<JoinResult>((resolve) => this.joinWaiters.set(token, resolve));
     this.run(this.state.join(a, token, this.now()));
@@ -184,6 +387,14 @@ export class GroupCoordinatorService {
   }
 
   sync(a: SyncArgs): Promise<SyncResult> {
+    const refused = this.coordinatorError(a.groupId);
+    if (refused !== ErrorCode.NONE)
+      return Promise.resolve({
+        errorCode: refused,
+        protocolType: null,
+        protocolName: null,
+        assignment: Buffer.alloc(0),
+      });
     const token = this.nextToken++;
     const p = new Promise<SyncResult>((resolve) => this.syncWaiters.set(token, resolve));
     this.run(this.state.sync(a, token, this.now()));
@@ -191,12 +402,17 @@ export class GroupCoordinatorService {
   }
 
   heartbeat(groupId: string, memberId: string, groupInstanceId: string | null, generationId: number): number {
+    const refused = this.coordinatorError(groupId);
+    if (refused !== ErrorCode.NONE) return refused;
     const code = this.state.heartbeat(groupId, memberId, groupInstanceId, generationId, this.now());
     this.schedule();
     return code;
   }
 
+  /** LeaveGroup; when this node does not coordinate the group, the error comes without per-member results. */
   leave(groupId: string, members: { memberId: string; groupInstanceId: string | null }[]) {
+    const refused = this.coordinatorError(groupId);
+    if (refused !== ErrorCode.NONE) return { groupError: refused, results: [] as number[] };
     const r = this.state.leave(groupId, members, this.now());
     this.run(r.actions);
     return { groupError: r.groupError, results: r.results };
@@ -207,6 +423,9 @@ export class GroupCoordinatorService {
     a: OffsetCommitArgs,
     partitionExists?: PartitionExists,
   ): Promise<{ errorCode: number; perPartition: number[] }> {
+    const refused = this.coordinatorError(a.groupId);
+    if (refused !== ErrorCode.NONE) return { errorCode: refused, perPartition: a.offsets.map(() => refused) };
+    const host = this.hostOf(a.groupId);
     const r = this.state.commitOffsets(a, this.now(), partitionExists);
     this.schedule();
     if (r.records.length > 0) {
@@ -217,6 +436,8 @@ export class GroupCoordinatorService {
         this.writeFailed('committed offsets', err, code);
         return { errorCode: code, perPartition: r.perPartition.map((c) => (c === ErrorCode.NONE ? code : c)) };
       }
+      // Written, but the group moved to another coordinator meanwhile: that one reads the offsets from the log.
+      if (this.hostOf(a.groupId) !== host) return { errorCode: r.errorCode, perPartition: r.perPartition };
       for (const rec of r.records) this.state.applyOffset(rec);
       // A topic deleted while the commit was being written: its offsets go too.
       if (partitionExists && r.records.some((rec) => !partitionExists(rec.topic, rec.partition))) {
@@ -227,6 +448,9 @@ export class GroupCoordinatorService {
   }
 
   async deleteGroup(groupId: string): Promise<number> {
+    const refused = this.coordinatorError(groupId);
+    if (refused !== ErrorCode.NONE) return refused;
+    const host = this.hostOf(groupId);
     const g = this.state.groups.get(groupId);
     const before = g && { state: g.state, at: g.currentStateTimestamp };
     const r = this.state.deleteGroup(groupId, this.now());
@@ -234,8 +458,8 @@ export class GroupCoordinatorService {
       try {
         await this.store.write([...r.records, { groupId, snapshot: null }]);
       } catch (err) {
-        // The deletion did not happen: the (empty) classic group is put back.
-        if (g && before && !this.state.groups.has(groupId)) {
+        // The deletion did not happen: the (empty) classic group is put back, if it is still hosted here.
+        if (g && before && !this.state.groups.has(groupId) && this.hostOf(groupId) === host) {
           g.state = before.state;
           g.currentStateTimestamp = before.at;
           this.state.groups.set(groupId, g);
@@ -251,6 +475,8 @@ export class GroupCoordinatorService {
   }
 
   async deleteOffsets(groupId: string, parts: { topic: string; partition: number }[]) {
+    const refused = this.coordinatorError(groupId);
+    if (refused !== ErrorCode.NONE) return { errorCode: refused, perPartition: [] as number[], records: [] };
     const g = this.state.groups.get(groupId);
     const subscribed = new Set<string>();
     // The coordinator cannot read subscriptions (opaque bytes); topics with an

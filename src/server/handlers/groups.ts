@@ -3,13 +3,18 @@
  * SyncGroup, Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch,
  * DescribeGroups, ListGroups, DeleteGroups, OffsetDelete. The decisions are
  * the group coordinator's (src/coordinator/group); this file maps wire
- * versions to and from it. This single node coordinates every group.
+ * versions to and from it. A group's coordinator is the broker that leads
+ * its __consumer_offsets partition (FindCoordinator answers it); this
+ * node's coordinator answers NOT_COORDINATOR for the groups of partitions
+ * it does not lead, COORDINATOR_LOAD_IN_PROGRESS while it loads them.
  */
 import { ErrorCode } from '../../protocol/error-codes.ts';
 import type { GroupCoordinatorService } from '../../coordinator/group/service.ts';
 import type { PartitionExists } from '../../coordinator/group/group-coordinator.ts';
-import type { MetadataImage } from '../../metadata/image.ts';
+import { partitionForGroup } from '../../coordinator/group/offsets-records.ts';
+import type { BrokerState, MetadataImage, TopicState } from '../../metadata/image.ts';
 import type { Broker } from '../broker.ts';
+import { ensureOffsetsTopic, OFFSETS_TOPIC } from '../group-store.ts';
 import type { Handler } from '../dispatcher.ts';
 import type {
   DeleteGroupsRequest,
@@ -39,29 +44,89 @@ import type {
 const GROUP_KEY = 0;
 const TXN_KEY = 1;
 
+/**
+ * Whether clients may be sent to this broker: not fenced (KIP-631). Takes
+ * the image's registration; a registration without the flag is unfenced.
+ */
+export function isServingBroker(reg: BrokerState): boolean {
+  return (reg as { fenced?: boolean }).fenced !== true;
+}
+
+/** Where a group's coordinator is, or why none is available. */
+export type CoordinatorAnswer =
+  | { errorCode: typeof ErrorCode.NONE; nodeId: number; host: string; port: number }
+  | { errorCode: number; errorMessage: string };
+
+/**
+ * The coordinator of `groupId`: the leader of its __consumer_offsets
+ * partition (`offsetsTopic`), at the address it registered for the
+ * listener this node serves clients on (this node: its advertised
+ * address). COORDINATOR_NOT_AVAILABLE when the partition has no leader,
+ * or the leader is fenced or has no registered address.
+ */
+export function groupCoordinator(b: Broker, offsetsTopic: TopicState, groupId: string): CoordinatorAnswer {
+  const p = partitionForGroup(groupId, offsetsTopic.partitions.length);
+  const leader = offsetsTopic.partitions[p]?.leader ?? -1;
+  const unavailable = (why: string) => ({
+    errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE,
+    errorMessage: `The coordinator is not available: ${why}`,
+  });
+  if (leader < 0) return unavailable(`${OFFSETS_TOPIC}-${p} has no leader`);
+  const reg = b.image.brokers.get(leader);
+  if (reg && !isServingBroker(reg))
+    return unavailable(`broker ${leader}, the leader of ${OFFSETS_TOPIC}-${p}, is fenced`);
+  if (leader === b.nodeId) return { errorCode: ErrorCode.NONE, nodeId: leader, ...b.advertised };
+  const name = b.config.listeners[0]?.name;
+  const l = reg?.listeners.find((x) => x.name === name) ?? reg?.listeners[0];
+  if (!l) return unavailable(`broker ${leader}, the leader of ${OFFSETS_TOPIC}-${p}, has no registered address`);
+  return { errorCode: ErrorCode.NONE, nodeId: leader, host: l.host, port: l.port };
+}
+
+/** __consumer_offsets, created first if it does not exist (as the first write would), or why it is not there. */
+async function offsetsTopicOf(b: Broker): Promise<TopicState | string> {
+  const t = b.image.topicsByName.get(OFFSETS_TOPIC);
+  if (t) return t;
+  try {
+    return await ensureOffsetsTopic(b);
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
+/**
+ * FindCoordinator for groups answers the leader of the group's
+ * __consumer_offsets partition. When the topic does not exist yet it is
+ * created first and the answer waits for it (Kafka answers
+ * COORDINATOR_NOT_AVAILABLE meanwhile and the client retries after a
+ * backoff); a creation that fails answers COORDINATOR_NOT_AVAILABLE.
+ */
 export function findCoordinatorHandler(b: Broker): Handler<FindCoordinatorRequest, FindCoordinatorResponseInput> {
-  return (req, ctx) => {
+  return async (req, ctx) => {
     const v = ctx.apiVersion;
     const keyType = req.keyType ?? GROUP_KEY;
     const keys: string[] = v >= 4 ? req.coordinatorKeys : [req.key];
+    const topic = keyType === GROUP_KEY && keys.length > 0 ? await offsetsTopicOf(b) : null;
     const answer = (key: string) => {
-      const ok = keyType === GROUP_KEY;
-      return {
-        key,
-        nodeId: ok ? b.nodeId : -1,
-        host: ok ? b.advertised.host : '',
-        port: ok ? b.advertised.port : -1,
-        errorCode: ok
-          ? ErrorCode.NONE
-          : keyType === TXN_KEY
-            ? ErrorCode.COORDINATOR_NOT_AVAILABLE
-            : ErrorCode.INVALID_REQUEST,
-        errorMessage: ok
-          ? null
-          : keyType === TXN_KEY
-            ? 'Transactions are not supported yet'
-            : `Unknown key type ${keyType}`,
-      };
+      if (keyType !== GROUP_KEY) {
+        return {
+          key,
+          nodeId: -1,
+          host: '',
+          port: -1,
+          errorCode: keyType === TXN_KEY ? ErrorCode.COORDINATOR_NOT_AVAILABLE : ErrorCode.INVALID_REQUEST,
+          errorMessage: keyType === TXN_KEY ? 'Transactions are not supported yet' : `Unknown key type ${keyType}`,
+        };
+      }
+      const c: CoordinatorAnswer =
+        topic !== null && typeof topic !== 'string'
+          ? groupCoordinator(b, topic, key)
+          : {
+              errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE,
+              errorMessage: `The coordinator is not available: ${topic ?? `${OFFSETS_TOPIC} does not exist`}`,
+            };
+      if ('nodeId' in c)
+        return { key, nodeId: c.nodeId, host: c.host, port: c.port, errorCode: c.errorCode, errorMessage: null };
+      return { key, nodeId: -1, host: '', port: -1, errorCode: c.errorCode, errorMessage: c.errorMessage };
     };
     if (v >= 4) return { throttleTimeMs: 0, coordinators: keys.map(answer) };
     const a = answer(keys[0]);
@@ -150,14 +215,18 @@ export function leaveGroupHandler(
         ? req.members.map((m) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId ?? null }))
         : [{ memberId: req.memberId, groupInstanceId: null }];
     const r = groups.leave(req.groupId, members);
+    // not this node's group: the error comes without per-member results
+    const perMember = r.results.length === members.length;
     return {
       throttleTimeMs: 0,
-      errorCode: v >= 3 ? r.groupError : r.results[0],
-      members: members.map((m, i) => ({
-        memberId: m.memberId,
-        groupInstanceId: m.groupInstanceId,
-        errorCode: r.results[i],
-      })),
+      errorCode: v >= 3 || !perMember ? r.groupError : r.results[0],
+      members: perMember
+        ? members.map((m, i) => ({
+            memberId: m.memberId,
+            groupInstanceId: m.groupInstanceId,
+            errorCode: r.results[i],
+          }))
+        : [],
     };
   };
 }
@@ -236,12 +305,33 @@ export function offsetFetchHandler(
     if (v >= 8) {
       return {
         throttleTimeMs: 0,
-        groups: req.groups.map((g) => ({
-          groupId: g.groupId,
-          topics: fetchOne(g.groupId, g.topics),
-          errorCode: ErrorCode.NONE,
-        })),
+        groups: req.groups.map((g) => {
+          const refused = groups.coordinatorError(g.groupId);
+          return {
+            groupId: g.groupId,
+            topics: refused === ErrorCode.NONE ? fetchOne(g.groupId, g.topics) : [],
+            errorCode: refused,
+          };
+        }),
       };
+    }
+    const refused = groups.coordinatorError(req.groupId);
+    if (refused !== ErrorCode.NONE) {
+      // v0-v1 carry no group-level error: each requested partition gets it, as in Kafka
+      const topics =
+        v >= 2
+          ? []
+          : (req.topics ?? []).map((t) => ({
+              name: t.name,
+              partitions: t.partitionIndexes.map((p) => ({
+                partitionIndex: p,
+                committedOffset: -1,
+                committedLeaderEpoch: -1,
+                metadata: '',
+                errorCode: refused,
+              })),
+            }));
+      return { throttleTimeMs: 0, topics, errorCode: refused };
     }
     return { throttleTimeMs: 0, topics: fetchOne(req.groupId, req.topics), errorCode: ErrorCode.NONE };
   };
@@ -253,6 +343,18 @@ export function describeGroupsHandler(
   return (req, ctx) => ({
     throttleTimeMs: 0,
     groups: req.groups.map((groupId: string) => {
+      const refused = groups.coordinatorError(groupId);
+      if (refused !== ErrorCode.NONE) {
+        return {
+          errorCode: refused,
+          groupId,
+          groupState: '',
+          protocolType: '',
+          protocolData: '',
+          members: [],
+          authorizedOperations: -2147483648,
+        };
+      }
       const g = groups.state.groups.get(groupId);
       if (groups.state.consumerGroups?.hasGroup(groupId)) {
         return {
@@ -307,6 +409,8 @@ export function listGroupsHandler(
   groups: GroupCoordinatorService,
 ): Handler<ListGroupsRequest, ListGroupsResponseInput> {
   return (req) => {
+    // the groups of partitions still loading cannot be listed yet (the client retries)
+    if (groups.loading) return { throttleTimeMs: 0, errorCode: ErrorCode.COORDINATOR_LOAD_IN_PROGRESS, groups: [] };
     const filter: string[] = req.statesFilter ?? [];
     const types: string[] = req.typesFilter ?? [];
     const out = [];

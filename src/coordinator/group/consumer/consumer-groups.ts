@@ -96,8 +96,8 @@ export class ConsumerGroups {
     return req.memberEpoch === 0 ? this.join(req, now) : this.beat(req, now);
   }
 
-  /** Request checks of KIP-848 that need no group state. */
-  private validate(req: HeartbeatRequest): HeartbeatResponse | null {
+  /** Request checks of KIP-848 that need no group state: the error response, or null for a valid request. */
+  validate(req: HeartbeatRequest): HeartbeatResponse | null {
     const bad = (msg: string) => errorResponse(ErrorCode.INVALID_REQUEST, msg);
     const version = req.apiVersion ?? 1;
     const instanceId = req.instanceId ?? null;
@@ -457,6 +457,15 @@ export class ConsumerGroups {
   /** Topic names the group consumes (OffsetDelete refuses those while the group has members). */
   subscribedTopicNames(groupId: string): Set<string> {
     return new Set(this.groups.get(groupId)?.subscribedTopics.keys() ?? []);
+  }
+
+  /** Drops the groups for which `belongs` holds: their coordinator is now on another broker (Kafka's unloading). */
+  unload(belongs: (groupId: string) => boolean): void {
+    for (const [groupId, g] of this.groups) {
+      if (!belongs(groupId)) continue;
+      g.dead = true;
+      this.groups.delete(groupId);
+    }
   }
 
   /** DeleteGroups: only an empty group can go. */
