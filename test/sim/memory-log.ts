@@ -66,6 +66,8 @@ export interface MemoryLogOptions {
   snapshotBytes?: number;
   /** Called when a follower append does not continue the log's prefix (a log matching violation). */
   onPrefixMismatch?: (message: string) => void;
+  /** Called for every batch appended (as leader or follower). */
+  onAppend?: (batch: SimBatch) => void;
 }
 
 export class MemoryLog implements RaftLog<SimChunk> {
@@ -170,6 +172,7 @@ export class MemoryLog implements RaftLog<SimChunk> {
         );
       }
       this.live.push(b);
+      this.options.onAppend?.(b);
     }
     this.durableEndCache = -1;
   }
@@ -224,6 +227,18 @@ export class MemoryLog implements RaftLog<SimChunk> {
   batchAt(baseOffset: number): SimBatch | null {
     const i = this.indexHolding(baseOffset);
     return i >= 0 && this.live[i]!.baseOffset === baseOffset ? this.live[i]! : null;
+  }
+
+  /** Index in `batches` of the first batch ending at or after `offset` (`batches.length` when none). */
+  firstIndexFrom(offset: number): number {
+    let lo = 0;
+    let hi = this.live.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.live[mid]!.lastOffset < offset) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
   }
 
   /** The batches in the log, oldest first (do not modify). */
@@ -291,6 +306,7 @@ export class MemoryLog implements RaftLog<SimChunk> {
     };
     this.live.push(batch);
     this.durableEndCache = -1;
+    this.options.onAppend?.(batch);
     return { baseOffset: batch.baseOffset, lastOffset: batch.lastOffset, epoch };
   }
 
