@@ -167,6 +167,8 @@ export class RaftCore<R> implements RaftCoreApi<R> {
 
   private flushInFlight = false;
   private leader: LeaderState | null = null;
+  /** False until the first event. */
+  private started = false;
 
   constructor(config: RaftConfig, log: RaftLog<R>, store: QuorumStateStore, now: number) {
     invariant(config.voters.length > 0, 'raft: the voter set is empty');
@@ -263,6 +265,8 @@ export class RaftCore<R> implements RaftCoreApi<R> {
   }
 
   nextDeadline(): number {
+    // the first event starts everything (a follower's or observer's first fetch, a lone voter's election)
+    if (!this.started) return this.now;
     let t = Number.POSITIVE_INFINITY;
     switch (this._role) {
       case 'unattached':
@@ -326,6 +330,7 @@ export class RaftCore<R> implements RaftCoreApi<R> {
 
   private begin(now: number): void {
     invariant(this.out.length === 0, 'raft: re-entrant call into the core');
+    this.started = true;
     this.now = Math.max(this.now, now);
   }
 

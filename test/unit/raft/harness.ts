@@ -16,6 +16,8 @@ export interface Message {
   response?: RaftResponse<SimChunk>;
   /** For a response: the request it answers. */
   answers?: RaftRequest;
+  /** The transport telling `to` that its request `failed` will get no answer. */
+  failed?: RaftRequest;
 }
 
 export interface HarnessNode {
@@ -47,6 +49,8 @@ export class Harness {
   queue: Message[] = [];
   private requestSeq = 0;
   private readonly pending = new Map<string, RaftRequest>();
+  /** Every message handed to `deliver`, in order. */
+  readonly delivered: Message[] = [];
   /** Messages between these (from>to keys) are dropped. */
   readonly cut = new Set<string>();
 
@@ -158,8 +162,18 @@ export class Harness {
   }
 
   deliver(m: Message): void {
+    this.delivered.push(m);
     const to = this.nodes.get(m.to);
+    if (m.failed) {
+      if (to?.up) this.apply(to, to.core.handle({ type: 'sendFailed', now: this.now, to: m.from, request: m.failed }));
+      return;
+    }
     if (!to?.up || this.cut.has(`${m.from}>${m.to}`)) {
+      // lost: the requester's transport reports the failure (as a timeout or a refused connection would)
+      const failed = m.request ?? m.answers;
+      const requester = m.request ? m.from : m.to;
+      const peer = m.request ? m.to : m.from;
+      if (failed) this.queue.push({ from: peer, to: requester, failed });
       return;
     }
     if (m.request) {
@@ -215,3 +229,19 @@ export class Harness {
 }
 
 export const encode = (s: string): Uint8Array => new TextEncoder().encode(s);
+
+/** A memory log holding one single-record batch per `[epoch, record]`, all fsynced. */
+export function logWith(entries: [number, string][], snapshotBytes = 300): MemoryLog {
+  const log = new MemoryLog({ snapshotBytes });
+  for (const [epoch, record] of entries) log.appendAsLeader([encode(record)], epoch);
+  log.completeFlush(log.beginFlush());
+  return log;
+}
+
+/** A quorum-state store already holding `epoch` (no vote, no leader). */
+export function storeAt(epoch: number): MemoryStore {
+  const s = new MemoryStore();
+  s.write({ epoch, votedId: -1, leaderId: -1 });
+  s.writes = 0;
+  return s;
+}
