@@ -6,7 +6,8 @@
  * - unattached: a voter that knows no leader in its epoch (it may have voted);
  *   after a randomized election timeout it becomes prospective.
  * - prospective (KIP-996): asks the other voters for a pre-vote
- *   (`Vote{preVote: true}`, epoch not bumped, nothing persisted); a majority
+ *   (`Vote{preVote: true}` carrying its current epoch, not bumped, nothing
+ *   persisted); a majority
  *   of grants starts a real candidacy, anything else returns to follower (if
  *   a leader is known) or unattached after a backoff.
  * - candidate: bumps the epoch, votes for itself (persisted) and asks for
@@ -67,8 +68,9 @@ const INCONSISTENT_VOTER_SET = ErrorCode.INCONSISTENT_VOTER_SET;
 const INCONSISTENT_CLUSTER_ID = ErrorCode.INCONSISTENT_CLUSTER_ID;
 const SNAPSHOT_NOT_FOUND = ErrorCode.SNAPSHOT_NOT_FOUND;
 const POSITION_OUT_OF_RANGE = ErrorCode.POSITION_OUT_OF_RANGE;
+const INVALID_REQUEST = ErrorCode.INVALID_REQUEST;
 /** A Fetch or FetchSnapshot that names this node as the fetching replica. */
-const INVALID_REPLICA = ErrorCode.INVALID_REQUEST;
+const INVALID_REPLICA = INVALID_REQUEST;
 
 /** Kafka's check-quorum timeout is this multiple of the fetch timeout. */
 const CHECK_QUORUM_FACTOR = 1.5;
@@ -487,7 +489,7 @@ export class RaftCore<R> implements RaftCoreApi<R> {
     const request: VoteRequest = {
       kind: 'Vote',
       clusterId: this._clusterId,
-      candidateEpoch: this._epoch + 1,
+      candidateEpoch: this._epoch,
       candidateId: this.nodeId,
       lastOffsetEpoch: this.log.lastEpoch(),
       lastOffset: this.log.endOffset,
@@ -746,10 +748,22 @@ export class RaftCore<R> implements RaftCoreApi<R> {
       this.respond(from, requestId, this.errorResponse(request, INCONSISTENT_VOTER_SET));
       return;
     }
+    // a candidate's log cannot hold entries of its (new) epoch; a prospective's of a later one
+    const illegal = request.preVote
+      ? request.lastOffsetEpoch > request.candidateEpoch
+      : request.lastOffsetEpoch >= request.candidateEpoch;
+    if (illegal || request.lastOffsetEpoch < 0 || request.lastOffset < 0) {
+      this.respond(from, requestId, this.errorResponse(request, INVALID_REQUEST));
+      return;
+    }
     if (request.candidateEpoch < this._epoch) {
       this.respond(from, requestId, this.errorResponse(request, FENCED_LEADER_EPOCH));
       return;
     }
+    // A newer epoch, even in a pre-vote (whose epoch is the prospective's current one, not bumped): a
+    // node that really is at a later epoch must pull the others up to it, or it could never rejoin.
+    // A node partitioned away does not bump its epoch (its pre-votes fail), so it disrupts nothing.
+    if (request.candidateEpoch > this._epoch) this.becomeUnattached(request.candidateEpoch);
     const logOk =
       this.unsafe.grantVoteWithoutLogCheck || this.compareLog(request.lastOffsetEpoch, request.lastOffset) >= 0;
     let granted = false;
@@ -762,7 +776,6 @@ export class RaftCore<R> implements RaftCoreApi<R> {
           this.now - this.leaderContactAt < this.config.fetchTimeoutMs);
       granted = logOk && !leaderLive;
     } else {
-      if (request.candidateEpoch > this._epoch) this.becomeUnattached(request.candidateEpoch);
       const free =
         this.votedId === -1 ||
         this.votedId === request.candidateId ||
@@ -1033,7 +1046,7 @@ export class RaftCore<R> implements RaftCoreApi<R> {
     if (this.learnFromResponse(from, response.errorCode, response.leaderId, response.leaderEpoch)) return;
     if (response.preVote) {
       if (this._role !== 'prospective') return;
-      if (request !== undefined && request.candidateEpoch !== this._epoch + 1) return;
+      if (request !== undefined && request.candidateEpoch !== this._epoch) return;
     } else {
       if (this._role !== 'candidate' || response.leaderEpoch !== this._epoch) return;
       if (request !== undefined && request.candidateEpoch !== this._epoch) return;

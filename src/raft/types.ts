@@ -141,6 +141,7 @@ export interface RaftUnsafe {
 export interface VoteRequest {
   kind: 'Vote';
   clusterId: string | null;
+  /** The candidate's epoch; for a pre-vote its current epoch, not yet bumped (as Kafka 4.x sends it). */
   candidateEpoch: number;
   candidateId: NodeId;
   lastOffsetEpoch: number;

@@ -149,9 +149,9 @@ describe('raft core: votes', () => {
     assert.deepEqual(written, { epoch: 3, votedId: 3, leaderId: -1 });
     // the same candidate again (a retry): granted; another one in the same epoch: refused
     assert.equal(ask(vote(3, 3, 2, 2)).voteGranted, true);
-    assert.equal(ask(vote(4, 3, 9, 100)).voteGranted, false);
+    assert.equal(ask(vote(4, 3, 2, 100)).voteGranted, false);
     // a stale epoch: refused with FENCED_LEADER_EPOCH
-    const stale = ask(vote(4, 2, 9, 100));
+    const stale = ask(vote(4, 2, 1, 100));
     assert.equal(stale.voteGranted, false);
     assert.equal(stale.errorCode, 74);
     assert.equal(stale.leaderEpoch, 3);
@@ -224,7 +224,7 @@ describe('raft core: pre-vote (KIP-996)', () => {
     const h = threeWithLeader();
     const n2 = h.node(2);
     const ask = (now: number): VoteResponse => {
-      const request = vote(3, n2.core.epoch + 1, 99, 999, true);
+      const request = vote(3, n2.core.epoch, n2.core.epoch, 999, true);
       const out = n2.core.handle({ type: 'request', now, from: 3, requestId: 77, request });
       return responses(out)[0] as VoteResponse;
     };
@@ -236,6 +236,38 @@ describe('raft core: pre-vote (KIP-996)', () => {
     assert.equal(n2.core.role, 'follower');
     assert.equal(n2.core.epoch, 1, 'granting a pre-vote changes no epoch');
     assert.equal(n2.store.state!.epoch, 1);
+  });
+});
+
+describe('raft core: epochs', () => {
+  it('a voter left at a later epoch (a lost candidacy) pulls the quorum up to it and rejoins', () => {
+    const h = new Harness([1, 2, 3]);
+    h.add(1, { random: () => 0 });
+    h.add(2, { random: () => 0.9 });
+    const stuck = new MemoryStore();
+    stuck.write({ epoch: 5, votedId: 3, leaderId: -1 });
+    h.runUntil(10_000, () => h.leaders().length === 1 && h.node(2).core.leaderId === 1);
+    h.propose(1, 'before');
+    h.runUntil(h.now + 2000, () => h.node(1).core.highWatermark === h.node(1).log.endOffset);
+    // its log is behind, so it can never win; its pre-votes still carry epoch 5
+    const n3 = h.add(3, { random: () => 0.5, store: stuck });
+    h.runUntil(h.now + 20_000, () => n3.core.role === 'follower' && n3.core.highWatermark === h.node(1).log.endOffset);
+    const leader = h.leaders()[0]!;
+    assert.ok(leader.core.epoch > 5, `a leader of epoch ${leader.core.epoch}`);
+    assert.notEqual(leader.id, 3);
+    assert.equal(n3.core.leaderId, leader.id);
+    assert.deepEqual(h.records(3), ['before']);
+  });
+
+  it('refuses a vote request whose last epoch is impossible for its epoch (INVALID_REQUEST)', () => {
+    const core = new RaftCore(config(1, [1, 2, 3]), new MemoryLog(), new MemoryStore(), 0);
+    const answer = (request: VoteRequest) =>
+      responses(core.handle({ type: 'request', now: 1, from: 2, requestId: 1, request }))[0] as VoteResponse;
+    assert.equal(answer(vote(2, 3, 3, 10)).errorCode, 42, 'a candidate with entries of the epoch it stands in');
+    assert.equal(answer(vote(2, 3, 4, 10, true)).errorCode, 42, 'a prospective with entries of a later epoch');
+    assert.equal(answer(vote(2, 3, 2, -1)).errorCode, 42);
+    assert.equal(core.epoch, 0, 'an invalid request changes nothing');
+    assert.equal(answer(vote(2, 3, 3, 10, true)).voteGranted, true, 'a pre-vote may carry its own epoch');
   });
 });
 
