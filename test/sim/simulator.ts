@@ -374,11 +374,13 @@ class Simulation {
       const other = this.leaderOf.get(core.epoch);
       if (other !== undefined && other !== n.id) this.fail(`two leaders in epoch ${core.epoch}: ${other} and ${n.id}`);
       this.leaderOf.set(core.epoch, n.id);
-      if (core.epoch > this.newestLeaderEpoch) this.newestLeaderEpoch = core.epoch;
       if (!n.wasLeader) {
         this.log(`t=${this.now} ${n.id} LEADER epoch ${core.epoch} ${core.describe()}`);
-        this.checkCompleteness(n);
+        // Raft's leader completeness is about entries of earlier epochs: a leader of an older epoch
+        // elected late (its votes delayed) need not hold what a newer epoch has committed since
+        if (core.epoch >= this.newestLeaderEpoch) this.checkCompleteness(n);
       }
+      if (core.epoch > this.newestLeaderEpoch) this.newestLeaderEpoch = core.epoch;
     }
     n.wasLeader = core.role === 'leader';
     if (core.highWatermark < n.hw)
