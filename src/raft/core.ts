@@ -7,9 +7,10 @@
  *   after a randomized election timeout it becomes prospective.
  * - prospective (KIP-996): asks the other voters for a pre-vote
  *   (`Vote{preVote: true}` carrying its current epoch, not bumped, nothing
- *   persisted); a majority
- *   of grants starts a real candidacy, anything else returns to follower (if
- *   a leader is known) or unattached after a backoff.
+ *   persisted); a majority of grants starts a real candidacy, anything else
+ *   returns to follower (if a leader is known) or unattached after a backoff.
+ *   A voter refuses a pre-vote while it hears from a live leader, so a node
+ *   that was partitioned away cannot disrupt the quorum when it returns.
  * - candidate: bumps the epoch, votes for itself (persisted) and asks for
  *   votes; a majority makes it leader.
  * - leader: appends a LeaderChange entry, sends BeginQuorumEpoch, answers the
@@ -26,6 +27,13 @@
  *   the leader by fetching from any voter), never votes nor stands.
  * - resigned: a leader that stepped down in its epoch (or restarted as its
  *   leader); stands again after an election timeout.
+ *
+ * What the core expects of its transport: every `send` is answered exactly
+ * once, by a `response` or a `sendFailed` (a request timeout included); at
+ * most one Fetch or FetchSnapshot is outstanding per destination, so the
+ * answer is matched to it. Passing the answered request on the `response`
+ * event makes a duplicated or overtaken response harmless even to a
+ * transport that breaks that rule (the simulator delivers such responses).
  *
  * Invariants asserted (InvariantViolation, never caught to carry on): the
  * epoch never decreases, one vote per epoch, one leader per epoch, the high
