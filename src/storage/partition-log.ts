@@ -108,6 +108,8 @@ export class PartitionLog {
   private waiters: FlushWaiter[] = [];
   private flushing: Promise<void> | null = null;
   private dirDirty = false;
+  /** Truncations so far: a flush that overlapped one proves nothing about what was appended after it. */
+  private truncations = 0;
   private lastFlushMs: number;
   private closed = false;
   /** fsyncs issued (log and index files), for tests and metrics. */
@@ -528,6 +530,7 @@ export class PartitionLog {
 
   private async flushTo(target: number): Promise<void> {
     const rp = this._recoveryPoint;
+    const truncations = this.truncations;
     const segs = this.segments.filter((s) => s.dirty || (s.nextOffset > rp && s.baseOffset < target));
     const active = this.active;
     const dirDirty = this.dirDirty;
@@ -541,7 +544,10 @@ export class PartitionLog {
         throw this.dirHealth.fsyncFailed(err, `fsync of directory ${this.dir}`);
       }
     }
-    this._recoveryPoint = Math.max(this._recoveryPoint, Math.min(target, this.logEndOffset));
+    // A truncation during the fsync (it lowered the recovery point) may have been followed by appends
+    // below `target` that this fsync did not cover: the next pass flushes them.
+    if (truncations === this.truncations)
+      this._recoveryPoint = Math.max(this._recoveryPoint, Math.min(target, this.logEndOffset));
     this.lastFlushMs = this.now();
   }
 
@@ -755,9 +761,57 @@ export class PartitionLog {
         `truncation to ${offset} left log end offset ${this.logEndOffset} below the high watermark ${this._highWatermark}`,
     );
     this._recoveryPoint = Math.min(this._recoveryPoint, this.logEndOffset);
+    this.truncations++;
     if (this.epochs.truncateFromEnd(this.logEndOffset))
       this.auxWrite(() => this.epochs.save(), 'leader-epoch checkpoint');
     this.rebuildProducerState();
+    this.checkOffsets();
+  }
+
+  /**
+   * A replica that starts over from a snapshot (Kafka's truncateFullyAndStartAt):
+   * every segment goes and the log is empty at `offset` (log start = high
+   * watermark = log end), leader epochs and producer state forgotten. The
+   * directory is fsynced before this returns; a failure marks the log dir
+   * and throws KafkaStorageError.
+   */
+  truncateFullyAndStartAt(offset: number): void {
+    invariant(!this.closed, 'truncation of a closed log');
+    invariant(
+      offset >= this._highWatermark,
+      () => `restart at ${offset} below the high watermark ${this._highWatermark}`,
+    );
+    if (this.dirHealth.state === 'failed') throw this.dirHealth.refusal();
+    let keep = this.segments.find((s) => s.baseOffset === offset);
+    try {
+      if (keep) keep.truncateTo(offset);
+      else keep = LogSegment.create(this.dir, offset, this.settings, this.now());
+    } catch (err) {
+      throw this.dirHealth.writeFailed(err, `truncation of ${this.topic}-${this.partition}`);
+    }
+    const old = this.segments.filter((s) => s !== keep);
+    this.segments = [keep];
+    if (!keep.tail) this.enableTailCache(keep);
+    this._logStartOffset = offset;
+    this._highWatermark = offset;
+    this._recoveryPoint = offset;
+    this.truncations++;
+    this.epochs.clear();
+    this.producerState.clear();
+    this.producerState.pruneSnapshots(offset + 1, offset); // an empty range: none is kept
+    this.dirDirty = true;
+    try {
+      for (const s of old) this.scheduleDelete(s.markDeleted());
+      this.epochs.save();
+    } catch (err) {
+      throw this.dirHealth.writeFailed(err, `truncation of ${this.topic}-${this.partition}`);
+    }
+    try {
+      fsyncDir(this.dir);
+      this.dirDirty = false;
+    } catch (err) {
+      throw this.dirHealth.fsyncFailed(err, `fsync of directory ${this.dir}`);
+    }
     this.checkOffsets();
   }
 
