@@ -88,6 +88,8 @@ export interface RaftNodeOptions {
   onFatal?: (err: Error) => void;
   /** The clock (ms); tests may inject one. */
   now?: () => number;
+  /** Bytes per Fetch response and FetchSnapshot chunk (default 8 MiB; tests make it small). */
+  fetchMaxBytes?: number;
 }
 
 const DEFAULT_FETCH_MAX_WAIT_MS = 500;
@@ -199,6 +201,8 @@ export class RaftNode implements MetadataQuorum, RaftRequestSink {
   private appends: PendingAppend[] = [];
   /** The epoch whose own leadership the listener was told of. */
   private announcedEpoch = -1;
+  /** This node's latest leadership: its epoch and the offset of its leader-change entry. */
+  private ownLeadership = { epoch: -1, offset: -1 };
   private readonly sends = new Set<Promise<void>>();
   private readonly waiters = new Set<() => void>();
   private readonly limiter = new LogLimiter(10_000);
@@ -253,7 +257,7 @@ export class RaftNode implements MetadataQuorum, RaftRequestSink {
           fetchTimeoutMs: opts.fetchTimeoutMs,
           electionBackoffMaxMs: opts.electionBackoffMaxMs,
           fetchMaxWaitMs: opts.fetchMaxWaitMs ?? DEFAULT_FETCH_MAX_WAIT_MS,
-          fetchMaxBytes: RAFT_FETCH_MAX_BYTES,
+          fetchMaxBytes: opts.fetchMaxBytes ?? RAFT_FETCH_MAX_BYTES,
           clusterId: opts.clusterId,
           random: opts.random ?? Math.random,
         },
@@ -290,8 +294,8 @@ export class RaftNode implements MetadataQuorum, RaftRequestSink {
 
   get isActiveController(): boolean {
     if (this.state !== 'running' || this.core.role !== 'leader') return false;
-    const start = this.log.meta.log.epochStartOffsets.get(this.core.epoch);
-    return start !== undefined && this.delivered > start;
+    const own = this.ownLeadership;
+    return own.epoch === this.core.epoch && own.offset >= 0 && this.delivered > own.offset;
   }
 
   get committedOffset(): number {
@@ -455,8 +459,7 @@ export class RaftNode implements MetadataQuorum, RaftRequestSink {
           this.enqueue(() => this.deliverSnapshot());
           break;
         case 'inconsistentCluster':
-          this.warnLimited(`cluster-${a.peer}`, { peer: a.peer, peerClusterId: a.peerClusterId, clusterId: this.clusterId },
-            `metadata quorum: node ${a.peer} belongs to another cluster (${a.peerClusterId ?? 'unknown'}, this node: ${this.clusterId ?? 'unknown'}); its requests are refused`);
+          // A peer refused this node's request: logged, or the node stopped, by noteRefusal.
           break;
       }
     }
@@ -625,7 +628,10 @@ export class RaftNode implements MetadataQuorum, RaftRequestSink {
   }
 
   private leaderChanged(epoch: number, leaderId: NodeId): void {
-    if (leaderId !== this.nodeId) {
+    if (leaderId === this.nodeId) {
+      // The core has just written this epoch's leader-change entry: the epoch's first offset.
+      this.ownLeadership = { epoch, offset: this.log.meta.log.epochStartOffsets.get(epoch) ?? -1 };
+    } else {
       const appends = this.appends;
       this.appends = [];
       for (const a of appends)
