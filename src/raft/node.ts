@@ -206,7 +206,8 @@ export class RaftNode implements MetadataQuorum, RaftRequestSink {
   private readonly sends = new Set<Promise<void>>();
   private readonly waiters = new Set<() => void>();
   private readonly limiter = new LogLimiter(10_000);
-  private readonly refusedVotes = new Map<number, Set<NodeId>>();
+  /** Per epoch, the voters that refused this node's Vote, Fetch or FetchSnapshot as another cluster's. */
+  private readonly refusedBy = new Map<number, Set<NodeId>>();
   private fatalError: Error | null = null;
   private readonly now: () => number;
 
@@ -340,6 +341,20 @@ export class RaftNode implements MetadataQuorum, RaftRequestSink {
     }
   }
 
+  /**
+   * Resolves once this node knows a leader and has delivered everything
+   * committed that it has heard of (its image has caught up with the
+   * quorum's high watermark as last learned); rejects if the node stops
+   * first. The broker waits for it before serving clients.
+   */
+  whenCaughtUp(): Promise<void> {
+    return this.until(() => this.core.leaderId >= 0 && this.core.highWatermark >= 0 && this.delivered >= this.core.highWatermark).then(
+      () => {
+        if (this.state !== 'running') throw this.fatalError ?? new Error('the metadata quorum is closed');
+      },
+    );
+  }
+
   async append(records: MetadataRecord[]): Promise<MetadataBatch> {
     if (this.state === 'failed') throw this.fatalError!;
     if (!this.isActiveController)
@@ -365,7 +380,11 @@ export class RaftNode implements MetadataQuorum, RaftRequestSink {
     const done = new Promise<MetadataBatch>((resolve, reject) =>
       this.appends.push({ lastOffset: batch.lastOffset, epoch: batch.epoch, resolve, reject }),
     );
-    this.run(actions);
+    try {
+      this.run(actions);
+    } catch (err) {
+      this.fatal(err as Error, 'raft: running the actions of a proposal failed');
+    }
     this.arm();
     return done;
   }
@@ -420,15 +439,13 @@ export class RaftNode implements MetadataQuorum, RaftRequestSink {
 
   private handle(event: RaftEvent<Buffer>): void {
     if (this.state !== 'running') return;
-    let actions: RaftAction<Buffer>[];
     try {
-      actions = this.core.handle(event);
+      this.run(this.core.handle(event));
     } catch (err) {
       if (err instanceof MetadataStorageError) this.fatal(err, `metadata log write failed (event ${event.type})`);
       else this.fatal(err as Error, `raft core failed on event ${event.type}`);
       return;
     }
-    this.run(actions);
     this.arm();
   }
 
@@ -518,21 +535,21 @@ export class RaftNode implements MetadataQuorum, RaftRequestSink {
 
   /**
    * A peer answered INCONSISTENT_CLUSTER_ID: this node's cluster id is not the
-   * quorum's. It stops when the node it fetches from refuses it, or when a
-   * majority of the voters refuse its vote requests; a refusal of a
-   * BeginQuorumEpoch or EndQuorumEpoch by one voter is that voter's problem
-   * (logged). Returns true when the node stopped.
+   * quorum's. It stops when the leader it follows refuses it, or when voters
+   * that form a majority refuse its votes or fetches; a refusal by fewer (a
+   * misconfigured voter, or BeginQuorumEpoch / EndQuorumEpoch refused by one)
+   * is logged, and the node goes on. Returns true when the node stopped.
    */
   private noteRefusal(from: NodeId, request: RaftRequest, response: RaftResponse<Buffer>): boolean {
     if (response.errorCode !== ErrorCode.INCONSISTENT_CLUSTER_ID) return false;
     const what = `node ${from} refused this node's ${request.kind}: INCONSISTENT_CLUSTER_ID (this node's cluster id: ${this.clusterId ?? 'none yet'})`;
-    let stop = request.kind === 'Fetch' || request.kind === 'FetchSnapshot';
-    if (request.kind === 'Vote') {
-      const refused = this.refusedVotes.get(request.candidateEpoch) ?? new Set<NodeId>();
-      this.refusedVotes.set(request.candidateEpoch, refused);
+    let stop = false;
+    if (request.kind !== 'BeginQuorumEpoch' && request.kind !== 'EndQuorumEpoch') {
+      // Refused by the leader it follows, or by voters that form a majority by themselves: this node is the odd one.
+      const refused = this.refusedBy.get(this.core.epoch) ?? new Set<NodeId>();
+      this.refusedBy.set(this.core.epoch, refused);
       refused.add(from);
-      // Those refusing form a majority by themselves: this node can never be part of one.
-      stop = refused.size >= Math.floor(this.opts.voters.length / 2) + 1;
+      stop = from === this.core.leaderId || refused.size >= Math.floor(this.opts.voters.length / 2) + 1;
     }
     if (!stop) {
       this.warnLimited(`refused-${from}`, { peer: from }, `metadata quorum: ${what}`);
@@ -573,7 +590,10 @@ export class RaftNode implements MetadataQuorum, RaftRequestSink {
   // ---- delivery to the listener -----------------------------------------------------
 
   private enqueue(fn: () => Promise<void>): void {
-    this.deliveries = this.deliveries.then(fn).catch((err) => this.fatal(err as Error, 'metadata delivery failed'));
+    this.deliveries = this.deliveries
+      .then(fn)
+      .then(() => this.afterDelivery())
+      .catch((err) => this.fatal(err as Error, 'metadata delivery failed'));
   }
 
   private async deliverUpTo(hw: number): Promise<void> {
@@ -594,7 +614,6 @@ export class RaftNode implements MetadataQuorum, RaftRequestSink {
     }
     if (end > this.delivered) this.delivered = end;
     this.settleAppends(null);
-    this.afterDelivery();
   }
 
   private async deliverSnapshot(): Promise<void> {
@@ -603,7 +622,6 @@ export class RaftNode implements MetadataQuorum, RaftRequestSink {
     await this.listener!.onSnapshot(snap);
     this.delivered = snap.endOffset;
     this.settleAppends(null);
-    this.afterDelivery();
   }
 
   /** Resolves the append of batch `b`; with null, rejects those delivered past without their batch. */
@@ -622,12 +640,24 @@ export class RaftNode implements MetadataQuorum, RaftRequestSink {
   private afterDelivery(): void {
     if (this.isActiveController && this.announcedEpoch !== this.core.epoch) {
       this.announcedEpoch = this.core.epoch;
+      this.opts.logger.info(
+        { nodeId: this.nodeId, epoch: this.core.epoch, committedOffset: this.delivered },
+        `metadata quorum: this node is the active controller (epoch ${this.core.epoch})`,
+      );
       this.listener?.onLeaderChange(this.nodeId, this.core.epoch);
     }
     for (const w of [...this.waiters]) w();
   }
 
   private leaderChanged(epoch: number, leaderId: NodeId): void {
+    this.opts.logger.info(
+      { nodeId: this.nodeId, epoch, leaderId },
+      leaderId === this.nodeId
+        ? `metadata quorum: this node leads epoch ${epoch}`
+        : leaderId >= 0
+          ? `metadata quorum: node ${leaderId} leads epoch ${epoch}`
+          : `metadata quorum: no leader in epoch ${epoch} yet`,
+    );
     if (leaderId === this.nodeId) {
       // The core has just written this epoch's leader-change entry: the epoch's first offset.
       this.ownLeadership = { epoch, offset: this.log.meta.log.epochStartOffsets.get(epoch) ?? -1 };

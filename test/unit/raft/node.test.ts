@@ -215,6 +215,24 @@ test('three nodes: a leader is elected, appends commit on all three in order, De
       return true;
     });
 
+    // an observer (a broker-only node: not a voter, no listener) fetches the log and never votes
+    const observerRec = new Recorder();
+    const observer = await RaftNode.open({
+      nodeId: 4,
+      voters: c.voters,
+      metadataLogDir: tempDir(),
+      clusterId: 'cluster-A',
+      ...timing,
+      logger: pino({ level: 'silent' }),
+    });
+    observer.setListener(observerRec);
+    await observer.start();
+    await observer.whenCaughtUp();
+    assert.ok(observer.committedOffset >= end);
+    assert.deepEqual(producerIds(observerRec.state), values);
+    assert.equal(observer.role, 'observer');
+    for (const m of c.members) await m.node!.whenCaughtUp();
+
     // DescribeQuorum (55) on the CONTROLLER listener
     const conn = new Connection({ host: '127.0.0.1', port: leader.port });
     await conn.connect();
@@ -236,6 +254,12 @@ test('three nodes: a leader is elected, appends commit on all three in order, De
       dq.nodes.map((n) => [n.nodeId, n.listeners[0].port]),
       c.members.map((m) => [m.id, m.port]),
     );
+    assert.deepEqual(
+      p.observers.map((o) => o.replicaId),
+      [4],
+    );
+    assert.ok(Number(p.observers[0].logEndOffset) >= end);
+    await observer.close();
     const fconn = new Connection({ host: '127.0.0.1', port: follower.port });
     await fconn.connect();
     const fdq = await fconn.send('DescribeQuorum', {
@@ -346,6 +370,37 @@ class GatedIO implements FileIO {
     for (const f of h) f();
   }
 }
+
+test('a failed fsync stops the node: the append is not committed, and nothing more is taken', async () => {
+  const dir = tempDir();
+  let fatal: Error | null = null;
+  const node = await RaftNode.open({
+    nodeId: 1,
+    voters: [{ id: 1, host: '', port: 0 }],
+    metadataLogDir: dir,
+    clusterId: null,
+    ...timing,
+    logger: pino({ level: 'silent' }),
+    onFatal: (e) => (fatal = e),
+  });
+  const rec = new Recorder();
+  node.setListener(rec);
+  await node.start();
+  await node.append([ids(1)]);
+  const failing: FileIO = {
+    write: realFileIO.write,
+    fsync: realFileIO.fsync,
+    fdatasync: (_fd, cb) => setImmediate(() => cb(Object.assign(new Error('EIO: injected'), { code: 'EIO' }))),
+  };
+  await withFileIO(failing, async () => {
+    await assert.rejects(node.append([ids(2)]), /fsync|EIO|storage/i);
+  });
+  assert.ok(fatal, 'onFatal called');
+  assert.equal(node.isActiveController, false);
+  assert.deepEqual(producerIds(rec.state), [1], 'the batch whose fsync failed was never delivered');
+  await assert.rejects(node.append([ids(3)]));
+  await node.close();
+});
 
 test('one voter: no network, elected at start; an append commits only once fsynced; a restart replays the log', async () => {
   const dir = tempDir();
