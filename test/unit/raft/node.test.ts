@@ -105,7 +105,14 @@ class Cluster {
   fetchMaxBytes: number | undefined;
   private dispatchers = new Map<number, Dispatcher>();
 
-  private async listen(m: Member): Promise<void> {
+  /** Opens the member's listener again (same port) for its running node. */
+  async relisten(m: Member): Promise<void> {
+    await this.listen(m);
+    registerRaftHandlers(this.dispatchers.get(m.id)!, m.node!);
+    m.server!.open();
+  }
+
+  async listen(m: Member): Promise<void> {
     const dispatcher = new Dispatcher();
     this.dispatchers.set(m.id, dispatcher);
     const server = new SocketServer(
@@ -294,6 +301,35 @@ test('closing the leader elects another; appends resume; the old leader comes ba
     await until(() => producerIds(first.rec.state).length === 6, 'the restarted node to catch up');
     assert.deepEqual(producerIds(first.rec.state), [1, 2, 3, 4, 5, 6]);
     assert.equal(first.rec.snapshots.length, 0, 'caught up from the log');
+  } finally {
+    await c.close();
+  }
+});
+
+test('a leader cut off from the voters is replaced after the fetch timeout and steps down; it follows once reachable', async () => {
+  const c = await Cluster.start(3);
+  try {
+    const old = await c.leader();
+    await appendAll(old.node!, [1]);
+    const epoch = old.node!.epoch;
+    // nobody can reach it any more (its own requests still go out)
+    await old.server!.close(0);
+    old.server = null;
+    const cutAt = Date.now();
+    await until(
+      () => c.members.some((m) => m !== old && m.node!.isActiveController),
+      'another node to become the active controller',
+    );
+    const next = c.members.find((m) => m !== old && m.node!.isActiveController)!;
+    console.log(`# leader ${old.id} unreachable -> node ${next.id} active controller after ${Date.now() - cutAt} ms`);
+    assert.ok(next.node!.epoch > epoch);
+    // check quorum: without a majority fetching from it, the old leader resigns
+    await until(() => !old.node!.isActiveController, 'the cut-off leader to step down');
+    await assert.rejects(old.node!.append([ids(99)]), NotControllerError);
+    await appendAll(next.node!, [2]);
+    await c.relisten(old);
+    await until(() => old.node!.leaderId === next.id, 'the old leader to follow the new one');
+    await until(() => producerIds(old.rec.state).join() === '1,2', 'the old leader to catch up');
   } finally {
     await c.close();
   }
