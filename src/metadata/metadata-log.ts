@@ -427,7 +427,12 @@ export class FileMetadataLog implements MetadataLog {
    * and its size; null when that snapshot is not (any longer) here or
    * `position` is past its end.
    */
-  readSnapshot(endOffset: number, epoch: number, position: number, maxBytes: number): { bytes: Buffer; size: number } | null {
+  readSnapshot(
+    endOffset: number,
+    epoch: number,
+    position: number,
+    maxBytes: number,
+  ): { bytes: Buffer; size: number } | null {
     if (!Number.isSafeInteger(position) || position < 0 || !(maxBytes > 0)) return null;
     let fd: number;
     try {
@@ -473,7 +478,8 @@ export class FileMetadataLog implements MetadataLog {
     const dir = this.log.dir;
     try {
       replaceFile(path.join(dir, name), data);
-      for (const f of fs.readdirSync(dir)) if (SNAPSHOT_FILE.test(f) && f !== name) fs.rmSync(path.join(dir, f), { force: true });
+      for (const f of fs.readdirSync(dir))
+        if (SNAPSHOT_FILE.test(f) && f !== name) fs.rmSync(path.join(dir, f), { force: true });
       this.log.truncateFullyAndStartAt(endOffset);
     } catch (err) {
       if (err instanceof KafkaStorageError || isIoError(err)) {

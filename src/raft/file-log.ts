@@ -23,12 +23,7 @@
  *   the end and `durableEndOffset` (the PartitionLog's recovery point) says
  *   how far the disk has it.
  */
-import {
-  BATCH_HEADER_SIZE,
-  LOG_OVERHEAD,
-  batch as hdr,
-  isBatchCrcValid,
-} from '../protocol/records/batch-header.ts';
+import { BATCH_HEADER_SIZE, LOG_OVERHEAD, batch as hdr, isBatchCrcValid } from '../protocol/records/batch-header.ts';
 import { encodeBatch } from '../protocol/records/record-batch.ts';
 import {
   FileMetadataLog,
@@ -67,7 +62,8 @@ export function checkChunk(chunk: Buffer): RaftBatchInfo[] {
     const size = LOG_OVERHEAD + hdr.batchLength(chunk, at);
     if (size < BATCH_HEADER_SIZE || size > chunk.length - at || size > MAX_BATCH_BYTES)
       throw new InvalidChunkError(`the batch at byte ${at} claims ${size} bytes`);
-    if (hdr.magic(chunk, at) !== 2) throw new InvalidChunkError(`the batch at byte ${at} has magic ${hdr.magic(chunk, at)}`);
+    if (hdr.magic(chunk, at) !== 2)
+      throw new InvalidChunkError(`the batch at byte ${at} has magic ${hdr.magic(chunk, at)}`);
     if (!isBatchCrcValid(chunk, at, size)) throw new InvalidChunkError(`the batch at byte ${at} fails its CRC`);
     const baseOffset = hdr.baseOffset(chunk, at);
     const delta = hdr.lastOffsetDelta(chunk, at);
@@ -175,7 +171,9 @@ export class FileRaftLog implements RaftLog<Buffer> {
     const infos = checkChunk(chunk);
     if (infos.length === 0) return;
     if (infos[0].baseOffset !== this.endOffset)
-      throw new InvalidChunkError(`the chunk starts at offset ${infos[0].baseOffset}, the log ends at ${this.endOffset}`);
+      throw new InvalidChunkError(
+        `the chunk starts at offset ${infos[0].baseOffset}, the log ends at ${this.endOffset}`,
+      );
     const last = this.lastEpoch();
     if (infos[0].epoch < last)
       throw new InvalidChunkError(`the chunk's epoch ${infos[0].epoch} is below the log's last epoch ${last}`);

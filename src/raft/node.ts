@@ -235,7 +235,8 @@ export class RaftNode implements MetadataQuorum, RaftRequestSink {
   static async open(opts: RaftNodeOptions): Promise<RaftNode> {
     const ids = opts.voters.map((v) => v.id);
     if (ids.length === 0) throw new Error('controller.quorum.voters: no voter');
-    if (new Set(ids).size !== ids.length) throw new Error(`controller.quorum.voters: duplicate ids in ${ids.join(',')}`);
+    if (new Set(ids).size !== ids.length)
+      throw new Error(`controller.quorum.voters: duplicate ids in ${ids.join(',')}`);
     for (const v of opts.voters) {
       if (v.id === opts.nodeId && ids.length === 1) continue;
       if (!v.host || !(v.port > 0))
@@ -348,11 +349,11 @@ export class RaftNode implements MetadataQuorum, RaftRequestSink {
    * first. The broker waits for it before serving clients.
    */
   whenCaughtUp(): Promise<void> {
-    return this.until(() => this.core.leaderId >= 0 && this.core.highWatermark >= 0 && this.delivered >= this.core.highWatermark).then(
-      () => {
-        if (this.state !== 'running') throw this.fatalError ?? new Error('the metadata quorum is closed');
-      },
-    );
+    return this.until(
+      () => this.core.leaderId >= 0 && this.core.highWatermark >= 0 && this.delivered >= this.core.highWatermark,
+    ).then(() => {
+      if (this.state !== 'running') throw this.fatalError ?? new Error('the metadata quorum is closed');
+    });
   }
 
   async append(records: MetadataRecord[]): Promise<MetadataBatch> {
@@ -516,7 +517,11 @@ export class RaftNode implements MetadataQuorum, RaftRequestSink {
           response = responseFromWire(request, body);
         } catch (err) {
           if (!(err instanceof WireError)) throw err;
-          this.warnLimited(`bad-${to}`, { peer: to, err: err.message }, `metadata quorum: a bad ${request.kind} response from node ${to}`);
+          this.warnLimited(
+            `bad-${to}`,
+            { peer: to, err: err.message },
+            `metadata quorum: a bad ${request.kind} response from node ${to}`,
+          );
           this.handle({ type: 'sendFailed', now: this.now(), to, request });
           return;
         }
@@ -582,7 +587,10 @@ export class RaftNode implements MetadataQuorum, RaftRequestSink {
       },
       (err: Error) => {
         this.flushing = false;
-        this.fatal(new MetadataStorageError(`metadata log fsync failed: ${err.message}`, err), 'metadata log fsync failed');
+        this.fatal(
+          new MetadataStorageError(`metadata log fsync failed: ${err.message}`, err),
+          'metadata log fsync failed',
+        );
       },
     );
   }
@@ -607,7 +615,10 @@ export class RaftNode implements MetadataQuorum, RaftRequestSink {
       try {
         await this.listener!.onCommitted(b);
       } catch (err) {
-        this.opts.logger.error({ err, offset: b.baseOffset }, 'metadata quorum: the listener failed on a committed batch');
+        this.opts.logger.error(
+          { err, offset: b.baseOffset },
+          'metadata quorum: the listener failed on a committed batch',
+        );
       }
       this.delivered = b.lastOffset + 1;
       this.settleAppends(b);
@@ -631,7 +642,9 @@ export class RaftNode implements MetadataQuorum, RaftRequestSink {
     for (const a of this.appends) {
       if (b && a.lastOffset === b.lastOffset && a.epoch === b.leaderEpoch) a.resolve(b);
       else if (a.lastOffset < this.delivered)
-        a.reject(new NotControllerError(`the batch at offset ${a.lastOffset} was replaced by another leader's`, this.leaderId));
+        a.reject(
+          new NotControllerError(`the batch at offset ${a.lastOffset} was replaced by another leader's`, this.leaderId),
+        );
       else keep.push(a);
     }
     this.appends = keep;
@@ -665,7 +678,12 @@ export class RaftNode implements MetadataQuorum, RaftRequestSink {
       const appends = this.appends;
       this.appends = [];
       for (const a of appends)
-        a.reject(new NotControllerError(`node ${this.nodeId} lost the leadership (leader ${leaderId}, epoch ${epoch})`, leaderId));
+        a.reject(
+          new NotControllerError(
+            `node ${this.nodeId} lost the leadership (leader ${leaderId}, epoch ${epoch})`,
+            leaderId,
+          ),
+        );
       this.listener?.onLeaderChange(leaderId, epoch);
     }
     // This node's own leadership is announced once its leader-change entry is delivered (afterDelivery).

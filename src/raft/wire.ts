@@ -124,7 +124,7 @@ function num(v: number | bigint, what: string): number {
 }
 
 function one<T>(list: readonly T[] | null | undefined, what: string): T {
-  if (!list || list.length !== 1) throw new WireError(`${what}: ${list?.length ?? 0} entries, expected one`);
+  if (list?.length !== 1) throw new WireError(`${what}: ${list?.length ?? 0} entries, expected one`);
   return list[0];
 }
 
@@ -278,8 +278,19 @@ export function responseFromWire(req: RaftRequest, body: RaftResponseBodies[Raft
     case 'Vote': {
       const b = body as KVoteResponse;
       if (b.errorCode !== ErrorCode.NONE && b.topics.length === 0)
-        return { kind: 'VoteResponse', errorCode: b.errorCode, leaderId: -1, leaderEpoch: -1, voteGranted: false, preVote: req.preVote };
-      const p = metadataTopic(b.topics, (t) => t.topicName === METADATA_TOPIC, (x) => x.partitionIndex);
+        return {
+          kind: 'VoteResponse',
+          errorCode: b.errorCode,
+          leaderId: -1,
+          leaderEpoch: -1,
+          voteGranted: false,
+          preVote: req.preVote,
+        };
+      const p = metadataTopic(
+        b.topics,
+        (t) => t.topicName === METADATA_TOPIC,
+        (x) => x.partitionIndex,
+      );
       return {
         kind: 'VoteResponse',
         errorCode: code(b.errorCode, p.errorCode),
@@ -296,10 +307,17 @@ export function responseFromWire(req: RaftRequest, body: RaftResponseBodies[Raft
       const kind = req.kind === 'BeginQuorumEpoch' ? 'BeginQuorumEpochResponse' : 'EndQuorumEpochResponse';
       if (b.errorCode !== ErrorCode.NONE && b.topics.length === 0)
         return { kind, errorCode: b.errorCode, leaderId: -1, leaderEpoch: -1 };
-      const p = metadataTopic(b.topics, (t) => t.topicName === METADATA_TOPIC, (x) => x.partitionIndex);
-      return { kind, errorCode: code(b.errorCode, p.errorCode), leaderId: p.leaderId, leaderEpoch: p.leaderEpoch } satisfies
-        | BeginQuorumEpochResponse
-        | EndQuorumEpochResponse;
+      const p = metadataTopic(
+        b.topics,
+        (t) => t.topicName === METADATA_TOPIC,
+        (x) => x.partitionIndex,
+      );
+      return {
+        kind,
+        errorCode: code(b.errorCode, p.errorCode),
+        leaderId: p.leaderId,
+        leaderEpoch: p.leaderEpoch,
+      } satisfies BeginQuorumEpochResponse | EndQuorumEpochResponse;
     }
     case 'Fetch': {
       const b = body as KFetchResponse;
@@ -353,7 +371,11 @@ export function responseFromWire(req: RaftRequest, body: RaftResponseBodies[Raft
           position: -1,
           bytes: Buffer.alloc(0),
         };
-      const p = metadataTopic(b.topics, (t) => t.name === METADATA_TOPIC, (x) => x.index);
+      const p = metadataTopic(
+        b.topics,
+        (t) => t.name === METADATA_TOPIC,
+        (x) => x.index,
+      );
       return {
         kind: 'FetchSnapshotResponse',
         errorCode: code(b.errorCode, p.errorCode),
@@ -378,7 +400,11 @@ export function requestFromWire<K extends RaftApiName>(
   switch (api) {
     case 'Vote': {
       const b = body as KVoteRequest;
-      const p = metadataTopic(b.topics, (t) => t.topicName === METADATA_TOPIC, (x) => x.partitionIndex);
+      const p = metadataTopic(
+        b.topics,
+        (t) => t.topicName === METADATA_TOPIC,
+        (x) => x.partitionIndex,
+      );
       const request: VoteRequest = {
         kind: 'Vote',
         clusterId: b.clusterId,
@@ -392,7 +418,11 @@ export function requestFromWire<K extends RaftApiName>(
     }
     case 'BeginQuorumEpoch': {
       const b = body as KBeginRequest;
-      const p = metadataTopic(b.topics, (t) => t.topicName === METADATA_TOPIC, (x) => x.partitionIndex);
+      const p = metadataTopic(
+        b.topics,
+        (t) => t.topicName === METADATA_TOPIC,
+        (x) => x.partitionIndex,
+      );
       const request: BeginQuorumEpochRequest = {
         kind: 'BeginQuorumEpoch',
         clusterId: b.clusterId,
@@ -403,7 +433,11 @@ export function requestFromWire<K extends RaftApiName>(
     }
     case 'EndQuorumEpoch': {
       const b = body as KEndRequest;
-      const p = metadataTopic(b.topics, (t) => t.topicName === METADATA_TOPIC, (x) => x.partitionIndex);
+      const p = metadataTopic(
+        b.topics,
+        (t) => t.topicName === METADATA_TOPIC,
+        (x) => x.partitionIndex,
+      );
       const successors =
         p.preferredCandidates.length > 0 ? p.preferredCandidates.map((c) => c.candidateId) : p.preferredSuccessors;
       const request: EndQuorumEpochRequest = {
@@ -438,7 +472,11 @@ export function requestFromWire<K extends RaftApiName>(
     }
     case 'FetchSnapshot': {
       const b = body as KFetchSnapshotRequest;
-      const p = metadataTopic(b.topics, (t) => t.name === METADATA_TOPIC, (x) => x.partition);
+      const p = metadataTopic(
+        b.topics,
+        (t) => t.name === METADATA_TOPIC,
+        (x) => x.partition,
+      );
       const request: FetchSnapshotRequest = {
         kind: 'FetchSnapshot',
         clusterId: b.clusterId,
@@ -511,7 +549,12 @@ export function responseToWire(res: RaftResponse<Buffer>): RaftResponseInputs[Ra
           {
             topicName: METADATA_TOPIC,
             partitions: [
-              { partitionIndex: METADATA_PARTITION, errorCode: part, leaderId: res.leaderId, leaderEpoch: res.leaderEpoch },
+              {
+                partitionIndex: METADATA_PARTITION,
+                errorCode: part,
+                leaderId: res.leaderId,
+                leaderEpoch: res.leaderEpoch,
+              },
             ],
           },
         ],

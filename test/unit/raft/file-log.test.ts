@@ -63,7 +63,11 @@ test('leader appends: a leader change first, then batches with the epoch; end of
     { baseOffset: 5, lastOffset: 5, epoch: 3 },
   ]);
   const one = log.read(3, 1)!;
-  assert.deepEqual(log.describe(one), [{ baseOffset: 2, lastOffset: 3, epoch: 1 }], 'the batch holding the offset, whole');
+  assert.deepEqual(
+    log.describe(one),
+    [{ baseOffset: 2, lastOffset: 3, epoch: 1 }],
+    'the batch holding the offset, whole',
+  );
 
   // nothing is committed until the quorum says so; then control batches are left out of what is read back
   assert.equal(log.committedOffset, 0);
@@ -77,7 +81,11 @@ test('leader appends: a leader change first, then batches with the epoch; end of
       [5, 5, 3, 1],
     ],
   );
-  assert.deepEqual(log.meta.load().batches.map((b) => b.baseOffset), [1, 2, 5], 'load skips control batches too');
+  assert.deepEqual(
+    log.meta.load().batches.map((b) => b.baseOffset),
+    [1, 2, 5],
+    'load skips control batches too',
+  );
   await log.close();
 });
 
@@ -91,11 +99,14 @@ test('follower appends the leader’s chunks as they are; bad chunks are refused
 
   const chunk = leader.read(0, 1 << 20)!;
   const bad = (mutate: (b: Buffer) => Buffer, why: RegExp) => {
-    assert.throws(() => follower.appendAsFollower(mutate(Buffer.from(chunk))), (e: Error) => {
-      assert.ok(e instanceof InvalidChunkError, String(e));
-      assert.match(e.message, why);
-      return true;
-    });
+    assert.throws(
+      () => follower.appendAsFollower(mutate(Buffer.from(chunk))),
+      (e: Error) => {
+        assert.ok(e instanceof InvalidChunkError, String(e));
+        assert.match(e.message, why);
+        return true;
+      },
+    );
     assert.equal(follower.endOffset, 0, 'nothing appended');
   };
   bad((b) => {
@@ -121,10 +132,13 @@ test('follower appends the leader’s chunks as they are; bad chunks are refused
   follower.appendAsFollower(chunk);
   assert.deepEqual([follower.endOffset, follower.lastEpoch()], [5, 2]);
   assert.deepEqual(follower.read(0, 1 << 20), chunk, 'byte for byte the leader’s batches');
-  assert.deepEqual([...follower.meta.log.epochStartOffsets], [
-    [1, 0],
-    [2, 2],
-  ]);
+  assert.deepEqual(
+    [...follower.meta.log.epochStartOffsets],
+    [
+      [1, 0],
+      [2, 2],
+    ],
+  );
   assert.deepEqual(follower.endOffsetForEpoch(1), leader.endOffsetForEpoch(1));
 
   // a chunk that does not start at the log end, and one of an older epoch than the log's last
@@ -225,7 +239,13 @@ test('snapshots: the leader serves a snapshot in byte ranges; a follower install
   assert.equal(follower.endOffset, 3, 'nothing changed by a damaged snapshot');
   follower.installSnapshot(id, bytes);
   assert.deepEqual(
-    [follower.startOffset, follower.endOffset, follower.durableEndOffset, follower.committedOffset, follower.lastEpoch()],
+    [
+      follower.startOffset,
+      follower.endOffset,
+      follower.durableEndOffset,
+      follower.committedOffset,
+      follower.lastEpoch(),
+    ],
     [32, 32, 32, 32, 2],
   );
   assert.deepEqual(follower.latestSnapshot(), id);
@@ -264,7 +284,11 @@ test('a follower far behind installs a snapshot past its log end and reopens the
   leader.appendLeaderChange(5, 1, [1, 2]);
   follower.appendAsFollower(leader.read(10, 1 << 20)!);
   assert.deepEqual([follower.endOffset, follower.lastEpoch()], [11, 5]);
-  assert.deepEqual(follower.endOffsetForEpoch(4), { offset: 10, epoch: 3 }, 'the snapshot’s epoch ends where the log starts');
+  assert.deepEqual(
+    follower.endOffsetForEpoch(4),
+    { offset: 10, epoch: 3 },
+    'the snapshot’s epoch ends where the log starts',
+  );
   await follower.close();
   const again = await FileRaftLog.open(fdir);
   assert.deepEqual([again.startOffset, again.endOffset, again.lastEpoch(), again.committedOffset], [10, 11, 5, 10]);

@@ -93,7 +93,16 @@ class Cluster {
     const c = new Cluster();
     c.fetchMaxBytes = fetchMaxBytes;
     for (let id = 1; id <= n; id++) {
-      const m: Member = { id, dir: tempDir(), port: 0, server: null, node: null, rec: new Recorder(), fatal: null, errors: [] };
+      const m: Member = {
+        id,
+        dir: tempDir(),
+        port: 0,
+        server: null,
+        node: null,
+        rec: new Recorder(),
+        fatal: null,
+        errors: [],
+      };
       c.members.push(m);
       await c.listen(m);
     }
@@ -378,7 +387,10 @@ test('a node of another cluster is refused by the quorum and stops with a clear 
     await until(() => odd.fatal !== null, 'the odd node to stop');
     assert.match(odd.fatal!.message, /INCONSISTENT_CLUSTER_ID/);
     assert.match(odd.fatal!.message, /another cluster/);
-    assert.ok(odd.errors.some((l) => /refused this node/.test(l)), odd.errors.join('\n'));
+    assert.ok(
+      odd.errors.some((l) => /refused this node/.test(l)),
+      odd.errors.join('\n'),
+    );
     assert.equal(odd.node!.isActiveController, false);
     await assert.rejects(odd.node!.append([ids(2)]));
     // the others never stopped, and still commit

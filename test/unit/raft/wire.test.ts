@@ -55,8 +55,24 @@ function batches(...specs: { base: number; n: number; epoch: number }[]): Buffer
 }
 
 const requests: RaftRequest[] = [
-  { kind: 'Vote', clusterId: 'c1', candidateEpoch: 7, candidateId: 2, lastOffsetEpoch: 6, lastOffset: 99, preVote: true },
-  { kind: 'Vote', clusterId: null, candidateEpoch: 8, candidateId: 3, lastOffsetEpoch: 6, lastOffset: 5e12, preVote: false },
+  {
+    kind: 'Vote',
+    clusterId: 'c1',
+    candidateEpoch: 7,
+    candidateId: 2,
+    lastOffsetEpoch: 6,
+    lastOffset: 99,
+    preVote: true,
+  },
+  {
+    kind: 'Vote',
+    clusterId: null,
+    candidateEpoch: 8,
+    candidateId: 3,
+    lastOffsetEpoch: 6,
+    lastOffset: 5e12,
+    preVote: false,
+  },
   { kind: 'BeginQuorumEpoch', clusterId: 'c1', leaderId: 2, leaderEpoch: 7 },
   { kind: 'EndQuorumEpoch', clusterId: 'c1', leaderId: 2, leaderEpoch: 7, preferredSuccessors: [3, 1] },
   {
@@ -95,7 +111,11 @@ test('requests survive the trip through Kafka bodies at every version the quorum
       const { from, request } = requestFromWire(req.kind, body);
       assert.deepEqual(request, req, `${req.kind} v${v}`);
       const expectedFrom =
-        req.kind === 'Vote' ? req.candidateId : 'leaderId' in req ? req.leaderId : (req as { replicaId: number }).replicaId;
+        req.kind === 'Vote'
+          ? req.candidateId
+          : 'leaderId' in req
+            ? req.leaderId
+            : (req as { replicaId: number }).replicaId;
       assert.equal(from, expectedFrom);
       if (req.kind === 'Fetch') assert.equal(body.topics[0].topicId === METADATA_TOPIC_ID, v >= 13);
     }
@@ -111,10 +131,20 @@ test('responses survive the trip, with the fields Kafka carries in tagged fields
     ],
     [
       requests[1],
-      { kind: 'VoteResponse', errorCode: ErrorCode.FENCED_LEADER_EPOCH, leaderId: 1, leaderEpoch: 9, voteGranted: false, preVote: false },
+      {
+        kind: 'VoteResponse',
+        errorCode: ErrorCode.FENCED_LEADER_EPOCH,
+        leaderId: 1,
+        leaderEpoch: 9,
+        voteGranted: false,
+        preVote: false,
+      },
     ],
     [requests[2], { kind: 'BeginQuorumEpochResponse', errorCode: 0, leaderId: 2, leaderEpoch: 7 }],
-    [requests[3], { kind: 'EndQuorumEpochResponse', errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, leaderId: 1, leaderEpoch: 8 }],
+    [
+      requests[3],
+      { kind: 'EndQuorumEpochResponse', errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, leaderId: 1, leaderEpoch: 8 },
+    ],
     [
       requests[4],
       {
@@ -184,14 +214,24 @@ test('responses survive the trip, with the fields Kafka carries in tagged fields
 test('a top-level error (INCONSISTENT_CLUSTER_ID) travels without partition data, and comes back with the leader unknown', () => {
   for (const req of requests) {
     for (const v of versions[req.kind]) {
-      const body = decode(req.kind, 'response', v, bytes(req.kind, 'response', v, errorToWire(req.kind, ErrorCode.INCONSISTENT_CLUSTER_ID)));
+      const body = decode(
+        req.kind,
+        'response',
+        v,
+        bytes(req.kind, 'response', v, errorToWire(req.kind, ErrorCode.INCONSISTENT_CLUSTER_ID)),
+      );
       const back = responseFromWire(req, body);
       assert.equal(back.errorCode, ErrorCode.INCONSISTENT_CLUSTER_ID);
       assert.equal(back.leaderId, -1);
     }
   }
   // ...and a core's INCONSISTENT_CLUSTER_ID answer is put at the top level, as Kafka does
-  const body = responseToWire({ kind: 'BeginQuorumEpochResponse', errorCode: ErrorCode.INCONSISTENT_CLUSTER_ID, leaderId: 1, leaderEpoch: 2 });
+  const body = responseToWire({
+    kind: 'BeginQuorumEpochResponse',
+    errorCode: ErrorCode.INCONSISTENT_CLUSTER_ID,
+    leaderId: 1,
+    leaderEpoch: 2,
+  });
   assert.equal(body.errorCode, ErrorCode.INCONSISTENT_CLUSTER_ID);
 });
 
@@ -215,10 +255,14 @@ test('what is not a Raft message for this quorum is a WireError', () => {
   const fetch = requestToWire(requests[4] as RaftRequest & { kind: 'Fetch' }, 1);
   const f = (b: unknown) => decode('Fetch', 'request', 17, bytes('Fetch', 'request', 17, b));
   assert.throws(
-    () => requestFromWire('Fetch', f({ ...fetch, topics: [{ ...fetch.topics[0], topicId: 'AAAAAAAAAAAAAAAAAAAAAg' }] })),
+    () =>
+      requestFromWire('Fetch', f({ ...fetch, topics: [{ ...fetch.topics[0], topicId: 'AAAAAAAAAAAAAAAAAAAAAg' }] })),
     WireError,
   );
-  assert.throws(() => requestFromWire('Fetch', f({ ...fetch, replicaState: { replicaId: -1, replicaEpoch: -1 } })), /replica id/);
+  assert.throws(
+    () => requestFromWire('Fetch', f({ ...fetch, replicaState: { replicaId: -1, replicaEpoch: -1 } })),
+    /replica id/,
+  );
 
   // records in a Fetch response that are not whole valid batches, or out of order
   const res = (records: Buffer) =>
