@@ -250,6 +250,17 @@ export class RaftNode implements MetadataQuorum, RaftRequestSink {
     });
     try {
       const store = new FileQuorumStateStore(log.partitionDir);
+      // A log written before the quorum existed (the single-node broker began a new epoch at every start), or
+      // a quorum-state file lost: the epoch must not be below any in the log, or a new leader's entries would be.
+      const state = store.read();
+      const lastEpoch = log.lastEpoch();
+      if ((state?.epoch ?? 0) < lastEpoch) {
+        opts.logger.info(
+          { dir: log.partitionDir, epoch: lastEpoch, previous: state?.epoch ?? null },
+          `metadata quorum: quorum state ${state ? `at epoch ${state.epoch}` : 'absent'}; starting at the log's epoch ${lastEpoch}`,
+        );
+        store.write({ epoch: lastEpoch, votedId: -1, leaderId: -1 });
+      }
       const now = (opts.now ?? Date.now)();
       const core = new RaftCore<Buffer>(
         {

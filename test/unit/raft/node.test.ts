@@ -24,7 +24,12 @@ import { SocketServer } from '../../../src/server/socket-server.ts';
 import { Connection } from '../../../src/client/connection.ts';
 import { ErrorCode } from '../../../src/protocol/error-codes.ts';
 import { NotControllerError, type QuorumListener } from '../../../src/metadata/quorum.ts';
-import type { MetadataBatch, MetadataSnapshot } from '../../../src/metadata/metadata-log.ts';
+import {
+  FileMetadataLog,
+  LEGACY_METADATA_LOG_FILE,
+  type MetadataBatch,
+  type MetadataSnapshot,
+} from '../../../src/metadata/metadata-log.ts';
 import type { MetadataRecord } from '../../../src/metadata/records.ts';
 import { type FileIO, realFileIO } from '../../../src/storage/file-io.ts';
 import { withFileIO } from '../storage/faults.ts';
@@ -499,4 +504,51 @@ test('one voter: no network, elected at start; an append commits only once fsync
   await again.node.append([ids(9)]);
   assert.deepEqual(producerIds(again.rec.state), [7, 8, 9]);
   await again.node.close();
+});
+
+test('upgrade: a metadata dir of the single-node broker starts as a one-voter quorum with nothing lost', async () => {
+  // today's single node: every start is a new leader epoch, no quorum-state file
+  const dir = tempDir();
+  for (let run = 0; run < 3; run++) {
+    const log = await FileMetadataLog.open(dir);
+    await log.append([ids(run * 10)]);
+    await log.append([ids(run * 10 + 1)]);
+    await log.close();
+  }
+  const open = async (d: string) => {
+    const rec = new Recorder();
+    const node = await RaftNode.open({
+      nodeId: 1,
+      voters: [{ id: 1, host: '', port: 0 }],
+      metadataLogDir: d,
+      clusterId: null,
+      ...timing,
+      logger: pino({ level: 'silent' }),
+    });
+    node.setListener(rec);
+    await node.start();
+    return { node, rec };
+  };
+  const { node, rec } = await open(dir);
+  assert.deepEqual(producerIds(rec.state), [0, 1, 10, 11, 20, 21]);
+  assert.ok(node.epoch > 2, `epoch ${node.epoch} above the log's epochs`);
+  await node.append([ids(30)]);
+  assert.deepEqual(producerIds(rec.state), [0, 1, 10, 11, 20, 21, 30]);
+  await node.close();
+
+  // and a dir of the JSON-framed log before that (converted to a snapshot on open)
+  const fixture = path.resolve(import.meta.dirname, '../../fixtures/legacy-metadata-dir', LEGACY_METADATA_LOG_FILE);
+  const [legacy, reference] = [tempDir(), tempDir()];
+  fs.copyFileSync(fixture, path.join(legacy, LEGACY_METADATA_LOG_FILE));
+  fs.copyFileSync(fixture, path.join(reference, LEGACY_METADATA_LOG_FILE));
+  const converted = await FileMetadataLog.open(reference);
+  const expected = converted.load().snapshot!;
+  await converted.close();
+  const old = await open(legacy);
+  assert.equal(old.rec.snapshots.length, 1);
+  assert.deepEqual(old.rec.snapshots[0], expected, 'the converted image, as the single node converts it');
+  assert.ok(expected.records.some((r) => r.type === 'Topic'));
+  const b = await old.node.append([ids(5)]);
+  assert.equal(b.baseOffset, expected.endOffset + 1, 'after the snapshot and the leader change');
+  await old.node.close();
 });
