@@ -338,6 +338,15 @@ export class RaftNode implements MetadataQuorum, RaftRequestSink {
     this.listener = l;
   }
 
+  /**
+   * Delivers the local replay and joins the quorum. A restarted node knows
+   * only its snapshot to be committed (the rest of its log may be another
+   * leader's uncommitted tail): that is what it delivers before this
+   * resolves; the log after it follows once the leader's high watermark says
+   * it is committed (`whenCaughtUp`). The sole voter of a one-node quorum
+   * elects itself here and resolves once it is the active controller with its
+   * whole log delivered.
+   */
   async start(): Promise<void> {
     invariant(this.state === 'opened', () => `start() of a quorum node that is ${this.state}`);
     invariant(this.listener !== null, 'setListener() before start()');
