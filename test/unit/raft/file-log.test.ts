@@ -266,6 +266,39 @@ test('snapshots: the leader serves a snapshot in byte ranges; a follower install
   await Promise.all([again.close(), leader.close()]);
 });
 
+test('a snapshot installed where a segment of the log starts: that segment is emptied and kept, the others go', async () => {
+  const leader = await FileRaftLog.open(tempDir());
+  leader.appendLeaderChange(2, 1, [1, 2]);
+  for (let i = 0; i < 4; i++) leader.appendAsLeader([rec(ids(i))], 2);
+  await leader.flush();
+  leader.markCommitted(5);
+  await leader.writeSnapshot(5, [ids(3)]);
+  const snap = leader.readSnapshot({ offset: 5, epoch: 2 }, 0, 1 << 20)!;
+
+  const fdir = tempDir();
+  const follower = await FileRaftLog.open(fdir);
+  follower.appendLeaderChange(1, 2, [1, 2]);
+  for (let i = 0; i < 4; i++) follower.appendAsLeader([rec(ids(100 + i))], 1);
+  follower.meta.log.roll();
+  follower.appendAsLeader([rec(ids(200))], 1);
+  assert.deepEqual(follower.meta.log.segmentBaseOffsets, [0, 5]);
+  follower.installSnapshot({ offset: 5, epoch: 2 }, snap.bytes);
+  assert.deepEqual(follower.meta.log.segmentBaseOffsets, [5]);
+  assert.deepEqual([follower.startOffset, follower.endOffset, follower.lastEpoch()], [5, 5, 2]);
+  assert.equal(follower.read(5, 1024), null);
+  leader.appendAsLeader([rec(ids(9))], 2);
+  follower.appendAsFollower(leader.read(5, 1024)!);
+  await follower.flush();
+  await follower.close();
+  const again = await FileRaftLog.open(fdir);
+  assert.deepEqual([again.startOffset, again.endOffset, again.lastEpoch()], [5, 6, 2]);
+  assert.deepEqual(
+    fs.readdirSync(again.partitionDir).filter((f) => f.endsWith('.log')),
+    ['00000000000000000005.log'],
+  );
+  await Promise.all([again.close(), leader.close()]);
+});
+
 test('a follower far behind installs a snapshot past its log end and reopens there', async () => {
   const leader = await FileRaftLog.open(tempDir());
   leader.appendLeaderChange(3, 1, [1, 2]);
