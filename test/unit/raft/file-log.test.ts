@@ -217,7 +217,7 @@ test('snapshots: the leader serves a snapshot in byte ranges; a follower install
   for (let pos = 0; pos < size; ) {
     const r = leader.readSnapshot(id, pos, 100)!;
     assert.equal(r.size, size);
-    assert.ok(r.bytes.length > 0 && r.bytes.length <= 100);
+    assert.ok(r.bytes.length > 0 && r.bytes.length <= 100, `chunk of ${r.bytes.length} bytes`);
     parts.push(r.bytes);
     pos += r.bytes.length;
   }
@@ -373,7 +373,7 @@ test('the durable end follows flushes; a flush that overlapped a truncation does
     await until(() => done || io.held.length > 0, 'the flush to end or fsync again');
     assert.equal(done, false, 'the flush did not end on an fsync issued before the appends');
     assert.ok(log.durableEndOffset <= 1, `durable end ${log.durableEndOffset}`);
-    assert.ok(io.started > startedBefore);
+    assert.ok(io.started > startedBefore, 'another fsync was issued');
     io.release();
     await first;
     assert.equal(log.durableEndOffset, 3);

@@ -220,7 +220,8 @@ test('three nodes: a leader is elected, appends commit on all three in order, De
 
     const values = Array.from({ length: 30 }, (_, i) => i);
     const batches = await appendAll(node, values);
-    for (let i = 1; i < batches.length; i++) assert.ok(batches[i].baseOffset > batches[i - 1].lastOffset);
+    for (let i = 1; i < batches.length; i++)
+      assert.ok(batches[i].baseOffset > batches[i - 1].lastOffset, `batch ${i} after batch ${i - 1}`);
     assert.deepEqual(producerIds(leader.rec.state), values, 'delivered on the leader in append order');
     const end = node.committedOffset;
     for (const m of c.members) {
@@ -231,7 +232,7 @@ test('three nodes: a leader is elected, appends commit on all three in order, De
     // a follower does not take appends
     const follower = c.members.find((m) => m !== leader)!;
     await assert.rejects(follower.node!.append([ids(99)]), (e: Error) => {
-      assert.ok(e instanceof NotControllerError);
+      assert.ok(e instanceof NotControllerError, String(e));
       assert.equal(e.leaderId, leader.id);
       return true;
     });
@@ -249,28 +250,38 @@ test('three nodes: a leader is elected, appends commit on all three in order, De
     observer.setListener(observerRec);
     await observer.start();
     await observer.whenCaughtUp();
-    assert.ok(observer.committedOffset >= end);
+    assert.ok(observer.committedOffset >= end, `observer at ${observer.committedOffset}`);
     assert.deepEqual(producerIds(observerRec.state), values);
     assert.equal(observer.role, 'observer');
     for (const m of c.members) await m.node!.whenCaughtUp();
 
-    // DescribeQuorum (55) on the CONTROLLER listener
+    // DescribeQuorum (55) on the CONTROLLER listener; the leader knows a replica's position from its latest Fetch
     const conn = new Connection({ host: '127.0.0.1', port: leader.port });
     await conn.connect();
-    const dq = await conn.send('DescribeQuorum', {
-      topics: [{ topicName: '__cluster_metadata', partitions: [{ partitionIndex: 0 }] }],
-    });
+    const describe = () =>
+      conn.send('DescribeQuorum', {
+        topics: [{ topicName: '__cluster_metadata', partitions: [{ partitionIndex: 0 }] }],
+      });
+    let dq = await describe();
+    const caughtUp = (d: typeof dq) =>
+      [...d.topics[0].partitions[0].currentVoters, ...d.topics[0].partitions[0].observers].every(
+        (r) => Number(r.logEndOffset) >= end,
+      ) && d.topics[0].partitions[0].observers.length === 1;
+    for (const deadline = Date.now() + 30_000; !caughtUp(dq) && Date.now() < deadline; ) {
+      await new Promise((r) => setTimeout(r, 20));
+      dq = await describe();
+    }
     await conn.close();
     const p = dq.topics[0].partitions[0];
     assert.equal(p.errorCode, ErrorCode.NONE);
     assert.equal(p.leaderId, leader.id);
     assert.equal(p.leaderEpoch, node.epoch);
-    assert.ok(Number(p.highWatermark) >= end);
+    assert.ok(Number(p.highWatermark) >= end, `high watermark ${p.highWatermark}`);
     assert.deepEqual(
       p.currentVoters.map((v) => v.replicaId),
       [1, 2, 3],
     );
-    assert.ok(p.currentVoters.every((v) => Number(v.logEndOffset) >= 0));
+    assert.ok(caughtUp(dq), `every replica at ${end}: ${JSON.stringify([...p.currentVoters, ...p.observers])}`);
     assert.deepEqual(
       dq.nodes.map((n) => [n.nodeId, n.listeners[0].port]),
       c.members.map((m) => [m.id, m.port]),
@@ -279,7 +290,6 @@ test('three nodes: a leader is elected, appends commit on all three in order, De
       p.observers.map((o) => o.replicaId),
       [4],
     );
-    assert.ok(Number(p.observers[0].logEndOffset) >= end);
     await observer.close();
     const fconn = new Connection({ host: '127.0.0.1', port: follower.port });
     await fconn.connect();
@@ -305,7 +315,7 @@ test('closing the leader elects another; appends resume; the old leader comes ba
     const second = await c.leader();
     const elapsed = Date.now() - closedAt;
     assert.notEqual(second.id, first.id);
-    assert.ok(second.node!.epoch > epoch);
+    assert.ok(second.node!.epoch > epoch, `epoch ${second.node!.epoch} after ${epoch}`);
     console.log(`# leader ${first.id} closed -> node ${second.id} active controller after ${elapsed} ms`);
     await appendAll(second.node!, [4, 5]);
     for (const m of c.live()) await until(() => producerIds(m.rec.state).length === 5, `node ${m.id} at 5 records`);
@@ -336,7 +346,7 @@ test('a leader cut off from the voters is replaced after the fetch timeout and s
     );
     const next = c.members.find((m) => m !== old && m.node!.isActiveController)!;
     console.log(`# leader ${old.id} unreachable -> node ${next.id} active controller after ${Date.now() - cutAt} ms`);
-    assert.ok(next.node!.epoch > epoch);
+    assert.ok(next.node!.epoch > epoch, `epoch ${next.node!.epoch} after ${epoch}`);
     // check quorum: without a majority fetching from it, the old leader resigns
     await until(() => !old.node!.isActiveController, 'the cut-off leader to step down');
     await assert.rejects(old.node!.append([ids(99)]), NotControllerError);
@@ -370,7 +380,7 @@ test('a node restarted on an emptied directory catches up from a snapshot after 
     await c.restart(victim);
     await until(() => producerIds(victim.rec.state).length === values.length + 2, 'the emptied node to catch up');
     assert.equal(victim.rec.snapshots.length, 1, 'from the leader’s snapshot');
-    assert.ok(victim.rec.snapshots[0].endOffset >= end);
+    assert.ok(victim.rec.snapshots[0].endOffset >= end, `snapshot at ${victim.rec.snapshots[0].endOffset}`);
     assert.deepEqual(producerIds(victim.rec.state), [...values, 1, 2]);
     assert.equal(victim.node!.log.startOffset, victim.rec.snapshots[0].endOffset);
     // and it takes part again: a new leader elsewhere can count on it
@@ -547,7 +557,10 @@ test('upgrade: a metadata dir of the single-node broker starts as a one-voter qu
   const old = await open(legacy);
   assert.equal(old.rec.snapshots.length, 1);
   assert.deepEqual(old.rec.snapshots[0], expected, 'the converted image, as the single node converts it');
-  assert.ok(expected.records.some((r) => r.type === 'Topic'));
+  assert.ok(
+    expected.records.some((r) => r.type === 'Topic'),
+    'the converted snapshot holds topics',
+  );
   const b = await old.node.append([ids(5)]);
   assert.equal(b.baseOffset, expected.endOffset + 1, 'after the snapshot and the leader change');
   await old.node.close();
