@@ -39,14 +39,36 @@ export interface Listener {
 
 export type CleanupPolicyItem = 'delete' | 'compact';
 
+/** One voter of the metadata quorum (controller.quorum.voters): its node id and CONTROLLER listener address. */
+export interface QuorumVoter {
+  id: number;
+  host: string;
+  port: number;
+}
+
 export interface BrokerConfig {
   nodeId: number;
   clusterId: string | null;
-  /** Client listeners in the order given (controller listeners left out); at least one. */
+  /** process.roles: whether this node serves clients and hosts partitions (broker), and whether it is a voter of the metadata quorum (controller). */
+  roles: { broker: boolean; controller: boolean };
+  /** The client listener (controller listeners left out): exactly one on a broker, none on a controller-only node. */
   listeners: Listener[];
   /** advertised.listeners, or the listeners when not set. */
   advertisedListeners: Listener[];
   controllerListenerNames: string[];
+  /** The listener of the first of controller.listener.names found in listeners (opened by a voter), or null. */
+  controllerListener: Listener | null;
+  /** controller.quorum.voters; empty: this node alone is the quorum, without network. */
+  quorumVoters: QuorumVoter[];
+  /** controller.quorum.bootstrap.servers. */
+  quorumBootstrapServers: { host: string; port: number }[];
+  quorumElectionTimeoutMs: number;
+  quorumFetchTimeoutMs: number;
+  quorumElectionBackoffMaxMs: number;
+  brokerHeartbeatIntervalMs: number;
+  brokerSessionTimeoutMs: number;
+  /** broker.rack, or null. */
+  brokerRack: string | null;
   /** Absolute paths, at least one, no duplicates. */
   logDirs: string[];
   numPartitions: number;
@@ -120,7 +142,7 @@ export interface BrokerConfig {
   groupConsumerHeartbeatIntervalMs: number;
   groupConsumerSessionTimeoutMs: number;
   offsetsTopicNumPartitions: number;
-  /** Default 1 (Kafka: 3); a single-node broker cannot place more replicas. */
+  /** As set (default 1; Kafka: 3). Until partition data is replicated, __consumer_offsets is created with 1 (a higher value is capped, with a warning at start). */
   offsetsTopicReplicationFactor: number;
   offsetsTopicSegmentBytes: number;
   offsetsRetentionMinutes: number;
@@ -217,7 +239,7 @@ const UNSUPPORTED_PROTOCOL: Record<string, string> = {
 /**
  * Parses `NAME://host:port`; '' host = every interface; IPv6 in brackets.
  * A listener whose security protocol is not PLAINTEXT is refused, except
- * when `opened` is false (controller listeners, which Samsa does not open).
+ * when `opened` is false (an address Samsa neither opens nor connects to).
  */
 export function parseListener(
   text: string,
@@ -378,10 +400,8 @@ export function loadBrokerConfig(opts: LoadBrokerConfigOptions = {}): BrokerConf
   for (const n of controllerNames) if (!protocolMap.has(n)) protocolMap.set(n, 'PLAINTEXT');
   const parseList = (k: string): Listener[] => {
     const items = get(k) as string[];
-    const list = items.map((t) => {
-      const name = /^\s*([A-Za-z0-9_]+):\/\//.exec(t)?.[1]?.toUpperCase();
-      return parseListener(t, protocolMap, k, name === undefined || !controllerNames.includes(name));
-    });
+    // controller listeners too: a voter opens its CONTROLLER listener, other nodes connect to it
+    const list = items.map((t) => parseListener(t, protocolMap, k));
     const seen = new Set<string>();
     for (const l of list) {
       if (seen.has(l.name)) fail(k, `listener name ${l.name} appears twice`);
@@ -389,9 +409,18 @@ export function loadBrokerConfig(opts: LoadBrokerConfigOptions = {}): BrokerConf
     }
     return list;
   };
+  const roleList = get('process.roles') as string[];
+  const roles = { broker: roleList.includes('broker'), controller: roleList.includes('controller') };
   const allListeners = parseList('listeners');
   const listeners = allListeners.filter((l) => !controllerNames.includes(l.name));
-  if (listeners.length === 0) fail('listeners', 'no client listener (every listener is a controller listener)');
+  if (roles.broker && listeners.length === 0)
+    fail('listeners', 'no client listener (every listener is a controller listener); a broker needs one');
+  if (!roles.broker && listeners.length > 0) {
+    fail(
+      'listeners',
+      `a controller-only node (process.roles=controller) serves no clients: remove ${listeners.map((l) => l.name).join(', ')} from listeners, or add broker to process.roles`,
+    );
+  }
   if (listeners.length > 1) {
     fail(
       'listeners',
@@ -399,10 +428,11 @@ export function loadBrokerConfig(opts: LoadBrokerConfigOptions = {}): BrokerConf
     );
   }
   const ports = new Set<number>();
-  for (const l of listeners) {
+  for (const l of allListeners) {
     if (l.port !== 0 && ports.has(l.port)) fail('listeners', `port ${l.port} is used by two listeners`);
     ports.add(l.port);
   }
+  const quorum = quorumSettings(nodeId, roles, listeners[0], allListeners, controllerNames, get, fail);
   let advertisedListeners = listeners;
   if (has('advertised.listeners')) {
     advertisedListeners = parseList('advertised.listeners').filter((l) => !controllerNames.includes(l.name));
@@ -452,9 +482,17 @@ export function loadBrokerConfig(opts: LoadBrokerConfigOptions = {}): BrokerConf
   return {
     nodeId,
     clusterId,
+    roles,
     listeners,
     advertisedListeners,
     controllerListenerNames: controllerNames,
+    ...quorum,
+    quorumElectionTimeoutMs: num('controller.quorum.election.timeout.ms'),
+    quorumFetchTimeoutMs: num('controller.quorum.fetch.timeout.ms'),
+    quorumElectionBackoffMaxMs: num('controller.quorum.election.backoff.max.ms'),
+    brokerHeartbeatIntervalMs: num('broker.heartbeat.interval.ms'),
+    brokerSessionTimeoutMs: num('broker.session.timeout.ms'),
+    brokerRack: has('broker.rack') && str('broker.rack') !== '' ? str('broker.rack') : null,
     logDirs,
     numPartitions: num('num.partitions'),
     defaultReplicationFactor: num('default.replication.factor'),
@@ -532,6 +570,122 @@ export function loadBrokerConfig(opts: LoadBrokerConfigOptions = {}): BrokerConf
 }
 
 export { BROKER_PROPERTY_DEFS };
+
+const HOST_PORT = /^(\[[0-9a-fA-F:.]*\]|[^:@/[\]\s]+):(\d+)$/;
+
+function parseHostPort(text: string): { host: string; port: number } | null {
+  const m = HOST_PORT.exec(text);
+  if (!m || Number(m[2]) > 65535) return null;
+  return { host: m[1].startsWith('[') ? m[1].slice(1, -1) : m[1], port: Number(m[2]) };
+}
+
+const LOOPBACK = /^(localhost|127\.\d+\.\d+\.\d+|::1)$/;
+
+/** Whether a voter address names the same socket as a listener of this node. */
+function sameAddress(voter: { host: string; port: number }, l: Listener): boolean {
+  if (voter.port !== l.port) return false;
+  if (voter.host === l.host) return true;
+  if (LOOPBACK.test(voter.host) && LOOPBACK.test(l.host)) return voter.host === 'localhost' || l.host === 'localhost';
+  // a listener on every interface answers on the loopback addresses
+  return (l.host === '0.0.0.0' || l.host === '::') && LOOPBACK.test(voter.host);
+}
+
+/**
+ * controller.quorum.voters / bootstrap servers and the CONTROLLER listener,
+ * checked against the roles: each misconfiguration fails with one line that
+ * says what to change.
+ */
+function quorumSettings(
+  nodeId: number,
+  roles: { broker: boolean; controller: boolean },
+  client: Listener | undefined,
+  allListeners: Listener[],
+  controllerNames: string[],
+  get: (k: string) => ConfigValue | null,
+  fail: (k: string, problem: string) => never,
+): Pick<BrokerConfig, 'quorumVoters' | 'quorumBootstrapServers' | 'controllerListener'> {
+  const voters: QuorumVoter[] = [];
+  for (const item of get('controller.quorum.voters') as string[]) {
+    const m = /^(\d+)@(.*)$/.exec(item);
+    const addr = m ? parseHostPort(m[2]) : null;
+    if (!m || !addr || Number(m[1]) > INT_MAX_ID)
+      fail('controller.quorum.voters', `'${item}' is not id@host:port (e.g. 1@controller1:9093)`);
+    const id = Number(m![1]);
+    if (voters.some((v) => v.id === id))
+      fail('controller.quorum.voters', `voter id ${id} appears twice; each voter needs its own node.id`);
+    voters.push({ id, ...addr! });
+  }
+  const bootstrap: { host: string; port: number }[] = [];
+  for (const item of get('controller.quorum.bootstrap.servers') as string[]) {
+    const addr = parseHostPort(item);
+    if (!addr) fail('controller.quorum.bootstrap.servers', `'${item}' is not host:port (e.g. controller1:9093)`);
+    bootstrap.push(addr!);
+  }
+  let controllerListener: Listener | null = null;
+  for (const n of controllerNames) {
+    controllerListener = allListeners.find((l) => l.name === n) ?? null;
+    if (controllerListener) break;
+  }
+  const me = voters.find((v) => v.id === nodeId);
+  if (roles.controller && voters.length > 0 && !me) {
+    fail(
+      'controller.quorum.voters',
+      `node.id ${nodeId} has the controller role but is not one of the voters (${voters.map((v) => v.id).join(', ')}); add ${nodeId}@host:port to the voters, or set process.roles=broker`,
+    );
+  }
+  if (!roles.controller && me) {
+    fail(
+      'controller.quorum.voters',
+      `node.id ${nodeId} is a voter, but process.roles has no controller role; add controller to process.roles, or remove ${nodeId} from the voters`,
+    );
+  }
+  if (!roles.controller && voters.length === 0 && bootstrap.length === 0) {
+    fail(
+      'process.roles',
+      'a broker-only node (process.roles=broker) needs a controller quorum to join; set controller.quorum.voters (or controller.quorum.bootstrap.servers)',
+    );
+  }
+  if (!roles.controller && controllerListener) {
+    fail(
+      'listeners',
+      `${controllerListener.name} is a controller listener, but process.roles has no controller role; remove it from listeners (brokers reach the controllers at controller.quorum.voters)`,
+    );
+  }
+  if (roles.controller && (voters.length > 0 || !roles.broker) && !controllerListener) {
+    const name = controllerNames[0];
+    fail(
+      'listeners',
+      name === undefined
+        ? 'a controller needs a controller listener, but controller.listener.names is empty; set it (e.g. CONTROLLER) and add CONTROLLER://host:port to listeners'
+        : `a voter of the controller quorum needs its ${name} listener; add ${name}://host:port to listeners (the address of node ${nodeId} in controller.quorum.voters)`,
+    );
+  }
+  if (!roles.broker && voters.length === 0) {
+    fail(
+      'controller.quorum.voters',
+      `a controller-only node needs the voters listed so that brokers can reach it; set controller.quorum.voters (e.g. ${nodeId}@host:port)`,
+    );
+  }
+  if (client) {
+    for (const v of voters) {
+      if (sameAddress(v, client)) {
+        fail(
+          'controller.quorum.voters',
+          `voter ${v.id} at ${v.host}:${v.port} is this node's client listener ${client.name}; voters are reached at their controller listener, which needs a port of its own`,
+        );
+      }
+    }
+  }
+  if (me && controllerListener && me.port !== controllerListener.port) {
+    fail(
+      'controller.quorum.voters',
+      `the entry ${me.id}@${me.host}:${me.port} for this node does not match its ${controllerListener.name} listener port ${controllerListener.port}; make them the same`,
+    );
+  }
+  return { quorumVoters: voters, quorumBootstrapServers: bootstrap, controllerListener };
+}
+
+const INT_MAX_ID = 2147483647;
 
 /**
  * The configuration with the dynamic broker configs applied over the static

@@ -129,7 +129,7 @@ export const BROKER_PROPERTY_DEFS: BrokerPropertyDef[] = [
     'listeners',
     'list',
     DEFAULT_LISTENERS,
-    'The NAME://host:port address to listen on (one client listener, plus any controller listeners, which Samsa does not open); an empty host binds every interface, port 0 picks a free port.',
+    'The NAME://host:port addresses to listen on: one client listener (none on a controller-only node), plus the CONTROLLER listener (named in controller.listener.names) on which a voter of the controller quorum serves the other nodes; an empty host binds every interface, port 0 picks a free port.',
   ),
   p(
     'advertised.listeners',
@@ -146,8 +146,8 @@ export const BROKER_PROPERTY_DEFS: BrokerPropertyDef[] = [
   p(
     'controller.listener.names',
     'list',
-    null,
-    'Listeners used only by the KRaft controller; Samsa does not open them.',
+    'CONTROLLER',
+    'Names of the listeners of the controller quorum (Raft between voters, admin requests forwarded by brokers, broker registration and heartbeats). A voter opens the first of them that is in listeners; other nodes reach the voters at the addresses of controller.quorum.voters.',
   ),
   ig('inter.broker.listener.name', 'string', null, 'Listener used between brokers.'),
   sec(
@@ -241,10 +241,67 @@ export const BROKER_PROPERTY_DEFS: BrokerPropertyDef[] = [
     'true',
     'Allow DeleteTopics; when false every DeleteTopics is answered TOPIC_DELETION_DISABLED (INVALID_REQUEST before v3).',
   ),
-  // KRaft / ZooKeeper deployment settings that a single Samsa process does not need
-  ig('process.roles', 'list', null, 'KRaft roles of this process.', listOf(['broker', 'controller'])),
-  ig('controller.quorum.voters', 'list', '', 'KRaft controller voters.'),
-  ig('controller.quorum.bootstrap.servers', 'list', '', 'KRaft controller bootstrap addresses.'),
+  // the cluster: roles, the controller quorum (KRaft), broker membership
+  p(
+    'process.roles',
+    'list',
+    'broker,controller',
+    'The roles of this node: broker (serves clients, hosts partitions), controller (a voter of the metadata quorum), or both (the default, so that one node is a whole cluster).',
+    listOf(['broker', 'controller'], true),
+  ),
+  p(
+    'controller.quorum.voters',
+    'list',
+    '',
+    "The voters of the metadata quorum, as id@host:port entries separated by commas (the host and port of each voter's CONTROLLER listener). Empty: this node alone is the quorum (a one-voter quorum without network).",
+  ),
+  p(
+    'controller.quorum.bootstrap.servers',
+    'list',
+    '',
+    'host:port addresses of controller listeners to ask for the voters (with DescribeQuorum) when controller.quorum.voters is empty; for broker-only nodes.',
+  ),
+  p(
+    'controller.quorum.election.timeout.ms',
+    'int',
+    '1000',
+    'How long an election may go without a winner before a candidate stands again (with a random extra delay, so that candidates do not keep splitting the votes).',
+    atLeast(1),
+  ),
+  p(
+    'controller.quorum.fetch.timeout.ms',
+    'int',
+    '2000',
+    'How long a voter goes without a successful fetch from the leader before it stands for election.',
+    atLeast(1),
+  ),
+  p(
+    'controller.quorum.election.backoff.max.ms',
+    'int',
+    '1000',
+    'Most time a voter waits (a random part of it) before standing again after losing an election.',
+    atLeast(1),
+  ),
+  p(
+    'broker.heartbeat.interval.ms',
+    'int',
+    '2000',
+    'How often a broker heartbeats to the active controller.',
+    atLeast(1),
+  ),
+  p(
+    'broker.session.timeout.ms',
+    'int',
+    '9000',
+    'A broker whose heartbeats stop for this long is fenced (it leads no partition and is not given to clients).',
+    atLeast(1),
+  ),
+  p(
+    'broker.rack',
+    'string',
+    null,
+    'The rack of this broker, registered with the controller and reported in Metadata and DescribeCluster.',
+  ),
   p(
     'metadata.log.dir',
     'string',
@@ -550,11 +607,11 @@ export const BROKER_PROPERTY_DEFS: BrokerPropertyDef[] = [
     atLeast(1),
   ),
   p('offsets.topic.num.partitions', 'int', '50', 'Partitions of __consumer_offsets (fixed once created).', atLeast(1)),
-  ig(
+  p(
     'offsets.topic.replication.factor',
     'short',
     '1',
-    "Replication factor of __consumer_offsets (Kafka's default is 3; Samsa's is 1 as it runs as one node).",
+    "Replication factor of __consumer_offsets (Kafka's default is 3). Samsa does not replicate partition data yet, so the topic is created with 1: a higher value is capped to 1, with a warning at start.",
     atLeast(1),
   ),
   ig('offsets.topic.segment.bytes', 'int', '104857600', 'Segment size of __consumer_offsets.', atLeast(1)),

@@ -245,7 +245,24 @@ test('a stock KRaft server.properties loads', () => {
   assert.equal(c.listeners[0].port, 9092);
   assert.equal(c.advertisedListeners[0].host, 'localhost');
   assert.deepEqual(c.controllerListenerNames, ['CONTROLLER']);
-  assert.ok(c.ignored.includes('process.roles'));
+  assert.deepEqual(c.roles, { broker: true, controller: true });
+  assert.deepEqual(c.quorumVoters, [{ id: 1, host: 'localhost', port: 9093 }]);
+  assert.deepEqual(c.controllerListener, {
+    name: 'CONTROLLER',
+    host: '0.0.0.0',
+    port: 9093,
+    securityProtocol: 'PLAINTEXT',
+  });
+  assert.deepEqual(c.ignored, [
+    'inter.broker.listener.name',
+    'num.network.threads',
+    'num.io.threads',
+    'socket.send.buffer.bytes',
+    'socket.receive.buffer.bytes',
+    'num.recovery.threads.per.data.dir',
+    'transaction.state.log.replication.factor',
+    'transaction.state.log.min.isr',
+  ]);
 });
 
 test('unknown property: one line, with a suggestion', () => {
