@@ -1,24 +1,40 @@
 /**
- * The controller: the only writer of the metadata log. It validates admin
- * requests against the current image, turns them into metadata records,
- * commits them (durably, in order), then applies them to the image and tells
- * listeners (the broker creates or deletes partition logs).
+ * The controller, on the metadata quorum (src/metadata/quorum.ts). Every node
+ * runs one: it keeps the node's metadata image, which changes only when the
+ * quorum delivers a committed batch (`onCommitted`) or a snapshot installed
+ * from the leader (`onSnapshot`), the leader included, and tells the
+ * listeners (the broker creates or deletes partition logs, and so on).
+ *
+ * Only the active controller (the quorum leader, once everything committed
+ * before its epoch is delivered) decides: it validates admin requests against
+ * the image, turns them into records and appends them; `append` resolves once
+ * the batch is committed and delivered, so the image has it before the next
+ * operation decides (one operation at a time). On any other node, or when
+ * leadership is lost meanwhile, an operation is refused with NOT_CONTROLLER
+ * (retriable: the broker forwards to the active controller, clients retry).
  *
  * Commit is atomic from a caller's point of view: a batch is checked against
- * the image before it is written; a batch that was not committed leaves the
+ * the image before it is appended; a batch that was not committed leaves the
  * image unchanged and fails the request; a committed batch is applied whole
  * and the request succeeds, whatever a listener does afterwards (a listener's
  * failure is logged; the records are part of the metadata from then on, and
  * the next start acts on them).
  *
- * With one node the controller runs in the broker process; a clustered
- * controller will sit on a Raft quorum behind the same `MetadataLog` seam.
+ * Each node snapshots its own image (`quorum.writeSnapshot`) once
+ * metadata.log.max.record.bytes.between.snapshots were appended since the
+ * last snapshot.
  */
 import { randomBytes } from 'node:crypto';
 import { ErrorCode } from '../protocol/error-codes.ts';
-import { DEFAULT_MAX_BYTES_BETWEEN_SNAPSHOTS, type MetadataLog, MetadataStorageError } from './metadata-log.ts';
+import {
+  DEFAULT_MAX_BYTES_BETWEEN_SNAPSHOTS,
+  type MetadataBatch,
+  type MetadataSnapshot,
+  MetadataStorageError,
+} from './metadata-log.ts';
 import type { MetadataImage, TopicState } from './image.ts';
 import type { MetadataRecord, PartitionRecord } from './records.ts';
+import { type MetadataQuorum, NotControllerError, type QuorumListener } from './quorum.ts';
 import {
   type BrokerHeartbeatAnswer,
   type BrokerHeartbeatInput,
@@ -26,7 +42,6 @@ import {
   type BrokerRegistrationInput,
   type LifecycleAnswer,
 } from './broker-heartbeats.ts';
-import { NotControllerError } from './quorum.ts';
 import { type Env, systemEnv, type TimerHandle } from '../util/env.ts';
 
 export interface ControllerResult {
@@ -35,6 +50,13 @@ export interface ControllerResult {
 }
 
 export type BatchListener = (batch: MetadataRecord[]) => void | Promise<void>;
+
+/** The answer of an operation this node cannot decide: it is not the active controller. */
+export function notControllerMessage(leaderId: number): string {
+  return leaderId >= 0
+    ? `This node is not the active controller; the active controller is node ${leaderId}.`
+    : 'This node is not the active controller, and no active controller is known (an election may be running).';
+}
 
 const LEGAL_TOPIC = /^[a-zA-Z0-9._-]+$/;
 const MAX_TOPIC_LENGTH = 249;
@@ -55,6 +77,20 @@ export function validateTopicName(name: string): string | null {
 function collisionKey(name: string): string {
   return name.replace(/\./g, '_');
 }
+
+/** A replication factor above 1: partition data is not replicated yet (issue #19). */
+function notReplicated(rf: number): ControllerResult {
+  return {
+    errorCode: ErrorCode.INVALID_REPLICATION_FACTOR,
+    errorMessage: `Replication factor ${rf} is not supported yet: Samsa does not replicate partition data between brokers yet; use a replication factor of 1.`,
+  };
+}
+
+const refuseOne = (errorCode: number, errorMessage: string): ControllerResult => ({ errorCode, errorMessage });
+const refuseEach =
+  (n: number) =>
+  (errorCode: number, errorMessage: string): ControllerResult[] =>
+    Array.from({ length: n }, () => ({ errorCode, errorMessage }));
 
 export function newTopicId(): string {
   // A random 16-byte id, never the zero id or the reserved sentinel.
@@ -85,12 +121,19 @@ export interface ControllerOptions {
   /** metadata.log.max.record.bytes.between.snapshots: a snapshot is written once the log grew this much since the last. */
   maxRecordBytesBetweenSnapshots?: number;
   /**
+   * The cluster id the active controller writes when the log has none: this
+   * node's meta.properties id, or (returning null) a new one.
+   */
+  initialClusterId?: () => string | null;
+  /**
    * Where refusals by a cap are reported (at most one line per 10 s, with the
    * count of those not shown), and failed listeners and snapshots.
    */
-  logger?: { warn(obj: object, msg: string): void; error?(obj: object, msg: string): void };
-  /** Whether this node is the active controller now (default: always, as a single node is). */
-  isActive?: () => boolean;
+  logger?: {
+    warn(obj: object, msg: string): void;
+    error?(obj: object, msg: string): void;
+    info?(obj: object, msg: string): void;
+  };
 }
 
 /** The broker lifecycle's settings (enableBrokerLifecycle). */
@@ -108,13 +151,33 @@ const SESSION_CHECK_MAX_MS = 1000;
 
 const CAP_LOG_INTERVAL_MS = 10_000;
 
-export class Controller {
+/** How often a new leader looks whether it became the active controller (the quorum does not announce it). */
+const ACTIVATION_POLL_MS = 10;
+
+export class Controller implements QuorumListener {
   private tail: Promise<unknown> = Promise.resolve();
   private readonly listeners: BatchListener[] = [];
+  private readonly leaderListeners: ((leaderId: number, epoch: number) => void)[] = [];
+  private readonly appliedListeners: (() => void)[] = [];
+  private readonly clusterIdWaiters: ((id: string) => void)[] = [];
+  private leaderWaiters: (() => void)[] = [];
+  private imageWaiters: { check: () => boolean; done: (met: boolean) => void }[] = [];
   private capLoggedAt = -Infinity;
   private capSuppressed = 0;
   /** Set when a committed batch could not be applied: the image no longer follows the log. */
   private diverged: string | null = null;
+  /**
+   * Listener calls: 'on' (each batch as it is delivered), or at start-up
+   * 'off' during the replay (whoever builds on the image reads it whole
+   * afterwards), then 'held' (queued until released) while the broker builds
+   * on the replayed image.
+   */
+  private notifyMode: 'off' | 'held' | 'on' = 'on';
+  private notifyTail: Promise<void> = Promise.resolve();
+  private releaseHeld: (() => void) | null = null;
+  private snapshotRun: Promise<void> | null = null;
+  private activating = false;
+  private closed = false;
   /** The broker lifecycle (KIP-631) state machine, once enabled. */
   private lifecycle: BrokerHeartbeats | null = null;
   private lifecycleEnv: Env = systemEnv;
@@ -125,25 +188,226 @@ export class Controller {
   private lifecycleStopped = false;
 
   constructor(
-    private readonly log: MetadataLog,
+    private readonly quorum: MetadataQuorum,
     readonly image: MetadataImage,
     private readonly opts: ControllerOptions,
-  ) {}
+  ) {
+    quorum.setListener(this);
+  }
 
+  /** Listeners of committed batches (after the image has them), in order, awaited one after the other. */
   onCommit(l: BatchListener): void {
     this.listeners.push(l);
   }
 
-  /** Loads the newest snapshot and the committed batches after it into the image (startup). */
-  load(): void {
-    const { snapshot, batches } = this.log.load();
-    if (snapshot) this.image.applyBatch(snapshot.records, snapshot.endOffset - 1);
-    for (const b of batches) this.image.applyBatch(b.records, b.lastOffset);
+  /**
+   * Told (synchronously, whatever the listener calls are doing) each time the
+   * image moved: a committed batch or a snapshot was applied.
+   */
+  onApplied(l: () => void): void {
+    this.appliedListeners.push(l);
+  }
+
+  /** Told when the quorum leader (the active controller to be) or the epoch changes (leaderId -1 while unknown). */
+  onLeader(l: (leaderId: number, epoch: number) => void): void {
+    this.leaderListeners.push(l);
+  }
+
+  /** The node id of the quorum leader, or -1. */
+  get leaderId(): number {
+    return this.quorum.leaderId;
+  }
+
+  get isActive(): boolean {
+    return this.quorum.isActiveController;
+  }
+
+  /** No listener calls for the batches delivered from now on (the start-up replay), until `holdNotifications`. */
+  skipNotifications(): void {
+    this.notifyMode = 'off';
+  }
+
+  /** Queue listener calls from now on, until `releaseNotifications` (the broker builds on the replayed image meanwhile). */
+  holdNotifications(): void {
+    if (this.notifyMode === 'held') return;
+    this.notifyMode = 'held';
+    this.notifyTail = new Promise<void>((resolve) => {
+      this.releaseHeld = resolve;
+    });
+  }
+
+  /** Calls the listeners for the batches queued since `holdNotifications`, then for each batch as it commits. */
+  releaseNotifications(): void {
+    this.notifyMode = 'on';
+    this.releaseHeld?.();
+    this.releaseHeld = null;
+  }
+
+  /** Resolves with the cluster id once the image has one. */
+  clusterId(): Promise<string> {
+    if (this.image.clusterId !== null) return Promise.resolve(this.image.clusterId);
+    return new Promise((resolve) => this.clusterIdWaiters.push(resolve));
+  }
+
+  /** Resolves at the next change of leader or epoch, or when this node becomes the active controller. */
+  nextLeaderEvent(): Promise<void> {
+    return new Promise((resolve) => this.leaderWaiters.push(resolve));
+  }
+
+  private leaderEvent(): void {
+    const w = this.leaderWaiters;
+    this.leaderWaiters = [];
+    for (const f of w) f();
+  }
+
+  /**
+   * Resolves true once `check()` holds for the image (looked at now and after
+   * each committed batch, once its listeners ran), false after `timeoutMs`.
+   */
+  waitForImage(check: () => boolean, timeoutMs: number): Promise<boolean> {
+    if (check()) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const w = {
+        check,
+        done: (met: boolean) => {
+          clearTimeout(timer);
+          resolve(met);
+        },
+      };
+      const timer = setTimeout(() => {
+        const i = this.imageWaiters.indexOf(w);
+        if (i >= 0) this.imageWaiters.splice(i, 1);
+        resolve(false);
+      }, timeoutMs);
+      timer.unref();
+      this.imageWaiters.push(w);
+    });
+  }
+
+  private checkImageWaiters(): void {
+    if (this.imageWaiters.length === 0) return;
+    const still: typeof this.imageWaiters = [];
+    for (const w of this.imageWaiters) {
+      if (w.check()) w.done(true);
+      else still.push(w);
+    }
+    this.imageWaiters = still;
+  }
+
+  /** Stops acting on leadership (the quorum is being closed). */
+  close(): void {
+    this.closed = true;
+    this.leaderEvent();
+  }
+
+  // ---- QuorumListener: the image follows the committed log ------------------
+
+  onCommitted(batch: MetadataBatch): void | Promise<void> {
+    if (this.diverged !== null) return;
+    const bad = this.image.check(batch.records);
+    try {
+      if (bad !== null) throw new Error(bad);
+      this.image.applyBatch(batch.records, batch.lastOffset);
+    } catch (err) {
+      // Every node applies the same log, so this is a bug, not a local fault: stop following rather than build on it.
+      this.diverged = `batch ending at ${batch.lastOffset}: ${(err as Error).message}`;
+      this.opts.logger?.error?.(
+        { err, offset: batch.lastOffset },
+        'a committed metadata batch does not apply to the image; metadata changes are refused until the node restarts',
+      );
+      return;
+    }
+    this.afterApply();
+    return this.notify(batch.records, batch.lastOffset);
+  }
+
+  onSnapshot(snapshot: MetadataSnapshot): void | Promise<void> {
+    const records = this.image.replaceWith(snapshot.records, snapshot.endOffset - 1);
+    this.diverged = null;
+    this.afterApply();
+    return this.notify(records, snapshot.endOffset - 1);
+  }
+
+  onLeaderChange(leaderId: number, epoch: number): void {
+    for (const l of this.leaderListeners) {
+      try {
+        l(leaderId, epoch);
+      } catch (err) {
+        this.opts.logger?.error?.({ err }, 'a listener of controller leadership failed');
+      }
+    }
+    this.leaderEvent();
+    if (leaderId === this.quorum.nodeId) this.activate();
+  }
+
+  private afterApply(): void {
+    for (const l of this.appliedListeners) {
+      try {
+        l();
+      } catch (err) {
+        this.opts.logger?.error?.({ err }, 'a listener of the metadata image failed');
+      }
+    }
+    const id = this.image.clusterId;
+    if (id !== null && this.clusterIdWaiters.length > 0) {
+      for (const w of this.clusterIdWaiters.splice(0)) w(id);
+    }
+    this.maybeSnapshot();
+  }
+
+  private notify(records: MetadataRecord[], lastOffset: number): Promise<void> | undefined {
+    if (this.notifyMode !== 'on') this.checkImageWaiters();
+    if (this.notifyMode === 'off') return undefined;
+    // a listener added after the batch was delivered does not see it, except while held (they are being added)
+    const now = this.notifyMode === 'on' ? [...this.listeners] : null;
+    const p = this.notifyTail.then(() => this.runListeners(now ?? this.listeners, records, lastOffset));
+    this.notifyTail = p;
+    return this.notifyMode === 'on' ? p : undefined;
+  }
+
+  private async runListeners(listeners: BatchListener[], batch: MetadataRecord[], lastOffset: number): Promise<void> {
+    for (const l of listeners) {
+      try {
+        await l(batch);
+      } catch (err) {
+        this.opts.logger?.error?.(
+          { err, offset: lastOffset },
+          'a committed metadata batch was not acted on by a listener (it is, at the next start)',
+        );
+      }
+    }
+    this.checkImageWaiters();
+  }
+
+  /**
+   * A new leader becomes the active controller once its quorum says so; it
+   * then writes the cluster id if the log has none yet.
+   */
+  private activate(): void {
+    if (this.activating) return;
+    this.activating = true;
+    const check = () => {
+      if (this.closed || this.quorum.leaderId !== this.quorum.nodeId) {
+        this.activating = false;
+        return;
+      }
+      if (!this.quorum.isActiveController) {
+        setTimeout(check, ACTIVATION_POLL_MS).unref();
+        return;
+      }
+      this.activating = false;
+      this.leaderEvent();
+      if (this.image.clusterId === null) void this.enqueue(() => ({ records: [], result: undefined })).catch(() => {});
+    };
+    check();
   }
 
   /**
    * Runs `decide` after every earlier operation has committed, against the
-   * current image, commits the records it returns and resolves with its result.
+   * current image, appends the records it returns and resolves with its
+   * result once they are committed and applied. Not the active controller (or
+   * no longer, before the commit): `refuse` answers, else NotControllerError
+   * is thrown.
    */
   private enqueue<T>(
     decide: () => {
@@ -153,15 +417,25 @@ export class Controller {
       /** The result, computed once the records are committed and applied (instead of `result`). */
       afterCommit?: () => T;
     },
+    refuse?: (errorCode: number, message: string) => T,
   ): Promise<T> {
     const run = async (): Promise<T> => {
+      if (!this.quorum.isActiveController) {
+        this.lifecycleInactive();
+        const err = new NotControllerError(notControllerMessage(this.quorum.leaderId), this.quorum.leaderId);
+        if (refuse) return refuse(ErrorCode.NOT_CONTROLLER, err.message);
+        throw err;
+      }
       const { records, result, onStorageError, afterCommit } = decide();
+      // The first active controller names the cluster, before anything else is written.
+      if (this.image.clusterId === null) records.unshift({ type: 'ClusterId', clusterId: this.newClusterId() });
       if (records.length > 0) {
         try {
           await this.commit(records);
         } catch (err) {
           // Not committed (the image is unchanged): answered with the storage error where the API has one.
           if (err instanceof MetadataStorageError && onStorageError) return onStorageError(err);
+          if (err instanceof NotControllerError && refuse) return refuse(ErrorCode.NOT_CONTROLLER, err.message);
           throw err;
         }
         if (afterCommit) return afterCommit();
@@ -173,6 +447,10 @@ export class Controller {
     return p;
   }
 
+  private newClusterId(): string {
+    return this.opts.initialClusterId?.() ?? randomBytes(16).toString('base64url');
+  }
+
   private async commit(batch: MetadataRecord[]): Promise<void> {
     if (this.diverged !== null)
       throw new MetadataStorageError(
@@ -180,39 +458,45 @@ export class Controller {
       );
     const bad = this.image.check(batch);
     if (bad !== null) throw new Error(`metadata: a batch that would not apply was not written: ${bad}`);
-    const { lastOffset } = await this.log.append(batch);
-    try {
-      this.image.applyBatch(batch, lastOffset);
-    } catch (err) {
-      // Unreachable after check(); should it happen, later commits are refused rather than built on a half-applied image.
-      this.diverged = `batch ending at ${lastOffset}: ${(err as Error).message}`;
-      throw err;
-    }
-    for (const l of this.listeners) {
-      try {
-        await l(batch);
-      } catch (err) {
-        this.opts.logger?.error?.(
-          { err, offset: lastOffset },
-          'a committed metadata batch was not acted on by a listener (it is, at the next start)',
-        );
-      }
-    }
-    await this.maybeSnapshot();
+    // resolves once committed and delivered: the image has it, the listeners have run
+    await this.quorum.append(batch);
+    if (this.snapshotDue()) await this.snapshot();
   }
 
-  /** Writes a snapshot once enough record bytes were appended since the last; a failure is logged and retried at the next commit. */
-  private async maybeSnapshot(): Promise<void> {
-    if (this.log.bytesSinceSnapshot < (this.opts.maxRecordBytesBetweenSnapshots ?? DEFAULT_MAX_BYTES_BETWEEN_SNAPSHOTS))
-      return;
-    try {
-      await this.log.writeSnapshot(this.image.epoch + 1, this.image.toRecords());
-    } catch (err) {
-      this.opts.logger?.warn(
-        { err, offset: this.image.epoch + 1 },
-        'metadata snapshot not written; the log is not trimmed until one is',
-      );
-    }
+  private snapshotDue(): boolean {
+    const max = this.opts.maxRecordBytesBetweenSnapshots ?? DEFAULT_MAX_BYTES_BETWEEN_SNAPSHOTS;
+    return !this.closed && this.quorum.bytesSinceSnapshot >= max;
+  }
+
+  /**
+   * After a delivery: a snapshot once enough record bytes were appended since
+   * the last one, written once the delivery in progress is over (so that the
+   * image and the committed offset agree). The active controller writes it
+   * before answering the operation that made it due.
+   */
+  private maybeSnapshot(): void {
+    // the active controller delivers only what it appended itself: it writes the snapshot in `commit`
+    if (this.quorum.isActiveController) return;
+    if (this.snapshotRun === null && this.snapshotDue()) setImmediate(() => void this.snapshot());
+  }
+
+  /** Writes a snapshot of the image; a failure is logged and tried again after the next commit. */
+  private snapshot(): Promise<void> {
+    this.snapshotRun ??= (async () => {
+      const endOffset = this.image.epoch + 1;
+      try {
+        if (this.snapshotDue() && endOffset > 0 && endOffset <= this.quorum.committedOffset)
+          await this.quorum.writeSnapshot(endOffset, this.image.toRecords());
+      } catch (err) {
+        this.opts.logger?.warn(
+          { err, offset: endOffset },
+          'metadata snapshot not written; the log is not trimmed until one is',
+        );
+      } finally {
+        this.snapshotRun = null;
+      }
+    })();
+    return this.snapshotRun;
   }
 
   registerBroker(listeners: { name: string; host: string; port: number }[]): Promise<void> {
@@ -288,7 +572,7 @@ export class Controller {
         errorMessage: 'Replication factor must be larger than 0, or -1 to use the default value.',
       };
     }
-    const live = Math.max(1, this.image.brokers.size);
+    const live = Math.max(1, this.liveBrokers().length);
     if (rf > live && !assigned) {
       return {
         errorCode: ErrorCode.INVALID_REPLICATION_FACTOR,
@@ -299,6 +583,7 @@ export class Controller {
       const bad = this.checkAssignments(assigned);
       if (bad) return bad;
     }
+    if (rf > 1) return notReplicated(rf);
     for (const [name, value] of Object.entries(spec.configs)) {
       if (value === null) {
         return {
@@ -354,15 +639,30 @@ export class Controller {
 
   /**
    * POLICY_VIOLATION when `adding` more partitions would pass samsa.max.partitions
-   * on this broker (every partition this controller creates has a replica here).
+   * on a broker: placed round robin over the live brokers, each gets at most
+   * ceil(adding / brokers) of them (the cap is this node's setting, taken as
+   * the cluster's).
    */
   private checkPartitionCap(adding: number): ControllerResult | null {
     const max = this.opts.maxPartitions;
-    const have = this.image.partitionsOn(this.opts.nodeId);
-    if (max === undefined || have + adding <= max) return null;
-    return this.refuse(
-      `Adding ${adding} partitions would exceed samsa.max.partitions (${max}) on broker ${this.opts.nodeId}, which hosts ${have}.`,
-    );
+    if (max === undefined) return null;
+    const brokers = this.liveBrokers();
+    if (brokers.length === 0) brokers.push(this.opts.nodeId);
+    const each = Math.ceil(adding / brokers.length);
+    for (const id of brokers) {
+      const have = this.image.partitionsOn(id);
+      if (have + each > max) {
+        return this.refuse(
+          `Adding ${adding} partitions would exceed samsa.max.partitions (${max}) on broker ${id}, which hosts ${have}.`,
+        );
+      }
+    }
+    return null;
+  }
+
+  /** Ids of the brokers partitions may be placed on (registered and not fenced), ascending. */
+  private liveBrokers(): number[] {
+    return this.image.liveBrokers().map((b) => b.nodeId);
   }
 
   private refuse(message: string): ControllerResult {
@@ -382,8 +682,10 @@ export class Controller {
 
   /**
    * Partition records for partitions [from, to): replicas as assigned, else
-   * `rf` registered brokers placed round robin (each partition's list starts
-   * one broker further); the first replica leads, all are in sync.
+   * `rf` live brokers placed round robin (each partition's list starts one
+   * broker further), beginning with the broker that hosts the fewest
+   * partitions, so that leaders spread over the brokers; the first replica
+   * leads, all are in sync.
    */
   private partitionRecords(
     topicId: string,
@@ -393,14 +695,18 @@ export class Controller {
     assigned?: { brokerIds: number[] }[],
   ): PartitionRecord[] {
     const out: PartitionRecord[] = [];
-    const brokers = [...this.image.brokers.keys()].sort((a, b) => a - b);
+    const brokers = this.liveBrokers();
     if (brokers.length === 0) brokers.push(this.opts.nodeId);
+    let start = 0;
+    for (let i = 1; i < brokers.length; i++)
+      if (this.image.partitionsOn(brokers[i]) < this.image.partitionsOn(brokers[start])) start = i;
     for (let p = from; p < to; p++) {
       let replicas: number[];
       if (assigned) replicas = [...assigned[p - from].brokerIds];
       else {
         replicas = [];
-        for (let i = 0; i < Math.min(rf, brokers.length); i++) replicas.push(brokers[(p + i) % brokers.length]);
+        for (let i = 0; i < Math.min(rf, brokers.length); i++)
+          replicas.push(brokers[(start + p - from + i) % brokers.length]);
       }
       out.push({
         type: 'Partition',
@@ -453,7 +759,7 @@ export class Controller {
           r.errorCode === ErrorCode.NONE ? { errorCode: ErrorCode.KAFKA_STORAGE_ERROR, errorMessage: err.message } : r,
         );
       return { records, result: results, onStorageError };
-    });
+    }, refuseEach(specs.length));
   }
 
   deleteTopic(topic: TopicState): Promise<ControllerResult> {
@@ -478,7 +784,7 @@ export class Controller {
           r.errorCode === ErrorCode.NONE ? { errorCode: ErrorCode.KAFKA_STORAGE_ERROR, errorMessage: err.message } : r,
         );
       return { records, result, onStorageError };
-    });
+    }, refuseEach(topics.length));
   }
 
   createPartitions(name: string, count: number, validateOnly: boolean): Promise<ControllerResult> {
@@ -516,14 +822,14 @@ export class Controller {
       }
       const capped = this.checkPartitionCap(count - current);
       if (capped) return { records: [], result: capped };
+      const rf = t.partitions[0]?.replicas.length ?? 1;
+      if (rf > 1) return { records: [], result: notReplicated(rf) };
       return {
-        records: validateOnly
-          ? []
-          : this.partitionRecords(t.topicId, current, count, t.partitions[0]?.replicas.length ?? 1),
+        records: validateOnly ? [] : this.partitionRecords(t.topicId, current, count, rf),
         result: { errorCode: ErrorCode.NONE, errorMessage: null },
         onStorageError: (err) => ({ errorCode: ErrorCode.KAFKA_STORAGE_ERROR, errorMessage: err.message }),
       };
-    });
+    }, refuseOne);
   }
 
   /** Reserves a block of producer ids, durably, so ids never repeat across restarts. */
@@ -547,8 +853,8 @@ export class Controller {
     resourceName: string,
     changes: Record<string, string | null>,
     replace: boolean,
-  ): Promise<void> {
-    return this.enqueue(() => {
+  ): Promise<ControllerResult> {
+    return this.enqueue<ControllerResult>(() => {
       const records: MetadataRecord[] = [];
       const existing =
         resourceType === 'topic'
@@ -560,8 +866,12 @@ export class Controller {
       }
       for (const [name, value] of Object.entries(changes))
         records.push({ type: 'Config', resourceType, resourceName, name, value });
-      return { records, result: undefined };
-    });
+      return {
+        records,
+        result: { errorCode: ErrorCode.NONE, errorMessage: null },
+        onStorageError: (err) => ({ errorCode: ErrorCode.KAFKA_STORAGE_ERROR, errorMessage: err.message }),
+      };
+    }, refuseOne);
   }
 
   /**
@@ -599,16 +909,21 @@ export class Controller {
   private activeLifecycle(): BrokerHeartbeats {
     const hb = this.lifecycle;
     if (!hb) throw new Error('the broker lifecycle is not enabled on this controller');
-    if (!(this.opts.isActive?.() ?? true)) {
-      if (this.lifecycleActive) hb.deactivate();
-      this.lifecycleActive = false;
-      throw new NotControllerError('this node is not the active controller', -1);
+    if (!this.quorum.isActiveController) {
+      this.lifecycleInactive();
+      throw new NotControllerError(notControllerMessage(this.quorum.leaderId), this.quorum.leaderId);
     }
     if (!this.lifecycleActive) {
       hb.activate();
       this.lifecycleActive = true;
     }
     return hb;
+  }
+
+  /** Not (or no longer) the active controller: the sessions start afresh when it is again. */
+  private lifecycleInactive(): void {
+    if (this.lifecycleActive) this.lifecycle?.deactivate();
+    this.lifecycleActive = false;
   }
 
   /** Re-arms the session check `delayMs` from now unless one is due sooner. */
@@ -651,7 +966,7 @@ export class Controller {
       }
     } catch (err) {
       // Not committed (storage, lost leadership): tried again at the next check.
-      this.opts.logger?.warn({ err }, 'broker session check failed');
+      if (!(err instanceof NotControllerError)) this.opts.logger?.warn({ err }, 'broker session check failed');
     }
     this.rearmAfterLifecycleEvent();
   }
@@ -680,7 +995,7 @@ export class Controller {
   /** BrokerHeartbeat (key 63): answered once what it decided (unfence, fence, leadership moves) is committed. */
   brokerHeartbeat(req: BrokerHeartbeatInput): Promise<BrokerHeartbeatAnswer> {
     // The session is extended on arrival, not when the heartbeat's turn comes.
-    if (this.lifecycle && this.lifecycleActive && (this.opts.isActive?.() ?? true))
+    if (this.lifecycle && this.lifecycleActive && this.quorum.isActiveController)
       this.lifecycle.touch(req.brokerId, req.brokerEpoch);
     return this.enqueue(() => {
       const { records, answer } = this.activeLifecycle().heartbeat(req);

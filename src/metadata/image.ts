@@ -43,6 +43,8 @@ export class MetadataImage {
   readonly brokerConfigs = new Map<string, Map<string, string>>();
   /** First producer id not yet handed out in a block. */
   nextProducerId = 0;
+  /** The cluster id (the first ClusterId record), or null while the log has none. */
+  clusterId: string | null = null;
   /**
    * The metadata offset: the offset of the last record applied (-1 before
    * any), what KRaft calls the metadata offset. Only grows: caches key on it.
@@ -83,6 +85,9 @@ export class MetadataImage {
           inControlledShutdown: rec.inControlledShutdown ?? false,
         });
         break;
+      case 'ClusterId':
+        this.clusterId ??= rec.clusterId;
+        break;
       case 'FenceBroker':
       case 'UnfenceBroker':
       case 'BrokerRegistrationChange': {
@@ -101,6 +106,8 @@ export class MetadataImage {
         break;
       }
       case 'Topic': {
+        // the same topic again (a snapshot applied over this image) keeps its object, which the broker holds
+        if (this.topicsById.get(rec.topicId)?.name === rec.name) break;
         const t: TopicState = { name: rec.name, topicId: rec.topicId, partitions: [], configs: new Map() };
         this.topicsByName.set(rec.name, t);
         this.topicsById.set(rec.topicId, t);
@@ -249,6 +256,55 @@ export class MetadataImage {
   }
 
   /**
+   * Replaces the content of this image with a snapshot's (a node that
+   * installed a snapshot from the quorum leader), in place: topics that are in
+   * both (same id and name) keep their TopicState object, which the broker's
+   * partitions hold. Returns the records for listeners, as if they were one
+   * committed batch: a RemoveTopic for each topic the snapshot does not have,
+   * then the snapshot's records.
+   */
+  replaceWith(records: MetadataRecord[], lastOffset: number): MetadataRecord[] {
+    const fresh = new MetadataImage();
+    fresh.applyBatch(records, lastOffset);
+    const removed: MetadataRecord[] = [];
+    for (const t of this.topicsById.values())
+      if (fresh.topicsById.get(t.topicId)?.name !== t.name) removed.push({ type: 'RemoveTopic', topicId: t.topicId });
+    for (const r of removed) this.apply(r);
+    // Everything but the topics is copied over as it is in the fresh image (whatever fields it has).
+    const self = this as unknown as Record<string, unknown>;
+    for (const [key, value] of Object.entries(fresh)) {
+      if (key === 'topicsByName' || key === 'topicsById') continue;
+      const mine = self[key];
+      if (mine instanceof Map && value instanceof Map) {
+        mine.clear();
+        for (const [k, v] of value) mine.set(k, v);
+      } else if (mine instanceof Set && value instanceof Set) {
+        mine.clear();
+        for (const v of value) mine.add(v);
+      } else {
+        self[key] = value;
+      }
+    }
+    const kept = new Map(this.topicsById);
+    this.topicsById.clear();
+    this.topicsByName.clear();
+    for (const t of fresh.topicsById.values()) {
+      const old = kept.get(t.topicId);
+      let target = t;
+      if (old) {
+        old.partitions.length = 0;
+        for (const p of t.partitions) old.partitions.push(p);
+        old.configs.clear();
+        for (const [k, v] of t.configs) old.configs.set(k, v);
+        target = old;
+      }
+      this.topicsById.set(target.topicId, target);
+      this.topicsByName.set(target.name, target);
+    }
+    return [...removed, ...records];
+  }
+
+  /**
    * Why `batch` would not apply to this image (a record naming a topic or
    * partition that neither the image nor an earlier record of the batch has),
    * or null. Run before the batch is written, so that a committed batch never
@@ -292,6 +348,7 @@ export class MetadataImage {
    */
   toRecords(): MetadataRecord[] {
     const out: MetadataRecord[] = [];
+    if (this.clusterId !== null) out.push({ type: 'ClusterId', clusterId: this.clusterId });
     for (const b of this.brokers.values()) {
       out.push({
         type: 'RegisterBroker',

@@ -112,7 +112,18 @@ export interface ProducerIdsRecord {
   nextProducerId: number;
 }
 
+/**
+ * The cluster's id, written by the first active controller when the log has
+ * none (from meta.properties when this node has one, else a new id); every
+ * node adopts it. The first such record in the log is the cluster id.
+ */
+export interface ClusterIdRecord {
+  type: 'ClusterId';
+  clusterId: string;
+}
+
 export type MetadataRecord =
+  | ClusterIdRecord
   | ProducerIdsRecord
   | RegisterBrokerRecord
   | FenceBrokerRecord

@@ -408,29 +408,8 @@ test('a registration written before the lifecycle (no fenced flag) is live, its 
 // ---- The controller: commits the decisions, runs the session clock, refuses when not active ----
 
 import { Controller } from '../../../src/metadata/controller.ts';
-import type { MetadataBatch, MetadataLog } from '../../../src/metadata/metadata-log.ts';
 import { NotControllerError } from '../../../src/metadata/quorum.ts';
-
-/** A metadata log in memory: every append commits at once. */
-class MemoryLog implements MetadataLog {
-  readonly batches: MetadataBatch[] = [];
-  private next = 0;
-  bytesSinceSnapshot = 0;
-  load() {
-    return { snapshot: null, batches: [] };
-  }
-  async append(records: MetadataRecord[]): Promise<MetadataBatch> {
-    const b = { baseOffset: this.next, lastOffset: this.next + records.length - 1, leaderEpoch: 1, records };
-    this.next += records.length;
-    this.batches.push(b);
-    return b;
-  }
-  async writeSnapshot(): Promise<void> {}
-  async close(): Promise<void> {}
-  types(): string[] {
-    return this.batches.flatMap((b) => b.records.map((r) => r.type));
-  }
-}
+import { MemoryQuorum } from '../../helpers/memory-quorum.ts';
 
 /** Waits (event-loop turns, no clock) until `cond` holds. */
 async function until(cond: () => boolean, what: string): Promise<void> {
@@ -449,15 +428,15 @@ async function settle(): Promise<void> {
 
 function controllerWorld() {
   const env = new SimulatedEnv(2);
-  const log = new MemoryLog();
+  // every append commits at once
+  const log = new MemoryQuorum(0);
   const image = new MetadataImage();
-  let active = true;
+  image.clusterId = 'cluster-a';
   const controller = new Controller(log, image, {
     nodeId: 0,
     defaultPartitions: 1,
     defaultReplicationFactor: 1,
     validateConfig: () => null,
-    isActive: () => active,
   });
   controller.enableBrokerLifecycle({ sessionTimeoutMs: SESSION_MS, env, clusterId: () => 'cluster-a' });
   const register = (id: number) =>
@@ -476,7 +455,7 @@ function controllerWorld() {
       wantFence: false,
       wantShutDown: false,
     });
-  return { env, log, image, controller, register, heartbeat, setActive: (a: boolean) => void (active = a) };
+  return { env, log, image, controller, register, heartbeat, setActive: (a: boolean) => log.setActive(a) };
 }
 
 test('controller: a registration answers the broker epoch it committed; a caught-up heartbeat unfences', async () => {

@@ -17,6 +17,7 @@ import {
   RESERVE_FILE,
 } from '../../../src/metadata/metadata-log.ts';
 import { MetadataImage } from '../../../src/metadata/image.ts';
+import { FileLogQuorum } from '../../helpers/file-log-quorum.ts';
 import { Controller } from '../../../src/metadata/controller.ts';
 import { ErrorCode } from '../../../src/protocol/error-codes.ts';
 import { FaultyIO, withFileIO } from '../storage/faults.ts';
@@ -35,13 +36,15 @@ function tempDir(): string {
 async function open(dir: string, onTruncate?: (n: number) => void, onBroken?: (reason: string) => void) {
   const log = await FileMetadataLog.open(dir, { onTruncate, onBroken });
   const image = new MetadataImage();
-  const controller = new Controller(log, image, {
+  const quorum = new FileLogQuorum(log, 1);
+  const controller = new Controller(quorum, image, {
     nodeId: 1,
     defaultPartitions: 1,
     defaultReplicationFactor: 1,
     validateConfig: () => null,
   });
-  controller.load();
+  await quorum.start();
+  await controller.clusterId(); // the first active controller's first commit
   return { log, image, controller };
 }
 

@@ -17,6 +17,7 @@ import {
   snapshotFileName,
 } from '../../../src/metadata/metadata-log.ts';
 import { MetadataImage } from '../../../src/metadata/image.ts';
+import { FileLogQuorum } from '../../helpers/file-log-quorum.ts';
 import { Controller, type ControllerOptions } from '../../../src/metadata/controller.ts';
 import type { MetadataRecord } from '../../../src/metadata/records.ts';
 import { InvariantViolation } from '../../../src/storage/errors.ts';
@@ -37,14 +38,16 @@ function tempDir(): string {
 async function open(dir: string, opts: Partial<ControllerOptions> = {}) {
   const log = await FileMetadataLog.open(dir);
   const image = new MetadataImage();
-  const controller = new Controller(log, image, {
+  const quorum = new FileLogQuorum(log, 1);
+  const controller = new Controller(quorum, image, {
     nodeId: 1,
     defaultPartitions: 2,
     defaultReplicationFactor: 1,
     validateConfig: () => null,
     ...opts,
   });
-  controller.load();
+  await quorum.start();
+  await controller.clusterId(); // the first active controller's first commit
   return { log, image, controller };
 }
 
@@ -105,9 +108,9 @@ test('batches get consecutive offsets and the leader epoch of the run; the commi
   );
   await b.close();
 
-  // the image's metadata offset is the offset of the last record applied
+  // the image's metadata offset is the offset of the last record applied (here the cluster id the controller wrote)
   const c = await open(dir);
-  assert.equal(c.image.epoch, 6);
+  assert.equal(c.image.epoch, 7);
   assert.equal(c.image.nextProducerId, 60);
   await c.log.close();
 });
@@ -279,10 +282,10 @@ test('a data dir written by the JSON-framed metadata log is converted at first s
   assert.equal(fs.existsSync(path.join(dir, LEGACY_METADATA_LOG_FILE)), false, 'the old file is gone');
   const snap = a.log.latestSnapshot!;
   assert.ok(snap.endOffset > 0);
-  assert.equal(a.image.epoch, snap.endOffset - 1);
+  assert.equal(a.image.epoch, snap.endOffset, 'the cluster id follows the converted records');
   // later commits follow the converted records, and both survive a restart
   await a.controller.createTopics([{ name: 'new', numPartitions: 1, replicationFactor: 1, configs: {} }], false);
-  assert.equal(a.image.epoch, snap.endOffset + 1);
+  assert.equal(a.image.epoch, snap.endOffset + 2);
   const running = dump(a.image);
   await a.log.close();
   const b = await open(dir);

@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { FileMetadataLog, METADATA_PARTITION_DIR } from '../../../src/metadata/metadata-log.ts';
 import { MetadataImage } from '../../../src/metadata/image.ts';
+import { FileLogQuorum } from '../../helpers/file-log-quorum.ts';
 import { Controller, validateTopicName } from '../../../src/metadata/controller.ts';
 import { ErrorCode } from '../../../src/protocol/error-codes.ts';
 import type { PartitionRecord } from '../../../src/metadata/records.ts';
@@ -30,14 +31,16 @@ const segmentFile = (dir: string) => path.join(dir, METADATA_PARTITION_DIR, '000
 async function open(dir: string) {
   const log = await FileMetadataLog.open(dir);
   const image = new MetadataImage();
-  const controller = new Controller(log, image, {
+  const quorum = new FileLogQuorum(log, 1);
+  const controller = new Controller(quorum, image, {
     nodeId: 1,
     defaultPartitions: 3,
     defaultReplicationFactor: 1,
     validateConfig: (name, value) => (name === 'retention.ms' && !/^-?\d+$/.test(value) ? 'not a number' : null),
   });
-  controller.load();
-  return { log, image, controller };
+  await quorum.start();
+  await controller.clusterId(); // the first active controller's first commit
+  return { log, quorum, image, controller };
 }
 
 test('topics, partitions and configs survive a restart; deletes too', async () => {
@@ -80,16 +83,17 @@ test('a torn tail is cut at the last whole record batch', async () => {
   let dropped = 0;
   const log = await FileMetadataLog.open(dir, { onTruncate: (n) => (dropped = n) });
   const image = new MetadataImage();
-  for (const b of log.load().batches) image.applyBatch(b.records, b.lastOffset);
-  assert.ok(dropped > 0);
-  assert.deepEqual([...image.topicsByName.keys()], ['kept']);
-  // the log accepts appends again after the cut
-  const c = new Controller(log, image, {
+  const quorum = new FileLogQuorum(log, 1);
+  const c = new Controller(quorum, image, {
     nodeId: 1,
     defaultPartitions: 1,
     defaultReplicationFactor: 1,
     validateConfig: () => null,
   });
+  await quorum.start();
+  assert.ok(dropped > 0);
+  assert.deepEqual([...image.topicsByName.keys()], ['kept']);
+  // the log accepts appends again after the cut
   const [r] = await c.createTopics([{ name: 'torn', numPartitions: 1, replicationFactor: 1, configs: {} }], false);
   assert.equal(r.errorCode, ErrorCode.NONE);
   await log.close();
@@ -140,20 +144,22 @@ test('topic name rules', () => {
     assert.notEqual(validateTopicName(bad), null, bad);
 });
 
-/** A second broker registered in the same metadata (as another node's controller request would). */
-async function registerOther(log: FileMetadataLog, image: MetadataImage, nodeId: number) {
-  const other = new Controller(log, image, {
-    nodeId,
-    defaultPartitions: 1,
-    defaultReplicationFactor: 1,
-    validateConfig: () => null,
-  });
-  await other.registerBroker([{ name: 'PLAINTEXT', host: '127.0.0.1', port: 9092 + nodeId }]);
+/** A second broker registered in the same metadata (as its registration with the active controller would). */
+async function registerOther(quorum: FileLogQuorum, nodeId: number) {
+  await quorum.append([
+    {
+      type: 'RegisterBroker',
+      nodeId,
+      incarnationId: `incarnation-${nodeId}`,
+      listeners: [{ name: 'PLAINTEXT', host: '127.0.0.1', port: 9092 + nodeId }],
+      rack: null,
+    },
+  ]);
 }
 
-test('a replication factor above the registered brokers is INVALID_REPLICATION_FACTOR; within them the replicas are placed and kept', async () => {
+test('a replication factor above 1 is INVALID_REPLICATION_FACTOR (partition data is not replicated yet); partitions and their leaders spread over the brokers', async () => {
   const dir = tempDir();
-  const { controller, image, log } = await open(dir);
+  const { controller, image, log, quorum } = await open(dir);
   await controller.registerBroker([{ name: 'PLAINTEXT', host: '127.0.0.1', port: 9092 }]);
   const [tooMany] = await controller.createTopics(
     [{ name: 'rf2', numPartitions: 1, replicationFactor: 2, configs: {} }],
@@ -165,46 +171,52 @@ test('a replication factor above the registered brokers is INVALID_REPLICATION_F
     'Unable to replicate the partition 2 time(s): The target replication factor of 2 cannot be reached because only 1 broker(s) are registered.',
   );
   assert.equal(image.topicsByName.has('rf2'), false);
-  await registerOther(log, image, 2);
-  const [ok] = await controller.createTopics(
+  await registerOther(quorum, 2);
+  const [two] = await controller.createTopics(
     [{ name: 'rf2', numPartitions: 3, replicationFactor: 2, configs: {} }],
     false,
   );
-  assert.equal(ok.errorCode, ErrorCode.NONE);
-  assert.equal(ok.replicationFactor, 2);
-  const placed = image.topicsByName.get('rf2')!.partitions.map((p) => [p.replicas, p.isr, p.leader]);
-  assert.deepEqual(placed, [
-    [[1, 2], [1, 2], 1],
-    [[2, 1], [2, 1], 2],
-    [[1, 2], [1, 2], 1],
-  ]);
-  const [three] = await controller.createTopics(
-    [{ name: 'rf3', numPartitions: 1, replicationFactor: 3, configs: {} }],
+  assert.equal(two.errorCode, ErrorCode.INVALID_REPLICATION_FACTOR);
+  assert.match(two.errorMessage!, /Replication factor 2 is not supported yet: Samsa does not replicate partition data/);
+  assert.equal(image.topicsByName.has('rf2'), false);
+  // RF 1: round robin over the brokers, each topic starting at the broker with the fewest partitions
+  const [a] = await controller.createTopics(
+    [{ name: 'a', numPartitions: 3, replicationFactor: 1, configs: {} }],
     false,
   );
-  assert.equal(three.errorCode, ErrorCode.INVALID_REPLICATION_FACTOR);
-  // CreatePartitions keeps the topic's replication factor
-  assert.equal((await controller.createPartitions('rf2', 4, false)).errorCode, ErrorCode.NONE);
-  assert.deepEqual(image.topicsByName.get('rf2')!.partitions[3].replicas, [2, 1]);
-  await log.close();
-  const b = await open(dir);
-  assert.deepEqual(
-    b.image.topicsByName.get('rf2')!.partitions.map((p) => p.replicas),
-    [
-      [1, 2],
-      [2, 1],
-      [1, 2],
-      [2, 1],
-    ],
+  assert.equal(a.errorCode, ErrorCode.NONE);
+  const [b1] = await controller.createTopics(
+    [{ name: 'b', numPartitions: 1, replicationFactor: 1, configs: {} }],
+    false,
   );
-  await b.log.close();
+  assert.equal(b1.errorCode, ErrorCode.NONE);
+  const leaders = (t: string) => image.topicsByName.get(t)!.partitions.map((p) => [p.replicas, p.isr, p.leader]);
+  assert.deepEqual(leaders('a'), [
+    [[1], [1], 1],
+    [[2], [2], 2],
+    [[1], [1], 1],
+  ]);
+  assert.deepEqual(leaders('b'), [[[2], [2], 2]]);
+  // CreatePartitions places the new ones the same way
+  assert.equal((await controller.createPartitions('b', 3, false)).errorCode, ErrorCode.NONE);
+  assert.deepEqual(
+    leaders('b').map((p) => p[2]),
+    [2, 1, 2],
+  );
+  await log.close();
+  const again = await open(dir);
+  assert.deepEqual(
+    again.image.topicsByName.get('a')!.partitions.map((p) => p.leader),
+    [1, 2, 1],
+  );
+  await again.log.close();
 });
 
 test('manual replica assignments are kept in the records; unknown brokers, duplicates and gaps are INVALID_REPLICA_ASSIGNMENT', async () => {
   const dir = tempDir();
-  const { controller, image, log } = await open(dir);
+  const { controller, image, log, quorum } = await open(dir);
   await controller.registerBroker([{ name: 'PLAINTEXT', host: '127.0.0.1', port: 9092 }]);
-  await registerOther(log, image, 2);
+  await registerOther(quorum, 2);
   const assigned = (name: string, lists: number[][]) => ({
     name,
     numPartitions: -1,
@@ -214,8 +226,8 @@ test('manual replica assignments are kept in the records; unknown brokers, dupli
   });
   const results = await controller.createTopics(
     [
-      assigned('manual', [
-        [2, 1],
+      assigned('manual', [[2], [1], [2]]),
+      assigned('replicated', [
         [1, 2],
         [2, 1],
       ]),
@@ -232,6 +244,10 @@ test('manual replica assignments are kept in the records; unknown brokers, dupli
     [
       [ErrorCode.NONE, null],
       [
+        ErrorCode.INVALID_REPLICATION_FACTOR,
+        'Replication factor 2 is not supported yet: Samsa does not replicate partition data between brokers yet; use a replication factor of 1.',
+      ],
+      [
         ErrorCode.INVALID_REPLICA_ASSIGNMENT,
         'The manual partition assignment includes broker 7, but no such broker is registered.',
       ],
@@ -245,17 +261,17 @@ test('manual replica assignments are kept in the records; unknown brokers, dupli
     ],
   );
   assert.equal(results[0].numPartitions, 3);
-  assert.equal(results[0].replicationFactor, 2);
+  assert.equal(results[0].replicationFactor, 1);
   const expect = [
-    [[2, 1], 2],
-    [[1, 2], 1],
-    [[2, 1], 2],
+    [[2], 2],
+    [[1], 1],
+    [[2], 2],
   ];
   assert.deepEqual(
     image.topicsByName.get('manual')!.partitions.map((p) => [p.replicas, p.leader]),
     expect,
   );
-  for (const name of ['unknown', 'twice', 'uneven', 'empty', 'gap'])
+  for (const name of ['replicated', 'unknown', 'twice', 'uneven', 'empty', 'gap'])
     assert.equal(image.topicsByName.has(name), false, name);
   await log.close();
   const b = await open(dir);
@@ -271,14 +287,16 @@ test('a listener that fails after a commit: the request succeeds, the image and 
   const errors: string[] = [];
   const log = await FileMetadataLog.open(dir);
   const image = new MetadataImage();
-  const controller = new Controller(log, image, {
+  const quorum = new FileLogQuorum(log, 1);
+  const controller = new Controller(quorum, image, {
     nodeId: 1,
     defaultPartitions: 1,
     defaultReplicationFactor: 1,
     validateConfig: () => null,
     logger: { warn() {}, error: (_o, m) => errors.push(m) },
   });
-  controller.load();
+  await quorum.start();
+  await controller.clusterId(); // the first commit (the cluster id) is in
   const seen: string[] = [];
   controller.onCommit(() => {
     throw new Error('injected: creating the partition log failed');

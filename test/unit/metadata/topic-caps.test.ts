@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { FileMetadataLog } from '../../../src/metadata/metadata-log.ts';
 import { MetadataImage } from '../../../src/metadata/image.ts';
+import { FileLogQuorum } from '../../helpers/file-log-quorum.ts';
 import { Controller, type CreateTopicSpec } from '../../../src/metadata/controller.ts';
 import { ErrorCode } from '../../../src/protocol/error-codes.ts';
 
@@ -25,28 +26,31 @@ async function open(caps: { maxTopics: number; maxPartitions: number }) {
   dirs.push(dir);
   const log = await FileMetadataLog.open(dir);
   const image = new MetadataImage();
-  const controller = new Controller(log, image, {
+  const quorum = new FileLogQuorum(log, 1);
+  const controller = new Controller(quorum, image, {
     nodeId: 1,
     defaultPartitions: 1,
     defaultReplicationFactor: 1,
     validateConfig: () => null,
     ...caps,
   });
-  controller.load();
+  await quorum.start();
+  await controller.clusterId(); // the first active controller's first commit
   return {
     image,
     controller,
     async reopen() {
       await log.close();
       const again = new MetadataImage();
-      const c = new Controller(await FileMetadataLog.open(dir), again, {
+      const quorum = new FileLogQuorum(await FileMetadataLog.open(dir), 1);
+      new Controller(quorum, again, {
         nodeId: 1,
         defaultPartitions: 1,
         defaultReplicationFactor: 1,
         validateConfig: () => null,
         ...caps,
       });
-      c.load();
+      await quorum.start();
       return again;
     },
   };

@@ -9,8 +9,6 @@ import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { Controller } from '../../../src/metadata/controller.ts';
 import { MetadataImage } from '../../../src/metadata/image.ts';
-import type { MetadataBatch, MetadataLog } from '../../../src/metadata/metadata-log.ts';
-import type { MetadataRecord } from '../../../src/metadata/records.ts';
 import { ErrorCode } from '../../../src/protocol/error-codes.ts';
 import { Dispatcher, type RequestContext } from '../../../src/server/dispatcher.ts';
 import {
@@ -18,36 +16,22 @@ import {
   registerBrokerLifecycleHandlers,
 } from '../../../src/server/handlers/broker-lifecycle.ts';
 import { SimulatedEnv } from '../../../src/util/env.ts';
-
-class MemoryLog implements MetadataLog {
-  private next = 0;
-  bytesSinceSnapshot = 0;
-  load() {
-    return { snapshot: null, batches: [] };
-  }
-  async append(records: MetadataRecord[]): Promise<MetadataBatch> {
-    const b = { baseOffset: this.next, lastOffset: this.next + records.length - 1, leaderEpoch: 1, records };
-    this.next += records.length;
-    return b;
-  }
-  async writeSnapshot(): Promise<void> {}
-  async close(): Promise<void> {}
-}
+import { MemoryQuorum } from '../../helpers/memory-quorum.ts';
 
 function setup() {
   const image = new MetadataImage();
-  let active = true;
-  const controller = new Controller(new MemoryLog(), image, {
+  image.clusterId = 'c';
+  const quorum = new MemoryQuorum(0);
+  const controller = new Controller(quorum, image, {
     nodeId: 0,
     defaultPartitions: 1,
     defaultReplicationFactor: 1,
     validateConfig: () => null,
-    isActive: () => active,
   });
   controller.enableBrokerLifecycle({ sessionTimeoutMs: 9000, env: new SimulatedEnv(3), clusterId: () => 'c' });
   const warnings: string[] = [];
   const h = brokerLifecycleHandlers(controller, { logger: { warn: (_o, msg) => warnings.push(msg) } });
-  return { image, controller, h, warnings, setActive: (a: boolean) => void (active = a) };
+  return { image, controller, h, warnings, setActive: (a: boolean) => quorum.setActive(a) };
 }
 
 /** A connection as the handlers see it: its socket emits 'close'. */

@@ -13,8 +13,6 @@ import path from 'node:path';
 import pino from 'pino';
 import { Controller } from '../../../src/metadata/controller.ts';
 import { MetadataImage } from '../../../src/metadata/image.ts';
-import type { MetadataBatch, MetadataLog } from '../../../src/metadata/metadata-log.ts';
-import type { MetadataRecord } from '../../../src/metadata/records.ts';
 import { apiByName } from '../../../src/protocol/apis.ts';
 import { ErrorCode } from '../../../src/protocol/error-codes.ts';
 import { Reader } from '../../../src/protocol/reader.ts';
@@ -32,25 +30,11 @@ import {
   registerBrokerLifecycleHandlers,
 } from '../../../src/server/handlers/broker-lifecycle.ts';
 import { SimulatedEnv } from '../../../src/util/env.ts';
+import { MemoryQuorum } from '../../helpers/memory-quorum.ts';
 import { REPO_ROOT } from '../../helpers/broker.ts';
 
 const INTERVAL_MS = 2000;
 const SESSION_MS = 9000;
-
-class MemoryLog implements MetadataLog {
-  private next = 0;
-  bytesSinceSnapshot = 0;
-  load() {
-    return { snapshot: null, batches: [] };
-  }
-  async append(records: MetadataRecord[]): Promise<MetadataBatch> {
-    const b = { baseOffset: this.next, lastOffset: this.next + records.length - 1, leaderEpoch: 1, records };
-    this.next += records.length;
-    return b;
-  }
-  async writeSnapshot(): Promise<void> {}
-  async close(): Promise<void> {}
-}
 
 /** Encodes `body` at the newest version and decodes it again: what the other side of a socket would see. */
 function overTheWire(api: 'BrokerRegistration' | 'BrokerHeartbeat', dir: 'request' | 'response', body: object): any {
@@ -79,7 +63,9 @@ async function until(cond: () => boolean, what: string, turns = 2000): Promise<v
 function world() {
   const env = new SimulatedEnv(7);
   const image = new MetadataImage();
-  const controller = new Controller(new MemoryLog(), image, {
+  image.clusterId = 'c';
+  const quorum = new MemoryQuorum(100);
+  const controller = new Controller(quorum, image, {
     nodeId: 100,
     defaultPartitions: 1,
     defaultReplicationFactor: 1,
@@ -173,6 +159,7 @@ function world() {
     now,
     close,
     controller,
+    quorum,
     handlers,
     heldOffsets,
     sent,
@@ -275,11 +262,24 @@ test('controlled shutdown: leaderships move to the other in-sync broker before c
   b2.start();
   await w.pass(100);
   assert.equal(w.image.isLive(1) && w.image.isLive(2), true);
-  const created = await w.controller.createTopics(
-    [{ name: 't', numPartitions: 2, replicationFactor: 2, configs: {} }],
-    false,
-  );
-  assert.equal(created[0].errorCode, ErrorCode.NONE);
+  // two replicas each (committed as records: CreateTopics refuses a replication factor above 1 until data replication exists)
+  const replicas = [
+    [1, 2],
+    [2, 1],
+  ];
+  await w.quorum.append([
+    { type: 'Topic', name: 't', topicId: 't-id' },
+    ...replicas.map((r, partition) => ({
+      type: 'Partition' as const,
+      topicId: 't-id',
+      partition,
+      replicas: r,
+      isr: r,
+      leader: r[0],
+      leaderEpoch: 0,
+      partitionEpoch: 0,
+    })),
+  ]);
   const partitions = () => w.image.topicsByName.get('t')!.partitions;
   assert.deepEqual(
     partitions().map((p) => p.leader),
@@ -425,7 +425,9 @@ test('NOT_CONTROLLER and a leader change: the connection moves to the new active
 
 test('a broker process killed with SIGKILL is fenced by the controller in well under a second', async (t) => {
   const image = new MetadataImage();
-  const controller = new Controller(new MemoryLog(), image, {
+  image.clusterId = 'c';
+  const quorum = new MemoryQuorum(100);
+  const controller = new Controller(quorum, image, {
     nodeId: 100,
     defaultPartitions: 1,
     defaultReplicationFactor: 1,
