@@ -1,7 +1,7 @@
 /** DescribeCluster and DescribeLogDirs: what the cluster and this broker's disks look like. */
 import fs from 'node:fs';
 import { ErrorCode } from '../../protocol/error-codes.ts';
-import type { Broker } from '../broker.ts';
+import { type Broker, brokerAddress, controllerIdForClients, liveBrokers } from '../broker.ts';
 import type { Handler } from '../dispatcher.ts';
 import type {
   DescribeClusterRequest,
@@ -20,9 +20,9 @@ export function describeClusterHandler(b: Broker): Handler<DescribeClusterReques
     errorMessage: null,
     endpointType: 1,
     clusterId: b.clusterId,
-    controllerId: b.nodeId,
-    brokers: [...b.image.brokers.values()].map((br) => {
-      const l = br.nodeId === b.nodeId ? b.advertised : br.listeners[0];
+    controllerId: controllerIdForClients(b),
+    brokers: liveBrokers(b.image).map((br) => {
+      const l = brokerAddress(b, br);
       return { brokerId: br.nodeId, host: l.host, port: l.port, rack: br.rack, isFenced: false };
     }),
     clusterAuthorizedOperations: NO_AUTH_OPS,

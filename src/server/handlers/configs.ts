@@ -4,7 +4,8 @@
  * topics and for this broker, with config sources and synonyms.
  */
 import { ErrorCode } from '../../protocol/error-codes.ts';
-import type { Broker } from '../broker.ts';
+import type { AdminNode, Broker } from '../broker.ts';
+import { checkBrokerConfigChange } from '../../config/topic-config.ts';
 import type { Handler } from '../dispatcher.ts';
 import type {
   AlterConfigsRequest,
@@ -20,6 +21,7 @@ import {
   describeBrokerConfigs,
   describeClusterDefaultConfigs,
   describeTopicConfigs,
+  dynamicBrokerConfigs,
   isListConfig,
   validateTopicConfigValue,
 } from '../topic-configs.ts';
@@ -83,14 +85,26 @@ export function describeConfigsHandler(b: Broker): Handler<DescribeConfigsReques
   };
 }
 
+/**
+ * Where the Alter handlers run: on a broker (a broker resource must name this
+ * broker or the cluster default; the change is forwarded to the active
+ * controller), or on the CONTROLLER listener (`anyBroker`: a change forwarded
+ * by a broker names that broker, which validated it against its own static
+ * configuration first).
+ */
+export interface AlterOptions {
+  anyBroker?: boolean;
+}
+
 /** Validates and applies one resource's changes; returns an error or null. */
 async function alterResource(
-  b: Broker,
+  b: AdminNode,
   resourceType: number,
   resourceName: string,
   changes: Changes,
   replace: boolean,
   validateOnly: boolean,
+  opts: AlterOptions = {},
 ): Promise<{ errorCode: number; errorMessage: string | null }> {
   if (resourceType === TOPIC) {
     if (!b.image.topicsByName.has(resourceName)) {
@@ -104,28 +118,48 @@ async function alterResource(
       const err = validateTopicConfigValue(k, val);
       if (err) return { errorCode: ErrorCode.INVALID_CONFIG, errorMessage: err };
     }
-    if (!validateOnly) await b.controller.alterConfigs('topic', resourceName, changes, replace);
+    if (!validateOnly) return b.controller.alterConfigs('topic', resourceName, changes, replace);
     return { errorCode: ErrorCode.NONE, errorMessage: null };
   }
   if (resourceType === BROKER) {
-    if (resourceName !== '' && resourceName !== String(b.nodeId)) {
+    const other =
+      resourceName !== '' && resourceName !== String(b.nodeId)
+        ? opts.anyBroker && /^\d+$/.test(resourceName) && b.image.brokers.has(Number(resourceName))
+          ? Number(resourceName)
+          : null
+        : undefined;
+    if (other === null) {
       return { errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `Unexpected broker id ${resourceName}` };
     }
-    const refused = checkDynamicBrokerConfigChange(b.config, b.image, resourceName, changes, replace);
+    const refused =
+      other === undefined
+        ? checkDynamicBrokerConfigChange(b.config, b.image, resourceName, changes, replace)
+        : checkBrokerConfigChange(b.config, dynamicBrokerConfigs(b.image, other), resourceName, changes, replace);
     if (refused) return { errorCode: ErrorCode[refused.error], errorMessage: refused.message };
-    if (!validateOnly) await b.controller.alterConfigs('broker', resourceName, changes, replace);
+    if (!validateOnly) return b.controller.alterConfigs('broker', resourceName, changes, replace);
     return { errorCode: ErrorCode.NONE, errorMessage: null };
   }
   return { errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `Unsupported resource type ${resourceType}` };
 }
 
-export function alterConfigsHandler(b: Broker): Handler<AlterConfigsRequest, AlterConfigsResponseInput> {
+export function alterConfigsHandler(
+  b: AdminNode,
+  opts: AlterOptions = {},
+): Handler<AlterConfigsRequest, AlterConfigsResponseInput> {
   return async (req) => {
     const responses = [];
     for (const r of req.resources) {
       const changes: Changes = {};
       for (const c of r.configs) changes[c.name] = c.value;
-      const res = await alterResource(b, r.resourceType, r.resourceName, changes, true, req.validateOnly === true);
+      const res = await alterResource(
+        b,
+        r.resourceType,
+        r.resourceName,
+        changes,
+        true,
+        req.validateOnly === true,
+        opts,
+      );
       responses.push({ ...res, resourceType: r.resourceType, resourceName: r.resourceName });
     }
     return { throttleTimeMs: 0, responses };
@@ -138,7 +172,8 @@ const APPEND = 2;
 const SUBTRACT = 3;
 
 export function incrementalAlterConfigsHandler(
-  b: Broker,
+  b: AdminNode,
+  opts: AlterOptions = {},
 ): Handler<IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponseInput> {
   return async (req) => {
     const responses = [];
@@ -172,14 +207,14 @@ export function incrementalAlterConfigsHandler(
       }
       const res = bad
         ? bad
-        : await alterResource(b, r.resourceType, r.resourceName, changes, false, req.validateOnly === true);
+        : await alterResource(b, r.resourceType, r.resourceName, changes, false, req.validateOnly === true, opts);
       responses.push({ ...res, resourceType: r.resourceType, resourceName: r.resourceName });
     }
     return { throttleTimeMs: 0, responses };
   };
 }
 
-function currentOverrides(b: Broker, resourceType: number, resourceName: string): Map<string, string> {
+function currentOverrides(b: AdminNode, resourceType: number, resourceName: string): Map<string, string> {
   if (resourceType === TOPIC) return b.image.topicsByName.get(resourceName)?.configs ?? new Map();
   return b.image.brokerConfigs.get(resourceName) ?? new Map();
 }

@@ -17,6 +17,8 @@ import { alterConfigsHandler, describeConfigsHandler, incrementalAlterConfigsHan
 import { describeClusterHandler, describeLogDirsHandler } from './cluster.ts';
 import { deleteRecordsHandler, offsetForLeaderEpochHandler } from './partition-admin.ts';
 import { initProducerIdHandler } from './init-producer-id.ts';
+import { type ControllerRouter, relayHandler } from '../forwarding.ts';
+import { ErrorCode } from '../../protocol/error-codes.ts';
 import type { GroupCoordinatorService } from '../../coordinator/group/service.ts';
 import type { ConsumerGroupService } from '../../coordinator/group/consumer/service.ts';
 import { consumerGroupDescribeHandler, consumerGroupHeartbeatHandler } from './consumer-group.ts';
@@ -39,6 +41,9 @@ export function registerHandlers(
   b: Broker,
   groups: GroupCoordinatorService,
   consumerGroups: ConsumerGroupService,
+  router: ControllerRouter,
+  /** This node's InitProducerId handler for when it is the active controller (shared with its CONTROLLER listener). */
+  initProducerId = initProducerIdHandler(b.localController),
 ): void {
   const d = b.dispatcher;
   d.register('ApiVersions', { handler: apiVersionsHandler(b) });
@@ -56,7 +61,21 @@ export function registerHandlers(
   d.register('DescribeLogDirs', { handler: describeLogDirsHandler(b) });
   d.register('DeleteRecords', { handler: deleteRecordsHandler(b) });
   d.register('OffsetForLeaderEpoch', { handler: offsetForLeaderEpochHandler(b) });
-  d.register('InitProducerId', { handler: initProducerIdHandler(b) });
+  // producer ids come from the active controller: relayed there when it is another node
+  d.register('InitProducerId', {
+    handler: relayHandler(
+      router,
+      'InitProducerId',
+      initProducerId,
+      (r) => r.errorCode === ErrorCode.NOT_CONTROLLER,
+      () => ({
+        throttleTimeMs: 0,
+        errorCode: ErrorCode.COORDINATOR_LOAD_IN_PROGRESS,
+        producerId: -1,
+        producerEpoch: -1,
+      }),
+    ),
+  });
   d.register('FindCoordinator', { handler: findCoordinatorHandler(b) });
   d.register('JoinGroup', { handler: joinGroupHandler(groups) });
   d.register('SyncGroup', { handler: syncGroupHandler(groups) });

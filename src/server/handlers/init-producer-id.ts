@@ -1,17 +1,29 @@
 /**
  * InitProducerId for idempotent producers (KIP-98): hands out producer ids
  * from blocks reserved durably in the metadata log, so an id is never reused
- * after a restart. Transactional ids need the transaction coordinator, which
- * is not built yet: those requests get a clear INVALID_REQUEST.
+ * after a restart. Only the active controller reserves blocks; a broker that
+ * is not the active controller relays the request to it (forwarding.ts), so
+ * every id comes from one place. Transactional ids need the transaction
+ * coordinator, which is not built yet: those requests get a clear
+ * INVALID_REQUEST.
  */
 import { ErrorCode } from '../../protocol/error-codes.ts';
-import type { Broker } from '../broker.ts';
+import type { Controller } from '../../metadata/controller.ts';
+import { NotControllerError } from '../../metadata/quorum.ts';
 import type { Handler } from '../dispatcher.ts';
 import type { InitProducerIdRequest, InitProducerIdResponseInput } from '../../protocol/generated/messages.ts';
 
 const BLOCK = 1000;
 
-export function initProducerIdHandler(b: Broker): Handler<InitProducerIdRequest, InitProducerIdResponseInput> {
+/**
+ * The handler of the active controller. Elsewhere (or when leadership is
+ * lost meanwhile) it answers `notController`: NOT_CONTROLLER on the
+ * CONTROLLER listener, which the forwarding broker understands.
+ */
+export function initProducerIdHandler(
+  controller: Pick<Controller, 'allocateProducerIds'>,
+  notController: number = ErrorCode.NOT_CONTROLLER,
+): Handler<InitProducerIdRequest, InitProducerIdResponseInput> {
   let next = 0;
   let last = -1;
   return async (req) => {
@@ -24,7 +36,13 @@ export function initProducerIdHandler(b: Broker): Handler<InitProducerIdRequest,
       };
     }
     if (next > last) {
-      const block = await b.controller.allocateProducerIds(BLOCK);
+      let block: { first: number; last: number };
+      try {
+        block = await controller.allocateProducerIds(BLOCK);
+      } catch (err) {
+        if (!(err instanceof NotControllerError)) throw err;
+        return { throttleTimeMs: 0, errorCode: notController, producerId: -1, producerEpoch: -1 };
+      }
       if (next > last) {
         next = block.first;
         last = block.last;

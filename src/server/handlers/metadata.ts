@@ -8,7 +8,7 @@ import { ErrorCode } from '../../protocol/error-codes.ts';
 import { ZERO_UUID } from '../../protocol/schema.ts';
 import type { TopicState } from '../../metadata/image.ts';
 import { validateTopicName } from '../../metadata/controller.ts';
-import { type Broker, INTERNAL_TOPICS } from '../broker.ts';
+import { type Broker, INTERNAL_TOPICS, brokerAddress, controllerIdForClients, liveBrokers } from '../broker.ts';
 import type { Handler } from '../dispatcher.ts';
 import type { MetadataRequest, MetadataResponseInput } from '../../protocol/generated/messages.ts';
 
@@ -88,15 +88,15 @@ export function metadataHandler(b: Broker): Handler<MetadataRequest, MetadataRes
         topics.push(t ? describe(t) : unknownTopic(rt.name, ZERO_UUID, error));
       }
     }
-    const brokers = [...b.image.brokers.values()].map((br) => {
-      const l = br.nodeId === b.nodeId ? b.advertised : br.listeners[0];
+    const brokers = liveBrokers(b.image).map((br) => {
+      const l = brokerAddress(b, br);
       return { nodeId: br.nodeId, host: l.host, port: l.port, rack: br.rack };
     });
     return {
       throttleTimeMs: 0,
       brokers,
       clusterId: b.clusterId,
-      controllerId: b.nodeId,
+      controllerId: controllerIdForClients(b),
       topics,
       clusterAuthorizedOperations: NO_AUTH_OPS,
     };

@@ -1,7 +1,7 @@
 /** CreateTopics, DeleteTopics and CreatePartitions: admin requests the controller decides. */
 import { ErrorCode } from '../../protocol/error-codes.ts';
 import { ZERO_UUID } from '../../protocol/schema.ts';
-import type { Broker } from '../broker.ts';
+import type { AdminNode } from '../broker.ts';
 import type { Handler } from '../dispatcher.ts';
 import type {
   CreatePartitionsRequest,
@@ -15,7 +15,7 @@ import { describeTopicConfigs, describeTopicOverrides } from '../topic-configs.t
 import type { TopicState } from '../../metadata/image.ts';
 import { TimeSlice } from '../../storage/time-slice.ts';
 
-export function createTopicsHandler(b: Broker): Handler<CreateTopicsRequest, CreateTopicsResponseInput> {
+export function createTopicsHandler(b: AdminNode): Handler<CreateTopicsRequest, CreateTopicsResponseInput> {
   return async (req) => {
     const specs = req.topics.map((t) => ({
       name: t.name,
@@ -24,7 +24,7 @@ export function createTopicsHandler(b: Broker): Handler<CreateTopicsRequest, Cre
       assignments: t.assignments,
       configs: Object.fromEntries(t.configs.map((c) => [c.name, c.value])),
     }));
-    const results = await b.controller.createTopics(specs, req.validateOnly === true);
+    const results = await b.controller.createTopics(specs, req.validateOnly === true, req.timeoutMs);
     // The configs of thousands of topics take a while to describe: yield meanwhile.
     const slice = new TimeSlice();
     const topics = [];
@@ -67,7 +67,7 @@ export function createTopicsHandler(b: Broker): Handler<CreateTopicsRequest, Cre
   };
 }
 
-export function deleteTopicsHandler(b: Broker): Handler<DeleteTopicsRequest, DeleteTopicsResponseInput> {
+export function deleteTopicsHandler(b: AdminNode): Handler<DeleteTopicsRequest, DeleteTopicsResponseInput> {
   return async (req, ctx) => {
     const v = ctx.apiVersion;
     // v6+ names topics as {name, topicId}; earlier versions as a list of names.
@@ -100,7 +100,7 @@ export function deleteTopicsHandler(b: Broker): Handler<DeleteTopicsRequest, Del
       responses.push({ name: t.name, topicId: t.topicId, errorCode: ErrorCode.NONE, errorMessage: null });
     }
     if (found.length > 0) {
-      const results = await b.controller.deleteTopics(found);
+      const results = await b.controller.deleteTopics(found, req.timeoutMs);
       for (const [i, r] of results.entries())
         Object.assign(responses[at[i]], { errorCode: r.errorCode, errorMessage: r.errorMessage });
     }
@@ -108,11 +108,11 @@ export function deleteTopicsHandler(b: Broker): Handler<DeleteTopicsRequest, Del
   };
 }
 
-export function createPartitionsHandler(b: Broker): Handler<CreatePartitionsRequest, CreatePartitionsResponseInput> {
+export function createPartitionsHandler(b: AdminNode): Handler<CreatePartitionsRequest, CreatePartitionsResponseInput> {
   return async (req) => {
     const results = [];
     for (const t of req.topics) {
-      const r = await b.controller.createPartitions(t.name, t.count, req.validateOnly === true);
+      const r = await b.controller.createPartitions(t.name, t.count, req.validateOnly === true, req.timeoutMs);
       results.push({ name: t.name, errorCode: r.errorCode, errorMessage: r.errorMessage });
     }
     return { throttleTimeMs: 0, results };
