@@ -1,54 +1,93 @@
 /**
- * src/server: the broker process — TCP listener, request dispatch, the
+ * src/server: the broker process — TCP listeners, request dispatch, the
  * per-API handlers, the replicas this node hosts and long-poll wake-ups.
  * It owns no storage format and no protocol codec: it uses src/storage for
- * logs, src/metadata for the cluster metadata log and image, src/protocol
+ * logs, src/metadata for the cluster metadata quorum and image, src/protocol
  * for the wire.
  *
- * `startBroker` assembles one broker from a BrokerConfig: it loads (or
- * creates) the cluster identity, replays the metadata log, opens the logs,
- * registers the broker and starts listening.
+ * `startBroker` assembles one node from a BrokerConfig, for each of its roles
+ * (process.roles): it opens the metadata quorum and replays it into the
+ * image; a voter opens its CONTROLLER listener (the quorum's Raft requests,
+ * admin requests forwarded by brokers); it learns the cluster id (written by
+ * the first active controller, adopted by every other node, checked against
+ * meta.properties); a broker then opens its logs, registers, and only then
+ * opens its client listener.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import pino, { type Logger } from 'pino';
-import { type BrokerConfig, ConfigError, withDynamicConfigs } from '../config/broker-config.ts';
-import { FileMetadataLog } from '../metadata/metadata-log.ts';
+import { type BrokerConfig, ConfigError, type Listener, withDynamicConfigs } from '../config/broker-config.ts';
 import { replaceFile } from '../storage/file-io.ts';
 import { MetadataImage, type TopicState } from '../metadata/image.ts';
 import { Controller } from '../metadata/controller.ts';
+import type { MetadataQuorum } from '../metadata/quorum.ts';
+import { RaftNode, type VoterEndpoint } from '../raft/node.ts';
+import { registerRaftHandlers } from '../raft/handlers.ts';
+import { Connection } from '../client/connection.ts';
 import { ErrorCode } from '../protocol/error-codes.ts';
-import { Dispatcher } from './dispatcher.ts';
+import { type ApiHandler, Dispatcher } from './dispatcher.ts';
+import type { ApiName } from '../protocol/generated/messages.ts';
+import { apiByName } from '../protocol/apis.ts';
+import { METADATA_TOPIC } from '../metadata/metadata-log.ts';
 import { ReplicaManager } from './replica-manager.ts';
 import { SocketServer } from './socket-server.ts';
 import { connectionLimits, touchesConnectionLimits } from './connection-limits.ts';
 import { FetchSessionCache } from './fetch-sessions.ts';
-import type { Broker } from './broker.ts';
+import type { AdminNode, Broker } from './broker.ts';
 import { dynamicBrokerConfigs, validateTopicConfigValue } from './topic-configs.ts';
 import { registerHandlers } from './handlers/index.ts';
 import { partitionExistsIn } from './handlers/groups.ts';
+import { apiVersionsHandler } from './handlers/api-versions.ts';
+import { createPartitionsHandler, createTopicsHandler, deleteTopicsHandler } from './handlers/topics.ts';
+import { alterConfigsHandler, incrementalAlterConfigsHandler } from './handlers/configs.ts';
+import { initProducerIdHandler } from './handlers/init-producer-id.ts';
+import { ControllerClient, ControllerRouter, relayHandler } from './forwarding.ts';
 import { GroupCoordinatorService } from '../coordinator/group/service.ts';
 import { systemEnv } from '../util/env.ts';
 import { followOffsetsLeadership, OffsetsTopicStore } from './group-store.ts';
 import { ConsumerGroupService, topicsFromImage } from '../coordinator/group/consumer/service.ts';
 import { sendfileAvailable, sendfileStats, sendfileUnavailableReason } from './sendfile.ts';
+import { BrokerLifecycle, type ControllerConnector, clientConnector } from './broker-lifecycle.ts';
+import { brokerLifecycleHandlers, registerBrokerLifecycleHandlers } from './handlers/broker-lifecycle.ts';
+import type { RequestContext } from './dispatcher.ts';
+import { Reader } from '../protocol/reader.ts';
+import { Writer } from '../protocol/writer.ts';
+import { EventEmitter } from 'node:events';
 
 export interface RunningBroker {
+  /** The client listener's address (a controller-only node: its CONTROLLER listener's). */
   readonly host: string;
   readonly port: number;
+  /** The CONTROLLER listener's bound address, when this node opened one. */
+  readonly controllerAddress: { host: string; port: number } | null;
   readonly clusterId: string;
   readonly logDirs: string[];
+  /** The broker (throws on a controller-only node, which has none). */
   readonly broker: Broker;
+  /** This node's Controller (every node has one: it keeps the metadata image). */
+  readonly controller: Controller;
+  readonly quorum: RaftNode;
   close(): Promise<void>;
 }
 
-/** Reads meta.properties (cluster.id, node.id) from the log dirs, or writes a new identity. */
-function loadIdentity(config: BrokerConfig, logger: Logger): string {
-  let clusterId: string | undefined = config.clusterId ?? undefined;
+const META_PROPERTIES = 'meta.properties';
+
+/**
+ * What the log dirs say about this node (meta.properties: cluster.id,
+ * node.id): the cluster id they belong to (null when none is formatted yet),
+ * and the dirs without the file. A dir of another node, or dirs of two
+ * clusters, stop startup.
+ */
+function readIdentity(config: BrokerConfig): { clusterId: string | null; unformatted: string[] } {
+  let clusterId: string | null = null;
+  let from = '';
+  const unformatted: string[] = [];
   for (const dir of config.logDirs) {
-    const file = path.join(dir, 'meta.properties');
-    if (!fs.existsSync(file)) continue;
+    const file = path.join(dir, META_PROPERTIES);
+    if (!fs.existsSync(file)) {
+      unformatted.push(dir);
+      continue;
+    }
     const props = Object.fromEntries(
       fs
         .readFileSync(file, 'utf8')
@@ -61,22 +100,27 @@ function loadIdentity(config: BrokerConfig, logger: Logger): string {
         `log dir ${dir} belongs to node.id ${props['node.id']}, but this broker is node.id ${config.nodeId}`,
       );
     }
-    if (clusterId && props['cluster.id'] && props['cluster.id'] !== clusterId) {
-      throw new Error(`log dir ${dir} belongs to cluster ${props['cluster.id']}, not ${clusterId}`);
-    }
-    clusterId = props['cluster.id'] ?? clusterId;
+    const id: string | undefined = props['cluster.id'];
+    if (!id) continue;
+    if (config.clusterId && id !== config.clusterId)
+      throw new Error(`log dir ${dir} belongs to cluster ${id}, not ${config.clusterId}`);
+    if (clusterId !== null && id !== clusterId)
+      throw new Error(`log dir ${dir} belongs to cluster ${id}, but log dir ${from} to cluster ${clusterId}`);
+    clusterId = id;
+    from = dir;
   }
-  if (!clusterId) {
-    clusterId = randomBytes(16).toString('base64url');
-    logger.info({ clusterId }, 'formatting new log dirs with a fresh cluster id');
-  }
-  for (const dir of config.logDirs) {
-    const file = path.join(dir, 'meta.properties');
-    if (fs.existsSync(file)) continue;
+  return { clusterId, unformatted };
+}
+
+/** Writes meta.properties into the dirs that have none, atomically and durably. */
+function writeIdentity(config: BrokerConfig, clusterId: string, dirs: string[]): void {
+  for (const dir of dirs) {
     // Atomic and durable: a torn identity file would make the next start format the dirs anew.
-    replaceFile(file, `# Samsa broker identity\nversion=1\ncluster.id=${clusterId}\nnode.id=${config.nodeId}\n`);
+    replaceFile(
+      path.join(dir, META_PROPERTIES),
+      `# Samsa broker identity\nversion=1\ncluster.id=${clusterId}\nnode.id=${config.nodeId}\n`,
+    );
   }
-  return clusterId;
 }
 
 /**
@@ -94,55 +138,105 @@ function applyDynamicConfigs(config: BrokerConfig, image: MetadataImage, logger:
   }
 }
 
-export async function startBroker(opts: { config: BrokerConfig; logger?: Logger }): Promise<RunningBroker> {
-  let config = opts.config;
-  const logger = opts.logger ?? pino({ level: process.env.SAMSA_LOG_LEVEL ?? 'info' });
-  for (const dir of config.logDirs) fs.mkdirSync(dir, { recursive: true });
-  const clusterId = loadIdentity(config, logger);
+/**
+ * One of the quorum's own handlers (src/raft/handlers.ts registers them on a
+ * dispatcher), to answer on this node when it leads.
+ */
+function raftHandler<K extends ApiName>(node: RaftNode, name: K): ApiHandler<K> {
+  let found: ApiHandler<K> | undefined;
+  const capture = {
+    register(n: string, entry: { handler: unknown }) {
+      if (n === name) found = entry.handler as ApiHandler<K>;
+    },
+    supportedApis: () => [],
+  };
+  registerRaftHandlers(capture as unknown as Dispatcher, node);
+  if (!found) throw new Error(`the quorum registers no ${name} handler`);
+  return found;
+}
 
-  // KRaft's place for the metadata log: metadata.log.dir, else the first log dir.
-  const metadataLog = await FileMetadataLog.open(config.metadataLogDir ?? config.logDirs[0], {
-    logger,
-    onTruncate: (dropped) =>
-      logger.warn(
-        { droppedBytes: dropped },
-        'metadata log: cut a torn tail (an append interrupted by a crash or power loss)',
-      ),
-    onBroken: (reason) =>
-      logger.error(
-        { reason },
-        'metadata log failed: admin requests that change metadata answer KAFKA_STORAGE_ERROR until the broker restarts',
-      ),
-  });
-  const image = new MetadataImage();
-  const controller = new Controller(metadataLog, image, {
-    nodeId: config.nodeId,
-    defaultPartitions: config.numPartitions,
-    defaultReplicationFactor: config.defaultReplicationFactor,
-    validateConfig: validateTopicConfigValue,
-    maxTopics: config.maxTopics,
-    maxPartitions: config.maxPartitions,
-    maxRecordBytesBetweenSnapshots: config.metadataLogMaxRecordBytesBetweenSnapshots,
-    logger,
-  });
-  controller.load();
-  config = applyDynamicConfigs(config, image, logger);
-  if (config.ignored.length > 0) {
-    logger.warn(
-      { ignored: config.ignored },
-      `set but without effect in Samsa (accepted for compatibility): ${config.ignored.join(', ')}`,
-    );
+/**
+ * The broker lifecycle's connection to its own controller on a node that is
+ * the whole quorum without network: the controller listener's handlers,
+ * called in process (requests and answers through the codecs, as over a
+ * socket). Closing it is a closed connection to the controller.
+ */
+function inProcessConnector(handlers: ReturnType<typeof brokerLifecycleHandlers>): ControllerConnector {
+  const through = <T>(bytes: (w: Writer) => void, read: (r: Reader) => unknown): T => {
+    const w = new Writer(256);
+    bytes(w);
+    return read(new Reader(w.toBuffer())) as T;
+  };
+  return async () => {
+    const socket = Object.assign(new EventEmitter(), { destroyed: false });
+    const ctx = { apiKey: -1, apiVersion: 0, correlationId: 0, clientId: 'in-process', conn: { socket } };
+    return {
+      async send(name, body) {
+        const api = apiByName(name);
+        const v = api.maxVersion;
+        const req = through<never>(
+          (w) => api.requestEncoder(v)(w, body),
+          (r) => api.requestDecoder(v)(r),
+        );
+        const handler = name === 'BrokerRegistration' ? handlers.registration : handlers.heartbeat;
+        const res = await handler(req, ctx as unknown as RequestContext);
+        return through(
+          (w) => api.responseEncoder(v)(w, res as never),
+          (r) => api.responseDecoder(v)(r),
+        );
+      },
+      close() {
+        socket.destroyed = true;
+        socket.emit('close');
+      },
+    };
+  };
+}
+
+/** Waits for `p`, saying every 10 s what is awaited. */
+async function awaitLogged<T>(p: Promise<T>, logger: Logger, progress: () => [object, string]): Promise<T> {
+  const timer = setInterval(() => {
+    const [obj, msg] = progress();
+    logger.info(obj, msg);
+  }, 10_000);
+  timer.unref();
+  try {
+    return await p;
+  } finally {
+    clearInterval(timer);
   }
-  const replicas = await ReplicaManager.open(image, config, logger, [metadataLog.dirHealth]);
-  controller.onCommit((batch) => replicas.onMetadata(batch));
+}
 
-  const listener = config.listeners[0];
-  const dispatcher = new Dispatcher();
-  const server = new SocketServer(
+/** Waits for the cluster id, saying every 10 s what is awaited (a new cluster waits for its first leader). */
+async function awaitClusterId(controller: Controller, quorum: MetadataQuorum, logger: Logger): Promise<string> {
+  const timer = setInterval(() => {
+    logger.info(
+      { leaderId: quorum.leaderId, epoch: quorum.epoch },
+      quorum.leaderId < 0
+        ? 'waiting for the controller quorum to elect a leader (a majority of controller.quorum.voters must be up)'
+        : 'waiting for the cluster id from the active controller',
+    );
+  }, 10_000);
+  timer.unref();
+  try {
+    return await controller.clusterId();
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+function socketServer(
+  config: BrokerConfig,
+  listener: Listener,
+  image: MetadataImage,
+  dispatcher: Dispatcher,
+  logger: Logger,
+): SocketServer {
+  return new SocketServer(
     {
       host: listener.host,
       port: listener.port,
-      ...connectionLimits(opts.config, image), // the static config: a deleted dynamic value falls back to it
+      ...connectionLimits(config, image), // the static config: a deleted dynamic value falls back to it
       maxFrameBytes: config.socketRequestMaxBytes,
       idleTimeoutMs: config.connectionsMaxIdleMs,
       maxInFlightPerConnection: 100,
@@ -153,16 +247,266 @@ export async function startBroker(opts: { config: BrokerConfig; logger?: Logger 
     },
     (frame, conn) => dispatcher.handle(frame, conn),
   );
-  // dynamic max.connections* and max.connection.creation.rate apply as soon as they are committed
-  controller.onCommit((batch) => {
-    if (touchesConnectionLimits(batch)) server.updateLimits(connectionLimits(opts.config, image));
+}
+
+/**
+ * The voters of the quorum: controller.quorum.voters; when empty, this node
+ * alone (a combined node: a one-voter quorum without network), or, for a
+ * broker-only node, the voters a bootstrap server names (DescribeQuorum v2,
+ * answered by the leader: its `nodes` are the voters' CONTROLLER endpoints).
+ */
+async function quorumVoters(config: BrokerConfig, logger: Logger): Promise<VoterEndpoint[]> {
+  if (config.quorumVoters.length > 0) return config.quorumVoters.map((v) => ({ ...v }));
+  if (config.roles.controller) return [{ id: config.nodeId, host: '', port: 0 }];
+  for (let attempt = 0; ; attempt++) {
+    for (const server of config.quorumBootstrapServers) {
+      const conn = new Connection({ ...server, clientId: `samsa-broker-${config.nodeId}`, connectTimeoutMs: 2000 });
+      try {
+        await conn.connect();
+        const res = await conn.sendAt(apiByName('DescribeQuorum'), 2, {
+          topics: [{ topicName: METADATA_TOPIC, partitions: [{ partitionIndex: 0 }] }],
+        });
+        const p = res.topics[0]?.partitions[0];
+        const nodes = res.nodes ?? [];
+        if (p && p.errorCode === ErrorCode.NONE && nodes.length > 0) {
+          const voters: VoterEndpoint[] = [];
+          for (const v of p.currentVoters) {
+            const l = nodes.find((n) => n.nodeId === v.replicaId)?.listeners[0];
+            if (l) voters.push({ id: v.replicaId, host: l.host, port: l.port });
+          }
+          if (voters.length === p.currentVoters.length) return voters;
+        }
+      } catch {
+        // not reachable, or not the leader: the next one
+      } finally {
+        await conn.close();
+      }
+    }
+    if (attempt % 20 === 0)
+      logger.info(
+        { bootstrap: config.quorumBootstrapServers.map((s) => `${s.host}:${s.port}`) },
+        'waiting for the quorum leader among controller.quorum.bootstrap.servers to name the voters',
+      );
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+export interface StartOptions {
+  config: BrokerConfig;
+  logger?: Logger;
+  /**
+   * Called once if the node stops by itself (its metadata log failed, or the
+   * quorum refused it as another cluster's). Default: log it and close the
+   * node, with exit code 1 for the process.
+   */
+  onFatal?: (err: Error) => void;
+}
+
+export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
+  let config = opts.config;
+  const logger = opts.logger ?? pino({ level: process.env.SAMSA_LOG_LEVEL ?? 'info' });
+  for (const dir of config.logDirs) fs.mkdirSync(dir, { recursive: true });
+  const identity = readIdentity(config);
+  // The id a new cluster gets from its first active controller when this node leads it first.
+  const proposedClusterId = identity.clusterId ?? config.clusterId;
+
+  let running: RunningBroker | undefined;
+  const onFatal =
+    opts.onFatal ??
+    ((err: Error) => {
+      logger.fatal({ err: err.message }, `stopping: ${err.message}`);
+      process.exitCode = 1;
+      void running?.close();
+    });
+  // KRaft's place for the metadata log: metadata.log.dir, else the first log dir.
+  const quorum = await RaftNode.open({
+    nodeId: config.nodeId,
+    voters: await quorumVoters(config, logger),
+    metadataLogDir: config.metadataLogDir ?? config.logDirs[0],
+    clusterId: proposedClusterId,
+    electionTimeoutMs: config.quorumElectionTimeoutMs,
+    fetchTimeoutMs: config.quorumFetchTimeoutMs,
+    electionBackoffMaxMs: config.quorumElectionBackoffMaxMs,
+    logger,
+    onFatal: (err) => onFatal(err),
   });
-  const bound = await server.listen();
+  const image = new MetadataImage();
+  const controller = new Controller(quorum, image, {
+    nodeId: config.nodeId,
+    defaultPartitions: config.numPartitions,
+    defaultReplicationFactor: config.defaultReplicationFactor,
+    validateConfig: validateTopicConfigValue,
+    maxTopics: config.maxTopics,
+    maxPartitions: config.maxPartitions,
+    maxRecordBytesBetweenSnapshots: config.metadataLogMaxRecordBytesBetweenSnapshots,
+    initialClusterId: () => proposedClusterId,
+    logger,
+  });
+  const initProducerId = initProducerIdHandler(controller);
+  // The broker lifecycle (KIP-631) on every voter; only the active controller acts on it.
+  if (config.roles.controller)
+    controller.enableBrokerLifecycle({
+      sessionTimeoutMs: config.brokerSessionTimeoutMs,
+      clusterId: () => image.clusterId,
+    });
+
+  // A voter serves the quorum and the admin requests brokers forward on its CONTROLLER listener.
+  let controllerServer: SocketServer | null = null;
+  let controllerAddress: { host: string; port: number } | null = null;
+  const stopEarly = async (err: unknown): Promise<never> => {
+    controller.stopBrokerLifecycle();
+    controller.close();
+    await controllerServer?.close();
+    await quorum.close();
+    throw err;
+  };
+  let clusterId: string;
+  try {
+    if (config.roles.controller && config.controllerListener) {
+      const dispatcher = new Dispatcher();
+      const node: AdminNode = { config, logger, nodeId: config.nodeId, image, controller, dispatcher };
+      registerRaftHandlers(dispatcher, quorum);
+      dispatcher.register('ApiVersions', { handler: apiVersionsHandler(node) });
+      dispatcher.register('CreateTopics', { handler: createTopicsHandler(node) });
+      dispatcher.register('DeleteTopics', { handler: deleteTopicsHandler(node) });
+      dispatcher.register('CreatePartitions', { handler: createPartitionsHandler(node) });
+      dispatcher.register('AlterConfigs', { handler: alterConfigsHandler(node, { anyBroker: true }) });
+      dispatcher.register('IncrementalAlterConfigs', {
+        handler: incrementalAlterConfigsHandler(node, { anyBroker: true }),
+      });
+      dispatcher.register('InitProducerId', { handler: initProducerId });
+      registerBrokerLifecycleHandlers(dispatcher, controller, { logger });
+      controllerServer = socketServer(config, config.controllerListener, image, dispatcher, logger);
+      controllerAddress = await controllerServer.listen();
+      controllerServer.open();
+    }
+    // the local replay: the image is whole when it resolves (nobody builds on it before)
+    controller.skipNotifications();
+    await quorum.start();
+    clusterId = await awaitClusterId(controller, quorum, logger);
+    if (identity.clusterId !== null && identity.clusterId !== clusterId) {
+      throw new Error(
+        `log dir ${config.logDirs[0]} belongs to cluster ${identity.clusterId}, but the controller quorum is cluster ${clusterId}: ` +
+          'this node holds another cluster’s data; give it empty log dirs to join this cluster, or point it at its own cluster’s voters',
+      );
+    }
+    if (identity.unformatted.length > 0) {
+      if (identity.clusterId === null) logger.info({ clusterId }, 'formatting new log dirs with the cluster id');
+      writeIdentity(config, clusterId, identity.unformatted);
+    }
+    quorum.setClusterId(clusterId);
+  } catch (err) {
+    return stopEarly(err);
+  }
+
+  config = applyDynamicConfigs(config, image, logger);
+  if (config.ignored.length > 0) {
+    logger.warn(
+      { ignored: config.ignored },
+      `set but without effect in Samsa (accepted for compatibility): ${config.ignored.join(', ')}`,
+    );
+  }
+  if (config.offsetsTopicReplicationFactor > 1) {
+    logger.warn(
+      `offsets.topic.replication.factor=${config.offsetsTopicReplicationFactor} is capped to 1: Samsa does not replicate partition data yet`,
+    );
+  }
+  const router = new ControllerRouter(controller, {
+    nodeId: config.nodeId,
+    voters: () => quorum.voterEndpoints,
+    logger,
+  });
+  const controllerApi = new ControllerClient(router);
+
+  if (!config.roles.broker) {
+    controller.releaseNotifications();
+    const addr = controllerAddress!;
+    logger.info(
+      { listener: `${config.controllerListener!.name}://${addr.host}:${addr.port}`, clusterId, nodeId: config.nodeId },
+      `Samsa controller listening on ${addr.host}:${addr.port}`,
+    );
+    let closing: Promise<void> | undefined;
+    running = {
+      host: addr.host,
+      port: addr.port,
+      controllerAddress: addr,
+      clusterId,
+      logDirs: config.logDirs,
+      get broker(): Broker {
+        throw new Error('a controller-only node (process.roles=controller) has no broker');
+      },
+      controller,
+      quorum,
+      close() {
+        closing ??= (async () => {
+          logger.info('shutting down the controller');
+          await router.close();
+          controller.stopBrokerLifecycle();
+          controller.close();
+          await quorum.close();
+          await controllerServer?.close();
+          logger.info('shutdown complete');
+        })();
+        return closing;
+      },
+    };
+    return running;
+  }
+
+  // Bind the client listener (its address is registered), but read nothing before the broker is ready.
+  const listener = config.listeners[0];
+  const dispatcher = new Dispatcher();
+  const server = socketServer(opts.config, listener, image, dispatcher, logger);
+  let bound: { host: string; port: number };
+  try {
+    bound = await server.listen();
+  } catch (err) {
+    return stopEarly(err);
+  }
   const adv = config.advertisedListeners[0] ?? listener;
   const advertised = {
     host: adv.host && adv.host !== '0.0.0.0' ? adv.host : bound.host,
     port: adv.port === 0 || adv.port === listener.port ? bound.port : adv.port,
   };
+
+  // Register with the active controller and heartbeat (KIP-631). Unfenced means the image has caught up with
+  // the registration: only then are the logs opened against it (a stale image would delete the logs of newer topics).
+  const voters = quorum.voterEndpoints;
+  const inProcess = controllerServer === null && config.roles.controller;
+  const lifecycle = new BrokerLifecycle({
+    nodeId: config.nodeId,
+    clusterId: () => image.clusterId,
+    listeners: [{ name: listener.name, host: advertised.host, port: advertised.port }],
+    rack: config.brokerRack,
+    heartbeatIntervalMs: config.brokerHeartbeatIntervalMs,
+    controllerId: () => quorum.leaderId,
+    controllerEndpoint: (id) => {
+      const v = voters.find((x) => x.id === id);
+      if (inProcess) return v ? { host: 'in-process', port: 0 } : undefined;
+      return v && v.port > 0 ? { host: v.host, port: v.port } : undefined;
+    },
+    metadataOffset: () => image.epoch,
+    connect: inProcess
+      ? inProcessConnector(brokerLifecycleHandlers(controller, { logger }))
+      : clientConnector({ clientId: `samsa-broker-${config.nodeId}` }),
+    logger,
+  });
+  controller.onApplied(() => lifecycle.metadataAdvanced());
+  controller.onLeader(() => lifecycle.controllerChanged());
+  lifecycle.start();
+  await awaitLogged(lifecycle.whenUnfenced(), logger, () => [
+    { leaderId: quorum.leaderId, metadataOffset: image.epoch, lifecycle: lifecycle.state },
+    'waiting to be unfenced by the active controller (registered, catching up with the metadata log)',
+  ]);
+
+  // batches delivered from now on are acted on once the broker is built on the image (the open below reads it whole)
+  controller.holdNotifications();
+  const replicas = await ReplicaManager.open(image, config, logger, [quorum.log.meta.dirHealth]);
+  controller.onCommit((batch) => replicas.onMetadata(batch));
+  // dynamic max.connections* and max.connection.creation.rate apply as soon as they are committed
+  controller.onCommit((batch) => {
+    if (touchesConnectionLimits(batch)) server.updateLimits(connectionLimits(opts.config, image));
+  });
 
   const pendingCreates = new Map<string, Promise<TopicState | number>>();
   const broker: Broker = {
@@ -171,7 +515,8 @@ export async function startBroker(opts: { config: BrokerConfig; logger?: Logger 
     clusterId,
     nodeId: config.nodeId,
     image,
-    controller,
+    controller: controllerApi,
+    localController: controller,
     replicas,
     dispatcher,
     fetchSessions: new FetchSessionCache(),
@@ -180,7 +525,7 @@ export async function startBroker(opts: { config: BrokerConfig; logger?: Logger 
       if (!config.autoCreateTopicsEnable) return Promise.resolve(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
       let p = pendingCreates.get(name);
       if (!p) {
-        p = controller
+        p = controllerApi
           .createTopics([{ name, numPartitions: -1, replicationFactor: -1, configs: {} }], false)
           .then(([r]) => {
             if (r.errorCode === ErrorCode.NONE) logger.info({ topic: name }, 'auto-created topic');
@@ -233,13 +578,38 @@ export async function startBroker(opts: { config: BrokerConfig; logger?: Logger 
   );
   groups.attachConsumerGroups(consumerGroups);
   controller.onCommit(() => consumerGroups.onMetadata());
-  registerHandlers(broker, groups, consumerGroups);
+  registerHandlers(broker, groups, consumerGroups, router, initProducerId);
+  // DescribeQuorum (kafka-metadata-quorum, samsa cluster info) from any broker: answered by the quorum leader
+  dispatcher.register('DescribeQuorum', {
+    handler: relayHandler(
+      router,
+      'DescribeQuorum',
+      raftHandler(quorum, 'DescribeQuorum'),
+      (r) => r.topics[0]?.partitions[0]?.errorCode === ErrorCode.NOT_LEADER_OR_FOLLOWER,
+      (reason, req) => ({
+        errorCode: ErrorCode.NONE,
+        errorMessage: null,
+        topics: req.topics.map((t) => ({
+          topicName: t.topicName,
+          partitions: t.partitions.map((p) => ({
+            partitionIndex: p.partitionIndex,
+            errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER,
+            errorMessage: reason,
+            leaderId: -1,
+            leaderEpoch: -1,
+            highWatermark: -1,
+            currentVoters: [],
+            observers: [],
+          })),
+        })),
+        nodes: [],
+      }),
+    ),
+  });
+  // every listener is in place: the batches committed since the replay are acted on, then each as it commits
+  controller.releaseNotifications();
 
-  const me = image.brokers.get(config.nodeId);
-  const regListeners = [{ name: listener.name, host: advertised.host, port: advertised.port }];
-  if (!me || JSON.stringify(me.listeners) !== JSON.stringify(regListeners))
-    await controller.registerBroker(regListeners);
-  // only now, registered and with every handler in place, are requests read
+  // only now, registered, caught up and with every handler in place, are requests read
   server.open();
 
   logger.info(
@@ -255,20 +625,29 @@ export async function startBroker(opts: { config: BrokerConfig; logger?: Logger 
     logger.warn(`fetches read segment files into memory (no zero-copy sendfile): ${sendfileUnavailableReason}`);
 
   let closing: Promise<void> | undefined;
-  return {
+  running = {
     host: bound.host,
     port: bound.port,
+    controllerAddress,
     clusterId,
     logDirs: config.logDirs,
     broker,
+    controller,
+    quorum,
     close() {
       closing ??= (async () => {
+        // controlled shutdown first: the controller moves what this broker leads while it still serves
+        await lifecycle.close();
         logger.info('shutting down: no new connections, finishing in-flight requests');
         await server.close();
         groups.close();
         consumerGroups.close();
+        await router.close();
         await replicas.close();
-        await metadataLog.close();
+        controller.stopBrokerLifecycle();
+        controller.close();
+        await quorum.close();
+        await controllerServer?.close();
         if (sendfileStats.regions > 0)
           logger.info(
             { sendfile: sendfileStats },
@@ -279,4 +658,5 @@ export async function startBroker(opts: { config: BrokerConfig; logger?: Logger 
       return closing;
     },
   };
+  return running;
 }
