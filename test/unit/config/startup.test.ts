@@ -96,3 +96,43 @@ test('samsa start refuses a SASL_PLAINTEXT listener and security properties with
   }
   assert.equal(fs.existsSync(path.join(os.tmpdir(), 'samsa-never-created')), false, 'nothing was created');
 });
+
+test('offsets.topic.replication.factor above 1 is capped to 1 with one warning line (partition data is not replicated yet)', async () => {
+  const { logger, lines } = capture();
+  const b = await startBroker({ logger, overrides: { 'offsets.topic.replication.factor': '3' } });
+  await b.close();
+  const capped = lines.filter((l) => /offsets\.topic\.replication\.factor/.test(l.msg));
+  assert.equal(capped.length, 1, JSON.stringify(capped));
+  assert.equal(capped[0].level, 40);
+  assert.match(capped[0].msg, /=3 is capped to 1: Samsa does not replicate partition data yet/);
+  assert.deepEqual(ignoredLines(lines), [], 'it has an effect: not listed as ignored');
+});
+
+test('a combined node with controller.quorum.voters opens its CONTROLLER listener and is its own active controller', async () => {
+  const { freePort } = await import('../../helpers/broker.ts');
+  const port = await freePort();
+  const { logger } = capture();
+  const b = await startBroker({
+    logger,
+    overrides: {
+      listeners: `PLAINTEXT://127.0.0.1:0,CONTROLLER://127.0.0.1:${port}`,
+      'controller.quorum.voters': `1@127.0.0.1:${port}`,
+    },
+  });
+  try {
+    const { Connection } = await import('../../../src/client/connection.ts');
+    const c = new Connection({ host: '127.0.0.1', port });
+    await c.connect();
+    const res = await c.send('DescribeQuorum', {
+      topics: [{ topicName: '__cluster_metadata', partitions: [{ partitionIndex: 0 }] }],
+    });
+    await c.close();
+    assert.equal(res.topics[0].partitions[0].leaderId, 1);
+    assert.deepEqual(
+      res.nodes.map((n) => [n.nodeId, n.listeners[0].port]),
+      [[1, port]],
+    );
+  } finally {
+    await b.close();
+  }
+});
