@@ -44,9 +44,17 @@ export async function startBroker(opts: EmbeddedBrokerOptions = {}): Promise<Emb
   };
   const config = loadBrokerConfig({ overrides });
   const logger = opts.logger ?? pino({ level: process.env.SAMSA_LOG_LEVEL ?? opts.logLevel ?? 'warn' });
-  let running: RunningBroker;
+  let running: RunningBroker | undefined;
   try {
-    running = await startServer({ config, logger });
+    running = await startServer({
+      config,
+      logger,
+      // the embedding process keeps its exit code: the broker stops, the rest goes on
+      onFatal: (err) => {
+        logger.error({ err: err.message }, `broker stopping: ${err.message}`);
+        void running?.close();
+      },
+    });
   } catch (err) {
     if (temp) fs.rmSync(temp, { recursive: true, force: true });
     throw err;

@@ -637,7 +637,9 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
     close() {
       closing ??= (async () => {
         // controlled shutdown first: the controller moves what this broker leads while it still serves
-        await lifecycle.close();
+        // (not when this node is the whole quorum and it stopped: nobody is left to grant it)
+        if (inProcess && quorum.failure) void lifecycle.close();
+        else await lifecycle.close();
         logger.info('shutting down: no new connections, finishing in-flight requests');
         await server.close();
         groups.close();

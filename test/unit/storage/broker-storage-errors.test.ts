@@ -8,6 +8,9 @@
  * CreateTopics with KAFKA_STORAGE_ERROR and creates nothing.
  */
 import { test, before, after } from 'node:test';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import assert from 'node:assert/strict';
 import kafkajs from 'kafkajs';
 import { startBroker, type EmbeddedBroker } from '../../../src/index.ts';
@@ -16,10 +19,17 @@ import { KafkaClient } from '../../../src/client/index.ts';
 import { ErrorCode } from '../../../src/protocol/error-codes.ts';
 
 let broker: EmbeddedBroker;
+let metadataDir: string;
 let kafka: kafkajs.Kafka;
 
 before(async () => {
-  broker = await startBroker({ overrides: { 'auto.create.topics.enable': 'false' }, logLevel: 'silent' });
+  // The metadata log in a dir of its own: a failed data log dir leaves the broker serving (a failure of the
+  // metadata log's dir stops the node, as Kafka halts then).
+  metadataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'samsa-metadata-'));
+  broker = await startBroker({
+    overrides: { 'auto.create.topics.enable': 'false', 'metadata.log.dir': metadataDir },
+    logLevel: 'silent',
+  });
   kafka = new kafkajs.Kafka({
     brokers: [broker.bootstrapServers],
     logLevel: kafkajs.logLevel.NOTHING,
@@ -29,6 +39,7 @@ before(async () => {
 
 after(async () => {
   await broker?.close();
+  fs.rmSync(metadataDir, { recursive: true, force: true });
 });
 
 const storageError = (err: any) => err?.type === 'KAFKA_STORAGE_ERROR' || err?.cause?.type === 'KAFKA_STORAGE_ERROR';
