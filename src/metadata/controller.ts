@@ -294,9 +294,10 @@ export class Controller implements QuorumListener {
     this.imageWaiters = still;
   }
 
-  /** Stops acting on leadership (the quorum is being closed). */
+  /** Stops acting on leadership and calling the listeners (the node is closing; the image still follows). */
   close(): void {
     this.closed = true;
+    this.notifyMode = 'off';
     this.leaderEvent();
   }
 

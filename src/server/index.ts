@@ -311,13 +311,20 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
   const proposedClusterId = identity.clusterId ?? config.clusterId;
 
   let running: RunningBroker | undefined;
-  const onFatal =
-    opts.onFatal ??
-    ((err: Error) => {
-      logger.fatal({ err: err.message }, `stopping: ${err.message}`);
-      process.exitCode = 1;
-      void running?.close();
-    });
+  // While starting, a stop of the quorum (e.g. refused as another cluster's) fails the start with its reason.
+  let failStart: (err: Error) => void = () => {};
+  const startFailed = new Promise<never>((_, reject) => {
+    failStart = reject;
+  });
+  startFailed.catch(() => {});
+  const duringStart = <T>(p: Promise<T>): Promise<T> => Promise.race([p, startFailed]);
+  const onFatal = (err: Error) => {
+    if (running === undefined) return failStart(err);
+    if (opts.onFatal) return opts.onFatal(err);
+    logger.fatal({ err: err.message }, `stopping: ${err.message}`);
+    process.exitCode = 1;
+    void running.close();
+  };
   // KRaft's place for the metadata log: metadata.log.dir, else the first log dir.
   const quorum = await RaftNode.open({
     nodeId: config.nodeId,
@@ -382,8 +389,8 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
     }
     // the local replay: the image is whole when it resolves (nobody builds on it before)
     controller.skipNotifications();
-    await quorum.start();
-    clusterId = await awaitClusterId(controller, quorum, logger);
+    await duringStart(quorum.start());
+    clusterId = await duringStart(awaitClusterId(controller, quorum, logger));
     if (identity.clusterId !== null && identity.clusterId !== clusterId) {
       throw new Error(
         `log dir ${config.logDirs[0]} belongs to cluster ${identity.clusterId}, but the controller quorum is cluster ${clusterId}: ` +
@@ -450,7 +457,7 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
         return closing;
       },
     };
-    return running;
+    return afterStart(running, quorum);
   }
 
   // Bind the client listener (its address is registered), but read nothing before the broker is ready.
@@ -494,10 +501,18 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
   controller.onApplied(() => lifecycle.metadataAdvanced());
   controller.onLeader(() => lifecycle.controllerChanged());
   lifecycle.start();
-  await awaitLogged(lifecycle.whenUnfenced(), logger, () => [
-    { leaderId: quorum.leaderId, metadataOffset: image.epoch, lifecycle: lifecycle.state },
-    'waiting to be unfenced by the active controller (registered, catching up with the metadata log)',
-  ]);
+  try {
+    await duringStart(
+      awaitLogged(lifecycle.whenUnfenced(), logger, () => [
+        { leaderId: quorum.leaderId, metadataOffset: image.epoch, lifecycle: lifecycle.state },
+        'waiting to be unfenced by the active controller (registered, catching up with the metadata log)',
+      ]),
+    );
+  } catch (err) {
+    void lifecycle.close();
+    await server.close();
+    return stopEarly(err);
+  }
 
   // batches delivered from now on are acted on once the broker is built on the image (the open below reads it whole)
   controller.holdNotifications();
@@ -645,9 +660,9 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
         groups.close();
         consumerGroups.close();
         await router.close();
-        await replicas.close();
         controller.stopBrokerLifecycle();
         controller.close();
+        await replicas.close();
         await quorum.close();
         await controllerServer?.close();
         if (sendfileStats.regions > 0)
@@ -660,5 +675,12 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
       return closing;
     },
   };
-  return running;
+  return afterStart(running, quorum);
+}
+
+/** A quorum that stopped while the node started (past the points that wait on it): the start fails with why. */
+async function afterStart(running: RunningBroker, quorum: RaftNode): Promise<RunningBroker> {
+  if (!quorum.failure) return running;
+  await running.close();
+  throw quorum.failure;
 }
