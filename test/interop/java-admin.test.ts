@@ -124,7 +124,6 @@ const DIFFERENT: Record<string, Outcome> = {
   deleteAcls: unsupported,
   describeUserScramCredentials: unsupported,
   describeClientQuotas: unsupported,
-  describeMetadataQuorum: unsupported,
   listPartitionReassignments: unsupported,
 };
 
