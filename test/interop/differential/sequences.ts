@@ -565,6 +565,12 @@ export const CASES: Case[] = [
   },
   { api: 'DescribeLogDirs', name: 'partitions', body: () => ({ topics: [{ topic: DATA, partitions: [0, 1] }] }) },
   {
+    // sent to the broker, which relays it to the active controller (kafka-metadata-quorum --bootstrap-server)
+    api: 'DescribeQuorum',
+    name: 'metadata quorum',
+    body: () => ({ topics: [{ topicName: '__cluster_metadata', partitions: [{ partitionIndex: 0 }] }] }),
+  },
+  {
     api: 'InitProducerId',
     name: 'idempotent producer',
     body: () => ({ transactionalId: null, transactionTimeoutMs: 60_000, producerId: -1, producerEpoch: -1 }),
