@@ -40,7 +40,6 @@ test('plan: consecutive ports, every node a voter, data under <dir>/node-N, shar
     'node.id': '2',
     'process.roles': 'broker,controller',
     listeners: 'PLAINTEXT://127.0.0.1:9093,CONTROLLER://127.0.0.1:19093',
-    'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
     'controller.listener.names': 'CONTROLLER',
     'controller.quorum.voters': p.voters,
     'log.dirs': path.join('data', 'node-2'),
@@ -50,7 +49,7 @@ test('plan: consecutive ports, every node a voter, data under <dir>/node-N, shar
     nodeCommandLine(n2),
     'npx samsa start -o num.partitions=3 -o node.id=2 -o process.roles=broker,controller ' +
       '-o listeners=PLAINTEXT://127.0.0.1:9093,CONTROLLER://127.0.0.1:19093 ' +
-      '-o listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT -o controller.listener.names=CONTROLLER ' +
+      '-o controller.listener.names=CONTROLLER ' +
       `-o controller.quorum.voters=${p.voters} -o log.dirs=data/node-2`,
   );
 });
