@@ -14,7 +14,7 @@
  */
 import type { Command } from 'commander';
 import type { KafkaClient } from '../client/client.ts';
-import { ErrorCode, isRetriable } from '../protocol/error-codes.ts';
+import { ErrorCode, errorName, isRetriable } from '../protocol/error-codes.ts';
 import { type CliIO, type ClientFlags, withClient } from './context.ts';
 import { formatTable } from './format.ts';
 
@@ -60,10 +60,6 @@ export interface ClusterInfo {
   quorumError: string | null;
   /** Offset of the last committed metadata record (high watermark - 1), when the quorum was described. */
   metadataOffset: number | null;
-}
-
-function errorName(code: number): string {
-  return Object.entries(ErrorCode).find(([, v]) => v === code)?.[0] ?? `error ${code}`;
 }
 
 async function describeBrokers(c: KafkaClient): Promise<BrokerState[] | null> {
