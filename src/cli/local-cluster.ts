@@ -314,7 +314,7 @@ export function runLocalCluster(plan: LocalClusterPlan, io: CliIO, opts: RunLoca
       failed = true;
       io.stderr(
         `samsa: node ${n.plan.nodeId} exited (${how}) before it listened on ${n.plan.host}:${n.plan.clientPort}` +
-          (n.lastErrorLine ? `: ${n.lastErrorLine.replace(/^samsa: /, '')}` : '') +
+          (n.lastErrorLine ? `: ${n.lastErrorLine.replace(/^samsa: /, '').replace(/\.$/, '')}` : '') +
           '; stopping the other nodes\n',
       );
       stop('failure');
