@@ -27,8 +27,8 @@ import { KafkaClient } from '../src/client/client.ts';
 import { clusterInfo } from '../src/cli/cluster.ts';
 import { SAMSA_BIN } from '../src/cli/local-cluster.ts';
 import { BROKER_NODE_FLAGS, EXIT_WITH_PARENT_ENV } from '../src/cli/start.ts';
-import { canConnect, freePort, REPO_ROOT } from '../test/helpers/broker.ts';
-import { type ProcessCluster, startProcessCluster } from '../test/helpers/cluster.ts';
+import { canConnect, REPO_ROOT } from '../test/helpers/broker.ts';
+import { freePortRange, type ProcessCluster, startProcessCluster } from '../test/helpers/cluster.ts';
 import { fmt, percentiles, ratio } from './harness/stats.ts';
 
 const { values: args } = parseArgs({
@@ -131,7 +131,7 @@ interface JoinResult {
  * stops it.
  */
 async function joinObserver(cluster: ProcessCluster, nodeId: number, target: number): Promise<JoinResult> {
-  const port = await freePort();
+  const port = await freePortRange(1);
   const dir = path.join(cluster.dataDir, `observer-${nodeId}`);
   const voters = cluster.nodes.map((n) => `${n.nodeId}@127.0.0.1:${n.controllerPort}`).join(',');
   const props = [

@@ -10,11 +10,12 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { type LocalNodePlan, planLocalCluster, SAMSA_BIN } from '../../src/cli/local-cluster.ts';
 import { BROKER_NODE_FLAGS, EXIT_WITH_PARENT_ENV } from '../../src/cli/start.ts';
-import { canConnect, freePort, REPO_ROOT, sleep } from './broker.ts';
+import { canConnect, REPO_ROOT, sleep } from './broker.ts';
 
 export interface ClusterNode {
   readonly nodeId: number;
@@ -58,14 +59,57 @@ export interface ProcessClusterOptions {
   readyTimeoutMs?: number;
 }
 
+/** The kernel's ephemeral port range (ports connect() may pick as a local port). */
+function ephemeralRange(): [number, number] {
+  try {
+    const [lo, hi] = fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (lo > 0 && hi >= lo) return [lo, hi];
+  } catch {
+    /* not Linux */
+  }
+  return [32768, 60999];
+}
+
+function bindable(port: number, host = '127.0.0.1'): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, host, () => s.close(() => resolve(true)));
+  });
+}
+
+/**
+ * `count` consecutive free ports below the ephemeral range, none of them in
+ * `avoid`. A node restarted on its ports must find them free: an
+ * OS-assigned port could meanwhile be the local port of another node's
+ * outgoing connection.
+ */
+export async function freePortRange(count: number, avoid: number[] = []): Promise<number> {
+  const [lo] = ephemeralRange();
+  const from = Math.min(10_000, lo - 1000);
+  for (let attempt = 0; attempt < 1000; attempt++) {
+    const base = from + Math.floor(Math.random() * (lo - from - count));
+    const range = Array.from({ length: count }, (_, i) => base + i);
+    if (range.some((p) => avoid.includes(p))) continue;
+    let ok = true;
+    for (const p of range) if (!(await bindable(p))) ok = false;
+    if (ok) return base;
+  }
+  throw new Error(`no ${count} consecutive free ports below ${lo}`);
+}
+
 export async function startProcessCluster(opts: ProcessClusterOptions = {}): Promise<ProcessCluster> {
   const count = opts.nodes ?? 3;
   const host = '127.0.0.1';
-  const ports: number[] = [];
-  while (ports.length < 2 * count) {
-    const p = await freePort(host);
-    if (!ports.includes(p)) ports.push(p);
-  }
+  const clientBase = await freePortRange(count);
+  const controllerBase = await freePortRange(
+    count,
+    Array.from({ length: count }, (_, i) => clientBase + i),
+  );
+  const ports = [
+    ...Array.from({ length: count }, (_, i) => clientBase + i),
+    ...Array.from({ length: count }, (_, i) => controllerBase + i),
+  ];
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'samsa-cluster-'));
   const plan = planLocalCluster({
     nodes: count,

@@ -19,24 +19,7 @@ import { SAMSA_BIN } from '../../src/cli/local-cluster.ts';
 import { BROKER_NODE_FLAGS } from '../../src/cli/start.ts';
 import { descendants, eventually, REPO_ROOT } from '../helpers/broker.ts';
 import { KCAT, runOk } from '../helpers/proc.ts';
-
-/** A port whose `count` successors are all free right now. */
-async function freeRange(count: number, avoid: number[] = []): Promise<number> {
-  const bindable = (port: number) =>
-    new Promise<boolean>((resolve) => {
-      const s = net.createServer();
-      s.once('error', () => resolve(false));
-      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-    });
-  for (;;) {
-    const base = 20_000 + Math.floor(Math.random() * 40_000);
-    const range = Array.from({ length: count }, (_, i) => base + i);
-    if (range.some((p) => avoid.includes(p))) continue;
-    let ok = true;
-    for (const p of range) if (!(await bindable(p))) ok = false;
-    if (ok) return base;
-  }
-}
+import { freePortRange } from '../helpers/cluster.ts';
 
 interface Launcher {
   proc: ChildProcess;
@@ -79,8 +62,8 @@ function nodePids(launcher: number): Map<number, number> {
 describe('samsa start --nodes', () => {
   test('three nodes: quorum, bootstrap line, kcat and cluster info, a killed node, a clean stop', async (t) => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'samsa-lc-'));
-    const port = await freeRange(3);
-    const controllerPort = await freeRange(3, [port, port + 1, port + 2]);
+    const port = await freePortRange(3);
+    const controllerPort = await freePortRange(3, [port, port + 1, port + 2]);
     const l = launch([
       '--nodes',
       '3',
@@ -167,8 +150,8 @@ describe('samsa start --nodes', () => {
 
   test('a node that cannot start stops the launcher: one line, non-zero exit, no node left', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'samsa-lc-'));
-    const port = await freeRange(2);
-    const controllerPort = await freeRange(2, [port, port + 1]);
+    const port = await freePortRange(2);
+    const controllerPort = await freePortRange(2, [port, port + 1]);
     const squatter = net.createServer();
     await new Promise<void>((resolve) => squatter.listen(port + 1, '127.0.0.1', resolve));
     const l = launch([
