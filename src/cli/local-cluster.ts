@@ -50,6 +50,8 @@ export const DEFAULT_CLIENT_PORT = 9092;
 export const CONTROLLER_PORT_OFFSET = 10_000;
 export const DEFAULT_DATA_DIR = './data';
 export const MAX_LOCAL_NODES = 64;
+/** After a node failed at startup, how long the others get to stop on SIGTERM before they are killed. */
+export const FAILURE_STOP_MS = 20_000;
 
 export interface LocalClusterOptions {
   nodes: number;
@@ -251,6 +253,18 @@ export function runLocalCluster(plan: LocalClusterPlan, io: CliIO, opts: RunLoca
     stopping = 'term';
     if (why === 'signal') io.stderr(`samsa: stopping ${alive().length} node(s) (a second Ctrl-C kills them)\n`);
     signalAll('SIGTERM');
+    // Giving up at startup: a node that cannot shut down cleanly (waiting for a quorum that will not form) is killed.
+    if (why === 'failure')
+      setTimeout(() => {
+        if (stopping !== 'term' || alive().length === 0) return;
+        stopping = 'kill';
+        io.stderr(
+          `samsa: node(s) ${alive()
+            .map((n) => n.plan.nodeId)
+            .join(', ')} still running ${FAILURE_STOP_MS / 1000} s after SIGTERM: killed\n`,
+        );
+        signalAll('SIGKILL');
+      }, FAILURE_STOP_MS).unref();
   };
   const onSignal = (sig: NodeJS.Signals) => {
     if (stopping === 'no') return stop('signal');

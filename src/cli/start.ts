@@ -80,6 +80,16 @@ export function registerStartCommand(program: Command, io: CliIO, onStarted: (do
           { missing },
           `node runs without ${missing.join(' ')}: expect frequent full GCs under load (bin/samsa.mjs sets it)`,
         );
+      // Started by `samsa start --nodes`: stdin is a pipe from the launcher and closes when it dies. Its output
+      // pipes break then too: the lines of the shutdown go nowhere instead of failing it (EPIPE). Until the
+      // broker is up there is nothing to close: the process exits, as it would on a signal.
+      let parentGone: () => void = () => process.exit(1);
+      if (process.env[EXIT_WITH_PARENT_ENV] === '1') {
+        for (const out of [process.stdout, process.stderr]) out.on('error', () => {});
+        process.stdin.on('end', () => parentGone());
+        process.stdin.on('error', () => parentGone());
+        process.stdin.resume();
+      }
       const { startBroker } = await import('../server/index.ts');
       const broker = await startBroker({ config, logger });
       // Stay alive until a signal: close once, exit 0; a second signal exits at once.
@@ -103,14 +113,8 @@ export function registerStartCommand(program: Command, io: CliIO, onStarted: (do
           };
           process.on('SIGTERM', onSignal);
           process.on('SIGINT', onSignal);
-          if (process.env[EXIT_WITH_PARENT_ENV] === '1') {
-            // Started by `samsa start --nodes`: stdin is a pipe from the launcher and closes when it dies.
-            // Its output pipes break then too: the lines of the shutdown go nowhere instead of failing it (EPIPE).
-            for (const out of [process.stdout, process.stderr]) out.on('error', () => {});
-            process.stdin.on('end', () => onSignal('SIGTERM'));
-            process.stdin.on('error', () => onSignal('SIGTERM'));
-            process.stdin.resume();
-          }
+          parentGone = () => onSignal('SIGTERM');
+          if (process.stdin.readableEnded) parentGone();
         }),
       );
     });

@@ -5,14 +5,13 @@
  * `samsa cluster info` shows the quorum; every log line carries its node id;
  * a node killed -9 is reported (with the command that starts it again) while
  * the others run on; SIGTERM stops every node cleanly and the launcher exits
- * 0. A node that cannot start (its port taken) stops the launcher with one
+ * 0. A node that cannot start (its data dir is a file) stops the launcher with one
  * clear line and a non-zero exit, and no node is left running.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { SAMSA_BIN } from '../../src/cli/local-cluster.ts';
@@ -152,8 +151,8 @@ describe('samsa start --nodes', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'samsa-lc-'));
     const port = await freePortRange(2);
     const controllerPort = await freePortRange(2, [port, port + 1]);
-    const squatter = net.createServer();
-    await new Promise<void>((resolve) => squatter.listen(port + 1, '127.0.0.1', resolve));
+    // node 2's data dir is a file: it fails at once, with one line
+    fs.writeFileSync(path.join(dir, 'node-2'), '');
     const l = launch([
       '--nodes',
       '2',
@@ -185,7 +184,6 @@ describe('samsa start --nodes', () => {
       );
       for (const pid of pids.values()) assert.ok(!isAlive(pid), `node process ${pid} still runs`);
     } finally {
-      squatter.close();
       if (l.proc.exitCode === null) l.proc.kill('SIGKILL');
       fs.rmSync(dir, { recursive: true, force: true });
     }
