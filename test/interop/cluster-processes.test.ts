@@ -175,7 +175,12 @@ describe('a cluster of three samsa processes', () => {
       snapshotEnd(controller) >= trimmedTo,
       fail(`node ${controller.nodeId} has no snapshot at or past ${trimmedTo} (it has ${snapshotEnd(controller)})`),
     );
-    assert.equal(caughtUp.brokers.filter((b) => b.fenced !== true).length, 3);
+    assert.ok(caughtUp.quorum);
+    // registered again and unfenced: three live brokers
+    await eventually(async () => {
+      const i = await info(leader.bootstrap);
+      return i.brokers.filter((b) => b.fenced === false).length === 3 ? true : undefined;
+    }, 30_000).catch(() => assert.fail(fail(`node ${controller.nodeId} was not unfenced`)));
     // and its view of the topics is the others'
     const topicsOf = (n: ClusterNode) =>
       withClient(n.bootstrap, async (c) => (await c.metadata()).topics.map((x) => x.name).sort());
