@@ -92,6 +92,17 @@ function snapshotEnd(n: ClusterNode): number {
   return ends.length ? Math.max(...ends) : -1;
 }
 
+/** The base offset of a node's first metadata log segment: no offset below it is on its disk. */
+function firstSegment(n: ClusterNode): number {
+  const dir = path.join(n.dataDir, '__cluster_metadata-0');
+  return Math.min(
+    ...fs
+      .readdirSync(dir)
+      .filter((f) => /^\d{20}\.log$/.test(f))
+      .map((f) => Number(f.slice(0, 20))),
+  );
+}
+
 describe('a cluster of three samsa processes', () => {
   let cluster: ProcessCluster;
 
@@ -163,6 +174,13 @@ describe('a cluster of three samsa processes', () => {
       assert.deepEqual(await createTopic(leader.bootstrap, uniqueTopic('fill'), 4), { ok: true });
     }
     const trimmedTo = snapshotEnd(leader);
+    // what the dead node needs next (its log end) is below the leader's log: only the snapshot can bring it back
+    await eventually(() => firstSegment(leader) > killedEnd, 30_000, 50).catch(() =>
+      assert.fail(fail(`the leader's log still starts at ${firstSegment(leader)}, not past ${killedEnd}`)),
+    );
+    t.diagnostic(
+      `node ${controller.nodeId} died at offset ${killedEnd}; the leader (node ${leader.nodeId}) snapshotted at ${trimmedTo} and its log starts at ${firstSegment(leader)}`,
+    );
 
     // restart the killed node: it catches up from the snapshot (its log could not serve it: trimmed past its end)
     await controller.start();
