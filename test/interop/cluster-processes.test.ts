@@ -121,21 +121,24 @@ describe('a cluster of three samsa processes', () => {
 
   test('failover of the controller, catch-up from a snapshot, loss and return of the majority', async (t) => {
     const fail = (what: string) => `${what}\n--- node output ---\n${cluster.output().slice(-30_000)}`;
+    /** Polls `fn` until it returns a value; fails with `what` and the nodes' output after `ms`. */
+    const within = <T>(what: string, ms: number, fn: () => Promise<T | undefined | false> | T | undefined | false) =>
+      eventually(fn, ms, 50).catch((e) => assert.fail(fail(`${what} within ${ms} ms (last: ${(e as Error).message})`)));
     const [n1] = cluster.nodes;
 
     // kcat bootstrapped from one node sees all three brokers and the controller
-    const md = await eventually(async () => {
+    const md = await within('kcat sees three brokers and a controller', 60_000, async () => {
       const r = await runOk(KCAT, ['-b', n1.bootstrap, '-L', '-J'], { timeoutMs: 30_000 });
       const j = JSON.parse(r.stdout) as { controllerid: number; brokers: { id: number }[] };
       return j.brokers.length === 3 && j.controllerid > 0 ? j : undefined;
-    }, 60_000);
+    });
     assert.deepEqual(md.brokers.map((b) => b.id).sort(), [1, 2, 3]);
 
     // the quorum: three voters, one leader, who is the controller the brokers report
-    const initial = await eventually(async () => {
+    const initial = await within('a quorum of three led by the controller', 60_000, async () => {
       const i = await info(n1.bootstrap);
       return i.quorum && i.quorum.voters.length === 3 && i.quorum.leaderId === i.controllerId ? i : undefined;
-    }, 60_000);
+    });
     const controller = cluster.node(initial.controllerId);
     const others = cluster.nodes.filter((n) => n !== controller);
 
@@ -143,11 +146,11 @@ describe('a cluster of three samsa processes', () => {
     assert.deepEqual(await createTopic(others[0].bootstrap, uniqueTopic('first'), 3), { ok: true });
 
     // quiet cluster, every voter caught up: what the controller's log holds now is all the killed node will have
-    const settled = await eventually(async () => {
+    const settled = await within('every voter at the high watermark', 30_000, async () => {
       const i = await info(others[0].bootstrap);
       const q = i.quorum;
       return q?.voters.every((v) => v.lag === 0 && v.logEndOffset === q.highWatermark) ? q : undefined;
-    }, 30_000);
+    });
     const killedEnd = settled.highWatermark;
 
     // kill -9 the active controller: a new one, and CreateTopics works again
@@ -160,12 +163,12 @@ describe('a cluster of three samsa processes', () => {
     console.log(
       `failover: kill -9 of the active controller (node ${controller.nodeId}) to the first successful CreateTopics: ${Date.now() - killedAt} ms`,
     );
-    const elected = await eventually(async () => {
+    const elected = await within('another controller, leading the quorum', 30_000, async () => {
       const i = await info(others[0].bootstrap);
       return i.controllerId > 0 && i.controllerId !== controller.nodeId && i.quorum?.leaderId === i.controllerId
         ? i
         : undefined;
-    }, 30_000);
+    });
     const leader = cluster.node(elected.controllerId);
 
     // enough metadata while it is down that the leader snapshots and trims its log past everything the dead node has
@@ -175,37 +178,34 @@ describe('a cluster of three samsa processes', () => {
     }
     const trimmedTo = snapshotEnd(leader);
     // what the dead node needs next (its log end) is below the leader's log: only the snapshot can bring it back
-    await eventually(() => firstSegment(leader) > killedEnd, 30_000, 50).catch(() =>
-      assert.fail(fail(`the leader's log still starts at ${firstSegment(leader)}, not past ${killedEnd}`)),
-    );
+    await within(`the leader's log starting past ${killedEnd}`, 30_000, () => firstSegment(leader) > killedEnd);
     t.diagnostic(
       `node ${controller.nodeId} died at offset ${killedEnd}; the leader (node ${leader.nodeId}) snapshotted at ${trimmedTo} and its log starts at ${firstSegment(leader)}`,
     );
 
     // restart the killed node: it catches up from the snapshot (its log could not serve it: trimmed past its end)
     await controller.start();
-    const caughtUp = await eventually(async () => {
+    await within(`node ${controller.nodeId} caught up past ${trimmedTo}`, 60_000, async () => {
       const i = await info(leader.bootstrap);
       const v = i.quorum?.voters.find((x) => x.nodeId === controller.nodeId);
       return v && i.quorum && v.logEndOffset >= trimmedTo && v.lag === 0 ? i : undefined;
-    }, 60_000).catch(() => assert.fail(fail(`node ${controller.nodeId} did not catch up to ${trimmedTo}`)));
+    });
     assert.ok(
       snapshotEnd(controller) >= trimmedTo,
       fail(`node ${controller.nodeId} has no snapshot at or past ${trimmedTo} (it has ${snapshotEnd(controller)})`),
     );
-    assert.ok(caughtUp.quorum);
     // registered again and unfenced: three live brokers
-    await eventually(async () => {
+    await within(`node ${controller.nodeId} unfenced`, 30_000, async () => {
       const i = await info(leader.bootstrap);
-      return i.brokers.filter((b) => b.fenced === false).length === 3 ? true : undefined;
-    }, 30_000).catch(() => assert.fail(fail(`node ${controller.nodeId} was not unfenced`)));
+      return i.brokers.filter((b) => b.fenced === false).length === 3;
+    });
     // and its view of the topics is the others'
     const topicsOf = (n: ClusterNode) =>
       withClient(n.bootstrap, async (c) => (await c.metadata()).topics.map((x) => x.name).sort());
-    await eventually(
-      async () =>
-        JSON.stringify(await topicsOf(controller)) === JSON.stringify(await topicsOf(leader)) ? true : undefined,
+    await within(
+      `node ${controller.nodeId} listing the topics the leader lists`,
       30_000,
+      async () => JSON.stringify(await topicsOf(controller)) === JSON.stringify(await topicsOf(leader)),
     );
 
     // two of three stopped: the survivor leads a partition of an RF=1 topic, which stays writable and readable
@@ -213,11 +213,10 @@ describe('a cluster of three samsa processes', () => {
     assert.deepEqual(await createTopic(leader.bootstrap, live, 6), { ok: true });
     const survivor = cluster.nodes.find((n) => n !== leader)!;
     const [stopClean, stopHard] = cluster.nodes.filter((n) => n !== survivor);
-    const partition = await eventually(async () => {
+    const { partition } = await within(`a partition of ${live} led by node ${survivor.nodeId}`, 30_000, async () => {
       const m = await withClient(survivor.bootstrap, (c) => c.metadata([live]));
-      return m.topics[0]?.partitions.find((p) => p.leader === survivor.nodeId)?.partition;
-    }, 30_000);
-    assert.ok(partition !== undefined, `no partition of ${live} led by node ${survivor.nodeId}`);
+      return m.topics[0]?.partitions.find((p) => p.leader === survivor.nodeId);
+    });
     await kcatProduce(survivor.bootstrap, live, ['a:1', 'b:2'], ['-p', String(partition)]);
 
     await stopClean.kill('SIGTERM');
