@@ -158,10 +158,7 @@ describe('a cluster of three samsa processes', () => {
     await controller.kill('SIGKILL');
     const failover = await createUntilOk(others, 60_000).catch((e) => assert.fail(fail(e.message)));
     t.diagnostic(
-      `kill -9 of controller ${controller.nodeId} -> first successful CreateTopics after ${Date.now() - killedAt} ms (${failover.attempts} attempts)`,
-    );
-    console.log(
-      `failover: kill -9 of the active controller (node ${controller.nodeId}) to the first successful CreateTopics: ${Date.now() - killedAt} ms`,
+      `failover: kill -9 of the active controller (node ${controller.nodeId}) to the first successful CreateTopics: ${Date.now() - killedAt} ms (${failover.attempts} attempt(s))`,
     );
     const elected = await within('another controller, leading the quorum', 30_000, async () => {
       const i = await info(others[0].bootstrap);
