@@ -40,7 +40,8 @@ const { values: args } = parseArgs({
 });
 const TOPICS = Number(args.topics);
 const PARTITIONS = Number(args.partitions);
-const SNAPSHOT_BYTES = 64 * 1024;
+/** Small, so that the leader snapshots right after the last large CreateTopics (each one is far more). */
+const SNAPSHOT_BYTES = 4096;
 
 const log = (s: string) => process.stderr.write(`[metadata bench] ${s}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -233,14 +234,15 @@ async function main(): Promise<void> {
     const bigStart = performance.now();
     for (let i = 0; i < 10; i++) await createInOne(follower.bootstrap, `big${i}`, 1, Math.ceil(PARTITIONS / 10));
     const bigMs = performance.now() - bigStart;
-    const hw = (await quorum(controller.bootstrap)).quorum!.highWatermark;
+    const bigEnd = (await quorum(controller.bootstrap)).quorum!.highWatermark;
     const leaderNow = cluster.node((await quorum(controller.bootstrap)).controllerId);
-    const snapDeadline = Date.now() + 120_000;
-    while (newestSnapshot(leaderNow.dataDir).end < hw - 1) {
-      if (Date.now() > snapDeadline) throw new Error(`the leader took no snapshot at or past ${hw - 1}`);
-      await sleep(50);
+    // a snapshot holding every partition: small topics until the leader snapshots past the large ones
+    for (let i = 0; newestSnapshot(leaderNow.dataDir).end < bigEnd; i++) {
+      if (i >= 200) throw new Error(`the leader took no snapshot at or past ${bigEnd}`);
+      await createInOne(follower.bootstrap, `filler${i}`, 1);
     }
     const snap = newestSnapshot(leaderNow.dataDir);
+    const hw = (await quorum(controller.bootstrap)).quorum!.highWatermark;
     log(`snapshot at ${snap.end} (${snap.bytes} bytes); joining a new node`);
     const joined = await joinObserver(cluster, 5, hw);
 
