@@ -3,10 +3,11 @@
  * processes form a quorum; the bootstrap line comes once they all listen;
  * kcat bootstrapped from one node sees the three brokers and the controller;
  * `samsa cluster info` shows the quorum; every log line carries its node id;
- * a node killed -9 is reported (with the command that starts it again) while
- * the others run on; SIGTERM stops every node cleanly and the launcher exits
- * 0. A node that cannot start (its data dir is a file) stops the launcher with one
- * clear line and a non-zero exit, and no node is left running.
+ * a node killed -9 is fenced at once (its heartbeat connection closed) and
+ * reported (with the command that starts it again) while the others run on;
+ * SIGTERM stops every node cleanly and the launcher exits 0. A node that
+ * cannot start (its data dir is a file) stops the launcher with one clear
+ * line and a non-zero exit, and no node is left running.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,6 +15,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { KafkaClient } from '../../src/client/client.ts';
+import { clusterInfo } from '../../src/cli/cluster.ts';
 import { SAMSA_BIN } from '../../src/cli/local-cluster.ts';
 import { BROKER_NODE_FLAGS } from '../../src/cli/start.ts';
 import { descendants, eventually, REPO_ROOT } from '../helpers/broker.ts';
@@ -117,16 +120,44 @@ describe('samsa start --nodes', () => {
       );
       assert.deepEqual([...ids].sort(), [1, 2, 3]);
 
-      // kill -9 of node 3: reported with the command that restarts it; the others run on
+      // kill -9 of a node that is not the controller: the controller sees its heartbeat connection close and
+      // fences it at once (long before broker.session.timeout.ms, 9 s); the launcher reports the exit with the
+      // command that restarts it; the others run on
+      const victim = [3, 2, 1].find((id) => id !== info.controllerId)!;
+      const survivors = [1, 2, 3].filter((id) => id !== victim);
       const pids = nodePids(l.proc.pid!);
       assert.equal(pids.size, 3, `node processes: ${[...pids]}`);
-      process.kill(pids.get(3)!, 'SIGKILL');
+      const killedAt = Date.now();
+      process.kill(pids.get(victim)!, 'SIGKILL');
+      const c = new KafkaClient({
+        bootstrapServers: `127.0.0.1:${port + survivors[0] - 1}`,
+        clientId: 'lc-test',
+        retries: 0,
+      });
+      try {
+        await eventually(
+          async () => {
+            const i = await clusterInfo(c);
+            return !i.brokers.some((b) => b.nodeId === victim && b.fenced !== true);
+          },
+          30_000,
+          10,
+        );
+      } finally {
+        await c.close();
+      }
+      const fencedMs = Date.now() - killedAt;
+      t.diagnostic(`node ${victim} killed -9: no longer a live broker after ${fencedMs} ms`);
+      assert.ok(fencedMs < 5_000, `node ${victim} still a live broker ${fencedMs} ms after kill -9`);
       await eventually(
-        () => /samsa: node 3 exited \(signal SIGKILL\); 2 of 3 node\(s\) still run\./.test(l.err()),
+        () =>
+          new RegExp(`samsa: node ${victim} exited \\(signal SIGKILL\\); 2 of 3 node\\(s\\) still run\\.`).test(
+            l.err(),
+          ),
         30_000,
         50,
       );
-      assert.match(l.err(), /Start it again with: npx samsa start .*-o node\.id=3 /);
+      assert.match(l.err(), new RegExp(`Start it again with: npx samsa start .*-o node\\.id=${victim} `));
       assert.equal(l.proc.exitCode, null);
 
       // SIGTERM: both others stop cleanly, the launcher exits 0
@@ -134,7 +165,7 @@ describe('samsa start --nodes', () => {
       const exit = await l.exit;
       assert.deepEqual(exit, { code: 0, signal: null }, diag());
       assert.match(l.err(), /samsa: stopping 2 node\(s\)/);
-      for (const id of [1, 2]) {
+      for (const id of survivors) {
         assert.ok(!isAlive(pids.get(id)!), `node ${id} still runs`);
         assert.ok(fs.existsSync(path.join(dir, `node-${id}`, '.kafka_cleanshutdown')), `node ${id} stopped cleanly`);
       }
