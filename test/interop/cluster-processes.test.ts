@@ -180,6 +180,16 @@ describe('a cluster of three samsa processes', () => {
       `node ${controller.nodeId} died at offset ${killedEnd}; the leader (node ${leader.nodeId}) snapshotted at ${trimmedTo} and its log starts at ${firstSegment(leader)}`,
     );
 
+    // the dead controller's broker never connected to the new controller: it is fenced when the session the new
+    // controller gave it on taking over (broker.session.timeout.ms, 9 s) runs out
+    await within(`node ${controller.nodeId} fenced`, 30_000, async () => {
+      const i = await info(leader.bootstrap);
+      return !i.brokers.some((b) => b.nodeId === controller.nodeId && b.fenced !== true);
+    });
+    t.diagnostic(
+      `the dead controller's broker (node ${controller.nodeId}) fenced ${Date.now() - killedAt} ms after the kill`,
+    );
+
     // restart the killed node: it catches up from the snapshot (its log could not serve it: trimmed past its end)
     await controller.start();
     await within(`node ${controller.nodeId} caught up past ${trimmedTo}`, 60_000, async () => {
