@@ -2,7 +2,8 @@
  * `samsa start --nodes 3` as a user runs it (bin/samsa.mjs): three node
  * processes form a quorum; the bootstrap line comes once they all listen;
  * kcat bootstrapped from one node sees the three brokers and the controller;
- * `samsa cluster info` shows the quorum; every log line carries its node id;
+ * `samsa cluster info` shows the quorum and the cluster id `samsa format` gave
+ * the nodes' dirs beforehand; every log line carries its node id;
  * a node killed -9 is fenced at once (its heartbeat connection closed) and
  * reported (with the command that starts it again) while the others run on;
  * SIGTERM stops every node cleanly and the launcher exits 0. A node that
@@ -62,10 +63,30 @@ function nodePids(launcher: number): Map<number, number> {
 }
 
 describe('samsa start --nodes', () => {
-  test('three nodes: quorum, bootstrap line, kcat and cluster info, a killed node, a clean stop', async (t) => {
+  test('three nodes: formatted id, quorum, bootstrap line, kcat and cluster info, a killed node, a clean stop', async (t) => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'samsa-lc-'));
     const port = await freePortRange(3);
     const controllerPort = await freePortRange(3, [port, port + 1, port + 2]);
+    // formatted ahead with `samsa format`, as for Kafka (optional): the cluster takes that id
+    const format = await runOk(process.execPath, [
+      SAMSA_BIN,
+      'format',
+      '--random-cluster-id',
+      '-o',
+      `log.dirs=${dir}/node-1`,
+    ]);
+    const clusterId = format.stdout.trim();
+    for (const id of [2, 3])
+      await runOk(process.execPath, [
+        SAMSA_BIN,
+        'format',
+        '--cluster-id',
+        clusterId,
+        '-o',
+        `log.dirs=${dir}/node-${id}`,
+        '-o',
+        `node.id=${id}`,
+      ]);
     const l = launch([
       '--nodes',
       '3',
@@ -102,6 +123,7 @@ describe('samsa start --nodes', () => {
         return i.quorum?.voters.length === 3 && i.quorum.leaderId === i.controllerId ? i : undefined;
       }, 60_000);
       assert.equal(info.controllerId, md.controllerid);
+      assert.equal(info.clusterId, clusterId);
       assert.deepEqual(
         info.quorum.voters.map((v: { nodeId: number }) => v.nodeId),
         [1, 2, 3],
