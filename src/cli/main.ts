@@ -1,5 +1,6 @@
 /**
- * src/cli: the `samsa` command line — `start` runs a broker; `topic`,
+ * src/cli: the `samsa` command line — `start` runs a broker (or, with --nodes, a
+ * local cluster), `format` writes a node's identity into its log dirs; `topic`,
  * `produce`, `consume`, `group`, `cluster` and `bench` talk to any
  * Kafka-compatible broker through src/client. Output is human-readable tables by default and JSON
  * with --json; every failure is one line on stderr and a non-zero exit code.
@@ -15,6 +16,7 @@ import { registerConsumeCommand } from './consume.ts';
 import { registerClusterCommands } from './cluster.ts';
 import { registerGroupCommands } from './group.ts';
 import { registerStartCommand } from './start.ts';
+import { registerFormatCommand } from './storage-format.ts';
 import { registerBenchCommand } from './bench/command.ts';
 
 /** Adds the options every client command shares. */
@@ -41,6 +43,7 @@ export function buildProgram(io: CliIO, onStarted: (done: Promise<number>) => vo
       outputError: (s, write) => write(`samsa: ${s.replace(/^error: /, '')}`),
     });
   registerStartCommand(program, io, onStarted);
+  registerFormatCommand(program, io);
   registerTopicCommands(program, io, clientOptions);
   registerProduceCommand(program, io, clientOptions);
   registerConsumeCommand(program, io, clientOptions);

@@ -1,11 +1,12 @@
 /**
  * `samsa start`: load the broker configuration (file + --override), start
- * the broker, and shut it down cleanly on SIGTERM / SIGINT.
+ * the broker, and shut it down cleanly on SIGTERM / SIGINT. With `--nodes N`
+ * it starts a local cluster of N such processes instead (local-cluster.ts).
  */
 import type { Command } from 'commander';
 import pino from 'pino';
 import type { CliIO } from './context.ts';
-import { collect } from './format.ts';
+import { UsageError, collect, parseIntOption } from './format.ts';
 import { loadBrokerConfig } from '../config/broker-config.ts';
 import { prettyDestination, wantPretty } from './log-format.ts';
 
@@ -25,13 +26,46 @@ import { prettyDestination, wantPretty } from './log-format.ts';
  */
 export const BROKER_NODE_FLAGS = ['--initial-old-space-size=64'];
 
+/**
+ * Set in a node's environment by `samsa start --nodes`: the node stops cleanly
+ * when its stdin (a pipe from the launcher) closes, so a launcher that dies
+ * without stopping its nodes (kill -9) leaves no broker behind.
+ */
+export const EXIT_WITH_PARENT_ENV = 'SAMSA_EXIT_WITH_PARENT';
+
+interface StartFlags {
+  config?: string;
+  override?: string[];
+  nodes?: string;
+  port?: string;
+  controllerPort?: string;
+  dataDir?: string;
+  dryRun?: boolean;
+  json?: boolean;
+}
+
 export function registerStartCommand(program: Command, io: CliIO, onStarted: (done: Promise<number>) => void): void {
   program
     .command('start')
     .description('start a broker (Kafka server.properties names; Ctrl-C or SIGTERM stops it cleanly)')
     .option('-c, --config <file>', 'a server.properties file')
     .option('-o, --override <key=value>', 'a broker property, applied after the file; repeatable', collect)
-    .action(async (o: { config?: string; override?: string[] }) => {
+    .option('--nodes <n>', 'start a local cluster of N broker+controller processes on 127.0.0.1 (docs/cluster.md)')
+    .option('--port <port>', 'with --nodes: client port of node 1, the others follow (default 9092)')
+    .option(
+      '--controller-port <port>',
+      'with --nodes: CONTROLLER port of node 1, the others follow (default --port + 10000)',
+    )
+    .option('--data-dir <dir>', 'with --nodes: node N keeps its data in <dir>/node-N (default ./data)')
+    .option('--dry-run', 'with --nodes: print the command of each node instead of starting them')
+    .option('--json', 'with --nodes --dry-run: the nodes as JSON')
+    .action(async (o: StartFlags) => {
+      if (o.nodes !== undefined) return startLocalCluster(o, io, onStarted);
+      const clusterOnly = (['port', 'controllerPort', 'dataDir', 'dryRun', 'json'] as const).find(
+        (k) => o[k] !== undefined,
+      );
+      if (clusterOnly)
+        throw new UsageError(`--${clusterOnly.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())} only goes with --nodes`);
       const config = loadBrokerConfig({ file: o.config, overrides: o.override ?? [] });
       const level = process.env.SAMSA_LOG_LEVEL ?? 'info';
       const logger = wantPretty(process.stdout.isTTY)
@@ -46,6 +80,16 @@ export function registerStartCommand(program: Command, io: CliIO, onStarted: (do
           { missing },
           `node runs without ${missing.join(' ')}: expect frequent full GCs under load (bin/samsa.mjs sets it)`,
         );
+      // Started by `samsa start --nodes`: stdin is a pipe from the launcher and closes when it dies. Its output
+      // pipes break then too: the lines of the shutdown go nowhere instead of failing it (EPIPE). Until the
+      // broker is up there is nothing to close: the process exits, as it would on a signal.
+      let parentGone: () => void = () => process.exit(1);
+      if (process.env[EXIT_WITH_PARENT_ENV] === '1') {
+        for (const out of [process.stdout, process.stderr]) out.on('error', () => {});
+        process.stdin.on('end', () => parentGone());
+        process.stdin.on('error', () => parentGone());
+        process.stdin.resume();
+      }
       const { startBroker } = await import('../server/index.ts');
       const broker = await startBroker({ config, logger });
       // Stay alive until a signal: close once, exit 0; a second signal exits at once.
@@ -69,7 +113,42 @@ export function registerStartCommand(program: Command, io: CliIO, onStarted: (do
           };
           process.on('SIGTERM', onSignal);
           process.on('SIGINT', onSignal);
+          parentGone = () => onSignal('SIGTERM');
+          if (process.stdin.readableEnded) parentGone();
         }),
       );
     });
+}
+
+async function startLocalCluster(o: StartFlags, io: CliIO, onStarted: (done: Promise<number>) => void): Promise<void> {
+  const lc = await import('./local-cluster.ts');
+  const nodes = parseIntOption(o.nodes!, '--nodes', 1);
+  const port = o.port === undefined ? lc.DEFAULT_CLIENT_PORT : parseIntOption(o.port, '--port', 1);
+  const controllerPort =
+    o.controllerPort === undefined
+      ? port + lc.CONTROLLER_PORT_OFFSET
+      : parseIntOption(o.controllerPort, '--controller-port', 1);
+  const dataDir = o.dataDir ?? lc.DEFAULT_DATA_DIR;
+  const plan = lc.planLocalCluster({
+    nodes,
+    clientPorts: lc.consecutivePorts(port, nodes, '--port'),
+    controllerPorts: lc.consecutivePorts(controllerPort, nodes, '--controller-port'),
+    dataDir,
+    configFile: o.config,
+    overrides: o.override,
+  });
+  if (o.dryRun) {
+    if (o.json)
+      io.stdout(
+        JSON.stringify({
+          bootstrapServers: plan.bootstrapServers,
+          voters: plan.voters,
+          nodes: plan.nodes.map(({ properties, ...n }) => ({ ...n, properties: Object.fromEntries(properties) })),
+        }) + '\n',
+      );
+    else for (const n of plan.nodes) io.stdout(lc.nodeCommandLine(n) + '\n');
+    return;
+  }
+  lc.checkLocalCluster(plan, o.config, dataDir);
+  onStarted(lc.runLocalCluster(plan, io, { pretty: wantPretty(process.stdout.isTTY) }));
 }
