@@ -500,7 +500,8 @@ export class FileMetadataLog implements MetadataLog {
     return Math.max(epoch, 0);
   }
 
-  private releaseReserve(): boolean {
+  /** Removes the 1 MiB reserve file (a full disk must still take the metadata writes that free space); false when there was none. */
+  releaseReserve(): boolean {
     if (!this.hasReserve) return false;
     fs.rmSync(path.join(this.dir, RESERVE_FILE), { force: true });
     this.hasReserve = false;

@@ -96,6 +96,8 @@ interface ReplicaState {
   endOffset: number;
   lastFetchTimestamp: number;
   lastCaughtUpTimestamp: number;
+  /** The high watermark in the last Fetch response sent to it (-1 before any). */
+  sentHighWatermark?: number;
 }
 
 interface ParkedFetch {
@@ -908,7 +910,15 @@ export class RaftCore<R> implements RaftCoreApi<R> {
     if (request.fetchOffset >= this.log.endOffset) state.lastCaughtUpTimestamp = this.now;
     const hwBefore = this._highWatermark;
     if (voter) this.maybeAdvanceHighWatermark();
-    if (request.fetchOffset < this.log.endOffset || this._highWatermark !== hwBefore || request.maxWaitMs <= 0) {
+    // A replica that has not heard of the current high watermark is answered at once: it applies the
+    // committed entries (and its broker answers for them) without waiting for the next append.
+    const hwUnseen = (state.sentHighWatermark ?? -1) < this._highWatermark;
+    if (
+      request.fetchOffset < this.log.endOffset ||
+      this._highWatermark !== hwBefore ||
+      hwUnseen ||
+      request.maxWaitMs <= 0
+    ) {
       this.respond(from, requestId, this.fetchResponse(request));
     } else {
       const wait = Math.min(request.maxWaitMs, this.config.fetchMaxWaitMs);
@@ -919,6 +929,8 @@ export class RaftCore<R> implements RaftCoreApi<R> {
   /** The leader's answer to a valid fetch, as of now (records from its offset, the high watermark). */
   private fetchResponse(request: FetchRequest): FetchResponse<R> {
     const log = this.log;
+    const replica = this.leader?.voters.get(request.replicaId) ?? this.leader?.observers.get(request.replicaId);
+    if (replica) replica.sentHighWatermark = this._highWatermark;
     const response: FetchResponse<R> = {
       kind: 'FetchResponse',
       errorCode: NONE,

@@ -249,7 +249,12 @@ export class RaftNode implements MetadataQuorum, RaftRequestSink {
       onBroken: (reason) => node?.fatal(new MetadataStorageError(reason), 'metadata log stopped taking writes'),
     });
     try {
-      const store = new FileQuorumStateStore(log.partitionDir);
+      // A full disk: the dir is marked full (data appends refused until a probe finds room), and the
+      // quorum state takes the metadata log's reserve.
+      const store = new FileQuorumStateStore(log.partitionDir, (err) => {
+        log.meta.dirHealth.writeFailed(err, 'quorum-state write');
+        return log.meta.releaseReserve();
+      });
       // A log written before the quorum existed (the single-node broker began a new epoch at every start), or
       // a quorum-state file lost: the epoch must not be below any in the log, or a new leader's entries would be.
       const state = store.read();

@@ -25,8 +25,15 @@ export class FileQuorumStateStore implements QuorumStateStore {
   readonly file: string;
   private cached: QuorumState | null | undefined;
 
-  /** `partitionDir`: the metadata partition's directory (`__cluster_metadata-0`). */
-  constructor(partitionDir: string) {
+  /**
+   * `partitionDir`: the metadata partition's directory (`__cluster_metadata-0`).
+   * `freeSpace`: called when a write finds the disk full; returns true when it
+   * freed room (the metadata log's reserve file), and the write is tried once more.
+   */
+  constructor(
+    partitionDir: string,
+    private readonly freeSpace: (err: unknown) => boolean = () => false,
+  ) {
     this.file = path.join(partitionDir, QUORUM_STATE_FILE);
   }
 
@@ -50,10 +57,14 @@ export class FileQuorumStateStore implements QuorumStateStore {
     const s = { epoch: state.epoch, votedId: state.votedId, leaderId: state.leaderId };
     for (const [k, v] of Object.entries(s))
       if (!Number.isSafeInteger(v) || v < -1) throw new RangeError(`quorum state: ${k} ${v} is not valid`);
-    replaceFile(
-      this.file,
-      `${JSON.stringify({ leaderId: s.leaderId, leaderEpoch: s.epoch, votedId: s.votedId, data_version: DATA_VERSION })}\n`,
-    );
+    const text = `${JSON.stringify({ leaderId: s.leaderId, leaderEpoch: s.epoch, votedId: s.votedId, data_version: DATA_VERSION })}\n`;
+    try {
+      replaceFile(this.file, text);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if ((code !== 'ENOSPC' && code !== 'EDQUOT') || !this.freeSpace(err)) throw err;
+      replaceFile(this.file, text);
+    }
     this.cached = s;
   }
 }

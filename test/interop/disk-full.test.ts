@@ -202,10 +202,16 @@ describe('disk full', () => {
         return errorType(err);
       }
     };
-    assert.equal(await sendP2('refused'), 'KAFKA_STORAGE_ERROR');
+    // The restart's own metadata writes (the quorum's leader change, the broker's registration) take the
+    // metadata log's 1 MiB reserve on a full disk; what is left of it may take a few produces before
+    // the disk is full again and produces are refused.
+    let refusal: string | null = null;
+    for (let i = 0; i < 200 && refusal === null; i++) refusal = await sendP2(`r${i}-${VALUE}`);
+    assert.equal(refusal, 'KAFKA_STORAGE_ERROR');
     const readOnly = await readAll(b, 'main', acked.size);
     for (const [off, v] of acked) assert.equal(readOnly.get(off), v);
-    assert.equal(countLines(b.output(), 'log dir is full'), 1, b.output().slice(-3000));
+    const out2 = b.output();
+    assert.equal(countLines(out2, 'log dir is full'), countLines(out2, 'has space again') + 1, out2.slice(-3000));
     assert.equal(countLines(b.output(), 'request handler failed'), 0);
 
     // 6. Space comes back: the probe notices and produces succeed.
@@ -215,7 +221,8 @@ describe('disk full', () => {
       30_000,
       async () => (await sendP2('back')) === null,
     );
-    assert.equal(countLines(b.output(), 'has space again'), 1);
+    const out3 = b.output();
+    assert.equal(countLines(out3, 'has space again'), countLines(out3, 'log dir is full'));
     await p2.disconnect();
   });
 });
