@@ -51,8 +51,15 @@ export class Partition {
   private _role: PartitionRole = 'follower';
   private _leaderEpoch = -1;
   private _leaderId = -1;
+  private _partitionEpoch = -1;
   private _replicas: readonly number[] = [];
   private _isr: readonly number[] = [];
+  /**
+   * Told when a follower outside the ISR may join it (its fetch reached the
+   * high watermark in this leader epoch): the ISR manager asks the
+   * controller to expand the ISR. Must not throw.
+   */
+  onIsrCandidate: ((p: Partition) => void) | undefined;
   /** min.insync.replicas of the topic (set by the replica manager as configs change). */
   minInsyncReplicas = 1;
   /** Log end offsets the other replicas reported with their fetches (this node leading). */
@@ -95,6 +102,11 @@ export class Partition {
     return this._leaderId;
   }
 
+  /** The partition epoch of the state this node follows (AlterPartition names it). */
+  get partitionEpoch(): number {
+    return this._partitionEpoch;
+  }
+
   get replicas(): readonly number[] {
     return this._replicas;
   }
@@ -118,6 +130,7 @@ export class Partition {
     );
     this._leaderEpoch = state.leaderEpoch;
     this._leaderId = state.leader;
+    this._partitionEpoch = state.partitionEpoch;
     this._replicas = state.replicas;
     this._isr = state.isr;
     for (const id of this.followerEnds.keys()) if (!state.replicas.includes(id)) this.followerEnds.delete(id);
@@ -344,6 +357,13 @@ export class Partition {
     this.previousFetch.set(replicaId, { leo, at: now });
     this.followerEnds.set(replicaId, logEndOffset);
     this.maybeAdvanceHighWatermark();
+    if (this.onIsrCandidate && !this._isr.includes(replicaId) && this.isCaughtUp(logEndOffset)) this.onIsrCandidate(this);
+  }
+
+  /** Kafka's isFollowerInSync: at or past the high watermark, and holding records of the current leader epoch. */
+  private isCaughtUp(end: number): boolean {
+    const epochStart = this.log.epochStartOffsets.get(this._leaderEpoch) ?? this.log.logEndOffset;
+    return end >= this.log.highWatermark && end >= epochStart;
   }
 
   /** The log end offset replica `replicaId` reported last (-1: none), this node leading. */
@@ -375,12 +395,11 @@ export class Partition {
    */
   caughtUpReplicas(): number[] {
     if (this._role !== 'leader') return [];
-    const epochStart = this.log.epochStartOffsets.get(this._leaderEpoch) ?? this.log.logEndOffset;
     const out: number[] = [];
     for (const id of this._replicas) {
       if (id === this.localId || this._isr.includes(id)) continue;
       const end = this.followerEnds.get(id);
-      if (end !== undefined && end >= this.log.highWatermark && end >= epochStart) out.push(id);
+      if (end !== undefined && this.isCaughtUp(end)) out.push(id);
     }
     return out;
   }
