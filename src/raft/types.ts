@@ -115,6 +115,24 @@ export interface RaftConfig {
   clusterId: string | null;
   /** Uniform in [0, 1): jitter of election timeouts and backoffs. */
   random: () => number;
+  /** controller.quorum.retry.backoff.ms (Kafka: 20): wait before resending a failed Fetch or FetchSnapshot. */
+  retryBackoffMs?: number;
+  /** Test only: planted bugs the simulator must catch (test/unit/raft/sim.test.ts). Never set outside tests. */
+  unsafe?: RaftUnsafe;
+}
+
+/** Deliberate safety bugs, each switched on by a test to prove the simulator's checks catch it. */
+export interface RaftUnsafe {
+  /** Grant a vote without checking that the candidate's log is at least as up to date as ours. */
+  grantVoteWithoutLogCheck?: boolean;
+  /** Grant a second vote in an epoch to another candidate. */
+  voteTwicePerEpoch?: boolean;
+  /** Advance the high watermark over entries of earlier epochs before one of the current epoch is replicated. */
+  commitOlderEpochEntries?: boolean;
+  /** The leader counts its log end, not its fsynced end, towards the majority. */
+  leaderCountsUnflushed?: boolean;
+  /** A follower fetches (reports its position) before its appended records are fsynced. */
+  followerReportsUnflushed?: boolean;
 }
 
 // Messages between nodes. Field names follow the Kafka messages they are carried in
@@ -123,6 +141,7 @@ export interface RaftConfig {
 export interface VoteRequest {
   kind: 'Vote';
   clusterId: string | null;
+  /** The candidate's epoch; for a pre-vote its current epoch, not yet bumped (as Kafka 4.x sends it). */
   candidateEpoch: number;
   candidateId: NodeId;
   lastOffsetEpoch: number;
@@ -207,7 +226,12 @@ export interface FetchSnapshotResponse {
   bytes: Uint8Array;
 }
 
-export type RaftRequest = VoteRequest | BeginQuorumEpochRequest | EndQuorumEpochRequest | FetchRequest | FetchSnapshotRequest;
+export type RaftRequest =
+  | VoteRequest
+  | BeginQuorumEpochRequest
+  | EndQuorumEpochRequest
+  | FetchRequest
+  | FetchSnapshotRequest;
 export type RaftResponse<R> =
   | VoteResponse
   | BeginQuorumEpochResponse
@@ -221,8 +245,13 @@ export type RaftEvent<R> =
   | { type: 'tick'; now: number }
   /** A request from another node; answer with a `respond` action carrying the same `requestId`. */
   | { type: 'request'; now: number; from: NodeId; requestId: number; request: RaftRequest }
-  /** The answer to one of this node's `send` actions. */
-  | { type: 'response'; now: number; from: NodeId; response: RaftResponse<R> }
+  /**
+   * The answer to one of this node's `send` actions. `request`, when the
+   * transport passes it, is the request object of that `send`: the core then
+   * ignores a response that does not answer its outstanding request (a
+   * duplicate, or one overtaken by a newer request).
+   */
+  | { type: 'response'; now: number; from: NodeId; response: RaftResponse<R>; request?: RaftRequest }
   /** A `send` to `to` failed (connection refused or closed, timed out): no response will come. */
   | { type: 'sendFailed'; now: number; to: NodeId; request: RaftRequest }
   /** A `flush` action completed: offsets below `durableEndOffset` are fsynced. */
