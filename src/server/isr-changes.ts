@@ -107,7 +107,7 @@ export class IsrChanges {
         void this.propose(p, newIsr);
       } else {
         // an expansion refused or lost earlier is asked again here
-        const joining = p.caughtUpReplicas();
+        const joining = this.eligible(p.caughtUpReplicas());
         if (joining.length > 0) void this.propose(p, [...p.isr, ...joining]);
       }
     }
@@ -115,10 +115,22 @@ export class IsrChanges {
 
   private maybeExpand(p: Partition): void {
     if (this.inFlight.has(p) || this.pendingInImage(p)) return;
-    const joining = p.caughtUpReplicas();
+    const joining = this.eligible(p.caughtUpReplicas());
     if (joining.length === 0) return;
     this.opts.logger?.info({ topic: p.topic.name, partition: p.index, isr: p.isr, joining }, 'expanding the ISR');
     void this.propose(p, [...p.isr, ...joining]);
+  }
+
+  /**
+   * The replicas the controller would accept into an ISR, as far as this
+   * node's image tells (Kafka's isReplicaIsrEligible): registered, not
+   * fenced, not in controlled shutdown.
+   */
+  private eligible(ids: number[]): number[] {
+    return ids.filter((id) => {
+      const b = this.opts.image.brokers.get(id);
+      return b !== undefined && !b.fenced && !b.inControlledShutdown;
+    });
   }
 
   private pendingInImage(p: Partition): boolean {
@@ -170,6 +182,12 @@ export class IsrChanges {
       if (!pd) return ErrorCode.UNKNOWN_SERVER_ERROR;
       if (pd.errorCode === ErrorCode.NONE) {
         this.awaiting.set(p, pd.partitionEpoch);
+      } else if (pd.errorCode === ErrorCode.INELIGIBLE_REPLICA || pd.errorCode === ErrorCode.FENCED_LEADER_EPOCH) {
+        // the image here is behind the controller's (a member fenced, a new leader): it catches up
+        this.opts.logger?.info(
+          { topic: p.topic.name, partition: p.index, errorCode: pd.errorCode, newIsr },
+          'ISR change not accepted',
+        );
       } else {
         this.warn(
           `${p.topic.name}-${p.index}|${pd.errorCode}`,
