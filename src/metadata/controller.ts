@@ -767,7 +767,8 @@ export class Controller {
         decided.push({ ...item, errorCode });
         if (errorCode !== ErrorCode.NONE) continue;
         const cur = this.image.topicsById.get(item.topicId)!.partitions[item.partitionIndex];
-        const same = cur.isr.length === item.newIsr.length && cur.isr.every((id) => item.newIsr.some((m) => m.brokerId === id));
+        const same =
+          cur.isr.length === item.newIsr.length && cur.isr.every((id) => item.newIsr.some((m) => m.brokerId === id));
         if (!same)
           records.push({
             type: 'PartitionChange',
@@ -813,7 +814,8 @@ export class Controller {
     for (const m of item.newIsr) {
       if (m.brokerId === p.leader) continue;
       const b = this.image.brokers.get(m.brokerId);
-      if (!p.replicas.includes(m.brokerId) || !b || b.fenced || b.inControlledShutdown) return ErrorCode.INELIGIBLE_REPLICA;
+      if (!p.replicas.includes(m.brokerId) || !b || b.fenced || b.inControlledShutdown)
+        return ErrorCode.INELIGIBLE_REPLICA;
       if (m.brokerEpoch >= 0 && m.brokerEpoch !== b.brokerEpoch) return ErrorCode.INELIGIBLE_REPLICA;
     }
     return ErrorCode.NONE;

@@ -357,7 +357,8 @@ export class Partition {
     this.previousFetch.set(replicaId, { leo, at: now });
     this.followerEnds.set(replicaId, logEndOffset);
     this.maybeAdvanceHighWatermark();
-    if (this.onIsrCandidate && !this._isr.includes(replicaId) && this.isCaughtUp(logEndOffset)) this.onIsrCandidate(this);
+    if (this.onIsrCandidate && !this._isr.includes(replicaId) && this.isCaughtUp(logEndOffset))
+      this.onIsrCandidate(this);
   }
 
   /** Kafka's isFollowerInSync: at or past the high watermark, and holding records of the current leader epoch. */

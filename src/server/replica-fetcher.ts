@@ -150,7 +150,8 @@ export class ReplicaFetcherManager {
   /** A hosted partition's role may have changed: fetch it from its leader, or stop fetching it. */
   onLeadershipChange(p: Partition, hosted: boolean): void {
     if (this.closed) return;
-    const leader = hosted && p.role === 'follower' && p.leaderId >= 0 && p.leaderId !== this.opts.localId ? p.leaderId : -1;
+    const leader =
+      hosted && p.role === 'follower' && p.leaderId >= 0 && p.leaderId !== this.opts.localId ? p.leaderId : -1;
     const was = this.assigned.get(p);
     if (was === leader) {
       if (leader >= 0) this.fetchers.get(leader)?.retryNow(p); // a new leader epoch: fetch again at once
@@ -350,7 +351,8 @@ export class ReplicaFetcher {
     const appended: Fetching[] = [];
     for (const t of res.responses) {
       for (const pd of t.partitions) {
-        const f = byKey.get(`${t.topicId}\u0000${pd.partitionIndex}`) ?? byKey.get(`${t.topic}\u0000${pd.partitionIndex}`);
+        const f =
+          byKey.get(`${t.topicId}\u0000${pd.partitionIndex}`) ?? byKey.get(`${t.topic}\u0000${pd.partitionIndex}`);
         if (!f) continue;
         const asked = epochs.get(f.p)!;
         // the partition moved on while the fetch was out (new epoch, other leader, truncated): ask again
@@ -370,7 +372,10 @@ export class ReplicaFetcher {
   }
 
   /** One partition of a Fetch response; returns whether records were appended. */
-  private onPartition(f: Fetching, pd: ApiMessages['Fetch']['response']['responses'][number]['partitions'][number]): boolean {
+  private onPartition(
+    f: Fetching,
+    pd: ApiMessages['Fetch']['response']['responses'][number]['partitions'][number],
+  ): boolean {
     const p = f.p;
     const hw = Number(pd.highWatermark);
     if (pd.errorCode !== ErrorCode.NONE) {
@@ -432,14 +437,18 @@ export class ReplicaFetcher {
   private localFailure(f: Fetching, err: unknown): void {
     const p = f.p;
     if (err instanceof KafkaStorageError && p.log.dirHealth.isFailed()) {
-      this.warn(`${p.topic.name}-${p.index}|storage`, { topic: p.topic.name, partition: p.index, err: err.message }, 'log dir failed: no longer fetching the partition');
+      this.warn(
+        `${p.topic.name}-${p.index}|storage`,
+        { topic: p.topic.name, partition: p.index, err: err.message },
+        'log dir failed: no longer fetching the partition',
+      );
       this.parts.delete(p);
       return;
     }
     this.warn(
       `${p.topic.name}-${p.index}|append`,
       { topic: p.topic.name, partition: p.index, leaderId: this.leaderId, err: (err as Error).message },
-      'cannot append the leader\'s batches',
+      "cannot append the leader's batches",
     );
     f.backoffUntil = this.env.now() + this.settings.fetchBackoffMs;
   }

@@ -39,7 +39,10 @@ export function alterPartitionHandler(
           })),
         ),
       });
-      const topics = new Map<string, { topicId: string; partitions: AlterPartitionResponseInput['topics'][0]['partitions'] }>();
+      const topics = new Map<
+        string,
+        { topicId: string; partitions: AlterPartitionResponseInput['topics'][0]['partitions'] }
+      >();
       for (const p of r.partitions) {
         let t = topics.get(p.topicId);
         if (!t) topics.set(p.topicId, (t = { topicId: p.topicId, partitions: [] }));

@@ -67,7 +67,16 @@ function records(replicas: number[]): MetadataRecord[] {
     register(2, 20),
     register(3, 30),
     { type: 'Topic', name: 't', topicId: TID },
-    { type: 'Partition', topicId: TID, partition: 0, replicas, isr: replicas, leader: 1, leaderEpoch: 0, partitionEpoch: 0 },
+    {
+      type: 'Partition',
+      topicId: TID,
+      partition: 0,
+      replicas,
+      isr: replicas,
+      leader: 1,
+      leaderEpoch: 0,
+      partitionEpoch: 0,
+    },
   ];
 }
 
@@ -124,14 +133,28 @@ test('the controller checks an AlterPartition as Kafka does, and commits an acce
   assert.equal(await ask({ leaderEpoch: 1 }), ErrorCode.FENCED_LEADER_EPOCH);
   assert.equal(await ask({}, 2, 20), ErrorCode.INVALID_REQUEST, 'only the leader alters the ISR');
   assert.equal(await ask({ partitionEpoch: 5 }), ErrorCode.INVALID_UPDATE_VERSION);
-  assert.equal(await ask({ newIsr: [{ brokerId: 3, brokerEpoch: 30 }] }), ErrorCode.INVALID_REQUEST, 'the leader stays');
   assert.equal(
-    await ask({ newIsr: [{ brokerId: 1, brokerEpoch: 10 }, { brokerId: 4, brokerEpoch: 40 }] }),
+    await ask({ newIsr: [{ brokerId: 3, brokerEpoch: 30 }] }),
+    ErrorCode.INVALID_REQUEST,
+    'the leader stays',
+  );
+  assert.equal(
+    await ask({
+      newIsr: [
+        { brokerId: 1, brokerEpoch: 10 },
+        { brokerId: 4, brokerEpoch: 40 },
+      ],
+    }),
     ErrorCode.INELIGIBLE_REPLICA,
     'not a replica (and fenced)',
   );
   assert.equal(
-    await ask({ newIsr: [{ brokerId: 1, brokerEpoch: 10 }, { brokerId: 2, brokerEpoch: 21 }] }),
+    await ask({
+      newIsr: [
+        { brokerId: 1, brokerEpoch: 10 },
+        { brokerId: 2, brokerEpoch: 21 },
+      ],
+    }),
     ErrorCode.INELIGIBLE_REPLICA,
     'another registration of broker 2',
   );
@@ -173,7 +196,9 @@ test('the controller checks an AlterPartition as Kafka does, and commits an acce
   const v2b = await roundTrip('AlterPartition', 2, h, {
     brokerId: 1,
     brokerEpoch: 10,
-    topics: [{ topicId: TID, partitions: [{ partitionIndex: 0, leaderEpoch: 0, partitionEpoch: 1, newIsr: [1, 2, 3] }] }],
+    topics: [
+      { topicId: TID, partitions: [{ partitionIndex: 0, leaderEpoch: 0, partitionEpoch: 1, newIsr: [1, 2, 3] }] },
+    ],
   });
   assert.equal(v2b.topics[0].partitions[0].errorCode, ErrorCode.NONE);
   assert.deepEqual(image.topicsById.get(TID)!.partitions[0].isr, [1, 2, 3]);

@@ -28,7 +28,7 @@ import { Reader } from '../../../src/protocol/reader.ts';
 import { Writer } from '../../../src/protocol/writer.ts';
 import { ErrorCode } from '../../../src/protocol/error-codes.ts';
 import type { ApiMessages } from '../../../src/protocol/generated/messages.ts';
-import { FileRegion } from '../../../src/storage/file-region.ts';
+import type { FileRegion } from '../../../src/storage/file-region.ts';
 import { AFTER_WRITE, type RequestContext } from '../../../src/server/dispatcher.ts';
 import { makeBatch } from '../storage/fixtures.ts';
 
@@ -56,9 +56,17 @@ function inProcessChannel(leader: Broker, version: number, sent: ApiMessages['Fe
       if (closed) throw new Error('closed');
       const w = new Writer(256);
       FETCH.requestEncoder(version)(w, body);
-      const req = FETCH.requestDecoder(version)(new Reader(Buffer.concat(w.chunks() as Buffer[]))) as ApiMessages['Fetch']['request'];
+      const req = FETCH.requestDecoder(version)(
+        new Reader(Buffer.concat(w.chunks() as Buffer[])),
+      ) as ApiMessages['Fetch']['request'];
       sent.push(req);
-      const ctx = { apiKey: 1, apiVersion: version, correlationId: 1, clientId: 'test', conn: undefined } as unknown as RequestContext;
+      const ctx = {
+        apiKey: 1,
+        apiVersion: version,
+        correlationId: 1,
+        clientId: 'test',
+        conn: undefined,
+      } as unknown as RequestContext;
       const res = await handler(req, ctx);
       const rw = new Writer(256);
       FETCH.responseEncoder(version)(rw, res);
@@ -124,7 +132,16 @@ function logBytes(n: Node, topic = 't', partition = 0): Buffer {
 
 const TOPIC: MetadataRecord[] = [
   { type: 'Topic', name: 't', topicId: TID },
-  { type: 'Partition', topicId: TID, partition: 0, replicas: [1, 2], isr: [1, 2], leader: 1, leaderEpoch: 0, partitionEpoch: 0 },
+  {
+    type: 'Partition',
+    topicId: TID,
+    partition: 0,
+    replicas: [1, 2],
+    isr: [1, 2],
+    leader: 1,
+    leaderEpoch: 0,
+    partitionEpoch: 0,
+  },
 ];
 
 async function withPair(
@@ -206,7 +223,14 @@ test('a follower fetch reads past the high watermark; a consumer fetch does not'
         {
           topicId: TID,
           partitions: [
-            { partition: 0, fetchOffset, currentLeaderEpoch: 0, lastFetchedEpoch: -1, partitionMaxBytes: 1 << 20, ...extra },
+            {
+              partition: 0,
+              fetchOffset,
+              currentLeaderEpoch: 0,
+              lastFetchedEpoch: -1,
+              partitionMaxBytes: 1 << 20,
+              ...extra,
+            },
           ],
         },
       ],
@@ -245,7 +269,12 @@ test('the leader changes: an old leader epoch is fenced and told the current lea
       replicaState: { replicaId: 1, replicaEpoch: -1 },
       maxWaitMs: 0,
       minBytes: 0,
-      topics: [{ topicId: TID, partitions: [{ partition: 0, fetchOffset: 0, currentLeaderEpoch: 0, partitionMaxBytes: 1000 }] }],
+      topics: [
+        {
+          topicId: TID,
+          partitions: [{ partition: 0, fetchOffset: 0, currentLeaderEpoch: 0, partitionMaxBytes: 1000 }],
+        },
+      ],
     });
     const pd = res.responses[0].partitions[0];
     assert.equal(pd.errorCode, ErrorCode.FENCED_LEADER_EPOCH);
@@ -254,7 +283,12 @@ test('the leader changes: an old leader epoch is fenced and told the current lea
       replicaState: { replicaId: 2, replicaEpoch: -1 },
       maxWaitMs: 0,
       minBytes: 0,
-      topics: [{ topicId: TID, partitions: [{ partition: 0, fetchOffset: 0, currentLeaderEpoch: 1, partitionMaxBytes: 1000 }] }],
+      topics: [
+        {
+          topicId: TID,
+          partitions: [{ partition: 0, fetchOffset: 0, currentLeaderEpoch: 1, partitionMaxBytes: 1000 }],
+        },
+      ],
     });
     assert.equal(old.responses[0].partitions[0].errorCode, ErrorCode.NOT_LEADER_OR_FOLLOWER);
     assert.deepEqual(
@@ -286,10 +320,13 @@ test('a returning follower truncates its divergent tail (diverging epoch) and th
     assert.equal(await acked(p1, j.lastOffset + 1), ErrorCode.NONE);
     await until('the follower catches up', () => p2.highWatermark === 4 && p2.log.logEndOffset === 4);
     assert.deepEqual(logBytes(b), logBytes(a), 'the divergent tail is gone: byte-identical');
-    assert.deepEqual([...p2.log.epochStartOffsets], [
-      [0, 0],
-      [2, 2],
-    ]);
+    assert.deepEqual(
+      [...p2.log.epochStartOffsets],
+      [
+        [0, 0],
+        [2, 2],
+      ],
+    );
   });
 });
 
