@@ -30,7 +30,15 @@ import { ErrorCode } from '../../../src/protocol/error-codes.ts';
 import type { ApiMessages } from '../../../src/protocol/generated/messages.ts';
 import type { FileRegion } from '../../../src/storage/file-region.ts';
 import { AFTER_WRITE, type RequestContext } from '../../../src/server/dispatcher.ts';
-import { makeBatch } from '../storage/fixtures.ts';
+import { config, makeBatch, silent as quiet, tempDir } from '../storage/fixtures.ts';
+import { PartitionLog } from '../../../src/storage/partition-log.ts';
+import { CorruptRecordError } from '../../../src/storage/errors.ts';
+import {
+  computeBatchCrc,
+  OFF_CRC,
+  setBaseOffset,
+  setPartitionLeaderEpoch,
+} from '../../../src/protocol/records/batch-header.ts';
 
 const FETCH = apiByName('Fetch');
 const silent = pino({ level: 'silent' });
@@ -342,4 +350,42 @@ test('the fetcher stops fetching a partition this node now leads, and moves to t
     const i = p1.appendAsLeader(makeBatch(2));
     assert.equal(await acked(p1, i.lastOffset + 1), ErrorCode.NONE);
   });
+});
+
+test("PartitionLog.appendAsFollower keeps the leader's offsets and epochs and refuses what does not follow", async () => {
+  /** A batch as a leader wrote it: base offset and leader epoch set, CRC over the result. */
+  const leaderBatch = (n: number, base: number, epoch: number) => {
+    const b = makeBatch(n);
+    setBaseOffset(b, 0, base);
+    setPartitionLeaderEpoch(b, 0, epoch);
+    b.writeUInt32BE(computeBatchCrc(b, 0, b.length), OFF_CRC);
+    return b;
+  };
+  const { dir, cleanup } = tempDir('samsa-follower-append-');
+  const log = await PartitionLog.open(path.join(dir, 't-0'), config(), { logger: quiet });
+  try {
+    const info = log.appendAsFollower(Buffer.concat([leaderBatch(2, 0, 3), leaderBatch(3, 2, 5)]));
+    assert.deepEqual([info.firstOffset, info.lastOffset], [0, 4]);
+    assert.equal(log.logEndOffset, 5);
+    assert.deepEqual(
+      [...log.epochStartOffsets],
+      [
+        [3, 0],
+        [5, 2],
+      ],
+    );
+    assert.throws(() => log.appendAsFollower(leaderBatch(1, 4, 5)), CorruptRecordError, 'below the log end');
+    assert.throws(() => log.appendAsFollower(leaderBatch(1, 5, 4)), CorruptRecordError, 'an older epoch');
+    const bad = leaderBatch(1, 5, 5);
+    bad[bad.length - 1] ^= 0xff;
+    assert.throws(() => log.appendAsFollower(bad), CorruptRecordError, 'a CRC mismatch');
+    assert.throws(() => log.appendAsFollower(leaderBatch(1, 5, 5).subarray(0, 70)), CorruptRecordError, 'a cut batch');
+    assert.equal(log.logEndOffset, 5, 'nothing appended by a refused append');
+    // a gap (the leader's log was compacted) is kept as is
+    log.appendAsFollower(leaderBatch(1, 9, 6));
+    assert.equal(log.logEndOffset, 10);
+  } finally {
+    await log.close();
+    cleanup();
+  }
 });
