@@ -289,6 +289,16 @@ export class Partition {
   }
 
   /**
+   * As follower: drops the whole log and starts it empty at `offset` (the
+   * leader's log starts after this log's end, or a first batch straddles
+   * this empty log's start). See PartitionLog.truncateFullyAndStartAt.
+   */
+  async truncateFullyAsFollower(offset: number): Promise<void> {
+    invariant(this._role === 'follower', () => `${this.name()}: truncation on a ${this._role}`);
+    await this.log.truncateFullyAndStartAt(offset);
+  }
+
+  /**
    * A delayed acks=all: resolves with NONE once every offset below
    * `endOffset` is acknowledged (below the high watermark and fsynced here),
    * or with the error the produce fails with: KAFKA_STORAGE_ERROR (not known

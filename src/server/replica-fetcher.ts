@@ -27,6 +27,12 @@
  *   (the metadata image usually names its new leader meanwhile); a
  *   connection failure backs the whole fetcher off. A partition whose log
  *   dir failed here is no longer fetched.
+ * - OFFSET_OUT_OF_RANGE: the fetcher asks the leader's log start offset
+ *   (ListOffsets, earliest); a log that ends before it is dropped and starts
+ *   empty there, a log that ends past the leader's high watermark is cut
+ *   back to it. A first batch that straddles an empty log's start (the
+ *   leader's log start fell inside a batch) restarts the log at the batch's
+ *   base offset, as Kafka's follower does.
  *
  * The connection and the clock are injected (`connect`, `env`), so that a
  * test runs a leader and a follower in one process.
@@ -41,7 +47,7 @@ import type { MetadataImage } from '../metadata/image.ts';
 import type { Partition } from './partition.ts';
 import type { ReplicaManager } from './replica-manager.ts';
 
-type FetchApi = 'Fetch';
+type FetchApi = 'Fetch' | 'ListOffsets';
 
 /** A connection to a leader broker as the fetcher uses it (the client's Connection is one). */
 export interface FetcherChannel {
@@ -349,6 +355,7 @@ export class ReplicaFetcher {
       byKey.set(`${f.p.topic.name}\u0000${f.p.index}`, f);
     }
     const appended: Fetching[] = [];
+    const outOfRange: Fetching[] = [];
     for (const t of res.responses) {
       for (const pd of t.partitions) {
         const f =
@@ -358,8 +365,12 @@ export class ReplicaFetcher {
         // the partition moved on while the fetch was out (new epoch, other leader, truncated): ask again
         if (this.parts.get(f.p) !== f || f.p.leaderEpoch !== asked.leaderEpoch || f.p.role !== 'follower') continue;
         if (f.p.log.logEndOffset !== asked.fetchOffset) continue;
+        if (pd.errorCode === ErrorCode.OFFSET_OUT_OF_RANGE) {
+          outOfRange.push(f);
+          continue;
+        }
         try {
-          if (this.onPartition(f, pd)) appended.push(f);
+          if (await this.onPartition(f, pd)) appended.push(f);
         } catch (err) {
           this.localFailure(f, err);
         }
@@ -369,13 +380,73 @@ export class ReplicaFetcher {
     await Promise.all(
       appended.map((f) => f.p.log.flushedUpTo(f.p.log.logEndOffset).catch((err) => this.localFailure(f, err))),
     );
+    for (const f of outOfRange) {
+      try {
+        await this.onOutOfRange(ch, f, epochs.get(f.p)!);
+      } catch (err) {
+        this.localFailure(f, err);
+      }
+    }
+  }
+
+  /** The fetch offset is outside the leader's log: start where the leader's log starts, or cut back to its end. */
+  private async onOutOfRange(
+    ch: FetcherChannel,
+    f: Fetching,
+    asked: { leaderEpoch: number; fetchOffset: number },
+  ): Promise<void> {
+    const p = f.p;
+    const ask = async (timestamp: number) => {
+      const res = await ch.send('ListOffsets', {
+        replicaId: this.opts.localId,
+        isolationLevel: 0,
+        topics: [
+          {
+            name: p.topic.name,
+            partitions: [{ partitionIndex: p.index, currentLeaderEpoch: asked.leaderEpoch, timestamp }],
+          },
+        ],
+      });
+      const pd = res.topics[0]?.partitions[0];
+      return pd && pd.errorCode === ErrorCode.NONE ? Number(pd.offset) : -1;
+    };
+    const still = () =>
+      this.parts.get(p) === f &&
+      p.role === 'follower' &&
+      p.leaderEpoch === asked.leaderEpoch &&
+      p.log.logEndOffset === asked.fetchOffset;
+    const leaderStart = await ask(-2);
+    if (leaderStart < 0 || !still()) {
+      f.backoffUntil = this.env.now() + this.settings.fetchBackoffMs;
+      return;
+    }
+    if (p.log.logEndOffset < leaderStart) {
+      this.opts.logger?.info(
+        { topic: p.topic.name, partition: p.index, leaderId: this.leaderId, from: p.log.logEndOffset, to: leaderStart },
+        "the leader's log starts after this log's end: starting the log empty there",
+      );
+      await p.truncateFullyAsFollower(leaderStart);
+      return;
+    }
+    const leaderEnd = await ask(-1);
+    if (leaderEnd < 0 || !still()) {
+      f.backoffUntil = this.env.now() + this.settings.fetchBackoffMs;
+      return;
+    }
+    if (p.log.logEndOffset > leaderEnd) {
+      this.opts.logger?.info(
+        { topic: p.topic.name, partition: p.index, leaderId: this.leaderId, from: p.log.logEndOffset, to: leaderEnd },
+        "this log ends past the leader's: truncating to the leader's high watermark",
+      );
+      p.truncateAsFollower(leaderEnd);
+    } else f.backoffUntil = this.env.now() + this.settings.fetchBackoffMs;
   }
 
   /** One partition of a Fetch response; returns whether records were appended. */
-  private onPartition(
+  private async onPartition(
     f: Fetching,
     pd: ApiMessages['Fetch']['response']['responses'][number]['partitions'][number],
-  ): boolean {
+  ): Promise<boolean> {
     const p = f.p;
     const hw = Number(pd.highWatermark);
     if (pd.errorCode !== ErrorCode.NONE) {
@@ -407,6 +478,10 @@ export class ReplicaFetcher {
       }
     }
     if (whole > from) {
+      const base = hdr.baseOffset(records!, from);
+      const leo = p.log.logEndOffset;
+      // the leader's log start fell inside this batch and this log is empty: it starts at the batch
+      if (base < leo && leo === p.log.logStartOffset) await p.truncateFullyAsFollower(base);
       p.appendAsFollower(records!.subarray(from, whole), hw);
       return true;
     }

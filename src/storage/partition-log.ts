@@ -834,6 +834,40 @@ export class PartitionLog {
     this.checkOffsets();
   }
 
+  /**
+   * Replication: a follower whose log end is below the leader's log start
+   * offset drops its whole log and starts empty at `offset` (Kafka's
+   * truncateFullyAndStartAt). The old segments are deleted, one empty
+   * segment starts at `offset`, and the log start offset, high watermark and
+   * recovery point move there; the epoch cache and producer state are
+   * cleared. A failed rename or creation throws KafkaStorageError and
+   * takes the log dir offline (or full) as any failed write does.
+   */
+  async truncateFullyAndStartAt(offset: number): Promise<void> {
+    invariant(!this.closed, 'truncation of a closed log');
+    if (this.dirHealth.state === 'failed') throw this.dirHealth.refusal();
+    const old = this.segments;
+    let seg: LogSegment;
+    try {
+      for (const s of old) this.scheduleDelete(s.markDeleted());
+      seg = LogSegment.create(this.dir, offset, this.settings, this.now());
+    } catch (err) {
+      throw this.dirHealth.writeFailed(err, `full truncation of ${this.topic}-${this.partition}`);
+    }
+    this.segments = [seg];
+    this.enableTailCache(seg);
+    this.dirDirty = true;
+    this._logStartOffset = offset;
+    this._highWatermark = offset;
+    this._recoveryPoint = offset;
+    this.epochs.clear();
+    this.auxWrite(() => this.epochs.save(), 'leader-epoch checkpoint');
+    this.producerState.clear();
+    this.producerState.pruneSnapshots(offset, offset);
+    this.checkOffsets();
+    await this.onLogStartOffsetChange?.(this);
+  }
+
   // ---- compaction support ----------------------------------------------------
 
   /** Offsets below this were compacted by the last cleaner pass (in memory only). */

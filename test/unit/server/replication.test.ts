@@ -21,6 +21,7 @@ import type { MetadataRecord } from '../../../src/metadata/records.ts';
 import { ReplicaManager } from '../../../src/server/replica-manager.ts';
 import { ReplicaFetcherManager, type FetcherChannel } from '../../../src/server/replica-fetcher.ts';
 import { fetchHandler } from '../../../src/server/handlers/fetch.ts';
+import { listOffsetsHandler } from '../../../src/server/handlers/list-offsets.ts';
 import { FetchSessionCache } from '../../../src/server/fetch-sessions.ts';
 import type { Broker } from '../../../src/server/broker.ts';
 import { apiByName } from '../../../src/protocol/apis.ts';
@@ -40,7 +41,6 @@ import {
   setPartitionLeaderEpoch,
 } from '../../../src/protocol/records/batch-header.ts';
 
-const FETCH = apiByName('Fetch');
 const silent = pino({ level: 'silent' });
 const TID = Buffer.alloc(16, 7).toString('base64url');
 
@@ -57,34 +57,35 @@ function acked(p: { waitForAcks(end: number): Promise<number> }, end: number, ms
 
 /** A fetch served in process by `leader`'s Fetch handler, encoded and decoded at `version`. */
 function inProcessChannel(leader: Broker, version: number, sent: ApiMessages['Fetch']['request'][] = []) {
-  const handler = fetchHandler(leader);
+  const handlers = { Fetch: fetchHandler(leader), ListOffsets: listOffsetsHandler(leader) };
   let closed = false;
   const channel: FetcherChannel = {
-    async send(_api, body) {
+    async send(name, body) {
       if (closed) throw new Error('closed');
+      const api = apiByName(name);
+      // Fetch at the version under test; ListOffsets at its highest
+      const v = name === 'Fetch' ? version : api.maxVersion;
       const w = new Writer(256);
-      FETCH.requestEncoder(version)(w, body);
-      const req = FETCH.requestDecoder(version)(
-        new Reader(Buffer.concat(w.chunks() as Buffer[])),
-      ) as ApiMessages['Fetch']['request'];
-      sent.push(req);
+      api.requestEncoder(v)(w, body);
+      const req = api.requestDecoder(v)(new Reader(Buffer.concat(w.chunks() as Buffer[])));
+      if (name === 'Fetch') sent.push(req as ApiMessages['Fetch']['request']);
       const ctx = {
-        apiKey: 1,
-        apiVersion: version,
+        apiKey: api.key,
+        apiVersion: v,
         correlationId: 1,
         clientId: 'test',
         conn: undefined,
       } as unknown as RequestContext;
-      const res = await handler(req, ctx);
+      const res = await (handlers[name] as (r: unknown, c: RequestContext) => unknown)(req, ctx);
       const rw = new Writer(256);
-      FETCH.responseEncoder(version)(rw, res);
+      api.responseEncoder(v)(rw, res);
       // file regions (sendfile) are read here, as the transport would send them
       const bytes = Buffer.concat(
         rw.chunks().map((c) => (Buffer.isBuffer(c) ? c : (c as unknown as FileRegion).read(0, c.length))),
       );
       (res as { [AFTER_WRITE]?: () => void })[AFTER_WRITE]?.();
       if (closed) throw new Error('closed');
-      return FETCH.responseDecoder(version)(new Reader(bytes)) as ApiMessages['Fetch']['response'];
+      return api.responseDecoder(v)(new Reader(bytes)) as never;
     },
     close() {
       closed = true;
@@ -388,4 +389,34 @@ test("PartitionLog.appendAsFollower keeps the leader's offsets and epochs and re
     await log.close();
     cleanup();
   }
+});
+
+test("a follower behind the leader's log start starts its log there (OFFSET_OUT_OF_RANGE, ListOffsets), at the base of a straddling batch", async () => {
+  await withPair(17, async (a, b, fetchers) => {
+    await fetchers.close();
+    await commit([a, b], [{ type: 'PartitionChange', topicId: TID, partition: 0, isr: [1] }]);
+    const p1 = a.rm.get('t', 0)!;
+    const p2 = b.rm.get('t', 0)!;
+    p1.appendAsLeader(makeBatch(5));
+    p1.appendAsLeader(makeBatch(3));
+    assert.equal(p1.highWatermark, 8, 'alone in the ISR');
+    await p1.log.deleteRecordsBefore(6); // inside the batch 5..7
+    assert.equal(p1.log.logStartOffset, 6);
+    const again = new ReplicaFetcherManager({
+      localId: 2,
+      endpointOf: () => ({ host: 'in-process', port: 1 }),
+      connect: async () => inProcessChannel(a.broker, 17),
+      settings: { fetchWaitMaxMs: 100, fetchBackoffMs: 20 },
+      logger: silent,
+    });
+    again.follow(b.rm);
+    try {
+      await until('the follower reported the leader end', () => p1.followerEndOffset(2) === 8);
+      assert.equal(p2.log.logEndOffset, 8);
+      assert.equal(p2.log.logStartOffset, 5, 'the log starts at the straddling batch');
+      assert.equal(p2.highWatermark, 8);
+    } finally {
+      await again.close();
+    }
+  });
 });
