@@ -293,9 +293,9 @@ export class Partition {
    * leader's log starts after this log's end, or a first batch straddles
    * this empty log's start). See PartitionLog.truncateFullyAndStartAt.
    */
-  async truncateFullyAsFollower(offset: number): Promise<void> {
+  truncateFullyAsFollower(offset: number): void {
     invariant(this._role === 'follower', () => `${this.name()}: truncation on a ${this._role}`);
-    await this.log.truncateFullyAndStartAt(offset);
+    this.log.truncateFullyAndStartAt(offset);
   }
 
   /**

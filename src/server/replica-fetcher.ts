@@ -425,7 +425,7 @@ export class ReplicaFetcher {
         { topic: p.topic.name, partition: p.index, leaderId: this.leaderId, from: p.log.logEndOffset, to: leaderStart },
         "the leader's log starts after this log's end: starting the log empty there",
       );
-      await p.truncateFullyAsFollower(leaderStart);
+      p.truncateFullyAsFollower(leaderStart);
       return;
     }
     const leaderEnd = await ask(-1);
@@ -481,7 +481,7 @@ export class ReplicaFetcher {
       const base = hdr.baseOffset(records!, from);
       const leo = p.log.logEndOffset;
       // the leader's log start fell inside this batch and this log is empty: it starts at the batch
-      if (base < leo && leo === p.log.logStartOffset) await p.truncateFullyAsFollower(base);
+      if (base < leo && leo === p.log.logStartOffset) p.truncateFullyAsFollower(base);
       p.appendAsFollower(records!.subarray(from, whole), hw);
       return true;
     }

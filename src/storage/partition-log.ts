@@ -835,37 +835,52 @@ export class PartitionLog {
   }
 
   /**
-   * Replication: a follower whose log end is below the leader's log start
-   * offset drops its whole log and starts empty at `offset` (Kafka's
-   * truncateFullyAndStartAt). The old segments are deleted, one empty
-   * segment starts at `offset`, and the log start offset, high watermark and
-   * recovery point move there; the epoch cache and producer state are
-   * cleared. A failed rename or creation throws KafkaStorageError and
-   * takes the log dir offline (or full) as any failed write does.
+   * A replica that starts over (Kafka's truncateFullyAndStartAt): every
+   * segment goes and the log is empty at `offset` (log start = high
+   * watermark = log end), leader epochs and producer state forgotten. A
+   * follower does this when its log ends before the leader's log start, and
+   * when the first batch it fetches straddles its empty log's start (then
+   * `offset` may be below the high watermark of that empty log). The
+   * directory is fsynced before this returns; a failure marks the log dir
+   * and throws KafkaStorageError.
    */
-  async truncateFullyAndStartAt(offset: number): Promise<void> {
+  truncateFullyAndStartAt(offset: number): void {
     invariant(!this.closed, 'truncation of a closed log');
+    invariant(
+      offset >= this._highWatermark || this.logEndOffset === this._logStartOffset,
+      () => `restart at ${offset} below the high watermark ${this._highWatermark}`,
+    );
     if (this.dirHealth.state === 'failed') throw this.dirHealth.refusal();
-    const old = this.segments;
-    let seg: LogSegment;
+    let keep = this.segments.find((s) => s.baseOffset === offset);
     try {
-      for (const s of old) this.scheduleDelete(s.markDeleted());
-      seg = LogSegment.create(this.dir, offset, this.settings, this.now());
+      if (keep) keep.truncateTo(offset);
+      else keep = LogSegment.create(this.dir, offset, this.settings, this.now());
     } catch (err) {
-      throw this.dirHealth.writeFailed(err, `full truncation of ${this.topic}-${this.partition}`);
+      throw this.dirHealth.writeFailed(err, `truncation of ${this.topic}-${this.partition}`);
     }
-    this.segments = [seg];
-    this.enableTailCache(seg);
-    this.dirDirty = true;
+    const old = this.segments.filter((s) => s !== keep);
+    this.segments = [keep];
+    if (!keep.tail) this.enableTailCache(keep);
     this._logStartOffset = offset;
     this._highWatermark = offset;
     this._recoveryPoint = offset;
     this.epochs.clear();
-    this.auxWrite(() => this.epochs.save(), 'leader-epoch checkpoint');
     this.producerState.clear();
-    this.producerState.pruneSnapshots(offset, offset);
+    this.producerState.pruneSnapshots(offset + 1, offset); // an empty range: none is kept
+    this.dirDirty = true;
+    try {
+      for (const s of old) this.scheduleDelete(s.markDeleted());
+      this.epochs.save();
+    } catch (err) {
+      throw this.dirHealth.writeFailed(err, `truncation of ${this.topic}-${this.partition}`);
+    }
+    try {
+      fsyncDir(this.dir);
+      this.dirDirty = false;
+    } catch (err) {
+      throw this.dirHealth.fsyncFailed(err, `fsync of directory ${this.dir}`);
+    }
     this.checkOffsets();
-    await this.onLogStartOffsetChange?.(this);
   }
 
   // ---- compaction support ----------------------------------------------------
