@@ -450,10 +450,16 @@ export class ReplicaFetcher {
     const p = f.p;
     const hw = Number(pd.highWatermark);
     if (pd.errorCode !== ErrorCode.NONE) {
+      // a leader change this node's image has not shown yet (or the leader's has not): info, not warn
+      const transient =
+        pd.errorCode === ErrorCode.NOT_LEADER_OR_FOLLOWER ||
+        pd.errorCode === ErrorCode.FENCED_LEADER_EPOCH ||
+        pd.errorCode === ErrorCode.UNKNOWN_LEADER_EPOCH;
       this.warn(
         `${p.topic.name}-${p.index}|${pd.errorCode}`,
         { topic: p.topic.name, partition: p.index, leaderId: this.leaderId, errorCode: pd.errorCode },
         'the leader refused a replica fetch',
+        transient,
       );
       f.backoffUntil = this.env.now() + this.settings.fetchBackoffMs;
       return false;
@@ -528,10 +534,12 @@ export class ReplicaFetcher {
     f.backoffUntil = this.env.now() + this.settings.fetchBackoffMs;
   }
 
-  private warn(key: string, obj: object, msg: string): void {
+  private warn(key: string, obj: object, msg: string, info = false): void {
     const suppressed = this.limiter.take(key);
     if (suppressed === null) return;
-    this.opts.logger?.warn(suppressed > 0 ? { ...obj, suppressed } : obj, msg);
+    const o = suppressed > 0 ? { ...obj, suppressed } : obj;
+    if (info) this.opts.logger?.info(o, msg);
+    else this.opts.logger?.warn(o, msg);
   }
 
   async close(): Promise<void> {
