@@ -126,6 +126,13 @@ export interface MetadataLogOptions {
   onTruncate?: (droppedBytes: number) => void;
   /** Called once when the log stops taking appends (failed fsync or write), with the reason. */
   onBroken?: (reason: string) => void;
+  /**
+   * Raft: the committed offset is the quorum's to tell (`markCommitted`); at
+   * open only the snapshot is known committed, so the committed offset starts
+   * at the log start. Default (one node, which commits what it fsynced): the
+   * whole log is committed at open.
+   */
+  commitByQuorum?: boolean;
 }
 
 export function snapshotFileName(endOffset: number, epoch: number): string {
@@ -203,6 +210,7 @@ export class FileMetadataLog implements MetadataLog {
     for (const e of log.epochStartOffsets.keys()) if (e > epoch) epoch = e;
     const m = new FileMetadataLog(dir, log, health, snapshot, epoch + 1, now);
     for (const b of m.readCommitted(log.logStartOffset)) m._bytesSinceSnapshot += b.bytes;
+    if (opts.commitByQuorum) log.setHighWatermark(log.logStartOffset);
     m.restoreReserve();
     return m;
   }
@@ -233,19 +241,28 @@ export class FileMetadataLog implements MetadataLog {
     return this.snapshot && { endOffset: this.snapshot.endOffset, epoch: this.snapshot.epoch };
   }
 
+  /** The newest snapshot with its records, or null. */
+  get snapshotData(): MetadataSnapshot | null {
+    return this.snapshot;
+  }
+
   load(): { snapshot: MetadataSnapshot | null; batches: MetadataBatch[] } {
     const start = this.snapshot ? this.snapshot.endOffset : this.log.logStartOffset;
     return { snapshot: this.snapshot, batches: this.readCommitted(start).map((b) => b.batch) };
   }
 
-  /** Committed batches from the one holding `from` on. */
-  readBatches(from: number): MetadataBatch[] {
-    return this.readCommitted(from).map((b) => b.batch);
+  /**
+   * Committed batches from the one holding `from` on, below `end` (default:
+   * the committed offset, never above it); control batches (Raft's leader
+   * changes) left out.
+   */
+  readBatches(from: number, end = this.committedOffset): MetadataBatch[] {
+    return this.readCommitted(from, end).map((b) => b.batch);
   }
 
-  private readCommitted(from: number): { batch: MetadataBatch; bytes: number }[] {
+  private readCommitted(from: number, end = this.committedOffset): { batch: MetadataBatch; bytes: number }[] {
     const out: { batch: MetadataBatch; bytes: number }[] = [];
-    const end = this.committedOffset;
+    end = Math.min(end, this.committedOffset);
     let next = Math.max(from, this.log.logStartOffset);
     while (next < end) {
       const r = this.log.read(next, READ_BYTES, { maxOffset: end, minOneBatch: true });
@@ -253,11 +270,14 @@ export class FileMetadataLog implements MetadataLog {
       for (const buf of r.batches) {
         for (let at = 0; at < buf.length; ) {
           const size = checkBatchBounds(buf, at);
-          const b = decodeMetadataBatch(buf, at, this.log.dir);
+          const last = hdr.lastOffset(buf, at);
+          if (last < next) {
+            at += size;
+            continue;
+          }
+          if (!hdr.isControl(buf, at)) out.push({ batch: decodeMetadataBatch(buf, at, this.log.dir), bytes: size });
           at += size;
-          if (b.lastOffset < next) continue;
-          out.push({ batch: b, bytes: size });
-          next = b.lastOffset + 1;
+          next = last + 1;
         }
       }
       invariant(
@@ -297,21 +317,32 @@ export class FileMetadataLog implements MetadataLog {
     if (this.closed) throw new MetadataStorageError(`metadata log ${this.log.dir} is closed`);
     if (records.length === 0) throw new Error('metadata: an empty batch');
     const buf = encodeBatch({ baseTimestamp: this.now(), records: records.map((r) => ({ value: JSON.stringify(r) })) });
-    const info = this.writeBatch(buf);
+    return this.appendBatches(buf, this.leaderEpoch);
+  }
+
+  /**
+   * Appends whole v2 batches (already checked by the caller) at the log end
+   * with `leaderEpoch`: their base offsets are set to follow the log end. Not
+   * durable nor committed yet. A full disk releases the reserve and tries
+   * once more; a failure appends nothing and throws MetadataStorageError.
+   */
+  appendBatches(buf: Buffer, leaderEpoch: number): { firstOffset: number; lastOffset: number } {
+    if (this.closed) throw new MetadataStorageError(`metadata log ${this.log.dir} is closed`);
+    const info = this.writeBatch(buf, leaderEpoch);
     this._bytesSinceSnapshot += buf.length;
     return info;
   }
 
-  private writeBatch(buf: Buffer): { firstOffset: number; lastOffset: number } {
+  private writeBatch(buf: Buffer, leaderEpoch: number): { firstOffset: number; lastOffset: number } {
     // A dir found full by an earlier append takes writes again once a probe write fits.
     if (this.dirHealth.state === 'full') this.dirHealth.probe();
     try {
-      return this.log.append(buf, { leaderEpoch: this.leaderEpoch });
+      return this.log.append(buf, { leaderEpoch });
     } catch (err) {
       if (!(err instanceof KafkaStorageError)) throw err;
       if (this.dirHealth.state === 'full' && this.releaseReserve() && this.dirHealth.probe()) {
         try {
-          return this.log.append(buf, { leaderEpoch: this.leaderEpoch });
+          return this.log.append(buf, { leaderEpoch });
         } catch (again) {
           if (!(again instanceof KafkaStorageError)) throw again;
           throw new MetadataStorageError(`metadata log ${this.log.dir}: ${again.message}`, again);
@@ -327,6 +358,19 @@ export class FileMetadataLog implements MetadataLog {
     invariant(
       offset <= this.log.recoveryPoint,
       () => `committed offset ${offset} above the durable end ${this.log.recoveryPoint}`,
+    );
+    this.log.setHighWatermark(offset);
+  }
+
+  /**
+   * Raft: the quorum committed the offsets below `offset` (a majority has
+   * them durably; this node's copy may still be on its way to the disk).
+   */
+  markCommitted(offset: number): void {
+    invariant(offset >= this.committedOffset, () => `committed offset ${offset} below ${this.committedOffset}`);
+    invariant(
+      offset <= this.log.logEndOffset,
+      () => `committed offset ${offset} above the log end ${this.log.logEndOffset}`,
     );
     this.log.setHighWatermark(offset);
   }
@@ -376,6 +420,77 @@ export class FileMetadataLog implements MetadataLog {
     } catch (err) {
       if (!(err instanceof KafkaStorageError)) throw err;
     }
+  }
+
+  /**
+   * Bytes `[position, position + maxBytes)` of snapshot `<endOffset>-<epoch>`
+   * and its size; null when that snapshot is not (any longer) here or
+   * `position` is past its end.
+   */
+  readSnapshot(
+    endOffset: number,
+    epoch: number,
+    position: number,
+    maxBytes: number,
+  ): { bytes: Buffer; size: number } | null {
+    if (!Number.isSafeInteger(position) || position < 0 || !(maxBytes > 0)) return null;
+    let fd: number;
+    try {
+      fd = fs.openSync(path.join(this.log.dir, snapshotFileName(endOffset, epoch)), 'r');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
+    try {
+      const size = fs.fstatSync(fd).size;
+      if (position > size) return null;
+      const n = Math.min(maxBytes, size - position);
+      const bytes = Buffer.allocUnsafe(n);
+      let done = 0;
+      while (done < n) {
+        const r = fs.readSync(fd, bytes, done, n - done, position + done);
+        if (r === 0) break;
+        done += r;
+      }
+      return { bytes: bytes.subarray(0, done), size };
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  /**
+   * Raft follower: a snapshot fetched whole from the leader. Checked (batch
+   * by batch, CRC, records) before anything changes, written atomically as
+   * `<endOffset>-<epoch>.checkpoint`; then every other snapshot is removed
+   * and the log starts over, empty, at `endOffset` (committed up to there).
+   * Throws when the bytes are not a snapshot (nothing changed) or a write
+   * fails (MetadataStorageError).
+   */
+  installSnapshot(endOffset: number, epoch: number, bytes: Uint8Array): MetadataSnapshot {
+    invariant(!this.closed, 'snapshot installed in a closed metadata log');
+    invariant(
+      endOffset >= this.committedOffset,
+      () => `snapshot at ${endOffset} below the committed offset ${this.committedOffset}`,
+    );
+    const data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const name = snapshotFileName(endOffset, epoch);
+    const records = decodeSnapshot(data, name);
+    const dir = this.log.dir;
+    try {
+      replaceFile(path.join(dir, name), data);
+      for (const f of fs.readdirSync(dir))
+        if (SNAPSHOT_FILE.test(f) && f !== name) fs.rmSync(path.join(dir, f), { force: true });
+      this.log.truncateFullyAndStartAt(endOffset);
+    } catch (err) {
+      if (err instanceof KafkaStorageError || isIoError(err)) {
+        if (isIoError(err)) this.dirHealth.writeFailed(err, `snapshot ${name}`);
+        throw new MetadataStorageError(`metadata log ${dir}: ${(err as Error).message}`, err);
+      }
+      throw err;
+    }
+    this.snapshot = { endOffset, epoch, records };
+    this._bytesSinceSnapshot = 0;
+    return this.snapshot;
   }
 
   /** The leader epoch of the record at `offset` (the snapshot's epoch at or below its end). */

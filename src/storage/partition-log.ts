@@ -109,6 +109,8 @@ export class PartitionLog {
   private waiters: FlushWaiter[] = [];
   private flushing: Promise<void> | null = null;
   private dirDirty = false;
+  /** Truncations so far: a flush that overlapped one proves nothing about what was appended after it. */
+  private truncations = 0;
   private lastFlushMs: number;
   private closed = false;
   /** fsyncs issued (log and index files), for tests and metrics. */
@@ -601,6 +603,7 @@ export class PartitionLog {
 
   private async flushTo(target: number): Promise<void> {
     const rp = this._recoveryPoint;
+    const truncations = this.truncations;
     const segs = this.segments.filter((s) => s.dirty || (s.nextOffset > rp && s.baseOffset < target));
     const active = this.active;
     const dirDirty = this.dirDirty;
@@ -614,7 +617,10 @@ export class PartitionLog {
         throw this.dirHealth.fsyncFailed(err, `fsync of directory ${this.dir}`);
       }
     }
-    this._recoveryPoint = Math.max(this._recoveryPoint, Math.min(target, this.logEndOffset));
+    // A truncation during the fsync (it lowered the recovery point) may have been followed by appends
+    // below `target` that this fsync did not cover: the next pass flushes them.
+    if (truncations === this.truncations)
+      this._recoveryPoint = Math.max(this._recoveryPoint, Math.min(target, this.logEndOffset));
     this.lastFlushMs = this.now();
   }
 
@@ -828,6 +834,7 @@ export class PartitionLog {
         `truncation to ${offset} left log end offset ${this.logEndOffset} below the high watermark ${this._highWatermark}`,
     );
     this._recoveryPoint = Math.min(this._recoveryPoint, this.logEndOffset);
+    this.truncations++;
     if (this.epochs.truncateFromEnd(this.logEndOffset))
       this.auxWrite(() => this.epochs.save(), 'leader-epoch checkpoint');
     this.rebuildProducerState();
@@ -835,7 +842,7 @@ export class PartitionLog {
   }
 
   /**
-   * A replica that starts over (Kafka's truncateFullyAndStartAt): every
+   * A replica that starts over (from a snapshot, or a follower; Kafka's truncateFullyAndStartAt): every
    * segment goes and the log is empty at `offset` (log start = high
    * watermark = log end), leader epochs and producer state forgotten. A
    * follower does this when its log ends before the leader's log start, and
@@ -864,6 +871,7 @@ export class PartitionLog {
     this._logStartOffset = offset;
     this._highWatermark = offset;
     this._recoveryPoint = offset;
+    this.truncations++;
     this.epochs.clear();
     this.producerState.clear();
     this.producerState.pruneSnapshots(offset + 1, offset); // an empty range: none is kept

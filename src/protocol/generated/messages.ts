@@ -55,6 +55,7 @@ export const ApiKey = {
   EndQuorumEpoch: 54,
   DescribeQuorum: 55,
   AlterPartition: 56,
+  FetchSnapshot: 59,
   DescribeCluster: 60,
   DescribeProducers: 61,
   BrokerRegistration: 62,
@@ -116,6 +117,7 @@ export interface ApiMessages {
   EndQuorumEpoch: { request: EndQuorumEpochRequest; requestInput: EndQuorumEpochRequestInput; response: EndQuorumEpochResponse; responseInput: EndQuorumEpochResponseInput };
   DescribeQuorum: { request: DescribeQuorumRequest; requestInput: DescribeQuorumRequestInput; response: DescribeQuorumResponse; responseInput: DescribeQuorumResponseInput };
   AlterPartition: { request: AlterPartitionRequest; requestInput: AlterPartitionRequestInput; response: AlterPartitionResponse; responseInput: AlterPartitionResponseInput };
+  FetchSnapshot: { request: FetchSnapshotRequest; requestInput: FetchSnapshotRequestInput; response: FetchSnapshotResponse; responseInput: FetchSnapshotResponseInput };
   DescribeCluster: { request: DescribeClusterRequest; requestInput: DescribeClusterRequestInput; response: DescribeClusterResponse; responseInput: DescribeClusterResponseInput };
   DescribeProducers: { request: DescribeProducersRequest; requestInput: DescribeProducersRequestInput; response: DescribeProducersResponse; responseInput: DescribeProducersResponseInput };
   BrokerRegistration: { request: BrokerRegistrationRequest; requestInput: BrokerRegistrationRequestInput; response: BrokerRegistrationResponse; responseInput: BrokerRegistrationResponseInput };
@@ -6311,6 +6313,258 @@ export interface AlterPartitionResponsePartitionDataInput {
   leaderRecoveryState?: number;
   /** versions 2-3 */
   partitionEpoch: number;
+  /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
+  _unknownTaggedFields?: [number, Buffer][];
+}
+
+/** FetchSnapshotRequest (API key 59), versions 0-1. */
+export interface FetchSnapshotRequest {
+  /** versions 0-1; nullable in 0+; tag 0; default null */
+  clusterId: string | null;
+  /** versions 0-1; default -1 */
+  replicaId: number;
+  /** versions 0-1; default 2147483647 */
+  maxBytes: number;
+  /** versions 0-1 */
+  topics: FetchSnapshotRequestTopicSnapshot[];
+  /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
+  _unknownTaggedFields?: [number, Buffer][];
+}
+
+/** FetchSnapshotRequest.topics, in versions 0-1. */
+export interface FetchSnapshotRequestTopicSnapshot {
+  /** versions 0-1 */
+  name: string;
+  /** versions 0-1 */
+  partitions: FetchSnapshotRequestPartitionSnapshot[];
+  /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
+  _unknownTaggedFields?: [number, Buffer][];
+}
+
+/** FetchSnapshotRequest.topics.partitions, in versions 0-1. */
+export interface FetchSnapshotRequestPartitionSnapshot {
+  /** versions 0-1 */
+  partition: number;
+  /** versions 0-1 */
+  currentLeaderEpoch: number;
+  /** versions 0-1 */
+  snapshotId: FetchSnapshotRequestSnapshotId;
+  /** versions 0-1 */
+  position: number | bigint;
+  /** versions 1; tag 0 */
+  replicaDirectoryId: string;
+  /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
+  _unknownTaggedFields?: [number, Buffer][];
+}
+
+/** FetchSnapshotRequest.topics.partitions.snapshotId, in versions 0-1. */
+export interface FetchSnapshotRequestSnapshotId {
+  /** versions 0-1 */
+  endOffset: number | bigint;
+  /** versions 0-1 */
+  epoch: number;
+  /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
+  _unknownTaggedFields?: [number, Buffer][];
+}
+
+/** FetchSnapshotRequest (API key 59), versions 0-1: what the encoder accepts (a missing field is written as its default). */
+export interface FetchSnapshotRequestInput {
+  /** versions 0-1; nullable in 0+; tag 0; default null */
+  clusterId?: string | null;
+  /** versions 0-1; default -1 */
+  replicaId?: number;
+  /** versions 0-1; default 2147483647 */
+  maxBytes?: number;
+  /** versions 0-1 */
+  topics: FetchSnapshotRequestTopicSnapshotInput[];
+  /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
+  _unknownTaggedFields?: [number, Buffer][];
+}
+
+/** FetchSnapshotRequest.topics, in versions 0-1: what the encoder accepts (a missing field is written as its default). */
+export interface FetchSnapshotRequestTopicSnapshotInput {
+  /** versions 0-1 */
+  name: string;
+  /** versions 0-1 */
+  partitions: FetchSnapshotRequestPartitionSnapshotInput[];
+  /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
+  _unknownTaggedFields?: [number, Buffer][];
+}
+
+/** FetchSnapshotRequest.topics.partitions, in versions 0-1: what the encoder accepts (a missing field is written as its default). */
+export interface FetchSnapshotRequestPartitionSnapshotInput {
+  /** versions 0-1 */
+  partition: number;
+  /** versions 0-1 */
+  currentLeaderEpoch: number;
+  /** versions 0-1 */
+  snapshotId: FetchSnapshotRequestSnapshotIdInput;
+  /** versions 0-1 */
+  position: number | bigint;
+  /** versions 1; tag 0 */
+  replicaDirectoryId?: string;
+  /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
+  _unknownTaggedFields?: [number, Buffer][];
+}
+
+/** FetchSnapshotRequest.topics.partitions.snapshotId, in versions 0-1: what the encoder accepts (a missing field is written as its default). */
+export interface FetchSnapshotRequestSnapshotIdInput {
+  /** versions 0-1 */
+  endOffset: number | bigint;
+  /** versions 0-1 */
+  epoch: number;
+  /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
+  _unknownTaggedFields?: [number, Buffer][];
+}
+
+/** FetchSnapshotResponse (API key 59), versions 0-1. */
+export interface FetchSnapshotResponse {
+  /** versions 0-1 */
+  throttleTimeMs: number;
+  /** versions 0-1 */
+  errorCode: number;
+  /** versions 0-1 */
+  topics: FetchSnapshotResponseTopicSnapshot[];
+  /** versions 1; tag 0 */
+  nodeEndpoints: FetchSnapshotResponseNodeEndpoint[];
+  /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
+  _unknownTaggedFields?: [number, Buffer][];
+}
+
+/** FetchSnapshotResponse.topics, in versions 0-1. */
+export interface FetchSnapshotResponseTopicSnapshot {
+  /** versions 0-1 */
+  name: string;
+  /** versions 0-1 */
+  partitions: FetchSnapshotResponsePartitionSnapshot[];
+  /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
+  _unknownTaggedFields?: [number, Buffer][];
+}
+
+/** FetchSnapshotResponse.topics.partitions, in versions 0-1. */
+export interface FetchSnapshotResponsePartitionSnapshot {
+  /** versions 0-1 */
+  index: number;
+  /** versions 0-1 */
+  errorCode: number;
+  /** versions 0-1 */
+  snapshotId: FetchSnapshotResponseSnapshotId;
+  /** versions 0-1; tag 0 */
+  currentLeader: FetchSnapshotResponseLeaderIdAndEpoch;
+  /** versions 0-1 */
+  size: number | bigint;
+  /** versions 0-1 */
+  position: number | bigint;
+  /** versions 0-1 */
+  unalignedRecords: Buffer;
+  /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
+  _unknownTaggedFields?: [number, Buffer][];
+}
+
+/** FetchSnapshotResponse.topics.partitions.snapshotId, in versions 0-1. */
+export interface FetchSnapshotResponseSnapshotId {
+  /** versions 0-1 */
+  endOffset: number | bigint;
+  /** versions 0-1 */
+  epoch: number;
+  /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
+  _unknownTaggedFields?: [number, Buffer][];
+}
+
+/** FetchSnapshotResponse.topics.partitions.currentLeader, in versions 0-1. */
+export interface FetchSnapshotResponseLeaderIdAndEpoch {
+  /** versions 0-1 */
+  leaderId: number;
+  /** versions 0-1 */
+  leaderEpoch: number;
+  /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
+  _unknownTaggedFields?: [number, Buffer][];
+}
+
+/** FetchSnapshotResponse.nodeEndpoints, in versions 1. */
+export interface FetchSnapshotResponseNodeEndpoint {
+  /** versions 1 */
+  nodeId: number;
+  /** versions 1 */
+  host: string;
+  /** versions 1 */
+  port: number;
+  /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
+  _unknownTaggedFields?: [number, Buffer][];
+}
+
+/** FetchSnapshotResponse (API key 59), versions 0-1: what the encoder accepts (a missing field is written as its default). */
+export interface FetchSnapshotResponseInput {
+  /** versions 0-1 */
+  throttleTimeMs: number;
+  /** versions 0-1 */
+  errorCode: number;
+  /** versions 0-1 */
+  topics: FetchSnapshotResponseTopicSnapshotInput[];
+  /** versions 1; tag 0 */
+  nodeEndpoints?: FetchSnapshotResponseNodeEndpointInput[];
+  /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
+  _unknownTaggedFields?: [number, Buffer][];
+}
+
+/** FetchSnapshotResponse.topics, in versions 0-1: what the encoder accepts (a missing field is written as its default). */
+export interface FetchSnapshotResponseTopicSnapshotInput {
+  /** versions 0-1 */
+  name: string;
+  /** versions 0-1 */
+  partitions: FetchSnapshotResponsePartitionSnapshotInput[];
+  /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
+  _unknownTaggedFields?: [number, Buffer][];
+}
+
+/** FetchSnapshotResponse.topics.partitions, in versions 0-1: what the encoder accepts (a missing field is written as its default). */
+export interface FetchSnapshotResponsePartitionSnapshotInput {
+  /** versions 0-1 */
+  index: number;
+  /** versions 0-1 */
+  errorCode: number;
+  /** versions 0-1 */
+  snapshotId: FetchSnapshotResponseSnapshotIdInput;
+  /** versions 0-1; tag 0 */
+  currentLeader?: FetchSnapshotResponseLeaderIdAndEpochInput;
+  /** versions 0-1 */
+  size: number | bigint;
+  /** versions 0-1 */
+  position: number | bigint;
+  /** versions 0-1 */
+  unalignedRecords: ByteChunks;
+  /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
+  _unknownTaggedFields?: [number, Buffer][];
+}
+
+/** FetchSnapshotResponse.topics.partitions.snapshotId, in versions 0-1: what the encoder accepts (a missing field is written as its default). */
+export interface FetchSnapshotResponseSnapshotIdInput {
+  /** versions 0-1 */
+  endOffset: number | bigint;
+  /** versions 0-1 */
+  epoch: number;
+  /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
+  _unknownTaggedFields?: [number, Buffer][];
+}
+
+/** FetchSnapshotResponse.topics.partitions.currentLeader, in versions 0-1: what the encoder accepts (a missing field is written as its default). */
+export interface FetchSnapshotResponseLeaderIdAndEpochInput {
+  /** versions 0-1 */
+  leaderId: number;
+  /** versions 0-1 */
+  leaderEpoch: number;
+  /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
+  _unknownTaggedFields?: [number, Buffer][];
+}
+
+/** FetchSnapshotResponse.nodeEndpoints, in versions 1: what the encoder accepts (a missing field is written as its default). */
+export interface FetchSnapshotResponseNodeEndpointInput {
+  /** versions 1 */
+  nodeId: number;
+  /** versions 1 */
+  host: string;
+  /** versions 1 */
+  port: number;
   /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
   _unknownTaggedFields?: [number, Buffer][];
 }

@@ -8,6 +8,7 @@ import { MORE_APIS } from './catalog-more.ts';
 import { GROUP_APIS } from './catalog-groups.ts';
 import { BROKER_LIFECYCLE_APIS } from './broker-lifecycle.ts';
 import { ALTER_PARTITION_APIS } from './alter-partition.ts';
+import { FetchSnapshot } from './fetch-snapshot.ts';
 
 export const ALL_API_SPECS: ApiSpec[] = [
   ...CORE_APIS,
@@ -15,4 +16,5 @@ export const ALL_API_SPECS: ApiSpec[] = [
   ...GROUP_APIS,
   ...BROKER_LIFECYCLE_APIS,
   ...ALTER_PARTITION_APIS,
+  FetchSnapshot,
 ];
