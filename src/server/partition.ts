@@ -364,7 +364,10 @@ export class Partition {
     if (logEndOffset >= leo) this.caughtUpAt.set(replicaId, now);
     else if (prev && logEndOffset >= prev.leo)
       this.caughtUpAt.set(replicaId, Math.max(this.caughtUpAt.get(replicaId) ?? 0, prev.at));
-    this.previousFetch.set(replicaId, { leo, at: now });
+    if (prev) {
+      prev.leo = leo; // kept, not reallocated: this runs for every follower fetch
+      prev.at = now;
+    } else this.previousFetch.set(replicaId, { leo, at: now });
     this.followerEnds.set(replicaId, logEndOffset);
     this.maybeAdvanceHighWatermark();
     if (this.onIsrCandidate && !this._isr.includes(replicaId) && this.isCaughtUp(logEndOffset))

@@ -259,6 +259,7 @@ test('the leader shrinks the ISR by a follower that stopped fetching, and expand
     }
   });
   const handler = alterPartitionHandler(controller);
+  let asked = 0;
   const isr = new IsrChanges({
     localId: 1,
     brokerEpoch: () => 10,
@@ -266,8 +267,10 @@ test('the leader shrinks the ISR by a follower that stopped fetching, and expand
     controllerEndpoint: () => ({ host: 'in-process', port: 0 }),
     connect: async () =>
       ({
-        send: (_api: 'AlterPartition', body: ApiMessages['AlterPartition']['requestInput']) =>
-          roundTrip('AlterPartition', 3, handler, body),
+        send: (_api: 'AlterPartition', body: ApiMessages['AlterPartition']['requestInput']) => {
+          asked++;
+          return roundTrip('AlterPartition', 3, handler, body);
+        },
         close() {},
       }) as AlterPartitionChannel,
     image: a.image,
@@ -315,8 +318,17 @@ test('the leader shrinks the ISR by a follower that stopped fetching, and expand
     assert.equal(leader.checkAppend(-1), ErrorCode.NOT_ENOUGH_REPLICAS, 'below min.insync.replicas');
     assert.equal(leader.checkAppend(1), ErrorCode.NONE);
 
-    // the follower comes back, catches up and rejoins
+    // the follower comes back and catches up while the leader's image shows it fenced: not proposed
+    a.image.apply({ type: 'FenceBroker', nodeId: 2, brokerEpoch: 20 });
+    const before = asked;
     fetcher = startFetcher();
+    await until('the follower caught up', () => leader.followerEndOffset(2) === 5);
+    isr.checkShrinks();
+    assert.equal(asked, before, 'a broker fenced in the image is not proposed for the ISR');
+    assert.deepEqual(leader.isr, [1]);
+    // unfenced: it rejoins
+    a.image.apply({ type: 'UnfenceBroker', nodeId: 2, brokerEpoch: 20 });
+    isr.checkShrinks();
     await until('the ISR expands again', () => leader.isr.length === 2);
     assert.ok(follower.log.logEndOffset >= 5);
     assert.equal(leader.checkAppend(-1), ErrorCode.NONE);
