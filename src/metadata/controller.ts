@@ -44,6 +44,34 @@ import {
 } from './broker-heartbeats.ts';
 import { type Env, systemEnv, type TimerHandle } from '../util/env.ts';
 
+/** One partition of an AlterPartition request (v2 and v3 alike: broker epoch -1 where v2 names none). */
+export interface AlterPartitionItem {
+  topicId: string;
+  partitionIndex: number;
+  leaderEpoch: number;
+  partitionEpoch: number;
+  newIsr: { brokerId: number; brokerEpoch: number }[];
+}
+
+export interface AlterPartitionInput {
+  brokerId: number;
+  brokerEpoch: number;
+  partitions: AlterPartitionItem[];
+}
+
+export interface AlterPartitionAnswer {
+  errorCode: number;
+  partitions: {
+    topicId: string;
+    partitionIndex: number;
+    errorCode: number;
+    leaderId: number;
+    leaderEpoch: number;
+    isr: number[];
+    partitionEpoch: number;
+  }[];
+}
+
 export interface ControllerResult {
   errorCode: number;
   errorMessage: string | null;
@@ -1029,5 +1057,83 @@ export class Controller implements QuorumListener {
       const records = this.activeLifecycle().connectionClosed(brokerId, brokerEpoch);
       return { records, result: records.length > 0 };
     });
+  }
+  /**
+   * AlterPartition (key 56): a partition leader asks for a new ISR. Checked
+   * as Kafka's controller does: the requesting broker's epoch is its current
+   * registration's (STALE_BROKER_EPOCH for the whole request otherwise); per
+   * partition, the topic and partition exist (UNKNOWN_TOPIC_ID /
+   * UNKNOWN_TOPIC_OR_PARTITION), the leader epoch is the current one
+   * (FENCED_LEADER_EPOCH), the requester is the leader (INVALID_REQUEST), the
+   * partition epoch is the current one (INVALID_UPDATE_VERSION), the new ISR
+   * holds the leader and only replicas that are live, not shutting down, and
+   * (v3) of the named broker epoch (INELIGIBLE_REPLICA). An accepted change
+   * commits a PartitionChange; every partition is answered with its state
+   * after the request (leader, leader epoch, ISR, partition epoch).
+   */
+  alterPartition(req: AlterPartitionInput): Promise<AlterPartitionAnswer> {
+    return this.enqueue(() => {
+      const reg = this.image.brokers.get(req.brokerId);
+      if (!reg || reg.brokerEpoch !== req.brokerEpoch)
+        return { records: [], result: { errorCode: ErrorCode.STALE_BROKER_EPOCH, partitions: [] } };
+      const records: MetadataRecord[] = [];
+      const decided: (AlterPartitionItem & { errorCode: number })[] = [];
+      for (const item of req.partitions) {
+        const errorCode = this.checkAlterPartition(req.brokerId, item);
+        decided.push({ ...item, errorCode });
+        if (errorCode !== ErrorCode.NONE) continue;
+        const cur = this.image.topicsById.get(item.topicId)!.partitions[item.partitionIndex];
+        const same =
+          cur.isr.length === item.newIsr.length && cur.isr.every((id) => item.newIsr.some((m) => m.brokerId === id));
+        if (!same)
+          records.push({
+            type: 'PartitionChange',
+            topicId: item.topicId,
+            partition: item.partitionIndex,
+            isr: item.newIsr.map((m) => m.brokerId),
+          });
+      }
+      const answer = (): AlterPartitionAnswer => ({
+        errorCode: ErrorCode.NONE,
+        partitions: decided.map((d) => {
+          const p = this.image.topicsById.get(d.topicId)?.partitions[d.partitionIndex];
+          return {
+            topicId: d.topicId,
+            partitionIndex: d.partitionIndex,
+            errorCode: d.errorCode,
+            leaderId: p?.leader ?? -1,
+            leaderEpoch: p?.leaderEpoch ?? -1,
+            isr: p ? [...p.isr] : [],
+            partitionEpoch: p?.partitionEpoch ?? -1,
+          };
+        }),
+      });
+      return {
+        records,
+        result: answer(),
+        afterCommit: answer,
+        onStorageError: () => ({ errorCode: ErrorCode.KAFKA_STORAGE_ERROR, partitions: [] }),
+      };
+    });
+  }
+
+  private checkAlterPartition(brokerId: number, item: AlterPartitionItem): number {
+    const topic = this.image.topicsById.get(item.topicId);
+    if (!topic) return ErrorCode.UNKNOWN_TOPIC_ID;
+    const p = topic.partitions[item.partitionIndex];
+    if (!p) return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+    if (item.leaderEpoch !== p.leaderEpoch) return ErrorCode.FENCED_LEADER_EPOCH;
+    if (p.leader !== brokerId) return ErrorCode.INVALID_REQUEST;
+    if (item.partitionEpoch !== p.partitionEpoch) return ErrorCode.INVALID_UPDATE_VERSION;
+    const ids = item.newIsr.map((m) => m.brokerId);
+    if (!ids.includes(p.leader) || new Set(ids).size !== ids.length) return ErrorCode.INVALID_REQUEST;
+    for (const m of item.newIsr) {
+      if (m.brokerId === p.leader) continue;
+      const b = this.image.brokers.get(m.brokerId);
+      if (!p.replicas.includes(m.brokerId) || !b || b.fenced || b.inControlledShutdown)
+        return ErrorCode.INELIGIBLE_REPLICA;
+      if (m.brokerEpoch >= 0 && m.brokerEpoch !== b.brokerEpoch) return ErrorCode.INELIGIBLE_REPLICA;
+    }
+    return ErrorCode.NONE;
   }
 }

@@ -16,6 +16,12 @@
  *                 (this node's own, and what followers reported). It never
  *                 passes the log end offset and never goes backwards; when it
  *                 moves, waiting fetches are woken.
+ *   followers     the leader serves followers' fetches (up to its log end
+ *                 offset) and records each follower's fetch offset: that
+ *                 follower has everything below it, fsynced (it fetches only
+ *                 from its fsynced end). As follower, this node appends the
+ *                 leader's batches as they are, truncates a divergent tail,
+ *                 and takes the leader's high watermark up to its own end.
  *   acks=all      refused with NOT_ENOUGH_REPLICAS when the ISR is smaller
  *                 than min.insync.replicas; otherwise a delayed operation
  *                 completes once its records are below both the high
@@ -45,14 +51,31 @@ export class Partition {
   private _role: PartitionRole = 'follower';
   private _leaderEpoch = -1;
   private _leaderId = -1;
+  private _partitionEpoch = -1;
   private _replicas: readonly number[] = [];
   private _isr: readonly number[] = [];
+  /**
+   * Told when a follower outside the ISR may join it (its fetch reached the
+   * high watermark in this leader epoch): the ISR manager asks the
+   * controller to expand the ISR. Must not throw.
+   */
+  onIsrCandidate: ((p: Partition) => void) | undefined;
   /** min.insync.replicas of the topic (set by the replica manager as configs change). */
   minInsyncReplicas = 1;
-  /** Log end offsets the other ISR members reported (by the replica fetcher, once there is one). */
+  /** Log end offsets the other replicas reported with their fetches (this node leading). */
   private readonly followerEnds = new Map<number, number>();
+  /**
+   * When each other replica last had everything the leader had (Kafka's
+   * lastCaughtUpTimeMs): the ISR shrinks by followers not caught up for
+   * replica.lag.time.max.ms.
+   */
+  private readonly caughtUpAt = new Map<number, number>();
+  /** The leader's log end offset when each replica's previous fetch came, and that fetch's time. */
+  private readonly previousFetch = new Map<number, { leo: number; at: number }>();
   /** Fetches waiting for the high watermark to move. */
   private readonly fetchWaiters = new Set<Waiter>();
+  /** Follower fetches waiting for an append. */
+  private readonly appendWaiters = new Set<Waiter>();
   /** acks=all produces waiting to be acknowledged. */
   private readonly acks = new DelayedOffsetOps();
   /** A log flush was asked for the waiting acks and has not answered yet (one at a time: it covers every append before it). */
@@ -79,6 +102,11 @@ export class Partition {
     return this._leaderId;
   }
 
+  /** The partition epoch of the state this node follows (AlterPartition names it). */
+  get partitionEpoch(): number {
+    return this._partitionEpoch;
+  }
+
   get replicas(): readonly number[] {
     return this._replicas;
   }
@@ -102,15 +130,23 @@ export class Partition {
     );
     this._leaderEpoch = state.leaderEpoch;
     this._leaderId = state.leader;
+    this._partitionEpoch = state.partitionEpoch;
     this._replicas = state.replicas;
     this._isr = state.isr;
-    for (const id of this.followerEnds.keys()) if (!state.isr.includes(id)) this.followerEnds.delete(id);
+    for (const id of this.followerEnds.keys()) if (!state.replicas.includes(id)) this.followerEnds.delete(id);
     if (state.leader === this.localId) this.becomeLeader();
     else this.becomeFollower();
     return this._role;
   }
 
   private becomeLeader(): void {
+    if (this._role !== 'leader') {
+      // a new leader gives every follower replica.lag.time.max.ms from now to catch up (as Kafka)
+      const now = this.clock.now();
+      this.caughtUpAt.clear();
+      this.previousFetch.clear();
+      for (const id of this._replicas) if (id !== this.localId) this.caughtUpAt.set(id, now);
+    }
     this._role = 'leader';
     this.maybeAdvanceHighWatermark();
     this.tryCompleteAcks();
@@ -120,9 +156,14 @@ export class Partition {
     const was = this._role;
     this._role = 'follower';
     this.followerEnds.clear();
+    this.caughtUpAt.clear();
+    this.previousFetch.clear();
     // As Kafka's delayed produce: a leader that lost leadership cannot acknowledge.
     this.acks.completeAll(ErrorCode.NOT_LEADER_OR_FOLLOWER);
-    if (was === 'leader') this.wake();
+    if (was === 'leader') {
+      this.wake();
+      this.wakeAppend();
+    }
   }
 
   // ---- serving rules ------------------------------------------------------------
@@ -147,6 +188,42 @@ export class Partition {
     return this._role === 'leader' ? ErrorCode.NONE : ErrorCode.NOT_LEADER_OR_FOLLOWER;
   }
 
+  /**
+   * Whether this node serves a fetch from replica `replicaId`: as
+   * `checkLeader`, and the replica must be in the partition's replica set
+   * (NOT_LEADER_OR_FOLLOWER otherwise, as Kafka).
+   */
+  checkFollowerFetch(replicaId: number, currentLeaderEpoch: number): number {
+    const code = this.checkLeader(currentLeaderEpoch);
+    if (code !== ErrorCode.NONE) return code;
+    if (replicaId === this.localId || !this._replicas.includes(replicaId)) return ErrorCode.NOT_LEADER_OR_FOLLOWER;
+    return ErrorCode.NONE;
+  }
+
+  /**
+   * KIP-951: the leader an error answer names (current_leader), for the
+   * errors that say another node leads or the epoch moved on; undefined for
+   * the rest.
+   */
+  currentLeaderFor(errorCode: number): { leaderId: number; leaderEpoch: number } | undefined {
+    if (errorCode !== ErrorCode.NOT_LEADER_OR_FOLLOWER && errorCode !== ErrorCode.FENCED_LEADER_EPOCH) return undefined;
+    return { leaderId: this._leaderId, leaderEpoch: this._leaderEpoch };
+  }
+
+  /**
+   * KIP-595's divergence check of a follower fetch at `fetchOffset` whose
+   * last fetched batch had `lastFetchedEpoch`: when this log's end of that
+   * epoch is below the fetch offset, or this log has no such epoch, the
+   * follower's log diverged: the epoch and end offset to truncate to.
+   * Undefined when the fetch may go on (or names no epoch).
+   */
+  divergingEpoch(lastFetchedEpoch: number, fetchOffset: number): { epoch: number; endOffset: number } | undefined {
+    if (lastFetchedEpoch < 0) return undefined;
+    const e = this.log.endOffsetForEpoch(lastFetchedEpoch);
+    if (e.epoch < lastFetchedEpoch || e.endOffset < fetchOffset) return e;
+    return undefined;
+  }
+
   /** Whether a produce with these `acks` may append here: NONE, or the error to answer (nothing appended). */
   checkAppend(requiredAcks: number): number {
     const code = this.checkLeader();
@@ -168,7 +245,57 @@ export class Partition {
     const logAppendTime = this.log.config.messageTimestampType === 'LogAppendTime' ? this.clock.now() : undefined;
     const info = this.log.append(records, { leaderEpoch: this._leaderEpoch, logAppendTime });
     this.maybeAdvanceHighWatermark();
+    this.wakeAppend();
     return info;
+  }
+
+  /**
+   * As follower: appends the leader's batches as they are (offsets and leader
+   * epochs kept; see PartitionLog.appendAsFollower), then takes the leader's
+   * high watermark up to the new log end offset. Throws KafkaStorageError or
+   * CorruptRecordError with nothing appended.
+   */
+  appendAsFollower(records: Buffer, leaderHighWatermark: number): AppendInfo {
+    invariant(this._role === 'follower', () => `${this.name()}: append as follower on a ${this._role}`);
+    const info = this.log.appendAsFollower(records);
+    this.updateFollowerHighWatermark(leaderHighWatermark);
+    return info;
+  }
+
+  /**
+   * As follower: the leader's high watermark, taken up to this log's end
+   * offset; it never goes backwards here. Wakes waiting fetches when it moved.
+   */
+  updateFollowerHighWatermark(leaderHighWatermark: number): void {
+    if (this._role !== 'follower') return;
+    const hw = Math.min(leaderHighWatermark, this.log.logEndOffset);
+    if (hw <= this.log.highWatermark) return;
+    this.log.setHighWatermark(hw);
+    this.wake();
+  }
+
+  /**
+   * As follower: drops this log's divergent tail at and above `offset`.
+   * Kafka's rule that the high watermark never passes the log end offset
+   * holds: if the tail ran past the high watermark (an unclean election made
+   * the leader's log shorter), the high watermark comes down with it.
+   */
+  truncateAsFollower(offset: number): void {
+    invariant(this._role === 'follower', () => `${this.name()}: truncation on a ${this._role}`);
+    if (offset >= this.log.logEndOffset) return;
+    const to = Math.max(offset, this.log.logStartOffset);
+    if (to < this.log.highWatermark) this.log.setHighWatermark(to);
+    this.log.truncateTo(to);
+  }
+
+  /**
+   * As follower: drops the whole log and starts it empty at `offset` (the
+   * leader's log starts after this log's end, or a first batch straddles
+   * this empty log's start). See PartitionLog.truncateFullyAndStartAt.
+   */
+  truncateFullyAsFollower(offset: number): void {
+    invariant(this._role === 'follower', () => `${this.name()}: truncation on a ${this._role}`);
+    this.log.truncateFullyAndStartAt(offset);
   }
 
   /**
@@ -222,11 +349,73 @@ export class Partition {
 
   // ---- the high watermark ---------------------------------------------------------
 
-  /** A follower in the ISR has everything below `logEndOffset` (reported by its fetches). */
+  /**
+   * A follower has everything below `logEndOffset`, fsynced (its fetch
+   * offset). Also the follower's caught-up time, as Kafka's
+   * updateFollowerFetchState: caught up now when it reached the leader's log
+   * end offset, or caught up as of its previous fetch when it reached the
+   * log end offset the leader had then.
+   */
   updateFollowerEndOffset(replicaId: number, logEndOffset: number): void {
-    if (this._role !== 'leader' || !this._isr.includes(replicaId) || replicaId === this.localId) return;
-    this.followerEnds.set(replicaId, Math.max(this.followerEnds.get(replicaId) ?? 0, logEndOffset));
+    if (this._role !== 'leader' || replicaId === this.localId || !this._replicas.includes(replicaId)) return;
+    const now = this.clock.now();
+    const leo = this.log.logEndOffset;
+    const prev = this.previousFetch.get(replicaId);
+    if (logEndOffset >= leo) this.caughtUpAt.set(replicaId, now);
+    else if (prev && logEndOffset >= prev.leo)
+      this.caughtUpAt.set(replicaId, Math.max(this.caughtUpAt.get(replicaId) ?? 0, prev.at));
+    if (prev) {
+      prev.leo = leo; // kept, not reallocated: this runs for every follower fetch
+      prev.at = now;
+    } else this.previousFetch.set(replicaId, { leo, at: now });
+    this.followerEnds.set(replicaId, logEndOffset);
     this.maybeAdvanceHighWatermark();
+    if (this.onIsrCandidate && !this._isr.includes(replicaId) && this.isCaughtUp(logEndOffset))
+      this.onIsrCandidate(this);
+  }
+
+  /** Kafka's isFollowerInSync: at or past the high watermark, and holding records of the current leader epoch. */
+  private isCaughtUp(end: number): boolean {
+    const epochStart = this.log.epochStartOffsets.get(this._leaderEpoch) ?? this.log.logEndOffset;
+    return end >= this.log.highWatermark && end >= epochStart;
+  }
+
+  /** The log end offset replica `replicaId` reported last (-1: none), this node leading. */
+  followerEndOffset(replicaId: number): number {
+    return this.followerEnds.get(replicaId) ?? -1;
+  }
+
+  /**
+   * The ISR members (other than this leader) that have not caught up with
+   * the leader for longer than `maxLagMs` (replica.lag.time.max.ms): the
+   * ISR shrinks by them.
+   */
+  laggingReplicas(maxLagMs: number): number[] {
+    if (this._role !== 'leader') return [];
+    const now = this.clock.now();
+    const out: number[] = [];
+    for (const id of this._isr) {
+      if (id === this.localId) continue;
+      const at = this.caughtUpAt.get(id) ?? now;
+      if (now - at > maxLagMs) out.push(id);
+    }
+    return out;
+  }
+
+  /**
+   * Replicas outside the ISR that may join it (Kafka's isFollowerInSync): they
+   * reached the high watermark and have records of the current leader epoch
+   * (their end is at or past this epoch's first offset).
+   */
+  caughtUpReplicas(): number[] {
+    if (this._role !== 'leader') return [];
+    const out: number[] = [];
+    for (const id of this._replicas) {
+      if (id === this.localId || this._isr.includes(id)) continue;
+      const end = this.followerEnds.get(id);
+      if (end !== undefined && this.isCaughtUp(end)) out.push(id);
+    }
+    return out;
   }
 
   /**
@@ -257,13 +446,23 @@ export class Partition {
 
   // ---- waiting fetches ------------------------------------------------------------
 
-  /** Wakes `w` when the high watermark moves (or the partition stops being served). */
-  watch(w: Waiter): void {
+  /**
+   * Wakes `w` when the high watermark moves (or the partition stops being
+   * served); with `onAppend` (a follower's fetch), also when records are appended.
+   */
+  watch(w: Waiter, onAppend = false): void {
     this.fetchWaiters.add(w);
+    if (onAppend) this.appendWaiters.add(w);
   }
 
   unwatch(w: Waiter): void {
     this.fetchWaiters.delete(w);
+    this.appendWaiters.delete(w);
+  }
+
+  private wakeAppend(): void {
+    if (this.appendWaiters.size === 0) return;
+    for (const w of [...this.appendWaiters]) w();
   }
 
   /** Wakes every waiting fetch (a waiter may unwatch while being woken). */
@@ -275,7 +474,9 @@ export class Partition {
   /** No longer hosted here (topic deleted, or this node left the replica set): waiting fetches answer now. */
   stop(): void {
     this.wake();
+    this.wakeAppend();
     this.fetchWaiters.clear();
+    this.appendWaiters.clear();
   }
 
   private name(): string {

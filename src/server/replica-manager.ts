@@ -301,9 +301,13 @@ export class ReplicaManager {
     this.leadershipChanged(p, false);
   }
 
-  /** Register a wake-up for new data on any of `parts`; returns the unregister function. */
-  watch(parts: Partition[], w: Waiter): () => void {
-    for (const p of parts) p.watch(w);
+  /**
+   * Register a wake-up for new data on any of `parts` (the high watermark
+   * moved; with `onAppend`, for a follower's fetch, also records appended);
+   * returns the unregister function.
+   */
+  watch(parts: Partition[], w: Waiter, onAppend = false): () => void {
+    for (const p of parts) p.watch(w, onAppend);
     return () => {
       for (const p of parts) p.unwatch(w);
     };

@@ -14,6 +14,7 @@ import path from 'node:path';
 import {
   BATCH_HEADER_SIZE,
   batch as hdr,
+  isBatchCrcValid,
   NO_PRODUCER_ID,
   setBaseOffset,
   setLogAppendTime,
@@ -444,6 +445,78 @@ export class PartitionLog {
     };
   }
 
+  /**
+   * Replication: append batches as the leader wrote them, keeping their
+   * offsets and leader epochs (a follower's append). Whole batches only, the
+   * first at or after the log end offset, offsets increasing, CRCs valid,
+   * epochs never older than the latest here; otherwise CorruptRecordError
+   * with nothing appended. Throws KafkaStorageError, nothing appended, when
+   * the log dir is full or failed or the write fails. Returns the offsets
+   * appended (firstOffset is the first batch's base offset).
+   */
+  appendAsFollower(records: Buffer): AppendInfo {
+    invariant(!this.closed, 'append to a closed log');
+    if (this.dirHealth.state !== 'online') throw this.dirHealth.refusal();
+    if (records.length < BATCH_HEADER_SIZE)
+      throw new CorruptRecordError(`${records.length} bytes are not a record batch`);
+    let next = this.logEndOffset;
+    let latestEpoch = this.epochs.latestEpoch;
+    let maxTimestamp = -1;
+    let hasProducer = false;
+    const firstOffset = hdr.baseOffset(records, 0);
+    for (let at = 0; at < records.length; ) {
+      if (records.length - at < BATCH_HEADER_SIZE)
+        throw new CorruptRecordError(`trailing ${records.length - at} bytes after the last batch`);
+      const size = hdr.totalSize(records, at);
+      if (size < BATCH_HEADER_SIZE || at + size > records.length)
+        throw new CorruptRecordError(`batch at byte ${at} claims ${size} bytes`);
+      if (hdr.magic(records, at) !== 2)
+        throw new CorruptRecordError(`batch at byte ${at} has magic ${hdr.magic(records, at)}`);
+      const base = hdr.baseOffset(records, at);
+      const delta = hdr.lastOffsetDelta(records, at);
+      if (delta < 0) throw new CorruptRecordError(`batch at byte ${at} has last offset delta ${delta}`);
+      if (base < next) throw new CorruptRecordError(`batch at offset ${base} is below the next offset ${next}`);
+      if (!isBatchCrcValid(records, at, size)) throw new CorruptRecordError(`batch at offset ${base}: CRC mismatch`);
+      const epoch = hdr.partitionLeaderEpoch(records, at);
+      if (epoch < latestEpoch)
+        throw new CorruptRecordError(`batch at offset ${base} has leader epoch ${epoch}, older than ${latestEpoch}`);
+      latestEpoch = epoch;
+      const ts = hdr.maxTimestamp(records, at);
+      if (ts > maxTimestamp) maxTimestamp = ts;
+      if (hdr.producerId(records, at) !== NO_PRODUCER_ID) hasProducer = true;
+      next = base + delta + 1;
+      at += size;
+    }
+    const lastOffset = next - 1;
+    const assigned: number[] = [];
+    let seg: LogSegment;
+    try {
+      this.maybeRoll(records.length, maxTimestamp, lastOffset);
+      for (let at = 0; at < records.length; at += hdr.totalSize(records, at)) {
+        const epoch = hdr.partitionLeaderEpoch(records, at);
+        if (this.epochs.assign(epoch, hdr.baseOffset(records, at))) assigned.push(epoch);
+      }
+      if (assigned.length) this.epochs.save();
+      seg = this.active;
+      seg.append(records);
+    } catch (err) {
+      if (assigned.length) this.epochs.truncateFromEnd(this.logEndOffset);
+      throw this.dirHealth.writeFailed(err, `append to ${this.topic}-${this.partition}`);
+    }
+    invariant(seg.nextOffset === next, () => `segment next offset ${seg.nextOffset} after append, expected ${next}`);
+    if (hasProducer) {
+      for (let at = 0; at < records.length; at += hdr.totalSize(records, at))
+        this.producerState.onBatchHeader(records, at);
+    }
+    if (next - this._recoveryPoint >= this._config.flushMessages) this.kickFlush();
+    return { firstOffset, lastOffset, logAppendTime: -1, maxTimestamp, logStartOffset: this._logStartOffset };
+  }
+
+  /** The latest leader epoch with records in this log (-1: none). */
+  get latestEpoch(): number {
+    return this.epochs.latestEpoch;
+  }
+
   private maybeRoll(incomingBytes: number, incomingMaxTs: number, lastOffset: number): void {
     const seg = this.active;
     if (seg.size === 0) return;
@@ -769,16 +842,19 @@ export class PartitionLog {
   }
 
   /**
-   * A replica that starts over from a snapshot (Kafka's truncateFullyAndStartAt):
-   * every segment goes and the log is empty at `offset` (log start = high
-   * watermark = log end), leader epochs and producer state forgotten. The
+   * A replica that starts over (from a snapshot, or a follower; Kafka's truncateFullyAndStartAt): every
+   * segment goes and the log is empty at `offset` (log start = high
+   * watermark = log end), leader epochs and producer state forgotten. A
+   * follower does this when its log ends before the leader's log start, and
+   * when the first batch it fetches straddles its empty log's start (then
+   * `offset` may be below the high watermark of that empty log). The
    * directory is fsynced before this returns; a failure marks the log dir
    * and throws KafkaStorageError.
    */
   truncateFullyAndStartAt(offset: number): void {
     invariant(!this.closed, 'truncation of a closed log');
     invariant(
-      offset >= this._highWatermark,
+      offset >= this._highWatermark || this.logEndOffset === this._logStartOffset,
       () => `restart at ${offset} below the high watermark ${this._highWatermark}`,
     );
     if (this.dirHealth.state === 'failed') throw this.dirHealth.refusal();

@@ -54,6 +54,7 @@ export const ApiKey = {
   BeginQuorumEpoch: 53,
   EndQuorumEpoch: 54,
   DescribeQuorum: 55,
+  AlterPartition: 56,
   FetchSnapshot: 59,
   DescribeCluster: 60,
   DescribeProducers: 61,
@@ -115,6 +116,7 @@ export interface ApiMessages {
   BeginQuorumEpoch: { request: BeginQuorumEpochRequest; requestInput: BeginQuorumEpochRequestInput; response: BeginQuorumEpochResponse; responseInput: BeginQuorumEpochResponseInput };
   EndQuorumEpoch: { request: EndQuorumEpochRequest; requestInput: EndQuorumEpochRequestInput; response: EndQuorumEpochResponse; responseInput: EndQuorumEpochResponseInput };
   DescribeQuorum: { request: DescribeQuorumRequest; requestInput: DescribeQuorumRequestInput; response: DescribeQuorumResponse; responseInput: DescribeQuorumResponseInput };
+  AlterPartition: { request: AlterPartitionRequest; requestInput: AlterPartitionRequestInput; response: AlterPartitionResponse; responseInput: AlterPartitionResponseInput };
   FetchSnapshot: { request: FetchSnapshotRequest; requestInput: FetchSnapshotRequestInput; response: FetchSnapshotResponse; responseInput: FetchSnapshotResponseInput };
   DescribeCluster: { request: DescribeClusterRequest; requestInput: DescribeClusterRequestInput; response: DescribeClusterResponse; responseInput: DescribeClusterResponseInput };
   DescribeProducers: { request: DescribeProducersRequest; requestInput: DescribeProducersRequestInput; response: DescribeProducersResponse; responseInput: DescribeProducersResponseInput };
@@ -6127,6 +6129,190 @@ export interface DescribeQuorumResponseListenerInput {
   host: string;
   /** versions 2 */
   port: number;
+  /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
+  _unknownTaggedFields?: [number, Buffer][];
+}
+
+/** AlterPartitionRequest (API key 56), versions 2-3. */
+export interface AlterPartitionRequest {
+  /** versions 2-3 */
+  brokerId: number;
+  /** versions 2-3; default -1 */
+  brokerEpoch: number | bigint;
+  /** versions 2-3 */
+  topics: AlterPartitionRequestTopicData[];
+  /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
+  _unknownTaggedFields?: [number, Buffer][];
+}
+
+/** AlterPartitionRequest.topics, in versions 2-3. */
+export interface AlterPartitionRequestTopicData {
+  /** versions 2-3 */
+  topicId: string;
+  /** versions 2-3 */
+  partitions: AlterPartitionRequestPartitionData[];
+  /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
+  _unknownTaggedFields?: [number, Buffer][];
+}
+
+/** AlterPartitionRequest.topics.partitions, in versions 2-3. */
+export interface AlterPartitionRequestPartitionData {
+  /** versions 2-3 */
+  partitionIndex: number;
+  /** versions 2-3 */
+  leaderEpoch: number;
+  /** versions 2 */
+  newIsr: number[];
+  /** versions 3 */
+  newIsrWithEpochs: AlterPartitionRequestBrokerState[];
+  /** versions 2-3; default 0 */
+  leaderRecoveryState: number;
+  /** versions 2-3 */
+  partitionEpoch: number;
+  /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
+  _unknownTaggedFields?: [number, Buffer][];
+}
+
+/** AlterPartitionRequest.topics.partitions.newIsrWithEpochs, in versions 3. */
+export interface AlterPartitionRequestBrokerState {
+  /** versions 3 */
+  brokerId: number;
+  /** versions 3; default -1 */
+  brokerEpoch: number | bigint;
+  /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
+  _unknownTaggedFields?: [number, Buffer][];
+}
+
+/** AlterPartitionRequest (API key 56), versions 2-3: what the encoder accepts (a missing field is written as its default). */
+export interface AlterPartitionRequestInput {
+  /** versions 2-3 */
+  brokerId: number;
+  /** versions 2-3; default -1 */
+  brokerEpoch?: number | bigint;
+  /** versions 2-3 */
+  topics: AlterPartitionRequestTopicDataInput[];
+  /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
+  _unknownTaggedFields?: [number, Buffer][];
+}
+
+/** AlterPartitionRequest.topics, in versions 2-3: what the encoder accepts (a missing field is written as its default). */
+export interface AlterPartitionRequestTopicDataInput {
+  /** versions 2-3 */
+  topicId?: string;
+  /** versions 2-3 */
+  partitions: AlterPartitionRequestPartitionDataInput[];
+  /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
+  _unknownTaggedFields?: [number, Buffer][];
+}
+
+/** AlterPartitionRequest.topics.partitions, in versions 2-3: what the encoder accepts (a missing field is written as its default). */
+export interface AlterPartitionRequestPartitionDataInput {
+  /** versions 2-3 */
+  partitionIndex: number;
+  /** versions 2-3 */
+  leaderEpoch: number;
+  /** versions 2 */
+  newIsr?: number[];
+  /** versions 3 */
+  newIsrWithEpochs?: AlterPartitionRequestBrokerStateInput[];
+  /** versions 2-3; default 0 */
+  leaderRecoveryState?: number;
+  /** versions 2-3 */
+  partitionEpoch: number;
+  /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
+  _unknownTaggedFields?: [number, Buffer][];
+}
+
+/** AlterPartitionRequest.topics.partitions.newIsrWithEpochs, in versions 3: what the encoder accepts (a missing field is written as its default). */
+export interface AlterPartitionRequestBrokerStateInput {
+  /** versions 3 */
+  brokerId: number;
+  /** versions 3; default -1 */
+  brokerEpoch?: number | bigint;
+  /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
+  _unknownTaggedFields?: [number, Buffer][];
+}
+
+/** AlterPartitionResponse (API key 56), versions 2-3. */
+export interface AlterPartitionResponse {
+  /** versions 2-3 */
+  throttleTimeMs: number;
+  /** versions 2-3 */
+  errorCode: number;
+  /** versions 2-3 */
+  topics: AlterPartitionResponseTopicData[];
+  /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
+  _unknownTaggedFields?: [number, Buffer][];
+}
+
+/** AlterPartitionResponse.topics, in versions 2-3. */
+export interface AlterPartitionResponseTopicData {
+  /** versions 2-3 */
+  topicId: string;
+  /** versions 2-3 */
+  partitions: AlterPartitionResponsePartitionData[];
+  /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
+  _unknownTaggedFields?: [number, Buffer][];
+}
+
+/** AlterPartitionResponse.topics.partitions, in versions 2-3. */
+export interface AlterPartitionResponsePartitionData {
+  /** versions 2-3 */
+  partitionIndex: number;
+  /** versions 2-3 */
+  errorCode: number;
+  /** versions 2-3 */
+  leaderId: number;
+  /** versions 2-3 */
+  leaderEpoch: number;
+  /** versions 2-3 */
+  isr: number[];
+  /** versions 2-3; default 0 */
+  leaderRecoveryState: number;
+  /** versions 2-3 */
+  partitionEpoch: number;
+  /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
+  _unknownTaggedFields?: [number, Buffer][];
+}
+
+/** AlterPartitionResponse (API key 56), versions 2-3: what the encoder accepts (a missing field is written as its default). */
+export interface AlterPartitionResponseInput {
+  /** versions 2-3 */
+  throttleTimeMs: number;
+  /** versions 2-3 */
+  errorCode: number;
+  /** versions 2-3 */
+  topics: AlterPartitionResponseTopicDataInput[];
+  /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
+  _unknownTaggedFields?: [number, Buffer][];
+}
+
+/** AlterPartitionResponse.topics, in versions 2-3: what the encoder accepts (a missing field is written as its default). */
+export interface AlterPartitionResponseTopicDataInput {
+  /** versions 2-3 */
+  topicId?: string;
+  /** versions 2-3 */
+  partitions: AlterPartitionResponsePartitionDataInput[];
+  /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
+  _unknownTaggedFields?: [number, Buffer][];
+}
+
+/** AlterPartitionResponse.topics.partitions, in versions 2-3: what the encoder accepts (a missing field is written as its default). */
+export interface AlterPartitionResponsePartitionDataInput {
+  /** versions 2-3 */
+  partitionIndex: number;
+  /** versions 2-3 */
+  errorCode: number;
+  /** versions 2-3 */
+  leaderId: number;
+  /** versions 2-3 */
+  leaderEpoch: number;
+  /** versions 2-3 */
+  isr: number[];
+  /** versions 2-3; default 0 */
+  leaderRecoveryState?: number;
+  /** versions 2-3 */
+  partitionEpoch: number;
   /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
   _unknownTaggedFields?: [number, Buffer][];
 }

@@ -7,6 +7,7 @@ import { CORE_APIS } from './catalog-core.ts';
 import { MORE_APIS } from './catalog-more.ts';
 import { GROUP_APIS } from './catalog-groups.ts';
 import { BROKER_LIFECYCLE_APIS } from './broker-lifecycle.ts';
+import { ALTER_PARTITION_APIS } from './alter-partition.ts';
 import { FetchSnapshot } from './fetch-snapshot.ts';
 
 export const ALL_API_SPECS: ApiSpec[] = [
@@ -14,5 +15,6 @@ export const ALL_API_SPECS: ApiSpec[] = [
   ...MORE_APIS,
   ...GROUP_APIS,
   ...BROKER_LIFECYCLE_APIS,
+  ...ALTER_PARTITION_APIS,
   FetchSnapshot,
 ];

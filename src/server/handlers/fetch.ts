@@ -9,6 +9,15 @@
  * moves. Whether a partition is served (leader, current leader epoch, log
  * dir not failed) is the Partition's rule. Incremental fetch sessions per
  * KIP-227.
+ *
+ * A fetch from a follower (replica id >= 0: `replica_id` up to v14, the
+ * ReplicaState in v15+) reads up to the log end offset, not the high
+ * watermark; its fetch offset is reported to the Partition as the
+ * follower's (fsynced) log end offset, which moves the high watermark and
+ * completes acks=all produces; a last fetched epoch this log does not end
+ * where the follower thinks is answered with the diverging epoch (KIP-595),
+ * no records, at once. A follower's long poll wakes on appends. Errors that
+ * name another leader carry it (current_leader, v12+, KIP-951).
  */
 import { ErrorCode } from '../../protocol/error-codes.ts';
 import type { Broker } from '../broker.ts';
@@ -24,6 +33,13 @@ import { sendfileAvailable } from '../sendfile.ts';
 interface Want extends SessionPartition {
   part: Partition | undefined;
   errorCode: number;
+  /** A follower's: where its log diverged from this one (answered instead of records). */
+  diverging?: { epoch: number; endOffset: number };
+}
+
+/** The replica id of a follower's fetch, -1 for a consumer's. */
+function fetchReplicaId(req: FetchRequest, v: number): number {
+  return v >= 15 ? (req.replicaState?.replicaId ?? -1) : req.replicaId;
 }
 
 interface PartitionData {
@@ -35,6 +51,8 @@ interface PartitionData {
   abortedTransactions: { producerId: number; firstOffset: number }[] | null;
   preferredReadReplica: number;
   records: (Buffer | FileRegion)[] | null;
+  divergingEpoch?: { epoch: number; endOffset: number };
+  currentLeader?: { leaderId: number; leaderEpoch: number };
 }
 
 export function fetchHandler(b: Broker): Handler<FetchRequest, FetchResponseInput> {
@@ -49,7 +67,9 @@ export function fetchHandler(b: Broker): Handler<FetchRequest, FetchResponseInpu
       return { throttleTimeMs: 0, errorCode: sess.errorCode, sessionId: 0, responses: [] };
     }
     const { session, full } = sess;
-    const wants = collectWants(b, req, byId, session, full);
+    const replicaId = fetchReplicaId(req, v);
+    const follower = replicaId >= 0;
+    const wants = collectWants(b, req, byId, session, full, replicaId);
     const readCommitted = v >= 4 && req.isolationLevel === 1;
     const maxBytes = v >= 3 ? req.maxBytes : 0x7fffffff;
 
@@ -59,7 +79,7 @@ export function fetchHandler(b: Broker): Handler<FetchRequest, FetchResponseInpu
       const release = () => {
         for (const p of pins) p.unpin();
       };
-      const { data, bytes, anyError } = readAll(wants, maxBytes, readCommitted, pins);
+      const { data, bytes, anyError } = readAll(wants, maxBytes, readCommitted && !follower, pins, follower, v);
       if (!final && bytes < req.minBytes && !anyError) {
         release();
         return undefined;
@@ -84,7 +104,7 @@ export function fetchHandler(b: Broker): Handler<FetchRequest, FetchResponseInpu
         unwatch();
         resolve(res);
       };
-      const unwatch = b.replicas.watch(parts, () => finish(false));
+      const unwatch = b.replicas.watch(parts, () => finish(false), follower);
       const timer = setTimeout(() => finish(true), Math.min(req.maxWaitMs, 0x7fffffff));
     });
   };
@@ -96,7 +116,9 @@ function collectWants(
   byId: boolean,
   session: FetchSession | undefined,
   full: boolean,
+  replicaId: number,
 ): Want[] {
+  const lastFetched = new Map<string, number>();
   if (session && full) session.partitions.clear();
   if (session && !full) {
     for (const ft of req.forgottenTopicsData ?? []) {
@@ -120,6 +142,7 @@ function collectWants(
         lastHighWatermark: prev?.lastHighWatermark ?? -1,
         lastLogStartOffset: prev?.lastLogStartOffset ?? -1,
       };
+      if (replicaId >= 0) lastFetched.set(key, p.lastFetchedEpoch ?? -1);
       if (session) session.partitions.set(key, sp);
       else requested.push(sp);
     }
@@ -131,12 +154,28 @@ function collectWants(
     let errorCode: number = ErrorCode.NONE;
     if (!topic) errorCode = byId ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
     else if (!part) errorCode = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
-    else errorCode = part.checkLeader(sp.currentLeaderEpoch);
-    return Object.assign(sp, { part, errorCode }) as Want;
+    else if (replicaId < 0) errorCode = part.checkLeader(sp.currentLeaderEpoch);
+    else errorCode = part.checkFollowerFetch(replicaId, sp.currentLeaderEpoch);
+    let diverging: Want['diverging'];
+    if (part && errorCode === ErrorCode.NONE && replicaId >= 0) {
+      const lastFetchedEpoch = lastFetched.get(partitionKey(byId ? sp.topicId : sp.topic, sp.partition)) ?? -1;
+      diverging = part.divergingEpoch(lastFetchedEpoch, sp.fetchOffset);
+      // the follower has (fsynced) everything below its fetch offset
+      if (!diverging && sp.fetchOffset >= part.log.logStartOffset && sp.fetchOffset <= part.log.logEndOffset)
+        part.updateFollowerEndOffset(replicaId, sp.fetchOffset);
+    }
+    return Object.assign(sp, { part, errorCode, diverging }) as Want;
   });
 }
 
-function readAll(wants: Want[], maxBytes: number, readCommitted: boolean, pins: Pin[]) {
+function readAll(
+  wants: Want[],
+  maxBytes: number,
+  readCommitted: boolean,
+  pins: Pin[],
+  follower: boolean,
+  version: number,
+) {
   const data: PartitionData[] = [];
   let bytes = 0;
   let anyError = false;
@@ -155,14 +194,21 @@ function readAll(wants: Want[], maxBytes: number, readCommitted: boolean, pins: 
     if (w.errorCode !== ErrorCode.NONE || !w.part) {
       pd.abortedTransactions = []; // as Kafka answers a partition it does not read
       anyError = true;
+      if (w.part && version >= 12) pd.currentLeader = w.part.currentLeaderFor(w.errorCode);
       continue;
     }
     const log = w.part.log;
     pd.highWatermark = w.part.highWatermark;
     pd.lastStableOffset = pd.highWatermark; // no open transactions yet: LSO = HW
     pd.logStartOffset = log.logStartOffset;
+    if (w.diverging) {
+      pd.divergingEpoch = w.diverging; // no records: the follower truncates first
+      anyError = true; // answered at once
+      continue;
+    }
     const limit = Math.min(w.partitionMaxBytes, maxBytes - bytes);
-    const maxOffset = readCommitted ? pd.lastStableOffset : pd.highWatermark;
+    // followers read everything appended; consumers what is committed
+    const maxOffset = follower ? log.logEndOffset : readCommitted ? pd.lastStableOffset : pd.highWatermark;
     if (w.fetchOffset === maxOffset && w.fetchOffset >= pd.logStartOffset) {
       pd.records = []; // caught up: nothing to read, nothing out of range
       continue;
