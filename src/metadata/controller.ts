@@ -106,14 +106,6 @@ function collisionKey(name: string): string {
   return name.replace(/\./g, '_');
 }
 
-/** A replication factor above 1: partition data is not replicated yet (issue #19). */
-function notReplicated(rf: number): ControllerResult {
-  return {
-    errorCode: ErrorCode.INVALID_REPLICATION_FACTOR,
-    errorMessage: `Replication factor ${rf} is not supported yet: Samsa does not replicate partition data between brokers yet; use a replication factor of 1.`,
-  };
-}
-
 const refuseOne = (errorCode: number, errorMessage: string): ControllerResult => ({ errorCode, errorMessage });
 const refuseEach =
   (n: number) =>
@@ -612,7 +604,6 @@ export class Controller implements QuorumListener {
       const bad = this.checkAssignments(assigned);
       if (bad) return bad;
     }
-    if (rf > 1) return notReplicated(rf);
     for (const [name, value] of Object.entries(spec.configs)) {
       if (value === null) {
         return {
@@ -852,7 +843,6 @@ export class Controller implements QuorumListener {
       const capped = this.checkPartitionCap(count - current);
       if (capped) return { records: [], result: capped };
       const rf = t.partitions[0]?.replicas.length ?? 1;
-      if (rf > 1) return { records: [], result: notReplicated(rf) };
       return {
         records: validateOnly ? [] : this.partitionRecords(t.topicId, current, count, rf),
         result: { errorCode: ErrorCode.NONE, errorMessage: null },

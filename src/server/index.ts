@@ -48,6 +48,9 @@ import { followOffsetsLeadership, OffsetsTopicStore } from './group-store.ts';
 import { ConsumerGroupService, topicsFromImage } from '../coordinator/group/consumer/service.ts';
 import { sendfileAvailable, sendfileStats, sendfileUnavailableReason } from './sendfile.ts';
 import { BrokerLifecycle, type ControllerConnector, clientConnector } from './broker-lifecycle.ts';
+import { startReplication, connectionConnector } from './replication.ts';
+import { alterPartitionHandler, registerAlterPartitionHandler } from './handlers/alter-partition.ts';
+import type { AlterPartitionConnector } from './isr-changes.ts';
 import { brokerLifecycleHandlers, registerBrokerLifecycleHandlers } from './handlers/broker-lifecycle.ts';
 import type { RequestContext } from './dispatcher.ts';
 import { Reader } from '../protocol/reader.ts';
@@ -191,6 +194,24 @@ function inProcessConnector(handlers: ReturnType<typeof brokerLifecycleHandlers>
       },
     };
   };
+}
+
+function inProcessAlterPartition(handler: ReturnType<typeof alterPartitionHandler>): AlterPartitionConnector {
+  return async () => ({
+    async send(name, body) {
+      const api = apiByName(name);
+      const v = api.maxVersion;
+      const w = new Writer(256);
+      api.requestEncoder(v)(w, body);
+      const req = api.requestDecoder(v)(new Reader(w.toBuffer()));
+      const ctx = { apiKey: api.key, apiVersion: v, correlationId: 0, clientId: 'in-process', conn: undefined };
+      const res = await handler(req as never, ctx as unknown as RequestContext);
+      const rw = new Writer(256);
+      api.responseEncoder(v)(rw, res as never);
+      return api.responseDecoder(v)(new Reader(rw.toBuffer())) as never;
+    },
+    close() {},
+  });
 }
 
 /** Waits for `p`, saying every 10 s what is awaited. */
@@ -383,6 +404,7 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
       });
       dispatcher.register('InitProducerId', { handler: initProducerId });
       registerBrokerLifecycleHandlers(dispatcher, controller, { logger });
+      registerAlterPartitionHandler(dispatcher, controller, { logger });
       controllerServer = socketServer(config, config.controllerListener, image, dispatcher, logger);
       controllerAddress = await controllerServer.listen();
       controllerServer.open();
@@ -518,6 +540,23 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
   controller.holdNotifications();
   const replicas = await ReplicaManager.open(image, config, logger, [quorum.log.meta.dirHealth]);
   controller.onCommit((batch) => replicas.onMetadata(batch));
+  const replication = startReplication({
+    config,
+    image,
+    replicas,
+    logger,
+    brokerEpoch: () => lifecycle.state.brokerEpoch,
+    controllerId: () => quorum.leaderId,
+    controllerEndpoint: (id) => {
+      const v = voters.find((x) => x.id === id);
+      if (inProcess) return v ? { host: 'in-process', port: 0 } : undefined;
+      return v && v.port > 0 ? { host: v.host, port: v.port } : undefined;
+    },
+    connectController: inProcess
+      ? inProcessAlterPartition(alterPartitionHandler(controller, { logger }))
+      : (connectionConnector({ clientId: `samsa-broker-${config.nodeId}` }) as AlterPartitionConnector),
+    listenerName: listener.name,
+  });
   // dynamic max.connections* and max.connection.creation.rate apply as soon as they are committed
   controller.onCommit((batch) => {
     if (touchesConnectionLimits(batch)) server.updateLimits(connectionLimits(opts.config, image));
@@ -660,6 +699,7 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
         groups.close();
         consumerGroups.close();
         await router.close();
+        await replication.close();
         controller.stopBrokerLifecycle();
         controller.close();
         await replicas.close();

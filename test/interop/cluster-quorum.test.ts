@@ -150,7 +150,7 @@ describe('a three-node cluster (in one process)', () => {
     const other = nodes.find((n) => n.id !== l.id && n.id !== via.id)!;
     const again = await createTopic(other.clientPort, topic, 1);
     assert.equal(again.result.errorCode, ErrorCode.TOPIC_ALREADY_EXISTS);
-    // a replication factor above 1 is refused until partition data is replicated
+    // a replication factor of 3 over the three brokers
     const c = new Connection({ host: '127.0.0.1', port: via.clientPort });
     await c.connect();
     const rf = await c.send('CreateTopics', {
@@ -159,8 +159,7 @@ describe('a three-node cluster (in one process)', () => {
       validateOnly: false,
     });
     await c.close();
-    assert.equal(rf.topics[0].errorCode, ErrorCode.INVALID_REPLICATION_FACTOR);
-    assert.match(rf.topics[0].errorMessage ?? '', /does not replicate partition data/);
+    assert.equal(rf.topics[0].errorCode, ErrorCode.NONE);
   });
 
   test('configs, partitions, deletion and producer ids through a node that is not the active controller', async () => {

@@ -157,7 +157,7 @@ async function registerOther(quorum: FileLogQuorum, nodeId: number) {
   ]);
 }
 
-test('a replication factor above 1 is INVALID_REPLICATION_FACTOR (partition data is not replicated yet); partitions and their leaders spread over the brokers', async () => {
+test('a replication factor above the registered brokers is INVALID_REPLICATION_FACTOR; partitions and their leaders spread over the brokers', async () => {
   const dir = tempDir();
   const { controller, image, log, quorum } = await open(dir);
   await controller.registerBroker([{ name: 'PLAINTEXT', host: '127.0.0.1', port: 9092 }]);
@@ -172,12 +172,12 @@ test('a replication factor above 1 is INVALID_REPLICATION_FACTOR (partition data
   );
   assert.equal(image.topicsByName.has('rf2'), false);
   await registerOther(quorum, 2);
+  // with two brokers, RF 2 is accepted (validated only here: the placements below start from no partitions)
   const [two] = await controller.createTopics(
     [{ name: 'rf2', numPartitions: 3, replicationFactor: 2, configs: {} }],
-    false,
+    true,
   );
-  assert.equal(two.errorCode, ErrorCode.INVALID_REPLICATION_FACTOR);
-  assert.match(two.errorMessage!, /Replication factor 2 is not supported yet: Samsa does not replicate partition data/);
+  assert.equal(two.errorCode, ErrorCode.NONE);
   assert.equal(image.topicsByName.has('rf2'), false);
   // RF 1: round robin over the brokers, each topic starting at the broker with the fewest partitions
   const [a] = await controller.createTopics(
@@ -243,10 +243,7 @@ test('manual replica assignments are kept in the records; unknown brokers, dupli
     results.map((r) => [r.errorCode, r.errorMessage]),
     [
       [ErrorCode.NONE, null],
-      [
-        ErrorCode.INVALID_REPLICATION_FACTOR,
-        'Replication factor 2 is not supported yet: Samsa does not replicate partition data between brokers yet; use a replication factor of 1.',
-      ],
+      [ErrorCode.NONE, null],
       [
         ErrorCode.INVALID_REPLICA_ASSIGNMENT,
         'The manual partition assignment includes broker 7, but no such broker is registered.',
@@ -271,7 +268,15 @@ test('manual replica assignments are kept in the records; unknown brokers, dupli
     image.topicsByName.get('manual')!.partitions.map((p) => [p.replicas, p.leader]),
     expect,
   );
-  for (const name of ['replicated', 'unknown', 'twice', 'uneven', 'empty', 'gap'])
+  assert.deepEqual(
+    image.topicsByName.get('replicated')!.partitions.map((p) => [p.replicas, p.isr, p.leader]),
+    [
+      [[1, 2], [1, 2], 1],
+      [[2, 1], [2, 1], 2],
+    ],
+    'the first replica leads; the ISR is the replica set',
+  );
+  for (const name of ['unknown', 'twice', 'uneven', 'empty', 'gap'])
     assert.equal(image.topicsByName.has(name), false, name);
   await log.close();
   const b = await open(dir);

@@ -15,7 +15,7 @@ import pino from 'pino';
 import { loadBrokerConfig } from '../../../src/config/broker-config.ts';
 import { Controller } from '../../../src/metadata/controller.ts';
 import { MetadataImage } from '../../../src/metadata/image.ts';
-import type { MetadataBatch, MetadataLog } from '../../../src/metadata/metadata-log.ts';
+import { MemoryQuorum } from '../../helpers/memory-quorum.ts';
 import type { MetadataRecord } from '../../../src/metadata/records.ts';
 import { ReplicaManager } from '../../../src/server/replica-manager.ts';
 import { ReplicaFetcherManager, type FetcherChannel } from '../../../src/server/replica-fetcher.ts';
@@ -35,21 +35,6 @@ import { makeBatch } from '../storage/fixtures.ts';
 
 const silent = pino({ level: 'silent' });
 const TID = Buffer.alloc(16, 9).toString('base64url');
-
-class MemoryLog implements MetadataLog {
-  private next = 100;
-  bytesSinceSnapshot = 0;
-  load() {
-    return { snapshot: null, batches: [] };
-  }
-  async append(records: MetadataRecord[]): Promise<MetadataBatch> {
-    const b = { baseOffset: this.next, lastOffset: this.next + records.length - 1, leaderEpoch: 1, records };
-    this.next += records.length;
-    return b;
-  }
-  async writeSnapshot(): Promise<void> {}
-  async close(): Promise<void> {}
-}
 
 const register = (nodeId: number, brokerEpoch: number, fenced = false): MetadataRecord => ({
   type: 'RegisterBroker',
@@ -81,7 +66,8 @@ function records(replicas: number[]): MetadataRecord[] {
 }
 
 function controllerOn(image: MetadataImage): Controller {
-  return new Controller(new MemoryLog(), image, {
+  image.clusterId = 'c';
+  return new Controller(new MemoryQuorum(0), image, {
     nodeId: 0,
     defaultPartitions: 1,
     defaultReplicationFactor: 1,
