@@ -614,7 +614,7 @@ export const BROKER_PROPERTY_DEFS: BrokerPropertyDef[] = [
     'offsets.topic.replication.factor',
     'short',
     '1',
-    "Replication factor of __consumer_offsets (Kafka's default is 3). Samsa does not replicate partition data yet, so the topic is created with 1: a higher value is capped to 1, with a warning at start.",
+    "Replication factor of __consumer_offsets (Kafka's default is 3). Samsa keeps the topic at one replica until offset commits wait for the in-sync replicas, so it is created with 1: a higher value is capped to 1, with a warning at start.",
     atLeast(1),
   ),
   ig('offsets.topic.segment.bytes', 'int', '104857600', 'Segment size of __consumer_offsets.', atLeast(1)),

@@ -437,7 +437,7 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
   }
   if (config.offsetsTopicReplicationFactor > 1) {
     logger.warn(
-      `offsets.topic.replication.factor=${config.offsetsTopicReplicationFactor} is capped to 1: Samsa does not replicate partition data yet`,
+      `offsets.topic.replication.factor=${config.offsetsTopicReplicationFactor} is capped to 1: Samsa keeps __consumer_offsets at one replica until offset commits wait for the ISR`,
     );
   }
   const router = new ControllerRouter(controller, {

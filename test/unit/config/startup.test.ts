@@ -104,7 +104,7 @@ test('offsets.topic.replication.factor above 1 is capped to 1 with one warning l
   const capped = lines.filter((l) => /offsets\.topic\.replication\.factor/.test(l.msg));
   assert.equal(capped.length, 1, JSON.stringify(capped));
   assert.equal(capped[0].level, 40);
-  assert.match(capped[0].msg, /=3 is capped to 1: Samsa does not replicate partition data yet/);
+  assert.match(capped[0].msg, /=3 is capped to 1: Samsa keeps __consumer_offsets at one replica/);
   assert.deepEqual(ignoredLines(lines), [], 'it has an effect: not listed as ignored');
 });
 
