@@ -975,9 +975,7 @@ export class RaftCore<R> implements RaftCoreApi<R> {
   }
 
   private onFetchSnapshotRequest(from: NodeId, requestId: number, request: FetchSnapshotRequest): void {
-    const accepted = this.acceptReplicaFetch(from, requestId, request);
-    if (!accepted) return;
-    const { l, state, voter } = accepted;
+    if (!this.acceptReplicaFetch(from, requestId, request)) return;
     const maxBytes = Math.max(1, Math.min(request.maxBytes, this.config.fetchMaxBytes));
     const chunk = request.position < 0 ? null : this.log.readSnapshot(request.snapshotId, request.position, maxBytes);
     if (!chunk) {
