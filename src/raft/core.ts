@@ -887,16 +887,31 @@ export class RaftCore<R> implements RaftCoreApi<R> {
     return { kind: 'diverging', divergingEpoch: { offset: 0, epoch: 0 } };
   }
 
-  private onFetchRequest(from: NodeId, requestId: number, request: FetchRequest): void {
+  /**
+   * What Fetch and FetchSnapshot share on the leader: refuse a request from
+   * this node or of another epoch, else note the replica's fetch. Null when answered.
+   */
+  private acceptReplicaFetch(
+    from: NodeId,
+    requestId: number,
+    request: FetchRequest | FetchSnapshotRequest,
+  ): { l: LeaderState; state: ReplicaState; voter: boolean } | null {
     const error = request.replicaId === this.nodeId ? INVALID_REPLICA : this.leaderOnlyError(request.replicaEpoch);
     if (error !== NONE) {
       this.respond(from, requestId, this.errorResponse(request, error));
-      return;
+      return null;
     }
     const l = this.leader!;
     const { state, voter } = this.replicaState(request.replicaId);
     state.lastFetchTimestamp = this.now;
     if (voter) l.acknowledged.add(request.replicaId);
+    return { l, state, voter };
+  }
+
+  private onFetchRequest(from: NodeId, requestId: number, request: FetchRequest): void {
+    const accepted = this.acceptReplicaFetch(from, requestId, request);
+    if (!accepted) return;
+    const { l, state, voter } = accepted;
     const validation = this.validateFetch(request.fetchOffset, request.lastFetchedEpoch);
     if (validation.kind !== 'valid') {
       const response = this.fetchResponse(request);
@@ -960,15 +975,7 @@ export class RaftCore<R> implements RaftCoreApi<R> {
   }
 
   private onFetchSnapshotRequest(from: NodeId, requestId: number, request: FetchSnapshotRequest): void {
-    const error = request.replicaId === this.nodeId ? INVALID_REPLICA : this.leaderOnlyError(request.replicaEpoch);
-    if (error !== NONE) {
-      this.respond(from, requestId, this.errorResponse(request, error));
-      return;
-    }
-    const l = this.leader!;
-    const { state, voter } = this.replicaState(request.replicaId);
-    state.lastFetchTimestamp = this.now;
-    if (voter) l.acknowledged.add(request.replicaId);
+    if (!this.acceptReplicaFetch(from, requestId, request)) return;
     const maxBytes = Math.max(1, Math.min(request.maxBytes, this.config.fetchMaxBytes));
     const chunk = request.position < 0 ? null : this.log.readSnapshot(request.snapshotId, request.position, maxBytes);
     if (!chunk) {

@@ -140,6 +140,17 @@ function metadataTopic<T extends { partitions: readonly unknown[] }>(
   return p;
 }
 
+/** The metadata partition of a message whose topics carry `topicName` and partitions `partitionIndex` (Vote, BeginQuorumEpoch, EndQuorumEpoch). */
+function namedMetadataPartition<P extends { partitionIndex: number }>(
+  topics: readonly { topicName: string; partitions: readonly P[] }[],
+): P {
+  return metadataTopic(
+    topics,
+    (t) => t.topicName === METADATA_TOPIC,
+    (x) => x.partitionIndex,
+  );
+}
+
 /** Records from the network: null, or whole valid batches (their offsets and epochs checked for order). */
 function records(r: Buffer | null): Buffer | null {
   if (r === null || r.length === 0) return null;
@@ -286,11 +297,7 @@ export function responseFromWire(req: RaftRequest, body: RaftResponseBodies[Raft
           voteGranted: false,
           preVote: req.preVote,
         };
-      const p = metadataTopic(
-        b.topics,
-        (t) => t.topicName === METADATA_TOPIC,
-        (x) => x.partitionIndex,
-      );
+      const p = namedMetadataPartition(b.topics);
       return {
         kind: 'VoteResponse',
         errorCode: code(b.errorCode, p.errorCode),
@@ -307,11 +314,7 @@ export function responseFromWire(req: RaftRequest, body: RaftResponseBodies[Raft
       const kind = req.kind === 'BeginQuorumEpoch' ? 'BeginQuorumEpochResponse' : 'EndQuorumEpochResponse';
       if (b.errorCode !== ErrorCode.NONE && b.topics.length === 0)
         return { kind, errorCode: b.errorCode, leaderId: -1, leaderEpoch: -1 };
-      const p = metadataTopic(
-        b.topics,
-        (t) => t.topicName === METADATA_TOPIC,
-        (x) => x.partitionIndex,
-      );
+      const p = namedMetadataPartition(b.topics);
       return {
         kind,
         errorCode: code(b.errorCode, p.errorCode),
@@ -400,11 +403,7 @@ export function requestFromWire<K extends RaftApiName>(
   switch (api) {
     case 'Vote': {
       const b = body as KVoteRequest;
-      const p = metadataTopic(
-        b.topics,
-        (t) => t.topicName === METADATA_TOPIC,
-        (x) => x.partitionIndex,
-      );
+      const p = namedMetadataPartition(b.topics);
       const request: VoteRequest = {
         kind: 'Vote',
         clusterId: b.clusterId,
@@ -418,11 +417,7 @@ export function requestFromWire<K extends RaftApiName>(
     }
     case 'BeginQuorumEpoch': {
       const b = body as KBeginRequest;
-      const p = metadataTopic(
-        b.topics,
-        (t) => t.topicName === METADATA_TOPIC,
-        (x) => x.partitionIndex,
-      );
+      const p = namedMetadataPartition(b.topics);
       const request: BeginQuorumEpochRequest = {
         kind: 'BeginQuorumEpoch',
         clusterId: b.clusterId,
@@ -433,11 +428,7 @@ export function requestFromWire<K extends RaftApiName>(
     }
     case 'EndQuorumEpoch': {
       const b = body as KEndRequest;
-      const p = metadataTopic(
-        b.topics,
-        (t) => t.topicName === METADATA_TOPIC,
-        (x) => x.partitionIndex,
-      );
+      const p = namedMetadataPartition(b.topics);
       const successors =
         p.preferredCandidates.length > 0 ? p.preferredCandidates.map((c) => c.candidateId) : p.preferredSuccessors;
       const request: EndQuorumEpochRequest = {
