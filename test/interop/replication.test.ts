@@ -148,7 +148,9 @@ describe('replication: RF=3, acks=all, the leader broker closed', () => {
       .join(',');
     const batch2 = Array.from({ length: 100 }, (_, i) => `k${200 + i}:v${200 + i}`);
     await kcatProduce(bootstrap2, topic, batch2, acks);
-    console.log(`# leader ${old.id} closed; records produced through leader ${after.leader} ${Date.now() - closedAt} ms later`);
+    console.log(
+      `# leader ${old.id} closed; records produced through leader ${after.leader} ${Date.now() - closedAt} ms later`,
+    );
 
     const got = await eventually(async () => {
       const r = await kcatConsume(bootstrap2, topic, { partition: 0, timeoutMs: 60_000 });
