@@ -11,6 +11,7 @@ import path from 'node:path';
 import { describeLogDirsHandler } from '../../../src/server/handlers/cluster.ts';
 import type { Broker } from '../../../src/server/broker.ts';
 import type { RequestContext } from '../../../src/server/dispatcher.ts';
+import type { DescribeLogDirsResponseInput } from '../../../src/protocol/generated/messages.ts';
 
 const base = fs.mkdtempSync(path.join(os.tmpdir(), 'samsa-logdirs-'));
 after(() => fs.rmSync(base, { recursive: true, force: true }));
@@ -27,7 +28,7 @@ test('each partition is listed under its own log dir, with its size', async () =
   const b = { config: { logDirs: [d1, d10] }, replicas: { all: () => hosted.values() } } as unknown as Broker;
   const h = describeLogDirsHandler(b);
   const ctx = { apiVersion: 4 } as RequestContext;
-  const all = await h({ topics: null }, ctx);
+  const all = (await h({ topics: null }, ctx)) as DescribeLogDirsResponseInput;
   const byDir = Object.fromEntries(
     all.results.map((r) => [
       path.basename(r.logDir),
@@ -35,7 +36,7 @@ test('each partition is listed under its own log dir, with its size', async () =
     ]),
   );
   assert.deepEqual(byDir, { 'node-1': ['a-0:100'], 'node-10': ['a-1:200', 'b-0:300'] });
-  const some = await h({ topics: [{ topic: 'a', partitions: [1] }] }, ctx);
+  const some = (await h({ topics: [{ topic: 'a', partitions: [1] }] }, ctx)) as DescribeLogDirsResponseInput;
   assert.deepEqual(
     some.results.map((r) => r.topics.map((t) => [t.name, t.partitions.map((p) => p.partitionIndex)])),
     [[], [['a', [1]]]],
