@@ -17,6 +17,7 @@ import type { KafkaClient } from '../client/client.ts';
 import { ErrorCode, errorName, isRetriable } from '../protocol/error-codes.ts';
 import { type CliIO, type ClientFlags, withClient } from './context.ts';
 import { formatTable } from './format.ts';
+import { registerRebalanceCommand } from './reassign.ts';
 
 export const METADATA_TOPIC = '__cluster_metadata';
 
@@ -204,4 +205,5 @@ export function registerClusterCommands(program: Command, io: CliIO, clientOptio
       io.stdout(o.json ? JSON.stringify(info) + '\n' : formatClusterInfo(info));
     });
   });
+  registerRebalanceCommand(cluster, io, clientOptions);
 }

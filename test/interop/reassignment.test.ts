@@ -22,6 +22,7 @@ import { ZERO_UUID } from '../../src/protocol/schema.ts';
 import { eventually, freePort, uniqueTopic } from '../helpers/broker.ts';
 import { kcatConsume, kcatProduce } from '../helpers/kcat.ts';
 import { compileJava, runJava } from '../helpers/kafka-ref.ts';
+import { runCli } from '../../src/cli/main.ts';
 
 interface Node {
   id: number;
@@ -294,4 +295,87 @@ describe('reassignment: a partition with data moves to a broker added later', ()
 
   test('follower.replication.throttled.rate holds a reassignment copy to the rate', () =>
     throttledCopy('follower', '4'));
+
+  test('samsa cluster rebalance spreads replicas and preferred leaders onto the added broker', async () => {
+    const topic = uniqueTopic('spread');
+    const first = nodes[0];
+    // 6 partitions, 2 replicas each, on brokers 1-3 only
+    const assignments = Array.from({ length: 6 }, (_, i) => ({
+      partitionIndex: i,
+      brokerIds: [1 + (i % 3), 1 + ((i + 1) % 3)],
+    }));
+    const created = await withConnection(first.clientPort, (c) =>
+      c.send('CreateTopics', {
+        topics: [{ name: topic, numPartitions: -1, replicationFactor: -1, assignments, configs: [] }],
+        timeoutMs: 30_000,
+        validateOnly: false,
+      }),
+    );
+    assert.equal(created.topics[0].errorCode, ErrorCode.NONE);
+    await kcatProduce(
+      bootstrap(),
+      topic,
+      Array.from({ length: 60 }, (_, i) => `k${i}:v${i}`),
+      ['-X', 'acks=all'],
+    );
+
+    const cli = async (...args: string[]) => {
+      let out = '';
+      let err = '';
+      const code = await runCli([...args, '-b', bootstrap()], {
+        stdout: (x) => {
+          out += x;
+        },
+        stderr: (x) => {
+          err += x;
+        },
+      });
+      return { code, out, err };
+    };
+    const none = await cli('partitions', 'reassign', '--topic', topic, '--partition', '0', '--cancel');
+    assert.equal(none.code, 1);
+    assert.match(none.err, /NO_REASSIGNMENT_IN_PROGRESS/);
+
+    const dry = await cli('cluster', 'rebalance', '--dry-run', '--topic', topic);
+    assert.equal(dry.code, 0, dry.err);
+    assert.match(dry.out, /partition\(s\) to reassign, 3 replica\(s\) to copy\.\n$/);
+    const unchanged = await metadataOf(topic);
+    assert.ok(
+      unchanged.every((p) => !p.replicas.includes(4)),
+      'a dry run changes nothing',
+    );
+
+    const run = await cli('cluster', 'rebalance', '--topic', topic);
+    assert.equal(run.code, 0, run.err);
+    console.log(run.out.replace(/^/gm, '# '));
+    const planned = Number(/(\d+) partition\(s\) to reassign/.exec(run.out)?.[1]);
+    assert.ok(run.out.endsWith(`${planned} of ${planned} partition(s) reassigned\n`), run.out);
+    const after = await eventually(async () => {
+      const m = await metadataOf(topic);
+      const per = new Map<number, number>();
+      for (const p of m) for (const id of p.replicas) per.set(id, (per.get(id) ?? 0) + 1);
+      return [1, 2, 3, 4].every((id) => per.get(id) === 3) ? m : undefined;
+    }, 60_000);
+    const leaders = new Map<number, number>();
+    for (const p of after) leaders.set(p.replicas[0], (leaders.get(p.replicas[0]) ?? 0) + 1);
+    assert.ok(Math.max(...leaders.values()) <= 2, `preferred leaders spread: ${JSON.stringify([...leaders])}`);
+    const again = await cli('cluster', 'rebalance', '--dry-run', '--topic', topic);
+    assert.match(again.out, /already evenly spread/);
+    const list = await cli('partitions', 'reassign', '--list');
+    assert.equal(list.out, 'No reassignment in progress.\n');
+    const got = await kcatConsume(bootstrap(), topic, { timeoutMs: 60_000 });
+    assert.equal(got.length, 60, 'every record is still there');
+  });
+
+  /** Partitions of `topic` as the first node answers Metadata. */
+  async function metadataOf(topic: string) {
+    return withConnection(nodes[0].clientPort, async (c) => {
+      const md = await c.send('Metadata', {
+        topics: [{ name: topic, topicId: ZERO_UUID }],
+        allowAutoTopicCreation: false,
+        includeTopicAuthorizedOperations: false,
+      });
+      return md.topics[0].partitions.map((p) => ({ partition: p.partitionIndex, replicas: [...p.replicaNodes] }));
+    });
+  }
 });
