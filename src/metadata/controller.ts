@@ -1162,9 +1162,19 @@ export class Controller implements QuorumListener {
     return this.enqueue<Answer>(
       () => {
         const records: MetadataRecord[] = [];
+        const named = new Set<string>();
         const result: Answer = topics.map((t) => ({
           name: t.name,
           partitions: t.partitions.map((item) => {
+            // each decision is made against the image before the request: a partition named twice is refused
+            const key = `${t.name}\u0000${item.partitionIndex}`;
+            if (named.has(key))
+              return {
+                partitionIndex: item.partitionIndex,
+                errorCode: ErrorCode.INVALID_REQUEST,
+                errorMessage: `${t.name}-${item.partitionIndex} is named more than once in the request.`,
+              };
+            named.add(key);
             const d = decideReassignment(
               this.image,
               t.name,

@@ -10,7 +10,7 @@ import { ErrorCode } from '../../protocol/error-codes.ts';
 import type { Controller } from '../../metadata/controller.ts';
 import { NotControllerError } from '../../metadata/quorum.ts';
 import type { Dispatcher, Handler } from '../dispatcher.ts';
-import { type ControllerRouter, relayHandler } from '../forwarding.ts';
+import { type ControllerRouter, DEFAULT_FORWARD_TIMEOUT_MS, relayHandler } from '../forwarding.ts';
 import type {
   AlterPartitionReassignmentsRequest,
   AlterPartitionReassignmentsResponseInput,
@@ -116,7 +116,7 @@ export function registerReassignmentHandlers(
       alterPartitionReassignmentsHandler(controller),
       (r) => r.errorCode === ErrorCode.NOT_CONTROLLER,
       (reason, req) => alterAnswer(req, ErrorCode.REQUEST_TIMED_OUT, reason),
-      (req) => Math.max(1, req.timeoutMs),
+      (req) => (req.timeoutMs > 0 ? req.timeoutMs : DEFAULT_FORWARD_TIMEOUT_MS),
     ),
   });
   d.register('ListPartitionReassignments', {
@@ -126,7 +126,7 @@ export function registerReassignmentHandlers(
       listPartitionReassignmentsHandler(controller),
       (r) => r.errorCode === ErrorCode.NOT_CONTROLLER,
       (reason) => ({ throttleTimeMs: 0, errorCode: ErrorCode.REQUEST_TIMED_OUT, errorMessage: reason, topics: [] }),
-      (req) => Math.max(1, req.timeoutMs),
+      (req) => (req.timeoutMs > 0 ? req.timeoutMs : DEFAULT_FORWARD_TIMEOUT_MS),
     ),
   });
 }

@@ -169,8 +169,26 @@ test('bad reassignments get Kafka’s error codes and change nothing', async () 
   assert.equal(unknown.errorCode, ErrorCode.INVALID_REPLICA_ASSIGNMENT);
   assert.match(unknown.errorMessage ?? '', /broker 9/);
   assert.equal((await s.reassign([1, 2], 0, 't', false)).errorCode, ErrorCode.INVALID_REPLICATION_FACTOR);
+  const [twice] = await s.controller.alterPartitionReassignments(
+    [
+      {
+        name: 't',
+        partitions: [
+          { partitionIndex: 0, replicas: [1, 2, 4] },
+          { partitionIndex: 0, replicas: [1, 2, 3] },
+        ],
+      },
+    ],
+    true,
+  );
+  assert.deepEqual(
+    twice.partitions.map((p) => p.errorCode),
+    [ErrorCode.NONE, ErrorCode.INVALID_REQUEST],
+    'a partition named twice: the second is refused',
+  );
+  assert.equal((await s.reassign(null)).errorCode, ErrorCode.NONE);
   assert.equal((await s.reassign([2, 3, 4], 0, 't', false)).errorCode, ErrorCode.NONE, 'the same factor is allowed');
-  assert.equal(s.part().partitionEpoch, epoch + 1, 'only the accepted reassignment was committed');
+  assert.equal(s.part().partitionEpoch, epoch + 3, 'only the accepted reassignments were committed');
 });
 
 test('a revert that would need an unclean election is refused', async () => {
