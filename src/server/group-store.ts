@@ -42,13 +42,28 @@ export function ensureOffsetsTopic(b: Broker): Promise<TopicState> {
   return p;
 }
 
+/**
+ * The replication factor __consumer_offsets is created with:
+ * offsets.topic.replication.factor, capped by the number of live brokers
+ * (a warning says so; the topic keeps that factor once created).
+ */
+export function offsetsTopicReplicationFactor(b: Broker): number {
+  const wanted = b.config.offsetsTopicReplicationFactor;
+  const live = Math.max(1, b.image.liveBrokers().length);
+  if (wanted <= live) return wanted;
+  b.logger.warn(
+    `${OFFSETS_TOPIC} is created with replication factor ${live}, the number of live brokers: offsets.topic.replication.factor=${wanted} cannot be reached`,
+  );
+  return live;
+}
+
 async function createOffsetsTopic(b: Broker): Promise<TopicState> {
   const [r] = await b.controller.createTopics(
     [
       {
         name: OFFSETS_TOPIC,
         numPartitions: b.config.offsetsTopicNumPartitions,
-        replicationFactor: 1,
+        replicationFactor: offsetsTopicReplicationFactor(b),
         configs: {
           'cleanup.policy': 'compact',
           'compression.type': 'producer',
