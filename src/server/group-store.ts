@@ -144,7 +144,7 @@ export class OffsetsTopicStore implements GroupStore {
       l.push(r);
     }
     const now = Date.now();
-    const acks: Promise<number>[] = [];
+    const acks: Promise<void>[] = [];
     for (const [p, recs] of byPartition) {
       const part = this.b.replicas.get(OFFSETS_TOPIC, p);
       if (!part) throw writeFailure(`${OFFSETS_TOPIC}-${p} is not hosted here`, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
