@@ -251,7 +251,9 @@ export function registerClusterCommands(program: Command, io: CliIO, clientOptio
   clientOptions(
     cluster
       .command('info')
-      .description('cluster id, controller, brokers (live, fenced), under-replicated and offline partitions, the controller quorum, the metadata offset'),
+      .description(
+        'cluster id, controller, brokers (live, fenced), under-replicated and offline partitions, the controller quorum, the metadata offset',
+      ),
   ).action(async (o: ClientFlags) => {
     await withClient(o, async (c) => {
       const info = await clusterInfo(c);

@@ -9,7 +9,10 @@ import { runCli } from '../../../src/cli/main.ts';
 import { Dispatcher } from '../../../src/server/dispatcher.ts';
 import { SocketServer } from '../../../src/server/socket-server.ts';
 import { ErrorCode } from '../../../src/protocol/error-codes.ts';
-import type { DescribeQuorumResponseInput, MetadataResponseTopicInput } from '../../../src/protocol/generated/messages.ts';
+import type {
+  DescribeQuorumResponseInput,
+  MetadataResponseTopicInput,
+} from '../../../src/protocol/generated/messages.ts';
 import { formatClusterInfo, type ClusterInfo } from '../../../src/cli/cluster.ts';
 
 const CLUSTER_ID = 'ngEtWdfqKwzNyx_bEHyQzg';
@@ -70,15 +73,17 @@ async function withFakeBroker(fake: Fake, fn: (bootstrap: string) => Promise<voi
         { nodeId: 1, host: '127.0.0.1', port, rack: null },
         { nodeId: 2, host: '127.0.0.1', port: port + 1, rack: 'r2' },
       ],
-      topics: (fake.topics ?? [
-        {
-          errorCode: 0,
-          name: 'orders',
-          topicId: ZERO_ID,
-          isInternal: false,
-          partitions: [0, 1, 2].map((i) => partitionOf(i, 1, 0, [1], [1])),
-        },
-      ]).filter((t) => req.topics === null || req.topics.some((x) => x.name === t.name)),
+      topics: (
+        fake.topics ?? [
+          {
+            errorCode: 0,
+            name: 'orders',
+            topicId: ZERO_ID,
+            isInternal: false,
+            partitions: [0, 1, 2].map((i) => partitionOf(i, 1, 0, [1], [1])),
+          },
+        ]
+      ).filter((t) => req.topics === null || req.topics.some((x) => x.name === t.name)),
     }),
   });
   d.register('DescribeConfigs', {
@@ -352,8 +357,24 @@ test('topic describe: leader, leader epoch, replicas and ISR of each partition; 
     const j = await run(['topic', 'describe', 'payments', '--json', '-b', bootstrap]);
     assert.equal(j.code, 0, j.err);
     assert.deepEqual(JSON.parse(j.out)[0].partitions, [
-      { partition: 0, leader: 1, leaderEpoch: 4, replicas: [1, 2, 3], isr: [1, 2, 3], offline: false, underReplicated: false },
-      { partition: 1, leader: 2, leaderEpoch: 6, replicas: [2, 3, 1], isr: [2, 1], offline: false, underReplicated: true },
+      {
+        partition: 0,
+        leader: 1,
+        leaderEpoch: 4,
+        replicas: [1, 2, 3],
+        isr: [1, 2, 3],
+        offline: false,
+        underReplicated: false,
+      },
+      {
+        partition: 1,
+        leader: 2,
+        leaderEpoch: 6,
+        replicas: [2, 3, 1],
+        isr: [2, 1],
+        offline: false,
+        underReplicated: true,
+      },
       { partition: 2, leader: -1, leaderEpoch: 3, replicas: [3], isr: [3], offline: true, underReplicated: false },
     ]);
   });
