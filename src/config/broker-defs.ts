@@ -619,14 +619,20 @@ export const BROKER_PROPERTY_DEFS: BrokerPropertyDef[] = [
   p(
     'offsets.topic.replication.factor',
     'short',
-    '1',
-    "Replication factor of __consumer_offsets (Kafka's default is 3). Samsa keeps the topic at one replica until offset commits wait for the in-sync replicas, so it is created with 1: a higher value is capped to 1, with a warning at start.",
+    '3',
+    'Replication factor of __consumer_offsets, given when it is created (on first use); capped by the number of live brokers then, with a warning.',
     atLeast(1),
   ),
   ig('offsets.topic.segment.bytes', 'int', '104857600', 'Segment size of __consumer_offsets.', atLeast(1)),
   ig('offsets.topic.compression.codec', 'int', '0', 'Compression of __consumer_offsets batches.'),
   ig('offsets.load.buffer.size', 'int', '5242880', 'Read buffer when loading offsets.', atLeast(1)),
-  ig('offsets.commit.timeout.ms', 'int', '5000', 'How long an offset commit waits for replication.', atLeast(1)),
+  p(
+    'offsets.commit.timeout.ms',
+    'int',
+    '5000',
+    'How long a write to __consumer_offsets (an offset commit, group metadata) waits for every in-sync replica and the fsync before the request fails with COORDINATOR_NOT_AVAILABLE.',
+    atLeast(1),
+  ),
   p(
     'offsets.retention.minutes',
     'int',
