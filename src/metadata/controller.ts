@@ -982,6 +982,7 @@ export class Controller implements QuorumListener {
             },
           };
         const records: MetadataRecord[] = [];
+        const elected = new Set<string>();
         const decide = (t: TopicState | undefined, topic: string, id: number) => {
           const p: PartitionState | undefined = t?.partitions[id];
           if (!t || !p)
@@ -995,9 +996,12 @@ export class Controller implements QuorumListener {
               ? this.image.preferredLeaderChange(t, p)
               : this.image.uncleanLeaderChange(t, p);
           if (typeof d === 'number') return { partitionId: id, errorCode: d, errorMessage: null };
-          if (records.some((r) => r.type === 'PartitionChange' && r.topicId === t.topicId && r.partition === id))
-            return { partitionId: id, errorCode: ErrorCode.NONE, errorMessage: null };
-          records.push(d);
+          // a partition named twice is elected once
+          const key = `${t.topicId}:${id}`;
+          if (!elected.has(key)) {
+            elected.add(key);
+            records.push(d);
+          }
           return { partitionId: id, errorCode: ErrorCode.NONE, errorMessage: null };
         };
         const results: ElectLeadersAnswer['results'] = [];
