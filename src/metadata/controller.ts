@@ -445,6 +445,8 @@ export class Controller implements QuorumListener {
       this.activating = false;
       this.leaderEvent();
       if (this.image.clusterId === null) void this.enqueue(() => ({ records: [], result: undefined })).catch(() => {});
+      // partitions still waiting for a leader that an unclean election may give them (one not committed before)
+      void this.electLeaderlessUnclean().catch(() => {});
     };
     check();
   }
