@@ -190,6 +190,9 @@ export interface LeaderRebalanceOptions {
 
 const UNCLEAN_ELECTION = 'unclean.leader.election.enable';
 
+/** Most leaderships one commit of automatic balancing moves (Kafka's controller moves 1000 at a time too). */
+const MAX_REBALANCE_MOVES_PER_BATCH = 1000;
+
 /** Longest wait between two looks at the broker sessions (a change of active controller is noticed by then). */
 const SESSION_CHECK_MAX_MS = 1000;
 
@@ -1070,22 +1073,28 @@ export class Controller implements QuorumListener {
   }
 
   /**
-   * One round of automatic leader balancing; resolves with the number of
+   * One round of automatic leader balancing, in commits of at most
+   * MAX_REBALANCE_MOVES_PER_BATCH moves; resolves with the number of
    * leaderships moved (0 when this node is not the active controller).
    */
-  rebalanceLeaders(imbalancePercentage: number): Promise<number> {
-    return this.enqueue(
-      () => {
-        const records = this.image.preferredLeaderRebalance(imbalancePercentage);
-        if (records.length > 0)
-          this.opts.logger?.info?.(
-            { partitions: records.length },
-            'moving leaderships back to preferred replicas (auto.leader.rebalance.enable)',
-          );
-        return { records, result: records.length };
-      },
-      () => 0,
-    );
+  async rebalanceLeaders(imbalancePercentage: number): Promise<number> {
+    let moved = 0;
+    for (;;) {
+      const n = await this.enqueue(
+        () => {
+          const records = this.image.preferredLeaderRebalance(imbalancePercentage, MAX_REBALANCE_MOVES_PER_BATCH);
+          if (records.length > 0)
+            this.opts.logger?.info?.(
+              { partitions: records.length },
+              'moving leaderships back to preferred replicas (auto.leader.rebalance.enable)',
+            );
+          return { records, result: records.length };
+        },
+        () => 0,
+      );
+      moved += n;
+      if (n < MAX_REBALANCE_MOVES_PER_BATCH || this.closed) return moved;
+    }
   }
 
   /**

@@ -329,9 +329,9 @@ export class MetadataImage {
    * is the preferred replica of that another broker leads; where that share
    * is above `imbalancePercentage` (leader.imbalance.per.broker.percentage),
    * each of those partitions whose preferred replica is in its ISR and can
-   * lead moves its leadership back to it.
+   * lead moves its leadership back to it; at most `limit` of them.
    */
-  preferredLeaderRebalance(imbalancePercentage: number): PartitionChangeRecord[] {
+  preferredLeaderRebalance(imbalancePercentage: number, limit = Number.POSITIVE_INFINITY): PartitionChangeRecord[] {
     const preferredOf = new Map<number, { total: number; off: { t: TopicState; p: PartitionState }[] }>();
     for (const t of this.topicsById.values()) {
       for (const p of t.partitions) {
@@ -347,6 +347,7 @@ export class MetadataImage {
     for (const [id, e] of preferredOf) {
       if (e.off.length === 0 || (e.off.length * 100) / e.total <= imbalancePercentage || !this.canLead(id)) continue;
       for (const { t, p } of e.off) {
+        if (out.length >= limit) return out;
         const rec = this.preferredLeaderChange(t, p);
         if (typeof rec !== 'number') out.push(rec);
       }

@@ -325,3 +325,35 @@ test('auto leader rebalance: every interval, leaderships go back to preferred re
   w.stop();
   assert.equal(w.env.pendingTimers, 0, 'stopped: no timer left');
 });
+
+test('auto leader rebalance moves at most 1000 leaderships per commit, and all of them in one round', async () => {
+  const w = new World({ sessionTimeoutMs: 1e9 });
+  await w.start(1);
+  await w.start(2);
+  await w.topic(
+    'many',
+    Array.from({ length: 2500 }, () => [1, 2]),
+  );
+  await w.kill(1);
+  await w.start(1);
+  const t = w.image.topicsByName.get('many')!;
+  // every follower caught up again: the leader (2) asks for them all in one AlterPartition
+  const r = await w.controller.alterPartition({
+    brokerId: 2,
+    brokerEpoch: w.image.brokers.get(2)!.brokerEpoch,
+    partitions: t.partitions.map((p) => ({
+      topicId: t.topicId,
+      partitionIndex: p.partition,
+      leaderEpoch: p.leaderEpoch,
+      partitionEpoch: p.partitionEpoch,
+      newIsr: [2, 1].map((brokerId) => ({ brokerId, brokerEpoch: w.image.brokers.get(brokerId)!.brokerEpoch })),
+    })),
+  });
+  assert.ok(r.partitions.every((p) => p.errorCode === ErrorCode.NONE));
+  const from = w.log.batches.length;
+  assert.equal(await w.controller.rebalanceLeaders(10), 2500);
+  const sizes = w.log.batches.slice(from).map((b) => b.records.length);
+  assert.deepEqual(sizes, [1000, 1000, 500]);
+  assert.ok(t.partitions.every((p) => p.leader === 1));
+  w.stop();
+});
