@@ -10,7 +10,8 @@
  * - with auto.leader.rebalance.enable and a short
  *   leader.imbalance.check.interval.seconds, the controller does it alone.
  *
- * Every wait polls for a condition with a deadline.
+ * Every wait polls for a condition with a deadline. (test/helpers/inprocess-cluster.ts
+ * has voters only and no replica assignments, hence the cluster below.)
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,11 +21,11 @@ import path from 'node:path';
 import pino from 'pino';
 import { loadBrokerConfig } from '../../src/config/broker-config.ts';
 import { startBroker, type RunningBroker } from '../../src/server/index.ts';
-import { Connection } from '../../src/client/connection.ts';
 import { ErrorCode } from '../../src/protocol/error-codes.ts';
 import { ZERO_UUID } from '../../src/protocol/schema.ts';
 import { eventually, freePort, uniqueTopic } from '../helpers/broker.ts';
 import { compileJava, runJava } from '../helpers/kafka-ref.ts';
+import { withConnection } from '../helpers/inprocess-cluster.ts';
 
 interface Node {
   id: number;
@@ -33,16 +34,6 @@ interface Node {
   controllerPort: number;
   dir: string;
   running: RunningBroker | null;
-}
-
-async function withConnection<T>(port: number, fn: (c: Connection) => Promise<T>): Promise<T> {
-  const c = new Connection({ host: '127.0.0.1', port, clientId: 'elect-leaders-test', requestTimeoutMs: 60_000 });
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.close();
-  }
 }
 
 /** Live brokers, and leader and ISR of each partition of `topic`, as node `port` answers Metadata. */
