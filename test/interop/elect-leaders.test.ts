@@ -26,6 +26,9 @@ import { ZERO_UUID } from '../../src/protocol/schema.ts';
 import { eventually, freePort, uniqueTopic } from '../helpers/broker.ts';
 import { compileJava, runJava } from '../helpers/kafka-ref.ts';
 import { withConnection } from '../helpers/inprocess-cluster.ts';
+import { kcatConsume, kcatProduce } from '../helpers/kcat.ts';
+
+const ACKS_ALL = ['-X', 'acks=all', '-X', 'message.send.max.retries=20', '-X', 'retry.backoff.ms=200'];
 
 interface Node {
   id: number;
@@ -216,6 +219,13 @@ describe('ElectLeaders from the Java Admin client', () => {
     await cluster.waitFor(topic, (m) => m.partitions[0]?.leader === 4 && m.partitions[0].isr.length === 2);
     await cluster.stopNode(5);
     await cluster.waitFor(topic, (m) => m.partitions[0]?.isr.join() === '4');
+    // acknowledged by the ISR [4] only: 5 never gets them
+    await kcatProduce(
+      cluster.bootstrap,
+      topic,
+      Array.from({ length: 10 }, (_, i) => `k:lost-${i}`),
+      ACKS_ALL,
+    );
     await cluster.stopNode(4);
     await cluster.waitFor(topic, (m) => m.partitions[0]?.leader === -1);
     await cluster.startNode(5);
@@ -228,8 +238,30 @@ describe('ElectLeaders from the Java Admin client', () => {
     const after = await cluster.waitFor(topic, (m) => m.partitions[0]?.leader === 5);
     assert.deepEqual(after.partitions[0].isr, [5], 'the ISR is reset to the new leader');
     assert.deepEqual(await electLeaders('UNCLEAN', topic, 0), [`${topic}-0 ElectionNotNeededException`]);
+    const kept = Array.from({ length: 3 }, (_, i) => `k:kept-${i}`);
+    await kcatProduce(cluster.bootstrap, topic, kept, ACKS_ALL);
+
+    // the old leader returns: it truncates what the new leader does not have and follows it
     await cluster.startNode(4);
-    await cluster.waitFor(topic, (m) => m.partitions[0]?.isr.length === 2);
+    await cluster.waitFor(topic, (m) => m.partitions[0]?.leader === 5 && m.partitions[0].isr.length === 2);
+    const got = await kcatConsume(cluster.bootstrap, topic, { partition: 0 });
+    assert.deepEqual(
+      got.map((r) => r.payload),
+      ['kept-0', 'kept-1', 'kept-2'],
+      'the records only the old ISR had are gone (the documented trade)',
+    );
+    const logs = [4, 5].map((id) => cluster.node(id).running!.broker.replicas.get(topic, 0)!);
+    await eventually(() => logs.every((p) => p.highWatermark === 3 && p.log.logEndOffset === 3), 30_000, 50);
+    const bytes = logs.map((p) =>
+      Buffer.concat(
+        fs
+          .readdirSync(p.log.dir)
+          .filter((f) => f.endsWith('.log'))
+          .sort()
+          .map((f) => fs.readFileSync(path.join(p.log.dir, f))),
+      ),
+    );
+    assert.ok(bytes[0].equals(bytes[1]), 'both replicas hold the same bytes');
   });
 });
 
