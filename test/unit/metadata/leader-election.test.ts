@@ -357,3 +357,44 @@ test('auto leader rebalance moves at most 1000 leaderships per commit, and all o
   assert.ok(t.partitions.every((p) => p.leader === 1));
   w.stop();
 });
+
+test('a node that becomes the active controller elects leaders for the partitions still waiting, unclean where allowed', async () => {
+  const log = new MemoryQuorum(0, { active: false });
+  const image = new MetadataImage();
+  const controller = new Controller(log, image, {
+    nodeId: 0,
+    defaultPartitions: 1,
+    defaultReplicationFactor: 1,
+    validateConfig: () => null,
+    logger: { warn: () => {} },
+  });
+  // committed by another leader: broker 1 (the whole ISR) fenced, 2 live, unclean election on cluster-wide
+  await log.deliver([
+    { type: 'ClusterId', clusterId: 'c' },
+    ...[1, 2].map((nodeId) => ({
+      type: 'RegisterBroker' as const,
+      nodeId,
+      incarnationId: `i${nodeId}`,
+      listeners: [],
+      rack: null,
+      fenced: nodeId === 1,
+    })),
+    { type: 'Config', resourceType: 'broker', resourceName: '', name: 'unclean.leader.election.enable', value: 'true' },
+    { type: 'Topic', name: 't', topicId: 'id-t' },
+    {
+      type: 'Partition',
+      topicId: 'id-t',
+      partition: 0,
+      replicas: [1, 2],
+      isr: [1],
+      leader: -1,
+      leaderEpoch: 1,
+      partitionEpoch: 2,
+    },
+  ]);
+  assert.equal(image.topicsByName.get('t')!.partitions[0].leader, -1);
+  log.setActive(true);
+  await settle();
+  assert.deepEqual(state(image.topicsByName.get('t')!.partitions[0]), { leader: 2, isr: [2], leaderEpoch: 2 });
+  controller.close();
+});
