@@ -190,6 +190,9 @@ export interface LeaderRebalanceOptions {
 
 const UNCLEAN_ELECTION = 'unclean.leader.election.enable';
 
+/** Unclean elections of one commit logged one line each; the rest are counted in one more line. */
+const MAX_UNCLEAN_LINES_PER_BATCH = 20;
+
 /** Most leaderships one commit of automatic balancing moves (Kafka's controller moves 1000 at a time too). */
 const MAX_REBALANCE_MOVES_PER_BATCH = 1000;
 
@@ -513,10 +516,16 @@ export class Controller implements QuorumListener {
     const unclean = this.image.uncleanElectionsIn(batch);
     // resolves once committed and delivered: the image has it, the listeners have run
     await this.quorum.append(batch);
-    for (const u of unclean)
+    // one line per partition, up to a bound per commit (a broker's death may elect thousands at once)
+    for (const u of unclean.slice(0, MAX_UNCLEAN_LINES_PER_BATCH))
       this.opts.logger?.warn(
         u,
         `unclean leader election: ${u.topic}-${u.partition} has no live in-sync replica; broker ${u.leader}, not in the ISR [${u.isr.join(', ')}], leads it now (records the old ISR had above its log end are lost)`,
+      );
+    if (unclean.length > MAX_UNCLEAN_LINES_PER_BATCH)
+      this.opts.logger?.warn(
+        { partitions: unclean.length },
+        `unclean leader election: ${unclean.length - MAX_UNCLEAN_LINES_PER_BATCH} more partitions in the same commit`,
       );
     if (this.snapshotDue()) await this.snapshot();
   }

@@ -398,3 +398,22 @@ test('a node that becomes the active controller elects leaders for the partition
   assert.deepEqual(state(image.topicsByName.get('t')!.partitions[0]), { leader: 2, isr: [2], leaderEpoch: 2 });
   controller.close();
 });
+
+test('unclean elections of one commit: one warning per partition up to 20, then one line with the rest counted', async () => {
+  const w = new World({ uncleanLeaderElectionEnable: true });
+  await w.start(1);
+  await w.start(2);
+  await w.topic(
+    'wide',
+    Array.from({ length: 30 }, () => [1, 2]),
+  );
+  for (let p = 0; p < 30; p++) await w.setIsr('wide', p, [1]);
+  await w.kill(1);
+  for (let p = 0; p < 30; p++) assert.deepEqual(state(w.partition('wide', p)), { leader: 2, isr: [2], leaderEpoch: 1 });
+  assert.equal(w.warnings.filter((m) => /^unclean leader election: wide-\d+ has/.test(m)).length, 20);
+  assert.deepEqual(
+    w.warnings.filter((m) => m.includes('more partitions')),
+    ['unclean leader election: 10 more partitions in the same commit'],
+  );
+  w.stop();
+});
