@@ -12,7 +12,9 @@
  * it, with a progress line whenever the count of partitions still moving
  * changes (`--no-wait` returns once it is accepted). `cluster rebalance`
  * plans an even spread of replicas and preferred leaders over the live
- * brokers (rebalance-plan.ts), prints it, and submits it in one request.
+ * brokers (rebalance-plan.ts), prints it, submits it in one request, and
+ * once the moves are done asks for a preferred-leader election (ElectLeaders)
+ * of the partitions it moved, so that leadership is spread as planned.
  */
 import type { Command, OptionValues } from 'commander';
 import type { KafkaClient } from '../client/client.ts';
@@ -273,15 +275,54 @@ export function registerRebalanceCommand(cluster: Command, io: CliIO, clientOpti
         plan.changes.map((ch) => ({ topic: ch.topic, partition: ch.partition, target: ch.target })),
       );
       if (!o.json) io.stdout(`submitted ${plan.changes.length} reassignment(s)\n`);
-      if (o.wait)
-        await waitForReassignments(
-          c,
-          plan.changes.map((ch) => ({ topic: ch.topic, partition: ch.partition })),
-          (l) => o.json || io.stdout(`${l}\n`),
-          maxWait,
-        );
+      if (!o.wait) return;
+      await waitForReassignments(
+        c,
+        plan.changes.map((ch) => ({ topic: ch.topic, partition: ch.partition })),
+        (l) => o.json || io.stdout(`${l}\n`),
+        maxWait,
+      );
+      const line = await electPreferred(c, plan);
+      if (!o.json) io.stdout(`${line}\n`);
     });
   });
+}
+
+/**
+ * After the moves: a preferred-leader election (ElectLeaders) for the planned
+ * partitions, so that leadership follows the new first replicas; one line saying
+ * how it went (no failure: the moves are done, and automatic leader balancing
+ * or `samsa cluster elect-leaders` can do it later).
+ */
+async function electPreferred(c: KafkaClient, plan: RebalancePlan): Promise<string> {
+  const conn = await c.anyConnection();
+  if (!conn.supports('ElectLeaders')) return 'preferred leaders not elected: the broker does not serve ElectLeaders';
+  const byTopic = new Map<string, number[]>();
+  for (const ch of plan.changes) {
+    let list = byTopic.get(ch.topic);
+    if (!list) byTopic.set(ch.topic, (list = []));
+    list.push(ch.partition);
+  }
+  const res = await c.request('ElectLeaders', {
+    electionType: 0,
+    topicPartitions: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })),
+    timeoutMs: 30_000,
+  });
+  if ((res.errorCode ?? ErrorCode.NONE) !== ErrorCode.NONE)
+    return `preferred leaders not elected: ${errorName(res.errorCode)}`;
+  let elected = 0;
+  let notNeeded = 0;
+  const failed: string[] = [];
+  for (const t of res.replicaElectionResults)
+    for (const p of t.partitionResult) {
+      if (p.errorCode === ErrorCode.NONE) elected++;
+      else if (p.errorCode === ErrorCode.ELECTION_NOT_NEEDED) notNeeded++;
+      else failed.push(`${t.topic}-${p.partitionId}: ${errorName(p.errorCode)}`);
+    }
+  return (
+    `preferred leaders: ${elected} elected, ${notNeeded} already leading` +
+    (failed.length > 0 ? `; not elected: ${failed.join(', ')}` : '')
+  );
 }
 
 function collectTopics(v: string, prev: string[] | undefined): string[] {

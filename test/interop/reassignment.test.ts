@@ -349,7 +349,7 @@ describe('reassignment: a partition with data moves to a broker added later', ()
     assert.equal(run.code, 0, run.err);
     console.log(run.out.replace(/^/gm, '# '));
     const planned = Number(/(\d+) partition\(s\) to reassign/.exec(run.out)?.[1]);
-    assert.ok(run.out.endsWith(`${planned} of ${planned} partition(s) reassigned\n`), run.out);
+    assert.ok(run.out.includes(`\n${planned} of ${planned} partition(s) reassigned\n`), run.out);
     const after = await eventually(async () => {
       const m = await metadataOf(topic);
       const per = new Map<number, number>();
@@ -359,6 +359,9 @@ describe('reassignment: a partition with data moves to a broker added later', ()
     const leaders = new Map<number, number>();
     for (const p of after) leaders.set(p.replicas[0], (leaders.get(p.replicas[0]) ?? 0) + 1);
     assert.ok(Math.max(...leaders.values()) <= 2, `preferred leaders spread: ${JSON.stringify([...leaders])}`);
+    assert.match(run.out, /preferred leaders: \d+ elected, \d+ already leading\n$/);
+    // leadership follows the first replicas (the election ran after the moves)
+    await eventually(async () => (await metadataOf(topic)).every((p) => p.leader === p.replicas[0]), 60_000);
     const again = await cli('cluster', 'rebalance', '--dry-run', '--topic', topic);
     assert.match(again.out, /already evenly spread/);
     const list = await cli('partitions', 'reassign', '--list');
@@ -375,7 +378,11 @@ describe('reassignment: a partition with data moves to a broker added later', ()
         allowAutoTopicCreation: false,
         includeTopicAuthorizedOperations: false,
       });
-      return md.topics[0].partitions.map((p) => ({ partition: p.partitionIndex, replicas: [...p.replicaNodes] }));
+      return md.topics[0].partitions.map((p) => ({
+        partition: p.partitionIndex,
+        leader: p.leaderId,
+        replicas: [...p.replicaNodes],
+      }));
     });
   }
 });
