@@ -332,6 +332,20 @@ describe('reassignment: a partition with data moves to a broker added later', ()
       });
       return { code, out, err };
     };
+    // the broker-only node forwards both APIs to the active controller's CONTROLLER listener
+    const n4 = nodes.find((n) => n.id === 4)!;
+    const viaBroker = await withConnection(n4.clientPort, async (c) => ({
+      list: await c.send('ListPartitionReassignments', { timeoutMs: 30_000, topics: null }),
+      cancel: await c.send('AlterPartitionReassignments', {
+        timeoutMs: 30_000,
+        topics: [{ name: topic, partitions: [{ partitionIndex: 1, replicas: null }] }],
+      }),
+    }));
+    assert.equal(viaBroker.list.errorCode, ErrorCode.NONE);
+    assert.deepEqual(viaBroker.list.topics, []);
+    assert.equal(viaBroker.cancel.errorCode, ErrorCode.NONE);
+    assert.equal(viaBroker.cancel.responses[0].partitions[0].errorCode, ErrorCode.NO_REASSIGNMENT_IN_PROGRESS);
+
     const none = await cli('partitions', 'reassign', '--topic', topic, '--partition', '0', '--cancel');
     assert.equal(none.code, 1);
     assert.match(none.err, /NO_REASSIGNMENT_IN_PROGRESS/);
