@@ -1,0 +1,50 @@
+/** The transaction coordinator's states and metadata (Kafka's TransactionState / TransactionMetadata). */
+
+/** In the order of their status byte in TransactionLogValue. */
+export const TXN_STATES = [
+  'Empty',
+  'Ongoing',
+  'PrepareCommit',
+  'PrepareAbort',
+  'CompleteCommit',
+  'CompleteAbort',
+  'Dead',
+  'PrepareEpochFence',
+] as const;
+
+export type TxnState = (typeof TXN_STATES)[number];
+
+/** One transactional id's metadata as the coordinator holds it. */
+export interface TxnMetadata {
+  readonly transactionalId: string;
+  producerId: number;
+  prevProducerId: number;
+  producerEpoch: number;
+  /** The epoch before the last bump, -1 when none: a retried InitProducerId with it gets the current one. */
+  lastProducerEpoch: number;
+  timeoutMs: number;
+  state: TxnState;
+  partitions: Map<string, Set<number>>;
+  startTimestamp: number;
+  lastUpdateTimestamp: number;
+  /** The state a write in flight moves to: other requests get CONCURRENT_TRANSACTIONS meanwhile. */
+  pending: TxnState | null;
+}
+
+/** The largest producer epoch; at it the producer id is replaced by a new one. */
+export const MAX_EPOCH = 32767;
+
+export function isEpochExhausted(epoch: number): boolean {
+  return epoch >= MAX_EPOCH - 1;
+}
+
+export interface TopicPartition {
+  topic: string;
+  partition: number;
+}
+
+export function partitionList(m: Map<string, Set<number>>): TopicPartition[] {
+  const out: TopicPartition[] = [];
+  for (const [topic, ps] of m) for (const partition of ps) out.push({ topic, partition });
+  return out;
+}

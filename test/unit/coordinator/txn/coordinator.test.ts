@@ -1,0 +1,336 @@
+/**
+ * The transaction coordinator with an in-memory store and marker sender:
+ * producer ids and epoch bumps, fencing, the state machine of a transaction
+ * (AddPartitions, EndTxn, markers, completion), Kafka's error codes,
+ * timeouts, expiry, and loading from the log after a failover.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { TransactionCoordinator, type TxnStore } from '../../../../src/coordinator/txn/coordinator.ts';
+import {
+  decodeTxnRecord,
+  encodeTxnRecord,
+  partitionForTxn,
+  type TxnLogRecord,
+} from '../../../../src/coordinator/txn/txn-records.ts';
+import { ErrorCode } from '../../../../src/protocol/error-codes.ts';
+import type { TopicPartition } from '../../../../src/coordinator/txn/types.ts';
+
+const PARTITIONS = 4;
+
+interface Sent {
+  producerId: number;
+  producerEpoch: number;
+  commit: boolean;
+  partitions: TopicPartition[];
+}
+
+function setup(opts: { failWrites?: () => number | null } = {}) {
+  const log = new Map<number, TxnLogRecord[]>();
+  let clock = 1_000_000;
+  let nextPid = 1000;
+  const sent: Sent[] = [];
+  let releaseMarkers: (() => void) | null = null;
+  let holdMarkers = false;
+  const store: TxnStore = {
+    async write(partition, record) {
+      const code = opts.failWrites?.() ?? null;
+      if (code !== null) throw Object.assign(new Error('refused'), { errorCode: code });
+      // round-trip through Kafka's record format, as the log would
+      const { key, value } = encodeTxnRecord(record);
+      const back = decodeTxnRecord(key, value)!;
+      const l = log.get(partition) ?? [];
+      l.push(back);
+      log.set(partition, l);
+    },
+    async load(partition) {
+      return log.get(partition) ?? [];
+    },
+  };
+  const deps = {
+    store,
+    markers: {
+      async send(m: Sent) {
+        sent.push(m);
+        if (holdMarkers) await new Promise<void>((r) => (releaseMarkers = r));
+      },
+    },
+    allocateProducerId: async () => nextPid++,
+    now: () => clock,
+    partitionCount: () => PARTITIONS,
+    isLeader: () => true,
+  };
+  const c = new TransactionCoordinator({ maxTimeoutMs: 900_000, idExpirationMs: 604_800_000 }, deps);
+  return {
+    c,
+    deps,
+    log,
+    sent,
+    advance: (ms: number) => (clock += ms),
+    hold: () => (holdMarkers = true),
+    release: () => {
+      holdMarkers = false;
+      releaseMarkers?.();
+    },
+    async hostAll(epoch = 1) {
+      for (let p = 0; p < PARTITIONS; p++) await c.onElection(p, epoch);
+    },
+  };
+}
+
+/** Lets the marker sending and completion write that follow an EndTxn run. */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
+}
+
+const tp = (topic: string, partition: number) => ({ topic, partition });
+
+test('a new transactional id gets a producer id at epoch 0; InitProducerId again bumps the epoch', async () => {
+  const s = setup();
+  await s.hostAll();
+  const a = await s.c.initProducerId('t1', 60000, null);
+  assert.deepEqual(a, { errorCode: ErrorCode.NONE, producerId: 1000, producerEpoch: 0 });
+  const b = await s.c.initProducerId('t1', 60000, null);
+  assert.deepEqual(b, { errorCode: ErrorCode.NONE, producerId: 1000, producerEpoch: 1 });
+});
+
+test('transaction timeouts above transaction.max.timeout.ms or not positive are refused', async () => {
+  const s = setup();
+  await s.hostAll();
+  assert.equal((await s.c.initProducerId('t', 900_001, null)).errorCode, ErrorCode.INVALID_TRANSACTION_TIMEOUT);
+  assert.equal((await s.c.initProducerId('t', 0, null)).errorCode, ErrorCode.INVALID_TRANSACTION_TIMEOUT);
+  assert.equal((await s.c.initProducerId('', 1000, null)).errorCode, ErrorCode.INVALID_REQUEST);
+});
+
+test('not hosted: NOT_COORDINATOR, or COORDINATOR_LOAD_IN_PROGRESS when led but not loaded', async () => {
+  const s = setup();
+  assert.equal((await s.c.initProducerId('t', 1000, null)).errorCode, ErrorCode.COORDINATOR_LOAD_IN_PROGRESS);
+  s.deps.isLeader = () => false;
+  assert.equal((await s.c.initProducerId('t', 1000, null)).errorCode, ErrorCode.NOT_COORDINATOR);
+});
+
+test('commit: Ongoing, PrepareCommit, markers to every partition, CompleteCommit', async () => {
+  const s = setup();
+  await s.hostAll();
+  const { producerId: pid, producerEpoch: ep } = await s.c.initProducerId('t', 60000, null);
+  assert.equal(await s.c.addPartitions('t', pid, ep, [tp('a', 0), tp('b', 1)]), ErrorCode.NONE);
+  assert.equal(await s.c.addPartitions('t', pid, ep, [tp('a', 0)]), ErrorCode.NONE);
+  assert.equal(s.c.describe('t').txn?.state, 'Ongoing');
+  s.hold();
+  assert.equal(await s.c.endTxn('t', pid, ep, true), ErrorCode.NONE);
+  assert.equal(s.c.describe('t').txn?.state, 'PrepareCommit');
+  // while the markers are being written: a retry waits, an abort is refused, a new partition waits
+  assert.equal(await s.c.endTxn('t', pid, ep, true), ErrorCode.CONCURRENT_TRANSACTIONS);
+  assert.equal(await s.c.endTxn('t', pid, ep, false), ErrorCode.INVALID_TXN_STATE);
+  assert.equal(await s.c.addPartitions('t', pid, ep, [tp('c', 0)]), ErrorCode.CONCURRENT_TRANSACTIONS);
+  assert.equal((await s.c.initProducerId('t', 60000, null)).errorCode, ErrorCode.CONCURRENT_TRANSACTIONS);
+  s.release();
+  await settle();
+  assert.equal(s.sent.length, 1);
+  assert.equal(s.sent[0].commit, true);
+  assert.deepEqual(s.sent[0].partitions.map((p) => `${p.topic}-${p.partition}`).sort(), ['a-0', 'b-1']);
+  const d = s.c.describe('t').txn!;
+  assert.equal(d.state, 'CompleteCommit');
+  assert.deepEqual(d.partitions, []);
+  // a retried commit is answered NONE; an abort of it INVALID_TXN_STATE
+  assert.equal(await s.c.endTxn('t', pid, ep, true), ErrorCode.NONE);
+  assert.equal(await s.c.endTxn('t', pid, ep, false), ErrorCode.INVALID_TXN_STATE);
+  // the log holds Kafka's states in order
+  const states = s.log.get(partitionForTxn('t', PARTITIONS))!.map((r) => r.value?.state);
+  assert.deepEqual(states, ['Empty', 'Ongoing', 'PrepareCommit', 'CompleteCommit']);
+});
+
+test('EndTxn errors: unknown producer id, older epoch, no transaction open', async () => {
+  const s = setup();
+  await s.hostAll();
+  const { producerId: pid, producerEpoch: ep } = await s.c.initProducerId('t', 60000, null);
+  assert.equal(await s.c.endTxn('t', pid + 1, ep, true), ErrorCode.INVALID_PRODUCER_ID_MAPPING);
+  assert.equal(await s.c.endTxn('nobody', pid, ep, true), ErrorCode.INVALID_PRODUCER_ID_MAPPING);
+  assert.equal(await s.c.endTxn('t', pid, ep, true), ErrorCode.INVALID_TXN_STATE);
+  assert.equal(await s.c.addPartitions('t', pid + 1, ep, [tp('a', 0)]), ErrorCode.INVALID_PRODUCER_ID_MAPPING);
+});
+
+test('a second producer with the same transactional id fences the first and aborts what it left open', async () => {
+  const s = setup();
+  await s.hostAll();
+  const first = await s.c.initProducerId('t', 60000, null);
+  assert.equal(await s.c.addPartitions('t', first.producerId, first.producerEpoch, [tp('a', 0)]), ErrorCode.NONE);
+  // the second producer: the open transaction is aborted with a bumped epoch, and it is told to retry
+  assert.equal((await s.c.initProducerId('t', 60000, null)).errorCode, ErrorCode.CONCURRENT_TRANSACTIONS);
+  await settle();
+  assert.equal(s.sent.length, 1);
+  assert.equal(s.sent[0].commit, false);
+  assert.equal(s.sent[0].producerEpoch, first.producerEpoch + 1);
+  const second = await s.c.initProducerId('t', 60000, null);
+  assert.equal(second.errorCode, ErrorCode.NONE);
+  assert.equal(second.producerId, first.producerId);
+  assert.equal(second.producerEpoch, first.producerEpoch + 2);
+  // the first producer is fenced
+  assert.equal(
+    await s.c.addPartitions('t', first.producerId, first.producerEpoch, [tp('a', 0)]),
+    ErrorCode.PRODUCER_FENCED,
+  );
+  assert.equal(await s.c.endTxn('t', first.producerId, first.producerEpoch, true), ErrorCode.PRODUCER_FENCED);
+});
+
+test('KIP-360: a producer bumps its own epoch; a retry of that bump gets the same epoch; another id is fenced', async () => {
+  const s = setup();
+  await s.hostAll();
+  const a = await s.c.initProducerId('t', 60000, null);
+  const expected = { producerId: a.producerId, producerEpoch: a.producerEpoch };
+  const b = await s.c.initProducerId('t', 60000, expected);
+  assert.deepEqual(b, { errorCode: ErrorCode.NONE, producerId: a.producerId, producerEpoch: a.producerEpoch + 1 });
+  const retry = await s.c.initProducerId('t', 60000, expected);
+  assert.equal(retry.producerEpoch, b.producerEpoch);
+  const stale = await s.c.initProducerId('t', 60000, { producerId: a.producerId, producerEpoch: 77 });
+  assert.equal(stale.errorCode, ErrorCode.PRODUCER_FENCED);
+  const other = await s.c.initProducerId('t', 60000, { producerId: 5, producerEpoch: 0 });
+  assert.equal(other.errorCode, ErrorCode.PRODUCER_FENCED);
+});
+
+test('an exhausted epoch gets a new producer id at epoch 0', async () => {
+  const s = setup();
+  await s.hostAll();
+  const a = await s.c.initProducerId('t', 60000, null);
+  // the state as a long-lived id would have it, loaded from the log
+  const p = partitionForTxn('t', PARTITIONS);
+  const last = s.log.get(p)!.at(-1)!;
+  last.value!.producerEpoch = 32766;
+  s.c.onResignation(p);
+  await s.c.onElection(p, 2);
+  const b = await s.c.initProducerId('t', 60000, null);
+  assert.equal(b.errorCode, ErrorCode.NONE);
+  assert.notEqual(b.producerId, a.producerId);
+  assert.equal(b.producerEpoch, 0);
+});
+
+test('the coordinator aborts a transaction open longer than its timeout, fencing its producer', async () => {
+  const s = setup();
+  await s.hostAll();
+  const a = await s.c.initProducerId('t', 10_000, null);
+  await s.c.addPartitions('t', a.producerId, a.producerEpoch, [tp('a', 0)]);
+  s.advance(9_000);
+  assert.equal(s.c.abortTimedOut(), 0);
+  s.advance(2_000);
+  assert.equal(s.c.abortTimedOut(), 1);
+  await settle();
+  assert.equal(s.c.describe('t').txn?.state, 'CompleteAbort');
+  assert.equal(s.sent[0].commit, false);
+  assert.equal(await s.c.endTxn('t', a.producerId, a.producerEpoch, true), ErrorCode.PRODUCER_FENCED);
+});
+
+test('after a failover the new coordinator sends the markers of a prepared transaction and completes it', async () => {
+  const s = setup();
+  await s.hostAll();
+  const a = await s.c.initProducerId('t', 60_000, null);
+  await s.c.addPartitions('t', a.producerId, a.producerEpoch, [tp('a', 0)]);
+  s.hold();
+  assert.equal(await s.c.endTxn('t', a.producerId, a.producerEpoch, true), ErrorCode.NONE);
+  // leadership moves before the markers were written: nothing more is written by this coordinator
+  const p = partitionForTxn('t', PARTITIONS);
+  s.c.onResignation(p);
+  assert.equal(s.c.coordinatorError('t'), ErrorCode.COORDINATOR_LOAD_IN_PROGRESS);
+  s.release();
+  await settle();
+  assert.deepEqual(
+    s.log.get(p)!.map((r) => r.value?.state),
+    ['Empty', 'Ongoing', 'PrepareCommit'],
+  );
+  // the next leader (here the same coordinator at a newer epoch) finishes it
+  await s.c.onElection(p, 2);
+  await settle();
+  assert.equal(s.sent.length, 2);
+  assert.equal(s.sent[1].commit, true);
+  assert.equal(s.c.describe('t').txn?.state, 'CompleteCommit');
+  // the producer carries on where it was
+  assert.equal(await s.c.addPartitions('t', a.producerId, a.producerEpoch, [tp('a', 0)]), ErrorCode.NONE);
+});
+
+test('a failed write answers Kafka’s coordinator error and leaves the state as it was', async () => {
+  let fail: number | null = null;
+  const s = setup({ failWrites: () => fail });
+  await s.hostAll();
+  const a = await s.c.initProducerId('t', 60_000, null);
+  fail = ErrorCode.NOT_ENOUGH_REPLICAS;
+  assert.equal(
+    await s.c.addPartitions('t', a.producerId, a.producerEpoch, [tp('a', 0)]),
+    ErrorCode.COORDINATOR_NOT_AVAILABLE,
+  );
+  fail = ErrorCode.NOT_LEADER_OR_FOLLOWER;
+  assert.equal(await s.c.addPartitions('t', a.producerId, a.producerEpoch, [tp('a', 0)]), ErrorCode.NOT_COORDINATOR);
+  assert.equal(s.c.describe('t').txn?.state, 'Empty');
+  fail = null;
+  assert.equal(await s.c.addPartitions('t', a.producerId, a.producerEpoch, [tp('a', 0)]), ErrorCode.NONE);
+});
+
+test('verifyOnly: partitions outside the ongoing transaction get the given error', async () => {
+  const s = setup();
+  await s.hostAll();
+  const a = await s.c.initProducerId('t', 60_000, null);
+  await s.c.addPartitions('t', a.producerId, a.producerEpoch, [tp('a', 0)]);
+  assert.deepEqual(
+    s.c.verifyPartitions('t', a.producerId, a.producerEpoch, [tp('a', 0), tp('a', 1)], ErrorCode.INVALID_TXN_STATE),
+    [ErrorCode.NONE, ErrorCode.INVALID_TXN_STATE],
+  );
+  assert.deepEqual(
+    s.c.verifyPartitions('t', a.producerId, a.producerEpoch - 1 + 2, [tp('a', 0)], ErrorCode.INVALID_TXN_STATE),
+    [ErrorCode.PRODUCER_FENCED],
+  );
+});
+
+test('idle transactional ids expire after transactional.id.expiration.ms with a tombstone', async () => {
+  const s = setup();
+  await s.hostAll();
+  await s.c.initProducerId('t', 60_000, null);
+  assert.equal(await s.c.expireIds(), 0);
+  s.advance(604_800_001);
+  assert.equal(await s.c.expireIds(), 1);
+  assert.equal(s.c.describe('t').errorCode, ErrorCode.TRANSACTIONAL_ID_NOT_FOUND);
+  const p = partitionForTxn('t', PARTITIONS);
+  assert.equal(s.log.get(p)!.at(-1)!.value, null);
+  // reloaded: still gone
+  s.c.onResignation(p);
+  await s.c.onElection(p, 2);
+  assert.equal(s.c.describe('t').errorCode, ErrorCode.TRANSACTIONAL_ID_NOT_FOUND);
+});
+
+test('ListTransactions filters by state and producer id', async () => {
+  const s = setup();
+  await s.hostAll();
+  const a = await s.c.initProducerId('t1', 60_000, null);
+  await s.c.initProducerId('t2', 60_000, null);
+  await s.c.addPartitions('t1', a.producerId, a.producerEpoch, [tp('a', 0)]);
+  assert.deepEqual(
+    s.c.list(['Ongoing'], []).txns.map((t) => t.transactionalId),
+    ['t1'],
+  );
+  assert.equal(s.c.list([], [a.producerId]).txns.length, 1);
+  assert.equal(s.c.list([], []).txns.length, 2);
+});
+
+test('TransactionLogValue round-trips in Kafka layout (version 0)', () => {
+  const rec: TxnLogRecord = {
+    transactionalId: 'tx',
+    value: {
+      producerId: 42,
+      prevProducerId: -1,
+      producerEpoch: 3,
+      timeoutMs: 60000,
+      state: 'Ongoing',
+      partitions: new Map([['a', new Set([0, 2])]]),
+      lastUpdateTimestamp: 5,
+      startTimestamp: 4,
+    },
+  };
+  const { key, value } = encodeTxnRecord(rec);
+  // key: int16 version 0, int16 length, "tx"
+  assert.deepEqual([...key], [0, 0, 0, 2, 0x74, 0x78]);
+  // value: version 0, producer id, epoch, timeout, status 1 (Ongoing)
+  assert.equal(value!.readInt16BE(0), 0);
+  assert.equal(value!.readBigInt64BE(2), 42n);
+  assert.equal(value!.readInt16BE(10), 3);
+  assert.equal(value!.readInt32BE(12), 60000);
+  assert.equal(value!.readInt8(16), 1);
+  assert.deepEqual(decodeTxnRecord(key, value), rec);
+  assert.deepEqual(decodeTxnRecord(key, null), { transactionalId: 'tx', value: null });
+});
