@@ -682,34 +682,54 @@ export const BROKER_PROPERTY_DEFS: BrokerPropertyDef[] = [
   ),
   ig('offsets.retention.check.interval.ms', 'long', '600000', 'How often stale offsets are looked for.', atLeast(1)),
   p('offset.metadata.max.bytes', 'int', '4096', 'The most metadata bytes stored with a committed offset.'),
-  ig('transaction.state.log.num.partitions', 'int', '50', 'Partitions of __transaction_state.', atLeast(1)),
-  ig(
-    'transaction.state.log.replication.factor',
-    'short',
-    '1',
-    "Replication factor of __transaction_state (Kafka's default is 3).",
+  p(
+    'transaction.state.log.num.partitions',
+    'int',
+    '50',
+    'Partitions of __transaction_state (fixed once created).',
     atLeast(1),
   ),
-  ig(
+  p(
+    'transaction.state.log.replication.factor',
+    'short',
+    '3',
+    'Replication factor of __transaction_state, given when it is created (on first use); capped by the number of live brokers then, with a warning.',
+    atLeast(1),
+  ),
+  p(
     'transaction.state.log.min.isr',
     'int',
-    '1',
-    "min.insync.replicas of __transaction_state (Kafka's default is 2).",
+    '2',
+    'min.insync.replicas of __transaction_state when it is created (capped by its replication factor).',
     atLeast(1),
   ),
   ig('transaction.state.log.segment.bytes', 'int', '104857600', 'Segment size of __transaction_state.', atLeast(1)),
-  ig(
+  p(
     'transaction.max.timeout.ms',
     'int',
     '900000',
-    'The longest transaction timeout a producer may ask for.',
+    'The longest transaction timeout a producer may ask for (longer: INVALID_TRANSACTION_TIMEOUT).',
     atLeast(1),
   ),
-  ig(
+  p(
     'transactional.id.expiration.ms',
     'int',
     '604800000',
-    'Forget a transactional id unused for this long.',
+    'A transactional id with no transaction open and unused for this long is forgotten (a tombstone in __transaction_state).',
+    atLeast(1),
+  ),
+  p(
+    'transaction.abort.timed.out.transaction.cleanup.interval.ms',
+    'int',
+    '10000',
+    'How often the transaction coordinator aborts transactions open longer than their timeout.',
+    atLeast(1),
+  ),
+  p(
+    'transaction.remove.expired.transaction.cleanup.interval.ms',
+    'int',
+    '3600000',
+    'How often the transaction coordinator removes expired transactional ids.',
     atLeast(1),
   ),
   ig(

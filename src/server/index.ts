@@ -35,7 +35,8 @@ import { connectionLimits, touchesConnectionLimits } from './connection-limits.t
 import { FetchSessionCache } from './fetch-sessions.ts';
 import type { AdminNode, Broker } from './broker.ts';
 import { dynamicBrokerConfigs, validateTopicConfigValue } from './topic-configs.ts';
-import { registerHandlers } from './handlers/index.ts';
+import { registerHandlers, relayedInitProducerId } from './handlers/index.ts';
+import { followTxnLeadership, startTxnCoordinator } from './txn-store.ts';
 import { partitionExistsIn } from './handlers/groups.ts';
 import { apiVersionsHandler } from './handlers/api-versions.ts';
 import { createPartitionsHandler, createTopicsHandler, deleteTopicsHandler } from './handlers/topics.ts';
@@ -637,7 +638,10 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
   );
   groups.attachConsumerGroups(consumerGroups);
   controller.onCommit(() => consumerGroups.onMetadata());
-  registerHandlers(broker, groups, consumerGroups, router, initProducerId);
+  // the transaction coordinator hosts the transactional ids of the __transaction_state partitions this node leads
+  const txn = startTxnCoordinator(broker, relayedInitProducerId(router, initProducerId));
+  await followTxnLeadership(broker, txn.coordinator);
+  registerHandlers(broker, groups, consumerGroups, router, initProducerId, txn.coordinator);
   // DescribeQuorum (kafka-metadata-quorum, samsa cluster info) from any broker: answered by the quorum leader
   dispatcher.register('DescribeQuorum', {
     handler: relayHandler(
@@ -703,6 +707,7 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
         await server.close();
         groups.close();
         consumerGroups.close();
+        txn.close();
         await router.close();
         await replication.close();
         controller.stopBrokerLifecycle();

@@ -266,7 +266,8 @@ export class TransactionCoordinator {
     let l = this.lookup(transactionalId);
     if (l.errorCode !== ErrorCode.NONE) return fail(l.errorCode);
     if (!l.txn) {
-      const producerId = await this.d.allocateProducerId();
+      const producerId = await this.allocate();
+      if (typeof producerId !== 'number') return fail(producerId.errorCode);
       l = this.lookup(transactionalId);
       if (l.errorCode !== ErrorCode.NONE) return fail(l.errorCode);
       if (!l.txn) {
@@ -308,7 +309,8 @@ export class TransactionCoordinator {
     }
     let next: TxnMetadata;
     if (isEpochExhausted(t.producerEpoch)) {
-      const producerId = await this.d.allocateProducerId();
+      const producerId = await this.allocate();
+      if (typeof producerId !== 'number') return fail(producerId.errorCode);
       if (t.pending || this.hosted.get(h.partition) !== h) return fail(ErrorCode.CONCURRENT_TRANSACTIONS);
       next = this.nextOf(t, {
         prevProducerId: t.producerId,
@@ -332,6 +334,17 @@ export class TransactionCoordinator {
     const code = await this.transition(h, t, next);
     if (code !== ErrorCode.NONE) return fail(code);
     return { errorCode: ErrorCode.NONE, producerId: t.producerId, producerEpoch: t.producerEpoch };
+  }
+
+  /** A fresh producer id, or the error the producer gets when none could be had (COORDINATOR_NOT_AVAILABLE unless told). */
+  private async allocate(): Promise<number | { errorCode: number }> {
+    try {
+      return await this.d.allocateProducerId();
+    } catch (err) {
+      const code = (err as { errorCode?: number }).errorCode;
+      this.d.logger?.warn({ err }, 'transaction coordinator: no producer id could be allocated');
+      return { errorCode: code ?? ErrorCode.COORDINATOR_NOT_AVAILABLE };
+    }
   }
 
   /** KIP-360: the producer id and epoch a producer says it has are this id's (or, after a rotation, the previous one's). */

@@ -15,6 +15,7 @@ import { partitionForGroup } from '../../coordinator/group/offsets-records.ts';
 import type { BrokerState, MetadataImage, TopicState } from '../../metadata/image.ts';
 import type { Broker } from '../broker.ts';
 import { ensureOffsetsTopic, OFFSETS_TOPIC } from '../group-store.ts';
+import { ensureTxnTopic, TXN_TOPIC } from '../txn-store.ts';
 import type { Handler } from '../dispatcher.ts';
 import type {
   DeleteGroupsRequest,
@@ -71,14 +72,14 @@ export function groupCoordinator(b: Broker, offsetsTopic: TopicState, groupId: s
     errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE,
     errorMessage: `The coordinator is not available: ${why}`,
   });
-  if (leader < 0) return unavailable(`${OFFSETS_TOPIC}-${p} has no leader`);
+  if (leader < 0) return unavailable(`${offsetsTopic.name}-${p} has no leader`);
   const reg = b.image.brokers.get(leader);
   if (reg && !isServingBroker(reg))
-    return unavailable(`broker ${leader}, the leader of ${OFFSETS_TOPIC}-${p}, is fenced`);
+    return unavailable(`broker ${leader}, the leader of ${offsetsTopic.name}-${p}, is fenced`);
   if (leader === b.nodeId) return { errorCode: ErrorCode.NONE, nodeId: leader, ...b.advertised };
   const name = b.config.listeners[0]?.name;
   const l = reg?.listeners.find((x) => x.name === name) ?? reg?.listeners[0];
-  if (!l) return unavailable(`broker ${leader}, the leader of ${OFFSETS_TOPIC}-${p}, has no registered address`);
+  if (!l) return unavailable(`broker ${leader}, the leader of ${offsetsTopic.name}-${p}, has no registered address`);
   return { errorCode: ErrorCode.NONE, nodeId: leader, host: l.host, port: l.port };
 }
 
@@ -93,7 +94,21 @@ async function offsetsTopicOf(b: Broker): Promise<TopicState | string> {
   }
 }
 
+/** __transaction_state, created first if it does not exist, or why it is not there. */
+async function txnTopicOf(b: Broker): Promise<TopicState | string> {
+  const t = b.image.topicsByName.get(TXN_TOPIC);
+  if (t) return t;
+  try {
+    return await ensureTxnTopic(b);
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
 /**
+ * FindCoordinator for transactions (key type 1) answers, the same way, the
+ * leader of the id's __transaction_state partition.
+ *
  * FindCoordinator for groups answers the leader of the group's
  * __consumer_offsets partition. When the topic does not exist yet it is
  * created first and the answer waits for it (Kafka answers
@@ -105,16 +120,24 @@ export function findCoordinatorHandler(b: Broker): Handler<FindCoordinatorReques
     const v = ctx.apiVersion;
     const keyType = req.keyType ?? GROUP_KEY;
     const keys: string[] = v >= 4 ? req.coordinatorKeys : [req.key];
-    const topic = keyType === GROUP_KEY && keys.length > 0 ? await offsetsTopicOf(b) : null;
+    const internal = keyType === TXN_KEY ? TXN_TOPIC : OFFSETS_TOPIC;
+    const topic =
+      keys.length === 0
+        ? null
+        : keyType === GROUP_KEY
+          ? await offsetsTopicOf(b)
+          : keyType === TXN_KEY
+            ? await txnTopicOf(b)
+            : null;
     const answer = (key: string) => {
-      if (keyType !== GROUP_KEY) {
+      if (keyType !== GROUP_KEY && keyType !== TXN_KEY) {
         return {
           key,
           nodeId: -1,
           host: '',
           port: -1,
-          errorCode: keyType === TXN_KEY ? ErrorCode.COORDINATOR_NOT_AVAILABLE : ErrorCode.INVALID_REQUEST,
-          errorMessage: keyType === TXN_KEY ? 'Transactions are not supported yet' : `Unknown key type ${keyType}`,
+          errorCode: ErrorCode.INVALID_REQUEST,
+          errorMessage: `Unknown key type ${keyType}`,
         };
       }
       const c: CoordinatorAnswer =
@@ -122,7 +145,7 @@ export function findCoordinatorHandler(b: Broker): Handler<FindCoordinatorReques
           ? groupCoordinator(b, topic, key)
           : {
               errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE,
-              errorMessage: `The coordinator is not available: ${topic ?? `${OFFSETS_TOPIC} does not exist`}`,
+              errorMessage: `The coordinator is not available: ${topic ?? `${internal} does not exist`}`,
             };
       if ('nodeId' in c)
         return { key, nodeId: c.nodeId, host: c.host, port: c.port, errorCode: c.errorCode, errorMessage: null };

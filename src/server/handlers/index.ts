@@ -19,6 +19,15 @@ import { deleteRecordsHandler, offsetForLeaderEpochHandler } from './partition-a
 import { initProducerIdHandler } from './init-producer-id.ts';
 import { forwardedElectLeadersHandler } from './elect-leaders.ts';
 import { registerReassignmentHandlers } from './reassignments.ts';
+import type { TransactionCoordinator } from '../../coordinator/txn/coordinator.ts';
+import {
+  addOffsetsToTxnHandler,
+  addPartitionsToTxnHandler,
+  describeTransactionsHandler,
+  endTxnHandler,
+  initProducerIdTxnHandler,
+  listTransactionsHandler,
+} from './transactions.ts';
 import { type ControllerRouter, relayHandler } from '../forwarding.ts';
 import { ErrorCode } from '../../protocol/error-codes.ts';
 import type { GroupCoordinatorService } from '../../coordinator/group/service.ts';
@@ -39,6 +48,25 @@ import {
   syncGroupHandler,
 } from './groups.ts';
 
+/** InitProducerId of idempotent producers, served by the active controller: relayed there when it is another node. */
+export function relayedInitProducerId(
+  router: ControllerRouter,
+  initProducerId: ReturnType<typeof initProducerIdHandler>,
+): ReturnType<typeof initProducerIdHandler> {
+  return relayHandler(
+    router,
+    'InitProducerId',
+    initProducerId,
+    (r) => r.errorCode === ErrorCode.NOT_CONTROLLER,
+    () => ({
+      throttleTimeMs: 0,
+      errorCode: ErrorCode.COORDINATOR_LOAD_IN_PROGRESS,
+      producerId: -1,
+      producerEpoch: -1,
+    }),
+  );
+}
+
 export function registerHandlers(
   b: Broker,
   groups: GroupCoordinatorService,
@@ -46,6 +74,8 @@ export function registerHandlers(
   router: ControllerRouter,
   /** This node's InitProducerId handler for when it is the active controller (shared with its CONTROLLER listener). */
   initProducerId = initProducerIdHandler(b.localController),
+  /** The transaction coordinator; without it the transaction APIs are not served. */
+  txn?: TransactionCoordinator,
 ): void {
   const d = b.dispatcher;
   d.register('ApiVersions', { handler: apiVersionsHandler(b) });
@@ -63,21 +93,18 @@ export function registerHandlers(
   d.register('DescribeLogDirs', { handler: describeLogDirsHandler(b) });
   d.register('DeleteRecords', { handler: deleteRecordsHandler(b) });
   d.register('OffsetForLeaderEpoch', { handler: offsetForLeaderEpochHandler(b) });
-  // producer ids come from the active controller: relayed there when it is another node
-  d.register('InitProducerId', {
-    handler: relayHandler(
-      router,
-      'InitProducerId',
-      initProducerId,
-      (r) => r.errorCode === ErrorCode.NOT_CONTROLLER,
-      () => ({
-        throttleTimeMs: 0,
-        errorCode: ErrorCode.COORDINATOR_LOAD_IN_PROGRESS,
-        producerId: -1,
-        producerEpoch: -1,
-      }),
-    ),
-  });
+  // producer ids come from the active controller: relayed there when it is another node;
+  // a transactional id goes to the transaction coordinator, which takes its producer ids the same way
+  const idempotent = relayedInitProducerId(router, initProducerId);
+  d.register('InitProducerId', { handler: txn ? initProducerIdTxnHandler(txn, idempotent) : idempotent });
+  if (txn) {
+    d.register('AddPartitionsToTxn', { handler: addPartitionsToTxnHandler(b, txn) });
+    d.register('AddOffsetsToTxn', { handler: addOffsetsToTxnHandler(b, txn) });
+    // v5 (KIP-890, a new epoch per transaction) is for clients of transaction.version 2, not offered
+    d.register('EndTxn', { handler: endTxnHandler(txn), maxVersion: 4 });
+    d.register('DescribeTransactions', { handler: describeTransactionsHandler(txn) });
+    d.register('ListTransactions', { handler: listTransactionsHandler(txn) });
+  }
   // leader elections are the active controller's: relayed there when it is another node
   d.register('ElectLeaders', {
     handler: forwardedElectLeadersHandler(router, b.localController, { logger: b.logger }),

@@ -261,8 +261,6 @@ test('a stock KRaft server.properties loads', () => {
     'socket.send.buffer.bytes',
     'socket.receive.buffer.bytes',
     'num.recovery.threads.per.data.dir',
-    'transaction.state.log.replication.factor',
-    'transaction.state.log.min.isr',
   ]);
 });
 

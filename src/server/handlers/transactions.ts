@@ -1,0 +1,241 @@
+/**
+ * The transaction coordinator's APIs: InitProducerId with a transactional
+ * id, AddPartitionsToTxn (v0-v3 from producers, v4+ batched and verifyOnly
+ * from brokers), AddOffsetsToTxn, EndTxn, DescribeTransactions,
+ * ListTransactions. Decisions are the coordinator's
+ * (src/coordinator/txn/coordinator.ts); this file maps wire versions.
+ * PRODUCER_FENCED is answered as INVALID_PRODUCER_EPOCH to versions that
+ * predate it, as Kafka does.
+ */
+import { ErrorCode } from '../../protocol/error-codes.ts';
+import type { TransactionCoordinator } from '../../coordinator/txn/coordinator.ts';
+import { TXN_STATES } from '../../coordinator/txn/types.ts';
+import { partitionForGroup } from '../../coordinator/group/offsets-records.ts';
+import type { Broker } from '../broker.ts';
+import type { Handler } from '../dispatcher.ts';
+import { OFFSETS_TOPIC, ensureOffsetsTopic } from '../group-store.ts';
+import type {
+  AddOffsetsToTxnRequest,
+  AddOffsetsToTxnResponseInput,
+  AddPartitionsToTxnRequest,
+  AddPartitionsToTxnResponseInput,
+  AddPartitionsToTxnResponseAddPartitionsToTxnTopicResultInput,
+  DescribeTransactionsRequest,
+  DescribeTransactionsResponseInput,
+  EndTxnRequest,
+  EndTxnResponseInput,
+  InitProducerIdRequest,
+  InitProducerIdResponseInput,
+  ListTransactionsRequest,
+  ListTransactionsResponseInput,
+} from '../../protocol/generated/messages.ts';
+
+/** PRODUCER_FENCED (error 90) for versions that know it; INVALID_PRODUCER_EPOCH before `since`. */
+function fencedFor(code: number, version: number, since: number): number {
+  return code === ErrorCode.PRODUCER_FENCED && version < since ? ErrorCode.INVALID_PRODUCER_EPOCH : code;
+}
+
+/**
+ * InitProducerId: a transactional id goes to the coordinator; an idempotent
+ * producer (no transactional id) to `idempotent`, the producer id handler
+ * relayed to the active controller.
+ */
+export function initProducerIdTxnHandler(
+  txn: TransactionCoordinator,
+  idempotent: Handler<InitProducerIdRequest, InitProducerIdResponseInput>,
+): Handler<InitProducerIdRequest, InitProducerIdResponseInput> {
+  return async (req, ctx) => {
+    if (req.transactionalId === null || req.transactionalId === undefined) return idempotent(req, ctx);
+    const v = ctx.apiVersion;
+    const pid = v >= 3 ? Number(req.producerId) : -1;
+    const epoch = v >= 3 ? req.producerEpoch : -1;
+    const r = await txn.initProducerId(
+      req.transactionalId,
+      req.transactionTimeoutMs,
+      pid === -1 && epoch === -1 ? null : { producerId: pid, producerEpoch: epoch },
+    );
+    return {
+      throttleTimeMs: 0,
+      errorCode: fencedFor(r.errorCode, v, 4),
+      producerId: r.producerId,
+      producerEpoch: r.producerEpoch,
+    };
+  };
+}
+
+type TopicsIn = { name: string; partitions: number[] }[];
+
+/** Per-partition results: UNKNOWN_TOPIC_OR_PARTITION for partitions the cluster lacks, OPERATION_NOT_ATTEMPTED for the rest then. */
+function partitionResults(topics: TopicsIn, codeOf: (topic: string, p: number) => number) {
+  return topics.map(
+    (t): AddPartitionsToTxnResponseAddPartitionsToTxnTopicResultInput => ({
+      name: t.name,
+      resultsByPartition: t.partitions.map((p) => ({ partitionIndex: p, partitionErrorCode: codeOf(t.name, p) })),
+    }),
+  );
+}
+
+export function addPartitionsToTxnHandler(
+  b: Broker,
+  txn: TransactionCoordinator,
+): Handler<AddPartitionsToTxnRequest, AddPartitionsToTxnResponseInput> {
+  const exists = (topic: string, p: number) => b.image.topicsByName.get(topic)?.partitions[p] !== undefined;
+  const one = async (
+    v: number,
+    transactionalId: string,
+    producerId: number,
+    producerEpoch: number,
+    topics: TopicsIn,
+    verifyOnly: boolean,
+  ) => {
+    const tps = topics.flatMap((t) => t.partitions.map((partition) => ({ topic: t.name, partition })));
+    if (verifyOnly) {
+      // KIP-890: v5 tells the producer its transaction can still be aborted
+      const notInTxn = v >= 5 ? ErrorCode.TRANSACTION_ABORTABLE : ErrorCode.INVALID_TXN_STATE;
+      const codes = txn.verifyPartitions(transactionalId, producerId, producerEpoch, tps, notInTxn);
+      let i = 0;
+      return partitionResults(topics, () => codes[i++]);
+    }
+    const unknown = tps.filter((tp) => !exists(tp.topic, tp.partition));
+    if (unknown.length > 0) {
+      return partitionResults(topics, (t, p) =>
+        exists(t, p) ? ErrorCode.OPERATION_NOT_ATTEMPTED : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+      );
+    }
+    const code = fencedFor(await txn.addPartitions(transactionalId, producerId, producerEpoch, tps), v, 2);
+    return partitionResults(topics, () => code);
+  };
+  return async (req, ctx) => {
+    const v = ctx.apiVersion;
+    if (v <= 3) {
+      const topics = req.v3AndBelowTopics.map((t) => ({ name: t.name, partitions: t.partitions }));
+      return {
+        throttleTimeMs: 0,
+        resultsByTopicV3AndBelow: await one(
+          v,
+          req.v3AndBelowTransactionalId,
+          Number(req.v3AndBelowProducerId),
+          req.v3AndBelowProducerEpoch,
+          topics,
+          false,
+        ),
+      };
+    }
+    const results = await Promise.all(
+      req.transactions.map(async (t) => ({
+        transactionalId: t.transactionalId,
+        topicResults: await one(
+          v,
+          t.transactionalId,
+          Number(t.producerId),
+          t.producerEpoch,
+          t.topics.map((x) => ({ name: x.name, partitions: x.partitions })),
+          t.verifyOnly,
+        ),
+      })),
+    );
+    return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, resultsByTransaction: results };
+  };
+}
+
+/** AddOffsetsToTxn: adds the group's __consumer_offsets partition to the transaction. */
+export function addOffsetsToTxnHandler(
+  b: Broker,
+  txn: TransactionCoordinator,
+): Handler<AddOffsetsToTxnRequest, AddOffsetsToTxnResponseInput> {
+  return async (req, ctx) => {
+    let offsets = b.image.topicsByName.get(OFFSETS_TOPIC);
+    if (!offsets) {
+      try {
+        offsets = await ensureOffsetsTopic(b);
+      } catch {
+        return { throttleTimeMs: 0, errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE };
+      }
+    }
+    const partition = partitionForGroup(req.groupId, offsets.partitions.length);
+    const code = await txn.addPartitions(req.transactionalId, Number(req.producerId), req.producerEpoch, [
+      { topic: OFFSETS_TOPIC, partition },
+    ]);
+    return { throttleTimeMs: 0, errorCode: fencedFor(code, ctx.apiVersion, 2) };
+  };
+}
+
+/** EndTxn: commit or abort (v5's bumped epoch per transaction, KIP-890, is not served: see index.ts). */
+export function endTxnHandler(txn: TransactionCoordinator): Handler<EndTxnRequest, EndTxnResponseInput> {
+  return async (req, ctx) => {
+    const code = await txn.endTxn(req.transactionalId, Number(req.producerId), req.producerEpoch, req.committed);
+    return {
+      throttleTimeMs: 0,
+      errorCode: fencedFor(code, ctx.apiVersion, 2),
+      producerId: -1,
+      producerEpoch: -1,
+    };
+  };
+}
+
+export function describeTransactionsHandler(
+  txn: TransactionCoordinator,
+): Handler<DescribeTransactionsRequest, DescribeTransactionsResponseInput> {
+  return (req) => ({
+    throttleTimeMs: 0,
+    transactionStates: req.transactionalIds.map((id) => {
+      const d = txn.describe(id);
+      const t = d.txn;
+      const topics = new Map<string, number[]>();
+      for (const tp of t?.partitions ?? []) {
+        let l = topics.get(tp.topic);
+        if (!l) topics.set(tp.topic, (l = []));
+        l.push(tp.partition);
+      }
+      return {
+        errorCode: d.errorCode,
+        transactionalId: id,
+        transactionState: t?.state ?? '',
+        transactionTimeoutMs: t?.timeoutMs ?? 0,
+        transactionStartTimeMs: t?.startTimestamp ?? -1,
+        producerId: t?.producerId ?? -1,
+        producerEpoch: t?.producerEpoch ?? -1,
+        topics: [...topics].map(([topic, partitions]) => ({ topic, partitions })),
+      };
+    }),
+  });
+}
+
+/** A Java regular expression as ListTransactions v2 carries it, when JavaScript reads it the same way. */
+function idPattern(p: string | null | undefined): RegExp | null | 'invalid' {
+  if (p === null || p === undefined || p === '') return null;
+  try {
+    return new RegExp(`^(?:${p})$`);
+  } catch {
+    return 'invalid';
+  }
+}
+
+export function listTransactionsHandler(
+  txn: TransactionCoordinator,
+): Handler<ListTransactionsRequest, ListTransactionsResponseInput> {
+  return (req, ctx) => {
+    const known = new Set<string>(TXN_STATES);
+    const unknownStateFilters = req.stateFilters.filter((s) => !known.has(s));
+    const states = req.stateFilters.filter((s) => known.has(s));
+    const pattern = idPattern(ctx.apiVersion >= 2 ? req.transactionalIdPattern : null);
+    if (pattern === 'invalid')
+      return { throttleTimeMs: 0, errorCode: ErrorCode.INVALID_REQUEST, unknownStateFilters, transactionStates: [] };
+    // only unknown states asked for: nothing matches
+    if (req.stateFilters.length > 0 && states.length === 0)
+      return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, unknownStateFilters, transactionStates: [] };
+    const r = txn.list(
+      states,
+      req.producerIdFilters.map(Number),
+      ctx.apiVersion >= 1 ? Number(req.durationFilter) : -1,
+    );
+    return {
+      throttleTimeMs: 0,
+      errorCode: r.loading ? ErrorCode.COORDINATOR_LOAD_IN_PROGRESS : ErrorCode.NONE,
+      unknownStateFilters,
+      transactionStates: r.txns
+        .filter((t) => pattern === null || pattern.test(t.transactionalId))
+        .map((t) => ({ transactionalId: t.transactionalId, producerId: t.producerId, transactionState: t.state })),
+    };
+  };
+}

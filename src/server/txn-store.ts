@@ -1,0 +1,388 @@
+/**
+ * The transaction coordinator's persistence and its reach into the cluster
+ * on this broker: `__transaction_state` (compacted,
+ * `transaction.state.log.num.partitions` partitions, created on first use,
+ * an id's records on partition abs(hash(transactionalId)) % n), written as
+ * ordinary record batches acknowledged like acks=all and read back when this
+ * node becomes leader of a partition (`followTxnLeadership`); and the marker
+ * sender, which has WriteTxnMarkers written by each partition's leader.
+ */
+import { batch, encodeBatch, iterateRecords } from '../protocol/records/index.ts';
+import { splitBatches } from '../protocol/records/validate.ts';
+import { ErrorCode } from '../protocol/error-codes.ts';
+import { TimeSlice } from '../storage/time-slice.ts';
+import { Connection } from '../client/connection.ts';
+import { decodeTxnRecord, encodeTxnRecord, type TxnLogRecord } from '../coordinator/txn/txn-records.ts';
+import { type MarkerSender, TransactionCoordinator, type TxnStore } from '../coordinator/txn/coordinator.ts';
+import type { Handler, RequestContext } from './dispatcher.ts';
+import type { InitProducerIdRequest, InitProducerIdResponseInput } from '../protocol/generated/messages.ts';
+import type { TopicPartition } from '../coordinator/txn/types.ts';
+import type { TopicState } from '../metadata/image.ts';
+import type { Broker } from './broker.ts';
+import type { Partition } from './partition.ts';
+import { brokerEndpoint } from './replica-fetcher.ts';
+
+export const TXN_TOPIC = '__transaction_state';
+
+const creating = new WeakMap<Broker, Promise<TopicState>>();
+
+/** __transaction_state, created on first use (compacted, as Kafka does); one creation at a time. */
+export function ensureTxnTopic(b: Broker): Promise<TopicState> {
+  const inFlight = creating.get(b);
+  if (inFlight) return inFlight;
+  const existing = b.image.topicsByName.get(TXN_TOPIC);
+  if (existing) return Promise.resolve(existing);
+  const p = createTxnTopic(b).finally(() => creating.delete(b));
+  creating.set(b, p);
+  return p;
+}
+
+/**
+ * transaction.state.log.replication.factor, capped by the number of live
+ * brokers (with a warning), and transaction.state.log.min.isr capped by that
+ * factor: what __transaction_state is created with.
+ */
+export function txnTopicReplication(b: Broker): { replicationFactor: number; minIsr: number } {
+  const wanted = b.config.transactionStateLogReplicationFactor;
+  const live = Math.max(1, b.image.liveBrokers().length);
+  let replicationFactor = wanted;
+  if (wanted > live) {
+    b.logger.warn(
+      `${TXN_TOPIC} is created with replication factor ${live}, the number of live brokers: transaction.state.log.replication.factor=${wanted} cannot be reached`,
+    );
+    replicationFactor = live;
+  }
+  return { replicationFactor, minIsr: Math.min(b.config.transactionStateLogMinIsr, replicationFactor) };
+}
+
+async function createTxnTopic(b: Broker): Promise<TopicState> {
+  const { replicationFactor, minIsr } = txnTopicReplication(b);
+  const [r] = await b.controller.createTopics(
+    [
+      {
+        name: TXN_TOPIC,
+        numPartitions: b.config.transactionStateLogNumPartitions,
+        replicationFactor,
+        configs: {
+          'cleanup.policy': 'compact',
+          'compression.type': 'uncompressed',
+          'min.insync.replicas': String(minIsr),
+          'segment.bytes': String(100 * 1024 * 1024),
+        },
+      },
+    ],
+    false,
+  );
+  const topic = b.image.topicsByName.get(TXN_TOPIC);
+  if (!topic)
+    throw failure(
+      `${TXN_TOPIC} could not be created: ${r.errorMessage ?? `error code ${r.errorCode}`}`,
+      ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+    );
+  return topic;
+}
+
+function failure(message: string, errorCode: number): Error & { errorCode: number } {
+  return Object.assign(new Error(message), { errorCode });
+}
+
+/**
+ * Makes the coordinator host the transactional ids of the __transaction_state
+ * partitions this node leads, loaded when it becomes leader, dropped when
+ * it stops. Resolves once the partitions led now are loaded.
+ */
+export async function followTxnLeadership(b: Broker, c: TransactionCoordinator): Promise<void> {
+  const follow = (p: Partition, hosted: boolean): Promise<void> | undefined => {
+    if (p.topic.name !== TXN_TOPIC) return undefined;
+    if (hosted && p.role === 'leader') return c.onElection(p.index, p.leaderEpoch);
+    c.onResignation(p.index);
+    return undefined;
+  };
+  b.replicas.onLeadershipChange((p, hosted) => {
+    try {
+      void follow(p, hosted);
+    } catch (err) {
+      b.logger.error({ err, partition: p.index }, `transaction coordinator: could not follow ${TXN_TOPIC} leadership`);
+    }
+  });
+  await Promise.all([...b.replicas.all()].map((p) => follow(p, true)));
+}
+
+export class TxnTopicStore implements TxnStore {
+  constructor(private readonly b: Broker) {}
+
+  /**
+   * Appends the record to its partition and resolves once every in-sync
+   * replica has it and this node fsynced it; rejects with the Kafka error in
+   * `errorCode`, or REQUEST_TIMED_OUT after transaction.state.log's
+   * write timeout (request.timeout.ms of Kafka's coordinator: offsets.commit.timeout.ms here too).
+   */
+  async write(partition: number, record: TxnLogRecord): Promise<void> {
+    await ensureTxnTopic(this.b);
+    const part = this.b.replicas.get(TXN_TOPIC, partition);
+    if (!part) throw failure(`${TXN_TOPIC}-${partition} is not hosted here`, ErrorCode.NOT_LEADER_OR_FOLLOWER);
+    const refused = part.checkAppend(-1);
+    if (refused === ErrorCode.KAFKA_STORAGE_ERROR) throw part.log.dirHealth.refusal();
+    if (refused !== ErrorCode.NONE) throw failure(`${TXN_TOPIC}-${partition} refuses the write`, refused);
+    const info = part.appendAsLeader(encodeBatch({ records: [{ ...encodeTxnRecord(record), timestamp: Date.now() }] }));
+    const ms = this.b.config.offsetsCommitTimeoutMs;
+    let timer: NodeJS.Timeout | undefined;
+    const code = await Promise.race([
+      part.waitForAcks(info.lastOffset + 1),
+      new Promise<number>((resolve) => {
+        timer = setTimeout(() => resolve(ErrorCode.REQUEST_TIMED_OUT), ms);
+      }),
+    ]).finally(() => clearTimeout(timer));
+    if (code !== ErrorCode.NONE)
+      throw failure(`${TXN_TOPIC}-${partition}: the write was not acknowledged (error code ${code})`, code);
+  }
+
+  /** The records of `partition`, in log order, up to the log end offset as it was when the read began. */
+  async load(partition: number): Promise<TxnLogRecord[]> {
+    const part = this.b.replicas.get(TXN_TOPIC, partition);
+    if (!part) return [];
+    const out: TxnLogRecord[] = [];
+    const slice = new TimeSlice();
+    const log = part.log;
+    const end = log.logEndOffset;
+    let offset = log.logStartOffset;
+    while (offset < end) {
+      const y = slice.tick();
+      if (y) await y;
+      offset = Math.max(offset, log.logStartOffset);
+      if (offset >= end) break;
+      const { batches } = log.read(offset, 1024 * 1024, { maxOffset: end, minOneBatch: true });
+      if (batches.length === 0) break;
+      for (const chunk of batches) {
+        for (const pos of splitBatches(chunk)) {
+          if (!batch.isControl(chunk, pos.at)) {
+            for (const rec of iterateRecords(chunk, pos.at)) {
+              if (rec.offset < offset) continue;
+              const key = rec.key();
+              if (key === null) continue;
+              const r = decodeTxnRecord(key, rec.value());
+              if (r) out.push(r);
+            }
+          }
+          offset = Math.max(offset, batch.lastOffset(chunk, pos.at) + 1);
+        }
+      }
+    }
+    return out;
+  }
+}
+
+/** Errors of a marker that a later attempt (with the leader looked up again) may overcome. */
+const RETRIABLE = new Set<number>([
+  ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+  ErrorCode.NOT_LEADER_OR_FOLLOWER,
+  ErrorCode.NOT_ENOUGH_REPLICAS,
+  ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND,
+  ErrorCode.REQUEST_TIMED_OUT,
+  ErrorCode.KAFKA_STORAGE_ERROR,
+  ErrorCode.COORDINATOR_LOAD_IN_PROGRESS,
+  ErrorCode.COORDINATOR_NOT_AVAILABLE,
+  ErrorCode.NOT_COORDINATOR,
+  ErrorCode.UNKNOWN_SERVER_ERROR,
+]);
+
+/**
+ * Sends WriteTxnMarkers to the leader of each partition of a transaction
+ * (this broker included, over its own listener), one request per leader;
+ * partitions whose marker failed with a retriable error are retried with
+ * their leader looked up again, after `backoffMs`, until written, until
+ * their topic is gone, or until `stillValid` says the coordinator no longer
+ * owns the transaction. INVALID_PRODUCER_EPOCH / PRODUCER_FENCED /
+ * TRANSACTION_COORDINATOR_FENCED (a newer producer or coordinator got there
+ * first) end the attempt, as in Kafka.
+ */
+export class BrokerMarkerSender implements MarkerSender {
+  private readonly conns = new Map<number, Promise<Connection>>();
+  private closed = false;
+
+  constructor(
+    private readonly b: Broker,
+    private readonly backoffMs = 100,
+  ) {}
+
+  private connection(nodeId: number): Promise<Connection> {
+    let c = this.conns.get(nodeId);
+    if (!c) {
+      const ep = brokerEndpoint(this.b.image, nodeId, this.b.config.listeners[0]?.name);
+      if (!ep) return Promise.reject(new Error(`broker ${nodeId} has no registered address`));
+      const conn = new Connection({ ...ep, clientId: `samsa-txn-coordinator-${this.b.nodeId}` });
+      c = conn.connect().then(() => conn);
+      c.catch(() => this.conns.delete(nodeId));
+      this.conns.set(nodeId, c);
+    }
+    return c;
+  }
+
+  private drop(nodeId: number): void {
+    const c = this.conns.get(nodeId);
+    this.conns.delete(nodeId);
+    void c?.then((x) => x.close()).catch(() => {});
+  }
+
+  async send(m: Parameters<MarkerSender['send']>[0], stillValid: () => boolean): Promise<void> {
+    let left: TopicPartition[] = m.partitions;
+    while (left.length > 0) {
+      if (this.closed || !stillValid()) throw new Error('the coordinator no longer owns the transaction');
+      const byLeader = new Map<number, TopicPartition[]>();
+      const retry: TopicPartition[] = [];
+      for (const tp of left) {
+        const topic = this.b.image.topicsByName.get(tp.topic);
+        const state = topic?.partitions[tp.partition];
+        if (!state) continue; // deleted: nothing to mark
+        if (state.leader < 0) {
+          retry.push(tp);
+          continue;
+        }
+        let l = byLeader.get(state.leader);
+        if (!l) byLeader.set(state.leader, (l = []));
+        l.push(tp);
+      }
+      const results = await Promise.all(
+        [...byLeader].map(async ([leader, tps]) => {
+          try {
+            return await this.sendTo(leader, m, tps);
+          } catch {
+            this.drop(leader);
+            return { retry: tps, fenced: false };
+          }
+        }),
+      );
+      for (const r of results) {
+        if (r.fenced) throw new Error('a marker was refused: a newer producer epoch or coordinator exists');
+        retry.push(...r.retry);
+      }
+      left = retry;
+      if (left.length > 0) await new Promise((r) => setTimeout(r, this.backoffMs));
+    }
+  }
+
+  private async sendTo(
+    leader: number,
+    m: Parameters<MarkerSender['send']>[0],
+    tps: TopicPartition[],
+  ): Promise<{ retry: TopicPartition[]; fenced: boolean }> {
+    const conn = await this.connection(leader);
+    const topics = new Map<string, number[]>();
+    for (const tp of tps) {
+      let l = topics.get(tp.topic);
+      if (!l) topics.set(tp.topic, (l = []));
+      l.push(tp.partition);
+    }
+    const res = await conn.send('WriteTxnMarkers', {
+      markers: [
+        {
+          producerId: m.producerId,
+          producerEpoch: m.producerEpoch,
+          transactionResult: m.commit,
+          coordinatorEpoch: m.coordinatorEpoch,
+          transactionVersion: 0,
+          topics: [...topics].map(([name, partitionIndexes]) => ({ name, partitionIndexes })),
+        },
+      ],
+    });
+    const retry: TopicPartition[] = [];
+    let fenced = false;
+    const answered = new Set<string>();
+    for (const mk of res.markers) {
+      for (const t of mk.topics) {
+        for (const p of t.partitions) {
+          answered.add(`${t.name}\0${p.partitionIndex}`);
+          if (p.errorCode === ErrorCode.NONE) continue;
+          if (
+            p.errorCode === ErrorCode.INVALID_PRODUCER_EPOCH ||
+            p.errorCode === ErrorCode.PRODUCER_FENCED ||
+            p.errorCode === ErrorCode.TRANSACTION_COORDINATOR_FENCED
+          ) {
+            fenced = true;
+          } else if (RETRIABLE.has(p.errorCode)) {
+            retry.push({ topic: t.name, partition: p.partitionIndex });
+          } else {
+            this.b.logger.warn(
+              { topic: t.name, partition: p.partitionIndex, errorCode: p.errorCode, producerId: m.producerId },
+              'a transaction marker was refused; not retried',
+            );
+          }
+        }
+      }
+    }
+    for (const tp of tps) if (!answered.has(`${tp.topic}\0${tp.partition}`)) retry.push(tp);
+    return { retry, fenced };
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const id of [...this.conns.keys()]) this.drop(id);
+  }
+}
+
+/** A request context for the producer id requests the coordinator makes itself (InitProducerId v4 without a transactional id). */
+const ALLOCATION_CONTEXT = {
+  apiKey: 22,
+  apiVersion: 4,
+  correlationId: 0,
+  clientId: null,
+  conn: undefined,
+} as unknown as RequestContext;
+
+/**
+ * The transaction coordinator of this broker: its store and marker sender,
+ * producer ids taken from `producerIds` (the idempotent InitProducerId
+ * handler, relayed to the active controller), and the periodic abort of
+ * timed-out transactions (transaction.abort.timed.out.transaction.cleanup.interval.ms)
+ * and expiry of idle ids (transaction.remove.expired.transaction.cleanup.interval.ms).
+ */
+export function startTxnCoordinator(
+  b: Broker,
+  producerIds: Handler<InitProducerIdRequest, InitProducerIdResponseInput>,
+): { coordinator: TransactionCoordinator; close(): void } {
+  const markers = new BrokerMarkerSender(b);
+  const txnTopic = () => b.image.topicsByName.get(TXN_TOPIC);
+  const coordinator = new TransactionCoordinator(
+    { maxTimeoutMs: b.config.transactionMaxTimeoutMs, idExpirationMs: b.config.transactionalIdExpirationMs },
+    {
+      store: new TxnTopicStore(b),
+      markers,
+      async allocateProducerId() {
+        const r = (await producerIds(
+          { transactionalId: null, transactionTimeoutMs: 0, producerId: -1, producerEpoch: -1 },
+          ALLOCATION_CONTEXT,
+        )) as InitProducerIdResponseInput;
+        if (r.errorCode !== ErrorCode.NONE)
+          throw failure(`no producer id could be allocated (error code ${r.errorCode})`, r.errorCode);
+        return Number(r.producerId);
+      },
+      now: () => Date.now(),
+      partitionCount: () => txnTopic()?.partitions.length ?? b.config.transactionStateLogNumPartitions,
+      isLeader: (p) => txnTopic()?.partitions[p]?.leader === b.nodeId,
+      logger: b.logger,
+    },
+  );
+  const interval = (name: string, dflt: number) => {
+    const v = Number(b.config.raw.get(name) ?? dflt);
+    return Number.isFinite(v) && v > 0 ? v : dflt;
+  };
+  const abortTimer = setInterval(
+    () => coordinator.abortTimedOut(),
+    interval('transaction.abort.timed.out.transaction.cleanup.interval.ms', 10_000),
+  );
+  const expireTimer = setInterval(
+    () => void coordinator.expireIds(),
+    interval('transaction.remove.expired.transaction.cleanup.interval.ms', 3_600_000),
+  );
+  abortTimer.unref();
+  expireTimer.unref();
+  return {
+    coordinator,
+    close() {
+      clearInterval(abortTimer);
+      clearInterval(expireTimer);
+      coordinator.close();
+      markers.close();
+    },
+  };
+}
