@@ -14,7 +14,9 @@ import {
   partitionForGroup,
   type StoredRecord,
 } from '../coordinator/group/offsets-records.ts';
-import type { GroupStore } from '../coordinator/group/service.ts';
+import type { GroupStore, LoadedRecord } from '../coordinator/group/service.ts';
+import type { OffsetRecord } from '../coordinator/group/group-coordinator.ts';
+import { ControlRecordType, decodeControlKey } from '../protocol/records/control.ts';
 import type { GroupCoordinatorService } from '../coordinator/group/service.ts';
 import type { Broker } from './broker.ts';
 import type { Partition } from './partition.ts';
@@ -159,6 +161,47 @@ export class OffsetsTopicStore implements GroupStore {
     await this.withinCommitTimeout(acks.length === 1 ? acks[0] : Promise.all(acks));
   }
 
+  /**
+   * Appends the offsets of a transaction (TxnOffsetCommit) as one
+   * transactional batch of the producer per partition, as Kafka does: they
+   * count once the transaction's COMMIT marker follows them in the log.
+   * Acknowledged as `write` is.
+   */
+  async writeTxn(records: OffsetRecord[], producerId: number, producerEpoch: number): Promise<void> {
+    const topic = await this.ensureTopic();
+    const byPartition = new Map<number, OffsetRecord[]>();
+    for (const r of records) {
+      const p = partitionForGroup(r.groupId, topic.partitions.length);
+      let l = byPartition.get(p);
+      if (!l) byPartition.set(p, (l = []));
+      l.push(r);
+    }
+    const now = Date.now();
+    const acks: Promise<void>[] = [];
+    for (const [p, recs] of byPartition) {
+      const part = this.b.replicas.get(OFFSETS_TOPIC, p);
+      if (!part) throw writeFailure(`${OFFSETS_TOPIC}-${p} is not hosted here`, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+      const refused = part.checkAppend(-1);
+      if (refused === ErrorCode.KAFKA_STORAGE_ERROR) throw part.log.dirHealth.refusal();
+      if (refused !== ErrorCode.NONE)
+        throw writeFailure(`${OFFSETS_TOPIC}-${p} refuses the write (error code ${refused})`, refused);
+      // a producer fenced by a newer epoch (its markers already reached this partition)
+      const known = part.log.producerState.get(producerId);
+      if (known && known.epoch > producerEpoch)
+        throw writeFailure(`producer ${producerId} is fenced by epoch ${known.epoch}`, ErrorCode.PRODUCER_FENCED);
+      const batchBytes = encodeBatch({
+        producerId,
+        producerEpoch,
+        baseSequence: -1,
+        isTransactional: true,
+        records: recs.map((r) => ({ ...encodeStored(r), timestamp: now })),
+      });
+      const info = part.appendAsLeader(batchBytes);
+      acks.push(part.waitForAcks(info.lastOffset + 1).then((code) => this.failOn(code, part.topic.name, p)));
+    }
+    await this.withinCommitTimeout(acks.length === 1 ? acks[0] : Promise.all(acks));
+  }
+
   private failOn(code: number, topic: string, partition: number): void {
     if (code === ErrorCode.NONE) return;
     throw writeFailure(`${topic}-${partition}: the write was not acknowledged (error code ${code})`, code);
@@ -189,10 +232,10 @@ export class OffsetsTopicStore implements GroupStore {
    * the read of that partition began. A long read yields to the event loop
    * every ~10 ms.
    */
-  async load(partition?: number): Promise<StoredRecord[]> {
+  async load(partition?: number): Promise<LoadedRecord[]> {
     const topic = this.b.image.topicsByName.get(OFFSETS_TOPIC);
     if (!topic) return [];
-    const out: StoredRecord[] = [];
+    const out: LoadedRecord[] = [];
     const slice = new TimeSlice();
     for (const p of topic.partitions) {
       if (!p || (partition !== undefined && p.partition !== partition)) continue;
@@ -211,12 +254,25 @@ export class OffsetsTopicStore implements GroupStore {
         if (batches.length === 0) break;
         for (const chunk of batches) {
           for (const pos of splitBatches(chunk)) {
+            // a transaction's records and its marker (TxnOffsetCommit): told with the producer id
+            const txnProducer = batch.isTransactional(chunk, pos.at) ? batch.producerId(chunk, pos.at) : undefined;
+            const control = batch.isControl(chunk, pos.at);
             for (const rec of iterateRecords(chunk, pos.at)) {
               if (rec.offset < offset) continue;
               const key = rec.key();
               if (key === null) continue;
+              if (control) {
+                const type = decodeControlKey(key).type;
+                if (
+                  txnProducer !== undefined &&
+                  (type === ControlRecordType.COMMIT || type === ControlRecordType.ABORT)
+                )
+                  out.push({ txnMarker: { producerId: txnProducer, commit: type === ControlRecordType.COMMIT } });
+                continue;
+              }
               const stored = decodeStored(key, rec.value());
-              if (stored) out.push(stored);
+              if (stored)
+                out.push(txnProducer !== undefined && !('snapshot' in stored) ? { ...stored, txnProducer } : stored);
             }
             offset = Math.max(offset, batch.lastOffset(chunk, pos.at) + 1);
           }

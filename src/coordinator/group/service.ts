@@ -45,8 +45,20 @@ export interface GroupStore {
    * of a coordinator that hosts every group), or of one __consumer_offsets
    * partition (its loading, when this node is elected its leader).
    */
-  load(partition?: number): Promise<(OffsetRecord | { groupId: string; snapshot: GroupSnapshot | null })[]>;
+  load(partition?: number): Promise<LoadedRecord[]>;
+  /** Appends the offsets of a transaction as the producer's transactional batch (TxnOffsetCommit); acknowledged as `write`. */
+  writeTxn?(records: OffsetRecord[], producerId: number, producerEpoch: number): Promise<void>;
 }
+
+/**
+ * A record read back from __consumer_offsets: a group or offset record
+ * (`txnProducer`: written by that producer's transaction, it counts once
+ * the transaction commits), or a transaction marker.
+ */
+export type LoadedRecord =
+  | (OffsetRecord & { txnProducer?: number })
+  | { groupId: string; snapshot: GroupSnapshot | null }
+  | { txnMarker: { producerId: number; commit: boolean } };
 
 /** What the service logs with (pino's shape). */
 export interface CoordinatorLogger {
@@ -257,8 +269,17 @@ export class GroupCoordinatorService {
     const count = p.partitionCount();
     let groups = 0;
     let offsets = 0;
+    const inPartition = (groupId: string) => partitionForGroup(groupId, count) === partition;
     for (const r of records) {
-      if (partitionForGroup(r.groupId, count) !== partition) continue;
+      if ('txnMarker' in r) {
+        this.completeTxn(r.txnMarker.producerId, r.txnMarker.commit, inPartition);
+        continue;
+      }
+      if (!inPartition(r.groupId)) continue;
+      if (!('snapshot' in r) && r.txnProducer !== undefined) {
+        this.addPendingTxnOffset(r.txnProducer, r);
+        continue;
+      }
       if ('snapshot' in r) {
         this.state.applyGroup(r.groupId, r.snapshot, now);
         groups++;
@@ -296,6 +317,7 @@ export class GroupCoordinatorService {
   private unloadGroups(partition: number): void {
     const count = this.partitioning!.partitionCount();
     const belongs = (groupId: string) => partitionForGroup(groupId, count) === partition;
+    this.dropPendingTxnOffsets(belongs);
     this.run(this.state.unload(belongs, this.now()));
     this.state.consumerGroups?.unload(belongs);
   }
@@ -305,7 +327,9 @@ export class GroupCoordinatorService {
   async load(): Promise<void> {
     const now = this.now();
     for (const r of await this.store.load()) {
-      if ('snapshot' in r) this.state.applyGroup(r.groupId, r.snapshot, now);
+      if ('txnMarker' in r) this.completeTxn(r.txnMarker.producerId, r.txnMarker.commit, () => true);
+      else if ('snapshot' in r) this.state.applyGroup(r.groupId, r.snapshot, now);
+      else if (r.txnProducer !== undefined) this.addPendingTxnOffset(r.txnProducer, r);
       else this.state.applyOffset(r);
     }
     this.schedule();
@@ -445,6 +469,88 @@ export class GroupCoordinatorService {
       }
     }
     return { errorCode: r.errorCode, perPartition: r.perPartition };
+  }
+
+  /**
+   * TxnOffsetCommit: validated as an offset commit (group, member,
+   * generation), written as the producer's transactional batch, and held
+   * pending: the offsets count once the transaction's COMMIT marker reaches
+   * the group's __consumer_offsets partition (`completeTxn`).
+   */
+  async txnCommitOffsets(
+    a: OffsetCommitArgs & { producerId: number; producerEpoch: number },
+    partitionExists?: PartitionExists,
+  ): Promise<{ errorCode: number; perPartition: number[] }> {
+    const refused = this.coordinatorError(a.groupId);
+    if (refused !== ErrorCode.NONE) return { errorCode: refused, perPartition: a.offsets.map(() => refused) };
+    const host = this.hostOf(a.groupId);
+    const r = this.state.commitOffsets(a, this.now(), partitionExists);
+    this.schedule();
+    if (r.records.length > 0) {
+      try {
+        if (!this.store.writeTxn) throw Object.assign(new Error('no transactional writes'), { errorCode: -1 });
+        await this.store.writeTxn(r.records, a.producerId, a.producerEpoch);
+      } catch (err) {
+        const fenced = kafkaErrorOf(err);
+        const code =
+          fenced === ErrorCode.PRODUCER_FENCED || fenced === ErrorCode.INVALID_PRODUCER_EPOCH
+            ? fenced
+            : writeError(err, 'offsets');
+        this.writeFailed('transactional offsets', err, code);
+        return { errorCode: code, perPartition: r.perPartition.map((c) => (c === ErrorCode.NONE ? code : c)) };
+      }
+      if (this.hostOf(a.groupId) !== host) return { errorCode: r.errorCode, perPartition: r.perPartition };
+      for (const rec of r.records) this.addPendingTxnOffset(a.producerId, rec);
+    }
+    return { errorCode: r.errorCode, perPartition: r.perPartition };
+  }
+
+  /** Offsets written by transactions not ended yet, by producer id (Kafka's pending transactional offsets). */
+  private readonly pendingTxnOffsets = new Map<number, OffsetRecord[]>();
+
+  private addPendingTxnOffset(producerId: number, r: OffsetRecord): void {
+    let l = this.pendingTxnOffsets.get(producerId);
+    if (!l) this.pendingTxnOffsets.set(producerId, (l = []));
+    l.push(r);
+  }
+
+  private dropPendingTxnOffsets(belongs: (groupId: string) => boolean): void {
+    for (const [pid, l] of this.pendingTxnOffsets) {
+      const kept = l.filter((r) => !belongs(r.groupId));
+      if (kept.length === 0) this.pendingTxnOffsets.delete(pid);
+      else this.pendingTxnOffsets.set(pid, kept);
+    }
+  }
+
+  /** Whether offsets of a transaction not ended yet are pending for the group's partition (OffsetFetch require_stable). */
+  hasPendingTxnOffsets(groupId: string, topic: string, partition: number): boolean {
+    for (const l of this.pendingTxnOffsets.values())
+      if (l.some((r) => r.groupId === groupId && r.topic === topic && r.partition === partition)) return true;
+    return false;
+  }
+
+  /**
+   * A transaction marker of `producerId` was written to a __consumer_offsets
+   * partition (`belongs`: its groups): the producer's pending offsets of
+   * those groups become committed offsets (COMMIT) or are dropped (ABORT).
+   */
+  completeTxn(producerId: number, commit: boolean, belongs: (groupId: string) => boolean): void {
+    const l = this.pendingTxnOffsets.get(producerId);
+    if (!l) return;
+    const kept: OffsetRecord[] = [];
+    for (const r of l) {
+      if (!belongs(r.groupId)) kept.push(r);
+      else if (commit) this.state.applyOffset(r);
+    }
+    if (kept.length === 0) this.pendingTxnOffsets.delete(producerId);
+    else this.pendingTxnOffsets.set(producerId, kept);
+  }
+
+  /** completeTxn for the groups of __consumer_offsets partition `partition` (a marker written there). */
+  completeTxnOnPartition(producerId: number, commit: boolean, partition: number): void {
+    if (!this.partitioning) return this.completeTxn(producerId, commit, () => true);
+    const count = this.partitioning.partitionCount();
+    this.completeTxn(producerId, commit, (g) => partitionForGroup(g, count) === partition);
   }
 
   async deleteGroup(groupId: string): Promise<number> {

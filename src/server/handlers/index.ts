@@ -27,6 +27,7 @@ import {
   endTxnHandler,
   initProducerIdTxnHandler,
   listTransactionsHandler,
+  txnOffsetCommitHandler,
 } from './transactions.ts';
 import { type ControllerRouter, relayHandler } from '../forwarding.ts';
 import { ErrorCode } from '../../protocol/error-codes.ts';
@@ -104,6 +105,7 @@ export function registerHandlers(
     d.register('EndTxn', { handler: endTxnHandler(txn), maxVersion: 4 });
     d.register('DescribeTransactions', { handler: describeTransactionsHandler(txn) });
     d.register('ListTransactions', { handler: listTransactionsHandler(txn) });
+    d.register('TxnOffsetCommit', { handler: txnOffsetCommitHandler(groups, partitionExistsIn(b.image)) });
   }
   // leader elections are the active controller's: relayed there when it is another node
   d.register('ElectLeaders', {

@@ -28,7 +28,13 @@ import type {
   InitProducerIdResponseInput,
   ListTransactionsRequest,
   ListTransactionsResponseInput,
+  TxnOffsetCommitRequest,
+  TxnOffsetCommitResponseInput,
+  WriteTxnMarkersRequest,
+  WriteTxnMarkersResponseInput,
 } from '../../protocol/generated/messages.ts';
+import type { GroupCoordinatorService } from '../../coordinator/group/service.ts';
+import type { PartitionExists } from '../../coordinator/group/group-coordinator.ts';
 
 /** PRODUCER_FENCED (error 90) for versions that know it; INVALID_PRODUCER_EPOCH before `since`. */
 function fencedFor(code: number, version: number, since: number): number {
@@ -237,5 +243,81 @@ export function listTransactionsHandler(
         .filter((t) => pattern === null || pattern.test(t.transactionalId))
         .map((t) => ({ transactionalId: t.transactionalId, producerId: t.producerId, transactionState: t.state })),
     };
+  };
+}
+
+/**
+ * TxnOffsetCommit: offsets committed within a transaction, validated as an
+ * offset commit (v3+: member and generation) and held pending by the group
+ * coordinator until the transaction's marker reaches the group's
+ * __consumer_offsets partition.
+ */
+export function txnOffsetCommitHandler(
+  groups: GroupCoordinatorService,
+  partitionExists?: PartitionExists,
+): Handler<TxnOffsetCommitRequest, TxnOffsetCommitResponseInput> {
+  return async (req, ctx) => {
+    const v = ctx.apiVersion;
+    const flat = req.topics.flatMap((t) =>
+      t.partitions.map((p) => ({
+        topic: t.name,
+        partition: p.partitionIndex,
+        offset: Number(p.committedOffset),
+        leaderEpoch: v >= 2 ? p.committedLeaderEpoch : -1,
+        metadata: p.committedMetadata ?? null,
+      })),
+    );
+    const r = await groups.txnCommitOffsets(
+      {
+        apiVersion: 9,
+        groupId: req.groupId,
+        generationId: v >= 3 ? req.generationId : -1,
+        memberId: v >= 3 ? req.memberId : '',
+        groupInstanceId: v >= 3 ? (req.groupInstanceId ?? null) : null,
+        offsets: flat,
+        producerId: Number(req.producerId),
+        producerEpoch: req.producerEpoch,
+      },
+      partitionExists,
+    );
+    let i = 0;
+    return {
+      throttleTimeMs: 0,
+      topics: req.topics.map((t) => ({
+        name: t.name,
+        partitions: t.partitions.map((p) => ({
+          partitionIndex: p.partitionIndex,
+          errorCode: fencedFor(r.perPartition[i++] ?? r.errorCode, v, 3),
+        })),
+      })),
+    };
+  };
+}
+
+/**
+ * Wraps the broker's WriteTxnMarkers handler: a marker written to a
+ * __consumer_offsets partition completes the producer's pending
+ * transactional offsets there (committed or dropped), as Kafka's
+ * onTransactionCompleted does.
+ */
+export function completingGroupOffsets(
+  groups: GroupCoordinatorService,
+  inner: Handler<WriteTxnMarkersRequest, WriteTxnMarkersResponseInput>,
+): Handler<WriteTxnMarkersRequest, WriteTxnMarkersResponseInput> {
+  return async (req, ctx) => {
+    const res = await inner(req, ctx);
+    if (typeof res !== 'object' || res === null || !('markers' in res)) return res;
+    for (const m of res.markers) {
+      const asked = req.markers.find((x) => Number(x.producerId) === Number(m.producerId));
+      if (!asked) continue;
+      for (const t of m.topics) {
+        if (t.name !== OFFSETS_TOPIC) continue;
+        for (const p of t.partitions) {
+          if (p.errorCode === ErrorCode.NONE)
+            groups.completeTxnOnPartition(Number(m.producerId), asked.transactionResult, p.partitionIndex);
+        }
+      }
+    }
+    return res;
   };
 }
