@@ -548,9 +548,9 @@ export class GroupCoordinatorService {
 
   /** completeTxn for the groups of __consumer_offsets partition `partition` (a marker written there). */
   completeTxnOnPartition(producerId: number, commit: boolean, partition: number): void {
-    if (!this.partitioning) return this.completeTxn(producerId, commit, () => true);
-    const count = this.partitioning.partitionCount();
-    this.completeTxn(producerId, commit, (g) => partitionForGroup(g, count) === partition);
+    const p = this.partitioning;
+    const count = p?.partitionCount() ?? 0;
+    this.completeTxn(producerId, commit, (g) => !p || partitionForGroup(g, count) === partition);
   }
 
   async deleteGroup(groupId: string): Promise<number> {
