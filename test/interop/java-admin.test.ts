@@ -115,9 +115,6 @@ const DIFFERENT: Record<string, Outcome> = {
   // Samsa has no feature flags (ApiVersions carries none)
   describeFeatures: { finalized: [], supported: [], ok: true },
   describeProducers: unsupported,
-  listTransactions: unsupported,
-  // FindCoordinator for a transactional id answers COORDINATOR_NOT_AVAILABLE (retriable) until the deadline
-  describeTransactions: { ok: false, error: 'TimeoutException' },
   describeAcls: unsupported,
   createAcls: unsupported,
   deleteAcls: unsupported,

@@ -11,11 +11,8 @@
  * internal topics Streams creates with their configs, the group the Streams
  * assignor forms, and the repartition records Streams deletes once consumed.
  *
- * exactly_once_v2 needs transactions, which Samsa does not serve yet
- * (FindCoordinator for a transactional id answers COORDINATOR_NOT_AVAILABLE):
- * Streams keeps retrying initTransactions() and produces nothing. The EOS case
- * asserts that, next to Kafka producing the counts, so that it fails (and must
- * be turned into the same assertion as Kafka's) when transactions land.
+ * exactly_once_v2 (transactions: the transaction coordinator, read_committed)
+ * must produce the same counts on both brokers.
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -147,30 +144,19 @@ describe('Kafka Streams 4.3.1 on Samsa, checked against Apache Kafka 4.3.1', () 
     }
   });
 
-  test('exactly_once_v2: Kafka produces the counts; on Samsa Streams waits for a transaction coordinator', {
+  test('exactly_once_v2: the same counts on Kafka and on Samsa', {
     timeout: 300_000,
   }, async () => {
     const [s, k] = await Promise.all([
       scenario(cp, samsa.bootstrapServers, 'exactly_once_v2'),
       scenario(cp, kafka.bootstrapServers, 'exactly_once_v2'),
     ]);
-    const ke = k.exactly_once_v2;
-    assert.ok(ke, k.context.text);
-    assert.equal(ke.error, null, k.context.text);
-    assert.equal(ke.initTransactions, 'ok', k.context.text);
-    assert.deepEqual(ke.counts, COUNTS_1, k.context.text);
-
-    // Samsa today: no transaction coordinator, so the EOS producer's
-    // initTransactions() times out (Streams retries it every max.block.ms and
-    // surfaces no error), the tasks never start and nothing is output.
-    const se = s.exactly_once_v2;
-    assert.ok(se, s.context.text);
-    assert.equal(se.error, null, s.context.text);
-    assert.deepEqual(se.counts, {}, s.context.text);
-    assert.match(
-      se.initTransactions,
-      /^org\.apache\.kafka\.common\.errors\.TimeoutException: Timeout expired after 5000ms while awaiting InitProducerId/,
-      s.context.text,
-    );
+    for (const r of [k, s]) {
+      const e = r.exactly_once_v2;
+      assert.ok(e, r.context.text);
+      assert.equal(e.error, null, r.context.text);
+      assert.equal(e.initTransactions, 'ok', r.context.text);
+      assert.deepEqual(e.counts, COUNTS_1, r.context.text);
+    }
   });
 });

@@ -767,10 +767,23 @@ public class ClientScenarios {
       p.beginTransaction();
       for (int i = 0; i < 3; i++) p.send(new ProducerRecord<>(t, b("t" + i)));
       p.commitTransaction();
+      List<Object> read = new ArrayList<>();
+      for (ConsumerRecord<byte[], byte[]> r : readAll(t, 3, Map.of("isolation.level", "read_committed"))) read.add(List.of(r.offset(), s(r.value())));
+      out.put("readCommitted", read);
+      // a second producer with the same transactional.id fences this one
+      try (KafkaProducer<byte[], byte[]> p2 = producer(Map.of("transactional.id", prefix + "-txn", "max.block.ms", "30000"))) {
+        p2.initTransactions();
+        try {
+          p.beginTransaction();
+          p.send(new ProducerRecord<>(t, b("fenced"))).get();
+          p.commitTransaction();
+          out.put("fenced", null);
+        } catch (Exception e) {
+          Throwable c = e instanceof java.util.concurrent.ExecutionException && e.getCause() != null ? e.getCause() : e;
+          out.put("fenced", c.getClass().getName());
+        }
+      }
     }
-    List<Object> read = new ArrayList<>();
-    for (ConsumerRecord<byte[], byte[]> r : readAll(t, 3, Map.of("isolation.level", "read_committed"))) read.add(List.of(r.offset(), s(r.value())));
-    out.put("readCommitted", read);
     return out;
   }
 }
