@@ -163,10 +163,10 @@ class JavaFailoverClient {
     return r;
   }
 
-  /** describeCluster + describeTopics, or false while the Admin call fails. */
-  async describe(topic?: string): Promise<Describe | false> {
+  /** describeCluster + describeTopics, or undefined while the Admin call fails. */
+  async describe(topic?: string): Promise<Describe | undefined> {
     const r = await this.command(topic ? `describe ${topic}` : 'describe', 'describe');
-    return r.type === 'describe' ? r : false;
+    return r.type === 'describe' ? r : undefined;
   }
 
   /** The number of records the producer had acknowledged and the consumer had committed, per partition. */
@@ -326,10 +326,9 @@ test('Java producer, group consumer and Admin through leader and coordinator kil
         `describeTopics without node ${victim} in any ISR`,
         async () => {
           const d = await j.describe();
-          return d &&
-            d.partitions.every(
-              (p) => p.leader >= 0 && p.leader !== victim && !p.isr.includes(victim) && p.isr.length === 2,
-            )
+          return d?.partitions.every(
+            (p) => p.leader >= 0 && p.leader !== victim && !p.isr.includes(victim) && p.isr.length === 2,
+          )
             ? d.t - killedAt
             : false;
         },
@@ -348,7 +347,7 @@ test('Java producer, group consumer and Admin through leader and coordinator kil
         `node ${victim} back in every ISR`,
         async () => {
           const d = await j.describe();
-          return d && d.partitions.every((p) => p.isr.length === 3) ? d.t - restartedAt : false;
+          return d?.partitions.every((p) => p.isr.length === 3) ? d.t - restartedAt : false;
         },
         90_000,
         diag,
