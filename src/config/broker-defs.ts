@@ -243,7 +243,26 @@ export const BROKER_PROPERTY_DEFS: BrokerPropertyDef[] = [
   p('replica.fetch.min.bytes', 'int', '1', 'Bytes a follower fetch waits for.', atLeast(1)),
   p('replica.fetch.backoff.ms', 'int', '1000', 'Wait of a follower after a fetch error.', atLeast(0)),
   ig('fetch.max.bytes', 'int', '57671680', 'The most bytes returned by one Fetch response.', atLeast(1024)),
-  ig('auto.leader.rebalance.enable', 'boolean', 'true', 'Move leadership back to preferred replicas.'),
+  p(
+    'auto.leader.rebalance.enable',
+    'boolean',
+    'true',
+    'The active controller moves leaderships back to preferred replicas (first in the replica list) that are live and in sync, every leader.imbalance.check.interval.seconds.',
+  ),
+  p(
+    'leader.imbalance.check.interval.seconds',
+    'long',
+    '300',
+    'How often the active controller looks for leaderships to move back to preferred replicas.',
+    atLeast(1),
+  ),
+  p(
+    'leader.imbalance.per.broker.percentage',
+    'int',
+    '10',
+    'Leaderships move back to a broker once more than this share (%) of the partitions it is the preferred replica of are led by another.',
+    atLeast(0),
+  ),
   p(
     'delete.topic.enable',
     'boolean',
@@ -589,7 +608,12 @@ export const BROKER_PROPERTY_DEFS: BrokerPropertyDef[] = [
     'In-sync replicas needed for an acks=all produce to succeed (NOT_ENOUGH_REPLICAS otherwise).',
     atLeast(1),
   ),
-  ig('unclean.leader.election.enable', 'boolean', 'false', 'Allow an out-of-sync replica to become leader.'),
+  d(
+    'unclean.leader.election.enable',
+    'boolean',
+    'false',
+    'When no in-sync replica of a partition is live, the controller elects a live replica outside the ISR (records acknowledged by the old ISR can be lost).',
+  ),
   // groups and internal topics
   p(
     'group.initial.rebalance.delay.ms',
