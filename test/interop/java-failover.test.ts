@@ -184,8 +184,8 @@ class JavaFailoverClient {
   }
 }
 
-/** Leader, replicas and ISR of the topic's partitions as the broker on `port` answers Metadata. */
-async function metadataOf(port: number, topic: string): Promise<Omit<PartitionView, never>[]> {
+/** The live brokers and the topic's partitions (leader, replicas, ISR) as the broker on `port` answers Metadata. */
+async function metadataOf(port: number, topic: string): Promise<{ brokers: number[]; partitions: PartitionView[] }> {
   const c = new Connection({ host: '127.0.0.1', port, clientId: 'java-failover-test', requestTimeoutMs: 10_000 });
   await c.connect();
   try {
@@ -194,9 +194,12 @@ async function metadataOf(port: number, topic: string): Promise<Omit<PartitionVi
       allowAutoTopicCreation: false,
       includeTopicAuthorizedOperations: false,
     });
-    return md.topics[0].partitions
-      .map((p) => ({ p: p.partitionIndex, leader: p.leaderId, replicas: [...p.replicaNodes], isr: [...p.isrNodes] }))
-      .sort((a, b) => a.p - b.p);
+    return {
+      brokers: md.brokers.map((b) => b.nodeId).sort((x, y) => x - y),
+      partitions: md.topics[0].partitions
+        .map((p) => ({ p: p.partitionIndex, leader: p.leaderId, replicas: [...p.replicaNodes], isr: [...p.isrNodes] }))
+        .sort((x, y) => x.p - y.p),
+    };
   } finally {
     await c.close();
   }
@@ -253,7 +256,7 @@ test('Java producer, group consumer and Admin through leader and coordinator kil
         if (!d) return false;
         const admin = d.partitions.map((p) => ({ ...p, isr: sorted(p.isr) })).sort((a, b) => a.p - b.p);
         for (const n of cluster.nodes) {
-          const md = (await metadataOf(n.clientPort, topic)).map((p) => ({ ...p, isr: sorted(p.isr) }));
+          const md = (await metadataOf(n.clientPort, topic)).partitions.map((p) => ({ ...p, isr: sorted(p.isr) }));
           assert.deepEqual(md, admin, `node ${n.nodeId}'s Metadata`);
         }
         return true;
@@ -359,6 +362,72 @@ test('Java producer, group consumer and Admin through leader and coordinator kil
         j.consumed.map((c) => c.committed),
       );
     }
+
+    // A frozen broker (SIGSTOP) keeps the connection of its heartbeats open, so the controller fences it
+    // only after broker.session.timeout.ms (9000); the leaders it follows drop it from their ISR after
+    // replica.lag.time.max.ms, before that. Frozen: neither the active controller nor the coordinator.
+    const current = await waitFor('describeTopics', () => j.describe());
+    const coordinatorNow = (
+      await waitFor('the coordinator', async () => {
+        const r = await j.command(`coordinator ${group}`, 'coordinator');
+        return r.type === 'coordinator' && r.id >= 0 && r;
+      })
+    ).id;
+    const frozen = [1, 2, 3].find(
+      (n) => n !== current.controller && n !== coordinatorNow && current.partitions.some((p) => p.leader !== n),
+    );
+    assert.ok(frozen, `a broker to freeze: ${JSON.stringify({ current, coordinatorNow })}`);
+    const follows = current.partitions.filter((p) => p.leader !== frozen).map((p) => p.p);
+    const watcher = cluster.nodes.find((n) => n.nodeId === current.controller)!;
+    const frozenAt = Date.now();
+    process.kill(cluster.node(frozen).pid!, 'SIGSTOP');
+    try {
+      const md = await waitFor(
+        `node ${frozen} out of the ISR of ${follows.map((p) => `p${p}`).join(',')}`,
+        async () => {
+          const m = await metadataOf(watcher.clientPort, topic);
+          return (
+            m.partitions.every((p) => !follows.includes(p.p) || !p.isr.includes(frozen)) && { ...m, t: Date.now() }
+          );
+        },
+        60_000,
+        diag,
+      );
+      assert.ok(
+        md.brokers.includes(frozen),
+        `node ${frozen} left the ISRs because it lagged, not because it was fenced: ${JSON.stringify(md)}`,
+      );
+      console.log(
+        `# node ${frozen} frozen (SIGSTOP): out of the ISR of the partitions it follows after ${md.t - frozenAt} ms (replica.lag.time.max.ms=${LAG_MS}), still unfenced`,
+      );
+      await waitFor(
+        `describeTopics without node ${frozen} in the ISR of ${follows.map((p) => `p${p}`).join(',')}`,
+        async () => {
+          const d = await j.describe();
+          return d?.partitions.every((p) => !follows.includes(p.p) || !p.isr.includes(frozen));
+        },
+        60_000,
+        diag,
+      );
+    } finally {
+      process.kill(cluster.node(frozen).pid!, 'SIGCONT');
+    }
+    const thawedAt = Date.now();
+    const thawed = await waitFor(
+      `node ${frozen} back in every ISR`,
+      async () => {
+        const d = await j.describe();
+        return d?.partitions.every((p) => p.isr.length === 3) ? d.t - thawedAt : false;
+      },
+      90_000,
+      diag,
+    );
+    console.log(`# node ${frozen} resumed (SIGCONT): back in every ISR after ${thawed} ms`);
+    await progressed(
+      `records acknowledged and committed after node ${frozen} resumed`,
+      j.acks.map((a) => a.length),
+      j.consumed.map((c) => c.committed),
+    );
 
     await j.ok('stop-producer', 'producer-closed', 180_000);
     const produced = j.events.find((e) => e.type === 'produced');
