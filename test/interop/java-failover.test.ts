@@ -9,11 +9,18 @@
  *
  *  - Admin: describeCluster lists the three nodes; describeTopics shows the
  *    leader, replicas and ISR every broker's Metadata answers;
- *  - kill -9 of the broker leading partition 0, then (if another) of the
- *    broker coordinating the group, each restarted once the clients made
- *    progress again: the ISR (describeTopics) drops the killed broker
- *    (replica.lag.time.max.ms is 3000 here; the partitions it led move when
- *    the controller fences it) and is back to 3 after the restart;
+ *  - kill -9 of the broker leading partition 0, then of the broker
+ *    coordinating the group (the group id is picked so that they differ),
+ *    each restarted once the clients made progress again: the ISR
+ *    (describeTopics) drops the killed broker (the controller fences it when
+ *    its heartbeat connection closes, or after broker.session.timeout.ms
+ *    when the killed broker was the active controller) and is back to 3
+ *    after the restart;
+ *  - a broker frozen with SIGSTOP (neither the active controller nor the
+ *    coordinator; its heartbeat connection stays open, so it is fenced only
+ *    after broker.session.timeout.ms): the leaders it follows drop it from
+ *    their ISR after replica.lag.time.max.ms (3000 here) while it is still
+ *    unfenced, and take it back after SIGCONT;
  *  - no exception reaches the application; every acknowledged record is read
  *    back, in offset order per partition, exactly once apart from
  *    re-deliveries after a rebalance, which are counted and must all be at
@@ -218,7 +225,7 @@ function unavailability(acks: Ack[], killedAt: number): number | undefined {
   return best && best.t - killedAt;
 }
 
-test('Java producer, group consumer and Admin through leader and coordinator kills (3 broker processes, RF=3)', async () => {
+test('Java producer, group consumer and Admin through leader and coordinator kills and a frozen follower (3 broker processes, RF=3)', async () => {
   const cp = await compileJava('failover');
   const cluster: ProcessCluster = await startProcessCluster({
     nodes: 3,
