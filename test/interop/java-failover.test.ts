@@ -16,6 +16,7 @@
  *    its heartbeat connection closes, or after broker.session.timeout.ms
  *    when the killed broker was the active controller) and is back to 3
  *    after the restart;
+ *  - Admin electLeaders(PREFERRED) moves leaderships back to the first replicas;
  *  - a broker frozen with SIGSTOP (neither the active controller nor the
  *    coordinator; its heartbeat connection stays open, so it is fenced only
  *    after broker.session.timeout.ms): the leaders it follows drop it from
@@ -373,7 +374,18 @@ test('Java producer, group consumer and Admin through leader and coordinator kil
     // A frozen broker (SIGSTOP) keeps the connection of its heartbeats open, so the controller fences it
     // only after broker.session.timeout.ms (9000); the leaders it follows drop it from their ISR after
     // replica.lag.time.max.ms, before that. Frozen: neither the active controller nor the coordinator.
-    const current = await waitFor('describeTopics', () => j.describe());
+    // Preferred leaders first (Admin electLeaders), so that leaderships are spread again after the kills.
+    const elected = await j.ok('elect-preferred', 'elected');
+    assert.deepEqual(elected.failed, [], 'electLeaders(PREFERRED)');
+    const current = await waitFor(
+      'describeTopics to show every partition led by its first replica',
+      async () => {
+        const d = await j.describe();
+        return d?.partitions.every((p) => p.leader === p.replicas[0] && p.isr.length === 3) && d;
+      },
+      60_000,
+      diag,
+    );
     const coordinatorNow = (
       await waitFor('the coordinator', async () => {
         const r = await j.command(`coordinator ${group}`, 'coordinator');

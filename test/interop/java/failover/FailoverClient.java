@@ -5,6 +5,9 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Optional;
+import java.util.Set;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
@@ -27,9 +30,11 @@ import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.ElectionType;
 import org.apache.kafka.common.Node;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.TopicPartitionInfo;
+import org.apache.kafka.common.errors.ElectionNotNeededException;
 import org.apache.kafka.common.errors.WakeupException;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
@@ -47,7 +52,7 @@ import org.apache.kafka.common.serialization.StringSerializer;
  *   {"type":"error","where":"...","error":"..."}                 an exception that reached the application
  *
  * Commands (one a line): create, start GROUP, describe [TOPIC], coordinator [GROUP],
- * stop-producer, close. Args: bootstrap topic partitions sendIntervalMs
+ * elect-preferred, stop-producer, close. Args: bootstrap topic partitions sendIntervalMs
  */
 public class FailoverClient {
   static synchronized void emit(String json) {
@@ -139,6 +144,21 @@ public class FailoverClient {
               emit(
                   "{\"type\":\"coordinator\",\"id\":" + (g.coordinator() == null ? -1 : g.coordinator().id())
                       + ",\"state\":" + q(String.valueOf(g.groupState())) + ",\"members\":" + g.members().size() + "}");
+              break;
+            }
+            case "elect-preferred": {
+              // ELECTION_NOT_NEEDED for a partition its preferred replica leads already is success here
+              Set<TopicPartition> parts = new HashSet<>();
+              for (int p = 0; p < partitions; p++) parts.add(new TopicPartition(topic, p));
+              Map<TopicPartition, Optional<Throwable>> r =
+                  admin.electLeaders(ElectionType.PREFERRED, parts).partitions().get(30, TimeUnit.SECONDS);
+              List<String> failed = new ArrayList<>();
+              for (Map.Entry<TopicPartition, Optional<Throwable>> e : r.entrySet()) {
+                Throwable t = e.getValue().orElse(null);
+                if (t != null && !(t instanceof ElectionNotNeededException))
+                  failed.add(q(e.getKey().partition() + ": " + t.getClass().getName() + ": " + t.getMessage()));
+              }
+              emit("{\"type\":\"elected\",\"failed\":[" + String.join(",", failed) + "]}");
               break;
             }
             case "stop-producer":
