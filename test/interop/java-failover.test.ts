@@ -15,7 +15,8 @@
  *    (describeTopics) drops the killed broker (the controller fences it when
  *    its heartbeat connection closes, or after broker.session.timeout.ms
  *    when the killed broker was the active controller) and is back to 3
- *    after the restart;
+ *    after the restart; after the coordinator's kill the group member is
+ *    replaced by a new one, which resumes at the committed offsets;
  *  - Admin electLeaders(PREFERRED) moves leaderships back to the first replicas;
  *  - a broker frozen with SIGSTOP (neither the active controller nor the
  *    coordinator; its heartbeat connection stays open, so it is fenced only
@@ -352,6 +353,15 @@ test('Java producer, group consumer and Admin through leader and coordinator kil
         `# node ${victim} (${role}${before.controller === victim ? ', active controller' : ''}; led ${led.map((p) => `p${p}`).join(',') || 'nothing'}) killed: ISR without it after ${shrunk} ms; kill to next acknowledged record: ${pauses}`,
       );
 
+      if (role === 'group coordinator') {
+        // a new member, while the old coordinator is still down, resumes at the committed offsets
+        await j.ok('restart-consumer', 'consumer-restarted', 120_000);
+        await progressed(
+          'records committed by a new member of the group',
+          j.acks.map((a) => a.length),
+          j.consumed.map((c) => c.committed),
+        );
+      }
       const restartedAt = Date.now();
       await cluster.node(victim).start();
       const back = await waitFor(

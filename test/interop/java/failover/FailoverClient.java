@@ -52,7 +52,7 @@ import org.apache.kafka.common.serialization.StringSerializer;
  *   {"type":"error","where":"...","error":"..."}                 an exception that reached the application
  *
  * Commands (one a line): create, start GROUP, describe [TOPIC], coordinator [GROUP],
- * elect-preferred, stop-producer, close. Args: bootstrap topic partitions sendIntervalMs
+ * elect-preferred, restart-consumer, stop-producer, close. Args: bootstrap topic partitions sendIntervalMs
  */
 public class FailoverClient {
   static synchronized void emit(String json) {
@@ -86,6 +86,7 @@ public class FailoverClient {
   static final AtomicBoolean producing = new AtomicBoolean(true);
   static final AtomicBoolean consuming = new AtomicBoolean(true);
   static volatile KafkaConsumer<String, String> consumer;
+  static Thread consumerThread;
 
   public static void main(String[] args) throws Exception {
     bootstrap = args[0];
@@ -97,7 +98,7 @@ public class FailoverClient {
     ap.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, "10000");
     ap.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, "15000");
     Thread producerThread = new Thread(FailoverClient::produce, "producer");
-    Thread consumerThread = new Thread(FailoverClient::consume, "consumer");
+    consumerThread = new Thread(FailoverClient::consume, "consumer");
     try (Admin admin = Admin.create(ap)) {
       BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
       String line;
@@ -159,6 +160,18 @@ public class FailoverClient {
                   failed.add(q(e.getKey().partition() + ": " + t.getClass().getName() + ": " + t.getMessage()));
               }
               emit("{\"type\":\"elected\",\"failed\":[" + String.join(",", failed) + "]}");
+              break;
+            }
+            case "restart-consumer": {
+              // a new member of the group: it resumes at the committed offsets
+              consuming.set(false);
+              KafkaConsumer<String, String> old = consumer;
+              if (old != null) old.wakeup();
+              consumerThread.join();
+              consuming.set(true);
+              consumerThread = new Thread(FailoverClient::consume, "consumer");
+              consumerThread.start();
+              emit("{\"type\":\"consumer-restarted\"}");
               break;
             }
             case "stop-producer":
