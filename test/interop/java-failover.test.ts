@@ -290,11 +290,12 @@ test('Java producer, group consumer and Admin through leader and coordinator kil
       diag,
     );
     const leader0 = d0.partitions.find((p) => p.p === 0)!.leader;
+    const elsewhere = offsets.partitions.filter((p) => p.leader !== leader0).map((p) => p.p);
+    assert.ok(elsewhere.length > 0, `a __consumer_offsets partition not led by node ${leader0}`);
     let group = '';
     for (let i = 0; !group; i++) {
       const id = `java-failover-${i}`;
-      if (offsets.partitions.find((p) => p.p === partitionForGroup(id, OFFSETS_PARTITIONS))!.leader !== leader0)
-        group = id;
+      if (elsewhere.includes(partitionForGroup(id, OFFSETS_PARTITIONS))) group = id;
     }
 
     await j.ok(`start ${group}`, 'started');
