@@ -19,6 +19,7 @@ import { deleteRecordsHandler, offsetForLeaderEpochHandler } from './partition-a
 import { initProducerIdHandler } from './init-producer-id.ts';
 import { forwardedElectLeadersHandler } from './elect-leaders.ts';
 import { registerReassignmentHandlers } from './reassignments.ts';
+import { OFFSETS_TOPIC } from '../group-store.ts';
 import type { TransactionCoordinator } from '../../coordinator/txn/coordinator.ts';
 import {
   addOffsetsToTxnHandler,
@@ -29,6 +30,7 @@ import {
   listTransactionsHandler,
   txnOffsetCommitHandler,
 } from './transactions.ts';
+import { writeTxnMarkersHandler } from './write-txn-markers.ts';
 import { type ControllerRouter, relayHandler } from '../forwarding.ts';
 import { ErrorCode } from '../../protocol/error-codes.ts';
 import type { GroupCoordinatorService } from '../../coordinator/group/service.ts';
@@ -110,6 +112,12 @@ export function registerHandlers(
   // leader elections are the active controller's: relayed there when it is another node
   d.register('ElectLeaders', {
     handler: forwardedElectLeadersHandler(router, b.localController, { logger: b.logger }),
+  });
+  // a marker on __consumer_offsets also completes the transaction's pending offsets there (TxnOffsetCommit)
+  d.register('WriteTxnMarkers', {
+    handler: writeTxnMarkersHandler(b, (topic, partition, producerId, _epoch, commit) => {
+      if (topic === OFFSETS_TOPIC) groups.completeTxnOnPartition(producerId, commit, partition);
+    }),
   });
   d.register('FindCoordinator', { handler: findCoordinatorHandler(b) });
   d.register('JoinGroup', { handler: joinGroupHandler(groups) });

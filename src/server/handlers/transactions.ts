@@ -30,8 +30,6 @@ import type {
   ListTransactionsResponseInput,
   TxnOffsetCommitRequest,
   TxnOffsetCommitResponseInput,
-  WriteTxnMarkersRequest,
-  WriteTxnMarkersResponseInput,
 } from '../../protocol/generated/messages.ts';
 import type { GroupCoordinatorService } from '../../coordinator/group/service.ts';
 import type { PartitionExists } from '../../coordinator/group/group-coordinator.ts';
@@ -291,33 +289,5 @@ export function txnOffsetCommitHandler(
         })),
       })),
     };
-  };
-}
-
-/**
- * Wraps the broker's WriteTxnMarkers handler: a marker written to a
- * __consumer_offsets partition completes the producer's pending
- * transactional offsets there (committed or dropped), as Kafka's
- * onTransactionCompleted does.
- */
-export function completingGroupOffsets(
-  groups: GroupCoordinatorService,
-  inner: Handler<WriteTxnMarkersRequest, WriteTxnMarkersResponseInput>,
-): Handler<WriteTxnMarkersRequest, WriteTxnMarkersResponseInput> {
-  return async (req, ctx) => {
-    const res = await inner(req, ctx);
-    if (typeof res !== 'object' || res === null || !('markers' in res)) return res;
-    for (const m of res.markers) {
-      const asked = req.markers.find((x) => Number(x.producerId) === Number(m.producerId));
-      if (!asked) continue;
-      for (const t of m.topics) {
-        if (t.name !== OFFSETS_TOPIC) continue;
-        for (const p of t.partitions) {
-          if (p.errorCode === ErrorCode.NONE)
-            groups.completeTxnOnPartition(Number(m.producerId), asked.transactionResult, p.partitionIndex);
-        }
-      }
-    }
-    return res;
   };
 }
