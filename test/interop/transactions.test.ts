@@ -93,11 +93,17 @@ describe('kafkajs', () => {
           { key: 'k1', value: 'committed-1', partition: 1 },
         ],
       });
-      await t1.sendOffsets({ consumerGroupId: groupId, topics: [{ topic: source, partitions: [{ partition: 0, offset: '7' }] }] });
+      await t1.sendOffsets({
+        consumerGroupId: groupId,
+        topics: [{ topic: source, partitions: [{ partition: 0, offset: '7' }] }],
+      });
       await t1.commit();
       const t2 = await producer.transaction();
       await t2.send({ topic, messages: [{ key: 'k2', value: 'aborted-2', partition: 0 }] });
-      await t2.sendOffsets({ consumerGroupId: groupId, topics: [{ topic: source, partitions: [{ partition: 0, offset: '9' }] }] });
+      await t2.sendOffsets({
+        consumerGroupId: groupId,
+        topics: [{ topic: source, partitions: [{ partition: 0, offset: '9' }] }],
+      });
       await t2.abort();
     } finally {
       await producer.disconnect();
