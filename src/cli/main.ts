@@ -15,6 +15,7 @@ import { registerProduceCommand } from './produce.ts';
 import { registerConsumeCommand } from './consume.ts';
 import { registerClusterCommands } from './cluster.ts';
 import { registerGroupCommands } from './group.ts';
+import { registerTransactionCommands } from './transactions.ts';
 import { registerPartitionCommands } from './reassign.ts';
 import { registerStartCommand } from './start.ts';
 import { registerFormatCommand } from './storage-format.ts';
@@ -50,6 +51,7 @@ export function buildProgram(io: CliIO, onStarted: (done: Promise<number>) => vo
   registerConsumeCommand(program, io, clientOptions);
   registerClusterCommands(program, io, clientOptions);
   registerGroupCommands(program, io, clientOptions);
+  registerTransactionCommands(program, io, clientOptions);
   registerPartitionCommands(program, io, clientOptions);
   registerBenchCommand(program, io, clientOptions);
   return program;

@@ -27,6 +27,7 @@ import { apiByName } from '../../src/protocol/apis.ts';
 import { eventually, startTestBroker, uniqueTopic, type TestBroker } from '../helpers/broker.ts';
 import { kcatConsume } from '../helpers/kcat.ts';
 import { runPy } from '../helpers/proc.ts';
+import { runCli } from '../../src/cli/main.ts';
 
 let broker: TestBroker;
 let client: KafkaClient;
@@ -154,6 +155,8 @@ describe('on the wire', () => {
     const id = `wire-fence-${Date.now()}`;
     const topic = uniqueTopic('wire-fence');
     await client.createTopics([{ name: topic, numPartitions: 1, replicationFactor: 1 }]);
+    // FindCoordinator first, as clients do (it creates __transaction_state)
+    const c0 = await client.findCoordinator(id, 1);
     const conn = await client.anyConnection();
     const first = await eventually(async () => {
       const x = await init(id);
@@ -168,7 +171,7 @@ describe('on the wire', () => {
     });
     assert.equal(add.resultsByTopicV3AndBelow[0].resultsByPartition[0].partitionErrorCode, ErrorCode.NONE);
     // a transactional record of the first producer, left open
-    const leader = await client.brokerConnection((await client.findCoordinator(id, 1)).nodeId);
+    const leader = await client.brokerConnection(c0.nodeId);
     const produced = await leader.send('Produce', {
       transactionalId: id,
       acks: -1,
@@ -208,6 +211,41 @@ describe('on the wire', () => {
     assert.equal(described.transactionStates[0].transactionState, 'Empty');
     assert.equal(described.transactionStates[0].producerEpoch, second.producerEpoch);
     assert.equal(described.transactionStates[1].errorCode, ErrorCode.TRANSACTIONAL_ID_NOT_FOUND);
+    // the same through `samsa transactions describe | list`
+    const cli = async (...args: string[]) => {
+      let out = '';
+      let err = '';
+      const code = await runCli(['transactions', ...args, '-b', broker.bootstrapServers, '--json'], {
+        stdout: (x) => (out += x),
+        stderr: (x) => (err += x),
+      });
+      return { code, out, err };
+    };
+    const d = await cli('describe', id);
+    assert.equal(d.code, 0, d.err);
+    assert.deepEqual(
+      { ...JSON.parse(d.out), transactionStartTimeMs: 0 },
+      {
+        transactionalId: id,
+        coordinator: c0.nodeId,
+        state: 'Empty',
+        producerId: Number(second.producerId),
+        producerEpoch: second.producerEpoch,
+        transactionTimeoutMs: 60_000,
+        transactionStartTimeMs: 0,
+        partitions: [],
+      },
+    );
+    const l = await cli('list');
+    assert.equal(l.code, 0, l.err);
+    assert.ok(
+      JSON.parse(l.out).some(
+        (t: { transactionalId: string; state: string }) => t.transactionalId === id && t.state === 'Empty',
+      ),
+    );
+    const unknown = await cli('describe', 'nobody-here');
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.err, /TRANSACTIONAL_ID_NOT_FOUND/);
     // the first producer is fenced: PRODUCER_FENCED, or INVALID_PRODUCER_EPOCH for EndTxn v1
     const end = (v: number) =>
       conn.sendAt(apiByName('EndTxn'), v, {
