@@ -304,9 +304,10 @@ test('FindCoordinator answers the leader of the group partition at its registere
     assert.deepEqual([errorName(none.errorCode), none.nodeId], ['COORDINATOR_NOT_AVAILABLE', -1]);
     assert.match(none.errorMessage, /__consumer_offsets-2 has no leader/);
 
-    // transactional ids: no transaction coordinator yet, as before
+    // transactional ids: __transaction_state is created first, and its creation refused here says why
     const txn = await call(c.api.findCoordinator as never, 3, { key: 'tx', keyType: 1, coordinatorKeys: [] });
     assert.equal(errorName(txn.errorCode), 'COORDINATOR_NOT_AVAILABLE');
+    assert.match(txn.errorMessage, /__transaction_state could not be created: refused by the test/);
   } finally {
     await c.close();
   }
