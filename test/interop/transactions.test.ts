@@ -260,4 +260,63 @@ describe('on the wire', () => {
     const recs = await kcatConsume(broker.bootstrapServers, topic, { extra: ['-X', 'isolation.level=read_committed'] });
     assert.deepEqual(recs, []);
   });
+  test('TxnOffsetCommit: pending until the commit (OffsetFetch requireStable answers UNSTABLE_OFFSET_COMMIT), dropped on abort', async () => {
+    const id = `wire-offsets-${Date.now()}`;
+    const groupId = `${id}-g`;
+    const source = uniqueTopic('wire-src');
+    await client.createTopics([{ name: source, numPartitions: 1, replicationFactor: 1 }]);
+    await client.findCoordinator(id, 1);
+    await client.findCoordinator(groupId, 0);
+    const conn = await client.anyConnection();
+    const p = await eventually(async () => {
+      const x = await init(id);
+      assert.equal(x.errorCode, ErrorCode.NONE);
+      return x;
+    });
+    const fetchOffset = async (requireStable: boolean) => {
+      const r = await conn.sendAt(apiByName('OffsetFetch'), 7, {
+        groupId,
+        topics: [{ name: source, partitionIndexes: [0] }],
+        requireStable,
+      });
+      const x = r.topics[0].partitions[0];
+      return { errorCode: x.errorCode, offset: Number(x.committedOffset) };
+    };
+    const txn = async (offset: number, commit: boolean) => {
+      const added = await conn.send('AddOffsetsToTxn', {
+        transactionalId: id,
+        producerId: p.producerId,
+        producerEpoch: p.producerEpoch,
+        groupId,
+      });
+      assert.equal(added.errorCode, ErrorCode.NONE);
+      const committed = await conn.send('TxnOffsetCommit', {
+        transactionalId: id,
+        groupId,
+        producerId: p.producerId,
+        producerEpoch: p.producerEpoch,
+        generationId: -1,
+        memberId: '',
+        groupInstanceId: null,
+        topics: [{ name: source, partitions: [{ partitionIndex: 0, committedOffset: offset, committedMetadata: '' }] }],
+      });
+      assert.equal(committed.topics[0].partitions[0].errorCode, ErrorCode.NONE);
+      assert.deepEqual(await fetchOffset(true), { errorCode: ErrorCode.UNSTABLE_OFFSET_COMMIT, offset: -1 });
+      const end = await conn.send('EndTxn', {
+        transactionalId: id,
+        producerId: p.producerId,
+        producerEpoch: p.producerEpoch,
+        committed: commit,
+      });
+      assert.equal(end.errorCode, ErrorCode.NONE);
+      // stable again once the marker reached __consumer_offsets
+      return eventually(async () => {
+        const f = await fetchOffset(true);
+        return f.errorCode === ErrorCode.NONE ? f : undefined;
+      });
+    };
+    assert.deepEqual(await fetchOffset(true), { errorCode: ErrorCode.NONE, offset: -1 });
+    assert.deepEqual(await txn(10, true), { errorCode: ErrorCode.NONE, offset: 10 });
+    assert.deepEqual(await txn(20, false), { errorCode: ErrorCode.NONE, offset: 10 });
+  });
 });

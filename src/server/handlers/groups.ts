@@ -310,17 +310,32 @@ export function offsetCommitHandler(
 export function offsetFetchHandler(
   groups: GroupCoordinatorService,
 ): Handler<OffsetFetchRequest, OffsetFetchResponseInput> {
-  const fetchOne = (groupId: string, topics: { name: string; partitionIndexes: number[] }[] | null) => {
+  // requireStable (v7+, KIP-447): a partition with offsets of a transaction not ended yet answers UNSTABLE_OFFSET_COMMIT
+  const fetchOne = (
+    groupId: string,
+    topics: { name: string; partitionIndexes: number[] }[] | null,
+    requireStable = false,
+  ) => {
     const wanted = topics === null ? null : topics.map((t) => ({ topic: t.name, partitions: t.partitionIndexes }));
     return groups.state.fetchOffsets(groupId, wanted).map((t) => ({
       name: t.topic,
-      partitions: t.partitions.map((p) => ({
-        partitionIndex: p.partition,
-        committedOffset: p.value ? p.value.offset : -1,
-        committedLeaderEpoch: p.value ? p.value.leaderEpoch : -1,
-        metadata: p.value ? p.value.metadata : '',
-        errorCode: ErrorCode.NONE,
-      })),
+      partitions: t.partitions.map((p) =>
+        requireStable && groups.hasPendingTxnOffsets(groupId, t.topic, p.partition)
+          ? {
+              partitionIndex: p.partition,
+              committedOffset: -1,
+              committedLeaderEpoch: -1,
+              metadata: '',
+              errorCode: ErrorCode.UNSTABLE_OFFSET_COMMIT,
+            }
+          : {
+              partitionIndex: p.partition,
+              committedOffset: p.value ? p.value.offset : -1,
+              committedLeaderEpoch: p.value ? p.value.leaderEpoch : -1,
+              metadata: p.value ? p.value.metadata : '',
+              errorCode: ErrorCode.NONE,
+            },
+      ),
     }));
   };
   return (req, ctx) => {
@@ -332,7 +347,7 @@ export function offsetFetchHandler(
           const refused = groups.coordinatorError(g.groupId);
           return {
             groupId: g.groupId,
-            topics: refused === ErrorCode.NONE ? fetchOne(g.groupId, g.topics) : [],
+            topics: refused === ErrorCode.NONE ? fetchOne(g.groupId, g.topics, req.requireStable) : [],
             errorCode: refused,
           };
         }),
@@ -356,7 +371,11 @@ export function offsetFetchHandler(
             }));
       return { throttleTimeMs: 0, topics, errorCode: refused };
     }
-    return { throttleTimeMs: 0, topics: fetchOne(req.groupId, req.topics), errorCode: ErrorCode.NONE };
+    return {
+      throttleTimeMs: 0,
+      topics: fetchOne(req.groupId, req.topics, v >= 7 && req.requireStable),
+      errorCode: ErrorCode.NONE,
+    };
   };
 }
 
