@@ -114,7 +114,6 @@ const DIFFERENT: Record<string, Outcome> = {
   listConfigResources: unsupported,
   // Samsa has no feature flags (ApiVersions carries none)
   describeFeatures: { finalized: [], supported: [], ok: true },
-  describeProducers: unsupported,
   describeAcls: unsupported,
   createAcls: unsupported,
   deleteAcls: unsupported,

@@ -195,6 +195,13 @@ describe('on the wire', () => {
       ],
     });
     assert.equal(produced.responses[0].partitionResponses[0].errorCode, ErrorCode.NONE);
+    // DescribeProducers at the partition's leader: the producer, its open transaction from offset 0
+    const producers = await leader.send('DescribeProducers', { topics: [{ name: topic, partitionIndexes: [0] }] });
+    const active = producers.topics[0].partitions[0].activeProducers;
+    assert.deepEqual(
+      active.map((x) => [Number(x.producerId), x.producerEpoch, x.lastSequence, Number(x.currentTxnStartOffset)]),
+      [[Number(first.producerId), first.producerEpoch, 0, 0]],
+    );
     const listed = await conn.send('ListTransactions', { stateFilters: ['Ongoing'], producerIdFilters: [] });
     assert.ok(listed.transactionStates.some((t) => t.transactionalId === id && t.transactionState === 'Ongoing'));
 

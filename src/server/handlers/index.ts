@@ -24,6 +24,7 @@ import type { TransactionCoordinator } from '../../coordinator/txn/coordinator.t
 import {
   addOffsetsToTxnHandler,
   addPartitionsToTxnHandler,
+  describeProducersHandler,
   describeTransactionsHandler,
   endTxnHandler,
   initProducerIdTxnHandler,
@@ -107,6 +108,7 @@ export function registerHandlers(
     d.register('EndTxn', { handler: endTxnHandler(txn), maxVersion: 4 });
     d.register('DescribeTransactions', { handler: describeTransactionsHandler(txn) });
     d.register('ListTransactions', { handler: listTransactionsHandler(txn) });
+    d.register('DescribeProducers', { handler: describeProducersHandler(b) });
     d.register('TxnOffsetCommit', { handler: txnOffsetCommitHandler(groups, partitionExistsIn(b.image)) });
   }
   // leader elections are the active controller's: relayed there when it is another node
