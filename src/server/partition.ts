@@ -385,6 +385,11 @@ export class Partition {
     return this.followerEnds.get(replicaId) ?? -1;
   }
 
+  /** When replica `replicaId` last had everything this leader had (undefined: not known), this node leading. */
+  followerCaughtUpAt(replicaId: number): number | undefined {
+    return this.caughtUpAt.get(replicaId);
+  }
+
   /**
    * The ISR members (other than this leader) that have not caught up with
    * the leader for longer than `maxLagMs` (replica.lag.time.max.ms): the

@@ -18,6 +18,10 @@
  * where the follower thinks is answered with the diverging epoch (KIP-595),
  * no records, at once. A follower's long poll wakes on appends. Errors that
  * name another leader carry it (current_leader, v12+, KIP-951).
+ *
+ * Consumers fetching with v11+ may be served by a follower, and the leader
+ * may answer a partition with a preferred read replica instead of records
+ * (KIP-392): the rules are in server/replica-selector.ts.
  */
 import { ErrorCode } from '../../protocol/error-codes.ts';
 import type { Broker } from '../broker.ts';
@@ -29,6 +33,7 @@ import { OffsetOutOfRangeError } from '../../storage/errors.ts';
 import type { FileRegion } from '../../storage/file-region.ts';
 import type { Pin } from '../../storage/segment.ts';
 import { sendfileAvailable } from '../sendfile.ts';
+import { checkConsumerFetch, type ReplicaReadStats, replicaReadStats, replicaSelector } from '../replica-selector.ts';
 
 interface Want extends SessionPartition {
   part: Partition | undefined;
@@ -55,7 +60,17 @@ interface PartitionData {
   currentLeader?: { leaderId: number; leaderEpoch: number };
 }
 
+/** What a consumer fetch needs for KIP-392: the selector (none: the leader serves), the consumer's rack, the counters. */
+interface ReplicaReads {
+  b: Broker;
+  select: ReturnType<typeof replicaSelector>;
+  clientRack: string;
+  stats: ReplicaReadStats;
+}
+
 export function fetchHandler(b: Broker): Handler<FetchRequest, FetchResponseInput> {
+  const select = replicaSelector(b.config.replicaSelectorClass);
+  const stats = replicaReadStats(b);
   return (req, ctx) => {
     const v = ctx.apiVersion;
     const byId = v >= 13;
@@ -69,7 +84,8 @@ export function fetchHandler(b: Broker): Handler<FetchRequest, FetchResponseInpu
     const { session, full } = sess;
     const replicaId = fetchReplicaId(req, v);
     const follower = replicaId >= 0;
-    const wants = collectWants(b, req, byId, session, full, replicaId);
+    const wants = collectWants(b, req, byId, session, full, replicaId, v);
+    const reads: ReplicaReads = { b, select, clientRack: v >= 11 ? (req.rackId ?? '') : '', stats };
     const readCommitted = v >= 4 && req.isolationLevel === 1;
     const maxBytes = v >= 3 ? req.maxBytes : 0x7fffffff;
 
@@ -79,10 +95,22 @@ export function fetchHandler(b: Broker): Handler<FetchRequest, FetchResponseInpu
       const release = () => {
         for (const p of pins) p.unpin();
       };
-      const { data, bytes, anyError } = readAll(wants, maxBytes, readCommitted && !follower, pins, follower, v);
+      const { data, bytes, followerBytes, anyError } = readAll(
+        wants,
+        maxBytes,
+        readCommitted && !follower,
+        pins,
+        follower,
+        v,
+        reads,
+      );
       if (!final && bytes < req.minBytes && !anyError) {
         release();
         return undefined;
+      }
+      if (!follower) {
+        stats.leaderBytes += bytes - followerBytes;
+        stats.followerBytes += followerBytes;
       }
       const res = buildResponse(wants, data, session, full, byId);
       if (pins.length > 0) res[AFTER_WRITE] = release;
@@ -117,6 +145,7 @@ function collectWants(
   session: FetchSession | undefined,
   full: boolean,
   replicaId: number,
+  version: number,
 ): Want[] {
   const lastFetched = new Map<string, number>();
   if (session && full) session.partitions.clear();
@@ -154,7 +183,7 @@ function collectWants(
     let errorCode: number = ErrorCode.NONE;
     if (!topic) errorCode = byId ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
     else if (!part) errorCode = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
-    else if (replicaId < 0) errorCode = part.checkLeader(sp.currentLeaderEpoch);
+    else if (replicaId < 0) errorCode = checkConsumerFetch(part, sp.currentLeaderEpoch, version);
     else errorCode = part.checkFollowerFetch(replicaId, sp.currentLeaderEpoch);
     let diverging: Want['diverging'];
     if (part && errorCode === ErrorCode.NONE && replicaId >= 0) {
@@ -175,9 +204,12 @@ function readAll(
   pins: Pin[],
   follower: boolean,
   version: number,
+  reads: ReplicaReads,
 ) {
   const data: PartitionData[] = [];
   let bytes = 0;
+  /** Of `bytes`, what a consumer read from partitions this node follows. */
+  let followerBytes = 0;
   let anyError = false;
   for (const w of wants) {
     const pd: PartitionData = {
@@ -206,6 +238,15 @@ function readAll(
       anyError = true; // answered at once
       continue;
     }
+    if (!follower && reads.select && w.part.role === 'leader') {
+      const preferred = reads.select(reads.b, w.part, reads.clientRack, w.fetchOffset);
+      if (preferred >= 0) {
+        pd.preferredReadReplica = preferred; // no records: the consumer fetches from that replica
+        reads.stats.redirects++;
+        anyError = true; // answered at once, as Kafka does
+        continue;
+      }
+    }
     const limit = Math.min(w.partitionMaxBytes, maxBytes - bytes);
     // followers read everything appended; consumers what is committed
     const maxOffset = follower ? log.logEndOffset : readCommitted ? pd.lastStableOffset : pd.highWatermark;
@@ -225,6 +266,7 @@ function readAll(
       });
       pd.records = r.region ? [r.region] : r.batches;
       bytes += r.bytes;
+      if (!follower && w.part.role !== 'leader') followerBytes += r.bytes;
     } catch (err) {
       if (!(err instanceof OffsetOutOfRangeError)) throw err;
       pd.errorCode = ErrorCode.OFFSET_OUT_OF_RANGE;
@@ -233,7 +275,7 @@ function readAll(
       anyError = true;
     }
   }
-  return { data, bytes, anyError };
+  return { data, bytes, followerBytes, anyError };
 }
 
 function buildResponse(
@@ -252,6 +294,7 @@ function buildResponse(
       const news =
         (pd.records !== null && pd.records.length > 0) ||
         pd.errorCode !== ErrorCode.NONE ||
+        pd.preferredReadReplica >= 0 ||
         pd.highWatermark !== w.lastHighWatermark ||
         pd.logStartOffset !== w.lastLogStartOffset;
       if (!news) continue;
