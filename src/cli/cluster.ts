@@ -1,6 +1,8 @@
 /**
  * `samsa cluster info`: cluster id, the active controller, the brokers (live
- * or fenced), the controller quorum and the metadata offset.
+ * or fenced), the under-replicated partitions (a leader, and fewer in-sync
+ * replicas than replicas) and offline ones (no leader) of every topic,
+ * internal ones included, the controller quorum and the metadata offset.
  *
  * Brokers come from DescribeCluster v2 with `includeFencedBrokers` (KIP-1073;
  * Metadata lists live brokers only), or from Metadata when the broker does not
@@ -13,10 +15,11 @@
  * with the reason, and the rest is still printed.
  */
 import type { Command } from 'commander';
-import type { KafkaClient } from '../client/client.ts';
+import type { KafkaClient, PartitionInfo } from '../client/client.ts';
 import { ErrorCode, errorName, isRetriable } from '../protocol/error-codes.ts';
 import { type CliIO, type ClientFlags, withClient } from './context.ts';
 import { formatTable } from './format.ts';
+import { isOffline, isUnderReplicated } from './topic.ts';
 
 export const METADATA_TOPIC = '__cluster_metadata';
 
@@ -60,6 +63,20 @@ export interface ClusterInfo {
   quorumError: string | null;
   /** Offset of the last committed metadata record (high watermark - 1), when the quorum was described. */
   metadataOffset: number | null;
+  /** Partitions (internal topics included) with a leader and fewer in-sync replicas than replicas. */
+  underReplicatedPartitions: PartitionProblem[];
+  /** Partitions (internal topics included) without a leader. */
+  offlinePartitions: PartitionProblem[];
+}
+
+export interface PartitionProblem {
+  topic: string;
+  partition: number;
+  /** -1: none. */
+  leader: number;
+  leaderEpoch: number;
+  replicas: number[];
+  isr: number[];
 }
 
 async function describeBrokers(c: KafkaClient): Promise<BrokerState[] | null> {
@@ -135,6 +152,20 @@ export async function clusterInfo(c: KafkaClient): Promise<ClusterInfo> {
   } catch (err) {
     quorumError = (err as Error).message.split('\n')[0];
   }
+  const problems = (which: (p: PartitionInfo) => boolean): PartitionProblem[] =>
+    md.topics
+      .filter((t) => t.errorCode === ErrorCode.NONE)
+      .flatMap((t) =>
+        t.partitions.filter(which).map((p) => ({
+          topic: t.name,
+          partition: p.partition,
+          leader: p.leader,
+          leaderEpoch: p.leaderEpoch,
+          replicas: p.replicas,
+          isr: p.isr,
+        })),
+      )
+      .sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
   return {
     clusterId: md.clusterId,
     controllerId: md.controllerId,
@@ -144,11 +175,31 @@ export async function clusterInfo(c: KafkaClient): Promise<ClusterInfo> {
     quorum,
     quorumError,
     metadataOffset: quorum ? quorum.highWatermark - 1 : null,
+    underReplicatedPartitions: problems(isUnderReplicated),
+    offlinePartitions: problems(isOffline),
   };
 }
 
 function age(ts: number, now: number): string | null {
   return ts < 0 ? null : `${Math.max(0, now - ts)} ms ago`;
+}
+
+function partitionsText(title: string, list: PartitionProblem[]): string {
+  if (list.length === 0) return `${title}: none\n`;
+  return (
+    `${title}: ${list.length}\n` +
+    formatTable(
+      ['TOPIC', 'PARTITION', 'LEADER', 'EPOCH', 'REPLICAS', 'ISR'],
+      list.map((p) => [
+        p.topic,
+        p.partition,
+        p.leader < 0 ? 'none' : String(p.leader),
+        p.leaderEpoch,
+        p.replicas.join(','),
+        p.isr.join(',') || null,
+      ]),
+    )
+  );
 }
 
 /** The human-readable form of `clusterInfo`. */
@@ -168,6 +219,9 @@ export function formatClusterInfo(info: ClusterInfo, now = Date.now()): string {
       b.fenced === null ? 'live' : b.fenced ? 'fenced' : 'live',
     ]),
   );
+  out += '\n';
+  out += partitionsText('Under-replicated partitions', info.underReplicatedPartitions);
+  out += partitionsText('Offline partitions', info.offlinePartitions);
   out += '\n';
   const q = info.quorum;
   if (!q) return out + `Quorum: not available: ${info.quorumError ?? 'unknown'}\n`;
@@ -197,7 +251,9 @@ export function registerClusterCommands(program: Command, io: CliIO, clientOptio
   clientOptions(
     cluster
       .command('info')
-      .description('cluster id, controller, brokers (live, fenced), the controller quorum, the metadata offset'),
+      .description(
+        'cluster id, controller, brokers (live, fenced), under-replicated and offline partitions, the controller quorum, the metadata offset',
+      ),
   ).action(async (o: ClientFlags) => {
     await withClient(o, async (c) => {
       const info = await clusterInfo(c);

@@ -435,11 +435,6 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
       `set but without effect in Samsa (accepted for compatibility): ${config.ignored.join(', ')}`,
     );
   }
-  if (config.offsetsTopicReplicationFactor > 1) {
-    logger.warn(
-      `offsets.topic.replication.factor=${config.offsetsTopicReplicationFactor} is capped to 1: Samsa keeps __consumer_offsets at one replica until offset commits wait for the ISR`,
-    );
-  }
   const router = new ControllerRouter(controller, {
     nodeId: config.nodeId,
     voters: () => quorum.voterEndpoints,

@@ -34,6 +34,8 @@ import type { FileRegion } from '../../storage/file-region.ts';
 import type { Pin } from '../../storage/segment.ts';
 import { sendfileAvailable } from '../sendfile.ts';
 import { checkConsumerFetch, type ReplicaReadStats, replicaReadStats, replicaSelector } from '../replica-selector.ts';
+import { leaderHint, nodeEndpoints, notHostedError, wantsLeaderHint } from '../leader-hints.ts';
+import type { TopicState } from '../../metadata/image.ts';
 
 interface Want extends SessionPartition {
   part: Partition | undefined;
@@ -113,6 +115,7 @@ export function fetchHandler(b: Broker): Handler<FetchRequest, FetchResponseInpu
         stats.followerBytes += followerBytes;
       }
       const res = buildResponse(wants, data, session, full, byId);
+      if (anyError && v >= 12) addLeaderHints(b, res, v);
       if (pins.length > 0) res[AFTER_WRITE] = release;
       return res;
     };
@@ -182,7 +185,7 @@ function collectWants(
     const part = topic ? b.replicas.get(topic.name, sp.partition) : undefined;
     let errorCode: number = ErrorCode.NONE;
     if (!topic) errorCode = byId ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
-    else if (!part) errorCode = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+    else if (!part) errorCode = notHostedError(topic, sp.partition);
     else if (replicaId < 0) errorCode = checkConsumerFetch(part, sp.currentLeaderEpoch, version);
     else errorCode = part.checkFollowerFetch(replicaId, sp.currentLeaderEpoch);
     let diverging: Want['diverging'];
@@ -276,6 +279,28 @@ function readAll(
     }
   }
   return { data, bytes, followerBytes, anyError };
+}
+
+/**
+ * KIP-951: partitions refused because this broker does not lead them (see
+ * wantsLeaderHint) name the current leader (v12+; the local partition's view when it is
+ * hosted here, else the image's), and v16+ responses carry the addresses of
+ * the leaders named.
+ */
+function addLeaderHints(b: Broker, res: ResponseBody<FetchResponseInput>, version: number): void {
+  const leaders: number[] = [];
+  for (const t of res.responses) {
+    let topic: TopicState | undefined;
+    for (const pd of t.partitions as PartitionData[]) {
+      if (!wantsLeaderHint(pd.errorCode)) continue;
+      if (!pd.currentLeader) {
+        topic ??= version >= 13 ? b.image.topicsById.get(t.topicId ?? '') : b.image.topicsByName.get(t.topic ?? '');
+        pd.currentLeader = leaderHint(topic, pd.partitionIndex);
+      }
+      if (pd.currentLeader) leaders.push(pd.currentLeader.leaderId);
+    }
+  }
+  if (version >= 16 && leaders.length > 0) res.nodeEndpoints = nodeEndpoints(b, leaders);
 }
 
 function buildResponse(
