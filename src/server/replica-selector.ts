@@ -71,6 +71,20 @@ export function checkConsumerFetch(part: Partition, currentLeaderEpoch: number, 
   return part.checkLeaderEpoch(currentLeaderEpoch);
 }
 
+/**
+ * KIP-392's OFFSET_NOT_AVAILABLE: a leader elected with a high watermark
+ * below the start of its leader epoch (its log end offset when elected; the
+ * followers have not reported since) cannot tell a consumer the latest
+ * offset, or look a timestamp up past that high watermark, without risking
+ * an offset smaller than one the old leader gave out. ListOffsets answers
+ * this retriable error until the high watermark reaches the epoch's start.
+ */
+export function highWatermarkBehindEpochStart(part: Partition): boolean {
+  if (part.role !== 'leader') return false;
+  const epochStart = part.log.epochStartOffsets.get(part.leaderEpoch) ?? part.log.logEndOffset;
+  return part.highWatermark < epochStart;
+}
+
 /** Picks the preferred read replica of a consumer fetch; -1 for the leader itself. */
 export type ReplicaSelector = (b: Broker, part: Partition, clientRack: string, fetchOffset: number) => number;
 

@@ -1,11 +1,18 @@
 /**
  * KIP-392's rules (src/server/replica-selector.ts): which preferred read
  * replica the rack-aware selector names from a leader's view, which node
- * serves a consumer fetch at which Fetch version, and the
- * replica.selector.class property.
+ * serves a consumer fetch at which Fetch version, the
+ * replica.selector.class property, and OFFSET_NOT_AVAILABLE from a new
+ * leader whose high watermark lags its epoch's start.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import path from 'node:path';
+import type { TopicState } from '../../../src/metadata/image.ts';
+import { PartitionLog } from '../../../src/storage/partition-log.ts';
+import { Partition as RealPartition } from '../../../src/server/partition.ts';
+import { listOffsetsHandler } from '../../../src/server/handlers/list-offsets.ts';
+import { config as logConfig, makeBatch, silent, tempDir } from '../storage/fixtures.ts';
 import { ConfigError, loadBrokerConfig } from '../../../src/config/broker-config.ts';
 import { ErrorCode } from '../../../src/protocol/error-codes.ts';
 import type { Broker } from '../../../src/server/broker.ts';
@@ -116,4 +123,60 @@ test('a follower serves consumer fetches from v11, with the leader-epoch and log
   assert.equal(checkConsumerFetch(hosted('follower', 5, true), -1, 12), ErrorCode.KAFKA_STORAGE_ERROR);
   assert.equal(checkConsumerFetch(hosted('leader'), -1, 4), ErrorCode.NONE);
   assert.equal(checkConsumerFetch(hosted('leader'), 4, 12), ErrorCode.FENCED_LEADER_EPOCH);
+});
+
+test('ListOffsets: a new leader whose high watermark lags its epoch start answers OFFSET_NOT_AVAILABLE until it catches up', async () => {
+  const { dir, cleanup } = tempDir('samsa-offset-na-');
+  const logDir = path.join(dir, 't-0');
+  const first = await PartitionLog.open(logDir, logConfig(), { logger: silent });
+  first.append(makeBatch(3), { leaderEpoch: 0 });
+  await first.close();
+  // a follower that had 3 records, of which it knew 1 committed, becomes leader in epoch 1
+  const log = await PartitionLog.open(logDir, logConfig(), { logger: silent, cleanShutdown: true, highWatermark: 1 });
+  try {
+    const state = { partition: 0, leader: 2, leaderEpoch: 0, partitionEpoch: 0, replicas: [1, 2], isr: [1, 2] };
+    const topic: TopicState = { name: 't', topicId: 'id-t', partitions: [state], configs: new Map() };
+    const part = new RealPartition(topic, 0, log, 1, { now: () => 1_000 });
+    part.update(state);
+    part.update({ ...state, leader: 1, leaderEpoch: 1, partitionEpoch: 1 });
+    assert.equal(part.role, 'leader');
+    assert.deepEqual([part.highWatermark, log.logEndOffset], [1, 3]);
+    const b = { image: { topicsByName: new Map([['t', topic]]) }, replicas: { get: () => part } } as unknown as Broker;
+    const handler = listOffsetsHandler(b);
+    const list = async (timestamp: number, replicaId = -1) => {
+      const res = await handler(
+        {
+          replicaId,
+          isolationLevel: 0,
+          topics: [
+            {
+              name: 't',
+              partitions: [
+                { partitionIndex: 0, currentLeaderEpoch: -1, timestamp: BigInt(timestamp), maxNumOffsets: 1 },
+              ],
+            },
+          ],
+          timeoutMs: 1000,
+        } as never,
+        { apiVersion: 7 } as never,
+      );
+      const p = (res as { topics: { partitions: { errorCode: number; offset: bigint | number }[] }[] }).topics[0]
+        .partitions[0];
+      return { errorCode: p.errorCode, offset: Number(p.offset) };
+    };
+    assert.equal((await list(-1)).errorCode, ErrorCode.OFFSET_NOT_AVAILABLE, 'latest');
+    assert.equal(
+      (await list(5_000_000_000_000)).errorCode,
+      ErrorCode.OFFSET_NOT_AVAILABLE,
+      'a timestamp past the high watermark',
+    );
+    assert.deepEqual(await list(-2), { errorCode: ErrorCode.NONE, offset: 0 }, 'earliest is known');
+    assert.equal((await list(-1, 2)).errorCode, ErrorCode.NONE, 'not for a replica (only consumers)');
+    // the follower reports the whole log: the high watermark reaches the epoch start
+    part.updateFollowerEndOffset(2, 3);
+    assert.deepEqual(await list(-1), { errorCode: ErrorCode.NONE, offset: 3 });
+  } finally {
+    log.abandon();
+    cleanup();
+  }
 });
