@@ -356,6 +356,7 @@ export class ReplicaFetcher {
         lastFetchedEpoch: p.log.latestEpoch,
         logStartOffset: p.log.logStartOffset,
         partitionMaxBytes: this.settings.fetchMaxBytes,
+        highWatermark: p.highWatermark, // v18 (KIP-1166): the leader answers at once when its own is ahead
       });
     }
     const replicaId = this.opts.localId;

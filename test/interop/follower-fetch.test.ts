@@ -42,6 +42,7 @@ interface Node {
 
 const RACKS: Record<number, string> = { 1: 'a', 2: 'b', 3: 'c' };
 const PER_PARTITION = 150;
+const FETCH_WAIT_MS = 25_000;
 const FETCH = apiByName('Fetch');
 
 async function withConnection<T>(port: number, fn: (c: Connection) => Promise<T>): Promise<T> {
@@ -190,6 +191,8 @@ describe('follower fetching (KIP-392): a consumer in rack b reads from the rack-
             'broker.rack': n.rack,
             'replica.selector.class': RACK_AWARE_REPLICA_SELECTOR,
             'replica.fetch.backoff.ms': '100',
+            // far longer than any wait below: a follower must learn a moved high watermark without waiting for it
+            'replica.fetch.wait.max.ms': String(FETCH_WAIT_MS),
           },
         });
         n.running = await startBroker({ config, logger: logger.child({ node: n.id }) });
@@ -254,6 +257,17 @@ describe('follower fetching (KIP-392): a consumer in rack b reads from the rack-
     const consumer = startRackConsumer(bootstrap, topic, 'b', 2 * PER_PARTITION, 2 * PER_PARTITION);
     try {
       await produce(0, PER_PARTITION);
+      // KIP-1166: the leader answers a caught-up follower's fetch as soon as its high watermark passes the
+      // follower's, instead of holding it for replica.fetch.wait.max.ms
+      const hwAt = Date.now();
+      await eventually(
+        () => [0, 1].every((p) => node(2).running!.broker.replicas.get(topic, p)?.highWatermark === PER_PARTITION),
+        FETCH_WAIT_MS / 2,
+        20,
+      );
+      console.log(
+        `# the rack-b follower had the leaders' high watermark ${Date.now() - hwAt} ms after the last produce`,
+      );
       const before = new Map([1, 2, 3].map((id) => [id, { ...stats(id) }]));
       const one = await consumer.phase(1);
       assert.deepEqual(one.errors, []);

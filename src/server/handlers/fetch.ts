@@ -16,7 +16,9 @@
  * follower's (fsynced) log end offset, which moves the high watermark and
  * completes acks=all produces; a last fetched epoch this log does not end
  * where the follower thinks is answered with the diverging epoch (KIP-595),
- * no records, at once. A follower's long poll wakes on appends. Errors that
+ * no records, at once. A follower's long poll wakes on appends, and ends as
+ * soon as this leader's high watermark is past the one the follower sent
+ * (v18, KIP-1166), so that followers learn it without waiting. Errors that
  * name another leader carry it (current_leader, v12+, KIP-951).
  *
  * Consumers fetching with v11+ may be served by a follower, and the leader
@@ -42,6 +44,8 @@ interface Want extends SessionPartition {
   errorCode: number;
   /** A follower's: where its log diverged from this one (answered instead of records). */
   diverging?: { epoch: number; endOffset: number };
+  /** A follower's high watermark (v18, KIP-1166; unknown: +Infinity). */
+  followerHighWatermark?: number;
 }
 
 /** The replica id of a follower's fetch, -1 for a consumer's. */
@@ -151,6 +155,7 @@ function collectWants(
   version: number,
 ): Want[] {
   const lastFetched = new Map<string, number>();
+  const followerHighWatermarks = new Map<string, number>();
   if (session && full) session.partitions.clear();
   if (session && !full) {
     for (const ft of req.forgottenTopicsData ?? []) {
@@ -174,7 +179,11 @@ function collectWants(
         lastHighWatermark: prev?.lastHighWatermark ?? -1,
         lastLogStartOffset: prev?.lastLogStartOffset ?? -1,
       };
-      if (replicaId >= 0) lastFetched.set(key, p.lastFetchedEpoch ?? -1);
+      if (replicaId >= 0) {
+        lastFetched.set(key, p.lastFetchedEpoch ?? -1);
+        // absent (before v18) it decodes as its default, Long.MAX_VALUE: never behind
+        followerHighWatermarks.set(key, p.highWatermark === undefined ? Infinity : Number(p.highWatermark));
+      }
       if (session) session.partitions.set(key, sp);
       else requested.push(sp);
     }
@@ -189,14 +198,17 @@ function collectWants(
     else if (replicaId < 0) errorCode = checkConsumerFetch(part, sp.currentLeaderEpoch, version);
     else errorCode = part.checkFollowerFetch(replicaId, sp.currentLeaderEpoch);
     let diverging: Want['diverging'];
+    let followerHighWatermark: number | undefined;
     if (part && errorCode === ErrorCode.NONE && replicaId >= 0) {
-      const lastFetchedEpoch = lastFetched.get(partitionKey(byId ? sp.topicId : sp.topic, sp.partition)) ?? -1;
+      const key = partitionKey(byId ? sp.topicId : sp.topic, sp.partition);
+      const lastFetchedEpoch = lastFetched.get(key) ?? -1;
+      followerHighWatermark = followerHighWatermarks.get(key);
       diverging = part.divergingEpoch(lastFetchedEpoch, sp.fetchOffset);
       // the follower has (fsynced) everything below its fetch offset
       if (!diverging && sp.fetchOffset >= part.log.logStartOffset && sp.fetchOffset <= part.log.logEndOffset)
         part.updateFollowerEndOffset(replicaId, sp.fetchOffset);
     }
-    return Object.assign(sp, { part, errorCode, diverging }) as Want;
+    return Object.assign(sp, { part, errorCode, diverging, followerHighWatermark }) as Want;
   });
 }
 
@@ -250,6 +262,9 @@ function readAll(
         continue;
       }
     }
+    // KIP-1166: a follower behind this leader's high watermark is told at once, not after its long poll
+    if (follower && w.followerHighWatermark !== undefined && w.followerHighWatermark < pd.highWatermark)
+      anyError = true;
     const limit = Math.min(w.partitionMaxBytes, maxBytes - bytes);
     // followers read everything appended; consumers what is committed
     const maxOffset = follower ? log.logEndOffset : readCommitted ? pd.lastStableOffset : pd.highWatermark;
