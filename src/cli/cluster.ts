@@ -18,7 +18,8 @@ import type { Command } from 'commander';
 import type { KafkaClient, PartitionInfo } from '../client/client.ts';
 import { ErrorCode, errorName, isRetriable } from '../protocol/error-codes.ts';
 import { type CliIO, type ClientFlags, withClient } from './context.ts';
-import { formatTable } from './format.ts';
+import { UsageError, formatTable, parseIntOption } from './format.ts';
+import { registerRebalanceCommand } from './reassign.ts';
 import { isOffline, isUnderReplicated } from './topic.ts';
 
 export const METADATA_TOPIC = '__cluster_metadata';
@@ -246,6 +247,86 @@ export function formatClusterInfo(info: ClusterInfo, now = Date.now()): string {
   return out;
 }
 
+/** One partition's outcome of `samsa cluster elect-leaders`. */
+export interface ElectionResult {
+  topic: string;
+  partition: number;
+  /** NONE: a new leader was elected; ELECTION_NOT_NEEDED: nothing to do. */
+  errorCode: number;
+  error: string | null;
+  errorMessage: string | null;
+}
+
+/**
+ * ElectLeaders (43) through the bootstrap broker, which forwards it to the
+ * active controller. `topic` null: every partition of every topic (the
+ * answer leaves out those that need no election); `partition` null: every
+ * partition of `topic`.
+ */
+export async function electLeaders(
+  c: KafkaClient,
+  type: 'preferred' | 'unclean',
+  topic: string | null,
+  partition: number | null,
+  timeoutMs = 30_000,
+): Promise<ElectionResult[]> {
+  const conn = await c.anyConnection();
+  if (!conn.supports('ElectLeaders')) throw new Error(`the broker at ${conn.address} does not serve ElectLeaders`);
+  if (type === 'unclean' && conn.versionOf('ElectLeaders') < 1)
+    throw new Error(`the broker at ${conn.address} serves only preferred elections (ElectLeaders v0)`);
+  let topicPartitions: { topic: string; partitions: number[] }[] | null = null;
+  if (topic !== null) {
+    let partitions: number[];
+    if (partition !== null) partitions = [partition];
+    else {
+      const md = await c.metadata([topic]);
+      const t = md.topics.find((x) => x.name === topic);
+      if (!t || t.errorCode !== ErrorCode.NONE) throw new UsageError(`topic '${topic}' does not exist`);
+      partitions = t.partitions.map((p) => p.partition).sort((a, b) => a - b);
+    }
+    topicPartitions = [{ topic, partitions }];
+  }
+  const res = await c.request('ElectLeaders', {
+    electionType: type === 'preferred' ? 0 : 1,
+    topicPartitions,
+    timeoutMs,
+  });
+  if ((res.errorCode ?? ErrorCode.NONE) !== ErrorCode.NONE)
+    throw new Error(`ElectLeaders: ${errorName(res.errorCode)}`);
+  const out: ElectionResult[] = [];
+  for (const t of res.replicaElectionResults)
+    for (const p of t.partitionResult)
+      out.push({
+        topic: t.topic,
+        partition: p.partitionId,
+        errorCode: p.errorCode,
+        error: p.errorCode === ErrorCode.NONE ? null : errorName(p.errorCode),
+        errorMessage: p.errorMessage ?? null,
+      });
+  return out.sort((a, b) => (a.topic === b.topic ? a.partition - b.partition : a.topic < b.topic ? -1 : 1));
+}
+
+/** Whether a partition's outcome is not a failure (elected, or no election needed). */
+export const electionSucceeded = (r: ElectionResult) =>
+  r.errorCode === ErrorCode.NONE || r.errorCode === ErrorCode.ELECTION_NOT_NEEDED;
+
+/** The human-readable form of `electLeaders`. */
+export function formatElections(results: ElectionResult[]): string {
+  if (results.length === 0) return 'No partition needed an election.\n';
+  return formatTable(
+    ['TOPIC', 'PARTITION', 'RESULT'],
+    results.map((r) => [
+      r.topic,
+      r.partition,
+      r.errorCode === ErrorCode.NONE
+        ? 'elected'
+        : r.errorCode === ErrorCode.ELECTION_NOT_NEEDED
+          ? 'no election needed'
+          : `${r.error}${r.errorMessage ? `: ${r.errorMessage}` : ''}`,
+    ]),
+  );
+}
+
 export function registerClusterCommands(program: Command, io: CliIO, clientOptions: (c: Command) => Command): void {
   const cluster = program.command('cluster').description('cluster-wide information');
   clientOptions(
@@ -260,4 +341,27 @@ export function registerClusterCommands(program: Command, io: CliIO, clientOptio
       io.stdout(o.json ? JSON.stringify(info) + '\n' : formatClusterInfo(info));
     });
   });
+  clientOptions(
+    cluster
+      .command('elect-leaders')
+      .description(
+        'move leadership to the preferred replica (first in the replica list), or elect a leader outside the ISR (unclean) for partitions without one',
+      )
+      .option('--topic <name>', 'only this topic (default: every partition of every topic)')
+      .option('--partition <n>', 'only this partition of --topic')
+      .option('--type <type>', 'preferred or unclean', 'preferred'),
+  ).action(async (o: ClientFlags & { topic?: string; partition?: string; type: string }) => {
+    const type = o.type.trim().toLowerCase();
+    if (type !== 'preferred' && type !== 'unclean')
+      throw new UsageError(`--type must be preferred or unclean, got '${o.type}'`);
+    if (o.partition !== undefined && o.topic === undefined) throw new UsageError('--partition needs --topic');
+    const partition = o.partition === undefined ? null : parseIntOption(o.partition, '--partition', 0);
+    await withClient(o, async (c) => {
+      const results = await electLeaders(c, type, o.topic ?? null, partition, Number(o.timeoutMs ?? 30_000));
+      io.stdout(o.json ? JSON.stringify(results) + '\n' : formatElections(results));
+      const failed = results.filter((r) => !electionSucceeded(r)).length;
+      if (failed > 0) throw new Error(`${failed} partition(s) got no new leader`);
+    });
+  });
+  registerRebalanceCommand(cluster, io, clientOptions);
 }

@@ -116,6 +116,9 @@ export interface BrokerConfig {
   compressionType: 'uncompressed' | 'zstd' | 'lz4' | 'snappy' | 'gzip' | 'producer';
   minInsyncReplicas: number;
   uncleanLeaderElectionEnable: boolean;
+  autoLeaderRebalanceEnable: boolean;
+  leaderImbalanceCheckIntervalSeconds: number;
+  leaderImbalancePerBrokerPercentage: number;
   socketRequestMaxBytes: number;
   connectionsMaxIdleMs: number;
   /**
@@ -535,6 +538,9 @@ export function loadBrokerConfig(opts: LoadBrokerConfigOptions = {}): BrokerConf
     compressionType: str('compression.type') as BrokerConfig['compressionType'],
     minInsyncReplicas: num('min.insync.replicas'),
     uncleanLeaderElectionEnable: bool('unclean.leader.election.enable'),
+    autoLeaderRebalanceEnable: bool('auto.leader.rebalance.enable'),
+    leaderImbalanceCheckIntervalSeconds: num('leader.imbalance.check.interval.seconds'),
+    leaderImbalancePerBrokerPercentage: num('leader.imbalance.per.broker.percentage'),
     socketRequestMaxBytes: num('socket.request.max.bytes'),
     connectionsMaxIdleMs: num('connections.max.idle.ms'),
     maxConnections,

@@ -242,8 +242,43 @@ export const BROKER_PROPERTY_DEFS: BrokerPropertyDef[] = [
   p('replica.fetch.wait.max.ms', 'int', '500', 'Longest wait of a follower fetch for new records.', atLeast(0)),
   p('replica.fetch.min.bytes', 'int', '1', 'Bytes a follower fetch waits for.', atLeast(1)),
   p('replica.fetch.backoff.ms', 'int', '1000', 'Wait of a follower after a fetch error.', atLeast(0)),
+  p(
+    'leader.replication.throttled.rate',
+    'long',
+    LONG_MAX_TEXT,
+    "Bytes per second this broker, as leader, sends to followers outside the ISR for the partitions a topic's leader.replication.throttled.replicas names with this broker (or *); a throttled partition's fetch gets fewer bytes, or none (it waits) while the rate is used up. In-sync followers are never throttled.",
+    atLeast(0),
+    { dynamic: true, live: true },
+  ),
+  p(
+    'follower.replication.throttled.rate',
+    'long',
+    LONG_MAX_TEXT,
+    "Bytes per second this broker, as a follower outside the ISR, fetches for the partitions a topic's follower.replication.throttled.replicas names with this broker (or *); while the rate is used up those partitions are left out of its fetches.",
+    atLeast(0),
+    { dynamic: true, live: true },
+  ),
   ig('fetch.max.bytes', 'int', '57671680', 'The most bytes returned by one Fetch response.', atLeast(1024)),
-  ig('auto.leader.rebalance.enable', 'boolean', 'true', 'Move leadership back to preferred replicas.'),
+  p(
+    'auto.leader.rebalance.enable',
+    'boolean',
+    'true',
+    'The active controller moves leaderships back to preferred replicas (first in the replica list) that are live and in sync, every leader.imbalance.check.interval.seconds.',
+  ),
+  p(
+    'leader.imbalance.check.interval.seconds',
+    'long',
+    '300',
+    'How often the active controller looks for leaderships to move back to preferred replicas.',
+    atLeast(1),
+  ),
+  p(
+    'leader.imbalance.per.broker.percentage',
+    'int',
+    '10',
+    'Leaderships move back to a broker once more than this share (%) of the partitions it is the preferred replica of are led by another.',
+    atLeast(0),
+  ),
   p(
     'delete.topic.enable',
     'boolean',
@@ -596,7 +631,12 @@ export const BROKER_PROPERTY_DEFS: BrokerPropertyDef[] = [
     'In-sync replicas needed for an acks=all produce to succeed (NOT_ENOUGH_REPLICAS otherwise).',
     atLeast(1),
   ),
-  ig('unclean.leader.election.enable', 'boolean', 'false', 'Allow an out-of-sync replica to become leader.'),
+  d(
+    'unclean.leader.election.enable',
+    'boolean',
+    'false',
+    'When no in-sync replica of a partition is live, the controller elects a live replica outside the ISR (records acknowledged by the old ISR can be lost).',
+  ),
   // groups and internal topics
   p(
     'group.initial.rebalance.delay.ms',

@@ -19,7 +19,9 @@
  * no records, at once. A follower's long poll wakes on appends, and ends as
  * soon as this leader's high watermark is past the one the follower sent
  * (v18, KIP-1166), so that followers learn it without waiting. Errors that
- * name another leader carry it (current_leader, v12+, KIP-951).
+ * name another leader carry it (current_leader, v12+, KIP-951). A follower
+ * outside the ISR reads a throttled partition within
+ * leader.replication.throttled.rate (replication-quota.ts).
  *
  * Consumers fetching with v11+ may be served by a follower, and the leader
  * may answer a partition with a preferred read replica instead of records
@@ -36,6 +38,7 @@ import type { FileRegion } from '../../storage/file-region.ts';
 import type { Pin } from '../../storage/segment.ts';
 import { sendfileAvailable } from '../sendfile.ts';
 import { checkConsumerFetch, type ReplicaReadStats, replicaReadStats, replicaSelector } from '../replica-selector.ts';
+import { leaderQuotaOf, type ReplicationQuota } from '../replication-quota.ts';
 import { leaderHint, nodeEndpoints, notHostedError, wantsLeaderHint } from '../leader-hints.ts';
 import type { TopicState } from '../../metadata/image.ts';
 
@@ -94,6 +97,8 @@ export function fetchHandler(b: Broker): Handler<FetchRequest, FetchResponseInpu
     const reads: ReplicaReads = { b, select, clientRack: v >= 11 ? (req.rackId ?? '') : '', stats };
     const readCommitted = v >= 4 && req.isolationLevel === 1;
     const maxBytes = v >= 3 ? req.maxBytes : 0x7fffffff;
+    // leader.replication.throttled.rate (replication-quota.ts)
+    const quota = follower ? leaderQuotaOf(b) : null;
 
     const attempt = (final: boolean) => {
       // Record slices point into pooled buffers or segment files, pinned until the socket has taken them.
@@ -101,19 +106,22 @@ export function fetchHandler(b: Broker): Handler<FetchRequest, FetchResponseInpu
       const release = () => {
         for (const p of pins) p.unpin();
       };
-      const { data, bytes, followerBytes, anyError } = readAll(
+      const { data, bytes, followerBytes, anyError, throttledBytes } = readAll(
         wants,
         maxBytes,
         readCommitted && !follower,
         pins,
         follower,
         v,
+        quota,
+        replicaId,
         reads,
       );
       if (!final && bytes < req.minBytes && !anyError) {
         release();
         return undefined;
       }
+      quota?.bucket.record(throttledBytes);
       if (!follower) {
         stats.leaderBytes += bytes - followerBytes;
         stats.followerBytes += followerBytes;
@@ -219,10 +227,13 @@ function readAll(
   pins: Pin[],
   follower: boolean,
   version: number,
+  quota: ReplicationQuota | null,
+  replicaId: number,
   reads: ReplicaReads,
 ) {
   const data: PartitionData[] = [];
   let bytes = 0;
+  let throttledBytes = 0;
   /** Of `bytes`, what a consumer read from partitions this node follows. */
   let followerBytes = 0;
   let anyError = false;
@@ -265,12 +276,19 @@ function readAll(
     // KIP-1166: a follower behind this leader's high watermark is told at once, not after its long poll
     if (follower && w.followerHighWatermark !== undefined && w.followerHighWatermark < pd.highWatermark)
       anyError = true;
-    const limit = Math.min(w.partitionMaxBytes, maxBytes - bytes);
+    let limit = Math.min(w.partitionMaxBytes, maxBytes - bytes);
     // followers read everything appended; consumers what is committed
     const maxOffset = follower ? log.logEndOffset : readCommitted ? pd.lastStableOffset : pd.highWatermark;
     if (w.fetchOffset === maxOffset && w.fetchOffset >= pd.logStartOffset) {
       pd.records = []; // caught up: nothing to read, nothing out of range
       continue;
+    }
+    let throttled = false;
+    if (quota?.throttles(w.part, replicaId)) {
+      throttled = true;
+      const room = quota.bucket.available();
+      if (room <= 0) continue; // the throttle's rate is used up: no records for now
+      limit = Math.min(limit, Math.floor(room));
     }
     if (limit <= 0 && bytes > 0 && w.fetchOffset >= pd.logStartOffset && w.fetchOffset <= maxOffset) {
       continue; // the response is full (max_bytes): watermarks only, as Kafka answers; no read
@@ -284,6 +302,7 @@ function readAll(
       });
       pd.records = r.region ? [r.region] : r.batches;
       bytes += r.bytes;
+      if (throttled) throttledBytes += r.bytes;
       if (!follower && w.part.role !== 'leader') followerBytes += r.bytes;
     } catch (err) {
       if (!(err instanceof OffsetOutOfRangeError)) throw err;
@@ -293,7 +312,7 @@ function readAll(
       anyError = true;
     }
   }
-  return { data, bytes, followerBytes, anyError };
+  return { data, bytes, followerBytes, anyError, throttledBytes };
 }
 
 /**
