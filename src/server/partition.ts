@@ -219,9 +219,26 @@ export class Partition {
    */
   divergingEpoch(lastFetchedEpoch: number, fetchOffset: number): { epoch: number; endOffset: number } | undefined {
     if (lastFetchedEpoch < 0) return undefined;
-    const e = this.log.endOffsetForEpoch(lastFetchedEpoch);
+    const e = this.endOffsetForEpoch(lastFetchedEpoch);
     if (e.epoch < lastFetchedEpoch || e.endOffset < fetchOffset) return e;
     return undefined;
+  }
+
+  /**
+   * OffsetForLeaderEpoch on this replica: the largest epoch at or below
+   * `epoch` and the offset where it ends. A leader's own epoch starts at its
+   * log end offset when it takes over (Kafka writes it into the epoch cache
+   * then; this log records an epoch with its first batch): until the leader
+   * appends, an epoch above the log's latest and below the leader epoch ends
+   * at the log end offset, as in Kafka, instead of being unknown.
+   */
+  endOffsetForEpoch(epoch: number): { epoch: number; endOffset: number } {
+    const latest = this.log.latestEpoch;
+    if (this._role === 'leader' && epoch >= 0 && epoch > latest && epoch <= this._leaderEpoch) {
+      if (epoch === this._leaderEpoch || latest < 0) return { epoch, endOffset: this.log.logEndOffset };
+      return { epoch: latest, endOffset: this.log.logEndOffset };
+    }
+    return this.log.endOffsetForEpoch(epoch);
   }
 
   /** Whether a produce with these `acks` may append here: NONE, or the error to answer (nothing appended). */
