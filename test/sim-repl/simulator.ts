@@ -50,7 +50,7 @@ import { applyFetchedPartition } from '../../src/server/replica-fetcher.ts';
 import { acceptFollowerFetch } from '../../src/server/handlers/fetch.ts';
 import { PartitionLog } from '../../src/storage/partition-log.ts';
 import { defaultLogConfig, type LogConfig } from '../../src/storage/log-config.ts';
-import { OffsetOutOfRangeError } from '../../src/storage/errors.ts';
+import { CorruptRecordError, OffsetOutOfRangeError } from '../../src/storage/errors.ts';
 import { EventQueue, Rng } from '../sim/network.ts';
 import { makeBatch } from '../unit/storage/fixtures.ts';
 
@@ -64,6 +64,11 @@ export interface ReplicationBugs {
   electOutsideIsr?: boolean;
   /** Followers never learn of a divergence (no last fetched epoch): no truncation. */
   noTruncateOnDivergence?: boolean;
+  /**
+   * The leader counts only the ISR its image shows, not the members an ISR
+   * change it asked for may have added (the defect the simulator found).
+   */
+  noMaximalIsr?: boolean;
 }
 
 export const BUG_NAMES: (keyof ReplicationBugs)[] = [
@@ -71,6 +76,7 @@ export const BUG_NAMES: (keyof ReplicationBugs)[] = [
   'followerReportsUnfsynced',
   'electOutsideIsr',
   'noTruncateOnDivergence',
+  'noMaximalIsr',
 ];
 
 export interface ReplSimOptions {
@@ -159,6 +165,8 @@ interface AlterRes {
   kind: 'alterRes';
   to: number;
   incarnation: number;
+  /** The partition as the controller has it (none when the broker epoch was stale). */
+  answer?: { leaderEpoch: number; isr: number[]; partitionEpoch: number };
 }
 type Message = FetchReq | FetchRes | ProduceReq | ProduceRes | AlterReq | AlterRes;
 
@@ -570,7 +578,9 @@ class ReplSimulation {
         return this.onAlterPartition(msg);
       case 'alterRes': {
         const n = this.nodeUp(msg.to, msg.incarnation);
-        if (n) n.alterInFlight = false;
+        if (!n) return;
+        n.alterInFlight = false;
+        if (msg.answer && !this.bugs.noMaximalIsr) n.part?.isrChangeAnswered(msg.answer);
         return;
       }
     }
@@ -706,6 +716,7 @@ class ReplSimulation {
     if (n.alterInFlight || p.role !== 'leader') return;
     const b = this.image.brokers.get(n.id);
     n.alterInFlight = true;
+    if (!this.bugs.noMaximalIsr) p.isrChangeProposed(newIsr);
     this.log(`broker ${n.id} asks to ${why} the isr [${p.isr}] -> [${newIsr}]`);
     this.send(n.id, CONTROLLER, {
       kind: 'alterReq',
@@ -749,7 +760,16 @@ class ReplSimulation {
         `isr change asked by ${req.from}`,
       );
     }
-    this.send(CONTROLLER, req.from, { kind: 'alterRes', to: req.from, incarnation: req.incarnation });
+    const now = this.state();
+    this.send(CONTROLLER, req.from, {
+      kind: 'alterRes',
+      to: req.from,
+      incarnation: req.incarnation,
+      answer:
+        code === ErrorCode.STALE_BROKER_EPOCH
+          ? undefined
+          : { leaderEpoch: now.leaderEpoch, isr: [...now.isr], partitionEpoch: now.partitionEpoch },
+    });
   }
 
   // ---- replication ------------------------------------------------------------------
@@ -842,7 +862,15 @@ class ReplSimulation {
       return again(this.rng.int(10, 50));
     }
     const before = log.logEndOffset;
-    const step = applyFetchedPartition(p, res);
+    let step: ReturnType<typeof applyFetchedPartition>;
+    try {
+      step = applyFetchedPartition(p, res);
+    } catch (err) {
+      // as the fetcher's localFailure: the partition backs off (nothing was appended)
+      if (!(err instanceof CorruptRecordError)) throw err;
+      this.log(`broker ${n.id} cannot append the leader's batches: ${err.message}`);
+      return again(this.rng.int(10, 50));
+    }
     if (step === 'truncated') {
       this.truncations++;
       n.ackedChecked = 0;
