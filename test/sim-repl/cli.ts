@@ -6,8 +6,9 @@
  *   --seed S         run one seed
  *   --verbose        print that seed's trace
  *   --bug NAME       plant a bug (hwFromAnyReplica, followerReportsUnfsynced,
- *                    electOutsideIsr, noTruncateOnDivergence)
+ *                    electOutsideIsr, noTruncateOnDivergence, noMaximalIsr)
  *   --fault-ms N     simulated time with faults (default 3000)
+ *   --metadata-delay N  the most a broker's image lags the controller's (ms)
  *
  * A failing seed prints one line that replays it deterministically.
  */
@@ -26,12 +27,22 @@ if (bug !== undefined && !BUG_NAMES.includes(bug as keyof ReplicationBugs)) {
 }
 const bugs: ReplicationBugs | undefined = bug ? { [bug]: true } : undefined;
 const faultMs = num('fault-ms');
-const extra = (bug ? ` --bug ${bug}` : '') + (faultMs !== undefined ? ` --fault-ms ${faultMs}` : '');
+const metadataDelayMs = num('metadata-delay');
+const extra =
+  (bug ? ` --bug ${bug}` : '') +
+  (faultMs !== undefined ? ` --fault-ms ${faultMs}` : '') +
+  (metadataDelayMs !== undefined ? ` --metadata-delay ${metadataDelayMs}` : '');
 
 const one = num('seed');
 if (one !== undefined) {
   const verbose = process.argv.includes('--verbose');
-  const r = await runReplSimulation({ seed: one, bugs, faultMs, trace: verbose ? (l) => console.log(l) : undefined });
+  const r = await runReplSimulation({
+    seed: one,
+    bugs,
+    faultMs,
+    metadataDelayMs,
+    trace: verbose ? (l) => console.log(l) : undefined,
+  });
   console.log(
     `seed ${one}: ${r.ok ? 'ok' : `FAILED at t=${r.failedAt}: ${r.failure}`}\n  ${r.scenario}\n` +
       `  ${r.steps} steps, ${r.simulatedMs} ms simulated, ${r.produced} produces, ${r.acked} acknowledged, ` +
@@ -49,7 +60,7 @@ let acked = 0;
 let crashes = 0;
 let truncations = 0;
 for (let seed = start; seed < start + seeds; seed++) {
-  const r = await runReplSimulation({ seed, bugs, faultMs });
+  const r = await runReplSimulation({ seed, bugs, faultMs, metadataDelayMs });
   acked += r.acked;
   crashes += r.crashes;
   truncations += r.truncations;

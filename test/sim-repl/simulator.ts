@@ -87,6 +87,8 @@ export interface ReplSimOptions {
   /** Simulated time with faults (ms), then the bound for convergence after healing. */
   faultMs?: number;
   healMs?: number;
+  /** The most a broker's image may lag the controller's (ms; the seed draws it otherwise). */
+  metadataDelayMs?: number;
   /** Parent of the brokers' log dirs (default: /dev/shm when present, else the OS temp dir). */
   baseDir?: string;
 }
@@ -251,6 +253,7 @@ class ReplSimulation {
   private readonly produceEvery: number;
   private readonly faultEvery: number;
   private readonly lagMaxMs: number;
+  private readonly metadataDelay: number;
   private readonly weights: Record<string, number>;
   /** Links cut: `a-b` (both directions); the controller is node 0. */
   private readonly cut = new Set<string>();
@@ -281,6 +284,7 @@ class ReplSimulation {
     this.produceEvery = rng.pick([3, 10, 30]);
     this.faultEvery = rng.pick([60, 150, 400]);
     this.lagMaxMs = rng.pick([30, 100, 300]);
+    this.metadataDelay = options.metadataDelayMs ?? rng.pick([this.maxDelay, 3 * this.maxDelay, 50]);
     this.weights = {};
     for (const k of ['crash', 'crashLeader', 'crashTwo', 'isolate', 'cutLink', 'slowDisk', 'quiet'])
       this.weights[k] = k === 'quiet' ? 1 : rng.chance(0.7) ? rng.int(1, 8) : 0;
@@ -293,7 +297,9 @@ class ReplSimulation {
       `fault every ~${this.faultEvery} ms (${Object.entries(this.weights)
         .filter(([, w]) => w > 0)
         .map(([k, w]) => `${k}:${w}`)
-        .join(' ')}), replica.lag.time.max.ms ${this.lagMaxMs}, segment.bytes ${segmentBytes}`;
+        .join(
+          ' ',
+        )}), replica.lag.time.max.ms ${this.lagMaxMs}, metadata delay <=${this.metadataDelay} ms, segment.bytes ${segmentBytes}`;
   }
 
   cleanup(): void {
@@ -472,7 +478,7 @@ class ReplSimulation {
 
   private nodeUp(id: number, incarnation: number): SimNode | undefined {
     const n = this.nodes.get(id);
-    return n && n.alive && n.incarnation === incarnation ? n : undefined;
+    return n?.alive && n.incarnation === incarnation ? n : undefined;
   }
 
   // ---- events -----------------------------------------------------------------------
@@ -488,7 +494,7 @@ class ReplSimulation {
       }
       case 'fetchTimeout': {
         const n = this.nodeUp(e.node, e.incarnation);
-        if (n && n.fetchOut && n.fetchToken === e.token) {
+        if (n?.fetchOut && n.fetchToken === e.token) {
           n.fetchOut = false;
           this.queue.push(this.now, { kind: 'fetch', node: n.id, incarnation: n.incarnation });
         }
@@ -522,7 +528,7 @@ class ReplSimulation {
       }
       case 'checkpoint': {
         const n = this.nodeUp(e.node, e.incarnation);
-        if (!n || !n.log) return;
+        if (!n?.log) return;
         n.hwCheckpoint = n.log.highWatermark;
         n.rpCheckpoint = n.log.recoveryPoint;
         this.queue.push(this.now + this.rng.int(20, 200), { ...e });
@@ -567,15 +573,20 @@ class ReplSimulation {
     if (this.linkCut(from, to)) return;
     switch (msg.kind) {
       case 'fetchReq':
-        return this.onFetchRequest(to, msg);
+        this.onFetchRequest(to, msg);
+        return;
       case 'fetchRes':
-        return this.onFetchResponse(msg);
+        this.onFetchResponse(msg);
+        return;
       case 'produceReq':
-        return this.onProduceRequest(msg);
+        this.onProduceRequest(msg);
+        return;
       case 'produceRes':
-        return this.onProduceResponse(msg);
+        this.onProduceResponse(msg);
+        return;
       case 'alterReq':
-        return this.onAlterPartition(msg);
+        this.onAlterPartition(msg);
+        return;
       case 'alterRes': {
         const n = this.nodeUp(msg.to, msg.incarnation);
         if (!n) return;
@@ -602,7 +613,7 @@ class ReplSimulation {
     );
     for (const n of this.nodes.values()) {
       if (!n.alive || this.linkCut(CONTROLLER, n.id)) continue;
-      this.queue.push(this.now + this.rng.int(0, 3 * this.maxDelay + 1), {
+      this.queue.push(this.now + this.rng.int(0, this.metadataDelay), {
         kind: 'metadata',
         node: n.id,
         incarnation: n.incarnation,
@@ -700,7 +711,7 @@ class ReplSimulation {
 
   private maybeShrink(n: SimNode): void {
     const p = n.part;
-    if (!p || p.role !== 'leader') return;
+    if (p?.role !== 'leader') return;
     const lagging = p.laggingReplicas(this.lagMaxMs);
     if (lagging.length > 0)
       this.askAlter(
@@ -847,19 +858,23 @@ class ReplSimulation {
 
   private onFetchResponse(res: FetchRes): void {
     const n = this.nodeUp(res.to, res.incarnation);
-    if (!n || !n.fetchOut) return;
+    if (!n?.fetchOut) return;
     const p = n.part!;
     const log = n.log!;
     n.fetchOut = false;
     n.fetchToken++;
-    const again = (delay: number) =>
+    const again = (delay: number): void => {
       this.queue.push(this.now + delay, { kind: 'fetch', node: n.id, incarnation: n.incarnation });
+    };
     // the partition moved on while the fetch was out: ask again
-    if (p.role !== 'follower' || p.leaderEpoch !== res.leaderEpoch || log.logEndOffset !== res.fetchOffset)
-      return again(0);
+    if (p.role !== 'follower' || p.leaderEpoch !== res.leaderEpoch || log.logEndOffset !== res.fetchOffset) {
+      again(0);
+      return;
+    }
     if (res.errorCode !== ErrorCode.NONE) {
       this.log(`broker ${n.id}: fetch answered error ${res.errorCode}`);
-      return again(this.rng.int(10, 50));
+      again(this.rng.int(10, 50));
+      return;
     }
     const before = log.logEndOffset;
     let step: ReturnType<typeof applyFetchedPartition>;
@@ -869,7 +884,8 @@ class ReplSimulation {
       // as the fetcher's localFailure: the partition backs off (nothing was appended)
       if (!(err instanceof CorruptRecordError)) throw err;
       this.log(`broker ${n.id} cannot append the leader's batches: ${err.message}`);
-      return again(this.rng.int(10, 50));
+      again(this.rng.int(10, 50));
+      return;
     }
     if (step === 'truncated') {
       this.truncations++;
@@ -879,11 +895,13 @@ class ReplSimulation {
         `broker ${n.id} truncates ${before} -> ${log.logEndOffset} (diverging epoch ${res.divergingEpoch?.epoch} ` +
           `ending ${res.divergingEpoch?.endOffset}; epochs here ${epochsOf(log)}, last fetched ${res.lastFetchedEpoch}; leader's ${res.leaderEpochs})`,
       );
-      return again(0);
+      again(0);
+      return;
     }
     if (step === 'appended') {
       this.log(`broker ${n.id} appends ${before} -> ${log.logEndOffset}, hw ${log.highWatermark}`);
-      return again(0);
+      again(0);
+      return;
     }
     again(this.rng.int(1, 20)); // caught up: the leader's long poll
   }
@@ -1077,7 +1095,7 @@ class ReplSimulation {
       for (; confirmed.ackedChecked < this.acked.length; confirmed.ackedChecked++) {
         const a = this.acked[confirmed.ackedChecked];
         const got = batchAt(log, a.offset);
-        if (!got || !got.equals(a.bytes))
+        if (!got?.equals(a.bytes))
           this.fail(
             `acknowledged produce ${a.seq} at offset ${a.offset} is ${got ? 'different' : 'missing'} on leader ${confirmed.id} (epoch ${s.leaderEpoch}, log end ${log.logEndOffset})`,
           );
@@ -1120,7 +1138,7 @@ class ReplSimulation {
       const bytes = this.committed.get(at);
       if (!bytes) this.fail(`no committed batch starts at ${at} (simulator bookkeeping)`);
       const got = batchAt(log, at);
-      if (!got || !got.equals(bytes))
+      if (!got?.equals(bytes))
         this.fail(
           `committed batch at ${at} is ${got ? 'different' : 'missing'} on ${what} ${n.id} (log end ${log.logEndOffset}, hw ${log.highWatermark})`,
         );
