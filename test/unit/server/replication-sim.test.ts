@@ -27,8 +27,9 @@ import { PartitionLog } from '../../../src/storage/partition-log.ts';
 import { BUG_NAMES, runReplSimulation } from '../../sim-repl/simulator.ts';
 import { config, makeBatch, silent, tempDir } from '../storage/fixtures.ts';
 
-/** Bounded by seed count: about 20-40 s on a loaded two-core machine. */
+/** Bounded by seed count, each with 2 s of simulated faults: about 15 s, up to 45 s on a loaded two-core machine. */
 const SEEDS = 200;
+const FAULT_MS = 2000;
 /** How far the planted-bug search may go; each is found within its first few seeds. */
 const BUG_SEARCH_LIMIT = 60;
 
@@ -42,7 +43,7 @@ describe('replication simulator', () => {
     let isrChanges = 0;
     let epochs = 0;
     for (let seed = 1; seed <= SEEDS; seed++) {
-      const r = await runReplSimulation({ seed });
+      const r = await runReplSimulation({ seed, faultMs: FAULT_MS });
       acked += r.acked;
       crashes += r.crashes;
       truncations += r.truncations;
@@ -50,7 +51,7 @@ describe('replication simulator', () => {
       epochs += r.leaderEpochs;
       if (!r.ok)
         failures.push(
-          `seed ${seed} failed at t=${r.failedAt}: ${r.failure}\n  replay: npm run sim:repl -- --seed ${seed} --verbose`,
+          `seed ${seed} failed at t=${r.failedAt}: ${r.failure}\n  replay: npm run sim:repl -- --seed ${seed} --fault-ms ${FAULT_MS} --verbose`,
         );
     }
     const secs = (Date.now() - began) / 1000;
@@ -79,14 +80,20 @@ describe('replication simulator', () => {
     it(`catches a planted bug: ${bug}`, async (t) => {
       // brokers' images lagging the controller by up to 50 ms make the interleavings these bugs need more frequent
       const metadataDelayMs = 50;
+      // the first seed a safety check fails (some bugs also stall replication: those seeds fail the liveness bound)
       let found: { seed: number; failure: string } | null = null;
+      let stalled = 0;
       for (let seed = 1; seed <= BUG_SEARCH_LIMIT && !found; seed++) {
         const r = await runReplSimulation({ seed, bugs: { [bug]: true }, metadataDelayMs });
-        if (!r.ok) found = { seed, failure: r.failure! };
+        if (r.ok) continue;
+        assert.doesNotMatch(r.failure!, /^unexpected error/);
+        if (r.failure!.startsWith('no convergence')) stalled++;
+        else found = { seed, failure: r.failure! };
       }
-      assert.ok(found, `no seed among the first ${BUG_SEARCH_LIMIT} fails with ${bug}`);
-      t.diagnostic(`seed ${found.seed}: ${found.failure}`);
-      assert.match(found.failure, /^(acknowledged|committed|broker)/, 'caught by a safety check');
+      assert.ok(found, `no seed among the first ${BUG_SEARCH_LIMIT} fails a safety check with ${bug}`);
+      t.diagnostic(
+        `seed ${found.seed}: ${found.failure}${stalled ? ` (${stalled} seeds before it did not converge)` : ''}`,
+      );
       // and the same seed passes without the bug
       assert.ok((await runReplSimulation({ seed: found.seed, metadataDelayMs })).ok);
     });
