@@ -326,7 +326,7 @@ export const TOPIC_CONFIG_DEFS: TopicConfigDef[] = [
     'boolean',
     'false',
     [syn('unclean.leader.election.enable')],
-    'Allow an out-of-sync replica to become leader (data loss).',
+    'When no in-sync replica is live, elect a live replica outside the ISR (acknowledged records can be lost).',
   ),
 ];
 
@@ -342,7 +342,6 @@ const TOPIC_CONFIGS_WITHOUT_EFFECT = new Set([
   'local.retention.ms',
   'preallocate',
   'segment.jitter.ms',
-  'unclean.leader.election.enable',
 ]);
 for (const def of TOPIC_CONFIG_DEFS) if (TOPIC_CONFIGS_WITHOUT_EFFECT.has(def.name)) def.ignored = true;
 

@@ -17,6 +17,7 @@ import { alterConfigsHandler, describeConfigsHandler, incrementalAlterConfigsHan
 import { describeClusterHandler, describeLogDirsHandler } from './cluster.ts';
 import { deleteRecordsHandler, offsetForLeaderEpochHandler } from './partition-admin.ts';
 import { initProducerIdHandler } from './init-producer-id.ts';
+import { forwardedElectLeadersHandler } from './elect-leaders.ts';
 import { type ControllerRouter, relayHandler } from '../forwarding.ts';
 import { ErrorCode } from '../../protocol/error-codes.ts';
 import type { GroupCoordinatorService } from '../../coordinator/group/service.ts';
@@ -75,6 +76,10 @@ export function registerHandlers(
         producerEpoch: -1,
       }),
     ),
+  });
+  // leader elections are the active controller's: relayed there when it is another node
+  d.register('ElectLeaders', {
+    handler: forwardedElectLeadersHandler(router, b.localController, { logger: b.logger }),
   });
   d.register('FindCoordinator', { handler: findCoordinatorHandler(b) });
   d.register('JoinGroup', { handler: joinGroupHandler(groups) });
