@@ -421,7 +421,8 @@ export class Partition {
     if (this._role !== 'leader') return;
     const members = this.pendingIsr?.members ?? [];
     for (const id of newIsr) if (!this._isr.includes(id) && !members.includes(id)) members.push(id);
-    this.pendingIsr = members.length > 0 ? { members, until: this._partitionEpoch + 1 } : null;
+    const until = Math.max(this.pendingIsr?.until ?? 0, this._partitionEpoch + 1);
+    this.pendingIsr = members.length > 0 ? { members, until } : null;
   }
 
   /**

@@ -292,14 +292,14 @@ class ReplSimulation {
     this.config = { ...defaultLogConfig(), segmentBytes, fileDeleteDelayMs: 0 };
     const parent = options.baseDir ?? (fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir());
     this.root = fs.mkdtempSync(path.join(parent, `replsim-${options.seed}-`));
+    const faults = Object.entries(this.weights)
+      .filter(([, w]) => w > 0)
+      .map(([k, w]) => `${k}:${w}`)
+      .join(' ');
     this.scenario =
-      `drop ${this.drop}, delay <=${this.maxDelay} ms, fsync <=${this.flushMax} ms, produce every ~${this.produceEvery} ms, ` +
-      `fault every ~${this.faultEvery} ms (${Object.entries(this.weights)
-        .filter(([, w]) => w > 0)
-        .map(([k, w]) => `${k}:${w}`)
-        .join(
-          ' ',
-        )}), replica.lag.time.max.ms ${this.lagMaxMs}, metadata delay <=${this.metadataDelay} ms, segment.bytes ${segmentBytes}`;
+      `drop ${this.drop}, delay <=${this.maxDelay} ms, fsync <=${this.flushMax} ms, ` +
+      `produce every ~${this.produceEvery} ms, fault every ~${this.faultEvery} ms (${faults}), ` +
+      `replica.lag.time.max.ms ${this.lagMaxMs}, metadata delay <=${this.metadataDelay} ms, segment.bytes ${segmentBytes}`;
   }
 
   cleanup(): void {
