@@ -9,9 +9,10 @@
  * - a leader that has not appended in its epoch answers an epoch between its
  *   log's latest and its own with its log end offset (it answered "unknown",
  *   which followers took for no divergence);
- * - an ISR expansion the leader asked for counts in its high watermark until
- *   its image shows the change (acks=all records were lost when the
- *   controller elected the new member meanwhile).
+ * - a member an ISR expansion may have added (IsrChanges tells the
+ *   Partition what it asked and what the controller answered) counts in the
+ *   leader's high watermark until its image shows the change (acks=all
+ *   records were lost when the controller elected that member meanwhile).
  *
  * `npm run sim:repl -- --seeds N` runs more seeds; a failing seed prints its
  * replay command.
@@ -23,6 +24,10 @@ import type { PartitionState, TopicState } from '../../../src/metadata/image.ts'
 import { Partition } from '../../../src/server/partition.ts';
 import { applyFetchedPartition, divergenceTruncationOffset } from '../../../src/server/replica-fetcher.ts';
 import { acceptFollowerFetch } from '../../../src/server/handlers/fetch.ts';
+import { type AlterPartitionChannel, IsrChanges } from '../../../src/server/isr-changes.ts';
+import { MetadataImage } from '../../../src/metadata/image.ts';
+import { ErrorCode } from '../../../src/protocol/error-codes.ts';
+import { SimulatedEnv } from '../../../src/util/env.ts';
 import { PartitionLog } from '../../../src/storage/partition-log.ts';
 import { BUG_NAMES, runReplSimulation } from '../../sim-repl/simulator.ts';
 import { config, makeBatch, silent, tempDir } from '../storage/fixtures.ts';
@@ -195,6 +200,78 @@ describe('replication defects found by the simulator', () => {
       p.update(state({ isr: [1, 2, 3], partitionEpoch: 1 }));
       p.updateFollowerEndOffset(3, 7);
       assert.equal(log.highWatermark, 7);
+    });
+  });
+
+  it("IsrChanges tells the leader's Partition what it asked and what the controller answered", async () => {
+    await withPartition(1, [], async (p, log) => {
+      p.update(state({ isr: [1, 2] }));
+      p.appendAsLeader(makeBatch(4));
+      p.updateFollowerEndOffset(2, 4);
+      p.updateFollowerEndOffset(3, 4);
+      assert.equal(log.highWatermark, 4);
+      const answers: ((isr: number[], partitionEpoch: number, errorCode: number) => void)[] = [];
+      const channel = {
+        send: () =>
+          new Promise((resolve) =>
+            answers.push((isr, partitionEpoch, errorCode) =>
+              resolve({
+                throttleTimeMs: 0,
+                errorCode: ErrorCode.NONE,
+                topics: [
+                  {
+                    topicId: TOPIC.topicId,
+                    partitions: [
+                      {
+                        partitionIndex: 0,
+                        errorCode,
+                        leaderId: 1,
+                        leaderEpoch: 0,
+                        isr,
+                        leaderRecoveryState: 0,
+                        partitionEpoch,
+                      },
+                    ],
+                  },
+                ],
+              }),
+            ),
+          ),
+        close() {},
+      } as unknown as AlterPartitionChannel;
+      const isr = new IsrChanges({
+        localId: 1,
+        brokerEpoch: () => 7,
+        controllerId: () => 9,
+        controllerEndpoint: () => ({ host: 'controller', port: 1 }),
+        connect: async () => channel,
+        image: new MetadataImage(),
+        replicaLagTimeMaxMs: 30_000,
+        env: new SimulatedEnv(1),
+      });
+      // asked, not answered: 3 counts
+      const refused = isr.propose(p, [1, 2, 3]);
+      await new Promise((r) => setImmediate(r));
+      assert.equal(answers.length, 1);
+      p.appendAsLeader(makeBatch(2));
+      p.updateFollowerEndOffset(2, 6);
+      assert.equal(log.highWatermark, 4);
+      // refused, the controller's ISR is [1, 2]: 3 no longer counts
+      answers[0]([1, 2], 0, ErrorCode.INVALID_UPDATE_VERSION);
+      assert.equal(await refused, ErrorCode.INVALID_UPDATE_VERSION);
+      assert.equal(log.highWatermark, 6);
+      // accepted: 3 counts until the image shows it, then as a member
+      const accepted = isr.propose(p, [1, 2, 3]);
+      await new Promise((r) => setImmediate(r));
+      answers[1]([1, 2, 3], 1, ErrorCode.NONE);
+      assert.equal(await accepted, ErrorCode.NONE);
+      p.appendAsLeader(makeBatch(1));
+      p.updateFollowerEndOffset(2, 7);
+      assert.equal(log.highWatermark, 6);
+      p.update(state({ isr: [1, 2, 3], partitionEpoch: 1 }));
+      p.updateFollowerEndOffset(3, 7);
+      assert.equal(log.highWatermark, 7);
+      isr.close();
     });
   });
 });
