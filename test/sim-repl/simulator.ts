@@ -16,7 +16,7 @@
  *   the ISR (`partitionChangesWithout`), election of leaderless partitions on
  *   an unfence, AlterPartition's checks (`checkAlterPartition`); ISR shrink and
  *   expansion asked as IsrChanges asks them (lagging replicas, caught-up
- *   replicas).
+ *   replicas; the Partition told of each request and answer).
  *
  * The seed draws a workload (acks=all produces sent to whichever broker the
  * client believes leads) and faults: message delay and loss, slow disks,
@@ -33,6 +33,12 @@
  *   agrees with it below its own high watermark;
  * - a leader's high watermark never goes backwards within its leader epoch,
  *   and no high watermark passes its log end offset.
+ *
+ * Agreement below the high watermark is checked on the durably committed
+ * part: a leader's high watermark may cover records its own fsync has not
+ * reached yet (followers fsync before they report), and when every copy of
+ * those is lost to power failures a later leader legitimately writes other
+ * records at those offsets; acks=all never acknowledges them.
  *
  * Then it heals everything and checks that the replicas converge: identical
  * bytes below one high watermark that covers every acknowledged record.
