@@ -9,6 +9,8 @@
  * - a leader that has not appended in its epoch answers an epoch between its
  *   log's latest and its own with its log end offset (it answered "unknown",
  *   which followers took for no divergence);
+ * - a flush wait for offsets a truncation removed ends (a flush pass looped
+ *   on it in microtasks, freezing the process);
  * - a member an ISR expansion may have added (IsrChanges tells the
  *   Partition what it asked and what the controller answered) counts in the
  *   leader's high watermark until its image shows the change (acks=all
@@ -273,5 +275,38 @@ describe('replication defects found by the simulator', () => {
       assert.equal(log.highWatermark, 7);
       isr.close();
     });
+  });
+
+  it('a wait for an fsync of offsets a truncation removed ends, instead of spinning the event loop', async () => {
+    const { dir, cleanup } = tempDir('samsa-replsim-');
+    let held: (() => void)[] = [];
+    let hold = false;
+    const log = await PartitionLog.open(path.join(dir, 't-0'), config(), {
+      logger: silent,
+      fsync: () => (hold ? new Promise<void>((resolve) => held.push(resolve)) : Promise.resolve()),
+    });
+    try {
+      hold = true;
+      log.append(makeBatch(5), { leaderEpoch: 0 });
+      log.append(makeBatch(5), { leaderEpoch: 0 });
+      // a leader's acks=all asks for its fsync; it loses leadership and truncates before the disk answers
+      let done = false;
+      void log.flushedUpTo(10).then(() => {
+        done = true;
+      });
+      await new Promise((r) => setImmediate(r));
+      log.truncateTo(5);
+      const deadline = Date.now() + 10_000;
+      while (!done) {
+        assert.ok(Date.now() < deadline, 'the wait ended');
+        for (const r of held.splice(0)) r();
+        await new Promise((r) => setImmediate(r)); // a flush pass looping in microtasks never gets here
+      }
+      assert.equal(log.logEndOffset, 5);
+      assert.equal(log.recoveryPoint, 5);
+    } finally {
+      log.abandon();
+      cleanup();
+    }
   });
 });
