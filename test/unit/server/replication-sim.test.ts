@@ -279,7 +279,7 @@ describe('replication defects found by the simulator', () => {
 
   it('a wait for an fsync of offsets a truncation removed ends, instead of spinning the event loop', async () => {
     const { dir, cleanup } = tempDir('samsa-replsim-');
-    let held: (() => void)[] = [];
+    const held: (() => void)[] = [];
     let hold = false;
     const log = await PartitionLog.open(path.join(dir, 't-0'), config(), {
       logger: silent,
