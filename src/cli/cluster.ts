@@ -19,6 +19,7 @@ import type { KafkaClient, PartitionInfo } from '../client/client.ts';
 import { ErrorCode, errorName, isRetriable } from '../protocol/error-codes.ts';
 import { type CliIO, type ClientFlags, withClient } from './context.ts';
 import { UsageError, formatTable, parseIntOption } from './format.ts';
+import { registerRebalanceCommand } from './reassign.ts';
 import { isOffline, isUnderReplicated } from './topic.ts';
 
 export const METADATA_TOPIC = '__cluster_metadata';
@@ -362,4 +363,5 @@ export function registerClusterCommands(program: Command, io: CliIO, clientOptio
       if (failed > 0) throw new Error(`${failed} partition(s) got no new leader`);
     });
   });
+  registerRebalanceCommand(cluster, io, clientOptions);
 }

@@ -242,6 +242,22 @@ export const BROKER_PROPERTY_DEFS: BrokerPropertyDef[] = [
   p('replica.fetch.wait.max.ms', 'int', '500', 'Longest wait of a follower fetch for new records.', atLeast(0)),
   p('replica.fetch.min.bytes', 'int', '1', 'Bytes a follower fetch waits for.', atLeast(1)),
   p('replica.fetch.backoff.ms', 'int', '1000', 'Wait of a follower after a fetch error.', atLeast(0)),
+  p(
+    'leader.replication.throttled.rate',
+    'long',
+    LONG_MAX_TEXT,
+    "Bytes per second this broker, as leader, sends to followers outside the ISR for the partitions a topic's leader.replication.throttled.replicas names with this broker (or *); a throttled partition's fetch gets fewer bytes, or none (it waits) while the rate is used up. In-sync followers are never throttled.",
+    atLeast(0),
+    { dynamic: true, live: true },
+  ),
+  p(
+    'follower.replication.throttled.rate',
+    'long',
+    LONG_MAX_TEXT,
+    "Bytes per second this broker, as a follower outside the ISR, fetches for the partitions a topic's follower.replication.throttled.replicas names with this broker (or *); while the rate is used up those partitions are left out of its fetches.",
+    atLeast(0),
+    { dynamic: true, live: true },
+  ),
   ig('fetch.max.bytes', 'int', '57671680', 'The most bytes returned by one Fetch response.', atLeast(1024)),
   p(
     'auto.leader.rebalance.enable',

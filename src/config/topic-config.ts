@@ -165,7 +165,7 @@ export const TOPIC_CONFIG_DEFS: TopicConfigDef[] = [
     'list',
     '',
     [],
-    'Replicas throttled on the follower side (partition:broker pairs or *).',
+    'Partitions whose followers outside the ISR fetch at most follower.replication.throttled.rate: partition:broker pairs (the broker being the follower) or *.',
     throttledReplicas,
   ),
   t(
@@ -181,7 +181,7 @@ export const TOPIC_CONFIG_DEFS: TopicConfigDef[] = [
     'list',
     '',
     [],
-    'Replicas throttled on the leader side (partition:broker pairs or *).',
+    'Partitions whose leader answers followers outside the ISR at most leader.replication.throttled.rate: partition:broker pairs (the broker being the leader) or *.',
     throttledReplicas,
   ),
   t(
@@ -336,8 +336,6 @@ const TOPIC_CONFIGS_WITHOUT_EFFECT = new Set([
   'compression.gzip.level',
   'compression.lz4.level',
   'compression.zstd.level',
-  'follower.replication.throttled.replicas',
-  'leader.replication.throttled.replicas',
   'local.retention.bytes',
   'local.retention.ms',
   'preallocate',

@@ -43,6 +43,12 @@ import {
   type LifecycleAnswer,
 } from './broker-heartbeats.ts';
 import { type Env, systemEnv, type TimerHandle } from '../util/env.ts';
+import {
+  decideReassignment,
+  type OngoingReassignment,
+  ongoingReassignments,
+  reassignmentCompletions,
+} from './reassignment.ts';
 
 /** One partition of an AlterPartition request (v2 and v3 alike: broker epoch -1 where v2 names none). */
 export interface AlterPartitionItem {
@@ -75,6 +81,12 @@ export interface AlterPartitionAnswer {
 export interface ControllerResult {
   errorCode: number;
   errorMessage: string | null;
+}
+
+/** AlterPartitionReassignments input: per topic, per partition, the target replicas (null cancels). */
+export interface ReassignmentInput {
+  name: string;
+  partitions: { partitionIndex: number; replicas: number[] | null }[];
 }
 
 export type BatchListener = (batch: MetadataRecord[]) => void | Promise<void>;
@@ -371,6 +383,7 @@ export class Controller implements QuorumListener {
       return;
     }
     this.afterApply();
+    this.completeReassignments(batch.records);
     return this.notify(batch.records, batch.lastOffset);
   }
 
@@ -450,6 +463,7 @@ export class Controller implements QuorumListener {
       }
       this.activating = false;
       this.leaderEvent();
+      this.completeReassignments(null);
       if (this.image.clusterId === null) void this.enqueue(() => ({ records: [], result: undefined })).catch(() => {});
       // partitions still waiting for a leader that an unclean election may give them (one not committed before)
       void this.electLeaderlessUnclean().catch(() => {});
@@ -1323,6 +1337,94 @@ export class Controller implements QuorumListener {
 
   private checkAlterPartition(brokerId: number, item: AlterPartitionItem): number {
     return checkAlterPartition(this.image, brokerId, item);
+  }
+
+  // ---- Partition reassignment (KIP-455; decisions in reassignment.ts) ------
+
+  /**
+   * AlterPartitionReassignments (key 45): starts, changes or cancels (null
+   * replicas) reassignments, one commit for the request; answered per
+   * partition in the request's order. A reassignment whose target replicas
+   * are all in the ISR already completes in the same commit.
+   */
+  alterPartitionReassignments(
+    topics: ReassignmentInput[],
+    allowReplicationFactorChange: boolean,
+  ): Promise<{ name: string; partitions: (ControllerResult & { partitionIndex: number })[] }[]> {
+    type Answer = { name: string; partitions: (ControllerResult & { partitionIndex: number })[] }[];
+    const each = (errorCode: number, errorMessage: string | null): Answer =>
+      topics.map((t) => ({
+        name: t.name,
+        partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode, errorMessage })),
+      }));
+    return this.enqueue<Answer>(
+      () => {
+        const records: MetadataRecord[] = [];
+        const named = new Set<string>();
+        const result: Answer = topics.map((t) => ({
+          name: t.name,
+          partitions: t.partitions.map((item) => {
+            // each decision is made against the image before the request: a partition named twice is refused
+            const key = `${t.name}\u0000${item.partitionIndex}`;
+            if (named.has(key))
+              return {
+                partitionIndex: item.partitionIndex,
+                errorCode: ErrorCode.INVALID_REQUEST,
+                errorMessage: `${t.name}-${item.partitionIndex} is named more than once in the request.`,
+              };
+            named.add(key);
+            const d = decideReassignment(
+              this.image,
+              t.name,
+              item.partitionIndex,
+              item.replicas,
+              allowReplicationFactorChange,
+            );
+            if (d.record) records.push(d.record);
+            return { partitionIndex: item.partitionIndex, errorCode: d.errorCode, errorMessage: d.errorMessage };
+          }),
+        }));
+        const onStorageError = (err: MetadataStorageError): Answer =>
+          result.map((t) => ({
+            name: t.name,
+            partitions: t.partitions.map((p) =>
+              p.errorCode === ErrorCode.NONE
+                ? { ...p, errorCode: ErrorCode.KAFKA_STORAGE_ERROR, errorMessage: err.message }
+                : p,
+            ),
+          }));
+        return { records, result, onStorageError };
+      },
+      (errorCode, message) => each(errorCode, message),
+    );
+  }
+
+  /** ListPartitionReassignments (key 46), from the image (NotControllerError unless active). */
+  listPartitionReassignments(
+    wanted: readonly { name: string; partitionIndexes: readonly number[] }[] | null,
+  ): OngoingReassignment[] {
+    if (!this.quorum.isActiveController)
+      throw new NotControllerError(notControllerMessage(this.quorum.leaderId), this.quorum.leaderId);
+    return ongoingReassignments(this.image, wanted);
+  }
+
+  /**
+   * On the active controller, after a commit (`batch`) or on becoming active
+   * (null: every partition): commits the completion of each reassignment
+   * whose target replicas are now all in the ISR.
+   */
+  private completeReassignments(batch: readonly MetadataRecord[] | null): void {
+    if (this.closed || !this.quorum.isActiveController) return;
+    if (reassignmentCompletions(this.image, batch).length === 0) return;
+    void this.enqueue(() => ({ records: reassignmentCompletions(this.image, null), result: undefined })).catch(
+      (err) => {
+        if (!(err instanceof NotControllerError))
+          this.opts.logger?.warn(
+            { err },
+            'a completed partition reassignment was not committed; tried again at the next change',
+          );
+      },
+    );
   }
 }
 

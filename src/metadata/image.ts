@@ -13,6 +13,14 @@ export interface PartitionState {
   partitionEpoch: number;
   replicas: number[];
   isr: number[];
+  /**
+   * A reassignment in progress (KIP-455; src/metadata/reassignment.ts):
+   * replicas that join (already in `replicas`, fetching) and replicas that
+   * leave `replicas` and the ISR once every target replica is in the ISR.
+   * Absent when no reassignment is in progress.
+   */
+  addingReplicas?: number[];
+  removingReplicas?: number[];
 }
 
 export interface TopicState {
@@ -134,6 +142,8 @@ export class MetadataImage {
           partitionEpoch: rec.partitionEpoch,
           replicas: rec.replicas,
           isr: rec.isr,
+          ...(rec.addingReplicas?.length ? { addingReplicas: rec.addingReplicas } : {}),
+          ...(rec.removingReplicas?.length ? { removingReplicas: rec.removingReplicas } : {}),
         };
         break;
       }
@@ -151,6 +161,8 @@ export class MetadataImage {
           this.countReplicas(rec.replicas, 1);
           p.replicas = rec.replicas;
         }
+        if (rec.addingReplicas) setReassigning(p, 'addingReplicas', rec.addingReplicas);
+        if (rec.removingReplicas) setReassigning(p, 'removingReplicas', rec.removingReplicas);
         p.partitionEpoch++;
         break;
       }
@@ -497,6 +509,8 @@ export class MetadataImage {
           leader: p.leader,
           leaderEpoch: p.leaderEpoch,
           partitionEpoch: p.partitionEpoch,
+          ...(p.addingReplicas?.length ? { addingReplicas: p.addingReplicas } : {}),
+          ...(p.removingReplicas?.length ? { removingReplicas: p.removingReplicas } : {}),
         });
       }
       for (const [name, value] of t.configs)
@@ -504,6 +518,12 @@ export class MetadataImage {
     }
     return out;
   }
+}
+
+/** Sets one side of a partition's reassignment; an empty list removes the field. */
+function setReassigning(p: PartitionState, key: 'addingReplicas' | 'removingReplicas', ids: number[]): void {
+  if (ids.length > 0) p[key] = ids;
+  else delete p[key];
 }
 
 /**

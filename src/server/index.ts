@@ -41,6 +41,7 @@ import { apiVersionsHandler } from './handlers/api-versions.ts';
 import { createPartitionsHandler, createTopicsHandler, deleteTopicsHandler } from './handlers/topics.ts';
 import { alterConfigsHandler, incrementalAlterConfigsHandler } from './handlers/configs.ts';
 import { initProducerIdHandler } from './handlers/init-producer-id.ts';
+import { registerReassignmentControllerHandlers } from './handlers/reassignments.ts';
 import { ControllerClient, ControllerRouter, relayHandler } from './forwarding.ts';
 import { GroupCoordinatorService } from '../coordinator/group/service.ts';
 import { systemEnv } from '../util/env.ts';
@@ -413,6 +414,7 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
       registerBrokerLifecycleHandlers(dispatcher, controller, { logger });
       registerAlterPartitionHandler(dispatcher, controller, { logger });
       registerElectLeadersHandler(dispatcher, controller, { logger });
+      registerReassignmentControllerHandlers(dispatcher, controller);
       controllerServer = socketServer(config, config.controllerListener, image, dispatcher, logger);
       controllerAddress = await controllerServer.listen();
       controllerServer.open();

@@ -46,6 +46,7 @@ import { LogLimiter } from '../util/log-limiter.ts';
 import type { MetadataImage } from '../metadata/image.ts';
 import type { Partition } from './partition.ts';
 import type { ReplicaManager } from './replica-manager.ts';
+import type { ReplicationQuota } from './replication-quota.ts';
 
 type FetchApi = 'Fetch' | 'ListOffsets';
 
@@ -124,6 +125,8 @@ export interface ReplicaFetcherOptions {
   endpointOf: (nodeId: number) => { host: string; port: number } | undefined;
   connect: FetcherConnector;
   settings?: Partial<ReplicaFetcherSettings>;
+  /** follower.replication.throttled.rate (replication-quota.ts); none: no throttle. */
+  quota?: ReplicationQuota;
   env?: Env;
   logger?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
 }
@@ -338,7 +341,17 @@ export class ReplicaFetcher {
           : undefined,
       ),
     );
-    const sent = ready.filter((f) => this.parts.get(f.p) === f);
+    let sent = ready.filter((f) => this.parts.get(f.p) === f);
+    // follower.replication.throttled.rate: throttled partitions sit out while the rate is used up
+    const quota = this.opts.quota;
+    const throttled = quota ? sent.filter((f) => quota.throttles(f.p, this.opts.localId)) : [];
+    if (quota && throttled.length > 0 && quota.bucket.available() <= 0) {
+      sent = sent.filter((f) => !throttled.includes(f));
+      if (sent.length === 0) {
+        await this.sleep(quota.bucket.delayMs());
+        return;
+      }
+    }
     if (sent.length === 0) return;
     const ch = await this.ensureChannel();
     const epochs = new Map<Partition, { leaderEpoch: number; fetchOffset: number }>();
@@ -399,6 +412,8 @@ export class ReplicaFetcher {
         }
         try {
           if (await this.onPartition(f, pd)) appended.push(f);
+          if (quota && throttled.includes(f))
+            quota.bucket.record(f.p.log.logEndOffset > asked.fetchOffset ? recordsBytes(pd.records) : 0);
         } catch (err) {
           this.localFailure(f, err);
         }
@@ -607,4 +622,9 @@ export function divergenceTruncationOffset(p: Partition, leaderEpoch: number, le
   if (mine.epoch !== leaderEpoch) return Math.min(mine.endOffset, leo);
   // both know the epoch: what follows the earlier of the two ends of it diverges (this log may go on in later epochs)
   return Math.min(mine.endOffset, leaderEndOffset, leo);
+}
+
+/** Bytes of a fetched partition's records (a buffer, or nothing). */
+function recordsBytes(records: unknown): number {
+  return records instanceof Uint8Array ? records.length : 0;
 }

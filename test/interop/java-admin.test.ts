@@ -123,7 +123,6 @@ const DIFFERENT: Record<string, Outcome> = {
   deleteAcls: unsupported,
   describeUserScramCredentials: unsupported,
   describeClientQuotas: unsupported,
-  listPartitionReassignments: unsupported,
 };
 
 function outcomes(stdout: string): Map<string, Outcome> {

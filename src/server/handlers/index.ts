@@ -18,6 +18,7 @@ import { describeClusterHandler, describeLogDirsHandler } from './cluster.ts';
 import { deleteRecordsHandler, offsetForLeaderEpochHandler } from './partition-admin.ts';
 import { initProducerIdHandler } from './init-producer-id.ts';
 import { forwardedElectLeadersHandler } from './elect-leaders.ts';
+import { registerReassignmentHandlers } from './reassignments.ts';
 import { type ControllerRouter, relayHandler } from '../forwarding.ts';
 import { ErrorCode } from '../../protocol/error-codes.ts';
 import type { GroupCoordinatorService } from '../../coordinator/group/service.ts';
@@ -95,4 +96,5 @@ export function registerHandlers(
   d.register('OffsetDelete', { handler: offsetDeleteHandler(groups) });
   d.register('ConsumerGroupHeartbeat', { handler: consumerGroupHeartbeatHandler(consumerGroups) });
   d.register('ConsumerGroupDescribe', { handler: consumerGroupDescribeHandler(consumerGroups) });
+  registerReassignmentHandlers(d, b.localController, router);
 }
