@@ -212,13 +212,28 @@ function collectWants(
       const key = partitionKey(byId ? sp.topicId : sp.topic, sp.partition);
       const lastFetchedEpoch = lastFetched.get(key) ?? -1;
       followerHighWatermark = followerHighWatermarks.get(key);
-      diverging = part.divergingEpoch(lastFetchedEpoch, sp.fetchOffset);
-      // the follower has (fsynced) everything below its fetch offset
-      if (!diverging && sp.fetchOffset >= part.log.logStartOffset && sp.fetchOffset <= part.log.logEndOffset)
-        part.updateFollowerEndOffset(replicaId, sp.fetchOffset);
+      diverging = acceptFollowerFetch(part, replicaId, sp.fetchOffset, lastFetchedEpoch);
     }
     return Object.assign(sp, { part, errorCode, diverging, followerHighWatermark }) as Want;
   });
+}
+
+/**
+ * The leader's side of a served follower fetch (checkFollowerFetch passed):
+ * the diverging epoch to answer (KIP-595), or, when the fetch may go on, the
+ * follower's fetch offset recorded as its log end offset (it has everything
+ * below it, fsynced), which may move the high watermark.
+ */
+export function acceptFollowerFetch(
+  part: Partition,
+  replicaId: number,
+  fetchOffset: number,
+  lastFetchedEpoch: number,
+): { epoch: number; endOffset: number } | undefined {
+  const diverging = part.divergingEpoch(lastFetchedEpoch, fetchOffset);
+  if (!diverging && fetchOffset >= part.log.logStartOffset && fetchOffset <= part.log.logEndOffset)
+    part.updateFollowerEndOffset(replicaId, fetchOffset);
+  return diverging;
 }
 
 function readAll(
