@@ -310,7 +310,7 @@ export function describeProducersHandler(b: Broker): Handler<DescribeProducersRe
       name: t.name,
       partitions: t.partitionIndexes.map((partitionIndex) => {
         const part = b.replicas.get(t.name, partitionIndex);
-        if (!part || part.role !== 'leader') {
+        if (part?.role !== 'leader') {
           return {
             partitionIndex,
             errorCode: notHostedError(b.image.topicsByName.get(t.name), partitionIndex),
