@@ -114,8 +114,8 @@ export class TxnTopicStore implements TxnStore {
   /**
    * Appends the record to its partition and resolves once every in-sync
    * replica has it and this node fsynced it; rejects with the Kafka error in
-   * `errorCode`, or REQUEST_TIMED_OUT after transaction.state.log's
-   * write timeout (request.timeout.ms of Kafka's coordinator: offsets.commit.timeout.ms here too).
+   * `errorCode`, or REQUEST_TIMED_OUT when not acknowledged within
+   * offsets.commit.timeout.ms (the coordinators' write timeout here).
    */
   async write(partition: number, record: TxnLogRecord): Promise<void> {
     await ensureTxnTopic(this.b);
