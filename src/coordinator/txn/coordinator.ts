@@ -571,7 +571,8 @@ export class TransactionCoordinator {
       for (const t of h.txns.values()) {
         if (states.length > 0 && !states.includes(t.state)) continue;
         if (producerIds.length > 0 && !producerIds.includes(t.producerId)) continue;
-        if (durationFilterMs >= 0 && !(t.state === 'Ongoing' && now - t.startTimestamp > durationFilterMs)) continue;
+        // as Kafka: running longer than the filter (measured from the transaction's start timestamp)
+        if (durationFilterMs >= 0 && now - t.startTimestamp <= durationFilterMs) continue;
         out.push(describeOf(t));
       }
     }

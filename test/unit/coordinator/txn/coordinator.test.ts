@@ -306,6 +306,16 @@ test('ListTransactions filters by state and producer id', async () => {
   );
   assert.equal(s.c.list([], [a.producerId]).txns.length, 1);
   assert.equal(s.c.list([], []).txns.length, 2);
+  // durationFilter: open longer than 5 s
+  assert.deepEqual(
+    s.c.list(['Ongoing'], [], 5000).txns.map((t) => t.transactionalId),
+    [],
+  );
+  s.advance(5001);
+  assert.deepEqual(
+    s.c.list(['Ongoing'], [], 5000).txns.map((t) => t.transactionalId),
+    ['t1'],
+  );
 });
 
 test('TransactionLogValue round-trips in Kafka layout (version 0)', () => {
