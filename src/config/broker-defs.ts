@@ -543,7 +543,7 @@ export const BROKER_PROPERTY_DEFS: BrokerPropertyDef[] = [
     'log.cleaner.delete.retention.ms',
     'long',
     '86400000',
-    'How long tombstones stay in a compacted topic.',
+    'How long tombstones, and transaction markers with nothing left of their transaction, stay in a compacted topic.',
     atLeast(0),
   ),
   d('log.cleaner.min.compaction.lag.ms', 'long', '0', 'Records younger than this are never compacted.', atLeast(0)),
