@@ -20,6 +20,7 @@ import { initProducerIdHandler } from './init-producer-id.ts';
 import { forwardedElectLeadersHandler } from './elect-leaders.ts';
 import { registerReassignmentHandlers } from './reassignments.ts';
 import { writeTxnMarkersHandler } from './write-txn-markers.ts';
+import { describeProducersHandler } from './describe-producers.ts';
 import { type ControllerRouter, relayHandler } from '../forwarding.ts';
 import { ErrorCode } from '../../protocol/error-codes.ts';
 import type { GroupCoordinatorService } from '../../coordinator/group/service.ts';
@@ -84,6 +85,7 @@ export function registerHandlers(
     handler: forwardedElectLeadersHandler(router, b.localController, { logger: b.logger }),
   });
   d.register('WriteTxnMarkers', { handler: writeTxnMarkersHandler(b) });
+  d.register('DescribeProducers', { handler: describeProducersHandler(b) });
   d.register('FindCoordinator', { handler: findCoordinatorHandler(b) });
   d.register('JoinGroup', { handler: joinGroupHandler(groups) });
   d.register('SyncGroup', { handler: syncGroupHandler(groups) });

@@ -193,3 +193,31 @@ test('read_committed stops at the last stable offset and names aborted transacti
     ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
   ]);
 });
+
+test('DescribeProducers names each producer, its open transaction and the coordinator epoch of its last marker', async () => {
+  const c = await producerId();
+  const at = await produce(['c1'], { pid: c, seq: 0 });
+  const r = await conn.send('DescribeProducers', {
+    topics: [
+      { name: TOPIC, partitionIndexes: [0, 5] },
+      { name: 'no-such-topic', partitionIndexes: [0] },
+    ],
+  });
+  const [p0, p5] = r.topics[0].partitions;
+  assert.equal(p0.errorCode, ErrorCode.NONE);
+  assert.equal(p5.errorCode, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+  assert.equal(r.topics[1].partitions[0].errorCode, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+  const byId = new Map(p0.activeProducers.map((p) => [Number(p.producerId), p]));
+  const open = byId.get(c)!;
+  assert.deepEqual(
+    [open.producerEpoch, open.lastSequence, Number(open.currentTxnStartOffset), open.coordinatorEpoch],
+    [0, 0, at, -1],
+  );
+  // the fenced producer of the test before: epoch 1 from its last marker, coordinator epoch 5, nothing open
+  const fenced = [...byId.values()].find((p) => p.coordinatorEpoch === 5)!;
+  assert.deepEqual([fenced.producerEpoch, Number(fenced.currentTxnStartOffset)], [1, -1]);
+  assert.deepEqual(await marker(c, false), [ErrorCode.NONE]);
+  const after = await conn.send('DescribeProducers', { topics: [{ name: TOPIC, partitionIndexes: [0] }] });
+  const closed = after.topics[0].partitions[0].activeProducers.find((p) => Number(p.producerId) === c)!;
+  assert.equal(Number(closed.currentTxnStartOffset), -1);
+});
