@@ -409,6 +409,8 @@ export class Controller implements QuorumListener {
       }
     }
     this.leaderEvent();
+    // a new term: the broker sessions of this controller's last one (if any) say nothing about it
+    this.lifecycleInactive();
     if (leaderId === this.quorum.nodeId) this.activate();
   }
 

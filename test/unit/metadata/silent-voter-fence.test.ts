@@ -180,3 +180,72 @@ test('only activation starts the rule: a voter that stops fetching later keeps i
   w.env.advance(FETCH_TIMEOUT_MS);
   assert.deepEqual(w.expire(), []);
 });
+
+// ---- The controller: the quorum's signal wired in, the fence logged with its reason ----
+
+import { Controller } from '../../../src/metadata/controller.ts';
+import { MemoryQuorum } from '../../helpers/memory-quorum.ts';
+
+test('controller: after a takeover the silent voter is fenced on the session clock a fetch timeout later, and says why', async () => {
+  const env = new SimulatedEnv(2);
+  const quorum = new MemoryQuorum(0);
+  const fetched = new Map<number, boolean>([
+    [1, false],
+    [2, true],
+  ]);
+  const voterQuorum = Object.assign(quorum, { voterFetchedThisEpoch: (id: number) => fetched.get(id) ?? null });
+  const image = new MetadataImage();
+  image.clusterId = 'c';
+  const logged: { obj: object; msg: string }[] = [];
+  const controller = new Controller(voterQuorum, image, {
+    nodeId: 0,
+    defaultPartitions: 1,
+    defaultReplicationFactor: 1,
+    validateConfig: () => null,
+    logger: { warn: () => {}, info: (obj, msg) => logged.push({ obj, msg }) },
+  });
+  controller.enableBrokerLifecycle({
+    sessionTimeoutMs: SESSION_MS,
+    quorumFetchTimeoutMs: FETCH_TIMEOUT_MS,
+    env,
+    clusterId: () => 'c',
+  });
+  const settle = async () => {
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+  };
+  for (const id of [1, 2]) {
+    const r = await controller.brokerRegistration({
+      brokerId: id,
+      clusterId: 'c',
+      incarnationId: `i${id}`,
+      listeners: [],
+      rack: null,
+    });
+    const h = await controller.brokerHeartbeat({
+      brokerId: id,
+      brokerEpoch: r.brokerEpoch,
+      currentMetadataOffset: image.epoch,
+      wantFence: false,
+      wantShutDown: false,
+    });
+    assert.equal(h.isFenced, false);
+  }
+  // another node led for a while; this one takes over and hears from nobody
+  quorum.setActive(false, 1);
+  await settle();
+  quorum.setActive(true);
+  const takeover = env.now();
+  while (!image.brokers.get(1)!.fenced) {
+    assert.ok(env.now() - takeover < SESSION_MS, 'fenced before its session could have ended');
+    env.advance(100);
+    await settle();
+  }
+  const after = env.now() - takeover;
+  assert.ok(after >= FETCH_TIMEOUT_MS, `fenced ${after} ms after the takeover`);
+  assert.equal(image.brokers.get(2)!.fenced, false, `broker 2's voter fetched: ${JSON.stringify(logged)}`);
+  assert.deepEqual(
+    logged.map((l) => l.obj),
+    [{ brokerId: 1, reason: 'quorum-silent' }],
+  );
+  controller.stopBrokerLifecycle();
+});
