@@ -149,6 +149,7 @@ export class IsrChanges {
     const brokerEpoch = this.opts.brokerEpoch();
     if (brokerEpoch < 0) return -1;
     this.inFlight.add(p);
+    p.isrChangeProposed(newIsr);
     try {
       const ch = await this.ensureChannel();
       const res = await ch.send('AlterPartition', {
@@ -180,6 +181,8 @@ export class IsrChanges {
       }
       const pd = res.topics[0]?.partitions[0];
       if (!pd) return ErrorCode.UNKNOWN_SERVER_ERROR;
+      // the controller's ISR counts in the high watermark until the image here shows it
+      p.isrChangeAnswered(pd);
       if (pd.errorCode === ErrorCode.NONE) {
         this.awaiting.set(p, pd.partitionEpoch);
       } else if (pd.errorCode === ErrorCode.INELIGIBLE_REPLICA || pd.errorCode === ErrorCode.FENCED_LEADER_EPOCH) {
