@@ -12,6 +12,7 @@
   workload.py consume BOOTSTRAP TOPIC PARTITIONS
       Reads every partition from the beginning until stdin closes:
         R <partition> <offset> <value>
+        X / W <error> <ms>                     a fatal / a transient error event
   workload.py read BOOTSTRAP TOPIC PARTITIONS
       Reads every partition from the beginning up to its high watermark, then
       prints `H <partition> <high watermark>` for each and exits.
@@ -126,7 +127,8 @@ def consume(bootstrap, topic, partitions):
         for msg in c.consume(500, 0.2):
             if msg.error():
                 if msg.error().code() != KafkaError._PARTITION_EOF:
-                    emit("X %s %d" % (str(msg.error()).replace(" ", "_"), now_ms()))
+                    kind = "X" if msg.error().fatal() else "W"
+                    emit("%s %s %d" % (kind, str(msg.error()).replace(" ", "_"), now_ms()))
                 continue
             emit("R %d %d %s" % (msg.partition(), msg.offset(), msg.value().decode()))
         sys.stdout.flush()
@@ -146,7 +148,7 @@ def read(bootstrap, topic, partitions):
             except Exception as e:
                 if time.time() > deadline:
                     raise
-                emit("X watermarks_%d_%s %d" % (i, str(e).replace(" ", "_"), now_ms()))
+                emit("W watermarks_%d_%s %d" % (i, str(e).replace(" ", "_"), now_ms()))
                 time.sleep(0.5)
     c.assign([TopicPartition(topic, i, OFFSET_BEGINNING) for i in range(partitions) if hw[i] > 0])
     pos = {i: 0 for i in range(partitions)}
@@ -158,7 +160,8 @@ def read(bootstrap, topic, partitions):
         for msg in c.consume(1000, 0.5):
             if msg.error():
                 if msg.error().code() != KafkaError._PARTITION_EOF:
-                    emit("X %s %d" % (str(msg.error()).replace(" ", "_"), now_ms()))
+                    kind = "X" if msg.error().fatal() else "W"
+                    emit("%s %s %d" % (kind, str(msg.error()).replace(" ", "_"), now_ms()))
                 continue
             if msg.offset() < hw[msg.partition()]:
                 emit("R %d %d %s" % (msg.partition(), msg.offset(), msg.value().decode()))
