@@ -158,6 +158,8 @@ export interface PartitionView {
   leader: number;
   isr: number[];
   epoch: number;
+  /** The active controller the answering node knows of. */
+  controller: number;
 }
 
 /** The partitions of `topic` as `node` answers Metadata (undefined when it does not answer). */
@@ -175,7 +177,12 @@ export async function partitionsOf(node: FaultNode, topic: string): Promise<Part
       return t.partitions
         .slice()
         .sort((a, b) => a.partitionIndex - b.partitionIndex)
-        .map((p) => ({ leader: p.leaderId, isr: [...p.isrNodes].sort(), epoch: p.leaderEpoch }));
+        .map((p) => ({
+          leader: p.leaderId,
+          isr: [...p.isrNodes].sort(),
+          epoch: p.leaderEpoch,
+          controller: md.controllerId,
+        }));
     });
   } catch {
     return undefined;
@@ -239,14 +246,13 @@ export async function waitFullyReplicated(
   return false;
 }
 
-/** Leaders of `topic`'s partitions as the first answering node (not `except`) sees them. */
-async function leaders(cluster: FaultCluster, topic: string, except?: number): Promise<number[]> {
+/** Leaders of `topic`'s partitions and the active controller, as the first answering node sees them. */
+async function leaders(cluster: FaultCluster, topic: string): Promise<{ led: number[]; controller: number }> {
   for (const n of cluster.nodes) {
-    if (n.id === except) continue;
     const v = await partitionsOf(n, topic);
-    if (v) return v.map((p) => p.leader);
+    if (v) return { led: v.map((p) => p.leader), controller: v[0]?.controller ?? -1 };
   }
-  return [];
+  return { led: [], controller: -1 };
 }
 
 type FaultKind = 'kill' | 'kill-leader' | 'pause' | 'pause-leader' | 'isolate' | 'isolate-all' | 'one-way';
@@ -311,7 +317,7 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignResult
       const kind = pick(r);
       const hold = 1_000 + Math.floor(r() * 9_000);
       const gap = 500 + Math.floor(r() * 2_000);
-      const led = await leaders(cluster, topic);
+      const { led, controller } = await leaders(cluster, topic);
       let node: number;
       if (kind.endsWith('-leader') && led.some((l) => l > 0)) {
         const valid = led.filter((l) => l > 0);
@@ -346,9 +352,11 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignResult
           desc = `drop packets node ${other} -> node ${node}`;
           break;
       }
-      events.push({ at, kind, node, led: kind === 'one-way' ? [] : ledByTarget });
+      // a fault of the active controller's node is a failover of the controller too
+      const label = controller === node && kind !== 'one-way' ? `${kind}+controller` : kind;
+      events.push({ at, kind: label, node, led: kind === 'one-way' ? [] : ledByTarget });
       log(
-        `# ${((at - t0) / 1000).toFixed(1)} s round ${round}: ${desc}${ledByTarget.length ? ` (leader of ${ledByTarget.join(',')})` : ''} for ${hold} ms`,
+        `# ${((at - t0) / 1000).toFixed(1)} s round ${round}: ${desc}${ledByTarget.length ? ` (leader of ${ledByTarget.join(',')})` : ''}${controller === node ? ' (active controller)' : ''} for ${hold} ms`,
       );
       await sleep(hold);
       if (kind.startsWith('kill')) await target.start();
@@ -442,7 +450,11 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignResult
       `nemesis seed ${opts.seed}: ${events.length} faults in ${Math.round(opts.durationMs / 1000)} s; ${verdict.ok ? 'PASS' : 'FAIL'}`,
       `  acknowledged ${verdict.acknowledged}, lost ${verdict.lost.length}, duplicated ${verdict.duplicated.length}, misplaced ${verdict.misplaced.length}, reordered ${verdict.reordered.length}, gaps ${verdict.gaps.length}, unstable reads ${verdict.unstableReads.length}, divergent replicas ${divergent.length}`,
       `  unacknowledged but present ${verdict.unacknowledgedPresent}, failed sends ${failedSends}, undelivered at the end ${undelivered}, live reads ${live.records.length}`,
-      `  failovers ${failovers.length}: unavailability p50 ${fmt(p50)}, p99 ${fmt(p99)} (${failovers.map((f) => `${f.kind}:${Number.isFinite(f.ms) ? f.ms : 'never'}`).join(' ')})`,
+      `  failovers ${failovers.length}: unavailability p50 ${fmt(p50)}, p99 ${fmt(p99)}`,
+      ...[...new Set(failovers.map((f) => f.kind))].sort().map((kind) => {
+        const ms = failovers.filter((f) => f.kind === kind).map((f) => f.ms);
+        return `    ${kind}: ${ms.length}, p50 ${fmt(percentile(ms, 0.5))}, max ${fmt(Math.max(...ms))} (${ms.map((m) => (Number.isFinite(m) ? m : 'never')).join(' ')})`;
+      }),
       `  transient client errors (retried by the client) ${logs.reduce((s, l) => s + l.warnings.length, 0)}`,
       `  client errors ${clientErrors.length}${clientErrors.length ? `: ${[...new Set(clientErrors)].slice(0, 10).join('; ')}` : ''}`,
       `  slow recoveries ${slowRecoveries.length}${slowRecoveries.length ? `: ${slowRecoveries.join('; ')}` : ''}`,
