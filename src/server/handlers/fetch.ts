@@ -29,6 +29,8 @@ import { OffsetOutOfRangeError } from '../../storage/errors.ts';
 import type { FileRegion } from '../../storage/file-region.ts';
 import type { Pin } from '../../storage/segment.ts';
 import { sendfileAvailable } from '../sendfile.ts';
+import { leaderHint, nodeEndpoints, notHostedError, wantsLeaderHint } from '../leader-hints.ts';
+import type { TopicState } from '../../metadata/image.ts';
 
 interface Want extends SessionPartition {
   part: Partition | undefined;
@@ -85,6 +87,7 @@ export function fetchHandler(b: Broker): Handler<FetchRequest, FetchResponseInpu
         return undefined;
       }
       const res = buildResponse(wants, data, session, full, byId);
+      if (anyError && v >= 12) addLeaderHints(b, res, v);
       if (pins.length > 0) res[AFTER_WRITE] = release;
       return res;
     };
@@ -153,7 +156,7 @@ function collectWants(
     const part = topic ? b.replicas.get(topic.name, sp.partition) : undefined;
     let errorCode: number = ErrorCode.NONE;
     if (!topic) errorCode = byId ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
-    else if (!part) errorCode = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+    else if (!part) errorCode = notHostedError(topic, sp.partition);
     else if (replicaId < 0) errorCode = part.checkLeader(sp.currentLeaderEpoch);
     else errorCode = part.checkFollowerFetch(replicaId, sp.currentLeaderEpoch);
     let diverging: Want['diverging'];
@@ -234,6 +237,28 @@ function readAll(
     }
   }
   return { data, bytes, anyError };
+}
+
+/**
+ * KIP-951: partitions refused because this broker does not lead them (see
+ * wantsLeaderHint) name the current leader (v12+; the local partition's view when it is
+ * hosted here, else the image's), and v16+ responses carry the addresses of
+ * the leaders named.
+ */
+function addLeaderHints(b: Broker, res: ResponseBody<FetchResponseInput>, version: number): void {
+  const leaders: number[] = [];
+  for (const t of res.responses) {
+    let topic: TopicState | undefined;
+    for (const pd of t.partitions as PartitionData[]) {
+      if (!wantsLeaderHint(pd.errorCode)) continue;
+      if (!pd.currentLeader) {
+        topic ??= version >= 13 ? b.image.topicsById.get(t.topicId ?? '') : b.image.topicsByName.get(t.topic ?? '');
+        pd.currentLeader = leaderHint(topic, pd.partitionIndex);
+      }
+      if (pd.currentLeader) leaders.push(pd.currentLeader.leaderId);
+    }
+  }
+  if (version >= 16 && leaders.length > 0) res.nodeEndpoints = nodeEndpoints(b, leaders);
 }
 
 function buildResponse(

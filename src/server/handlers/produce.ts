@@ -25,6 +25,7 @@ import { type Handler, NO_RESPONSE } from '../dispatcher.ts';
 import type { ProduceRequest, ProduceResponseInput } from '../../protocol/generated/messages.ts';
 import type { Partition } from '../partition.ts';
 import { KafkaStorageError } from '../../storage/errors.ts';
+import { leaderHint, nodeEndpoints, notHostedError, wantsLeaderHint } from '../leader-hints.ts';
 
 interface PartitionResult {
   index: number;
@@ -34,6 +35,13 @@ interface PartitionResult {
   logStartOffset: number;
   errorMessage: string | null;
   recordErrors?: { batchIndex: number; batchIndexErrorMessage: string | null }[];
+  currentLeader?: { leaderId: number; leaderEpoch: number };
+}
+
+interface TopicResult {
+  name: string;
+  topicId: string;
+  partitionResponses: PartitionResult[];
 }
 
 function failed(index: number, errorCode: number, errorMessage: string | null = null): PartitionResult {
@@ -65,7 +73,7 @@ export function produceHandler(b: Broker): Handler<ProduceRequest, ProduceRespon
       return respond(req, () => failed(-1, ErrorCode.INVALID_REQUIRED_ACKS));
     }
     const durableWaits: Promise<void>[] = [];
-    const responses = [];
+    const responses: TopicResult[] = [];
     for (const td of req.topicData) {
       // As in Kafka, only Metadata creates topics automatically; a Produce to an unknown
       // (or just deleted) topic gets UNKNOWN_TOPIC_OR_PARTITION and does not bring it back.
@@ -78,7 +86,7 @@ export function produceHandler(b: Broker): Handler<ProduceRequest, ProduceRespon
         const part = topic ? b.replicas.get(topic.name, pd.index) : undefined;
         if (!part) {
           partitionResponses.push(
-            failed(pd.index, topic || td.name ? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION : ErrorCode.UNKNOWN_TOPIC_ID),
+            failed(pd.index, topic || td.name ? notHostedError(topic, pd.index) : ErrorCode.UNKNOWN_TOPIC_ID),
           );
           continue;
         }
@@ -114,8 +122,30 @@ export function produceHandler(b: Broker): Handler<ProduceRequest, ProduceRespon
     }
     if (acks === 0) return NO_RESPONSE;
     if (durableWaits.length > 0) await Promise.all(durableWaits);
-    return { responses, throttleTimeMs: 0 };
+    return ctx.apiVersion >= 10 ? withLeaderHints(b, responses) : { responses, throttleTimeMs: 0 };
   };
+}
+
+/**
+ * KIP-951 (v10+): partitions refused because this broker does not lead them
+ * (see wantsLeaderHint) name the current leader, and the response the
+ * addresses of the leaders it names.
+ */
+function withLeaderHints(b: Broker, responses: TopicResult[]): ProduceResponseInput {
+  const leaders: number[] = [];
+  for (const tr of responses) {
+    const topic = tr.name ? b.image.topicsByName.get(tr.name) : b.image.topicsById.get(tr.topicId);
+    for (const r of tr.partitionResponses) {
+      if (!wantsLeaderHint(r.errorCode)) continue;
+      const hint = leaderHint(topic, r.index);
+      if (!hint) continue;
+      r.currentLeader = hint;
+      leaders.push(hint.leaderId);
+    }
+  }
+  return leaders.length > 0
+    ? { responses, throttleTimeMs: 0, nodeEndpoints: nodeEndpoints(b, leaders) }
+    : { responses, throttleTimeMs: 0 };
 }
 
 /**
