@@ -214,6 +214,34 @@ export function replicaBytesBelow(partitionDir: string, hw: number): { bytes: Bu
   return { bytes: Buffer.concat(parts), end: Math.max(end, 0) };
 }
 
+/**
+ * One line per record batch of a replica's partition directory: offsets,
+ * partition leader epoch, producer id, producer epoch, base sequence, record
+ * count. For failure reports.
+ */
+export function describeBatches(partitionDir: string, from = 0, to = Number.MAX_SAFE_INTEGER): string[] {
+  if (!fs.existsSync(partitionDir)) return [];
+  const out: string[] = [];
+  for (const f of fs
+    .readdirSync(partitionDir)
+    .filter((x) => /^\d{20}\.log$/.test(x))
+    .sort()) {
+    const buf = fs.readFileSync(path.join(partitionDir, f));
+    for (let pos = 0; pos + 61 <= buf.length; ) {
+      const base = Number(buf.readBigInt64BE(pos));
+      const len = buf.readInt32BE(pos + 8);
+      if (len <= 0 || pos + 12 + len > buf.length) break;
+      const last = base + buf.readInt32BE(pos + 23);
+      if (last >= from && base <= to)
+        out.push(
+          `${base}-${last} leaderEpoch ${buf.readInt32BE(pos + 12)} producer ${buf.readBigInt64BE(pos + 43)} epoch ${buf.readInt16BE(pos + 51)} seq ${buf.readInt32BE(pos + 53)} records ${buf.readInt32BE(pos + 57)}`,
+        );
+      pos += 12 + len;
+    }
+  }
+  return out;
+}
+
 /** Replicas whose bytes below the high watermark differ from the first one's, or which miss some of them. */
 export function compareReplicas(
   dataDirs: string[],

@@ -25,6 +25,7 @@ import {
   type Ack,
   check,
   compareReplicas,
+  describeBatches,
   type FaultEvent,
   parseProducer,
   parseReads,
@@ -89,6 +90,7 @@ export interface CampaignResult {
 interface Child {
   proc: ChildProcess;
   out(): string;
+  err(): string;
   exited: Promise<number | null>;
   stop(): void;
 }
@@ -111,15 +113,17 @@ function spawnWorkload(args: string[]): Child {
   proc.stdout!.on('data', (d) => {
     out += d.toString();
   });
+  const keepErr = process.env.SAMSA_FAULT_CLIENT_DEBUG ? 200_000_000 : 100_000;
   proc.stderr!.on('data', (d) => {
     err += d.toString();
-    if (err.length > 100_000) err = err.slice(-50_000);
+    if (err.length > keepErr) err = err.slice(-keepErr / 2);
   });
   proc.stdin!.on('error', () => {});
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
   return {
     proc,
     out: () => out + (err ? `\n# stderr:\n${err.slice(-5000)}` : ''),
+    err: () => err,
     exited,
     stop: () => proc.stdin!.end(),
   };
@@ -479,9 +483,31 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignResult
     if (!verdict.ok && process.env.SAMSA_FAULT_KEEP_LOGS !== '0') {
       const file = path.join(process.cwd(), `nemesis-${opts.seed}-${Date.now()}.log`);
       try {
+        // the batches of every replica around each problem offset
+        const offsets = new Map<number, number[]>();
+        for (const line of [...verdict.lost, ...verdict.misplaced, ...verdict.reordered, ...verdict.duplicated]) {
+          for (const m of line.matchAll(/(?:@|at |partition )(\d+)[: ](?:offset )?(\d+)/g)) {
+            const l = offsets.get(Number(m[1])) ?? [];
+            l.push(Number(m[2]));
+            offsets.set(Number(m[1]), l);
+          }
+        }
+        const dupValues = new Set(verdict.duplicated.map((d) => d.split(' ')[0]));
+        for (const r of final.records)
+          if (dupValues.has(r.value)) offsets.set(r.partition, [...(offsets.get(r.partition) ?? []), r.offset]);
+        const batches = [...offsets].flatMap(([p, os]) =>
+          cluster.nodes.map(
+            (n) =>
+              `# node ${n.id} ${topic}-${p} batches near ${os.join(',')}\n${describeBatches(
+                path.join(n.dataDir, `${topic}-${p}`),
+                Math.min(...os) - 20,
+                Math.max(...os) + 20,
+              ).join('\n')}`,
+          ),
+        );
         fs.writeFileSync(
           file,
-          `${summary}\n\n${cluster.output(100_000)}\n\n# producers\n${producers.map((p) => p.out()).join('\n# ---\n')}`,
+          `${summary}\n\n${batches.join('\n')}\n\n${cluster.output(100_000)}\n\n# producers\n${producers.map((p) => p.out()).join('\n# ---\n')}\n\n# producers' stderr\n${producers.map((p) => p.err()).join('\n# ---\n')}`,
         );
         log(`  broker and client logs: ${file}`);
       } catch {

@@ -18,6 +18,7 @@
       prints `H <partition> <high watermark>` for each and exits.
 """
 
+import os
 import sys
 import threading
 import time
@@ -60,20 +61,21 @@ def produce(bootstrap, topic, partitions, tag, rate):
         kind = "X" if err.fatal() else "W"
         emit("%s %s %d" % (kind, str(err).replace(" ", "_"), now_ms()))
 
-    p = Producer(
-        {
-            "bootstrap.servers": bootstrap,
-            "enable.idempotence": True,
-            "acks": "all",
-            "linger.ms": 5,
-            "message.timeout.ms": 300000,
-            "request.timeout.ms": 10000,
-            "retry.backoff.ms": 100,
-            "socket.connection.setup.timeout.ms": 3000,
-            "topic.metadata.refresh.interval.ms": 2000,
-            "error_cb": on_error,
-        }
-    )
+    conf = {
+        "bootstrap.servers": bootstrap,
+        "enable.idempotence": True,
+        "acks": "all",
+        "linger.ms": 5,
+        "message.timeout.ms": 300000,
+        "request.timeout.ms": 10000,
+        "retry.backoff.ms": 100,
+        "socket.connection.setup.timeout.ms": 3000,
+        "topic.metadata.refresh.interval.ms": 2000,
+        "error_cb": on_error,
+    }
+    if os.environ.get("SAMSA_FAULT_CLIENT_DEBUG"):
+        conf["debug"] = os.environ["SAMSA_FAULT_CLIENT_DEBUG"]
+    p = Producer(conf)
 
     def on_delivery(err, msg):
         value = msg.value().decode()
