@@ -13,6 +13,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Connection } from '../../src/client/connection.ts';
@@ -481,7 +482,7 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignResult
     ].join('\n');
     log(summary);
     if (!verdict.ok && process.env.SAMSA_FAULT_KEEP_LOGS !== '0') {
-      const file = path.join(process.cwd(), `nemesis-${opts.seed}-${Date.now()}.log`);
+      const file = path.join(process.env.SAMSA_FAULT_LOG_DIR ?? os.tmpdir(), `nemesis-${opts.seed}-${Date.now()}.log`);
       try {
         // the batches of every replica around each problem offset
         const offsets = new Map<number, number[]>();
