@@ -1,6 +1,8 @@
 /**
  * `samsa cluster info`: cluster id, the active controller, the brokers (live
- * or fenced), the controller quorum and the metadata offset.
+ * or fenced), the under-replicated partitions (a leader, and fewer in-sync
+ * replicas than replicas) and offline ones (no leader) of every topic,
+ * internal ones included, the controller quorum and the metadata offset.
  *
  * Brokers come from DescribeCluster v2 with `includeFencedBrokers` (KIP-1073;
  * Metadata lists live brokers only), or from Metadata when the broker does not
@@ -13,10 +15,12 @@
  * with the reason, and the rest is still printed.
  */
 import type { Command } from 'commander';
-import type { KafkaClient } from '../client/client.ts';
+import type { KafkaClient, PartitionInfo } from '../client/client.ts';
 import { ErrorCode, errorName, isRetriable } from '../protocol/error-codes.ts';
 import { type CliIO, type ClientFlags, withClient } from './context.ts';
-import { formatTable } from './format.ts';
+import { UsageError, formatTable, parseIntOption } from './format.ts';
+import { registerRebalanceCommand } from './reassign.ts';
+import { isOffline, isUnderReplicated } from './topic.ts';
 
 export const METADATA_TOPIC = '__cluster_metadata';
 
@@ -60,6 +64,20 @@ export interface ClusterInfo {
   quorumError: string | null;
   /** Offset of the last committed metadata record (high watermark - 1), when the quorum was described. */
   metadataOffset: number | null;
+  /** Partitions (internal topics included) with a leader and fewer in-sync replicas than replicas. */
+  underReplicatedPartitions: PartitionProblem[];
+  /** Partitions (internal topics included) without a leader. */
+  offlinePartitions: PartitionProblem[];
+}
+
+export interface PartitionProblem {
+  topic: string;
+  partition: number;
+  /** -1: none. */
+  leader: number;
+  leaderEpoch: number;
+  replicas: number[];
+  isr: number[];
 }
 
 async function describeBrokers(c: KafkaClient): Promise<BrokerState[] | null> {
@@ -135,6 +153,20 @@ export async function clusterInfo(c: KafkaClient): Promise<ClusterInfo> {
   } catch (err) {
     quorumError = (err as Error).message.split('\n')[0];
   }
+  const problems = (which: (p: PartitionInfo) => boolean): PartitionProblem[] =>
+    md.topics
+      .filter((t) => t.errorCode === ErrorCode.NONE)
+      .flatMap((t) =>
+        t.partitions.filter(which).map((p) => ({
+          topic: t.name,
+          partition: p.partition,
+          leader: p.leader,
+          leaderEpoch: p.leaderEpoch,
+          replicas: p.replicas,
+          isr: p.isr,
+        })),
+      )
+      .sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
   return {
     clusterId: md.clusterId,
     controllerId: md.controllerId,
@@ -144,11 +176,31 @@ export async function clusterInfo(c: KafkaClient): Promise<ClusterInfo> {
     quorum,
     quorumError,
     metadataOffset: quorum ? quorum.highWatermark - 1 : null,
+    underReplicatedPartitions: problems(isUnderReplicated),
+    offlinePartitions: problems(isOffline),
   };
 }
 
 function age(ts: number, now: number): string | null {
   return ts < 0 ? null : `${Math.max(0, now - ts)} ms ago`;
+}
+
+function partitionsText(title: string, list: PartitionProblem[]): string {
+  if (list.length === 0) return `${title}: none\n`;
+  return (
+    `${title}: ${list.length}\n` +
+    formatTable(
+      ['TOPIC', 'PARTITION', 'LEADER', 'EPOCH', 'REPLICAS', 'ISR'],
+      list.map((p) => [
+        p.topic,
+        p.partition,
+        p.leader < 0 ? 'none' : String(p.leader),
+        p.leaderEpoch,
+        p.replicas.join(','),
+        p.isr.join(',') || null,
+      ]),
+    )
+  );
 }
 
 /** The human-readable form of `clusterInfo`. */
@@ -168,6 +220,9 @@ export function formatClusterInfo(info: ClusterInfo, now = Date.now()): string {
       b.fenced === null ? 'live' : b.fenced ? 'fenced' : 'live',
     ]),
   );
+  out += '\n';
+  out += partitionsText('Under-replicated partitions', info.underReplicatedPartitions);
+  out += partitionsText('Offline partitions', info.offlinePartitions);
   out += '\n';
   const q = info.quorum;
   if (!q) return out + `Quorum: not available: ${info.quorumError ?? 'unknown'}\n`;
@@ -192,16 +247,121 @@ export function formatClusterInfo(info: ClusterInfo, now = Date.now()): string {
   return out;
 }
 
+/** One partition's outcome of `samsa cluster elect-leaders`. */
+export interface ElectionResult {
+  topic: string;
+  partition: number;
+  /** NONE: a new leader was elected; ELECTION_NOT_NEEDED: nothing to do. */
+  errorCode: number;
+  error: string | null;
+  errorMessage: string | null;
+}
+
+/**
+ * ElectLeaders (43) through the bootstrap broker, which forwards it to the
+ * active controller. `topic` null: every partition of every topic (the
+ * answer leaves out those that need no election); `partition` null: every
+ * partition of `topic`.
+ */
+export async function electLeaders(
+  c: KafkaClient,
+  type: 'preferred' | 'unclean',
+  topic: string | null,
+  partition: number | null,
+  timeoutMs = 30_000,
+): Promise<ElectionResult[]> {
+  const conn = await c.anyConnection();
+  if (!conn.supports('ElectLeaders')) throw new Error(`the broker at ${conn.address} does not serve ElectLeaders`);
+  if (type === 'unclean' && conn.versionOf('ElectLeaders') < 1)
+    throw new Error(`the broker at ${conn.address} serves only preferred elections (ElectLeaders v0)`);
+  let topicPartitions: { topic: string; partitions: number[] }[] | null = null;
+  if (topic !== null) {
+    let partitions: number[];
+    if (partition !== null) partitions = [partition];
+    else {
+      const md = await c.metadata([topic]);
+      const t = md.topics.find((x) => x.name === topic);
+      if (!t || t.errorCode !== ErrorCode.NONE) throw new UsageError(`topic '${topic}' does not exist`);
+      partitions = t.partitions.map((p) => p.partition).sort((a, b) => a - b);
+    }
+    topicPartitions = [{ topic, partitions }];
+  }
+  const res = await c.request('ElectLeaders', {
+    electionType: type === 'preferred' ? 0 : 1,
+    topicPartitions,
+    timeoutMs,
+  });
+  if ((res.errorCode ?? ErrorCode.NONE) !== ErrorCode.NONE)
+    throw new Error(`ElectLeaders: ${errorName(res.errorCode)}`);
+  const out: ElectionResult[] = [];
+  for (const t of res.replicaElectionResults)
+    for (const p of t.partitionResult)
+      out.push({
+        topic: t.topic,
+        partition: p.partitionId,
+        errorCode: p.errorCode,
+        error: p.errorCode === ErrorCode.NONE ? null : errorName(p.errorCode),
+        errorMessage: p.errorMessage ?? null,
+      });
+  return out.sort((a, b) => (a.topic === b.topic ? a.partition - b.partition : a.topic < b.topic ? -1 : 1));
+}
+
+/** Whether a partition's outcome is not a failure (elected, or no election needed). */
+export const electionSucceeded = (r: ElectionResult) =>
+  r.errorCode === ErrorCode.NONE || r.errorCode === ErrorCode.ELECTION_NOT_NEEDED;
+
+/** The human-readable form of `electLeaders`. */
+export function formatElections(results: ElectionResult[]): string {
+  if (results.length === 0) return 'No partition needed an election.\n';
+  return formatTable(
+    ['TOPIC', 'PARTITION', 'RESULT'],
+    results.map((r) => [
+      r.topic,
+      r.partition,
+      r.errorCode === ErrorCode.NONE
+        ? 'elected'
+        : r.errorCode === ErrorCode.ELECTION_NOT_NEEDED
+          ? 'no election needed'
+          : `${r.error}${r.errorMessage ? `: ${r.errorMessage}` : ''}`,
+    ]),
+  );
+}
+
 export function registerClusterCommands(program: Command, io: CliIO, clientOptions: (c: Command) => Command): void {
   const cluster = program.command('cluster').description('cluster-wide information');
   clientOptions(
     cluster
       .command('info')
-      .description('cluster id, controller, brokers (live, fenced), the controller quorum, the metadata offset'),
+      .description(
+        'cluster id, controller, brokers (live, fenced), under-replicated and offline partitions, the controller quorum, the metadata offset',
+      ),
   ).action(async (o: ClientFlags) => {
     await withClient(o, async (c) => {
       const info = await clusterInfo(c);
       io.stdout(o.json ? JSON.stringify(info) + '\n' : formatClusterInfo(info));
     });
   });
+  clientOptions(
+    cluster
+      .command('elect-leaders')
+      .description(
+        'move leadership to the preferred replica (first in the replica list), or elect a leader outside the ISR (unclean) for partitions without one',
+      )
+      .option('--topic <name>', 'only this topic (default: every partition of every topic)')
+      .option('--partition <n>', 'only this partition of --topic')
+      .option('--type <type>', 'preferred or unclean', 'preferred'),
+  ).action(async (o: ClientFlags & { topic?: string; partition?: string; type: string }) => {
+    const type = o.type.trim().toLowerCase();
+    if (type !== 'preferred' && type !== 'unclean')
+      throw new UsageError(`--type must be preferred or unclean, got '${o.type}'`);
+    if (o.partition !== undefined && o.topic === undefined) throw new UsageError('--partition needs --topic');
+    const partition = o.partition === undefined ? null : parseIntOption(o.partition, '--partition', 0);
+    await withClient(o, async (c) => {
+      const results = await electLeaders(c, type, o.topic ?? null, partition, Number(o.timeoutMs ?? 30_000));
+      io.stdout(o.json ? JSON.stringify(results) + '\n' : formatElections(results));
+      const failed = results.filter((r) => !electionSucceeded(r)).length;
+      if (failed > 0) throw new Error(`${failed} partition(s) got no new leader`);
+    });
+  });
+  registerRebalanceCommand(cluster, io, clientOptions);
 }

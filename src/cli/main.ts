@@ -1,7 +1,7 @@
 /**
  * src/cli: the `samsa` command line — `start` runs a broker (or, with --nodes, a
  * local cluster), `format` writes a node's identity into its log dirs; `topic`,
- * `produce`, `consume`, `group`, `cluster` and `bench` talk to any
+ * `produce`, `consume`, `group`, `cluster`, `partitions` and `bench` talk to any
  * Kafka-compatible broker through src/client. Output is human-readable tables by default and JSON
  * with --json; every failure is one line on stderr and a non-zero exit code.
  *
@@ -15,6 +15,7 @@ import { registerProduceCommand } from './produce.ts';
 import { registerConsumeCommand } from './consume.ts';
 import { registerClusterCommands } from './cluster.ts';
 import { registerGroupCommands } from './group.ts';
+import { registerPartitionCommands } from './reassign.ts';
 import { registerStartCommand } from './start.ts';
 import { registerFormatCommand } from './storage-format.ts';
 import { registerBenchCommand } from './bench/command.ts';
@@ -49,6 +50,7 @@ export function buildProgram(io: CliIO, onStarted: (done: Promise<number>) => vo
   registerConsumeCommand(program, io, clientOptions);
   registerClusterCommands(program, io, clientOptions);
   registerGroupCommands(program, io, clientOptions);
+  registerPartitionCommands(program, io, clientOptions);
   registerBenchCommand(program, io, clientOptions);
   return program;
 }

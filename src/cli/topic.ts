@@ -1,12 +1,14 @@
 /**
  * `samsa topic create|list|describe|delete|alter-config`: topic admin over
- * the wire, tables for people and --json for scripts.
+ * the wire, tables for people and --json for scripts. `describe` shows each
+ * partition's leader (none: offline), leader epoch, replicas and ISR, and
+ * marks the offline and under-replicated ones.
  */
 import type { Command, OptionValues } from 'commander';
 import { type CliIO, type ClientFlags, withClient } from './context.ts';
 import { UsageError, collect, formatTable, parseIntOption, parseKeyValue } from './format.ts';
 import { ErrorCode } from '../protocol/error-codes.ts';
-import type { TopicInfo } from '../client/client.ts';
+import type { PartitionInfo, TopicInfo } from '../client/client.ts';
 
 type Flags = ClientFlags & OptionValues;
 
@@ -114,6 +116,8 @@ export function registerTopicCommands(program: Command, io: CliIO, clientOptions
                 leaderEpoch: p.leaderEpoch,
                 replicas: p.replicas,
                 isr: p.isr,
+                offline: isOffline(p),
+                underReplicated: isUnderReplicated(p),
               })),
               configs: Object.fromEntries(configs.map((x) => [x.name, x.value])),
             })),
@@ -172,11 +176,28 @@ export function registerTopicCommands(program: Command, io: CliIO, clientOptions
   });
 }
 
+/** No leader: the partition can be neither read nor written (as Kafka's kafka-topics --unavailable-partitions). */
+export function isOffline(p: PartitionInfo): boolean {
+  return p.leader < 0;
+}
+
+/** Led, with fewer in-sync replicas than replicas (as Kafka's kafka-topics --under-replicated-partitions). */
+export function isUnderReplicated(p: PartitionInfo): boolean {
+  return p.leader >= 0 && p.isr.length < p.replicas.length;
+}
+
 function describeText(t: TopicInfo, configs: { name: string; value: string | null; source: number }[]): string {
   let s = `Topic: ${t.name}  TopicId: ${t.topicId}  Partitions: ${t.partitions.length}${t.isInternal ? '  (internal)' : ''}\n`;
   s += formatTable(
-    ['PARTITION', 'LEADER', 'EPOCH', 'REPLICAS', 'ISR'],
-    t.partitions.map((p) => [p.partition, p.leader, p.leaderEpoch, p.replicas.join(','), p.isr.join(',')]),
+    ['PARTITION', 'LEADER', 'EPOCH', 'REPLICAS', 'ISR', 'STATE'],
+    t.partitions.map((p) => [
+      p.partition,
+      p.leader < 0 ? 'none' : String(p.leader),
+      p.leaderEpoch,
+      p.replicas.join(','),
+      p.isr.join(','),
+      isOffline(p) ? 'offline' : isUnderReplicated(p) ? 'under-replicated' : null,
+    ]),
   );
   if (configs.length > 0) {
     s += formatTable(

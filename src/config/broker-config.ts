@@ -114,6 +114,9 @@ export interface BrokerConfig {
   compressionType: 'uncompressed' | 'zstd' | 'lz4' | 'snappy' | 'gzip' | 'producer';
   minInsyncReplicas: number;
   uncleanLeaderElectionEnable: boolean;
+  autoLeaderRebalanceEnable: boolean;
+  leaderImbalanceCheckIntervalSeconds: number;
+  leaderImbalancePerBrokerPercentage: number;
   socketRequestMaxBytes: number;
   connectionsMaxIdleMs: number;
   /**
@@ -142,8 +145,10 @@ export interface BrokerConfig {
   groupConsumerHeartbeatIntervalMs: number;
   groupConsumerSessionTimeoutMs: number;
   offsetsTopicNumPartitions: number;
-  /** As set (default 1; Kafka: 3). Until partition data is replicated, __consumer_offsets is created with 1 (a higher value is capped, with a warning at start). */
+  /** As set (default 3): __consumer_offsets is created with it, capped by the live brokers then. */
   offsetsTopicReplicationFactor: number;
+  /** How long a write to __consumer_offsets waits for the ISR and the fsync. */
+  offsetsCommitTimeoutMs: number;
   offsetsTopicSegmentBytes: number;
   offsetsRetentionMinutes: number;
   /** offsets.retention.minutes in ms. */
@@ -530,6 +535,9 @@ export function loadBrokerConfig(opts: LoadBrokerConfigOptions = {}): BrokerConf
     compressionType: str('compression.type') as BrokerConfig['compressionType'],
     minInsyncReplicas: num('min.insync.replicas'),
     uncleanLeaderElectionEnable: bool('unclean.leader.election.enable'),
+    autoLeaderRebalanceEnable: bool('auto.leader.rebalance.enable'),
+    leaderImbalanceCheckIntervalSeconds: num('leader.imbalance.check.interval.seconds'),
+    leaderImbalancePerBrokerPercentage: num('leader.imbalance.per.broker.percentage'),
     socketRequestMaxBytes: num('socket.request.max.bytes'),
     connectionsMaxIdleMs: num('connections.max.idle.ms'),
     maxConnections,
@@ -553,6 +561,7 @@ export function loadBrokerConfig(opts: LoadBrokerConfigOptions = {}): BrokerConf
     groupConsumerSessionTimeoutMs: num('group.consumer.session.timeout.ms'),
     offsetsTopicNumPartitions: num('offsets.topic.num.partitions'),
     offsetsTopicReplicationFactor: num('offsets.topic.replication.factor'),
+    offsetsCommitTimeoutMs: num('offsets.commit.timeout.ms'),
     offsetsTopicSegmentBytes: num('offsets.topic.segment.bytes'),
     offsetsRetentionMinutes: num('offsets.retention.minutes'),
     offsetsRetentionMs: num('offsets.retention.minutes') * 60_000,

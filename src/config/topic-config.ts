@@ -165,7 +165,7 @@ export const TOPIC_CONFIG_DEFS: TopicConfigDef[] = [
     'list',
     '',
     [],
-    'Replicas throttled on the follower side (partition:broker pairs or *).',
+    'Partitions whose followers outside the ISR fetch at most follower.replication.throttled.rate: partition:broker pairs (the broker being the follower) or *.',
     throttledReplicas,
   ),
   t(
@@ -181,7 +181,7 @@ export const TOPIC_CONFIG_DEFS: TopicConfigDef[] = [
     'list',
     '',
     [],
-    'Replicas throttled on the leader side (partition:broker pairs or *).',
+    'Partitions whose leader answers followers outside the ISR at most leader.replication.throttled.rate: partition:broker pairs (the broker being the leader) or *.',
     throttledReplicas,
   ),
   t(
@@ -326,7 +326,7 @@ export const TOPIC_CONFIG_DEFS: TopicConfigDef[] = [
     'boolean',
     'false',
     [syn('unclean.leader.election.enable')],
-    'Allow an out-of-sync replica to become leader (data loss).',
+    'When no in-sync replica is live, elect a live replica outside the ISR (acknowledged records can be lost).',
   ),
 ];
 
@@ -336,13 +336,10 @@ const TOPIC_CONFIGS_WITHOUT_EFFECT = new Set([
   'compression.gzip.level',
   'compression.lz4.level',
   'compression.zstd.level',
-  'follower.replication.throttled.replicas',
-  'leader.replication.throttled.replicas',
   'local.retention.bytes',
   'local.retention.ms',
   'preallocate',
   'segment.jitter.ms',
-  'unclean.leader.election.enable',
 ]);
 for (const def of TOPIC_CONFIG_DEFS) if (TOPIC_CONFIGS_WITHOUT_EFFECT.has(def.name)) def.ignored = true;
 

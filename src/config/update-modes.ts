@@ -102,6 +102,9 @@ const CLUSTER_WIDE = new Set([
   'max.connections.per.ip',
   'max.connections.per.ip.overrides',
   'max.connection.creation.rate',
+  // replication quotas (KIP-73)
+  'leader.replication.throttled.rate',
+  'follower.replication.throttled.rate',
   // others
   'metric.reporters',
   'producer.id.expiration.ms',

@@ -37,7 +37,7 @@
  */
 import { ErrorCode } from '../protocol/error-codes.ts';
 import type { Env } from '../util/env.ts';
-import type { MetadataImage } from './image.ts';
+import type { MetadataImage, UncleanElectionPolicy } from './image.ts';
 import type { MetadataRecord } from './records.ts';
 
 export interface BrokerHeartbeatsOptions {
@@ -46,6 +46,8 @@ export interface BrokerHeartbeatsOptions {
   env: Pick<Env, 'now'>;
   /** The cluster id registrations must carry; null while unknown (any is accepted). */
   clusterId?: () => string | null;
+  /** unclean.leader.election.enable per topic: fences and unfences may elect outside the ISR where it holds. */
+  uncleanLeaderElection?: UncleanElectionPolicy;
 }
 
 export interface BrokerRegistrationInput {
@@ -175,7 +177,8 @@ export class BrokerHeartbeats {
         return refuse(ErrorCode.DUPLICATE_BROKER_REGISTRATION, 'Another broker is registered with that broker id.');
       // The previous registration, still live in the image (a restart before its session ended, or this
       // controller had not heard from it): its leaderships go before the new, fenced, registration.
-      if (!existing.fenced) records.push(...this.image.partitionChangesWithout(req.brokerId, 'fence'));
+      if (!existing.fenced)
+        records.push(...this.image.partitionChangesWithout(req.brokerId, 'fence', this.opts.uncleanLeaderElection));
     }
     this.sessions.delete(req.brokerId);
     records.push({
@@ -258,7 +261,7 @@ export class BrokerHeartbeats {
     this.sessions.delete(brokerId);
     return {
       records: [
-        ...this.image.partitionChangesWithout(brokerId, 'fence'),
+        ...this.image.partitionChangesWithout(brokerId, 'fence', this.opts.uncleanLeaderElection),
         { type: 'UnregisterBroker', nodeId: brokerId, brokerEpoch: b.brokerEpoch },
       ],
       answer: { errorCode: ErrorCode.NONE, errorMessage: null },
@@ -310,10 +313,16 @@ export class BrokerHeartbeats {
   }
 
   private fenceRecords(nodeId: number, brokerEpoch: number): MetadataRecord[] {
-    return [...this.image.partitionChangesWithout(nodeId, 'fence'), { type: 'FenceBroker', nodeId, brokerEpoch }];
+    return [
+      ...this.image.partitionChangesWithout(nodeId, 'fence', this.opts.uncleanLeaderElection),
+      { type: 'FenceBroker', nodeId, brokerEpoch },
+    ];
   }
 
   private unfenceRecords(nodeId: number, brokerEpoch: number): MetadataRecord[] {
-    return [{ type: 'UnfenceBroker', nodeId, brokerEpoch }, ...this.image.partitionChangesElectingLeaderless(nodeId)];
+    return [
+      { type: 'UnfenceBroker', nodeId, brokerEpoch },
+      ...this.image.partitionChangesElectingLeaderless(nodeId, this.opts.uncleanLeaderElection),
+    ];
   }
 }

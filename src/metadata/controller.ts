@@ -32,7 +32,7 @@ import {
   type MetadataSnapshot,
   MetadataStorageError,
 } from './metadata-log.ts';
-import type { MetadataImage, TopicState } from './image.ts';
+import type { MetadataImage, PartitionState, TopicState } from './image.ts';
 import type { MetadataRecord, PartitionRecord } from './records.ts';
 import { type MetadataQuorum, NotControllerError, type QuorumListener } from './quorum.ts';
 import {
@@ -43,6 +43,12 @@ import {
   type LifecycleAnswer,
 } from './broker-heartbeats.ts';
 import { type Env, systemEnv, type TimerHandle } from '../util/env.ts';
+import {
+  decideReassignment,
+  type OngoingReassignment,
+  ongoingReassignments,
+  reassignmentCompletions,
+} from './reassignment.ts';
 
 /** One partition of an AlterPartition request (v2 and v3 alike: broker epoch -1 where v2 names none). */
 export interface AlterPartitionItem {
@@ -75,6 +81,12 @@ export interface AlterPartitionAnswer {
 export interface ControllerResult {
   errorCode: number;
   errorMessage: string | null;
+}
+
+/** AlterPartitionReassignments input: per topic, per partition, the target replicas (null cancels). */
+export interface ReassignmentInput {
+  name: string;
+  partitions: { partitionIndex: number; replicas: number[] | null }[];
 }
 
 export type BatchListener = (batch: MetadataRecord[]) => void | Promise<void>;
@@ -140,6 +152,8 @@ export interface ControllerOptions {
   maxPartitions?: number;
   /** metadata.log.max.record.bytes.between.snapshots: a snapshot is written once the log grew this much since the last. */
   maxRecordBytesBetweenSnapshots?: number;
+  /** unclean.leader.election.enable of this node's static config (topic and dynamic broker configs override it). */
+  uncleanLeaderElectionEnable?: boolean;
   /**
    * The cluster id the active controller writes when the log has none: this
    * node's meta.properties id, or (returning null) a new one.
@@ -165,6 +179,34 @@ export interface BrokerLifecycleOptions {
   /** Clock and timers (default: the system's). */
   env?: Env;
 }
+
+/** ElectLeaders' election types. */
+export const ElectionType = { PREFERRED: 0, UNCLEAN: 1 } as const;
+
+/** An ElectLeaders answer: per topic, per partition, the error code (NONE: elected). */
+export interface ElectLeadersAnswer {
+  errorCode: number;
+  errorMessage: string | null;
+  results: { topic: string; partitions: { partitionId: number; errorCode: number; errorMessage: string | null }[] }[];
+}
+
+/** Automatic leader balancing (auto.leader.rebalance.enable). */
+export interface LeaderRebalanceOptions {
+  /** leader.imbalance.check.interval.seconds, in ms */
+  intervalMs: number;
+  /** leader.imbalance.per.broker.percentage */
+  imbalancePercentage: number;
+  /** Clock and timers (default: the system's). */
+  env?: Env;
+}
+
+const UNCLEAN_ELECTION = 'unclean.leader.election.enable';
+
+/** Unclean elections of one commit logged one line each; the rest are counted in one more line. */
+const MAX_UNCLEAN_LINES_PER_BATCH = 20;
+
+/** Most leaderships one commit of automatic balancing moves (Kafka's controller moves 1000 at a time too). */
+const MAX_REBALANCE_MOVES_PER_BATCH = 1000;
 
 /** Longest wait between two looks at the broker sessions (a change of active controller is noticed by then). */
 const SESSION_CHECK_MAX_MS = 1000;
@@ -206,6 +248,7 @@ export class Controller implements QuorumListener {
   private sessionTimer: TimerHandle | null = null;
   private sessionTimerAt = Number.POSITIVE_INFINITY;
   private lifecycleStopped = false;
+  private rebalanceTimer: TimerHandle | null = null;
 
   constructor(
     private readonly quorum: MetadataQuorum,
@@ -317,6 +360,7 @@ export class Controller implements QuorumListener {
   /** Stops acting on leadership and calling the listeners (the node is closing; the image still follows). */
   close(): void {
     this.closed = true;
+    this.stopAutoLeaderRebalance();
     this.notifyMode = 'off';
     this.leaderEvent();
   }
@@ -339,6 +383,7 @@ export class Controller implements QuorumListener {
       return;
     }
     this.afterApply();
+    this.completeReassignments(batch.records);
     return this.notify(batch.records, batch.lastOffset);
   }
 
@@ -418,7 +463,10 @@ export class Controller implements QuorumListener {
       }
       this.activating = false;
       this.leaderEvent();
+      this.completeReassignments(null);
       if (this.image.clusterId === null) void this.enqueue(() => ({ records: [], result: undefined })).catch(() => {});
+      // partitions still waiting for a leader that an unclean election may give them (one not committed before)
+      void this.electLeaderlessUnclean().catch(() => {});
     };
     check();
   }
@@ -479,8 +527,20 @@ export class Controller implements QuorumListener {
       );
     const bad = this.image.check(batch);
     if (bad !== null) throw new Error(`metadata: a batch that would not apply was not written: ${bad}`);
+    const unclean = this.image.uncleanElectionsIn(batch);
     // resolves once committed and delivered: the image has it, the listeners have run
     await this.quorum.append(batch);
+    // one line per partition, up to a bound per commit (a broker's death may elect thousands at once)
+    for (const u of unclean.slice(0, MAX_UNCLEAN_LINES_PER_BATCH))
+      this.opts.logger?.warn(
+        u,
+        `unclean leader election: ${u.topic}-${u.partition} has no live in-sync replica; broker ${u.leader}, not in the ISR [${u.isr.join(', ')}], leads it now (records the old ISR had above its log end are lost)`,
+      );
+    if (unclean.length > MAX_UNCLEAN_LINES_PER_BATCH)
+      this.opts.logger?.warn(
+        { partitions: unclean.length },
+        `unclean leader election: ${unclean.length - MAX_UNCLEAN_LINES_PER_BATCH} more partitions in the same commit`,
+      );
     if (this.snapshotDue()) await this.snapshot();
   }
 
@@ -873,7 +933,7 @@ export class Controller implements QuorumListener {
     changes: Record<string, string | null>,
     replace: boolean,
   ): Promise<ControllerResult> {
-    return this.enqueue<ControllerResult>(() => {
+    const done = this.enqueue<ControllerResult>(() => {
       const records: MetadataRecord[] = [];
       const existing =
         resourceType === 'topic'
@@ -891,6 +951,173 @@ export class Controller implements QuorumListener {
         onStorageError: (err) => ({ errorCode: ErrorCode.KAFKA_STORAGE_ERROR, errorMessage: err.message }),
       };
     }, refuseOne);
+    // Turning unclean election on elects leaders for the partitions waiting for an ISR member (queued next).
+    if (replace || UNCLEAN_ELECTION in changes) void this.electLeaderlessUnclean().catch(() => {});
+    return done;
+  }
+
+  // ---- leader elections: unclean, ElectLeaders, automatic balancing ---------
+
+  /**
+   * unclean.leader.election.enable for topic `t`: its override, else this
+   * node's dynamic broker config, else the cluster-wide dynamic default, else
+   * the static config.
+   */
+  uncleanElectionEnabled(t: TopicState): boolean {
+    const v =
+      t.configs.get(UNCLEAN_ELECTION) ??
+      this.image.brokerConfigs.get(String(this.opts.nodeId))?.get(UNCLEAN_ELECTION) ??
+      this.image.brokerConfigs.get('')?.get(UNCLEAN_ELECTION);
+    return v === undefined ? (this.opts.uncleanLeaderElectionEnable ?? false) : v.trim().toLowerCase() === 'true';
+  }
+
+  /**
+   * Elects a leader for every leaderless partition that can have one: from
+   * its ISR, else (where its topic allows unclean election) a live replica
+   * outside it. Resolves with the number of partitions that got a leader (0
+   * when this node is not the active controller).
+   */
+  electLeaderlessUnclean(): Promise<number> {
+    return this.enqueue(
+      () => {
+        const records = this.image.partitionChangesElectingLeaderless(-1, (t) => this.uncleanElectionEnabled(t));
+        return { records, result: records.length };
+      },
+      () => 0,
+    );
+  }
+
+  /**
+   * ElectLeaders (key 43), as Kafka's controller answers it: per partition
+   * UNKNOWN_TOPIC_OR_PARTITION, ELECTION_NOT_NEEDED, PREFERRED_LEADER_NOT_AVAILABLE
+   * (PREFERRED) or ELIGIBLE_LEADERS_NOT_AVAILABLE (UNCLEAN), else NONE once the
+   * new leader is committed. `topics` null: every partition of every topic,
+   * leaving out those answered ELECTION_NOT_NEEDED.
+   */
+  electLeaders(
+    electionType: number,
+    topics: { topic: string; partitions: number[] }[] | null,
+  ): Promise<ElectLeadersAnswer> {
+    return this.enqueue<ElectLeadersAnswer>(
+      () => {
+        if (electionType !== ElectionType.PREFERRED && electionType !== ElectionType.UNCLEAN)
+          return {
+            records: [],
+            result: {
+              errorCode: ErrorCode.INVALID_REQUEST,
+              errorMessage: `Unknown election type ${electionType}`,
+              results: [],
+            },
+          };
+        const records: MetadataRecord[] = [];
+        const elected = new Set<string>();
+        const decide = (t: TopicState | undefined, topic: string, id: number) => {
+          const p: PartitionState | undefined = t?.partitions[id];
+          if (!t || !p)
+            return {
+              partitionId: id,
+              errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+              errorMessage: `No such partition as ${topic}-${id}`,
+            };
+          const d =
+            electionType === ElectionType.PREFERRED
+              ? this.image.preferredLeaderChange(t, p)
+              : this.image.uncleanLeaderChange(t, p);
+          if (typeof d === 'number') return { partitionId: id, errorCode: d, errorMessage: null };
+          // a partition named twice is elected once
+          const key = `${t.topicId}:${id}`;
+          if (!elected.has(key)) {
+            elected.add(key);
+            records.push(d);
+          }
+          return { partitionId: id, errorCode: ErrorCode.NONE, errorMessage: null };
+        };
+        const results: ElectLeadersAnswer['results'] = [];
+        if (topics === null) {
+          for (const t of this.image.topicsByName.values()) {
+            const partitions = t.partitions
+              .filter((p) => p !== undefined)
+              .map((p) => decide(t, t.name, p.partition))
+              .filter((r) => r.errorCode !== ErrorCode.ELECTION_NOT_NEEDED);
+            results.push({ topic: t.name, partitions });
+          }
+        } else {
+          for (const req of topics) {
+            const t = this.image.topicsByName.get(req.topic);
+            results.push({ topic: req.topic, partitions: req.partitions.map((id) => decide(t, req.topic, id)) });
+          }
+        }
+        const result: ElectLeadersAnswer = { errorCode: ErrorCode.NONE, errorMessage: null, results };
+        return {
+          records,
+          result,
+          onStorageError: (err) => ({
+            ...result,
+            results: results.map((r) => ({
+              topic: r.topic,
+              partitions: r.partitions.map((x) =>
+                x.errorCode === ErrorCode.NONE
+                  ? { ...x, errorCode: ErrorCode.KAFKA_STORAGE_ERROR, errorMessage: err.message }
+                  : x,
+              ),
+            })),
+          }),
+        };
+      },
+      (errorCode, errorMessage) => ({ errorCode, errorMessage, results: [] }),
+    );
+  }
+
+  /**
+   * Starts automatic leader balancing: every `intervalMs`, when this node is
+   * the active controller, leaderships go back to preferred replicas where a
+   * broker's share of partitions led by another passes `imbalancePercentage`
+   * (see MetadataImage.preferredLeaderRebalance).
+   */
+  enableAutoLeaderRebalance(opts: LeaderRebalanceOptions): void {
+    this.stopAutoLeaderRebalance();
+    const env = opts.env ?? systemEnv;
+    const arm = () => {
+      this.rebalanceTimer = env.setTimer(opts.intervalMs, () => {
+        void this.rebalanceLeaders(opts.imbalancePercentage)
+          .catch((err) => this.opts.logger?.warn({ err }, 'leader rebalance failed'))
+          .finally(() => {
+            if (this.rebalanceTimer !== null && !this.closed) arm();
+          });
+      });
+    };
+    arm();
+  }
+
+  /** Stops automatic leader balancing (shutdown). */
+  stopAutoLeaderRebalance(): void {
+    this.rebalanceTimer?.cancel();
+    this.rebalanceTimer = null;
+  }
+
+  /**
+   * One round of automatic leader balancing, in commits of at most
+   * MAX_REBALANCE_MOVES_PER_BATCH moves; resolves with the number of
+   * leaderships moved (0 when this node is not the active controller).
+   */
+  async rebalanceLeaders(imbalancePercentage: number): Promise<number> {
+    let moved = 0;
+    for (;;) {
+      const n = await this.enqueue(
+        () => {
+          const records = this.image.preferredLeaderRebalance(imbalancePercentage, MAX_REBALANCE_MOVES_PER_BATCH);
+          if (records.length > 0)
+            this.opts.logger?.info?.(
+              { partitions: records.length },
+              'moving leaderships back to preferred replicas (auto.leader.rebalance.enable)',
+            );
+          return { records, result: records.length };
+        },
+        () => 0,
+      );
+      moved += n;
+      if (n < MAX_REBALANCE_MOVES_PER_BATCH || this.closed) return moved;
+    }
   }
 
   /**
@@ -908,6 +1135,7 @@ export class Controller implements QuorumListener {
       sessionTimeoutMs: opts.sessionTimeoutMs,
       env: this.lifecycleEnv,
       clusterId: opts.clusterId,
+      uncleanLeaderElection: (t) => this.uncleanElectionEnabled(t),
     });
     this.lifecycleStopped = false;
     this.armSessionCheck(0);
@@ -1125,5 +1353,93 @@ export class Controller implements QuorumListener {
       if (m.brokerEpoch >= 0 && m.brokerEpoch !== b.brokerEpoch) return ErrorCode.INELIGIBLE_REPLICA;
     }
     return ErrorCode.NONE;
+  }
+
+  // ---- Partition reassignment (KIP-455; decisions in reassignment.ts) ------
+
+  /**
+   * AlterPartitionReassignments (key 45): starts, changes or cancels (null
+   * replicas) reassignments, one commit for the request; answered per
+   * partition in the request's order. A reassignment whose target replicas
+   * are all in the ISR already completes in the same commit.
+   */
+  alterPartitionReassignments(
+    topics: ReassignmentInput[],
+    allowReplicationFactorChange: boolean,
+  ): Promise<{ name: string; partitions: (ControllerResult & { partitionIndex: number })[] }[]> {
+    type Answer = { name: string; partitions: (ControllerResult & { partitionIndex: number })[] }[];
+    const each = (errorCode: number, errorMessage: string | null): Answer =>
+      topics.map((t) => ({
+        name: t.name,
+        partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode, errorMessage })),
+      }));
+    return this.enqueue<Answer>(
+      () => {
+        const records: MetadataRecord[] = [];
+        const named = new Set<string>();
+        const result: Answer = topics.map((t) => ({
+          name: t.name,
+          partitions: t.partitions.map((item) => {
+            // each decision is made against the image before the request: a partition named twice is refused
+            const key = `${t.name}\u0000${item.partitionIndex}`;
+            if (named.has(key))
+              return {
+                partitionIndex: item.partitionIndex,
+                errorCode: ErrorCode.INVALID_REQUEST,
+                errorMessage: `${t.name}-${item.partitionIndex} is named more than once in the request.`,
+              };
+            named.add(key);
+            const d = decideReassignment(
+              this.image,
+              t.name,
+              item.partitionIndex,
+              item.replicas,
+              allowReplicationFactorChange,
+            );
+            if (d.record) records.push(d.record);
+            return { partitionIndex: item.partitionIndex, errorCode: d.errorCode, errorMessage: d.errorMessage };
+          }),
+        }));
+        const onStorageError = (err: MetadataStorageError): Answer =>
+          result.map((t) => ({
+            name: t.name,
+            partitions: t.partitions.map((p) =>
+              p.errorCode === ErrorCode.NONE
+                ? { ...p, errorCode: ErrorCode.KAFKA_STORAGE_ERROR, errorMessage: err.message }
+                : p,
+            ),
+          }));
+        return { records, result, onStorageError };
+      },
+      (errorCode, message) => each(errorCode, message),
+    );
+  }
+
+  /** ListPartitionReassignments (key 46), from the image (NotControllerError unless active). */
+  listPartitionReassignments(
+    wanted: readonly { name: string; partitionIndexes: readonly number[] }[] | null,
+  ): OngoingReassignment[] {
+    if (!this.quorum.isActiveController)
+      throw new NotControllerError(notControllerMessage(this.quorum.leaderId), this.quorum.leaderId);
+    return ongoingReassignments(this.image, wanted);
+  }
+
+  /**
+   * On the active controller, after a commit (`batch`) or on becoming active
+   * (null: every partition): commits the completion of each reassignment
+   * whose target replicas are now all in the ISR.
+   */
+  private completeReassignments(batch: readonly MetadataRecord[] | null): void {
+    if (this.closed || !this.quorum.isActiveController) return;
+    if (reassignmentCompletions(this.image, batch).length === 0) return;
+    void this.enqueue(() => ({ records: reassignmentCompletions(this.image, null), result: undefined })).catch(
+      (err) => {
+        if (!(err instanceof NotControllerError))
+          this.opts.logger?.warn(
+            { err },
+            'a completed partition reassignment was not committed; tried again at the next change',
+          );
+      },
+    );
   }
 }

@@ -3,6 +3,7 @@
  * then the committed batches after it). Read by every request handler;
  * changed only by `applyBatch` with committed records from the log.
  */
+import { ErrorCode } from '../protocol/error-codes.ts';
 import type { MetadataRecord, PartitionChangeRecord } from './records.ts';
 
 export interface PartitionState {
@@ -12,6 +13,14 @@ export interface PartitionState {
   partitionEpoch: number;
   replicas: number[];
   isr: number[];
+  /**
+   * A reassignment in progress (KIP-455; src/metadata/reassignment.ts):
+   * replicas that join (already in `replicas`, fetching) and replicas that
+   * leave `replicas` and the ISR once every target replica is in the ISR.
+   * Absent when no reassignment is in progress.
+   */
+  addingReplicas?: number[];
+  removingReplicas?: number[];
 }
 
 export interface TopicState {
@@ -34,6 +43,13 @@ export interface BrokerState {
   /** Handing its leaderships over before it stops (controlled shutdown). */
   inControlledShutdown: boolean;
 }
+
+/**
+ * Whether a partition of topic `t` that no in-sync replica can lead may elect
+ * a live replica outside its ISR (unclean.leader.election.enable, as the
+ * active controller resolves it for the topic).
+ */
+export type UncleanElectionPolicy = (t: TopicState) => boolean;
 
 export class MetadataImage {
   readonly topicsByName = new Map<string, TopicState>();
@@ -126,6 +142,8 @@ export class MetadataImage {
           partitionEpoch: rec.partitionEpoch,
           replicas: rec.replicas,
           isr: rec.isr,
+          ...(rec.addingReplicas?.length ? { addingReplicas: rec.addingReplicas } : {}),
+          ...(rec.removingReplicas?.length ? { removingReplicas: rec.removingReplicas } : {}),
         };
         break;
       }
@@ -143,6 +161,8 @@ export class MetadataImage {
           this.countReplicas(rec.replicas, 1);
           p.replicas = rec.replicas;
         }
+        if (rec.addingReplicas) setReassigning(p, 'addingReplicas', rec.addingReplicas);
+        if (rec.removingReplicas) setReassigning(p, 'removingReplicas', rec.removingReplicas);
         p.partitionEpoch++;
         break;
       }
@@ -216,10 +236,18 @@ export class MetadataImage {
    *   ISR member can take is left alone: the broker keeps leading it until
    *   it stops (it is fenced then).
    *
+   * With `unclean` (fence only), a partition left without a leader whose
+   * topic allows unclean election gets the first live replica outside the
+   * ISR (in replica order) as leader, with the ISR reset to just it.
+   *
    * Every leader change bumps the leader epoch when applied; every record
    * bumps the partition epoch.
    */
-  partitionChangesWithout(nodeId: number, mode: 'fence' | 'shutdown'): PartitionChangeRecord[] {
+  partitionChangesWithout(
+    nodeId: number,
+    mode: 'fence' | 'shutdown',
+    unclean?: UncleanElectionPolicy,
+  ): PartitionChangeRecord[] {
     const out: PartitionChangeRecord[] = [];
     const electable = (id: number) => id !== nodeId && this.canLead(id);
     for (const t of this.topicsById.values()) {
@@ -231,6 +259,13 @@ export class MetadataImage {
         const rec: PartitionChangeRecord = { type: 'PartitionChange', topicId: t.topicId, partition: p.partition };
         if (isr.length > 0) rec.isr = isr;
         if (leader !== p.leader) rec.leader = leader;
+        if (leader === -1 && mode === 'fence' && unclean?.(t)) {
+          const other = electUnclean(p, electable);
+          if (other !== -1) {
+            rec.leader = other;
+            rec.isr = [other];
+          }
+        }
         if (rec.isr !== undefined || rec.leader !== undefined) out.push(rec);
       }
     }
@@ -240,17 +275,112 @@ export class MetadataImage {
   /**
    * PartitionChange records that give every leaderless partition a leader
    * from its ISR, the first replica (in replica order) that can lead or is
-   * `joining` (a broker about to be unfenced): what follows an unfence.
+   * `joining` (a broker about to be unfenced, -1 for none): what follows an
+   * unfence. With `unclean`, a partition of a topic that allows it and whose
+   * ISR has no such replica gets the first one outside the ISR, with the
+   * ISR reset to just it.
    */
-  partitionChangesElectingLeaderless(joining: number): PartitionChangeRecord[] {
+  partitionChangesElectingLeaderless(joining: number, unclean?: UncleanElectionPolicy): PartitionChangeRecord[] {
     const out: PartitionChangeRecord[] = [];
-    const electable = (id: number) => id === joining || this.canLead(id);
+    const electable = (id: number) => (joining >= 0 && id === joining) || this.canLead(id);
     for (const t of this.topicsById.values()) {
       for (const p of t.partitions) {
         if (!p || p.leader !== -1) continue;
         const leader = electLeader(p, p.isr, electable);
         if (leader !== -1) out.push({ type: 'PartitionChange', topicId: t.topicId, partition: p.partition, leader });
+        else if (unclean?.(t)) {
+          const other = electUnclean(p, electable);
+          if (other !== -1)
+            out.push({
+              type: 'PartitionChange',
+              topicId: t.topicId,
+              partition: p.partition,
+              leader: other,
+              isr: [other],
+            });
+        }
       }
+    }
+    return out;
+  }
+
+  /**
+   * ElectLeaders PREFERRED for one partition: the record that makes its
+   * preferred replica (the first in replica order) the leader, or the error
+   * code why not: ELECTION_NOT_NEEDED when it leads already,
+   * PREFERRED_LEADER_NOT_AVAILABLE when it is not in the ISR or cannot lead.
+   */
+  preferredLeaderChange(t: TopicState, p: PartitionState): PartitionChangeRecord | number {
+    const preferred = p.replicas[0];
+    if (preferred === undefined) return ErrorCode.PREFERRED_LEADER_NOT_AVAILABLE;
+    if (p.leader === preferred) return ErrorCode.ELECTION_NOT_NEEDED;
+    if (!p.isr.includes(preferred) || !this.canLead(preferred)) return ErrorCode.PREFERRED_LEADER_NOT_AVAILABLE;
+    return { type: 'PartitionChange', topicId: t.topicId, partition: p.partition, leader: preferred };
+  }
+
+  /**
+   * ElectLeaders UNCLEAN for one partition: a partition that has a leader
+   * needs none (ELECTION_NOT_NEEDED); else an ISR member that can lead is
+   * elected as on unfence, else the first replica outside the ISR that can,
+   * with the ISR reset to just it; ELIGIBLE_LEADERS_NOT_AVAILABLE when no
+   * replica can lead.
+   */
+  uncleanLeaderChange(t: TopicState, p: PartitionState): PartitionChangeRecord | number {
+    if (p.leader !== -1) return ErrorCode.ELECTION_NOT_NEEDED;
+    const electable = (id: number) => this.canLead(id);
+    const clean = electLeader(p, p.isr, electable);
+    if (clean !== -1) return { type: 'PartitionChange', topicId: t.topicId, partition: p.partition, leader: clean };
+    const other = electUnclean(p, electable);
+    if (other === -1) return ErrorCode.ELIGIBLE_LEADERS_NOT_AVAILABLE;
+    return { type: 'PartitionChange', topicId: t.topicId, partition: p.partition, leader: other, isr: [other] };
+  }
+
+  /**
+   * Automatic leader balancing (auto.leader.rebalance.enable), as Kafka's
+   * controller decides it: for each broker, the share of the partitions it
+   * is the preferred replica of that another broker leads; where that share
+   * is above `imbalancePercentage` (leader.imbalance.per.broker.percentage),
+   * each of those partitions whose preferred replica is in its ISR and can
+   * lead moves its leadership back to it; at most `limit` of them.
+   */
+  preferredLeaderRebalance(imbalancePercentage: number, limit = Number.POSITIVE_INFINITY): PartitionChangeRecord[] {
+    const preferredOf = new Map<number, { total: number; off: { t: TopicState; p: PartitionState }[] }>();
+    for (const t of this.topicsById.values()) {
+      for (const p of t.partitions) {
+        const preferred = p?.replicas[0];
+        if (preferred === undefined) continue;
+        let e = preferredOf.get(preferred);
+        if (!e) preferredOf.set(preferred, (e = { total: 0, off: [] }));
+        e.total++;
+        if (p.leader !== preferred) e.off.push({ t, p });
+      }
+    }
+    const out: PartitionChangeRecord[] = [];
+    for (const [id, e] of preferredOf) {
+      if (e.off.length === 0 || (e.off.length * 100) / e.total <= imbalancePercentage || !this.canLead(id)) continue;
+      for (const { t, p } of e.off) {
+        if (out.length >= limit) return out;
+        const rec = this.preferredLeaderChange(t, p);
+        if (typeof rec !== 'number') out.push(rec);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * The leader changes in `batch` that elect a replica outside the
+   * partition's ISR in this image (unclean elections), for the log.
+   */
+  uncleanElectionsIn(
+    batch: readonly MetadataRecord[],
+  ): { topic: string; partition: number; leader: number; isr: number[] }[] {
+    const out: { topic: string; partition: number; leader: number; isr: number[] }[] = [];
+    for (const r of batch) {
+      if (r.type !== 'PartitionChange' || r.leader === undefined || r.leader < 0) continue;
+      const t = this.topicsById.get(r.topicId);
+      const p = t?.partitions[r.partition];
+      if (t && p && !p.isr.includes(r.leader))
+        out.push({ topic: t.name, partition: r.partition, leader: r.leader, isr: [...p.isr] });
     }
     return out;
   }
@@ -379,6 +509,8 @@ export class MetadataImage {
           leader: p.leader,
           leaderEpoch: p.leaderEpoch,
           partitionEpoch: p.partitionEpoch,
+          ...(p.addingReplicas?.length ? { addingReplicas: p.addingReplicas } : {}),
+          ...(p.removingReplicas?.length ? { removingReplicas: p.removingReplicas } : {}),
         });
       }
       for (const [name, value] of t.configs)
@@ -388,6 +520,12 @@ export class MetadataImage {
   }
 }
 
+/** Sets one side of a partition's reassignment; an empty list removes the field. */
+function setReassigning(p: PartitionState, key: 'addingReplicas' | 'removingReplicas', ids: number[]): void {
+  if (ids.length > 0) p[key] = ids;
+  else delete p[key];
+}
+
 /**
  * A partition's leader for the ISR `isr`: the current one while it is in
  * `isr` and electable, else the first replica in replica order that is, else -1.
@@ -395,5 +533,11 @@ export class MetadataImage {
 function electLeader(p: PartitionState, isr: readonly number[], electable: (id: number) => boolean): number {
   if (p.leader !== -1 && isr.includes(p.leader) && electable(p.leader)) return p.leader;
   for (const id of p.replicas) if (isr.includes(id) && electable(id)) return id;
+  return -1;
+}
+
+/** The first replica in replica order outside the ISR that is electable (an unclean election), else -1. */
+function electUnclean(p: PartitionState, electable: (id: number) => boolean): number {
+  for (const id of p.replicas) if (!p.isr.includes(id) && electable(id)) return id;
   return -1;
 }

@@ -79,6 +79,9 @@ export interface PartitionRecord {
   leader: number;
   leaderEpoch: number;
   partitionEpoch: number;
+  /** A reassignment in progress (KIP-455): replicas joining, and leaving once it completes. Absent: none. */
+  addingReplicas?: number[];
+  removingReplicas?: number[];
 }
 
 /** A change to a partition's leadership or ISR (replication will write these). */
@@ -89,6 +92,9 @@ export interface PartitionChangeRecord {
   leader?: number;
   isr?: number[];
   replicas?: number[];
+  /** The reassignment's replicas joining and leaving (KIP-455); an empty list ends it. Absent: unchanged. */
+  addingReplicas?: number[];
+  removingReplicas?: number[];
 }
 
 export interface ConfigRecord {

@@ -3,8 +3,8 @@
  * that is, as in KRaft: CreateTopics, DeleteTopics, CreatePartitions,
  * AlterConfigs, IncrementalAlterConfigs (through `ControllerClient`, which has
  * the controller's operations and runs them here when this node is the active
- * controller), InitProducerId and DescribeQuorum (relayed as they came, see
- * `relayHandler`). They are sent over a client connection to the CONTROLLER
+ * controller), InitProducerId, DescribeQuorum and ElectLeaders (relayed as
+ * they came, see `relayHandler`). They are sent over a client connection to the CONTROLLER
  * listener of the quorum leader, whose address is in controller.quorum.voters.
  *
  * No leader known, the leader unreachable, or an answer NOT_CONTROLLER

@@ -42,13 +42,28 @@ export function ensureOffsetsTopic(b: Broker): Promise<TopicState> {
   return p;
 }
 
+/**
+ * The replication factor __consumer_offsets is created with:
+ * offsets.topic.replication.factor, capped by the number of live brokers
+ * (a warning says so; the topic keeps that factor once created).
+ */
+export function offsetsTopicReplicationFactor(b: Broker): number {
+  const wanted = b.config.offsetsTopicReplicationFactor;
+  const live = Math.max(1, b.image.liveBrokers().length);
+  if (wanted <= live) return wanted;
+  b.logger.warn(
+    `${OFFSETS_TOPIC} is created with replication factor ${live}, the number of live brokers: offsets.topic.replication.factor=${wanted} cannot be reached`,
+  );
+  return live;
+}
+
 async function createOffsetsTopic(b: Broker): Promise<TopicState> {
   const [r] = await b.controller.createTopics(
     [
       {
         name: OFFSETS_TOPIC,
         numPartitions: b.config.offsetsTopicNumPartitions,
-        replicationFactor: 1,
+        replicationFactor: offsetsTopicReplicationFactor(b),
         configs: {
           'cleanup.policy': 'compact',
           'compression.type': 'producer',
@@ -107,6 +122,18 @@ export class OffsetsTopicStore implements GroupStore {
     return ensureOffsetsTopic(this.b);
   }
 
+  /**
+   * Appends the records to their groups' partitions, as Kafka's coordinator
+   * does with acks=all: resolves once every in-sync replica has them and
+   * this node fsynced them (Partition.waitForAcks; concurrent writes share
+   * one fsync). Rejects with the Kafka error in `errorCode` (service.ts
+   * writeError maps it to the coordinator's answer): NOT_ENOUGH_REPLICAS
+   * before the append or NOT_ENOUGH_REPLICAS_AFTER_APPEND, NOT_LEADER_OR_FOLLOWER
+   * (leadership moved), KAFKA_STORAGE_ERROR, or REQUEST_TIMED_OUT when the
+   * acknowledgement took longer than offsets.commit.timeout.ms. A record
+   * appended by a write that failed stays in the log: as in Kafka, a later
+   * leader may keep it.
+   */
   async write(records: StoredRecord[]): Promise<void> {
     const topic = await this.ensureTopic();
     const byPartition = new Map<number, StoredRecord[]>();
@@ -117,16 +144,43 @@ export class OffsetsTopicStore implements GroupStore {
       l.push(r);
     }
     const now = Date.now();
+    const acks: Promise<void>[] = [];
     for (const [p, recs] of byPartition) {
       const part = this.b.replicas.get(OFFSETS_TOPIC, p);
       if (!part) throw writeFailure(`${OFFSETS_TOPIC}-${p} is not hosted here`, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
-      const refused = part.checkAppend(1);
+      const refused = part.checkAppend(-1);
       if (refused === ErrorCode.KAFKA_STORAGE_ERROR) throw part.log.dirHealth.refusal();
       if (refused !== ErrorCode.NONE)
         throw writeFailure(`${OFFSETS_TOPIC}-${p} refuses the write (error code ${refused})`, refused);
       const records = encodeBatch({ records: recs.map((r) => ({ ...encodeStored(r), timestamp: now })) });
-      part.appendAsLeader(records);
+      const info = part.appendAsLeader(records);
+      acks.push(part.waitForAcks(info.lastOffset + 1).then((code) => this.failOn(code, part.topic.name, p)));
     }
+    await this.withinCommitTimeout(acks.length === 1 ? acks[0] : Promise.all(acks));
+  }
+
+  private failOn(code: number, topic: string, partition: number): void {
+    if (code === ErrorCode.NONE) return;
+    throw writeFailure(`${topic}-${partition}: the write was not acknowledged (error code ${code})`, code);
+  }
+
+  /** `acked`, or a REQUEST_TIMED_OUT failure once offsets.commit.timeout.ms has passed. */
+  private withinCommitTimeout(acked: Promise<unknown>): Promise<unknown> {
+    const ms = this.b.config.offsetsCommitTimeoutMs;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            writeFailure(
+              `${OFFSETS_TOPIC}: the in-sync replicas did not acknowledge the write within offsets.commit.timeout.ms (${ms} ms)`,
+              ErrorCode.REQUEST_TIMED_OUT,
+            ),
+          ),
+        ms,
+      );
+    });
+    return Promise.race([acked, timedOut]).finally(() => clearTimeout(timer));
   }
 
   /**

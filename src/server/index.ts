@@ -41,6 +41,7 @@ import { apiVersionsHandler } from './handlers/api-versions.ts';
 import { createPartitionsHandler, createTopicsHandler, deleteTopicsHandler } from './handlers/topics.ts';
 import { alterConfigsHandler, incrementalAlterConfigsHandler } from './handlers/configs.ts';
 import { initProducerIdHandler } from './handlers/init-producer-id.ts';
+import { registerReassignmentControllerHandlers } from './handlers/reassignments.ts';
 import { ControllerClient, ControllerRouter, relayHandler } from './forwarding.ts';
 import { GroupCoordinatorService } from '../coordinator/group/service.ts';
 import { systemEnv } from '../util/env.ts';
@@ -50,6 +51,7 @@ import { sendfileAvailable, sendfileStats, sendfileUnavailableReason } from './s
 import { BrokerLifecycle, type ControllerConnector, clientConnector } from './broker-lifecycle.ts';
 import { startReplication, connectionConnector } from './replication.ts';
 import { alterPartitionHandler, registerAlterPartitionHandler } from './handlers/alter-partition.ts';
+import { registerElectLeadersHandler } from './handlers/elect-leaders.ts';
 import type { AlterPartitionConnector } from './isr-changes.ts';
 import { brokerLifecycleHandlers, registerBrokerLifecycleHandlers } from './handlers/broker-lifecycle.ts';
 import type { RequestContext } from './dispatcher.ts';
@@ -367,6 +369,7 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
     maxTopics: config.maxTopics,
     maxPartitions: config.maxPartitions,
     maxRecordBytesBetweenSnapshots: config.metadataLogMaxRecordBytesBetweenSnapshots,
+    uncleanLeaderElectionEnable: config.uncleanLeaderElectionEnable,
     initialClusterId: () => proposedClusterId,
     logger,
   });
@@ -376,6 +379,11 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
     controller.enableBrokerLifecycle({
       sessionTimeoutMs: config.brokerSessionTimeoutMs,
       clusterId: () => image.clusterId,
+    });
+  if (config.roles.controller && config.autoLeaderRebalanceEnable)
+    controller.enableAutoLeaderRebalance({
+      intervalMs: config.leaderImbalanceCheckIntervalSeconds * 1000,
+      imbalancePercentage: config.leaderImbalancePerBrokerPercentage,
     });
 
   // A voter serves the quorum and the admin requests brokers forward on its CONTROLLER listener.
@@ -405,6 +413,8 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
       dispatcher.register('InitProducerId', { handler: initProducerId });
       registerBrokerLifecycleHandlers(dispatcher, controller, { logger });
       registerAlterPartitionHandler(dispatcher, controller, { logger });
+      registerElectLeadersHandler(dispatcher, controller, { logger });
+      registerReassignmentControllerHandlers(dispatcher, controller);
       controllerServer = socketServer(config, config.controllerListener, image, dispatcher, logger);
       controllerAddress = await controllerServer.listen();
       controllerServer.open();
@@ -433,11 +443,6 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
     logger.warn(
       { ignored: config.ignored },
       `set but without effect in Samsa (accepted for compatibility): ${config.ignored.join(', ')}`,
-    );
-  }
-  if (config.offsetsTopicReplicationFactor > 1) {
-    logger.warn(
-      `offsets.topic.replication.factor=${config.offsetsTopicReplicationFactor} is capped to 1: Samsa keeps __consumer_offsets at one replica until offset commits wait for the ISR`,
     );
   }
   const router = new ControllerRouter(controller, {

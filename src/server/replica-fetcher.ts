@@ -46,6 +46,7 @@ import { LogLimiter } from '../util/log-limiter.ts';
 import type { MetadataImage } from '../metadata/image.ts';
 import type { Partition } from './partition.ts';
 import type { ReplicaManager } from './replica-manager.ts';
+import type { ReplicationQuota } from './replication-quota.ts';
 
 type FetchApi = 'Fetch' | 'ListOffsets';
 
@@ -70,6 +71,8 @@ export interface ReplicaFetcherSettings {
   fetchMinBytes: number;
   /** replica.fetch.backoff.ms */
   fetchBackoffMs: number;
+  /** num.replica.fetchers: fetch loops (each its own connection) per leader broker */
+  numFetchers: number;
 }
 
 export const DEFAULT_REPLICA_FETCHER_SETTINGS: ReplicaFetcherSettings = {
@@ -78,6 +81,7 @@ export const DEFAULT_REPLICA_FETCHER_SETTINGS: ReplicaFetcherSettings = {
   fetchWaitMaxMs: 500,
   fetchMinBytes: 1,
   fetchBackoffMs: 1000,
+  numFetchers: 1,
 };
 
 /** Reads the replica.* settings from a broker config's raw properties, with Kafka's defaults. */
@@ -93,6 +97,7 @@ export function replicaFetcherSettings(raw: ReadonlyMap<string, string>): Replic
     fetchWaitMaxMs: num('replica.fetch.wait.max.ms', d.fetchWaitMaxMs),
     fetchMinBytes: num('replica.fetch.min.bytes', d.fetchMinBytes),
     fetchBackoffMs: num('replica.fetch.backoff.ms', d.fetchBackoffMs),
+    numFetchers: Math.max(1, num('num.replica.fetchers', d.numFetchers)),
   };
 }
 
@@ -120,6 +125,8 @@ export interface ReplicaFetcherOptions {
   endpointOf: (nodeId: number) => { host: string; port: number } | undefined;
   connect: FetcherConnector;
   settings?: Partial<ReplicaFetcherSettings>;
+  /** follower.replication.throttled.rate (replication-quota.ts); none: no throttle. */
+  quota?: ReplicationQuota;
   env?: Env;
   logger?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
 }
@@ -131,11 +138,28 @@ interface Fetching {
   backoffUntil: number;
 }
 
-/** The followers' fetchers of one broker: one per leader broker. */
+/**
+ * Which of the `numFetchers` fetch loops to a leader fetches a partition:
+ * a stable hash of topic and partition, as Kafka spreads partitions over
+ * its fetcher threads.
+ */
+export function fetcherIndex(topic: string, partition: number, numFetchers: number): number {
+  if (numFetchers <= 1) return 0;
+  let h = 0;
+  for (let i = 0; i < topic.length; i++) h = (Math.imul(h, 31) + topic.charCodeAt(i)) | 0;
+  h = (Math.imul(h, 31) + partition) | 0;
+  return (h >>> 0) % numFetchers;
+}
+
+/**
+ * The followers' fetchers of one broker: `num.replica.fetchers` fetch loops
+ * per leader broker, each partition on one of them (fetcherIndex).
+ */
 export class ReplicaFetcherManager {
-  private readonly fetchers = new Map<number, ReplicaFetcher>();
-  /** Which leader each followed partition is fetched from. */
-  private readonly assigned = new Map<Partition, number>();
+  /** Keyed by `${leaderId}/${fetcherIndex}`. */
+  private readonly fetchers = new Map<string, ReplicaFetcher>();
+  /** Which fetch loop each followed partition is fetched by. */
+  private readonly assigned = new Map<Partition, { leader: number; key: string }>();
   private readonly settings: ReplicaFetcherSettings;
   private readonly env: Env;
   private readonly limiter: LogLimiter;
@@ -159,29 +183,36 @@ export class ReplicaFetcherManager {
     const leader =
       hosted && p.role === 'follower' && p.leaderId >= 0 && p.leaderId !== this.opts.localId ? p.leaderId : -1;
     const was = this.assigned.get(p);
-    if (was === leader) {
-      if (leader >= 0) this.fetchers.get(leader)?.retryNow(p); // a new leader epoch: fetch again at once
+    if (was !== undefined && was.leader === leader) {
+      this.fetchers.get(was.key)?.retryNow(p); // a new leader epoch: fetch again at once
       return;
     }
     if (was !== undefined) {
       this.assigned.delete(p);
-      this.fetchers.get(was)?.remove(p);
+      this.fetchers.get(was.key)?.remove(p);
     }
     if (leader < 0) return;
-    this.assigned.set(p, leader);
-    let f = this.fetchers.get(leader);
+    const key = `${leader}/${fetcherIndex(p.topic.name, p.index, this.settings.numFetchers)}`;
+    this.assigned.set(p, { leader, key });
+    let f = this.fetchers.get(key);
     if (!f) {
-      f = new ReplicaFetcher(leader, this.opts, this.settings, this.env, this.limiter, (id) => {
-        if (this.fetchers.get(id) === f) this.fetchers.delete(id);
+      const created = new ReplicaFetcher(leader, this.opts, this.settings, this.env, this.limiter, () => {
+        if (this.fetchers.get(key) === created) this.fetchers.delete(key);
       });
-      this.fetchers.set(leader, f);
+      this.fetchers.set(key, created);
+      f = created;
     }
     f.add(p);
   }
 
   /** The leader each followed partition is fetched from (for tests and `samsa cluster info`). */
   fetchedFrom(p: Partition): number {
-    return this.assigned.get(p) ?? -1;
+    return this.assigned.get(p)?.leader ?? -1;
+  }
+
+  /** How many fetch loops run (for tests). */
+  get fetcherCount(): number {
+    return this.fetchers.size;
   }
 
   async close(): Promise<void> {
@@ -310,7 +341,17 @@ export class ReplicaFetcher {
           : undefined,
       ),
     );
-    const sent = ready.filter((f) => this.parts.get(f.p) === f);
+    let sent = ready.filter((f) => this.parts.get(f.p) === f);
+    // follower.replication.throttled.rate: throttled partitions sit out while the rate is used up
+    const quota = this.opts.quota;
+    const throttled = quota ? sent.filter((f) => quota.throttles(f.p, this.opts.localId)) : [];
+    if (quota && throttled.length > 0 && quota.bucket.available() <= 0) {
+      sent = sent.filter((f) => !throttled.includes(f));
+      if (sent.length === 0) {
+        await this.sleep(quota.bucket.delayMs());
+        return;
+      }
+    }
     if (sent.length === 0) return;
     const ch = await this.ensureChannel();
     const epochs = new Map<Partition, { leaderEpoch: number; fetchOffset: number }>();
@@ -371,6 +412,8 @@ export class ReplicaFetcher {
         }
         try {
           if (await this.onPartition(f, pd)) appended.push(f);
+          if (quota && throttled.includes(f))
+            quota.bucket.record(f.p.log.logEndOffset > asked.fetchOffset ? recordsBytes(pd.records) : 0);
         } catch (err) {
           this.localFailure(f, err);
         }
@@ -549,4 +592,9 @@ export class ReplicaFetcher {
     this.dropChannel();
     await this.running?.catch(() => {});
   }
+}
+
+/** Bytes of a fetched partition's records (a buffer, or nothing). */
+function recordsBytes(records: unknown): number {
+  return records instanceof Uint8Array ? records.length : 0;
 }

@@ -78,17 +78,23 @@ export class ReplicaManager {
       );
     }
     const wanted: { topic: TopicState; index: number }[] = [];
-    let elsewhere = 0;
+    const elsewhere: { topic: string; partition: number }[] = [];
     for (const t of image.topicsByName.values()) {
       for (const p of t.partitions) {
         if (!p) continue;
         if (rm.isReplica(p)) wanted.push({ topic: t, index: p.partition });
-        else if (logs.getLog(t.name, p.partition)) elsewhere++;
+        else if (logs.getLog(t.name, p.partition)) elsewhere.push({ topic: t.name, partition: p.partition });
       }
     }
-    if (elsewhere > 0) {
-      // kept on disk: they may be this node's again after a reassignment
-      logger.warn({ logs: elsewhere }, 'not serving logs of partitions whose replica set does not name this node');
+    if (elsewhere.length > 0) {
+      // This node left their replica sets (a reassignment) while it was down: the image
+      // is caught up (the broker is unfenced), so these copies are strays, deleted as
+      // Kafka deletes stray logs. Should the node be named again, it copies them afresh.
+      logger.warn(
+        { logs: elsewhere.length },
+        'deleting logs of partitions whose replica set no longer names this node (moved away while it was down)',
+      );
+      await logs.deleteLogs(elsewhere, undefined, { removeNow: true });
     }
     await rm.ensurePartitions(wanted, new TimeSlice());
     logs.startBackgroundTasks();

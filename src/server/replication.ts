@@ -18,6 +18,7 @@ import {
   replicaFetcherSettings,
 } from './replica-fetcher.ts';
 import type { ReplicaManager } from './replica-manager.ts';
+import { ReplicationQuota } from './replication-quota.ts';
 
 export interface ReplicationOptions {
   config: BrokerConfig;
@@ -65,6 +66,7 @@ export function startReplication(o: ReplicationOptions): Replication {
     endpointOf: (id) => brokerEndpoint(o.image, id, o.listenerName),
     connect: o.connectBroker ?? connectionConnector({ clientId, requestTimeoutMs: settings.fetchWaitMaxMs + 30000 }),
     settings,
+    quota: new ReplicationQuota('follower', o.config, o.image, o.env ? () => o.env!.now() : Date.now),
     env: o.env,
     logger: o.logger,
   });

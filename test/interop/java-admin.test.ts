@@ -114,7 +114,6 @@ const DIFFERENT: Record<string, Outcome> = {
   listConfigResources: unsupported,
   // Samsa has no feature flags (ApiVersions carries none)
   describeFeatures: { finalized: [], supported: [], ok: true },
-  electLeaders: unsupported,
   describeProducers: unsupported,
   listTransactions: unsupported,
   // FindCoordinator for a transactional id answers COORDINATOR_NOT_AVAILABLE (retriable) until the deadline
@@ -124,7 +123,6 @@ const DIFFERENT: Record<string, Outcome> = {
   deleteAcls: unsupported,
   describeUserScramCredentials: unsupported,
   describeClientQuotas: unsupported,
-  listPartitionReassignments: unsupported,
 };
 
 function outcomes(stdout: string): Map<string, Outcome> {

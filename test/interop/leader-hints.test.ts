@@ -3,7 +3,9 @@
  * Fetch (v12, v16) sent to a broker that does not lead the partition is
  * answered NOT_LEADER_OR_FOLLOWER with the leader and leader epoch the
  * metadata names and, where the version carries them, the leader's address,
- * so a client can go there without asking Metadata first.
+ * so a client can go there without asking Metadata first. ListOffsets,
+ * OffsetForLeaderEpoch and DeleteRecords answer NOT_LEADER_OR_FOLLOWER there
+ * too, as Kafka does for a partition in its metadata that it does not host.
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -122,4 +124,32 @@ describe('KIP-951 leader hints: NOT_LEADER_OR_FOLLOWER names the leader and its 
         );
     });
   }
+
+  test('ListOffsets, OffsetForLeaderEpoch and DeleteRecords to a broker without the partition', async () => {
+    await withConnection(other().clientPort, async (c) => {
+      const lo = await c.send('ListOffsets', {
+        replicaId: -1,
+        isolationLevel: 0,
+        topics: [{ name: topic, partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp: -1 }] }],
+      });
+      assert.equal(lo.topics[0].partitions[0].errorCode, ErrorCode.NOT_LEADER_OR_FOLLOWER);
+      const ofle = await c.send('OffsetForLeaderEpoch', {
+        replicaId: -1,
+        topics: [{ topic, partitions: [{ partition: 0, currentLeaderEpoch: -1, leaderEpoch: epoch }] }],
+      });
+      assert.equal(ofle.topics[0].partitions[0].errorCode, ErrorCode.NOT_LEADER_OR_FOLLOWER);
+      const dr = await c.send('DeleteRecords', {
+        topics: [{ name: topic, partitions: [{ partitionIndex: 0, offset: 0 }] }],
+        timeoutMs: 10_000,
+      });
+      assert.equal(dr.topics[0].partitions[0].errorCode, ErrorCode.NOT_LEADER_OR_FOLLOWER);
+      // a partition the topic does not have is still unknown
+      const unknown = await c.send('ListOffsets', {
+        replicaId: -1,
+        isolationLevel: 0,
+        topics: [{ name: topic, partitions: [{ partitionIndex: 7, currentLeaderEpoch: -1, timestamp: -1 }] }],
+      });
+      assert.equal(unknown.topics[0].partitions[0].errorCode, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+    });
+  });
 });

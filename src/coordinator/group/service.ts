@@ -38,7 +38,7 @@ import type { Action, GroupSnapshot, JoinArgs, JoinResult, SyncArgs, SyncResult,
 const OFFSETS_RETENTION_CHECK_INTERVAL_MS = 600_000;
 
 export interface GroupStore {
-  /** Durably appends offset and group records (in order); resolves when written. */
+  /** Appends offset and group records (in order); resolves once they are durable (on every in-sync replica, fsynced here), rejects with the Kafka error in `errorCode`. */
   write(records: (OffsetRecord | { groupId: string; snapshot: GroupSnapshot | null })[]): Promise<void>;
   /**
    * Everything persisted so far, in log order: of every partition (startup

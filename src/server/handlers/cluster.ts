@@ -1,5 +1,6 @@
 /** DescribeCluster and DescribeLogDirs: what the cluster and this broker's disks look like. */
 import fs from 'node:fs';
+import path from 'node:path';
 import { ErrorCode } from '../../protocol/error-codes.ts';
 import { type Broker, brokerAddress, controllerIdForClients, liveBrokers } from '../broker.ts';
 import type { Handler } from '../dispatcher.ts';
@@ -34,11 +35,15 @@ export function describeLogDirsHandler(b: Broker): Handler<DescribeLogDirsReques
     const wanted: { topic: string; partitions: number[] }[] | null = req.topics;
     const results = b.config.logDirs.map((dir: string) => {
       const topics = new Map<string, DescribeLogDirsResponseDescribeLogDirsTopicInput>();
+      const here = path.resolve(dir);
       for (const p of b.replicas.all()) {
-        if (p.log.dir !== undefined && !p.log.dir.startsWith(dir)) continue;
+        // a partition's directory sits directly in its log dir (a prefix match would take node-1 for node-10)
+        if (p.log.dir !== undefined && path.dirname(path.resolve(p.log.dir)) !== here) continue;
         if (wanted && !wanted.some((w) => w.topic === p.topic.name && w.partitions.includes(p.index))) continue;
         let t = topics.get(p.topic.name);
         if (!t) topics.set(p.topic.name, (t = { name: p.topic.name, partitions: [] }));
+        // Kafka's lag of a current replica is max(HW − LEO, 0), always 0; there are no future replicas
+        // (AlterReplicaLogDirs is not served)
         t.partitions.push({ partitionIndex: p.index, partitionSize: p.log.size, offsetLag: 0, isFutureKey: false });
       }
       let totalBytes = -1;

@@ -17,7 +17,9 @@
  * completes acks=all produces; a last fetched epoch this log does not end
  * where the follower thinks is answered with the diverging epoch (KIP-595),
  * no records, at once. A follower's long poll wakes on appends. Errors that
- * name another leader carry it (current_leader, v12+, KIP-951).
+ * name another leader carry it (current_leader, v12+, KIP-951). A follower
+ * outside the ISR reads a throttled partition within
+ * leader.replication.throttled.rate (replication-quota.ts).
  */
 import { ErrorCode } from '../../protocol/error-codes.ts';
 import type { Broker } from '../broker.ts';
@@ -29,6 +31,7 @@ import { OffsetOutOfRangeError } from '../../storage/errors.ts';
 import type { FileRegion } from '../../storage/file-region.ts';
 import type { Pin } from '../../storage/segment.ts';
 import { sendfileAvailable } from '../sendfile.ts';
+import { leaderQuotaOf, type ReplicationQuota } from '../replication-quota.ts';
 import { leaderHint, nodeEndpoints, notHostedError, wantsLeaderHint } from '../leader-hints.ts';
 import type { TopicState } from '../../metadata/image.ts';
 
@@ -74,6 +77,8 @@ export function fetchHandler(b: Broker): Handler<FetchRequest, FetchResponseInpu
     const wants = collectWants(b, req, byId, session, full, replicaId);
     const readCommitted = v >= 4 && req.isolationLevel === 1;
     const maxBytes = v >= 3 ? req.maxBytes : 0x7fffffff;
+    // leader.replication.throttled.rate (replication-quota.ts)
+    const quota = follower ? leaderQuotaOf(b) : null;
 
     const attempt = (final: boolean) => {
       // Record slices point into pooled buffers or segment files, pinned until the socket has taken them.
@@ -81,11 +86,21 @@ export function fetchHandler(b: Broker): Handler<FetchRequest, FetchResponseInpu
       const release = () => {
         for (const p of pins) p.unpin();
       };
-      const { data, bytes, anyError } = readAll(wants, maxBytes, readCommitted && !follower, pins, follower, v);
+      const { data, bytes, anyError, throttledBytes } = readAll(
+        wants,
+        maxBytes,
+        readCommitted && !follower,
+        pins,
+        follower,
+        v,
+        quota,
+        replicaId,
+      );
       if (!final && bytes < req.minBytes && !anyError) {
         release();
         return undefined;
       }
+      quota?.bucket.record(throttledBytes);
       const res = buildResponse(wants, data, session, full, byId);
       if (anyError && v >= 12) addLeaderHints(b, res, v);
       if (pins.length > 0) res[AFTER_WRITE] = release;
@@ -178,9 +193,12 @@ function readAll(
   pins: Pin[],
   follower: boolean,
   version: number,
+  quota: ReplicationQuota | null,
+  replicaId: number,
 ) {
   const data: PartitionData[] = [];
   let bytes = 0;
+  let throttledBytes = 0;
   let anyError = false;
   for (const w of wants) {
     const pd: PartitionData = {
@@ -209,12 +227,19 @@ function readAll(
       anyError = true; // answered at once
       continue;
     }
-    const limit = Math.min(w.partitionMaxBytes, maxBytes - bytes);
+    let limit = Math.min(w.partitionMaxBytes, maxBytes - bytes);
     // followers read everything appended; consumers what is committed
     const maxOffset = follower ? log.logEndOffset : readCommitted ? pd.lastStableOffset : pd.highWatermark;
     if (w.fetchOffset === maxOffset && w.fetchOffset >= pd.logStartOffset) {
       pd.records = []; // caught up: nothing to read, nothing out of range
       continue;
+    }
+    let throttled = false;
+    if (quota?.throttles(w.part, replicaId)) {
+      throttled = true;
+      const room = quota.bucket.available();
+      if (room <= 0) continue; // the throttle's rate is used up: no records for now
+      limit = Math.min(limit, Math.floor(room));
     }
     if (limit <= 0 && bytes > 0 && w.fetchOffset >= pd.logStartOffset && w.fetchOffset <= maxOffset) {
       continue; // the response is full (max_bytes): watermarks only, as Kafka answers; no read
@@ -228,6 +253,7 @@ function readAll(
       });
       pd.records = r.region ? [r.region] : r.batches;
       bytes += r.bytes;
+      if (throttled) throttledBytes += r.bytes;
     } catch (err) {
       if (!(err instanceof OffsetOutOfRangeError)) throw err;
       pd.errorCode = ErrorCode.OFFSET_OUT_OF_RANGE;
@@ -236,7 +262,7 @@ function readAll(
       anyError = true;
     }
   }
-  return { data, bytes, anyError };
+  return { data, bytes, anyError, throttledBytes };
 }
 
 /**

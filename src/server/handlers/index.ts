@@ -17,6 +17,8 @@ import { alterConfigsHandler, describeConfigsHandler, incrementalAlterConfigsHan
 import { describeClusterHandler, describeLogDirsHandler } from './cluster.ts';
 import { deleteRecordsHandler, offsetForLeaderEpochHandler } from './partition-admin.ts';
 import { initProducerIdHandler } from './init-producer-id.ts';
+import { forwardedElectLeadersHandler } from './elect-leaders.ts';
+import { registerReassignmentHandlers } from './reassignments.ts';
 import { type ControllerRouter, relayHandler } from '../forwarding.ts';
 import { ErrorCode } from '../../protocol/error-codes.ts';
 import type { GroupCoordinatorService } from '../../coordinator/group/service.ts';
@@ -76,6 +78,10 @@ export function registerHandlers(
       }),
     ),
   });
+  // leader elections are the active controller's: relayed there when it is another node
+  d.register('ElectLeaders', {
+    handler: forwardedElectLeadersHandler(router, b.localController, { logger: b.logger }),
+  });
   d.register('FindCoordinator', { handler: findCoordinatorHandler(b) });
   d.register('JoinGroup', { handler: joinGroupHandler(groups) });
   d.register('SyncGroup', { handler: syncGroupHandler(groups) });
@@ -90,4 +96,5 @@ export function registerHandlers(
   d.register('OffsetDelete', { handler: offsetDeleteHandler(groups) });
   d.register('ConsumerGroupHeartbeat', { handler: consumerGroupHeartbeatHandler(consumerGroups) });
   d.register('ConsumerGroupDescribe', { handler: consumerGroupDescribeHandler(consumerGroups) });
+  registerReassignmentHandlers(d, b.localController, router);
 }

@@ -4,6 +4,7 @@
  * whose record timestamp is at or after a given time.
  */
 import { ErrorCode } from '../../protocol/error-codes.ts';
+import { notHostedError } from '../leader-hints.ts';
 import type { Broker } from '../broker.ts';
 import type { Handler } from '../dispatcher.ts';
 import type { ListOffsetsRequest, ListOffsetsResponseInput } from '../../protocol/generated/messages.ts';
@@ -25,7 +26,7 @@ export function listOffsetsHandler(b: Broker): Handler<ListOffsetsRequest, ListO
         name: t.name,
         partitions: t.partitions.map((p) => {
           const part = topic ? b.replicas.get(topic.name, p.partitionIndex) : undefined;
-          if (!part) return answer(p.partitionIndex, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, -1, -1, -1, v);
+          if (!part) return answer(p.partitionIndex, notHostedError(topic, p.partitionIndex), -1, -1, -1, v);
           // leader, current leader epoch, log dir not failed: the Partition's rule
           const refused = part.checkLeader(p.currentLeaderEpoch ?? -1);
           if (refused !== ErrorCode.NONE) return answer(p.partitionIndex, refused, -1, -1, -1, v);

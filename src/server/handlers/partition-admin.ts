@@ -4,6 +4,7 @@
  * KIP-101 / KIP-320).
  */
 import { ErrorCode } from '../../protocol/error-codes.ts';
+import { notHostedError } from '../leader-hints.ts';
 import type { Broker } from '../broker.ts';
 import type { Handler } from '../dispatcher.ts';
 import type {
@@ -25,7 +26,7 @@ export function deleteRecordsHandler(b: Broker): Handler<DeleteRecordsRequest, D
           partitions.push({
             partitionIndex: p.partitionIndex,
             lowWatermark: -1,
-            errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+            errorCode: notHostedError(b.image.topicsByName.get(t.name), p.partitionIndex),
           });
           continue;
         }
@@ -82,7 +83,7 @@ export function offsetForLeaderEpochHandler(
         const part = topic ? b.replicas.get(t.topic, p.partition) : undefined;
         if (!part)
           return {
-            errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+            errorCode: notHostedError(topic, p.partition),
             partition: p.partition,
             leaderEpoch: -1,
             endOffset: -1,

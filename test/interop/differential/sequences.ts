@@ -564,6 +564,51 @@ export const CASES: Case[] = [
     body: () => ({ includeClusterAuthorizedOperations: false, endpointType: 1, includeFencedBrokers: false }),
   },
   { api: 'DescribeLogDirs', name: 'partitions', body: () => ({ topics: [{ topic: DATA, partitions: [0, 1] }] }) },
+  // Reassignments (sent to the broker, which forwards them to the active controller): none is started, as the
+  // reference Kafka's single node could only complete one at once.
+  { api: 'ListPartitionReassignments', name: 'all', body: () => ({ timeoutMs: 10_000, topics: null }) },
+  {
+    api: 'ListPartitionReassignments',
+    name: 'of a topic',
+    body: () => ({ timeoutMs: 10_000, topics: [{ name: DATA, partitionIndexes: [0, 1] }] }),
+  },
+  {
+    api: 'AlterPartitionReassignments',
+    name: 'cancel with none in progress',
+    body: () => ({ timeoutMs: 10_000, topics: [{ name: DATA, partitions: [{ partitionIndex: 0, replicas: null }] }] }),
+  },
+  {
+    api: 'AlterPartitionReassignments',
+    name: 'unknown topic and partition',
+    body: () => ({
+      timeoutMs: 10_000,
+      topics: [
+        { name: UNKNOWN, partitions: [{ partitionIndex: 0, replicas: [1] }] },
+        { name: DATA, partitions: [{ partitionIndex: 99, replicas: [1] }] },
+      ],
+    }),
+  },
+  {
+    api: 'AlterPartitionReassignments',
+    name: 'invalid replicas',
+    body: () => ({
+      timeoutMs: 10_000,
+      topics: [
+        {
+          name: DATA,
+          partitions: [
+            { partitionIndex: 0, replicas: [] },
+            { partitionIndex: 1, replicas: [1, 1] },
+          ],
+        },
+      ],
+    }),
+  },
+  {
+    api: 'AlterPartitionReassignments',
+    name: 'an unregistered broker',
+    body: () => ({ timeoutMs: 10_000, topics: [{ name: DATA, partitions: [{ partitionIndex: 0, replicas: [77] }] }] }),
+  },
   {
     // sent to the broker, which relays it to the active controller (kafka-metadata-quorum --bootstrap-server)
     api: 'DescribeQuorum',

@@ -1,6 +1,7 @@
 // `samsa cluster info` against a fake broker (a real SocketServer + Dispatcher with canned answers): brokers live and
 // fenced from DescribeCluster v2, the quorum from DescribeQuorum (leader, epoch, high watermark, lag, last fetch,
-// CONTROLLER endpoints), a retried election, and a broker without DescribeQuorum.
+// CONTROLLER endpoints), a retried election, a broker without DescribeQuorum, and the under-replicated and offline
+// partitions; `samsa topic describe` of a replicated topic (leader, epoch, replicas, ISR, offline).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import pino from 'pino';
@@ -8,7 +9,10 @@ import { runCli } from '../../../src/cli/main.ts';
 import { Dispatcher } from '../../../src/server/dispatcher.ts';
 import { SocketServer } from '../../../src/server/socket-server.ts';
 import { ErrorCode } from '../../../src/protocol/error-codes.ts';
-import type { DescribeQuorumResponseInput } from '../../../src/protocol/generated/messages.ts';
+import type {
+  DescribeQuorumResponseInput,
+  MetadataResponseTopicInput,
+} from '../../../src/protocol/generated/messages.ts';
 import { formatClusterInfo, type ClusterInfo } from '../../../src/cli/cluster.ts';
 
 const CLUSTER_ID = 'ngEtWdfqKwzNyx_bEHyQzg';
@@ -16,7 +20,43 @@ const CLUSTER_ID = 'ngEtWdfqKwzNyx_bEHyQzg';
 interface Fake {
   quorum?: () => DescribeQuorumResponseInput;
   describeClusterV2?: boolean;
+  /** Metadata's topics (default: `orders`, 3 partitions on broker 1). */
+  topics?: MetadataResponseTopicInput[];
 }
+
+const ZERO_ID = '00000000-0000-0000-0000-000000000000';
+
+const partitionOf = (i: number, leaderId: number, leaderEpoch: number, replicaNodes: number[], isrNodes: number[]) => ({
+  errorCode: leaderId < 0 ? ErrorCode.LEADER_NOT_AVAILABLE : 0,
+  partitionIndex: i,
+  leaderId,
+  leaderEpoch,
+  replicaNodes,
+  isrNodes,
+  offlineReplicas: [],
+});
+
+/** A replicated topic and __consumer_offsets, after broker 3 died: some partitions under-replicated, one offline. */
+const replicatedTopics: MetadataResponseTopicInput[] = [
+  {
+    errorCode: 0,
+    name: 'payments',
+    topicId: ZERO_ID,
+    isInternal: false,
+    partitions: [
+      partitionOf(0, 1, 4, [1, 2, 3], [1, 2, 3]),
+      partitionOf(1, 2, 6, [2, 3, 1], [2, 1]),
+      partitionOf(2, -1, 3, [3], [3]),
+    ],
+  },
+  {
+    errorCode: 0,
+    name: '__consumer_offsets',
+    topicId: ZERO_ID,
+    isInternal: true,
+    partitions: [partitionOf(0, 1, 2, [3, 1, 2], [1, 2]), partitionOf(1, 2, 0, [2, 1, 3], [2, 1, 3])],
+  },
+];
 
 async function withFakeBroker(fake: Fake, fn: (bootstrap: string) => Promise<void>): Promise<void> {
   const d = new Dispatcher();
@@ -25,7 +65,7 @@ async function withFakeBroker(fake: Fake, fn: (bootstrap: string) => Promise<voi
     handler: () => ({ errorCode: 0, apiKeys: d.supportedApis(), throttleTimeMs: 0 }),
   });
   d.register('Metadata', {
-    handler: () => ({
+    handler: (req) => ({
       throttleTimeMs: 0,
       clusterId: CLUSTER_ID,
       controllerId: 2,
@@ -33,23 +73,29 @@ async function withFakeBroker(fake: Fake, fn: (bootstrap: string) => Promise<voi
         { nodeId: 1, host: '127.0.0.1', port, rack: null },
         { nodeId: 2, host: '127.0.0.1', port: port + 1, rack: 'r2' },
       ],
-      topics: [
-        {
-          errorCode: 0,
-          name: 'orders',
-          topicId: '00000000-0000-0000-0000-000000000000',
-          isInternal: false,
-          partitions: [0, 1, 2].map((i) => ({
+      topics: (
+        fake.topics ?? [
+          {
             errorCode: 0,
-            partitionIndex: i,
-            leaderId: 1,
-            leaderEpoch: 0,
-            replicaNodes: [1],
-            isrNodes: [1],
-            offlineReplicas: [],
-          })),
-        },
-      ],
+            name: 'orders',
+            topicId: ZERO_ID,
+            isInternal: false,
+            partitions: [0, 1, 2].map((i) => partitionOf(i, 1, 0, [1], [1])),
+          },
+        ]
+      ).filter((t) => req.topics === null || req.topics.some((x) => x.name === t.name)),
+    }),
+  });
+  d.register('DescribeConfigs', {
+    handler: (req) => ({
+      throttleTimeMs: 0,
+      results: req.resources.map((r) => ({
+        errorCode: 0,
+        errorMessage: null,
+        resourceType: r.resourceType,
+        resourceName: r.resourceName,
+        configs: [],
+      })),
     }),
   });
   d.register('DescribeCluster', {
@@ -257,7 +303,79 @@ test('formatClusterInfo: no active controller', () => {
     quorum: null,
     quorumError: 'DescribeQuorum: NOT_LEADER_OR_FOLLOWER',
     metadataOffset: null,
+    underReplicatedPartitions: [],
+    offlinePartitions: [],
   });
   assert.match(text, /^Cluster id: -\nController: none \(no active controller\)\nMetadata offset: -\n/);
   assert.match(text, /Quorum: not available: DescribeQuorum: NOT_LEADER_OR_FOLLOWER\n$/);
+});
+
+test('cluster info lists the under-replicated partitions (a leader, ISR smaller than replicas) and the offline ones (no leader), internal topics included', async () => {
+  await withFakeBroker({ quorum: quorumAnswer, topics: replicatedTopics }, async (bootstrap) => {
+    const j = await run(['cluster', 'info', '--json', '-b', bootstrap]);
+    assert.equal(j.code, 0, j.err);
+    const info = JSON.parse(j.out) as ClusterInfo;
+    assert.deepEqual(info.underReplicatedPartitions, [
+      { topic: '__consumer_offsets', partition: 0, leader: 1, leaderEpoch: 2, replicas: [3, 1, 2], isr: [1, 2] },
+      { topic: 'payments', partition: 1, leader: 2, leaderEpoch: 6, replicas: [2, 3, 1], isr: [2, 1] },
+    ]);
+    assert.deepEqual(info.offlinePartitions, [
+      { topic: 'payments', partition: 2, leader: -1, leaderEpoch: 3, replicas: [3], isr: [3] },
+    ]);
+    assert.equal(info.topics, 1, 'internal topics are not counted as topics');
+
+    const t = await run(['cluster', 'info', '-b', bootstrap]);
+    assert.equal(t.code, 0, t.err);
+    assert.match(
+      t.out,
+      /\nUnder-replicated partitions: 2\nTOPIC\s+PARTITION\s+LEADER\s+EPOCH\s+REPLICAS\s+ISR\n__consumer_offsets\s+0\s+1\s+2\s+3,1,2\s+1,2\npayments\s+1\s+2\s+6\s+2,3,1\s+2,1\n/,
+    );
+    assert.match(
+      t.out,
+      /\nOffline partitions: 1\nTOPIC\s+PARTITION\s+LEADER\s+EPOCH\s+REPLICAS\s+ISR\npayments\s+2\s+none\s+3\s+3\s+3\n/,
+    );
+  });
+  await withFakeBroker({ quorum: quorumAnswer }, async (bootstrap) => {
+    const t = await run(['cluster', 'info', '-b', bootstrap]);
+    assert.match(t.out, /\nUnder-replicated partitions: none\nOffline partitions: none\n/);
+    const info = JSON.parse((await run(['cluster', 'info', '--json', '-b', bootstrap])).out) as ClusterInfo;
+    assert.deepEqual([info.underReplicatedPartitions, info.offlinePartitions], [[], []]);
+  });
+});
+
+test('topic describe: leader, leader epoch, replicas and ISR of each partition; offline (no leader) and under-replicated ones marked', async () => {
+  await withFakeBroker({ topics: replicatedTopics }, async (bootstrap) => {
+    const t = await run(['topic', 'describe', 'payments', '-b', bootstrap]);
+    assert.equal(t.code, 0, t.err);
+    const lines = t.out.split('\n');
+    assert.match(lines[0], /^Topic: payments\s+TopicId: \S+\s+Partitions: 3$/);
+    assert.match(lines[1], /^PARTITION\s+LEADER\s+EPOCH\s+REPLICAS\s+ISR\s+STATE$/);
+    assert.match(lines[2], /^\s*0\s+1\s+4\s+1,2,3\s+1,2,3\s+-$/);
+    assert.match(lines[3], /^\s*1\s+2\s+6\s+2,3,1\s+2,1\s+under-replicated$/);
+    assert.match(lines[4], /^\s*2\s+none\s+3\s+3\s+3\s+offline$/);
+
+    const j = await run(['topic', 'describe', 'payments', '--json', '-b', bootstrap]);
+    assert.equal(j.code, 0, j.err);
+    assert.deepEqual(JSON.parse(j.out)[0].partitions, [
+      {
+        partition: 0,
+        leader: 1,
+        leaderEpoch: 4,
+        replicas: [1, 2, 3],
+        isr: [1, 2, 3],
+        offline: false,
+        underReplicated: false,
+      },
+      {
+        partition: 1,
+        leader: 2,
+        leaderEpoch: 6,
+        replicas: [2, 3, 1],
+        isr: [2, 1],
+        offline: false,
+        underReplicated: true,
+      },
+      { partition: 2, leader: -1, leaderEpoch: 3, replicas: [3], isr: [3], offline: true, underReplicated: false },
+    ]);
+  });
 });

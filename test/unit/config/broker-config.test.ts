@@ -94,7 +94,8 @@ test('defaults', () => {
   assert.equal(c.maxConnections, 1024 - 64);
   assert.equal(c.groupInitialRebalanceDelayMs, 3000);
   assert.equal(c.offsetsTopicNumPartitions, 50);
-  assert.equal(c.offsetsTopicReplicationFactor, 1);
+  assert.equal(c.offsetsTopicReplicationFactor, 3);
+  assert.equal(c.offsetsCommitTimeoutMs, 5000);
   assert.equal(c.offsetsRetentionMinutes, 10080);
   assert.equal(c.offsetsRetentionMs, 10080 * 60_000);
   assert.equal(c.groupMinSessionTimeoutMs, 6000);

@@ -11,6 +11,9 @@ import path from 'node:path';
 import pino from 'pino';
 import { startBroker } from '../../../src/index.ts';
 import { runCli } from '../../../src/cli/main.ts';
+import { ensureOffsetsTopic } from '../../../src/server/group-store.ts';
+import { startBroker as startServer } from '../../../src/server/index.ts';
+import { loadBrokerConfig } from '../../../src/config/broker-config.ts';
 
 function capture() {
   const lines: any[] = [];
@@ -97,15 +100,37 @@ test('samsa start refuses a SASL_PLAINTEXT listener and security properties with
   assert.equal(fs.existsSync(path.join(os.tmpdir(), 'samsa-never-created')), false, 'nothing was created');
 });
 
-test('offsets.topic.replication.factor above 1 is capped to 1 with one warning line (partition data is not replicated yet)', async () => {
+test('__consumer_offsets on one broker: offsets.topic.replication.factor (3) is capped to 1 with one warning line when it is created', async () => {
   const { logger, lines } = capture();
-  const b = await startBroker({ logger, overrides: { 'offsets.topic.replication.factor': '3' } });
-  await b.close();
-  const capped = lines.filter((l) => /offsets\.topic\.replication\.factor/.test(l.msg));
-  assert.equal(capped.length, 1, JSON.stringify(capped));
-  assert.equal(capped[0].level, 40);
-  assert.match(capped[0].msg, /=3 is capped to 1: Samsa keeps __consumer_offsets at one replica/);
-  assert.deepEqual(ignoredLines(lines), [], 'it has an effect: not listed as ignored');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'samsa-offsets-rf-'));
+  const config = loadBrokerConfig({
+    overrides: { listeners: 'PLAINTEXT://127.0.0.1:0', 'log.dirs': dir, 'offsets.topic.num.partitions': '2' },
+  });
+  const b = await startServer({ config, logger });
+  try {
+    assert.deepEqual(
+      lines.filter((l) => /offsets\.topic\.replication\.factor/.test(l.msg)),
+      [],
+      'nothing said before the topic is created',
+    );
+    const topic = await ensureOffsetsTopic(b.broker);
+    await ensureOffsetsTopic(b.broker);
+    assert.deepEqual(
+      topic.partitions.map((p) => p.replicas),
+      [[1], [1]],
+    );
+    const capped = lines.filter((l) => /offsets\.topic\.replication\.factor/.test(l.msg));
+    assert.equal(capped.length, 1, JSON.stringify(capped));
+    assert.equal(capped[0].level, 40);
+    assert.match(
+      capped[0].msg,
+      /__consumer_offsets is created with replication factor 1, the number of live brokers: offsets\.topic\.replication\.factor=3/,
+    );
+    assert.deepEqual(ignoredLines(lines), [], 'it has an effect: not listed as ignored');
+  } finally {
+    await b.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('a combined node with controller.quorum.voters opens its CONTROLLER listener and is its own active controller', async () => {

@@ -19,6 +19,7 @@ import { loadBrokerConfig } from '../../../src/config/broker-config.ts';
 import { MetadataImage } from '../../../src/metadata/image.ts';
 import type { MetadataRecord } from '../../../src/metadata/records.ts';
 import { ReplicaManager } from '../../../src/server/replica-manager.ts';
+import type { Partition } from '../../../src/server/partition.ts';
 import { followOffsetsLeadership, OFFSETS_TOPIC, OffsetsTopicStore } from '../../../src/server/group-store.ts';
 import type { Broker } from '../../../src/server/broker.ts';
 import type { RequestContext } from '../../../src/server/dispatcher.ts';
@@ -88,6 +89,29 @@ const offsetsTopic: MetadataRecord[] = [
   partition(OFFSETS_ID, 2, [3], 3),
 ];
 
+/**
+ * The other in-sync replicas of the partitions this node leads fetch what is
+ * appended as soon as it is (the writes of the group coordinator wait for
+ * them: group-store-acks.test.ts tests that wait; here, what is written).
+ */
+function followersFetchAtOnce(rm: ReplicaManager): void {
+  const done = new WeakSet<Partition>();
+  const replicate = (p: Partition) => {
+    if (done.has(p)) return;
+    done.add(p);
+    const append = p.appendAsLeader.bind(p);
+    p.appendAsLeader = (records) => {
+      const info = append(records);
+      queueMicrotask(() => {
+        for (const id of p.isr) if (id !== ME) p.updateFollowerEndOffset(id, p.log.logEndOffset);
+      });
+      return info;
+    };
+  };
+  for (const p of rm.all()) replicate(p);
+  rm.onLeadershipChange((p) => replicate(p));
+}
+
 type CreateTopics = Broker['controller']['createTopics'];
 
 async function cluster(opts: { withOffsetsTopic: boolean }) {
@@ -112,6 +136,7 @@ async function cluster(opts: { withOffsetsTopic: boolean }) {
   for (const r of initial) image.apply(r);
   const logger = pino({ level: 'silent' });
   const rm = await ReplicaManager.open(image, config, logger);
+  followersFetchAtOnce(rm);
   /** Commits a metadata batch as the controller does: the image first, then the replica manager. */
   const commit = async (batch: MetadataRecord[]) => {
     for (const r of batch) image.apply(r);

@@ -95,3 +95,48 @@ test('hosts only partitions whose replica set names this node, and follows leade
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a log of a partition moved away while this node was down is deleted at the next start', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'samsa-replicas-'));
+  const config = loadBrokerConfig({
+    overrides: { 'node.id': String(ME), 'log.dirs': dir, listeners: 'PLAINTEXT://127.0.0.1:0' },
+  });
+  const image = new MetadataImage();
+  const part = (replicas: number[]): MetadataRecord => ({
+    type: 'Partition',
+    topicId: 'tid',
+    partition: 0,
+    replicas,
+    isr: replicas,
+    leader: replicas[0],
+    leaderEpoch: 0,
+    partitionEpoch: 0,
+  });
+  try {
+    await commit(image, undefined, [{ type: 'Topic', name: 't', topicId: 'tid' }, part([ME, 2])]);
+    const first = await ReplicaManager.open(image, config, pino({ level: 'silent' }));
+    assert.ok(first.get('t', 0));
+    await first.close();
+    assert.ok(fs.existsSync(path.join(dir, 't-0')));
+
+    // reassigned to 2 and 3 while this node was down
+    await commit(image, undefined, [
+      { type: 'PartitionChange', topicId: 'tid', partition: 0, replicas: [2, 3], isr: [2, 3], leader: 2 },
+    ]);
+    const again = await ReplicaManager.open(image, config, pino({ level: 'silent' }));
+    try {
+      assert.equal(again.get('t', 0), undefined);
+      assert.equal(again.logs.getLog('t', 0), undefined);
+      // renamed away at once, removed in the background
+      const left = () => fs.readdirSync(dir).filter((f) => f.startsWith('t-0'));
+      assert.ok(!left().includes('t-0'));
+      for (const deadline = Date.now() + 30_000; left().length > 0 && Date.now() < deadline; )
+        await new Promise((r) => setTimeout(r, 20));
+      assert.deepEqual(left(), [], 'the directory is gone');
+    } finally {
+      await again.close();
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -19,7 +19,7 @@ import { loadBrokerConfig } from '../../../src/config/broker-config.ts';
 import { MetadataImage } from '../../../src/metadata/image.ts';
 import type { MetadataRecord } from '../../../src/metadata/records.ts';
 import { ReplicaManager } from '../../../src/server/replica-manager.ts';
-import { ReplicaFetcherManager, type FetcherChannel } from '../../../src/server/replica-fetcher.ts';
+import { ReplicaFetcherManager, fetcherIndex, type FetcherChannel } from '../../../src/server/replica-fetcher.ts';
 import { fetchHandler } from '../../../src/server/handlers/fetch.ts';
 import { listOffsetsHandler } from '../../../src/server/handlers/list-offsets.ts';
 import { FetchSessionCache } from '../../../src/server/fetch-sessions.ts';
@@ -351,6 +351,57 @@ test('the fetcher stops fetching a partition this node now leads, and moves to t
     const i = p1.appendAsLeader(makeBatch(2));
     assert.equal(await acked(p1, i.lastOffset + 1), ErrorCode.NONE);
   });
+});
+
+test('num.replica.fetchers: partitions spread over that many fetch loops per leader, each its own connection', async () => {
+  const parts = 8;
+  const records: MetadataRecord[] = [{ type: 'Topic', name: 't', topicId: TID }];
+  for (let i = 0; i < parts; i++)
+    records.push({
+      type: 'Partition',
+      topicId: TID,
+      partition: i,
+      replicas: [1, 2],
+      isr: [1, 2],
+      leader: 1,
+      leaderEpoch: 0,
+      partitionEpoch: 0,
+    });
+  const a = await startNode(1, records);
+  const b = await startNode(2, records);
+  let connections = 0;
+  const fetchers = new ReplicaFetcherManager({
+    localId: 2,
+    endpointOf: (id) => (id === 1 ? { host: 'in-process', port: id } : undefined),
+    connect: async () => {
+      connections++;
+      return inProcessChannel(a.broker, 17, []);
+    },
+    settings: { fetchWaitMaxMs: 200, fetchBackoffMs: 20, numFetchers: 3 },
+    logger: silent,
+  });
+  const keepAlive = setInterval(() => {}, 1000);
+  fetchers.follow(b.rm);
+  try {
+    const used = new Set<number>();
+    for (let i = 0; i < parts; i++) used.add(fetcherIndex('t', i, 3));
+    assert.ok(used.size > 1, 'the hash spreads these partitions');
+    assert.equal(fetchers.fetcherCount, used.size);
+    for (let i = 0; i < parts; i++) {
+      const leader = a.rm.get('t', i)!;
+      const info = leader.appendAsLeader(makeBatch(2));
+      assert.equal(await acked(leader, info.lastOffset + 1), ErrorCode.NONE);
+      assert.equal(b.rm.get('t', i)!.log.logEndOffset, 2);
+    }
+    assert.equal(connections, used.size, 'one connection per fetch loop');
+  } finally {
+    clearInterval(keepAlive);
+    await fetchers.close();
+    await a.rm.close();
+    await b.rm.close();
+    fs.rmSync(a.dir, { recursive: true, force: true });
+    fs.rmSync(b.dir, { recursive: true, force: true });
+  }
 });
 
 test("PartitionLog.appendAsFollower keeps the leader's offsets and epochs and refuses what does not follow", async () => {
