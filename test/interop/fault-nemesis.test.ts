@@ -17,7 +17,7 @@ import { netnsUnsupported } from '../fault/netns.ts';
 import { runCampaign } from '../fault/nemesis.ts';
 
 const SEED = Number(process.env.SAMSA_NEMESIS_SEED ?? 1919);
-const SECONDS = Number(process.env.SAMSA_NEMESIS_SECONDS ?? 120);
+const SECONDS = Number(process.env.SAMSA_NEMESIS_SECONDS ?? 100);
 
 test(`nemesis (seed ${SEED}, ${SECONDS} s of faults): nothing acknowledged lost, nothing duplicated, replicas identical`, async () => {
   const why = netnsUnsupported();
