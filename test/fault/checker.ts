@@ -15,6 +15,8 @@ export interface Ack {
   value: string;
   /** When the producer learnt it (ms since the epoch). */
   at: number;
+  /** When the application handed it to the client (ms since the epoch). */
+  sentAt: number;
 }
 
 export interface ProducerLog {
@@ -42,8 +44,14 @@ export function parseProducer(stdout: string): ProducerLog {
   const log: ProducerLog = { acks: [], failed: [], errors: [], warnings: [], sent: 0, undelivered: 0, done: false };
   for (const line of stdout.split('\n')) {
     const f = line.split(' ');
-    if (f[0] === 'A' && f.length === 5)
-      log.acks.push({ partition: Number(f[1]), offset: Number(f[2]), value: f[3], at: Number(f[4]) });
+    if (f[0] === 'A' && f.length === 6)
+      log.acks.push({
+        partition: Number(f[1]),
+        offset: Number(f[2]),
+        value: f[3],
+        at: Number(f[4]),
+        sentAt: Number(f[5]),
+      });
     else if (f[0] === 'E') log.failed.push(f[1]);
     else if (f[0] === 'X') log.errors.push(f[1]);
     else if (f[0] === 'W') log.warnings.push(f[1]);
@@ -280,24 +288,25 @@ export interface FaultEvent {
 
 /**
  * Unavailability of each fault that hit a partition leader: from the fault to
- * the first acknowledgement, after it, on every partition the node led (the
- * longest of them). Infinity when a partition never acknowledged again.
+ * the first acknowledgement of a record sent after it, on every partition the
+ * node led (the longest of them; records in flight at the fault do not
+ * count). Infinity when a partition never acknowledged again.
  */
 export function unavailability(events: FaultEvent[], acks: Ack[]): { event: FaultEvent; ms: number }[] {
-  const byPartition = new Map<number, number[]>();
+  const byPartition = new Map<number, Ack[]>();
   for (const a of acks) {
     const l = byPartition.get(a.partition);
-    if (l) l.push(a.at);
-    else byPartition.set(a.partition, [a.at]);
+    if (l) l.push(a);
+    else byPartition.set(a.partition, [a]);
   }
-  for (const l of byPartition.values()) l.sort((a, b) => a - b);
+  for (const l of byPartition.values()) l.sort((a, b) => a.at - b.at);
   const out: { event: FaultEvent; ms: number }[] = [];
   for (const e of events) {
     if (e.led.length === 0) continue;
     let worst = 0;
     for (const p of e.led) {
-      const next = (byPartition.get(p) ?? []).find((t) => t > e.at);
-      worst = Math.max(worst, next === undefined ? Number.POSITIVE_INFINITY : next - e.at);
+      const next = (byPartition.get(p) ?? []).find((a) => a.sentAt >= e.at);
+      worst = Math.max(worst, next === undefined ? Number.POSITIVE_INFINITY : next.at - e.at);
     }
     out.push({ event: e, ms: worst });
   }

@@ -4,7 +4,7 @@
       An idempotent producer (acks=all): record n goes to partition n % PARTITIONS
       with the value TAG-n, about RATE records a second, until stdin closes;
       then it flushes and exits. One line per outcome, as it happens:
-        A <partition> <offset> <value> <ms>    acknowledged
+        A <partition> <offset> <value> <ms> <sent ms>   acknowledged (and when it was handed to the client)
         E <value> <error> <ms>                 failed (not acknowledged)
         X <error> <ms>                         a fatal error (the producer cannot go on)
         W <error> <ms>                         a transient error librdkafka retries (a refused connection)
@@ -80,16 +80,19 @@ def produce(bootstrap, topic, partitions, tag, rate):
     def on_delivery(err, msg):
         value = msg.value().decode()
         if err is not None:
+            sent_at.pop(value, None)
             emit("E %s %s %d" % (value, str(err).replace(" ", "_"), now_ms()))
         else:
-            emit("A %d %d %s %d" % (msg.partition(), msg.offset(), value, now_ms()))
+            emit("A %d %d %s %d %d" % (msg.partition(), msg.offset(), value, now_ms(), sent_at.pop(value, 0)))
 
+    sent_at = {}
     n = 0
     interval = 1.0 / rate
     next_at = time.time()
     while not stop.is_set():
         value = "%s-%d" % (tag, n)
         try:
+            sent_at[value] = now_ms()
             p.produce(topic, value=value.encode(), partition=n % partitions, on_delivery=on_delivery)
             n += 1
         except BufferError:

@@ -26,7 +26,7 @@ function producer(lines: string[]) {
   return parseProducer(lines.join('\n'));
 }
 
-const CLEAN_ACKS = ['A 0 0 p1-0 100', 'A 1 0 p1-1 101', 'A 0 1 p1-2 102', 'D 3 0'];
+const CLEAN_ACKS = ['A 0 0 p1-0 100 90', 'A 1 0 p1-1 101 91', 'A 0 1 p1-2 102 92', 'D 3 0'];
 const CLEAN_READ: ReadRecord[] = [
   { partition: 0, offset: 0, value: 'p1-0' },
   { partition: 0, offset: 1, value: 'p1-2' },
@@ -62,7 +62,7 @@ describe('fault checker', () => {
 
   test('a value stored twice is a duplicate, acknowledged or not', () => {
     const v = verdict({
-      acks: ['A 0 0 p1-0 100', 'D 2 0'],
+      acks: ['A 0 0 p1-0 100 90', 'D 2 0'],
       final: [
         { partition: 0, offset: 0, value: 'p1-0' },
         { partition: 0, offset: 1, value: 'p1-1' },
@@ -99,13 +99,13 @@ describe('fault checker', () => {
 
   test('parses the workload lines; transient errors are not fatal ones', () => {
     const p = producer([
-      'A 0 5 p1-7 1000',
+      'A 0 5 p1-7 1000 990',
       'E p1-8 Local:_Message_timed_out 1001',
       'W transport 1002',
       'X fatal 1003',
       'D 9 1',
     ]);
-    assert.deepEqual(p.acks, [{ partition: 0, offset: 5, value: 'p1-7', at: 1000 }]);
+    assert.deepEqual(p.acks, [{ partition: 0, offset: 5, value: 'p1-7', at: 1000, sentAt: 990 }]);
     assert.deepEqual(p.failed, ['p1-8']);
     assert.deepEqual(p.warnings, ['transport']);
     assert.deepEqual(p.errors, ['fatal']);
@@ -116,8 +116,9 @@ describe('fault checker', () => {
     assert.deepEqual(r.errors, []);
   });
 
-  test('unavailability: from the fault to the next acknowledgement on every partition the node led', () => {
-    const acks = producer(['A 0 0 a-0 100', 'A 1 0 a-1 150', 'A 0 1 a-2 900', 'A 1 1 a-3 1400']).acks;
+  test('unavailability: from the fault to the acknowledgement of a record sent after it, on every partition the node led', () => {
+    // a-1 was sent before the first fault and acknowledged after it: it does not end that fault's unavailability
+    const acks = producer(['A 0 0 a-0 100 90', 'A 1 0 a-1 250 150', 'A 0 1 a-2 900 800', 'A 1 1 a-3 1400 1300']).acks;
     const u = unavailability(
       [
         { at: 200, kind: 'kill', node: 1, led: [0, 1] },
