@@ -55,6 +55,13 @@ export class Partition {
   private _replicas: readonly number[] = [];
   private _isr: readonly number[] = [];
   /**
+   * Replicas an ISR expansion in flight adds (sent to the controller, not yet
+   * in this node's image): the high watermark waits for them too (Kafka's
+   * maximal ISR), so that a replica the controller admits holds every record
+   * below the high watermark.
+   */
+  private expanding: readonly number[] = [];
+  /**
    * Told when a follower outside the ISR may join it (its fetch reached the
    * high watermark in this leader epoch): the ISR manager asks the
    * controller to expand the ISR. Must not throw.
@@ -128,6 +135,8 @@ export class Partition {
       state.leaderEpoch >= this._leaderEpoch,
       () => `${this.name()}: leader epoch ${state.leaderEpoch} is older than ${this._leaderEpoch}`,
     );
+    // a new partition state is the controller's answer to any expansion in flight (or supersedes it)
+    if (state.partitionEpoch !== this._partitionEpoch || state.leaderEpoch !== this._leaderEpoch) this.expanding = [];
     this._leaderEpoch = state.leaderEpoch;
     this._leaderId = state.leader;
     this._partitionEpoch = state.partitionEpoch;
@@ -419,9 +428,26 @@ export class Partition {
   }
 
   /**
+   * The ISR manager sent the controller `newIsr`: its members not in the ISR
+   * yet count for the high watermark until this node's image has the
+   * outcome (update() with a new partition epoch) or endIsrExpansion().
+   */
+  beginIsrExpansion(newIsr: readonly number[]): void {
+    this.expanding = newIsr.filter((id) => id !== this.localId && !this._isr.includes(id));
+  }
+
+  /** The expansion was refused or its request failed: the committed ISR alone counts again. */
+  endIsrExpansion(): void {
+    if (this.expanding.length === 0) return;
+    this.expanding = [];
+    this.maybeAdvanceHighWatermark();
+  }
+
+  /**
    * The leader's rule: the high watermark is the smallest log end offset in
-   * the ISR; a member that reported nothing yet holds it where it is.
-   * Returns whether it moved (waiting fetches and acks were then checked).
+   * the ISR, members an expansion in flight adds included; a member that
+   * reported nothing yet holds it where it is. Returns whether it moved
+   * (waiting fetches and acks were then checked).
    */
   maybeAdvanceHighWatermark(): boolean {
     if (this._role !== 'leader') return false;
@@ -429,6 +455,11 @@ export class Partition {
     let hw = this.log.logEndOffset;
     for (const id of this._isr) {
       if (id === this.localId) continue;
+      const end = this.followerEnds.get(id);
+      if (end === undefined) return false;
+      if (end < hw) hw = end;
+    }
+    for (const id of this.expanding) {
       const end = this.followerEnds.get(id);
       if (end === undefined) return false;
       if (end < hw) hw = end;
