@@ -23,7 +23,7 @@ import sys
 import threading
 import time
 
-from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition, OFFSET_BEGINNING
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition, OFFSET_BEGINNING
 
 out_lock = threading.Lock()
 
@@ -86,6 +86,20 @@ def produce(bootstrap, topic, partitions, tag, rate):
             emit("A %d %d %s %d %d" % (msg.partition(), msg.offset(), value, now_ms(), sent_at.pop(value, 0)))
 
     sent_at = {}
+    try:
+        sent = produce_until(p, stop, topic, partitions, tag, rate, on_delivery, sent_at)
+    except KafkaException as e:
+        # a fatal error (librdkafka gave up on the idempotent producer): reported, not a crash
+        emit("X %s %d" % (str(e).replace(" ", "_"), now_ms()))
+        sys.stdout.flush()
+        return
+    remaining = p.flush(240)
+    emit("D %d %d" % (sent, remaining))
+    sys.stdout.flush()
+
+
+def produce_until(p, stop, topic, partitions, tag, rate, on_delivery, sent_at):
+    """Produces until stdin closes; returns how many records it handed to the client."""
     n = 0
     interval = 1.0 / rate
     next_at = time.time()
@@ -104,9 +118,7 @@ def produce(bootstrap, topic, partitions, tag, rate):
         if delay < -1.0:
             next_at = time.time()
         sys.stdout.flush()
-    remaining = p.flush(240)
-    emit("D %d %d" % (n, remaining))
-    sys.stdout.flush()
+    return n
 
 
 def consumer(bootstrap):
