@@ -22,6 +22,10 @@
  *                 from its fsynced end). As follower, this node appends the
  *                 leader's batches as they are, truncates a divergent tail,
  *                 and takes the leader's high watermark up to its own end.
+ *   transactions  the last stable offset comes from the log's producer
+ *                 state; the leader appends COMMIT/ABORT markers for the
+ *                 transaction coordinator (`writeTxnMarker`), fenced by
+ *                 producer and coordinator epochs, acknowledged as acks=all.
  *   acks=all      refused with NOT_ENOUGH_REPLICAS when the ISR is smaller
  *                 than min.insync.replicas; otherwise a delayed operation
  *                 completes once its records are below both the high
@@ -35,6 +39,7 @@ import { invariant, KafkaStorageError } from '../storage/errors.ts';
 import type { AppendInfo, PartitionLog } from '../storage/partition-log.ts';
 import type { PartitionState, TopicState } from '../metadata/image.ts';
 import { DelayedOffsetOps } from './delayed-ops.ts';
+import { encodeTxnMarkerBatch } from '../protocol/records/control.ts';
 
 export type PartitionRole = 'leader' | 'follower';
 
@@ -124,6 +129,11 @@ export class Partition {
 
   get highWatermark(): number {
     return this.log.highWatermark;
+  }
+
+  /** read_committed consumers read below this (see PartitionLog.lastStableOffset). */
+  get lastStableOffset(): number {
+    return this.log.lastStableOffset;
   }
 
   /**
@@ -256,6 +266,41 @@ export class Partition {
     this.maybeAdvanceHighWatermark();
     this.wakeAppend();
     return info;
+  }
+
+  /**
+   * WriteTxnMarkers, per partition: as leader, appends a COMMIT or ABORT
+   * marker (a control batch) closing `producerId`'s transaction and resolves
+   * once it is acknowledged as acks=all, with NONE or the error code Kafka
+   * answers: the serving errors of checkAppend(-1) (NOT_LEADER_OR_FOLLOWER,
+   * KAFKA_STORAGE_ERROR, NOT_ENOUGH_REPLICAS), INVALID_PRODUCER_EPOCH for a
+   * producer epoch older than the partition's for that producer (Kafka's
+   * ProducerStateManager), TRANSACTION_COORDINATOR_FENCED for a coordinator
+   * epoch older than the last marker's, and what waitForAcks answers.
+   * Nothing is appended on a refusal.
+   */
+  writeTxnMarker(
+    producerId: number,
+    producerEpoch: number,
+    commit: boolean,
+    coordinatorEpoch: number,
+  ): Promise<number> {
+    const refused = this.checkAppend(-1);
+    if (refused !== ErrorCode.NONE) return Promise.resolve(refused);
+    const known = this.log.producerState.get(producerId);
+    if (known && producerEpoch < known.epoch) return Promise.resolve(ErrorCode.INVALID_PRODUCER_EPOCH);
+    if (known && coordinatorEpoch < known.coordinatorEpoch)
+      return Promise.resolve(ErrorCode.TRANSACTION_COORDINATOR_FENCED);
+    let info: AppendInfo;
+    try {
+      info = this.appendAsLeader(
+        encodeTxnMarkerBatch({ commit, producerId, producerEpoch, coordinatorEpoch, timestamp: this.clock.now() }),
+      );
+    } catch (err) {
+      if (err instanceof KafkaStorageError) return Promise.resolve(ErrorCode.KAFKA_STORAGE_ERROR);
+      throw err;
+    }
+    return this.waitForAcks(info.lastOffset + 1);
   }
 
   /**

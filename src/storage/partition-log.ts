@@ -35,6 +35,7 @@ import type { LogConfig } from './log-config.ts';
 import { ProducerStateManager } from './producer-state.ts';
 import { INT32_MAX, LogSegment, type Pin, type SegmentSettings, segmentFileName } from './segment.ts';
 import { TailCache } from './tail-cache.ts';
+import { type AbortedTxn, readTxnMarker } from './txn-index.ts';
 import type { FileRegion } from './file-region.ts';
 
 export interface AppendInfo {
@@ -113,6 +114,8 @@ export class PartitionLog {
   private truncations = 0;
   private lastFlushMs: number;
   private closed = false;
+  /** A write to an aborted-transaction index failed: no snapshot at close, so that the next open replays the markers. */
+  private txnIndexLost = false;
   /** fsyncs issued (log and index files), for tests and metrics. */
   fsyncCount = 0;
   /** Online, full or failed: appends and flushes are refused unless online (flushes: unless failed). */
@@ -297,7 +300,41 @@ export class PartitionLog {
     seg.tail = new TailCache(this.tailCacheBytes);
   }
 
-  /** Producer state from the newest readable snapshot <= log end offset plus the batch headers after it. */
+  /**
+   * Producer state after the batch at `buf[at..]` (a whole batch) was
+   * appended: a COMMIT or ABORT marker closes its producer's transaction,
+   * and an ABORT that closed one is added to the aborted-transaction index
+   * of the segment holding the marker. Throws KafkaStorageError when that
+   * index cannot be written.
+   */
+  private onProducerBatch(buf: Buffer, at: number): void {
+    this.producerState.onBatchHeader(buf, at);
+    if (!hdr.isControl(buf, at) || !hdr.isTransactional(buf, at)) return;
+    const marker = readTxnMarker(buf, at);
+    if (!marker) return;
+    const producerId = hdr.producerId(buf, at);
+    const offset = hdr.baseOffset(buf, at);
+    const done = this.producerState.completeTxn(producerId, offset, marker.coordinatorEpoch);
+    if (!done || marker.commit) return;
+    const seg = this.segments[this.segmentIndexFor(offset)];
+    try {
+      seg.txnIndex.append({
+        producerId,
+        firstOffset: done.firstOffset,
+        lastOffset: offset,
+        lastStableOffset: done.lastStableOffset,
+      });
+    } catch (err) {
+      this.txnIndexLost = true;
+      throw this.dirHealth.writeFailed(err, `aborted-transaction index of ${this.topic}-${this.partition}`);
+    }
+  }
+
+  /**
+   * Producer state from the newest readable snapshot <= log end offset plus
+   * the batches after it; the aborted-transaction index entries of the
+   * markers replayed are written anew.
+   */
   private rebuildProducerState(): void {
     const leo = this.logEndOffset;
     this.producerState.pruneSnapshots(0, leo, Infinity);
@@ -310,8 +347,34 @@ export class PartitionLog {
         break;
       }
     }
-    if (from < leo) this.forEachBatchHeader(from, (b, at) => this.producerState.onBatchHeader(b, at));
+    for (let i = this.segmentIndexFor(from); i < this.segments.length; i++)
+      this.segments[i].txnIndex.truncateFrom(from);
+    if (from < leo) this.replayProducerState(from);
     this.producerState.truncateHead(this._logStartOffset);
+  }
+
+  /** Producer state through the batches from the one holding `fromOffset` (control batches read whole). */
+  private replayProducerState(fromOffset: number): void {
+    for (let i = this.segmentIndexFor(fromOffset); i < this.segments.length; i++) {
+      const seg = this.segments[i];
+      if (seg.nextOffset <= fromOffset) continue;
+      const first = seg.locate(fromOffset);
+      if (!first) continue;
+      seg.scan(first.pos, seg.size, false, (b, at, pos, size) => {
+        if (hdr.producerId(b, at) === NO_PRODUCER_ID) return;
+        if (!hdr.isControl(b, at)) {
+          this.producerState.onBatchHeader(b, at);
+          return;
+        }
+        const whole = Buffer.allocUnsafe(size);
+        for (let n = 0; n < size; ) {
+          const r = fs.readSync(seg.fd, whole, n, size - n, pos + n);
+          if (r === 0) throw new CorruptRecordError(`control batch at position ${pos} of ${seg.file('.log')} is torn`);
+          n += r;
+        }
+        this.onProducerBatch(whole, 0);
+      });
+    }
   }
 
   // ---- offsets ----------------------------------------------------------------
@@ -334,6 +397,30 @@ export class PartitionLog {
 
   get highWatermark(): number {
     return this._highWatermark;
+  }
+
+  /**
+   * The last stable offset (KIP-98): the first offset of the oldest
+   * transaction still open or whose marker is not below the high watermark
+   * yet; the high watermark when there is none. read_committed consumers
+   * read below it.
+   */
+  get lastStableOffset(): number {
+    const hw = this._highWatermark;
+    const first = this.producerState.firstUnstableOffset(hw);
+    return first < hw ? Math.max(first, this._logStartOffset) : hw;
+  }
+
+  /**
+   * Aborted transactions overlapping [fetchOffset, upperBoundOffset) (Kafka's
+   * collectAbortedTransactions): from the segment holding `fetchOffset` on,
+   * until an entry's last stable offset shows no later one can overlap.
+   */
+  abortedTransactions(fetchOffset: number, upperBoundOffset: number): AbortedTxn[] {
+    const out: AbortedTxn[] = [];
+    for (let i = this.segmentIndexFor(fetchOffset); i < this.segments.length; i++)
+      if (this.segments[i].txnIndex.collect(fetchOffset, upperBoundOffset, out)) break;
+    return out;
   }
 
   /** Offsets below this are fsynced. */
@@ -432,8 +519,7 @@ export class PartitionLog {
     }
     invariant(seg.nextOffset === next, () => `segment next offset ${seg.nextOffset} after append, expected ${next}`);
     if (hasProducer) {
-      for (let at = 0; at < records.length; at += hdr.totalSize(records, at))
-        this.producerState.onBatchHeader(records, at);
+      for (let at = 0; at < records.length; at += hdr.totalSize(records, at)) this.onProducerBatch(records, at);
     }
     if (next - this._recoveryPoint >= this._config.flushMessages) this.kickFlush();
     return {
@@ -505,8 +591,7 @@ export class PartitionLog {
     }
     invariant(seg.nextOffset === next, () => `segment next offset ${seg.nextOffset} after append, expected ${next}`);
     if (hasProducer) {
-      for (let at = 0; at < records.length; at += hdr.totalSize(records, at))
-        this.producerState.onBatchHeader(records, at);
+      for (let at = 0; at < records.length; at += hdr.totalSize(records, at)) this.onProducerBatch(records, at);
     }
     if (next - this._recoveryPoint >= this._config.flushMessages) this.kickFlush();
     return { firstOffset, lastOffset, logAppendTime: -1, maxTimestamp, logStartOffset: this._logStartOffset };
@@ -949,8 +1034,10 @@ export class PartitionLog {
         const active = this.active;
         active.persistIndexes();
         await active.sync(this.fsync, true);
-        this.producerState.writeSnapshot(this.logEndOffset);
-        this.producerState.pruneSnapshots(this.segments[0].baseOffset, this.logEndOffset);
+        if (!this.txnIndexLost) {
+          this.producerState.writeSnapshot(this.logEndOffset);
+          this.producerState.pruneSnapshots(this.segments[0].baseOffset, this.logEndOffset);
+        }
         this.epochs.save();
         fsyncDir(this.dir);
       } catch (err) {

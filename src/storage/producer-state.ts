@@ -6,10 +6,18 @@
  * `<offset, 20 digits>.snapshot` (state as of that offset) at segment roll and
  * close.
  *
- * Snapshot file (big-endian, ours): version int16 (1) | crc32c uint32 of the
- * rest | count int32 | per producer: producerId int64, epoch int16,
- * lastTimestamp int64, n int8, n x (firstSeq int32, lastSeq int32,
- * firstOffset int64, lastOffset int64).
+ * Transactions (Kafka's ongoing transactions): a producer's first
+ * transactional batch opens its transaction at that batch's base offset; its
+ * COMMIT or ABORT marker closes it. A closed transaction stays "unstable"
+ * until the high watermark passes its marker (Kafka's unreplicated
+ * transactions): the last stable offset is the first offset of the oldest
+ * unstable transaction, capped by the high watermark.
+ *
+ * Snapshot file (big-endian, ours): version int16 (2; 1 still loads) | crc32c
+ * uint32 of the rest | count int32 | per producer: producerId int64, epoch
+ * int16, lastTimestamp int64, n int8, n x (firstSeq int32, lastSeq int32,
+ * firstOffset int64, lastOffset int64), then (v2) currentTxnFirstOffset int64
+ * (-1: none open), coordinatorEpoch int32.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -21,7 +29,7 @@ import { replaceFile } from './file-io.ts';
 export const BATCHES_RETAINED = 5;
 const INT32_MAX = 0x7fffffff;
 const TWO_32 = 4294967296;
-const SNAPSHOT_VERSION = 1;
+const SNAPSHOT_VERSION = 2;
 export const SNAPSHOT_SUFFIX = '.snapshot';
 
 export interface BatchMeta {
@@ -37,6 +45,24 @@ export interface ProducerEntry {
   lastTimestamp: number;
   /** Oldest first, at most BATCHES_RETAINED. */
   batches: BatchMeta[];
+  /** First offset of the producer's open transaction, -1 when none is open. */
+  currentTxnFirstOffset: number;
+  /** Coordinator epoch of the last marker written for this producer (-1: none). */
+  coordinatorEpoch: number;
+}
+
+/** A transaction whose marker was appended, not yet below the high watermark. */
+interface CompletedTxn {
+  producerId: number;
+  firstOffset: number;
+  lastOffset: number;
+}
+
+/** What closing a transaction with a marker tells the aborted-transaction index. */
+export interface TxnCompletion {
+  firstOffset: number;
+  /** Kafka's lastStableOffset(completedTxn): the oldest other open transaction's first offset, else marker + 1. */
+  lastStableOffset: number;
 }
 
 export type SequenceVerdict =
@@ -56,6 +82,10 @@ function inSequence(lastSeq: number, nextSeq: number): boolean {
 
 export class ProducerStateManager {
   private readonly producers = new Map<number, ProducerEntry>();
+  /** producer id -> first offset of its open transaction. */
+  private readonly ongoing = new Map<number, number>();
+  /** Closed transactions whose marker is not yet below the high watermark, in marker order. */
+  private unreplicated: CompletedTxn[] = [];
 
   constructor(readonly dir: string) {}
 
@@ -111,7 +141,7 @@ export class ProducerStateManager {
     if (producerId === NO_PRODUCER_ID) return;
     let e = this.producers.get(producerId);
     if (!e) {
-      e = { producerId, epoch, lastTimestamp: timestamp, batches: [] };
+      e = { producerId, epoch, lastTimestamp: timestamp, batches: [], currentTxnFirstOffset: -1, coordinatorEpoch: -1 };
       this.producers.set(producerId, e);
     }
     if (epoch > e.epoch) {
@@ -124,7 +154,11 @@ export class ProducerStateManager {
     if (e.batches.length > BATCHES_RETAINED) e.batches.shift();
   }
 
-  /** onAppend from the v2 batch header at `at`. */
+  /**
+   * onAppend from the v2 batch header at `at`; a transactional data batch
+   * opens its producer's transaction if none is open. A control batch only
+   * moves the epoch here: its marker is applied by completeTxn.
+   */
   onBatchHeader(b: Buffer, at: number): void {
     const pid = hdr.producerId(b, at);
     if (pid === NO_PRODUCER_ID) return;
@@ -139,19 +173,76 @@ export class ProducerStateManager {
       hdr.baseOffset(b, at) + delta,
       hdr.maxTimestamp(b, at),
     );
+    if (hdr.isTransactional(b, at) && !hdr.isControl(b, at)) this.openTxn(pid, hdr.baseOffset(b, at));
   }
 
-  /** Forget producers whose last batch is entirely below the log start offset. */
+  private openTxn(producerId: number, firstOffset: number): void {
+    if (this.ongoing.has(producerId)) return;
+    this.ongoing.set(producerId, firstOffset);
+    const e = this.producers.get(producerId);
+    if (e) e.currentTxnFirstOffset = firstOffset;
+  }
+
+  /**
+   * A COMMIT or ABORT marker of `producerId` was appended at `markerOffset`
+   * (call after onBatchHeader of the marker's batch): closes the open
+   * transaction, if any, and records the coordinator epoch. Returns the
+   * closed transaction's first offset and the last stable offset it leaves,
+   * or null when none was open.
+   */
+  completeTxn(producerId: number, markerOffset: number, coordinatorEpoch: number): TxnCompletion | null {
+    const e = this.producers.get(producerId);
+    if (e) {
+      e.coordinatorEpoch = coordinatorEpoch;
+      e.currentTxnFirstOffset = -1;
+    }
+    const firstOffset = this.ongoing.get(producerId);
+    if (firstOffset === undefined) return null;
+    this.ongoing.delete(producerId);
+    this.unreplicated.push({ producerId, firstOffset, lastOffset: markerOffset });
+    let lastStableOffset = markerOffset + 1;
+    for (const f of this.ongoing.values()) if (f < lastStableOffset) lastStableOffset = f;
+    return { firstOffset, lastStableOffset };
+  }
+
+  /** Whether any transaction is open or awaiting the high watermark. */
+  get hasUnstableTxns(): boolean {
+    return this.ongoing.size > 0 || this.unreplicated.length > 0;
+  }
+
+  /**
+   * The first offset of the oldest transaction that is open or whose marker
+   * is not below `highWatermark` yet (Kafka's firstUnstableOffset);
+   * Infinity when there is none. Forgets closed transactions the high
+   * watermark has passed.
+   */
+  firstUnstableOffset(highWatermark: number): number {
+    if (this.ongoing.size === 0 && this.unreplicated.length === 0) return Infinity;
+    let drop = 0;
+    while (drop < this.unreplicated.length && this.unreplicated[drop].lastOffset < highWatermark) drop++;
+    if (drop) this.unreplicated = this.unreplicated.slice(drop);
+    let min = Infinity;
+    for (const f of this.ongoing.values()) if (f < min) min = f;
+    for (const t of this.unreplicated) if (t.firstOffset < min) min = t.firstOffset;
+    return min;
+  }
+
+  /** Forget producers whose last batch is entirely below the log start offset (and their open transactions). */
   truncateHead(logStartOffset: number): void {
     for (const [pid, e] of this.producers) {
       const last = e.batches[e.batches.length - 1];
-      if (last && last.lastOffset < logStartOffset) this.producers.delete(pid);
-      else if (last) e.batches = e.batches.filter((b) => b.lastOffset >= logStartOffset);
+      if (last && last.lastOffset < logStartOffset) {
+        this.producers.delete(pid);
+        this.ongoing.delete(pid);
+      } else if (last) e.batches = e.batches.filter((b) => b.lastOffset >= logStartOffset);
     }
+    this.unreplicated = this.unreplicated.filter((t) => t.lastOffset >= logStartOffset);
   }
 
   clear(): void {
     this.producers.clear();
+    this.ongoing.clear();
+    this.unreplicated = [];
   }
 
   // ---- snapshots --------------------------------------------------------------
@@ -173,7 +264,7 @@ export class ProducerStateManager {
   /** Write the state as of `offset` (the log end offset), atomically and durably; throws when the write fails. */
   writeSnapshot(offset: number): void {
     let size = 10;
-    for (const e of this.producers.values()) size += 19 + e.batches.length * 24;
+    for (const e of this.producers.values()) size += 31 + e.batches.length * 24;
     const buf = Buffer.alloc(size);
     buf.writeInt16BE(SNAPSHOT_VERSION, 0);
     buf.writeInt32BE(this.producers.size, 6);
@@ -198,6 +289,9 @@ export class ProducerStateManager {
         i64(b.firstOffset);
         i64(b.lastOffset);
       }
+      i64(e.currentTxnFirstOffset);
+      buf.writeInt32BE(e.coordinatorEpoch, at);
+      at += 4;
     }
     buf.writeUInt32BE(crc32c(buf.subarray(6)) >>> 0, 2);
     replaceFile(this.snapshotFile(offset), buf);
@@ -211,7 +305,8 @@ export class ProducerStateManager {
     } catch {
       return false;
     }
-    if (buf.length < 10 || buf.readInt16BE(0) !== SNAPSHOT_VERSION) return false;
+    const version = buf.length < 10 ? -1 : buf.readInt16BE(0);
+    if (version !== 1 && version !== SNAPSHOT_VERSION) return false;
     if (crc32c(buf.subarray(6)) >>> 0 !== buf.readUInt32BE(2)) return false;
     const next = new Map<number, ProducerEntry>();
     let at = 10;
@@ -238,13 +333,23 @@ export class ProducerStateManager {
           const lastOffset = i64();
           batches.push({ firstSeq, lastSeq, firstOffset, lastOffset });
         }
-        next.set(producerId, { producerId, epoch, lastTimestamp, batches });
+        let currentTxnFirstOffset = -1;
+        let coordinatorEpoch = -1;
+        if (version >= 2) {
+          currentTxnFirstOffset = i64();
+          coordinatorEpoch = buf.readInt32BE(at);
+          at += 4;
+        }
+        next.set(producerId, { producerId, epoch, lastTimestamp, batches, currentTxnFirstOffset, coordinatorEpoch });
       }
     } catch {
       return false; // a length field pointing past the end: the CRC lied or the file is foreign
     }
-    this.producers.clear();
-    for (const [k, v] of next) this.producers.set(k, v);
+    this.clear();
+    for (const [k, v] of next) {
+      this.producers.set(k, v);
+      if (v.currentTxnFirstOffset >= 0) this.ongoing.set(k, v.currentTxnFirstOffset);
+    }
     return true;
   }
 

@@ -22,6 +22,7 @@ import { type PooledBuffer, sharedBufferPool } from './buffer-pool.ts';
 import { FileRegion } from './file-region.ts';
 import { invariant } from './errors.ts';
 import { errnoError, writeFully } from './file-io.ts';
+import { TXN_INDEX_SUFFIX, TxnIndex } from './txn-index.ts';
 
 export const INT32_MAX = 0x7fffffff;
 
@@ -87,6 +88,8 @@ export class LogSegment {
   private bytesSinceIndexEntry = 0;
   readonly offsetIndex: OffsetIndex;
   readonly timeIndex: TimeIndex;
+  /** Aborted transactions whose ABORT marker is in this segment (`.txnindex`). */
+  readonly txnIndex: TxnIndex;
   tail: TailCache | null = null;
   /** Bytes written since this segment's last fsync. */
   dirty = false;
@@ -108,6 +111,7 @@ export class LogSegment {
     this.nextOffset = baseOffset;
     this.offsetIndex = new OffsetIndex(this.file('.index'), settings.segmentIndexBytes);
     this.timeIndex = new TimeIndex(this.file('.timeindex'), settings.segmentIndexBytes);
+    this.txnIndex = new TxnIndex(this.file(TXN_INDEX_SUFFIX));
   }
 
   /** The `.log` file descriptor, reopened if the open-file cache released it. */
@@ -136,7 +140,7 @@ export class LogSegment {
   /** A new, empty, active segment. */
   static create(dir: string, baseOffset: number, settings: SegmentSettings, nowMs: number): LogSegment {
     const p = path.join(dir, segmentFileName(baseOffset, ''));
-    for (const s of ['.index', '.timeindex']) fs.rmSync(p + s, { force: true });
+    for (const s of ['.index', '.timeindex', TXN_INDEX_SUFFIX]) fs.rmSync(p + s, { force: true });
     const fd = fs.openSync(p + '.log', 'w+');
     const seg = new LogSegment(dir, baseOffset, fd, settings, nowMs);
     seg.tail = new TailCache(settings.tailCacheBytes);
@@ -564,6 +568,7 @@ export class LogSegment {
     this.size = at.pos;
     this.offsetIndex.truncateToPosition(at.pos);
     this.timeIndex.truncateToRelOffset(offset - this.baseOffset);
+    this.txnIndex.truncateFrom(offset);
     this.tail?.clear();
     this.dirty = true;
     // Re-learn next offset and max timestamp from what is left.
@@ -600,6 +605,7 @@ export class LogSegment {
     try {
       this.dirty = false;
       await fsync(this.fd);
+      await this.txnIndex.sync(fsync);
       if (withIndexes) {
         this.persistIndexes();
         for (const f of [this.offsetIndex.file, this.timeIndex.file]) {
@@ -638,7 +644,7 @@ export class LogSegment {
   markDeleted(): string[] {
     this.close();
     const out: string[] = [];
-    for (const s of ['.log', '.index', '.timeindex']) {
+    for (const s of ['.log', '.index', '.timeindex', TXN_INDEX_SUFFIX]) {
       const f = this.file(s);
       try {
         fs.renameSync(f, f + '.deleted');

@@ -3,7 +3,8 @@
  * (no record decoding, no copy: the slices go to the socket as they are),
  * bounded by `partition_max_bytes` and `max_bytes` (at least one batch, KIP-74),
  * up to the high watermark (read_uncommitted) or last stable offset
- * (read_committed). Large reads from segment files are not read at all:
+ * (read_committed, with the aborted transactions overlapping the records
+ * read, from the aborted-transaction indexes). Large reads from segment files are not read at all:
  * they go out by sendfile (FileRegion, server/sendfile.ts). Long polls until
  * `min_bytes` arrive or `max_wait_ms` passes, woken when the high watermark
  * moves. Whether a partition is served (leader, current leader epoch, log
@@ -220,7 +221,7 @@ function readAll(
     }
     const log = w.part.log;
     pd.highWatermark = w.part.highWatermark;
-    pd.lastStableOffset = pd.highWatermark; // no open transactions yet: LSO = HW
+    pd.lastStableOffset = w.part.lastStableOffset;
     pd.logStartOffset = log.logStartOffset;
     if (w.diverging) {
       pd.divergingEpoch = w.diverging; // no records: the follower truncates first
@@ -253,6 +254,12 @@ function readAll(
       });
       pd.records = r.region ? [r.region] : r.batches;
       bytes += r.bytes;
+      // the consumer drops the records of the aborted transactions overlapping what it reads
+      if (readCommitted && r.bytes > 0) {
+        const aborted = log.abortedTransactions(w.fetchOffset, maxOffset);
+        if (aborted.length > 0)
+          pd.abortedTransactions = aborted.map((t) => ({ producerId: t.producerId, firstOffset: t.firstOffset }));
+      }
       if (throttled) throttledBytes += r.bytes;
     } catch (err) {
       if (!(err instanceof OffsetOutOfRangeError)) throw err;

@@ -19,6 +19,7 @@ import { deleteRecordsHandler, offsetForLeaderEpochHandler } from './partition-a
 import { initProducerIdHandler } from './init-producer-id.ts';
 import { forwardedElectLeadersHandler } from './elect-leaders.ts';
 import { registerReassignmentHandlers } from './reassignments.ts';
+import { writeTxnMarkersHandler } from './write-txn-markers.ts';
 import { type ControllerRouter, relayHandler } from '../forwarding.ts';
 import { ErrorCode } from '../../protocol/error-codes.ts';
 import type { GroupCoordinatorService } from '../../coordinator/group/service.ts';
@@ -82,6 +83,7 @@ export function registerHandlers(
   d.register('ElectLeaders', {
     handler: forwardedElectLeadersHandler(router, b.localController, { logger: b.logger }),
   });
+  d.register('WriteTxnMarkers', { handler: writeTxnMarkersHandler(b) });
   d.register('FindCoordinator', { handler: findCoordinatorHandler(b) });
   d.register('JoinGroup', { handler: joinGroupHandler(groups) });
   d.register('SyncGroup', { handler: syncGroupHandler(groups) });

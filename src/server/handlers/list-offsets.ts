@@ -1,7 +1,9 @@
 /**
  * ListOffsets: earliest (-2), latest (-1), max timestamp (-3, KIP-734),
  * earliest local (-4, KIP-405: all data is local here) and the first offset
- * whose record timestamp is at or after a given time.
+ * whose record timestamp is at or after a given time. Under read_committed
+ * (isolation level 1) latest is the last stable offset, and a timestamp
+ * lookup finds only offsets below it.
  */
 import { ErrorCode } from '../../protocol/error-codes.ts';
 import { notHostedError } from '../leader-hints.ts';
@@ -50,7 +52,7 @@ function lookup(part: Partition, timestamp: number, readCommitted: boolean): { o
   const log = part.log;
   switch (timestamp) {
     case LATEST:
-      return { offset: readCommitted ? part.highWatermark : part.highWatermark, timestamp: -1 };
+      return { offset: readCommitted ? part.lastStableOffset : part.highWatermark, timestamp: -1 };
     case EARLIEST:
     case EARLIEST_LOCAL:
       return { offset: log.logStartOffset, timestamp: -1 };
@@ -62,7 +64,8 @@ function lookup(part: Partition, timestamp: number, readCommitted: boolean): { o
     default: {
       if (timestamp < 0) return { offset: -1, timestamp: -1 };
       const r = log.offsetForTimestamp(timestamp);
-      if (!r || r.offset >= part.highWatermark) return { offset: -1, timestamp: -1 };
+      if (!r || r.offset >= (readCommitted ? part.lastStableOffset : part.highWatermark))
+        return { offset: -1, timestamp: -1 };
       return firstRecordAtOrAfter(part, r.offset, timestamp) ?? { offset: -1, timestamp: -1 };
     }
   }
