@@ -69,6 +69,8 @@ export interface BrokerConfig {
   brokerSessionTimeoutMs: number;
   /** broker.rack, or null. */
   brokerRack: string | null;
+  /** replica.selector.class, or null (the leader serves consumers). */
+  replicaSelectorClass: string | null;
   /** Absolute paths, at least one, no duplicates. */
   logDirs: string[];
   numPartitions: number;
@@ -498,6 +500,7 @@ export function loadBrokerConfig(opts: LoadBrokerConfigOptions = {}): BrokerConf
     brokerHeartbeatIntervalMs: num('broker.heartbeat.interval.ms'),
     brokerSessionTimeoutMs: num('broker.session.timeout.ms'),
     brokerRack: has('broker.rack') && str('broker.rack') !== '' ? str('broker.rack') : null,
+    replicaSelectorClass: has('replica.selector.class') ? str('replica.selector.class') : null,
     logDirs,
     numPartitions: num('num.partitions'),
     defaultReplicationFactor: num('default.replication.factor'),

@@ -347,6 +347,13 @@ export const BROKER_PROPERTY_DEFS: BrokerPropertyDef[] = [
     'The rack of this broker, registered with the controller and reported in Metadata and DescribeCluster.',
   ),
   p(
+    'replica.selector.class',
+    'string',
+    null,
+    "How a partition leader picks the replica a consumer should fetch from (KIP-392): unset or org.apache.kafka.common.replica.LeaderSelector, the leader; org.apache.kafka.common.replica.RackAwareReplicaSelector, an in-sync replica in the consumer's client.rack when the leader is not in it.",
+    oneOf('org.apache.kafka.common.replica.RackAwareReplicaSelector', 'org.apache.kafka.common.replica.LeaderSelector'),
+  ),
+  p(
     'metadata.log.dir',
     'string',
     null,

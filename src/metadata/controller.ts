@@ -1336,23 +1336,7 @@ export class Controller implements QuorumListener {
   }
 
   private checkAlterPartition(brokerId: number, item: AlterPartitionItem): number {
-    const topic = this.image.topicsById.get(item.topicId);
-    if (!topic) return ErrorCode.UNKNOWN_TOPIC_ID;
-    const p = topic.partitions[item.partitionIndex];
-    if (!p) return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
-    if (item.leaderEpoch !== p.leaderEpoch) return ErrorCode.FENCED_LEADER_EPOCH;
-    if (p.leader !== brokerId) return ErrorCode.INVALID_REQUEST;
-    if (item.partitionEpoch !== p.partitionEpoch) return ErrorCode.INVALID_UPDATE_VERSION;
-    const ids = item.newIsr.map((m) => m.brokerId);
-    if (!ids.includes(p.leader) || new Set(ids).size !== ids.length) return ErrorCode.INVALID_REQUEST;
-    for (const m of item.newIsr) {
-      if (m.brokerId === p.leader) continue;
-      const b = this.image.brokers.get(m.brokerId);
-      if (!p.replicas.includes(m.brokerId) || !b || b.fenced || b.inControlledShutdown)
-        return ErrorCode.INELIGIBLE_REPLICA;
-      if (m.brokerEpoch >= 0 && m.brokerEpoch !== b.brokerEpoch) return ErrorCode.INELIGIBLE_REPLICA;
-    }
-    return ErrorCode.NONE;
+    return checkAlterPartition(this.image, brokerId, item);
   }
 
   // ---- Partition reassignment (KIP-455; decisions in reassignment.ts) ------
@@ -1442,4 +1426,28 @@ export class Controller implements QuorumListener {
       },
     );
   }
+}
+
+/**
+ * The controller's checks of one AlterPartition item from leader `brokerId`
+ * against `image`: NONE, or the error the item is refused with.
+ */
+export function checkAlterPartition(image: MetadataImage, brokerId: number, item: AlterPartitionItem): number {
+  const topic = image.topicsById.get(item.topicId);
+  if (!topic) return ErrorCode.UNKNOWN_TOPIC_ID;
+  const p = topic.partitions[item.partitionIndex];
+  if (!p) return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+  if (item.leaderEpoch !== p.leaderEpoch) return ErrorCode.FENCED_LEADER_EPOCH;
+  if (p.leader !== brokerId) return ErrorCode.INVALID_REQUEST;
+  if (item.partitionEpoch !== p.partitionEpoch) return ErrorCode.INVALID_UPDATE_VERSION;
+  const ids = item.newIsr.map((m) => m.brokerId);
+  if (!ids.includes(p.leader) || new Set(ids).size !== ids.length) return ErrorCode.INVALID_REQUEST;
+  for (const m of item.newIsr) {
+    if (m.brokerId === p.leader) continue;
+    const b = image.brokers.get(m.brokerId);
+    if (!p.replicas.includes(m.brokerId) || !b || b.fenced || b.inControlledShutdown)
+      return ErrorCode.INELIGIBLE_REPLICA;
+    if (m.brokerEpoch >= 0 && m.brokerEpoch !== b.brokerEpoch) return ErrorCode.INELIGIBLE_REPLICA;
+  }
+  return ErrorCode.NONE;
 }

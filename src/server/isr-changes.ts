@@ -149,9 +149,7 @@ export class IsrChanges {
     const brokerEpoch = this.opts.brokerEpoch();
     if (brokerEpoch < 0) return -1;
     this.inFlight.add(p);
-    // the members this adds count for the high watermark from now until the outcome is known
-    p.beginIsrExpansion(newIsr);
-    let accepted = false;
+    p.isrChangeProposed(newIsr);
     try {
       const ch = await this.ensureChannel();
       const res = await ch.send('AlterPartition', {
@@ -183,8 +181,9 @@ export class IsrChanges {
       }
       const pd = res.topics[0]?.partitions[0];
       if (!pd) return ErrorCode.UNKNOWN_SERVER_ERROR;
+      // the controller's ISR counts in the high watermark until the image here shows it
+      p.isrChangeAnswered(pd);
       if (pd.errorCode === ErrorCode.NONE) {
-        accepted = true;
         this.awaiting.set(p, pd.partitionEpoch);
       } else if (pd.errorCode === ErrorCode.INELIGIBLE_REPLICA || pd.errorCode === ErrorCode.FENCED_LEADER_EPOCH) {
         // the image here is behind the controller's (a member fenced, a new leader): it catches up
@@ -206,8 +205,6 @@ export class IsrChanges {
       return ErrorCode.UNKNOWN_SERVER_ERROR;
     } finally {
       this.inFlight.delete(p);
-      // accepted: the image brings the new ISR (Partition.update ends the expansion then)
-      if (!accepted) p.endIsrExpansion();
     }
   }
 

@@ -60,13 +60,6 @@ export class Partition {
   private _replicas: readonly number[] = [];
   private _isr: readonly number[] = [];
   /**
-   * Replicas an ISR expansion in flight adds (sent to the controller, not yet
-   * in this node's image): the high watermark waits for them too (Kafka's
-   * maximal ISR), so that a replica the controller admits holds every record
-   * below the high watermark.
-   */
-  private expanding: readonly number[] = [];
-  /**
    * Told when a follower outside the ISR may join it (its fetch reached the
    * high watermark in this leader epoch): the ISR manager asks the
    * controller to expand the ISR. Must not throw.
@@ -74,6 +67,14 @@ export class Partition {
   onIsrCandidate: ((p: Partition) => void) | undefined;
   /** min.insync.replicas of the topic (set by the replica manager as configs change). */
   minInsyncReplicas = 1;
+  /**
+   * Kafka's maximal ISR: replicas this leader asked the controller to add to
+   * the ISR, or that the controller's answer names in it, which the image
+   * here does not show yet (until partition epoch `until`). The controller
+   * may have committed them and may elect one of them before this node
+   * learns it, so the high watermark counts them from the request on.
+   */
+  private pendingIsr: { members: number[]; until: number } | null = null;
   /** Log end offsets the other replicas reported with their fetches (this node leading). */
   private readonly followerEnds = new Map<number, number>();
   /**
@@ -145,13 +146,13 @@ export class Partition {
       state.leaderEpoch >= this._leaderEpoch,
       () => `${this.name()}: leader epoch ${state.leaderEpoch} is older than ${this._leaderEpoch}`,
     );
-    // a new partition state is the controller's answer to any expansion in flight (or supersedes it)
-    if (state.partitionEpoch !== this._partitionEpoch || state.leaderEpoch !== this._leaderEpoch) this.expanding = [];
     this._leaderEpoch = state.leaderEpoch;
     this._leaderId = state.leader;
     this._partitionEpoch = state.partitionEpoch;
     this._replicas = state.replicas;
     this._isr = state.isr;
+    if (this.pendingIsr && (state.leader !== this.localId || state.partitionEpoch >= this.pendingIsr.until))
+      this.pendingIsr = null;
     for (const id of this.followerEnds.keys()) if (!state.replicas.includes(id)) this.followerEnds.delete(id);
     if (state.leader === this.localId) this.becomeLeader();
     else this.becomeFollower();
@@ -238,9 +239,26 @@ export class Partition {
    */
   divergingEpoch(lastFetchedEpoch: number, fetchOffset: number): { epoch: number; endOffset: number } | undefined {
     if (lastFetchedEpoch < 0) return undefined;
-    const e = this.log.endOffsetForEpoch(lastFetchedEpoch);
+    const e = this.endOffsetForEpoch(lastFetchedEpoch);
     if (e.epoch < lastFetchedEpoch || e.endOffset < fetchOffset) return e;
     return undefined;
+  }
+
+  /**
+   * OffsetForLeaderEpoch on this replica: the largest epoch at or below
+   * `epoch` and the offset where it ends. A leader's own epoch starts at its
+   * log end offset when it takes over (Kafka writes it into the epoch cache
+   * then; this log records an epoch with its first batch): until the leader
+   * appends, an epoch above the log's latest and below the leader epoch ends
+   * at the log end offset, as in Kafka, instead of being unknown.
+   */
+  endOffsetForEpoch(epoch: number): { epoch: number; endOffset: number } {
+    const latest = this.log.latestEpoch;
+    if (this._role === 'leader' && epoch >= 0 && epoch > latest && epoch <= this._leaderEpoch) {
+      if (epoch === this._leaderEpoch || latest < 0) return { epoch, endOffset: this.log.logEndOffset };
+      return { epoch: latest, endOffset: this.log.logEndOffset };
+    }
+    return this.log.endOffsetForEpoch(epoch);
   }
 
   /** Whether a produce with these `acks` may append here: NONE, or the error to answer (nothing appended). */
@@ -439,6 +457,39 @@ export class Partition {
     return this.followerEnds.get(replicaId) ?? -1;
   }
 
+  /** When replica `replicaId` last had everything this leader had (undefined: not known), this node leading. */
+  followerCaughtUpAt(replicaId: number): number | undefined {
+    return this.caughtUpAt.get(replicaId);
+  }
+
+  /**
+   * The ISR manager asks the controller for `newIsr`: its new members count
+   * in the high watermark from now on, until the image shows the change (or
+   * a later one), or the controller's answer says otherwise.
+   */
+  isrChangeProposed(newIsr: readonly number[]): void {
+    if (this._role !== 'leader') return;
+    const members = this.pendingIsr?.members ?? [];
+    for (const id of newIsr) if (!this._isr.includes(id) && !members.includes(id)) members.push(id);
+    const until = Math.max(this.pendingIsr?.until ?? 0, this._partitionEpoch + 1);
+    this.pendingIsr = members.length > 0 ? { members, until } : null;
+  }
+
+  /**
+   * The controller answered an ISR change (accepted or not) with the
+   * partition's state as it stands there: until the image here reaches that
+   * partition epoch, the answer's ISR members count in the high watermark.
+   */
+  isrChangeAnswered(answer: { leaderEpoch: number; isr: readonly number[]; partitionEpoch: number }): void {
+    if (this._role !== 'leader' || answer.leaderEpoch !== this._leaderEpoch) return;
+    const members = answer.isr.filter((id) => id !== this.localId && !this._isr.includes(id));
+    this.pendingIsr =
+      members.length > 0 && answer.partitionEpoch > this._partitionEpoch
+        ? { members, until: answer.partitionEpoch }
+        : null;
+    this.maybeAdvanceHighWatermark();
+  }
+
   /**
    * The ISR members (other than this leader) that have not caught up with
    * the leader for longer than `maxLagMs` (replica.lag.time.max.ms): the
@@ -448,7 +499,7 @@ export class Partition {
     if (this._role !== 'leader') return [];
     const now = this.clock.now();
     const out: number[] = [];
-    for (const id of this._isr) {
+    for (const id of this.pendingIsr ? [...this._isr, ...this.pendingIsr.members] : this._isr) {
       if (id === this.localId) continue;
       const at = this.caughtUpAt.get(id) ?? now;
       if (now - at > maxLagMs) out.push(id);
@@ -473,26 +524,10 @@ export class Partition {
   }
 
   /**
-   * The ISR manager sent the controller `newIsr`: its members not in the ISR
-   * yet count for the high watermark until this node's image has the
-   * outcome (update() with a new partition epoch) or endIsrExpansion().
-   */
-  beginIsrExpansion(newIsr: readonly number[]): void {
-    this.expanding = newIsr.filter((id) => id !== this.localId && !this._isr.includes(id));
-  }
-
-  /** The expansion was refused or its request failed: the committed ISR alone counts again. */
-  endIsrExpansion(): void {
-    if (this.expanding.length === 0) return;
-    this.expanding = [];
-    this.maybeAdvanceHighWatermark();
-  }
-
-  /**
    * The leader's rule: the high watermark is the smallest log end offset in
-   * the ISR, members an expansion in flight adds included; a member that
-   * reported nothing yet holds it where it is. Returns whether it moved
-   * (waiting fetches and acks were then checked).
+   * the ISR (with the members an ISR change may have added meanwhile); a
+   * member that reported nothing yet holds it where it is.
+   * Returns whether it moved (waiting fetches and acks were then checked).
    */
   maybeAdvanceHighWatermark(): boolean {
     if (this._role !== 'leader') return false;
@@ -504,10 +539,12 @@ export class Partition {
       if (end === undefined) return false;
       if (end < hw) hw = end;
     }
-    for (const id of this.expanding) {
-      const end = this.followerEnds.get(id);
-      if (end === undefined) return false;
-      if (end < hw) hw = end;
+    if (this.pendingIsr) {
+      for (const id of this.pendingIsr.members) {
+        const end = this.followerEnds.get(id);
+        if (end === undefined) return false;
+        if (end < hw) hw = end;
+      }
     }
     if (hw <= old) return false;
     invariant(

@@ -369,6 +369,7 @@ export class ReplicaFetcher {
         lastFetchedEpoch: p.log.latestEpoch,
         logStartOffset: p.log.logStartOffset,
         partitionMaxBytes: this.settings.fetchMaxBytes,
+        highWatermark: p.highWatermark, // v18 (KIP-1166): the leader answers at once when its own is ahead
       });
     }
     const replicaId = this.opts.localId;
@@ -491,7 +492,6 @@ export class ReplicaFetcher {
     pd: ApiMessages['Fetch']['response']['responses'][number]['partitions'][number],
   ): Promise<boolean> {
     const p = f.p;
-    const hw = Number(pd.highWatermark);
     if (pd.errorCode !== ErrorCode.NONE) {
       // a leader change this node's image has not shown yet (or the leader's has not): info, not warn
       const transient =
@@ -507,54 +507,13 @@ export class ReplicaFetcher {
       f.backoffUntil = this.env.now() + this.settings.fetchBackoffMs;
       return false;
     }
-    const d = pd.divergingEpoch;
-    if (d && (d.epoch >= 0 || Number(d.endOffset) >= 0)) {
-      this.truncateOnDivergence(p, d.epoch, Number(d.endOffset));
-      return false;
-    }
-    const records = pd.records;
-    let whole = 0;
-    let from = 0;
-    if (records && records.length >= BATCH_HEADER_SIZE) {
-      // whole batches only; any batch wholly below this log's end is skipped
-      const leo = p.log.logEndOffset;
-      for (let at = 0; at + BATCH_HEADER_SIZE <= records.length; ) {
-        const size = hdr.totalSize(records, at);
-        if (size < BATCH_HEADER_SIZE || at + size > records.length) break;
-        if (hdr.lastOffset(records, at) < leo && whole === at) from = at + size;
-        whole = at + size;
-        at += size;
-      }
-    }
-    if (whole > from) {
-      const base = hdr.baseOffset(records!, from);
-      const leo = p.log.logEndOffset;
-      // the leader's log start fell inside this batch and this log is empty: it starts at the batch
-      if (base < leo && leo === p.log.logStartOffset) p.truncateFullyAsFollower(base);
-      p.appendAsFollower(records!.subarray(from, whole), hw);
-      return true;
-    }
-    p.updateFollowerHighWatermark(hw);
-    return false;
-  }
-
-  /** Kafka's truncation on a diverging epoch (AbstractFetcherThread's getOffsetTruncationState). */
-  private truncateOnDivergence(p: Partition, leaderEpoch: number, leaderEndOffset: number): void {
-    const leo = p.log.logEndOffset;
-    let to: number;
-    if (leaderEndOffset < 0) to = p.log.highWatermark;
-    else if (leaderEpoch < 0) to = Math.min(leaderEndOffset, leo);
-    else {
-      const mine = p.log.endOffsetForEpoch(leaderEpoch);
-      if (mine.epoch < 0 || mine.endOffset < 0) to = Math.min(leaderEndOffset, leo);
-      else if (mine.epoch !== leaderEpoch) to = Math.min(mine.endOffset, leo);
-      else to = Math.min(leaderEndOffset, leo);
-    }
-    this.opts.logger?.info(
-      { topic: p.topic.name, partition: p.index, leaderId: this.leaderId, from: leo, to, leaderEpoch, leaderEndOffset },
-      'truncating a divergent log tail',
+    const step = applyFetchedPartition(p, pd, (from, to, leaderEpoch, leaderEndOffset) =>
+      this.opts.logger?.info(
+        { topic: p.topic.name, partition: p.index, leaderId: this.leaderId, from, to, leaderEpoch, leaderEndOffset },
+        'truncating a divergent log tail',
+      ),
     );
-    p.truncateAsFollower(to);
+    return step === 'appended';
   }
 
   /** A write or fsync here failed: a failed log dir's partitions are no longer fetched. */
@@ -592,6 +551,78 @@ export class ReplicaFetcher {
     this.dropChannel();
     await this.running?.catch(() => {});
   }
+}
+
+/** The part of a Fetch response's partition that a follower's step reads. */
+export interface FetchedPartition {
+  highWatermark: number | bigint;
+  divergingEpoch?: { epoch: number; endOffset: number | bigint } | null;
+  records?: Buffer | null;
+}
+
+/**
+ * A follower's step for one partition of an error-free Fetch answer (no I/O
+ * but the log's own writes): on a diverging epoch, truncate the divergent
+ * tail (`onTruncate` is told first) and append nothing; otherwise append the
+ * whole batches at or past this log's end (a first batch straddling an empty
+ * log's start restarts the log at its base offset) and take the leader's high
+ * watermark up to the new log end. Returns what it did. Throws what
+ * Partition.appendAsFollower throws, nothing appended.
+ */
+export function applyFetchedPartition(
+  p: Partition,
+  pd: FetchedPartition,
+  onTruncate?: (from: number, to: number, leaderEpoch: number, leaderEndOffset: number) => void,
+): 'truncated' | 'appended' | 'none' {
+  const hw = Number(pd.highWatermark);
+  const d = pd.divergingEpoch;
+  if (d && (d.epoch >= 0 || Number(d.endOffset) >= 0)) {
+    const to = divergenceTruncationOffset(p, d.epoch, Number(d.endOffset));
+    onTruncate?.(p.log.logEndOffset, to, d.epoch, Number(d.endOffset));
+    p.truncateAsFollower(to);
+    return 'truncated';
+  }
+  const records = pd.records;
+  let whole = 0;
+  let from = 0;
+  if (records && records.length >= BATCH_HEADER_SIZE) {
+    // whole batches only; any batch wholly below this log's end is skipped
+    const leo = p.log.logEndOffset;
+    for (let at = 0; at + BATCH_HEADER_SIZE <= records.length; ) {
+      const size = hdr.totalSize(records, at);
+      if (size < BATCH_HEADER_SIZE || at + size > records.length) break;
+      if (hdr.lastOffset(records, at) < leo && whole === at) from = at + size;
+      whole = at + size;
+      at += size;
+    }
+  }
+  if (whole > from) {
+    const base = hdr.baseOffset(records!, from);
+    const leo = p.log.logEndOffset;
+    // the leader's log start fell inside this batch and this log is empty: it starts at the batch
+    if (base < leo && leo === p.log.logStartOffset) p.truncateFullyAsFollower(base);
+    p.appendAsFollower(records!.subarray(from, whole), hw);
+    return 'appended';
+  }
+  p.updateFollowerHighWatermark(hw);
+  return 'none';
+}
+
+/**
+ * Where a follower truncates on the leader's diverging epoch (Kafka's
+ * AbstractFetcherThread getOffsetTruncationState): to the smaller of the
+ * leader's end of that epoch and its own end of it; when it does not know
+ * the epoch, to its own end of the largest epoch it knows below it.
+ */
+export function divergenceTruncationOffset(p: Partition, leaderEpoch: number, leaderEndOffset: number): number {
+  const leo = p.log.logEndOffset;
+  if (leaderEndOffset < 0) return p.log.highWatermark;
+  if (leaderEpoch < 0) return Math.min(leaderEndOffset, leo);
+  const mine = p.log.endOffsetForEpoch(leaderEpoch);
+  if (mine.epoch < 0 || mine.endOffset < 0) return Math.min(leaderEndOffset, leo);
+  if (mine.epoch !== leaderEpoch) return Math.min(mine.endOffset, leo);
+  // both know the epoch: what follows the earlier of the two ends of it diverges (this log may go on in later epochs)
+  return Math.min(mine.endOffset, leaderEndOffset, leo);
 }
 
 /** Bytes of a fetched partition's records (a buffer, or nothing). */

@@ -686,6 +686,17 @@ export class PartitionLog {
     }
   }
 
+  /**
+   * After a truncation: a wait for offsets that are gone ends once what
+   * remains below the new log end is fsynced (a flush pass would otherwise
+   * loop on a waiter it can never satisfy, starving the event loop).
+   */
+  private clampFlushWaiters(): void {
+    const leo = this.logEndOffset;
+    for (const w of this.waiters) if (w.offset > leo) w.offset = leo;
+    if (this.waiters.length > 0) this.kickFlush();
+  }
+
   private async flushTo(target: number): Promise<void> {
     const rp = this._recoveryPoint;
     const truncations = this.truncations;
@@ -920,6 +931,7 @@ export class PartitionLog {
     );
     this._recoveryPoint = Math.min(this._recoveryPoint, this.logEndOffset);
     this.truncations++;
+    this.clampFlushWaiters();
     if (this.epochs.truncateFromEnd(this.logEndOffset))
       this.auxWrite(() => this.epochs.save(), 'leader-epoch checkpoint');
     this.rebuildProducerState();
@@ -957,6 +969,7 @@ export class PartitionLog {
     this._highWatermark = offset;
     this._recoveryPoint = offset;
     this.truncations++;
+    this.clampFlushWaiters();
     this.epochs.clear();
     this.producerState.clear();
     this.producerState.pruneSnapshots(offset + 1, offset); // an empty range: none is kept

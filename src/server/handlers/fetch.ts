@@ -17,10 +17,16 @@
  * follower's (fsynced) log end offset, which moves the high watermark and
  * completes acks=all produces; a last fetched epoch this log does not end
  * where the follower thinks is answered with the diverging epoch (KIP-595),
- * no records, at once. A follower's long poll wakes on appends. Errors that
+ * no records, at once. A follower's long poll wakes on appends, and ends as
+ * soon as this leader's high watermark is past the one the follower sent
+ * (v18, KIP-1166), so that followers learn it without waiting. Errors that
  * name another leader carry it (current_leader, v12+, KIP-951). A follower
  * outside the ISR reads a throttled partition within
  * leader.replication.throttled.rate (replication-quota.ts).
+ *
+ * Consumers fetching with v11+ may be served by a follower, and the leader
+ * may answer a partition with a preferred read replica instead of records
+ * (KIP-392): the rules are in server/replica-selector.ts.
  */
 import { ErrorCode } from '../../protocol/error-codes.ts';
 import type { Broker } from '../broker.ts';
@@ -32,6 +38,7 @@ import { OffsetOutOfRangeError } from '../../storage/errors.ts';
 import type { FileRegion } from '../../storage/file-region.ts';
 import type { Pin } from '../../storage/segment.ts';
 import { sendfileAvailable } from '../sendfile.ts';
+import { checkConsumerFetch, type ReplicaReadStats, replicaReadStats, replicaSelector } from '../replica-selector.ts';
 import { leaderQuotaOf, type ReplicationQuota } from '../replication-quota.ts';
 import { leaderHint, nodeEndpoints, notHostedError, wantsLeaderHint } from '../leader-hints.ts';
 import type { TopicState } from '../../metadata/image.ts';
@@ -41,6 +48,8 @@ interface Want extends SessionPartition {
   errorCode: number;
   /** A follower's: where its log diverged from this one (answered instead of records). */
   diverging?: { epoch: number; endOffset: number };
+  /** A follower's high watermark (v18, KIP-1166; unknown: +Infinity). */
+  followerHighWatermark?: number;
 }
 
 /** The replica id of a follower's fetch, -1 for a consumer's. */
@@ -61,7 +70,17 @@ interface PartitionData {
   currentLeader?: { leaderId: number; leaderEpoch: number };
 }
 
+/** What a consumer fetch needs for KIP-392: the selector (none: the leader serves), the consumer's rack, the counters. */
+interface ReplicaReads {
+  b: Broker;
+  select: ReturnType<typeof replicaSelector>;
+  clientRack: string;
+  stats: ReplicaReadStats;
+}
+
 export function fetchHandler(b: Broker): Handler<FetchRequest, FetchResponseInput> {
+  const select = replicaSelector(b.config.replicaSelectorClass);
+  const stats = replicaReadStats(b);
   return (req, ctx) => {
     const v = ctx.apiVersion;
     const byId = v >= 13;
@@ -75,7 +94,8 @@ export function fetchHandler(b: Broker): Handler<FetchRequest, FetchResponseInpu
     const { session, full } = sess;
     const replicaId = fetchReplicaId(req, v);
     const follower = replicaId >= 0;
-    const wants = collectWants(b, req, byId, session, full, replicaId);
+    const wants = collectWants(b, req, byId, session, full, replicaId, v);
+    const reads: ReplicaReads = { b, select, clientRack: v >= 11 ? (req.rackId ?? '') : '', stats };
     const readCommitted = v >= 4 && req.isolationLevel === 1;
     const maxBytes = v >= 3 ? req.maxBytes : 0x7fffffff;
     // leader.replication.throttled.rate (replication-quota.ts)
@@ -87,7 +107,7 @@ export function fetchHandler(b: Broker): Handler<FetchRequest, FetchResponseInpu
       const release = () => {
         for (const p of pins) p.unpin();
       };
-      const { data, bytes, anyError, throttledBytes } = readAll(
+      const { data, bytes, followerBytes, anyError, throttledBytes } = readAll(
         wants,
         maxBytes,
         readCommitted && !follower,
@@ -96,12 +116,17 @@ export function fetchHandler(b: Broker): Handler<FetchRequest, FetchResponseInpu
         v,
         quota,
         replicaId,
+        reads,
       );
       if (!final && bytes < req.minBytes && !anyError) {
         release();
         return undefined;
       }
       quota?.bucket.record(throttledBytes);
+      if (!follower) {
+        stats.leaderBytes += bytes - followerBytes;
+        stats.followerBytes += followerBytes;
+      }
       const res = buildResponse(wants, data, session, full, byId);
       if (anyError && v >= 12) addLeaderHints(b, res, v);
       if (pins.length > 0) res[AFTER_WRITE] = release;
@@ -136,8 +161,10 @@ function collectWants(
   session: FetchSession | undefined,
   full: boolean,
   replicaId: number,
+  version: number,
 ): Want[] {
   const lastFetched = new Map<string, number>();
+  const followerHighWatermarks = new Map<string, number>();
   if (session && full) session.partitions.clear();
   if (session && !full) {
     for (const ft of req.forgottenTopicsData ?? []) {
@@ -161,7 +188,11 @@ function collectWants(
         lastHighWatermark: prev?.lastHighWatermark ?? -1,
         lastLogStartOffset: prev?.lastLogStartOffset ?? -1,
       };
-      if (replicaId >= 0) lastFetched.set(key, p.lastFetchedEpoch ?? -1);
+      if (replicaId >= 0) {
+        lastFetched.set(key, p.lastFetchedEpoch ?? -1);
+        // absent (before v18) it decodes as its default, Long.MAX_VALUE: never behind
+        followerHighWatermarks.set(key, p.highWatermark === undefined ? Infinity : Number(p.highWatermark));
+      }
       if (session) session.partitions.set(key, sp);
       else requested.push(sp);
     }
@@ -173,18 +204,36 @@ function collectWants(
     let errorCode: number = ErrorCode.NONE;
     if (!topic) errorCode = byId ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
     else if (!part) errorCode = notHostedError(topic, sp.partition);
-    else if (replicaId < 0) errorCode = part.checkLeader(sp.currentLeaderEpoch);
+    else if (replicaId < 0) errorCode = checkConsumerFetch(part, sp.currentLeaderEpoch, version);
     else errorCode = part.checkFollowerFetch(replicaId, sp.currentLeaderEpoch);
     let diverging: Want['diverging'];
+    let followerHighWatermark: number | undefined;
     if (part && errorCode === ErrorCode.NONE && replicaId >= 0) {
-      const lastFetchedEpoch = lastFetched.get(partitionKey(byId ? sp.topicId : sp.topic, sp.partition)) ?? -1;
-      diverging = part.divergingEpoch(lastFetchedEpoch, sp.fetchOffset);
-      // the follower has (fsynced) everything below its fetch offset
-      if (!diverging && sp.fetchOffset >= part.log.logStartOffset && sp.fetchOffset <= part.log.logEndOffset)
-        part.updateFollowerEndOffset(replicaId, sp.fetchOffset);
+      const key = partitionKey(byId ? sp.topicId : sp.topic, sp.partition);
+      const lastFetchedEpoch = lastFetched.get(key) ?? -1;
+      followerHighWatermark = followerHighWatermarks.get(key);
+      diverging = acceptFollowerFetch(part, replicaId, sp.fetchOffset, lastFetchedEpoch);
     }
-    return Object.assign(sp, { part, errorCode, diverging }) as Want;
+    return Object.assign(sp, { part, errorCode, diverging, followerHighWatermark }) as Want;
   });
+}
+
+/**
+ * The leader's side of a served follower fetch (checkFollowerFetch passed):
+ * the diverging epoch to answer (KIP-595), or, when the fetch may go on, the
+ * follower's fetch offset recorded as its log end offset (it has everything
+ * below it, fsynced), which may move the high watermark.
+ */
+export function acceptFollowerFetch(
+  part: Partition,
+  replicaId: number,
+  fetchOffset: number,
+  lastFetchedEpoch: number,
+): { epoch: number; endOffset: number } | undefined {
+  const diverging = part.divergingEpoch(lastFetchedEpoch, fetchOffset);
+  if (!diverging && fetchOffset >= part.log.logStartOffset && fetchOffset <= part.log.logEndOffset)
+    part.updateFollowerEndOffset(replicaId, fetchOffset);
+  return diverging;
 }
 
 function readAll(
@@ -196,10 +245,13 @@ function readAll(
   version: number,
   quota: ReplicationQuota | null,
   replicaId: number,
+  reads: ReplicaReads,
 ) {
   const data: PartitionData[] = [];
   let bytes = 0;
   let throttledBytes = 0;
+  /** Of `bytes`, what a consumer read from partitions this node follows. */
+  let followerBytes = 0;
   let anyError = false;
   for (const w of wants) {
     const pd: PartitionData = {
@@ -228,6 +280,18 @@ function readAll(
       anyError = true; // answered at once
       continue;
     }
+    if (!follower && reads.select && w.part.role === 'leader') {
+      const preferred = reads.select(reads.b, w.part, reads.clientRack, w.fetchOffset);
+      if (preferred >= 0) {
+        pd.preferredReadReplica = preferred; // no records: the consumer fetches from that replica
+        reads.stats.redirects++;
+        anyError = true; // answered at once, as Kafka does
+        continue;
+      }
+    }
+    // KIP-1166: a follower behind this leader's high watermark is told at once, not after its long poll
+    if (follower && w.followerHighWatermark !== undefined && w.followerHighWatermark < pd.highWatermark)
+      anyError = true;
     let limit = Math.min(w.partitionMaxBytes, maxBytes - bytes);
     // followers read everything appended; consumers what is committed
     const maxOffset = follower ? log.logEndOffset : readCommitted ? pd.lastStableOffset : pd.highWatermark;
@@ -261,6 +325,7 @@ function readAll(
           pd.abortedTransactions = aborted.map((t) => ({ producerId: t.producerId, firstOffset: t.firstOffset }));
       }
       if (throttled) throttledBytes += r.bytes;
+      if (!follower && w.part.role !== 'leader') followerBytes += r.bytes;
     } catch (err) {
       if (!(err instanceof OffsetOutOfRangeError)) throw err;
       pd.errorCode = ErrorCode.OFFSET_OUT_OF_RANGE;
@@ -269,7 +334,7 @@ function readAll(
       anyError = true;
     }
   }
-  return { data, bytes, anyError, throttledBytes };
+  return { data, bytes, followerBytes, anyError, throttledBytes };
 }
 
 /**
@@ -310,6 +375,7 @@ function buildResponse(
       const news =
         (pd.records !== null && pd.records.length > 0) ||
         pd.errorCode !== ErrorCode.NONE ||
+        pd.preferredReadReplica >= 0 ||
         pd.highWatermark !== w.lastHighWatermark ||
         pd.logStartOffset !== w.lastLogStartOffset;
       if (!news) continue;

@@ -3,7 +3,10 @@
  * earliest local (-4, KIP-405: all data is local here) and the first offset
  * whose record timestamp is at or after a given time. Under read_committed
  * (isolation level 1) latest is the last stable offset, and a timestamp
- * lookup finds only offsets below it.
+ * lookup finds only offsets below it. A new leader whose high watermark is
+ * still below its epoch's start answers consumers' latest and timestamp
+ * lookups that need it with OFFSET_NOT_AVAILABLE (retriable; KIP-392, see
+ * replica-selector.ts).
  */
 import { ErrorCode } from '../../protocol/error-codes.ts';
 import { notHostedError } from '../leader-hints.ts';
@@ -12,6 +15,7 @@ import type { Handler } from '../dispatcher.ts';
 import type { ListOffsetsRequest, ListOffsetsResponseInput } from '../../protocol/generated/messages.ts';
 import type { Partition } from '../partition.ts';
 import { batch, iterateRecords, splitBatches } from '../../protocol/records/index.ts';
+import { highWatermarkBehindEpochStart } from '../replica-selector.ts';
 
 const LATEST = -1;
 const EARLIEST = -2;
@@ -33,6 +37,14 @@ export function listOffsetsHandler(b: Broker): Handler<ListOffsetsRequest, ListO
           const refused = part.checkLeader(p.currentLeaderEpoch ?? -1);
           if (refused !== ErrorCode.NONE) return answer(p.partitionIndex, refused, -1, -1, -1, v);
           const found = lookup(part, Number(p.timestamp), readCommitted);
+          // a consumer's request (replica id -1; Kafka's isolation level is defined for those, v1+)
+          if (
+            v >= 1 &&
+            req.replicaId === -1 &&
+            (Number(p.timestamp) === LATEST || (Number(p.timestamp) >= 0 && found.offset < 0)) &&
+            highWatermarkBehindEpochStart(part)
+          )
+            return answer(p.partitionIndex, ErrorCode.OFFSET_NOT_AVAILABLE, -1, -1, -1, v);
           return answer(
             p.partitionIndex,
             ErrorCode.NONE,

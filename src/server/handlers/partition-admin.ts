@@ -92,7 +92,7 @@ export function offsetForLeaderEpochHandler(
         const refused = part.checkLeader(p.currentLeaderEpoch ?? -1);
         if (refused !== ErrorCode.NONE)
           return { errorCode: refused, partition: p.partition, leaderEpoch: -1, endOffset: -1 };
-        const r = part.log.endOffsetForEpoch(p.leaderEpoch);
+        const r = part.endOffsetForEpoch(p.leaderEpoch);
         return { errorCode: ErrorCode.NONE, partition: p.partition, leaderEpoch: r.epoch, endOffset: r.endOffset };
       }),
     })),

@@ -52,7 +52,7 @@ test('an ISR expansion in flight: the high watermark waits for the joining repli
     assert.equal(p.highWatermark, 4);
 
     // replica 3 is caught up: the leader asks the controller to add it
-    p.beginIsrExpansion([1, 2, 3]);
+    p.isrChangeProposed([1, 2, 3]);
     p.appendAsLeader(makeBatch(2));
     p.updateFollowerEndOffset(2, 6);
     assert.equal(p.highWatermark, 4, 'replica 3 has not fetched offsets 4 and 5: they are not committed');
@@ -71,13 +71,13 @@ test('an ISR expansion the controller refused: the high watermark follows the co
   await withLeader(BASE, (p) => {
     p.appendAsLeader(makeBatch(3));
     p.updateFollowerEndOffset(3, 3);
-    p.beginIsrExpansion([1, 2, 3]);
+    p.isrChangeProposed([1, 2, 3]);
     p.updateFollowerEndOffset(2, 3);
     assert.equal(p.highWatermark, 3);
     p.appendAsLeader(makeBatch(2));
     p.updateFollowerEndOffset(2, 5);
     assert.equal(p.highWatermark, 3, 'waits for replica 3 while the expansion is pending');
-    p.endIsrExpansion();
+    p.isrChangeAnswered({ leaderEpoch: 0, isr: [1, 2], partitionEpoch: 0 });
     assert.equal(p.highWatermark, 5, 'refused: replica 3 is not a member, the high watermark moves on');
   });
 });
@@ -87,7 +87,7 @@ test('an image update that does not change the partition (same partition epoch) 
     p.appendAsLeader(makeBatch(2));
     p.updateFollowerEndOffset(3, 2);
     p.updateFollowerEndOffset(2, 2);
-    p.beginIsrExpansion([1, 2, 3]);
+    p.isrChangeProposed([1, 2, 3]);
     p.update(BASE);
     p.appendAsLeader(makeBatch(2));
     p.updateFollowerEndOffset(2, 4);

@@ -206,7 +206,13 @@ async function startNode(id: number, recs: MetadataRecord[], clock: { now(): num
   const image = new MetadataImage();
   for (const r of recs) image.apply(r);
   const rm = await ReplicaManager.open(image, config, silent, [], clock);
-  const broker = { image, replicas: rm, fetchSessions: new FetchSessionCache(), nodeId: id } as unknown as Broker;
+  const broker = {
+    config,
+    image,
+    replicas: rm,
+    fetchSessions: new FetchSessionCache(),
+    nodeId: id,
+  } as unknown as Broker;
   return { id, dir, image, rm, broker };
 }
 

@@ -110,7 +110,13 @@ async function startNode(id: number, records: MetadataRecord[]): Promise<Node> {
   const image = new MetadataImage();
   for (const r of records) image.apply(r);
   const rm = await ReplicaManager.open(image, config, silent);
-  const broker = { image, replicas: rm, fetchSessions: new FetchSessionCache(), nodeId: id } as unknown as Broker;
+  const broker = {
+    config,
+    image,
+    replicas: rm,
+    fetchSessions: new FetchSessionCache(),
+    nodeId: id,
+  } as unknown as Broker;
   return { id, dir, image, rm, broker };
 }
 
