@@ -5,7 +5,8 @@
 #  - Debian packages, only those that are missing: kcat (librdkafka),
 #    python3-confluent-kafka (1.7.0 on librdkafka 2.0.2 in bookworm) and
 #    python3-kafka (kafka-python), used with Debian's /usr/bin/python3; and
-#    python3-venv for the virtualenv below.
+#    python3-venv for the virtualenv below; iproute2 and iptables for the
+#    fault tests (test/fault: network namespaces, packet drops).
 #  - A virtualenv at .cache/py-current/ (git-ignored) made with Debian's
 #    python3, holding confluent-kafka $CK_VERSION from PyPI: a current
 #    librdkafka (bundled in the wheel) that speaks KIP-848. Skipped when the
@@ -14,7 +15,7 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 cd "$(dirname "$0")/.."
 
-PKGS=(kcat python3-confluent-kafka python3-kafka python3-venv)
+PKGS=(kcat python3-confluent-kafka python3-kafka python3-venv iproute2 iptables)
 # confluent-kafka-python on PyPI; test/helpers/pyclient.ts expects this version.
 CK_VERSION=2.16.1
 VENV=.cache/py-current

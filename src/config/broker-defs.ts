@@ -316,7 +316,7 @@ export const BROKER_PROPERTY_DEFS: BrokerPropertyDef[] = [
     'controller.quorum.fetch.timeout.ms',
     'int',
     '2000',
-    'How long a voter goes without a successful fetch from the leader before it stands for election.',
+    'How long a voter goes without a successful fetch from the leader before it stands for election. A new active controller also fences, this long after taking over, the broker of another voter (the same node) that has neither heartbeated to it nor fetched from it.',
     atLeast(1),
   ),
   p(
@@ -337,7 +337,7 @@ export const BROKER_PROPERTY_DEFS: BrokerPropertyDef[] = [
     'broker.session.timeout.ms',
     'int',
     '9000',
-    'A broker whose heartbeats stop for this long is fenced (it leads no partition and is not given to clients).',
+    'A broker whose heartbeats stop for this long is fenced (it leads no partition and is not given to clients). After a failover, the broker of a voter silent to the new active controller is fenced sooner (controller.quorum.fetch.timeout.ms).',
     atLeast(1),
   ),
   p(
@@ -550,7 +550,7 @@ export const BROKER_PROPERTY_DEFS: BrokerPropertyDef[] = [
     'log.cleaner.delete.retention.ms',
     'long',
     '86400000',
-    'How long tombstones stay in a compacted topic.',
+    'How long tombstones, and transaction markers with nothing left of their transaction, stay in a compacted topic.',
     atLeast(0),
   ),
   d('log.cleaner.min.compaction.lag.ms', 'long', '0', 'Records younger than this are never compacted.', atLeast(0)),

@@ -133,7 +133,7 @@ export const TOPIC_CONFIG_DEFS: TopicConfigDef[] = [
     'long',
     '86400000',
     [syn('log.cleaner.delete.retention.ms')],
-    'How long a tombstone stays readable in a compacted topic.',
+    'How long a tombstone, or a transaction marker with nothing left of its transaction, stays readable in a compacted topic.',
     atLeast(0),
   ),
   t(

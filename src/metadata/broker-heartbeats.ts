@@ -31,6 +31,19 @@
  * behind a broken connection reconnects, heartbeats with the same epoch and
  * is unfenced again once caught up.
  *
+ * A controller that becomes active starts every registration's session
+ * afresh, as Kafka's does; a broker that died with the previous active
+ * controller (the same process on a combined node) would then stay live for
+ * a whole session, since no connection of its ever reached this controller.
+ * So, unlike Kafka, a registration whose id is one of the other quorum voters
+ * (node.id is unique in the cluster: the same process) gets a shorter first
+ * deadline: if neither a heartbeat of it has reached this controller nor its
+ * voter has fetched from this leader within controller.quorum.fetch.timeout.ms
+ * of activation, it is fenced (`quorum-silent`). A live voter that can reach
+ * the leader fetches within that time of learning of it, or else starts an
+ * election of its own, which ends this term; a live broker that is fenced all
+ * the same heartbeats and is unfenced once caught up, as after any fence.
+ *
  * Fencing is one broker per decision: the partition changes of a fence are
  * computed against the image, which only learns of the fence once it is
  * committed.
@@ -48,6 +61,24 @@ export interface BrokerHeartbeatsOptions {
   clusterId?: () => string | null;
   /** unclean.leader.election.enable per topic: fences and unfences may elect outside the ISR where it holds. */
   uncleanLeaderElection?: UncleanElectionPolicy;
+  /**
+   * The quorum's liveness signal while this controller leads: whether voter
+   * `nodeId` has fetched from it in this epoch, null when `nodeId` is not
+   * another voter (see MetadataQuorum.voterFetchedThisEpoch). Without it
+   * every registration gets a full session on activation.
+   */
+  voterFetched?: (nodeId: number) => boolean | null;
+  /** controller.quorum.fetch.timeout.ms: how long after activation a silent voter's broker stays live. */
+  quorumFetchTimeoutMs?: number;
+}
+
+/** Why a live broker was fenced by `expire`. */
+export type ExpiryReason = 'session' | 'quorum-silent';
+
+export interface Expiry {
+  brokerId: number;
+  reason: ExpiryReason;
+  records: MetadataRecord[];
 }
 
 export interface BrokerRegistrationInput {
@@ -91,6 +122,12 @@ interface Session {
   deadline: number;
   /** A heartbeat or registration of this epoch reached this controller (not just a grace period after it became active). */
   heard: boolean;
+  /**
+   * Set on activation for a registration of another voter that has not
+   * fetched from this leader: it is fenced then unless it heard from (or its
+   * voter fetched) by that time. Infinity otherwise.
+   */
+  silentVoterDeadline: number;
   /** The broker's metadata offset in its last heartbeat (-1: none yet). */
   metadataOffset: number;
   /** In controlled shutdown with nothing left to move: the image's offset then, which other brokers must reach. */
@@ -112,11 +149,18 @@ export class BrokerHeartbeats {
   /**
    * This controller became active: every registration in the image gets a
    * full session from now (it may not have heard from the broker yet), as
-   * Kafka's controller does on activation.
+   * Kafka's controller does on activation; one of another voter that has not
+   * fetched from this leader yet must show itself within the quorum fetch
+   * timeout (see above).
    */
   activate(): void {
     this.sessions.clear();
-    for (const b of this.image.brokers.values()) this.sessionOf(b.nodeId, b.brokerEpoch);
+    const { voterFetched, quorumFetchTimeoutMs } = this.opts;
+    for (const b of this.image.brokers.values()) {
+      const s = this.sessionOf(b.nodeId, b.brokerEpoch);
+      if (voterFetched && quorumFetchTimeoutMs !== undefined && !b.fenced && voterFetched(b.nodeId) === false)
+        s.silentVoterDeadline = this.now() + quorumFetchTimeoutMs;
+    }
   }
 
   /** This controller stopped being active: its sessions say nothing about the next term. */
@@ -132,6 +176,7 @@ export class BrokerHeartbeats {
         brokerEpoch,
         deadline: this.now() + this.opts.sessionTimeoutMs,
         heard: false,
+        silentVoterDeadline: Number.POSITIVE_INFINITY,
         metadataOffset: -1,
         shutdownOffset: -1,
       };
@@ -151,6 +196,7 @@ export class BrokerHeartbeats {
     const s = this.sessionOf(brokerId, brokerEpoch);
     s.deadline = this.now() + this.opts.sessionTimeoutMs;
     s.heard = true;
+    s.silentVoterDeadline = Number.POSITIVE_INFINITY;
   }
 
   /** BrokerRegistration: a new registration (and broker epoch), fenced until the broker catches up. */
@@ -205,6 +251,7 @@ export class BrokerHeartbeats {
     const s = this.sessionOf(req.brokerId, b.brokerEpoch);
     s.deadline = this.now() + this.opts.sessionTimeoutMs;
     s.heard = true;
+    s.silentVoterDeadline = Number.POSITIVE_INFINITY;
     s.metadataOffset = Math.max(s.metadataOffset, req.currentMetadataOffset);
     const isCaughtUp = req.currentMetadataOffset >= b.brokerEpoch;
     const answer = (isFenced: boolean, shouldShutDown: boolean, records: MetadataRecord[] = []) => ({
@@ -279,24 +326,39 @@ export class BrokerHeartbeats {
   }
 
   /**
-   * The fencing of one live broker whose session has ended by now, or [] when
-   * none has. Call again after committing until it returns [].
+   * The fencing of one live broker whose session has ended by now, or whose
+   * voter stayed silent since activation (see above), or null when none.
+   * Call again after committing until it returns null.
    */
-  expireOne(): MetadataRecord[] {
+  expire(): Expiry | null {
     const now = this.now();
     for (const b of this.image.brokers.values()) {
       if (b.fenced) continue;
-      if (this.sessionOf(b.nodeId, b.brokerEpoch).deadline <= now) return this.fenceRecords(b.nodeId, b.brokerEpoch);
+      const s = this.sessionOf(b.nodeId, b.brokerEpoch);
+      let reason: ExpiryReason | null = null;
+      if (s.deadline <= now) reason = 'session';
+      else if (s.silentVoterDeadline <= now) {
+        // its voter may have fetched since (the signal is read, not pushed)
+        if (this.opts.voterFetched?.(b.nodeId) === false) reason = 'quorum-silent';
+        else s.silentVoterDeadline = Number.POSITIVE_INFINITY;
+      }
+      if (reason !== null) return { brokerId: b.nodeId, reason, records: this.fenceRecords(b.nodeId, b.brokerEpoch) };
     }
-    return [];
+    return null;
   }
 
-  /** When the earliest session of a live broker ends, or null when no broker is live. */
+  /** `expire`'s records only ([] when none is due). */
+  expireOne(): MetadataRecord[] {
+    return this.expire()?.records ?? [];
+  }
+
+  /** When the earliest session (or silent-voter deadline) of a live broker ends, or null when no broker is live. */
   nextDeadline(): number | null {
     let first: number | null = null;
     for (const b of this.image.brokers.values()) {
       if (b.fenced) continue;
-      const d = this.sessionOf(b.nodeId, b.brokerEpoch).deadline;
+      const s = this.sessionOf(b.nodeId, b.brokerEpoch);
+      const d = Math.min(s.deadline, s.silentVoterDeadline);
       if (first === null || d < first) first = d;
     }
     return first;

@@ -176,6 +176,12 @@ export interface BrokerLifecycleOptions {
   sessionTimeoutMs: number;
   /** The cluster id registrations must carry (null while unknown). */
   clusterId?: () => string | null;
+  /**
+   * controller.quorum.fetch.timeout.ms: after a failover, the broker of a
+   * voter that neither heartbeats nor fetches from the new leader within it
+   * is fenced (see BrokerHeartbeats). Unset: full sessions only.
+   */
+  quorumFetchTimeoutMs?: number;
   /** Clock and timers (default: the system's). */
   env?: Env;
 }
@@ -403,6 +409,8 @@ export class Controller implements QuorumListener {
       }
     }
     this.leaderEvent();
+    // a new term: the broker sessions of this controller's last one (if any) say nothing about it
+    this.lifecycleInactive();
     if (leaderId === this.quorum.nodeId) this.activate();
   }
 
@@ -463,6 +471,8 @@ export class Controller implements QuorumListener {
       }
       this.activating = false;
       this.leaderEvent();
+      // the broker sessions start now, not at the next periodic check
+      this.armSessionCheck(0);
       this.completeReassignments(null);
       if (this.image.clusterId === null) void this.enqueue(() => ({ records: [], result: undefined })).catch(() => {});
       // partitions still waiting for a leader that an unclean election may give them (one not committed before)
@@ -1136,6 +1146,8 @@ export class Controller implements QuorumListener {
       env: this.lifecycleEnv,
       clusterId: opts.clusterId,
       uncleanLeaderElection: (t) => this.uncleanElectionEnabled(t),
+      quorumFetchTimeoutMs: opts.quorumFetchTimeoutMs,
+      voterFetched: this.quorum.voterFetchedThisEpoch ? (id) => this.quorum.voterFetchedThisEpoch!(id) : undefined,
     });
     this.lifecycleStopped = false;
     this.armSessionCheck(0);
@@ -1206,8 +1218,21 @@ export class Controller implements QuorumListener {
             if (err instanceof NotControllerError) return { records: [], result: false };
             throw err;
           }
-          const records = hb.expireOne();
-          return { records, result: records.length > 0 };
+          const expiry = hb.expire();
+          if (!expiry) return { records: [], result: false };
+          return {
+            records: expiry.records,
+            result: true,
+            afterCommit: () => {
+              this.opts.logger?.info?.(
+                { brokerId: expiry.brokerId, reason: expiry.reason },
+                expiry.reason === 'session'
+                  ? `fenced broker ${expiry.brokerId}: its session ended (broker.session.timeout.ms)`
+                  : `fenced broker ${expiry.brokerId}: neither its heartbeats nor its voter's fetches reached this new active controller within controller.quorum.fetch.timeout.ms`,
+              );
+              return true;
+            },
+          };
         });
         if (!fenced || this.lifecycleStopped) break;
       }

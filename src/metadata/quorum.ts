@@ -69,6 +69,15 @@ export interface MetadataQuorum {
   readonly bytesSinceSnapshot: number;
   /** Writes a snapshot of the image at `endOffset` (<= committedOffset) and trims the log below it. */
   writeSnapshot(endOffset: number, records: MetadataRecord[]): Promise<void>;
+  /**
+   * When this node leads: whether the other voter `voterId` has fetched from
+   * it in the current epoch (a voter that is alive and can reach the leader
+   * does so within controller.quorum.fetch.timeout.ms of the election, or
+   * starts an election of its own). Null when this node does not lead or
+   * `voterId` is not another voter. Optional: a quorum without it gives no
+   * such signal.
+   */
+  voterFetchedThisEpoch?(voterId: number): boolean | null;
   /** Graceful stop: a leader resigns (EndQuorumEpoch) first; then the log is closed. */
   close(): Promise<void>;
 }

@@ -329,6 +329,11 @@ export class RaftCore<R> implements RaftCoreApi<R> {
     };
   }
 
+  voterFetchedThisEpoch(voterId: NodeId): boolean | null {
+    if (this._role !== 'leader' || !this.otherVoters.includes(voterId)) return null;
+    return this.leader!.acknowledged.has(voterId);
+  }
+
   /** One line of state, for traces. */
   describe(): string {
     const log = this.log;

@@ -456,6 +456,10 @@ export class RaftNode implements MetadataQuorum, RaftRequestSink {
     });
   }
 
+  voterFetchedThisEpoch(voterId: number): boolean | null {
+    return this.state === 'running' ? this.core.voterFetchedThisEpoch(voterId) : null;
+  }
+
   describeQuorumView(): { view: QuorumView | null; leaderId: NodeId; epoch: number } {
     const view = this.state === 'running' ? this.core.describeQuorum(this.now()) : null;
     return { view, leaderId: this.core.leaderId, epoch: this.core.epoch };

@@ -317,4 +317,10 @@ export interface RaftCoreApi<R> {
   nextDeadline(): number;
   /** DescribeQuorum (leader only; null elsewhere). */
   describeQuorum(now: number): QuorumView | null;
+  /**
+   * Leader only: whether the other voter `voterId` has fetched from this
+   * leader (Fetch or FetchSnapshot) in the current epoch; null when this node
+   * does not lead or `voterId` is not one of the other voters.
+   */
+  voterFetchedThisEpoch(voterId: NodeId): boolean | null;
 }

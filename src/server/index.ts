@@ -380,6 +380,7 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
     controller.enableBrokerLifecycle({
       sessionTimeoutMs: config.brokerSessionTimeoutMs,
       clusterId: () => image.clusterId,
+      quorumFetchTimeoutMs: config.quorumFetchTimeoutMs,
     });
   if (config.roles.controller && config.autoLeaderRebalanceEnable)
     controller.enableAutoLeaderRebalance({

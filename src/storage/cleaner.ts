@@ -22,11 +22,24 @@
  * batch too, as an empty one). Judging "last" within the cleanable range only
  * is conservative: it may keep a batch a later segment has superseded.
  *
- * Transactional and control batches are kept whole and their keys are not
- * indexed (transactions are not implemented by the broker: their abort
- * markers, which would decide what may go, are never written). A compressed
- * batch that does not decode (the produce path does not decompress, so one
- * can be stored with a valid CRC) is treated the same way.
+ * Transactions (as Kafka's cleaner): the cleanable range ends at the last
+ * stable offset, so every transaction in it is closed by a marker below.
+ * The batches of an aborted transaction (the aborted-transaction index
+ * names them) are removed, their keys never indexed (under the same
+ * last-batch rule as above); a committed transaction's records are compacted
+ * as any. A COMMIT or ABORT marker is kept while any batch of its
+ * transaction was seen in the pass, and while the marker batch's timestamp
+ * is within delete.retention.ms of now (the rule tombstones follow here), and
+ * when it is its producer's last batch; otherwise it goes. Removing the
+ * aborted records over one pass and the marker in a later one means a
+ * replay of the log never finds a transaction without its marker. A dropped
+ * ABORT marker's entry leaves its segment's `.txnindex` (rewritten
+ * atomically before the segment is swapped): a reader must not take a later
+ * transaction of that producer for the aborted one.
+ *
+ * A compressed batch that does not decode (the produce path does not
+ * decompress, so one can be stored with a valid CRC) is kept whole and its
+ * keys are not indexed.
  *
  * Each cleaned segment is written whole to `<base>.log.cleaned` and
  * fsynced (a failed write or fsync removes it and fails the pass, the
@@ -61,9 +74,8 @@ import { fsyncFd, writeFully } from './file-io.ts';
 // min.compaction.lag.ms, KIP-354 for max.compaction.lag.ms):
 // - the first dirty offset is the cleaner checkpoint (the end of the last
 //   clean), or the log start offset when the checkpoint lies outside the log;
-// - the first uncleanable offset is the least of the high watermark (Kafka's
-//   last stable offset: transactions are not implemented, so it is the high
-//   watermark), the active segment's base offset (the active segment is never
+// - the first uncleanable offset is the least of the last stable offset
+//   (at most the high watermark), the active segment's base offset (the active segment is never
 //   cleaned) and, when min.compaction.lag.ms > 0, the base offset of the first
 //   dirty rolled segment whose largest timestamp is within that lag of now;
 //   it is then moved down to the base of the segment holding it, so the
@@ -118,7 +130,7 @@ export function cleanableOffsets(
   const activeIdx = segs.length - 1;
   let firstDirty = log.cleanerCheckpoint;
   if (firstDirty < log.logStartOffset || firstDirty > log.logEndOffset) firstDirty = log.logStartOffset;
-  let uncleanable = Math.min(log.highWatermark, segs[activeIdx].baseOffset);
+  let uncleanable = Math.min(log.lastStableOffset, segs[activeIdx].baseOffset);
   const minLag = Math.max(log.config.minCompactionLagMs, 0);
   if (minLag > 0) {
     for (let i = segmentIndexFor(segs, firstDirty); i < activeIdx; i++) {
@@ -224,9 +236,20 @@ export interface CleanerHooks {
   afterSwapIn?(segmentBase: number): void;
 }
 
-/** Batches kept whole and not indexed (transactions are not implemented). */
-function isTxnOrControl(b: Buffer, at: number): boolean {
-  return hdr.isControl(b, at) || hdr.isTransactional(b, at);
+/** The aborted transactions overlapping `segs`, per producer: whether a batch of `pid` at `offset` is in one. */
+function abortedBatches(log: PartitionLog, segs: readonly LogSegment[]): (pid: number, offset: number) => boolean {
+  const byProducer = new Map<number, { first: number; last: number }[]>();
+  for (const t of log.abortedTransactions(segs[0].baseOffset, segs[segs.length - 1].nextOffset)) {
+    let l = byProducer.get(t.producerId);
+    if (!l) byProducer.set(t.producerId, (l = []));
+    l.push({ first: t.firstOffset, last: t.lastOffset });
+  }
+  return (pid, offset) => {
+    const l = byProducer.get(pid);
+    if (!l) return false;
+    for (const r of l) if (offset >= r.first && offset < r.last) return true;
+    return false;
+  };
 }
 
 /**
@@ -250,13 +273,14 @@ export function cleanLog(
   // base offset of each producer's last batch there.
   const latest = new Map<string, number>();
   const lastOfProducer = new Map<number, number>();
+  const isAborted = abortedBatches(log, segs);
   let undecodable = 0;
   for (const s of segs) {
     s.scan(0, s.size, true, (b, at, _pos, size) => {
       const base = hdr.baseOffset(b, at);
       const pid = hdr.producerId(b, at);
       if (pid >= 0) lastOfProducer.set(pid, base);
-      if (isTxnOrControl(b, at)) return;
+      if (hdr.isControl(b, at) || (hdr.isTransactional(b, at) && isAborted(pid, base))) return;
       if (hdr.compression(b, at) !== 0) {
         const recs = decodeCompressedRecords(b, at, size);
         if (recs === null) {
@@ -279,16 +303,18 @@ export function cleanLog(
   const retained = (key: string | null, offset: number, tombstone: boolean, dropTombstones: boolean): boolean =>
     key === null || (latest.get(key) === offset && !(tombstone && dropTombstones));
   let removed = 0;
+  /** Producers with a transactional batch seen since their last marker in this pass. */
+  const txnSeen = new Set<number>();
   // Pass 2: rewrite each segment, then swap it in.
   for (const s of segs) {
     const parts: Buffer[] = [];
     let outBytes = 0;
+    const droppedMarkers = new Set<number>();
     const keepWhole = (b: Buffer, at: number, size: number): void => {
       parts.push(Buffer.from(b.subarray(at, at + size)));
       outBytes += size;
     };
     s.scan(0, s.size, true, (b, at, _pos, size) => {
-      if (isTxnOrControl(b, at)) return keepWhole(b, at, size);
       const base = hdr.baseOffset(b, at);
       const dropTombstones = hdr.maxTimestamp(b, at) < tombstoneHorizon;
       const pid = hdr.producerId(b, at);
@@ -296,6 +322,16 @@ export function cleanLog(
         // Nothing retained: keep the producer's last batch whole, drop any other.
         if (pid >= 0 && lastOfProducer.get(pid) === base) keepWhole(b, at, size);
       };
+      if (hdr.isControl(b, at)) {
+        const hadBatches = txnSeen.delete(pid);
+        if (hadBatches || !dropTombstones || pid < 0 || lastOfProducer.get(pid) === base) keepWhole(b, at, size);
+        else droppedMarkers.add(base);
+        return;
+      }
+      if (hdr.isTransactional(b, at)) {
+        txnSeen.add(pid);
+        if (isAborted(pid, base)) return emptyPolicy();
+      }
       if (hdr.compression(b, at) !== 0) {
         // Decoded again rather than held from pass 1: memory stays one batch.
         const recs = decodeCompressedRecords(b, at, size);
@@ -369,6 +405,16 @@ export function cleanLog(
     }
     fs.closeSync(fd);
     hooks.afterCleaned?.(s.baseOffset);
+    // No batch of a dropped marker's transaction is left: its index entry goes first (a crash
+    // before the swap leaves a marker without an entry, which hides nothing).
+    if (droppedMarkers.size > 0) {
+      try {
+        s.txnIndex.removeMarkers(droppedMarkers);
+      } catch (err) {
+        fs.rmSync(cleaned, { force: true });
+        throw log.dirHealth.writeFailed(err, `compaction of ${log.topic}-${log.partition}`);
+      }
+    }
     const swap = s.file('.log.swap');
     fs.renameSync(cleaned, swap);
     hooks.afterSwapFile?.(s.baseOffset);

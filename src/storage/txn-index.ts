@@ -115,6 +115,16 @@ export class TxnIndex {
     this.dirty = false;
   }
 
+  /** Drop the entries whose marker offset is in `markers` (the cleaner removed those markers); atomic rewrite. */
+  removeMarkers(markers: ReadonlySet<number>): void {
+    const entries = this.entries;
+    const kept = entries.filter((e) => !markers.has(e.lastOffset));
+    if (kept.length === entries.length) return;
+    replaceFile(this.file, encode(kept));
+    this._entries = kept;
+    this.dirty = false;
+  }
+
   /** fsync the file if entries were appended since the last call. */
   async sync(fsync: (fd: number) => Promise<void>): Promise<void> {
     if (!this.dirty) return;

@@ -180,8 +180,8 @@ describe('a cluster of three samsa processes', () => {
       `node ${controller.nodeId} died at offset ${killedEnd}; the leader (node ${leader.nodeId}) snapshotted at ${trimmedTo} and its log starts at ${firstSegment(leader)}`,
     );
 
-    // the dead controller's broker never connected to the new controller: it is fenced when the session the new
-    // controller gave it on taking over (broker.session.timeout.ms, 9 s) runs out
+    // the dead controller's broker never connected to the new controller and its voter never fetched from it: it
+    // is fenced controller.quorum.fetch.timeout.ms after the takeover (test/interop/controller-failover.test.ts)
     await within(`node ${controller.nodeId} fenced`, 30_000, async () => {
       const i = await info(leader.bootstrap);
       return !i.brokers.some((b) => b.nodeId === controller.nodeId && b.fenced !== true);

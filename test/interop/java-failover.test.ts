@@ -13,8 +13,9 @@
  *    coordinating the group (the group id is picked so that they differ),
  *    each restarted once the clients made progress again: the ISR
  *    (describeTopics) drops the killed broker (the controller fences it when
- *    its heartbeat connection closes, or after broker.session.timeout.ms
- *    when the killed broker was the active controller) and is back to 3
+ *    its heartbeat connection closes, or, when the killed broker was the
+ *    active controller, controller.quorum.fetch.timeout.ms after the new one
+ *    takes over) and is back to 3
  *    after the restart; after the coordinator's kill the group member is
  *    replaced by a new one, which resumes at the committed offsets;
  *  - Admin electLeaders(PREFERRED) moves leaderships back to the first replicas;

@@ -290,13 +290,17 @@ describe('on the wire', () => {
       return { errorCode: x.errorCode, offset: Number(x.committedOffset) };
     };
     const txn = async (offset: number, commit: boolean) => {
-      const added = await conn.send('AddOffsetsToTxn', {
-        transactionalId: id,
-        producerId: p.producerId,
-        producerEpoch: p.producerEpoch,
-        groupId,
+      // CONCURRENT_TRANSACTIONS (retried, as clients do) until the previous transaction is complete
+      await eventually(async () => {
+        const added = await conn.send('AddOffsetsToTxn', {
+          transactionalId: id,
+          producerId: p.producerId,
+          producerEpoch: p.producerEpoch,
+          groupId,
+        });
+        assert.equal(added.errorCode, ErrorCode.NONE);
+        return true;
       });
-      assert.equal(added.errorCode, ErrorCode.NONE);
       const committed = await conn.send('TxnOffsetCommit', {
         transactionalId: id,
         groupId,

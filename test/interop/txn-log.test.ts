@@ -5,7 +5,9 @@
  * as the coordinator sends them); librdkafka (kcat, confluent-kafka-python)
  * and kafkajs consumers at read_committed see exactly the committed records,
  * up to the last stable offset, never a control record; at read_uncommitted
- * they see every data record.
+ * they see every data record and no control record. kafka-python 2.0.2 has
+ * no read_committed and hands markers out as records (it does so against
+ * Kafka too): shown as such.
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,6 +22,8 @@ import { encodeBatch } from '../../src/protocol/records/index.ts';
 const COMMITTED_WHILE_D_OPEN = ['p0', 'b1', 'b2', 'p1', 'c1'];
 const ALL = ['p0', 'a1', 'a2', 'b1', 'b2', 'p1', 'c1', 'd1', 'p2'];
 const COMMITTED_AT_END = ['p0', 'b1', 'b2', 'p1', 'c1', 'd1', 'p2'];
+/** Offsets of the COMMIT/ABORT markers written below. */
+const MARKERS = [6, 7, 9, 12];
 
 describe('transactional log read by real consumers', () => {
   let broker: TestBroker;
@@ -129,7 +133,7 @@ describe('transactional log read by real consumers', () => {
     assert.deepEqual(ru.offsets, [0, 1, 2, 3, 4, 5, 8, 10, 11]);
   });
 
-  test('kafkajs consumers once the last transaction commits: committed records only, or all of them', async () => {
+  test('kafkajs once the last transaction commits: committed records only, or all of them; kafka-python all', async () => {
     await phase2();
     const kafka = new kafkajs.Kafka({ brokers: [bs], logLevel: kafkajs.logLevel.NOTHING });
     const consume = async (readUncommitted: boolean, want: number): Promise<string[]> => {
@@ -161,5 +165,25 @@ describe('transactional log read by real consumers', () => {
       rc.map((r) => r.payload),
       COMMITTED_AT_END,
     );
+    // kafka-python 2.0.2 has no read_committed, and it hands control records to the application as records
+    // (key and value the marker's; it does so against Kafka too): the data records are all there, in order,
+    // and what else it returned is exactly markers
+    const kp = await runPy('kp_txn_consume.py', [bs, topic, 'p2']);
+    assert.equal(kp.error, null);
+    const data = kp.offsets
+      .map((o: number, i: number) => [o, kp.values[i]])
+      .filter(([o]: [number]) => !MARKERS.includes(o));
+    assert.deepEqual(
+      data.map(([, v]: [number, string]) => v),
+      ALL,
+      'kafka-python',
+    );
+    assert.deepEqual(
+      data.map(([o]: [number]) => o),
+      [0, 1, 2, 3, 4, 5, 8, 10, 11],
+    );
+    for (let i = 0; i < kp.offsets.length; i++)
+      if (MARKERS.includes(kp.offsets[i]))
+        assert.equal(kp.values[i], '\u0000'.repeat(6), 'a marker value: version 0, coordinator epoch 0');
   });
 });

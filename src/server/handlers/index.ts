@@ -24,7 +24,6 @@ import type { TransactionCoordinator } from '../../coordinator/txn/coordinator.t
 import {
   addOffsetsToTxnHandler,
   addPartitionsToTxnHandler,
-  describeProducersHandler,
   describeTransactionsHandler,
   endTxnHandler,
   initProducerIdTxnHandler,
@@ -32,6 +31,7 @@ import {
   txnOffsetCommitHandler,
 } from './transactions.ts';
 import { writeTxnMarkersHandler } from './write-txn-markers.ts';
+import { describeProducersHandler } from './describe-producers.ts';
 import { type ControllerRouter, relayHandler } from '../forwarding.ts';
 import { ErrorCode } from '../../protocol/error-codes.ts';
 import type { GroupCoordinatorService } from '../../coordinator/group/service.ts';
@@ -108,7 +108,6 @@ export function registerHandlers(
     d.register('EndTxn', { handler: endTxnHandler(txn), maxVersion: 4 });
     d.register('DescribeTransactions', { handler: describeTransactionsHandler(txn) });
     d.register('ListTransactions', { handler: listTransactionsHandler(txn) });
-    d.register('DescribeProducers', { handler: describeProducersHandler(b) });
     d.register('TxnOffsetCommit', { handler: txnOffsetCommitHandler(groups, partitionExistsIn(b.image)) });
   }
   // leader elections are the active controller's: relayed there when it is another node
@@ -121,6 +120,7 @@ export function registerHandlers(
       if (topic === OFFSETS_TOPIC) groups.completeTxnOnPartition(producerId, commit, partition);
     }),
   });
+  d.register('DescribeProducers', { handler: describeProducersHandler(b) });
   d.register('FindCoordinator', { handler: findCoordinatorHandler(b) });
   d.register('JoinGroup', { handler: joinGroupHandler(groups) });
   d.register('SyncGroup', { handler: syncGroupHandler(groups) });

@@ -90,7 +90,7 @@ export function produceHandler(b: Broker): Handler<ProduceRequest, ProduceRespon
           );
           continue;
         }
-        let r: { result: PartitionResult; appended: boolean };
+        let r: { result: PartitionResult; appended: boolean; duplicateEnd?: number };
         try {
           r = appendToPartition(b, part, pd.index, pd.records, req.transactionalId ?? null, acks);
         } catch (err) {
@@ -107,10 +107,12 @@ export function produceHandler(b: Broker): Handler<ProduceRequest, ProduceRespon
           r.result.logStartOffset = part.log.logStartOffset;
         }
         partitionResponses.push(r.result);
-        if (r.appended && acks === -1) {
+        // a duplicate (an idempotent retry) waits for the original batch's offsets, as Kafka's delayed produce
+        const ackEnd = r.appended ? part.log.logEndOffset : r.duplicateEnd;
+        if (ackEnd !== undefined && acks === -1) {
           const result = r.result;
           durableWaits.push(
-            part.waitForAcks(part.log.logEndOffset).then((errorCode) => {
+            part.waitForAcks(ackEnd).then((errorCode) => {
               // not acknowledged: e.g. not known durable (fsync failed, or the dir failed meanwhile)
               if (errorCode === ErrorCode.KAFKA_STORAGE_ERROR) Object.assign(result, storageFailure(pd.index));
               else if (errorCode !== ErrorCode.NONE) Object.assign(result, failed(pd.index, errorCode));
@@ -187,7 +189,7 @@ function appendToPartition(
   records: Buffer | null,
   transactionalId: string | null,
   acks: number,
-): { result: PartitionResult; appended: boolean } {
+): { result: PartitionResult; appended: boolean; duplicateEnd?: number } {
   // not the leader, a failed log dir, or (acks=-1) fewer in-sync replicas than min.insync.replicas
   const refused = part.checkAppend(acks);
   if (refused === ErrorCode.KAFKA_STORAGE_ERROR) return { result: storageFailure(index), appended: false };
@@ -300,6 +302,7 @@ function appendToPartition(
             errorMessage: null,
           },
           appended: false,
+          duplicateEnd: verdict.duplicateOf.lastOffset + 1,
         };
       }
       return { result: failed(index, ErrorCode[verdict], null), appended: false };

@@ -2,8 +2,7 @@
  * The transaction coordinator's APIs: InitProducerId with a transactional
  * id, AddPartitionsToTxn (v0-v3 from producers, v4+ batched and verifyOnly
  * from brokers), AddOffsetsToTxn, EndTxn, DescribeTransactions,
- * ListTransactions; and DescribeProducers (a partition's producer state).
- * Decisions are the coordinator's
+ * ListTransactions. Decisions are the coordinator's
  * (src/coordinator/txn/coordinator.ts); this file maps wire versions.
  * PRODUCER_FENCED is answered as INVALID_PRODUCER_EPOCH to versions that
  * predate it, as Kafka does.
@@ -15,15 +14,12 @@ import { partitionForGroup } from '../../coordinator/group/offsets-records.ts';
 import type { Broker } from '../broker.ts';
 import type { Handler } from '../dispatcher.ts';
 import { OFFSETS_TOPIC, ensureOffsetsTopic } from '../group-store.ts';
-import { notHostedError } from '../leader-hints.ts';
 import type {
   AddOffsetsToTxnRequest,
   AddOffsetsToTxnResponseInput,
   AddPartitionsToTxnRequest,
   AddPartitionsToTxnResponseInput,
   AddPartitionsToTxnResponseAddPartitionsToTxnTopicResultInput,
-  DescribeProducersRequest,
-  DescribeProducersResponseInput,
   DescribeTransactionsRequest,
   DescribeTransactionsResponseInput,
   EndTxnRequest,
@@ -294,40 +290,4 @@ export function txnOffsetCommitHandler(
       })),
     };
   };
-}
-
-/**
- * DescribeProducers: the active producers of each partition this broker
- * leads, from its producer state (id, epoch, last sequence and timestamp,
- * coordinator epoch of its last marker, first offset of its open
- * transaction). NOT_LEADER_OR_FOLLOWER elsewhere, UNKNOWN_TOPIC_OR_PARTITION
- * for a partition the cluster lacks.
- */
-export function describeProducersHandler(b: Broker): Handler<DescribeProducersRequest, DescribeProducersResponseInput> {
-  return (req) => ({
-    throttleTimeMs: 0,
-    topics: req.topics.map((t) => ({
-      name: t.name,
-      partitions: t.partitionIndexes.map((partitionIndex) => {
-        const part = b.replicas.get(t.name, partitionIndex);
-        if (part?.role !== 'leader') {
-          return {
-            partitionIndex,
-            errorCode: notHostedError(b.image.topicsByName.get(t.name), partitionIndex),
-            errorMessage: null,
-            activeProducers: [],
-          };
-        }
-        const activeProducers = [...part.log.producerState.entries()].map((e) => ({
-          producerId: e.producerId,
-          producerEpoch: e.epoch,
-          lastSequence: e.batches.at(-1)?.lastSeq ?? -1,
-          lastTimestamp: e.lastTimestamp,
-          coordinatorEpoch: e.coordinatorEpoch,
-          currentTxnStartOffset: e.currentTxnFirstOffset,
-        }));
-        return { partitionIndex, errorCode: ErrorCode.NONE, errorMessage: null, activeProducers };
-      }),
-    })),
-  });
 }

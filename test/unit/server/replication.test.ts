@@ -39,6 +39,7 @@ import {
   OFF_CRC,
   setBaseOffset,
   setPartitionLeaderEpoch,
+  TRANSACTIONAL_FLAG,
 } from '../../../src/protocol/records/batch-header.ts';
 
 const silent = pino({ level: 'silent' });
@@ -475,5 +476,38 @@ test("a follower behind the leader's log start starts its log there (OFFSET_OUT_
     } finally {
       await again.close();
     }
+  });
+});
+
+test('transaction markers replicate: a marker is acknowledged once the follower has it; LSO and aborted transactions match', async () => {
+  await withPair(17, async (a, b) => {
+    const leader = a.rm.get('t', 0)!;
+    const follower = b.rm.get('t', 0)!;
+    const txn = (pid: number, n: number) =>
+      makeBatch(n, { producerId: pid, producerEpoch: 0, baseSequence: 0, attributes: TRANSACTIONAL_FLAG });
+    leader.appendAsLeader(txn(5, 2)); // 0-1
+    const info = leader.appendAsLeader(txn(6, 1)); // 2
+    assert.equal(await acked(leader, info.lastOffset + 1), ErrorCode.NONE);
+    assert.equal(leader.lastStableOffset, 0);
+    assert.equal(await leader.writeTxnMarker(5, 0, false, 0), ErrorCode.NONE); // 3
+    assert.ok(follower.log.logEndOffset >= 4, 'acknowledged: the follower has the marker');
+    assert.equal(leader.lastStableOffset, 2, 'pid 6 is still open');
+    assert.equal(await leader.writeTxnMarker(5, 0, true, 0), ErrorCode.NONE); // 4: nothing open for pid 5
+    assert.equal(await leader.writeTxnMarker(6, 0, true, 0), ErrorCode.NONE); // 5
+    assert.equal(leader.lastStableOffset, 6);
+    await until('the follower learns the high watermark', () => follower.highWatermark === 6);
+    assert.equal(follower.lastStableOffset, 6);
+    assert.deepEqual(follower.log.abortedTransactions(0, 6), leader.log.abortedTransactions(0, 6));
+    assert.deepEqual(leader.log.abortedTransactions(0, 6), [
+      { producerId: 5, firstOffset: 0, lastOffset: 3, lastStableOffset: 2 },
+    ]);
+    assert.deepEqual(logBytes(b), logBytes(a));
+    // as follower, no marker is written
+    assert.equal(await follower.writeTxnMarker(6, 0, true, 0), ErrorCode.NOT_LEADER_OR_FOLLOWER);
+    // an older producer epoch is refused, nothing appended
+    assert.equal(await leader.writeTxnMarker(6, 1, false, 0), ErrorCode.NONE);
+    const end = leader.log.logEndOffset;
+    assert.equal(await leader.writeTxnMarker(6, 0, false, 0), ErrorCode.INVALID_PRODUCER_EPOCH);
+    assert.equal(leader.log.logEndOffset, end);
   });
 });

@@ -81,11 +81,10 @@ async function marker(
   return r.markers[0].topics[0].partitions.map((p) => p.errorCode);
 }
 
-async function fetch(isolationLevel: number, fetchOffset = 0) {
+async function fetch(isolationLevel: number, fetchOffset = 0, wait = { maxWaitMs: 0, minBytes: 0 }) {
   const r = await conn.sendAt(FETCH, 12, {
     replicaId: -1,
-    maxWaitMs: 0,
-    minBytes: 0,
+    ...wait,
     maxBytes: 1 << 20,
     isolationLevel,
     sessionId: 0,
@@ -95,6 +94,20 @@ async function fetch(isolationLevel: number, fetchOffset = 0) {
     rackId: '',
   });
   return r.responses[0].partitions[0];
+}
+
+/** Resolves once this process's broker arms a timer of exactly `maxWaitMs` (a long poll parked). */
+function longPollParked(maxWaitMs: number): Promise<void> {
+  const original = globalThis.setTimeout;
+  return new Promise((resolve) => {
+    globalThis.setTimeout = ((fn: (...args: unknown[]) => void, ms?: number, ...args: unknown[]) => {
+      if (ms === maxWaitMs) {
+        globalThis.setTimeout = original;
+        queueMicrotask(resolve);
+      }
+      return original(fn, ms, ...args);
+    }) as typeof setTimeout;
+  });
 }
 
 async function latest(isolationLevel: number): Promise<number> {
@@ -192,4 +205,49 @@ test('read_committed stops at the last stable offset and names aborted transacti
     ErrorCode.NONE,
     ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
   ]);
+});
+
+test('DescribeProducers names each producer, its open transaction and the coordinator epoch of its last marker', async () => {
+  const c = await producerId();
+  const at = await produce(['c1'], { pid: c, seq: 0 });
+  const r = await conn.send('DescribeProducers', {
+    topics: [
+      { name: TOPIC, partitionIndexes: [0, 5] },
+      { name: 'no-such-topic', partitionIndexes: [0] },
+    ],
+  });
+  const [p0, p5] = r.topics[0].partitions;
+  assert.equal(p0.errorCode, ErrorCode.NONE);
+  assert.equal(p5.errorCode, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+  assert.equal(r.topics[1].partitions[0].errorCode, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+  const byId = new Map(p0.activeProducers.map((p) => [Number(p.producerId), p]));
+  const open = byId.get(c)!;
+  assert.deepEqual(
+    [open.producerEpoch, open.lastSequence, Number(open.currentTxnStartOffset), open.coordinatorEpoch],
+    [0, 0, at, -1],
+  );
+  // the fenced producer of the test before: epoch 1 from its last marker, coordinator epoch 5, nothing open
+  const fenced = [...byId.values()].find((p) => p.coordinatorEpoch === 5)!;
+  assert.deepEqual([fenced.producerEpoch, Number(fenced.currentTxnStartOffset)], [1, -1]);
+  assert.deepEqual(await marker(c, false), [ErrorCode.NONE]);
+  const after = await conn.send('DescribeProducers', { topics: [{ name: TOPIC, partitionIndexes: [0] }] });
+  const closed = after.topics[0].partitions[0].activeProducers.find((p) => Number(p.producerId) === c)!;
+  assert.equal(Number(closed.currentTxnStartOffset), -1);
+});
+
+// The poll waits far longer than the test may run: only the wake answers it in time.
+test('a read_committed long poll at the last stable offset is woken by the commit marker', {
+  timeout: 60_000,
+}, async () => {
+  const pid = await producerId();
+  const at = await produce(['w1'], { pid, seq: 0 });
+  assert.equal(Number((await fetch(1)).lastStableOffset), at);
+  const MAX_WAIT = 299_999;
+  const parked = longPollParked(MAX_WAIT);
+  const polled = fetch(1, at, { maxWaitMs: MAX_WAIT, minBytes: 1 });
+  await parked;
+  assert.deepEqual(await marker(pid, true), [ErrorCode.NONE]);
+  const r = await polled;
+  assert.equal(Number(r.lastStableOffset), at + 2);
+  assert.deepEqual(committedValues(r.records, r.abortedTransactions ?? []), ['w1']);
 });

@@ -1,7 +1,8 @@
 // Log cleaner (cleanup.policy=compact) over compressed batches: keys indexed
 // across compressed and uncompressed batches, compressed batches re-encoded
 // with their codec and offsets, tombstones, producer batches, transactional
-// batches kept whole, and crashes between the cleaner's steps.
+// and aborted transactions' batches removed (markers kept while their
+// transaction has batches), and crashes between the cleaner's steps.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PartitionLog } from '../../../src/storage/partition-log.ts';
@@ -10,6 +11,7 @@ import { OFF_CRC, batch as hdr, computeBatchCrc, isBatchCrcValid } from '../../.
 import { Compression, compress } from '../../../src/protocol/records/compression.ts';
 import { decodeBatch, encodeBatch, TimestampType } from '../../../src/protocol/records/record-batch.ts';
 import { validateBatchForAppend } from '../../../src/protocol/records/validate.ts';
+import { encodeTxnMarkerBatch } from '../../../src/protocol/records/control.ts';
 import { ErrorCode } from '../../../src/protocol/error-codes.ts';
 import { batchOffsets, config, joined, silent, tempDir } from './fixtures.ts';
 
@@ -140,9 +142,11 @@ async function openLog(d: string, clean = true): Promise<PartitionLog> {
 }
 
 /** Append each group of batches, rolling after each group; the last group stays in the active segment. */
-function appendGroups(log: PartitionLog, groups: BatchSpec[][]): void {
+function appendGroups(log: PartitionLog, groups: (BatchSpec | Buffer)[][]): void {
   groups.forEach((g, i) => {
-    for (const s of g) log.append(batchOf(s), { leaderEpoch: 3, logAppendTime: s.logAppendTime ? s.ts : undefined });
+    for (const s of g)
+      if (Buffer.isBuffer(s)) log.append(s, { leaderEpoch: 3 });
+      else log.append(batchOf(s), { leaderEpoch: 3, logAppendTime: s.logAppendTime ? s.ts : undefined });
     if (i < groups.length - 1) log.roll();
   });
   log.setHighWatermark(log.logEndOffset);
@@ -457,7 +461,7 @@ test("an emptied batch is dropped unless it is its producer's last batch in the 
   }
 });
 
-test('transactional batches and compressed batches that do not decode are kept whole and their keys not indexed', async () => {
+test('an aborted transaction is removed, its marker kept; compressed batches that do not decode are kept whole; neither is indexed', async () => {
   const { dir, cleanup } = tempDir();
   try {
     const log = await openLog(dir);
@@ -474,7 +478,7 @@ test('transactional batches and compressed batches that do not decode are kept w
             ['k2', 'p2'],
             ['k1', 'p1'],
           ],
-        }, // 0-1: k1 superseded; k2 stays (the transactional k2 does not shadow it)
+        }, // 0-1: k1 superseded; k2 stays (the aborted transactional k2 does not shadow it)
         {
           codec: Compression.LZ4,
           records: [
@@ -486,6 +490,13 @@ test('transactional batches and compressed batches that do not decode are kept w
           baseSequence: 0,
           isTransactional: true,
         }, // 2-3
+        encodeTxnMarkerBatch({
+          commit: false,
+          producerId: 9,
+          producerEpoch: 0,
+          coordinatorEpoch: 0,
+          timestamp: NOW - 10_000,
+        }), // 4
       ],
       [
         {
@@ -494,13 +505,13 @@ test('transactional batches and compressed batches that do not decode are kept w
             ['q', 'old'],
           ],
         },
-      ], // 4-5: q not shadowed by the undecodable batch
-      [{ records: [['k1', 'p4']] }], // 6
+      ], // 5-6: q not shadowed by the undecodable batch
+      [{ records: [['k1', 'p4']] }], // 7
     ]);
     log.roll();
-    log.append(junk, { leaderEpoch: 3 }); // 7
+    log.append(junk, { leaderEpoch: 3 }); // 8
     log.roll();
-    log.append(batchOf({ records: [['tail', 't']] }), { leaderEpoch: 3 }); // 8
+    log.append(batchOf({ records: [['tail', 't']] }), { leaderEpoch: 3 }); // 9
     log.setHighWatermark(log.logEndOffset);
     warnings.length = 0;
     cleanLog(log, NOW, logger);
@@ -519,18 +530,15 @@ test('transactional batches and compressed batches that do not decode are kept w
     }
     assert.deepEqual(offsets, [
       [0, 1],
-      [2, 2],
       [4, 1],
-      [6, 1],
+      [5, 1],
       [7, 1],
       [8, 1],
+      [9, 1],
     ]);
-    const txn = decodeBatch(r, hdr.totalSize(r, 0));
-    assert.ok(txn.isTransactional);
-    assert.deepEqual(
-      txn.records.map((x) => x.value!.toString()),
-      ['t1', 't2'],
-    );
+    // the aborted batch is gone; its marker stays, as this pass saw the transaction's batch
+    assert.ok(hdr.isControl(r, hdr.totalSize(r, 0)));
+    assert.equal(log.abortedTransactions(0, 10).length, 1);
     const first = decodeBatch(r, 0);
     assert.deepEqual(
       first.records.map((x) => [x.key!.toString(), x.offset]),

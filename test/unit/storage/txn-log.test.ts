@@ -185,3 +185,84 @@ test('retention deletes a segment with its aborted-transaction index', async () 
     log.abandon();
   });
 });
+
+test('compaction: stops at the last stable offset; removes an aborted transaction, then its marker and index entry', async () => {
+  const { cleanLog } = await import('../../../src/storage/cleaner.ts');
+  const { encodeBatch } = await import('../../../src/protocol/records/record-batch.ts');
+  const NOW = 10_000_000;
+  const kv = (k: string, v: string, txn?: number) =>
+    encodeBatch({
+      producerId: txn ?? -1,
+      producerEpoch: txn === undefined ? -1 : 0,
+      baseSequence: txn === undefined ? -1 : (seq.get(txn) ?? 0),
+      isTransactional: txn !== undefined,
+      records: [{ key: k, value: v, timestamp: NOW - 5000 }],
+    });
+  const seq = new Map<number, number>();
+  const txnKv = (k: string, v: string, pid: number) => {
+    const b = kv(k, v, pid);
+    seq.set(pid, (seq.get(pid) ?? 0) + 1);
+    return b;
+  };
+  const mark = (pid: number, commit: boolean) =>
+    encodeTxnMarkerBatch({ commit, producerId: pid, producerEpoch: 0, coordinatorEpoch: 0, timestamp: NOW - 5000 });
+  await withLog(async (d) => {
+    const cfg = config({ cleanupPolicy: 'compact', deleteRetentionMs: 1000, minCompactionLagMs: 0 });
+    const log = await PartitionLog.open(d, cfg, { cleanShutdown: true, now: () => NOW });
+    const append = (b: Buffer) => log.append(b, { leaderEpoch: 0 });
+    append(kv('k', 'plain')); // 0
+    append(txnKv('k', 'aborted', 1)); // 1
+    append(txnKv('x', 'aborted', 1)); // 2
+    append(kv('y', 'y0')); // 3
+    append(mark(1, false)); // 4
+    append(txnKv('y', 'committed', 2)); // 5
+    append(mark(2, true)); // 6
+    append(txnKv('z', 'open', 3)); // 7: open, the last stable offset
+    log.roll();
+    append(kv('z', 'later')); // 8
+    log.roll();
+    append(kv('tail', 't')); // 9
+    log.setHighWatermark(log.logEndOffset);
+    assert.equal(log.lastStableOffset, 7);
+    const values = () => {
+      const out: string[] = [];
+      for (let off = log.logStartOffset; off < log.logEndOffset; ) {
+        const r = log.read(off, 1 << 20);
+        const buf = Buffer.concat(r.batches);
+        for (let at = 0; at < buf.length; ) {
+          const size = 12 + buf.readInt32BE(at + 8);
+          const base = Number(buf.readBigInt64BE(at));
+          const isControl = (buf.readInt16BE(at + 21) & 0x20) !== 0;
+          out.push(isControl ? `marker@${base}` : `${base}`);
+          off = base + buf.readInt32BE(at + 23) + 1;
+          at += size;
+        }
+      }
+      return out;
+    };
+    // nothing is cleaned: the first segment holds the open transaction (below the LSO only whole segments)
+    cleanLog(log, NOW, { info() {}, warn() {}, error() {} });
+    assert.deepEqual(values(), ['0', '1', '2', '3', 'marker@4', '5', 'marker@6', '7', '8', '9']);
+    append(mark(3, true)); // 10
+    append(txnKv('w', 'w1', 1)); // 11: pid 1 again, committed
+    append(mark(1, true)); // 12
+    log.roll();
+    append(kv('end', 'e')); // 13
+    log.setHighWatermark(log.logEndOffset);
+    assert.equal(log.lastStableOffset, 14);
+    // 'k' plain at 0 stays (the aborted 'k' does not shadow it); y0 superseded by the committed y, the
+    // committed z by the later z; the aborted batches go, their marker stays (this pass saw them)
+    cleanLog(log, NOW, { info() {}, warn() {}, error() {} });
+    assert.deepEqual(values(), ['0', 'marker@4', '5', 'marker@6', '8', '9', 'marker@10', '11', 'marker@12', '13']);
+    assert.deepEqual(log.abortedTransactions(0, 14), [
+      { producerId: 1, firstOffset: 1, lastOffset: 4, lastStableOffset: 5 },
+    ]);
+    // the next pass sees no batch of the aborted transaction: its marker, older than delete.retention.ms,
+    // goes with its index entry (so that pid 1's committed w is not taken for aborted); the others stay
+    cleanLog(log, NOW, { info() {}, warn() {}, error() {} });
+    assert.deepEqual(values(), ['0', '5', 'marker@6', '8', '9', 'marker@10', '11', 'marker@12', '13']);
+    assert.deepEqual(log.abortedTransactions(0, 14), []);
+    assert.equal(fs.statSync(path.join(d, '00000000000000000000.txnindex')).size, 0);
+    log.abandon();
+  });
+});
