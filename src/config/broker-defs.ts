@@ -800,11 +800,11 @@ export const BROKER_PROPERTY_DEFS: BrokerPropertyDef[] = [
   ig('log.cleaner.io.buffer.load.factor', 'double', '0.9', 'Load factor of the log cleaner de-duplication buffer.'),
   ig('log.cleaner.io.max.bytes.per.second', 'double', '1.7976931348623157E308', 'I/O throttle of the log cleaner.'),
   ig('metric.reporters', 'list', '', 'Metrics reporter classes.'),
-  ig(
+  p(
     'transaction.partition.verification.enable',
     'boolean',
     'true',
-    'Verify that a partition was added to a transaction before a transactional write.',
+    'A partition leader appends the first transactional batch of a producer on a partition only once the transaction coordinator confirms the partition is in its ongoing transaction (KIP-890; refused with INVALID_TXN_STATE otherwise). Read at startup.',
   ),
 ];
 

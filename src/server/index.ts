@@ -37,6 +37,7 @@ import type { AdminNode, Broker } from './broker.ts';
 import { dynamicBrokerConfigs, validateTopicConfigValue } from './topic-configs.ts';
 import { registerHandlers, relayedInitProducerId } from './handlers/index.ts';
 import { followTxnLeadership, startTxnCoordinator } from './txn-store.ts';
+import { TxnVerifier } from './txn-verification.ts';
 import { partitionExistsIn } from './handlers/groups.ts';
 import { apiVersionsHandler } from './handlers/api-versions.ts';
 import { createPartitionsHandler, createTopicsHandler, deleteTopicsHandler } from './handlers/topics.ts';
@@ -642,7 +643,13 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
   // the transaction coordinator hosts the transactional ids of the __transaction_state partitions this node leads
   const txn = startTxnCoordinator(broker, relayedInitProducerId(router, initProducerId));
   await followTxnLeadership(broker, txn.coordinator);
-  registerHandlers(broker, groups, consumerGroups, router, initProducerId, txn.coordinator);
+  // KIP-890: transactional produces are appended once the coordinator confirms the partition is in the transaction
+  const txnVerifier = new TxnVerifier(
+    broker,
+    txn.coordinator,
+    (config.raw.get('transaction.partition.verification.enable') ?? 'true') !== 'false',
+  );
+  registerHandlers(broker, groups, consumerGroups, router, initProducerId, txn.coordinator, txnVerifier);
   // DescribeQuorum (kafka-metadata-quorum, samsa cluster info) from any broker: answered by the quorum leader
   dispatcher.register('DescribeQuorum', {
     handler: relayHandler(
@@ -709,6 +716,7 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
         groups.close();
         consumerGroups.close();
         txn.close();
+        txnVerifier.close();
         await router.close();
         await replication.close();
         controller.stopBrokerLifecycle();

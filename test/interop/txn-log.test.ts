@@ -76,7 +76,15 @@ describe('transactional log read by real consumers', () => {
   }
 
   before(async () => {
-    broker = await startTestBroker({ overrides: { 'num.partitions': '1', 'auto.create.topics.enable': 'false' } });
+    // the log side alone: transactional batches of producers no coordinator knows, so without
+    // KIP-890 verification (test/unit/server/txn-verification.test.ts has it)
+    broker = await startTestBroker({
+      overrides: {
+        'num.partitions': '1',
+        'auto.create.topics.enable': 'false',
+        'transaction.partition.verification.enable': 'false',
+      },
+    });
     bs = broker.bootstrapServers;
     const kafka = new kafkajs.Kafka({ brokers: [bs], logLevel: kafkajs.logLevel.NOTHING });
     const admin = kafka.admin();

@@ -6,6 +6,7 @@
  * UNSUPPORTED_FOR_MESSAGE_FORMAT): librdkafka up to 2.11 enables gzip, snappy
  * and lz4 only when the broker's Produce range includes v0.
  */
+import type { TxnVerifier } from '../txn-verification.ts';
 import type { Broker } from '../broker.ts';
 import { apiVersionsHandler } from './api-versions.ts';
 import { metadataHandler } from './metadata.ts';
@@ -80,11 +81,13 @@ export function registerHandlers(
   initProducerId = initProducerIdHandler(b.localController),
   /** The transaction coordinator; without it the transaction APIs are not served. */
   txn?: TransactionCoordinator,
+  /** KIP-890 verification of transactional produces (none: appended unverified). */
+  verifier?: TxnVerifier,
 ): void {
   const d = b.dispatcher;
   d.register('ApiVersions', { handler: apiVersionsHandler(b) });
   d.register('Metadata', { handler: metadataHandler(b) });
-  d.register('Produce', { handler: produceHandler(b) });
+  d.register('Produce', { handler: produceHandler(b, verifier) });
   d.register('Fetch', { handler: fetchHandler(b), minVersion: 4 });
   d.register('ListOffsets', { handler: listOffsetsHandler(b) });
   d.register('CreateTopics', { handler: createTopicsHandler(b) });
@@ -117,6 +120,8 @@ export function registerHandlers(
   // a marker on __consumer_offsets also completes the transaction's pending offsets there (TxnOffsetCommit)
   d.register('WriteTxnMarkers', {
     handler: writeTxnMarkersHandler(b, (topic, partition, producerId, _epoch, commit) => {
+      const part = verifier && b.replicas.get(topic, partition);
+      if (part) verifier.onMarker(part, producerId);
       if (topic === OFFSETS_TOPIC) groups.completeTxnOnPartition(producerId, commit, partition);
     }),
   });

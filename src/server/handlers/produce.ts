@@ -14,6 +14,7 @@
 import { ErrorCode } from '../../protocol/error-codes.ts';
 import { ProtocolError } from '../../protocol/protocol-error.ts';
 import {
+  BATCH_HEADER_SIZE,
   batch as hdr,
   NO_PRODUCER_ID,
   OFF_BASE_TIMESTAMP,
@@ -25,6 +26,7 @@ import { type Handler, NO_RESPONSE } from '../dispatcher.ts';
 import type { ProduceRequest, ProduceResponseInput } from '../../protocol/generated/messages.ts';
 import type { Partition } from '../partition.ts';
 import { KafkaStorageError } from '../../storage/errors.ts';
+import type { TxnVerifier, Verdict } from '../txn-verification.ts';
 import { leaderHint, nodeEndpoints, notHostedError, wantsLeaderHint } from '../leader-hints.ts';
 
 interface PartitionResult {
@@ -62,7 +64,7 @@ function logRefused(b: Broker, topic: string, index: number, errorCode: number, 
   refusedSince = 0;
 }
 
-export function produceHandler(b: Broker): Handler<ProduceRequest, ProduceResponseInput> {
+export function produceHandler(b: Broker, verifier?: TxnVerifier): Handler<ProduceRequest, ProduceResponseInput> {
   return async (req, ctx) => {
     const acks: number = req.acks;
     // v0–v2 are advertised for librdkafka only (see handlers/index.ts): they carry the old
@@ -91,6 +93,15 @@ export function produceHandler(b: Broker): Handler<ProduceRequest, ProduceRespon
           continue;
         }
         let r: { result: PartitionResult; appended: boolean; duplicateEnd?: number };
+        // KIP-890: a transaction's first batch on this partition is appended once its coordinator confirms
+        const refusal =
+          verifier && req.transactionalId && pd.records !== null && pd.records.length >= BATCH_HEADER_SIZE
+            ? await verifyTxnBatch(verifier, part, req.transactionalId, pd.records)
+            : null;
+        if (refusal !== null) {
+          partitionResponses.push(failed(pd.index, refusal.errorCode, refusal.message));
+          continue;
+        }
         try {
           r = appendToPartition(b, part, pd.index, pd.records, req.transactionalId ?? null, acks);
         } catch (err) {
@@ -126,6 +137,31 @@ export function produceHandler(b: Broker): Handler<ProduceRequest, ProduceRespon
     if (durableWaits.length > 0) await Promise.all(durableWaits);
     return ctx.apiVersion >= 10 ? withLeaderHints(b, responses) : { responses, throttleTimeMs: 0 };
   };
+}
+
+/**
+ * Verifies a transactional batch (KIP-890; see txn-verification.ts) when the
+ * producer has no transaction open on the partition: null to append now
+ * (nothing awaited in between), else the refusal. Batches that are not
+ * transactional, or that this node may not append, are left to the checks of
+ * appendToPartition.
+ */
+async function verifyTxnBatch(
+  verifier: TxnVerifier,
+  part: Partition,
+  transactionalId: string,
+  records: Buffer,
+): Promise<Verdict | null> {
+  if (!hdr.isTransactional(records, 0) || hdr.isControl(records, 0)) return null;
+  const producerId = hdr.producerId(records, 0);
+  const epoch = hdr.producerEpoch(records, 0);
+  if (producerId === NO_PRODUCER_ID || part.role !== 'leader') return null;
+  if (!verifier.needsVerification(part, producerId, epoch)) return null;
+  const { verdict, take } = await verifier.verify(part, transactionalId, producerId, epoch);
+  if (verdict.errorCode !== ErrorCode.NONE) return verdict;
+  // a marker of this producer written while the coordinator was asked ended the transaction verified
+  if (!take()) return { errorCode: ErrorCode.INVALID_TXN_STATE, message: 'The transaction ended while verified' };
+  return null;
 }
 
 /**

@@ -20,7 +20,11 @@ let conn: Connection;
 const FETCH = apiByName('Fetch');
 
 before(async () => {
-  broker = await startBroker({ overrides: { 'auto.create.topics.enable': 'false' } });
+  // the log side alone: transactional batches of producers no coordinator knows, so without
+  // KIP-890 verification (test/unit/server/txn-verification.test.ts has it)
+  broker = await startBroker({
+    overrides: { 'auto.create.topics.enable': 'false', 'transaction.partition.verification.enable': 'false' },
+  });
   const kafka = new kafkajs.Kafka({ brokers: [broker.bootstrapServers], logLevel: kafkajs.logLevel.NOTHING });
   const admin = kafka.admin();
   await admin.connect();

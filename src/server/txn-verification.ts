@@ -1,0 +1,202 @@
+/**
+ * KIP-890 part 1: a partition leader verifies a transactional produce before
+ * appending it. The first transactional batch of a producer (id, epoch) on a
+ * partition where it has no open transaction is appended only once the
+ * transaction coordinator confirms, with AddPartitionsToTxn v4 `verifyOnly`,
+ * that the partition is in the producer's ongoing transaction; a write the
+ * coordinator does not know of would otherwise open a transaction that no
+ * marker ever closes (a hanging transaction).
+ *
+ * The coordinator is asked in process when it is this broker, over the
+ * network otherwise. Once the batch is appended the partition's producer
+ * state has the transaction open, which is the verification's cache: later
+ * batches of that transaction on the partition are not verified again, until
+ * a marker closes it. A guard taken before asking is dropped when a marker of
+ * the producer is written on the partition meanwhile, so that a verification
+ * that raced with the end of the transaction appends nothing.
+ */
+import { Connection } from '../client/connection.ts';
+import { apiByName } from '../protocol/apis.ts';
+import { ErrorCode } from '../protocol/error-codes.ts';
+import { partitionForTxn } from '../coordinator/txn/txn-records.ts';
+import type { TransactionCoordinator } from '../coordinator/txn/coordinator.ts';
+import type { Broker } from './broker.ts';
+import type { Partition } from './partition.ts';
+import { brokerEndpoint } from './replica-fetcher.ts';
+import { TXN_TOPIC } from './txn-store.ts';
+
+const ADD_PARTITIONS_TO_TXN = apiByName('AddPartitionsToTxn');
+/** The version of AddPartitionsToTxn brokers verify with (v4: batched, `verifyOnly`; not in the transaction is INVALID_TXN_STATE). */
+const VERIFY_VERSION = 4;
+
+/** The outcome of a verification: NONE (append), or the produce error code and its message. */
+export interface Verdict {
+  errorCode: number;
+  message: string | null;
+}
+
+const OK: Verdict = { errorCode: ErrorCode.NONE, message: null };
+
+export class TxnVerifier {
+  /** Per partition, per producer id: the guard of a verification in flight or done and not yet used. */
+  private readonly guards = new WeakMap<Partition, Map<number, object>>();
+  private readonly conns = new Map<number, Promise<Connection>>();
+  private closed = false;
+
+  constructor(
+    private readonly b: Broker,
+    /** This broker's transaction coordinator, asked in process when it owns the id. */
+    private readonly local: TransactionCoordinator | undefined,
+    /** transaction.partition.verification.enable */
+    readonly enabled: boolean,
+  ) {}
+
+  /** Whether a transactional batch of (producerId, epoch) needs verifying on `part` (no transaction of it open there). */
+  needsVerification(part: Partition, producerId: number, epoch: number): boolean {
+    if (!this.enabled) return false;
+    const e = part.log.producerState.get(producerId);
+    return !(e !== undefined && e.epoch === epoch && e.currentTxnFirstOffset >= 0);
+  }
+
+  /**
+   * Asks the coordinator whether `part` is in the ongoing transaction of
+   * (transactionalId, producerId, epoch). NONE means the caller may append,
+   * provided `take()` (which uses the guard up) answers true just before it
+   * does: false when a marker of the producer was written meanwhile.
+   */
+  async verify(
+    part: Partition,
+    transactionalId: string,
+    producerId: number,
+    epoch: number,
+  ): Promise<{ verdict: Verdict; take: () => boolean }> {
+    let g = this.guards.get(part);
+    if (!g) this.guards.set(part, (g = new Map()));
+    const guard = {};
+    g.set(producerId, guard);
+    const take = () => {
+      const current = this.guards.get(part);
+      if (current?.get(producerId) !== guard) return false;
+      current.delete(producerId);
+      return true;
+    };
+    let code: number;
+    try {
+      code = await this.ask(transactionalId, producerId, epoch, part.topic.name, part.index);
+    } catch {
+      code = ErrorCode.COORDINATOR_NOT_AVAILABLE;
+    }
+    if (code !== ErrorCode.NONE) take();
+    return { verdict: verdictFor(code), take };
+  }
+
+  /** A COMMIT or ABORT marker of `producerId` was written on (topic, partition): verifications in flight there are void. */
+  onMarker(part: Partition, producerId: number): void {
+    this.guards.get(part)?.delete(producerId);
+  }
+
+  private async ask(
+    transactionalId: string,
+    producerId: number,
+    epoch: number,
+    topic: string,
+    partition: number,
+  ): Promise<number> {
+    const txnTopic = this.b.image.topicsByName.get(TXN_TOPIC);
+    if (!txnTopic) return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+    const leader = txnTopic.partitions[partitionForTxn(transactionalId, txnTopic.partitions.length)]?.leader ?? -1;
+    if (leader < 0) return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+    const tp = [{ topic, partition }];
+    if (leader === this.b.nodeId) {
+      if (!this.local) return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+      return this.local.verifyPartitions(transactionalId, producerId, epoch, tp, ErrorCode.INVALID_TXN_STATE)[0];
+    }
+    let conn: Connection;
+    try {
+      conn = await this.connection(leader);
+    } catch {
+      return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+    }
+    try {
+      const res = await conn.sendAt(ADD_PARTITIONS_TO_TXN, VERIFY_VERSION, {
+        transactions: [
+          {
+            transactionalId,
+            producerId,
+            producerEpoch: epoch,
+            verifyOnly: true,
+            topics: [{ name: topic, partitions: [partition] }],
+          },
+        ],
+      });
+      if (res.errorCode !== ErrorCode.NONE) return res.errorCode;
+      for (const t of res.resultsByTransaction ?? []) {
+        for (const r of t.topicResults) {
+          if (r.name !== topic) continue;
+          for (const p of r.resultsByPartition) if (p.partitionIndex === partition) return p.partitionErrorCode;
+        }
+      }
+      return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+    } catch {
+      this.drop(leader);
+      return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+    }
+  }
+
+  private connection(nodeId: number): Promise<Connection> {
+    if (this.closed) return Promise.reject(new Error('closed'));
+    let c = this.conns.get(nodeId);
+    if (!c) {
+      const ep = brokerEndpoint(this.b.image, nodeId, this.b.config.listeners[0]?.name);
+      if (!ep) return Promise.reject(new Error(`broker ${nodeId} has no registered address`));
+      const conn = new Connection({ ...ep, clientId: `samsa-txn-verification-${this.b.nodeId}` });
+      c = conn.connect().then(() => conn);
+      c.catch(() => this.conns.delete(nodeId));
+      this.conns.set(nodeId, c);
+    }
+    return c;
+  }
+
+  private drop(nodeId: number): void {
+    const c = this.conns.get(nodeId);
+    this.conns.delete(nodeId);
+    void c?.then((x) => x.close()).catch(() => {});
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const id of [...this.conns.keys()]) this.drop(id);
+  }
+}
+
+/**
+ * The produce answer to the coordinator's, as Kafka's ReplicaManager gives
+ * it: not in the transaction is INVALID_TXN_STATE; a coordinator that cannot
+ * answer now is NOT_ENOUGH_REPLICAS, which every client retries without a
+ * metadata refresh; a fenced producer is INVALID_PRODUCER_EPOCH.
+ */
+function verdictFor(code: number): Verdict {
+  switch (code) {
+    case ErrorCode.NONE:
+      return OK;
+    case ErrorCode.INVALID_TXN_STATE:
+    case ErrorCode.TRANSACTION_ABORTABLE:
+      return {
+        errorCode: ErrorCode.INVALID_TXN_STATE,
+        message: 'The partition was not added to the transaction',
+      };
+    case ErrorCode.PRODUCER_FENCED:
+    case ErrorCode.INVALID_PRODUCER_EPOCH:
+      return { errorCode: ErrorCode.INVALID_PRODUCER_EPOCH, message: 'The producer epoch is not the current one' };
+    case ErrorCode.INVALID_PRODUCER_ID_MAPPING:
+      return {
+        errorCode: ErrorCode.INVALID_PRODUCER_ID_MAPPING,
+        message: 'The producer id is not the one of this transactional id',
+      };
+    default:
+      return {
+        errorCode: ErrorCode.NOT_ENOUGH_REPLICAS,
+        message: `Unable to verify that the partition was added to the transaction (error code ${code})`,
+      };
+  }
+}
