@@ -104,6 +104,11 @@ test('the leader of a partition asks a coordinator on another broker before appe
   assert.equal(first.errorCode, ErrorCode.NONE);
   assert.equal(Number(first.baseOffset), 0); // the refused batch left nothing
   assert.equal((await produce(1)).errorCode, ErrorCode.NONE);
-  const end = await coord.send('EndTxn', { transactionalId: id, producerId: pid, producerEpoch: epoch, committed: true });
+  const end = await coord.send('EndTxn', {
+    transactionalId: id,
+    producerId: pid,
+    producerEpoch: epoch,
+    committed: true,
+  });
   assert.equal(end.errorCode, ErrorCode.NONE);
 });

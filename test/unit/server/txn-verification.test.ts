@@ -118,7 +118,12 @@ describe('on the wire (one broker, the coordinator in process)', () => {
     assert.equal(await produce(1, 'stray', epoch + 1), ErrorCode.INVALID_PRODUCER_EPOCH);
 
     // once the transaction is committed, a new batch needs a new transaction
-    const end = await conn.send('EndTxn', { transactionalId: id, producerId: pid, producerEpoch: epoch, committed: true });
+    const end = await conn.send('EndTxn', {
+      transactionalId: id,
+      producerId: pid,
+      producerEpoch: epoch,
+      committed: true,
+    });
     assert.equal(end.errorCode, ErrorCode.NONE);
     await eventually(async () => {
       const d = await conn.send('DescribeTransactions', { transactionalIds: [id] });
