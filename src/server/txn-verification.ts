@@ -12,8 +12,8 @@
  * state has the transaction open, which is the verification's cache: later
  * batches of that transaction on the partition are not verified again, until
  * a marker closes it. A guard taken before asking is dropped when a marker of
- * the producer is written on the partition meanwhile, so that a verification
- * that raced with the end of the transaction appends nothing.
+ * the producer is written on the partition, so that a verification that
+ * raced with the end of the transaction appends nothing.
  */
 import { Connection } from '../client/connection.ts';
 import { apiByName } from '../protocol/apis.ts';
@@ -38,8 +38,11 @@ export interface Verdict {
 const OK: Verdict = { errorCode: ErrorCode.NONE, message: null };
 
 export class TxnVerifier {
-  /** Per partition, per producer id: the guard of a verification in flight or done and not yet used. */
-  private readonly guards = new WeakMap<Partition, Map<number, object>>();
+  /**
+   * Per partition, per producer id: the guard of its verifications at an
+   * epoch, from the first until a marker of the producer is written there.
+   */
+  private readonly guards = new WeakMap<Partition, Map<number, { epoch: number }>>();
   private readonly conns = new Map<number, Promise<Connection>>();
   private closed = false;
 
@@ -61,33 +64,30 @@ export class TxnVerifier {
   /**
    * Asks the coordinator whether `part` is in the ongoing transaction of
    * (transactionalId, producerId, epoch). NONE means the caller may append,
-   * provided `take()` (which uses the guard up) answers true just before it
-   * does: false when a marker of the producer was written meanwhile.
+   * provided `valid()` answers true just before it does: false when a marker
+   * of the producer was written on the partition meanwhile. Concurrent
+   * verifications of one producer's batches (pipelined requests) share a
+   * guard, so that one does not void the other.
    */
   async verify(
     part: Partition,
     transactionalId: string,
     producerId: number,
     epoch: number,
-  ): Promise<{ verdict: Verdict; take: () => boolean }> {
+  ): Promise<{ verdict: Verdict; valid: () => boolean }> {
     let g = this.guards.get(part);
     if (!g) this.guards.set(part, (g = new Map()));
-    const guard = {};
-    g.set(producerId, guard);
-    const take = () => {
-      const current = this.guards.get(part);
-      if (current?.get(producerId) !== guard) return false;
-      current.delete(producerId);
-      return true;
-    };
+    let guard = g.get(producerId);
+    if (guard?.epoch !== epoch) g.set(producerId, (guard = { epoch }));
+    const taken = guard;
+    const valid = () => this.guards.get(part)?.get(producerId) === taken;
     let code: number;
     try {
       code = await this.ask(transactionalId, producerId, epoch, part.topic.name, part.index);
     } catch {
       code = ErrorCode.COORDINATOR_NOT_AVAILABLE;
     }
-    if (code !== ErrorCode.NONE) take();
-    return { verdict: verdictFor(code), take };
+    return { verdict: verdictFor(code), valid };
   }
 
   /** A COMMIT or ABORT marker of `producerId` was written on (topic, partition): verifications in flight there are void. */

@@ -74,6 +74,8 @@ export function produceHandler(b: Broker, verifier?: TxnVerifier): Handler<Produ
     if (acks !== 0 && acks !== 1 && acks !== -1) {
       return respond(req, () => failed(-1, ErrorCode.INVALID_REQUIRED_ACKS));
     }
+    const verifications =
+      verifier?.enabled && req.transactionalId ? startVerifications(b, verifier, req, req.transactionalId) : undefined;
     const durableWaits: Promise<void>[] = [];
     const responses: TopicResult[] = [];
     for (const td of req.topicData) {
@@ -94,13 +96,20 @@ export function produceHandler(b: Broker, verifier?: TxnVerifier): Handler<Produ
         }
         let r: { result: PartitionResult; appended: boolean; duplicateEnd?: number };
         // KIP-890: a transaction's first batch on this partition is appended once its coordinator confirms
-        const refusal =
-          verifier && req.transactionalId && pd.records !== null && pd.records.length >= BATCH_HEADER_SIZE
-            ? await verifyTxnBatch(verifier, part, req.transactionalId, pd.records)
-            : null;
-        if (refusal !== null) {
-          partitionResponses.push(failed(pd.index, refusal.errorCode, refusal.message));
-          continue;
+        const verifying = verifications?.get(pd);
+        if (verifying) {
+          const { verdict, valid } = await verifying;
+          // nothing is awaited from here to the append; a marker written meanwhile ended the transaction verified
+          const refusal =
+            verdict.errorCode !== ErrorCode.NONE
+              ? verdict
+              : valid()
+                ? null
+                : { errorCode: ErrorCode.INVALID_TXN_STATE, message: 'The transaction ended while it was verified' };
+          if (refusal !== null) {
+            partitionResponses.push(failed(pd.index, refusal.errorCode, refusal.message));
+            continue;
+          }
         }
         try {
           r = appendToPartition(b, part, pd.index, pd.records, req.transactionalId ?? null, acks);
@@ -140,28 +149,37 @@ export function produceHandler(b: Broker, verifier?: TxnVerifier): Handler<Produ
 }
 
 /**
- * Verifies a transactional batch (KIP-890; see txn-verification.ts) when the
- * producer has no transaction open on the partition: null to append now
- * (nothing awaited in between), else the refusal. Batches that are not
+ * KIP-890 (see txn-verification.ts): asks the coordinator, for all the
+ * partitions of the request at once, about each transactional batch whose
+ * producer has no transaction open on the partition. Batches that are not
  * transactional, or that this node may not append, are left to the checks of
  * appendToPartition.
  */
-async function verifyTxnBatch(
+function startVerifications(
+  b: Broker,
   verifier: TxnVerifier,
-  part: Partition,
+  req: ProduceRequest,
   transactionalId: string,
-  records: Buffer,
-): Promise<Verdict | null> {
-  if (!hdr.isTransactional(records, 0) || hdr.isControl(records, 0)) return null;
-  const producerId = hdr.producerId(records, 0);
-  const epoch = hdr.producerEpoch(records, 0);
-  if (producerId === NO_PRODUCER_ID || part.role !== 'leader') return null;
-  if (!verifier.needsVerification(part, producerId, epoch)) return null;
-  const { verdict, take } = await verifier.verify(part, transactionalId, producerId, epoch);
-  if (verdict.errorCode !== ErrorCode.NONE) return verdict;
-  // a marker of this producer written while the coordinator was asked ended the transaction verified
-  if (!take()) return { errorCode: ErrorCode.INVALID_TXN_STATE, message: 'The transaction ended while verified' };
-  return null;
+): Map<object, Promise<{ verdict: Verdict; valid: () => boolean }>> | undefined {
+  let pending: Map<object, Promise<{ verdict: Verdict; valid: () => boolean }>> | undefined;
+  for (const td of req.topicData) {
+    const topic =
+      td.name !== undefined && td.name !== '' ? b.image.topicsByName.get(td.name) : b.image.topicsById.get(td.topicId);
+    if (!topic) continue;
+    for (const pd of td.partitionData) {
+      const records = pd.records;
+      if (records === null || records.length < BATCH_HEADER_SIZE) continue;
+      if (!hdr.isTransactional(records, 0) || hdr.isControl(records, 0)) continue;
+      const part = b.replicas.get(topic.name, pd.index);
+      const producerId = hdr.producerId(records, 0);
+      const epoch = hdr.producerEpoch(records, 0);
+      if (!part || part.role !== 'leader' || producerId === NO_PRODUCER_ID) continue;
+      if (!verifier.needsVerification(part, producerId, epoch)) continue;
+      pending ??= new Map();
+      pending.set(pd, verifier.verify(part, transactionalId, producerId, epoch));
+    }
+  }
+  return pending;
 }
 
 /**

@@ -175,10 +175,19 @@ describe('TxnVerifier', () => {
     verifier.onMarker(part, PID);
     const r = await racing;
     assert.equal(r.verdict.errorCode, ErrorCode.NONE);
-    assert.equal(r.take(), false);
+    assert.equal(r.valid(), false);
     const fine = await verifier.verify(part, 'tx', PID, 0);
-    assert.equal(fine.take(), true);
-    assert.equal(fine.take(), false); // used up
+    assert.equal(fine.valid(), true);
     assert.deepEqual(asked, [PID, PID]);
+  });
+
+  test('pipelined batches of one producer verified at once are both valid; a new epoch voids the old', async () => {
+    const { verifier, part } = setup(undefined);
+    const [one, two] = await Promise.all([verifier.verify(part, 'tx', PID, 0), verifier.verify(part, 'tx', PID, 0)]);
+    assert.equal(one.valid(), true);
+    assert.equal(two.valid(), true);
+    const bumped = await verifier.verify(part, 'tx', PID, 1);
+    assert.equal(bumped.valid(), true);
+    assert.equal(one.valid(), false);
   });
 });
