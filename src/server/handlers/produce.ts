@@ -173,7 +173,7 @@ function startVerifications(
       const part = b.replicas.get(topic.name, pd.index);
       const producerId = hdr.producerId(records, 0);
       const epoch = hdr.producerEpoch(records, 0);
-      if (!part || part.role !== 'leader' || producerId === NO_PRODUCER_ID) continue;
+      if (part?.role !== 'leader' || producerId === NO_PRODUCER_ID) continue;
       if (!verifier.needsVerification(part, producerId, epoch)) continue;
       pending ??= new Map();
       pending.set(pd, verifier.verify(part, transactionalId, producerId, epoch));
