@@ -35,6 +35,9 @@ export interface Verdict {
   message: string | null;
 }
 
+/** Verifications the coordinator could not answer are logged at most once per this many ms. */
+const LOG_INTERVAL_MS = 10_000;
+
 const OK: Verdict = { errorCode: ErrorCode.NONE, message: null };
 
 export class TxnVerifier {
@@ -87,7 +90,25 @@ export class TxnVerifier {
     } catch {
       code = ErrorCode.COORDINATOR_NOT_AVAILABLE;
     }
-    return { verdict: verdictFor(code), valid };
+    const verdict = verdictFor(code);
+    if (verdict.errorCode === ErrorCode.NOT_ENOUGH_REPLICAS) this.logUnverified(part, transactionalId, code);
+    return { verdict, valid };
+  }
+
+  private unverifiedLoggedAt = -Infinity;
+  private unverifiedSince = 0;
+
+  /** Logged at most once per LOG_INTERVAL_MS, with the count since. */
+  private logUnverified(part: Partition, transactionalId: string, errorCode: number): void {
+    this.unverifiedSince++;
+    const now = Date.now();
+    if (now - this.unverifiedLoggedAt < LOG_INTERVAL_MS) return;
+    this.b.logger.warn(
+      { topic: part.topic.name, partition: part.index, transactionalId, errorCode, refused: this.unverifiedSince },
+      'a transactional produce could not be verified with its coordinator (answered NOT_ENOUGH_REPLICAS)',
+    );
+    this.unverifiedLoggedAt = now;
+    this.unverifiedSince = 0;
   }
 
   /** A COMMIT or ABORT marker of `producerId` was written on (topic, partition): verifications in flight there are void. */

@@ -72,29 +72,35 @@ test('a transaction prepared when its coordinator is killed is completed by the 
         v3AndBelowTopics: [{ name: topic, partitions: [0] }],
       });
       assert.equal(add.resultsByTopicV3AndBelow[0].resultsByPartition[0].partitionErrorCode, ErrorCode.NONE);
-      const leader = (await client.metadata([topic])).topics[0].partitions[0].leader;
-      const res = await (await client.brokerConnection(leader)).send('Produce', {
-        transactionalId: id,
-        acks: -1,
-        timeoutMs: 30_000,
-        topicData: [
-          {
-            name: topic,
-            partitionData: [
-              {
-                index: 0,
-                records: encodeBatch({
-                  producerId: p.pid,
-                  producerEpoch: p.epoch,
-                  baseSequence: p.seq++,
-                  isTransactional: true,
-                  records: [{ value }],
-                }),
-              },
-            ],
-          },
-        ],
+      const records = encodeBatch({
+        producerId: p.pid,
+        producerEpoch: p.epoch,
+        baseSequence: p.seq++,
+        isTransactional: true,
+        records: [{ value }],
       });
+      // NOT_ENOUGH_REPLICAS is retried, as clients do: e.g. the leader could not reach the coordinator to verify
+      // the partition is in the transaction (KIP-890)
+      const res = await eventually(async () => {
+        const leader = (await client.metadata([topic])).topics[0].partitions[0].leader;
+        const r = await (await client.brokerConnection(leader)).send('Produce', {
+          transactionalId: id,
+          acks: -1,
+          timeoutMs: 30_000,
+          topicData: [
+            {
+              name: topic,
+              partitionData: [
+                {
+                  index: 0,
+                  records,
+                },
+              ],
+            },
+          ],
+        });
+        return r.responses[0].partitionResponses[0].errorCode === ErrorCode.NOT_ENOUGH_REPLICAS ? undefined : r;
+      }, 60_000);
       assert.equal(res.responses[0].partitionResponses[0].errorCode, ErrorCode.NONE);
     };
     const endTxn = (id: string, p: { pid: number; epoch: number }) =>
