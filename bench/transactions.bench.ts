@@ -9,9 +9,13 @@
  * commit is a round trip, so this mode is slow per record) (begin, produce, commit_transaction, one
  * after the other; a commit waits for the markers on every partition of the
  * transaction). Prints records/s per round and mode, and the median of each
- * mode with its ratio to idempotent produce.
+ * mode with the median of the rounds' ratios to idempotent produce (each
+ * round's modes run back to back, so a round's ratio is the steadier figure
+ * on a shared machine). With --kafka, the same rounds
+ * run against the reference Apache Kafka (one KRaft node,
+ * scripts/kafka-ref.sh) afterwards, for comparison.
  *
- *   npm run bench:transactions [-- --records 500000] [--small-records 20000] [--rounds 3] [--value-bytes 100] [--partitions 3]
+ *   npm run bench:transactions [-- --records 500000] [--small-records 20000] [--rounds 3] [--value-bytes 100] [--partitions 3] [--kafka]
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
@@ -27,6 +31,7 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '3' },
     'value-bytes': { type: 'string', default: '100' },
     partitions: { type: 'string', default: '3' },
+    kafka: { type: 'boolean', default: false },
   },
 });
 const PYTHON = process.env.SAMSA_TEST_PYTHON ?? '/usr/bin/python3';
@@ -82,42 +87,59 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
-async function main() {
-  const broker = await startBroker({
-    logLevel: 'warn',
-    overrides: { 'transaction.state.log.num.partitions': '3', 'transaction.max.timeout.ms': '120000' },
-  });
-  const admin = new KafkaClient({ bootstrapServers: broker.bootstrapServers, clientId: 'bench-admin' });
+async function rounds(name: string, bootstrap: string): Promise<void> {
+  const admin = new KafkaClient({ bootstrapServers: bootstrap, clientId: 'bench-admin' });
   try {
     await admin.createTopics([{ name: TOPIC, numPartitions: Number(args.partitions), replicationFactor: 1 }]);
     console.log(
-      `transactional vs idempotent produce: records of ${args['value-bytes']} B, ${args.records} per mode ` +
+      `${name}: ` +
+        `transactional vs idempotent produce: records of ${args['value-bytes']} B, ${args.records} per mode ` +
         `(${args['small-records']} in transactions of 100), ` +
         `${args.partitions} partitions, acks=all, confluent-kafka-python ${args.rounds} rounds`,
     );
     const byMode = new Map<string, number[]>(MODES.map((m) => [m, []]));
+    const ratios = new Map<string, number[]>(MODES.map((m) => [m, []]));
     for (let round = 1; round <= Number(args.rounds); round++) {
-      const figures = await runProducer(broker.bootstrapServers);
+      const figures = await runProducer(bootstrap);
       const idem = figures.find((f) => f.mode === 'idempotent')!.recordsPerSec;
       for (const f of figures) {
         byMode.get(f.mode)!.push(f.recordsPerSec);
+        ratios.get(f.mode)!.push(f.recordsPerSec / idem);
         console.log(
           `round ${round} ${f.mode.padEnd(10)} ${Math.round(f.recordsPerSec).toString().padStart(8)} records/s ` +
             `(${f.records} in ${f.seconds.toFixed(2)} s, ${f.transactions} transactions) ratio ${(f.recordsPerSec / idem).toFixed(2)}`,
         );
       }
     }
-    const idem = median(byMode.get('idempotent')!);
     console.log('median:');
     for (const m of MODES) {
       const v = median(byMode.get(m)!);
       console.log(
-        `  ${m.padEnd(10)} ${Math.round(v).toString().padStart(8)} records/s  ratio to idempotent ${(v / idem).toFixed(2)}`,
+        `  ${m.padEnd(10)} ${Math.round(v).toString().padStart(8)} records/s  median of the rounds' ratios to idempotent ${median(ratios.get(m)!).toFixed(2)}`,
       );
     }
   } finally {
     await admin.close();
+  }
+}
+
+async function main() {
+  const broker = await startBroker({
+    logLevel: 'warn',
+    overrides: { 'transaction.state.log.num.partitions': '3', 'transaction.max.timeout.ms': '120000' },
+  });
+  try {
+    await rounds('Samsa', broker.bootstrapServers);
+  } finally {
     await broker.close();
+  }
+  if (!args.kafka) return;
+  const { startReferenceKafka } = await import('../test/helpers/kafka-ref.ts');
+  const k = await startReferenceKafka({ 'transaction.state.log.num.partitions': '3' });
+  try {
+    await rounds('Apache Kafka (reference)', k.bootstrapServers);
+  } finally {
+    await k.stop();
   }
 }
 
