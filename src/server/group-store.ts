@@ -7,7 +7,6 @@
  * the coordinator hosts the groups of the partitions this node leads).
  */
 import { batch, encodeBatch, iterateRecords } from '../protocol/records/index.ts';
-import { splitBatches } from '../protocol/records/validate.ts';
 import {
   decodeStored,
   encodeStored,
@@ -22,12 +21,17 @@ import type { Broker } from './broker.ts';
 import type { Partition } from './partition.ts';
 import type { TopicState } from '../metadata/image.ts';
 import { ErrorCode } from '../protocol/error-codes.ts';
-import { TimeSlice } from '../storage/time-slice.ts';
+import {
+  acknowledged,
+  cappedReplicationFactor,
+  ensureInternalTopic,
+  followInternalTopicLeadership,
+  internalPartitionForWrite,
+  internalWriteFailure,
+  readInternalPartition,
+} from './internal-topics.ts';
 
 export const OFFSETS_TOPIC = '__consumer_offsets';
-
-/** The creation of __consumer_offsets in flight, per broker: the topic is in the image before its partitions are open, so later users wait for it. */
-const creating = new WeakMap<Broker, Promise<TopicState>>();
 
 /**
  * __consumer_offsets, created on first use (compacted, as Kafka does) by the
@@ -35,54 +39,29 @@ const creating = new WeakMap<Broker, Promise<TopicState>>();
  * Rejects, with the reason in the message, when the controller refuses it.
  */
 export function ensureOffsetsTopic(b: Broker): Promise<TopicState> {
-  const inFlight = creating.get(b);
-  if (inFlight) return inFlight;
-  const existing = b.image.topicsByName.get(OFFSETS_TOPIC);
-  if (existing) return Promise.resolve(existing);
-  const p = createOffsetsTopic(b).finally(() => creating.delete(b));
-  creating.set(b, p);
-  return p;
-}
-
-/**
- * The replication factor __consumer_offsets is created with:
- * offsets.topic.replication.factor, capped by the number of live brokers
- * (a warning says so; the topic keeps that factor once created).
- */
-export function offsetsTopicReplicationFactor(b: Broker): number {
-  const wanted = b.config.offsetsTopicReplicationFactor;
-  const live = Math.max(1, b.image.liveBrokers().length);
-  if (wanted <= live) return wanted;
-  b.logger.warn(
-    `${OFFSETS_TOPIC} is created with replication factor ${live}, the number of live brokers: offsets.topic.replication.factor=${wanted} cannot be reached`,
-  );
-  return live;
-}
-
-async function createOffsetsTopic(b: Broker): Promise<TopicState> {
-  const [r] = await b.controller.createTopics(
-    [
-      {
-        name: OFFSETS_TOPIC,
-        numPartitions: b.config.offsetsTopicNumPartitions,
-        replicationFactor: offsetsTopicReplicationFactor(b),
-        configs: {
-          'cleanup.policy': 'compact',
-          'compression.type': 'producer',
-          'segment.bytes': String(100 * 1024 * 1024),
+  return ensureInternalTopic(b, OFFSETS_TOPIC, async () => {
+    const [r] = await b.controller.createTopics(
+      [
+        {
+          name: OFFSETS_TOPIC,
+          numPartitions: b.config.offsetsTopicNumPartitions,
+          replicationFactor: cappedReplicationFactor(
+            b,
+            OFFSETS_TOPIC,
+            'offsets.topic.replication.factor',
+            b.config.offsetsTopicReplicationFactor,
+          ),
+          configs: {
+            'cleanup.policy': 'compact',
+            'compression.type': 'producer',
+            'segment.bytes': String(100 * 1024 * 1024),
+          },
         },
-      },
-    ],
-    false,
-  );
-  const topic = b.image.topicsByName.get(OFFSETS_TOPIC);
-  // e.g. refused by samsa.max.partitions: the request that needed it fails with this reason
-  if (!topic)
-    throw writeFailure(
-      `${OFFSETS_TOPIC} could not be created: ${r.errorMessage ?? `error code ${r.errorCode}`}`,
-      ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+      ],
+      false,
     );
-  return topic;
+    return r;
+  });
 }
 
 /**
@@ -100,20 +79,7 @@ export async function followOffsetsLeadership(b: Broker, groups: GroupCoordinato
     isLeader: (partition) => offsetsTopic()?.partitions[partition]?.leader === b.nodeId,
     partitionExists: (topic, partition) => b.image.topicsByName.get(topic)?.partitions[partition] !== undefined,
   });
-  const follow = (p: Partition, hosted: boolean): Promise<void> | undefined => {
-    if (p.topic.name !== OFFSETS_TOPIC) return undefined;
-    if (hosted && p.role === 'leader') return groups.onElection(p.index, p.leaderEpoch);
-    groups.onResignation(p.index);
-    return undefined;
-  };
-  b.replicas.onLeadershipChange((p, hosted) => {
-    try {
-      void follow(p, hosted);
-    } catch (err) {
-      b.logger.error({ err, partition: p.index }, `group coordinator: could not follow ${OFFSETS_TOPIC} leadership`);
-    }
-  });
-  await Promise.all([...b.replicas.all()].map((p) => follow(p, true)));
+  await followInternalTopicLeadership(b, OFFSETS_TOPIC, groups, 'group coordinator');
 }
 
 export class OffsetsTopicStore implements GroupStore {
@@ -137,28 +103,10 @@ export class OffsetsTopicStore implements GroupStore {
    * leader may keep it.
    */
   async write(records: StoredRecord[]): Promise<void> {
-    const topic = await this.ensureTopic();
-    const byPartition = new Map<number, StoredRecord[]>();
-    for (const r of records) {
-      const p = partitionForGroup(r.groupId, topic.partitions.length);
-      let l = byPartition.get(p);
-      if (!l) byPartition.set(p, (l = []));
-      l.push(r);
-    }
     const now = Date.now();
-    const acks: Promise<void>[] = [];
-    for (const [p, recs] of byPartition) {
-      const part = this.b.replicas.get(OFFSETS_TOPIC, p);
-      if (!part) throw writeFailure(`${OFFSETS_TOPIC}-${p} is not hosted here`, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
-      const refused = part.checkAppend(-1);
-      if (refused === ErrorCode.KAFKA_STORAGE_ERROR) throw part.log.dirHealth.refusal();
-      if (refused !== ErrorCode.NONE)
-        throw writeFailure(`${OFFSETS_TOPIC}-${p} refuses the write (error code ${refused})`, refused);
-      const records = encodeBatch({ records: recs.map((r) => ({ ...encodeStored(r), timestamp: now })) });
-      const info = part.appendAsLeader(records);
-      acks.push(part.waitForAcks(info.lastOffset + 1).then((code) => this.failOn(code, part.topic.name, p)));
-    }
-    await this.withinCommitTimeout(acks.length === 1 ? acks[0] : Promise.all(acks));
+    await this.appendPerPartition(records, (recs) =>
+      encodeBatch({ records: recs.map((r) => ({ ...encodeStored(r), timestamp: now })) }),
+    );
   }
 
   /**
@@ -168,62 +116,49 @@ export class OffsetsTopicStore implements GroupStore {
    * Acknowledged as `write` is.
    */
   async writeTxn(records: OffsetRecord[], producerId: number, producerEpoch: number): Promise<void> {
-    const topic = await this.ensureTopic();
-    const byPartition = new Map<number, OffsetRecord[]>();
-    for (const r of records) {
-      const p = partitionForGroup(r.groupId, topic.partitions.length);
-      let l = byPartition.get(p);
-      if (!l) byPartition.set(p, (l = []));
-      l.push(r);
-    }
     const now = Date.now();
-    const acks: Promise<void>[] = [];
-    for (const [p, recs] of byPartition) {
-      const part = this.b.replicas.get(OFFSETS_TOPIC, p);
-      if (!part) throw writeFailure(`${OFFSETS_TOPIC}-${p} is not hosted here`, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
-      const refused = part.checkAppend(-1);
-      if (refused === ErrorCode.KAFKA_STORAGE_ERROR) throw part.log.dirHealth.refusal();
-      if (refused !== ErrorCode.NONE)
-        throw writeFailure(`${OFFSETS_TOPIC}-${p} refuses the write (error code ${refused})`, refused);
+    await this.appendPerPartition(records, (recs, part) => {
       // a producer fenced by a newer epoch (its markers already reached this partition)
       const known = part.log.producerState.get(producerId);
       if (known && known.epoch > producerEpoch)
-        throw writeFailure(`producer ${producerId} is fenced by epoch ${known.epoch}`, ErrorCode.PRODUCER_FENCED);
-      const batchBytes = encodeBatch({
+        throw internalWriteFailure(
+          `producer ${producerId} is fenced by epoch ${known.epoch}`,
+          ErrorCode.PRODUCER_FENCED,
+        );
+      return encodeBatch({
         producerId,
         producerEpoch,
         baseSequence: -1,
         isTransactional: true,
         records: recs.map((r) => ({ ...encodeStored(r), timestamp: now })),
       });
-      const info = part.appendAsLeader(batchBytes);
-      acks.push(part.waitForAcks(info.lastOffset + 1).then((code) => this.failOn(code, part.topic.name, p)));
-    }
-    await this.withinCommitTimeout(acks.length === 1 ? acks[0] : Promise.all(acks));
-  }
-
-  private failOn(code: number, topic: string, partition: number): void {
-    if (code === ErrorCode.NONE) return;
-    throw writeFailure(`${topic}-${partition}: the write was not acknowledged (error code ${code})`, code);
-  }
-
-  /** `acked`, or a REQUEST_TIMED_OUT failure once offsets.commit.timeout.ms has passed. */
-  private withinCommitTimeout(acked: Promise<unknown>): Promise<unknown> {
-    const ms = this.b.config.offsetsCommitTimeoutMs;
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            writeFailure(
-              `${OFFSETS_TOPIC}: the in-sync replicas did not acknowledge the write within offsets.commit.timeout.ms (${ms} ms)`,
-              ErrorCode.REQUEST_TIMED_OUT,
-            ),
-          ),
-        ms,
-      );
     });
-    return Promise.race([acked, timedOut]).finally(() => clearTimeout(timer));
+  }
+
+  /**
+   * Groups `records` by their group's partition, appends one batch (made by
+   * `encode`) to each, and resolves once all are acknowledged within
+   * offsets.commit.timeout.ms.
+   */
+  private async appendPerPartition<R extends { groupId: string }>(
+    records: R[],
+    encode: (recs: R[], part: Partition) => Buffer,
+  ): Promise<void> {
+    const topic = await this.ensureTopic();
+    const byPartition = new Map<number, R[]>();
+    for (const r of records) {
+      const p = partitionForGroup(r.groupId, topic.partitions.length);
+      let l = byPartition.get(p);
+      if (!l) byPartition.set(p, (l = []));
+      l.push(r);
+    }
+    const acks: Promise<void>[] = [];
+    for (const [p, recs] of byPartition) {
+      const part = internalPartitionForWrite(this.b, OFFSETS_TOPIC, p, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+      const info = part.appendAsLeader(encode(recs, part));
+      acks.push(acknowledged(part, info.lastOffset + 1, this.b.config.offsetsCommitTimeoutMs));
+    }
+    await (acks.length === 1 ? acks[0] : Promise.all(acks));
   }
 
   /**
@@ -236,54 +171,30 @@ export class OffsetsTopicStore implements GroupStore {
     const topic = this.b.image.topicsByName.get(OFFSETS_TOPIC);
     if (!topic) return [];
     const out: LoadedRecord[] = [];
-    const slice = new TimeSlice();
     for (const p of topic.partitions) {
       if (!p || (partition !== undefined && p.partition !== partition)) continue;
       const part = this.b.replicas.get(OFFSETS_TOPIC, p.partition);
       if (!part) continue;
-      const log = part.log;
-      const end = log.logEndOffset;
-      let offset = log.logStartOffset;
-      while (offset < end) {
-        const y = slice.tick();
-        if (y) await y;
-        // records below a log start offset moved meanwhile (DeleteRecords) are gone
-        offset = Math.max(offset, log.logStartOffset);
-        if (offset >= end) break;
-        const { batches } = log.read(offset, 1024 * 1024, { maxOffset: end, minOneBatch: true });
-        if (batches.length === 0) break;
-        for (const chunk of batches) {
-          for (const pos of splitBatches(chunk)) {
-            // a transaction's records and its marker (TxnOffsetCommit): told with the producer id
-            const txnProducer = batch.isTransactional(chunk, pos.at) ? batch.producerId(chunk, pos.at) : undefined;
-            const control = batch.isControl(chunk, pos.at);
-            for (const rec of iterateRecords(chunk, pos.at)) {
-              if (rec.offset < offset) continue;
-              const key = rec.key();
-              if (key === null) continue;
-              if (control) {
-                const type = decodeControlKey(key).type;
-                if (
-                  txnProducer !== undefined &&
-                  (type === ControlRecordType.COMMIT || type === ControlRecordType.ABORT)
-                )
-                  out.push({ txnMarker: { producerId: txnProducer, commit: type === ControlRecordType.COMMIT } });
-                continue;
-              }
-              const stored = decodeStored(key, rec.value());
-              if (stored)
-                out.push(txnProducer !== undefined && !('snapshot' in stored) ? { ...stored, txnProducer } : stored);
-            }
-            offset = Math.max(offset, batch.lastOffset(chunk, pos.at) + 1);
+      await readInternalPartition(part, (chunk, at, from) => {
+        // a transaction's records and its marker (TxnOffsetCommit): told with the producer id
+        const txnProducer = batch.isTransactional(chunk, at) ? batch.producerId(chunk, at) : undefined;
+        const control = batch.isControl(chunk, at);
+        for (const rec of iterateRecords(chunk, at)) {
+          if (rec.offset < from) continue;
+          const key = rec.key();
+          if (key === null) continue;
+          if (control) {
+            const type = decodeControlKey(key).type;
+            if (txnProducer !== undefined && (type === ControlRecordType.COMMIT || type === ControlRecordType.ABORT))
+              out.push({ txnMarker: { producerId: txnProducer, commit: type === ControlRecordType.COMMIT } });
+            continue;
           }
+          const stored = decodeStored(key, rec.value());
+          if (stored)
+            out.push(txnProducer !== undefined && !('snapshot' in stored) ? { ...stored, txnProducer } : stored);
         }
-      }
+      });
     }
     return out;
   }
-}
-
-/** An append to __consumer_offsets that failed with a Kafka error: the coordinator maps `errorCode` to its answer (service.ts writeError). */
-function writeFailure(message: string, errorCode: number): Error & { errorCode: number } {
-  return Object.assign(new Error(message), { errorCode });
 }

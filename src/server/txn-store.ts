@@ -8,9 +8,16 @@
  * sender, which has WriteTxnMarkers written by each partition's leader.
  */
 import { batch, encodeBatch, iterateRecords } from '../protocol/records/index.ts';
-import { splitBatches } from '../protocol/records/validate.ts';
 import { ErrorCode } from '../protocol/error-codes.ts';
-import { TimeSlice } from '../storage/time-slice.ts';
+import {
+  acknowledged,
+  cappedReplicationFactor,
+  ensureInternalTopic,
+  followInternalTopicLeadership,
+  internalPartitionForWrite,
+  internalWriteFailure,
+  readInternalPartition,
+} from './internal-topics.ts';
 import { Connection } from '../client/connection.ts';
 import { decodeTxnRecord, encodeTxnRecord, type TxnLogRecord } from '../coordinator/txn/txn-records.ts';
 import { type MarkerSender, TransactionCoordinator, type TxnStore } from '../coordinator/txn/coordinator.ts';
@@ -19,22 +26,32 @@ import type { InitProducerIdRequest, InitProducerIdResponseInput } from '../prot
 import type { TopicPartition } from '../coordinator/txn/types.ts';
 import type { TopicState } from '../metadata/image.ts';
 import type { Broker } from './broker.ts';
-import type { Partition } from './partition.ts';
 import { brokerEndpoint } from './replica-fetcher.ts';
 
 export const TXN_TOPIC = '__transaction_state';
 
-const creating = new WeakMap<Broker, Promise<TopicState>>();
-
 /** __transaction_state, created on first use (compacted, as Kafka does); one creation at a time. */
 export function ensureTxnTopic(b: Broker): Promise<TopicState> {
-  const inFlight = creating.get(b);
-  if (inFlight) return inFlight;
-  const existing = b.image.topicsByName.get(TXN_TOPIC);
-  if (existing) return Promise.resolve(existing);
-  const p = createTxnTopic(b).finally(() => creating.delete(b));
-  creating.set(b, p);
-  return p;
+  return ensureInternalTopic(b, TXN_TOPIC, async () => {
+    const { replicationFactor, minIsr } = txnTopicReplication(b);
+    const [r] = await b.controller.createTopics(
+      [
+        {
+          name: TXN_TOPIC,
+          numPartitions: b.config.transactionStateLogNumPartitions,
+          replicationFactor,
+          configs: {
+            'cleanup.policy': 'compact',
+            'compression.type': 'uncompressed',
+            'min.insync.replicas': String(minIsr),
+            'segment.bytes': String(100 * 1024 * 1024),
+          },
+        },
+      ],
+      false,
+    );
+    return r;
+  });
 }
 
 /**
@@ -43,47 +60,13 @@ export function ensureTxnTopic(b: Broker): Promise<TopicState> {
  * factor: what __transaction_state is created with.
  */
 export function txnTopicReplication(b: Broker): { replicationFactor: number; minIsr: number } {
-  const wanted = b.config.transactionStateLogReplicationFactor;
-  const live = Math.max(1, b.image.liveBrokers().length);
-  let replicationFactor = wanted;
-  if (wanted > live) {
-    b.logger.warn(
-      `${TXN_TOPIC} is created with replication factor ${live}, the number of live brokers: transaction.state.log.replication.factor=${wanted} cannot be reached`,
-    );
-    replicationFactor = live;
-  }
-  return { replicationFactor, minIsr: Math.min(b.config.transactionStateLogMinIsr, replicationFactor) };
-}
-
-async function createTxnTopic(b: Broker): Promise<TopicState> {
-  const { replicationFactor, minIsr } = txnTopicReplication(b);
-  const [r] = await b.controller.createTopics(
-    [
-      {
-        name: TXN_TOPIC,
-        numPartitions: b.config.transactionStateLogNumPartitions,
-        replicationFactor,
-        configs: {
-          'cleanup.policy': 'compact',
-          'compression.type': 'uncompressed',
-          'min.insync.replicas': String(minIsr),
-          'segment.bytes': String(100 * 1024 * 1024),
-        },
-      },
-    ],
-    false,
+  const replicationFactor = cappedReplicationFactor(
+    b,
+    TXN_TOPIC,
+    'transaction.state.log.replication.factor',
+    b.config.transactionStateLogReplicationFactor,
   );
-  const topic = b.image.topicsByName.get(TXN_TOPIC);
-  if (!topic)
-    throw failure(
-      `${TXN_TOPIC} could not be created: ${r.errorMessage ?? `error code ${r.errorCode}`}`,
-      ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
-    );
-  return topic;
-}
-
-function failure(message: string, errorCode: number): Error & { errorCode: number } {
-  return Object.assign(new Error(message), { errorCode });
+  return { replicationFactor, minIsr: Math.min(b.config.transactionStateLogMinIsr, replicationFactor) };
 }
 
 /**
@@ -92,20 +75,7 @@ function failure(message: string, errorCode: number): Error & { errorCode: numbe
  * it stops. Resolves once the partitions led now are loaded.
  */
 export async function followTxnLeadership(b: Broker, c: TransactionCoordinator): Promise<void> {
-  const follow = (p: Partition, hosted: boolean): Promise<void> | undefined => {
-    if (p.topic.name !== TXN_TOPIC) return undefined;
-    if (hosted && p.role === 'leader') return c.onElection(p.index, p.leaderEpoch);
-    c.onResignation(p.index);
-    return undefined;
-  };
-  b.replicas.onLeadershipChange((p, hosted) => {
-    try {
-      void follow(p, hosted);
-    } catch (err) {
-      b.logger.error({ err, partition: p.index }, `transaction coordinator: could not follow ${TXN_TOPIC} leadership`);
-    }
-  });
-  await Promise.all([...b.replicas.all()].map((p) => follow(p, true)));
+  await followInternalTopicLeadership(b, TXN_TOPIC, c, 'transaction coordinator');
 }
 
 export class TxnTopicStore implements TxnStore {
@@ -119,22 +89,9 @@ export class TxnTopicStore implements TxnStore {
    */
   async write(partition: number, record: TxnLogRecord): Promise<void> {
     await ensureTxnTopic(this.b);
-    const part = this.b.replicas.get(TXN_TOPIC, partition);
-    if (!part) throw failure(`${TXN_TOPIC}-${partition} is not hosted here`, ErrorCode.NOT_LEADER_OR_FOLLOWER);
-    const refused = part.checkAppend(-1);
-    if (refused === ErrorCode.KAFKA_STORAGE_ERROR) throw part.log.dirHealth.refusal();
-    if (refused !== ErrorCode.NONE) throw failure(`${TXN_TOPIC}-${partition} refuses the write`, refused);
+    const part = internalPartitionForWrite(this.b, TXN_TOPIC, partition, ErrorCode.NOT_LEADER_OR_FOLLOWER);
     const info = part.appendAsLeader(encodeBatch({ records: [{ ...encodeTxnRecord(record), timestamp: Date.now() }] }));
-    const ms = this.b.config.offsetsCommitTimeoutMs;
-    let timer: NodeJS.Timeout | undefined;
-    const code = await Promise.race([
-      part.waitForAcks(info.lastOffset + 1),
-      new Promise<number>((resolve) => {
-        timer = setTimeout(() => resolve(ErrorCode.REQUEST_TIMED_OUT), ms);
-      }),
-    ]).finally(() => clearTimeout(timer));
-    if (code !== ErrorCode.NONE)
-      throw failure(`${TXN_TOPIC}-${partition}: the write was not acknowledged (error code ${code})`, code);
+    await acknowledged(part, info.lastOffset + 1, this.b.config.offsetsCommitTimeoutMs);
   }
 
   /** The records of `partition`, in log order, up to the log end offset as it was when the read began. */
@@ -142,32 +99,16 @@ export class TxnTopicStore implements TxnStore {
     const part = this.b.replicas.get(TXN_TOPIC, partition);
     if (!part) return [];
     const out: TxnLogRecord[] = [];
-    const slice = new TimeSlice();
-    const log = part.log;
-    const end = log.logEndOffset;
-    let offset = log.logStartOffset;
-    while (offset < end) {
-      const y = slice.tick();
-      if (y) await y;
-      offset = Math.max(offset, log.logStartOffset);
-      if (offset >= end) break;
-      const { batches } = log.read(offset, 1024 * 1024, { maxOffset: end, minOneBatch: true });
-      if (batches.length === 0) break;
-      for (const chunk of batches) {
-        for (const pos of splitBatches(chunk)) {
-          if (!batch.isControl(chunk, pos.at)) {
-            for (const rec of iterateRecords(chunk, pos.at)) {
-              if (rec.offset < offset) continue;
-              const key = rec.key();
-              if (key === null) continue;
-              const r = decodeTxnRecord(key, rec.value());
-              if (r) out.push(r);
-            }
-          }
-          offset = Math.max(offset, batch.lastOffset(chunk, pos.at) + 1);
-        }
+    await readInternalPartition(part, (chunk, at, from) => {
+      if (batch.isControl(chunk, at)) return;
+      for (const rec of iterateRecords(chunk, at)) {
+        if (rec.offset < from) continue;
+        const key = rec.key();
+        if (key === null) continue;
+        const r = decodeTxnRecord(key, rec.value());
+        if (r) out.push(r);
       }
-    }
+    });
     return out;
   }
 }
@@ -353,7 +294,7 @@ export function startTxnCoordinator(
           ALLOCATION_CONTEXT,
         )) as InitProducerIdResponseInput;
         if (r.errorCode !== ErrorCode.NONE)
-          throw failure(`no producer id could be allocated (error code ${r.errorCode})`, r.errorCode);
+          throw internalWriteFailure(`no producer id could be allocated (error code ${r.errorCode})`, r.errorCode);
         return Number(r.producerId);
       },
       now: () => Date.now(),
