@@ -85,6 +85,11 @@ export interface BrokerConfig {
   /** samsa.max.topics: topics in the cluster (Samsa extension). */
   maxTopics: number;
   deleteTopicEnable: boolean;
+  /** ACLs on (authorizer.class.name is the StandardAuthorizer). */
+  authorizerEnabled: boolean;
+  /** super.users, as principal strings (User:admin). */
+  superUsers: string[];
+  allowEveryoneIfNoAclFound: boolean;
   /** -1 = keep forever. */
   logRetentionMs: number;
   logRetentionBytes: number;
@@ -511,6 +516,12 @@ export function loadBrokerConfig(opts: LoadBrokerConfigOptions = {}): BrokerConf
       has('metadata.log.dir') && str('metadata.log.dir') !== '' ? path.resolve(cwd, str('metadata.log.dir')) : null,
     metadataLogMaxRecordBytesBetweenSnapshots: num('metadata.log.max.record.bytes.between.snapshots'),
     deleteTopicEnable: bool('delete.topic.enable'),
+    authorizerEnabled: str('authorizer.class.name') !== '',
+    superUsers: str('super.users')
+      .split(';')
+      .map((x) => x.trim())
+      .filter((x) => x !== ''),
+    allowEveryoneIfNoAclFound: bool('allow.everyone.if.no.acl.found'),
     logRetentionMs,
     logRetentionBytes: num('log.retention.bytes'),
     logRetentionCheckIntervalMs: num('log.retention.check.interval.ms'),

@@ -96,13 +96,7 @@ function sec(
 
 const NO_TLS = 'Samsa has no TLS yet';
 const NO_SASL = 'Samsa has no SASL authentication yet, so clients would connect without credentials';
-const NO_ACLS = 'Samsa has no authorizer (ACLs) yet, so every client may do everything';
 const always = (why: string) => (): string => why;
-const unlessEmpty =
-  (why: string) =>
-  (v: ConfigValue): string | null =>
-    v === '' || (Array.isArray(v) && v.length === 0) ? null : why;
-
 const INT_MAX_TEXT = String(INT_MAX);
 const COMPRESSION = ['uncompressed', 'zstd', 'lz4', 'snappy', 'gzip', 'producer'];
 /** -1 is Kafka's "unlimited" for the retention settings. */
@@ -371,21 +365,28 @@ export const BROKER_PROPERTY_DEFS: BrokerPropertyDef[] = [
   ig('zookeeper.session.timeout.ms', 'int', '18000', 'ZooKeeper session timeout.'),
   ig('inter.broker.protocol.version', 'string', null, 'Inter-broker protocol version.'),
   ig('log.message.format.version', 'string', null, 'Record format version (removed in Kafka 4.0).'),
-  sec(
+  p(
     'authorizer.class.name',
     'string',
     '',
-    'Authorizer class.',
-    'empty',
-    unlessEmpty(`${NO_ACLS}; remove it (keep the broker on a trusted network)`),
+    'The authorizer: org.apache.kafka.metadata.authorizer.StandardAuthorizer turns ACLs on (stored in the metadata log, managed with CreateAcls/DescribeAcls/DeleteAcls or samsa acl); empty: no authorization, every client may do everything.',
+    (v) =>
+      v === '' || v === 'org.apache.kafka.metadata.authorizer.StandardAuthorizer'
+        ? null
+        : v === 'kafka.security.authorizer.AclAuthorizer'
+          ? "is ZooKeeper-based Kafka's authorizer (gone in Kafka 4.0); use org.apache.kafka.metadata.authorizer.StandardAuthorizer, which keeps the ACLs in the metadata log"
+          : 'must be empty or org.apache.kafka.metadata.authorizer.StandardAuthorizer',
   ),
-  sec(
+  p(
     'super.users',
-    'list',
+    'string',
     '',
-    'Principals allowed everything.',
-    'empty',
-    unlessEmpty(`${NO_ACLS} and no principals; remove it`),
+    'Principals allowed every operation on every resource whatever the ACLs say, separated by semicolons (User:admin;User:broker).',
+    (v) => {
+      for (const item of String(v).split(';').map((x) => x.trim()))
+        if (item !== '' && !/^[^:]+:.+$/.test(item)) return `'${item}' is not a principal of the form Type:name`;
+      return null;
+    },
   ),
   sec(
     'sasl.enabled.mechanisms',
@@ -747,13 +748,11 @@ export const BROKER_PROPERTY_DEFS: BrokerPropertyDef[] = [
     atLeast(1),
   ),
   // security that Samsa does not provide yet (TLS, SASL, ACLs): promising values stop startup, tuning is ignored
-  sec(
+  p(
     'allow.everyone.if.no.acl.found',
     'boolean',
-    null,
-    'Whether the authorizer allows a request on a resource without ACLs.',
-    'true',
-    (v) => (v === false ? `${NO_ACLS}; remove it` : null),
+    'false',
+    'With the authorizer on: whether a request on a resource that no ACL applies to is allowed (false: denied unless an ACL allows it).',
   ),
   sec('ssl.client.auth', 'string', 'none', 'Whether TLS clients must present a certificate.', 'none', (v) =>
     v === 'none' ? null : `${NO_TLS}, so client certificates cannot be required; remove it`,

@@ -4,7 +4,10 @@
  * changed only by `applyBatch` with committed records from the log.
  */
 import { ErrorCode } from '../protocol/error-codes.ts';
-import type { MetadataRecord, PartitionChangeRecord } from './records.ts';
+import type { AccessControlEntryRecord, MetadataRecord, PartitionChangeRecord } from './records.ts';
+
+/** Numbers the ACL changes of every image in the process, so a new ACL set never repeats an old version. */
+let aclChanges = 0;
 
 export interface PartitionState {
   partition: number;
@@ -66,6 +69,10 @@ export class MetadataImage {
    * any), what KRaft calls the metadata offset. Only grows: caches key on it.
    */
   epoch = -1;
+  /** The ACLs by id (AccessControlEntryRecord). */
+  readonly acls = new Map<string, AccessControlEntryRecord>();
+  /** Changes whenever an ACL is added or removed (the authorizer rebuilds its index then). */
+  aclVersion = 0;
   /** Partition replicas by broker id, kept as records apply (the partition cap is checked against it). */
   private readonly replicaCounts = new Map<number, number>();
 
@@ -181,6 +188,13 @@ export class MetadataImage {
       }
       case 'ProducerIds':
         this.nextProducerId = rec.nextProducerId;
+        break;
+      case 'AccessControlEntry':
+        this.acls.set(rec.id, rec);
+        this.aclVersion = ++aclChanges;
+        break;
+      case 'RemoveAccessControlEntry':
+        if (this.acls.delete(rec.id)) this.aclVersion = ++aclChanges;
         break;
       case 'RemoveTopic': {
         const t = this.topicsById.get(rec.topicId);
@@ -496,6 +510,7 @@ export class MetadataImage {
         out.push({ type: 'Config', resourceType: 'broker', resourceName, name, value });
     }
     out.push({ type: 'ProducerIds', nextProducerId: this.nextProducerId });
+    for (const a of this.acls.values()) out.push(a);
     for (const t of this.topicsByName.values()) {
       out.push({ type: 'Topic', name: t.name, topicId: t.topicId });
       for (const p of t.partitions) {

@@ -128,6 +128,28 @@ export interface ClusterIdRecord {
   clusterId: string;
 }
 
+/**
+ * An ACL (KRaft's AccessControlEntryRecord, key 23): the binding with the
+ * random id the controller gave it. Codes are Kafka's (src/security/acl-types.ts).
+ */
+export interface AccessControlEntryRecord {
+  type: 'AccessControlEntry';
+  id: string;
+  resourceType: number;
+  resourceName: string;
+  patternType: number;
+  principal: string;
+  host: string;
+  operation: number;
+  permission: number;
+}
+
+/** The ACL with this id is removed (RemoveAccessControlEntryRecord, key 24). */
+export interface RemoveAccessControlEntryRecord {
+  type: 'RemoveAccessControlEntry';
+  id: string;
+}
+
 export type MetadataRecord =
   | ClusterIdRecord
   | ProducerIdsRecord
@@ -140,4 +162,6 @@ export type MetadataRecord =
   | PartitionRecord
   | PartitionChangeRecord
   | ConfigRecord
-  | RemoveTopicRecord;
+  | RemoveTopicRecord
+  | AccessControlEntryRecord
+  | RemoveAccessControlEntryRecord;

@@ -21,6 +21,7 @@ import {
   type ApiVersionsResponseInput,
 } from '../protocol/generated/messages.ts';
 import type { Connection, Reply, ReplyChunks } from './connection.ts';
+import type { Authorizer } from '../security/authorizer.ts';
 
 /** Returned by a handler that must not answer (Produce with acks=0). */
 export const NO_RESPONSE = Symbol('no-response');
@@ -38,6 +39,8 @@ export interface RequestContext {
   correlationId: number;
   clientId: string | null;
   conn: Connection;
+  /** The listener's authorizer (src/security/acl-check.ts asks it); null: ACLs are off. */
+  authorizer?: Authorizer | null;
 }
 
 /** A response body as a handler returns it: the encoder's input, and optionally the after-write hook. */
@@ -73,6 +76,8 @@ interface StoredEntry {
 export class Dispatcher {
   private readonly entries = new Map<number, StoredEntry>();
   private readonly warned = new WeakSet<Connection>();
+  /** Checks the requests of this listener against the ACLs (`authorizer.class.name`); null: off. */
+  authorizer: Authorizer | null = null;
 
   register<K extends ApiName>(apiName: K, entry: HandlerEntry<K>): void {
     // Erased for storage: handle() passes it only what the decoder of this very API returns.
@@ -146,6 +151,7 @@ export class Dispatcher {
       correlationId: header.correlationId,
       clientId: header.clientId,
       conn,
+      authorizer: this.authorizer,
     };
     const res = this.entries.get(api.key)!.handler(req, ctx);
     if (res instanceof Promise) return res.then((body) => this.encode(api, version, header.correlationId, body));

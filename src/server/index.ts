@@ -44,6 +44,8 @@ import { createPartitionsHandler, createTopicsHandler, deleteTopicsHandler } fro
 import { alterConfigsHandler, incrementalAlterConfigsHandler } from './handlers/configs.ts';
 import { initProducerIdHandler } from './handlers/init-producer-id.ts';
 import { registerReassignmentControllerHandlers } from './handlers/reassignments.ts';
+import { registerAclControllerHandlers } from './handlers/acls.ts';
+import { Authorizer } from '../security/authorizer.ts';
 import { ControllerClient, ControllerRouter, relayHandler } from './forwarding.ts';
 import { GroupCoordinatorService } from '../coordinator/group/service.ts';
 import { systemEnv } from '../util/env.ts';
@@ -420,6 +422,7 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
       registerAlterPartitionHandler(dispatcher, controller, { logger });
       registerElectLeadersHandler(dispatcher, controller, { logger });
       registerReassignmentControllerHandlers(dispatcher, controller);
+      registerAclControllerHandlers(dispatcher, controller);
       controllerServer = socketServer(config, config.controllerListener, image, dispatcher, logger);
       controllerAddress = await controllerServer.listen();
       controllerServer.open();
@@ -495,6 +498,11 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
   // Bind the client listener (its address is registered), but read nothing before the broker is ready.
   const listener = config.listeners[0];
   const dispatcher = new Dispatcher();
+  if (config.authorizerEnabled)
+    dispatcher.authorizer = new Authorizer(
+      { superUsers: config.superUsers, allowEveryoneIfNoAclFound: config.allowEveryoneIfNoAclFound },
+      image,
+    );
   const server = socketServer(opts.config, listener, image, dispatcher, logger);
   let bound: { host: string; port: number };
   try {

@@ -32,6 +32,7 @@ import {
   txnOffsetCommitHandler,
 } from './transactions.ts';
 import { writeTxnMarkersHandler } from './write-txn-markers.ts';
+import { registerAclHandlers } from './acls.ts';
 import { describeProducersHandler } from './describe-producers.ts';
 import { type ControllerRouter, relayHandler } from '../forwarding.ts';
 import { ErrorCode } from '../../protocol/error-codes.ts';
@@ -141,4 +142,5 @@ export function registerHandlers(
   d.register('ConsumerGroupHeartbeat', { handler: consumerGroupHeartbeatHandler(consumerGroups) });
   d.register('ConsumerGroupDescribe', { handler: consumerGroupDescribeHandler(consumerGroups) });
   registerReassignmentHandlers(d, b.localController, router);
+  registerAclHandlers(d, b.image, b.localController, router);
 }
