@@ -37,3 +37,40 @@ export function allowedOnSomeOf(ctx: AuthzContext, op: number, type: number): bo
 export function aclsEnabled(ctx: AuthzContext): boolean {
   return !!ctx.authorizer;
 }
+
+/** The operations Kafka reports as authorized (KIP-430) per resource type. */
+const SUPPORTED_OPS: Record<number, number[]> = {
+  [ResourceType.TOPIC]: [
+    AclOperation.READ,
+    AclOperation.WRITE,
+    AclOperation.CREATE,
+    AclOperation.DELETE,
+    AclOperation.ALTER,
+    AclOperation.DESCRIBE,
+    AclOperation.DESCRIBE_CONFIGS,
+    AclOperation.ALTER_CONFIGS,
+  ],
+  [ResourceType.GROUP]: [AclOperation.READ, AclOperation.DESCRIBE, AclOperation.DELETE],
+  [ResourceType.CLUSTER]: [
+    AclOperation.CREATE,
+    AclOperation.CLUSTER_ACTION,
+    AclOperation.DESCRIBE_CONFIGS,
+    AclOperation.ALTER_CONFIGS,
+    AclOperation.IDEMPOTENT_WRITE,
+    AclOperation.ALTER,
+    AclOperation.DESCRIBE,
+  ],
+};
+
+/** Kafka's "not requested" value of the authorized-operations fields. */
+export const AUTHORIZED_OPS_OMITTED = -2147483648;
+
+/**
+ * KIP-430's bit field (bit `op` set when allowed) of what the principal may
+ * do on the resource; every supported operation without an authorizer.
+ */
+export function authorizedOperations(ctx: AuthzContext, type: number, name: string): number {
+  let bits = 0;
+  for (const op of SUPPORTED_OPS[type] ?? []) if (allowed(ctx, op, type, name)) bits |= 1 << op;
+  return bits;
+}
