@@ -383,7 +383,9 @@ export const BROKER_PROPERTY_DEFS: BrokerPropertyDef[] = [
     '',
     'Principals allowed every operation on every resource whatever the ACLs say, separated by semicolons (User:admin;User:broker).',
     (v) => {
-      for (const item of String(v).split(';').map((x) => x.trim()))
+      for (const item of String(v)
+        .split(';')
+        .map((x) => x.trim()))
         if (item !== '' && !/^[^:]+:.+$/.test(item)) return `'${item}' is not a principal of the form Type:name`;
       return null;
     },

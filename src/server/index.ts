@@ -46,6 +46,7 @@ import { initProducerIdHandler } from './handlers/init-producer-id.ts';
 import { registerReassignmentControllerHandlers } from './handlers/reassignments.ts';
 import { registerAclControllerHandlers } from './handlers/acls.ts';
 import { Authorizer } from '../security/authorizer.ts';
+import { clusterAllowed, Op } from '../security/acl-check.ts';
 import { ControllerClient, ControllerRouter, relayHandler } from './forwarding.ts';
 import { GroupCoordinatorService } from '../coordinator/group/service.ts';
 import { systemEnv } from '../util/env.ts';
@@ -661,31 +662,41 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
   );
   registerHandlers(broker, groups, consumerGroups, router, initProducerId, txn.coordinator, txnVerifier);
   // DescribeQuorum (kafka-metadata-quorum, samsa cluster info) from any broker: answered by the quorum leader
-  dispatcher.register('DescribeQuorum', {
-    handler: relayHandler(
-      router,
-      'DescribeQuorum',
-      raftHandler(quorum, 'DescribeQuorum'),
-      (r) => r.topics[0]?.partitions[0]?.errorCode === ErrorCode.NOT_LEADER_OR_FOLLOWER,
-      (reason, req) => ({
-        errorCode: ErrorCode.NONE,
-        errorMessage: null,
-        topics: req.topics.map((t) => ({
-          topicName: t.topicName,
-          partitions: t.partitions.map((p) => ({
-            partitionIndex: p.partitionIndex,
-            errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER,
-            errorMessage: reason,
-            leaderId: -1,
-            leaderEpoch: -1,
-            highWatermark: -1,
-            currentVoters: [],
-            observers: [],
-          })),
+  const describeQuorum = relayHandler(
+    router,
+    'DescribeQuorum',
+    raftHandler(quorum, 'DescribeQuorum'),
+    (r) => r.topics[0]?.partitions[0]?.errorCode === ErrorCode.NOT_LEADER_OR_FOLLOWER,
+    (reason, req) => ({
+      errorCode: ErrorCode.NONE,
+      errorMessage: null,
+      topics: req.topics.map((t) => ({
+        topicName: t.topicName,
+        partitions: t.partitions.map((p) => ({
+          partitionIndex: p.partitionIndex,
+          errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER,
+          errorMessage: reason,
+          leaderId: -1,
+          leaderEpoch: -1,
+          highWatermark: -1,
+          currentVoters: [],
+          observers: [],
         })),
-        nodes: [],
-      }),
-    ),
+      })),
+      nodes: [],
+    }),
+  );
+  // ACLs: Describe on the cluster
+  dispatcher.register('DescribeQuorum', {
+    handler: (req, ctx) =>
+      clusterAllowed(ctx, Op.DESCRIBE)
+        ? describeQuorum(req, ctx)
+        : {
+            errorCode: ErrorCode.CLUSTER_AUTHORIZATION_FAILED,
+            errorMessage: 'Cluster authorization failed.',
+            topics: [],
+            nodes: [],
+          },
   });
   // every listener is in place: the batches committed since the replay are acted on, then each as it commits
   controller.releaseNotifications();

@@ -21,7 +21,13 @@ import type {
   DescribeAclsResponseInput,
 } from '../../protocol/generated/messages.ts';
 import { aclsEnabled, clusterAllowed, Op } from '../../security/acl-check.ts';
-import { type AclBinding, type AclFilter, filterMatches, validateBinding, validateFilter } from '../../security/acl-types.ts';
+import {
+  type AclBinding,
+  type AclFilter,
+  filterMatches,
+  validateBinding,
+  validateFilter,
+} from '../../security/acl-types.ts';
 import type { Dispatcher, Handler } from '../dispatcher.ts';
 import { type ControllerRouter, relayHandler } from '../forwarding.ts';
 
@@ -63,7 +69,9 @@ export function createAclsLocal(controller: Controller): CreateAcls {
     req.creations.forEach((c, i) => {
       const b = bindingOf(c);
       const bad = validateBinding(b);
-      results.push(bad ? { errorCode: ErrorCode.INVALID_REQUEST, errorMessage: bad } : { errorCode: 0, errorMessage: null });
+      results.push(
+        bad ? { errorCode: ErrorCode.INVALID_REQUEST, errorMessage: bad } : { errorCode: 0, errorMessage: null },
+      );
       if (!bad) valid.push({ i, b });
     });
     if (valid.length > 0) {
@@ -122,7 +130,8 @@ export function describeAclsHandler(image: MetadataImage): DescribeAcls {
       resources: [],
     });
     if (!aclsEnabled(ctx)) return refuse(ErrorCode.SECURITY_DISABLED, NO_AUTHORIZER);
-    if (!clusterAllowed(ctx, Op.DESCRIBE)) return refuse(ErrorCode.CLUSTER_AUTHORIZATION_FAILED, 'Cluster authorization failed.');
+    if (!clusterAllowed(ctx, Op.DESCRIBE))
+      return refuse(ErrorCode.CLUSTER_AUTHORIZATION_FAILED, 'Cluster authorization failed.');
     const f = filterOf(req);
     const bad = validateFilter(f);
     if (bad) return refuse(ErrorCode.INVALID_REQUEST, bad);
@@ -142,7 +151,12 @@ export function describeAclsHandler(image: MetadataImage): DescribeAcls {
 }
 
 /** The ACL APIs of a broker's client listener: authorized here, CreateAcls and DeleteAcls relayed to the active controller. */
-export function registerAclHandlers(d: Dispatcher, image: MetadataImage, controller: Controller, router: ControllerRouter): void {
+export function registerAclHandlers(
+  d: Dispatcher,
+  image: MetadataImage,
+  controller: Controller,
+  router: ControllerRouter,
+): void {
   const create = relayHandler(
     router,
     'CreateAcls',
@@ -160,7 +174,8 @@ export function registerAclHandlers(d: Dispatcher, image: MetadataImage, control
         results: req.creations.map(() => ({ errorCode, errorMessage })),
       });
       if (!aclsEnabled(ctx)) return refuse(ErrorCode.SECURITY_DISABLED, NO_AUTHORIZER);
-      if (!clusterAllowed(ctx, Op.ALTER)) return refuse(ErrorCode.CLUSTER_AUTHORIZATION_FAILED, 'Cluster authorization failed.');
+      if (!clusterAllowed(ctx, Op.ALTER))
+        return refuse(ErrorCode.CLUSTER_AUTHORIZATION_FAILED, 'Cluster authorization failed.');
       return create(req, ctx);
     },
   });
@@ -171,7 +186,11 @@ export function registerAclHandlers(d: Dispatcher, image: MetadataImage, control
     (r) => r.filterResults.some((x) => x.errorCode === ErrorCode.NOT_CONTROLLER),
     (reason, req) => ({
       throttleTimeMs: 0,
-      filterResults: req.filters.map(() => ({ errorCode: ErrorCode.REQUEST_TIMED_OUT, errorMessage: reason, matchingAcls: [] })),
+      filterResults: req.filters.map(() => ({
+        errorCode: ErrorCode.REQUEST_TIMED_OUT,
+        errorMessage: reason,
+        matchingAcls: [],
+      })),
     }),
   );
   d.register('DeleteAcls', {
@@ -181,7 +200,8 @@ export function registerAclHandlers(d: Dispatcher, image: MetadataImage, control
         filterResults: req.filters.map(() => ({ errorCode, errorMessage, matchingAcls: [] })),
       });
       if (!aclsEnabled(ctx)) return refuse(ErrorCode.SECURITY_DISABLED, NO_AUTHORIZER);
-      if (!clusterAllowed(ctx, Op.ALTER)) return refuse(ErrorCode.CLUSTER_AUTHORIZATION_FAILED, 'Cluster authorization failed.');
+      if (!clusterAllowed(ctx, Op.ALTER))
+        return refuse(ErrorCode.CLUSTER_AUTHORIZATION_FAILED, 'Cluster authorization failed.');
       return del(req, ctx);
     },
   });

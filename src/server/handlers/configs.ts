@@ -34,7 +34,11 @@ const BROKER_LOGGER = 8;
 type Changes = Record<string, string | null>;
 
 /** ACLs: DescribeConfigs / AlterConfigs (`op`) on the topic, or on the cluster for broker and broker-logger configs; the refusal's code, or null. */
-function configsDenied(ctx: AuthzContext, op: number, r: { resourceType: number; resourceName: string }): number | null {
+function configsDenied(
+  ctx: AuthzContext,
+  op: number,
+  r: { resourceType: number; resourceName: string },
+): number | null {
   if (r.resourceType === TOPIC)
     return allowed(ctx, op, Res.TOPIC, r.resourceName) ? null : ErrorCode.TOPIC_AUTHORIZATION_FAILED;
   if (r.resourceType === BROKER || r.resourceType === BROKER_LOGGER)
@@ -163,7 +167,12 @@ export function alterConfigsHandler(
     for (const r of req.resources) {
       const denied = configsDenied(ctx, Op.ALTER_CONFIGS, r);
       if (denied !== null) {
-        responses.push({ errorCode: denied, errorMessage: 'Authorization failed.', resourceType: r.resourceType, resourceName: r.resourceName });
+        responses.push({
+          errorCode: denied,
+          errorMessage: 'Authorization failed.',
+          resourceType: r.resourceType,
+          resourceName: r.resourceName,
+        });
         continue;
       }
       const changes: Changes = {};
@@ -197,7 +206,12 @@ export function incrementalAlterConfigsHandler(
     for (const r of req.resources) {
       const denied = configsDenied(ctx, Op.ALTER_CONFIGS, r);
       if (denied !== null) {
-        responses.push({ errorCode: denied, errorMessage: 'Authorization failed.', resourceType: r.resourceType, resourceName: r.resourceName });
+        responses.push({
+          errorCode: denied,
+          errorMessage: 'Authorization failed.',
+          resourceType: r.resourceType,
+          resourceName: r.resourceName,
+        });
         continue;
       }
       const current = currentOverrides(b, r.resourceType, r.resourceName);

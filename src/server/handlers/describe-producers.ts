@@ -24,7 +24,12 @@ export function describeProducersHandler(b: Broker): Handler<DescribeProducersRe
         partitions: t.partitionIndexes.map((partitionIndex) => {
           // ACLs: Read on the topic
           if (!allowed(ctx, Op.READ, Res.TOPIC, t.name))
-            return { partitionIndex, errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED, errorMessage: null, activeProducers: [] };
+            return {
+              partitionIndex,
+              errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED,
+              errorMessage: null,
+              activeProducers: [],
+            };
           const part = topic ? b.replicas.get(topic.name, partitionIndex) : undefined;
           const errorCode = part ? part.checkLeader() : notHostedError(topic, partitionIndex);
           if (!part || errorCode !== ErrorCode.NONE)

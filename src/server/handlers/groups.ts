@@ -142,8 +142,15 @@ export function findCoordinatorHandler(b: Broker): Handler<FindCoordinatorReques
         };
       }
       // ACLs: Describe on the group or the transactional id
-      if (keyType === GROUP_KEY ? !allowed(ctx, Op.DESCRIBE, Res.GROUP, key) : !allowed(ctx, Op.DESCRIBE, Res.TRANSACTIONAL_ID, key)) {
-        const errorCode = keyType === GROUP_KEY ? ErrorCode.GROUP_AUTHORIZATION_FAILED : ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+      if (
+        keyType === GROUP_KEY
+          ? !allowed(ctx, Op.DESCRIBE, Res.GROUP, key)
+          : !allowed(ctx, Op.DESCRIBE, Res.TRANSACTIONAL_ID, key)
+      ) {
+        const errorCode =
+          keyType === GROUP_KEY
+            ? ErrorCode.GROUP_AUTHORIZATION_FAILED
+            : ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
         return { key, nodeId: -1, host: '', port: -1, errorCode, errorMessage: 'Authorization failed.' };
       }
       const c: CoordinatorAnswer =
@@ -305,7 +312,10 @@ export function offsetCommitHandler(
         throttleTimeMs: 0,
         topics: req.topics.map((t) => ({
           name: t.name,
-          partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED })),
+          partitions: t.partitions.map((p) => ({
+            partitionIndex: p.partitionIndex,
+            errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED,
+          })),
         })),
       };
     const topicDenied = req.topics.map((t) => !allowed(ctx, Op.READ, Res.TOPIC, t.name));
@@ -327,16 +337,16 @@ export function offsetCommitHandler(
       flat.length === 0 && topicDenied.some((d) => d)
         ? { errorCode: ErrorCode.NONE, perPartition: [] as number[] }
         : await groups.commitOffsets(
-      {
-        apiVersion: ctx.apiVersion,
-        groupId: req.groupId,
-        generationId: req.generationIdOrMemberEpoch,
-        memberId: req.memberId ?? '',
-        groupInstanceId: req.groupInstanceId ?? null,
-        offsets: flat,
-      },
-      partitionExists,
-    );
+            {
+              apiVersion: ctx.apiVersion,
+              groupId: req.groupId,
+              generationId: req.generationIdOrMemberEpoch,
+              memberId: req.memberId ?? '',
+              groupInstanceId: req.groupInstanceId ?? null,
+              offsets: flat,
+            },
+            partitionExists,
+          );
     let i = 0;
     return {
       throttleTimeMs: 0,
@@ -383,7 +393,7 @@ export function offsetFetchHandler(
         errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED as number,
       })),
     }));
-    const served: { name: string; partitions: typeof refused[number]['partitions'] }[] = found.map((t) => ({
+    const served: { name: string; partitions: (typeof refused)[number]['partitions'] }[] = found.map((t) => ({
       name: t.topic,
       partitions: t.partitions.map((p) =>
         requireStable && groups.hasPendingTxnOffsets(groupId, t.topic, p.partition)
@@ -407,7 +417,9 @@ export function offsetFetchHandler(
   };
   // ACLs: Describe on the group
   const groupError = (ctx: AuthzContext, groupId: string) =>
-    allowed(ctx, Op.DESCRIBE, Res.GROUP, groupId) ? groups.coordinatorError(groupId) : ErrorCode.GROUP_AUTHORIZATION_FAILED;
+    allowed(ctx, Op.DESCRIBE, Res.GROUP, groupId)
+      ? groups.coordinatorError(groupId)
+      : ErrorCode.GROUP_AUTHORIZATION_FAILED;
   return (req, ctx) => {
     const v = ctx.apiVersion;
     if (v >= 8) {
@@ -595,7 +607,9 @@ export function offsetDeleteHandler(
               name: t.name,
               partitions: t.partitions.map((p) => ({
                 partitionIndex: p.partitionIndex,
-                errorCode: topicDenied[ti] ? ErrorCode.TOPIC_AUTHORIZATION_FAILED : (r.perPartition[i++] ?? r.errorCode),
+                errorCode: topicDenied[ti]
+                  ? ErrorCode.TOPIC_AUTHORIZATION_FAILED
+                  : (r.perPartition[i++] ?? r.errorCode),
               })),
             })),
     };

@@ -17,7 +17,7 @@ import { createPartitionsHandler, createTopicsHandler, deleteTopicsHandler } fro
 import { alterConfigsHandler, describeConfigsHandler, incrementalAlterConfigsHandler } from './configs.ts';
 import { describeClusterHandler, describeLogDirsHandler } from './cluster.ts';
 import { deleteRecordsHandler, offsetForLeaderEpochHandler } from './partition-admin.ts';
-import { initProducerIdHandler } from './init-producer-id.ts';
+import { authorizedInitProducerId, initProducerIdHandler } from './init-producer-id.ts';
 import { forwardedElectLeadersHandler } from './elect-leaders.ts';
 import { registerReassignmentHandlers } from './reassignments.ts';
 import { OFFSETS_TOPIC } from '../group-store.ts';
@@ -104,7 +104,9 @@ export function registerHandlers(
   // producer ids come from the active controller: relayed there when it is another node;
   // a transactional id goes to the transaction coordinator, which takes its producer ids the same way
   const idempotent = relayedInitProducerId(router, initProducerId);
-  d.register('InitProducerId', { handler: txn ? initProducerIdTxnHandler(txn, idempotent) : idempotent });
+  d.register('InitProducerId', {
+    handler: authorizedInitProducerId(txn ? initProducerIdTxnHandler(txn, idempotent) : idempotent),
+  });
   if (txn) {
     d.register('AddPartitionsToTxn', { handler: addPartitionsToTxnHandler(b, txn) });
     d.register('AddOffsetsToTxn', { handler: addOffsetsToTxnHandler(b, txn) });

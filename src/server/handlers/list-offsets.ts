@@ -16,7 +16,7 @@ import type { ListOffsetsRequest, ListOffsetsResponseInput } from '../../protoco
 import type { Partition } from '../partition.ts';
 import { batch, iterateRecords, splitBatches } from '../../protocol/records/index.ts';
 import { highWatermarkBehindEpochStart } from '../replica-selector.ts';
-import { allowed, clusterAllowed, Op, Res } from '../../security/acl-check.ts';
+import { allowed, Op, Res } from '../../security/acl-check.ts';
 
 const LATEST = -1;
 const EARLIEST = -2;

@@ -25,7 +25,11 @@ export function deleteRecordsHandler(b: Broker): Handler<DeleteRecordsRequest, D
       const mayDelete = allowed(ctx, Op.DELETE, Res.TOPIC, t.name);
       for (const p of t.partitions) {
         if (!mayDelete) {
-          partitions.push({ partitionIndex: p.partitionIndex, lowWatermark: -1, errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED });
+          partitions.push({
+            partitionIndex: p.partitionIndex,
+            lowWatermark: -1,
+            errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED,
+          });
           continue;
         }
         const part = b.replicas.get(t.name, p.partitionIndex);
@@ -88,7 +92,12 @@ export function offsetForLeaderEpochHandler(
       partitions: t.partitions.map((p) => {
         // ACLs: ClusterAction on the cluster (a follower), else Describe on the topic
         if (!clusterAllowed(ctx, Op.CLUSTER_ACTION) && !allowed(ctx, Op.DESCRIBE, Res.TOPIC, t.topic))
-          return { errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED, partition: p.partition, leaderEpoch: -1, endOffset: -1 };
+          return {
+            errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED,
+            partition: p.partition,
+            leaderEpoch: -1,
+            endOffset: -1,
+          };
         const topic = b.image.topicsByName.get(t.topic);
         const part = topic ? b.replicas.get(t.topic, p.partition) : undefined;
         if (!part)

@@ -21,19 +21,20 @@ export function createTopicsHandler(b: AdminNode): Handler<CreateTopicsRequest, 
     // ACLs: Create on the cluster, or on each topic
     const mayCreateAll = clusterAllowed(ctx, Op.CREATE);
     const denied = req.topics.map((t) => !mayCreateAll && !allowed(ctx, Op.CREATE, Res.TOPIC, t.name));
-    const specs = req.topics.filter((_, i) => !denied[i]).map((t) => ({
-      name: t.name,
-      numPartitions: t.numPartitions,
-      replicationFactor: t.replicationFactor,
-      assignments: t.assignments,
-      configs: Object.fromEntries(t.configs.map((c) => [c.name, c.value])),
-    }));
-    const created = specs.length > 0 ? await b.controller.createTopics(specs, req.validateOnly === true, req.timeoutMs) : [];
+    const specs = req.topics
+      .filter((_, i) => !denied[i])
+      .map((t) => ({
+        name: t.name,
+        numPartitions: t.numPartitions,
+        replicationFactor: t.replicationFactor,
+        assignments: t.assignments,
+        configs: Object.fromEntries(t.configs.map((c) => [c.name, c.value])),
+      }));
+    const created =
+      specs.length > 0 ? await b.controller.createTopics(specs, req.validateOnly === true, req.timeoutMs) : [];
     let next = 0;
     const results = denied.map((d) =>
-      d
-        ? { errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED, errorMessage: 'Authorization failed.' }
-        : created[next++],
+      d ? { errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED, errorMessage: 'Authorization failed.' } : created[next++],
     ) as typeof created;
     // The configs of thousands of topics take a while to describe: yield meanwhile.
     const slice = new TimeSlice();
@@ -49,12 +50,12 @@ export function createTopicsHandler(b: AdminNode): Handler<CreateTopicsRequest, 
       const overrides = () => new Map(t.configs.flatMap((c) => (c.value === null ? [] : [[c.name, c.value] as const])));
       const described =
         !ok || configsDenied
-        ? null
-        : req.validateOnly
-          ? describeTopicOverrides(overrides(), b.config, b.image)
-          : topic
-            ? describeTopicConfigs(topic, b.config)
-            : null;
+          ? null
+          : req.validateOnly
+            ? describeTopicOverrides(overrides(), b.config, b.image)
+            : topic
+              ? describeTopicConfigs(topic, b.config)
+              : null;
       topics.push({
         name: t.name,
         topicId: ok && !req.validateOnly ? r.topicId : ZERO_UUID,
@@ -102,7 +103,11 @@ export function deleteTopicsHandler(b: AdminNode): Handler<DeleteTopicsRequest, 
       // ACLs: Delete on the topic
       const name = w.name || t?.name;
       if (name && !allowed(ctx, Op.DELETE, Res.TOPIC, name)) {
-        responses.push({ ...w, errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED, errorMessage: 'Authorization failed.' });
+        responses.push({
+          ...w,
+          errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED,
+          errorMessage: 'Authorization failed.',
+        });
         continue;
       }
       if (!t) {
@@ -133,7 +138,11 @@ export function createPartitionsHandler(b: AdminNode): Handler<CreatePartitionsR
     for (const t of req.topics) {
       // ACLs: Alter on the topic
       if (!allowed(ctx, Op.ALTER, Res.TOPIC, t.name)) {
-        results.push({ name: t.name, errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED, errorMessage: 'Authorization failed.' });
+        results.push({
+          name: t.name,
+          errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED,
+          errorMessage: 'Authorization failed.',
+        });
         continue;
       }
       const r = await b.controller.createPartitions(t.name, t.count, req.validateOnly === true, req.timeoutMs);
