@@ -58,9 +58,6 @@ test('secure protocols in the map for listeners that are not used are fine (stoc
 
 test('properties that promise authentication, authorization or TLS stop startup with one line naming them', () => {
   const cases: [Record<string, string>, string][] = [
-    [{ 'authorizer.class.name': 'org.apache.kafka.metadata.authorizer.StandardAuthorizer' }, 'authorizer.class.name'],
-    [{ 'super.users': 'User:admin' }, 'super.users'],
-    [{ 'allow.everyone.if.no.acl.found': 'false' }, 'allow.everyone.if.no.acl.found'],
     [{ 'ssl.client.auth': 'required' }, 'ssl.client.auth'],
     [{ 'ssl.client.auth': 'requested' }, 'ssl.client.auth'],
     [{ 'ssl.keystore.location': '/etc/kafka/broker.jks' }, 'ssl.keystore.location'],
@@ -76,6 +73,26 @@ test('properties that promise authentication, authorization or TLS stop startup 
     assert.match(m, /Samsa/, `${name}: says what Samsa lacks: ${m}`);
     assert.match(m, /remove|unset|use/i, `${name}: says what to do: ${m}`);
   }
+});
+
+test("the authorizer: the StandardAuthorizer turns ACLs on; ZooKeeper's AclAuthorizer and bad super.users are refused", () => {
+  const on = load({
+    'authorizer.class.name': 'org.apache.kafka.metadata.authorizer.StandardAuthorizer',
+    'super.users': 'User:admin; User:broker',
+    'allow.everyone.if.no.acl.found': 'true',
+  });
+  assert.equal(on.authorizerEnabled, true);
+  assert.deepEqual(on.superUsers, ['User:admin', 'User:broker']);
+  assert.equal(on.allowEveryoneIfNoAclFound, true);
+  const off = load({});
+  assert.equal(off.authorizerEnabled, false);
+  assert.equal(off.allowEveryoneIfNoAclFound, false);
+  assert.match(
+    refusal({ 'authorizer.class.name': 'kafka.security.authorizer.AclAuthorizer' }),
+    /'authorizer\.class\.name'.*ZooKeeper.*org\.apache\.kafka\.metadata\.authorizer\.StandardAuthorizer/,
+  );
+  assert.match(refusal({ 'authorizer.class.name': 'com.example.MyAuthorizer' }), /'authorizer\.class\.name'/);
+  assert.match(refusal({ 'super.users': 'admin' }), /'super\.users'.*Type:name/);
 });
 
 test('a refused secret is not repeated in the message', () => {
