@@ -16,10 +16,40 @@ export interface AuthzContext {
 
 export { AclOperation as Op, ResourceType as Res };
 
+/**
+ * A connection's answers, by operation and resource type, then name: what a
+ * Produce or Fetch asks again and again, looked up without building a key.
+ * Dropped when the ACLs or the connection's principal (re-authentication) change.
+ */
+interface ConnAnswers {
+  version: number;
+  principal: KafkaPrincipal;
+  byKind: Map<number, Map<string, boolean>>;
+}
+const answers = new WeakMap<object, ConnAnswers>();
+/** Most names remembered per connection and kind; the map starts over when full. */
+const MAX_PER_KIND = 1000;
+
 /** May the request's principal do `op` on resource (`type`, `name`)? */
 export function allowed(ctx: AuthzContext, op: number, type: number, name: string): boolean {
   const a = ctx.authorizer;
-  return !a || a.authorize(ctx.conn.principal, ctx.conn.ip, op, type, name);
+  if (!a) return true;
+  const conn = ctx.conn;
+  const version = a.version;
+  let mine = answers.get(conn);
+  if (!mine || mine.version !== version || mine.principal !== conn.principal) {
+    mine = { version, principal: conn.principal, byKind: new Map() };
+    answers.set(conn, mine);
+  }
+  const kind = op * 16 + type;
+  let byName = mine.byKind.get(kind);
+  if (!byName) mine.byKind.set(kind, (byName = new Map()));
+  const known = byName.get(name);
+  if (known !== undefined) return known;
+  const answer = a.authorize(conn.principal, conn.ip, op, type, name);
+  if (byName.size >= MAX_PER_KIND) byName.clear();
+  byName.set(name, answer);
+  return answer;
 }
 
 /** May it do `op` on the cluster? */

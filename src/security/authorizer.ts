@@ -79,7 +79,7 @@ export class Authorizer {
   private readonly superUsers: Set<string>;
   private readonly allowEveryone: boolean;
   private index = new Map<number, TypeIndex>();
-  private version = Number.NaN;
+  private version_ = Number.NaN;
   private readonly cache = new Map<string, boolean>();
 
   constructor(
@@ -88,6 +88,12 @@ export class Authorizer {
   ) {
     this.superUsers = new Set(opts.superUsers);
     this.allowEveryone = opts.allowEveryoneIfNoAclFound;
+  }
+
+  /** Changes whenever the ACLs this authorizer answers from change (callers key their own caches on it). */
+  get version(): number {
+    this.refresh();
+    return this.version_;
   }
 
   isSuperUser(principal: KafkaPrincipal): boolean {
@@ -179,8 +185,8 @@ export class Authorizer {
 
   /** Rebuilds the index when the ACLs changed. */
   private refresh(): void {
-    if (this.source.aclVersion === this.version) return;
-    this.version = this.source.aclVersion;
+    if (this.source.aclVersion === this.version_) return;
+    this.version_ = this.source.aclVersion;
     this.cache.clear();
     const index = new Map<number, TypeIndex>();
     for (const a of this.source.acls.values()) {
