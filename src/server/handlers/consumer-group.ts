@@ -12,7 +12,7 @@ import type {
   ConsumerGroupHeartbeatRequest,
   ConsumerGroupHeartbeatResponseInput,
 } from '../../protocol/generated/messages.ts';
-import { allowed, Op, Res } from '../../security/acl-check.ts';
+import { allowed, authorizedOperations, Op, Res } from '../../security/acl-check.ts';
 import { ErrorCode } from '../../protocol/error-codes.ts';
 
 /** What the handlers need of the coordinator (ConsumerGroupService provides it). */
@@ -67,6 +67,9 @@ export function consumerGroupDescribeHandler(
     // ACLs: Describe on each group
     const denied = (g: string) => !allowed(ctx, Op.DESCRIBE, Res.GROUP, g);
     const described = groups.describe(req.groupIds.filter((g) => !denied(g)));
+    if (req.includeAuthorizedOperations && ctx.authorizer)
+      for (const g of described)
+        if (g.errorCode === ErrorCode.NONE) g.authorizedOperations = authorizedOperations(ctx, Res.GROUP, g.groupId);
     const refused = req.groupIds.filter(denied).map((groupId) => ({
       errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED,
       errorMessage: 'Authorization failed.',

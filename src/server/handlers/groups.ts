@@ -41,7 +41,7 @@ import type {
   SyncGroupRequest,
   SyncGroupResponseInput,
 } from '../../protocol/generated/messages.ts';
-import { allowed, type AuthzContext, clusterAllowed, Op, Res } from '../../security/acl-check.ts';
+import { allowed, type AuthzContext, authorizedOperations, clusterAllowed, Op, Res } from '../../security/acl-check.ts';
 
 const GROUP_KEY = 0;
 const TXN_KEY = 1;
@@ -526,7 +526,10 @@ export function describeGroupsHandler(
             : Buffer.alloc(0),
           memberAssignment: g.is('Stable') ? m.assignment : Buffer.alloc(0),
         })),
-        authorizedOperations: -2147483648,
+        authorizedOperations:
+          ctx.apiVersion >= 3 && req.includeAuthorizedOperations && ctx.authorizer
+            ? authorizedOperations(ctx, Res.GROUP, groupId)
+            : -2147483648,
       };
     }),
   });

@@ -64,7 +64,9 @@ function produceBody(topic: string, extra: { transactionalId?: string } = {}) {
     topicData: [
       {
         name: topic,
-        partitionData: [{ index: 0, records: encodeBatch({ baseTimestamp: Date.now(), records: [{ value: Buffer.from('v') }] }) }],
+        partitionData: [
+          { index: 0, records: encodeBatch({ baseTimestamp: Date.now(), records: [{ value: Buffer.from('v') }] }) },
+        ],
       },
     ],
   };
@@ -113,11 +115,31 @@ before(async () => {
   // alice: produce and consume orders in group g1, create topics prefixed alice-, a transactional id
   for (const args of [
     ['--allow-principal', 'User:alice', '--producer', '--consumer', '--topic', 'orders', '--group', 'g1'],
-    ['--allow-principal', 'User:alice', '--operation', 'Create', '--topic', 'alice-', '--resource-pattern-type', 'prefixed'],
+    [
+      '--allow-principal',
+      'User:alice',
+      '--operation',
+      'Create',
+      '--topic',
+      'alice-',
+      '--resource-pattern-type',
+      'prefixed',
+    ],
     ['--allow-principal', 'User:alice', '--operation', 'Write', '--transactional-id', 'tx-alice'],
     // carol: everything on every topic, except writing to orders (Deny wins)
     ['--allow-principal', 'User:carol', '--operation', 'All', '--topic', '*'],
     ['--deny-principal', 'User:carol', '--operation', 'Write', '--topic', 'orders'],
+    // dave may describe dave-* topics, not create them
+    [
+      '--allow-principal',
+      'User:dave',
+      '--operation',
+      'Describe',
+      '--topic',
+      'dave-',
+      '--resource-pattern-type',
+      'prefixed',
+    ],
     // bob may only describe groups (and so find their coordinator)
     ['--allow-principal', 'User:bob', '--operation', 'Describe', '--group', 'g1'],
   ]) {
@@ -193,12 +215,14 @@ describe('ACL enforcement', () => {
         ['orders', ErrorCode.NONE],
       ],
     );
-    // auto-creation needs Create: alice has it for alice-*, bob for nothing
-    const auto = await alice.send('Metadata', { topics: [{ name: 'alice-auto' }], allowAutoTopicCreation: true });
-    assert.equal(auto.topics[0].errorCode, ErrorCode.NONE);
+    // auto-creation needs Describe, then Create (on the cluster or the topic)
     const carol = await as('carol');
-    const noCreate = await carol.send('Metadata', { topics: [{ name: 'carol-auto' }], allowAutoTopicCreation: true });
-    assert.equal(noCreate.topics[0].errorCode, ErrorCode.NONE, 'carol has All on every topic');
+    const auto = await carol.send('Metadata', { topics: [{ name: 'carol-auto' }], allowAutoTopicCreation: true });
+    assert.equal(auto.topics[0].errorCode, ErrorCode.NONE, 'carol has All on every topic');
+    const dave = await as('dave');
+    const noCreate = await dave.send('Metadata', { topics: [{ name: 'dave-auto' }], allowAutoTopicCreation: true });
+    assert.equal(noCreate.topics[0].errorCode, ErrorCode.TOPIC_AUTHORIZATION_FAILED, 'Describe without Create');
+    assert.equal(b.broker.image.topicsByName.has('dave-auto'), false);
     const bob = await as('bob');
     const refused = await bob.send('Metadata', { topics: [{ name: 'bob-auto' }], allowAutoTopicCreation: true });
     assert.equal(refused.topics[0].errorCode, ErrorCode.TOPIC_AUTHORIZATION_FAILED);
@@ -229,7 +253,13 @@ describe('ACL enforcement', () => {
         isolationLevel: 0,
         sessionId: 0,
         sessionEpoch: -1,
-        topics: [{ topic, partitions: [{ partition: 0, fetchOffset: 0, logStartOffset: -1, partitionMaxBytes: 1 << 20 }] }],
+        topics: [
+          {
+            topic,
+            topicId: b.broker.image.topicsByName.get(topic)!.topicId,
+            partitions: [{ partition: 0, fetchOffset: 0, logStartOffset: -1, partitionMaxBytes: 1 << 20 }],
+          },
+        ],
         forgottenTopicsData: [],
         rackId: '',
       });
@@ -239,7 +269,9 @@ describe('ACL enforcement', () => {
     assert.equal(await fetch('bob', 'orders'), ErrorCode.TOPIC_AUTHORIZATION_FAILED);
     const lo = async (user: string) =>
       (
-        await (await as(user)).send('ListOffsets', {
+        await (
+          await as(user)
+        ).send('ListOffsets', {
           replicaId: -1,
           isolationLevel: 0,
           topics: [{ name: 'orders', partitions: [{ partitionIndex: 0, timestamp: -1 }] }],
@@ -269,7 +301,11 @@ describe('ACL enforcement', () => {
         ['not-alices', ErrorCode.TOPIC_AUTHORIZATION_FAILED],
       ],
     );
-    const del = await alice.send('DeleteTopics', { topicNames: ['alice-new'], topics: [], timeoutMs: 30_000 });
+    const del = await alice.send('DeleteTopics', {
+      topicNames: ['alice-new'],
+      topics: [{ name: 'alice-new', topicId: b.broker.image.topicsByName.get('alice-new')!.topicId }],
+      timeoutMs: 30_000,
+    });
     assert.equal((del.responses[0] as { errorCode: number }).errorCode, ErrorCode.TOPIC_AUTHORIZATION_FAILED);
     const parts = await alice.send('CreatePartitions', {
       topics: [{ name: 'orders', count: 2, assignments: null }],
@@ -316,7 +352,9 @@ describe('ACL enforcement', () => {
     assert.equal(await find('bob', 'tx-alice', 1), ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
     const join = async (user: string) =>
       (
-        await (await as(user)).send('JoinGroup', {
+        await (
+          await as(user)
+        ).send('JoinGroup', {
           groupId: 'g1',
           sessionTimeoutMs: 30_000,
           rebalanceTimeoutMs: 30_000,
@@ -328,7 +366,9 @@ describe('ACL enforcement', () => {
     assert.equal(await join('bob'), ErrorCode.GROUP_AUTHORIZATION_FAILED, 'Describe is not Read');
     const commit = async (user: string, topic: string) =>
       (
-        await (await as(user)).send('OffsetCommit', {
+        await (
+          await as(user)
+        ).send('OffsetCommit', {
           groupId: 'g1',
           generationIdOrMemberEpoch: -1,
           memberId: '',
@@ -371,7 +411,17 @@ describe('ACL enforcement', () => {
   });
 
   test('samsa acl remove takes the ACLs away (--force)', async () => {
-    const r = await cli('acl', 'remove', '--deny-principal', 'User:carol', '--operation', 'Write', '--topic', 'orders', '--force');
+    const r = await cli(
+      'acl',
+      'remove',
+      '--deny-principal',
+      'User:carol',
+      '--operation',
+      'Write',
+      '--topic',
+      'orders',
+      '--force',
+    );
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, /removed 1 ACL/);
     const carol = await as('carol');
