@@ -494,6 +494,23 @@ export function loadBrokerConfig(opts: LoadBrokerConfigOptions = {}): BrokerConf
     ? num('max.connections')
     : defaultMaxConnections(opts.fdLimit ?? openFileSoftLimit());
 
+  // ACLs: nodes talk to each other (CONTROLLER listener, replication) as User:ANONYMOUS over PLAINTEXT,
+  // which needs ClusterAction on the cluster before any ACL can exist: a super user, as in Kafka
+  const superUsers = str('super.users')
+    .split(';')
+    .map((x) => x.trim())
+    .filter((x) => x !== '');
+  if (str('authorizer.class.name') !== '' && !superUsers.includes('User:ANONYMOUS')) {
+    const plainController = quorum.controllerListener?.securityProtocol === 'PLAINTEXT';
+    const plainReplication =
+      listeners[0]?.securityProtocol === 'PLAINTEXT' && (quorum.quorumVoters.length > 1 || !roles.controller);
+    if (plainController || plainReplication)
+      fail(
+        'super.users',
+        `must include User:ANONYMOUS when authorizer.class.name is set and nodes talk over PLAINTEXT (${plainController ? `the ${quorum.controllerListener!.name} listener` : 'replication'}): they are User:ANONYMOUS there and need ClusterAction on the cluster (add User:ANONYMOUS to super.users, and keep clients on a SASL listener)`,
+      );
+  }
+
   return {
     nodeId,
     clusterId,
@@ -520,10 +537,7 @@ export function loadBrokerConfig(opts: LoadBrokerConfigOptions = {}): BrokerConf
     metadataLogMaxRecordBytesBetweenSnapshots: num('metadata.log.max.record.bytes.between.snapshots'),
     deleteTopicEnable: bool('delete.topic.enable'),
     authorizerEnabled: str('authorizer.class.name') !== '',
-    superUsers: str('super.users')
-      .split(';')
-      .map((x) => x.trim())
-      .filter((x) => x !== ''),
+    superUsers,
     allowEveryoneIfNoAclFound: bool('allow.everyone.if.no.acl.found'),
     logRetentionMs,
     logRetentionBytes: num('log.retention.bytes'),

@@ -104,3 +104,29 @@ export function authorizedOperations(ctx: AuthzContext, type: number, name: stri
   for (const op of SUPPORTED_OPS[type] ?? []) if (allowed(ctx, op, type, name)) bits |= 1 << op;
   return bits;
 }
+
+/** ApiVersions: answered on the CONTROLLER listener to anyone (it says nothing of the cluster). */
+const API_VERSIONS = 18;
+
+/**
+ * The CONTROLLER listener's check (Raft between voters, broker registration
+ * and heartbeats, AlterPartition, admin requests relayed by brokers): only
+ * nodes talk there, so every request but ApiVersions needs ClusterAction on
+ * the cluster, as Kafka's controllers require of the brokers' principal. A
+ * refused request closes the connection (with a rate-limited log line), since
+ * these APIs have no answer that a refused node would act on.
+ */
+export function controllerListenerGate(
+  authorizer: Authorizer,
+): (frame: Buffer, conn: AuthzContext['conn'] & { warn(msg: string, extra?: object): void }) => 'close' | undefined {
+  return (frame, conn) => {
+    if (frame.length < 2 || frame.readInt16BE(0) === API_VERSIONS) return undefined;
+    if (authorizer.authorize(conn.principal, conn.ip, AclOperation.CLUSTER_ACTION, ResourceType.CLUSTER, CLUSTER_NAME))
+      return undefined;
+    conn.warn('closing connection: the principal may not use the CONTROLLER listener (ClusterAction on the cluster)', {
+      principal: `${conn.principal.type}:${conn.principal.name}`,
+      apiKey: frame.readInt16BE(0),
+    });
+    return 'close';
+  };
+}

@@ -48,7 +48,7 @@ import { initProducerIdHandler } from './handlers/init-producer-id.ts';
 import { registerReassignmentControllerHandlers } from './handlers/reassignments.ts';
 import { registerAclControllerHandlers } from './handlers/acls.ts';
 import { Authorizer } from '../security/authorizer.ts';
-import { clusterAllowed, Op } from '../security/acl-check.ts';
+import { clusterAllowed, controllerListenerGate, Op } from '../security/acl-check.ts';
 import { ControllerClient, ControllerRouter, relayHandler } from './forwarding.ts';
 import { GroupCoordinatorService } from '../coordinator/group/service.ts';
 import { systemEnv } from '../util/env.ts';
@@ -431,6 +431,14 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
       registerElectLeadersHandler(dispatcher, controller, { logger });
       registerReassignmentControllerHandlers(dispatcher, controller);
       registerAclControllerHandlers(dispatcher, controller);
+      // ACLs: only nodes (ClusterAction on the cluster) may use the CONTROLLER listener
+      if (config.authorizerEnabled)
+        dispatcher.gate = controllerListenerGate(
+          new Authorizer(
+            { superUsers: config.superUsers, allowEveryoneIfNoAclFound: config.allowEveryoneIfNoAclFound },
+            image,
+          ),
+        );
       controllerServer = socketServer(config, config.controllerListener, image, dispatcher, logger);
       controllerAddress = await controllerServer.listen();
       controllerServer.open();

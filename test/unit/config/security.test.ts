@@ -95,6 +95,22 @@ test("the authorizer: the StandardAuthorizer turns ACLs on; ZooKeeper's AclAutho
   assert.match(refusal({ 'super.users': 'admin' }), /'super\.users'.*Type:name/);
 });
 
+test('with the authorizer on, nodes talking over PLAINTEXT need User:ANONYMOUS in super.users', () => {
+  const combined = {
+    listeners: 'PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093',
+    'controller.quorum.voters': '1@127.0.0.1:9093',
+    'authorizer.class.name': 'org.apache.kafka.metadata.authorizer.StandardAuthorizer',
+  };
+  assert.match(refusal(combined), /'super\.users'.*User:ANONYMOUS.*CONTROLLER listener/);
+  assert.match(refusal({ ...combined, 'super.users': 'User:admin' }), /'super\.users'.*must include User:ANONYMOUS/);
+  assert.deepEqual(load({ ...combined, 'super.users': 'User:admin;User:ANONYMOUS' }).superUsers, [
+    'User:admin',
+    'User:ANONYMOUS',
+  ]);
+  // a single node without a CONTROLLER listener has no traffic between nodes
+  assert.equal(load({ 'authorizer.class.name': combined['authorizer.class.name'] }).authorizerEnabled, true);
+});
+
 test('a refused secret is not repeated in the message', () => {
   const m = refusal({ 'ssl.keystore.password': 'hunter2' });
   assert.match(m, /'ssl\.keystore\.password'/);

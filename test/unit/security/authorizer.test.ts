@@ -11,6 +11,7 @@ import {
   validateBinding,
 } from '../../../src/security/acl-types.ts';
 import { Authorizer, staticAcls } from '../../../src/security/authorizer.ts';
+import { controllerListenerGate } from '../../../src/security/acl-check.ts';
 import { userPrincipal } from '../../../src/security/principal.ts';
 
 const alice = userPrincipal('alice');
@@ -178,5 +179,34 @@ describe('authorizer', () => {
     assert.equal(filterMatches({ ...any, permission: Perm.DENY }, prefixed), false);
     const wildcard = acl({ resourceName: '*' });
     assert.equal(filterMatches({ ...any, patternType: PatternType.MATCH, resourceName: 'orders' }, wildcard), true);
+  });
+
+  it('the CONTROLLER listener admits ClusterAction on the cluster only (ApiVersions: anyone)', () => {
+    const gate = controllerListenerGate(
+      authz([
+        acl({
+          resourceType: RT.CLUSTER,
+          resourceName: 'kafka-cluster',
+          principal: 'User:broker',
+          operation: Op.CLUSTER_ACTION,
+        }),
+      ]),
+    );
+    const warned: string[] = [];
+    const conn = (name: string) => ({
+      principal: userPrincipal(name),
+      ip: '10.0.0.1',
+      warn: (m: string) => warned.push(m),
+    });
+    const frame = (apiKey: number) => {
+      const f = Buffer.alloc(8);
+      f.writeInt16BE(apiKey, 0);
+      return f;
+    };
+    assert.equal(gate(frame(62), conn('broker')), undefined);
+    assert.equal(gate(frame(18), conn('alice')), undefined);
+    assert.equal(gate(frame(62), conn('alice')), 'close');
+    assert.equal(gate(frame(52), conn('alice')), 'close');
+    assert.match(warned.join('\n'), /CONTROLLER listener/);
   });
 });
