@@ -77,6 +77,7 @@ export class TxnVerifier {
     transactionalId: string,
     producerId: number,
     epoch: number,
+    add = false,
   ): Promise<{ verdict: Verdict; valid: () => boolean }> {
     let g = this.guards.get(part);
     if (!g) this.guards.set(part, (g = new Map()));
@@ -86,13 +87,32 @@ export class TxnVerifier {
     const valid = () => this.guards.get(part)?.get(producerId) === taken;
     let code: number;
     try {
-      code = await this.ask(transactionalId, producerId, epoch, part.topic.name, part.index);
+      code = await this.ask(transactionalId, producerId, epoch, part.topic.name, part.index, add);
     } catch {
       code = ErrorCode.COORDINATOR_NOT_AVAILABLE;
     }
     const verdict = verdictFor(code);
     if (verdict.errorCode === ErrorCode.NOT_ENOUGH_REPLICAS) this.logUnverified(part, transactionalId, code);
     return { verdict, valid };
+  }
+
+  /**
+   * Transactions v2: adds (topic, partition) to the producer's transaction
+   * (AddPartitionsToTxn v5, not verifyOnly), as a TxnOffsetCommit v5 does for
+   * its group's __consumer_offsets partition; answers the coordinator's code.
+   */
+  async addPartition(
+    transactionalId: string,
+    producerId: number,
+    epoch: number,
+    topic: string,
+    partition: number,
+  ): Promise<number> {
+    try {
+      return await this.ask(transactionalId, producerId, epoch, topic, partition, true);
+    } catch {
+      return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+    }
   }
 
   private unverifiedLoggedAt = -Infinity;
@@ -122,6 +142,7 @@ export class TxnVerifier {
     epoch: number,
     topic: string,
     partition: number,
+    add: boolean,
   ): Promise<number> {
     const txnTopic = this.b.image.topicsByName.get(TXN_TOPIC);
     if (!txnTopic) return ErrorCode.COORDINATOR_NOT_AVAILABLE;
@@ -130,6 +151,7 @@ export class TxnVerifier {
     const tp = [{ topic, partition }];
     if (leader === this.b.nodeId) {
       if (!this.local) return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+      if (add) return this.local.addPartitions(transactionalId, producerId, epoch, tp);
       return this.local.verifyPartitions(transactionalId, producerId, epoch, tp, ErrorCode.INVALID_TXN_STATE)[0];
     }
     let conn: Connection;
@@ -139,13 +161,13 @@ export class TxnVerifier {
       return ErrorCode.COORDINATOR_NOT_AVAILABLE;
     }
     try {
-      const res = await conn.sendAt(ADD_PARTITIONS_TO_TXN, VERIFY_VERSION, {
+      const res = await conn.sendAt(ADD_PARTITIONS_TO_TXN, add ? 5 : VERIFY_VERSION, {
         transactions: [
           {
             transactionalId,
             producerId,
             producerEpoch: epoch,
-            verifyOnly: true,
+            verifyOnly: !add,
             topics: [{ name: topic, partitions: [partition] }],
           },
         ],

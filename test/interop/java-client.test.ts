@@ -49,11 +49,10 @@
  *    member is refused (UnreleasedInstanceIdException);
  *  - a transactional producer: initTransactions, a committed transaction
  *    that a read_committed consumer reads; then a second producer with the
- *    same transactional.id fences the first (ProducerFencedException on its
- *    next transaction).
+ *    same transactional.id fences the first (with transactions v2, which both
+ *    finalize, InvalidProducerEpochException on its next send).
  *
- * Every scenario's result on Samsa must equal Kafka's, apart from the fenced
- * producer's exception (transactions v1 on Samsa, v2 on Kafka 4.3.1). The record batches the producer wrote are
+ * Every scenario's result on Samsa must equal Kafka's. The record batches the producer wrote are
  * then fetched raw from both brokers (Samsa's client): the default producer's
  * batches carry a producer id and consecutive sequence numbers (it is
  * idempotent), and each compression scenario's batches are stored with the
@@ -514,10 +513,9 @@ describe('Java client 4.3.1: Samsa gives the results Apache Kafka 4.3.1 gives', 
       ],
       fenced: `org.apache.kafka.common.errors.${fenced}`,
     });
-    // Kafka 4.3.1 finalizes transaction.version 2: the fenced producer's send reaches the partition,
-    // whose epoch check answers INVALID_PRODUCER_EPOCH. Samsa serves transactions v1: the send's
-    // AddPartitionsToTxn is answered PRODUCER_FENCED by the coordinator.
+    // both finalize transaction.version 2: the fenced producer's send (Produce v12, no AddPartitionsToTxn)
+    // reaches the partition leader, whose add to the transaction is refused for the old epoch
     assert.deepEqual(result('kafka', 'transactions'), expected('InvalidProducerEpochException'));
-    assert.deepEqual(result('samsa', 'transactions'), expected('ProducerFencedException'));
+    assert.deepEqual(result('samsa', 'transactions'), expected('InvalidProducerEpochException'));
   });
 });

@@ -78,6 +78,9 @@ export interface InitResult {
   producerEpoch: number;
 }
 
+/** EndTxn v5's answer: the producer id and epoch of the producer's next transaction (-1 on an error). */
+export type EndResult = InitResult;
+
 export interface TxnDescription {
   transactionalId: string;
   state: TxnState;
@@ -241,6 +244,7 @@ export class TransactionCoordinator {
       partitions: copyPartitions(t.partitions),
       lastUpdateTimestamp: this.d.now(),
       pending: null,
+      endedAtEpoch: undefined,
       ...change,
     };
   }
@@ -448,6 +452,70 @@ export class TransactionCoordinator {
     }
   }
 
+  /**
+   * EndTxn v5 (transactions v2, KIP-890 part 2): the transaction's end bumps
+   * the producer epoch, PrepareCommit / PrepareAbort is written with the new
+   * epoch (so the markers carry it and fence any write of the old one) and
+   * the producer gets the new id and epoch back. The retry of an EndTxn whose
+   * answer was lost (the epoch before that bump, the transaction completed
+   * or completing) gets the same answer. An abort with no transaction open
+   * also ends with a bump, as Kafka does for these clients. At an exhausted
+   * epoch the producer is answered PRODUCER_FENCED (its next InitProducerId
+   * gets a new producer id).
+   */
+  async endTxnV2(
+    transactionalId: string,
+    producerId: number,
+    producerEpoch: number,
+    commit: boolean,
+  ): Promise<EndResult> {
+    const fail = (errorCode: number): EndResult => ({ errorCode, producerId: -1, producerEpoch: -1 });
+    if (transactionalId === '') return fail(ErrorCode.INVALID_REQUEST);
+    const l = this.lookup(transactionalId);
+    if (l.errorCode !== ErrorCode.NONE) return fail(l.errorCode);
+    const t = l.txn;
+    if (!t || t.producerId !== producerId) return fail(ErrorCode.INVALID_PRODUCER_ID_MAPPING);
+    const retry =
+      t.endedAtEpoch !== undefined && t.endedAtEpoch === producerEpoch && t.producerEpoch === producerEpoch + 1;
+    if (t.producerEpoch !== producerEpoch && !retry) return fail(ErrorCode.PRODUCER_FENCED);
+    if (t.pending) return fail(ErrorCode.CONCURRENT_TRANSACTIONS);
+    const ended = (errorCode: number): EndResult =>
+      errorCode === ErrorCode.NONE
+        ? { errorCode, producerId: t.producerId, producerEpoch: t.producerEpoch }
+        : fail(errorCode);
+    if (retry) {
+      const same = commit
+        ? t.state === 'CompleteCommit' || t.state === 'PrepareCommit'
+        : t.state === 'CompleteAbort' || t.state === 'PrepareAbort';
+      return ended(same ? ErrorCode.NONE : ErrorCode.INVALID_TXN_STATE);
+    }
+    switch (t.state) {
+      case 'Ongoing':
+        break;
+      case 'Empty':
+      case 'CompleteCommit':
+      case 'CompleteAbort':
+        if (commit) return fail(ErrorCode.INVALID_TXN_STATE);
+        break;
+      case 'PrepareCommit':
+      case 'PrepareAbort':
+        return fail(ErrorCode.CONCURRENT_TRANSACTIONS);
+      default:
+        return fail(ErrorCode.INVALID_TXN_STATE);
+    }
+    if (isEpochExhausted(t.producerEpoch)) return fail(ErrorCode.PRODUCER_FENCED);
+    const h = l.host!;
+    const next = this.nextOf(t, {
+      state: commit ? 'PrepareCommit' : 'PrepareAbort',
+      producerEpoch: t.producerEpoch + 1,
+      lastProducerEpoch: t.producerEpoch,
+      endedAtEpoch: t.producerEpoch,
+    });
+    const code = await this.transition(h, t, next);
+    if (code === ErrorCode.NONE) void this.completeTransaction(h, t);
+    return ended(code);
+  }
+
   private async commit(h: Hosted, t: TxnMetadata): Promise<number> {
     const code = await this.transition(h, t, this.nextOf(t, { state: 'PrepareCommit' }));
     if (code === ErrorCode.NONE) void this.completeTransaction(h, t);
@@ -488,7 +556,11 @@ export class TransactionCoordinator {
       return;
     }
     if (!valid()) return;
-    const next = this.nextOf(t, { state: commit ? 'CompleteCommit' : 'CompleteAbort', partitions: new Map() });
+    const next = this.nextOf(t, {
+      state: commit ? 'CompleteCommit' : 'CompleteAbort',
+      partitions: new Map(),
+      endedAtEpoch: t.endedAtEpoch,
+    });
     // a failed write of the completion leaves the transaction prepared: retried until written or no longer led here
     for (;;) {
       const code = await this.transition(h, t, next);

@@ -29,6 +29,12 @@ export interface TxnMetadata {
   lastUpdateTimestamp: number;
   /** The state a write in flight moves to: other requests get CONCURRENT_TRANSACTIONS meanwhile. */
   pending: TxnState | null;
+  /**
+   * The epoch of the EndTxn v5 that ended the last transaction (bumping the
+   * epoch), so that its retry is answered; kept in memory only (after a
+   * failover such a retry is answered PRODUCER_FENCED).
+   */
+  endedAtEpoch?: number;
 }
 
 /** The largest producer epoch; at it the producer id is replaced by a new one. */

@@ -75,7 +75,9 @@ export function produceHandler(b: Broker, verifier?: TxnVerifier): Handler<Produ
       return respond(req, () => failed(-1, ErrorCode.INVALID_REQUIRED_ACKS));
     }
     const verifications =
-      verifier?.enabled && req.transactionalId ? startVerifications(b, verifier, req, req.transactionalId) : undefined;
+      verifier?.enabled && req.transactionalId
+        ? startVerifications(b, verifier, req, req.transactionalId, ctx.apiVersion >= 12)
+        : undefined;
     const durableWaits: Promise<void>[] = [];
     const responses: TopicResult[] = [];
     for (const td of req.topicData) {
@@ -160,6 +162,7 @@ function startVerifications(
   verifier: TxnVerifier,
   req: ProduceRequest,
   transactionalId: string,
+  add: boolean,
 ): Map<object, Promise<{ verdict: Verdict; valid: () => boolean }>> | undefined {
   let pending: Map<object, Promise<{ verdict: Verdict; valid: () => boolean }>> | undefined;
   for (const td of req.topicData) {
@@ -176,7 +179,7 @@ function startVerifications(
       if (part?.role !== 'leader' || producerId === NO_PRODUCER_ID) continue;
       if (!verifier.needsVerification(part, producerId, epoch)) continue;
       pending ??= new Map();
-      pending.set(pd, verifier.verify(part, transactionalId, producerId, epoch));
+      pending.set(pd, verifier.verify(part, transactionalId, producerId, epoch, add));
     }
   }
   return pending;
