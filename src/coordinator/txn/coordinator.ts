@@ -244,7 +244,8 @@ export class TransactionCoordinator {
       partitions: copyPartitions(t.partitions),
       lastUpdateTimestamp: this.d.now(),
       pending: null,
-      endedAtEpoch: undefined,
+      endedBy: undefined,
+      nextProducerId: undefined,
       ...change,
     };
   }
@@ -366,6 +367,9 @@ export class TransactionCoordinator {
   private checkProducer(l: Lookup, producerId: number, producerEpoch: number): number {
     if (l.errorCode !== ErrorCode.NONE) return l.errorCode;
     const t = l.txn;
+    // the new producer id of an exhausted epoch's transaction, before that transaction completes
+    if (t?.nextProducerId !== undefined && t.nextProducerId === producerId && producerEpoch === 0)
+      return ErrorCode.CONCURRENT_TRANSACTIONS;
     if (!t || t.producerId !== producerId) return ErrorCode.INVALID_PRODUCER_ID_MAPPING;
     if (t.producerEpoch !== producerEpoch) return ErrorCode.PRODUCER_FENCED;
     if (t.pending) return ErrorCode.CONCURRENT_TRANSACTIONS;
@@ -474,15 +478,16 @@ export class TransactionCoordinator {
     const l = this.lookup(transactionalId);
     if (l.errorCode !== ErrorCode.NONE) return fail(l.errorCode);
     const t = l.txn;
-    if (!t || t.producerId !== producerId) return fail(ErrorCode.INVALID_PRODUCER_ID_MAPPING);
-    const retry =
-      t.endedAtEpoch !== undefined && t.endedAtEpoch === producerEpoch && t.producerEpoch === producerEpoch + 1;
+    const retry = t?.endedBy?.producerId === producerId && t.endedBy.producerEpoch === producerEpoch;
+    if (!t || (t.producerId !== producerId && !retry)) return fail(ErrorCode.INVALID_PRODUCER_ID_MAPPING);
     if (t.producerEpoch !== producerEpoch && !retry) return fail(ErrorCode.PRODUCER_FENCED);
     if (t.pending) return fail(ErrorCode.CONCURRENT_TRANSACTIONS);
-    const ended = (errorCode: number): EndResult =>
-      errorCode === ErrorCode.NONE
-        ? { errorCode, producerId: t.producerId, producerEpoch: t.producerEpoch }
-        : fail(errorCode);
+    const ended = (errorCode: number): EndResult => {
+      if (errorCode !== ErrorCode.NONE) return fail(errorCode);
+      // the producer's next transaction: on the new id once the exhausted epoch's transaction completes
+      if (t.nextProducerId !== undefined) return { errorCode, producerId: t.nextProducerId, producerEpoch: 0 };
+      return { errorCode, producerId: t.producerId, producerEpoch: t.producerEpoch };
+    };
     if (retry) {
       const same = commit
         ? t.state === 'CompleteCommit' || t.state === 'PrepareCommit'
@@ -503,13 +508,21 @@ export class TransactionCoordinator {
       default:
         return fail(ErrorCode.INVALID_TXN_STATE);
     }
-    if (isEpochExhausted(t.producerEpoch)) return fail(ErrorCode.PRODUCER_FENCED);
+    let nextProducerId: number | undefined;
+    if (isEpochExhausted(t.producerEpoch)) {
+      const allocated = await this.allocate();
+      if (typeof allocated !== 'number') return fail(allocated.errorCode);
+      if (t.pending || t.producerEpoch !== producerEpoch || this.lookup(transactionalId).txn !== t)
+        return fail(ErrorCode.CONCURRENT_TRANSACTIONS);
+      nextProducerId = allocated;
+    }
     const h = l.host!;
     const next = this.nextOf(t, {
       state: commit ? 'PrepareCommit' : 'PrepareAbort',
       producerEpoch: t.producerEpoch + 1,
       lastProducerEpoch: t.producerEpoch,
-      endedAtEpoch: t.producerEpoch,
+      endedBy: { producerId, producerEpoch },
+      nextProducerId,
     });
     const code = await this.transition(h, t, next);
     if (code === ErrorCode.NONE) void this.completeTransaction(h, t);
@@ -559,7 +572,10 @@ export class TransactionCoordinator {
     const next = this.nextOf(t, {
       state: commit ? 'CompleteCommit' : 'CompleteAbort',
       partitions: new Map(),
-      endedAtEpoch: t.endedAtEpoch,
+      endedBy: t.endedBy,
+      ...(t.nextProducerId !== undefined
+        ? { prevProducerId: t.producerId, producerId: t.nextProducerId, producerEpoch: 0, lastProducerEpoch: -1 }
+        : {}),
     });
     // a failed write of the completion leaves the transaction prepared: retried until written or no longer led here
     for (;;) {

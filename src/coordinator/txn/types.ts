@@ -30,11 +30,17 @@ export interface TxnMetadata {
   /** The state a write in flight moves to: other requests get CONCURRENT_TRANSACTIONS meanwhile. */
   pending: TxnState | null;
   /**
-   * The epoch of the EndTxn v5 that ended the last transaction (bumping the
-   * epoch), so that its retry is answered; kept in memory only (after a
+   * The producer id and epoch of the EndTxn v5 that ended the last
+   * transaction, so that its retry is answered; in memory only (after a
    * failover such a retry is answered PRODUCER_FENCED).
    */
-  endedAtEpoch?: number;
+  endedBy?: { producerId: number; producerEpoch: number };
+  /**
+   * EndTxn v5 at an exhausted epoch: the producer id the transaction's
+   * completion moves to (at epoch 0); in memory only, so that a failover
+   * while the transaction is prepared completes it on the old id.
+   */
+  nextProducerId?: number;
 }
 
 /** The largest producer epoch; at it the producer id is replaced by a new one. */

@@ -344,3 +344,113 @@ test('TransactionLogValue round-trips in Kafka layout (version 0)', () => {
   assert.deepEqual(decodeTxnRecord(key, value), rec);
   assert.deepEqual(decodeTxnRecord(key, null), { transactionalId: 'tx', value: null });
 });
+
+// ---- transactions v2 (KIP-890 part 2: EndTxn v5) -------------------------------------------------
+
+test('TV2: EndTxn bumps the epoch, writes the markers with it and answers it; a retry gets the same answer', async () => {
+  const s = setup();
+  await s.hostAll();
+  const { producerId: pid, producerEpoch: ep } = await s.c.initProducerId('t', 60000, null);
+  assert.equal(await s.c.addPartitions('t', pid, ep, [tp('a', 0), tp('b', 1)]), ErrorCode.NONE);
+  s.hold();
+  const end = await s.c.endTxnV2('t', pid, ep, true);
+  assert.deepEqual(end, { errorCode: ErrorCode.NONE, producerId: pid, producerEpoch: ep + 1 });
+  assert.equal(s.c.describe('t').txn?.state, 'PrepareCommit');
+  // while the markers are written: the retry is answered as the first; the old epoch adds nothing
+  assert.deepEqual(await s.c.endTxnV2('t', pid, ep, true), end);
+  assert.equal((await s.c.endTxnV2('t', pid, ep, false)).errorCode, ErrorCode.INVALID_TXN_STATE);
+  assert.equal(await s.c.addPartitions('t', pid, ep, [tp('a', 0)]), ErrorCode.PRODUCER_FENCED);
+  s.release();
+  await settle();
+  assert.equal(s.sent.length, 1);
+  assert.equal(s.sent[0].commit, true);
+  assert.equal(s.sent[0].producerEpoch, ep + 1);
+  assert.equal(s.c.describe('t').txn?.state, 'CompleteCommit');
+  assert.deepEqual(await s.c.endTxnV2('t', pid, ep, true), end);
+  // the next transaction, with the new epoch
+  assert.equal(await s.c.addPartitions('t', pid, ep + 1, [tp('a', 0)]), ErrorCode.NONE);
+  assert.equal(s.c.describe('t').txn?.state, 'Ongoing');
+  const abort = await s.c.endTxnV2('t', pid, ep + 1, false);
+  assert.deepEqual(abort, { errorCode: ErrorCode.NONE, producerId: pid, producerEpoch: ep + 2 });
+  await settle();
+  assert.equal(s.sent[1].commit, false);
+  assert.equal(s.sent[1].producerEpoch, ep + 2);
+  assert.equal(s.c.describe('t').txn?.state, 'CompleteAbort');
+  // the log holds the bumped epochs (a new coordinator loads them)
+  const values = s.log.get(partitionForTxn('t', PARTITIONS))!.map((r) => [r.value?.state, r.value?.producerEpoch]);
+  assert.deepEqual(values.slice(-3), [
+    ['Ongoing', ep + 1],
+    ['PrepareAbort', ep + 2],
+    ['CompleteAbort', ep + 2],
+  ]);
+});
+
+test('TV2: an abort with no transaction open bumps the epoch; a commit of none is INVALID_TXN_STATE', async () => {
+  const s = setup();
+  await s.hostAll();
+  const { producerId: pid, producerEpoch: ep } = await s.c.initProducerId('t', 60000, null);
+  assert.equal((await s.c.endTxnV2('t', pid, ep, true)).errorCode, ErrorCode.INVALID_TXN_STATE);
+  const abort = await s.c.endTxnV2('t', pid, ep, false);
+  assert.deepEqual(abort, { errorCode: ErrorCode.NONE, producerId: pid, producerEpoch: ep + 1 });
+  await settle();
+  assert.equal(s.c.describe('t').txn?.state, 'CompleteAbort');
+  assert.deepEqual(s.sent[0].partitions, []);
+});
+
+test('TV2: a producer fenced by InitProducerId is not taken for a retry; errors as Kafka answers them', async () => {
+  const s = setup();
+  await s.hostAll();
+  const first = await s.c.initProducerId('t', 60000, null);
+  const second = await s.c.initProducerId('t', 60000, null);
+  assert.equal(second.producerEpoch, first.producerEpoch + 1);
+  for (const commit of [true, false]) {
+    const r = await s.c.endTxnV2('t', first.producerId, first.producerEpoch, commit);
+    assert.deepEqual(r, { errorCode: ErrorCode.PRODUCER_FENCED, producerId: -1, producerEpoch: -1 });
+  }
+  assert.equal(
+    (await s.c.endTxnV2('t', first.producerId + 1, second.producerEpoch, true)).errorCode,
+    ErrorCode.INVALID_PRODUCER_ID_MAPPING,
+  );
+  assert.equal(
+    (await s.c.endTxnV2('', first.producerId, second.producerEpoch, true)).errorCode,
+    ErrorCode.INVALID_REQUEST,
+  );
+  // a transaction that InitProducerId aborted (fencing its producer) is no retry of that producer's EndTxn either
+  assert.equal(await s.c.addPartitions('t', second.producerId, second.producerEpoch, [tp('a', 0)]), ErrorCode.NONE);
+  assert.equal((await s.c.initProducerId('t', 60000, null)).errorCode, ErrorCode.CONCURRENT_TRANSACTIONS);
+  await settle();
+  assert.equal(s.c.describe('t').txn?.state, 'CompleteAbort');
+  assert.equal(
+    (await s.c.endTxnV2('t', second.producerId, second.producerEpoch, false)).errorCode,
+    ErrorCode.PRODUCER_FENCED,
+  );
+});
+
+test('TV2: at an exhausted epoch EndTxn moves the producer to a new id at epoch 0 once the transaction completes', async () => {
+  const s = setup();
+  await s.hostAll();
+  const a = await s.c.initProducerId('t', 60000, null);
+  const p = partitionForTxn('t', PARTITIONS);
+  s.log.get(p)!.at(-1)!.value!.producerEpoch = 32766;
+  s.c.onResignation(p);
+  await s.c.onElection(p, 2);
+  assert.equal(await s.c.addPartitions('t', a.producerId, 32766, [tp('a', 0)]), ErrorCode.NONE);
+  s.hold();
+  const end = await s.c.endTxnV2('t', a.producerId, 32766, true);
+  assert.equal(end.errorCode, ErrorCode.NONE);
+  assert.notEqual(end.producerId, a.producerId);
+  assert.equal(end.producerEpoch, 0);
+  // the new id waits for the old one's transaction to complete; its retry is answered the same
+  assert.equal(await s.c.addPartitions('t', end.producerId, 0, [tp('a', 0)]), ErrorCode.CONCURRENT_TRANSACTIONS);
+  assert.deepEqual(await s.c.endTxnV2('t', a.producerId, 32766, true), end);
+  s.release();
+  await settle();
+  // the markers close the transaction on the old id, at the last epoch
+  assert.equal(s.sent[0].producerId, a.producerId);
+  assert.equal(s.sent[0].producerEpoch, 32767);
+  const d = s.c.describe('t').txn!;
+  assert.equal(d.state, 'CompleteCommit');
+  assert.deepEqual(await s.c.endTxnV2('t', a.producerId, 32766, true), end);
+  assert.equal(await s.c.addPartitions('t', end.producerId, 0, [tp('a', 0)]), ErrorCode.NONE);
+  assert.equal(await s.c.addPartitions('t', a.producerId, 32767, [tp('a', 0)]), ErrorCode.INVALID_PRODUCER_ID_MAPPING);
+});
