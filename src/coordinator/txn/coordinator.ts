@@ -461,11 +461,11 @@ export class TransactionCoordinator {
    * the producer epoch, PrepareCommit / PrepareAbort is written with the new
    * epoch (so the markers carry it and fence any write of the old one) and
    * the producer gets the new id and epoch back. The retry of an EndTxn whose
-   * answer was lost (the epoch before that bump, the transaction completed
-   * or completing) gets the same answer. An abort with no transaction open
-   * also ends with a bump, as Kafka does for these clients. At an exhausted
-   * epoch the producer is answered PRODUCER_FENCED (its next InitProducerId
-   * gets a new producer id).
+   * answer was lost (the producer id and epoch that ended the transaction,
+   * completed or completing) gets the same answer. An abort with no
+   * transaction open also ends with a bump, as Kafka does for these clients.
+   * At an exhausted epoch the markers carry the last epoch and the producer
+   * gets a new producer id at epoch 0, which the completion moves to.
    */
   async endTxnV2(
     transactionalId: string,
