@@ -23,6 +23,9 @@ import { startProcessCluster } from '../helpers/cluster.ts';
 import { eventually } from '../helpers/broker.ts';
 import { kcatConsume } from '../helpers/kcat.ts';
 
+/** EndTxn as a transactions v1 producer sends it (v5 would bump the epoch at every transaction end). */
+const END_TXN = apiByName('EndTxn');
+
 const TXN_PARTITIONS = 3;
 
 test('a transaction prepared when its coordinator is killed is completed by the new one; an open one is aborted by timeout', async () => {
@@ -83,7 +86,7 @@ test('a transaction prepared when its coordinator is killed is completed by the 
       // the partition is in the transaction (KIP-890)
       const res = await eventually(async () => {
         const leader = (await client.metadata([topic])).topics[0].partitions[0].leader;
-        const r = await (await client.brokerConnection(leader)).send('Produce', {
+        const r = await (await client.brokerConnection(leader)).sendAt(apiByName('Produce'), 11, {
           transactionalId: id,
           acks: -1,
           timeoutMs: 30_000,
@@ -104,7 +107,7 @@ test('a transaction prepared when its coordinator is killed is completed by the 
       assert.equal(res.responses[0].partitionResponses[0].errorCode, ErrorCode.NONE);
     };
     const endTxn = (id: string, p: { pid: number; epoch: number }) =>
-      coord.send('EndTxn', { transactionalId: id, producerId: p.pid, producerEpoch: p.epoch, committed: true });
+      coord.sendAt(END_TXN, 4, { transactionalId: id, producerId: p.pid, producerEpoch: p.epoch, committed: true });
     const describe = async (c: KafkaClient, id: string) => {
       const node = (await c.findCoordinator(id, 1)).nodeId;
       const r = await (await c.brokerConnection(node)).send('DescribeTransactions', { transactionalIds: [id] });

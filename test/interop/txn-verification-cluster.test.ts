@@ -66,7 +66,7 @@ test('the leader of a partition asks a coordinator on another broker before appe
   const epoch = init.producerEpoch;
   const atLeader = await client.brokerConnection(leader);
   const produce = async (seq: number) => {
-    const r = await atLeader.send('Produce', {
+    const r = await atLeader.sendAt(apiByName('Produce'), 11, {
       transactionalId: id,
       acks: -1,
       timeoutMs: 30_000,
@@ -104,7 +104,7 @@ test('the leader of a partition asks a coordinator on another broker before appe
   assert.equal(first.errorCode, ErrorCode.NONE);
   assert.equal(Number(first.baseOffset), 0); // the refused batch left nothing
   assert.equal((await produce(1)).errorCode, ErrorCode.NONE);
-  const end = await coord.send('EndTxn', {
+  const end = await coord.sendAt(apiByName('EndTxn'), 4, {
     transactionalId: id,
     producerId: pid,
     producerEpoch: epoch,

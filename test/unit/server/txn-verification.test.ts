@@ -69,7 +69,7 @@ describe('on the wire (one broker, the coordinator in process)', () => {
     const epoch = init.producerEpoch;
     const seq = [0, 0];
     const produce = async (partition: number, value: string, e = epoch) => {
-      const r = await conn.send('Produce', {
+      const r = await conn.sendAt(apiByName('Produce'), 11, {
         transactionalId: id,
         acks: -1,
         timeoutMs: 30_000,
@@ -118,7 +118,7 @@ describe('on the wire (one broker, the coordinator in process)', () => {
     assert.equal(await produce(1, 'stray', epoch + 1), ErrorCode.INVALID_PRODUCER_EPOCH);
 
     // once the transaction is committed, a new batch needs a new transaction
-    const end = await conn.send('EndTxn', {
+    const end = await conn.sendAt(apiByName('EndTxn'), 4, {
       transactionalId: id,
       producerId: pid,
       producerEpoch: epoch,
