@@ -22,6 +22,20 @@ export interface ConnectionOptions {
   connectTimeoutMs?: number;
   /** Largest response frame accepted (default 256 MiB). */
   maxResponseBytes?: number;
+  /** TLS and SASL for this connection (default: plaintext, no authentication). */
+  security?: ClientSecurity;
+}
+
+/**
+ * How a client connection secures and authenticates itself, as Kafka clients
+ * are configured (security.protocol, ssl.*, sasl.*): TLS when `tls` is set,
+ * a SASL exchange after connecting when `sasl` is set.
+ */
+export interface ClientSecurity {
+  /** TLS options (CA, client certificate and key, servername); absent: plaintext. */
+  tls?: import('node:tls').ConnectionOptions;
+  /** SASL mechanism and credentials (PLAIN / SCRAM-SHA-256 / SCRAM-SHA-512 use username and password; OAUTHBEARER a token). */
+  sasl?: { mechanism: string; username?: string; password?: string; token?: string };
 }
 
 /** A failure of the connection itself (refused, closed, timed out), not a Kafka error code. */

@@ -24,8 +24,8 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-/** The only security protocol Samsa serves; SSL / SASL_* listeners stop startup until Samsa implements them. */
-export type SecurityProtocol = 'PLAINTEXT';
+/** The security protocols of listener.security.protocol.map (parseListener says which Samsa can open). */
+export type SecurityProtocol = 'PLAINTEXT' | 'SSL' | 'SASL_PLAINTEXT' | 'SASL_SSL';
 
 export interface Listener {
   /** Listener name, upper case (PLAINTEXT, INTERNAL, ...). */

@@ -26,7 +26,9 @@
  */
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
+import type { SecurityProtocol } from '../config/broker-config.ts';
 import type { Chunk } from '../protocol/writer.ts';
+import { ANONYMOUS, type KafkaPrincipal } from '../security/principal.ts';
 import type { PooledBuffer } from '../storage/buffer-pool.ts';
 import type { FileRegion } from '../storage/file-region.ts';
 import { FrameReader } from './frame-reader.ts';
@@ -67,6 +69,10 @@ export interface ConnectionOptions {
   requestReadTimeoutMs?: number;
   /** Rate limit of the warnings a client can cause, shared by the broker's connections. */
   logLimiter?: LogLimiter;
+  /** The listener the connection came in on (default PLAINTEXT). */
+  listenerName?: string;
+  /** Its security protocol (default PLAINTEXT). */
+  securityProtocol?: SecurityProtocol;
 }
 
 interface Pending {
@@ -97,6 +103,11 @@ export class Connection {
   lastActivity = ++activityTick;
   /** The client's address (IPv4-mapped IPv6 addresses as plain IPv4). */
   readonly ip: string;
+  /** The listener the connection came in on. */
+  readonly listenerName: string;
+  readonly securityProtocol: SecurityProtocol;
+  /** Who the client is: ANONYMOUS until TLS (client certificate) or SASL establishes a principal. */
+  principal: KafkaPrincipal = ANONYMOUS;
   private readonly memory: RequestMemory;
   /** Waiting for room in the request memory: not reading. */
   private waitingForMemory = false;
@@ -120,6 +131,8 @@ export class Connection {
   ) {
     this.id = `${socket.remoteAddress}:${socket.remotePort}`;
     this.ip = normalizeIp(socket.remoteAddress);
+    this.listenerName = opts.listenerName ?? 'PLAINTEXT';
+    this.securityProtocol = opts.securityProtocol ?? 'PLAINTEXT';
     this.memory = opts.memory ?? new RequestMemory(-1, -1);
     socket.setNoDelay(true);
     this.reader = new FrameReader(opts.maxFrameBytes, {

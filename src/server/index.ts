@@ -269,6 +269,8 @@ function socketServer(
       queuedMaxRequestBytes: config.queuedMaxRequestBytes,
       requestReadTimeoutMs: config.requestReadTimeoutMs,
       logger,
+      listenerName: listener.name,
+      securityProtocol: listener.securityProtocol,
     },
     (frame, conn) => dispatcher.handle(frame, conn),
   );

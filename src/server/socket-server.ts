@@ -24,6 +24,7 @@
 import dns from 'node:dns';
 import net from 'node:net';
 import type { Logger } from 'pino';
+import type { SecurityProtocol } from '../config/broker-config.ts';
 import { Connection, type FrameHandler, normalizeIp } from './connection.ts';
 import { LogLimiter } from './log-limiter.ts';
 import { RequestMemory } from './request-memory.ts';
@@ -56,6 +57,9 @@ export interface SocketServerOptions extends Partial<Omit<ConnectionLimits, 'max
   logLimiter?: LogLimiter;
   /** Clock of the creation rate (tests). */
   now?: () => number;
+  /** The listener's name and security protocol, given to each connection (default PLAINTEXT). */
+  listenerName?: string;
+  securityProtocol?: SecurityProtocol;
 }
 
 const INT_MAX = 2147483647;
@@ -239,6 +243,8 @@ export class SocketServer {
         memory: this.memory,
         requestReadTimeoutMs: opts.requestReadTimeoutMs ?? 0,
         logLimiter: this.limiter,
+        listenerName: opts.listenerName,
+        securityProtocol: opts.securityProtocol,
       },
       (c) => {
         if (!this.connections.delete(c)) return;

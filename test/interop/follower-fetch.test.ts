@@ -22,7 +22,6 @@ import path from 'node:path';
 import pino from 'pino';
 import { loadBrokerConfig } from '../../src/config/broker-config.ts';
 import { startBroker, type RunningBroker } from '../../src/server/index.ts';
-import { Connection } from '../../src/client/connection.ts';
 import { KafkaClient } from '../../src/client/client.ts';
 import { apiByName } from '../../src/protocol/apis.ts';
 import { ErrorCode } from '../../src/protocol/error-codes.ts';
@@ -30,6 +29,7 @@ import { ZERO_UUID } from '../../src/protocol/schema.ts';
 import { RACK_AWARE_REPLICA_SELECTOR, replicaReadStats } from '../../src/server/replica-selector.ts';
 import { eventually, freePort, REPO_ROOT, uniqueTopic } from '../helpers/broker.ts';
 import { currentPython } from '../helpers/pyclient.ts';
+import { withConnection } from '../helpers/inprocess-cluster.ts';
 
 interface Node {
   id: number;
@@ -44,16 +44,6 @@ const RACKS: Record<number, string> = { 1: 'a', 2: 'b', 3: 'c' };
 const PER_PARTITION = 150;
 const FETCH_WAIT_MS = 25_000;
 const FETCH = apiByName('Fetch');
-
-async function withConnection<T>(port: number, fn: (c: Connection) => Promise<T>): Promise<T> {
-  const c = new Connection({ host: '127.0.0.1', port, clientId: 'follower-fetch-test', requestTimeoutMs: 60_000 });
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.close();
-  }
-}
 
 /** Leader, ISR and leader epoch of each partition as the broker on `port` answers Metadata. */
 async function partitionStates(port: number, topic: string) {

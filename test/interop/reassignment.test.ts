@@ -16,13 +16,13 @@ import path from 'node:path';
 import pino from 'pino';
 import { loadBrokerConfig } from '../../src/config/broker-config.ts';
 import { startBroker, type RunningBroker } from '../../src/server/index.ts';
-import { Connection } from '../../src/client/connection.ts';
 import { ErrorCode } from '../../src/protocol/error-codes.ts';
 import { ZERO_UUID } from '../../src/protocol/schema.ts';
 import { eventually, freePort, uniqueTopic } from '../helpers/broker.ts';
 import { kcatConsume, kcatProduce } from '../helpers/kcat.ts';
 import { compileJava, runJava } from '../helpers/kafka-ref.ts';
 import { runCli } from '../../src/cli/main.ts';
+import { withConnection } from '../helpers/inprocess-cluster.ts';
 
 interface Node {
   id: number;
@@ -30,16 +30,6 @@ interface Node {
   controllerPort: number;
   dir: string;
   running: RunningBroker | null;
-}
-
-async function withConnection<T>(port: number, fn: (c: Connection) => Promise<T>): Promise<T> {
-  const c = new Connection({ host: '127.0.0.1', port, clientId: 'reassignment-test', requestTimeoutMs: 60_000 });
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.close();
-  }
 }
 
 /** Replicas, leader and the broker count, as node `port` answers Metadata. */

@@ -15,11 +15,10 @@ import path from 'node:path';
 import pino from 'pino';
 import { loadBrokerConfig } from '../../src/config/broker-config.ts';
 import { startBroker, type RunningBroker } from '../../src/server/index.ts';
-import { Connection } from '../../src/client/connection.ts';
 import { ErrorCode } from '../../src/protocol/error-codes.ts';
-import { ZERO_UUID } from '../../src/protocol/schema.ts';
 import { eventually, freePort, uniqueTopic } from '../helpers/broker.ts';
 import { kcatConsume, kcatProduce } from '../helpers/kcat.ts';
+import { partitionState, withConnection } from '../helpers/inprocess-cluster.ts';
 
 interface Node {
   id: number;
@@ -30,29 +29,6 @@ interface Node {
 }
 
 const IDS = [1, 2, 3];
-
-async function withConnection<T>(port: number, fn: (c: Connection) => Promise<T>): Promise<T> {
-  const c = new Connection({ host: '127.0.0.1', port, clientId: 'replication-test', requestTimeoutMs: 60_000 });
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.close();
-  }
-}
-
-/** Leader and ISR of partition 0 as node `port` answers Metadata. */
-async function partitionState(port: number, topic: string) {
-  return withConnection(port, async (c) => {
-    const md = await c.send('Metadata', {
-      topics: [{ name: topic, topicId: ZERO_UUID }],
-      allowAutoTopicCreation: false,
-      includeTopicAuthorizedOperations: false,
-    });
-    const p = md.topics[0]?.partitions.find((x) => x.partitionIndex === 0);
-    return p ? { leader: p.leaderId, isr: [...p.isrNodes].sort(), epoch: p.leaderEpoch } : undefined;
-  });
-}
 
 describe('replication: RF=3, acks=all, the leader broker closed', () => {
   const nodes: Node[] = [];
