@@ -151,7 +151,7 @@ export class TxnVerifier {
     const tp = [{ topic, partition }];
     if (leader === this.b.nodeId) {
       if (!this.local) return ErrorCode.COORDINATOR_NOT_AVAILABLE;
-      if (add) return this.local.addPartitions(transactionalId, producerId, epoch, tp);
+      if (add) return this.local.addPartitions(transactionalId, producerId, epoch, tp, 2);
       return this.local.verifyPartitions(transactionalId, producerId, epoch, tp, ErrorCode.INVALID_TXN_STATE)[0];
     }
     let conn: Connection;

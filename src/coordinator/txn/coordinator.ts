@@ -13,7 +13,14 @@
 import { ErrorCode } from '../../protocol/error-codes.ts';
 import type { TxnLogRecord, TxnLogValue } from './txn-records.ts';
 import { partitionForTxn } from './txn-records.ts';
-import { isEpochExhausted, partitionList, type TopicPartition, type TxnMetadata, type TxnState } from './types.ts';
+import {
+  isEpochExhausted,
+  MAX_EPOCH,
+  partitionList,
+  type TopicPartition,
+  type TxnMetadata,
+  type TxnState,
+} from './types.ts';
 
 export interface TxnStore {
   /** Appends the record to `__transaction_state-partition`, acknowledged like acks=all; rejects with `errorCode` set. */
@@ -116,13 +123,40 @@ function toValue(m: TxnMetadata): TxnLogValue {
   return {
     producerId: m.producerId,
     prevProducerId: m.prevProducerId,
+    nextProducerId: m.nextProducerId ?? -1,
     producerEpoch: m.producerEpoch,
     timeoutMs: m.timeoutMs,
     state: m.state,
     partitions: m.partitions,
     lastUpdateTimestamp: m.lastUpdateTimestamp,
     startTimestamp: m.startTimestamp,
+    clientTransactionVersion: m.clientTransactionVersion,
   };
+}
+
+/**
+ * The EndTxn v5 that ended a transaction of version 2, from what the log
+ * holds (Kafka's retry rules): a prepared or completed transaction was ended
+ * at the epoch before its bumped one, or, completed on a new producer id at
+ * epoch 0, at the previous id's exhausted epoch. A transaction fenced by
+ * InitProducerId or a timeout was bumped twice, so the epoch found here was
+ * never any producer's.
+ */
+function endedByOf(v: TxnLogValue): TxnMetadata['endedBy'] {
+  if (v.clientTransactionVersion < 2) return undefined;
+  switch (v.state) {
+    case 'CompleteCommit':
+    case 'CompleteAbort':
+      if (v.producerEpoch === 0 && v.prevProducerId !== -1)
+        return { producerId: v.prevProducerId, producerEpoch: MAX_EPOCH - 1 };
+      break;
+    case 'PrepareCommit':
+    case 'PrepareAbort':
+      break;
+    default:
+      return undefined;
+  }
+  return v.producerEpoch > 0 ? { producerId: v.producerId, producerEpoch: v.producerEpoch - 1 } : undefined;
 }
 
 type Lookup = { errorCode: number; host?: Hosted; txn?: TxnMetadata };
@@ -175,6 +209,8 @@ export class TransactionCoordinator {
         partitions: copyPartitions(r.value.partitions),
         lastProducerEpoch: prev && prev.producerId === r.value.producerId ? prev.producerEpoch : -1,
         pending: null,
+        endedBy: endedByOf(r.value),
+        nextProducerId: r.value.nextProducerId === -1 ? undefined : r.value.nextProducerId,
       });
     }
     h.loaded = true;
@@ -289,6 +325,7 @@ export class TransactionCoordinator {
           startTimestamp: -1,
           lastUpdateTimestamp: now,
           pending: null,
+          clientTransactionVersion: 0,
         };
         l.host!.txns.set(transactionalId, created);
         l.txn = created;
@@ -380,12 +417,15 @@ export class TransactionCoordinator {
   /**
    * Adds partitions to the producer's transaction (starting it if none is
    * open); resolves NONE or the one error that applies to every partition.
+   * `clientTransactionVersion` is 2 when a partition leader adds them for a
+   * client of transactions v2 (AddPartitionsToTxn v5, not verifyOnly).
    */
   async addPartitions(
     transactionalId: string,
     producerId: number,
     producerEpoch: number,
     partitions: TopicPartition[],
+    clientTransactionVersion = 0,
   ): Promise<number> {
     if (transactionalId === '') return ErrorCode.INVALID_REQUEST;
     const l = this.lookup(transactionalId);
@@ -399,6 +439,7 @@ export class TransactionCoordinator {
     const next = this.nextOf(t, {
       state: 'Ongoing',
       startTimestamp: t.state === 'Ongoing' ? t.startTimestamp : now,
+      clientTransactionVersion,
     });
     for (const p of partitions) {
       let s = next.partitions.get(p.topic);
@@ -442,7 +483,7 @@ export class TransactionCoordinator {
     if (t.pending) return ErrorCode.CONCURRENT_TRANSACTIONS;
     switch (t.state) {
       case 'Ongoing':
-        return commit ? this.commit(l.host!, t) : this.abort(l.host!, t, false);
+        return commit ? this.commit(l.host!, t) : this.abort(l.host!, t, false, 0);
       case 'CompleteCommit':
         return commit ? ErrorCode.NONE : ErrorCode.INVALID_TXN_STATE;
       case 'CompleteAbort':
@@ -523,24 +564,35 @@ export class TransactionCoordinator {
       lastProducerEpoch: t.producerEpoch,
       endedBy: { producerId, producerEpoch },
       nextProducerId,
+      clientTransactionVersion: 2,
     });
     const code = await this.transition(h, t, next);
     if (code === ErrorCode.NONE) void this.completeTransaction(h, t);
     return ended(code);
   }
 
+  /** EndTxn v0-v4 (transactions v1): writes PrepareCommit, then completes it. */
   private async commit(h: Hosted, t: TxnMetadata): Promise<number> {
-    const code = await this.transition(h, t, this.nextOf(t, { state: 'PrepareCommit' }));
+    const code = await this.transition(h, t, this.nextOf(t, { state: 'PrepareCommit', clientTransactionVersion: 0 }));
     if (code === ErrorCode.NONE) void this.completeTransaction(h, t);
     return code;
   }
 
-  /** Writes PrepareAbort (with the epoch bumped when `fence`: the producer that left it open is fenced), then completes it. */
-  private async abort(h: Hosted, t: TxnMetadata, fence: boolean): Promise<number> {
-    const bump = fence && !isEpochExhausted(t.producerEpoch);
+  /**
+   * Writes PrepareAbort, then completes it. `fence` (InitProducerId, a
+   * timeout): the epoch is bumped so that the producer that left the
+   * transaction open is fenced, twice for a transaction of version 2 (as
+   * Kafka's epoch fence followed by its TV2 bump) so that the producer's
+   * retried EndTxn v5 never matches. Else (EndTxn v0-v4) the transaction
+   * becomes version `clientTransactionVersion`.
+   */
+  private async abort(h: Hosted, t: TxnMetadata, fence: boolean, clientTransactionVersion?: number): Promise<number> {
+    let bump = fence && !isEpochExhausted(t.producerEpoch) ? 1 : 0;
+    if (bump && t.clientTransactionVersion >= 2) bump = Math.min(2, MAX_EPOCH - t.producerEpoch);
     const next = this.nextOf(t, {
       state: 'PrepareAbort',
-      ...(bump ? { producerEpoch: t.producerEpoch + 1, lastProducerEpoch: t.producerEpoch } : {}),
+      ...(bump > 0 ? { producerEpoch: t.producerEpoch + bump, lastProducerEpoch: t.producerEpoch } : {}),
+      ...(clientTransactionVersion !== undefined ? { clientTransactionVersion } : {}),
     });
     const code = await this.transition(h, t, next);
     if (code === ErrorCode.NONE) void this.completeTransaction(h, t);

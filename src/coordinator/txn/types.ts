@@ -30,15 +30,24 @@ export interface TxnMetadata {
   /** The state a write in flight moves to: other requests get CONCURRENT_TRANSACTIONS meanwhile. */
   pending: TxnState | null;
   /**
+   * The transaction version of the client that last started or ended a
+   * transaction of this id (TransactionLogValue's ClientTransactionVersion):
+   * 2 for transactions v2 (EndTxn v5, partitions added by the leaders), 0
+   * otherwise. A fenced transaction of version 2 is aborted with its epoch
+   * bumped twice, as Kafka does, so that no producer's retry matches it.
+   */
+  clientTransactionVersion: number;
+  /**
    * The producer id and epoch of the EndTxn v5 that ended the last
-   * transaction, so that its retry is answered; in memory only (after a
-   * failover such a retry is answered PRODUCER_FENCED).
+   * transaction, so that its retry is answered. Not written as such: a
+   * coordinator loading the log derives it from a prepared or completed
+   * transaction of version 2 (the epoch before the bump, or the previous
+   * producer id at the exhausted epoch), as Kafka's retry rules do.
    */
   endedBy?: { producerId: number; producerEpoch: number };
   /**
    * EndTxn v5 at an exhausted epoch: the producer id the transaction's
-   * completion moves to (at epoch 0); in memory only, so that a failover
-   * while the transaction is prepared completes it on the old id.
+   * completion moves to (at epoch 0); written as NextProducerId.
    */
   nextProducerId?: number;
 }

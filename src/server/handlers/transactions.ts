@@ -107,7 +107,9 @@ export function addPartitionsToTxnHandler(
         exists(t, p) ? ErrorCode.OPERATION_NOT_ATTEMPTED : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
       );
     }
-    const code = fencedFor(await txn.addPartitions(transactionalId, producerId, producerEpoch, tps), v, 2);
+    // v5 not verifyOnly: a partition leader adding the partition for a client of transactions v2 (KIP-890 part 2)
+    const tv = v >= 5 ? 2 : 0;
+    const code = fencedFor(await txn.addPartitions(transactionalId, producerId, producerEpoch, tps, tv), v, 2);
     return partitionResults(topics, () => code);
   };
   return async (req, ctx) => {
