@@ -28,6 +28,21 @@ import { TXN_TOPIC } from './txn-store.ts';
 const ADD_PARTITIONS_TO_TXN = apiByName('AddPartitionsToTxn');
 /** The version of AddPartitionsToTxn brokers verify with (v4: batched, `verifyOnly`; not in the transaction is INVALID_TXN_STATE). */
 const VERIFY_VERSION = 4;
+/** v5: not in the transaction is TRANSACTION_ABORTABLE; not verifyOnly, the partition is added (transactions v2). */
+const ABORTABLE_VERSION = 5;
+
+/**
+ * What a transactional produce asks of its coordinator, by Produce version
+ * (Kafka's TransactionSupportedOperation): v0-v10 verify and are told
+ * INVALID_TXN_STATE when the partition is not in the transaction; v11 clients
+ * handle TRANSACTION_ABORTABLE (KIP-890) and are told that instead; v12+
+ * (transactions v2) have the partition added to the transaction.
+ */
+export type TxnOperation = 'verify' | 'verify-abortable' | 'add';
+
+export function txnOperationForProduce(version: number): TxnOperation {
+  return version >= 12 ? 'add' : version >= 11 ? 'verify-abortable' : 'verify';
+}
 
 /** The outcome of a verification: NONE (append), or the produce error code and its message. */
 export interface Verdict {
@@ -77,7 +92,7 @@ export class TxnVerifier {
     transactionalId: string,
     producerId: number,
     epoch: number,
-    add = false,
+    op: TxnOperation = 'verify',
   ): Promise<{ verdict: Verdict; valid: () => boolean }> {
     let g = this.guards.get(part);
     if (!g) this.guards.set(part, (g = new Map()));
@@ -87,11 +102,11 @@ export class TxnVerifier {
     const valid = () => this.guards.get(part)?.get(producerId) === taken;
     let code: number;
     try {
-      code = await this.ask(transactionalId, producerId, epoch, part.topic.name, part.index, add);
+      code = await this.ask(transactionalId, producerId, epoch, part.topic.name, part.index, op);
     } catch {
       code = ErrorCode.COORDINATOR_NOT_AVAILABLE;
     }
-    const verdict = verdictFor(code);
+    const verdict = verdictFor(code, op !== 'verify');
     if (verdict.errorCode === ErrorCode.NOT_ENOUGH_REPLICAS) this.logUnverified(part, transactionalId, code);
     return { verdict, valid };
   }
@@ -109,7 +124,7 @@ export class TxnVerifier {
     partition: number,
   ): Promise<number> {
     try {
-      return await this.ask(transactionalId, producerId, epoch, topic, partition, true);
+      return await this.ask(transactionalId, producerId, epoch, topic, partition, 'add');
     } catch {
       return ErrorCode.COORDINATOR_NOT_AVAILABLE;
     }
@@ -142,8 +157,9 @@ export class TxnVerifier {
     epoch: number,
     topic: string,
     partition: number,
-    add: boolean,
+    op: TxnOperation,
   ): Promise<number> {
+    const add = op === 'add';
     const txnTopic = this.b.image.topicsByName.get(TXN_TOPIC);
     if (!txnTopic) return ErrorCode.COORDINATOR_NOT_AVAILABLE;
     const leader = txnTopic.partitions[partitionForTxn(transactionalId, txnTopic.partitions.length)]?.leader ?? -1;
@@ -152,7 +168,8 @@ export class TxnVerifier {
     if (leader === this.b.nodeId) {
       if (!this.local) return ErrorCode.COORDINATOR_NOT_AVAILABLE;
       if (add) return this.local.addPartitions(transactionalId, producerId, epoch, tp, 2);
-      return this.local.verifyPartitions(transactionalId, producerId, epoch, tp, ErrorCode.INVALID_TXN_STATE)[0];
+      const notInTxn = op === 'verify' ? ErrorCode.INVALID_TXN_STATE : ErrorCode.TRANSACTION_ABORTABLE;
+      return this.local.verifyPartitions(transactionalId, producerId, epoch, tp, notInTxn)[0];
     }
     let conn: Connection;
     try {
@@ -161,7 +178,7 @@ export class TxnVerifier {
       return ErrorCode.COORDINATOR_NOT_AVAILABLE;
     }
     try {
-      const res = await conn.sendAt(ADD_PARTITIONS_TO_TXN, add ? 5 : VERIFY_VERSION, {
+      const res = await conn.sendAt(ADD_PARTITIONS_TO_TXN, op === 'verify' ? VERIFY_VERSION : ABORTABLE_VERSION, {
         transactions: [
           {
             transactionalId,
@@ -214,16 +231,20 @@ export class TxnVerifier {
 
 /**
  * The produce answer to the coordinator's, as Kafka's ReplicaManager gives
- * it: not in the transaction is INVALID_TXN_STATE; a coordinator that cannot
+ * it: not in the transaction is INVALID_TXN_STATE, or TRANSACTION_ABORTABLE
+ * for a client that handles it (`abortable`); a coordinator that cannot
  * answer now is NOT_ENOUGH_REPLICAS, which every client retries without a
  * metadata refresh; a fenced producer is INVALID_PRODUCER_EPOCH.
  */
-function verdictFor(code: number): Verdict {
+function verdictFor(code: number, abortable: boolean): Verdict {
   switch (code) {
     case ErrorCode.NONE:
       return OK;
-    case ErrorCode.INVALID_TXN_STATE:
     case ErrorCode.TRANSACTION_ABORTABLE:
+      if (abortable)
+        return { errorCode: code, message: 'The partition was not added to the transaction: abort the transaction' };
+      return { errorCode: ErrorCode.INVALID_TXN_STATE, message: 'The partition was not added to the transaction' };
+    case ErrorCode.INVALID_TXN_STATE:
       return {
         errorCode: ErrorCode.INVALID_TXN_STATE,
         message: 'The partition was not added to the transaction',

@@ -68,8 +68,9 @@ describe('on the wire (one broker, the coordinator in process)', () => {
     const pid = Number(init.producerId);
     const epoch = init.producerEpoch;
     const seq = [0, 0];
-    const produce = async (partition: number, value: string, e = epoch) => {
-      const r = await conn.sendAt(apiByName('Produce'), 11, {
+    /** Produce v10 (v11 is told TRANSACTION_ABORTABLE instead of INVALID_TXN_STATE; v12+ is transactions v2). */
+    const produce = async (partition: number, value: string, e = epoch, version = 10) => {
+      const r = await conn.sendAt(apiByName('Produce'), version, {
         transactionalId: id,
         acks: -1,
         timeoutMs: 30_000,
@@ -113,6 +114,8 @@ describe('on the wire (one broker, the coordinator in process)', () => {
     assert.equal(await produce(0, 'a'), ErrorCode.NONE);
     assert.equal(await produce(0, 'b'), ErrorCode.NONE);
     assert.equal(await produce(1, 'stray'), ErrorCode.INVALID_TXN_STATE);
+    // KIP-890: a Produce v11 client handles TRANSACTION_ABORTABLE, and is told that instead
+    assert.equal(await produce(1, 'stray', epoch, 11), ErrorCode.TRANSACTION_ABORTABLE);
     assert.equal(await latest(topic, 1), 0);
     // an epoch the coordinator does not have
     assert.equal(await produce(1, 'stray', epoch + 1), ErrorCode.INVALID_PRODUCER_EPOCH);
