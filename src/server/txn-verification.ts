@@ -2,8 +2,10 @@
  * KIP-890 part 1: a partition leader verifies a transactional produce before
  * appending it. The first transactional batch of a producer (id, epoch) on a
  * partition where it has no open transaction is appended only once the
- * transaction coordinator confirms, with AddPartitionsToTxn v4 `verifyOnly`,
- * that the partition is in the producer's ongoing transaction; a write the
+ * transaction coordinator confirms, with AddPartitionsToTxn `verifyOnly` (v4,
+ * or v5 for a client told TRANSACTION_ABORTABLE), that the partition is in
+ * the producer's ongoing transaction (transactions v2: the partition is added
+ * to it instead, see TxnOperation); a write the
  * coordinator does not know of would otherwise open a transaction that no
  * marker ever closes (a hanging transaction).
  *
