@@ -108,7 +108,7 @@ export class TxnVerifier {
     } catch {
       code = ErrorCode.COORDINATOR_NOT_AVAILABLE;
     }
-    const verdict = verdictFor(code, op !== 'verify');
+    const verdict = verdictFor(code, op);
     if (verdict.errorCode === ErrorCode.NOT_ENOUGH_REPLICAS) this.logUnverified(part, transactionalId, code);
     return { verdict, valid };
   }
@@ -234,16 +234,20 @@ export class TxnVerifier {
 /**
  * The produce answer to the coordinator's, as Kafka's ReplicaManager gives
  * it: not in the transaction is INVALID_TXN_STATE, or TRANSACTION_ABORTABLE
- * for a client that handles it (`abortable`); a coordinator that cannot
+ * for a client that handles it (Produce v11+); a coordinator that cannot
  * answer now is NOT_ENOUGH_REPLICAS, which every client retries without a
- * metadata refresh; a fenced producer is INVALID_PRODUCER_EPOCH.
+ * metadata refresh, but for CONCURRENT_TRANSACTIONS (the transaction is
+ * completing), told as it is to a transactions v2 client (`add`), which
+ * retries it; a fenced producer is INVALID_PRODUCER_EPOCH.
  */
-function verdictFor(code: number, abortable: boolean): Verdict {
+function verdictFor(code: number, op: TxnOperation): Verdict {
+  if (code === ErrorCode.CONCURRENT_TRANSACTIONS && op === 'add')
+    return { errorCode: code, message: 'The transaction is being completed: retry' };
   switch (code) {
     case ErrorCode.NONE:
       return OK;
     case ErrorCode.TRANSACTION_ABORTABLE:
-      if (abortable)
+      if (op !== 'verify')
         return { errorCode: code, message: 'The partition was not added to the transaction: abort the transaction' };
       return { errorCode: ErrorCode.INVALID_TXN_STATE, message: 'The partition was not added to the transaction' };
     case ErrorCode.INVALID_TXN_STATE:

@@ -11,7 +11,7 @@ import type { Connection } from '../../../src/client/connection.ts';
 import { ErrorCode } from '../../../src/protocol/error-codes.ts';
 import { encodeBatch } from '../../../src/protocol/records/index.ts';
 import { apiByName } from '../../../src/protocol/apis.ts';
-import { TxnVerifier } from '../../../src/server/txn-verification.ts';
+import { type TxnOperation, TxnVerifier } from '../../../src/server/txn-verification.ts';
 import { TXN_TOPIC } from '../../../src/server/txn-store.ts';
 import type { Broker } from '../../../src/server/broker.ts';
 import type { Partition } from '../../../src/server/partition.ts';
@@ -192,5 +192,51 @@ describe('TxnVerifier', () => {
     const bumped = await verifier.verify(part, 'tx', PID, 1);
     assert.equal(bumped.valid(), true);
     assert.equal(one.valid(), false);
+  });
+
+  test('the coordinator’s answer as the produce error, by Produce version (Kafka’s ReplicaManager)', async () => {
+    const codeFor = async (answer: number, op: TxnOperation) => {
+      const b = {
+        nodeId: 1,
+        image: { topicsByName: new Map([[TXN_TOPIC, { partitions: [{ leader: 1 }] }]]) },
+        logger: { warn() {} },
+      } as unknown as Broker;
+      const coordinator = {
+        verifyPartitions: (_i: string, _p: number, _e: number, _t: unknown, notInTxn: number) => [
+          answer === ErrorCode.INVALID_TXN_STATE ? notInTxn : answer,
+        ],
+        addPartitions: async () => answer,
+      } as unknown as TransactionCoordinator;
+      const part = {
+        topic: { name: 't' },
+        index: 0,
+        log: { producerState: { get: () => undefined } },
+      } as unknown as Partition;
+      return (await new TxnVerifier(b, coordinator, true).verify(part, 'tx', PID, 0, op)).verdict.errorCode;
+    };
+    const ops: TxnOperation[] = ['verify', 'verify-abortable', 'add'];
+    const table = async (answer: number) => Promise.all(ops.map((op) => codeFor(answer, op)));
+    // not in the transaction: INVALID_TXN_STATE to v0-v10, TRANSACTION_ABORTABLE to v11 (v12+ adds the partition)
+    assert.deepEqual(await table(ErrorCode.INVALID_TXN_STATE), [
+      ErrorCode.INVALID_TXN_STATE,
+      ErrorCode.TRANSACTION_ABORTABLE,
+      ErrorCode.INVALID_TXN_STATE,
+    ]);
+    // a transaction completing: retried as NOT_ENOUGH_REPLICAS, but told as it is to transactions v2 clients
+    assert.deepEqual(await table(ErrorCode.CONCURRENT_TRANSACTIONS), [
+      ErrorCode.NOT_ENOUGH_REPLICAS,
+      ErrorCode.NOT_ENOUGH_REPLICAS,
+      ErrorCode.CONCURRENT_TRANSACTIONS,
+    ]);
+    assert.deepEqual(await table(ErrorCode.COORDINATOR_LOAD_IN_PROGRESS), [
+      ErrorCode.NOT_ENOUGH_REPLICAS,
+      ErrorCode.NOT_ENOUGH_REPLICAS,
+      ErrorCode.NOT_ENOUGH_REPLICAS,
+    ]);
+    assert.deepEqual(await table(ErrorCode.PRODUCER_FENCED), [
+      ErrorCode.INVALID_PRODUCER_EPOCH,
+      ErrorCode.INVALID_PRODUCER_EPOCH,
+      ErrorCode.INVALID_PRODUCER_EPOCH,
+    ]);
   });
 });
