@@ -4,8 +4,11 @@
  * path, or an `https://` (or `http://`, which Kafka also accepts) endpoint of
  * the identity provider.
  *
- * - The first load happens at startup and must succeed (as in Kafka, a broker
- *   whose key set cannot be read does not start).
+ * - A `file://` key set is read at startup and must be readable (as in Kafka,
+ *   a broker whose key set cannot be read does not start). An HTTP(S) key set
+ *   is first read in the background (retried with the backoff below until it
+ *   succeeds); a token that arrives before is checked once that read is done,
+ *   and refused if it failed.
  * - Then it is read again every `sasl.oauthbearer.jwks.endpoint.refresh.ms`;
  *   a failed read keeps the keys it has and is retried after
  *   `sasl.oauthbearer.jwks.endpoint.retry.backoff.ms`, doubling up to
@@ -19,6 +22,7 @@
  * Nothing here sees a token's signature or payload: key selection uses the
  * protected header only.
  */
+import { readFileSync, statSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { createLocalJWKSet, type JSONWebKeySet, type JWSHeaderParameters, type FlattenedJWSInput } from 'jose';
@@ -96,8 +100,22 @@ export class JwksKeySet {
     return set;
   }
 
+  /**
+   * Without waiting: a file is read now (throws when it cannot be), an HTTP(S)
+   * key set is read in the background, retried until it succeeds.
+   */
+  static start(opts: JwksOptions): JwksKeySet {
+    const set = new JwksKeySet(opts);
+    if (set.url.protocol === 'file:') {
+      set.install(parseJwks(readFileCheckedSync(fileURLToPath(set.url))));
+      set.schedule(opts.refreshMs);
+    } else set.refresh();
+    return set;
+  }
+
   /** The resolver jose's jwtVerify takes: the one key matching the header's kid and alg. */
   readonly resolve: KeyResolver = async (header, token) => {
+    if (this.keys === null) await this.inFlight?.catch(() => {});
     try {
       return await this.current()(header, token);
     } catch (err) {
@@ -114,7 +132,7 @@ export class JwksKeySet {
   }
 
   private current(): ReturnType<typeof createLocalJWKSet> {
-    if (this.keys === null) throw new Error('the JWKS is not loaded');
+    if (this.keys === null) throw new Error('the JWKS has not been read yet');
     return this.keys;
   }
 
@@ -141,35 +159,38 @@ export class JwksKeySet {
     this.timer?.cancel();
     this.timer = this.env.setTimer(delayMs, () => {
       this.timer = null;
-      this.load().then(
-        () => {
-          this.failures = 0;
-          this.schedule(this.opts.refreshMs);
-        },
-        (err: Error) => {
-          if (this.closed) return;
-          const backoff = Math.min(
-            this.opts.retryBackoffMs * 2 ** Math.min(this.failures, 30),
-            this.opts.retryBackoffMaxMs,
-          );
-          this.failures++;
-          this.opts.onRefreshError?.(
-            `reading the JWKS ${shown(this.url)} failed (keeping the keys read before; retrying in ${backoff} ms): ${err.message}`,
-          );
-          this.schedule(backoff);
-        },
-      );
+      this.refresh();
     });
+  }
+
+  /** A read now; then the next one after refresh.ms, or after the backoff when it failed. */
+  private refresh(): void {
+    this.load().then(
+      () => {
+        this.failures = 0;
+        this.schedule(this.opts.refreshMs);
+      },
+      (err: Error) => {
+        if (this.closed) return;
+        const backoff = Math.min(
+          this.opts.retryBackoffMs * 2 ** Math.min(this.failures, 30),
+          this.opts.retryBackoffMaxMs,
+        );
+        this.failures++;
+        const keeping = this.keys === null ? 'no keys yet' : 'keeping the keys read before';
+        this.opts.onRefreshError?.(
+          `reading the JWKS ${shown(this.url)} failed (${keeping}; retrying in ${backoff} ms): ${err.message}`,
+        );
+        this.schedule(backoff);
+      },
+    );
   }
 
   /** Reads and installs the key set; one read at a time. */
   private load(): Promise<void> {
     if (!this.inFlight) {
       this.inFlight = this.read()
-        .then((jwks) => {
-          this.keys = createLocalJWKSet(jwks);
-          this.loads++;
-        })
+        .then((jwks) => this.install(jwks))
         .finally(() => {
           this.inFlight = null;
         });
@@ -177,19 +198,13 @@ export class JwksKeySet {
     return this.inFlight;
   }
 
+  private install(jwks: JSONWebKeySet): void {
+    this.keys = createLocalJWKSet(jwks);
+    this.loads++;
+  }
+
   private async read(): Promise<JSONWebKeySet> {
-    const text = this.url.protocol === 'file:' ? await this.readFile() : await this.fetch();
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      throw new Error('the key set is not JSON');
-    }
-    const keys = (json as { keys?: unknown } | null)?.keys;
-    if (typeof json !== 'object' || json === null || !Array.isArray(keys))
-      throw new Error('the key set is not a JWKS (an object with a "keys" array)');
-    if (keys.length === 0) throw new Error('the key set has no keys');
-    return json as JSONWebKeySet;
+    return parseJwks(this.url.protocol === 'file:' ? await this.readFile() : await this.fetch());
   }
 
   private async readFile(): Promise<string> {
@@ -234,4 +249,27 @@ export class JwksKeySet {
     }
     return Buffer.concat(chunks).toString('utf8');
   }
+}
+
+function parseJwks(text: string): JSONWebKeySet {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new Error('the key set is not JSON');
+  }
+  const keys = (json as { keys?: unknown } | null)?.keys;
+  if (typeof json !== 'object' || json === null || !Array.isArray(keys))
+    throw new Error('the key set is not a JWKS (an object with a "keys" array)');
+  if (keys.length === 0) throw new Error('the key set has no keys');
+  return json as JSONWebKeySet;
+}
+
+function readFileCheckedSync(path: string): string {
+  const st = statSync(path);
+  if (!st.isFile()) throw new Error(`${path} is not a file`);
+  if (st.size > MAX_JWKS_BYTES) throw new Error(`${path} is larger than ${MAX_JWKS_BYTES} bytes`);
+  const buf = readFileSync(path);
+  if (buf.length > MAX_JWKS_BYTES) throw new Error(`${path} is larger than ${MAX_JWKS_BYTES} bytes`);
+  return buf.toString('utf8');
 }

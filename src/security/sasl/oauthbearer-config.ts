@@ -1,21 +1,47 @@
 /**
- * OAUTHBEARER's broker configuration, as Kafka reads it (KIP-768): per
- * listener, `listener.name.<l>.oauthbearer.<name>` wins over
- * `listener.name.<l>.<name>`, which wins over `<name>`.
+ * OAUTHBEARER's broker configuration, as Kafka reads it (KIP-768), per
+ * listener: `listener.name.<l>.oauthbearer.<name>`, then
+ * `oauthbearer.<name>`, then `listener.name.<l>.<name>`, then `<name>`.
  *
+ * - The listener's OAUTHBEARER JAAS entry is required, as in Kafka
+ *   (`listener.name.<l>.oauthbearer.sasl.jaas.config=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required ;`).
  * - `listener.name.<l>.oauthbearer.sasl.server.callback.handler.class` set to
  *   Kafka's OAuthBearerValidatorCallbackHandler: signed JWTs verified against
  *   `sasl.oauthbearer.jwks.endpoint.url` (required then).
  * - not set: Kafka's default, the unsecured validator (unsigned JWTs, for
- *   testing only), with its options from the listener's OAUTHBEARER JAAS line.
+ *   testing only), with its options from that JAAS entry.
  */
 import { type ConfigValue, checkValue, parseValue } from '../../config/config-def.ts';
 import { BROKER_PROPERTY_BY_NAME, OAUTH_VALIDATOR_CLASSES } from '../../config/broker-defs.ts';
 import { ConfigError } from '../../config/broker-config.ts';
 import { JwksKeySet, jwksUrlProblem } from './jwks.ts';
-import { JwtValidator, type TokenValidator, UnsecuredJwtValidator, unsecuredValidatorOptions } from './oauthbearer.ts';
+import {
+  JwtValidator,
+  OAUTHBEARER,
+  OAuthBearerMechanism,
+  type TokenValidator,
+  UnsecuredJwtValidator,
+  unsecuredValidatorOptions,
+} from './oauthbearer.ts';
 
 const UNSECURED = OAUTH_VALIDATOR_CLASSES[2];
+export const OAUTHBEARER_LOGIN_MODULE = 'org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule';
+
+/** What OAUTHBEARER reads of the broker's SASL settings (the SASL registry's mechanism context has this shape). */
+export interface OAuthBearerContext {
+  jaas(listenerName: string, mechanism: string): { loginModule: string; options: ReadonlyMap<string, string> } | null;
+  /** A property as a listener and mechanism see it, by Kafka's order of prefixes; undefined when unset. */
+  property(listenerName: string, mechanism: string, name: string): string | undefined;
+  logger: { warn(obj: object, msg: string): void };
+}
+
+/** Kafka's order of prefixes over a map of set properties (for tools and tests). */
+export function rawProperty(raw: ReadonlyMap<string, string>, listenerName: string, name: string): string | undefined {
+  const l = `listener.name.${listenerName.toLowerCase()}.`;
+  for (const k of [`${l}oauthbearer.${name}`, `oauthbearer.${name}`, `${l}${name}`, name])
+    if (raw.has(k)) return raw.get(k);
+  return undefined;
+}
 
 export type OAuthBearerSettings =
   | {
@@ -33,35 +59,40 @@ export type OAuthBearerSettings =
   | { kind: 'unsecured'; jaasOptions: ReadonlyMap<string, string> };
 
 /**
- * The OAUTHBEARER settings of listener `listenerName` from the set properties
- * (`raw`) and the options of its OAUTHBEARER JAAS line. Throws ConfigError.
+ * The OAUTHBEARER settings of listener `listenerName`: `property` gives a
+ * property as the listener sees it, `jaas` is its OAUTHBEARER JAAS entry.
+ * Throws ConfigError.
  */
 export function oauthBearerSettings(
-  raw: ReadonlyMap<string, string>,
+  property: (name: string) => string | undefined,
   listenerName: string,
-  jaasOptions: ReadonlyMap<string, string>,
+  jaas: { loginModule: string; options: ReadonlyMap<string, string> } | null,
 ): OAuthBearerSettings {
   const l = listenerName.toLowerCase();
-  const keyOf = (name: string): string | null => {
-    for (const k of [`listener.name.${l}.oauthbearer.${name}`, `listener.name.${l}.${name}`, name])
-      if (raw.has(k)) return k;
-    return null;
-  };
+  const where = (name: string) => `${name} (listener ${listenerName})`;
   const value = (name: string): ConfigValue | null => {
     const def = BROKER_PROPERTY_BY_NAME.get(name);
     if (!def) throw new Error(`no property ${name}`);
-    const k = keyOf(name);
-    if (k === null) return def.default === null ? null : parseValue(def.kind, def.default);
-    const r = checkValue(def, raw.get(k)!);
-    if ('problem' in r) throw new ConfigError(`invalid value for property '${k}': ${r.problem}`);
+    const text = property(name);
+    if (text === undefined) return def.default === null ? null : parseValue(def.kind, def.default);
+    const r = checkValue(def, text);
+    if ('problem' in r) throw new ConfigError(`invalid value for property ${where(name)}: ${r.problem}`);
     return r.value;
   };
 
-  const handlerKey = `listener.name.${l}.oauthbearer.sasl.server.callback.handler.class`;
-  const handler = raw.get(handlerKey)?.trim() ?? '';
+  if (jaas === null)
+    throw new ConfigError(
+      `OAUTHBEARER is enabled on listener ${listenerName}, but it has no JAAS configuration: set listener.name.${l}.oauthbearer.sasl.jaas.config=${OAUTHBEARER_LOGIN_MODULE} required ;`,
+    );
+  if (jaas.loginModule !== OAUTHBEARER_LOGIN_MODULE)
+    throw new ConfigError(
+      `the JAAS configuration of OAUTHBEARER on listener ${listenerName} names ${jaas.loginModule}, expected ${OAUTHBEARER_LOGIN_MODULE}`,
+    );
+  const jaasOptions = jaas.options;
+  const handler = property('sasl.server.callback.handler.class')?.trim() ?? '';
   if (handler !== '' && !OAUTH_VALIDATOR_CLASSES.includes(handler))
     throw new ConfigError(
-      `property '${handlerKey}' cannot be honoured: Samsa runs no Java classes; for OAUTHBEARER it knows ${OAUTH_VALIDATOR_CLASSES.join(', ')}`,
+      `property ${where('sasl.server.callback.handler.class')} cannot be honoured: Samsa runs no Java classes; for OAUTHBEARER it knows ${OAUTH_VALIDATOR_CLASSES.join(', ')}`,
     );
   if (handler === '' || handler === UNSECURED) {
     try {
@@ -81,7 +112,7 @@ export function oauthBearerSettings(
     );
   const problem = jwksUrlProblem(url.trim());
   if (problem !== null)
-    throw new ConfigError(`property '${keyOf('sasl.oauthbearer.jwks.endpoint.url')}' is invalid: ${problem}`);
+    throw new ConfigError(`invalid value for property ${where('sasl.oauthbearer.jwks.endpoint.url')}: ${problem}`);
   const audience = value('sasl.oauthbearer.expected.audience') as string[] | null;
   const issuer = value('sasl.oauthbearer.expected.issuer') as string | null;
   return {
@@ -99,18 +130,15 @@ export function oauthBearerSettings(
 }
 
 /**
- * The validator for settings: reads the JWKS once (a failure is a ConfigError,
- * as Kafka does not start without its key set). `onRefreshError` hears of
- * later failed refreshes.
+ * The validator for settings. A file:// key set is read now (a failure is a
+ * ConfigError: Kafka does not start without its key set); an http(s):// one
+ * in the background. `onRefreshError` hears of failed reads.
  */
-export async function openValidator(
-  s: OAuthBearerSettings,
-  onRefreshError?: (message: string) => void,
-): Promise<TokenValidator> {
+export function createValidator(s: OAuthBearerSettings, onRefreshError?: (message: string) => void): TokenValidator {
   if (s.kind === 'unsecured') return new UnsecuredJwtValidator(unsecuredValidatorOptions(s.jaasOptions));
   let keys: JwksKeySet;
   try {
-    keys = await JwksKeySet.open({
+    keys = JwksKeySet.start({
       url: s.jwksUrl,
       refreshMs: s.refreshMs,
       retryBackoffMs: s.retryBackoffMs,
@@ -129,4 +157,37 @@ export async function openValidator(
     scopeClaimName: s.scopeClaimName,
   });
   return { validate: (t) => v.validate(t), close: () => keys.close() };
+}
+
+/**
+ * The OAUTHBEARER mechanism of a broker: one validator per listener, made
+ * when `prepare` is called for it (at startup, so that a bad configuration
+ * stops the broker) or at its first authentication.
+ */
+export function oauthBearerMechanism(ctx: OAuthBearerContext): OAuthBearerMechanism & {
+  prepare(listenerName: string): void;
+} {
+  const validators = new Map<string, TokenValidator>();
+  const prepare = (listenerName: string): TokenValidator => {
+    let v = validators.get(listenerName);
+    if (!v) {
+      const settings = oauthBearerSettings(
+        (name) => ctx.property(listenerName, OAUTHBEARER, name),
+        listenerName,
+        ctx.jaas(listenerName, OAUTHBEARER),
+      );
+      v = createValidator(settings, (message) =>
+        ctx.logger.warn({ listener: listenerName }, `OAUTHBEARER: ${message}`),
+      );
+      if (settings.kind === 'unsecured')
+        ctx.logger.warn(
+          { listener: listenerName },
+          'OAUTHBEARER accepts unsecured (unsigned) JWTs on this listener, as Kafka does when no sasl.server.callback.handler.class is set: for testing only',
+        );
+      validators.set(listenerName, v);
+    }
+    return v;
+  };
+  const mech = new OAuthBearerMechanism(validators, null, prepare);
+  return Object.assign(mech, { prepare: (l: string) => void prepare(l) });
 }

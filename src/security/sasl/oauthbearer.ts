@@ -368,18 +368,20 @@ class OAuthBearerSession implements SaslServerSession {
 
 /**
  * OAUTHBEARER with a validator per listener (each listener may have its own
- * `listener.name.<l>.oauthbearer.*` settings); listeners without one of
- * their own use `fallback`.
+ * `listener.name.<l>.oauthbearer.*` settings): `validators` holds them,
+ * `make` (when given) makes a listener's on first use; otherwise a listener
+ * without one of its own uses `fallback`.
  */
 export class OAuthBearerMechanism implements SaslServerMechanism {
   readonly name = OAUTHBEARER;
   constructor(
     private readonly validators: ReadonlyMap<string, TokenValidator>,
     private readonly fallback: TokenValidator | null = null,
+    private readonly make: ((listenerName: string) => TokenValidator) | null = null,
   ) {}
 
   start(listenerName: string): SaslServerSession {
-    const v = this.validators.get(listenerName) ?? this.fallback;
+    const v = this.validators.get(listenerName) ?? this.make?.(listenerName) ?? this.fallback;
     if (!v) throw new Error(`OAUTHBEARER is not configured on listener ${listenerName}`);
     return new OAuthBearerSession(v);
   }

@@ -1,13 +1,11 @@
 // The OAUTHBEARER key set over HTTP: periodic refresh, failed refreshes keep the keys and back off, bounded bodies;
-// and OAUTHBEARER's per-listener configuration (KIP-768 names and precedence).
+// and a key set read in the background at startup.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair } from 'jose';
 import { JwksKeySet, MAX_JWKS_BYTES } from '../../../src/security/sasl/jwks.ts';
-import { oauthBearerSettings } from '../../../src/security/sasl/oauthbearer-config.ts';
-import { ConfigError } from '../../../src/config/broker-config.ts';
 
 let body = '';
 let status = 200;
@@ -82,73 +80,37 @@ test('JWKS over HTTP: an unreachable endpoint, an error status or an oversized b
   await assert.rejects(JwksKeySet.open({ ...opts, url: `http://127.0.0.1:${port}/` }));
 });
 
-const VALIDATOR = 'org.apache.kafka.common.security.oauthbearer.OAuthBearerValidatorCallbackHandler';
-
-test('config: the listener.name.<l>.oauthbearer. prefix wins over listener.name.<l>., which wins over the plain name', () => {
-  const raw = new Map([
-    ['listener.name.sasl_plaintext.oauthbearer.sasl.server.callback.handler.class', VALIDATOR],
-    ['sasl.oauthbearer.jwks.endpoint.url', 'https://idp.example/keys'],
-    ['listener.name.sasl_plaintext.sasl.oauthbearer.jwks.endpoint.url', 'https://listener.example/keys'],
-    ['listener.name.sasl_plaintext.oauthbearer.sasl.oauthbearer.jwks.endpoint.url', 'file:///etc/samsa/jwks.json'],
-    ['sasl.oauthbearer.expected.audience', 'kafka, other'],
-    ['listener.name.sasl_plaintext.sasl.oauthbearer.clock.skew.seconds', '5'],
-  ]);
-  const s = oauthBearerSettings(raw, 'SASL_PLAINTEXT', new Map());
-  assert.equal(s.kind, 'jwks');
-  if (s.kind !== 'jwks') return;
-  assert.equal(s.jwksUrl, 'file:///etc/samsa/jwks.json');
-  assert.deepEqual(s.expectedAudience, ['kafka', 'other']);
-  assert.equal(s.expectedIssuer, null);
-  assert.equal(s.clockSkewSeconds, 5);
-  assert.equal(s.refreshMs, 3_600_000);
-  assert.equal(s.retryBackoffMs, 100);
-  assert.equal(s.retryBackoffMaxMs, 10_000);
-  assert.equal(s.subClaimName, 'sub');
-  assert.equal(s.scopeClaimName, 'scope');
-});
-
-test("config: without a callback handler class, Kafka's unsecured validator with the JAAS options", () => {
-  const s = oauthBearerSettings(new Map(), 'SASL_PLAINTEXT', new Map([['unsecuredValidatorRequiredScope', 'x']]));
-  assert.equal(s.kind, 'unsecured');
-  assert.throws(
-    () => oauthBearerSettings(new Map(), 'L', new Map([['unsecuredValidatorAllowableClockSkewMs', 'soon']])),
-    ConfigError,
-  );
-});
-
-test('config: refusals name the property', () => {
-  const handler = 'listener.name.l.oauthbearer.sasl.server.callback.handler.class';
-  assert.throws(
-    () => oauthBearerSettings(new Map([[handler, 'com.example.MyHandler']]), 'L', new Map()),
-    /com\.example|runs no Java classes/,
-  );
-  assert.throws(
-    () => oauthBearerSettings(new Map([[handler, VALIDATOR]]), 'L', new Map()),
-    /needs sasl\.oauthbearer\.jwks\.endpoint\.url/,
-  );
-  assert.throws(
-    () =>
-      oauthBearerSettings(
-        new Map([
-          [handler, VALIDATOR],
-          ['sasl.oauthbearer.jwks.endpoint.url', 'ldap://x'],
-        ]),
-        'L',
-        new Map(),
-      ),
-    /'sasl\.oauthbearer\.jwks\.endpoint\.url'/,
-  );
-  assert.throws(
-    () =>
-      oauthBearerSettings(
-        new Map([
-          [handler, VALIDATOR],
-          ['sasl.oauthbearer.jwks.endpoint.url', 'https://x/'],
-          ['listener.name.l.oauthbearer.sasl.oauthbearer.clock.skew.seconds', '-1'],
-        ]),
-        'L',
-        new Map(),
-      ),
-    /listener\.name\.l\.oauthbearer\.sasl\.oauthbearer\.clock\.skew\.seconds/,
-  );
+test('JWKS over HTTP started without waiting: a token that comes before the first read waits for it', async () => {
+  const a = await jwk('a');
+  body = JSON.stringify({ keys: [a] });
+  status = 200;
+  const set = JwksKeySet.start({ url, refreshMs: 3_600_000, retryBackoffMs: 10, retryBackoffMaxMs: 10 });
+  try {
+    assert.equal(set.loads, 0);
+    assert.ok(await set.resolve({ alg: 'ES256', kid: 'a' }, { payload: '', signature: '', protected: '' }));
+    assert.equal(set.loads, 1);
+  } finally {
+    set.close();
+  }
+  status = 503;
+  const errors: string[] = [];
+  const failing = JwksKeySet.start({
+    url,
+    refreshMs: 3_600_000,
+    retryBackoffMs: 10,
+    retryBackoffMaxMs: 10,
+    onRefreshError: (m) => errors.push(m),
+  });
+  try {
+    await assert.rejects(
+      failing.resolve({ alg: 'ES256', kid: 'a' }, { payload: '', signature: '', protected: '' }),
+      /not been read yet/,
+    );
+    await until('retries of the first read', () => errors.length >= 2);
+    assert.match(errors[0], /no keys yet/);
+    status = 200;
+    await until('the first read succeeding', () => failing.loads === 1);
+  } finally {
+    failing.close();
+  }
 });
