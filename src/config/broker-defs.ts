@@ -48,6 +48,8 @@ export interface BrokerPropertyDef extends PropertyDef {
   refuse?: (v: ConfigValue) => string | null;
   /** Which values `refuse` accepts, for the reference docs. */
   accepts?: string;
+  /** Also read per listener (listener.name.<listener>.<name>; for SASL, also per mechanism): such a prefixed setting has effect. */
+  listenerOverride?: boolean;
 }
 
 function p(
@@ -95,7 +97,7 @@ function sec(
 }
 
 const NO_TLS = 'Samsa has no TLS yet';
-const NO_SASL = 'Samsa has no SASL authentication yet, so clients would connect without credentials';
+const NO_SASL = 'Samsa does not support this SASL setting, so clients would not be authenticated as it says';
 const NO_ACLS = 'Samsa has no authorizer (ACLs) yet, so every client may do everything';
 const OAUTH_VALIDATOR = 'org.apache.kafka.common.security.oauthbearer.OAuthBearerValidatorCallbackHandler';
 const OAUTH_UNSECURED_VALIDATOR =
@@ -106,7 +108,6 @@ export const OAUTH_VALIDATOR_CLASSES = [
   'org.apache.kafka.common.security.oauthbearer.secured.OAuthBearerValidatorCallbackHandler',
   OAUTH_UNSECURED_VALIDATOR,
 ];
-const always = (why: string) => (): string => why;
 const unlessEmpty =
   (why: string) =>
   (v: ConfigValue): string | null =>
@@ -396,32 +397,65 @@ export const BROKER_PROPERTY_DEFS: BrokerPropertyDef[] = [
     'empty',
     unlessEmpty(`${NO_ACLS} and no principals; remove it`),
   ),
-  sec(
+  p(
     'sasl.enabled.mechanisms',
     'list',
     'GSSAPI',
-    'SASL mechanisms enabled.',
-    'none (leave unset)',
-    always(`${NO_SASL}; remove it`),
+    "The SASL mechanisms a SASL_PLAINTEXT or SASL_SSL listener offers (also per listener: listener.name.<listener>.sasl.enabled.mechanisms): PLAIN, SCRAM-SHA-256, SCRAM-SHA-512. The default is Kafka's, GSSAPI (Kerberos), which Samsa does not support: a SASL listener that leaves it stops the start with an error, so set it.",
+    undefined,
+    { listenerOverride: true },
   ),
-  sec(
+  p(
     'sasl.mechanism.inter.broker.protocol',
     'string',
     'GSSAPI',
-    'SASL mechanism between brokers.',
-    'none (leave unset)',
-    always(`${NO_SASL}; remove it`),
+    'The SASL mechanism a broker uses to reach the other brokers when the inter-broker listener is SASL; the username and password are those of the listener JAAS entry (username=, password=).',
   ),
-  // OAUTHBEARER (KIP-768): read per listener as listener.name.<l>.oauthbearer.<name>, then listener.name.<l>.<name>, then <name>
+  p(
+    'sasl.jaas.config',
+    'password',
+    null,
+    'The JAAS login module of a SASL mechanism, in Kafka\'s form; usually per listener and mechanism: listener.name.<listener>.<mechanism>.sasl.jaas.config (PLAIN: org.apache.kafka.common.security.plain.PlainLoginModule required user_<name>="<password>" ...;). Never logged.',
+    undefined,
+    { listenerOverride: true },
+  ),
+  p(
+    'connections.max.reauth.ms',
+    'long',
+    '0',
+    'Longest life of an authenticated SASL session (KIP-368; also per listener and mechanism): the broker tells the client in SaslAuthenticate (v1+), and closes a connection whose session expired without re-authenticating at its next request. 0: sessions do not expire.',
+    atLeast(0),
+    { listenerOverride: true },
+  ),
+  p(
+    'connection.failed.authentication.delay.ms',
+    'int',
+    '100',
+    'How long the broker waits before it answers a failed SASL authentication and closes the connection (slows password guessing).',
+    atLeast(0),
+  ),
+  p(
+    'sasl.server.max.receive.size',
+    'int',
+    '524288',
+    'The largest request frame a client may send before it has authenticated on a SASL listener (a larger one closes the connection).',
+    atLeast(1),
+  ),
+  // OAUTHBEARER (KIP-768): also per listener and mechanism (listener.name.<l>.oauthbearer.<name>)
   p(
     'sasl.server.callback.handler.class',
     'class',
     null,
     `The class that validates a SASL mechanism's credentials; Kafka reads it only with the listener and mechanism prefix (listener.name.<listener>.<mechanism>.sasl.server.callback.handler.class). For OAUTHBEARER Samsa knows ${OAUTH_VALIDATOR} (signed JWTs checked against sasl.oauthbearer.jwks.endpoint.url) and, for testing only, ${OAUTH_UNSECURED_VALIDATOR} (unsigned JWTs; Kafka's default when this is not set).`,
-    (v) =>
-      OAUTH_VALIDATOR_CLASSES.includes(String(v))
-        ? null
-        : `Samsa runs no Java classes; it knows ${OAUTH_VALIDATOR_CLASSES.join(', ')}`,
+    undefined,
+    {
+      listenerOverride: true,
+      accepts: 'one of the OAUTHBEARER validators named here',
+      refuse: (v) =>
+        v === null || OAUTH_VALIDATOR_CLASSES.includes(String(v))
+          ? null
+          : `Samsa runs no Java classes, so a SASL callback handler other than Kafka's OAUTHBEARER validators (${OAUTH_VALIDATOR_CLASSES.join(', ')}) cannot be used; remove it`,
+    },
   ),
   p(
     'sasl.oauthbearer.jwks.endpoint.url',
@@ -429,6 +463,7 @@ export const BROKER_PROPERTY_DEFS: BrokerPropertyDef[] = [
     null,
     'The JSON Web Key Set that OAUTHBEARER tokens are verified against: a file:// path or an http(s):// URL of the identity provider (read at startup, which fails if it cannot be read, and every sasl.oauthbearer.jwks.endpoint.refresh.ms; a token whose key id is unknown causes an early read, at most one per 10 s). Required by OAuthBearerValidatorCallbackHandler.',
     (v) => (/^(file|https?):\/\//i.test(String(v)) ? null : 'expected a file://, http:// or https:// URL'),
+    { listenerOverride: true },
   ),
   p(
     'sasl.oauthbearer.jwks.endpoint.refresh.ms',
@@ -436,6 +471,7 @@ export const BROKER_PROPERTY_DEFS: BrokerPropertyDef[] = [
     '3600000',
     'How often the JWKS of sasl.oauthbearer.jwks.endpoint.url is read again.',
     atLeast(1),
+    { listenerOverride: true },
   ),
   p(
     'sasl.oauthbearer.jwks.endpoint.retry.backoff.ms',
@@ -443,6 +479,7 @@ export const BROKER_PROPERTY_DEFS: BrokerPropertyDef[] = [
     '100',
     'Wait before the first retry of a failed JWKS read (the keys read before stay in use); doubles with each failure up to sasl.oauthbearer.jwks.endpoint.retry.backoff.max.ms.',
     atLeast(0),
+    { listenerOverride: true },
   ),
   p(
     'sasl.oauthbearer.jwks.endpoint.retry.backoff.max.ms',
@@ -450,30 +487,39 @@ export const BROKER_PROPERTY_DEFS: BrokerPropertyDef[] = [
     '10000',
     'Longest wait between retries of a failed JWKS read.',
     atLeast(0),
+    { listenerOverride: true },
   ),
   p(
     'sasl.oauthbearer.expected.audience',
     'list',
     null,
     "Audiences an OAUTHBEARER token's aud claim must name one of. When not set, a token that has an aud claim is refused (as in Kafka).",
+    undefined,
+    { listenerOverride: true },
   ),
   p(
     'sasl.oauthbearer.expected.issuer',
     'string',
     null,
     "The value an OAUTHBEARER token's iss claim must have; when not set the issuer is not checked.",
+    undefined,
+    { listenerOverride: true },
   ),
   p(
     'sasl.oauthbearer.sub.claim.name',
     'string',
     'sub',
     'The claim of an OAUTHBEARER token that names the principal (User:<value>).',
+    undefined,
+    { listenerOverride: true },
   ),
   p(
     'sasl.oauthbearer.scope.claim.name',
     'string',
     'scope',
     'The claim of an OAUTHBEARER token that holds its scope (a string or a list of strings).',
+    undefined,
+    { listenerOverride: true },
   ),
   p(
     'sasl.oauthbearer.clock.skew.seconds',
@@ -481,6 +527,7 @@ export const BROKER_PROPERTY_DEFS: BrokerPropertyDef[] = [
     '30',
     'Seconds of difference allowed between the broker clock and the token issuer clock when checking exp and nbf.',
     atLeast(0),
+    { listenerOverride: true },
   ),
   ig('group.coordinator.rebalance.protocols', 'list', 'classic,consumer', 'Group protocols enabled.'),
   ig(
@@ -887,8 +934,17 @@ export const BROKER_PROPERTY_DEFS: BrokerPropertyDef[] = [
   ),
 ];
 
+/** SASL settings Kafka can reconfigure per listener at runtime; Samsa reads them at startup only. */
+const STARTUP_ONLY = new Set([
+  'sasl.enabled.mechanisms',
+  'sasl.jaas.config',
+  'connections.max.reauth.ms',
+  'connection.failed.authentication.delay.ms',
+  'sasl.server.max.receive.size',
+]);
+
 for (const def of BROKER_PROPERTY_DEFS) {
-  def.updateMode = kafkaUpdateMode(def.name);
+  def.updateMode = STARTUP_ONLY.has(def.name) ? 'read-only' : kafkaUpdateMode(def.name);
   def.dynamic = def.updateMode !== 'read-only';
   if (def.kind === 'password') def.sensitive = true;
 }
@@ -927,6 +983,13 @@ export const BROKER_PROPERTY_BY_NAME: ReadonlyMap<string, BrokerPropertyDef> = n
 
 /** Prefixes of per-listener settings (listener.name.<name>.<config>); accepted and ignored unless they configure TLS or SASL. */
 export const IGNORED_PREFIXES = ['listener.name.'];
+
+/** The definition behind `<mechanism>.<property>` (e.g. plain.sasl.jaas.config): a SASL setting of one mechanism. */
+export function mechanismPropertyDef(name: string): BrokerPropertyDef | undefined {
+  const m = /^(plain|scram-sha-256|scram-sha-512|oauthbearer|gssapi)\.(.+)$/.exec(name);
+  const def = m ? BROKER_PROPERTY_BY_NAME.get(m[2]) : undefined;
+  return def?.listenerOverride ? def : undefined;
+}
 
 /**
  * Why a property that is not in the table promises security Samsa does not
