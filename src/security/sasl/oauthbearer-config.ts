@@ -23,6 +23,7 @@ import {
   UnsecuredJwtValidator,
   unsecuredValidatorOptions,
 } from './oauthbearer.ts';
+import { registerSaslMechanism } from './registry.ts';
 
 const UNSECURED = OAUTH_VALIDATOR_CLASSES[2];
 export const OAUTHBEARER_LOGIN_MODULE = 'org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule';
@@ -191,3 +192,5 @@ export function oauthBearerMechanism(ctx: OAuthBearerContext): OAuthBearerMechan
   const mech = new OAuthBearerMechanism(validators, null, prepare);
   return Object.assign(mech, { prepare: (l: string) => void prepare(l) });
 }
+
+registerSaslMechanism(OAUTHBEARER, oauthBearerMechanism);

@@ -336,13 +336,13 @@ export class UnsecuredJwtValidator implements TokenValidator {
 
 class OAuthBearerSession implements SaslServerSession {
   /** The JSON error sent as a challenge, and why; the client's 0x01 that follows ends the exchange. */
-  private failed: { json: string; reason: string } | null = null;
+  private failed: { status: string; reason: string } | null = null;
 
   constructor(private readonly validator: TokenValidator) {}
 
   async step(bytes: Buffer): Promise<SaslStep> {
     if (bytes.length === 1 && bytes[0] === 0x01 && this.failed !== null)
-      throw new SaslAuthenticationError(`Authentication failed: ${this.failed.reason} ${this.failed.json}`);
+      throw new SaslAuthenticationError(`Authentication failed (${this.failed.status}): ${this.failed.reason}`);
     this.failed = null;
     const first = parseClientInitialResponse(bytes);
     let token: OAuthBearerToken;
@@ -350,8 +350,8 @@ class OAuthBearerSession implements SaslServerSession {
       token = await this.validator.validate(first.token);
     } catch (err) {
       if (!(err instanceof TokenValidationError)) throw err;
-      this.failed = { json: jsonErrorResponse(err.status, err.scope), reason: err.message };
-      return { done: false, response: Buffer.from(this.failed.json, 'utf8') };
+      this.failed = { status: err.status, reason: err.message };
+      return { done: false, response: Buffer.from(jsonErrorResponse(err.status, err.scope), 'utf8') };
     }
     if (first.authorizationId !== '' && first.authorizationId !== token.principalName)
       throw new SaslAuthenticationError(

@@ -37,7 +37,10 @@ try:
         }
         p = Producer(dict(common))
         p.produce(topic, value)
-        left = p.flush(20)
+        deadline = time.time() + 20
+        left = 1
+        while time.time() < deadline and left and not errors:
+            left = p.flush(0.2)
         if left or errors:
             raise RuntimeError('produce failed: ' + '; '.join(errors or ['timed out']))
         c = Consumer(dict(common, **{'group.id': 'g-' + topic, 'auto.offset.reset': 'earliest'}))
