@@ -27,7 +27,7 @@ import {
   saslHandshakeBody,
   startSaslBroker,
 } from '../helpers/sasl.ts';
-import { metadataV1Body, WireConn } from '../helpers/wire.ts';
+import { metadataV1Body, requestFrame, WireConn } from '../helpers/wire.ts';
 
 const LOGIN = 'org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required ;';
 const VALIDATOR = 'org.apache.kafka.common.security.oauthbearer.OAuthBearerValidatorCallbackHandler';
@@ -163,6 +163,25 @@ describe('SASL/OAUTHBEARER with JWT validation (KIP-768)', () => {
     }
   });
 
+  test('raw: a connection whose token expired without re-authenticating is closed at its next request', async () => {
+    const c = await WireConn.open(b.host, b.port);
+    try {
+      await c.request(17, 1, 1, saslHandshakeBody('OAUTHBEARER'));
+      const t = await token({}, { expIn: 2 });
+      const res = parseSaslAuthenticateV1(
+        await c.request(36, 1, 2, saslAuthenticateBody(Buffer.from(`n,,\x01auth=Bearer ${t.jwt}\x01\x01`))),
+      );
+      assert.equal(res.errorCode, 0);
+      assert.ok(res.sessionLifetimeMs > 0 && res.sessionLifetimeMs <= 2000, String(res.sessionLifetimeMs));
+      // the event is the token's expiry itself
+      while (Date.now() <= t.exp * 1000) await new Promise((r) => setTimeout(r, 50));
+      await c.write(requestFrame(3, 1, 3, metadataV1Body([])));
+      await c.expectClose();
+    } finally {
+      c.destroy();
+    }
+  });
+
   test('raw: a malformed client message fails at once without quoting it', async () => {
     const c = await WireConn.open(b.host, b.port);
     try {
@@ -222,4 +241,31 @@ describe("SASL/OAUTHBEARER with Kafka's default unsecured validator (testing onl
     assert.equal(r.ok, false);
     assert.match(r.error ?? '', /'none'/);
   });
+});
+
+// a data dir of the test's own: a refused configuration leaves no broker temp dir behind
+test('startup stops with one line: no JAAS entry, an unreadable key set, a callback handler Samsa does not have', async () => {
+  const base = { 'sasl.enabled.mechanisms': 'OAUTHBEARER' };
+  const jaas = { 'listener.name.sasl_plaintext.oauthbearer.sasl.jaas.config': LOGIN };
+  const handler = 'listener.name.sasl_plaintext.oauthbearer.sasl.server.callback.handler.class';
+  await assert.rejects(
+    startSaslBroker(base, { dataDir: path.join(dir, 'data') }),
+    /OAUTHBEARER is enabled on listener SASL_PLAINTEXT, but it has no JAAS/,
+  );
+  await assert.rejects(
+    startSaslBroker(
+      {
+        ...base,
+        ...jaas,
+        [handler]: VALIDATOR,
+        'sasl.oauthbearer.jwks.endpoint.url': pathToFileURL(path.join(dir, 'missing.json')).href,
+      },
+      { dataDir: path.join(dir, 'data') },
+    ),
+    /cannot read the JWKS/,
+  );
+  await assert.rejects(
+    startSaslBroker({ ...base, ...jaas, [handler]: 'com.example.MyValidator' }, { dataDir: path.join(dir, 'data') }),
+    /cannot be honoured: Samsa runs no Java classes/,
+  );
 });
