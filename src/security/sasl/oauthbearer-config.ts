@@ -180,6 +180,11 @@ export function oauthBearerMechanism(ctx: OAuthBearerContext): OAuthBearerMechan
       v = createValidator(settings, (message) =>
         ctx.logger.warn({ listener: listenerName }, `OAUTHBEARER: ${message}`),
       );
+      if (settings.kind === 'jwks' && settings.expectedAudience === null)
+        ctx.logger.warn(
+          { listener: listenerName },
+          'OAUTHBEARER: sasl.oauthbearer.expected.audience is not set: tokens without an aud claim are accepted (and tokens with one refused); set it to the audience your identity provider puts in tokens for the brokers',
+        );
       if (settings.kind === 'unsecured')
         ctx.logger.warn(
           { listener: listenerName },

@@ -133,12 +133,10 @@ function principalOf(claims: Record<string, unknown>, name: string): string {
   return v.trim();
 }
 
-/** The scope claim: a string (one scope) or a list of strings; absent = no scope. */
+/** The scope claim: a string (one scope) or a list of strings; absent or of another type = no scope (as Kafka). */
 function scopeOf(claims: Record<string, unknown>, name: string): string[] {
   const v = claims[name];
-  if (v === undefined || v === null) return [];
-  const list = typeof v === 'string' ? [v] : Array.isArray(v) ? v : null;
-  if (list === null) throw new TokenValidationError(`the ${name} claim is not a string or a list of strings`);
+  const list = typeof v === 'string' ? [v] : Array.isArray(v) ? v : [];
   const out = new Set<string>();
   for (const s of list) {
     if (typeof s !== 'string') throw new TokenValidationError(`the ${name} claim is not a string or a list of strings`);
@@ -207,6 +205,10 @@ export class JwtValidator implements TokenValidator {
     } catch (err) {
       throw new TokenValidationError(`Could not validate the access token: ${joseReason(err)}`);
     }
+    if ((payload.exp as number) < (payload.iat as number))
+      throw new TokenValidationError(
+        'Could not validate the access token: its expiration time (exp) is before its issued-at time (iat)',
+      );
     if (audience === undefined && payload.aud !== undefined)
       throw new TokenValidationError(
         'Could not validate the access token: it names an audience (aud) but sasl.oauthbearer.expected.audience is not set',

@@ -135,6 +135,11 @@ test('the mechanism: prepared per listener at startup (an unreadable JWKS file s
   assert.equal(r.done && r.principal.name, 'carol');
   assert.equal(r.done && r.credentialExpiresAt, (now + 600) * 1000);
   assert.deepEqual(warnings, []);
+  raw.delete('sasl.oauthbearer.expected.audience');
+  raw.set('listener.name.noaud.oauthbearer.sasl.server.callback.handler.class', VALIDATOR);
+  raw.set('sasl.oauthbearer.jwks.endpoint.url', pathToFileURL(jwksFile).href);
+  mech.prepare('NOAUD');
+  assert.match(warnings.join('\n'), /expected\.audience is not set/);
   mech.prepare('OPEN');
   assert.match(warnings.join('\n'), /unsecured .*for testing only/);
   mech.close();

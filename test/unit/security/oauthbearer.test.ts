@@ -169,6 +169,12 @@ test('expired, not yet valid, or without exp/iat: refused; the clock skew is all
   await refused(v, await sign(good({ nbf: sec(NOW) + 60 })), /not valid yet/);
   await refused(v, await sign(good({ exp: undefined })), /exp/);
   await refused(v, await sign(good({ iat: undefined })), /iat/);
+  await refused(v, await sign(good({ iat: sec(NOW) + 10, exp: sec(NOW) + 5 })), /before its issued-at/);
+  assert.equal(
+    (await v.validate(await sign(good({ iat: sec(NOW) + 600 })))).principalName,
+    'alice',
+    'iat in the future',
+  );
 });
 
 test('wrong audience, an audience nobody expects, wrong issuer, no subject: refused', async () => {
@@ -184,7 +190,8 @@ test('wrong audience, an audience nobody expects, wrong issuer, no subject: refu
   await refused(v, await sign(good({ sub: undefined })), /missing: sub/);
   await refused(v, await sign(good({ sub: '  ' })), /empty/);
   await refused(v, await sign(good({ sub: 7 })), /not a string/);
-  await refused(v, await sign(good({ scope: 5 })), /scope/);
+  assert.deepEqual((await v.validate(await sign(good({ scope: 5 })))).scope, [], 'a scope of another type is no scope');
+  await refused(v, await sign(good({ scope: ['a', 5] })), /scope/);
 });
 
 test('wrong key, unknown kid, tampered payload, alg none, garbage: refused', async () => {
