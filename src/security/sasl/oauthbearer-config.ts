@@ -24,6 +24,7 @@ import {
   unsecuredValidatorOptions,
 } from './oauthbearer.ts';
 import { registerSaslMechanism } from './registry.ts';
+import { LogLimiter } from '../../util/log-limiter.ts';
 
 const UNSECURED = OAUTH_VALIDATOR_CLASSES[2];
 export const OAUTHBEARER_LOGIN_MODULE = 'org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule';
@@ -169,6 +170,7 @@ export function oauthBearerMechanism(ctx: OAuthBearerContext): OAuthBearerMechan
   prepare(listenerName: string): void;
 } {
   const validators = new Map<string, TokenValidator>();
+  const refreshLog = new LogLimiter(10_000);
   const prepare = (listenerName: string): TokenValidator => {
     let v = validators.get(listenerName);
     if (!v) {
@@ -177,9 +179,11 @@ export function oauthBearerMechanism(ctx: OAuthBearerContext): OAuthBearerMechan
         listenerName,
         ctx.jaas(listenerName, OAUTHBEARER),
       );
-      v = createValidator(settings, (message) =>
-        ctx.logger.warn({ listener: listenerName }, `OAUTHBEARER: ${message}`),
-      );
+      v = createValidator(settings, (message) => {
+        // a retry backoff of 0 ms would otherwise log a line per attempt
+        const suppressed = refreshLog.take(listenerName);
+        if (suppressed !== null) ctx.logger.warn({ listener: listenerName, suppressed }, `OAUTHBEARER: ${message}`);
+      });
       if (settings.kind === 'jwks' && settings.expectedAudience === null)
         ctx.logger.warn(
           { listener: listenerName },
