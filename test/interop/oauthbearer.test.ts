@@ -13,6 +13,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -195,6 +197,57 @@ describe('SASL/OAUTHBEARER with JWT validation (KIP-768)', () => {
     } finally {
       c.destroy();
     }
+  });
+});
+
+describe('SASL/OAUTHBEARER with the key set at an http:// endpoint', () => {
+  let b: SaslBroker;
+  let server: http.Server;
+  let served: object[] = [];
+  let reads = 0;
+  let rotated: { privateKey: CryptoKey; jwk: object };
+  before(async () => {
+    const pair = await generateKeyPair('ES256');
+    rotated = {
+      privateKey: pair.privateKey,
+      jwk: { ...(await exportJWK(pair.publicKey)), kid: 'rotated', alg: 'ES256' },
+    };
+    const first = JSON.parse(fs.readFileSync(path.join(dir, 'jwks.json'), 'utf8')).keys;
+    served = first;
+    server = http.createServer((_req, res) => {
+      reads++;
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ keys: served }));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    b = await startSaslBroker({
+      'sasl.enabled.mechanisms': 'OAUTHBEARER',
+      'listener.name.sasl_plaintext.oauthbearer.sasl.jaas.config': LOGIN,
+      'listener.name.sasl_plaintext.oauthbearer.sasl.server.callback.handler.class': VALIDATOR,
+      'sasl.oauthbearer.jwks.endpoint.url': `http://127.0.0.1:${(server.address() as AddressInfo).port}/keys`,
+      'sasl.oauthbearer.expected.audience': 'kafka',
+    });
+  });
+  after(async () => {
+    await b?.close();
+    server?.close();
+  });
+
+  test('a key the provider publishes after startup is found by an early read; the client gets in', async () => {
+    const ok = await pyClient('confluent', b.bootstrapServers, uniqueTopic('oauth-http'), await token());
+    assert.equal(ok.error, null, ok.stderr);
+    const readsBefore = reads;
+    served = [...served, rotated.jwk];
+    const now = Math.floor(Date.now() / 1000);
+    const jwt = await new SignJWT({ sub: 'bob', aud: 'kafka' })
+      .setProtectedHeader({ alg: 'ES256', kid: 'rotated' })
+      .setIssuedAt(now)
+      .setExpirationTime(now + 600)
+      .sign(rotated.privateKey);
+    const r = await pyClient('confluent', b.bootstrapServers, uniqueTopic('oauth-rot'), { jwt, exp: now + 600 });
+    assert.equal(r.error, null, r.stderr);
+    assert.deepEqual(r.values, ['hello-oauth-confluent']);
+    assert.ok(reads > readsBefore, 'the key set was read again');
   });
 });
 
