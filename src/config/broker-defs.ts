@@ -446,7 +446,7 @@ export const BROKER_PROPERTY_DEFS: BrokerPropertyDef[] = [
     'sasl.server.callback.handler.class',
     'class',
     null,
-    `The class that validates a SASL mechanism's credentials; Kafka reads it only with the listener and mechanism prefix (listener.name.<listener>.<mechanism>.sasl.server.callback.handler.class). For OAUTHBEARER Samsa knows ${OAUTH_VALIDATOR} (signed JWTs checked against sasl.oauthbearer.jwks.endpoint.url) and, for testing only, ${OAUTH_UNSECURED_VALIDATOR} (unsigned JWTs; Kafka's default when this is not set).`,
+    `The class that validates a SASL mechanism's credentials; Kafka reads it only with the listener and mechanism prefix (listener.name.<listener>.<mechanism>.sasl.server.callback.handler.class); Samsa also without them. For OAUTHBEARER Samsa knows ${OAUTH_VALIDATOR} (signed JWTs checked against sasl.oauthbearer.jwks.endpoint.url) and, for testing only, ${OAUTH_UNSECURED_VALIDATOR} (unsigned JWTs; Kafka's default when this is not set).`,
     undefined,
     {
       listenerOverride: true,
