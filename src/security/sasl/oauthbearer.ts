@@ -116,6 +116,31 @@ export function parseClientInitialResponse(bytes: Buffer): ClientInitialResponse
   return { authorizationId: authzid, token: a[2], extensions: props };
 }
 
+/**
+ * The client's first message for `token` (for Samsa's own client and CLI):
+ * `n,[a=<authzid>],\x01auth=Bearer <token>\x01[key=value\x01]*\x01`. After a
+ * non-empty server challenge (the JSON error) a client sends OAUTHBEARER_CLIENT_ABORT.
+ */
+export function oauthBearerClientMessage(
+  token: string,
+  opts: { authorizationId?: string; extensions?: ReadonlyMap<string, string> } = {},
+): Buffer {
+  if (!/^[-_.a-zA-Z0-9]+$/.test(token)) throw new Error('an OAUTHBEARER token is a JWT (letters, digits, - _ .)');
+  const authzid = (opts.authorizationId ?? '').replace(/=/g, '=3D').replace(/,/g, '=2C');
+  let ext = '';
+  for (const [k, v] of opts.extensions ?? []) {
+    if (k === 'auth' || !KEY_RE.test(k) || !VALUE_RE.test(v)) throw new Error(`invalid OAUTHBEARER extension ${k}`);
+    ext += `${k}=${v}${SEP}`;
+  }
+  return Buffer.from(
+    `n,${authzid === '' ? '' : `a=${authzid}`},${SEP}auth=Bearer ${token}${SEP}${ext}${SEP}`,
+    'latin1',
+  );
+}
+
+/** What a client sends after the server's error challenge (RFC 7628 section 3.2.3). */
+export const OAUTHBEARER_CLIENT_ABORT: Buffer = Buffer.from([0x01]);
+
 /** RFC 7628's error: `{"status":"invalid_token"}`, with the scope when it is a scope failure. */
 export function jsonErrorResponse(status: string, scope: string | null): string {
   return scope === null ? `{"status":"${status}"}` : `{"status":"${status}", "scope":${JSON.stringify(scope)}}`;

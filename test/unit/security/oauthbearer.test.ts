@@ -12,6 +12,7 @@ import {
   OAuthBearerMechanism,
   UnsecuredJwtValidator,
   parseClientInitialResponse,
+  oauthBearerClientMessage,
   unsecuredValidatorOptions,
   TokenValidationError,
   type TokenValidator,
@@ -119,6 +120,21 @@ test('client first message: token, authorization id and extensions are parsed as
   assert.equal(plain.token, 'x.y.');
   assert.equal(plain.authorizationId, '');
   assert.equal(parseClientInitialResponse(Buffer.from('n,,\x01auth=bEaReR  t0k\x01\x01')).token, 't0k');
+});
+
+test("the client's first message as Samsa's client writes it parses back", () => {
+  const m = oauthBearerClientMessage('h.p.s', {
+    authorizationId: 'a,b=c',
+    extensions: new Map([['traceId', '7']]),
+  });
+  assert.equal(m.toString('latin1'), 'n,a=a=2Cb=3Dc,\x01auth=Bearer h.p.s\x01traceId=7\x01\x01');
+  const r = parseClientInitialResponse(m);
+  assert.equal(r.token, 'h.p.s');
+  assert.equal(r.authorizationId, 'a,b=c');
+  assert.deepEqual([...r.extensions], [['traceId', '7']]);
+  assert.equal(oauthBearerClientMessage('t').toString('latin1'), 'n,,\x01auth=Bearer t\x01\x01');
+  assert.throws(() => oauthBearerClientMessage('not a jwt'), /JWT/);
+  assert.throws(() => oauthBearerClientMessage('t', { extensions: new Map([['auth', 'x']]) }), /extension/);
 });
 
 test('client first message: malformed ones are refused without quoting them', () => {
