@@ -30,6 +30,7 @@ import type { ApiName } from '../protocol/generated/messages.ts';
 import { apiByName } from '../protocol/apis.ts';
 import { METADATA_TOPIC } from '../metadata/metadata-log.ts';
 import { ReplicaManager } from './replica-manager.ts';
+import { ListenerTls } from '../security/tls.ts';
 import { SocketServer } from './socket-server.ts';
 import { connectionLimits, touchesConnectionLimits } from './connection-limits.ts';
 import { FetchSessionCache } from './fetch-sessions.ts';
@@ -256,6 +257,7 @@ function socketServer(
   image: MetadataImage,
   dispatcher: Dispatcher,
   logger: Logger,
+  tls?: ListenerTls,
 ): SocketServer {
   return new SocketServer(
     {
@@ -271,6 +273,7 @@ function socketServer(
       logger,
       listenerName: listener.name,
       securityProtocol: listener.securityProtocol,
+      tls,
     },
     (frame, conn) => dispatcher.handle(frame, conn),
   );
@@ -492,21 +495,48 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
     return afterStart(running, quorum);
   }
 
-  // Bind the client listener (its address is registered), but read nothing before the broker is ready.
-  const listener = config.listeners[0];
+  // Bind the client listeners (their addresses are registered), but read nothing before the broker is ready.
   const dispatcher = new Dispatcher();
-  const server = socketServer(opts.config, listener, image, dispatcher, logger);
-  let bound: { host: string; port: number };
-  try {
-    bound = await server.listen();
-  } catch (err) {
-    return stopEarly(err);
-  }
-  const adv = config.advertisedListeners[0] ?? listener;
-  const advertised = {
-    host: adv.host && adv.host !== '0.0.0.0' ? adv.host : bound.host,
-    port: adv.port === 0 || adv.port === listener.port ? bound.port : adv.port,
+  const clientServers: { listener: Listener; server: SocketServer; bound: { host: string; port: number }; tls?: ListenerTls }[] =
+    [];
+  const closeClientServers = async () => {
+    for (const s of clientServers) {
+      s.tls?.close();
+      await s.server.close();
+    }
   };
+  for (const l of config.listeners) {
+    const settings = config.listenerTls.get(l.name);
+    const tls = settings ? new ListenerTls(settings, logger) : undefined;
+    const srv = socketServer(opts.config, l, image, dispatcher, logger, tls);
+    try {
+      clientServers.push({ listener: l, server: srv, bound: await srv.listen(), tls });
+    } catch (err) {
+      tls?.close();
+      await closeClientServers();
+      return stopEarly(err);
+    }
+    tls?.watch();
+  }
+  const server = {
+    updateLimits: (limits: Parameters<SocketServer['updateLimits']>[0]) => {
+      for (const s of clientServers) s.server.updateLimits(limits);
+    },
+    open: () => {
+      for (const s of clientServers) s.server.open();
+    },
+    close: closeClientServers,
+  };
+  const advertisedListeners = new Map<string, { host: string; port: number }>();
+  for (const { listener: l, bound: b } of clientServers) {
+    const adv = config.advertisedListeners.find((a) => a.name === l.name) ?? l;
+    advertisedListeners.set(l.name, {
+      host: adv.host && adv.host !== '0.0.0.0' ? adv.host : b.host,
+      port: adv.port === 0 || adv.port === l.port ? b.port : adv.port,
+    });
+  }
+  const { listener, bound } = clientServers[0];
+  const advertised = advertisedListeners.get(listener.name)!;
 
   // Register with the active controller and heartbeat (KIP-631). Unfenced means the image has caught up with
   // the registration: only then are the logs opened against it (a stale image would delete the logs of newer topics).
@@ -515,7 +545,7 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
   const lifecycle = new BrokerLifecycle({
     nodeId: config.nodeId,
     clusterId: () => image.clusterId,
-    listeners: [{ name: listener.name, host: advertised.host, port: advertised.port }],
+    listeners: [...advertisedListeners].map(([name, a]) => ({ name, host: a.host, port: a.port })),
     rack: config.brokerRack,
     heartbeatIntervalMs: config.brokerHeartbeatIntervalMs,
     controllerId: () => quorum.leaderId,
@@ -565,7 +595,7 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
     connectController: inProcess
       ? inProcessAlterPartition(alterPartitionHandler(controller, { logger }))
       : (connectionConnector({ clientId: `samsa-broker-${config.nodeId}` }) as AlterPartitionConnector),
-    listenerName: listener.name,
+    listenerName: config.interBrokerListenerName ?? listener.name,
   });
   // dynamic max.connections* and max.connection.creation.rate apply as soon as they are committed
   controller.onCommit((batch) => {
@@ -585,6 +615,7 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
     dispatcher,
     fetchSessions: new FetchSessionCache(),
     advertised,
+    advertisedListeners,
     autoCreateTopic(name: string) {
       if (!config.autoCreateTopicsEnable) return Promise.resolve(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
       let p = pendingCreates.get(name);
@@ -687,7 +718,7 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
 
   logger.info(
     {
-      listener: `${listener.name}://${bound.host}:${bound.port}`,
+      listener: clientServers.map((s) => `${s.listener.name}://${s.bound.host}:${s.bound.port}`).join(','),
       logDirs: config.logDirs,
       clusterId,
       nodeId: config.nodeId,

@@ -20,11 +20,23 @@
  *   connection that is already open.
  * Warnings about refused or bad connections are rate-limited per client
  * address (log-limiter.ts).
+ *
+ * A TLS listener (SSL, SASL_SSL: `tls` given) wraps each accepted socket in
+ * a server-side TLSSocket once the limits above let it in (a connection in
+ * its handshake counts against them); a handshake that fails (plaintext or
+ * garbage, an untrusted client certificate) or does not finish within
+ * `samsa.ssl.handshake.timeout.ms` closes the connection with a
+ * rate-limited warning. With a client certificate the connection's
+ * principal is User:<subject DN mapped by ssl.principal.mapping.rules>.
  */
 import dns from 'node:dns';
 import net from 'node:net';
+import tls from 'node:tls';
 import type { Logger } from 'pino';
 import type { SecurityProtocol } from '../config/broker-config.ts';
+import { certificateSubject } from '../security/principal-mapping.ts';
+import { type KafkaPrincipal, userPrincipal } from '../security/principal.ts';
+import type { ListenerTls } from '../security/tls.ts';
 import { Connection, type FrameHandler, normalizeIp } from './connection.ts';
 import { LogLimiter } from './log-limiter.ts';
 import { RequestMemory } from './request-memory.ts';
@@ -60,6 +72,8 @@ export interface SocketServerOptions extends Partial<Omit<ConnectionLimits, 'max
   /** The listener's name and security protocol, given to each connection (default PLAINTEXT). */
   listenerName?: string;
   securityProtocol?: SecurityProtocol;
+  /** TLS of an SSL or SASL_SSL listener. */
+  tls?: ListenerTls;
 }
 
 const INT_MAX = 2147483647;
@@ -67,6 +81,8 @@ const INT_MAX = 2147483647;
 export class SocketServer {
   private readonly server: net.Server;
   private readonly connections = new Set<Connection>();
+  /** TLS sockets in their handshake (they count against the limits). */
+  private readonly handshaking = new Set<tls.TLSSocket>();
   private readonly perIp = new Map<string, number>();
   /** Sockets accepted before open(); null once open. */
   private parked: net.Socket[] | null = [];
@@ -226,12 +242,89 @@ export class SocketServer {
       });
       return;
     }
-    if (this.connections.size >= limits.maxConnections && !this.evictIdle()) {
+    if (this.connections.size + this.handshaking.size >= limits.maxConnections && !this.evictIdle()) {
       this.refuse(socket, ip, 'refusing connection: max.connections reached and no connection is idle', {
         limit: limits.maxConnections,
       });
       return;
     }
+    this.perIp.set(ip, (this.perIp.get(ip) ?? 0) + 1); // not fromIp: an eviction may have closed one from this address
+    if (opts.tls) this.handshake(socket, ip, opts.tls);
+    else this.serve(socket, ip, null);
+  }
+
+  private releaseIp(ip: string): void {
+    const n = (this.perIp.get(ip) ?? 1) - 1;
+    if (n <= 0) this.perIp.delete(ip);
+    else this.perIp.set(ip, n);
+  }
+
+  /** The TLS handshake of an accepted socket, bounded in time; then the connection is served with the client's principal. */
+  private handshake(socket: net.Socket, ip: string, t: ListenerTls): void {
+    const secure = new tls.TLSSocket(socket, {
+      isServer: true,
+      secureContext: t.context,
+      requestCert: t.clientAuth !== 'none',
+      rejectUnauthorized: t.clientAuth === 'required',
+    });
+    this.handshaking.add(secure);
+    let done = false;
+    const fail = (why: string, extra: object = {}) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      this.handshaking.delete(secure);
+      this.releaseIp(ip);
+      const msg = `closing connection: TLS handshake failed on listener ${this.opts.listenerName ?? 'PLAINTEXT'}`;
+      const suppressed = this.limiter.take(`${msg}|${ip}`);
+      if (suppressed !== null)
+        this.opts.logger.warn({ ip, reason: why, ...extra, ...(suppressed > 0 ? { suppressed } : {}) }, msg);
+      secure.destroy();
+      socket.destroy();
+    };
+    const timer = setTimeout(
+      () => fail(`not complete within samsa.ssl.handshake.timeout.ms (${t.handshakeTimeoutMs} ms)`),
+      t.handshakeTimeoutMs,
+    );
+    timer.unref();
+    const onError = (err: NodeJS.ErrnoException) => fail(err.code ?? err.message, { err: err.message.split('\n')[0] });
+    const onClose = () => fail('closed by the client during the handshake');
+    secure.on('error', onError);
+    secure.on('close', onClose);
+    secure.once('secure', () => {
+      if (done) return;
+      let principal: KafkaPrincipal | null = null;
+      const cert = secure.getPeerX509Certificate();
+      if (cert) {
+        // requested: a certificate is optional, but one that is presented must be trusted
+        if (!secure.authorized) {
+          fail('client certificate not trusted', { err: String(secure.authorizationError) });
+          return;
+        }
+        let dn: string;
+        try {
+          dn = certificateSubject(cert.raw);
+          principal = userPrincipal(t.mapper.name(dn));
+        } catch (err) {
+          fail('client certificate cannot be mapped to a principal', { err: (err as Error).message });
+          return;
+        }
+        this.opts.logger.debug({ ip, dn, principal: `User:${principal.name}` }, 'TLS client authenticated');
+      } else if (t.clientAuth === 'required') {
+        fail('no client certificate (ssl.client.auth=required)');
+        return;
+      }
+      done = true;
+      clearTimeout(timer);
+      this.handshaking.delete(secure);
+      secure.off('error', onError);
+      secure.off('close', onClose);
+      this.serve(secure, ip, principal);
+    });
+  }
+
+  private serve(socket: net.Socket, ip: string, principal: KafkaPrincipal | null): void {
+    const opts = this.opts;
     const conn = new Connection(
       socket,
       this.handler,
@@ -248,14 +341,17 @@ export class SocketServer {
       },
       (c) => {
         if (!this.connections.delete(c)) return;
-        const n = (this.perIp.get(c.ip) ?? 1) - 1;
-        if (n <= 0) this.perIp.delete(c.ip);
-        else this.perIp.set(c.ip, n);
+        this.releaseIp(c.ip);
       },
     );
+    if (principal) conn.principal = principal;
     this.connections.add(conn);
-    this.perIp.set(ip, (this.perIp.get(ip) ?? 0) + 1); // not fromIp: an eviction may have closed one from this address
     socket.resume();
+  }
+
+  /** The open connections (not those in a TLS handshake). */
+  get openConnections(): ReadonlySet<Connection> {
+    return this.connections;
   }
 
   get connectionCount(): number {
@@ -277,6 +373,7 @@ export class SocketServer {
   async close(graceMs = 3000): Promise<void> {
     for (const socket of this.parked ?? []) socket.destroy();
     this.parked = [];
+    for (const socket of this.handshaking) socket.destroy();
     const closed = new Promise<void>((r) => this.server.close(() => r()));
     const settle = Promise.all([...this.connections].map((c) => c.settle()));
     await Promise.race([settle, new Promise((r) => setTimeout(r, graceMs).unref())]);

@@ -182,7 +182,7 @@ test('misconfigurations stop startup with one line saying what to change', () =>
         listeners: 'PLAINTEXT://:9092,CONTROLLER://:9093',
         'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,CONTROLLER:SSL',
       },
-      /CONTROLLER uses security protocol SSL/,
+      /controller listener CONTROLLER uses SSL/,
     ],
   ];
   for (const [overrides, re] of cases) assert.match(configError(overrides), re, JSON.stringify(overrides));
