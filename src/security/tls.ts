@@ -263,11 +263,24 @@ export class ListenerTls {
     return this.built.context;
   }
 
+  /** The options of the current context (tls.createServer / setSecureContext). */
+  get options(): tls.SecureContextOptions {
+    return this.built.options;
+  }
+
+  private readonly reloadListeners: ((options: tls.SecureContextOptions) => void)[] = [];
+
+  /** Calls `fn` with the new options after each reload. */
+  onReload(fn: (options: tls.SecureContextOptions) => void): void {
+    this.reloadListeners.push(fn);
+  }
+
   /** Rebuilds the context from the files; keeps the current one (and says why) when they cannot be used. */
   reload(): boolean {
     try {
       this.built = buildContext(this.settings, true);
       this.reloads++;
+      for (const fn of this.reloadListeners) fn(this.built.options);
       this.logger?.info({ listener: this.settings.listener }, 'TLS certificates reloaded');
       return true;
     } catch (err) {

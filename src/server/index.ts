@@ -66,6 +66,8 @@ export interface RunningBroker {
   /** The client listener's address (a controller-only node: its CONTROLLER listener's). */
   readonly host: string;
   readonly port: number;
+  /** The bound address of each client listener, in the order of `listeners` (none on a controller-only node). */
+  readonly listeners: readonly { name: string; securityProtocol: string; host: string; port: number }[];
   /** The CONTROLLER listener's bound address, when this node opened one. */
   readonly controllerAddress: { host: string; port: number } | null;
   readonly clusterId: string;
@@ -471,6 +473,7 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
     running = {
       host: addr.host,
       port: addr.port,
+      listeners: [],
       controllerAddress: addr,
       clusterId,
       logDirs: config.logDirs,
@@ -732,6 +735,11 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
   running = {
     host: bound.host,
     port: bound.port,
+    listeners: clientServers.map((s) => ({
+      name: s.listener.name,
+      securityProtocol: s.listener.securityProtocol,
+      ...s.bound,
+    })),
     controllerAddress,
     clusterId,
     logDirs: config.logDirs,

@@ -82,7 +82,7 @@ export class SocketServer {
   private readonly server: net.Server;
   private readonly connections = new Set<Connection>();
   /** TLS sockets in their handshake (they count against the limits). */
-  private readonly handshaking = new Set<tls.TLSSocket>();
+  private readonly handshaking = new Set<net.Socket>();
   private readonly perIp = new Map<string, number>();
   /** Sockets accepted before open(); null once open. */
   private parked: net.Socket[] | null = [];
@@ -259,68 +259,97 @@ export class SocketServer {
     else this.perIp.set(ip, n);
   }
 
+  /** TLS sockets are made by a tls.Server that never listens: accepted sockets are handed to it. */
+  private tlsServer: tls.Server | null = null;
+  /** Sockets in their TLS handshake, by remote address and port. */
+  private readonly pendingTls = new Map<
+    string,
+    { fail: (why: string, extra: object, secure: tls.TLSSocket) => void; done: (s: tls.TLSSocket) => void }
+  >();
+
+  private tlsServerOf(t: ListenerTls): tls.Server {
+    if (this.tlsServer) return this.tlsServer;
+    // rejectUnauthorized is ours to apply (handshake()), so that a refusal is logged with its reason
+    const srv = tls.createServer({
+      ...t.options,
+      requestCert: t.clientAuth !== 'none',
+      rejectUnauthorized: false,
+    });
+    t.onReload((options) => srv.setSecureContext(options));
+    const key = (s: net.Socket) => `${s.remoteAddress}|${s.remotePort}`;
+    srv.on('secureConnection', (s: tls.TLSSocket) => this.pendingTls.get(key(s))?.done(s));
+    srv.on('tlsClientError', (err: NodeJS.ErrnoException, s: tls.TLSSocket) => {
+      const why = err.code ?? err.message;
+      const pending = this.pendingTls.get(key(s));
+      if (pending) pending.fail(why, { err: err.message.split('\n')[0] }, s);
+      else s.destroy();
+    });
+    this.tlsServer = srv;
+    return srv;
+  }
+
   /** The TLS handshake of an accepted socket, bounded in time; then the connection is served with the client's principal. */
   private handshake(socket: net.Socket, ip: string, t: ListenerTls): void {
-    const secure = new tls.TLSSocket(socket, {
-      isServer: true,
-      secureContext: t.context,
-      requestCert: t.clientAuth !== 'none',
-      rejectUnauthorized: t.clientAuth === 'required',
-    });
-    this.handshaking.add(secure);
-    let done = false;
-    const fail = (why: string, extra: object = {}) => {
-      if (done) return;
-      done = true;
+    const srv = this.tlsServerOf(t);
+    const id = `${socket.remoteAddress}|${socket.remotePort}`;
+    let finished = false;
+    const finish = () => {
+      finished = true;
       clearTimeout(timer);
-      this.handshaking.delete(secure);
+      this.pendingTls.delete(id);
+      this.handshaking.delete(socket);
+      socket.off('close', onClose);
+    };
+    // the TLS socket is destroyed, never the TCP socket under it (which the TLS socket owns)
+    const fail = (why: string, extra: object, secure: tls.TLSSocket | null) => {
+      secure?.destroy();
+      if (finished) return;
+      finish();
       this.releaseIp(ip);
       const msg = `closing connection: TLS handshake failed on listener ${this.opts.listenerName ?? 'PLAINTEXT'}`;
-      const suppressed = this.limiter.take(`${msg}|${ip}`);
+      const suppressed = this.limiter.take(`${msg}|${why}|${ip}`);
       if (suppressed !== null)
         this.opts.logger.warn({ ip, reason: why, ...extra, ...(suppressed > 0 ? { suppressed } : {}) }, msg);
-      secure.destroy();
-      socket.destroy();
     };
-    const timer = setTimeout(
-      () => fail(`not complete within samsa.ssl.handshake.timeout.ms (${t.handshakeTimeoutMs} ms)`),
-      t.handshakeTimeoutMs,
-    );
+    const onClose = () => fail('closed by the client during the handshake', {}, null);
+    socket.on('close', onClose);
+    // before the handshake completes the TCP socket may be destroyed: the TLS socket on it sees it close
+    const timer = setTimeout(() => {
+      fail(`not complete within samsa.ssl.handshake.timeout.ms (${t.handshakeTimeoutMs} ms)`, {}, null);
+      socket.destroy();
+    }, t.handshakeTimeoutMs);
     timer.unref();
-    const onError = (err: NodeJS.ErrnoException) => fail(err.code ?? err.message, { err: err.message.split('\n')[0] });
-    const onClose = () => fail('closed by the client during the handshake');
-    secure.on('error', onError);
-    secure.on('close', onClose);
-    secure.once('secure', () => {
-      if (done) return;
-      let principal: KafkaPrincipal | null = null;
-      const cert = secure.getPeerX509Certificate();
-      if (cert) {
-        // requested: a certificate is optional, but one that is presented must be trusted
-        if (!secure.authorized) {
-          fail('client certificate not trusted', { err: String(secure.authorizationError) });
+    this.handshaking.add(socket);
+    this.pendingTls.set(id, {
+      fail,
+      done: (secure) => {
+        if (finished) return;
+        let principal: KafkaPrincipal | null = null;
+        const cert = secure.getPeerX509Certificate();
+        if (cert) {
+          // requested or required: a certificate that is presented must be trusted
+          if (!secure.authorized) {
+            fail('client certificate not trusted', { err: String(secure.authorizationError) }, secure);
+            return;
+          }
+          try {
+            const dn = certificateSubject(cert.raw);
+            principal = userPrincipal(t.mapper.name(dn));
+            this.opts.logger.debug({ ip, dn, principal: `User:${principal.name}` }, 'TLS client authenticated');
+          } catch (err) {
+            fail('client certificate cannot be mapped to a principal', { err: (err as Error).message }, secure);
+            return;
+          }
+        } else if (t.clientAuth === 'required') {
+          fail('no client certificate (ssl.client.auth=required)', {}, secure);
           return;
         }
-        let dn: string;
-        try {
-          dn = certificateSubject(cert.raw);
-          principal = userPrincipal(t.mapper.name(dn));
-        } catch (err) {
-          fail('client certificate cannot be mapped to a principal', { err: (err as Error).message });
-          return;
-        }
-        this.opts.logger.debug({ ip, dn, principal: `User:${principal.name}` }, 'TLS client authenticated');
-      } else if (t.clientAuth === 'required') {
-        fail('no client certificate (ssl.client.auth=required)');
-        return;
-      }
-      done = true;
-      clearTimeout(timer);
-      this.handshaking.delete(secure);
-      secure.off('error', onError);
-      secure.off('close', onClose);
-      this.serve(secure, ip, principal);
+        finish();
+        this.serve(secure, ip, principal);
+      },
     });
+    srv.emit('connection', socket);
+    socket.resume();
   }
 
   private serve(socket: net.Socket, ip: string, principal: KafkaPrincipal | null): void {
@@ -374,6 +403,7 @@ export class SocketServer {
     for (const socket of this.parked ?? []) socket.destroy();
     this.parked = [];
     for (const socket of this.handshaking) socket.destroy();
+    this.tlsServer?.close();
     const closed = new Promise<void>((r) => this.server.close(() => r()));
     const settle = Promise.all([...this.connections].map((c) => c.settle()));
     await Promise.race([settle, new Promise((r) => setTimeout(r, graceMs).unref())]);
