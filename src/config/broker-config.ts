@@ -457,16 +457,25 @@ export function loadBrokerConfig(opts: LoadBrokerConfigOptions = {}): BrokerConf
   if (listeners.length > 0) {
     if (has('inter.broker.listener.name')) {
       if (has('security.inter.broker.protocol'))
-        fail('security.inter.broker.protocol', 'set only one of inter.broker.listener.name and security.inter.broker.protocol');
+        fail(
+          'security.inter.broker.protocol',
+          'set only one of inter.broker.listener.name and security.inter.broker.protocol',
+        );
       const name = str('inter.broker.listener.name').toUpperCase();
       if (!listeners.some((l) => l.name === name))
-        fail('inter.broker.listener.name', `${name} is not one of the client listeners (${listeners.map((l) => l.name).join(', ')})`);
+        fail(
+          'inter.broker.listener.name',
+          `${name} is not one of the client listeners (${listeners.map((l) => l.name).join(', ')})`,
+        );
       interBrokerListenerName = name;
     } else {
       const proto = str('security.inter.broker.protocol');
       const named = listeners.find((l) => l.name === proto);
       if (!named && has('security.inter.broker.protocol'))
-        fail('security.inter.broker.protocol', `no client listener is named ${proto}; add one, or set inter.broker.listener.name`);
+        fail(
+          'security.inter.broker.protocol',
+          `no client listener is named ${proto}; add one, or set inter.broker.listener.name`,
+        );
       interBrokerListenerName = (named ?? listeners[0]).name;
     }
   }

@@ -152,7 +152,7 @@ export function certificateSubject(cert: Uint8Array): string {
   // version [0] is optional; then serialNumber, signature, issuer, validity, subject
   const i = fields[0]?.tag === 0xa0 ? 1 : 0;
   const subject = fields[i + 4];
-  if (!subject || subject.tag !== 0x30) throw new Error('certificate has no subject');
+  if (subject?.tag !== 0x30) throw new Error('certificate has no subject');
   return formatName(cert, subject);
 }
 

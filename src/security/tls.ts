@@ -132,14 +132,17 @@ function readFile(s: TlsSettings, prop: string, file: string): Buffer {
     return fs.readFileSync(file);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    throw new TlsConfigError(`${where(s, prop)}: cannot read '${file}': ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
+    throw new TlsConfigError(
+      `${where(s, prop)}: cannot read '${file}': ${e.code === 'ENOENT' ? 'no such file' : e.message}`,
+    );
   }
 }
 
 /** PEM blocks of the given kinds in `text`, joined. */
 function pemBlocks(text: string, kinds: RegExp): string {
   const out: string[] = [];
-  for (const m of text.matchAll(/-----BEGIN ([A-Z0-9 ]+)-----[\s\S]*?-----END \1-----/g)) if (kinds.test(m[1])) out.push(m[0]);
+  for (const m of text.matchAll(/-----BEGIN ([A-Z0-9 ]+)-----[\s\S]*?-----END \1-----/g))
+    if (kinds.test(m[1])) out.push(m[0]);
   return out.join('\n');
 }
 
@@ -313,7 +316,10 @@ export class ListenerTls {
         w.on('error', () => {});
         this.watchers.push(w);
       } catch (err) {
-        this.logger?.warn({ dir, err: (err as Error).message }, 'cannot watch TLS files; certificates are not reloaded');
+        this.logger?.warn(
+          { dir, err: (err as Error).message },
+          'cannot watch TLS files; certificates are not reloaded',
+        );
       }
     }
   }

@@ -500,8 +500,12 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
 
   // Bind the client listeners (their addresses are registered), but read nothing before the broker is ready.
   const dispatcher = new Dispatcher();
-  const clientServers: { listener: Listener; server: SocketServer; bound: { host: string; port: number }; tls?: ListenerTls }[] =
-    [];
+  const clientServers: {
+    listener: Listener;
+    server: SocketServer;
+    bound: { host: string; port: number };
+    tls?: ListenerTls;
+  }[] = [];
   const closeClientServers = async () => {
     for (const s of clientServers) {
       s.tls?.close();

@@ -250,7 +250,7 @@ export class SocketServer {
     }
     this.perIp.set(ip, (this.perIp.get(ip) ?? 0) + 1); // not fromIp: an eviction may have closed one from this address
     if (opts.tls) this.handshake(socket, ip, opts.tls);
-    else this.serve(socket, ip, null);
+    else this.serve(socket, null);
   }
 
   private releaseIp(ip: string): void {
@@ -345,14 +345,14 @@ export class SocketServer {
           return;
         }
         finish();
-        this.serve(secure, ip, principal);
+        this.serve(secure, principal);
       },
     });
     srv.emit('connection', socket);
     socket.resume();
   }
 
-  private serve(socket: net.Socket, ip: string, principal: KafkaPrincipal | null): void {
+  private serve(socket: net.Socket, principal: KafkaPrincipal | null): void {
     const opts = this.opts;
     const conn = new Connection(
       socket,

@@ -36,7 +36,21 @@ function openssl(args: string[], cwd: string): void {
 export function makePki(caSubject = '/CN=Samsa Test CA'): Pki {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'samsa-pki-'));
   openssl(
-    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', caSubject],
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.pem',
+      '-days',
+      '2',
+      '-subj',
+      caSubject,
+    ],
     dir,
   );
   fs.writeFileSync(path.join(dir, 'ext.cnf'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\n');

@@ -11,7 +11,12 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { eventually, uniqueTopic } from '../helpers/broker.ts';
 import { type Pki, makePki } from '../helpers/certs.ts';
-import { type InProcessCluster, createTopic, partitionState, startInProcessCluster } from '../helpers/inprocess-cluster.ts';
+import {
+  type InProcessCluster,
+  createTopic,
+  partitionState,
+  startInProcessCluster,
+} from '../helpers/inprocess-cluster.ts';
 import { KCAT, runOk } from '../helpers/proc.ts';
 import { parseKcatJson } from '../helpers/kcat.ts';
 

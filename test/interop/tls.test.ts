@@ -187,7 +187,10 @@ print(json.dumps({'unflushed': left, 'got': got}))
       const bad = await run(KCAT, ['-b', bs, '-L', '-m', '5', ...args], { timeoutMs: 60_000 });
       assert.notEqual(bad.code, 0, `${who}: kcat must fail`);
       assert.doesNotMatch(bad.stdout, /brokers:/, `${who}: no metadata`);
-      await eventually(() => logLines.some((l) => reason.test(l) && /TLS handshake failed on listener MTLS/.test(l)), 30_000);
+      await eventually(
+        () => logLines.some((l) => reason.test(l) && /TLS handshake failed on listener MTLS/.test(l)),
+        30_000,
+      );
     }
     // the listener still serves a good client
     await kcatMetadata('MTLS', mtlsArgs(alice));

@@ -343,12 +343,7 @@ function readAll(
  * hosted here, else the image's), and v16+ responses carry the addresses of
  * the leaders named.
  */
-function addLeaderHints(
-  b: Broker,
-  res: ResponseBody<FetchResponseInput>,
-  version: number,
-  listener: string,
-): void {
+function addLeaderHints(b: Broker, res: ResponseBody<FetchResponseInput>, version: number, listener: string): void {
   const leaders: number[] = [];
   for (const t of res.responses) {
     let topic: TopicState | undefined;

@@ -144,7 +144,9 @@ export function produceHandler(b: Broker, verifier?: TxnVerifier): Handler<Produ
     }
     if (acks === 0) return NO_RESPONSE;
     if (durableWaits.length > 0) await Promise.all(durableWaits);
-    return ctx.apiVersion >= 10 ? withLeaderHints(b, responses, ctx.conn.listenerName) : { responses, throttleTimeMs: 0 };
+    return ctx.apiVersion >= 10
+      ? withLeaderHints(b, responses, ctx.conn.listenerName)
+      : { responses, throttleTimeMs: 0 };
   };
 }
 

@@ -26,7 +26,10 @@ function subjectOf(subject: string): string {
 }
 
 test('subject DN: RDNs in reverse order, RFC 2253 keywords, escapes, other types as OID=#hex', () => {
-  assert.equal(subjectOf('/C=US/ST=CA/L=Palo Alto/O=Acme/OU=Eng/CN=alice'), 'CN=alice,OU=Eng,O=Acme,L=Palo Alto,ST=CA,C=US');
+  assert.equal(
+    subjectOf('/C=US/ST=CA/L=Palo Alto/O=Acme/OU=Eng/CN=alice'),
+    'CN=alice,OU=Eng,O=Acme,L=Palo Alto,ST=CA,C=US',
+  );
   assert.equal(subjectOf('/O=Acme, Inc/CN=bob+UID=b1'), 'CN=bob+UID=b1,O=Acme\\, Inc');
   // emailAddress has no RFC 2253 keyword: its OID and the DER of the value (IA5String 'a@b')
   assert.equal(subjectOf('/CN=carol/emailAddress=a@b'), '1.2.840.113549.1.9.1=#1603614062,CN=carol');
