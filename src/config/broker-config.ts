@@ -15,6 +15,7 @@ import {
   BROKER_PROPERTY_BY_NAME,
   BROKER_PROPERTY_DEFS,
   IGNORED_PREFIXES,
+  mechanismPropertyDef,
   parseConnectionOverrides,
   securityRefusal,
 } from './broker-defs.ts';
@@ -244,8 +245,6 @@ function unknownPropertyError(key: string): ConfigError {
 
 /** Why Samsa cannot serve a listener of this security protocol. */
 const UNSUPPORTED_PROTOCOL: Record<string, string> = {
-  SASL_PLAINTEXT: 'Samsa has no SASL authentication yet and would serve clients that send no credentials',
-  SASL_SSL: 'Samsa has no TLS and no SASL authentication yet',
 };
 
 /**
@@ -358,12 +357,15 @@ export function loadBrokerConfig(opts: LoadBrokerConfigOptions = {}): BrokerConf
     return r.value;
   };
   for (const [key, text] of raw) {
-    const def = BROKER_PROPERTY_BY_NAME.get(key);
+    const def = BROKER_PROPERTY_BY_NAME.get(key) ?? mechanismPropertyDef(key);
     if (!def) {
       const perListener = IGNORED_PREFIXES.some((p) => key.startsWith(p))
         ? /^listener\.name\.[^.]+\.(.+)$/.exec(key)?.[1]
         : undefined;
-      const baseDef = perListener === undefined ? undefined : BROKER_PROPERTY_BY_NAME.get(perListener);
+      const baseDef =
+        perListener === undefined
+          ? undefined
+          : (BROKER_PROPERTY_BY_NAME.get(perListener) ?? mechanismPropertyDef(perListener));
       if (baseDef) check(key, baseDef, text);
       else {
         const why = securityRefusal(perListener ?? key);
@@ -372,7 +374,7 @@ export function loadBrokerConfig(opts: LoadBrokerConfigOptions = {}): BrokerConf
       // a listener's own TLS settings are read by tlsSettings()
       if (baseDef && perListener!.startsWith('ssl.') && !baseDef.ignored) continue;
       if (perListener !== undefined) {
-        ignored.push(key);
+        if (!baseDef?.listenerOverride) ignored.push(key);
         continue;
       }
       const e = unknownPropertyError(key);

@@ -75,6 +75,8 @@ export interface ConnectionOptions {
   listenerName?: string;
   /** Its security protocol (default PLAINTEXT). */
   securityProtocol?: SecurityProtocol;
+  /** The frame size limit until authenticated (SASL listeners: sasl.server.max.receive.size); default maxFrameBytes. */
+  unauthenticatedMaxFrameBytes?: number;
 }
 
 interface Pending {
@@ -137,16 +139,20 @@ export class Connection {
     this.securityProtocol = opts.securityProtocol ?? 'PLAINTEXT';
     this.memory = opts.memory ?? new RequestMemory(-1, -1);
     socket.setNoDelay(true);
-    this.reader = new FrameReader(opts.maxFrameBytes, {
+    const frameLimit = Math.min(opts.maxFrameBytes, opts.unauthenticatedMaxFrameBytes ?? opts.maxFrameBytes);
+    this.reader = new FrameReader(frameLimit, {
       frame: (frame, block) => this.dispatch(frame, block),
       oversize: (size) => {
         // a TLS record header (handshake 0x16, version 0x03xx) read as a frame size: a TLS client on a plaintext listener
         const tlsHello = size >>> 16 === 0x1603 && !(socket as { encrypted?: boolean }).encrypted;
+        const preAuth = this.reader.maxFrameBytes < this.opts.maxFrameBytes;
         this.warn(
           tlsHello
             ? `closing connection: TLS handshake received on ${this.securityProtocol} listener ${this.listenerName}`
-            : 'closing connection: request frame size out of range (socket.request.max.bytes)',
-          { size, limit: this.opts.maxFrameBytes },
+            : preAuth
+              ? 'closing connection: frame before authentication larger than sasl.server.max.receive.size'
+              : 'closing connection: request frame size out of range (socket.request.max.bytes)',
+          { size, limit: this.reader.maxFrameBytes },
         );
         this.close();
       },
@@ -245,6 +251,12 @@ export class Connection {
   /** Nothing in flight, no frame arriving and nothing being written: the connection may be closed to make room for another. */
   get idle(): boolean {
     return this.pending.length === 0 && this.writing === null && !this.reader.frameInProgress;
+  }
+
+  /** The client authenticated (SASL) as `principal`: frames up to socket.request.max.bytes from now on. */
+  authenticated(principal: KafkaPrincipal): void {
+    this.principal = principal;
+    this.reader.maxFrameBytes = this.opts.maxFrameBytes;
   }
 
   /** A warning a client can cause: rate-limited per message and client address. */

@@ -73,6 +73,8 @@ interface StoredEntry {
 export class Dispatcher {
   private readonly entries = new Map<number, StoredEntry>();
   private readonly warned = new WeakSet<Connection>();
+  /** Looks at each frame first (SASL: bare tokens, requests before authentication); a reply it gives is the frame's. */
+  gate?: (frame: Buffer, conn: Connection) => Reply | Promise<Reply> | undefined;
 
   register<K extends ApiName>(apiName: K, entry: HandlerEntry<K>): void {
     // Erased for storage: handle() passes it only what the decoder of this very API returns.
@@ -108,6 +110,8 @@ export class Dispatcher {
   }
 
   handle(frame: Buffer, conn: Connection): Reply | Promise<Reply> {
+    const gated = this.gate?.(frame, conn);
+    if (gated !== undefined) return gated;
     let peek: ReturnType<typeof peekRequestHeader>;
     try {
       peek = peekRequestHeader(frame);

@@ -37,6 +37,8 @@ import { FetchSessionCache } from './fetch-sessions.ts';
 import type { AdminNode, Broker } from './broker.ts';
 import { dynamicBrokerConfigs, validateTopicConfigValue } from './topic-configs.ts';
 import { registerHandlers, relayedInitProducerId } from './handlers/index.ts';
+import { registerSaslHandlers, SaslServer } from './handlers/sasl.ts';
+import { saslServerConfig } from '../security/sasl/index.ts';
 import { followTxnLeadership, startTxnCoordinator } from './txn-store.ts';
 import { TxnVerifier } from './txn-verification.ts';
 import { partitionExistsIn } from './handlers/groups.ts';
@@ -259,6 +261,8 @@ function socketServer(
   image: MetadataImage,
   dispatcher: Dispatcher,
   logger: Logger,
+  /** The SASL exchange, when the listener is a SASL one. */
+  sasl?: SaslServer,
   tls?: ListenerTls,
 ): SocketServer {
   return new SocketServer(
@@ -275,6 +279,7 @@ function socketServer(
       logger,
       listenerName: listener.name,
       securityProtocol: listener.securityProtocol,
+      unauthenticatedMaxFrameBytes: sasl?.isSaslListener(listener.name) ? sasl.config.maxReceiveSize : undefined,
       tls,
     },
     (frame, conn) => dispatcher.handle(frame, conn),
@@ -337,6 +342,8 @@ export interface StartOptions {
 export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
   let config = opts.config;
   const logger = opts.logger ?? pino({ level: process.env.SAMSA_LOG_LEVEL ?? 'info' });
+  // SASL settings are checked before anything starts: a bad one stops the start with its reason
+  const sasl = new SaslServer(saslServerConfig(config, logger));
   for (const dir of config.logDirs) fs.mkdirSync(dir, { recursive: true });
   const identity = readIdentity(config);
   // The id a new cluster gets from its first active controller when this node leads it first.
@@ -500,6 +507,7 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
 
   // Bind the client listeners (their addresses are registered), but read nothing before the broker is ready.
   const dispatcher = new Dispatcher();
+  registerSaslHandlers(dispatcher, sasl);
   const clientServers: {
     listener: Listener;
     server: SocketServer;
@@ -515,7 +523,7 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
   for (const l of config.listeners) {
     const settings = config.listenerTls.get(l.name);
     const tls = settings ? new ListenerTls(settings, logger) : undefined;
-    const srv = socketServer(opts.config, l, image, dispatcher, logger, tls);
+    const srv = socketServer(opts.config, l, image, dispatcher, logger, sasl, tls);
     try {
       clientServers.push({ listener: l, server: srv, bound: await srv.listen(), tls });
     } catch (err) {

@@ -74,6 +74,8 @@ export interface SocketServerOptions extends Partial<Omit<ConnectionLimits, 'max
   securityProtocol?: SecurityProtocol;
   /** TLS of an SSL or SASL_SSL listener. */
   tls?: ListenerTls;
+  /** The frame size limit before a client has authenticated (SASL listeners). */
+  unauthenticatedMaxFrameBytes?: number;
 }
 
 const INT_MAX = 2147483647;
@@ -367,6 +369,7 @@ export class SocketServer {
         logLimiter: this.limiter,
         listenerName: opts.listenerName,
         securityProtocol: opts.securityProtocol,
+        unauthenticatedMaxFrameBytes: opts.unauthenticatedMaxFrameBytes,
       },
       (c) => {
         if (!this.connections.delete(c)) return;
