@@ -11,6 +11,7 @@
  * - A TLS handshake on the PLAINTEXT port, plaintext on the SSL port, and a
  *   handshake that never finishes are closed and logged; other clients go on.
  * - The certificate file replaced on disk: new handshakes get the new one.
+ * - SASL_SSL: SASL/PLAIN inside TLS (kcat), a wrong password refused.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -26,6 +27,7 @@ import { eventually, uniqueTopic } from '../helpers/broker.ts';
 import { type Issued, type Pki, makePki } from '../helpers/certs.ts';
 import { KCAT, PYTHON, run, runOk } from '../helpers/proc.ts';
 import { parseKcatJson } from '../helpers/kcat.ts';
+import { PLAIN_JAAS } from '../helpers/sasl.ts';
 
 describe('listeners and TLS', () => {
   let pki: Pki;
@@ -51,8 +53,10 @@ describe('listeners and TLS', () => {
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'samsa-tls-'));
     const config = loadBrokerConfig({
       overrides: {
-        listeners: 'PLAINTEXT://127.0.0.1:0,SSL://127.0.0.1:0,MTLS://127.0.0.1:0',
-        'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,SSL:SSL,MTLS:SSL,CONTROLLER:PLAINTEXT',
+        listeners: 'PLAINTEXT://127.0.0.1:0,SSL://127.0.0.1:0,MTLS://127.0.0.1:0,SASLSSL://127.0.0.1:0',
+        'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,SSL:SSL,MTLS:SSL,SASLSSL:SASL_SSL,CONTROLLER:PLAINTEXT',
+        'sasl.enabled.mechanisms': 'PLAIN',
+        'listener.name.saslssl.plain.sasl.jaas.config': PLAIN_JAAS,
         'log.dirs': dataDir,
         'num.partitions': '1',
         'ssl.keystore.type': 'PEM',
@@ -98,6 +102,7 @@ describe('listeners and TLS', () => {
         ['PLAINTEXT', 'PLAINTEXT'],
         ['SSL', 'SSL'],
         ['MTLS', 'SSL'],
+        ['SASLSSL', 'SASL_SSL'],
       ],
     );
     const plain = await kcatMetadata('PLAINTEXT', []);
@@ -240,5 +245,28 @@ print(json.dumps({'unflushed': left, 'got': got}))
     fs.renameSync(tmp, reloadKeystore);
     await eventually(async () => /OU=renewed/.test(await peerSubject()), 30_000);
     assert.ok(logged(/TLS certificates reloaded/));
+  });
+
+  test('SASL_SSL: SASL/PLAIN inside TLS; a wrong password is refused', async () => {
+    const topic = uniqueTopic('tls-sasl');
+    const bs = `127.0.0.1:${port('SASLSSL')}`;
+    const auth = (password: string) => [
+      '-X',
+      'security.protocol=SASL_SSL',
+      '-X',
+      `ssl.ca.location=${pki.ca}`,
+      '-X',
+      'sasl.mechanisms=PLAIN',
+      '-X',
+      'sasl.username=alice',
+      '-X',
+      `sasl.password=${password}`,
+    ];
+    await runOk(KCAT, ['-b', bs, '-P', '-t', topic, ...auth('alice-secret')], { input: 's1\ns2\n' });
+    const r = await runOk(KCAT, ['-b', bs, '-C', '-t', topic, '-o', 'beginning', '-e', '-q', ...auth('alice-secret')]);
+    assert.deepEqual(r.stdout.trim().split('\n'), ['s1', 's2']);
+    const bad = await run(KCAT, ['-b', bs, '-L', '-m', '5', ...auth('wrong')], { timeoutMs: 60_000 });
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /SASL authentication error|Authentication failed|Invalid username or password/i);
   });
 });
