@@ -60,6 +60,8 @@ export interface BrokerConfig {
   interBrokerListenerName: string | null;
   /** The ssl.* settings (listener.name.<name>.ssl.* applied) of each TLS listener (SSL, SASL_SSL), by listener name. */
   listenerTls: Map<string, TlsSettings>;
+  /** The ssl.* settings of the controller listener when it is SSL (every node's connections to the voters use them), else null. */
+  controllerTls: TlsSettings | null;
   /** advertised.listeners, or the listeners when not set. */
   advertisedListeners: Listener[];
   controllerListenerNames: string[];
@@ -244,8 +246,7 @@ function unknownPropertyError(key: string): ConfigError {
 }
 
 /** Why Samsa cannot serve a listener of this security protocol. */
-const UNSUPPORTED_PROTOCOL: Record<string, string> = {
-};
+const UNSUPPORTED_PROTOCOL: Record<string, string> = {};
 
 /**
  * Parses `NAME://host:port`; '' host = every interface; IPv6 in brackets.
@@ -481,12 +482,24 @@ export function loadBrokerConfig(opts: LoadBrokerConfigOptions = {}): BrokerConf
       interBrokerListenerName = (named ?? listeners[0]).name;
     }
   }
-  for (const l of allListeners) {
-    if (controllerNames.includes(l.name) && l.securityProtocol !== 'PLAINTEXT')
-      fail(
-        'listener.security.protocol.map',
-        `controller listener ${l.name} uses ${l.securityProtocol}, but Samsa's controller quorum connections are PLAINTEXT only; map ${l.name} to PLAINTEXT and keep it on a trusted network`,
-      );
+  // the controller listener: PLAINTEXT or SSL (every node connects to the voters with its ssl.* settings)
+  const controllerName = controllerNames[0];
+  const controllerProtocol =
+    controllerName === undefined ? 'PLAINTEXT' : (protocolMap.get(controllerName) ?? 'PLAINTEXT');
+  if (controllerProtocol !== 'PLAINTEXT' && controllerProtocol !== 'SSL')
+    fail(
+      'listener.security.protocol.map',
+      `controller listener ${controllerName} uses ${controllerProtocol}, but Samsa's controller connections do not do SASL; map ${controllerName} to SSL or PLAINTEXT`,
+    );
+  let controllerTls: TlsSettings | null = null;
+  if (controllerProtocol === 'SSL') {
+    controllerTls = tlsSettings(raw, controllerName!);
+    try {
+      buildContext(controllerTls, false);
+    } catch (err) {
+      if (err instanceof TlsConfigError) throw new ConfigError(err.message);
+      throw err;
+    }
   }
   const listenerTls = new Map<string, TlsSettings>();
   for (const l of allListeners) {
@@ -548,6 +561,7 @@ export function loadBrokerConfig(opts: LoadBrokerConfigOptions = {}): BrokerConf
     listeners,
     interBrokerListenerName,
     listenerTls,
+    controllerTls,
     advertisedListeners,
     controllerListenerNames: controllerNames,
     ...quorum,

@@ -364,3 +364,10 @@ export function interBrokerSecurity(config: {
 export function interBrokerListener(config: { interBrokerListenerName?: string | null }): string | undefined {
   return config.interBrokerListenerName ?? undefined;
 }
+
+/** How this node secures its connections to the controller quorum's voters: TLS when the controller listener is SSL. */
+export function controllerSecurity(config: {
+  controllerTls?: TlsSettings | null;
+}): { tls?: tls.ConnectionOptions } | undefined {
+  return config.controllerTls ? { tls: clientTlsOptions(config.controllerTls) } : undefined;
+}

@@ -30,7 +30,7 @@ import type { ApiName } from '../protocol/generated/messages.ts';
 import { apiByName } from '../protocol/apis.ts';
 import { METADATA_TOPIC } from '../metadata/metadata-log.ts';
 import { ReplicaManager } from './replica-manager.ts';
-import { ListenerTls } from '../security/tls.ts';
+import { ListenerTls, controllerSecurity } from '../security/tls.ts';
 import { SocketServer } from './socket-server.ts';
 import { connectionLimits, touchesConnectionLimits } from './connection-limits.ts';
 import { FetchSessionCache } from './fetch-sessions.ts';
@@ -297,7 +297,12 @@ async function quorumVoters(config: BrokerConfig, logger: Logger): Promise<Voter
   if (config.roles.controller) return [{ id: config.nodeId, host: '', port: 0 }];
   for (let attempt = 0; ; attempt++) {
     for (const server of config.quorumBootstrapServers) {
-      const conn = new Connection({ ...server, clientId: `samsa-broker-${config.nodeId}`, connectTimeoutMs: 2000 });
+      const conn = new Connection({
+        ...server,
+        clientId: `samsa-broker-${config.nodeId}`,
+        connectTimeoutMs: 2000,
+        security: controllerSecurity(config),
+      });
       try {
         await conn.connect();
         const res = await conn.sendAt(apiByName('DescribeQuorum'), 2, {
@@ -375,6 +380,7 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
     electionBackoffMaxMs: config.quorumElectionBackoffMaxMs,
     logger,
     onFatal: (err) => onFatal(err),
+    security: () => controllerSecurity(config),
   });
   const image = new MetadataImage();
   const controller = new Controller(quorum, image, {
@@ -405,10 +411,12 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
 
   // A voter serves the quorum and the admin requests brokers forward on its CONTROLLER listener.
   let controllerServer: SocketServer | null = null;
+  let controllerTls: ListenerTls | undefined;
   let controllerAddress: { host: string; port: number } | null = null;
   const stopEarly = async (err: unknown): Promise<never> => {
     controller.stopBrokerLifecycle();
     controller.close();
+    controllerTls?.close();
     await controllerServer?.close();
     await quorum.close();
     throw err;
@@ -432,7 +440,18 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
       registerAlterPartitionHandler(dispatcher, controller, { logger });
       registerElectLeadersHandler(dispatcher, controller, { logger });
       registerReassignmentControllerHandlers(dispatcher, controller);
-      controllerServer = socketServer(config, config.controllerListener, image, dispatcher, logger);
+      const ctlSettings = config.listenerTls.get(config.controllerListener!.name);
+      controllerTls = ctlSettings ? new ListenerTls(ctlSettings, logger) : undefined;
+      controllerTls?.watch();
+      controllerServer = socketServer(
+        config,
+        config.controllerListener!,
+        image,
+        dispatcher,
+        logger,
+        undefined,
+        controllerTls,
+      );
       controllerAddress = await controllerServer.listen();
       controllerServer.open();
     }
@@ -466,6 +485,7 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
     nodeId: config.nodeId,
     voters: () => quorum.voterEndpoints,
     logger,
+    security: () => controllerSecurity(config),
   });
   const controllerApi = new ControllerClient(router);
 
@@ -496,6 +516,7 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
           controller.stopBrokerLifecycle();
           controller.close();
           await quorum.close();
+          controllerTls?.close();
           await controllerServer?.close();
           logger.info('shutdown complete');
         })();
@@ -572,7 +593,7 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
     metadataOffset: () => image.epoch,
     connect: inProcess
       ? inProcessConnector(brokerLifecycleHandlers(controller, { logger }))
-      : clientConnector({ clientId: `samsa-broker-${config.nodeId}` }),
+      : clientConnector({ clientId: `samsa-broker-${config.nodeId}`, security: () => controllerSecurity(config) }),
     logger,
   });
   controller.onApplied(() => lifecycle.metadataAdvanced());
@@ -609,7 +630,10 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
     },
     connectController: inProcess
       ? inProcessAlterPartition(alterPartitionHandler(controller, { logger }))
-      : (connectionConnector({ clientId: `samsa-broker-${config.nodeId}` }) as AlterPartitionConnector),
+      : (connectionConnector({
+          clientId: `samsa-broker-${config.nodeId}`,
+          security: () => controllerSecurity(config),
+        }) as AlterPartitionConnector),
     listenerName: config.interBrokerListenerName ?? listener.name,
   });
   // dynamic max.connections* and max.connection.creation.rate apply as soon as they are committed
@@ -776,6 +800,7 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
         controller.close();
         await replicas.close();
         await quorum.close();
+        controllerTls?.close();
         await controllerServer?.close();
         if (sendfileStats.regions > 0)
           logger.info(

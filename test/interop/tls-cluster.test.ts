@@ -1,6 +1,8 @@
 /**
  * Three in-process brokers, each with a PLAINTEXT, an SSL and a CONTROLLER
- * listener, inter.broker.listener.name=SSL with ssl.client.auth=required:
+ * listener (also SSL: the quorum's Raft, broker registration and
+ * heartbeats, forwarding and AlterPartition go over mutual TLS too),
+ * inter.broker.listener.name=SSL with ssl.client.auth=required:
  * the replica fetchers reach the leaders at their SSL addresses (the only
  * ones they look up), with the broker's own certificate as client
  * certificate, so followers that catch up prove replication over mutual
@@ -20,7 +22,7 @@ import {
 import { KCAT, runOk } from '../helpers/proc.ts';
 import { parseKcatJson } from '../helpers/kcat.ts';
 
-describe('3 brokers replicating over an SSL inter-broker listener', () => {
+describe('3 brokers replicating over an SSL inter-broker listener, SSL controller listener', () => {
   let pki: Pki;
   let cluster: InProcessCluster;
 
@@ -31,7 +33,7 @@ describe('3 brokers replicating over an SSL inter-broker listener', () => {
       nodes: 3,
       ssl: true,
       overrides: {
-        'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,SSL:SSL,CONTROLLER:PLAINTEXT',
+        'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,SSL:SSL,CONTROLLER:SSL',
         'inter.broker.listener.name': 'SSL',
         'ssl.keystore.type': 'PEM',
         'ssl.keystore.location': server.keystore,
