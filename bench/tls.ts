@@ -98,7 +98,18 @@ const produce = (l: Listener, round: number) =>
     'queue.buffering.max.kbytes=1048576',
   ]);
 const fetch = (l: Listener) =>
-  measure('fetch', l, ['-C', '-t', produceTopic('PLAINTEXT', 0), '-o', 'beginning', '-c', String(count), '-f', '%o\n', '-q']);
+  measure('fetch', l, [
+    '-C',
+    '-t',
+    produceTopic('PLAINTEXT', 0),
+    '-o',
+    'beginning',
+    '-c',
+    String(count),
+    '-f',
+    '%o\n',
+    '-q',
+  ]);
 
 const best = (xs: { mbps: number; cpuPerGb: number }[]) => xs.reduce((a, b) => (b.mbps > a.mbps ? b : a));
 const results: Record<string, Record<Listener, { mbps: number; cpuPerGb: number }[]>> = {
