@@ -23,7 +23,7 @@ export function describeClusterHandler(b: Broker): Handler<DescribeClusterReques
     clusterId: b.clusterId,
     controllerId: controllerIdForClients(b),
     brokers: liveBrokers(b.image).flatMap((br) => {
-      const l = brokerAddress(b, br, ctx.conn.listenerName);
+      const l = brokerAddress(b, br, ctx.conn?.listenerName);
       return l ? [{ brokerId: br.nodeId, host: l.host, port: l.port, rack: br.rack, isFenced: false }] : [];
     }),
     clusterAuthorizedOperations: NO_AUTH_OPS,

@@ -153,7 +153,7 @@ export function findCoordinatorHandler(b: Broker): Handler<FindCoordinatorReques
       }
       const c: CoordinatorAnswer =
         topic !== null && typeof topic !== 'string'
-          ? groupCoordinator(b, topic, key, ctx.conn.listenerName)
+          ? groupCoordinator(b, topic, key, ctx.conn?.listenerName)
           : {
               errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE,
               errorMessage: `The coordinator is not available: ${topic ?? `${internal} does not exist`}`,

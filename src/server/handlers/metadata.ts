@@ -89,7 +89,7 @@ export function metadataHandler(b: Broker): Handler<MetadataRequest, MetadataRes
       }
     }
     const brokers = liveBrokers(b.image).flatMap((br) => {
-      const l = brokerAddress(b, br, ctx.conn.listenerName);
+      const l = brokerAddress(b, br, ctx.conn?.listenerName);
       return l ? [{ nodeId: br.nodeId, host: l.host, port: l.port, rack: br.rack }] : [];
     });
     return {
