@@ -31,6 +31,7 @@ import { apiByName } from '../protocol/apis.ts';
 import { METADATA_TOPIC } from '../metadata/metadata-log.ts';
 import { ReplicaManager } from './replica-manager.ts';
 import { ListenerTls, controllerSecurity } from '../security/tls.ts';
+import { RequestMemory } from './request-memory.ts';
 import { SocketServer } from './socket-server.ts';
 import { connectionLimits, touchesConnectionLimits } from './connection-limits.ts';
 import { FetchSessionCache } from './fetch-sessions.ts';
@@ -264,6 +265,7 @@ function socketServer(
   /** The SASL exchange, when the listener is a SASL one. */
   sasl?: SaslServer,
   tls?: ListenerTls,
+  memory?: RequestMemory,
 ): SocketServer {
   return new SocketServer(
     {
@@ -275,6 +277,7 @@ function socketServer(
       maxInFlightPerConnection: 100,
       queuedMaxRequests: config.queuedMaxRequests,
       queuedMaxRequestBytes: config.queuedMaxRequestBytes,
+      memory,
       requestReadTimeoutMs: config.requestReadTimeoutMs,
       logger,
       listenerName: listener.name,
@@ -541,10 +544,12 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
       await s.server.close();
     }
   };
+  // queued.max.request.bytes and queued.max.requests bound the broker, not each listener
+  const requestMemory = new RequestMemory(opts.config.queuedMaxRequestBytes, opts.config.queuedMaxRequests);
   for (const l of config.listeners) {
     const settings = config.listenerTls.get(l.name);
     const tls = settings ? new ListenerTls(settings, logger) : undefined;
-    const srv = socketServer(opts.config, l, image, dispatcher, logger, sasl, tls);
+    const srv = socketServer(opts.config, l, image, dispatcher, logger, sasl, tls, requestMemory);
     try {
       clientServers.push({ listener: l, server: srv, bound: await srv.listen(), tls });
     } catch (err) {

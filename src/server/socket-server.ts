@@ -61,6 +61,8 @@ export interface SocketServerOptions extends Partial<Omit<ConnectionLimits, 'max
   logger: Logger;
   /** queued.max.request.bytes: most bytes held by request frames across connections (-1 or unset: unbounded). */
   queuedMaxRequestBytes?: number;
+  /** The request memory to use, shared by the broker's listeners (default: one of this server's own, from the two limits). */
+  memory?: RequestMemory;
   /** queued.max.requests: most requests read and not yet answered (request-memory.ts says which count; -1 or unset: unbounded). */
   queuedMaxRequests?: number;
   /** samsa.request.read.timeout.ms: most ms from a frame's first bytes to its last (0 or unset: none). */
@@ -103,7 +105,7 @@ export class SocketServer {
     private readonly opts: SocketServerOptions,
     private readonly handler: FrameHandler,
   ) {
-    this.memory = new RequestMemory(opts.queuedMaxRequestBytes ?? -1, opts.queuedMaxRequests ?? -1);
+    this.memory = opts.memory ?? new RequestMemory(opts.queuedMaxRequestBytes ?? -1, opts.queuedMaxRequests ?? -1);
     this.limiter = opts.logLimiter ?? new LogLimiter(10_000);
     this.now = opts.now ?? Date.now;
     this.limits = {
