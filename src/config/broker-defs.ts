@@ -923,9 +923,28 @@ const STARTUP_ONLY = new Set([
   'sasl.server.max.receive.size',
 ]);
 
+/** TLS settings a dynamic change applies to at once (the listeners' server side; see src/security/tls.ts). */
+const LIVE_TLS_PROPERTIES = new Set([
+  'ssl.keystore.type',
+  'ssl.keystore.location',
+  'ssl.keystore.password',
+  'ssl.key.password',
+  'ssl.keystore.certificate.chain',
+  'ssl.keystore.key',
+  'ssl.truststore.type',
+  'ssl.truststore.location',
+  'ssl.truststore.password',
+  'ssl.truststore.certificates',
+  'ssl.client.auth',
+  'ssl.enabled.protocols',
+  'ssl.cipher.suites',
+]);
+
 for (const def of BROKER_PROPERTY_DEFS) {
   def.updateMode = STARTUP_ONLY.has(def.name) ? 'read-only' : kafkaUpdateMode(def.name);
   def.dynamic = def.updateMode !== 'read-only';
+  // a TLS listener rebuilds its context when these change (new handshakes use it)
+  if (LIVE_TLS_PROPERTIES.has(def.name)) def.live = true;
   if (def.kind === 'password') def.sensitive = true;
 }
 

@@ -244,22 +244,69 @@ export function buildContext(s: TlsSettings, needKeystore: boolean): BuiltContex
 /** The server side of one TLS listener: its current context, client-auth mode and principal mapping; reloads on file change. */
 export class ListenerTls {
   private built: BuiltContext;
-  readonly clientAuth: ClientAuth;
-  readonly mapper: PrincipalMapper;
-  readonly handshakeTimeoutMs: number;
+  private current: TlsSettings;
+  private principalMapper: PrincipalMapper;
   private watchers: fs.FSWatcher[] = [];
+  private watching = false;
   private reloadTimer: NodeJS.Timeout | undefined;
-  /** Times the context was rebuilt after a file changed. */
+  /** Times the context was rebuilt after a file or a setting changed. */
   reloads = 0;
 
   constructor(
-    readonly settings: TlsSettings,
+    settings: TlsSettings,
     private readonly logger?: Logger,
   ) {
     this.built = buildContext(settings, true);
-    this.clientAuth = settings.clientAuth;
-    this.mapper = PrincipalMapper.fromRules(settings.principalMappingRules);
-    this.handshakeTimeoutMs = settings.handshakeTimeoutMs;
+    this.current = settings;
+    this.principalMapper = PrincipalMapper.fromRules(settings.principalMappingRules);
+  }
+
+  get settings(): TlsSettings {
+    return this.current;
+  }
+
+  get clientAuth(): ClientAuth {
+    return this.current.clientAuth;
+  }
+
+  get mapper(): PrincipalMapper {
+    return this.principalMapper;
+  }
+
+  get handshakeTimeoutMs(): number {
+    return this.current.handshakeTimeoutMs;
+  }
+
+  /**
+   * New settings (a dynamic config change): used for new handshakes once
+   * they make a working context; otherwise the current ones stay and the
+   * reason is logged. False when nothing changed or they cannot be used.
+   */
+  update(settings: TlsSettings): boolean {
+    if (JSON.stringify(settings) === JSON.stringify(this.current)) return false;
+    let built: BuiltContext;
+    let mapper: PrincipalMapper;
+    try {
+      built = buildContext(settings, true);
+      mapper = PrincipalMapper.fromRules(settings.principalMappingRules);
+    } catch (err) {
+      this.logger?.warn(
+        { listener: settings.listener, err: (err as Error).message },
+        'new TLS settings cannot be used; keeping the previous ones',
+      );
+      return false;
+    }
+    this.current = settings;
+    this.built = built;
+    this.principalMapper = mapper;
+    this.reloads++;
+    if (this.watching) {
+      this.closeWatchers();
+      this.watch();
+    }
+    for (const fn of this.reloadListeners) fn(this.built.options);
+    this.logger?.info({ listener: settings.listener }, 'TLS settings changed');
+    return true;
   }
 
   get context(): tls.SecureContext {
@@ -281,7 +328,7 @@ export class ListenerTls {
   /** Rebuilds the context from the files; keeps the current one (and says why) when they cannot be used. */
   reload(): boolean {
     try {
-      this.built = buildContext(this.settings, true);
+      this.built = buildContext(this.current, true);
       this.reloads++;
       for (const fn of this.reloadListeners) fn(this.built.options);
       this.logger?.info({ listener: this.settings.listener }, 'TLS certificates reloaded');
@@ -297,6 +344,7 @@ export class ListenerTls {
 
   /** Watches the keystore and truststore files (their directories, so a file replaced by rename is seen too). */
   watch(): void {
+    this.watching = true;
     const dirs = new Map<string, Set<string>>();
     for (const f of this.built.files) {
       const abs = path.resolve(f);
@@ -324,10 +372,15 @@ export class ListenerTls {
     }
   }
 
-  close(): void {
+  private closeWatchers(): void {
     clearTimeout(this.reloadTimer);
     for (const w of this.watchers) w.close();
     this.watchers = [];
+  }
+
+  close(): void {
+    this.watching = false;
+    this.closeWatchers();
   }
 }
 

@@ -645,6 +645,23 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
   controller.onCommit((batch) => {
     if (touchesConnectionLimits(batch)) server.updateLimits(connectionLimits(opts.config, image));
   });
+  // dynamic ssl.* (this broker's or the cluster default) apply to new TLS handshakes as soon as they are committed
+  controller.onCommit((batch) => {
+    if (!batch.some((r) => r.type === 'Config' && r.resourceType === 'broker' && r.name.startsWith('ssl.'))) return;
+    let merged: BrokerConfig;
+    try {
+      merged = withDynamicConfigs(opts.config, dynamicBrokerConfigs(image, config.nodeId));
+    } catch (err) {
+      logger.warn({ err: (err as Error).message }, 'dynamic ssl.* settings cannot be applied; TLS settings unchanged');
+      return;
+    }
+    for (const s of clientServers) {
+      const settings = merged.listenerTls.get(s.listener.name);
+      if (s.tls && settings) s.tls.update(settings);
+    }
+    const ctl = config.controllerListener && merged.listenerTls.get(config.controllerListener.name);
+    if (controllerTls && ctl) controllerTls.update(ctl);
+  });
 
   const pendingCreates = new Map<string, Promise<TopicState | number>>();
   const broker: Broker = {

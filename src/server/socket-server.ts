@@ -279,7 +279,10 @@ export class SocketServer {
       requestCert: t.clientAuth !== 'none',
       rejectUnauthorized: false,
     });
-    t.onReload((options) => srv.setSecureContext(options));
+    t.onReload((options) => {
+      srv.setSecureContext(options);
+      (srv as tls.Server & { requestCert: boolean }).requestCert = t.clientAuth !== 'none'; // read for each new connection
+    });
     const key = (s: net.Socket) => `${s.remoteAddress}|${s.remotePort}`;
     srv.on('secureConnection', (s: tls.TLSSocket) => this.pendingTls.get(key(s))?.done(s));
     srv.on('tlsClientError', (err: NodeJS.ErrnoException, s: tls.TLSSocket) => {

@@ -10,7 +10,8 @@
  *   certificate of another CA, or none, is refused.
  * - A TLS handshake on the PLAINTEXT port, plaintext on the SSL port, and a
  *   handshake that never finishes are closed and logged; other clients go on.
- * - The certificate file replaced on disk: new handshakes get the new one.
+ * - The certificate file replaced on disk, or ssl.keystore.location changed
+ *   with IncrementalAlterConfigs: new handshakes get the new certificate.
  * - SASL_SSL: SASL/PLAIN inside TLS (kcat), a wrong password refused.
  * - Samsa's own client with Kafka's client properties (security.protocol=SSL,
  *   ssl.truststore.location): a fetch of several MiB from the segment files,
@@ -319,5 +320,55 @@ print(json.dumps({'unflushed': left, 'got': got}))
     } finally {
       await client.close();
     }
+  });
+
+  test('ssl.keystore.location changed with IncrementalAlterConfigs: new handshakes get the new certificate', async () => {
+    const peerSubject = () =>
+      new Promise<string>((resolve, reject) => {
+        const s = tls.connect(
+          {
+            host: '127.0.0.1',
+            port: port('MTLS'),
+            ca: fs.readFileSync(pki.ca),
+            cert: fs.readFileSync(alice.cert),
+            key: fs.readFileSync(alice.key),
+          },
+          () => {
+            const subject = s.getPeerX509Certificate()?.subject ?? '';
+            s.destroy();
+            resolve(subject);
+          },
+        );
+        s.on('error', reject);
+      });
+    assert.doesNotMatch(await peerSubject(), /OU=dynamic/);
+    const next = pki.issue('dynamic', '/O=Samsa/CN=localhost/OU=dynamic');
+    const admin = new KafkaClient({ bootstrapServers: `127.0.0.1:${port('PLAINTEXT')}` });
+    try {
+      const bad = await admin.incrementalAlterConfigs([
+        {
+          type: 'broker',
+          name: '1',
+          configs: [{ name: 'ssl.keystore.location', value: path.join(pki.dir, 'nope.pem') }],
+        },
+      ]);
+      assert.match(String(bad[0].error), /no such file/, 'an unusable keystore is refused');
+      const [r] = await admin.incrementalAlterConfigs([
+        { type: 'broker', name: '1', configs: [{ name: 'ssl.keystore.location', value: next.keystore }] },
+      ]);
+      assert.equal(r.error, null);
+    } finally {
+      await admin.close();
+    }
+    await eventually(async () => /OU=dynamic/.test(await peerSubject()), 30_000);
+    // the SSL listener keeps its own listener.name.ssl.ssl.keystore.location
+    const ssl = await new Promise<string>((resolve, reject) => {
+      const s = tls.connect({ host: '127.0.0.1', port: port('SSL'), ca: fs.readFileSync(pki.ca) }, () => {
+        resolve(s.getPeerX509Certificate()?.subject ?? '');
+        s.destroy();
+      });
+      s.on('error', reject);
+    });
+    assert.doesNotMatch(ssl, /OU=dynamic/);
   });
 });
