@@ -32,7 +32,7 @@ import { METADATA_TOPIC } from '../metadata/metadata-log.ts';
 import { ReplicaManager } from './replica-manager.ts';
 import { ListenerTls, controllerSecurity } from '../security/tls.ts';
 import { RequestMemory } from './request-memory.ts';
-import { SocketServer } from './socket-server.ts';
+import { ConnectionRegistry, SocketServer } from './socket-server.ts';
 import { connectionLimits, touchesConnectionLimits } from './connection-limits.ts';
 import { FetchSessionCache } from './fetch-sessions.ts';
 import type { AdminNode, Broker } from './broker.ts';
@@ -265,7 +265,7 @@ function socketServer(
   /** The SASL exchange, when the listener is a SASL one. */
   sasl?: SaslServer,
   tls?: ListenerTls,
-  memory?: RequestMemory,
+  shared?: { memory: RequestMemory; registry: ConnectionRegistry },
 ): SocketServer {
   return new SocketServer(
     {
@@ -277,7 +277,8 @@ function socketServer(
       maxInFlightPerConnection: 100,
       queuedMaxRequests: config.queuedMaxRequests,
       queuedMaxRequestBytes: config.queuedMaxRequestBytes,
-      memory,
+      memory: shared?.memory,
+      registry: shared?.registry,
       requestReadTimeoutMs: config.requestReadTimeoutMs,
       logger,
       listenerName: listener.name,
@@ -544,12 +545,16 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
       await s.server.close();
     }
   };
-  // queued.max.request.bytes and queued.max.requests bound the broker, not each listener
-  const requestMemory = new RequestMemory(opts.config.queuedMaxRequestBytes, opts.config.queuedMaxRequests);
+  // queued.max.request.bytes, queued.max.requests, max.connections and max.connections.per.ip bound the broker,
+  // not each listener
+  const shared = {
+    memory: new RequestMemory(opts.config.queuedMaxRequestBytes, opts.config.queuedMaxRequests),
+    registry: new ConnectionRegistry(),
+  };
   for (const l of config.listeners) {
     const settings = config.listenerTls.get(l.name);
     const tls = settings ? new ListenerTls(settings, logger) : undefined;
-    const srv = socketServer(opts.config, l, image, dispatcher, logger, sasl, tls, requestMemory);
+    const srv = socketServer(opts.config, l, image, dispatcher, logger, sasl, tls, shared);
     try {
       clientServers.push({ listener: l, server: srv, bound: await srv.listen(), tls });
     } catch (err) {

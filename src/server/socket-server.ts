@@ -76,18 +76,36 @@ export interface SocketServerOptions extends Partial<Omit<ConnectionLimits, 'max
   securityProtocol?: SecurityProtocol;
   /** TLS of an SSL or SASL_SSL listener. */
   tls?: ListenerTls;
+  /** The connection counts the limits apply to (default: this listener's own). */
+  registry?: ConnectionRegistry;
   /** The frame size limit before a client has authenticated (SASL listeners). */
   unauthenticatedMaxFrameBytes?: number;
 }
 
 const INT_MAX = 2147483647;
 
+/**
+ * The connections counted against max.connections and max.connections.per.ip:
+ * shared by the listeners of a broker, so the limits bound the broker (as in
+ * Kafka), and the least recently used idle connection of any listener makes
+ * room for a new one.
+ */
+export class ConnectionRegistry {
+  readonly open = new Set<Connection>();
+  readonly perIp = new Map<string, number>();
+  /** Accepted sockets still in their TLS handshake. */
+  handshaking = 0;
+}
+
 export class SocketServer {
   private readonly server: net.Server;
   private readonly connections = new Set<Connection>();
   /** TLS sockets in their handshake (they count against the limits). */
   private readonly handshaking = new Set<net.Socket>();
-  private readonly perIp = new Map<string, number>();
+  private readonly registry: ConnectionRegistry;
+  private get perIp(): Map<string, number> {
+    return this.registry.perIp;
+  }
   /** Sockets accepted before open(); null once open. */
   private parked: net.Socket[] | null = [];
   readonly memory: RequestMemory;
@@ -107,6 +125,7 @@ export class SocketServer {
   ) {
     this.memory = opts.memory ?? new RequestMemory(opts.queuedMaxRequestBytes ?? -1, opts.queuedMaxRequests ?? -1);
     this.limiter = opts.logLimiter ?? new LogLimiter(10_000);
+    this.registry = opts.registry ?? new ConnectionRegistry();
     this.now = opts.now ?? Date.now;
     this.limits = {
       maxConnections: opts.maxConnections,
@@ -215,7 +234,7 @@ export class SocketServer {
   /** Closes the least recently used idle connection; false when every connection is busy. */
   private evictIdle(): boolean {
     let victim: Connection | undefined;
-    for (const c of this.connections) if (c.idle && (!victim || c.lastActivity < victim.lastActivity)) victim = c;
+    for (const c of this.registry.open) if (c.idle && (!victim || c.lastActivity < victim.lastActivity)) victim = c;
     if (!victim) return false;
     const msg = 'closing the least recently used idle connection to make room for a new one (max.connections)';
     const suppressed = this.limiter.take(msg);
@@ -246,7 +265,7 @@ export class SocketServer {
       });
       return;
     }
-    if (this.connections.size + this.handshaking.size >= limits.maxConnections && !this.evictIdle()) {
+    if (this.registry.open.size + this.registry.handshaking >= limits.maxConnections && !this.evictIdle()) {
       this.refuse(socket, ip, 'refusing connection: max.connections reached and no connection is idle', {
         limit: limits.maxConnections,
       });
@@ -304,7 +323,7 @@ export class SocketServer {
       finished = true;
       clearTimeout(timer);
       this.pendingTls.delete(id);
-      this.handshaking.delete(socket);
+      if (this.handshaking.delete(socket)) this.registry.handshaking--;
       socket.off('close', onClose);
     };
     // the TLS socket is destroyed, never the TCP socket under it (which the TLS socket owns)
@@ -327,6 +346,7 @@ export class SocketServer {
     }, t.handshakeTimeoutMs);
     timer.unref();
     this.handshaking.add(socket);
+    this.registry.handshaking++;
     this.pendingTls.set(id, {
       fail,
       done: (secure) => {
@@ -378,11 +398,13 @@ export class SocketServer {
       },
       (c) => {
         if (!this.connections.delete(c)) return;
+        this.registry.open.delete(c);
         this.releaseIp(c.ip);
       },
     );
     if (principal) conn.principal = principal;
     this.connections.add(conn);
+    this.registry.open.add(conn);
     socket.resume();
   }
 
