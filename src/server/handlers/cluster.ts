@@ -25,9 +25,9 @@ export function describeClusterHandler(b: Broker): Handler<DescribeClusterReques
     endpointType: 1,
     clusterId: b.clusterId,
     controllerId: controllerIdForClients(b),
-    brokers: liveBrokers(b.image).map((br) => {
-      const l = brokerAddress(b, br);
-      return { brokerId: br.nodeId, host: l.host, port: l.port, rack: br.rack, isFenced: false };
+    brokers: liveBrokers(b.image).flatMap((br) => {
+      const l = brokerAddress(b, br, ctx.conn?.listenerName);
+      return l ? [{ brokerId: br.nodeId, host: l.host, port: l.port, rack: br.rack, isFenced: false }] : [];
     }),
     // ACLs: nothing is required; the operations allowed on the cluster are told when asked (KIP-430)
     clusterAuthorizedOperations:
