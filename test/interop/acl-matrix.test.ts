@@ -1,19 +1,23 @@
 /**
  * The authorization matrix with real clients over SASL_PLAINTEXT/PLAIN: a
- * broker with the StandardAuthorizer and `super.users=User:admin`; ACLs
- * created by the super user with kafka-python's `KafkaAdminClient.create_acls`
- * and listed with `describe_acls`; then, per row of the API table, one
- * principal allowed and one refused with the error Kafka's clients name:
- * Produce, Fetch + OffsetCommit through a consumer group, Metadata (topics the
- * principal may describe), CreateTopics, DeleteTopics, DescribeConfigs,
- * ListGroups, transactions (confluent-kafka), the ACL APIs themselves;
- * super user bypass, PREFIXED and wildcard (`*`, `User:*`) patterns, Deny over
- * Allow. `samsa acl` is exercised in the unit test of the same table
- * (test/unit/security/acl-enforcement.test.ts).
+ * broker with the StandardAuthorizer, `super.users=User:admin;User:ANONYMOUS`
+ * and a second, PLAINTEXT listener on loopback for the administrator (who is
+ * User:ANONYMOUS there). ACLs created by the super user with kafka-python's
+ * `KafkaAdminClient.create_acls` (listed with `describe_acls`) and with
+ * `samsa acl add|list|remove`; then, per row of the API table, one principal
+ * allowed and one refused with the error Kafka's clients name: Produce
+ * (kcat, kafka-python), Fetch + OffsetCommit through a consumer group,
+ * Metadata (topics the principal may describe), CreateTopics, DeleteTopics,
+ * DescribeConfigs, ListGroups, transactions (confluent-kafka), the ACL APIs
+ * themselves; super user bypass, PREFIXED and wildcard (`*`, `User:*`)
+ * patterns, Deny over Allow. Every other row: test/unit/security/acl-enforcement.test.ts.
  */
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { Readable } from 'node:stream';
+import { runCli } from '../../src/cli/main.ts';
+import { freePort } from '../helpers/broker.ts';
 import { KCAT, PY_DIR, PYTHON, run, runOk } from '../helpers/proc.ts';
 import { kcatSasl, type SaslBroker, startSaslBroker } from '../helpers/sasl.ts';
 
@@ -23,6 +27,20 @@ const JAAS =
 const PASSWORDS: Record<string, string> = { admin: 'admin-pw', alice: 'alice-pw', bob: 'bob-pw', dave: 'dave-pw' };
 
 let b: SaslBroker;
+/** A PLAINTEXT listener on loopback for the administrator: User:ANONYMOUS there, a super user. */
+let adminPort: number;
+
+/** `samsa acl ...` (in-process) through the admin listener. */
+async function samsaAcl(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await runCli(['acl', ...args, '-b', `127.0.0.1:${adminPort}`], {
+    stdout: (x) => (out += x),
+    stderr: (x) => (err += x),
+    stdin: Readable.from(['']),
+  });
+  return { code, out, err };
+}
 
 async function py(op: string, user: string, args: object = {}): Promise<Record<string, any>> {
   const r = await run(
@@ -51,10 +69,12 @@ async function kcatProduce(user: string, topic: string): Promise<{ code: number 
 }
 
 before(async () => {
+  adminPort = await freePort();
   b = await startSaslBroker({
+    listeners: `SASL_PLAINTEXT://127.0.0.1:0,PLAINTEXT://127.0.0.1:${adminPort}`,
     'listener.name.sasl_plaintext.plain.sasl.jaas.config': JAAS,
     'authorizer.class.name': 'org.apache.kafka.metadata.authorizer.StandardAuthorizer',
-    'super.users': 'User:admin',
+    'super.users': 'User:admin;User:ANONYMOUS',
     'auto.create.topics.enable': 'false',
     'offsets.topic.num.partitions': '1',
     'transaction.state.log.num.partitions': '1',
@@ -182,6 +202,48 @@ describe('authorization matrix (real clients, SASL/PLAIN)', () => {
     assert.equal(grant.error, null);
     const allowed = await py('txn', 'alice', { topic: 'mx-orders', txid: 'mx-tx' });
     assert.equal(allowed.error, null);
+  });
+
+  test('samsa acl add / list / remove (as User:ANONYMOUS on the admin listener, a super user)', async () => {
+    const before = await py('consume', 'dave', { topic: 'mx-orders', group: 'mx-dave' });
+    assert.match(before.error, /AUTHORIZATION_FAILED/);
+    const add = await samsaAcl(
+      'add',
+      '--allow-principal',
+      'User:dave',
+      '--consumer',
+      '--topic',
+      'mx-orders',
+      '--group',
+      'mx-dave',
+    );
+    assert.equal(add.code, 0, add.err);
+    assert.match(add.out, /added 3 ACL/);
+    const listed = await samsaAcl('list', '--principal', 'User:dave', '--json');
+    assert.deepEqual(
+      JSON.parse(listed.out)
+        .map((a: { resourceName: string; operation: string }) => `${a.resourceName} ${a.operation}`)
+        .sort(),
+      ['mx-dave Read', 'mx-orders Describe', 'mx-orders Read'],
+    );
+    const after = await py('consume', 'dave', { topic: 'mx-orders', group: 'mx-dave' });
+    assert.equal(after.error, null);
+    assert.deepEqual(after.values, ['from-alice']);
+    const removed = await samsaAcl(
+      'remove',
+      '--allow-principal',
+      'User:dave',
+      '--consumer',
+      '--topic',
+      'mx-orders',
+      '--group',
+      'mx-dave',
+      '--force',
+    );
+    assert.equal(removed.code, 0, removed.err);
+    assert.match(removed.out, /removed 3 ACL/);
+    const again = await py('consume', 'dave', { topic: 'mx-orders', group: 'mx-dave' });
+    assert.match(again.error, /AUTHORIZATION_FAILED/);
   });
 
   test('CreateAcls needs Alter on the cluster', async () => {
