@@ -37,6 +37,7 @@ import type { AdminNode, Broker } from './broker.ts';
 import { dynamicBrokerConfigs, validateTopicConfigValue } from './topic-configs.ts';
 import { registerHandlers, relayedInitProducerId } from './handlers/index.ts';
 import { registerSaslHandlers, SaslServer } from './handlers/sasl.ts';
+import { imageScramStore, registerScramControllerHandler, registerScramHandlers } from './handlers/scram.ts';
 import { saslServerConfig } from '../security/sasl/index.ts';
 import { followTxnLeadership, startTxnCoordinator } from './txn-store.ts';
 import { TxnVerifier } from './txn-verification.ts';
@@ -338,7 +339,8 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
   let config = opts.config;
   const logger = opts.logger ?? pino({ level: process.env.SAMSA_LOG_LEVEL ?? 'info' });
   // SASL settings are checked before anything starts: a bad one stops the start with its reason
-  const sasl = new SaslServer(saslServerConfig(config, logger));
+  let saslImage: MetadataImage | undefined;
+  const sasl = new SaslServer(saslServerConfig(config, logger, imageScramStore(() => saslImage)));
   for (const dir of config.logDirs) fs.mkdirSync(dir, { recursive: true });
   const identity = readIdentity(config);
   // The id a new cluster gets from its first active controller when this node leads it first.
@@ -372,6 +374,7 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
     onFatal: (err) => onFatal(err),
   });
   const image = new MetadataImage();
+  saslImage = image;
   const controller = new Controller(quorum, image, {
     nodeId: config.nodeId,
     defaultPartitions: config.numPartitions,
@@ -427,6 +430,7 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
       registerAlterPartitionHandler(dispatcher, controller, { logger });
       registerElectLeadersHandler(dispatcher, controller, { logger });
       registerReassignmentControllerHandlers(dispatcher, controller);
+      registerScramControllerHandler(dispatcher, controller);
       controllerServer = socketServer(config, config.controllerListener, image, dispatcher, logger);
       controllerAddress = await controllerServer.listen();
       controllerServer.open();
@@ -660,6 +664,7 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
     (config.raw.get('transaction.partition.verification.enable') ?? 'true') !== 'false',
   );
   registerHandlers(broker, groups, consumerGroups, router, initProducerId, txn.coordinator, txnVerifier);
+  registerScramHandlers(dispatcher, image, router, controller);
   // DescribeQuorum (kafka-metadata-quorum, samsa cluster info) from any broker: answered by the quorum leader
   dispatcher.register('DescribeQuorum', {
     handler: relayHandler(

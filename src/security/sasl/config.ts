@@ -18,6 +18,7 @@ import { BROKER_PROPERTY_BY_NAME } from '../../config/broker-defs.ts';
 import { type JaasEntry, JaasError, parseJaasConfig } from './jaas.ts';
 import type { SaslServerMechanism } from './mechanism.ts';
 import { checkPlainJaas, PLAIN } from './plain.ts';
+import type { ScramCredentialStore } from './scram.ts';
 import { registeredSaslMechanisms, type SaslMechanismContext, saslMechanismFactory } from './registry.ts';
 
 export interface SaslListener {
@@ -69,7 +70,11 @@ const list = (text: string) =>
     .map((s) => s.trim())
     .filter((s) => s !== '');
 
-export function saslServerConfig(config: BrokerConfig, logger: Logger): SaslServerConfig {
+export function saslServerConfig(
+  config: BrokerConfig,
+  logger: Logger,
+  scramCredentials: ScramCredentialStore = { credential: () => undefined },
+): SaslServerConfig {
   const raw = config.raw;
   const jaasCache = new Map<string, JaasEntry | null>();
   const ctx: SaslMechanismContext = {
@@ -93,6 +98,7 @@ export function saslServerConfig(config: BrokerConfig, logger: Logger): SaslServ
       jaasCache.set(key, entry);
       return entry;
     },
+    scramCredentials,
     logger,
   };
   if (config.controllerListener && SASL_PROTOCOLS.has(config.controllerListener.securityProtocol))
