@@ -11,6 +11,7 @@ import { Writer } from '../protocol/writer.ts';
 import { writeRequestHeader, readResponseHeader } from '../protocol/headers.ts';
 import { ErrorCode, KafkaError } from '../protocol/error-codes.ts';
 import { ApiKey, type ApiMessages, type ApiName } from '../protocol/generated/messages.ts';
+import { saslAuthenticate } from './sasl.ts';
 
 export interface ConnectionOptions {
   host: string;
@@ -97,8 +98,10 @@ export class Connection {
   private readonly requestTimeoutMs: number;
   private readonly connectTimeoutMs: number;
   private readonly maxResponseBytes: number;
+  private readonly security: ClientSecurity | undefined;
 
   constructor(opts: ConnectionOptions) {
+    this.security = opts.security;
     this.host = opts.host;
     this.port = opts.port;
     this.clientId = opts.clientId ?? 'samsa-client';
@@ -141,6 +144,17 @@ export class Connection {
       socket.once('error', onError);
     });
     await this.negotiate();
+    if (this.security?.sasl) await this.authenticate(this.security.sasl);
+  }
+
+  /** The SASL exchange (client/sasl.ts); a failure closes the connection. */
+  private async authenticate(sasl: NonNullable<ClientSecurity['sasl']>): Promise<void> {
+    try {
+      await saslAuthenticate(this, sasl);
+    } catch (err) {
+      await this.close();
+      throw err;
+    }
   }
 
   private async negotiate(): Promise<void> {

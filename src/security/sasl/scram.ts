@@ -14,7 +14,12 @@
  */
 import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
 import { userPrincipal } from '../principal.ts';
-import { SaslAuthenticationError, type SaslServerMechanism, type SaslServerSession, type SaslStep } from './mechanism.ts';
+import {
+  SaslAuthenticationError,
+  type SaslServerMechanism,
+  type SaslServerSession,
+  type SaslStep,
+} from './mechanism.ts';
 import { registerSaslMechanism } from './registry.ts';
 
 export type ScramMechanismName = 'SCRAM-SHA-256' | 'SCRAM-SHA-512';
@@ -50,7 +55,8 @@ export interface ScramCredential {
   iterations: number;
 }
 
-const hmac = (m: ScramMechanismInfo, key: Buffer, data: Buffer | string) => createHmac(m.hash, key).update(data).digest();
+const hmac = (m: ScramMechanismInfo, key: Buffer, data: Buffer | string) =>
+  createHmac(m.hash, key).update(data).digest();
 const h = (m: ScramMechanismInfo, data: Buffer) => createHash(m.hash).update(data).digest();
 
 function xor(a: Buffer, b: Buffer): Buffer {
@@ -164,7 +170,9 @@ export function scramServerMechanism(
           const withoutProof = parts.filter((p) => !p.startsWith('p=')).join(',');
           if (attrs.get('c') !== Buffer.from(gs2Header, 'utf8').toString('base64'))
             throw new SaslAuthenticationError('Invalid SCRAM client final message: channel binding differs');
-          if (attrs.get('r') !== nonce) throw new SaslAuthenticationError('Invalid SCRAM client final message: nonce');
+          // as Kafka: the nonce must end with ours (librdkafka sends its own nonce in front of the whole one)
+          if (!attrs.get('r')?.endsWith(nonce))
+            throw new SaslAuthenticationError('Invalid SCRAM client final message: nonce');
           if (!proof || !parts[parts.length - 1].startsWith('p='))
             throw new SaslAuthenticationError('Invalid SCRAM client final message: no proof');
           const c = cred!;
@@ -172,8 +180,7 @@ export function scramServerMechanism(
           const clientSignature = hmac(m, c.storedKey, authMessage);
           const given = Buffer.from(proof, 'base64');
           const ok =
-            given.length === clientSignature.length &&
-            timingSafeEqual(h(m, xor(given, clientSignature)), c.storedKey);
+            given.length === clientSignature.length && timingSafeEqual(h(m, xor(given, clientSignature)), c.storedKey);
           if (!ok) throw new SaslAuthenticationError('Authentication failed: Invalid user credentials');
           const serverSignature = hmac(m, c.serverKey, authMessage);
           return {
@@ -239,5 +246,4 @@ export function scramClient(m: ScramMechanismInfo, username: string, password: s
   };
 }
 
-for (const m of SCRAM_MECHANISMS)
-  registerSaslMechanism(m.name, (ctx) => scramServerMechanism(m, ctx.scramCredentials));
+for (const m of SCRAM_MECHANISMS) registerSaslMechanism(m.name, (ctx) => scramServerMechanism(m, ctx.scramCredentials));
