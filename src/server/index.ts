@@ -340,7 +340,13 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
   const logger = opts.logger ?? pino({ level: process.env.SAMSA_LOG_LEVEL ?? 'info' });
   // SASL settings are checked before anything starts: a bad one stops the start with its reason
   let saslImage: MetadataImage | undefined;
-  const sasl = new SaslServer(saslServerConfig(config, logger, imageScramStore(() => saslImage)));
+  const sasl = new SaslServer(
+    saslServerConfig(
+      config,
+      logger,
+      imageScramStore(() => saslImage),
+    ),
+  );
   for (const dir of config.logDirs) fs.mkdirSync(dir, { recursive: true });
   const identity = readIdentity(config);
   // The id a new cluster gets from its first active controller when this node leads it first.

@@ -18,6 +18,7 @@ import { BROKER_PROPERTY_BY_NAME } from '../../config/broker-defs.ts';
 import { type JaasEntry, JaasError, parseJaasConfig } from './jaas.ts';
 import type { SaslServerMechanism } from './mechanism.ts';
 import { checkPlainJaas, PLAIN } from './plain.ts';
+import type { ClientSecurity } from '../../client/connection.ts';
 import type { ScramCredentialStore } from './scram.ts';
 import { registeredSaslMechanisms, type SaslMechanismContext, saslMechanismFactory } from './registry.ts';
 
@@ -133,6 +134,9 @@ export function saslServerConfig(
     }
     listeners.set(l.name, { name: l.name, mechanisms: names });
   }
+  // a cluster of several nodes needs inter-broker credentials; a single node has no inter-broker traffic
+  const problem = interBrokerProblem(config);
+  if (problem && (config.quorumVoters.length > 1 || !config.roles.controller)) throw new ConfigError(problem);
   const num = (name: string, text: string | undefined): number => {
     const v = Number(text ?? defaultOf(name));
     if (!Number.isInteger(v) || v < 0) throw new ConfigError(`invalid value '${text}' for property '${name}'`);
@@ -154,4 +158,50 @@ export function saslServerConfig(
 /** Throws the ConfigError saslServerConfig would, before anything starts (samsa start). */
 export function checkSaslConfig(config: BrokerConfig): void {
   saslServerConfig(config, pino({ level: 'silent' }));
+}
+
+/**
+ * How this broker authenticates to the other brokers (replication, the
+ * transaction coordinator's markers and verification) when the client
+ * listener, which they share, is a SASL one: sasl.mechanism.inter.broker.protocol
+ * with the username and password of the listener's JAAS entry for that
+ * mechanism, as Kafka takes them. Undefined on a PLAINTEXT listener, or
+ * when the reason it cannot be built (see interBrokerProblem) stands.
+ */
+export function interBrokerSecurity(config: BrokerConfig): ClientSecurity | undefined {
+  const r = interBroker(config);
+  return 'security' in r ? r.security : undefined;
+}
+
+/** Why the brokers of this node's cluster could not authenticate to each other, or null. */
+export function interBrokerProblem(config: BrokerConfig): string | null {
+  const r = interBroker(config);
+  return 'problem' in r ? r.problem : null;
+}
+
+function interBroker(config: BrokerConfig): { security?: ClientSecurity } | { problem: string } {
+  const l = config.listeners[0];
+  if (!l || !SASL_PROTOCOLS.has(l.securityProtocol)) return {};
+  const raw = config.raw;
+  const mechanism =
+    raw.get('sasl.mechanism.inter.broker.protocol') ?? defaultOf('sasl.mechanism.inter.broker.protocol');
+  const enabled = list(listenerProperty(raw, l.name, null, 'sasl.enabled.mechanisms') ?? '');
+  if (!['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'].includes(mechanism) || !enabled.includes(mechanism))
+    return {
+      problem: `the brokers reach each other on listener ${l.name} (${l.securityProtocol}), so sasl.mechanism.inter.broker.protocol must be one of its sasl.enabled.mechanisms that Samsa's client speaks (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512), not ${mechanism}`,
+    };
+  const text = listenerProperty(raw, l.name, mechanism, 'sasl.jaas.config');
+  let options: Map<string, string> | undefined;
+  try {
+    options = text ? parseJaasConfig(text).options : undefined;
+  } catch {
+    options = undefined;
+  }
+  const username = options?.get('username');
+  const password = options?.get('password');
+  if (username === undefined || password === undefined)
+    return {
+      problem: `the brokers reach each other on listener ${l.name} with ${mechanism}: its JAAS entry (listener.name.${l.name.toLowerCase()}.${mechanism.toLowerCase()}.sasl.jaas.config) needs username="..." password="..." for that`,
+    };
+  return { security: { sasl: { mechanism, username, password } } };
 }

@@ -52,8 +52,7 @@ export function decideScramAlterations(
   }
   for (const d of req.deletions) {
     if (d.name === '') fail(d.name, ErrorCode.UNACCEPTABLE_CREDENTIAL, 'Username must not be empty');
-    else if (!scramByType(d.mechanism))
-      fail(d.name, ErrorCode.UNSUPPORTED_SASL_MECHANISM, 'Unknown SCRAM mechanism');
+    else if (!scramByType(d.mechanism)) fail(d.name, ErrorCode.UNSUPPORTED_SASL_MECHANISM, 'Unknown SCRAM mechanism');
     else if (!image.scramCredentials.get(d.name)?.has(d.mechanism))
       fail(d.name, ErrorCode.RESOURCE_NOT_FOUND, 'Attempt to delete a user credential that does not exist');
   }
