@@ -155,12 +155,12 @@ export const BROKER_PROPERTY_DEFS: BrokerPropertyDef[] = [
     'security.inter.broker.protocol',
     'string',
     'PLAINTEXT',
-    'Security protocol used between brokers.',
-    'PLAINTEXT',
+    'Security protocol used between brokers: in Samsa always that of the client listener, which brokers use to reach each other (SASL_PLAINTEXT: see sasl.mechanism.inter.broker.protocol).',
+    "PLAINTEXT, SASL_PLAINTEXT (the client listener's protocol)",
     (v) =>
-      v === 'PLAINTEXT'
+      v === 'PLAINTEXT' || v === 'SASL_PLAINTEXT'
         ? null
-        : 'Samsa has no TLS or SASL yet (and one broker has no inter-broker traffic); remove it or set it to PLAINTEXT',
+        : "Samsa has no TLS yet; remove it or set it to the client listener's protocol (PLAINTEXT or SASL_PLAINTEXT)",
   ),
   p('socket.request.max.bytes', 'int', '104857600', 'The largest request frame a client may send.', atLeast(1)),
   ig('socket.send.buffer.bytes', 'int', '102400', 'SO_SNDBUF of the server sockets.'),

@@ -134,6 +134,12 @@ export function saslServerConfig(
     }
     listeners.set(l.name, { name: l.name, mechanisms: names });
   }
+  const ibp = raw.get('security.inter.broker.protocol');
+  const clientProtocol = config.listeners[0]?.securityProtocol;
+  if (ibp !== undefined && clientProtocol !== undefined && ibp !== clientProtocol)
+    throw new ConfigError(
+      `security.inter.broker.protocol is ${ibp}, but Samsa's brokers reach each other on their client listener, which is ${clientProtocol}; set it to ${clientProtocol} or remove it`,
+    );
   // a cluster of several nodes needs inter-broker credentials; a single node has no inter-broker traffic
   const problem = interBrokerProblem(config);
   if (problem && (config.quorumVoters.length > 1 || !config.roles.controller)) throw new ConfigError(problem);

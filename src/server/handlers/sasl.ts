@@ -279,5 +279,6 @@ function closing<T extends object>(body: T, conn: Connection): ResponseBody<T> {
 export function registerSaslHandlers(d: Dispatcher, sasl: SaslServer): void {
   d.register('SaslHandshake', { handler: sasl.handshakeHandler() });
   d.register('SaslAuthenticate', { handler: sasl.authenticateHandler() });
-  d.gate = (frame, conn) => sasl.gate(frame, conn);
+  // PLAINTEXT-only brokers keep their request path as it was
+  if (sasl.config.listeners.size > 0) d.gate = (frame, conn) => sasl.gate(frame, conn);
 }

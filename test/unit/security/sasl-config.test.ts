@@ -84,6 +84,12 @@ test('GSSAPI (the default), an unknown mechanism, PLAIN without users: one clear
   });
   assert.match(bad, /sasl.jaas.config of PLAIN on listener SASL_PLAINTEXT is not valid/);
   assert.ok(!bad.includes('s3cret'));
+  const ibp = err({
+    'sasl.enabled.mechanisms': 'PLAIN',
+    'sasl.jaas.config': `${PLAIN_MODULE} required user_a="x";`,
+    'security.inter.broker.protocol': 'PLAINTEXT',
+  });
+  assert.match(ibp, /security.inter.broker.protocol is PLAINTEXT, but .* client listener, which is SASL_PLAINTEXT/);
 });
 
 test('client properties: Java and librdkafka forms', () => {
