@@ -14,14 +14,15 @@ export type ClientSasl = NonNullable<ClientSecurity['sasl']>;
 
 /** Authenticates `conn` (connected, versions negotiated); resolves to the session lifetime the broker gave (0: none). */
 export async function saslAuthenticate(conn: Connection, sasl: ClientSasl): Promise<number> {
-  const hs = await conn.sendAt(apiByName('SaslHandshake'), 1, { mechanism: sasl.mechanism });
+  const hs = await conn.sendAt(apiByName('SaslHandshake'), 1, { mechanism: sasl.mechanism }, { sasl: true });
   if (hs.errorCode !== ErrorCode.NONE)
     throw new KafkaError(
       hs.errorCode,
       `SASL mechanism ${sasl.mechanism} refused by ${conn.address} (enabled: ${hs.mechanisms.join(', ') || 'none'})`,
     );
   const step = async (token: Buffer) => {
-    const res = await conn.send('SaslAuthenticate', { authBytes: token });
+    const api = apiByName('SaslAuthenticate');
+    const res = await conn.sendAt(api, conn.versionOf('SaslAuthenticate'), { authBytes: token }, { sasl: true });
     if (res.errorCode !== ErrorCode.NONE)
       throw new KafkaError(res.errorCode, res.errorMessage ?? `SASL authentication with ${conn.address} failed`);
     return { bytes: res.authBytes, lifetimeMs: Number(res.sessionLifetimeMs ?? 0) };

@@ -10,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Kafka, logLevel } from 'kafkajs';
 import path from 'node:path';
+import { KafkaClient } from '../../src/client/client.ts';
 import { uniqueTopic } from '../helpers/broker.ts';
 import { PY_DIR, runOk } from '../helpers/proc.ts';
 import { CURRENT_CK_VERSION, currentPython } from '../helpers/pyclient.ts';
@@ -121,6 +122,29 @@ describe('SASL re-authentication (connections.max.reauth.ms)', () => {
     assert.ok(sent > 0);
     const log = b.log().slice(logFrom);
     assert.doesNotMatch(log, /SASL authentication failed|SASL session expired/);
+  });
+
+  test("Samsa's client re-authenticates on its connections and keeps producing", async () => {
+    const topic = uniqueTopic('reauth-samsa');
+    const client = new KafkaClient({
+      bootstrapServers: b.bootstrapServers,
+      retries: 0,
+      security: { sasl: { mechanism: 'PLAIN', username: 'alice', password: 'alice-secret' } },
+    });
+    try {
+      await client.createTopics([{ name: topic, numPartitions: 1, replicationFactor: 1 }]);
+      const logFrom = b.log().length;
+      const started = Date.now();
+      let sent = 0;
+      while (Date.now() < started + 3 * LIFETIME_MS) {
+        await client.produce(topic, 0, [{ key: null, value: Buffer.from(`m${sent}`) }]);
+        sent++;
+      }
+      assert.ok(sent > 0);
+      assert.doesNotMatch(b.log().slice(logFrom), /SASL authentication failed|SASL session expired/);
+    } finally {
+      await client.close();
+    }
   });
 
   test(`confluent-kafka-python ${CURRENT_CK_VERSION} (librdkafka, KIP-368) re-authenticates and keeps producing`, async () => {
