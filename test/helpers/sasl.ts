@@ -33,6 +33,7 @@ export async function startSaslBroker(
     overrides: {
       listeners: 'SASL_PLAINTEXT://127.0.0.1:0',
       'sasl.enabled.mechanisms': 'PLAIN',
+      'sasl.mechanism.inter.broker.protocol': 'PLAIN',
       'listener.name.sasl_plaintext.plain.sasl.jaas.config': PLAIN_JAAS,
       'num.partitions': '1',
       ...overrides,

@@ -140,9 +140,9 @@ export function saslServerConfig(
     throw new ConfigError(
       `security.inter.broker.protocol is ${ibp}, but Samsa's brokers reach each other on their client listener, which is ${clientProtocol}; set it to ${clientProtocol} or remove it`,
     );
-  // a cluster of several nodes needs inter-broker credentials; a single node has no inter-broker traffic
+  // as Kafka: the inter-broker login must be possible (a single node too: its transaction markers go to itself)
   const problem = interBrokerProblem(config);
-  if (problem && (config.quorumVoters.length > 1 || !config.roles.controller)) throw new ConfigError(problem);
+  if (problem) throw new ConfigError(problem);
   const num = (name: string, text: string | undefined): number => {
     const v = Number(text ?? defaultOf(name));
     if (!Number.isInteger(v) || v < 0) throw new ConfigError(`invalid value '${text}' for property '${name}'`);

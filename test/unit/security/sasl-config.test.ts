@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import pino from 'pino';
 import { ConfigError, loadBrokerConfig } from '../../../src/config/broker-config.ts';
 import { parseJaasConfig, plainUsers } from '../../../src/security/sasl/jaas.ts';
+import { interBrokerSecurity } from '../../../src/security/sasl/config.ts';
 import { saslServerConfig } from '../../../src/security/sasl/index.ts';
 import { clientSecurityFromProperties } from '../../../src/security/client-config.ts';
 
@@ -47,8 +48,9 @@ test('a SASL listener: mechanisms and JAAS per listener and mechanism; such sett
     listeners: 'CLIENT://127.0.0.1:9092',
     'listener.security.protocol.map': 'CLIENT:SASL_PLAINTEXT',
     'listener.name.client.sasl.enabled.mechanisms': 'SCRAM-SHA-256,PLAIN',
-    'listener.name.client.plain.sasl.jaas.config': `${PLAIN_MODULE} required user_alice="pw";`,
+    'listener.name.client.plain.sasl.jaas.config': `${PLAIN_MODULE} required username="b" password="bpw" user_alice="pw";`,
     'listener.name.client.scram-sha-256.connections.max.reauth.ms': '60000',
+    'sasl.mechanism.inter.broker.protocol': 'PLAIN',
   });
   assert.equal(c.listeners[0].securityProtocol, 'SASL_PLAINTEXT');
   assert.deepEqual(
@@ -62,6 +64,7 @@ test('a SASL listener: mechanisms and JAAS per listener and mechanism; such sett
   assert.equal(s.failedAuthenticationDelayMs, 100);
   assert.equal(s.maxReceiveSize, 524288);
   assert.deepEqual(s.ctx.jaas('CLIENT', 'PLAIN')?.options.get('user_alice'), 'pw');
+  assert.deepEqual(interBrokerSecurity(c), { sasl: { mechanism: 'PLAIN', username: 'b', password: 'bpw' } });
 });
 
 test('GSSAPI (the default), an unknown mechanism, PLAIN without users: one clear error, no secret', () => {
@@ -84,6 +87,14 @@ test('GSSAPI (the default), an unknown mechanism, PLAIN without users: one clear
   });
   assert.match(bad, /sasl.jaas.config of PLAIN on listener SASL_PLAINTEXT is not valid/);
   assert.ok(!bad.includes('s3cret'));
+  const inter = err({ 'sasl.enabled.mechanisms': 'PLAIN', 'sasl.jaas.config': `${PLAIN_MODULE} required user_a="x";` });
+  assert.match(inter, /sasl.mechanism.inter.broker.protocol must be one of its sasl.enabled.mechanisms .* not GSSAPI/);
+  const noCreds = err({
+    'sasl.enabled.mechanisms': 'PLAIN',
+    'sasl.mechanism.inter.broker.protocol': 'PLAIN',
+    'sasl.jaas.config': `${PLAIN_MODULE} required user_a="x";`,
+  });
+  assert.match(noCreds, /needs username="..." password="..."/);
   const ibp = err({
     'sasl.enabled.mechanisms': 'PLAIN',
     'sasl.jaas.config': `${PLAIN_MODULE} required user_a="x";`,
