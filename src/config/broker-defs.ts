@@ -838,13 +838,7 @@ export const BROKER_PROPERTY_DEFS: BrokerPropertyDef[] = [
 ];
 
 /** SASL settings Kafka can reconfigure per listener at runtime; Samsa reads them at startup only. */
-const STARTUP_ONLY = new Set([
-  'sasl.enabled.mechanisms',
-  'sasl.jaas.config',
-  'connections.max.reauth.ms',
-  'connection.failed.authentication.delay.ms',
-  'sasl.server.max.receive.size',
-]);
+const STARTUP_ONLY = new Set(['sasl.enabled.mechanisms', 'sasl.jaas.config', 'sasl.mechanism.inter.broker.protocol']);
 
 for (const def of BROKER_PROPERTY_DEFS) {
   def.updateMode = STARTUP_ONLY.has(def.name) ? 'read-only' : kafkaUpdateMode(def.name);
