@@ -80,6 +80,19 @@ describe('SASL re-authentication (connections.max.reauth.ms)', () => {
     }
   });
 
+  test('after the lifetime only a re-authentication goes on (as Kafka): then the connection is served again', async () => {
+    const c = await WireConn.open(b.host, b.port);
+    try {
+      const started = Date.now();
+      assert.equal((await login(c, 1)).errorCode, 0);
+      await until(started + LIFETIME_MS + 100);
+      assert.equal((await login(c, 3)).errorCode, 0);
+      assert.ok((await c.request(3, 1, 5, metadataV1Body([]))).length > 8);
+    } finally {
+      c.destroy();
+    }
+  });
+
   test('re-authenticating as another user fails and closes the connection', async () => {
     const c = await WireConn.open(b.host, b.port);
     try {
