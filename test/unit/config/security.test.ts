@@ -1,6 +1,6 @@
 /**
  * Startup refuses listeners and properties whose security promise Samsa
- * cannot keep (no TLS, no SASL, no ACLs yet): one line naming the property
+ * cannot keep (no TLS, no ACLs yet, SASL settings it does not have): one line naming the property
  * and what to do. Settings that only tune those features are accepted and
  * reported as ignored.
  */
