@@ -2,11 +2,13 @@
  * The client side of the SASL exchange, run by a Connection right after
  * ApiVersions when its security has `sasl`: SaslHandshake v1, then the
  * mechanism's tokens in SaslAuthenticate (PLAIN: one token; SCRAM-SHA-256/512:
- * client-first, client-final, and the server's signature is checked).
+ * client-first, client-final, and the server's signature is checked;
+ * OAUTHBEARER: the token of `sasl.token`).
  * A refusal is a KafkaError with the broker's code and message.
  */
 import { apiByName } from '../protocol/apis.ts';
 import { ErrorCode, KafkaError } from '../protocol/error-codes.ts';
+import { OAUTHBEARER, OAUTHBEARER_CLIENT_ABORT, oauthBearerClientMessage } from '../security/sasl/oauthbearer.ts';
 import { scramByName, scramClient } from '../security/sasl/scram.ts';
 import type { ClientSecurity, Connection } from './connection.ts';
 
@@ -44,8 +46,14 @@ export async function saslAuthenticate(conn: Connection, sasl: ClientSasl): Prom
     }
     return last.lifetimeMs;
   }
+  if (sasl.mechanism === OAUTHBEARER) {
+    const first = await step(oauthBearerClientMessage(sasl.token ?? ''));
+    // a challenge is the server's JSON error: the client aborts and the server answers with the failure
+    if (first.bytes.length > 0) await step(OAUTHBEARER_CLIENT_ABORT);
+    return first.lifetimeMs;
+  }
   throw new KafkaError(
     ErrorCode.UNSUPPORTED_SASL_MECHANISM,
-    `SASL mechanism ${sasl.mechanism} is not supported by this client (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512)`,
+    `SASL mechanism ${sasl.mechanism} is not supported by this client (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER)`,
   );
 }

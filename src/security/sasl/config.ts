@@ -131,6 +131,7 @@ export function saslServerConfig(
         if (why) throw new ConfigError(why);
       }
       if (!mechanisms.has(name)) mechanisms.set(name, factory(ctx));
+      mechanisms.get(name)!.prepare?.(l.name);
     }
     listeners.set(l.name, { name: l.name, mechanisms: names });
   }
@@ -163,7 +164,7 @@ export function saslServerConfig(
 
 /** Throws the ConfigError saslServerConfig would, before anything starts (samsa start). */
 export function checkSaslConfig(config: BrokerConfig): void {
-  saslServerConfig(config, pino({ level: 'silent' }));
+  for (const m of saslServerConfig(config, pino({ level: 'silent' })).mechanisms.values()) m.close?.();
 }
 
 /**
