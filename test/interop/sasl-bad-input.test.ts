@@ -9,6 +9,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { KafkaClient } from '../../src/client/client.ts';
+import { KafkaError } from '../../src/protocol/error-codes.ts';
 import { startTestBroker, uniqueTopic } from '../helpers/broker.ts';
 import {
   parseSaslAuthenticateV1,
@@ -190,6 +191,51 @@ describe('SASL requests on a PLAINTEXT listener', () => {
         assert.equal(r.errorCode, 34);
       } finally {
         c.destroy();
+      }
+    } finally {
+      await b.close();
+    }
+  });
+});
+
+describe("Samsa's client with OAUTHBEARER (Kafka's unsecured validator)", () => {
+  const unsecured = (claims: Record<string, unknown>) => {
+    const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
+    return `${b64({ alg: 'none' })}.${b64(claims)}.`;
+  };
+  test('a valid token logs in; an expired one is refused with SASL_AUTHENTICATION_FAILED', async () => {
+    const b = await startSaslBroker({
+      'sasl.enabled.mechanisms': 'OAUTHBEARER',
+      'listener.name.sasl_plaintext.oauthbearer.sasl.jaas.config':
+        'org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required ;',
+    });
+    const now = Math.floor(Date.now() / 1000);
+    const client = (token: string) =>
+      new KafkaClient({
+        bootstrapServers: b.bootstrapServers,
+        retries: 0,
+        security: { sasl: { mechanism: 'OAUTHBEARER', token } },
+      });
+    try {
+      const ok = client(unsecured({ sub: 'alice', iat: now, exp: now + 600 }));
+      try {
+        const md = await ok.metadata([]);
+        assert.equal(md.brokers.length, 1);
+      } finally {
+        await ok.close();
+      }
+      const expired = client(unsecured({ sub: 'alice', iat: now - 7200, exp: now - 3600 }));
+      try {
+        await assert.rejects(
+          ok.metadata([]).then(() => expired.metadata([])),
+          (e: Error) => {
+            assert.ok(e instanceof KafkaError, String(e));
+            assert.equal(e.code, 58);
+            return true;
+          },
+        );
+      } finally {
+        await expired.close();
       }
     } finally {
       await b.close();
