@@ -33,7 +33,7 @@ export interface ClientOptions {
   retries?: number;
   /** Wait before a retry, times the attempt number (default 100 ms). */
   retryBackoffMs?: number;
-  /** TLS / SASL of every connection (security.protocol, sasl.*: see security/client-config.ts). */
+  /** TLS / SASL of every connection (security.protocol and the ssl.* / sasl.* client settings: src/security/client-config.ts). */
   security?: ClientSecurity;
 }
 

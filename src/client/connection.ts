@@ -5,6 +5,7 @@
  * version used for each API: min(our highest, the broker's highest).
  */
 import net from 'node:net';
+import tls from 'node:tls';
 import { apiByName, apiByKey, type Api } from '../protocol/apis.ts';
 import { Reader } from '../protocol/reader.ts';
 import { Writer } from '../protocol/writer.ts';
@@ -99,9 +100,12 @@ export class Connection {
   private readonly connectTimeoutMs: number;
   private readonly maxResponseBytes: number;
   private readonly security: ClientSecurity | undefined;
+  /** TLS options of the socket (security.tls), or undefined for plaintext. */
+  private readonly tlsOptions: tls.ConnectionOptions | undefined;
 
   constructor(opts: ConnectionOptions) {
     this.security = opts.security;
+    this.tlsOptions = opts.security?.tls;
     this.host = opts.host;
     this.port = opts.port;
     this.clientId = opts.clientId ?? 'samsa-client';
@@ -121,13 +125,22 @@ export class Connection {
   /** Opens the socket and negotiates API versions. */
   async connect(): Promise<void> {
     await new Promise<void>((resolve, reject) => {
-      const socket = net.connect({ host: this.host, port: this.port });
+      const tlsOptions = this.tlsOptions;
+      // TLS: the name checked against the certificate is the host, unless the options give one (an IP is not sent as SNI)
+      const socket = tlsOptions
+        ? tls.connect({
+            ...tlsOptions,
+            host: this.host,
+            port: this.port,
+            servername: tlsOptions.servername ?? (net.isIP(this.host) ? undefined : this.host),
+          })
+        : net.connect({ host: this.host, port: this.port });
       socket.setNoDelay(true);
       const timer = setTimeout(() => {
         socket.destroy();
         reject(new ConnectionError(`connection to ${this.address} timed out after ${this.connectTimeoutMs} ms`));
       }, this.connectTimeoutMs);
-      socket.once('connect', () => {
+      socket.once(tlsOptions ? 'secureConnect' : 'connect', () => {
         clearTimeout(timer);
         socket.off('error', onError);
         this.socket = socket;

@@ -42,14 +42,19 @@ export interface ReplicationOptions {
 }
 
 /** A connector over the client's Connection (ApiVersions is negotiated first). */
-export function connectionConnector(opts: { clientId: string; requestTimeoutMs?: number; security?: ClientSecurity }) {
+export function connectionConnector(opts: {
+  clientId: string;
+  requestTimeoutMs?: number;
+  /** TLS for the connections (the inter-broker listener's); read for each connection. */
+  security?: () => ClientSecurity | undefined;
+}) {
   return async ({ host, port }: { host: string; port: number }): Promise<Connection> => {
     const c = new Connection({
       host,
       port,
       clientId: opts.clientId,
       requestTimeoutMs: opts.requestTimeoutMs,
-      security: opts.security,
+      security: opts.security?.(),
     });
     await c.connect();
     return c;
@@ -76,7 +81,7 @@ export function startReplication(o: ReplicationOptions): Replication {
       connectionConnector({
         clientId,
         requestTimeoutMs: settings.fetchWaitMaxMs + 30000,
-        security: interBrokerSecurity(o.config),
+        security: () => interBrokerSecurity(o.config),
       }),
     settings,
     quota: new ReplicationQuota('follower', o.config, o.image, o.env ? () => o.env!.now() : Date.now),

@@ -8,6 +8,7 @@
  * sender, which has WriteTxnMarkers written by each partition's leader.
  */
 import { interBrokerSecurity } from '../security/sasl/config.ts';
+import { interBrokerListener } from '../security/tls.ts';
 import { batch, encodeBatch, iterateRecords } from '../protocol/records/index.ts';
 import { ErrorCode } from '../protocol/error-codes.ts';
 import {
@@ -150,7 +151,7 @@ export class BrokerMarkerSender implements MarkerSender {
   private connection(nodeId: number): Promise<Connection> {
     let c = this.conns.get(nodeId);
     if (!c) {
-      const ep = brokerEndpoint(this.b.image, nodeId, this.b.config.listeners[0]?.name);
+      const ep = brokerEndpoint(this.b.image, nodeId, interBrokerListener(this.b.config));
       if (!ep) return Promise.reject(new Error(`broker ${nodeId} has no registered address`));
       const conn = new Connection({
         ...ep,

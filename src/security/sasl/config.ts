@@ -19,6 +19,7 @@ import { type JaasEntry, JaasError, parseJaasConfig } from './jaas.ts';
 import type { SaslServerMechanism } from './mechanism.ts';
 import { checkPlainJaas, PLAIN } from './plain.ts';
 import type { ClientSecurity } from '../../client/connection.ts';
+import { interBrokerSecurity as interBrokerTls } from '../tls.ts';
 import type { ScramCredentialStore } from './scram.ts';
 import { registeredSaslMechanisms, type SaslMechanismContext, saslMechanismFactory } from './registry.ts';
 
@@ -135,12 +136,6 @@ export function saslServerConfig(
     }
     listeners.set(l.name, { name: l.name, mechanisms: names });
   }
-  const ibp = raw.get('security.inter.broker.protocol');
-  const clientProtocol = config.listeners[0]?.securityProtocol;
-  if (ibp !== undefined && clientProtocol !== undefined && ibp !== clientProtocol)
-    throw new ConfigError(
-      `security.inter.broker.protocol is ${ibp}, but Samsa's brokers reach each other on their client listener, which is ${clientProtocol}; set it to ${clientProtocol} or remove it`,
-    );
   // as Kafka: the inter-broker login must be possible (a single node too: its transaction markers go to itself)
   const problem = interBrokerProblem(config);
   if (problem) throw new ConfigError(problem);
@@ -168,16 +163,20 @@ export function checkSaslConfig(config: BrokerConfig): void {
 }
 
 /**
- * How this broker authenticates to the other brokers (replication, the
- * transaction coordinator's markers and verification) when the client
- * listener, which they share, is a SASL one: sasl.mechanism.inter.broker.protocol
- * with the username and password of the listener's JAAS entry for that
- * mechanism, as Kafka takes them. Undefined on a PLAINTEXT listener, or
- * when the reason it cannot be built (see interBrokerProblem) stands.
+ * How this broker connects to the other brokers (replication, the
+ * transaction coordinator's markers and verification): TLS when the
+ * inter-broker listener is SSL / SASL_SSL (security/tls.ts), and when it is a
+ * SASL one, sasl.mechanism.inter.broker.protocol with the username and
+ * password of the listener's JAAS entry for that mechanism, as Kafka takes
+ * them. Undefined on a PLAINTEXT inter-broker listener. Read again for each
+ * connection.
  */
 export function interBrokerSecurity(config: BrokerConfig): ClientSecurity | undefined {
+  const tlsPart = interBrokerTls(config);
   const r = interBroker(config);
-  return 'security' in r ? r.security : undefined;
+  const sasl = 'security' in r ? r.security?.sasl : undefined;
+  if (!tlsPart && !sasl) return undefined;
+  return { ...(tlsPart ?? {}), ...(sasl ? { sasl } : {}) };
 }
 
 /** Why the brokers of this node's cluster could not authenticate to each other, or null. */
@@ -187,7 +186,7 @@ export function interBrokerProblem(config: BrokerConfig): string | null {
 }
 
 function interBroker(config: BrokerConfig): { security?: ClientSecurity } | { problem: string } {
-  const l = config.listeners[0];
+  const l = config.listeners.find((x) => x.name === config.interBrokerListenerName) ?? config.listeners[0];
   if (!l || !SASL_PROTOCOLS.has(l.securityProtocol)) return {};
   const raw = config.raw;
   const mechanism =
