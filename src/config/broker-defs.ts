@@ -997,13 +997,7 @@ export const BROKER_PROPERTY_DEFS: BrokerPropertyDef[] = [
 ];
 
 /** SASL settings Kafka can reconfigure per listener at runtime; Samsa reads them at startup only. */
-const STARTUP_ONLY = new Set([
-  'sasl.enabled.mechanisms',
-  'sasl.jaas.config',
-  'connections.max.reauth.ms',
-  'connection.failed.authentication.delay.ms',
-  'sasl.server.max.receive.size',
-]);
+const STARTUP_ONLY = new Set(['sasl.enabled.mechanisms', 'sasl.jaas.config', 'sasl.mechanism.inter.broker.protocol']);
 
 /** TLS settings a dynamic change applies to at once (the listeners' server side; see src/security/tls.ts). */
 const LIVE_TLS_PROPERTIES = new Set([

@@ -14,11 +14,20 @@
  *   (+ `ssl.key.password`);
  * - `ssl.endpoint.identification.algorithm` https (default) checks the
  *   broker's host name against its certificate; empty does not.
- * Problems are thrown as errors naming the property.
+ *
+ * SASL (security.protocol SASL_PLAINTEXT or SASL_SSL): `sasl.mechanism`
+ * (librdkafka: `sasl.mechanisms`) PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; the
+ * credentials from `sasl.jaas.config` (`... required username="..."
+ * password="...";`) or librdkafka's `sasl.username` / `sasl.password`.
+ *
+ * Problems are thrown as errors naming the property, never its secret.
  */
 import fs from 'node:fs';
 import type tls from 'node:tls';
 import type { ClientSecurity } from '../client/connection.ts';
+import { ConfigError } from '../config/broker-config.ts';
+import { parseProperties } from '../config/properties.ts';
+import { JaasError, parseJaasConfig } from './sasl/jaas.ts';
 import { type TlsSettings, TlsConfigError, clientTlsOptions } from './tls.ts';
 
 export type ClientProperties = ReadonlyMap<string, string> | Readonly<Record<string, string>>;
@@ -89,8 +98,56 @@ export function clientTlsFromProperties(props: ClientProperties): tls.Connection
   return clientTlsOptions(settings);
 }
 
-/** The TLS half of ClientSecurity from client properties (the SASL half is added by the SASL settings). */
+const CLIENT_MECHANISMS = ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'];
+
+/** Reads a client properties file (--command-config) into a map. */
+export function readClientProperties(file: string): Map<string, string> {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read client config file '${file}': ${(err as NodeJS.ErrnoException).code ?? err}`);
+  }
+  try {
+    return new Map(parseProperties(text).map((e) => [e.key, e.value]));
+  } catch (err) {
+    throw new ConfigError(`${file}: ${(err as Error).message}`);
+  }
+}
+
+/** The SASL half of the client's security, or undefined when security.protocol has no SASL. */
+export function saslFromProperties(props: ClientProperties): ClientSecurity['sasl'] {
+  const p = asMap(props);
+  const protocol = (p.get('security.protocol')?.trim() || 'PLAINTEXT').toUpperCase();
+  if (!protocol.startsWith('SASL_')) return undefined;
+  const mechanism = p.get('sasl.mechanism') ?? p.get('sasl.mechanisms') ?? 'GSSAPI';
+  if (!CLIENT_MECHANISMS.includes(mechanism))
+    throw new ConfigError(
+      `sasl.mechanism ${mechanism}${p.has('sasl.mechanism') || p.has('sasl.mechanisms') ? '' : " (Kafka's default)"} is not supported by Samsa's client; use one of ${CLIENT_MECHANISMS.join(', ')}`,
+    );
+  let username = p.get('sasl.username');
+  let password = p.get('sasl.password');
+  const jaas = p.get('sasl.jaas.config');
+  if (jaas !== undefined) {
+    try {
+      const entry = parseJaasConfig(jaas);
+      username = entry.options.get('username') ?? username;
+      password = entry.options.get('password') ?? password;
+    } catch (err) {
+      if (err instanceof JaasError) throw new ConfigError(`'sasl.jaas.config' is not valid: ${err.message}`);
+      throw err;
+    }
+  }
+  if (username === undefined || password === undefined)
+    throw new ConfigError(
+      `security.protocol ${protocol} with ${mechanism} needs a username and password: sasl.jaas.config=... required username="..." password="..."; (or sasl.username / sasl.password)`,
+    );
+  return { mechanism, username, password };
+}
+
+/** ClientSecurity from client properties: TLS for SSL / SASL_SSL, SASL for SASL_PLAINTEXT / SASL_SSL. */
 export function clientSecurityFromProperties(props: ClientProperties): ClientSecurity {
   const tlsOptions = clientTlsFromProperties(props);
-  return tlsOptions ? { tls: tlsOptions } : {};
+  const sasl = saslFromProperties(props);
+  return { ...(tlsOptions ? { tls: tlsOptions } : {}), ...(sasl ? { sasl } : {}) };
 }

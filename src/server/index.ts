@@ -39,6 +39,7 @@ import type { AdminNode, Broker } from './broker.ts';
 import { dynamicBrokerConfigs, validateTopicConfigValue } from './topic-configs.ts';
 import { registerHandlers, relayedInitProducerId } from './handlers/index.ts';
 import { registerSaslHandlers, SaslServer } from './handlers/sasl.ts';
+import { imageScramStore, registerScramControllerHandler, registerScramHandlers } from './handlers/scram.ts';
 import { saslServerConfig } from '../security/sasl/index.ts';
 import { followTxnLeadership, startTxnCoordinator } from './txn-store.ts';
 import { TxnVerifier } from './txn-verification.ts';
@@ -355,7 +356,14 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
   let config = opts.config;
   const logger = opts.logger ?? pino({ level: process.env.SAMSA_LOG_LEVEL ?? 'info' });
   // SASL settings are checked before anything starts: a bad one stops the start with its reason
-  const sasl = new SaslServer(saslServerConfig(config, logger));
+  let saslImage: MetadataImage | undefined;
+  const sasl = new SaslServer(
+    saslServerConfig(
+      config,
+      logger,
+      imageScramStore(() => saslImage),
+    ),
+  );
   for (const dir of config.logDirs) fs.mkdirSync(dir, { recursive: true });
   const identity = readIdentity(config);
   // The id a new cluster gets from its first active controller when this node leads it first.
@@ -390,6 +398,7 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
     security: () => controllerSecurity(config),
   });
   const image = new MetadataImage();
+  saslImage = image;
   const controller = new Controller(quorum, image, {
     nodeId: config.nodeId,
     defaultPartitions: config.numPartitions,
@@ -456,6 +465,7 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
             image,
           ),
         );
+      registerScramControllerHandler(dispatcher, controller);
       const ctlSettings = config.listenerTls.get(config.controllerListener!.name);
       controllerTls = ctlSettings ? new ListenerTls(ctlSettings, logger) : undefined;
       controllerTls?.watch();
@@ -766,6 +776,7 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
     (config.raw.get('transaction.partition.verification.enable') ?? 'true') !== 'false',
   );
   registerHandlers(broker, groups, consumerGroups, router, initProducerId, txn.coordinator, txnVerifier);
+  registerScramHandlers(dispatcher, image, router, controller);
   // DescribeQuorum (kafka-metadata-quorum, samsa cluster info) from any broker: answered by the quorum leader
   const describeQuorum = relayHandler(
     router,

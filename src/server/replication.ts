@@ -5,11 +5,11 @@
  * ISR). `startBroker` starts it once the replica manager is open and closes
  * it before the replica manager.
  */
+import { interBrokerSecurity } from '../security/sasl/config.ts';
 import type { Logger } from 'pino';
 import type { BrokerConfig } from '../config/broker-config.ts';
 import type { MetadataImage } from '../metadata/image.ts';
 import { type ClientSecurity, Connection } from '../client/connection.ts';
-import { interBrokerSecurity } from '../security/tls.ts';
 import type { Env } from '../util/env.ts';
 import { type AlterPartitionConnector, IsrChanges } from './isr-changes.ts';
 import {

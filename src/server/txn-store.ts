@@ -7,7 +7,8 @@
  * node becomes leader of a partition (`followTxnLeadership`); and the marker
  * sender, which has WriteTxnMarkers written by each partition's leader.
  */
-import { interBrokerListener, interBrokerSecurity } from '../security/tls.ts';
+import { interBrokerSecurity } from '../security/sasl/config.ts';
+import { interBrokerListener } from '../security/tls.ts';
 import { batch, encodeBatch, iterateRecords } from '../protocol/records/index.ts';
 import { ErrorCode } from '../protocol/error-codes.ts';
 import {

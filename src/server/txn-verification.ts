@@ -17,7 +17,8 @@
  * the producer is written on the partition, so that a verification that
  * raced with the end of the transaction appends nothing.
  */
-import { interBrokerListener, interBrokerSecurity } from '../security/tls.ts';
+import { interBrokerSecurity } from '../security/sasl/config.ts';
+import { interBrokerListener } from '../security/tls.ts';
 import { Connection } from '../client/connection.ts';
 import { apiByName } from '../protocol/apis.ts';
 import { ErrorCode } from '../protocol/error-codes.ts';

@@ -553,6 +553,10 @@ describe('ACL enforcement', () => {
         ],
       })
     ).filterResults[0].errorCode;
+    got.DescribeUserScramCredentials = (await bob.send('DescribeUserScramCredentials', { users: null })).errorCode;
+    got.AlterUserScramCredentials = (
+      await bob.send('AlterUserScramCredentials', { deletions: [{ name: 'alice', mechanism: 1 }], upsertions: [] })
+    ).results[0].errorCode;
     assert.deepEqual(got, {
       DeleteRecords: T,
       OffsetForLeaderEpoch: T,
@@ -577,6 +581,8 @@ describe('ACL enforcement', () => {
       AlterPartitionReassignments: C,
       DescribeQuorum: C,
       DeleteAcls: C,
+      DescribeUserScramCredentials: C,
+      AlterUserScramCredentials: C,
     });
     const listed = await bob.send('ListTransactions', { stateFilters: [], producerIdFilters: [] });
     assert.equal(listed.errorCode, ErrorCode.NONE);
@@ -589,6 +595,8 @@ describe('ACL enforcement', () => {
       topics: [{ topicName: '__cluster_metadata', partitions: [{ partitionIndex: 0 }] }],
     });
     assert.equal(quorum.errorCode, ErrorCode.NONE);
+    const scram = await admin.send('DescribeUserScramCredentials', { users: null });
+    assert.equal(scram.errorCode, ErrorCode.NONE);
   });
 
   test('samsa acl remove takes the ACLs away (--force)', async () => {
