@@ -17,7 +17,7 @@
  *   --force        (remove: no confirmation)
  */
 import type { Command, OptionValues } from 'commander';
-import { KafkaError } from '../protocol/error-codes.ts';
+import { errorName, KafkaError } from '../protocol/error-codes.ts';
 import {
   type AclBinding,
   type AclFilter,
@@ -230,7 +230,10 @@ export function registerAclCommands(program: Command, io: CliIO, clientOptions: 
       const failed = res.results.findIndex((r) => r.errorCode !== 0);
       if (failed >= 0) {
         const r = res.results[failed];
-        throw new KafkaError(r.errorCode, `${describeBinding(bindings[failed])}: ${r.errorMessage ?? ''}`.trim());
+        throw new KafkaError(
+          r.errorCode,
+          `${errorName(r.errorCode)}: ${describeBinding(bindings[failed])}${r.errorMessage ? `: ${r.errorMessage}` : ''}`,
+        );
       }
       if (o.json) io.stdout(`${JSON.stringify({ added: bindings.map(bindingJson) })}\n`);
       else io.stdout(`added ${bindings.length} ACL(s)\n${formatTable(HEADERS, bindingRows(bindings))}`);
@@ -260,7 +263,11 @@ export function registerAclCommands(program: Command, io: CliIO, clientOptions: 
           operation: f.operation,
           permissionType: f.permission,
         });
-        if (res.errorCode !== 0) throw new KafkaError(res.errorCode, res.errorMessage ?? undefined);
+        if (res.errorCode !== 0)
+          throw new KafkaError(
+            res.errorCode,
+            `${errorName(res.errorCode)}${res.errorMessage ? `: ${res.errorMessage}` : ''}`,
+          );
         for (const r of res.resources)
           for (const a of r.acls)
             found.push({
@@ -319,7 +326,8 @@ export function registerAclCommands(program: Command, io: CliIO, clientOptions: 
       });
       const removed: AclBinding[] = [];
       for (const r of res.filterResults) {
-        if (r.errorCode !== 0) throw new KafkaError(r.errorCode, r.errorMessage ?? undefined);
+        if (r.errorCode !== 0)
+          throw new KafkaError(r.errorCode, `${errorName(r.errorCode)}${r.errorMessage ? `: ${r.errorMessage}` : ''}`);
         for (const a of r.matchingAcls)
           removed.push({
             resourceType: a.resourceType,

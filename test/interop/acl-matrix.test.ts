@@ -13,6 +13,8 @@
  * patterns, Deny over Allow. Every other row: test/unit/security/acl-enforcement.test.ts.
  */
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Readable } from 'node:stream';
@@ -244,6 +246,51 @@ describe('authorization matrix (real clients, SASL/PLAIN)', () => {
     assert.match(removed.out, /removed 3 ACL/);
     const again = await py('consume', 'dave', { topic: 'mx-orders', group: 'mx-dave' });
     assert.match(again.error, /AUTHORIZATION_FAILED/);
+  });
+
+  test('samsa acl with --command-config: the super user over SASL adds, alice over SASL is refused', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'samsa-acl-cc-'));
+    try {
+      const config = (user: string) => {
+        const file = path.join(dir, `${user}.properties`);
+        fs.writeFileSync(
+          file,
+          `security.protocol=SASL_PLAINTEXT\nsasl.mechanism=PLAIN\nsasl.username=${user}\nsasl.password=${PASSWORDS[user]}\n`,
+        );
+        return file;
+      };
+      const run = async (user: string, ...args: string[]) => {
+        let out = '';
+        let err = '';
+        const code = await runCli(['acl', ...args, '-b', b.bootstrapServers, '--command-config', config(user)], {
+          stdout: (x) => (out += x),
+          stderr: (x) => (err += x),
+          stdin: Readable.from(['']),
+        });
+        return { code, out, err };
+      };
+      const added = await run(
+        'admin',
+        'add',
+        '--allow-principal',
+        'User:bob',
+        '--operation',
+        'Write',
+        '--topic',
+        'mx-cc',
+      );
+      assert.equal(added.code, 0, added.err);
+      const listed = await run('admin', 'list', '--topic', 'mx-cc', '--json');
+      assert.deepEqual(
+        JSON.parse(listed.out).map((a: { principal: string; operation: string }) => `${a.principal} ${a.operation}`),
+        ['User:bob Write'],
+      );
+      const refused = await run('alice', 'add', '--allow-principal', 'User:alice', '--topic', 'mx-secret');
+      assert.equal(refused.code, 1);
+      assert.match(refused.err, /CLUSTER_AUTHORIZATION_FAILED/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('CreateAcls needs Alter on the cluster', async () => {
