@@ -128,6 +128,21 @@ export interface ClusterIdRecord {
   clusterId: string;
 }
 
+/**
+ * A client quota set or removed (KRaft's ClientQuotaRecord, KIP-546): the
+ * entity is one or two (type, name) pairs, type `user` or `client-id`, a null
+ * name being that type's default entity; `key` is the quota
+ * (producer_byte_rate, consumer_byte_rate, request_percentage,
+ * controller_mutation_rate).
+ */
+export interface ClientQuotaRecord {
+  type: 'ClientQuota';
+  entity: { entityType: string; entityName: string | null }[];
+  key: string;
+  value: number;
+  remove: boolean;
+}
+
 export type MetadataRecord =
   | ClusterIdRecord
   | ProducerIdsRecord
@@ -140,4 +155,5 @@ export type MetadataRecord =
   | PartitionRecord
   | PartitionChangeRecord
   | ConfigRecord
-  | RemoveTopicRecord;
+  | RemoveTopicRecord
+  | ClientQuotaRecord;

@@ -54,6 +54,13 @@ import { BrokerLifecycle, type ControllerConnector, clientConnector } from './br
 import { startReplication, connectionConnector } from './replication.ts';
 import { alterPartitionHandler, registerAlterPartitionHandler } from './handlers/alter-partition.ts';
 import { registerElectLeadersHandler } from './handlers/elect-leaders.ts';
+import {
+  alterClientQuotasHandler,
+  describeClientQuotasHandler,
+  registerClientQuotaHandlers,
+} from './handlers/client-quotas.ts';
+import { QuotaThrottle } from './quota-throttle.ts';
+import { ClientQuotaManager, quotaWindows } from '../security/quotas.ts';
 import type { AlterPartitionConnector } from './isr-changes.ts';
 import { brokerLifecycleHandlers, registerBrokerLifecycleHandlers } from './handlers/broker-lifecycle.ts';
 import type { RequestContext } from './dispatcher.ts';
@@ -420,6 +427,8 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
       registerAlterPartitionHandler(dispatcher, controller, { logger });
       registerElectLeadersHandler(dispatcher, controller, { logger });
       registerReassignmentControllerHandlers(dispatcher, controller);
+      dispatcher.register('DescribeClientQuotas', { handler: describeClientQuotasHandler(image) });
+      dispatcher.register('AlterClientQuotas', { handler: alterClientQuotasHandler(controller) });
       controllerServer = socketServer(config, config.controllerListener, image, dispatcher, logger);
       controllerAddress = await controllerServer.listen();
       controllerServer.open();
@@ -652,6 +661,10 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
     (config.raw.get('transaction.partition.verification.enable') ?? 'true') !== 'false',
   );
   registerHandlers(broker, groups, consumerGroups, router, initProducerId, txn.coordinator, txnVerifier);
+  registerClientQuotaHandlers(dispatcher, image, router);
+  dispatcher.quotas = new QuotaThrottle(new ClientQuotaManager(image, quotaWindows(config)), image, () =>
+    Number(config.numPartitions),
+  );
   // DescribeQuorum (kafka-metadata-quorum, samsa cluster info) from any broker: answered by the quorum leader
   dispatcher.register('DescribeQuorum', {
     handler: relayHandler(
