@@ -20,6 +20,7 @@ import { registerPartitionCommands } from './reassign.ts';
 import { registerStartCommand } from './start.ts';
 import { registerFormatCommand } from './storage-format.ts';
 import { registerBenchCommand } from './bench/command.ts';
+import { registerQuotaCommands } from './quota.ts';
 
 /** Adds the options every client command shares. */
 function clientOptions(c: Command): Command {
@@ -54,6 +55,7 @@ export function buildProgram(io: CliIO, onStarted: (done: Promise<number>) => vo
   registerTransactionCommands(program, io, clientOptions);
   registerPartitionCommands(program, io, clientOptions);
   registerBenchCommand(program, io, clientOptions);
+  registerQuotaCommands(program, io, clientOptions);
   return program;
 }
 
