@@ -139,6 +139,8 @@ export class RateSensor {
   private current = 0;
   /** Last time a value was recorded (sensors unused for long are dropped). */
   lastRecordMs: number;
+  /** When the sensor was made: its history is no longer than that. */
+  private readonly createdMs: number;
 
   constructor(
     private readonly samples: number,
@@ -148,6 +150,7 @@ export class RateSensor {
     this.starts = new Array(samples).fill(now);
     this.values = new Array(samples).fill(0);
     this.lastRecordMs = now;
+    this.createdMs = now;
   }
 
   record(value: number, now: number): void {
@@ -179,7 +182,9 @@ export class RateSensor {
     for (let i = 0; i < this.samples; i++) if (this.starts[i] < oldest) oldest = this.starts[i];
     let elapsed = now - oldest;
     const full = Math.floor(elapsed / this.windowMs);
-    const minFull = this.samples - 1;
+    // Kafka counts at least samples - 1 whole windows besides the current one; a sensor younger than that
+    // counts the windows it has had (its age + the current window), so a new client gets no burst
+    const minFull = Math.min(this.samples - 1, Math.floor((now - this.createdMs) / this.windowMs) + 1);
     if (full < minFull) elapsed += (minFull - full) * this.windowMs;
     return elapsed;
   }
