@@ -80,7 +80,8 @@ export function entityError(entity: QuotaEntity): string | null {
   const types = new Set<string>();
   for (const e of entity) {
     if (e.entityType === 'ip') return 'IP quotas (connection_creation_rate) are not supported by Samsa';
-    if (e.entityType !== USER && e.entityType !== CLIENT_ID) return `Unhandled client quota entity type: ${e.entityType}`;
+    if (e.entityType !== USER && e.entityType !== CLIENT_ID)
+      return `Unhandled client quota entity type: ${e.entityType}`;
     if (types.has(e.entityType)) return `Duplicate ${e.entityType} in client quota entity`;
     if (e.entityName === '') return `Empty ${e.entityType} name in client quota entity (null is the default entity)`;
     types.add(e.entityType);
@@ -183,10 +184,10 @@ export class RateSensor {
     let elapsed = now - oldest;
     const full = Math.floor(elapsed / this.windowMs);
     // Kafka counts at least samples - 1 whole windows besides the current one; a sensor younger than that
-    // counts the windows it has had (its age + the current window), so a new client gets no burst
-    const minFull = Math.min(this.samples - 1, Math.floor((now - this.createdMs) / this.windowMs) + 1);
+    // counts only the time it has had, so a new client gets no burst: its first bytes are paid for at the rate
+    const minFull = Math.min(this.samples - 1, Math.floor((now - this.createdMs) / this.windowMs));
     if (full < minFull) elapsed += (minFull - full) * this.windowMs;
-    return elapsed;
+    return Math.max(1, elapsed);
   }
 
   /** Units per second. */

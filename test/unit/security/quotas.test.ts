@@ -166,16 +166,15 @@ describe('DescribeClientQuotas filters', () => {
 });
 
 describe('RateSensor (Kafka Rate over SampledStat)', () => {
-  test('a new sensor measures over the time it has had (at least one window)', () => {
+  test('a new sensor measures over the time it has had, so its first bytes are paid for at the rate', () => {
     const s = new RateSensor(11, 1000, 0);
     s.record(10_000, 0);
-    assert.equal(s.windowSizeMs(0), 1000, 'no idle history is assumed for a new client');
-    assert.equal(s.rate(0), 10_000);
-    assert.equal(s.windowSizeMs(500), 1500, 'its age and one window');
-    assert.equal(s.windowSizeMs(2500), 3500);
-    assert.equal(s.windowSizeMs(9000), 10_000, 'at most samples-1 whole windows and the current one');
-    assert.equal(s.windowSizeMs(9999), 10_999);
-    assert.ok(Math.abs(s.rate(10_500) - 10_000 / 10.5) < 1e-9, 'then the elapsed time');
+    assert.equal(s.windowSizeMs(0), 1, 'at least 1 ms');
+    assert.equal(s.throttleMs(1000, 0), 9999, '10 000 bytes at 1000/s: held back 10 s (less the 1 ms counted)');
+    assert.equal(s.windowSizeMs(2500), 2500, 'its age');
+    assert.equal(s.rate(2500), 4000);
+    assert.equal(s.windowSizeMs(9999), 9999);
+    assert.equal(s.windowSizeMs(10_500), 10_500, 'then the elapsed time');
   });
 
   test('a sensor idle for longer than its windows measures a burst over samples-1 windows (as Kafka)', () => {
@@ -233,11 +232,15 @@ describe('ClientQuotaManager', () => {
     set(image, [U('alice')], 'producer_byte_rate', 1000);
     assert.equal(m.active, true);
     assert.equal(m.record('producer_byte_rate', 'bob', 'app', 1e9), 0, 'bob has no quota');
-    assert.equal(m.record('producer_byte_rate', 'alice', 'app', 1000), 0, '1000 B over the first second: at the quota');
-    assert.equal(m.record('producer_byte_rate', 'alice', 'other', 1000), 1000, 'the same user, another client');
+    now = 1000;
+    assert.equal(m.record('producer_byte_rate', 'alice', 'app', 500), 499, '500 B at 1000 B/s: held back 0.5 s');
+    now = 2000;
+    assert.equal(m.record('producer_byte_rate', 'alice', 'app', 500), 0, 'a second later: within the quota');
+    assert.equal(m.record('producer_byte_rate', 'alice', 'other', 2000), 2000, 'the same user, another client id');
+    now = 2001;
+    assert.ok(m.throttleMs('producer_byte_rate', 'alice', 'app') > 0, '3000 B in 1 s at 1000 B/s');
     set(image, [U('alice')], 'producer_byte_rate', 4000);
-    now = 1;
-    assert.ok(m.throttleMs('producer_byte_rate', 'alice', 'app') === 0, 'a raised quota applies at once');
+    assert.equal(m.throttleMs('producer_byte_rate', 'alice', 'app'), 0, 'a raised quota applies at once');
     remove(image, [U('alice')], 'producer_byte_rate');
     assert.equal(m.active, false);
   });
