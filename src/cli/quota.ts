@@ -1,9 +1,10 @@
 /**
  * `samsa quota set | list`: client quotas (kafka-configs.sh --entity-type
- * users / clients --alter / --describe).
+ * users / clients / ips --alter / --describe).
  *
  *   set   --user U | --user-defaults, and/or --client C | --client-defaults
- *         (kafka-configs.sh's shorthands; --entity-type users|clients with
+ *         (kafka-configs.sh's shorthands), or --ip A | --ip-defaults
+ *         (connection_creation_rate); --entity-type users|clients|ips with
  *         --entity-name N or --entity-default works too), --add-config
  *         k=v,k=v and/or --delete-config k,k: one AlterClientQuotas;
  *   list  the same entity options select (a name: that entity, the
@@ -21,18 +22,20 @@ interface EntityFlags {
   userDefaults?: boolean;
   client?: string;
   clientDefaults?: boolean;
+  ip?: string;
+  ipDefaults?: boolean;
   entityType?: string[];
   entityName?: string[];
   entityDefault?: boolean;
 }
 
 /** user / client-id selection: a name, null for the default entity, undefined when the type is named without either (list: any). */
-type Selection = Map<'user' | 'client-id', string | null | undefined>;
+type Selection = Map<'user' | 'client-id' | 'ip', string | null | undefined>;
 
 function selection(o: EntityFlags): Selection {
   const sel: Selection = new Map();
-  const put = (type: 'user' | 'client-id', v: string | null | undefined) => {
-    if (sel.has(type)) throw new UsageError(`${type === 'user' ? 'a user' : 'a client'} is named twice`);
+  const put = (type: 'user' | 'client-id' | 'ip', v: string | null | undefined) => {
+    if (sel.has(type)) throw new UsageError(`the ${type} entity is named twice`);
     sel.set(type, v);
   };
   if (o.user !== undefined && o.userDefaults) throw new UsageError('--user and --user-defaults exclude each other');
@@ -42,12 +45,15 @@ function selection(o: EntityFlags): Selection {
   if (o.userDefaults) put('user', null);
   if (o.client !== undefined) put('client-id', o.client);
   if (o.clientDefaults) put('client-id', null);
+  if (o.ip !== undefined && o.ipDefaults) throw new UsageError('--ip and --ip-defaults exclude each other');
+  if (o.ip !== undefined) put('ip', o.ip);
+  if (o.ipDefaults) put('ip', null);
   const types = o.entityType ?? [];
   const names = o.entityName ?? [];
   if (names.length > types.length) throw new UsageError('--entity-name needs an --entity-type before it');
   types.forEach((t, i) => {
-    const type = t === 'users' ? 'user' : t === 'clients' ? 'client-id' : null;
-    if (!type) throw new UsageError(`--entity-type must be users or clients, got '${t}'`);
+    const type = t === 'users' ? 'user' : t === 'clients' ? 'client-id' : t === 'ips' ? 'ip' : null;
+    if (!type) throw new UsageError(`--entity-type must be users, clients or ips, got '${t}'`);
     const name = names[i];
     put(type, name !== undefined ? name : o.entityDefault ? null : undefined);
   });
@@ -71,7 +77,7 @@ function parseAddConfig(s: string): { key: string; value: number }[] {
 
 function entityText(entity: { entityType: string; entityName: string | null }[]): string {
   return entity
-    .map((e) => `${e.entityType === 'user' ? 'user' : 'client-id'}=${e.entityName ?? '<default>'}`)
+    .map((e) => `${e.entityType}=${e.entityName ?? '<default>'}`)
     .sort()
     .reverse()
     .join(', ');
@@ -83,7 +89,9 @@ function entityOptions(c: Command): Command {
     .option('--user-defaults', 'the default user entity')
     .option('--client <id>', 'the client id')
     .option('--client-defaults', 'the default client-id entity')
-    .option('--entity-type <type>', 'users or clients (kafka-configs.sh form; repeatable)', collectOpt)
+    .option('--ip <address>', 'a client address (connection_creation_rate only)')
+    .option('--ip-defaults', 'the default ip entity')
+    .option('--entity-type <type>', 'users, clients or ips (kafka-configs.sh form; repeatable)', collectOpt)
     .option('--entity-name <name>', 'name of the entity of the --entity-type before it', collectOpt)
     .option('--entity-default', 'the default entity of the --entity-type given');
 }
@@ -102,13 +110,13 @@ export function registerQuotaCommands(program: Command, io: CliIO, clientOptions
         .description('set or remove quotas of one entity (kafka-configs.sh --alter)')
         .option(
           '--add-config <k=v,...>',
-          'quotas to set: producer_byte_rate, consumer_byte_rate, request_percentage, controller_mutation_rate',
+          'quotas to set: producer_byte_rate, consumer_byte_rate, request_percentage, controller_mutation_rate (users, clients); connection_creation_rate (ips)',
         )
         .option('--delete-config <k,...>', 'quotas to remove'),
     ),
   ).action(async (o: ClientFlags & EntityFlags & { addConfig?: string; deleteConfig?: string }) => {
     const sel = selection(o);
-    if (sel.size === 0) throw new UsageError('name a user and/or a client (or their defaults)');
+    if (sel.size === 0) throw new UsageError('name a user and/or a client, or an ip (or their defaults)');
     for (const [type, v] of sel) if (v === undefined) throw new UsageError(`name the ${type} or give its default`);
     const ops = [
       ...parseAddConfig(o.addConfig ?? '').map((x) => ({ ...x, remove: false })),

@@ -20,6 +20,7 @@
  *   the whole window (KIP-219): the time after which the rate would be back
  *   at the quota if nothing more came.
  */
+import net from 'node:net';
 import { ErrorCode } from '../protocol/error-codes.ts';
 import type { ClientQuotaRecord } from '../metadata/records.ts';
 import { type ClientQuotaEntry, clientQuotaEntityKey, type MetadataImage } from '../metadata/image.ts';
@@ -28,6 +29,8 @@ export const PRODUCER_BYTE_RATE = 'producer_byte_rate';
 export const CONSUMER_BYTE_RATE = 'consumer_byte_rate';
 export const REQUEST_PERCENTAGE = 'request_percentage';
 export const CONTROLLER_MUTATION_RATE = 'controller_mutation_rate';
+/** Connections accepted per second from one address (KIP-612), the one quota of `ip` entities. */
+export const CONNECTION_CREATION_RATE = 'connection_creation_rate';
 
 /** The quota keys of user and client-id entities, and whether their values are whole numbers (Kafka's LONG). */
 export const QUOTA_KEYS: ReadonlyMap<string, 'long' | 'double'> = new Map([
@@ -39,6 +42,7 @@ export const QUOTA_KEYS: ReadonlyMap<string, 'long' | 'double'> = new Map([
 
 export const USER = 'user';
 export const CLIENT_ID = 'client-id';
+export const IP = 'ip';
 
 export type QuotaEntity = { entityType: string; entityName: string | null }[];
 
@@ -53,9 +57,17 @@ export function quotaAlterationRecords(
   const seen = new Set<string>();
   const records: ClientQuotaRecord[] = [];
   const canonical = [...entity].sort((a, b) => (a.entityType < b.entityType ? -1 : 1));
+  const ipEntity = entity[0].entityType === IP;
   for (const op of ops) {
-    const kind = QUOTA_KEYS.get(op.key);
-    if (!kind) return invalid(`Unrecognized quota key: ${op.key}`);
+    const kind = ipEntity
+      ? op.key === CONNECTION_CREATION_RATE
+        ? 'long'
+        : undefined
+      : op.key === CONNECTION_CREATION_RATE
+        ? undefined
+        : QUOTA_KEYS.get(op.key);
+    if (!kind)
+      return invalid(`Unrecognized quota key for ${ipEntity ? 'an ip' : 'a user or client-id'} entity: ${op.key}`);
     if (seen.has(op.key)) return invalid(`Duplicate quota key: ${op.key}`);
     seen.add(op.key);
     if (!op.remove) {
@@ -79,7 +91,11 @@ export function entityError(entity: QuotaEntity): string | null {
   if (entity.length === 0) return 'Invalid empty client quota entity';
   const types = new Set<string>();
   for (const e of entity) {
-    if (e.entityType === 'ip') return 'IP quotas (connection_creation_rate) are not supported by Samsa';
+    if (e.entityType === IP) {
+      if (entity.length > 1) return 'An ip entity cannot be combined with a user or client-id';
+      if (e.entityName !== null && net.isIP(e.entityName) === 0) return `${e.entityName} is not a valid IP address`;
+      return null;
+    }
     if (e.entityType !== USER && e.entityType !== CLIENT_ID)
       return `Unhandled client quota entity type: ${e.entityType}`;
     if (types.has(e.entityType)) return `Duplicate ${e.entityType} in client quota entity`;
@@ -293,6 +309,32 @@ export class ClientQuotaManager {
     s.record(value, now);
     this.sweep(now);
     return s.throttleMs(q.bound, now);
+  }
+
+  /**
+   * Whether a connection from `ip` may be accepted under its
+   * connection_creation_rate (/ips/<ip>, else /ips/<default>; KIP-612): not
+   * while the address's rate of accepted connections is over it, and then
+   * the refused connection is not counted, so a flooding address gets its
+   * quota's worth of connections and no more.
+   */
+  admitConnection(ip: string): boolean {
+    if (!this.active) return true;
+    const own = this.image.clientQuotas.get(clientQuotaEntityKey([{ entityType: IP, entityName: ip }]));
+    const bound =
+      own?.values.get(CONNECTION_CREATION_RATE) ??
+      this.image.clientQuotas
+        .get(clientQuotaEntityKey([{ entityType: IP, entityName: null }]))
+        ?.values.get(CONNECTION_CREATION_RATE);
+    if (bound === undefined) return true;
+    const now = this.now();
+    const key = `${CONNECTION_CREATION_RATE}\u0000${ip}`;
+    let s = this.sensors.get(key);
+    if (!s) this.sensors.set(key, (s = new RateSensor(this.windows.samples, this.windows.windowMs, now)));
+    if (s.rate(now) >= bound) return false;
+    s.record(1, now);
+    this.sweep(now);
+    return true;
   }
 
   /** The ms a client is held back for quota `key` without recording anything (0: within it, or no quota). */

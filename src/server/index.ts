@@ -662,9 +662,9 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
   );
   registerHandlers(broker, groups, consumerGroups, router, initProducerId, txn.coordinator, txnVerifier);
   registerClientQuotaHandlers(dispatcher, image, router);
-  dispatcher.quotas = new QuotaThrottle(new ClientQuotaManager(image, quotaWindows(config)), image, () =>
-    Number(config.numPartitions),
-  );
+  const clientQuotas = new ClientQuotaManager(image, quotaWindows(config));
+  dispatcher.quotas = new QuotaThrottle(clientQuotas, image, () => Number(config.numPartitions));
+  server.admitFromIp = (ip) => clientQuotas.admitConnection(ip);
   // DescribeQuorum (kafka-metadata-quorum, samsa cluster info) from any broker: answered by the quorum leader
   dispatcher.register('DescribeQuorum', {
     handler: relayHandler(

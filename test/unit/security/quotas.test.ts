@@ -103,11 +103,20 @@ describe('AlterClientQuotas validation', () => {
     assert.equal(r.errorCode, ErrorCode.INVALID_REQUEST);
     return r.errorMessage;
   };
-  test('refuses empty, duplicate, unknown and ip entities, unknown keys and fractional byte rates', () => {
+  test('refuses empty, duplicate and unknown entities, keys of the other kind of entity, fractional byte rates', () => {
     bad([], [{ key: 'producer_byte_rate', value: 1, remove: false }]);
     bad([U('a'), U('b')], [{ key: 'producer_byte_rate', value: 1, remove: false }]);
     bad([{ entityType: 'group', entityName: 'g' }], [{ key: 'producer_byte_rate', value: 1, remove: false }]);
-    bad([{ entityType: 'ip', entityName: '1.2.3.4' }], [{ key: 'connection_creation_rate', value: 1, remove: false }]);
+    bad([{ entityType: 'ip', entityName: '1.2.3.4' }], [{ key: 'producer_byte_rate', value: 1, remove: false }]);
+    bad(
+      [{ entityType: 'ip', entityName: 'not-an-ip' }],
+      [{ key: 'connection_creation_rate', value: 1, remove: false }],
+    );
+    bad(
+      [{ entityType: 'ip', entityName: null }, U('a')],
+      [{ key: 'connection_creation_rate', value: 1, remove: false }],
+    );
+    bad([U('a')], [{ key: 'connection_creation_rate', value: 1, remove: false }]);
     assert.match(bad([U('a')], [{ key: 'bogus', value: 1, remove: false }]), /bogus/);
     assert.match(bad([U('a')], [{ key: 'producer_byte_rate', value: 1.5, remove: false }]), /whole/);
     bad(
@@ -243,5 +252,23 @@ describe('ClientQuotaManager', () => {
     assert.equal(m.throttleMs('producer_byte_rate', 'alice', 'app'), 0, 'a raised quota applies at once');
     remove(image, [U('alice')], 'producer_byte_rate');
     assert.equal(m.active, false);
+  });
+
+  test('connection_creation_rate (KIP-612): an address over its quota is refused, uncounted; others are not', () => {
+    const image = new MetadataImage();
+    let now = 0;
+    const m = new ClientQuotaManager(image, undefined, () => now);
+    assert.equal(m.admitConnection('10.0.0.1'), true, 'no quota');
+    set(image, [{ entityType: 'ip', entityName: null }], 'connection_creation_rate', 10);
+    set(image, [{ entityType: 'ip', entityName: '10.0.0.9' }], 'connection_creation_rate', 1000);
+    let admitted = 0;
+    for (now = 0; now < 20_000; now += 5) if (m.admitConnection('10.0.0.1')) admitted++; // 200 attempts a second
+    assert.ok(Math.abs(admitted / 20 - 10) <= 1, `${admitted / 20} connections/s admitted, quota 10`);
+    let other = 0;
+    for (let i = 0; i < 50; i++) if (m.admitConnection('10.0.0.2')) other++;
+    assert.equal(other, 1, 'another address has a default quota of its own (the first at once, the rest paced)');
+    let own = 0;
+    for (let i = 0; i < 5; i++, now += 5) if (m.admitConnection('10.0.0.9')) own++;
+    assert.equal(own, 5, 'an address with its own quota');
   });
 });
