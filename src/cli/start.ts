@@ -3,6 +3,7 @@
  * the broker, and shut it down cleanly on SIGTERM / SIGINT. With `--nodes N`
  * it starts a local cluster of N such processes instead (local-cluster.ts).
  */
+import { checkSaslConfig } from '../security/sasl/index.ts';
 import type { Command } from 'commander';
 import pino from 'pino';
 import type { CliIO } from './context.ts';
@@ -67,6 +68,7 @@ export function registerStartCommand(program: Command, io: CliIO, onStarted: (do
       if (clusterOnly)
         throw new UsageError(`--${clusterOnly.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())} only goes with --nodes`);
       const config = loadBrokerConfig({ file: o.config, overrides: o.override ?? [] });
+      checkSaslConfig(config);
       const level = process.env.SAMSA_LOG_LEVEL ?? 'info';
       const logger = wantPretty(process.stdout.isTTY)
         ? pino(

@@ -15,6 +15,7 @@ import {
   BROKER_PROPERTY_BY_NAME,
   BROKER_PROPERTY_DEFS,
   IGNORED_PREFIXES,
+  mechanismPropertyDef,
   parseConnectionOverrides,
   securityRefusal,
 } from './broker-defs.ts';
@@ -239,7 +240,6 @@ function unknownPropertyError(key: string): ConfigError {
 /** Why Samsa cannot serve a listener of this security protocol. */
 const UNSUPPORTED_PROTOCOL: Record<string, string> = {
   SSL: 'Samsa has no TLS yet',
-  SASL_PLAINTEXT: 'Samsa has no SASL authentication yet and would serve clients that send no credentials',
   SASL_SSL: 'Samsa has no TLS and no SASL authentication yet',
 };
 
@@ -269,13 +269,13 @@ export function parseListener(
       `invalid value '${text}' for property '${property}': listener name ${name} has no entry in listener.security.protocol.map`,
     );
   }
-  if (protocol !== 'PLAINTEXT' && opened) {
+  if (protocol !== 'PLAINTEXT' && protocol !== 'SASL_PLAINTEXT' && opened) {
     throw new ConfigError(
       `invalid value '${text}' for property '${property}': listener ${name} uses security protocol ${protocol}, but ${UNSUPPORTED_PROTOCOL[protocol]}; ` +
         'use a PLAINTEXT:// listener (on a trusted network) instead',
     );
   }
-  return { name, host, port, securityProtocol: 'PLAINTEXT' };
+  return { name, host, port, securityProtocol: protocol as SecurityProtocol };
 }
 
 function parseProtocolMap(text: string): Map<string, string> {
@@ -353,19 +353,22 @@ export function loadBrokerConfig(opts: LoadBrokerConfigOptions = {}): BrokerConf
     return r.value;
   };
   for (const [key, text] of raw) {
-    const def = BROKER_PROPERTY_BY_NAME.get(key);
+    const def = BROKER_PROPERTY_BY_NAME.get(key) ?? mechanismPropertyDef(key);
     if (!def) {
       const perListener = IGNORED_PREFIXES.some((p) => key.startsWith(p))
         ? /^listener\.name\.[^.]+\.(.+)$/.exec(key)?.[1]
         : undefined;
-      const baseDef = perListener === undefined ? undefined : BROKER_PROPERTY_BY_NAME.get(perListener);
+      const baseDef =
+        perListener === undefined
+          ? undefined
+          : (BROKER_PROPERTY_BY_NAME.get(perListener) ?? mechanismPropertyDef(perListener));
       if (baseDef) check(key, baseDef, text);
       else {
         const why = securityRefusal(perListener ?? key);
         if (why !== null) throw refused(key, why);
       }
       if (perListener !== undefined) {
-        ignored.push(key);
+        if (!baseDef?.listenerOverride) ignored.push(key);
         continue;
       }
       const e = unknownPropertyError(key);

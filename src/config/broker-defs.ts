@@ -48,6 +48,8 @@ export interface BrokerPropertyDef extends PropertyDef {
   refuse?: (v: ConfigValue) => string | null;
   /** Which values `refuse` accepts, for the reference docs. */
   accepts?: string;
+  /** Also read per listener (listener.name.<listener>.<name>; for SASL, also per mechanism): such a prefixed setting has effect. */
+  listenerOverride?: boolean;
 }
 
 function p(
@@ -95,9 +97,8 @@ function sec(
 }
 
 const NO_TLS = 'Samsa has no TLS yet';
-const NO_SASL = 'Samsa has no SASL authentication yet, so clients would connect without credentials';
+const NO_SASL = 'Samsa does not support this SASL setting, so clients would not be authenticated as it says';
 const NO_ACLS = 'Samsa has no authorizer (ACLs) yet, so every client may do everything';
-const always = (why: string) => (): string => why;
 const unlessEmpty =
   (why: string) =>
   (v: ConfigValue): string | null =>
@@ -410,21 +411,49 @@ export const BROKER_PROPERTY_DEFS: BrokerPropertyDef[] = [
     'empty',
     unlessEmpty(`${NO_ACLS} and no principals; remove it`),
   ),
-  sec(
+  p(
     'sasl.enabled.mechanisms',
     'list',
     'GSSAPI',
-    'SASL mechanisms enabled.',
-    'none (leave unset)',
-    always(`${NO_SASL}; remove it`),
+    "The SASL mechanisms a SASL_PLAINTEXT or SASL_SSL listener offers (also per listener: listener.name.<listener>.sasl.enabled.mechanisms): PLAIN, SCRAM-SHA-256, SCRAM-SHA-512. The default is Kafka's, GSSAPI (Kerberos), which Samsa does not support: a SASL listener that leaves it stops the start with an error, so set it.",
+    undefined,
+    { listenerOverride: true },
   ),
-  sec(
+  p(
     'sasl.mechanism.inter.broker.protocol',
     'string',
     'GSSAPI',
-    'SASL mechanism between brokers.',
-    'none (leave unset)',
-    always(`${NO_SASL}; remove it`),
+    'The SASL mechanism a broker uses to reach the other brokers when the inter-broker listener is SASL; the username and password are those of the listener JAAS entry (username=, password=).',
+  ),
+  p(
+    'sasl.jaas.config',
+    'password',
+    null,
+    'The JAAS login module of a SASL mechanism, in Kafka\'s form; usually per listener and mechanism: listener.name.<listener>.<mechanism>.sasl.jaas.config (PLAIN: org.apache.kafka.common.security.plain.PlainLoginModule required user_<name>="<password>" ...;). Never logged.',
+    undefined,
+    { listenerOverride: true },
+  ),
+  p(
+    'connections.max.reauth.ms',
+    'long',
+    '0',
+    'Longest life of an authenticated SASL session (KIP-368; also per listener and mechanism): the broker tells the client in SaslAuthenticate (v1+), and closes a connection whose session expired without re-authenticating at its next request. 0: sessions do not expire.',
+    atLeast(0),
+    { listenerOverride: true },
+  ),
+  p(
+    'connection.failed.authentication.delay.ms',
+    'int',
+    '100',
+    'How long the broker waits before it answers a failed SASL authentication and closes the connection (slows password guessing).',
+    atLeast(0),
+  ),
+  p(
+    'sasl.server.max.receive.size',
+    'int',
+    '524288',
+    'The largest request frame a client may send before it has authenticated on a SASL listener (a larger one closes the connection).',
+    atLeast(1),
   ),
   ig('group.coordinator.rebalance.protocols', 'list', 'classic,consumer', 'Group protocols enabled.'),
   ig(
@@ -831,8 +860,17 @@ export const BROKER_PROPERTY_DEFS: BrokerPropertyDef[] = [
   ),
 ];
 
+/** SASL settings Kafka can reconfigure per listener at runtime; Samsa reads them at startup only. */
+const STARTUP_ONLY = new Set([
+  'sasl.enabled.mechanisms',
+  'sasl.jaas.config',
+  'connections.max.reauth.ms',
+  'connection.failed.authentication.delay.ms',
+  'sasl.server.max.receive.size',
+]);
+
 for (const def of BROKER_PROPERTY_DEFS) {
-  def.updateMode = kafkaUpdateMode(def.name);
+  def.updateMode = STARTUP_ONLY.has(def.name) ? 'read-only' : kafkaUpdateMode(def.name);
   def.dynamic = def.updateMode !== 'read-only';
   if (def.kind === 'password') def.sensitive = true;
 }
@@ -871,6 +909,13 @@ export const BROKER_PROPERTY_BY_NAME: ReadonlyMap<string, BrokerPropertyDef> = n
 
 /** Prefixes of per-listener settings (listener.name.<name>.<config>); accepted and ignored unless they configure TLS or SASL. */
 export const IGNORED_PREFIXES = ['listener.name.'];
+
+/** The definition behind `<mechanism>.<property>` (e.g. plain.sasl.jaas.config): a SASL setting of one mechanism. */
+export function mechanismPropertyDef(name: string): BrokerPropertyDef | undefined {
+  const m = /^(plain|scram-sha-256|scram-sha-512|oauthbearer|gssapi)\.(.+)$/.exec(name);
+  const def = m ? BROKER_PROPERTY_BY_NAME.get(m[2]) : undefined;
+  return def?.listenerOverride ? def : undefined;
+}
 
 /**
  * Why a property that is not in the table promises security Samsa does not

@@ -76,6 +76,8 @@ export interface ConnectionOptions {
   listenerName?: string;
   /** Its security protocol (default PLAINTEXT). */
   securityProtocol?: SecurityProtocol;
+  /** The frame size limit until authenticated (SASL listeners: sasl.server.max.receive.size); default maxFrameBytes. */
+  unauthenticatedMaxFrameBytes?: number;
 }
 
 interface Pending {
@@ -141,13 +143,17 @@ export class Connection {
     this.securityProtocol = opts.securityProtocol ?? 'PLAINTEXT';
     this.memory = opts.memory ?? new RequestMemory(-1, -1);
     socket.setNoDelay(true);
-    this.reader = new FrameReader(opts.maxFrameBytes, {
+    const frameLimit = Math.min(opts.maxFrameBytes, opts.unauthenticatedMaxFrameBytes ?? opts.maxFrameBytes);
+    this.reader = new FrameReader(frameLimit, {
       frame: (frame, block) => this.dispatch(frame, block),
       oversize: (size) => {
-        this.warn('closing connection: request frame size out of range (socket.request.max.bytes)', {
-          size,
-          limit: this.opts.maxFrameBytes,
-        });
+        const preAuth = this.reader.maxFrameBytes < this.opts.maxFrameBytes;
+        this.warn(
+          preAuth
+            ? 'closing connection: frame before authentication larger than sasl.server.max.receive.size'
+            : 'closing connection: request frame size out of range (socket.request.max.bytes)',
+          { size, limit: this.reader.maxFrameBytes },
+        );
         this.close();
       },
       paused: () => this.closed || this.pausedForInFlight || this.writeBlocked || this.mutedUntil !== 0,
@@ -258,6 +264,12 @@ export class Connection {
   /** Nothing in flight, no frame arriving and nothing being written: the connection may be closed to make room for another. */
   get idle(): boolean {
     return this.pending.length === 0 && this.writing === null && !this.reader.frameInProgress;
+  }
+
+  /** The client authenticated (SASL) as `principal`: frames up to socket.request.max.bytes from now on. */
+  authenticated(principal: KafkaPrincipal): void {
+    this.principal = principal;
+    this.reader.maxFrameBytes = this.opts.maxFrameBytes;
   }
 
   /** A warning a client can cause: rate-limited per message and client address. */

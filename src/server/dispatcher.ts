@@ -92,6 +92,8 @@ export class Dispatcher {
   private readonly warned = new WeakSet<Connection>();
   /** Client quotas, when the broker enforces them. */
   quotas: RequestQuotas | null = null;
+  /** Looks at each frame first (SASL: bare tokens, requests before authentication); a reply it gives is the frame's. */
+  gate?: (frame: Buffer, conn: Connection) => Reply | Promise<Reply> | undefined;
 
   register<K extends ApiName>(apiName: K, entry: HandlerEntry<K>): void {
     // Erased for storage: handle() passes it only what the decoder of this very API returns.
@@ -127,6 +129,8 @@ export class Dispatcher {
   }
 
   handle(frame: Buffer, conn: Connection): Reply | Promise<Reply> {
+    const gated = this.gate?.(frame, conn);
+    if (gated !== undefined) return gated;
     let peek: ReturnType<typeof peekRequestHeader>;
     try {
       peek = peekRequestHeader(frame);

@@ -76,7 +76,8 @@ export class FrameReader {
   private scratch: Buffer | null = null;
 
   constructor(
-    private readonly maxFrameBytes: number,
+    /** Frames above it are refused (may change between frames, e.g. once a SASL client has authenticated). */
+    public maxFrameBytes: number,
     private readonly sink: FrameSink,
     private readonly pool: BufferPool = sharedBufferPool,
   ) {}

@@ -36,6 +36,8 @@ import { FetchSessionCache } from './fetch-sessions.ts';
 import type { AdminNode, Broker } from './broker.ts';
 import { dynamicBrokerConfigs, validateTopicConfigValue } from './topic-configs.ts';
 import { registerHandlers, relayedInitProducerId } from './handlers/index.ts';
+import { registerSaslHandlers, SaslServer } from './handlers/sasl.ts';
+import { saslServerConfig } from '../security/sasl/index.ts';
 import { followTxnLeadership, startTxnCoordinator } from './txn-store.ts';
 import { TxnVerifier } from './txn-verification.ts';
 import { partitionExistsIn } from './handlers/groups.ts';
@@ -263,6 +265,8 @@ function socketServer(
   image: MetadataImage,
   dispatcher: Dispatcher,
   logger: Logger,
+  /** The SASL exchange, when the listener is a SASL one. */
+  sasl?: SaslServer,
 ): SocketServer {
   return new SocketServer(
     {
@@ -278,6 +282,7 @@ function socketServer(
       logger,
       listenerName: listener.name,
       securityProtocol: listener.securityProtocol,
+      unauthenticatedMaxFrameBytes: sasl?.isSaslListener(listener.name) ? sasl.config.maxReceiveSize : undefined,
     },
     (frame, conn) => dispatcher.handle(frame, conn),
   );
@@ -339,6 +344,8 @@ export interface StartOptions {
 export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
   let config = opts.config;
   const logger = opts.logger ?? pino({ level: process.env.SAMSA_LOG_LEVEL ?? 'info' });
+  // SASL settings are checked before anything starts: a bad one stops the start with its reason
+  const sasl = new SaslServer(saslServerConfig(config, logger));
   for (const dir of config.logDirs) fs.mkdirSync(dir, { recursive: true });
   const identity = readIdentity(config);
   // The id a new cluster gets from its first active controller when this node leads it first.
@@ -504,7 +511,8 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
   // Bind the client listener (its address is registered), but read nothing before the broker is ready.
   const listener = config.listeners[0];
   const dispatcher = new Dispatcher();
-  const server = socketServer(opts.config, listener, image, dispatcher, logger);
+  registerSaslHandlers(dispatcher, sasl);
+  const server = socketServer(opts.config, listener, image, dispatcher, logger, sasl);
   let bound: { host: string; port: number };
   try {
     bound = await server.listen();

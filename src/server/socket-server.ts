@@ -64,6 +64,8 @@ export interface SocketServerOptions extends Partial<Omit<ConnectionLimits, 'max
   /** The listener's name and security protocol, given to each connection (default PLAINTEXT). */
   listenerName?: string;
   securityProtocol?: SecurityProtocol;
+  /** The frame size limit before a client has authenticated (SASL listeners). */
+  unauthenticatedMaxFrameBytes?: number;
 }
 
 const INT_MAX = 2147483647;
@@ -256,6 +258,7 @@ export class SocketServer {
         logLimiter: this.limiter,
         listenerName: opts.listenerName,
         securityProtocol: opts.securityProtocol,
+        unauthenticatedMaxFrameBytes: opts.unauthenticatedMaxFrameBytes,
       },
       (c) => {
         if (!this.connections.delete(c)) return;

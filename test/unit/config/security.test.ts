@@ -23,8 +23,8 @@ function refusal(overrides: Record<string, string>): string {
   assert.fail(`expected ${JSON.stringify(overrides)} to be refused`);
 }
 
-test('SASL_PLAINTEXT, SASL_SSL and SSL listeners stop startup', () => {
-  for (const proto of ['SASL_PLAINTEXT', 'SASL_SSL', 'SSL']) {
+test('SASL_SSL and SSL listeners stop startup', () => {
+  for (const proto of ['SASL_SSL', 'SSL']) {
     const m = refusal({ listeners: `${proto}://127.0.0.1:9092` });
     assert.match(m, /property 'listeners'/);
     assert.match(m, new RegExp(`${proto}`));
@@ -35,10 +35,10 @@ test('SASL_PLAINTEXT, SASL_SSL and SSL listeners stop startup', () => {
 test('a listener mapped to a secure protocol by listener.security.protocol.map stops startup', () => {
   const m = refusal({
     listeners: 'CLIENT://127.0.0.1:9092',
-    'listener.security.protocol.map': 'CLIENT:SASL_PLAINTEXT',
+    'listener.security.protocol.map': 'CLIENT:SASL_SSL',
   });
   assert.match(m, /CLIENT/);
-  assert.match(m, /SASL_PLAINTEXT/);
+  assert.match(m, /SASL_SSL/);
   const adv = refusal({
     listeners: 'PLAINTEXT://127.0.0.1:9092,SECURE://127.0.0.1:9093',
     'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,SECURE:SSL',
@@ -66,13 +66,9 @@ test('properties that promise authentication, authorization or TLS stop startup 
     [{ 'ssl.keystore.location': '/etc/kafka/broker.jks' }, 'ssl.keystore.location'],
     [{ 'ssl.truststore.location': '/etc/kafka/trust.jks' }, 'ssl.truststore.location'],
     [{ 'ssl.enabled.protocols': 'TLSv1.3' }, 'ssl.enabled.protocols'],
-    [{ 'sasl.enabled.mechanisms': 'PLAIN' }, 'sasl.enabled.mechanisms'],
-    [{ 'sasl.mechanism.inter.broker.protocol': 'PLAIN' }, 'sasl.mechanism.inter.broker.protocol'],
-    [{ 'sasl.jaas.config': 'org.apache.kafka.common.security.plain.PlainLoginModule required;' }, 'sasl.jaas.config'],
     [{ 'sasl.server.callback.handler.class': 'com.example.Handler' }, 'sasl.server.callback.handler.class'],
     [{ 'security.inter.broker.protocol': 'SASL_SSL' }, 'security.inter.broker.protocol'],
     [{ 'listener.name.plaintext.ssl.keystore.location': '/x.jks' }, 'listener.name.plaintext.ssl.keystore.location'],
-    [{ 'listener.name.client.plain.sasl.jaas.config': 'x required;' }, 'listener.name.client.plain.sasl.jaas.config'],
   ];
   for (const [overrides, name] of cases) {
     const m = refusal(overrides);
@@ -86,8 +82,6 @@ test('a refused secret is not repeated in the message', () => {
   const m = refusal({ 'ssl.keystore.password': 'hunter2' });
   assert.match(m, /'ssl\.keystore\.password'/);
   assert.ok(!m.includes('hunter2'), m);
-  const jaas = refusal({ 'sasl.jaas.config': 'PlainLoginModule required password="s3cret";' });
-  assert.ok(!jaas.includes('s3cret'), jaas);
 });
 
 test('harmless values and tuning-only settings are accepted and listed as ignored', () => {

@@ -72,14 +72,17 @@ test('samsa start refuses a SASL_PLAINTEXT listener and security properties with
   const cases: [string[], RegExp][] = [
     [
       ['listeners=SASL_PLAINTEXT://127.0.0.1:0'],
-      /listener SASL_PLAINTEXT uses security protocol SASL_PLAINTEXT.*use a PLAINTEXT:\/\/ listener/,
+      /listener SASL_PLAINTEXT is SASL_PLAINTEXT with mechanism GSSAPI.*does not support GSSAPI.*set sasl\.enabled\.mechanisms/,
     ],
     [['listeners=SSL://127.0.0.1:0'], /no TLS/],
     [
       ['authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer'],
       /'authorizer\.class\.name' cannot be honoured: .*ACLs.*remove it/,
     ],
-    [['sasl.jaas.config=x required;'], /'sasl\.jaas\.config' cannot be honoured: .*SASL.*remove it/],
+    [
+      ['sasl.server.callback.handler.class=com.example.Handler'],
+      /'sasl\.server\.callback\.handler\.class' cannot be honoured: .*SASL.*remove it/,
+    ],
   ];
   for (const [overrides, expected] of cases) {
     let out = '';
