@@ -5,8 +5,10 @@ largest throttle time the client was told (librdkafka's throttle_cb stats).
 Runs SECONDS from the first acknowledgement, or until MAX_BYTES were sent.
 
 usage: ck_quota_produce.py BOOTSTRAP TOPIC CLIENT_ID SECONDS MESSAGE_BYTES [MAX_BYTES]
+With SASL_USERNAME and SASL_PASSWORD in the environment: SASL_PLAINTEXT, PLAIN.
 """
 import json
+import os
 import sys
 import time
 
@@ -27,7 +29,16 @@ def on_stats(s):
             throttles.append(t)
 
 
+sasl = {}
+if os.environ.get('SASL_USERNAME'):
+    sasl = {
+        'security.protocol': 'SASL_PLAINTEXT',
+        'sasl.mechanisms': 'PLAIN',
+        'sasl.username': os.environ['SASL_USERNAME'],
+        'sasl.password': os.environ['SASL_PASSWORD'],
+    }
 p = Producer({
+    **sasl,
     'bootstrap.servers': bs,
     'client.id': client_id,
     'linger.ms': 5,
