@@ -264,7 +264,7 @@ export const BROKER_PROPERTY_DEFS: BrokerPropertyDef[] = [
     'quota.window.num',
     'int',
     '11',
-    'Samples of the rate sensors of client quotas (producer_byte_rate, consumer_byte_rate, request_percentage): a rate is measured over this many windows.',
+    'Samples of the rate sensors of client quotas (producer_byte_rate, consumer_byte_rate, request_percentage, and connection_creation_rate of ip entities): a rate is measured over this many windows.',
     atLeast(1),
   ),
   p('quota.window.size.seconds', 'int', '1', 'Seconds of each sample of the client quota rate sensors.', atLeast(1)),

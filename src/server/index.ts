@@ -56,11 +56,7 @@ import { BrokerLifecycle, type ControllerConnector, clientConnector } from './br
 import { startReplication, connectionConnector } from './replication.ts';
 import { alterPartitionHandler, registerAlterPartitionHandler } from './handlers/alter-partition.ts';
 import { registerElectLeadersHandler } from './handlers/elect-leaders.ts';
-import {
-  alterClientQuotasHandler,
-  describeClientQuotasHandler,
-  registerClientQuotaHandlers,
-} from './handlers/client-quotas.ts';
+import { alterClientQuotasHandler, describeClientQuotasHandler } from './handlers/client-quotas.ts';
 import { QuotaThrottle } from './quota-throttle.ts';
 import { ClientQuotaManager, quotaWindows } from '../security/quotas.ts';
 import type { AlterPartitionConnector } from './isr-changes.ts';
@@ -669,7 +665,6 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
     (config.raw.get('transaction.partition.verification.enable') ?? 'true') !== 'false',
   );
   registerHandlers(broker, groups, consumerGroups, router, initProducerId, txn.coordinator, txnVerifier);
-  registerClientQuotaHandlers(dispatcher, image, router);
   const clientQuotas = new ClientQuotaManager(image, quotaWindows(config));
   dispatcher.quotas = new QuotaThrottle(clientQuotas, image, () => Number(config.numPartitions));
   server.admitFromIp = (ip) => clientQuotas.admitConnection(ip);

@@ -121,7 +121,6 @@ const DIFFERENT: Record<string, Outcome> = {
   createAcls: unsupported,
   deleteAcls: unsupported,
   describeUserScramCredentials: unsupported,
-  describeClientQuotas: unsupported,
 };
 
 function outcomes(stdout: string): Map<string, Outcome> {
