@@ -16,7 +16,9 @@
  *   DeleteTopics v5+): a topic asked for while the quota is already used up
  *   is refused with THROTTLING_QUOTA_EXCEEDED (those after it too, as they
  *   come), the others are done; older versions are done and only throttled.
- * - With no quota in the metadata image, `begin` returns null at once.
+ * - With no quota in the metadata image, `begin` returns null at once; with
+ *   none that applies to the request (its user and client id, its API), after
+ *   a cached lookup per quota.
  */
 import { ErrorCode } from '../protocol/error-codes.ts';
 import {
@@ -71,12 +73,20 @@ export class QuotaThrottle implements RequestQuotas {
   ) {}
 
   begin(ctx: RequestContext, req: unknown, frameBytes: number): QuotaRequest | null {
-    if (!this.quotas.active) return null;
+    const quotas = this.quotas;
+    if (!quotas.active) return null;
     const key = ctx.apiKey;
-    if (key === ApiKey.Fetch && fetchReplicaId(req as FetchRequest, ctx.apiVersion) >= 0) return null;
     const user = ctx.conn.principal.name;
     const clientId = ctx.clientId ?? '';
-    const quotas = this.quotas;
+    // what applies to this request: nothing, and the request goes on as if there were no quotas
+    const bytesKey =
+      key === ApiKey.Produce
+        ? PRODUCER_BYTE_RATE
+        : key === ApiKey.Fetch && fetchReplicaId(req as FetchRequest, ctx.apiVersion) < 0
+          ? CONSUMER_BYTE_RATE
+          : null;
+    const bytes = bytesKey !== null && quotas.quotaFor(bytesKey, user, clientId) !== null;
+    const timed = !REQUEST_QUOTA_EXEMPT.has(key) && quotas.quotaFor(REQUEST_PERCENTAGE, user, clientId) !== null;
     let mutationThrottle = 0;
     let refused: Refused | null = null;
     if (key === ApiKey.CreateTopics || key === ApiKey.CreatePartitions || key === ApiKey.DeleteTopics) {
@@ -84,7 +94,7 @@ export class QuotaThrottle implements RequestQuotas {
       mutationThrottle = r.throttleMs;
       refused = r.refused;
     }
-    const timed = !REQUEST_QUOTA_EXEMPT.has(key);
+    if (!bytes && !timed && mutationThrottle === 0 && refused === null) return null;
     const t0 = timed ? process.hrtime.bigint() : 0n;
     let nanos = 0;
     return {
@@ -93,10 +103,10 @@ export class QuotaThrottle implements RequestQuotas {
       },
       answered: (body) => {
         let ms = mutationThrottle;
-        if (key === ApiKey.Produce) {
-          ms = Math.max(ms, quotas.record(PRODUCER_BYTE_RATE, user, clientId, frameBytes));
-        } else if (key === ApiKey.Fetch && body !== NO_RESPONSE) {
-          ms = Math.max(ms, quotas.record(CONSUMER_BYTE_RATE, user, clientId, fetchRecordBytes(body)));
+        if (bytes && bytesKey === PRODUCER_BYTE_RATE) {
+          ms = Math.max(ms, quotas.record(bytesKey, user, clientId, frameBytes));
+        } else if (bytes && bytesKey === CONSUMER_BYTE_RATE && body !== NO_RESPONSE) {
+          ms = Math.max(ms, quotas.record(bytesKey, user, clientId, fetchRecordBytes(body)));
         }
         if (timed) ms = Math.max(ms, quotas.record(REQUEST_PERCENTAGE, user, clientId, nanos * PERCENT_PER_NANO));
         if (body !== NO_RESPONSE && refused) addRefusals(key, body, refused, ms);
