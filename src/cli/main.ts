@@ -1,7 +1,7 @@
 /**
  * src/cli: the `samsa` command line — `start` runs a broker (or, with --nodes, a
  * local cluster), `format` writes a node's identity into its log dirs; `topic`,
- * `produce`, `consume`, `group`, `cluster`, `partitions` and `bench` talk to any
+ * `produce`, `consume`, `group`, `cluster`, `partitions`, `quota` and `bench` talk to any
  * Kafka-compatible broker through src/client. Output is human-readable tables by default and JSON
  * with --json; every failure is one line on stderr and a non-zero exit code.
  *
