@@ -84,7 +84,10 @@ function applied(image: MetadataImage, req: AlterClientQuotasRequest, res: Alter
   return req.entries.every((e, i) => {
     if (res.entries[i]?.errorCode !== ErrorCode.NONE) return true;
     const now = image.clientQuotas.get(clientQuotaEntityKey(e.entity))?.values;
-    return e.ops.every((op) => (op.remove ? !now?.has(op.key) : now?.has(op.key)));
+    return e.ops.every((op) => {
+      const v = now?.get(op.key);
+      return op.remove ? v === undefined : v !== undefined && Math.abs(v - op.value) < 1e-6;
+    });
   });
 }
 
