@@ -42,10 +42,10 @@ export async function startBroker(opts: EmbeddedBrokerOptions = {}): Promise<Emb
     'log.dirs': opts.dataDir ?? temp!,
     ...opts.overrides,
   };
-  const config = loadBrokerConfig({ overrides });
   const logger = opts.logger ?? pino({ level: process.env.SAMSA_LOG_LEVEL ?? opts.logLevel ?? 'warn' });
   let running: RunningBroker | undefined;
   try {
+    const config = loadBrokerConfig({ overrides });
     running = await startServer({
       config,
       logger,

@@ -99,6 +99,15 @@ function sec(
 const NO_TLS = 'Samsa has no TLS yet';
 const NO_SASL = 'Samsa does not support this SASL setting, so clients would not be authenticated as it says';
 const NO_ACLS = 'Samsa has no authorizer (ACLs) yet, so every client may do everything';
+const OAUTH_VALIDATOR = 'org.apache.kafka.common.security.oauthbearer.OAuthBearerValidatorCallbackHandler';
+const OAUTH_UNSECURED_VALIDATOR =
+  'org.apache.kafka.common.security.oauthbearer.internals.unsecured.OAuthBearerUnsecuredValidatorCallbackHandler';
+/** The OAUTHBEARER validators Samsa implements (the secured one also under its Kafka 3.1-3.3 package name). */
+export const OAUTH_VALIDATOR_CLASSES = [
+  OAUTH_VALIDATOR,
+  'org.apache.kafka.common.security.oauthbearer.secured.OAuthBearerValidatorCallbackHandler',
+  OAUTH_UNSECURED_VALIDATOR,
+];
 const unlessEmpty =
   (why: string) =>
   (v: ConfigValue): string | null =>
@@ -454,6 +463,94 @@ export const BROKER_PROPERTY_DEFS: BrokerPropertyDef[] = [
     '524288',
     'The largest request frame a client may send before it has authenticated on a SASL listener (a larger one closes the connection).',
     atLeast(1),
+  ),
+  // OAUTHBEARER (KIP-768): also per listener and mechanism (listener.name.<l>.oauthbearer.<name>)
+  p(
+    'sasl.server.callback.handler.class',
+    'class',
+    null,
+    `The class that validates a SASL mechanism's credentials; Kafka reads it only with the listener and mechanism prefix (listener.name.<listener>.<mechanism>.sasl.server.callback.handler.class); Samsa also without them. For OAUTHBEARER Samsa knows ${OAUTH_VALIDATOR} (signed JWTs checked against sasl.oauthbearer.jwks.endpoint.url) and, for testing only, ${OAUTH_UNSECURED_VALIDATOR} (unsigned JWTs; Kafka's default when this is not set).`,
+    undefined,
+    {
+      listenerOverride: true,
+      accepts: 'one of the OAUTHBEARER validators named here',
+      refuse: (v) =>
+        v === null || OAUTH_VALIDATOR_CLASSES.includes(String(v))
+          ? null
+          : `Samsa runs no Java classes, so a SASL callback handler other than Kafka's OAUTHBEARER validators (${OAUTH_VALIDATOR_CLASSES.join(', ')}) cannot be used; remove it`,
+    },
+  ),
+  p(
+    'sasl.oauthbearer.jwks.endpoint.url',
+    'string',
+    null,
+    'The JSON Web Key Set that OAUTHBEARER tokens are verified against: a file:// path or an http(s):// URL of the identity provider (read at startup, which fails if it cannot be read, and every sasl.oauthbearer.jwks.endpoint.refresh.ms; a token whose key id is unknown causes an early read, at most one per 10 s). Required by OAuthBearerValidatorCallbackHandler.',
+    (v) => (/^(file|https?):\/\//i.test(String(v)) ? null : 'expected a file://, http:// or https:// URL'),
+    { listenerOverride: true },
+  ),
+  p(
+    'sasl.oauthbearer.jwks.endpoint.refresh.ms',
+    'long',
+    '3600000',
+    'How often the JWKS of sasl.oauthbearer.jwks.endpoint.url is read again.',
+    atLeast(1),
+    { listenerOverride: true },
+  ),
+  p(
+    'sasl.oauthbearer.jwks.endpoint.retry.backoff.ms',
+    'long',
+    '100',
+    'Wait before the first retry of a failed JWKS read (the keys read before stay in use); doubles with each failure up to sasl.oauthbearer.jwks.endpoint.retry.backoff.max.ms.',
+    atLeast(0),
+    { listenerOverride: true },
+  ),
+  p(
+    'sasl.oauthbearer.jwks.endpoint.retry.backoff.max.ms',
+    'long',
+    '10000',
+    'Longest wait between retries of a failed JWKS read.',
+    atLeast(0),
+    { listenerOverride: true },
+  ),
+  p(
+    'sasl.oauthbearer.expected.audience',
+    'list',
+    null,
+    "Audiences an OAUTHBEARER token's aud claim must name one of. When not set, a token that has an aud claim is refused (as in Kafka).",
+    undefined,
+    { listenerOverride: true },
+  ),
+  p(
+    'sasl.oauthbearer.expected.issuer',
+    'string',
+    null,
+    "The value an OAUTHBEARER token's iss claim must have; when not set the issuer is not checked.",
+    undefined,
+    { listenerOverride: true },
+  ),
+  p(
+    'sasl.oauthbearer.sub.claim.name',
+    'string',
+    'sub',
+    'The claim of an OAUTHBEARER token that names the principal (User:<value>).',
+    undefined,
+    { listenerOverride: true },
+  ),
+  p(
+    'sasl.oauthbearer.scope.claim.name',
+    'string',
+    'scope',
+    'The claim of an OAUTHBEARER token that holds its scope (a string or a list of strings).',
+    undefined,
+    { listenerOverride: true },
+  ),
+  p(
+    'sasl.oauthbearer.clock.skew.seconds',
+    'int',
+    '30',
+    'Seconds of difference allowed between the broker clock and the token issuer clock when checking exp and nbf.',
+    atLeast(0),
+    { listenerOverride: true },
   ),
   ig('group.coordinator.rebalance.protocols', 'list', 'classic,consumer', 'Group protocols enabled.'),
   ig(

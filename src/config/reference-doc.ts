@@ -19,7 +19,7 @@ function doc(text: string): string {
 
 /** What Samsa does with a broker property, in the words of the reference's "effect" column. */
 export function brokerPropertyEffect(d: BrokerPropertyDef): string {
-  if (d.refuse) return `refused unless ${d.accepts ?? 'unset'} (then no effect)`;
+  if (d.refuse) return `refused unless ${d.accepts ?? 'unset'}${d.ignored ? ' (then no effect)' : ''}`;
   if (d.ignored) return d.dynamic ? 'stored only (dynamic, nothing to reconfigure)' : 'ignored (no effect)';
   if (!d.dynamic) return 'enforced';
   return d.live || LIVE_BROKER_SYNONYMS.has(d.name)

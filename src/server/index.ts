@@ -731,6 +731,7 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
         else await lifecycle.close();
         logger.info('shutting down: no new connections, finishing in-flight requests');
         await server.close();
+        for (const m of sasl.config.mechanisms.values()) m.close?.();
         groups.close();
         consumerGroups.close();
         txn.close();

@@ -2,8 +2,10 @@
  * KIP-890 part 1: a partition leader verifies a transactional produce before
  * appending it. The first transactional batch of a producer (id, epoch) on a
  * partition where it has no open transaction is appended only once the
- * transaction coordinator confirms, with AddPartitionsToTxn v4 `verifyOnly`,
- * that the partition is in the producer's ongoing transaction; a write the
+ * transaction coordinator confirms, with AddPartitionsToTxn `verifyOnly` (v4,
+ * or v5 for a client told TRANSACTION_ABORTABLE), that the partition is in
+ * the producer's ongoing transaction (transactions v2: the partition is added
+ * to it instead, see TxnOperation); a write the
  * coordinator does not know of would otherwise open a transaction that no
  * marker ever closes (a hanging transaction).
  *
@@ -28,6 +30,21 @@ import { TXN_TOPIC } from './txn-store.ts';
 const ADD_PARTITIONS_TO_TXN = apiByName('AddPartitionsToTxn');
 /** The version of AddPartitionsToTxn brokers verify with (v4: batched, `verifyOnly`; not in the transaction is INVALID_TXN_STATE). */
 const VERIFY_VERSION = 4;
+/** v5: not in the transaction is TRANSACTION_ABORTABLE; not verifyOnly, the partition is added (transactions v2). */
+const ABORTABLE_VERSION = 5;
+
+/**
+ * What a transactional produce asks of its coordinator, by Produce version
+ * (Kafka's TransactionSupportedOperation): v0-v10 verify and are told
+ * INVALID_TXN_STATE when the partition is not in the transaction; v11 clients
+ * handle TRANSACTION_ABORTABLE (KIP-890) and are told that instead; v12+
+ * (transactions v2) have the partition added to the transaction.
+ */
+export type TxnOperation = 'verify' | 'verify-abortable' | 'add';
+
+export function txnOperationForProduce(version: number): TxnOperation {
+  return version >= 12 ? 'add' : version >= 11 ? 'verify-abortable' : 'verify';
+}
 
 /** The outcome of a verification: NONE (append), or the produce error code and its message. */
 export interface Verdict {
@@ -77,6 +94,7 @@ export class TxnVerifier {
     transactionalId: string,
     producerId: number,
     epoch: number,
+    op: TxnOperation = 'verify',
   ): Promise<{ verdict: Verdict; valid: () => boolean }> {
     let g = this.guards.get(part);
     if (!g) this.guards.set(part, (g = new Map()));
@@ -86,13 +104,32 @@ export class TxnVerifier {
     const valid = () => this.guards.get(part)?.get(producerId) === taken;
     let code: number;
     try {
-      code = await this.ask(transactionalId, producerId, epoch, part.topic.name, part.index);
+      code = await this.ask(transactionalId, producerId, epoch, part.topic.name, part.index, op);
     } catch {
       code = ErrorCode.COORDINATOR_NOT_AVAILABLE;
     }
-    const verdict = verdictFor(code);
+    const verdict = verdictFor(code, op);
     if (verdict.errorCode === ErrorCode.NOT_ENOUGH_REPLICAS) this.logUnverified(part, transactionalId, code);
     return { verdict, valid };
+  }
+
+  /**
+   * Transactions v2: adds (topic, partition) to the producer's transaction
+   * (AddPartitionsToTxn v5, not verifyOnly), as a TxnOffsetCommit v5 does for
+   * its group's __consumer_offsets partition; answers the coordinator's code.
+   */
+  async addPartition(
+    transactionalId: string,
+    producerId: number,
+    epoch: number,
+    topic: string,
+    partition: number,
+  ): Promise<number> {
+    try {
+      return await this.ask(transactionalId, producerId, epoch, topic, partition, 'add');
+    } catch {
+      return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+    }
   }
 
   private unverifiedLoggedAt = -Infinity;
@@ -122,7 +159,9 @@ export class TxnVerifier {
     epoch: number,
     topic: string,
     partition: number,
+    op: TxnOperation,
   ): Promise<number> {
+    const add = op === 'add';
     const txnTopic = this.b.image.topicsByName.get(TXN_TOPIC);
     if (!txnTopic) return ErrorCode.COORDINATOR_NOT_AVAILABLE;
     const leader = txnTopic.partitions[partitionForTxn(transactionalId, txnTopic.partitions.length)]?.leader ?? -1;
@@ -130,7 +169,9 @@ export class TxnVerifier {
     const tp = [{ topic, partition }];
     if (leader === this.b.nodeId) {
       if (!this.local) return ErrorCode.COORDINATOR_NOT_AVAILABLE;
-      return this.local.verifyPartitions(transactionalId, producerId, epoch, tp, ErrorCode.INVALID_TXN_STATE)[0];
+      if (add) return this.local.addPartitions(transactionalId, producerId, epoch, tp, 2);
+      const notInTxn = op === 'verify' ? ErrorCode.INVALID_TXN_STATE : ErrorCode.TRANSACTION_ABORTABLE;
+      return this.local.verifyPartitions(transactionalId, producerId, epoch, tp, notInTxn)[0];
     }
     let conn: Connection;
     try {
@@ -139,13 +180,13 @@ export class TxnVerifier {
       return ErrorCode.COORDINATOR_NOT_AVAILABLE;
     }
     try {
-      const res = await conn.sendAt(ADD_PARTITIONS_TO_TXN, VERIFY_VERSION, {
+      const res = await conn.sendAt(ADD_PARTITIONS_TO_TXN, op === 'verify' ? VERIFY_VERSION : ABORTABLE_VERSION, {
         transactions: [
           {
             transactionalId,
             producerId,
             producerEpoch: epoch,
-            verifyOnly: true,
+            verifyOnly: !add,
             topics: [{ name: topic, partitions: [partition] }],
           },
         ],
@@ -192,16 +233,24 @@ export class TxnVerifier {
 
 /**
  * The produce answer to the coordinator's, as Kafka's ReplicaManager gives
- * it: not in the transaction is INVALID_TXN_STATE; a coordinator that cannot
+ * it: not in the transaction is INVALID_TXN_STATE, or TRANSACTION_ABORTABLE
+ * for a client that handles it (Produce v11+); a coordinator that cannot
  * answer now is NOT_ENOUGH_REPLICAS, which every client retries without a
- * metadata refresh; a fenced producer is INVALID_PRODUCER_EPOCH.
+ * metadata refresh, but for CONCURRENT_TRANSACTIONS (the transaction is
+ * completing), told as it is to a transactions v2 client (`add`), which
+ * retries it; a fenced producer is INVALID_PRODUCER_EPOCH.
  */
-function verdictFor(code: number): Verdict {
+function verdictFor(code: number, op: TxnOperation): Verdict {
+  if (code === ErrorCode.CONCURRENT_TRANSACTIONS && op === 'add')
+    return { errorCode: code, message: 'The transaction is being completed: retry' };
   switch (code) {
     case ErrorCode.NONE:
       return OK;
-    case ErrorCode.INVALID_TXN_STATE:
     case ErrorCode.TRANSACTION_ABORTABLE:
+      if (op !== 'verify')
+        return { errorCode: code, message: 'The partition was not added to the transaction: abort the transaction' };
+      return { errorCode: ErrorCode.INVALID_TXN_STATE, message: 'The partition was not added to the transaction' };
+    case ErrorCode.INVALID_TXN_STATE:
       return {
         errorCode: ErrorCode.INVALID_TXN_STATE,
         message: 'The partition was not added to the transaction',

@@ -112,8 +112,8 @@ const DIFFERENT: Record<string, Outcome> = {
   // Samsa has no authorizer and answers "not provided"; Kafka without one answers every cluster operation
   'describeCluster.authorizedOperations': { operations: null, ok: true },
   listConfigResources: unsupported,
-  // Samsa has no feature flags (ApiVersions carries none)
-  describeFeatures: { finalized: [], supported: [], ok: true },
+  // Samsa's only feature is transaction.version (finalized at 2: transactions v2); Kafka has metadata.version and others
+  describeFeatures: { finalized: ['transaction.version'], supported: ['transaction.version'], ok: true },
   // after deleteRecords up to the high watermark Samsa's producer state forgets the producer whose batches
   // all went (src/storage/producer-state.ts truncateHead); Kafka keeps it
   describeProducers: { producers: 0, ok: true },

@@ -49,11 +49,15 @@
  *    member is refused (UnreleasedInstanceIdException);
  *  - a transactional producer: initTransactions, a committed transaction
  *    that a read_committed consumer reads; then a second producer with the
- *    same transactional.id fences the first (ProducerFencedException on its
- *    next transaction).
+ *    same transactional.id fences the first (with transactions v2, which both
+ *    finalize, InvalidProducerEpochException on its next send);
+ *  - sendOffsetsToTransaction (transactions v2: TxnOffsetCommit v5, the
+ *    broker adds the group's partition) in a committed, an aborted and an
+ *    offsets-only transaction: the group's committed offsets after each, a
+ *    read_committed member's position; the output's batches show the epoch
+ *    bumped at every transaction end, markers at the bumped epoch.
  *
- * Every scenario's result on Samsa must equal Kafka's, apart from the fenced
- * producer's exception (transactions v1 on Samsa, v2 on Kafka 4.3.1). The record batches the producer wrote are
+ * Every scenario's result on Samsa must equal Kafka's. The record batches the producer wrote are
  * then fetched raw from both brokers (Samsa's client): the default producer's
  * batches carry a producer id and consecutive sequence numbers (it is
  * idempotent), and each compression scenario's batches are stored with the
@@ -93,6 +97,7 @@ const SCENARIOS = [
   'kip848-range-regex',
   'kip848-static',
   'transactions',
+  'transaction-offsets',
 ];
 
 let kafka: ReferenceKafka | undefined;
@@ -514,10 +519,37 @@ describe('Java client 4.3.1: Samsa gives the results Apache Kafka 4.3.1 gives', 
       ],
       fenced: `org.apache.kafka.common.errors.${fenced}`,
     });
-    // Kafka 4.3.1 finalizes transaction.version 2: the fenced producer's send reaches the partition,
-    // whose epoch check answers INVALID_PRODUCER_EPOCH. Samsa serves transactions v1: the send's
-    // AddPartitionsToTxn is answered PRODUCER_FENCED by the coordinator.
+    // both finalize transaction.version 2: the fenced producer's send (Produce v12, no AddPartitionsToTxn)
+    // reaches the partition leader, whose add to the transaction is refused for the old epoch
     assert.deepEqual(result('kafka', 'transactions'), expected('InvalidProducerEpochException'));
-    assert.deepEqual(result('samsa', 'transactions'), expected('ProducerFencedException'));
+    assert.deepEqual(result('samsa', 'transactions'), expected('InvalidProducerEpochException'));
+  });
+
+  test('sendOffsetsToTransaction (TxnOffsetCommit v5): the group sees the offsets of committed transactions only', async () => {
+    same('transaction-offsets', (r) =>
+      assert.deepEqual(r, {
+        scenario: 'transaction-offsets',
+        afterCommit: [2, 'first'],
+        afterAbort: [2, 'first'],
+        afterOffsetsOnly: [3, 'third'],
+        position: 3,
+        readCommitted: [[0, 'committed']],
+      }),
+    );
+    // transactions v2 on both: each transaction's end bumps the epoch and its marker carries the bumped one
+    // (the committed record, its COMMIT marker, the aborted record, its ABORT marker)
+    for (const where of [kafka!.bootstrapServers, samsa!.bootstrapServers]) {
+      const batches = await batchesOf(where, `${PREFIX}-txo-out`, 0);
+      assert.deepEqual(
+        batches.map((x) => [x.baseOffset, x.producerEpoch - batches[0].producerEpoch]),
+        [
+          [0, 0],
+          [1, 1],
+          [2, 1],
+          [3, 2],
+        ],
+        where,
+      );
+    }
   });
 });

@@ -15,6 +15,9 @@ import { apiByName } from '../../src/protocol/apis.ts';
 import { eventually, startChildBroker, uniqueTopic, type ChildBroker } from '../helpers/broker.ts';
 import { kcatConsume } from '../helpers/kcat.ts';
 
+/** EndTxn as a transactions v1 producer sends it (v5 would bump the epoch at every transaction end). */
+const END_TXN = apiByName('EndTxn');
+
 let broker: ChildBroker;
 
 before(async () => {
@@ -63,7 +66,7 @@ test('kill -9 mid-transaction: after the restart the transaction is aborted by i
       v3AndBelowTopics: [{ name: topic, partitions: [0] }],
     });
     assert.equal(add.resultsByTopicV3AndBelow[0].resultsByPartition[0].partitionErrorCode, ErrorCode.NONE);
-    const res = await conn.send('Produce', {
+    const res = await conn.sendAt(apiByName('Produce'), 11, {
       transactionalId: id,
       acks: -1,
       timeoutMs: 30_000,
@@ -93,7 +96,7 @@ test('kill -9 mid-transaction: after the restart the transaction is aborted by i
   };
 
   await transaction('committed-0');
-  const end = await conn.send('EndTxn', {
+  const end = await conn.sendAt(END_TXN, 4, {
     transactionalId: id,
     producerId: pid,
     producerEpoch: epoch,
@@ -116,7 +119,7 @@ test('kill -9 mid-transaction: after the restart the transaction is aborted by i
   }, 60_000);
   assert.equal(aborted.producerEpoch, epoch + 1, 'the producer that left it is fenced');
   const c2 = await client.anyConnection();
-  const fenced = await c2.send('EndTxn', {
+  const fenced = await c2.sendAt(END_TXN, 4, {
     transactionalId: id,
     producerId: pid,
     producerEpoch: epoch,

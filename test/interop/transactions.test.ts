@@ -172,7 +172,7 @@ describe('on the wire', () => {
     assert.equal(add.resultsByTopicV3AndBelow[0].resultsByPartition[0].partitionErrorCode, ErrorCode.NONE);
     // a transactional record of the first producer, left open
     const leader = await client.brokerConnection(c0.nodeId);
-    const produced = await leader.send('Produce', {
+    const produced = await leader.sendAt(apiByName('Produce'), 11, {
       transactionalId: id,
       acks: -1,
       timeoutMs: 30_000,
@@ -301,7 +301,7 @@ describe('on the wire', () => {
         assert.equal(added.errorCode, ErrorCode.NONE);
         return true;
       });
-      const committed = await conn.send('TxnOffsetCommit', {
+      const committed = await conn.sendAt(apiByName('TxnOffsetCommit'), 4, {
         transactionalId: id,
         groupId,
         producerId: p.producerId,
@@ -313,7 +313,7 @@ describe('on the wire', () => {
       });
       assert.equal(committed.topics[0].partitions[0].errorCode, ErrorCode.NONE);
       assert.deepEqual(await fetchOffset(true), { errorCode: ErrorCode.UNSTABLE_OFFSET_COMMIT, offset: -1 });
-      const end = await conn.send('EndTxn', {
+      const end = await conn.sendAt(apiByName('EndTxn'), 4, {
         transactionalId: id,
         producerId: p.producerId,
         producerEpoch: p.producerEpoch,

@@ -1,8 +1,9 @@
 /**
  * KIP-890 verification over the network: two in-process brokers, a topic
  * partition led by one and the transactional id's coordinator on the other.
- * The partition's leader asks the coordinator (AddPartitionsToTxn v4
- * verifyOnly) before appending a transaction's first batch.
+ * The partition's leader asks the coordinator (AddPartitionsToTxn verifyOnly:
+ * v4 for a Produce v10 client, v5 for v11) before appending a transaction's
+ * first batch.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -65,8 +66,8 @@ test('the leader of a partition asks a coordinator on another broker before appe
   const pid = Number(init.producerId);
   const epoch = init.producerEpoch;
   const atLeader = await client.brokerConnection(leader);
-  const produce = async (seq: number) => {
-    const r = await atLeader.send('Produce', {
+  const produce = async (seq: number, version = 11) => {
+    const r = await atLeader.sendAt(apiByName('Produce'), version, {
       transactionalId: id,
       acks: -1,
       timeoutMs: 30_000,
@@ -91,8 +92,10 @@ test('the leader of a partition asks a coordinator on another broker before appe
     return r.responses[0].partitionResponses[0];
   };
 
-  const refused = await produce(0);
-  assert.equal(refused.errorCode, ErrorCode.INVALID_TXN_STATE);
+  // the coordinator answers TRANSACTION_ABORTABLE (AddPartitionsToTxn v5), which a Produce v11 client is told (KIP-890)
+  // and a v10 one gets as INVALID_TXN_STATE
+  assert.equal((await produce(0)).errorCode, ErrorCode.TRANSACTION_ABORTABLE);
+  assert.equal((await produce(0, 10)).errorCode, ErrorCode.INVALID_TXN_STATE);
   const add = await coord.sendAt(apiByName('AddPartitionsToTxn'), 3, {
     v3AndBelowTransactionalId: id,
     v3AndBelowProducerId: pid,
@@ -104,7 +107,7 @@ test('the leader of a partition asks a coordinator on another broker before appe
   assert.equal(first.errorCode, ErrorCode.NONE);
   assert.equal(Number(first.baseOffset), 0); // the refused batch left nothing
   assert.equal((await produce(1)).errorCode, ErrorCode.NONE);
-  const end = await coord.send('EndTxn', {
+  const end = await coord.sendAt(apiByName('EndTxn'), 4, {
     transactionalId: id,
     producerId: pid,
     producerEpoch: epoch,

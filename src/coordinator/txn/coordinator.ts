@@ -13,7 +13,14 @@
 import { ErrorCode } from '../../protocol/error-codes.ts';
 import type { TxnLogRecord, TxnLogValue } from './txn-records.ts';
 import { partitionForTxn } from './txn-records.ts';
-import { isEpochExhausted, partitionList, type TopicPartition, type TxnMetadata, type TxnState } from './types.ts';
+import {
+  isEpochExhausted,
+  MAX_EPOCH,
+  partitionList,
+  type TopicPartition,
+  type TxnMetadata,
+  type TxnState,
+} from './types.ts';
 
 export interface TxnStore {
   /** Appends the record to `__transaction_state-partition`, acknowledged like acks=all; rejects with `errorCode` set. */
@@ -78,6 +85,9 @@ export interface InitResult {
   producerEpoch: number;
 }
 
+/** EndTxn v5's answer: the producer id and epoch of the producer's next transaction (-1 on an error). */
+export type EndResult = InitResult;
+
 export interface TxnDescription {
   transactionalId: string;
   state: TxnState;
@@ -113,13 +123,40 @@ function toValue(m: TxnMetadata): TxnLogValue {
   return {
     producerId: m.producerId,
     prevProducerId: m.prevProducerId,
+    nextProducerId: m.nextProducerId ?? -1,
     producerEpoch: m.producerEpoch,
     timeoutMs: m.timeoutMs,
     state: m.state,
     partitions: m.partitions,
     lastUpdateTimestamp: m.lastUpdateTimestamp,
     startTimestamp: m.startTimestamp,
+    clientTransactionVersion: m.clientTransactionVersion,
   };
+}
+
+/**
+ * The EndTxn v5 that ended a transaction of version 2, from what the log
+ * holds (Kafka's retry rules): a prepared or completed transaction was ended
+ * at the epoch before its bumped one, or, completed on a new producer id at
+ * epoch 0, at the previous id's exhausted epoch. A transaction fenced by
+ * InitProducerId or a timeout was bumped twice, so the epoch found here was
+ * never any producer's.
+ */
+function endedByOf(v: TxnLogValue): TxnMetadata['endedBy'] {
+  if (v.clientTransactionVersion < 2) return undefined;
+  switch (v.state) {
+    case 'CompleteCommit':
+    case 'CompleteAbort':
+      if (v.producerEpoch === 0 && v.prevProducerId !== -1)
+        return { producerId: v.prevProducerId, producerEpoch: MAX_EPOCH - 1 };
+      break;
+    case 'PrepareCommit':
+    case 'PrepareAbort':
+      break;
+    default:
+      return undefined;
+  }
+  return v.producerEpoch > 0 ? { producerId: v.producerId, producerEpoch: v.producerEpoch - 1 } : undefined;
 }
 
 type Lookup = { errorCode: number; host?: Hosted; txn?: TxnMetadata };
@@ -172,6 +209,8 @@ export class TransactionCoordinator {
         partitions: copyPartitions(r.value.partitions),
         lastProducerEpoch: prev && prev.producerId === r.value.producerId ? prev.producerEpoch : -1,
         pending: null,
+        endedBy: endedByOf(r.value),
+        nextProducerId: r.value.nextProducerId === -1 ? undefined : r.value.nextProducerId,
       });
     }
     h.loaded = true;
@@ -241,6 +280,8 @@ export class TransactionCoordinator {
       partitions: copyPartitions(t.partitions),
       lastUpdateTimestamp: this.d.now(),
       pending: null,
+      endedBy: undefined,
+      nextProducerId: undefined,
       ...change,
     };
   }
@@ -284,6 +325,7 @@ export class TransactionCoordinator {
           startTimestamp: -1,
           lastUpdateTimestamp: now,
           pending: null,
+          clientTransactionVersion: 0,
         };
         l.host!.txns.set(transactionalId, created);
         l.txn = created;
@@ -362,6 +404,9 @@ export class TransactionCoordinator {
   private checkProducer(l: Lookup, producerId: number, producerEpoch: number): number {
     if (l.errorCode !== ErrorCode.NONE) return l.errorCode;
     const t = l.txn;
+    // the new producer id of an exhausted epoch's transaction, before that transaction completes
+    if (t?.nextProducerId !== undefined && t.nextProducerId === producerId && producerEpoch === 0)
+      return ErrorCode.CONCURRENT_TRANSACTIONS;
     if (!t || t.producerId !== producerId) return ErrorCode.INVALID_PRODUCER_ID_MAPPING;
     if (t.producerEpoch !== producerEpoch) return ErrorCode.PRODUCER_FENCED;
     if (t.pending) return ErrorCode.CONCURRENT_TRANSACTIONS;
@@ -372,12 +417,15 @@ export class TransactionCoordinator {
   /**
    * Adds partitions to the producer's transaction (starting it if none is
    * open); resolves NONE or the one error that applies to every partition.
+   * `clientTransactionVersion` is 2 when a partition leader adds them for a
+   * client of transactions v2 (AddPartitionsToTxn v5, not verifyOnly).
    */
   async addPartitions(
     transactionalId: string,
     producerId: number,
     producerEpoch: number,
     partitions: TopicPartition[],
+    clientTransactionVersion = 0,
   ): Promise<number> {
     if (transactionalId === '') return ErrorCode.INVALID_REQUEST;
     const l = this.lookup(transactionalId);
@@ -391,6 +439,7 @@ export class TransactionCoordinator {
     const next = this.nextOf(t, {
       state: 'Ongoing',
       startTimestamp: t.state === 'Ongoing' ? t.startTimestamp : now,
+      clientTransactionVersion,
     });
     for (const p of partitions) {
       let s = next.partitions.get(p.topic);
@@ -434,7 +483,7 @@ export class TransactionCoordinator {
     if (t.pending) return ErrorCode.CONCURRENT_TRANSACTIONS;
     switch (t.state) {
       case 'Ongoing':
-        return commit ? this.commit(l.host!, t) : this.abort(l.host!, t, false);
+        return commit ? this.commit(l.host!, t) : this.abort(l.host!, t, false, 0);
       case 'CompleteCommit':
         return commit ? ErrorCode.NONE : ErrorCode.INVALID_TXN_STATE;
       case 'CompleteAbort':
@@ -448,18 +497,102 @@ export class TransactionCoordinator {
     }
   }
 
+  /**
+   * EndTxn v5 (transactions v2, KIP-890 part 2): the transaction's end bumps
+   * the producer epoch, PrepareCommit / PrepareAbort is written with the new
+   * epoch (so the markers carry it and fence any write of the old one) and
+   * the producer gets the new id and epoch back. The retry of an EndTxn whose
+   * answer was lost (the producer id and epoch that ended the transaction,
+   * completed or completing) gets the same answer. An abort with no
+   * transaction open also ends with a bump, as Kafka does for these clients.
+   * At an exhausted epoch the markers carry the last epoch and the producer
+   * gets a new producer id at epoch 0, which the completion moves to.
+   */
+  async endTxnV2(
+    transactionalId: string,
+    producerId: number,
+    producerEpoch: number,
+    commit: boolean,
+  ): Promise<EndResult> {
+    const fail = (errorCode: number): EndResult => ({ errorCode, producerId: -1, producerEpoch: -1 });
+    if (transactionalId === '') return fail(ErrorCode.INVALID_REQUEST);
+    const l = this.lookup(transactionalId);
+    if (l.errorCode !== ErrorCode.NONE) return fail(l.errorCode);
+    const t = l.txn;
+    const retry = t?.endedBy?.producerId === producerId && t.endedBy.producerEpoch === producerEpoch;
+    if (!t || (t.producerId !== producerId && !retry)) return fail(ErrorCode.INVALID_PRODUCER_ID_MAPPING);
+    if (t.producerEpoch !== producerEpoch && !retry) return fail(ErrorCode.PRODUCER_FENCED);
+    if (t.pending) return fail(ErrorCode.CONCURRENT_TRANSACTIONS);
+    const ended = (errorCode: number): EndResult => {
+      if (errorCode !== ErrorCode.NONE) return fail(errorCode);
+      // the producer's next transaction: on the new id once the exhausted epoch's transaction completes
+      if (t.nextProducerId !== undefined) return { errorCode, producerId: t.nextProducerId, producerEpoch: 0 };
+      return { errorCode, producerId: t.producerId, producerEpoch: t.producerEpoch };
+    };
+    if (retry) {
+      const same = commit
+        ? t.state === 'CompleteCommit' || t.state === 'PrepareCommit'
+        : t.state === 'CompleteAbort' || t.state === 'PrepareAbort';
+      return ended(same ? ErrorCode.NONE : ErrorCode.INVALID_TXN_STATE);
+    }
+    switch (t.state) {
+      case 'Ongoing':
+        break;
+      case 'Empty':
+      case 'CompleteCommit':
+      case 'CompleteAbort':
+        if (commit) return fail(ErrorCode.INVALID_TXN_STATE);
+        break;
+      case 'PrepareCommit':
+      case 'PrepareAbort':
+        return fail(ErrorCode.CONCURRENT_TRANSACTIONS);
+      default:
+        return fail(ErrorCode.INVALID_TXN_STATE);
+    }
+    let nextProducerId: number | undefined;
+    if (isEpochExhausted(t.producerEpoch)) {
+      const allocated = await this.allocate();
+      if (typeof allocated !== 'number') return fail(allocated.errorCode);
+      if (t.pending || t.producerEpoch !== producerEpoch || this.lookup(transactionalId).txn !== t)
+        return fail(ErrorCode.CONCURRENT_TRANSACTIONS);
+      nextProducerId = allocated;
+    }
+    const h = l.host!;
+    const next = this.nextOf(t, {
+      state: commit ? 'PrepareCommit' : 'PrepareAbort',
+      producerEpoch: t.producerEpoch + 1,
+      lastProducerEpoch: t.producerEpoch,
+      endedBy: { producerId, producerEpoch },
+      nextProducerId,
+      clientTransactionVersion: 2,
+    });
+    const code = await this.transition(h, t, next);
+    if (code === ErrorCode.NONE) void this.completeTransaction(h, t);
+    return ended(code);
+  }
+
+  /** EndTxn v0-v4 (transactions v1): writes PrepareCommit, then completes it. */
   private async commit(h: Hosted, t: TxnMetadata): Promise<number> {
-    const code = await this.transition(h, t, this.nextOf(t, { state: 'PrepareCommit' }));
+    const code = await this.transition(h, t, this.nextOf(t, { state: 'PrepareCommit', clientTransactionVersion: 0 }));
     if (code === ErrorCode.NONE) void this.completeTransaction(h, t);
     return code;
   }
 
-  /** Writes PrepareAbort (with the epoch bumped when `fence`: the producer that left it open is fenced), then completes it. */
-  private async abort(h: Hosted, t: TxnMetadata, fence: boolean): Promise<number> {
-    const bump = fence && !isEpochExhausted(t.producerEpoch);
+  /**
+   * Writes PrepareAbort, then completes it. `fence` (InitProducerId, a
+   * timeout): the epoch is bumped so that the producer that left the
+   * transaction open is fenced, twice for a transaction of version 2 (as
+   * Kafka's epoch fence followed by its TV2 bump) so that the producer's
+   * retried EndTxn v5 never matches. Else (EndTxn v0-v4) the transaction
+   * becomes version `clientTransactionVersion`.
+   */
+  private async abort(h: Hosted, t: TxnMetadata, fence: boolean, clientTransactionVersion?: number): Promise<number> {
+    let bump = fence && !isEpochExhausted(t.producerEpoch) ? 1 : 0;
+    if (bump && t.clientTransactionVersion >= 2) bump = Math.min(2, MAX_EPOCH - t.producerEpoch);
     const next = this.nextOf(t, {
       state: 'PrepareAbort',
-      ...(bump ? { producerEpoch: t.producerEpoch + 1, lastProducerEpoch: t.producerEpoch } : {}),
+      ...(bump > 0 ? { producerEpoch: t.producerEpoch + bump, lastProducerEpoch: t.producerEpoch } : {}),
+      ...(clientTransactionVersion !== undefined ? { clientTransactionVersion } : {}),
     });
     const code = await this.transition(h, t, next);
     if (code === ErrorCode.NONE) void this.completeTransaction(h, t);
@@ -488,7 +621,14 @@ export class TransactionCoordinator {
       return;
     }
     if (!valid()) return;
-    const next = this.nextOf(t, { state: commit ? 'CompleteCommit' : 'CompleteAbort', partitions: new Map() });
+    const next = this.nextOf(t, {
+      state: commit ? 'CompleteCommit' : 'CompleteAbort',
+      partitions: new Map(),
+      endedBy: t.endedBy,
+      ...(t.nextProducerId !== undefined
+        ? { prevProducerId: t.producerId, producerId: t.nextProducerId, producerEpoch: 0, lastProducerEpoch: -1 }
+        : {}),
+    });
     // a failed write of the completion leaves the transaction prepared: retried until written or no longer led here
     for (;;) {
       const code = await this.transition(h, t, next);

@@ -124,6 +124,7 @@ export function saslServerConfig(config: BrokerConfig, logger: Logger): SaslServ
         if (why) throw new ConfigError(why);
       }
       if (!mechanisms.has(name)) mechanisms.set(name, factory(ctx));
+      mechanisms.get(name)!.prepare?.(l.name);
     }
     listeners.set(l.name, { name: l.name, mechanisms: names });
   }
@@ -147,5 +148,5 @@ export function saslServerConfig(config: BrokerConfig, logger: Logger): SaslServ
 
 /** Throws the ConfigError saslServerConfig would, before anything starts (samsa start). */
 export function checkSaslConfig(config: BrokerConfig): void {
-  saslServerConfig(config, pino({ level: 'silent' }));
+  for (const m of saslServerConfig(config, pino({ level: 'silent' })).mechanisms.values()) m.close?.();
 }

@@ -36,4 +36,8 @@ export interface SaslServerMechanism {
   readonly name: string;
   /** A new session for one authentication on a connection of `listenerName`. */
   start(listenerName: string): SaslServerSession;
+  /** Checks and sets up what a listener that enables the mechanism needs, at startup; throws ConfigError. */
+  prepare?(listenerName: string): void;
+  /** Stops what the mechanism runs in the background (e.g. refreshing a key set). */
+  close?(): void;
 }

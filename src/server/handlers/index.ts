@@ -30,6 +30,7 @@ import {
   endTxnHandler,
   initProducerIdTxnHandler,
   listTransactionsHandler,
+  offsetsPartitionAdder,
   txnOffsetCommitHandler,
 } from './transactions.ts';
 import { writeTxnMarkersHandler } from './write-txn-markers.ts';
@@ -86,7 +87,7 @@ export function registerHandlers(
   verifier?: TxnVerifier,
 ): void {
   const d = b.dispatcher;
-  d.register('ApiVersions', { handler: apiVersionsHandler(b) });
+  d.register('ApiVersions', { handler: apiVersionsHandler(b, txn && verifier?.enabled ? 2 : 0) });
   d.register('Metadata', { handler: metadataHandler(b) });
   d.register('Produce', { handler: produceHandler(b, verifier) });
   d.register('Fetch', { handler: fetchHandler(b), minVersion: 4 });
@@ -108,11 +109,17 @@ export function registerHandlers(
   if (txn) {
     d.register('AddPartitionsToTxn', { handler: addPartitionsToTxnHandler(b, txn) });
     d.register('AddOffsetsToTxn', { handler: addOffsetsToTxnHandler(b, txn) });
-    // v5 (KIP-890, a new epoch per transaction) is for clients of transaction.version 2, not offered
-    d.register('EndTxn', { handler: endTxnHandler(txn), maxVersion: 4 });
+    // v5: transactions v2 (KIP-890 part 2), used by clients once ApiVersions finalizes transaction.version 2
+    d.register('EndTxn', { handler: endTxnHandler(txn) });
     d.register('DescribeTransactions', { handler: describeTransactionsHandler(txn) });
     d.register('ListTransactions', { handler: listTransactionsHandler(txn) });
-    d.register('TxnOffsetCommit', { handler: txnOffsetCommitHandler(groups, partitionExistsIn(b.image)) });
+    d.register('TxnOffsetCommit', {
+      handler: txnOffsetCommitHandler(
+        groups,
+        partitionExistsIn(b.image),
+        verifier?.enabled ? offsetsPartitionAdder(b, verifier) : undefined,
+      ),
+    });
   }
   // leader elections are the active controller's: relayed there when it is another node
   d.register('ElectLeaders', {

@@ -26,7 +26,7 @@ import { type Handler, NO_RESPONSE } from '../dispatcher.ts';
 import type { ProduceRequest, ProduceResponseInput } from '../../protocol/generated/messages.ts';
 import type { Partition } from '../partition.ts';
 import { KafkaStorageError } from '../../storage/errors.ts';
-import type { TxnVerifier, Verdict } from '../txn-verification.ts';
+import { type TxnOperation, type TxnVerifier, type Verdict, txnOperationForProduce } from '../txn-verification.ts';
 import { leaderHint, nodeEndpoints, notHostedError, wantsLeaderHint } from '../leader-hints.ts';
 
 interface PartitionResult {
@@ -75,7 +75,9 @@ export function produceHandler(b: Broker, verifier?: TxnVerifier): Handler<Produ
       return respond(req, () => failed(-1, ErrorCode.INVALID_REQUIRED_ACKS));
     }
     const verifications =
-      verifier?.enabled && req.transactionalId ? startVerifications(b, verifier, req, req.transactionalId) : undefined;
+      verifier?.enabled && req.transactionalId
+        ? startVerifications(b, verifier, req, req.transactionalId, txnOperationForProduce(ctx.apiVersion))
+        : undefined;
     const durableWaits: Promise<void>[] = [];
     const responses: TopicResult[] = [];
     for (const td of req.topicData) {
@@ -160,6 +162,7 @@ function startVerifications(
   verifier: TxnVerifier,
   req: ProduceRequest,
   transactionalId: string,
+  op: TxnOperation,
 ): Map<object, Promise<{ verdict: Verdict; valid: () => boolean }>> | undefined {
   let pending: Map<object, Promise<{ verdict: Verdict; valid: () => boolean }>> | undefined;
   for (const td of req.topicData) {
@@ -176,7 +179,7 @@ function startVerifications(
       if (part?.role !== 'leader' || producerId === NO_PRODUCER_ID) continue;
       if (!verifier.needsVerification(part, producerId, epoch)) continue;
       pending ??= new Map();
-      pending.set(pd, verifier.verify(part, transactionalId, producerId, epoch));
+      pending.set(pd, verifier.verify(part, transactionalId, producerId, epoch, op));
     }
   }
   return pending;

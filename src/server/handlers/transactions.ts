@@ -13,6 +13,7 @@ import { TXN_STATES } from '../../coordinator/txn/types.ts';
 import { partitionForGroup } from '../../coordinator/group/offsets-records.ts';
 import type { Broker } from '../broker.ts';
 import type { Handler } from '../dispatcher.ts';
+import type { TxnVerifier } from '../txn-verification.ts';
 import { OFFSETS_TOPIC, ensureOffsetsTopic } from '../group-store.ts';
 import type {
   AddOffsetsToTxnRequest,
@@ -106,7 +107,9 @@ export function addPartitionsToTxnHandler(
         exists(t, p) ? ErrorCode.OPERATION_NOT_ATTEMPTED : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
       );
     }
-    const code = fencedFor(await txn.addPartitions(transactionalId, producerId, producerEpoch, tps), v, 2);
+    // v5 not verifyOnly: a partition leader adding the partition for a client of transactions v2 (KIP-890 part 2)
+    const tv = v >= 5 ? 2 : 0;
+    const code = fencedFor(await txn.addPartitions(transactionalId, producerId, producerEpoch, tps, tv), v, 2);
     return partitionResults(topics, () => code);
   };
   return async (req, ctx) => {
@@ -142,6 +145,29 @@ export function addPartitionsToTxnHandler(
   };
 }
 
+/**
+ * Transactions v2 (TxnOffsetCommit v5): the group's __consumer_offsets
+ * partition is added to the transaction by the group coordinator's broker,
+ * through the transaction coordinator, instead of the client's AddOffsetsToTxn.
+ */
+export function offsetsPartitionAdder(
+  b: Broker,
+  verifier: TxnVerifier,
+): (req: TxnOffsetCommitRequest) => Promise<number> {
+  return async (req) => {
+    const offsets = b.image.topicsByName.get(OFFSETS_TOPIC);
+    if (!offsets) return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+    const partition = partitionForGroup(req.groupId, offsets.partitions.length);
+    return verifier.addPartition(
+      req.transactionalId,
+      Number(req.producerId),
+      req.producerEpoch,
+      OFFSETS_TOPIC,
+      partition,
+    );
+  };
+}
+
 /** AddOffsetsToTxn: adds the group's __consumer_offsets partition to the transaction. */
 export function addOffsetsToTxnHandler(
   b: Broker,
@@ -164,9 +190,13 @@ export function addOffsetsToTxnHandler(
   };
 }
 
-/** EndTxn: commit or abort (v5's bumped epoch per transaction, KIP-890, is not served: see index.ts). */
+/** EndTxn: commit or abort; v5 (transactions v2, KIP-890 part 2) bumps the epoch and answers the new one. */
 export function endTxnHandler(txn: TransactionCoordinator): Handler<EndTxnRequest, EndTxnResponseInput> {
   return async (req, ctx) => {
+    if (ctx.apiVersion >= 5) {
+      const r = await txn.endTxnV2(req.transactionalId, Number(req.producerId), req.producerEpoch, req.committed);
+      return { throttleTimeMs: 0, errorCode: r.errorCode, producerId: r.producerId, producerEpoch: r.producerEpoch };
+    }
     const code = await txn.endTxn(req.transactionalId, Number(req.producerId), req.producerEpoch, req.committed);
     return {
       throttleTimeMs: 0,
@@ -253,9 +283,23 @@ export function listTransactionsHandler(
 export function txnOffsetCommitHandler(
   groups: GroupCoordinatorService,
   partitionExists?: PartitionExists,
+  /** Transactions v2: adds the group's __consumer_offsets partition to the transaction (v5+). */
+  addOffsetsPartition?: (req: TxnOffsetCommitRequest) => Promise<number>,
 ): Handler<TxnOffsetCommitRequest, TxnOffsetCommitResponseInput> {
   return async (req, ctx) => {
     const v = ctx.apiVersion;
+    if (v >= 5 && addOffsetsPartition) {
+      const code = await addOffsetsPartition(req);
+      if (code !== ErrorCode.NONE) {
+        return {
+          throttleTimeMs: 0,
+          topics: req.topics.map((t) => ({
+            name: t.name,
+            partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: code })),
+          })),
+        };
+      }
+    }
     const flat = req.topics.flatMap((t) =>
       t.partitions.map((p) => ({
         topic: t.name,

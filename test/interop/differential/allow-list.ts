@@ -100,7 +100,7 @@ export const KNOWN_DIFFERENCES: readonly KnownDifference[] = [
     api: 'ApiVersions',
     caseName: '*',
     reason:
-      'Samsa has no feature flags (metadata.version, group.version, transaction.version, …): clients choose by API versions',
+      'Samsa has one feature flag, transaction.version (finalized at 2), and not metadata.version, group.version and the others: clients choose by API versions',
   },
   { api: 'CreateTopics', caseName: '*', reason: TOPIC_CONFIGS },
   { api: 'DescribeConfigs', caseName: 'kafkajs/DescribeConfigs-v2.bin', reason: TOPIC_CONFIGS },

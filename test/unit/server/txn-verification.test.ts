@@ -11,7 +11,7 @@ import type { Connection } from '../../../src/client/connection.ts';
 import { ErrorCode } from '../../../src/protocol/error-codes.ts';
 import { encodeBatch } from '../../../src/protocol/records/index.ts';
 import { apiByName } from '../../../src/protocol/apis.ts';
-import { TxnVerifier } from '../../../src/server/txn-verification.ts';
+import { type TxnOperation, TxnVerifier } from '../../../src/server/txn-verification.ts';
 import { TXN_TOPIC } from '../../../src/server/txn-store.ts';
 import type { Broker } from '../../../src/server/broker.ts';
 import type { Partition } from '../../../src/server/partition.ts';
@@ -68,8 +68,9 @@ describe('on the wire (one broker, the coordinator in process)', () => {
     const pid = Number(init.producerId);
     const epoch = init.producerEpoch;
     const seq = [0, 0];
-    const produce = async (partition: number, value: string, e = epoch) => {
-      const r = await conn.send('Produce', {
+    /** Produce v10 (v11 is told TRANSACTION_ABORTABLE instead of INVALID_TXN_STATE; v12+ is transactions v2). */
+    const produce = async (partition: number, value: string, e = epoch, version = 10) => {
+      const r = await conn.sendAt(apiByName('Produce'), version, {
         transactionalId: id,
         acks: -1,
         timeoutMs: 30_000,
@@ -113,12 +114,14 @@ describe('on the wire (one broker, the coordinator in process)', () => {
     assert.equal(await produce(0, 'a'), ErrorCode.NONE);
     assert.equal(await produce(0, 'b'), ErrorCode.NONE);
     assert.equal(await produce(1, 'stray'), ErrorCode.INVALID_TXN_STATE);
+    // KIP-890: a Produce v11 client handles TRANSACTION_ABORTABLE, and is told that instead
+    assert.equal(await produce(1, 'stray', epoch, 11), ErrorCode.TRANSACTION_ABORTABLE);
     assert.equal(await latest(topic, 1), 0);
     // an epoch the coordinator does not have
     assert.equal(await produce(1, 'stray', epoch + 1), ErrorCode.INVALID_PRODUCER_EPOCH);
 
     // once the transaction is committed, a new batch needs a new transaction
-    const end = await conn.send('EndTxn', {
+    const end = await conn.sendAt(apiByName('EndTxn'), 4, {
       transactionalId: id,
       producerId: pid,
       producerEpoch: epoch,
@@ -189,5 +192,51 @@ describe('TxnVerifier', () => {
     const bumped = await verifier.verify(part, 'tx', PID, 1);
     assert.equal(bumped.valid(), true);
     assert.equal(one.valid(), false);
+  });
+
+  test('the coordinator’s answer as the produce error, by Produce version (Kafka’s ReplicaManager)', async () => {
+    const codeFor = async (answer: number, op: TxnOperation) => {
+      const b = {
+        nodeId: 1,
+        image: { topicsByName: new Map([[TXN_TOPIC, { partitions: [{ leader: 1 }] }]]) },
+        logger: { warn() {} },
+      } as unknown as Broker;
+      const coordinator = {
+        verifyPartitions: (_i: string, _p: number, _e: number, _t: unknown, notInTxn: number) => [
+          answer === ErrorCode.INVALID_TXN_STATE ? notInTxn : answer,
+        ],
+        addPartitions: async () => answer,
+      } as unknown as TransactionCoordinator;
+      const part = {
+        topic: { name: 't' },
+        index: 0,
+        log: { producerState: { get: () => undefined } },
+      } as unknown as Partition;
+      return (await new TxnVerifier(b, coordinator, true).verify(part, 'tx', PID, 0, op)).verdict.errorCode;
+    };
+    const ops: TxnOperation[] = ['verify', 'verify-abortable', 'add'];
+    const table = async (answer: number) => Promise.all(ops.map((op) => codeFor(answer, op)));
+    // not in the transaction: INVALID_TXN_STATE to v0-v10, TRANSACTION_ABORTABLE to v11 (v12+ adds the partition)
+    assert.deepEqual(await table(ErrorCode.INVALID_TXN_STATE), [
+      ErrorCode.INVALID_TXN_STATE,
+      ErrorCode.TRANSACTION_ABORTABLE,
+      ErrorCode.INVALID_TXN_STATE,
+    ]);
+    // a transaction completing: retried as NOT_ENOUGH_REPLICAS, but told as it is to transactions v2 clients
+    assert.deepEqual(await table(ErrorCode.CONCURRENT_TRANSACTIONS), [
+      ErrorCode.NOT_ENOUGH_REPLICAS,
+      ErrorCode.NOT_ENOUGH_REPLICAS,
+      ErrorCode.CONCURRENT_TRANSACTIONS,
+    ]);
+    assert.deepEqual(await table(ErrorCode.COORDINATOR_LOAD_IN_PROGRESS), [
+      ErrorCode.NOT_ENOUGH_REPLICAS,
+      ErrorCode.NOT_ENOUGH_REPLICAS,
+      ErrorCode.NOT_ENOUGH_REPLICAS,
+    ]);
+    assert.deepEqual(await table(ErrorCode.PRODUCER_FENCED), [
+      ErrorCode.INVALID_PRODUCER_EPOCH,
+      ErrorCode.INVALID_PRODUCER_EPOCH,
+      ErrorCode.INVALID_PRODUCER_EPOCH,
+    ]);
   });
 });

@@ -19,6 +19,7 @@ import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.ConsumerGroupDescription;
 import org.apache.kafka.clients.admin.MemberDescription;
 import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.consumer.ConsumerGroupMetadata;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
@@ -80,6 +81,7 @@ public class ClientScenarios {
     scenarios.put("kip848-range-regex", ClientScenarios::kip848RangeRegex);
     scenarios.put("kip848-static", ClientScenarios::kip848Static);
     scenarios.put("transactions", ClientScenarios::transactions);
+    scenarios.put("transaction-offsets", ClientScenarios::transactionOffsets);
     for (Map.Entry<String, Callable<Map<String, Object>>> e : scenarios.entrySet()) {
       if (!only.isEmpty() && !only.contains(e.getKey())) continue;
       Map<String, Object> out = new LinkedHashMap<>();
@@ -785,5 +787,62 @@ public class ClientScenarios {
       }
     }
     return out;
+  }
+
+  /**
+   * Consume-transform-produce offsets: sendOffsetsToTransaction in a committed
+   * transaction (with transactions v2 a TxnOffsetCommit v5, no AddOffsetsToTxn),
+   * in an aborted one, and alone in a transaction with no records; the group's
+   * committed offsets and a read_committed consumer of the output after each.
+   */
+  static Map<String, Object> transactionOffsets() throws Exception {
+    String in = topic("txo-in", 1);
+    String outTopic = topic("txo-out", 1);
+    String group = prefix + "-txo";
+    TopicPartition tp = new TopicPartition(in, 0);
+    Map<String, Object> out = new LinkedHashMap<>();
+    try (KafkaProducer<byte[], byte[]> p = producer(Map.of("transactional.id", prefix + "-txo", "max.block.ms", "30000"))) {
+      p.initTransactions();
+      ConsumerGroupMetadata gm = new ConsumerGroupMetadata(group);
+      p.beginTransaction();
+      p.send(new ProducerRecord<>(outTopic, b("committed")));
+      p.sendOffsetsToTransaction(Map.of(tp, new OffsetAndMetadata(2, "first")), gm);
+      p.commitTransaction();
+      out.put("afterCommit", groupOffsets(group, tp, 2));
+      p.beginTransaction();
+      // acknowledged before the abort (an unsent record would be dropped by abortTransaction, leaving no batch)
+      p.send(new ProducerRecord<>(outTopic, b("aborted"))).get();
+      p.sendOffsetsToTransaction(Map.of(tp, new OffsetAndMetadata(4, "second")), gm);
+      p.abortTransaction();
+      out.put("afterAbort", groupOffsets(group, tp, 2));
+      p.beginTransaction();
+      p.sendOffsetsToTransaction(Map.of(tp, new OffsetAndMetadata(3, "third")), gm);
+      p.commitTransaction();
+      out.put("afterOffsetsOnly", groupOffsets(group, tp, 3));
+    }
+    // a read_committed member of the group resumes at the committed offset
+    try (KafkaConsumer<byte[], byte[]> c = consumer(Map.of("group.id", group, "isolation.level", "read_committed"))) {
+      c.assign(List.of(tp));
+      out.put("position", c.position(tp));
+    }
+    List<Object> read = new ArrayList<>();
+    for (ConsumerRecord<byte[], byte[]> r : readAll(outTopic, 1, Map.of("isolation.level", "read_committed"))) read.add(List.of(r.offset(), s(r.value())));
+    out.put("readCommitted", read);
+    return out;
+  }
+
+  /**
+   * The group's committed offset and metadata of `tp` (Admin listConsumerGroupOffsets), null when none, once it
+   * is `expected` (the transaction's markers are written after commitTransaction returns) or at the deadline.
+   */
+  static Object groupOffsets(String group, TopicPartition tp, long expected) throws Exception {
+    long deadline = System.currentTimeMillis() + DEADLINE_MS;
+    for (;;) {
+      OffsetAndMetadata m = admin.listConsumerGroupOffsets(group).partitionsToOffsetAndMetadata().get().get(tp);
+      if ((m != null && m.offset() == expected) || System.currentTimeMillis() > deadline) {
+        return m == null ? null : List.of(m.offset(), m.metadata());
+      }
+      Thread.sleep(50);
+    }
   }
 }

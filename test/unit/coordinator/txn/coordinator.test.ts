@@ -324,12 +324,14 @@ test('TransactionLogValue round-trips in Kafka layout (version 0)', () => {
     value: {
       producerId: 42,
       prevProducerId: -1,
+      nextProducerId: -1,
       producerEpoch: 3,
       timeoutMs: 60000,
       state: 'Ongoing',
       partitions: new Map([['a', new Set([0, 2])]]),
       lastUpdateTimestamp: 5,
       startTimestamp: 4,
+      clientTransactionVersion: 0,
     },
   };
   const { key, value } = encodeTxnRecord(rec);
@@ -343,4 +345,239 @@ test('TransactionLogValue round-trips in Kafka layout (version 0)', () => {
   assert.equal(value!.readInt8(16), 1);
   assert.deepEqual(decodeTxnRecord(key, value), rec);
   assert.deepEqual(decodeTxnRecord(key, null), { transactionalId: 'tx', value: null });
+});
+
+// ---- transactions v2 (KIP-890 part 2: EndTxn v5) -------------------------------------------------
+
+test('TV2: EndTxn bumps the epoch, writes the markers with it and answers it; a retry gets the same answer', async () => {
+  const s = setup();
+  await s.hostAll();
+  const { producerId: pid, producerEpoch: ep } = await s.c.initProducerId('t', 60000, null);
+  assert.equal(await s.c.addPartitions('t', pid, ep, [tp('a', 0), tp('b', 1)]), ErrorCode.NONE);
+  s.hold();
+  const end = await s.c.endTxnV2('t', pid, ep, true);
+  assert.deepEqual(end, { errorCode: ErrorCode.NONE, producerId: pid, producerEpoch: ep + 1 });
+  assert.equal(s.c.describe('t').txn?.state, 'PrepareCommit');
+  // while the markers are written: the retry is answered as the first; the old epoch adds nothing
+  assert.deepEqual(await s.c.endTxnV2('t', pid, ep, true), end);
+  assert.equal((await s.c.endTxnV2('t', pid, ep, false)).errorCode, ErrorCode.INVALID_TXN_STATE);
+  assert.equal(await s.c.addPartitions('t', pid, ep, [tp('a', 0)]), ErrorCode.PRODUCER_FENCED);
+  s.release();
+  await settle();
+  assert.equal(s.sent.length, 1);
+  assert.equal(s.sent[0].commit, true);
+  assert.equal(s.sent[0].producerEpoch, ep + 1);
+  assert.equal(s.c.describe('t').txn?.state, 'CompleteCommit');
+  assert.deepEqual(await s.c.endTxnV2('t', pid, ep, true), end);
+  // the next transaction, with the new epoch
+  assert.equal(await s.c.addPartitions('t', pid, ep + 1, [tp('a', 0)]), ErrorCode.NONE);
+  assert.equal(s.c.describe('t').txn?.state, 'Ongoing');
+  const abort = await s.c.endTxnV2('t', pid, ep + 1, false);
+  assert.deepEqual(abort, { errorCode: ErrorCode.NONE, producerId: pid, producerEpoch: ep + 2 });
+  await settle();
+  assert.equal(s.sent[1].commit, false);
+  assert.equal(s.sent[1].producerEpoch, ep + 2);
+  assert.equal(s.c.describe('t').txn?.state, 'CompleteAbort');
+  // the log holds the bumped epochs (a new coordinator loads them)
+  const values = s.log.get(partitionForTxn('t', PARTITIONS))!.map((r) => [r.value?.state, r.value?.producerEpoch]);
+  assert.deepEqual(values.slice(-3), [
+    ['Ongoing', ep + 1],
+    ['PrepareAbort', ep + 2],
+    ['CompleteAbort', ep + 2],
+  ]);
+});
+
+test('TV2: an abort with no transaction open bumps the epoch; a commit of none is INVALID_TXN_STATE', async () => {
+  const s = setup();
+  await s.hostAll();
+  const { producerId: pid, producerEpoch: ep } = await s.c.initProducerId('t', 60000, null);
+  assert.equal((await s.c.endTxnV2('t', pid, ep, true)).errorCode, ErrorCode.INVALID_TXN_STATE);
+  const abort = await s.c.endTxnV2('t', pid, ep, false);
+  assert.deepEqual(abort, { errorCode: ErrorCode.NONE, producerId: pid, producerEpoch: ep + 1 });
+  await settle();
+  assert.equal(s.c.describe('t').txn?.state, 'CompleteAbort');
+  assert.deepEqual(s.sent[0].partitions, []);
+});
+
+test('TV2: a producer fenced by InitProducerId is not taken for a retry; errors as Kafka answers them', async () => {
+  const s = setup();
+  await s.hostAll();
+  const first = await s.c.initProducerId('t', 60000, null);
+  const second = await s.c.initProducerId('t', 60000, null);
+  assert.equal(second.producerEpoch, first.producerEpoch + 1);
+  for (const commit of [true, false]) {
+    const r = await s.c.endTxnV2('t', first.producerId, first.producerEpoch, commit);
+    assert.deepEqual(r, { errorCode: ErrorCode.PRODUCER_FENCED, producerId: -1, producerEpoch: -1 });
+  }
+  assert.equal(
+    (await s.c.endTxnV2('t', first.producerId + 1, second.producerEpoch, true)).errorCode,
+    ErrorCode.INVALID_PRODUCER_ID_MAPPING,
+  );
+  assert.equal(
+    (await s.c.endTxnV2('', first.producerId, second.producerEpoch, true)).errorCode,
+    ErrorCode.INVALID_REQUEST,
+  );
+  // a transaction that InitProducerId aborted (fencing its producer) is no retry of that producer's EndTxn either
+  assert.equal(await s.c.addPartitions('t', second.producerId, second.producerEpoch, [tp('a', 0)]), ErrorCode.NONE);
+  assert.equal((await s.c.initProducerId('t', 60000, null)).errorCode, ErrorCode.CONCURRENT_TRANSACTIONS);
+  await settle();
+  assert.equal(s.c.describe('t').txn?.state, 'CompleteAbort');
+  assert.equal(
+    (await s.c.endTxnV2('t', second.producerId, second.producerEpoch, false)).errorCode,
+    ErrorCode.PRODUCER_FENCED,
+  );
+});
+
+test('TV2: at an exhausted epoch EndTxn moves the producer to a new id at epoch 0 once the transaction completes', async () => {
+  const s = setup();
+  await s.hostAll();
+  const a = await s.c.initProducerId('t', 60000, null);
+  const p = partitionForTxn('t', PARTITIONS);
+  s.log.get(p)!.at(-1)!.value!.producerEpoch = 32766;
+  s.c.onResignation(p);
+  await s.c.onElection(p, 2);
+  assert.equal(await s.c.addPartitions('t', a.producerId, 32766, [tp('a', 0)]), ErrorCode.NONE);
+  s.hold();
+  const end = await s.c.endTxnV2('t', a.producerId, 32766, true);
+  assert.equal(end.errorCode, ErrorCode.NONE);
+  assert.notEqual(end.producerId, a.producerId);
+  assert.equal(end.producerEpoch, 0);
+  // the new id waits for the old one's transaction to complete; its retry is answered the same
+  assert.equal(await s.c.addPartitions('t', end.producerId, 0, [tp('a', 0)]), ErrorCode.CONCURRENT_TRANSACTIONS);
+  assert.deepEqual(await s.c.endTxnV2('t', a.producerId, 32766, true), end);
+  s.release();
+  await settle();
+  // the markers close the transaction on the old id, at the last epoch
+  assert.equal(s.sent[0].producerId, a.producerId);
+  assert.equal(s.sent[0].producerEpoch, 32767);
+  const d = s.c.describe('t').txn!;
+  assert.equal(d.state, 'CompleteCommit');
+  assert.deepEqual(await s.c.endTxnV2('t', a.producerId, 32766, true), end);
+  assert.equal(await s.c.addPartitions('t', end.producerId, 0, [tp('a', 0)]), ErrorCode.NONE);
+  assert.equal(await s.c.addPartitions('t', a.producerId, 32767, [tp('a', 0)]), ErrorCode.INVALID_PRODUCER_ID_MAPPING);
+});
+
+// ---- transactions v2 across a failover: what __transaction_state keeps (TransactionLogValue v1 tagged fields) ----
+
+/** A second coordinator on the same log (a failover): it knows only what was written. */
+async function failover(s: ReturnType<typeof setup>, transactionalId: string): Promise<TransactionCoordinator> {
+  const p = partitionForTxn(transactionalId, PARTITIONS);
+  s.c.onResignation(p);
+  const next = new TransactionCoordinator({ maxTimeoutMs: 900_000, idExpirationMs: 604_800_000 }, s.deps);
+  await next.onElection(p, 2);
+  return next;
+}
+
+test('TV2 failover: a retried EndTxn v5 is answered as the original, prepared or completed', async () => {
+  for (const completed of [false, true]) {
+    const s = setup();
+    await s.hostAll();
+    const { producerId: pid, producerEpoch: ep } = await s.c.initProducerId('t', 60000, null);
+    assert.equal(await s.c.addPartitions('t', pid, ep, [tp('a', 0)], 2), ErrorCode.NONE);
+    if (!completed) s.hold();
+    const end = await s.c.endTxnV2('t', pid, ep, true);
+    assert.deepEqual(end, { errorCode: ErrorCode.NONE, producerId: pid, producerEpoch: ep + 1 });
+    await settle();
+    assert.equal(s.c.describe('t').txn?.state, completed ? 'CompleteCommit' : 'PrepareCommit');
+    const c2 = await failover(s, 't');
+    s.release();
+    await settle();
+    assert.equal(c2.describe('t').txn?.state, 'CompleteCommit');
+    // the answer was lost: the producer retries with the epoch it had
+    assert.deepEqual(await c2.endTxnV2('t', pid, ep, true), end);
+    assert.equal((await c2.endTxnV2('t', pid, ep, false)).errorCode, ErrorCode.INVALID_TXN_STATE);
+    // and carries on with the epoch it was given
+    assert.equal(await c2.addPartitions('t', pid, ep + 1, [tp('a', 0)], 2), ErrorCode.NONE);
+    assert.deepEqual(await c2.endTxnV2('t', pid, ep + 1, false), {
+      errorCode: ErrorCode.NONE,
+      producerId: pid,
+      producerEpoch: ep + 2,
+    });
+  }
+});
+
+test('TV2 failover at an exhausted epoch: the completion moves to the new producer id; the retry gets it', async () => {
+  const s = setup();
+  await s.hostAll();
+  const a = await s.c.initProducerId('t', 60000, null);
+  const p = partitionForTxn('t', PARTITIONS);
+  s.log.get(p)!.at(-1)!.value!.producerEpoch = 32766;
+  s.c.onResignation(p);
+  await s.c.onElection(p, 2);
+  assert.equal(await s.c.addPartitions('t', a.producerId, 32766, [tp('a', 0)], 2), ErrorCode.NONE);
+  s.hold();
+  const end = await s.c.endTxnV2('t', a.producerId, 32766, true);
+  assert.equal(end.errorCode, ErrorCode.NONE);
+  assert.notEqual(end.producerId, a.producerId);
+  const c2 = await failover(s, 't');
+  // before completion the new id waits; the retry already gets it
+  assert.deepEqual(await c2.endTxnV2('t', a.producerId, 32766, true), end);
+  s.release();
+  await settle();
+  assert.equal(c2.describe('t').txn?.state, 'CompleteCommit');
+  assert.equal(s.sent.at(-1)!.producerId, a.producerId);
+  assert.equal(s.sent.at(-1)!.producerEpoch, 32767);
+  assert.deepEqual(await c2.endTxnV2('t', a.producerId, 32766, true), end);
+  assert.equal(await c2.addPartitions('t', end.producerId, 0, [tp('a', 0)], 2), ErrorCode.NONE);
+  // once more after another failover, from the completed state
+  const c3 = await failover({ ...s, c: c2 }, 't');
+  assert.equal(c3.describe('t').txn?.producerId, end.producerId);
+  assert.equal(c3.describe('t').txn?.state, 'Ongoing');
+});
+
+test('TV2 failover: a producer fenced by a timeout or by InitProducerId is not taken for a retry', async () => {
+  const s = setup();
+  await s.hostAll();
+  const a = await s.c.initProducerId('t', 10_000, null);
+  assert.equal(await s.c.addPartitions('t', a.producerId, a.producerEpoch, [tp('a', 0)], 2), ErrorCode.NONE);
+  s.advance(11_000);
+  assert.equal(s.c.abortTimedOut(), 1);
+  await settle();
+  assert.equal(s.c.describe('t').txn?.state, 'CompleteAbort');
+  const fenced = async (c: TransactionCoordinator) => {
+    for (const commit of [true, false]) {
+      assert.equal((await c.endTxnV2('t', a.producerId, a.producerEpoch, commit)).errorCode, ErrorCode.PRODUCER_FENCED);
+    }
+  };
+  await fenced(s.c);
+  await fenced(await failover(s, 't'));
+  const s2 = setup();
+  await s2.hostAll();
+  const first = await s2.c.initProducerId('t', 60000, null);
+  assert.equal(await s2.c.addPartitions('t', first.producerId, first.producerEpoch, [tp('a', 0)], 2), ErrorCode.NONE);
+  assert.equal((await s2.c.initProducerId('t', 60000, null)).errorCode, ErrorCode.CONCURRENT_TRANSACTIONS);
+  await settle();
+  const c2 = await failover(s2, 't');
+  assert.equal(
+    (await c2.endTxnV2('t', first.producerId, first.producerEpoch, false)).errorCode,
+    ErrorCode.PRODUCER_FENCED,
+  );
+});
+
+test('TransactionLogValue version 1: PreviousProducerId, NextProducerId and ClientTransactionVersion tagged fields', () => {
+  const rec: TxnLogRecord = {
+    transactionalId: 'tx',
+    value: {
+      producerId: 42,
+      prevProducerId: 41,
+      nextProducerId: 43,
+      producerEpoch: 32767,
+      timeoutMs: 60000,
+      state: 'PrepareCommit',
+      partitions: new Map([['a', new Set([0, 2])]]),
+      lastUpdateTimestamp: 5,
+      startTimestamp: 4,
+      clientTransactionVersion: 2,
+    },
+  };
+  const { key, value } = encodeTxnRecord(rec);
+  assert.equal(value!.readInt16BE(0), 1);
+  assert.equal(value!.readBigInt64BE(2), 42n);
+  assert.equal(value!.readInt16BE(10), 32767);
+  assert.equal(value!.readInt32BE(12), 60000);
+  assert.equal(value!.readInt8(16), 2);
+  // the tagged fields close the record: 3 tags, tag 0 (8 bytes) 41, tag 1 (8 bytes) 43, tag 2 (2 bytes) 2
+  const tail = [...value!.subarray(value!.length - 25)];
+  assert.deepEqual(tail, [3, 0, 8, 0, 0, 0, 0, 0, 0, 0, 41, 1, 8, 0, 0, 0, 0, 0, 0, 0, 43, 2, 2, 0, 2]);
+  assert.deepEqual(decodeTxnRecord(key, value), rec);
 });
