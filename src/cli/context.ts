@@ -3,6 +3,8 @@
  * tests), and the Kafka client built from the shared --bootstrap-server option.
  */
 import { KafkaClient } from '../client/client.ts';
+import type { ClientSecurity } from '../client/connection.ts';
+import { clientSecurityFromProperties, readClientProperties } from '../security/client-config.ts';
 
 export interface CliIO {
   stdout: (s: string) => void;
@@ -14,6 +16,13 @@ export interface ClientFlags {
   bootstrapServer: string;
   json?: boolean;
   timeoutMs?: string;
+  /** --command-config: a Kafka client properties file (security.protocol, sasl.*). */
+  commandConfig?: string;
+}
+
+/** The client security a command's --command-config file asks for (undefined without one). */
+export function commandSecurity(flags: Pick<ClientFlags, 'commandConfig'>): ClientSecurity | undefined {
+  return flags.commandConfig ? clientSecurityFromProperties(readClientProperties(flags.commandConfig)) : undefined;
 }
 
 export const DEFAULT_BOOTSTRAP = '127.0.0.1:9092';
@@ -27,6 +36,7 @@ export async function withClient<T>(flags: ClientFlags, fn: (c: KafkaClient) => 
     requestTimeoutMs: timeout,
     connectTimeoutMs: Math.min(timeout, 10_000),
     retries: 3,
+    security: commandSecurity(flags),
   });
   try {
     return await fn(client);

@@ -7,7 +7,7 @@
  * responses become KafkaError carrying the Kafka error name.
  */
 import { randomUUID } from 'node:crypto';
-import { Connection, ConnectionError } from './connection.ts';
+import { type ClientSecurity, Connection, ConnectionError } from './connection.ts';
 import { ErrorCode, KafkaError, errorName, isRetriable } from '../protocol/error-codes.ts';
 import { type BytesLike, encodeBatch, decodeBatch, compressionByName } from '../protocol/records/index.ts';
 import { splitBatches } from '../protocol/records/validate.ts';
@@ -33,6 +33,8 @@ export interface ClientOptions {
   retries?: number;
   /** Wait before a retry, times the attempt number (default 100 ms). */
   retryBackoffMs?: number;
+  /** TLS / SASL of every connection (security.protocol and the ssl.* / sasl.* client settings: src/security/client-config.ts). */
+  security?: ClientSecurity;
 }
 
 export interface BrokerInfo {
@@ -230,6 +232,7 @@ export class KafkaClient {
       clientId: this.opts.clientId,
       requestTimeoutMs: this.opts.requestTimeoutMs,
       connectTimeoutMs: this.opts.connectTimeoutMs,
+      security: this.opts.security,
     });
     p = c.connect().then(() => c);
     p.catch(() => this.connections.delete(key));

@@ -5,12 +5,14 @@
  * version used for each API: min(our highest, the broker's highest).
  */
 import net from 'node:net';
+import tls from 'node:tls';
 import { apiByName, apiByKey, type Api } from '../protocol/apis.ts';
 import { Reader } from '../protocol/reader.ts';
 import { Writer } from '../protocol/writer.ts';
 import { writeRequestHeader, readResponseHeader } from '../protocol/headers.ts';
 import { ErrorCode, KafkaError } from '../protocol/error-codes.ts';
 import { ApiKey, type ApiMessages, type ApiName } from '../protocol/generated/messages.ts';
+import { saslAuthenticate } from './sasl.ts';
 
 export interface ConnectionOptions {
   host: string;
@@ -97,8 +99,13 @@ export class Connection {
   private readonly requestTimeoutMs: number;
   private readonly connectTimeoutMs: number;
   private readonly maxResponseBytes: number;
+  private readonly security: ClientSecurity | undefined;
+  /** TLS options of the socket (security.tls), or undefined for plaintext. */
+  private readonly tlsOptions: tls.ConnectionOptions | undefined;
 
   constructor(opts: ConnectionOptions) {
+    this.security = opts.security;
+    this.tlsOptions = opts.security?.tls;
     this.host = opts.host;
     this.port = opts.port;
     this.clientId = opts.clientId ?? 'samsa-client';
@@ -118,13 +125,22 @@ export class Connection {
   /** Opens the socket and negotiates API versions. */
   async connect(): Promise<void> {
     await new Promise<void>((resolve, reject) => {
-      const socket = net.connect({ host: this.host, port: this.port });
+      const tlsOptions = this.tlsOptions;
+      // TLS: the name checked against the certificate is the host, unless the options give one (an IP is not sent as SNI)
+      const socket = tlsOptions
+        ? tls.connect({
+            ...tlsOptions,
+            host: this.host,
+            port: this.port,
+            servername: tlsOptions.servername ?? (net.isIP(this.host) ? undefined : this.host),
+          })
+        : net.connect({ host: this.host, port: this.port });
       socket.setNoDelay(true);
       const timer = setTimeout(() => {
         socket.destroy();
         reject(new ConnectionError(`connection to ${this.address} timed out after ${this.connectTimeoutMs} ms`));
       }, this.connectTimeoutMs);
-      socket.once('connect', () => {
+      socket.once(tlsOptions ? 'secureConnect' : 'connect', () => {
         clearTimeout(timer);
         socket.off('error', onError);
         this.socket = socket;
@@ -141,6 +157,36 @@ export class Connection {
       socket.once('error', onError);
     });
     await this.negotiate();
+    if (this.security?.sasl) await this.authenticate(this.security.sasl);
+  }
+
+  /** The SASL exchange (client/sasl.ts); a failure closes the connection. */
+  private async authenticate(sasl: NonNullable<ClientSecurity['sasl']>): Promise<void> {
+    try {
+      const lifetimeMs = await saslAuthenticate(this, sasl);
+      // KIP-368: log in again on this connection before the broker's session ends (as the Java client, at 85-95%)
+      this.reauthAt = lifetimeMs > 0 ? Date.now() + Math.floor(lifetimeMs * (0.85 + Math.random() * 0.1)) : 0;
+    } catch (err) {
+      await this.close();
+      throw err;
+    }
+  }
+
+  /** When the SASL session should be renewed (ms since the epoch; 0: never). */
+  private reauthAt = 0;
+  /** A re-authentication under way: other requests wait for it. */
+  private reauthing: Promise<void> | null = null;
+  private drainWaiters: (() => void)[] = [];
+
+  /** Re-authenticates once every request in flight is answered (none is sent meanwhile). */
+  private async reauthenticate(sasl: NonNullable<ClientSecurity['sasl']>): Promise<void> {
+    try {
+      while (this.pending.size > 0 && !this.closedError) await new Promise<void>((r) => this.drainWaiters.push(r));
+      if (this.closedError) throw this.closedError;
+      await this.authenticate(sasl);
+    } finally {
+      this.reauthing = null;
+    }
   }
 
   private async negotiate(): Promise<void> {
@@ -187,14 +233,24 @@ export class Connection {
     return this.sendAt(apiByName(apiName), this.versionOf(apiName), body, opts);
   }
 
-  /** Sends a request at an explicit version. `noResponse` (Produce with acks=0) resolves once written. */
+  /**
+   * Sends a request at an explicit version. `noResponse` (Produce with acks=0) resolves once written.
+   * `sasl`: a request of the SASL exchange itself (not held back by a re-authentication).
+   */
   sendAt<K extends ApiName>(
     api: Api<K>,
     version: number,
     body: ApiMessages[K]['requestInput'],
-    opts: { noResponse?: boolean } = {},
+    opts: { noResponse?: boolean; sasl?: boolean } = {},
   ): Promise<ApiMessages[K]['response']> {
     if (this.closedError) return Promise.reject(this.closedError);
+    if (!opts.sasl && this.security?.sasl) {
+      if (this.reauthAt > 0 && Date.now() >= this.reauthAt && !this.reauthing) {
+        this.reauthAt = 0;
+        this.reauthing = this.reauthenticate(this.security.sasl);
+      }
+      if (this.reauthing) return this.reauthing.then(() => this.sendAt(api, version, body, opts));
+    }
     if (!this.socket) return Promise.reject(new ConnectionError(`not connected to ${this.address}`));
     const correlationId = this.nextCorrelationId;
     this.nextCorrelationId = (this.nextCorrelationId + 1) | 0 || 1;
@@ -255,6 +311,7 @@ export class Connection {
     if (!p) return; // timed out earlier; drop the late answer
     this.pending.delete(correlationId);
     clearTimeout(p.timer);
+    if (this.pending.size === 0 && this.drainWaiters.length > 0) for (const w of this.drainWaiters.splice(0)) w();
     try {
       const r = new Reader(frame);
       readResponseHeader(r, p.api.responseHeaderVersion(p.version));
@@ -276,6 +333,7 @@ export class Connection {
   private fail(err: Error): void {
     if (this.closedError) return;
     this.closedError = err;
+    for (const w of this.drainWaiters.splice(0)) w();
     for (const p of this.pending.values()) {
       clearTimeout(p.timer);
       p.reject(err);

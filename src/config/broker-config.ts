@@ -20,6 +20,8 @@ import {
   securityRefusal,
 } from './broker-defs.ts';
 import { type DynamicBrokerConfigs, TOPIC_CONFIG_BY_NAME } from './topic-config.ts';
+import { type TlsSettings, TlsConfigError, buildContext, tlsSettings } from '../security/tls.ts';
+import { parseRules } from '../security/principal-mapping.ts';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -52,8 +54,14 @@ export interface BrokerConfig {
   clusterId: string | null;
   /** process.roles: whether this node serves clients and hosts partitions (broker), and whether it is a voter of the metadata quorum (controller). */
   roles: { broker: boolean; controller: boolean };
-  /** The client listener (controller listeners left out): exactly one on a broker, none on a controller-only node. */
+  /** The client listeners (controller listeners left out): at least one on a broker, none on a controller-only node. */
   listeners: Listener[];
+  /** The client listener brokers use between them (inter.broker.listener.name / security.inter.broker.protocol); null on a controller-only node. */
+  interBrokerListenerName: string | null;
+  /** The ssl.* settings (listener.name.<name>.ssl.* applied) of each TLS listener (SSL, SASL_SSL), by listener name. */
+  listenerTls: Map<string, TlsSettings>;
+  /** The ssl.* settings of the controller listener when it is SSL (every node's connections to the voters use them), else null. */
+  controllerTls: TlsSettings | null;
   /** advertised.listeners, or the listeners when not set. */
   advertisedListeners: Listener[];
   controllerListenerNames: string[];
@@ -238,14 +246,11 @@ function unknownPropertyError(key: string): ConfigError {
 }
 
 /** Why Samsa cannot serve a listener of this security protocol. */
-const UNSUPPORTED_PROTOCOL: Record<string, string> = {
-  SSL: 'Samsa has no TLS yet',
-  SASL_SSL: 'Samsa has no TLS and no SASL authentication yet',
-};
+const UNSUPPORTED_PROTOCOL: Record<string, string> = {};
 
 /**
  * Parses `NAME://host:port`; '' host = every interface; IPv6 in brackets.
- * A listener whose security protocol is not PLAINTEXT is refused, except
+ * A listener of a security protocol Samsa cannot serve is refused, except
  * when `opened` is false (an address Samsa neither opens nor connects to).
  */
 export function parseListener(
@@ -269,7 +274,7 @@ export function parseListener(
       `invalid value '${text}' for property '${property}': listener name ${name} has no entry in listener.security.protocol.map`,
     );
   }
-  if (protocol !== 'PLAINTEXT' && protocol !== 'SASL_PLAINTEXT' && opened) {
+  if (UNSUPPORTED_PROTOCOL[protocol] !== undefined && opened) {
     throw new ConfigError(
       `invalid value '${text}' for property '${property}': listener ${name} uses security protocol ${protocol}, but ${UNSUPPORTED_PROTOCOL[protocol]}; ` +
         'use a PLAINTEXT:// listener (on a trusted network) instead',
@@ -367,6 +372,8 @@ export function loadBrokerConfig(opts: LoadBrokerConfigOptions = {}): BrokerConf
         const why = securityRefusal(perListener ?? key);
         if (why !== null) throw refused(key, why);
       }
+      // a listener's own TLS settings are read by tlsSettings()
+      if (baseDef && perListener!.startsWith('ssl.') && !baseDef.ignored) continue;
       if (perListener !== undefined) {
         if (!baseDef?.listenerOverride) ignored.push(key);
         continue;
@@ -431,18 +438,12 @@ export function loadBrokerConfig(opts: LoadBrokerConfigOptions = {}): BrokerConf
       `a controller-only node (process.roles=controller) serves no clients: remove ${listeners.map((l) => l.name).join(', ')} from listeners, or add broker to process.roles`,
     );
   }
-  if (listeners.length > 1) {
-    fail(
-      'listeners',
-      `Samsa serves one client listener, not ${listeners.length} (${listeners.map((l) => l.name).join(', ')}); keep one (controller listeners may stay)`,
-    );
-  }
   const ports = new Set<number>();
   for (const l of allListeners) {
     if (l.port !== 0 && ports.has(l.port)) fail('listeners', `port ${l.port} is used by two listeners`);
     ports.add(l.port);
   }
-  const quorum = quorumSettings(nodeId, roles, listeners[0], allListeners, controllerNames, get, fail);
+  const quorum = quorumSettings(nodeId, roles, listeners, allListeners, controllerNames, get, fail);
   let advertisedListeners = listeners;
   if (has('advertised.listeners')) {
     advertisedListeners = parseList('advertised.listeners').filter((l) => !controllerNames.includes(l.name));
@@ -452,6 +453,70 @@ export function loadBrokerConfig(opts: LoadBrokerConfigOptions = {}): BrokerConf
       if (!listeners.some((l) => l.name === a.name))
         fail('advertised.listeners', `${a.name} is not one of the listeners`);
     }
+  }
+
+  // the listener between brokers, and TLS
+  let interBrokerListenerName: string | null = null;
+  if (listeners.length > 0) {
+    if (has('inter.broker.listener.name')) {
+      if (has('security.inter.broker.protocol'))
+        fail(
+          'security.inter.broker.protocol',
+          'set only one of inter.broker.listener.name and security.inter.broker.protocol',
+        );
+      const name = str('inter.broker.listener.name').toUpperCase();
+      if (!listeners.some((l) => l.name === name))
+        fail(
+          'inter.broker.listener.name',
+          `${name} is not one of the client listeners (${listeners.map((l) => l.name).join(', ')})`,
+        );
+      interBrokerListenerName = name;
+    } else {
+      const proto = str('security.inter.broker.protocol');
+      const named = listeners.find((l) => l.name === proto);
+      if (!named && has('security.inter.broker.protocol'))
+        fail(
+          'security.inter.broker.protocol',
+          `no client listener is named ${proto}; add one, or set inter.broker.listener.name`,
+        );
+      interBrokerListenerName = (named ?? listeners[0]).name;
+    }
+  }
+  // the controller listener: PLAINTEXT or SSL (every node connects to the voters with its ssl.* settings)
+  const controllerName = controllerNames[0];
+  const controllerProtocol =
+    controllerName === undefined ? 'PLAINTEXT' : (protocolMap.get(controllerName) ?? 'PLAINTEXT');
+  if (controllerProtocol !== 'PLAINTEXT' && controllerProtocol !== 'SSL')
+    fail(
+      'listener.security.protocol.map',
+      `controller listener ${controllerName} uses ${controllerProtocol}, but Samsa's controller connections do not do SASL; map ${controllerName} to SSL or PLAINTEXT`,
+    );
+  let controllerTls: TlsSettings | null = null;
+  if (controllerProtocol === 'SSL') {
+    controllerTls = tlsSettings(raw, controllerName!);
+    try {
+      buildContext(controllerTls, false);
+    } catch (err) {
+      if (err instanceof TlsConfigError) throw new ConfigError(err.message);
+      throw err;
+    }
+  }
+  const listenerTls = new Map<string, TlsSettings>();
+  for (const l of allListeners) {
+    if (l.securityProtocol !== 'SSL' && l.securityProtocol !== 'SASL_SSL') continue;
+    const settings = tlsSettings(raw, l.name);
+    try {
+      parseRules(settings.principalMappingRules);
+    } catch (err) {
+      fail('ssl.principal.mapping.rules', (err as Error).message);
+    }
+    try {
+      buildContext(settings, true);
+    } catch (err) {
+      if (err instanceof TlsConfigError) throw new ConfigError(err.message);
+      throw err;
+    }
+    listenerTls.set(l.name, settings);
   }
 
   // log dirs
@@ -494,6 +559,9 @@ export function loadBrokerConfig(opts: LoadBrokerConfigOptions = {}): BrokerConf
     clusterId,
     roles,
     listeners,
+    interBrokerListenerName,
+    listenerTls,
+    controllerTls,
     advertisedListeners,
     controllerListenerNames: controllerNames,
     ...quorum,
@@ -613,7 +681,7 @@ function sameAddress(voter: { host: string; port: number }, l: Listener): boolea
 function quorumSettings(
   nodeId: number,
   roles: { broker: boolean; controller: boolean },
-  client: Listener | undefined,
+  clients: Listener[],
   allListeners: Listener[],
   controllerNames: string[],
   get: (k: string) => ConfigValue | null,
@@ -681,7 +749,7 @@ function quorumSettings(
       `a controller-only node needs the voters listed so that brokers can reach it; set controller.quorum.voters (e.g. ${nodeId}@host:port)`,
     );
   }
-  if (client) {
+  for (const client of clients) {
     for (const v of voters) {
       if (sameAddress(v, client)) {
         fail(

@@ -96,7 +96,7 @@ function sec(
   return p(name, kind, dflt, doc, undefined, { ignored: true, refuse, accepts });
 }
 
-const NO_TLS = 'Samsa has no TLS yet';
+const NO_TLS_SETTING = 'Samsa does not implement this TLS setting';
 const NO_SASL = 'Samsa does not support this SASL setting, so clients would not be authenticated as it says';
 const NO_ACLS = 'Samsa has no authorizer (ACLs) yet, so every client may do everything';
 const OAUTH_VALIDATOR = 'org.apache.kafka.common.security.oauthbearer.OAuthBearerValidatorCallbackHandler';
@@ -159,17 +159,18 @@ export const BROKER_PROPERTY_DEFS: BrokerPropertyDef[] = [
     'CONTROLLER',
     'Names of the listeners of the controller quorum (Raft between voters, admin requests forwarded by brokers, broker registration and heartbeats). A voter opens the first of them that is in listeners; other nodes reach the voters at the addresses of controller.quorum.voters.',
   ),
-  ig('inter.broker.listener.name', 'string', null, 'Listener used between brokers.'),
-  sec(
+  p(
+    'inter.broker.listener.name',
+    'string',
+    null,
+    'The listener brokers use between them (replica fetching, transaction markers, partition verification): its name in listeners. Unset: the listener of security.inter.broker.protocol (PLAINTEXT by default) when there is one, else the first client listener.',
+  ),
+  p(
     'security.inter.broker.protocol',
     'string',
     'PLAINTEXT',
-    'Security protocol used between brokers.',
-    'PLAINTEXT',
-    (v) =>
-      v === 'PLAINTEXT'
-        ? null
-        : 'Samsa has no TLS or SASL yet (and one broker has no inter-broker traffic); remove it or set it to PLAINTEXT',
+    'Security protocol used between brokers when inter.broker.listener.name is not set: the listener of that name is used. Setting both is an error.',
+    oneOf('PLAINTEXT', 'SSL', 'SASL_PLAINTEXT', 'SASL_SSL'),
   ),
   p('socket.request.max.bytes', 'int', '104857600', 'The largest request frame a client may send.', atLeast(1)),
   ig('socket.send.buffer.bytes', 'int', '102400', 'SO_SNDBUF of the server sockets.'),
@@ -904,8 +905,84 @@ export const BROKER_PROPERTY_DEFS: BrokerPropertyDef[] = [
     'true',
     (v) => (v === false ? `${NO_ACLS}; remove it` : null),
   ),
-  sec('ssl.client.auth', 'string', 'none', 'Whether TLS clients must present a certificate.', 'none', (v) =>
-    v === 'none' ? null : `${NO_TLS}, so client certificates cannot be required; remove it`,
+  // TLS (SSL and SASL_SSL listeners; each also as listener.name.<listener>.ssl.*, which wins for that listener)
+  p(
+    'ssl.client.auth',
+    'string',
+    'none',
+    'Whether TLS clients must present a certificate signed by the truststore: required (refused without one), requested (optional), none. A client certificate makes the principal User:<its subject DN> (RFC 2253), through ssl.principal.mapping.rules.',
+    oneOf('none', 'requested', 'required'),
+  ),
+  p(
+    'ssl.keystore.type',
+    'string',
+    'JKS',
+    'Format of the keystore: PEM or PKCS12 (JKS, the default, cannot be read by Samsa: set PEM or PKCS12 for a TLS listener).',
+  ),
+  p('ssl.keystore.location', 'string', null, 'File of the certificate chain and private key (PEM or PKCS12).'),
+  p('ssl.keystore.password', 'password', null, 'Password of a PKCS12 keystore, or of the encrypted PEM key.'),
+  p('ssl.key.password', 'password', null, 'Password of the private key (PEM: of an encrypted key).'),
+  p(
+    'ssl.keystore.certificate.chain',
+    'password',
+    null,
+    'The certificate chain in PEM, given inline (KIP-651; ssl.keystore.type=PEM, with ssl.keystore.key).',
+  ),
+  p(
+    'ssl.keystore.key',
+    'password',
+    null,
+    'The private key in PEM (PKCS#8), given inline (KIP-651; ssl.keystore.type=PEM).',
+  ),
+  p('ssl.truststore.type', 'string', 'JKS', 'Format of the truststore: PEM or PKCS12 (JKS cannot be read by Samsa).'),
+  p(
+    'ssl.truststore.location',
+    'string',
+    null,
+    'File of the CA certificates that client certificates (and, between brokers, server certificates) are checked against. Unset: the system CAs.',
+  ),
+  p('ssl.truststore.password', 'password', null, 'Password of a PKCS12 truststore.'),
+  p('ssl.truststore.certificates', 'password', null, 'The trusted CA certificates in PEM, given inline (KIP-651).'),
+  p(
+    'ssl.enabled.protocols',
+    'list',
+    'TLSv1.2,TLSv1.3',
+    'TLS versions accepted (TLSv1.2, TLSv1.3; older ones are refused by the TLS library).',
+    listOf(['TLSv1.2', 'TLSv1.3', 'TLSv1.1', 'TLSv1'], true),
+  ),
+  p(
+    'ssl.protocol',
+    'string',
+    'TLSv1.3',
+    'The TLS version preferred (Samsa negotiates the highest of ssl.enabled.protocols).',
+  ),
+  p(
+    'ssl.cipher.suites',
+    'list',
+    '',
+    'Cipher suites allowed, by IANA or OpenSSL name (TLS 1.2 suites and TLS 1.3 suites); empty: the TLS library defaults.',
+  ),
+  p(
+    'ssl.endpoint.identification.algorithm',
+    'string',
+    'https',
+    'How a broker connecting to another over TLS checks the name in its certificate: https (host name against the certificate) or empty (not checked).',
+  ),
+  p(
+    'ssl.principal.mapping.rules',
+    'string',
+    'DEFAULT',
+    "Rules from a client certificate's subject DN to the principal name: RULE:pattern/replacement/[LU] entries and DEFAULT (the DN as it is), separated by commas, first match wins; a DN that no rule matches fails authentication.",
+  ),
+  ig('ssl.keymanager.algorithm', 'string', 'SunX509', 'Java key manager algorithm.'),
+  ig('ssl.trustmanager.algorithm', 'string', 'PKIX', 'Java trust manager algorithm.'),
+  ig('ssl.secure.random.implementation', 'string', null, 'Java SecureRandom implementation.'),
+  p(
+    'samsa.ssl.handshake.timeout.ms',
+    'int',
+    '10000',
+    'A TLS handshake not complete this long after the connection is accepted closes the connection (Samsa extension).',
+    atLeast(1),
   ),
   ig('sasl.kerberos.kinit.cmd', 'string', '/usr/bin/kinit', 'Kerberos kinit command path.'),
   ig(
@@ -958,17 +1035,30 @@ export const BROKER_PROPERTY_DEFS: BrokerPropertyDef[] = [
 ];
 
 /** SASL settings Kafka can reconfigure per listener at runtime; Samsa reads them at startup only. */
-const STARTUP_ONLY = new Set([
-  'sasl.enabled.mechanisms',
-  'sasl.jaas.config',
-  'connections.max.reauth.ms',
-  'connection.failed.authentication.delay.ms',
-  'sasl.server.max.receive.size',
+const STARTUP_ONLY = new Set(['sasl.enabled.mechanisms', 'sasl.jaas.config', 'sasl.mechanism.inter.broker.protocol']);
+
+/** TLS settings a dynamic change applies to at once (the listeners' server side; see src/security/tls.ts). */
+const LIVE_TLS_PROPERTIES = new Set([
+  'ssl.keystore.type',
+  'ssl.keystore.location',
+  'ssl.keystore.password',
+  'ssl.key.password',
+  'ssl.keystore.certificate.chain',
+  'ssl.keystore.key',
+  'ssl.truststore.type',
+  'ssl.truststore.location',
+  'ssl.truststore.password',
+  'ssl.truststore.certificates',
+  'ssl.client.auth',
+  'ssl.enabled.protocols',
+  'ssl.cipher.suites',
 ]);
 
 for (const def of BROKER_PROPERTY_DEFS) {
   def.updateMode = STARTUP_ONLY.has(def.name) ? 'read-only' : kafkaUpdateMode(def.name);
   def.dynamic = def.updateMode !== 'read-only';
+  // a TLS listener rebuilds its context when these change (new handshakes use it)
+  if (LIVE_TLS_PROPERTIES.has(def.name)) def.live = true;
   if (def.kind === 'password') def.sensitive = true;
 }
 
@@ -1023,7 +1113,7 @@ export function securityRefusal(name: string): string | null {
   // SASL mechanism configs: <mechanism>.sasl.jaas.config behind a listener prefix
   const base = name.replace(/^[a-z0-9-]+\.(?=sasl\.)/, '');
   if (BROKER_PROPERTY_BY_NAME.has(base)) return null;
-  if (base.startsWith('ssl.')) return `${NO_TLS}; remove it (and any SSL listener)`;
+  if (base.startsWith('ssl.')) return `${NO_TLS_SETTING}; remove it`;
   if (base.startsWith('sasl.') || base === 'principal.builder.class' || base === 'connections.max.reauth.ms')
     return `${NO_SASL}; remove it`;
   return null;

@@ -48,13 +48,12 @@ export function renderConfigReference(): string {
   out.push('  be changed at runtime: the value is checked, stored in the metadata log and');
   out.push('  shown by DescribeConfigs, and changes nothing.');
   out.push('- **refused unless ...**: the property promises something Samsa does not');
-  out.push('  provide yet (TLS, ACLs, refusing DeleteTopics). Any other value stops startup');
+  out.push('  provide yet (ACLs, refusing DeleteTopics). Any other value stops startup');
   out.push('  with one line naming the property, and AlterConfigs refuses it. The accepted');
   out.push('  values have no effect. The same holds for every `ssl.*` and `sasl.*` property');
-  out.push('  not listed here (also behind a `listener.name.<listener>.` prefix), for');
-  out.push('  `principal.builder.class`, and for listeners whose security protocol (in');
-  out.push('  `listener.security.protocol.map`) is `SSL` or `SASL_SSL`:');
-  out.push('  Samsa serves PLAINTEXT and SASL_PLAINTEXT listeners only (docs/security.md).');
+  out.push('  not listed here (also behind a `listener.name.<listener>.` prefix) and for');
+  out.push('  `principal.builder.class`. Listeners may be PLAINTEXT, SSL, SASL_PLAINTEXT');
+  out.push('  and SASL_SSL (docs/security.md).');
   out.push('');
   out.push("The *update mode* column is Kafka's: a `per-broker` property can be changed at");
   out.push('runtime with AlterConfigs / IncrementalAlterConfigs on the broker resource named');

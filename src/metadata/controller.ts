@@ -921,6 +921,18 @@ export class Controller implements QuorumListener {
     }, refuseOne);
   }
 
+  /**
+   * Writes the records `decide` returns for the current image (SCRAM
+   * credentials: AlterUserScramCredentials), in order with every other
+   * operation; `refuse` answers when this node is not the active controller.
+   */
+  alterUserScramCredentials<T>(
+    decide: (image: MetadataImage) => { records: MetadataRecord[]; result: T; onStorageError?: (err: Error) => T },
+    refuse: (errorCode: number, message: string) => T,
+  ): Promise<T> {
+    return this.enqueue(() => decide(this.image), refuse);
+  }
+
   /** Reserves a block of producer ids, durably, so ids never repeat across restarts. */
   allocateProducerIds(blockSize: number): Promise<{ first: number; last: number }> {
     return this.enqueue(() => {

@@ -31,6 +31,14 @@ export interface TopicState {
   configs: Map<string, string>;
 }
 
+/** A user's SCRAM credential for one mechanism. */
+export interface ScramCredentialState {
+  salt: Buffer;
+  storedKey: Buffer;
+  serverKey: Buffer;
+  iterations: number;
+}
+
 export interface BrokerState {
   nodeId: number;
   incarnationId: string;
@@ -57,6 +65,8 @@ export class MetadataImage {
   readonly brokers = new Map<number, BrokerState>();
   /** Dynamic broker configs: key '' is the cluster-wide default, else the node id. */
   readonly brokerConfigs = new Map<string, Map<string, string>>();
+  /** SCRAM credentials: user name -> mechanism type (1, 2) -> credential (UserScramCredential records). */
+  readonly scramCredentials = new Map<string, Map<number, ScramCredentialState>>();
   /** First producer id not yet handed out in a block. */
   nextProducerId = 0;
   /** Client quotas by entity (key: clientQuotaEntityKey), each with its values by quota name. */
@@ -194,6 +204,23 @@ export class MetadataImage {
           if (!e) this.clientQuotas.set(key, (e = { entity: rec.entity, values: new Map() }));
           e.values.set(rec.key, rec.value);
         }
+        break;
+      }
+      case 'UserScramCredential': {
+        let byMech = this.scramCredentials.get(rec.name);
+        if (!byMech) this.scramCredentials.set(rec.name, (byMech = new Map()));
+        byMech.set(rec.mechanism, {
+          salt: Buffer.from(rec.salt, 'base64'),
+          storedKey: Buffer.from(rec.storedKey, 'base64'),
+          serverKey: Buffer.from(rec.serverKey, 'base64'),
+          iterations: rec.iterations,
+        });
+        break;
+      }
+      case 'RemoveUserScramCredential': {
+        const byMech = this.scramCredentials.get(rec.name);
+        byMech?.delete(rec.mechanism);
+        if (byMech?.size === 0) this.scramCredentials.delete(rec.name);
         break;
       }
       case 'RemoveTopic': {
@@ -513,6 +540,18 @@ export class MetadataImage {
     for (const e of this.clientQuotas.values())
       for (const [key, value] of e.values)
         out.push({ type: 'ClientQuota', entity: e.entity, key, value, remove: false });
+    for (const [name, byMech] of this.scramCredentials) {
+      for (const [mechanism, c] of byMech)
+        out.push({
+          type: 'UserScramCredential',
+          name,
+          mechanism,
+          salt: c.salt.toString('base64'),
+          storedKey: c.storedKey.toString('base64'),
+          serverKey: c.serverKey.toString('base64'),
+          iterations: c.iterations,
+        });
+    }
     for (const t of this.topicsByName.values()) {
       out.push({ type: 'Topic', name: t.name, topicId: t.topicId });
       for (const p of t.partitions) {

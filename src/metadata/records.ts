@@ -143,6 +143,29 @@ export interface ClientQuotaRecord {
   remove: boolean;
 }
 
+/**
+ * A user's SCRAM credential for one mechanism (Kafka's UserScramCredentialRecord),
+ * written by the controller for AlterUserScramCredentials; replaces an earlier
+ * one of the same user and mechanism. Byte fields in base64.
+ */
+export interface UserScramCredentialRecord {
+  type: 'UserScramCredential';
+  name: string;
+  /** 1 = SCRAM-SHA-256, 2 = SCRAM-SHA-512 (Kafka's ScramMechanism type). */
+  mechanism: number;
+  salt: string;
+  storedKey: string;
+  serverKey: string;
+  iterations: number;
+}
+
+/** The SCRAM credential of a user for one mechanism is deleted (Kafka's RemoveUserScramCredentialRecord). */
+export interface RemoveUserScramCredentialRecord {
+  type: 'RemoveUserScramCredential';
+  name: string;
+  mechanism: number;
+}
+
 export type MetadataRecord =
   | ClusterIdRecord
   | ProducerIdsRecord
@@ -156,4 +179,6 @@ export type MetadataRecord =
   | PartitionChangeRecord
   | ConfigRecord
   | RemoveTopicRecord
-  | ClientQuotaRecord;
+  | ClientQuotaRecord
+  | UserScramCredentialRecord
+  | RemoveUserScramCredentialRecord;

@@ -33,7 +33,7 @@
  * once it is the active controller with the whole log delivered, as fast as
  * the one fsync of its leader-change entry.
  */
-import { Connection } from '../client/connection.ts';
+import { type ClientSecurity, Connection } from '../client/connection.ts';
 import { ErrorCode } from '../protocol/error-codes.ts';
 import type { MetadataBatch, MetadataSnapshot } from '../metadata/metadata-log.ts';
 import { MetadataStorageError } from '../metadata/metadata-log.ts';
@@ -88,6 +88,8 @@ export interface RaftNodeOptions {
   onFatal?: (err: Error) => void;
   /** The clock (ms); tests may inject one. */
   now?: () => number;
+  /** TLS for the connections to the other voters (their controller listener is SSL); read for each connection. */
+  security?: () => ClientSecurity | undefined;
   /** Bytes per Fetch response and FetchSnapshot chunk (default 8 MiB; tests make it small). */
   fetchMaxBytes?: number;
 }
@@ -121,6 +123,7 @@ class PeerChannel {
     readonly peer: VoterEndpoint,
     private readonly clientId: string,
     private readonly timeoutMs: number,
+    private readonly security?: () => ClientSecurity | undefined,
   ) {}
 
   async request<K extends RaftApiName>(api: K, body: unknown): Promise<RaftResponseBodies[K]> {
@@ -156,6 +159,7 @@ class PeerChannel {
       clientId: this.clientId,
       requestTimeoutMs: this.timeoutMs,
       connectTimeoutMs: this.timeoutMs,
+      security: this.security?.(),
     });
     try {
       await c.connect();
@@ -225,8 +229,8 @@ export class RaftNode implements MetadataQuorum, RaftRequestSink {
       if (v.id === opts.nodeId) continue;
       const clientId = `samsa-raft-${opts.nodeId}`;
       this.peers.set(v.id, {
-        fetch: new PeerChannel(v, clientId, timeout),
-        control: new PeerChannel(v, clientId, timeout),
+        fetch: new PeerChannel(v, clientId, timeout, opts.security),
+        control: new PeerChannel(v, clientId, timeout, opts.security),
       });
     }
   }

@@ -30,7 +30,7 @@
  */
 import { ErrorCode } from '../protocol/error-codes.ts';
 import type { ApiMessages } from '../protocol/generated/messages.ts';
-import { Connection } from '../client/connection.ts';
+import { type ClientSecurity, Connection } from '../client/connection.ts';
 import { type Env, systemEnv, type TimerHandle } from '../util/env.ts';
 import { LogLimiter } from '../util/log-limiter.ts';
 
@@ -87,9 +87,20 @@ const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000;
 const SHUTDOWN_POLL_MAX_MS = 250;
 
 /** A connector over the client's Connection (ApiVersions is negotiated first). */
-export function clientConnector(opts: { clientId: string; requestTimeoutMs?: number }): ControllerConnector {
+export function clientConnector(opts: {
+  clientId: string;
+  requestTimeoutMs?: number;
+  /** TLS for the connections (an SSL controller listener); read for each connection. */
+  security?: () => ClientSecurity | undefined;
+}): ControllerConnector {
   return async ({ host, port }) => {
-    const c = new Connection({ host, port, clientId: opts.clientId, requestTimeoutMs: opts.requestTimeoutMs });
+    const c = new Connection({
+      host,
+      port,
+      clientId: opts.clientId,
+      requestTimeoutMs: opts.requestTimeoutMs,
+      security: opts.security?.(),
+    });
     await c.connect();
     return c;
   };

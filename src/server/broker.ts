@@ -34,8 +34,10 @@ export interface Broker extends AdminNode {
   readonly localController: Controller;
   readonly replicas: ReplicaManager;
   readonly fetchSessions: FetchSessionCache;
-  /** The advertised host and port of the listener clients use. */
+  /** The advertised host and port of the first client listener. */
   readonly advertised: { host: string; port: number };
+  /** The advertised host and port of each client listener, by listener name (unset: only `advertised`). */
+  readonly advertisedListeners?: ReadonlyMap<string, { host: string; port: number }>;
   /**
    * Creates a topic with broker defaults when auto-creation is on; resolves to
    * it, or to the error code for the Metadata response (UNKNOWN_TOPIC_OR_PARTITION,
@@ -63,7 +65,22 @@ export function controllerIdForClients(b: Broker): number {
   return leader >= 0 && b.image.isLive(leader) ? leader : b.nodeId;
 }
 
-/** Where clients reach broker `br`: this node's advertised address, else the first listener it registered. */
-export function brokerAddress(b: Broker, br: BrokerState): { host: string; port: number } {
-  return br.nodeId === b.nodeId ? b.advertised : br.listeners[0];
+/**
+ * Where clients of listener `listener` (the one their request came in on)
+ * reach broker `br`: that listener's address as `br` registered it (this
+ * node: as it advertises it), undefined when `br` has no such listener (left
+ * out of the answer, as Kafka does). A listener this node does not serve
+ * clients on (none given, or a controller listener): the first client
+ * listener, as without listener names.
+ */
+export function brokerAddress(
+  b: Broker,
+  br: BrokerState,
+  listener?: string,
+): { host: string; port: number } | undefined {
+  const name = listener !== undefined && b.advertisedListeners?.has(listener) ? listener : undefined;
+  if (name === undefined) return br.nodeId === b.nodeId ? b.advertised : br.listeners[0];
+  if (br.nodeId === b.nodeId) return b.advertisedListeners!.get(name);
+  const l = br.listeners.find((x) => x.name === name);
+  return l ? { host: l.host, port: l.port } : undefined;
 }

@@ -8,7 +8,9 @@
  *   later (a long-polling Fetch, an acks=all Produce), but responses are
  *   written strictly in request order, as Kafka clients expect of pipelining.
  * - File regions in a Fetch response go by sendfile once everything before
- *   them is with the kernel (sendfile.ts). When the socket's send buffer is
+ *   them is with the kernel (sendfile.ts); on a TLS socket they are read and
+ *   written a piece at a time (the next piece once the previous one is
+ *   written), since sendfile would bypass the encryption. When the socket's send buffer is
  *   full, a piece is read and queued like any buffer, and the rest of the
  *   response waits for that piece's write callback (the socket drained).
  * - Backpressure: when the socket's write buffer is full, or too many
@@ -37,7 +39,7 @@ import type { FileRegion } from '../storage/file-region.ts';
 import { FrameReader } from './frame-reader.ts';
 import type { LogLimiter } from './log-limiter.ts';
 import { type MemoryWaiter, RequestMemory } from './request-memory.ts';
-import { canSendInPlace, copyOut, sendInPlace } from './sendfile.ts';
+import { copyOut, sendInPlace } from './sendfile.ts';
 import { readIntoUserBuffers } from './socket-user-buffer.ts';
 
 /**
@@ -147,11 +149,15 @@ export class Connection {
     this.reader = new FrameReader(frameLimit, {
       frame: (frame, block) => this.dispatch(frame, block),
       oversize: (size) => {
+        // a TLS record header (handshake 0x16, version 0x03xx) read as a frame size: a TLS client on a plaintext listener
+        const tlsHello = size >>> 16 === 0x1603 && !(socket as { encrypted?: boolean }).encrypted;
         const preAuth = this.reader.maxFrameBytes < this.opts.maxFrameBytes;
         this.warn(
-          preAuth
-            ? 'closing connection: frame before authentication larger than sasl.server.max.receive.size'
-            : 'closing connection: request frame size out of range (socket.request.max.bytes)',
+          tlsHello
+            ? `closing connection: TLS handshake received on ${this.securityProtocol} listener ${this.listenerName}`
+            : preAuth
+              ? 'closing connection: frame before authentication larger than sasl.server.max.receive.size'
+              : 'closing connection: request frame size out of range (socket.request.max.bytes)',
           { size, limit: this.reader.maxFrameBytes },
         );
         this.close();
@@ -165,10 +171,13 @@ export class Connection {
       },
       abandon: (size, apiKey) => this.memory.release(size, apiKey),
     });
-    this.readsInPlace = readIntoUserBuffers(socket, {
-      next: () => this.reader.target(),
-      read: (n, buf) => this.onRead(buf, n, false),
-    });
+    // a TLS socket's handle reads ciphertext: its plaintext comes as 'data' events
+    this.readsInPlace =
+      !(socket as { encrypted?: boolean }).encrypted &&
+      readIntoUserBuffers(socket, {
+        next: () => this.reader.target(),
+        read: (n, buf) => this.onRead(buf, n, false),
+      });
     if (!this.readsInPlace) socket.on('data', (d: Buffer) => this.onRead(d, d.length, true));
     socket.on('drain', () => {
       this.pausedForWrite = false;
@@ -412,9 +421,9 @@ export class Connection {
         cb?.(); // sent in place, so every byte before it was already with the kernel too
         return true;
       }
-      // Only a piece while sendfile can take over again; all of the rest for a socket it cannot write to.
-      const pieceBytes = canSendInPlace(this.socket) ? REGION_PIECE_BYTES : region.length;
-      const piece = copyOut(region, w.offset, Math.min(pieceBytes, region.length - w.offset));
+      // A piece at a time: on a socket sendfile cannot write to (TLS) each piece is read, encrypted and written
+      // before the next is read, so a big region never sits whole in memory.
+      const piece = copyOut(region, w.offset, Math.min(REGION_PIECE_BYTES, region.length - w.offset));
       w.offset += piece.bytes.length;
       if (w.offset === region.length) {
         w.offset = 0;

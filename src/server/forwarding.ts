@@ -18,7 +18,7 @@
  * next request to this broker sees it.
  */
 import type { Logger } from 'pino';
-import { Connection, ConnectionError } from '../client/connection.ts';
+import { type ClientSecurity, Connection, ConnectionError } from '../client/connection.ts';
 import type { QuorumVoter } from '../config/broker-config.ts';
 import {
   type Controller,
@@ -78,6 +78,8 @@ export class ControllerRouter {
       /** Where each voter's CONTROLLER listener is. */
       voters: () => readonly QuorumVoter[];
       logger: Logger;
+      /** TLS for the connections to the controllers (an SSL controller listener). */
+      security?: () => ClientSecurity | undefined;
     },
   ) {}
 
@@ -152,6 +154,7 @@ export class ControllerRouter {
       clientId: `samsa-broker-${this.opts.nodeId}`,
       connectTimeoutMs: Math.max(1, Math.min(timeoutMs, 5000)),
       requestTimeoutMs: DEFAULT_FORWARD_TIMEOUT_MS,
+      security: this.opts.security?.(),
     });
     this.connections.set(nodeId, conn);
     try {

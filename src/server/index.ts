@@ -30,13 +30,16 @@ import type { ApiName } from '../protocol/generated/messages.ts';
 import { apiByName } from '../protocol/apis.ts';
 import { METADATA_TOPIC } from '../metadata/metadata-log.ts';
 import { ReplicaManager } from './replica-manager.ts';
-import { SocketServer } from './socket-server.ts';
+import { ListenerTls, controllerSecurity } from '../security/tls.ts';
+import { RequestMemory } from './request-memory.ts';
+import { ConnectionRegistry, SocketServer } from './socket-server.ts';
 import { connectionLimits, touchesConnectionLimits } from './connection-limits.ts';
 import { FetchSessionCache } from './fetch-sessions.ts';
 import type { AdminNode, Broker } from './broker.ts';
 import { dynamicBrokerConfigs, validateTopicConfigValue } from './topic-configs.ts';
 import { registerHandlers, relayedInitProducerId } from './handlers/index.ts';
 import { registerSaslHandlers, SaslServer } from './handlers/sasl.ts';
+import { imageScramStore, registerScramControllerHandler, registerScramHandlers } from './handlers/scram.ts';
 import { saslServerConfig } from '../security/sasl/index.ts';
 import { followTxnLeadership, startTxnCoordinator } from './txn-store.ts';
 import { TxnVerifier } from './txn-verification.ts';
@@ -70,6 +73,8 @@ export interface RunningBroker {
   /** The client listener's address (a controller-only node: its CONTROLLER listener's). */
   readonly host: string;
   readonly port: number;
+  /** The bound address of each client listener, in the order of `listeners` (none on a controller-only node). */
+  readonly listeners: readonly { name: string; securityProtocol: string; host: string; port: number }[];
   /** The CONTROLLER listener's bound address, when this node opened one. */
   readonly controllerAddress: { host: string; port: number } | null;
   readonly clusterId: string;
@@ -263,6 +268,8 @@ function socketServer(
   logger: Logger,
   /** The SASL exchange, when the listener is a SASL one. */
   sasl?: SaslServer,
+  tls?: ListenerTls,
+  shared?: { memory: RequestMemory; registry: ConnectionRegistry },
 ): SocketServer {
   return new SocketServer(
     {
@@ -274,11 +281,14 @@ function socketServer(
       maxInFlightPerConnection: 100,
       queuedMaxRequests: config.queuedMaxRequests,
       queuedMaxRequestBytes: config.queuedMaxRequestBytes,
+      memory: shared?.memory,
+      registry: shared?.registry,
       requestReadTimeoutMs: config.requestReadTimeoutMs,
       logger,
       listenerName: listener.name,
       securityProtocol: listener.securityProtocol,
       unauthenticatedMaxFrameBytes: sasl?.isSaslListener(listener.name) ? sasl.config.maxReceiveSize : undefined,
+      tls,
     },
     (frame, conn) => dispatcher.handle(frame, conn),
   );
@@ -295,7 +305,12 @@ async function quorumVoters(config: BrokerConfig, logger: Logger): Promise<Voter
   if (config.roles.controller) return [{ id: config.nodeId, host: '', port: 0 }];
   for (let attempt = 0; ; attempt++) {
     for (const server of config.quorumBootstrapServers) {
-      const conn = new Connection({ ...server, clientId: `samsa-broker-${config.nodeId}`, connectTimeoutMs: 2000 });
+      const conn = new Connection({
+        ...server,
+        clientId: `samsa-broker-${config.nodeId}`,
+        connectTimeoutMs: 2000,
+        security: controllerSecurity(config),
+      });
       try {
         await conn.connect();
         const res = await conn.sendAt(apiByName('DescribeQuorum'), 2, {
@@ -341,7 +356,14 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
   let config = opts.config;
   const logger = opts.logger ?? pino({ level: process.env.SAMSA_LOG_LEVEL ?? 'info' });
   // SASL settings are checked before anything starts: a bad one stops the start with its reason
-  const sasl = new SaslServer(saslServerConfig(config, logger));
+  let saslImage: MetadataImage | undefined;
+  const sasl = new SaslServer(
+    saslServerConfig(
+      config,
+      logger,
+      imageScramStore(() => saslImage),
+    ),
+  );
   for (const dir of config.logDirs) fs.mkdirSync(dir, { recursive: true });
   const identity = readIdentity(config);
   // The id a new cluster gets from its first active controller when this node leads it first.
@@ -373,8 +395,10 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
     electionBackoffMaxMs: config.quorumElectionBackoffMaxMs,
     logger,
     onFatal: (err) => onFatal(err),
+    security: () => controllerSecurity(config),
   });
   const image = new MetadataImage();
+  saslImage = image;
   const controller = new Controller(quorum, image, {
     nodeId: config.nodeId,
     defaultPartitions: config.numPartitions,
@@ -403,10 +427,12 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
 
   // A voter serves the quorum and the admin requests brokers forward on its CONTROLLER listener.
   let controllerServer: SocketServer | null = null;
+  let controllerTls: ListenerTls | undefined;
   let controllerAddress: { host: string; port: number } | null = null;
   const stopEarly = async (err: unknown): Promise<never> => {
     controller.stopBrokerLifecycle();
     controller.close();
+    controllerTls?.close();
     await controllerServer?.close();
     await quorum.close();
     throw err;
@@ -432,7 +458,19 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
       registerReassignmentControllerHandlers(dispatcher, controller);
       dispatcher.register('DescribeClientQuotas', { handler: describeClientQuotasHandler(image) });
       dispatcher.register('AlterClientQuotas', { handler: alterClientQuotasHandler(controller) });
-      controllerServer = socketServer(config, config.controllerListener, image, dispatcher, logger);
+      registerScramControllerHandler(dispatcher, controller);
+      const ctlSettings = config.listenerTls.get(config.controllerListener!.name);
+      controllerTls = ctlSettings ? new ListenerTls(ctlSettings, logger) : undefined;
+      controllerTls?.watch();
+      controllerServer = socketServer(
+        config,
+        config.controllerListener!,
+        image,
+        dispatcher,
+        logger,
+        undefined,
+        controllerTls,
+      );
       controllerAddress = await controllerServer.listen();
       controllerServer.open();
     }
@@ -466,6 +504,7 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
     nodeId: config.nodeId,
     voters: () => quorum.voterEndpoints,
     logger,
+    security: () => controllerSecurity(config),
   });
   const controllerApi = new ControllerClient(router);
 
@@ -480,6 +519,7 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
     running = {
       host: addr.host,
       port: addr.port,
+      listeners: [],
       controllerAddress: addr,
       clusterId,
       logDirs: config.logDirs,
@@ -495,6 +535,7 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
           controller.stopBrokerLifecycle();
           controller.close();
           await quorum.close();
+          controllerTls?.close();
           await controllerServer?.close();
           logger.info('shutdown complete');
         })();
@@ -504,22 +545,59 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
     return afterStart(running, quorum);
   }
 
-  // Bind the client listener (its address is registered), but read nothing before the broker is ready.
-  const listener = config.listeners[0];
+  // Bind the client listeners (their addresses are registered), but read nothing before the broker is ready.
   const dispatcher = new Dispatcher();
   registerSaslHandlers(dispatcher, sasl);
-  const server = socketServer(opts.config, listener, image, dispatcher, logger, sasl);
-  let bound: { host: string; port: number };
-  try {
-    bound = await server.listen();
-  } catch (err) {
-    return stopEarly(err);
-  }
-  const adv = config.advertisedListeners[0] ?? listener;
-  const advertised = {
-    host: adv.host && adv.host !== '0.0.0.0' ? adv.host : bound.host,
-    port: adv.port === 0 || adv.port === listener.port ? bound.port : adv.port,
+  const clientServers: {
+    listener: Listener;
+    server: SocketServer;
+    bound: { host: string; port: number };
+    tls?: ListenerTls;
+  }[] = [];
+  const closeClientServers = async () => {
+    for (const s of clientServers) {
+      s.tls?.close();
+      await s.server.close();
+    }
   };
+  // queued.max.request.bytes, queued.max.requests, max.connections and max.connections.per.ip bound the broker,
+  // not each listener
+  const shared = {
+    memory: new RequestMemory(opts.config.queuedMaxRequestBytes, opts.config.queuedMaxRequests),
+    registry: new ConnectionRegistry(),
+  };
+  for (const l of config.listeners) {
+    const settings = config.listenerTls.get(l.name);
+    const tls = settings ? new ListenerTls(settings, logger) : undefined;
+    const srv = socketServer(opts.config, l, image, dispatcher, logger, sasl, tls, shared);
+    try {
+      clientServers.push({ listener: l, server: srv, bound: await srv.listen(), tls });
+    } catch (err) {
+      tls?.close();
+      await closeClientServers();
+      return stopEarly(err);
+    }
+    tls?.watch();
+  }
+  const server = {
+    updateLimits: (limits: Parameters<SocketServer['updateLimits']>[0]) => {
+      for (const s of clientServers) s.server.updateLimits(limits);
+    },
+    open: () => {
+      for (const s of clientServers) s.server.open();
+    },
+    close: closeClientServers,
+  };
+  const advertisedListeners = new Map<string, { host: string; port: number }>();
+  for (const { listener: l, bound: b } of clientServers) {
+    const adv = config.advertisedListeners.find((a) => a.name === l.name) ?? l;
+    advertisedListeners.set(l.name, {
+      host: adv.host && adv.host !== '0.0.0.0' ? adv.host : b.host,
+      port: adv.port === 0 || adv.port === l.port ? b.port : adv.port,
+    });
+  }
+  const { listener, bound } = clientServers[0];
+  const advertised = advertisedListeners.get(listener.name)!;
 
   // Register with the active controller and heartbeat (KIP-631). Unfenced means the image has caught up with
   // the registration: only then are the logs opened against it (a stale image would delete the logs of newer topics).
@@ -528,7 +606,7 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
   const lifecycle = new BrokerLifecycle({
     nodeId: config.nodeId,
     clusterId: () => image.clusterId,
-    listeners: [{ name: listener.name, host: advertised.host, port: advertised.port }],
+    listeners: [...advertisedListeners].map(([name, a]) => ({ name, host: a.host, port: a.port })),
     rack: config.brokerRack,
     heartbeatIntervalMs: config.brokerHeartbeatIntervalMs,
     controllerId: () => quorum.leaderId,
@@ -540,7 +618,7 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
     metadataOffset: () => image.epoch,
     connect: inProcess
       ? inProcessConnector(brokerLifecycleHandlers(controller, { logger }))
-      : clientConnector({ clientId: `samsa-broker-${config.nodeId}` }),
+      : clientConnector({ clientId: `samsa-broker-${config.nodeId}`, security: () => controllerSecurity(config) }),
     logger,
   });
   controller.onApplied(() => lifecycle.metadataAdvanced());
@@ -577,12 +655,32 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
     },
     connectController: inProcess
       ? inProcessAlterPartition(alterPartitionHandler(controller, { logger }))
-      : (connectionConnector({ clientId: `samsa-broker-${config.nodeId}` }) as AlterPartitionConnector),
-    listenerName: listener.name,
+      : (connectionConnector({
+          clientId: `samsa-broker-${config.nodeId}`,
+          security: () => controllerSecurity(config),
+        }) as AlterPartitionConnector),
+    listenerName: config.interBrokerListenerName ?? listener.name,
   });
   // dynamic max.connections* and max.connection.creation.rate apply as soon as they are committed
   controller.onCommit((batch) => {
     if (touchesConnectionLimits(batch)) server.updateLimits(connectionLimits(opts.config, image));
+  });
+  // dynamic ssl.* (this broker's or the cluster default) apply to new TLS handshakes as soon as they are committed
+  controller.onCommit((batch) => {
+    if (!batch.some((r) => r.type === 'Config' && r.resourceType === 'broker' && r.name.startsWith('ssl.'))) return;
+    let merged: BrokerConfig;
+    try {
+      merged = withDynamicConfigs(opts.config, dynamicBrokerConfigs(image, config.nodeId));
+    } catch (err) {
+      logger.warn({ err: (err as Error).message }, 'dynamic ssl.* settings cannot be applied; TLS settings unchanged');
+      return;
+    }
+    for (const s of clientServers) {
+      const settings = merged.listenerTls.get(s.listener.name);
+      if (s.tls && settings) s.tls.update(settings);
+    }
+    const ctl = config.controllerListener && merged.listenerTls.get(config.controllerListener.name);
+    if (controllerTls && ctl) controllerTls.update(ctl);
   });
 
   const pendingCreates = new Map<string, Promise<TopicState | number>>();
@@ -598,6 +696,7 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
     dispatcher,
     fetchSessions: new FetchSessionCache(),
     advertised,
+    advertisedListeners,
     autoCreateTopic(name: string) {
       if (!config.autoCreateTopicsEnable) return Promise.resolve(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
       let p = pendingCreates.get(name);
@@ -667,7 +766,8 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
   registerHandlers(broker, groups, consumerGroups, router, initProducerId, txn.coordinator, txnVerifier);
   const clientQuotas = new ClientQuotaManager(image, quotaWindows(config));
   dispatcher.quotas = new QuotaThrottle(clientQuotas, image, () => Number(config.numPartitions));
-  server.admitFromIp = (ip) => clientQuotas.admitConnection(ip);
+  for (const s of clientServers) s.server.admitFromIp = (ip) => clientQuotas.admitConnection(ip);
+  registerScramHandlers(dispatcher, image, router, controller);
   // DescribeQuorum (kafka-metadata-quorum, samsa cluster info) from any broker: answered by the quorum leader
   dispatcher.register('DescribeQuorum', {
     handler: relayHandler(
@@ -703,7 +803,7 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
 
   logger.info(
     {
-      listener: `${listener.name}://${bound.host}:${bound.port}`,
+      listener: clientServers.map((s) => `${s.listener.name}://${s.bound.host}:${s.bound.port}`).join(','),
       logDirs: config.logDirs,
       clusterId,
       nodeId: config.nodeId,
@@ -717,6 +817,11 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
   running = {
     host: bound.host,
     port: bound.port,
+    listeners: clientServers.map((s) => ({
+      name: s.listener.name,
+      securityProtocol: s.listener.securityProtocol,
+      ...s.bound,
+    })),
     controllerAddress,
     clusterId,
     logDirs: config.logDirs,
@@ -742,6 +847,7 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
         controller.close();
         await replicas.close();
         await quorum.close();
+        controllerTls?.close();
         await controllerServer?.close();
         if (sendfileStats.regions > 0)
           logger.info(

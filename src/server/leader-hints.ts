@@ -35,9 +35,10 @@ export function leaderHint(topic: TopicState | undefined, partition: number): Le
 
 /**
  * The endpoints of the live brokers among `ids`, in the shape both Produce
- * and Fetch carry; ids of brokers that are unknown, fenced or -1 are left out.
+ * and Fetch carry, at their addresses on `listener` (the request's); ids of
+ * brokers that are unknown, fenced, -1 or without that listener are left out.
  */
-export function nodeEndpoints(b: Broker, ids: Iterable<number>): NodeEndpoint[] {
+export function nodeEndpoints(b: Broker, ids: Iterable<number>, listener?: string): NodeEndpoint[] {
   const out: NodeEndpoint[] = [];
   const seen = new Set<number>();
   for (const id of ids) {
@@ -45,8 +46,8 @@ export function nodeEndpoints(b: Broker, ids: Iterable<number>): NodeEndpoint[] 
     seen.add(id);
     const br = b.image.brokers.get(id);
     if (!br || !b.image.isLive(id)) continue;
-    const { host, port } = brokerAddress(b, br);
-    out.push({ nodeId: id, host, port, rack: br.rack });
+    const l = brokerAddress(b, br, listener);
+    if (l) out.push({ nodeId: id, host: l.host, port: l.port, rack: br.rack });
   }
   return out;
 }

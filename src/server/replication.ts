@@ -5,10 +5,11 @@
  * ISR). `startBroker` starts it once the replica manager is open and closes
  * it before the replica manager.
  */
+import { interBrokerSecurity } from '../security/sasl/config.ts';
 import type { Logger } from 'pino';
 import type { BrokerConfig } from '../config/broker-config.ts';
 import type { MetadataImage } from '../metadata/image.ts';
-import { Connection } from '../client/connection.ts';
+import { type ClientSecurity, Connection } from '../client/connection.ts';
 import type { Env } from '../util/env.ts';
 import { type AlterPartitionConnector, IsrChanges } from './isr-changes.ts';
 import {
@@ -41,9 +42,20 @@ export interface ReplicationOptions {
 }
 
 /** A connector over the client's Connection (ApiVersions is negotiated first). */
-export function connectionConnector(opts: { clientId: string; requestTimeoutMs?: number }) {
+export function connectionConnector(opts: {
+  clientId: string;
+  requestTimeoutMs?: number;
+  /** TLS for the connections (the inter-broker listener's); read for each connection. */
+  security?: () => ClientSecurity | undefined;
+}) {
   return async ({ host, port }: { host: string; port: number }): Promise<Connection> => {
-    const c = new Connection({ host, port, clientId: opts.clientId, requestTimeoutMs: opts.requestTimeoutMs });
+    const c = new Connection({
+      host,
+      port,
+      clientId: opts.clientId,
+      requestTimeoutMs: opts.requestTimeoutMs,
+      security: opts.security?.(),
+    });
     await c.connect();
     return c;
   };
@@ -64,7 +76,13 @@ export function startReplication(o: ReplicationOptions): Replication {
     localId: o.config.nodeId,
     brokerEpoch: o.brokerEpoch,
     endpointOf: (id) => brokerEndpoint(o.image, id, o.listenerName),
-    connect: o.connectBroker ?? connectionConnector({ clientId, requestTimeoutMs: settings.fetchWaitMaxMs + 30000 }),
+    connect:
+      o.connectBroker ??
+      connectionConnector({
+        clientId,
+        requestTimeoutMs: settings.fetchWaitMaxMs + 30000,
+        security: () => interBrokerSecurity(o.config),
+      }),
     settings,
     quota: new ReplicationQuota('follower', o.config, o.image, o.env ? () => o.env!.now() : Date.now),
     env: o.env,

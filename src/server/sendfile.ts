@@ -52,8 +52,10 @@ interface StreamHandle {
   writeQueueSize?: number;
 }
 
-/** The socket's libuv handle when sendfile can write to it (a plain TCP socket, the addon loaded), else null. */
+/** The socket's libuv handle when sendfile can write to it (a plain TCP socket, not TLS, the addon loaded), else null. */
 function sendfileHandle(socket: Socket): Required<StreamHandle> | null {
+  // a TLS socket's handle is the TCP connection under the encryption: bytes written to its fd would bypass TLS
+  if ((socket as { encrypted?: boolean }).encrypted) return null;
   const handle = (socket as unknown as { _handle?: StreamHandle })._handle;
   return loaded.native && handle && typeof handle.fd === 'number' && handle.fd >= 0
     ? (handle as Required<StreamHandle>)

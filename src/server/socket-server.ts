@@ -24,11 +24,23 @@
  *   connection that is already open.
  * Warnings about refused or bad connections are rate-limited per client
  * address (log-limiter.ts).
+ *
+ * A TLS listener (SSL, SASL_SSL: `tls` given) wraps each accepted socket in
+ * a server-side TLSSocket once the limits above let it in (a connection in
+ * its handshake counts against them); a handshake that fails (plaintext or
+ * garbage, an untrusted client certificate) or does not finish within
+ * `samsa.ssl.handshake.timeout.ms` closes the connection with a
+ * rate-limited warning. With a client certificate the connection's
+ * principal is User:<subject DN mapped by ssl.principal.mapping.rules>.
  */
 import dns from 'node:dns';
 import net from 'node:net';
+import tls from 'node:tls';
 import type { Logger } from 'pino';
 import type { SecurityProtocol } from '../config/broker-config.ts';
+import { certificateSubject } from '../security/principal-mapping.ts';
+import { type KafkaPrincipal, userPrincipal } from '../security/principal.ts';
+import type { ListenerTls } from '../security/tls.ts';
 import { Connection, type FrameHandler, normalizeIp } from './connection.ts';
 import { LogLimiter } from './log-limiter.ts';
 import { RequestMemory } from './request-memory.ts';
@@ -53,6 +65,8 @@ export interface SocketServerOptions extends Partial<Omit<ConnectionLimits, 'max
   logger: Logger;
   /** queued.max.request.bytes: most bytes held by request frames across connections (-1 or unset: unbounded). */
   queuedMaxRequestBytes?: number;
+  /** The request memory to use, shared by the broker's listeners (default: one of this server's own, from the two limits). */
+  memory?: RequestMemory;
   /** queued.max.requests: most requests read and not yet answered (request-memory.ts says which count; -1 or unset: unbounded). */
   queuedMaxRequests?: number;
   /** samsa.request.read.timeout.ms: most ms from a frame's first bytes to its last (0 or unset: none). */
@@ -64,16 +78,38 @@ export interface SocketServerOptions extends Partial<Omit<ConnectionLimits, 'max
   /** The listener's name and security protocol, given to each connection (default PLAINTEXT). */
   listenerName?: string;
   securityProtocol?: SecurityProtocol;
+  /** TLS of an SSL or SASL_SSL listener. */
+  tls?: ListenerTls;
+  /** The connection counts the limits apply to (default: this listener's own). */
+  registry?: ConnectionRegistry;
   /** The frame size limit before a client has authenticated (SASL listeners). */
   unauthenticatedMaxFrameBytes?: number;
 }
 
 const INT_MAX = 2147483647;
 
+/**
+ * The connections counted against max.connections and max.connections.per.ip:
+ * shared by the listeners of a broker, so the limits bound the broker (as in
+ * Kafka), and the least recently used idle connection of any listener makes
+ * room for a new one.
+ */
+export class ConnectionRegistry {
+  readonly open = new Set<Connection>();
+  readonly perIp = new Map<string, number>();
+  /** Accepted sockets still in their TLS handshake. */
+  handshaking = 0;
+}
+
 export class SocketServer {
   private readonly server: net.Server;
   private readonly connections = new Set<Connection>();
-  private readonly perIp = new Map<string, number>();
+  /** TLS sockets in their handshake (they count against the limits). */
+  private readonly handshaking = new Set<net.Socket>();
+  private readonly registry: ConnectionRegistry;
+  private get perIp(): Map<string, number> {
+    return this.registry.perIp;
+  }
   /** Sockets accepted before open(); null once open. */
   private parked: net.Socket[] | null = [];
   readonly memory: RequestMemory;
@@ -93,8 +129,9 @@ export class SocketServer {
     private readonly opts: SocketServerOptions,
     private readonly handler: FrameHandler,
   ) {
-    this.memory = new RequestMemory(opts.queuedMaxRequestBytes ?? -1, opts.queuedMaxRequests ?? -1);
+    this.memory = opts.memory ?? new RequestMemory(opts.queuedMaxRequestBytes ?? -1, opts.queuedMaxRequests ?? -1);
     this.limiter = opts.logLimiter ?? new LogLimiter(10_000);
+    this.registry = opts.registry ?? new ConnectionRegistry();
     this.now = opts.now ?? Date.now;
     this.limits = {
       maxConnections: opts.maxConnections,
@@ -203,7 +240,7 @@ export class SocketServer {
   /** Closes the least recently used idle connection; false when every connection is busy. */
   private evictIdle(): boolean {
     let victim: Connection | undefined;
-    for (const c of this.connections) if (c.idle && (!victim || c.lastActivity < victim.lastActivity)) victim = c;
+    for (const c of this.registry.open) if (c.idle && (!victim || c.lastActivity < victim.lastActivity)) victim = c;
     if (!victim) return false;
     const msg = 'closing the least recently used idle connection to make room for a new one (max.connections)';
     const suppressed = this.limiter.take(msg);
@@ -239,12 +276,122 @@ export class SocketServer {
       });
       return;
     }
-    if (this.connections.size >= limits.maxConnections && !this.evictIdle()) {
+    if (this.registry.open.size + this.registry.handshaking >= limits.maxConnections && !this.evictIdle()) {
       this.refuse(socket, ip, 'refusing connection: max.connections reached and no connection is idle', {
         limit: limits.maxConnections,
       });
       return;
     }
+    this.perIp.set(ip, (this.perIp.get(ip) ?? 0) + 1); // not fromIp: an eviction may have closed one from this address
+    if (opts.tls) this.handshake(socket, ip, opts.tls);
+    else this.serve(socket, null);
+  }
+
+  private releaseIp(ip: string): void {
+    const n = (this.perIp.get(ip) ?? 1) - 1;
+    if (n <= 0) this.perIp.delete(ip);
+    else this.perIp.set(ip, n);
+  }
+
+  /** TLS sockets are made by a tls.Server that never listens: accepted sockets are handed to it. */
+  private tlsServer: tls.Server | null = null;
+  /** Sockets in their TLS handshake, by remote address and port. */
+  private readonly pendingTls = new Map<
+    string,
+    { fail: (why: string, extra: object, secure: tls.TLSSocket) => void; done: (s: tls.TLSSocket) => void }
+  >();
+
+  private tlsServerOf(t: ListenerTls): tls.Server {
+    if (this.tlsServer) return this.tlsServer;
+    // rejectUnauthorized is ours to apply (handshake()), so that a refusal is logged with its reason
+    const srv = tls.createServer({
+      ...t.options,
+      requestCert: t.clientAuth !== 'none',
+      rejectUnauthorized: false,
+    });
+    t.onReload((options) => {
+      srv.setSecureContext(options);
+      (srv as tls.Server & { requestCert: boolean }).requestCert = t.clientAuth !== 'none'; // read for each new connection
+    });
+    const key = (s: net.Socket) => `${s.remoteAddress}|${s.remotePort}`;
+    srv.on('secureConnection', (s: tls.TLSSocket) => this.pendingTls.get(key(s))?.done(s));
+    srv.on('tlsClientError', (err: NodeJS.ErrnoException, s: tls.TLSSocket) => {
+      const why = err.code ?? err.message;
+      const pending = this.pendingTls.get(key(s));
+      if (pending) pending.fail(why, { err: err.message.split('\n')[0] }, s);
+      else s.destroy();
+    });
+    this.tlsServer = srv;
+    return srv;
+  }
+
+  /** The TLS handshake of an accepted socket, bounded in time; then the connection is served with the client's principal. */
+  private handshake(socket: net.Socket, ip: string, t: ListenerTls): void {
+    const srv = this.tlsServerOf(t);
+    const id = `${socket.remoteAddress}|${socket.remotePort}`;
+    let finished = false;
+    const finish = () => {
+      finished = true;
+      clearTimeout(timer);
+      this.pendingTls.delete(id);
+      if (this.handshaking.delete(socket)) this.registry.handshaking--;
+      socket.off('close', onClose);
+    };
+    // the TLS socket is destroyed, never the TCP socket under it (which the TLS socket owns)
+    const fail = (why: string, extra: object, secure: tls.TLSSocket | null) => {
+      secure?.destroy();
+      if (finished) return;
+      finish();
+      this.releaseIp(ip);
+      const msg = `closing connection: TLS handshake failed on listener ${this.opts.listenerName ?? 'PLAINTEXT'}`;
+      const suppressed = this.limiter.take(`${msg}|${why}|${ip}`);
+      if (suppressed !== null)
+        this.opts.logger.warn({ ip, reason: why, ...extra, ...(suppressed > 0 ? { suppressed } : {}) }, msg);
+    };
+    const onClose = () => fail('closed by the client during the handshake', {}, null);
+    socket.on('close', onClose);
+    // before the handshake completes the TCP socket may be destroyed: the TLS socket on it sees it close
+    const timer = setTimeout(() => {
+      fail(`not complete within samsa.ssl.handshake.timeout.ms (${t.handshakeTimeoutMs} ms)`, {}, null);
+      socket.destroy();
+    }, t.handshakeTimeoutMs);
+    timer.unref();
+    this.handshaking.add(socket);
+    this.registry.handshaking++;
+    this.pendingTls.set(id, {
+      fail,
+      done: (secure) => {
+        if (finished) return;
+        let principal: KafkaPrincipal | null = null;
+        const cert = secure.getPeerX509Certificate();
+        if (cert) {
+          // requested or required: a certificate that is presented must be trusted
+          if (!secure.authorized) {
+            fail('client certificate not trusted', { err: String(secure.authorizationError) }, secure);
+            return;
+          }
+          try {
+            const dn = certificateSubject(cert.raw);
+            principal = userPrincipal(t.mapper.name(dn));
+            this.opts.logger.debug({ ip, dn, principal: `User:${principal.name}` }, 'TLS client authenticated');
+          } catch (err) {
+            fail('client certificate cannot be mapped to a principal', { err: (err as Error).message }, secure);
+            return;
+          }
+        } else if (t.clientAuth === 'required') {
+          fail('no client certificate (ssl.client.auth=required)', {}, secure);
+          return;
+        }
+        finish();
+        this.serve(secure, principal);
+      },
+    });
+    srv.emit('connection', socket);
+    socket.resume();
+  }
+
+  private serve(socket: net.Socket, principal: KafkaPrincipal | null): void {
+    const opts = this.opts;
     const conn = new Connection(
       socket,
       this.handler,
@@ -262,14 +409,19 @@ export class SocketServer {
       },
       (c) => {
         if (!this.connections.delete(c)) return;
-        const n = (this.perIp.get(c.ip) ?? 1) - 1;
-        if (n <= 0) this.perIp.delete(c.ip);
-        else this.perIp.set(c.ip, n);
+        this.registry.open.delete(c);
+        this.releaseIp(c.ip);
       },
     );
+    if (principal) conn.principal = principal;
     this.connections.add(conn);
-    this.perIp.set(ip, (this.perIp.get(ip) ?? 0) + 1); // not fromIp: an eviction may have closed one from this address
+    this.registry.open.add(conn);
     socket.resume();
+  }
+
+  /** The open connections (not those in a TLS handshake). */
+  get openConnections(): ReadonlySet<Connection> {
+    return this.connections;
   }
 
   get connectionCount(): number {
@@ -291,6 +443,8 @@ export class SocketServer {
   async close(graceMs = 3000): Promise<void> {
     for (const socket of this.parked ?? []) socket.destroy();
     this.parked = [];
+    for (const socket of this.handshaking) socket.destroy();
+    this.tlsServer?.close();
     const closed = new Promise<void>((r) => this.server.close(() => r()));
     const settle = Promise.all([...this.connections].map((c) => c.settle()));
     await Promise.race([settle, new Promise((r) => setTimeout(r, graceMs).unref())]);

@@ -7,6 +7,8 @@
  * node becomes leader of a partition (`followTxnLeadership`); and the marker
  * sender, which has WriteTxnMarkers written by each partition's leader.
  */
+import { interBrokerSecurity } from '../security/sasl/config.ts';
+import { interBrokerListener } from '../security/tls.ts';
 import { batch, encodeBatch, iterateRecords } from '../protocol/records/index.ts';
 import { ErrorCode } from '../protocol/error-codes.ts';
 import {
@@ -149,9 +151,13 @@ export class BrokerMarkerSender implements MarkerSender {
   private connection(nodeId: number): Promise<Connection> {
     let c = this.conns.get(nodeId);
     if (!c) {
-      const ep = brokerEndpoint(this.b.image, nodeId, this.b.config.listeners[0]?.name);
+      const ep = brokerEndpoint(this.b.image, nodeId, interBrokerListener(this.b.config));
       if (!ep) return Promise.reject(new Error(`broker ${nodeId} has no registered address`));
-      const conn = new Connection({ ...ep, clientId: `samsa-txn-coordinator-${this.b.nodeId}` });
+      const conn = new Connection({
+        ...ep,
+        clientId: `samsa-txn-coordinator-${this.b.nodeId}`,
+        security: interBrokerSecurity(this.b.config),
+      });
       c = conn.connect().then(() => conn);
       c.catch(() => this.conns.delete(nodeId));
       this.conns.set(nodeId, c);

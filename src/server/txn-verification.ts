@@ -17,6 +17,8 @@
  * the producer is written on the partition, so that a verification that
  * raced with the end of the transaction appends nothing.
  */
+import { interBrokerSecurity } from '../security/sasl/config.ts';
+import { interBrokerListener } from '../security/tls.ts';
 import { Connection } from '../client/connection.ts';
 import { apiByName } from '../protocol/apis.ts';
 import { ErrorCode } from '../protocol/error-codes.ts';
@@ -209,9 +211,13 @@ export class TxnVerifier {
     if (this.closed) return Promise.reject(new Error('closed'));
     let c = this.conns.get(nodeId);
     if (!c) {
-      const ep = brokerEndpoint(this.b.image, nodeId, this.b.config.listeners[0]?.name);
+      const ep = brokerEndpoint(this.b.image, nodeId, interBrokerListener(this.b.config));
       if (!ep) return Promise.reject(new Error(`broker ${nodeId} has no registered address`));
-      const conn = new Connection({ ...ep, clientId: `samsa-txn-verification-${this.b.nodeId}` });
+      const conn = new Connection({
+        ...ep,
+        clientId: `samsa-txn-verification-${this.b.nodeId}`,
+        security: interBrokerSecurity(this.b.config),
+      });
       c = conn.connect().then(() => conn);
       c.catch(() => this.conns.delete(nodeId));
       this.conns.set(nodeId, c);

@@ -19,6 +19,8 @@ export interface InProcessNode {
   id: number;
   clientPort: number;
   controllerPort: number;
+  /** The SSL listener's port (with the `ssl` option), else 0. */
+  sslPort: number;
   dir: string;
   running: RunningBroker | null;
 }
@@ -36,7 +38,13 @@ export interface InProcessCluster {
 }
 
 export async function startInProcessCluster(
-  opts: { nodes?: number; overrides?: Record<string, string>; logLevel?: string } = {},
+  opts: {
+    nodes?: number;
+    overrides?: Record<string, string>;
+    logLevel?: string;
+    /** Each node also opens an SSL://127.0.0.1 listener (the overrides give its ssl.* settings). */
+    ssl?: boolean;
+  } = {},
 ): Promise<InProcessCluster> {
   const count = opts.nodes ?? 3;
   const base = fs.mkdtempSync(path.join(os.tmpdir(), 'samsa-cluster-'));
@@ -47,6 +55,7 @@ export async function startInProcessCluster(
       id,
       clientPort: await freePort(),
       controllerPort: await freePort(),
+      sslPort: opts.ssl ? await freePort() : 0,
       dir: path.join(base, `node-${id}`),
       running: null,
     });
@@ -62,7 +71,7 @@ export async function startInProcessCluster(
     const config = loadBrokerConfig({
       overrides: {
         'node.id': String(n.id),
-        listeners: `PLAINTEXT://127.0.0.1:${n.clientPort},CONTROLLER://127.0.0.1:${n.controllerPort}`,
+        listeners: `PLAINTEXT://127.0.0.1:${n.clientPort},CONTROLLER://127.0.0.1:${n.controllerPort}${opts.ssl ? `,SSL://127.0.0.1:${n.sslPort}` : ''}`,
         'controller.quorum.voters': voters,
         'log.dirs': n.dir,
         'replica.fetch.backoff.ms': '100',

@@ -13,7 +13,12 @@ export interface SaslBroker extends TestBroker {
   log(): string;
 }
 
-/** Starts an in-process broker whose only listener is SASL_PLAINTEXT, its log kept in memory. */
+/**
+ * Starts an in-process broker whose only listener is SASL_PLAINTEXT, its log
+ * kept in memory. The brokers' own login (sasl.mechanism.inter.broker.protocol)
+ * is PLAIN as admin, so PLAIN is enabled too whatever sasl.enabled.mechanisms
+ * the overrides give.
+ */
 export async function startSaslBroker(
   overrides: Record<string, string> = {},
   opts: { dataDir?: string } = {},
@@ -26,16 +31,19 @@ export async function startSaslBroker(
     },
   });
   const logger = pino({ level: 'info' }, sink);
+  const enabled = (overrides['sasl.enabled.mechanisms'] ?? 'PLAIN').split(',').map((m) => m.trim());
+  if (!enabled.includes('PLAIN')) enabled.push('PLAIN');
   const mod = await import('../../src/index.ts');
   const b = await mod.startBroker({
     logger,
     dataDir: opts.dataDir,
     overrides: {
       listeners: 'SASL_PLAINTEXT://127.0.0.1:0',
-      'sasl.enabled.mechanisms': 'PLAIN',
+      'sasl.mechanism.inter.broker.protocol': 'PLAIN',
       'listener.name.sasl_plaintext.plain.sasl.jaas.config': PLAIN_JAAS,
       'num.partitions': '1',
       ...overrides,
+      'sasl.enabled.mechanisms': enabled.join(','),
     },
   });
   return {

@@ -21,6 +21,7 @@ import {
 } from '../helpers/sasl.ts';
 import { metadataV1Body, requestFrame, WireConn } from '../helpers/wire.ts';
 import path from 'node:path';
+import { Kafka, logLevel } from 'kafkajs';
 
 async function pyClient(client: string, bs: string, mech: string, user: string, pw: string, topic: string) {
   const r = await run(PYTHON, [path.join(PY_DIR, 'sasl_client.py'), client, bs, mech, user, pw, topic], {
@@ -72,6 +73,44 @@ describe('SASL/PLAIN', () => {
     );
     assert.equal(r.error, null);
     assert.deepEqual(r.values, ['hello-PLAIN']);
+  });
+
+  test('kafkajs commits a transaction (the coordinator writes its markers through the SASL listener)', async () => {
+    const topic = uniqueTopic('plain-txn');
+    const kafka = new Kafka({
+      brokers: [b.bootstrapServers],
+      logLevel: logLevel.NOTHING,
+      sasl: { mechanism: 'plain', username: 'alice', password: 'alice-secret' },
+    });
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic, numPartitions: 1 }] });
+    await admin.disconnect();
+    const producer = kafka.producer({ transactionalId: `tx-${topic}`, idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    const txn = await producer.transaction();
+    await txn.send({ topic, messages: [{ value: 'committed' }] });
+    await txn.commit();
+    await producer.disconnect();
+    const r = await runOk(
+      KCAT,
+      [
+        '-b',
+        b.bootstrapServers,
+        ...kcatSasl('PLAIN', 'alice', 'alice-secret'),
+        '-X',
+        'isolation.level=read_committed',
+        '-C',
+        '-t',
+        topic,
+        '-o',
+        'beginning',
+        '-e',
+        '-q',
+      ],
+      { timeoutMs: 60_000 },
+    );
+    assert.deepEqual(r.stdout.trim().split('\n'), ['committed']);
   });
 
   for (const [what, user, pw] of [

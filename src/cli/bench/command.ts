@@ -56,6 +56,8 @@ export function planFromFlags(o: BenchFlags): BenchPlan {
   const messages = o.messages !== undefined ? parseIntOption(o.messages, '--messages', 1) : undefined;
   const durationSec = o.duration !== undefined ? parseSeconds(o.duration, '--duration') : undefined;
   const timeoutMs = parseIntOption(o.timeoutMs ?? '30000', '--timeout-ms', 1);
+  // its produce and fetch connections are its own (bench/route.ts), without TLS or SASL
+  if (o.commandConfig !== undefined) throw new UsageError('samsa bench does not take --command-config yet');
   return {
     bootstrap: o.bootstrapServer,
     topic: o.topic ?? `samsa-bench-${randomBytes(4).toString('hex')}`,

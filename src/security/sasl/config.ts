@@ -18,6 +18,9 @@ import { BROKER_PROPERTY_BY_NAME } from '../../config/broker-defs.ts';
 import { type JaasEntry, JaasError, parseJaasConfig } from './jaas.ts';
 import type { SaslServerMechanism } from './mechanism.ts';
 import { checkPlainJaas, PLAIN } from './plain.ts';
+import type { ClientSecurity } from '../../client/connection.ts';
+import { interBrokerSecurity as interBrokerTls } from '../tls.ts';
+import type { ScramCredentialStore } from './scram.ts';
 import { registeredSaslMechanisms, type SaslMechanismContext, saslMechanismFactory } from './registry.ts';
 
 export interface SaslListener {
@@ -69,7 +72,11 @@ const list = (text: string) =>
     .map((s) => s.trim())
     .filter((s) => s !== '');
 
-export function saslServerConfig(config: BrokerConfig, logger: Logger): SaslServerConfig {
+export function saslServerConfig(
+  config: BrokerConfig,
+  logger: Logger,
+  scramCredentials: ScramCredentialStore = { credential: () => undefined },
+): SaslServerConfig {
   const raw = config.raw;
   const jaasCache = new Map<string, JaasEntry | null>();
   const ctx: SaslMechanismContext = {
@@ -93,6 +100,7 @@ export function saslServerConfig(config: BrokerConfig, logger: Logger): SaslServ
       jaasCache.set(key, entry);
       return entry;
     },
+    scramCredentials,
     logger,
   };
   if (config.controllerListener && SASL_PROTOCOLS.has(config.controllerListener.securityProtocol))
@@ -128,6 +136,9 @@ export function saslServerConfig(config: BrokerConfig, logger: Logger): SaslServ
     }
     listeners.set(l.name, { name: l.name, mechanisms: names });
   }
+  // as Kafka: the inter-broker login must be possible (a single node too: its transaction markers go to itself)
+  const problem = interBrokerProblem(config);
+  if (problem) throw new ConfigError(problem);
   const num = (name: string, text: string | undefined): number => {
     const v = Number(text ?? defaultOf(name));
     if (!Number.isInteger(v) || v < 0) throw new ConfigError(`invalid value '${text}' for property '${name}'`);
@@ -149,4 +160,54 @@ export function saslServerConfig(config: BrokerConfig, logger: Logger): SaslServ
 /** Throws the ConfigError saslServerConfig would, before anything starts (samsa start). */
 export function checkSaslConfig(config: BrokerConfig): void {
   for (const m of saslServerConfig(config, pino({ level: 'silent' })).mechanisms.values()) m.close?.();
+}
+
+/**
+ * How this broker connects to the other brokers (replication, the
+ * transaction coordinator's markers and verification): TLS when the
+ * inter-broker listener is SSL / SASL_SSL (security/tls.ts), and when it is a
+ * SASL one, sasl.mechanism.inter.broker.protocol with the username and
+ * password of the listener's JAAS entry for that mechanism, as Kafka takes
+ * them. Undefined on a PLAINTEXT inter-broker listener. Read again for each
+ * connection.
+ */
+export function interBrokerSecurity(config: BrokerConfig): ClientSecurity | undefined {
+  const tlsPart = interBrokerTls(config);
+  const r = interBroker(config);
+  const sasl = 'security' in r ? r.security?.sasl : undefined;
+  if (!tlsPart && !sasl) return undefined;
+  return { ...(tlsPart ?? {}), ...(sasl ? { sasl } : {}) };
+}
+
+/** Why the brokers of this node's cluster could not authenticate to each other, or null. */
+export function interBrokerProblem(config: BrokerConfig): string | null {
+  const r = interBroker(config);
+  return 'problem' in r ? r.problem : null;
+}
+
+function interBroker(config: BrokerConfig): { security?: ClientSecurity } | { problem: string } {
+  const l = config.listeners.find((x) => x.name === config.interBrokerListenerName) ?? config.listeners[0];
+  if (!l || !SASL_PROTOCOLS.has(l.securityProtocol)) return {};
+  const raw = config.raw;
+  const mechanism =
+    raw.get('sasl.mechanism.inter.broker.protocol') ?? defaultOf('sasl.mechanism.inter.broker.protocol');
+  const enabled = list(listenerProperty(raw, l.name, null, 'sasl.enabled.mechanisms') ?? '');
+  if (!['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'].includes(mechanism) || !enabled.includes(mechanism))
+    return {
+      problem: `the brokers reach each other on listener ${l.name} (${l.securityProtocol}), so sasl.mechanism.inter.broker.protocol must be one of its sasl.enabled.mechanisms that Samsa's client speaks (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512), not ${mechanism}`,
+    };
+  const text = listenerProperty(raw, l.name, mechanism, 'sasl.jaas.config');
+  let options: Map<string, string> | undefined;
+  try {
+    options = text ? parseJaasConfig(text).options : undefined;
+  } catch {
+    options = undefined;
+  }
+  const username = options?.get('username');
+  const password = options?.get('password');
+  if (username === undefined || password === undefined)
+    return {
+      problem: `the brokers reach each other on listener ${l.name} with ${mechanism}: its JAAS entry (listener.name.${l.name.toLowerCase()}.${mechanism.toLowerCase()}.sasl.jaas.config) needs username="..." password="..." for that`,
+    };
+  return { security: { sasl: { mechanism, username, password } } };
 }

@@ -7,6 +7,7 @@
 import type { Logger } from 'pino';
 import type { JaasEntry } from './jaas.ts';
 import type { SaslServerMechanism } from './mechanism.ts';
+import type { ScramCredentialStore } from './scram.ts';
 
 /** What a mechanism may read: the JAAS entry and properties of a listener, and the stored SCRAM credentials. */
 export interface SaslMechanismContext {
@@ -18,6 +19,8 @@ export interface SaslMechanismContext {
   jaas(listenerName: string, mechanism: string): JaasEntry | null;
   /** A broker property as a listener and mechanism see it (the same order of prefixes), as text; undefined when unset. */
   property(listenerName: string, mechanism: string, name: string): string | undefined;
+  /** The SCRAM credentials of the cluster (the metadata image). */
+  scramCredentials: ScramCredentialStore;
   logger: Logger;
 }
 

@@ -15,16 +15,16 @@ import type {
 const NO_AUTH_OPS = -2147483648;
 
 export function describeClusterHandler(b: Broker): Handler<DescribeClusterRequest, DescribeClusterResponseInput> {
-  return () => ({
+  return (_req, ctx) => ({
     throttleTimeMs: 0,
     errorCode: ErrorCode.NONE,
     errorMessage: null,
     endpointType: 1,
     clusterId: b.clusterId,
     controllerId: controllerIdForClients(b),
-    brokers: liveBrokers(b.image).map((br) => {
-      const l = brokerAddress(b, br);
-      return { brokerId: br.nodeId, host: l.host, port: l.port, rack: br.rack, isFenced: false };
+    brokers: liveBrokers(b.image).flatMap((br) => {
+      const l = brokerAddress(b, br, ctx.conn?.listenerName);
+      return l ? [{ brokerId: br.nodeId, host: l.host, port: l.port, rack: br.rack, isFenced: false }] : [];
     }),
     clusterAuthorizedOperations: NO_AUTH_OPS,
   });

@@ -128,7 +128,7 @@ export function fetchHandler(b: Broker): Handler<FetchRequest, FetchResponseInpu
         stats.followerBytes += followerBytes;
       }
       const res = buildResponse(wants, data, session, full, byId);
-      if (anyError && v >= 12) addLeaderHints(b, res, v);
+      if (anyError && v >= 12) addLeaderHints(b, res, v, ctx.conn?.listenerName);
       if (pins.length > 0) res[AFTER_WRITE] = release;
       return res;
     };
@@ -343,7 +343,12 @@ function readAll(
  * hosted here, else the image's), and v16+ responses carry the addresses of
  * the leaders named.
  */
-function addLeaderHints(b: Broker, res: ResponseBody<FetchResponseInput>, version: number): void {
+function addLeaderHints(
+  b: Broker,
+  res: ResponseBody<FetchResponseInput>,
+  version: number,
+  listener: string | undefined,
+): void {
   const leaders: number[] = [];
   for (const t of res.responses) {
     let topic: TopicState | undefined;
@@ -356,7 +361,7 @@ function addLeaderHints(b: Broker, res: ResponseBody<FetchResponseInput>, versio
       if (pd.currentLeader) leaders.push(pd.currentLeader.leaderId);
     }
   }
-  if (version >= 16 && leaders.length > 0) res.nodeEndpoints = nodeEndpoints(b, leaders);
+  if (version >= 16 && leaders.length > 0) res.nodeEndpoints = nodeEndpoints(b, leaders, listener);
 }
 
 function buildResponse(

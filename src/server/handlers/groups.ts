@@ -13,7 +13,7 @@ import type { GroupCoordinatorService } from '../../coordinator/group/service.ts
 import type { PartitionExists } from '../../coordinator/group/group-coordinator.ts';
 import { partitionForGroup } from '../../coordinator/group/offsets-records.ts';
 import type { BrokerState, MetadataImage, TopicState } from '../../metadata/image.ts';
-import type { Broker } from '../broker.ts';
+import { type Broker, brokerAddress } from '../broker.ts';
 import { ensureOffsetsTopic, OFFSETS_TOPIC } from '../group-store.ts';
 import { ensureTxnTopic, TXN_TOPIC } from '../txn-store.ts';
 import type { Handler } from '../dispatcher.ts';
@@ -65,7 +65,12 @@ export type CoordinatorAnswer =
  * address). COORDINATOR_NOT_AVAILABLE when the partition has no leader,
  * or the leader is fenced or has no registered address.
  */
-export function groupCoordinator(b: Broker, offsetsTopic: TopicState, groupId: string): CoordinatorAnswer {
+export function groupCoordinator(
+  b: Broker,
+  offsetsTopic: TopicState,
+  groupId: string,
+  listener?: string,
+): CoordinatorAnswer {
   const p = partitionForGroup(groupId, offsetsTopic.partitions.length);
   const leader = offsetsTopic.partitions[p]?.leader ?? -1;
   const unavailable = (why: string) => ({
@@ -76,9 +81,15 @@ export function groupCoordinator(b: Broker, offsetsTopic: TopicState, groupId: s
   const reg = b.image.brokers.get(leader);
   if (reg && !isServingBroker(reg))
     return unavailable(`broker ${leader}, the leader of ${offsetsTopic.name}-${p}, is fenced`);
-  if (leader === b.nodeId) return { errorCode: ErrorCode.NONE, nodeId: leader, ...b.advertised };
-  const name = b.config.listeners[0]?.name;
-  const l = reg?.listeners.find((x) => x.name === name) ?? reg?.listeners[0];
+  if (leader === b.nodeId && (listener === undefined || !b.advertisedListeners?.has(listener)))
+    return { errorCode: ErrorCode.NONE, nodeId: leader, ...b.advertised };
+  let l: { host: string; port: number } | undefined;
+  if (listener !== undefined && b.advertisedListeners?.has(listener)) {
+    l = reg ? brokerAddress(b, reg, listener) : leader === b.nodeId ? b.advertisedListeners.get(listener) : undefined;
+  } else {
+    const name = b.config.listeners[0]?.name;
+    l = reg?.listeners.find((x) => x.name === name) ?? reg?.listeners[0];
+  }
   if (!l) return unavailable(`broker ${leader}, the leader of ${offsetsTopic.name}-${p}, has no registered address`);
   return { errorCode: ErrorCode.NONE, nodeId: leader, host: l.host, port: l.port };
 }
@@ -142,7 +153,7 @@ export function findCoordinatorHandler(b: Broker): Handler<FindCoordinatorReques
       }
       const c: CoordinatorAnswer =
         topic !== null && typeof topic !== 'string'
-          ? groupCoordinator(b, topic, key)
+          ? groupCoordinator(b, topic, key, ctx.conn?.listenerName)
           : {
               errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE,
               errorMessage: `The coordinator is not available: ${topic ?? `${internal} does not exist`}`,

@@ -88,9 +88,9 @@ export function metadataHandler(b: Broker): Handler<MetadataRequest, MetadataRes
         topics.push(t ? describe(t) : unknownTopic(rt.name, ZERO_UUID, error));
       }
     }
-    const brokers = liveBrokers(b.image).map((br) => {
-      const l = brokerAddress(b, br);
-      return { nodeId: br.nodeId, host: l.host, port: l.port, rack: br.rack };
+    const brokers = liveBrokers(b.image).flatMap((br) => {
+      const l = brokerAddress(b, br, ctx.conn?.listenerName);
+      return l ? [{ nodeId: br.nodeId, host: l.host, port: l.port, rack: br.rack }] : [];
     });
     return {
       throttleTimeMs: 0,

@@ -146,7 +146,9 @@ export function produceHandler(b: Broker, verifier?: TxnVerifier): Handler<Produ
     }
     if (acks === 0) return NO_RESPONSE;
     if (durableWaits.length > 0) await Promise.all(durableWaits);
-    return ctx.apiVersion >= 10 ? withLeaderHints(b, responses) : { responses, throttleTimeMs: 0 };
+    return ctx.apiVersion >= 10
+      ? withLeaderHints(b, responses, ctx.conn?.listenerName)
+      : { responses, throttleTimeMs: 0 };
   };
 }
 
@@ -190,7 +192,7 @@ function startVerifications(
  * (see wantsLeaderHint) name the current leader, and the response the
  * addresses of the leaders it names.
  */
-function withLeaderHints(b: Broker, responses: TopicResult[]): ProduceResponseInput {
+function withLeaderHints(b: Broker, responses: TopicResult[], listener: string | undefined): ProduceResponseInput {
   const leaders: number[] = [];
   for (const tr of responses) {
     const topic = tr.name ? b.image.topicsByName.get(tr.name) : b.image.topicsById.get(tr.topicId);
@@ -203,7 +205,7 @@ function withLeaderHints(b: Broker, responses: TopicResult[]): ProduceResponseIn
     }
   }
   return leaders.length > 0
-    ? { responses, throttleTimeMs: 0, nodeEndpoints: nodeEndpoints(b, leaders) }
+    ? { responses, throttleTimeMs: 0, nodeEndpoints: nodeEndpoints(b, leaders, listener) }
     : { responses, throttleTimeMs: 0 };
 }
 

@@ -22,8 +22,8 @@
  *   expiring credential) the session has a lifetime, given to SaslAuthenticate
  *   v1+ clients as session_lifetime_ms. Such a client re-authenticates with a
  *   new SaslHandshake + SaslAuthenticate, same mechanism and principal, while
- *   its other requests keep going. A request (other than the SASL ones) on an
- *   expired session closes the connection.
+ *   its other requests keep going. On an expired session any request but
+ *   those of a re-authentication closes the connection.
  */
 import { ErrorCode } from '../../protocol/error-codes.ts';
 import {
@@ -101,7 +101,10 @@ export class SaslServer {
     const apiKey = frame.length >= 2 ? frame.readInt16BE(0) : -1;
     const est = st.established;
     if (est) {
-      if (est.expiresAt > 0 && this.now() >= est.expiresAt && !SASL_KEYS.has(apiKey)) {
+      // as Kafka: on an expired session only a re-authentication goes on
+      const reauthenticating =
+        apiKey === ApiKey.SaslHandshake || (apiKey === ApiKey.SaslAuthenticate && st.pending !== null);
+      if (est.expiresAt > 0 && this.now() >= est.expiresAt && !reauthenticating) {
         conn.warn('closing connection: SASL session expired without re-authentication (connections.max.reauth.ms)', {
           principal: principalString(est.principal),
         });
@@ -279,5 +282,6 @@ function closing<T extends object>(body: T, conn: Connection): ResponseBody<T> {
 export function registerSaslHandlers(d: Dispatcher, sasl: SaslServer): void {
   d.register('SaslHandshake', { handler: sasl.handshakeHandler() });
   d.register('SaslAuthenticate', { handler: sasl.authenticateHandler() });
-  d.gate = (frame, conn) => sasl.gate(frame, conn);
+  // PLAINTEXT-only brokers keep their request path as it was
+  if (sasl.config.listeners.size > 0) d.gate = (frame, conn) => sasl.gate(frame, conn);
 }

@@ -176,13 +176,20 @@ test('misconfigurations stop startup with one line saying what to change', () =>
     [{ 'process.roles': 'worker' }, /'worker' is not one of broker, controller/],
     [{ 'process.roles': '' }, /must not be empty/],
     [{ listeners: 'PLAINTEXT://:9092,CONTROLLER://:9092' }, /port 9092 is used by two listeners/],
-    // the controller listener is opened, so it must be PLAINTEXT
+    // the controller listener is opened: as SSL it needs a keystore; SASL is not spoken between controllers
     [
       {
         listeners: 'PLAINTEXT://:9092,CONTROLLER://:9093',
         'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,CONTROLLER:SSL',
       },
-      /CONTROLLER uses security protocol SSL/,
+      /listener CONTROLLER.*needs a certificate and key/,
+    ],
+    [
+      {
+        listeners: 'PLAINTEXT://:9092,CONTROLLER://:9093',
+        'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,CONTROLLER:SASL_SSL',
+      },
+      /controller listener CONTROLLER uses SASL_SSL/,
     ],
   ];
   for (const [overrides, re] of cases) assert.match(configError(overrides), re, JSON.stringify(overrides));

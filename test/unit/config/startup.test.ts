@@ -74,7 +74,7 @@ test('samsa start refuses a SASL_PLAINTEXT listener and security properties with
       ['listeners=SASL_PLAINTEXT://127.0.0.1:0'],
       /listener SASL_PLAINTEXT is SASL_PLAINTEXT with mechanism GSSAPI.*does not support GSSAPI.*set sasl\.enabled\.mechanisms/,
     ],
-    [['listeners=SSL://127.0.0.1:0'], /no TLS/],
+    [['listeners=SSL://127.0.0.1:0'], /listener SSL.*a TLS listener needs a certificate and key/],
     [
       ['authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer'],
       /'authorizer\.class\.name' cannot be honoured: .*ACLs.*remove it/,

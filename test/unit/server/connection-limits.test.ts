@@ -11,6 +11,7 @@ import pino from 'pino';
 import type { Reply } from '../../../src/server/connection.ts';
 import { LogLimiter } from '../../../src/server/log-limiter.ts';
 import { withSocketServer } from '../../helpers/socket-server.ts';
+import { ConnectionRegistry } from '../../../src/server/socket-server.ts';
 
 const echo = (f: Buffer): Reply => [Buffer.from(f)];
 
@@ -278,5 +279,29 @@ test('a client loop of bad connections logs one warning per interval, with the c
       assert.equal(sizeLines()[1].suppressed, 29);
     },
     { logger, logLimiter: new LogLimiter(10_000, 1000, () => clock) },
+  );
+});
+
+test('listeners of one broker share the limits: max.connections.per.ip counts connections on every listener', async () => {
+  const registry = new ConnectionRegistry();
+  const limits = { maxConnectionsPerIp: 3, maxConnections: 100, registry };
+  await withSocketServer(
+    echo,
+    async (first) => {
+      await withSocketServer(
+        echo,
+        async (second) => {
+          const a = await openAll(first, 2);
+          assert.deepEqual(a.results, ['served', 'served']);
+          const b = await openAll(second, 2);
+          assert.deepEqual(b.results, ['served', 'closed']);
+          assert.equal(registry.open.size, 3);
+          for (const c of [...a.clients, ...b.clients]) c.destroy();
+          await until(() => registry.open.size === 0, 'every connection gone from the shared count');
+        },
+        limits,
+      );
+    },
+    limits,
   );
 });
