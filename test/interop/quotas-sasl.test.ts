@@ -4,7 +4,8 @@
  * holds two confluent-kafka-python producers authenticated as alice (two
  * client ids, one quota: the user's) within 10% of it over 10 s, after a
  * restart onto the SASL listener, while a producer authenticated as admin
- * on the same broker runs unlimited.
+ * on the same broker runs unlimited; `samsa quota --command-config` over the
+ * SASL listener.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -32,7 +33,7 @@ describe('user quotas with SASL/PLAIN', () => {
 
   before(async () => {
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'samsa-quota-sasl-'));
-    // quotas go into the metadata log through a PLAINTEXT listener (Samsa's CLI has no SASL yet) ...
+    // a quota set while the broker had a PLAINTEXT listener ...
     const plain = await startBroker({ dataDir, overrides: { 'num.partitions': '1' } });
     let err = '';
     const code = await runCli(
@@ -41,7 +42,7 @@ describe('user quotas with SASL/PLAIN', () => {
     );
     await plain.close();
     assert.equal(code, 0, err);
-    // ... and apply to the principals of the SASL listener after the restart
+    // ... is kept across the restart onto the SASL listener and applies to its principals
     b = await startSaslBroker({ 'auto.create.topics.enable': 'true' }, { dataDir });
   });
   after(async () => {
@@ -75,5 +76,28 @@ describe('user quotas with SASL/PLAIN', () => {
     assert.equal(ad.total, FAST_BYTES);
     assert.equal(ad.maxThrottleMs, 0, 'admin was never throttled');
     assert.ok(adminRate > 4 * QUOTA, `admin produced at ${adminRate.toFixed(0)} B/s`);
+  });
+
+  test('samsa quota over the SASL listener with --command-config', async () => {
+    const props = path.join(dataDir, 'admin.properties');
+    fs.writeFileSync(
+      props,
+      'security.protocol=SASL_PLAINTEXT\nsasl.mechanism=PLAIN\nsasl.username=admin\nsasl.password=admin-secret\n',
+    );
+    const cli = async (args: string[]) => {
+      let out = '';
+      let err = '';
+      const code = await runCli([...args, '-b', b.bootstrapServers, '--command-config', props], {
+        stdout: (s) => void (out += s),
+        stderr: (s) => void (err += s),
+      });
+      assert.equal(code, 0, err);
+      return out;
+    };
+    await cli(['quota', 'set', '--user', 'bob', '--add-config', 'consumer_byte_rate=4096']);
+    assert.deepEqual(JSON.parse(await cli(['quota', 'list', '--json'])), [
+      { entity: 'user=alice', values: { producer_byte_rate: QUOTA } },
+      { entity: 'user=bob', values: { consumer_byte_rate: 4096 } },
+    ]);
   });
 });
