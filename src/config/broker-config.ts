@@ -94,6 +94,11 @@ export interface BrokerConfig {
   /** samsa.max.topics: topics in the cluster (Samsa extension). */
   maxTopics: number;
   deleteTopicEnable: boolean;
+  /** ACLs on (authorizer.class.name is the StandardAuthorizer). */
+  authorizerEnabled: boolean;
+  /** super.users, as principal strings (User:admin). */
+  superUsers: string[];
+  allowEveryoneIfNoAclFound: boolean;
   /** -1 = keep forever. */
   logRetentionMs: number;
   logRetentionBytes: number;
@@ -554,6 +559,24 @@ export function loadBrokerConfig(opts: LoadBrokerConfigOptions = {}): BrokerConf
     ? num('max.connections')
     : defaultMaxConnections(opts.fdLimit ?? openFileSoftLimit());
 
+  // ACLs: nodes talk to each other (CONTROLLER listener, replication) as User:ANONYMOUS over PLAINTEXT,
+  // which needs ClusterAction on the cluster before any ACL can exist: a super user, as in Kafka
+  const superUsers = str('super.users')
+    .split(';')
+    .map((x) => x.trim())
+    .filter((x) => x !== '');
+  if (str('authorizer.class.name') !== '' && !superUsers.includes('User:ANONYMOUS')) {
+    const plainController = quorum.controllerListener?.securityProtocol === 'PLAINTEXT';
+    const interBroker = listeners.find((l) => l.name === interBrokerListenerName);
+    const plainReplication =
+      interBroker?.securityProtocol === 'PLAINTEXT' && (quorum.quorumVoters.length > 1 || !roles.controller);
+    if (plainController || plainReplication)
+      fail(
+        'super.users',
+        `must include User:ANONYMOUS when authorizer.class.name is set and nodes talk over PLAINTEXT (${plainController ? `the ${quorum.controllerListener!.name} listener` : `replication on ${interBroker!.name}`}): they are User:ANONYMOUS there and need ClusterAction on the cluster (add User:ANONYMOUS to super.users, and keep clients on a SASL listener)`,
+      );
+  }
+
   return {
     nodeId,
     clusterId,
@@ -582,6 +605,9 @@ export function loadBrokerConfig(opts: LoadBrokerConfigOptions = {}): BrokerConf
       has('metadata.log.dir') && str('metadata.log.dir') !== '' ? path.resolve(cwd, str('metadata.log.dir')) : null,
     metadataLogMaxRecordBytesBetweenSnapshots: num('metadata.log.max.record.bytes.between.snapshots'),
     deleteTopicEnable: bool('delete.topic.enable'),
+    authorizerEnabled: str('authorizer.class.name') !== '',
+    superUsers,
+    allowEveryoneIfNoAclFound: bool('allow.everyone.if.no.acl.found'),
     logRetentionMs,
     logRetentionBytes: num('log.retention.bytes'),
     logRetentionCheckIntervalMs: num('log.retention.check.interval.ms'),

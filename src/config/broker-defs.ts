@@ -80,25 +80,8 @@ function ig(
 function d(name: string, kind: ConfigKind, dflt: string | null, doc: string, validate?: Validator): BrokerPropertyDef {
   return p(name, kind, dflt, doc, validate, { dynamic: true });
 }
-/**
- * A security property Samsa cannot honour yet: `refuse` says why a value would
- * make a promise Samsa cannot keep; `accepts` names the values that are fine
- * (and ignored).
- */
-function sec(
-  name: string,
-  kind: ConfigKind,
-  dflt: string | null,
-  doc: string,
-  accepts: string,
-  refuse: (v: ConfigValue) => string | null,
-): BrokerPropertyDef {
-  return p(name, kind, dflt, doc, undefined, { ignored: true, refuse, accepts });
-}
-
 const NO_TLS_SETTING = 'Samsa does not implement this TLS setting';
 const NO_SASL = 'Samsa does not support this SASL setting, so clients would not be authenticated as it says';
-const NO_ACLS = 'Samsa has no authorizer (ACLs) yet, so every client may do everything';
 const OAUTH_VALIDATOR = 'org.apache.kafka.common.security.oauthbearer.OAuthBearerValidatorCallbackHandler';
 const OAUTH_UNSECURED_VALIDATOR =
   'org.apache.kafka.common.security.oauthbearer.internals.unsecured.OAuthBearerUnsecuredValidatorCallbackHandler';
@@ -108,11 +91,6 @@ export const OAUTH_VALIDATOR_CLASSES = [
   'org.apache.kafka.common.security.oauthbearer.secured.OAuthBearerValidatorCallbackHandler',
   OAUTH_UNSECURED_VALIDATOR,
 ];
-const unlessEmpty =
-  (why: string) =>
-  (v: ConfigValue): string | null =>
-    v === '' || (Array.isArray(v) && v.length === 0) ? null : why;
-
 const INT_MAX_TEXT = String(INT_MAX);
 const COMPRESSION = ['uncompressed', 'zstd', 'lz4', 'snappy', 'gzip', 'producer'];
 /** -1 is Kafka's "unlimited" for the retention settings. */
@@ -405,21 +383,30 @@ export const BROKER_PROPERTY_DEFS: BrokerPropertyDef[] = [
   ig('zookeeper.session.timeout.ms', 'int', '18000', 'ZooKeeper session timeout.'),
   ig('inter.broker.protocol.version', 'string', null, 'Inter-broker protocol version.'),
   ig('log.message.format.version', 'string', null, 'Record format version (removed in Kafka 4.0).'),
-  sec(
+  p(
     'authorizer.class.name',
     'string',
     '',
-    'Authorizer class.',
-    'empty',
-    unlessEmpty(`${NO_ACLS}; remove it (keep the broker on a trusted network)`),
+    'The authorizer: org.apache.kafka.metadata.authorizer.StandardAuthorizer turns ACLs on (stored in the metadata log, managed with CreateAcls/DescribeAcls/DeleteAcls or samsa acl); empty: no authorization, every client may do everything.',
+    (v) =>
+      v === '' || v === 'org.apache.kafka.metadata.authorizer.StandardAuthorizer'
+        ? null
+        : v === 'kafka.security.authorizer.AclAuthorizer'
+          ? "is ZooKeeper-based Kafka's authorizer (gone in Kafka 4.0); use org.apache.kafka.metadata.authorizer.StandardAuthorizer, which keeps the ACLs in the metadata log"
+          : 'must be empty or org.apache.kafka.metadata.authorizer.StandardAuthorizer',
   ),
-  sec(
+  p(
     'super.users',
-    'list',
+    'string',
     '',
-    'Principals allowed everything.',
-    'empty',
-    unlessEmpty(`${NO_ACLS} and no principals; remove it`),
+    'Principals allowed every operation on every resource whatever the ACLs say, separated by semicolons (User:admin;User:broker).',
+    (v) => {
+      for (const item of String(v)
+        .split(';')
+        .map((x) => x.trim()))
+        if (item !== '' && !/^[^:]+:.+$/.test(item)) return `'${item}' is not a principal of the form Type:name`;
+      return null;
+    },
   ),
   p(
     'sasl.enabled.mechanisms',
@@ -897,13 +884,11 @@ export const BROKER_PROPERTY_DEFS: BrokerPropertyDef[] = [
     atLeast(1),
   ),
   // security that Samsa does not provide yet (TLS, SASL, ACLs): promising values stop startup, tuning is ignored
-  sec(
+  p(
     'allow.everyone.if.no.acl.found',
     'boolean',
-    null,
-    'Whether the authorizer allows a request on a resource without ACLs.',
-    'true',
-    (v) => (v === false ? `${NO_ACLS}; remove it` : null),
+    'false',
+    'With the authorizer on: whether a request on a resource that no ACL applies to is allowed (false: denied unless an ACL allows it).',
   ),
   // TLS (SSL and SASL_SSL listeners; each also as listener.name.<listener>.ssl.*, which wins for that listener)
   p(

@@ -33,7 +33,7 @@ import {
   MetadataStorageError,
 } from './metadata-log.ts';
 import type { MetadataImage, PartitionState, TopicState } from './image.ts';
-import type { ClientQuotaRecord, MetadataRecord, PartitionRecord } from './records.ts';
+import type { AccessControlEntryRecord, ClientQuotaRecord, MetadataRecord, PartitionRecord } from './records.ts';
 import { type MetadataQuorum, NotControllerError, type QuorumListener } from './quorum.ts';
 import {
   type BrokerHeartbeatAnswer,
@@ -123,6 +123,17 @@ const refuseEach =
   (n: number) =>
   (errorCode: number, errorMessage: string): ControllerResult[] =>
     Array.from({ length: n }, () => ({ errorCode, errorMessage }));
+
+/** The fields of an ACL binding, without the record's type and id. */
+function pickAcl(b: Omit<AccessControlEntryRecord, 'type' | 'id'>): Omit<AccessControlEntryRecord, 'type' | 'id'> {
+  const { resourceType, resourceName, patternType, principal, host, operation, permission } = b;
+  return { resourceType, resourceName, patternType, principal, host, operation, permission };
+}
+
+/** What makes two ACL bindings the same. */
+function aclKey(b: Omit<AccessControlEntryRecord, 'type' | 'id'>): string {
+  return JSON.stringify(Object.values(pickAcl(b)));
+}
 
 export function newTopicId(): string {
   // A random 16-byte id, never the zero id or the reserved sentinel.
@@ -919,6 +930,55 @@ export class Controller implements QuorumListener {
         onStorageError: (err) => ({ errorCode: ErrorCode.KAFKA_STORAGE_ERROR, errorMessage: err.message }),
       };
     }, refuseOne);
+  }
+
+  // ---- ACLs (CreateAcls, DeleteAcls; validated by the caller) ---------------
+
+  /**
+   * Adds ACL bindings (validated by the caller) in one commit; a binding that
+   * exists already is not added again. Results in the order given.
+   */
+  createAcls(bindings: Omit<AccessControlEntryRecord, 'type' | 'id'>[]): Promise<ControllerResult[]> {
+    return this.enqueue(() => {
+      const records: MetadataRecord[] = [];
+      const existing = new Set([...this.image.acls.values()].map(aclKey));
+      for (const b of bindings) {
+        const key = aclKey(b);
+        if (existing.has(key)) continue;
+        existing.add(key);
+        records.push({ type: 'AccessControlEntry', id: newTopicId(), ...pickAcl(b) });
+      }
+      const result = bindings.map(() => ({ errorCode: ErrorCode.NONE, errorMessage: null }));
+      const onStorageError = (err: MetadataStorageError) =>
+        bindings.map(() => ({ errorCode: ErrorCode.KAFKA_STORAGE_ERROR, errorMessage: err.message }));
+      return { records, result, onStorageError };
+    }, refuseEach(bindings.length));
+  }
+
+  /**
+   * Removes, in one commit, every ACL that one of `selectors` picks; answers
+   * per selector the ACLs it removed (an ACL two selectors pick is removed
+   * once and listed under both, as Kafka does).
+   */
+  deleteAcls(
+    selectors: ((a: AccessControlEntryRecord) => boolean)[],
+  ): Promise<(ControllerResult & { removed: AccessControlEntryRecord[] })[]> {
+    type Answer = (ControllerResult & { removed: AccessControlEntryRecord[] })[];
+    return this.enqueue<Answer>(
+      () => {
+        const gone = new Set<string>();
+        const result: Answer = selectors.map((pick) => {
+          const removed = [...this.image.acls.values()].filter(pick);
+          for (const a of removed) gone.add(a.id);
+          return { errorCode: ErrorCode.NONE, errorMessage: null, removed };
+        });
+        const records: MetadataRecord[] = [...gone].map((id) => ({ type: 'RemoveAccessControlEntry', id }));
+        const onStorageError = (err: MetadataStorageError): Answer =>
+          selectors.map(() => ({ errorCode: ErrorCode.KAFKA_STORAGE_ERROR, errorMessage: err.message, removed: [] }));
+        return { records, result, onStorageError };
+      },
+      (errorCode, errorMessage) => selectors.map(() => ({ errorCode, errorMessage, removed: [] })),
+    );
   }
 
   /**

@@ -4,7 +4,10 @@
  * changed only by `applyBatch` with committed records from the log.
  */
 import { ErrorCode } from '../protocol/error-codes.ts';
-import type { MetadataRecord, PartitionChangeRecord } from './records.ts';
+import type { AccessControlEntryRecord, MetadataRecord, PartitionChangeRecord } from './records.ts';
+
+/** Numbers the ACL changes of every image in the process, so a new ACL set never repeats an old version. */
+let aclChanges = 0;
 
 export interface PartitionState {
   partition: number;
@@ -78,6 +81,10 @@ export class MetadataImage {
    * any), what KRaft calls the metadata offset. Only grows: caches key on it.
    */
   epoch = -1;
+  /** The ACLs by id (AccessControlEntryRecord). */
+  readonly acls = new Map<string, AccessControlEntryRecord>();
+  /** Changes whenever an ACL is added or removed (the authorizer rebuilds its index then). */
+  aclVersion = 0;
   /** Partition replicas by broker id, kept as records apply (the partition cap is checked against it). */
   private readonly replicaCounts = new Map<number, number>();
 
@@ -206,6 +213,13 @@ export class MetadataImage {
         }
         break;
       }
+      case 'AccessControlEntry':
+        this.acls.set(rec.id, rec);
+        this.aclVersion = ++aclChanges;
+        break;
+      case 'RemoveAccessControlEntry':
+        if (this.acls.delete(rec.id)) this.aclVersion = ++aclChanges;
+        break;
       case 'UserScramCredential': {
         let byMech = this.scramCredentials.get(rec.name);
         if (!byMech) this.scramCredentials.set(rec.name, (byMech = new Map()));
@@ -540,6 +554,7 @@ export class MetadataImage {
     for (const e of this.clientQuotas.values())
       for (const [key, value] of e.values)
         out.push({ type: 'ClientQuota', entity: e.entity, key, value, remove: false });
+    for (const a of this.acls.values()) out.push(a);
     for (const [name, byMech] of this.scramCredentials) {
       for (const [mechanism, c] of byMech)
         out.push({

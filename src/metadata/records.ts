@@ -144,6 +144,28 @@ export interface ClientQuotaRecord {
 }
 
 /**
+ * An ACL (KRaft's AccessControlEntryRecord, key 23): the binding with the
+ * random id the controller gave it. Codes are Kafka's (src/security/acl-types.ts).
+ */
+export interface AccessControlEntryRecord {
+  type: 'AccessControlEntry';
+  id: string;
+  resourceType: number;
+  resourceName: string;
+  patternType: number;
+  principal: string;
+  host: string;
+  operation: number;
+  permission: number;
+}
+
+/** The ACL with this id is removed (RemoveAccessControlEntryRecord, key 24). */
+export interface RemoveAccessControlEntryRecord {
+  type: 'RemoveAccessControlEntry';
+  id: string;
+}
+
+/**
  * A user's SCRAM credential for one mechanism (Kafka's UserScramCredentialRecord),
  * written by the controller for AlterUserScramCredentials; replaces an earlier
  * one of the same user and mechanism. Byte fields in base64.
@@ -180,5 +202,7 @@ export type MetadataRecord =
   | ConfigRecord
   | RemoveTopicRecord
   | ClientQuotaRecord
+  | AccessControlEntryRecord
+  | RemoveAccessControlEntryRecord
   | UserScramCredentialRecord
   | RemoveUserScramCredentialRecord;

@@ -21,6 +21,7 @@ import {
   type ApiVersionsResponseInput,
 } from '../protocol/generated/messages.ts';
 import type { Connection, Reply, ReplyChunks } from './connection.ts';
+import type { Authorizer } from '../security/authorizer.ts';
 
 /** Returned by a handler that must not answer (Produce with acks=0). */
 export const NO_RESPONSE = Symbol('no-response');
@@ -38,6 +39,8 @@ export interface RequestContext {
   correlationId: number;
   clientId: string | null;
   conn: Connection;
+  /** The listener's authorizer (src/security/acl-check.ts asks it); null: ACLs are off. */
+  authorizer?: Authorizer | null;
 }
 
 /**
@@ -92,6 +95,8 @@ export class Dispatcher {
   private readonly warned = new WeakSet<Connection>();
   /** Client quotas, when the broker enforces them. */
   quotas: RequestQuotas | null = null;
+  /** Checks the requests of this listener against the ACLs (`authorizer.class.name`); null: off. */
+  authorizer: Authorizer | null = null;
   /** Looks at each frame first (SASL: bare tokens, requests before authentication); a reply it gives is the frame's. */
   gate?: (frame: Buffer, conn: Connection) => Reply | Promise<Reply> | undefined;
 
@@ -169,6 +174,7 @@ export class Dispatcher {
       correlationId: header.correlationId,
       clientId: header.clientId,
       conn,
+      authorizer: this.authorizer,
     };
     const q = this.quotas?.begin(ctx, req, frame.length) ?? null;
     const res = this.entries.get(api.key)!.handler(req, ctx);

@@ -49,6 +49,9 @@ import { createPartitionsHandler, createTopicsHandler, deleteTopicsHandler } fro
 import { alterConfigsHandler, incrementalAlterConfigsHandler } from './handlers/configs.ts';
 import { initProducerIdHandler } from './handlers/init-producer-id.ts';
 import { registerReassignmentControllerHandlers } from './handlers/reassignments.ts';
+import { registerAclControllerHandlers } from './handlers/acls.ts';
+import { Authorizer } from '../security/authorizer.ts';
+import { clusterAllowed, controllerListenerGate, Op } from '../security/acl-check.ts';
 import { ControllerClient, ControllerRouter, relayHandler } from './forwarding.ts';
 import { GroupCoordinatorService } from '../coordinator/group/service.ts';
 import { systemEnv } from '../util/env.ts';
@@ -458,6 +461,15 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
       registerReassignmentControllerHandlers(dispatcher, controller);
       dispatcher.register('DescribeClientQuotas', { handler: describeClientQuotasHandler(image) });
       dispatcher.register('AlterClientQuotas', { handler: alterClientQuotasHandler(controller) });
+      registerAclControllerHandlers(dispatcher, controller);
+      // ACLs: only nodes (ClusterAction on the cluster) may use the CONTROLLER listener
+      if (config.authorizerEnabled)
+        dispatcher.gate = controllerListenerGate(
+          new Authorizer(
+            { superUsers: config.superUsers, allowEveryoneIfNoAclFound: config.allowEveryoneIfNoAclFound },
+            image,
+          ),
+        );
       registerScramControllerHandler(dispatcher, controller);
       const ctlSettings = config.listenerTls.get(config.controllerListener!.name);
       controllerTls = ctlSettings ? new ListenerTls(ctlSettings, logger) : undefined;
@@ -547,6 +559,11 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
 
   // Bind the client listeners (their addresses are registered), but read nothing before the broker is ready.
   const dispatcher = new Dispatcher();
+  if (config.authorizerEnabled)
+    dispatcher.authorizer = new Authorizer(
+      { superUsers: config.superUsers, allowEveryoneIfNoAclFound: config.allowEveryoneIfNoAclFound },
+      image,
+    );
   registerSaslHandlers(dispatcher, sasl);
   const clientServers: {
     listener: Listener;
@@ -769,31 +786,41 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
   for (const s of clientServers) s.server.admitFromIp = (ip) => clientQuotas.admitConnection(ip);
   registerScramHandlers(dispatcher, image, router, controller);
   // DescribeQuorum (kafka-metadata-quorum, samsa cluster info) from any broker: answered by the quorum leader
-  dispatcher.register('DescribeQuorum', {
-    handler: relayHandler(
-      router,
-      'DescribeQuorum',
-      raftHandler(quorum, 'DescribeQuorum'),
-      (r) => r.topics[0]?.partitions[0]?.errorCode === ErrorCode.NOT_LEADER_OR_FOLLOWER,
-      (reason, req) => ({
-        errorCode: ErrorCode.NONE,
-        errorMessage: null,
-        topics: req.topics.map((t) => ({
-          topicName: t.topicName,
-          partitions: t.partitions.map((p) => ({
-            partitionIndex: p.partitionIndex,
-            errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER,
-            errorMessage: reason,
-            leaderId: -1,
-            leaderEpoch: -1,
-            highWatermark: -1,
-            currentVoters: [],
-            observers: [],
-          })),
+  const describeQuorum = relayHandler(
+    router,
+    'DescribeQuorum',
+    raftHandler(quorum, 'DescribeQuorum'),
+    (r) => r.topics[0]?.partitions[0]?.errorCode === ErrorCode.NOT_LEADER_OR_FOLLOWER,
+    (reason, req) => ({
+      errorCode: ErrorCode.NONE,
+      errorMessage: null,
+      topics: req.topics.map((t) => ({
+        topicName: t.topicName,
+        partitions: t.partitions.map((p) => ({
+          partitionIndex: p.partitionIndex,
+          errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER,
+          errorMessage: reason,
+          leaderId: -1,
+          leaderEpoch: -1,
+          highWatermark: -1,
+          currentVoters: [],
+          observers: [],
         })),
-        nodes: [],
-      }),
-    ),
+      })),
+      nodes: [],
+    }),
+  );
+  // ACLs: Describe on the cluster
+  dispatcher.register('DescribeQuorum', {
+    handler: (req, ctx) =>
+      clusterAllowed(ctx, Op.DESCRIBE)
+        ? describeQuorum(req, ctx)
+        : {
+            errorCode: ErrorCode.CLUSTER_AUTHORIZATION_FAILED,
+            errorMessage: 'Cluster authorization failed.',
+            topics: [],
+            nodes: [],
+          },
   });
   // every listener is in place: the batches committed since the replay are acted on, then each as it commits
   controller.releaseNotifications();

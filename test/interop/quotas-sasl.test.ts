@@ -5,7 +5,8 @@
  * client ids, one quota: the user's) within 10% of it over 10 s, after a
  * restart onto the SASL listener, while a producer authenticated as admin
  * on the same broker runs unlimited; `samsa quota --command-config` over the
- * SASL listener.
+ * SASL listener; with ACLs on, the quota APIs need AlterConfigs /
+ * DescribeConfigs on the cluster.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -99,5 +100,49 @@ describe('user quotas with SASL/PLAIN', () => {
       { entity: 'user=alice', values: { producer_byte_rate: QUOTA } },
       { entity: 'user=bob', values: { consumer_byte_rate: 4096 } },
     ]);
+  });
+});
+
+describe('client quota APIs with ACLs (StandardAuthorizer)', () => {
+  let dir: string;
+  let b: SaslBroker;
+  before(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'samsa-quota-acl-'));
+    b = await startSaslBroker({
+      'authorizer.class.name': 'org.apache.kafka.metadata.authorizer.StandardAuthorizer',
+      'super.users': 'User:admin',
+    });
+  });
+  after(async () => {
+    await b?.close();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  const cli = async (user: string, args: string[]) => {
+    const props = path.join(dir, `${user}.properties`);
+    fs.writeFileSync(
+      props,
+      `security.protocol=SASL_PLAINTEXT\nsasl.mechanism=PLAIN\nsasl.username=${user}\nsasl.password=${user}-secret\n`,
+    );
+    let out = '';
+    let err = '';
+    const code = await runCli([...args, '-b', b.bootstrapServers, '--command-config', props], {
+      stdout: (s) => void (out += s),
+      stderr: (s) => void (err += s),
+    });
+    return { code, out, err };
+  };
+
+  test('AlterClientQuotas needs AlterConfigs and DescribeClientQuotas DescribeConfigs on the cluster', async () => {
+    let r = await cli('alice', ['quota', 'set', '--user', 'alice', '--add-config', 'producer_byte_rate=1']);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /CLUSTER_AUTHORIZATION_FAILED/);
+    r = await cli('alice', ['quota', 'list']);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /CLUSTER_AUTHORIZATION_FAILED/);
+    r = await cli('admin', ['quota', 'set', '--user', 'alice', '--add-config', 'producer_byte_rate=1000']);
+    assert.equal(r.code, 0, r.err);
+    r = await cli('admin', ['quota', 'list', '--json']);
+    assert.deepEqual(JSON.parse(r.out), [{ entity: 'user=alice', values: { producer_byte_rate: 1000 } }]);
   });
 });

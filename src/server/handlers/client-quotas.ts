@@ -4,6 +4,9 @@
  * listener relayed there when it is another node (and answered once this
  * node's image has the change), on the CONTROLLER listener answered by the
  * node's own Controller (NOT_CONTROLLER unless it is the active one).
+ * With ACLs on, DescribeClientQuotas needs DescribeConfigs on the cluster
+ * (else CLUSTER_AUTHORIZATION_FAILED) and AlterClientQuotas AlterConfigs on
+ * the cluster (else CLUSTER_AUTHORIZATION_FAILED for every entity).
  * Entities, keys and values are validated as Kafka does (src/security/quotas.ts);
  * an entry that fails gets INVALID_REQUEST and the others are applied, all
  * in one metadata commit.
@@ -19,6 +22,7 @@ import type {
   DescribeClientQuotasRequest,
   DescribeClientQuotasResponseInput,
 } from '../../protocol/generated/messages.ts';
+import { clusterAllowed, Op } from '../../security/acl-check.ts';
 import { describeQuotas, quotaAlterationRecords } from '../../security/quotas.ts';
 import type { Dispatcher, Handler } from '../dispatcher.ts';
 import { type ControllerRouter, DEFAULT_FORWARD_TIMEOUT_MS, relayHandler } from '../forwarding.ts';
@@ -26,7 +30,9 @@ import { type ControllerRouter, DEFAULT_FORWARD_TIMEOUT_MS, relayHandler } from 
 export function describeClientQuotasHandler(
   image: MetadataImage,
 ): Handler<DescribeClientQuotasRequest, DescribeClientQuotasResponseInput> {
-  return (req) => {
+  return (req, ctx) => {
+    if (!clusterAllowed(ctx, Op.DESCRIBE_CONFIGS))
+      return { throttleTimeMs: 0, errorCode: ErrorCode.CLUSTER_AUTHORIZATION_FAILED, errorMessage: null, entries: null };
     const r = describeQuotas(image, req.components, req.strict);
     if ('errorMessage' in r)
       return { throttleTimeMs: 0, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: r.errorMessage, entries: null };
@@ -111,6 +117,15 @@ export function forwardedAlterClientQuotasHandler(
     }),
   );
   return async (req, ctx) => {
+    if (!clusterAllowed(ctx, Op.ALTER_CONFIGS))
+      return {
+        throttleTimeMs: 0,
+        entries: req.entries.map((e) => ({
+          errorCode: ErrorCode.CLUSTER_AUTHORIZATION_FAILED,
+          errorMessage: null,
+          entity: e.entity,
+        })),
+      };
     const res = (await relayed(req, ctx)) as AlterClientQuotasResponseInput;
     if (!req.validateOnly)
       await controller.waitForImage(() => applied(controller.image, req, res), DEFAULT_FORWARD_TIMEOUT_MS);

@@ -12,10 +12,13 @@ import type {
   DescribeLogDirsResponseInput,
 } from '../../protocol/generated/messages.ts';
 
+import { authorizedOperations, clusterAllowed, Op, Res } from '../../security/acl-check.ts';
+import { CLUSTER_NAME } from '../../security/acl-types.ts';
+
 const NO_AUTH_OPS = -2147483648;
 
 export function describeClusterHandler(b: Broker): Handler<DescribeClusterRequest, DescribeClusterResponseInput> {
-  return (_req, ctx) => ({
+  return (req, ctx) => ({
     throttleTimeMs: 0,
     errorCode: ErrorCode.NONE,
     errorMessage: null,
@@ -26,12 +29,21 @@ export function describeClusterHandler(b: Broker): Handler<DescribeClusterReques
       const l = brokerAddress(b, br, ctx.conn?.listenerName);
       return l ? [{ brokerId: br.nodeId, host: l.host, port: l.port, rack: br.rack, isFenced: false }] : [];
     }),
-    clusterAuthorizedOperations: NO_AUTH_OPS,
+    // ACLs: nothing is required; the operations allowed on the cluster are told when asked (KIP-430)
+    clusterAuthorizedOperations:
+      req.includeClusterAuthorizedOperations && ctx.authorizer
+        ? clusterAllowed(ctx, Op.DESCRIBE)
+          ? authorizedOperations(ctx, Res.CLUSTER, CLUSTER_NAME)
+          : 0
+        : NO_AUTH_OPS,
   });
 }
 
 export function describeLogDirsHandler(b: Broker): Handler<DescribeLogDirsRequest, DescribeLogDirsResponseInput> {
-  return (req) => {
+  return (req, ctx) => {
+    // ACLs: Describe on the cluster
+    if (!clusterAllowed(ctx, Op.DESCRIBE))
+      return { throttleTimeMs: 0, errorCode: ErrorCode.CLUSTER_AUTHORIZATION_FAILED, results: [] };
     const wanted: { topic: string; partitions: number[] }[] | null = req.topics;
     const results = b.config.logDirs.map((dir: string) => {
       const topics = new Map<string, DescribeLogDirsResponseDescribeLogDirsTopicInput>();

@@ -25,12 +25,26 @@ import {
   isListConfig,
   validateTopicConfigValue,
 } from '../topic-configs.ts';
+import { allowed, type AuthzContext, clusterAllowed, Op, Res } from '../../security/acl-check.ts';
 
 const TOPIC = 2;
 const BROKER = 4;
 const BROKER_LOGGER = 8;
 
 type Changes = Record<string, string | null>;
+
+/** ACLs: DescribeConfigs / AlterConfigs (`op`) on the topic, or on the cluster for broker and broker-logger configs; the refusal's code, or null. */
+function configsDenied(
+  ctx: AuthzContext,
+  op: number,
+  r: { resourceType: number; resourceName: string },
+): number | null {
+  if (r.resourceType === TOPIC)
+    return allowed(ctx, op, Res.TOPIC, r.resourceName) ? null : ErrorCode.TOPIC_AUTHORIZATION_FAILED;
+  if (r.resourceType === BROKER || r.resourceType === BROKER_LOGGER)
+    return clusterAllowed(ctx, op) ? null : ErrorCode.CLUSTER_AUTHORIZATION_FAILED;
+  return null;
+}
 
 function resourceError(r: { resourceType: number; resourceName: string }, errorCode: number, errorMessage: string) {
   return { errorCode, errorMessage, resourceType: r.resourceType, resourceName: r.resourceName, configs: [] };
@@ -40,6 +54,8 @@ export function describeConfigsHandler(b: Broker): Handler<DescribeConfigsReques
   return (req, ctx) => {
     const v = ctx.apiVersion;
     const results = req.resources.map((r) => {
+      const denied = configsDenied(ctx, Op.DESCRIBE_CONFIGS, r);
+      if (denied !== null) return resourceError(r, denied, 'Authorization failed.');
       let configs: DescribedConfig[];
       if (r.resourceType === TOPIC) {
         const t = b.image.topicsByName.get(r.resourceName);
@@ -146,9 +162,19 @@ export function alterConfigsHandler(
   b: AdminNode,
   opts: AlterOptions = {},
 ): Handler<AlterConfigsRequest, AlterConfigsResponseInput> {
-  return async (req) => {
+  return async (req, ctx) => {
     const responses = [];
     for (const r of req.resources) {
+      const denied = configsDenied(ctx, Op.ALTER_CONFIGS, r);
+      if (denied !== null) {
+        responses.push({
+          errorCode: denied,
+          errorMessage: 'Authorization failed.',
+          resourceType: r.resourceType,
+          resourceName: r.resourceName,
+        });
+        continue;
+      }
       const changes: Changes = {};
       for (const c of r.configs) changes[c.name] = c.value;
       const res = await alterResource(
@@ -175,9 +201,19 @@ export function incrementalAlterConfigsHandler(
   b: AdminNode,
   opts: AlterOptions = {},
 ): Handler<IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponseInput> {
-  return async (req) => {
+  return async (req, ctx) => {
     const responses = [];
     for (const r of req.resources) {
+      const denied = configsDenied(ctx, Op.ALTER_CONFIGS, r);
+      if (denied !== null) {
+        responses.push({
+          errorCode: denied,
+          errorMessage: 'Authorization failed.',
+          resourceType: r.resourceType,
+          resourceName: r.resourceName,
+        });
+        continue;
+      }
       const current = currentOverrides(b, r.resourceType, r.resourceName);
       const changes: Changes = {};
       let bad: { errorCode: number; errorMessage: string } | null = null;

@@ -12,6 +12,8 @@ import type {
   ConsumerGroupHeartbeatRequest,
   ConsumerGroupHeartbeatResponseInput,
 } from '../../protocol/generated/messages.ts';
+import { allowed, authorizedOperations, Op, Res } from '../../security/acl-check.ts';
+import { ErrorCode } from '../../protocol/error-codes.ts';
 
 /** What the handlers need of the coordinator (ConsumerGroupService provides it). */
 export interface ConsumerGroupApi {
@@ -28,6 +30,17 @@ export function consumerGroupHeartbeatHandler(
 ): Handler<ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponseInput> {
   return (req, ctx) => {
     const v = ctx.apiVersion;
+    // ACLs: Read on the group
+    if (!allowed(ctx, Op.READ, Res.GROUP, req.groupId))
+      return {
+        throttleTimeMs: 0,
+        errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED,
+        errorMessage: 'Authorization failed.',
+        memberId: null,
+        memberEpoch: -1,
+        heartbeatIntervalMs: 0,
+        assignment: null,
+      };
     return groups.heartbeat({
       groupId: req.groupId,
       memberId: req.memberId,
@@ -50,5 +63,23 @@ export function consumerGroupHeartbeatHandler(
 export function consumerGroupDescribeHandler(
   groups: ConsumerGroupApi,
 ): Handler<ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponseInput> {
-  return (req) => ({ throttleTimeMs: 0, groups: groups.describe(req.groupIds) });
+  return (req, ctx) => {
+    // ACLs: Describe on each group
+    const denied = (g: string) => !allowed(ctx, Op.DESCRIBE, Res.GROUP, g);
+    const described = groups.describe(req.groupIds.filter((g) => !denied(g)));
+    if (req.includeAuthorizedOperations && ctx.authorizer)
+      for (const g of described)
+        if (g.errorCode === ErrorCode.NONE) g.authorizedOperations = authorizedOperations(ctx, Res.GROUP, g.groupId);
+    const refused = req.groupIds.filter(denied).map((groupId) => ({
+      errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED,
+      errorMessage: 'Authorization failed.',
+      groupId,
+      groupState: '',
+      groupEpoch: -1,
+      assignmentEpoch: -1,
+      assignorName: '',
+      members: [],
+    }));
+    return { throttleTimeMs: 0, groups: [...described, ...refused] };
+  };
 }

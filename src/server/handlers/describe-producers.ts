@@ -12,15 +12,24 @@ import type { DescribeProducersRequest, DescribeProducersResponseInput } from '.
 import type { Broker } from '../broker.ts';
 import type { Handler } from '../dispatcher.ts';
 import { notHostedError } from '../leader-hints.ts';
+import { allowed, Op, Res } from '../../security/acl-check.ts';
 
 export function describeProducersHandler(b: Broker): Handler<DescribeProducersRequest, DescribeProducersResponseInput> {
-  return (req) => ({
+  return (req, ctx) => ({
     throttleTimeMs: 0,
     topics: req.topics.map((t) => {
       const topic = b.image.topicsByName.get(t.name);
       return {
         name: t.name,
         partitions: t.partitionIndexes.map((partitionIndex) => {
+          // ACLs: Read on the topic
+          if (!allowed(ctx, Op.READ, Res.TOPIC, t.name))
+            return {
+              partitionIndex,
+              errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED,
+              errorMessage: null,
+              activeProducers: [],
+            };
           const part = topic ? b.replicas.get(topic.name, partitionIndex) : undefined;
           const errorCode = part ? part.checkLeader() : notHostedError(topic, partitionIndex);
           if (!part || errorCode !== ErrorCode.NONE)

@@ -18,6 +18,7 @@ import type {
   ElectLeadersResponse,
   ElectLeadersResponseInput,
 } from '../../protocol/generated/messages.ts';
+import { clusterAllowed, Op } from '../../security/acl-check.ts';
 
 export type ElectLeadersController = Pick<Controller, 'electLeaders'>;
 
@@ -77,7 +78,7 @@ export function forwardedElectLeadersHandler(
   controller: ElectLeadersController,
   opts: { logger?: Logger } = {},
 ): Handler<ElectLeadersRequest, ElectLeadersResponseInput> {
-  return relayHandler(
+  const relay = relayHandler(
     router,
     'ElectLeaders',
     electLeadersHandler(controller, opts),
@@ -85,6 +86,11 @@ export function forwardedElectLeadersHandler(
     (reason, req) => refusal(req, ErrorCode.REQUEST_TIMED_OUT, reason),
     (req) => (req.timeoutMs > 0 ? req.timeoutMs : 60_000),
   );
+  // ACLs: Alter on the cluster
+  return (req, ctx) =>
+    clusterAllowed(ctx, Op.ALTER)
+      ? relay(req, ctx)
+      : refusal(req, ErrorCode.CLUSTER_AUTHORIZATION_FAILED, 'Cluster authorization failed.');
 }
 
 /** Registers ElectLeaders on `dispatcher` (the controller listener's). */

@@ -42,6 +42,7 @@ import { checkConsumerFetch, type ReplicaReadStats, replicaReadStats, replicaSel
 import { leaderQuotaOf, type ReplicationQuota } from '../replication-quota.ts';
 import { leaderHint, nodeEndpoints, notHostedError, wantsLeaderHint } from '../leader-hints.ts';
 import type { TopicState } from '../../metadata/image.ts';
+import { allowed, clusterAllowed, Op, Res } from '../../security/acl-check.ts';
 
 interface Want extends SessionPartition {
   part: Partition | undefined;
@@ -94,7 +95,10 @@ export function fetchHandler(b: Broker): Handler<FetchRequest, FetchResponseInpu
     const { session, full } = sess;
     const replicaId = fetchReplicaId(req, v);
     const follower = replicaId >= 0;
-    const wants = collectWants(b, req, byId, session, full, replicaId, v);
+    // ACLs: a follower needs ClusterAction on the cluster, a consumer Read on each topic
+    const clusterAction = follower && clusterAllowed(ctx, Op.CLUSTER_ACTION);
+    const mayRead = (topic: string) => (follower ? clusterAction : allowed(ctx, Op.READ, Res.TOPIC, topic));
+    const wants = collectWants(b, req, byId, session, full, replicaId, v, mayRead);
     const reads: ReplicaReads = { b, select, clientRack: v >= 11 ? (req.rackId ?? '') : '', stats };
     const readCommitted = v >= 4 && req.isolationLevel === 1;
     const maxBytes = v >= 3 ? req.maxBytes : 0x7fffffff;
@@ -162,6 +166,7 @@ function collectWants(
   full: boolean,
   replicaId: number,
   version: number,
+  mayRead: (topic: string) => boolean,
 ): Want[] {
   const lastFetched = new Map<string, number>();
   const followerHighWatermarks = new Map<string, number>();
@@ -202,7 +207,9 @@ function collectWants(
     const topic = byId ? b.image.topicsById.get(sp.topicId) : b.image.topicsByName.get(sp.topic);
     const part = topic ? b.replicas.get(topic.name, sp.partition) : undefined;
     let errorCode: number = ErrorCode.NONE;
-    if (!topic) errorCode = byId ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+    const name = topic?.name ?? (byId ? '' : sp.topic);
+    if (name !== '' && !mayRead(name)) errorCode = ErrorCode.TOPIC_AUTHORIZATION_FAILED;
+    else if (!topic) errorCode = byId ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
     else if (!part) errorCode = notHostedError(topic, sp.partition);
     else if (replicaId < 0) errorCode = checkConsumerFetch(part, sp.currentLeaderEpoch, version);
     else errorCode = part.checkFollowerFetch(replicaId, sp.currentLeaderEpoch);
@@ -214,7 +221,8 @@ function collectWants(
       followerHighWatermark = followerHighWatermarks.get(key);
       diverging = acceptFollowerFetch(part, replicaId, sp.fetchOffset, lastFetchedEpoch);
     }
-    return Object.assign(sp, { part, errorCode, diverging, followerHighWatermark }) as Want;
+    const served = errorCode === ErrorCode.TOPIC_AUTHORIZATION_FAILED ? undefined : part;
+    return Object.assign(sp, { part: served, errorCode, diverging, followerHighWatermark }) as Want;
   });
 }
 

@@ -41,6 +41,7 @@ import type {
   SyncGroupRequest,
   SyncGroupResponseInput,
 } from '../../protocol/generated/messages.ts';
+import { allowed, type AuthzContext, authorizedOperations, clusterAllowed, Op, Res } from '../../security/acl-check.ts';
 
 const GROUP_KEY = 0;
 const TXN_KEY = 1;
@@ -151,6 +152,18 @@ export function findCoordinatorHandler(b: Broker): Handler<FindCoordinatorReques
           errorMessage: `Unknown key type ${keyType}`,
         };
       }
+      // ACLs: Describe on the group or the transactional id
+      if (
+        keyType === GROUP_KEY
+          ? !allowed(ctx, Op.DESCRIBE, Res.GROUP, key)
+          : !allowed(ctx, Op.DESCRIBE, Res.TRANSACTIONAL_ID, key)
+      ) {
+        const errorCode =
+          keyType === GROUP_KEY
+            ? ErrorCode.GROUP_AUTHORIZATION_FAILED
+            : ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+        return { key, nodeId: -1, host: '', port: -1, errorCode, errorMessage: 'Authorization failed.' };
+      }
       const c: CoordinatorAnswer =
         topic !== null && typeof topic !== 'string'
           ? groupCoordinator(b, topic, key, ctx.conn?.listenerName)
@@ -182,6 +195,19 @@ function clientHost(ctx: { conn: { socket: { remoteAddress?: string } } }): stri
 export function joinGroupHandler(groups: GroupCoordinatorService): Handler<JoinGroupRequest, JoinGroupResponseInput> {
   return async (req, ctx) => {
     const v = ctx.apiVersion;
+    // ACLs: Read on the group
+    if (!allowed(ctx, Op.READ, Res.GROUP, req.groupId))
+      return {
+        throttleTimeMs: 0,
+        errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED,
+        generationId: -1,
+        protocolType: null,
+        protocolName: v >= 7 ? null : '',
+        leader: '',
+        skipAssignment: false,
+        memberId: '',
+        members: [],
+      };
     const r = await groups.join({
       groupId: req.groupId,
       memberId: req.memberId,
@@ -210,7 +236,16 @@ export function joinGroupHandler(groups: GroupCoordinatorService): Handler<JoinG
 }
 
 export function syncGroupHandler(groups: GroupCoordinatorService): Handler<SyncGroupRequest, SyncGroupResponseInput> {
-  return async (req) => {
+  return async (req, ctx) => {
+    // ACLs: Read on the group
+    if (!allowed(ctx, Op.READ, Res.GROUP, req.groupId))
+      return {
+        throttleTimeMs: 0,
+        errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED,
+        protocolType: null,
+        protocolName: null,
+        assignment: Buffer.alloc(0),
+      };
     const r = await groups.sync({
       groupId: req.groupId,
       generationId: req.generationId,
@@ -233,9 +268,12 @@ export function syncGroupHandler(groups: GroupCoordinatorService): Handler<SyncG
 }
 
 export function heartbeatHandler(groups: GroupCoordinatorService): Handler<HeartbeatRequest, HeartbeatResponseInput> {
-  return (req) => ({
+  return (req, ctx) => ({
     throttleTimeMs: 0,
-    errorCode: groups.heartbeat(req.groupId, req.memberId, req.groupInstanceId ?? null, req.generationId),
+    // ACLs: Read on the group
+    errorCode: !allowed(ctx, Op.READ, Res.GROUP, req.groupId)
+      ? ErrorCode.GROUP_AUTHORIZATION_FAILED
+      : groups.heartbeat(req.groupId, req.memberId, req.groupInstanceId ?? null, req.generationId),
   });
 }
 
@@ -248,6 +286,9 @@ export function leaveGroupHandler(
       v >= 3
         ? req.members.map((m) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId ?? null }))
         : [{ memberId: req.memberId, groupInstanceId: null }];
+    // ACLs: Read on the group
+    if (!allowed(ctx, Op.READ, Res.GROUP, req.groupId))
+      return { throttleTimeMs: 0, errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED, members: [] };
     const r = groups.leave(req.groupId, members);
     // not this node's group: the error comes without per-member results
     const perMember = r.results.length === members.length;
@@ -276,9 +317,23 @@ export function offsetCommitHandler(
   partitionExists?: PartitionExists,
 ): Handler<OffsetCommitRequest, OffsetCommitResponseInput> {
   return async (req, ctx) => {
+    // ACLs: Read on the group (else every partition is refused), Read on each topic
+    if (!allowed(ctx, Op.READ, Res.GROUP, req.groupId))
+      return {
+        throttleTimeMs: 0,
+        topics: req.topics.map((t) => ({
+          name: t.name,
+          partitions: t.partitions.map((p) => ({
+            partitionIndex: p.partitionIndex,
+            errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED,
+          })),
+        })),
+      };
+    const topicDenied = req.topics.map((t) => !allowed(ctx, Op.READ, Res.TOPIC, t.name));
     const flat: { topic: string; partition: number; offset: number; leaderEpoch: number; metadata: string | null }[] =
       [];
-    for (const t of req.topics) {
+    for (const [ti, t] of req.topics.entries()) {
+      if (topicDenied[ti]) continue;
       for (const p of t.partitions) {
         flat.push({
           topic: t.name,
@@ -289,17 +344,20 @@ export function offsetCommitHandler(
         });
       }
     }
-    const r = await groups.commitOffsets(
-      {
-        apiVersion: ctx.apiVersion,
-        groupId: req.groupId,
-        generationId: req.generationIdOrMemberEpoch,
-        memberId: req.memberId ?? '',
-        groupInstanceId: req.groupInstanceId ?? null,
-        offsets: flat,
-      },
-      partitionExists,
-    );
+    const r =
+      flat.length === 0 && topicDenied.some((d) => d)
+        ? { errorCode: ErrorCode.NONE, perPartition: [] as number[] }
+        : await groups.commitOffsets(
+            {
+              apiVersion: ctx.apiVersion,
+              groupId: req.groupId,
+              generationId: req.generationIdOrMemberEpoch,
+              memberId: req.memberId ?? '',
+              groupInstanceId: req.groupInstanceId ?? null,
+              offsets: flat,
+            },
+            partitionExists,
+          );
     let i = 0;
     return {
       throttleTimeMs: 0,
@@ -307,11 +365,11 @@ export function offsetCommitHandler(
       topics:
         r.errorCode !== ErrorCode.NONE && r.perPartition.length === 0
           ? []
-          : req.topics.map((t) => ({
+          : req.topics.map((t, ti) => ({
               name: t.name,
               partitions: t.partitions.map((p) => ({
                 partitionIndex: p.partitionIndex,
-                errorCode: r.perPartition[i++],
+                errorCode: topicDenied[ti] ? ErrorCode.TOPIC_AUTHORIZATION_FAILED : r.perPartition[i++],
               })),
             })),
     };
@@ -323,12 +381,30 @@ export function offsetFetchHandler(
 ): Handler<OffsetFetchRequest, OffsetFetchResponseInput> {
   // requireStable (v7+, KIP-447): a partition with offsets of a transaction not ended yet answers UNSTABLE_OFFSET_COMMIT
   const fetchOne = (
+    ctx: AuthzContext,
     groupId: string,
     topics: { name: string; partitionIndexes: number[] }[] | null,
     requireStable = false,
   ) => {
-    const wanted = topics === null ? null : topics.map((t) => ({ topic: t.name, partitions: t.partitionIndexes }));
-    return groups.state.fetchOffsets(groupId, wanted).map((t) => ({
+    // ACLs: Describe on each topic; all topics: those the principal may describe
+    const mayDescribe = (topic: string) => allowed(ctx, Op.DESCRIBE, Res.TOPIC, topic);
+    const denied = topics === null ? [] : topics.filter((t) => !mayDescribe(t.name));
+    const wanted =
+      topics === null
+        ? null
+        : topics.filter((t) => mayDescribe(t.name)).map((t) => ({ topic: t.name, partitions: t.partitionIndexes }));
+    const found = groups.state.fetchOffsets(groupId, wanted).filter((t) => topics !== null || mayDescribe(t.topic));
+    const refused = denied.map((t) => ({
+      name: t.name,
+      partitions: t.partitionIndexes.map((p) => ({
+        partitionIndex: p,
+        committedOffset: -1,
+        committedLeaderEpoch: -1,
+        metadata: '' as string | null,
+        errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED as number,
+      })),
+    }));
+    const served: { name: string; partitions: (typeof refused)[number]['partitions'] }[] = found.map((t) => ({
       name: t.topic,
       partitions: t.partitions.map((p) =>
         requireStable && groups.hasPendingTxnOffsets(groupId, t.topic, p.partition)
@@ -348,23 +424,29 @@ export function offsetFetchHandler(
             },
       ),
     }));
+    return [...served, ...refused];
   };
+  // ACLs: Describe on the group
+  const groupError = (ctx: AuthzContext, groupId: string) =>
+    allowed(ctx, Op.DESCRIBE, Res.GROUP, groupId)
+      ? groups.coordinatorError(groupId)
+      : ErrorCode.GROUP_AUTHORIZATION_FAILED;
   return (req, ctx) => {
     const v = ctx.apiVersion;
     if (v >= 8) {
       return {
         throttleTimeMs: 0,
         groups: req.groups.map((g) => {
-          const refused = groups.coordinatorError(g.groupId);
+          const refused = groupError(ctx, g.groupId);
           return {
             groupId: g.groupId,
-            topics: refused === ErrorCode.NONE ? fetchOne(g.groupId, g.topics, req.requireStable) : [],
+            topics: refused === ErrorCode.NONE ? fetchOne(ctx, g.groupId, g.topics, req.requireStable) : [],
             errorCode: refused,
           };
         }),
       };
     }
-    const refused = groups.coordinatorError(req.groupId);
+    const refused = groupError(ctx, req.groupId);
     if (refused !== ErrorCode.NONE) {
       // v0-v1 carry no group-level error: each requested partition gets it, as in Kafka
       const topics =
@@ -384,7 +466,7 @@ export function offsetFetchHandler(
     }
     return {
       throttleTimeMs: 0,
-      topics: fetchOne(req.groupId, req.topics, v >= 7 && req.requireStable),
+      topics: fetchOne(ctx, req.groupId, req.topics, v >= 7 && req.requireStable),
       errorCode: ErrorCode.NONE,
     };
   };
@@ -396,7 +478,10 @@ export function describeGroupsHandler(
   return (req, ctx) => ({
     throttleTimeMs: 0,
     groups: req.groups.map((groupId: string) => {
-      const refused = groups.coordinatorError(groupId);
+      // ACLs: Describe on the group
+      const refused = allowed(ctx, Op.DESCRIBE, Res.GROUP, groupId)
+        ? groups.coordinatorError(groupId)
+        : ErrorCode.GROUP_AUTHORIZATION_FAILED;
       if (refused !== ErrorCode.NONE) {
         return {
           errorCode: refused,
@@ -452,7 +537,10 @@ export function describeGroupsHandler(
             : Buffer.alloc(0),
           memberAssignment: g.is('Stable') ? m.assignment : Buffer.alloc(0),
         })),
-        authorizedOperations: -2147483648,
+        authorizedOperations:
+          ctx.apiVersion >= 3 && req.includeAuthorizedOperations && ctx.authorizer
+            ? authorizedOperations(ctx, Res.GROUP, groupId)
+            : -2147483648,
       };
     }),
   });
@@ -461,7 +549,7 @@ export function describeGroupsHandler(
 export function listGroupsHandler(
   groups: GroupCoordinatorService,
 ): Handler<ListGroupsRequest, ListGroupsResponseInput> {
-  return (req) => {
+  return (req, ctx) => {
     // the groups of partitions still loading cannot be listed yet (the client retries)
     if (groups.loading) return { throttleTimeMs: 0, errorCode: ErrorCode.COORDINATOR_LOAD_IN_PROGRESS, groups: [] };
     const filter: string[] = req.statesFilter ?? [];
@@ -484,16 +572,27 @@ export function listGroupsHandler(
       if (filter.length > 0 && !filter.some((s) => s.toLowerCase() === 'empty')) continue;
       out.push({ groupId, protocolType: '', groupState: 'Empty', groupType: 'classic' });
     }
-    return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, groups: out };
+    // ACLs: all groups with Describe on the cluster, else those the principal may describe
+    const visible = clusterAllowed(ctx, Op.DESCRIBE)
+      ? out
+      : out.filter((g) => allowed(ctx, Op.DESCRIBE, Res.GROUP, g.groupId));
+    return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, groups: visible };
   };
 }
 
 export function deleteGroupsHandler(
   groups: GroupCoordinatorService,
 ): Handler<DeleteGroupsRequest, DeleteGroupsResponseInput> {
-  return async (req) => {
+  return async (req, ctx) => {
     const results = [];
-    for (const groupId of req.groupsNames) results.push({ groupId, errorCode: await groups.deleteGroup(groupId) });
+    for (const groupId of req.groupsNames)
+      results.push({
+        groupId,
+        // ACLs: Delete on the group
+        errorCode: allowed(ctx, Op.DELETE, Res.GROUP, groupId)
+          ? await groups.deleteGroup(groupId)
+          : ErrorCode.GROUP_AUTHORIZATION_FAILED,
+      });
     return { throttleTimeMs: 0, results };
   };
 }
@@ -501,10 +600,14 @@ export function deleteGroupsHandler(
 export function offsetDeleteHandler(
   groups: GroupCoordinatorService,
 ): Handler<OffsetDeleteRequest, OffsetDeleteResponseInput> {
-  return async (req) => {
+  return async (req, ctx) => {
+    // ACLs: Delete on the group, Read on each topic
+    if (!allowed(ctx, Op.DELETE, Res.GROUP, req.groupId))
+      return { errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED, throttleTimeMs: 0, topics: [] };
+    const topicDenied = req.topics.map((t) => !allowed(ctx, Op.READ, Res.TOPIC, t.name));
     const parts: { topic: string; partition: number }[] = [];
-    for (const t of req.topics)
-      for (const p of t.partitions) parts.push({ topic: t.name, partition: p.partitionIndex });
+    for (const [ti, t] of req.topics.entries())
+      if (!topicDenied[ti]) for (const p of t.partitions) parts.push({ topic: t.name, partition: p.partitionIndex });
     const r = await groups.deleteOffsets(req.groupId, parts);
     let i = 0;
     return {
@@ -514,11 +617,13 @@ export function offsetDeleteHandler(
       topics:
         r.errorCode !== ErrorCode.NONE && r.perPartition.length === 0
           ? []
-          : req.topics.map((t) => ({
+          : req.topics.map((t, ti) => ({
               name: t.name,
               partitions: t.partitions.map((p) => ({
                 partitionIndex: p.partitionIndex,
-                errorCode: r.perPartition[i++] ?? r.errorCode,
+                errorCode: topicDenied[ti]
+                  ? ErrorCode.TOPIC_AUTHORIZATION_FAILED
+                  : (r.perPartition[i++] ?? r.errorCode),
               })),
             })),
     };

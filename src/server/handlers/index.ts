@@ -17,7 +17,7 @@ import { createPartitionsHandler, createTopicsHandler, deleteTopicsHandler } fro
 import { alterConfigsHandler, describeConfigsHandler, incrementalAlterConfigsHandler } from './configs.ts';
 import { describeClusterHandler, describeLogDirsHandler } from './cluster.ts';
 import { deleteRecordsHandler, offsetForLeaderEpochHandler } from './partition-admin.ts';
-import { initProducerIdHandler } from './init-producer-id.ts';
+import { authorizedInitProducerId, initProducerIdHandler } from './init-producer-id.ts';
 import { forwardedElectLeadersHandler } from './elect-leaders.ts';
 import { registerReassignmentHandlers } from './reassignments.ts';
 import { registerClientQuotaHandlers } from './client-quotas.ts';
@@ -34,6 +34,7 @@ import {
   txnOffsetCommitHandler,
 } from './transactions.ts';
 import { writeTxnMarkersHandler } from './write-txn-markers.ts';
+import { registerAclHandlers } from './acls.ts';
 import { describeProducersHandler } from './describe-producers.ts';
 import { type ControllerRouter, relayHandler } from '../forwarding.ts';
 import { ErrorCode } from '../../protocol/error-codes.ts';
@@ -105,7 +106,9 @@ export function registerHandlers(
   // producer ids come from the active controller: relayed there when it is another node;
   // a transactional id goes to the transaction coordinator, which takes its producer ids the same way
   const idempotent = relayedInitProducerId(router, initProducerId);
-  d.register('InitProducerId', { handler: txn ? initProducerIdTxnHandler(txn, idempotent) : idempotent });
+  d.register('InitProducerId', {
+    handler: authorizedInitProducerId(txn ? initProducerIdTxnHandler(txn, idempotent) : idempotent),
+  });
   if (txn) {
     d.register('AddPartitionsToTxn', { handler: addPartitionsToTxnHandler(b, txn) });
     d.register('AddOffsetsToTxn', { handler: addOffsetsToTxnHandler(b, txn) });
@@ -150,4 +153,5 @@ export function registerHandlers(
   d.register('ConsumerGroupDescribe', { handler: consumerGroupDescribeHandler(consumerGroups) });
   registerReassignmentHandlers(d, b.localController, router);
   registerClientQuotaHandlers(d, b.image, router);
+  registerAclHandlers(d, b.image, b.localController, router);
 }

@@ -12,8 +12,41 @@ import type { Controller } from '../../metadata/controller.ts';
 import { NotControllerError } from '../../metadata/quorum.ts';
 import type { Handler } from '../dispatcher.ts';
 import type { InitProducerIdRequest, InitProducerIdResponseInput } from '../../protocol/generated/messages.ts';
+import { allowed, allowedOnSomeOf, clusterAllowed, Op, Res } from '../../security/acl-check.ts';
 
 const BLOCK = 1000;
+
+/**
+ * The ACL check of InitProducerId on a client listener, in front of `inner`:
+ * Write on the transactional id; without one (an idempotent producer),
+ * IdempotentWrite on the cluster or Write on some topic (KIP-679).
+ */
+export function authorizedInitProducerId(
+  inner: Handler<InitProducerIdRequest, InitProducerIdResponseInput>,
+): Handler<InitProducerIdRequest, InitProducerIdResponseInput> {
+  return (req, ctx) => {
+    const id = req.transactionalId;
+    if (id !== null && id !== undefined && !allowed(ctx, Op.WRITE, Res.TRANSACTIONAL_ID, id))
+      return {
+        throttleTimeMs: 0,
+        errorCode: ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+        producerId: -1,
+        producerEpoch: -1,
+      };
+    if (
+      (id === null || id === undefined) &&
+      !clusterAllowed(ctx, Op.IDEMPOTENT_WRITE) &&
+      !allowedOnSomeOf(ctx, Op.WRITE, Res.TOPIC)
+    )
+      return {
+        throttleTimeMs: 0,
+        errorCode: ErrorCode.CLUSTER_AUTHORIZATION_FAILED,
+        producerId: -1,
+        producerEpoch: -1,
+      };
+    return inner(req, ctx);
+  };
+}
 
 /**
  * The handler of the active controller. Elsewhere (or when leadership is

@@ -16,6 +16,7 @@ import type { ListOffsetsRequest, ListOffsetsResponseInput } from '../../protoco
 import type { Partition } from '../partition.ts';
 import { batch, iterateRecords, splitBatches } from '../../protocol/records/index.ts';
 import { highWatermarkBehindEpochStart } from '../replica-selector.ts';
+import { allowed, Op, Res } from '../../security/acl-check.ts';
 
 const LATEST = -1;
 const EARLIEST = -2;
@@ -31,6 +32,9 @@ export function listOffsetsHandler(b: Broker): Handler<ListOffsetsRequest, ListO
       return {
         name: t.name,
         partitions: t.partitions.map((p) => {
+          // ACLs: Describe on the topic
+          if (!allowed(ctx, Op.DESCRIBE, Res.TOPIC, t.name))
+            return answer(p.partitionIndex, ErrorCode.TOPIC_AUTHORIZATION_FAILED, -1, -1, -1, v);
           const part = topic ? b.replicas.get(topic.name, p.partitionIndex) : undefined;
           if (!part) return answer(p.partitionIndex, notHostedError(topic, p.partitionIndex), -1, -1, -1, v);
           // leader, current leader epoch, log dir not failed: the Partition's rule

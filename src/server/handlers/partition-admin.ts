@@ -14,13 +14,24 @@ import type {
   OffsetForLeaderEpochResponseInput,
 } from '../../protocol/generated/messages.ts';
 import { KafkaStorageError } from '../../storage/errors.ts';
+import { allowed, clusterAllowed, Op, Res } from '../../security/acl-check.ts';
 
 export function deleteRecordsHandler(b: Broker): Handler<DeleteRecordsRequest, DeleteRecordsResponseInput> {
-  return async (req) => {
+  return async (req, ctx) => {
     const topics = [];
     for (const t of req.topics) {
       const partitions = [];
+      // ACLs: Delete on the topic
+      const mayDelete = allowed(ctx, Op.DELETE, Res.TOPIC, t.name);
       for (const p of t.partitions) {
+        if (!mayDelete) {
+          partitions.push({
+            partitionIndex: p.partitionIndex,
+            lowWatermark: -1,
+            errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED,
+          });
+          continue;
+        }
         const part = b.replicas.get(t.name, p.partitionIndex);
         if (!part) {
           partitions.push({
@@ -74,11 +85,19 @@ export function deleteRecordsHandler(b: Broker): Handler<DeleteRecordsRequest, D
 export function offsetForLeaderEpochHandler(
   b: Broker,
 ): Handler<OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponseInput> {
-  return (req) => ({
+  return (req, ctx) => ({
     throttleTimeMs: 0,
     topics: req.topics.map((t) => ({
       topic: t.topic,
       partitions: t.partitions.map((p) => {
+        // ACLs: ClusterAction on the cluster (a follower), else Describe on the topic
+        if (!clusterAllowed(ctx, Op.CLUSTER_ACTION) && !allowed(ctx, Op.DESCRIBE, Res.TOPIC, t.topic))
+          return {
+            errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED,
+            partition: p.partition,
+            leaderEpoch: -1,
+            endOffset: -1,
+          };
         const topic = b.image.topicsByName.get(t.topic);
         const part = topic ? b.replicas.get(t.topic, p.partition) : undefined;
         if (!part)

@@ -28,6 +28,7 @@ import type { Partition } from '../partition.ts';
 import { KafkaStorageError } from '../../storage/errors.ts';
 import { type TxnOperation, type TxnVerifier, type Verdict, txnOperationForProduce } from '../txn-verification.ts';
 import { leaderHint, nodeEndpoints, notHostedError, wantsLeaderHint } from '../leader-hints.ts';
+import { allowed, Op, Res } from '../../security/acl-check.ts';
 
 interface PartitionResult {
   index: number;
@@ -74,6 +75,9 @@ export function produceHandler(b: Broker, verifier?: TxnVerifier): Handler<Produ
     if (acks !== 0 && acks !== 1 && acks !== -1) {
       return respond(req, () => failed(-1, ErrorCode.INVALID_REQUIRED_ACKS));
     }
+    // ACLs: Write on the transactional id for a transactional producer, Write on each topic
+    if (req.transactionalId && !allowed(ctx, Op.WRITE, Res.TRANSACTIONAL_ID, req.transactionalId))
+      return acks === 0 ? NO_RESPONSE : respond(req, () => failed(-1, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED));
     const verifications =
       verifier?.enabled && req.transactionalId
         ? startVerifications(b, verifier, req, req.transactionalId, txnOperationForProduce(ctx.apiVersion))
@@ -88,6 +92,13 @@ export function produceHandler(b: Broker, verifier?: TxnVerifier): Handler<Produ
           ? b.image.topicsByName.get(td.name)
           : b.image.topicsById.get(td.topicId);
       const partitionResponses: PartitionResult[] = [];
+      const name = td.name || topic?.name;
+      if (name && !allowed(ctx, Op.WRITE, Res.TOPIC, name)) {
+        for (const pd of td.partitionData)
+          partitionResponses.push(failed(pd.index, ErrorCode.TOPIC_AUTHORIZATION_FAILED));
+        responses.push({ name: td.name, topicId: td.topicId, partitionResponses });
+        continue;
+      }
       for (const pd of td.partitionData) {
         const part = topic ? b.replicas.get(topic.name, pd.index) : undefined;
         if (!part) {

@@ -17,6 +17,7 @@ import type {
   ListPartitionReassignmentsRequest,
   ListPartitionReassignmentsResponseInput,
 } from '../../protocol/generated/messages.ts';
+import { clusterAllowed, Op } from '../../security/acl-check.ts';
 
 type ReassignmentController = Pick<Controller, 'alterPartitionReassignments' | 'listPartitionReassignments'>;
 
@@ -109,24 +110,39 @@ export function registerReassignmentHandlers(
   controller: ReassignmentController,
   router: ControllerRouter,
 ): void {
+  const alter = relayHandler(
+    router,
+    'AlterPartitionReassignments',
+    alterPartitionReassignmentsHandler(controller),
+    (r) => r.errorCode === ErrorCode.NOT_CONTROLLER,
+    (reason, req) => alterAnswer(req, ErrorCode.REQUEST_TIMED_OUT, reason),
+    (req) => (req.timeoutMs > 0 ? req.timeoutMs : DEFAULT_FORWARD_TIMEOUT_MS),
+  );
+  // ACLs: Alter on the cluster
   d.register('AlterPartitionReassignments', {
-    handler: relayHandler(
-      router,
-      'AlterPartitionReassignments',
-      alterPartitionReassignmentsHandler(controller),
-      (r) => r.errorCode === ErrorCode.NOT_CONTROLLER,
-      (reason, req) => alterAnswer(req, ErrorCode.REQUEST_TIMED_OUT, reason),
-      (req) => (req.timeoutMs > 0 ? req.timeoutMs : DEFAULT_FORWARD_TIMEOUT_MS),
-    ),
+    handler: (req, ctx) =>
+      clusterAllowed(ctx, Op.ALTER)
+        ? alter(req, ctx)
+        : alterAnswer(req, ErrorCode.CLUSTER_AUTHORIZATION_FAILED, 'Cluster authorization failed.'),
   });
+  const list = relayHandler(
+    router,
+    'ListPartitionReassignments',
+    listPartitionReassignmentsHandler(controller),
+    (r) => r.errorCode === ErrorCode.NOT_CONTROLLER,
+    (reason) => ({ throttleTimeMs: 0, errorCode: ErrorCode.REQUEST_TIMED_OUT, errorMessage: reason, topics: [] }),
+    (req) => (req.timeoutMs > 0 ? req.timeoutMs : DEFAULT_FORWARD_TIMEOUT_MS),
+  );
+  // ACLs: Describe on the cluster
   d.register('ListPartitionReassignments', {
-    handler: relayHandler(
-      router,
-      'ListPartitionReassignments',
-      listPartitionReassignmentsHandler(controller),
-      (r) => r.errorCode === ErrorCode.NOT_CONTROLLER,
-      (reason) => ({ throttleTimeMs: 0, errorCode: ErrorCode.REQUEST_TIMED_OUT, errorMessage: reason, topics: [] }),
-      (req) => (req.timeoutMs > 0 ? req.timeoutMs : DEFAULT_FORWARD_TIMEOUT_MS),
-    ),
+    handler: (req, ctx) =>
+      clusterAllowed(ctx, Op.DESCRIBE)
+        ? list(req, ctx)
+        : {
+            throttleTimeMs: 0,
+            errorCode: ErrorCode.CLUSTER_AUTHORIZATION_FAILED,
+            errorMessage: 'Cluster authorization failed.',
+            topics: [],
+          },
   });
 }

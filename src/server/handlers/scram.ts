@@ -23,6 +23,7 @@ import type {
 } from '../../protocol/generated/messages.ts';
 import { credentialFromSaltedPassword, type ScramCredential, scramByType } from '../../security/sasl/scram.ts';
 import type { Dispatcher, Handler } from '../dispatcher.ts';
+import { clusterAllowed, Op } from '../../security/acl-check.ts';
 import { type ControllerRouter, relayHandler } from '../forwarding.ts';
 
 type UserResult = { user: string; errorCode: number; errorMessage: string | null };
@@ -178,18 +179,42 @@ export function registerScramHandlers(
   router: ControllerRouter,
   controller: Pick<Controller, 'alterUserScramCredentials'>,
 ): void {
-  d.register('DescribeUserScramCredentials', { handler: describeUserScramCredentialsHandler(image) });
+  const describe = describeUserScramCredentialsHandler(image);
+  // ACLs: Describe on the cluster
+  d.register('DescribeUserScramCredentials', {
+    handler: (req, ctx) =>
+      clusterAllowed(ctx, Op.DESCRIBE)
+        ? describe(req, ctx)
+        : {
+            throttleTimeMs: 0,
+            errorCode: ErrorCode.CLUSTER_AUTHORIZATION_FAILED,
+            errorMessage: 'Cluster authorization failed.',
+            results: [],
+          },
+  });
+  const alter = relayHandler(
+    router,
+    'AlterUserScramCredentials',
+    alterUserScramCredentialsHandler(controller),
+    notController,
+    (reason, req) => ({
+      throttleTimeMs: 0,
+      results: usersOf(req).map((user) => ({ user, errorCode: ErrorCode.REQUEST_TIMED_OUT, errorMessage: reason })),
+    }),
+  );
+  // ACLs: Alter on the cluster
   d.register('AlterUserScramCredentials', {
-    handler: relayHandler(
-      router,
-      'AlterUserScramCredentials',
-      alterUserScramCredentialsHandler(controller),
-      notController,
-      (reason, req) => ({
-        throttleTimeMs: 0,
-        results: usersOf(req).map((user) => ({ user, errorCode: ErrorCode.REQUEST_TIMED_OUT, errorMessage: reason })),
-      }),
-    ),
+    handler: (req, ctx) =>
+      clusterAllowed(ctx, Op.ALTER)
+        ? alter(req, ctx)
+        : {
+            throttleTimeMs: 0,
+            results: usersOf(req).map((user) => ({
+              user,
+              errorCode: ErrorCode.CLUSTER_AUTHORIZATION_FAILED,
+              errorMessage: 'Cluster authorization failed.',
+            })),
+          },
   });
 }
 

@@ -14,17 +14,28 @@ import type {
 import { describeTopicConfigs, describeTopicOverrides } from '../topic-configs.ts';
 import type { TopicState } from '../../metadata/image.ts';
 import { TimeSlice } from '../../storage/time-slice.ts';
+import { allowed, clusterAllowed, Op, Res } from '../../security/acl-check.ts';
 
 export function createTopicsHandler(b: AdminNode): Handler<CreateTopicsRequest, CreateTopicsResponseInput> {
-  return async (req) => {
-    const specs = req.topics.map((t) => ({
-      name: t.name,
-      numPartitions: t.numPartitions,
-      replicationFactor: t.replicationFactor,
-      assignments: t.assignments,
-      configs: Object.fromEntries(t.configs.map((c) => [c.name, c.value])),
-    }));
-    const results = await b.controller.createTopics(specs, req.validateOnly === true, req.timeoutMs);
+  return async (req, ctx) => {
+    // ACLs: Create on the cluster, or on each topic
+    const mayCreateAll = clusterAllowed(ctx, Op.CREATE);
+    const denied = req.topics.map((t) => !mayCreateAll && !allowed(ctx, Op.CREATE, Res.TOPIC, t.name));
+    const specs = req.topics
+      .filter((_, i) => !denied[i])
+      .map((t) => ({
+        name: t.name,
+        numPartitions: t.numPartitions,
+        replicationFactor: t.replicationFactor,
+        assignments: t.assignments,
+        configs: Object.fromEntries(t.configs.map((c) => [c.name, c.value])),
+      }));
+    const created =
+      specs.length > 0 ? await b.controller.createTopics(specs, req.validateOnly === true, req.timeoutMs) : [];
+    let next = 0;
+    const results = denied.map((d) =>
+      d ? { errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED, errorMessage: 'Authorization failed.' } : created[next++],
+    ) as typeof created;
     // The configs of thousands of topics take a while to describe: yield meanwhile.
     const slice = new TimeSlice();
     const topics = [];
@@ -33,21 +44,24 @@ export function createTopicsHandler(b: AdminNode): Handler<CreateTopicsRequest, 
       const r = results[i];
       const ok = r.errorCode === ErrorCode.NONE;
       const topic = ok ? b.image.topicsByName.get(t.name) : undefined;
+      // the configs are shown to who may DescribeConfigs the topic
+      const configsDenied = ok && !allowed(ctx, Op.DESCRIBE_CONFIGS, Res.TOPIC, t.name);
       // validateOnly creates nothing: describe the configs the topic would have
       const overrides = () => new Map(t.configs.flatMap((c) => (c.value === null ? [] : [[c.name, c.value] as const])));
-      const described = !ok
-        ? null
-        : req.validateOnly
-          ? describeTopicOverrides(overrides(), b.config, b.image)
-          : topic
-            ? describeTopicConfigs(topic, b.config)
-            : null;
+      const described =
+        !ok || configsDenied
+          ? null
+          : req.validateOnly
+            ? describeTopicOverrides(overrides(), b.config, b.image)
+            : topic
+              ? describeTopicConfigs(topic, b.config)
+              : null;
       topics.push({
         name: t.name,
         topicId: ok && !req.validateOnly ? r.topicId : ZERO_UUID,
         errorCode: r.errorCode,
         errorMessage: r.errorMessage,
-        topicConfigErrorCode: ErrorCode.NONE,
+        topicConfigErrorCode: configsDenied ? ErrorCode.TOPIC_AUTHORIZATION_FAILED : ErrorCode.NONE,
         numPartitions: ok ? r.numPartitions : -1,
         replicationFactor: ok ? r.replicationFactor : -1,
         configs: described
@@ -86,6 +100,16 @@ export function deleteTopicsHandler(b: AdminNode): Handler<DeleteTopicsRequest, 
     const at: number[] = [];
     for (const w of wanted) {
       const t = w.name ? b.image.topicsByName.get(w.name) : b.image.topicsById.get(w.topicId);
+      // ACLs: Delete on the topic
+      const name = w.name || t?.name;
+      if (name && !allowed(ctx, Op.DELETE, Res.TOPIC, name)) {
+        responses.push({
+          ...w,
+          errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED,
+          errorMessage: 'Authorization failed.',
+        });
+        continue;
+      }
       if (!t) {
         responses.push({
           name: w.name,
@@ -109,9 +133,18 @@ export function deleteTopicsHandler(b: AdminNode): Handler<DeleteTopicsRequest, 
 }
 
 export function createPartitionsHandler(b: AdminNode): Handler<CreatePartitionsRequest, CreatePartitionsResponseInput> {
-  return async (req) => {
+  return async (req, ctx) => {
     const results = [];
     for (const t of req.topics) {
+      // ACLs: Alter on the topic
+      if (!allowed(ctx, Op.ALTER, Res.TOPIC, t.name)) {
+        results.push({
+          name: t.name,
+          errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED,
+          errorMessage: 'Authorization failed.',
+        });
+        continue;
+      }
       const r = await b.controller.createPartitions(t.name, t.count, req.validateOnly === true, req.timeoutMs);
       results.push({ name: t.name, errorCode: r.errorCode, errorMessage: r.errorMessage });
     }

@@ -34,6 +34,7 @@ import type {
 } from '../../protocol/generated/messages.ts';
 import type { GroupCoordinatorService } from '../../coordinator/group/service.ts';
 import type { PartitionExists } from '../../coordinator/group/group-coordinator.ts';
+import { allowed, type AuthzContext, clusterAllowed, Op, Res } from '../../security/acl-check.ts';
 
 /** PRODUCER_FENCED (error 90) for versions that know it; INVALID_PRODUCER_EPOCH before `since`. */
 function fencedFor(code: number, version: number, since: number): number {
@@ -86,6 +87,7 @@ export function addPartitionsToTxnHandler(
 ): Handler<AddPartitionsToTxnRequest, AddPartitionsToTxnResponseInput> {
   const exists = (topic: string, p: number) => b.image.topicsByName.get(topic)?.partitions[p] !== undefined;
   const one = async (
+    ctx: AuthzContext,
     v: number,
     transactionalId: string,
     producerId: number,
@@ -93,6 +95,14 @@ export function addPartitionsToTxnHandler(
     topics: TopicsIn,
     verifyOnly: boolean,
   ) => {
+    // ACLs: Write on the transactional id, Write on each topic
+    if (!allowed(ctx, Op.WRITE, Res.TRANSACTIONAL_ID, transactionalId))
+      return partitionResults(topics, () => ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+    const denied = new Set(topics.filter((t) => !allowed(ctx, Op.WRITE, Res.TOPIC, t.name)).map((t) => t.name));
+    if (denied.size > 0)
+      return partitionResults(topics, (t) =>
+        denied.has(t) ? ErrorCode.TOPIC_AUTHORIZATION_FAILED : ErrorCode.OPERATION_NOT_ATTEMPTED,
+      );
     const tps = topics.flatMap((t) => t.partitions.map((partition) => ({ topic: t.name, partition })));
     if (verifyOnly) {
       // KIP-890: v5 tells the producer its transaction can still be aborted
@@ -119,6 +129,7 @@ export function addPartitionsToTxnHandler(
       return {
         throttleTimeMs: 0,
         resultsByTopicV3AndBelow: await one(
+          ctx,
           v,
           req.v3AndBelowTransactionalId,
           Number(req.v3AndBelowProducerId),
@@ -128,10 +139,14 @@ export function addPartitionsToTxnHandler(
         ),
       };
     }
+    // ACLs: v4+ is sent by brokers (KIP-890 verification): ClusterAction on the cluster
+    if (!clusterAllowed(ctx, Op.CLUSTER_ACTION))
+      return { throttleTimeMs: 0, errorCode: ErrorCode.CLUSTER_AUTHORIZATION_FAILED, resultsByTransaction: [] };
     const results = await Promise.all(
       req.transactions.map(async (t) => ({
         transactionalId: t.transactionalId,
         topicResults: await one(
+          ctx,
           v,
           t.transactionalId,
           Number(t.producerId),
@@ -174,6 +189,11 @@ export function addOffsetsToTxnHandler(
   txn: TransactionCoordinator,
 ): Handler<AddOffsetsToTxnRequest, AddOffsetsToTxnResponseInput> {
   return async (req, ctx) => {
+    // ACLs: Write on the transactional id, Read on the group
+    if (!allowed(ctx, Op.WRITE, Res.TRANSACTIONAL_ID, req.transactionalId))
+      return { throttleTimeMs: 0, errorCode: ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED };
+    if (!allowed(ctx, Op.READ, Res.GROUP, req.groupId))
+      return { throttleTimeMs: 0, errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED };
     let offsets = b.image.topicsByName.get(OFFSETS_TOPIC);
     if (!offsets) {
       try {
@@ -193,6 +213,14 @@ export function addOffsetsToTxnHandler(
 /** EndTxn: commit or abort; v5 (transactions v2, KIP-890 part 2) bumps the epoch and answers the new one. */
 export function endTxnHandler(txn: TransactionCoordinator): Handler<EndTxnRequest, EndTxnResponseInput> {
   return async (req, ctx) => {
+    // ACLs: Write on the transactional id
+    if (!allowed(ctx, Op.WRITE, Res.TRANSACTIONAL_ID, req.transactionalId))
+      return {
+        throttleTimeMs: 0,
+        errorCode: ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+        producerId: -1,
+        producerEpoch: -1,
+      };
     if (ctx.apiVersion >= 5) {
       const r = await txn.endTxnV2(req.transactionalId, Number(req.producerId), req.producerEpoch, req.committed);
       return { throttleTimeMs: 0, errorCode: r.errorCode, producerId: r.producerId, producerEpoch: r.producerEpoch };
@@ -210,13 +238,26 @@ export function endTxnHandler(txn: TransactionCoordinator): Handler<EndTxnReques
 export function describeTransactionsHandler(
   txn: TransactionCoordinator,
 ): Handler<DescribeTransactionsRequest, DescribeTransactionsResponseInput> {
-  return (req) => ({
+  return (req, ctx) => ({
     throttleTimeMs: 0,
     transactionStates: req.transactionalIds.map((id) => {
+      // ACLs: Describe on the transactional id; only the topics the principal may describe are listed
+      if (!allowed(ctx, Op.DESCRIBE, Res.TRANSACTIONAL_ID, id))
+        return {
+          errorCode: ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+          transactionalId: id,
+          transactionState: '',
+          transactionTimeoutMs: 0,
+          transactionStartTimeMs: -1,
+          producerId: -1,
+          producerEpoch: -1,
+          topics: [],
+        };
       const d = txn.describe(id);
       const t = d.txn;
       const topics = new Map<string, number[]>();
       for (const tp of t?.partitions ?? []) {
+        if (!allowed(ctx, Op.DESCRIBE, Res.TOPIC, tp.topic)) continue;
         let l = topics.get(tp.topic);
         if (!l) topics.set(tp.topic, (l = []));
         l.push(tp.partition);
@@ -269,6 +310,8 @@ export function listTransactionsHandler(
       unknownStateFilters,
       transactionStates: r.txns
         .filter((t) => pattern === null || pattern.test(t.transactionalId))
+        // ACLs: the transactional ids the principal may describe
+        .filter((t) => allowed(ctx, Op.DESCRIBE, Res.TRANSACTIONAL_ID, t.transactionalId))
         .map((t) => ({ transactionalId: t.transactionalId, producerId: t.producerId, transactionState: t.state })),
     };
   };
@@ -288,6 +331,20 @@ export function txnOffsetCommitHandler(
 ): Handler<TxnOffsetCommitRequest, TxnOffsetCommitResponseInput> {
   return async (req, ctx) => {
     const v = ctx.apiVersion;
+    // ACLs: Write on the transactional id, Read on the group (else every partition is refused), Read on each topic
+    const refuseAll = !allowed(ctx, Op.WRITE, Res.TRANSACTIONAL_ID, req.transactionalId)
+      ? ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+      : !allowed(ctx, Op.READ, Res.GROUP, req.groupId)
+        ? ErrorCode.GROUP_AUTHORIZATION_FAILED
+        : null;
+    if (refuseAll !== null)
+      return {
+        throttleTimeMs: 0,
+        topics: req.topics.map((t) => ({
+          name: t.name,
+          partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: refuseAll })),
+        })),
+      };
     if (v >= 5 && addOffsetsPartition) {
       const code = await addOffsetsPartition(req);
       if (code !== ErrorCode.NONE) {
@@ -300,28 +357,34 @@ export function txnOffsetCommitHandler(
         };
       }
     }
-    const flat = req.topics.flatMap((t) =>
-      t.partitions.map((p) => ({
-        topic: t.name,
-        partition: p.partitionIndex,
-        offset: Number(p.committedOffset),
-        leaderEpoch: v >= 2 ? p.committedLeaderEpoch : -1,
-        metadata: p.committedMetadata ?? null,
-      })),
-    );
-    const r = await groups.txnCommitOffsets(
-      {
-        apiVersion: 9,
-        groupId: req.groupId,
-        generationId: v >= 3 ? req.generationId : -1,
-        memberId: v >= 3 ? req.memberId : '',
-        groupInstanceId: v >= 3 ? (req.groupInstanceId ?? null) : null,
-        offsets: flat,
-        producerId: Number(req.producerId),
-        producerEpoch: req.producerEpoch,
-      },
-      partitionExists,
-    );
+    const topicDenied = new Set(req.topics.filter((t) => !allowed(ctx, Op.READ, Res.TOPIC, t.name)).map((t) => t.name));
+    const flat = req.topics
+      .filter((t) => !topicDenied.has(t.name))
+      .flatMap((t) =>
+        t.partitions.map((p) => ({
+          topic: t.name,
+          partition: p.partitionIndex,
+          offset: Number(p.committedOffset),
+          leaderEpoch: v >= 2 ? p.committedLeaderEpoch : -1,
+          metadata: p.committedMetadata ?? null,
+        })),
+      );
+    const r =
+      flat.length === 0 && topicDenied.size > 0
+        ? { errorCode: ErrorCode.NONE, perPartition: [] as number[] }
+        : await groups.txnCommitOffsets(
+            {
+              apiVersion: 9,
+              groupId: req.groupId,
+              generationId: v >= 3 ? req.generationId : -1,
+              memberId: v >= 3 ? req.memberId : '',
+              groupInstanceId: v >= 3 ? (req.groupInstanceId ?? null) : null,
+              offsets: flat,
+              producerId: Number(req.producerId),
+              producerEpoch: req.producerEpoch,
+            },
+            partitionExists,
+          );
     let i = 0;
     return {
       throttleTimeMs: 0,
@@ -329,7 +392,9 @@ export function txnOffsetCommitHandler(
         name: t.name,
         partitions: t.partitions.map((p) => ({
           partitionIndex: p.partitionIndex,
-          errorCode: fencedFor(r.perPartition[i++] ?? r.errorCode, v, 3),
+          errorCode: topicDenied.has(t.name)
+            ? ErrorCode.TOPIC_AUTHORIZATION_FAILED
+            : fencedFor(r.perPartition[i++] ?? r.errorCode, v, 3),
         })),
       })),
     };

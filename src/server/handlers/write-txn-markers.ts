@@ -12,6 +12,7 @@ import type { WriteTxnMarkersRequest, WriteTxnMarkersResponseInput } from '../..
 import type { Broker } from '../broker.ts';
 import type { Handler } from '../dispatcher.ts';
 import { notHostedError } from '../leader-hints.ts';
+import { clusterAllowed, Op } from '../../security/acl-check.ts';
 
 export type TxnMarkerListener = (
   topic: string,
@@ -25,7 +26,21 @@ export function writeTxnMarkersHandler(
   b: Broker,
   onMarkerWritten?: TxnMarkerListener,
 ): Handler<WriteTxnMarkersRequest, WriteTxnMarkersResponseInput> {
-  return async (req) => {
+  return async (req, ctx) => {
+    // ACLs: ClusterAction on the cluster (transaction coordinators send it)
+    if (!clusterAllowed(ctx, Op.CLUSTER_ACTION))
+      return {
+        markers: req.markers.map((m) => ({
+          producerId: Number(m.producerId),
+          topics: m.topics.map((t) => ({
+            name: t.name,
+            partitions: t.partitionIndexes.map((partitionIndex) => ({
+              partitionIndex,
+              errorCode: ErrorCode.CLUSTER_AUTHORIZATION_FAILED,
+            })),
+          })),
+        })),
+      };
     const markers = await Promise.all(
       req.markers.map(async (m) => {
         const producerId = Number(m.producerId);

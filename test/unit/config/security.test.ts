@@ -35,9 +35,6 @@ test('secure protocols in the map for listeners that are not used are fine (stoc
 
 test('properties that promise authentication, authorization or TLS stop startup with one line naming them', () => {
   const cases: [Record<string, string>, string][] = [
-    [{ 'authorizer.class.name': 'org.apache.kafka.metadata.authorizer.StandardAuthorizer' }, 'authorizer.class.name'],
-    [{ 'super.users': 'User:admin' }, 'super.users'],
-    [{ 'allow.everyone.if.no.acl.found': 'false' }, 'allow.everyone.if.no.acl.found'],
     [{ 'sasl.server.callback.handler.class': 'com.example.Handler' }, 'sasl.server.callback.handler.class'],
     [{ 'ssl.engine.factory.class': 'com.example.Engine' }, 'ssl.engine.factory.class'],
     [{ 'listener.name.secure.ssl.provider': 'BC' }, 'listener.name.secure.ssl.provider'],
@@ -48,6 +45,42 @@ test('properties that promise authentication, authorization or TLS stop startup 
     assert.match(m, /Samsa/, `${name}: says what Samsa lacks: ${m}`);
     assert.match(m, /remove|unset|use/i, `${name}: says what to do: ${m}`);
   }
+});
+
+test("the authorizer: the StandardAuthorizer turns ACLs on; ZooKeeper's AclAuthorizer and bad super.users are refused", () => {
+  const on = load({
+    'authorizer.class.name': 'org.apache.kafka.metadata.authorizer.StandardAuthorizer',
+    'super.users': 'User:admin; User:broker',
+    'allow.everyone.if.no.acl.found': 'true',
+  });
+  assert.equal(on.authorizerEnabled, true);
+  assert.deepEqual(on.superUsers, ['User:admin', 'User:broker']);
+  assert.equal(on.allowEveryoneIfNoAclFound, true);
+  const off = load({});
+  assert.equal(off.authorizerEnabled, false);
+  assert.equal(off.allowEveryoneIfNoAclFound, false);
+  assert.match(
+    refusal({ 'authorizer.class.name': 'kafka.security.authorizer.AclAuthorizer' }),
+    /'authorizer\.class\.name'.*ZooKeeper.*org\.apache\.kafka\.metadata\.authorizer\.StandardAuthorizer/,
+  );
+  assert.match(refusal({ 'authorizer.class.name': 'com.example.MyAuthorizer' }), /'authorizer\.class\.name'/);
+  assert.match(refusal({ 'super.users': 'admin' }), /'super\.users'.*Type:name/);
+});
+
+test('with the authorizer on, nodes talking over PLAINTEXT need User:ANONYMOUS in super.users', () => {
+  const combined = {
+    listeners: 'PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093',
+    'controller.quorum.voters': '1@127.0.0.1:9093',
+    'authorizer.class.name': 'org.apache.kafka.metadata.authorizer.StandardAuthorizer',
+  };
+  assert.match(refusal(combined), /'super\.users'.*User:ANONYMOUS.*CONTROLLER listener/);
+  assert.match(refusal({ ...combined, 'super.users': 'User:admin' }), /'super\.users'.*must include User:ANONYMOUS/);
+  assert.deepEqual(load({ ...combined, 'super.users': 'User:admin;User:ANONYMOUS' }).superUsers, [
+    'User:admin',
+    'User:ANONYMOUS',
+  ]);
+  // a single node without a CONTROLLER listener has no traffic between nodes
+  assert.equal(load({ 'authorizer.class.name': combined['authorizer.class.name'] }).authorizerEnabled, true);
 });
 
 test('harmless values and tuning-only settings are accepted and listed as ignored', () => {

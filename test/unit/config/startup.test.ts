@@ -76,8 +76,8 @@ test('samsa start refuses a SASL_PLAINTEXT listener and security properties with
     ],
     [['listeners=SSL://127.0.0.1:0'], /listener SSL.*a TLS listener needs a certificate and key/],
     [
-      ['authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer'],
-      /'authorizer\.class\.name' cannot be honoured: .*ACLs.*remove it/,
+      ['authorizer.class.name=kafka.security.authorizer.AclAuthorizer'],
+      /'authorizer\.class\.name'.*ZooKeeper.*StandardAuthorizer/,
     ],
     [
       ['sasl.server.callback.handler.class=com.example.Handler'],
