@@ -32,7 +32,12 @@ export function describeClientQuotasHandler(
 ): Handler<DescribeClientQuotasRequest, DescribeClientQuotasResponseInput> {
   return (req, ctx) => {
     if (!clusterAllowed(ctx, Op.DESCRIBE_CONFIGS))
-      return { throttleTimeMs: 0, errorCode: ErrorCode.CLUSTER_AUTHORIZATION_FAILED, errorMessage: null, entries: null };
+      return {
+        throttleTimeMs: 0,
+        errorCode: ErrorCode.CLUSTER_AUTHORIZATION_FAILED,
+        errorMessage: null,
+        entries: null,
+      };
     const r = describeQuotas(image, req.components, req.strict);
     if ('errorMessage' in r)
       return { throttleTimeMs: 0, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: r.errorMessage, entries: null };
