@@ -117,9 +117,6 @@ const DIFFERENT: Record<string, Outcome> = {
   // after deleteRecords up to the high watermark Samsa's producer state forgets the producer whose batches
   // all went (src/storage/producer-state.ts truncateHead); Kafka keeps it
   describeProducers: { producers: 0, ok: true },
-  describeAcls: unsupported,
-  createAcls: unsupported,
-  deleteAcls: unsupported,
 };
 
 function outcomes(stdout: string): Map<string, Outcome> {
