@@ -25,7 +25,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { REPO_ROOT, canConnect, eventually, freePort } from '../helpers/broker.ts';
-import { type RunResult, run } from '../helpers/proc.ts';
+import { PYTHON, type RunResult, run } from '../helpers/proc.ts';
 
 const DOC = fs.readFileSync(path.join(REPO_ROOT, 'docs', 'security.md'), 'utf8');
 
@@ -61,6 +61,19 @@ function applyProperties(props: Map<string, string>, text: string): void {
     props.set(line.slice(0, eq), line.slice(eq + 1));
   }
 }
+
+/** A transactional producer (confluent-kafka) with the librdkafka settings of the file argv[1]. */
+const TXN_PY = `
+import sys
+from confluent_kafka import Producer
+conf = dict(l.split('=', 1) for l in open(sys.argv[1]).read().splitlines() if l.strip())
+conf.update({'bootstrap.servers': sys.argv[2], 'transactional.id': 'walk-tx'})
+p = Producer(conf)
+p.init_transactions(60)
+p.begin_transaction()
+p.produce('orders', b'order-tx')
+p.commit_transaction(60)
+`;
 
 /** What kcat -C printed, sorted (the topic has several partitions). */
 function records(r: RunResult): string[] {
@@ -224,5 +237,29 @@ describe('docs/security.md walk-through', () => {
         assert.deepEqual(records(r), ['order-1', 'order-2', 'order-5']);
       }
     }
+    // the broker's own SASL_SSL login as admin: a transaction commits only once the broker has written
+    // its markers through that listener, and a read_committed consumer sees the record only then
+    const adminConf = path.join(client, 'admin.conf');
+    fs.writeFileSync(
+      adminConf,
+      fs
+        .readFileSync(path.join(client, 'alice.conf'), 'utf8')
+        .replace('=alice', '=admin')
+        .replace('=alice-secret', '=admin-secret'),
+    );
+    const txn = await run(
+      PYTHON,
+      ['-c', `import os; os.chdir(${JSON.stringify(client)})\n${TXN_PY}`, adminConf, `localhost:${saslPort}`],
+      {
+        timeoutMs: 90_000,
+      },
+    );
+    assert.equal(txn.code, 0, `${txn.stdout}\n${txn.stderr}\n${brokerOut}`);
+    await eventually(async () => {
+      const r = await sh(
+        `cd '${client}' && kcat -F bob.conf -b localhost:${saslPort} -C -t orders -o beginning -e -X isolation.level=read_committed`,
+      );
+      return r.code === 0 && records(r).includes('order-tx');
+    }, 60_000);
   });
 });
