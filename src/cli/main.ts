@@ -1,7 +1,7 @@
 /**
  * src/cli: the `samsa` command line — `start` runs a broker (or, with --nodes, a
  * local cluster), `format` writes a node's identity into its log dirs; `topic`,
- * `produce`, `consume`, `group`, `cluster`, `partitions`, `acl`, `user` and `bench` talk to any
+ * `produce`, `consume`, `group`, `cluster`, `partitions`, `acl`, `quota`, `user` and `bench` talk to any
  * Kafka-compatible broker through src/client. Output is human-readable tables by default and JSON
  * with --json; every failure is one line on stderr and a non-zero exit code.
  *
@@ -21,6 +21,7 @@ import { registerStartCommand } from './start.ts';
 import { registerFormatCommand } from './storage-format.ts';
 import { registerBenchCommand } from './bench/command.ts';
 import { registerAclCommands } from './acl.ts';
+import { registerQuotaCommands } from './quota.ts';
 import { registerUserCommands } from './user.ts';
 
 /** Adds the options every client command shares. */
@@ -61,6 +62,7 @@ export function buildProgram(io: CliIO, onStarted: (done: Promise<number>) => vo
   registerPartitionCommands(program, io, clientOptions);
   registerBenchCommand(program, io, clientOptions);
   registerAclCommands(program, io, clientOptions);
+  registerQuotaCommands(program, io, clientOptions);
   registerUserCommands(program, io, clientOptions);
   return program;
 }

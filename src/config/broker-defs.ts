@@ -247,6 +247,29 @@ export const BROKER_PROPERTY_DEFS: BrokerPropertyDef[] = [
     atLeast(0),
     { dynamic: true, live: true },
   ),
+  // client quotas (KIP-219, KIP-599): the rate sensors' windows
+  p(
+    'quota.window.num',
+    'int',
+    '11',
+    'Samples of the rate sensors of client quotas (producer_byte_rate, consumer_byte_rate, request_percentage, and connection_creation_rate of ip entities): a rate is measured over this many windows.',
+    atLeast(1),
+  ),
+  p('quota.window.size.seconds', 'int', '1', 'Seconds of each sample of the client quota rate sensors.', atLeast(1)),
+  p(
+    'controller.quota.window.num',
+    'int',
+    '11',
+    'Samples of the rate sensor of controller_mutation_rate (partitions created or deleted per second).',
+    atLeast(1),
+  ),
+  p(
+    'controller.quota.window.size.seconds',
+    'int',
+    '1',
+    'Seconds of each sample of the controller_mutation_rate sensor.',
+    atLeast(1),
+  ),
   ig('fetch.max.bytes', 'int', '57671680', 'The most bytes returned by one Fetch response.', atLeast(1024)),
   p(
     'auto.leader.rebalance.enable',

@@ -33,7 +33,7 @@ import {
   MetadataStorageError,
 } from './metadata-log.ts';
 import type { MetadataImage, PartitionState, TopicState } from './image.ts';
-import type { AccessControlEntryRecord, MetadataRecord, PartitionRecord } from './records.ts';
+import type { AccessControlEntryRecord, ClientQuotaRecord, MetadataRecord, PartitionRecord } from './records.ts';
 import { type MetadataQuorum, NotControllerError, type QuorumListener } from './quorum.ts';
 import {
   type BrokerHeartbeatAnswer,
@@ -1036,6 +1036,18 @@ export class Controller implements QuorumListener {
     // Turning unclean election on elects leaders for the partitions waiting for an ISR member (queued next).
     if (replace || UNCLEAN_ELECTION in changes) void this.electLeaderlessUnclean().catch(() => {});
     return done;
+  }
+
+  /** Sets or removes client quotas (validated by the caller, src/security/quotas.ts), in one commit. */
+  alterClientQuotas(records: ClientQuotaRecord[]): Promise<ControllerResult> {
+    return this.enqueue<ControllerResult>(
+      () => ({
+        records: [...records],
+        result: { errorCode: ErrorCode.NONE, errorMessage: null },
+        onStorageError: (err) => ({ errorCode: ErrorCode.KAFKA_STORAGE_ERROR, errorMessage: err.message }),
+      }),
+      refuseOne,
+    );
   }
 
   // ---- leader elections: unclean, ElectLeaders, automatic balancing ---------

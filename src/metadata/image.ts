@@ -72,6 +72,8 @@ export class MetadataImage {
   readonly scramCredentials = new Map<string, Map<number, ScramCredentialState>>();
   /** First producer id not yet handed out in a block. */
   nextProducerId = 0;
+  /** Client quotas by entity (key: clientQuotaEntityKey), each with its values by quota name. */
+  readonly clientQuotas = new Map<string, ClientQuotaEntry>();
   /** The cluster id (the first ClusterId record), or null while the log has none. */
   clusterId: string | null = null;
   /**
@@ -199,6 +201,18 @@ export class MetadataImage {
       case 'ProducerIds':
         this.nextProducerId = rec.nextProducerId;
         break;
+      case 'ClientQuota': {
+        const key = clientQuotaEntityKey(rec.entity);
+        let e = this.clientQuotas.get(key);
+        if (rec.remove) {
+          e?.values.delete(rec.key);
+          if (e && e.values.size === 0) this.clientQuotas.delete(key);
+        } else {
+          if (!e) this.clientQuotas.set(key, (e = { entity: rec.entity, values: new Map() }));
+          e.values.set(rec.key, rec.value);
+        }
+        break;
+      }
       case 'AccessControlEntry':
         this.acls.set(rec.id, rec);
         this.aclVersion = ++aclChanges;
@@ -537,6 +551,9 @@ export class MetadataImage {
         out.push({ type: 'Config', resourceType: 'broker', resourceName, name, value });
     }
     out.push({ type: 'ProducerIds', nextProducerId: this.nextProducerId });
+    for (const e of this.clientQuotas.values())
+      for (const [key, value] of e.values)
+        out.push({ type: 'ClientQuota', entity: e.entity, key, value, remove: false });
     for (const a of this.acls.values()) out.push(a);
     for (const [name, byMech] of this.scramCredentials) {
       for (const [mechanism, c] of byMech)
@@ -572,6 +589,23 @@ export class MetadataImage {
     }
     return out;
   }
+}
+
+/** One client quota entity and its quotas. */
+export interface ClientQuotaEntry {
+  entity: { entityType: string; entityName: string | null }[];
+  values: Map<string, number>;
+}
+
+/**
+ * The image's key of a quota entity: its pairs by type, a default entity
+ * (null name) told apart from every name.
+ */
+export function clientQuotaEntityKey(entity: readonly { entityType: string; entityName: string | null }[]): string {
+  return entity
+    .map((e) => `${e.entityType}${e.entityName === null ? '!' : `=${e.entityName}`}`)
+    .sort()
+    .join('\u0000');
 }
 
 /** Sets one side of a partition's reassignment; an empty list removes the field. */

@@ -129,6 +129,21 @@ export interface ClusterIdRecord {
 }
 
 /**
+ * A client quota set or removed (KRaft's ClientQuotaRecord, KIP-546): the
+ * entity is one or two (type, name) pairs, type `user` or `client-id`, a null
+ * name being that type's default entity; `key` is the quota
+ * (producer_byte_rate, consumer_byte_rate, request_percentage,
+ * controller_mutation_rate).
+ */
+export interface ClientQuotaRecord {
+  type: 'ClientQuota';
+  entity: { entityType: string; entityName: string | null }[];
+  key: string;
+  value: number;
+  remove: boolean;
+}
+
+/**
  * An ACL (KRaft's AccessControlEntryRecord, key 23): the binding with the
  * random id the controller gave it. Codes are Kafka's (src/security/acl-types.ts).
  */
@@ -186,6 +201,7 @@ export type MetadataRecord =
   | PartitionChangeRecord
   | ConfigRecord
   | RemoveTopicRecord
+  | ClientQuotaRecord
   | AccessControlEntryRecord
   | RemoveAccessControlEntryRecord
   | UserScramCredentialRecord

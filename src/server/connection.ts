@@ -25,6 +25,9 @@
  *   (a client that trickles bytes cannot hold its frame's memory forever).
  *   Time the connection spends not reading (its own backpressure) does not
  *   count against the client.
+ * - Quota throttling (KIP-219): a client over its quota gets its response at
+ *   once with `throttle_time_ms`, and the connection reads nothing more from
+ *   it for that long (`throttle`), on top of the backpressure above.
  */
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
@@ -123,6 +126,9 @@ export class Connection {
       return !this.waitingForMemory;
     },
   };
+  /** Muted for a quota (KIP-219) until this time (ms, Date.now clock); 0: not muted. */
+  private mutedUntil = 0;
+  private muteTimer: NodeJS.Timeout | undefined;
   /** When the frame now arriving started (0: none is). */
   private frameStartedAt = 0;
   private frameTimer: NodeJS.Timeout | undefined;
@@ -156,7 +162,7 @@ export class Connection {
         );
         this.close();
       },
-      paused: () => this.closed || this.pausedForInFlight || this.writeBlocked,
+      paused: () => this.closed || this.pausedForInFlight || this.writeBlocked || this.mutedUntil !== 0,
       admit: (size, apiKey) => {
         if (this.memory.tryAdmit(size, apiKey)) return true;
         this.waitingForMemory = true;
@@ -245,7 +251,23 @@ export class Connection {
 
   /** Not reading for a reason of ours: too many requests in flight, writes blocked, or no room in the request memory. */
   private get notReading(): boolean {
-    return this.pausedForInFlight || this.writeBlocked || this.waitingForMemory;
+    return this.pausedForInFlight || this.writeBlocked || this.waitingForMemory || this.mutedUntil !== 0;
+  }
+
+  /** Reads nothing more from the client for `ms` (a quota's throttle time; a longer one already set stands). */
+  throttle(ms: number): void {
+    if (this.closed || ms <= 0) return;
+    const until = Date.now() + ms;
+    if (until <= this.mutedUntil) return;
+    this.mutedUntil = until;
+    if (this.muteTimer) clearTimeout(this.muteTimer);
+    this.muteTimer = setTimeout(() => {
+      this.muteTimer = undefined;
+      this.mutedUntil = 0;
+      this.maybeResume();
+    }, ms);
+    this.muteTimer.unref();
+    this.socket.pause();
   }
 
   /** Nothing in flight, no frame arriving and nothing being written: the connection may be closed to make room for another. */
@@ -466,6 +488,7 @@ export class Connection {
     this.closed = true;
     if (this.idleTimer) clearTimeout(this.idleTimer);
     if (this.frameTimer) clearTimeout(this.frameTimer);
+    if (this.muteTimer) clearTimeout(this.muteTimer);
     this.memory.cancel(this.memoryWaiter);
     // Answers that will never be written release what they hold now; the rest when they complete.
     for (const p of this.pending) {

@@ -43,6 +43,23 @@ export interface RequestContext {
   authorizer?: Authorizer | null;
 }
 
+/**
+ * Client quotas' view of a request (src/security/quota-hook.ts): `begin`
+ * is called once the request is decoded and returns null when no quota can
+ * apply (the common case, at no cost), else the calls the dispatcher makes
+ * around the handler: `handled` right after its synchronous part returned,
+ * `answered` with the response body before it is encoded (it may set the
+ * body's throttle time and mute the connection).
+ */
+export interface RequestQuotas {
+  begin(ctx: RequestContext, req: unknown, frameBytes: number): QuotaRequest | null;
+}
+
+export interface QuotaRequest {
+  handled(): void;
+  answered(body: object | typeof NO_RESPONSE): void;
+}
+
 /** A response body as a handler returns it: the encoder's input, and optionally the after-write hook. */
 export type ResponseBody<Res> = Res & { [AFTER_WRITE]?: () => void };
 
@@ -76,6 +93,8 @@ interface StoredEntry {
 export class Dispatcher {
   private readonly entries = new Map<number, StoredEntry>();
   private readonly warned = new WeakSet<Connection>();
+  /** Client quotas, when the broker enforces them. */
+  quotas: RequestQuotas | null = null;
   /** Checks the requests of this listener against the ACLs (`authorizer.class.name`); null: off. */
   authorizer: Authorizer | null = null;
   /** Looks at each frame first (SASL: bare tokens, requests before authentication); a reply it gives is the frame's. */
@@ -157,7 +176,17 @@ export class Dispatcher {
       conn,
       authorizer: this.authorizer,
     };
+    const q = this.quotas?.begin(ctx, req, frame.length) ?? null;
     const res = this.entries.get(api.key)!.handler(req, ctx);
+    if (q) {
+      q.handled();
+      if (res instanceof Promise)
+        return res.then((body) => {
+          q.answered(body);
+          return this.encode(api, version, header.correlationId, body);
+        });
+      q.answered(res);
+    }
     if (res instanceof Promise) return res.then((body) => this.encode(api, version, header.correlationId, body));
     return this.encode(api, version, header.correlationId, res);
   }

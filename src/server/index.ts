@@ -62,6 +62,9 @@ import { BrokerLifecycle, type ControllerConnector, clientConnector } from './br
 import { startReplication, connectionConnector } from './replication.ts';
 import { alterPartitionHandler, registerAlterPartitionHandler } from './handlers/alter-partition.ts';
 import { registerElectLeadersHandler } from './handlers/elect-leaders.ts';
+import { alterClientQuotasHandler, describeClientQuotasHandler } from './handlers/client-quotas.ts';
+import { QuotaThrottle } from './quota-throttle.ts';
+import { ClientQuotaManager, quotaWindows } from '../security/quotas.ts';
 import type { AlterPartitionConnector } from './isr-changes.ts';
 import { brokerLifecycleHandlers, registerBrokerLifecycleHandlers } from './handlers/broker-lifecycle.ts';
 import type { RequestContext } from './dispatcher.ts';
@@ -456,6 +459,8 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
       registerAlterPartitionHandler(dispatcher, controller, { logger });
       registerElectLeadersHandler(dispatcher, controller, { logger });
       registerReassignmentControllerHandlers(dispatcher, controller);
+      dispatcher.register('DescribeClientQuotas', { handler: describeClientQuotasHandler(image) });
+      dispatcher.register('AlterClientQuotas', { handler: alterClientQuotasHandler(controller) });
       registerAclControllerHandlers(dispatcher, controller);
       // ACLs: only nodes (ClusterAction on the cluster) may use the CONTROLLER listener
       if (config.authorizerEnabled)
@@ -776,6 +781,9 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
     (config.raw.get('transaction.partition.verification.enable') ?? 'true') !== 'false',
   );
   registerHandlers(broker, groups, consumerGroups, router, initProducerId, txn.coordinator, txnVerifier);
+  const clientQuotas = new ClientQuotaManager(image, quotaWindows(config));
+  dispatcher.quotas = new QuotaThrottle(clientQuotas, image, () => Number(config.numPartitions));
+  for (const s of clientServers) s.server.admitFromIp = (ip) => clientQuotas.admitConnection(ip);
   registerScramHandlers(dispatcher, image, router, controller);
   // DescribeQuorum (kafka-metadata-quorum, samsa cluster info) from any broker: answered by the quorum leader
   const describeQuorum = relayHandler(

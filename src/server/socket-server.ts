@@ -9,6 +9,10 @@
  * Limits on accepting (all four can be changed at runtime, updateLimits()):
  * - `max.connections.per.ip` / `max.connections.per.ip.overrides`: a
  *   connection beyond its address's limit is closed at once.
+ * - `connection_creation_rate` quotas of `ip` entities (KIP-612, checked
+ *   first, by `admitFromIp`): a connection from an address over its quota is
+ *   closed at once (Kafka delays closing it by the throttle time) and does
+ *   not count against the listener's rate below.
  * - `max.connection.creation.rate`: connections accepted per second across
  *   the listener, as a token bucket holding at most one second's worth; a
  *   connection beyond it is closed at once (Kafka instead delays accepting
@@ -115,6 +119,8 @@ export class SocketServer {
   /** The overrides with host names resolved to addresses. */
   private overrides: ReadonlyMap<string, number> = new Map();
   private overridesGeneration = 0;
+  /** Per-address connection quotas (KIP-612 connection_creation_rate, src/security/quotas.ts): false refuses. */
+  admitFromIp: ((ip: string) => boolean) | null = null;
   /** Token bucket of max.connection.creation.rate. */
   private tokens = 0;
   private tokensAt = 0;
@@ -257,6 +263,11 @@ export class SocketServer {
       this.refuse(socket, ip, 'refusing connection: max.connections.per.ip reached for this address', {
         limit: perIpLimit,
       });
+      return;
+    }
+    // before the listener's rate: a flooding address uses up its own quota, not everyone's tokens
+    if (this.admitFromIp && !this.admitFromIp(ip)) {
+      this.refuse(socket, ip, 'refusing connection: connection_creation_rate quota exceeded for this address', {});
       return;
     }
     if (!this.takeCreationToken()) {

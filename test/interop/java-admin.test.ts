@@ -120,7 +120,6 @@ const DIFFERENT: Record<string, Outcome> = {
   describeAcls: unsupported,
   createAcls: unsupported,
   deleteAcls: unsupported,
-  describeClientQuotas: unsupported,
 };
 
 function outcomes(stdout: string): Map<string, Outcome> {

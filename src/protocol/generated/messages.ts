@@ -48,6 +48,8 @@ export const ApiKey = {
   AlterPartitionReassignments: 45,
   ListPartitionReassignments: 46,
   OffsetDelete: 47,
+  DescribeClientQuotas: 48,
+  AlterClientQuotas: 49,
   DescribeUserScramCredentials: 50,
   AlterUserScramCredentials: 51,
   Vote: 52,
@@ -110,6 +112,8 @@ export interface ApiMessages {
   AlterPartitionReassignments: { request: AlterPartitionReassignmentsRequest; requestInput: AlterPartitionReassignmentsRequestInput; response: AlterPartitionReassignmentsResponse; responseInput: AlterPartitionReassignmentsResponseInput };
   ListPartitionReassignments: { request: ListPartitionReassignmentsRequest; requestInput: ListPartitionReassignmentsRequestInput; response: ListPartitionReassignmentsResponse; responseInput: ListPartitionReassignmentsResponseInput };
   OffsetDelete: { request: OffsetDeleteRequest; requestInput: OffsetDeleteRequestInput; response: OffsetDeleteResponse; responseInput: OffsetDeleteResponseInput };
+  DescribeClientQuotas: { request: DescribeClientQuotasRequest; requestInput: DescribeClientQuotasRequestInput; response: DescribeClientQuotasResponse; responseInput: DescribeClientQuotasResponseInput };
+  AlterClientQuotas: { request: AlterClientQuotasRequest; requestInput: AlterClientQuotasRequestInput; response: AlterClientQuotasResponse; responseInput: AlterClientQuotasResponseInput };
   DescribeUserScramCredentials: { request: DescribeUserScramCredentialsRequest; requestInput: DescribeUserScramCredentialsRequestInput; response: DescribeUserScramCredentialsResponse; responseInput: DescribeUserScramCredentialsResponseInput };
   AlterUserScramCredentials: { request: AlterUserScramCredentialsRequest; requestInput: AlterUserScramCredentialsRequestInput; response: AlterUserScramCredentialsResponse; responseInput: AlterUserScramCredentialsResponseInput };
   Vote: { request: VoteRequest; requestInput: VoteRequestInput; response: VoteResponse; responseInput: VoteResponseInput };
@@ -5087,6 +5091,286 @@ export interface OffsetDeleteResponsePartitionInput {
   partitionIndex: number;
   /** versions 0 */
   errorCode: number;
+}
+
+/** DescribeClientQuotasRequest (API key 48), versions 0-1. */
+export interface DescribeClientQuotasRequest {
+  /** versions 0-1 */
+  components: DescribeClientQuotasRequestComponentData[];
+  /** versions 0-1 */
+  strict: boolean;
+  /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
+  _unknownTaggedFields?: [number, Buffer][];
+}
+
+/** DescribeClientQuotasRequest.components, in versions 0-1. */
+export interface DescribeClientQuotasRequestComponentData {
+  /** versions 0-1 */
+  entityType: string;
+  /** versions 0-1 */
+  matchType: number;
+  /** versions 0-1; nullable in 0+ */
+  match: string | null;
+  /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
+  _unknownTaggedFields?: [number, Buffer][];
+}
+
+/** DescribeClientQuotasRequest (API key 48), versions 0-1: what the encoder accepts (a missing field is written as its default). */
+export interface DescribeClientQuotasRequestInput {
+  /** versions 0-1 */
+  components: DescribeClientQuotasRequestComponentDataInput[];
+  /** versions 0-1 */
+  strict: boolean;
+  /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
+  _unknownTaggedFields?: [number, Buffer][];
+}
+
+/** DescribeClientQuotasRequest.components, in versions 0-1: what the encoder accepts (a missing field is written as its default). */
+export interface DescribeClientQuotasRequestComponentDataInput {
+  /** versions 0-1 */
+  entityType: string;
+  /** versions 0-1 */
+  matchType: number;
+  /** versions 0-1; nullable in 0+ */
+  match?: string | null;
+  /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
+  _unknownTaggedFields?: [number, Buffer][];
+}
+
+/** DescribeClientQuotasResponse (API key 48), versions 0-1. */
+export interface DescribeClientQuotasResponse {
+  /** versions 0-1 */
+  throttleTimeMs: number;
+  /** versions 0-1 */
+  errorCode: number;
+  /** versions 0-1; nullable in 0+ */
+  errorMessage: string | null;
+  /** versions 0-1; nullable in 0+ */
+  entries: DescribeClientQuotasResponseEntryData[] | null;
+  /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
+  _unknownTaggedFields?: [number, Buffer][];
+}
+
+/** DescribeClientQuotasResponse.entries, in versions 0-1. */
+export interface DescribeClientQuotasResponseEntryData {
+  /** versions 0-1 */
+  entity: DescribeClientQuotasResponseEntityData[];
+  /** versions 0-1 */
+  values: DescribeClientQuotasResponseValueData[];
+  /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
+  _unknownTaggedFields?: [number, Buffer][];
+}
+
+/** DescribeClientQuotasResponse.entries.entity, in versions 0-1. */
+export interface DescribeClientQuotasResponseEntityData {
+  /** versions 0-1 */
+  entityType: string;
+  /** versions 0-1; nullable in 0+ */
+  entityName: string | null;
+  /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
+  _unknownTaggedFields?: [number, Buffer][];
+}
+
+/** DescribeClientQuotasResponse.entries.values, in versions 0-1. */
+export interface DescribeClientQuotasResponseValueData {
+  /** versions 0-1 */
+  key: string;
+  /** versions 0-1 */
+  value: number;
+  /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
+  _unknownTaggedFields?: [number, Buffer][];
+}
+
+/** DescribeClientQuotasResponse (API key 48), versions 0-1: what the encoder accepts (a missing field is written as its default). */
+export interface DescribeClientQuotasResponseInput {
+  /** versions 0-1 */
+  throttleTimeMs: number;
+  /** versions 0-1 */
+  errorCode: number;
+  /** versions 0-1; nullable in 0+ */
+  errorMessage?: string | null;
+  /** versions 0-1; nullable in 0+ */
+  entries?: DescribeClientQuotasResponseEntryDataInput[] | null;
+  /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
+  _unknownTaggedFields?: [number, Buffer][];
+}
+
+/** DescribeClientQuotasResponse.entries, in versions 0-1: what the encoder accepts (a missing field is written as its default). */
+export interface DescribeClientQuotasResponseEntryDataInput {
+  /** versions 0-1 */
+  entity: DescribeClientQuotasResponseEntityDataInput[];
+  /** versions 0-1 */
+  values: DescribeClientQuotasResponseValueDataInput[];
+  /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
+  _unknownTaggedFields?: [number, Buffer][];
+}
+
+/** DescribeClientQuotasResponse.entries.entity, in versions 0-1: what the encoder accepts (a missing field is written as its default). */
+export interface DescribeClientQuotasResponseEntityDataInput {
+  /** versions 0-1 */
+  entityType: string;
+  /** versions 0-1; nullable in 0+ */
+  entityName?: string | null;
+  /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
+  _unknownTaggedFields?: [number, Buffer][];
+}
+
+/** DescribeClientQuotasResponse.entries.values, in versions 0-1: what the encoder accepts (a missing field is written as its default). */
+export interface DescribeClientQuotasResponseValueDataInput {
+  /** versions 0-1 */
+  key: string;
+  /** versions 0-1 */
+  value: number;
+  /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
+  _unknownTaggedFields?: [number, Buffer][];
+}
+
+/** AlterClientQuotasRequest (API key 49), versions 0-1. */
+export interface AlterClientQuotasRequest {
+  /** versions 0-1 */
+  entries: AlterClientQuotasRequestEntryData[];
+  /** versions 0-1 */
+  validateOnly: boolean;
+  /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
+  _unknownTaggedFields?: [number, Buffer][];
+}
+
+/** AlterClientQuotasRequest.entries, in versions 0-1. */
+export interface AlterClientQuotasRequestEntryData {
+  /** versions 0-1 */
+  entity: AlterClientQuotasRequestEntityData[];
+  /** versions 0-1 */
+  ops: AlterClientQuotasRequestOpData[];
+  /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
+  _unknownTaggedFields?: [number, Buffer][];
+}
+
+/** AlterClientQuotasRequest.entries.entity, in versions 0-1. */
+export interface AlterClientQuotasRequestEntityData {
+  /** versions 0-1 */
+  entityType: string;
+  /** versions 0-1; nullable in 0+ */
+  entityName: string | null;
+  /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
+  _unknownTaggedFields?: [number, Buffer][];
+}
+
+/** AlterClientQuotasRequest.entries.ops, in versions 0-1. */
+export interface AlterClientQuotasRequestOpData {
+  /** versions 0-1 */
+  key: string;
+  /** versions 0-1 */
+  value: number;
+  /** versions 0-1 */
+  remove: boolean;
+  /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
+  _unknownTaggedFields?: [number, Buffer][];
+}
+
+/** AlterClientQuotasRequest (API key 49), versions 0-1: what the encoder accepts (a missing field is written as its default). */
+export interface AlterClientQuotasRequestInput {
+  /** versions 0-1 */
+  entries: AlterClientQuotasRequestEntryDataInput[];
+  /** versions 0-1 */
+  validateOnly: boolean;
+  /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
+  _unknownTaggedFields?: [number, Buffer][];
+}
+
+/** AlterClientQuotasRequest.entries, in versions 0-1: what the encoder accepts (a missing field is written as its default). */
+export interface AlterClientQuotasRequestEntryDataInput {
+  /** versions 0-1 */
+  entity: AlterClientQuotasRequestEntityDataInput[];
+  /** versions 0-1 */
+  ops: AlterClientQuotasRequestOpDataInput[];
+  /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
+  _unknownTaggedFields?: [number, Buffer][];
+}
+
+/** AlterClientQuotasRequest.entries.entity, in versions 0-1: what the encoder accepts (a missing field is written as its default). */
+export interface AlterClientQuotasRequestEntityDataInput {
+  /** versions 0-1 */
+  entityType: string;
+  /** versions 0-1; nullable in 0+ */
+  entityName?: string | null;
+  /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
+  _unknownTaggedFields?: [number, Buffer][];
+}
+
+/** AlterClientQuotasRequest.entries.ops, in versions 0-1: what the encoder accepts (a missing field is written as its default). */
+export interface AlterClientQuotasRequestOpDataInput {
+  /** versions 0-1 */
+  key: string;
+  /** versions 0-1 */
+  value: number;
+  /** versions 0-1 */
+  remove: boolean;
+  /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
+  _unknownTaggedFields?: [number, Buffer][];
+}
+
+/** AlterClientQuotasResponse (API key 49), versions 0-1. */
+export interface AlterClientQuotasResponse {
+  /** versions 0-1 */
+  throttleTimeMs: number;
+  /** versions 0-1 */
+  entries: AlterClientQuotasResponseEntryData[];
+  /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
+  _unknownTaggedFields?: [number, Buffer][];
+}
+
+/** AlterClientQuotasResponse.entries, in versions 0-1. */
+export interface AlterClientQuotasResponseEntryData {
+  /** versions 0-1 */
+  errorCode: number;
+  /** versions 0-1; nullable in 0+ */
+  errorMessage: string | null;
+  /** versions 0-1 */
+  entity: AlterClientQuotasResponseEntityData[];
+  /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
+  _unknownTaggedFields?: [number, Buffer][];
+}
+
+/** AlterClientQuotasResponse.entries.entity, in versions 0-1. */
+export interface AlterClientQuotasResponseEntityData {
+  /** versions 0-1 */
+  entityType: string;
+  /** versions 0-1; nullable in 0+ */
+  entityName: string | null;
+  /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
+  _unknownTaggedFields?: [number, Buffer][];
+}
+
+/** AlterClientQuotasResponse (API key 49), versions 0-1: what the encoder accepts (a missing field is written as its default). */
+export interface AlterClientQuotasResponseInput {
+  /** versions 0-1 */
+  throttleTimeMs: number;
+  /** versions 0-1 */
+  entries: AlterClientQuotasResponseEntryDataInput[];
+  /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
+  _unknownTaggedFields?: [number, Buffer][];
+}
+
+/** AlterClientQuotasResponse.entries, in versions 0-1: what the encoder accepts (a missing field is written as its default). */
+export interface AlterClientQuotasResponseEntryDataInput {
+  /** versions 0-1 */
+  errorCode: number;
+  /** versions 0-1; nullable in 0+ */
+  errorMessage?: string | null;
+  /** versions 0-1 */
+  entity: AlterClientQuotasResponseEntityDataInput[];
+  /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
+  _unknownTaggedFields?: [number, Buffer][];
+}
+
+/** AlterClientQuotasResponse.entries.entity, in versions 0-1: what the encoder accepts (a missing field is written as its default). */
+export interface AlterClientQuotasResponseEntityDataInput {
+  /** versions 0-1 */
+  entityType: string;
+  /** versions 0-1; nullable in 0+ */
+  entityName?: string | null;
+  /** Tagged fields this declaration does not know, kept so that a re-encode is byte-identical. */
+  _unknownTaggedFields?: [number, Buffer][];
 }
 
 /** DescribeUserScramCredentialsRequest (API key 50), versions 0. */

@@ -12,6 +12,7 @@ import { Vote } from './vote.ts';
 import { BeginQuorumEpoch } from './begin-quorum-epoch.ts';
 import { EndQuorumEpoch } from './end-quorum-epoch.ts';
 import { DescribeQuorum } from './describe-quorum.ts';
+import { AlterClientQuotas, DescribeClientQuotas } from './client-quotas.ts';
 
 export const MORE_APIS: ApiSpec[] = [
   DescribeAcls,
@@ -26,4 +27,6 @@ export const MORE_APIS: ApiSpec[] = [
   BeginQuorumEpoch,
   EndQuorumEpoch,
   DescribeQuorum,
+  DescribeClientQuotas,
+  AlterClientQuotas,
 ];

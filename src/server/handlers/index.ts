@@ -20,6 +20,7 @@ import { deleteRecordsHandler, offsetForLeaderEpochHandler } from './partition-a
 import { authorizedInitProducerId, initProducerIdHandler } from './init-producer-id.ts';
 import { forwardedElectLeadersHandler } from './elect-leaders.ts';
 import { registerReassignmentHandlers } from './reassignments.ts';
+import { registerClientQuotaHandlers } from './client-quotas.ts';
 import { OFFSETS_TOPIC } from '../group-store.ts';
 import type { TransactionCoordinator } from '../../coordinator/txn/coordinator.ts';
 import {
@@ -151,5 +152,6 @@ export function registerHandlers(
   d.register('ConsumerGroupHeartbeat', { handler: consumerGroupHeartbeatHandler(consumerGroups) });
   d.register('ConsumerGroupDescribe', { handler: consumerGroupDescribeHandler(consumerGroups) });
   registerReassignmentHandlers(d, b.localController, router);
+  registerClientQuotaHandlers(d, b.image, router);
   registerAclHandlers(d, b.image, b.localController, router);
 }
