@@ -29,8 +29,12 @@ import { PYTHON, type RunResult, run } from '../helpers/proc.ts';
 
 const DOC = fs.readFileSync(path.join(REPO_ROOT, 'docs', 'security.md'), 'utf8');
 
+/** The names of the blocks the test has read. */
+const used = new Set<string>();
+
 /** The fenced block right after `<!-- walk:NAME -->`. */
 function block(name: string): string {
+  used.add(name);
   const marker = `<!-- walk:${name} -->\n`;
   const at = DOC.indexOf(marker);
   assert.ok(at >= 0, `docs/security.md has no block ${name}`);
@@ -271,5 +275,10 @@ describe('docs/security.md walk-through', () => {
       );
       return r.code === 0 && records(r).includes('order-tx');
     }, 60_000);
+  });
+
+  test('every walk block of the doc was run', () => {
+    const inDoc = [...DOC.matchAll(/<!-- walk:(\S+) -->/g)].map((m) => m[1]);
+    assert.deepEqual([...used].sort(), [...inDoc].sort());
   });
 });
