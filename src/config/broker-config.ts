@@ -559,22 +559,28 @@ export function loadBrokerConfig(opts: LoadBrokerConfigOptions = {}): BrokerConf
     ? num('max.connections')
     : defaultMaxConnections(opts.fdLimit ?? openFileSoftLimit());
 
-  // ACLs: nodes talk to each other (CONTROLLER listener, replication) as User:ANONYMOUS over PLAINTEXT,
-  // which needs ClusterAction on the cluster before any ACL can exist: a super user, as in Kafka
+  // ACLs: nodes talk to each other (CONTROLLER listener, replication) as User:ANONYMOUS over PLAINTEXT and over
+  // SSL without client certificates, which needs ClusterAction on the cluster before any ACL can exist: a super
+  // user, as in Kafka
   const superUsers = str('super.users')
     .split(';')
     .map((x) => x.trim())
     .filter((x) => x !== '');
   if (str('authorizer.class.name') !== '' && !superUsers.includes('User:ANONYMOUS')) {
-    const plainController = quorum.controllerListener?.securityProtocol === 'PLAINTEXT';
+    const anonymous = (l: Listener | null | undefined, tls: TlsSettings | null | undefined): boolean =>
+      l?.securityProtocol === 'PLAINTEXT' || (l?.securityProtocol === 'SSL' && (tls?.clientAuth ?? 'none') === 'none');
+    const anonymousController = anonymous(quorum.controllerListener, controllerTls);
     const interBroker = listeners.find((l) => l.name === interBrokerListenerName);
-    const plainReplication =
-      interBroker?.securityProtocol === 'PLAINTEXT' && (quorum.quorumVoters.length > 1 || !roles.controller);
-    if (plainController || plainReplication)
+    const anonymousReplication =
+      anonymous(interBroker, interBroker && listenerTls.get(interBroker.name)) &&
+      (quorum.quorumVoters.length > 1 || !roles.controller);
+    if (anonymousController || anonymousReplication) {
+      const l = anonymousController ? quorum.controllerListener! : interBroker!;
       fail(
         'super.users',
-        `must include User:ANONYMOUS when authorizer.class.name is set and nodes talk over PLAINTEXT (${plainController ? `the ${quorum.controllerListener!.name} listener` : `replication on ${interBroker!.name}`}): they are User:ANONYMOUS there and need ClusterAction on the cluster (add User:ANONYMOUS to super.users, and keep clients on a SASL listener)`,
+        `must include User:ANONYMOUS when authorizer.class.name is set and nodes talk without authenticating (${anonymousController ? `the ${l.name} listener` : `replication on ${l.name}`}, ${l.securityProtocol === 'SSL' ? 'SSL with ssl.client.auth=none' : 'PLAINTEXT'}): they are User:ANONYMOUS there and need ClusterAction on the cluster (add User:ANONYMOUS to super.users and keep clients on a SASL listener, or require client certificates there and make the nodes' principals super users)`,
       );
+    }
   }
 
   return {

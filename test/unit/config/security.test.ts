@@ -1,12 +1,14 @@
 /**
- * Startup refuses properties whose security promise Samsa cannot keep (no
- * ACLs yet, TLS and SASL settings it does not implement): one line naming the property
- * and what to do. Settings that only tune those features are accepted and
- * reported as ignored.
+ * Startup refuses security properties whose promise Samsa cannot keep (TLS
+ * and SASL settings it does not implement, authorizers other than the
+ * StandardAuthorizer, an authorizer that would refuse the nodes' own
+ * traffic): one line naming the property and what to do. Settings that only
+ * tune unimplemented features are accepted and reported as ignored.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigError, loadBrokerConfig } from '../../../src/config/broker-config.ts';
+import { makePki } from '../../helpers/certs.ts';
 
 function load(overrides: Record<string, string>) {
   return loadBrokerConfig({ overrides, cwd: '/srv', fdLimit: 1024 });
@@ -81,6 +83,32 @@ test('with the authorizer on, nodes talking over PLAINTEXT need User:ANONYMOUS i
   ]);
   // a single node without a CONTROLLER listener has no traffic between nodes
   assert.equal(load({ 'authorizer.class.name': combined['authorizer.class.name'] }).authorizerEnabled, true);
+});
+
+test('with the authorizer on, an SSL CONTROLLER listener without client certificates needs User:ANONYMOUS too', () => {
+  const pki = makePki();
+  try {
+    const server = pki.issue('server', '/CN=localhost');
+    const sslController = {
+      listeners: 'PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093',
+      'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,CONTROLLER:SSL',
+      'controller.quorum.voters': '1@127.0.0.1:9093',
+      'authorizer.class.name': 'org.apache.kafka.metadata.authorizer.StandardAuthorizer',
+      'super.users': 'User:admin',
+      'ssl.keystore.type': 'PEM',
+      'ssl.keystore.location': server.keystore,
+      'ssl.truststore.type': 'PEM',
+      'ssl.truststore.location': pki.ca,
+    };
+    assert.match(
+      refusal(sslController),
+      /'super\.users'.*User:ANONYMOUS.*CONTROLLER listener, SSL with ssl\.client\.auth=none/,
+    );
+    // with client certificates required the nodes authenticate: their principals are the operator's to allow
+    assert.equal(load({ ...sslController, 'ssl.client.auth': 'required' }).authorizerEnabled, true);
+  } finally {
+    pki.cleanup();
+  }
 });
 
 test('harmless values and tuning-only settings are accepted and listed as ignored', () => {
