@@ -775,6 +775,12 @@ function quorumSettings(
         : `a voter of the controller quorum needs its ${name} listener; add ${name}://host:port to listeners (the address of node ${nodeId} in controller.quorum.voters)`,
     );
   }
+  if (roles.broker && roles.controller && voters.length === 0 && controllerListener) {
+    fail(
+      'controller.quorum.voters',
+      `node ${nodeId} opens its ${controllerListener.name} listener, but the voters are not listed, so no node could reach it; set controller.quorum.voters (e.g. ${nodeId}@${controllerListener.host === '0.0.0.0' ? 'host' : controllerListener.host}:${controllerListener.port || 'port'}), or remove ${controllerListener.name} from listeners for a single node whose quorum needs no network`,
+    );
+  }
   if (!roles.broker && voters.length === 0) {
     fail(
       'controller.quorum.voters',

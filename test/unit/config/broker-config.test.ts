@@ -171,6 +171,7 @@ test('listeners: parsing, empty host, IPv6, controller listeners, advertised', (
   const c = load({
     listeners: 'PLAINTEXT://:9092,CONTROLLER://:9093',
     'controller.listener.names': 'CONTROLLER',
+    'controller.quorum.voters': '1@127.0.0.1:9093',
     'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,INTERNAL:PLAINTEXT',
     'advertised.listeners': 'PLAINTEXT://broker1:19092',
   });

@@ -162,6 +162,10 @@ test('misconfigurations stop startup with one line saying what to change', () =>
       /a controller-only node needs the voters listed/,
     ],
     [
+      { listeners: 'PLAINTEXT://:9092,CONTROLLER://:9093' },
+      /node 1 opens its CONTROLLER listener, but the voters are not listed.*controller\.quorum\.voters \(e\.g\. 1@host:9093\)/,
+    ],
+    [
       { 'process.roles': 'broker', 'controller.quorum.voters': '1@c1:9093' },
       /node\.id 1 is a voter, but process\.roles has no controller role/,
     ],
@@ -180,6 +184,7 @@ test('misconfigurations stop startup with one line saying what to change', () =>
     [
       {
         listeners: 'PLAINTEXT://:9092,CONTROLLER://:9093',
+        'controller.quorum.voters': '1@127.0.0.1:9093',
         'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,CONTROLLER:SSL',
       },
       /listener CONTROLLER.*needs a certificate and key/,
@@ -187,6 +192,7 @@ test('misconfigurations stop startup with one line saying what to change', () =>
     [
       {
         listeners: 'PLAINTEXT://:9092,CONTROLLER://:9093',
+        'controller.quorum.voters': '1@127.0.0.1:9093',
         'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,CONTROLLER:SASL_SSL',
       },
       /controller listener CONTROLLER uses SASL_SSL/,

@@ -29,6 +29,7 @@ test('secure protocols in the map for listeners that are not used are fine (stoc
   const c = load({
     listeners: 'PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093',
     'controller.listener.names': 'CONTROLLER',
+    'controller.quorum.voters': '1@127.0.0.1:9093',
     'listener.security.protocol.map':
       'CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL',
   });
