@@ -502,8 +502,9 @@ export class TransactionCoordinator {
    * the producer epoch, PrepareCommit / PrepareAbort is written with the new
    * epoch (so the markers carry it and fence any write of the old one) and
    * the producer gets the new id and epoch back. The retry of an EndTxn whose
-   * answer was lost (the producer id and epoch that ended the transaction,
-   * completed or completing) gets the same answer. An abort with no
+   * answer was lost (the producer id and epoch that ended the transaction)
+   * gets CONCURRENT_TRANSACTIONS while the transaction is still
+   * PrepareCommit / PrepareAbort and the same answer once it is complete. An abort with no
    * transaction open also ends with a bump, as Kafka does for these clients.
    * At an exhausted epoch the markers carry the last epoch and the producer
    * gets a new producer id at epoch 0, which the completion moves to.
@@ -530,10 +531,19 @@ export class TransactionCoordinator {
       return { errorCode, producerId: t.producerId, producerEpoch: t.producerEpoch };
     };
     if (retry) {
-      const same = commit
-        ? t.state === 'CompleteCommit' || t.state === 'PrepareCommit'
-        : t.state === 'CompleteAbort' || t.state === 'PrepareAbort';
-      return ended(same ? ErrorCode.NONE : ErrorCode.INVALID_TXN_STATE);
+      // as Kafka: the retry of the same outcome waits until the markers complete it, then gets the answer
+      switch (t.state) {
+        case 'PrepareCommit':
+          return fail(commit ? ErrorCode.CONCURRENT_TRANSACTIONS : ErrorCode.INVALID_TXN_STATE);
+        case 'PrepareAbort':
+          return fail(commit ? ErrorCode.INVALID_TXN_STATE : ErrorCode.CONCURRENT_TRANSACTIONS);
+        case 'CompleteCommit':
+          return ended(commit ? ErrorCode.NONE : ErrorCode.INVALID_TXN_STATE);
+        case 'CompleteAbort':
+          return ended(commit ? ErrorCode.INVALID_TXN_STATE : ErrorCode.NONE);
+        default:
+          return fail(ErrorCode.INVALID_TXN_STATE);
+      }
     }
     switch (t.state) {
       case 'Ongoing':

@@ -349,7 +349,7 @@ test('TransactionLogValue round-trips in Kafka layout (version 0)', () => {
 
 // ---- transactions v2 (KIP-890 part 2: EndTxn v5) -------------------------------------------------
 
-test('TV2: EndTxn bumps the epoch, writes the markers with it and answers it; a retry gets the same answer', async () => {
+test('TV2: EndTxn bumps the epoch, writes the markers with it and answers it; a retry waits, then gets the same answer', async () => {
   const s = setup();
   await s.hostAll();
   const { producerId: pid, producerEpoch: ep } = await s.c.initProducerId('t', 60000, null);
@@ -358,8 +358,12 @@ test('TV2: EndTxn bumps the epoch, writes the markers with it and answers it; a 
   const end = await s.c.endTxnV2('t', pid, ep, true);
   assert.deepEqual(end, { errorCode: ErrorCode.NONE, producerId: pid, producerEpoch: ep + 1 });
   assert.equal(s.c.describe('t').txn?.state, 'PrepareCommit');
-  // while the markers are written: the retry is answered as the first; the old epoch adds nothing
-  assert.deepEqual(await s.c.endTxnV2('t', pid, ep, true), end);
+  // while the markers are written: the retry waits (Kafka's CONCURRENT_TRANSACTIONS); the old epoch adds nothing
+  assert.deepEqual(await s.c.endTxnV2('t', pid, ep, true), {
+    errorCode: ErrorCode.CONCURRENT_TRANSACTIONS,
+    producerId: -1,
+    producerEpoch: -1,
+  });
   assert.equal((await s.c.endTxnV2('t', pid, ep, false)).errorCode, ErrorCode.INVALID_TXN_STATE);
   assert.equal(await s.c.addPartitions('t', pid, ep, [tp('a', 0)]), ErrorCode.PRODUCER_FENCED);
   s.release();
@@ -442,9 +446,9 @@ test('TV2: at an exhausted epoch EndTxn moves the producer to a new id at epoch 
   assert.equal(end.errorCode, ErrorCode.NONE);
   assert.notEqual(end.producerId, a.producerId);
   assert.equal(end.producerEpoch, 0);
-  // the new id waits for the old one's transaction to complete; its retry is answered the same
+  // the new id waits for the old one's transaction to complete; so does its retry
   assert.equal(await s.c.addPartitions('t', end.producerId, 0, [tp('a', 0)]), ErrorCode.CONCURRENT_TRANSACTIONS);
-  assert.deepEqual(await s.c.endTxnV2('t', a.producerId, 32766, true), end);
+  assert.equal((await s.c.endTxnV2('t', a.producerId, 32766, true)).errorCode, ErrorCode.CONCURRENT_TRANSACTIONS);
   s.release();
   await settle();
   // the markers close the transaction on the old id, at the last epoch
@@ -455,6 +459,35 @@ test('TV2: at an exhausted epoch EndTxn moves the producer to a new id at epoch 
   assert.deepEqual(await s.c.endTxnV2('t', a.producerId, 32766, true), end);
   assert.equal(await s.c.addPartitions('t', end.producerId, 0, [tp('a', 0)]), ErrorCode.NONE);
   assert.equal(await s.c.addPartitions('t', a.producerId, 32767, [tp('a', 0)]), ErrorCode.INVALID_PRODUCER_ID_MAPPING);
+});
+
+test('a retried EndTxn while PrepareCommit / PrepareAbort is CONCURRENT_TRANSACTIONS until the markers complete it', async () => {
+  for (const v2 of [false, true]) {
+    for (const commit of [true, false]) {
+      const s = setup();
+      await s.hostAll();
+      const { producerId: pid, producerEpoch: ep } = await s.c.initProducerId('t', 60000, null);
+      assert.equal(await s.c.addPartitions('t', pid, ep, [tp('a', 0)], v2 ? 2 : 0), ErrorCode.NONE);
+      s.hold();
+      const end = async (c: boolean) =>
+        v2 ? (await s.c.endTxnV2('t', pid, ep, c)).errorCode : await s.c.endTxn('t', pid, ep, c);
+      assert.equal(await end(commit), ErrorCode.NONE);
+      assert.equal(s.c.describe('t').txn?.state, commit ? 'PrepareCommit' : 'PrepareAbort');
+      // the same EndTxn again: retriable until the transaction is complete; the other outcome is refused
+      assert.equal(await end(commit), ErrorCode.CONCURRENT_TRANSACTIONS);
+      assert.equal(await end(!commit), ErrorCode.INVALID_TXN_STATE);
+      s.release();
+      await settle();
+      assert.equal(s.c.describe('t').txn?.state, commit ? 'CompleteCommit' : 'CompleteAbort');
+      assert.equal(await end(commit), ErrorCode.NONE);
+      if (v2)
+        assert.deepEqual(await s.c.endTxnV2('t', pid, ep, commit), {
+          errorCode: 0,
+          producerId: pid,
+          producerEpoch: ep + 1,
+        });
+    }
+  }
 });
 
 // ---- transactions v2 across a failover: what __transaction_state keeps (TransactionLogValue v1 tagged fields) ----
@@ -510,8 +543,8 @@ test('TV2 failover at an exhausted epoch: the completion moves to the new produc
   assert.equal(end.errorCode, ErrorCode.NONE);
   assert.notEqual(end.producerId, a.producerId);
   const c2 = await failover(s, 't');
-  // before completion the new id waits; the retry already gets it
-  assert.deepEqual(await c2.endTxnV2('t', a.producerId, 32766, true), end);
+  // before completion the retry waits, as the new id does
+  assert.equal((await c2.endTxnV2('t', a.producerId, 32766, true)).errorCode, ErrorCode.CONCURRENT_TRANSACTIONS);
   s.release();
   await settle();
   assert.equal(c2.describe('t').txn?.state, 'CompleteCommit');
