@@ -115,9 +115,17 @@ export class OffsetsTopicStore implements GroupStore {
    * count once the transaction's COMMIT marker follows them in the log.
    * Acknowledged as `write` is.
    */
-  async writeTxn(records: OffsetRecord[], producerId: number, producerEpoch: number): Promise<void> {
+  async writeTxn(
+    records: OffsetRecord[],
+    producerId: number,
+    producerEpoch: number,
+    valid?: () => boolean,
+  ): Promise<void> {
     const now = Date.now();
     await this.appendPerPartition(records, (recs, part) => {
+      // verified (KIP-890), but a marker of the producer ended that transaction here since
+      if (valid && !valid())
+        throw internalWriteFailure(`the transaction of producer ${producerId} ended here`, ErrorCode.INVALID_TXN_STATE);
       // a producer fenced by a newer epoch (its markers already reached this partition)
       const known = part.log.producerState.get(producerId);
       if (known && known.epoch > producerEpoch)

@@ -47,7 +47,7 @@ export interface GroupStore {
    */
   load(partition?: number): Promise<LoadedRecord[]>;
   /** Appends the offsets of a transaction as the producer's transactional batch (TxnOffsetCommit); acknowledged as `write`. */
-  writeTxn?(records: OffsetRecord[], producerId: number, producerEpoch: number): Promise<void>;
+  writeTxn?(records: OffsetRecord[], producerId: number, producerEpoch: number, valid?: () => boolean): Promise<void>;
 }
 
 /**
@@ -480,6 +480,8 @@ export class GroupCoordinatorService {
   async txnCommitOffsets(
     a: OffsetCommitArgs & { producerId: number; producerEpoch: number },
     partitionExists?: PartitionExists,
+    /** KIP-890 part 1: false once the verified transaction was ended on the partition (INVALID_TXN_STATE). */
+    valid?: () => boolean,
   ): Promise<{ errorCode: number; perPartition: number[] }> {
     const refused = this.coordinatorError(a.groupId);
     if (refused !== ErrorCode.NONE) return { errorCode: refused, perPartition: a.offsets.map(() => refused) };
@@ -489,7 +491,7 @@ export class GroupCoordinatorService {
     if (r.records.length > 0) {
       try {
         if (!this.store.writeTxn) throw Object.assign(new Error('no transactional writes'), { errorCode: -1 });
-        await this.store.writeTxn(r.records, a.producerId, a.producerEpoch);
+        await this.store.writeTxn(r.records, a.producerId, a.producerEpoch, valid);
       } catch (err) {
         const fenced = kafkaErrorOf(err);
         const code =

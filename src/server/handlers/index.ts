@@ -31,6 +31,7 @@ import {
   initProducerIdTxnHandler,
   listTransactionsHandler,
   offsetsPartitionAdder,
+  offsetsPartitionVerifier,
   txnOffsetCommitHandler,
 } from './transactions.ts';
 import { writeTxnMarkersHandler } from './write-txn-markers.ts';
@@ -121,6 +122,7 @@ export function registerHandlers(
         groups,
         partitionExistsIn(b.image),
         verifier?.enabled ? offsetsPartitionAdder(b, verifier) : undefined,
+        verifier?.enabled ? offsetsPartitionVerifier(b, verifier) : undefined,
       ),
     });
   }

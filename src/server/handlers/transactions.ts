@@ -183,6 +183,40 @@ export function offsetsPartitionAdder(
   };
 }
 
+/**
+ * TxnOffsetCommit v0-v4 (KIP-890 part 1, as Kafka's group coordinator): the
+ * group's __consumer_offsets partition is verified with the transaction
+ * coordinator (not in the transaction: INVALID_TXN_STATE, TRANSACTION_ABORTABLE
+ * on v4) unless the producer's transaction is already open there; a
+ * coordinator that cannot answer is COORDINATOR_NOT_AVAILABLE (Kafka's offset
+ * commit error for NOT_ENOUGH_REPLICAS). `valid` is checked again just before
+ * the offsets are appended (false once a marker of the producer reached the
+ * partition meanwhile).
+ */
+export function offsetsPartitionVerifier(
+  b: Broker,
+  verifier: TxnVerifier,
+): (req: TxnOffsetCommitRequest, version: number) => Promise<{ errorCode: number; valid?: () => boolean }> {
+  return async (req, version) => {
+    const offsets = b.image.topicsByName.get(OFFSETS_TOPIC);
+    if (!offsets) return { errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE };
+    const part = b.replicas.get(OFFSETS_TOPIC, partitionForGroup(req.groupId, offsets.partitions.length));
+    const producerId = Number(req.producerId);
+    // not led here: the group coordinator's own check answers NOT_COORDINATOR
+    if (!part || !verifier.needsVerification(part, producerId, req.producerEpoch)) return { errorCode: ErrorCode.NONE };
+    const { verdict, valid } = await verifier.verify(
+      part,
+      req.transactionalId,
+      producerId,
+      req.producerEpoch,
+      version >= 4 ? 'verify-abortable' : 'verify',
+    );
+    const errorCode =
+      verdict.errorCode === ErrorCode.NOT_ENOUGH_REPLICAS ? ErrorCode.COORDINATOR_NOT_AVAILABLE : verdict.errorCode;
+    return { errorCode, valid };
+  };
+}
+
 /** AddOffsetsToTxn: adds the group's __consumer_offsets partition to the transaction. */
 export function addOffsetsToTxnHandler(
   b: Broker,
@@ -328,6 +362,11 @@ export function txnOffsetCommitHandler(
   partitionExists?: PartitionExists,
   /** Transactions v2: adds the group's __consumer_offsets partition to the transaction (v5+). */
   addOffsetsPartition?: (req: TxnOffsetCommitRequest) => Promise<number>,
+  /** KIP-890 part 1: verifies the group's __consumer_offsets partition with the transaction coordinator (v0-v4). */
+  verifyOffsetsPartition?: (
+    req: TxnOffsetCommitRequest,
+    version: number,
+  ) => Promise<{ errorCode: number; valid?: () => boolean }>,
 ): Handler<TxnOffsetCommitRequest, TxnOffsetCommitResponseInput> {
   return async (req, ctx) => {
     const v = ctx.apiVersion;
@@ -345,8 +384,11 @@ export function txnOffsetCommitHandler(
           partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: refuseAll })),
         })),
       };
-    if (v >= 5 && addOffsetsPartition) {
-      const code = await addOffsetsPartition(req);
+    let valid: (() => boolean) | undefined;
+    if ((v >= 5 && addOffsetsPartition) || (v < 5 && verifyOffsetsPartition)) {
+      let code: number;
+      if (v >= 5) code = await addOffsetsPartition!(req);
+      else ({ errorCode: code, valid } = await verifyOffsetsPartition!(req, v));
       if (code !== ErrorCode.NONE) {
         return {
           throttleTimeMs: 0,
@@ -384,6 +426,7 @@ export function txnOffsetCommitHandler(
               producerEpoch: req.producerEpoch,
             },
             partitionExists,
+            valid,
           );
     let i = 0;
     return {

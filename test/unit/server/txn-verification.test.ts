@@ -17,6 +17,7 @@ import type { Broker } from '../../../src/server/broker.ts';
 import type { Partition } from '../../../src/server/partition.ts';
 import type { TransactionCoordinator } from '../../../src/coordinator/txn/coordinator.ts';
 import { eventually, startTestBroker, uniqueTopic, type TestBroker } from '../../helpers/broker.ts';
+import { partitionForGroup } from '../../../src/coordinator/group/offsets-records.ts';
 
 describe('on the wire (one broker, the coordinator in process)', () => {
   let broker: TestBroker;
@@ -135,6 +136,71 @@ describe('on the wire (one broker, the coordinator in process)', () => {
     assert.equal(await latest(topic, 0), 3); // two records and the COMMIT marker
     assert.equal(await produce(0, 'after-commit'), ErrorCode.INVALID_TXN_STATE);
     assert.equal(await latest(topic, 0), 3);
+  });
+
+  test('TxnOffsetCommit v0-v4: offsets of a group whose partition is not in the transaction are refused, nothing written', async () => {
+    const id = `verify-offsets-${Date.now()}`;
+    const group = `verify-offsets-group-${Date.now()}`;
+    const topic = uniqueTopic('txn-verify-offsets');
+    await client.createTopics([{ name: topic, numPartitions: 1, replicationFactor: 1 }]);
+    await client.findCoordinator(id, 1);
+    await client.findCoordinator(group, 0); // creates __consumer_offsets
+    const conn: Connection = await client.anyConnection();
+    const init = await eventually(async () => {
+      const r = await conn.send('InitProducerId', {
+        transactionalId: id,
+        transactionTimeoutMs: 60_000,
+        producerId: -1,
+        producerEpoch: -1,
+      });
+      assert.equal(r.errorCode, ErrorCode.NONE);
+      return r;
+    }, 60_000);
+    const pid = Number(init.producerId);
+    const epoch = init.producerEpoch;
+    const md = await conn.send('Metadata', { topics: [{ name: '__consumer_offsets' }], allowAutoTopicCreation: false });
+    const offsetsPartition = partitionForGroup(group, md.topics[0].partitions.length);
+    const commit = async (version: number) => {
+      const r = await eventually(async () => {
+        const x = await conn.sendAt(apiByName('TxnOffsetCommit'), version, {
+          transactionalId: id,
+          groupId: group,
+          producerId: pid,
+          producerEpoch: epoch,
+          generationId: -1,
+          memberId: '',
+          groupInstanceId: null,
+          topics: [
+            {
+              name: topic,
+              partitions: [
+                { partitionIndex: 0, committedOffset: 5, committedLeaderEpoch: -1, committedMetadata: null },
+              ],
+            },
+          ],
+        });
+        const errorCode = x.topics[0].partitions[0].errorCode;
+        assert.notEqual(errorCode, ErrorCode.COORDINATOR_LOAD_IN_PROGRESS);
+        return { errorCode };
+      }, 60_000);
+      return r.errorCode;
+    };
+    const before = await latest('__consumer_offsets', offsetsPartition);
+    // no AddOffsetsToTxn: INVALID_TXN_STATE, TRANSACTION_ABORTABLE from v4 (as Kafka's group coordinator)
+    assert.equal(await commit(3), ErrorCode.INVALID_TXN_STATE);
+    assert.equal(await commit(0), ErrorCode.INVALID_TXN_STATE);
+    assert.equal(await commit(4), ErrorCode.TRANSACTION_ABORTABLE);
+    assert.equal(await latest('__consumer_offsets', offsetsPartition), before);
+    // the group's partition added: the offsets are written
+    const add = await conn.sendAt(apiByName('AddOffsetsToTxn'), 3, {
+      transactionalId: id,
+      producerId: pid,
+      producerEpoch: epoch,
+      groupId: group,
+    });
+    assert.equal(add.errorCode, ErrorCode.NONE);
+    assert.equal(await commit(3), ErrorCode.NONE);
+    assert.equal(await latest('__consumer_offsets', offsetsPartition), before + 1);
   });
 });
 
