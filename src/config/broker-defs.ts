@@ -183,7 +183,7 @@ export const BROKER_PROPERTY_DEFS: BrokerPropertyDef[] = [
     'max.connection.creation.rate',
     'int',
     INT_MAX_TEXT,
-    "Most connections accepted per second (a burst of at most one second's worth); a connection beyond the rate is closed at once (Kafka delays accepting it instead).",
+    "Most connections the broker accepts per second, on all its listeners together (a burst of at most one second's worth); a connection beyond the rate is closed at once (Kafka delays accepting it instead). As in Kafka, the inter-broker listener is exempt when the broker has other listeners. The per-listener form (listener.name.<listener>.max.connection.creation.rate) is not supported: it is accepted with a warning and has no effect.",
     atLeast(0),
     { dynamic: true, live: true },
   ),

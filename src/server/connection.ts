@@ -56,7 +56,7 @@ export type ReplyChunks = Chunk[] & {
 export type Reply =
   | ReplyChunks
   | null // no response (Produce with acks=0)
-  | 'close'; // close the connection (malformed frame, unknown API)
+  | 'close'; // close the connection (malformed frame, unknown API, failed acks=0 Produce)
 
 /** What a region's piece is when the socket's send buffer is full: queued like any buffer, its write callback says the socket drained. */
 const REGION_PIECE_BYTES = 128 * 1024;

@@ -27,6 +27,13 @@ import type { Authorizer } from '../security/authorizer.ts';
 export const NO_RESPONSE = Symbol('no-response');
 
 /**
+ * Returned by a handler that must not answer but must tell the client it
+ * failed: the connection is closed once the responses before it are written
+ * (Produce with acks=0 that had an error, as Kafka).
+ */
+export const CLOSE_CONNECTION = Symbol('close-connection');
+
+/**
  * A response body may carry, under this key, a function to call once its
  * bytes have been written to the socket (or will never be): Fetch uses it to
  * unpin the pooled buffers its record slices point into.
@@ -65,12 +72,12 @@ export type ResponseBody<Res> = Res & { [AFTER_WRITE]?: () => void };
 
 /**
  * Serves one API: takes the decoded request (`XxxRequest`) and returns the
- * response as the encoder takes it (`XxxResponseInput`), or NO_RESPONSE.
+ * response as the encoder takes it (`XxxResponseInput`), NO_RESPONSE or CLOSE_CONNECTION.
  */
-export type Handler<Req, Res> = (
-  req: Req,
-  ctx: RequestContext,
-) => ResponseBody<Res> | typeof NO_RESPONSE | Promise<ResponseBody<Res> | typeof NO_RESPONSE>;
+export type Handler<Req, Res> = (req: Req, ctx: RequestContext) => HandlerResult<Res> | Promise<HandlerResult<Res>>;
+
+/** What a handler returns: the response, or no response (NO_RESPONSE, CLOSE_CONNECTION). */
+export type HandlerResult<Res> = ResponseBody<Res> | typeof NO_RESPONSE | typeof CLOSE_CONNECTION;
 
 /** The handler type of API `K`, from the generated protocol types. */
 export type ApiHandler<K extends ApiName> = Handler<ApiMessages[K]['request'], ApiMessages[K]['responseInput']>;
@@ -182,22 +189,18 @@ export class Dispatcher {
       q.handled();
       if (res instanceof Promise)
         return res.then((body) => {
-          q.answered(body);
+          q.answered(body === CLOSE_CONNECTION ? NO_RESPONSE : body);
           return this.encode(api, version, header.correlationId, body);
         });
-      q.answered(res);
+      q.answered(res === CLOSE_CONNECTION ? NO_RESPONSE : res);
     }
     if (res instanceof Promise) return res.then((body) => this.encode(api, version, header.correlationId, body));
     return this.encode(api, version, header.correlationId, res);
   }
 
-  private encode(
-    api: Api,
-    version: number,
-    correlationId: number,
-    body: ResponseBody<object> | typeof NO_RESPONSE,
-  ): Reply {
+  private encode(api: Api, version: number, correlationId: number, body: HandlerResult<object>): Reply {
     if (body === NO_RESPONSE) return null;
+    if (body === CLOSE_CONNECTION) return 'close';
     const w = new Writer(512);
     writeResponseHeader(w, correlationId, api.responseHeaderVersion(version));
     api.responseEncoder(version)(w, body);

@@ -286,6 +286,8 @@ function socketServer(
       queuedMaxRequestBytes: config.queuedMaxRequestBytes,
       memory: shared?.memory,
       registry: shared?.registry,
+      // as in Kafka, the inter-broker listener is exempt from the broker-wide rate when there are others
+      brokerWideRate: !(config.listeners.length > 1 && listener.name === config.interBrokerListenerName),
       requestReadTimeoutMs: config.requestReadTimeoutMs,
       logger,
       listenerName: listener.name,
@@ -577,8 +579,8 @@ export async function startBroker(opts: StartOptions): Promise<RunningBroker> {
       await s.server.close();
     }
   };
-  // queued.max.request.bytes, queued.max.requests, max.connections and max.connections.per.ip bound the broker,
-  // not each listener
+  // queued.max.request.bytes, queued.max.requests, max.connections, max.connections.per.ip and
+  // max.connection.creation.rate bound the broker, not each listener
   const shared = {
     memory: new RequestMemory(opts.config.queuedMaxRequestBytes, opts.config.queuedMaxRequests),
     registry: new ConnectionRegistry(),

@@ -13,10 +13,12 @@
  *   first, by `admitFromIp`): a connection from an address over its quota is
  *   closed at once (Kafka delays closing it by the throttle time) and does
  *   not count against the listener's rate below.
- * - `max.connection.creation.rate`: connections accepted per second across
- *   the listener, as a token bucket holding at most one second's worth; a
- *   connection beyond it is closed at once (Kafka instead delays accepting
- *   it).
+ * - `max.connection.creation.rate`: connections accepted per second by the
+ *   broker, on all its listeners together (the bucket is the registry's,
+ *   shared by the listeners), as a token bucket holding at most one second's
+ *   worth; a connection beyond it is closed at once (Kafka instead delays
+ *   accepting it). As in Kafka, the inter-broker listener of a broker with
+ *   more than one listener is exempt (`brokerWideRate: false`).
  * - `max.connections`: when it is reached, the least recently used idle
  *   connection (nothing in flight, no frame arriving) is closed to make room
  *   for the new one, so idle clients cannot lock others out; when every
@@ -80,8 +82,10 @@ export interface SocketServerOptions extends Partial<Omit<ConnectionLimits, 'max
   securityProtocol?: SecurityProtocol;
   /** TLS of an SSL or SASL_SSL listener. */
   tls?: ListenerTls;
-  /** The connection counts the limits apply to (default: this listener's own). */
+  /** The connection counts and the creation rate's bucket the limits apply to (default: this listener's own). */
   registry?: ConnectionRegistry;
+  /** Whether max.connection.creation.rate applies to this listener (default true; false: the protected inter-broker listener). */
+  brokerWideRate?: boolean;
   /** The frame size limit before a client has authenticated (SASL listeners). */
   unauthenticatedMaxFrameBytes?: number;
 }
@@ -99,6 +103,29 @@ export class ConnectionRegistry {
   readonly perIp = new Map<string, number>();
   /** Accepted sockets still in their TLS handshake. */
   handshaking = 0;
+  /** max.connection.creation.rate's token bucket, for the whole broker. */
+  readonly creationRate = new CreationRate();
+}
+
+/** A token bucket of connections per second holding at most one second's worth; full when first used. */
+export class CreationRate {
+  private tokens = -1;
+  private at = 0;
+
+  /** One token at `rate` per second, if there is one. */
+  take(rate: number, now: number): boolean {
+    if (rate >= INT_MAX) return true;
+    this.tokens = this.tokens < 0 ? rate : Math.min(rate, this.tokens + ((now - this.at) * rate) / 1000);
+    this.at = now;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+
+  /** The rate was lowered: the bucket holds at most one second's worth of the new rate. */
+  clamp(rate: number): void {
+    if (this.tokens > rate) this.tokens = rate;
+  }
 }
 
 export class SocketServer {
@@ -121,9 +148,6 @@ export class SocketServer {
   private overridesGeneration = 0;
   /** Per-address connection quotas (KIP-612 connection_creation_rate, src/security/quotas.ts): false refuses. */
   admitFromIp: ((ip: string) => boolean) | null = null;
-  /** Token bucket of max.connection.creation.rate. */
-  private tokens = 0;
-  private tokensAt = 0;
 
   constructor(
     private readonly opts: SocketServerOptions,
@@ -140,8 +164,6 @@ export class SocketServer {
       maxConnectionCreationRate: opts.maxConnectionCreationRate ?? INT_MAX,
     };
     this.updateLimits({ maxConnectionsPerIpOverrides: opts.maxConnectionsPerIpOverrides ?? new Map() });
-    this.tokens = this.limits.maxConnectionCreationRate;
-    this.tokensAt = this.now();
     // Paused until a Connection has set up how the socket is read (see frame-reader.ts).
     this.server = net.createServer({ pauseOnConnect: true }, (socket) => {
       if (this.parked) {
@@ -160,12 +182,8 @@ export class SocketServer {
   /** Applies new connection limits (dynamic broker configs); open connections stay. */
   updateLimits(changes: Partial<ConnectionLimits>): void {
     const next = { ...this.limits, ...changes };
-    if (
-      changes.maxConnectionCreationRate !== undefined &&
-      changes.maxConnectionCreationRate !== this.limits.maxConnectionCreationRate
-    ) {
-      this.tokens = Math.min(this.tokens, next.maxConnectionCreationRate);
-    }
+    if (changes.maxConnectionCreationRate !== undefined)
+      this.registry.creationRate.clamp(changes.maxConnectionCreationRate);
     this.limits = next;
     if (changes.maxConnectionsPerIpOverrides) this.resolveOverrides(changes.maxConnectionsPerIpOverrides);
   }
@@ -225,16 +243,10 @@ export class SocketServer {
     socket.destroy();
   }
 
-  /** One token of the creation rate, if there is one. */
+  /** One token of the broker's creation rate, if there is one (always, on an exempt listener). */
   private takeCreationToken(): boolean {
-    const rate = this.limits.maxConnectionCreationRate;
-    if (rate >= INT_MAX) return true;
-    const now = this.now();
-    this.tokens = Math.min(rate, this.tokens + ((now - this.tokensAt) * rate) / 1000);
-    this.tokensAt = now;
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
-    return true;
+    if (this.opts.brokerWideRate === false) return true;
+    return this.registry.creationRate.take(this.limits.maxConnectionCreationRate, this.now());
   }
 
   /** Closes the least recently used idle connection; false when every connection is busy. */
@@ -265,7 +277,7 @@ export class SocketServer {
       });
       return;
     }
-    // before the listener's rate: a flooding address uses up its own quota, not everyone's tokens
+    // before the broker's rate: a flooding address uses up its own quota, not everyone's tokens
     if (this.admitFromIp && !this.admitFromIp(ip)) {
       this.refuse(socket, ip, 'refusing connection: connection_creation_rate quota exceeded for this address', {});
       return;

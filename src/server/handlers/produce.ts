@@ -7,9 +7,12 @@
  * for LogAppendTime topics, timestamps are patched) and moves the high
  * watermark. Answer per `acks`: 0 never, 1 after the append, -1 (all) when
  * the Partition's delayed operation completes (today: once fsynced, one
- * fsync serving every producer waiting on that log).
+ * fsync serving every producer waiting on that log). An acks=0 Produce with
+ * any error (refused, unknown topic, not leader, too large, ...) closes the
+ * connection instead, as Kafka, so that the client learns of it.
  * A log dir that is full or failed answers KAFKA_STORAGE_ERROR (nothing
- * appended, or, for acks=-1, not known durable); the connection stays open.
+ * appended, or, for acks=-1, not known durable); with acks 1 and -1 the
+ * connection stays open.
  */
 import { ErrorCode } from '../../protocol/error-codes.ts';
 import { ProtocolError } from '../../protocol/protocol-error.ts';
@@ -22,7 +25,7 @@ import {
 } from '../../protocol/records/batch-header.ts';
 import { appendDecompressionLimit, splitBatches, validateBatchForAppend } from '../../protocol/records/validate.ts';
 import type { Broker } from '../broker.ts';
-import { type Handler, NO_RESPONSE } from '../dispatcher.ts';
+import { CLOSE_CONNECTION, type Handler, NO_RESPONSE } from '../dispatcher.ts';
 import type { ProduceRequest, ProduceResponseInput } from '../../protocol/generated/messages.ts';
 import type { Partition } from '../partition.ts';
 import { KafkaStorageError } from '../../storage/errors.ts';
@@ -65,19 +68,49 @@ function logRefused(b: Broker, topic: string, index: number, errorCode: number, 
   refusedSince = 0;
 }
 
+/** An acks=0 Produce that failed gets no answer: the connection is closed (logged at most once per interval). */
+let acks0ClosedLoggedAt = -Infinity;
+let acks0ClosedSince = 0;
+
+function closeForAcks0(b: Broker, errors: string): typeof CLOSE_CONNECTION {
+  acks0ClosedSince++;
+  const now = Date.now();
+  if (now - acks0ClosedLoggedAt >= REFUSED_LOG_INTERVAL_MS) {
+    b.logger.info(
+      { errors, closed: acks0ClosedSince },
+      'closing connection: a Produce with acks=0 had errors (it gets no response)',
+    );
+    acks0ClosedLoggedAt = now;
+    acks0ClosedSince = 0;
+  }
+  return CLOSE_CONNECTION;
+}
+
+/** The first partition error of a response, as `topic-partition: code`, or null if none. */
+function firstError(responses: TopicResult[]): string | null {
+  for (const t of responses)
+    for (const p of t.partitionResponses)
+      if (p.errorCode !== ErrorCode.NONE) return `${t.name || t.topicId}-${p.index}: error ${p.errorCode}`;
+  return null;
+}
+
 export function produceHandler(b: Broker, verifier?: TxnVerifier): Handler<ProduceRequest, ProduceResponseInput> {
   return async (req, ctx) => {
     const acks: number = req.acks;
     // v0–v2 are advertised for librdkafka only (see handlers/index.ts): they carry the old
     // message formats, so nothing sent with them is appended, whatever its magic.
     if (ctx.apiVersion < 3)
-      return acks === 0 ? NO_RESPONSE : respond(req, () => failed(-1, ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT));
+      return acks === 0
+        ? closeForAcks0(b, `error ${ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT}`)
+        : respond(req, () => failed(-1, ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT));
     if (acks !== 0 && acks !== 1 && acks !== -1) {
       return respond(req, () => failed(-1, ErrorCode.INVALID_REQUIRED_ACKS));
     }
     // ACLs: Write on the transactional id for a transactional producer, Write on each topic
     if (req.transactionalId && !allowed(ctx, Op.WRITE, Res.TRANSACTIONAL_ID, req.transactionalId))
-      return acks === 0 ? NO_RESPONSE : respond(req, () => failed(-1, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED));
+      return acks === 0
+        ? closeForAcks0(b, `error ${ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED}`)
+        : respond(req, () => failed(-1, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED));
     const verifications =
       verifier?.enabled && req.transactionalId
         ? startVerifications(b, verifier, req, req.transactionalId, txnOperationForProduce(ctx.apiVersion))
@@ -155,7 +188,10 @@ export function produceHandler(b: Broker, verifier?: TxnVerifier): Handler<Produ
       }
       responses.push({ name: td.name, topicId: td.topicId, partitionResponses });
     }
-    if (acks === 0) return NO_RESPONSE;
+    if (acks === 0) {
+      const error = firstError(responses);
+      return error === null ? NO_RESPONSE : closeForAcks0(b, error);
+    }
     if (durableWaits.length > 0) await Promise.all(durableWaits);
     return ctx.apiVersion >= 10
       ? withLeaderHints(b, responses, ctx.conn?.listenerName)

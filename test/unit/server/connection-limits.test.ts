@@ -1,7 +1,8 @@
 /**
  * The socket server's protections, over real loopback sockets: connection
  * limits (max.connections with LRU-idle eviction, max.connections.per.ip and
- * its overrides, max.connection.creation.rate), the idle timeout, the
+ * its overrides, max.connection.creation.rate, shared by a broker's
+ * listeners as the other limits are), the idle timeout, the
  * deadline for a frame that started arriving, and rate-limited warnings.
  */
 import { test } from 'node:test';
@@ -298,6 +299,87 @@ test('listeners of one broker share the limits: max.connections.per.ip counts co
           assert.equal(registry.open.size, 3);
           for (const c of [...a.clients, ...b.clients]) c.destroy();
           await until(() => registry.open.size === 0, 'every connection gone from the shared count');
+        },
+        limits,
+      );
+    },
+    limits,
+  );
+});
+
+test('listeners of one broker share max.connection.creation.rate: it counts connections on every listener', async () => {
+  let clock = 1_000_000;
+  const registry = new ConnectionRegistry();
+  const limits = { maxConnectionCreationRate: 3, maxConnections: 100, registry, now: () => clock };
+  await withSocketServer(
+    echo,
+    async (first) => {
+      await withSocketServer(
+        echo,
+        async (second) => {
+          const a = await openAll(first, 2);
+          assert.deepEqual(a.results, ['served', 'served']);
+          const b = await openAll(second, 2);
+          assert.deepEqual(
+            b.results,
+            ['served', 'closed'],
+            "the second listener gets what is left of the broker's rate",
+          );
+          const c = await openAll(first, 1);
+          assert.deepEqual(c.results, ['closed']);
+          clock += 1000;
+          const d = await openAll(second, 1);
+          assert.deepEqual(d.results, ['served']);
+          for (const x of [...a.clients, ...b.clients, ...c.clients, ...d.clients]) x.destroy();
+        },
+        limits,
+      );
+    },
+    limits,
+  );
+});
+
+test('max.connection.creation.rate: a listener exempt from it (the inter-broker one) is served while the rate is used up', async () => {
+  const clock = 1_000_000;
+  const registry = new ConnectionRegistry();
+  const limits = { maxConnectionCreationRate: 1, maxConnections: 100, registry, now: () => clock };
+  await withSocketServer(
+    echo,
+    async (clients) => {
+      await withSocketServer(
+        echo,
+        async (interBroker) => {
+          const a = await openAll(clients, 2);
+          assert.deepEqual(a.results, ['served', 'closed']);
+          const b = await openAll(interBroker, 3);
+          assert.deepEqual(b.results, ['served', 'served', 'served']);
+          const c = await openAll(clients, 1);
+          assert.deepEqual(c.results, ['closed'], 'the exempt listener took no tokens');
+          for (const x of [...a.clients, ...b.clients, ...c.clients]) x.destroy();
+        },
+        { ...limits, brokerWideRate: false },
+      );
+    },
+    limits,
+  );
+});
+
+test('max.connection.creation.rate lowered at runtime: the shared bucket holds at most one second of the new rate', async () => {
+  const clock = 1_000_000;
+  const registry = new ConnectionRegistry();
+  const limits = { maxConnectionCreationRate: 10, maxConnections: 100, registry, now: () => clock };
+  await withSocketServer(
+    echo,
+    async (first, s1) => {
+      await withSocketServer(
+        echo,
+        async (second, s2) => {
+          const a = await openAll(first, 1);
+          assert.deepEqual(a.results, ['served']);
+          for (const s of [s1, s2]) s.updateLimits({ maxConnectionCreationRate: 2 });
+          const b = await openAll(second, 3);
+          assert.deepEqual(b.results, ['served', 'served', 'closed']);
+          for (const x of [...a.clients, ...b.clients]) x.destroy();
         },
         limits,
       );
