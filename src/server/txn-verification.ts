@@ -28,6 +28,9 @@ import type { Broker } from './broker.ts';
 import type { Partition } from './partition.ts';
 import { brokerEndpoint } from './replica-fetcher.ts';
 import { TXN_TOPIC } from './txn-store.ts';
+import { partitionForGroup } from '../coordinator/group/offsets-records.ts';
+import { OFFSETS_TOPIC } from './group-store.ts';
+import type { TxnOffsetCommitRequest } from '../protocol/generated/messages.ts';
 
 const ADD_PARTITIONS_TO_TXN = apiByName('AddPartitionsToTxn');
 /** The version of AddPartitionsToTxn brokers verify with (v4: batched, `verifyOnly`; not in the transaction is INVALID_TXN_STATE). */
@@ -275,4 +278,38 @@ function verdictFor(code: number, op: TxnOperation): Verdict {
         message: `Unable to verify that the partition was added to the transaction (error code ${code})`,
       };
   }
+}
+
+/**
+ * TxnOffsetCommit v0-v4 (KIP-890 part 1, as Kafka's group coordinator): the
+ * group's __consumer_offsets partition is verified with the transaction
+ * coordinator (not in the transaction: INVALID_TXN_STATE, TRANSACTION_ABORTABLE
+ * on v4) unless the producer's transaction is already open there; a
+ * coordinator that cannot answer is COORDINATOR_NOT_AVAILABLE (Kafka's offset
+ * commit error for NOT_ENOUGH_REPLICAS). `valid` is checked again just before
+ * the offsets are appended (false once a marker of the producer reached the
+ * partition meanwhile).
+ */
+export function offsetsPartitionVerifier(
+  b: Broker,
+  verifier: TxnVerifier,
+): (req: TxnOffsetCommitRequest, version: number) => Promise<{ errorCode: number; valid?: () => boolean }> {
+  return async (req, version) => {
+    const offsets = b.image.topicsByName.get(OFFSETS_TOPIC);
+    if (!offsets) return { errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE };
+    const part = b.replicas.get(OFFSETS_TOPIC, partitionForGroup(req.groupId, offsets.partitions.length));
+    const producerId = Number(req.producerId);
+    // not led here: the group coordinator's own check answers NOT_COORDINATOR
+    if (!part || !verifier.needsVerification(part, producerId, req.producerEpoch)) return { errorCode: ErrorCode.NONE };
+    const { verdict, valid } = await verifier.verify(
+      part,
+      req.transactionalId,
+      producerId,
+      req.producerEpoch,
+      version >= 4 ? 'verify-abortable' : 'verify',
+    );
+    const errorCode =
+      verdict.errorCode === ErrorCode.NOT_ENOUGH_REPLICAS ? ErrorCode.COORDINATOR_NOT_AVAILABLE : verdict.errorCode;
+    return { errorCode, valid };
+  };
 }

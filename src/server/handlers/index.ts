@@ -6,7 +6,7 @@
  * UNSUPPORTED_FOR_MESSAGE_FORMAT): librdkafka up to 2.11 enables gzip, snappy
  * and lz4 only when the broker's Produce range includes v0.
  */
-import type { TxnVerifier } from '../txn-verification.ts';
+import { offsetsPartitionVerifier, type TxnVerifier } from '../txn-verification.ts';
 import type { Broker } from '../broker.ts';
 import { apiVersionsHandler } from './api-versions.ts';
 import { metadataHandler } from './metadata.ts';
@@ -31,7 +31,6 @@ import {
   initProducerIdTxnHandler,
   listTransactionsHandler,
   offsetsPartitionAdder,
-  offsetsPartitionVerifier,
   txnOffsetCommitHandler,
 } from './transactions.ts';
 import { writeTxnMarkersHandler } from './write-txn-markers.ts';

@@ -183,40 +183,6 @@ export function offsetsPartitionAdder(
   };
 }
 
-/**
- * TxnOffsetCommit v0-v4 (KIP-890 part 1, as Kafka's group coordinator): the
- * group's __consumer_offsets partition is verified with the transaction
- * coordinator (not in the transaction: INVALID_TXN_STATE, TRANSACTION_ABORTABLE
- * on v4) unless the producer's transaction is already open there; a
- * coordinator that cannot answer is COORDINATOR_NOT_AVAILABLE (Kafka's offset
- * commit error for NOT_ENOUGH_REPLICAS). `valid` is checked again just before
- * the offsets are appended (false once a marker of the producer reached the
- * partition meanwhile).
- */
-export function offsetsPartitionVerifier(
-  b: Broker,
-  verifier: TxnVerifier,
-): (req: TxnOffsetCommitRequest, version: number) => Promise<{ errorCode: number; valid?: () => boolean }> {
-  return async (req, version) => {
-    const offsets = b.image.topicsByName.get(OFFSETS_TOPIC);
-    if (!offsets) return { errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE };
-    const part = b.replicas.get(OFFSETS_TOPIC, partitionForGroup(req.groupId, offsets.partitions.length));
-    const producerId = Number(req.producerId);
-    // not led here: the group coordinator's own check answers NOT_COORDINATOR
-    if (!part || !verifier.needsVerification(part, producerId, req.producerEpoch)) return { errorCode: ErrorCode.NONE };
-    const { verdict, valid } = await verifier.verify(
-      part,
-      req.transactionalId,
-      producerId,
-      req.producerEpoch,
-      version >= 4 ? 'verify-abortable' : 'verify',
-    );
-    const errorCode =
-      verdict.errorCode === ErrorCode.NOT_ENOUGH_REPLICAS ? ErrorCode.COORDINATOR_NOT_AVAILABLE : verdict.errorCode;
-    return { errorCode, valid };
-  };
-}
-
 /** AddOffsetsToTxn: adds the group's __consumer_offsets partition to the transaction. */
 export function addOffsetsToTxnHandler(
   b: Broker,
