@@ -7,8 +7,6 @@
  * node becomes leader of a partition (`followTxnLeadership`); and the marker
  * sender, which has WriteTxnMarkers written by each partition's leader.
  */
-import { interBrokerSecurity } from '../security/sasl/config.ts';
-import { interBrokerListener } from '../security/tls.ts';
 import { batch, encodeBatch, iterateRecords } from '../protocol/records/index.ts';
 import { ErrorCode } from '../protocol/error-codes.ts';
 import {
@@ -20,7 +18,6 @@ import {
   internalWriteFailure,
   readInternalPartition,
 } from './internal-topics.ts';
-import { Connection } from '../client/connection.ts';
 import { decodeTxnRecord, encodeTxnRecord, type TxnLogRecord } from '../coordinator/txn/txn-records.ts';
 import { type MarkerSender, TransactionCoordinator, type TxnStore } from '../coordinator/txn/coordinator.ts';
 import type { Handler, RequestContext } from './dispatcher.ts';
@@ -28,7 +25,7 @@ import type { InitProducerIdRequest, InitProducerIdResponseInput } from '../prot
 import type { TopicPartition } from '../coordinator/txn/types.ts';
 import type { TopicState } from '../metadata/image.ts';
 import type { Broker } from './broker.ts';
-import { brokerEndpoint } from './replica-fetcher.ts';
+import { InterBrokerConnections } from './inter-broker-connections.ts';
 
 export const TXN_TOPIC = '__transaction_state';
 
@@ -140,35 +137,14 @@ const RETRIABLE = new Set<number>([
  * first) end the attempt, as in Kafka.
  */
 export class BrokerMarkerSender implements MarkerSender {
-  private readonly conns = new Map<number, Promise<Connection>>();
+  private readonly conns: InterBrokerConnections;
   private closed = false;
 
   constructor(
     private readonly b: Broker,
     private readonly backoffMs = 100,
-  ) {}
-
-  private connection(nodeId: number): Promise<Connection> {
-    let c = this.conns.get(nodeId);
-    if (!c) {
-      const ep = brokerEndpoint(this.b.image, nodeId, interBrokerListener(this.b.config));
-      if (!ep) return Promise.reject(new Error(`broker ${nodeId} has no registered address`));
-      const conn = new Connection({
-        ...ep,
-        clientId: `samsa-txn-coordinator-${this.b.nodeId}`,
-        security: interBrokerSecurity(this.b.config),
-      });
-      c = conn.connect().then(() => conn);
-      c.catch(() => this.conns.delete(nodeId));
-      this.conns.set(nodeId, c);
-    }
-    return c;
-  }
-
-  private drop(nodeId: number): void {
-    const c = this.conns.get(nodeId);
-    this.conns.delete(nodeId);
-    void c?.then((x) => x.close()).catch(() => {});
+  ) {
+    this.conns = new InterBrokerConnections(b, `samsa-txn-coordinator-${b.nodeId}`);
   }
 
   async send(m: Parameters<MarkerSender['send']>[0], stillValid: () => boolean): Promise<void> {
@@ -194,7 +170,7 @@ export class BrokerMarkerSender implements MarkerSender {
           try {
             return await this.sendTo(leader, m, tps);
           } catch {
-            this.drop(leader);
+            this.conns.drop(leader);
             return { retry: tps, fenced: false };
           }
         }),
@@ -213,7 +189,7 @@ export class BrokerMarkerSender implements MarkerSender {
     m: Parameters<MarkerSender['send']>[0],
     tps: TopicPartition[],
   ): Promise<{ retry: TopicPartition[]; fenced: boolean }> {
-    const conn = await this.connection(leader);
+    const conn = await this.conns.get(leader);
     const topics = new Map<string, number[]>();
     for (const tp of tps) {
       let l = topics.get(tp.topic);
@@ -263,7 +239,7 @@ export class BrokerMarkerSender implements MarkerSender {
 
   close(): void {
     this.closed = true;
-    for (const id of [...this.conns.keys()]) this.drop(id);
+    this.conns.close();
   }
 }
 

@@ -17,16 +17,14 @@
  * the producer is written on the partition, so that a verification that
  * raced with the end of the transaction appends nothing.
  */
-import { interBrokerSecurity } from '../security/sasl/config.ts';
-import { interBrokerListener } from '../security/tls.ts';
-import { Connection } from '../client/connection.ts';
+import type { Connection } from '../client/connection.ts';
 import { apiByName } from '../protocol/apis.ts';
 import { ErrorCode } from '../protocol/error-codes.ts';
 import { partitionForTxn } from '../coordinator/txn/txn-records.ts';
 import type { TransactionCoordinator } from '../coordinator/txn/coordinator.ts';
 import type { Broker } from './broker.ts';
 import type { Partition } from './partition.ts';
-import { brokerEndpoint } from './replica-fetcher.ts';
+import { InterBrokerConnections } from './inter-broker-connections.ts';
 import { TXN_TOPIC } from './txn-store.ts';
 import { partitionForGroup } from '../coordinator/group/offsets-records.ts';
 import { OFFSETS_TOPIC } from './group-store.ts';
@@ -68,8 +66,7 @@ export class TxnVerifier {
    * epoch, from the first until a marker of the producer is written there.
    */
   private readonly guards = new WeakMap<Partition, Map<number, { epoch: number }>>();
-  private readonly conns = new Map<number, Promise<Connection>>();
-  private closed = false;
+  private readonly conns: InterBrokerConnections;
 
   constructor(
     private readonly b: Broker,
@@ -77,7 +74,9 @@ export class TxnVerifier {
     private readonly local: TransactionCoordinator | undefined,
     /** transaction.partition.verification.enable */
     readonly enabled: boolean,
-  ) {}
+  ) {
+    this.conns = new InterBrokerConnections(b, `samsa-txn-verification-${b.nodeId}`);
+  }
 
   /** Whether a transactional batch of (producerId, epoch) needs verifying on `part` (no transaction of it open there). */
   needsVerification(part: Partition, producerId: number, epoch: number): boolean {
@@ -180,7 +179,7 @@ export class TxnVerifier {
     }
     let conn: Connection;
     try {
-      conn = await this.connection(leader);
+      conn = await this.conns.get(leader);
     } catch {
       return ErrorCode.COORDINATOR_NOT_AVAILABLE;
     }
@@ -205,38 +204,13 @@ export class TxnVerifier {
       }
       return ErrorCode.COORDINATOR_NOT_AVAILABLE;
     } catch {
-      this.drop(leader);
+      this.conns.drop(leader);
       return ErrorCode.COORDINATOR_NOT_AVAILABLE;
     }
   }
 
-  private connection(nodeId: number): Promise<Connection> {
-    if (this.closed) return Promise.reject(new Error('closed'));
-    let c = this.conns.get(nodeId);
-    if (!c) {
-      const ep = brokerEndpoint(this.b.image, nodeId, interBrokerListener(this.b.config));
-      if (!ep) return Promise.reject(new Error(`broker ${nodeId} has no registered address`));
-      const conn = new Connection({
-        ...ep,
-        clientId: `samsa-txn-verification-${this.b.nodeId}`,
-        security: interBrokerSecurity(this.b.config),
-      });
-      c = conn.connect().then(() => conn);
-      c.catch(() => this.conns.delete(nodeId));
-      this.conns.set(nodeId, c);
-    }
-    return c;
-  }
-
-  private drop(nodeId: number): void {
-    const c = this.conns.get(nodeId);
-    this.conns.delete(nodeId);
-    void c?.then((x) => x.close()).catch(() => {});
-  }
-
   close(): void {
-    this.closed = true;
-    for (const id of [...this.conns.keys()]) this.drop(id);
+    this.conns.close();
   }
 }
 
