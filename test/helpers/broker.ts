@@ -44,16 +44,25 @@ export async function startTestBroker(opts: StartOptions = {}): Promise<TestBrok
 
 /** A port nobody listens on right now (the OS picks it; we release it at once). */
 export async function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, host, () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
+  // once closed, a port may be handed out by the OS again: never give the same one twice in this process
+  for (;;) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const srv = net.createServer();
+      srv.unref();
+      srv.on('error', reject);
+      srv.listen(0, host, () => {
+        const p = (srv.address() as net.AddressInfo).port;
+        srv.close(() => resolve(p));
+      });
     });
-  });
+    if (!portsGiven.has(port)) {
+      portsGiven.add(port);
+      return port;
+    }
+  }
 }
+
+const portsGiven = new Set<number>();
 
 /** Resolves true once something accepts TCP connections on host:port. */
 export function canConnect(host: string, port: number, timeoutMs = 500): Promise<boolean> {
